@@ -1,0 +1,129 @@
+// Colloquy: the server SDK's entry point, in the shape of opentok-node (createSession,
+// generateToken, then archives, signals, moderation and streams) but promise-based and typed.
+
+import {
+  buildApplicationToken,
+  buildJwtToken,
+  buildT1Token,
+  parseSessionId,
+  type ClientTokenOptions,
+  type Role,
+} from '@colloquy/tokens';
+import type { KeyObject } from 'node:crypto';
+import { RestClient, type Credentials } from './rest-client.js';
+
+export type MediaMode = 'routed' | 'relayed';
+export type ArchiveMode = 'manual' | 'always';
+export type ArchiveResolution = '640x480' | '480x640' | '1280x720' | '720x1280' | '1920x1080' | '1080x1920';
+
+export interface SessionOptions {
+  /** `routed` (default): media goes through the Colloquy SFU; `relayed`: peer to peer. */
+  mediaMode?: MediaMode;
+  /** `manual` (default) or `always` (record from the first connection; routed only). */
+  archiveMode?: ArchiveMode;
+  /** IPv4 hint for where the session's clients are. */
+  location?: string;
+  /** Name of automatic archives (archiveMode `always`), ≤ 80 characters. */
+  archiveName?: string;
+  /** Resolution of automatic archives (default 640x480). */
+  archiveResolution?: ArchiveResolution;
+  /** End-to-end encryption (routed only; not with archiveMode `always`). */
+  e2ee?: boolean;
+}
+
+export interface Session {
+  sessionId: string;
+  mediaMode: MediaMode;
+  archiveMode: ArchiveMode;
+  location: string | null;
+  e2ee: boolean;
+}
+
+export interface TokenOptions {
+  /** `publisher` (default), `subscriber`, `publisheronly` or `moderator`. */
+  role?: Role;
+  /** Expiry, epoch seconds (default 24 hours from now; at most 30 days). */
+  expireTime?: number;
+  /** Connection data other clients see, ≤ 1000 characters. */
+  data?: string;
+  /** Layout classes for this connection's streams in composed archives. */
+  initialLayoutClassList?: string[];
+  /** `jwt` (default) or the legacy `t1` format (projects only). */
+  tokenKind?: 'jwt' | 't1';
+}
+
+export interface ColloquyOptions {
+  /** Base URL of your Colloquy server (default http://127.0.0.1:3000). */
+  apiUrl?: string;
+  /** Per-request timeout in milliseconds (default 20000). */
+  timeout?: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class Colloquy {
+  /** API key, or application ID in application mode. */
+  readonly apiKey: string;
+  readonly client: RestClient;
+  readonly #credentials: Credentials;
+
+  /**
+   * `new Colloquy(apiKey, apiSecret, apiUrl)` for a project, or
+   * `new Colloquy(applicationId, privateKeyPem, apiUrl)` for a Vonage-style application (chosen, as
+   * opentok-node does, when the first argument is a UUID and the second a private key).
+   */
+  constructor(apiKey: string, secretOrPrivateKey: string | KeyObject, options: string | ColloquyOptions = {}) {
+    const opts = typeof options === 'string' ? { apiUrl: options } : options;
+    if (typeof apiKey !== 'string' || apiKey === '') throw new TypeError('apiKey is required');
+    const isKeyObject = typeof secretOrPrivateKey !== 'string';
+    const applicationMode = UUID.test(apiKey) && (isKeyObject || /-----BEGIN (RSA )?PRIVATE KEY/.test(secretOrPrivateKey));
+    if (applicationMode) {
+      this.#credentials = { kind: 'application', applicationId: apiKey.toLowerCase(), privateKey: secretOrPrivateKey };
+    } else {
+      if (typeof secretOrPrivateKey !== 'string' || secretOrPrivateKey === '') throw new TypeError('apiSecret is required');
+      this.#credentials = { kind: 'project', apiKey, apiSecret: secretOrPrivateKey };
+    }
+    this.apiKey = applicationMode ? apiKey.toLowerCase() : apiKey;
+    this.client = new RestClient(this.#credentials, { apiUrl: opts.apiUrl ?? 'http://127.0.0.1:3000', timeout: opts.timeout });
+  }
+
+  /** Creates a session on the server. */
+  async createSession(options: SessionOptions = {}): Promise<Session> {
+    const mediaMode = options.mediaMode ?? 'routed';
+    const archiveMode = options.archiveMode ?? 'manual';
+    const form: Record<string, string> = {
+      'p2p.preference': mediaMode === 'relayed' ? 'enabled' : 'disabled',
+      archiveMode,
+      e2ee: String(options.e2ee ?? false),
+    };
+    if (options.location) form['location'] = options.location;
+    if (options.archiveName) form['archiveName'] = options.archiveName;
+    if (options.archiveResolution) form['archiveResolution'] = options.archiveResolution;
+    const { data } = await this.client.request<Array<{ session_id: string }>>('POST', '/session/create', undefined, { form });
+    const sessionId = data?.[0]?.session_id;
+    if (typeof sessionId !== 'string') throw new TypeError('server answered session creation without a session_id');
+    return { sessionId, mediaMode, archiveMode, location: options.location ?? null, e2ee: options.e2ee ?? false };
+  }
+
+  /** Generates a client token for a session of this project (locally; no server call). */
+  generateToken(sessionId: string, options: TokenOptions = {}): string {
+    const fields = parseSessionId(sessionId);
+    if (!fields) throw new TypeError('sessionId is not a valid session ID');
+    if (fields.apiKey.toLowerCase() !== this.apiKey.toLowerCase()) {
+      throw new TypeError('Token cannot be generated unless the session belongs to the API key');
+    }
+    const tokenOptions: ClientTokenOptions = {
+      sessionId,
+      role: options.role,
+      expireTime: options.expireTime,
+      data: options.data,
+      initialLayoutClassList: options.initialLayoutClassList,
+    };
+    const c = this.#credentials;
+    if (c.kind === 'application') {
+      if (options.tokenKind === 't1') throw new TypeError('T1 tokens need an API secret; applications sign JWTs');
+      return buildApplicationToken(c.applicationId, c.privateKey, tokenOptions);
+    }
+    return options.tokenKind === 't1' ? buildT1Token(c.apiKey, c.apiSecret, tokenOptions) : buildJwtToken(c.apiKey, c.apiSecret, tokenOptions);
+  }
+}

@@ -1,0 +1,40 @@
+// The HTTP application: one Fastify instance with a plugin per concern. Building it has no side
+// effects beyond the instance, so tests build one per case.
+
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { decorateProject } from './rest/auth.js';
+import { registerBodyParsers } from './rest/body-parsers.js';
+import type { AppContext } from './rest/context.js';
+import { registerErrorHandling } from './rest/errors.js';
+import { projectRoutes } from './rest/project-routes.js';
+import { sessionCreateRoutes } from './rest/session-create.js';
+
+export interface AppState {
+  /** False while shutting down: /healthz answers 503 so a balancer stops sending traffic. */
+  ready: boolean;
+}
+
+export async function buildApp(ctx: AppContext, state: AppState = { ready: true }): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
+    trustProxy: true,
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const level = reply.statusCode >= 500 ? 'error' : 'debug';
+    request.log[level]({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+  registerBodyParsers(app);
+  registerErrorHandling(app);
+  decorateProject(app);
+
+  app.get('/healthz', async (_request, reply) => {
+    if (!state.ready) return reply.status(503).send({ status: 'shutting down' });
+    return { status: 'ok' };
+  });
+  await app.register(async (scope) => sessionCreateRoutes(scope, ctx));
+  await app.register(async (scope) => projectRoutes(scope, ctx), { prefix: '/v2/project/:projectKey' });
+  return app;
+}

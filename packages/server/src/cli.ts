@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// `colloquy`: run the server, manage projects, and make demo sessions and tokens from a shell.
+// The project and token commands open the same data folder as the server (safe while it runs).
+
+import { buildApplicationToken, buildJwtToken, buildT1Token, isRole, type Role } from '@colloquy/tokens';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startServer } from './server.js';
+import { SessionManager } from './sessions/session-manager.js';
+import { Store } from './store/index.js';
+
+const USAGE = `Usage: colloquy <command> [options]
+
+Commands:
+  serve                                   run the server (default)
+  project create --name N [--public-key FILE]
+                                          create a project (API key + secret), or with a PEM
+                                          public key a Vonage-style application; prints JSON
+  project list                            list projects as JSON
+  session create --project KEY [--relayed] [--archive-mode always]
+                                          create a session; prints its ID
+  token --project KEY --session ID [--role R] [--data D] [--ttl S] [--kind jwt|t1]
+        [--private-key FILE]              make a client token (applications need --private-key)
+
+Environment: PORT, HOST, COLLOQUY_DATA_DIR, COLLOQUY_PUBLIC_URL, COLLOQUY_API_KEY,
+COLLOQUY_API_SECRET, COLLOQUY_APPLICATION_ID, COLLOQUY_PUBLIC_KEY_FILE, LOG_LEVEL (see README).`;
+
+class UsageError extends Error {}
+
+function fail(message: string): never {
+  throw new UsageError(message);
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config);
+  const server = await startServer(config, { logger });
+  printBanner(server.url, server.bootstrap);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'signal received');
+    const force = setTimeout(() => {
+      logger.error('shutdown took longer than 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function printBanner(url: string, bootstrap: Awaited<ReturnType<typeof startServer>>['bootstrap']): void {
+  const lines = ['', `Colloquy is running at ${url}`, `  health:     ${url}/healthz`, `  browser SDK: ${url}/v2/js/opentok.js`];
+  const dev = bootstrap.createdDevProject;
+  if (dev) {
+    lines.push('', 'A development project was created (shown once; `colloquy project list` shows it again):');
+    lines.push(`  API key:    ${dev.id}`, `  API secret: ${dev.secret}`);
+  } else if (bootstrap.defaultProject) {
+    lines.push('', `Default project: ${bootstrap.defaultProject.id} (${bootstrap.defaultProject.name}); \`colloquy project list\` shows its secret.`);
+  }
+  lines.push('');
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+function openStore(): Store {
+  return Store.open(loadConfig().dataDir);
+}
+
+function projectCommand(args: string[]): void {
+  const [sub, ...rest] = args;
+  const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, 'public-key': { type: 'string' } }, strict: true });
+  const store = openStore();
+  try {
+    if (sub === 'create') {
+      if (!values.name) fail('project create needs --name');
+      const project = values['public-key']
+        ? store.projects.createApplication(values.name, readFileSync(values['public-key'], 'utf8'))
+        : store.projects.createProject(values.name);
+      print(
+        project.kind === 'project'
+          ? { apiKey: project.id, apiSecret: project.secret, name: project.name, kind: project.kind }
+          : { applicationId: project.id, name: project.name, kind: project.kind },
+      );
+    } else if (sub === 'list') {
+      print(store.projects.list().map((p) => ({ id: p.id, kind: p.kind, name: p.name, apiSecret: p.secret ?? undefined, createdAt: new Date(p.createdAt).toISOString() })));
+    } else {
+      fail('project needs "create" or "list"');
+    }
+  } finally {
+    store.close();
+  }
+}
+
+function sessionCommand(args: string[]): void {
+  const [sub, ...rest] = args;
+  if (sub !== 'create') fail('session needs "create"');
+  const { values } = parseArgs({ args: rest, options: { project: { type: 'string' }, relayed: { type: 'boolean' }, 'archive-mode': { type: 'string' } }, strict: true });
+  if (!values.project) fail('session create needs --project KEY');
+  const archiveMode = values['archive-mode'] ?? 'manual';
+  if (archiveMode !== 'manual' && archiveMode !== 'always') fail('--archive-mode must be manual or always');
+  const store = openStore();
+  try {
+    const project = store.projects.get(values.project) ?? fail(`no project ${values.project}`);
+    const sessions = new SessionManager(store, createLogger({ logLevel: 'warn', logPretty: false }));
+    const record = sessions.create(project, {
+      mediaMode: values.relayed ? 'relayed' : 'routed',
+      archiveMode,
+      location: null,
+      archiveName: null,
+      archiveResolution: null,
+      e2ee: false,
+    });
+    process.stdout.write(record.id + '\n');
+  } finally {
+    store.close();
+  }
+}
+
+function tokenCommand(args: string[]): void {
+  const { values } = parseArgs({
+    args,
+    options: {
+      project: { type: 'string' },
+      session: { type: 'string' },
+      role: { type: 'string' },
+      data: { type: 'string' },
+      ttl: { type: 'string' },
+      kind: { type: 'string' },
+      'private-key': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.project || !values.session) fail('token needs --project KEY and --session ID');
+  const role = values.role ?? 'publisher';
+  if (!isRole(role)) fail('--role must be subscriber, publisher, publisheronly or moderator');
+  const ttl = values.ttl === undefined ? 86_400 : Number(values.ttl);
+  if (!Number.isInteger(ttl) || ttl <= 0) fail('--ttl must be a positive number of seconds');
+  const store = openStore();
+  try {
+    const project = store.projects.get(values.project.toLowerCase()) ?? fail(`no project ${values.project}`);
+    const record = store.sessions.get(values.session);
+    if (!record || record.projectId !== project.id) fail(`no session ${values.session} in project ${project.id}`);
+    const options = { sessionId: values.session, role: role as Role, data: values.data, expireTime: Math.floor(Date.now() / 1000) + ttl };
+    let token: string;
+    if (project.kind === 'application') {
+      if (!values['private-key']) fail('tokens for an application are signed with its private key: pass --private-key FILE');
+      token = buildApplicationToken(project.id, readFileSync(values['private-key'], 'utf8'), options);
+    } else if ((values.kind ?? 'jwt') === 't1') {
+      token = buildT1Token(project.id, project.secret!, options);
+    } else if ((values.kind ?? 'jwt') === 'jwt') {
+      token = buildJwtToken(project.id, project.secret!, options);
+    } else {
+      fail('--kind must be jwt or t1');
+    }
+    process.stdout.write(token + '\n');
+  } finally {
+    store.close();
+  }
+}
+
+function print(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'serve', ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve();
+    case 'project':
+      return projectCommand(rest);
+    case 'session':
+      return sessionCommand(rest);
+    case 'token':
+      return tokenCommand(rest);
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE + '\n');
+      return;
+    default:
+      fail(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`colloquy: ${(err as Error).message}\n\n${err instanceof UsageError ? USAGE + '\n' : ''}`);
+    process.exit(2);
+  }
+  process.stderr.write(`colloquy: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,45 @@
+// Errors the domain raises, by kind. REST maps a kind to an HTTP status and OpenTok's JSON body,
+// signaling maps it to a protocol error; neither layer's vocabulary leaks into the domain.
+
+export type ErrorKind =
+  | 'invalid' // 400: malformed or out-of-range input
+  | 'unauthenticated' // 401: no usable credentials
+  | 'forbidden' // 403: credentials do not grant this
+  | 'not-found' // 404
+  | 'not-allowed' // 405: not in this state/mode (e.g. stream changes on an auto archive)
+  | 'conflict' // 409
+  | 'too-large' // 413
+  | 'rate-limited' // 429
+  | 'unsupported' // 501: a feature this server does not provide
+  | 'internal'; // 500
+
+export const STATUS_OF_KIND: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  'not-found': 404,
+  'not-allowed': 405,
+  conflict: 409,
+  'too-large': 413,
+  'rate-limited': 429,
+  unsupported: 501,
+  internal: 500,
+};
+
+export class ColloquyError extends Error {
+  override name = 'ColloquyError';
+  readonly kind: ErrorKind;
+  /** OpenTok's numeric error code for the body, when it has a specific one; defaults to the HTTP status. */
+  readonly code: number | undefined;
+
+  constructor(kind: ErrorKind, message: string, code?: number) {
+    super(message);
+    this.kind = kind;
+    this.code = code;
+  }
+}
+
+export const invalid = (message: string, code?: number): ColloquyError => new ColloquyError('invalid', message, code);
+export const notFound = (message: string, code?: number): ColloquyError => new ColloquyError('not-found', message, code);
+export const conflict = (message: string, code?: number): ColloquyError => new ColloquyError('conflict', message, code);
+export const forbidden = (message: string, code?: number): ColloquyError => new ColloquyError('forbidden', message, code);

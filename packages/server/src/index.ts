@@ -1,0 +1,4 @@
+// @colloquy/server as a library: start a server in-process (tests, embedding).
+export { startServer, type RunningServer } from './server.js';
+export { loadConfig, type Config } from './config.js';
+export { verifyClientToken, TokenError, type ClientTokenClaims } from './auth/client-token.js';

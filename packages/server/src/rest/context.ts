@@ -1,0 +1,13 @@
+// What every HTTP plugin is given: the parts of the server it may call.
+
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { SessionManager } from '../sessions/session-manager.js';
+import type { Store } from '../store/index.js';
+
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  sessions: SessionManager;
+}

@@ -1,0 +1,52 @@
+// Every error leaves as OpenTok's JSON body `{code, message}` with the right status, whatever
+// raised it: the domain (ColloquyError), Fastify (bad JSON, body too large, wrong media type), or a
+// bug (500, logged, no internals in the answer).
+
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ZodError } from 'zod';
+import { ColloquyError, STATUS_OF_KIND } from '../errors.js';
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | ColloquyError | ZodError | Error, request, reply) => {
+    if (error instanceof ColloquyError) {
+      const status = STATUS_OF_KIND[error.kind];
+      if (status >= 500) request.log.error({ err: error }, 'request failed');
+      return reply.status(status).send({ code: error.code ?? status, message: error.message });
+    }
+    if (error instanceof ZodError) {
+      return reply.status(400).send({ code: 400, message: describeZodError(error) });
+    }
+    const status = (error as FastifyError).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return reply.status(status).send({ code: status, message: clientMessage(error as FastifyError) });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.status(500).send({ code: 500, message: 'Internal server error' });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({ code: 404, message: `Not found: ${request.method} ${request.url.split('?')[0]}` });
+  });
+}
+
+function clientMessage(error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'Unsupported Content-Type: send application/json (or a form for /session/create)';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'Request body is too large';
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return 'Content-Length does not match the body';
+    default:
+      return error.message;
+  }
+}
+
+export function describeZodError(error: ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}

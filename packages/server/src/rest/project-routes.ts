@@ -1,0 +1,20 @@
+// The /v2/project/{key}/… tree: every route in it is authenticated, and the key in the path must be
+// the caller's. Each concern is its own plugin.
+
+import type { FastifyInstance } from 'fastify';
+import { archiveRoutes } from './archives.js';
+import { requireProject } from './auth.js';
+import { connectionRoutes } from './connections.js';
+import type { AppContext } from './context.js';
+import { signalRoutes } from './signals.js';
+import { streamRoutes } from './streams.js';
+import { unsupportedRoutes } from './unsupported.js';
+
+export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  requireProject(app, ctx);
+  await app.register(async (scope) => signalRoutes(scope, ctx));
+  await app.register(async (scope) => connectionRoutes(scope, ctx));
+  await app.register(async (scope) => streamRoutes(scope, ctx));
+  await app.register(async (scope) => archiveRoutes(scope, ctx));
+  await app.register(async (scope) => unsupportedRoutes(scope, ctx));
+}

@@ -1,0 +1,45 @@
+// Vonage Video features this server does not provide: live-streaming broadcasts, SIP, Experience
+// Composer, live captions and the Audio Connector. Starting one answers 501 with a plain message, so
+// an app finds out at once instead of waiting for something that never comes; lists are truthfully
+// empty.
+
+import type { FastifyInstance } from 'fastify';
+import { ColloquyError, notFound } from '../errors.js';
+import type { AppContext } from './context.js';
+
+const unsupported = (what: string) => async () => {
+  throw new ColloquyError('unsupported', `${what} are not supported by this Colloquy server`, 501);
+};
+
+export async function unsupportedRoutes(app: FastifyInstance, _ctx: AppContext): Promise<void> {
+  const empty = async () => ({ count: 0, items: [] });
+  const missing = (what: string) => async () => {
+    throw notFound(`${what} not found`, 404);
+  };
+
+  app.get('/broadcast', empty);
+  app.post('/broadcast', unsupported('Live-streaming broadcasts'));
+  app.get('/broadcast/:id', missing('Broadcast'));
+  app.post('/broadcast/:id/stop', missing('Broadcast'));
+  app.put('/broadcast/:id/layout', missing('Broadcast'));
+  app.patch('/broadcast/:id/streams', missing('Broadcast'));
+
+  // SIP: /dial everywhere, /call from the PHP SDK (reference §0.6).
+  app.post('/dial', unsupported('SIP calls'));
+  app.post('/call', unsupported('SIP calls'));
+  app.post('/session/:sessionId/play-dtmf', unsupported('SIP DTMF tones'));
+  app.post('/session/:sessionId/connection/:connectionId/play-dtmf', unsupported('SIP DTMF tones'));
+
+  app.get('/render', empty);
+  app.post('/render', unsupported('Experience Composers'));
+  app.get('/render/:id', missing('Render'));
+  app.post('/render/:id', missing('Render')); // the PHP SDK's getRender uses POST
+  app.delete('/render/:id', missing('Render'));
+
+  app.post('/captions', unsupported('Live captions'));
+  app.get('/captions/:id', missing('Captions'));
+  app.post('/captions/:id/stop', missing('Captions'));
+
+  app.post('/connect', unsupported('Audio Connector WebSockets'));
+  app.post('/connect/:id/stop', missing('Audio Connector'));
+}

@@ -1,0 +1,34 @@
+// The store: one SQLite database in the data folder and the repositories over it.
+
+import { openDatabase, type Db, type Migration } from './database.js';
+import { ProjectStore } from './projects.js';
+import { coreMigrations } from './schema.js';
+import { SessionStore } from './sessions.js';
+
+export type { Db, Migration } from './database.js';
+export type { Project, ProjectKind } from './projects.js';
+export type { SessionRecord, MediaMode, ArchiveMode } from './sessions.js';
+export { ProjectValidationError, parseRsaPublicKey } from './projects.js';
+
+/** Every module's migrations, in the order they apply. Append a module's list here. */
+export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations];
+
+export class Store {
+  readonly db: Db;
+  readonly projects: ProjectStore;
+  readonly sessions: SessionStore;
+
+  constructor(db: Db) {
+    this.db = db;
+    this.projects = new ProjectStore(db);
+    this.sessions = new SessionStore(db);
+  }
+
+  static open(dataDir: string): Store {
+    return new Store(openDatabase(dataDir, ALL_MIGRATIONS));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

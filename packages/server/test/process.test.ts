@@ -1,0 +1,153 @@
+// The server as an operator runs it: `colloquy serve` in its own process on a fresh data folder,
+// the CLI's project/session/token commands, configuration errors, and shutdown on SIGTERM.
+
+import OpenTok from 'opentok';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { verifyClientToken } from '../src/auth/client-token.js';
+import { Store } from '../src/store/index.js';
+import { tempDir, testKeyPair } from './helpers.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const run = promisify(execFile);
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+function cli(args: string[], env: Record<string, string>) {
+  return run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+}
+
+/** Starts `colloquy serve` and resolves once it prints its URL. */
+function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /Colloquy is running at (http:\/\/\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1]!, output: () => out });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+describe('colloquy serve', () => {
+  it('creates and prints a dev project on an empty data folder, serves with it, and stops on SIGTERM', async () => {
+    const dataDir = tempDir();
+    const first = await serve({ COLLOQUY_DATA_DIR: dataDir });
+    const key = /API key:\s+(\d+)/.exec(first.output())?.[1];
+    const secret = /API secret:\s+([0-9a-f]{40})/.exec(first.output())?.[1];
+    expect(key).toMatch(/^\d{8}$/);
+    expect(secret).toBeDefined();
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+
+    const ot = new OpenTok(key!, secret!, first.url);
+    const sessionId = await new Promise<string>((resolve, reject) => ot.createSession({ mediaMode: 'routed' }, (e, s) => (e ? reject(e) : resolve(s!.sessionId))));
+    expect(sessionId).toMatch(/^1_/);
+
+    const exited = exitOf(first.child);
+    first.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(first.output()).toMatch(/"msg":"stopped"/);
+
+    // A second start keeps the project and creates no other.
+    const second = await serve({ COLLOQUY_DATA_DIR: dataDir });
+    expect(second.output()).not.toMatch(/development project was created/);
+    expect(second.output()).toContain(`Default project: ${key}`);
+    const list = JSON.parse((await cli(['project', 'list'], { COLLOQUY_DATA_DIR: dataDir })).stdout);
+    expect(list).toEqual([expect.objectContaining({ id: key, apiSecret: secret, kind: 'project' })]);
+    second.child.kill('SIGTERM');
+    expect(await exitOf(second.child)).toBe(0);
+  });
+
+  it('ensures exactly the project and application given in the environment', async () => {
+    const dataDir = tempDir();
+    const pem = join(dataDir, 'pub.pem');
+    writeFileSync(pem, testKeyPair().publicKey);
+    const env = {
+      COLLOQUY_DATA_DIR: dataDir,
+      COLLOQUY_API_KEY: '46000123',
+      COLLOQUY_API_SECRET: 'a-secret-from-the-environment',
+      COLLOQUY_APPLICATION_ID: '6f1d9a3e-2b7c-4d8e-9f0a-1b2c3d4e5f60',
+      COLLOQUY_PUBLIC_KEY_FILE: pem,
+    };
+    const s = await serve(env);
+    expect(s.output()).not.toMatch(/development project was created/);
+    s.child.kill('SIGTERM');
+    await exitOf(s.child);
+    const list = JSON.parse((await cli(['project', 'list'], env)).stdout) as Array<{ id: string; kind: string; apiSecret?: string }>;
+    expect(list.map((p) => [p.id, p.kind, p.apiSecret])).toEqual([
+      ['46000123', 'project', 'a-secret-from-the-environment'],
+      ['6f1d9a3e-2b7c-4d8e-9f0a-1b2c3d4e5f60', 'application', undefined],
+    ]);
+  });
+
+  it('refuses a configuration error with exit code 2 and a clear message', async () => {
+    const err = await cli(['serve'], { COLLOQUY_DATA_DIR: tempDir(), COLLOQUY_API_KEY: 'abc', COLLOQUY_API_SECRET: 'x'.repeat(20) }).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(/COLLOQUY_API_KEY must be numeric/);
+    const port = await cli(['serve'], { COLLOQUY_DATA_DIR: tempDir(), PORT: '99999' }).catch((e) => e);
+    expect(port.stderr).toMatch(/PORT must be an integer/);
+  });
+});
+
+describe('colloquy CLI', () => {
+  it('creates projects and applications, sessions and tokens that verify', async () => {
+    const dataDir = tempDir();
+    const env = { COLLOQUY_DATA_DIR: dataDir };
+    const project = JSON.parse((await cli(['project', 'create', '--name', 'Demo'], env)).stdout);
+    expect(project).toMatchObject({ apiKey: expect.stringMatching(/^\d{8}$/), apiSecret: expect.stringMatching(/^[0-9a-f]{40}$/), name: 'Demo' });
+
+    const pem = join(dataDir, 'pub.pem');
+    writeFileSync(pem, testKeyPair().publicKey);
+    const app = JSON.parse((await cli(['project', 'create', '--name', 'App', '--public-key', pem], env)).stdout);
+    expect(app.applicationId).toMatch(/^[0-9a-f-]{36}$/);
+
+    const sessionId = (await cli(['session', 'create', '--project', project.apiKey], env)).stdout.trim();
+    const jwt = (await cli(['token', '--project', project.apiKey, '--session', sessionId, '--role', 'moderator', '--data', 'name=cli', '--ttl', '600'], env)).stdout.trim();
+    const t1 = (await cli(['token', '--project', project.apiKey, '--session', sessionId, '--kind', 't1'], env)).stdout.trim();
+
+    const appSession = (await cli(['session', 'create', '--project', app.applicationId, '--relayed'], env)).stdout.trim();
+    const keyFile = join(dataDir, 'priv.pem');
+    writeFileSync(keyFile, testKeyPair().privateKey);
+    const appToken = (await cli(['token', '--project', app.applicationId, '--session', appSession, '--private-key', keyFile], env)).stdout.trim();
+
+    const store = Store.open(dataDir);
+    try {
+      const projects = store.projects;
+      expect(verifyClientToken(jwt, { projects, sessionId })).toMatchObject({ role: 'moderator', connectionData: 'name=cli' });
+      expect(verifyClientToken(jwt, { projects, sessionId }).expireTime - Date.now() / 1000).toBeLessThanOrEqual(601);
+      expect(verifyClientToken(t1, { projects, sessionId })).toMatchObject({ kind: 'T1', role: 'publisher' });
+      expect(verifyClientToken(appToken, { projects, sessionId: appSession })).toMatchObject({ kind: 'application' });
+      expect(store.sessions.get(appSession)?.mediaMode).toBe('relayed');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('explains mistakes with exit code 2', async () => {
+    const env = { COLLOQUY_DATA_DIR: tempDir() };
+    for (const args of [['frobnicate'], ['project', 'create'], ['token', '--project', '1'], ['project', 'create', '--name', 'x', '--bogus'], ['token', '--project', '1', '--session', 's', '--role', 'king']]) {
+      const err = await cli(args, env).catch((e) => e);
+      expect(err.code, args.join(' ')).toBe(2);
+      expect(err.stderr).toMatch(/^colloquy: /);
+    }
+  });
+});
