@@ -2,6 +2,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { ColloquyError } from '../errors.js';
+import type { Project } from '../store/index.js';
 import type { AppContext } from './context.js';
 import { parseWith } from './validation.js';
 
@@ -13,6 +15,12 @@ const MuteAllBody = z
     excludedStreams: z.array(z.string().max(255)).max(1000).optional(),
   })
   .loose();
+
+const LayoutClassList = z.array(z.string().max(1024)).max(100);
+const SetClassListsBody = z.object({
+  items: z.array(z.object({ id: z.string().min(1).max(255), layoutClassList: LayoutClassList }).loose()).max(1000),
+});
+const UpdateStreamBody = z.object({ layoutClassList: LayoutClassList }).loose();
 
 export async function streamRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get<{ Params: { sessionId: string } }>('/session/:sessionId/stream', async (request) => {
@@ -30,5 +38,23 @@ export async function streamRoutes(app: FastifyInstance, ctx: AppContext): Promi
     const body = parseWith(MuteAllBody, request.body);
     ctx.sessions.muteAll(request.project, request.params.sessionId, body.active, body.excludedStreamIds ?? body.excludedStreams ?? []);
     return { code: 200, message: 'OK' };
+  });
+
+  // Layout classes: PUT …/stream {items} (every SDK) and PUT …/stream/{id} {layoutClassList} (PHP).
+  const setClassLists = (project: Project, sessionId: string, streamIds: string[]) => {
+    ctx.sessions.require(project, sessionId);
+    for (const id of streamIds) ctx.sessions.getStream(project, sessionId, id);
+    // Only reachable once streams exist: fail loudly until the domain can store the classes.
+    if (streamIds.length > 0) throw new ColloquyError('unsupported', 'Changing the layout classes of a live stream is not available on this server yet', 501);
+  };
+  app.put<{ Params: { sessionId: string } }>('/session/:sessionId/stream', async (request, reply) => {
+    const body = parseWith(SetClassListsBody, request.body);
+    setClassLists(request.project, request.params.sessionId, body.items.map((item) => item.id));
+    return reply.status(200).send();
+  });
+  app.put<{ Params: { sessionId: string; streamId: string } }>('/session/:sessionId/stream/:streamId', async (request, reply) => {
+    parseWith(UpdateStreamBody, request.body);
+    setClassLists(request.project, request.params.sessionId, [request.params.streamId]);
+    return reply.status(200).send();
   });
 }
