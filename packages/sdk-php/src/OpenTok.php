@@ -83,8 +83,8 @@ class OpenTok
 
     /**
      * Creates a session. Options (all optional):
-     * - `mediaMode`: MediaMode::RELAYED (the default, as in the OpenTok PHP SDK) or MediaMode::ROUTED;
-     *   ROUTED is chosen for you with archiveMode ALWAYS or e2ee;
+     * - `mediaMode`: MediaMode::ROUTED (the default, through the Colloquy SFU, as in our Node SDK and
+     *   @vonage/video; the OpenTok PHP SDK defaulted to RELAYED) or MediaMode::RELAYED;
      * - `archiveMode`: ArchiveMode::MANUAL (default) or ArchiveMode::ALWAYS (routed only);
      * - `location`: an IPv4 address hint;
      * - `e2ee`: end-to-end encryption (routed only, not with ArchiveMode::ALWAYS);
@@ -97,9 +97,7 @@ class OpenTok
         self::refuseUnknown($options, ['mediaMode', 'archiveMode', 'location', 'e2ee', 'archiveName', 'archiveResolution'], 'session option');
         $archiveMode = Validators::archiveMode($options['archiveMode'] ?? ArchiveMode::MANUAL);
         $e2ee = Validators::bool($options['e2ee'] ?? false, 'e2ee');
-        $mediaMode = array_key_exists('mediaMode', $options)
-            ? Validators::mediaMode($options['mediaMode'])
-            : ($archiveMode === ArchiveMode::ALWAYS || $e2ee ? MediaMode::ROUTED : MediaMode::RELAYED);
+        $mediaMode = array_key_exists('mediaMode', $options) ? Validators::mediaMode($options['mediaMode']) : MediaMode::ROUTED;
         if ($archiveMode === ArchiveMode::ALWAYS && $mediaMode !== MediaMode::ROUTED) {
             throw new InvalidArgumentException('A session must be routed to be archived: ArchiveMode::ALWAYS needs MediaMode::ROUTED');
         }

@@ -52,6 +52,11 @@ describe('accepted tokens', () => {
     expect(verify(token)).toMatchObject({ kind: 'jwt', role: 'moderator', expireTime: now() + 86400 });
   });
 
+  it('a PHP-SDK JWT whose class list is url-encoded', () => {
+    const token = signJwt({ iss: t.apiKey, ist: 'project', iat: now(), session_id: sessionId, role: 'publisher', initial_layout_class_list: 'focus+main%2Dx' }, t.apiSecret);
+    expect(verify(token).initialLayoutClassList).toEqual(['focus', 'main-x']);
+  });
+
   it('a token without a role is a publisher', () => {
     const token = signJwt({ iss: t.apiKey, ist: 'project', iat: now(), exp: now() + 60, session_id: sessionId }, t.apiSecret);
     expect(verify(token).role).toBe('publisher');

@@ -17,11 +17,11 @@ use Colloquy\Util\Validators;
 
 final class SessionsTest extends TestCase
 {
-    public function testDefaultSessionIsRelayedAndManualAsInTheOpenTokPhpSdk(): void
+    public function testDefaultSessionIsRoutedAndManual(): void
     {
         $session = self::sdk()->createSession();
         self::assertInstanceOf(Session::class, $session);
-        self::assertSame(MediaMode::RELAYED, $session->getMediaMode());
+        self::assertSame(MediaMode::ROUTED, $session->getMediaMode());
         self::assertSame(ArchiveMode::MANUAL, $session->getArchiveMode());
         self::assertNull($session->getLocation());
         self::assertFalse($session->getE2EE());
@@ -29,7 +29,7 @@ final class SessionsTest extends TestCase
         self::assertSame(self::server()->apiKey, Validators::sessionIdKey($session->getSessionId()));
 
         $stored = self::server()->storedSession($session->getSessionId());
-        self::assertSame('relayed', $stored['mediaMode']);
+        self::assertSame('routed', $stored['mediaMode']);
         self::assertSame('manual', $stored['archiveMode']);
         self::assertNull($stored['location']);
         self::assertFalse($stored['e2ee']);

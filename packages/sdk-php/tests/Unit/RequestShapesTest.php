@@ -142,7 +142,7 @@ final class RequestShapesTest extends TestCase
 
         self::server()->stubRespond(['status' => 200, 'body' => [['session_id' => self::$sessionId]]]);
         self::stubSdk()->createSession();
-        self::assertSame('p2p.preference=enabled&archiveMode=manual&e2ee=false', self::onlyRequest()['body']);
+        self::assertSame('p2p.preference=disabled&archiveMode=manual&e2ee=false', self::onlyRequest()['body']);
     }
 
     public function testStartArchiveWithDefaults(): void

@@ -147,8 +147,21 @@ function readJwt(token: string, projects: ProjectStore): RawClaims {
     // PHP only sets exp when an expiry is given, and may leave expire_time null (reference §3b).
     expireTime: c['exp'] ?? c['expire_time'] ?? undefined,
     issuedAt: c['iat'] ?? c['create_time'] ?? undefined,
-    layout: c['initial_layout_class_list'] ?? undefined,
+    layout: formDecodedLayout(c['initial_layout_class_list']),
   };
+}
+
+/**
+ * The OpenTok PHP SDK url-encodes the space-joined class list inside its JWT ("focus+main");
+ * class names never contain '+' or '%', so a value holding either is form-decoded.
+ */
+function formDecodedLayout(value: unknown): unknown {
+  if (typeof value !== 'string' || !/[+%]/.test(value)) return value ?? undefined;
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return value;
+  }
 }
 
 function checkClaims(raw: RawClaims, options: VerifyClientTokenOptions): ClientTokenClaims {
