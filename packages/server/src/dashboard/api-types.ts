@@ -16,11 +16,7 @@ export type {
 } from '../inspector/types.js';
 
 /** GET /dashboard/api/me, POST /dashboard/api/login. */
-export interface MeResponse {
-  signedIn: true;
-  csrfToken: string;
-  expiresAt: number;
-}
+export type MeResponse = { signedIn: true; csrfToken: string; expiresAt: number } | { signedIn: false };
 
 export interface ApiError {
   code: number;

@@ -396,7 +396,7 @@ export class Inspector {
     bucketMs = Math.max(1, Math.floor(bucketMs));
     const rows = this.#db
       .prepare(
-        `SELECT source, connection_id, stream_id, kind, direction, (at / ?) * ? AS t,
+        `SELECT source, connection_id, stream_id, kind, direction, CAST(at / ? AS INTEGER) * ? AS t,
            AVG(bitrate) AS bitrate, AVG(packet_loss) AS packet_loss, AVG(jitter_ms) AS jitter_ms, AVG(rtt_ms) AS rtt_ms,
            AVG(frame_rate) AS frame_rate, MAX(width) AS width, MAX(height) AS height,
            SUM(nack_count) AS nack_count, SUM(pli_count) AS pli_count, MAX(layer) AS layer

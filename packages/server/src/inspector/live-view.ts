@@ -96,9 +96,12 @@ export class LiveView {
         const s = this.#sessions.get(sessionId);
         if (!s) return;
         s.connections.delete(e.connectionId);
-        for (const [id, stream] of s.streams) if (stream.connectionId === e.connectionId) s.streams.delete(id);
-        for (const [key, sub] of s.subscriptions) if (sub.connectionId === e.connectionId) s.subscriptions.delete(key);
-        for (const [key, t] of s.tracks) if (t.connectionId === e.connectionId) s.tracks.delete(key);
+        // Its streams go with it, and so do the others' subscriptions to them.
+        const gone = new Set<string>();
+        for (const [id, stream] of s.streams) if (stream.connectionId === e.connectionId) gone.add(id);
+        for (const id of gone) s.streams.delete(id);
+        for (const [key, sub] of s.subscriptions) if (sub.connectionId === e.connectionId || gone.has(sub.streamId)) s.subscriptions.delete(key);
+        for (const [key, t] of s.tracks) if (t.connectionId === e.connectionId || (t.streamId !== null && gone.has(t.streamId))) s.tracks.delete(key);
         this.#dropIfEmpty(s);
         return;
       }
