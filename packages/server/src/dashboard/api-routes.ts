@@ -99,7 +99,7 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
   app.post('/login', async (request, reply) => {
     // JSON only: a cross-site form cannot send it without a CORS preflight, so no login CSRF.
     if (!String(request.headers['content-type'] ?? '').startsWith('application/json')) {
-      throw new ColloquyError('invalid', 'Send the password as JSON {"password": "..."}', 415);
+      return reply.status(415).send({ code: 415, message: 'Send the password as JSON {"password": "..."}' });
     }
     const decision = limiter.attempt(request.ip);
     if (!decision.allowed) {
