@@ -140,7 +140,10 @@ function chartOf(history: Map<string, Array<[number, number | null]>>, now: numb
     { label: 'in (from publishers)', points: history.get('in') ?? [] },
     { label: 'out (to subscribers)', points: history.get('out') ?? [] },
   ];
-  return h('div', { class: 'live-chart', id: 'live-chart' }, lineChart(series, { title: 'Bitrate, last 5 minutes', format: formatBitrate, from: now - WINDOW_MS, to: now, yMinTop: 100_000 }));
+  // The window grows from when the page opened up to 5 minutes, so a fresh session fills the chart.
+  const first = history.get('in')?.[0]?.[0] ?? now;
+  const from = Math.min(now - 30_000, Math.max(now - WINDOW_MS, first));
+  return h('div', { class: 'live-chart', id: 'live-chart' }, lineChart(series, { title: 'Bitrate', format: formatBitrate, from, to: now, yMinTop: 100_000 }));
 }
 
 function stat(label: string, value: string, id?: string): HTMLElement {
