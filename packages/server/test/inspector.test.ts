@@ -105,6 +105,14 @@ describe('recording', () => {
     expect(JSON.stringify(signals)).not.toContain('data');
   });
 
+  it('keeps the order of recording for rows of the same millisecond, signals included', () => {
+    const i = makeInspector();
+    i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'a' });
+    i.recordEvent(sessionId, project.id, { type: 'signal', connectionId: 'a', signalType: 'hi' });
+    i.recordEvent(sessionId, project.id, { type: 'connectionDestroyed', connectionId: 'a', reason: 'clientDisconnected' });
+    expect(i.events(sessionId).items.map((e) => e.type)).toEqual(['connectionCreated', 'signal', 'connectionDestroyed']);
+  });
+
   it('stops at the per-session caps and counts what it dropped', () => {
     const i = makeInspector({ maxEventsPerSession: 5, maxSamplesPerSession: 3, minSampleIntervalMs: 0 });
     for (let n = 0; n < 8; n++) i.recordEvent(sessionId, project.id, { type: 'error', source: 'server', message: `e${n}` });

@@ -63,6 +63,8 @@ interface SessionCounters {
 interface PendingEvent {
   sessionId: string;
   at: number;
+  /** Order of recording, so rows of the same millisecond keep it. */
+  seq: number;
   type: InspectorEventType;
   connectionId: string | null;
   streamId: string | null;
@@ -79,6 +81,7 @@ interface PendingSample {
 interface SignalAggregate {
   sessionId: string;
   at: number;
+  seq: number;
   lastAt: number;
   connectionId: string | null;
   signalType: string;
@@ -115,6 +118,7 @@ export class Inspector {
   #samples: PendingSample[] = [];
   #signals = new Map<string, SignalAggregate>();
   #deltas = new Map<string, SessionDelta>();
+  #seq = 0;
   #flushTimer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -162,6 +166,7 @@ export class Inspector {
       this.#signals.set(key, {
         sessionId,
         at: now,
+        seq: this.#seq++,
         lastAt: now,
         connectionId: event.connectionId ?? null,
         signalType: cap(event.signalType),
@@ -176,7 +181,7 @@ export class Inspector {
     for (const [k, v] of Object.entries(rest)) if (v !== undefined) details[k] = typeof v === 'string' ? cap(v) : v;
     if (type === 'error') delta.errors++;
     if (type === 'connectionCreated') delta.connections++;
-    this.#events.push({ sessionId, at: now, type, connectionId: connectionId ?? null, streamId: streamId ?? null, isError: type === 'error', details });
+    this.#events.push({ sessionId, at: now, seq: this.#seq++, type, connectionId: connectionId ?? null, streamId: streamId ?? null, isError: type === 'error', details });
     this.#maybeFlushSoon();
   }
 
@@ -217,6 +222,7 @@ export class Inspector {
       events.push({
         sessionId: agg.sessionId,
         at: agg.at,
+        seq: agg.seq,
         type: 'signal',
         connectionId: agg.connectionId,
         streamId: null,
@@ -224,7 +230,7 @@ export class Inspector {
         details: agg.to ? { signalType: agg.signalType, to: agg.to, count: agg.count, lastAt: agg.lastAt } : { signalType: agg.signalType, count: agg.count, lastAt: agg.lastAt },
       });
     }
-    events.sort((a, b) => a.at - b.at);
+    events.sort((a, b) => a.at - b.at || a.seq - b.seq);
     const insertEvent = this.#db.prepare(
       'INSERT INTO inspector_events (session_id, at, type, connection_id, stream_id, is_error, details) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
