@@ -66,16 +66,16 @@ async function serve(): Promise<void> {
 
 function printBanner(url: string, bootstrap: Awaited<ReturnType<typeof startServer>>['bootstrap'], adminPassword: string | null): void {
   const lines = ['', `Colloquy is running at ${url}`, `  dashboard:  ${url}/`, `  health:     ${url}/healthz`, `  browser SDK: ${url}/v2/js/opentok.js`];
-  if (adminPassword) {
-    lines.push('', 'A dashboard password was generated (shown once; `colloquy admin reset-password` makes a new one):');
-    lines.push(`  password:   ${adminPassword}`);
-  }
   const dev = bootstrap.createdDevProject;
   if (dev) {
     lines.push('', 'A development project was created (shown once; `colloquy project list` shows it again):');
     lines.push(`  API key:    ${dev.id}`, `  API secret: ${dev.secret}`);
   } else if (bootstrap.defaultProject) {
     lines.push('', `Default project: ${bootstrap.defaultProject.id} (${bootstrap.defaultProject.name}); \`colloquy project list\` shows its secret.`);
+  }
+  if (adminPassword) {
+    lines.push('', 'A dashboard password was generated (shown once; `colloquy admin reset-password` makes a new one):');
+    lines.push(`  password:   ${adminPassword}`);
   }
   lines.push('');
   process.stdout.write(lines.join('\n') + '\n');
