@@ -2,6 +2,7 @@
 // effects beyond the instance, so tests build one per case.
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { dashboardPlugin, type DashboardOptions } from './dashboard/index.js';
 import { decorateProject } from './rest/auth.js';
 import { registerBodyParsers } from './rest/body-parsers.js';
 import type { AppContext } from './rest/context.js';
@@ -14,7 +15,8 @@ export interface AppState {
   ready: boolean;
 }
 
-export async function buildApp(ctx: AppContext, state: AppState = { ready: true }): Promise<FastifyInstance> {
+/** `dashboard`: the operator's web UI and its API; left out when not given. */
+export async function buildApp(ctx: AppContext, state: AppState = { ready: true }, dashboard?: DashboardOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -36,5 +38,6 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
   });
   await app.register(async (scope) => sessionCreateRoutes(scope, ctx));
   await app.register(async (scope) => projectRoutes(scope, ctx), { prefix: '/v2/project/:projectKey' });
+  if (dashboard) await app.register(async (scope) => dashboardPlugin(scope, ctx, dashboard));
   return app;
 }

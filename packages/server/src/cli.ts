@@ -6,6 +6,7 @@ import { buildApplicationToken, buildJwtToken, buildT1Token, isRole, type Role }
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
+import { AdminAuth, generatePassword } from './dashboard/admin-auth.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
 import { SessionManager } from './sessions/session-manager.js';
@@ -23,9 +24,12 @@ Commands:
                                           create a session; prints its ID
   token --project KEY --session ID [--role R] [--data D] [--ttl S] [--kind jwt|t1]
         [--private-key FILE]              make a client token (applications need --private-key)
+  admin reset-password                    generate a new dashboard password, print it, sign
+                                          every browser out (unless COLLOQUY_ADMIN_PASSWORD is set)
 
 Environment: PORT, HOST, COLLOQUY_DATA_DIR, COLLOQUY_PUBLIC_URL, COLLOQUY_API_KEY,
-COLLOQUY_API_SECRET, COLLOQUY_APPLICATION_ID, COLLOQUY_PUBLIC_KEY_FILE, LOG_LEVEL (see README).`;
+COLLOQUY_API_SECRET, COLLOQUY_APPLICATION_ID, COLLOQUY_PUBLIC_KEY_FILE, COLLOQUY_ADMIN_PASSWORD,
+COLLOQUY_INSPECTOR_RETENTION_DAYS, LOG_LEVEL (see README).`;
 
 class UsageError extends Error {}
 
@@ -37,7 +41,7 @@ async function serve(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config);
   const server = await startServer(config, { logger });
-  printBanner(server.url, server.bootstrap);
+  printBanner(server.url, server.bootstrap, server.generatedAdminPassword);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -60,14 +64,18 @@ async function serve(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-function printBanner(url: string, bootstrap: Awaited<ReturnType<typeof startServer>>['bootstrap']): void {
-  const lines = ['', `Colloquy is running at ${url}`, `  health:     ${url}/healthz`, `  browser SDK: ${url}/v2/js/opentok.js`];
+function printBanner(url: string, bootstrap: Awaited<ReturnType<typeof startServer>>['bootstrap'], adminPassword: string | null): void {
+  const lines = ['', `Colloquy is running at ${url}`, `  dashboard:  ${url}/`, `  health:     ${url}/healthz`, `  browser SDK: ${url}/v2/js/opentok.js`];
   const dev = bootstrap.createdDevProject;
   if (dev) {
     lines.push('', 'A development project was created (shown once; `colloquy project list` shows it again):');
     lines.push(`  API key:    ${dev.id}`, `  API secret: ${dev.secret}`);
   } else if (bootstrap.defaultProject) {
     lines.push('', `Default project: ${bootstrap.defaultProject.id} (${bootstrap.defaultProject.name}); \`colloquy project list\` shows its secret.`);
+  }
+  if (adminPassword) {
+    lines.push('', 'A dashboard password was generated (shown once; `colloquy admin reset-password` makes a new one):');
+    lines.push(`  password:   ${adminPassword}`);
   }
   lines.push('');
   process.stdout.write(lines.join('\n') + '\n');
@@ -169,6 +177,20 @@ function tokenCommand(args: string[]): void {
   }
 }
 
+async function adminCommand(args: string[]): Promise<void> {
+  if (args[0] !== 'reset-password' || args.length !== 1) fail('admin needs "reset-password"');
+  const config = loadConfig();
+  if (config.adminPassword !== null) fail('COLLOQUY_ADMIN_PASSWORD is set: the dashboard uses it; change it there');
+  const store = Store.open(config.dataDir);
+  try {
+    const password = generatePassword();
+    await new AdminAuth(store.db).setStoredPassword(password);
+    process.stdout.write(`New dashboard password (every browser was signed out): ${password}\n`);
+  } finally {
+    store.close();
+  }
+}
+
 function print(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
@@ -184,6 +206,8 @@ async function main(argv: string[]): Promise<void> {
       return sessionCommand(rest);
     case 'token':
       return tokenCommand(rest);
+    case 'admin':
+      return adminCommand(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -24,6 +24,10 @@ export interface Config {
   publicKeyFile: string | null;
   /** Allowed clock difference when checking `iat`/`exp` of REST JWTs, in seconds. */
   clockSkewSeconds: number;
+  /** Dashboard operator password (`COLLOQUY_ADMIN_PASSWORD`); when unset one is generated at first start and printed once. */
+  adminPassword: string | null;
+  /** Days the Inspector keeps events and quality samples (`COLLOQUY_INSPECTOR_RETENTION_DAYS`, default 14). */
+  inspectorRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +85,10 @@ export function loadConfig(env: Env = process.env): Config {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('COLLOQUY_PUBLIC_URL must be http(s)');
   }
   const host = strVar(env, 'HOST') ?? '127.0.0.1';
+  const adminPassword = env['COLLOQUY_ADMIN_PASSWORD'] === undefined || env['COLLOQUY_ADMIN_PASSWORD'] === '' ? null : env['COLLOQUY_ADMIN_PASSWORD'];
+  if (adminPassword !== null && (adminPassword.length < 8 || adminPassword.length > 1024)) {
+    throw new ConfigError('COLLOQUY_ADMIN_PASSWORD must be 8 to 1024 characters long');
+  }
   return {
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host,
@@ -93,5 +101,7 @@ export function loadConfig(env: Env = process.env): Config {
     applicationId: applicationId?.toLowerCase() ?? null,
     publicKeyFile: publicKeyFile === null ? null : resolve(publicKeyFile),
     clockSkewSeconds: intVar(env, 'COLLOQUY_CLOCK_SKEW', 60, 0, 3600),
+    adminPassword,
+    inspectorRetentionDays: intVar(env, 'COLLOQUY_INSPECTOR_RETENTION_DAYS', 14, 1, 3650),
   };
 }

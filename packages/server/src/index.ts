@@ -2,3 +2,5 @@
 export { startServer, type RunningServer } from './server.js';
 export { loadConfig, type Config } from './config.js';
 export { verifyClientToken, TokenError, type ClientTokenClaims } from './auth/client-token.js';
+export { Inspector, type InspectorOptions } from './inspector/inspector.js';
+export type * from './inspector/types.js';

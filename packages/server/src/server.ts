@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppState } from './app.js';
 import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
+import { AdminAuth } from './dashboard/admin-auth.js';
+import { Inspector } from './inspector/inspector.js';
 import { createLogger, type Logger } from './logger.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { Store } from './store/index.js';
@@ -17,7 +19,11 @@ export interface RunningServer {
   logger: Logger;
   store: Store;
   sessions: SessionManager;
+  /** Event log and quality samples of every session (signaling and media record into it). */
+  inspector: Inspector;
   bootstrap: BootstrapResult;
+  /** The dashboard password generated at this start (first start without COLLOQUY_ADMIN_PASSWORD): shown once. */
+  generatedAdminPassword: string | null;
   close(): Promise<void>;
 }
 
@@ -25,11 +31,15 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   const logger = options.logger ?? createLogger(config);
   const store = Store.open(config.dataDir);
   let app: FastifyInstance | undefined;
+  let inspector: Inspector | undefined;
   try {
     const bootstrap = bootstrapProjects(config, store, logger);
     const sessions = new SessionManager(store, logger);
+    inspector = new Inspector(store.db, logger, { retentionDays: config.inspectorRetentionDays });
+    const admin = new AdminAuth(store.db);
+    const generatedAdminPassword = await admin.init(config.adminPassword);
     const state: AppState = { ready: false };
-    app = await buildApp({ config, logger, store, sessions }, state);
+    app = await buildApp({ config, logger, store, sessions, inspector }, state, { admin });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -46,12 +56,15 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       logger,
       store,
       sessions,
+      inspector,
       bootstrap,
+      generatedAdminPassword,
       close() {
         closing ??= (async () => {
           state.ready = false;
           logger.info('shutting down');
           await app!.close();
+          inspector!.close();
           store.close();
           logger.info('stopped');
         })();
@@ -61,6 +74,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     return server;
   } catch (err) {
     await app?.close().catch(() => {});
+    inspector?.close();
     store.close();
     throw err;
   }

@@ -1,6 +1,7 @@
 // What every HTTP plugin is given: the parts of the server it may call.
 
 import type { Config } from '../config.js';
+import type { Inspector } from '../inspector/inspector.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { Store } from '../store/index.js';
@@ -10,4 +11,5 @@ export interface AppContext {
   logger: Logger;
   store: Store;
   sessions: SessionManager;
+  inspector: Inspector;
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { archiveRoutes } from './archives.js';
 import { requireProject } from './auth.js';
 import { connectionRoutes } from './connections.js';
+import { inspectorRoutes } from './inspector.js';
 import type { AppContext } from './context.js';
 import { signalRoutes } from './signals.js';
 import { streamRoutes } from './streams.js';
@@ -16,5 +17,6 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   await app.register(async (scope) => connectionRoutes(scope, ctx));
   await app.register(async (scope) => streamRoutes(scope, ctx));
   await app.register(async (scope) => archiveRoutes(scope, ctx));
+  await app.register(async (scope) => inspectorRoutes(scope, ctx));
   await app.register(async (scope) => unsupportedRoutes(scope, ctx));
 }

@@ -2,6 +2,8 @@
 
 import { openDatabase, type Db, type Migration } from './database.js';
 import { ProjectStore } from './projects.js';
+import { inspectorMigrations } from '../inspector/schema.js';
+import { dashboardMigrations } from '../dashboard/schema.js';
 import { coreMigrations } from './schema.js';
 import { SessionStore } from './sessions.js';
 
@@ -11,7 +13,7 @@ export type { SessionRecord, MediaMode, ArchiveMode } from './sessions.js';
 export { ProjectValidationError, parseRsaPublicKey } from './projects.js';
 
 /** Every module's migrations, in the order they apply. Append a module's list here. */
-export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations];
+export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations];
 
 export class Store {
   readonly db: Db;

@@ -1,0 +1,380 @@
+// The dashboard's JSON API under /dashboard/api: sign-in, projects and applications, demo sessions
+// and tokens, live sessions, Inspector data and archives. Every route but login needs the session
+// cookie; every mutating one also the CSRF token in `X-CSRF-Token` and, when the browser sends an
+// Origin, our own origin.
+
+import { buildApplicationToken, buildJwtToken, buildT1Token, MAX_CONNECTION_DATA_LENGTH, MAX_TOKEN_TTL_SECONDS, ROLES } from '@colloquy/tokens';
+import { generateKeyPairSync } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { verifyClientToken } from '../auth/client-token.js';
+import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
+import { parseEventQuery, parseQualityQuery } from '../inspector/query-params.js';
+import type { AppContext } from '../rest/context.js';
+import { parseWith } from '../rest/validation.js';
+import type { Project, SessionRecord } from '../store/index.js';
+import { ProjectValidationError } from '../store/index.js';
+import { sameSecret, type AdminAuth, type AdminSession } from './admin-auth.js';
+import type {
+  ArchiveList,
+  CreatedApplication,
+  InspectorSessionDetail,
+  MeResponse,
+  ProjectDetail,
+  ProjectSummary,
+  SessionListItem,
+  TokenResponse,
+} from './api-types.js';
+import type { ArchiveSource } from './archive-source.js';
+import { LoginLimiter } from './login-limiter.js';
+
+export const COOKIE_NAME = 'colloquy_admin';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export interface DashboardApiOptions {
+  admin: AdminAuth;
+  limiter?: LoginLimiter;
+  archives?: ArchiveSource | null;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    adminSession: AdminSession | null;
+  }
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+const loginSchema = z.object({ password: z.string().min(1).max(1024) });
+const nameSchema = z.object({ name: z.string().trim().min(1).max(100) });
+const applicationSchema = z.object({ name: z.string().trim().min(1).max(100), publicKey: z.string().max(20_000).optional() });
+const publicKeySchema = z.object({ publicKey: z.string().min(1).max(20_000) });
+const deleteSchema = z.object({ confirm: z.string().min(1).max(100) });
+const sessionSchema = z.object({
+  mediaMode: z.enum(['routed', 'relayed']).default('routed'),
+  archiveMode: z.enum(['manual', 'always']).default('manual'),
+});
+const tokenSchema = z.object({
+  sessionId: z.string().trim().min(1).max(512),
+  role: z.enum(ROLES).default('publisher'),
+  data: z.string().max(MAX_CONNECTION_DATA_LENGTH).optional(),
+  ttlSeconds: z.number().int().min(60).max(MAX_TOKEN_TTL_SECONDS).default(86_400),
+  kind: z.enum(['jwt', 't1']).default('jwt'),
+  /** Applications only: their tokens are signed with the private key, which the server does not keep. */
+  privateKey: z.string().max(20_000).optional(),
+});
+const pagingSchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, options: DashboardApiOptions): Promise<void> {
+  const { admin } = options;
+  const limiter = options.limiter ?? new LoginLimiter();
+  const archives = options.archives ?? null;
+  const log = ctx.logger.child({ module: 'dashboard' });
+
+  app.decorateRequest('adminSession', null);
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+  app.addHook('onRequest', async (request) => {
+    const token = readCookie(request.headers.cookie, COOKIE_NAME);
+    request.adminSession = token ? admin.session(token) : null;
+    const open = request.routeOptions.url === '/dashboard/api/login' || request.routeOptions.url === '/dashboard/api/me';
+    if (!open && !request.adminSession) throw new ColloquyError('unauthenticated', 'Sign in first', 401);
+    if (MUTATING.has(request.method)) {
+      checkOrigin(request);
+      if (request.adminSession) {
+        const sent = request.headers[CSRF_HEADER];
+        if (typeof sent !== 'string' || !sameSecret(sent, request.adminSession.csrfToken)) {
+          throw forbidden('Missing or wrong CSRF token (X-CSRF-Token)', 403);
+        }
+      }
+    }
+  });
+
+  // ---- sign-in
+
+  app.post('/login', async (request, reply) => {
+    // JSON only: a cross-site form cannot send it without a CORS preflight, so no login CSRF.
+    if (!String(request.headers['content-type'] ?? '').startsWith('application/json')) {
+      return reply.status(415).send({ code: 415, message: 'Send the password as JSON {"password": "..."}' });
+    }
+    const decision = limiter.attempt(request.ip);
+    if (!decision.allowed) {
+      reply.header('retry-after', String(decision.retryAfterSeconds));
+      throw new ColloquyError('rate-limited', `Too many sign-in attempts; try again in ${decision.retryAfterSeconds} s`, 429);
+    }
+    const { password } = parseWith(loginSchema, request.body);
+    if (!(await admin.verifyPassword(password))) {
+      log.warn({ ip: request.ip }, 'dashboard sign-in refused');
+      throw new ColloquyError('unauthenticated', 'Wrong password', 401);
+    }
+    limiter.succeeded(request.ip);
+    if (request.adminSession) admin.destroySession(readCookie(request.headers.cookie, COOKIE_NAME)!);
+    const { token, session } = admin.createSession(request.ip);
+    reply.header('set-cookie', sessionCookie(request, token, Math.floor((session.expiresAt - Date.now()) / 1000)));
+    log.info({ ip: request.ip }, 'dashboard sign-in');
+    return { signedIn: true, csrfToken: session.csrfToken, expiresAt: session.expiresAt } satisfies MeResponse;
+  });
+
+  // 200 either way: the page asks at load, and a 401 there would be a console error in every browser.
+  app.get('/me', async (request) => {
+    if (!request.adminSession) return { signedIn: false } satisfies MeResponse;
+    return { signedIn: true, csrfToken: request.adminSession.csrfToken, expiresAt: request.adminSession.expiresAt } satisfies MeResponse;
+  });
+
+  app.post('/logout', async (request, reply) => {
+    const token = readCookie(request.headers.cookie, COOKIE_NAME);
+    if (token) admin.destroySession(token);
+    reply.header('set-cookie', sessionCookie(request, '', 0));
+    return reply.status(204).send();
+  });
+
+  // ---- projects and applications
+
+  const summary = (p: Project): ProjectSummary => ({
+    id: p.id,
+    kind: p.kind,
+    name: p.name,
+    createdAt: p.createdAt,
+    sessions: ctx.store.db.prepare('SELECT COUNT(*) FROM sessions WHERE project_id = ?').pluck().get(p.id) as number,
+  });
+  const detail = (p: Project): ProjectDetail => ({ ...summary(p), secret: p.secret, publicKey: p.publicKey });
+  const requireProject = (id: string): Project => {
+    const project = ctx.store.projects.get(id.toLowerCase());
+    if (!project) throw notFound('No such project', 404);
+    return project;
+  };
+  const projectErrors = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ProjectValidationError) throw invalid(err.message);
+      throw err;
+    }
+  };
+
+  app.get('/projects', async () => ctx.store.projects.list().map(summary));
+
+  app.post('/projects', async (request, reply) => {
+    const { name } = parseWith(nameSchema, request.body);
+    const project = projectErrors(() => ctx.store.projects.createProject(name));
+    log.info({ projectId: project.id }, 'project created from the dashboard');
+    return reply.status(201).send(detail(project));
+  });
+
+  app.post('/applications', async (request, reply) => {
+    const body = parseWith(applicationSchema, request.body);
+    let publicKey = body.publicKey?.trim();
+    let privateKey: string | null = null;
+    if (!publicKey) {
+      // Like Vonage's dashboard: generate the pair, keep the public half, hand the private one over once.
+      const pair = generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      });
+      publicKey = pair.publicKey;
+      privateKey = pair.privateKey;
+    }
+    const project = projectErrors(() => ctx.store.projects.createApplication(body.name, publicKey!));
+    log.info({ applicationId: project.id, generatedKey: privateKey !== null }, 'application created from the dashboard');
+    return reply.status(201).send({ ...detail(project), privateKey } satisfies CreatedApplication);
+  });
+
+  app.get<{ Params: { id: string } }>('/projects/:id', async (request) => detail(requireProject(request.params.id)));
+
+  app.post<{ Params: { id: string } }>('/projects/:id/rotate-secret', async (request) => {
+    const project = requireProject(request.params.id);
+    if (project.kind !== 'project') throw invalid('Applications have no secret: replace their public key instead');
+    const rotated = projectErrors(() => ctx.store.projects.rotateSecret(project.id));
+    log.info({ projectId: project.id }, 'project secret rotated from the dashboard');
+    return detail(rotated);
+  });
+
+  app.put<{ Params: { id: string } }>('/projects/:id/public-key', async (request) => {
+    const project = requireProject(request.params.id);
+    if (project.kind !== 'application') throw invalid('Only applications have a public key');
+    const { publicKey } = parseWith(publicKeySchema, request.body);
+    const { project: updated } = projectErrors(() => ctx.store.projects.ensureApplication(project.id, publicKey, project.name));
+    log.info({ applicationId: project.id }, 'application public key replaced from the dashboard');
+    return detail(updated);
+  });
+
+  app.delete<{ Params: { id: string } }>('/projects/:id', async (request, reply) => {
+    const project = requireProject(request.params.id);
+    const { confirm } = parseWith(deleteSchema, request.body);
+    if (confirm.toLowerCase() !== project.id) throw invalid('To delete a project, send {"confirm": "<its id>"}');
+    const sessionIds = ctx.store.db.prepare('SELECT id FROM sessions WHERE project_id = ?').pluck().all(project.id) as string[];
+    ctx.store.projects.delete(project.id);
+    for (const sid of sessionIds) ctx.inspector.forgetSession(sid);
+    log.info({ projectId: project.id, sessions: sessionIds.length }, 'project deleted from the dashboard');
+    return reply.status(204).send();
+  });
+
+  // ---- sessions and demo tokens
+
+  const sessionItem = (r: SessionRecord): SessionListItem => {
+    const s = ctx.inspector.getSession(r.id);
+    return {
+      sessionId: r.id,
+      mediaMode: r.mediaMode,
+      archiveMode: r.archiveMode,
+      createdAt: r.createdAt,
+      lastActivityAt: s?.lastActivityAt ?? null,
+      connections: s?.connections ?? 0,
+      liveConnections: s?.liveConnections ?? 0,
+      errors: s?.errors ?? 0,
+    };
+  };
+
+  app.get<{ Params: { id: string } }>('/projects/:id/sessions', async (request) => {
+    const project = requireProject(request.params.id);
+    const { limit, offset } = parseWith(pagingSchema, request.query, 'Query');
+    return ctx.store.sessions.listByProject(project.id, limit, offset).map(sessionItem);
+  });
+
+  app.post<{ Params: { id: string } }>('/projects/:id/sessions', async (request, reply) => {
+    const project = requireProject(request.params.id);
+    const body = parseWith(sessionSchema, request.body ?? {});
+    const record = ctx.sessions.create(project, {
+      mediaMode: body.mediaMode,
+      archiveMode: body.archiveMode,
+      location: null,
+      archiveName: null,
+      archiveResolution: null,
+      e2ee: false,
+    });
+    return reply.status(201).send(sessionItem(record));
+  });
+
+  app.post<{ Params: { id: string } }>('/projects/:id/tokens', async (request) => {
+    const project = requireProject(request.params.id);
+    const body = parseWith(tokenSchema, request.body);
+    ctx.sessions.require(project, body.sessionId);
+    const expireTime = Math.floor(Date.now() / 1000) + body.ttlSeconds;
+    const tokenOptions = { sessionId: body.sessionId, role: body.role, data: body.data, expireTime };
+    let token: string;
+    if (project.kind === 'application') {
+      if (!body.privateKey) throw invalid("An application's tokens are signed with its private key: paste it (it is used once and not kept)");
+      try {
+        token = buildApplicationToken(project.id, body.privateKey, tokenOptions);
+      } catch {
+        throw invalid('The private key is not a PEM RSA private key');
+      }
+      if (!privateKeyMatches(ctx, token, body.sessionId)) throw invalid("The private key does not match the application's public key");
+    } else {
+      token = body.kind === 't1' ? buildT1Token(project.id, project.secret!, tokenOptions) : buildJwtToken(project.id, project.secret!, tokenOptions);
+    }
+    const fragment = new URLSearchParams({ apiKey: project.id, sessionId: body.sessionId, token });
+    return {
+      token,
+      apiKey: project.id,
+      sessionId: body.sessionId,
+      role: body.role,
+      expireTime,
+      testPageUrl: `/test-page.html#${fragment.toString()}`,
+    } satisfies TokenResponse;
+  });
+
+  // ---- live sessions and the Inspector
+
+  const requireSession = (request: FastifyRequest<{ Params: { id: string; sid: string } }>): { project: Project; record: SessionRecord } => {
+    const project = requireProject(request.params.id);
+    return { project, record: ctx.sessions.require(project, request.params.sid) };
+  };
+
+  app.get<{ Params: { id: string } }>('/projects/:id/live', async (request) => ctx.inspector.liveSessions(requireProject(request.params.id).id));
+
+  app.get<{ Params: { id: string } }>('/projects/:id/inspector-sessions', async (request) => {
+    const project = requireProject(request.params.id);
+    const { limit, offset } = parseWith(pagingSchema, request.query, 'Query');
+    return ctx.inspector.listSessions(project.id, { limit, offset });
+  });
+
+  app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid', async (request) => {
+    const { record } = requireSession(request);
+    return {
+      session: sessionItem(record),
+      summary: ctx.inspector.getSession(record.id),
+      participants: ctx.inspector.participants(record.id),
+      live: ctx.inspector.liveSession(record.id),
+    } satisfies InspectorSessionDetail;
+  });
+
+  app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/events', async (request) => {
+    const query = parseEventQuery(request.query);
+    const { record } = requireSession(request);
+    return ctx.inspector.events(record.id, query);
+  });
+
+  app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/quality', async (request) => {
+    const query = parseQualityQuery(request.query);
+    const { record } = requireSession(request);
+    return { ...ctx.inspector.quality(record.id, query), scores: ctx.inspector.scores(record.id, { since: query.since, until: query.until }) };
+  });
+
+  app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/live', async (request) => {
+    const { record } = requireSession(request);
+    return { live: ctx.inspector.liveSession(record.id) };
+  });
+
+  // ---- archives
+
+  app.get<{ Params: { id: string } }>('/projects/:id/archives', async (request) => {
+    const project = requireProject(request.params.id);
+    const { limit, offset } = parseWith(pagingSchema, request.query, 'Query');
+    if (!archives) return { available: false, count: 0, items: [] } satisfies ArchiveList;
+    const page = await archives.list(project.id, { offset, count: limit });
+    return { available: true, count: page.count, items: page.items } satisfies ArchiveList;
+  });
+}
+
+/** Proves an application token verifies with the stored public key, so a wrong key shows here, not at connect. */
+function privateKeyMatches(ctx: AppContext, token: string, sessionId: string): boolean {
+  try {
+    verifyClientToken(token, { projects: ctx.store.projects, sessionId });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses a mutating request whose Origin is not this server (a second line behind SameSite and CSRF). */
+function checkOrigin(request: FastifyRequest): void {
+  const origin = request.headers.origin;
+  if (origin === undefined || origin === 'null') {
+    if (origin === 'null') throw forbidden('Cross-origin request refused', 403);
+    return;
+  }
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    throw forbidden('Cross-origin request refused', 403);
+  }
+  const expected = request.headers['x-forwarded-host'] ?? request.headers.host;
+  if (host !== expected) throw forbidden('Cross-origin request refused', 403);
+}
+
+export function readCookie(header: string | undefined, name: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) {
+      const value = part.slice(eq + 1).trim();
+      return value === '' ? null : value;
+    }
+  }
+  return null;
+}
+
+function sessionCookie(request: FastifyRequest, value: string, maxAgeSeconds: number): string {
+  const parts = [`${COOKIE_NAME}=${value}`, 'Path=/dashboard', 'HttpOnly', 'SameSite=Strict', `Max-Age=${Math.max(0, maxAgeSeconds)}`];
+  if (request.protocol === 'https') parts.push('Secure');
+  return parts.join('; ');
+}
+

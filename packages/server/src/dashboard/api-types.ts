@@ -1,0 +1,96 @@
+// The JSON the dashboard API answers, shared with the front end (packages/dashboard imports this
+// file for its types only). Inspector shapes come from inspector/types.ts.
+
+export type {
+  ConnectionScore,
+  EventPage,
+  InspectorEvent,
+  InspectorEventType,
+  InspectorSessionSummary,
+  LiveSessionSnapshot,
+  Participant,
+  QualityPoint,
+  QualitySeries,
+  QualityTrack,
+  TrackScore,
+} from '../inspector/types.js';
+
+/** GET /dashboard/api/me, POST /dashboard/api/login. */
+export type MeResponse = { signedIn: true; csrfToken: string; expiresAt: number } | { signedIn: false };
+
+export interface ApiError {
+  code: number;
+  message: string;
+}
+
+export interface ProjectSummary {
+  id: string;
+  kind: 'project' | 'application';
+  name: string;
+  createdAt: number;
+  sessions: number;
+}
+
+/** GET /dashboard/api/projects/:id (the operator may see secrets). */
+export interface ProjectDetail extends ProjectSummary {
+  /** API secret (projects). */
+  secret: string | null;
+  /** PEM public key (applications). */
+  publicKey: string | null;
+}
+
+/** POST /dashboard/api/applications when the server generated the key pair: the private key, shown once. */
+export interface CreatedApplication extends ProjectDetail {
+  privateKey: string | null;
+}
+
+export interface SessionListItem {
+  sessionId: string;
+  mediaMode: 'routed' | 'relayed';
+  archiveMode: 'manual' | 'always';
+  createdAt: number;
+  /** Inspector counters, when it has data. */
+  lastActivityAt: number | null;
+  connections: number;
+  liveConnections: number;
+  errors: number;
+}
+
+/** POST /dashboard/api/projects/:id/tokens */
+export interface TokenResponse {
+  token: string;
+  apiKey: string;
+  sessionId: string;
+  role: 'subscriber' | 'publisher' | 'publisheronly' | 'moderator';
+  expireTime: number;
+  /** Path of the test page, with the credentials in the fragment (never sent to the server). */
+  testPageUrl: string;
+}
+
+export interface ArchiveItem {
+  id: string;
+  sessionId: string;
+  name: string | null;
+  status: string;
+  createdAt: number;
+  duration: number;
+  size: number;
+  outputMode: 'composed' | 'individual';
+  /** Where the operator can play or download it, when available. */
+  url: string | null;
+}
+
+export interface ArchiveList {
+  /** False until the server has an archiving module: the page says so. */
+  available: boolean;
+  count: number;
+  items: ArchiveItem[];
+}
+
+/** GET /dashboard/api/projects/:id/sessions/:sid: everything the Inspector page shows but the charts. */
+export interface InspectorSessionDetail {
+  session: SessionListItem;
+  summary: import('../inspector/types.js').InspectorSessionSummary | null;
+  participants: import('../inspector/types.js').Participant[];
+  live: import('../inspector/types.js').LiveSessionSnapshot | null;
+}

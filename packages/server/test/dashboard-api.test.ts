@@ -1,0 +1,348 @@
+// The dashboard API over real HTTP: operator sign-in (wrong password, cookie flags, CSRF, Origin,
+// rate limit, generated password), projects and applications (create, show, rotate with the old
+// secret refused by the real opentok SDK, key replacement, delete with cascade), demo sessions and
+// tokens, Inspector reads, archives.
+
+import { Video } from '@vonage/video';
+import OpenTok from 'opentok';
+import { rmSync } from 'node:fs';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyClientToken } from '../src/auth/client-token.js';
+import { loadConfig } from '../src/config.js';
+import { startServer } from '../src/server.js';
+import { startTestServer, tempDir, testKeyPair, type TestServer } from './helpers.js';
+
+const PASSWORD = 'correct horse battery staple';
+
+interface Answer {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+/** A browser-like client: keeps the session cookie and sends the CSRF token unless told not to. */
+class Operator {
+  cookie: string | null = null;
+  csrf: string | null = null;
+  constructor(
+    readonly base: string,
+    readonly ip = '127.0.0.1',
+  ) {}
+
+  async call(method: string, path: string, body?: unknown, options: { csrf?: string | null; headers?: Record<string, string> } = {}): Promise<Answer> {
+    const headers: Record<string, string> = { 'x-forwarded-for': this.ip, ...options.headers };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.cookie) headers['cookie'] = this.cookie;
+    const csrf = options.csrf === undefined ? this.csrf : options.csrf;
+    if (csrf && method !== 'GET') headers['x-csrf-token'] = csrf;
+    const res = await fetch(`${this.base}/dashboard/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+  }
+
+  async login(password = PASSWORD): Promise<Answer> {
+    const res = await this.call('POST', '/login', { password });
+    const setCookie = res.headers.get('set-cookie');
+    if (res.status === 200 && setCookie) {
+      this.cookie = setCookie.split(';')[0]!;
+      this.csrf = res.body.csrfToken;
+    }
+    return res;
+  }
+}
+
+let t: TestServer;
+let op: Operator;
+beforeAll(async () => {
+  t = await startTestServer({ COLLOQUY_ADMIN_PASSWORD: PASSWORD });
+  op = new Operator(t.url);
+  expect((await op.login()).status).toBe(200);
+});
+afterAll(async () => t.close());
+
+function createSession(ot: OpenTok): Promise<string> {
+  return new Promise((resolve, reject) => ot.createSession({ mediaMode: 'routed' }, (err, s) => (err ? reject(err) : resolve(s!.sessionId))));
+}
+
+describe('sign-in', () => {
+  it('refuses a wrong password with 401 and sets no cookie', async () => {
+    const visitor = new Operator(t.url, '198.51.100.1');
+    const res = await visitor.login('wrong password');
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ code: 401, message: 'Wrong password' });
+    expect(res.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('sets an HTTP-only, SameSite=Strict session cookie (Secure behind HTTPS) and answers a CSRF token', async () => {
+    const visitor = new Operator(t.url, '198.51.100.2');
+    const res = await visitor.login();
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ signedIn: true, csrfToken: expect.any(String) });
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^colloquy_admin=[A-Za-z0-9_-]{40,};/);
+    expect(cookie).toContain('HttpOnly');
+    expect(cookie).toContain('SameSite=Strict');
+    expect(cookie).toContain('Path=/dashboard');
+    expect(cookie).not.toContain('Secure');
+    expect((await visitor.call('GET', '/me')).body).toMatchObject({ signedIn: true, csrfToken: res.body.csrfToken });
+    const https = await visitor.call('POST', '/login', { password: PASSWORD }, { headers: { 'x-forwarded-proto': 'https' } });
+    expect(https.headers.get('set-cookie')).toContain('Secure');
+    // Signing in again replaces the session: the previous cookie is dead.
+    expect((await visitor.call('GET', '/me')).body).toEqual({ signedIn: false });
+  });
+
+  it('answers signedIn false without a cookie, and 401 for everything else', async () => {
+    const anonymous = new Operator(t.url, '198.51.100.3');
+    expect(await anonymous.call('GET', '/me')).toMatchObject({ status: 200, body: { signedIn: false } });
+    expect((await anonymous.call('GET', '/projects')).status).toBe(401);
+    expect((await anonymous.call('POST', '/projects', { name: 'x' })).status).toBe(401);
+    const forged = new Operator(t.url, '198.51.100.3');
+    forged.cookie = 'colloquy_admin=' + 'A'.repeat(43);
+    expect((await forged.call('GET', '/projects')).status).toBe(401);
+  });
+
+  it('takes the password only as JSON', async () => {
+    const res = await fetch(`${t.url}/dashboard/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.4' },
+      body: `password=${encodeURIComponent(PASSWORD)}`,
+    });
+    expect(res.status).toBe(415);
+    expect(res.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('refuses a mutating request without the CSRF token, with a wrong one, or from another origin (403)', async () => {
+    const before = t.server.store.projects.count();
+    expect((await op.call('POST', '/projects', { name: 'no csrf' }, { csrf: null })).status).toBe(403);
+    const wrong = await op.call('POST', '/projects', { name: 'wrong csrf' }, { csrf: 'x'.repeat(32) });
+    expect(wrong.status).toBe(403);
+    expect(wrong.body.message).toMatch(/CSRF/);
+    const cross = await op.call('POST', '/projects', { name: 'cross' }, { headers: { origin: 'https://evil.example' } });
+    expect(cross.status).toBe(403);
+    expect((await op.call('DELETE', `/projects/${t.apiKey}`, { confirm: t.apiKey }, { csrf: null })).status).toBe(403);
+    expect((await op.call('POST', `/projects/${t.apiKey}/rotate-secret`, undefined, { csrf: null })).status).toBe(403);
+    expect(t.server.store.projects.count()).toBe(before);
+    const sameOrigin = await op.call('POST', '/projects', { name: 'same origin' }, { headers: { origin: t.url } });
+    expect(sameOrigin.status).toBe(201);
+  });
+
+  it('signs out: the cookie stops working', async () => {
+    const visitor = new Operator(t.url, '198.51.100.5');
+    await visitor.login();
+    expect((await visitor.call('POST', '/logout', undefined, { csrf: null })).status).toBe(403);
+    const out = await visitor.call('POST', '/logout');
+    expect(out.status).toBe(204);
+    expect(out.headers.get('set-cookie')).toContain('Max-Age=0');
+    expect((await visitor.call('GET', '/projects')).status).toBe(401);
+  });
+});
+
+describe('login rate limit', () => {
+  it('answers 429 with Retry-After after 5 attempts a minute from one address, even for the right password', async () => {
+    const attacker = new Operator(t.url, '203.0.113.9');
+    for (let n = 0; n < 5; n++) expect((await attacker.login('guess ' + n)).status).toBe(401);
+    const limited = await attacker.login();
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+    expect(limited.headers.get('set-cookie')).toBeNull();
+    // Another address is not affected.
+    expect((await new Operator(t.url, '203.0.113.10').login()).status).toBe(200);
+  });
+});
+
+describe('generated password', () => {
+  it('is made at first start, kept only as an scrypt hash, and still valid after a restart', async () => {
+    const dataDir = tempDir();
+    const config = loadConfig({ PORT: '0', COLLOQUY_DATA_DIR: dataDir });
+    const logger = pino({ level: 'silent' });
+    const first = await startServer(config, { logger });
+    const password = first.generatedAdminPassword!;
+    try {
+      expect(password).toMatch(/^[a-z2-9-]{24,}$/);
+      const stored = first.store.db.prepare('SELECT value FROM dashboard_settings').pluck().all() as string[];
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatch(/^scrypt\$32768\$8\$1\$/);
+      expect(stored[0]).not.toContain(password);
+      expect((await new Operator(first.url).login(password)).status).toBe(200);
+    } finally {
+      await first.close();
+    }
+    const second = await startServer(config, { logger });
+    try {
+      expect(second.generatedAdminPassword).toBeNull();
+      expect((await new Operator(second.url).login(password)).status).toBe(200);
+      expect((await new Operator(second.url, '192.0.2.1').login('not it')).status).toBe(401);
+    } finally {
+      await second.close();
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+});
+
+describe('projects', () => {
+  it('creates, lists and shows a project with its secret', async () => {
+    const created = await op.call('POST', '/projects', { name: 'Dash app' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ kind: 'project', name: 'Dash app', secret: expect.stringMatching(/^[0-9a-f]{40}$/), sessions: 0 });
+    const list = await op.call('GET', '/projects');
+    expect(list.body.map((p: { id: string }) => p.id)).toContain(created.body.id);
+    expect(JSON.stringify(list.body)).not.toContain(created.body.secret);
+    expect((await op.call('GET', `/projects/${created.body.id}`)).body.secret).toBe(created.body.secret);
+    expect((await op.call('POST', '/projects', { name: '' })).status).toBe(400);
+    expect((await op.call('GET', '/projects/99999999')).status).toBe(404);
+  });
+
+  it('rotates a secret: the old one is refused at once by the REST API (real opentok SDK), the new one works', async () => {
+    const { body: p } = await op.call('POST', '/projects', { name: 'Rotating' });
+    const oldSdk = new OpenTok(p.id, p.secret, t.url);
+    await createSession(oldSdk);
+    const rotated = await op.call('POST', `/projects/${p.id}/rotate-secret`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).not.toBe(p.secret);
+    await expect(createSession(oldSdk)).rejects.toThrow(/Invalid API key or secret/);
+    const sessionId = await createSession(new OpenTok(p.id, rotated.body.secret, t.url));
+    expect(sessionId).toMatch(/^1_/);
+    expect((await op.call('POST', `/projects/${t.applicationId}/rotate-secret`)).status).toBe(400);
+  });
+
+  it('creates applications with a generated key pair (the private key works with @vonage/video) or an uploaded public key', async () => {
+    const generated = await op.call('POST', '/applications', { name: 'Generated' });
+    expect(generated.status).toBe(201);
+    expect(generated.body).toMatchObject({ kind: 'application', secret: null, publicKey: expect.stringContaining('BEGIN PUBLIC KEY'), privateKey: expect.stringContaining('BEGIN PRIVATE KEY') });
+    const video = new Video({ applicationId: generated.body.id, privateKey: generated.body.privateKey }, { videoHost: t.url });
+    expect((await video.createSession({})).sessionId).toMatch(/^1_/);
+    expect((await op.call('GET', `/projects/${generated.body.id}`)).body.privateKey).toBeUndefined();
+
+    const uploaded = await op.call('POST', '/applications', { name: 'Uploaded', publicKey: testKeyPair().publicKey });
+    expect(uploaded.status).toBe(201);
+    expect(uploaded.body.privateKey).toBeNull();
+    expect((await op.call('POST', '/applications', { name: 'Bad', publicKey: 'not a key' })).status).toBe(400);
+
+    // Replacing the public key: the old private key is refused, the new one works.
+    const replaced = await op.call('PUT', `/projects/${generated.body.id}/public-key`, { publicKey: testKeyPair().publicKey });
+    expect(replaced.status).toBe(200);
+    await expect(video.createSession({})).rejects.toMatchObject({ response: { status: 403 } });
+    const withNew = new Video({ applicationId: generated.body.id, privateKey: testKeyPair().privateKey }, { videoHost: t.url });
+    expect((await withNew.createSession({})).sessionId).toMatch(/^1_/);
+  });
+
+  it('deletes a project only with its id as confirmation, with its sessions and Inspector data', async () => {
+    const { body: p } = await op.call('POST', '/projects', { name: 'Doomed' });
+    const sdk = new OpenTok(p.id, p.secret, t.url);
+    const sessionId = await createSession(sdk);
+    t.server.inspector.recordEvent(sessionId, p.id, { type: 'connectionCreated', connectionId: 'doomed-conn' });
+    t.server.inspector.recordQuality(sessionId, p.id, { source: 'publisher', connectionId: 'doomed-conn', streamId: 's', kind: 'audio', bitrate: 1, packetLoss: 0 });
+    t.server.inspector.flush();
+    const rows = (table: string) => t.server.store.db.prepare(`SELECT COUNT(*) FROM ${table} WHERE session_id = ?`).pluck().get(sessionId);
+    expect(rows('inspector_events')).toBe(1);
+
+    expect((await op.call('DELETE', `/projects/${p.id}`)).status).toBe(400);
+    expect((await op.call('DELETE', `/projects/${p.id}`, { confirm: 'something else' })).status).toBe(400);
+    expect((await op.call('DELETE', `/projects/${p.id}`, { confirm: p.id })).status).toBe(204);
+
+    expect(t.server.store.sessions.get(sessionId)).toBeNull();
+    expect(rows('inspector_events')).toBe(0);
+    expect(rows('inspector_quality')).toBe(0);
+    expect(rows('inspector_sessions')).toBe(0);
+    expect((await op.call('GET', `/projects/${p.id}`)).status).toBe(404);
+    await expect(createSession(sdk)).rejects.toThrow(/Invalid API key or secret/);
+    // Recording for the deleted session afterwards writes nothing.
+    t.server.inspector.recordEvent(sessionId, p.id, { type: 'connectionDestroyed', connectionId: 'doomed-conn', reason: 'clientDisconnected' });
+    t.server.inspector.flush();
+    expect(rows('inspector_events')).toBe(0);
+  });
+});
+
+describe('demo sessions and tokens', () => {
+  it('creates routed and relayed sessions and tokens (JWT, T1) that the server accepts', async () => {
+    const routed = await op.call('POST', `/projects/${t.apiKey}/sessions`, { mediaMode: 'routed' });
+    const relayed = await op.call('POST', `/projects/${t.apiKey}/sessions`, { mediaMode: 'relayed' });
+    expect(routed.status).toBe(201);
+    expect(t.server.store.sessions.get(routed.body.sessionId)?.mediaMode).toBe('routed');
+    expect(t.server.store.sessions.get(relayed.body.sessionId)?.mediaMode).toBe('relayed');
+    expect((await op.call('POST', `/projects/${t.apiKey}/sessions`, { mediaMode: 'p2p' })).status).toBe(400);
+
+    const jwt = await op.call('POST', `/projects/${t.apiKey}/tokens`, { sessionId: routed.body.sessionId, role: 'moderator', data: 'name=Ada', ttlSeconds: 3600 });
+    expect(jwt.status).toBe(200);
+    const claims = verifyClientToken(jwt.body.token, { projects: t.server.store.projects, sessionId: routed.body.sessionId });
+    expect(claims).toMatchObject({ kind: 'jwt', role: 'moderator', connectionData: 'name=Ada' });
+    expect(Math.abs(claims.expireTime - (Date.now() / 1000 + 3600))).toBeLessThan(5);
+    const fragment = new URLSearchParams(jwt.body.testPageUrl.split('#')[1]);
+    expect(jwt.body.testPageUrl.startsWith('/test-page.html#')).toBe(true);
+    expect(Object.fromEntries(fragment)).toEqual({ apiKey: t.apiKey, sessionId: routed.body.sessionId, token: jwt.body.token });
+
+    const t1 = await op.call('POST', `/projects/${t.apiKey}/tokens`, { sessionId: relayed.body.sessionId, role: 'subscriber', kind: 't1' });
+    expect(t1.body.token.startsWith('T1==')).toBe(true);
+    expect(verifyClientToken(t1.body.token, { projects: t.server.store.projects, sessionId: relayed.body.sessionId })).toMatchObject({ kind: 'T1', role: 'subscriber' });
+
+    for (const bad of [{ sessionId: routed.body.sessionId, role: 'admin' }, { sessionId: routed.body.sessionId, ttlSeconds: 31 * 86_400 }, { sessionId: routed.body.sessionId, data: 'x'.repeat(1001) }]) {
+      expect((await op.call('POST', `/projects/${t.apiKey}/tokens`, bad)).status).toBe(400);
+    }
+  });
+
+  it("refuses a token for another project's session", async () => {
+    const appSession = await op.call('POST', `/projects/${t.applicationId}/sessions`, {});
+    expect((await op.call('POST', `/projects/${t.apiKey}/tokens`, { sessionId: appSession.body.sessionId })).status).toBe(404);
+  });
+
+  it("signs an application's token with the pasted private key, and refuses a missing or wrong key", async () => {
+    const { body: s } = await op.call('POST', `/projects/${t.applicationId}/sessions`, {});
+    expect((await op.call('POST', `/projects/${t.applicationId}/tokens`, { sessionId: s.sessionId })).status).toBe(400);
+    const { body: other } = await op.call('POST', '/applications', { name: 'Other keys' });
+    const wrong = await op.call('POST', `/projects/${t.applicationId}/tokens`, { sessionId: s.sessionId, privateKey: other.privateKey });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.message).toMatch(/does not match/);
+    const ok = await op.call('POST', `/projects/${t.applicationId}/tokens`, { sessionId: s.sessionId, privateKey: t.privateKey, role: 'publisher' });
+    expect(ok.status).toBe(200);
+    expect(verifyClientToken(ok.body.token, { projects: t.server.store.projects, sessionId: s.sessionId })).toMatchObject({ kind: 'application', role: 'publisher' });
+  });
+});
+
+describe('Inspector, live and archives through the dashboard API', () => {
+  it("reads a session's participants, events and quality, and refuses it under another project", async () => {
+    const { body: s } = await op.call('POST', `/projects/${t.apiKey}/sessions`, {});
+    const i = t.server.inspector;
+    i.recordEvent(s.sessionId, t.apiKey, { type: 'connectionCreated', connectionId: 'dash-a', userAgent: 'Test UA' });
+    i.recordEvent(s.sessionId, t.apiKey, { type: 'streamCreated', connectionId: 'dash-a', streamId: 'dash-s' });
+    i.recordQuality(s.sessionId, t.apiKey, { source: 'publisher', connectionId: 'dash-a', streamId: 'dash-s', kind: 'video', bitrate: 500_000, packetLoss: 0 });
+
+    const detail = await op.call('GET', `/projects/${t.apiKey}/sessions/${s.sessionId}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body.session).toMatchObject({ sessionId: s.sessionId, mediaMode: 'routed', connections: 1, liveConnections: 1 });
+    expect(detail.body.participants).toEqual([expect.objectContaining({ connectionId: 'dash-a', userAgent: 'Test UA', live: true })]);
+    expect(detail.body.live.bitrateIn).toBe(500_000);
+    expect((await op.call('GET', `/projects/${t.apiKey}/sessions/${s.sessionId}/events?type=streamCreated`)).body.items).toHaveLength(1);
+    expect((await op.call('GET', `/projects/${t.apiKey}/sessions/${s.sessionId}/quality`)).body.tracks).toHaveLength(1);
+    expect((await op.call('GET', `/projects/${t.apiKey}/live`)).body.map((x: { sessionId: string }) => x.sessionId)).toContain(s.sessionId);
+    expect((await op.call('GET', `/projects/${t.apiKey}/inspector-sessions`)).body.map((x: { sessionId: string }) => x.sessionId)).toContain(s.sessionId);
+    expect((await op.call('GET', `/projects/${t.applicationId}/live`)).body).toEqual([]);
+
+    expect((await op.call('GET', `/projects/${t.applicationId}/sessions/${s.sessionId}`)).status).toBe(404);
+    expect((await op.call('GET', `/projects/${t.applicationId}/sessions/${s.sessionId}/events`)).status).toBe(404);
+    expect((await op.call('GET', `/projects/${t.apiKey}/sessions/${s.sessionId}/events?limit=-1`)).status).toBe(400);
+  });
+
+  it('says archives are not available yet', async () => {
+    expect((await op.call('GET', `/projects/${t.apiKey}/archives`)).body).toEqual({ available: false, count: 0, items: [] });
+  });
+});
+
+describe('static front end', () => {
+  it('serves the built dashboard at / with a strict CSP, and hashed assets as immutable', async () => {
+    const res = await fetch(`${t.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    const html = await res.text();
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const js = await fetch(`${t.url}${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('cache-control')).toContain('immutable');
+    const again = await fetch(`${t.url}${asset}`, { headers: { 'if-none-match': js.headers.get('etag')! } });
+    expect(again.status).toBe(304);
+    expect((await fetch(`${t.url}/test-page.html`)).status).toBe(200);
+    expect((await fetch(`${t.url}/assets/nope.js`)).status).toBe(404);
+  });
+});
