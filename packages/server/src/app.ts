@@ -22,7 +22,8 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
-    trustProxy: true,
+    // Fastify accepts a hop count here too; its types only list the other forms.
+    trustProxy: ctx.config.trustProxy as boolean | string[],
   });
   app.addHook('onResponse', async (request, reply) => {
     const level = reply.statusCode >= 500 ? 'error' : 'debug';

@@ -24,6 +24,12 @@ export interface Config {
   publicKeyFile: string | null;
   /** Allowed clock difference when checking `iat`/`exp` of REST JWTs, in seconds. */
   clockSkewSeconds: number;
+  /**
+   * Which proxies' X-Forwarded-* headers to believe for client IPs and URLs (`COLLOQUY_TRUST_PROXY`):
+   * unset/false = none (clients could forge them), true = any, a number = that many hops, or a
+   * comma-separated list of addresses/CIDRs.
+   */
+  trustProxy: boolean | number | string[];
   /** Dashboard operator password (`COLLOQUY_ADMIN_PASSWORD`); when unset one is generated at first start and printed once. */
   adminPassword: string | null;
   /** Days the Inspector keeps events and quality samples (`COLLOQUY_INSPECTOR_RETENTION_DAYS`, default 14). */
@@ -52,6 +58,17 @@ function strVar(env: Env, name: string): string | null {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function trustProxyVar(raw: string | null): boolean | number | string[] {
+  if (raw === null || raw === 'false' || raw === '0') return false;
+  if (raw === 'true') return true;
+  if (/^[1-9][0-9]?$/.test(raw)) return Number(raw);
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.some((a) => !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a))) {
+    throw new ConfigError(`COLLOQUY_TRUST_PROXY must be true, false, a hop count, or addresses/CIDRs; got ${JSON.stringify(raw)}`);
+  }
+  return list;
+}
 
 export function loadConfig(env: Env = process.env): Config {
   const apiKey = strVar(env, 'COLLOQUY_API_KEY');
@@ -101,6 +118,7 @@ export function loadConfig(env: Env = process.env): Config {
     applicationId: applicationId?.toLowerCase() ?? null,
     publicKeyFile: publicKeyFile === null ? null : resolve(publicKeyFile),
     clockSkewSeconds: intVar(env, 'COLLOQUY_CLOCK_SKEW', 60, 0, 3600),
+    trustProxy: trustProxyVar(strVar(env, 'COLLOQUY_TRUST_PROXY')),
     adminPassword,
     inspectorRetentionDays: intVar(env, 'COLLOQUY_INSPECTOR_RETENTION_DAYS', 14, 1, 3650),
   };

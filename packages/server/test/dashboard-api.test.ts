@@ -55,7 +55,8 @@ class Operator {
 let t: TestServer;
 let op: Operator;
 beforeAll(async () => {
-  t = await startTestServer({ COLLOQUY_ADMIN_PASSWORD: PASSWORD });
+  // The tests stand in for clients behind a reverse proxy: each Operator has its own X-Forwarded-For.
+  t = await startTestServer({ COLLOQUY_ADMIN_PASSWORD: PASSWORD, COLLOQUY_TRUST_PROXY: 'true' });
   op = new Operator(t.url);
   expect((await op.login()).status).toBe(200);
 });
@@ -148,6 +149,16 @@ describe('login rate limit', () => {
     expect(limited.headers.get('set-cookie')).toBeNull();
     // Another address is not affected.
     expect((await new Operator(t.url, '203.0.113.10').login()).status).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For when no proxy is trusted, so a forged header cannot dodge the limit', async () => {
+    const direct = await startTestServer({ COLLOQUY_ADMIN_PASSWORD: PASSWORD });
+    try {
+      for (let n = 0; n < 5; n++) expect((await new Operator(direct.url, `192.0.2.${n}`).login('guess')).status).toBe(401);
+      expect((await new Operator(direct.url, '192.0.2.99').login()).status).toBe(429);
+    } finally {
+      await direct.close();
+    }
   });
 });
 

@@ -128,3 +128,14 @@ describe('/v2/project/{key}', () => {
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
   });
 });
+
+describe('configuration', () => {
+  it('parses COLLOQUY_TRUST_PROXY and refuses nonsense', async () => {
+    const { loadConfig } = await import('../src/config.js');
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ COLLOQUY_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ COLLOQUY_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ COLLOQUY_TRUST_PROXY: '10.0.0.0/8, ::1' }).trustProxy).toEqual(['10.0.0.0/8', '::1']);
+    expect(() => loadConfig({ COLLOQUY_TRUST_PROXY: 'everyone' })).toThrow(/COLLOQUY_TRUST_PROXY/);
+  });
+});
