@@ -27,7 +27,9 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   let app: FastifyInstance | undefined;
   try {
     const bootstrap = bootstrapProjects(config, store, logger);
-    const sessions = new SessionManager(store, logger);
+    const sessions = new SessionManager(store, logger, {
+      signalRate: { capacity: config.signalBurst, perSecond: config.signalRatePerSecond },
+    });
     const state: AppState = { ready: false };
     app = await buildApp({ config, logger, store, sessions }, state);
     await app.listen({ port: config.port, host: config.host });
@@ -51,7 +53,9 @@ export async function startServer(config: Config, options: { logger?: Logger } =
         closing ??= (async () => {
           state.ready = false;
           logger.info('shutting down');
+          // Closes the signaling sockets first (preClose), then waits for HTTP requests.
           await app!.close();
+          sessions.close();
           store.close();
           logger.info('stopped');
         })();
