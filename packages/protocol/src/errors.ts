@@ -76,8 +76,6 @@ export const CloseCodes = {
   PROTOCOL_VIOLATION: 4003,
   /** resume refused; the error message came first. */
   RESUME_FAILED: 4004,
-  /** Nothing heard within the heartbeat timeout. */
-  HEARTBEAT_TIMEOUT: 4008,
   /** Another socket resumed this connection. */
   REPLACED: 4009,
   /** No connect or resume within the time allowed after opening. */

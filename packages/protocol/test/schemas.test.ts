@@ -38,7 +38,7 @@ describe('parseClientMessage', () => {
   it('names every error code and marks the close codes a client must not resume after', () => {
     for (const code of Object.values(ErrorCodes)) expect(ERROR_NAMES[code]).toMatch(/^OT_/);
     expect(FINAL_CLOSE_CODES).toContain(CloseCodes.FORCE_DISCONNECTED);
-    expect(FINAL_CLOSE_CODES).not.toContain(CloseCodes.HEARTBEAT_TIMEOUT);
+    expect(FINAL_CLOSE_CODES).not.toContain(CloseCodes.MESSAGE_TOO_BIG);
     expect(FINAL_CLOSE_CODES).not.toContain(CloseCodes.GOING_AWAY);
   });
 });
