@@ -23,6 +23,8 @@ export class OTEventEmitter<M extends EventMap<M>> {
   readonly #handlers = new Map<string, Registration[]>();
 
   on<K extends keyof M & string>(type: K, handler: EventHandler<M[K]>, context?: object): this;
+  /** Two types at once, space-separated: `on('sessionReconnecting sessionReconnected', fn)`. */
+  on<K1 extends keyof M & string, K2 extends keyof M & string>(type: `${K1} ${K2}`, handler: EventHandler<M[K1] | M[K2]>, context?: object): this;
   on(handlers: HandlerMap<M>, context?: object): this;
   on(type: string | HandlerMap<M>, handler?: unknown, context?: unknown): this {
     this.#add(type, handler, context, false);
@@ -30,6 +32,7 @@ export class OTEventEmitter<M extends EventMap<M>> {
   }
 
   once<K extends keyof M & string>(type: K, handler: EventHandler<M[K]>, context?: object): this;
+  once<K1 extends keyof M & string, K2 extends keyof M & string>(type: `${K1} ${K2}`, handler: EventHandler<M[K1] | M[K2]>, context?: object): this;
   once(handlers: HandlerMap<M>, context?: object): this;
   once(type: string | HandlerMap<M>, handler?: unknown, context?: unknown): this {
     this.#add(type, handler, context, true);

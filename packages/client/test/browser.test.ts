@@ -321,6 +321,27 @@ describe('a cut network', () => {
     expect(stayEvents.filter((e) => e.data === 'queued' && e.handler === 'signal')).toHaveLength(1);
   });
 
+  it('notices a silent network by heartbeat, and resumes', async () => {
+    const sessionId = await createSession();
+    const away = await openPage(proxy.url);
+    const stay = await openPage();
+    const idAway = await joinAs(away, sessionId, 'publisher', 'away');
+    await joinAs(stay, sessionId, 'publisher', 'stay');
+    // Nothing closes: the page only learns from missing heartbeats (1 s interval, 3 s timeout here).
+    proxy.freeze();
+    const started = Date.now();
+    expect(await signal(stay, { type: 'chat', data: 'during-silence', to: idAway })).toBeNull();
+    await waitForEvents(away, (l) => l.some((e) => e.type === 'sessionReconnecting'), 8000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    const list = await waitForEvents(away, (l) => l.some((e) => e.type === 'sessionReconnected') && l.some((e) => e.data === 'during-silence'), 8000);
+    expect(list.filter((e) => e.data === 'during-silence' && e.handler === 'signal')).toHaveLength(1);
+    expect(list.filter((e) => e.type === 'sessionDisconnected')).toEqual([]);
+    expect((await events(stay)).filter((e) => e.type === 'connectionDestroyed')).toEqual([]);
+    // Frozen sockets include idle HTTP keep-alive ones Chromium would reuse for the next page.
+    await away.page.close();
+    proxy.cut();
+  });
+
   it('ends with sessionDisconnected networkDisconnected when it cannot come back within the grace period', async () => {
     const sessionId = await createSession();
     const away = await openPage(proxy.url);

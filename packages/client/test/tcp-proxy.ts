@@ -10,12 +10,19 @@ export interface TcpProxy {
   cut(): void;
   /** While true, new connections are accepted and dropped at once. */
   setBlocked(blocked: boolean): void;
+  /**
+   * Silences every open connection without closing it, as a dead route would: nothing is forwarded
+   * either way, and the server hanging up is not passed on. Only a heartbeat can notice. New
+   * connections work normally.
+   */
+  freeze(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   const target = new URL(targetUrl);
   const sockets = new Set<Socket>();
+  const frozen = new WeakSet<Socket>();
   let blocked = false;
   const server: Server = createServer((client) => {
     if (blocked) {
@@ -31,7 +38,9 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     client.pipe(upstream);
     upstream.pipe(client);
     client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    upstream.on('close', () => {
+      if (!frozen.has(client)) client.destroy();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -44,6 +53,13 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     },
     setBlocked(value) {
       blocked = value;
+    },
+    freeze() {
+      for (const s of sockets) {
+        frozen.add(s);
+        s.unpipe();
+        s.pause();
+      }
     },
     async close() {
       for (const s of sockets) s.destroy();
