@@ -19,7 +19,7 @@ const clients: WsClient[] = [];
 
 beforeAll(async () => {
   // Short grace and heartbeat so expiry and silence are tested in well under a second or two.
-  t = await startTestServer({ COLLOQUY_RESUME_GRACE_MS: '1500', COLLOQUY_HEARTBEAT_MS: '150', COLLOQUY_SIGNAL_BURST: '30', COLLOQUY_SIGNAL_RATE: '10' });
+  t = await startTestServer({ COLLOQUY_RESUME_GRACE_MS: '1500', COLLOQUY_HEARTBEAT_MS: '300', COLLOQUY_SIGNAL_BURST: '30', COLLOQUY_SIGNAL_RATE: '10' });
   ot = new OpenTok(t.apiKey, t.apiSecret, t.url);
 });
 afterAll(async () => {
@@ -204,9 +204,9 @@ describe('signals', () => {
     const answers = await Promise.all(replies);
     const ok = answers.filter((m) => m.type === 'response').length;
     const limited = answers.filter((m) => m.type === 'error');
-    // Burst 30 at 10/s: the first 30 pass (maybe one more refilled), the rest are refused.
+    // Burst 30 at 10/s: the first 30 pass (a few more if refilled while they arrive), the rest are refused.
     expect(ok).toBeGreaterThanOrEqual(30);
-    expect(ok).toBeLessThan(34);
+    expect(ok).toBeLessThan(36);
     expect(limited.length).toBe(40 - ok);
     expect(limited[0]).toMatchObject({ code: 429, name: 'OT_RATE_LIMIT_EXCEEDED' });
     for (let i = 0; i < 5; i++) expect(await restSignal(sessionId, null, { data: `rest${i}` })).toBeNull();
@@ -369,13 +369,13 @@ describe('resume', () => {
     const sessionId = await createSession();
     const a = await join(sessionId);
     a.autoPong = false;
-    // Heartbeat 150 ms: silence for 450 ms is a dead socket.
-    await sleep(900);
+    // Heartbeat 300 ms: silence for 900 ms is a dead socket (checked every 300 ms).
+    await sleep(1600);
     expect(a.closed).not.toBeNull();
     expect(t.server.sessions.live(sessionId)!.getConnection(a.connectionId)!.away).toBe(true);
     const c = await open();
     expect(await c.request({ type: 'resume', version: PROTOCOL_VERSION, sessionId, connectionId: a.connectionId, resumeSecret: a.connectResult!.resumeSecret, lastSeq: a.lastSeq })).toMatchObject({ type: 'response' });
-    await sleep(600); // c answers pings: it stays
+    await sleep(1000); // c answers pings: it stays
     expect(c.closed).toBeNull();
     const pings = c.of('ping').length;
     expect(pings).toBeGreaterThanOrEqual(2);

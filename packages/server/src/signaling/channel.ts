@@ -4,7 +4,7 @@
 // it missed, exactly once and in order. It also remembers the last request id it processed, so a
 // resumed client resends only requests the server never saw.
 
-import { CloseCodes, type ConnectionInfo, type DisconnectReason, type ServerMessage } from '@colloquy/protocol';
+import { CloseCodes, type DisconnectReason, type ServerMessage } from '@colloquy/protocol';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
@@ -181,7 +181,7 @@ export class Channel {
   }
 
   readonly #onConnectionCreated = (other: Connection): void => {
-    if (other !== this.connection) this.send({ type: 'connectionCreated', connection: info(other) });
+    if (other !== this.connection) this.send({ type: 'connectionCreated', connection: other.info() });
   };
 
   readonly #onConnectionDestroyed = (other: Connection, reason: DisconnectReason): void => {
@@ -220,8 +220,4 @@ export class Channel {
     this.session.off('connectionDestroyed', this.#onConnectionDestroyed);
     this.connection.off('signal', this.#onSignal);
   }
-}
-
-function info(connection: Connection): ConnectionInfo {
-  return connection.info();
 }

@@ -21,7 +21,7 @@ import { parseClientMessage } from '@colloquy/protocol/schemas';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { TokenError, verifyClientToken } from '../auth/client-token.js';
+import { TokenError, verifyClientToken, type ClientTokenClaims } from '../auth/client-token.js';
 import type { Logger } from '../logger.js';
 import { TokenBucket } from '../sessions/token-bucket.js';
 import type { SessionManager } from '../sessions/session-manager.js';
@@ -223,7 +223,7 @@ export class SignalingServer {
       fail(ErrorCodes.INVALID_SESSION_ID, 'Invalid session ID: no such session on this server');
       return;
     }
-    let claims;
+    let claims: ClientTokenClaims;
     try {
       claims = verifyClientToken(message.token, {
         projects: this.#projects,
