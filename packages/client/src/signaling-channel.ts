@@ -83,6 +83,8 @@ export class SignalingChannel {
   #graceMs = 20_000;
   /** Set when the server said why this connection ends (e.g. forceDisconnected) before closing. */
   #endReason: DisconnectReason | null = null;
+  /** Fails a connect still in progress (disconnect() called meanwhile). */
+  #abortConnect: ((error: OTError) => void) | null = null;
 
   constructor(serverUrl: string, listener: ChannelListener, policy: ReconnectPolicy = defaultReconnectPolicy) {
     this.#url = serverUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + SIGNALING_PATH;
@@ -109,6 +111,7 @@ export class SignalingChannel {
         reject(error);
       };
       const timer = setTimeout(() => fail(connectFailed('the server did not answer in time')), CONNECT_TIMEOUT_MS);
+      this.#abortConnect = fail;
       let ws: WebSocket;
       try {
         ws = new WebSocket(this.#url);
@@ -137,6 +140,7 @@ export class SignalingChannel {
         if (message.type !== 'response' || message.re !== id) return;
         settled = true;
         clearTimeout(timer);
+        this.#abortConnect = null;
         const result = message.result as ConnectResult;
         this.#connection = { sessionId: options.sessionId, connectionId: result.connection.connectionId, resumeSecret: result.resumeSecret };
         this.#heartbeat = result.heartbeat;
@@ -344,6 +348,11 @@ export class SignalingChannel {
 
   #finish(reason: DisconnectReason): void {
     if (this.#state === 'closed') return;
+    if (this.#state === 'connecting') {
+      this.#abortConnect?.(connectFailed('disconnect() was called while connecting'));
+      this.#abortConnect = null;
+      return;
+    }
     const wasOpen = this.#state === 'connected' || this.#state === 'reconnecting';
     this.#state = 'closed';
     clearTimeout(this.#reconnectTimer);

@@ -283,6 +283,18 @@ describe('connect errors', () => {
     expect(await join(p, sessionId, ot.generateToken(sessionId), { serverUrl: 'http://127.0.0.1:9' })).toMatchObject({ code: 1006, name: 'OT_CONNECT_FAILED' });
     const exceptions = await p.page.evaluate(() => (window as never as { exceptions: Array<{ code: number }> }).exceptions.map((e) => e.code));
     expect(exceptions).toEqual([1004, 1004, 1005, 1006]);
+    // disconnect() while connecting settles the connect with an error instead of leaving it hanging.
+    const aborted = await p.page.evaluate(
+      ([k, s, tk]) =>
+        new Promise((resolve) => {
+          const OT = (window as never as { OT: { initSession(k: string, s: string): { connect(t: string, cb: (e?: { code: number }) => void): void; disconnect(): void } } }).OT;
+          const session = OT.initSession(k!, s!);
+          session.connect(tk!, (e) => resolve(e ? e.code : 'connected'));
+          session.disconnect();
+        }),
+      [t.apiKey, sessionId, ot.generateToken(sessionId)],
+    );
+    expect(aborted).toBe(1006);
   });
 });
 
