@@ -52,6 +52,28 @@ export interface TokenOptions {
   tokenKind?: 'jwt' | 't1';
 }
 
+export interface SignalPayload {
+  /** ≤ 128 characters of A-Z a-z 0-9 - _ ~; omitted for an untyped signal. */
+  type?: string;
+  /** ≤ 8 kB. */
+  data: string;
+}
+
+/** A client connected to a session, as `listConnections` returns it. */
+export interface ConnectionSummary {
+  connectionId: string;
+  connectionState: 'Connected' | 'Connecting';
+  /** Epoch milliseconds. */
+  createdAt: number;
+}
+
+export interface ConnectionList {
+  count: number;
+  projectId: string;
+  sessionId: string;
+  items: ConnectionSummary[];
+}
+
 export interface ColloquyOptions {
   /** Base URL of your Colloquy server (default http://127.0.0.1:3000). */
   apiUrl?: string;
@@ -126,4 +148,32 @@ export class Colloquy {
     }
     return options.tokenKind === 't1' ? buildT1Token(c.apiKey, c.apiSecret, tokenOptions) : buildJwtToken(c.apiKey, c.apiSecret, tokenOptions);
   }
+
+  /**
+   * Sends a signal to every client in the session (`connectionId` null) or to one connection.
+   * Rejects with NotFoundError when nobody (or not that connection) is connected, RequestError 400
+   * for a bad type, 413 when type or data is too long.
+   */
+  async signal(sessionId: string, connectionId: string | null, payload: SignalPayload): Promise<void> {
+    const path = connectionId === null ? `session/${enc(sessionId)}/signal` : `session/${enc(sessionId)}/connection/${enc(connectionId)}/signal`;
+    const body: Record<string, string> = { data: payload.data };
+    if (payload.type !== undefined) body['type'] = payload.type;
+    await this.client.request('POST', path, body);
+  }
+
+  /** Disconnects a client (its session sees connectionDestroyed with reason forceDisconnected). */
+  async forceDisconnect(sessionId: string, connectionId: string): Promise<void> {
+    await this.client.request('DELETE', `session/${enc(sessionId)}/connection/${enc(connectionId)}`);
+  }
+
+  /** The clients connected to a session now, oldest first. */
+  async listConnections(sessionId: string): Promise<ConnectionList> {
+    const { data } = await this.client.request<ConnectionList>('GET', `session/${enc(sessionId)}/connection`);
+    return data;
+  }
+}
+
+function enc(value: string): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError('session and connection IDs must be non-empty strings');
+  return encodeURIComponent(value);
 }

@@ -1,5 +1,16 @@
 export { Colloquy, Colloquy as OpenTok } from './colloquy.js';
-export type { Session, SessionOptions, TokenOptions, ColloquyOptions, MediaMode, ArchiveMode, ArchiveResolution } from './colloquy.js';
+export type {
+  Session,
+  SessionOptions,
+  TokenOptions,
+  ColloquyOptions,
+  MediaMode,
+  ArchiveMode,
+  ArchiveResolution,
+  SignalPayload,
+  ConnectionSummary,
+  ConnectionList,
+} from './colloquy.js';
 export { RestClient, type Credentials, type RestClientOptions } from './rest-client.js';
 export { ApiError, AuthError, NotFoundError, RequestError } from './errors.js';
 export type { Role } from '@colloquy/tokens';

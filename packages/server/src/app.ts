@@ -9,6 +9,8 @@ import type { AppContext } from './rest/context.js';
 import { registerErrorHandling } from './rest/errors.js';
 import { projectRoutes } from './rest/project-routes.js';
 import { sessionCreateRoutes } from './rest/session-create.js';
+import { clientBundleRoutes } from './client-bundle.js';
+import { registerSignaling } from './signaling/plugin.js';
 
 export interface AppState {
   /** False while shutting down: /healthz answers 503 so a balancer stops sending traffic. */
@@ -40,5 +42,7 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
   await app.register(async (scope) => sessionCreateRoutes(scope, ctx));
   await app.register(async (scope) => projectRoutes(scope, ctx), { prefix: '/v2/project/:projectKey' });
   if (dashboard) await app.register(async (scope) => dashboardPlugin(scope, ctx, dashboard));
+  await app.register(async (scope) => clientBundleRoutes(scope));
+  registerSignaling(app, ctx);
   return app;
 }

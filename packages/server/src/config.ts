@@ -34,6 +34,14 @@ export interface Config {
   adminPassword: string | null;
   /** Days the Inspector keeps events and quality samples (`COLLOQUY_INSPECTOR_RETENTION_DAYS`, default 14). */
   inspectorRetentionDays: number;
+  /** How long a connection whose socket dropped waits for the client to resume (`COLLOQUY_RESUME_GRACE_MS`, default 20000). */
+  resumeGraceMs: number;
+  /** Signaling heartbeat period (`COLLOQUY_HEARTBEAT_MS`, default 5000); three silent periods mean a dead socket. */
+  heartbeatMs: number;
+  /** Signals a client connection may send per second, sustained (`COLLOQUY_SIGNAL_RATE`, default 20). */
+  signalRatePerSecond: number;
+  /** Signals a client connection may send in a burst (`COLLOQUY_SIGNAL_BURST`, default 50). */
+  signalBurst: number;
 }
 
 export class ConfigError extends Error {
@@ -121,5 +129,9 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxyVar(strVar(env, 'COLLOQUY_TRUST_PROXY')),
     adminPassword,
     inspectorRetentionDays: intVar(env, 'COLLOQUY_INSPECTOR_RETENTION_DAYS', 14, 1, 3650),
+    resumeGraceMs: intVar(env, 'COLLOQUY_RESUME_GRACE_MS', 20_000, 0, 600_000),
+    heartbeatMs: intVar(env, 'COLLOQUY_HEARTBEAT_MS', 5_000, 50, 120_000),
+    signalRatePerSecond: intVar(env, 'COLLOQUY_SIGNAL_RATE', 20, 1, 100_000),
+    signalBurst: intVar(env, 'COLLOQUY_SIGNAL_BURST', 50, 1, 100_000),
   };
 }

@@ -7,6 +7,7 @@ import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
 import { AdminAuth } from './dashboard/admin-auth.js';
 import { Inspector } from './inspector/inspector.js';
+import { recordSessionEvents } from './inspector/session-recorder.js';
 import { createLogger, type Logger } from './logger.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { Store } from './store/index.js';
@@ -34,8 +35,11 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   let inspector: Inspector | undefined;
   try {
     const bootstrap = bootstrapProjects(config, store, logger);
-    const sessions = new SessionManager(store, logger);
+    const sessions = new SessionManager(store, logger, {
+      signalRate: { capacity: config.signalBurst, perSecond: config.signalRatePerSecond },
+    });
     inspector = new Inspector(store.db, logger, { retentionDays: config.inspectorRetentionDays });
+    recordSessionEvents(sessions, inspector);
     const admin = new AdminAuth(store.db);
     const generatedAdminPassword = await admin.init(config.adminPassword);
     const state: AppState = { ready: false };
@@ -63,7 +67,9 @@ export async function startServer(config: Config, options: { logger?: Logger } =
         closing ??= (async () => {
           state.ready = false;
           logger.info('shutting down');
+          // Closes the signaling sockets first (preClose), then waits for HTTP requests.
           await app!.close();
+          sessions.close();
           inspector!.close();
           store.close();
           logger.info('stopped');

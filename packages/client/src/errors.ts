@@ -1,0 +1,63 @@
+// OpenTok.js's error vocabulary: OT.ExceptionCodes and the OTError passed to completion handlers
+// (code, name starting with "OT_", message). App code checks `error.name`, so names match OpenTok's.
+
+export const ExceptionCodes = {
+  JS_EXCEPTION: 2000,
+  AUTHENTICATION_ERROR: 1004,
+  INVALID_SESSION_ID: 1005,
+  CONNECT_FAILED: 1006,
+  CONNECT_REJECTED: 1007,
+  CONNECTION_TIMEOUT: 1008,
+  NOT_CONNECTED: 1010,
+  INVALID_PARAMETER: 1011,
+  P2P_CONNECTION_FAILED: 1013,
+  API_RESPONSE_FAILURE: 1014,
+  PEER_CONNECTION_NOT_CONNECTED: 1015,
+  TERMS_OF_SERVICE_FAILURE: 1026,
+  CONNECTION_LIMIT_EXCEEDED: 1027,
+  UNABLE_TO_PUBLISH: 1500,
+  UNABLE_TO_SUBSCRIBE: 1501,
+  UNSUPPORTED_VIDEO_CODEC: 1502,
+  UNABLE_TO_FORCE_DISCONNECT: 1520,
+  UNABLE_TO_FORCE_UNPUBLISH: 1530,
+  UNABLE_TO_FORCE_MUTE: 1540,
+  PUBLISHER_ICE_WORKFLOW_FAILED: 1553,
+  SUBSCRIBER_ICE_WORKFLOW_FAILED: 1554,
+  STREAM_LIMIT_EXCEEDED: 1605,
+  UNEXPECTED_SERVER_RESPONSE: 2001,
+} as const;
+
+/** Titles of exception events (OT.on('exception')), by code. */
+export const EXCEPTION_TITLES: Record<number, string> = {
+  1004: 'Authentication Error',
+  1005: 'Invalid Session ID',
+  1006: 'Connect Failed',
+  1010: 'Not Connected',
+  1011: 'Invalid Parameter',
+  1520: 'Unable To Force Disconnect',
+  2000: 'JavaScript Exception',
+  2001: 'Unexpected Server Response',
+};
+
+/** The error object completion handlers get (OpenTok.js `OT.Error`). */
+export class OTError extends Error {
+  readonly code: number;
+  override name: string;
+
+  constructor(code: number, name: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = name;
+  }
+}
+
+/** The signal a failed `session.signal()` was given, attached to its error as OpenTok.js does. */
+export interface SignalError extends OTError {
+  signal?: unknown;
+}
+
+export const notConnected = (what: string): OTError =>
+  new OTError(ExceptionCodes.NOT_CONNECTED, 'OT_NOT_CONNECTED', `${what}: the session is not connected`);
+
+export const invalidParameter = (message: string, code: number = ExceptionCodes.INVALID_PARAMETER): OTError =>
+  new OTError(code, 'OT_INVALID_PARAMETER', message);

@@ -1,0 +1,16 @@
+// @colloquy/client as an ES module: `import OT from '@colloquy/client'` (or the named exports).
+// The script-tag build (dist/opentok.js) puts the same object on `window.OT`.
+
+import { OT } from './ot.js';
+
+export { OT };
+export default OT;
+export { Session, type SessionEventMap, type SessionOptions, type SignalOptions, type CompletionHandler, type Capabilities } from './session.js';
+export { Connection } from './connection.js';
+export { OTEvent, ConnectionEvent, SessionConnectEvent, SessionDisconnectEvent, SignalEvent, ExceptionEvent } from './events.js';
+export { OTEventEmitter, type EventHandler } from './event-emitter.js';
+export { ExceptionCodes, OTError } from './errors.js';
+export { LogLevels } from './logger.js';
+export { defaultReconnectPolicy, type ReconnectPolicy } from './signaling-channel.js';
+export { VERSION } from './version.js';
+export type { DisconnectReason, StreamInfo } from '@colloquy/protocol';

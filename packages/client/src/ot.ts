@@ -1,0 +1,81 @@
+// The OT object: OpenTok.js's global entry point (initSession, checkSystemRequirements,
+// setLogLevel, exception events, error codes). With no `serverUrl`, a session talks to the server
+// that served this script.
+
+import { ExceptionCodes, EXCEPTION_TITLES, OTError } from './errors.js';
+import { OTEventEmitter } from './event-emitter.js';
+import { ExceptionEvent } from './events.js';
+import { LogLevels, getLogLevel, log, setLogLevel } from './logger.js';
+import { Connection } from './connection.js';
+import { Session, setExceptionReporter, type SessionOptions } from './session.js';
+import { VERSION } from './version.js';
+
+export interface OTEventMap {
+  exception: ExceptionEvent<OTGlobal>;
+}
+
+/** Where the script came from: read while it runs, since document.currentScript is only set then. */
+const scriptOrigin: string | null = (() => {
+  try {
+    const script = typeof document !== 'undefined' ? document.currentScript : null;
+    if (script && 'src' in script && typeof script.src === 'string' && script.src) return new URL(script.src).origin;
+  } catch {
+    // An unusual embedding: fall back to the page's origin.
+  }
+  return null;
+})();
+
+function defaultServerUrl(): string {
+  if (scriptOrigin) return scriptOrigin;
+  if (typeof location !== 'undefined' && /^https?:$/.test(location.protocol)) return location.origin;
+  return 'http://127.0.0.1:3000';
+}
+
+class OTGlobal extends OTEventEmitter<OTEventMap> {
+  readonly version = VERSION;
+  readonly ExceptionCodes = ExceptionCodes;
+  readonly NONE = LogLevels.NONE;
+  readonly ERROR = LogLevels.ERROR;
+  readonly WARN = LogLevels.WARN;
+  readonly INFO = LogLevels.INFO;
+  readonly LOG = LogLevels.LOG;
+  readonly DEBUG = LogLevels.DEBUG;
+  readonly Session = Session;
+  readonly Connection = Connection;
+  /** Deprecated in OpenTok.js (check `error.name` instead) but still present. */
+  readonly Error = OTError;
+
+  /** A Session for `sessionId`; nothing goes over the network until `session.connect(token)`. */
+  initSession(apiKey: string | number, sessionId: string, options: SessionOptions = {}): Session {
+    return new Session(String(apiKey ?? ''), sessionId, defaultServerUrl(), options);
+  }
+
+  /** 1 when this browser has what the SDK needs (WebRTC and WebSocket), else 0. */
+  checkSystemRequirements(): 0 | 1 {
+    const g = globalThis as { RTCPeerConnection?: unknown; WebSocket?: unknown };
+    return typeof g.RTCPeerConnection === 'function' && typeof g.WebSocket === 'function' ? 1 : 0;
+  }
+
+  /** OpenTok.js shows an upgrade page; here there is nothing to show. */
+  upgradeSystemRequirements(): void {
+    log.warn('This browser does not support WebRTC; use a current Chrome, Firefox, Safari or Edge.');
+  }
+
+  setLogLevel(level: number): void {
+    setLogLevel(level);
+  }
+
+  getLogLevel(): number {
+    return getLogLevel();
+  }
+
+  /** @internal dispatches an exception event to OT.on('exception') handlers. */
+  reportException(code: number, message: string): void {
+    this.dispatchEvent(new ExceptionEvent(this, code, EXCEPTION_TITLES[code] ?? 'Error', message));
+  }
+}
+
+export const OT = new OTGlobal();
+export type OTStatic = typeof OT;
+
+setExceptionReporter((error) => OT.reportException(error.code, error.message));

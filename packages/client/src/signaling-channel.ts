@@ -1,0 +1,386 @@
+// The browser's end of the signaling protocol (packages/protocol/README.md): one WebSocket to the
+// server, requests matched to replies by id, numbered server messages processed once and in order,
+// heartbeats both ways, and resume after a dropped socket (same connection, missed messages
+// replayed, unanswered requests resent) until the server's grace period runs out.
+
+import {
+  CloseCodes,
+  ErrorCodes,
+  FINAL_CLOSE_CODES,
+  PROTOCOL_VERSION,
+  SIGNALING_PATH,
+  type ConnectResult,
+  type DisconnectReason,
+  type ErrorMessage,
+  type RequestMap,
+  type ResumeResult,
+  type ServerEvent,
+  type ServerMessage,
+} from '@colloquy/protocol';
+import { ExceptionCodes, OTError, notConnected } from './errors.js';
+import { log } from './logger.js';
+import { VERSION } from './version.js';
+
+/** Requests made once connected (connect and resume are the channel's own). */
+export type SessionRequestType = Exclude<keyof RequestMap, 'connect' | 'resume'>;
+type RequestBody<T extends SessionRequestType> = Omit<RequestMap[T]['request'], 'id' | 'type'>;
+
+export interface ChannelListener {
+  /** A numbered event from the server (connectionCreated, signal, …), in order, once. */
+  onEvent(event: ServerEvent): void;
+  /** The socket dropped; the channel is trying to resume. */
+  onReconnecting(): void;
+  onReconnected(): void;
+  /** The connection has ended for good. */
+  onClosed(reason: DisconnectReason): void;
+}
+
+/** When to retry a dropped socket: a pluggable policy, as LiveKit does. */
+export interface ReconnectPolicy {
+  /** Delay before attempt `attempt` (0-based), in ms; null to stop trying. */
+  nextDelay(attempt: number, elapsedMs: number, graceMs: number): number | null;
+}
+
+export const defaultReconnectPolicy: ReconnectPolicy = {
+  nextDelay(attempt, elapsedMs, graceMs) {
+    const delay = Math.min(2000, 100 * 2 ** attempt);
+    // Stop once the server will have let the connection go.
+    return elapsedMs + delay < graceMs ? delay : null;
+  },
+};
+
+interface Pending {
+  id: number;
+  message: Record<string, unknown>;
+  resolve: (result: unknown) => void;
+  reject: (error: OTError) => void;
+  /** Sent on the current socket (false while queued during a reconnect). */
+  sent: boolean;
+}
+
+type State = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** How long connect may take before it fails with 1006. */
+const CONNECT_TIMEOUT_MS = 15_000;
+/** Acknowledge after this many numbered messages, besides every heartbeat. */
+const ACK_EVERY = 32;
+
+export class SignalingChannel {
+  readonly #url: string;
+  readonly #listener: ChannelListener;
+  readonly #policy: ReconnectPolicy;
+  #state: State = 'idle';
+  #ws: WebSocket | null = null;
+  #nextId = 1;
+  #pending = new Map<number, Pending>();
+  #lastSeq = 0;
+  #unacked = 0;
+  #lastHeard = 0;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #connection: { sessionId: string; connectionId: string; resumeSecret: string } | null = null;
+  #heartbeat = { intervalMs: 5000, timeoutMs: 15000 };
+  #graceMs = 20_000;
+  /** Set when the server said why this connection ends (e.g. forceDisconnected) before closing. */
+  #endReason: DisconnectReason | null = null;
+  /** Fails a connect still in progress (disconnect() called meanwhile). */
+  #abortConnect: ((error: OTError) => void) | null = null;
+
+  constructor(serverUrl: string, listener: ChannelListener, policy: ReconnectPolicy = defaultReconnectPolicy) {
+    this.#url = serverUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + SIGNALING_PATH;
+    this.#listener = listener;
+    this.#policy = policy;
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /** Opens the socket and joins; rejects with OpenTok's 1004, 1005 or 1006. */
+  connect(options: { sessionId: string; token: string; apiKey: string }): Promise<ConnectResult> {
+    if (this.#state !== 'idle') return Promise.reject(new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_CONNECT_FAILED', 'connect was already called'));
+    this.#state = 'connecting';
+    return new Promise<ConnectResult>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: OTError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#state = 'closed';
+        this.#dropSocket();
+        reject(error);
+      };
+      const timer = setTimeout(() => fail(connectFailed('the server did not answer in time')), CONNECT_TIMEOUT_MS);
+      this.#abortConnect = fail;
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(this.#url);
+      } catch (err) {
+        fail(connectFailed(`cannot open ${this.#url}: ${(err as Error).message}`));
+        return;
+      }
+      this.#ws = ws;
+      const id = this.#nextId++;
+      ws.onopen = () => {
+        ws.send(
+          JSON.stringify({ type: 'connect', id, version: PROTOCOL_VERSION, sessionId: options.sessionId, token: options.token, apiKey: options.apiKey, sdk: { name: 'colloquy-js', version: VERSION } }),
+        );
+      };
+      ws.onerror = () => {
+        // Followed by onclose, which decides.
+      };
+      ws.onclose = (event) => fail(connectFailed(`the connection to the server closed (${event.code})`));
+      ws.onmessage = (event) => {
+        const message = parse(event.data);
+        if (!message) return;
+        if (message.type === 'error' && message.re === id) {
+          fail(connectError(message));
+          return;
+        }
+        if (message.type !== 'response' || message.re !== id) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#abortConnect = null;
+        const result = message.result as ConnectResult;
+        this.#connection = { sessionId: options.sessionId, connectionId: result.connection.connectionId, resumeSecret: result.resumeSecret };
+        this.#heartbeat = result.heartbeat;
+        this.#graceMs = result.resumeGraceMs;
+        this.#state = 'connected';
+        this.#adopt(ws);
+        resolve(result);
+      };
+    });
+  }
+
+  /**
+   * Sends a request and resolves with its result. While reconnecting, the request waits and goes
+   * out after the resume unless `queue` is false (then it fails with OT_NOT_CONNECTED).
+   */
+  request<T extends SessionRequestType>(type: T, body: RequestBody<T>, options: { queue?: boolean } = {}): Promise<RequestMap[T]['result']> {
+    if (this.#state === 'reconnecting' && options.queue === false) return Promise.reject(notConnected(type));
+    if (this.#state !== 'connected' && this.#state !== 'reconnecting') return Promise.reject(notConnected(type));
+    const id = this.#nextId++;
+    const message = { ...body, type, id } as Record<string, unknown>;
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { id, message, resolve: resolve as (r: unknown) => void, reject, sent: false };
+      this.#pending.set(id, pending);
+      if (this.#state === 'connected') this.#sendPending(pending);
+    });
+  }
+
+  /** Leaves: asks the server to end the connection, and closes the socket when it has (or after 1 s). */
+  async disconnect(): Promise<void> {
+    if (this.#state === 'connected') {
+      this.#endReason = 'clientDisconnected';
+      await Promise.race([this.request('disconnect', {}).catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000))]);
+    }
+    this.#finish('clientDisconnected');
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  #adopt(ws: WebSocket): void {
+    this.#ws = ws;
+    this.#lastHeard = Date.now();
+    ws.onmessage = (event) => this.#onMessage(ws, event.data);
+    ws.onclose = (event) => this.#onSocketClosed(ws, event.code);
+    ws.onerror = () => {};
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = setInterval(() => this.#onHeartbeat(), this.#heartbeat.intervalMs);
+  }
+
+  #onHeartbeat(): void {
+    const ws = this.#ws;
+    if (!ws || this.#state !== 'connected') return;
+    if (Date.now() - this.#lastHeard > this.#heartbeat.timeoutMs) {
+      log.warn('no heartbeat from the server: reconnecting');
+      this.#socketLost();
+      return;
+    }
+    this.#send({ type: 'ping', ack: this.#lastSeq });
+    this.#unacked = 0;
+  }
+
+  #onMessage(ws: WebSocket, data: unknown): void {
+    if (ws !== this.#ws) return;
+    this.#lastHeard = Date.now();
+    const message = parse(data);
+    if (!message) return;
+    if ('seq' in message && typeof message.seq === 'number') {
+      if (message.seq <= this.#lastSeq) return; // already processed (a replay overlap)
+      if (message.seq !== this.#lastSeq + 1) {
+        // A gap means something was lost: resuming from lastSeq gets it back.
+        log.warn(`message ${message.seq} arrived after ${this.#lastSeq}: resuming`);
+        this.#socketLost();
+        return;
+      }
+      this.#lastSeq = message.seq;
+      if (++this.#unacked >= ACK_EVERY) {
+        this.#send({ type: 'ack', seq: this.#lastSeq });
+        this.#unacked = 0;
+      }
+    }
+    switch (message.type) {
+      case 'ping':
+        this.#send({ type: 'pong', ack: this.#lastSeq });
+        return;
+      case 'pong':
+        return;
+      case 'response':
+      case 'error': {
+        const pending = message.re === undefined ? undefined : this.#pending.get(message.re);
+        if (!pending) {
+          if (message.type === 'error') log.warn('server reported a protocol error:', message.code, message.message);
+          return;
+        }
+        this.#pending.delete(pending.id);
+        if (message.type === 'response') pending.resolve(message.result);
+        else pending.reject(new OTError(message.code, message.name, message.message));
+        return;
+      }
+      case 'disconnected':
+        this.#endReason = message.reason;
+        return;
+      default:
+        this.#listener.onEvent(message);
+    }
+  }
+
+  #onSocketClosed(ws: WebSocket, code: number): void {
+    if (ws !== this.#ws) return;
+    if (this.#state === 'closed') return;
+    if (this.#endReason !== null) {
+      this.#finish(this.#endReason);
+      return;
+    }
+    if (code === CloseCodes.FORCE_DISCONNECTED) {
+      this.#finish('forceDisconnected');
+      return;
+    }
+    if (FINAL_CLOSE_CODES.includes(code)) {
+      this.#finish(code === CloseCodes.NORMAL ? 'clientDisconnected' : 'networkDisconnected');
+      return;
+    }
+    this.#socketLost();
+  }
+
+  /** The socket is gone or dead: try to resume on a new one. */
+  #socketLost(): void {
+    if (this.#state !== 'connected') return;
+    this.#dropSocket();
+    this.#state = 'reconnecting';
+    for (const p of this.#pending.values()) p.sent = false;
+    this.#listener.onReconnecting();
+    const started = Date.now();
+    let attempt = 0;
+    const next = (): void => {
+      if (this.#state !== 'reconnecting') return;
+      const delay = this.#policy.nextDelay(attempt++, Date.now() - started, this.#graceMs);
+      if (delay === null) {
+        this.#finish('networkDisconnected');
+        return;
+      }
+      this.#reconnectTimer = setTimeout(() => this.#tryResume(next), delay);
+    };
+    next();
+  }
+
+  #tryResume(retry: () => void): void {
+    if (this.#state !== 'reconnecting' || !this.#connection) return;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.#url);
+    } catch {
+      retry();
+      return;
+    }
+    this.#ws = ws;
+    const id = this.#nextId++;
+    let answered = false;
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: 'resume', id, version: PROTOCOL_VERSION, ...this.#connection, lastSeq: this.#lastSeq }));
+    };
+    ws.onerror = () => {};
+    ws.onclose = () => {
+      if (this.#ws === ws) this.#ws = null;
+      if (!answered) retry();
+    };
+    ws.onmessage = (event) => {
+      const message = parse(event.data);
+      if (!message || answered) return;
+      if (message.type === 'error' && message.re === id) {
+        answered = true;
+        log.info('resume refused:', message.message);
+        this.#finish('networkDisconnected');
+        return;
+      }
+      if (message.type !== 'response' || message.re !== id) return;
+      answered = true;
+      const result = message.result as ResumeResult;
+      this.#state = 'connected';
+      this.#adopt(ws);
+      // Replies to requests up to lastRequestId are in the replay that follows; resend the rest, in order.
+      for (const p of [...this.#pending.values()].sort((a, b) => a.id - b.id)) {
+        if (p.id > result.lastRequestId) this.#sendPending(p);
+      }
+      this.#listener.onReconnected();
+    };
+  }
+
+  #sendPending(pending: Pending): void {
+    pending.sent = true;
+    this.#send(pending.message);
+  }
+
+  #send(message: Record<string, unknown>): void {
+    const ws = this.#ws;
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+  }
+
+  #dropSocket(): void {
+    clearInterval(this.#heartbeatTimer);
+    const ws = this.#ws;
+    this.#ws = null;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close();
+  }
+
+  #finish(reason: DisconnectReason): void {
+    if (this.#state === 'closed') return;
+    if (this.#state === 'connecting') {
+      this.#abortConnect?.(connectFailed('disconnect() was called while connecting'));
+      this.#abortConnect = null;
+      return;
+    }
+    const wasOpen = this.#state === 'connected' || this.#state === 'reconnecting';
+    this.#state = 'closed';
+    clearTimeout(this.#reconnectTimer);
+    this.#dropSocket();
+    for (const p of this.#pending.values()) p.reject(notConnected(String(p.message['type'])));
+    this.#pending.clear();
+    if (wasOpen) this.#listener.onClosed(reason);
+  }
+}
+
+function parse(data: unknown): ServerMessage | null {
+  if (typeof data !== 'string') return null;
+  try {
+    const message = JSON.parse(data) as ServerMessage;
+    return typeof message === 'object' && message !== null && typeof message.type === 'string' ? message : null;
+  } catch {
+    log.error('the server sent a message that is not JSON');
+    return null;
+  }
+}
+
+function connectFailed(detail: string): OTError {
+  return new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_CONNECT_FAILED', `Unable to connect to the session: ${detail}`);
+}
+
+function connectError(message: ErrorMessage): OTError {
+  if (message.code === ErrorCodes.AUTHENTICATION_ERROR || message.code === ErrorCodes.INVALID_SESSION_ID) {
+    return new OTError(message.code, message.name, message.message);
+  }
+  return connectFailed(message.message);
+}

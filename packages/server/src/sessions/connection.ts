@@ -1,0 +1,157 @@
+// A Connection: one client in one live Session, from a verified token to its leaving. It outlives
+// its sockets (signaling/ may swap one for another on resume) and carries what the Inspector
+// needs: role, user agent, address. close() is idempotent and emits `close` once.
+
+import type { Capabilities, ConnectionInfo, DisconnectReason } from '@colloquy/protocol';
+import type { Role } from '@colloquy/tokens';
+import { randomUUID } from 'node:crypto';
+import type { ClientTokenKind } from '../auth/client-token.js';
+import { can, permissionsOf, type Permission } from '../auth/roles.js';
+import { TokenBucket } from './token-bucket.js';
+import { TypedEmitter } from './typed-emitter.js';
+
+export type { DisconnectReason };
+
+/** A signal as a recipient receives it. */
+export interface SignalDelivery {
+  /** The sender; null when it came through the REST API. */
+  from: Connection | null;
+  type: string | undefined;
+  data: string;
+}
+
+export type ConnectionEvents = {
+  /** A signal for this connection (to it alone, or to the whole session). */
+  signal: [SignalDelivery];
+  /** The client's socket dropped; the connection waits for it to resume. */
+  away: [];
+  /** The client resumed on a new socket. */
+  back: [];
+  /** The connection has left the session; emitted once. */
+  close: [reason: DisconnectReason];
+};
+
+export interface ConnectionInit {
+  sessionId: string;
+  projectId: string;
+  role: Role;
+  data: string;
+  tokenKind: ClientTokenKind;
+  /** Client's User-Agent header ('' when none). */
+  userAgent: string;
+  /** Client's address as the server saw it (first X-Forwarded-For hop when behind a proxy). */
+  ip: string;
+  /** SDK name/version the client reported. */
+  sdk: { name: string; version: string } | null;
+  signalRate: { capacity: number; perSecond: number };
+}
+
+export class Connection extends TypedEmitter<ConnectionEvents> {
+  readonly id: string = randomUUID();
+  readonly creationTime = Date.now();
+  readonly sessionId: string;
+  readonly projectId: string;
+  readonly role: Role;
+  readonly data: string;
+  readonly tokenKind: ClientTokenKind;
+  readonly userAgent: string;
+  readonly ip: string;
+  readonly sdk: { name: string; version: string } | null;
+  /** Client-originated signals only; REST signals are not limited by it. */
+  readonly signalBucket: TokenBucket;
+  #closed = false;
+  #closeReason: DisconnectReason | null = null;
+  #away = false;
+
+  constructor(init: ConnectionInit) {
+    super();
+    this.sessionId = init.sessionId;
+    this.projectId = init.projectId;
+    this.role = init.role;
+    this.data = init.data;
+    this.tokenKind = init.tokenKind;
+    this.userAgent = init.userAgent;
+    this.ip = init.ip;
+    this.sdk = init.sdk;
+    this.signalBucket = new TokenBucket(init.signalRate.capacity, init.signalRate.perSecond);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get closeReason(): DisconnectReason | null {
+    return this.#closeReason;
+  }
+
+  /** True while the client's socket is gone and the connection waits for a resume. */
+  get away(): boolean {
+    return this.#away;
+  }
+
+  get permissions(): readonly Permission[] {
+    return permissionsOf(this.role);
+  }
+
+  can(permission: Permission): boolean {
+    return can(this.role, permission);
+  }
+
+  get capabilities(): Capabilities {
+    const flag = (p: Permission): 0 | 1 => (this.can(p) ? 1 : 0);
+    return {
+      publish: flag('publish'),
+      subscribe: flag('subscribe'),
+      forceDisconnect: flag('forcedisconnect'),
+      forceUnpublish: flag('forceunpublish'),
+      forceMute: flag('forcemute'),
+    };
+  }
+
+  /** What other clients see. */
+  info(): ConnectionInfo {
+    return { connectionId: this.id, creationTime: this.creationTime, data: this.data };
+  }
+
+  /** State for logs, the Inspector and tests. */
+  dump(): Record<string, unknown> {
+    return {
+      connectionId: this.id,
+      sessionId: this.sessionId,
+      creationTime: this.creationTime,
+      role: this.role,
+      tokenKind: this.tokenKind,
+      userAgent: this.userAgent,
+      ip: this.ip,
+      sdk: this.sdk,
+      away: this.#away,
+      closed: this.#closed,
+      closeReason: this.#closeReason,
+    };
+  }
+
+  deliverSignal(signal: SignalDelivery): void {
+    if (!this.#closed) this.emit('signal', signal);
+  }
+
+  markAway(): void {
+    if (this.#closed || this.#away) return;
+    this.#away = true;
+    this.emit('away');
+  }
+
+  markBack(): void {
+    if (this.#closed || !this.#away) return;
+    this.#away = false;
+    this.emit('back');
+  }
+
+  /** Ends the connection; the Session removes it and tells the others. Idempotent. */
+  close(reason: DisconnectReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    this.emit('close', reason);
+    this.removeAllListeners();
+  }
+}

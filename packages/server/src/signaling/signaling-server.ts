@@ -1,0 +1,396 @@
+// The signaling WebSocket endpoint (/v2/signaling): authenticates each socket with its first
+// message (connect with a token, or resume with a connection id and secret), then turns protocol
+// messages into calls on sessions/ and hands replies and events to the connection's Channel.
+// Everything a client sends is validated here; a bad message gets a protocol error, a client that
+// keeps misbehaving is cut off, and nothing one client does reaches another except through
+// sessions/.
+
+import {
+  CloseCodes,
+  ErrorCodes,
+  PROTOCOL_VERSION,
+  checkSignal,
+  type ClientMessage,
+  type ClientRequest,
+  type ConnectRequest,
+  type ConnectResult,
+  type ErrorCode,
+  type ResumeRequest,
+} from '@colloquy/protocol';
+import { parseClientMessage } from '@colloquy/protocol/schemas';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { TokenError, verifyClientToken, type ClientTokenClaims } from '../auth/client-token.js';
+import type { Logger } from '../logger.js';
+import { TokenBucket } from '../sessions/token-bucket.js';
+import type { SessionManager } from '../sessions/session-manager.js';
+import type { ProjectStore } from '../store/projects.js';
+import { Channel, type ChannelOptions, type OutgoingMessage } from './channel.js';
+import { errorMessage, protocolError } from './errors.js';
+
+export interface SignalingOptions extends ChannelOptions {
+  heartbeatMs: number;
+  /** Silence longer than this ends a socket (default three heartbeats). */
+  heartbeatTimeoutMs: number;
+  /** Largest frame accepted; a larger one closes the socket (1009). */
+  maxPayloadBytes: number;
+  /** Time a new socket has to send connect or resume. */
+  authTimeoutMs: number;
+  /** Protocol errors tolerated per socket before it is cut off. */
+  maxProtocolErrors: number;
+  /** Messages per socket: burst and sustained rate before it counts as a flood and is cut off. */
+  messageBurst: number;
+  messagesPerSecond: number;
+  clockSkewSeconds: number;
+}
+
+export const DEFAULT_SIGNALING_OPTIONS: Omit<SignalingOptions, 'resumeGraceMs' | 'heartbeatMs' | 'heartbeatTimeoutMs' | 'clockSkewSeconds'> = {
+  maxPayloadBytes: 64 * 1024,
+  authTimeoutMs: 10_000,
+  maxProtocolErrors: 20,
+  messageBurst: 400,
+  messagesPerSecond: 200,
+  maxBufferedMessages: 4096,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  maxSocketBufferBytes: 8 * 1024 * 1024,
+};
+
+/** One socket's state, before and after it is bound to a connection. */
+interface Peer {
+  ws: WebSocket;
+  ip: string;
+  userAgent: string;
+  channel: Channel | null;
+  lastHeard: number;
+  protocolErrors: number;
+  messages: TokenBucket;
+  authTimer: NodeJS.Timeout | undefined;
+}
+
+export class SignalingServer {
+  readonly #sessions: SessionManager;
+  readonly #projects: ProjectStore;
+  readonly #options: SignalingOptions;
+  readonly #log: Logger;
+  readonly #wss: WebSocketServer;
+  readonly #peers = new Map<WebSocket, Peer>();
+  /** Live channels by connection id (including those waiting for a resume). */
+  readonly #channels = new Map<string, Channel>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(sessions: SessionManager, projects: ProjectStore, options: SignalingOptions, logger: Logger) {
+    this.#sessions = sessions;
+    this.#projects = projects;
+    this.#options = options;
+    this.#log = logger.child({ module: 'signaling' });
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
+    this.#heartbeat = setInterval(() => this.#sweep(), options.heartbeatMs);
+    this.#heartbeat.unref?.();
+  }
+
+  /** Number of open sockets and of connections (attached or waiting for a resume), for tests and metrics. */
+  stats(): { sockets: number; channels: number } {
+    return { sockets: this.#peers.size, channels: this.#channels.size };
+  }
+
+  /** Takes over an HTTP upgrade request for the signaling path. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#closed) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request));
+  }
+
+  /** Closes every socket (1001) and stops; sessions/ ends the connections afterwards. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    for (const channel of this.#channels.values()) channel.dispose();
+    const peers = [...this.#peers.values()];
+    for (const peer of peers) {
+      clearTimeout(peer.authTimer);
+      peer.ws.close(CloseCodes.GOING_AWAY, 'server shutting down');
+    }
+    // Give clients a moment to answer the close frame, then cut whoever did not.
+    await Promise.race([
+      Promise.all(peers.map((p) => (p.ws.readyState === WebSocket.CLOSED ? Promise.resolve() : new Promise((resolve) => p.ws.once('close', resolve))))),
+      new Promise((resolve) => setTimeout(resolve, 500).unref?.()),
+    ]);
+    for (const peer of this.#peers.values()) peer.ws.terminate();
+    this.#peers.clear();
+    this.#wss.close();
+  }
+
+  #accept(ws: WebSocket, request: IncomingMessage): void {
+    const peer: Peer = {
+      ws,
+      ip: clientIp(request),
+      userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512),
+      channel: null,
+      lastHeard: Date.now(),
+      protocolErrors: 0,
+      messages: new TokenBucket(this.#options.messageBurst, this.#options.messagesPerSecond),
+      authTimer: undefined,
+    };
+    this.#peers.set(ws, peer);
+    peer.authTimer = setTimeout(() => {
+      if (!peer.channel) ws.close(CloseCodes.AUTH_TIMEOUT, 'no connect or resume in time');
+    }, this.#options.authTimeoutMs);
+    peer.authTimer.unref?.();
+    // A socket error (bad frame, oversized frame, reset) is followed by 'close'; log and let that clean up.
+    ws.on('error', (err) => this.#log.debug({ err: err.message, ip: peer.ip }, 'socket error'));
+    ws.on('message', (data, isBinary) => this.#onMessage(peer, data, isBinary));
+    ws.on('close', (code) => this.#onSocketClosed(peer, code));
+  }
+
+  #onSocketClosed(peer: Peer, code: number): void {
+    clearTimeout(peer.authTimer);
+    this.#peers.delete(peer.ws);
+    if (peer.channel) {
+      this.#log.debug({ connectionId: peer.channel.connection.id, code }, 'socket closed');
+      peer.channel.detach(peer.ws);
+    }
+  }
+
+  #onMessage(peer: Peer, data: RawData, isBinary: boolean): void {
+    peer.lastHeard = Date.now();
+    if (!peer.messages.take()) {
+      this.#cutOff(peer, 'too many messages');
+      return;
+    }
+    if (isBinary) {
+      this.#protocolError(peer, ErrorCodes.MALFORMED_MESSAGE, 'binary frames are not part of the protocol');
+      return;
+    }
+    const parsed = parseClientMessage(rawText(data));
+    if (!parsed.ok) {
+      this.#protocolError(peer, parsed.code, parsed.message, parsed.re);
+      return;
+    }
+    try {
+      this.#dispatch(peer, parsed.message);
+    } catch (err) {
+      const re = 'id' in parsed.message ? parsed.message.id : undefined;
+      const { message, internal } = protocolError(err, re);
+      if (internal) this.#log.error({ err, type: parsed.message.type }, 'signaling request failed');
+      this.#reply(peer, message);
+    }
+  }
+
+  #dispatch(peer: Peer, message: ClientMessage): void {
+    switch (message.type) {
+      case 'ping':
+        if (message.ack !== undefined) peer.channel?.ack(message.ack);
+        send(peer.ws, { type: 'pong' });
+        return;
+      case 'pong':
+        if (message.ack !== undefined) peer.channel?.ack(message.ack);
+        return;
+      case 'ack':
+        peer.channel?.ack(message.seq);
+        return;
+      case 'connect':
+      case 'resume':
+        if (peer.channel) {
+          this.#protocolError(peer, ErrorCodes.ALREADY_CONNECTED, 'this socket already carries a connection', message.id);
+          return;
+        }
+        if (message.version !== PROTOCOL_VERSION) {
+          send(peer.ws, errorMessage(ErrorCodes.UNSUPPORTED_VERSION, `protocol version ${message.version} is not supported; this server speaks ${PROTOCOL_VERSION}`, message.id));
+          peer.ws.close(CloseCodes.AUTH_FAILED, 'unsupported protocol version');
+          return;
+        }
+        if (message.type === 'connect') this.#connect(peer, message);
+        else this.#resume(peer, message);
+        return;
+      default:
+        this.#request(peer, message);
+    }
+  }
+
+  #connect(peer: Peer, message: ConnectRequest): void {
+    const fail = (code: ErrorCode, text: string): void => {
+      this.#log.info({ ip: peer.ip, code, reason: text }, 'connect refused');
+      send(peer.ws, errorMessage(code, text, message.id));
+      peer.ws.close(CloseCodes.AUTH_FAILED, 'connect refused');
+    };
+    const record = this.#sessions.find(message.sessionId);
+    if (!record) {
+      fail(ErrorCodes.INVALID_SESSION_ID, 'Invalid session ID: no such session on this server');
+      return;
+    }
+    let claims: ClientTokenClaims;
+    try {
+      claims = verifyClientToken(message.token, {
+        projects: this.#projects,
+        sessionId: message.sessionId,
+        clockSkewSeconds: this.#options.clockSkewSeconds,
+      });
+    } catch (err) {
+      if (err instanceof TokenError) {
+        fail(ErrorCodes.AUTHENTICATION_ERROR, `Invalid token: ${err.message}`);
+        return;
+      }
+      throw err;
+    }
+    if (message.apiKey !== undefined && message.apiKey.toLowerCase() !== claims.projectId) {
+      fail(ErrorCodes.AUTHENTICATION_ERROR, 'The API key does not match the token');
+      return;
+    }
+    if (claims.projectId !== record.projectId) {
+      fail(ErrorCodes.AUTHENTICATION_ERROR, 'Invalid token: the session belongs to another project');
+      return;
+    }
+    const { session, connection } = this.#sessions.join(record, claims, { userAgent: peer.userAgent, ip: peer.ip, sdk: message.sdk ?? null });
+    const channel = new Channel(session, connection, this.#options, this.#log, (c) => this.#channels.delete(c.connection.id));
+    this.#channels.set(connection.id, channel);
+    this.#bind(peer, channel);
+    const result: ConnectResult = {
+      connection: connection.info(),
+      resumeSecret: channel.resumeSecret,
+      capabilities: connection.capabilities,
+      permissions: [...connection.permissions].filter((p) => p !== 'signal'),
+      connections: [...session.connections.values()].filter((c) => c !== connection).map((c) => c.info()),
+      streams: [...session.streams.values()],
+      session: { sessionId: session.id, mediaMode: record.mediaMode },
+      heartbeat: { intervalMs: this.#options.heartbeatMs, timeoutMs: this.#options.heartbeatTimeoutMs },
+      resumeGraceMs: this.#options.resumeGraceMs,
+    };
+    channel.sendUnsequenced({ type: 'response', re: message.id, result });
+  }
+
+  #resume(peer: Peer, message: ResumeRequest): void {
+    const refuse = (text: string): void => {
+      this.#log.info({ ip: peer.ip, connectionId: message.connectionId, reason: text }, 'resume refused');
+      send(peer.ws, errorMessage(ErrorCodes.RESUME_FAILED, text, message.id));
+      peer.ws.close(CloseCodes.RESUME_FAILED, 'resume refused');
+    };
+    const channel = this.#channels.get(message.connectionId);
+    // One answer for unknown, ended and wrong-secret alike: a guesser learns nothing.
+    if (!channel || channel.ended || channel.session.id !== message.sessionId || !channel.secretMatches(message.resumeSecret)) {
+      refuse('The connection cannot be resumed: it is unknown, has ended, or the secret is wrong');
+      return;
+    }
+    if (!channel.canResumeFrom(message.lastSeq)) {
+      refuse('The connection cannot be resumed: messages it missed are no longer available');
+      channel.end('networkDisconnected');
+      return;
+    }
+    const replaced = this.#bind(peer, channel);
+    if (replaced) {
+      const old = this.#peers.get(replaced);
+      if (old) old.channel = null;
+      replaced.close(CloseCodes.REPLACED, 'resumed on another socket');
+    }
+    const replayed = channel.countAfter(message.lastSeq);
+    channel.sendUnsequenced({ type: 'response', re: message.id, result: { lastRequestId: channel.lastRequestId, replayed } });
+    channel.replayAfter(message.lastSeq);
+    this.#log.debug({ connectionId: channel.connection.id, replayed }, 'resumed');
+  }
+
+  #bind(peer: Peer, channel: Channel): WebSocket | null {
+    clearTimeout(peer.authTimer);
+    peer.channel = channel;
+    return channel.attach(peer.ws);
+  }
+
+  /** Requests that need a connection: signal, forceDisconnect, disconnect. */
+  #request(peer: Peer, message: Exclude<ClientRequest, ConnectRequest | ResumeRequest>): void {
+    const channel = peer.channel;
+    if (!channel) {
+      this.#protocolError(peer, ErrorCodes.NOT_CONNECTED, 'not connected: send connect (or resume) first', message.id);
+      return;
+    }
+    if (channel.ended) {
+      send(peer.ws, errorMessage(ErrorCodes.NOT_CONNECTED, 'this connection has left the session', message.id));
+      return;
+    }
+    if (!channel.acceptRequestId(message.id)) {
+      this.#protocolError(peer, ErrorCodes.OUT_OF_ORDER, `request id ${message.id} is not greater than the last one (${channel.lastRequestId})`, message.id);
+      return;
+    }
+    const connection = channel.connection;
+    switch (message.type) {
+      case 'signal': {
+        const data = message.data ?? '';
+        const problem = checkSignal(message.signalType, data);
+        if (problem) {
+          const tooLong = problem.problem === 'type-too-long' || problem.problem === 'data-too-long';
+          channel.send(errorMessage(tooLong ? ErrorCodes.SIGNAL_TOO_LONG : ErrorCodes.SIGNAL_INVALID, problem.message, message.id));
+          return;
+        }
+        this.#sessions.signalFrom(connection, message.to ?? null, message.signalType, data);
+        channel.send({ type: 'response', re: message.id, result: {} });
+        return;
+      }
+      case 'forceDisconnect':
+        this.#sessions.forceDisconnectBy(connection, message.connectionId);
+        channel.send({ type: 'response', re: message.id, result: {} });
+        return;
+      case 'disconnect':
+        channel.send({ type: 'response', re: message.id, result: {} });
+        channel.end('clientDisconnected');
+        return;
+    }
+  }
+
+  /** Replies on the peer's channel (numbered) when it has one, else straight on the socket. */
+  #reply(peer: Peer, message: OutgoingMessage): void {
+    if (peer.channel && !peer.channel.ended) peer.channel.send(message);
+    else send(peer.ws, message);
+  }
+
+  #protocolError(peer: Peer, code: ErrorCode, text: string, re?: number): void {
+    peer.protocolErrors++;
+    this.#log.debug({ ip: peer.ip, code, text }, 'protocol error');
+    if (peer.protocolErrors > this.#options.maxProtocolErrors) {
+      this.#cutOff(peer, 'too many protocol errors');
+      return;
+    }
+    this.#reply(peer, errorMessage(code, text, re));
+  }
+
+  /** Ends a misbehaving socket, and its connection with it: no resume. */
+  #cutOff(peer: Peer, why: string): void {
+    this.#log.warn({ ip: peer.ip, connectionId: peer.channel?.connection.id, why }, 'cutting off client');
+    const channel = peer.channel;
+    peer.channel = null;
+    if (peer.ws.readyState === WebSocket.OPEN) peer.ws.close(CloseCodes.PROTOCOL_VIOLATION, why);
+    channel?.end('networkDisconnected', CloseCodes.PROTOCOL_VIOLATION);
+  }
+
+  /** Pings every socket, and drops those that have gone silent (their connections wait for a resume). */
+  #sweep(): void {
+    const now = Date.now();
+    for (const peer of this.#peers.values()) {
+      if (now - peer.lastHeard > this.#options.heartbeatTimeoutMs) {
+        this.#log.debug({ ip: peer.ip, connectionId: peer.channel?.connection.id }, 'heartbeat timeout');
+        peer.ws.terminate();
+        continue;
+      }
+      if (peer.channel) send(peer.ws, { type: 'ping' });
+    }
+  }
+}
+
+function send(ws: WebSocket, message: OutgoingMessage): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+}
+
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+/** The client's address: the first X-Forwarded-For hop (the app trusts its proxy, as REST does), else the peer. */
+function clientIp(request: IncomingMessage): string {
+  const forwarded = request.headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  return first || request.socket.remoteAddress || '';
+}
+

@@ -1,0 +1,125 @@
+// The live domain without sockets: Session and Connection lifecycles, close cascades (each event
+// once, close twice harmless), SessionManager events, and the token bucket.
+
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClientTokenClaims } from '../src/auth/client-token.js';
+import { SessionManager } from '../src/sessions/session-manager.js';
+import { TokenBucket } from '../src/sessions/token-bucket.js';
+import { Store, type Project } from '../src/store/index.js';
+import { tempDir, TEST_API_KEY, TEST_API_SECRET } from './helpers.js';
+import { rmSync } from 'node:fs';
+
+let dir: string;
+let store: Store;
+let manager: SessionManager;
+let project: Project;
+
+beforeAll(() => {
+  dir = tempDir();
+  store = Store.open(dir);
+  project = store.projects.ensureProject(TEST_API_KEY, TEST_API_SECRET).project;
+});
+afterAll(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const client = { userAgent: 'ua', ip: '127.0.0.1', sdk: null };
+
+function setup(): { record: ReturnType<SessionManager['create']>; claims: (role?: ClientTokenClaims['role']) => ClientTokenClaims } {
+  manager = new SessionManager(store, pino({ level: 'silent' }), { signalRate: { capacity: 3, perSecond: 1 } });
+  const record = manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+  const claims = (role: ClientTokenClaims['role'] = 'publisher'): ClientTokenClaims => ({
+    kind: 'jwt',
+    projectId: TEST_API_KEY,
+    sessionId: record.id,
+    role,
+    connectionData: `role=${role}`,
+    expireTime: 0,
+    initialLayoutClassList: [],
+  });
+  return { record, claims };
+}
+
+describe('Session and Connection', () => {
+  it('emits each lifecycle event once; closing cascades and is idempotent', () => {
+    const { record, claims } = setup();
+    const log: string[] = [];
+    manager.on('sessionStarted', () => log.push('started'));
+    manager.on('sessionEnded', () => log.push('ended'));
+    manager.on('connectionCreated', (_s, c) => log.push(`created ${c.data}`));
+    manager.on('connectionDestroyed', (_s, c, reason) => log.push(`destroyed ${c.data} ${reason}`));
+    const { session, connection: a } = manager.join(record, claims('publisher'), client);
+    const { connection: b } = manager.join(record, claims('moderator'), client);
+    expect(manager.live(record.id)).toBe(session);
+    expect(session.connections.size).toBe(2);
+    expect(a.capabilities).toEqual({ publish: 1, subscribe: 1, forceDisconnect: 0, forceUnpublish: 0, forceMute: 0 });
+    expect(session.streams.size).toBe(0);
+
+    a.close('clientDisconnected');
+    a.close('networkDisconnected');
+    expect(a.closeReason).toBe('clientDisconnected');
+    session.close('networkDisconnected');
+    session.close();
+    b.close('forceDisconnected');
+    expect(b.closeReason).toBe('networkDisconnected');
+    expect(manager.live(record.id)).toBeUndefined();
+    expect(log).toEqual([
+      'started',
+      'created role=publisher',
+      'created role=moderator',
+      'destroyed role=publisher clientDisconnected',
+      'destroyed role=moderator networkDisconnected',
+      'ended',
+    ]);
+    // A new join starts a new live session.
+    const again = manager.join(record, claims(), client);
+    expect(again.session).not.toBe(session);
+    manager.close();
+    manager.close();
+    expect(again.connection.closed).toBe(true);
+    expect(() => manager.join(record, claims(), client)).toThrow(/shutting down/);
+  });
+
+  it('refuses a token for another session, enforces forceDisconnect permission and the signal rate', () => {
+    const { record, claims } = setup();
+    expect(() => manager.join(record, { ...claims(), sessionId: 'other' }, client)).toThrow(/not for this session/);
+    const { connection: pub } = manager.join(record, claims('publisher'), client);
+    const { connection: mod } = manager.join(record, claims('moderator'), client);
+    expect(() => manager.forceDisconnectBy(pub, mod.id)).toThrow(expect.objectContaining({ kind: 'forbidden', code: 1520 }));
+    const got: string[] = [];
+    mod.on('signal', (s) => got.push(s.data));
+    for (let i = 0; i < 3; i++) manager.signalFrom(pub, mod.id, undefined, `s${i}`);
+    expect(() => manager.signalFrom(pub, mod.id, undefined, 'over')).toThrow(expect.objectContaining({ kind: 'rate-limited', code: 429 }));
+    expect(got).toEqual(['s0', 's1', 's2']);
+    manager.forceDisconnectBy(mod, pub.id);
+    expect(pub.closeReason).toBe('forceDisconnected');
+    expect(() => manager.signalFrom(pub, null, undefined, 'x')).toThrow(expect.objectContaining({ code: 1010 }));
+    manager.close();
+  });
+
+  it('keeps calling listeners when one throws', () => {
+    const { record, claims } = setup();
+    const seen: string[] = [];
+    manager.on('connectionCreated', () => {
+      throw new Error('listener bug');
+    });
+    manager.on('connectionCreated', (_s, c) => seen.push(c.id));
+    const { connection } = manager.join(record, claims(), client);
+    expect(seen).toEqual([connection.id]);
+    manager.close();
+  });
+});
+
+describe('TokenBucket', () => {
+  it('allows a burst, then the sustained rate', () => {
+    const bucket = new TokenBucket(2, 10, 0);
+    expect([bucket.take(0), bucket.take(0), bucket.take(0)]).toEqual([true, true, false]);
+    expect(bucket.take(50)).toBe(false); // half a token
+    expect(bucket.take(100)).toBe(true);
+    expect(bucket.take(10_000)).toBe(true);
+    expect(bucket.take(10_000)).toBe(true);
+    expect(bucket.take(10_000)).toBe(false);
+  });
+});
