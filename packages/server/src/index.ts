@@ -2,3 +2,4 @@
 export { startServer, type RunningServer } from './server.js';
 export { loadConfig, type Config } from './config.js';
 export { verifyClientToken, TokenError, type ClientTokenClaims } from './auth/client-token.js';
+export * from './media/index.js';

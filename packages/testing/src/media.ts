@@ -1,0 +1,4 @@
+// Media test kit: encoded sources, werift clients, and the browser harness.
+export * from './media-sources.js';
+export * from './media-clients.js';
+export * from './media-harness.js';
