@@ -48,6 +48,10 @@ export async function startMediaHarness(options: MediaHarnessOptions = {}): Prom
           res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
           return;
         }
+        if (req.url === '/favicon.ico') {
+          res.writeHead(204).end();
+          return;
+        }
         if (req.method !== 'POST') {
           res.writeHead(404).end();
           return;
