@@ -206,6 +206,8 @@ window.media = {
     const pc = pcs.get(transportId);
     const report = await pc.getStats();
     const out = { inbound: {}, outbound: {}, availableOutgoingBitrate: null, connectionState: pc.connectionState };
+    let selectedPair = null;
+    for (const s of report.values()) if (s.type === 'transport' && s.selectedCandidatePairId) selectedPair = s.selectedCandidatePairId;
     for (const s of report.values()) {
       if (s.type === 'inbound-rtp') {
         out.inbound[s.kind] = { packetsReceived: s.packetsReceived, bytesReceived: s.bytesReceived, framesDecoded: s.framesDecoded,
@@ -214,7 +216,7 @@ window.media = {
       } else if (s.type === 'outbound-rtp') {
         out.outbound[s.kind] = { packetsSent: s.packetsSent, bytesSent: s.bytesSent, frameWidth: s.frameWidth, frameHeight: s.frameHeight,
           framesPerSecond: s.framesPerSecond, encoderImplementation: s.encoderImplementation, qualityLimitationReason: s.qualityLimitationReason };
-      } else if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+      } else if (s.type === 'candidate-pair' && s.id === selectedPair) {
         out.availableOutgoingBitrate = s.availableOutgoingBitrate ?? null;
       }
     }

@@ -204,14 +204,7 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
     const estimate = this.#bitrate.update(incoming, worstLoss, now);
     const dtls = this.#pc.dtlsTransports[0];
     if (!dtls || dtls.state !== 'connected') return;
-    const remb = new RtcpPayloadSpecificFeedback({
-      feedback: new ReceiverEstimatedMaxBitrate({
-        senderSsrc: this.#rtcpSsrc,
-        mediaSsrc: 0,
-        bitrate: BigInt(estimate),
-        ssrcFeedbacks: videoSsrcs,
-      }),
-    });
+    const remb = new RtcpPayloadSpecificFeedback({ feedback: rembFeedback(this.#rtcpSsrc, estimate, videoSsrcs) });
     dtls.sendRtcp([remb]).catch((err: unknown) => this.#logger.debug({ err }, 'REMB send failed'));
   }
 
@@ -269,6 +262,28 @@ function chooseCodec(codecs: RTCRtpCodecParameters[], kind: MediaKind, video: Vi
     mode1[0] ??
     candidates[0]
   );
+}
+
+/**
+ * A REMB message. werift's serializer writes the brExp/brMantissa/ssrcNum fields as given and
+ * ignores `bitrate`, so an unfilled one tells the browser 0 bits/s (and Chromium then ignores it).
+ */
+export function rembFeedback(senderSsrc: number, bitrate: number, ssrcs: number[]): ReceiverEstimatedMaxBitrate {
+  let mantissa = Math.max(0, Math.floor(bitrate));
+  let exp = 0;
+  while (mantissa >= 1 << 18) {
+    mantissa = Math.floor(mantissa / 2);
+    exp++;
+  }
+  return new ReceiverEstimatedMaxBitrate({
+    senderSsrc,
+    mediaSsrc: 0,
+    brExp: exp,
+    brMantissa: mantissa,
+    bitrate: BigInt(mantissa) << BigInt(exp),
+    ssrcNum: ssrcs.length,
+    ssrcFeedbacks: ssrcs,
+  });
 }
 
 export function candidateLines(sdp: string | undefined): string[] {
