@@ -2,3 +2,4 @@
 export * from './media-sources.js';
 export * from './media-clients.js';
 export * from './media-harness.js';
+export * from './media-cycle.js';
