@@ -74,6 +74,10 @@ function iceConfig(ice: IceSettings): RTCPeerConnectionConfig {
   return {
     // werift's default is a public STUN server; a server has nothing to learn from one.
     iceServers: [],
+    // ICE-lite, as SFUs do (mediasoup, Janus): the browser runs the checks against our announced
+    // address and we answer them. Besides saving timers, it makes trickled browser candidates
+    // optional: werift's full ICE fails at once if the remote description carries no candidates.
+    iceLite: true,
     // Host candidates are exactly the announced addresses: with both families off, werift gathers
     // one socket per "additional host address", bound to the listen address (mediasoup's
     // listenIp/announcedIp split, so a server behind 1:1 NAT works).

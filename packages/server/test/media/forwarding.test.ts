@@ -1,64 +1,25 @@
 // The SFU with Node WebRTC clients (werift): real VP8 and Opus from ffmpeg in, rewritten RTP out.
 
-import { EXT_URI, NodePublisher, NodeSubscriber, makeTestMedia, waitUntil, type TestMedia } from '@colloquy/testing/media';
-import { pino } from 'pino';
+import { EXT_URI, makeTestMedia, waitUntil } from '@colloquy/testing/media';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaEngine, type Router } from '../../src/media/index.js';
+import type { MediaEngine, Producer, Router } from '../../src/media/index.js';
+import { MediaFixture, gaps, newEngine } from './helpers.js';
 
-let media: TestMedia;
 let engine: MediaEngine;
-const cleanups: (() => Promise<void>)[] = [];
+let fx: MediaFixture;
 
 beforeAll(() => {
-  media = makeTestMedia({ seconds: 3, gop: 60 });
-  engine = new MediaEngine({ logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });
+  engine = newEngine();
+  fx = new MediaFixture(engine, makeTestMedia({ seconds: 3, gop: 60 }));
 });
 
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(() => fx.cleanup());
 
-afterAll(async () => {
-  await engine.close();
-});
+afterAll(() => engine.close());
 
-let roomCount = 0;
-function newRouter(options: { videoCodec?: 'VP8' | 'H264' } = {}): Router {
-  const router = engine.createRouter({ id: `room-${++roomCount}`, ...options });
-  cleanups.push(() => router.close());
-  return router;
-}
-
-async function publish(router: Router, options: Partial<ConstructorParameters<typeof NodePublisher>[0]> = {}) {
-  const publisher = new NodePublisher({ media, videoOrientation: 3, audioLevel: 0x2a, ...options });
-  cleanups.push(() => publisher.close());
-  const transport = router.createPublisherTransport();
-  let producers: Awaited<ReturnType<typeof transport.acceptOffer>>['producers'] = [];
-  await publisher.connect(async (offer) => {
-    const result = await transport.acceptOffer(offer);
-    producers = result.producers;
-    return result.answer;
-  });
-  return { publisher, transport, producers };
-}
-
-async function subscribe(router: Router, producers: Parameters<ReturnType<Router['createSubscriberTransport']>['consume']>[0], options: { inboundLossPercent?: number } = {}) {
-  const subscriber = new NodeSubscriber(options);
-  cleanups.push(() => subscriber.close());
-  const transport = router.createSubscriberTransport();
-  const consumers = transport.consume(producers);
-  const answer = await subscriber.answer(await transport.createOffer());
-  await transport.acceptAnswer(answer);
-  await subscriber.connected();
-  return { subscriber, transport, consumers };
-}
-
-/** Consecutive sequence numbers (mod 2^16) in arrival order, allowing reordering-free loopback. */
-function gaps(seqs: number[]): number {
-  let n = 0;
-  for (let i = 1; i < seqs.length; i++) if (((seqs[i]! - seqs[i - 1]!) & 0xffff) !== 1) n++;
-  return n;
-}
+const newRouter = (options: { videoCodec?: 'VP8' | 'H264' } = {}) => fx.router(options);
+const publish = (router: Router) => fx.publish(router);
+const subscribe = (router: Router, producers: Producer[]) => fx.subscribe(router, producers);
 
 describe('forwarding through a router', () => {
   it('rewrites SSRC, payload type, sequence and timestamp per consumer and starts video on a keyframe', async () => {
