@@ -6,6 +6,7 @@ import { buildApp, type AppState } from './app.js';
 import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { MediaEngine } from './media/index.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { Store } from './store/index.js';
 
@@ -17,6 +18,8 @@ export interface RunningServer {
   logger: Logger;
   store: Store;
   sessions: SessionManager;
+  /** The SFU: one router per routed session. */
+  media: MediaEngine;
   bootstrap: BootstrapResult;
   close(): Promise<void>;
 }
@@ -24,6 +27,13 @@ export interface RunningServer {
 export async function startServer(config: Config, options: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
   const store = Store.open(config.dataDir);
+  const media = new MediaEngine({
+    announcedIps: config.announcedIps,
+    ...(config.rtcListenIp ? { listenIp: config.rtcListenIp } : {}),
+    portRange: config.rtcPortRange,
+    maxIncomingBitrate: config.maxBitrate,
+    logger,
+  });
   let app: FastifyInstance | undefined;
   try {
     const bootstrap = bootstrapProjects(config, store, logger);
@@ -46,12 +56,14 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       logger,
       store,
       sessions,
+      media,
       bootstrap,
       close() {
         closing ??= (async () => {
           state.ready = false;
           logger.info('shutting down');
           await app!.close();
+          await media.close();
           store.close();
           logger.info('stopped');
         })();
@@ -61,6 +73,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     return server;
   } catch (err) {
     await app?.close().catch(() => {});
+    await media.close();
     store.close();
     throw err;
   }

@@ -9,7 +9,7 @@ let harness: MediaHarness;
 let browser: TestBrowser;
 
 beforeAll(async () => {
-  harness = await startMediaHarness({ rooms: { h264: { videoCodec: 'H264' } } });
+  harness = await startMediaHarness({ rooms: { h264: { videoCodec: 'H264' }, capped: { maxIncomingBitrate: 400_000 } } });
   browser = await launchChromium();
 });
 
@@ -123,6 +123,26 @@ describe('routed media in Chromium', () => {
     expect(paused2 - paused1).toBeLessThanOrEqual(1);
     producer.resume();
     await expectDecoding(b, sub.transportId, { audio: false });
+    await a.page.close();
+    await b.page.close();
+  });
+
+  it('the publisher is told (REMB) it may send up to the session cap, and no more', async () => {
+    const a = await open();
+    const b = await open();
+    const free = await publish(a, { audio: false });
+    const capped = await publish(b, { audio: false, room: 'capped' });
+    let freeRate = 0;
+    let cappedRate = 0;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && freeRate < 1_000_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      freeRate = (await stats(a, free.transportId)).availableOutgoingBitrate ?? 0;
+      cappedRate = Math.max(cappedRate, (await stats(b, capped.transportId)).availableOutgoingBitrate ?? 0);
+    }
+    expect(freeRate).toBeGreaterThanOrEqual(1_000_000);
+    expect(cappedRate).toBeGreaterThan(0);
+    expect(cappedRate).toBeLessThanOrEqual(400_000);
     await a.page.close();
     await b.page.close();
   });
