@@ -146,4 +146,21 @@ describe('routed media in Chromium', () => {
     await a.page.close();
     await b.page.close();
   });
+
+  it('four pages each decode the three others', async () => {
+    const pages = await Promise.all([open(), open(), open(), open()]);
+    const pubs = [];
+    for (const p of pages) pubs.push(await publish(p, { room: 'four', audio: true }));
+    const subs: { page: TestPage; transportId: string }[] = [];
+    for (let i = 0; i < pages.length; i++) {
+      for (let j = 0; j < pages.length; j++) {
+        if (i === j) continue;
+        const sub = await subscribe(pages[i]!, pubs[j]!.producers.map((p) => p.id), 'four');
+        subs.push({ page: pages[i]!, transportId: sub.transportId });
+      }
+    }
+    expect(subs).toHaveLength(12);
+    for (const s of subs) await expectDecoding(s.page, s.transportId, { audio: true });
+    for (const p of pages) await p.page.close();
+  });
 });
