@@ -106,15 +106,20 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
       throw invalid(`unusable SDP offer: ${(err as Error).message}`);
     }
     const producers: Producer[] = [];
-    for (const transceiver of this.#pc.getTransceivers()) {
-      const producer = this.#createProducer(transceiver);
-      if (producer) producers.push(producer);
+    try {
+      for (const transceiver of this.#pc.getTransceivers()) {
+        const producer = this.#createProducer(transceiver);
+        if (producer) producers.push(producer);
+      }
+      if (producers.length === 0) throw invalid(`the offer has no track this session can receive (Opus audio, ${this.videoCodec} video)`);
+      const answer = await this.#pc.createAnswer();
+      await this.#pc.setLocalDescription(answer);
+      await waitForGathering(this.#pc);
+      if (this.closed) throw new ColloquyError('not-allowed', 'transport closed while answering');
+    } catch (err) {
+      for (const producer of producers) producer.close();
+      throw err;
     }
-    if (producers.length === 0) throw invalid(`the offer has no track this session can receive (Opus audio, ${this.videoCodec} video)`);
-    const answer = await this.#pc.createAnswer();
-    await this.#pc.setLocalDescription(answer);
-    await waitForGathering(this.#pc);
-    if (this.closed) throw new ColloquyError('not-allowed', 'transport closed while answering');
     this.#producers = producers;
     for (const producer of producers) this.emit('producer', producer);
     this.#logger.debug({ transportId: this.id, producers: producers.map((p) => p.dump()) }, 'publisher offer accepted');
