@@ -163,4 +163,17 @@ describe('routed media in Chromium', () => {
     for (const s of subs) await expectDecoding(s.page, s.transportId, { audio: true });
     for (const p of pages) await p.page.close();
   });
+
+  it('one publisher and eight subscribers all decode', async () => {
+    const a = await open();
+    const b = await open();
+    const pub = await publish(a, { room: 'fanout' });
+    const subs = [];
+    for (let i = 0; i < 8; i++) subs.push(await subscribe(b, pub.producers.map((p) => p.id), 'fanout'));
+    for (const sub of subs) await expectDecoding(b, sub.transportId, { audio: true });
+    const video = harness.publishers.get(pub.transportId)!.producers.find((p) => p.kind === 'video')!;
+    expect(video.getStats().consumers).toBe(8);
+    await a.page.close();
+    await b.page.close();
+  });
 });
