@@ -1,6 +1,7 @@
 // Server configuration, read once from the environment and validated, so a typo in a variable
 // fails at start with a clear message instead of misbehaving later.
 
+import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
 
 export interface Config {
@@ -42,6 +43,14 @@ export interface Config {
   signalRatePerSecond: number;
   /** Signals a client connection may send in a burst (`COLLOQUY_SIGNAL_BURST`, default 50). */
   signalBurst: number;
+  /** IPv4 addresses put in the SFU's ICE candidates (`COLLOQUY_ANNOUNCED_IP`, comma-separated; default 127.0.0.1). */
+  announcedIps: string[];
+  /** Address the SFU's UDP sockets bind (`COLLOQUY_RTC_LISTEN_IP`); null: 127.0.0.1 if only loopback is announced, else all. */
+  rtcListenIp: string | null;
+  /** UDP ports for media, one per peer connection (`COLLOQUY_RTC_MIN_PORT`..`COLLOQUY_RTC_MAX_PORT`, default 40000-49999). */
+  rtcPortRange: [number, number];
+  /** Default most bits per second one publisher may send (`COLLOQUY_MAX_BITRATE`, default 2500000); told to browsers by REMB. */
+  maxBitrate: number;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +123,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (adminPassword !== null && (adminPassword.length < 8 || adminPassword.length > 1024)) {
     throw new ConfigError('COLLOQUY_ADMIN_PASSWORD must be 8 to 1024 characters long');
   }
+  const announcedIps = (strVar(env, 'COLLOQUY_ANNOUNCED_IP') ?? '127.0.0.1').split(',').map((ip) => ip.trim()).filter(Boolean);
+  for (const ip of announcedIps) {
+    if (!isIPv4(ip)) throw new ConfigError(`COLLOQUY_ANNOUNCED_IP must be IPv4 addresses separated by commas; got ${JSON.stringify(ip)}`);
+  }
+  const rtcListenIp = strVar(env, 'COLLOQUY_RTC_LISTEN_IP');
+  if (rtcListenIp !== null && !isIPv4(rtcListenIp)) throw new ConfigError(`COLLOQUY_RTC_LISTEN_IP must be an IPv4 address; got ${JSON.stringify(rtcListenIp)}`);
+  const rtcMinPort = intVar(env, 'COLLOQUY_RTC_MIN_PORT', 40000, 1024, 65535);
+  const rtcMaxPort = intVar(env, 'COLLOQUY_RTC_MAX_PORT', 49999, 1024, 65535);
+  if (rtcMinPort >= rtcMaxPort) throw new ConfigError('COLLOQUY_RTC_MIN_PORT must be below COLLOQUY_RTC_MAX_PORT');
   return {
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host,
@@ -133,5 +151,9 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatMs: intVar(env, 'COLLOQUY_HEARTBEAT_MS', 5_000, 50, 120_000),
     signalRatePerSecond: intVar(env, 'COLLOQUY_SIGNAL_RATE', 20, 1, 100_000),
     signalBurst: intVar(env, 'COLLOQUY_SIGNAL_BURST', 50, 1, 100_000),
+    announcedIps,
+    rtcListenIp,
+    rtcPortRange: [rtcMinPort, rtcMaxPort],
+    maxBitrate: intVar(env, 'COLLOQUY_MAX_BITRATE', 2_500_000, 100_000, 50_000_000),
   };
 }

@@ -4,3 +4,4 @@ export { loadConfig, type Config } from './config.js';
 export { verifyClientToken, TokenError, type ClientTokenClaims } from './auth/client-token.js';
 export { Inspector, type InspectorOptions } from './inspector/inspector.js';
 export type * from './inspector/types.js';
+export * from './media/index.js';

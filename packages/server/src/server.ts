@@ -9,6 +9,7 @@ import { AdminAuth } from './dashboard/admin-auth.js';
 import { Inspector } from './inspector/inspector.js';
 import { recordSessionEvents } from './inspector/session-recorder.js';
 import { createLogger, type Logger } from './logger.js';
+import { MediaEngine } from './media/index.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { Store } from './store/index.js';
 
@@ -22,6 +23,8 @@ export interface RunningServer {
   sessions: SessionManager;
   /** Event log and quality samples of every session (signaling and media record into it). */
   inspector: Inspector;
+  /** The SFU: one router per routed session. */
+  media: MediaEngine;
   bootstrap: BootstrapResult;
   /** The dashboard password generated at this start (first start without COLLOQUY_ADMIN_PASSWORD): shown once. */
   generatedAdminPassword: string | null;
@@ -31,6 +34,13 @@ export interface RunningServer {
 export async function startServer(config: Config, options: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
   const store = Store.open(config.dataDir);
+  const media = new MediaEngine({
+    announcedIps: config.announcedIps,
+    ...(config.rtcListenIp ? { listenIp: config.rtcListenIp } : {}),
+    portRange: config.rtcPortRange,
+    maxIncomingBitrate: config.maxBitrate,
+    logger,
+  });
   let app: FastifyInstance | undefined;
   let inspector: Inspector | undefined;
   try {
@@ -61,6 +71,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       store,
       sessions,
       inspector,
+      media,
       bootstrap,
       generatedAdminPassword,
       close() {
@@ -70,6 +81,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
           // Closes the signaling sockets first (preClose), then waits for HTTP requests.
           await app!.close();
           sessions.close();
+          await media.close();
           inspector!.close();
           store.close();
           logger.info('stopped');
@@ -80,6 +92,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     return server;
   } catch (err) {
     await app?.close().catch(() => {});
+    await media.close();
     inspector?.close();
     store.close();
     throw err;

@@ -1,0 +1,481 @@
+// Consumer: one producer's track sent to one subscriber. Owns the per-subscriber RTP rewriting
+// (SSRC, payload type, sequence number, timestamp, header-extension ids), the send history that
+// answers NACKs, keyframe handling on start/resume, and the subscriber's RTCP feedback.
+
+import {
+  GenericNack,
+  PictureLossIndication,
+  ReceiverEstimatedMaxBitrate,
+  RtcpPayloadSpecificFeedback,
+  RtcpRrPacket,
+  RtcpSenderInfo,
+  RtcpSrPacket,
+  RtcpTransportLayerFeedback,
+  type RtcpPacket,
+  type RtpPacket,
+} from 'werift';
+import { TypedEmitter } from './emitter.js';
+import { COPIED_EXTENSIONS, EXT } from './peer-config.js';
+import type { Producer } from './producer.js';
+import type { ConsumerStats, MediaKind } from './types.js';
+
+export type ConsumerEvents = {
+  close: [];
+  /** Its producer closed; the consumer closes right after this event. */
+  producerClose: [];
+  producerPause: [];
+  producerResume: [];
+  pause: [];
+  resume: [];
+};
+
+/** What a consumer needs to put bytes on its subscriber's wire: werift's SRTP transport. */
+export interface RtpSink {
+  /** Encrypts and sends; `header` is only asked for ssrc, sequenceNumber, serializeSize, serialize(). */
+  sendRtp(payload: Buffer, header: OutgoingHeader): unknown;
+}
+
+/** Packets kept for NACK answers: about 1 s of 1 Mbps video; audio is not NACKed (no history). */
+const VIDEO_HISTORY = 1024;
+const HEADER_SLOT = 64; // 12 fixed + 4 extension header + at most 48 bytes of extensions
+const MAX_EXTENSION_BYTES = HEADER_SLOT - 16;
+
+/**
+ * The RTP header werift's SRTP code serializes, duck-typed: werift asks for ssrc and sequence
+ * number (for the SRTP counter) and serialize(); we hand it bytes we already wrote, so no
+ * RtpHeader object, BitWriter or extension array is built per packet and per subscriber.
+ */
+export class OutgoingHeader {
+  ssrc = 0;
+  sequenceNumber = 0;
+  bytes: Buffer = Buffer.alloc(0);
+  get serializeSize(): number {
+    return this.bytes.length;
+  }
+  serialize(): Buffer {
+    return this.bytes;
+  }
+}
+
+export class Consumer extends TypedEmitter<ConsumerEvents> {
+  readonly id: string;
+  readonly producerId: string;
+  readonly kind: MediaKind;
+  readonly producer: Producer;
+  /** The SSRC this consumer sends with (werift's sender SSRC, signalled in the offer). */
+  readonly ssrc: number;
+  readonly clockRate: number;
+
+  #closed = false;
+  #paused: boolean;
+  #producerPaused: boolean;
+  #sink: RtpSink | null = null;
+  #payloadType = -1;
+  #mid = '';
+  /** Subscriber's extension id by publisher's extension id (0 = drop). */
+  #extMap = new Uint8Array(256);
+  #midId = 0;
+  #absSendTimeId = 0;
+  #midBytes: Buffer = Buffer.alloc(0);
+
+  // Rewriting state. Output continues from the last sent packet after every (re)sync.
+  #needsSync = true;
+  #everSent = false;
+  #seqOffset = 0;
+  #tsOffset = 0;
+  #syncSeq = 0;
+  #highestOutSeq: number;
+  #lastOutTs: number;
+  #lastSentAt = 0;
+  #keyFrameWanted = false;
+
+  // Send history for NACK: header bytes in one buffer, payload references beside them.
+  readonly #historySize: number;
+  readonly #headers: Buffer;
+  readonly #headerLengths: Uint8Array;
+  readonly #historySeq: Int32Array;
+  readonly #payloads: (Buffer | undefined)[];
+  readonly #out = new OutgoingHeader();
+
+  // Counters.
+  #packetsSent = 0;
+  #bytesSent = 0;
+  #nackCount = 0;
+  #retransmitted = 0;
+  #pliCount = 0;
+  #firCount = 0;
+  #packetsLost = 0;
+  #fractionLost = 0;
+  #jitter = 0;
+  #rtt: number | null = null;
+  #availableBitrate: number | null = null;
+  #lastSrCompact = -1;
+  #lastSrSentAt = 0;
+  #sampleAt = performance.now();
+  #sampleBytes = 0;
+  #bitrate = 0;
+
+  constructor(params: { id: string; producer: Producer; ssrc: number; paused?: boolean }) {
+    super();
+    this.id = params.id;
+    this.producer = params.producer;
+    this.producerId = params.producer.id;
+    this.kind = params.producer.kind;
+    this.ssrc = params.ssrc;
+    this.clockRate = params.producer.codec.clockRate;
+    this.#paused = params.paused ?? false;
+    this.#producerPaused = params.producer.paused;
+    // Random starts, as RFC 3550 asks, so sequence and timestamp leak nothing of the publisher's.
+    this.#highestOutSeq = (Math.random() * 0x10000) | 0;
+    this.#lastOutTs = (Math.random() * 0x100000000) >>> 0;
+    this.#historySize = this.kind === 'video' ? VIDEO_HISTORY : 1;
+    this.#headers = Buffer.alloc(this.#historySize * HEADER_SLOT);
+    this.#headerLengths = new Uint8Array(this.#historySize);
+    this.#historySeq = new Int32Array(this.#historySize).fill(-1);
+    this.#payloads = new Array<Buffer | undefined>(this.#historySize);
+    this.#out.ssrc = this.ssrc;
+    params.producer.addConsumer(this);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get producerPaused(): boolean {
+    return this.#producerPaused;
+  }
+
+  /** @internal What the subscriber's answer settled: payload type, mid, extension ids by URI. */
+  setNegotiated(params: { payloadType: number; mid: string; extensionIds: Map<string, number> }): void {
+    this.#payloadType = params.payloadType;
+    this.#mid = params.mid;
+    this.#midBytes = Buffer.from(params.mid, 'utf8');
+    this.#midId = params.mid && this.#midBytes.length <= 16 ? (params.extensionIds.get(EXT.mid) ?? 0) : 0;
+    this.#absSendTimeId = params.extensionIds.get(EXT.absSendTime) ?? 0;
+    this.#extMap.fill(0);
+    this.producer.extensionUris.forEach((uri, publisherId) => {
+      if (uri && COPIED_EXTENSIONS.has(uri)) this.#extMap[publisherId] = params.extensionIds.get(uri) ?? 0;
+    });
+  }
+
+  /** @internal The subscriber's DTLS is up: packets may flow. Video starts at a keyframe. */
+  connect(sink: RtpSink): void {
+    if (this.#closed) return;
+    this.#sink = sink;
+    this.#resync();
+  }
+
+  /** @internal The subscriber's connection went away (not closed: it may come back). */
+  disconnect(): void {
+    this.#sink = null;
+  }
+
+  #resync(): void {
+    this.#needsSync = true;
+    if (this.kind === 'video' && this.#sink && !this.#paused && !this.#producerPaused) {
+      this.#keyFrameWanted = true;
+      this.producer.requestKeyFrame();
+    }
+  }
+
+  /**
+   * Packet path: rewrite one producer packet for this subscriber and send it. Writes the header
+   * straight into the send-history slot; the payload buffer is shared, never copied or mutated.
+   */
+  forward(packet: RtpPacket, keyFrame: boolean): void {
+    const sink = this.#sink;
+    if (sink === null || this.#paused || this.#payloadType < 0) return;
+    const h = packet.header;
+    const payload = packet.payload;
+    const seq = h.sequenceNumber;
+    const now = performance.now();
+    if (this.#needsSync) {
+      if (this.kind === 'video' && !keyFrame) {
+        // Delta frames before the first keyframe are undecodable; wait (the request is pending).
+        return;
+      }
+      this.#needsSync = false;
+      this.#keyFrameWanted = false;
+      this.#syncSeq = seq;
+      this.#seqOffset = (this.#highestOutSeq + 1 - seq) & 0xffff;
+      // Advance the timestamp by the wall time since the last packet so that playout after a
+      // pause/resume or keyframe switch stays monotonic and roughly real-time.
+      const advance = this.#everSent ? Math.max(1, Math.round(((now - this.#lastSentAt) * this.clockRate) / 1000)) : 0;
+      this.#tsOffset = (this.#lastOutTs + advance - h.timestamp) >>> 0;
+    } else {
+      const sinceSync = (seq - this.#syncSeq) & 0xffff;
+      if (sinceSync >= 0x8000) return; // older than the sync point: the subscriber never saw its frame start
+      // Trail the sync point behind the newest packet so the window survives sequence wrap-around.
+      if (sinceSync > 0x4000) this.#syncSeq = (seq - 0x4000) & 0xffff;
+    }
+    if (payload.length === 0) {
+      // Padding-only packet (bandwidth probing): drop it and close the sequence gap it leaves, if
+      // it is the newest; carrying probes to subscribers would only cost them bandwidth.
+      if (((seq + this.#seqOffset - this.#highestOutSeq) & 0xffff) === 1) this.#seqOffset = (this.#seqOffset - 1) & 0xffff;
+      return;
+    }
+    const outSeq = (seq + this.#seqOffset) & 0xffff;
+    const outTs = (h.timestamp + this.#tsOffset) >>> 0;
+    if (((outSeq - this.#highestOutSeq) & 0xffff) < 0x8000) {
+      this.#highestOutSeq = outSeq;
+      this.#lastOutTs = outTs;
+      this.#lastSentAt = now;
+    }
+    this.#everSent = true;
+
+    const slot = outSeq % this.#historySize;
+    const base = slot * HEADER_SLOT;
+    const buf = this.#headers;
+    buf[base + 1] = (h.marker ? 0x80 : 0) | this.#payloadType;
+    buf.writeUInt16BE(outSeq, base + 2);
+    buf.writeUInt32BE(outTs, base + 4);
+    buf.writeUInt32BE(this.ssrc, base + 8);
+    const length = this.#writeExtensions(h.extensions, buf, base, now);
+    buf[base] = length > 12 ? 0x90 : 0x80; // V=2, X when extensions were written, no CSRC
+    this.#headerLengths[slot] = length;
+    this.#historySeq[slot] = outSeq;
+    this.#payloads[slot] = payload;
+
+    const out = this.#out;
+    out.sequenceNumber = outSeq;
+    out.bytes = buf.subarray(base, base + length);
+    sink.sendRtp(payload, out);
+    this.#packetsSent++;
+    this.#bytesSent += payload.length;
+  }
+
+  /** Writes the one-byte-form extension block after the fixed header; returns the header length. */
+  #writeExtensions(extensions: { id: number; payload: Buffer }[], buf: Buffer, base: number, now: number): number {
+    let o = base + 16;
+    const end = base + 16 + MAX_EXTENSION_BYTES;
+    if (this.#midId !== 0 && o + 1 + this.#midBytes.length <= end) {
+      buf[o++] = (this.#midId << 4) | (this.#midBytes.length - 1);
+      o += this.#midBytes.copy(buf, o);
+    }
+    if (this.#absSendTimeId !== 0 && o + 4 <= end) {
+      // 6.18 fixed-point seconds, 24 bits (abs-send-time spec); our send time, not the publisher's.
+      const t = Math.round((now / 1000) * 262144) & 0xffffff;
+      buf[o++] = (this.#absSendTimeId << 4) | 2;
+      buf[o++] = t >>> 16;
+      buf[o++] = (t >>> 8) & 0xff;
+      buf[o++] = t & 0xff;
+    }
+    const map = this.#extMap;
+    for (let i = 0; i < extensions.length; i++) {
+      const ext = extensions[i]!;
+      const id = map[ext.id & 0xff]!;
+      const len = ext.payload.length;
+      if (id === 0 || len === 0 || len > 16 || o + 1 + len > end) continue;
+      buf[o++] = (id << 4) | (len - 1);
+      o += ext.payload.copy(buf, o);
+    }
+    const written = o - (base + 16);
+    if (written === 0) return 12;
+    while ((o - base) & 3) buf[o++] = 0; // pad to 32 bits
+    buf[base + 12] = 0xbe;
+    buf[base + 13] = 0xde;
+    buf.writeUInt16BE((o - base - 16) >> 2, base + 14);
+    return o - base;
+  }
+
+  /** @internal RTCP from the subscriber about this consumer's SSRC (werift routes it by SSRC). */
+  handleRtcp(packet: RtcpPacket): void {
+    if (this.#closed) return;
+    if (packet instanceof RtcpTransportLayerFeedback) {
+      if (packet.feedback instanceof GenericNack) this.#answerNack(packet.feedback.lost);
+    } else if (packet instanceof RtcpPayloadSpecificFeedback) {
+      const fb = packet.feedback;
+      if (fb instanceof PictureLossIndication) {
+        this.#pliCount++;
+        this.producer.requestKeyFrame();
+      } else if (fb instanceof ReceiverEstimatedMaxBitrate) {
+        this.#availableBitrate = Number(fb.bitrate);
+      } else if (fb.count === 4) {
+        // FIR (RFC 5104): same effect as PLI for us.
+        this.#firCount++;
+        this.producer.requestKeyFrame();
+      }
+    } else if (packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket) {
+      for (const report of packet.reports) {
+        if (report.ssrc !== this.ssrc) continue;
+        this.#packetsLost = report.packetsLost;
+        this.#fractionLost = report.fractionLost / 256;
+        this.#jitter = Math.round((report.jitter / this.clockRate) * 1000 * 10) / 10;
+        if (report.lsr !== 0 && report.lsr === this.#lastSrCompact) {
+          const delay = ((compactNtp(Date.now()) - report.lsr - report.dlsr) >>> 0) / 65536;
+          if (delay < 60) this.#rtt = Math.round(delay * 10000) / 10000;
+        }
+      }
+    }
+  }
+
+  #answerNack(lost: number[]): void {
+    const sink = this.#sink;
+    if (sink === null || this.kind !== 'video') return;
+    this.#nackCount++;
+    for (const seq of lost) {
+      const slot = seq % this.#historySize;
+      const payload = this.#payloads[slot];
+      if (this.#historySeq[slot] !== seq || payload === undefined) continue;
+      const base = slot * HEADER_SLOT;
+      const out = this.#out;
+      out.sequenceNumber = seq;
+      out.bytes = this.#headers.subarray(base, base + this.#headerLengths[slot]!);
+      sink.sendRtp(payload, out);
+      this.#retransmitted++;
+    }
+  }
+
+  /**
+   * @internal An RTCP sender report for this consumer, or null before anything was sent. The RTP
+   * time maps the publisher's own SR (so audio and video of one stream stay in sync in the
+   * browser); without one yet, it extrapolates from the last packet sent.
+   */
+  senderReport(): RtcpSrPacket | null {
+    if (!this.#everSent || this.#sink === null) return null;
+    const nowMs = Date.now();
+    const now = performance.now();
+    const sr = this.producer.lastSenderReport;
+    const rtpTimestamp =
+      sr !== undefined
+        ? (sr.rtpTimestamp + Math.round(((now - sr.receivedAt) * this.clockRate) / 1000) + this.#tsOffset) >>> 0
+        : (this.#lastOutTs + Math.round(((now - this.#lastSentAt) * this.clockRate) / 1000)) >>> 0;
+    const ntp = ntpTimestamp(nowMs);
+    this.#lastSrCompact = compactNtp(nowMs);
+    this.#lastSrSentAt = now;
+    return new RtcpSrPacket({
+      ssrc: this.ssrc,
+      senderInfo: new RtcpSenderInfo({
+        ntpTimestamp: ntp,
+        rtpTimestamp,
+        packetCount: this.#packetsSent >>> 0,
+        octetCount: this.#bytesSent >>> 0,
+      }),
+    });
+  }
+
+  /** @internal Called by the transport's timer to refresh the bitrate. */
+  sample(now: number): void {
+    const elapsed = (now - this.#sampleAt) / 1000;
+    if (elapsed <= 0) return;
+    this.#bitrate = Math.round(((this.#bytesSent - this.#sampleBytes) * 8) / elapsed);
+    this.#sampleAt = now;
+    this.#sampleBytes = this.#bytesSent;
+    // A keyframe asked for but not seen (lost PLI, slow encoder): ask again (throttled by the producer).
+    if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused) this.producer.requestKeyFrame();
+  }
+
+  /** Stops sending to this subscriber (e.g. subscribeToVideo(false)). */
+  pause(): void {
+    if (this.#closed || this.#paused) return;
+    this.#paused = true;
+    this.#keyFrameWanted = false;
+    this.emit('pause');
+  }
+
+  /** Starts sending again, from a fresh keyframe for video. */
+  resume(): void {
+    if (this.#closed || !this.#paused) return;
+    this.#paused = false;
+    this.#resync();
+    this.emit('resume');
+  }
+
+  /** Asks the producer for a keyframe on this subscriber's behalf (throttled by the producer). */
+  requestKeyFrame(): void {
+    if (!this.#closed) this.producer.requestKeyFrame();
+  }
+
+  /** @internal */
+  handleProducerPause(): void {
+    if (this.#closed || this.#producerPaused) return;
+    this.#producerPaused = true;
+    this.emit('producerPause');
+  }
+
+  /** @internal */
+  handleProducerResume(): void {
+    if (this.#closed || !this.#producerPaused) return;
+    this.#producerPaused = false;
+    this.#resync();
+    this.emit('producerResume');
+  }
+
+  /** @internal */
+  handleProducerClose(): void {
+    if (this.#closed) return;
+    this.emit('producerClose');
+    this.close();
+  }
+
+  getStats(): ConsumerStats {
+    return {
+      id: this.id,
+      producerId: this.producerId,
+      kind: this.kind,
+      ssrc: this.ssrc,
+      paused: this.#paused,
+      producerPaused: this.#producerPaused,
+      packetsSent: this.#packetsSent,
+      bytesSent: this.#bytesSent,
+      bitrate: this.#bitrate,
+      packetsLost: this.#packetsLost,
+      fractionLost: this.#fractionLost,
+      jitter: this.#jitter,
+      roundTripTime: this.#rtt,
+      nackCount: this.#nackCount,
+      retransmittedPackets: this.#retransmitted,
+      pliCount: this.#pliCount,
+      firCount: this.#firCount,
+      availableBitrate: this.#availableBitrate,
+    };
+  }
+
+  dump(): Record<string, unknown> {
+    return {
+      id: this.id,
+      producerId: this.producerId,
+      kind: this.kind,
+      ssrc: this.ssrc,
+      payloadType: this.#payloadType,
+      mid: this.#mid,
+      paused: this.#paused,
+      producerPaused: this.#producerPaused,
+      connected: this.#sink !== null,
+      waitingForKeyFrame: this.#needsSync && this.kind === 'video',
+      lastSenderReportAgoMs: this.#lastSrSentAt ? Math.round(performance.now() - this.#lastSrSentAt) : null,
+      closed: this.#closed,
+    };
+  }
+
+  /** Stops the consumer and detaches it from its producer. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sink = null;
+    this.producer.removeConsumer(this);
+    this.#payloads.fill(undefined);
+    this.emit('close');
+    this.removeAllListeners();
+  }
+}
+
+const NTP_EPOCH_OFFSET = 2208988800; // seconds from 1900 to 1970
+
+/** 64-bit NTP timestamp for a Unix time in milliseconds. */
+export function ntpTimestamp(unixMs: number): bigint {
+  const seconds = Math.floor(unixMs / 1000) + NTP_EPOCH_OFFSET;
+  const fraction = Math.floor(((unixMs % 1000) / 1000) * 0x100000000);
+  return (BigInt(seconds) << 32n) | BigInt(fraction);
+}
+
+/** The middle 32 bits of the NTP timestamp (RFC 3550 LSR units: 1/65536 s). */
+export function compactNtp(unixMs: number): number {
+  const seconds = Math.floor(unixMs / 1000) + NTP_EPOCH_OFFSET;
+  const fraction16 = Math.floor(((unixMs % 1000) / 1000) * 0x10000);
+  return (((seconds & 0xffff) << 16) | fraction16) >>> 0;
+}

@@ -1,0 +1,11 @@
+// The media engine's public surface. Nothing outside media/ imports from werift or sees RTP/SDP
+// internals: SDP strings pass through opaque, everything else is these objects and plain data.
+
+export { MediaEngine, DEFAULT_MAX_INCOMING_BITRATE, type MediaEngineOptions, type MediaEngineEvents } from './media-engine.js';
+export { Router, type RouterOptions, type RouterEvents } from './router.js';
+export { PublisherTransport, type PublisherTransportEvents } from './publisher-transport.js';
+export { SubscriberTransport, type SubscriberTransportEvents } from './subscriber-transport.js';
+export { Producer, KEYFRAME_REQUEST_INTERVAL_MS, type ProducerEvents } from './producer.js';
+export { Consumer, type ConsumerEvents } from './consumer.js';
+export type { VideoCodecName } from './codecs.js';
+export type { CodecInfo, ConsumerStats, IceCandidateInit, MediaKind, ProducerStats, TransportState } from './types.js';

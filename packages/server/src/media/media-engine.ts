@@ -1,0 +1,93 @@
+// MediaEngine: the SFU of one server process. It holds the network settings (announced addresses,
+// UDP ports) and the routers, one per routed session; closing it releases every socket and timer.
+
+import { ColloquyError, invalid } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { VideoCodecName } from './codecs.js';
+import { TypedEmitter } from './emitter.js';
+import type { IceSettings } from './peer-config.js';
+import { Router, type RouterOptions } from './router.js';
+
+export interface MediaEngineOptions {
+  /** Addresses put in ICE candidates, e.g. the server's public IP. Default ['127.0.0.1']. */
+  announcedIps?: string[];
+  /** Address UDP sockets bind to. Default: 127.0.0.1 when only loopback is announced, else all interfaces. */
+  listenIp?: string;
+  /** Inclusive UDP port range, one port per peer connection. Default [40000, 49999]. */
+  portRange?: [number, number];
+  /** Default most bits per second a publisher may send, for routers that do not set their own. Default 2.5 Mbps. */
+  maxIncomingBitrate?: number;
+  logger: Logger;
+}
+
+export type MediaEngineEvents = { close: [] };
+
+export const DEFAULT_MAX_INCOMING_BITRATE = 2_500_000;
+
+export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
+  readonly ice: IceSettings;
+  readonly maxIncomingBitrate: number;
+  readonly #logger: Logger;
+  readonly #routers = new Map<string, Router>();
+  #closing: Promise<void> | undefined;
+
+  constructor(options: MediaEngineOptions) {
+    super();
+    const announcedIps = options.announcedIps?.length ? options.announcedIps : ['127.0.0.1'];
+    const loopbackOnly = announcedIps.every((ip) => ip.startsWith('127.'));
+    const portRange = options.portRange ?? [40000, 49999];
+    if (!(portRange[0] >= 1024 && portRange[1] <= 65535 && portRange[0] < portRange[1])) {
+      throw invalid(`bad UDP port range ${portRange[0]}-${portRange[1]}`);
+    }
+    this.ice = {
+      announcedIps,
+      listenIp: options.listenIp ?? (loopbackOnly ? '127.0.0.1' : undefined),
+      portRange,
+    };
+    this.maxIncomingBitrate = options.maxIncomingBitrate ?? DEFAULT_MAX_INCOMING_BITRATE;
+    this.#logger = options.logger.child({ module: 'media' });
+    TypedEmitter.listenerError = (err, event) => this.#logger.error({ err, event }, 'media event listener threw');
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  get routers(): Router[] {
+    return [...this.#routers.values()];
+  }
+
+  getRouter(id: string): Router | undefined {
+    return this.#routers.get(id);
+  }
+
+  /** A router for one session. Its id (the session ID) must be unique while it lives. */
+  createRouter(options: RouterOptions): Router {
+    if (this.closed) throw new ColloquyError('not-allowed', 'media engine is closed');
+    if (typeof options.id !== 'string' || options.id === '') throw invalid('router id must be a non-empty string');
+    if (this.#routers.has(options.id)) throw new ColloquyError('conflict', `router ${options.id} exists`);
+    const videoCodec: VideoCodecName = options.videoCodec ?? 'VP8';
+    if (videoCodec !== 'VP8' && videoCodec !== 'H264') throw invalid(`video codec must be VP8 or H264, got ${String(videoCodec)}`);
+    const max = options.maxIncomingBitrate ?? this.maxIncomingBitrate;
+    if (!Number.isFinite(max) || max < 100_000) throw invalid('maxIncomingBitrate must be at least 100000 bits/s');
+    const router = new Router({ id: options.id, videoCodec, maxIncomingBitrate: Math.round(max), ice: this.ice, logger: this.#logger });
+    this.#routers.set(router.id, router);
+    router.on('close', () => this.#routers.delete(router.id));
+    return router;
+  }
+
+  dump(): Record<string, unknown> {
+    return { ice: this.ice, maxIncomingBitrate: this.maxIncomingBitrate, routers: this.routers.map((r) => r.dump()) };
+  }
+
+  /** Closes every router. Idempotent; resolves when all sockets are closed. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const closing = this.routers.map((r) => r.close());
+      this.emit('close');
+      this.removeAllListeners();
+      await Promise.all(closing);
+    })();
+    return this.#closing;
+  }
+}

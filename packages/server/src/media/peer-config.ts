@@ -1,0 +1,129 @@
+// How media/ configures werift's RTCPeerConnection: codecs, header extensions, ICE on the
+// operator's addresses only. One place, so publisher and subscriber sides agree.
+
+import {
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
+  useNACK,
+  usePLI,
+  useREMB,
+  type RTCPeerConnectionConfig,
+} from 'werift';
+import type { VideoCodecName } from './codecs.js';
+
+/** Network settings of the engine, shared by every peer connection it makes. */
+export interface IceSettings {
+  /** Addresses put in ICE candidates (what browsers send to). */
+  announcedIps: string[];
+  /** Address the UDP sockets bind; undefined binds all interfaces. */
+  listenIp: string | undefined;
+  /** Inclusive UDP port range for the sockets. */
+  portRange: [number, number];
+}
+
+export const EXT = {
+  mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
+  absSendTime: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
+  audioLevel: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
+  videoOrientation: 'urn:3gpp:video-orientation',
+  videoContentType: 'http://www.webrtc.org/experiments/rtp-hdrext/video-content-type',
+} as const;
+
+/**
+ * Extensions whose value is copied from the publisher's packet to the subscriber's (under the id
+ * the subscriber negotiated). mid and abs-send-time are written fresh per consumer instead; rid,
+ * repaired-rid and transport-cc are never forwarded (they describe the publisher's transport).
+ */
+export const COPIED_EXTENSIONS: ReadonlySet<string> = new Set([EXT.audioLevel, EXT.videoOrientation, EXT.videoContentType]);
+
+const AUDIO_EXTENSIONS = [EXT.mid, EXT.absSendTime, EXT.audioLevel];
+const VIDEO_EXTENSIONS = [EXT.mid, EXT.absSendTime, EXT.videoOrientation, EXT.videoContentType];
+
+function extensions(uris: string[]): RTCRtpHeaderExtensionParameters[] {
+  return uris.map((uri) => new RTCRtpHeaderExtensionParameters({ uri }));
+}
+
+export function opusCodec(payloadType?: number): RTCRtpCodecParameters {
+  return new RTCRtpCodecParameters({
+    mimeType: 'audio/opus',
+    clockRate: 48000,
+    channels: 2,
+    parameters: 'minptime=10;useinbandfec=1',
+    ...(payloadType === undefined ? {} : { payloadType }),
+  });
+}
+
+export function videoCodec(name: VideoCodecName, options: { payloadType?: number; parameters?: string } = {}): RTCRtpCodecParameters {
+  // No transport-cc: with it Chromium's estimate stayed at 300 kbps (webrtc-notes.md). REMB instead.
+  const rtcpFeedback = [useNACK(), usePLI(), useREMB()];
+  return new RTCRtpCodecParameters({
+    mimeType: name === 'VP8' ? 'video/VP8' : 'video/H264',
+    clockRate: 90000,
+    rtcpFeedback,
+    ...(name === 'H264' ? { parameters: options.parameters ?? 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' } : {}),
+    ...(options.payloadType === undefined ? {} : { payloadType: options.payloadType }),
+  });
+}
+
+function rtxCodec(): RTCRtpCodecParameters {
+  return new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000 });
+}
+
+function iceConfig(ice: IceSettings): RTCPeerConnectionConfig {
+  return {
+    // werift's default is a public STUN server; a server has nothing to learn from one.
+    iceServers: [],
+    // ICE-lite, as SFUs do (mediasoup, Janus): the browser runs the checks against our announced
+    // address and we answer them. Besides saving timers, it makes trickled browser candidates
+    // optional: werift's full ICE fails at once if the remote description carries no candidates.
+    iceLite: true,
+    // Host candidates are exactly the announced addresses: with both families off, werift gathers
+    // one socket per "additional host address", bound to the listen address (mediasoup's
+    // listenIp/announcedIp split, so a server behind 1:1 NAT works).
+    iceUseIpv4: false,
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: ice.announcedIps,
+    ...(ice.listenIp ? { iceInterfaceAddresses: { udp4: ice.listenIp } } : {}),
+    icePortRange: ice.portRange,
+    bundlePolicy: 'max-bundle',
+  };
+}
+
+/** Server side of a publisher's connection: receives Opus and the session's video codec. */
+export function createPublisherPeer(ice: IceSettings, video: VideoCodecName): RTCPeerConnection {
+  return new RTCPeerConnection({
+    ...iceConfig(ice),
+    // RTX lets Chromium answer NACKs (and pad) on a separate SSRC that werift unwraps, so the
+    // media SSRC carries only media and sequence rewriting stays simple.
+    codecs: { audio: [opusCodec()], video: [videoCodec(video), rtxCodec()] },
+    headerExtensions: { audio: extensions(AUDIO_EXTENSIONS), video: extensions(VIDEO_EXTENSIONS) },
+  });
+}
+
+/** Server side of a subscriber's connection: codecs are set per transceiver from the producers. */
+export function createSubscriberPeer(ice: IceSettings): RTCPeerConnection {
+  return new RTCPeerConnection({
+    ...iceConfig(ice),
+    codecs: { audio: [opusCodec()], video: [videoCodec('VP8'), videoCodec('H264')] },
+    headerExtensions: { audio: extensions(AUDIO_EXTENSIONS), video: extensions(VIDEO_EXTENSIONS) },
+  });
+}
+
+/** Resolves once werift has gathered its host candidates (a socket bind: milliseconds). */
+export async function waitForGathering(pc: RTCPeerConnection, timeoutMs = 5000): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sub.unSubscribe();
+      reject(new Error('ICE gathering timed out'));
+    }, timeoutMs);
+    const sub = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') {
+        clearTimeout(timer);
+        sub.unSubscribe();
+        resolve();
+      }
+    });
+  });
+}

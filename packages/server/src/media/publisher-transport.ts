@@ -1,0 +1,296 @@
+// PublisherTransport: the server end of one publisher's peer connection. The browser offers
+// (sendonly audio and/or video), we answer; each received track becomes a Producer. It tells the
+// publisher how much it may send (REMB) and keeps RTCP receiver reports and NACKs going (werift).
+
+import { randomUUID } from 'node:crypto';
+import {
+  ReceiverEstimatedMaxBitrate,
+  RtcpPayloadSpecificFeedback,
+  RtcpSrPacket,
+  type RTCPeerConnection,
+  type RTCRtpCodecParameters,
+  type RTCRtpTransceiver,
+} from 'werift';
+import { ColloquyError, conflict, invalid } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { TypedEmitter } from './emitter.js';
+import type { VideoCodecName } from './codecs.js';
+import { createPublisherPeer, waitForGathering, type IceSettings } from './peer-config.js';
+import { Producer, type ProducerLink } from './producer.js';
+import { checkPublisherOffer, checkSdp } from './sdp-checks.js';
+import { addRemoteCandidate, codecInfo, subscribeState, type Subscription } from './transport-common.js';
+import type { IceCandidateInit, MediaKind, TransportState } from './types.js';
+import { BitrateController, REMB_INTERVAL_MS } from './bitrate-controller.js';
+
+export type PublisherTransportEvents = {
+  stateChange: [TransportState];
+  /** A producer was created by acceptOffer. */
+  producer: [Producer];
+  close: [];
+};
+
+export interface PublisherTransportOptions {
+  id: string;
+  ice: IceSettings;
+  videoCodec: VideoCodecName;
+  /** Most bits per second this publisher may send (REMB cap). */
+  maxIncomingBitrate: number;
+  logger: Logger;
+}
+
+/** werift keeps these per receiver but does not type them public; we read them for stats only. */
+interface ReceiverInternals {
+  remoteStreams: Record<number, { jitter: number } | undefined>;
+  nackCountBySsrc: Record<number, number | undefined>;
+  rtcpSsrc: number;
+}
+
+export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
+  readonly id: string;
+  readonly videoCodec: VideoCodecName;
+  readonly #pc: RTCPeerConnection;
+  readonly #logger: Logger;
+  readonly #bitrate: BitrateController;
+  #producers: Producer[] = [];
+  readonly #subscriptions: Subscription[] = [];
+  #state: TransportState = 'new';
+  #offerAccepted = false;
+  #timer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+  #rtcpSsrc = 0;
+
+  constructor(options: PublisherTransportOptions) {
+    super();
+    this.id = options.id;
+    this.videoCodec = options.videoCodec;
+    this.#logger = options.logger;
+    this.#bitrate = new BitrateController(options.maxIncomingBitrate);
+    this.#pc = createPublisherPeer(options.ice, options.videoCodec);
+    this.#subscriptions.push(subscribeState(this.#pc, (state) => this.#onState(state)));
+  }
+
+  get state(): TransportState {
+    return this.#state;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  get producers(): readonly Producer[] {
+    return this.#producers;
+  }
+
+  /** Most bits per second the publisher is allowed (the REMB cap). */
+  get maxIncomingBitrate(): number {
+    return this.#bitrate.max;
+  }
+
+  set maxIncomingBitrate(bps: number) {
+    this.#bitrate.max = bps;
+  }
+
+  /**
+   * Takes the browser's offer and returns our answer with ICE candidates included (no server-side
+   * trickle: gathering is a socket bind). One producer per received audio/video track.
+   */
+  async acceptOffer(sdp: unknown): Promise<{ answer: string; producers: Producer[] }> {
+    if (this.closed) throw new ColloquyError('not-allowed', 'transport is closed');
+    if (this.#offerAccepted) throw conflict('this transport already accepted an offer');
+    const offer = checkSdp(sdp, 'offer');
+    checkPublisherOffer(offer);
+    this.#offerAccepted = true;
+    try {
+      await this.#pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    } catch (err) {
+      throw invalid(`unusable SDP offer: ${(err as Error).message}`);
+    }
+    const producers: Producer[] = [];
+    try {
+      for (const transceiver of this.#pc.getTransceivers()) {
+        const producer = this.#createProducer(transceiver);
+        if (producer) producers.push(producer);
+      }
+      if (producers.length === 0) throw invalid(`the offer has no track this session can receive (Opus audio, ${this.videoCodec} video)`);
+      const answer = await this.#pc.createAnswer();
+      await this.#pc.setLocalDescription(answer);
+      await waitForGathering(this.#pc);
+      if (this.closed) throw new ColloquyError('not-allowed', 'transport closed while answering');
+    } catch (err) {
+      for (const producer of producers) producer.close();
+      throw err;
+    }
+    this.#producers = producers;
+    for (const producer of producers) this.emit('producer', producer);
+    this.#logger.debug({ transportId: this.id, producers: producers.map((p) => p.dump()) }, 'publisher offer accepted');
+    return { answer: this.#pc.localDescription!.sdp, producers };
+  }
+
+  #createProducer(transceiver: RTCRtpTransceiver): Producer | null {
+    const kind = transceiver.kind as MediaKind;
+    const track = transceiver.receiver.track;
+    if (!track.ssrc) {
+      transceiver.setDirection('inactive');
+      return null;
+    }
+    const chosen = chooseCodec(transceiver.codecs, kind, this.videoCodec);
+    if (!chosen) {
+      transceiver.setDirection('inactive');
+      return null;
+    }
+    // Answer with exactly one codec (and its RTX), so the browser sends what consumers expect.
+    transceiver.codecs = transceiver.codecs.filter(
+      (c) => c === chosen || (c.name.toLowerCase() === 'rtx' && c.parameters?.includes(`apt=${chosen.payloadType}`)),
+    );
+    transceiver.setDirection('recvonly');
+    const receiver = transceiver.receiver;
+    const internals = receiver as unknown as ReceiverInternals;
+    this.#rtcpSsrc ||= internals.rtcpSsrc;
+    const extensionUris: (string | undefined)[] = [];
+    for (const ext of transceiver.headerExtensions) extensionUris[ext.id] = ext.uri;
+    const link: ProducerLink = {
+      sendPli: (ssrc) => void receiver.sendRtcpPLI(ssrc),
+      receiveStats: (ssrc) => internals.remoteStreams[ssrc],
+      nackCount: (ssrc) => internals.nackCountBySsrc[ssrc] ?? 0,
+    };
+    const producer = new Producer({
+      id: randomUUID(),
+      kind,
+      codec: codecInfo(chosen),
+      ssrc: track.ssrc,
+      streamId: this.id,
+      extensionUris,
+      link,
+    });
+    const ssrc = track.ssrc;
+    this.#subscriptions.push(
+      track.onReceiveRtp.subscribe((packet) => producer.receive(packet)),
+      receiver.onRtcp.subscribe((packet) => {
+        if (packet instanceof RtcpSrPacket && packet.ssrc === ssrc) producer.handleSenderReport(packet.senderInfo.rtpTimestamp);
+      }),
+    );
+    producer.on('close', () => {
+      this.#producers = this.#producers.filter((p) => p !== producer);
+    });
+    return producer;
+  }
+
+  async addRemoteCandidate(candidate: IceCandidateInit | null | undefined): Promise<void> {
+    if (this.closed) return;
+    await addRemoteCandidate(this.#pc, candidate);
+  }
+
+  #onState(state: TransportState): void {
+    if (this.closed || state === this.#state) return;
+    this.#state = state;
+    if (state === 'connected' && !this.#timer) {
+      // A REMB right away lands inside Chromium's start phase (first 2 s without loss), where it
+      // trusts a receiver estimate and jumps to it instead of ramping up 8 % per second.
+      this.#tick();
+      this.#timer = setInterval(() => this.#tick(), REMB_INTERVAL_MS);
+    }
+    this.emit('stateChange', state);
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    let incoming = 0;
+    let worstLoss = 0;
+    const videoSsrcs: number[] = [];
+    for (const producer of this.#producers) {
+      producer.sample(now);
+      incoming += producer.bitrate;
+      if (producer.kind === 'video') {
+        videoSsrcs.push(producer.ssrc);
+        worstLoss = Math.max(worstLoss, producer.fractionLost);
+      }
+    }
+    if (videoSsrcs.length === 0) return;
+    const estimate = this.#bitrate.update(incoming, worstLoss, now);
+    const dtls = this.#pc.dtlsTransports[0];
+    if (!dtls || dtls.state !== 'connected') return;
+    const remb = new RtcpPayloadSpecificFeedback({ feedback: rembFeedback(this.#rtcpSsrc, estimate, videoSsrcs) });
+    dtls.sendRtcp([remb]).catch((err: unknown) => this.#logger.debug({ err }, 'REMB send failed'));
+  }
+
+  getStats(): { id: string; state: TransportState; rembBitrate: number; maxIncomingBitrate: number; producers: ReturnType<Producer['getStats']>[] } {
+    return {
+      id: this.id,
+      state: this.#state,
+      rembBitrate: this.#bitrate.estimate,
+      maxIncomingBitrate: this.#bitrate.max,
+      producers: this.#producers.map((p) => p.getStats()),
+    };
+  }
+
+  dump(): Record<string, unknown> {
+    return {
+      id: this.id,
+      kind: 'publisher',
+      state: this.#state,
+      videoCodec: this.videoCodec,
+      closed: this.closed,
+      producers: this.#producers.map((p) => p.dump()),
+      localCandidates: candidateLines(this.#pc.localDescription?.sdp),
+    };
+  }
+
+  /** Closes producers (and so their consumers), then the peer connection and its socket. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      for (const producer of [...this.#producers]) producer.close();
+      this.#producers = [];
+      for (const sub of this.#subscriptions.splice(0)) sub.unSubscribe();
+      this.#state = 'closed';
+      this.emit('close');
+      this.removeAllListeners();
+      await this.#pc.close().catch((err: unknown) => this.#logger.warn({ err }, 'publisher peer close failed'));
+    })();
+    return this.#closing;
+  }
+}
+
+/** Picks the one codec a publisher must send: Opus for audio; the session's codec for video. */
+function chooseCodec(codecs: RTCRtpCodecParameters[], kind: MediaKind, video: VideoCodecName): RTCRtpCodecParameters | undefined {
+  if (kind === 'audio') return codecs.find((c) => c.mimeType.toLowerCase() === 'audio/opus');
+  const wanted = video === 'VP8' ? 'video/vp8' : 'video/h264';
+  const candidates = codecs.filter((c) => c.mimeType.toLowerCase() === wanted);
+  if (video === 'VP8') return candidates[0];
+  // H.264: packetization-mode=1 (FU-A) and a baseline profile every browser decodes, if offered.
+  const fmtp = (c: RTCRtpCodecParameters) => (c.parameters ?? '').toLowerCase();
+  const mode1 = candidates.filter((c) => fmtp(c).includes('packetization-mode=1'));
+  return (
+    mode1.find((c) => /profile-level-id=42e0/.test(fmtp(c))) ??
+    mode1.find((c) => /profile-level-id=4200/.test(fmtp(c))) ??
+    mode1[0] ??
+    candidates[0]
+  );
+}
+
+/**
+ * A REMB message. werift's serializer writes the brExp/brMantissa/ssrcNum fields as given and
+ * ignores `bitrate`, so an unfilled one tells the browser 0 bits/s (and Chromium then ignores it).
+ */
+export function rembFeedback(senderSsrc: number, bitrate: number, ssrcs: number[]): ReceiverEstimatedMaxBitrate {
+  let mantissa = Math.max(0, Math.floor(bitrate));
+  let exp = 0;
+  while (mantissa >= 1 << 18) {
+    mantissa = Math.floor(mantissa / 2);
+    exp++;
+  }
+  return new ReceiverEstimatedMaxBitrate({
+    senderSsrc,
+    mediaSsrc: 0,
+    brExp: exp,
+    brMantissa: mantissa,
+    bitrate: BigInt(mantissa) << BigInt(exp),
+    ssrcNum: ssrcs.length,
+    ssrcFeedbacks: ssrcs,
+  });
+}
+
+export function candidateLines(sdp: string | undefined): string[] {
+  return sdp ? sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')) : [];
+}

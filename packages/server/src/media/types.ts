@@ -1,0 +1,82 @@
+// Shapes shared by the media objects: codec descriptions, stats, states. Plain data, so the
+// Inspector and signaling can pass them on without touching werift types.
+
+import type { CodecName } from './codecs.js';
+
+export type MediaKind = 'audio' | 'video';
+
+/** A negotiated codec as the media engine sees it. */
+export interface CodecInfo {
+  name: CodecName;
+  /** e.g. 'video/VP8', 'audio/opus'. */
+  mimeType: string;
+  payloadType: number;
+  clockRate: number;
+  channels?: number;
+  /** The fmtp line (H.264 profile, Opus options), if any. */
+  parameters?: string;
+}
+
+/** Connection state of a transport, as RTCPeerConnection.connectionState. */
+export type TransportState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+
+/** An ICE candidate as browsers hand it over (RTCIceCandidateInit). */
+export interface IceCandidateInit {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+  usernameFragment?: string | null;
+}
+
+export interface ProducerStats {
+  id: string;
+  kind: MediaKind;
+  codec: string;
+  ssrc: number;
+  paused: boolean;
+  packetsReceived: number;
+  bytesReceived: number;
+  /** Received media bits per second over the last second. */
+  bitrate: number;
+  /** Packets lost on the way from the publisher (from RTP sequence gaps, after retransmission). */
+  packetsLost: number;
+  /** Fraction lost over the last measurement interval (0..1). */
+  fractionLost: number;
+  /** Interarrival jitter in milliseconds (RFC 3550). */
+  jitter: number;
+  /** NACKs and PLIs the server sent to the publisher. */
+  nackCount: number;
+  pliCount: number;
+  keyFramesReceived: number;
+  /** Video only: frames per second over the last second, and the last keyframe's picture size. */
+  frameRate?: number;
+  width?: number;
+  height?: number;
+  consumers: number;
+}
+
+export interface ConsumerStats {
+  id: string;
+  producerId: string;
+  kind: MediaKind;
+  ssrc: number;
+  paused: boolean;
+  producerPaused: boolean;
+  packetsSent: number;
+  bytesSent: number;
+  /** Sent media bits per second over the last second. */
+  bitrate: number;
+  /** From the subscriber's receiver reports. */
+  packetsLost: number;
+  fractionLost: number;
+  jitter: number;
+  /** Seconds, from RTCP SR/RR (null until measured). */
+  roundTripTime: number | null;
+  /** What the subscriber asked for, and what we resent. */
+  nackCount: number;
+  retransmittedPackets: number;
+  pliCount: number;
+  firCount: number;
+  /** The subscriber's REMB estimate in bits per second (null until it sends one). */
+  availableBitrate: number | null;
+}

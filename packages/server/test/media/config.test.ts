@@ -1,0 +1,55 @@
+// Media settings from the environment, and the server owning the engine's lifetime.
+
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { startTestServer } from '../helpers.js';
+
+describe('media configuration', () => {
+  it('defaults to loopback, ports 40000-49999 and a 2.5 Mbps cap', () => {
+    const c = loadConfig({});
+    expect(c.announcedIps).toEqual(['127.0.0.1']);
+    expect(c.rtcListenIp).toBeNull();
+    expect(c.rtcPortRange).toEqual([40000, 49999]);
+    expect(c.maxBitrate).toBe(2_500_000);
+  });
+
+  it('reads announced addresses, listen address, port range and cap', () => {
+    const c = loadConfig({
+      COLLOQUY_ANNOUNCED_IP: '203.0.113.7, 198.51.100.2',
+      COLLOQUY_RTC_LISTEN_IP: '0.0.0.0',
+      COLLOQUY_RTC_MIN_PORT: '50000',
+      COLLOQUY_RTC_MAX_PORT: '50100',
+      COLLOQUY_MAX_BITRATE: '1000000',
+    });
+    expect(c.announcedIps).toEqual(['203.0.113.7', '198.51.100.2']);
+    expect(c.rtcListenIp).toBe('0.0.0.0');
+    expect(c.rtcPortRange).toEqual([50000, 50100]);
+    expect(c.maxBitrate).toBe(1_000_000);
+  });
+
+  it.each([
+    [{ COLLOQUY_ANNOUNCED_IP: 'example.com' }, /COLLOQUY_ANNOUNCED_IP/],
+    [{ COLLOQUY_ANNOUNCED_IP: '::1' }, /COLLOQUY_ANNOUNCED_IP/],
+    [{ COLLOQUY_RTC_LISTEN_IP: 'eth0' }, /COLLOQUY_RTC_LISTEN_IP/],
+    [{ COLLOQUY_RTC_MIN_PORT: '80' }, /COLLOQUY_RTC_MIN_PORT/],
+    [{ COLLOQUY_RTC_MIN_PORT: '50000', COLLOQUY_RTC_MAX_PORT: '50000' }, /below/],
+    [{ COLLOQUY_MAX_BITRATE: '5000' }, /COLLOQUY_MAX_BITRATE/],
+  ])('refuses %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('the running server has a media engine configured from it, closed with the server', async () => {
+    const t = await startTestServer({ COLLOQUY_RTC_MIN_PORT: '44000', COLLOQUY_RTC_MAX_PORT: '44099', COLLOQUY_MAX_BITRATE: '800000' });
+    const { media } = t.server;
+    expect(media.ice.portRange).toEqual([44000, 44099]);
+    expect(media.ice.announcedIps).toEqual(['127.0.0.1']);
+    const router = media.createRouter({ id: 'session-1' });
+    expect(router.maxIncomingBitrate).toBe(800_000);
+    const transport = router.createSubscriberTransport();
+    await t.close();
+    expect(media.closed).toBe(true);
+    expect(router.closed).toBe(true);
+    expect(transport.closed).toBe(true);
+  });
+});

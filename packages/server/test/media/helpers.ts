@@ -1,0 +1,62 @@
+// Shared setup for the media tests: an engine, routers cleaned up after each test, and Node
+// clients connected through real transports.
+
+import { NodePublisher, NodeSubscriber, type NodePublisherOptions, type TestMedia } from '@colloquy/testing/media';
+import { pino } from 'pino';
+import { MediaEngine, type Producer, type Router } from '../../src/media/index.js';
+
+export function newEngine(options: { portRange?: [number, number] } = {}): MediaEngine {
+  return new MediaEngine({ logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), ...options });
+}
+
+export class MediaFixture {
+  readonly cleanups: (() => Promise<void>)[] = [];
+  #rooms = 0;
+  constructor(
+    readonly engine: MediaEngine,
+    readonly media: TestMedia,
+  ) {}
+
+  router(options: { videoCodec?: 'VP8' | 'H264'; maxIncomingBitrate?: number } = {}): Router {
+    const router = this.engine.createRouter({ id: `room-${++this.#rooms}-${Math.random()}`, ...options });
+    this.cleanups.push(() => router.close());
+    return router;
+  }
+
+  async publish(router: Router, options: Partial<NodePublisherOptions> = {}) {
+    const publisher = new NodePublisher({ media: this.media, videoOrientation: 3, audioLevel: 0x2a, ...options });
+    this.cleanups.push(() => publisher.close());
+    const transport = router.createPublisherTransport();
+    let producers: Producer[] = [];
+    await publisher.connect(async (offer) => {
+      const result = await transport.acceptOffer(offer);
+      producers = result.producers;
+      return result.answer;
+    });
+    return { publisher, transport, producers };
+  }
+
+  async subscribe(router: Router, producers: Producer[], options: { inboundLossPercent?: number; paused?: boolean } = {}) {
+    const subscriber = new NodeSubscriber(options);
+    this.cleanups.push(() => subscriber.close());
+    const transport = router.createSubscriberTransport();
+    const consumers = transport.consume(producers, { paused: options.paused ?? false });
+    const answer = await subscriber.answer(await transport.createOffer());
+    await transport.acceptAnswer(answer);
+    await subscriber.connected();
+    return { subscriber, transport, consumers };
+  }
+
+  async cleanup(): Promise<void> {
+    for (const c of this.cleanups.splice(0).reverse()) await c();
+  }
+}
+
+/** Number of places where consecutive sequence numbers are not +1 (mod 2^16). */
+export function gaps(seqs: number[]): number {
+  let n = 0;
+  for (let i = 1; i < seqs.length; i++) if (((seqs[i]! - seqs[i - 1]!) & 0xffff) !== 1) n++;
+  return n;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

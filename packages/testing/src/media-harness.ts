@@ -1,0 +1,235 @@
+// A throwaway signaling server for media tests and benchmarks until real signaling exists: a page
+// with raw RTCPeerConnection code, and JSON endpoints that call the media engine directly
+// (POST /publish: offer -> answer; /subscribe -> offer; /answer; /candidate; /close).
+
+import { MediaEngine, type PublisherTransport, type Router, type SubscriberTransport, type VideoCodecName } from '@colloquy/server';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { pino } from 'pino';
+
+export interface MediaHarness {
+  url: string;
+  engine: MediaEngine;
+  /** The router for a room, created on first use with these options. */
+  router(room: string, options?: { videoCodec?: VideoCodecName; maxIncomingBitrate?: number }): Router;
+  publishers: Map<string, PublisherTransport>;
+  subscribers: Map<string, SubscriberTransport>;
+  close(): Promise<void>;
+}
+
+export interface MediaHarnessOptions {
+  /** Options of the engine (ports, default bitrate cap). */
+  portRange?: [number, number];
+  maxIncomingBitrate?: number;
+  /** Per-room settings used when a page names a room that does not exist yet. */
+  rooms?: Record<string, { videoCodec?: VideoCodecName; maxIncomingBitrate?: number }>;
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+}
+
+export async function startMediaHarness(options: MediaHarnessOptions = {}): Promise<MediaHarness> {
+  const engine = new MediaEngine({
+    logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }),
+    ...(options.portRange ? { portRange: options.portRange } : {}),
+    ...(options.maxIncomingBitrate ? { maxIncomingBitrate: options.maxIncomingBitrate } : {}),
+  });
+  const publishers = new Map<string, PublisherTransport>();
+  const subscribers = new Map<string, SubscriberTransport>();
+  const router = (room: string, roomOptions = options.rooms?.[room] ?? {}): Router =>
+    engine.getRouter(room) ?? engine.createRouter({ id: room, ...roomOptions });
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      try {
+        if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
+          res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+          return;
+        }
+        if (req.url === '/favicon.ico') {
+          res.writeHead(204).end();
+          return;
+        }
+        if (req.method !== 'POST') {
+          res.writeHead(404).end();
+          return;
+        }
+        const body = await readJson(req);
+        let result: unknown = {};
+        switch (req.url) {
+          case '/publish': {
+            const transport = router(String(body['room'] ?? 'default')).createPublisherTransport();
+            publishers.set(transport.id, transport);
+            const { answer, producers } = await transport.acceptOffer(body['sdp']);
+            result = { transportId: transport.id, answer, producers: producers.map((p) => ({ id: p.id, kind: p.kind })) };
+            break;
+          }
+          case '/subscribe': {
+            const r = router(String(body['room'] ?? 'default'));
+            const ids = body['producerIds'] as string[];
+            const producers = ids.map((id) => {
+              const p = r.getProducer(id);
+              if (!p) throw new Error(`no producer ${id}`);
+              return p;
+            });
+            const transport = r.createSubscriberTransport();
+            subscribers.set(transport.id, transport);
+            transport.consume(producers);
+            result = { transportId: transport.id, offer: await transport.createOffer() };
+            break;
+          }
+          case '/answer':
+            await subscribers.get(String(body['transportId']))!.acceptAnswer(body['sdp']);
+            break;
+          case '/candidate': {
+            const id = String(body['transportId']);
+            await (publishers.get(id) ?? subscribers.get(id))?.addRemoteCandidate(body['candidate'] as never);
+            break;
+          }
+          case '/close': {
+            const id = String(body['transportId']);
+            await (publishers.get(id) ?? subscribers.get(id))?.close();
+            publishers.delete(id);
+            subscribers.delete(id);
+            break;
+          }
+          default:
+            res.writeHead(404).end();
+            return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result));
+      } catch (err) {
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (err as Error).message }));
+      }
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    engine,
+    router,
+    publishers,
+    subscribers,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await engine.close();
+    },
+  };
+}
+
+/**
+ * The page. window.media.publish(options) and .subscribe(producerIds) return ids; .stats(id)
+ * reads getStats() into plain numbers. Plain RTCPeerConnection, no SDK.
+ */
+const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>media harness</title></head><body>
+<script>
+const pcs = new Map();
+async function post(path, body) {
+  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = await res.json();
+  if (!res.ok) throw new Error(path + ': ' + json.error);
+  return json;
+}
+function gathered(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') resolve(); });
+    setTimeout(resolve, 2000);
+  });
+}
+function canvasTrack() {
+  // A "screen": a canvas with moving text, as screen sharing would look.
+  const canvas = document.createElement('canvas');
+  canvas.width = 1280; canvas.height = 720;
+  const ctx = canvas.getContext('2d');
+  let n = 0;
+  setInterval(() => {
+    ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, 1280, 720);
+    ctx.fillStyle = '#000'; ctx.font = '48px sans-serif'; ctx.fillText('slide ' + (n++), 100 + (n % 500), 200);
+  }, 66);
+  const track = canvas.captureStream(15).getVideoTracks()[0];
+  track.contentHint = 'detail';
+  return track;
+}
+window.media = {
+  async publish({ room = 'default', audio = true, video = true, screen = false, width = 640, height = 480, maxBitrate } = {}) {
+    const tracks = [];
+    if (audio || (video && !screen)) {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio, video: video && !screen ? { width, height, frameRate: 30 } : false });
+      tracks.push(...stream.getTracks());
+    }
+    if (screen) tracks.push(canvasTrack());
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    for (const track of tracks) {
+      const init = { direction: 'sendonly' };
+      if (track.kind === 'video' && maxBitrate) init.sendEncodings = [{ maxBitrate }];
+      pc.addTransceiver(track, init);
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const { transportId, answer, producers } = await post('/publish', { room, sdp: pc.localDescription.sdp });
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    pcs.set(transportId, pc);
+    return { transportId, producers };
+  },
+  async subscribe(producerIds, { room = 'default' } = {}) {
+    const started = performance.now();
+    const { transportId, offer } = await post('/subscribe', { room, producerIds });
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    const video = document.createElement('video');
+    video.muted = true; video.autoplay = true; video.playsInline = true;
+    document.body.append(video);
+    const stream = new MediaStream();
+    pc.ontrack = (e) => { stream.addTrack(e.track); video.srcObject = stream; };
+    const entry = { pc, started, firstFrameAt: null };
+    const onFrame = () => { entry.firstFrameAt ??= performance.now(); };
+    video.requestVideoFrameCallback(onFrame);
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc);
+    await post('/answer', { transportId, sdp: pc.localDescription.sdp });
+    pcs.set(transportId, pc);
+    pcs.set(transportId + ':entry', entry);
+    return { transportId };
+  },
+  /** Milliseconds from subscribe() start to the first rendered video frame, or null. */
+  firstFrameMs(transportId) {
+    const e = pcs.get(transportId + ':entry');
+    return e && e.firstFrameAt !== null ? e.firstFrameAt - e.started : null;
+  },
+  async stats(transportId) {
+    const pc = pcs.get(transportId);
+    const report = await pc.getStats();
+    const out = { inbound: {}, outbound: {}, availableOutgoingBitrate: null, connectionState: pc.connectionState };
+    let selectedPair = null;
+    for (const s of report.values()) if (s.type === 'transport' && s.selectedCandidatePairId) selectedPair = s.selectedCandidatePairId;
+    for (const s of report.values()) {
+      if (s.type === 'inbound-rtp') {
+        out.inbound[s.kind] = { packetsReceived: s.packetsReceived, bytesReceived: s.bytesReceived, framesDecoded: s.framesDecoded,
+          frameWidth: s.frameWidth, frameHeight: s.frameHeight, packetsLost: s.packetsLost, nackCount: s.nackCount, pliCount: s.pliCount,
+          decoderImplementation: s.decoderImplementation, codecId: s.codecId };
+      } else if (s.type === 'outbound-rtp') {
+        out.outbound[s.kind] = { packetsSent: s.packetsSent, bytesSent: s.bytesSent, frameWidth: s.frameWidth, frameHeight: s.frameHeight,
+          framesPerSecond: s.framesPerSecond, encoderImplementation: s.encoderImplementation, qualityLimitationReason: s.qualityLimitationReason };
+      } else if (s.type === 'candidate-pair' && s.id === selectedPair) {
+        out.availableOutgoingBitrate = s.availableOutgoingBitrate ?? null;
+      }
+    }
+    for (const kind of ['audio', 'video']) {
+      const codecId = out.inbound[kind] && out.inbound[kind].codecId;
+      if (codecId) out.inbound[kind].mimeType = report.get(codecId)?.mimeType;
+    }
+    return out;
+  },
+  async close(transportId) {
+    pcs.get(transportId)?.close();
+    pcs.delete(transportId);
+    await post('/close', { transportId });
+  },
+};
+</script></body></html>`;
