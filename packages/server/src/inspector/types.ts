@@ -127,7 +127,7 @@ export interface InspectorEvent {
   details: Record<string, unknown>;
 }
 
-export type MediaKind = 'audio' | 'video';
+export type { MediaKind } from '../media/types.js';
 
 /**
  * A published track as the server receives it, sampled every few seconds by media/.
