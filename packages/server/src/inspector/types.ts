@@ -127,7 +127,9 @@ export interface InspectorEvent {
   details: Record<string, unknown>;
 }
 
-export type { MediaKind } from '../media/types.js';
+import type { MediaKind } from '../media/types.js';
+
+export type { MediaKind };
 
 /**
  * A published track as the server receives it, sampled every few seconds by media/.
