@@ -77,7 +77,7 @@ describe('before joining', () => {
 
   it('answers unknown types with UNKNOWN_MESSAGE_TYPE (4001), including prototype names', async () => {
     const c = await open();
-    for (const type of ['publish', 'hello', '__proto__', 'constructor', 'toString', 'x'.repeat(10_000)]) {
+    for (const type of ['teleport', 'hello', '__proto__', 'constructor', 'toString', 'x'.repeat(10_000)]) {
       const err = await errorFor(c, JSON.stringify({ type, id: 7 }));
       expect(err).toMatchObject({ code: 4001, re: 7 });
       expect(String(err['message']).length).toBeLessThan(200);
