@@ -171,11 +171,15 @@ export interface PublishRequest {
   sdp?: string;
 }
 
-/** Stop publishing (others get streamDestroyed with reason clientDisconnected). */
+/**
+ * Stop publishing. Others get streamDestroyed with reason clientDisconnected, or mediaStopped when
+ * the client says its track ended (the browser's "stop sharing" button, a camera unplugged).
+ */
 export interface UnpublishRequest {
   type: 'unpublish';
   id: number;
   streamId: string;
+  reason?: 'mediaStopped';
 }
 
 /** The publisher's own stream changed: audio or video turned on/off, new picture size. */

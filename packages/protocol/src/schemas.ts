@@ -108,7 +108,12 @@ export const PublishRequestSchema: z.ZodType<PublishRequest> = z.object({
   sdp: sdp.optional(),
 });
 
-export const UnpublishRequestSchema: z.ZodType<UnpublishRequest> = z.object({ type: z.literal('unpublish'), id: requestId, streamId });
+export const UnpublishRequestSchema: z.ZodType<UnpublishRequest> = z.object({
+  type: z.literal('unpublish'),
+  id: requestId,
+  streamId,
+  reason: z.literal('mediaStopped').optional(),
+});
 
 export const UpdateStreamRequestSchema: z.ZodType<UpdateStreamRequest> = z.object({
   type: z.literal('updateStream'),

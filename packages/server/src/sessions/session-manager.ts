@@ -356,10 +356,10 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     return sdp === undefined ? { stream, muteForced } : { stream, sdp, muteForced };
   }
 
-  /** The publisher stops its own stream (reason clientDisconnected). */
-  unpublish(connection: Connection, streamId: string): void {
+  /** The publisher stops its own stream (reason clientDisconnected, or mediaStopped when its track ended). */
+  unpublish(connection: Connection, streamId: string, reason: 'clientDisconnected' | 'mediaStopped' = 'clientDisconnected'): void {
     const stream = this.#ownStream(connection, streamId);
-    stream.close('clientDisconnected');
+    stream.close(reason);
   }
 
   /** The publisher's property update (publishAudio/publishVideo, picture size). */

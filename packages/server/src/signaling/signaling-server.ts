@@ -361,7 +361,7 @@ export class SignalingServer {
         });
         return;
       case 'unpublish':
-        sessions.unpublish(connection, message.streamId);
+        sessions.unpublish(connection, message.streamId, message.reason ?? 'clientDisconnected');
         break;
       case 'updateStream':
         sessions.updateStream(connection, message.streamId, {
