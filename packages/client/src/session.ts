@@ -81,6 +81,11 @@ export interface SessionOptions {
    * STUN, and TURN for clients behind restrictive NATs.
    */
   iceConfig?: IceConfig;
+  /**
+   * Colloquy: how often (ms) this client sends the server's Inspector a summary of its getStats
+   * (bitrate, loss, frame rate per track; a few hundred bytes). Default 5000; 0 turns it off.
+   */
+  statsReportIntervalMs?: number;
 }
 
 export interface SignalOptions {
@@ -450,7 +455,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     this.dispatchEvent(new SessionConnectEvent(this, [...others, this.connection], streams));
     // Then a streamCreated for each stream already there, so one handler subscribes to all.
     for (const stream of streams) this.dispatchEvent(new StreamEvent('streamCreated', this, stream));
-    this.#statsTimer = setInterval(() => void this.#reportStats(), STATS_INTERVAL_MS);
+    const interval = this.#options.statsReportIntervalMs ?? STATS_INTERVAL_MS;
+    if (interval > 0) this.#statsTimer = setInterval(() => void this.#reportStats(), Math.max(1000, interval));
   }
 
   #onServerEvent(event: ServerEvent): void {

@@ -62,9 +62,9 @@ async function openPage(): Promise<TestPage> {
   return p;
 }
 
-async function join(p: TestPage, sessionId: string, role: 'publisher' | 'subscriber' | 'moderator' | 'publisheronly' = 'publisher', data = role): Promise<string> {
+async function join(p: TestPage, sessionId: string, role: 'publisher' | 'subscriber' | 'moderator' | 'publisheronly' = 'publisher', data = role, options: Record<string, unknown> = {}): Promise<string> {
   const token = ot.generateToken(sessionId, { role, data });
-  const result = (await p.page.evaluate(([k, s, tk]) => (window as any).join(k, s, tk), [t.apiKey, sessionId, token] as const)) as { connectionId?: string };
+  const result = (await p.page.evaluate(([k, s, tk, o]) => (window as any).join(k, s, tk, o), [t.apiKey, sessionId, token, options] as const)) as { connectionId?: string };
   expect(result.connectionId, JSON.stringify(result)).toBeTruthy();
   return result.connectionId!;
 }
@@ -114,8 +114,8 @@ describe('two pages', () => {
     it(`${mediaMode}: each decodes the other's video and receives its audio`, async () => {
       const sessionId = await createSession(mediaMode);
       const [a, b] = [await openPage(), await openPage()];
-      await join(a, sessionId, 'publisher', 'name=Ada');
-      await join(b, sessionId, 'publisher', 'name=Bob');
+      await join(a, sessionId, 'publisher', 'name=Ada', { statsReportIntervalMs: 1000 });
+      await join(b, sessionId, 'publisher', 'name=Bob', { statsReportIntervalMs: 1000 });
       await a.page.evaluate(() => ((window as any).autoSubscribe = true));
       await b.page.evaluate(() => ((window as any).autoSubscribe = true));
       const [pa, pb] = await Promise.all([publish(a, { name: 'Ada' }), publish(b, { name: 'Bob' })]);
@@ -157,6 +157,38 @@ describe('two pages', () => {
       const session = t.server.sessions.live(sessionId)!;
       if (mediaMode === 'routed') expect(session.router!.transportCount).toBe(4);
       else expect(t.server.media.getRouter(sessionId)).toBeUndefined();
+
+      // The Inspector got each client's getStats summary of what it sends and receives.
+      await expect
+        .poll(() => new Set(t.server.inspector.quality(sessionId, { source: 'client' }).tracks.map((tr) => `${tr.direction}/${tr.kind}`)), { timeout: 8000 })
+        .toEqual(new Set(['send/audio', 'send/video', 'receive/audio', 'receive/video']));
+
+      if (mediaMode === 'relayed') return;
+      // audioLevelUpdated: the fake microphone's tone is heard at the subscriber.
+      const level = await b.page.evaluate(
+        (id) =>
+          new Promise<number>((resolve) => {
+            const sub = (window as any).subs.get(id);
+            let max = 0;
+            sub.on('audioLevelUpdated', (e: { audioLevel: number }) => (max = Math.max(max, e.audioLevel)));
+            setTimeout(() => resolve(max), 1200);
+          }),
+        pa.streamId!,
+      );
+      expect(level).toBeGreaterThan(0.01);
+      // setVideoSource with another track: replaced without renegotiation, still decoded; the new size reaches everyone.
+      await a.page.evaluate(() => (window as any).publisher.setVideoSource((window as any).canvasTrack()));
+      await waitForLog(b, (l) => l.some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'videoDimensions'), 'videoDimensions change');
+      await expectDecoding(b, [pa.streamId!]);
+      // A moderator-less client cannot force-unpublish; leaving ends our stream for the other side.
+      const refused = await b.page.evaluate((id) => new Promise((resolve) => (window as any).session.forceUnpublish((window as any).streams.get(id), (e: { code: number } | null) => resolve(e && e.code))), pa.streamId!);
+      expect(refused).toBe(1530);
+      await a.page.evaluate(() => (window as any).session.disconnect());
+      await waitForLog(a, (l) => l.some((e) => e.type === 'publisherStreamDestroyed' && e['reason'] === 'clientDisconnected'), 'own stream destroyed');
+      const destroyed = await waitForLog(b, (l) => l.some((e) => e.type === 'streamDestroyed'), 'streamDestroyed');
+      expect(destroyed.find((e) => e.type === 'streamDestroyed')).toMatchObject({ streamId: pa.streamId, reason: 'clientDisconnected' });
+      await waitForLog(b, (l) => l.some((e) => e.type === 'subscriberDestroyed' && e.streamId === pa.streamId), 'subscriber destroyed');
+      await waitForLog(a, (l) => l.some((e) => e.type === 'publisherDestroyed'), 'publisher destroyed');
     });
   }
 });
@@ -278,6 +310,12 @@ describe('mute', () => {
     // A non-moderator cannot (1540, OpenTok's name).
     const refused = await b.page.evaluate(() => new Promise((resolve) => (window as any).session.forceMuteAll([], (e: { code: number; name: string } | null) => resolve(e && { code: e.code, name: e.name }))));
     expect(refused).toEqual({ code: 1540, name: 'OT_PERMISSION_DENIED' });
+
+    // The moderator unpublishes the stream: forceUnpublished for the publisher and everyone.
+    const unpublished = await mod.page.evaluate((id) => new Promise((resolve) => (window as any).session.forceUnpublish((window as any).streams.get(id), (e: { name: string } | null) => resolve(e ? e.name : 'ok'))), streamId!);
+    expect(unpublished).toBe('ok');
+    await waitForLog(a, (x) => x.some((e) => e.type === 'publisherStreamDestroyed' && e['reason'] === 'forceUnpublished'), 'publisher forceUnpublished');
+    await waitForLog(b, (x) => x.some((e) => e.type === 'streamDestroyed' && e['reason'] === 'forceUnpublished'), 'session forceUnpublished');
   });
 });
 
