@@ -311,6 +311,10 @@ describe('mute', () => {
     const refused = await b.page.evaluate(() => new Promise((resolve) => (window as any).session.forceMuteAll([], (e: { code: number; name: string } | null) => resolve(e && { code: e.code, name: e.name }))));
     expect(refused).toEqual({ code: 1540, name: 'OT_PERMISSION_DENIED' });
 
+    // Archiving's broadcast becomes OpenTok.js's archiveStarted event.
+    t.server.sessions.broadcastArchive(sessionId, { type: 'archiveStarted', archiveId: 'b2a4b6c8-0000-4000-8000-000000000001', name: 'lesson' });
+    expect((await waitForLog(b, (x) => x.some((e) => e.type === 'archiveStarted'), 'archiveStarted')).find((e) => e.type === 'archiveStarted')).toMatchObject({ id: 'b2a4b6c8-0000-4000-8000-000000000001', name: 'lesson' });
+
     // The moderator unpublishes the stream: forceUnpublished for the publisher and everyone.
     const unpublished = await mod.page.evaluate((id) => new Promise((resolve) => (window as any).session.forceUnpublish((window as any).streams.get(id), (e: { name: string } | null) => resolve(e ? e.name : 'ok'))), streamId!);
     expect(unpublished).toBe('ok');

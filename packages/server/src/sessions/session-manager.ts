@@ -523,6 +523,12 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     this.#live.get(sessionId)?.notifyArchive(notice);
   }
 
+  /**
+   * The archives recording a session right now, as archiveStarted notices for a client that joins
+   * (OpenTok.js tells a newcomer the session is being recorded). Archiving sets this; by default none.
+   */
+  activeArchiveNotices: (sessionId: string) => ArchiveNotice[] = () => [];
+
   #restStream(project: Project, sessionId: string, streamId: string): Stream {
     this.require(project, sessionId);
     const stream = this.#live.get(sessionId)?.getLiveStream(streamId);

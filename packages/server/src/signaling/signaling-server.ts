@@ -271,6 +271,10 @@ export class SignalingServer {
       resumeGraceMs: this.#options.resumeGraceMs,
     };
     channel.sendUnsequenced({ type: 'response', re: message.id, result });
+    // A session being recorded says so to newcomers, as to everyone when the archive started.
+    for (const notice of this.#sessions.activeArchiveNotices(session.id)) {
+      channel.send({ type: notice.type, archiveId: notice.archiveId, name: notice.name });
+    }
   }
 
   #resume(peer: Peer, message: ResumeRequest): void {
