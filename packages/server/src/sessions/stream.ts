@@ -182,7 +182,8 @@ export class Stream extends TypedEmitter<StreamEvents> {
   }
 
   #onTransportState(state: TransportState): void {
-    if (this.#closed) return;
+    // 'new' and 'connecting' leave the pending connect timeout in place.
+    if (this.#closed || state === 'new' || state === 'connecting') return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (state === 'connected') {
