@@ -27,6 +27,8 @@ export const ErrorCodes = {
   PUBLISHER_ICE_WORKFLOW_FAILED: 1553,
   /** A subscriber's media connection failed (reported by the browser SDK). */
   SUBSCRIBER_ICE_WORKFLOW_FAILED: 1554,
+  /** Too many streams published, or subscriptions held, by one connection. */
+  STREAM_LIMIT_EXCEEDED: 1605,
   /** Signal with a bad type or data (OpenTok.js signal code 400). */
   SIGNAL_INVALID: 400,
   /** Signal or forceDisconnect target not in the session (OpenTok.js signal code 404). */
@@ -71,6 +73,7 @@ export const ERROR_NAMES: Record<ErrorCode, string> = {
   1540: 'OT_PERMISSION_DENIED',
   1553: 'OT_ICE_WORKFLOW_FAILED',
   1554: 'OT_ICE_WORKFLOW_FAILED',
+  1605: 'OT_STREAM_LIMIT_EXCEEDED',
   400: 'OT_INVALID_PARAMETER',
   404: 'OT_NOT_FOUND',
   413: 'OT_INVALID_PARAMETER',

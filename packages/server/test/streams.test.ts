@@ -397,6 +397,9 @@ describe('relayed: the server only relays SDP and ICE', () => {
     expect(new Set(alice.of('relayStart').map((m) => m['subscriberId']))).toEqual(new Set([subscriberId, s2.subscriberId, s3.subscriberId]));
     // A client cannot subscribe to its own stream in a relayed session.
     expect(await alice.tryRequest({ type: 'subscribe', streamId })).toMatchObject({ code: 1501 });
+    // A connection may publish at most 8 streams at once (each holds server resources).
+    for (let i = 1; i < 8; i++) await alice.request({ type: 'publish', hasAudio: true, hasVideo: false });
+    expect(await alice.tryRequest({ type: 'publish', hasAudio: true, hasVideo: false })).toMatchObject({ code: 1605, name: 'OT_STREAM_LIMIT_EXCEEDED' });
     // The publisher leaving ends the stream for everyone (and their subscriptions).
     await alice.close();
     expect(await carol.waitFor(streamEvent('streamDestroyed', streamId))).toMatchObject({ reason: 'clientDisconnected' });

@@ -52,6 +52,11 @@ export interface SessionMediaOptions {
   disconnectGraceMs: number;
 }
 
+/** Streams one connection may publish at once (a camera and a screen share, with room to spare). */
+export const MAX_STREAMS_PER_CONNECTION = 8;
+/** Subscriptions one connection may hold at once. */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 256;
+
 export interface PublishInit {
   name: string;
   videoType: VideoType | null;
@@ -150,6 +155,10 @@ export class Session extends TypedEmitter<SessionEvents> {
    */
   async publish(connection: Connection, init: PublishInit): Promise<{ stream: Stream; sdp?: string }> {
     this.#assertMember(connection);
+    // Each stream holds a UDP socket on the SFU: a client cannot make unbounded many.
+    if ([...this.streams.values()].filter((s) => s.connection === connection).length >= MAX_STREAMS_PER_CONNECTION) {
+      throw new ColloquyError('rate-limited', `A connection may publish at most ${MAX_STREAMS_PER_CONNECTION} streams at once`, 1605);
+    }
     const stream = new Stream({
       connection,
       mediaMode: this.mediaMode,
@@ -203,6 +212,9 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#assertMember(connection);
     const stream = this.getLiveStream(streamId);
     if (!stream) throw new ColloquyError('not-found', 'The stream does not exist or has ended', 1501);
+    if ([...this.subscriptions.values()].filter((s) => s.connection === connection).length >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      throw new ColloquyError('rate-limited', `A connection may hold at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions at once`, 1605);
+    }
     if (this.mediaMode === 'relayed' && stream.connection === connection) {
       // Peer to peer with oneself would need two ends on one page; OpenTok.js does not offer it either.
       throw invalid('In a relayed session a client cannot subscribe to its own stream', 1501);

@@ -209,6 +209,9 @@ export class Stream extends TypedEmitter<StreamEvents> {
    */
   update(changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: VideoDimensions }): void {
     if (this.#closed) return;
+    // Routed: a stream cannot claim a track the SFU does not receive.
+    if (this.#transport && changes.hasAudio === true && !this.producer('audio')) changes = { ...changes, hasAudio: false };
+    if (this.#transport && changes.hasVideo === true && !this.producer('video')) changes = { ...changes, hasVideo: false };
     if (changes.hasAudio === true && this.#audioForcedOff) {
       this.#audioForcedOff = false;
       this.producer('audio')?.resume();
