@@ -163,7 +163,16 @@ describe('two pages', () => {
         .poll(() => new Set(t.server.inspector.quality(sessionId, { source: 'client' }).tracks.map((tr) => `${tr.direction}/${tr.kind}`)), { timeout: 8000 })
         .toEqual(new Set(['send/audio', 'send/video', 'receive/audio', 'receive/video']));
 
-      if (mediaMode === 'relayed') return;
+      if (mediaMode === 'relayed') {
+        // A third client: each pair gets its own peer connection (A and B now each send to two).
+        const c = await openPage();
+        await c.page.evaluate(() => ((window as any).autoSubscribe = true)); // before joining: streams already there arrive on connect
+        await join(c, sessionId, 'subscriber', 'name=Cy');
+        await expectDecoding(c, [pa.streamId!, pb.streamId!]);
+        const peers = await a.page.evaluate(async () => (await (window as any).publisher.getStats()).length);
+        expect(peers).toBe(2);
+        return;
+      }
       // audioLevelUpdated: the fake microphone's tone is heard at the subscriber.
       const level = await b.page.evaluate(
         (id) =>
@@ -179,6 +188,16 @@ describe('two pages', () => {
       // setVideoSource with another track: replaced without renegotiation, still decoded; the new size reaches everyone.
       await a.page.evaluate(() => (window as any).publisher.setVideoSource((window as any).canvasTrack()));
       await waitForLog(b, (l) => l.some((e) => e.type === 'streamPropertyChanged' && e['changedProperty'] === 'videoDimensions'), 'videoDimensions change');
+      await expectDecoding(b, [pa.streamId!]);
+      // setAudioSource with a track of the app's own (a WebAudio tone): audio keeps arriving.
+      await a.page.evaluate(() => {
+        const ctx = new AudioContext();
+        const osc = ctx.createOscillator();
+        const dest = ctx.createMediaStreamDestination();
+        osc.connect(dest);
+        osc.start();
+        return (window as any).publisher.setAudioSource(dest.stream.getAudioTracks()[0]);
+      });
       await expectDecoding(b, [pa.streamId!]);
       // A moderator-less client cannot force-unpublish; leaving ends our stream for the other side.
       const refused = await b.page.evaluate((id) => new Promise((resolve) => (window as any).session.forceUnpublish((window as any).streams.get(id), (e: { code: number } | null) => resolve(e && e.code))), pa.streamId!);
