@@ -4,12 +4,12 @@
 
 import type { IceCandidate, RequestMap } from '@colloquy/protocol';
 import type { OTError } from './errors.js';
+import type { Session } from './session.js';
 import type { RequestBody, SessionRequestType } from './signaling-channel.js';
 
 /** @internal */
 export interface MediaContext {
-  /** The Session (typed loosely here to keep the files acyclic). */
-  readonly session: unknown;
+  readonly session: Session;
   readonly mediaMode: 'routed' | 'relayed';
   /** iceServers and policy for new peer connections (from OT.initSession's iceConfig). */
   rtcConfiguration(): RTCConfiguration;

@@ -6,13 +6,14 @@
 
 import type { PublishResult, StreamDestroyedReason, VideoType } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
-import { capture, isScreenSource, isTrack, mediaError, type AudioSourceOption, type CaptureOptions, type Captured, type VideoSourceOption } from './devices.js';
+import { capture, isTrack, mediaError, type AudioSourceOption, type CaptureOptions, type Captured, type VideoSourceOption } from './devices.js';
 import { ExceptionCodes, OTError, asOTError, notConnected, publishError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
 import { AudioLevelUpdatedEvent, MediaStoppedEvent, MuteForcedEvent, OTEvent, StreamEvent, VideoElementCreatedEvent } from './events.js';
 import { log } from './logger.js';
 import { createMediaElement, type ElementOptions, type MediaElement } from './media-element.js';
 import { publisherStats, TrackSummarizer, type PublisherStatsShape } from './stats.js';
+import type { Session } from './session.js';
 import type { Stream } from './stream.js';
 import { candidateJson, type MediaContext } from './media-context.js';
 
@@ -79,7 +80,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** This publisher's stream, while it is published. */
   stream: Stream | undefined;
   /** The session it publishes to (once session.publish was called). */
-  session: unknown;
+  session: Session | undefined;
   /** True once the browser granted camera/microphone (or screen) access. */
   accessAllowed = false;
   readonly #props: PublisherProperties;
@@ -490,10 +491,6 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     return this;
   }
 
-  /** @internal */
-  get _isScreen(): boolean {
-    return this.#captured?.videoKind === 'screen' || isScreenSource(this.#props.videoSource);
-  }
 }
 
 function call(handler: PublisherCompletionHandler | undefined, error: OTError | null): void {

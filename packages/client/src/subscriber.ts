@@ -13,6 +13,7 @@ import { candidateJson, type MediaContext } from './media-context.js';
 import { createMediaElement, play, type ElementOptions, type MediaElement } from './media-element.js';
 import { settle } from './publisher.js';
 import { subscriberStats, TrackSummarizer, type SubscriberStatsShape } from './stats.js';
+import type { Session } from './session.js';
 import type { Stream } from './stream.js';
 
 export interface SubscriberEventMap {
@@ -53,7 +54,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   element: HTMLElement | undefined;
   readonly id: string;
   readonly stream: Stream;
-  readonly session: unknown;
+  readonly session: Session;
   readonly #props: SubscriberProperties;
   readonly #ctx: MediaContext;
   readonly #ui: MediaElement;
