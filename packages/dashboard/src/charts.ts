@@ -8,6 +8,8 @@ export interface Series {
   label: string;
   points: Array<[t: number, value: number | null]>;
   color?: string;
+  /** Drawn dashed (the Inspector uses it for what browsers reported, beside the server's view). */
+  dashed?: boolean;
 }
 
 export interface ChartOptions {
@@ -76,7 +78,7 @@ export function lineChart(series: Series[], options: ChartOptions): HTMLElement 
         const [px, py] = run[0]!.split(',');
         svg.append(s('circle', { cx: px!, cy: py!, r: 2.5, fill: color, class: 'series' }));
       } else if (run.length > 1) {
-        svg.append(s('polyline', { points: run.join(' '), fill: 'none', stroke: color, 'stroke-width': 2, class: 'series' }));
+        svg.append(s('polyline', { points: run.join(' '), fill: 'none', stroke: color, 'stroke-width': ser.dashed ? 1.5 : 2, ...(ser.dashed ? { 'stroke-dasharray': '5 3' } : {}), class: 'series' }));
       }
       run = [];
     };
@@ -98,7 +100,10 @@ export function lineChart(series: Series[], options: ChartOptions): HTMLElement 
     h(
       'div',
       { class: 'legend' },
-      series.map((ser, i) => h('span', { class: 'legend-item' }, h('i', { style: `background:${ser.color ?? PALETTE[i % PALETTE.length]}` }), ser.label)),
+      series.map((ser, i) => {
+        const color = ser.color ?? PALETTE[i % PALETTE.length];
+        return h('span', { class: 'legend-item' }, h('i', { class: ser.dashed ? 'dashed' : '', style: ser.dashed ? `border-color:${color}` : `background:${color}` }), ser.label);
+      }),
     ),
     readout,
   );

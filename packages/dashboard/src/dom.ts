@@ -73,6 +73,32 @@ export function shortId(id: string, keep = 10): string {
   return id.length > keep + 3 ? `${id.slice(0, keep)}…` : id;
 }
 
+const BROWSERS: Array<[RegExp, string]> = [
+  [/Edg\/(\d+)/, 'Edge'],
+  [/(?:Chrome|Chromium)\/(\d+)/, 'Chrome'],
+  [/Firefox\/(\d+)/, 'Firefox'],
+  [/Version\/(\d+)[^ ]* (?:Mobile\/\S+ )?Safari/, 'Safari'],
+];
+const SYSTEMS: Array<[RegExp, string]> = [
+  [/Android/, 'Android'],
+  [/iPhone|iPad/, 'iOS'],
+  [/Windows/, 'Windows'],
+  [/Mac OS X/, 'macOS'],
+  [/Linux|X11/, 'Linux'],
+];
+
+/** "Chrome 146 on Linux" from a User-Agent header (pages put the whole header in a tooltip). */
+export function browserName(ua: string | null | undefined): string {
+  if (!ua) return '—';
+  for (const [re, name] of BROWSERS) {
+    const m = re.exec(ua);
+    if (!m) continue;
+    const os = SYSTEMS.find(([osRe]) => osRe.test(ua))?.[1];
+    return `${name} ${m[1]}${os ? ` on ${os}` : ''}`;
+  }
+  return ua.length > 60 ? `${ua.slice(0, 57)}…` : ua;
+}
+
 /** A score 1..5 as a colored badge. */
 export function scoreBadge(score: number | null | undefined): HTMLElement {
   if (score === null || score === undefined) return h('span', { class: 'badge muted' }, 'no data');

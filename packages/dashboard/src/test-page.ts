@@ -1,24 +1,31 @@
 // The token test page: joins a session with the credentials in the URL fragment (never sent to the
 // server), using only the public OpenTok.js API of the browser SDK loaded from /v2/js/opentok.js:
 // OT.initSession, session.connect, OT.initPublisher, session.publish, session.subscribe on
-// streamCreated, signals. Its state is on `window.colloquyTestPage` for browser tests.
+// streamCreated, signals, OT.on('exception'). Its state is on `window.colloquyTestPage` for tests.
 
 import { h, replace } from './dom';
 import './styles.css';
 
 /** The part of the OpenTok.js public API this page uses. */
-interface OTEvent {
-  stream?: OTStream;
-  connection?: { connectionId: string; data?: string };
-  reason?: string;
-  type?: string;
+interface OTConnection {
+  connectionId: string;
   data?: string;
-  from?: { connectionId: string } | null;
 }
 interface OTStream {
   streamId: string;
   name?: string;
-  connection: { connectionId: string };
+  videoType?: string;
+  hasAudio?: boolean;
+  hasVideo?: boolean;
+  connection: OTConnection;
+}
+interface OTEvent {
+  stream?: OTStream;
+  connection?: OTConnection;
+  reason?: string;
+  type?: string;
+  data?: string;
+  from?: OTConnection | null;
 }
 interface OTError {
   name?: string;
@@ -31,27 +38,33 @@ interface OTEmitter {
 interface OTPublisher extends OTEmitter {
   destroy(): void;
 }
+interface OTSubscriber extends OTEmitter {
+  videoWidth?(): number;
+}
 interface OTSession extends OTEmitter {
-  connection?: { connectionId: string };
-  capabilities?: { publish?: number | boolean };
+  connection?: OTConnection;
+  capabilities?: { publish?: number | boolean; subscribe?: number | boolean };
   connect(token: string, callback: (error?: OTError) => void): void;
   disconnect(): void;
   publish(publisher: OTPublisher, callback: (error?: OTError) => void): void;
   unpublish(publisher: OTPublisher): void;
-  subscribe(stream: OTStream, target: HTMLElement, properties: Record<string, unknown>, callback: (error?: OTError) => void): unknown;
+  subscribe(stream: OTStream, target: HTMLElement, properties: Record<string, unknown>, callback: (error?: OTError) => void): OTSubscriber;
   signal(signal: { type?: string; data?: string }, callback: (error?: OTError) => void): void;
 }
 interface OTGlobal {
   initSession(apiKey: string, sessionId: string): OTSession;
   initPublisher(target: HTMLElement, properties: Record<string, unknown>, callback: (error?: OTError) => void): OTPublisher;
-  on?(type: string, handler: (event: OTError) => void): void;
+  on?(type: string, handler: (event: OTError & { title?: string }) => void): void;
 }
 
 interface TestPageState {
   sdkLoaded: boolean;
   connected: boolean;
   connectionId: string | null;
+  /** Whether the token's role may publish (from session.capabilities once connected). */
+  canPublish: boolean | null;
   publishing: boolean;
+  /** Subscribers whose media flows (their subscribe handler succeeded), now. */
   subscribers: number;
   signalsReceived: number;
   errors: string[];
@@ -64,7 +77,7 @@ declare global {
   }
 }
 
-const state: TestPageState = { sdkLoaded: false, connected: false, connectionId: null, publishing: false, subscribers: 0, signalsReceived: 0, errors: [] };
+const state: TestPageState = { sdkLoaded: false, connected: false, connectionId: null, canPublish: null, publishing: false, subscribers: 0, signalsReceived: 0, errors: [] };
 window.colloquyTestPage = state;
 
 const params = new URLSearchParams(location.hash.replace(/^#/, ''));
@@ -74,32 +87,51 @@ const token = params.get('token') ?? '';
 const autoPublish = params.get('publish') !== '0';
 
 const root = document.getElementById('app')!;
-const status = h('p', { id: 'status' }, 'Starting…');
+const status = h('p', { id: 'status', class: 'test-status' }, 'Starting…');
+const lastError = h('div', { class: 'error-box', id: 'last-error', hidden: true });
 const log = h('div', { class: 'test-log', id: 'log' });
-const publisherBox = h('div', { id: 'publisher' });
+const publisherTile = h('div', { class: 'tile', id: 'publisher-tile' });
+/** "You" and your camera, shown while you publish (or are about to). */
+const publisherSection = h('section', { hidden: true }, h('h2', null, 'You'), h('div', { class: 'test-grid' }, publisherTile));
+const publisherBox = h('div', { class: 'tile-video', id: 'publisher' });
 const subscribers = h('div', { class: 'test-grid', id: 'subscribers' });
+const noStreams = h('p', { class: 'muted', id: 'no-streams' }, 'No one else is publishing in this session yet.');
 const buttons = h('p', { class: 'actions' });
 
 function write(line: string, isError = false): void {
   log.append(h('div', { class: isError ? 'err' : '' }, `${new Date().toLocaleTimeString(undefined, { hour12: false })}  ${line}`));
   log.scrollTop = log.scrollHeight;
-  if (isError) state.errors.push(line);
+  if (isError) {
+    state.errors.push(line);
+    lastError.textContent = line;
+    lastError.hidden = false;
+  }
 }
 
 function setStatus(text: string): void {
   status.textContent = text;
 }
 
+/** A name for a connection: `name=` in its token data, else the data, else the fallback. */
+function nameOf(connection: OTConnection | undefined, fallback: string): string {
+  const data = connection?.data ?? '';
+  const named = /(?:^|[&;,\s])name=([^&;,]+)/.exec(data)?.[1]?.trim();
+  return named || (data ? data.slice(0, 40) : fallback);
+}
+
+publisherTile.append(publisherBox);
 root.append(
+  h('header', { class: 'header' }, h('nav', { class: 'nav' }, h('span', { class: 'brand' }, 'Colloquy'), h('span', { class: 'muted-inverse' }, 'test page'))),
   h(
     'main',
     { class: 'main' },
-    h('h1', null, 'Colloquy test page'),
-    h('p', { class: 'muted' }, 'Session ', h('code', { class: 'wrap' }, sessionId || '—')),
+    h('p', { class: 'muted small' }, 'Session ', h('code', { class: 'wrap' }, sessionId || '—')),
     status,
     buttons,
-    h('div', { class: 'test-grid' }, publisherBox),
-    h('h2', null, 'Subscribers'),
+    lastError,
+    publisherSection,
+    h('h2', null, 'Others'),
+    noStreams,
     subscribers,
     h('h2', null, 'Log'),
     log,
@@ -118,69 +150,131 @@ function start(): void {
     return;
   }
   state.sdkLoaded = true;
-  OT.on?.('exception', (e) => write(`exception ${e.code ?? ''} ${e.message}`, true));
+  OT.on?.('exception', (e) => write(`exception ${e.code ?? ''} ${e.title ?? ''}: ${e.message}`, true));
   const session = OT.initSession(apiKey, sessionId);
   let publisher: OTPublisher | null = null;
+  const showOthers = () => (noStreams.hidden = subscribers.children.length > 0);
 
-  session.on('connectionCreated', (e) => write(`connectionCreated ${e.connection?.connectionId ?? ''} ${e.connection?.data ?? ''}`));
+  session.on('connectionCreated', (e) => {
+    if (e.connection?.connectionId !== session.connection?.connectionId) write(`connectionCreated ${e.connection?.connectionId ?? ''} ${e.connection?.data ?? ''}`);
+  });
   session.on('connectionDestroyed', (e) => write(`connectionDestroyed ${e.connection?.connectionId ?? ''} (${e.reason ?? ''})`));
   session.on('sessionDisconnected', (e) => {
     state.connected = false;
-    setStatus(`Disconnected (${e.reason ?? 'unknown reason'})`);
+    state.publishing = false;
+    state.subscribers = 0;
+    publisher = null;
+    publisherSection.hidden = true;
+    replace(subscribers);
+    showOthers();
+    setStatus(`Disconnected (${e.reason ?? 'unknown reason'}). Reload the page to join again.`);
     write(`sessionDisconnected ${e.reason ?? ''}`);
+    for (const b of buttons.querySelectorAll('button')) b.disabled = true;
   });
+  session.on('sessionReconnecting', () => write('sessionReconnecting'));
+  session.on('sessionReconnected', () => write('sessionReconnected'));
   session.on('streamCreated', (e) => {
     const stream = e.stream!;
-    write(`streamCreated ${stream.streamId} from ${stream.connection.connectionId}`);
-    const box = h('div', { 'data-stream-id': stream.streamId });
-    subscribers.append(box);
-    session.subscribe(stream, box, { insertMode: 'append', width: '100%', height: '100%' }, (err) => {
-      if (err) write(`subscribe failed: ${err.message}`, true);
-      else {
-        state.subscribers++;
-        write(`subscribed to ${stream.streamId}`);
+    write(`streamCreated ${stream.streamId} (${stream.videoType ?? 'audio only'}) from ${stream.connection.connectionId}`);
+    // The SDK draws the stream's name over its video.
+    const video = h('div', { class: 'tile-video' });
+    const tile = h('div', { class: 'tile', 'data-stream-id': stream.streamId }, video);
+    subscribers.append(tile);
+    showOthers();
+    let connected = false;
+    const subscriber = session.subscribe(stream, video, { insertMode: 'append', width: '100%', height: '100%' }, (err) => {
+      if (err) {
+        write(`subscribe to ${stream.streamId} failed: ${err.name ?? ''} ${err.message}`, true);
+        return;
       }
+      connected = true;
+      state.subscribers++;
+      write(`subscribed to ${stream.streamId}`);
+    });
+    subscriber.on('destroyed', () => {
+      if (connected) state.subscribers--;
+      connected = false;
     });
   });
   session.on('streamDestroyed', (e) => {
     write(`streamDestroyed ${e.stream?.streamId ?? ''} (${e.reason ?? ''})`);
     subscribers.querySelector(`[data-stream-id="${CSS.escape(e.stream?.streamId ?? '')}"]`)?.remove();
+    showOthers();
   });
   session.on('signal', (e) => {
     state.signalsReceived++;
-    write(`signal ${e.type ?? ''} from ${e.from?.connectionId ?? 'server'}: ${e.data ?? ''}`);
+    write(`signal ${e.type ?? ''} from ${e.from?.connectionId ?? 'the server'}: ${e.data ?? ''}`);
   });
+
+  const publishButton = h('button', { id: 'publish', class: 'primary' }, 'Publish');
+  const unpublishButton = h('button', { id: 'unpublish', disabled: true }, 'Unpublish');
+  const showPublishing = (on: boolean) => {
+    state.publishing = on;
+    publishButton.disabled = on || !state.connected;
+    unpublishButton.disabled = !on || !state.connected;
+  };
 
   const publish = () => {
     if (publisher) return;
-    publisher = OT.initPublisher(publisherBox, { insertMode: 'append', width: '100%', height: '100%', name: 'test page' }, (err) => {
-      if (err) write(`initPublisher failed: ${err.message}`, true);
+    publishButton.disabled = true;
+    publisherSection.hidden = false;
+    const p = OT.initPublisher(publisherBox, { insertMode: 'append', width: '100%', height: '100%', name: nameOf(session.connection, 'Test page') }, (err) => {
+      if (err) write(`initPublisher failed: ${err.name ?? ''} ${err.message}`, true);
     });
-    session.publish(publisher, (err) => {
+    publisher = p;
+    p.on('streamDestroyed', (e) => {
+      write(`your stream ended (${e.reason ?? ''})`);
+      if (publisher === p) publisher = null;
+      showPublishing(false);
+      publisherSection.hidden = true;
+    });
+    session.publish(p, (err) => {
       if (err) {
-        write(`publish failed: ${err.message}`, true);
+        // Nothing is sent: drop the camera so the button can try again.
+        write(`publish failed: ${err.name ?? ''} ${err.message}`, true);
+        p.destroy();
+        if (publisher === p) publisher = null;
+        publisherSection.hidden = true;
+        showPublishing(false);
         return;
       }
-      state.publishing = true;
+      showPublishing(true);
       write('publishing');
     });
   };
   const unpublish = () => {
     if (!publisher) return;
-    session.unpublish(publisher);
-    publisher.destroy();
+    const p = publisher;
     publisher = null;
-    state.publishing = false;
+    session.unpublish(p);
+    p.destroy();
+    showPublishing(false);
+    publisherSection.hidden = true;
     write('unpublished');
   };
 
   replace(
     buttons,
-    h('button', { id: 'publish', onclick: publish }, 'Publish'),
-    h('button', { id: 'unpublish', onclick: unpublish }, 'Unpublish'),
-    h('button', { id: 'send-signal', onclick: () => session.signal({ type: 'test', data: 'hello from the test page' }, (err) => err && write(`signal failed: ${err.message}`, true)) }, 'Send signal'),
+    publishButton,
+    unpublishButton,
+    h(
+      'button',
+      {
+        id: 'send-signal',
+        onclick: () =>
+          session.signal({ type: 'test', data: 'hello from the test page' }, (err) => {
+            if (err) write(`signal failed: ${err.name ?? ''} ${err.message}`, true);
+            else write('signal sent');
+          }),
+      },
+      'Send signal',
+    ),
     h('button', { id: 'disconnect', onclick: () => session.disconnect() }, 'Disconnect'),
   );
+
+  publishButton.addEventListener('click', publish);
+  unpublishButton.addEventListener('click', unpublish);
+  for (const b of buttons.querySelectorAll('button')) b.disabled = true;
 
   setStatus('Connecting…');
   session.connect(token, (err) => {
@@ -191,10 +285,19 @@ function start(): void {
     }
     state.connected = true;
     state.connectionId = session.connection?.connectionId ?? null;
-    setStatus(`Connected as ${state.connectionId ?? '?'}`);
+    const caps = session.capabilities;
+    state.canPublish = caps?.publish === undefined || Boolean(caps.publish);
+    const canSubscribe = caps?.subscribe === undefined || Boolean(caps.subscribe);
+    const who = session.connection?.data ? ` (${session.connection.data})` : '';
+    setStatus(`Connected as ${state.connectionId ?? '?'}${who} · publish: ${state.canPublish ? 'allowed' : 'not allowed'} · subscribe: ${canSubscribe ? 'allowed' : 'not allowed'}`);
     write('connected');
-    const canPublish = session.capabilities?.publish === undefined || Boolean(session.capabilities.publish);
-    if (autoPublish && canPublish) publish();
+    for (const b of buttons.querySelectorAll('button')) b.disabled = b === unpublishButton;
+    if (!state.canPublish) {
+      // Left enabled on purpose: trying shows how the server refuses (OT_PERMISSION_DENIED).
+      publishButton.className = '';
+      publishButton.title = "This token's role may not publish: the server will refuse";
+    }
+    if (autoPublish && state.canPublish) publish();
   });
 }
 

@@ -144,6 +144,20 @@ describe('recording', () => {
     expect(count('inspector_quality')).toBe(3);
   });
 
+  it('keeps every sample of a 1 s timer that fires a few ms early (default minimum interval)', () => {
+    const i = makeInspector();
+    const sample = { source: 'publisher', connectionId: 'c1', streamId: 's1', kind: 'video', bitrate: 500_000, packetLoss: 0 } as const;
+    for (let k = 0; k < 5; k++) {
+      i.recordQuality(sessionId, project.id, sample);
+      clock += 995;
+    }
+    i.recordQuality(sessionId, project.id, sample);
+    clock += 500;
+    i.recordQuality(sessionId, project.id, sample); // a chatty client's: dropped
+    i.flush();
+    expect(count('inspector_quality')).toBe(6);
+  });
+
   it('writes pending rows on close() and records nothing after', () => {
     const i = makeInspector();
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'c1' });
@@ -281,15 +295,17 @@ describe('live view', () => {
     const i = makeInspector();
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'a', role: 'publisher' });
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'b' });
-    i.recordEvent(sessionId, project.id, { type: 'streamCreated', connectionId: 'a', streamId: 'sa', hasAudio: true, hasVideo: true });
+    i.recordEvent(sessionId, project.id, { type: 'streamCreated', connectionId: 'a', streamId: 'sa', hasAudio: true, hasVideo: true, width: 640, height: 480 });
     i.recordEvent(sessionId, project.id, { type: 'subscriberCreated', connectionId: 'b', streamId: 'sa' });
-    i.recordQuality(sessionId, project.id, { source: 'publisher', connectionId: 'a', streamId: 'sa', kind: 'video', bitrate: 600_000, packetLoss: 0 });
+    expect(i.liveSession(sessionId)!.streams[0]).toMatchObject({ width: 640, height: 480, bitrate: null, frameRate: null });
+    i.recordEvent(sessionId, project.id, { type: 'streamPropertyChanged', streamId: 'sa', property: 'videoDimensions', oldValue: { width: 640, height: 480 }, newValue: { width: 1280, height: 720 } });
+    i.recordQuality(sessionId, project.id, { source: 'publisher', connectionId: 'a', streamId: 'sa', kind: 'video', bitrate: 600_000, packetLoss: 0, frameRate: 29.5 });
     i.recordQuality(sessionId, project.id, { source: 'publisher', connectionId: 'a', streamId: 'sa', kind: 'audio', bitrate: 40_000, packetLoss: 0 });
     i.recordQuality(sessionId, project.id, { source: 'subscriber', connectionId: 'b', streamId: 'sa', kind: 'video', bitrate: 550_000, packetLoss: 0 });
     i.recordEvent(sessionId, project.id, { type: 'streamPropertyChanged', streamId: 'sa', property: 'hasVideo', oldValue: true, newValue: false });
     const live = i.liveSession(sessionId)!;
     expect(live.connections.map((c) => c.connectionId)).toEqual(['a', 'b']);
-    expect(live.streams).toEqual([expect.objectContaining({ streamId: 'sa', connectionId: 'a', hasAudio: true, hasVideo: false, bitrate: 640_000 })]);
+    expect(live.streams).toEqual([expect.objectContaining({ streamId: 'sa', connectionId: 'a', hasAudio: true, hasVideo: false, width: 1280, height: 720, frameRate: 29.5, bitrate: 640_000 })]);
     expect(live.subscriptions).toEqual([expect.objectContaining({ connectionId: 'b', streamId: 'sa', bitrate: 550_000 })]);
     expect(live.bitrateIn).toBe(640_000);
     expect(live.bitrateOut).toBe(550_000);

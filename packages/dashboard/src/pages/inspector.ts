@@ -15,8 +15,8 @@ import {
   type ConnectionScore,
   type SessionListItem,
 } from '../api';
-import { lineChart, type Series } from '../charts';
-import { formatBitrate, formatDateTime, formatDuration, formatMs, formatPercent, formatTime, h, replace, scoreBadge, shortId } from '../dom';
+import { lineChart, PALETTE, type Series } from '../charts';
+import { browserName, formatBitrate, formatDateTime, formatDuration, formatMs, formatPercent, formatTime, h, replace, scoreBadge, shortId } from '../dom';
 import { link, navigate, type Cleanup } from '../router';
 import { currentProjectId } from '../state';
 import { sessionsTable, showError } from './projects';
@@ -155,7 +155,7 @@ function drawOverview(box: HTMLElement, participants: Participant[], errors: Ins
             h('td', null, p.live ? h('span', { class: 'badge good' }, 'connected') : p.destroyedAt ? `${formatTime(p.destroyedAt)} (${p.reason ?? '?'})` : 'unknown (server stopped)'),
             h('td', null, p.streams.length),
             h('td', null, p.errors > 0 ? h('span', { class: 'badge bad' }, p.errors) : '0'),
-            h('td', null, h('span', { class: 'ua', title: p.userAgent ?? '' }, p.userAgent ?? '—')),
+            h('td', null, h('span', { class: 'ua', title: p.userAgent ?? '' }, browserName(p.userAgent))),
           ),
         ),
       ),
@@ -169,7 +169,7 @@ function drawOverview(box: HTMLElement, participants: Participant[], errors: Ins
         h(
           'div',
           { class: 'timeline-person' },
-          h('div', { class: 'timeline-label' }, h('code', null, shortId(p.connectionId, 10))),
+          h('div', { class: 'timeline-label', title: p.connectionId }, p.data ? h('div', { class: 'ellipsis' }, personName(p)) : null, h('code', { class: 'muted small' }, shortId(p.connectionId, 10))),
           h(
             'div',
             { class: 'timeline-lanes' },
@@ -196,14 +196,20 @@ function scoreTitle(p: Participant): string {
     .join('\n');
 }
 
-function trackLabel(t: QualityTrack, owner: Map<string, string>): string {
+/**
+ * What a line of a chart is, in words: the server's view of what arrives from the publisher
+ * ("video in") and of what it sends to each subscriber ("video → Bob"), and what browsers reported.
+ */
+function trackLabel(t: QualityTrack, names: Map<string, string>): string {
+  const who = names.get(t.connectionId) ?? shortId(t.connectionId, 8);
   if (t.source === 'publisher') return `${t.kind} in`;
-  if (t.source === 'subscriber') return `${t.kind} → ${shortId(t.connectionId, 8)}`;
-  return `${t.kind} client ${t.direction ?? ''} ${owner.get(t.streamId ?? '') === t.connectionId ? '' : shortId(t.connectionId, 8)}`.trim();
+  if (t.source === 'subscriber') return `${t.kind} → ${who}`;
+  return `${t.kind} ${t.direction === 'send' ? 'sent' : 'received'}, ${who}'s browser`;
 }
 
 function drawCharts(box: HTMLElement, q: QualitySeries, participants: Participant[], start: number, end: number): void {
   const owner = new Map<string, string>();
+  const names = new Map(participants.map((p) => [p.connectionId, personName(p)]));
   const videoType = new Map<string, string>();
   for (const p of participants) for (const s of p.streams) {
     owner.set(s.streamId, p.connectionId);
@@ -220,15 +226,27 @@ function drawCharts(box: HTMLElement, q: QualitySeries, participants: Participan
     replace(box, h('p', { class: 'muted', id: 'no-quality' }, 'No quality samples for this session.'));
     return;
   }
-  const metric = (tracks: QualityTrack[], pick: (p: QualityTrack['points'][number]) => number | null): Series[] =>
-    tracks.map((t) => ({ label: trackLabel(t, owner), points: t.points.map((p) => [p.t, pick(p)] as [number, number | null]) })).filter((s) => s.points.some((p) => p[1] !== null));
+  // The server's view first (what arrives, then what is sent), browsers' reports after; video before
+  // audio. A track keeps its color in every chart of its stream.
+  const order = (t: QualityTrack) => ['publisher', 'subscriber', 'client'].indexOf(t.source) * 2 + (t.kind === 'video' ? 0 : 1);
+  for (const g of groups.values()) g.sort((a, b) => order(a) - order(b));
+  const metric = (tracks: QualityTrack[], pick: (p: QualityTrack['points'][number]) => number | null, kind?: 'video'): Series[] =>
+    tracks
+      .map((t, i) => ({
+        kind: t.kind,
+        label: trackLabel(t, names),
+        color: PALETTE[i % PALETTE.length],
+        dashed: t.source === 'client',
+        points: t.points.map((p) => [p.t, pick(p)] as [number, number | null]),
+      }))
+      .filter((s) => (kind === undefined || s.kind === kind) && s.points.some((p) => p[1] !== null));
   replace(
     box,
     [...groups].map(([key, tracks]) => {
+      const from = owner.get(key);
       const title = key.startsWith('conn:')
-        ? `Client reports of ${shortId(key.slice(5), 12)}`
-        : `${videoType.get(key) ?? 'Stream'} ${shortId(key, 12)}${owner.has(key) ? ` from ${shortId(owner.get(key)!, 12)}` : ''}`;
-      const video = tracks.filter((t) => t.kind === 'video');
+        ? `Browser reports of ${names.get(key.slice(5)) ?? shortId(key.slice(5), 12)}`
+        : `${capitalize(videoType.get(key) ?? 'stream')} ${shortId(key, 12)}${from ? ` from ${names.get(from) ?? shortId(from, 12)}` : ''}`;
       return h(
         'section',
         { class: 'card stream-charts', 'data-stream-id': key },
@@ -239,7 +257,7 @@ function drawCharts(box: HTMLElement, q: QualitySeries, participants: Participan
           lineChart(metric(tracks, (p) => p.bitrate), { title: 'Bitrate', format: formatBitrate, from: start, to: end, yMinTop: 50_000 }),
           lineChart(metric(tracks, (p) => p.packetLoss), { title: 'Packet loss', format: formatPercent, from: start, to: end, yMinTop: 0.05 }),
           lineChart(metric(tracks, (p) => p.rttMs), { title: 'Round-trip time', format: formatMs, from: start, to: end, yMinTop: 100 }),
-          lineChart(metric(video, (p) => p.frameRate), { title: 'Frame rate', format: (v) => `${Math.round(v)} fps`, from: start, to: end, yMinTop: 30 }),
+          lineChart(metric(tracks, (p) => p.frameRate, 'video'), { title: 'Frame rate', format: (v) => `${Math.round(v)} fps`, from: start, to: end, yMinTop: 30 }),
         ),
       );
     }),
@@ -295,6 +313,18 @@ function eventRow(e: InspectorEvent, t0: number): HTMLElement {
     h('td', null, e.streamId ? h('code', { title: e.streamId }, shortId(e.streamId, 10)) : '—'),
     h('td', { class: 'details' }, details),
   );
+}
+
+/** How people tell participants apart: the `name=` of the token data, else the data, else the id. */
+function personName(p: Participant): string {
+  const named = /(?:^|[&;,\s])name=([^&;,]+)/.exec(p.data ?? '')?.[1];
+  if (named) return named.trim();
+  if (p.data) return p.data.length > 24 ? `${p.data.slice(0, 22)}…` : p.data;
+  return shortId(p.connectionId, 8);
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 function stat(label: string, value: string, cls?: string): HTMLElement {

@@ -1,9 +1,9 @@
 // Live sessions: who is connected now, their streams and subscriptions, and bitrate as it moves.
 // Both pages poll every 2 s; the detail page keeps the last 5 minutes of bitrate in memory to chart.
 
-import { api, encode, type LiveSessionSnapshot } from '../api';
+import { api, encode, type LiveSessionSnapshot, type QualitySeries, type QualityTrack } from '../api';
 import { lineChart, type Series } from '../charts';
-import { formatBitrate, formatDuration, formatPercent, formatTime, h, replace, shortId } from '../dom';
+import { browserName, formatBitrate, formatDuration, formatPercent, formatTime, h, replace, shortId } from '../dom';
 import { link } from '../router';
 import { currentProjectId } from '../state';
 import type { Cleanup } from '../router';
@@ -70,19 +70,25 @@ export function liveSessionPage(main: HTMLElement, params: Record<string, string
     h('p', null, h('code', { class: 'wrap' }, sid), ' · ', h('a', { href: link(`/inspector/${project}/${sid}`) }, 'Inspector')),
     body,
   );
+  let draws = 0;
   const draw = (live: LiveSessionSnapshot | null) => {
     const now = Date.now();
+    // How many times the page has drawn, for whoever waits for the next update (tests do).
+    body.dataset['draws'] = String(++draws);
     record('in', now, live?.bitrateIn ?? 0);
     record('out', now, live?.bitrateOut ?? 0);
-    for (const s of live?.streams ?? []) record(`stream:${s.streamId}`, now, s.bitrate);
     if (!live) {
       replace(
         body,
-        h('p', { class: 'muted', id: 'session-not-live' }, 'Nobody is connected to this session now.'),
+        h('p', { class: 'muted', id: 'session-not-live' }, 'Nobody is connected to this session now. Its history is in the ', h('a', { href: link(`/inspector/${project}/${sid}`) }, 'Inspector'), '.'),
         chartOf(history, now),
       );
       return;
     }
+    const data = new Map(live.connections.map((c) => [c.connectionId, c.data]));
+    const streamOwner = new Map(live.streams.map((s) => [s.streamId, s.connectionId]));
+    /** A connection as people tell them apart: its token data, with the id on hover. */
+    const who = (id: string) => (id ? h('span', { title: id }, h('code', null, shortId(id, 12)), data.get(id) ? h('span', { class: 'muted small' }, ` ${data.get(id)}`) : null) : '—');
     replace(
       body,
       h(
@@ -92,34 +98,44 @@ export function liveSessionPage(main: HTMLElement, params: Record<string, string
         stat('Streams', String(live.streams.length)),
         stat('Subscriptions', String(live.subscriptions.length)),
         stat('Bitrate in', formatBitrate(live.bitrateIn), 'live-bitrate-in'),
-        stat('Bitrate out', formatBitrate(live.bitrateOut)),
+        stat('Bitrate out', formatBitrate(live.bitrateOut), 'live-bitrate-out'),
       ),
       chartOf(history, now),
       h('h2', null, 'Connections'),
       table(
         ['Connection', 'Connected for', 'Role', 'Data', 'Address', 'Browser'],
-        live.connections.map((c) => [h('code', { title: c.connectionId }, shortId(c.connectionId, 12)), formatDuration(now - c.createdAt), c.role ?? '—', c.data ?? '', c.ip ?? '—', h('span', { class: 'ua', title: c.userAgent ?? '' }, c.userAgent ?? '—')]),
+        live.connections.map((c) => [h('code', { title: c.connectionId }, shortId(c.connectionId, 12)), formatDuration(now - c.createdAt), c.role ?? '—', c.data ?? '', c.ip ?? '—', h('span', { class: 'ua', title: c.userAgent ?? '' }, browserName(c.userAgent))]),
         'live-connections',
       ),
       h('h2', null, 'Streams'),
       table(
-        ['Stream', 'Connection', 'Type', 'Name', 'Audio', 'Video', 'Bitrate in'],
-        live.streams.map((s) => [h('code', { title: s.streamId }, shortId(s.streamId, 12)), h('code', null, shortId(s.connectionId, 12)), s.videoType ?? '—', s.name ?? '', flag(s.hasAudio), flag(s.hasVideo), formatBitrate(s.bitrate)]),
+        ['Stream', 'Connection', 'Type', 'Name', 'Audio', 'Video', 'Dimensions', 'Frame rate', 'Bitrate in'],
+        live.streams.map((s) => [
+          h('code', { title: s.streamId }, shortId(s.streamId, 12)),
+          who(s.connectionId),
+          s.videoType ?? 'audio only',
+          s.name ?? '',
+          flag(s.hasAudio),
+          flag(s.hasVideo),
+          s.width && s.height ? `${s.width}×${s.height}` : '—',
+          s.frameRate === null ? '—' : `${s.frameRate.toFixed(0)} fps`,
+          formatBitrate(s.bitrate),
+        ]),
         'live-streams',
       ),
       h('h2', null, 'Subscriptions'),
       table(
-        ['Subscriber', 'Stream', 'Since', 'Bitrate out'],
-        live.subscriptions.map((s) => [h('code', null, shortId(s.connectionId, 12)), h('code', null, shortId(s.streamId, 12)), formatTime(s.createdAt), formatBitrate(s.bitrate)]),
+        ['Subscriber', 'Stream', 'From', 'Since', 'Bitrate out'],
+        live.subscriptions.map((s) => [who(s.connectionId), h('code', { title: s.streamId }, shortId(s.streamId, 12)), who(streamOwner.get(s.streamId) ?? ''), formatTime(s.createdAt), formatBitrate(s.bitrate)]),
         'live-subscriptions',
       ),
       h('h2', null, 'Tracks'),
       table(
         ['Seen by', 'Connection', 'Stream', 'Kind', 'Bitrate', 'Loss', 'RTT', 'Frame rate', 'Resolution'],
         live.tracks.map((t) => [
-          t.source === 'client' ? `client (${t.direction})` : `server (${t.source})`,
-          h('code', null, shortId(t.connectionId, 12)),
-          t.streamId ? h('code', null, shortId(t.streamId, 12)) : '—',
+          t.source === 'publisher' ? 'server, received' : t.source === 'subscriber' ? 'server, sent' : `browser, ${t.direction === 'send' ? 'sending' : 'receiving'}`,
+          who(t.connectionId),
+          t.streamId ? h('code', { title: t.streamId }, shortId(t.streamId, 12)) : '—',
           t.kind,
           formatBitrate(t.bitrate),
           formatPercent(t.packetLoss),
@@ -132,7 +148,50 @@ export function liveSessionPage(main: HTMLElement, params: Record<string, string
       h('p', { class: 'muted small' }, `Updated ${formatTime(now)}`),
     );
   };
-  return poll(async () => draw((await api<{ live: LiveSessionSnapshot | null }>('GET', `/projects/${encode(project)}/sessions/${encode(sid)}/live`)).live), body);
+  const base = `/projects/${encode(project)}/sessions/${encode(sid)}`;
+  let seeded = false;
+  return poll(async () => {
+    if (!seeded) {
+      // The chart starts with what the Inspector recorded in the last minutes, not empty.
+      const since = Date.now() - WINDOW_MS;
+      const q = await api<QualitySeries>('GET', `${base}/quality?since=${since}&bucket=1000`);
+      for (const [key, points] of Object.entries(totalsOverTime(q))) for (const [t, v] of points) record(key, t, v);
+      seeded = true;
+    }
+    draw((await api<{ live: LiveSessionSnapshot | null }>('GET', `${base}/live`)).live);
+  }, body);
+}
+
+/**
+ * The session's bitrate in (from publishers) and out (to subscribers) over time, from its recorded
+ * samples, summed the way the live snapshot sums them: the server's view of routed tracks, else the
+ * clients' reports; each track counts with its latest sample until it has been silent for twice
+ * its usual spacing (so a track that ended stops counting).
+ */
+function totalsOverTime(q: QualitySeries): { in: Array<[number, number]>; out: Array<[number, number]> } {
+  const server = q.tracks.some((t) => t.source !== 'client');
+  const sideOf = (t: QualityTrack): 'in' | 'out' | null =>
+    server ? (t.source === 'publisher' ? 'in' : t.source === 'subscriber' ? 'out' : null) : t.direction === 'send' ? 'in' : 'out';
+  const times = [...new Set(q.tracks.flatMap((t) => t.points.map((p) => p.t)))].sort((a, b) => a - b);
+  const out = { in: [] as Array<[number, number]>, out: [] as Array<[number, number]> };
+  const tracks = q.tracks
+    .map((t) => {
+      const gaps = t.points.slice(1).map((p, i) => p.t - t.points[i]!.t).sort((a, b) => a - b);
+      const spacing = gaps.length > 0 ? gaps[Math.floor(gaps.length / 2)]! : 5000;
+      return { side: sideOf(t), points: t.points, spacing, next: 0 };
+    })
+    .filter((t) => t.side !== null);
+  for (const time of times) {
+    const sum = { in: 0, out: 0 };
+    for (const t of tracks) {
+      while (t.next < t.points.length && t.points[t.next]!.t <= time) t.next++;
+      const latest = t.points[t.next - 1];
+      if (latest && time - latest.t <= 2 * t.spacing) sum[t.side!] += latest.bitrate ?? 0;
+    }
+    out.in.push([time, sum.in]);
+    out.out.push([time, sum.out]);
+  }
+  return out;
 }
 
 function chartOf(history: Map<string, Array<[number, number | null]>>, now: number): HTMLElement {

@@ -85,7 +85,7 @@ export async function tokensPage(main: HTMLElement): Promise<void> {
               { class: 'actions' },
               copy,
               h('a', { class: 'button primary', id: 'open-test-page', href: t.testPageUrl, target: '_blank', rel: 'noopener' }, 'Open test page'),
-              h('a', { class: 'button', href: link(`/live/${project.id}/${t.sessionId}`) }, 'Watch live'),
+              h('a', { class: 'button', id: 'watch-live', href: link(`/live/${project.id}/${t.sessionId}`) }, 'Watch live'),
               h('a', { class: 'button', href: link(`/inspector/${project.id}/${t.sessionId}`) }, 'Inspector'),
             ),
             h('p', { class: 'muted' }, 'The test page joins the session with this token using the browser SDK (/v2/js/opentok.js), publishes when the role allows, and subscribes to every stream.'),

@@ -38,7 +38,10 @@ export interface InspectorOptions {
   flushIntervalMs?: number;
   /** A batch this large is written at once, not at the next tick (default 2000 rows). */
   maxBatchRows?: number;
-  /** Samples of one track closer together than this are ignored (default 1000 ms): a chatty client cannot flood the log. */
+  /**
+   * Samples of one track closer together than this are ignored (default 900 ms): a chatty client
+   * cannot flood the log, and a 1 s sampling timer that fires a few ms early still keeps every sample.
+   */
   minSampleIntervalMs?: number;
   /** How often old data is pruned (default 1 hour; also once at start). */
   pruneIntervalMs?: number;
@@ -133,7 +136,7 @@ export class Inspector {
     this.#maxEvents = options.maxEventsPerSession ?? 20_000;
     this.#maxSamples = options.maxSamplesPerSession ?? 200_000;
     this.#maxBatchRows = options.maxBatchRows ?? 2000;
-    this.#minSampleIntervalMs = options.minSampleIntervalMs ?? 1000;
+    this.#minSampleIntervalMs = options.minSampleIntervalMs ?? 900;
     this.startedAt = this.#now();
     this.#flushTimer = setInterval(() => this.#safeFlush(), options.flushIntervalMs ?? 1000);
     this.#flushTimer.unref();
@@ -627,7 +630,10 @@ export class Inspector {
       projectId: s.projectId,
       since: s.since,
       connections: [...s.connections.values()],
-      streams: [...s.streams.values()].map((st) => ({ ...st, bitrate: nullIfZeroTracks(inTracks.filter((t) => t.streamId === st.streamId), sum) })),
+      streams: [...s.streams.values()].map((st) => {
+        const own = inTracks.filter((t) => t.streamId === st.streamId);
+        return { ...st, bitrate: nullIfZeroTracks(own, sum), frameRate: own.find((t) => t.kind === 'video')?.frameRate ?? null };
+      }),
       subscriptions: [...s.subscriptions.values()].map((sub) => ({
         ...sub,
         bitrate: nullIfZeroTracks(outTracks.filter((t) => t.streamId === sub.streamId && t.connectionId === sub.connectionId), sum),

@@ -22,6 +22,9 @@ export interface LiveStream {
   name: string | null;
   hasAudio: boolean | null;
   hasVideo: boolean | null;
+  /** The video's dimensions as the publisher announced them (updated by streamPropertyChanged). */
+  width: number | null;
+  height: number | null;
 }
 
 export interface LiveSubscription {
@@ -115,6 +118,8 @@ export class LiveView {
           name: e.name ?? null,
           hasAudio: e.hasAudio ?? null,
           hasVideo: e.hasVideo ?? null,
+          width: e.width ?? null,
+          height: e.height ?? null,
         });
         return;
       }
@@ -129,7 +134,14 @@ export class LiveView {
       }
       case 'streamPropertyChanged': {
         const stream = this.#sessions.get(sessionId)?.streams.get(e.streamId);
-        if (stream && (e.property === 'hasAudio' || e.property === 'hasVideo') && typeof e.newValue === 'boolean') stream[e.property] = e.newValue;
+        if (!stream) return;
+        if ((e.property === 'hasAudio' || e.property === 'hasVideo') && typeof e.newValue === 'boolean') stream[e.property] = e.newValue;
+        if (e.property === 'videoDimensions') {
+          const d = e.newValue as { width?: unknown; height?: unknown } | null;
+          const ok = d !== null && typeof d === 'object' && typeof d.width === 'number' && typeof d.height === 'number';
+          stream.width = ok ? (d.width as number) : null;
+          stream.height = ok ? (d.height as number) : null;
+        }
         return;
       }
       case 'subscriberCreated':

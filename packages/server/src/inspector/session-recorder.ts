@@ -20,6 +20,19 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
   const samplers = new Map<string, NodeJS.Timeout>();
   /** Consumer NACK/PLI counts at the previous sample, to record what arrived during the interval. */
   const lastCounts = new WeakMap<Consumer, { nack: number; pli: number }>();
+  /** Producers and consumers whose media has started (a sample with a bitrate above zero). */
+  const started = new WeakSet<Producer | Consumer>();
+  /**
+   * False while a track has carried nothing yet (ICE/DTLS still going, or the first rate window not
+   * over): a zero then would read as an outage and drag the score down. Once media has flowed, a
+   * silent interval is recorded as it is.
+   */
+  const flowing = (track: Producer | Consumer, bitrate: number): boolean => {
+    if (started.has(track)) return true;
+    if (bitrate <= 0) return false;
+    started.add(track);
+    return true;
+  };
 
   const onConnectionCreated = (...[session, connection]: SessionManagerEvents['connectionCreated']) => {
     inspector.recordEvent(session.id, session.projectId, {
@@ -141,6 +154,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
 
   function recordProducer(session: Session, connectionId: string, streamId: string, producer: Producer): void {
     const s = producer.getStats();
+    if (!flowing(producer, s.bitrate)) return;
     inspector.recordQuality(session.id, session.projectId, {
       source: 'publisher',
       connectionId,
@@ -157,7 +171,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
   function recordConsumer(session: Session, connectionId: string, streamId: string, consumer: Consumer): void {
     const s = consumer.getStats();
     // A paused consumer sends nothing on purpose (subscribeToVideo(false)): not a quality figure.
-    if (s.paused || s.producerPaused) return;
+    if (s.paused || s.producerPaused || !flowing(consumer, s.bitrate)) return;
     const last = lastCounts.get(consumer) ?? { nack: 0, pli: 0 };
     lastCounts.set(consumer, { nack: s.nackCount, pli: s.pliCount + s.firCount });
     inspector.recordQuality(session.id, session.projectId, {
