@@ -54,7 +54,7 @@ export async function decode(path: string): Promise<{ errors: string; videoFrame
 export async function pixelAt(path: string, t: number, x: number, y: number): Promise<[number, number, number]> {
   const { stdout } = await run(
     'ffmpeg',
-    ['-v', 'error', '-nostdin', '-ss', String(t), '-i', path, '-frames:v', '1', '-vf', `crop=1:1:${x}:${y}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    ['-v', 'error', '-nostdin', '-ss', String(t), '-i', path, '-frames:v', '1', '-vf', `format=rgb24,crop=1:1:${x}:${y}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
     { encoding: 'buffer', maxBuffer: 1024 * 1024 },
   );
   const buf = stdout as unknown as Buffer;
