@@ -2,6 +2,7 @@
 // effects beyond the instance, so tests build one per case.
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { archiveDownloadRoutes } from './rest/archive-downloads.js';
 import { decorateProject } from './rest/auth.js';
 import { registerBodyParsers } from './rest/body-parsers.js';
 import type { AppContext } from './rest/context.js';
@@ -35,6 +36,7 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
     return { status: 'ok' };
   });
   await app.register(async (scope) => sessionCreateRoutes(scope, ctx));
+  await app.register(async (scope) => archiveDownloadRoutes(scope, ctx));
   await app.register(async (scope) => projectRoutes(scope, ctx), { prefix: '/v2/project/:projectKey' });
   return app;
 }

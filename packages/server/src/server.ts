@@ -3,6 +3,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppState } from './app.js';
+import { ArchiveManager, archivingSettings } from './archiving/archive-manager.js';
+import type { ArchiveMediaSource, ArchiveSessionState } from './archiving/interfaces.js';
 import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -17,19 +19,29 @@ export interface RunningServer {
   logger: Logger;
   store: Store;
   sessions: SessionManager;
+  archives: ArchiveManager;
   bootstrap: BootstrapResult;
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, options: { logger?: Logger } = {}): Promise<RunningServer> {
+export interface StartServerOptions {
+  logger?: Logger;
+  /** What archiving records from (the media engine and the session domain); offline when absent. */
+  archiving?: { media?: ArchiveMediaSource; sessions?: ArchiveSessionState };
+}
+
+export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
   const store = Store.open(config.dataDir);
   let app: FastifyInstance | undefined;
+  let archives: ArchiveManager | undefined;
   try {
     const bootstrap = bootstrapProjects(config, store, logger);
     const sessions = new SessionManager(store, logger);
+    archives = new ArchiveManager({ store, dataDir: config.dataDir, logger, settings: archivingSettings(config.archiving), ...options.archiving });
+    await archives.start();
     const state: AppState = { ready: false };
-    app = await buildApp({ config, logger, store, sessions }, state);
+    app = await buildApp({ config, logger, store, sessions, archives }, state);
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -46,12 +58,14 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       logger,
       store,
       sessions,
+      archives,
       bootstrap,
       close() {
         closing ??= (async () => {
           state.ready = false;
           logger.info('shutting down');
           await app!.close();
+          await archives!.close();
           store.close();
           logger.info('stopped');
         })();
@@ -61,6 +75,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     return server;
   } catch (err) {
     await app?.close().catch(() => {});
+    await archives?.close().catch(() => {});
     store.close();
     throw err;
   }

@@ -93,8 +93,12 @@ export function parseStylesheet(css: string): Rule[] {
       const value = decl.slice(colon + 1).replace(/!important/i, '').trim().toLowerCase();
       if (!SUPPORTED_PROPERTIES.has(name)) continue;
       if (name === 'margin') {
-        const [t, r = t, b = t, l = r] = value.split(/\s+/);
-        declarations.set('margin-top', t!);
+        const parts = value.split(/\s+/);
+        const t = parts[0]!;
+        const r = parts[1] ?? t;
+        const b = parts[2] ?? t;
+        const l = parts[3] ?? r;
+        declarations.set('margin-top', t);
         declarations.set('margin-right', r);
         declarations.set('margin-bottom', b);
         declarations.set('margin-left', l);

@@ -33,6 +33,8 @@ export interface RecorderOptions {
   logger: Logger;
   /** A write failed (disk full…): the recording stops growing; the owner decides what to do. */
   onError?: (err: Error) => void;
+  /** The file is being created: its first frame sits at this archive time (ms). */
+  onStarted?: (startOffsetMs: number) => void;
   /** How long to wait for the first video keyframe before writing the file without one (default 5000 ms). */
   keyframeTimeoutMs?: number;
   /** How long a frame waits so that the other track's earlier frames can be written before it (default 300 ms). */
@@ -266,6 +268,7 @@ export class Recorder {
     if (audio) tracks.push({ number: video ? 2 : 1, kind: 'audio', codec: 'opus', channels: audio.channels ?? 2, sampleRate: audio.clockRate });
     this.#fileBaseMs = first;
     this.#startOffsetMs = Math.max(0, Math.round(this.#opts.archiveClock() - (this.#now() - first)));
+    this.#opts.onStarted?.(this.#startOffsetMs);
     const docType = video?.codec === 'H264' ? 'matroska' : 'webm';
     this.#creating = MatroskaWriter.create(this.path, docType, tracks).then(
       (writer) => {

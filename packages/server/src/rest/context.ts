@@ -1,5 +1,6 @@
 // What every HTTP plugin is given: the parts of the server it may call.
 
+import type { ArchiveManager } from '../archiving/archive-manager.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/session-manager.js';
@@ -10,4 +11,5 @@ export interface AppContext {
   logger: Logger;
   store: Store;
   sessions: SessionManager;
+  archives: ArchiveManager;
 }

@@ -1,5 +1,6 @@
 // The store: one SQLite database in the data folder and the repositories over it.
 
+import { archivingMigrations } from '../archiving/schema.js';
 import { openDatabase, type Db, type Migration } from './database.js';
 import { ProjectStore } from './projects.js';
 import { coreMigrations } from './schema.js';
@@ -11,7 +12,7 @@ export type { SessionRecord, MediaMode, ArchiveMode } from './sessions.js';
 export { ProjectValidationError, parseRsaPublicKey } from './projects.js';
 
 /** Every module's migrations, in the order they apply. Append a module's list here. */
-export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations];
+export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...archivingMigrations];
 
 export class Store {
   readonly db: Db;
