@@ -426,7 +426,8 @@ export class ArchiveManager {
         const rollOver = archive.record.autoArchive;
         const session = this.#store.sessions.get(archive.sessionId);
         void this.#stop(archive, REASON.maxDuration);
-        if (rollOver && session && this.#sessions.connectionCount(session.id) > 0) this.#startAuto(session);
+        // The stopped archive frees the session's slot at once: the next one starts now.
+        if (rollOver && session && this.#sessions.connectionCount(session.id) > 0 && !this.store.recording(session.id, null)) this.#startAuto(session);
         continue;
       }
       const idleSince = this.#idleSince.get(archive.id);
@@ -504,7 +505,7 @@ export class ArchiveManager {
    * folders no archive owns are removed.
    */
   async #recover(): Promise<void> {
-    for (const record of this.store.withStatus('started', 'paused')) {
+    for (const record of this.store.withStatus('started', 'paused', 'stopped')) {
       const log = this.#log.child({ archiveId: record.id });
       let lastStop = 0;
       for (const file of this.store.files(record.id)) {
@@ -525,6 +526,7 @@ export class ArchiveManager {
         lastStop = Math.max(lastStop, stopOffsetMs);
         log.info({ fileName: file.fileName, seconds: repaired.durationMs / 1000, tornBytes: repaired.tornBytes }, 'recording repaired');
       }
+      if (record.status === 'stopped') continue;
       const recordedMs = Math.max(record.recordedMs, lastStop);
       this.store.update(record.id, { status: 'stopped', reason: REASON.restarted, recordedMs, duration: Math.round(recordedMs / 1000) });
       log.warn({ seconds: Math.round(recordedMs / 1000) }, 'archive was recording when the server stopped: finalized');

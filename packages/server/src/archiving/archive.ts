@@ -242,23 +242,24 @@ export class Archive {
     return this.#recordings.size > 0;
   }
 
-  /** Stops every recorder and marks the archive stopped (idempotent; resolves when the files are final). */
+  /**
+   * Marks the archive stopped at once (its session may start another), then stops every recorder;
+   * resolves when the files are final. Idempotent.
+   */
   stop(reason: string): Promise<void> {
     this.#stopping ??= (async () => {
       clearInterval(this.#heartbeat);
-      for (const streamId of [...this.#recordings.keys()]) this.#stopRecording(streamId);
       const recordedMs = this.clock();
-      if (this.#activeSince !== null) {
-        this.#activeMs = recordedMs;
-        this.#activeSince = null;
-      }
-      await Promise.all(this.#pendingStops);
+      this.#activeMs = recordedMs;
+      this.#activeSince = null;
       this.record = this.#deps.store.update(this.id, {
         status: 'stopped',
         reason,
         recordedMs: Math.round(recordedMs),
         duration: Math.round(recordedMs / 1000),
       });
+      for (const streamId of [...this.#recordings.keys()]) this.#stopRecording(streamId);
+      await Promise.all(this.#pendingStops);
       this.#log.info({ reason, seconds: Math.round(recordedMs / 1000) }, 'archive stopped');
     })();
     return this.#stopping;

@@ -71,3 +71,11 @@ export async function meanVolume(path: string, from: number, to: number): Promis
 export function near(actual: [number, number, number], expected: [number, number, number], tolerance = 60): boolean {
   return actual.every((v, i) => Math.abs(v - expected[i]!) <= tolerance);
 }
+
+/** Info-ZIP's view of a ZIP: integrity test passed, entry names, extracted into `into`. */
+export async function unzipAll(path: string, into: string): Promise<string[]> {
+  await run('unzip', ['-tq', path]);
+  const { stdout } = await run('unzip', ['-Z1', path]);
+  await run('unzip', ['-oq', path, '-d', into]);
+  return stdout.trim().split('\n');
+}

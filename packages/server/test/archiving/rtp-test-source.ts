@@ -11,6 +11,8 @@ import type { ArchiveMediaSource, ArchiveStream } from '../../src/archiving/inte
 
 export interface TestStreamOptions {
   streamId: string;
+  /** Session the stream is published in (default: the source's). */
+  sessionId?: string;
   video?: 'VP8' | 'H264' | null;
   audio?: boolean;
   /** lavfi video source, e.g. `testsrc=size=640x480:rate=30` or `color=c=red:size=320x240:rate=30`. */
@@ -25,6 +27,7 @@ export interface TestStreamOptions {
 }
 
 interface RunningStream {
+  sessionId: string;
   info: ArchiveStream;
   ffmpeg: ChildProcess;
   sockets: Socket[];
@@ -46,7 +49,7 @@ export class TestRtpSource implements ArchiveMediaSource {
   }
 
   listStreams(sessionId: string): ArchiveStream[] {
-    return sessionId === this.sessionId ? [...this.#streams.values()].map((s) => s.info) : [];
+    return [...this.#streams.values()].filter((s) => s.sessionId === sessionId).map((s) => s.info);
   }
 
   subscribe(producerId: string, onPacket: (packet: RtpPacket) => void): () => void {
@@ -66,6 +69,14 @@ export class TestRtpSource implements ArchiveMediaSource {
 
   stream(streamId: string): RunningStream | undefined {
     return this.#streams.get(streamId);
+  }
+
+  /** Changes a live stream's layout classes (as PUT …/stream would). */
+  setClasses(streamId: string, layoutClassList: string[]): ArchiveStream {
+    const running = this.#streams.get(streamId);
+    if (!running) throw new Error(`no stream ${streamId}`);
+    running.info = { ...running.info, layoutClassList };
+    return running.info;
   }
 
   /** Starts ffmpeg for one stream and resolves once its first packets arrived. */
@@ -124,7 +135,7 @@ export class TestRtpSource implements ArchiveMediaSource {
       args.push('-payload_type', '111', '-ssrc', '2222', '-f', 'rtp', `rtp://127.0.0.1:${port}?rtcpport=${rtcp}&pkt_size=1200`);
     }
     const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    const running: RunningStream = { info, ffmpeg, sockets, packets, stderr: '', exited: undefined as unknown as Promise<void> };
+    const running: RunningStream = { sessionId: options.sessionId ?? this.sessionId, info, ffmpeg, sockets, packets, stderr: '', exited: undefined as unknown as Promise<void> };
     ffmpeg.stderr!.on('data', (d: Buffer) => (running.stderr += d.toString()));
     running.exited = new Promise((resolve) => ffmpeg.once('exit', () => resolve()));
     this.#streams.set(options.streamId, running);
