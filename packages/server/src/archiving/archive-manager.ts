@@ -481,8 +481,12 @@ export class ArchiveManager {
       if (err instanceof FfmpegError && err.cancelled) {
         log.info('archive production interrupted; it resumes at the next start');
       } else {
-        const reason = err instanceof NothingRecordedError ? err.message : `${record.outputMode === 'composed' ? 'composition' : 'packaging'} failed: ${(err as Error).message}`;
-        log.error({ err }, 'archive failed');
+        const nothing = err instanceof NothingRecordedError;
+        const reason = nothing ? err.message : `${record.outputMode === 'composed' ? 'composition' : 'packaging'} failed: ${(err as Error).message}`;
+        // Nothing to keep when nothing was recorded; after a failed composition the recordings stay
+        // in streams/ for the operator (deleting the archive removes them).
+        if (nothing) await rm(dir, { recursive: true, force: true });
+        log[nothing ? 'warn' : 'error']({ err }, 'archive failed');
         this.#settle(this.store.update(archiveId, { status: 'failed', reason: reason.slice(0, 1000) }));
       }
     } finally {

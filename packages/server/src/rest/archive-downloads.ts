@@ -38,17 +38,17 @@ export async function archiveDownloadRoutes(app: FastifyInstance, ctx: AppContex
     if (check !== 'ok') throw forbidden('This archive link is not valid', 403);
     const target = ctx.archives.download(archiveId, fileName);
     if (!target) throw notFound('Archive not found or no longer available', 404);
-    const record = ctx.archives.store.get(archiveId);
-    reply.header('Accept-Ranges', 'bytes');
-    reply.header('Content-Type', target.contentType);
-    reply.header('Content-Disposition', `attachment; filename="${target.downloadName}"`);
-    reply.header('Cache-Control', 'private, no-store');
-    if (record?.sha256) reply.header('ETag', `"${record.sha256}"`);
     const range = parseRange(request.headers.range, target.size);
+    reply.header('Accept-Ranges', 'bytes');
     if (range === 'unsatisfiable') {
       reply.header('Content-Range', `bytes */${target.size}`);
       return reply.status(416).send({ code: 416, message: 'Requested range not satisfiable' });
     }
+    const record = ctx.archives.store.get(archiveId);
+    reply.header('Content-Type', target.contentType);
+    reply.header('Content-Disposition', `attachment; filename="${target.downloadName}"`);
+    reply.header('Cache-Control', 'private, no-store');
+    if (record?.sha256) reply.header('ETag', `"${record.sha256}"`);
     if (range) {
       const [start, end] = range;
       reply.status(206);
