@@ -122,7 +122,7 @@ export class ArchiveManager {
   readonly #idleSince = new Map<string, number>();
   readonly #emptySessionTimers = new Map<string, NodeJS.Timeout>();
   readonly #queue: string[] = [];
-  readonly #producing = new Map<string, OutputRun>();
+  readonly #producing = new Map<string, { promise: Promise<void>; cancel: () => void }>();
   readonly #waiters = new Map<string, Array<(record: ArchiveRecord) => void>>();
   #unwatch: () => void = () => {};
   #tick: NodeJS.Timeout | undefined;
@@ -456,11 +456,22 @@ export class ArchiveManager {
   #pump(): void {
     while (!this.#closing && this.#producing.size < this.settings.composeConcurrency && this.#queue.length > 0) {
       const id = this.#queue.shift()!;
-      void this.#produce(id);
+      const job: { cancelled: boolean; run: OutputRun | null } = { cancelled: false, run: null };
+      const promise = this.#produce(id, job).finally(() => {
+        this.#producing.delete(id);
+        this.#pump();
+      });
+      this.#producing.set(id, {
+        promise,
+        cancel: () => {
+          job.cancelled = true;
+          job.run?.cancel();
+        },
+      });
     }
   }
 
-  async #produce(archiveId: string): Promise<void> {
+  async #produce(archiveId: string, job: { cancelled: boolean; run: OutputRun | null }): Promise<void> {
     const record = this.store.get(archiveId);
     if (!record || record.status !== 'stopped') return;
     const dir = this.#dir(archiveId);
@@ -468,30 +479,30 @@ export class ArchiveManager {
     const started = performance.now();
     const project = this.#store.projects.get(record.projectId);
     const partnerId = project?.kind === 'project' ? Number(project.id) : record.projectId;
+    const files = this.store.files(archiveId);
+    const events = this.store.events(archiveId);
     // A previous attempt (before a crash) may have left its output.
     for (const name of ['archive.mp4', 'archive.mp4.part', 'archive.zip']) await rm(join(dir, name), { force: true });
-    const run = produceOutput({ record, files: this.store.files(archiveId), events: this.store.events(archiveId), dir, partnerId, logger: log, preset: this.settings.x264Preset });
-    this.#producing.set(archiveId, run);
+    if (job.cancelled) return;
+    const run = produceOutput({ record, files, events, dir, partnerId, logger: log, preset: this.settings.x264Preset });
+    job.run = run;
     try {
       const result = await run.done;
       const updated = this.store.update(archiveId, { status: 'available', fileName: result.fileName, size: result.size, sha256: result.sha256 });
       log.info({ file: result.fileName, bytes: result.size, seconds: updated.duration, ms: Math.round(performance.now() - started) }, 'archive available');
       this.#settle(updated);
     } catch (err) {
-      if (err instanceof FfmpegError && err.cancelled) {
+      if (job.cancelled || (err instanceof FfmpegError && err.cancelled)) {
         log.info('archive production interrupted; it resumes at the next start');
-      } else {
-        const nothing = err instanceof NothingRecordedError;
-        const reason = nothing ? err.message : `${record.outputMode === 'composed' ? 'composition' : 'packaging'} failed: ${(err as Error).message}`;
-        // Nothing to keep when nothing was recorded; after a failed composition the recordings stay
-        // in streams/ for the operator (deleting the archive removes them).
-        if (nothing) await rm(dir, { recursive: true, force: true });
-        log[nothing ? 'warn' : 'error']({ err }, 'archive failed');
-        this.#settle(this.store.update(archiveId, { status: 'failed', reason: reason.slice(0, 1000) }));
+        return;
       }
-    } finally {
-      this.#producing.delete(archiveId);
-      this.#pump();
+      const nothing = err instanceof NothingRecordedError;
+      const reason = nothing ? err.message : `${record.outputMode === 'composed' ? 'composition' : 'packaging'} failed: ${(err as Error).message}`;
+      // Nothing to keep when nothing was recorded; after a failed composition the recordings stay
+      // in streams/ for the operator (deleting the archive removes them).
+      if (nothing) await rm(dir, { recursive: true, force: true });
+      log[nothing ? 'warn' : 'error']({ err }, 'archive failed');
+      this.#settle(this.store.update(archiveId, { status: 'failed', reason: reason.slice(0, 1000) }));
     }
   }
 
@@ -588,9 +599,9 @@ export class ArchiveManager {
       for (const timer of this.#emptySessionTimers.values()) clearTimeout(timer);
       this.#emptySessionTimers.clear();
       this.#queue.length = 0;
-      for (const run of this.#producing.values()) run.cancel();
+      for (const production of this.#producing.values()) production.cancel();
       await Promise.all([...this.#live.values()].map((a) => this.#stop(a, REASON.shutdown).catch(() => {})));
-      await Promise.all([...this.#producing.values()].map((r) => r.done.catch(() => {})));
+      await Promise.all([...this.#producing.values()].map((p) => p.promise.catch(() => {})));
     })();
     return this.#closed;
   }
