@@ -117,11 +117,7 @@ export function buildArgs(job: ComposeJob, probes: Map<ComposeSegment, ProbedFil
       // -reinit_filter 0: a stream changing resolution mid-way (WebRTC does) must not rebuild the
       // whole graph; scale handles the new size itself.
       inputs.push('-reinit_filter', '0', '-ss', sec(seek), '-t', sec(r.endMs - r.startMs), '-i', r.segment.path);
-      const { width, height } = r.box;
-      const fit =
-        r.box.fit === 'cover'
-          ? `scale=${width}:${height}:force_original_aspect_ratio=increase,crop=${width}:${height}`
-          : `scale=${width}:${height}:force_original_aspect_ratio=decrease,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black`;
+      const fit = fitFilter(r.box.width, r.box.height, r.box.fit);
       // Timestamps of a seeked input start at 0 at the seek point, minus the file's start time.
       const offset = sec(r.startMs + r.probe.startTime * 1000);
       filters.push(`[${inputIndex}:v]${fit},setsar=1,format=yuv420p,setpts=PTS+${offset}/TB[v${i}]`);
@@ -164,6 +160,19 @@ export function buildArgs(job: ComposeJob, probes: Map<ComposeSegment, ProbedFil
   if (audioOut) args.push('-map', `[${audioOut}]`, '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2');
   args.push('-t', sec(D), '-movflags', '+faststart');
   return args;
+}
+
+/**
+ * Scales a stream into its box, keeping its aspect ratio: letterboxed (`contain`) or cropped
+ * (`cover`). Evaluated per frame, because a WebRTC sender changes its resolution mid-stream and a
+ * size fixed when the graph was built would stretch every later frame.
+ */
+export function fitFilter(width: number, height: number, fit: 'contain' | 'cover'): string {
+  const wider = `gt(iw/ih,${width}/${height})`;
+  const scaledW = `trunc(${height}*iw/ih/2)*2`;
+  const scaledH = `trunc(${width}*ih/iw/2)*2`;
+  if (fit === 'cover') return `scale=w='if(${wider},${scaledW},${width})':h='if(${wider},${height},${scaledH})':eval=frame,crop=${width}:${height}`;
+  return `scale=w='if(${wider},${width},${scaledW})':h='if(${wider},${scaledH},${height})':eval=frame,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black:eval=frame`;
 }
 
 /**

@@ -41,8 +41,8 @@ afterEach(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function manager(settings: Partial<ArchivingSettings> = {}): Promise<ArchiveManager> {
-  const m = new ArchiveManager({ store, dataDir, logger, media, sessions, settings });
+async function manager(settings: Partial<ArchivingSettings> = {}, log = logger): Promise<ArchiveManager> {
+  const m = new ArchiveManager({ store, dataDir, logger: log, media, sessions, settings });
   await m.start();
   managers.push(m);
   return m;
@@ -75,7 +75,10 @@ describe('ArchiveManager', () => {
     expect(sessions.sent.map((e) => e.event)).toEqual([{ type: 'archiveStarted', id: started.id, name: 'Demo call' }]);
     expect(m.liveStreams(started.id)).toEqual([{ streamId: 'alice', hasAudio: true, hasVideo: true }]);
 
-    await sleep(1500);
+    await sleep(1000);
+    sessions.streamUpdated(s.id, media.setClasses('alice', ['focus']));
+    m.setLayout(project, started.id, { type: 'horizontalPresentation' });
+    await sleep(500);
     await publish(s.id, 'bob', { video: 'H264', videoSource: 'color=c=blue:size=320x240:rate=30', toneHz: 880 });
     await sleep(2000);
     await unpublish(s.id, 'bob');
@@ -95,6 +98,13 @@ describe('ArchiveManager', () => {
     expect(stopped.duration).toBeLessThanOrEqual(7);
     expect(sessions.sent.at(-1)!.event).toEqual({ type: 'archiveStopped', id: started.id, name: 'Demo call' });
 
+    // The composition replays the layout timeline: the first layout, then the changes at their times.
+    const events = m.store.events(started.id);
+    expect(events.map((e) => e.kind)).toEqual(['layout', 'classes', 'layout']);
+    expect(events[0]).toMatchObject({ atMs: 0, layout: { type: 'bestFit' } });
+    expect(events[1]).toMatchObject({ streamId: 'alice', layoutClassList: ['focus'] });
+    expect(events[1]!.atMs).toBeGreaterThan(800);
+    expect(events[1]!.atMs).toBeLessThan(1400);
     const files = m.store.files(started.id);
     expect(files.map((f) => [f.streamId, f.fileName, f.state])).toEqual([
       ['alice', 'alice.webm', 'complete'],
@@ -258,6 +268,24 @@ describe('ArchiveManager', () => {
     expect(await m.pruneExpired(Date.now() + 2 * 86_400_000)).toBe(2);
     expect(m.get(project, ids[1]!)).toMatchObject({ status: 'expired', fileName: null });
     expect(existsSync(join(dataDir, 'archives', ids[1]!))).toBe(false);
+  });
+
+  it('logs composition progress', async () => {
+    const lines: string[] = [];
+    const capture = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const m = await manager({}, capture);
+    const s = session();
+    sessions.setConnections(s.id, 1);
+    await publish(s.id, 'alice');
+    const a = m.startArchive(project, s, {});
+    await sleep(1500);
+    await m.stopArchive(project, a.id);
+    await m.whenSettled(a.id);
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; percent?: number; archiveId?: string });
+    const progress = logged.filter((l) => l.msg === 'composing archive');
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatchObject({ archiveId: a.id, percent: 100 });
+    expect(logged.map((l) => l.msg)).toEqual(expect.arrayContaining(['archive started', 'recording stream', 'archive stopped', 'archive available']));
   });
 
   it('on close finalizes what is recording; the next start produces it', async () => {

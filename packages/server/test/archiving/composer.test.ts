@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { compose, type ComposeJob, type ComposeSegment } from '../../src/archiving/composer.js';
+import { MatroskaWriter } from '../../src/archiving/matroska.js';
 import { parseResolution, type ArchiveLayout } from '../../src/archiving/layout.js';
 import { ffprobe, meanVolume, near, pixelAt, streamOf } from './probe.js';
 
@@ -36,7 +38,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'colloquy-compose-'));
   [red, blue] = await Promise.all([makeClip('red', 'red', 6, null), makeClip('blue', 'blue', 3, 660)]);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => (process.env['KEEP_TEST_FILES'] ? console.log(dir) : rmSync(dir, { recursive: true, force: true })));
 
 const seg = (streamId: string, path: string, startMs: number, stopMs: number, extra: Partial<ComposeSegment> = {}): ComposeSegment => ({
   streamId,
@@ -176,6 +178,35 @@ describe('Composer', () => {
     const v = await ffprobe(videoOnly.output);
     expect(streamOf(v, 'audio')).toBeUndefined();
     expect(streamOf(v, 'video')?.codec_name).toBe('h264');
+  });
+
+  it('copes with a stream that changes resolution mid-way (as WebRTC senders do)', async () => {
+    // Two VP8 encodes at different sizes, spliced into one track by our own writer.
+    const ivf = async (color: string, size: string) => {
+      const path = join(dir, `${color}-${size}.ivf`);
+      await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `color=c=${color}:s=${size}:r=30:d=2`, '-c:v', 'libvpx', '-g', '30', '-b:v', '300k', '-y', path]);
+      const buf = await readFile(path);
+      const frames: Buffer[] = [];
+      for (let i = buf.readUInt16LE(6); i + 12 <= buf.length; ) {
+        const n = buf.readUInt32LE(i);
+        frames.push(buf.subarray(i + 12, i + 12 + n));
+        i += 12 + n;
+      }
+      return frames;
+    };
+    const [small, large] = await Promise.all([ivf('red', '320x240'), ivf('blue', '640x360')]);
+    const spliced = join(dir, 'spliced.webm');
+    const writer = await MatroskaWriter.create(spliced, 'webm', [{ number: 1, kind: 'video', codec: 'VP8', width: 320, height: 240 }]);
+    [...small, ...large].forEach((frame, i) => writer.addFrame(1, (i * 1000) / 30, frame, (frame[0]! & 1) === 0));
+    await writer.finalize();
+    const { output } = await composeTo('resize', { durationMs: 4000, hasAudio: false, segments: [seg('s', spliced, 0, 4000)] });
+    const probe = await ffprobe(output);
+    expect(streamOf(probe, 'video')).toMatchObject({ width: 640, height: 480 });
+    expect(Math.abs(Number(probe.format.duration) - 4)).toBeLessThan(0.2);
+    expect(near(await pixelAt(output, 1, 320, 240), RED)).toBe(true);
+    expect(near(await pixelAt(output, 3, 320, 240), BLUE)).toBe(true);
+    // 16:9 in a 4:3 frame: letterboxed, so the top rows are black after the switch.
+    expect(near(await pixelAt(output, 3, 320, 20), BLACK)).toBe(true);
   });
 
   it('fails with ffmpeg\'s message on an unreadable input, leaving no output', async () => {
