@@ -295,6 +295,14 @@ export class ArchiveManager {
     });
   }
 
+  /**
+   * Archives recording a session right now, as OpenTok.js's `archiveStarted` event describes them:
+   * the wiring sends these to a client that joins while the session is being recorded.
+   */
+  activeArchives(sessionId: string): Array<{ id: string; name: string }> {
+    return [...this.#live.values()].filter((a) => a.sessionId === sessionId && !a.stopping).map((a) => ({ id: a.id, name: a.record.name ?? '' }));
+  }
+
   /** Live archive objects (Inspector, tests). */
   liveArchives(): Archive[] {
     return [...this.#live.values()];

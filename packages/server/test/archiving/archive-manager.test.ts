@@ -74,6 +74,7 @@ describe('ArchiveManager', () => {
     expect(started).toMatchObject({ status: 'started', outputMode: 'composed', streamMode: 'auto', resolution: '1280x720', name: 'Demo call' });
     expect(sessions.sent.map((e) => e.event)).toEqual([{ type: 'archiveStarted', id: started.id, name: 'Demo call' }]);
     expect(m.liveStreams(started.id)).toEqual([{ streamId: 'alice', hasAudio: true, hasVideo: true }]);
+    expect(m.activeArchives(s.id)).toEqual([{ id: started.id, name: 'Demo call' }]);
 
     await sleep(1000);
     sessions.streamUpdated(s.id, media.setClasses('alice', ['focus']));
@@ -93,6 +94,7 @@ describe('ArchiveManager', () => {
 
     const stopped = await m.stopArchive(project, started.id);
     expect(stopped).toMatchObject({ status: 'stopped', reason: 'user initiated' });
+    expect(m.activeArchives(s.id)).toEqual([]);
     // 1.5 + 2 + 1 + 1.2 s recorded; the 1.5 s pause is not.
     expect(stopped.duration).toBeGreaterThanOrEqual(5);
     expect(stopped.duration).toBeLessThanOrEqual(7);
