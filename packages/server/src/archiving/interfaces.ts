@@ -15,6 +15,8 @@ export interface ArchiveTrack {
   clockRate: number;
   /** Opus: channels as negotiated (2 in WebRTC SDP). */
   channels?: number;
+  /** The media payload type; when given, packets with any other (RTX, RED, FEC) are ignored. */
+  payloadType?: number;
 }
 
 /** A stream published in a session (routed through the SFU), with its producers. */
@@ -42,8 +44,8 @@ export interface ArchiveMediaSource {
   /** Streams currently published in a session, with their producers. Empty when nobody publishes. */
   listStreams(sessionId: string): ArchiveStream[];
   /**
-   * Delivers every RTP packet the producer receives (after the SFU's own NACK handling) to
-   * `onPacket`, synchronously, until the returned function is called. The packet may be reused
+   * Delivers every media RTP packet of the producer (its SSRC; retransmissions unwrapped from RTX
+   * or not delivered at all) to `onPacket`, synchronously, until the returned function is called. The packet may be reused
    * after the call returns: the recorder copies what it keeps and never mutates it. Throws (or
    * returns a no-op) for an unknown or closed producer.
    */

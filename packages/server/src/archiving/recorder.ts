@@ -72,6 +72,7 @@ interface TrackState {
   depacketizer: Depacketizer;
   unsubscribe: () => void;
   anchor: { rtp: number; wall: number } | null;
+  lastArrival: number;
   rtpRaw: number;
   rtpExt: number;
   lastMs: number;
@@ -84,8 +85,12 @@ interface TrackState {
 
 const TICK_MS = 100;
 const KEYFRAME_RETRY_MS = 1000;
-/** A frame whose RTP time strays this far from its arrival re-anchors the track (sender restart, clock jump). */
-const REANCHOR_MS = 1500;
+/**
+ * RTP time is trusted between frames (arrival times jitter, and a stalled event loop delivers late
+ * bursts); only a step this far from the arrival step is a discontinuity (a sender restart picks a
+ * random timestamp), and re-anchors the track at the arrival time.
+ */
+const DISCONTINUITY_MS = 10_000;
 
 export class Recorder {
   readonly path: string;
@@ -143,6 +148,7 @@ export class Recorder {
       jitter: undefined as unknown as JitterBuffer,
       unsubscribe: () => {},
       anchor: null,
+      lastArrival: 0,
       rtpRaw: 0,
       rtpExt: 0,
       lastMs: -Infinity,
@@ -154,6 +160,9 @@ export class Recorder {
     track.jitter = new JitterBuffer({
       latencyMs: info.kind === 'video' ? 150 : 80,
       onPacket: (packet) => {
+        // Padding-only packets (bandwidth probes) pass the jitter buffer for their sequence
+        // numbers, then stop here.
+        if (packet.payload.length === 0) return;
         track.arrivedAt = packet.arrivedAt;
         const frame = track.depacketizer.push(packet);
         if (frame) this.#onFrame(track, frame);
@@ -172,6 +181,7 @@ export class Recorder {
   #onPacket(track: TrackState, packet: RtpPacket): void {
     if (this.#state !== 'recording') return;
     const { header, payload } = packet;
+    if (track.info.payloadType !== undefined && header.payloadType !== track.info.payloadType) return;
     // Copy: the source may reuse the packet once we return.
     track.jitter.push(
       { sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, marker: header.marker, payload: Buffer.from(payload), arrivedAt: this.#now() },
@@ -200,12 +210,14 @@ export class Recorder {
       const delta = ((frame.rtpTimestamp - track.rtpRaw + 0x80000000) >>> 0) - 0x80000000;
       track.rtpRaw = frame.rtpTimestamp;
       track.rtpExt += delta;
+      const rtpStepMs = (delta * 1000) / track.info.clockRate;
+      if (rtpStepMs < -DISCONTINUITY_MS / 10 || Math.abs(rtpStepMs - (track.arrivedAt - track.lastArrival)) > DISCONTINUITY_MS) {
+        this.#log.debug({ kind: track.info.kind, rtpStepMs }, 'RTP timestamp discontinuity: re-anchoring');
+        track.anchor = { rtp: track.rtpExt, wall: Math.max(track.arrivedAt, track.lastMs + 1) };
+      }
     }
+    track.lastArrival = track.arrivedAt;
     let ms = track.anchor.wall + ((track.rtpExt - track.anchor.rtp) * 1000) / track.info.clockRate;
-    if (ms > track.arrivedAt + REANCHOR_MS || ms < track.arrivedAt - REANCHOR_MS) {
-      track.anchor = { rtp: track.rtpExt, wall: track.arrivedAt };
-      ms = track.arrivedAt;
-    }
     if (ms <= track.lastMs) ms = track.lastMs + 1;
     track.lastMs = ms;
 

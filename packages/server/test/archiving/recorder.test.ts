@@ -24,7 +24,8 @@ beforeEach(() => {
 });
 afterEach(async () => {
   await source.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env['KEEP_TEST_FILES']) console.log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 });
 
 async function record(streamId: string, video: 'VP8' | 'H264' | null, audio: boolean, ms: number, beforeStop?: (recorder: Recorder) => Promise<void>) {
@@ -36,6 +37,10 @@ async function record(streamId: string, video: 'VP8' | 'H264' | null, audio: boo
   await sleep(ms);
   await beforeStop?.(recorder);
   const result = await recorder.stop();
+  const sent = source.stream(streamId)!;
+  // The source itself must have kept sending (ffmpeg running); otherwise the test proves nothing.
+  expect(sent.ffmpeg.exitCode, `ffmpeg stopped early: ${sent.stderr}`).toBeNull();
+  if (process.env['DEBUG_RTP']) console.log('packets', streamId, sent.packets, 'after', ms, 'ms; result', result?.durationMs, result?.frames);
   return { result: result!, path, stream };
 }
 
@@ -106,6 +111,25 @@ describe('Recorder', () => {
     const probe = await ffprobe(copy);
     expect(Number(probe.format.duration)).toBeCloseTo(before!.durationMs / 1000, 1);
     expect((await decode(copy)).errors).toBe('');
+  });
+
+  it('passes padding-only packets (bandwidth probes) without seeing a loss', async () => {
+    // Renumber the video and slip an empty (padding) packet after every frame, as Chrome's probes do.
+    let added = 0;
+    source.transform = (producerId, packet) => {
+      if (!producerId.endsWith('-video')) return [packet];
+      packet.header.sequenceNumber = (packet.header.sequenceNumber + added) & 0xffff;
+      if (!packet.header.marker) return [packet];
+      added++;
+      const padding = new RtpPacket(Object.assign(Object.create(Object.getPrototypeOf(packet.header)), packet.header, { sequenceNumber: (packet.header.sequenceNumber + 1) & 0xffff, marker: false }), Buffer.alloc(0));
+      return [packet, padding];
+    };
+    const { result, path } = await record('p1', 'VP8', false, 2500);
+    expect(added).toBeGreaterThan(40);
+    expect(result.packetsLost).toBe(0);
+    const decoded = await decode(path);
+    expect(decoded.errors).toBe('');
+    expect(decoded.videoFrames).toBeGreaterThan(45);
   });
 
   it('survives reordering and loss: lost frames are skipped until the next keyframe, nothing undecodable is written', async () => {

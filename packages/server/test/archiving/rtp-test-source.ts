@@ -118,12 +118,15 @@ export class TestRtpSource implements ArchiveMediaSource {
     const args = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
     if (video) args.push('-re', '-f', 'lavfi', '-i', `${options.videoSource ?? 'testsrc=size=640x480:rate=30'}`);
     if (audio) args.push('-re', '-f', 'lavfi', '-i', `sine=frequency=${options.toneHz ?? 440}:sample_rate=48000`);
-    args.push('-t', String(options.seconds));
+    // -t is an output option: each output gets it, so ffmpeg ends by itself even if nobody kills it.
+    const duration = ['-t', String(options.seconds)];
     if (video) {
       const port = await bind(deliver('video', info.video!.producerId));
       const rtcp = await bind();
-      args.push('-map', '0:v');
-      if (video === 'VP8') args.push('-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k', '-g', '15', '-keyint_min', '15');
+      args.push(...duration, '-map', '0:v');
+      // A negative cpu-used is a fixed speed; a positive one lets libvpx spend a share of each frame's
+      // time, which starves a loaded test machine.
+      if (video === 'VP8') args.push('-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '-16', '-b:v', '600k', '-g', '15', '-keyint_min', '15');
       // Chrome sends SPS/PPS with every IDR; repeat-headers does the same here.
       else args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '15', '-x264-params', 'repeat-headers=1', '-b:v', '600k');
       args.push('-payload_type', video === 'VP8' ? '96' : '102', '-ssrc', '1111', '-f', 'rtp', `rtp://127.0.0.1:${port}?rtcpport=${rtcp}&pkt_size=1200`);
@@ -131,7 +134,7 @@ export class TestRtpSource implements ArchiveMediaSource {
     if (audio) {
       const port = await bind(deliver('audio', info.audio!.producerId));
       const rtcp = await bind();
-      args.push('-map', `${video ? 1 : 0}:a`, '-c:a', 'libopus', '-b:a', '48k', '-application', 'voip', '-frame_duration', '20');
+      args.push(...duration, '-map', `${video ? 1 : 0}:a`, '-c:a', 'libopus', '-b:a', '48k', '-application', 'voip', '-frame_duration', '20');
       args.push('-payload_type', '111', '-ssrc', '2222', '-f', 'rtp', `rtp://127.0.0.1:${port}?rtcpport=${rtcp}&pkt_size=1200`);
     }
     const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
