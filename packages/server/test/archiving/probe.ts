@@ -79,3 +79,30 @@ export async function unzipAll(path: string, into: string): Promise<string[]> {
   await run('unzip', ['-oq', path, '-d', into]);
   return stdout.trim().split('\n');
 }
+
+/** Times (s) at which the picture turns bright (mean luma above 100), from ffmpeg's signalstats. */
+export async function flashTimes(path: string): Promise<number[]> {
+  const { stderr } = await run('ffmpeg', ['-v', 'info', '-nostdin', '-i', path, '-an', '-vf', 'signalstats,metadata=print:key=lavfi.signalstats.YAVG', '-f', 'null', '-'], {
+    maxBuffer: 32 * 1024 * 1024,
+  });
+  const times: number[] = [];
+  let t = 0;
+  let bright = false;
+  for (const line of stderr.split('\n')) {
+    const pts = /pts_time:([\d.]+)/.exec(line);
+    if (pts) t = Number(pts[1]);
+    const y = /YAVG=([\d.]+)/.exec(line);
+    if (y) {
+      const now = Number(y[1]) > 100;
+      if (now && !bright) times.push(t);
+      bright = now;
+    }
+  }
+  return times;
+}
+
+/** Times (s) at which sound starts after silence, from ffmpeg's silencedetect. */
+export async function soundOnsets(path: string): Promise<number[]> {
+  const { stderr } = await run('ffmpeg', ['-v', 'info', '-nostdin', '-i', path, '-vn', '-af', 'silencedetect=n=-30dB:d=0.05', '-f', 'null', '-']);
+  return [...stderr.matchAll(/silence_end: ([\d.]+)/g)].map((m) => Number(m[1]));
+}

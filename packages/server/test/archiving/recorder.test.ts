@@ -10,7 +10,7 @@ import { RtpPacket } from 'werift';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { repairMatroska, scanMatroska } from '../../src/archiving/matroska.js';
 import { Recorder, recordingExtension } from '../../src/archiving/recorder.js';
-import { decode, ffprobe, streamOf } from './probe.js';
+import { decode, ffprobe, flashTimes, soundOnsets, streamOf } from './probe.js';
 import { TestRtpSource } from './rtp-test-source.js';
 
 const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
@@ -111,6 +111,27 @@ describe('Recorder', () => {
     const probe = await ffprobe(copy);
     expect(Number(probe.format.duration)).toBeCloseTo(before!.durationMs / 1000, 1);
     expect((await decode(copy)).errors).toBe('');
+  });
+
+  it('keeps audio and video in sync: a flash and a beep sent together are recorded together', async () => {
+    // Every second: 200 ms of white picture and 200 ms of 1 kHz tone (10 ms audio frames).
+    const stream = await source.addStream({
+      streamId: 'sync',
+      seconds: 10,
+      videoSource: "color=c=black:s=320x240:r=30,drawbox=c=white:t=fill:enable='lt(mod(t\\,1)\\,0.2)'",
+      audioSource: "sine=frequency=1000:sample_rate=48000:samples_per_frame=480,volume='if(lt(mod(t,1),0.2),1,0)':eval=frame",
+    });
+    const path = join(dir, 'sync.webm');
+    const recorder = new Recorder({ path, audio: stream.audio, video: stream.video, media: source, archiveClock: () => 0, logger });
+    recorder.start();
+    await sleep(4500);
+    await recorder.stop();
+    const flashes = await flashTimes(path);
+    const beeps = await soundOnsets(path);
+    expect(flashes.length).toBeGreaterThanOrEqual(3);
+    const offsets = flashes.map((f) => beeps.find((b) => Math.abs(b - f) < 0.5)! - f);
+    console.log(`A/V offsets (audio - video, ms): ${offsets.map((o) => Math.round(o * 1000)).join(', ')}`);
+    for (const offset of offsets) expect(Math.abs(offset)).toBeLessThan(0.06);
   });
 
   it('passes padding-only packets (bandwidth probes) without seeing a loss', async () => {

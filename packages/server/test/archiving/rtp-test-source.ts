@@ -19,6 +19,8 @@ export interface TestStreamOptions {
   videoSource?: string;
   /** Sine tone frequency (Hz). */
   toneHz?: number;
+  /** lavfi audio source instead of the plain tone. */
+  audioSource?: string;
   /** Seconds ffmpeg runs (it stops by itself). */
   seconds: number;
   videoType?: ArchiveStream['videoType'];
@@ -117,7 +119,7 @@ export class TestRtpSource implements ArchiveMediaSource {
     };
     const args = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
     if (video) args.push('-re', '-f', 'lavfi', '-i', `${options.videoSource ?? 'testsrc=size=640x480:rate=30'}`);
-    if (audio) args.push('-re', '-f', 'lavfi', '-i', `sine=frequency=${options.toneHz ?? 440}:sample_rate=48000`);
+    if (audio) args.push('-re', '-f', 'lavfi', '-i', options.audioSource ?? `sine=frequency=${options.toneHz ?? 440}:sample_rate=48000`);
     // -t is an output option: each output gets it, so ffmpeg ends by itself even if nobody kills it.
     const duration = ['-t', String(options.seconds)];
     if (video) {
