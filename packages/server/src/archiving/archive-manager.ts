@@ -545,7 +545,7 @@ export class ArchiveManager {
           continue;
         }
         const stopOffsetMs = file.startOffsetMs! + repaired.durationMs;
-        this.store.completeFile(record.id, file.fileName, { startOffsetMs: file.startOffsetMs!, stopOffsetMs, size: repaired.size, hasAudio: file.hasAudio, hasVideo: file.hasVideo });
+        this.store.completeFile(record.id, file.fileName, { startOffsetMs: file.startOffsetMs!, stopOffsetMs, size: repaired.size, hasAudio: repaired.hasAudio, hasVideo: repaired.hasVideo });
         lastStop = Math.max(lastStop, stopOffsetMs);
         log.info({ fileName: file.fileName, seconds: repaired.durationMs / 1000, tornBytes: repaired.tornBytes }, 'recording repaired');
       }

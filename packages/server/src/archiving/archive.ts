@@ -214,7 +214,7 @@ export class Archive {
       }
       this.#deps.store.completeFile(this.id, recording.fileName, result);
       this.#log.info(
-        { streamId: recording.stream.streamId, fileName: recording.fileName, seconds: result.durationMs / 1000, bytes: result.size, packetsLost: result.packetsLost },
+        { streamId: recording.stream.streamId, fileName: recording.fileName, seconds: result.durationMs / 1000, bytes: result.size, frames: result.frames, packetsLost: result.packetsLost },
         'stream recording finished',
       );
     } catch (err) {

@@ -2,6 +2,7 @@
 // `-progress pipe:1`, the tail of stderr for error messages, and cancellation.
 
 import { execFile, spawn } from 'node:child_process';
+import { constants, setPriority } from 'node:os';
 import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
@@ -33,6 +34,15 @@ const STDERR_TAIL = 4000;
 
 export function runFfmpeg(args: string[], onProgress?: (p: FfmpegProgress) => void, binary = 'ffmpeg'): FfmpegRun {
   const child = spawn(binary, ['-hide_banner', '-nostdin', '-nostats', '-progress', 'pipe:1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Compositions are batch work: they must never take the CPU from the real-time media path
+  // (recorders, the SFU) running in this machine's other processes and threads.
+  if (child.pid !== undefined) {
+    try {
+      setPriority(child.pid, constants.priority.PRIORITY_BELOW_NORMAL);
+    } catch {
+      // Not permitted here: run at normal priority.
+    }
+  }
   let stderr = '';
   let cancelled = false;
   let pending = '';

@@ -8,8 +8,6 @@ export interface RtpInput {
   timestamp: number;
   marker: boolean;
   payload: Buffer;
-  /** When it arrived (the recorder's clock, ms). */
-  arrivedAt: number;
 }
 
 export interface JitterBufferOptions {

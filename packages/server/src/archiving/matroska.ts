@@ -58,6 +58,8 @@ export interface MatroskaLayout {
   durationSlotOffset: number;
   infoOffset: number;
   tracksOffset: number;
+  /** File offset and length of each TrackEntry, by track number (a track left empty is voided). */
+  trackEntries: Map<number, { offset: number; length: number }>;
 }
 
 const SEEK_SLOT_BYTES = 96;
@@ -118,20 +120,29 @@ export function buildHeader(docType: 'webm' | 'matroska', tracks: MatroskaTrack[
   const infoChildren = [uint(ID.TimestampScale, 1_000_000), string(ID.MuxingApp, 'Colloquy'), string(ID.WritingApp, 'Colloquy')];
   const infoBodyBeforeDuration = Buffer.concat(infoChildren);
   const info = element(ID.Info, [infoBodyBeforeDuration, voidElement(DURATION_SLOT_BYTES)]);
-  const tracksEl = element(ID.Tracks, tracks.map(trackEntry));
+  const entries = tracks.map(trackEntry);
+  const tracksEl = element(ID.Tracks, entries);
 
   const segmentSizeOffset = ebml.length + 4;
   const segmentDataStart = ebml.length + segmentHead.length;
   const infoOffset = segmentDataStart + seekSlot.length;
   // The Info element's own header: 4-byte ID + its size field.
   const infoHeaderLength = info.length - infoBodyBeforeDuration.length - DURATION_SLOT_BYTES;
+  const tracksOffset = infoOffset + info.length;
+  const trackEntries = new Map<number, { offset: number; length: number }>();
+  let entryOffset = tracksOffset + tracksEl.length - entries.reduce((n, e) => n + e.length, 0);
+  tracks.forEach((track, i) => {
+    trackEntries.set(track.number, { offset: entryOffset, length: entries[i]!.length });
+    entryOffset += entries[i]!.length;
+  });
   const layout: MatroskaLayout = {
     segmentSizeOffset,
     segmentDataStart,
     seekSlot: { offset: segmentDataStart, length: SEEK_SLOT_BYTES },
     durationSlotOffset: infoOffset + infoHeaderLength + infoBodyBeforeDuration.length,
     infoOffset,
-    tracksOffset: infoOffset + info.length,
+    tracksOffset,
+    trackEntries,
   };
   return { bytes: Buffer.concat([ebml, segmentHead, seekSlot, info, tracksEl]), layout };
 }
@@ -190,6 +201,11 @@ export class MatroskaWriter {
   /** Bytes on disk (or queued for it). */
   get size(): number {
     return this.#position;
+  }
+
+  /** Track numbers that received at least one frame. */
+  get tracksWithFrames(): Set<number> {
+    return new Set(this.#last.keys());
   }
 
   /** Timestamp of the last frame written, or -1. */
@@ -265,7 +281,7 @@ export class MatroskaWriter {
     try {
       await this.flush();
       const durationMs = this.#durationMs();
-      const size = await finalizeMatroska(this.#file, this.#layout, this.#cues, this.#position, durationMs);
+      const size = await finalizeMatroska(this.#file, this.#layout, this.#cues, this.#position, durationMs, new Set(this.#last.keys()));
       await this.#file.sync();
       return { size, durationMs };
     } finally {
@@ -300,9 +316,27 @@ export class MatroskaWriter {
   }
 }
 
-/** Writes Cues at `endPosition`, fills the Duration and SeekHead slots and the Segment size. Returns the file size. */
-export async function finalizeMatroska(file: FileHandle, layout: MatroskaLayout, cues: CuePoint[], endPosition: number, durationMs: number): Promise<number> {
+/**
+ * Writes Cues at `endPosition`, fills the Duration and SeekHead slots and the Segment size, and
+ * turns the TrackEntry of any track without a frame into a Void (ffmpeg refuses a file with an
+ * empty video track). Returns the file size.
+ */
+export async function finalizeMatroska(
+  file: FileHandle,
+  layout: MatroskaLayout,
+  cues: CuePoint[],
+  endPosition: number,
+  durationMs: number,
+  tracksWithFrames: Set<number>,
+): Promise<number> {
   const rel = (offset: number) => offset - layout.segmentDataStart;
+  if (tracksWithFrames.size > 0) {
+    for (const [number, entry] of layout.trackEntries) {
+      if (tracksWithFrames.has(number)) continue;
+      const filler = voidElement(entry.length);
+      await file.write(filler, 0, filler.length, entry.offset);
+    }
+  }
   let end = endPosition;
   const seeks: Array<[number, number]> = [
     [ID.Info, rel(layout.infoOffset)],
@@ -347,6 +381,7 @@ export interface ScannedMatroska {
   durationMs: number;
   clusters: number;
   frames: number;
+  tracksWithFrames: Set<number>;
   /** True when the file was already finalized (sized Segment). */
   finalized: boolean;
   /** Bytes after the last complete cluster that were cut (a torn write). */
@@ -381,6 +416,7 @@ export async function scanMatroska(path: string): Promise<ScannedMatroska | null
     let tracksOffset = -1;
     let durationSlotOffset = -1;
     const tracks: ScannedMatroska['tracks'] = [];
+    const trackEntries = new Map<number, { offset: number; length: number }>();
     const cues: CuePoint[] = [];
     const last = new Map<number, { ts: number; step: number }>();
     let clusters = 0;
@@ -429,6 +465,7 @@ export async function scanMatroska(path: string): Promise<ScannedMatroska | null
             else if (c.id === ID.CodecID) codecId = body.toString('utf8', c.dataStart, c.end);
           }
           tracks.push({ number, kind: type === 1 ? 'video' : 'audio', codecId });
+          trackEntries.set(number, { offset: dataStart + entry.start, length: entry.end - entry.start });
         }
         cueTrack = (tracks.find((t) => t.kind === 'video') ?? tracks[0])?.number ?? -1;
       } else if (id.id === ID.Cluster) {
@@ -465,7 +502,8 @@ export async function scanMatroska(path: string): Promise<ScannedMatroska | null
     let durationMs = 0;
     for (const { ts, step } of last.values()) durationMs = Math.max(durationMs, ts + step);
     return {
-      layout: { segmentSizeOffset, segmentDataStart, seekSlot, durationSlotOffset, infoOffset, tracksOffset },
+      layout: { segmentSizeOffset, segmentDataStart, seekSlot, durationSlotOffset, infoOffset, tracksOffset, trackEntries },
+      tracksWithFrames: new Set(last.keys()),
       tracks,
       cues,
       endPosition,
@@ -480,7 +518,7 @@ export async function scanMatroska(path: string): Promise<ScannedMatroska | null
   }
 }
 
-function* children(buf: Buffer, start: number, end: number): Generator<{ id: number; dataStart: number; end: number }> {
+function* children(buf: Buffer, start: number, end: number): Generator<{ id: number; start: number; dataStart: number; end: number }> {
   let p = start;
   while (p < end) {
     const id = readId(buf, p);
@@ -489,7 +527,7 @@ function* children(buf: Buffer, start: number, end: number): Generator<{ id: num
     const dataStart = p + id.length + size.length;
     const elementEnd = dataStart + size.value;
     if (elementEnd > end) return;
-    yield { id: id.id, dataStart, end: elementEnd };
+    yield { id: id.id, start: p, dataStart, end: elementEnd };
     p = elementEnd;
   }
 }
@@ -498,14 +536,17 @@ function* children(buf: Buffer, start: number, end: number): Generator<{ id: num
  * Completes a file a crash left unfinished: cuts a torn tail, rebuilds Cues and Duration from the
  * clusters. Returns null when nothing is recoverable (no head, or no frame).
  */
-export async function repairMatroska(path: string): Promise<{ size: number; durationMs: number; frames: number; tornBytes: number } | null> {
+export async function repairMatroska(
+  path: string,
+): Promise<{ size: number; durationMs: number; frames: number; tornBytes: number; hasAudio: boolean; hasVideo: boolean } | null> {
   const scanned = await scanMatroska(path);
   if (!scanned || scanned.frames === 0) return null;
   const file = await open(path, 'r+');
   try {
-    const size = await finalizeMatroska(file, scanned.layout, scanned.cues, scanned.endPosition, scanned.durationMs);
+    const size = await finalizeMatroska(file, scanned.layout, scanned.cues, scanned.endPosition, scanned.durationMs, scanned.tracksWithFrames);
     await file.sync();
-    return { size, durationMs: scanned.durationMs, frames: scanned.frames, tornBytes: scanned.tornBytes };
+    const kinds = new Set(scanned.tracks.filter((t) => scanned.tracksWithFrames.has(t.number)).map((t) => t.kind));
+    return { size, durationMs: scanned.durationMs, frames: scanned.frames, tornBytes: scanned.tornBytes, hasAudio: kinds.has('audio'), hasVideo: kinds.has('video') };
   } finally {
     await file.close();
   }

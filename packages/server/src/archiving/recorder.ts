@@ -59,8 +59,20 @@ export function recordingExtension(video: ArchiveTrack | null): 'webm' | 'mkv' {
   return video?.codec === 'H264' ? 'mkv' : 'webm';
 }
 
+/**
+ * How a track's RTP time maps to the recorder's clock: ms = offset + (rtp - rtpBase) / clockRate.
+ * The offset is the smallest (arrival - RTP time) seen while calibrating: the packet that met no
+ * queue, no stall of our event loop. A discontinuity (sender restart) starts a new epoch.
+ */
+interface Epoch {
+  rtpBase: number;
+  offset: number;
+  calibrateUntil: number;
+}
+
 interface QueuedFrame {
-  ms: number;
+  epoch: Epoch;
+  rtp: number;
   data: Buffer;
   keyframe: boolean;
 }
@@ -71,26 +83,28 @@ interface TrackState {
   jitter: JitterBuffer;
   depacketizer: Depacketizer;
   unsubscribe: () => void;
-  anchor: { rtp: number; wall: number } | null;
-  lastArrival: number;
+  epoch: Epoch | null;
+  /** Unwrapping of RTP timestamps (packet order), and the last packet's arrival. */
   rtpRaw: number;
   rtpExt: number;
-  lastMs: number;
+  lastArrival: number;
+  /** Last timestamp handed to the writer, for per-track monotony. */
+  lastWrittenMs: number;
   queue: QueuedFrame[];
   frames: number;
   lastKeyFrameRequest: number;
-  /** Arrival time of the packet the depacketizer is handling. */
-  arrivedAt: number;
 }
 
 const TICK_MS = 100;
 const KEYFRAME_RETRY_MS = 1000;
 /**
- * RTP time is trusted between frames (arrival times jitter, and a stalled event loop delivers late
+ * RTP time is trusted between packets (arrival times jitter, and a stalled event loop delivers late
  * bursts); only a step this far from the arrival step is a discontinuity (a sender restart picks a
- * random timestamp), and re-anchors the track at the arrival time.
+ * random timestamp), which starts a new epoch at the arrival time.
  */
 const DISCONTINUITY_MS = 10_000;
+/** How long a track's first packets calibrate its clock offset; the file is not started before. */
+const CALIBRATION_MS = 1000;
 
 export class Recorder {
   readonly path: string;
@@ -108,6 +122,7 @@ export class Recorder {
   #sps: Buffer | null = null;
   #pps: Buffer | null = null;
   #videoSize: { width: number; height: number } | null = null;
+  #keyframeSeen = false;
   #fileBaseMs = 0;
   #startOffsetMs = 0;
   #state: 'new' | 'recording' | 'stopping' | 'stopped' = 'new';
@@ -147,15 +162,14 @@ export class Recorder {
       depacketizer,
       jitter: undefined as unknown as JitterBuffer,
       unsubscribe: () => {},
-      anchor: null,
-      lastArrival: 0,
+      epoch: null,
       rtpRaw: 0,
       rtpExt: 0,
-      lastMs: -Infinity,
+      lastArrival: 0,
+      lastWrittenMs: -Infinity,
       queue: [],
       frames: 0,
       lastKeyFrameRequest: -Infinity,
-      arrivedAt: 0,
     };
     track.jitter = new JitterBuffer({
       latencyMs: info.kind === 'video' ? 150 : 80,
@@ -163,7 +177,6 @@ export class Recorder {
         // Padding-only packets (bandwidth probes) pass the jitter buffer for their sequence
         // numbers, then stop here.
         if (packet.payload.length === 0) return;
-        track.arrivedAt = packet.arrivedAt;
         const frame = track.depacketizer.push(packet);
         if (frame) this.#onFrame(track, frame);
       },
@@ -182,11 +195,42 @@ export class Recorder {
     if (this.#state !== 'recording') return;
     const { header, payload } = packet;
     if (track.info.payloadType !== undefined && header.payloadType !== track.info.payloadType) return;
+    const now = this.#now();
+    this.#clock(track, header.timestamp, now);
     // Copy: the source may reuse the packet once we return.
-    track.jitter.push(
-      { sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, marker: header.marker, payload: Buffer.from(payload), arrivedAt: this.#now() },
-      this.#now(),
-    );
+    track.jitter.push({ sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, marker: header.marker, payload: Buffer.from(payload) }, now);
+  }
+
+  /** Follows a track's RTP clock packet by packet: unwrapping, calibration, discontinuities. */
+  #clock(track: TrackState, timestamp: number, now: number): void {
+    if (track.epoch === null) {
+      track.rtpRaw = timestamp;
+      track.rtpExt = timestamp;
+      track.lastArrival = now;
+      track.epoch = { rtpBase: timestamp, offset: now, calibrateUntil: now + CALIBRATION_MS };
+      return;
+    }
+    const delta = ((timestamp - track.rtpRaw + 0x80000000) >>> 0) - 0x80000000;
+    track.rtpRaw = timestamp;
+    track.rtpExt += delta;
+    const rtpStepMs = (delta * 1000) / track.info.clockRate;
+    const arrivalStepMs = now - track.lastArrival;
+    track.lastArrival = now;
+    const epoch = track.epoch;
+    if (rtpStepMs < -DISCONTINUITY_MS / 10 || Math.abs(rtpStepMs - arrivalStepMs) > DISCONTINUITY_MS) {
+      this.#log.debug({ kind: track.info.kind, rtpStepMs }, 'RTP timestamp discontinuity: new epoch');
+      track.epoch = { rtpBase: track.rtpExt, offset: Math.max(now, track.lastWrittenMs + 1), calibrateUntil: now };
+      return;
+    }
+    if (now < epoch.calibrateUntil) {
+      const offset = now - ((track.rtpExt - epoch.rtpBase) * 1000) / track.info.clockRate;
+      if (offset < epoch.offset) epoch.offset = offset;
+    }
+  }
+
+  /** A frame's time on the recorder's clock. */
+  #frameMs(track: TrackState, frame: QueuedFrame): number {
+    return frame.epoch.offset + ((frame.rtp - frame.epoch.rtpBase) * 1000) / track.info.clockRate;
   }
 
   #requestKeyFrame(track: TrackState): void {
@@ -200,26 +244,12 @@ export class Recorder {
     }
   }
 
-  /** Maps a frame's RTP time to the recorder's clock and queues it. */
+  /** Queues a frame with its RTP time in the track's epoch (its clock time is read when written). */
   #onFrame(track: TrackState, frame: CodedFrame): void {
-    if (track.anchor === null) {
-      track.rtpRaw = frame.rtpTimestamp;
-      track.rtpExt = frame.rtpTimestamp;
-      track.anchor = { rtp: track.rtpExt, wall: track.arrivedAt };
-    } else {
-      const delta = ((frame.rtpTimestamp - track.rtpRaw + 0x80000000) >>> 0) - 0x80000000;
-      track.rtpRaw = frame.rtpTimestamp;
-      track.rtpExt += delta;
-      const rtpStepMs = (delta * 1000) / track.info.clockRate;
-      if (rtpStepMs < -DISCONTINUITY_MS / 10 || Math.abs(rtpStepMs - (track.arrivedAt - track.lastArrival)) > DISCONTINUITY_MS) {
-        this.#log.debug({ kind: track.info.kind, rtpStepMs }, 'RTP timestamp discontinuity: re-anchoring');
-        track.anchor = { rtp: track.rtpExt, wall: Math.max(track.arrivedAt, track.lastMs + 1) };
-      }
-    }
-    track.lastArrival = track.arrivedAt;
-    let ms = track.anchor.wall + ((track.rtpExt - track.anchor.rtp) * 1000) / track.info.clockRate;
-    if (ms <= track.lastMs) ms = track.lastMs + 1;
-    track.lastMs = ms;
+    const epoch = track.epoch;
+    if (!epoch) return;
+    // The frame's timestamp, unwrapped next to the last packet's (frames lag packets a little).
+    const rtp = track.rtpExt + (((frame.rtpTimestamp - track.rtpRaw + 0x80000000) >>> 0) - 0x80000000);
 
     let data = frame.data;
     if (frame.nalUnits) {
@@ -240,10 +270,27 @@ export class Recorder {
     } else if (track.info.kind === 'video' && frame.keyframe) {
       this.#videoSize = vp8KeyframeSize(frame.data) ?? this.#videoSize;
     }
-    track.queue.push({ ms, data, keyframe: frame.keyframe });
+    track.queue.push({ epoch, rtp, data, keyframe: frame.keyframe });
     track.frames++;
-    if (!this.#writer && !this.#creating && track.info.kind === 'video' && frame.keyframe) this.#createWriter();
-    else if (!this.#writer && !this.#creating && !this.#opts.video) this.#createWriter();
+    if (track.info.kind === 'video' && frame.keyframe) this.#keyframeSeen = true;
+    this.#maybeCreateWriter();
+  }
+
+  /**
+   * Starts the file once it can be described (the first video keyframe, or no video track, or the
+   * keyframe wait is over) and every track that has packets finished calibrating its clock.
+   */
+  #maybeCreateWriter(force = false): void {
+    if (this.#writer || this.#creating || this.#failed) return;
+    if (!this.#tracks.some((t) => t.queue.length > 0)) return;
+    if (!force) {
+      const now = this.#now();
+      const describable = this.#keyframeSeen || !this.#opts.video || now - this.#startedAt >= this.#keyframeTimeoutMs;
+      if (!describable) return;
+      if (this.#tracks.some((t) => t.epoch && now < t.epoch.calibrateUntil)) return;
+      if (!this.#keyframeSeen && this.#opts.video) this.#log.warn({ path: this.path }, 'no video keyframe yet: writing the file without waiting longer');
+    }
+    this.#createWriter();
   }
 
   #tick(): void {
@@ -253,15 +300,12 @@ export class Recorder {
       track.jitter.tick(now);
       if (track.info.kind === 'video' && track.depacketizer.waitingForKeyframe) this.#requestKeyFrame(track);
     }
-    if (!this.#writer && !this.#creating && now - this.#startedAt >= this.#keyframeTimeoutMs && this.#tracks.some((t) => t.queue.length > 0)) {
-      this.#log.warn({ path: this.path }, 'no video keyframe yet: writing the file without waiting longer');
-      this.#createWriter();
-    }
+    this.#maybeCreateWriter();
     this.#write(now - this.#holdMs);
   }
 
   #createWriter(): void {
-    const first = Math.min(...this.#tracks.map((t) => t.queue[0]?.ms ?? Infinity));
+    const first = Math.min(...this.#tracks.map((t) => (t.queue[0] ? this.#frameMs(t, t.queue[0]) : Infinity)));
     if (first === Infinity) return;
     const tracks: MatroskaTrack[] = [];
     const { video, audio } = this.#opts;
@@ -301,16 +345,24 @@ export class Recorder {
     if (!writer || this.#failed) return;
     for (;;) {
       let next: TrackState | null = null;
+      let nextMs = Infinity;
       for (const track of this.#tracks) {
         const head = track.queue[0];
-        if (head && head.ms <= untilMs && (!next || head.ms < next.queue[0]!.ms)) next = track;
+        if (!head) continue;
+        const ms = this.#frameMs(track, head);
+        if (ms <= untilMs && ms < nextMs) {
+          next = track;
+          nextMs = ms;
+        }
       }
       if (!next) break;
       const frame = next.queue.shift()!;
+      const ms = Math.max(nextMs, next.lastWrittenMs + 1);
+      next.lastWrittenMs = ms;
       let data = frame.data;
       if (next.info.codec === 'H264' && this.#h264Format === 'annexb') data = lengthPrefixedToAnnexB(data);
       try {
-        writer.addFrame(next.number, frame.ms - this.#fileBaseMs, data, frame.keyframe);
+        writer.addFrame(next.number, ms - this.#fileBaseMs, data, frame.keyframe);
       } catch (err) {
         this.#fail(err as Error);
         return;
@@ -339,8 +391,8 @@ export class Recorder {
     for (const track of this.#tracks) track.unsubscribe();
     if (wasRecording) for (const track of this.#tracks) track.jitter.drain();
     if (this.#creating) await this.#creating;
-    if (!this.#writer && !this.#failed && this.#tracks.some((t) => t.queue.length > 0)) {
-      this.#createWriter();
+    if (!this.#writer && !this.#failed) {
+      this.#maybeCreateWriter(true);
       if (this.#creating) await this.#creating;
     }
     this.#state = 'stopped';
@@ -351,6 +403,7 @@ export class Recorder {
       await writer.abandon();
       throw this.#failed;
     }
+    const withFrames = writer.tracksWithFrames;
     const { size, durationMs } = await writer.finalize();
     const audio = this.#tracks.find((t) => t.info.kind === 'audio');
     const video = this.#tracks.find((t) => t.info.kind === 'video');
@@ -360,8 +413,9 @@ export class Recorder {
       durationMs,
       startOffsetMs: this.#startOffsetMs,
       stopOffsetMs: this.#startOffsetMs + durationMs,
-      hasAudio: !!audio,
-      hasVideo: !!video,
+      // What the file holds: a track that never got a frame is voided at finalize.
+      hasAudio: !!audio && withFrames.has(audio.number),
+      hasVideo: !!video && withFrames.has(video.number),
       frames: { audio: audio?.frames ?? 0, video: video?.frames ?? 0 },
       packetsLost: this.#tracks.reduce((n, t) => n + t.jitter.packetsLost, 0),
     };

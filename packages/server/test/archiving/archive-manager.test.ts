@@ -64,7 +64,8 @@ async function unpublish(sessionId: string, streamId: string) {
   sessions.streamRemoved(sessionId, streamId);
 }
 
-describe('ArchiveManager', () => {
+// Generous: these flows wait for real media, which a loaded machine delivers slowly.
+describe('ArchiveManager', { timeout: 120_000 }, () => {
   it('records a composed archive with streams joining and leaving, pauses without publishers, and makes an MP4', async () => {
     const m = await manager();
     const s = session();
@@ -76,28 +77,37 @@ describe('ArchiveManager', () => {
     expect(m.liveStreams(started.id)).toEqual([{ streamId: 'alice', hasAudio: true, hasVideo: true }]);
     expect(m.activeArchives(s.id)).toEqual([{ id: started.id, name: 'Demo call' }]);
 
-    await sleep(1000);
+    // Waits are for media sent (the test source can be slowed down by a loaded machine); the
+    // archive clock runs on wall time, so expectations use the measured wall times.
+    const t0 = performance.now();
+    const wall = () => performance.now() - t0;
+    await media.waitForMedia('alice', 1000);
+    const classesAt = wall();
     sessions.streamUpdated(s.id, media.setClasses('alice', ['focus']));
     m.setLayout(project, started.id, { type: 'horizontalPresentation' });
-    await sleep(500);
+    await media.waitForMedia('alice', 500);
+    const bobAt = wall();
     await publish(s.id, 'bob', { video: 'H264', videoSource: 'color=c=blue:size=320x240:rate=30', toneHz: 880 });
-    await sleep(2000);
+    await media.waitForMedia('bob', 2000);
     await unpublish(s.id, 'bob');
-    await sleep(1000);
+    await media.waitForMedia('alice', 1000);
     // Nobody publishing: paused, and the clock stands still.
     await unpublish(s.id, 'alice');
+    const pausedAt = wall();
     expect(m.get(project, started.id).status).toBe('paused');
     await sleep(1500);
     await publish(s.id, 'alice2');
+    const resumedAt = wall();
     expect(m.get(project, started.id).status).toBe('started');
-    await sleep(1200);
+    await media.waitForMedia('alice2', 1200);
 
     const stopped = await m.stopArchive(project, started.id);
+    const recordedS = (wall() - (resumedAt - pausedAt)) / 1000;
     expect(stopped).toMatchObject({ status: 'stopped', reason: 'user initiated' });
     expect(m.activeArchives(s.id)).toEqual([]);
-    // 1.5 + 2 + 1 + 1.2 s recorded; the 1.5 s pause is not.
+    // About 5.7 s recorded; the pause of 1.5 s (and more) is not.
+    expect(Math.abs(stopped.recordedMs / 1000 - recordedS)).toBeLessThan(0.5);
     expect(stopped.duration).toBeGreaterThanOrEqual(5);
-    expect(stopped.duration).toBeLessThanOrEqual(7);
     expect(sessions.sent.at(-1)!.event).toEqual({ type: 'archiveStopped', id: started.id, name: 'Demo call' });
 
     // The composition replays the layout timeline: the first layout, then the changes at their times.
@@ -105,8 +115,7 @@ describe('ArchiveManager', () => {
     expect(events.map((e) => e.kind)).toEqual(['layout', 'classes', 'layout']);
     expect(events[0]).toMatchObject({ atMs: 0, layout: { type: 'bestFit' } });
     expect(events[1]).toMatchObject({ streamId: 'alice', layoutClassList: ['focus'] });
-    expect(events[1]!.atMs).toBeGreaterThan(800);
-    expect(events[1]!.atMs).toBeLessThan(1400);
+    expect(Math.abs(events[1]!.atMs - classesAt)).toBeLessThan(300);
     const files = m.store.files(started.id);
     expect(files.map((f) => [f.streamId, f.fileName, f.state])).toEqual([
       ['alice', 'alice.webm', 'complete'],
@@ -114,9 +123,9 @@ describe('ArchiveManager', () => {
       ['alice2', 'alice2.webm', 'complete'],
     ]);
     const bob = files[1]!;
-    expect(bob.startOffsetMs!).toBeGreaterThan(1300);
-    expect(bob.startOffsetMs!).toBeLessThan(2300);
-    expect((bob.stopOffsetMs! - bob.startOffsetMs!) / 1000).toBeGreaterThan(1.2);
+    expect(bob.startOffsetMs!).toBeGreaterThan(bobAt - 100);
+    expect(bob.startOffsetMs!).toBeLessThan(bobAt + 1000);
+    expect((bob.stopOffsetMs! - bob.startOffsetMs!) / 1000).toBeGreaterThan(1.5);
     // No gap for the 1.5 s pause: alice2 starts about where alice stopped.
     expect(Math.abs(files[2]!.startOffsetMs! - files[0]!.stopOffsetMs!)).toBeLessThan(1000);
 
@@ -143,7 +152,7 @@ describe('ArchiveManager', () => {
     await publish(s.id, 'bob', { video: 'H264', videoType: 'screen', connectionData: 'name=Bob' });
     const started = m.startArchive(project, s, { outputMode: 'individual', name: 'Parts' });
     expect(started.resolution).toBeNull();
-    await sleep(2500);
+    await Promise.all([media.waitForMedia('alice', 2500), media.waitForMedia('bob', 2500)]);
     await m.stopArchive(project, started.id);
     const done = await m.whenSettled(started.id);
     expect(done).toMatchObject({ status: 'available', fileName: 'archive.zip' });
@@ -179,9 +188,9 @@ describe('ArchiveManager', () => {
     expect(m.liveStreams(started.id)).toEqual([]);
     m.addStream(project, started.id, 'alice', true, true);
     expect(m.liveStreams(started.id)).toEqual([{ streamId: 'alice', hasAudio: true, hasVideo: true }]);
-    await sleep(1500);
+    await media.waitForMedia('alice', 1500);
     m.addStream(project, started.id, 'alice', true, false); // toggle video off: a new segment
-    await sleep(1500);
+    await media.waitForMedia('alice', 1500);
     expect(() => m.addStream(project, started.id, 'nobody', true, true)).toThrow(/Stream not found/);
     m.removeStream(project, started.id, 'alice');
     expect(() => m.removeStream(project, started.id, 'alice')).toThrow(/not found/);
@@ -256,7 +265,7 @@ describe('ArchiveManager', () => {
     for (let i = 0; i < 3; i++) {
       const a = m.startArchive(project, s, { outputMode: 'individual' });
       ids.push(a.id);
-      await sleep(700);
+      await media.waitForMedia('alice', 700);
       await m.stopArchive(project, a.id);
     }
     await Promise.all(ids.map((id) => m.whenSettled(id)));
@@ -281,7 +290,7 @@ describe('ArchiveManager', () => {
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
     const a = m.startArchive(project, s, {});
-    await sleep(1500);
+    await media.waitForMedia('alice', 1500);
     await m.stopArchive(project, a.id);
     await m.whenSettled(a.id);
     const logged = lines.map((l) => JSON.parse(l) as { msg: string; percent?: number; archiveId?: string });
@@ -297,13 +306,14 @@ describe('ArchiveManager', () => {
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
     const a = first.startArchive(project, s, {});
-    await sleep(2000);
+    await media.waitForMedia('alice', 2000);
     await first.close();
     expect(first.store.get(a.id)).toMatchObject({ status: 'stopped', reason: 'server shutdown' });
     expect(sessions.watchers).toBe(0);
     const second = await manager();
     const done = await second.whenSettled(a.id);
     expect(done.status).toBe('available');
-    expect(Math.abs(Number((await ffprobe(join(dataDir, 'archives', a.id, 'archive.mp4'))).format.duration) - 2)).toBeLessThan(1);
+    expect(Math.abs(Number((await ffprobe(join(dataDir, 'archives', a.id, 'archive.mp4'))).format.duration) - done.recordedMs / 1000)).toBeLessThan(0.5);
+    expect(done.recordedMs).toBeGreaterThan(1000);
   });
 });

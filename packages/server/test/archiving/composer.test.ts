@@ -71,7 +71,8 @@ async function composeTo(name: string, partial: Partial<ComposeJob> & { segments
   return { output, progress, ms: performance.now() - started };
 }
 
-describe('Composer', () => {
+// Generous: these flows wait for real media, which a loaded machine delivers slowly.
+describe('Composer', { timeout: 120_000 }, () => {
   it('streams join and leave at their times: bestFit re-tiles, audio follows', async () => {
     // Red for the whole 6 s; blue (with a tone) from 2.0 s to 4.5 s.
     const { output, progress, ms } = await composeTo('join-leave', {

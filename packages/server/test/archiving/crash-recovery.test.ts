@@ -25,16 +25,25 @@ afterEach(() => {
 /** Runs the recorder process for `ms` after its archive started, then SIGKILLs it. */
 async function recordThenKill(dataDir: string, outputMode: 'composed' | 'individual', ms: number) {
   const child = spawn(process.execPath, [FIXTURE, dataDir, outputMode], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
   let err = '';
+  let pending = '';
+  let audioPackets = 0;
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const info = await new Promise<{ archiveId: string; ffmpegPid: number; startedAt: number }>((resolve, reject) => {
+  const info = await new Promise<{ archiveId: string; ffmpegPid: number; startedAt: number; audioPackets: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`recorder did not start: ${err}`)), 20_000);
+    let started = false;
     child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) {
-        clearTimeout(timer);
-        resolve(JSON.parse(out.split('\n')[0]!));
+      pending += d.toString();
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = JSON.parse(pending.slice(0, nl)) as { archiveId?: string; audioPackets: number };
+        pending = pending.slice(nl + 1);
+        audioPackets = line.audioPackets;
+        if (line.archiveId && !started) {
+          started = true;
+          clearTimeout(timer);
+          resolve(line as { archiveId: string; ffmpegPid: number; startedAt: number; audioPackets: number });
+        }
       }
     });
     child.once('exit', (code) => reject(new Error(`recorder exited (${code}): ${err}`)));
@@ -49,7 +58,9 @@ async function recordThenKill(dataDir: string, outputMode: 'composed' | 'individ
   } catch {
     // already gone
   }
-  return { ...info, killedAfterMs };
+  // Media that reached the recording process while it recorded (what its files could hold).
+  const mediaMs = (audioPackets - info.audioPackets) * 20;
+  return { ...info, killedAfterMs, mediaMs };
 }
 
 async function restart(dataDir: string) {
@@ -59,11 +70,12 @@ async function restart(dataDir: string) {
   return { store, manager };
 }
 
-describe('crash recovery', () => {
+// Generous: these flows wait for real media, which a loaded machine delivers slowly.
+describe('crash recovery', { timeout: 120_000 }, () => {
   it('a composed archive killed mid-recording becomes available with the seconds recorded', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'colloquy-crash-'));
     dirs.push(dataDir);
-    const { archiveId, killedAfterMs } = await recordThenKill(dataDir, 'composed', 4000);
+    const { archiveId, killedAfterMs, mediaMs } = await recordThenKill(dataDir, 'composed', 4000);
 
     // What the killed process left: still "started", a recording file without its end.
     const before = Store.open(dataDir);
@@ -83,6 +95,9 @@ describe('crash recovery', () => {
       expect(done.recordedMs).toBeGreaterThan(killedAfterMs - 1600);
       expect(done.recordedMs).toBeLessThanOrEqual(killedAfterMs + 200);
       expect(Math.abs(done.duration - killedAfterMs / 1000)).toBeLessThanOrEqual(1.5);
+      // The repaired recording holds what arrived, less at most about a second.
+      const [file] = manager.store.files(archiveId);
+      expect(file!.stopOffsetMs! - file!.startOffsetMs!).toBeGreaterThan(mediaMs - 1200);
       const mp4 = join(dataDir, 'archives', archiveId, 'archive.mp4');
       const probe = await ffprobe(mp4);
       expect(streamOf(probe, 'video')).toMatchObject({ codec_name: 'h264', width: 640, height: 480 });
@@ -102,7 +117,7 @@ describe('crash recovery', () => {
   it('an individual archive killed mid-recording becomes a ZIP whose manifest ends at the kill', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'colloquy-crash-'));
     dirs.push(dataDir);
-    const { archiveId, killedAfterMs } = await recordThenKill(dataDir, 'individual', 3000);
+    const { archiveId, killedAfterMs, mediaMs } = await recordThenKill(dataDir, 'individual', 3000);
     const { store, manager } = await restart(dataDir);
     try {
       const done = await manager.whenSettled(archiveId);
@@ -112,11 +127,14 @@ describe('crash recovery', () => {
       expect((await unzipAll(join(dataDir, 'archives', archiveId, 'archive.zip'), out)).sort()).toEqual(['crash-stream.webm', 'manifest.json']);
       const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
       const file = manifest.files[0];
-      expect(file.stopTimeOffset).toBeGreaterThan(killedAfterMs - 1600);
+      // The file holds what arrived, less at most about a second that had not reached the disk.
+      expect(file.stopTimeOffset - file.startTimeOffset).toBeGreaterThan(mediaMs - 1200);
+      expect(file.stopTimeOffset - file.startTimeOffset).toBeLessThanOrEqual(mediaMs + 200);
       expect(file.stopTimeOffset).toBeLessThanOrEqual(killedAfterMs + 200);
+      expect(Math.abs(done.duration - killedAfterMs / 1000)).toBeLessThanOrEqual(1.5);
       const decoded = await decode(join(out, 'crash-stream.webm'));
       expect(decoded.errors).toBe('');
-      expect(decoded.videoFrames).toBeGreaterThan(30);
+      expect(decoded.videoFrames).toBeGreaterThan(15);
     } finally {
       await manager.close();
       store.close();

@@ -4,14 +4,12 @@
 
 import { Video } from '@vonage/video';
 import { signJwt } from '@colloquy/tokens';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import OpenTok from 'opentok';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { TEST_API_KEY, TEST_API_SECRET, TEST_APPLICATION_ID, tempDir, testKeyPair } from '../helpers.js';
@@ -19,8 +17,6 @@ import { ffprobe, streamOf, unzipAll } from './probe.js';
 import { TestRtpSource } from './rtp-test-source.js';
 import { TestSessions } from './test-sessions.js';
 
-const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let server: RunningServer;
@@ -49,9 +45,14 @@ async function start(env: Record<string, string> = {}): Promise<RunningServer> {
 beforeAll(async () => {
   media = new TestRtpSource('none');
   sessions = new TestSessions();
-  server = await start({ COLLOQUY_ARCHIVE_LINK_TTL: '3' });
+  server = await start({ COLLOQUY_ARCHIVE_LINK_TTL: '120' });
   dataDir = server.config.dataDir;
   scratch = mkdtempSync(join(tmpdir(), 'colloquy-dl-'));
+});
+// Each test's ffmpeg sources stop with it: a pile of encoders would starve the machine.
+const published: string[] = [];
+afterEach(async () => {
+  for (const streamId of published.splice(0)) await media.removeStream(streamId);
 });
 afterAll(async () => {
   await server.close();
@@ -84,13 +85,15 @@ async function liveSession(options: { streams?: string[]; mediaMode?: 'routed' |
   const session = await p<OpenTok.Session>((cb) => ot().createSession({ mediaMode: options.mediaMode ?? 'routed' }, cb));
   sessions.setConnections(session.sessionId, 2);
   for (const streamId of options.streams ?? []) {
-    const stream = await media.addStream({ streamId: `${streamId}-${session.sessionId.slice(-6)}`, sessionId: session.sessionId, seconds: 60 });
+    const stream = await media.addStream({ streamId: `${streamId}-${session.sessionId.slice(-6)}`, sessionId: session.sessionId, seconds: 20 });
+    published.push(stream.streamId);
     sessions.streamAdded(session.sessionId, stream);
   }
   return session.sessionId;
 }
 
-describe('archives with the opentok SDK', () => {
+// Generous: these flows wait for real media, which a loaded machine delivers slowly.
+describe('archives with the opentok SDK', { timeout: 120_000 }, () => {
   it('starts, reports, stops and delivers a composed archive; the url downloads an H.264/AAC MP4', async () => {
     const sessionId = await liveSession({ streams: ['a', 'b'] });
     const archive = await p<OpenTok.Archive>((cb) => ot().startArchive(sessionId, { name: 'Team call', resolution: '640x480' }, cb));
@@ -102,7 +105,7 @@ describe('archives with the opentok SDK', () => {
     expect((raw.body!['streams'] as unknown[]).length).toBe(2);
     expect(sessions.sent.filter((e) => e.sessionId === sessionId).map((e) => e.event.type)).toEqual(['archiveStarted']);
 
-    await sleep(3000);
+    await Promise.all(published.map((id) => media.waitForMedia(id, 3000)));
     const stopped = await p<OpenTok.Archive>((cb) => ot().stopArchive(archive.id, cb));
     const recordedS = (Date.now() - startedAt) / 1000;
     expect(stopped.status).toBe('stopped');
@@ -132,7 +135,7 @@ describe('archives with the opentok SDK', () => {
     const sessionId = await liveSession({ streams: ['c'] });
     const archive = await p<OpenTok.Archive>((cb) => ot().startArchive(sessionId, { outputMode: 'individual' }, cb));
     expect((await rest('GET', `/archive/${archive.id}`)).body).not.toHaveProperty('resolution');
-    await sleep(2000);
+    await media.waitForMedia(published[0]!, 2000);
     await p((cb) => ot().stopArchive(archive.id, cb));
     await server.archives.whenSettled(archive.id);
     const got = await p<OpenTok.Archive>((cb) => ot().getArchive(archive.id, cb));
@@ -205,7 +208,7 @@ describe('archives with the opentok SDK', () => {
     // Delete while recording: 409.
     expect((await rest('DELETE', `/archive/${archive.id}`)).status).toBe(409);
 
-    await sleep(1200);
+    await media.waitForMedia(published[0]!, 1200);
     await p((cb) => ot().stopArchive(archive.id, cb));
     // Double stop: 409 with OpenTok's message.
     await expect(p((cb) => ot().stopArchive(archive.id, cb))).rejects.toThrow('Archive is not in started state');
@@ -253,21 +256,23 @@ describe('archives with the opentok SDK', () => {
   });
 });
 
-describe('download links', () => {
-  let url: string;
+// Generous: these flows wait for real media, which a loaded machine delivers slowly.
+describe('download links', { timeout: 120_000 }, () => {
+  let archiveId: string;
   let size: number;
+  /** A fresh link (the server hands out one per GET). */
+  const link = async () => (await p<OpenTok.Archive>((cb) => ot().getArchive(archiveId, cb))).url!;
   beforeAll(async () => {
     const sessionId = await liveSession({ streams: ['h'] });
     const a = await p<OpenTok.Archive>((cb) => ot().startArchive(sessionId, {}, cb));
-    await sleep(1500);
+    await media.waitForMedia(published[0]!, 1500);
     await p((cb) => ot().stopArchive(a.id, cb));
-    await server.archives.whenSettled(a.id);
-    const got = await p<OpenTok.Archive>((cb) => ot().getArchive(a.id, cb));
-    url = got.url!;
-    size = got.size;
+    archiveId = a.id;
+    size = (await server.archives.whenSettled(a.id)).size;
   });
 
   it('serves byte ranges and HEAD', async () => {
+    const url = await link();
     const first = await fetch(url, { headers: { Range: 'bytes=0-99' } });
     expect(first.status).toBe(206);
     expect(first.headers.get('content-range')).toBe(`bytes 0-99/${size}`);
@@ -287,26 +292,38 @@ describe('download links', () => {
     expect(Number(head.headers.get('content-length'))).toBe(size);
   });
 
-  it('refuses tampered links and expires them (TTL 3 s here)', async () => {
-    const tampered = url.replace(/signature=([^&]+)/, (_m, sig: string) => `signature=${sig.slice(0, -2)}xx`);
-    expect((await fetch(tampered)).status).toBe(403);
-    expect((await fetch(url.replace(/expires=\d+/, (m) => `${m}0`))).status).toBe(403);
-    expect((await fetch(url.replace(/\?.*$/, ''))).status).toBe(403);
-    await sleep(3500);
-    const expired = await fetch(url);
+  it('expires links after COLLOQUY_ARCHIVE_LINK_TTL (120 s here) and refuses tampered ones', async () => {
+    const url = await link();
+    const expires = Number(/expires=(\d+)/.exec(url)![1]);
+    expect(expires - Date.now() / 1000).toBeGreaterThan(115);
+    expect(expires - Date.now() / 1000).toBeLessThanOrEqual(120);
+    // A link signed 121 s ago has expired.
+    const old = server.archives.links.url(server.url, archiveId, 'archive.mp4', Date.now() - 121_000);
+    const expired = await fetch(old);
     expect(expired.status).toBe(403);
     expect(((await expired.json()) as { message: string }).message).toMatch(/expired/);
+    const tampered = url.replace(/signature=([^&]+)/, (_m, sig: string) => `signature=${sig.slice(0, -2)}${sig.endsWith('xx') ? 'yy' : 'xx'}`);
+    expect((await fetch(tampered)).status).toBe(403);
+    expect((await fetch(url.replace(/expires=\d+/, `expires=${expires + 3600}`))).status).toBe(403);
+    expect((await fetch(url.replace(/\?.*$/, ''))).status).toBe(403);
+    expect((await fetch(url.replace(archiveId, '8b732909-0a06-46a2-8ea8-074e64d43422'))).status).toBe(403);
+    expect((await fetch(url)).status).toBe(200);
   });
 
   it('builds links from the forwarded host, or COLLOQUY_PUBLIC_URL when set', async () => {
-    const list = await rest('GET', '/archive?count=1', undefined, { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'video.example.com' });
-    const item = (list.body!['items'] as Array<{ url: string | null }>)[0]!;
-    expect(item.url).toMatch(/^https:\/\/video\.example\.com\/archive-downloads\//);
+    const list = await rest('GET', `/archive/${archiveId}`, undefined, { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'video.example.com' });
+    expect(list.body!['url']).toMatch(/^https:\/\/video\.example\.com\/archive-downloads\//);
     const other = await start({ COLLOQUY_PUBLIC_URL: 'https://rec.example.org/base/' });
     try {
-      const links = other.archives.links;
-      expect(links.url('https://rec.example.org/base', 'x', 'archive.mp4')).toMatch(/^https:\/\/rec\.example\.org\/base\/archive-downloads\/x\/archive\.mp4\?expires=\d+&signature=/);
-      expect(other.config.publicUrl).toBe('https://rec.example.org/base');
+      // An available archive on that server (its record only: the link is what is checked).
+      const record = { ...server.archives.store.get(archiveId)!, id: '0f0e0d0c-0b0a-4908-8706-050403020100' };
+      other.archives.store.insert(record);
+      const iat = Math.floor(Date.now() / 1000);
+      const response = await fetch(`${other.url}/v2/project/${TEST_API_KEY}/archive/${record.id}`, {
+        headers: { 'X-OPENTOK-AUTH': signJwt({ iss: TEST_API_KEY, ist: 'project', iat, exp: iat + 300 }, TEST_API_SECRET, 'HS256') },
+      });
+      const body = (await response.json()) as { url: string };
+      expect(body.url).toMatch(new RegExp(`^https://rec\\.example\\.org/base/archive-downloads/${record.id}/archive\\.mp4\\?expires=\\d+&signature=`));
     } finally {
       const dir = other.config.dataDir;
       await other.close();
@@ -315,25 +332,24 @@ describe('download links', () => {
   });
 });
 
-describe('archives with @vonage/video', () => {
+// Generous: these flows wait for real media, which a loaded machine delivers slowly.
+describe('archives with @vonage/video', { timeout: 120_000 }, () => {
   it('starts, gets, searches and stops with application credentials', async () => {
     const video = new Video({ applicationId: TEST_APPLICATION_ID, privateKey: testKeyPair().privateKey }, { videoHost: server.url });
     const session = await video.createSession({});
     sessions.setConnections(session.sessionId, 1);
-    const stream = await media.addStream({ streamId: 'vv-1', sessionId: session.sessionId, seconds: 30 });
+    const stream = await media.addStream({ streamId: 'vv-1', sessionId: session.sessionId, seconds: 20 });
+    published.push(stream.streamId);
     sessions.streamAdded(session.sessionId, stream);
     const archive = await video.startArchive(session.sessionId, { name: 'vonage' });
     expect(archive).toMatchObject({ status: 'started', projectId: TEST_APPLICATION_ID, applicationId: TEST_APPLICATION_ID });
     expect(archive).not.toHaveProperty('partnerId');
     expect((await video.getArchive(archive.id)).id).toBe(archive.id);
     expect((await video.searchArchives({ sessionId: session.sessionId })).items.map((a) => a.id)).toEqual([archive.id]);
-    await sleep(1000);
+    await media.waitForMedia('vv-1', 1000);
     expect((await video.stopArchive(archive.id)).status).toBe('stopped');
     expect((await server.archives.whenSettled(archive.id)).status).toBe('available');
     await video.deleteArchive(archive.id);
     expect((await video.getArchive(archive.id)).status).toBe('deleted');
   });
 });
-
-// Keep `run` referenced for ad-hoc debugging of downloaded files.
-void run;

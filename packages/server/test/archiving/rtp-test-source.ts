@@ -21,6 +21,8 @@ export interface TestStreamOptions {
   toneHz?: number;
   /** lavfi audio source instead of the plain tone. */
   audioSource?: string;
+  /** Frames between keyframes (default 15: two a second). */
+  keyframeInterval?: number;
   /** Seconds ffmpeg runs (it stops by itself). */
   seconds: number;
   videoType?: ArchiveStream['videoType'];
@@ -34,8 +36,11 @@ interface RunningStream {
   ffmpeg: ChildProcess;
   sockets: Socket[];
   packets: { audio: number; video: number };
+  /** Video frames sent (packets with the marker bit). */
+  videoFrames: number;
   stderr: string;
   exited: Promise<void>;
+  startedAt: number;
 }
 
 export class TestRtpSource implements ArchiveMediaSource {
@@ -106,12 +111,15 @@ export class TestRtpSource implements ArchiveMediaSource {
       return socket.address().port;
     };
     const packets = { audio: 0, video: 0 };
+    // Assigned once ffmpeg is spawned; the socket handlers only run after that.
+    let running: RunningStream;
     let firstPacket!: () => void;
     const gotFirst = new Promise<void>((resolve) => (firstPacket = resolve));
     const deliver = (track: 'audio' | 'video', producerId: string) => (msg: Buffer) => {
       const pt = msg[1]! & 0x7f;
       if (pt >= 72 && pt <= 76) return; // RTCP on the RTP port
       packets[track]++;
+      if (track === 'video' && (msg[1]! & 0x80) !== 0) running.videoFrames++;
       firstPacket();
       let out = [RtpPacket.deSerialize(msg)];
       if (this.transform) out = this.transform(producerId, out[0]!);
@@ -122,15 +130,16 @@ export class TestRtpSource implements ArchiveMediaSource {
     if (audio) args.push('-re', '-f', 'lavfi', '-i', options.audioSource ?? `sine=frequency=${options.toneHz ?? 440}:sample_rate=48000`);
     // -t is an output option: each output gets it, so ffmpeg ends by itself even if nobody kills it.
     const duration = ['-t', String(options.seconds)];
+    const gop = String(options.keyframeInterval ?? 15);
     if (video) {
       const port = await bind(deliver('video', info.video!.producerId));
       const rtcp = await bind();
       args.push(...duration, '-map', '0:v');
       // A negative cpu-used is a fixed speed; a positive one lets libvpx spend a share of each frame's
       // time, which starves a loaded test machine.
-      if (video === 'VP8') args.push('-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '-16', '-b:v', '600k', '-g', '15', '-keyint_min', '15');
+      if (video === 'VP8') args.push('-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '-16', '-b:v', '600k', '-g', gop, '-keyint_min', gop);
       // Chrome sends SPS/PPS with every IDR; repeat-headers does the same here.
-      else args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '15', '-x264-params', 'repeat-headers=1', '-b:v', '600k');
+      else args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', gop, '-x264-params', 'repeat-headers=1', '-b:v', '600k');
       args.push('-payload_type', video === 'VP8' ? '96' : '102', '-ssrc', '1111', '-f', 'rtp', `rtp://127.0.0.1:${port}?rtcpport=${rtcp}&pkt_size=1200`);
     }
     if (audio) {
@@ -140,7 +149,7 @@ export class TestRtpSource implements ArchiveMediaSource {
       args.push('-payload_type', '111', '-ssrc', '2222', '-f', 'rtp', `rtp://127.0.0.1:${port}?rtcpport=${rtcp}&pkt_size=1200`);
     }
     const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    const running: RunningStream = { sessionId: options.sessionId ?? this.sessionId, info, ffmpeg, sockets, packets, stderr: '', exited: undefined as unknown as Promise<void> };
+    running = { sessionId: options.sessionId ?? this.sessionId, info, ffmpeg, sockets, packets, videoFrames: 0, stderr: '', exited: undefined as unknown as Promise<void>, startedAt: performance.now() };
     ffmpeg.stderr!.on('data', (d: Buffer) => (running.stderr += d.toString()));
     running.exited = new Promise((resolve) => ffmpeg.once('exit', () => resolve()));
     this.#streams.set(options.streamId, running);
@@ -153,11 +162,34 @@ export class TestRtpSource implements ArchiveMediaSource {
     return info;
   }
 
+  /**
+   * Resolves once the stream has sent `ms` more of media (Opus packets are 20 ms; video-only
+   * streams count 30 fps frames): tests wait for media, not wall time, so that a loaded machine
+   * slowing the sender down does not leave them with less media than they assert on.
+   */
+  async waitForMedia(streamId: string, ms: number, timeoutMs = 60_000): Promise<void> {
+    const running = this.#streams.get(streamId);
+    if (!running) throw new Error(`no stream ${streamId}`);
+    const audio = running.info.audio !== null;
+    const count = () => (audio ? running.packets.audio * 20 : (running.videoFrames * 1000) / 30);
+    const target = count() + ms;
+    const deadline = performance.now() + timeoutMs;
+    while (count() < target) {
+      if (performance.now() > deadline) throw new Error(`stream ${streamId} sent ${count()} of ${target} ms of media in ${timeoutMs} ms`);
+      if (running.ffmpeg.exitCode !== null) throw new Error(`ffmpeg for ${streamId} exited: ${running.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** Stops a stream's ffmpeg and sockets (the stream is then unpublished). */
   async removeStream(streamId: string): Promise<void> {
     const running = this.#streams.get(streamId);
     if (!running) return;
     this.#streams.delete(streamId);
+    if (process.env['DEBUG_RTP']) {
+      const seconds = (performance.now() - running.startedAt) / 1000;
+      console.log(`source ${streamId}: ${running.packets.audio} audio packets in ${seconds.toFixed(1)} s (${Math.round((running.packets.audio / 50 / seconds) * 100)}% of real time)`);
+    }
     running.ffmpeg.kill('SIGKILL');
     await running.exited;
     for (const socket of running.sockets) socket.close();

@@ -19,7 +19,6 @@ const pkt = (sequenceNumber: number, payload: number[] | Buffer, marker = false,
   timestamp,
   marker,
   payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
-  arrivedAt: 0,
 });
 
 describe('JitterBuffer', () => {
