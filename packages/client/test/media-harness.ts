@@ -26,6 +26,7 @@ window.join = (apiKey, sessionId, token, options) => new Promise((resolve) => {
     streamPropertyChanged: (e) => log.push({ type: 'streamPropertyChanged', streamId: e.stream.streamId, changedProperty: e.changedProperty, oldValue: e.oldValue, newValue: e.newValue, streamHasAudio: e.stream.hasAudio, streamHasVideo: e.stream.hasVideo }),
     muteForced: (e) => log.push({ type: 'sessionMuteForced', active: e.active }),
     archiveStarted: (e) => log.push({ type: 'archiveStarted', id: e.id, name: e.name }),
+    archiveStopped: (e) => log.push({ type: 'archiveStopped', id: e.id, name: e.name }),
   });
   session.connect(token, (e) => resolve(e ? err(e) : { connectionId: session.connection.connectionId, mediaMode: null }));
 });

@@ -5,11 +5,18 @@
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { startTestServer, type TestServer } from '@colloquy/testing/server';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import OpenTok from 'opentok';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mediaHarness } from './media-harness.js';
+
+const run = promisify(execFile);
 
 interface Logged {
   type: string;
@@ -401,4 +408,111 @@ describe('roles and errors', () => {
     });
     expect(dom).toEqual({ replaced: true, size: ['264px', '198px'], label: 'Ada Lovelace', placedAfter: true, gone: true, afterSize: [true] });
   });
+});
+
+describe('archiving a live call', () => {
+  type Archive = OpenTok.Archive & { status: string; duration: number; url: string | null; outputMode?: string };
+  const startArchive = (sessionId: string, options: OpenTok.ArchiveOptions & { multiArchiveTag?: string }): Promise<Archive> =>
+    new Promise((resolve, reject) => ot.startArchive(sessionId, options, (e, a) => (e ? reject(e) : resolve(a as Archive))));
+  const stopArchive = (id: string): Promise<Archive> => new Promise((resolve, reject) => ot.stopArchive(id, (e, a) => (e ? reject(e) : resolve(a as Archive))));
+  const getArchive = (id: string): Promise<Archive> => new Promise((resolve, reject) => ot.getArchive(id, (e, a) => (e ? reject(e) : resolve(a as Archive))));
+
+  async function whenAvailable(id: string): Promise<Archive> {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const archive = await getArchive(id);
+      if (archive.status === 'available') return archive;
+      if (archive.status === 'failed' || Date.now() > deadline) throw new Error(`archive ${id}: ${JSON.stringify(archive)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  async function download(url: string, file: string): Promise<void> {
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    writeFileSync(file, Buffer.from(await response.arrayBuffer()));
+  }
+
+  async function probe(file: string): Promise<{ streams: Array<{ codec_name: string; codec_type: string; width?: number; height?: number; sample_rate?: string }>; format: { duration: string } }> {
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,codec_type,width,height,sample_rate:format=duration', '-of', 'json', file]);
+    return JSON.parse(stdout);
+  }
+
+  /** Decodes every frame of `file`; resolves with the number of video frames. */
+  async function decodedVideoFrames(file: string): Promise<number> {
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]);
+    return Number(stdout.trim());
+  }
+
+  it('a two-page call: composed MP4 and individual ZIP archives, with archiveStarted/archiveStopped on both pages (real opentok SDK)', async () => {
+    const sessionId = await createSession('routed');
+    const a = await openPage();
+    const b = await openPage();
+    await join(a, sessionId);
+    await join(b, sessionId);
+    const pa = await publish(a, { name: 'Ada' });
+    const pb = await publish(b, { name: 'Bob' });
+    expect(pa.streamId && pb.streamId).toBeTruthy();
+    await waitForLog(a, (l) => l.some((e) => e.type === 'streamCreated' && e.streamId === pb.streamId), 'b’s stream on a');
+    await waitForLog(b, (l) => l.some((e) => e.type === 'streamCreated' && e.streamId === pa.streamId), 'a’s stream on b');
+
+    const startedAt = Date.now();
+    const composed = await startArchive(sessionId, { name: 'Standup', resolution: '1280x720' });
+    const individual = await startArchive(sessionId, { name: 'Raw', outputMode: 'individual', multiArchiveTag: 'raw' });
+    expect([composed.status, individual.status]).toEqual(['started', 'started']);
+    for (const p of [a, b]) {
+      await waitForLog(p, (l) => [composed.id, individual.id].every((id) => l.some((e) => e.type === 'archiveStarted' && e.id === id)), 'archiveStarted');
+    }
+    await new Promise((r) => setTimeout(r, 6000 - (Date.now() - startedAt)));
+    await stopArchive(composed.id);
+    const recordedSeconds = (Date.now() - startedAt) / 1000;
+    await stopArchive(individual.id);
+    for (const p of [a, b]) {
+      const l = await waitForLog(p, (l) => [composed.id, individual.id].every((id) => l.some((e) => e.type === 'archiveStopped' && e.id === id)), 'archiveStopped');
+      expect(l.find((e) => e.type === 'archiveStopped' && e.id === composed.id)).toMatchObject({ name: 'Standup' });
+    }
+
+    const dir = mkdtempSync(joinPath(tmpdir(), 'colloquy-archive-'));
+    try {
+      const done = await whenAvailable(composed.id);
+      expect(done.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+      const mp4 = joinPath(dir, 'composed.mp4');
+      await download(done.url!, mp4);
+      const info = await probe(mp4);
+      const video = info.streams.find((s) => s.codec_type === 'video');
+      const audio = info.streams.find((s) => s.codec_type === 'audio');
+      expect(video).toMatchObject({ codec_name: 'h264', width: 1280, height: 720 });
+      expect(audio).toMatchObject({ codec_name: 'aac', sample_rate: '48000' });
+      expect(Math.abs(Number(info.format.duration) - recordedSeconds)).toBeLessThanOrEqual(1);
+      expect(Math.abs(done.duration - recordedSeconds)).toBeLessThanOrEqual(1);
+      expect(await decodedVideoFrames(mp4)).toBeGreaterThan(recordedSeconds * 10);
+
+      const raw = await whenAvailable(individual.id);
+      const zip = joinPath(dir, 'individual.zip');
+      await download(raw.url!, zip);
+      await run('unzip', ['-q', zip, '-d', joinPath(dir, 'unzipped')]);
+      const files = readdirSync(joinPath(dir, 'unzipped'));
+      const manifest = JSON.parse(readFileSync(joinPath(dir, 'unzipped', files.find((f) => f.endsWith('.json'))!), 'utf8')) as {
+        id: string;
+        sessionId: string;
+        files: Array<{ streamId: string; filename: string; size: number; startTimeOffset: number; stopTimeOffset: number }>;
+      };
+      expect(manifest).toMatchObject({ id: individual.id, sessionId });
+      expect(manifest.files.map((f) => f.streamId).sort()).toEqual([pa.streamId, pb.streamId].sort());
+      for (const file of manifest.files) {
+        const path = joinPath(dir, 'unzipped', file.filename);
+        expect(file.filename).toMatch(/\.webm$/);
+        expect(statSync(path).size).toBe(file.size);
+        const streams = (await probe(path)).streams.map((s) => s.codec_name).sort();
+        expect(streams).toEqual(['opus', 'vp8']);
+        expect(await decodedVideoFrames(path)).toBeGreaterThan(20);
+        expect(file.stopTimeOffset - file.startTimeOffset).toBeGreaterThan(3000);
+      }
+      // The Inspector's timeline of the session carries the archive's life.
+      const archiveEvents = t.server.inspector.events(sessionId, {}).items.filter((e) => e.type.startsWith('archive') && e.details['archiveId'] === composed.id);
+      expect(archiveEvents.map((e) => e.type)).toEqual(['archiveStarted', 'archiveStopped', 'archiveAvailable']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

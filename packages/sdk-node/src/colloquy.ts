@@ -10,6 +10,7 @@ import {
   type Role,
 } from '@colloquy/tokens';
 import type { KeyObject } from 'node:crypto';
+import { Archives } from './archives.js';
 import { RestClient, type Credentials } from './rest-client.js';
 
 export type MediaMode = 'routed' | 'relayed';
@@ -107,6 +108,8 @@ export class Colloquy {
   /** API key, or application ID in application mode. */
   readonly apiKey: string;
   readonly client: RestClient;
+  /** Archives (recordings): start, stop, get, list, delete, layout, streams, download. */
+  readonly archives: Archives;
   readonly #credentials: Credentials;
 
   /**
@@ -127,6 +130,7 @@ export class Colloquy {
     }
     this.apiKey = applicationMode ? apiKey.toLowerCase() : apiKey;
     this.client = new RestClient(this.#credentials, { apiUrl: opts.apiUrl ?? 'http://127.0.0.1:3000', timeout: opts.timeout });
+    this.archives = new Archives(this.client);
   }
 
   /** Creates a session on the server. */

@@ -17,3 +17,5 @@ export type {
 export { RestClient, type Credentials, type RestClientOptions } from './rest-client.js';
 export { ApiError, AuthError, NotFoundError, RequestError } from './errors.js';
 export type { Role } from '@colloquy/tokens';
+export { Archives } from './archives.js';
+export type { Archive, ArchiveLayout, ArchiveStatus, ArchiveStream, StartArchiveOptions, ListArchivesOptions } from './archives.js';

@@ -3,6 +3,7 @@
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { dashboardPlugin, type DashboardOptions } from './dashboard/index.js';
+import { archiveDownloadRoutes } from './rest/archive-downloads.js';
 import { decorateProject } from './rest/auth.js';
 import { registerBodyParsers } from './rest/body-parsers.js';
 import type { AppContext } from './rest/context.js';
@@ -40,6 +41,7 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
     return { status: 'ok' };
   });
   await app.register(async (scope) => sessionCreateRoutes(scope, ctx));
+  await app.register(async (scope) => archiveDownloadRoutes(scope, ctx));
   await app.register(async (scope) => projectRoutes(scope, ctx), { prefix: '/v2/project/:projectKey' });
   if (dashboard) await app.register(async (scope) => dashboardPlugin(scope, ctx, dashboard));
   await app.register(async (scope) => clientBundleRoutes(scope));

@@ -53,6 +53,23 @@ export interface Config {
   rtcPortRange: [number, number];
   /** Default most bits per second one publisher may send (`COLLOQUY_MAX_BITRATE`, default 2500000); told to browsers by REMB. */
   maxBitrate: number;
+  archiving: ArchivingConfig;
+}
+
+/** Archive settings (`COLLOQUY_ARCHIVE_*`); the short ones exist mostly so tests need not wait. */
+export interface ArchivingConfig {
+  /** Lifetime of an archive's signed download `url` (`COLLOQUY_ARCHIVE_LINK_TTL`, seconds, default 600). */
+  linkTtlSeconds: number;
+  /** Days before an available archive expires and its file is deleted (`COLLOQUY_ARCHIVE_RETENTION_DAYS`, default 0 = keep). */
+  retentionDays: number;
+  /** Compositions run at once (`COLLOQUY_ARCHIVE_COMPOSE_CONCURRENCY`, default 1). */
+  composeConcurrency: number;
+  /** Archives stop this long after a session's last client left (`COLLOQUY_ARCHIVE_AUTO_STOP_DELAY`, seconds, default 60). */
+  autoStopDelaySeconds: number;
+  /** Recorded length at which an archive stops; `always` archives roll over (`COLLOQUY_ARCHIVE_MAX_DURATION`, seconds, default 14400). */
+  maxDurationSeconds: number;
+  /** An archive with nobody publishing stops after this long (`COLLOQUY_ARCHIVE_NO_PUBLISHER_TIMEOUT`, seconds, default 3600). */
+  noPublisherTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -158,5 +175,13 @@ export function loadConfig(env: Env = process.env): Config {
     rtcListenIp,
     rtcPortRange: [rtcMinPort, rtcMaxPort],
     maxBitrate: intVar(env, 'COLLOQUY_MAX_BITRATE', 2_500_000, 100_000, 50_000_000),
+    archiving: {
+      linkTtlSeconds: intVar(env, 'COLLOQUY_ARCHIVE_LINK_TTL', 600, 1, 7 * 86_400),
+      retentionDays: intVar(env, 'COLLOQUY_ARCHIVE_RETENTION_DAYS', 0, 0, 36_500),
+      composeConcurrency: intVar(env, 'COLLOQUY_ARCHIVE_COMPOSE_CONCURRENCY', 1, 1, 16),
+      autoStopDelaySeconds: intVar(env, 'COLLOQUY_ARCHIVE_AUTO_STOP_DELAY', 60, 1, 3600),
+      maxDurationSeconds: intVar(env, 'COLLOQUY_ARCHIVE_MAX_DURATION', 14_400, 1, 43_200),
+      noPublisherTimeoutSeconds: intVar(env, 'COLLOQUY_ARCHIVE_NO_PUBLISHER_TIMEOUT', 3600, 1, 43_200),
+    },
   };
 }

@@ -3,13 +3,17 @@
 
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppState } from './app.js';
+import { ArchiveManager, archivingSettings } from './archiving/archive-manager.js';
+import type { ArchiveMediaSource, ArchiveSessionState } from './archiving/interfaces.js';
 import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
 import { AdminAuth } from './dashboard/admin-auth.js';
 import { Inspector } from './inspector/inspector.js';
+import { recordArchiveEvents } from './inspector/archive-recorder.js';
 import { recordSessionEvents } from './inspector/session-recorder.js';
 import { createLogger, type Logger } from './logger.js';
 import { MediaEngine } from './media/index.js';
+import { archiveMediaSource, archiveSessionState } from './sessions/archive-source.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { Store } from './store/index.js';
 
@@ -25,13 +29,21 @@ export interface RunningServer {
   inspector: Inspector;
   /** The SFU: one router per routed session. */
   media: MediaEngine;
+  /** Archives: recording, composing, downloads. */
+  archives: ArchiveManager;
   bootstrap: BootstrapResult;
   /** The dashboard password generated at this start (first start without COLLOQUY_ADMIN_PASSWORD): shown once. */
   generatedAdminPassword: string | null;
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, options: { logger?: Logger } = {}): Promise<RunningServer> {
+export interface StartServerOptions {
+  logger?: Logger;
+  /** What archiving records from (the media engine and the session domain); offline when absent. */
+  archiving?: { media?: ArchiveMediaSource; sessions?: ArchiveSessionState };
+}
+
+export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
   const store = Store.open(config.dataDir);
   const media = new MediaEngine({
@@ -43,6 +55,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   });
   let app: FastifyInstance | undefined;
   let inspector: Inspector | undefined;
+  let archives: ArchiveManager | undefined;
   try {
     const bootstrap = bootstrapProjects(config, store, logger);
     const sessions = new SessionManager(store, logger, {
@@ -51,10 +64,23 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     });
     inspector = new Inspector(store.db, logger, { retentionDays: config.inspectorRetentionDays });
     recordSessionEvents(sessions, inspector, { qualityIntervalMs: config.qualitySampleMs });
+    archives = new ArchiveManager({
+      store,
+      dataDir: config.dataDir,
+      logger,
+      settings: archivingSettings(config.archiving),
+      media: options.archiving?.media ?? archiveMediaSource(sessions),
+      sessions: options.archiving?.sessions ?? archiveSessionState(sessions),
+    });
+    recordArchiveEvents(archives.store, inspector);
+    const archiveManager = archives;
+    // Clients joining while an archive records are told at once (OpenTok's archiveStarted on join).
+    sessions.activeArchiveNotices = (sid) => archiveManager.activeArchives(sid).map((a) => ({ type: 'archiveStarted', archiveId: a.id, name: a.name }));
+    await archives.start();
     const admin = new AdminAuth(store.db);
     const generatedAdminPassword = await admin.init(config.adminPassword);
     const state: AppState = { ready: false };
-    app = await buildApp({ config, logger, store, sessions, inspector }, state, { admin });
+    app = await buildApp({ config, logger, store, sessions, inspector, archives }, state, { admin });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -73,6 +99,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       sessions,
       inspector,
       media,
+      archives,
       bootstrap,
       generatedAdminPassword,
       close() {
@@ -81,6 +108,9 @@ export async function startServer(config: Config, options: { logger?: Logger } =
           logger.info('shutting down');
           // Closes the signaling sockets first (preClose), then waits for HTTP requests.
           await app!.close();
+          // Archives first (they stop recording and keep what was written), then the live sessions
+          // and their media, then the Inspector, which records all of the above.
+          await archives!.close();
           sessions.close();
           await media.close();
           inspector!.close();
@@ -93,6 +123,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     return server;
   } catch (err) {
     await app?.close().catch(() => {});
+    await archives?.close().catch(() => {});
     await media.close();
     inspector?.close();
     store.close();

@@ -1,40 +1,147 @@
-// Archives by REST (reference §1.3). Until recording exists, no archive can be started: a known,
-// routed session with nobody connected answers 409 as OpenTok does, and lists are empty.
+// Archives by REST (reference §1.3, §6): start, stop, get, list, delete, layout, manual streams.
+// Each route validates, calls the ArchiveManager, and answers OpenTok's archive JSON (lower-case
+// UUID ids, integer partnerId for numeric API keys, a signed absolute `url` once available).
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { conflict, notFound } from '../errors.js';
+import type { ArchiveRecord } from '../archiving/archive-store.js';
+import { validateLayout } from '../archiving/layout.js';
+import { ColloquyError, invalid } from '../errors.js';
+import { MAX_ARCHIVE_NAME_LENGTH } from '../sessions/session-manager.js';
 import type { AppContext } from './context.js';
 import { parseWith } from './validation.js';
 
 const ListQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
   count: z.coerce.number().int().min(1).max(1000).default(50),
-  sessionId: z.string().max(255).optional(),
+  sessionId: z.string().min(1).max(255).optional(),
 });
 
-const StartBody = z.object({ sessionId: z.string().min(1).max(255) }).loose();
+/** SDKs send absent options as null, and some as ''. */
+const optionalString = (max: number) =>
+  z.preprocess((v) => (v === '' || v === null ? undefined : v), z.string().max(max).optional());
+
+const LayoutBody = z
+  .object({
+    type: z.unknown(),
+    stylesheet: z.unknown().optional(),
+    screenshareType: z.unknown().optional(),
+  })
+  .loose();
+
+const StartBody = z
+  .object({
+    sessionId: z.string().min(1).max(255),
+    name: optionalString(MAX_ARCHIVE_NAME_LENGTH),
+    hasAudio: z.boolean().optional(),
+    hasVideo: z.boolean().optional(),
+    outputMode: z.enum(['composed', 'individual']).optional(),
+    streamMode: z.enum(['auto', 'manual']).optional(),
+    resolution: optionalString(20),
+    layout: LayoutBody.nullish(),
+    multiArchiveTag: optionalString(256),
+    maxBitrate: z.number().int().min(100_000).max(6_000_000).nullish(),
+    quantizationParameter: z.number().int().min(15).max(40).nullish(),
+    hasTranscription: z.boolean().optional(),
+  })
+  .loose();
+
+const StreamsBody = z
+  .object({
+    addStream: z.string().min(1).max(255).optional(),
+    removeStream: z.string().min(1).max(255).optional(),
+    hasAudio: z.boolean().optional(),
+    hasVideo: z.boolean().optional(),
+  })
+  .loose();
+
+type ArchiveParams = { Params: { archiveId: string } };
 
 export async function archiveRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  app.get('/archive', async (request) => {
-    parseWith(ListQuery, request.query, 'Query');
-    return { count: 0, items: [] };
-  });
-  app.post('/archive', async (request) => {
-    const body = parseWith(StartBody, request.body);
-    const session = ctx.sessions.require(request.project, body.sessionId);
-    if (session.mediaMode !== 'routed') throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
-    if (ctx.sessions.listConnections(request.project, body.sessionId).length === 0) {
-      throw conflict('No clients are actively connected to the OpenTok session', 409);
-    }
-    throw conflict('Recording is not available on this server yet', 409);
-  });
-  const missing = async () => {
-    throw notFound('Archive not found', 404);
+  const archives = ctx.archives;
+
+  const toJson = (request: FastifyRequest, record: ArchiveRecord): Record<string, unknown> => {
+    const project = request.project;
+    const owner =
+      project.kind === 'project'
+        ? { partnerId: Number(project.id), projectId: Number(project.id) }
+        : { applicationId: project.id, projectId: project.id };
+    const recording = record.status === 'started' || record.status === 'paused';
+    return {
+      id: record.id,
+      sessionId: record.sessionId,
+      name: record.name,
+      status: record.status,
+      reason: record.reason,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+      duration: record.duration,
+      size: record.size,
+      ...owner,
+      hasAudio: record.hasAudio,
+      hasVideo: record.hasVideo,
+      outputMode: record.outputMode,
+      streamMode: record.streamMode,
+      ...(record.outputMode === 'composed' ? { resolution: record.resolution } : {}),
+      ...(record.multiArchiveTag !== null ? { multiArchiveTag: record.multiArchiveTag } : {}),
+      ...(record.maxBitrate !== null ? { maxBitrate: record.maxBitrate } : {}),
+      ...(record.quantizationParameter !== null ? { quantizationParameter: record.quantizationParameter } : {}),
+      url: archives.urlOf(record, ctx.config.publicUrl ?? `${request.protocol}://${request.host}`),
+      ...(record.sha256 ? { sha256sum: record.sha256 } : {}),
+      password: '',
+      hasTranscription: false,
+      streams: recording ? archives.liveStreams(record.id) : [],
+    };
   };
-  app.get('/archive/:archiveId', missing);
-  app.post('/archive/:archiveId/stop', missing);
-  app.delete('/archive/:archiveId', missing);
-  app.put('/archive/:archiveId/layout', missing);
-  app.patch('/archive/:archiveId/streams', missing);
+
+  app.get('/archive', async (request) => {
+    const query = parseWith(ListQuery, request.query, 'Query');
+    const { count, items } = archives.list(request.project.id, query);
+    return { count, items: items.map((record) => toJson(request, record)) };
+  });
+
+  app.post('/archive', async (request) => {
+    const body = parseWith(StartBody, request.body ?? {});
+    if (body.hasTranscription) throw new ColloquyError('unsupported', 'Archive transcription is not available on this server', 501);
+    const session = ctx.sessions.require(request.project, body.sessionId);
+    const record = archives.startArchive(request.project, session, {
+      name: body.name ?? null,
+      hasAudio: body.hasAudio,
+      hasVideo: body.hasVideo,
+      outputMode: body.outputMode,
+      streamMode: body.streamMode,
+      resolution: body.resolution ?? null,
+      layout: body.layout ? validateLayout(body.layout) : null,
+      multiArchiveTag: body.multiArchiveTag ?? null,
+      maxBitrate: body.maxBitrate ?? null,
+      quantizationParameter: body.quantizationParameter ?? null,
+    });
+    return toJson(request, record);
+  });
+
+  app.get<ArchiveParams>('/archive/:archiveId', async (request) => toJson(request, archives.get(request.project, request.params.archiveId)));
+
+  app.post<ArchiveParams>('/archive/:archiveId/stop', async (request) => toJson(request, await archives.stopArchive(request.project, request.params.archiveId)));
+
+  app.delete<ArchiveParams>('/archive/:archiveId', async (request, reply) => {
+    await archives.deleteArchive(request.project, request.params.archiveId);
+    return reply.status(204).send();
+  });
+
+  app.put<ArchiveParams>('/archive/:archiveId/layout', async (request) => {
+    const layout = validateLayout(parseWith(LayoutBody, request.body ?? {}));
+    archives.setLayout(request.project, request.params.archiveId, layout);
+    return toJson(request, archives.get(request.project, request.params.archiveId));
+  });
+
+  app.patch<ArchiveParams>('/archive/:archiveId/streams', async (request, reply) => {
+    const body = parseWith(StreamsBody, request.body ?? {});
+    if ((body.addStream === undefined) === (body.removeStream === undefined)) throw invalid('Give exactly one of addStream and removeStream');
+    if (body.addStream !== undefined) {
+      archives.addStream(request.project, request.params.archiveId, body.addStream, body.hasAudio ?? true, body.hasVideo ?? true);
+    } else {
+      archives.removeStream(request.project, request.params.archiveId, body.removeStream!);
+    }
+    return reply.status(204).send();
+  });
 }

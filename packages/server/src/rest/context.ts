@@ -1,5 +1,6 @@
 // What every HTTP plugin is given: the parts of the server it may call.
 
+import type { ArchiveManager } from '../archiving/archive-manager.js';
 import type { Config } from '../config.js';
 import type { Inspector } from '../inspector/inspector.js';
 import type { Logger } from '../logger.js';
@@ -12,4 +13,5 @@ export interface AppContext {
   store: Store;
   sessions: SessionManager;
   inspector: Inspector;
+  archives: ArchiveManager;
 }

@@ -1,5 +1,6 @@
 // The store: one SQLite database in the data folder and the repositories over it.
 
+import { archivingMigrations } from '../archiving/schema.js';
 import { openDatabase, type Db, type Migration } from './database.js';
 import { ProjectStore } from './projects.js';
 import { inspectorMigrations } from '../inspector/schema.js';
@@ -13,7 +14,7 @@ export type { SessionRecord, MediaMode, ArchiveMode } from './sessions.js';
 export { ProjectValidationError, parseRsaPublicKey } from './projects.js';
 
 /** Every module's migrations, in the order they apply. Append a module's list here. */
-export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations];
+export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations, ...archivingMigrations];
 
 export class Store {
   readonly db: Db;

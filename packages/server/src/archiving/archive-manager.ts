@@ -1,0 +1,616 @@
+// ArchiveManager: every archive of the server, from start to download. It starts and stops
+// recordings (by REST, or by itself for archiveMode `always`), keeps them in step with the
+// session's streams, enforces OpenTok's limits (maximum duration with rollover, no publishers,
+// everyone gone), produces the MP4/ZIP off the request path with bounded concurrency, recovers
+// after a crash (finalizing what reached the disk), prunes old archives, and signs download links.
+
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ArchivingConfig } from '../config.js';
+import { ColloquyError, conflict, invalid, notFound } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Project, SessionRecord, Store } from '../store/index.js';
+import { Archive } from './archive.js';
+import { NothingRecordedError, produceOutput, type OutputRun } from './archive-output.js';
+import { ArchiveConflictError, ArchiveStore, type ArchiveRecord, type OutputMode, type StreamMode } from './archive-store.js';
+import { DownloadLinks } from './download-links.js';
+import { FfmpegError } from './ffmpeg.js';
+import { OFFLINE_MEDIA, OFFLINE_SESSIONS, type ArchiveMediaSource, type ArchiveSessionListener, type ArchiveSessionState } from './interfaces.js';
+import { DEFAULT_LAYOUT, type ArchiveLayout } from './layout.js';
+import { repairMatroska } from './matroska.js';
+
+export interface ArchivingSettings {
+  /** Lifetime of a download link, seconds (default 600, as OpenTok). */
+  linkTtlSeconds: number;
+  /** Days an available archive is kept before it expires and its file is deleted; 0 keeps them forever. */
+  retentionDays: number;
+  /** Compositions (and ZIPs) produced at once. */
+  composeConcurrency: number;
+  /** After the last client leaves: stop the session's archives after this long (OpenTok: 60 s). */
+  autoStopDelayMs: number;
+  /** Recorded time at which an archive stops (always-mode archives roll over to a new one); OpenTok: 4 h. */
+  maxDurationMs: number;
+  /** Stop after this long with nobody publishing, once something was recorded (OpenTok: 60 min). */
+  noPublisherTimeoutMs: number;
+  /** Stop an archive no stream ever joined after this long (OpenTok: about a minute). */
+  initialPublishTimeoutMs: number;
+  /** x264 preset of compositions. */
+  x264Preset: string;
+}
+
+export const DEFAULT_ARCHIVING_SETTINGS: ArchivingSettings = {
+  linkTtlSeconds: 600,
+  retentionDays: 0,
+  composeConcurrency: 1,
+  autoStopDelayMs: 60_000,
+  maxDurationMs: 4 * 3600_000,
+  noPublisherTimeoutMs: 3600_000,
+  initialPublishTimeoutMs: 60_000,
+  x264Preset: 'veryfast',
+};
+
+/** The settings from the server configuration. */
+export function archivingSettings(config: ArchivingConfig): Partial<ArchivingSettings> {
+  return {
+    linkTtlSeconds: config.linkTtlSeconds,
+    retentionDays: config.retentionDays,
+    composeConcurrency: config.composeConcurrency,
+    autoStopDelayMs: config.autoStopDelaySeconds * 1000,
+    maxDurationMs: config.maxDurationSeconds * 1000,
+    noPublisherTimeoutMs: config.noPublisherTimeoutSeconds * 1000,
+  };
+}
+
+export const ARCHIVE_RESOLUTIONS = ['640x480', '480x640', '1280x720', '720x1280', '1920x1080', '1080x1920'] as const;
+
+export interface StartArchiveOptions {
+  name?: string | null;
+  hasAudio?: boolean;
+  hasVideo?: boolean;
+  outputMode?: OutputMode;
+  streamMode?: StreamMode;
+  resolution?: string | null;
+  layout?: ArchiveLayout | null;
+  multiArchiveTag?: string | null;
+  maxBitrate?: number | null;
+  quantizationParameter?: number | null;
+}
+
+export interface ArchiveManagerOptions {
+  store: Store;
+  dataDir: string;
+  logger: Logger;
+  settings?: Partial<ArchivingSettings>;
+  media?: ArchiveMediaSource;
+  sessions?: ArchiveSessionState;
+}
+
+export interface DownloadTarget {
+  path: string;
+  size: number;
+  contentType: string;
+  /** File name offered to the browser. */
+  downloadName: string;
+}
+
+export const REASON = {
+  userInitiated: 'user initiated',
+  maxDuration: 'maximum duration exceeded',
+  sessionEnded: 'session ended',
+  noPublishers: 'no publishers',
+  shutdown: 'server shutdown',
+  restarted: 'server restarted while recording; finalized from what was written',
+} as const;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TICK_MS = 1000;
+const RETENTION_SWEEP_MS = 3600_000;
+
+export class ArchiveManager {
+  readonly store: ArchiveStore;
+  readonly links: DownloadLinks;
+  readonly settings: ArchivingSettings;
+  readonly archivesDir: string;
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #media: ArchiveMediaSource;
+  readonly #sessions: ArchiveSessionState;
+  readonly #live = new Map<string, Archive>();
+  /** When each live archive last had nothing to record (absent while recording). */
+  readonly #idleSince = new Map<string, number>();
+  readonly #emptySessionTimers = new Map<string, NodeJS.Timeout>();
+  readonly #queue: string[] = [];
+  readonly #producing = new Map<string, { promise: Promise<void>; cancel: () => void }>();
+  readonly #waiters = new Map<string, Array<(record: ArchiveRecord) => void>>();
+  #unwatch: () => void = () => {};
+  #tick: NodeJS.Timeout | undefined;
+  #retention: NodeJS.Timeout | undefined;
+  #closing = false;
+  #closed: Promise<void> | null = null;
+
+  constructor(options: ArchiveManagerOptions) {
+    this.#store = options.store;
+    this.store = new ArchiveStore(options.store.db);
+    this.settings = { ...DEFAULT_ARCHIVING_SETTINGS, ...options.settings };
+    this.#log = options.logger.child({ module: 'archiving' });
+    this.#media = options.media ?? OFFLINE_MEDIA;
+    this.#sessions = options.sessions ?? OFFLINE_SESSIONS;
+    this.archivesDir = join(options.dataDir, 'archives');
+    this.links = DownloadLinks.open(options.dataDir, this.settings.linkTtlSeconds);
+  }
+
+  /** Recovers what a previous run left, then starts watching sessions and the timers. */
+  async start(): Promise<void> {
+    await this.#recover();
+    const listener: ArchiveSessionListener = {
+      connectionCountChanged: (sessionId, count) => this.#onConnectionCount(sessionId, count),
+      streamAdded: (sessionId) => this.#syncSession(sessionId),
+      streamRemoved: (sessionId) => this.#syncSession(sessionId),
+      streamUpdated: (sessionId) => this.#syncSession(sessionId),
+    };
+    this.#unwatch = this.#sessions.watch(listener);
+    this.#tick = setInterval(() => this.#enforceLimits(), TICK_MS);
+    this.#tick.unref();
+    if (this.settings.retentionDays > 0) {
+      void this.pruneExpired();
+      this.#retention = setInterval(() => void this.pruneExpired(), RETENTION_SWEEP_MS);
+      this.#retention.unref();
+    }
+  }
+
+  // ---- REST-facing calls -------------------------------------------------------------------
+
+  /** Starts recording a session (REST). The caller has checked the session belongs to the project. */
+  startArchive(project: Project, session: SessionRecord, options: StartArchiveOptions): ArchiveRecord {
+    this.#ensureOpen();
+    if (session.mediaMode !== 'routed') throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
+    const outputMode = options.outputMode ?? 'composed';
+    const hasAudio = options.hasAudio ?? true;
+    const hasVideo = options.hasVideo ?? true;
+    if (!hasAudio && !hasVideo) throw invalid('hasAudio and hasVideo cannot both be false');
+    if (outputMode === 'individual' && options.resolution) throw invalid('resolution applies to composed archives only');
+    const resolution = outputMode === 'composed' ? (options.resolution ?? '640x480') : null;
+    if (resolution !== null && !(ARCHIVE_RESOLUTIONS as readonly string[]).includes(resolution)) {
+      throw invalid(`Invalid resolution: must be one of ${ARCHIVE_RESOLUTIONS.join(', ')}`);
+    }
+    if (options.maxBitrate && options.quantizationParameter) throw invalid('maxBitrate and quantizationParameter cannot be set together');
+    if (this.#sessions.connectionCount(session.id) === 0) throw conflict('No clients are actively connected to the OpenTok session', 409);
+    const tag = options.multiArchiveTag ?? null;
+    if (this.store.recording(session.id, tag)) throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
+    return this.#begin(project.id, session, {
+      name: options.name ?? null,
+      outputMode,
+      streamMode: options.streamMode ?? 'auto',
+      hasAudio,
+      hasVideo,
+      resolution,
+      layout: outputMode === 'composed' ? (options.layout ?? DEFAULT_LAYOUT) : null,
+      multiArchiveTag: tag,
+      maxBitrate: options.maxBitrate ?? null,
+      quantizationParameter: options.quantizationParameter ?? null,
+      autoArchive: false,
+    });
+  }
+
+  /** Stops a recording archive (REST): 409 unless it is started or paused. */
+  async stopArchive(project: Project, archiveId: string): Promise<ArchiveRecord> {
+    const record = this.get(project, archiveId);
+    const archive = this.#live.get(record.id);
+    if (!archive || archive.stopping || (record.status !== 'started' && record.status !== 'paused')) {
+      throw conflict('Archive is not in started state', 409);
+    }
+    if (record.autoArchive) throw conflict('Archives of sessions with archiveMode "always" stop by themselves and cannot be stopped by a call', 409);
+    await this.#stop(archive, REASON.userInitiated);
+    return this.store.get(record.id)!;
+  }
+
+  /** A project's archive; 404 for unknown ids and other projects' archives. */
+  get(project: Project, archiveId: string): ArchiveRecord {
+    const id = archiveId.toLowerCase();
+    const record = UUID.test(id) ? this.store.get(id) : null;
+    if (!record || record.projectId !== project.id) throw notFound('Archive not found', 404);
+    return record;
+  }
+
+  /** A project's archives, newest first; `count` is how many match in all. For REST and the dashboard. */
+  list(projectId: string, options: { offset?: number; count?: number; sessionId?: string } = {}): { count: number; items: ArchiveRecord[] } {
+    return this.store.list(projectId, options);
+  }
+
+  /** Streams being recorded by a live archive ([] otherwise). */
+  liveStreams(archiveId: string): Array<{ streamId: string; hasAudio: boolean; hasVideo: boolean }> {
+    return this.#live.get(archiveId)?.streams() ?? [];
+  }
+
+  /** Deletes an archive's file (409 while it is recording or being produced). */
+  async deleteArchive(project: Project, archiveId: string): Promise<void> {
+    const record = this.get(project, archiveId);
+    if (!['available', 'failed', 'expired'].includes(record.status)) {
+      throw conflict(`Archive cannot be deleted while it is ${record.status === 'deleted' ? 'already deleted' : record.status}`, 409);
+    }
+    await rm(this.#dir(record.id), { recursive: true, force: true });
+    this.store.update(record.id, { status: 'deleted', fileName: null });
+    this.#log.info({ archiveId: record.id }, 'archive deleted');
+  }
+
+  /** Changes the layout of a composed archive while it records. */
+  setLayout(project: Project, archiveId: string, layout: ArchiveLayout): void {
+    const record = this.get(project, archiveId);
+    if (record.outputMode !== 'composed') throw invalid('Layouts apply to composed archives only');
+    const archive = this.#live.get(record.id);
+    if (!archive || archive.stopping) throw conflict('Archive is not in started state', 409);
+    archive.setLayout(layout);
+  }
+
+  /** Manual stream mode: adds a stream (or changes its audio/video choice). */
+  addStream(project: Project, archiveId: string, streamId: string, hasAudio: boolean, hasVideo: boolean): void {
+    const archive = this.#liveForStreamChange(project, archiveId);
+    if (!this.#media.listStreams(archive.sessionId).some((s) => s.streamId === streamId)) throw notFound('Stream not found', 404);
+    archive.select(streamId, hasAudio, hasVideo);
+    archive.sync(this.#media.listStreams(archive.sessionId));
+  }
+
+  /** Manual stream mode: removes a stream. */
+  removeStream(project: Project, archiveId: string, streamId: string): void {
+    const archive = this.#liveForStreamChange(project, archiveId);
+    if (!archive.unselect(streamId)) throw notFound('Stream not found in this archive', 404);
+    archive.sync(this.#media.listStreams(archive.sessionId));
+  }
+
+  #liveForStreamChange(project: Project, archiveId: string): Archive {
+    const record = this.get(project, archiveId);
+    if (record.streamMode !== 'manual') throw new ColloquyError('not-allowed', 'Unsupported Stream Mode: streams can only be added to or removed from archives with streamMode "manual"', 405);
+    const archive = this.#live.get(record.id);
+    if (!archive || archive.stopping) throw conflict('Archive is not in started state', 409);
+    return archive;
+  }
+
+  /** Where an available archive's file is, for the download route; null when it is not downloadable. */
+  download(archiveId: string, fileName: string): DownloadTarget | null {
+    const record = UUID.test(archiveId) ? this.store.get(archiveId) : null;
+    if (!record || record.status !== 'available' || record.fileName !== fileName) return null;
+    const path = join(this.#dir(record.id), fileName);
+    if (!existsSync(path)) return null;
+    const mp4 = fileName.endsWith('.mp4');
+    const base = (record.name ?? '').replace(/[^A-Za-z0-9 ._-]/g, '_').trim() || record.id;
+    return { path, size: record.size, contentType: mp4 ? 'video/mp4' : 'application/zip', downloadName: `${base}.${mp4 ? 'mp4' : 'zip'}` };
+  }
+
+  /** The signed link of an available archive (null otherwise). */
+  urlOf(record: ArchiveRecord, baseUrl: string): string | null {
+    return record.status === 'available' && record.fileName ? this.links.url(baseUrl, record.id, record.fileName) : null;
+  }
+
+  /** Resolves once the archive is available or failed (tests, tools). */
+  whenSettled(archiveId: string): Promise<ArchiveRecord> {
+    const record = this.store.get(archiveId);
+    if (!record) return Promise.reject(new Error(`no archive ${archiveId}`));
+    if (['available', 'failed', 'deleted', 'expired'].includes(record.status)) return Promise.resolve(record);
+    return new Promise((resolve) => {
+      const list = this.#waiters.get(archiveId) ?? [];
+      list.push(resolve);
+      this.#waiters.set(archiveId, list);
+    });
+  }
+
+  /**
+   * Archives recording a session right now, as OpenTok.js's `archiveStarted` event describes them:
+   * the wiring sends these to a client that joins while the session is being recorded.
+   */
+  activeArchives(sessionId: string): Array<{ id: string; name: string }> {
+    return [...this.#live.values()].filter((a) => a.sessionId === sessionId && !a.stopping).map((a) => ({ id: a.id, name: a.record.name ?? '' }));
+  }
+
+  /** Live archive objects (Inspector, tests). */
+  liveArchives(): Archive[] {
+    return [...this.#live.values()];
+  }
+
+  // ---- Lifecycle ---------------------------------------------------------------------------
+
+  #begin(
+    projectId: string,
+    session: SessionRecord,
+    settings: Pick<
+      ArchiveRecord,
+      'name' | 'outputMode' | 'streamMode' | 'hasAudio' | 'hasVideo' | 'resolution' | 'layout' | 'multiArchiveTag' | 'maxBitrate' | 'quantizationParameter' | 'autoArchive'
+    >,
+  ): ArchiveRecord {
+    const now = Date.now();
+    const record: ArchiveRecord = {
+      id: randomUUID(),
+      projectId,
+      sessionId: session.id,
+      status: 'started',
+      reason: '',
+      createdAt: now,
+      updatedAt: now,
+      recordedMs: 0,
+      duration: 0,
+      size: 0,
+      fileName: null,
+      sha256: null,
+      ...settings,
+    };
+    try {
+      this.store.insert(record);
+    } catch (err) {
+      if (err instanceof ArchiveConflictError) throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
+      throw err;
+    }
+    if (record.layout) this.store.addEvent(record.id, { atMs: 0, kind: 'layout', layout: record.layout });
+    const archive = new Archive(record, {
+      store: this.store,
+      media: this.#media,
+      logger: this.#log,
+      dir: this.#dir(record.id),
+      onActivityChange: (a) => this.#onActivityChange(a),
+      onFatal: (a, err) => void this.#stop(a, `recording failed: ${err.message}`),
+    });
+    this.#live.set(record.id, archive);
+    this.#idleSince.set(record.id, performance.now());
+    this.#log.info(
+      { archiveId: record.id, sessionId: session.id, outputMode: record.outputMode, streamMode: record.streamMode, resolution: record.resolution, auto: record.autoArchive },
+      'archive started',
+    );
+    archive.sync(this.#media.listStreams(session.id));
+    this.#broadcast(record.sessionId, 'archiveStarted', record);
+    // The caller answers with the archive as it started (opentok-node requires status "started").
+    return { ...archive.record, status: 'started' };
+  }
+
+  async #stop(archive: Archive, reason: string): Promise<void> {
+    if (archive.stopping) return archive.stop(reason);
+    const stopped = archive.stop(reason);
+    this.#idleSince.delete(archive.id);
+    this.#broadcast(archive.sessionId, 'archiveStopped', archive.record);
+    await stopped;
+    this.#live.delete(archive.id);
+    this.#enqueue(archive.id);
+  }
+
+  #onActivityChange(archive: Archive): void {
+    if (archive.recording) this.#idleSince.delete(archive.id);
+    else if (!this.#idleSince.has(archive.id)) this.#idleSince.set(archive.id, performance.now());
+  }
+
+  #syncSession(sessionId: string): void {
+    const archives = [...this.#live.values()].filter((a) => a.sessionId === sessionId && !a.stopping);
+    if (archives.length === 0) return;
+    const streams = this.#media.listStreams(sessionId);
+    for (const archive of archives) {
+      archive.sync(streams);
+      this.#onActivityChange(archive);
+    }
+  }
+
+  #onConnectionCount(sessionId: string, count: number): void {
+    if (this.#closing) return;
+    if (count > 0) {
+      clearTimeout(this.#emptySessionTimers.get(sessionId));
+      this.#emptySessionTimers.delete(sessionId);
+      const session = this.#store.sessions.get(sessionId);
+      if (session?.archiveMode === 'always' && session.mediaMode === 'routed' && !this.store.recording(sessionId, null)) this.#startAuto(session);
+      return;
+    }
+    if (this.#emptySessionTimers.has(sessionId)) return;
+    const timer = setTimeout(() => {
+      this.#emptySessionTimers.delete(sessionId);
+      if (this.#sessions.connectionCount(sessionId) > 0) return;
+      for (const archive of [...this.#live.values()]) if (archive.sessionId === sessionId) void this.#stop(archive, REASON.sessionEnded);
+    }, this.settings.autoStopDelayMs);
+    timer.unref();
+    this.#emptySessionTimers.set(sessionId, timer);
+  }
+
+  #startAuto(session: SessionRecord): void {
+    try {
+      this.#begin(session.projectId, session, {
+        name: session.archiveName,
+        outputMode: 'composed',
+        streamMode: 'auto',
+        hasAudio: true,
+        hasVideo: true,
+        resolution: session.archiveResolution ?? '640x480',
+        layout: DEFAULT_LAYOUT,
+        multiArchiveTag: null,
+        maxBitrate: null,
+        quantizationParameter: null,
+        autoArchive: true,
+      });
+    } catch (err) {
+      this.#log.error({ err, sessionId: session.id }, 'cannot start the automatic archive');
+    }
+  }
+
+  /** Every second: maximum duration (with rollover for automatic archives) and publisher timeouts. */
+  #enforceLimits(): void {
+    const now = performance.now();
+    for (const archive of [...this.#live.values()]) {
+      if (archive.stopping) continue;
+      if (archive.clock() >= this.settings.maxDurationMs) {
+        const rollOver = archive.record.autoArchive;
+        const session = this.#store.sessions.get(archive.sessionId);
+        void this.#stop(archive, REASON.maxDuration);
+        // The stopped archive frees the session's slot at once: the next one starts now.
+        if (rollOver && session && this.#sessions.connectionCount(session.id) > 0 && !this.store.recording(session.id, null)) this.#startAuto(session);
+        continue;
+      }
+      const idleSince = this.#idleSince.get(archive.id);
+      if (idleSince === undefined) continue;
+      const limit = archive.record.status === 'paused' ? this.settings.noPublisherTimeoutMs : this.settings.initialPublishTimeoutMs;
+      if (now - idleSince >= limit) void this.#stop(archive, REASON.noPublishers);
+    }
+  }
+
+  #broadcast(sessionId: string, type: 'archiveStarted' | 'archiveStopped', record: ArchiveRecord): void {
+    try {
+      this.#sessions.broadcast(sessionId, { type, id: record.id, name: record.name ?? '' });
+    } catch (err) {
+      this.#log.warn({ err, sessionId, type }, 'cannot tell clients about the archive');
+    }
+  }
+
+  // ---- Producing the MP4 / ZIP -------------------------------------------------------------
+
+  #enqueue(archiveId: string): void {
+    if (this.#queue.includes(archiveId) || this.#producing.has(archiveId)) return;
+    this.#queue.push(archiveId);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (!this.#closing && this.#producing.size < this.settings.composeConcurrency && this.#queue.length > 0) {
+      const id = this.#queue.shift()!;
+      const job: { cancelled: boolean; run: OutputRun | null } = { cancelled: false, run: null };
+      const promise = this.#produce(id, job).finally(() => {
+        this.#producing.delete(id);
+        this.#pump();
+      });
+      this.#producing.set(id, {
+        promise,
+        cancel: () => {
+          job.cancelled = true;
+          job.run?.cancel();
+        },
+      });
+    }
+  }
+
+  async #produce(archiveId: string, job: { cancelled: boolean; run: OutputRun | null }): Promise<void> {
+    const record = this.store.get(archiveId);
+    if (!record || record.status !== 'stopped') return;
+    const dir = this.#dir(archiveId);
+    const log = this.#log.child({ archiveId });
+    const started = performance.now();
+    const project = this.#store.projects.get(record.projectId);
+    const partnerId = project?.kind === 'project' ? Number(project.id) : record.projectId;
+    const files = this.store.files(archiveId);
+    const events = this.store.events(archiveId);
+    // A previous attempt (before a crash) may have left its output.
+    for (const name of ['archive.mp4', 'archive.mp4.part', 'archive.zip']) await rm(join(dir, name), { force: true });
+    if (job.cancelled) return;
+    const run = produceOutput({ record, files, events, dir, partnerId, logger: log, preset: this.settings.x264Preset });
+    job.run = run;
+    try {
+      const result = await run.done;
+      const updated = this.store.update(archiveId, { status: 'available', fileName: result.fileName, size: result.size, sha256: result.sha256 });
+      log.info({ file: result.fileName, bytes: result.size, seconds: updated.duration, ms: Math.round(performance.now() - started) }, 'archive available');
+      this.#settle(updated);
+    } catch (err) {
+      if (job.cancelled || (err instanceof FfmpegError && err.cancelled)) {
+        log.info('archive production interrupted; it resumes at the next start');
+        return;
+      }
+      const nothing = err instanceof NothingRecordedError;
+      const reason = nothing ? err.message : `${record.outputMode === 'composed' ? 'composition' : 'packaging'} failed: ${(err as Error).message}`;
+      // Nothing to keep when nothing was recorded; after a failed composition the recordings stay
+      // in streams/ for the operator (deleting the archive removes them).
+      if (nothing) await rm(dir, { recursive: true, force: true });
+      log[nothing ? 'warn' : 'error']({ err }, 'archive failed');
+      this.#settle(this.store.update(archiveId, { status: 'failed', reason: reason.slice(0, 1000) }));
+    }
+  }
+
+  #settle(record: ArchiveRecord): void {
+    const waiters = this.#waiters.get(record.id);
+    this.#waiters.delete(record.id);
+    for (const resolve of waiters ?? []) resolve(record);
+  }
+
+  // ---- Recovery and retention --------------------------------------------------------------
+
+  /**
+   * After a restart: archives still recording are finalized from their files (a torn last cluster
+   * is cut), stopped ones are produced again, available ones whose file vanished are failed, and
+   * folders no archive owns are removed.
+   */
+  async #recover(): Promise<void> {
+    for (const record of this.store.withStatus('started', 'paused', 'stopped')) {
+      const log = this.#log.child({ archiveId: record.id });
+      let lastStop = 0;
+      for (const file of this.store.files(record.id)) {
+        if (file.state === 'complete') {
+          lastStop = Math.max(lastStop, file.stopOffsetMs ?? 0);
+          continue;
+        }
+        const path = join(this.#dir(record.id), 'streams', file.fileName);
+        const repaired = file.startOffsetMs !== null && existsSync(path) ? await repairMatroska(path).catch(() => null) : null;
+        if (!repaired) {
+          await rm(path, { force: true });
+          this.store.deleteFile(record.id, file.fileName);
+          log.warn({ fileName: file.fileName }, 'recording had nothing recoverable');
+          continue;
+        }
+        const stopOffsetMs = file.startOffsetMs! + repaired.durationMs;
+        this.store.completeFile(record.id, file.fileName, { startOffsetMs: file.startOffsetMs!, stopOffsetMs, size: repaired.size, hasAudio: repaired.hasAudio, hasVideo: repaired.hasVideo });
+        lastStop = Math.max(lastStop, stopOffsetMs);
+        log.info({ fileName: file.fileName, seconds: repaired.durationMs / 1000, tornBytes: repaired.tornBytes }, 'recording repaired');
+      }
+      if (record.status === 'stopped') continue;
+      const recordedMs = Math.max(record.recordedMs, lastStop);
+      this.store.update(record.id, { status: 'stopped', reason: REASON.restarted, recordedMs, duration: Math.round(recordedMs / 1000) });
+      log.warn({ seconds: Math.round(recordedMs / 1000) }, 'archive was recording when the server stopped: finalized');
+    }
+    for (const record of this.store.withStatus('stopped')) this.#enqueue(record.id);
+    for (const record of this.store.withStatus('available')) {
+      if (!record.fileName || !existsSync(join(this.#dir(record.id), record.fileName))) {
+        this.store.update(record.id, { status: 'failed', reason: 'the archive file is missing from the data folder' });
+      }
+    }
+    if (existsSync(this.archivesDir)) {
+      const known = this.store.allIds();
+      for (const entry of readdirSync(this.archivesDir)) {
+        if (!known.has(entry)) {
+          await rm(join(this.archivesDir, entry), { recursive: true, force: true });
+          this.#log.warn({ folder: entry }, 'removed an archive folder no archive owns');
+        }
+      }
+    }
+  }
+
+  /** Expires available archives older than the retention (their files are deleted). */
+  async pruneExpired(nowMs = Date.now()): Promise<number> {
+    if (this.settings.retentionDays <= 0) return 0;
+    const cutoff = nowMs - this.settings.retentionDays * 86_400_000;
+    let expired = 0;
+    for (const record of this.store.withStatus('available', 'failed')) {
+      if (record.createdAt >= cutoff) continue;
+      await rm(this.#dir(record.id), { recursive: true, force: true });
+      this.store.update(record.id, { status: record.status === 'available' ? 'expired' : record.status, fileName: null });
+      expired++;
+    }
+    if (expired > 0) this.#log.info({ expired, retentionDays: this.settings.retentionDays }, 'archives expired');
+    return expired;
+  }
+
+  #dir(archiveId: string): string {
+    return join(this.archivesDir, archiveId);
+  }
+
+  #ensureOpen(): void {
+    if (this.#closing) throw conflict('The server is shutting down', 409);
+  }
+
+  /**
+   * Stops every recording (files finalized; the archives are produced at the next start),
+   * interrupts productions, clears timers. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing = true;
+      this.#unwatch();
+      clearInterval(this.#tick);
+      clearInterval(this.#retention);
+      for (const timer of this.#emptySessionTimers.values()) clearTimeout(timer);
+      this.#emptySessionTimers.clear();
+      this.#queue.length = 0;
+      for (const production of this.#producing.values()) production.cancel();
+      await Promise.all([...this.#live.values()].map((a) => this.#stop(a, REASON.shutdown).catch(() => {})));
+      await Promise.all([...this.#producing.values()].map((p) => p.promise.catch(() => {})));
+    })();
+    return this.#closed;
+  }
+}

@@ -1,0 +1,282 @@
+// Archive: one recording while it runs. It keeps one Recorder per recorded stream (a new file, a
+// "segment", whenever a stream's tracks or selection change), its own clock (recorded time, which
+// stands still while paused), the layout timeline of composed archives, and the heartbeat that lets
+// a restarted server know how far it got. Stopping finalizes every file; the manager then produces
+// the MP4 or ZIP.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../logger.js';
+import type { ArchiveRecord, ArchiveStore } from './archive-store.js';
+import type { ArchiveMediaSource, ArchiveStream, ArchiveTrack } from './interfaces.js';
+import type { ArchiveLayout } from './layout.js';
+import { Recorder, recordingExtension } from './recorder.js';
+
+/** Composed archives show 16 videos; individual ones hold 50 streams (OpenTok's limits). */
+export const MAX_RECORDED_STREAMS = 50;
+
+export interface ArchiveDeps {
+  store: ArchiveStore;
+  media: ArchiveMediaSource;
+  logger: Logger;
+  /** The archive's folder; recordings go to `<dir>/streams/`. */
+  dir: string;
+  /** Status changed between started and paused (persisted by the archive; told for timers and events). */
+  onActivityChange: (archive: Archive) => void;
+  /** A recording failed beyond repair (disk full…). */
+  onFatal: (archive: Archive, err: Error) => void;
+}
+
+interface StreamRecording {
+  stream: ArchiveStream;
+  recorder: Recorder;
+  fileName: string;
+  /** What this segment records; a change starts a new segment. */
+  key: string;
+  hasAudio: boolean;
+  hasVideo: boolean;
+}
+
+const HEARTBEAT_MS = 1000;
+
+export class Archive {
+  record: ArchiveRecord;
+  readonly #deps: ArchiveDeps;
+  readonly #log: Logger;
+  readonly #recordings = new Map<string, StreamRecording>();
+  /** Manual stream mode: the streams added by REST, with their audio/video choice. */
+  readonly #selection = new Map<string, { hasAudio: boolean; hasVideo: boolean }>();
+  readonly #segments = new Map<string, number>();
+  readonly #classes = new Map<string, string>();
+  /** Recorded time before the current active stretch, and when that stretch began (null while paused). */
+  #activeMs = 0;
+  #activeSince: number | null;
+  /** Whether anything was ever recorded: an archive that never had a stream is "started", not "paused". */
+  #everRecorded = false;
+  #heartbeat: NodeJS.Timeout;
+  #stopping: Promise<void> | null = null;
+  #pendingStops: Promise<unknown>[] = [];
+
+  constructor(record: ArchiveRecord, deps: ArchiveDeps) {
+    this.record = record;
+    this.#deps = deps;
+    this.#log = deps.logger.child({ archiveId: record.id });
+    this.#activeSince = performance.now();
+    mkdirSync(join(deps.dir, 'streams'), { recursive: true });
+    this.#heartbeat = setInterval(() => deps.store.setRecordedMs(record.id, this.clock()), HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  get sessionId(): string {
+    return this.record.sessionId;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping !== null;
+  }
+
+  /** Recorded milliseconds so far (paused time excluded). */
+  clock(): number {
+    return this.#activeMs + (this.#activeSince === null ? 0 : performance.now() - this.#activeSince);
+  }
+
+  /** Streams being recorded, as the archive JSON lists them while started. */
+  streams(): Array<{ streamId: string; hasAudio: boolean; hasVideo: boolean }> {
+    if (this.record.streamMode === 'manual') {
+      return [...this.#selection].map(([streamId, s]) => ({ streamId, hasAudio: s.hasAudio && this.record.hasAudio, hasVideo: s.hasVideo && this.record.hasVideo }));
+    }
+    return [...this.#recordings.values()].map((r) => ({ streamId: r.stream.streamId, hasAudio: r.hasAudio, hasVideo: r.hasVideo }));
+  }
+
+  /** Manual mode: includes a stream (again, to change its audio/video choice). */
+  select(streamId: string, hasAudio: boolean, hasVideo: boolean): void {
+    this.#selection.set(streamId, { hasAudio, hasVideo });
+  }
+
+  /** Manual mode: leaves a stream out. Returns whether it was selected. */
+  unselect(streamId: string): boolean {
+    return this.#selection.delete(streamId);
+  }
+
+  isSelected(streamId: string): boolean {
+    return this.#selection.has(streamId);
+  }
+
+  /** Records what the layout looks like from now on (composed archives). */
+  setLayout(layout: ArchiveLayout): void {
+    this.record = this.#deps.store.update(this.id, { layout });
+    this.#deps.store.addEvent(this.id, { atMs: this.clock(), kind: 'layout', layout });
+  }
+
+  /**
+   * Brings the recordings in line with the session's streams: starts, stops or re-segments
+   * recorders, notes layout-class changes, and pauses or resumes the clock.
+   */
+  sync(streams: ArchiveStream[]): void {
+    if (this.#stopping) return;
+    const wanted = new Map<string, { stream: ArchiveStream; audio: ArchiveTrack | null; video: ArchiveTrack | null }>();
+    for (const stream of streams) {
+      let wantAudio = this.record.hasAudio;
+      let wantVideo = this.record.hasVideo;
+      if (this.record.streamMode === 'manual') {
+        const choice = this.#selection.get(stream.streamId);
+        if (!choice) continue;
+        wantAudio &&= choice.hasAudio;
+        wantVideo &&= choice.hasVideo;
+      }
+      const audio = wantAudio ? stream.audio : null;
+      const video = wantVideo ? stream.video : null;
+      if (!audio && !video) continue;
+      if (wanted.size >= MAX_RECORDED_STREAMS) {
+        this.#log.warn({ streamId: stream.streamId }, `archive records at most ${MAX_RECORDED_STREAMS} streams; stream left out`);
+        continue;
+      }
+      wanted.set(stream.streamId, { stream, audio, video });
+    }
+    for (const [streamId, recording] of this.#recordings) {
+      const want = wanted.get(streamId);
+      if (!want || segmentKey(want.audio, want.video) !== recording.key) this.#stopRecording(streamId);
+    }
+    for (const [streamId, want] of wanted) {
+      if (!this.#recordings.has(streamId)) this.#startRecording(want.stream, want.audio, want.video);
+      if (this.record.outputMode === 'composed') this.#noteClasses(want.stream);
+    }
+    this.#updateActivity();
+  }
+
+  #noteClasses(stream: ArchiveStream): void {
+    const classes = JSON.stringify(stream.layoutClassList);
+    const known = this.#classes.get(stream.streamId);
+    this.#classes.set(stream.streamId, classes);
+    if (known !== undefined && known !== classes) {
+      this.#deps.store.addEvent(this.id, { atMs: this.clock(), kind: 'classes', streamId: stream.streamId, layoutClassList: stream.layoutClassList });
+    }
+  }
+
+  #startRecording(stream: ArchiveStream, audio: ArchiveTrack | null, video: ArchiveTrack | null): void {
+    const n = this.#segments.get(stream.streamId) ?? 0;
+    this.#segments.set(stream.streamId, n + 1);
+    const safeId = stream.streamId.replace(/[^A-Za-z0-9_-]/g, '_');
+    const fileName = `${safeId}${n === 0 ? '' : `-${n}`}.${recordingExtension(video)}`;
+    const path = join(this.#deps.dir, 'streams', fileName);
+    this.#deps.store.insertFile({
+      archiveId: this.id,
+      fileName,
+      streamId: stream.streamId,
+      connectionId: stream.connectionId,
+      connectionData: stream.connectionData,
+      videoType: stream.videoType,
+      layoutClassList: stream.layoutClassList,
+      hasAudio: !!audio,
+      hasVideo: !!video,
+      startOffsetMs: null,
+      stopOffsetMs: null,
+      size: 0,
+      state: 'recording',
+    });
+    const recorder = new Recorder({
+      path,
+      audio,
+      video,
+      media: this.#deps.media,
+      archiveClock: () => this.clock(),
+      logger: this.#log,
+      onStarted: (startOffsetMs) => this.#deps.store.setFileStart(this.id, fileName, startOffsetMs),
+      onError: (err) => this.#deps.onFatal(this, err),
+    });
+    this.#recordings.set(stream.streamId, { stream, recorder, fileName, key: segmentKey(audio, video), hasAudio: !!audio, hasVideo: !!video });
+    this.#everRecorded = true;
+    recorder.start();
+    this.#log.info({ streamId: stream.streamId, fileName, audio: audio?.codec ?? null, video: video?.codec ?? null }, 'recording stream');
+  }
+
+  #stopRecording(streamId: string): void {
+    const recording = this.#recordings.get(streamId);
+    if (!recording) return;
+    this.#recordings.delete(streamId);
+    const done = this.#finishRecording(recording);
+    this.#pendingStops.push(done);
+    void done.finally(() => {
+      this.#pendingStops = this.#pendingStops.filter((p) => p !== done);
+    });
+  }
+
+  async #finishRecording(recording: StreamRecording): Promise<void> {
+    try {
+      const result = await recording.recorder.stop();
+      if (!result) {
+        this.#deps.store.deleteFile(this.id, recording.fileName);
+        return;
+      }
+      this.#deps.store.completeFile(this.id, recording.fileName, result);
+      this.#log.info(
+        { streamId: recording.stream.streamId, fileName: recording.fileName, seconds: result.durationMs / 1000, bytes: result.size, frames: result.frames, packetsLost: result.packetsLost },
+        'stream recording finished',
+      );
+    } catch (err) {
+      // Leave the row 'recording': recovery repairs the file from what reached the disk.
+      this.#log.error({ err, fileName: recording.fileName }, 'stream recording failed to finish');
+    }
+  }
+
+  #updateActivity(): void {
+    const active = this.#recordings.size > 0;
+    if (active && this.#activeSince === null) {
+      this.#activeSince = performance.now();
+      this.record = this.#deps.store.update(this.id, { status: 'started' });
+      this.#deps.onActivityChange(this);
+    } else if (!active && this.#activeSince !== null && this.#everRecorded) {
+      this.#activeMs += performance.now() - this.#activeSince;
+      this.#activeSince = null;
+      this.record = this.#deps.store.update(this.id, { status: 'paused', recordedMs: Math.round(this.#activeMs) });
+      this.#deps.onActivityChange(this);
+    }
+  }
+
+  /** Whether any stream is being recorded right now. */
+  get recording(): boolean {
+    return this.#recordings.size > 0;
+  }
+
+  /**
+   * Marks the archive stopped at once (its session may start another), then stops every recorder;
+   * resolves when the files are final. Idempotent.
+   */
+  stop(reason: string): Promise<void> {
+    this.#stopping ??= (async () => {
+      clearInterval(this.#heartbeat);
+      const recordedMs = this.clock();
+      this.#activeMs = recordedMs;
+      this.#activeSince = null;
+      this.record = this.#deps.store.update(this.id, {
+        status: 'stopped',
+        reason,
+        recordedMs: Math.round(recordedMs),
+        duration: Math.round(recordedMs / 1000),
+      });
+      for (const streamId of [...this.#recordings.keys()]) this.#stopRecording(streamId);
+      await Promise.all(this.#pendingStops);
+      this.#log.info({ reason, seconds: Math.round(recordedMs / 1000) }, 'archive stopped');
+    })();
+    return this.#stopping;
+  }
+
+  dump(): Record<string, unknown> {
+    return {
+      id: this.id,
+      sessionId: this.sessionId,
+      status: this.record.status,
+      recordedMs: Math.round(this.clock()),
+      recordings: [...this.#recordings.values()].map((r) => r.recorder.stats()),
+      selection: Object.fromEntries(this.#selection),
+    };
+  }
+}
+
+function segmentKey(audio: ArchiveTrack | null, video: ArchiveTrack | null): string {
+  return `${audio?.producerId ?? '-'}|${video?.producerId ?? '-'}|${video?.codec ?? '-'}`;
+}

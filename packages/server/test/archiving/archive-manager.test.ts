@@ -1,0 +1,319 @@
+// ArchiveManager end to end with real parts: a real SQLite store and data folder, ffmpeg-made RTP
+// through the ArchiveMediaSource interface (a labelled test source), the real recorder, composer
+// and ZIP writer, ffprobe to judge the results. The session domain is the TestSessions stand-in.
+
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ArchiveManager, type ArchivingSettings } from '../../src/archiving/archive-manager.js';
+import { SessionManager } from '../../src/sessions/session-manager.js';
+import { Store, type Project, type SessionRecord } from '../../src/store/index.js';
+import { decode, ffprobe, streamOf, unzipAll } from './probe.js';
+import { TestRtpSource } from './rtp-test-source.js';
+import { TestSessions } from './test-sessions.js';
+
+const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let dataDir: string;
+let store: Store;
+let project: Project;
+let sessionMgr: SessionManager;
+let media: TestRtpSource;
+let sessions: TestSessions;
+let managers: ArchiveManager[];
+
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'colloquy-archives-'));
+  store = Store.open(dataDir);
+  project = store.projects.createProject('Archiving', { apiKey: '47000002', apiSecret: 'secret-0123456789abcdef' });
+  sessionMgr = new SessionManager(store, logger);
+  media = new TestRtpSource('none');
+  sessions = new TestSessions();
+  managers = [];
+});
+afterEach(async () => {
+  for (const m of managers) await m.close();
+  await media.close();
+  store.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function manager(settings: Partial<ArchivingSettings> = {}, log = logger): Promise<ArchiveManager> {
+  const m = new ArchiveManager({ store, dataDir, logger: log, media, sessions, settings });
+  await m.start();
+  managers.push(m);
+  return m;
+}
+
+function session(archiveMode: 'manual' | 'always' = 'manual', extra: Partial<SessionRecord> = {}): SessionRecord {
+  const record = sessionMgr.create(project, { mediaMode: 'routed', archiveMode, location: null, archiveName: extra.archiveName ?? null, archiveResolution: null, e2ee: false });
+  return record;
+}
+
+async function publish(sessionId: string, streamId: string, options: Partial<Parameters<TestRtpSource['addStream']>[0]> = {}) {
+  const stream = await media.addStream({ streamId, sessionId, seconds: 30, ...options });
+  sessions.streamAdded(sessionId, stream);
+  return stream;
+}
+
+async function unpublish(sessionId: string, streamId: string) {
+  await media.removeStream(streamId);
+  sessions.streamRemoved(sessionId, streamId);
+}
+
+// Generous: these flows wait for real media, which a loaded machine delivers slowly.
+describe('ArchiveManager', { timeout: 120_000 }, () => {
+  it('records a composed archive with streams joining and leaving, pauses without publishers, and makes an MP4', async () => {
+    const m = await manager();
+    const s = session();
+    sessions.setConnections(s.id, 2);
+    await publish(s.id, 'alice', { videoSource: 'testsrc=size=640x480:rate=30' });
+    const started = m.startArchive(project, s, { name: 'Demo call', resolution: '1280x720' });
+    expect(started).toMatchObject({ status: 'started', outputMode: 'composed', streamMode: 'auto', resolution: '1280x720', name: 'Demo call' });
+    expect(sessions.sent.map((e) => e.event)).toEqual([{ type: 'archiveStarted', id: started.id, name: 'Demo call' }]);
+    expect(m.liveStreams(started.id)).toEqual([{ streamId: 'alice', hasAudio: true, hasVideo: true }]);
+    expect(m.activeArchives(s.id)).toEqual([{ id: started.id, name: 'Demo call' }]);
+
+    // Waits are for media sent (the test source can be slowed down by a loaded machine); the
+    // archive clock runs on wall time, so expectations use the measured wall times.
+    const t0 = performance.now();
+    const wall = () => performance.now() - t0;
+    await media.waitForMedia('alice', 1000);
+    const classesAt = wall();
+    sessions.streamUpdated(s.id, media.setClasses('alice', ['focus']));
+    m.setLayout(project, started.id, { type: 'horizontalPresentation' });
+    await media.waitForMedia('alice', 500);
+    const bobAt = wall();
+    await publish(s.id, 'bob', { video: 'H264', videoSource: 'color=c=blue:size=320x240:rate=30', toneHz: 880 });
+    await media.waitForMedia('bob', 2000);
+    await unpublish(s.id, 'bob');
+    await media.waitForMedia('alice', 1000);
+    // Nobody publishing: paused, and the clock stands still.
+    await unpublish(s.id, 'alice');
+    const pausedAt = wall();
+    expect(m.get(project, started.id).status).toBe('paused');
+    await sleep(1500);
+    await publish(s.id, 'alice2');
+    const resumedAt = wall();
+    expect(m.get(project, started.id).status).toBe('started');
+    await media.waitForMedia('alice2', 1200);
+
+    const stopped = await m.stopArchive(project, started.id);
+    const recordedS = (wall() - (resumedAt - pausedAt)) / 1000;
+    expect(stopped).toMatchObject({ status: 'stopped', reason: 'user initiated' });
+    expect(m.activeArchives(s.id)).toEqual([]);
+    // About 5.7 s recorded; the pause of 1.5 s (and more) is not.
+    expect(Math.abs(stopped.recordedMs / 1000 - recordedS)).toBeLessThan(0.5);
+    expect(stopped.duration).toBeGreaterThanOrEqual(5);
+    expect(sessions.sent.at(-1)!.event).toEqual({ type: 'archiveStopped', id: started.id, name: 'Demo call' });
+
+    // The composition replays the layout timeline: the first layout, then the changes at their times.
+    const events = m.store.events(started.id);
+    expect(events.map((e) => e.kind)).toEqual(['layout', 'classes', 'layout']);
+    expect(events[0]).toMatchObject({ atMs: 0, layout: { type: 'bestFit' } });
+    expect(events[1]).toMatchObject({ streamId: 'alice', layoutClassList: ['focus'] });
+    expect(Math.abs(events[1]!.atMs - classesAt)).toBeLessThan(300);
+    const files = m.store.files(started.id);
+    expect(files.map((f) => [f.streamId, f.fileName, f.state])).toEqual([
+      ['alice', 'alice.webm', 'complete'],
+      ['bob', 'bob.mkv', 'complete'],
+      ['alice2', 'alice2.webm', 'complete'],
+    ]);
+    const bob = files[1]!;
+    expect(bob.startOffsetMs!).toBeGreaterThan(bobAt - 100);
+    expect(bob.startOffsetMs!).toBeLessThan(bobAt + 1000);
+    expect((bob.stopOffsetMs! - bob.startOffsetMs!) / 1000).toBeGreaterThan(1.5);
+    // No gap for the 1.5 s pause: alice2 starts about where alice stopped.
+    expect(Math.abs(files[2]!.startOffsetMs! - files[0]!.stopOffsetMs!)).toBeLessThan(1000);
+
+    const done = await m.whenSettled(started.id);
+    expect(done.status).toBe('available');
+    expect(done.fileName).toBe('archive.mp4');
+    const path = join(dataDir, 'archives', started.id, 'archive.mp4');
+    const probe = await ffprobe(path);
+    expect(streamOf(probe, 'video')).toMatchObject({ codec_name: 'h264', width: 1280, height: 720 });
+    expect(streamOf(probe, 'audio')).toMatchObject({ codec_name: 'aac', sample_rate: '48000' });
+    expect(Math.abs(Number(probe.format.duration) - done.recordedMs / 1000)).toBeLessThan(1);
+    expect(done.size).toBe(Number(probe.format.size));
+    expect(done.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The recordings are gone once composed: the folder holds the MP4 only.
+    expect(readdirSync(join(dataDir, 'archives', started.id))).toEqual(['archive.mp4']);
+    expect((await decode(path)).errors).toBe('');
+  });
+
+  it('makes an individual archive: a ZIP of decodable per-stream files and the manifest', async () => {
+    const m = await manager();
+    const s = session();
+    sessions.setConnections(s.id, 2);
+    await publish(s.id, 'alice', { connectionData: 'name=Alice' });
+    await publish(s.id, 'bob', { video: 'H264', videoType: 'screen', connectionData: 'name=Bob' });
+    const started = m.startArchive(project, s, { outputMode: 'individual', name: 'Parts' });
+    expect(started.resolution).toBeNull();
+    await Promise.all([media.waitForMedia('alice', 2500), media.waitForMedia('bob', 2500)]);
+    await m.stopArchive(project, started.id);
+    const done = await m.whenSettled(started.id);
+    expect(done).toMatchObject({ status: 'available', fileName: 'archive.zip' });
+    const out = mkdtempSync(join(tmpdir(), 'colloquy-unzip-'));
+    try {
+      const entries = await unzipAll(join(dataDir, 'archives', started.id, 'archive.zip'), out);
+      expect(entries.sort()).toEqual(['alice.webm', 'bob.mkv', 'manifest.json']);
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+      expect(manifest).toMatchObject({ id: started.id, name: 'Parts', partnerId: 47000002, sessionId: s.id, createdAt: started.createdAt });
+      expect(manifest.files).toHaveLength(2);
+      for (const file of manifest.files) {
+        expect(file).toMatchObject({ streamId: expect.any(String), filename: expect.stringMatching(/\.(webm|mkv)$/), size: expect.any(Number) });
+        expect(file.stopTimeOffset).toBeGreaterThan(file.startTimeOffset);
+        const decoded = await decode(join(out, file.filename));
+        expect(decoded.errors).toBe('');
+        expect(decoded.videoFrames).toBeGreaterThan(20);
+        expect(decoded.audioFrames).toBeGreaterThan(50);
+      }
+      expect(manifest.files.find((f: { streamId: string }) => f.streamId === 'bob')).toMatchObject({ connectionData: 'name=Bob', videoType: 'screen' });
+      expect((await ffprobe(join(out, 'bob.mkv'))).format.format_name).toContain('matroska');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('manual stream mode records only the streams added, re-segmenting when audio/video choices change', async () => {
+    const m = await manager();
+    const s = session();
+    sessions.setConnections(s.id, 1);
+    await publish(s.id, 'alice');
+    await publish(s.id, 'bob');
+    const started = m.startArchive(project, s, { streamMode: 'manual', outputMode: 'individual' });
+    expect(m.liveStreams(started.id)).toEqual([]);
+    m.addStream(project, started.id, 'alice', true, true);
+    expect(m.liveStreams(started.id)).toEqual([{ streamId: 'alice', hasAudio: true, hasVideo: true }]);
+    await media.waitForMedia('alice', 1500);
+    m.addStream(project, started.id, 'alice', true, false); // toggle video off: a new segment
+    await media.waitForMedia('alice', 1500);
+    expect(() => m.addStream(project, started.id, 'nobody', true, true)).toThrow(/Stream not found/);
+    m.removeStream(project, started.id, 'alice');
+    expect(() => m.removeStream(project, started.id, 'alice')).toThrow(/not found/);
+    await m.stopArchive(project, started.id);
+    const files = m.store.files(started.id);
+    expect(files.map((f) => [f.fileName, f.hasAudio, f.hasVideo])).toEqual([
+      ['alice.webm', true, true],
+      ['alice-1.webm', true, false],
+    ]);
+    expect((await m.whenSettled(started.id)).status).toBe('available');
+  });
+
+  it('enforces OpenTok\'s start conditions', async () => {
+    const m = await manager();
+    const s = session();
+    expect(() => m.startArchive(project, s, {})).toThrow(/No clients are actively connected/);
+    sessions.setConnections(s.id, 1);
+    const relayed = sessionMgr.create(project, { mediaMode: 'relayed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+    sessions.setConnections(relayed.id, 1);
+    expect(() => m.startArchive(project, relayed, {})).toThrow(/not using OpenTok Media Router/);
+    const first = m.startArchive(project, s, {});
+    expect(() => m.startArchive(project, s, {})).toThrow(/Recording already in progress/);
+    const tagged = m.startArchive(project, s, { multiArchiveTag: 'backup' });
+    expect(tagged.id).not.toBe(first.id);
+    expect(() => m.startArchive(project, s, { multiArchiveTag: 'backup' })).toThrow(/already in progress/);
+    expect(() => m.startArchive(project, s, { hasAudio: false, hasVideo: false })).toThrow(/cannot both be false/);
+    expect(() => m.startArchive(project, s, { resolution: '800x600', multiArchiveTag: 'x' })).toThrow(/Invalid resolution/);
+    expect(() => m.startArchive(project, s, { outputMode: 'individual', resolution: '640x480', multiArchiveTag: 'y' })).toThrow(/composed archives only/);
+    expect(() => m.addStream(project, first.id, 'x', true, true)).toThrow(/Unsupported Stream Mode/);
+    await m.stopArchive(project, first.id);
+    await expect(m.stopArchive(project, first.id)).rejects.toThrow(/Archive is not in started state/);
+    // Nothing was ever published: the archive fails, saying why.
+    const failed = await m.whenSettled(first.id);
+    expect(failed).toMatchObject({ status: 'failed', reason: expect.stringMatching(/nothing was recorded/) });
+    await expect(m.deleteArchive(project, tagged.id)).rejects.toThrow(/cannot be deleted while it is started/);
+  });
+
+  it('archiveMode always: starts on the first connection, rolls over at the maximum duration, stops after everyone left', async () => {
+    const m = await manager({ maxDurationMs: 2500, autoStopDelayMs: 1000 });
+    const s = session('always', { archiveName: 'Auto' });
+    await publish(s.id, 'alice');
+    expect(m.list(project.id, { sessionId: s.id }).count).toBe(0);
+    sessions.setConnections(s.id, 1);
+    const [first] = m.list(project.id, { sessionId: s.id }).items;
+    expect(first).toMatchObject({ status: 'started', autoArchive: true, name: 'Auto', outputMode: 'composed', resolution: '640x480' });
+    await expect(m.stopArchive(project, first!.id)).rejects.toThrow(/cannot be stopped/);
+    await sleep(3500);
+    const afterRollover = m.list(project.id, { sessionId: s.id }).items;
+    expect(afterRollover).toHaveLength(2);
+    expect(afterRollover[1]).toMatchObject({ id: first!.id, reason: 'maximum duration exceeded' });
+    expect(afterRollover[0]!.status).toBe('started');
+    sessions.setConnections(s.id, 0);
+    await sleep(400);
+    sessions.setConnections(s.id, 1); // came back within the delay: nothing stops
+    sessions.setConnections(s.id, 0);
+    await sleep(1600);
+    const second = m.store.get(afterRollover[0]!.id)!;
+    expect(second).toMatchObject({ status: expect.stringMatching(/stopped|available/), reason: 'session ended' });
+    const [a, b] = await Promise.all([m.whenSettled(first!.id), m.whenSettled(second.id)]);
+    expect(a.status).toBe('available');
+    expect(b.status).toBe('available');
+    expect(a.duration).toBeGreaterThanOrEqual(2);
+    expect(a.duration).toBeLessThanOrEqual(3);
+  });
+
+  it('lists newest first with paging, deletes available archives, expires them after the retention', async () => {
+    const m = await manager({ retentionDays: 1 });
+    const s = session();
+    sessions.setConnections(s.id, 1);
+    await publish(s.id, 'alice');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const a = m.startArchive(project, s, { outputMode: 'individual' });
+      ids.push(a.id);
+      await media.waitForMedia('alice', 700);
+      await m.stopArchive(project, a.id);
+    }
+    await Promise.all(ids.map((id) => m.whenSettled(id)));
+    const page = m.list(project.id, { offset: 1, count: 1 });
+    expect(page.count).toBe(3);
+    expect(page.items.map((a) => a.id)).toEqual([ids[1]]);
+    expect(m.list(project.id).items.map((a) => a.id)).toEqual([...ids].reverse());
+    await m.deleteArchive(project, ids[0]!);
+    expect(m.get(project, ids[0]!).status).toBe('deleted');
+    expect(existsSync(join(dataDir, 'archives', ids[0]!))).toBe(false);
+    await expect(m.deleteArchive(project, ids[0]!)).rejects.toThrow(/already deleted/);
+    expect(await m.pruneExpired(Date.now() + 2 * 86_400_000)).toBe(2);
+    expect(m.get(project, ids[1]!)).toMatchObject({ status: 'expired', fileName: null });
+    expect(existsSync(join(dataDir, 'archives', ids[1]!))).toBe(false);
+  });
+
+  it('logs composition progress', async () => {
+    const lines: string[] = [];
+    const capture = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const m = await manager({}, capture);
+    const s = session();
+    sessions.setConnections(s.id, 1);
+    await publish(s.id, 'alice');
+    const a = m.startArchive(project, s, {});
+    await media.waitForMedia('alice', 1500);
+    await m.stopArchive(project, a.id);
+    await m.whenSettled(a.id);
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; percent?: number; archiveId?: string });
+    const progress = logged.filter((l) => l.msg === 'composing archive');
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatchObject({ archiveId: a.id, percent: 100 });
+    expect(logged.map((l) => l.msg)).toEqual(expect.arrayContaining(['archive started', 'recording stream', 'archive stopped', 'archive available']));
+  });
+
+  it('on close finalizes what is recording; the next start produces it', async () => {
+    const first = await manager();
+    const s = session();
+    sessions.setConnections(s.id, 1);
+    await publish(s.id, 'alice');
+    const a = first.startArchive(project, s, {});
+    await media.waitForMedia('alice', 2000);
+    await first.close();
+    expect(first.store.get(a.id)).toMatchObject({ status: 'stopped', reason: 'server shutdown' });
+    expect(sessions.watchers).toBe(0);
+    const second = await manager();
+    const done = await second.whenSettled(a.id);
+    expect(done.status).toBe('available');
+    expect(Math.abs(Number((await ffprobe(join(dataDir, 'archives', a.id, 'archive.mp4'))).format.duration) - done.recordedMs / 1000)).toBeLessThan(0.5);
+    expect(done.recordedMs).toBeGreaterThan(1000);
+  });
+});

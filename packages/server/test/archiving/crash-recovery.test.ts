@@ -1,0 +1,159 @@
+// SIGKILL during a recording, then a restart on the same data folder: the archive must end
+// available with the seconds recorded up to the kill (or failed with a reason), never stuck in
+// "started", and the data folder must hold exactly the archive's output. The recording runs in
+// a child process (fixtures/record-until-killed.mjs, using the built dist).
+
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ArchiveManager } from '../../src/archiving/archive-manager.js';
+import { Store } from '../../src/store/index.js';
+import { decode, ffprobe, streamOf, unzipAll } from './probe.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/record-until-killed.mjs', import.meta.url));
+const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** Runs the recorder process for `ms` after its archive started, then SIGKILLs it. */
+async function recordThenKill(dataDir: string, outputMode: 'composed' | 'individual', ms: number) {
+  const child = spawn(process.execPath, [FIXTURE, dataDir, outputMode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  let pending = '';
+  let audioPackets = 0;
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const info = await new Promise<{ archiveId: string; ffmpegPid: number; startedAt: number; audioPackets: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`recorder did not start: ${err}`)), 20_000);
+    let started = false;
+    child.stdout.on('data', (d: Buffer) => {
+      pending += d.toString();
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = JSON.parse(pending.slice(0, nl)) as { archiveId?: string; audioPackets: number };
+        pending = pending.slice(nl + 1);
+        audioPackets = line.audioPackets;
+        if (line.archiveId && !started) {
+          started = true;
+          clearTimeout(timer);
+          resolve(line as { archiveId: string; ffmpegPid: number; startedAt: number; audioPackets: number });
+        }
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`recorder exited (${code}): ${err}`)));
+  });
+  await sleep(ms);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  const killedAfterMs = Date.now() - info.startedAt;
+  await exited;
+  try {
+    process.kill(info.ffmpegPid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  // Media that reached the recording process while it recorded (what its files could hold).
+  const mediaMs = (audioPackets - info.audioPackets) * 20;
+  return { ...info, killedAfterMs, mediaMs };
+}
+
+async function restart(dataDir: string) {
+  const store = Store.open(dataDir);
+  const manager = new ArchiveManager({ store, dataDir, logger });
+  await manager.start();
+  return { store, manager };
+}
+
+// Generous: these flows wait for real media, which a loaded machine delivers slowly.
+describe('crash recovery', { timeout: 120_000 }, () => {
+  it('a composed archive killed mid-recording becomes available with the seconds recorded', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'colloquy-crash-'));
+    dirs.push(dataDir);
+    const { archiveId, killedAfterMs, mediaMs } = await recordThenKill(dataDir, 'composed', 4000);
+
+    // What the killed process left: still "started", a recording file without its end.
+    const before = Store.open(dataDir);
+    const left = before.db.prepare('SELECT status, recorded_ms FROM archives WHERE id = ?').get(archiveId) as { status: string; recorded_ms: number };
+    before.close();
+    expect(left.status).toBe('started');
+    const streamFile = join(dataDir, 'archives', archiveId, 'streams', 'crash-stream.webm');
+    expect(existsSync(streamFile)).toBe(true);
+    // A torn write at the end (as an interrupted cluster write would leave): recovery cuts it.
+    appendFileSync(streamFile, Buffer.from([0x1f, 0x43, 0xb6, 0x75, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0xe7, 0x81]));
+
+    const { store, manager } = await restart(dataDir);
+    try {
+      const done = await manager.whenSettled(archiveId);
+      expect(done).toMatchObject({ status: 'available', reason: expect.stringMatching(/restarted/) });
+      // The seconds up to the kill, give or take the last second that had not reached the disk.
+      expect(done.recordedMs).toBeGreaterThan(killedAfterMs - 1600);
+      expect(done.recordedMs).toBeLessThanOrEqual(killedAfterMs + 200);
+      expect(Math.abs(done.duration - killedAfterMs / 1000)).toBeLessThanOrEqual(1.5);
+      // The repaired recording holds what arrived, less at most about a second.
+      const [file] = manager.store.files(archiveId);
+      expect(file!.stopOffsetMs! - file!.startOffsetMs!).toBeGreaterThan(mediaMs - 1200);
+      const mp4 = join(dataDir, 'archives', archiveId, 'archive.mp4');
+      const probe = await ffprobe(mp4);
+      expect(streamOf(probe, 'video')).toMatchObject({ codec_name: 'h264', width: 640, height: 480 });
+      expect(streamOf(probe, 'audio')?.codec_name).toBe('aac');
+      expect(Math.abs(Number(probe.format.duration) - done.recordedMs / 1000)).toBeLessThan(0.5);
+      expect((await decode(mp4)).errors).toBe('');
+      // Consistent folder: the archive's MP4 and nothing else.
+      expect(readdirSync(join(dataDir, 'archives'))).toEqual([archiveId]);
+      expect(readdirSync(join(dataDir, 'archives', archiveId))).toEqual(['archive.mp4']);
+      expect(store.db.prepare("SELECT COUNT(*) FROM archives WHERE status IN ('started', 'paused', 'stopped')").pluck().get()).toBe(0);
+    } finally {
+      await manager.close();
+      store.close();
+    }
+  });
+
+  it('an individual archive killed mid-recording becomes a ZIP whose manifest ends at the kill', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'colloquy-crash-'));
+    dirs.push(dataDir);
+    const { archiveId, killedAfterMs, mediaMs } = await recordThenKill(dataDir, 'individual', 3000);
+    const { store, manager } = await restart(dataDir);
+    try {
+      const done = await manager.whenSettled(archiveId);
+      expect(done.status).toBe('available');
+      const out = mkdtempSync(join(tmpdir(), 'colloquy-crash-zip-'));
+      dirs.push(out);
+      expect((await unzipAll(join(dataDir, 'archives', archiveId, 'archive.zip'), out)).sort()).toEqual(['crash-stream.webm', 'manifest.json']);
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+      const file = manifest.files[0];
+      // The file holds what arrived, less at most about a second that had not reached the disk.
+      expect(file.stopTimeOffset - file.startTimeOffset).toBeGreaterThan(mediaMs - 1200);
+      expect(file.stopTimeOffset - file.startTimeOffset).toBeLessThanOrEqual(mediaMs + 200);
+      expect(file.stopTimeOffset).toBeLessThanOrEqual(killedAfterMs + 200);
+      expect(Math.abs(done.duration - killedAfterMs / 1000)).toBeLessThanOrEqual(1.5);
+      const decoded = await decode(join(out, 'crash-stream.webm'));
+      expect(decoded.errors).toBe('');
+      expect(decoded.videoFrames).toBeGreaterThan(15);
+    } finally {
+      await manager.close();
+      store.close();
+    }
+  });
+
+  it('an archive whose process died before anything reached the disk fails with a reason', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'colloquy-crash-'));
+    dirs.push(dataDir);
+    const { archiveId } = await recordThenKill(dataDir, 'composed', 0);
+    const { store, manager } = await restart(dataDir);
+    try {
+      const done = await manager.whenSettled(archiveId);
+      expect(done.status).toBe('failed');
+      expect(done.reason).toMatch(/nothing was recorded/);
+      expect(existsSync(join(dataDir, 'archives', archiveId, 'streams'))).toBe(false);
+    } finally {
+      await manager.close();
+      store.close();
+    }
+  });
+});
