@@ -20,6 +20,9 @@ interface OTStream {
   connection: OTConnection;
 }
 interface OTEvent {
+  /** archiveStarted / archiveStopped */
+  id?: string;
+  name?: string;
   stream?: OTStream;
   connection?: OTConnection;
   reason?: string;
@@ -171,6 +174,8 @@ function start(): void {
     write(`sessionDisconnected ${e.reason ?? ''}`);
     for (const b of buttons.querySelectorAll('button')) b.disabled = true;
   });
+  session.on('archiveStarted', (e) => write(`archiveStarted ${e.id ?? ''} ${e.name ?? ''}: this session is being recorded`));
+  session.on('archiveStopped', (e) => write(`archiveStopped ${e.id ?? ''}`));
   session.on('sessionReconnecting', () => write('sessionReconnecting'));
   session.on('sessionReconnected', () => write('sessionReconnected'));
   session.on('streamCreated', (e) => {

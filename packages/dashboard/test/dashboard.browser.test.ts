@@ -1,11 +1,14 @@
 // The dashboard in real Chromium against a real server, along the path an operator takes: sign in
 // (a wrong password first), create a project and rotate its secret, make a token for a new routed
 // session and open its test page in a second tab, which joins with the browser SDK and publishes
-// the fake camera; a third tab joins with a subscriber token, receives the stream and, trying to
-// publish, gets a real OT_PERMISSION_DENIED that the SDK reports to the Inspector. The live page
-// shows the connections, stream and subscription with the server's bitrate rising; both tabs
-// leave; the Inspector shows the ended session's participants, timelines, scores, charts from the
-// real samples and the event log with the error highlighted. Another project's data is refused.
+// the fake camera while the live page watches the bitrate rise from zero; a third tab joins with a
+// subscriber token, receives and decodes the stream and, trying to publish, gets a real
+// OT_PERMISSION_DENIED that the SDK reports to the Inspector. The app server (REST) records a
+// composed and an individual archive meanwhile. The live page shows the connections, stream and
+// subscription; both tabs leave; the Inspector shows the ended session's participants, timelines,
+// scores, charts from the real samples and the event log with the error highlighted; the Archives
+// page plays, downloads and deletes; deleting the project takes its archive files. Another
+// project's data is refused.
 //
 // One browser, the quality sampler at 1 s. Every page's uncaught errors and console errors fail
 // the test unless whitelisted below with a reason. Screenshots of each page go to
@@ -15,7 +18,7 @@ import { verifyClientToken } from '@colloquy/server';
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { startTestServer, type TestServer } from '@colloquy/testing/server';
 import { buildJwtToken, signJwt } from '@colloquy/tokens';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page, Route } from 'playwright-core';
@@ -113,6 +116,19 @@ describe('dashboard', () => {
   let bobConnection = '';
   let streamId = '';
   const bitrates: Array<[seconds: number, bps: number]> = [];
+  const archiveIds: string[] = [];
+
+  /** The app server's REST call, with the new project's credentials. */
+  const rest = async (method: string, path: string, body?: unknown) => {
+    const secret = t.server.store.projects.get(projectId)!.secret!;
+    const res = await fetch(`${t.url}/v2/project/${projectId}${path}`, {
+      method,
+      headers: { 'x-opentok-auth': restJwt(projectId, secret), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, unknown> };
+  };
 
   it('refuses a wrong password and signs in with the right one', async () => {
     const { page } = tp;
@@ -255,6 +271,14 @@ describe('dashboard', () => {
 
   it('shows the live session with its connections, stream, subscription and bitrate', async () => {
     const { page } = tp;
+    // Recording starts now (the app server's call), so the Archives page has real archives later:
+    // a composed MP4 and, at the same time under a tag, an individual ZIP.
+    for (const [name, extra] of [['Composed archive', { outputMode: 'composed' }], ['Individual archive', { outputMode: 'individual', multiArchiveTag: 'streams' }]] as const) {
+      const started = await rest('POST', '/archive', { sessionId, name, ...extra });
+      expect(started.status, JSON.stringify(started.body)).toBe(200);
+      archiveIds.push(started.body['id'] as string);
+    }
+    await alice.page.waitForFunction(() => document.querySelector('#log')?.textContent?.includes('archiveStarted'));
     await page.bringToFront();
     await page.click('a[href="#/live"]');
     await page.waitForSelector(`tr[data-session-id="${sessionId}"]`);
@@ -290,6 +314,7 @@ describe('dashboard', () => {
 
   it('sees the session end on the live page when both tabs leave', async () => {
     const { page } = tp;
+    for (const id of archiveIds) expect((await rest('POST', `/archive/${id}/stop`)).status).toBe(200);
     await bob.page.click('#disconnect');
     await alice.page.waitForFunction(() => document.querySelector('#log')?.textContent?.includes('connectionDestroyed'));
     await alice.page.click('#disconnect');
@@ -346,7 +371,7 @@ describe('dashboard', () => {
     expect(received.points.some((p) => p.rttMs !== null)).toBe(true);
 
     const types = await page.locator('#events-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-type')));
-    for (const type of ['connectionCreated', 'streamCreated', 'subscriberCreated', 'error', 'subscriberDestroyed', 'streamDestroyed', 'connectionDestroyed']) {
+    for (const type of ['connectionCreated', 'streamCreated', 'subscriberCreated', 'error', 'archiveStarted', 'archiveStopped', 'subscriberDestroyed', 'streamDestroyed', 'connectionDestroyed']) {
       expect(types, type).toContain(type);
     }
     expect(types.filter((x) => x === 'connectionCreated')).toHaveLength(2);
@@ -386,11 +411,45 @@ describe('dashboard', () => {
     expect(() => verifyClientToken(buildJwtToken(t.apiKey, t.apiSecret, { sessionId }), { projects: t.server.store.projects, sessionId })).toThrow();
   });
 
-  it('shows the archives page', async () => {
+  it('lists the archives with their status; plays the composed one, downloads both, deletes one', async () => {
     const { page } = tp;
     await page.click('a[href="#/archives"]');
-    await page.waitForSelector('#archives-unavailable');
+    await page.waitForSelector('#archives-table');
+    const [composedId, individualId] = archiveIds as [string, string];
+    // Produced after the stop (ffmpeg composes the MP4); the page refreshes until they are available.
+    for (const id of archiveIds) await page.waitForSelector(`tr[data-archive-id="${id}"][data-status="available"]`, { timeout: 30_000 });
+    expect(await page.locator('#archives-table tbody tr').count()).toBe(2);
+    expect(await page.textContent(`tr[data-archive-id="${composedId}"]`)).toContain('composed 640x480');
+    expect(await page.textContent(`tr[data-archive-id="${individualId}"]`)).toContain('individual streams (ZIP)');
+    expect(await page.locator(`tr[data-archive-id="${individualId}"] [data-action="play"]`).count()).toBe(0);
+
+    // Play: Chromium decodes the MP4 from the signed link.
+    await page.click(`tr[data-archive-id="${composedId}"] [data-action="play"]`);
+    await page.waitForFunction(() => {
+      const v = document.querySelector<HTMLVideoElement>('#archive-video');
+      return v !== null && v.videoWidth === 640 && v.duration > 2 && v.currentTime > 0.3;
+    }, null, { timeout: 15_000 });
     await shot(tp, '13-archives');
+
+    // Download: the links are the archiving module's signed ones.
+    for (const [id, type] of [[composedId, 'video/mp4'], [individualId, 'application/zip']] as const) {
+      const href = (await page.getAttribute(`tr[data-archive-id="${id}"] [data-action="download"]`, 'href'))!;
+      expect(href).toMatch(new RegExp(`^/archive-downloads/${id}/archive\\.(mp4|zip)\\?expires=\\d+&signature=`));
+      const res = await fetch(`${t.url}${href}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe(type);
+      expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
+    }
+
+    // Delete asks for a second click, then the archive's files go.
+    const archiveDir = (id: string) => join(t.server.archives.archivesDir, id);
+    expect(existsSync(archiveDir(individualId))).toBe(true);
+    await page.click(`tr[data-archive-id="${individualId}"] [data-action="delete"]`);
+    await page.waitForSelector(`tr[data-archive-id="${individualId}"] [data-action="delete"]:text-is("Click again to delete")`);
+    await page.click(`tr[data-archive-id="${individualId}"] [data-action="delete"]`);
+    await page.waitForSelector(`tr[data-archive-id="${individualId}"][data-status="deleted"]`);
+    expect(existsSync(archiveDir(individualId))).toBe(false);
+    expect(existsSync(archiveDir(composedId))).toBe(true);
     expectNoErrors();
   });
 
@@ -413,6 +472,9 @@ describe('dashboard', () => {
     expect(t.server.store.projects.get(projectId)).toBeNull();
     expect(t.server.store.sessions.get(sessionId)).toBeNull();
     expect(t.server.inspector.events(sessionId).items).toEqual([]);
+    // …and its archives, files included.
+    expect(t.server.archives.list(projectId).count).toBe(0);
+    expect(existsSync(join(t.server.archives.archivesDir, archiveIds[0]!))).toBe(false);
     await page.click('#sign-out');
     await page.waitForSelector('#password');
     expectNoErrors();

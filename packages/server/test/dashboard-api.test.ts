@@ -1,17 +1,21 @@
 // The dashboard API over real HTTP: operator sign-in (wrong password, cookie flags, CSRF, Origin,
 // rate limit, generated password), projects and applications (create, show, rotate with the old
 // secret refused by the real opentok SDK, key replacement, delete with cascade), demo sessions and
-// tokens, Inspector reads, archives.
+// tokens, Inspector reads, archives (list with signed links, delete, a project's files with it).
 
 import { Video } from '@vonage/video';
 import OpenTok from 'opentok';
-import { rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ArchiveRecord } from '../src/archiving/archive-store.js';
 import { verifyClientToken } from '../src/auth/client-token.js';
 import { loadConfig } from '../src/config.js';
 import { startServer } from '../src/server.js';
 import { startTestServer, tempDir, testKeyPair, type TestServer } from './helpers.js';
+import { WsClient } from './ws-client.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -334,10 +338,88 @@ describe('Inspector, live and archives through the dashboard API', () => {
     expect((await op.call('GET', `/projects/${t.apiKey}/sessions/${s.sessionId}/events?limit=-1`)).status).toBe(400);
   });
 
-  it('says archives are not available yet', async () => {
-    expect((await op.call('GET', `/projects/${t.apiKey}/archives`)).body).toEqual({ available: false, count: 0, items: [] });
+  it("lists a project's archives with relative signed links, deletes them, and refuses another project's", async () => {
+    const own = await archiveOnDisk(t.apiKey, { name: 'Recorded' });
+    const recording = await archiveOnDisk(t.apiKey, { status: 'started', recordedMs: 7400 });
+    const others = await archiveOnDisk(t.applicationId);
+
+    const list = await op.call('GET', `/projects/${t.apiKey}/archives`);
+    expect(list.status).toBe(200);
+    expect(list.body.count).toBe(2);
+    const byId = new Map(list.body.items.map((a: { id: string }) => [a.id, a]));
+    expect(byId.get(recording)).toMatchObject({ status: 'started', duration: 7, url: null });
+    const item = byId.get(own) as { url: string };
+    expect(item).toMatchObject({ name: 'Recorded', status: 'available', outputMode: 'composed', resolution: '640x480', size: 4, reason: null });
+    expect(item.url).toMatch(new RegExp(`^/archive-downloads/${own}/archive\\.mp4\\?expires=\\d+&signature=[\\w-]+$`));
+    const file = await fetch(`${t.url}${item.url}`);
+    expect(file.status).toBe(200);
+    expect(await file.text()).toBe('mp4!');
+    expect((await op.call('GET', `/projects/${t.applicationId}/archives`)).body.items.map((a: { id: string }) => a.id)).toEqual([others]);
+
+    expect((await op.call('DELETE', `/projects/${t.apiKey}/archives/${others}`)).status).toBe(404);
+    expect((await op.call('DELETE', `/projects/${t.apiKey}/archives/${own}`, undefined, { csrf: null })).status).toBe(403);
+    expect((await op.call('DELETE', `/projects/${t.apiKey}/archives/${recording}`)).status).toBe(409);
+    expect((await op.call('DELETE', `/projects/${t.apiKey}/archives/${own}`)).status).toBe(204);
+    expect(existsSync(join(t.server.archives.archivesDir, own))).toBe(false);
+    expect(t.server.archives.store.get(own)?.status).toBe('deleted');
+    expect(existsSync(join(t.server.archives.archivesDir, others))).toBe(true);
+  });
+
+  it("deleting a project disconnects its clients and removes its archives' files", async () => {
+    const { body: p } = await op.call('POST', '/projects', { name: 'With archives' });
+    const a = await archiveOnDisk(p.id);
+    const b = await archiveOnDisk(p.id, { status: 'failed', fileName: null });
+    const sdk = new OpenTok(p.id, p.secret, t.url);
+    const liveSession = await createSession(sdk);
+    const client = await WsClient.join(t.url, liveSession, sdk.generateToken(liveSession));
+    expect((await op.call('DELETE', `/projects/${p.id}`, { confirm: p.id })).status).toBe(204);
+    await client.waitClosed();
+    expect(t.server.sessions.live(liveSession)).toBeUndefined();
+    for (const id of [a, b]) {
+      expect(existsSync(join(t.server.archives.archivesDir, id))).toBe(false);
+      expect(t.server.archives.store.get(id)).toBeNull();
+    }
   });
 });
+
+/** An archive row of a project with a session of its own, and its folder with a 4-byte "archive.mp4". */
+async function archiveOnDisk(projectId: string, fields: Partial<ArchiveRecord> = {}): Promise<string> {
+  const project = t.server.store.projects.get(projectId)!;
+  const session = t.server.sessions.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+  const id = randomUUID();
+  const now = Date.now();
+  const record: ArchiveRecord = {
+    id,
+    projectId,
+    sessionId: session.id,
+    name: null,
+    status: 'available',
+    reason: '',
+    outputMode: 'composed',
+    streamMode: 'auto',
+    hasAudio: true,
+    hasVideo: true,
+    resolution: '640x480',
+    layout: null,
+    multiArchiveTag: null,
+    maxBitrate: null,
+    quantizationParameter: null,
+    autoArchive: false,
+    createdAt: now,
+    updatedAt: now,
+    recordedMs: 3000,
+    duration: 3,
+    size: 4,
+    fileName: 'archive.mp4',
+    sha256: null,
+    ...fields,
+  };
+  t.server.archives.store.insert(record);
+  const dir = join(t.server.archives.archivesDir, id);
+  mkdirSync(dir, { recursive: true });
+  if (record.fileName) writeFileSync(join(dir, record.fileName), 'mp4!');
+  return id;
+}
 
 describe('static front end', () => {
   it('serves the built dashboard at / with a strict CSP, and hashed assets as immutable', async () => {

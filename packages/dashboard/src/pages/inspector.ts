@@ -32,6 +32,10 @@ const EVENT_TYPES: InspectorEventType[] = [
   'signal',
   'archiveStarted',
   'archiveStopped',
+  'archivePaused',
+  'archiveResumed',
+  'archiveAvailable',
+  'archiveFailed',
   'moderation',
   'error',
 ];

@@ -102,6 +102,7 @@ export const REASON = {
   noPublishers: 'no publishers',
   shutdown: 'server shutdown',
   restarted: 'server restarted while recording; finalized from what was written',
+  projectDeleted: 'project deleted',
 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -233,6 +234,33 @@ export class ArchiveManager {
     await rm(this.#dir(record.id), { recursive: true, force: true });
     this.store.update(record.id, { status: 'deleted', fileName: null });
     this.#log.info({ archiveId: record.id }, 'archive deleted');
+  }
+
+  /**
+   * Before a project is deleted (dashboard): its recordings stop without being produced, queued or
+   * running productions of its archives are cancelled, and every archive folder of the project is
+   * removed. The rows go with the project (ON DELETE CASCADE). Returns how many archives it had.
+   */
+  async deleteProjectArchives(projectId: string): Promise<number> {
+    const ids = new Set(this.store.list(projectId, { count: Number.MAX_SAFE_INTEGER }).items.map((r) => r.id));
+    const stopping: Array<Promise<void>> = [];
+    for (const archive of [...this.#live.values()]) {
+      if (!ids.has(archive.id)) continue;
+      // Out of the live set first, so that no path (limits, empty session, a fatal error) produces it.
+      this.#live.delete(archive.id);
+      this.#idleSince.delete(archive.id);
+      const wasStopping = archive.stopping;
+      stopping.push(archive.stop(REASON.projectDeleted).catch(() => {}));
+      if (!wasStopping) this.#broadcast(archive.sessionId, 'archiveStopped', archive.record);
+    }
+    await Promise.all(stopping);
+    for (let i = this.#queue.length - 1; i >= 0; i--) if (ids.has(this.#queue[i]!)) this.#queue.splice(i, 1);
+    const productions = [...this.#producing].filter(([id]) => ids.has(id)).map(([, p]) => p);
+    for (const p of productions) p.cancel();
+    await Promise.all(productions.map((p) => p.promise.catch(() => {})));
+    await Promise.all([...ids].map((id) => rm(this.#dir(id), { recursive: true, force: true })));
+    if (ids.size > 0) this.#log.info({ projectId, archives: ids.size }, 'archives of a deleted project removed');
+    return ids.size;
   }
 
   /** Changes the layout of a composed archive while it records. */

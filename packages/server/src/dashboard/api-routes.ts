@@ -1,5 +1,5 @@
 // The dashboard's JSON API under /dashboard/api: sign-in, projects and applications, demo sessions
-// and tokens, live sessions, Inspector data and archives. Every route but login needs the session
+// and tokens, live sessions, Inspector data and archives (from archiving/'s ArchiveManager). Every route but login needs the session
 // cookie; every mutating one also the CSRF token in `X-CSRF-Token` and, when the browser sends an
 // Origin, our own origin.
 
@@ -12,10 +12,12 @@ import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
 import { parseEventQuery, parseQualityQuery } from '../inspector/query-params.js';
 import type { AppContext } from '../rest/context.js';
 import { parseWith } from '../rest/validation.js';
+import type { ArchiveRecord } from '../archiving/archive-store.js';
 import type { Project, SessionRecord } from '../store/index.js';
 import { ProjectValidationError } from '../store/index.js';
 import { sameSecret, type AdminAuth, type AdminSession } from './admin-auth.js';
 import type {
+  ArchiveItem,
   ArchiveList,
   CreatedApplication,
   InspectorSessionDetail,
@@ -25,7 +27,6 @@ import type {
   SessionListItem,
   TokenResponse,
 } from './api-types.js';
-import type { ArchiveSource } from './archive-source.js';
 import { LoginLimiter } from './login-limiter.js';
 
 export const COOKIE_NAME = 'colloquy_admin';
@@ -34,7 +35,6 @@ export const CSRF_HEADER = 'x-csrf-token';
 export interface DashboardApiOptions {
   admin: AdminAuth;
   limiter?: LoginLimiter;
-  archives?: ArchiveSource | null;
 }
 
 declare module 'fastify' {
@@ -71,7 +71,6 @@ const pagingSchema = z.object({
 export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, options: DashboardApiOptions): Promise<void> {
   const { admin } = options;
   const limiter = options.limiter ?? new LoginLimiter();
-  const archives = options.archives ?? null;
   const log = ctx.logger.child({ module: 'dashboard' });
 
   app.decorateRequest('adminSession', null);
@@ -207,10 +206,29 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
     const project = requireProject(request.params.id);
     const { confirm } = parseWith(deleteSchema, request.body);
     if (confirm.toLowerCase() !== project.id) throw invalid('To delete a project, send {"confirm": "<its id>"}');
+    // Whoever is still connected to its sessions leaves (forceDisconnected), its recordings stop
+    // and every archive file goes; then its rows, which cascade to sessions, archives and the
+    // Inspector's data.
+    let disconnected = 0;
+    for (const session of ctx.sessions.liveSessions()) {
+      if (session.projectId !== project.id) continue;
+      for (const connectionId of [...session.connections.keys()]) {
+        try {
+          ctx.sessions.forceDisconnect(project, session.id, connectionId);
+          disconnected++;
+        } catch {
+          // it left meanwhile
+        }
+      }
+    }
+    const archives = await ctx.archives.deleteProjectArchives(project.id);
     const sessionIds = ctx.store.db.prepare('SELECT id FROM sessions WHERE project_id = ?').pluck().all(project.id) as string[];
+    // Synchronously from here: what was recorded so far is written before the rows go, and nothing
+    // about these sessions is recorded after.
+    ctx.inspector.flush();
     ctx.store.projects.delete(project.id);
     for (const sid of sessionIds) ctx.inspector.forgetSession(sid);
-    log.info({ projectId: project.id, sessions: sessionIds.length }, 'project deleted from the dashboard');
+    log.info({ projectId: project.id, sessions: sessionIds.length, archives, disconnected }, 'project deleted from the dashboard');
     return reply.status(204).send();
   });
 
@@ -323,12 +341,39 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
 
   // ---- archives
 
+  // Download and play links are relative signed URLs (the same route and signature as the REST
+  // API's `url`): the page plays them from its own origin.
+  const archiveItem = (r: ArchiveRecord): ArchiveItem => {
+    const recording = r.status === 'started' || r.status === 'paused';
+    return {
+      id: r.id,
+      sessionId: r.sessionId,
+      name: r.name,
+      status: r.status,
+      reason: r.reason || null,
+      createdAt: r.createdAt,
+      duration: recording ? Math.round(r.recordedMs / 1000) : r.duration,
+      size: r.size,
+      outputMode: r.outputMode,
+      resolution: r.resolution,
+      hasAudio: r.hasAudio,
+      hasVideo: r.hasVideo,
+      url: ctx.archives.urlOf(r, ''),
+    };
+  };
+
   app.get<{ Params: { id: string } }>('/projects/:id/archives', async (request) => {
     const project = requireProject(request.params.id);
     const { limit, offset } = parseWith(pagingSchema, request.query, 'Query');
-    if (!archives) return { available: false, count: 0, items: [] } satisfies ArchiveList;
-    const page = await archives.list(project.id, { offset, count: limit });
-    return { available: true, count: page.count, items: page.items } satisfies ArchiveList;
+    const page = ctx.archives.list(project.id, { offset, count: limit });
+    return { count: page.count, items: page.items.map(archiveItem) } satisfies ArchiveList;
+  });
+
+  app.delete<{ Params: { id: string; archiveId: string } }>('/projects/:id/archives/:archiveId', async (request, reply) => {
+    const project = requireProject(request.params.id);
+    await ctx.archives.deleteArchive(project, request.params.archiveId);
+    log.info({ projectId: project.id, archiveId: request.params.archiveId }, 'archive deleted from the dashboard');
+    return reply.status(204).send();
   });
 }
 

@@ -71,18 +71,25 @@ export interface ArchiveItem {
   id: string;
   sessionId: string;
   name: string | null;
+  /** OpenTok's archive status: started, paused, stopped, available, failed, deleted, expired. */
   status: string;
+  /** Why it stopped or failed, when it did. */
+  reason: string | null;
   createdAt: number;
+  /** Seconds recorded (so far, while it records). */
   duration: number;
   size: number;
   outputMode: 'composed' | 'individual';
-  /** Where the operator can play or download it, when available. */
+  /** Composed archives only. */
+  resolution: string | null;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  /** Relative signed link to play or download it while available (expires like the REST API's `url`). */
   url: string | null;
 }
 
 export interface ArchiveList {
-  /** False until the server has an archiving module: the page says so. */
-  available: boolean;
+  /** How many archives the project has in all. */
   count: number;
   items: ArchiveItem[];
 }

@@ -4,14 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../rest/context.js';
 import type { AdminAuth } from './admin-auth.js';
 import { dashboardApiRoutes } from './api-routes.js';
-import type { ArchiveSource } from './archive-source.js';
 import type { LoginLimiter } from './login-limiter.js';
 import { findDashboardDist, registerStaticFiles } from './static-files.js';
 
 export interface DashboardOptions {
   admin: AdminAuth;
-  /** Archives to list; null until the archiving module provides them. */
-  archives?: ArchiveSource | null;
   limiter?: LoginLimiter;
   /** Where the built front end is (default: @colloquy/dashboard's dist). */
   distDir?: string | null;
@@ -24,4 +21,3 @@ export async function dashboardPlugin(app: FastifyInstance, ctx: AppContext, opt
 
 export { AdminAuth } from './admin-auth.js';
 export { LoginLimiter } from './login-limiter.js';
-export type { ArchiveSource } from './archive-source.js';

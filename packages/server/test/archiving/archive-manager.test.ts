@@ -282,6 +282,38 @@ describe('ArchiveManager', { timeout: 120_000 }, () => {
     expect(existsSync(join(dataDir, 'archives', ids[1]!))).toBe(false);
   });
 
+  it("deletes a project's archives: a recording stops unproduced, every folder goes, other projects' stay", async () => {
+    const m = await manager();
+    const s = session();
+    sessions.setConnections(s.id, 1);
+    await publish(s.id, 'alice');
+    const done = m.startArchive(project, s, { outputMode: 'individual' });
+    await media.waitForMedia('alice', 700);
+    await m.stopArchive(project, done.id);
+    await m.whenSettled(done.id);
+    const recording = m.startArchive(project, s, {});
+    await media.waitForMedia('alice', 700);
+    const other = store.projects.createProject('Other');
+    const otherSession = sessionMgr.create(other, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+    sessions.setConnections(otherSession.id, 1);
+    await publish(otherSession.id, 'carol');
+    const kept = m.startArchive(other, otherSession, { outputMode: 'individual' });
+    await media.waitForMedia('carol', 500);
+    const folder = (id: string) => join(dataDir, 'archives', id);
+    expect(existsSync(folder(done.id)) && existsSync(folder(recording.id))).toBe(true);
+
+    expect(await m.deleteProjectArchives(project.id)).toBe(2);
+    expect(existsSync(folder(done.id))).toBe(false);
+    expect(existsSync(folder(recording.id))).toBe(false);
+    expect(m.activeArchives(s.id)).toEqual([]);
+    expect(sessions.sent.at(-1)?.event).toEqual({ type: 'archiveStopped', id: recording.id, name: '' });
+    // Nothing is produced for it afterwards (no folder comes back).
+    await sleep(500);
+    expect(existsSync(folder(recording.id))).toBe(false);
+    expect(m.activeArchives(otherSession.id)).toEqual([{ id: kept.id, name: '' }]);
+    expect(existsSync(folder(kept.id))).toBe(true);
+  });
+
   it('logs composition progress', async () => {
     const lines: string[] = [];
     const capture = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
