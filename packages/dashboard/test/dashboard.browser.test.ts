@@ -104,6 +104,15 @@ async function generateToken(options: { mode: 'routed' | 'relayed' | 'existing';
   return { token: await page.inputValue('#token-output'), sessionId: (await page.textContent('#token-session-id'))!.trim() };
 }
 
+/** Polls `ok` every 100 ms until it holds; fails with `what` after `ms`. */
+async function until(ok: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function parseBitrate(s: string | null): number {
   const m = /([\d.]+) (Mbps|kbps|bps)/.exec(s ?? '');
   return m ? Number(m[1]) * (m[2] === 'Mbps' ? 1e6 : m[2] === 'kbps' ? 1e3 : 1) : 0;
@@ -314,6 +323,8 @@ describe('dashboard', () => {
 
   it('sees the session end on the live page when both tabs leave', async () => {
     const { page } = tp;
+    // At least 3 s recorded each, however slowly this machine runs today.
+    for (const id of archiveIds) await until(() => (t.server.archives.liveArchives().find((a) => a.id === id)?.clock() ?? 0) >= 3000, 15_000, `archive ${id} recording 3 s`);
     for (const id of archiveIds) expect((await rest('POST', `/archive/${id}/stop`)).status).toBe(200);
     await bob.page.click('#disconnect');
     await alice.page.waitForFunction(() => document.querySelector('#log')?.textContent?.includes('connectionDestroyed'));
@@ -386,7 +397,7 @@ describe('dashboard', () => {
     expectNoErrors();
   });
 
-  it("refuses another project's data at the dashboard API and at the REST extension", async () => {
+  it("refuses another project's data at the dashboard API and at the REST extension, and changes without the CSRF token", async () => {
     // The dashboard API, signed in: the session asked for under the bootstrap project is not found.
     const cookie = (await browser.context.cookies(`${t.url}/dashboard/api/me`)).map((c) => `${c.name}=${c.value}`).join('; ');
     for (const path of ['', '/events', '/quality', '/live']) {
@@ -395,6 +406,15 @@ describe('dashboard', () => {
     }
     const own = await fetch(`${t.url}/dashboard/api/projects/${projectId}/sessions/${encodeURIComponent(sessionId)}/events`, { headers: { cookie } });
     expect(own.status).toBe(200);
+    // The browser's cookie alone does not make a change: the page's CSRF token must come with it.
+    const csrf = await tp.page.evaluate(async () => ((await (await fetch('/dashboard/api/me')).json()) as { csrfToken: string }).csrfToken);
+    const rotate = (headers: Record<string, string>) => fetch(`${t.url}/dashboard/api/projects/${projectId}/rotate-secret`, { method: 'POST', headers: { cookie, ...headers } });
+    const secretBefore = t.server.store.projects.get(projectId)!.secret;
+    expect((await rotate({})).status).toBe(403);
+    expect((await rotate({ 'x-csrf-token': 'not-the-token' })).status).toBe(403);
+    expect(t.server.store.projects.get(projectId)!.secret).toBe(secretBefore);
+    expect((await rotate({ 'x-csrf-token': csrf })).status).toBe(200);
+    expect(t.server.store.projects.get(projectId)!.secret).not.toBe(secretBefore);
     // The REST extension with the other project's credentials: its own key in the path, 404; our key, 403.
     const jwt = restJwt(t.apiKey, t.apiSecret);
     for (const path of ['events', 'quality']) {
@@ -425,10 +445,18 @@ describe('dashboard', () => {
 
     // Play: Chromium decodes the MP4 from the signed link.
     await page.click(`tr[data-archive-id="${composedId}"] [data-action="play"]`);
-    await page.waitForFunction(() => {
+    const playing = () => {
       const v = document.querySelector<HTMLVideoElement>('#archive-video');
-      return v !== null && v.videoWidth === 640 && v.duration > 2 && v.currentTime > 0.3;
-    }, null, { timeout: 15_000 });
+      return v ? { width: v.videoWidth, duration: v.duration, time: v.currentTime, error: v.error?.message ?? null, state: v.readyState } : null;
+    };
+    await page
+      .waitForFunction(() => {
+        const v = document.querySelector<HTMLVideoElement>('#archive-video');
+        return v !== null && v.videoWidth === 640 && v.duration > 2.5 && v.currentTime > 0.3;
+      }, null, { timeout: 15_000 })
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}; video: ${JSON.stringify(await page.evaluate(playing))}`);
+      });
     await shot(tp, '13-archives');
 
     // Download: the links are the archiving module's signed ones.

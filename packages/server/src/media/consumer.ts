@@ -57,6 +57,9 @@ export class OutgoingHeader {
   }
 }
 
+/** SRs remembered to match receiver reports against (one a second: the last 8 s). */
+const RECENT_SRS = 8;
+
 export class Consumer extends TypedEmitter<ConsumerEvents> {
   readonly id: string;
   readonly producerId: string;
@@ -109,7 +112,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   #jitter = 0;
   #rtt: number | null = null;
   #availableBitrate: number | null = null;
-  #lastSrCompact = -1;
+  /**
+   * Compact NTP times of the last SRs sent: a receiver report answers the latest SR it had, which
+   * is often not the latest we sent (both sides report about every second), and any of ours gives
+   * a correct round trip.
+   */
+  readonly #recentSrCompact: number[] = [];
   #lastSrSentAt = 0;
   #sampleAt = performance.now();
   #sampleBytes = 0;
@@ -305,7 +313,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
         this.#packetsLost = report.packetsLost;
         this.#fractionLost = report.fractionLost / 256;
         this.#jitter = Math.round((report.jitter / this.clockRate) * 1000 * 10) / 10;
-        if (report.lsr !== 0 && report.lsr === this.#lastSrCompact) {
+        if (report.lsr !== 0 && this.#recentSrCompact.includes(report.lsr)) {
           const delay = ((compactNtp(Date.now()) - report.lsr - report.dlsr) >>> 0) / 65536;
           if (delay < 60) this.#rtt = Math.round(delay * 10000) / 10000;
         }
@@ -345,7 +353,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
         ? (sr.rtpTimestamp + Math.round(((now - sr.receivedAt) * this.clockRate) / 1000) + this.#tsOffset) >>> 0
         : (this.#lastOutTs + Math.round(((now - this.#lastSentAt) * this.clockRate) / 1000)) >>> 0;
     const ntp = ntpTimestamp(nowMs);
-    this.#lastSrCompact = compactNtp(nowMs);
+    this.#recentSrCompact.push(compactNtp(nowMs));
+    if (this.#recentSrCompact.length > RECENT_SRS) this.#recentSrCompact.shift();
     this.#lastSrSentAt = now;
     return new RtcpSrPacket({
       ssrc: this.ssrc,
