@@ -53,6 +53,12 @@ export interface Config {
   rtcPortRange: [number, number];
   /** Default most bits per second one publisher may send (`COLLOQUY_MAX_BITRATE`, default 2500000); told to browsers by REMB. */
   maxBitrate: number;
+  /**
+   * Serve the tutorial video chat at /video-chat/ with the default project (`COLLOQUY_VIDEO_CHAT`,
+   * on/off). Default: on when the server listens on loopback only, since anyone who can open the
+   * page can start calls on that project.
+   */
+  videoChat: boolean;
 }
 
 export class ConfigError extends Error {
@@ -87,6 +93,10 @@ function trustProxyVar(raw: string | null): boolean | number | string[] {
     throw new ConfigError(`COLLOQUY_TRUST_PROXY must be true, false, a hop count, or addresses/CIDRs; got ${JSON.stringify(raw)}`);
   }
   return list;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -131,6 +141,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const rtcListenIp = strVar(env, 'COLLOQUY_RTC_LISTEN_IP');
   if (rtcListenIp !== null && !isIPv4(rtcListenIp)) throw new ConfigError(`COLLOQUY_RTC_LISTEN_IP must be an IPv4 address; got ${JSON.stringify(rtcListenIp)}`);
+  const videoChat = strVar(env, 'COLLOQUY_VIDEO_CHAT');
+  if (videoChat !== null && videoChat !== 'on' && videoChat !== 'off') throw new ConfigError(`COLLOQUY_VIDEO_CHAT must be on or off; got ${JSON.stringify(videoChat)}`);
   const rtcMinPort = intVar(env, 'COLLOQUY_RTC_MIN_PORT', 40000, 1024, 65535);
   const rtcMaxPort = intVar(env, 'COLLOQUY_RTC_MAX_PORT', 49999, 1024, 65535);
   if (rtcMinPort >= rtcMaxPort) throw new ConfigError('COLLOQUY_RTC_MIN_PORT must be below COLLOQUY_RTC_MAX_PORT');
@@ -158,5 +170,6 @@ export function loadConfig(env: Env = process.env): Config {
     rtcListenIp,
     rtcPortRange: [rtcMinPort, rtcMaxPort],
     maxBitrate: intVar(env, 'COLLOQUY_MAX_BITRATE', 2_500_000, 100_000, 50_000_000),
+    videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
   };
 }
