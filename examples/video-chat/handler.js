@@ -17,6 +17,7 @@ import { Colloquy } from '@colloquy/sdk-node';
  * @property {string} [browserUrl] Where browsers reach the Colloquy server (default: apiUrl; '' when
  *   Colloquy itself serves this page).
  * @property {string} [basePath] The path this app is served under (default '/'; ends with '/').
+ * @property {number} [maxRooms] The most rooms this server keeps (default 1000): each is a session.
  */
 
 /** @typedef {import('node:http').IncomingMessage} Request */
@@ -26,23 +27,22 @@ import { Colloquy } from '@colloquy/sdk-node';
 // #region rooms
 /** Room names are what people type and share: 1 to 64 letters, digits, '-' or '_'. */
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-/** Each room is a Colloquy session; an app server remembers at most this many. */
-const MAX_ROOMS = 1000;
 
 /**
  * Finds the Colloquy session of each room, creating it on first use. The map lives in memory:
  * session IDs cost nothing to keep and need no clean-up, and after a restart the next visitor of
  * a room simply starts a new session. A real app keeps rooms in its own database.
  * @param {Colloquy} colloquy
+ * @param {number} maxRooms
  */
-function createRooms(colloquy) {
+function createRooms(colloquy, maxRooms) {
   /** @type {Map<string, Promise<string>>} room name -> session ID (a promise while it is created) */
   const rooms = new Map();
   /** @param {string} room */
   return function sessionIdFor(room) {
     let sessionId = rooms.get(room);
     if (!sessionId) {
-      if (rooms.size >= MAX_ROOMS) throw new HttpError(503, 'This server has too many rooms open. Try again later.');
+      if (rooms.size >= maxRooms) throw new HttpError(503, 'This server has too many rooms open. Try again later.');
       // Routed: media goes through Colloquy's media router, so each browser sends its camera once
       // however many people watch (and the room can be recorded).
       sessionId = colloquy.createSession({ mediaMode: 'routed' }).then((session) => session.sessionId);
@@ -188,7 +188,7 @@ export function createVideoChatHandler(options) {
   if (!basePath.startsWith('/') || !basePath.endsWith('/')) throw new TypeError("basePath must start and end with '/'");
   const browserUrl = (options.browserUrl ?? options.apiUrl).replace(/\/+$/, '');
   const colloquy = new Colloquy(options.apiKey, options.apiSecret, { apiUrl: options.apiUrl });
-  const sessionIdFor = createRooms(colloquy);
+  const sessionIdFor = createRooms(colloquy, options.maxRooms ?? 1000);
   const files = loadPage(browserUrl);
   const policy = contentSecurityPolicy(browserUrl);
 

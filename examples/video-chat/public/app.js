@@ -136,7 +136,7 @@ function layOutGrid() {
 function updateTile(stream) {
   const tile = tiles.get(stream.streamId);
   if (!tile) return;
-  tile.dataset.audio = stream.hasAudio ? 'on' : 'off';
+  if (stream.videoType !== 'screen') tile.dataset.audio = stream.hasAudio ? 'on' : 'off'; // a screen has no sound
   tile.dataset.video = stream.hasVideo ? 'on' : 'off';
 }
 // #endregion

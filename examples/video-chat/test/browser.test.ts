@@ -1,8 +1,9 @@
-// The tutorial app in real Chromium, driven only through its UI, against a real Colloquy server:
-// three people join one room and see and hear each other (frames decoded: getStats framesDecoded
-// rising, width > 0, audio packets rising), chat, mute, share a screen, leave. Then the error
-// messages: camera blocked, the Colloquy server down (for the app server, for the SDK), the app
-// server down. Page errors and console errors fail a test unless it expects that exact line.
+// The tutorial app in real Chromium, driven only through its UI, against a real Colloquy server
+// (which also serves it at /video-chat/, as `npm start` does): three people join one room and see
+// and hear each other (getStats framesDecoded rising, width > 0, audio packets rising), chat, mute,
+// share a screen, leave. Then the error messages: camera blocked, the Colloquy server down (for the
+// app server, for the SDK), the app server down. Page errors and console errors fail a test unless
+// it expects that exact line.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { startTestServer, type TestServer } from '@colloquy/testing/server';
@@ -161,7 +162,9 @@ const banner = (p: TestPage) => p.page.locator('#banner:not([hidden]) #banner-te
 describe('three people in one room', () => {
   it('see and hear each other, chat, mute, share a screen and leave, all through the UI', async () => {
     const started = Date.now();
-    const { url } = await startApp();
+    // The app as `npm start` serves it: mounted by the Colloquy server itself (the camera-blocked
+    // test below runs it on its own port, loading the SDK from another origin).
+    const url = `${t.url}/video-chat/`;
     const [ada, bob, cy] = [await openPage(url), await openPage(url), await openPage(url)];
     await joinAndWait(ada, 'Standup', 'Ada');
     await joinAndWait(bob, 'standup', 'Bob'); // room names are case-insensitive
@@ -219,6 +222,7 @@ describe('three people in one room', () => {
       const frames = await expectDecoding(p, ["Cy's screen"], { audio: false });
       const screenTile = (await tiles(p)).find((x) => x.label === "Cy's screen")!;
       expect(screenTile.screen).toBe(true); // the tile is marked from stream.videoType === 'screen'
+      expect(screenTile.audio).toBeNull(); // no "muted" badge on a screen
       expect(await p.page.locator('#grid').getAttribute('data-columns')).toBe('2');
       console.log(`screen share frames decoded: ${frames["Cy's screen"]}`);
     }
@@ -236,7 +240,7 @@ describe('three people in one room', () => {
     }
     expect(t.server.sessions.live((await sessionOf(ada))!)?.connections.size).toBe(2);
     console.log(`three-page test: ${Date.now() - started} ms`);
-  });
+  }, 60_000); // about 12 s on an idle 2-core machine; room for a loaded CI runner
 });
 
 /** The session ID of the room a page is in, from the server's live sessions (by the page's room). */
