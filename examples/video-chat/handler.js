@@ -1,9 +1,9 @@
+// #region imports
 // @ts-check
 // The video chat's app server, as one Node request handler: it serves the page and hands each
 // visitor what the browser needs to join a room (API key, session ID, token). server.js runs it
 // on its own port; the Colloquy server mounts the same handler at /video-chat/.
 
-// #region imports
 import { readFileSync } from 'node:fs';
 import { Colloquy } from '@colloquy/sdk-node';
 // #endregion

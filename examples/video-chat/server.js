@@ -1,8 +1,8 @@
+// #region server
 // @ts-check
 // Runs the video chat on its own port: `node server.js`, with the Colloquy server's address and
-// your project's credentials in the environment (see README.md).
+// your project's credentials in the environment.
 
-// #region server
 import { createServer } from 'node:http';
 import { createVideoChatHandler } from './handler.js';
 

@@ -168,26 +168,28 @@ function publishCamera() {
   sending.audio = true;
   sending.video = true;
   const properties = { insertMode: 'append', width: '100%', height: '100%', name: myName, style: { nameDisplayMode: 'off' } };
-  publisher = OT.initPublisher(tile, properties, (error) => {
+  const camera = OT.initPublisher(tile, properties, (error) => {
+    if (camera !== publisher) return; // we left the room while the browser was asking
     if (error) {
-      publisher.destroy();
+      camera.destroy();
       cameraFailed(error);
       return;
     }
-    session.publish(publisher, (error) => {
+    session.publish(camera, (error) => {
       if (error) return showBanner(`Cannot send your video: ${error.message}`);
-      tile.dataset.streamId = publisher.stream.streamId;
-      tiles.set(publisher.stream.streamId, tile);
-      updateTile(publisher.stream);
+      tile.dataset.streamId = camera.stream.streamId;
+      tiles.set(camera.stream.streamId, tile);
+      updateTile(camera.stream);
     });
   });
-  publisher.on('destroyed', () => {
+  publisher = camera;
+  camera.on('destroyed', () => {
     removeTile(tile);
-    publisher = null;
+    if (publisher === camera) publisher = null;
     showControls();
   });
   // A moderator (or your app server through the REST API) muted everyone.
-  publisher.on('muteForced', () => {
+  camera.on('muteForced', () => {
     sending.audio = false;
     showControls();
     showBanner('You were muted.');
@@ -252,21 +254,23 @@ function shareScreen() {
       name: `${myName}'s screen`,
       style: { nameDisplayMode: 'off' },
     };
-    screenPublisher = OT.initPublisher(tile, properties, (error) => {
+    const share = OT.initPublisher(tile, properties, (error) => {
+      if (share !== screenPublisher) return; // sharing was stopped meanwhile
       if (error) {
-        screenPublisher.destroy();
+        share.destroy();
         // Cancelling the browser's "choose what to share" dialog is a refusal too: nothing to say.
         if (error.name !== 'OT_USER_MEDIA_ACCESS_DENIED') showBanner(`Cannot share your screen: ${error.message}`);
         return;
       }
-      session.publish(screenPublisher, (error) => {
+      session.publish(share, (error) => {
         if (error) showBanner(`Cannot share your screen: ${error.message}`);
       });
     });
+    screenPublisher = share;
     // Also when the browser's own "Stop sharing" button ends the capture.
-    screenPublisher.on('destroyed', () => {
+    share.on('destroyed', () => {
       removeTile(tile);
-      screenPublisher = null;
+      if (screenPublisher === share) screenPublisher = null;
       showControls();
     });
     showControls();
