@@ -185,6 +185,8 @@ describe('three people in one room', () => {
       expect(await text(p, '#people')).toBe('3 people here');
     }
     console.log(`frames decoded per page: ${decoded.join('; ')}`);
+    // Standards mode, although index.html starts with a region comment before its doctype.
+    expect(await ada.page.evaluate(() => document.compatMode)).toBe('CSS1Compat');
     // The room's name came back normalised; the URL is a link to the room.
     expect(await text(ada, '#room-title')).toBe('standup');
     expect(new URL(ada.page.url()).searchParams.get('room')).toBe('standup');
