@@ -96,9 +96,12 @@ final class RealtimeTest extends TestCase
     {
         $dave = self::join(self::$sessionId, ['data' => 'name=Dave']);
         self::$alice->waitFor('connectionCreated', ['connection' => ['connectionId' => $dave->connectionId, 'data' => 'name=Dave']]);
+        $streamId = $dave->publish(['name' => 'Dave']);
 
         self::assertTrue(self::sdk()->forceDisconnect(self::$sessionId, $dave->connectionId));
         self::assertSame('forceDisconnected', $dave->waitFor('disconnected')['reason']);
+        self::$alice->waitFor('streamDestroyed', ['streamId' => $streamId, 'reason' => 'forceDisconnected']);
+        self::assertSame(0, self::sdk()->listStreams(self::$sessionId)->totalCount());
         self::$alice->waitFor('connectionDestroyed', ['connectionId' => $dave->connectionId, 'reason' => 'forceDisconnected']);
         self::$bob->waitFor('connectionDestroyed', ['connectionId' => $dave->connectionId, 'reason' => 'forceDisconnected']);
         self::assertSame(4002, self::waitClosed($dave)['code']);
@@ -108,6 +111,28 @@ final class RealtimeTest extends TestCase
         $this->expectException(NotFoundException::class);
         $this->expectExceptionMessage('Not found. The client specified by the connection ID is not connected to the session.');
         self::sdk()->forceDisconnect(self::$sessionId, $dave->connectionId);
+    }
+
+    public function testAConnectionOfAnotherSessionIsNotFound(): void
+    {
+        $otherSession = self::sdk()->createSession()->getSessionId();
+        $other = self::join($otherSession);
+        foreach ([
+            fn () => self::sdk()->signal(self::$sessionId, ['data' => 'not for you'], $other->connectionId),
+            fn () => self::sdk()->forceDisconnect(self::$sessionId, $other->connectionId),
+        ] as $call) {
+            try {
+                $call();
+                self::fail('a call through one session reached a connection of another');
+            } catch (NotFoundException $e) {
+                self::assertSame('Not found. The client specified by the connection ID is not connected to the session.', $e->getMessage());
+            }
+        }
+        // Still there, and told nothing.
+        self::sdk()->signal($otherSession, ['data' => 'still here']);
+        $other->waitFor('signal', ['data' => 'still here']);
+        self::assertSame(['signal'], array_column($other->events(), 'type'));
+        $other->leave();
     }
 
     public function testForceDisconnectAnswers204(): void
