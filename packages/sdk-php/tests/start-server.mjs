@@ -118,7 +118,7 @@ function refusal(err) {
   return { code: err.reply.code, name: err.reply.name, message: err.reply.message };
 }
 
-/** Whether `message` has every field of `pattern` (objects compared by the fields the pattern lists). */
+/** Whether `value` has every field of `pattern` (nested objects compared by the fields the pattern lists). */
 function matches(value, pattern) {
   if (pattern !== null && typeof pattern === 'object' && !Array.isArray(pattern)) {
     if (value === null || typeof value !== 'object') return false;
