@@ -59,6 +59,8 @@ function drawNav(signedIn: boolean): void {
     nav,
     h('a', { class: 'brand', href: link('/projects') }, 'Colloquy'),
     SECTIONS.map(([to, label]) => h('a', { href: link(to), class: path.startsWith(to) ? 'active' : '' }, label)),
+    // The tutorial app the server serves beside the dashboard (examples/video-chat).
+    h('a', { href: '/video-chat/', target: '_blank', rel: 'noopener', id: 'video-chat-link' }, 'Video chat ↗'),
     h('span', { class: 'spacer' }),
     knownProjects().length > 0 ? h('label', { class: 'picker' }, 'Project ', select) : null,
     h(

@@ -14,14 +14,17 @@ use JsonSerializable;
  * @property-read string $id
  * @property-read string $sessionId
  * @property-read ?string $name
- * @property-read string $status started, paused, stopped, uploaded, available, expired, failed or deleted
- * @property-read ?string $reason
+ * @property-read string $status started, paused (recording, nobody publishing), stopped (being produced),
+ *     available (url downloadable), failed (see reason), deleted or expired; OpenTok's "uploaded" (to a
+ *     cloud bucket) never happens on Colloquy
+ * @property-read ?string $reason why it stopped or failed ("user initiated", "session ended", …)
  * @property-read int $createdAt epoch milliseconds
  * @property-read ?int $updatedAt
  * @property-read int $duration seconds (0 while recording)
  * @property-read int $size bytes
- * @property-read int|string|null $partnerId
- * @property-read int|string|null $projectId
+ * @property-read ?int $partnerId the API key as an integer (projects; null for applications)
+ * @property-read int|string|null $projectId the API key as an integer, or the application ID
+ * @property-read ?string $applicationId the application ID (applications only)
  * @property-read bool $hasAudio
  * @property-read bool $hasVideo
  * @property-read string $outputMode composed or individual
@@ -30,7 +33,8 @@ use JsonSerializable;
  * @property-read ?int $maxBitrate
  * @property-read ?int $quantizationParameter
  * @property-read ?string $multiArchiveTag
- * @property-read ?string $url download URL, when available
+ * @property-read ?string $url signed download URL while available (valid for minutes: get the archive
+ *     again for a fresh one), null otherwise
  * @property-read ?string $password
  * @property-read ?string $sha256sum
  * @property-read ?array $streams while recording: [{streamId, hasAudio, hasVideo}]
@@ -41,7 +45,7 @@ final class Archive implements JsonSerializable
 {
     private const FIELDS = [
         'id', 'sessionId', 'name', 'status', 'reason', 'createdAt', 'updatedAt', 'duration', 'size',
-        'partnerId', 'projectId', 'hasAudio', 'hasVideo', 'outputMode', 'streamMode', 'resolution',
+        'partnerId', 'projectId', 'applicationId', 'hasAudio', 'hasVideo', 'outputMode', 'streamMode', 'resolution',
         'maxBitrate', 'quantizationParameter', 'multiArchiveTag', 'url', 'password', 'sha256sum',
         'streams', 'hasTranscription', 'transcription',
     ];
@@ -88,7 +92,7 @@ final class Archive implements JsonSerializable
         return $this;
     }
 
-    /** Deletes the recording (only once it is available or uploaded). */
+    /** Deletes the recording (once it is available, failed or expired; 409 while recording or produced). */
     public function delete(): bool
     {
         $this->owner()->deleteArchive($this->data['id']);

@@ -303,7 +303,7 @@ class OpenTok
         return new Archive($this->client->request('GET', 'archive/' . rawurlencode($archiveId))->json(), $this);
     }
 
-    /** Deletes an archive's recording (once it is available or uploaded). */
+    /** Deletes an archive's recording (once it is available, failed or expired; 409 before). */
     public function deleteArchive(string $archiveId): bool
     {
         $archiveId = Validators::archiveId($archiveId);

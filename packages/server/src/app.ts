@@ -12,14 +12,18 @@ import { projectRoutes } from './rest/project-routes.js';
 import { sessionCreateRoutes } from './rest/session-create.js';
 import { clientBundleRoutes } from './client-bundle.js';
 import { registerSignaling } from './signaling/plugin.js';
+import { videoChatRoutes, type VideoChatMountOptions } from './video-chat.js';
 
 export interface AppState {
   /** False while shutting down: /healthz answers 503 so a balancer stops sending traffic. */
   ready: boolean;
 }
 
-/** `dashboard`: the operator's web UI and its API; left out when not given. */
-export async function buildApp(ctx: AppContext, state: AppState = { ready: true }, dashboard?: DashboardOptions): Promise<FastifyInstance> {
+/**
+ * `dashboard`: the operator's web UI and its API; `videoChat`: the tutorial app at /video-chat/
+ * (when the config allows it). Each is left out when not given.
+ */
+export async function buildApp(ctx: AppContext, state: AppState = { ready: true }, dashboard?: DashboardOptions, videoChat?: VideoChatMountOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -45,6 +49,7 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
   await app.register(async (scope) => projectRoutes(scope, ctx), { prefix: '/v2/project/:projectKey' });
   if (dashboard) await app.register(async (scope) => dashboardPlugin(scope, ctx, dashboard));
   await app.register(async (scope) => clientBundleRoutes(scope));
+  if (videoChat) await app.register(async (scope) => videoChatRoutes(scope, ctx, videoChat));
   registerSignaling(app, ctx);
   return app;
 }

@@ -11,6 +11,7 @@ import { createLogger } from './logger.js';
 import { startServer } from './server.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { Store } from './store/index.js';
+import { VIDEO_CHAT_PATH } from './video-chat.js';
 
 const USAGE = `Usage: colloquy <command> [options]
 
@@ -29,7 +30,7 @@ Commands:
 
 Environment: PORT, HOST, COLLOQUY_DATA_DIR, COLLOQUY_PUBLIC_URL, COLLOQUY_API_KEY,
 COLLOQUY_API_SECRET, COLLOQUY_APPLICATION_ID, COLLOQUY_PUBLIC_KEY_FILE, COLLOQUY_ADMIN_PASSWORD,
-COLLOQUY_INSPECTOR_RETENTION_DAYS, LOG_LEVEL (see README).`;
+COLLOQUY_INSPECTOR_RETENTION_DAYS, COLLOQUY_VIDEO_CHAT, LOG_LEVEL (see README).`;
 
 class UsageError extends Error {}
 
@@ -41,7 +42,7 @@ async function serve(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config);
   const server = await startServer(config, { logger });
-  printBanner(server.url, server.bootstrap, server.generatedAdminPassword);
+  printBanner(server.url, server.bootstrap, server.generatedAdminPassword, config.videoChat);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -64,8 +65,10 @@ async function serve(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-function printBanner(url: string, bootstrap: Awaited<ReturnType<typeof startServer>>['bootstrap'], adminPassword: string | null): void {
-  const lines = ['', `Colloquy is running at ${url}`, `  dashboard:  ${url}/`, `  health:     ${url}/healthz`, `  browser SDK: ${url}/v2/js/opentok.js`];
+function printBanner(url: string, bootstrap: Awaited<ReturnType<typeof startServer>>['bootstrap'], adminPassword: string | null, videoChat: boolean): void {
+  const lines = ['', `Colloquy is running at ${url}`, `  dashboard:  ${url}/`];
+  if (videoChat) lines.push(`  video chat: ${url}${VIDEO_CHAT_PATH}  (the tutorial app; docs/tutorial-video-chat.md)`);
+  lines.push(`  health:     ${url}/healthz`, `  browser SDK: ${url}/v2/js/opentok.js`);
   const dev = bootstrap.createdDevProject;
   if (dev) {
     lines.push('', 'A development project was created (shown once; `colloquy project list` shows it again):');

@@ -53,6 +53,12 @@ export interface Config {
   rtcPortRange: [number, number];
   /** Default most bits per second one publisher may send (`COLLOQUY_MAX_BITRATE`, default 2500000); told to browsers by REMB. */
   maxBitrate: number;
+  /**
+   * Serve the tutorial video chat at /video-chat/ with the default project (`COLLOQUY_VIDEO_CHAT`,
+   * on/off). Default: on when the server listens on loopback only, since anyone who can open the
+   * page can start calls on that project.
+   */
+  videoChat: boolean;
   archiving: ArchivingConfig;
 }
 
@@ -106,6 +112,10 @@ function trustProxyVar(raw: string | null): boolean | number | string[] {
   return list;
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const apiKey = strVar(env, 'COLLOQUY_API_KEY');
   const apiSecret = strVar(env, 'COLLOQUY_API_SECRET');
@@ -148,6 +158,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const rtcListenIp = strVar(env, 'COLLOQUY_RTC_LISTEN_IP');
   if (rtcListenIp !== null && !isIPv4(rtcListenIp)) throw new ConfigError(`COLLOQUY_RTC_LISTEN_IP must be an IPv4 address; got ${JSON.stringify(rtcListenIp)}`);
+  const videoChat = strVar(env, 'COLLOQUY_VIDEO_CHAT');
+  if (videoChat !== null && videoChat !== 'on' && videoChat !== 'off') throw new ConfigError(`COLLOQUY_VIDEO_CHAT must be on or off; got ${JSON.stringify(videoChat)}`);
   const rtcMinPort = intVar(env, 'COLLOQUY_RTC_MIN_PORT', 40000, 1024, 65535);
   const rtcMaxPort = intVar(env, 'COLLOQUY_RTC_MAX_PORT', 49999, 1024, 65535);
   if (rtcMinPort >= rtcMaxPort) throw new ConfigError('COLLOQUY_RTC_MIN_PORT must be below COLLOQUY_RTC_MAX_PORT');
@@ -183,5 +195,6 @@ export function loadConfig(env: Env = process.env): Config {
       maxDurationSeconds: intVar(env, 'COLLOQUY_ARCHIVE_MAX_DURATION', 14_400, 1, 43_200),
       noPublisherTimeoutSeconds: intVar(env, 'COLLOQUY_ARCHIVE_NO_PUBLISHER_TIMEOUT', 3600, 1, 43_200),
     },
+    videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
   };
 }

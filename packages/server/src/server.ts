@@ -80,7 +80,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const admin = new AdminAuth(store.db);
     const generatedAdminPassword = await admin.init(config.adminPassword);
     const state: AppState = { ready: false };
-    app = await buildApp({ config, logger, store, sessions, inspector, archives }, state, { admin });
+    app = await buildApp({ config, logger, store, sessions, inspector, archives }, state, { admin }, { projectId: bootstrap.defaultProject?.id ?? null });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

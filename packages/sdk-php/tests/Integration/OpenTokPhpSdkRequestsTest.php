@@ -115,12 +115,28 @@ final class OpenTokPhpSdkRequestsTest extends TestCase
 
     public function testStartArchiveWithTheBodyItBuilds(): void
     {
-        $body = json_encode(['sessionId' => self::$relayed, 'hasVideo' => true, 'hasAudio' => true, 'outputMode' => 'composed', 'streamMode' => 'auto', 'hasTranscription' => false, 'resolution' => '640x480']);
-        $response = self::raw('POST', self::projectPath('archive'), $body, [self::JSON]);
+        $body = ['sessionId' => self::$relayed, 'hasVideo' => true, 'hasAudio' => true, 'outputMode' => 'composed', 'streamMode' => 'auto', 'hasTranscription' => false, 'resolution' => '640x480'];
+        $response = self::raw('POST', self::projectPath('archive'), json_encode($body), [self::JSON]);
         self::assertSame(409, $response['status']);
 
+        // With a client connected to a routed session it starts, and stops with its bodyless POST.
+        $client = self::join(self::$routed);
+        $response = self::raw('POST', self::projectPath('archive'), json_encode(['sessionId' => self::$routed, 'name' => 'opentok-php'] + $body), [self::JSON, self::USER_AGENT]);
+        self::assertSame(200, $response['status']);
+        $started = json_decode($response['body'], true);
+        self::assertSame(['started', 'opentok-php', (int) self::server()->apiKey], [$started['status'], $started['name'], $started['partnerId']]);
+        $response = self::raw('POST', self::projectPath('archive/' . $started['id'] . '/stop'), null, [self::JSON, self::USER_AGENT]);
+        self::assertSame(200, $response['status']);
+        self::assertSame('stopped', json_decode($response['body'], true)['status']);
+
+        // Its signal() with the default empty type reaches the client.
+        $response = self::raw('POST', self::projectPath('session/' . self::$routed . '/signal'), '{"type":"","data":"from opentok-php"}', [self::JSON]);
+        self::assertSame(204, $response['status']);
+        self::assertSame('', $client->waitFor('signal', ['data' => 'from opentok-php'])['signalType']);
+        $client->leave();
+
         $list = self::raw('GET', self::projectPath('archive?offset=1&count=5&sessionId=' . self::$routed), null, []);
-        self::assertSame(['count' => 0, 'items' => []], json_decode($list['body'], true));
+        self::assertSame(['count' => 1, 'items' => []], json_decode($list['body'], true));
     }
 
     public function testSipDialOnItsCallPathIsNotProvided(): void
@@ -130,7 +146,7 @@ final class OpenTokPhpSdkRequestsTest extends TestCase
         self::assertSame('SIP calls are not supported by this Colloquy server', json_decode($response['body'], true)['message']);
     }
 
-    public function testItsJwtClientTokenIsAccepted(): void
+    public function testItsJwtClientTokenConnects(): void
     {
         // OpenTok::generateToken: no exp unless expireTime is given, `data` and `expireTime` left
         // in the payload as null, the class list urlencoded, a numeric nonce.
@@ -139,19 +155,20 @@ final class OpenTokPhpSdkRequestsTest extends TestCase
             'iss' => $s->apiKey, 'iat' => time(), 'session_id' => self::$routed, 'role' => 'moderator', 'ist' => 'project',
             'nonce' => mt_rand(), 'scope' => 'session.connect', 'data' => null, 'expireTime' => null, 'initial_layout_class_list' => '',
         ];
-        $result = $s->verifyToken(Jwt::sign($claims, $s->apiSecret, 'HS256'), self::$routed);
-        self::assertTrue($result['ok'], $result['message'] ?? '');
-        self::assertSame('moderator', $result['claims']['role']);
-        self::assertSame(time() + 86400, $result['claims']['expireTime'], 'a token without exp lasts the default 24 hours', 2);
+        $client = $s->join(self::$routed, Jwt::sign($claims, $s->apiSecret, 'HS256'));
+        self::assertSame(['publish', 'subscribe', 'forcedisconnect', 'forceunpublish', 'forcemute'], $client->permissions);
+        self::assertSame('', $client->data);
+        $client->leave();
 
         $claims['exp'] = time() + 600;
         $claims['connection_data'] = 'name=Ada';
         unset($claims['expireTime'], $claims['data']);
-        $result = $s->verifyToken(Jwt::sign($claims, $s->apiSecret, 'HS256'), self::$routed);
-        self::assertSame([true, 'name=Ada', $claims['exp']], [$result['ok'], $result['claims']['connectionData'], $result['claims']['expireTime']]);
+        $client = $s->join(self::$routed, Jwt::sign($claims, $s->apiSecret, 'HS256'));
+        self::assertSame('name=Ada', $client->data);
+        $client->leave();
     }
 
-    public function testItsLegacyT1TokenIsAccepted(): void
+    public function testItsLegacyT1TokenConnects(): void
     {
         // returnLegacyToken: no expire_time unless given, nonce = microtime . mt_rand, an empty
         // initial_layout_class_list from its default [''].
@@ -161,8 +178,9 @@ final class OpenTokPhpSdkRequestsTest extends TestCase
         $dataString = 'session_id=' . self::$routed . "&create_time=$createTime&role=publisher&nonce=$nonce"
             . '&connection_data=' . urlencode('user=1 name=Ada') . '&initial_layout_class_list=' . urlencode('');
         $token = 'T1==' . base64_encode('partner_id=' . $s->apiKey . '&sig=' . hash_hmac('sha1', $dataString, $s->apiSecret) . ":$dataString");
-        $result = $s->verifyToken($token, self::$routed);
-        self::assertTrue($result['ok'], $result['message'] ?? '');
-        self::assertSame(['T1', 'publisher', 'user=1 name=Ada', []], [$result['claims']['kind'], $result['claims']['role'], $result['claims']['connectionData'], $result['claims']['initialLayoutClassList']]);
+        $client = $s->join(self::$routed, $token);
+        self::assertSame(['publish', 'subscribe'], $client->permissions);
+        self::assertSame('user=1 name=Ada', $client->data);
+        $client->leave();
     }
 }

@@ -1,8 +1,9 @@
 <?php
 
-// Client tokens made by the SDK, proven valid by the server's own verifier (verifyClientToken, the
-// function signaling uses) against the server's project store: JWT by default, T1 when asked,
-// RS256 in application mode; every option lands in the claims the server reads.
+// Client tokens made by the SDK, proven by joining sessions with them over the signaling WebSocket
+// as a browser would: JWT by default, T1 when asked, RS256 in application mode; the role shows in
+// the permissions the server grants, the data in what other clients see, the layout classes in the
+// client's published streams. Forged tokens and tokens of another session are refused (1004).
 
 declare(strict_types=1);
 
@@ -16,6 +17,13 @@ use Colloquy\Tests\Support\TestCase;
 
 final class TokensTest extends TestCase
 {
+    private const PERMISSIONS = [
+        Role::SUBSCRIBER => ['subscribe'],
+        Role::PUBLISHER_ONLY => ['publish'],
+        Role::PUBLISHER => ['publish', 'subscribe'],
+        Role::MODERATOR => ['publish', 'subscribe', 'forcedisconnect', 'forceunpublish', 'forcemute'],
+    ];
+
     private static string $sessionId;
 
     public static function setUpBeforeClass(): void
@@ -23,7 +31,12 @@ final class TokensTest extends TestCase
         self::$sessionId = self::sdk()->createSession(['mediaMode' => MediaMode::ROUTED])->getSessionId();
     }
 
-    public function testDefaultTokenIsAnHs256JwtThatTheServerAccepts(): void
+    public static function tearDownAfterClass(): void
+    {
+        self::server()->leaveAll();
+    }
+
+    public function testDefaultTokenIsAnHs256JwtThatConnects(): void
     {
         $before = time();
         $token = self::sdk()->generateToken(self::$sessionId);
@@ -32,71 +45,97 @@ final class TokensTest extends TestCase
         self::assertSame(self::server()->apiKey, $jwt['claims']['iss']);
         self::assertSame('project', $jwt['claims']['ist']);
         self::assertSame('session.connect', $jwt['claims']['scope']);
+        self::assertSame(self::$sessionId, $jwt['claims']['session_id']);
+        self::assertSame('publisher', $jwt['claims']['role']);
+        self::assertGreaterThanOrEqual($before + 86400, $jwt['claims']['expire_time']);
+        self::assertLessThanOrEqual(time() + 86400, $jwt['claims']['exp']);
 
-        $result = self::server()->verifyToken($token, self::$sessionId);
-        self::assertTrue($result['ok'], $result['message'] ?? '');
-        $claims = $result['claims'];
-        self::assertSame('jwt', $claims['kind']);
-        self::assertSame(self::server()->apiKey, $claims['projectId']);
-        self::assertSame(self::$sessionId, $claims['sessionId']);
-        self::assertSame('publisher', $claims['role']);
-        self::assertSame('', $claims['connectionData']);
-        self::assertSame([], $claims['initialLayoutClassList']);
-        self::assertGreaterThanOrEqual($before + 86400, $claims['expireTime']);
-        self::assertLessThanOrEqual(time() + 86400, $claims['expireTime']);
+        $client = self::server()->join(self::$sessionId, $token);
+        self::assertSame(self::PERMISSIONS[Role::PUBLISHER], $client->permissions);
+        self::assertSame('', $client->data);
+        self::assertSame('routed', $client->connectResult['mediaMode']);
+        self::assertContains($client->connectionId, array_map(
+            static fn ($c) => $c->connectionId,
+            self::sdk()->listConnections(self::$sessionId)->getItems()
+        ));
+        $client->leave();
     }
 
-    public function testJwtCarriesEveryOption(): void
+    public function testJwtCarriesEveryOptionToTheServer(): void
     {
         $expire = time() + 3600;
+        $data = 'name=Ada & Grace, née “Lovelace” 🎉';
         $token = self::sdk()->generateToken(self::$sessionId, [
             'role' => Role::MODERATOR,
             'expireTime' => $expire,
-            'data' => 'name=Ada & Grace, née “Lovelace” 🎉',
+            'data' => $data,
             'initialLayoutClassList' => ['focus', 'main'],
         ]);
-        $claims = self::verified($token);
-        self::assertSame('moderator', $claims['role']);
-        self::assertSame($expire, $claims['expireTime']);
-        self::assertSame('name=Ada & Grace, née “Lovelace” 🎉', $claims['connectionData']);
-        self::assertSame(['focus', 'main'], $claims['initialLayoutClassList']);
+        $claims = self::decodeJwt($token)['claims'];
+        self::assertSame($expire, $claims['exp']);
+        self::assertSame($expire, $claims['expire_time']);
+
+        $watcher = self::join(self::$sessionId);
+        $client = self::server()->join(self::$sessionId, $token);
+        self::assertSame(self::PERMISSIONS[Role::MODERATOR], $client->permissions);
+        self::assertSame($data, $client->data);
+        // Other clients see the data the token carries.
+        $created = $watcher->waitFor('connectionCreated', ['connection' => ['connectionId' => $client->connectionId]]);
+        self::assertSame($data, $created['connection']['data']);
+        // The token's layout classes are the initial classes of the client's streams.
+        $streamId = $client->publish(['name' => 'jwt']);
+        self::assertSame(['focus', 'main'], self::sdk()->getStream(self::$sessionId, $streamId)->layoutClassList);
+        $client->leave();
+        $watcher->leave();
     }
 
-    public function testLegacyT1TokenCarriesEveryOption(): void
+    public function testLegacyT1TokenCarriesEveryOptionToTheServer(): void
     {
         $expire = time() + 7200;
+        $data = 'user=42&name=Ada Lovelace+1%';
         $token = self::sdk()->generateToken(self::$sessionId, [
-            'role' => Role::SUBSCRIBER,
+            'role' => Role::PUBLISHER,
             'expireTime' => $expire,
-            'data' => 'user=42&name=Ada Lovelace+1%',
+            'data' => $data,
             'initialLayoutClassList' => ['full'],
         ], true);
         self::assertStringStartsWith('T1==', $token);
-        $claims = self::verified($token);
-        self::assertSame('T1', $claims['kind']);
-        self::assertSame('subscriber', $claims['role']);
-        self::assertSame($expire, $claims['expireTime']);
-        self::assertSame('user=42&name=Ada Lovelace+1%', $claims['connectionData']);
-        self::assertSame(['full'], $claims['initialLayoutClassList']);
+        self::assertMatchesRegularExpression('/^partner_id=' . self::server()->apiKey . '&sig=[0-9a-f]{40}:/', base64_decode(substr($token, 4), true));
+        parse_str(explode(':', base64_decode(substr($token, 4), true), 2)[1], $fields);
+        self::assertSame((string) $expire, $fields['expire_time']);
+        self::assertSame('publisher', $fields['role']);
+
+        $client = self::server()->join(self::$sessionId, $token);
+        self::assertSame(self::PERMISSIONS[Role::PUBLISHER], $client->permissions);
+        self::assertSame($data, $client->data);
+        $streamId = $client->publish(['name' => 't1']);
+        self::assertSame(['full'], self::sdk()->getStream(self::$sessionId, $streamId)->layoutClassList);
+        $client->leave();
     }
 
-    public function testEveryRoleIsAccepted(): void
+    public function testEveryRoleConnectsWithItsPermissions(): void
     {
         foreach (Role::ALL as $role) {
-            self::assertSame($role, self::verified(self::sdk()->generateToken(self::$sessionId, ['role' => $role]))['role']);
-            self::assertSame($role, self::verified(self::sdk()->generateToken(self::$sessionId, ['role' => $role], true))['role']);
+            foreach ([false, true] as $legacy) {
+                $client = self::join(self::$sessionId, ['role' => $role], $legacy);
+                self::assertSame(self::PERMISSIONS[$role], $client->permissions, $role . ($legacy ? ' (T1)' : ' (JWT)'));
+                $client->leave();
+            }
         }
     }
 
     public function testSessionObjectMakesTokensForItself(): void
     {
         $session = self::sdk()->createSession();
-        $claims = self::verified($session->generateToken(['role' => Role::PUBLISHER_ONLY]), $session->getSessionId());
-        self::assertSame('publisheronly', $claims['role']);
-        self::assertSame('T1', self::verified($session->generateToken([], true), $session->getSessionId())['kind']);
+        $client = self::server()->join($session->getSessionId(), $session->generateToken(['role' => Role::PUBLISHER_ONLY]));
+        self::assertSame(['publish'], $client->permissions);
+        $client->leave();
+        $client = self::server()->join($session->getSessionId(), $session->generateToken([], true));
+        self::assertSame(self::PERMISSIONS[Role::PUBLISHER], $client->permissions);
+        $client->leave();
     }
 
-    public function testApplicationTokenIsAnRs256JwtThatTheServerAccepts(): void
+    public function testApplicationTokenIsAnRs256JwtThatConnects(): void
     {
         $app = self::appSdk();
         self::assertTrue($app->isApplication());
@@ -108,12 +147,15 @@ final class TokensTest extends TestCase
         self::assertSame('video', $jwt['claims']['sub']);
         self::assertSame(['paths' => ['/session/**' => []]], $jwt['claims']['acl']);
 
-        $claims = self::verified($token, $session->getSessionId());
-        self::assertSame('application', $claims['kind']);
-        self::assertSame(self::server()->applicationId, $claims['projectId']);
-        self::assertSame('moderator', $claims['role']);
-        self::assertSame('app user', $claims['connectionData']);
-        self::assertSame(['a'], $claims['initialLayoutClassList']);
+        $client = self::server()->join($session->getSessionId(), $token);
+        self::assertSame(self::PERMISSIONS[Role::MODERATOR], $client->permissions);
+        self::assertSame('app user', $client->data);
+        $streamId = $client->publish(['name' => 'app']);
+        $stream = $app->getStream($session->getSessionId(), $streamId);
+        self::assertSame(['a'], $stream->layoutClassList);
+        self::assertSame('app', $stream->name);
+        self::assertSame([$client->connectionId], array_map(static fn ($c) => $c->connectionId, $app->listConnections($session->getSessionId())->getItems()));
+        $client->leave();
     }
 
     public function testApplicationsCannotMakeT1Tokens(): void
@@ -129,24 +171,22 @@ final class TokensTest extends TestCase
     {
         $s = self::server();
         $impostor = new OpenTok($s->apiKey, 'another-secret-0123456789abcdef', ['apiUrl' => $s->url]);
-        $jwt = $impostor->generateToken(self::$sessionId);
-        self::assertSame('bad-signature', self::server()->verifyToken($jwt)['reason']);
-        self::assertSame('bad-signature', self::server()->verifyToken($impostor->generateToken(self::$sessionId, [], true))['reason']);
+        self::assertRefused('Invalid token: token signature is invalid', $impostor->generateToken(self::$sessionId));
+        self::assertRefused('Invalid token: token signature is invalid', $impostor->generateToken(self::$sessionId, [], true));
 
         $token = self::sdk()->generateToken(self::$sessionId, ['role' => Role::SUBSCRIBER]);
-        [$header, $payload, $signature] = explode('.', $token);
+        [$header, , $signature] = explode('.', $token);
         $claims = self::decodeJwt($token)['claims'];
         $claims['role'] = 'moderator';
         $forged = $header . '.' . rtrim(strtr(base64_encode(json_encode($claims)), '+/', '-_'), '=') . '.' . $signature;
-        self::assertSame('bad-signature', self::server()->verifyToken($forged)['reason']);
+        self::assertRefused('Invalid token: token signature is invalid', $forged);
     }
 
     public function testTheServerRefusesATokenForAnotherSession(): void
     {
         $other = self::sdk()->createSession()->getSessionId();
-        $result = self::server()->verifyToken(self::sdk()->generateToken(self::$sessionId), $other);
-        self::assertFalse($result['ok']);
-        self::assertSame('wrong-session', $result['reason']);
+        self::assertRefused('Invalid token: token is for another session', self::sdk()->generateToken($other), self::$sessionId);
+        self::assertRefused('Invalid token: token is for another session', self::sdk()->generateToken($other, [], true), self::$sessionId);
     }
 
     /**
@@ -187,8 +227,9 @@ final class TokensTest extends TestCase
 
     public function testExactly1000CharactersOfDataAndThirtyDaysAreAllowed(): void
     {
-        $claims = self::verified(self::sdk()->generateToken(self::$sessionId, ['data' => str_repeat('é', 1000), 'expireTime' => time() + 30 * 86400]));
-        self::assertSame(1000, mb_strlen($claims['connectionData']));
+        $client = self::join(self::$sessionId, ['data' => str_repeat('é', 1000), 'expireTime' => time() + 30 * 86400]);
+        self::assertSame(str_repeat('é', 1000), $client->data);
+        $client->leave();
     }
 
     public function testRefusesASessionOfAnotherProjectOrNotASessionId(): void
@@ -203,11 +244,11 @@ final class TokensTest extends TestCase
         }
     }
 
-    /** @return array<string, mixed> */
-    private static function verified(string $token, ?string $sessionId = null): array
+    /** The server refuses to let the token join the session, as OpenTok.js's connect would report it. */
+    private static function assertRefused(string $message, string $token, ?string $sessionId = null): void
     {
-        $result = self::server()->verifyToken($token, $sessionId ?? self::$sessionId);
-        self::assertTrue($result['ok'], 'the server refused the token: ' . ($result['message'] ?? ''));
-        return $result['claims'];
+        $answer = self::server()->tryJoin($sessionId ?? self::$sessionId, $token);
+        self::assertArrayHasKey('refused', $answer, 'the server let the token join');
+        self::assertSame(['code' => 1004, 'name' => 'OT_AUTHENTICATION_ERROR', 'message' => $message], $answer['refused']);
     }
 }

@@ -1,7 +1,7 @@
 <?php
 
 // Base class of the SDK's tests: SDK clients pointed at the real server or at the recording stub,
-// and small helpers to read JWTs and build session IDs.
+// real clients joining sessions (LiveClient), and small helpers to read JWTs and build session IDs.
 
 declare(strict_types=1);
 
@@ -30,6 +30,17 @@ abstract class TestCase extends PHPUnitTestCase
     {
         $s = self::server();
         return new OpenTok($s->applicationId, $s->privateKeyPem, ['apiUrl' => $s->url]);
+    }
+
+    /**
+     * A real client that joined the session with a token this SDK made (`$tokenOptions` as for
+     * generateToken; T1 when `$legacy`), over the signaling WebSocket.
+     *
+     * @param array<string, mixed> $tokenOptions
+     */
+    protected static function join(string $sessionId, array $tokenOptions = [], bool $legacy = false, ?OpenTok $sdk = null): LiveClient
+    {
+        return self::server()->join($sessionId, ($sdk ?? self::sdk())->generateToken($sessionId, $tokenOptions, $legacy));
     }
 
     /** A project client of the recording stub, for request-shape tests. */

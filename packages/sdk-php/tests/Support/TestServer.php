@@ -1,9 +1,9 @@
 <?php
 
 // The PHP side of tests/start-server.mjs: starts it once per PHPUnit run (proc_open, no shell),
-// hands tests its URLs and credentials, and speaks its JSON-line commands (verify a client token
-// with the server's own verifier; script and read the recording stub). The RSA key pair of the test
-// application is made here with openssl, and its public key given to the server.
+// hands tests its URLs and credentials, and speaks its JSON-line commands (join sessions with real
+// WebSocket + WebRTC clients, see LiveClient; script and read the recording stub). The RSA key pair
+// of the test application is made here with openssl, and its public key given to the server.
 
 declare(strict_types=1);
 
@@ -15,7 +15,7 @@ final class TestServer
 {
     public const APPLICATION_ID = '6f1d2c3b-4a59-4e8d-9c7b-0a1b2c3d4e5f';
     private const START_TIMEOUT = 60.0;
-    private const COMMAND_TIMEOUT = 15.0;
+    private const COMMAND_TIMEOUT = 20.0;
 
     private static ?self $instance = null;
 
@@ -33,6 +33,7 @@ final class TestServer
     /** @var resource */
     private $stdout;
     private string $buffer = '';
+    private int $commandSeq = 0;
     private string $keyDir;
 
     public static function get(): self
@@ -86,14 +87,34 @@ final class TestServer
     }
 
     /**
-     * Checks a client token with the server's verifyClientToken, against the server's own project
-     * store: ['ok' => true, 'claims' => [...]] or ['ok' => false, 'reason' => ..., 'message' => ...].
+     * Joins a session over the signaling WebSocket with a token, as a browser would: a real client
+     * of the launcher (ProtocolClient) that can then publish, subscribe and report what it got.
+     * Fails the test when the server refuses the token; see tryJoin() for refusals.
+     */
+    public function join(string $sessionId, string $token): LiveClient
+    {
+        $answer = $this->tryJoin($sessionId, $token);
+        if (isset($answer['refused'])) {
+            throw new RuntimeException('The server refused the token: ' . json_encode($answer['refused']));
+        }
+        return new LiveClient($this, $answer);
+    }
+
+    /**
+     * Tries to join: the connect result (clientId, connection, permissions, connections, streams,
+     * mediaMode) or ['refused' => ['code' => …, 'name' => …, 'message' => …]].
      *
      * @return array<string, mixed>
      */
-    public function verifyToken(string $token, ?string $sessionId = null): array
+    public function tryJoin(string $sessionId, string $token): array
     {
-        return $this->command(['cmd' => 'verifyToken', 'token' => $token, 'sessionId' => $sessionId]);
+        return $this->command(['cmd' => 'join', 'sessionId' => $sessionId, 'token' => $token]);
+    }
+
+    /** Every joined client leaves (tests clean up with it). */
+    public function leaveAll(): void
+    {
+        $this->command(['cmd' => 'leaveAll']);
     }
 
     /**
@@ -126,15 +147,24 @@ final class TestServer
     }
 
     /**
+     * Sends one launcher command and returns its answer; throws when the launcher could not carry
+     * it out (ok: false). `$timeout` is for commands that wait (publish, waitFor).
+     *
+     * @internal for LiveClient
      * @param array<string, mixed> $command
      * @return array<string, mixed>
      */
-    private function command(array $command): array
+    public function command(array $command, float $timeout = self::COMMAND_TIMEOUT): array
     {
-        fwrite($this->stdin, json_encode($command, JSON_THROW_ON_ERROR) . "\n");
+        // Numbered, so that the late answer of a command that timed out is never taken for another's.
+        $command['seq'] = ++$this->commandSeq;
+        fwrite($this->stdin, json_encode($command, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES) . "\n");
         fflush($this->stdin);
-        $answer = json_decode($this->readLine(self::COMMAND_TIMEOUT), true, 512, JSON_THROW_ON_ERROR);
-        if (($answer['ok'] ?? false) !== true && $command['cmd'] !== 'verifyToken') {
+        $deadline = microtime(true) + $timeout;
+        do {
+            $answer = json_decode($this->readLine(max(0.001, $deadline - microtime(true))), true, 512, JSON_THROW_ON_ERROR);
+        } while (($answer['seq'] ?? null) !== $command['seq']);
+        if (($answer['ok'] ?? false) !== true) {
             throw new RuntimeException('start-server.mjs refused ' . $command['cmd'] . ': ' . ($answer['message'] ?? '?'));
         }
         return $answer;

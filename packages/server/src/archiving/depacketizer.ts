@@ -3,6 +3,8 @@
 // missing a packet is dropped, and after a loss video frames are held back until the next
 // keyframe, so the file never holds a frame a decoder would choke on.
 
+import { NAL } from '../codecs/h264.js';
+import { vp8DescriptorLength } from '../codecs/vp8.js';
 import type { RtpInput } from './jitter-buffer.js';
 
 export interface CodedFrame {
@@ -35,32 +37,6 @@ export class OpusDepacketizer implements Depacketizer {
 
   waitForKeyframe(): void {}
 }
-
-/** Offset of the VP8 payload after the payload descriptor, or -1 if malformed. */
-export function vp8DescriptorLength(p: Buffer): number {
-  if (p.length < 1) return -1;
-  let i = 1;
-  if (p[0]! & 0x80) {
-    if (p.length < 2) return -1;
-    const x = p[1]!;
-    i = 2;
-    if (x & 0x80) {
-      if (i >= p.length) return -1;
-      i += p[i]! & 0x80 ? 2 : 1;
-    }
-    if (x & 0x40) i += 1;
-    if (x & 0x30) i += 1;
-  }
-  return i <= p.length ? i : -1;
-}
-
-/** Picture size from a VP8 keyframe's header (RFC 6386 §9.1), or null. */
-export function vp8KeyframeSize(frame: Buffer): { width: number; height: number } | null {
-  if (frame.length < 10 || (frame[0]! & 0x01) !== 0) return null;
-  if (frame[3] !== 0x9d || frame[4] !== 0x01 || frame[5] !== 0x2a) return null;
-  return { width: frame.readUInt16LE(6) & 0x3fff, height: frame.readUInt16LE(8) & 0x3fff };
-}
-
 abstract class VideoDepacketizer implements Depacketizer {
   #waitingForKey = true;
   protected timestamp = -1;
@@ -122,8 +98,6 @@ export class Vp8Depacketizer extends VideoDepacketizer {
     return this.emit({ rtpTimestamp: packet.timestamp, data, keyframe: (data[0]! & 0x01) === 0 });
   }
 }
-
-export const NAL = { IDR: 5, SEI: 6, SPS: 7, PPS: 8, AUD: 9, STAP_A: 24, FU_A: 28 } as const;
 
 export class H264Depacketizer extends VideoDepacketizer {
   #nalUnits: Buffer[] = [];
@@ -197,108 +171,6 @@ export class H264Depacketizer extends VideoDepacketizer {
   }
 }
 
-/** Reads H.264 exp-Golomb codes from an RBSP (emulation-prevention bytes already removed). */
-class BitReader {
-  #buf: Buffer;
-  #bit = 0;
-  constructor(buf: Buffer) {
-    this.#buf = buf;
-  }
-  u(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      const byte = this.#buf[this.#bit >> 3];
-      if (byte === undefined) throw new RangeError('SPS truncated');
-      v = v * 2 + ((byte >> (7 - (this.#bit & 7))) & 1);
-      this.#bit++;
-    }
-    return v;
-  }
-  ue(): number {
-    let zeros = 0;
-    while (this.u(1) === 0) {
-      if (++zeros > 31) throw new RangeError('bad exp-Golomb code');
-    }
-    return 2 ** zeros - 1 + this.u(zeros);
-  }
-  se(): number {
-    const k = this.ue();
-    return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
-  }
-}
-
-function unescapeRbsp(nal: Buffer): Buffer {
-  const out: number[] = [];
-  for (let i = 0; i < nal.length; i++) {
-    if (i >= 2 && nal[i] === 0x03 && nal[i - 1] === 0 && nal[i - 2] === 0) continue;
-    out.push(nal[i]!);
-  }
-  return Buffer.from(out);
-}
-
-/** Picture size from an H.264 SPS NAL unit (ITU-T H.264 §7.3.2.1.1), or null if unreadable. */
-export function h264SpsSize(sps: Buffer): { width: number; height: number } | null {
-  try {
-    const r = new BitReader(unescapeRbsp(sps.subarray(1)));
-    const profile = r.u(8);
-    r.u(16); // constraint flags + level
-    r.ue(); // seq_parameter_set_id
-    let chromaFormat = 1;
-    if ([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135].includes(profile)) {
-      chromaFormat = r.ue();
-      if (chromaFormat === 3) r.u(1);
-      r.ue();
-      r.ue();
-      r.u(1);
-      if (r.u(1)) {
-        for (let i = 0; i < (chromaFormat !== 3 ? 8 : 12); i++) {
-          if (!r.u(1)) continue;
-          let last = 8;
-          let next = 8;
-          for (let j = 0; j < (i < 6 ? 16 : 64); j++) {
-            if (next !== 0) next = (last + r.se() + 256) % 256;
-            last = next === 0 ? last : next;
-          }
-        }
-      }
-    }
-    r.ue(); // log2_max_frame_num_minus4
-    const pocType = r.ue();
-    if (pocType === 0) r.ue();
-    else if (pocType === 1) {
-      r.u(1);
-      r.se();
-      r.se();
-      const n = r.ue();
-      for (let i = 0; i < n; i++) r.se();
-    }
-    r.ue(); // max_num_ref_frames
-    r.u(1);
-    const widthMbs = r.ue() + 1;
-    const heightMapUnits = r.ue() + 1;
-    const frameMbsOnly = r.u(1);
-    if (!frameMbsOnly) r.u(1);
-    r.u(1);
-    let cropLeft = 0;
-    let cropRight = 0;
-    let cropTop = 0;
-    let cropBottom = 0;
-    if (r.u(1)) {
-      cropLeft = r.ue();
-      cropRight = r.ue();
-      cropTop = r.ue();
-      cropBottom = r.ue();
-    }
-    const cropUnitX = chromaFormat === 0 || chromaFormat === 3 ? 1 : 2;
-    const cropUnitY = (chromaFormat === 1 ? 2 : 1) * (2 - frameMbsOnly);
-    const width = widthMbs * 16 - cropUnitX * (cropLeft + cropRight);
-    const height = (2 - frameMbsOnly) * heightMapUnits * 16 - cropUnitY * (cropTop + cropBottom);
-    return width > 0 && height > 0 ? { width, height } : null;
-  } catch {
-    return null;
-  }
-}
-
 /** AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1) for Matroska's CodecPrivate. */
 export function avcDecoderConfiguration(sps: Buffer, pps: Buffer): Buffer {
   return Buffer.concat([
@@ -337,3 +209,4 @@ function u32(v: number): Buffer {
   b.writeUInt32BE(v);
   return b;
 }
+

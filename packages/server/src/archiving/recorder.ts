@@ -5,16 +5,15 @@
 
 import type { RtpPacket } from 'werift';
 import type { Logger } from '../logger.js';
+import { NAL, h264SpsSize } from '../codecs/h264.js';
+import { vp8KeyframeSize } from '../codecs/vp8.js';
 import {
   H264Depacketizer,
-  NAL,
   OpusDepacketizer,
   Vp8Depacketizer,
   avcDecoderConfiguration,
-  h264SpsSize,
   toAnnexB,
   toLengthPrefixed,
-  vp8KeyframeSize,
   type CodedFrame,
   type Depacketizer,
 } from './depacketizer.js';

@@ -310,24 +310,33 @@ describe('download links', { timeout: 120_000 }, () => {
     expect((await fetch(url)).status).toBe(200);
   });
 
-  it('builds links from the forwarded host, or COLLOQUY_PUBLIC_URL when set', async () => {
-    const list = await rest('GET', `/archive/${archiveId}`, undefined, { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'video.example.com' });
-    expect(list.body!['url']).toMatch(/^https:\/\/video\.example\.com\/archive-downloads\//);
-    const other = await start({ COLLOQUY_PUBLIC_URL: 'https://rec.example.org/base/' });
-    try {
-      // An available archive on that server (its record only: the link is what is checked).
-      const record = { ...server.archives.store.get(archiveId)!, id: '0f0e0d0c-0b0a-4908-8706-050403020100' };
-      other.archives.store.insert(record);
-      const iat = Math.floor(Date.now() / 1000);
-      const response = await fetch(`${other.url}/v2/project/${TEST_API_KEY}/archive/${record.id}`, {
-        headers: { 'X-OPENTOK-AUTH': signJwt({ iss: TEST_API_KEY, ist: 'project', iat, exp: iat + 300 }, TEST_API_SECRET, 'HS256') },
-      });
-      const body = (await response.json()) as { url: string };
-      expect(body.url).toMatch(new RegExp(`^https://rec\\.example\\.org/base/archive-downloads/${record.id}/archive\\.mp4\\?expires=\\d+&signature=`));
-    } finally {
-      const dir = other.config.dataDir;
-      await other.close();
-      rmSync(dir, { recursive: true, force: true });
+  it('builds links from the request’s host, the forwarded host behind a trusted proxy, or COLLOQUY_PUBLIC_URL', async () => {
+    const forwarded = { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'video.example.com' };
+    // No proxy is trusted by default: a forged X-Forwarded-Host cannot redirect download links.
+    const direct = await rest('GET', `/archive/${archiveId}`, undefined, forwarded);
+    expect(direct.body!['url']).toMatch(new RegExp(`^${server.url.replace(/\./g, '\\.')}/archive-downloads/`));
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ COLLOQUY_TRUST_PROXY: 'true' }, /^https:\/\/video\.example\.com\/archive-downloads\//],
+      [{ COLLOQUY_PUBLIC_URL: 'https://rec.example.org/base/' }, /^https:\/\/rec\.example\.org\/base\/archive-downloads\//],
+    ];
+    for (const [env, expected] of cases) {
+      const other = await start(env);
+      try {
+        // An available archive on that server (its record only: the link is what is checked).
+        const record = { ...server.archives.store.get(archiveId)!, id: '0f0e0d0c-0b0a-4908-8706-050403020100' };
+        other.archives.store.insert(record);
+        const iat = Math.floor(Date.now() / 1000);
+        const response = await fetch(`${other.url}/v2/project/${TEST_API_KEY}/archive/${record.id}`, {
+          headers: { ...forwarded, 'X-OPENTOK-AUTH': signJwt({ iss: TEST_API_KEY, ist: 'project', iat, exp: iat + 300 }, TEST_API_SECRET, 'HS256') },
+        });
+        const body = (await response.json()) as { url: string };
+        expect(body.url).toMatch(expected);
+        expect(body.url).toMatch(new RegExp(`/archive-downloads/${record.id}/archive\\.mp4\\?expires=\\d+&signature=`));
+      } finally {
+        const dir = other.config.dataDir;
+        await other.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   });
 });
