@@ -6,7 +6,8 @@ import { makeTestMedia } from '@colloquy/testing/media';
 import { ProtocolClient, waitUntil } from '@colloquy/testing/protocol';
 import { Colloquy } from '@colloquy/sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { archiveMediaSource, archiveSessionState, type ArchiveStreamView } from '../src/sessions/archive-source.js';
+import type { ArchiveStream } from '../src/archiving/interfaces.js';
+import { archiveMediaSource, archiveSessionState } from '../src/sessions/archive-source.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
 let t: TestServer;
@@ -22,7 +23,7 @@ describe('archive hooks', () => {
     const media = archiveMediaSource(t.server.sessions);
     const state = archiveSessionState(t.server.sessions);
     const events: string[] = [];
-    const updated: ArchiveStreamView[] = [];
+    const updated: ArchiveStream[] = [];
     const unwatch = state.watch({
       connectionCountChanged: (_sid, count) => events.push(`count ${count}`),
       streamAdded: (_sid, s) => events.push(`added ${s.name}`),

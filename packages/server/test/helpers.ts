@@ -1,75 +1,13 @@
 // Starting a real server for a test: a fresh data folder under the OS temp dir, a free port on
-// loopback, quiet logs. Every test file gets its own.
+// loopback, quiet logs. Every test file gets its own. The server's own tests start it from its
+// sources (what vitest compiles), through the shared helper in @colloquy/testing.
 
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
+import { startTestServerWith, type TestServer } from '@colloquy/testing/server';
 import { loadConfig } from '../src/config.js';
-import { startServer, type RunningServer } from '../src/server.js';
+import { startServer } from '../src/server.js';
 
-export interface TestServer {
-  server: RunningServer;
-  url: string;
-  dataDir: string;
-  apiKey: string;
-  apiSecret: string;
-  applicationId: string;
-  privateKey: string;
-  publicKey: string;
-  close(): Promise<void>;
-}
+export { TEST_API_KEY, TEST_API_SECRET, TEST_APPLICATION_ID, tempDir, testKeyPair, type TestServer } from '@colloquy/testing/server';
 
-let keyPair: { privateKey: string; publicKey: string } | undefined;
-
-/** One RSA key pair per test process (generation takes a moment). */
-export function testKeyPair(): { privateKey: string; publicKey: string } {
-  keyPair ??= generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  return keyPair;
-}
-
-export const TEST_API_KEY = '47000001';
-export const TEST_API_SECRET = 'test-secret-0123456789abcdef0123456789';
-export const TEST_APPLICATION_ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
-
-export function tempDir(prefix = 'colloquy-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = tempDir();
-  const { privateKey, publicKey } = testKeyPair();
-  const publicKeyFile = join(dataDir, 'app-public.pem');
-  writeFileSync(publicKeyFile, publicKey);
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    COLLOQUY_DATA_DIR: dataDir,
-    COLLOQUY_API_KEY: TEST_API_KEY,
-    COLLOQUY_API_SECRET: TEST_API_SECRET,
-    COLLOQUY_APPLICATION_ID: TEST_APPLICATION_ID,
-    COLLOQUY_PUBLIC_KEY_FILE: publicKeyFile,
-    ...env,
-  });
-  const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
-  const server = await startServer(config, { logger });
-  return {
-    server,
-    url: server.url,
-    dataDir,
-    apiKey: TEST_API_KEY,
-    apiSecret: TEST_API_SECRET,
-    applicationId: TEST_APPLICATION_ID,
-    privateKey,
-    publicKey,
-    async close() {
-      await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+export function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  return startTestServerWith({ loadConfig, startServer }, env);
 }

@@ -6,7 +6,8 @@ import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Inspector, type InspectorOptions } from '../src/inspector/inspector.js';
-import { parseClientError, parseClientStats } from '../src/inspector/client-input.js';
+import { ClientErrorMessageSchema, ClientStatsMessageSchema } from '@colloquy/protocol/schemas';
+import { clientErrorEvent, clientStatsSamples } from '../src/inspector/client-input.js';
 import { networkScore, trackScore } from '../src/inspector/score.js';
 import { SessionManager } from '../src/sessions/session-manager.js';
 import { Store, type Project } from '../src/store/index.js';
@@ -374,13 +375,15 @@ describe('score and client input', () => {
     expect(trackScore({ kind: 'video', bitrate: 0, packetLoss: 0, rttMs: 0, jitterMs: 0, frameRate: 30, width: 640, height: 480 })).toBe(1);
   });
 
-  it('parses client reports and refuses bad ones', () => {
-    const samples = parseClientStats('c1', { tracks: [{ direction: 'send', kind: 'video', bitrate: 500_000, packetLoss: 0.01, width: 640, height: 480, streamId: 's1' }] });
-    expect(samples).toEqual([{ source: 'client', connectionId: 'c1', direction: 'send', kind: 'video', bitrate: 500_000, packetLoss: 0.01, width: 640, height: 480, streamId: 's1' }]);
-    expect(() => parseClientStats('c1', { tracks: [{ direction: 'send', kind: 'video', bitrate: -1, packetLoss: 0 }] })).toThrow();
-    expect(() => parseClientStats('c1', { tracks: [{ direction: 'send', kind: 'video', bitrate: 1, packetLoss: 2 }] })).toThrow();
-    expect(() => parseClientStats('c1', { tracks: new Array(33).fill({ direction: 'send', kind: 'audio', bitrate: 1, packetLoss: 0 }) })).toThrow();
-    expect(parseClientError('c1', { code: 1500, name: 'OT_UNABLE_TO_PUBLISH', message: 'no camera' })).toEqual({
+  it('maps client reports to samples and error events; the protocol schema refuses bad ones first', () => {
+    const report = ClientStatsMessageSchema.parse({ type: 'clientStats', tracks: [{ direction: 'send', kind: 'video', bitrate: 500_000, packetLoss: 0.01, width: 640, height: 480, streamId: 's1' }] });
+    expect(clientStatsSamples('c1', report)).toEqual([{ source: 'client', connectionId: 'c1', direction: 'send', kind: 'video', bitrate: 500_000, packetLoss: 0.01, width: 640, height: 480, streamId: 's1' }]);
+    const bad = (tracks: unknown[]) => ClientStatsMessageSchema.safeParse({ type: 'clientStats', tracks }).success;
+    expect(bad([{ direction: 'send', kind: 'video', bitrate: -1, packetLoss: 0 }])).toBe(false);
+    expect(bad([{ direction: 'send', kind: 'video', bitrate: 1, packetLoss: 2 }])).toBe(false);
+    expect(bad(new Array(33).fill({ direction: 'send', kind: 'audio', bitrate: 1, packetLoss: 0 }))).toBe(false);
+    const { type: _type, ...error } = ClientErrorMessageSchema.parse({ type: 'clientError', code: 1500, name: 'OT_UNABLE_TO_PUBLISH', message: 'no camera' });
+    expect(clientErrorEvent('c1', error)).toEqual({
       type: 'error',
       source: 'client',
       connectionId: 'c1',
@@ -388,6 +391,6 @@ describe('score and client input', () => {
       name: 'OT_UNABLE_TO_PUBLISH',
       message: 'no camera',
     });
-    expect(() => parseClientError('c1', { message: 'x'.repeat(1001) })).toThrow();
+    expect(ClientErrorMessageSchema.safeParse({ type: 'clientError', message: 'x'.repeat(1001) }).success).toBe(false);
   });
 });

@@ -39,13 +39,24 @@ export function tempDir(prefix = 'colloquy-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** The two server entry points a test server is made with: the built package's, or (in the server's own tests) its sources'. */
+export interface ServerEntryPoints {
+  loadConfig: typeof loadConfig;
+  startServer: typeof startServer;
+}
+
 /** Starts a server; `env` overrides any setting (PORT, COLLOQUY_* …). Set TEST_LOG_LEVEL to see logs. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  return startTestServerWith({ loadConfig, startServer }, env);
+}
+
+/** startTestServer with the given entry points. */
+export async function startTestServerWith(entry: ServerEntryPoints, env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = tempDir();
   const { privateKey, publicKey } = testKeyPair();
   const publicKeyFile = join(dataDir, 'app-public.pem');
   writeFileSync(publicKeyFile, publicKey);
-  const config = loadConfig({
+  const config = entry.loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
     COLLOQUY_DATA_DIR: dataDir,
@@ -55,7 +66,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     COLLOQUY_PUBLIC_KEY_FILE: publicKeyFile,
     ...env,
   });
-  const server = await startServer(config, { logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });
+  const server = await entry.startServer(config, { logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });
   return {
     server,
     url: server.url,

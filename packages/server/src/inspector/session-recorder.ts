@@ -5,7 +5,7 @@
 
 import type { Consumer, Producer } from '../media/index.js';
 import type { Session, SessionManager, SessionManagerEvents } from '../sessions/session-manager.js';
-import { parseClientError, parseClientStats } from './client-input.js';
+import { clientErrorEvent, clientStatsSamples } from './client-input.js';
 import type { Inspector } from './inspector.js';
 
 export interface RecorderOptions {
@@ -117,21 +117,12 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
       reason,
     });
   };
+  // Both reports were validated by the protocol's schemas when they arrived.
   const onClientStats = (...[session, connection, report]: SessionManagerEvents['clientStats']) => {
-    let samples;
-    try {
-      samples = parseClientStats(connection.id, report);
-    } catch {
-      return; // the protocol schema already refused malformed reports; nothing else gets here
-    }
-    for (const sample of samples) inspector.recordQuality(session.id, session.projectId, sample);
+    for (const sample of clientStatsSamples(connection.id, report)) inspector.recordQuality(session.id, session.projectId, sample);
   };
   const onClientError = (...[session, connection, report]: SessionManagerEvents['clientError']) => {
-    try {
-      inspector.recordEvent(session.id, session.projectId, parseClientError(connection.id, report));
-    } catch {
-      // as above
-    }
+    inspector.recordEvent(session.id, session.projectId, clientErrorEvent(connection.id, report));
   };
   const onSessionEnded = (...[session]: SessionManagerEvents['sessionEnded']) => {
     clearInterval(samplers.get(session.id));

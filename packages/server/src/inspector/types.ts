@@ -178,7 +178,7 @@ export interface SubscriberTrackSample {
 
 /**
  * The browser SDK's periodic getStats summary of one of its tracks, sent over the event channel.
- * Untrusted input: parse it with `parseClientStats` (client-input.ts) before recording.
+ * Validated by the protocol's schema at the signaling boundary; mapped by `clientStatsSamples`.
  */
 export interface ClientStatsSample {
   source: 'client';

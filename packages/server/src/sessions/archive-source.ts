@@ -2,43 +2,20 @@
 // SessionManager: the streams of a session with their producers and codecs, a raw-RTP tap and
 // keyframe requests on a producer, session events (connections, streams added/removed/updated),
 // and a broadcast of archiveStarted/archiveStopped to a session's clients. archiving/ defines the
-// interfaces (ArchiveMediaSource, ArchiveSessionState); these objects match them structurally, so
-// neither side imports the other's insides. Hand them to archiving when it is wired in server.ts.
+// interfaces (ArchiveMediaSource, ArchiveSessionState, types only); server.ts hands these to it.
 
+import type {
+  ArchiveMediaSource,
+  ArchiveSessionListener,
+  ArchiveSessionState,
+  ArchiveStream,
+  ArchiveTrack,
+} from '../archiving/interfaces.js';
 import type { Producer, RtpPacket } from '../media/index.js';
 import type { SessionManager, SessionManagerEvents } from './session-manager.js';
 import type { Stream } from './stream.js';
 
-export interface ArchiveTrackView {
-  producerId: string;
-  kind: 'audio' | 'video';
-  codec: 'opus' | 'VP8' | 'H264';
-  clockRate: number;
-  channels?: number;
-  /** The media payload type (packets with another one, e.g. RTX, are not media). */
-  payloadType: number;
-}
-
-export interface ArchiveStreamView {
-  streamId: string;
-  connectionId: string;
-  connectionData: string;
-  videoType: 'camera' | 'screen' | 'custom';
-  name: string;
-  layoutClassList: string[];
-  createdAt: number;
-  audio: ArchiveTrackView | null;
-  video: ArchiveTrackView | null;
-}
-
-export interface ArchiveSessionWatcher {
-  connectionCountChanged(sessionId: string, count: number): void;
-  streamAdded(sessionId: string, stream: ArchiveStreamView): void;
-  streamRemoved(sessionId: string, streamId: string): void;
-  streamUpdated(sessionId: string, stream: ArchiveStreamView): void;
-}
-
-function trackView(producer: Producer | undefined): ArchiveTrackView | null {
+function trackView(producer: Producer | undefined): ArchiveTrack | null {
   if (!producer || producer.closed) return null;
   const codec = producer.codec;
   return {
@@ -52,7 +29,7 @@ function trackView(producer: Producer | undefined): ArchiveTrackView | null {
 }
 
 /** A live routed stream as archiving sees it. */
-export function archiveStreamView(stream: Stream): ArchiveStreamView {
+export function archiveStreamView(stream: Stream): ArchiveStream {
   return {
     streamId: stream.id,
     connectionId: stream.connection.id,
@@ -67,7 +44,7 @@ export function archiveStreamView(stream: Stream): ArchiveStreamView {
 }
 
 /** ArchiveMediaSource over the sessions' SFU producers. */
-export function archiveMediaSource(sessions: SessionManager) {
+export function archiveMediaSource(sessions: SessionManager): ArchiveMediaSource {
   const findProducer = (producerId: string): Producer | undefined => {
     for (const session of sessions.liveSessions()) {
       const producer = session.router?.getProducer(producerId);
@@ -77,7 +54,7 @@ export function archiveMediaSource(sessions: SessionManager) {
   };
   return {
     /** Live routed streams of the session (relayed streams have no media on the server). */
-    listStreams(sessionId: string): ArchiveStreamView[] {
+    listStreams(sessionId: string): ArchiveStream[] {
       const session = sessions.live(sessionId);
       if (!session || session.mediaMode !== 'routed') return [];
       return session.liveStreams().map(archiveStreamView);
@@ -93,12 +70,12 @@ export function archiveMediaSource(sessions: SessionManager) {
 }
 
 /** ArchiveSessionState over SessionManager (connections, streams, and the clients' archive events). */
-export function archiveSessionState(sessions: SessionManager) {
+export function archiveSessionState(sessions: SessionManager): ArchiveSessionState {
   return {
     connectionCount(sessionId: string): number {
       return sessions.live(sessionId)?.connections.size ?? 0;
     },
-    watch(listener: ArchiveSessionWatcher): () => void {
+    watch(listener: ArchiveSessionListener): () => void {
       const onCreated = (...[session]: SessionManagerEvents['connectionCreated']) => listener.connectionCountChanged(session.id, session.connections.size);
       const onDestroyed = (...[session]: SessionManagerEvents['connectionDestroyed']) => listener.connectionCountChanged(session.id, session.connections.size);
       const onStreamCreated = (...[session, stream]: SessionManagerEvents['streamCreated']) => {

@@ -3,7 +3,7 @@
 // moderation. REST and signaling call this; it enforces roles and knows nothing of HTTP or
 // WebSockets. Its typed events are what the Inspector, archiving and logs subscribe to.
 
-import type { IceCandidate, SessionDescription, StreamDestroyedReason, StreamProperty, VideoDimensions } from '@colloquy/protocol';
+import type { ClientErrorMessage, ClientStatsMessage, IceCandidate, SessionDescription, StreamDestroyedReason, StreamProperty, VideoDimensions } from '@colloquy/protocol';
 import { createSessionId, parseSessionId } from '@colloquy/tokens';
 import type { ClientTokenClaims } from '../auth/client-token.js';
 import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
@@ -113,9 +113,9 @@ export type SessionManagerEvents = {
   subscriberCreated: [session: Session, subscription: Subscription];
   subscriberDestroyed: [session: Session, subscription: Subscription, reason: SubscriptionEndReason];
   /** A client's getStats summary (already validated by the protocol schema; the Inspector parses it again). */
-  clientStats: [session: Session, connection: Connection, report: unknown];
+  clientStats: [session: Session, connection: Connection, report: Pick<ClientStatsMessage, 'tracks'>];
   /** An error a client's SDK reported. */
-  clientError: [session: Session, connection: Connection, report: unknown];
+  clientError: [session: Session, connection: Connection, report: Omit<ClientErrorMessage, 'type'>];
 };
 
 export class SessionManager extends TypedEmitter<SessionManagerEvents> {
@@ -412,13 +412,13 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   }
 
   /** A client's getStats summary, for the Inspector. */
-  reportClientStats(connection: Connection, report: unknown): void {
+  reportClientStats(connection: Connection, report: Pick<ClientStatsMessage, 'tracks'>): void {
     const session = this.#liveSessionOf(connection);
     this.emit('clientStats', session, connection, report);
   }
 
   /** An error a client's SDK hit, for the Inspector. */
-  reportClientError(connection: Connection, report: unknown): void {
+  reportClientError(connection: Connection, report: Omit<ClientErrorMessage, 'type'>): void {
     const session = this.#liveSessionOf(connection);
     this.emit('clientError', session, connection, report);
   }
