@@ -1,7 +1,7 @@
 // The dashboard's JSON API under /dashboard/api: sign-in, projects and applications, demo sessions
-// and tokens, live sessions, Inspector data and archives (from archiving/'s ArchiveManager). Every route but login needs the session
-// cookie; every mutating one also the CSRF token in `X-CSRF-Token` and, when the browser sends an
-// Origin, our own origin.
+// and tokens, live sessions, Inspector data and archives (archiving/'s ArchiveManager). Every route
+// but login needs the session cookie; every mutating one also the CSRF token in `X-CSRF-Token` and,
+// when the browser sends an Origin, our own origin.
 
 import { buildApplicationToken, buildJwtToken, buildT1Token, MAX_CONNECTION_DATA_LENGTH, MAX_TOKEN_TTL_SECONDS, ROLES } from '@colloquy/tokens';
 import { generateKeyPairSync } from 'node:crypto';
