@@ -37,6 +37,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** How long a shutdown waits for HTTP responses in flight before cutting their connections. */
+const HTTP_CLOSE_GRACE_MS = 5000;
+
 export interface StartServerOptions {
   logger?: Logger;
   /** What archiving records from (the media engine and the session domain); offline when absent. */
@@ -106,8 +109,12 @@ export async function startServer(config: Config, options: StartServerOptions = 
         closing ??= (async () => {
           state.ready = false;
           logger.info('shutting down');
-          // Closes the signaling sockets first (preClose), then waits for HTTP requests.
+          // Closes the signaling sockets first (preClose), then waits for HTTP requests; a client
+          // that stops reading a long download must not hold the shutdown: past the grace period its
+          // connection is cut.
+          const cut = setTimeout(() => app!.server.closeAllConnections(), HTTP_CLOSE_GRACE_MS);
           await app!.close();
+          clearTimeout(cut);
           // Archives first (they stop recording and keep what was written), then the live sessions
           // and their media, then the Inspector, which records all of the above.
           await archives!.close();

@@ -151,3 +151,45 @@ describe('colloquy CLI', () => {
     }
   });
 });
+
+describe('shutdown with a download nobody reads', () => {
+  it('cuts the stalled connection after the grace period instead of hanging', async () => {
+    const { startTestServer } = await import('./helpers.js');
+    const { mkdirSync, writeFileSync: write } = await import('node:fs');
+    const { join: joinPath } = await import('node:path');
+    const net = await import('node:net');
+    const t = await startTestServer();
+    // An available 64 MB archive: far more than socket buffers hold, so an unread download stalls.
+    const session = t.server.sessions.create(t.server.store.projects.get(t.apiKey)!, {
+      mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false,
+    });
+    const id = '5d9c7e1a-3b2f-4c6d-8e9f-0a1b2c3d4e5f';
+    mkdirSync(joinPath(t.server.archives.archivesDir, id), { recursive: true });
+    write(joinPath(t.server.archives.archivesDir, id, 'archive.mp4'), Buffer.alloc(64 * 1024 * 1024));
+    const now = Date.now();
+    t.server.archives.store.insert({
+      id, projectId: t.apiKey, sessionId: session.id, name: null, status: 'available', reason: '', outputMode: 'composed', streamMode: 'auto',
+      hasAudio: true, hasVideo: true, resolution: '640x480', layout: null, multiArchiveTag: null, maxBitrate: null, quantizationParameter: null,
+      autoArchive: false, createdAt: now, updatedAt: now, recordedMs: 1000, duration: 1, size: 64 * 1024 * 1024, fileName: 'archive.mp4', sha256: null,
+    });
+    const url = new URL(t.server.archives.links.url(t.url, id, 'archive.mp4'));
+    const socket = net.connect(Number(url.port), '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    let received = 0;
+    socket.once('data', (chunk) => {
+      received += chunk.length;
+      socket.pause(); // read the head, then stop reading: the server's stream backs up
+    });
+    socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    const deadline = Date.now() + 5000;
+    while (received === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(received).toBeGreaterThan(0);
+    const started = Date.now();
+    await t.close();
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(4000); // it did wait for the response in flight …
+    expect(took).toBeLessThan(15_000); // … and then cut it
+    socket.destroy();
+  });
+});
