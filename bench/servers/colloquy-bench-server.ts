@@ -1,0 +1,173 @@
+// The Colloquy server as the benchmarks run it: the real server (startServer, configured by the
+// same environment variables as `colloquy serve`) in its own process, so its CPU and memory are
+// measured alone, plus a bench-only control endpoint on another loopback port:
+//
+//   GET  /stats            memory, open sockets, routers and transports
+//   POST /gc               full GC (node --expose-gc), then memory
+//   POST /profile/start    V8 CPU profiler on (node:inspector), /profile/stop returns the profile
+//   POST /media/publish    {sessionId, connectionId, sdp} -> {streamId, answer}
+//   POST /media/subscribe  {sessionId, connectionId, streamId} -> {subscriptionId, offer}
+//   POST /media/answer     {subscriptionId, sdp};  POST /media/close {id}
+//
+// The /media routes are TEST-ONLY and BYPASS SIGNALING for SDP: the signaling protocol has no
+// publish/subscribe messages yet, so they hand SDP straight to the server's SFU (server.media), for
+// a participant that really joined the session over signaling (its connectionId must be live).
+// Everything else (REST, tokens, signaling, the SFU and its packet path) is the real server.
+// Prints one JSON line {url, control, pid} on stdout when ready; SIGTERM stops it.
+
+import { loadConfig, startServer, type PublisherTransport, type Router, type SubscriberTransport } from '@colloquy/server';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Session as InspectorSession } from 'node:inspector';
+import { pino } from 'pino';
+
+const config = loadConfig(process.env);
+const server = await startServer(config, { logger: pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }) });
+
+const publishers = new Map<string, PublisherTransport>();
+const subscribers = new Map<string, SubscriberTransport>();
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function str(body: Record<string, unknown>, key: string): string {
+  const v = body[key];
+  if (typeof v !== 'string' || v === '') throw new HttpError(400, `${key} must be a non-empty string`);
+  return v;
+}
+
+/** The session's router, for a participant that is connected to it over signaling. */
+function routerFor(body: Record<string, unknown>): Router {
+  const sessionId = str(body, 'sessionId');
+  const connectionId = str(body, 'connectionId');
+  const record = server.sessions.find(sessionId);
+  if (!record) throw new HttpError(404, 'no such session');
+  if (record.mediaMode !== 'routed') throw new HttpError(409, 'session is relayed');
+  if (!server.sessions.live(sessionId)?.connections.has(connectionId)) throw new HttpError(403, 'connection is not in the session');
+  return server.media.getRouter(sessionId) ?? server.media.createRouter({ id: sessionId });
+}
+
+let profiler: InspectorSession | null = null;
+
+function inspectorPost<T>(session: InspectorSession, method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) =>
+    session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result as T))),
+  );
+}
+
+async function handle(method: string, path: string, body: Record<string, unknown>): Promise<unknown> {
+  if (method === 'GET' && path === '/stats') {
+    return {
+      pid: process.pid,
+      memory: process.memoryUsage(),
+      signaling: (server.app as unknown as { signaling: { stats(): unknown } }).signaling.stats(),
+      media: { routers: server.media.routers.length, publishers: publishers.size, subscribers: subscribers.size },
+      liveSessions: server.sessions.liveSessions().length,
+    };
+  }
+  if (method !== 'POST') throw new HttpError(404, 'not found');
+  switch (path) {
+    case '/gc': {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (!gc) throw new HttpError(409, 'start with node --expose-gc');
+      gc();
+      await new Promise((r) => setImmediate(r));
+      gc();
+      return { memory: process.memoryUsage() };
+    }
+    case '/profile/start': {
+      if (profiler) throw new HttpError(409, 'profiler already running');
+      profiler = new InspectorSession();
+      profiler.connect();
+      await inspectorPost(profiler, 'Profiler.enable');
+      await inspectorPost(profiler, 'Profiler.setSamplingInterval', { interval: Number(body['intervalUs'] ?? 1000) });
+      await inspectorPost(profiler, 'Profiler.start');
+      return {};
+    }
+    case '/profile/stop': {
+      if (!profiler) throw new HttpError(409, 'profiler not running');
+      const { profile } = await inspectorPost<{ profile: unknown }>(profiler, 'Profiler.stop');
+      profiler.disconnect();
+      profiler = null;
+      return profile;
+    }
+    case '/media/publish': {
+      const router = routerFor(body);
+      const transport = router.createPublisherTransport();
+      publishers.set(transport.id, transport);
+      transport.on('close', () => publishers.delete(transport.id));
+      try {
+        const { answer } = await transport.acceptOffer(str(body, 'sdp'));
+        return { streamId: transport.id, answer };
+      } catch (err) {
+        await transport.close();
+        throw err;
+      }
+    }
+    case '/media/subscribe': {
+      const router = routerFor(body);
+      const streamId = str(body, 'streamId');
+      const producers = router.producers.filter((p) => p.streamId === streamId);
+      if (producers.length === 0) throw new HttpError(404, 'no such stream');
+      const transport = router.createSubscriberTransport();
+      subscribers.set(transport.id, transport);
+      transport.on('close', () => subscribers.delete(transport.id));
+      transport.consume(producers);
+      return { subscriptionId: transport.id, offer: await transport.createOffer() };
+    }
+    case '/media/answer': {
+      const transport = subscribers.get(str(body, 'subscriptionId'));
+      if (!transport) throw new HttpError(404, 'no such subscription');
+      await transport.acceptAnswer(str(body, 'sdp'));
+      return {};
+    }
+    case '/media/close': {
+      const id = str(body, 'id');
+      await (publishers.get(id) ?? subscribers.get(id))?.close();
+      return {};
+    }
+  }
+  throw new HttpError(404, 'not found');
+}
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  if (chunks.length === 0) return {};
+  const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'body must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+const control = createServer((req: IncomingMessage, res: ServerResponse) => {
+  void (async () => {
+    try {
+      const result = await handle(req.method ?? 'GET', (req.url ?? '/').split('?')[0]!, await readBody(req));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result));
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : err instanceof SyntaxError ? 400 : 500;
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (err as Error).message }));
+    }
+  })();
+});
+await new Promise<void>((resolve) => control.listen(Number(process.env['BENCH_CONTROL_PORT'] ?? 0), '127.0.0.1', resolve));
+const address = control.address();
+const controlPort = typeof address === 'object' && address ? address.port : 0;
+process.stdout.write(`${JSON.stringify({ url: server.url, control: `http://127.0.0.1:${controlPort}`, pid: process.pid })}\n`);
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  control.closeAllConnections();
+  control.close();
+  await server.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
