@@ -36,3 +36,17 @@ export function ownCpuUs(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
 }
+
+export interface MachineSample {
+  /** CPU time of the whole machine (all cores) that was not idle, µs. */
+  busyUs: number;
+  at: number;
+}
+
+/** The machine's busy CPU time so far, from /proc/stat (user+nice+system+irq+softirq+steal). */
+export function sampleMachine(): MachineSample {
+  const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return { busyUs: ((user + nice + system + irq + softirq + steal) * 1e6) / CLK_TCK, at: performance.now() };
+}

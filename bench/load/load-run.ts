@@ -6,7 +6,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { percentile } from '../lib/stats.js';
-import { sampleProcess, type ProcSample } from '../lib/proc.js';
+import { availableParallelism, loadavg } from 'node:os';
+import { sampleMachine, sampleProcess, type MachineSample, type ProcSample } from '../lib/proc.js';
 import { ensureClip, type ClipFiles, type ClipSpec } from './clip.js';
 import type { ReceiveMode } from './subscriber.js';
 import { ColloquyTarget } from './targets/colloquy.js';
@@ -65,6 +66,15 @@ export interface WindowResult {
     /** A worker near a full core, or with event-loop delays, or skipping frames: its figures are suspect. */
     saturated: boolean;
   };
+  /** The whole machine in the window: what else ran beside the server and the generator. */
+  machine: {
+    cores: number;
+    /** Busy cores in the window (all processes, kernel included). */
+    busyCores: number;
+    /** Busy cores not accounted to the server or the generator: other work on the machine. */
+    otherCores: number;
+    loadAverage1m: number;
+  };
   server: null | {
     cores: number;
     rssBytes: number;
@@ -107,7 +117,7 @@ export class LoadRun {
   #nextId = 1;
   #inFlight = 0;
   readonly #queue: (() => void)[] = [];
-  #windowStart: { server: ProcSample | null } = { server: null };
+  #windowStart: { server: ProcSample | null; machine: MachineSample } = { server: null, machine: sampleMachine() };
   #closed = false;
 
   private constructor(options: LoadRunOptions, clips: Record<string, ClipFiles>) {
@@ -208,12 +218,13 @@ export class LoadRun {
   /** Starts a measurement window now (what came before is discarded). */
   async startWindow(): Promise<void> {
     await Promise.all(this.#workers.map((w) => this.#request(w, { op: 'window' })));
-    this.#windowStart = { server: this.options.serverPid ? sampleProcess(this.options.serverPid) : null };
+    this.#windowStart = { server: this.options.serverPid ? sampleProcess(this.options.serverPid) : null, machine: sampleMachine() };
   }
 
   /** Ends the window started by startWindow() and adds up every worker's figures. */
   async endWindow(): Promise<WindowResult> {
     const server = this.options.serverPid ? sampleProcess(this.options.serverPid) : null;
+    const machine = sampleMachine();
     const windows = (await Promise.all(this.#workers.map((w) => this.#request(w, { op: 'window' })))) as WorkerWindow[];
     const seconds = Math.max(...windows.map((w) => w.wallMs)) / 1000;
     const add = (f: (w: WorkerWindow) => number): number => windows.reduce((n, w) => n + f(w), 0);
@@ -237,6 +248,8 @@ export class LoadRun {
         forwardedPacketsPerSecondPerCore: 1e6 / perPacket,
       };
     }
+    const machineBusy = (machine.busyUs - this.#windowStart.machine.busyUs) / ((machine.at - this.#windowStart.machine.at) * 1000);
+    const generatorCores = workerCores.reduce((a, b) => a + b, 0);
     return {
       seconds,
       publishers: add((w) => w.publishers),
@@ -263,10 +276,16 @@ export class LoadRun {
       fps: { p50: percentile(fps, 50), min: fps.length ? Math.min(...fps) : NaN },
       generator: {
         processes: windows.length,
-        cores: workerCores.reduce((a, b) => a + b, 0),
+        cores: generatorCores,
         maxProcessCores: Math.max(...workerCores),
         eventLoopP99Ms,
         saturated: Math.max(...workerCores) > 0.85 || eventLoopP99Ms > 50 || skipped > 0,
+      },
+      machine: {
+        cores: availableParallelism(),
+        busyCores: machineBusy,
+        otherCores: Math.max(0, machineBusy - generatorCores - (serverFigures?.cores ?? 0)),
+        loadAverage1m: loadavg()[0]!,
       },
       server: serverFigures,
     };

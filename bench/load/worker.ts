@@ -242,6 +242,10 @@ function progress(): WorkerProgress {
   };
 }
 
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`load worker ${process.pid}: uncaught ${err.stack ?? String(err)}\n`);
+  process.exit(70);
+});
 process.on('message', (raw) => {
   const message = raw as WorkerRequestMessage;
   void handle(message).then(

@@ -84,7 +84,6 @@ media: {
 nat: {
 	nice_debug = false
 	ice_enforce_list = "${options.iceInterface}"
-	ice_ignore_list = "vmnet"
 }
 plugins: {
 }
@@ -129,12 +128,12 @@ admin: {
     child.kill('SIGKILL');
     throw err;
   }
-  const versionLine = /Janus version: (\d+) \(([^)]+)\)/.exec(readFileSync(logFile, 'utf8'));
+  const versionLine = /Janus \(WebRTC Server\) v([\d.]+)/.exec(readFileSync(logFile, 'utf8'));
   let stopped: Promise<void> | undefined;
   return {
     url: `ws://127.0.0.1:${wsPort}`,
     pid: child.pid!,
-    version: versionLine?.[2] ?? 'unknown',
+    version: versionLine?.[1] ?? 'unknown',
     logFile,
     stop() {
       stopped ??= (async () => {
