@@ -199,6 +199,14 @@ async function main(): Promise<void> {
   }
   const netns = canUseNetns();
   const wantJanus = !values['no-janus'] && only.has('sfu');
+  if (wantJanus && findJanus() === null && process.getuid?.() === 0) {
+    // The baseline is a Debian package: install it (and the other bench tools) when missing.
+    try {
+      execFileSync(join(BENCH_DIR, '..', 'scripts', 'setup-bench.sh'), { stdio: 'inherit' });
+    } catch (err) {
+      process.stderr.write(`bench: could not install Janus (${(err as Error).message}); running without it\n`);
+    }
+  }
   const janusFound = findJanus() !== null;
   const forward = process.argv.slice(2).filter((a) => a !== '--inside');
   const child = (cmd: string, args: string[]): Promise<number> =>
@@ -207,10 +215,12 @@ async function main(): Promise<void> {
   if (netns.ok) {
     const ns = createNetns(`colloquy-bench-${process.pid}`);
     const cleanup = (): void => ns.remove();
-    process.once('SIGINT', () => {
-      cleanup();
-      process.exit(130);
-    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        cleanup(); // kills what still runs in the namespace: the servers and clients this run started
+        process.exit(130);
+      });
+    }
     try {
       const label = `network namespace ${ns.name}: lo + ${ns.interfaceName} ${ns.address}/24; servers and clients all use ${ns.address}`;
       code = await child('ip', [

@@ -63,7 +63,7 @@ export interface WindowResult {
     /** The busiest worker, in cores. */
     maxProcessCores: number;
     eventLoopP99Ms: number;
-    /** A worker near a full core, or with event-loop delays, or skipping frames: its figures are suspect. */
+    /** A worker near a full core or skipping frames: the figures are the generator's limit. */
     saturated: boolean;
   };
   /** The whole machine in the window: what else ran beside the server and the generator. */
@@ -110,6 +110,8 @@ export class LoadRun {
   readonly clips: Record<string, ClipFiles>;
   /** Time to first frame of every subscription so far, ms, by subscription id. */
   readonly firstFrames = new Map<string, number>();
+  /** Why subscribe attempts failed and were retried. */
+  readonly subscribeRetries: string[] = [];
   readonly #workers: Worker[] = [];
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   readonly #firstFrameWaiters = new Map<string, (ms: number) => void>();
@@ -163,14 +165,25 @@ export class LoadRun {
     return r.streamId;
   }
 
-  /** Subscribes the participant to a stream; resolves when the peer connection is up. */
-  async subscribe(p: ParticipantRef, streamId: string): Promise<{ subscription: string; connectedMs: number }> {
-    const subscription = `s${this.#nextId++}`;
+  /**
+   * Subscribes the participant to a stream; resolves when the peer connection is up. A failed
+   * attempt (an ICE or DTLS timeout on an overloaded machine) is retried `retries` times and
+   * counted in `subscribeRetries`.
+   */
+  async subscribe(p: ParticipantRef, streamId: string, retries = 2): Promise<{ subscription: string; connectedMs: number }> {
     this.#workers[p.worker]!.load += 1;
-    const r = (await this.#limited(() =>
-      this.#request(this.#workers[p.worker]!, { op: 'subscribe', participant: p.id, subscription, streamId }),
-    )) as { connectedMs: number };
-    return { subscription, connectedMs: r.connectedMs };
+    for (let attempt = 0; ; attempt++) {
+      const subscription = `s${this.#nextId++}`;
+      try {
+        const r = (await this.#limited(() =>
+          this.#request(this.#workers[p.worker]!, { op: 'subscribe', participant: p.id, subscription, streamId }),
+        )) as { connectedMs: number };
+        return { subscription, connectedMs: r.connectedMs };
+      } catch (err) {
+        if (attempt >= retries || this.#closed) throw err;
+        this.subscribeRetries.push(`${(err as Error).message}`);
+      }
+    }
   }
 
   /** Resolves with the subscription's time to first frame (ms), or null after `timeoutMs`. */
@@ -279,7 +292,9 @@ export class LoadRun {
         cores: generatorCores,
         maxProcessCores: Math.max(...workerCores),
         eventLoopP99Ms,
-        saturated: Math.max(...workerCores) > 0.85 || eventLoopP99Ms > 50 || skipped > 0,
+        // Its own work: near a full core, or behind its schedule. (Event-loop delay alone can come
+        // from other processes on the machine: see machine.otherCores.)
+        saturated: Math.max(...workerCores) > 0.85 || skipped > 0,
       },
       machine: {
         cores: availableParallelism(),
@@ -305,7 +320,10 @@ export class LoadRun {
       this.#workers.map(async (w) => {
         if (w.exited) return;
         const exited = new Promise<void>((resolve) => w.child.once('exit', () => resolve()));
-        await Promise.race([this.#request(w, { op: 'shutdown' }).catch(() => {}), new Promise((r) => setTimeout(r, 15_000))]);
+        // A worker leaves its participants, then exits; one that hangs is killed.
+        const shutdown = setTimeout(() => w.child.kill('SIGKILL'), 15_000);
+        await this.#request(w, { op: 'shutdown' }).catch(() => {});
+        clearTimeout(shutdown);
         const timer = setTimeout(() => w.child.kill('SIGKILL'), 3000);
         await exited;
         clearTimeout(timer);

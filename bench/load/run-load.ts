@@ -39,6 +39,9 @@ export interface LoadTestResult {
   connectMs: Percentiles;
   window: WindowResult;
   clipVideoBitrate: number;
+  /** Subscriptions that failed and were retried. */
+  retriedSubscribes: string[];
+  /** Subscriptions that failed for good. */
   errors: string[];
 }
 
@@ -114,6 +117,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
       window,
       clipVideoBitrate: run.clips['main']!.videoBitrate,
       errors,
+      retriedSubscribes: [...run.subscribeRetries],
     };
   } finally {
     progress?.stop();

@@ -38,6 +38,7 @@ export function summaryTable(r: LoadTestResult): string {
       `${fmt(w.server.cores * 100)} % cpu, rss ${fmt(w.server.rssBytes / 1048576)} MB, ${fmt(w.server.cpuUsPerForwardedPacket, 1)} µs cpu per forwarded packet (${fmt(w.server.forwardedPacketsPerSecondPerCore)} pkt/s per core)`,
     ]);
   }
+  if (r.retriedSubscribes.length) rows.push(['retried subscribes', `${r.retriedSubscribes.length} (${r.retriedSubscribes[0]})`]);
   if (r.errors.length) rows.push(['errors', r.errors.slice(0, 3).join('; ') + (r.errors.length > 3 ? ` (+${r.errors.length - 3})` : '')]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');

@@ -21,7 +21,8 @@ function flags(p: SfuPoint | undefined): string {
   const f: string[] = [];
   if (p.generatorSaturated) f.push('gen. saturated');
   if (p.deliveredPercent < 98) f.push(`${fmt(p.deliveredPercent)} % delivered`);
-  if (p.machineOtherCores > 0.3) f.push(`other load ${fmt(p.machineOtherCores * 100)} %`);
+  if (p.machineOtherCores > 0.35) f.push(`other load ${fmt(p.machineOtherCores * 100)} %`);
+  if (p.retriedSubscriptions) f.push(`${p.retriedSubscriptions} subscribes retried`);
   return f.join(', ');
 }
 
@@ -125,8 +126,19 @@ export function markdown(results: BenchResults, plotFile: string | null): string
         '("gen. saturated" above when a worker neared a full core); "other load" is busy CPU on the machine that was neither the server nor the generator.',
       '',
     );
-    const gen = sfu.points.map((p) => `${NAMES[p.target]} ${p.scenario === 'fanout' ? `1→${p.n}` : `${p.n}↔${p.n}`} ${p.bitrate}: ${fmt(p.generatorCores * 100)} %`);
-    L.push(`<details><summary>Generator CPU per point</summary>\n\n${gen.join('; ')}\n\n</details>`, '');
+    const gen = sfu.points.map(
+      (p) =>
+        `| ${NAMES[p.target]} | ${p.scenario === 'fanout' ? `1→${p.n}` : `${p.n}↔${p.n}`} | ${p.bitrate} | ${fmt(p.generatorCores * 100)} % | ${fmt(p.generatorEventLoopP99Ms)} | ` +
+        `${fmt(p.machineOtherCores * 100)} % | ${p.windowsCpuUsPerPacket.map((x) => fmt(x, 1)).join(', ')} | ${fmt(p.fps, 1)} | ${fmt(p.latencyMs.p95, 1)} / ${fmt(p.latencyMs.p99, 1)} |`,
+    );
+    L.push(
+      '<details><summary>Per point: generator CPU, its event-loop p99, other load, every window, frame rate, latency tail</summary>\n',
+      '| server | scenario | bitrate | generator CPU | loop p99 ms | other load | µs/pkt of each window | fps p50 | latency p95 / p99 ms |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...gen,
+      '\n</details>',
+      '',
+    );
 
     if (sfu.firstFrame.length) {
       L.push('## Time to first frame for a new subscriber', '');

@@ -46,7 +46,10 @@ export interface SfuPoint {
   keyFrameRequests: number;
   generatorCores: number;
   generatorSaturated: boolean;
+  generatorEventLoopP99Ms: number;
   machineOtherCores: number;
+  /** Subscribe attempts that failed (ICE/DTLS timeouts under load) and were retried, for this point. */
+  retriedSubscriptions: number;
 }
 
 export interface FirstFrameResult {
@@ -94,7 +97,9 @@ function toPoint(target: TargetName, scenario: 'fanout' | 'mesh', n: number, bit
     keyFrameRequests: w.sent.keyFrameRequests,
     generatorCores: w.generator.cores,
     generatorSaturated: windows.some((x) => x.generator.saturated),
+    generatorEventLoopP99Ms: w.generator.eventLoopP99Ms,
     machineOtherCores: w.machine.otherCores,
+    retriedSubscriptions: 0,
   };
 }
 
@@ -102,7 +107,8 @@ function describe(p: SfuPoint): string {
   return (
     `${p.target} ${p.scenario} n=${p.n} ${p.bitrate}: ${fmt(p.forwardedPacketsPerSecond)} pkt/s (${fmt(p.deliveredPercent, 1)} % of offered), ` +
     `server ${fmt(p.serverCores * 100)} % -> ${fmt(p.cpuUsPerPacket, 1)} µs/pkt, latency p50 ${fmt(p.latencyMs.p50, 1)} ms, ` +
-    `generator ${fmt(p.generatorCores * 100)} %${p.generatorSaturated ? ' SATURATED' : ''}, other ${fmt(p.machineOtherCores * 100)} %`
+    `generator ${fmt(p.generatorCores * 100)} %${p.generatorSaturated ? ' SATURATED' : ''} (loop p99 ${fmt(p.generatorEventLoopP99Ms)} ms), ` +
+    `other ${fmt(p.machineOtherCores * 100)} %${p.retriedSubscriptions ? `, ${p.retriedSubscriptions} subscribes retried` : ''}`
   );
 }
 
@@ -142,8 +148,10 @@ async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: S
           }),
         );
       }
+      const retried = run.subscribeRetries.length;
       await Promise.all(joining);
       const point = toPoint(target, 'fanout', n, bitrate, n, await windows(run, plan));
+      point.retriedSubscriptions = run.subscribeRetries.length - retried;
       points.push(point);
       log(`  ${describe(point)}`);
     }
@@ -156,6 +164,7 @@ async function mesh(run: LoadRun, target: TargetName, bitrate: string, plan: Sfu
   for (const n of plan.mesh) {
     const [session] = await run.createSessions(1, n);
     const participants: { p: ParticipantRef; streamId: string }[] = [];
+    const retried = run.subscribeRetries.length;
     try {
       await Promise.all(
         Array.from({ length: n }, async () => {
@@ -167,6 +176,7 @@ async function mesh(run: LoadRun, target: TargetName, bitrate: string, plan: Sfu
       for (const a of participants) for (const b of participants) if (a !== b) work.push(run.subscribe(a.p, b.streamId));
       await Promise.all(work);
       const point = toPoint(target, 'mesh', n, bitrate, n - 1, await windows(run, plan));
+      point.retriedSubscriptions = run.subscribeRetries.length - retried;
       points.push(point);
       log(`  ${describe(point)}`);
     } finally {
