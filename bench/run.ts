@@ -116,9 +116,7 @@ async function inside(args: { quick: boolean; only: Set<string>; janus: boolean;
   const targets: TargetName[] = ['colloquy'];
   if (args.janus) targets.push('janus');
   else results.notes.push('Janus was not run (no network namespace, not installed, or --no-janus).');
-  results.notes.push(
-    'Colloquy media: participants join through REST + token + the signaling WebSocket, but SDP goes through the bench server\'s test-only endpoint: the protocol has no publish/subscribe yet (wiring branch).',
-  );
+  results.notes.push('Participants join as an app makes them: session by the REST API, a token each, one signaling WebSocket (Colloquy) or Janus session each.');
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = performance.now();
     try {

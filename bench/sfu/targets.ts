@@ -2,6 +2,7 @@
 // process: real server, media SDP through its test-only endpoint until the protocol carries
 // publish/subscribe) and Janus VideoRoom (Debian's janus, configured by files the benchmark writes).
 
+import { ColloquyTarget } from '../load/targets/colloquy.js';
 import type { TargetSpec } from '../load/targets/target.js';
 import { startColloquy } from '../servers/colloquy-process.js';
 import { startJanus } from '../servers/janus-process.js';
@@ -14,6 +15,8 @@ export interface RunningTarget {
   pid: number;
   /** Version or notes shown in results. */
   description: string;
+  /** Colloquy: how SDP reaches the SFU (signaling, or the bench server's test-only endpoint). */
+  mediaPath?: 'signaling' | 'bench-endpoint';
   /** Colloquy only: the bench server's control endpoint (profiler, GC, stats). */
   control?: { post<T>(path: string, body?: unknown): Promise<T> };
   stop(): Promise<void>;
@@ -31,11 +34,17 @@ export async function startTarget(name: TargetName, network: { address: string; 
     };
   }
   const server = await startColloquy({ mediaIp: network.address });
+  const base = { kind: 'colloquy' as const, url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret };
+  // Publish/subscribe over signaling when the protocol has them (BENCH_COLLOQUY_MEDIA=endpoint forces the bypass).
+  const signaling = process.env['BENCH_COLLOQUY_MEDIA'] !== 'endpoint' && (await ColloquyTarget.hasSignalingMedia(base));
   return {
     name,
-    spec: { kind: 'colloquy', url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret, mediaEndpoint: server.control },
+    spec: signaling ? base : { ...base, mediaEndpoint: server.control },
     pid: server.pid,
-    description: 'the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts)',
+    mediaPath: signaling ? 'signaling' : 'bench-endpoint',
+    description:
+      'the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts); ' +
+      (signaling ? 'publish/subscribe over the signaling WebSocket' : 'SDP through the bench server\'s test-only endpoint, bypassing signaling (the protocol has no publish/subscribe yet)'),
     control: { post: (path, body) => server.controlPost(path, body) },
     stop: () => server.stop(),
   };

@@ -2,15 +2,14 @@
 // (@colloquy/sdk-node, as an app server does), tokens generated like an app server does, and one
 // signaling WebSocket per participant (connect with the token).
 //
-// Media negotiation goes through a MediaPath. The protocol has no publish/subscribe messages yet
-// (they are being added on the `wiring` branch); until then the only path is the bench server's
-// test-only endpoint (BenchEndpointMediaPath), which hands SDP straight to the server's SFU and is
-// labelled as bypassing signaling wherever results are printed. Once the protocol carries
-// publish/subscribe, a SignalingMediaPath sends them on the participant's own WebSocket and the
-// rest of the load tool does not change.
+// Media negotiation goes through a MediaPath. SignalingMediaPath sends publish / subscribe /
+// answer / unsubscribe on the participant's own WebSocket, as the browser SDK does; servers whose
+// protocol does not have them yet (main before the `wiring` branch) answer "unknown type", and the
+// tool says so. BenchEndpointMediaPath is the bench server's test-only endpoint, which hands SDP
+// straight to the server's SFU; it is labelled as bypassing signaling wherever results are printed.
 
 import { Colloquy } from '@colloquy/sdk-node';
-import { SignalingClient } from './signaling-client.js';
+import { SignalingClient, SignalingError } from './signaling-client.js';
 import type { Participant, Subscription, Target, TargetSpec } from './target.js';
 
 type ColloquySpec = Extract<TargetSpec, { kind: 'colloquy' }>;
@@ -61,16 +60,77 @@ class BenchEndpointMediaPath implements MediaPath {
   }
 }
 
+/** Unknown message type: the protocol of this server has no publish/subscribe yet. */
+const UNKNOWN_TYPE = 4001;
+
+function explain(err: unknown): never {
+  if (err instanceof SignalingError && err.code === UNKNOWN_TYPE) {
+    throw new Error(
+      'this server\'s signaling protocol has no publish/subscribe yet: run the bench server (bench/servers/colloquy-bench-server.ts) and pass its --media-endpoint',
+    );
+  }
+  throw err;
+}
+
+/** The real path: protocol requests on the participant's signaling connection (packages/protocol). */
+class SignalingMediaPath implements MediaPath {
+  async publish(_sessionId: string, client: SignalingClient, offer: string): Promise<{ streamId: string; answer: string }> {
+    const r = (await client
+      .call('publish', { name: 'colloquy-load', videoType: 'camera', hasAudio: true, hasVideo: true, sdp: offer })
+      .catch(explain)) as { streamId: string; sdp?: string };
+    if (!r.sdp) throw new Error('publish: the server answered without SDP (is the session relayed?)');
+    return { streamId: r.streamId, answer: r.sdp };
+  }
+
+  async subscribe(_sessionId: string, client: SignalingClient, streamId: string): Promise<Subscription> {
+    const r = (await client.call('subscribe', { streamId }).catch(explain)) as { subscriberId: string; sdp?: string };
+    if (!r.sdp) throw new Error('subscribe: the server answered without SDP (is the session relayed?)');
+    return {
+      offer: r.sdp,
+      answer: async (sdp) => {
+        await client.call('answer', { subscriberId: r.subscriberId, sdp });
+      },
+      close: async () => {
+        await client.call('unsubscribe', { subscriberId: r.subscriberId }).catch(() => {});
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    // Streams end with the connection (disconnect), as OpenTok's do.
+  }
+}
+
 export class ColloquyTarget implements Target {
   readonly name = 'colloquy';
   readonly #spec: ColloquySpec;
   readonly #sdk: Colloquy;
-  readonly #media: MediaPath | null;
+  readonly #media: MediaPath;
 
   constructor(spec: ColloquySpec) {
     this.#spec = spec;
     this.#sdk = new Colloquy(spec.apiKey, spec.apiSecret, spec.url);
-    this.#media = spec.mediaEndpoint ? new BenchEndpointMediaPath(spec.mediaEndpoint) : null;
+    this.#media = spec.mediaEndpoint ? new BenchEndpointMediaPath(spec.mediaEndpoint) : new SignalingMediaPath();
+  }
+
+  /**
+   * Whether the server takes publish/subscribe over signaling: an `unsubscribe` of a subscriber
+   * that does not exist is refused as unknown (4001) by a protocol without media, and as not found
+   * by one with it. No side effects.
+   */
+  static async hasSignalingMedia(spec: ColloquySpec): Promise<boolean> {
+    const [sessionId] = await ColloquyTarget.createSessions(spec, 1);
+    const client = new SignalingClient();
+    const sdk = new Colloquy(spec.apiKey, spec.apiSecret, spec.url);
+    await client.connect({ url: spec.url, sessionId: sessionId!, token: sdk.generateToken(sessionId!) });
+    try {
+      await client.call('unsubscribe', { subscriberId: 'colloquy-load-probe' });
+      return true;
+    } catch (err) {
+      return !(err instanceof SignalingError && err.code === UNKNOWN_TYPE);
+    } finally {
+      await client.disconnect();
+    }
   }
 
   /** Routed sessions made through the REST API, as an app server would. */
@@ -86,31 +146,24 @@ export class ColloquyTarget implements Target {
     const client = new SignalingClient();
     await client.connect({ url: this.#spec.url, sessionId, token });
     const media = this.#media;
-    const owned: string[] = [];
+    const published: string[] = [];
     const subscriptions: Subscription[] = [];
-    const noMedia = (): never => {
-      throw new Error(
-        'this Colloquy signaling protocol has no publish/subscribe yet: start the bench server (bench/servers/colloquy-bench-server.ts) and pass its --media-endpoint',
-      );
-    };
     return {
       async publish(offer) {
-        if (!media) return noMedia();
         const r = await media.publish(sessionId, client, offer);
-        owned.push(r.streamId);
+        published.push(r.streamId);
         return r;
       },
       async subscribe(streamId) {
-        if (!media) return noMedia();
         const s = await media.subscribe(sessionId, client, streamId);
         subscriptions.push(s);
         return s;
       },
       async leave() {
-        // With the protocol, leaving ends the connection's streams and subscriptions on the
-        // server; the bench endpoint does not know connections, so close what we published.
+        // Through signaling, leaving ends the connection's streams and subscriptions on the server;
+        // the bench endpoint does not know connections, so it is told what to close.
         await Promise.all(subscriptions.map((s) => s.close().catch(() => {})));
-        if (media) await Promise.all(owned.map((id) => media.close(id).catch(() => {})));
+        await Promise.all(published.map((id) => media.close(id).catch(() => {})));
         await client.disconnect();
       },
     };

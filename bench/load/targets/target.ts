@@ -36,8 +36,9 @@ export type TargetSpec =
       apiKey: string;
       apiSecret: string;
       /**
-       * Until the signaling protocol carries publish/subscribe: the bench server's test-only media
-       * endpoint (bench/servers/colloquy-bench-server.ts), which bypasses signaling for SDP only.
+       * The bench server's test-only media endpoint (bench/servers/colloquy-bench-server.ts), which
+       * bypasses signaling for SDP only: for servers whose protocol has no publish/subscribe yet.
+       * Without it, SDP goes over each participant's signaling WebSocket.
        */
       mediaEndpoint?: string;
     }
@@ -49,5 +50,5 @@ export type TargetSpec =
 
 export function describeTarget(spec: TargetSpec): string {
   if (spec.kind === 'janus') return `Janus VideoRoom at ${spec.url}`;
-  return `Colloquy at ${spec.url}${spec.mediaEndpoint ? ` (media SDP through the bench endpoint ${spec.mediaEndpoint}, bypassing signaling)` : ''}`;
+  return `Colloquy at ${spec.url}${spec.mediaEndpoint ? ` (media SDP through the bench endpoint ${spec.mediaEndpoint}, bypassing signaling)` : ' (publish/subscribe over signaling)'}`;
 }
