@@ -149,7 +149,7 @@ async function inside(args: { quick: boolean; only: Set<string>; janus: boolean;
     process.stderr.write('Signaling at scale\n');
     await timed('signaling', async () => {
       for (const n of plan.signaling) {
-        results.signaling.push(await runScale(n, { workers: 2, signals: 10, measureLeave: n <= 1000 }));
+        results.signaling.push(await runScale(n, { workers: 2, signals: 10, measureLeave: n <= 1000, profileJoin: n === plan.signaling[0] }));
         save();
       }
     });

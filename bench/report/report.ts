@@ -182,6 +182,14 @@ export function markdown(results: BenchResults, plotFile: string | null): string
     L.push('');
   }
 
+  const profiled = results.signaling.find((s) => s.joinProfile);
+  if (profiled?.joinProfile) {
+    L.push(`Where the server's time went while ${profiled.connections} connections joined (V8 CPU profile, self time):`, '');
+    L.push('| # | function | where | area | % of busy |', '|---|---|---|---|---|');
+    profiled.joinProfile.functions.slice(0, 5).forEach((f, i) => L.push(`| ${i + 1} | \`${f.name}\` | ${f.where} | ${f.area} | ${fmt(f.percent, 1)} |`));
+    L.push('', `By area: ${profiled.joinProfile.areas.slice(0, 6).map((a) => `${a.area} ${fmt(a.percent, 1)} %`).join(', ')}.`, '');
+  }
+
   if (results.joinLeave) {
     const j = results.joinLeave;
     L.push(`## Memory over ${j.cycles} join/leave cycles`, '');

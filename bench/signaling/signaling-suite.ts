@@ -8,6 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Colloquy } from '@colloquy/sdk-node';
+import { summarizeProfile, type CpuProfile, type ProfileSummary } from '../lib/cpu-profile.js';
 import { sampleProcess } from '../lib/proc.js';
 import { fmt, percentile } from '../lib/stats.js';
 import { SignalingClient } from '../load/targets/signaling-client.js';
@@ -32,6 +33,8 @@ export interface ScaleResult {
   fanout: { signals: number; deliveries: number; p50: number; p99: number; max: number };
   /** Everyone disconnecting gracefully, s (only for the smaller sizes: it is another O(N²) storm). */
   leaveSeconds: number | null;
+  /** Where the server's time went during the join storm (when profiled). */
+  joinProfile: ProfileSummary | null;
   errors: string[];
 }
 
@@ -93,7 +96,10 @@ async function gc(server: ColloquyProcess): Promise<Memory['memory']> {
   return (await server.controlPost<Memory>('/gc')).memory;
 }
 
-export async function runScale(connections: number, options: { workers: number; signals: number; measureLeave: boolean }): Promise<ScaleResult> {
+export async function runScale(
+  connections: number,
+  options: { workers: number; signals: number; measureLeave: boolean; profileJoin?: boolean },
+): Promise<ScaleResult> {
   const server = await startColloquy();
   const pool = new WorkerPool(options.workers);
   const errors: string[] = [];
@@ -107,6 +113,7 @@ export async function runScale(connections: number, options: { workers: number; 
     const before = await gc(server);
     const serverBefore = sampleProcess(server.pid);
     const clientBefore = await pool.all<{ cpuUs: number }>({ op: 'cpu' });
+    if (options.profileJoin) await server.controlPost('/profile/start', { intervalUs: 1000 });
     const started = performance.now();
     const per = Math.ceil((connections - 1) / pool.size);
     const replies = await pool.all<{ connected: number; errors: string[] }>((i) => ({
@@ -132,6 +139,7 @@ export async function runScale(connections: number, options: { workers: number; 
     }
     const settledSeconds = (performance.now() - started) / 1000 - 1;
     const serverAfter = sampleProcess(server.pid);
+    const joinProfile = options.profileJoin ? summarizeProfile(await server.controlPost<CpuProfile>('/profile/stop'), 10) : null;
     const clientAfter = await pool.all<{ cpuUs: number }>({ op: 'cpu' });
     const after = await gc(server);
     log(`  ${connected}/${connections} connected in ${fmt(joinSeconds, 1)} s, settled after ${fmt(settledSeconds, 1)} s (${received} messages)`);
@@ -166,6 +174,7 @@ export async function runScale(connections: number, options: { workers: number; 
       rssPerConnectionKB: (after.rss - before.rss) / (connected - 1) / 1024,
       fanout,
       leaveSeconds,
+      joinProfile,
       errors,
     };
   } finally {
