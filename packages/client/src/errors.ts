@@ -34,7 +34,14 @@ export const EXCEPTION_TITLES: Record<number, string> = {
   1006: 'Connect Failed',
   1010: 'Not Connected',
   1011: 'Invalid Parameter',
+  1013: 'Connection Failed',
+  1500: 'Unable to Publish',
+  1501: 'Unable to Subscribe',
   1520: 'Unable To Force Disconnect',
+  1530: 'Unable To Force Unpublish',
+  1540: 'Unable To Force Mute',
+  1553: 'ICE Workflow Failed',
+  1554: 'ICE Workflow Failed',
   2000: 'JavaScript Exception',
   2001: 'Unexpected Server Response',
 };
@@ -61,3 +68,15 @@ export const notConnected = (what: string): OTError =>
 
 export const invalidParameter = (message: string, code: number = ExceptionCodes.INVALID_PARAMETER): OTError =>
   new OTError(code, 'OT_INVALID_PARAMETER', message);
+
+/** A publish failure (code 1500) with OpenTok.js's name for its cause. */
+export const publishError = (name: string, message: string): OTError => new OTError(ExceptionCodes.UNABLE_TO_PUBLISH, name, message);
+
+/** A subscribe failure (code 1501). */
+export const subscribeError = (name: string, message: string): OTError => new OTError(ExceptionCodes.UNABLE_TO_SUBSCRIBE, name, message);
+
+/** A non-OTError thrown inside the SDK, as OpenTok.js reports it (2000). */
+export function asOTError(err: unknown, fallbackCode: number = ExceptionCodes.JS_EXCEPTION, fallbackName = 'OT_JS_EXCEPTION'): OTError {
+  if (err instanceof OTError) return err;
+  return new OTError(fallbackCode, fallbackName, err instanceof Error ? err.message : String(err));
+}

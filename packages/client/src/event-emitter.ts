@@ -105,7 +105,11 @@ export class OTEventEmitter<M extends EventMap<M>> {
     const list = this.#handlers.get(name) ?? [];
     list.push({ handler, context, once });
     this.#handlers.set(name, list);
+    this.handlerAdded(name);
   }
+
+  /** Called after a handler for `type` is added (subclasses start work only someone listens for). */
+  protected handlerAdded(_type: string): void {}
 
   #remove(name: string, handler: unknown, context: unknown): void {
     const list = this.#handlers.get(name);

@@ -1,8 +1,9 @@
 // OpenTok.js's event objects: every event has `type`, `target`, `cancelable`, and
 // preventDefault()/isDefaultPrevented(); the subclasses add what their event carries.
 
-import type { DisconnectReason, StreamInfo } from '@colloquy/protocol';
+import type { DisconnectReason, StreamDestroyedReason, StreamProperty, VideoDimensions } from '@colloquy/protocol';
 import type { Connection } from './connection.js';
+import type { Stream } from './stream.js';
 
 export class OTEvent<Target = unknown> {
   readonly type: string;
@@ -41,9 +42,9 @@ export class ConnectionEvent<Target = unknown> extends OTEvent<Target> {
 /** sessionConnected: the connections and streams already in the session. */
 export class SessionConnectEvent<Target = unknown> extends OTEvent<Target> {
   readonly connections: Connection[];
-  readonly streams: StreamInfo[];
+  readonly streams: Stream[];
 
-  constructor(target: Target, connections: Connection[], streams: StreamInfo[]) {
+  constructor(target: Target, connections: Connection[], streams: Stream[]) {
     super('sessionConnected', target);
     this.connections = connections;
     this.streams = streams;
@@ -84,5 +85,106 @@ export class ExceptionEvent<Target = unknown> extends OTEvent<Target> {
     this.code = code;
     this.title = title;
     this.message = message;
+  }
+}
+
+/**
+ * streamCreated / streamDestroyed, from the Session (others' streams) or a Publisher (its own).
+ * streamDestroyed is cancelable: preventDefault() keeps the Subscriber (or Publisher) elements in
+ * the page instead of removing them.
+ */
+export class StreamEvent<Target = unknown> extends OTEvent<Target> {
+  readonly stream: Stream;
+  /** streamDestroyed only: clientDisconnected, forceDisconnected, forceUnpublished, mediaStopped or networkDisconnected. */
+  readonly reason: StreamDestroyedReason | undefined;
+
+  constructor(type: 'streamCreated' | 'streamDestroyed', target: Target, stream: Stream, reason?: StreamDestroyedReason) {
+    super(type, target, type === 'streamDestroyed');
+    this.stream = stream;
+    this.reason = reason;
+  }
+}
+
+/** streamPropertyChanged: a stream's hasAudio, hasVideo or videoDimensions changed. */
+export class StreamPropertyChangedEvent<Target = unknown> extends OTEvent<Target> {
+  readonly stream: Stream;
+  readonly changedProperty: StreamProperty;
+  readonly oldValue: boolean | VideoDimensions | null;
+  readonly newValue: boolean | VideoDimensions | null;
+
+  constructor(target: Target, stream: Stream, changedProperty: StreamProperty, oldValue: boolean | VideoDimensions | null, newValue: boolean | VideoDimensions | null) {
+    super('streamPropertyChanged', target);
+    this.stream = stream;
+    this.changedProperty = changedProperty;
+    this.oldValue = oldValue;
+    this.newValue = newValue;
+  }
+}
+
+/**
+ * muteForced. On the Session: a moderator muted everyone (`active` true) or lifted that (`active`
+ * false). On a Publisher: a moderator muted this publisher's audio (`active` undefined).
+ */
+export class MuteForcedEvent<Target = unknown> extends OTEvent<Target> {
+  readonly active: boolean | undefined;
+
+  constructor(target: Target, active?: boolean) {
+    super('muteForced', target);
+    this.active = active;
+  }
+}
+
+/** archiveStarted / archiveStopped. */
+export class ArchiveEvent<Target = unknown> extends OTEvent<Target> {
+  readonly id: string;
+  readonly name: string;
+
+  constructor(type: 'archiveStarted' | 'archiveStopped', target: Target, id: string, name: string) {
+    super(type, target);
+    this.id = id;
+    this.name = name;
+  }
+}
+
+/** videoElementCreated: the video element of a Publisher or Subscriber exists (place it yourself with insertDefaultUI: false). */
+export class VideoElementCreatedEvent<Target = unknown> extends OTEvent<Target> {
+  readonly element: HTMLVideoElement;
+
+  constructor(target: Target, element: HTMLVideoElement) {
+    super('videoElementCreated', target);
+    this.element = element;
+  }
+}
+
+/** audioLevelUpdated: 0 (silence) to 1, several times a second while someone listens. */
+export class AudioLevelUpdatedEvent<Target = unknown> extends OTEvent<Target> {
+  readonly audioLevel: number;
+
+  constructor(target: Target, audioLevel: number) {
+    super('audioLevelUpdated', target);
+    this.audioLevel = audioLevel;
+  }
+}
+
+/** Why a Subscriber's video stopped or started: the publisher's publishVideo, or your subscribeToVideo. */
+export type VideoChangeReason = 'publishVideo' | 'subscribeToVideo' | 'quality' | 'codecNotSupported' | 'codecChanged';
+
+/** videoDisabled / videoEnabled on a Subscriber. */
+export class VideoEnabledChangedEvent<Target = unknown> extends OTEvent<Target> {
+  readonly reason: VideoChangeReason;
+
+  constructor(type: 'videoEnabled' | 'videoDisabled', target: Target, reason: VideoChangeReason) {
+    super(type, target);
+    this.reason = reason;
+  }
+}
+
+/** mediaStopped on a Publisher: a track it published ended (e.g. the browser's "stop sharing"). Cancelable. */
+export class MediaStoppedEvent<Target = unknown> extends OTEvent<Target> {
+  readonly track: MediaStreamTrack | undefined;
+
+  constructor(target: Target, track?: MediaStreamTrack) {
+    super('mediaStopped', target, true);
+    this.track = track;
   }
 }

@@ -5,12 +5,33 @@ import { OT } from './ot.js';
 
 export { OT };
 export default OT;
-export { Session, type SessionEventMap, type SessionOptions, type SignalOptions, type CompletionHandler, type Capabilities } from './session.js';
+export { Session, type SessionEventMap, type SessionOptions, type SignalOptions, type CompletionHandler, type Capabilities, type IceConfig } from './session.js';
 export { Connection } from './connection.js';
-export { OTEvent, ConnectionEvent, SessionConnectEvent, SessionDisconnectEvent, SignalEvent, ExceptionEvent } from './events.js';
+export { Stream } from './stream.js';
+export { Publisher, type PublisherEventMap, type PublisherProperties, type PublisherCompletionHandler } from './publisher.js';
+export { Subscriber, type SubscriberEventMap, type SubscriberProperties } from './subscriber.js';
+export type { DeviceInfo } from './devices.js';
+export type { InsertMode } from './media-element.js';
+export {
+  OTEvent,
+  ConnectionEvent,
+  SessionConnectEvent,
+  SessionDisconnectEvent,
+  SignalEvent,
+  ExceptionEvent,
+  StreamEvent,
+  StreamPropertyChangedEvent,
+  MuteForcedEvent,
+  ArchiveEvent,
+  VideoElementCreatedEvent,
+  AudioLevelUpdatedEvent,
+  VideoEnabledChangedEvent,
+  MediaStoppedEvent,
+  type VideoChangeReason,
+} from './events.js';
 export { OTEventEmitter, type EventHandler } from './event-emitter.js';
 export { ExceptionCodes, OTError } from './errors.js';
 export { LogLevels } from './logger.js';
 export { defaultReconnectPolicy, type ReconnectPolicy } from './signaling-channel.js';
 export { VERSION } from './version.js';
-export type { DisconnectReason, StreamInfo } from '@colloquy/protocol';
+export type { DisconnectReason, StreamInfo, StreamDestroyedReason, VideoDimensions, VideoType } from '@colloquy/protocol';

@@ -1,8 +1,12 @@
-// The OT object: OpenTok.js's global entry point (initSession, checkSystemRequirements,
-// setLogLevel, exception events, error codes). With no `serverUrl`, a session talks to the server
-// that served this script.
+// The OT object: OpenTok.js's global entry point (initSession, initPublisher, getDevices,
+// checkSystemRequirements, setLogLevel, exception events, error codes). With no `serverUrl`, a
+// session talks to the server that served this script.
 
-import { ExceptionCodes, EXCEPTION_TITLES, OTError } from './errors.js';
+import { listDevices, type DeviceInfo } from './devices.js';
+import { ExceptionCodes, EXCEPTION_TITLES, OTError, asOTError } from './errors.js';
+import { Publisher, type PublisherCompletionHandler, type PublisherProperties } from './publisher.js';
+import { Stream } from './stream.js';
+import { Subscriber, liveSubscribers } from './subscriber.js';
 import { OTEventEmitter } from './event-emitter.js';
 import { ExceptionEvent } from './events.js';
 import { LogLevels, getLogLevel, log, setLogLevel } from './logger.js';
@@ -42,12 +46,61 @@ class OTGlobal extends OTEventEmitter<OTEventMap> {
   readonly DEBUG = LogLevels.DEBUG;
   readonly Session = Session;
   readonly Connection = Connection;
+  readonly Publisher = Publisher;
+  readonly Subscriber = Subscriber;
+  readonly Stream = Stream;
   /** Deprecated in OpenTok.js (check `error.name` instead) but still present. */
   readonly Error = OTError;
 
   /** A Session for `sessionId`; nothing goes over the network until `session.connect(token)`. */
   initSession(apiKey: string | number, sessionId: string, options: SessionOptions = {}): Session {
     return new Session(String(apiKey ?? ''), sessionId, defaultServerUrl(), options);
+  }
+
+  /**
+   * A Publisher: asks for the camera and microphone (or the screen with videoSource 'screen'),
+   * shows the preview in `target` (an element or element id; the body when omitted), and calls
+   * `completionHandler(error)` once access is granted or refused (1500 OT_USER_MEDIA_ACCESS_DENIED,
+   * OT_NO_DEVICES_FOUND, OT_HARDWARE_UNAVAILABLE, …). Accepts (target, properties, handler),
+   * (target, handler), (properties, handler) and (handler).
+   */
+  initPublisher(
+    target?: string | HTMLElement | PublisherProperties | PublisherCompletionHandler | null,
+    properties?: PublisherProperties | PublisherCompletionHandler,
+    completionHandler?: PublisherCompletionHandler,
+  ): Publisher {
+    let handler = completionHandler;
+    let element: unknown = target;
+    let props: PublisherProperties = {};
+    if (typeof target === 'function') {
+      handler = target;
+      element = undefined;
+    } else if (target && typeof target === 'object' && !(typeof HTMLElement !== 'undefined' && target instanceof HTMLElement)) {
+      props = target as PublisherProperties;
+      element = undefined;
+    }
+    if (typeof properties === 'function') handler = properties;
+    else if (properties) props = properties;
+    return new Publisher(element, props, handler);
+  }
+
+  /** Cameras and microphones: `callback(error, [{kind: 'audioInput' | 'videoInput', deviceId, label}])`. */
+  getDevices(callback: (error: OTError | null, devices?: DeviceInfo[]) => void): void {
+    listDevices().then(
+      (devices) => callback(null, devices),
+      (err: unknown) => callback(asOTError(err)),
+    );
+  }
+
+  /** Whether this browser can share its screen (getDisplayMedia); no extension is ever needed. */
+  checkScreenSharingCapability(callback: (response: { supported: boolean; supportedSources: Record<string, boolean>; extensionRequired?: string; extensionInstalled?: boolean }) => void): void {
+    const supported = typeof navigator !== 'undefined' && typeof navigator.mediaDevices?.getDisplayMedia === 'function';
+    callback({ supported, supportedSources: { screen: supported, application: false, window: supported, browser: supported } });
+  }
+
+  /** Plays subscribers whose sound the browser's autoplay policy blocked (call it from a user gesture). */
+  async unblockAudio(): Promise<void> {
+    await Promise.all([...liveSubscribers].map((s) => s._unblockAudio()));
   }
 
   /** 1 when this browser has what the SDK needs (WebRTC and WebSocket), else 0. */

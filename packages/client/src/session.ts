@@ -1,14 +1,38 @@
-// Session: OpenTok.js's Session for one session id — connect with a token, see connections come
-// and go, send and receive signals, moderate — over a SignalingChannel to the Colloquy server.
-// Publisher/Subscriber (the media issue) attach here: `streams` and stream events are reserved.
+// Session: OpenTok.js's Session for one session id — connect with a token, see connections and
+// streams come and go, publish and subscribe, send and receive signals, moderate — over a
+// SignalingChannel to the Colloquy server. It routes the server's media events to the Publisher
+// or Subscriber they concern, and sends the Inspector a small getStats summary every few seconds.
 
-import { checkSignal, type Capabilities as WireCapabilities, type ConnectResult, type DisconnectReason, type ServerEvent, type StreamInfo } from '@colloquy/protocol';
+import {
+  checkSignal,
+  type Capabilities as WireCapabilities,
+  type ClientTrackStats,
+  type ConnectResult,
+  type DisconnectReason,
+  type RequestMap,
+  type ServerEvent,
+  type StreamInfo,
+} from '@colloquy/protocol';
 import { Connection } from './connection.js';
 import { ExceptionCodes, OTError, invalidParameter, notConnected, type SignalError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
-import { ConnectionEvent, OTEvent, SessionConnectEvent, SessionDisconnectEvent, SignalEvent } from './events.js';
+import {
+  ArchiveEvent,
+  ConnectionEvent,
+  MuteForcedEvent,
+  OTEvent,
+  SessionConnectEvent,
+  SessionDisconnectEvent,
+  SignalEvent,
+  StreamEvent,
+  StreamPropertyChangedEvent,
+} from './events.js';
 import { log } from './logger.js';
-import { SignalingChannel, type ReconnectPolicy } from './signaling-channel.js';
+import type { MediaContext } from './media-context.js';
+import { Publisher, type PublisherProperties } from './publisher.js';
+import { SignalingChannel, type ReconnectPolicy, type RequestBody, type SessionRequestType } from './signaling-channel.js';
+import { Stream } from './stream.js';
+import { Subscriber, type SubscriberProperties } from './subscriber.js';
 
 /** What `session.on()` accepts, and the event each handler gets. */
 export interface SessionEventMap {
@@ -20,6 +44,25 @@ export interface SessionEventMap {
   sessionReconnected: OTEvent<Session>;
   signal: SignalEvent<Session>;
   [signalOfType: `signal:${string}`]: SignalEvent<Session>;
+  /** Another client's stream (also each stream already there when you connect). */
+  streamCreated: StreamEvent<Session>;
+  /** Another client's stream ended (cancelable: preventDefault keeps its subscribers' elements). */
+  streamDestroyed: StreamEvent<Session>;
+  streamPropertyChanged: StreamPropertyChangedEvent<Session>;
+  /** A moderator muted everyone (`active` true) or lifted it (false). */
+  muteForced: MuteForcedEvent<Session>;
+  archiveStarted: ArchiveEvent<Session>;
+  archiveStopped: ArchiveEvent<Session>;
+}
+
+/** OpenTok.js iceConfig: which ICE (STUN/TURN) servers peer connections use. */
+export interface IceConfig {
+  /** 'all' or 'custom': this server provides none, so both mean customServers. */
+  includeServers?: 'all' | 'custom';
+  /** 'relay' forces media through TURN (customServers must include one). Default 'all'. */
+  transportPolicy?: 'all' | 'relay';
+  /** Your STUN/TURN servers, e.g. [{urls: 'turn:turn.example.com:3478', username, credential}]. */
+  customServers?: RTCIceServer[];
 }
 
 export interface SessionOptions {
@@ -32,6 +75,17 @@ export interface SessionOptions {
   serverUrl?: string;
   /** Colloquy: when to retry a dropped socket (default: backoff from 100 ms to 2 s, within the server's grace period). */
   reconnectPolicy?: ReconnectPolicy;
+  /**
+   * ICE servers for peer connections. Default: none — enough on loopback and a LAN, and for routed
+   * sessions whose server announces a reachable address. Relayed sessions across the internet need
+   * STUN, and TURN for clients behind restrictive NATs.
+   */
+  iceConfig?: IceConfig;
+  /**
+   * Colloquy: how often (ms) this client sends the server's Inspector a summary of its getStats
+   * (bitrate, loss, frame rate per track; a few hundred bytes). Default 5000; 0 turns it off.
+   */
+  statsReportIntervalMs?: number;
 }
 
 export interface SignalOptions {
@@ -69,8 +123,16 @@ export class Session extends OTEventEmitter<SessionEventMap> {
   #channel: SignalingChannel | null = null;
   /** Everyone in the session, you included, by connection id. */
   readonly #connections = new Map<string, Connection>();
-  /** Streams by id; filled once publishing exists. */
-  readonly #streams = new Map<string, StreamInfo>();
+  /** Every stream in the session (yours included), by id. */
+  readonly #streams = new Map<string, Stream>();
+  #mediaMode: 'routed' | 'relayed' = 'routed';
+  #iceConfig: IceConfig;
+  /** Our publishers by stream id (once their publish reply came). */
+  readonly #publishers = new Map<string, Publisher>();
+  /** Our subscribers by subscriber id (once their subscribe reply came), and all of them. */
+  readonly #subscribers = new Map<string, Subscriber>();
+  readonly #allSubscribers = new Set<Subscriber>();
+  #statsTimer: ReturnType<typeof setInterval> | undefined;
 
   /** @internal use OT.initSession */
   constructor(apiKey: string, sessionId: string, serverUrl: string, options: SessionOptions = {}) {
@@ -79,6 +141,12 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     this.sessionId = sessionId;
     this.#serverUrl = options.serverUrl ?? serverUrl;
     this.#options = options;
+    this.#iceConfig = options.iceConfig ?? {};
+  }
+
+  /** Replaces the ICE configuration for peer connections made from now on. */
+  setIceConfig(iceConfig: IceConfig): void {
+    this.#iceConfig = iceConfig ?? {};
   }
 
   isConnected(): boolean {
@@ -186,9 +254,187 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     );
   }
 
-  /** @internal the connections known to this client (the media work uses it). */
+  /** @internal the connections known to this client. */
   getConnection(connectionId: string): Connection | undefined {
     return this.#connections.get(connectionId);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Publishing and subscribing
+
+  /**
+   * Publishes a Publisher (or makes one: `publish(target, properties, handler)`). The handler runs
+   * once the stream is live (others got streamCreated) or with an error: 1010 OT_NOT_CONNECTED,
+   * 1500 OT_PERMISSION_DENIED (a subscriber token), 1500 OT_USER_MEDIA_ACCESS_DENIED, 1553
+   * OT_ICE_WORKFLOW_FAILED. Returns the Publisher.
+   */
+  publish(publisher?: Publisher | string | HTMLElement | null, properties?: PublisherProperties | CompletionHandler, completionHandler?: CompletionHandler): Publisher {
+    let handler = completionHandler;
+    let target: Publisher;
+    if (publisher instanceof Publisher) {
+      target = publisher;
+      if (typeof properties === 'function') handler = properties;
+    } else {
+      if (typeof properties === 'function') {
+        handler = properties;
+        properties = undefined;
+      }
+      target = new Publisher(publisher, (properties as PublisherProperties | undefined) ?? {});
+    }
+    const done = completion(handler);
+    if (!this.#channel || !this.isConnected()) {
+      void done(notConnected('publish'));
+      return target;
+    }
+    void target._publish(this.#mediaContext, (error) => void done(error));
+    return target;
+  }
+
+  /** Stops publishing; the Publisher dispatches streamDestroyed (and is destroyed unless prevented). */
+  unpublish(publisher: Publisher): void {
+    const streamId = publisher?.stream?.streamId ?? [...this.#publishers].find(([, p]) => p === publisher)?.[0];
+    if (!streamId || !this.#channel) return;
+    this.#channel.request('unpublish', { streamId }).catch((err: OTError) => log.warn('unpublish failed:', err.message));
+  }
+
+  /**
+   * Subscribes to a stream; returns the Subscriber at once (its element is in the page). The handler
+   * runs when media flows, or with an error: 1010 OT_NOT_CONNECTED, 1501 OT_PERMISSION_DENIED (a
+   * publisheronly token), 1554 OT_ICE_WORKFLOW_FAILED, 1013 OT_P2P_CONNECTION_FAILED (relayed).
+   */
+  subscribe(stream: Stream, target?: string | HTMLElement | SubscriberProperties | CompletionHandler | null, properties?: SubscriberProperties | CompletionHandler, completionHandler?: CompletionHandler): Subscriber {
+    let handler = completionHandler;
+    let element: unknown = target;
+    let props: SubscriberProperties = {};
+    if (typeof target === 'function') {
+      handler = target;
+      element = undefined;
+    } else if (target && typeof target === 'object' && !(typeof HTMLElement !== 'undefined' && target instanceof HTMLElement)) {
+      props = target as SubscriberProperties;
+      element = undefined;
+      if (typeof properties === 'function') handler = properties;
+    }
+    if (typeof properties === 'function') handler = properties;
+    else if (properties) props = properties;
+    const done = completion(handler);
+    const known = stream && this.#streams.get(stream.streamId);
+    if (!known || !this.#channel || !this.isConnected()) {
+      const error = !this.isConnected() ? notConnected('subscribe') : invalidParameter('subscribe needs a Stream of this session (from streamCreated)');
+      void done(error);
+      throw error;
+    }
+    const subscriber = new Subscriber(known, element, props, this.#mediaContext, (error) => void done(error));
+    this.#allSubscribers.add(subscriber);
+    subscriber.once('destroyed', () => this.#allSubscribers.delete(subscriber));
+    return subscriber;
+  }
+
+  /** Stops a subscriber and removes its element. */
+  unsubscribe(subscriber: Subscriber): void {
+    subscriber?.destroy();
+  }
+
+  /** The Publisher of one of your own streams. */
+  getPublisherForStream(stream: Stream): Publisher | undefined {
+    return stream ? this.#publishers.get(stream.streamId) : undefined;
+  }
+
+  /** Your Subscribers of a stream. */
+  getSubscribersForStream(stream: Stream): Subscriber[] {
+    return [...this.#allSubscribers].filter((s) => s.stream.streamId === stream?.streamId);
+  }
+
+  /** Moderators: stops someone's stream (reason forceUnpublished); others get 1530 OT_PERMISSION_DENIED. */
+  forceUnpublish(stream: Stream | string, completionHandler?: CompletionHandler): Promise<void> {
+    const streamId = typeof stream === 'string' ? stream : stream?.streamId;
+    return this.#moderate('forceUnpublish', { streamId: streamId ?? '' }, completionHandler, !streamId);
+  }
+
+  /** Moderators: mutes one stream's audio (its publisher gets muteForced); others get 1540. */
+  forceMuteStream(stream: Stream | string, completionHandler?: CompletionHandler): Promise<void> {
+    const streamId = typeof stream === 'string' ? stream : stream?.streamId;
+    return this.#moderate('forceMuteStream', { streamId: streamId ?? '' }, completionHandler, !streamId);
+  }
+
+  /** Moderators: mutes every stream but the excluded ones, and streams published while active. */
+  forceMuteAll(excludedStreams: Array<Stream | string> = [], completionHandler?: CompletionHandler): Promise<void> {
+    const excludedStreamIds = (Array.isArray(excludedStreams) ? excludedStreams : []).map((s) => (typeof s === 'string' ? s : s.streamId));
+    return this.#moderate('forceMuteAll', { excludedStreamIds }, completionHandler, false);
+  }
+
+  /** Moderators: ends "mute all" for streams published from now on. */
+  disableForceMute(completionHandler?: CompletionHandler): Promise<void> {
+    return this.#moderate('disableForceMute', {}, completionHandler, false);
+  }
+
+  #moderate<T extends 'forceUnpublish' | 'forceMuteStream' | 'forceMuteAll' | 'disableForceMute'>(type: T, body: RequestBody<T>, handler: CompletionHandler | undefined, bad: boolean): Promise<void> {
+    const done = completion(handler);
+    if (!this.#channel || !this.isConnected()) return done(notConnected(type));
+    if (bad) return done(invalidParameter(`${type} needs a Stream`));
+    return this.#channel.request(type, body).then(
+      () => done(null),
+      (error: OTError) => done(error),
+    );
+  }
+
+  /** What publishers and subscribers use to talk to the server through this session. */
+  readonly #mediaContext: MediaContext = {
+    session: this,
+    get mediaMode() {
+      return (this.session as Session).#mediaMode;
+    },
+    rtcConfiguration: () => {
+      const ice = this.#iceConfig;
+      return { iceServers: ice.customServers ?? [], iceTransportPolicy: ice.transportPolicy === 'relay' ? 'relay' : 'all', bundlePolicy: 'max-bundle' };
+    },
+    request: <T extends SessionRequestType>(type: T, body: RequestBody<T>): Promise<RequestMap[T]['result']> => {
+      if (!this.#channel) return Promise.reject(notConnected(type));
+      return this.#channel.request(type, body);
+    },
+    reportError: (error: OTError, streamId?: string) => {
+      reportException(error);
+      this.#channel?.report({ type: 'clientError', code: error.code, name: error.name.slice(0, 64), message: error.message.slice(0, 1000), ...(streamId ? { streamId } : {}) });
+    },
+    registerPublisher: (publisher: object, streamId: string) => {
+      this.#publishers.set(streamId, publisher as Publisher);
+      // The stream may already be live (a replay after a reconnection delivered it first).
+      const stream = this.#streams.get(streamId);
+      if (stream) (publisher as Publisher)._streamCreated(stream);
+    },
+    unregisterPublisher: (publisher: object) => {
+      for (const [id, p] of this.#publishers) if (p === publisher) this.#publishers.delete(id);
+    },
+    registerSubscriber: (subscriber: object, subscriberId: string) => {
+      this.#subscribers.set(subscriberId, subscriber as Subscriber);
+    },
+    unregisterSubscriber: (subscriber: object) => {
+      for (const [id, s] of this.#subscribers) if (s === subscriber) this.#subscribers.delete(id);
+    },
+  };
+
+  #isOwn(info: { connectionId: string }): boolean {
+    return info.connectionId === this.connection?.connectionId;
+  }
+
+  #streamOf(info: StreamInfo): Stream {
+    const connection = this.#connections.get(info.connectionId) ?? new Connection({ connectionId: info.connectionId, creationTime: 0, data: '' });
+    return new Stream(info, connection);
+  }
+
+  /** Sends the Inspector a getStats summary of our publishers and subscribers (every few seconds). */
+  async #reportStats(): Promise<void> {
+    const channel = this.#channel;
+    if (!channel || this.#state !== 'connected' || (this.#publishers.size === 0 && this.#subscribers.size === 0)) return;
+    const tracks: ClientTrackStats[] = [];
+    const sources = [...new Set(this.#publishers.values()), ...this.#subscribers.values()];
+    for (const source of sources) {
+      try {
+        tracks.push(...(await source._statsSummary()));
+      } catch {
+        // a peer connection closing meanwhile: skip it this time
+      }
+    }
+    if (tracks.length > 0 && this.#channel === channel) channel.report({ type: 'clientStats', tracks: tracks.slice(0, 32) });
   }
 
   #onConnected(result: ConnectResult): void {
@@ -198,13 +444,19 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     const others = result.connections.map((info) => new Connection(info));
     for (const c of others) this.#connections.set(c.connectionId, c);
     this.#connections.set(this.connection.connectionId, this.connection);
-    for (const s of result.streams) this.#streams.set(s.streamId, s);
+    this.#mediaMode = result.session.mediaMode;
+    const streams = result.streams.map((info) => this.#streamOf(info));
+    for (const stream of streams) this.#streams.set(stream.streamId, stream);
     if (!this.#options.connectionEventsSuppressed) {
       for (const c of others) this.dispatchEvent(new ConnectionEvent('connectionCreated', this, c));
     }
     // Your own connection too, as OpenTok.js does.
     this.dispatchEvent(new ConnectionEvent('connectionCreated', this, this.connection));
-    this.dispatchEvent(new SessionConnectEvent(this, [...others, this.connection], [...result.streams]));
+    this.dispatchEvent(new SessionConnectEvent(this, [...others, this.connection], streams));
+    // Then a streamCreated for each stream already there, so one handler subscribes to all.
+    for (const stream of streams) this.dispatchEvent(new StreamEvent('streamCreated', this, stream));
+    const interval = this.#options.statsReportIntervalMs ?? STATS_INTERVAL_MS;
+    if (interval > 0) this.#statsTimer = setInterval(() => void this.#reportStats(), Math.max(1000, interval));
   }
 
   #onServerEvent(event: ServerEvent): void {
@@ -229,6 +481,66 @@ export class Session extends OTEventEmitter<SessionEventMap> {
         this.dispatchEvent(signal, signal.type === 'signal' ? undefined : 'signal');
         return;
       }
+      case 'streamCreated': {
+        const stream = this.#streamOf(event.stream);
+        this.#streams.set(stream.streamId, stream);
+        if (this.#isOwn(event.stream)) this.#publishers.get(stream.streamId)?._streamCreated(stream);
+        else this.dispatchEvent(new StreamEvent('streamCreated', this, stream));
+        return;
+      }
+      case 'streamDestroyed': {
+        const stream = this.#streams.get(event.streamId);
+        this.#streams.delete(event.streamId);
+        const publisher = this.#publishers.get(event.streamId);
+        if (publisher) {
+          publisher._streamDestroyed(event.reason);
+          return;
+        }
+        if (!stream || this.#isOwn({ connectionId: stream.connection.connectionId })) return;
+        const destroyed = new StreamEvent('streamDestroyed', this, stream, event.reason);
+        this.dispatchEvent(destroyed);
+        // Default action: the stream's subscribers leave the page.
+        for (const subscriber of this.getSubscribersForStream(stream)) subscriber._end(event.reason, destroyed.isDefaultPrevented());
+        return;
+      }
+      case 'streamPropertyChanged': {
+        const stream = this.#streams.get(event.streamId);
+        if (!stream) return;
+        if (event.changedProperty === 'hasAudio') stream.hasAudio = event.newValue as boolean;
+        else if (event.changedProperty === 'hasVideo') stream.hasVideo = event.newValue as boolean;
+        else if (event.newValue && typeof event.newValue === 'object') stream.videoDimensions = { ...event.newValue };
+        this.dispatchEvent(new StreamPropertyChangedEvent(this, stream, event.changedProperty, event.oldValue, event.newValue));
+        if (event.changedProperty === 'hasVideo') {
+          for (const subscriber of this.getSubscribersForStream(stream)) subscriber._streamHasVideo(event.newValue as boolean);
+        }
+        return;
+      }
+      case 'muteForced':
+        this.dispatchEvent(new MuteForcedEvent(this, event.active));
+        return;
+      case 'streamMuteForced':
+        this.#publishers.get(event.streamId)?._muteForced();
+        return;
+      case 'relayStart':
+        void this.#publishers.get(event.streamId)?._relayStart(event.subscriberId, event.connectionId);
+        return;
+      case 'relay': {
+        const description = event.description ? { type: event.description.type, sdp: event.description.sdp } : undefined;
+        const subscriber = this.#subscribers.get(event.subscriberId);
+        if (subscriber) void subscriber._relay(description, event.candidate);
+        else void this.#publishers.get(event.streamId)?._relay(event.subscriberId, description, event.candidate);
+        return;
+      }
+      case 'subscriberDestroyed': {
+        const subscriber = this.#subscribers.get(event.subscriberId);
+        if (subscriber) subscriber._end(event.reason);
+        else this.#publishers.get(event.streamId)?._relayEnd(event.subscriberId);
+        return;
+      }
+      case 'archiveStarted':
+      case 'archiveStopped':
+        this.dispatchEvent(new ArchiveEvent(event.type, this, event.archiveId, event.name));
+        return;
       default:
         log.debug('ignoring server event', (event as { type: string }).type);
     }
@@ -237,9 +549,18 @@ export class Session extends OTEventEmitter<SessionEventMap> {
   #onClosed(reason: DisconnectReason): void {
     this.#channel = null;
     this.#state = 'disconnected';
+    clearInterval(this.#statsTimer);
+    this.#statsTimer = undefined;
+    // Our streams end with the connection's reason (their Publishers dispatch streamDestroyed).
+    for (const publisher of [...new Set(this.#publishers.values())]) publisher._streamDestroyed(reason);
+    this.#publishers.clear();
     this.#connections.clear();
     this.#streams.clear();
-    this.dispatchEvent(new SessionDisconnectEvent(this, reason));
+    const event = new SessionDisconnectEvent(this, reason);
+    this.dispatchEvent(event);
+    // Default action: every subscriber leaves the page.
+    for (const subscriber of [...this.#allSubscribers]) subscriber._end(reason, event.isDefaultPrevented());
+    this.#subscribers.clear();
     this.connection = undefined;
     this.capabilities = capabilitiesOf(NO_CAPABILITIES);
   }
@@ -254,6 +575,9 @@ function capabilitiesOf(wire: WireCapabilities): Capabilities {
     },
   };
 }
+
+/** How often the Inspector gets a getStats summary (the server keeps at most one per second per track). */
+const STATS_INTERVAL_MS = 5000;
 
 /** A completion handler and a promise for the same outcome (see connect()). */
 function completion(handler: CompletionHandler | undefined): (error: OTError | null) => Promise<void> {

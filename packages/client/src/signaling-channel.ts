@@ -23,7 +23,7 @@ import { VERSION } from './version.js';
 
 /** Requests made once connected (connect and resume are the channel's own). */
 export type SessionRequestType = Exclude<keyof RequestMap, 'connect' | 'resume'>;
-type RequestBody<T extends SessionRequestType> = Omit<RequestMap[T]['request'], 'id' | 'type'>;
+export type RequestBody<T extends SessionRequestType> = Omit<RequestMap[T]['request'], 'id' | 'type'>;
 
 export interface ChannelListener {
   /** A numbered event from the server (connectionCreated, signal, …), in order, once. */
@@ -166,6 +166,14 @@ export class SignalingChannel {
       this.#pending.set(id, pending);
       if (this.#state === 'connected') this.#sendPending(pending);
     });
+  }
+
+  /**
+   * Sends a report (client stats or an error for the Inspector): not a request, no reply, not
+   * queued — dropped while the socket is down.
+   */
+  report(message: { type: 'clientStats' | 'clientError' } & Record<string, unknown>): void {
+    if (this.#state === 'connected') this.#send(message);
   }
 
   /** Leaves: asks the server to end the connection, and closes the socket when it has (or after 1 s). */

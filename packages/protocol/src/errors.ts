@@ -11,8 +11,24 @@ export const ErrorCodes = {
   NOT_CONNECTED: 1010,
   /** A known request with bad fields. */
   INVALID_PARAMETER: 1011,
+  /** Peer-to-peer (relayed) media could not connect (reported by the browser SDK). */
+  P2P_CONNECTION_FAILED: 1013,
+  /** publish refused: the role may not publish (name OT_PERMISSION_DENIED), or the offer is unusable. */
+  UNABLE_TO_PUBLISH: 1500,
+  /** subscribe refused: the role may not subscribe (OT_PERMISSION_DENIED), or the stream is gone (OT_STREAM_DESTROYED). */
+  UNABLE_TO_SUBSCRIBE: 1501,
   /** forceDisconnect without the moderator role (OpenTok's UNABLE_TO_FORCE_DISCONNECT). */
   UNABLE_TO_FORCE_DISCONNECT: 1520,
+  /** forceUnpublish without the moderator role. */
+  UNABLE_TO_FORCE_UNPUBLISH: 1530,
+  /** forceMuteStream / forceMuteAll / disableForceMute without the moderator role. */
+  UNABLE_TO_FORCE_MUTE: 1540,
+  /** The publisher's media connection failed (reported by the browser SDK). */
+  PUBLISHER_ICE_WORKFLOW_FAILED: 1553,
+  /** A subscriber's media connection failed (reported by the browser SDK). */
+  SUBSCRIBER_ICE_WORKFLOW_FAILED: 1554,
+  /** Too many streams published, or subscriptions held, by one connection. */
+  STREAM_LIMIT_EXCEEDED: 1605,
   /** Signal with a bad type or data (OpenTok.js signal code 400). */
   SIGNAL_INVALID: 400,
   /** Signal or forceDisconnect target not in the session (OpenTok.js signal code 404). */
@@ -40,13 +56,24 @@ export const ErrorCodes = {
 export type ErrorCodeName = keyof typeof ErrorCodes;
 export type ErrorCode = (typeof ErrorCodes)[ErrorCodeName];
 
-/** The OpenTok.js error `name` the browser SDK reports for each code. */
+/**
+ * The OpenTok.js error `name` the browser SDK reports for each code, unless the error message names
+ * a more precise one (1500 and 1501 also come as OT_PERMISSION_DENIED, 1501 as OT_STREAM_DESTROYED).
+ */
 export const ERROR_NAMES: Record<ErrorCode, string> = {
   1004: 'OT_AUTHENTICATION_ERROR',
   1005: 'OT_INVALID_SESSION_ID',
   1010: 'OT_NOT_CONNECTED',
   1011: 'OT_INVALID_PARAMETER',
+  1013: 'OT_P2P_CONNECTION_FAILED',
+  1500: 'OT_UNABLE_TO_PUBLISH',
+  1501: 'OT_UNABLE_TO_SUBSCRIBE',
   1520: 'OT_PERMISSION_DENIED',
+  1530: 'OT_PERMISSION_DENIED',
+  1540: 'OT_PERMISSION_DENIED',
+  1553: 'OT_ICE_WORKFLOW_FAILED',
+  1554: 'OT_ICE_WORKFLOW_FAILED',
+  1605: 'OT_STREAM_LIMIT_EXCEEDED',
   400: 'OT_INVALID_PARAMETER',
   404: 'OT_NOT_FOUND',
   413: 'OT_INVALID_PARAMETER',

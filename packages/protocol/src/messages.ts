@@ -20,7 +20,12 @@ export interface ConnectionInfo {
 
 export type VideoType = 'camera' | 'screen' | 'custom';
 
-/** A published stream as other clients see it (OpenTok.js Stream). Nobody can publish yet in v1. */
+export interface VideoDimensions {
+  width: number;
+  height: number;
+}
+
+/** A published stream as clients see it (OpenTok.js Stream). */
 export interface StreamInfo {
   streamId: string;
   /** The publishing connection. */
@@ -30,9 +35,35 @@ export interface StreamInfo {
   hasVideo: boolean;
   /** null for an audio-only stream. */
   videoType: VideoType | null;
-  videoDimensions: { width: number; height: number } | null;
+  videoDimensions: VideoDimensions | null;
+  /** Frames per second the publisher asked for; null when unknown or audio-only. */
+  frameRate: number | null;
   /** Epoch milliseconds. */
   creationTime: number;
+}
+
+/**
+ * Why a stream ended (OpenTok's streamDestroyed reasons). `session.unpublish()` is reported as
+ * clientDisconnected (OpenTok documents no separate reason for it); mediaStopped means the
+ * publisher's track ended (a screen share stopped from the browser's own UI, a camera unplugged).
+ */
+export type StreamDestroyedReason = 'clientDisconnected' | 'forceDisconnected' | 'forceUnpublished' | 'mediaStopped' | 'networkDisconnected';
+
+/** A stream property a publisher (or a moderator, for hasAudio) can change. */
+export type StreamProperty = 'hasAudio' | 'hasVideo' | 'videoDimensions';
+
+/** An ICE candidate as RTCPeerConnection hands it over (RTCIceCandidateInit). */
+export interface IceCandidate {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+  usernameFragment?: string | null;
+}
+
+/** An SDP offer or answer between the two browsers of a relayed subscription. */
+export interface SessionDescription {
+  type: 'offer' | 'answer';
+  sdp: string;
 }
 
 /** What a connection's role lets it do, as OpenTok.js `session.capabilities` shows it (1 or 0). */
@@ -120,12 +151,197 @@ export interface AckMessage {
   seq: number;
 }
 
-export type ClientRequest = ConnectRequest | ResumeRequest | SignalRequest | ForceDisconnectRequest | DisconnectRequest;
-export type ClientMessage = ClientRequest | PingMessage | PongMessage | AckMessage;
+/**
+ * Publish a stream. Routed sessions: `sdp` is the offer of the Publisher's peer connection
+ * (sendonly audio and/or video, one encoding per track) and the reply carries the SFU's answer.
+ * Relayed sessions: no `sdp`; media goes to each subscriber on its own connection (`relay`).
+ */
+export interface PublishRequest {
+  type: 'publish';
+  id: number;
+  /** ≤ 1000 characters; '' when absent. */
+  name?: string;
+  /** null (or absent) for a stream without video. */
+  videoType?: VideoType | null;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  videoDimensions?: VideoDimensions | null;
+  frameRate?: number | null;
+  /** Routed only: the SDP offer (≤ 32 KiB). */
+  sdp?: string;
+}
+
+/**
+ * Stop publishing. Others get streamDestroyed with reason clientDisconnected, or mediaStopped when
+ * the client says its track ended (the browser's "stop sharing" button, a camera unplugged).
+ */
+export interface UnpublishRequest {
+  type: 'unpublish';
+  id: number;
+  streamId: string;
+  reason?: 'mediaStopped';
+}
+
+/** The publisher's own stream changed: audio or video turned on/off, new picture size. */
+export interface UpdateStreamRequest {
+  type: 'updateStream';
+  id: number;
+  streamId: string;
+  hasAudio?: boolean;
+  hasVideo?: boolean;
+  videoDimensions?: VideoDimensions;
+}
+
+/**
+ * Subscribe to a stream. Routed: the reply carries the SFU's offer (`sdp`); answer it with
+ * `answer`. Relayed: the reply has no `sdp`; the publisher's browser sends its offer through
+ * `relay`.
+ */
+export interface SubscribeRequest {
+  type: 'subscribe';
+  id: number;
+  streamId: string;
+  /** Default true. */
+  subscribeToAudio?: boolean;
+  /** Default true. */
+  subscribeToVideo?: boolean;
+}
+
+/** Routed only: the subscriber's SDP answer to the offer the subscribe reply carried. */
+export interface AnswerRequest {
+  type: 'answer';
+  id: number;
+  subscriberId: string;
+  sdp: string;
+}
+
+/** Receive audio / video of a subscription or not (routed: the SFU stops sending it). */
+export interface UpdateSubscriberRequest {
+  type: 'updateSubscriber';
+  id: number;
+  subscriberId: string;
+  subscribeToAudio?: boolean;
+  subscribeToVideo?: boolean;
+}
+
+export interface UnsubscribeRequest {
+  type: 'unsubscribe';
+  id: number;
+  subscriberId: string;
+}
+
+/**
+ * Routed only, optional: a trickled ICE candidate of the browser for its publisher (`streamId`)
+ * or subscriber (`subscriberId`) connection. The SFU is ICE-lite and learns the browser's address
+ * from its checks, so a client need not send these. null = end of candidates.
+ */
+export interface IceCandidateRequest {
+  type: 'iceCandidate';
+  id: number;
+  streamId?: string;
+  subscriberId?: string;
+  candidate: IceCandidate | null;
+}
+
+/**
+ * Relayed only: an offer, answer or ICE candidate for the other browser of a subscription. The
+ * publisher's browser offers, the subscriber's answers; either may trickle candidates.
+ */
+export interface RelayRequest {
+  type: 'relay';
+  id: number;
+  subscriberId: string;
+  description?: SessionDescription;
+  /** null = end of candidates. */
+  candidate?: IceCandidate | null;
+}
+
+/** Moderators: stop someone's stream (reason forceUnpublished). */
+export interface ForceUnpublishRequest {
+  type: 'forceUnpublish';
+  id: number;
+  streamId: string;
+}
+
+/** Moderators: mute one stream's audio. */
+export interface ForceMuteStreamRequest {
+  type: 'forceMuteStream';
+  id: number;
+  streamId: string;
+}
+
+/** Moderators: mute every stream but the excluded ones, and streams published while it is active. */
+export interface ForceMuteAllRequest {
+  type: 'forceMuteAll';
+  id: number;
+  excludedStreamIds?: string[];
+}
+
+/** Moderators: end "mute all" for streams published from now on. */
+export interface DisableForceMuteRequest {
+  type: 'disableForceMute';
+  id: number;
+}
+
+/** One track of the browser's periodic getStats summary (for the Inspector). */
+export interface ClientTrackStats {
+  streamId?: string;
+  direction: 'send' | 'receive';
+  kind: 'audio' | 'video';
+  /** Bits per second over the last interval. */
+  bitrate: number;
+  /** Fraction lost 0..1 over the last interval. */
+  packetLoss: number;
+  jitterMs?: number;
+  rttMs?: number;
+  frameRate?: number;
+  width?: number;
+  height?: number;
+  nackCount?: number;
+  pliCount?: number;
+}
+
+/** Not a request (no id, no reply): the browser's getStats summary, every few seconds. */
+export interface ClientStatsMessage {
+  type: 'clientStats';
+  /** At most 32 tracks. */
+  tracks: ClientTrackStats[];
+}
+
+/** Not a request: an error the browser SDK hit (publish/subscribe failures, exceptions). */
+export interface ClientErrorMessage {
+  type: 'clientError';
+  code?: number | string;
+  name?: string;
+  /** ≤ 1000 characters. */
+  message: string;
+  streamId?: string;
+}
+
+export type ClientRequest =
+  | ConnectRequest
+  | ResumeRequest
+  | SignalRequest
+  | ForceDisconnectRequest
+  | DisconnectRequest
+  | PublishRequest
+  | UnpublishRequest
+  | UpdateStreamRequest
+  | SubscribeRequest
+  | AnswerRequest
+  | UpdateSubscriberRequest
+  | UnsubscribeRequest
+  | IceCandidateRequest
+  | RelayRequest
+  | ForceUnpublishRequest
+  | ForceMuteStreamRequest
+  | ForceMuteAllRequest
+  | DisableForceMuteRequest;
+export type ClientMessage = ClientRequest | PingMessage | PongMessage | AckMessage | ClientStatsMessage | ClientErrorMessage;
 export type ClientMessageType = ClientMessage['type'];
 
 // ---------------------------------------------------------------------------------------------
-// Replies: each request type has one result type (a later `publish` slots in here with {answer}).
+// Replies: each request type has one result type.
 
 export interface ConnectResult {
   connection: ConnectionInfo;
@@ -154,6 +370,23 @@ export interface ResumeResult {
 
 export type EmptyResult = Record<string, never>;
 
+export interface PublishResult {
+  streamId: string;
+  /** Routed: the SFU's SDP answer. */
+  sdp?: string;
+  /**
+   * True when "mute all" is active: the stream starts without audio (the publisher disables its
+   * microphone track and its Publisher dispatches muteForced).
+   */
+  muteForced: boolean;
+}
+
+export interface SubscribeResult {
+  subscriberId: string;
+  /** Routed: the SFU's SDP offer, to answer with `answer`. */
+  sdp?: string;
+}
+
 /** Request type -> its message and result: `request<'signal'>()` is typed end to end. */
 export interface RequestMap {
   connect: { request: ConnectRequest; result: ConnectResult };
@@ -161,6 +394,19 @@ export interface RequestMap {
   signal: { request: SignalRequest; result: EmptyResult };
   forceDisconnect: { request: ForceDisconnectRequest; result: EmptyResult };
   disconnect: { request: DisconnectRequest; result: EmptyResult };
+  publish: { request: PublishRequest; result: PublishResult };
+  unpublish: { request: UnpublishRequest; result: EmptyResult };
+  updateStream: { request: UpdateStreamRequest; result: EmptyResult };
+  subscribe: { request: SubscribeRequest; result: SubscribeResult };
+  answer: { request: AnswerRequest; result: EmptyResult };
+  updateSubscriber: { request: UpdateSubscriberRequest; result: EmptyResult };
+  unsubscribe: { request: UnsubscribeRequest; result: EmptyResult };
+  iceCandidate: { request: IceCandidateRequest; result: EmptyResult };
+  relay: { request: RelayRequest; result: EmptyResult };
+  forceUnpublish: { request: ForceUnpublishRequest; result: EmptyResult };
+  forceMuteStream: { request: ForceMuteStreamRequest; result: EmptyResult };
+  forceMuteAll: { request: ForceMuteAllRequest; result: EmptyResult };
+  disableForceMute: { request: DisableForceMuteRequest; result: EmptyResult };
 }
 export type RequestType = keyof RequestMap;
 
@@ -217,6 +463,93 @@ export interface DisconnectedEvent {
   reason: DisconnectReason;
 }
 
-export type ServerEvent = ConnectionCreatedEvent | ConnectionDestroyedEvent | SignalEvent | DisconnectedEvent;
+/** A stream is live (its media connected). Sent to everyone, the publisher included. */
+export interface StreamCreatedEvent {
+  type: 'streamCreated';
+  seq: number;
+  stream: StreamInfo;
+}
+
+/** A stream ended. Sent to everyone who was told it exists, the publisher included. */
+export interface StreamDestroyedEvent {
+  type: 'streamDestroyed';
+  seq: number;
+  streamId: string;
+  reason: StreamDestroyedReason;
+}
+
+export interface StreamPropertyChangedEvent {
+  type: 'streamPropertyChanged';
+  seq: number;
+  streamId: string;
+  changedProperty: StreamProperty;
+  oldValue: boolean | VideoDimensions | null;
+  newValue: boolean | VideoDimensions | null;
+}
+
+/** A moderator (or the REST API) muted everyone (`active` true) or ended that (`active` false). */
+export interface MuteForcedEvent {
+  type: 'muteForced';
+  seq: number;
+  active: boolean;
+}
+
+/** To the publisher only: a moderator muted your stream's audio; disable your microphone track. */
+export interface StreamMuteForcedEvent {
+  type: 'streamMuteForced';
+  seq: number;
+  streamId: string;
+}
+
+/** A subscription ended without you asking (its stream ended, or its media failed). */
+export interface SubscriberDestroyedEvent {
+  type: 'subscriberDestroyed';
+  seq: number;
+  subscriberId: string;
+  streamId: string;
+  reason: StreamDestroyedReason | 'unsubscribed';
+}
+
+/** Relayed, to the publisher: `connectionId` subscribed to your stream; offer to it through `relay`. */
+export interface RelayStartEvent {
+  type: 'relayStart';
+  seq: number;
+  subscriberId: string;
+  streamId: string;
+  connectionId: string;
+}
+
+/** Relayed: the other browser's offer, answer or candidate for one subscription. */
+export interface RelayEvent {
+  type: 'relay';
+  seq: number;
+  subscriberId: string;
+  streamId: string;
+  description?: SessionDescription;
+  candidate?: IceCandidate | null;
+}
+
+/** An archive of this session started or stopped (OpenTok.js archiveStarted/archiveStopped). */
+export interface ArchiveEvent {
+  type: 'archiveStarted' | 'archiveStopped';
+  seq: number;
+  archiveId: string;
+  name: string;
+}
+
+export type ServerEvent =
+  | ConnectionCreatedEvent
+  | ConnectionDestroyedEvent
+  | SignalEvent
+  | DisconnectedEvent
+  | StreamCreatedEvent
+  | StreamDestroyedEvent
+  | StreamPropertyChangedEvent
+  | MuteForcedEvent
+  | StreamMuteForcedEvent
+  | SubscriberDestroyedEvent
+  | RelayStartEvent
+  | RelayEvent
+  | ArchiveEvent;
 export type ServerMessage = ResponseMessage | ErrorMessage | ServerEvent | PingMessage | PongMessage;
 export type ServerMessageType = ServerMessage['type'];

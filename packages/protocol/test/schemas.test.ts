@@ -15,6 +15,24 @@ describe('parseClientMessage', () => {
       { type: 'ping', ack: 3 },
       { type: 'pong', ack: 0 },
       { type: 'ack', seq: 7 },
+      { type: 'publish', id: 6, name: 'cam', videoType: 'camera', hasAudio: true, hasVideo: true, videoDimensions: { width: 640, height: 480 }, frameRate: 30, sdp: 'v=0\r\n' },
+      { type: 'publish', id: 7, videoType: null, hasAudio: true, hasVideo: false },
+      { type: 'unpublish', id: 8, streamId: 's', reason: 'mediaStopped' },
+      { type: 'updateStream', id: 9, streamId: 's', hasVideo: false },
+      { type: 'subscribe', id: 10, streamId: 's', subscribeToVideo: false },
+      { type: 'answer', id: 11, subscriberId: 'x', sdp: 'v=0' },
+      { type: 'updateSubscriber', id: 12, subscriberId: 'x', subscribeToAudio: true },
+      { type: 'unsubscribe', id: 13, subscriberId: 'x' },
+      { type: 'iceCandidate', id: 14, streamId: 's', candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 } },
+      { type: 'iceCandidate', id: 15, subscriberId: 'x', candidate: null },
+      { type: 'relay', id: 16, subscriberId: 'x', description: { type: 'offer', sdp: 'v=0' } },
+      { type: 'relay', id: 17, subscriberId: 'x', candidate: null },
+      { type: 'forceUnpublish', id: 18, streamId: 's' },
+      { type: 'forceMuteStream', id: 19, streamId: 's' },
+      { type: 'forceMuteAll', id: 20, excludedStreamIds: ['s'] },
+      { type: 'disableForceMute', id: 21 },
+      { type: 'clientStats', tracks: [{ direction: 'send', kind: 'video', bitrate: 1e6, packetLoss: 0.01, frameRate: 30 }] },
+      { type: 'clientError', code: 1553, name: 'OT_ICE_WORKFLOW_FAILED', message: 'ICE failed', streamId: 's' },
     ];
     for (const m of valid) expect(parseClientMessage(JSON.stringify(m)), JSON.stringify(m)).toEqual({ ok: true, message: m });
   });
@@ -33,6 +51,21 @@ describe('parseClientMessage', () => {
     expect(bad).toMatchObject({ ok: false, code: ErrorCodes.INVALID_PARAMETER, re: 9 });
     expect(!bad.ok && bad.message).toMatch(/data/);
     expect(parseClientMessage('{"type":"signal","id":-1}')).toMatchObject({ ok: false, code: ErrorCodes.INVALID_PARAMETER, re: undefined });
+  });
+
+  it('bounds and shapes the media messages', () => {
+    const refused = (m: unknown) => parseClientMessage(JSON.stringify(m));
+    expect(refused({ type: 'publish', id: 1, hasAudio: true, hasVideo: true, sdp: 'x'.repeat(40_000) })).toMatchObject({ ok: false, code: ErrorCodes.INVALID_PARAMETER });
+    expect(refused({ type: 'publish', id: 1, hasAudio: true, hasVideo: true, videoType: 'hologram' })).toMatchObject({ ok: false });
+    expect(refused({ type: 'publish', id: 1, hasAudio: true, hasVideo: true, videoDimensions: { width: 0, height: 10 } })).toMatchObject({ ok: false });
+    expect(refused({ type: 'relay', id: 1, subscriberId: 'x', description: { type: 'offer', sdp: 'v=0' }, candidate: null })).toMatchObject({ ok: false });
+    expect(refused({ type: 'relay', id: 1, subscriberId: 'x' })).toMatchObject({ ok: false });
+    expect(refused({ type: 'relay', id: 1, subscriberId: 'x', description: { type: 'pranswer', sdp: 'v=0' } })).toMatchObject({ ok: false });
+    expect(refused({ type: 'iceCandidate', id: 1, streamId: 's', subscriberId: 'x', candidate: null })).toMatchObject({ ok: false });
+    expect(refused({ type: 'iceCandidate', id: 1, candidate: { candidate: 'x'.repeat(2000) }, streamId: 's' })).toMatchObject({ ok: false });
+    expect(refused({ type: 'clientStats', tracks: Array.from({ length: 33 }, () => ({ direction: 'send', kind: 'audio', bitrate: 1, packetLoss: 0 })) })).toMatchObject({ ok: false });
+    expect(refused({ type: 'clientStats', tracks: [{ direction: 'send', kind: 'audio', bitrate: 1, packetLoss: 2 }] })).toMatchObject({ ok: false });
+    expect(refused({ type: 'unpublish', id: 1, streamId: 's', reason: 'forceUnpublished' })).toMatchObject({ ok: false });
   });
 
   it('names every error code and marks the close codes a client must not resume after', () => {

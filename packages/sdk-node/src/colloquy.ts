@@ -74,6 +74,26 @@ export interface ConnectionList {
   items: ConnectionSummary[];
 }
 
+/** A published stream, as `listStreams` and `getStream` return it. */
+export interface StreamSummary {
+  id: string;
+  videoType: 'camera' | 'screen' | 'custom';
+  /** The publisher's name for it ('' when none). */
+  name: string;
+  /** Layout classes for composed archives (the token's initial list, or set by setStreamClassLists). */
+  layoutClassList: string[];
+}
+
+export interface StreamList {
+  count: number;
+  items: StreamSummary[];
+}
+
+export interface ForceMuteAllOptions {
+  /** Streams to leave unmuted. */
+  excludedStreamIds?: string[];
+}
+
 export interface ColloquyOptions {
   /** Base URL of your Colloquy server (default http://127.0.0.1:3000). */
   apiUrl?: string;
@@ -170,6 +190,45 @@ export class Colloquy {
   async listConnections(sessionId: string): Promise<ConnectionList> {
     const { data } = await this.client.request<ConnectionList>('GET', `session/${enc(sessionId)}/connection`);
     return data;
+  }
+
+  /** The streams published in a session now, oldest first. */
+  async listStreams(sessionId: string): Promise<StreamList> {
+    const { data } = await this.client.request<StreamList>('GET', `session/${enc(sessionId)}/stream`);
+    return data;
+  }
+
+  /** One published stream; NotFoundError when it is not (or no longer) published. */
+  async getStream(sessionId: string, streamId: string): Promise<StreamSummary> {
+    const { data } = await this.client.request<StreamSummary>('GET', `session/${enc(sessionId)}/stream/${enc(streamId)}`);
+    return data;
+  }
+
+  /**
+   * Sets the layout classes of streams (composed archives place streams by them); an empty list
+   * clears them. All or nothing: NotFoundError when any stream is not published.
+   */
+  async setStreamClassLists(sessionId: string, items: Array<{ id: string; layoutClassList: string[] }>): Promise<void> {
+    if (!Array.isArray(items)) throw new TypeError('items must be an array of {id, layoutClassList}');
+    await this.client.request('PUT', `session/${enc(sessionId)}/stream`, { items });
+  }
+
+  /** Mutes one stream's audio; its publisher is told (muteForced) and others see hasAudio false. */
+  async forceMuteStream(sessionId: string, streamId: string): Promise<void> {
+    await this.client.request('POST', `session/${enc(sessionId)}/stream/${enc(streamId)}/mute`, {});
+  }
+
+  /**
+   * Mutes every stream in the session but the excluded ones; streams published while this is active
+   * start muted. Clients get muteForced.
+   */
+  async forceMuteAll(sessionId: string, options: ForceMuteAllOptions = {}): Promise<void> {
+    await this.client.request('POST', `session/${enc(sessionId)}/mute`, { active: true, excludedStreamIds: options.excludedStreamIds ?? [] });
+  }
+
+  /** Ends forceMuteAll for streams published from now on (streams already muted stay muted). */
+  async disableForceMute(sessionId: string): Promise<void> {
+    await this.client.request('POST', `session/${enc(sessionId)}/mute`, { active: false });
   }
 }
 

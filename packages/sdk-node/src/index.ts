@@ -10,6 +10,9 @@ export type {
   SignalPayload,
   ConnectionSummary,
   ConnectionList,
+  StreamSummary,
+  StreamList,
+  ForceMuteAllOptions,
 } from './colloquy.js';
 export { RestClient, type Credentials, type RestClientOptions } from './rest-client.js';
 export { ApiError, AuthError, NotFoundError, RequestError } from './errors.js';

@@ -35,6 +35,8 @@ export interface Config {
   adminPassword: string | null;
   /** Days the Inspector keeps events and quality samples (`COLLOQUY_INSPECTOR_RETENTION_DAYS`, default 14). */
   inspectorRetentionDays: number;
+  /** How often the server records each routed track's quality for the Inspector (`COLLOQUY_QUALITY_SAMPLE_MS`, default 5000). */
+  qualitySampleMs: number;
   /** How long a connection whose socket dropped waits for the client to resume (`COLLOQUY_RESUME_GRACE_MS`, default 20000). */
   resumeGraceMs: number;
   /** Signaling heartbeat period (`COLLOQUY_HEARTBEAT_MS`, default 5000); three silent periods mean a dead socket. */
@@ -147,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxyVar(strVar(env, 'COLLOQUY_TRUST_PROXY')),
     adminPassword,
     inspectorRetentionDays: intVar(env, 'COLLOQUY_INSPECTOR_RETENTION_DAYS', 14, 1, 3650),
+    qualitySampleMs: intVar(env, 'COLLOQUY_QUALITY_SAMPLE_MS', 5000, 1000, 600_000),
     resumeGraceMs: intVar(env, 'COLLOQUY_RESUME_GRACE_MS', 20_000, 0, 600_000),
     heartbeatMs: intVar(env, 'COLLOQUY_HEARTBEAT_MS', 5_000, 50, 120_000),
     signalRatePerSecond: intVar(env, 'COLLOQUY_SIGNAL_RATE', 20, 1, 100_000),

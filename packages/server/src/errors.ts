@@ -31,15 +31,18 @@ export class ColloquyError extends Error {
   readonly kind: ErrorKind;
   /** OpenTok's numeric error code for the body, when it has a specific one; defaults to the HTTP status. */
   readonly code: number | undefined;
+  /** OpenTok.js's error name when it is more precise than the code's usual one (e.g. OT_PERMISSION_DENIED for 1500). */
+  readonly otName: string | undefined;
 
-  constructor(kind: ErrorKind, message: string, code?: number) {
+  constructor(kind: ErrorKind, message: string, code?: number, otName?: string) {
     super(message);
     this.kind = kind;
     this.code = code;
+    this.otName = otName;
   }
 }
 
-export const invalid = (message: string, code?: number): ColloquyError => new ColloquyError('invalid', message, code);
-export const notFound = (message: string, code?: number): ColloquyError => new ColloquyError('not-found', message, code);
+export const invalid = (message: string, code?: number, otName?: string): ColloquyError => new ColloquyError('invalid', message, code, otName);
+export const notFound = (message: string, code?: number, otName?: string): ColloquyError => new ColloquyError('not-found', message, code, otName);
 export const conflict = (message: string, code?: number): ColloquyError => new ColloquyError('conflict', message, code);
-export const forbidden = (message: string, code?: number): ColloquyError => new ColloquyError('forbidden', message, code);
+export const forbidden = (message: string, code?: number, otName?: string): ColloquyError => new ColloquyError('forbidden', message, code, otName);

@@ -47,9 +47,10 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     const bootstrap = bootstrapProjects(config, store, logger);
     const sessions = new SessionManager(store, logger, {
       signalRate: { capacity: config.signalBurst, perSecond: config.signalRatePerSecond },
+      media,
     });
     inspector = new Inspector(store.db, logger, { retentionDays: config.inspectorRetentionDays });
-    recordSessionEvents(sessions, inspector);
+    recordSessionEvents(sessions, inspector, { qualityIntervalMs: config.qualitySampleMs });
     const admin = new AdminAuth(store.db);
     const generatedAdminPassword = await admin.init(config.adminPassword);
     const state: AppState = { ready: false };

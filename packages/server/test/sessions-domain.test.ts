@@ -123,3 +123,35 @@ describe('TokenBucket', () => {
     expect(bucket.take(10_000)).toBe(false);
   });
 });
+
+describe('media timeouts', () => {
+  it('a publisher transport that never connects ends its stream (networkDisconnected) and is released', async () => {
+    const { MediaEngine } = await import('../src/media/index.js');
+    const { NodePublisher, makeTestMedia } = await import('@colloquy/testing/media');
+    const engine = new MediaEngine({ logger: pino({ level: 'silent' }) });
+    manager = new SessionManager(store, pino({ level: 'silent' }), { signalRate: { capacity: 3, perSecond: 1 }, media: engine, mediaConnectTimeoutMs: 300 });
+    const record = manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+    const claims: ClientTokenClaims = { kind: 'jwt', projectId: TEST_API_KEY, sessionId: record.id, role: 'publisher', connectionData: '', expireTime: 0, initialLayoutClassList: ['a'] };
+    const { session, connection } = manager.join(record, claims, client);
+    const reasons: string[] = [];
+    manager.on('streamDestroyed', (_s, stream, reason) => reasons.push(`${stream.live ? 'live' : 'pending'} ${reason}`));
+    // A real offer whose answer is never applied: ICE never starts.
+    const peer = new NodePublisher({ media: makeTestMedia({ seconds: 1 }) });
+    const offer = await new Promise<string>((resolve) => {
+      void peer.connect(async (o) => {
+        resolve(o);
+        return new Promise<string>(() => {});
+      });
+    });
+    const { stream } = await manager.publish(connection, { name: '', videoType: 'camera', hasAudio: true, hasVideo: true, videoDimensions: null, frameRate: null, sdp: offer });
+    expect(stream.layoutClassList).toEqual(['a']);
+    expect(session.router!.transportCount).toBe(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reasons).toEqual(['pending networkDisconnected']);
+    expect(session.router!.transportCount).toBe(0);
+    await peer.pc.close();
+    connection.close('clientDisconnected');
+    expect(engine.routers).toEqual([]);
+    await engine.close();
+  });
+});

@@ -77,7 +77,7 @@ describe('before joining', () => {
 
   it('answers unknown types with UNKNOWN_MESSAGE_TYPE (4001), including prototype names', async () => {
     const c = await open();
-    for (const type of ['publish', 'hello', '__proto__', 'constructor', 'toString', 'x'.repeat(10_000)]) {
+    for (const type of ['teleport', 'hello', '__proto__', 'constructor', 'toString', 'x'.repeat(10_000)]) {
       const err = await errorFor(c, JSON.stringify({ type, id: 7 }));
       expect(err).toMatchObject({ code: 4001, re: 7 });
       expect(String(err['message']).length).toBeLessThan(200);
@@ -182,10 +182,13 @@ describe('after joining', () => {
   it('cuts off a flood of messages', async () => {
     const m = await WsClient.open(t.url);
     opened.push(m);
+    const started = Date.now();
     for (let i = 0; i < 3000; i++) m.send({ type: 'ping' });
     expect((await m.waitClosed()).code).toBe(CloseCodes.PROTOCOL_VIOLATION);
-    // The burst is 400 messages; a few more may refill while the flood is read.
-    expect(m.of('pong').length).toBeLessThanOrEqual(450);
+    // The burst is 400 messages, refilled at 200/s while the flood is read (slower on a loaded machine).
+    const refill = Math.ceil(((Date.now() - started) / 1000) * 200);
+    expect(m.of('pong').length).toBeLessThanOrEqual(400 + refill + 10);
+    expect(m.of('pong').length).toBeLessThan(3000);
   });
 
   it('stays up under random mutations of valid messages from several sockets', async () => {

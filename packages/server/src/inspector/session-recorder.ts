@@ -1,12 +1,26 @@
 // Feeds the Inspector from the session domain's events: connections coming and going (with user
-// agent, address and reason), signals (type only) and moderation. Media and archiving record
-// their own events where they happen.
+// agent, address and reason), streams and subscriptions, signals (type only), moderation, what
+// clients report (getStats summaries, errors), and — for routed sessions — the server's own view
+// of every track, sampled from the SFU's producers and consumers by one timer per session.
 
-import type { SessionManager, SessionManagerEvents } from '../sessions/session-manager.js';
+import type { Consumer, Producer } from '../media/index.js';
+import type { Session, SessionManager, SessionManagerEvents } from '../sessions/session-manager.js';
+import { parseClientError, parseClientStats } from './client-input.js';
 import type { Inspector } from './inspector.js';
 
+export interface RecorderOptions {
+  /** How often the server samples each routed session's producers and consumers (ms). Default 5000. */
+  qualityIntervalMs?: number;
+}
+
 /** Subscribes the inspector to `sessions`; returns the function that unsubscribes it. */
-export function recordSessionEvents(sessions: SessionManager, inspector: Inspector): () => void {
+export function recordSessionEvents(sessions: SessionManager, inspector: Inspector, options: RecorderOptions = {}): () => void {
+  const qualityIntervalMs = options.qualityIntervalMs ?? 5000;
+  /** One sampling timer per routed session with a stream, cleared when the session ends. */
+  const samplers = new Map<string, NodeJS.Timeout>();
+  /** Consumer NACK/PLI counts at the previous sample, to record what arrived during the interval. */
+  const lastCounts = new WeakMap<Consumer, { nack: number; pli: number }>();
+
   const onConnectionCreated = (...[session, connection]: SessionManagerEvents['connectionCreated']) => {
     inspector.recordEvent(session.id, session.projectId, {
       type: 'connectionCreated',
@@ -39,13 +53,139 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
       type: 'moderation',
       action: action.action,
       actor: action.by.origin === 'rest' ? { kind: 'rest' } : { kind: 'connection', connectionId: action.by.connectionId },
-      connectionId: action.connectionId,
+      ...(action.connectionId ? { connectionId: action.connectionId } : {}),
+      ...(action.streamId ? { streamId: action.streamId } : {}),
     });
   };
+  const onStreamCreated = (...[session, stream]: SessionManagerEvents['streamCreated']) => {
+    inspector.recordEvent(session.id, session.projectId, {
+      type: 'streamCreated',
+      connectionId: stream.connection.id,
+      streamId: stream.id,
+      ...(stream.videoType ? { videoType: stream.videoType } : {}),
+      name: stream.name,
+      hasAudio: stream.hasAudio,
+      hasVideo: stream.hasVideo,
+      ...(stream.videoDimensions ? { width: stream.videoDimensions.width, height: stream.videoDimensions.height } : {}),
+    });
+    if (session.mediaMode === 'routed' && !samplers.has(session.id)) {
+      const timer = setInterval(() => sampleSession(session), qualityIntervalMs);
+      timer.unref?.();
+      samplers.set(session.id, timer);
+    }
+  };
+  const onStreamDestroyed = (...[session, stream, reason]: SessionManagerEvents['streamDestroyed']) => {
+    // A stream that never went live was never recorded as created.
+    if (!stream.live) return;
+    inspector.recordEvent(session.id, session.projectId, {
+      type: 'streamDestroyed',
+      connectionId: stream.connection.id,
+      streamId: stream.id,
+      reason: sessions.closed ? 'serverShutdown' : reason,
+    });
+  };
+  const onStreamPropertyChanged = (...[session, stream, property, oldValue, newValue]: SessionManagerEvents['streamPropertyChanged']) => {
+    inspector.recordEvent(session.id, session.projectId, { type: 'streamPropertyChanged', connectionId: stream.connection.id, streamId: stream.id, property, oldValue, newValue });
+  };
+  const onSubscriberCreated = (...[session, subscription]: SessionManagerEvents['subscriberCreated']) => {
+    inspector.recordEvent(session.id, session.projectId, {
+      type: 'subscriberCreated',
+      connectionId: subscription.connection.id,
+      streamId: subscription.stream.id,
+      subscriberId: subscription.id,
+    });
+  };
+  const onSubscriberDestroyed = (...[session, subscription, reason]: SessionManagerEvents['subscriberDestroyed']) => {
+    inspector.recordEvent(session.id, session.projectId, {
+      type: 'subscriberDestroyed',
+      connectionId: subscription.connection.id,
+      streamId: subscription.stream.id,
+      subscriberId: subscription.id,
+      reason,
+    });
+  };
+  const onClientStats = (...[session, connection, report]: SessionManagerEvents['clientStats']) => {
+    let samples;
+    try {
+      samples = parseClientStats(connection.id, report);
+    } catch {
+      return; // the protocol schema already refused malformed reports; nothing else gets here
+    }
+    for (const sample of samples) inspector.recordQuality(session.id, session.projectId, sample);
+  };
+  const onClientError = (...[session, connection, report]: SessionManagerEvents['clientError']) => {
+    try {
+      inspector.recordEvent(session.id, session.projectId, parseClientError(connection.id, report));
+    } catch {
+      // as above
+    }
+  };
+  const onSessionEnded = (...[session]: SessionManagerEvents['sessionEnded']) => {
+    clearInterval(samplers.get(session.id));
+    samplers.delete(session.id);
+  };
+
+  /** The server's view of each producer (what arrives) and consumer (what is sent) of one session. */
+  function sampleSession(session: Session): void {
+    if (session.closed) {
+      onSessionEnded(session);
+      return;
+    }
+    for (const stream of session.liveStreams()) {
+      for (const producer of stream.producers) recordProducer(session, stream.connection.id, stream.id, producer);
+    }
+    for (const subscription of session.subscriptions.values()) {
+      for (const consumer of subscription.consumers) recordConsumer(session, subscription.connection.id, subscription.stream.id, consumer);
+    }
+  }
+
+  function recordProducer(session: Session, connectionId: string, streamId: string, producer: Producer): void {
+    const s = producer.getStats();
+    inspector.recordQuality(session.id, session.projectId, {
+      source: 'publisher',
+      connectionId,
+      streamId,
+      kind: s.kind,
+      bitrate: s.bitrate,
+      packetLoss: s.fractionLost,
+      jitterMs: s.jitter,
+      ...(s.frameRate !== undefined ? { frameRate: s.frameRate } : {}),
+      ...(s.width !== undefined ? { width: s.width, height: s.height } : {}),
+    });
+  }
+
+  function recordConsumer(session: Session, connectionId: string, streamId: string, consumer: Consumer): void {
+    const s = consumer.getStats();
+    // A paused consumer sends nothing on purpose (subscribeToVideo(false)): not a quality figure.
+    if (s.paused || s.producerPaused) return;
+    const last = lastCounts.get(consumer) ?? { nack: 0, pli: 0 };
+    lastCounts.set(consumer, { nack: s.nackCount, pli: s.pliCount + s.firCount });
+    inspector.recordQuality(session.id, session.projectId, {
+      source: 'subscriber',
+      connectionId,
+      streamId,
+      kind: s.kind,
+      bitrate: s.bitrate,
+      packetLoss: s.fractionLost,
+      jitterMs: s.jitter,
+      ...(s.roundTripTime !== null ? { rttMs: Math.round(s.roundTripTime * 1000) } : {}),
+      nackCount: Math.max(0, s.nackCount - last.nack),
+      pliCount: Math.max(0, s.pliCount + s.firCount - last.pli),
+    });
+  }
+
   sessions.on('connectionCreated', onConnectionCreated).on('connectionDestroyed', onConnectionDestroyed);
   sessions.on('signalSent', onSignalSent).on('moderation', onModeration);
+  sessions.on('streamCreated', onStreamCreated).on('streamDestroyed', onStreamDestroyed).on('streamPropertyChanged', onStreamPropertyChanged);
+  sessions.on('subscriberCreated', onSubscriberCreated).on('subscriberDestroyed', onSubscriberDestroyed);
+  sessions.on('clientStats', onClientStats).on('clientError', onClientError).on('sessionEnded', onSessionEnded);
   return () => {
     sessions.off('connectionCreated', onConnectionCreated).off('connectionDestroyed', onConnectionDestroyed);
     sessions.off('signalSent', onSignalSent).off('moderation', onModeration);
+    sessions.off('streamCreated', onStreamCreated).off('streamDestroyed', onStreamDestroyed).off('streamPropertyChanged', onStreamPropertyChanged);
+    sessions.off('subscriberCreated', onSubscriberCreated).off('subscriberDestroyed', onSubscriberDestroyed);
+    sessions.off('clientStats', onClientStats).off('clientError', onClientError).off('sessionEnded', onSessionEnded);
+    for (const timer of samplers.values()) clearInterval(timer);
+    samplers.clear();
   };
 }

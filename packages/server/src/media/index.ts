@@ -5,7 +5,9 @@ export { MediaEngine, DEFAULT_MAX_INCOMING_BITRATE, type MediaEngineOptions, typ
 export { Router, type RouterOptions, type RouterEvents } from './router.js';
 export { PublisherTransport, type PublisherTransportEvents } from './publisher-transport.js';
 export { SubscriberTransport, type SubscriberTransportEvents } from './subscriber-transport.js';
-export { Producer, KEYFRAME_REQUEST_INTERVAL_MS, type ProducerEvents } from './producer.js';
+export { Producer, KEYFRAME_REQUEST_INTERVAL_MS, type ProducerEvents, type RtpListener } from './producer.js';
+/** The packet type RtpListener receives (werift's), for code that records producers' RTP. */
+export type { RtpPacket } from 'werift';
 export { Consumer, type ConsumerEvents } from './consumer.js';
 export type { VideoCodecName } from './codecs.js';
 export type { CodecInfo, ConsumerStats, IceCandidateInit, MediaKind, ProducerStats, TransportState } from './types.js';

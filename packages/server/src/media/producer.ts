@@ -17,6 +17,12 @@ export type ProducerEvents = {
   videoDimensions: [{ width: number; height: number }];
 };
 
+/**
+ * Sees every packet the producer forwards (not while paused), synchronously on the packet path:
+ * it must return quickly and must neither keep nor mutate the packet (copy what it keeps).
+ */
+export type RtpListener = (packet: RtpPacket) => void;
+
 /** At most one keyframe request per producer in this many milliseconds (Chromium answers each one). */
 export const KEYFRAME_REQUEST_INTERVAL_MS = 500;
 
@@ -53,6 +59,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   readonly #dimensionsOf: ((payload: Buffer) => { width: number; height: number } | null) | null;
   /** Array (not Set) so the packet path iterates without an iterator object. */
   #consumers: Consumer[] = [];
+  /** Raw-RTP listeners (archiving), same array discipline as consumers. */
+  #rtpListeners: RtpListener[] = [];
 
   // Counters (packet path: plain number fields only).
   #packets = 0;
@@ -133,6 +141,27 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     if (this.#paused) return;
     const consumers = this.#consumers;
     for (let i = 0; i < consumers.length; i++) consumers[i]!.forward(packet, keyFrame);
+    const listeners = this.#rtpListeners;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!(packet);
+      } catch (err) {
+        TypedEmitter.listenerError(err, 'rtp');
+      }
+    }
+  }
+
+  /**
+   * Hands every forwarded packet to `listener` (after consumers, never while paused) until the
+   * returned function is called or the producer closes. For server-side recording: no peer
+   * connection, no rewriting. Consumers must not be affected by a slow listener: keep it cheap.
+   */
+  addRtpListener(listener: RtpListener): () => void {
+    if (this.#closed) return () => {};
+    this.#rtpListeners = [...this.#rtpListeners, listener];
+    return () => {
+      this.#rtpListeners = this.#rtpListeners.filter((l) => l !== listener);
+    };
   }
 
   #trackSequence(seq: number): void {
@@ -288,6 +317,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.#pendingKeyFrameTimer = undefined;
     for (const consumer of [...this.#consumers]) consumer.handleProducerClose();
     this.#consumers = [];
+    this.#rtpListeners = [];
     this.emit('close');
     this.removeAllListeners();
   }

@@ -2,7 +2,7 @@
 // its sockets (signaling/ may swap one for another on resume) and carries what the Inspector
 // needs: role, user agent, address. close() is idempotent and emits `close` once.
 
-import type { Capabilities, ConnectionInfo, DisconnectReason } from '@colloquy/protocol';
+import type { Capabilities, ConnectionInfo, DisconnectReason, IceCandidate, SessionDescription, StreamDestroyedReason } from '@colloquy/protocol';
 import type { Role } from '@colloquy/tokens';
 import { randomUUID } from 'node:crypto';
 import type { ClientTokenKind } from '../auth/client-token.js';
@@ -20,9 +20,31 @@ export interface SignalDelivery {
   data: string;
 }
 
+/** Relayed: what the other browser of a subscription sent (an offer, answer or ICE candidate). */
+export interface RelayDelivery {
+  subscriberId: string;
+  streamId: string;
+  description?: SessionDescription;
+  candidate?: IceCandidate | null;
+}
+
+/** Relayed, to a publisher: someone subscribed to its stream; it should make an offer. */
+export interface RelayStart {
+  subscriberId: string;
+  streamId: string;
+  /** The subscribing connection. */
+  connectionId: string;
+}
+
 export type ConnectionEvents = {
   /** A signal for this connection (to it alone, or to the whole session). */
   signal: [SignalDelivery];
+  /** A moderator muted this connection's stream: disable its microphone. */
+  streamMuteForced: [streamId: string];
+  relayStart: [RelayStart];
+  relay: [RelayDelivery];
+  /** One of this connection's subscriptions ended without it asking. */
+  subscriberDestroyed: [subscriberId: string, streamId: string, reason: StreamDestroyedReason | 'unsubscribed'];
   /** The client's socket dropped; the connection waits for it to resume. */
   away: [];
   /** The client resumed on a new socket. */
@@ -44,6 +66,8 @@ export interface ConnectionInit {
   /** SDK name/version the client reported. */
   sdk: { name: string; version: string } | null;
   signalRate: { capacity: number; perSecond: number };
+  /** The token's initial_layout_class_list: the layout classes of the streams it publishes. */
+  layoutClassList?: readonly string[];
 }
 
 export class Connection extends TypedEmitter<ConnectionEvents> {
@@ -57,6 +81,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   readonly userAgent: string;
   readonly ip: string;
   readonly sdk: { name: string; version: string } | null;
+  readonly layoutClassList: readonly string[];
   /** Client-originated signals only; REST signals are not limited by it. */
   readonly signalBucket: TokenBucket;
   #closed = false;
@@ -73,6 +98,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.userAgent = init.userAgent;
     this.ip = init.ip;
     this.sdk = init.sdk;
+    this.layoutClassList = [...(init.layoutClassList ?? [])];
     this.signalBucket = new TokenBucket(init.signalRate.capacity, init.signalRate.perSecond);
   }
 
@@ -132,6 +158,22 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   deliverSignal(signal: SignalDelivery): void {
     if (!this.#closed) this.emit('signal', signal);
+  }
+
+  deliverStreamMuteForced(streamId: string): void {
+    if (!this.#closed) this.emit('streamMuteForced', streamId);
+  }
+
+  deliverRelayStart(start: RelayStart): void {
+    if (!this.#closed) this.emit('relayStart', start);
+  }
+
+  deliverRelay(message: RelayDelivery): void {
+    if (!this.#closed) this.emit('relay', message);
+  }
+
+  deliverSubscriberDestroyed(subscriberId: string, streamId: string, reason: StreamDestroyedReason | 'unsubscribed'): void {
+    if (!this.#closed) this.emit('subscriberDestroyed', subscriberId, streamId, reason);
   }
 
   markAway(): void {

@@ -1,18 +1,25 @@
-// The session domain's entry point: creating sessions, and the live ones (Session, Connection):
-// who joins, who leaves, signals and moderation. REST and signaling call this; it knows nothing of
-// HTTP or WebSockets. Its typed events are what the Inspector and logs subscribe to.
+// The session domain's entry point: creating sessions, and the live ones (Session, Connection,
+// Stream, Subscription): who joins, who leaves, who publishes and subscribes, signals and
+// moderation. REST and signaling call this; it enforces roles and knows nothing of HTTP or
+// WebSockets. Its typed events are what the Inspector, archiving and logs subscribe to.
 
+import type { IceCandidate, SessionDescription, StreamDestroyedReason, StreamProperty, VideoDimensions } from '@colloquy/protocol';
 import { createSessionId, parseSessionId } from '@colloquy/tokens';
 import type { ClientTokenClaims } from '../auth/client-token.js';
 import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { MediaEngine } from '../media/index.js';
 import type { ArchiveMode, MediaMode, Project, SessionRecord, Store } from '../store/index.js';
 import type { Connection, DisconnectReason } from './connection.js';
-import { Session } from './session.js';
+import { Session, type ArchiveNotice, type PublishInit } from './session.js';
+import type { Stream, StreamSummary } from './stream.js';
+import type { Subscription, SubscriptionEndReason } from './subscription.js';
 import { TypedEmitter } from './typed-emitter.js';
 
-export { Session } from './session.js';
-export { Connection, type DisconnectReason, type SignalDelivery } from './connection.js';
+export { Session, type ArchiveNotice, type PublishInit, type SessionEvents } from './session.js';
+export { Connection, type DisconnectReason, type SignalDelivery, type RelayDelivery, type RelayStart } from './connection.js';
+export { Stream, type StreamSummary, type StreamEvents } from './stream.js';
+export { Subscription, type SubscriptionEndReason, type SubscriptionEvents } from './subscription.js';
 
 /** Resolutions OpenTok composes archives at (reference §1.2, §6). */
 export const ARCHIVE_RESOLUTIONS = ['640x480', '480x640', '1280x720', '720x1280', '1920x1080', '1080x1920'] as const;
@@ -37,20 +44,20 @@ export interface ConnectionSummary {
   createdAt: number;
 }
 
-/** A stream as REST describes it (reference §1.7). */
-export interface StreamSummary {
-  id: string;
-  videoType: 'camera' | 'screen' | 'custom';
-  name: string;
-  layoutClassList: string[];
-}
-
 export interface SessionManagerOptions {
   /** Per-connection signal rate limit (token bucket); REST signals are not limited. */
   signalRate: { capacity: number; perSecond: number };
+  /** The SFU for routed sessions (one router per session); null: routed publishing fails. */
+  media?: MediaEngine | null;
+  /** How long a media transport may take to connect, and stay disconnected once connected (ms). */
+  mediaConnectTimeoutMs?: number;
+  mediaDisconnectGraceMs?: number;
 }
 
 export const DEFAULT_SESSION_MANAGER_OPTIONS: SessionManagerOptions = { signalRate: { capacity: 50, perSecond: 20 } };
+
+/** A stream's publish options as the client states them (validated by the protocol schema). */
+export type PublishOptions = PublishInit;
 
 /** Who the client is, as the transport saw it; kept on the Connection for the Inspector. */
 export interface ClientInfo {
@@ -77,11 +84,12 @@ export interface SignalSent {
 }
 
 export interface ModerationAction {
-  action: 'forceDisconnect';
+  action: 'forceDisconnect' | 'forceUnpublish' | 'forceMute' | 'forceMuteAll' | 'disableForceMute';
   sessionId: string;
   projectId: string;
-  /** The connection acted on. */
-  connectionId: string;
+  /** The connection acted on (forceDisconnect), or the owner of the stream acted on. */
+  connectionId?: string;
+  streamId?: string;
   by: Actor;
   at: number;
 }
@@ -95,6 +103,19 @@ export type SessionManagerEvents = {
   connectionDestroyed: [session: Session, connection: Connection, reason: DisconnectReason];
   signalSent: [signal: SignalSent];
   moderation: [action: ModerationAction];
+  /** A stream went live (announced to clients); in routed sessions its producers exist. */
+  streamCreated: [session: Session, stream: Stream];
+  /** A stream ended; `stream.live` is false when it never got that far (nobody but its publisher knew). */
+  streamDestroyed: [session: Session, stream: Stream, reason: StreamDestroyedReason];
+  streamPropertyChanged: [session: Session, stream: Stream, property: StreamProperty, oldValue: boolean | VideoDimensions | null, newValue: boolean | VideoDimensions | null];
+  /** A live stream's layout classes changed (REST). */
+  streamLayoutChanged: [session: Session, stream: Stream];
+  subscriberCreated: [session: Session, subscription: Subscription];
+  subscriberDestroyed: [session: Session, subscription: Subscription, reason: SubscriptionEndReason];
+  /** A client's getStats summary (already validated by the protocol schema; the Inspector parses it again). */
+  clientStats: [session: Session, connection: Connection, report: unknown];
+  /** An error a client's SDK reported. */
+  clientError: [session: Session, connection: Connection, report: unknown];
 };
 
 export class SessionManager extends TypedEmitter<SessionManagerEvents> {
@@ -188,6 +209,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
       ip: client.ip,
       sdk: client.sdk,
       signalRate: this.#options.signalRate,
+      layoutClassList: claims.initialLayoutClassList,
     });
     return { session, connection };
   }
@@ -254,8 +276,34 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   }
 
   #startSession(record: SessionRecord): Session {
-    const session = new Session(record);
+    const session = new Session(
+      record,
+      {
+        engine: this.#options.media ?? null,
+        connectTimeoutMs: this.#options.mediaConnectTimeoutMs ?? 20_000,
+        disconnectGraceMs: this.#options.mediaDisconnectGraceMs ?? 10_000,
+      },
+      this.#log,
+    );
     this.#live.set(record.id, session);
+    session.on('streamCreated', (stream) => {
+      this.#log.info({ sessionId: session.id, streamId: stream.id, connectionId: stream.connection.id, videoType: stream.videoType }, 'stream created');
+      this.emit('streamCreated', session, stream);
+    });
+    session.on('streamDestroyed', (stream, reason) => {
+      this.#log.info({ sessionId: session.id, streamId: stream.id, reason, live: stream.live }, 'stream destroyed');
+      this.emit('streamDestroyed', session, stream, reason);
+    });
+    session.on('streamPropertyChanged', (stream, property, oldValue, newValue) => this.emit('streamPropertyChanged', session, stream, property, oldValue, newValue));
+    session.on('streamLayoutChanged', (stream) => this.emit('streamLayoutChanged', session, stream));
+    session.on('subscriberCreated', (subscription) => {
+      this.#log.debug({ sessionId: session.id, subscriberId: subscription.id, streamId: subscription.stream.id, connectionId: subscription.connection.id }, 'subscriber created');
+      this.emit('subscriberCreated', session, subscription);
+    });
+    session.on('subscriberDestroyed', (subscription, reason) => {
+      this.#log.debug({ sessionId: session.id, subscriberId: subscription.id, reason }, 'subscriber destroyed');
+      this.emit('subscriberDestroyed', session, subscription, reason);
+    });
     session.on('connectionCreated', (connection) => {
       this.#log.info({ sessionId: session.id, connectionId: connection.id, role: connection.role, ip: connection.ip }, 'connection created');
       this.emit('connectionCreated', session, connection);
@@ -291,31 +339,232 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     this.emit('signalSent', { sessionId: session.id, projectId: session.projectId, origin, from, to, type, recipients, at: Date.now() });
   }
 
-  /** Streams currently published in the session. Nobody can publish until the media layer exists. */
+  // ---------------------------------------------------------------------------------------------
+  // Streams and subscriptions, from clients
+
+  /** Publishes a stream; 1500 OT_PERMISSION_DENIED for roles that may not publish. */
+  async publish(connection: Connection, options: PublishOptions): Promise<{ stream: Stream; sdp?: string; muteForced: boolean }> {
+    const session = this.#liveSessionOf(connection);
+    if (!connection.can('publish')) {
+      throw forbidden('This token does not allow publishing. The role must be at least `publisher` to enable this functionality', 1500, 'OT_PERMISSION_DENIED');
+    }
+    const { stream, sdp } = await session.publish(connection, options);
+    // "Mute all" active: the stream starts muted (the publisher hears it in its reply).
+    const muteForced = this.isMutedOnPublish(session.id, stream.id) && stream.hasAudio;
+    if (muteForced) stream.forceMuteAudio({ notify: false });
+    this.#log.debug({ sessionId: session.id, streamId: stream.id, connectionId: connection.id, mediaMode: session.mediaMode, muteForced }, 'publishing');
+    return sdp === undefined ? { stream, muteForced } : { stream, sdp, muteForced };
+  }
+
+  /** The publisher stops its own stream (reason clientDisconnected, or mediaStopped when its track ended). */
+  unpublish(connection: Connection, streamId: string, reason: 'clientDisconnected' | 'mediaStopped' = 'clientDisconnected'): void {
+    const stream = this.#ownStream(connection, streamId);
+    stream.close(reason);
+  }
+
+  /** The publisher's property update (publishAudio/publishVideo, picture size). */
+  updateStream(connection: Connection, streamId: string, changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: VideoDimensions }): void {
+    this.#ownStream(connection, streamId).update(changes);
+  }
+
+  /** Subscribes to a live stream; 1501 OT_PERMISSION_DENIED for publisheronly tokens. */
+  async subscribe(connection: Connection, streamId: string, options: { audio: boolean; video: boolean }): Promise<{ subscription: Subscription; sdp?: string }> {
+    const session = this.#liveSessionOf(connection);
+    if (!connection.can('subscribe')) {
+      throw forbidden('This token does not allow subscribing. The role must be `subscriber`, `publisher` or `moderator`', 1501, 'OT_PERMISSION_DENIED');
+    }
+    return session.subscribe(connection, streamId, options);
+  }
+
+  /** Routed: the subscriber's SDP answer. */
+  async answer(connection: Connection, subscriberId: string, sdp: string): Promise<void> {
+    const subscription = this.#ownSubscription(connection, subscriberId);
+    const transport = subscription.transport;
+    if (!transport) throw invalid('answer is for routed sessions: in a relayed session answer the publisher through relay');
+    try {
+      await transport.acceptAnswer(sdp);
+    } catch (err) {
+      if (err instanceof ColloquyError && err.code === undefined) throw new ColloquyError(err.kind, `Unable to subscribe: ${err.message}`, 1501);
+      throw err;
+    }
+  }
+
+  /** Routed, optional: a browser's trickled candidate for its publisher or subscriber transport. */
+  async addIceCandidate(connection: Connection, target: { streamId?: string; subscriberId?: string }, candidate: IceCandidate | null): Promise<void> {
+    const transport =
+      target.streamId !== undefined ? this.#ownStream(connection, target.streamId).transport : this.#ownSubscription(connection, target.subscriberId ?? '').transport;
+    if (!transport) throw invalid('iceCandidate is for routed sessions: in a relayed session send candidates through relay');
+    await transport.addRemoteCandidate(candidate);
+  }
+
+  /** Relayed: an offer, answer or candidate for the other browser of a subscription. */
+  relay(connection: Connection, subscriberId: string, message: { description?: SessionDescription; candidate?: IceCandidate | null }): void {
+    this.#liveSessionOf(connection).relay(connection, subscriberId, message);
+  }
+
+  /** subscribeToAudio/subscribeToVideo. */
+  updateSubscriber(connection: Connection, subscriberId: string, changes: { audio?: boolean; video?: boolean }): void {
+    this.#ownSubscription(connection, subscriberId).setReceive(changes);
+  }
+
+  unsubscribe(connection: Connection, subscriberId: string): void {
+    this.#ownSubscription(connection, subscriberId).close('unsubscribed');
+  }
+
+  /** A client's getStats summary, for the Inspector. */
+  reportClientStats(connection: Connection, report: unknown): void {
+    const session = this.#liveSessionOf(connection);
+    this.emit('clientStats', session, connection, report);
+  }
+
+  /** An error a client's SDK hit, for the Inspector. */
+  reportClientError(connection: Connection, report: unknown): void {
+    const session = this.#liveSessionOf(connection);
+    this.emit('clientError', session, connection, report);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Moderation of streams, from moderators' clients and from REST
+
+  /** A moderator stops someone's stream (reason forceUnpublished); 1530 for other roles. */
+  forceUnpublishBy(moderator: Connection, streamId: string): void {
+    const session = this.#liveSessionOf(moderator);
+    if (!moderator.can('forceunpublish')) {
+      throw forbidden('This token does not have the moderator role: it may not force other clients to stop publishing', 1530);
+    }
+    const stream = session.getLiveStream(streamId);
+    if (!stream) throw notFound('Not found. The stream is not in the session.', 404);
+    this.#moderation(session, 'forceUnpublish', { origin: 'client', connectionId: moderator.id }, stream);
+    stream.close('forceUnpublished');
+  }
+
+  /** A moderator mutes one stream's audio; 1540 for other roles. */
+  forceMuteStreamBy(moderator: Connection, streamId: string): void {
+    const session = this.#liveSessionOf(moderator);
+    this.#assertCanForceMute(moderator);
+    const stream = session.getLiveStream(streamId);
+    if (!stream) throw notFound('Not found. The stream is not in the session.', 404);
+    this.#moderation(session, 'forceMute', { origin: 'client', connectionId: moderator.id }, stream);
+    stream.forceMuteAudio();
+  }
+
+  /** A moderator mutes everyone but the excluded streams, and later publishers while active. */
+  forceMuteAllBy(moderator: Connection, excludedStreamIds: string[]): void {
+    const session = this.#liveSessionOf(moderator);
+    this.#assertCanForceMute(moderator);
+    this.#muteAll.set(session.id, new Set(excludedStreamIds));
+    this.#moderation(session, 'forceMuteAll', { origin: 'client', connectionId: moderator.id });
+    session.muteAll(true, new Set(excludedStreamIds));
+  }
+
+  /** A moderator ends "mute all" for later publishers (streams already muted stay muted). */
+  disableForceMuteBy(moderator: Connection): void {
+    const session = this.#liveSessionOf(moderator);
+    this.#assertCanForceMute(moderator);
+    this.#muteAll.delete(session.id);
+    this.#moderation(session, 'disableForceMute', { origin: 'client', connectionId: moderator.id });
+    session.muteAll(false, new Set());
+  }
+
+  /** Streams currently live in the session, oldest first (REST). */
   listStreams(project: Project, sessionId: string): StreamSummary[] {
     this.require(project, sessionId);
-    return [];
+    return (this.#live.get(sessionId)?.liveStreams() ?? []).map((s) => s.summary());
   }
 
   getStream(project: Project, sessionId: string, streamId: string): StreamSummary {
-    const found = this.listStreams(project, sessionId).find((s) => s.id === streamId);
-    if (!found) throw notFound('Stream not found', 404);
-    return found;
+    return this.#restStream(project, sessionId, streamId).summary();
+  }
+
+  /**
+   * Sets the layout classes of live streams (REST); every id is checked before anything changes,
+   * so a request naming one unknown stream changes nothing (404).
+   */
+  setStreamClassLists(project: Project, sessionId: string, items: Array<{ id: string; layoutClassList: string[] }>): void {
+    this.require(project, sessionId);
+    const streams = items.map((item) => this.#restStream(project, sessionId, item.id));
+    items.forEach((item, i) => streams[i]!.setLayoutClassList(item.layoutClassList));
+  }
+
+  /** Force-mutes one stream on behalf of the app server (REST). */
+  forceMuteStream(project: Project, sessionId: string, streamId: string): void {
+    const stream = this.#restStream(project, sessionId, streamId);
+    const session = this.#live.get(sessionId)!;
+    this.#moderation(session, 'forceMute', { origin: 'rest' }, stream);
+    stream.forceMuteAudio();
   }
 
   /**
    * Force-mutes every stream but the excluded ones, and (while active) every stream published later;
-   * `active: false` lifts it for later publishers.
+   * `active: false` lifts it for later publishers. Kept per session id, also while nobody is connected.
    */
   muteAll(project: Project, sessionId: string, active: boolean, excludedStreamIds: string[]): void {
-    this.require(project, sessionId);
+    const record = this.require(project, sessionId);
     if (active) this.#muteAll.set(sessionId, new Set(excludedStreamIds));
     else this.#muteAll.delete(sessionId);
+    const session = this.#live.get(sessionId);
+    const by: Actor = { origin: 'rest' };
+    if (session) {
+      this.#moderation(session, active ? 'forceMuteAll' : 'disableForceMute', by);
+      session.muteAll(active, new Set(excludedStreamIds));
+    } else {
+      this.emit('moderation', { action: active ? 'forceMuteAll' : 'disableForceMute', sessionId, projectId: record.projectId, by, at: Date.now() });
+    }
   }
 
   /** Whether a new stream in this session starts force-muted. */
   isMutedOnPublish(sessionId: string, streamId: string): boolean {
     const excluded = this.#muteAll.get(sessionId);
     return excluded !== undefined && !excluded.has(streamId);
+  }
+
+  /** Sends archiveStarted/archiveStopped to every client of the session (no-op when nobody is there). */
+  broadcastArchive(sessionId: string, notice: ArchiveNotice): void {
+    this.#live.get(sessionId)?.notifyArchive(notice);
+  }
+
+  /**
+   * The archives recording a session right now, as archiveStarted notices for a client that joins
+   * (OpenTok.js tells a newcomer the session is being recorded). Archiving sets this; by default none.
+   */
+  activeArchiveNotices: (sessionId: string) => ArchiveNotice[] = () => [];
+
+  #restStream(project: Project, sessionId: string, streamId: string): Stream {
+    this.require(project, sessionId);
+    const stream = this.#live.get(sessionId)?.getLiveStream(streamId);
+    if (!stream) throw notFound('Stream not found', 404);
+    return stream;
+  }
+
+  #ownStream(connection: Connection, streamId: string): Stream {
+    const session = this.#liveSessionOf(connection);
+    const stream = session.streams.get(streamId);
+    if (!stream || stream.connection !== connection) throw notFound('Not found. This connection publishes no such stream.', 404);
+    return stream;
+  }
+
+  #ownSubscription(connection: Connection, subscriberId: string): Subscription {
+    const session = this.#liveSessionOf(connection);
+    const subscription = session.subscriptions.get(subscriberId);
+    if (!subscription || subscription.connection !== connection) throw notFound('Not found. This connection has no such subscriber.', 404);
+    return subscription;
+  }
+
+  #assertCanForceMute(connection: Connection): void {
+    if (!connection.can('forcemute')) {
+      throw forbidden('This token does not have the moderator role: it may not force other clients to mute', 1540);
+    }
+  }
+
+  #moderation(session: Session, action: ModerationAction['action'], by: Actor, stream?: Stream): void {
+    this.#log.info({ sessionId: session.id, action, by, streamId: stream?.id }, 'moderation');
+    this.emit('moderation', {
+      action,
+      sessionId: session.id,
+      projectId: session.projectId,
+      ...(stream ? { connectionId: stream.connection.id, streamId: stream.id } : {}),
+      by,
+      at: Date.now(),
+    });
   }
 }

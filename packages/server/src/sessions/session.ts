@@ -1,20 +1,72 @@
-// A live Session: the connections (and, once media exists, the streams) of one session id while
-// anyone is in it. The single source of truth for "who is in the room"; signaling subscribes to its
-// events and fans them out. It closes itself when its last connection leaves; close() cascades to
-// every connection and is idempotent.
+// A live Session: the connections, streams and subscriptions of one session id while anyone is in
+// it. The single source of truth for "who is in the room and who sends what"; signaling subscribes
+// to its events and fans them out. Routed sessions get a media Router on their first publish and
+// release it when the session ends; relayed sessions never touch media/ (the server only carries
+// SDP and ICE between browsers). It closes itself when its last connection leaves; close()
+// cascades to every stream, subscription and connection and is idempotent.
 
-import type { DisconnectReason, StreamInfo } from '@colloquy/protocol';
-import { notFound } from '../errors.js';
+import type { DisconnectReason, IceCandidate, SessionDescription, StreamDestroyedReason, StreamProperty, VideoDimensions, VideoType } from '@colloquy/protocol';
+import { ColloquyError, invalid, notFound } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { MediaEngine, Router } from '../media/index.js';
 import type { SessionRecord } from '../store/index.js';
 import { Connection, type ConnectionInit } from './connection.js';
+import { Stream } from './stream.js';
+import { Subscription, type SubscriptionEndReason } from './subscription.js';
 import { TypedEmitter } from './typed-emitter.js';
+
+/** What archiving sends to a session's clients (OpenTok.js archiveStarted / archiveStopped). */
+export interface ArchiveNotice {
+  type: 'archiveStarted' | 'archiveStopped';
+  archiveId: string;
+  name: string;
+}
 
 export type SessionEvents = {
   connectionCreated: [connection: Connection];
   connectionDestroyed: [connection: Connection, reason: DisconnectReason];
+  /** A stream is live: its media connected (routed) or it was published (relayed). */
+  streamCreated: [stream: Stream];
+  /** A stream ended. `stream.live` tells whether anyone but its publisher had been told of it. */
+  streamDestroyed: [stream: Stream, reason: StreamDestroyedReason];
+  streamPropertyChanged: [stream: Stream, property: StreamProperty, oldValue: boolean | VideoDimensions | null, newValue: boolean | VideoDimensions | null];
+  /** Layout classes changed (REST). */
+  streamLayoutChanged: [stream: Stream];
+  subscriberCreated: [subscription: Subscription];
+  subscriberDestroyed: [subscription: Subscription, reason: SubscriptionEndReason];
+  /** "Mute all" began (true) or ended (false). */
+  muteForced: [active: boolean];
+  /** An archive started or stopped (archiving broadcasts it). */
+  archive: [notice: ArchiveNotice];
   /** The session has no one left (or the server is stopping); emitted once. */
   close: [];
 };
+
+/** Media settings the session applies to its streams and subscriptions. */
+export interface SessionMediaOptions {
+  /** The SFU; null disables routed media (publish in a routed session then fails). */
+  engine: MediaEngine | null;
+  /** How long a transport may take to connect before the stream/subscription ends (ms). */
+  connectTimeoutMs: number;
+  /** How long a connected transport may stay `disconnected` before it ends (ms). */
+  disconnectGraceMs: number;
+}
+
+/** Streams one connection may publish at once (a camera and a screen share, with room to spare). */
+export const MAX_STREAMS_PER_CONNECTION = 8;
+/** Subscriptions one connection may hold at once. */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 256;
+
+export interface PublishInit {
+  name: string;
+  videoType: VideoType | null;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  videoDimensions: VideoDimensions | null;
+  frameRate: number | null;
+  /** Routed: the browser's SDP offer. */
+  sdp?: string;
+}
 
 export class Session extends TypedEmitter<SessionEvents> {
   readonly id: string;
@@ -24,19 +76,44 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly startedAt = Date.now();
   /** In join order, so snapshots list the oldest first. */
   readonly connections = new Map<string, Connection>();
-  /** Published streams by id. Empty until the media work adds publishing. */
-  readonly streams = new Map<string, StreamInfo>();
+  /** Every stream not yet ended, live or still connecting, in publish order. */
+  readonly streams = new Map<string, Stream>();
+  readonly subscriptions = new Map<string, Subscription>();
+  readonly #media: SessionMediaOptions;
+  readonly #log: Logger | undefined;
+  #router: Router | null = null;
   #closed = false;
 
-  constructor(record: SessionRecord) {
+  constructor(record: SessionRecord, media: SessionMediaOptions = { engine: null, connectTimeoutMs: 20_000, disconnectGraceMs: 10_000 }, log?: Logger) {
     super();
     this.id = record.id;
     this.projectId = record.projectId;
     this.record = record;
+    this.#media = media;
+    this.#log = log;
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get mediaMode(): 'routed' | 'relayed' {
+    return this.record.mediaMode;
+  }
+
+  /** Routed: the session's SFU router (null until the first publish, and in relayed sessions). */
+  get router(): Router | null {
+    return this.#router;
+  }
+
+  /** Live streams (announced to clients), oldest first. */
+  liveStreams(): Stream[] {
+    return [...this.streams.values()].filter((s) => s.live);
+  }
+
+  getLiveStream(streamId: string): Stream | undefined {
+    const stream = this.streams.get(streamId);
+    return stream?.live ? stream : undefined;
   }
 
   /** Adds a connection and tells everyone already here. */
@@ -71,6 +148,142 @@ export class Session extends TypedEmitter<SessionEvents> {
     return recipients.length;
   }
 
+  /**
+   * Publishes a stream for `connection` (permissions are the caller's business). Routed: creates the
+   * SFU transport and answers the offer; the stream goes live when the transport connects. Relayed:
+   * the stream goes live on the next turn (after the caller has replied with its id).
+   */
+  async publish(connection: Connection, init: PublishInit): Promise<{ stream: Stream; sdp?: string }> {
+    this.#assertMember(connection);
+    // Each stream holds a UDP socket on the SFU: a client cannot make unbounded many.
+    if ([...this.streams.values()].filter((s) => s.connection === connection).length >= MAX_STREAMS_PER_CONNECTION) {
+      throw new ColloquyError('rate-limited', `A connection may publish at most ${MAX_STREAMS_PER_CONNECTION} streams at once`, 1605);
+    }
+    const stream = new Stream({
+      connection,
+      mediaMode: this.mediaMode,
+      name: init.name,
+      videoType: init.hasVideo || init.videoType ? init.videoType : null,
+      hasAudio: init.hasAudio,
+      hasVideo: init.hasVideo,
+      videoDimensions: init.videoDimensions,
+      frameRate: init.frameRate,
+      layoutClassList: connection.layoutClassList,
+      connectTimeoutMs: this.#media.connectTimeoutMs,
+      disconnectGraceMs: this.#media.disconnectGraceMs,
+    });
+    this.#adopt(stream);
+    if (this.mediaMode === 'relayed') {
+      if (init.sdp !== undefined) {
+        stream.close('networkDisconnected');
+        throw invalid('This is a relayed session: publish without an SDP offer; media goes peer to peer', 1500);
+      }
+      setImmediate(() => stream.goLive());
+      return { stream };
+    }
+    if (init.sdp === undefined) {
+      stream.close('networkDisconnected');
+      throw invalid('This is a routed session: publish needs the SDP offer of the publisher peer connection', 1500);
+    }
+    try {
+      const transport = this.#routerFor().createPublisherTransport({ id: stream.id });
+      stream.attachTransport(transport);
+      const { answer, producers } = await transport.acceptOffer(init.sdp);
+      if (stream.closed) throw new ColloquyError('not-allowed', 'The stream ended while it was being set up', 1010);
+      const kinds = new Set(producers.map((p) => p.kind));
+      // What arrives is what is announced: a track the SFU could not take is not in the stream.
+      if (!kinds.has('audio')) stream.update({ hasAudio: false });
+      if (!kinds.has('video')) stream.update({ hasVideo: false });
+      return { stream, sdp: answer };
+    } catch (err) {
+      stream.close('networkDisconnected');
+      if (err instanceof ColloquyError && (err.kind === 'invalid' || err.kind === 'unsupported' || err.kind === 'conflict')) {
+        throw new ColloquyError('invalid', `Unable to publish: ${err.message}`, 1500);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Subscribes `connection` to a live stream. Routed: consumes the stream's producers on a new SFU
+   * transport and returns its offer. Relayed: tells the publisher, who offers through `relay`.
+   */
+  async subscribe(connection: Connection, streamId: string, options: { audio: boolean; video: boolean }): Promise<{ subscription: Subscription; sdp?: string }> {
+    this.#assertMember(connection);
+    const stream = this.getLiveStream(streamId);
+    if (!stream) throw new ColloquyError('not-found', 'The stream does not exist or has ended', 1501);
+    if ([...this.subscriptions.values()].filter((s) => s.connection === connection).length >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      throw new ColloquyError('rate-limited', `A connection may hold at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions at once`, 1605);
+    }
+    if (this.mediaMode === 'relayed' && stream.connection === connection) {
+      // Peer to peer with oneself would need two ends on one page; OpenTok.js does not offer it either.
+      throw invalid('In a relayed session a client cannot subscribe to its own stream', 1501);
+    }
+    const subscription = new Subscription({
+      stream,
+      connection,
+      subscribeToAudio: options.audio,
+      subscribeToVideo: options.video,
+      connectTimeoutMs: this.#media.connectTimeoutMs,
+      disconnectGraceMs: this.#media.disconnectGraceMs,
+    });
+    this.subscriptions.set(subscription.id, subscription);
+    subscription.once('close', (reason) => {
+      this.subscriptions.delete(subscription.id);
+      // The subscriber is told only when it did not ask and its stream did not end (streamDestroyed says that).
+      if (reason !== 'unsubscribed' && !stream.closed && !connection.closed) connection.deliverSubscriberDestroyed(subscription.id, stream.id, reason);
+      if (this.mediaMode === 'relayed' && !stream.closed) stream.connection.deliverSubscriberDestroyed(subscription.id, stream.id, reason);
+      this.emit('subscriberDestroyed', subscription, reason);
+    });
+    this.emit('subscriberCreated', subscription);
+    if (this.mediaMode === 'relayed') {
+      stream.connection.deliverRelayStart({ subscriberId: subscription.id, streamId: stream.id, connectionId: connection.id });
+      return { subscription };
+    }
+    try {
+      const transport = this.#routerFor().createSubscriberTransport({ id: subscription.id });
+      subscription.attachTransport(transport);
+      const sdp = await transport.createOffer();
+      if (subscription.closed) throw new ColloquyError('not-allowed', 'The subscription ended while it was being set up', 1501);
+      return { subscription, sdp };
+    } catch (err) {
+      subscription.close('networkDisconnected');
+      if (err instanceof ColloquyError && err.code === undefined) throw new ColloquyError(err.kind, `Unable to subscribe: ${err.message}`, 1501);
+      throw err;
+    }
+  }
+
+  /** Relayed: passes an offer, answer or candidate to the other browser of the subscription. */
+  relay(from: Connection, subscriberId: string, message: { description?: SessionDescription; candidate?: IceCandidate | null }): void {
+    const subscription = this.subscriptions.get(subscriberId);
+    const publisher = subscription?.stream.connection;
+    if (!subscription || (from !== publisher && from !== subscription.connection)) {
+      throw notFound('Not found. No such subscriber in the session.', 404);
+    }
+    if (this.mediaMode !== 'relayed') throw invalid('relay is for relayed sessions; routed media goes through the SFU');
+    const fromPublisher = from === publisher;
+    // Offers come from the publisher, answers from the subscriber: neither can start the other's negotiation.
+    if (message.description && message.description.type !== (fromPublisher ? 'offer' : 'answer')) {
+      throw invalid(`the ${fromPublisher ? 'publisher sends offers' : 'subscriber sends answers'}, not an ${message.description.type}`);
+    }
+    if (!subscription.countRelay()) throw new ColloquyError('rate-limited', 'Too many relayed messages for this subscriber', 429);
+    const to = fromPublisher ? subscription.connection : publisher!;
+    to.deliverRelay({ subscriberId, streamId: subscription.stream.id, ...message });
+  }
+
+  /** Closes every stream of the session but the excluded ones' audio, and says so to everyone. */
+  muteAll(active: boolean, excludedStreamIds: ReadonlySet<string>): void {
+    if (active) {
+      for (const stream of [...this.streams.values()]) if (!excludedStreamIds.has(stream.id)) stream.forceMuteAudio();
+    }
+    this.emit('muteForced', active);
+  }
+
+  /** Tells every client that an archive started or stopped. */
+  notifyArchive(notice: ArchiveNotice): void {
+    if (!this.#closed) this.emit('archive', notice);
+  }
+
   dump(): Record<string, unknown> {
     return {
       sessionId: this.id,
@@ -78,7 +291,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       mediaMode: this.record.mediaMode,
       startedAt: this.startedAt,
       connections: [...this.connections.values()].map((c) => c.dump()),
-      streams: [...this.streams.values()],
+      streams: [...this.streams.values()].map((s) => s.dump()),
+      subscriptions: [...this.subscriptions.values()].map((s) => s.dump()),
+      router: this.#router ? { id: this.#router.id, transports: this.#router.transportCount } : null,
       closed: this.#closed,
     };
   }
@@ -90,8 +305,43 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#finish();
   }
 
+  #assertMember(connection: Connection): void {
+    if (this.#closed || connection.closed || this.connections.get(connection.id) !== connection) {
+      throw new ColloquyError('not-allowed', 'This connection is no longer in the session', 1010);
+    }
+  }
+
+  #routerFor(): Router {
+    if (this.#router && !this.#router.closed) return this.#router;
+    const engine = this.#media.engine;
+    if (!engine) throw new ColloquyError('unsupported', 'This server has no media engine: routed sessions cannot publish');
+    this.#router = engine.createRouter({ id: this.id });
+    this.#log?.debug({ sessionId: this.id }, 'router created');
+    return this.#router;
+  }
+
+  #adopt(stream: Stream): void {
+    this.streams.set(stream.id, stream);
+    stream.on('live', () => this.emit('streamCreated', stream));
+    stream.on('propertyChanged', (property, oldValue, newValue) => {
+      if (stream.live) this.emit('streamPropertyChanged', stream, property, oldValue, newValue);
+    });
+    stream.on('layoutChanged', () => this.emit('streamLayoutChanged', stream));
+    stream.on('muteForced', () => stream.connection.deliverStreamMuteForced(stream.id));
+    stream.once('close', (reason) => {
+      this.streams.delete(stream.id);
+      // Its subscribers go with it (their consumers already closed with the producers).
+      for (const subscription of [...this.subscriptions.values()]) if (subscription.stream === stream) subscription.close(reason);
+      this.emit('streamDestroyed', stream, reason);
+    });
+  }
+
   #onConnectionClosed(connection: Connection, reason: DisconnectReason): void {
-    if (!this.connections.delete(connection.id)) return;
+    if (!this.connections.has(connection.id)) return;
+    // OpenTok order: its subscriptions and streams end first, then everyone hears it left.
+    for (const subscription of [...this.subscriptions.values()]) if (subscription.connection === connection) subscription.close(reason);
+    for (const stream of [...this.streams.values()]) if (stream.connection === connection) stream.close(reason);
+    this.connections.delete(connection.id);
     this.emit('connectionDestroyed', connection, reason);
     if (this.connections.size === 0) this.#finish();
   }
@@ -99,6 +349,12 @@ export class Session extends TypedEmitter<SessionEvents> {
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const stream of [...this.streams.values()]) stream.close('networkDisconnected');
+    const router = this.#router;
+    this.#router = null;
+    if (router) {
+      router.close().catch((err: unknown) => this.#log?.warn({ err, sessionId: this.id }, 'router close failed'));
+    }
     this.emit('close');
     this.removeAllListeners();
   }

@@ -4,11 +4,11 @@
 // it missed, exactly once and in order. It also remembers the last request id it processed, so a
 // resumed client resends only requests the server never saw.
 
-import { CloseCodes, type DisconnectReason, type ServerMessage } from '@colloquy/protocol';
+import { CloseCodes, type DisconnectReason, type ServerMessage, type StreamDestroyedReason, type StreamProperty, type VideoDimensions } from '@colloquy/protocol';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
-import type { Connection, Session, SignalDelivery } from '../sessions/session-manager.js';
+import type { ArchiveNotice, Connection, RelayDelivery, RelayStart, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
 
 export interface ChannelOptions {
   resumeGraceMs: number;
@@ -52,7 +52,16 @@ export class Channel {
     this.#onEnded = onEnded;
     session.on('connectionCreated', this.#onConnectionCreated);
     session.on('connectionDestroyed', this.#onConnectionDestroyed);
+    session.on('streamCreated', this.#onStreamCreated);
+    session.on('streamDestroyed', this.#onStreamDestroyed);
+    session.on('streamPropertyChanged', this.#onStreamPropertyChanged);
+    session.on('muteForced', this.#onMuteForced);
+    session.on('archive', this.#onArchive);
     connection.on('signal', this.#onSignal);
+    connection.on('streamMuteForced', this.#onStreamMuteForced);
+    connection.on('relayStart', this.#onRelayStart);
+    connection.on('relay', this.#onRelay);
+    connection.on('subscriberDestroyed', this.#onSubscriberDestroyed);
     connection.once('close', (reason) => this.#onClose(reason));
   }
 
@@ -188,6 +197,48 @@ export class Channel {
     if (other !== this.connection) this.send({ type: 'connectionDestroyed', connectionId: other.id, reason });
   };
 
+  readonly #onStreamCreated = (stream: Stream): void => {
+    this.send({ type: 'streamCreated', stream: stream.info() });
+  };
+
+  readonly #onStreamDestroyed = (stream: Stream, reason: StreamDestroyedReason): void => {
+    // A stream that never went live was known only to its publisher (whose publish is pending).
+    if (stream.live || stream.connection === this.connection) this.send({ type: 'streamDestroyed', streamId: stream.id, reason });
+  };
+
+  readonly #onStreamPropertyChanged = (
+    stream: Stream,
+    changedProperty: StreamProperty,
+    oldValue: boolean | VideoDimensions | null,
+    newValue: boolean | VideoDimensions | null,
+  ): void => {
+    this.send({ type: 'streamPropertyChanged', streamId: stream.id, changedProperty, oldValue, newValue });
+  };
+
+  readonly #onMuteForced = (active: boolean): void => {
+    this.send({ type: 'muteForced', active });
+  };
+
+  readonly #onArchive = (notice: ArchiveNotice): void => {
+    this.send({ type: notice.type, archiveId: notice.archiveId, name: notice.name });
+  };
+
+  readonly #onStreamMuteForced = (streamId: string): void => {
+    this.send({ type: 'streamMuteForced', streamId });
+  };
+
+  readonly #onRelayStart = (start: RelayStart): void => {
+    this.send({ type: 'relayStart', subscriberId: start.subscriberId, streamId: start.streamId, connectionId: start.connectionId });
+  };
+
+  readonly #onRelay = (message: RelayDelivery): void => {
+    this.send({ type: 'relay', ...message });
+  };
+
+  readonly #onSubscriberDestroyed = (subscriberId: string, streamId: string, reason: StreamDestroyedReason | 'unsubscribed'): void => {
+    this.send({ type: 'subscriberDestroyed', subscriberId, streamId, reason });
+  };
+
   readonly #onSignal = (signal: SignalDelivery): void => {
     const message: OutgoingMessage = { type: 'signal', from: signal.from?.id ?? null, data: signal.data };
     if (signal.type !== undefined) (message as { signalType?: string }).signalType = signal.type;
@@ -218,6 +269,15 @@ export class Channel {
   #unsubscribe(): void {
     this.session.off('connectionCreated', this.#onConnectionCreated);
     this.session.off('connectionDestroyed', this.#onConnectionDestroyed);
+    this.session.off('streamCreated', this.#onStreamCreated);
+    this.session.off('streamDestroyed', this.#onStreamDestroyed);
+    this.session.off('streamPropertyChanged', this.#onStreamPropertyChanged);
+    this.session.off('muteForced', this.#onMuteForced);
+    this.session.off('archive', this.#onArchive);
     this.connection.off('signal', this.#onSignal);
+    this.connection.off('streamMuteForced', this.#onStreamMuteForced);
+    this.connection.off('relayStart', this.#onRelayStart);
+    this.connection.off('relay', this.#onRelay);
+    this.connection.off('subscriberDestroyed', this.#onSubscriberDestroyed);
   }
 }

@@ -25,11 +25,11 @@ function isProtocolCode(code: number | undefined): code is ErrorCode {
 export function protocolError(err: unknown, re?: number): { message: Omit<ErrorMessage, 'seq'>; internal: boolean } {
   if (err instanceof ColloquyError) {
     const code = isProtocolCode(err.code) ? err.code : CODE_OF_KIND[err.kind];
-    return { message: errorMessage(code, err.message, re), internal: code === ErrorCodes.INTERNAL_ERROR };
+    return { message: errorMessage(code, err.message, re, err.otName), internal: code === ErrorCodes.INTERNAL_ERROR };
   }
   return { message: errorMessage(ErrorCodes.INTERNAL_ERROR, 'internal server error', re), internal: true };
 }
 
-export function errorMessage(code: ErrorCode, message: string, re?: number): Omit<ErrorMessage, 'seq'> {
-  return re === undefined ? { type: 'error', code, name: ERROR_NAMES[code], message } : { type: 'error', re, code, name: ERROR_NAMES[code], message };
+export function errorMessage(code: ErrorCode, message: string, re?: number, name: string = ERROR_NAMES[code]): Omit<ErrorMessage, 'seq'> {
+  return re === undefined ? { type: 'error', code, name, message } : { type: 'error', re, code, name, message };
 }

@@ -15,6 +15,7 @@ import {
   type ConnectRequest,
   type ConnectResult,
   type ErrorCode,
+  type RequestMap,
   type ResumeRequest,
 } from '@colloquy/protocol';
 import { parseClientMessage } from '@colloquy/protocol/schemas';
@@ -193,6 +194,15 @@ export class SignalingServer {
       case 'ack':
         peer.channel?.ack(message.seq);
         return;
+      case 'clientStats':
+      case 'clientError': {
+        // Reports, not requests: no id, no reply; dropped when the connection is gone.
+        const channel = peer.channel;
+        if (!channel || channel.ended) return;
+        if (message.type === 'clientStats') this.#sessions.reportClientStats(channel.connection, { tracks: message.tracks });
+        else this.#sessions.reportClientError(channel.connection, withoutType(message));
+        return;
+      }
       case 'connect':
       case 'resume':
         if (peer.channel) {
@@ -255,12 +265,16 @@ export class SignalingServer {
       capabilities: connection.capabilities,
       permissions: [...connection.permissions].filter((p) => p !== 'signal'),
       connections: [...session.connections.values()].filter((c) => c !== connection).map((c) => c.info()),
-      streams: [...session.streams.values()],
+      streams: session.liveStreams().map((s) => s.info()),
       session: { sessionId: session.id, mediaMode: record.mediaMode },
       heartbeat: { intervalMs: this.#options.heartbeatMs, timeoutMs: this.#options.heartbeatTimeoutMs },
       resumeGraceMs: this.#options.resumeGraceMs,
     };
     channel.sendUnsequenced({ type: 'response', re: message.id, result });
+    // A session being recorded says so to newcomers, as to everyone when the archive started.
+    for (const notice of this.#sessions.activeArchiveNotices(session.id)) {
+      channel.send({ type: notice.type, archiveId: notice.archiveId, name: notice.name });
+    }
   }
 
   #resume(peer: Peer, message: ResumeRequest): void {
@@ -298,7 +312,7 @@ export class SignalingServer {
     return channel.attach(peer.ws);
   }
 
-  /** Requests that need a connection: signal, forceDisconnect, disconnect. */
+  /** Requests that need a connection: everything but connect and resume. */
   #request(peer: Peer, message: Exclude<ClientRequest, ConnectRequest | ResumeRequest>): void {
     const channel = peer.channel;
     if (!channel) {
@@ -314,6 +328,7 @@ export class SignalingServer {
       return;
     }
     const connection = channel.connection;
+    const sessions = this.#sessions;
     switch (message.type) {
       case 'signal': {
         const data = message.data ?? '';
@@ -335,7 +350,99 @@ export class SignalingServer {
         channel.send({ type: 'response', re: message.id, result: {} });
         channel.end('clientDisconnected');
         return;
+      case 'publish':
+        this.#async(channel, message.id, message.type, async () => {
+          const { stream, sdp, muteForced } = await sessions.publish(connection, {
+            name: message.name ?? '',
+            videoType: message.videoType ?? null,
+            hasAudio: message.hasAudio,
+            hasVideo: message.hasVideo,
+            videoDimensions: message.videoDimensions ?? null,
+            frameRate: message.frameRate ?? null,
+            ...(message.sdp === undefined ? {} : { sdp: message.sdp }),
+          });
+          return sdp === undefined ? { streamId: stream.id, muteForced } : { streamId: stream.id, sdp, muteForced };
+        });
+        return;
+      case 'unpublish':
+        sessions.unpublish(connection, message.streamId, message.reason ?? 'clientDisconnected');
+        break;
+      case 'updateStream':
+        sessions.updateStream(connection, message.streamId, {
+          ...(message.hasAudio === undefined ? {} : { hasAudio: message.hasAudio }),
+          ...(message.hasVideo === undefined ? {} : { hasVideo: message.hasVideo }),
+          ...(message.videoDimensions === undefined ? {} : { videoDimensions: message.videoDimensions }),
+        });
+        break;
+      case 'subscribe':
+        this.#async(channel, message.id, message.type, async () => {
+          const { subscription, sdp } = await sessions.subscribe(connection, message.streamId, {
+            audio: message.subscribeToAudio ?? true,
+            video: message.subscribeToVideo ?? true,
+          });
+          return sdp === undefined ? { subscriberId: subscription.id } : { subscriberId: subscription.id, sdp };
+        });
+        return;
+      case 'answer':
+        this.#async(channel, message.id, message.type, async () => {
+          await sessions.answer(connection, message.subscriberId, message.sdp);
+          return {};
+        });
+        return;
+      case 'iceCandidate':
+        this.#async(channel, message.id, message.type, async () => {
+          const target = message.streamId !== undefined ? { streamId: message.streamId } : { subscriberId: message.subscriberId! };
+          await sessions.addIceCandidate(connection, target, message.candidate);
+          return {};
+        });
+        return;
+      case 'relay':
+        sessions.relay(connection, message.subscriberId, {
+          ...(message.description === undefined ? {} : { description: message.description }),
+          ...(message.candidate === undefined ? {} : { candidate: message.candidate }),
+        });
+        break;
+      case 'updateSubscriber':
+        sessions.updateSubscriber(connection, message.subscriberId, {
+          ...(message.subscribeToAudio === undefined ? {} : { audio: message.subscribeToAudio }),
+          ...(message.subscribeToVideo === undefined ? {} : { video: message.subscribeToVideo }),
+        });
+        break;
+      case 'unsubscribe':
+        sessions.unsubscribe(connection, message.subscriberId);
+        break;
+      case 'forceUnpublish':
+        sessions.forceUnpublishBy(connection, message.streamId);
+        break;
+      case 'forceMuteStream':
+        sessions.forceMuteStreamBy(connection, message.streamId);
+        break;
+      case 'forceMuteAll':
+        sessions.forceMuteAllBy(connection, message.excludedStreamIds ?? []);
+        break;
+      case 'disableForceMute':
+        sessions.disableForceMuteBy(connection);
+        break;
     }
+    // The synchronous requests that fell through succeeded.
+    channel.send({ type: 'response', re: message.id, result: {} });
+  }
+
+  /**
+   * Runs a request that waits on media (SDP negotiation). Its id is already accepted, so a resumed
+   * client never runs it twice; the reply (or error) is sent when it settles — numbered and
+   * buffered like any message, so a client that dropped meanwhile gets it in its replay.
+   */
+  #async<T extends 'publish' | 'subscribe' | 'answer' | 'iceCandidate'>(channel: Channel, id: number, type: T, run: () => Promise<RequestMap[T]['result']>): void {
+    run().then(
+      (result) => channel.send({ type: 'response', re: id, result }),
+      (err: unknown) => {
+        const { message, internal } = protocolError(err, id);
+        if (internal) this.#log.error({ err, type }, 'signaling request failed');
+        else this.#log.debug({ connectionId: channel.connection.id, type, code: message.code, reason: message.message }, 'request refused');
+        channel.send(message);
+      },
+    );
   }
 
   /** Replies on the peer's channel (numbered) when it has one, else straight on the socket. */
@@ -375,6 +482,11 @@ export class SignalingServer {
       if (peer.channel) send(peer.ws, { type: 'ping' });
     }
   }
+}
+
+function withoutType<T extends { type: string }>(message: T): Omit<T, 'type'> {
+  const { type: _type, ...rest } = message;
+  return rest;
 }
 
 function send(ws: WebSocket, message: OutgoingMessage): void {

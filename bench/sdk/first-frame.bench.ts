@@ -1,0 +1,144 @@
+// Through the real browser SDK and server: time from `streamCreated` to the subscriber's first
+// rendered video frame (requestVideoFrameCallback), median over JOINS joins, and the publisher's
+// availableOutgoingBitrate 15 s after it published — for a routed session (the SFU) and a relayed
+// one (peer to peer). Baseline in the same run: raw RTCPeerConnection pages on the media engine
+// alone (no signaling, no SDK), subscribe() start to first frame.
+//   JOINS=10 npm run sdk:first-frame -w @colloquy/bench
+//
+// One Chromium (fake 640x480 camera), loopback. Each join is a new Session on the subscriber page:
+// connect, streamCreated for the existing stream, subscribe, first frame, disconnect.
+
+import { launchChromium, type TestBrowser } from '@colloquy/testing/browser';
+import { startMediaHarness } from '@colloquy/testing/media';
+import { startTestServer } from '@colloquy/testing/server';
+import { Colloquy } from '@colloquy/sdk-node';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { envInt, kbps, median, table } from '../lib/stats.js';
+
+const JOINS = envInt('JOINS', 10);
+const BITRATE_AFTER_MS = 15_000;
+
+const page = (server: string) => `<!doctype html><html><head><meta charset="utf-8"><script src="${server}/v2/js/opentok.js"></script><script>
+window.publish = (apiKey, sessionId, token) => new Promise((resolve, reject) => {
+  const session = OT.initSession(apiKey, sessionId, { statsReportIntervalMs: 0 });
+  session.connect(token, (e) => {
+    if (e) return reject(e.message);
+    const publisher = OT.initPublisher(document.body, { insertMode: 'append', resolution: '640x480' });
+    window.publisher = publisher;
+    session.publish(publisher, (err) => (err ? reject(err.message) : resolve(performance.now())));
+  });
+});
+window.availableOutgoingBitrate = async () => {
+  const reports = await window.publisher.getRtcStatsReport();
+  let value = null;
+  // Relayed: one report per subscriber; the first is the one that stayed from the start.
+  for (const { rtcStatsReport } of reports.slice(0, 1)) rtcStatsReport.forEach((s) => {
+    if (s.type === 'candidate-pair' && s.nominated && typeof s.availableOutgoingBitrate === 'number') value = s.availableOutgoingBitrate;
+  });
+  return value;
+};
+// One join: connect, subscribe on streamCreated, resolve with ms from streamCreated to the first rendered frame.
+window.join = (apiKey, sessionId, token, stay) => new Promise((resolve, reject) => {
+  const session = OT.initSession(apiKey, sessionId, { statsReportIntervalMs: 0 });
+  const timer = setTimeout(() => { session.disconnect(); resolve(null); }, 10000);
+  session.on('streamCreated', (event) => {
+    const createdAt = performance.now();
+    const subscriber = session.subscribe(event.stream, document.body, { insertMode: 'append' }, (e) => e && reject(e.message));
+    subscriber.on('videoElementCreated', (e) => e.element.requestVideoFrameCallback(() => {
+      clearTimeout(timer);
+      const ms = performance.now() - createdAt;
+      if (!stay) session.disconnect();
+      resolve(ms);
+    }));
+  });
+  session.connect(token, (e) => e && reject(e.message));
+});
+</script></head><body></body></html>`;
+
+async function sdkRun(browser: TestBrowser, mediaMode: 'routed' | 'relayed'): Promise<{ times: number[]; bitrate: number | null }> {
+  const t = await startTestServer();
+  const sdk = new Colloquy(t.apiKey, t.apiSecret, t.url);
+  const app = createServer((_q, r) => r.writeHead(200, { 'content-type': 'text/html' }).end(page(t.url)));
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(app.address() as AddressInfo).port}/`;
+  try {
+    const { sessionId } = await sdk.createSession({ mediaMode });
+    const pub = await browser.newPage();
+    await pub.page.goto(url);
+    await pub.page.evaluate(([k, s, tk]) => (window as any).publish(k, s, tk), [t.apiKey, sessionId, sdk.generateToken(sessionId)] as const);
+    const publishedAt = Date.now();
+    // Relayed: the publisher's bitrate is per subscriber connection; one subscriber stays throughout.
+    const watcher = await browser.newPage();
+    await watcher.page.goto(url);
+    if (mediaMode === 'relayed') await watcher.page.evaluate(([k, s, tk]) => (window as any).join(k, s, tk, true), [t.apiKey, sessionId, sdk.generateToken(sessionId)] as const);
+    const sub = await browser.newPage();
+    await sub.page.goto(url);
+    const times: number[] = [];
+    for (let i = 0; i < JOINS; i++) {
+      const ms = (await sub.page.evaluate(([k, s, tk]) => (window as any).join(k, s, tk), [t.apiKey, sessionId, sdk.generateToken(sessionId)] as const)) as number | null;
+      times.push(ms ?? NaN);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const wait = publishedAt + BITRATE_AFTER_MS - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const bitrate = (await pub.page.evaluate(() => (window as any).availableOutgoingBitrate())) as number | null;
+    await watcher.page.close();
+    await pub.page.close();
+    await sub.page.close();
+    return { times, bitrate };
+  } finally {
+    await new Promise((r) => app.close(r));
+    await t.close();
+  }
+}
+
+async function baselineRun(browser: TestBrowser): Promise<number[]> {
+  const harness = await startMediaHarness();
+  try {
+    const { page: pubPage } = await browser.newPage();
+    await pubPage.goto(harness.url);
+    const pub = (await pubPage.evaluate(() => (window as any).media.publish({ width: 640, height: 480 }))) as { producers: { id: string }[] };
+    await new Promise((r) => setTimeout(r, 2000));
+    const { page } = await browser.newPage();
+    await page.goto(harness.url);
+    const times: number[] = [];
+    for (let i = 0; i < JOINS; i++) {
+      const { transportId } = (await page.evaluate((p) => (window as any).media.subscribe(p), pub.producers.map((p) => p.id))) as { transportId: string };
+      const deadline = Date.now() + 10_000;
+      let ms: number | null = null;
+      while (ms === null && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        ms = (await page.evaluate((id) => (window as any).media.firstFrameMs(id), transportId)) as number | null;
+      }
+      times.push(ms ?? NaN);
+      await page.evaluate((id) => (window as any).media.close(id), transportId);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await pubPage.close();
+    await page.close();
+    return times;
+  } finally {
+    await harness.close();
+  }
+}
+
+const browser = await launchChromium();
+try {
+  const routed = await sdkRun(browser, 'routed');
+  const relayed = await sdkRun(browser, 'relayed');
+  const baseline = await baselineRun(browser);
+  const rows: (string | number)[][] = [['join', 'routed SDK ms', 'relayed SDK ms', 'raw PC baseline ms']];
+  const fmt = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 'none in 10 s' : Math.round(x));
+  for (let i = 0; i < JOINS; i++) rows.push([i + 1, fmt(routed.times[i]), fmt(relayed.times[i]), fmt(baseline[i])]);
+  console.log(`streamCreated -> first rendered frame, ${JOINS} joins to one 640x480 publisher (Chromium, loopback)\n`);
+  console.log(table(rows));
+  const mRouted = median(routed.times);
+  const mRelayed = median(relayed.times);
+  const mBase = median(baseline);
+  console.log(`\nmedian: routed ${Math.round(mRouted)} ms, relayed ${Math.round(mRelayed)} ms; baseline (media engine, raw RTCPeerConnection, subscribe() start) ${Math.round(mBase)} ms`);
+  console.log(`ratio routed SDK / baseline: ${(mRouted / mBase).toFixed(2)}x`);
+  console.log(`\npublisher availableOutgoingBitrate ${BITRATE_AFTER_MS / 1000} s after publishing: routed ${kbps(routed.bitrate)} kbps, relayed ${kbps(relayed.bitrate)} kbps`);
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,29 @@
+// What a Publisher or Subscriber needs from the Session it belongs to: its signaling requests, the
+// session's media mode and ICE configuration, and a place to register, so that the Session routes
+// server events (streamCreated for our stream, relayed SDP, mutes) to the right object.
+
+import type { IceCandidate, RequestMap } from '@colloquy/protocol';
+import type { OTError } from './errors.js';
+import type { Session } from './session.js';
+import type { RequestBody, SessionRequestType } from './signaling-channel.js';
+
+/** @internal */
+export interface MediaContext {
+  readonly session: Session;
+  readonly mediaMode: 'routed' | 'relayed';
+  /** iceServers and policy for new peer connections (from OT.initSession's iceConfig). */
+  rtcConfiguration(): RTCConfiguration;
+  request<T extends SessionRequestType>(type: T, body: RequestBody<T>): Promise<RequestMap[T]['result']>;
+  /** Sends an error to the server's Inspector (and OT.on('exception')). */
+  reportError(error: OTError, streamId?: string): void;
+  registerPublisher(publisher: object, streamId: string): void;
+  unregisterPublisher(publisher: object): void;
+  registerSubscriber(subscriber: object, subscriberId: string): void;
+  unregisterSubscriber(subscriber: object): void;
+}
+
+/** A browser ICE candidate as the protocol carries it (null: end of candidates). */
+export function candidateJson(candidate: RTCIceCandidate | null): IceCandidate | null {
+  if (!candidate) return null;
+  return { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex, usernameFragment: candidate.usernameFragment };
+}

@@ -1,0 +1,341 @@
+// Subscriber (OpenTok.js Subscriber): one remote stream played in the page, over its own peer
+// connection — to the Colloquy SFU in routed sessions (the SFU offers, we answer), or straight to
+// the publisher's browser in relayed ones (the publisher offers through the server's relay).
+// subscribeToAudio/Video(false) stops the SFU sending that track (routed) and disables it locally.
+
+import type { StreamDestroyedReason } from '@colloquy/protocol';
+import { AudioLevelMeter } from './audio-level.js';
+import { ExceptionCodes, OTError, asOTError, subscribeError } from './errors.js';
+import { OTEventEmitter } from './event-emitter.js';
+import { AudioLevelUpdatedEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
+import { log } from './logger.js';
+import { candidateJson, type MediaContext } from './media-context.js';
+import { createMediaElement, play, type ElementOptions, type MediaElement } from './media-element.js';
+import { settle } from './publisher.js';
+import { subscriberStats, TrackSummarizer, type SubscriberStatsShape } from './stats.js';
+import type { Session } from './session.js';
+import type { Stream } from './stream.js';
+
+export interface SubscriberEventMap {
+  connected: OTEvent<Subscriber>;
+  disconnected: OTEvent<Subscriber>;
+  destroyed: OTEvent<Subscriber>;
+  audioLevelUpdated: AudioLevelUpdatedEvent<Subscriber>;
+  audioBlocked: OTEvent<Subscriber>;
+  audioUnblocked: OTEvent<Subscriber>;
+  videoDisabled: VideoEnabledChangedEvent<Subscriber>;
+  videoEnabled: VideoEnabledChangedEvent<Subscriber>;
+  videoElementCreated: VideoElementCreatedEvent<Subscriber>;
+  videoDimensionsChanged: OTEvent<Subscriber>;
+}
+
+/** session.subscribe options (OpenTok.js SubscriberProperties). */
+export interface SubscriberProperties extends ElementOptions {
+  /** Default true. */
+  subscribeToAudio?: boolean;
+  /** Default true. */
+  subscribeToVideo?: boolean;
+  /** 0 to 100 (default 50, as OpenTok.js). */
+  audioVolume?: number;
+  /** Not applied: this server forwards one encoding per stream (no simulcast layers to choose). */
+  preferredResolution?: { width: number; height: number } | 'auto';
+  /** Not applied (as preferredResolution). */
+  preferredFrameRate?: number;
+}
+
+/** Every live subscriber of the page, for OT.unblockAudio(). */
+export const liveSubscribers = new Set<Subscriber>();
+
+/** How long a subscriber's media may take to connect before subscribe fails (1554 / 1013). */
+const CONNECT_TIMEOUT_MS = 20_000;
+
+export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
+  /** The container element (undefined with insertDefaultUI: false). */
+  element: HTMLElement | undefined;
+  readonly id: string;
+  readonly stream: Stream;
+  readonly session: Session;
+  readonly #props: SubscriberProperties;
+  readonly #ctx: MediaContext;
+  readonly #ui: MediaElement;
+  readonly #media = new MediaStream();
+  #pc: RTCPeerConnection | null = null;
+  #subscriberId: string | null = null;
+  #pendingCandidates: RTCIceCandidateInit[] = [];
+  #subscribeToAudio: boolean;
+  #subscribeToVideo: boolean;
+  #done: ((error: OTError | null) => void) | null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #summarizer = new TrackSummarizer();
+  #meter: AudioLevelMeter | null = null;
+  #audioBlocked = false;
+  #destroyed = false;
+
+  /** @internal use session.subscribe */
+  constructor(stream: Stream, target: unknown, props: SubscriberProperties, ctx: MediaContext, done: (error: OTError | null) => void) {
+    super();
+    this.stream = stream;
+    this.#props = props;
+    this.#ctx = ctx;
+    this.session = ctx.session;
+    this.#done = done;
+    this.#subscribeToAudio = props.subscribeToAudio !== false;
+    this.#subscribeToVideo = props.subscribeToVideo !== false;
+    this.#ui = createMediaElement('subscriber', target, props, false);
+    this.element = this.#ui.container ?? undefined;
+    this.id = this.element?.id ?? `OT_subscriber_${stream.streamId}`;
+    this.#ui.setName(stream.name);
+    this.#ui.setVideoDisabled(!stream.hasVideo || !this.#subscribeToVideo);
+    this.#ui.video.srcObject = this.#media;
+    this.setAudioVolume(props.audioVolume ?? 50);
+    liveSubscribers.add(this);
+    if (props.preferredResolution !== undefined || props.preferredFrameRate !== undefined) {
+      log.debug('preferredResolution/preferredFrameRate have no effect: this server forwards a single encoding');
+    }
+    // After subscribe() returns, so handlers attached to the returned subscriber see it.
+    setTimeout(() => {
+      if (!this.#destroyed) this.dispatchEvent(new VideoElementCreatedEvent(this, this.#ui.video));
+    }, 0);
+    void this.#start();
+  }
+
+  async #start(): Promise<void> {
+    const ctx = this.#ctx;
+    this.#timer = setTimeout(() => this.#fail(this.#connectError('did not connect in time')), CONNECT_TIMEOUT_MS);
+    try {
+      const result = await ctx.request('subscribe', {
+        streamId: this.stream.streamId,
+        subscribeToAudio: this.#subscribeToAudio,
+        subscribeToVideo: this.#subscribeToVideo,
+      });
+      if (this.#destroyed) {
+        void ctx.request('unsubscribe', { subscriberId: result.subscriberId }).catch(() => {});
+        return;
+      }
+      this.#subscriberId = result.subscriberId;
+      ctx.registerSubscriber(this, result.subscriberId);
+      if (ctx.mediaMode === 'routed') {
+        const pc = this.#createPeer();
+        await pc.setRemoteDescription({ type: 'offer', sdp: result.sdp! });
+        await pc.setLocalDescription(await pc.createAnswer());
+        await ctx.request('answer', { subscriberId: result.subscriberId, sdp: pc.localDescription!.sdp });
+      }
+      // Relayed: the publisher's offer comes through _relay.
+    } catch (err) {
+      this.#fail(asOTError(err, ExceptionCodes.UNABLE_TO_SUBSCRIBE, 'OT_UNABLE_TO_SUBSCRIBE'));
+    }
+  }
+
+  #createPeer(): RTCPeerConnection {
+    const pc = new RTCPeerConnection(this.#ctx.rtcConfiguration());
+    this.#pc = pc;
+    pc.addEventListener('track', (e) => {
+      const track = e.track;
+      for (const old of this.#media.getTracks().filter((t) => t.kind === track.kind)) this.#media.removeTrack(old);
+      this.#media.addTrack(track);
+      track.enabled = track.kind === 'audio' ? this.#subscribeToAudio : this.#subscribeToVideo;
+      void play(this.#ui.video).then((unblocked) => {
+        if (!unblocked && !this.#audioBlocked) {
+          this.#audioBlocked = true;
+          this.dispatchEvent(new OTEvent('audioBlocked', this));
+        }
+      });
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc !== this.#pc) return;
+      if (pc.connectionState === 'connected') {
+        clearTimeout(this.#timer);
+        if (this.#done) {
+          const done = this.#done;
+          this.#done = null;
+          this.dispatchEvent(new OTEvent('connected', this));
+          done(null);
+        }
+      } else if (pc.connectionState === 'failed') {
+        const error = this.#connectError('ICE failed');
+        if (this.#done) this.#fail(error);
+        else {
+          this.#ctx.reportError(error, this.stream.streamId);
+          this.dispatchEvent(new OTEvent('disconnected', this));
+        }
+      }
+    });
+    if (this.#ctx.mediaMode === 'relayed') {
+      pc.addEventListener('icecandidate', (e) => {
+        if (!this.#subscriberId) return;
+        void this.#ctx.request('relay', { subscriberId: this.#subscriberId, candidate: candidateJson(e.candidate) }).catch(() => {});
+      });
+    }
+    return pc;
+  }
+
+  #connectError(detail: string): OTError {
+    return this.#ctx.mediaMode === 'relayed'
+      ? new OTError(ExceptionCodes.P2P_CONNECTION_FAILED, 'OT_P2P_CONNECTION_FAILED', `The peer-to-peer connection to the publisher failed: ${detail}`)
+      : new OTError(ExceptionCodes.SUBSCRIBER_ICE_WORKFLOW_FAILED, 'OT_ICE_WORKFLOW_FAILED', `The subscriber could not connect to the media server: ${detail}`);
+  }
+
+  /** A failed subscribe: the handler hears it, the server is told, the subscriber goes away. */
+  #fail(error: OTError): void {
+    clearTimeout(this.#timer);
+    const done = this.#done;
+    this.#done = null;
+    if (!done) return;
+    this.#ctx.reportError(error, this.stream.streamId);
+    this.destroy();
+    done(error);
+  }
+
+  /** @internal Relayed: the publisher's offer or candidate. */
+  async _relay(description: RTCSessionDescriptionInit | undefined, candidate: RTCIceCandidateInit | null | undefined): Promise<void> {
+    try {
+      if (description?.type === 'offer') {
+        const pc = this.#pc ?? this.#createPeer();
+        await pc.setRemoteDescription(description);
+        for (const c of this.#pendingCandidates.splice(0)) await pc.addIceCandidate(c);
+        await pc.setLocalDescription(await pc.createAnswer());
+        await this.#ctx.request('relay', { subscriberId: this.#subscriberId!, description: { type: 'answer', sdp: pc.localDescription!.sdp } });
+      } else if (candidate) {
+        if (this.#pc?.remoteDescription) await this.#pc.addIceCandidate(candidate);
+        else this.#pendingCandidates.push(candidate);
+      }
+    } catch (err) {
+      this.#fail(asOTError(err, ExceptionCodes.UNABLE_TO_SUBSCRIBE, 'OT_UNABLE_TO_SUBSCRIBE'));
+    }
+  }
+
+  /** @internal The stream's hasVideo changed: show or hide the video (videoEnabled/videoDisabled, reason publishVideo). */
+  _streamHasVideo(hasVideo: boolean): void {
+    if (!this.#subscribeToVideo) return;
+    this.#ui.setVideoDisabled(!hasVideo);
+    this.dispatchEvent(new VideoEnabledChangedEvent(hasVideo ? 'videoEnabled' : 'videoDisabled', this, 'publishVideo'));
+  }
+
+  /** @internal The server ended this subscription, or its stream ended; `keepElement` when the app prevented the default. */
+  _end(reason: StreamDestroyedReason | 'unsubscribed', keepElement = false): void {
+    log.debug('subscriber ended:', reason);
+    if (this.#done) {
+      this.#fail(subscribeError('OT_UNABLE_TO_SUBSCRIBE', `The stream ended before the subscriber connected (${reason})`));
+      return;
+    }
+    if (keepElement) {
+      this.#close();
+      this.#ui.setVideoDisabled(true);
+      return;
+    }
+    this.destroy();
+  }
+
+  /** Receive this stream's audio or not (the SFU stops sending it in routed sessions). */
+  subscribeToAudio(value = true): this {
+    this.#subscribeToAudio = value !== false;
+    for (const track of this.#media.getAudioTracks()) track.enabled = this.#subscribeToAudio;
+    this.#updateSubscriber({ subscribeToAudio: this.#subscribeToAudio });
+    return this;
+  }
+
+  /** Receive this stream's video or not; videoDisabled/videoEnabled with reason subscribeToVideo. */
+  subscribeToVideo(value = true): this {
+    const next = value !== false;
+    if (next === this.#subscribeToVideo) return this;
+    this.#subscribeToVideo = next;
+    for (const track of this.#media.getVideoTracks()) track.enabled = next;
+    this.#updateSubscriber({ subscribeToVideo: next });
+    if (this.stream.hasVideo) {
+      this.#ui.setVideoDisabled(!next);
+      const reason: VideoChangeReason = 'subscribeToVideo';
+      this.dispatchEvent(new VideoEnabledChangedEvent(next ? 'videoEnabled' : 'videoDisabled', this, reason));
+    }
+    return this;
+  }
+
+  #updateSubscriber(changes: { subscribeToAudio?: boolean; subscribeToVideo?: boolean }): void {
+    if (!this.#subscriberId || this.#ctx.mediaMode !== 'routed') return;
+    this.#ctx.request('updateSubscriber', { subscriberId: this.#subscriberId, ...changes }).catch((err: OTError) => log.warn('subscriber update failed:', err.message));
+  }
+
+  /** 0 to 100. */
+  setAudioVolume(value: number): this {
+    const v = Math.max(0, Math.min(100, Number(value) || 0));
+    this.#ui.video.volume = v / 100;
+    return this;
+  }
+
+  getAudioVolume(): number {
+    return Math.round(this.#ui.video.volume * 100);
+  }
+
+  /** True while the browser's autoplay policy keeps this subscriber's audio muted (see OT.unblockAudio). */
+  isAudioBlocked(): boolean {
+    return this.#audioBlocked;
+  }
+
+  /** @internal OT.unblockAudio: called from a user gesture. */
+  async _unblockAudio(): Promise<void> {
+    if (!this.#audioBlocked) return;
+    this.#ui.video.muted = false;
+    await this.#ui.video.play();
+    this.#audioBlocked = false;
+    this.dispatchEvent(new OTEvent('audioUnblocked', this));
+  }
+
+  /** OpenTok's Subscriber stats: {audio, video, timestamp}. */
+  getStats(callback?: (error: OTError | null, stats?: SubscriberStatsShape) => void): Promise<SubscriberStatsShape> {
+    const run = async (): Promise<SubscriberStatsShape> => {
+      if (!this.#pc) throw subscribeError('OT_NOT_CONNECTED', 'The subscriber is not connected');
+      return subscriberStats(await this.#pc.getStats());
+    };
+    return settle(run(), callback);
+  }
+
+  /** The raw RTCStatsReport of this subscriber's peer connection. */
+  async getRtcStatsReport(): Promise<RTCStatsReport> {
+    if (!this.#pc) throw subscribeError('OT_NOT_CONNECTED', 'The subscriber is not connected');
+    return this.#pc.getStats();
+  }
+
+  /** @internal Track summaries for the Inspector. */
+  async _statsSummary() {
+    return this.#pc ? this.#summarizer.summarize(await this.#pc.getStats(), this.stream.streamId) : [];
+  }
+
+  videoWidth(): number {
+    return this.#ui.video.videoWidth;
+  }
+
+  videoHeight(): number {
+    return this.#ui.video.videoHeight;
+  }
+
+  protected override handlerAdded(type: string): void {
+    if (type !== 'audioLevelUpdated') return;
+    this.#meter ??= new AudioLevelMeter(
+      () => this.#media.getAudioTracks()[0] ?? null,
+      () => this.hasHandlers('audioLevelUpdated'),
+      (level) => this.dispatchEvent(new AudioLevelUpdatedEvent(this, level)),
+    );
+    this.#meter.start();
+  }
+
+  #close(): void {
+    clearTimeout(this.#timer);
+    this.#meter?.stop();
+    this.#pc?.close();
+    this.#pc = null;
+    this.#ctx.unregisterSubscriber(this);
+  }
+
+  /** Stops receiving (tells the server) and removes the element. Same as session.unsubscribe(subscriber). */
+  destroy(): this {
+    if (this.#destroyed) return this;
+    this.#destroyed = true;
+    liveSubscribers.delete(this);
+    const subscriberId = this.#subscriberId;
+    this.#close();
+    if (subscriberId) void this.#ctx.request('unsubscribe', { subscriberId }).catch(() => {});
+    this.#ui.remove();
+    this.element = undefined;
+    this.dispatchEvent(new OTEvent('destroyed', this));
+    return this;
+  }
+}

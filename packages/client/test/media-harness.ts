@@ -1,0 +1,94 @@
+// The app page for the SDK's media tests: loads /v2/js/opentok.js from the Colloquy server, and
+// exposes small helpers (join, publish, subscribe, stats) that use only OpenTok.js's public API,
+// so the tests read like app code. Every event the page sees goes into `window.log`.
+
+export const mediaHarness = (server: string): string => `<!doctype html>
+<html><head><meta charset="utf-8"><title>colloquy media test</title>
+<script src="${server}/v2/js/opentok.js"></script>
+<script>
+window.log = [];
+window.subs = new Map();
+window.streams = new Map();
+const err = (e) => (e ? { code: e.code, name: e.name, message: e.message } : null);
+const box = () => document.getElementById('box');
+
+window.join = (apiKey, sessionId, token, options) => new Promise((resolve) => {
+  const session = OT.initSession(apiKey, sessionId, options || {});
+  window.session = session;
+  session.on({
+    streamCreated: (e) => {
+      const s = e.stream;
+      window.streams.set(s.streamId, s);
+      log.push({ type: 'streamCreated', streamId: s.streamId, videoType: s.videoType, name: s.name, hasAudio: s.hasAudio, hasVideo: s.hasVideo, connectionId: s.connection.connectionId, videoDimensions: s.videoDimensions });
+      if (window.autoSubscribe) window.subscribe(s);
+    },
+    streamDestroyed: (e) => log.push({ type: 'streamDestroyed', streamId: e.stream.streamId, reason: e.reason }),
+    streamPropertyChanged: (e) => log.push({ type: 'streamPropertyChanged', streamId: e.stream.streamId, changedProperty: e.changedProperty, oldValue: e.oldValue, newValue: e.newValue, streamHasAudio: e.stream.hasAudio, streamHasVideo: e.stream.hasVideo }),
+    muteForced: (e) => log.push({ type: 'sessionMuteForced', active: e.active }),
+    archiveStarted: (e) => log.push({ type: 'archiveStarted', id: e.id, name: e.name }),
+  });
+  session.connect(token, (e) => resolve(e ? err(e) : { connectionId: session.connection.connectionId, mediaMode: null }));
+});
+
+window.subscribe = (stream, props) => {
+  const sub = session.subscribe(stream, box(), Object.assign({ insertMode: 'append', width: 160, height: 120 }, props || {}), (e) => log.push({ type: 'subscribed', streamId: stream.streamId, error: err(e) }));
+  window.subs.set(stream.streamId + (props && props.key ? ':' + props.key : ''), sub);
+  sub.on('videoDisabled', (e) => log.push({ type: 'videoDisabled', streamId: stream.streamId, reason: e.reason }));
+  sub.on('videoEnabled', (e) => log.push({ type: 'videoEnabled', streamId: stream.streamId, reason: e.reason }));
+  sub.on('videoElementCreated', (e) => log.push({ type: 'subscriberVideoElement', tag: e.element.tagName }));
+  sub.on('destroyed', () => log.push({ type: 'subscriberDestroyed', streamId: stream.streamId }));
+  return sub;
+};
+
+window.subscribeTo = (streamId, props) => {
+  const stream = window.streams.get(streamId);
+  if (!stream) throw new Error('no stream ' + streamId);
+  window.subscribe(stream, props);
+  return true;
+};
+
+window.publish = (props) => new Promise((resolve) => {
+  const publisher = OT.initPublisher(box(), Object.assign({ insertMode: 'append' }, props || {}), (e) => { if (e) log.push({ type: 'initPublisherError', error: err(e) }); });
+  window.publisher = publisher;
+  publisher.on({
+    accessAllowed: () => log.push({ type: 'accessAllowed' }),
+    accessDenied: () => log.push({ type: 'accessDenied' }),
+    videoElementCreated: (e) => log.push({ type: 'publisherVideoElement', tag: e.element.tagName }),
+    streamCreated: (e) => log.push({ type: 'publisherStreamCreated', streamId: e.stream.streamId, videoType: e.stream.videoType }),
+    streamDestroyed: (e) => log.push({ type: 'publisherStreamDestroyed', streamId: e.stream.streamId, reason: e.reason }),
+    muteForced: () => log.push({ type: 'publisherMuteForced' }),
+    destroyed: () => log.push({ type: 'publisherDestroyed' }),
+  });
+  session.publish(publisher, (e) => resolve(e ? { error: err(e) } : { streamId: publisher.stream.streamId }));
+});
+
+/** framesDecoded, width and audio packets of every subscriber, read through subscriber.getRtcStatsReport(). */
+window.subStats = async () => {
+  const out = {};
+  for (const [key, sub] of window.subs) {
+    let report;
+    try { report = await sub.getRtcStatsReport(); } catch (e) { out[key] = { error: e.name }; continue; }
+    const entry = { framesDecoded: 0, width: 0, audioPackets: 0 };
+    report.forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      if (s.kind === 'video') { entry.framesDecoded = s.framesDecoded || 0; entry.width = s.frameWidth || 0; }
+      if (s.kind === 'audio') entry.audioPackets = s.packetsReceived || 0;
+    });
+    out[key] = entry;
+  }
+  return out;
+};
+
+/** A screen-like canvas track (moving text), for publishing as videoType 'screen'. */
+window.canvasTrack = () => {
+  const canvas = document.createElement('canvas');
+  canvas.width = 960; canvas.height = 540;
+  const ctx = canvas.getContext('2d');
+  let n = 0;
+  setInterval(() => {
+    ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, 960, 540);
+    ctx.fillStyle = '#000'; ctx.font = '40px sans-serif'; ctx.fillText('slide ' + (n++), 60 + (n % 400), 200);
+  }, 66);
+  return canvas.captureStream(15).getVideoTracks()[0];
+};
+</script></head><body><div id="box"></div></body></html>`;

@@ -1,0 +1,124 @@
+// What archiving needs from the live sessions and the SFU, as two small objects built over
+// SessionManager: the streams of a session with their producers and codecs, a raw-RTP tap and
+// keyframe requests on a producer, session events (connections, streams added/removed/updated),
+// and a broadcast of archiveStarted/archiveStopped to a session's clients. archiving/ defines the
+// interfaces (ArchiveMediaSource, ArchiveSessionState); these objects match them structurally, so
+// neither side imports the other's insides. Hand them to archiving when it is wired in server.ts.
+
+import type { Producer, RtpPacket } from '../media/index.js';
+import type { SessionManager, SessionManagerEvents } from './session-manager.js';
+import type { Stream } from './stream.js';
+
+export interface ArchiveTrackView {
+  producerId: string;
+  kind: 'audio' | 'video';
+  codec: 'opus' | 'VP8' | 'H264';
+  clockRate: number;
+  channels?: number;
+  /** The media payload type (packets with another one, e.g. RTX, are not media). */
+  payloadType: number;
+}
+
+export interface ArchiveStreamView {
+  streamId: string;
+  connectionId: string;
+  connectionData: string;
+  videoType: 'camera' | 'screen' | 'custom';
+  name: string;
+  layoutClassList: string[];
+  createdAt: number;
+  audio: ArchiveTrackView | null;
+  video: ArchiveTrackView | null;
+}
+
+export interface ArchiveSessionWatcher {
+  connectionCountChanged(sessionId: string, count: number): void;
+  streamAdded(sessionId: string, stream: ArchiveStreamView): void;
+  streamRemoved(sessionId: string, streamId: string): void;
+  streamUpdated(sessionId: string, stream: ArchiveStreamView): void;
+}
+
+function trackView(producer: Producer | undefined): ArchiveTrackView | null {
+  if (!producer || producer.closed) return null;
+  const codec = producer.codec;
+  return {
+    producerId: producer.id,
+    kind: producer.kind,
+    codec: codec.name,
+    clockRate: codec.clockRate,
+    ...(codec.channels === undefined ? {} : { channels: codec.channels }),
+    payloadType: codec.payloadType,
+  };
+}
+
+/** A live routed stream as archiving sees it. */
+export function archiveStreamView(stream: Stream): ArchiveStreamView {
+  return {
+    streamId: stream.id,
+    connectionId: stream.connection.id,
+    connectionData: stream.connection.data,
+    videoType: stream.videoType ?? 'camera',
+    name: stream.name,
+    layoutClassList: [...stream.layoutClassList],
+    createdAt: stream.creationTime,
+    audio: trackView(stream.producer('audio')),
+    video: trackView(stream.producer('video')),
+  };
+}
+
+/** ArchiveMediaSource over the sessions' SFU producers. */
+export function archiveMediaSource(sessions: SessionManager) {
+  const findProducer = (producerId: string): Producer | undefined => {
+    for (const session of sessions.liveSessions()) {
+      const producer = session.router?.getProducer(producerId);
+      if (producer) return producer;
+    }
+    return undefined;
+  };
+  return {
+    /** Live routed streams of the session (relayed streams have no media on the server). */
+    listStreams(sessionId: string): ArchiveStreamView[] {
+      const session = sessions.live(sessionId);
+      if (!session || session.mediaMode !== 'routed') return [];
+      return session.liveStreams().map(archiveStreamView);
+    },
+    /** Every media packet the producer forwards, synchronously; returns the unsubscribe function (a no-op for an unknown producer). */
+    subscribe(producerId: string, onPacket: (packet: RtpPacket) => void): () => void {
+      return findProducer(producerId)?.addRtpListener(onPacket) ?? (() => {});
+    },
+    requestKeyFrame(producerId: string): void {
+      findProducer(producerId)?.requestKeyFrame();
+    },
+  };
+}
+
+/** ArchiveSessionState over SessionManager (connections, streams, and the clients' archive events). */
+export function archiveSessionState(sessions: SessionManager) {
+  return {
+    connectionCount(sessionId: string): number {
+      return sessions.live(sessionId)?.connections.size ?? 0;
+    },
+    watch(listener: ArchiveSessionWatcher): () => void {
+      const onCreated = (...[session]: SessionManagerEvents['connectionCreated']) => listener.connectionCountChanged(session.id, session.connections.size);
+      const onDestroyed = (...[session]: SessionManagerEvents['connectionDestroyed']) => listener.connectionCountChanged(session.id, session.connections.size);
+      const onStreamCreated = (...[session, stream]: SessionManagerEvents['streamCreated']) => {
+        if (session.mediaMode === 'routed') listener.streamAdded(session.id, archiveStreamView(stream));
+      };
+      const onStreamDestroyed = (...[session, stream]: SessionManagerEvents['streamDestroyed']) => {
+        if (session.mediaMode === 'routed' && stream.live) listener.streamRemoved(session.id, stream.id);
+      };
+      const onLayout = (...[session, stream]: SessionManagerEvents['streamLayoutChanged']) => {
+        if (session.mediaMode === 'routed') listener.streamUpdated(session.id, archiveStreamView(stream));
+      };
+      sessions.on('connectionCreated', onCreated).on('connectionDestroyed', onDestroyed);
+      sessions.on('streamCreated', onStreamCreated).on('streamDestroyed', onStreamDestroyed).on('streamLayoutChanged', onLayout);
+      return () => {
+        sessions.off('connectionCreated', onCreated).off('connectionDestroyed', onDestroyed);
+        sessions.off('streamCreated', onStreamCreated).off('streamDestroyed', onStreamDestroyed).off('streamLayoutChanged', onLayout);
+      };
+    },
+    broadcast(sessionId: string, event: { type: 'archiveStarted' | 'archiveStopped'; id: string; name: string }): void {
+      sessions.broadcastArchive(sessionId, { type: event.type, archiveId: event.id, name: event.name });
+    },
+  };
+}

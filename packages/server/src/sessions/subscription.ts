@@ -1,0 +1,154 @@
+// A Subscription: one connection receiving one Stream (an OpenTok.js Subscriber). Routed: it owns
+// a SubscriberTransport on the session's router, with one consumer per producer of the stream;
+// subscribeToAudio/Video(false) pauses a consumer so the SFU stops sending it. Relayed: the server
+// only carries the offer, answer and candidates between the two browsers (`relay` on Session), and
+// counts them so a client cannot flood the other through it. close() is idempotent.
+
+import type { StreamDestroyedReason } from '@colloquy/protocol';
+import { randomUUID } from 'node:crypto';
+import type { Consumer, SubscriberTransport, TransportState } from '../media/index.js';
+import type { Connection } from './connection.js';
+import type { Stream } from './stream.js';
+import { TypedEmitter } from './typed-emitter.js';
+
+/** Why a subscription ended: its stream's reason, or the subscriber's own unsubscribe. */
+export type SubscriptionEndReason = StreamDestroyedReason | 'unsubscribed';
+
+export type SubscriptionEvents = {
+  /** Emitted once. */
+  close: [reason: SubscriptionEndReason];
+};
+
+export interface SubscriptionInit {
+  stream: Stream;
+  connection: Connection;
+  subscribeToAudio: boolean;
+  subscribeToVideo: boolean;
+  /** Routed: how long the transport may take to connect, or stay `disconnected` (ms). */
+  connectTimeoutMs: number;
+  disconnectGraceMs: number;
+}
+
+/** Relayed: offers, answers and candidates one subscription may carry (ICE restarts included). */
+export const MAX_RELAY_MESSAGES = 400;
+
+export class Subscription extends TypedEmitter<SubscriptionEvents> {
+  readonly id: string = randomUUID();
+  readonly stream: Stream;
+  /** The subscribing connection. */
+  readonly connection: Connection;
+  readonly creationTime = Date.now();
+  #subscribeToAudio: boolean;
+  #subscribeToVideo: boolean;
+  #transport: SubscriberTransport | null = null;
+  #connected = false;
+  #relayed = 0;
+  #closed = false;
+  readonly #connectTimeoutMs: number;
+  readonly #disconnectGraceMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(init: SubscriptionInit) {
+    super();
+    this.stream = init.stream;
+    this.connection = init.connection;
+    this.#subscribeToAudio = init.subscribeToAudio;
+    this.#subscribeToVideo = init.subscribeToVideo;
+    this.#connectTimeoutMs = init.connectTimeoutMs;
+    this.#disconnectGraceMs = init.disconnectGraceMs;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get subscribeToAudio(): boolean {
+    return this.#subscribeToAudio;
+  }
+
+  get subscribeToVideo(): boolean {
+    return this.#subscribeToVideo;
+  }
+
+  get transport(): SubscriberTransport | null {
+    return this.#transport;
+  }
+
+  get consumers(): Consumer[] {
+    return this.#transport?.consumers ?? [];
+  }
+
+  /** Routed: takes ownership of the transport and consumes the stream's producers on it. */
+  attachTransport(transport: SubscriberTransport): void {
+    this.#transport = transport;
+    transport.consume([...this.stream.producers]);
+    this.#applyPauses();
+    transport.on('stateChange', (state) => this.#onTransportState(state));
+    transport.on('close', () => this.close('networkDisconnected'));
+    this.#timer = setTimeout(() => {
+      if (!this.#connected) this.close('networkDisconnected');
+    }, this.#connectTimeoutMs);
+    this.#timer.unref?.();
+  }
+
+  #onTransportState(state: TransportState): void {
+    // 'new' and 'connecting' leave the pending connect timeout in place.
+    if (this.#closed || state === 'new' || state === 'connecting') return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (state === 'connected') {
+      this.#connected = true;
+    } else if (state === 'failed' || state === 'closed') {
+      this.close('networkDisconnected');
+    } else if (state === 'disconnected') {
+      this.#timer = setTimeout(() => this.close('networkDisconnected'), this.#connected ? this.#disconnectGraceMs : this.#connectTimeoutMs);
+      this.#timer.unref?.();
+    }
+  }
+
+  /** subscribeToAudio/Video: routed, the SFU stops (or resumes, from a keyframe) sending that track. */
+  setReceive(changes: { audio?: boolean; video?: boolean }): void {
+    if (this.#closed) return;
+    if (changes.audio !== undefined) this.#subscribeToAudio = changes.audio;
+    if (changes.video !== undefined) this.#subscribeToVideo = changes.video;
+    this.#applyPauses();
+  }
+
+  #applyPauses(): void {
+    for (const consumer of this.consumers) {
+      const wanted = consumer.kind === 'audio' ? this.#subscribeToAudio : this.#subscribeToVideo;
+      if (wanted) consumer.resume();
+      else consumer.pause();
+    }
+  }
+
+  /** Relayed: counts one relayed message; false once the subscription has carried too many. */
+  countRelay(): boolean {
+    return ++this.#relayed <= MAX_RELAY_MESSAGES;
+  }
+
+  dump(): Record<string, unknown> {
+    return {
+      subscriberId: this.id,
+      streamId: this.stream.id,
+      connectionId: this.connection.id,
+      subscribeToAudio: this.#subscribeToAudio,
+      subscribeToVideo: this.#subscribeToVideo,
+      relayed: this.#relayed,
+      closed: this.#closed,
+      transport: this.#transport?.dump() ?? null,
+    };
+  }
+
+  /** Ends the subscription and releases its transport. Idempotent. */
+  close(reason: SubscriptionEndReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const transport = this.#transport;
+    this.emit('close', reason);
+    this.removeAllListeners();
+    void transport?.close();
+  }
+}
