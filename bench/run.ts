@@ -17,6 +17,7 @@ import { canUseNetns, createNetns } from './lib/netns.js';
 import { fmt } from './lib/stats.js';
 import { renderReport } from './report/report.js';
 import { profileSfu, type ProfileResult } from './sfu/profile.js';
+import { runMediaJoinLeave } from './sfu/join-leave.js';
 import { runSfuSuite, type SfuPlan, type SfuSuiteResult } from './sfu/sfu-suite.js';
 import type { TargetName } from './sfu/targets.js';
 import { findJanus } from './servers/janus-process.js';
@@ -35,20 +36,27 @@ export interface BenchResults {
   sfu: SfuSuiteResult | null;
   profile: ProfileResult | null;
   signaling: ScaleResult[];
-  joinLeave: JoinLeaveResult | null;
+  joinLeave: JoinLeaveResult[];
   suiteSeconds: Record<string, number>;
 }
 
 const SD = { width: 640, height: 360, bitrate: 500_000, fps: 30, seconds: 10 };
 const HD = { width: 1280, height: 720, bitrate: 1_500_000, fps: 30, seconds: 10 };
 
-function plans(quick: boolean): { sfu: SfuPlan; profile: { bitrate: string; subscribers: number; seconds: number }; signaling: number[]; cycles: number } {
+function plans(quick: boolean): {
+  sfu: SfuPlan;
+  profile: { bitrate: string; subscribers: number; seconds: number };
+  signaling: number[];
+  cycles: number;
+  mediaCycles: number;
+} {
   if (quick) {
     return {
       sfu: { bitrates: [{ name: '500k', clip: SD }], fanout: [1, 10], mesh: [4], warmupSeconds: 1, windowSeconds: 3, windows: 1, firstFrameJoins: 5, workers: 2 },
       profile: { bitrate: '500k', subscribers: 10, seconds: 3 },
       signaling: [200],
       cycles: 100,
+      mediaCycles: 40,
     };
   }
   return {
@@ -68,6 +76,7 @@ function plans(quick: boolean): { sfu: SfuPlan; profile: { bitrate: string; subs
     profile: { bitrate: '500k', subscribers: 100, seconds: 8 },
     signaling: [1000, 5000],
     cycles: 1000,
+    mediaCycles: 1000,
   };
 }
 
@@ -110,7 +119,7 @@ async function inside(args: { quick: boolean; only: Set<string>; janus: boolean;
     sfu: null,
     profile: null,
     signaling: [],
-    joinLeave: null,
+    joinLeave: [],
     suiteSeconds: {},
   };
   const targets: TargetName[] = ['colloquy'];
@@ -156,7 +165,18 @@ async function inside(args: { quick: boolean; only: Set<string>; janus: boolean;
   }
   if (args.only.has('leak')) {
     process.stderr.write('Memory over join/leave cycles\n');
-    results.joinLeave = await timed('joinLeave', () => runJoinLeave(plan.cycles, [10, 100, 250, 500, 750, 1000].filter((c) => c <= plan.cycles)));
+    const checkpoints = [10, 100, 250, 500, 750, 1000].filter((c) => c <= plan.cycles);
+    results.joinLeave.push(await timed('joinLeave', () => runJoinLeave(plan.cycles, checkpoints)));
+    save();
+    results.joinLeave.push(
+      await timed('joinLeaveMedia', () =>
+        runMediaJoinLeave(plan.mediaCycles, [10, 100, 250, 500, 750, 1000].filter((c) => c <= plan.mediaCycles), {
+          bindIp: args.network.address,
+          parallel: 8,
+          workers: 2,
+        }),
+      ),
+    );
   }
   save();
   process.stderr.write(`bench: ${results.kind} run done in ${fmt(results.seconds)} s\n`);

@@ -14,15 +14,13 @@ import type { TargetSpec } from './targets/target.js';
 
 const HELP = `colloquy-load: load a Colloquy server with synthetic WebRTC publishers and subscribers
 
-  colloquy-load --url http://127.0.0.1:3000 --api-key KEY --api-secret SECRET --media-endpoint URL [options]
+  colloquy-load --url http://127.0.0.1:3000 --api-key KEY --api-secret SECRET [options]
   colloquy-load --janus ws://127.0.0.1:8188 [options]
 
 Server
   --url URL              Colloquy server: REST API and signaling (sessions are created with the REST API)
   --api-key KEY          project API key    (or COLLOQUY_API_KEY)
   --api-secret SECRET    project API secret (or COLLOQUY_API_SECRET)
-  --media-endpoint URL   the bench server's test-only media endpoint; needed until the signaling
-                         protocol carries publish/subscribe (media SDP then bypasses signaling)
   --janus URL            load a Janus VideoRoom (WebSocket API) instead
   --server-pid PID       the server's process on this machine: report its CPU and memory
 
@@ -94,7 +92,6 @@ export function parseCli(argv: string[]): { options: LoadTestOptions; json: stri
       url: { type: 'string' },
       'api-key': { type: 'string' },
       'api-secret': { type: 'string' },
-      'media-endpoint': { type: 'string' },
       janus: { type: 'string' },
       'server-pid': { type: 'string' },
       sessions: { type: 'string' },
@@ -131,7 +128,6 @@ export function parseCli(argv: string[]): { options: LoadTestOptions; json: stri
       url: url(values.url, 'url', ['http:', 'https:']),
       apiKey,
       apiSecret,
-      ...(values['media-endpoint'] ? { mediaEndpoint: url(values['media-endpoint'], 'media-endpoint', ['http:', 'https:']) } : {}),
     };
   }
   const resolution = /^(\d{2,4})x(\d{2,4})$/.exec(values.resolution ?? '640x360');

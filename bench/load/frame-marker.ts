@@ -1,5 +1,5 @@
 // A 20-byte trailer the load publisher appends to the last RTP payload of every video frame: frame
-// number, send time, packets in the frame, keyframe flag, magic. It is in the payload because SFUs forward payloads untouched (ours and
+// number, send time (machine monotonic clock), packets in the frame, keyframe flag, magic. It is in the payload because SFUs forward payloads untouched (ours and
 // Janus) while header extensions are remapped or dropped. At the end of a VP8 frame it is trailing
 // data after the last partition, which decoders do not read, so a browser can still watch the stream.
 // Knowing the frame's packet count, a receiver that decrypts only the last packet of each frame
@@ -8,14 +8,22 @@
 export const MARKER_BYTES = 20;
 const MAGIC = 0x43514c54; // "CQLT"
 
-/** Wall-clock milliseconds with sub-millisecond resolution, comparable between processes of one machine. */
-export function wallMs(): number {
-  return performance.timeOrigin + performance.now();
+/**
+ * Milliseconds on the machine's monotonic clock (CLOCK_MONOTONIC, which process.hrtime reads): the
+ * same clock in every process of the machine, and never stepped. Wall-clock time is no good here:
+ * each process fixes performance.timeOrigin from the wall clock when it starts, and on this VM the
+ * wall clock is adjusted in steps of several ms, so two workers started together can disagree by 10 ms.
+ */
+export function machineMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
 }
+
+/** machineMs() minus performance.now(): converts this process's performance.now() to machineMs. */
+export const PERFORMANCE_TO_MACHINE_MS = machineMs() - performance.now();
 
 export interface Marker {
   frame: number;
-  /** wallMs() when the publisher sent the frame's last packet. */
+  /** machineMs() when the publisher sent the frame's last packet. */
   sentAtMs: number;
   /** RTP packets the frame was split into (this one included). */
   packets: number;

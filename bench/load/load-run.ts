@@ -110,7 +110,7 @@ export class LoadRun {
   readonly clips: Record<string, ClipFiles>;
   /** Time to first frame of every subscription so far, ms, by subscription id. */
   readonly firstFrames = new Map<string, number>();
-  /** Why subscribe attempts failed and were retried. */
+  /** Why publish and subscribe attempts failed and were retried. */
   readonly subscribeRetries: string[] = [];
   readonly #workers: Worker[] = [];
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
@@ -159,10 +159,20 @@ export class LoadRun {
     return ref;
   }
 
-  /** Publishes `clip` for the participant; resolves with the server's stream id once media flows. */
-  async publish(p: ParticipantRef, clip: string): Promise<string> {
-    const r = (await this.#limited(() => this.#request(this.#workers[p.worker]!, { op: 'publish', participant: p.id, clip }))) as { streamId: string };
-    return r.streamId;
+  /**
+   * Publishes `clip` for the participant; resolves with the server's stream id once its peer
+   * connection is up. A failed attempt is retried like a subscription (see subscribe).
+   */
+  async publish(p: ParticipantRef, clip: string, retries = 2): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = (await this.#limited(() => this.#request(this.#workers[p.worker]!, { op: 'publish', participant: p.id, clip }))) as { streamId: string };
+        return r.streamId;
+      } catch (err) {
+        if (attempt >= retries || this.#closed) throw err;
+        this.subscribeRetries.push(`publish: ${(err as Error).message}`);
+      }
+    }
   }
 
   /**

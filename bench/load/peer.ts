@@ -42,7 +42,8 @@ export async function gathered(pc: RTCPeerConnection, timeoutMs = 5000): Promise
   await pc.iceGatheringStateChange.watch((state) => state === 'complete', timeoutMs);
 }
 
-export async function connected(pc: RTCPeerConnection, timeoutMs = 15_000): Promise<void> {
+/** Waits for the peer connection; Colloquy gives up on a transport after 20 s, so wait a little longer. */
+export async function connected(pc: RTCPeerConnection, timeoutMs = 25_000): Promise<void> {
   const start = Date.now();
   while (pc.connectionState !== 'connected') {
     if (pc.connectionState === 'failed' || pc.connectionState === 'closed') throw new Error(`peer connection ${pc.connectionState}`);

@@ -7,7 +7,7 @@
 
 import { MediaStreamTrack, RtpHeader, RtpPacket, type RTCPeerConnection, type RTCRtpTransceiver } from 'werift';
 import type { Clip } from './clip.js';
-import { appendMarker, MARKER_BYTES, wallMs } from './frame-marker.js';
+import { appendMarker, machineMs, MARKER_BYTES } from './frame-marker.js';
 import { connected, createPeer, gathered } from './peer.js';
 
 /** Largest RTP payload we send, bytes (a browser keeps whole packets near 1200). */
@@ -149,7 +149,7 @@ export class LoadPublisher {
       payload[0] = i === 0 ? 0x10 : 0x00; // VP8 descriptor: S bit on the frame's first packet, partition 0
       part.copy(payload, 1);
       const last = i === count - 1;
-      if (last) payload = appendMarker(payload, { frame: frameNo, sentAtMs: wallMs(), packets: count, keyFrame: frame.keyFrame });
+      if (last) payload = appendMarker(payload, { frame: frameNo, sentAtMs: machineMs(), packets: count, keyFrame: frame.keyFrame });
       const header = new RtpHeader({ payloadType: pt, sequenceNumber: this.#videoSeq, timestamp: this.#videoTs, marker: last });
       this.#videoSeq = (this.#videoSeq + 1) & 0xffff;
       void t.sender.sendRtp(new RtpPacket(header, payload));

@@ -3,7 +3,7 @@
 // loss (sequence gaps, RFC 3550 extended sequence numbers), interarrival jitter (RFC 3550 §6.4.1),
 // whole frames, keyframes, end-to-end latency per frame, and when the first whole keyframe arrived.
 
-import type { Marker } from './frame-marker.js';
+import { PERFORMANCE_TO_MACHINE_MS, type Marker } from './frame-marker.js';
 
 export interface StreamCounters {
   packets: number;
@@ -121,7 +121,7 @@ export class StreamStats {
       if (this.firstFrameAt === null) this.firstFrameAt = at;
     }
     if (this.firstFrameAt !== null && this.latencies.length < this.#maxLatencySamples) {
-      this.latencies.push(performance.timeOrigin + at - marker.sentAtMs);
+      this.latencies.push(at + PERFORMANCE_TO_MACHINE_MS - marker.sentAtMs);
     }
   }
 }

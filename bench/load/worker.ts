@@ -102,9 +102,18 @@ async function handle(message: WorkerRequestMessage): Promise<unknown> {
       const clip = clips.get(message.clip);
       if (!clip || !init) throw new Error(`no clip ${message.clip}`);
       const publisher = new LoadPublisher({ clip, bindIp: init.bindIp, keyFrameMinIntervalMs: init.keyFrameMinIntervalMs });
+      let streamId: string | undefined;
+      try {
+        const r = await p.participant.publish(await publisher.offer(), { width: clip.spec.width, height: clip.spec.height, frameRate: clip.spec.fps });
+        streamId = r.streamId;
+        await publisher.accept(r.answer);
+      } catch (err) {
+        // Leave nothing behind, so that the coordinator may try again.
+        await publisher.close().catch(() => {});
+        if (streamId !== undefined) await p.participant.unpublish(streamId).catch(() => {});
+        throw err;
+      }
       p.publisher = publisher;
-      const { streamId, answer } = await p.participant.publish(await publisher.offer());
-      await publisher.accept(answer);
       publisher.start();
       return { streamId };
     }

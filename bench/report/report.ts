@@ -190,12 +190,11 @@ export function markdown(results: BenchResults, plotFile: string | null): string
     L.push('', `By area: ${profiled.joinProfile.areas.slice(0, 6).map((a) => `${a.area} ${fmt(a.percent, 1)} %`).join(', ')}.`, '');
   }
 
-  if (results.joinLeave) {
-    const j = results.joinLeave;
-    L.push(`## Memory over ${j.cycles} join/leave cycles`, '');
+  for (const j of results.joinLeave) {
+    L.push(`## Memory over ${j.cycles} join/leave cycles, ${j.what.split(':')[0]}`, '');
     L.push(`${j.what}. Server heap after a full GC at each checkpoint (${fmt(j.seconds, 1)} s in all). Growth after warm-up: **${fmt(j.heapGrowthPerCycleBytes)} bytes per cycle**.`, '');
-    L.push('| cycles | heap MB | RSS MB | open sockets | connections | live sessions |', '|---|---|---|---|---|---|');
-    for (const c of j.checkpoints) L.push(`| ${c.cycle} | ${fmt(c.heapMB, 2)} | ${fmt(c.rssMB, 1)} | ${c.sockets} | ${c.channels} | ${c.liveSessions} |`);
+    L.push('| cycles | heap MB | RSS MB | open sockets | connections | live sessions | SFU transports |', '|---|---|---|---|---|---|---|');
+    for (const c of j.checkpoints) L.push(`| ${c.cycle} | ${fmt(c.heapMB, 2)} | ${fmt(c.rssMB, 1)} | ${c.sockets} | ${c.channels} | ${c.liveSessions} | ${c.transports} |`);
     L.push('');
   }
   L.push('## Time per part', '', Object.entries(results.suiteSeconds).map(([k, v]) => `${k} ${fmt(v)} s`).join(', '), '');

@@ -2,29 +2,20 @@
 // same environment variables as `colloquy serve`) in its own process, so its CPU and memory are
 // measured alone, plus a bench-only control endpoint on another loopback port:
 //
-//   GET  /stats            memory, open sockets, routers and transports
+//   GET  /stats            memory, open sockets and connections, routers and transports
 //   POST /gc               full GC (node --expose-gc), then memory
-//   POST /profile/start    V8 CPU profiler on (node:inspector), /profile/stop returns the profile
-//   POST /media/publish    {sessionId, connectionId, sdp} -> {streamId, answer}
-//   POST /media/subscribe  {sessionId, connectionId, streamId} -> {subscriptionId, offer}
-//   POST /media/answer     {subscriptionId, sdp};  POST /media/close {id}
+//   POST /profile/start    V8 CPU profiler on (node:inspector); /profile/stop returns the profile
 //
-// The /media routes are TEST-ONLY and BYPASS SIGNALING for SDP: the signaling protocol has no
-// publish/subscribe messages yet, so they hand SDP straight to the server's SFU (server.media), for
-// a participant that really joined the session over signaling (its connectionId must be live).
-// Everything else (REST, tokens, signaling, the SFU and its packet path) is the real server.
+// Clients use the server itself: REST, tokens, signaling, publish/subscribe, the SFU.
 // Prints one JSON line {url, control, pid} on stdout when ready; SIGTERM stops it.
 
-import { loadConfig, startServer, type PublisherTransport, type Router, type SubscriberTransport } from '@colloquy/server';
+import { loadConfig, startServer } from '@colloquy/server';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Session as InspectorSession } from 'node:inspector';
 import { pino } from 'pino';
 
 const config = loadConfig(process.env);
 const server = await startServer(config, { logger: pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }) });
-
-const publishers = new Map<string, PublisherTransport>();
-const subscribers = new Map<string, SubscriberTransport>();
 
 class HttpError extends Error {
   constructor(
@@ -33,23 +24,6 @@ class HttpError extends Error {
   ) {
     super(message);
   }
-}
-
-function str(body: Record<string, unknown>, key: string): string {
-  const v = body[key];
-  if (typeof v !== 'string' || v === '') throw new HttpError(400, `${key} must be a non-empty string`);
-  return v;
-}
-
-/** The session's router, for a participant that is connected to it over signaling. */
-function routerFor(body: Record<string, unknown>): Router {
-  const sessionId = str(body, 'sessionId');
-  const connectionId = str(body, 'connectionId');
-  const record = server.sessions.find(sessionId);
-  if (!record) throw new HttpError(404, 'no such session');
-  if (record.mediaMode !== 'routed') throw new HttpError(409, 'session is relayed');
-  if (!server.sessions.live(sessionId)?.connections.has(connectionId)) throw new HttpError(403, 'connection is not in the session');
-  return server.media.getRouter(sessionId) ?? server.media.createRouter({ id: sessionId });
 }
 
 let profiler: InspectorSession | null = null;
@@ -66,7 +40,7 @@ async function handle(method: string, path: string, body: Record<string, unknown
       pid: process.pid,
       memory: process.memoryUsage(),
       signaling: (server.app as unknown as { signaling: { stats(): unknown } }).signaling.stats(),
-      media: { routers: server.media.routers.length, publishers: publishers.size, subscribers: subscribers.size },
+      media: { routers: server.media.routers.length, transports: server.media.routers.reduce((n, r) => n + r.transportCount, 0) },
       liveSessions: server.sessions.liveSessions().length,
     };
   }
@@ -95,41 +69,6 @@ async function handle(method: string, path: string, body: Record<string, unknown
       profiler.disconnect();
       profiler = null;
       return profile;
-    }
-    case '/media/publish': {
-      const router = routerFor(body);
-      const transport = router.createPublisherTransport();
-      publishers.set(transport.id, transport);
-      transport.on('close', () => publishers.delete(transport.id));
-      try {
-        const { answer } = await transport.acceptOffer(str(body, 'sdp'));
-        return { streamId: transport.id, answer };
-      } catch (err) {
-        await transport.close();
-        throw err;
-      }
-    }
-    case '/media/subscribe': {
-      const router = routerFor(body);
-      const streamId = str(body, 'streamId');
-      const producers = router.producers.filter((p) => p.streamId === streamId);
-      if (producers.length === 0) throw new HttpError(404, 'no such stream');
-      const transport = router.createSubscriberTransport();
-      subscribers.set(transport.id, transport);
-      transport.on('close', () => subscribers.delete(transport.id));
-      transport.consume(producers);
-      return { subscriptionId: transport.id, offer: await transport.createOffer() };
-    }
-    case '/media/answer': {
-      const transport = subscribers.get(str(body, 'subscriptionId'));
-      if (!transport) throw new HttpError(404, 'no such subscription');
-      await transport.acceptAnswer(str(body, 'sdp'));
-      return {};
-    }
-    case '/media/close': {
-      const id = str(body, 'id');
-      await (publishers.get(id) ?? subscribers.get(id))?.close();
-      return {};
     }
   }
   throw new HttpError(404, 'not found');

@@ -1,8 +1,7 @@
-// The servers the SFU benchmark compares, started and stopped by it: Colloquy (the bench server
-// process: real server, media SDP through its test-only endpoint until the protocol carries
-// publish/subscribe) and Janus VideoRoom (Debian's janus, configured by files the benchmark writes).
+// The servers the SFU benchmark compares, started and stopped by it: Colloquy (the real server in
+// its own process, with the bench control endpoint) and Janus VideoRoom (Debian's janus, configured
+// by files the benchmark writes).
 
-import { ColloquyTarget } from '../load/targets/colloquy.js';
 import type { TargetSpec } from '../load/targets/target.js';
 import { startColloquy } from '../servers/colloquy-process.js';
 import { startJanus } from '../servers/janus-process.js';
@@ -15,8 +14,6 @@ export interface RunningTarget {
   pid: number;
   /** Version or notes shown in results. */
   description: string;
-  /** Colloquy: how SDP reaches the SFU (signaling, or the bench server's test-only endpoint). */
-  mediaPath?: 'signaling' | 'bench-endpoint';
   /** Colloquy only: the bench server's control endpoint (profiler, GC, stats). */
   control?: { post<T>(path: string, body?: unknown): Promise<T> };
   stop(): Promise<void>;
@@ -34,17 +31,11 @@ export async function startTarget(name: TargetName, network: { address: string; 
     };
   }
   const server = await startColloquy({ mediaIp: network.address });
-  const base = { kind: 'colloquy' as const, url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret };
-  // Publish/subscribe over signaling when the protocol has them (BENCH_COLLOQUY_MEDIA=endpoint forces the bypass).
-  const signaling = process.env['BENCH_COLLOQUY_MEDIA'] !== 'endpoint' && (await ColloquyTarget.hasSignalingMedia(base));
   return {
     name,
-    spec: signaling ? base : { ...base, mediaEndpoint: server.control },
+    spec: { kind: 'colloquy', url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret },
     pid: server.pid,
-    mediaPath: signaling ? 'signaling' : 'bench-endpoint',
-    description:
-      'the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts); ' +
-      (signaling ? 'publish/subscribe over the signaling WebSocket' : 'SDP through the bench server\'s test-only endpoint, bypassing signaling (the protocol has no publish/subscribe yet)'),
+    description: 'the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts), publish/subscribe over its signaling WebSocket',
     control: { post: (path, body) => server.controlPost(path, body) },
     stop: () => server.stop(),
   };

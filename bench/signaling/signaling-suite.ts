@@ -41,7 +41,7 @@ export interface ScaleResult {
 export interface JoinLeaveResult {
   cycles: number;
   /** At each checkpoint, after a full GC. */
-  checkpoints: { cycle: number; heapMB: number; rssMB: number; sockets: number; channels: number; liveSessions: number }[];
+  checkpoints: { cycle: number; heapMB: number; rssMB: number; sockets: number; channels: number; liveSessions: number; transports: number }[];
   /** Heap growth from the first checkpoint after warm-up to the last, per cycle, bytes. */
   heapGrowthPerCycleBytes: number;
   seconds: number;
@@ -183,7 +183,7 @@ export async function runScale(
   }
 }
 
-/** Memory over join/leave cycles of one connection beside two that stay (signaling only, for now). */
+/** Memory over join/leave cycles of one connection beside two that stay, signaling only (with media: sfu/join-leave.ts). */
 export async function runJoinLeave(cycles: number, checkpoints: number[]): Promise<JoinLeaveResult> {
   const server = await startColloquy();
   try {
@@ -199,8 +199,16 @@ export async function runJoinLeave(cycles: number, checkpoints: number[]): Promi
     const checkpoint = async (cycle: number): Promise<void> => {
       await sleep(200);
       const { memory } = await server.controlPost<Memory>('/gc');
-      const stats = await server.controlGet<{ signaling: { sockets: number; channels: number }; liveSessions: number }>('/stats');
-      points.push({ cycle, heapMB: memory.heapUsed / 1048576, rssMB: memory.rss / 1048576, sockets: stats.signaling.sockets, channels: stats.signaling.channels, liveSessions: stats.liveSessions });
+      const stats = await server.controlGet<{ signaling: { sockets: number; channels: number }; liveSessions: number; media: { transports: number } }>('/stats');
+      points.push({
+        cycle,
+        heapMB: memory.heapUsed / 1048576,
+        rssMB: memory.rss / 1048576,
+        sockets: stats.signaling.sockets,
+        channels: stats.signaling.channels,
+        liveSessions: stats.liveSessions,
+        transports: stats.media.transports,
+      });
     };
     await checkpoint(0);
     const started = performance.now();
@@ -223,7 +231,7 @@ export async function runJoinLeave(cycles: number, checkpoints: number[]): Promi
       checkpoints: points,
       heapGrowthPerCycleBytes: growth,
       seconds,
-      what: 'signaling only: connect with a token, one signal, disconnect; two other connections stay in the session',
+      what: 'signaling only: a participant connects with a token, sends one signal, disconnects; two other connections stay in the session',
     };
   } finally {
     await server.stop();

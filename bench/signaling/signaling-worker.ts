@@ -2,6 +2,7 @@
 // SignalingClient), records when broadcast signals arrive, and reports its own CPU.
 
 import { Colloquy } from '@colloquy/sdk-node';
+import { machineMs, PERFORMANCE_TO_MACHINE_MS } from '../load/frame-marker.js';
 import { SignalingClient } from '../load/targets/signaling-client.js';
 
 export type SignalingWorkerRequest =
@@ -34,7 +35,7 @@ async function handle(m: SignalingWorkerRequest): Promise<unknown> {
             await c.connect({ url: m.url, sessionId: m.sessionId, token: sdk.generateToken(m.sessionId, { role: 'publisher' }), timeoutMs: 60_000 });
             c.on('signal', (message, at) => {
               const data = (message as { data?: string }).data;
-              if (data) latencies.push(performance.timeOrigin + at - Number(data));
+              if (data) latencies.push(at + PERFORMANCE_TO_MACHINE_MS - Number(data));
             });
             clients.push(c);
           } catch (err) {
@@ -50,8 +51,9 @@ async function handle(m: SignalingWorkerRequest): Promise<unknown> {
     case 'send': {
       const sender = clients[0];
       if (!sender) throw new Error('no client');
-      // The send time travels in the signal; every receiver (the sender too) subtracts it from its arrival.
-      await sender.request<'signal'>({ type: 'signal', signalType: m.signalType, data: String(performance.timeOrigin + performance.now()) });
+      // The send time (machine monotonic clock, shared by all processes) travels in the signal; every
+      // receiver (the sender too) subtracts it from its arrival.
+      await sender.request<'signal'>({ type: 'signal', signalType: m.signalType, data: String(machineMs()) });
       return {};
     }
     case 'latencies': {

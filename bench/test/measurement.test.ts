@@ -2,7 +2,7 @@
 // wraps, jitter, whole frames, first frame), CPU profile summaries, the plot and CLI validation.
 
 import { describe, expect, it } from 'vitest';
-import { appendMarker, MARKER_BYTES, readMarker } from '../dist/load/frame-marker.js';
+import { appendMarker, machineMs, MARKER_BYTES, readMarker } from '../dist/load/frame-marker.js';
 import { StreamStats } from '../dist/load/stream-stats.js';
 import { summarizeProfile, type CpuProfile } from '../dist/lib/cpu-profile.js';
 import { lineChartSvg } from '../dist/report/plot.js';
@@ -22,7 +22,7 @@ describe('frame trailer', () => {
 });
 
 describe('StreamStats', () => {
-  const marker = (packets: number, keyFrame = false) => ({ frame: 0, sentAtMs: performance.timeOrigin + performance.now() - 5, packets, keyFrame });
+  const marker = (packets: number, keyFrame = false) => ({ frame: 0, sentAtMs: machineMs() - 5, packets, keyFrame });
 
   it('counts loss from sequence gaps across a 16-bit wrap', () => {
     const s = new StreamStats('audio', 48000);

@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
-import type { Participant, Subscription, Target, TargetSpec } from './target.js';
+import type { Participant, PublishInfo, Subscription, Target, TargetSpec } from './target.js';
 
 type JanusSpec = Extract<TargetSpec, { kind: 'janus' }>;
 
@@ -150,7 +150,7 @@ export class JanusTarget implements Target {
     let publisherHandle: number | undefined;
     let privateId: number | undefined;
     return {
-      async publish(offer) {
+      async publish(offer: string, _info: PublishInfo) {
         publisherHandle = await conn.attach();
         const joined = await conn.message(publisherHandle, { request: 'join', ptype: 'publisher', room: roomId, display: displayName });
         privateId = joined.plugindata!.data['private_id'] as number;
@@ -160,6 +160,10 @@ export class JanusTarget implements Target {
         // Our offer carried every candidate (we gather before offering): tell Janus there are no more.
         await conn.send({ janus: 'trickle', session_id: conn.sessionId, handle_id: publisherHandle, candidate: { completed: true } }, true);
         return { streamId: String(feed), answer: r.jsep.sdp };
+      },
+      async unpublish() {
+        if (publisherHandle === undefined) return;
+        await conn.message(publisherHandle, { request: 'unpublish' });
       },
       async subscribe(feed): Promise<Subscription> {
         const handle = await conn.attach();

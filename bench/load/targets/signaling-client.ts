@@ -92,14 +92,6 @@ export class SignalingClient {
     return this.#send<T>(message as Omit<RequestMap[T]['request'], 'id'> & { type: T }, timeoutMs);
   }
 
-  /**
-   * A request by name, for message types this build's protocol types do not list yet (publish and
-   * subscribe, while they are being added): the server answers an unknown type with error 4001.
-   */
-  call(type: string, fields: Record<string, unknown>, timeoutMs = 15_000): Promise<unknown> {
-    return this.#send({ ...fields, type } as never, timeoutMs);
-  }
-
   /** Leaves the session (`disconnect`) and waits for the socket to close. */
   async disconnect(): Promise<void> {
     const ws = this.#ws;

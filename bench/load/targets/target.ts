@@ -12,9 +12,18 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** What a publisher tells the server about its video (OpenTok's stream properties). */
+export interface PublishInfo {
+  width: number;
+  height: number;
+  frameRate: number;
+}
+
 export interface Participant {
   /** Publishes one stream: our offer in, the server's answer and the stream's id out. */
-  publish(offer: string): Promise<{ streamId: string; answer: string }>;
+  publish(offer: string, info: PublishInfo): Promise<{ streamId: string; answer: string }>;
+  /** Stops publishing a stream (after a publish whose media never connected). */
+  unpublish(streamId: string): Promise<void>;
   subscribe(streamId: string): Promise<Subscription>;
   /** Leaves the session; the server ends what this participant published and subscribed. */
   leave(): Promise<void>;
@@ -35,12 +44,6 @@ export type TargetSpec =
       url: string;
       apiKey: string;
       apiSecret: string;
-      /**
-       * The bench server's test-only media endpoint (bench/servers/colloquy-bench-server.ts), which
-       * bypasses signaling for SDP only: for servers whose protocol has no publish/subscribe yet.
-       * Without it, SDP goes over each participant's signaling WebSocket.
-       */
-      mediaEndpoint?: string;
     }
   | {
       kind: 'janus';
@@ -50,5 +53,5 @@ export type TargetSpec =
 
 export function describeTarget(spec: TargetSpec): string {
   if (spec.kind === 'janus') return `Janus VideoRoom at ${spec.url}`;
-  return `Colloquy at ${spec.url}${spec.mediaEndpoint ? ` (media SDP through the bench endpoint ${spec.mediaEndpoint}, bypassing signaling)` : ' (publish/subscribe over signaling)'}`;
+  return `Colloquy at ${spec.url}`;
 }
