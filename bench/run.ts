@@ -67,9 +67,9 @@ function plans(quick: boolean): {
       ],
       fanout: [1, 10, 50, 150],
       mesh: [4, 8, 16],
-      warmupSeconds: 2,
+      warmupSeconds: 1.5,
       windowSeconds: 3,
-      windows: 3,
+      windows: 2,
       firstFrameJoins: 20,
       workers: 2,
     },
@@ -172,7 +172,7 @@ async function inside(args: { quick: boolean; only: Set<string>; janus: boolean;
       await timed('joinLeaveMedia', () =>
         runMediaJoinLeave(plan.mediaCycles, [10, 100, 250, 500, 750, 1000].filter((c) => c <= plan.mediaCycles), {
           bindIp: args.network.address,
-          parallel: 8,
+          parallel: 12,
           workers: 2,
         }),
       ),

@@ -32,7 +32,23 @@ interface Pending {
 }
 
 const ACK_EVERY = 32;
-const SEQ_AT_END = /"seq":(\d+)\}$/;
+const TYPE_PREFIX = Buffer.from('{"type":"');
+const QUOTE = 0x22;
+const SEQ_KEY = Buffer.from('"seq":');
+
+/** The n of a frame ending in "seq":n} (0 when it does not). */
+function seqAtEnd(data: Buffer): number {
+  let i = data.length - 1;
+  if (data[i] !== 0x7d) return 0; // '}'
+  let n = 0;
+  let scale = 1;
+  for (i--; i >= 0 && data[i]! >= 0x30 && data[i]! <= 0x39; i--) {
+    n += (data[i]! - 0x30) * scale;
+    scale *= 10;
+  }
+  if (scale === 1 || i < SEQ_KEY.length - 1) return 0;
+  return data.subarray(i - SEQ_KEY.length + 1, i + 1).equals(SEQ_KEY) ? n : 0;
+}
 
 export interface SignalingClientOptions {
   /** http(s):// base URL of the server. */
@@ -138,13 +154,13 @@ export class SignalingClient {
   #onMessage(data: Buffer): void {
     const at = performance.now();
     this.received++;
-    const text = data.toString('utf8');
-    // Every server frame starts with {"type":"<type>", (JSON.stringify keeps insertion order).
-    const typeEnd = text.indexOf('"', 9);
-    const type = text.startsWith('{"type":"') && typeEnd > 9 ? text.slice(9, typeEnd) : '';
-    const seqMatch = SEQ_AT_END.exec(text);
-    if (seqMatch) {
-      const seq = Number(seqMatch[1]);
+    // Work on the bytes: a connectionCreated storm is millions of frames, most of them only counted.
+    // Every server frame starts with {"type":"<type>" (JSON.stringify keeps insertion order) and a
+    // numbered one ends with ,"seq":<n>}.
+    const typeEnd = data.indexOf(QUOTE, TYPE_PREFIX.length);
+    const type = typeEnd > 0 && data.subarray(0, TYPE_PREFIX.length).equals(TYPE_PREFIX) ? data.toString('latin1', TYPE_PREFIX.length, typeEnd) : '';
+    const seq = seqAtEnd(data);
+    if (seq > 0) {
       if (seq > this.#lastSeq) this.#lastSeq = seq;
       if (this.#lastSeq - this.#ackedSeq >= ACK_EVERY) this.#ack();
     }
@@ -154,7 +170,7 @@ export class SignalingClient {
       return;
     }
     if (type === 'response' || type === 'error') {
-      const message = JSON.parse(text) as ResponseMessage | ErrorMessage;
+      const message = JSON.parse(data.toString('utf8')) as ResponseMessage | ErrorMessage;
       const pending = message.re === undefined ? undefined : this.#pending.get(message.re);
       if (pending) {
         this.#pending.delete(message.re!);
@@ -164,7 +180,7 @@ export class SignalingClient {
       }
     }
     const listener = this.#listeners.get(type);
-    if (listener) listener(JSON.parse(text) as ServerMessage, at);
+    if (listener) listener(JSON.parse(data.toString('utf8')) as ServerMessage, at);
   }
 
   #ack(): void {
