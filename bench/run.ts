@@ -5,7 +5,7 @@
 // interface inside it, and every packet stays there. Without root, Janus is skipped and Colloquy
 // is measured on loopback (said in the results).
 //
-//   node dist/run.js [--quick] [--only sfu,signaling,leak] [--no-janus] [--out DIR]
+//   node dist/run.js [--quick] [--only sfu,signaling,leak] [--no-janus] [--out DIR] [--priority NICE]
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -106,7 +106,14 @@ function environment(): Record<string, string | number> {
   };
 }
 
-async function inside(args: { quick: boolean; only: Set<string>; janus: boolean; out: string; network: { address: string; interfaceName: string; label: string } }): Promise<void> {
+async function inside(args: {
+  quick: boolean;
+  only: Set<string>;
+  janus: boolean;
+  priority: number;
+  out: string;
+  network: { address: string; interfaceName: string; label: string };
+}): Promise<void> {
   const plan = plans(args.quick);
   const started = performance.now();
   const results: BenchResults = {
@@ -126,6 +133,9 @@ async function inside(args: { quick: boolean; only: Set<string>; janus: boolean;
   if (args.janus) targets.push('janus');
   else results.notes.push('Janus was not run (no network namespace, not installed, or --no-janus).');
   results.notes.push('Participants join as an app makes them: session by the REST API, a token each, one signaling WebSocket (Colloquy) or Janus session each.');
+  if (args.priority !== 0) {
+    results.notes.push(`Run at nice ${args.priority} (both servers and the generator alike), because other work shared this machine.`);
+  }
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = performance.now();
     try {
@@ -194,8 +204,11 @@ async function main(): Promise<void> {
       interface: { type: 'string' },
       label: { type: 'string' },
       'report-only': { type: 'boolean' },
+      priority: { type: 'string' },
     },
   });
+  const priority = Number(values.priority ?? 0);
+  if (!Number.isInteger(priority) || priority < -20 || priority > 19) throw new Error('--priority must be a nice level from -20 to 19');
   const quick = values.quick ?? false;
   const out = values.out ?? join(BENCH_DIR, 'results');
   mkdirSync(out, { recursive: true });
@@ -210,6 +223,7 @@ async function main(): Promise<void> {
       quick,
       only,
       janus: !values['no-janus'],
+      priority,
       out,
       network: { address: values.address!, interfaceName: values.interface!, label: values.label ?? '' },
     });
@@ -241,11 +255,13 @@ async function main(): Promise<void> {
     }
     try {
       const label = `network namespace ${ns.name}: lo + ${ns.interfaceName} ${ns.address}/24; servers and clients all use ${ns.address}`;
-      code = await child('ip', [
-        'netns', 'exec', ns.name, process.execPath, fileURLToPath(import.meta.url), ...forward, '--inside',
+      const command = [
+        'ip', 'netns', 'exec', ns.name, process.execPath, fileURLToPath(import.meta.url), ...forward, '--inside',
         '--address', ns.address, '--interface', ns.interfaceName, '--label', label,
         ...(wantJanus && janusFound ? [] : ['--no-janus']),
-      ]);
+      ];
+      // --priority: run servers and generator alike at this nice level (on a shared machine).
+      code = priority === 0 ? await child(command[0]!, command.slice(1)) : await child('nice', ['-n', String(priority), ...command]);
     } finally {
       cleanup();
     }

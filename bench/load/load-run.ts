@@ -51,7 +51,8 @@ export interface WindowResult {
   received: { packetsPerSecond: number; videoPacketsPerSecond: number; audioPacketsPerSecond: number; bitsPerSecond: number; otherPackets: number };
   /** Packets the sequence numbers say went missing, % of expected (video and audio). */
   lossPercent: number;
-  latencyMs: Percentiles;
+  /** `negative`: frames that arrived "before" they were sent, which only a clock problem can do. */
+  latencyMs: Percentiles & { negative: number };
   videoJitterMs: { p50: number; p95: number };
   audioJitterMs: { p50: number; p95: number };
   /** Whole video frames per second per received stream. */
@@ -65,6 +66,13 @@ export interface WindowResult {
     eventLoopP99Ms: number;
     /** A worker near a full core or skipping frames: the figures are the generator's limit. */
     saturated: boolean;
+  };
+  /** What went wrong in the window: the server ending streams or subscriptions, dead peer connections. */
+  failures: {
+    /** By "stream: reason" / "subscription: reason". */
+    serverEnded: Record<string, number>;
+    publishersDown: number;
+    subscriptionsDown: number;
   };
   /** The whole machine in the window: what else ran beside the server and the generator. */
   machine: {
@@ -259,6 +267,7 @@ export class LoadRun {
     const videoJitter = windows.flatMap((w) => w.videoJitterMs);
     const audioJitter = windows.flatMap((w) => w.audioJitterMs);
     const fps = windows.flatMap((w) => w.fps);
+    const latencies = windows.flatMap((w) => w.latencies);
     let serverFigures: WindowResult['server'] = null;
     const start = this.#windowStart.server;
     if (server && start) {
@@ -293,7 +302,7 @@ export class LoadRun {
         otherPackets: add((w) => w.otherPackets),
       },
       lossPercent: expected > 0 ? (100 * Math.max(0, expected - rxPackets)) / expected : 0,
-      latencyMs: summarize(windows.flatMap((w) => w.latencies)),
+      latencyMs: { ...summarize(latencies), negative: latencies.filter((l) => l < 0).length },
       videoJitterMs: { p50: percentile(videoJitter, 50), p95: percentile(videoJitter, 95) },
       audioJitterMs: { p50: percentile(audioJitter, 50), p95: percentile(audioJitter, 95) },
       fps: { p50: percentile(fps, 50), min: fps.length ? Math.min(...fps) : NaN },
@@ -302,9 +311,17 @@ export class LoadRun {
         cores: generatorCores,
         maxProcessCores: Math.max(...workerCores),
         eventLoopP99Ms,
-        // Its own work: near a full core, or behind its schedule. (Event-loop delay alone can come
-        // from other processes on the machine: see machine.otherCores.)
-        saturated: Math.max(...workerCores) > 0.85 || skipped > 0,
+        // Its own work: near a full core, or more than 2 % behind its schedule. (Event-loop delay
+        // and a few late frames can come from other processes on the machine: see machine.otherCores.)
+        saturated: Math.max(...workerCores) > 0.85 || skipped > 0.02 * add((w) => w.sent.frames + w.sent.audioPackets),
+      },
+      failures: {
+        serverEnded: windows.reduce<Record<string, number>>((all, w) => {
+          for (const [k, n] of Object.entries(w.serverEnded)) all[k] = (all[k] ?? 0) + n;
+          return all;
+        }, {}),
+        publishersDown: add((w) => w.publishersDown),
+        subscriptionsDown: add((w) => w.subscriptionsDown),
       },
       machine: {
         cores: availableParallelism(),

@@ -18,7 +18,7 @@ export function summaryTable(r: LoadTestResult): string {
       `${fmt(w.received.packetsPerSecond)} pkt/s (video ${fmt(w.received.videoPacketsPerSecond)}, audio ${fmt(w.received.audioPacketsPerSecond)}), ${fmt(w.received.bitsPerSecond / 1e6, 2)} Mbps`,
     ],
     ['packet loss', `${fmt(w.lossPercent, 2)} %`],
-    ['frame latency (ms)', `p50 ${fmt(w.latencyMs.p50, 1)}  p95 ${fmt(w.latencyMs.p95, 1)}  p99 ${fmt(w.latencyMs.p99, 1)}  max ${fmt(w.latencyMs.max, 1)}  (${w.latencyMs.count} frames)`],
+    ['frame latency (ms)', `p50 ${fmt(w.latencyMs.p50, 1)}  p95 ${fmt(w.latencyMs.p95, 1)}  p99 ${fmt(w.latencyMs.p99, 1)}  max ${fmt(w.latencyMs.max, 1)}  (${w.latencyMs.count} frames${w.latencyMs.negative ? `, ${w.latencyMs.negative} negative: clock problem` : ''})`],
     ['jitter (ms)', `video p50 ${fmt(w.videoJitterMs.p50, 2)} p95 ${fmt(w.videoJitterMs.p95, 2)}; audio p50 ${fmt(w.audioJitterMs.p50, 2)} p95 ${fmt(w.audioJitterMs.p95, 2)}`],
     ['frame rate per stream', `p50 ${fmt(w.fps.p50, 1)}  min ${fmt(w.fps.min, 1)} fps`],
     [
@@ -32,6 +32,14 @@ export function summaryTable(r: LoadTestResult): string {
         (w.generator.saturated ? '  ** SATURATED: figures are the generator\'s limit, not the server\'s **' : ''),
     ],
   ];
+  const f = w.failures;
+  if (f.publishersDown || f.subscriptionsDown || Object.keys(f.serverEnded).length) {
+    rows.push([
+      'failures',
+      `${f.publishersDown} publishers and ${f.subscriptionsDown} subscriptions not connected at the end; ended by the server: ` +
+        (Object.entries(f.serverEnded).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'),
+    ]);
+  }
   if (w.server) {
     rows.push([
       'server',

@@ -67,6 +67,11 @@ export interface WorkerWindow {
   videoJitterMs: number[];
   audioJitterMs: number[];
   fps: number[];
+  /** Streams and subscriptions the server ended on its own in the window, by "what: reason". */
+  serverEnded: Record<string, number>;
+  /** Publisher and subscriber peer connections not connected at the end of the window. */
+  publishersDown: number;
+  subscriptionsDown: number;
 }
 
 /** Sent by workers every second, unasked. */

@@ -39,6 +39,7 @@ let sentBase: SendCounters = emptySent();
 /** Publishers that left: their counts still belong to the window they sent in. */
 let sentByGone: SendCounters = emptySent();
 let windowLatencies: number[] = [];
+let serverEnded: Record<string, number> = {};
 let windowStart = { wall: performance.now(), cpu: cpuUs() };
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
@@ -94,6 +95,10 @@ async function handle(message: WorkerRequestMessage): Promise<unknown> {
     case 'join': {
       if (!target) throw new Error('not initialised');
       const participant = await target.join(message.session, message.name);
+      participant.onServerEnded = (what, reason) => {
+        const key = `${what}: ${reason}`;
+        serverEnded[key] = (serverEnded[key] ?? 0) + 1;
+      };
       participants.set(message.participant, { participant, publisher: null, subscriptions: new Set() });
       return {};
     }
@@ -217,7 +222,11 @@ function takeWindow(): WorkerWindow {
     videoJitterMs,
     audioJitterMs,
     fps,
+    serverEnded,
+    publishersDown: [...participants.values()].filter((p) => p.publisher && p.publisher.pc.connectionState !== 'connected').length,
+    subscriptionsDown: [...subscriptions.values()].filter((s) => s.subscriber.pc.connectionState !== 'connected').length,
   };
+  serverEnded = {};
   sentBase = sentNow;
   windowLatencies = [];
   windowStart = { wall: now, cpu };

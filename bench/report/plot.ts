@@ -66,7 +66,7 @@ export function lineChartSvg(o: ChartOptions): string {
     for (const p of pts) {
       parts.push(`<circle cx="${lx(p.x).toFixed(1)}" cy="${ly(p.y).toFixed(1)}" r="4" fill="${s.color}"/>`);
       // Alternate labels above and below the line, so that close values of two series stay readable.
-      const dy = i % 2 ? 16 : -7;
+      const dy = [-7, 16, -19, 28][i % 4]!;
       parts.push(`<text x="${(lx(p.x) + 6).toFixed(1)}" y="${(ly(p.y) + dy).toFixed(1)}" font-size="11" fill="${s.color}">${p.y < 10 ? p.y.toFixed(1) : Math.round(p.y)}</text>`);
     }
     const y = m.top + 14 + i * 22;

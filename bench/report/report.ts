@@ -23,6 +23,9 @@ function flags(p: SfuPoint | undefined): string {
   if (p.deliveredPercent < 98) f.push(`${fmt(p.deliveredPercent)} % delivered`);
   if (p.machineOtherCores > 0.35) f.push(`other load ${fmt(p.machineOtherCores * 100)} %`);
   if (p.retriedSubscriptions) f.push(`${p.retriedSubscriptions} subscribes retried`);
+  const ended = Object.values(p.serverEnded ?? {}).reduce((a, b) => a + b, 0);
+  if (ended) f.push(`${ended} ended by the server (${Object.keys(p.serverEnded).join(', ')})`);
+  if (p.connectionsDown) f.push(`${p.connectionsDown} peer connections down`);
   return f.join(', ');
 }
 

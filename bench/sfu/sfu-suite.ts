@@ -50,6 +50,11 @@ export interface SfuPoint {
   machineOtherCores: number;
   /** Subscribe attempts that failed (ICE/DTLS timeouts under load) and were retried, for this point. */
   retriedSubscriptions: number;
+  /** Streams/subscriptions the server ended by itself, and peer connections down, in the chosen window. */
+  serverEnded: Record<string, number>;
+  connectionsDown: number;
+  /** Frames and audio packets the generator could not send on time (machine too busy). */
+  skipped: number;
 }
 
 export interface FirstFrameResult {
@@ -74,7 +79,12 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 function toPoint(target: TargetName, scenario: 'fanout' | 'mesh', n: number, bitrate: string, fan: number, windows: WindowResult[]): SfuPoint {
   const perPacket = windows.map((w) => w.server?.cpuUsPerForwardedPacket ?? NaN);
   const mid = median(perPacket);
-  const w = windows[perPacket.indexOf(perPacket.reduce((best, x) => (Math.abs(x - mid) < Math.abs(best - mid) ? x : best), perPacket[0]!))]!;
+  // The window closest to the median (a window where nothing arrived has no figure: NaN).
+  let best = 0;
+  perPacket.forEach((x, i) => {
+    if (Number.isFinite(x) && !(Math.abs(x - mid) >= Math.abs(perPacket[best]! - mid))) best = i;
+  });
+  const w = windows[best]!;
   const offered = w.sent.packetsPerSecond * fan;
   return {
     target,
@@ -100,6 +110,9 @@ function toPoint(target: TargetName, scenario: 'fanout' | 'mesh', n: number, bit
     generatorEventLoopP99Ms: w.generator.eventLoopP99Ms,
     machineOtherCores: w.machine.otherCores,
     retriedSubscriptions: 0,
+    serverEnded: w.failures.serverEnded,
+    connectionsDown: w.failures.publishersDown + w.failures.subscriptionsDown,
+    skipped: w.sent.skipped,
   };
 }
 
@@ -108,7 +121,9 @@ function describe(p: SfuPoint): string {
     `${p.target} ${p.scenario} n=${p.n} ${p.bitrate}: ${fmt(p.forwardedPacketsPerSecond)} pkt/s (${fmt(p.deliveredPercent, 1)} % of offered), ` +
     `server ${fmt(p.serverCores * 100)} % -> ${fmt(p.cpuUsPerPacket, 1)} µs/pkt, latency p50 ${fmt(p.latencyMs.p50, 1)} ms, ` +
     `generator ${fmt(p.generatorCores * 100)} %${p.generatorSaturated ? ' SATURATED' : ''} (loop p99 ${fmt(p.generatorEventLoopP99Ms)} ms), ` +
-    `other ${fmt(p.machineOtherCores * 100)} %${p.retriedSubscriptions ? `, ${p.retriedSubscriptions} subscribes retried` : ''}`
+    `other ${fmt(p.machineOtherCores * 100)} %${p.retriedSubscriptions ? `, ${p.retriedSubscriptions} subscribes retried` : ''}` +
+    (Object.keys(p.serverEnded).length ? `, ended by server: ${Object.entries(p.serverEnded).map(([k, n]) => `${n} ${k}`).join(', ')}` : '') +
+    (p.connectionsDown ? `, ${p.connectionsDown} peer connections down` : '')
   );
 }
 
@@ -117,14 +132,14 @@ const OTHER_LOAD_LIMIT = 0.35;
 
 /**
  * `plan.windows` measurement windows; a window during which other processes kept the machine busy
- * is taken again (at most `plan.windows` extra), and if quiet ones are too few the noisy ones stay,
+ * is taken again (one extra at most, for the time budget), and if quiet ones are too few the noisy ones stay,
  * flagged through machineOtherCores.
  */
 async function windows(run: LoadRun, plan: SfuPlan): Promise<WindowResult[]> {
   await new Promise((r) => setTimeout(r, plan.warmupSeconds * 1000));
   const quiet: WindowResult[] = [];
   const all: WindowResult[] = [];
-  for (let i = 0; i < plan.windows * 2 && quiet.length < plan.windows; i++) {
+  for (let i = 0; i < plan.windows + 1 && quiet.length < plan.windows; i++) {
     const w = await run.measure(plan.windowSeconds);
     all.push(w);
     if (w.machine.otherCores <= OTHER_LOAD_LIMIT) quiet.push(w);
@@ -144,7 +159,7 @@ async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: S
         joining.push(
           run.join(session!).then(async (p) => {
             subscribers.push(p);
-            await run.subscribe(p, streamId);
+            await run.subscribe(p, streamId, 1);
           }),
         );
       }
@@ -173,7 +188,7 @@ async function mesh(run: LoadRun, target: TargetName, bitrate: string, plan: Sfu
         }),
       );
       const work: Promise<unknown>[] = [];
-      for (const a of participants) for (const b of participants) if (a !== b) work.push(run.subscribe(a.p, b.streamId));
+      for (const a of participants) for (const b of participants) if (a !== b) work.push(run.subscribe(a.p, b.streamId, 1));
       await Promise.all(work);
       const point = toPoint(target, 'mesh', n, bitrate, n - 1, await windows(run, plan));
       point.retriedSubscriptions = run.subscribeRetries.length - retried;

@@ -32,7 +32,9 @@ export class ColloquyTarget implements Target {
     const token = this.#sdk.generateToken(sessionId, { role: 'publisher', data: `name=${displayName}` });
     const client = new SignalingClient();
     await client.connect({ url: this.#spec.url, sessionId, token });
-    return {
+    const mine = new Set<string>();
+    let leaving = false;
+    const participant: Participant = {
       async publish(offer: string, info: PublishInfo) {
         const r = await client.request<'publish'>({
           type: 'publish',
@@ -45,29 +47,44 @@ export class ColloquyTarget implements Target {
           sdp: offer,
         });
         if (!r.sdp) throw new Error('publish: the server answered without SDP (is the session relayed?)');
+        mine.add(r.streamId);
         return { streamId: r.streamId, answer: r.sdp };
       },
       async unpublish(streamId: string) {
+        mine.delete(streamId);
         await client.request<'unpublish'>({ type: 'unpublish', streamId });
       },
       async subscribe(streamId: string): Promise<Subscription> {
         const r = await client.request<'subscribe'>({ type: 'subscribe', streamId });
         if (!r.sdp) throw new Error('subscribe: the server answered without SDP (is the session relayed?)');
+        mine.add(r.subscriberId);
         return {
           offer: r.sdp,
           answer: async (sdp) => {
             await client.request<'answer'>({ type: 'answer', subscriberId: r.subscriberId, sdp });
           },
           close: async () => {
+            mine.delete(r.subscriberId);
             await client.request<'unsubscribe'>({ type: 'unsubscribe', subscriberId: r.subscriberId }).catch(() => {});
           },
         };
       },
       async leave() {
         // Leaving ends the connection's streams and subscriptions on the server, as in OpenTok.
+        leaving = true;
         await client.disconnect();
       },
     };
+    // The server ending our own stream or subscription while we did not ask: worth knowing under load.
+    client.on('streamDestroyed', (m) => {
+      const e = m as { streamId: string; reason: string };
+      if (!leaving && mine.delete(e.streamId)) participant.onServerEnded?.('stream', e.reason);
+    });
+    client.on('subscriberDestroyed', (m) => {
+      const e = m as { subscriberId: string; reason: string };
+      if (!leaving && e.reason !== 'unsubscribed' && mine.delete(e.subscriberId)) participant.onServerEnded?.('subscription', e.reason);
+    });
+    return participant;
   }
 
   async close(): Promise<void> {}

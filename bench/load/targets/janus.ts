@@ -99,8 +99,12 @@ class JanusConnection {
     }
   }
 
+  /** Janus hung up a handle's peer connection on its own (ICE failed, DTLS alert…). */
+  onHangup: ((handle: number, reason: string) => void) | null = null;
+
   #onMessage(m: JanusMessage): void {
-    if (!m.transaction) return; // webrtcup, media, hangup, slowlink: not needed for load
+    if (m.janus === 'hangup' && m.sender !== undefined) this.onHangup?.(m.sender, (m as { reason?: string }).reason ?? 'hangup');
+    if (!m.transaction) return; // webrtcup, media, slowlink: not needed for load
     const w = this.#waiting.get(m.transaction);
     if (!w) return;
     if (m.janus === 'ack' && !w.acceptAck) return; // the event follows
@@ -149,7 +153,9 @@ export class JanusTarget implements Target {
     const roomId = Number(room);
     let publisherHandle: number | undefined;
     let privateId: number | undefined;
-    return {
+    const subscriberHandles = new Set<number>();
+    let leaving = false;
+    const participant: Participant = {
       async publish(offer: string, _info: PublishInfo) {
         publisherHandle = await conn.attach();
         const joined = await conn.message(publisherHandle, { request: 'join', ptype: 'publisher', room: roomId, display: displayName });
@@ -163,10 +169,13 @@ export class JanusTarget implements Target {
       },
       async unpublish() {
         if (publisherHandle === undefined) return;
-        await conn.message(publisherHandle, { request: 'unpublish' });
+        const handle = publisherHandle;
+        publisherHandle = undefined; // its hangup is ours
+        await conn.message(handle, { request: 'unpublish' });
       },
       async subscribe(feed): Promise<Subscription> {
         const handle = await conn.attach();
+        subscriberHandles.add(handle);
         const r = await conn.message(handle, {
           request: 'join',
           ptype: 'subscriber',
@@ -182,14 +191,22 @@ export class JanusTarget implements Target {
             await conn.send({ janus: 'trickle', session_id: conn.sessionId, handle_id: handle, candidate: { completed: true } }, true);
           },
           async close() {
+            subscriberHandles.delete(handle);
             await conn.send({ janus: 'detach', session_id: conn.sessionId, handle_id: handle }).catch(() => {});
           },
         };
       },
       async leave() {
+        leaving = true;
         await conn.close(); // destroying the session detaches every handle: unpublish and unsubscribe
       },
     };
+    conn.onHangup = (handle, reason) => {
+      if (leaving) return;
+      if (handle === publisherHandle) participant.onServerEnded?.('stream', reason);
+      else if (subscriberHandles.delete(handle)) participant.onServerEnded?.('subscription', reason);
+    };
+    return participant;
   }
 
   async close(): Promise<void> {}

@@ -27,6 +27,11 @@ export interface Participant {
   subscribe(streamId: string): Promise<Subscription>;
   /** Leaves the session; the server ends what this participant published and subscribed. */
   leave(): Promise<void>;
+  /**
+   * Set by the load tool: called when the server ends one of this participant's streams or
+   * subscriptions on its own (a transport it gave up on, a hangup), with the server's reason.
+   */
+  onServerEnded?: (what: 'stream' | 'subscription', reason: string) => void;
 }
 
 export interface Target {
