@@ -199,6 +199,12 @@ export function markdown(results: BenchResults, plotFile: string | null): string
     L.push('| cycles | heap MB | RSS MB | open sockets | connections | live sessions | SFU transports |', '|---|---|---|---|---|---|---|');
     for (const c of j.checkpoints) L.push(`| ${c.cycle} | ${fmt(c.heapMB, 2)} | ${fmt(c.rssMB, 1)} | ${c.sockets} | ${c.channels} | ${c.liveSessions} | ${c.transports} |`);
     L.push('');
+    if (j.heapGrowthByKind?.length) {
+      L.push('What grew between a heap snapshot after warm-up and one at the end (V8 node type: constructor or name):', '');
+      L.push('| kind | count | bytes |', '|---|---|---|');
+      for (const g of j.heapGrowthByKind) L.push(`| \`${g.kind.replace(/\|/g, '\\|')}\` | ${g.count} | ${g.bytes} |`);
+      L.push('');
+    }
   }
   L.push('## Time per part', '', Object.entries(results.suiteSeconds).map(([k, v]) => `${k} ${fmt(v)} s`).join(', '), '');
   return `${L.join('\n')}\n`;

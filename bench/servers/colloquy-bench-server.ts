@@ -5,6 +5,7 @@
 //   GET  /stats            memory, open sockets and connections, routers and transports
 //   POST /gc               full GC (node --expose-gc), then memory
 //   POST /profile/start    V8 CPU profiler on (node:inspector); /profile/stop returns the profile
+//   POST /heap-snapshot    {path}: a full GC, then a V8 heap snapshot written to path (to diff leaks)
 //
 // Clients use the server itself: REST, tokens, signaling, publish/subscribe, the SFU.
 // Prints one JSON line {url, control, pid} on stdout when ready; SIGTERM stops it.
@@ -12,6 +13,8 @@
 import { loadConfig, startServer } from '@colloquy/server';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Session as InspectorSession } from 'node:inspector';
+import { isAbsolute } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 
 const config = loadConfig(process.env);
@@ -53,6 +56,12 @@ async function handle(method: string, path: string, body: Record<string, unknown
       await new Promise((r) => setImmediate(r));
       gc();
       return { memory: process.memoryUsage() };
+    }
+    case '/heap-snapshot': {
+      const path = body['path'];
+      if (typeof path !== 'string' || !isAbsolute(path) || !path.endsWith('.heapsnapshot')) throw new HttpError(400, 'path must be an absolute *.heapsnapshot path');
+      (globalThis as { gc?: () => void }).gc?.();
+      return { path: writeHeapSnapshot(path) };
     }
     case '/profile/start': {
       if (profiler) throw new HttpError(409, 'profiler already running');

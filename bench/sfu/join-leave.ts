@@ -3,6 +3,10 @@
 // for its first frame, then unsubscribes and the publisher leaves. Several cycles run at once; at
 // checkpoints the server's heap (after a full GC), its open sockets, connections and SFU transports.
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { heapGrowth } from '../lib/heap-snapshot.js';
 import { fmt } from '../lib/stats.js';
 import type { ClipSpec } from '../load/clip.js';
 import { LoadRun } from '../load/load-run.js';
@@ -63,8 +67,12 @@ export async function runMediaJoinLeave(
       }
     };
     await checkpoint(0);
+    // Heap snapshots after warm-up and at the end say what any growth is made of.
+    const snapshots = mkdtempSync(join(tmpdir(), 'colloquy-bench-heap-'));
+    const warmCycle = Math.min(100, Math.floor(cycles / 10));
+    let warmSnapshot: string | null = null;
     const started = performance.now();
-    const marks = [...new Set(checkpoints.filter((c) => c <= cycles)), cycles].sort((a, b) => a - b);
+    const marks = [...new Set([...checkpoints.filter((c) => c <= cycles), warmCycle, cycles])].sort((a, b) => a - b);
     let done = 0;
     for (const mark of marks) {
       // Run up to the checkpoint with `parallel` cycles in flight.
@@ -76,9 +84,16 @@ export async function runMediaJoinLeave(
       });
       await Promise.all(lanes);
       if (!points.some((p) => p.cycle === mark)) await checkpoint(mark);
+      if (mark === warmCycle) {
+        warmSnapshot = join(snapshots, 'warm.heapsnapshot');
+        await server.controlPost('/heap-snapshot', { path: warmSnapshot });
+      }
     }
     const seconds = (performance.now() - started) / 1000;
     const warm = points.find((p) => p.cycle >= Math.min(100, cycles / 10)) ?? points[0]!;
+    await server.controlPost('/heap-snapshot', { path: join(snapshots, 'end.heapsnapshot') });
+    const growth0 = warmSnapshot ? heapGrowth(warmSnapshot, join(snapshots, 'end.heapsnapshot')) : [];
+    rmSync(snapshots, { recursive: true, force: true });
     const end = points[points.length - 1]!;
     const growth = end.cycle > warm.cycle ? ((end.heapMB - warm.heapMB) * 1048576) / (end.cycle - warm.cycle) : NaN;
     process.stderr.write(
@@ -89,6 +104,7 @@ export async function runMediaJoinLeave(
       cycles,
       checkpoints: points,
       heapGrowthPerCycleBytes: growth,
+      heapGrowthByKind: growth0,
       seconds,
       what:
         `with media: a participant joins, publishes VP8 + Opus (320x180), a resident participant subscribes and waits for the first frame, ` +

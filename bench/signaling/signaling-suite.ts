@@ -9,6 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Colloquy } from '@colloquy/sdk-node';
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from '../lib/cpu-profile.js';
+import type { HeapGrowth } from '../lib/heap-snapshot.js';
 import { sampleProcess } from '../lib/proc.js';
 import { fmt, percentile } from '../lib/stats.js';
 import { SignalingClient } from '../load/targets/signaling-client.js';
@@ -44,6 +45,8 @@ export interface JoinLeaveResult {
   checkpoints: { cycle: number; heapMB: number; rssMB: number; sockets: number; channels: number; liveSessions: number; transports: number }[];
   /** Heap growth from the first checkpoint after warm-up to the last, per cycle, bytes. */
   heapGrowthPerCycleBytes: number;
+  /** What grew most between heap snapshots after warm-up and at the end (when taken). */
+  heapGrowthByKind?: HeapGrowth[];
   seconds: number;
   what: string;
 }
