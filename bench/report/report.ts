@@ -26,6 +26,7 @@ function flags(p: SfuPoint | undefined): string {
   const ended = Object.values(p.serverEnded ?? {}).reduce((a, b) => a + b, 0);
   if (ended) f.push(`${ended} ended by the server (${Object.keys(p.serverEnded).join(', ')})`);
   if (p.connectionsDown) f.push(`${p.connectionsDown} peer connections down`);
+  if (p.failedSubscriptions) f.push(`**${p.failedSubscriptions} of ${p.failedSubscriptions + p.subscriptions} subscriptions failed** (${p.failure})`);
   return f.join(', ');
 }
 

@@ -55,6 +55,10 @@ export interface SfuPoint {
   connectionsDown: number;
   /** Frames and audio packets the generator could not send on time (machine too busy). */
   skipped: number;
+  /** Subscriptions that could not be made even after a retry (the point is measured without them). */
+  failedSubscriptions: number;
+  /** The first failure's message, when there was one. */
+  failure?: string;
 }
 
 export interface FirstFrameResult {
@@ -85,7 +89,8 @@ function toPoint(target: TargetName, scenario: 'fanout' | 'mesh', n: number, bit
     if (Number.isFinite(x) && !(Math.abs(x - mid) >= Math.abs(perPacket[best]! - mid))) best = i;
   });
   const w = windows[best]!;
-  const offered = w.sent.packetsPerSecond * fan;
+  // What was asked of the server: each subscription forwards one publisher's packets (all send alike).
+  const offered = w.publishers > 0 ? (w.sent.packetsPerSecond / w.publishers) * w.subscriptions : w.sent.packetsPerSecond * fan;
   return {
     target,
     scenario,
@@ -113,6 +118,7 @@ function toPoint(target: TargetName, scenario: 'fanout' | 'mesh', n: number, bit
     serverEnded: w.failures.serverEnded,
     connectionsDown: w.failures.publishersDown + w.failures.subscriptionsDown,
     skipped: w.sent.skipped,
+    failedSubscriptions: 0,
   };
 }
 
@@ -135,6 +141,17 @@ const OTHER_LOAD_LIMIT = 0.35;
  * is taken again (one extra at most, for the time budget), and if quiet ones are too few the noisy ones stay,
  * flagged through machineOtherCores.
  */
+/**
+ * A saturated server fails some subscriptions (their requests time out): the point is still
+ * measured with the others, and says how many failed; "offered" then counts only what was asked.
+ */
+function noteFailures(point: SfuPoint, failed: PromiseRejectedResult[]): void {
+  if (failed.length === 0) return;
+  point.failedSubscriptions = failed.length;
+  point.failure = (failed[0]!.reason as Error).message;
+  log(`  ... ${failed.length} subscriptions failed: ${point.failure}`);
+}
+
 async function windows(run: LoadRun, plan: SfuPlan): Promise<WindowResult[]> {
   await new Promise((r) => setTimeout(r, plan.warmupSeconds * 1000));
   const quiet: WindowResult[] = [];
@@ -164,9 +181,10 @@ async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: S
         );
       }
       const retried = run.subscribeRetries.length;
-      await Promise.all(joining);
+      const failed = (await Promise.allSettled(joining)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       const point = toPoint(target, 'fanout', n, bitrate, n, await windows(run, plan));
       point.retriedSubscriptions = run.subscribeRetries.length - retried;
+      noteFailures(point, failed);
       points.push(point);
       log(`  ${describe(point)}`);
     }
@@ -189,9 +207,10 @@ async function mesh(run: LoadRun, target: TargetName, bitrate: string, plan: Sfu
       );
       const work: Promise<unknown>[] = [];
       for (const a of participants) for (const b of participants) if (a !== b) work.push(run.subscribe(a.p, b.streamId, 1));
-      await Promise.all(work);
+      const failed = (await Promise.allSettled(work)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       const point = toPoint(target, 'mesh', n, bitrate, n - 1, await windows(run, plan));
       point.retriedSubscriptions = run.subscribeRetries.length - retried;
+      noteFailures(point, failed);
       points.push(point);
       log(`  ${describe(point)}`);
     } finally {
