@@ -21,3 +21,16 @@ export function table(rows: (string | number)[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => String(c).padStart(widths[i]!)).join('  ')).join('\n');
 }
+
+/** The p-th percentile (0-100) of the finite values, nearest-rank; NaN when there are none. */
+export function percentile(values: number[], p: number): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const rank = Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1));
+  return v[rank]!;
+}
+
+/** A number rounded for a table: '-' for NaN/null, `digits` decimals. */
+export function fmt(value: number | null | undefined, digits = 0): string {
+  return value === null || value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+}

@@ -1,0 +1,52 @@
+// CPU time and memory of another process, from /proc: what the benchmarks charge to a server
+// (all its threads: utime + stime) and to the load generator's own processes.
+
+import { readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat times (sysconf(_SC_CLK_TCK), 100 on Linux). */
+const CLK_TCK = 100;
+
+export interface ProcSample {
+  /** CPU time used so far, user + system, all threads, in microseconds. */
+  cpuUs: number;
+  /** Resident set size in bytes. */
+  rssBytes: number;
+  /** When sampled (performance.now(), ms). */
+  at: number;
+}
+
+export function sampleProcess(pid: number): ProcSample {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  // The command name may contain spaces and parentheses: fields start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  const rssPages = Number(fields[21]);
+  return { cpuUs: ((utime + stime) * 1e6) / CLK_TCK, rssBytes: rssPages * 4096, at: performance.now() };
+}
+
+/** CPU used between two samples as a fraction of one core (1.0 = one core busy). */
+export function coreShare(a: ProcSample, b: ProcSample): number {
+  const wallUs = (b.at - a.at) * 1000;
+  return wallUs > 0 ? (b.cpuUs - a.cpuUs) / wallUs : 0;
+}
+
+/** CPU of this process so far (user + system, µs), for workers reporting their own load. */
+export function ownCpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+export interface MachineSample {
+  /** CPU time of the whole machine (all cores) that was not idle, µs. */
+  busyUs: number;
+  at: number;
+}
+
+/** The machine's busy CPU time so far, from /proc/stat (user+nice+system+irq+softirq+steal). */
+export function sampleMachine(): MachineSample {
+  const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return { busyUs: ((user + nice + system + irq + softirq + steal) * 1e6) / CLK_TCK, at: performance.now() };
+}

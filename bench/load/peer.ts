@@ -1,0 +1,69 @@
+// werift peer connections as the load tool's clients: VP8 + Opus with NACK/PLI/REMB feedback, the
+// header extensions a browser offers, and ICE on exactly one address (127.0.0.1 on this machine, or
+// the test address of the benchmark's network namespace; never a public STUN server).
+
+import {
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
+  useNACK,
+  usePLI,
+  useREMB,
+} from 'werift';
+
+export const EXT_URI = {
+  mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
+  absSendTime: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
+  audioLevel: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
+} as const;
+
+export function createPeer(bindIp: string): RTCPeerConnection {
+  return new RTCPeerConnection({
+    iceServers: [],
+    // No interface scan: exactly one host candidate, on bindIp.
+    iceUseIpv4: false,
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: [bindIp],
+    iceInterfaceAddresses: { udp4: bindIp },
+    bundlePolicy: 'max-bundle',
+    codecs: {
+      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
+      video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI(), useREMB()] })],
+    },
+    headerExtensions: {
+      audio: [new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.mid }), new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.audioLevel })],
+      video: [new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.mid }), new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.absSendTime })],
+    },
+  });
+}
+
+export async function gathered(pc: RTCPeerConnection, timeoutMs = 5000): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await pc.iceGatheringStateChange.watch((state) => state === 'complete', timeoutMs);
+}
+
+/** Waits for the peer connection; Colloquy gives up on a transport after 20 s, so wait a little longer. */
+export async function connected(pc: RTCPeerConnection, timeoutMs = 25_000): Promise<void> {
+  const start = Date.now();
+  while (pc.connectionState !== 'connected') {
+    if (pc.connectionState === 'failed' || pc.connectionState === 'closed') throw new Error(`peer connection ${pc.connectionState}`);
+    if (Date.now() - start > timeoutMs) throw new Error(`peer connection not connected after ${timeoutMs} ms (${pc.connectionState})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Payload type -> kind and clock rate, from an SDP's rtpmap lines (to read streams without werift's tracks). */
+export function payloadTypes(sdp: string): Map<number, { kind: 'audio' | 'video'; clockRate: number; codec: string }> {
+  const map = new Map<number, { kind: 'audio' | 'video'; clockRate: number; codec: string }>();
+  let kind: 'audio' | 'video' | null = null;
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) kind = line.startsWith('m=audio') ? 'audio' : line.startsWith('m=video') ? 'video' : null;
+    const m = /^a=rtpmap:(\d+) ([^/]+)\/(\d+)/.exec(line);
+    if (m && kind) {
+      const codec = m[2]!.toUpperCase();
+      // Only the media codecs: retransmissions, RED and FEC are not streams of their own here.
+      if (codec === 'VP8' || codec === 'OPUS') map.set(Number(m[1]), { kind, clockRate: Number(m[3]), codec });
+    }
+  }
+  return map;
+}

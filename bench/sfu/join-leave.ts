@@ -1,0 +1,117 @@
+// Memory over join/leave cycles with media, through the whole server: in each cycle a participant
+// joins (token, signaling), publishes VP8 + Opus, a resident participant subscribes to it and waits
+// for its first frame, then unsubscribes and the publisher leaves. Several cycles run at once; at
+// checkpoints the server's heap (after a full GC), its open sockets, connections and SFU transports.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { heapGrowth } from '../lib/heap-snapshot.js';
+import { fmt } from '../lib/stats.js';
+import type { ClipSpec } from '../load/clip.js';
+import { LoadRun } from '../load/load-run.js';
+import type { JoinLeaveResult } from '../signaling/signaling-suite.js';
+import { startColloquy } from '../servers/colloquy-process.js';
+
+const CLIP: ClipSpec = { width: 320, height: 180, bitrate: 300_000, fps: 30, seconds: 10 };
+
+interface ServerStats {
+  memory: { heapUsed: number; rss: number };
+}
+
+export async function runMediaJoinLeave(
+  cycles: number,
+  checkpoints: number[],
+  options: { bindIp: string; parallel: number; workers: number },
+): Promise<JoinLeaveResult> {
+  const server = await startColloquy({ mediaIp: options.bindIp });
+  const run = await LoadRun.start({
+    target: { kind: 'colloquy', url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret },
+    workers: options.workers,
+    bindIp: options.bindIp,
+    clips: { small: CLIP },
+    concurrency: options.parallel * 2,
+  });
+  try {
+    const [session] = await run.createSessions(1);
+    const resident = await run.join(session!);
+    const points: JoinLeaveResult['checkpoints'] = [];
+    let noFrame = 0;
+    const checkpoint = async (cycle: number): Promise<void> => {
+      await new Promise((r) => setTimeout(r, 500)); // closing sockets and timers finish
+      const { memory } = await server.controlPost<ServerStats>('/gc');
+      const stats = await server.controlGet<{
+        signaling: { sockets: number; channels: number };
+        liveSessions: number;
+        media: { transports: number };
+      }>('/stats');
+      points.push({
+        cycle,
+        heapMB: memory.heapUsed / 1048576,
+        rssMB: memory.rss / 1048576,
+        sockets: stats.signaling.sockets,
+        channels: stats.signaling.channels,
+        liveSessions: stats.liveSessions,
+        transports: stats.media.transports,
+      });
+    };
+    const cycle = async (): Promise<void> => {
+      const publisher = await run.join(session!);
+      try {
+        const streamId = await run.publish(publisher, 'small');
+        const { subscription } = await run.subscribe(resident, streamId);
+        if ((await run.waitFirstFrame(subscription, 5000)) === null) noFrame++;
+        await run.unsubscribe(resident, subscription);
+      } finally {
+        await run.leave(publisher);
+      }
+    };
+    await checkpoint(0);
+    // Heap snapshots after warm-up and at the end say what any growth is made of.
+    const snapshots = mkdtempSync(join(tmpdir(), 'colloquy-bench-heap-'));
+    const warmCycle = Math.min(100, Math.floor(cycles / 10));
+    let warmSnapshot: string | null = null;
+    const started = performance.now();
+    const marks = [...new Set([...checkpoints.filter((c) => c <= cycles), warmCycle, cycles])].sort((a, b) => a - b);
+    let done = 0;
+    for (const mark of marks) {
+      // Run up to the checkpoint with `parallel` cycles in flight.
+      const lanes = Array.from({ length: Math.min(options.parallel, mark - done) }, async () => {
+        while (done < mark) {
+          done++;
+          await cycle();
+        }
+      });
+      await Promise.all(lanes);
+      if (!points.some((p) => p.cycle === mark)) await checkpoint(mark);
+      if (mark === warmCycle) {
+        warmSnapshot = join(snapshots, 'warm.heapsnapshot');
+        await server.controlPost('/heap-snapshot', { path: warmSnapshot });
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const warm = points.find((p) => p.cycle >= Math.min(100, cycles / 10)) ?? points[0]!;
+    await server.controlPost('/heap-snapshot', { path: join(snapshots, 'end.heapsnapshot') });
+    const growth0 = warmSnapshot ? heapGrowth(warmSnapshot, join(snapshots, 'end.heapsnapshot')) : [];
+    rmSync(snapshots, { recursive: true, force: true });
+    const end = points[points.length - 1]!;
+    const growth = end.cycle > warm.cycle ? ((end.heapMB - warm.heapMB) * 1048576) / (end.cycle - warm.cycle) : NaN;
+    process.stderr.write(
+      `  ${cycles} media join/leave cycles in ${fmt(seconds, 1)} s; heap ${fmt(points[0]!.heapMB, 1)} -> ${fmt(end.heapMB, 1)} MB ` +
+        `(${fmt(growth)} B/cycle after warm-up), transports at the end ${end.transports}${noFrame ? `, ${noFrame} cycles without a first frame` : ''}\n`,
+    );
+    return {
+      cycles,
+      checkpoints: points,
+      heapGrowthPerCycleBytes: growth,
+      heapGrowthByKind: growth0,
+      seconds,
+      what:
+        `with media: a participant joins, publishes VP8 + Opus (320x180), a resident participant subscribes and waits for the first frame, ` +
+        `unsubscribes, the publisher leaves; ${options.parallel} cycles at once` + (noFrame ? `; ${noFrame} cycles saw no frame within 5 s` : ''),
+    };
+  } finally {
+    await run.close();
+    await server.stop();
+  }
+}

@@ -1,0 +1,289 @@
+// SFU cost, side by side: the same load generator (bench/load) drives each server through
+//   1 -> N  one publisher, N subscribers added step by step in one session;
+//   N <-> N N participants, each publishing and subscribing to every other;
+// at each video bitrate, and measures the server's CPU per forwarded packet (its /proc time over
+// the packets the subscribers received), forwarded packets per second per core, loss, latency,
+// frame rate, and the generator's own CPU. Each point is the median of a few windows (2 noisy
+// cores). Then time to first frame: subscribers joining one by one to a running publisher.
+
+import { fmt, median, percentile } from '../lib/stats.js';
+import type { ClipSpec } from '../load/clip.js';
+import { LoadRun, type ParticipantRef, type WindowResult } from '../load/load-run.js';
+import { startTarget, type RunningTarget, type TargetName } from './targets.js';
+
+export interface SfuPlan {
+  bitrates: { name: string; clip: ClipSpec }[];
+  fanout: number[];
+  mesh: number[];
+  warmupSeconds: number;
+  windowSeconds: number;
+  windows: number;
+  firstFrameJoins: number;
+  workers: number;
+}
+
+export interface SfuPoint {
+  target: TargetName;
+  scenario: 'fanout' | 'mesh';
+  /** Subscribers (fanout) or participants (mesh). */
+  n: number;
+  bitrate: string;
+  subscriptions: number;
+  /** What the publishers sent, times the receivers of each stream. */
+  offeredPacketsPerSecond: number;
+  forwardedPacketsPerSecond: number;
+  deliveredPercent: number;
+  serverCores: number;
+  serverRssMB: number;
+  cpuUsPerPacket: number;
+  packetsPerSecondPerCore: number;
+  /** µs per packet of every window (the point is the median one). */
+  windowsCpuUsPerPacket: number[];
+  lossPercent: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  fps: number;
+  videoJitterMs: number;
+  keyFrameRequests: number;
+  generatorCores: number;
+  generatorSaturated: boolean;
+  generatorEventLoopP99Ms: number;
+  machineOtherCores: number;
+  /** Subscribe attempts that failed (ICE/DTLS timeouts under load) and were retried, for this point. */
+  retriedSubscriptions: number;
+  /** Streams/subscriptions the server ended by itself, and peer connections down, in the chosen window. */
+  serverEnded: Record<string, number>;
+  connectionsDown: number;
+  /** Frames and audio packets the generator could not send on time (machine too busy). */
+  skipped: number;
+  /** Subscriptions that could not be made even after a retry (the point is measured without them). */
+  failedSubscriptions: number;
+  /** The first failure's message, when there was one. */
+  failure?: string;
+}
+
+export interface FirstFrameResult {
+  target: TargetName;
+  joins: number;
+  /** Subscribe request -> first whole keyframe at the subscriber, ms. */
+  values: number[];
+  p50: number;
+  p95: number;
+  missing: number;
+}
+
+export interface SfuSuiteResult {
+  targets: Record<string, string>;
+  points: SfuPoint[];
+  firstFrame: FirstFrameResult[];
+  errors: string[];
+}
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+function toPoint(target: TargetName, scenario: 'fanout' | 'mesh', n: number, bitrate: string, fan: number, windows: WindowResult[]): SfuPoint {
+  const perPacket = windows.map((w) => w.server?.cpuUsPerForwardedPacket ?? NaN);
+  const mid = median(perPacket);
+  // The window closest to the median (a window where nothing arrived has no figure: NaN).
+  let best = 0;
+  perPacket.forEach((x, i) => {
+    if (Number.isFinite(x) && !(Math.abs(x - mid) >= Math.abs(perPacket[best]! - mid))) best = i;
+  });
+  const w = windows[best]!;
+  // What was asked of the server: each subscription forwards one publisher's packets (all send alike).
+  const offered = w.publishers > 0 ? (w.sent.packetsPerSecond / w.publishers) * w.subscriptions : w.sent.packetsPerSecond * fan;
+  return {
+    target,
+    scenario,
+    n,
+    bitrate,
+    subscriptions: w.subscriptions,
+    offeredPacketsPerSecond: offered,
+    forwardedPacketsPerSecond: w.received.packetsPerSecond,
+    deliveredPercent: offered > 0 ? (100 * w.received.packetsPerSecond) / offered : NaN,
+    serverCores: w.server?.cores ?? NaN,
+    serverRssMB: (w.server?.rssBytes ?? NaN) / 1048576,
+    cpuUsPerPacket: mid,
+    packetsPerSecondPerCore: 1e6 / mid,
+    windowsCpuUsPerPacket: perPacket,
+    lossPercent: w.lossPercent,
+    latencyMs: { p50: w.latencyMs.p50, p95: w.latencyMs.p95, p99: w.latencyMs.p99 },
+    fps: w.fps.p50,
+    videoJitterMs: w.videoJitterMs.p50,
+    keyFrameRequests: w.sent.keyFrameRequests,
+    generatorCores: w.generator.cores,
+    generatorSaturated: windows.some((x) => x.generator.saturated),
+    generatorEventLoopP99Ms: w.generator.eventLoopP99Ms,
+    machineOtherCores: w.machine.otherCores,
+    retriedSubscriptions: 0,
+    serverEnded: w.failures.serverEnded,
+    connectionsDown: w.failures.publishersDown + w.failures.subscriptionsDown,
+    skipped: w.sent.skipped,
+    failedSubscriptions: 0,
+  };
+}
+
+function describe(p: SfuPoint): string {
+  return (
+    `${p.target} ${p.scenario} n=${p.n} ${p.bitrate}: ${fmt(p.forwardedPacketsPerSecond)} pkt/s (${fmt(p.deliveredPercent, 1)} % of offered), ` +
+    `server ${fmt(p.serverCores * 100)} % -> ${fmt(p.cpuUsPerPacket, 1)} µs/pkt, latency p50 ${fmt(p.latencyMs.p50, 1)} ms, ` +
+    `generator ${fmt(p.generatorCores * 100)} %${p.generatorSaturated ? ' SATURATED' : ''} (loop p99 ${fmt(p.generatorEventLoopP99Ms)} ms), ` +
+    `other ${fmt(p.machineOtherCores * 100)} %${p.retriedSubscriptions ? `, ${p.retriedSubscriptions} subscribes retried` : ''}` +
+    (Object.keys(p.serverEnded).length ? `, ended by server: ${Object.entries(p.serverEnded).map(([k, n]) => `${n} ${k}`).join(', ')}` : '') +
+    (p.connectionsDown ? `, ${p.connectionsDown} peer connections down` : '')
+  );
+}
+
+/** Busy cores of other processes above which a window is retaken (this machine may be shared). */
+const OTHER_LOAD_LIMIT = 0.35;
+
+/**
+ * `plan.windows` measurement windows; a window during which other processes kept the machine busy
+ * is taken again (one extra at most, for the time budget), and if quiet ones are too few the noisy ones stay,
+ * flagged through machineOtherCores.
+ */
+/**
+ * A saturated server fails some subscriptions (their requests time out): the point is still
+ * measured with the others, and says how many failed; "offered" then counts only what was asked.
+ */
+function noteFailures(point: SfuPoint, failed: PromiseRejectedResult[]): void {
+  if (failed.length === 0) return;
+  point.failedSubscriptions = failed.length;
+  point.failure = (failed[0]!.reason as Error).message;
+  log(`  ... ${failed.length} subscriptions failed: ${point.failure}`);
+}
+
+async function windows(run: LoadRun, plan: SfuPlan): Promise<WindowResult[]> {
+  await new Promise((r) => setTimeout(r, plan.warmupSeconds * 1000));
+  const quiet: WindowResult[] = [];
+  const all: WindowResult[] = [];
+  for (let i = 0; i < plan.windows + 1 && quiet.length < plan.windows; i++) {
+    const w = await run.measure(plan.windowSeconds);
+    all.push(w);
+    if (w.machine.otherCores <= OTHER_LOAD_LIMIT) quiet.push(w);
+  }
+  return quiet.length ? quiet : all;
+}
+
+async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: SfuPlan, points: SfuPoint[]): Promise<void> {
+  const [session] = await run.createSessions(1, 2);
+  const publisher = await run.join(session!, 10);
+  const streamId = await run.publish(publisher, bitrate);
+  const subscribers: ParticipantRef[] = [];
+  try {
+    for (const n of plan.fanout) {
+      const joining: Promise<void>[] = [];
+      while (subscribers.length + joining.length < n) {
+        joining.push(
+          run.join(session!).then(async (p) => {
+            subscribers.push(p);
+            await run.subscribe(p, streamId, 1);
+          }),
+        );
+      }
+      const retried = run.subscribeRetries.length;
+      const failed = (await Promise.allSettled(joining)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      const point = toPoint(target, 'fanout', n, bitrate, n, await windows(run, plan));
+      point.retriedSubscriptions = run.subscribeRetries.length - retried;
+      noteFailures(point, failed);
+      points.push(point);
+      log(`  ${describe(point)}`);
+    }
+  } finally {
+    await Promise.all([...subscribers, publisher].map((p) => run.leave(p).catch(() => {})));
+  }
+}
+
+async function mesh(run: LoadRun, target: TargetName, bitrate: string, plan: SfuPlan, points: SfuPoint[]): Promise<void> {
+  for (const n of plan.mesh) {
+    const [session] = await run.createSessions(1, n);
+    const participants: { p: ParticipantRef; streamId: string }[] = [];
+    const retried = run.subscribeRetries.length;
+    try {
+      await Promise.all(
+        Array.from({ length: n }, async () => {
+          const p = await run.join(session!, n + 3);
+          participants.push({ p, streamId: await run.publish(p, bitrate) });
+        }),
+      );
+      const work: Promise<unknown>[] = [];
+      for (const a of participants) for (const b of participants) if (a !== b) work.push(run.subscribe(a.p, b.streamId, 1));
+      const failed = (await Promise.allSettled(work)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      const point = toPoint(target, 'mesh', n, bitrate, n - 1, await windows(run, plan));
+      point.retriedSubscriptions = run.subscribeRetries.length - retried;
+      noteFailures(point, failed);
+      points.push(point);
+      log(`  ${describe(point)}`);
+    } finally {
+      await Promise.all(participants.map(({ p }) => run.leave(p).catch(() => {})));
+    }
+  }
+}
+
+async function firstFrames(run: LoadRun, target: TargetName, bitrate: string, plan: SfuPlan): Promise<FirstFrameResult> {
+  const [session] = await run.createSessions(1, 2);
+  const publisher = await run.join(session!, 3);
+  const streamId = await run.publish(publisher, bitrate);
+  const values: number[] = [];
+  let missing = 0;
+  try {
+    await new Promise((r) => setTimeout(r, 1000)); // past the publisher's own start
+    for (let i = 0; i < plan.firstFrameJoins; i++) {
+      const p = await run.join(session!);
+      const { subscription } = await run.subscribe(p, streamId);
+      const ms = await run.waitFirstFrame(subscription, 10_000);
+      if (ms === null) missing++;
+      else values.push(ms);
+      await run.leave(p);
+      // Apart enough that each join is a new subscriber's, not one keyframe shared by several.
+      await new Promise((r) => setTimeout(r, 600));
+    }
+  } finally {
+    await run.leave(publisher).catch(() => {});
+  }
+  const r = { target, joins: plan.firstFrameJoins, values, p50: percentile(values, 50), p95: percentile(values, 95), missing };
+  log(`  ${target} time to first frame over ${r.joins} joins: p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms${missing ? `, ${missing} without a frame in 10 s` : ''}`);
+  return r;
+}
+
+export async function runSfuSuite(
+  plan: SfuPlan,
+  network: { address: string; interfaceName: string },
+  targets: TargetName[],
+  hooks: { afterTarget?: (target: RunningTarget, run: LoadRun) => Promise<void> } = {},
+): Promise<SfuSuiteResult> {
+  const result: SfuSuiteResult = { targets: {}, points: [], firstFrame: [], errors: [] };
+  for (const name of targets) {
+    log(`SFU cost: ${name}`);
+    const target = await startTarget(name, network);
+    result.targets[name] = target.description;
+    const run = await LoadRun.start({
+      target: target.spec,
+      workers: plan.workers,
+      bindIp: network.address,
+      clips: Object.fromEntries(plan.bitrates.map((b) => [b.name, b.clip])),
+      serverPid: target.pid,
+    });
+    try {
+      for (const b of plan.bitrates) {
+        for (const step of [fanout, mesh] as const) {
+          try {
+            await step(run, name, b.name, plan, result.points);
+          } catch (err) {
+            result.errors.push(`${name} ${step.name} ${b.name}: ${(err as Error).message}`);
+            log(`  ${name} ${step.name} ${b.name} failed: ${(err as Error).message}`);
+          }
+        }
+      }
+      try {
+        result.firstFrame.push(await firstFrames(run, name, plan.bitrates[0]!.name, plan));
+      } catch (err) {
+        result.errors.push(`${name} first frame: ${(err as Error).message}`);
+      }
+      await hooks.afterTarget?.(target, run);
+    } finally {
+      await run.close();
+      await target.stop();
+    }
+  }
+  return result;
+}

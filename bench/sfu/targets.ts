@@ -1,0 +1,42 @@
+// The servers the SFU benchmark compares, started and stopped by it: Colloquy (the real server in
+// its own process, with the bench control endpoint) and Janus VideoRoom (Debian's janus, configured
+// by files the benchmark writes).
+
+import type { TargetSpec } from '../load/targets/target.js';
+import { startColloquy } from '../servers/colloquy-process.js';
+import { startJanus } from '../servers/janus-process.js';
+
+export type TargetName = 'colloquy' | 'janus';
+
+export interface RunningTarget {
+  name: TargetName;
+  spec: TargetSpec;
+  pid: number;
+  /** Version or notes shown in results. */
+  description: string;
+  /** Colloquy only: the bench server's control endpoint (profiler, GC, stats). */
+  control?: { post<T>(path: string, body?: unknown): Promise<T> };
+  stop(): Promise<void>;
+}
+
+export async function startTarget(name: TargetName, network: { address: string; interfaceName: string }): Promise<RunningTarget> {
+  if (name === 'janus') {
+    const janus = await startJanus({ iceInterface: network.address });
+    return {
+      name,
+      spec: { kind: 'janus', url: janus.url },
+      pid: janus.pid,
+      description: `Janus ${janus.version} VideoRoom (Debian package), WebSocket API`,
+      stop: () => janus.stop(),
+    };
+  }
+  const server = await startColloquy({ mediaIp: network.address });
+  return {
+    name,
+    spec: { kind: 'colloquy', url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret },
+    pid: server.pid,
+    description: 'the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts), publish/subscribe over its signaling WebSocket',
+    control: { post: (path, body) => server.controlPost(path, body) },
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,125 @@
+// The load tool's measuring pieces on their own: the frame trailer, per-stream accounting (loss,
+// wraps, jitter, whole frames, first frame), CPU profile summaries, the plot and CLI validation.
+
+import { describe, expect, it } from 'vitest';
+import { appendMarker, machineMs, MARKER_BYTES, readMarker } from '../dist/load/frame-marker.js';
+import { StreamStats } from '../dist/load/stream-stats.js';
+import { summarizeProfile, type CpuProfile } from '../dist/lib/cpu-profile.js';
+import { lineChartSvg } from '../dist/report/plot.js';
+import { parseBitrate, parseCli } from '../dist/load/cli.js';
+import { percentile } from '../dist/lib/stats.js';
+
+describe('frame trailer', () => {
+  it('round-trips and is found only at the end of a payload', () => {
+    const payload = Buffer.from([0x10, 1, 2, 3]);
+    const marked = appendMarker(payload, { frame: 77, sentAtMs: 1234.5, packets: 3, keyFrame: true });
+    expect(marked.length).toBe(payload.length + MARKER_BYTES);
+    expect(marked.subarray(0, 4)).toEqual(payload);
+    expect(readMarker(marked)).toEqual({ frame: 77, sentAtMs: 1234.5, packets: 3, keyFrame: true });
+    expect(readMarker(payload)).toBeNull();
+    expect(readMarker(Buffer.alloc(40))).toBeNull();
+  });
+});
+
+describe('StreamStats', () => {
+  const marker = (packets: number, keyFrame = false) => ({ frame: 0, sentAtMs: machineMs() - 5, packets, keyFrame });
+
+  it('counts loss from sequence gaps across a 16-bit wrap', () => {
+    const s = new StreamStats('audio', 48000);
+    let seq = 65530;
+    for (let i = 0; i < 20; i++) {
+      if (i !== 8) s.onPacket(seq & 0xffff, i * 960, 100, i * 20);
+      seq++;
+    }
+    expect(s.packets).toBe(19);
+    expect(s.expected).toBe(20);
+    expect(s.rolloverCount).toBe(1);
+  });
+
+  it('counts whole frames only, from the first keyframe, and the time of the first', () => {
+    const s = new StreamStats('video', 90000);
+    // A delta frame whose start we missed (runs in from seq 10): not whole.
+    s.onPacket(10, 0, 1000, 0);
+    s.onFrameEnd(marker(3), 0);
+    // A keyframe of three packets, all there.
+    s.onPacket(11, 3000, 1000, 33);
+    s.onPacket(12, 3000, 1000, 34);
+    s.onPacket(13, 3000, 1000, 35);
+    s.onFrameEnd(marker(3, true), 35);
+    // A delta frame of two packets with its first lost.
+    s.onPacket(15, 6000, 1000, 70);
+    s.onFrameEnd(marker(2), 70);
+    // A whole one.
+    s.onPacket(16, 9000, 1000, 100);
+    s.onFrameEnd(marker(1), 100);
+    expect(s.frames).toBe(2);
+    expect(s.keyFrames).toBe(1);
+    expect(s.firstFrameAt).toBe(35);
+    expect(s.expected - s.packets).toBe(1);
+    expect(s.takeLatencies()).toHaveLength(2);
+    expect(s.takeLatencies()).toHaveLength(0);
+  });
+
+  it('jitter is zero for perfectly paced packets and grows with irregular arrival', () => {
+    const even = new StreamStats('audio', 48000);
+    const uneven = new StreamStats('audio', 48000);
+    for (let i = 0; i < 100; i++) {
+      even.onPacket(i, i * 960, 100, i * 20);
+      uneven.onPacket(i, i * 960, 100, i * 20 + (i % 2 ? 8 : 0));
+    }
+    expect(even.jitterMs).toBeCloseTo(0, 6);
+    expect(uneven.jitterMs).toBeGreaterThan(5);
+  });
+});
+
+describe('CPU profile summary', () => {
+  it('ranks functions by self time, names natives by caller, and skips idle', () => {
+    const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber, columnNumber: 0 });
+    const profile: CpuProfile = {
+      nodes: [
+        { id: 1, callFrame: frame('(root)'), children: [2, 4, 5] },
+        { id: 2, callFrame: frame('doSend', 'node:dgram', 686), children: [3] },
+        { id: 3, callFrame: frame('send') },
+        { id: 4, callFrame: frame('forward', 'file:///x/packages/server/dist/media/consumer.js', 144) },
+        { id: 5, callFrame: frame('(idle)') },
+      ],
+      startTime: 0,
+      endTime: 10_000,
+      samples: [3, 3, 3, 4, 5, 5, 3],
+      timeDeltas: [0, 1000, 1000, 1000, 1000, 1000, 1000],
+    };
+    const s = summarizeProfile(profile);
+    expect(s.functions[0]).toMatchObject({ name: 'send', area: 'node: UDP (dgram)', where: 'native, called from doSend node:dgram:687' });
+    expect(s.functions[1]).toMatchObject({ name: 'forward', area: 'colloquy media', where: 'media/consumer.js:145' });
+    expect(s.functions.map((f) => f.name)).not.toContain('(idle)');
+    expect(s.functions[0]!.percent).toBeCloseTo(75, 5);
+  });
+});
+
+describe('plot and CLI', () => {
+  it('draws one path per series on log axes', () => {
+    const svg = lineChartSvg({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [
+        { label: 'a', color: '#00f', points: [{ x: 1, y: 300 }, { x: 10, y: 60 }, { x: 150, y: 25 }] },
+        { label: 'b', color: '#f80', dashed: true, points: [{ x: 1, y: 200 }, { x: 150, y: 28 }] },
+      ],
+    });
+    expect(svg.match(/<path /g)).toHaveLength(2);
+    expect(svg).toContain('stroke-dasharray');
+  });
+
+  it('parses bitrates and validates options', () => {
+    expect(parseBitrate('500k')).toBe(500_000);
+    expect(parseBitrate('1.5M')).toBe(1_500_000);
+    expect(parseBitrate('10')).toBeNull();
+    expect(parseBitrate('fast')).toBeNull();
+    const parsed = parseCli(['--janus', 'ws://127.0.0.1:8188', '--publishers', '4', '--mesh', '--subscribers', '0', '--bitrate', '1.5M', '--resolution', '1280x720']);
+    expect(parsed).not.toBe('help');
+    if (parsed === 'help') return;
+    expect(parsed.options).toMatchObject({ target: { kind: 'janus' }, publishers: 4, subscribers: 0, mesh: true, clip: { width: 1280, height: 720, bitrate: 1_500_000 } });
+    expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
+  });
+});
