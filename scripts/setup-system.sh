@@ -3,7 +3,7 @@
 # passwordless sudo). Safe to run again: it does nothing when everything is there.
 set -euo pipefail
 
-PACKAGES=(chromium ffmpeg php-cli php-curl php-xml php-mbstring phpunit redis-server iproute2 unzip)
+PACKAGES=(chromium ffmpeg php-cli php-curl php-xml php-mbstring phpunit unzip)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
