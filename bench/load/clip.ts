@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readIvf, readOggOpus } from '@colloquy/testing/media-sources';
 
 export interface ClipSpec {
   width: number;
@@ -76,40 +77,4 @@ export function loadClip(files: ClipFiles): Clip {
   if (video.length === 0 || !video[0]!.keyFrame) throw new Error(`${files.ivf}: no keyframe at the start`);
   if (audio.length === 0) throw new Error(`${files.ogg}: no Opus packets`);
   return { spec: files.spec, video, audio, videoBitrate: files.videoBitrate };
-}
-
-/** Frames of an IVF file (32-byte file header, then a 12-byte header per frame). */
-export function readIvf(file: Buffer): { data: Buffer; keyFrame: boolean }[] {
-  if (file.toString('latin1', 0, 4) !== 'DKIF') throw new Error('not an IVF file');
-  const frames: { data: Buffer; keyFrame: boolean }[] = [];
-  let o = file.readUInt16LE(6);
-  while (o + 12 <= file.length) {
-    const size = file.readUInt32LE(o);
-    const data = file.subarray(o + 12, o + 12 + size);
-    frames.push({ data, keyFrame: (data[0]! & 0x01) === 0 });
-    o += 12 + size;
-  }
-  return frames;
-}
-
-/** Opus packets of an Ogg file, without the OpusHead and OpusTags header packets. */
-export function readOggOpus(file: Buffer): Buffer[] {
-  const packets: Buffer[] = [];
-  let partial: Buffer[] = [];
-  let o = 0;
-  while (o + 27 <= file.length && file.toString('latin1', o, o + 4) === 'OggS') {
-    const segments = file[o + 26]!;
-    const table = file.subarray(o + 27, o + 27 + segments);
-    let p = o + 27 + segments;
-    for (const len of table) {
-      partial.push(file.subarray(p, p + len));
-      p += len;
-      if (len < 255) {
-        packets.push(Buffer.concat(partial));
-        partial = [];
-      }
-    }
-    o = p;
-  }
-  return packets.filter((p) => !p.subarray(0, 8).toString('latin1').startsWith('Opus'));
 }

@@ -9,21 +9,13 @@ import { MediaStreamTrack, RtpHeader, RtpPacket, type RTCPeerConnection, type RT
 import type { Clip } from './clip.js';
 import { appendMarker, machineMs, MARKER_BYTES } from './frame-marker.js';
 import { connected, createPeer, gathered } from './peer.js';
+import type { SendCounters } from './worker-protocol.js';
 
 /** Largest RTP payload we send, bytes (a browser keeps whole packets near 1200). */
 const MAX_PAYLOAD = 1150;
 
-export interface PublisherCounters {
-  videoPackets: number;
-  audioPackets: number;
-  bytes: number;
-  frames: number;
-  keyFrames: number;
-  keyFrameRequests: number;
-  nacks: number;
-  /** Frames and audio packets not sent because this process fell behind its schedule. */
-  skipped: number;
-}
+/** What a publisher counts; the worker sums them into its window's `sent`. */
+export type PublisherCounters = SendCounters;
 
 /** One timer per process drives every publisher in it. */
 const publishers = new Set<LoadPublisher>();

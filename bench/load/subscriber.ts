@@ -29,16 +29,9 @@ export class LoadSubscriber {
     if (this.#mode === 'full') {
       this.pc.onTrack.subscribe((track) => {
         track.onReceiveRtp.subscribe((rtp) => {
-          const h = rtp.header;
-          const type = this.#types.get(h.payloadType);
-          if (!type) {
-            this.otherPackets++;
-            return;
-          }
           const at = performance.now();
-          const stats = this.#stream(h.ssrc, type);
-          stats.onPacket(h.sequenceNumber, h.timestamp, rtp.payload.length + 12, at);
-          if (type.kind === 'video' && h.marker) stats.onFrameEnd(readMarker(rtp.payload), at);
+          const stats = this.#count(rtp.header, rtp.payload.length + 12, at);
+          if (stats?.kind === 'video' && rtp.header.marker) stats.onFrameEnd(readMarker(rtp.payload), at);
         });
       });
     }
@@ -71,27 +64,28 @@ export class LoadSubscriber {
     await this.pc.close();
   }
 
-  #stream(ssrc: number, type: { kind: 'audio' | 'video'; clockRate: number }): StreamStats {
-    let s = this.streams.get(ssrc);
-    if (!s) {
-      s = new StreamStats(type.kind, type.clockRate);
-      this.streams.set(ssrc, s);
+  /** Counts one packet by its header: the stream it belongs to, or null for a payload type we did not ask for. */
+  #count(h: { payloadType: number; ssrc: number; sequenceNumber: number; timestamp: number }, bytes: number, at: number): StreamStats | null {
+    const type = this.#types.get(h.payloadType);
+    if (!type) {
+      this.otherPackets++;
+      return null;
     }
-    return s;
+    let stats = this.streams.get(h.ssrc);
+    if (!stats) {
+      stats = new StreamStats(type.kind, type.clockRate);
+      this.streams.set(h.ssrc, stats);
+    }
+    stats.onPacket(h.sequenceNumber, h.timestamp, bytes, at);
+    return stats;
   }
 
   #onSrtp(packet: Buffer, srtp: Parameters<Parameters<typeof useLightReceive>[1]>[1]): void {
     const h = this.#header;
     if (!readClearHeader(packet, h)) return;
-    const type = this.#types.get(h.payloadType);
-    if (!type) {
-      this.otherPackets++;
-      return;
-    }
     const at = performance.now();
-    const stats = this.#stream(h.ssrc, type);
-    stats.onPacket(h.sequenceNumber, h.timestamp, packet.length, at);
-    if (type.kind === 'video' && h.marker) {
+    const stats = this.#count(h, packet.length, at);
+    if (stats?.kind === 'video' && h.marker) {
       const payload = decryptPayload(srtp, packet, stats.rolloverCount);
       stats.onFrameEnd(payload ? readMarker(payload) : null, at);
     }

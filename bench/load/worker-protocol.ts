@@ -44,6 +44,7 @@ export interface SendCounters {
   keyFrames: number;
   keyFrameRequests: number;
   nacks: number;
+  /** Frames and audio packets not sent because the process fell behind its schedule. */
   skipped: number;
 }
 

@@ -102,3 +102,34 @@ export async function startColloquy(options: ColloquyProcessOptions = {}): Promi
     },
   };
 }
+
+/** The server's memory and live objects at one point of a join/leave run, after a full GC. */
+export interface ServerCheckpoint {
+  cycle: number;
+  heapMB: number;
+  rssMB: number;
+  sockets: number;
+  channels: number;
+  liveSessions: number;
+  transports: number;
+}
+
+/** Waits `settleMs` (closing sockets and timers finish), runs a full GC, reads the server's stats. */
+export async function serverCheckpoint(server: ColloquyProcess, cycle: number, settleMs: number): Promise<ServerCheckpoint> {
+  await new Promise((r) => setTimeout(r, settleMs));
+  const { memory } = await server.controlPost<{ memory: { heapUsed: number; rss: number } }>('/gc');
+  const stats = await server.controlGet<{
+    signaling: { sockets: number; channels: number };
+    liveSessions: number;
+    media: { transports: number };
+  }>('/stats');
+  return {
+    cycle,
+    heapMB: memory.heapUsed / 1048576,
+    rssMB: memory.rss / 1048576,
+    sockets: stats.signaling.sockets,
+    channels: stats.signaling.channels,
+    liveSessions: stats.liveSessions,
+    transports: stats.media.transports,
+  };
+}

@@ -11,13 +11,9 @@ import { fmt } from '../lib/stats.js';
 import type { ClipSpec } from '../load/clip.js';
 import { LoadRun } from '../load/load-run.js';
 import type { JoinLeaveResult } from '../signaling/signaling-suite.js';
-import { startColloquy } from '../servers/colloquy-process.js';
+import { serverCheckpoint, startColloquy } from '../servers/colloquy-process.js';
 
 const CLIP: ClipSpec = { width: 320, height: 180, bitrate: 300_000, fps: 30, seconds: 10 };
-
-interface ServerStats {
-  memory: { heapUsed: number; rss: number };
-}
 
 export async function runMediaJoinLeave(
   cycles: number,
@@ -38,22 +34,7 @@ export async function runMediaJoinLeave(
     const points: JoinLeaveResult['checkpoints'] = [];
     let noFrame = 0;
     const checkpoint = async (cycle: number): Promise<void> => {
-      await new Promise((r) => setTimeout(r, 500)); // closing sockets and timers finish
-      const { memory } = await server.controlPost<ServerStats>('/gc');
-      const stats = await server.controlGet<{
-        signaling: { sockets: number; channels: number };
-        liveSessions: number;
-        media: { transports: number };
-      }>('/stats');
-      points.push({
-        cycle,
-        heapMB: memory.heapUsed / 1048576,
-        rssMB: memory.rss / 1048576,
-        sockets: stats.signaling.sockets,
-        channels: stats.signaling.channels,
-        liveSessions: stats.liveSessions,
-        transports: stats.media.transports,
-      });
+      points.push(await serverCheckpoint(server, cycle, 500)); // closing sockets and timers finish
     };
     const cycle = async (): Promise<void> => {
       const publisher = await run.join(session!);

@@ -13,7 +13,7 @@ import type { HeapGrowth } from '../lib/heap-snapshot.js';
 import { sampleProcess } from '../lib/proc.js';
 import { fmt, percentile } from '../lib/stats.js';
 import { SignalingClient } from '../load/targets/signaling-client.js';
-import { startColloquy, type ColloquyProcess } from '../servers/colloquy-process.js';
+import { serverCheckpoint, startColloquy, type ColloquyProcess, type ServerCheckpoint } from '../servers/colloquy-process.js';
 import type { SignalingWorkerRequest } from './signaling-worker.js';
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -42,7 +42,7 @@ export interface ScaleResult {
 export interface JoinLeaveResult {
   cycles: number;
   /** At each checkpoint, after a full GC. */
-  checkpoints: { cycle: number; heapMB: number; rssMB: number; sockets: number; channels: number; liveSessions: number; transports: number }[];
+  checkpoints: ServerCheckpoint[];
   /** Heap growth from the first checkpoint after warm-up to the last, per cycle, bytes. */
   heapGrowthPerCycleBytes: number;
   /** What grew most between heap snapshots after warm-up and at the end (when taken). */
@@ -200,18 +200,7 @@ export async function runJoinLeave(cycles: number, checkpoints: number[]): Promi
     }
     const points: JoinLeaveResult['checkpoints'] = [];
     const checkpoint = async (cycle: number): Promise<void> => {
-      await sleep(200);
-      const { memory } = await server.controlPost<Memory>('/gc');
-      const stats = await server.controlGet<{ signaling: { sockets: number; channels: number }; liveSessions: number; media: { transports: number } }>('/stats');
-      points.push({
-        cycle,
-        heapMB: memory.heapUsed / 1048576,
-        rssMB: memory.rss / 1048576,
-        sockets: stats.signaling.sockets,
-        channels: stats.signaling.channels,
-        liveSessions: stats.liveSessions,
-        transports: stats.media.transports,
-      });
+      points.push(await serverCheckpoint(server, cycle, 200));
     };
     await checkpoint(0);
     const started = performance.now();
