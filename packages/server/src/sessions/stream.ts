@@ -7,8 +7,9 @@
 
 import type { StreamDestroyedReason, StreamInfo, StreamProperty, VideoDimensions, VideoType } from '@colloquy/protocol';
 import { randomUUID } from 'node:crypto';
-import type { Producer, PublisherTransport, TransportState } from '../media/index.js';
+import type { Producer, PublisherTransport } from '../media/index.js';
 import type { Connection } from './connection.js';
+import { TransportWatch } from './transport-watch.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 export type { StreamDestroyedReason, StreamProperty };
@@ -72,7 +73,7 @@ export class Stream extends TypedEmitter<StreamEvents> {
   #audioForcedOff = false;
   readonly #connectTimeoutMs: number;
   readonly #disconnectGraceMs: number;
-  #timer: NodeJS.Timeout | undefined;
+  #watch: TransportWatch | undefined;
 
   constructor(init: StreamInit) {
     super();
@@ -173,27 +174,12 @@ export class Stream extends TypedEmitter<StreamEvents> {
    */
   attachTransport(transport: PublisherTransport): void {
     this.#transport = transport;
-    transport.on('stateChange', (state) => this.#onTransportState(state));
-    transport.on('close', () => this.close('networkDisconnected'));
-    this.#timer = setTimeout(() => {
-      if (!this.#live) this.close('networkDisconnected');
-    }, this.#connectTimeoutMs);
-    this.#timer.unref?.();
-  }
-
-  #onTransportState(state: TransportState): void {
-    // 'new' and 'connecting' leave the pending connect timeout in place.
-    if (this.#closed || state === 'new' || state === 'connecting') return;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (state === 'connected') {
-      this.goLive();
-    } else if (state === 'failed' || state === 'closed') {
-      this.close('networkDisconnected');
-    } else if (state === 'disconnected') {
-      this.#timer = setTimeout(() => this.close('networkDisconnected'), this.#live ? this.#disconnectGraceMs : this.#connectTimeoutMs);
-      this.#timer.unref?.();
-    }
+    this.#watch = new TransportWatch(transport, {
+      connectTimeoutMs: this.#connectTimeoutMs,
+      disconnectGraceMs: this.#disconnectGraceMs,
+      onConnected: () => this.goLive(),
+      onLost: () => this.close('networkDisconnected'),
+    });
   }
 
   /** Announces the stream (routed: its transport connected; relayed: right after the publish reply). */
@@ -263,8 +249,7 @@ export class Stream extends TypedEmitter<StreamEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#watch?.stop();
     const transport = this.#transport;
     this.emit('close', reason);
     this.removeAllListeners();

@@ -6,9 +6,10 @@
 
 import type { StreamDestroyedReason } from '@colloquy/protocol';
 import { randomUUID } from 'node:crypto';
-import type { Consumer, SubscriberTransport, TransportState } from '../media/index.js';
+import type { Consumer, SubscriberTransport } from '../media/index.js';
 import type { Connection } from './connection.js';
 import type { Stream } from './stream.js';
+import { TransportWatch } from './transport-watch.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 /** Why a subscription ended: its stream's reason, or the subscriber's own unsubscribe. */
@@ -41,12 +42,11 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   #subscribeToAudio: boolean;
   #subscribeToVideo: boolean;
   #transport: SubscriberTransport | null = null;
-  #connected = false;
   #relayed = 0;
   #closed = false;
   readonly #connectTimeoutMs: number;
   readonly #disconnectGraceMs: number;
-  #timer: NodeJS.Timeout | undefined;
+  #watch: TransportWatch | undefined;
 
   constructor(init: SubscriptionInit) {
     super();
@@ -83,27 +83,12 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.#transport = transport;
     transport.consume([...this.stream.producers]);
     this.#applyPauses();
-    transport.on('stateChange', (state) => this.#onTransportState(state));
-    transport.on('close', () => this.close('networkDisconnected'));
-    this.#timer = setTimeout(() => {
-      if (!this.#connected) this.close('networkDisconnected');
-    }, this.#connectTimeoutMs);
-    this.#timer.unref?.();
-  }
-
-  #onTransportState(state: TransportState): void {
-    // 'new' and 'connecting' leave the pending connect timeout in place.
-    if (this.#closed || state === 'new' || state === 'connecting') return;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (state === 'connected') {
-      this.#connected = true;
-    } else if (state === 'failed' || state === 'closed') {
-      this.close('networkDisconnected');
-    } else if (state === 'disconnected') {
-      this.#timer = setTimeout(() => this.close('networkDisconnected'), this.#connected ? this.#disconnectGraceMs : this.#connectTimeoutMs);
-      this.#timer.unref?.();
-    }
+    this.#watch = new TransportWatch(transport, {
+      connectTimeoutMs: this.#connectTimeoutMs,
+      disconnectGraceMs: this.#disconnectGraceMs,
+      onConnected: () => {},
+      onLost: () => this.close('networkDisconnected'),
+    });
   }
 
   /** subscribeToAudio/Video: routed, the SFU stops (or resumes, from a keyframe) sending that track. */
@@ -144,8 +129,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   close(reason: SubscriptionEndReason): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#watch?.stop();
     const transport = this.#transport;
     this.emit('close', reason);
     this.removeAllListeners();
