@@ -3,7 +3,10 @@
 // The project and token commands open the same data folder as the server (safe while it runs).
 
 import { buildApplicationToken, buildJwtToken, buildT1Token, isRole, type Role } from '@colloquy/tokens';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { AdminAuth, generatePassword } from './dashboard/admin-auth.js';
@@ -27,6 +30,8 @@ Commands:
         [--private-key FILE]              make a client token (applications need --private-key)
   admin reset-password                    generate a new dashboard password, print it, sign
                                           every browser out (unless COLLOQUY_ADMIN_PASSWORD is set)
+  load [options]                          synthetic publishers and subscribers against a server
+                                          (the load tool of bench/, colloquy-load; --help for options)
 
 Environment: PORT, HOST, COLLOQUY_DATA_DIR, COLLOQUY_PUBLIC_URL, COLLOQUY_API_KEY,
 COLLOQUY_API_SECRET, COLLOQUY_APPLICATION_ID, COLLOQUY_PUBLIC_KEY_FILE, COLLOQUY_ADMIN_PASSWORD,
@@ -194,6 +199,22 @@ async function adminCommand(args: string[]): Promise<void> {
   }
 }
 
+/**
+ * `colloquy load …` runs the load tool, which lives in the repository's `bench/` workspace (it
+ * brings werift clients and ffmpeg clips the server does not need): same arguments, same exit code.
+ */
+async function loadCommand(args: string[]): Promise<void> {
+  let cli: string;
+  try {
+    cli = join(dirname(createRequire(import.meta.url).resolve('@colloquy/bench/package.json')), 'dist', 'load', 'cli.js');
+  } catch {
+    fail('the load tool is not installed here: it is the bench/ workspace of the Colloquy repository (npm ci && npm run build there)');
+  }
+  const child = spawn(process.execPath, [cli, ...args], { stdio: 'inherit' });
+  const code = await new Promise<number>((resolve) => child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  process.exitCode = code;
+}
+
 function print(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
@@ -211,6 +232,8 @@ async function main(argv: string[]): Promise<void> {
       return tokenCommand(rest);
     case 'admin':
       return adminCommand(rest);
+    case 'load':
+      return loadCommand(rest);
     case 'help':
     case '--help':
     case '-h':

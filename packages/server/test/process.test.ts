@@ -150,6 +150,15 @@ describe('colloquy CLI', () => {
       expect(err.stderr).toMatch(/^colloquy: /);
     }
   });
+
+  it('load runs the load tool of bench/ with the same arguments and exit code', async () => {
+    const help = await cli(['load', '--help'], {});
+    expect(help.stdout).toMatch(/^colloquy-load: load a Colloquy server/);
+    expect(help.stdout).toContain('--publishers');
+    const err = await cli(['load', '--bogus'], {}).catch((e) => e);
+    expect(err.code).not.toBe(0);
+    expect(err.stderr).toMatch(/colloquy-load: Unknown option '--bogus'/);
+  });
 });
 
 describe('shutdown with a download nobody reads', () => {
