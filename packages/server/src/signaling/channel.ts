@@ -9,6 +9,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
 import type { ArchiveNotice, Connection, RelayDelivery, RelayStart, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
+import { sendBatched } from './write-batching.js';
 
 export interface ChannelOptions {
   resumeGraceMs: number;
@@ -186,7 +187,7 @@ export class Channel {
       ws.terminate();
       return;
     }
-    ws.send(text);
+    sendBatched(ws, text);
   }
 
   readonly #onConnectionCreated = (other: Connection): void => {

@@ -29,6 +29,7 @@ import type { SessionManager } from '../sessions/session-manager.js';
 import type { ProjectStore } from '../store/projects.js';
 import { Channel, type ChannelOptions, type OutgoingMessage } from './channel.js';
 import { errorMessage, protocolError } from './errors.js';
+import { trackSocket } from './write-batching.js';
 
 export interface SignalingOptions extends ChannelOptions {
   heartbeatMs: number;
@@ -102,7 +103,10 @@ export class SignalingServer {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       return;
     }
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request));
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      trackSocket(ws, socket);
+      this.#accept(ws, request);
+    });
   }
 
   /** Closes every socket (1001) and stops; sessions/ ends the connections afterwards. */
