@@ -11,7 +11,8 @@ export { Stream } from './stream.js';
 export { Publisher, type PublisherEventMap, type PublisherProperties, type PublisherCompletionHandler } from './publisher.js';
 export { Subscriber, type SubscriberEventMap, type SubscriberProperties } from './subscriber.js';
 export type { DeviceInfo } from './devices.js';
-export type { InsertMode } from './media-element.js';
+export type { InsertMode, ElementStyle } from './media-element.js';
+export type { AudioOutputDevice } from './audio-output.js';
 export {
   OTEvent,
   ConnectionEvent,

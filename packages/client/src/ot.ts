@@ -2,6 +2,7 @@
 // checkSystemRequirements, setLogLevel, exception events, error codes). With no `serverUrl`, a
 // session talks to the server that served this script.
 
+import { activeAudioOutput, audioOutputDevices, setAudioOutput, type AudioOutputDevice } from './audio-output.js';
 import { listDevices, type DeviceInfo } from './devices.js';
 import { ExceptionCodes, EXCEPTION_TITLES, OTError, asOTError } from './errors.js';
 import { Publisher, type PublisherCompletionHandler, type PublisherProperties } from './publisher.js';
@@ -96,6 +97,44 @@ class OTGlobal extends OTEventEmitter<OTEventMap> {
   checkScreenSharingCapability(callback: (response: { supported: boolean; supportedSources: Record<string, boolean>; extensionRequired?: string; extensionInstalled?: boolean }) => void): void {
     const supported = typeof navigator !== 'undefined' && typeof navigator.mediaDevices?.getDisplayMedia === 'function';
     callback({ supported, supportedSources: { screen: supported, application: false, window: supported, browser: supported } });
+  }
+
+  /** Speakers and headsets: [{deviceId, label}] (labels once the page has had media access). */
+  getAudioOutputDevices(): Promise<AudioOutputDevice[]> {
+    return audioOutputDevices();
+  }
+
+  /** Sends every subscriber's sound (now and later) to this output ('default' for the browser's). */
+  setAudioOutputDevice(deviceId: string): Promise<void> {
+    return setAudioOutput(deviceId, [...liveSubscribers].map((s) => s._mediaElement));
+  }
+
+  getActiveAudioOutputDevice(): Promise<AudioOutputDevice> {
+    return activeAudioOutput();
+  }
+
+  /**
+   * The video codecs this browser can send and receive that Colloquy routes (VP8, H264), as
+   * OpenTok.js reports them: {videoEncoders, videoDecoders}.
+   */
+  async getSupportedCodecs(): Promise<{ videoEncoders: string[]; videoDecoders: string[] }> {
+    const routed = ['VP8', 'H264'];
+    const names = (caps: RTCRtpCapabilities | null | undefined) => {
+      const found = new Set((caps?.codecs ?? []).map((c) => c.mimeType.replace(/^video\//i, '').toUpperCase()));
+      return routed.filter((name) => found.has(name));
+    };
+    const g = globalThis as { RTCRtpSender?: typeof RTCRtpSender; RTCRtpReceiver?: typeof RTCRtpReceiver };
+    return { videoEncoders: names(g.RTCRtpSender?.getCapabilities?.('video')), videoDecoders: names(g.RTCRtpReceiver?.getCapabilities?.('video')) };
+  }
+
+  /** False: this SDK has no media processor connectors (setVideoMediaProcessorConnector). */
+  hasMediaProcessorSupport(): boolean {
+    return false;
+  }
+
+  /** False: Colloquy sessions have no end-to-end encryption (encryptionSecret). */
+  hasEndToEndEncryptionSupport(): boolean {
+    return false;
   }
 
   /** Plays subscribers whose sound the browser's autoplay policy blocked (call it from a user gesture). */

@@ -3,15 +3,18 @@
 // (routed sessions) or one per subscriber (relayed sessions, peer to peer, as OpenTok.js does).
 // One encoding per track (no simulcast: the SFU forwards what it gets). publishAudio/publishVideo
 // disable the track (silence, black) and tell the session; moderators' mutes arrive as muteForced.
+// setMaxVideoBitrate, setPreferredFrameRate and setPreferredResolution shape that one encoding
+// (RTCRtpSender.setParameters: maxBitrate, maxFramerate, scaleResolutionDownBy) on every peer
+// connection, present and future.
 
 import type { PublishResult, StreamDestroyedReason, VideoType } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
-import { capture, isTrack, mediaError, type AudioSourceOption, type CaptureOptions, type Captured, type VideoSourceOption } from './devices.js';
-import { ExceptionCodes, OTError, asOTError, notConnected, publishError } from './errors.js';
+import { capture, isTrack, listDevices, mediaError, type AudioSourceOption, type CaptureOptions, type Captured, type VideoSourceOption } from './devices.js';
+import { ExceptionCodes, OTError, asOTError, invalidParameter, notConnected, publishError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
 import { AudioLevelUpdatedEvent, MediaStoppedEvent, MuteForcedEvent, OTEvent, StreamEvent, VideoElementCreatedEvent } from './events.js';
 import { log } from './logger.js';
-import { createMediaElement, type ElementOptions, type MediaElement } from './media-element.js';
+import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
 import { publisherStats, TrackSummarizer, type PublisherStatsShape } from './stats.js';
 import type { Session } from './session.js';
 import type { Stream } from './stream.js';
@@ -72,6 +75,13 @@ interface RelayPeer {
 
 let publisherCount = 0;
 
+/** What the app asked of the video encoding; unset fields leave the browser's choice. */
+interface EncodingWishes {
+  maxBitrate?: number;
+  maxFramerate?: number;
+  resolution?: { width: number; height: number };
+}
+
 export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** The container element (undefined with insertDefaultUI: false). */
   element: HTMLElement | undefined;
@@ -97,6 +107,8 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #publishDone: ((error: OTError | null) => void) | null = null;
   #meter: AudioLevelMeter | null = null;
   #destroyed = false;
+  #style: ElementStyle;
+  readonly #encoding: EncodingWishes = {};
 
   /** @internal use OT.initPublisher */
   constructor(target: unknown, props: PublisherProperties = {}, completion?: PublisherCompletionHandler) {
@@ -105,6 +117,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     this.id = `OT_publisher_${++publisherCount}`;
     this.#publishAudio = props.publishAudio !== false;
     this.#publishVideo = props.publishVideo !== false;
+    this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
     this.#media = capture(props);
     this.#media.then(
       (captured) => this.#onCaptured(captured, target, completion),
@@ -135,7 +148,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     }
     captured.audio?.addEventListener('ended', () => this.#onTrackEnded(captured.audio!));
     const mirror = this.#props.mirror ?? captured.videoKind === 'camera';
-    this.#ui = createMediaElement('publisher', target, this.#props, mirror);
+    this.#ui = createMediaElement('publisher', target, { ...this.#props, style: this.#style }, mirror);
     this.element = this.#ui.container ?? undefined;
     if (this.element) this.element.id = this.id;
     this.#ui.setName(this.#props.name ?? '');
@@ -172,6 +185,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         result = await ctx.request('publish', { ...body, sdp: pc.localDescription!.sdp });
         if (this.#pc !== pc) return;
         await pc.setRemoteDescription({ type: 'answer', sdp: result.sdp! });
+        await this.#applyEncoding([pc]);
       } else {
         result = await ctx.request('publish', body);
       }
@@ -296,6 +310,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     });
     try {
       await pc.setLocalDescription(await pc.createOffer());
+      await this.#applyEncoding([pc]);
       await ctx.request('relay', { subscriberId, description: { type: 'offer', sdp: pc.localDescription!.sdp } });
     } catch (err) {
       ctx.reportError(asOTError(err), this.#streamId ?? undefined);
@@ -387,6 +402,104 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (this.#ui) this.#ui.video.srcObject = new MediaStream([track]);
     const s = track.getSettings();
     if (s.width && s.height) this.#updateStream({ videoDimensions: { width: Math.round(s.width), height: Math.round(s.height) } });
+    await this.#applyEncoding();
+  }
+
+  /**
+   * Switches to the next camera (OpenTok.js cycleVideo), in the order the browser lists them;
+   * resolves with the device now in use. With one camera it stays on it.
+   */
+  async cycleVideo(): Promise<{ deviceId: string }> {
+    const captured = await this.#media;
+    if (!captured.video || captured.videoKind !== 'camera') throw publishError('OT_NOT_SUPPORTED', 'cycleVideo needs a publisher with a camera video source');
+    const cameras = (await listDevices()).filter((d) => d.kind === 'videoInput');
+    if (cameras.length === 0) throw publishError('OT_NO_DEVICES_FOUND', 'No camera to cycle to');
+    const current = captured.video.getSettings().deviceId;
+    const next = cameras[(cameras.findIndex((d) => d.deviceId === current) + 1) % cameras.length]!;
+    if (next.deviceId !== current) await this.setVideoSource(next.deviceId);
+    return { deviceId: next.deviceId };
+  }
+
+  /**
+   * Caps the video's bitrate, in bits per second (5,000 to 10,000,000; 0 lifts the cap), on the
+   * connection to the media server or, relayed, to every subscriber.
+   */
+  async setMaxVideoBitrate(bitsPerSecond: number): Promise<void> {
+    if (typeof bitsPerSecond !== 'number' || !Number.isFinite(bitsPerSecond) || (bitsPerSecond !== 0 && (bitsPerSecond < 5_000 || bitsPerSecond > 10_000_000))) {
+      throw invalidParameter('setMaxVideoBitrate: bits per second between 5000 and 10000000, or 0 for no cap');
+    }
+    if (bitsPerSecond === 0) delete this.#encoding.maxBitrate;
+    else this.#encoding.maxBitrate = Math.round(bitsPerSecond);
+    await this.#applyEncoding();
+  }
+
+  /** Sends at most this many frames per second (1 to 60; null for the capture's rate). */
+  async setPreferredFrameRate(frameRate: number | null): Promise<void> {
+    if (frameRate !== null && (typeof frameRate !== 'number' || !(frameRate >= 1 && frameRate <= 60))) {
+      throw invalidParameter('setPreferredFrameRate: a frame rate from 1 to 60, or null');
+    }
+    if (frameRate === null) delete this.#encoding.maxFramerate;
+    else this.#encoding.maxFramerate = frameRate;
+    await this.#applyEncoding();
+  }
+
+  /**
+   * Sends the video scaled down to fit `{width, height}` (never up; null for the captured size).
+   * The camera keeps capturing at its resolution; the encoder scales.
+   */
+  async setPreferredResolution(resolution: { width: number; height: number } | null): Promise<void> {
+    if (resolution !== null && !(resolution && resolution.width >= 1 && resolution.height >= 1)) {
+      throw invalidParameter('setPreferredResolution: {width, height} in pixels, or null');
+    }
+    if (resolution === null) delete this.#encoding.resolution;
+    else this.#encoding.resolution = { width: resolution.width, height: resolution.height };
+    await this.#applyEncoding();
+  }
+
+  /** Applies the encoding wishes to the video sender of each peer connection (all by default). */
+  async #applyEncoding(pcs?: RTCPeerConnection[]): Promise<void> {
+    const targets = pcs ?? [this.#pc, ...[...this.#relayPeers.values()].map((p) => p.pc)].filter((pc): pc is RTCPeerConnection => pc !== null);
+    const wishes = this.#encoding;
+    const settings = this.#captured?.video?.getSettings();
+    const scale =
+      wishes.resolution && settings?.width && settings.height
+        ? Math.max(1, settings.width / wishes.resolution.width, settings.height / wishes.resolution.height)
+        : 1;
+    for (const pc of targets) {
+      const sender = pc.getSenders().find((s) => s.track?.kind === 'video');
+      if (!sender) continue;
+      const parameters = sender.getParameters();
+      if (!parameters.encodings || parameters.encodings.length === 0) continue; // not negotiated yet: applied then
+      for (const encoding of parameters.encodings) {
+        if (wishes.maxBitrate === undefined) delete encoding.maxBitrate;
+        else encoding.maxBitrate = wishes.maxBitrate;
+        if (wishes.maxFramerate === undefined) delete encoding.maxFramerate;
+        else encoding.maxFramerate = wishes.maxFramerate;
+        encoding.scaleResolutionDownBy = scale;
+      }
+      try {
+        await sender.setParameters(parameters);
+      } catch (err) {
+        log.warn('could not apply the video encoding settings:', (err as Error).message);
+      }
+    }
+  }
+
+  /** The preview's current frame as a base64 PNG (no data: prefix); null before the first frame. */
+  getImgData(): string | null {
+    return this.#ui ? imageData(this.#ui.video) : null;
+  }
+
+  /** OpenTok.js style: nameDisplayMode, backgroundImageURI, … (see ElementStyle). */
+  getStyle(): ElementStyle {
+    return { ...this.#style };
+  }
+
+  /** setStyle(key, value) or setStyle({key: value, …}). */
+  setStyle(keyOrStyle: keyof ElementStyle | Partial<ElementStyle>, value?: string): this {
+    this.#style = mergeStyle(this.#style, keyOrStyle, value);
+    this.#ui?.setStyle(this.#style);
+    return this;
   }
 
   async #open(options: CaptureOptions, kind: 'audio' | 'video'): Promise<MediaStreamTrack> {

@@ -2,15 +2,19 @@
 // connection — to the Colloquy SFU in routed sessions (the SFU offers, we answer), or straight to
 // the publisher's browser in relayed ones (the publisher offers through the server's relay).
 // subscribeToAudio/Video(false) stops the SFU sending that track (routed) and disables it locally.
+// preferredResolution / preferredFrameRate / restrictFrameRate are kept and reported but change
+// nothing: the SFU forwards the single encoding a publisher sends (no simulcast layers to choose
+// from), which is what OpenTok does for a stream without scalable video.
 
 import type { StreamDestroyedReason } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
+import { applyAudioOutput } from './audio-output.js';
 import { ExceptionCodes, OTError, asOTError, subscribeError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
 import { AudioLevelUpdatedEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
 import { log } from './logger.js';
 import { candidateJson, type MediaContext } from './media-context.js';
-import { createMediaElement, play, type ElementOptions, type MediaElement } from './media-element.js';
+import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, play, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
 import { settle } from './publisher.js';
 import { subscriberStats, TrackSummarizer, type SubscriberStatsShape } from './stats.js';
 import type { Session } from './session.js';
@@ -37,9 +41,9 @@ export interface SubscriberProperties extends ElementOptions {
   subscribeToVideo?: boolean;
   /** 0 to 100 (default 50, as OpenTok.js). */
   audioVolume?: number;
-  /** Not applied: this server forwards one encoding per stream (no simulcast layers to choose). */
+  /** Kept, not applied: this server forwards one encoding per stream (no simulcast layers to choose). */
   preferredResolution?: { width: number; height: number } | 'auto';
-  /** Not applied (as preferredResolution). */
+  /** Kept, not applied (as preferredResolution). */
   preferredFrameRate?: number;
 }
 
@@ -70,6 +74,10 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   #meter: AudioLevelMeter | null = null;
   #audioBlocked = false;
   #destroyed = false;
+  #style: ElementStyle;
+  #preferredResolution: { width: number; height: number } | 'auto';
+  #preferredFrameRate: number | null;
+  #frameRateRestricted = false;
 
   /** @internal use session.subscribe */
   constructor(stream: Stream, target: unknown, props: SubscriberProperties, ctx: MediaContext, done: (error: OTError | null) => void) {
@@ -81,13 +89,17 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#done = done;
     this.#subscribeToAudio = props.subscribeToAudio !== false;
     this.#subscribeToVideo = props.subscribeToVideo !== false;
-    this.#ui = createMediaElement('subscriber', target, props, false);
+    this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
+    this.#preferredResolution = props.preferredResolution ?? 'auto';
+    this.#preferredFrameRate = props.preferredFrameRate ?? null;
+    this.#ui = createMediaElement('subscriber', target, { ...props, style: this.#style }, false);
     this.element = this.#ui.container ?? undefined;
     this.id = this.element?.id ?? `OT_subscriber_${stream.streamId}`;
     this.#ui.setName(stream.name);
     this.#ui.setVideoDisabled(!stream.hasVideo || !this.#subscribeToVideo);
     this.#ui.video.srcObject = this.#media;
     this.setAudioVolume(props.audioVolume ?? 50);
+    void applyAudioOutput(this.#ui.video).catch((err: Error) => log.warn('could not use the chosen audio output:', err.message));
     liveSubscribers.add(this);
     if (props.preferredResolution !== undefined || props.preferredFrameRate !== undefined) {
       log.debug('preferredResolution/preferredFrameRate have no effect: this server forwards a single encoding');
@@ -252,6 +264,63 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   #updateSubscriber(changes: { subscribeToAudio?: boolean; subscribeToVideo?: boolean }): void {
     if (!this.#subscriberId || this.#ctx.mediaMode !== 'routed') return;
     this.#ctx.request('updateSubscriber', { subscriberId: this.#subscriberId, ...changes }).catch((err: OTError) => log.warn('subscriber update failed:', err.message));
+  }
+
+  /** What the app prefers (kept, reported; see the note at the top). */
+  get preferredResolution(): { width: number; height: number } | 'auto' {
+    return this.#preferredResolution;
+  }
+
+  get preferredFrameRate(): number | null {
+    return this.#preferredFrameRate;
+  }
+
+  /** OpenTok.js: picks a simulcast layer; here the stream has one encoding, so nothing changes. */
+  setPreferredResolution(resolution: { width: number; height: number } | 'auto' | null): this {
+    this.#preferredResolution = resolution && resolution !== 'auto' ? { width: resolution.width, height: resolution.height } : 'auto';
+    log.debug('setPreferredResolution has no effect: this server forwards a single encoding per stream');
+    return this;
+  }
+
+  /** OpenTok.js: picks a temporal layer; here the stream has one encoding, so nothing changes. */
+  setPreferredFrameRate(frameRate: number | null): this {
+    this.#preferredFrameRate = typeof frameRate === 'number' && frameRate > 0 ? frameRate : null;
+    log.debug('setPreferredFrameRate has no effect: this server forwards a single encoding per stream');
+    return this;
+  }
+
+  /** OpenTok.js: about one frame a second from the SFU; without temporal layers the frames keep coming. */
+  restrictFrameRate(value: boolean): this {
+    this.#frameRateRestricted = value === true;
+    log.debug('restrictFrameRate has no effect: this server forwards a single encoding per stream');
+    return this;
+  }
+
+  /** Whether restrictFrameRate(true) was called (reported only; see above). */
+  get frameRateRestricted(): boolean {
+    return this.#frameRateRestricted;
+  }
+
+  /** The current frame as a base64 PNG (no data: prefix); null before the first frame. */
+  getImgData(): string | null {
+    return imageData(this.#ui.video);
+  }
+
+  /** OpenTok.js style: nameDisplayMode, backgroundImageURI, … (see ElementStyle). */
+  getStyle(): ElementStyle {
+    return { ...this.#style };
+  }
+
+  /** setStyle(key, value) or setStyle({key: value, …}). */
+  setStyle(keyOrStyle: keyof ElementStyle | Partial<ElementStyle>, value?: string): this {
+    this.#style = mergeStyle(this.#style, keyOrStyle, value);
+    this.#ui.setStyle(this.#style);
+    return this;
+  }
+
+  /** @internal OT.setAudioOutputDevice: the element whose sound goes to the chosen output. */
+  get _mediaElement(): HTMLMediaElement {
+    return this.#ui.video;
   }
 
   /** 0 to 100. */

@@ -349,6 +349,149 @@ describe('mute', () => {
   });
 });
 
+describe('publisher and subscriber controls', () => {
+  /** Video bits per second the page's subscriber of `streamId` received over `ms`. */
+  const videoRate = (p: TestPage, streamId: string, ms: number): Promise<number> =>
+    p.page.evaluate(
+      async ([id, wait]) => {
+        const sub = (window as any).subs.get(id);
+        const bytes = async () => {
+          let n = 0;
+          (await sub.getRtcStatsReport()).forEach((s: any) => {
+            if (s.type === 'inbound-rtp' && s.kind === 'video') n = s.bytesReceived;
+          });
+          return n;
+        };
+        const a = await bytes();
+        await new Promise((r) => setTimeout(r, wait));
+        return ((await bytes()) - a) * 8 / (wait / 1000);
+      },
+      [streamId, ms] as const,
+    );
+  const decodedPerSecond = async (p: TestPage, streamId: string, ms: number): Promise<number> => {
+    const a = (await subStats(p))[streamId]!.framesDecoded;
+    await new Promise((r) => setTimeout(r, ms));
+    return ((await subStats(p))[streamId]!.framesDecoded - a) / (ms / 1000);
+  };
+  const subscriberWidth = (p: TestPage, streamId: string): Promise<number> => p.page.evaluate((id) => (window as any).subs.get(id).videoWidth(), streamId);
+  async function waitForWidth(p: TestPage, streamId: string, width: number): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    while ((await subscriberWidth(p, streamId)) !== width) {
+      if (Date.now() > deadline) throw new Error(`subscriber width stayed ${await subscriberWidth(p, streamId)}, wanted ${width}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  /** Width and height from a base64 PNG's IHDR. */
+  const pngSize = (base64: string) => {
+    const png = Buffer.from(base64, 'base64');
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+  };
+
+  it('snapshots, preferred resolution and frame rate, bitrate cap, camera cycling, style; speakers and codecs', async () => {
+    const sessionId = await createSession('routed');
+    const [a, b] = [await openPage(), await openPage()];
+    await join(a, sessionId, 'publisher', 'name=Ada');
+    await join(b, sessionId, 'publisher', 'name=Bob');
+    await b.page.evaluate(() => ((window as any).autoSubscribe = true));
+    const { streamId } = await publish(a, { name: 'Ada' });
+    expect(streamId).toBeTruthy();
+    await expectDecoding(b, [streamId!]);
+    await waitForWidth(b, streamId!, 640);
+
+    // getImgData: the frame as a PNG at the video's size, on both sides.
+    const shots = await Promise.all([
+      a.page.evaluate(() => (window as any).publisher.getImgData()),
+      b.page.evaluate((id) => (window as any).subs.get(id).getImgData(), streamId!),
+    ]);
+    expect(pngSize(shots[0])).toEqual({ width: 640, height: 480 });
+    expect(pngSize(shots[1])).toEqual({ width: 640, height: 480 });
+
+    // setPreferredResolution: the encoder scales down, the subscriber decodes the smaller picture; null restores it.
+    await a.page.evaluate(() => (window as any).publisher.setPreferredResolution({ width: 320, height: 240 }));
+    await waitForWidth(b, streamId!, 320);
+    await a.page.evaluate(() => (window as any).publisher.setPreferredResolution(null));
+    await waitForWidth(b, streamId!, 640);
+
+    // setPreferredFrameRate: about 5 frames a second reach the subscriber instead of about 30.
+    const before = await decodedPerSecond(b, streamId!, 2000);
+    await a.page.evaluate(() => (window as any).publisher.setPreferredFrameRate(5));
+    await new Promise((r) => setTimeout(r, 1000));
+    const limited = await decodedPerSecond(b, streamId!, 3000);
+    await a.page.evaluate(() => (window as any).publisher.setPreferredFrameRate(null));
+    console.log(`frame rate: ${before.toFixed(1)} fps, with setPreferredFrameRate(5) ${limited.toFixed(1)} fps`);
+    expect(limited).toBeLessThanOrEqual(8);
+    expect(before).toBeGreaterThan(1.8 * limited);
+    expect(limited).toBeGreaterThan(0);
+
+    // setMaxVideoBitrate: the video the subscriber receives drops under the cap; out-of-range values are refused.
+    const uncapped = await videoRate(b, streamId!, 2000);
+    await a.page.evaluate(() => (window as any).publisher.setMaxVideoBitrate(100_000));
+    await new Promise((r) => setTimeout(r, 2000));
+    const capped = await videoRate(b, streamId!, 3000);
+    console.log(`video: ${Math.round(uncapped / 1000)} kbps, with setMaxVideoBitrate(100000) ${Math.round(capped / 1000)} kbps`);
+    expect(capped).toBeLessThan(160_000);
+    expect(uncapped).toBeGreaterThan(2 * capped);
+    const refused = await a.page.evaluate(() => (window as any).publisher.setMaxVideoBitrate(10).then(() => null, (e: any) => ({ code: e.code, name: e.name })));
+    expect(refused).toEqual({ code: 1011, name: 'OT_INVALID_PARAMETER' });
+    await a.page.evaluate(() => (window as any).publisher.setMaxVideoBitrate(0));
+
+    // cycleVideo: the next camera the browser lists (Chromium's fake devices), and the video keeps flowing.
+    const cycled = await a.page.evaluate(async () => {
+      const cameras: string[] = await new Promise((r) => (window as any).OT.getDevices((_e: unknown, d: any[]) => r(d.filter((x) => x.kind === 'videoInput').map((x) => x.deviceId))));
+      const result = await (window as any).publisher.cycleVideo();
+      return { cameras, deviceId: result.deviceId, inUse: (window as any).publisher.getVideoSource().deviceId };
+    });
+    expect(cycled.cameras).toContain(cycled.deviceId);
+    expect(cycled.inUse).toBe(cycled.deviceId);
+    await expectDecoding(b, [streamId!]);
+
+    // Subscriber preferences are kept and reported (one encoding: nothing to choose), decoding goes on.
+    const prefs = await b.page.evaluate((id) => {
+      const sub = (window as any).subs.get(id);
+      sub.setPreferredResolution({ width: 160, height: 120 }).setPreferredFrameRate(7).restrictFrameRate(true);
+      return { resolution: sub.preferredResolution, frameRate: sub.preferredFrameRate, restricted: sub.frameRateRestricted };
+    }, streamId!);
+    expect(prefs).toEqual({ resolution: { width: 160, height: 120 }, frameRate: 7, restricted: true });
+    await expectDecoding(b, [streamId!]);
+
+    // style: nameDisplayMode hides and shows the label; bad keys and values are ignored.
+    const style = await b.page.evaluate((id) => {
+      const sub = (window as any).subs.get(id);
+      const label = () => getComputedStyle(sub.element.querySelector('.OT_name')).display;
+      const shown = label();
+      sub.setStyle('nameDisplayMode', 'off');
+      const hidden = label();
+      sub.setStyle({ nameDisplayMode: 'bogus', notAStyle: 1, backgroundImageURI: 'data:image/png;base64,AAAA' });
+      return { shown, hidden, style: sub.getStyle() };
+    }, streamId!);
+    expect(style.shown).toBe('block');
+    expect(style.hidden).toBe('none');
+    expect(style.style).toMatchObject({ nameDisplayMode: 'off', backgroundImageURI: 'data:image/png;base64,AAAA', buttonDisplayMode: 'auto' });
+
+    // Speakers and codecs.
+    const global = await b.page.evaluate(async () => {
+      const outputs = await (window as any).OT.getAudioOutputDevices();
+      await (window as any).OT.setAudioOutputDevice('default');
+      const unknown = await (window as any).OT.setAudioOutputDevice('no-such-speaker').then(() => null, (e: any) => ({ code: e.code, name: e.name }));
+      return {
+        outputs: outputs.every((d: any) => typeof d.deviceId === 'string' && typeof d.label === 'string'),
+        active: await (window as any).OT.getActiveAudioOutputDevice(),
+        unknown,
+        codecs: await (window as any).OT.getSupportedCodecs(),
+        processors: (window as any).OT.hasMediaProcessorSupport(),
+        e2ee: (window as any).OT.hasEndToEndEncryptionSupport(),
+      };
+    });
+    expect(global.outputs).toBe(true);
+    expect(typeof global.active.deviceId).toBe('string');
+    expect(global.unknown).toEqual({ code: 1011, name: 'OT_INVALID_PARAMETER' });
+    expect(global.codecs.videoEncoders).toContain('VP8');
+    expect(global.codecs.videoDecoders).toContain('VP8');
+    expect(global).toMatchObject({ processors: false, e2ee: false });
+  });
+});
+
 describe('roles and errors', () => {
   it("a subscriber-role page cannot publish: OpenTok's error", async () => {
     const sessionId = await createSession('routed');
