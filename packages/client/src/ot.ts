@@ -3,8 +3,8 @@
 // session talks to the server that served this script.
 
 import { activeAudioOutput, audioOutputDevices, setAudioOutput, type AudioOutputDevice } from './audio-output.js';
-import { listDevices, type DeviceInfo } from './devices.js';
-import { ExceptionCodes, EXCEPTION_TITLES, OTError, asOTError } from './errors.js';
+import { capture, listDevices, type CaptureOptions, type DeviceInfo } from './devices.js';
+import { ExceptionCodes, EXCEPTION_TITLES, OTError, asOTError, invalidParameter } from './errors.js';
 import { Publisher, type PublisherCompletionHandler, type PublisherProperties } from './publisher.js';
 import { Stream } from './stream.js';
 import { Subscriber, liveSubscribers } from './subscriber.js';
@@ -12,7 +12,7 @@ import { OTEventEmitter } from './event-emitter.js';
 import { ExceptionEvent } from './events.js';
 import { LogLevels, getLogLevel, log, setLogLevel } from './logger.js';
 import { Connection } from './connection.js';
-import { Session, setExceptionReporter, type SessionOptions } from './session.js';
+import { Session, connectedSessions, setExceptionReporter, type SessionOptions } from './session.js';
 import { VERSION } from './version.js';
 
 export interface OTEventMap {
@@ -30,7 +30,11 @@ const scriptOrigin: string | null = (() => {
   return null;
 })();
 
+/** OT.setProxyUrl: a proxy in front of the Colloquy server that sessions made afterwards go through. */
+let proxyUrl: string | null = null;
+
 function defaultServerUrl(): string {
+  if (proxyUrl) return proxyUrl;
   if (scriptOrigin) return scriptOrigin;
   if (typeof location !== 'undefined' && /^https?:$/.test(location.protocol)) return location.origin;
   return 'http://127.0.0.1:3000';
@@ -97,6 +101,39 @@ class OTGlobal extends OTEventEmitter<OTEventMap> {
   checkScreenSharingCapability(callback: (response: { supported: boolean; supportedSources: Record<string, boolean>; extensionRequired?: string; extensionInstalled?: boolean }) => void): void {
     const supported = typeof navigator !== 'undefined' && typeof navigator.mediaDevices?.getDisplayMedia === 'function';
     callback({ supported, supportedSources: { screen: supported, application: false, window: supported, browser: supported } });
+  }
+
+  /**
+   * Sends sessions made after this call (their signaling WebSocket) through `url`, a proxy
+   * that forwards to the Colloquy server, as OpenTok's IP proxy; media still goes straight to the
+   * server. An explicit `serverUrl` session option wins.
+   */
+  setProxyUrl(url: string): void {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw invalidParameter(`setProxyUrl: not a URL: ${String(url)}`);
+    }
+    if (!/^(https?|wss?):$/.test(parsed.protocol)) throw invalidParameter('setProxyUrl: an http(s) or ws(s) URL');
+    proxyUrl = parsed.href.replace(/\/$/, '');
+  }
+
+  /**
+   * Reports that the app had a problem (OT.reportIssue): every connected session records it in the
+   * server's Inspector (the connection's errors); the callback gets the issue id to quote.
+   */
+  reportIssue(callback?: (error: OTError | null, reportIssueId?: string) => void): Promise<string> {
+    const id = typeof crypto !== 'undefined' && typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    for (const session of connectedSessions) session._reportIssue(id);
+    callback?.(null, id);
+    return Promise.resolve(id);
+  }
+
+  /** A MediaStream from OpenTok's publisher options (audioSource, videoSource, resolution, …). */
+  async getUserMedia(options: CaptureOptions = {}): Promise<MediaStream> {
+    const captured = await capture(options); // browser errors come back as OpenTok's (1500, OT_USER_MEDIA_ACCESS_DENIED, …)
+    return new MediaStream([captured.audio, captured.video].filter((t): t is MediaStreamTrack => t !== null));
   }
 
   /** Speakers and headsets: [{deviceId, label}] (labels once the page has had media access). */

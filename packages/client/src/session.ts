@@ -111,6 +111,9 @@ type State = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
 
 const NO_CAPABILITIES: WireCapabilities = { publish: 0, subscribe: 0, forceDisconnect: 0, forceUnpublish: 0, forceMute: 0 };
 
+/** Sessions connected now (OT.reportIssue reports to each). */
+export const connectedSessions = new Set<Session>();
+
 export class Session extends OTEventEmitter<SessionEventMap> {
   readonly sessionId: string;
   readonly apiKey: string;
@@ -198,6 +201,11 @@ export class Session extends OTEventEmitter<SessionEventMap> {
         return done(error);
       },
     );
+  }
+
+  /** @internal OT.reportIssue: the issue goes into this connection's Inspector log. */
+  _reportIssue(issueId: string): void {
+    this.#channel?.report({ type: 'clientError', code: 'issue', name: 'OT_ISSUE_REPORTED', message: `The app reported an issue: ${issueId}` });
   }
 
   /** Leaves the session; sessionDisconnected (reason clientDisconnected) follows. */
@@ -438,6 +446,7 @@ export class Session extends OTEventEmitter<SessionEventMap> {
   }
 
   #onConnected(result: ConnectResult): void {
+    connectedSessions.add(this);
     this.#state = 'connected';
     this.connection = new Connection(result.connection);
     this.capabilities = capabilitiesOf(result.capabilities);
@@ -547,6 +556,7 @@ export class Session extends OTEventEmitter<SessionEventMap> {
   }
 
   #onClosed(reason: DisconnectReason): void {
+    connectedSessions.delete(this);
     this.#channel = null;
     this.#state = 'disconnected';
     clearInterval(this.#statsTimer);

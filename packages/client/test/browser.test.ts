@@ -305,6 +305,26 @@ describe('a cut network', () => {
   });
   afterAll(async () => proxy.close());
 
+  it('OT.setProxyUrl: later sessions of a page served by the server itself go through the proxy', async () => {
+    const sessionId = await createSession();
+    const p = await openPage();
+    const refused = await p.page.evaluate(() => {
+      try {
+        (window as any).OT.setProxyUrl('not a url');
+        return null;
+      } catch (e) {
+        return { code: (e as { code: number }).code, name: (e as Error).name };
+      }
+    });
+    expect(refused).toEqual({ code: 1011, name: 'OT_INVALID_PARAMETER' });
+    await p.page.evaluate((url) => (window as any).OT.setProxyUrl(url), proxy.url);
+    await joinAs(p, sessionId, 'publisher', 'proxied');
+    // Cutting the proxy's connections is felt by the page: its WebSocket went through it.
+    proxy.cut();
+    await waitForEvents(p, (l) => l.some((e) => e.type === 'sessionReconnecting'));
+    await waitForEvents(p, (l) => l.some((e) => e.type === 'sessionReconnected'), 15_000);
+  });
+
   it('resumes with the same connection id and gets the signals sent while it was away, once', async () => {
     const sessionId = await createSession();
     const away = await openPage(proxy.url); // script and WebSocket both go through the proxy

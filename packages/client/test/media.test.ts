@@ -489,6 +489,22 @@ describe('publisher and subscriber controls', () => {
     expect(global.codecs.videoEncoders).toContain('VP8');
     expect(global.codecs.videoDecoders).toContain('VP8');
     expect(global).toMatchObject({ processors: false, e2ee: false });
+
+    // OT.reportIssue: an id for the app, and the issue in the Inspector's errors of each connected page.
+    const issueId = await b.page.evaluate(() => new Promise<string>((r) => (window as any).OT.reportIssue((e: unknown, id: string) => r(e ? 'error' : id))));
+    expect(issueId).toMatch(/^[0-9a-f-]{36}$/);
+    await expect
+      .poll(() => t.server.inspector.events(sessionId, { errorsOnly: true }).items.map((e) => String(e.details['message'] ?? '')))
+      .toContain(`The app reported an issue: ${issueId}`);
+
+    // OT.getUserMedia: a MediaStream from OpenTok's options.
+    const gum = await a.page.evaluate(async () => {
+      const stream: MediaStream = await (window as any).OT.getUserMedia({ audioSource: null, resolution: '320x240' });
+      const settings = stream.getVideoTracks()[0]!.getSettings();
+      stream.getTracks().forEach((tr) => tr.stop());
+      return { audio: stream.getAudioTracks().length, width: settings.width, height: settings.height };
+    });
+    expect(gum).toEqual({ audio: 0, width: 320, height: 240 });
   });
 });
 
