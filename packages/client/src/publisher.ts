@@ -485,6 +485,45 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     }
   }
 
+  /**
+   * Video and audio filters and media processor connectors need what OT.hasMediaProcessorSupport()
+   * says this SDK lacks: they reject with OT_NOT_SUPPORTED, as OpenTok.js does where it has no
+   * support, and the media is sent unfiltered. Clearing (nothing is applied) resolves.
+   */
+  applyVideoFilter(_filter: unknown): Promise<void> {
+    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Video filters are not supported by this SDK (OT.hasMediaProcessorSupport() is false)'));
+  }
+
+  applyAudioFilter(_filter: unknown): Promise<void> {
+    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Audio filters are not supported by this SDK (OT.hasMediaProcessorSupport() is false)'));
+  }
+
+  setVideoMediaProcessorConnector(connector: unknown): Promise<void> {
+    if (connector === null || connector === undefined) return Promise.resolve();
+    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Media processors are not supported by this SDK (OT.hasMediaProcessorSupport() is false)'));
+  }
+
+  setAudioMediaProcessorConnector(connector: unknown): Promise<void> {
+    return this.setVideoMediaProcessorConnector(connector);
+  }
+
+  clearVideoFilter(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  clearAudioFilter(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** No filter is ever applied (see applyVideoFilter). */
+  getVideoFilter(): null {
+    return null;
+  }
+
+  getAudioFilter(): null {
+    return null;
+  }
+
   /** The preview's current frame as a base64 PNG (no data: prefix); null before the first frame. */
   getImgData(): string | null {
     return this.#ui ? imageData(this.#ui.video) : null;

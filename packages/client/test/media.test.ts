@@ -497,6 +497,15 @@ describe('publisher and subscriber controls', () => {
       .poll(() => t.server.inspector.events(sessionId, { errorsOnly: true }).items.map((e) => String(e.details['message'] ?? '')))
       .toContain(`The app reported an issue: ${issueId}`);
 
+    // Filters: no media processors here, so applying one is refused as OpenTok.js does without support.
+    const filters = await a.page.evaluate(async () => {
+      const pub = (window as any).publisher;
+      const refused = await pub.applyVideoFilter({ type: 'backgroundBlur', blurStrength: 'low' }).then(() => null, (e: any) => e.name);
+      await pub.clearVideoFilter();
+      return { refused, filter: pub.getVideoFilter() };
+    });
+    expect(filters).toEqual({ refused: 'OT_NOT_SUPPORTED', filter: null });
+
     // OT.getUserMedia: a MediaStream from OpenTok's options.
     const gum = await a.page.evaluate(async () => {
       const stream: MediaStream = await (window as any).OT.getUserMedia({ audioSource: null, resolution: '320x240' });
