@@ -1,5 +1,6 @@
 // The dashboard in real Chromium against a real server, along the path an operator takes: sign in
-// (a wrong password first), create a project and rotate its secret, make a token for a new routed
+// (a wrong password first), create a project and rotate its secret, set its callback URLs (an ftp
+// one refused), make a token for a new routed
 // session and open its test page in a second tab, which joins with the browser SDK and publishes
 // the fake camera while the live page watches the bitrate rise from zero; a third tab joins with a
 // subscriber token, receives and decodes the stream and, trying to publish, gets a real
@@ -41,6 +42,7 @@ let bob: TestPage;
  */
 const expected: Array<{ page: () => TestPage | undefined; pattern: RegExp; reason: string }> = [
   { page: () => tp, pattern: /status of 401/, reason: 'the wrong password is answered 401, and Chromium logs failed fetches' },
+  { page: () => tp, pattern: /status of 400/, reason: 'an ftp callback URL is answered 400, and Chromium logs failed fetches' },
 ];
 
 beforeAll(async () => {
@@ -176,6 +178,44 @@ describe('dashboard', () => {
     await page.click('#show-secret');
     expect(await page.textContent('#api-secret')).toBe(rotated);
     await shot(tp, '03-project');
+    expectNoErrors();
+  });
+
+  it('saves the callback URLs, keeps them across a reload, refuses an ftp one and removes one', async () => {
+    const { page } = tp;
+    // Nothing listens on the discard port: the archives below still record when deliveries fail.
+    const archiveUrl = 'http://127.0.0.1:9/archive';
+    const sessionUrl = 'http://127.0.0.1:9/session';
+    const saved = async () => {
+      await page.click('#save-callbacks');
+      await page.waitForSelector('#project-status .ok-box:text-is("Callbacks saved.")');
+    };
+    /** What the dashboard API answers now, fetched by the page with its cookie. */
+    const callbacks = () =>
+      page.evaluate(async (id) => ((await (await fetch(`/dashboard/api/projects/${id}`)).json()) as { callbacks: unknown }).callbacks, projectId);
+    expect(await page.inputValue('#archive-callback-url')).toBe('');
+    expect(await page.inputValue('#session-callback-url')).toBe('');
+    await page.fill('#archive-callback-url', archiveUrl);
+    await page.fill('#session-callback-url', sessionUrl);
+    await saved();
+    await page.reload();
+    await page.waitForSelector('#callbacks-form');
+    expect(await page.inputValue('#archive-callback-url')).toBe(archiveUrl);
+    expect(await page.inputValue('#session-callback-url')).toBe(sessionUrl);
+    expect(t.server.store.callbacks.get(projectId)).toEqual({ archive: archiveUrl, session: sessionUrl });
+
+    await page.fill('#archive-callback-url', 'ftp://x');
+    await page.click('#save-callbacks');
+    await page.waitForSelector('#project-status .error-box');
+    expect(await page.textContent('#project-status .error-box')).toMatch(/http or https/);
+    expect(await callbacks()).toEqual({ archive: archiveUrl, session: sessionUrl });
+    await shot(tp, '03-project-callbacks');
+
+    await page.fill('#archive-callback-url', archiveUrl);
+    await page.fill('#session-callback-url', '');
+    await saved();
+    expect(await callbacks()).toEqual({ archive: archiveUrl, session: null });
+    expect(await page.inputValue('#session-callback-url')).toBe('');
     expectNoErrors();
   });
 

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CallbackValidationError } from './callbacks/callback-store.js';
 import { ConfigError, loadConfig } from './config.js';
 import { AdminAuth, generatePassword } from './dashboard/admin-auth.js';
 import { createLogger } from './logger.js';
@@ -24,6 +25,9 @@ Commands:
                                           create a project (API key + secret), or with a PEM
                                           public key a Vonage-style application; prints JSON
   project list                            list projects as JSON
+  project callbacks --project KEY [--archive URL] [--session URL]
+                                          set (or '' to remove) where archive status and session
+                                          monitoring callbacks are POSTed; prints them as JSON
   session create --project KEY [--relayed] [--archive-mode always]
                                           create a session; prints its ID
   token --project KEY --session ID [--role R] [--data D] [--ttl S] [--kind jwt|t1]
@@ -95,7 +99,11 @@ function openStore(): Store {
 
 function projectCommand(args: string[]): void {
   const [sub, ...rest] = args;
-  const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, 'public-key': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: rest,
+    options: { name: { type: 'string' }, 'public-key': { type: 'string' }, project: { type: 'string' }, archive: { type: 'string' }, session: { type: 'string' } },
+    strict: true,
+  });
   const store = openStore();
   try {
     if (sub === 'create') {
@@ -110,8 +118,18 @@ function projectCommand(args: string[]): void {
       );
     } else if (sub === 'list') {
       print(store.projects.list().map((p) => ({ id: p.id, kind: p.kind, name: p.name, apiSecret: p.secret ?? undefined, createdAt: new Date(p.createdAt).toISOString() })));
+    } else if (sub === 'callbacks') {
+      if (!values.project) fail('project callbacks needs --project KEY');
+      const project = store.projects.get(values.project.toLowerCase()) ?? fail(`no project ${values.project}`);
+      try {
+        // --archive/--session URL sets one ('' removes it); without either, prints them.
+        print(store.callbacks.set(project.id, { archive: values.archive, session: values.session }));
+      } catch (err) {
+        if (err instanceof CallbackValidationError) fail(err.message);
+        throw err;
+      }
     } else {
-      fail('project needs "create" or "list"');
+      fail('project needs "create", "list" or "callbacks"');
     }
   } finally {
     store.close();

@@ -8,6 +8,8 @@ import type { ArchiveMediaSource, ArchiveSessionState } from './archiving/interf
 import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
 import { AdminAuth } from './dashboard/admin-auth.js';
+import { sendProjectCallbacks } from './callbacks/project-callbacks.js';
+import { WebhookSender } from './callbacks/webhook-sender.js';
 import { Inspector } from './inspector/inspector.js';
 import { recordArchiveEvents } from './inspector/archive-recorder.js';
 import { recordSessionEvents } from './inspector/session-recorder.js';
@@ -59,6 +61,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let app: FastifyInstance | undefined;
   let inspector: Inspector | undefined;
   let archives: ArchiveManager | undefined;
+  let callbackSender: WebhookSender | undefined;
   try {
     const bootstrap = bootstrapProjects(config, store, logger);
     const sessions = new SessionManager(store, logger, {
@@ -79,6 +82,18 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const archiveManager = archives;
     // Clients joining while an archive records are told at once (OpenTok's archiveStarted on join).
     sessions.activeArchiveNotices = (sid) => archiveManager.activeArchives(sid).map((a) => ({ type: 'archiveStarted', archiveId: a.id, name: a.name }));
+    // Archive status and session monitoring callbacks to the URLs projects set (callbacks/).
+    callbackSender = new WebhookSender(logger.child({ module: 'callbacks' }));
+    let baseUrl = config.publicUrl ?? `http://127.0.0.1:${config.port}`;
+    const stopCallbacks = sendProjectCallbacks({
+      sessions,
+      archiveStore: archives.store,
+      archives,
+      projects: store.projects,
+      callbacks: store.callbacks,
+      sender: callbackSender,
+      baseUrl: () => baseUrl,
+    });
     await archives.start();
     const admin = new AdminAuth(store.db);
     const generatedAdminPassword = await admin.init(config.adminPassword);
@@ -89,10 +104,12 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const port = typeof address === 'object' && address ? address.port : config.port;
     const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+    baseUrl = config.publicUrl ?? url;
     state.ready = true;
     logger.info({ url, dataDir: config.dataDir }, 'colloquy ready');
 
     let closing: Promise<void> | undefined;
+    const sender = callbackSender;
     const server: RunningServer = {
       app,
       url,
@@ -120,6 +137,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
           await archives!.close();
           sessions.close();
           await media.close();
+          stopCallbacks();
+          sender.close();
           inspector!.close();
           store.close();
           logger.info('stopped');
@@ -131,6 +150,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   } catch (err) {
     await app?.close().catch(() => {});
     await archives?.close().catch(() => {});
+    callbackSender?.close();
     await media.close();
     inspector?.close();
     store.close();

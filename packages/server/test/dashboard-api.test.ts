@@ -208,6 +208,23 @@ describe('projects', () => {
     expect((await op.call('GET', '/projects/99999999')).status).toBe(404);
   });
 
+  it('sets and clears callback URLs: http(s) only, with the CSRF token, for a project that exists', async () => {
+    const { body: p } = await op.call('POST', '/projects', { name: 'Hooks' });
+    expect(p.callbacks).toEqual({ archive: null, session: null });
+    const set = await op.call('PUT', `/projects/${p.id}/callbacks`, { archive: 'https://app.example.com/archive', session: 'http://10.0.0.5:8080/monitor?k=1' });
+    expect(set.status).toBe(200);
+    expect(set.body.callbacks).toEqual({ archive: 'https://app.example.com/archive', session: 'http://10.0.0.5:8080/monitor?k=1' });
+    // An absent key is left alone, '' removes.
+    expect((await op.call('PUT', `/projects/${p.id}/callbacks`, { session: '' })).body.callbacks).toEqual({ archive: 'https://app.example.com/archive', session: null });
+    for (const bad of [{ archive: 'ftp://x.example.com/' }, { archive: 'not a url' }, { session: 'https://user:pw@x.example.com/' }, { archive: 'https://x/'.padEnd(3000, 'x') }, { other: 'https://x/' }, { archive: 5 }]) {
+      const res = await op.call('PUT', `/projects/${p.id}/callbacks`, bad);
+      expect(res.status, JSON.stringify(bad).slice(0, 60)).toBe(400);
+    }
+    expect((await op.call('PUT', `/projects/${p.id}/callbacks`, { archive: null }, { csrf: null })).status).toBe(403);
+    expect((await op.call('PUT', '/projects/99999999/callbacks', { archive: null })).status).toBe(404);
+    expect((await op.call('GET', `/projects/${p.id}`)).body.callbacks).toEqual({ archive: 'https://app.example.com/archive', session: null });
+  });
+
   it('rotates a secret: the old one is refused at once by the REST API (real opentok SDK), the new one works', async () => {
     const { body: p } = await op.call('POST', '/projects', { name: 'Rotating' });
     const oldSdk = new OpenTok(p.id, p.secret, t.url);

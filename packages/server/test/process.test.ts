@@ -120,6 +120,10 @@ describe('colloquy CLI', () => {
     const app = JSON.parse((await cli(['project', 'create', '--name', 'App', '--public-key', pem], env)).stdout);
     expect(app.applicationId).toMatch(/^[0-9a-f-]{36}$/);
 
+    const hooks = JSON.parse((await cli(['project', 'callbacks', '--project', project.apiKey, '--archive', 'https://app.example.com/archive'], env)).stdout);
+    expect(hooks).toEqual({ archive: 'https://app.example.com/archive', session: null });
+    expect(JSON.parse((await cli(['project', 'callbacks', '--project', project.apiKey, '--archive', ''], env)).stdout)).toEqual({ archive: null, session: null });
+
     const sessionId = (await cli(['session', 'create', '--project', project.apiKey], env)).stdout.trim();
     const jwt = (await cli(['token', '--project', project.apiKey, '--session', sessionId, '--role', 'moderator', '--data', 'name=cli', '--ttl', '600'], env)).stdout.trim();
     const t1 = (await cli(['token', '--project', project.apiKey, '--session', sessionId, '--kind', 't1'], env)).stdout.trim();
@@ -144,7 +148,7 @@ describe('colloquy CLI', () => {
 
   it('explains mistakes with exit code 2', async () => {
     const env = { COLLOQUY_DATA_DIR: tempDir() };
-    for (const args of [['frobnicate'], ['project', 'create'], ['token', '--project', '1'], ['project', 'create', '--name', 'x', '--bogus'], ['token', '--project', '1', '--session', 's', '--role', 'king']]) {
+    for (const args of [['frobnicate'], ['project', 'create'], ['token', '--project', '1'], ['project', 'create', '--name', 'x', '--bogus'], ['token', '--project', '1', '--session', 's', '--role', 'king'], ['project', 'callbacks', '--project', '1']]) {
       const err = await cli(args, env).catch((e) => e);
       expect(err.code, args.join(' ')).toBe(2);
       expect(err.stderr).toMatch(/^colloquy: /);

@@ -1,6 +1,6 @@
 // Projects: list and create (legacy API key + secret, or a Vonage-style application with a public
-// key); one project's keys, secret rotation, public key replacement, sessions, and deletion after
-// typing its id.
+// key); one project's keys, secret rotation, public key replacement, callback URLs, sessions, and
+// deletion after typing its id.
 
 import { api, encode, type CreatedApplication, type ProjectDetail, type ProjectSummary, type SessionListItem } from '../api';
 import { copyToClipboard, formatDateTime, h, replace, shortId } from '../dom';
@@ -196,6 +196,34 @@ export async function projectPage(main: HTMLElement, params: Record<string, stri
   };
   drawCredentials(project);
 
+  const archiveUrl = h('input', { id: 'archive-callback-url', type: 'url', placeholder: 'https://example.com/opentok/archive', value: project.callbacks.archive ?? '' });
+  const sessionUrl = h('input', { id: 'session-callback-url', type: 'url', placeholder: 'https://example.com/opentok/session', value: project.callbacks.session ?? '' });
+  const callbacks = h(
+    'form',
+    {
+      class: 'card stack-form',
+      id: 'callbacks-form',
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const body = { archive: archiveUrl.value.trim() || null, session: sessionUrl.value.trim() || null };
+        const updated = await api<ProjectDetail>('PUT', `/projects/${encode(project.id)}/callbacks`, body).catch(showError(status));
+        if (!updated) return;
+        archiveUrl.value = updated.callbacks.archive ?? '';
+        sessionUrl.value = updated.callbacks.session ?? '';
+        replace(status, h('div', { class: 'ok-box' }, 'Callbacks saved.'));
+      },
+    },
+    h('h2', null, 'Callbacks'),
+    h('p', { class: 'muted' }, 'Like OpenTok, the server POSTs JSON to these URLs; leave one empty for none.'),
+    h('label', { for: 'archive-callback-url' }, 'Archive status callback URL'),
+    archiveUrl,
+    h('p', { class: 'muted small' }, 'The archive\'s JSON, with event "archive", on every status change.'),
+    h('label', { for: 'session-callback-url' }, 'Session monitoring callback URL'),
+    sessionUrl,
+    h('p', { class: 'muted small' }, 'connectionCreated, connectionDestroyed, streamCreated and streamDestroyed.'),
+    h('button', { type: 'submit', id: 'save-callbacks' }, 'Save'),
+  );
+
   const confirmInput = h('input', { id: 'delete-confirm', placeholder: project.id, autocomplete: 'off' });
   const deleteButton = h('button', { class: 'danger', id: 'delete-project', type: 'submit', disabled: true }, 'Delete project');
   confirmInput.addEventListener('input', () => (deleteButton.disabled = confirmInput.value.trim().toLowerCase() !== project.id));
@@ -227,6 +255,7 @@ export async function projectPage(main: HTMLElement, params: Record<string, stri
     h('h1', null, project.name, ' ', h('span', { class: 'badge muted' }, project.kind)),
     status,
     credentials,
+    callbacks,
     h(
       'section',
       { class: 'card' },

@@ -164,12 +164,29 @@ export class ArchiveStore {
   readonly #db: Db;
   /**
    * Called after an archive is inserted (previous status null) or its status changes: the
-   * Inspector's archive events come from here, so every path that changes a status is covered.
+   * Inspector's archive events and the archive status callbacks come from here, so every path that
+   * changes a status is covered. A listener that throws does not stop the others.
    */
-  onStatusChange: ((record: ArchiveRecord, previous: ArchiveStatus | null) => void) | null = null;
+  readonly #statusListeners = new Set<(record: ArchiveRecord, previous: ArchiveStatus | null) => void>();
 
   constructor(db: Db) {
     this.#db = db;
+  }
+
+  /** Adds a status listener (see above); returns its removal. */
+  onStatusChange(listener: (record: ArchiveRecord, previous: ArchiveStatus | null) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  #statusChanged(record: ArchiveRecord, previous: ArchiveStatus | null): void {
+    for (const listener of this.#statusListeners) {
+      try {
+        listener(record, previous);
+      } catch {
+        // A listener's failure is its own (each logs); the archive's state is already stored.
+      }
+    }
   }
 
   /** Inserts a new archive; ArchiveConflictError if the session already records one with this tag. */
@@ -211,7 +228,7 @@ export class ArchiveStore {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new ArchiveConflictError('already recording');
       throw err;
     }
-    this.onStatusChange?.(record, null);
+    this.#statusChanged(record, null);
   }
 
   get(id: string): ArchiveRecord | null {
@@ -264,11 +281,11 @@ export class ArchiveStore {
       sets.push(`${column[key]} = ?`);
       values.push(key === 'layout' ? (value === null ? null : JSON.stringify(value)) : value);
     }
-    const previous = changes.status !== undefined && this.onStatusChange ? this.get(id)?.status ?? null : undefined;
+    const previous = changes.status !== undefined && this.#statusListeners.size > 0 ? this.get(id)?.status ?? null : undefined;
     this.#db.prepare(`UPDATE archives SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
     const updated = this.get(id);
     if (!updated) throw new Error(`archive ${id} vanished`);
-    if (previous !== undefined && previous !== updated.status) this.onStatusChange?.(updated, previous);
+    if (previous !== undefined && previous !== updated.status) this.#statusChanged(updated, previous);
     return updated;
   }
 

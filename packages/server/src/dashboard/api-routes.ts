@@ -8,6 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { verifyClientToken } from '../auth/client-token.js';
+import { CallbackValidationError } from '../callbacks/callback-store.js';
 import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
 import { parseEventQuery, parseQualityQuery } from '../inspector/query-params.js';
 import type { AppContext } from '../rest/context.js';
@@ -50,6 +51,7 @@ const nameSchema = z.object({ name: z.string().trim().min(1).max(100) });
 const applicationSchema = z.object({ name: z.string().trim().min(1).max(100), publicKey: z.string().max(20_000).optional() });
 const publicKeySchema = z.object({ publicKey: z.string().min(1).max(20_000) });
 const deleteSchema = z.object({ confirm: z.string().min(1).max(100) });
+const callbacksSchema = z.object({ archive: z.string().max(2048).nullish(), session: z.string().max(2048).nullish() }).strict();
 const sessionSchema = z.object({
   mediaMode: z.enum(['routed', 'relayed']).default('routed'),
   archiveMode: z.enum(['manual', 'always']).default('manual'),
@@ -140,7 +142,7 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
     createdAt: p.createdAt,
     sessions: ctx.store.db.prepare('SELECT COUNT(*) FROM sessions WHERE project_id = ?').pluck().get(p.id) as number,
   });
-  const detail = (p: Project): ProjectDetail => ({ ...summary(p), secret: p.secret, publicKey: p.publicKey });
+  const detail = (p: Project): ProjectDetail => ({ ...summary(p), secret: p.secret, publicKey: p.publicKey, callbacks: ctx.store.callbacks.get(p.id) });
   const requireProject = (id: string): Project => {
     const project = ctx.store.projects.get(id.toLowerCase());
     if (!project) throw notFound('No such project', 404);
@@ -200,6 +202,20 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
     const { project: updated } = projectErrors(() => ctx.store.projects.ensureApplication(project.id, publicKey, project.name));
     log.info({ applicationId: project.id }, 'application public key replaced from the dashboard');
     return detail(updated);
+  });
+
+  // Archive status and session monitoring callback URLs ('' or null removes one; absent leaves it).
+  app.put<{ Params: { id: string } }>('/projects/:id/callbacks', async (request) => {
+    const project = requireProject(request.params.id);
+    const body = parseWith(callbacksSchema, request.body);
+    try {
+      ctx.store.callbacks.set(project.id, body);
+    } catch (err) {
+      if (err instanceof CallbackValidationError) throw invalid(err.message);
+      throw err;
+    }
+    log.info({ projectId: project.id, ...ctx.store.callbacks.get(project.id) }, 'project callbacks changed from the dashboard');
+    return detail(project);
   });
 
   app.delete<{ Params: { id: string } }>('/projects/:id', async (request, reply) => {

@@ -37,6 +37,8 @@ export interface ProjectDetail extends ProjectSummary {
   secret: string | null;
   /** PEM public key (applications). */
   publicKey: string | null;
+  /** Where archive status and session monitoring callbacks are POSTed (null: none). */
+  callbacks: { archive: string | null; session: string | null };
 }
 
 /** POST /dashboard/api/applications when the server generated the key pair: the private key, shown once. */

@@ -23,8 +23,8 @@ function eventType(status: ArchiveStatus, previous: ArchiveStatus | null): Archi
   }
 }
 
-export function recordArchiveEvents(archives: ArchiveStore, inspector: Inspector): void {
-  archives.onStatusChange = (record: ArchiveRecord, previous: ArchiveStatus | null) => {
+export function recordArchiveEvents(archives: ArchiveStore, inspector: Inspector): () => void {
+  return archives.onStatusChange((record: ArchiveRecord, previous: ArchiveStatus | null) => {
     const type = eventType(record.status, previous);
     if (!type) return;
     inspector.recordEvent(record.sessionId, record.projectId, {
@@ -33,5 +33,5 @@ export function recordArchiveEvents(archives: ArchiveStore, inspector: Inspector
       ...(record.name ? { name: record.name } : {}),
       ...(record.reason ? { reason: record.reason } : {}),
     });
-  };
+  });
 }

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ArchiveRecord } from '../archiving/archive-store.js';
+import { archiveJson } from '../archiving/archive-json.js';
 import { validateLayout } from '../archiving/layout.js';
 import { ColloquyError, invalid } from '../errors.js';
 import { MAX_ARCHIVE_NAME_LENGTH } from '../sessions/session-manager.js';
@@ -60,39 +61,8 @@ type ArchiveParams = { Params: { archiveId: string } };
 export async function archiveRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const archives = ctx.archives;
 
-  const toJson = (request: FastifyRequest, record: ArchiveRecord): Record<string, unknown> => {
-    const project = request.project;
-    const owner =
-      project.kind === 'project'
-        ? { partnerId: Number(project.id), projectId: Number(project.id) }
-        : { applicationId: project.id, projectId: project.id };
-    const recording = record.status === 'started' || record.status === 'paused';
-    return {
-      id: record.id,
-      sessionId: record.sessionId,
-      name: record.name,
-      status: record.status,
-      reason: record.reason,
-      createdAt: record.createdAt,
-      updatedAt: record.updatedAt,
-      duration: record.duration,
-      size: record.size,
-      ...owner,
-      hasAudio: record.hasAudio,
-      hasVideo: record.hasVideo,
-      outputMode: record.outputMode,
-      streamMode: record.streamMode,
-      ...(record.outputMode === 'composed' ? { resolution: record.resolution } : {}),
-      ...(record.multiArchiveTag !== null ? { multiArchiveTag: record.multiArchiveTag } : {}),
-      ...(record.maxBitrate !== null ? { maxBitrate: record.maxBitrate } : {}),
-      ...(record.quantizationParameter !== null ? { quantizationParameter: record.quantizationParameter } : {}),
-      url: archives.urlOf(record, ctx.config.publicUrl ?? `${request.protocol}://${request.host}`),
-      ...(record.sha256 ? { sha256sum: record.sha256 } : {}),
-      password: '',
-      hasTranscription: false,
-      streams: recording ? archives.liveStreams(record.id) : [],
-    };
-  };
+  const toJson = (request: FastifyRequest, record: ArchiveRecord): Record<string, unknown> =>
+    archiveJson(record, request.project, archives, ctx.config.publicUrl ?? `${request.protocol}://${request.host}`);
 
   app.get('/archive', async (request) => {
     const query = parseWith(ListQuery, request.query, 'Query');

@@ -1,6 +1,8 @@
 // The store: one SQLite database in the data folder and the repositories over it.
 
 import { archivingMigrations } from '../archiving/schema.js';
+import { CallbackStore } from '../callbacks/callback-store.js';
+import { callbackMigrations } from '../callbacks/schema.js';
 import { openDatabase, type Db, type Migration } from './database.js';
 import { ProjectStore } from './projects.js';
 import { inspectorMigrations } from '../inspector/schema.js';
@@ -14,17 +16,20 @@ export type { SessionRecord, MediaMode, ArchiveMode } from './sessions.js';
 export { ProjectValidationError, parseRsaPublicKey } from './projects.js';
 
 /** Every module's migrations, in the order they apply. Append a module's list here. */
-export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations, ...archivingMigrations];
+export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations, ...archivingMigrations, ...callbackMigrations];
 
 export class Store {
   readonly db: Db;
   readonly projects: ProjectStore;
   readonly sessions: SessionStore;
+  /** Where each project's archive status and session monitoring callbacks go (callbacks/). */
+  readonly callbacks: CallbackStore;
 
   constructor(db: Db) {
     this.db = db;
     this.projects = new ProjectStore(db);
     this.sessions = new SessionStore(db);
+    this.callbacks = new CallbackStore(db);
   }
 
   static open(dataDir: string): Store {
