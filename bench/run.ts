@@ -47,6 +47,8 @@ function plans(quick: boolean): {
   sfu: SfuPlan;
   profile: { bitrate: string; subscribers: number; seconds: number };
   signaling: number[];
+  /** Sizes run again with every client suppressing connection events (a webinar's viewers). */
+  signalingSuppressed: number[];
   cycles: number;
   mediaCycles: number;
 } {
@@ -55,6 +57,7 @@ function plans(quick: boolean): {
       sfu: { bitrates: [{ name: '500k', clip: SD }], fanout: [1, 10], mesh: [4], warmupSeconds: 1, windowSeconds: 3, windows: 1, firstFrameJoins: 5, workers: 2 },
       profile: { bitrate: '500k', subscribers: 10, seconds: 3 },
       signaling: [200],
+      signalingSuppressed: [200],
       cycles: 100,
       mediaCycles: 40,
     };
@@ -75,6 +78,7 @@ function plans(quick: boolean): {
     },
     profile: { bitrate: '500k', subscribers: 100, seconds: 8 },
     signaling: [1000, 5000],
+    signalingSuppressed: [5000],
     cycles: 1000,
     mediaCycles: 1000,
   };
@@ -169,6 +173,10 @@ async function inside(args: {
     await timed('signaling', async () => {
       for (const n of plan.signaling) {
         results.signaling.push(await runScale(n, { workers: 2, signals: 10, measureLeave: n <= 1000, profileJoin: n === plan.signaling[0] }));
+        save();
+      }
+      for (const n of plan.signalingSuppressed) {
+        results.signaling.push(await runScale(n, { workers: 2, signals: 10, measureLeave: false, suppressed: true }));
         save();
       }
     });

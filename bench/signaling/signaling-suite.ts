@@ -21,6 +21,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export interface ScaleResult {
   connections: number;
+  /** Every joining client asked for connectionEventsSuppressed (a webinar's viewers). */
+  connectionEventsSuppressed?: boolean;
   connected: number;
   /** First connect to the last connect reply, s. */
   joinSeconds: number;
@@ -101,7 +103,7 @@ async function gc(server: ColloquyProcess): Promise<Memory['memory']> {
 
 export async function runScale(
   connections: number,
-  options: { workers: number; signals: number; measureLeave: boolean; profileJoin?: boolean },
+  options: { workers: number; signals: number; measureLeave: boolean; profileJoin?: boolean; suppressed?: boolean },
 ): Promise<ScaleResult> {
   const server = await startColloquy();
   const pool = new WorkerPool(options.workers);
@@ -127,6 +129,7 @@ export async function runScale(
       sessionId,
       count: Math.max(0, Math.min(per, connections - 1 - i * per)),
       concurrency: 25,
+      suppressed: options.suppressed === true,
     }));
     const joinSeconds = (performance.now() - started) / 1000;
     for (const r of replies) errors.push(...r.errors);
@@ -167,6 +170,7 @@ export async function runScale(
     await first.disconnect().catch(() => {});
     return {
       connections,
+      connectionEventsSuppressed: options.suppressed === true,
       connected,
       joinSeconds,
       settledSeconds,

@@ -57,6 +57,8 @@ export interface SignalingClientOptions {
   token: string;
   /** Timeout of the connect request, ms. Default 15000. */
   timeoutMs?: number;
+  /** OT.initSession's connectionEventsSuppressed: the server sends no connection events for others. */
+  connectionEventsSuppressed?: boolean;
 }
 
 /** One Connection of one client: a WebSocket to /v2/signaling. */
@@ -93,7 +95,14 @@ export class SignalingClient {
       ws.once('close', (code) => reject(new SignalingError(`socket closed before open (${code})`, code)));
     });
     const result = await this.#send<'connect'>(
-      { type: 'connect', version: PROTOCOL_VERSION, sessionId: options.sessionId, token: options.token, sdk: { name: 'colloquy-load', version: '1' } },
+      {
+        type: 'connect',
+        version: PROTOCOL_VERSION,
+        sessionId: options.sessionId,
+        token: options.token,
+        sdk: { name: 'colloquy-load', version: '1' },
+        ...(options.connectionEventsSuppressed ? { connectionEventsSuppressed: true } : {}),
+      },
       options.timeoutMs ?? 15_000,
     );
     this.connection = result.connection;

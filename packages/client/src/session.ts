@@ -66,7 +66,11 @@ export interface IceConfig {
 }
 
 export interface SessionOptions {
-  /** Do not dispatch connectionCreated/connectionDestroyed for other clients (large sessions). Default false. */
+  /**
+   * Do not dispatch connectionCreated/connectionDestroyed for other clients (large sessions,
+   * webinars). The server then sends none either, so a join costs it O(1) messages, not O(N).
+   * Streams still carry their connection (`stream.connection.data`). Default false.
+   */
   connectionEventsSuppressed?: boolean;
   /**
    * Colloquy: the server to talk to, e.g. `https://video.example.com`. Default: the server that served
@@ -186,7 +190,7 @@ export class Session extends OTEventEmitter<SessionEventMap> {
       this.#options.reconnectPolicy,
     );
     this.#channel = channel;
-    return channel.connect({ sessionId: this.sessionId, token, apiKey: this.apiKey }).then(
+    return channel.connect({ sessionId: this.sessionId, token, apiKey: this.apiKey, connectionEventsSuppressed: this.#options.connectionEventsSuppressed === true }).then(
       (result) => {
         if (this.#channel !== channel) return done(new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_CONNECT_FAILED', 'disconnect was called while connecting'));
         this.#onConnected(result);
@@ -425,7 +429,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
   }
 
   #streamOf(info: StreamInfo): Stream {
-    const connection = this.#connections.get(info.connectionId) ?? new Connection({ connectionId: info.connectionId, creationTime: 0, data: '' });
+    // With connectionEventsSuppressed the server sends no connections: the stream names its own.
+    const connection = this.#connections.get(info.connectionId) ?? new Connection(info.connection ?? { connectionId: info.connectionId, creationTime: 0, data: '' });
     return new Stream(info, connection);
   }
 

@@ -97,7 +97,7 @@ export class SignalingChannel {
   }
 
   /** Opens the socket and joins; rejects with OpenTok's 1004, 1005 or 1006. */
-  connect(options: { sessionId: string; token: string; apiKey: string }): Promise<ConnectResult> {
+  connect(options: { sessionId: string; token: string; apiKey: string; connectionEventsSuppressed?: boolean }): Promise<ConnectResult> {
     if (this.#state !== 'idle') return Promise.reject(new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_CONNECT_FAILED', 'connect was already called'));
     this.#state = 'connecting';
     return new Promise<ConnectResult>((resolve, reject) => {
@@ -123,7 +123,16 @@ export class SignalingChannel {
       const id = this.#nextId++;
       ws.onopen = () => {
         ws.send(
-          JSON.stringify({ type: 'connect', id, version: PROTOCOL_VERSION, sessionId: options.sessionId, token: options.token, apiKey: options.apiKey, sdk: { name: 'colloquy-js', version: VERSION } }),
+          JSON.stringify({
+            type: 'connect',
+            id,
+            version: PROTOCOL_VERSION,
+            sessionId: options.sessionId,
+            token: options.token,
+            apiKey: options.apiKey,
+            sdk: { name: 'colloquy-js', version: VERSION },
+            ...(options.connectionEventsSuppressed ? { connectionEventsSuppressed: true } : {}),
+          }),
         );
       };
       ws.onerror = () => {

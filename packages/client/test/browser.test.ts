@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { ProtocolClient } from '@colloquy/testing/protocol';
 
 /** What the harness page records: every session event, in order. */
 interface Logged {
@@ -191,6 +192,37 @@ describe('joining', () => {
     }
     const listed = t.server.sessions.listConnections(t.server.store.projects.get(t.apiKey)!, sessionId);
     expect(listed.map((c) => c.connectionId).sort()).toEqual([ids[0], ids[1], ids[3], ids[4]].sort());
+  });
+});
+
+describe('connectionEventsSuppressed', () => {
+  it('a large-session viewer hears of no other connection, yet its streams carry their connection data', async () => {
+    const sessionId = await new Promise<string>((resolve, reject) => ot.createSession({ mediaMode: 'relayed' }, (e, s) => (e ? reject(e) : resolve(s!.sessionId))));
+    const host = await ProtocolClient.join(t.url, sessionId, ot.generateToken(sessionId, { data: 'name=Host' }));
+    await host.request({ type: 'publish', name: 'stage', hasAudio: true, hasVideo: true, videoType: 'camera', videoDimensions: { width: 640, height: 480 } });
+    const p = await openPage();
+    const seen = p.page.evaluate(
+      async ([apiKey, sid, tk]) => {
+        const OT = (window as any).OT;
+        const session = OT.initSession(apiKey, sid, { connectionEventsSuppressed: true });
+        const log: string[] = [];
+        session.on('connectionCreated', (e: any) => log.push(`connectionCreated ${e.connection.data}`));
+        session.on('connectionDestroyed', (e: any) => log.push(`connectionDestroyed ${e.connection.data}`));
+        session.on('streamCreated', (e: any) => log.push(`streamCreated ${e.stream.name} by ${e.stream.connection.data}`));
+        session.on('signal', (e: any) => log.push(`signal ${e.data}`));
+        await new Promise<void>((resolve, reject) => session.connect(tk, (err: unknown) => (err ? reject(err) : resolve())));
+        (window as any).suppressedLog = log;
+        return log.slice();
+      },
+      [t.apiKey, sessionId, ot.generateToken(sessionId, { role: 'subscriber', data: 'name=Viewer' })] as const,
+    );
+    expect(await seen).toEqual(['connectionCreated name=Viewer', 'streamCreated stage by name=Host']);
+    // Someone joins and leaves, then a signal: only the signal reaches the viewer.
+    const passer = await ProtocolClient.join(t.url, sessionId, ot.generateToken(sessionId, { data: 'name=Passer' }));
+    await passer.close();
+    await host.request({ type: 'signal', signalType: 'news', data: 'hello all' });
+    await expect.poll(() => p.page.evaluate(() => (window as any).suppressedLog.slice())).toEqual(['connectionCreated name=Viewer', 'streamCreated stage by name=Host', 'signal hello all']);
+    await host.close();
   });
 });
 

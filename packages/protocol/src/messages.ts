@@ -40,6 +40,8 @@ export interface StreamInfo {
   frameRate: number | null;
   /** Epoch milliseconds. */
   creationTime: number;
+  /** The publishing connection itself (id, creationTime, data), for clients that do not track connections. */
+  connection?: ConnectionInfo;
 }
 
 /**
@@ -94,6 +96,12 @@ export interface ConnectRequest {
   apiKey?: string;
   /** SDK name and version, for the Inspector. */
   sdk?: { name: string; version: string };
+  /**
+   * OT.initSession's connectionEventsSuppressed (large sessions): the server sends this connection
+   * no connectionCreated/connectionDestroyed for others and no `connections` list at connect;
+   * streams still name their publisher's connection (StreamInfo.connection).
+   */
+  connectionEventsSuppressed?: boolean;
 }
 
 /** First message on a replacement socket: take the connection back after a drop. */

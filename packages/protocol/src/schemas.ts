@@ -63,6 +63,7 @@ export const ConnectRequestSchema: z.ZodType<ConnectRequest> = z.object({
   token: z.string().min(1).max(16_384),
   apiKey: z.string().min(1).max(64).optional(),
   sdk: z.object({ name: z.string().max(64), version: z.string().max(64) }).optional(),
+  connectionEventsSuppressed: z.boolean().optional(),
 });
 
 export const ResumeRequestSchema: z.ZodType<ResumeRequest> = z.object({

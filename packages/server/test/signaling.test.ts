@@ -139,6 +139,32 @@ describe('joining', () => {
   });
 });
 
+describe('connectionEventsSuppressed', () => {
+  it('a suppressing client gets no connection list and no connection events, while streams still name their connection', async () => {
+    const sessionId = await new Promise<string>((resolve, reject) => ot.createSession({ mediaMode: 'relayed' }, (err, s) => (err ? reject(err) : resolve(s!.sessionId))));
+    const host = await join(sessionId, 'publisher', 'name=Host');
+    const published = await host.request({ type: 'publish', name: 'stage', hasAudio: true, hasVideo: true, videoType: 'camera', videoDimensions: { width: 640, height: 480 } });
+    const streamId = (published['result'] as { streamId: string }).streamId;
+
+    const viewer = await WsClient.open(t.url);
+    clients.push(viewer);
+    const reply = await viewer.request({ type: 'connect', version: PROTOCOL_VERSION, sessionId, token: token(sessionId, 'subscriber', 'name=Viewer'), connectionEventsSuppressed: true });
+    const result = reply['result'] as { connection: { connectionId: string }; connections: unknown[]; streams: Array<Record<string, unknown>> };
+    expect(result.connections).toEqual([]);
+    expect(result.streams).toEqual([expect.objectContaining({ streamId, connection: host.connectResult!.connection })]);
+
+    // Others still see the viewer come and go; the viewer sees nobody, but signals and streams reach it.
+    await host.waitFor((m) => m.type === 'connectionCreated' && (m['connection'] as { connectionId: string }).connectionId === result.connection.connectionId);
+    const other = await join(sessionId, 'publisher', 'name=Other');
+    other.close();
+    await host.waitFor((m) => m.type === 'connectionDestroyed' && m['connectionId'] === other.connectionId);
+    expect(await host.request({ type: 'signal', signalType: 'hello', data: 'all' })).toMatchObject({ type: 'response' });
+    await viewer.waitFor((m) => m.type === 'signal' && m['data'] === 'all');
+    expect(viewer.of('connectionCreated')).toEqual([]);
+    expect(viewer.of('connectionDestroyed')).toEqual([]);
+  });
+});
+
 describe('signals', () => {
   it('reaches everyone (the sender too) or one connection, once each, in order', async () => {
     const sessionId = await createSession();

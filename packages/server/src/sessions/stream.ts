@@ -147,6 +147,7 @@ export class Stream extends TypedEmitter<StreamEvents> {
       videoDimensions: this.#videoDimensions,
       frameRate: this.frameRate,
       creationTime: this.creationTime,
+      connection: this.connection.info(),
     };
   }
 

@@ -27,6 +27,7 @@ export type OutgoingMessage = Unsequenced<ServerMessage>;
 export class Channel {
   readonly session: Session;
   readonly connection: Connection;
+  readonly connectionEventsSuppressed: boolean;
   /** Given to the client at connect; required, with the connection id, to resume. */
   readonly resumeSecret = randomBytes(24).toString('base64url');
   readonly #options: ChannelOptions;
@@ -45,14 +46,21 @@ export class Channel {
   #networkCloseCode: number = CloseCodes.GOING_AWAY;
   #ended = false;
 
-  constructor(session: Session, connection: Connection, options: ChannelOptions, log: Logger, onEnded: (channel: Channel) => void) {
+  /**
+   * `connectionEventsSuppressed` (OT.initSession's option, for large sessions): this client is
+   * told of no other connection coming or going — each join is then O(1) messages, not O(N).
+   */
+  constructor(session: Session, connection: Connection, options: ChannelOptions, log: Logger, onEnded: (channel: Channel) => void, connectionEventsSuppressed = false) {
     this.session = session;
     this.connection = connection;
     this.#options = options;
     this.#log = log.child({ connectionId: connection.id });
     this.#onEnded = onEnded;
-    session.on('connectionCreated', this.#onConnectionCreated);
-    session.on('connectionDestroyed', this.#onConnectionDestroyed);
+    this.connectionEventsSuppressed = connectionEventsSuppressed;
+    if (!connectionEventsSuppressed) {
+      session.on('connectionCreated', this.#onConnectionCreated);
+      session.on('connectionDestroyed', this.#onConnectionDestroyed);
+    }
     session.on('streamCreated', this.#onStreamCreated);
     session.on('streamDestroyed', this.#onStreamDestroyed);
     session.on('streamPropertyChanged', this.#onStreamPropertyChanged);

@@ -260,7 +260,8 @@ export class SignalingServer {
       return;
     }
     const { session, connection } = this.#sessions.join(record, claims, { userAgent: peer.userAgent, ip: peer.ip, sdk: message.sdk ?? null });
-    const channel = new Channel(session, connection, this.#options, this.#log, (c) => this.#channels.delete(c.connection.id));
+    const suppressed = message.connectionEventsSuppressed === true;
+    const channel = new Channel(session, connection, this.#options, this.#log, (c) => this.#channels.delete(c.connection.id), suppressed);
     this.#channels.set(connection.id, channel);
     this.#bind(peer, channel);
     const result: ConnectResult = {
@@ -268,7 +269,7 @@ export class SignalingServer {
       resumeSecret: channel.resumeSecret,
       capabilities: connection.capabilities,
       permissions: [...connection.permissions].filter((p) => p !== 'signal'),
-      connections: [...session.connections.values()].filter((c) => c !== connection).map((c) => c.info()),
+      connections: suppressed ? [] : [...session.connections.values()].filter((c) => c !== connection).map((c) => c.info()),
       streams: session.liveStreams().map((s) => s.info()),
       session: { sessionId: session.id, mediaMode: record.mediaMode },
       heartbeat: { intervalMs: this.#options.heartbeatMs, timeoutMs: this.#options.heartbeatTimeoutMs },
