@@ -35,13 +35,16 @@ export function parseCallbackUrl(value: unknown): string | null {
 
 export class CallbackStore {
   readonly #db: Db;
+  /** Read on every connection and stream event of a live session: prepared once. */
+  readonly #select;
 
   constructor(db: Db) {
     this.#db = db;
+    this.#select = db.prepare('SELECT archive_url, session_url FROM project_callbacks WHERE project_id = ?');
   }
 
   get(projectId: string): ProjectCallbacks {
-    const row = this.#db.prepare('SELECT archive_url, session_url FROM project_callbacks WHERE project_id = ?').get(projectId) as
+    const row = this.#select.get(projectId) as
       | { archive_url: string | null; session_url: string | null }
       | undefined;
     return { archive: row?.archive_url ?? null, session: row?.session_url ?? null };
