@@ -3,7 +3,7 @@
 // fed by the same calls that write the log, so the live dashboard reads memory, not SQLite.
 // Entries go when their connection leaves; tracks with no sample for STALE_TRACK_MS are swept.
 
-import type { InspectorEventInput, MediaKind, QualitySampleInput, QualitySource } from './types.js';
+import type { InspectorEventInput, LiveStream, MediaKind, QualitySampleInput, QualitySource } from './types.js';
 
 export interface LiveConnection {
   connectionId: string;
@@ -12,19 +12,6 @@ export interface LiveConnection {
   ip: string | null;
   role: string | null;
   data: string | null;
-}
-
-export interface LiveStream {
-  streamId: string;
-  connectionId: string;
-  createdAt: number;
-  videoType: string | null;
-  name: string | null;
-  hasAudio: boolean | null;
-  hasVideo: boolean | null;
-  /** The video's dimensions as the publisher announced them (updated by streamPropertyChanged). */
-  width: number | null;
-  height: number | null;
 }
 
 export interface LiveSubscription {

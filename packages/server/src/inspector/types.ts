@@ -344,28 +344,34 @@ export interface Participant {
   score: ConnectionScore | null;
 }
 
+/** A live stream as the Inspector's live view keeps it. */
+export interface LiveStream {
+  streamId: string;
+  connectionId: string;
+  createdAt: number;
+  videoType: string | null;
+  name: string | null;
+  hasAudio: boolean | null;
+  hasVideo: boolean | null;
+  /** The video's dimensions as the publisher announced them (updated by streamPropertyChanged). */
+  width: number | null;
+  height: number | null;
+}
+
 /** A live session as the dashboard shows it, from memory. */
 export interface LiveSessionSnapshot {
   sessionId: string;
   projectId: string;
   since: number;
   connections: Array<{ connectionId: string; createdAt: number; userAgent: string | null; ip: string | null; role: string | null; data: string | null }>;
-  streams: Array<{
-    streamId: string;
-    connectionId: string;
-    createdAt: number;
-    videoType: string | null;
-    name: string | null;
-    hasAudio: boolean | null;
-    hasVideo: boolean | null;
-    /** Announced video dimensions (null without video). */
-    width: number | null;
-    height: number | null;
-    /** Bits per second arriving for the stream (all its tracks); null before the first sample. */
-    bitrate: number | null;
-    /** Frame rate of its video as last measured (server view, else the publisher's report). */
-    frameRate: number | null;
-  }>;
+  streams: Array<
+    LiveStream & {
+      /** Bits per second arriving for the stream (all its tracks); null before the first sample. */
+      bitrate: number | null;
+      /** Frame rate of its video as last measured (server view, else the publisher's report). */
+      frameRate: number | null;
+    }
+  >;
   subscriptions: Array<{ connectionId: string; streamId: string; createdAt: number; bitrate: number | null }>;
   /** Latest sample of every track seen in the last 30 s. */
   tracks: Array<{ source: QualitySource; connectionId: string; streamId: string | null; kind: MediaKind; direction: 'send' | 'receive' | null; at: number; bitrate: number; packetLoss: number; rttMs: number | null; jitterMs: number | null; frameRate: number | null; width: number | null; height: number | null }>;
