@@ -4,7 +4,7 @@
 //   JOINS=10 npm run media:first-frame -w @colloquy/bench
 
 import { launchChromium } from '@colloquy/testing/browser';
-import { startMediaHarness } from '@colloquy/testing/media';
+import { firstFrameJoin, startMediaHarness } from '@colloquy/testing/media';
 import { envInt, median, table } from '../lib/stats.js';
 
 const JOINS = envInt('JOINS', 10);
@@ -25,16 +25,9 @@ try {
   const rows: (string | number)[][] = [['join', 'first frame ms', 'keyframe requests so far']];
   const producer = harness.engine.routers[0]!.producers.find((p) => p.kind === 'video')!;
   for (let i = 0; i < JOINS; i++) {
-    const { transportId } = (await page.evaluate((p) => (window as any).media.subscribe(p), ids)) as { transportId: string };
-    const deadline = Date.now() + 10_000;
-    let ms: number | null = null;
-    while (ms === null && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-      ms = (await page.evaluate((id) => (window as any).media.firstFrameMs(id), transportId)) as number | null;
-    }
+    const ms = await firstFrameJoin(page, ids);
     times.push(ms ?? NaN);
     rows.push([i + 1, ms === null ? 'none in 10 s' : Math.round(ms), producer.getStats().pliCount]);
-    await page.evaluate((id) => (window as any).media.close(id), transportId);
     await new Promise((r) => setTimeout(r, 300));
   }
   console.log(`subscribe() start -> first rendered frame, ${JOINS} joins to one 640x480 VP8 publisher\n`);

@@ -9,7 +9,7 @@
 // connect, streamCreated for the existing stream, subscribe, first frame, disconnect.
 
 import { launchChromium, type TestBrowser } from '@colloquy/testing/browser';
-import { startMediaHarness } from '@colloquy/testing/media';
+import { firstFrameJoin, startMediaHarness } from '@colloquy/testing/media';
 import { startTestServer } from '@colloquy/testing/server';
 import { Colloquy } from '@colloquy/sdk-node';
 import { createServer } from 'node:http';
@@ -104,15 +104,7 @@ async function baselineRun(browser: TestBrowser): Promise<number[]> {
     await page.goto(harness.url);
     const times: number[] = [];
     for (let i = 0; i < JOINS; i++) {
-      const { transportId } = (await page.evaluate((p) => (window as any).media.subscribe(p), pub.producers.map((p) => p.id))) as { transportId: string };
-      const deadline = Date.now() + 10_000;
-      let ms: number | null = null;
-      while (ms === null && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-        ms = (await page.evaluate((id) => (window as any).media.firstFrameMs(id), transportId)) as number | null;
-      }
-      times.push(ms ?? NaN);
-      await page.evaluate((id) => (window as any).media.close(id), transportId);
+      times.push((await firstFrameJoin(page, pub.producers.map((p) => p.id))) ?? NaN);
       await new Promise((r) => setTimeout(r, 300));
     }
     await pubPage.close();
@@ -123,11 +115,21 @@ async function baselineRun(browser: TestBrowser): Promise<number[]> {
   }
 }
 
-const browser = await launchChromium();
-try {
-  const routed = await sdkRun(browser, 'routed');
-  const relayed = await sdkRun(browser, 'relayed');
-  const baseline = await baselineRun(browser);
+/** Each part in its own Chromium: while the relayed part ran, Chromium 156 here was seen to end
+ * the whole (persistent) context, and the next part then had no browser. */
+async function inBrowser<T>(run: (browser: TestBrowser) => Promise<T>): Promise<T> {
+  const browser = await launchChromium();
+  try {
+    return await run(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+{
+  const routed = await inBrowser((b) => sdkRun(b, 'routed'));
+  const relayed = await inBrowser((b) => sdkRun(b, 'relayed'));
+  const baseline = await inBrowser(baselineRun);
   const rows: (string | number)[][] = [['join', 'routed SDK ms', 'relayed SDK ms', 'raw PC baseline ms']];
   const fmt = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 'none in 10 s' : Math.round(x));
   for (let i = 0; i < JOINS; i++) rows.push([i + 1, fmt(routed.times[i]), fmt(relayed.times[i]), fmt(baseline[i])]);
@@ -139,6 +141,4 @@ try {
   console.log(`\nmedian: routed ${Math.round(mRouted)} ms, relayed ${Math.round(mRelayed)} ms; baseline (media engine, raw RTCPeerConnection, subscribe() start) ${Math.round(mBase)} ms`);
   console.log(`ratio routed SDK / baseline: ${(mRouted / mBase).toFixed(2)}x`);
   console.log(`\npublisher availableOutgoingBitrate ${BITRATE_AFTER_MS / 1000} s after publishing: routed ${kbps(routed.bitrate)} kbps, relayed ${kbps(relayed.bitrate)} kbps`);
-} finally {
-  await browser.close();
 }

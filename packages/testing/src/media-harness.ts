@@ -5,6 +5,7 @@
 import { MediaEngine, type PublisherTransport, type Router, type SubscriberTransport, type VideoCodecName } from '@colloquy/server';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { pino } from 'pino';
+import type { Page } from 'playwright-core';
 
 export interface MediaHarness {
   url: string;
@@ -28,6 +29,23 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+}
+
+/**
+ * One subscriber join on a harness page: `media.subscribe(producerIds)`, waits up to `timeoutMs`
+ * for the first rendered frame, closes the subscription. Milliseconds from subscribe() to that
+ * frame, or null when none came in time.
+ */
+export async function firstFrameJoin(page: Page, producerIds: string[], timeoutMs = 10_000): Promise<number | null> {
+  const { transportId } = (await page.evaluate((p) => (window as any).media.subscribe(p), producerIds)) as { transportId: string };
+  const deadline = Date.now() + timeoutMs;
+  let ms: number | null = null;
+  while (ms === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    ms = (await page.evaluate((id) => (window as any).media.firstFrameMs(id), transportId)) as number | null;
+  }
+  await page.evaluate((id) => (window as any).media.close(id), transportId);
+  return ms;
 }
 
 export async function startMediaHarness(options: MediaHarnessOptions = {}): Promise<MediaHarness> {
