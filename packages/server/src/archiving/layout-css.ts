@@ -6,14 +6,19 @@
 // unsupported (descendant and child combinators, ids, attributes, *, pseudo-elements) is refused with a
 // message naming it; unknown properties are ignored as CSS does.
 
-export interface CssBox {
-  index: number;
+/** Where a stream is painted on the composed frame (pixels). */
+export interface BoxGeometry {
   x: number;
   y: number;
   width: number;
   height: number;
+  /** Painting order: higher on top. */
   z: number;
   fit: 'contain' | 'cover';
+}
+
+export interface CssBox extends BoxGeometry {
+  index: number;
 }
 
 interface Compound {

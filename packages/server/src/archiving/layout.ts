@@ -3,7 +3,7 @@
 // layout (`screenshareType`) and its stream prioritization rules. Pure geometry, no ffmpeg.
 
 import { invalid } from '../errors.js';
-import { layoutWithStylesheet, parseStylesheet, StylesheetError } from './layout-css.js';
+import { layoutWithStylesheet, parseStylesheet, StylesheetError, type BoxGeometry } from './layout-css.js';
 
 export const LAYOUT_TYPES = ['bestFit', 'pip', 'verticalPresentation', 'horizontalPresentation', 'focus', 'custom'] as const;
 export type LayoutType = (typeof LAYOUT_TYPES)[number];
@@ -33,15 +33,8 @@ export interface LayoutStream {
   addedAt: number;
 }
 
-export interface Box {
+export interface Box extends BoxGeometry {
   streamId: string;
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  /** Painting order: higher on top. */
-  z: number;
-  fit: 'contain' | 'cover';
 }
 
 /** Checks a layout given by REST (400 on anything OpenTok refuses or we cannot render). */
