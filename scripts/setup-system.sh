@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Colloquy's tests and tools use, if any is missing: Chromium (browser
-# tests), ffmpeg (archives, the load tool's clips), unzip, PHP + PHPUnit (the PHP SDK). Needs root
-# (or passwordless sudo). Safe to run again: it does nothing when everything is there.
+# tests), ffmpeg (archives, the load tool's clips), unzip, PHP + PHPUnit (the PHP SDK), and for the
+# deployment tests coturn (TURN), nginx (the reverse-proxy recipe), openssl (test certificates),
+# iproute2 + nftables (ICE-TCP with UDP blocked in a network namespace) and systemd (the unit file
+# is checked with systemd-analyze). Needs root (or passwordless sudo). Safe to run again: it does
+# nothing when everything is there.
 set -euo pipefail
-INSTALL_LABEL=setup-system exec "$(dirname "$0")/install-debian-packages.sh" chromium ffmpeg php-cli php-curl php-xml php-mbstring phpunit unzip
+INSTALL_LABEL=setup-system exec "$(dirname "$0")/install-debian-packages.sh" chromium ffmpeg php-cli php-curl php-xml php-mbstring phpunit unzip coturn nginx openssl iproute2 nftables systemd

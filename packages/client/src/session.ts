@@ -57,9 +57,12 @@ export interface SessionEventMap {
 
 /** OpenTok.js iceConfig: which ICE (STUN/TURN) servers peer connections use. */
 export interface IceConfig {
-  /** 'all' or 'custom': this server provides none, so both mean customServers. */
+  /**
+   * 'all' (default): the TURN servers the Colloquy server hands out (COLLOQUY_TURN_URLS), then
+   * customServers; 'custom': customServers only.
+   */
   includeServers?: 'all' | 'custom';
-  /** 'relay' forces media through TURN (customServers must include one). Default 'all'. */
+  /** 'relay' forces media through TURN (the server's or customServers). Default 'all'. */
   transportPolicy?: 'all' | 'relay';
   /** Your STUN/TURN servers, e.g. [{urls: 'turn:turn.example.com:3478', username, credential}]. */
   customServers?: RTCIceServer[];
@@ -134,6 +137,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
   readonly #streams = new Map<string, Stream>();
   #mediaMode: 'routed' | 'relayed' = 'routed';
   #iceConfig: IceConfig;
+  /** The server's TURN servers with this connection's credentials (from the connect reply). */
+  #serverIceServers: RTCIceServer[] = [];
   /** Our publishers by stream id (once their publish reply came). */
   readonly #publishers = new Map<string, Publisher>();
   /** Our subscribers by subscriber id (once their subscribe reply came), and all of them. */
@@ -397,7 +402,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     },
     rtcConfiguration: () => {
       const ice = this.#iceConfig;
-      return { iceServers: ice.customServers ?? [], iceTransportPolicy: ice.transportPolicy === 'relay' ? 'relay' : 'all', bundlePolicy: 'max-bundle' };
+      const own = ice.includeServers === 'custom' ? [] : this.#serverIceServers;
+      return { iceServers: [...own, ...(ice.customServers ?? [])], iceTransportPolicy: ice.transportPolicy === 'relay' ? 'relay' : 'all', bundlePolicy: 'max-bundle' };
     },
     request: <T extends SessionRequestType>(type: T, body: RequestBody<T>): Promise<RequestMap[T]['result']> => {
       if (!this.#channel) return Promise.reject(notConnected(type));
@@ -459,6 +465,7 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     for (const c of others) this.#connections.set(c.connectionId, c);
     this.#connections.set(this.connection.connectionId, this.connection);
     this.#mediaMode = result.session.mediaMode;
+    this.#serverIceServers = (result.iceServers ?? []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
     const streams = result.streams.map((info) => this.#streamOf(info));
     for (const stream of streams) this.#streams.set(stream.streamId, stream);
     if (!this.#options.connectionEventsSuppressed) {

@@ -80,6 +80,26 @@ window.subStats = async () => {
   return out;
 };
 
+/** The selected ICE candidate pair of an RTCStatsReport: local and remote candidate types and the relay protocol. */
+const selectedPair = (report) => {
+  let pairId = null;
+  report.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId; });
+  let pair = pairId ? report.get(pairId) : null;
+  if (!pair) report.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
+  if (!pair) return null;
+  const local = report.get(pair.localCandidateId) || {};
+  const remote = report.get(pair.remoteCandidateId) || {};
+  return { local: local.candidateType, localProtocol: local.protocol, relayProtocol: local.relayProtocol || null, remote: remote.candidateType, remoteProtocol: remote.protocol, tcpType: remote.tcpType || null };
+};
+
+/** The selected candidate pair of every subscriber and of each of the publisher's peer connections. */
+window.pairInfo = async () => {
+  const out = { subscribers: {}, publisher: [] };
+  for (const [key, sub] of window.subs) out.subscribers[key] = selectedPair(await sub.getRtcStatsReport());
+  if (window.publisher) for (const { rtcStatsReport } of await window.publisher.getRtcStatsReport()) out.publisher.push(selectedPair(rtcStatsReport));
+  return out;
+};
+
 /** A screen-like canvas track (moving text), for publishing as videoType 'screen'. */
 window.canvasTrack = () => {
   const canvas = document.createElement('canvas');

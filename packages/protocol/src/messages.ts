@@ -367,6 +367,19 @@ export interface ConnectResult {
   heartbeat: { intervalMs: number; timeoutMs: number };
   /** How long the server keeps the connection after its socket drops (ms). */
   resumeGraceMs: number;
+  /**
+   * TURN servers the operator deployed, with credentials for this connection that expire
+   * (coturn's REST scheme); absent when the server has none. The SDK adds them to every peer
+   * connection, routed and relayed, unless the app's iceConfig says `includeServers: 'custom'`.
+   */
+  iceServers?: IceServerInfo[];
+}
+
+/** An RTCIceServer: TURN URLs with a username and credential. */
+export interface IceServerInfo {
+  urls: string[];
+  username: string;
+  credential: string;
 }
 
 export interface ResumeResult {

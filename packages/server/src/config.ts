@@ -3,6 +3,7 @@
 
 import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
+import { checkTurnUrl, type TurnSettings } from './ops/turn-credentials.js';
 
 export interface Config {
   /** HTTP port (`PORT`, default 3000; 0 picks a free one). */
@@ -59,7 +60,30 @@ export interface Config {
    * page can start calls on that project.
    */
   videoChat: boolean;
+  /**
+   * Passive ICE-TCP candidates on the SFU (`COLLOQUY_RTC_TCP=on`), for clients whose UDP is blocked
+   * and no TURN is deployed: each peer connection also listens on a TCP port of the RTC range.
+   */
+  rtcTcp: boolean;
+  /** TURN servers handed to every client with time-limited credentials (`COLLOQUY_TURN_*`); null: none. */
+  turn: TurnSettings | null;
+  /** PEM certificate chain and key files (`COLLOQUY_TLS_CERT`, `COLLOQUY_TLS_KEY`): HTTPS and WSS on PORT; re-read on SIGHUP. */
+  tls: { certFile: string; keyFile: string } | null;
+  /** Bearer token GET /metrics requires (`COLLOQUY_METRICS_TOKEN`); null: /metrics is open. */
+  metricsToken: string | null;
+  overload: OverloadConfig;
   archiving: ArchivingConfig;
+}
+
+/**
+ * When the media engine counts as saturated: new publishes and subscribes are refused and /readyz
+ * answers 503, so calls in progress keep their quality instead of all degrading together.
+ */
+export interface OverloadConfig {
+  /** Event-loop lag (p99 over the last sampling window, ms) above which (`COLLOQUY_OVERLOAD_LAG_MS`, default 250; 0 = never). */
+  maxEventLoopLagMs: number;
+  /** Process CPU, in percent of one core, above which (`COLLOQUY_OVERLOAD_CPU`, default 95; 0 = never). */
+  maxCpuPercent: number;
 }
 
 /** Archive settings (`COLLOQUY_ARCHIVE_*`); the short ones exist mostly so tests need not wait. */
@@ -160,6 +184,22 @@ export function loadConfig(env: Env = process.env): Config {
   if (rtcListenIp !== null && !isIPv4(rtcListenIp)) throw new ConfigError(`COLLOQUY_RTC_LISTEN_IP must be an IPv4 address; got ${JSON.stringify(rtcListenIp)}`);
   const videoChat = strVar(env, 'COLLOQUY_VIDEO_CHAT');
   if (videoChat !== null && videoChat !== 'on' && videoChat !== 'off') throw new ConfigError(`COLLOQUY_VIDEO_CHAT must be on or off; got ${JSON.stringify(videoChat)}`);
+  const turnUrls = (strVar(env, 'COLLOQUY_TURN_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  const turnSecret = strVar(env, 'COLLOQUY_TURN_SECRET');
+  if ((turnUrls.length === 0) !== (turnSecret === null)) throw new ConfigError('COLLOQUY_TURN_URLS and COLLOQUY_TURN_SECRET must be set together');
+  for (const url of turnUrls) {
+    const problem = checkTurnUrl(url);
+    if (problem) throw new ConfigError(`COLLOQUY_TURN_URLS: ${problem}`);
+  }
+  const tlsCert = strVar(env, 'COLLOQUY_TLS_CERT');
+  const tlsKey = strVar(env, 'COLLOQUY_TLS_KEY');
+  if ((tlsCert === null) !== (tlsKey === null)) throw new ConfigError('COLLOQUY_TLS_CERT and COLLOQUY_TLS_KEY must be set together');
+  const metricsToken = strVar(env, 'COLLOQUY_METRICS_TOKEN');
+  if (metricsToken !== null && (metricsToken.length < 16 || !/^[\x21-\x7e]+$/.test(metricsToken))) {
+    throw new ConfigError('COLLOQUY_METRICS_TOKEN must be at least 16 printable characters without spaces');
+  }
+  const rtcTcp = strVar(env, 'COLLOQUY_RTC_TCP');
+  if (rtcTcp !== null && rtcTcp !== 'on' && rtcTcp !== 'off') throw new ConfigError(`COLLOQUY_RTC_TCP must be on or off; got ${JSON.stringify(rtcTcp)}`);
   const rtcMinPort = intVar(env, 'COLLOQUY_RTC_MIN_PORT', 40000, 1024, 65535);
   const rtcMaxPort = intVar(env, 'COLLOQUY_RTC_MAX_PORT', 49999, 1024, 65535);
   if (rtcMinPort >= rtcMaxPort) throw new ConfigError('COLLOQUY_RTC_MIN_PORT must be below COLLOQUY_RTC_MAX_PORT');
@@ -196,5 +236,13 @@ export function loadConfig(env: Env = process.env): Config {
       noPublisherTimeoutSeconds: intVar(env, 'COLLOQUY_ARCHIVE_NO_PUBLISHER_TIMEOUT', 3600, 1, 43_200),
     },
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
+    rtcTcp: rtcTcp === 'on',
+    turn: turnSecret === null ? null : { urls: turnUrls, secret: turnSecret, ttlSeconds: intVar(env, 'COLLOQUY_TURN_TTL', 86_400, 60, 30 * 86_400) },
+    tls: tlsCert === null || tlsKey === null ? null : { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) },
+    metricsToken,
+    overload: {
+      maxEventLoopLagMs: intVar(env, 'COLLOQUY_OVERLOAD_LAG_MS', 250, 0, 60_000),
+      maxCpuPercent: intVar(env, 'COLLOQUY_OVERLOAD_CPU', 95, 0, 100),
+    },
   };
 }

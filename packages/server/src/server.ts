@@ -56,6 +56,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     ...(config.rtcListenIp ? { listenIp: config.rtcListenIp } : {}),
     portRange: config.rtcPortRange,
     maxIncomingBitrate: config.maxBitrate,
+    tcp: config.rtcTcp,
     logger,
   });
   let app: FastifyInstance | undefined;

@@ -17,6 +17,8 @@ export interface MediaEngineOptions {
   portRange?: [number, number];
   /** Default most bits per second a publisher may send, for routers that do not set their own. Default 2.5 Mbps. */
   maxIncomingBitrate?: number;
+  /** Also offer passive ICE-TCP candidates (RFC 6544), a TCP port of the range per peer connection. Default false. */
+  tcp?: boolean;
   logger: Logger;
 }
 
@@ -43,6 +45,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       announcedIps,
       listenIp: options.listenIp ?? (loopbackOnly ? '127.0.0.1' : undefined),
       portRange,
+      tcp: options.tcp === true,
     };
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? DEFAULT_MAX_INCOMING_BITRATE;
     this.#logger = options.logger.child({ module: 'media' });

@@ -20,6 +20,11 @@ export interface IceSettings {
   listenIp: string | undefined;
   /** Inclusive UDP port range for the sockets. */
   portRange: [number, number];
+  /**
+   * Passive ICE-TCP (RFC 6544 framing) as well: werift listens on a TCP port of the same range, on
+   * each announced address, per peer connection; browsers whose UDP is blocked connect to it.
+   */
+  tcp?: boolean;
 }
 
 export const EXT = {
@@ -86,6 +91,7 @@ function iceConfig(ice: IceSettings): RTCPeerConnectionConfig {
     iceAdditionalHostAddresses: ice.announcedIps,
     ...(ice.listenIp ? { iceInterfaceAddresses: { udp4: ice.listenIp } } : {}),
     icePortRange: ice.portRange,
+    iceUseTcp: ice.tcp === true,
     bundlePolicy: 'max-bundle',
   };
 }

@@ -3,6 +3,7 @@
 
 import { SIGNALING_PATH } from '@colloquy/protocol';
 import type { FastifyInstance } from 'fastify';
+import { turnCredentials } from '../ops/turn-credentials.js';
 import type { AppContext } from '../rest/context.js';
 import { DEFAULT_SIGNALING_OPTIONS, SignalingServer } from './signaling-server.js';
 
@@ -14,6 +15,7 @@ declare module 'fastify' {
 
 /** Registers on the root instance (not an encapsulated scope) so `app.signaling` is visible to all. */
 export function registerSignaling(app: FastifyInstance, ctx: AppContext): SignalingServer {
+  const turn = ctx.config.turn;
   const signaling = new SignalingServer(
     ctx.sessions,
     ctx.store.projects,
@@ -23,6 +25,7 @@ export function registerSignaling(app: FastifyInstance, ctx: AppContext): Signal
       heartbeatMs: ctx.config.heartbeatMs,
       heartbeatTimeoutMs: ctx.config.heartbeatMs * 3,
       clockSkewSeconds: ctx.config.clockSkewSeconds,
+      ...(turn ? { iceServers: (connectionId: string) => [turnCredentials(turn, connectionId)] } : {}),
     },
     ctx.logger,
   );

@@ -14,6 +14,7 @@ import {
   type ClientRequest,
   type ConnectRequest,
   type ConnectResult,
+  type IceServerInfo,
   type ErrorCode,
   type RequestMap,
   type ResumeRequest,
@@ -45,6 +46,8 @@ export interface SignalingOptions extends ChannelOptions {
   messageBurst: number;
   messagesPerSecond: number;
   clockSkewSeconds: number;
+  /** The TURN servers (with credentials for this connection) a client is given on connect; none when absent. */
+  iceServers?: (connectionId: string) => IceServerInfo[];
 }
 
 export const DEFAULT_SIGNALING_OPTIONS: Omit<SignalingOptions, 'resumeGraceMs' | 'heartbeatMs' | 'heartbeatTimeoutMs' | 'clockSkewSeconds'> = {
@@ -274,6 +277,7 @@ export class SignalingServer {
       session: { sessionId: session.id, mediaMode: record.mediaMode },
       heartbeat: { intervalMs: this.#options.heartbeatMs, timeoutMs: this.#options.heartbeatTimeoutMs },
       resumeGraceMs: this.#options.resumeGraceMs,
+      ...(this.#options.iceServers ? { iceServers: this.#options.iceServers(connection.id) } : {}),
     };
     channel.sendUnsequenced({ type: 'response', re: message.id, result });
     // A session being recorded says so to newcomers, as to everyone when the archive started.
