@@ -1,6 +1,7 @@
 // The HTTP application: one Fastify instance with a plugin per concern. Building it has no side
 // effects beyond the instance, so tests build one per case.
 
+import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { dashboardPlugin, type DashboardOptions } from './dashboard/index.js';
 import { archiveDownloadRoutes } from './rest/archive-downloads.js';
@@ -10,7 +11,9 @@ import type { AppContext } from './rest/context.js';
 import { registerErrorHandling } from './rest/errors.js';
 import { projectRoutes } from './rest/project-routes.js';
 import { sessionCreateRoutes } from './rest/session-create.js';
+import { ConfigError } from './config.js';
 import { clientBundleRoutes } from './client-bundle.js';
+import { opsRoutes } from './ops/routes.js';
 import { registerSignaling } from './signaling/plugin.js';
 import { videoChatRoutes, type VideoChatMountOptions } from './video-chat.js';
 
@@ -19,12 +22,26 @@ export interface AppState {
   ready: boolean;
 }
 
+/** The PEM certificate chain and key, read now; a clear error names the file that cannot be read. */
+export function readTlsFiles(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(`cannot read ${what} ${file}: ${(err as Error).message}`);
+    }
+  };
+  return { cert: read(tls.certFile, 'COLLOQUY_TLS_CERT'), key: read(tls.keyFile, 'COLLOQUY_TLS_KEY') };
+}
+
 /**
  * `dashboard`: the operator's web UI and its API; `videoChat`: the tutorial app at /video-chat/
  * (when the config allows it). Each is left out when not given.
  */
 export async function buildApp(ctx: AppContext, state: AppState = { ready: true }, dashboard?: DashboardOptions, videoChat?: VideoChatMountOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    // COLLOQUY_TLS_CERT/KEY: HTTPS and WSS on the same port (RunningServer.reloadTls re-reads them).
+    ...(ctx.config.tls ? { https: readTlsFiles(ctx.config.tls) } : {}),
     loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
@@ -44,6 +61,8 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
     if (!state.ready) return reply.status(503).send({ status: 'shutting down' });
     return { status: 'ok' };
   });
+  const ops = ctx.ops;
+  if (ops) await app.register(async (scope) => opsRoutes(scope, ops));
   await app.register(async (scope) => sessionCreateRoutes(scope, ctx));
   await app.register(async (scope) => archiveDownloadRoutes(scope, ctx));
   await app.register(async (scope) => projectRoutes(scope, ctx), { prefix: '/v2/project/:projectKey' });

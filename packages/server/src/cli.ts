@@ -70,6 +70,15 @@ async function serve(): Promise<void> {
       },
     );
   };
+  // SIGHUP: a renewed certificate (certbot's deploy hook, systemctl reload) is used by new connections.
+  process.on('SIGHUP', () => {
+    if (!config.tls) return logger.info('SIGHUP ignored: no COLLOQUY_TLS_CERT to reload');
+    try {
+      server.reloadTls();
+    } catch (err) {
+      logger.error({ err }, 'TLS reload failed; the previous certificate stays in use');
+    }
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -11,6 +11,7 @@ export type ErrorKind =
   | 'too-large' // 413
   | 'rate-limited' // 429
   | 'unsupported' // 501: a feature this server does not provide
+  | 'unavailable' // 503: the server is saturated (or stopping); try again later
   | 'internal'; // 500
 
 export const STATUS_OF_KIND: Record<ErrorKind, number> = {
@@ -23,6 +24,7 @@ export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   'too-large': 413,
   'rate-limited': 429,
   unsupported: 501,
+  unavailable: 503,
   internal: 500,
 };
 

@@ -2,7 +2,9 @@
 // /healthz turns 503, open requests finish, every subsystem is closed, the database last.
 
 import type { FastifyInstance } from 'fastify';
-import { buildApp, type AppState } from './app.js';
+import type { Server as HttpsServer } from 'node:https';
+import { createSecureContext } from 'node:tls';
+import { buildApp, readTlsFiles, type AppState } from './app.js';
 import { ArchiveManager, archivingSettings } from './archiving/archive-manager.js';
 import type { ArchiveMediaSource, ArchiveSessionState } from './archiving/interfaces.js';
 import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
@@ -15,6 +17,8 @@ import { recordArchiveEvents } from './inspector/archive-recorder.js';
 import { recordSessionEvents } from './inspector/session-recorder.js';
 import { createLogger, type Logger } from './logger.js';
 import { MediaEngine } from './media/index.js';
+import { LoadMonitor } from './ops/load-monitor.js';
+import { Metrics } from './ops/metrics.js';
 import { archiveMediaSource, archiveSessionState } from './sessions/archive-source.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { Store } from './store/index.js';
@@ -36,6 +40,11 @@ export interface RunningServer {
   bootstrap: BootstrapResult;
   /** The dashboard password generated at this start (first start without COLLOQUY_ADMIN_PASSWORD): shown once. */
   generatedAdminPassword: string | null;
+  /** Event-loop lag and CPU; when over the limits, new routed publishes/subscribes are refused. */
+  load: LoadMonitor;
+  metrics: Metrics;
+  /** Re-reads COLLOQUY_TLS_CERT/KEY for new connections (SIGHUP); throws when they cannot be used, keeping the old ones. */
+  reloadTls(): void;
   close(): Promise<void>;
 }
 
@@ -63,11 +72,14 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let inspector: Inspector | undefined;
   let archives: ArchiveManager | undefined;
   let callbackSender: WebhookSender | undefined;
+  const load = new LoadMonitor(config.overload);
+  let metrics: Metrics | undefined;
   try {
     const bootstrap = bootstrapProjects(config, store, logger);
     const sessions = new SessionManager(store, logger, {
       signalRate: { capacity: config.signalBurst, perSecond: config.signalRatePerSecond },
       media,
+      admission: () => load.overloaded(),
     });
     inspector = new Inspector(store.db, logger, { retentionDays: config.inspectorRetentionDays });
     recordSessionEvents(sessions, inspector, { qualityIntervalMs: config.qualitySampleMs });
@@ -99,18 +111,20 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const admin = new AdminAuth(store.db);
     const generatedAdminPassword = await admin.init(config.adminPassword);
     const state: AppState = { ready: false };
-    app = await buildApp({ config, logger, store, sessions, inspector, archives }, state, { admin }, { projectId: bootstrap.defaultProject?.id ?? null });
+    const sender = callbackSender;
+    metrics = new Metrics({ sessions, media, db: store.db, load, callbacks: () => sender.stats, signaling: () => (app ? { sockets: app.signaling.stats().sockets, messagesReceived: app.signaling.messagesReceived } : null) });
+    const ops = { metrics, load, metricsToken: config.metricsToken, ready: () => state.ready };
+    app = await buildApp({ config, logger, store, sessions, inspector, archives, ops }, state, { admin }, { projectId: bootstrap.defaultProject?.id ?? null });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+    const url = `${config.tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     baseUrl = config.publicUrl ?? url;
     state.ready = true;
     logger.info({ url, dataDir: config.dataDir }, 'colloquy ready');
 
     let closing: Promise<void> | undefined;
-    const sender = callbackSender;
     const server: RunningServer = {
       app,
       url,
@@ -123,6 +137,16 @@ export async function startServer(config: Config, options: StartServerOptions = 
       archives,
       bootstrap,
       generatedAdminPassword,
+      load,
+      metrics,
+      reloadTls() {
+        if (!config.tls) throw new Error('TLS is not configured (COLLOQUY_TLS_CERT, COLLOQUY_TLS_KEY)');
+        // createSecureContext checks that the key matches the certificate before anything changes.
+        const files = readTlsFiles(config.tls);
+        createSecureContext(files);
+        (app!.server as unknown as HttpsServer).setSecureContext(files);
+        logger.info({ cert: config.tls.certFile }, 'TLS certificate reloaded');
+      },
       close() {
         closing ??= (async () => {
           state.ready = false;
@@ -140,6 +164,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
           await media.close();
           stopCallbacks();
           sender.close();
+          metrics!.close();
+          load.close();
           inspector!.close();
           store.close();
           logger.info('stopped');
@@ -152,6 +178,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
     await app?.close().catch(() => {});
     await archives?.close().catch(() => {});
     callbackSender?.close();
+    metrics?.close();
+    load.close();
     await media.close();
     inspector?.close();
     store.close();

@@ -4,6 +4,7 @@ import type { ArchiveManager } from '../archiving/archive-manager.js';
 import type { Config } from '../config.js';
 import type { Inspector } from '../inspector/inspector.js';
 import type { Logger } from '../logger.js';
+import type { OpsContext } from '../ops/routes.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { Store } from '../store/index.js';
 
@@ -14,4 +15,6 @@ export interface AppContext {
   sessions: SessionManager;
   inspector: Inspector;
   archives: ArchiveManager;
+  /** /readyz and /metrics; left out by tests that build a bare app. */
+  ops?: OpsContext;
 }

@@ -52,6 +52,11 @@ export interface SessionManagerOptions {
   /** How long a media transport may take to connect, and stay disconnected once connected (ms). */
   mediaConnectTimeoutMs?: number;
   mediaDisconnectGraceMs?: number;
+  /**
+   * Why the media engine takes no new routed publishes or subscribes now (saturated: ops/load-monitor),
+   * or null when it does. Those already running are left alone.
+   */
+  admission?: () => string | null;
 }
 
 export const DEFAULT_SESSION_MANAGER_OPTIONS: SessionManagerOptions = { signalRate: { capacity: 50, perSecond: 20 } };
@@ -348,6 +353,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     if (!connection.can('publish')) {
       throw forbidden('This token does not allow publishing. The role must be at least `publisher` to enable this functionality', 1500, 'OT_PERMISSION_DENIED');
     }
+    this.#admit(session, 1500, 'OT_UNABLE_TO_PUBLISH');
     const { stream, sdp } = await session.publish(connection, options);
     // "Mute all" active: the stream starts muted (the publisher hears it in its reply).
     const muteForced = this.isMutedOnPublish(session.id, stream.id) && stream.hasAudio;
@@ -373,7 +379,15 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     if (!connection.can('subscribe')) {
       throw forbidden('This token does not allow subscribing. The role must be `subscriber`, `publisher` or `moderator`', 1501, 'OT_PERMISSION_DENIED');
     }
+    this.#admit(session, 1501, 'OT_UNABLE_TO_SUBSCRIBE');
     return session.subscribe(connection, streamId, options);
+  }
+
+  /** Refuses new routed media while the server is saturated (relayed media does not touch the SFU). */
+  #admit(session: Session, code: number, otName: string): void {
+    if (session.mediaMode !== 'routed') return;
+    const reason = this.#options.admission?.();
+    if (reason) throw new ColloquyError('unavailable', `The media server is at capacity (${reason}); try again later`, code, otName);
   }
 
   /** Routed: the subscriber's SDP answer. */

@@ -84,6 +84,8 @@ export class SignalingServer {
   readonly #channels = new Map<string, Channel>();
   readonly #heartbeat: NodeJS.Timeout;
   #closed = false;
+  /** Valid client messages received since start, by type (the /metrics counter reads it). */
+  readonly messagesReceived = new Map<string, number>();
 
   constructor(sessions: SessionManager, projects: ProjectStore, options: SignalingOptions, logger: Logger) {
     this.#sessions = sessions;
@@ -179,6 +181,7 @@ export class SignalingServer {
       this.#protocolError(peer, parsed.code, parsed.message, parsed.re);
       return;
     }
+    this.messagesReceived.set(parsed.message.type, (this.messagesReceived.get(parsed.message.type) ?? 0) + 1);
     try {
       this.#dispatch(peer, parsed.message);
     } catch (err) {

@@ -1,0 +1,72 @@
+// How busy this server process is, measured once a second: event-loop lag (p99 of
+// perf_hooks.monitorEventLoopDelay over the window) and CPU (process.cpuUsage over the window, in
+// percent of one core: the media engine runs on this one thread). Above either configured limit the
+// server counts as saturated: new publishes and subscribes are refused and /readyz answers 503, so
+// the calls already running keep their quality (LiveKit's "node full") instead of all degrading.
+
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { OverloadConfig } from '../config.js';
+
+export interface LoadSample {
+  /** p99 event-loop delay over the last window, ms. */
+  eventLoopLagMs: number;
+  /** Largest event-loop delay over the last window, ms. */
+  eventLoopLagMaxMs: number;
+  /** Process CPU over the last window, percent of one core. */
+  cpuPercent: number;
+}
+
+export class LoadMonitor {
+  readonly limits: OverloadConfig;
+  readonly #histogram: IntervalHistogram;
+  readonly #timer: NodeJS.Timeout;
+  #lastCpu = process.cpuUsage();
+  #lastAt = performance.now();
+  #sample: LoadSample = { eventLoopLagMs: 0, eventLoopLagMaxMs: 0, cpuPercent: 0 };
+  /** Every lag sample (ms) taken, for the metrics histogram. */
+  onSample: ((sample: LoadSample) => void) | null = null;
+
+  constructor(limits: OverloadConfig, windowMs = 1000) {
+    this.limits = limits;
+    this.#histogram = monitorEventLoopDelay({ resolution: 10 });
+    this.#histogram.enable();
+    this.#timer = setInterval(() => this.#measure(), windowMs);
+    this.#timer.unref();
+  }
+
+  #measure(): void {
+    const now = performance.now();
+    const cpu = process.cpuUsage(this.#lastCpu);
+    const elapsedUs = (now - this.#lastAt) * 1000;
+    this.#lastCpu = process.cpuUsage();
+    this.#lastAt = now;
+    // The histogram counts in nanoseconds; its resolution (10 ms) is part of every sample, so it is taken off.
+    const lag = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - 10) * 10) / 10);
+    this.#sample = {
+      eventLoopLagMs: this.#histogram.count > 0 ? lag(this.#histogram.percentile(99)) : 0,
+      eventLoopLagMaxMs: this.#histogram.count > 0 ? lag(this.#histogram.max) : 0,
+      cpuPercent: elapsedUs > 0 ? Math.round(((cpu.user + cpu.system) / elapsedUs) * 1000) / 10 : 0,
+    };
+    this.#histogram.reset();
+    this.onSample?.(this.#sample);
+  }
+
+  /** The last window's figures. */
+  get sample(): LoadSample {
+    return this.#sample;
+  }
+
+  /** Why the server is saturated now, or null when it is not (a limit of 0 is off). */
+  overloaded(): string | null {
+    const { eventLoopLagMs, cpuPercent } = this.#sample;
+    const { maxEventLoopLagMs, maxCpuPercent } = this.limits;
+    if (maxEventLoopLagMs > 0 && eventLoopLagMs > maxEventLoopLagMs) return `event-loop lag ${eventLoopLagMs} ms is over ${maxEventLoopLagMs} ms`;
+    if (maxCpuPercent > 0 && cpuPercent > maxCpuPercent) return `CPU ${cpuPercent} % is over ${maxCpuPercent} %`;
+    return null;
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#histogram.disable();
+  }
+}
