@@ -14,6 +14,7 @@ import { AdminAuth, generatePassword } from './dashboard/admin-auth.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
 import { SessionManager } from './sessions/session-manager.js';
+import { BackupError, backupDatabase, restoreDatabase } from './store/backup.js';
 import { Store } from './store/index.js';
 import { VIDEO_CHAT_PATH } from './video-chat.js';
 
@@ -34,6 +35,10 @@ Commands:
         [--private-key FILE]              make a client token (applications need --private-key)
   admin reset-password                    generate a new dashboard password, print it, sign
                                           every browser out (unless COLLOQUY_ADMIN_PASSWORD is set)
+  backup FILE                             copy the database to FILE (SQLite online backup: safe
+                                          while the server runs; archive files are not included)
+  restore FILE                            replace the database with the backup FILE (the server
+                                          must be stopped; the old database is kept beside it)
   load [options]                          synthetic publishers and subscribers against a server
                                           (the load tool of bench/, colloquy-load; --help for options)
 
@@ -226,6 +231,24 @@ async function adminCommand(args: string[]): Promise<void> {
   }
 }
 
+/** `colloquy backup FILE` / `colloquy restore FILE`: the logic is store/backup.ts. */
+async function backupCommand(command: 'backup' | 'restore', args: string[]): Promise<void> {
+  if (args.length !== 1 || args[0]!.startsWith('-')) fail(`${command} needs one FILE`);
+  const { dataDir } = loadConfig();
+  try {
+    if (command === 'backup') {
+      const bytes = await backupDatabase(dataDir, args[0]!);
+      process.stdout.write(`Backed up ${dataDir} to ${args[0]} (${bytes} bytes)\n`);
+    } else {
+      const { previous, migrationsApplied } = restoreDatabase(dataDir, args[0]!);
+      process.stdout.write(`Restored ${args[0]} into ${dataDir}${previous ? `; the replaced database is ${previous}` : ''}${migrationsApplied ? `; ${migrationsApplied} newer migrations applied` : ''}\n`);
+    }
+  } catch (err) {
+    if (err instanceof BackupError) fail(err.message);
+    throw err;
+  }
+}
+
 /**
  * `colloquy load …` runs the load tool, which lives in the repository's `bench/` workspace (it
  * brings werift clients and ffmpeg clips the server does not need): same arguments, same exit code.
@@ -261,6 +284,9 @@ async function main(argv: string[]): Promise<void> {
       return adminCommand(rest);
     case 'load':
       return loadCommand(rest);
+    case 'backup':
+    case 'restore':
+      return backupCommand(command, rest);
     case 'help':
     case '--help':
     case '-h':

@@ -21,6 +21,7 @@ import { LoadMonitor } from './ops/load-monitor.js';
 import { Metrics } from './ops/metrics.js';
 import { archiveMediaSource, archiveSessionState } from './sessions/archive-source.js';
 import { SessionManager } from './sessions/session-manager.js';
+import { holdDataDir } from './store/backup.js';
 import { Store } from './store/index.js';
 
 export interface RunningServer {
@@ -60,6 +61,14 @@ export interface StartServerOptions {
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
   const store = Store.open(config.dataDir);
+  // A pid file in the data folder: `colloquy restore` refuses to replace the database under us.
+  let releaseDataDir: () => void;
+  try {
+    releaseDataDir = holdDataDir(config.dataDir);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const media = new MediaEngine({
     announcedIps: config.announcedIps,
     ...(config.rtcListenIp ? { listenIp: config.rtcListenIp } : {}),
@@ -168,6 +177,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           load.close();
           inspector!.close();
           store.close();
+          releaseDataDir();
           logger.info('stopped');
         })();
         return closing;
@@ -183,6 +193,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     await media.close();
     inspector?.close();
     store.close();
+    releaseDataDir();
     throw err;
   }
 }
