@@ -47,6 +47,8 @@ export interface LaunchOptions {
   args?: string[];
   /** Grant camera/microphone (default true). Set false to test access denial. */
   grantMedia?: boolean;
+  /** Another Chromium executable (e.g. a wrapper that starts it in a network namespace). */
+  executablePath?: string;
 }
 
 export async function launchChromium(options: LaunchOptions = {}): Promise<TestBrowser> {
@@ -55,7 +57,7 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<TestB
     (a) => options.grantMedia !== false || a !== '--use-fake-ui-for-media-stream',
   );
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
+    executablePath: options.executablePath ?? CHROMIUM_PATH,
     headless: true,
     args,
     viewport: { width: 1024, height: 768 },

@@ -170,3 +170,102 @@ export async function startNginx(config: string, port: number, scheme: 'http' | 
   }
   return { port, url: `${scheme}://127.0.0.1:${port}`, log: () => output + errorLog(), close };
 }
+
+export interface VethNamespace {
+  name: string;
+  /** This machine's end of the veth pair (servers listen here). */
+  hostAddress: string;
+  /** The namespace's end (its processes' source address). */
+  nsAddress: string;
+  /** Runs a command inside the namespace, e.g. ['nft', '-f', '-'] with `input` on stdin. */
+  exec(command: string[], input?: string): string;
+  /** Deletes the namespace (killing what still runs in it) and the veth pair. Idempotent. */
+  remove(): void;
+}
+
+/**
+ * A network namespace joined to this machine by a veth pair on a /30 of 10.213.0.0/16, both ends
+ * up: a process started inside (`ip netns exec NAME …`) reaches servers on hostAddress and nothing
+ * else. Needs root. A leftover of the same name (a killed run) is removed first.
+ */
+export function createVethNamespace(tag: string): VethNamespace {
+  if (process.getuid?.() !== 0) throw new Error('a network namespace needs root (CI runs the tests as root)');
+  const name = `colloquy-${tag}`;
+  const short = tag.replace(/[^a-z0-9]/gi, '').slice(0, 8);
+  const hostIf = `ch${short}`;
+  const nsIf = `cn${short}`;
+  const subnet = 4 * Math.floor(Math.random() * 60);
+  const third = Math.floor(Math.random() * 250);
+  const hostAddress = `10.213.${third}.${subnet + 1}`;
+  const nsAddress = `10.213.${third}.${subnet + 2}`;
+  const ip = (args: string[]): void => {
+    execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  let removed = false;
+  const remove = (): void => {
+    if (removed) return;
+    removed = true;
+    let pids: string[] = [];
+    try {
+      pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+    } catch {
+      // no such namespace
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    try {
+      ip(['link', 'del', hostIf]);
+    } catch {
+      // deleted with the namespace
+    }
+    try {
+      ip(['netns', 'del', name]);
+    } catch {
+      // never made
+    }
+  };
+  // A leftover from a killed run.
+  try {
+    ip(['link', 'del', hostIf]);
+  } catch {
+    // none
+  }
+  try {
+    ip(['netns', 'del', name]);
+  } catch {
+    // none
+  }
+  try {
+    ip(['netns', 'add', name]);
+    ip(['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf]);
+    ip(['link', 'set', nsIf, 'netns', name]);
+    ip(['addr', 'add', `${hostAddress}/30`, 'dev', hostIf]);
+    ip(['link', 'set', hostIf, 'up']);
+    ip(['-n', name, 'addr', 'add', `${nsAddress}/30`, 'dev', nsIf]);
+    ip(['-n', name, 'link', 'set', nsIf, 'up']);
+    ip(['-n', name, 'link', 'set', 'lo', 'up']);
+  } catch (err) {
+    remove();
+    throw err;
+  }
+  return {
+    name,
+    hostAddress,
+    nsAddress,
+    exec: (command, input) => execFileSync('ip', ['netns', 'exec', name, ...command], { encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] }),
+    remove,
+  };
+}
+
+/** An executable that runs Chromium inside the namespace (for launchChromium's executablePath). */
+export function chromiumInNamespace(ns: VethNamespace, chromium = '/usr/bin/chromium'): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'colloquy-nschromium-'));
+  const path = join(dir, 'chromium');
+  writeFileSync(path, `#!/bin/sh\nexec ip netns exec ${ns.name} ${chromium} "$@"\n`, { mode: 0o755 });
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -64,6 +64,10 @@ export async function startTestServerWith(entry: ServerEntryPoints, env: Record<
     COLLOQUY_API_SECRET: TEST_API_SECRET,
     COLLOQUY_APPLICATION_ID: TEST_APPLICATION_ID,
     COLLOQUY_PUBLIC_KEY_FILE: publicKeyFile,
+    // The test process is server, browser driver and load generator at once: its event-loop lag and
+    // CPU say nothing about the SFU, so overload refusal is off unless a test turns it on.
+    COLLOQUY_OVERLOAD_LAG_MS: '0',
+    COLLOQUY_OVERLOAD_CPU: '0',
     ...env,
   });
   const server = await entry.startServer(config, { logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });

@@ -1,11 +1,15 @@
 // How busy this server process is, measured once a second: event-loop lag (p99 of
 // perf_hooks.monitorEventLoopDelay over the window) and CPU (process.cpuUsage over the window, in
-// percent of one core: the media engine runs on this one thread). Above either configured limit the
-// server counts as saturated: new publishes and subscribes are refused and /readyz answers 503, so
+// percent of one core: the media engine runs on this one thread). Above either configured limit for
+// SUSTAINED_WINDOWS windows in a row (a GC pause or one slow request is not saturation) the server
+// counts as saturated: new publishes and subscribes are refused and /readyz answers 503, so
 // the calls already running keep their quality (LiveKit's "node full") instead of all degrading.
 
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { OverloadConfig } from '../config.js';
+
+/** Consecutive 1 s windows over a limit before the server counts as saturated. */
+export const SUSTAINED_WINDOWS = 3;
 
 export interface LoadSample {
   /** p99 event-loop delay over the last window, ms. */
@@ -23,6 +27,9 @@ export class LoadMonitor {
   #lastCpu = process.cpuUsage();
   #lastAt = performance.now();
   #sample: LoadSample = { eventLoopLagMs: 0, eventLoopLagMaxMs: 0, cpuPercent: 0 };
+  /** Windows in a row over a limit, and why the last one was. */
+  #overWindows = 0;
+  #reason: string | null = null;
   /** Every lag sample (ms) taken, for the metrics histogram. */
   onSample: ((sample: LoadSample) => void) | null = null;
 
@@ -48,7 +55,16 @@ export class LoadMonitor {
       cpuPercent: elapsedUs > 0 ? Math.round(((cpu.user + cpu.system) / elapsedUs) * 1000) / 10 : 0,
     };
     this.#histogram.reset();
+    this.#reason = this.#overLimit(this.#sample);
+    this.#overWindows = this.#reason ? this.#overWindows + 1 : 0;
     this.onSample?.(this.#sample);
+  }
+
+  #overLimit({ eventLoopLagMs, cpuPercent }: LoadSample): string | null {
+    const { maxEventLoopLagMs, maxCpuPercent } = this.limits;
+    if (maxEventLoopLagMs > 0 && eventLoopLagMs > maxEventLoopLagMs) return `event-loop lag ${eventLoopLagMs} ms is over ${maxEventLoopLagMs} ms`;
+    if (maxCpuPercent > 0 && cpuPercent > maxCpuPercent) return `CPU ${cpuPercent} % is over ${maxCpuPercent} %`;
+    return null;
   }
 
   /** The last window's figures. */
@@ -56,13 +72,9 @@ export class LoadMonitor {
     return this.#sample;
   }
 
-  /** Why the server is saturated now, or null when it is not (a limit of 0 is off). */
+  /** Why the server is saturated now (the last windows were all over a limit), or null (a limit of 0 is off). */
   overloaded(): string | null {
-    const { eventLoopLagMs, cpuPercent } = this.#sample;
-    const { maxEventLoopLagMs, maxCpuPercent } = this.limits;
-    if (maxEventLoopLagMs > 0 && eventLoopLagMs > maxEventLoopLagMs) return `event-loop lag ${eventLoopLagMs} ms is over ${maxEventLoopLagMs} ms`;
-    if (maxCpuPercent > 0 && cpuPercent > maxCpuPercent) return `CPU ${cpuPercent} % is over ${maxCpuPercent} %`;
-    return null;
+    return this.#overWindows >= SUSTAINED_WINDOWS ? `${this.#reason}, ${this.#overWindows} s in a row` : null;
   }
 
   close(): void {
