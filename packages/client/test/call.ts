@@ -50,6 +50,8 @@ export interface CallOptions {
   apiKey: string;
   apiSecret: string;
   mediaMode: 'routed' | 'relayed';
+  /** A session made elsewhere (e.g. when the REST API is behind a certificate Node does not trust); default: made through restUrl. */
+  sessionId?: string;
   /** initSession options of both pages (iceConfig, serverUrl …). */
   sessionOptions?: Record<string, unknown>;
   timeoutMs?: number;
@@ -57,7 +59,7 @@ export interface CallOptions {
 
 export async function runCall(browser: TestBrowser, appUrl: string, options: CallOptions): Promise<CallResult> {
   const ot = new OpenTok(options.apiKey, options.apiSecret, options.restUrl);
-  const sessionId = await new Promise<string>((resolve, reject) => ot.createSession({ mediaMode: options.mediaMode }, (err, s) => (err ? reject(err) : resolve(s!.sessionId))));
+  const sessionId = options.sessionId ?? await new Promise<string>((resolve, reject) => ot.createSession({ mediaMode: options.mediaMode }, (err, s) => (err ? reject(err) : resolve(s!.sessionId))));
   const pages: TestPage[] = [];
   const close = async () => {
     await Promise.all(pages.map((p) => p.page.close().catch(() => {})));

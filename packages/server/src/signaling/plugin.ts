@@ -2,7 +2,9 @@
 // SignalingServer; on shutdown its sockets close before the HTTP server waits for connections.
 
 import { SIGNALING_PATH } from '@colloquy/protocol';
+import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { turnCredentials } from '../ops/turn-credentials.js';
 import type { AppContext } from '../rest/context.js';
 import { DEFAULT_SIGNALING_OPTIONS, SignalingServer } from './signaling-server.js';
@@ -25,6 +27,7 @@ export function registerSignaling(app: FastifyInstance, ctx: AppContext): Signal
       heartbeatMs: ctx.config.heartbeatMs,
       heartbeatTimeoutMs: ctx.config.heartbeatMs * 3,
       clockSkewSeconds: ctx.config.clockSkewSeconds,
+      clientIp: clientIpFunction(ctx.config.trustProxy),
       ...(turn ? { iceServers: (connectionId: string) => [turnCredentials(turn, connectionId)] } : {}),
     },
     ctx.logger,
@@ -41,4 +44,14 @@ export function registerSignaling(app: FastifyInstance, ctx: AppContext): Signal
   app.decorate('signaling', signaling);
   app.addHook('preClose', async () => signaling.close());
   return signaling;
+}
+
+/**
+ * The client address of an upgrade request under COLLOQUY_TRUST_PROXY, as Fastify reads it for
+ * HTTP requests: X-Forwarded-For hops are believed only from trusted proxies (false: none).
+ */
+export function clientIpFunction(trust: boolean | number | string[]): (request: IncomingMessage) => string {
+  if (trust === false) return (request) => request.socket.remoteAddress ?? '';
+  const trusted = trust === true ? () => true : typeof trust === 'number' ? (_addr: string, hop: number) => hop < trust : proxyAddr.compile(trust);
+  return (request) => proxyAddr(request, trusted);
 }

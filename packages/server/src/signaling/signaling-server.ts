@@ -46,6 +46,8 @@ export interface SignalingOptions extends ChannelOptions {
   messageBurst: number;
   messagesPerSecond: number;
   clockSkewSeconds: number;
+  /** The client's address for a WebSocket upgrade (X-Forwarded-For only from trusted proxies); default: the socket's peer. */
+  clientIp?: (request: IncomingMessage) => string;
   /** The TURN servers (with credentials for this connection) a client is given on connect; none when absent. */
   iceServers?: (connectionId: string) => IceServerInfo[];
 }
@@ -138,7 +140,7 @@ export class SignalingServer {
   #accept(ws: WebSocket, request: IncomingMessage): void {
     const peer: Peer = {
       ws,
-      ip: clientIp(request),
+      ip: (this.#options.clientIp ?? socketIp)(request),
       userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512),
       channel: null,
       lastHeard: Date.now(),
@@ -511,10 +513,7 @@ function rawText(data: RawData): string {
   return Buffer.from(data).toString('utf8');
 }
 
-/** The client's address: the first X-Forwarded-For hop (the app trusts its proxy, as REST does), else the peer. */
-function clientIp(request: IncomingMessage): string {
-  const forwarded = request.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  return first || request.socket.remoteAddress || '';
+/** The socket's peer address (X-Forwarded-For is believed only through SignalingOptions.clientIp). */
+function socketIp(request: IncomingMessage): string {
+  return request.socket.remoteAddress ?? '';
 }
-
