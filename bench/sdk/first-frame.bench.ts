@@ -15,46 +15,12 @@ import { Colloquy } from '@colloquy/sdk-node';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { envInt, kbps, median, table } from '../lib/stats.js';
+import { firstFramePage as page } from './first-frame-page.js';
 
 const JOINS = envInt('JOINS', 10);
 const BITRATE_AFTER_MS = 15_000;
 
-const page = (server: string) => `<!doctype html><html><head><meta charset="utf-8"><script src="${server}/v2/js/opentok.js"></script><script>
-window.publish = (apiKey, sessionId, token) => new Promise((resolve, reject) => {
-  const session = OT.initSession(apiKey, sessionId, { statsReportIntervalMs: 0 });
-  session.connect(token, (e) => {
-    if (e) return reject(e.message);
-    const publisher = OT.initPublisher(document.body, { insertMode: 'append', resolution: '640x480' });
-    window.publisher = publisher;
-    session.publish(publisher, (err) => (err ? reject(err.message) : resolve(performance.now())));
-  });
-});
-window.availableOutgoingBitrate = async () => {
-  const reports = await window.publisher.getRtcStatsReport();
-  let value = null;
-  // Relayed: one report per subscriber; the first is the one that stayed from the start.
-  for (const { rtcStatsReport } of reports.slice(0, 1)) rtcStatsReport.forEach((s) => {
-    if (s.type === 'candidate-pair' && s.nominated && typeof s.availableOutgoingBitrate === 'number') value = s.availableOutgoingBitrate;
-  });
-  return value;
-};
-// One join: connect, subscribe on streamCreated, resolve with ms from streamCreated to the first rendered frame.
-window.join = (apiKey, sessionId, token, stay) => new Promise((resolve, reject) => {
-  const session = OT.initSession(apiKey, sessionId, { statsReportIntervalMs: 0 });
-  const timer = setTimeout(() => { session.disconnect(); resolve(null); }, 10000);
-  session.on('streamCreated', (event) => {
-    const createdAt = performance.now();
-    const subscriber = session.subscribe(event.stream, document.body, { insertMode: 'append' }, (e) => e && reject(e.message));
-    subscriber.on('videoElementCreated', (e) => e.element.requestVideoFrameCallback(() => {
-      clearTimeout(timer);
-      const ms = performance.now() - createdAt;
-      if (!stay) session.disconnect();
-      resolve(ms);
-    }));
-  });
-  session.connect(token, (e) => e && reject(e.message));
-});
-</script></head><body></body></html>`;
+
 
 async function sdkRun(browser: TestBrowser, mediaMode: 'routed' | 'relayed'): Promise<{ times: number[]; bitrate: number | null }> {
   const t = await startTestServer();
