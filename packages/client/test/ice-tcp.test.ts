@@ -8,6 +8,7 @@
 import { launchChromium, type TestBrowser } from '@colloquy/testing/browser';
 import { chromiumInNamespace, createVethNamespace, type VethNamespace } from '@colloquy/testing/deploy';
 import { startTestServer, type TestServer } from '@colloquy/testing/server';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCall, startAppServer, type AppServer } from './call.js';
 
@@ -47,6 +48,7 @@ async function serverOnVeth(tcp: boolean): Promise<{ t: TestServer; app: AppServ
     COLLOQUY_ANNOUNCED_IP: ns.hostAddress,
     COLLOQUY_RTC_LISTEN_IP: ns.hostAddress,
     COLLOQUY_RTC_TCP: tcp ? 'on' : 'off',
+    COLLOQUY_RESUME_GRACE_MS: '1000',
   });
   const app = await startAppServer(t.url, ns.hostAddress);
   cleanups.push(async () => {
@@ -54,6 +56,14 @@ async function serverOnVeth(tcp: boolean): Promise<{ t: TestServer; app: AppServ
     await t.close();
   });
   return { t, app };
+}
+
+/** TCP ports listening on the veth address, less those of the server without ICE-TCP and its app page. */
+function listeningPorts(): number[] {
+  const out = execFileSync('ss', ['-Htln', 'src', ns.hostAddress], { encoding: 'utf8' });
+  const ports = out.split('\n').map((l) => /:(\d+)\s/.exec(l)?.[1]).filter(Boolean).map(Number);
+  const others = new Set([Number(new URL(withoutTcp.t.url).port), Number(new URL(withoutTcp.app.url).port)]);
+  return ports.filter((p) => !others.has(p));
 }
 
 describe('ICE-TCP with UDP blocked', () => {
@@ -72,8 +82,15 @@ describe('ICE-TCP with UDP blocked', () => {
       const overTcp = { localProtocol: 'tcp', remote: 'host', remoteProtocol: 'tcp' };
       expect(call.subscriberPair).toMatchObject(overTcp);
       expect(call.publisherPairs).toEqual([expect.objectContaining(overTcp)]);
+      expect(listeningPorts().length).toBeGreaterThanOrEqual(4); // HTTP, the app page, 2 ICE-TCP
     } finally {
       await call.close();
+    }
+    // When the call ends its transports close, and with them their TCP listeners.
+    const deadline = Date.now() + 20_000;
+    while (t.server.media.routers.some((r) => r.transportCount > 0) || listeningPorts().length > 2) {
+      if (Date.now() > deadline) throw new Error(`ICE-TCP listeners left: ${listeningPorts().join(', ')}`);
+      await new Promise((r) => setTimeout(r, 200));
     }
   }, 90_000);
 
