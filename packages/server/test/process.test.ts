@@ -3,7 +3,10 @@
 
 import OpenTok from 'opentok';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { selfSignedCertificate } from '@colloquy/testing/deploy';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -32,7 +35,7 @@ function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url:
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      const match = /Colloquy is running at (http:\/\/\S+)/.exec(out);
+      const match = /Colloquy is running at (https?:\/\/\S+)/.exec(out);
       if (match) {
         clearTimeout(timer);
         resolve({ child, url: match[1]!, output: () => out });
@@ -105,6 +108,40 @@ describe('colloquy serve', () => {
     expect(err.stderr).toMatch(/COLLOQUY_API_KEY must be numeric/);
     const port = await cli(['serve'], { COLLOQUY_DATA_DIR: tempDir(), PORT: '99999' }).catch((e) => e);
     expect(port.stderr).toMatch(/PORT must be an integer/);
+  });
+});
+
+describe('colloquy serve with TLS', () => {
+  it('serves HTTPS and takes a renewed certificate on SIGHUP', async () => {
+    const first = selfSignedCertificate();
+    const second = selfSignedCertificate();
+    try {
+      const server = await serve({ COLLOQUY_DATA_DIR: tempDir(), COLLOQUY_TLS_CERT: first.certFile, COLLOQUY_TLS_KEY: first.keyFile });
+      expect(server.url).toMatch(/^https:/);
+      const fingerprint = (): Promise<string> =>
+        new Promise((resolve, reject) => {
+          const socket = tlsConnect({ host: '127.0.0.1', port: Number(new URL(server.url).port), rejectUnauthorized: false }, () => {
+            resolve(socket.getPeerCertificate().fingerprint256);
+            socket.end();
+          });
+          socket.on('error', reject);
+        });
+      expect(await fingerprint()).toBe(new X509Certificate(first.cert).fingerprint256);
+      copyFileSync(second.certFile, first.certFile);
+      copyFileSync(second.keyFile, first.keyFile);
+      server.child.kill('SIGHUP');
+      const deadline = Date.now() + 10_000;
+      while ((await fingerprint()) !== new X509Certificate(second.cert).fingerprint256) {
+        if (Date.now() > deadline) throw new Error(`certificate not reloaded:\n${server.output()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(server.output()).toMatch(/"msg":"TLS certificate reloaded"/);
+      server.child.kill('SIGTERM');
+      expect(await exitOf(server.child)).toBe(0);
+    } finally {
+      first.remove();
+      second.remove();
+    }
   });
 });
 
