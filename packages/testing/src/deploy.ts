@@ -201,13 +201,11 @@ export function createVethNamespace(tag: string): VethNamespace {
   const ip = (args: string[]): void => {
     execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   };
-  let removed = false;
-  const remove = (): void => {
-    if (removed) return;
-    removed = true;
+  /** Kills what runs inside, deletes the veth pair and the namespace; each step may find nothing. */
+  const teardown = (): void => {
     let pids: string[] = [];
     try {
-      pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+      pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(/\s+/).filter(Boolean);
     } catch {
       // no such namespace
     }
@@ -218,28 +216,21 @@ export function createVethNamespace(tag: string): VethNamespace {
         // gone already
       }
     }
-    try {
-      ip(['link', 'del', hostIf]);
-    } catch {
-      // deleted with the namespace
-    }
-    try {
-      ip(['netns', 'del', name]);
-    } catch {
-      // never made
+    for (const args of [['link', 'del', hostIf], ['netns', 'del', name]]) {
+      try {
+        ip(args);
+      } catch {
+        // not there (the link goes with the namespace)
+      }
     }
   };
-  // A leftover from a killed run.
-  try {
-    ip(['link', 'del', hostIf]);
-  } catch {
-    // none
-  }
-  try {
-    ip(['netns', 'del', name]);
-  } catch {
-    // none
-  }
+  let removed = false;
+  const remove = (): void => {
+    if (removed) return;
+    removed = true;
+    teardown();
+  };
+  teardown(); // a leftover from a killed run
   try {
     ip(['netns', 'add', name]);
     ip(['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf]);
