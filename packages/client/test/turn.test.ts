@@ -7,6 +7,7 @@
 import { launchChromium, type TestBrowser } from '@colloquy/testing/browser';
 import { startCoturn, type Coturn } from '@colloquy/testing/deploy';
 import { startTestServer, type TestServer } from '@colloquy/testing/server';
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCall, startAppServer, type AppServer } from './call.js';
 
@@ -67,17 +68,23 @@ describe('relay-only calls through coturn', () => {
     }
   }
 
-  it("includeServers 'custom' leaves the server's TURN out: relay-only then has no candidate and fails", async () => {
+  it("includeServers 'custom' uses only the app's customServers: the server's TURN/UDP is left out", async () => {
     const { t, app } = await serverWith(coturn.urls.udp);
-    await expect(
-      runCall(browser, app.url, {
-        restUrl: t.url,
-        apiKey: t.apiKey,
-        apiSecret: t.apiSecret,
-        mediaMode: 'routed',
-        sessionOptions: { iceConfig: { transportPolicy: 'relay', includeServers: 'custom', customServers: [] } },
-        timeoutMs: 6000,
-      }),
-    ).rejects.toThrow();
+    // The app's own TURN/TCP entry on the same coturn, with credentials it made itself.
+    const username = `${Math.floor(Date.now() / 1000) + 600}:app`;
+    const credential = createHmac('sha1', coturn.secret).update(username).digest('base64');
+    const call = await runCall(browser, app.url, {
+      restUrl: t.url,
+      apiKey: t.apiKey,
+      apiSecret: t.apiSecret,
+      mediaMode: 'routed',
+      sessionOptions: { iceConfig: { transportPolicy: 'relay', includeServers: 'custom', customServers: [{ urls: coturn.urls.tcp, username, credential }] } },
+    });
+    try {
+      expect(call.subscriberPair).toMatchObject({ local: 'relay', relayProtocol: 'tcp' });
+      for (const pair of call.publisherPairs) expect(pair).toMatchObject({ local: 'relay', relayProtocol: 'tcp' });
+    } finally {
+      await call.close();
+    }
   }, 60_000);
 });
