@@ -62,13 +62,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const logger = options.logger ?? createLogger(config);
   const store = Store.open(config.dataDir);
   // A pid file in the data folder: `colloquy restore` refuses to replace the database under us.
-  let releaseDataDir: () => void;
-  try {
-    releaseDataDir = holdDataDir(config.dataDir);
-  } catch (err) {
-    store.close();
-    throw err;
-  }
+  const releaseDataDir = holdDataDir(config.dataDir);
   const media = new MediaEngine({
     announcedIps: config.announcedIps,
     ...(config.rtcListenIp ? { listenIp: config.rtcListenIp } : {}),

@@ -92,6 +92,8 @@ describe('health, readiness and overload', () => {
     const t = await server({ COLLOQUY_OVERLOAD_LAG_MS: '20', COLLOQUY_OVERLOAD_CPU: '0' });
     const { sessionId, token } = await createSession(t);
     const client = await ProtocolClient.join(t.url, sessionId, token());
+    const relayed = await createSession(t, 'relayed');
+    const peerToPeer = await ProtocolClient.join(t.url, relayed.sessionId, relayed.token());
     try {
       // Block the (shared) event loop 60 ms at a time until three 1 s windows in a row lag over 20 ms.
       const deadline = Date.now() + 20_000;
@@ -108,6 +110,10 @@ describe('health, readiness and overload', () => {
       expect(await ready.json()).toMatchObject({ status: 'overloaded', reason: expect.stringMatching(/event-loop lag .* over 20 ms/) });
       const refused = await client.tryRequest({ type: 'publish', name: 'x', videoType: 'camera', hasAudio: true, hasVideo: true, videoDimensions: { width: 640, height: 480 }, frameRate: 30, sdp: 'v=0\r\n' });
       expect(refused).toMatchObject({ type: 'error', code: 1500, name: 'OT_UNABLE_TO_PUBLISH', message: expect.stringMatching(/media server is at capacity/) });
+      // Relayed media does not touch the SFU: publishing there is still allowed.
+      expect(t.server.load.overloaded()).not.toBeNull();
+      const allowed = await peerToPeer.tryRequest({ type: 'publish', name: 'p2p', videoType: 'camera', hasAudio: true, hasVideo: true, videoDimensions: { width: 640, height: 480 }, frameRate: 30 });
+      expect(allowed).toMatchObject({ type: 'response', result: { streamId: expect.any(String) } });
       // The loop calms down: the next windows are under the limit and /readyz is ready again.
       const calm = Date.now() + 20_000;
       while ((await fetch(`${t.url}/readyz`)).status !== 200) {
@@ -116,6 +122,7 @@ describe('health, readiness and overload', () => {
       }
     } finally {
       await client.close();
+      await peerToPeer.close();
     }
   });
 });

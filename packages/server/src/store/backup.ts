@@ -17,18 +17,19 @@ export class BackupError extends Error {
   override name = 'BackupError';
 }
 
-/** Marks the data folder as used by this process until the returned release() runs. */
+/**
+ * Marks the data folder as used by this process until the returned release() runs. It never
+ * refuses: a pid file left by a crash, or naming a pid reused since, must not keep a server down.
+ */
 export function holdDataDir(dataDir: string): () => void {
   const file = join(dataDir, PID_FILE);
-  const other = runningServer(dataDir);
-  if (other !== null && other !== process.pid) throw new BackupError(`another Colloquy server (pid ${other}) uses ${dataDir}`);
   writeFileSync(file, `${process.pid}\n`);
   return () => {
     if (runningServer(dataDir) === process.pid) rmSync(file, { force: true });
   };
 }
 
-/** The pid of the live server using this data folder, or null (no pid file, or a stale one). */
+/** The pid of the live Node process named by the data folder's pid file, or null (none, or stale). */
 export function runningServer(dataDir: string): number | null {
   let pid: number;
   try {
@@ -37,11 +38,12 @@ export function runningServer(dataDir: string): number | null {
     return null;
   }
   if (!Number.isInteger(pid) || pid <= 0) return null;
+  if (pid === process.pid) return pid;
   try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+    // A pid reused by another program since a crash is not a server: only a node process counts.
+    return /(^|\/)node(js)?$/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[0] ?? '') ? pid : null;
+  } catch {
+    return null; // no such process
   }
 }
 
@@ -71,7 +73,9 @@ export async function backupDatabase(dataDir: string, file: string): Promise<num
  */
 export function restoreDatabase(dataDir: string, file: string): { previous: string | null; migrationsApplied: number } {
   const running = runningServer(dataDir);
-  if (running !== null) throw new BackupError(`a Colloquy server (pid ${running}) is running on ${dataDir}: stop it before restoring`);
+  if (running !== null) {
+    throw new BackupError(`a Colloquy server (pid ${running}) is running on ${dataDir}: stop it before restoring (if that process is not Colloquy, delete ${join(dataDir, PID_FILE)})`);
+  }
   if (!existsSync(file)) throw new BackupError(`no such file: ${file}`);
   let applied: string[];
   try {
