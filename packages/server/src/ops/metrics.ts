@@ -201,5 +201,6 @@ export class Metrics {
   close(): void {
     clearInterval(this.#timer);
     this.#sources.load.onSample = null;
+    this.registry.clear();
   }
 }
