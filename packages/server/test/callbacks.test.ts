@@ -66,6 +66,21 @@ async function until(test: () => boolean, what: string, timeoutMs = 10_000): Pro
 
 const quiet = pino({ level: 'silent' });
 
+/** A test server, a callback receiver and the protocol clients a describe block opens, all closed after it. */
+function serverWithReceiver(): { t: TestServer; rx: Awaited<ReturnType<typeof receiver>>; clients: ProtocolClient[] } {
+  const f = { clients: [] as ProtocolClient[] } as { t: TestServer; rx: Awaited<ReturnType<typeof receiver>>; clients: ProtocolClient[] };
+  beforeAll(async () => {
+    f.t = await startTestServer();
+    f.rx = await receiver();
+  });
+  afterAll(async () => {
+    await Promise.all(f.clients.map((c) => c.close()));
+    await f.t.close();
+    await f.rx.close();
+  });
+  return f;
+}
+
 describe('the callback sender', () => {
   let rx: Awaited<ReturnType<typeof receiver>>;
   let sender: WebhookSender | undefined;
@@ -128,20 +143,10 @@ describe('the callback sender', () => {
 });
 
 describe('session monitoring callbacks', () => {
-  let t: TestServer;
-  let rx: Awaited<ReturnType<typeof receiver>>;
-  const clients: ProtocolClient[] = [];
-  beforeAll(async () => {
-    t = await startTestServer();
-    rx = await receiver();
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await t.close();
-    await rx.close();
-  });
+  const f = serverWithReceiver();
 
   it('POSTs connectionCreated/Destroyed and streamCreated/Destroyed with reasons, in order, to the project URL', async () => {
+    const { t, rx, clients } = f;
     t.server.store.callbacks.set(t.apiKey, { session: `${rx.url}/monitor` });
     const sdk = new Colloquy(t.apiKey, t.apiSecret, t.url);
     const { sessionId } = await sdk.createSession({ mediaMode: 'relayed' });
@@ -233,23 +238,13 @@ describe('archive status callbacks', { timeout: 120_000 }, () => {
 });
 
 describe('the callback registration API, driven by the real opentok SDK', () => {
-  let t: TestServer;
-  let rx: Awaited<ReturnType<typeof receiver>>;
-  const clients: ProtocolClient[] = [];
-  beforeAll(async () => {
-    t = await startTestServer();
-    rx = await receiver();
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await t.close();
-    await rx.close();
-  });
+  const f = serverWithReceiver();
   // opentok-node's callback methods take a node-style callback and have no typings.
   const call = <T>(fn: (cb: (err: Error | null, value?: T) => void) => void) =>
     new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
 
   it('registers, lists and unregisters; a registered URL receives its events and only those', async () => {
+    const { t, rx, clients } = f;
     const ot: any = new OpenTok(t.apiKey, t.apiSecret, t.url);
     const created: any = await call((cb) => ot.registerCallback({ group: 'connection', event: 'created', url: `${rx.url}/conn-created` }, cb));
     expect(created).toMatchObject({ id: expect.any(String), group: 'connection', event: 'created', url: `${rx.url}/conn-created`, createdAt: expect.any(Number) });
@@ -287,6 +282,7 @@ describe('the callback registration API, driven by the real opentok SDK', () => 
   });
 
   it('refuses bad registrations with 400 and unknown ids with 404, as OpenTok errors the SDK reports', async () => {
+    const { t, rx } = f;
     const ot: any = new OpenTok(t.apiKey, t.apiSecret, t.url);
     await expect(call((cb) => ot.registerCallback({ group: 'session', event: 'created', url: `${rx.url}/x` }, cb))).rejects.toThrow(/group must be one of connection, stream, archive/);
     await expect(call((cb) => ot.registerCallback({ group: 'archive', event: 'created', url: `${rx.url}/x` }, cb))).rejects.toThrow(/event of group archive must be one of status/);
