@@ -26,6 +26,22 @@ export interface ChartOptions {
 
 export const PALETTE = ['#2f5bea', '#e8590c', '#2b8a3e', '#ae3ec9', '#c92a2a', '#1098ad', '#5c940d', '#d6336c', '#495057'];
 
+/**
+ * One colour family per direction, so a chart reads at a glance: what flows into the server (from
+ * publishers; what browsers send) in blues, what flows out (to subscribers; what browsers receive)
+ * in oranges. Shades of a family tell the lines of one direction apart.
+ */
+export const DIRECTION_SHADES = {
+  in: ['#1d4ed8', '#0e7490', '#60a5fa', '#1e3a8a'],
+  out: ['#ea580c', '#a16207', '#f59e0b', '#9a3412', '#fdba74', '#713f12'],
+} as const;
+export type Direction = keyof typeof DIRECTION_SHADES;
+
+export function directionColor(direction: Direction, index: number): string {
+  const shades = DIRECTION_SHADES[direction];
+  return shades[index % shades.length]!;
+}
+
 const W = 560;
 const H = 180;
 const M = { left: 64, right: 12, top: 10, bottom: 24 };
@@ -102,7 +118,7 @@ export function lineChart(series: Series[], options: ChartOptions): HTMLElement 
       { class: 'legend' },
       series.map((ser, i) => {
         const color = ser.color ?? PALETTE[i % PALETTE.length];
-        return h('span', { class: 'legend-item' }, h('i', { class: ser.dashed ? 'dashed' : '', style: ser.dashed ? `border-color:${color}` : `background:${color}` }), ser.label);
+        return h('span', { class: 'legend-item', 'data-color': color }, h('i', { class: ser.dashed ? 'dashed' : '', style: ser.dashed ? `border-color:${color}` : `background:${color}` }), ser.label);
       }),
     ),
     readout,

@@ -73,6 +73,15 @@ export function shortId(id: string, keep = 10): string {
   return id.length > keep + 3 ? `${id.slice(0, keep)}…` : id;
 }
 
+/**
+ * A session ID cut to the part that tells sessions apart. Every session ID of a project begins the
+ * same (`1_` + the encoded "1~apiKey~location~creation time"), and what differs is the random part
+ * at its end, so the end is shown (the whole ID goes in a tooltip).
+ */
+export function sessionTail(id: string, keep = 14): string {
+  return id.length > keep + 1 ? `…${id.slice(-keep)}` : id;
+}
+
 const BROWSERS: Array<[RegExp, string]> = [
   [/Edg\/(\d+)/, 'Edge'],
   [/(?:Chrome|Chromium)\/(\d+)/, 'Chrome'],

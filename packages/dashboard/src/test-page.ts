@@ -1,7 +1,9 @@
 // The token test page: joins a session with the credentials in the URL fragment (never sent to the
 // server), using only the public OpenTok.js API of the browser SDK loaded from /v2/js/opentok.js:
 // OT.initSession, session.connect, OT.initPublisher, session.publish, session.subscribe on
-// streamCreated, signals, OT.on('exception'). Its state is on `window.colloquyTestPage` for tests.
+// streamCreated, signals (to everyone or one participant), OT.on('exception'), and with a moderator
+// token the moderation calls (forceMuteStream, forceMuteAll, forceUnpublish, forceDisconnect). Its
+// state is on `window.colloquyTestPage` for tests.
 
 import { h, replace } from './dom';
 import './styles.css';
@@ -46,13 +48,17 @@ interface OTSubscriber extends OTEmitter {
 }
 interface OTSession extends OTEmitter {
   connection?: OTConnection;
-  capabilities?: { publish?: number | boolean; subscribe?: number | boolean };
+  capabilities?: { publish?: number | boolean; subscribe?: number | boolean; forceDisconnect?: number | boolean; forceUnpublish?: number | boolean; forceMute?: number | boolean };
   connect(token: string, callback: (error?: OTError) => void): void;
   disconnect(): void;
   publish(publisher: OTPublisher, callback: (error?: OTError) => void): void;
   unpublish(publisher: OTPublisher): void;
   subscribe(stream: OTStream, target: HTMLElement, properties: Record<string, unknown>, callback: (error?: OTError) => void): OTSubscriber;
-  signal(signal: { type?: string; data?: string }, callback: (error?: OTError) => void): void;
+  signal(signal: { type?: string; data?: string; to?: OTConnection }, callback: (error?: OTError) => void): void;
+  forceDisconnect(connection: OTConnection, callback: (error?: OTError) => void): void;
+  forceUnpublish(stream: OTStream, callback: (error?: OTError) => void): void;
+  forceMuteStream(stream: OTStream, callback: (error?: OTError) => void): void;
+  forceMuteAll(excludedStreams: OTStream[], callback: (error?: OTError) => void): void;
 }
 interface OTGlobal {
   initSession(apiKey: string, sessionId: string): OTSession;
@@ -70,6 +76,12 @@ interface TestPageState {
   /** Subscribers whose media flows (their subscribe handler succeeded), now. */
   subscribers: number;
   signalsReceived: number;
+  /** Whether the token's role may moderate (force mute, unpublish, disconnect). */
+  moderator: boolean;
+  /** Times a moderator muted this page's published audio. */
+  mutesForced: number;
+  /** Why the session ended (sessionDisconnected's reason), once it did. */
+  disconnectReason: string | null;
   errors: string[];
 }
 
@@ -80,7 +92,19 @@ declare global {
   }
 }
 
-const state: TestPageState = { sdkLoaded: false, connected: false, connectionId: null, canPublish: null, publishing: false, subscribers: 0, signalsReceived: 0, errors: [] };
+const state: TestPageState = {
+  sdkLoaded: false,
+  connected: false,
+  connectionId: null,
+  canPublish: null,
+  publishing: false,
+  subscribers: 0,
+  signalsReceived: 0,
+  moderator: false,
+  mutesForced: 0,
+  disconnectReason: null,
+  errors: [],
+};
 window.colloquyTestPage = state;
 
 const params = new URLSearchParams(location.hash.replace(/^#/, ''));
@@ -100,6 +124,10 @@ const publisherBox = h('div', { class: 'tile-video', id: 'publisher' });
 const subscribers = h('div', { class: 'test-grid', id: 'subscribers' });
 const noStreams = h('p', { class: 'muted', id: 'no-streams' }, 'No one else is publishing in this session yet.');
 const buttons = h('p', { class: 'actions' });
+const signalType = h('input', { id: 'signal-type', value: 'test', maxlength: 128, 'aria-label': 'Signal type', size: 10 });
+const signalData = h('input', { id: 'signal-data', value: 'hello from the test page', maxlength: 8192, 'aria-label': 'Signal data' });
+/** The other participants, each with a signal button (and moderator controls with a moderator token). */
+const participants = h('ul', { class: 'participants', id: 'participants' });
 
 function write(line: string, isError = false): void {
   log.append(h('div', { class: isError ? 'err' : '' }, `${new Date().toLocaleTimeString(undefined, { hour12: false })}  ${line}`));
@@ -132,10 +160,13 @@ root.append(
     status,
     buttons,
     lastError,
+    h('p', { class: 'signal-form' }, 'Signal ', signalType, signalData),
     publisherSection,
     h('h2', null, 'Others'),
     noStreams,
     subscribers,
+    h('h2', null, 'Participants'),
+    participants,
     h('h2', null, 'Log'),
     log,
   ),
@@ -158,17 +189,48 @@ function start(): void {
   let publisher: OTPublisher | null = null;
   const showOthers = () => (noStreams.hidden = subscribers.children.length > 0);
 
+  const can = (action: 'forceDisconnect' | 'forceUnpublish' | 'forceMute') => Boolean(session.capabilities?.[action]);
+  /** Runs one SDK call that takes a completion handler, and logs how it ended. */
+  const act = (what: string, call: (done: (error?: OTError) => void) => void) =>
+    call((err) => {
+      if (err) write(`${what} failed: ${err.name ?? ''} ${err.message}`, true);
+      else write(`${what}: done`);
+    });
+  const signalTo = (to?: OTConnection) =>
+    act(to ? `signal to ${to.connectionId}` : 'signal to everyone', (done) =>
+      session.signal({ type: signalType.value || undefined, data: signalData.value, ...(to ? { to } : {}) }, done),
+    );
+
+  const addParticipant = (connection: OTConnection) => {
+    const row = h(
+      'li',
+      { 'data-connection-id': connection.connectionId },
+      h('span', null, nameOf(connection, 'someone')),
+      h('code', { class: 'muted small' }, connection.connectionId),
+      h('button', { type: 'button', class: 'signal-to', onclick: () => signalTo(connection) }, 'Signal'),
+      can('forceDisconnect') ? h('button', { type: 'button', class: 'force-disconnect danger', onclick: () => act(`forceDisconnect ${connection.connectionId}`, (done) => session.forceDisconnect(connection, done)) }, 'Disconnect') : null,
+    );
+    participants.append(row);
+  };
+
   session.on('connectionCreated', (e) => {
-    if (e.connection?.connectionId !== session.connection?.connectionId) write(`connectionCreated ${e.connection?.connectionId ?? ''} ${e.connection?.data ?? ''}`);
+    if (!e.connection || e.connection.connectionId === session.connection?.connectionId) return;
+    write(`connectionCreated ${e.connection.connectionId} ${e.connection.data ?? ''}`);
+    addParticipant(e.connection);
   });
-  session.on('connectionDestroyed', (e) => write(`connectionDestroyed ${e.connection?.connectionId ?? ''} (${e.reason ?? ''})`));
+  session.on('connectionDestroyed', (e) => {
+    write(`connectionDestroyed ${e.connection?.connectionId ?? ''} (${e.reason ?? ''})`);
+    participants.querySelector(`[data-connection-id="${CSS.escape(e.connection?.connectionId ?? '')}"]`)?.remove();
+  });
   session.on('sessionDisconnected', (e) => {
     state.connected = false;
     state.publishing = false;
     state.subscribers = 0;
+    state.disconnectReason = e.reason ?? 'unknown';
     publisher = null;
     publisherSection.hidden = true;
     replace(subscribers);
+    replace(participants);
     showOthers();
     setStatus(`Disconnected (${e.reason ?? 'unknown reason'}). Reload the page to join again.`);
     write(`sessionDisconnected ${e.reason ?? ''}`);
@@ -183,7 +245,19 @@ function start(): void {
     write(`streamCreated ${stream.streamId} (${stream.videoType ?? 'audio only'}) from ${stream.connection.connectionId}`);
     // The SDK draws the stream's name over its video.
     const video = h('div', { class: 'tile-video' });
-    const tile = h('div', { class: 'tile', 'data-stream-id': stream.streamId }, video);
+    const tile = h(
+      'div',
+      { class: 'tile', 'data-stream-id': stream.streamId },
+      video,
+      can('forceMute') || can('forceUnpublish')
+        ? h(
+            'div',
+            { class: 'tile-actions' },
+            can('forceMute') ? h('button', { type: 'button', class: 'force-mute', onclick: () => act(`forceMuteStream ${stream.streamId}`, (done) => session.forceMuteStream(stream, done)) }, 'Mute') : null,
+            can('forceUnpublish') ? h('button', { type: 'button', class: 'force-unpublish', onclick: () => act(`forceUnpublish ${stream.streamId}`, (done) => session.forceUnpublish(stream, done)) }, 'Stop stream') : null,
+          )
+        : null,
+    );
     subscribers.append(tile);
     showOthers();
     let connected = false;
@@ -206,6 +280,10 @@ function start(): void {
     subscribers.querySelector(`[data-stream-id="${CSS.escape(e.stream?.streamId ?? '')}"]`)?.remove();
     showOthers();
   });
+  session.on('streamPropertyChanged', (e) => {
+    const changed = e as OTEvent & { changedProperty?: string; newValue?: unknown };
+    write(`streamPropertyChanged ${e.stream?.streamId ?? ''} ${changed.changedProperty ?? ''}=${String(changed.newValue)}`);
+  });
   session.on('signal', (e) => {
     state.signalsReceived++;
     write(`signal ${e.type ?? ''} from ${e.from?.connectionId ?? 'the server'}: ${e.data ?? ''}`);
@@ -227,6 +305,10 @@ function start(): void {
       if (err) write(`initPublisher failed: ${err.name ?? ''} ${err.message}`, true);
     });
     publisher = p;
+    p.on('muteForced', () => {
+      state.mutesForced++;
+      write('a moderator muted your audio');
+    });
     p.on('streamDestroyed', (e) => {
       write(`your stream ended (${e.reason ?? ''})`);
       if (publisher === p) publisher = null;
@@ -262,20 +344,11 @@ function start(): void {
     buttons,
     publishButton,
     unpublishButton,
-    h(
-      'button',
-      {
-        id: 'send-signal',
-        onclick: () =>
-          session.signal({ type: 'test', data: 'hello from the test page' }, (err) => {
-            if (err) write(`signal failed: ${err.name ?? ''} ${err.message}`, true);
-            else write('signal sent');
-          }),
-      },
-      'Send signal',
-    ),
+    h('button', { id: 'send-signal', onclick: () => signalTo() }, 'Signal everyone'),
     h('button', { id: 'disconnect', onclick: () => session.disconnect() }, 'Disconnect'),
   );
+  const muteAll = h('button', { id: 'force-mute-all', hidden: true, onclick: () => act('forceMuteAll', (done) => session.forceMuteAll([], done)) }, 'Mute everyone');
+  buttons.append(muteAll);
 
   publishButton.addEventListener('click', publish);
   unpublishButton.addEventListener('click', unpublish);
@@ -295,7 +368,9 @@ function start(): void {
     const canSubscribe = caps?.subscribe === undefined || Boolean(caps.subscribe);
     const who = session.connection?.data ? ` (${session.connection.data})` : '';
     setStatus(`Connected as ${state.connectionId ?? '?'}${who} · publish: ${state.canPublish ? 'allowed' : 'not allowed'} · subscribe: ${canSubscribe ? 'allowed' : 'not allowed'}`);
-    write('connected');
+    state.moderator = can('forceDisconnect');
+    muteAll.hidden = !can('forceMute');
+    write(`connected${state.moderator ? ' as a moderator: force mute, stop stream and disconnect are on the others' : ''}`);
     for (const b of buttons.querySelectorAll('button')) b.disabled = b === unpublishButton;
     if (!state.canPublish) {
       // Left enabled on purpose: trying shows how the server refuses (OT_PERMISSION_DENIED).

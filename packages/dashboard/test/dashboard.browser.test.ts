@@ -9,7 +9,10 @@
 // subscription; both tabs leave; the Inspector shows the ended session's participants, timelines,
 // scores, charts from the real samples and the event log with the error highlighted; the Archives
 // page plays, downloads and deletes; deleting the project takes its archive files. Another
-// project's data is refused.
+// project's data is refused. The session lists show the part of each ID that differs and who
+// joined first, and hide sessions nobody joined; chart lines are blue for what flows in, orange
+// for what flows out. A moderator's test page mutes, signals and disconnects another participant.
+// An application's token asked for without its private key makes no session.
 //
 // One browser, the quality sampler at 1 s. Every page's uncaught errors and console errors fail
 // the test unless whitelisted below with a reason. Screenshots of each page go to
@@ -24,6 +27,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIRECTION_SHADES } from '../src/charts';
 
 const PASSWORD = 'browser-test-password';
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-output', 'screenshots');
@@ -42,7 +46,7 @@ let bob: TestPage;
  */
 const expected: Array<{ page: () => TestPage | undefined; pattern: RegExp; reason: string }> = [
   { page: () => tp, pattern: /status of 401/, reason: 'the wrong password is answered 401, and Chromium logs failed fetches' },
-  { page: () => tp, pattern: /status of 400/, reason: 'an ftp callback URL is answered 400, and Chromium logs failed fetches' },
+  { page: () => tp, pattern: /status of 400/, reason: 'an ftp callback URL, and an application token without its private key, are answered 400, and Chromium logs failed fetches' },
 ];
 
 beforeAll(async () => {
@@ -123,6 +127,8 @@ function parseBitrate(s: string | null): number {
 describe('dashboard', () => {
   let projectId = '';
   let sessionId = '';
+  /** A session made with a token nobody used. */
+  let unjoinedSessionId = '';
   let aliceConnection = '';
   let bobConnection = '';
   let streamId = '';
@@ -227,6 +233,7 @@ describe('dashboard', () => {
 
     const relayed = await generateToken({ mode: 'relayed', role: 'publisher', data: 'name=Relayed', expiry: '86400' });
     expect(t.server.store.sessions.get(relayed.sessionId)).toMatchObject({ projectId, mediaMode: 'relayed' });
+    unjoinedSessionId = relayed.sessionId;
 
     const routed = await generateToken({ mode: 'routed', role: 'moderator', data: 'name=Alice', expiry: '3600' });
     sessionId = routed.sessionId;
@@ -381,6 +388,19 @@ describe('dashboard', () => {
     await page.click('a[href="#/inspector"]');
     await page.waitForSelector('#sessions-table');
     await shot(tp, '11-inspector-list');
+    // The row shows the end of the ID (where session IDs differ) and who joined first; the session
+    // nobody joined is hidden until asked for.
+    const row = `#sessions-table tr[data-session-id="${sessionId}"]`;
+    expect(await page.textContent(`${row} a code`)).toBe(`…${sessionId.slice(-14)}`);
+    expect(await page.getAttribute(`${row} a`, 'title')).toBe(sessionId);
+    expect(await page.textContent(`${row} .first-participant`)).toBe('name=Alice');
+    expect(await page.locator(`#sessions-table tr[data-session-id="${unjoinedSessionId}"]`).count()).toBe(0);
+    await page.check('#show-unjoined');
+    await page.waitForSelector(`#sessions-table tr[data-session-id="${unjoinedSessionId}"]`);
+    expect(await page.textContent(`#sessions-table tr[data-session-id="${unjoinedSessionId}"] .first-participant`)).toBe('nobody');
+    const tails = await page.locator('#sessions-table tbody a code').allTextContents();
+    expect(new Set(tails).size).toBe(tails.length);
+    expect(tails.length).toBeGreaterThanOrEqual(2);
     await page.click(`#sessions-table a[href$="${sessionId}"]`);
     await page.waitForSelector('#participants-table');
     await page.waitForSelector('#events-table tbody tr[data-type]');
@@ -411,6 +431,29 @@ describe('dashboard', () => {
     for (const title of ['Bitrate', 'Packet loss', 'Round-trip time', 'Frame rate']) {
       expect(await page.locator(`${section} .chart:has(.chart-title:text-is("${title}")) polyline`).count(), title).toBeGreaterThan(0);
     }
+    // One colour family per direction: what arrives from Alice in blue, what goes to Bob in orange;
+    // the browsers' own reports dashed in the colour of the same person.
+    const legend = await page.locator(`${section} .chart:has(.chart-title:text-is("Bitrate")) .legend-item`).evaluateAll((items) =>
+      items.map((i) => ({ label: i.textContent ?? '', color: i.getAttribute('data-color') ?? '', dashed: i.querySelector('i')?.classList.contains('dashed') ?? false })),
+    );
+    const inLine = legend.find((l) => l.label === 'in from the publisher');
+    const toBob = legend.find((l) => l.label === '→ Bob');
+    expect(inLine && (DIRECTION_SHADES.in as readonly string[]).includes(inLine.color), JSON.stringify(legend)).toBe(true);
+    expect(toBob && (DIRECTION_SHADES.out as readonly string[]).includes(toBob.color), JSON.stringify(legend)).toBe(true);
+    for (const l of legend) {
+      const family = l.label.endsWith('sent') || l.label === 'in from the publisher' ? DIRECTION_SHADES.in : DIRECTION_SHADES.out;
+      expect((family as readonly string[]).includes(l.color), JSON.stringify(l)).toBe(true);
+      expect(l.dashed, JSON.stringify(l)).toBe(l.label.includes('browser'));
+    }
+    // No two lines of a chart look alike (same colour and same stroke).
+    expect(new Set(legend.map((l) => `${l.color}/${l.dashed}`)).size).toBe(legend.length);
+    // Video and audio one at a time: audio has no frame rate chart.
+    await page.click(`${section} .kind-button[data-kind="audio"]`);
+    await page.waitForSelector(`${section} .kind-button.active[data-kind="audio"]`);
+    expect(await page.locator(`${section} .chart-title:text-is("Frame rate")`).count()).toBe(0);
+    expect(await page.locator(`${section} .chart:has(.chart-title:text-is("Bitrate")) polyline`).count()).toBeGreaterThan(0);
+    await page.click(`${section} .kind-button[data-kind="video"]`);
+
     const quality = t.server.inspector.quality(sessionId, { streamId, source: 'publisher' });
     const video = quality.tracks.find((tr) => tr.kind === 'video')!;
     // A sample a second while Alice published (about 10 s here), none lost to timer jitter.
@@ -521,14 +564,77 @@ describe('dashboard', () => {
     expectNoErrors();
   });
 
+  it("gives a moderator's test page force mute, signal and disconnect over another participant", async () => {
+    await tp.page.click('a[href="#/tokens"]');
+    await tp.page.waitForSelector('#token-form');
+    const pat = await generateToken({ mode: 'routed', role: 'publisher', data: 'name=Pat', expiry: '3600' });
+    const patPage = await openTestPage();
+    await patPage.page.waitForFunction(() => window.colloquyTestPage?.publishing === true, null, { timeout: 15_000 });
+    const patConnection = (await patPage.page.evaluate(() => window.colloquyTestPage.connectionId))!;
+    await generateToken({ mode: 'existing', sessionId: pat.sessionId, role: 'moderator', data: 'name=Mo', expiry: '3600' });
+    // The moderator only watches (publish=0 in the fragment).
+    const href = (await tp.page.getAttribute('#open-test-page', 'href'))!;
+    const mo = watch(await browser.context.newPage());
+    await mo.page.goto(`${t.url}${href}&publish=0`);
+    try {
+      await mo.page.waitForFunction(() => window.colloquyTestPage?.subscribers === 1, null, { timeout: 15_000 });
+      expect(await mo.page.evaluate(() => window.colloquyTestPage.moderator)).toBe(true);
+      expect(await mo.page.isVisible('#force-mute-all')).toBe(true);
+      // Pat's page (a publisher token) has no moderator controls, only signals.
+      await patPage.page.waitForSelector('#participants li .signal-to');
+      expect(await patPage.page.locator('.force-mute, .force-disconnect, .force-unpublish').count()).toBe(0);
+      expect(await patPage.page.isVisible('#force-mute-all')).toBe(false);
+
+      await mo.page.click('#subscribers .tile .force-mute');
+      await patPage.page.waitForFunction(() => window.colloquyTestPage.mutesForced === 1, null, { timeout: 10_000 });
+      await mo.page.waitForFunction(() => /streamPropertyChanged \S+ hasAudio=false/.test(document.querySelector('#log')?.textContent ?? ''), null, { timeout: 10_000 });
+
+      await mo.page.fill('#signal-type', 'chat');
+      await mo.page.fill('#signal-data', 'only for Pat');
+      await mo.page.click(`#participants li[data-connection-id="${patConnection}"] .signal-to`);
+      await patPage.page.waitForFunction(() => window.colloquyTestPage.signalsReceived === 1, null, { timeout: 10_000 });
+      expect(await patPage.page.textContent('#log')).toMatch(/signal signal:chat from \S+: only for Pat/);
+      expect(await mo.page.evaluate(() => window.colloquyTestPage.signalsReceived)).toBe(0); // sent to Pat only
+      await shot(mo, '14-test-page-moderator');
+
+      await mo.page.click(`#participants li[data-connection-id="${patConnection}"] .force-disconnect`);
+      await patPage.page.waitForFunction(() => window.colloquyTestPage.disconnectReason !== null, null, { timeout: 10_000 });
+      expect(await patPage.page.evaluate(() => window.colloquyTestPage.disconnectReason)).toBe('forceDisconnected');
+      await mo.page.waitForFunction((id) => document.querySelector(`#participants li[data-connection-id="${id}"]`) === null, patConnection);
+      expect(unexpectedErrors(mo)).toEqual([]);
+      expect(unexpectedErrors(patPage)).toEqual([]);
+    } finally {
+      await mo.page.close();
+      await patPage.page.close();
+    }
+  });
+
   it('creates an application with a generated key pair and deletes a project after confirmation', async () => {
     const { page } = tp;
     await page.click('a[href="#/projects"]');
     await page.fill('#new-app-name', 'Browser app');
     await page.click('#create-application button[type=submit]');
     await page.waitForSelector('#private-key');
-    expect(await page.textContent('#private-key')).toContain('BEGIN PRIVATE KEY');
-    await shot(tp, '14-application-created');
+    const privateKey = (await page.textContent('#private-key'))!;
+    expect(privateKey).toContain('BEGIN PRIVATE KEY');
+    await shot(tp, '15-application-created');
+
+    // A token for a new session of the application without its private key: refused, and no
+    // session is left behind; with the key, one session and a token.
+    const app = t.server.store.projects.list().find((p) => p.name === 'Browser app')!;
+    const appSessions = () => t.server.store.db.prepare('SELECT COUNT(*) FROM sessions WHERE project_id = ?').pluck().get(app.id) as number;
+    await page.goto(`${t.url}/#/tokens`);
+    await page.selectOption('#project-picker', app.id);
+    await page.waitForSelector('#private-key-input');
+    await page.selectOption('#session-mode', 'routed');
+    await page.click('#generate-token');
+    await page.waitForSelector('#token-result .error-box');
+    expect(await page.textContent('#token-result .error-box')).toMatch(/private key/);
+    expect(appSessions()).toBe(0);
+    await page.fill('#private-key-input', privateKey);
+    await page.click('#generate-token');
+    await page.waitForSelector('#token-output');
+    expect(appSessions()).toBe(1);
 
     await page.goto(`${t.url}/#/projects/${projectId}`);
     await page.waitForSelector('#delete-project');

@@ -2,57 +2,67 @@
 // `colloquy`: run the server, manage projects, and make demo sessions and tokens from a shell.
 // The project and token commands open the same data folder as the server (safe while it runs).
 
-import { buildApplicationToken, buildJwtToken, buildT1Token, isRole, type Role } from '@colloquy/tokens';
+import { buildApplicationToken, buildJwtToken, buildT1Token, isRole, MAX_TOKEN_TTL_SECONDS, type Role } from '@colloquy/tokens';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CallbackValidationError } from './callbacks/callback-store.js';
 import { ConfigError, loadConfig } from './config.js';
 import { AdminAuth, generatePassword } from './dashboard/admin-auth.js';
 import { createLogger } from './logger.js';
-import { startServer } from './server.js';
+import { ColloquyError } from './errors.js';
+import { ListenError, startServer } from './server.js';
+import { ProjectValidationError } from './store/projects.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { BackupError, backupDatabase, restoreDatabase } from './store/backup.js';
 import { Store } from './store/index.js';
 import { VIDEO_CHAT_PATH } from './video-chat.js';
 
-const USAGE = `Usage: colloquy <command> [options]
+/**
+ * One command of the CLI. To add one, write its `run` and append an entry to COMMANDS (below):
+ * `colloquy help` lists it, `colloquy <name> --help` prints its `help`, and a UsageError it throws
+ * prints one line plus a pointer to that help.
+ */
+interface Command {
+  name: string;
+  /** Synopsis lines for the overview, e.g. `project create --name N`. */
+  synopsis: string;
+  /** What it does, one or two lines for the overview. */
+  summary: string;
+  /** The full help: options and what they mean. */
+  help: string;
+  /** Runs it with the arguments after its name. */
+  run(args: string[]): Promise<void> | void;
+  /** The command reads `--help` itself (a wrapper around another tool). */
+  ownHelp?: boolean;
+}
 
-Commands:
-  serve                                   run the server (default)
-  project create --name N [--public-key FILE]
-                                          create a project (API key + secret), or with a PEM
-                                          public key a Vonage-style application; prints JSON
-  project list                            list projects as JSON
-  project callbacks --project KEY [--archive URL] [--session URL]
-                                          set (or '' to remove) where archive status and session
-                                          monitoring callbacks are POSTed; prints them as JSON
-  session create --project KEY [--relayed] [--archive-mode always]
-                                          create a session; prints its ID
-  token --project KEY --session ID [--role R] [--data D] [--ttl S] [--kind jwt|t1]
-        [--private-key FILE]              make a client token (applications need --private-key)
-  admin reset-password                    generate a new dashboard password, print it, sign
-                                          every browser out (unless COLLOQUY_ADMIN_PASSWORD is set)
-  backup FILE                             copy the database to FILE (SQLite online backup: safe
-                                          while the server runs; archive files are not included)
-  restore FILE                            replace the database with the backup FILE (the server
-                                          must be stopped; the old database is kept beside it)
-  load [options]                          synthetic publishers and subscribers against a server
-                                          (the load tool of bench/, colloquy-load; --help for options)
-
-Environment: PORT, HOST, COLLOQUY_DATA_DIR, COLLOQUY_PUBLIC_URL, COLLOQUY_API_KEY,
-COLLOQUY_API_SECRET, COLLOQUY_APPLICATION_ID, COLLOQUY_PUBLIC_KEY_FILE, COLLOQUY_ADMIN_PASSWORD,
-COLLOQUY_INSPECTOR_RETENTION_DAYS, COLLOQUY_VIDEO_CHAT, LOG_LEVEL (see README).`;
-
+/** A mistake of the person typing: shown as one line and a hint, exit code 2. */
 class UsageError extends Error {}
 
 function fail(message: string): never {
   throw new UsageError(message);
 }
 
-async function serve(): Promise<void> {
+/** Reads a file the user named, or says plainly why it cannot be read. */
+function readUserFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    fail(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : (err as Error).message}`);
+  }
+}
+
+/** parseArgs with the command's own options only (a typo is a usage error, not ignored). */
+function options<T extends ParseArgsConfig['options']>(args: string[], spec: T) {
+  return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values;
+}
+
+async function serve(args: string[]): Promise<void> {
+  options(args, {});
   const config = loadConfig();
   const logger = createLogger(config);
   const server = await startServer(config, { logger });
@@ -113,18 +123,15 @@ function openStore(): Store {
 
 function projectCommand(args: string[]): void {
   const [sub, ...rest] = args;
-  const { values } = parseArgs({
-    args: rest,
-    options: { name: { type: 'string' }, 'public-key': { type: 'string' }, project: { type: 'string' }, archive: { type: 'string' }, session: { type: 'string' } },
-    strict: true,
-  });
+  if (sub !== 'create' && sub !== 'list' && sub !== 'callbacks') fail(sub === undefined ? 'project needs a subcommand: create, list or callbacks' : `unknown project subcommand "${sub}" (create, list or callbacks)`);
+  const values = options(rest, { name: { type: 'string' }, 'public-key': { type: 'string' }, project: { type: 'string' }, archive: { type: 'string' }, session: { type: 'string' } });
+  if (sub === 'create' && !values.name) fail('project create needs --name');
+  if (sub === 'callbacks' && !values.project) fail('project callbacks needs --project KEY');
+  const pem = sub === 'create' && values['public-key'] ? readUserFile(values['public-key'], 'the public key file') : null;
   const store = openStore();
   try {
     if (sub === 'create') {
-      if (!values.name) fail('project create needs --name');
-      const project = values['public-key']
-        ? store.projects.createApplication(values.name, readFileSync(values['public-key'], 'utf8'))
-        : store.projects.createProject(values.name);
+      const project = pem ? store.projects.createApplication(values.name!, pem) : store.projects.createProject(values.name!);
       print(
         project.kind === 'project'
           ? { apiKey: project.id, apiSecret: project.secret, name: project.name, kind: project.kind }
@@ -132,18 +139,10 @@ function projectCommand(args: string[]): void {
       );
     } else if (sub === 'list') {
       print(store.projects.list().map((p) => ({ id: p.id, kind: p.kind, name: p.name, apiSecret: p.secret ?? undefined, createdAt: new Date(p.createdAt).toISOString() })));
-    } else if (sub === 'callbacks') {
-      if (!values.project) fail('project callbacks needs --project KEY');
-      const project = store.projects.get(values.project.toLowerCase()) ?? fail(`no project ${values.project}`);
-      try {
-        // --archive/--session URL sets one ('' removes it); without either, prints them.
-        print(store.callbacks.set(project.id, { archive: values.archive, session: values.session }));
-      } catch (err) {
-        if (err instanceof CallbackValidationError) fail(err.message);
-        throw err;
-      }
     } else {
-      fail('project needs "create", "list" or "callbacks"');
+      const project = store.projects.get(values.project!.toLowerCase()) ?? fail(`no project ${values.project}`);
+      // --archive/--session URL sets one ('' removes it); without either, prints them.
+      print(store.callbacks.set(project.id, { archive: values.archive, session: values.session }));
     }
   } finally {
     store.close();
@@ -152,14 +151,15 @@ function projectCommand(args: string[]): void {
 
 function sessionCommand(args: string[]): void {
   const [sub, ...rest] = args;
-  if (sub !== 'create') fail('session needs "create"');
-  const { values } = parseArgs({ args: rest, options: { project: { type: 'string' }, relayed: { type: 'boolean' }, 'archive-mode': { type: 'string' } }, strict: true });
+  if (sub !== 'create') fail(sub === undefined ? 'session needs a subcommand: create' : `unknown session subcommand "${sub}" (create)`);
+  const values = options(rest, { project: { type: 'string' }, relayed: { type: 'boolean' }, 'archive-mode': { type: 'string' } });
   if (!values.project) fail('session create needs --project KEY');
   const archiveMode = values['archive-mode'] ?? 'manual';
   if (archiveMode !== 'manual' && archiveMode !== 'always') fail('--archive-mode must be manual or always');
+  if (archiveMode === 'always' && values.relayed) fail('--archive-mode always needs a routed session: relayed sessions cannot be archived (leave out --relayed)');
   const store = openStore();
   try {
-    const project = store.projects.get(values.project) ?? fail(`no project ${values.project}`);
+    const project = store.projects.get(values.project.toLowerCase()) ?? fail(`no project ${values.project}`);
     const sessions = new SessionManager(store, createLogger({ logLevel: 'warn', logPretty: false }));
     const record = sessions.create(project, {
       mediaMode: values.relayed ? 'relayed' : 'routed',
@@ -176,40 +176,41 @@ function sessionCommand(args: string[]): void {
 }
 
 function tokenCommand(args: string[]): void {
-  const { values } = parseArgs({
-    args,
-    options: {
-      project: { type: 'string' },
-      session: { type: 'string' },
-      role: { type: 'string' },
-      data: { type: 'string' },
-      ttl: { type: 'string' },
-      kind: { type: 'string' },
-      'private-key': { type: 'string' },
-    },
-    strict: true,
+  const values = options(args, {
+    project: { type: 'string' },
+    session: { type: 'string' },
+    role: { type: 'string' },
+    data: { type: 'string' },
+    ttl: { type: 'string' },
+    kind: { type: 'string' },
+    'private-key': { type: 'string' },
   });
   if (!values.project || !values.session) fail('token needs --project KEY and --session ID');
   const role = values.role ?? 'publisher';
   if (!isRole(role)) fail('--role must be subscriber, publisher, publisheronly or moderator');
   const ttl = values.ttl === undefined ? 86_400 : Number(values.ttl);
-  if (!Number.isInteger(ttl) || ttl <= 0) fail('--ttl must be a positive number of seconds');
+  if (!Number.isInteger(ttl) || ttl <= 0 || ttl > MAX_TOKEN_TTL_SECONDS) fail(`--ttl must be a whole number of seconds from 1 to ${MAX_TOKEN_TTL_SECONDS} (30 days)`);
+  const kind = values.kind ?? 'jwt';
+  if (kind !== 'jwt' && kind !== 't1') fail('--kind must be jwt or t1');
+  const privateKey = values['private-key'] ? readUserFile(values['private-key'], 'the private key file') : null;
   const store = openStore();
   try {
     const project = store.projects.get(values.project.toLowerCase()) ?? fail(`no project ${values.project}`);
     const record = store.sessions.get(values.session);
     if (!record || record.projectId !== project.id) fail(`no session ${values.session} in project ${project.id}`);
-    const options = { sessionId: values.session, role: role as Role, data: values.data, expireTime: Math.floor(Date.now() / 1000) + ttl };
+    const tokenOptions = { sessionId: values.session, role: role as Role, data: values.data, expireTime: Math.floor(Date.now() / 1000) + ttl };
     let token: string;
-    if (project.kind === 'application') {
-      if (!values['private-key']) fail('tokens for an application are signed with its private key: pass --private-key FILE');
-      token = buildApplicationToken(project.id, readFileSync(values['private-key'], 'utf8'), options);
-    } else if ((values.kind ?? 'jwt') === 't1') {
-      token = buildT1Token(project.id, project.secret!, options);
-    } else if ((values.kind ?? 'jwt') === 'jwt') {
-      token = buildJwtToken(project.id, project.secret!, options);
-    } else {
-      fail('--kind must be jwt or t1');
+    try {
+      if (project.kind === 'application') {
+        if (!privateKey) fail('tokens for an application are signed with its private key: pass --private-key FILE');
+        token = buildApplicationToken(project.id, privateKey, tokenOptions);
+      } else {
+        token = (kind === 't1' ? buildT1Token : buildJwtToken)(project.id, project.secret!, tokenOptions);
+      }
+    } catch (err) {
+      // The token builders refuse bad options (data too long) and keys that are not RSA private keys.
+      if (err instanceof TypeError || (err as { code?: string }).code?.startsWith('ERR_OSSL')) fail(`cannot make the token: ${(err as Error).message}`);
+      throw err;
     }
     process.stdout.write(token + '\n');
   } finally {
@@ -218,7 +219,9 @@ function tokenCommand(args: string[]): void {
 }
 
 async function adminCommand(args: string[]): Promise<void> {
-  if (args[0] !== 'reset-password' || args.length !== 1) fail('admin needs "reset-password"');
+  const [sub, ...rest] = args;
+  if (sub !== 'reset-password') fail(sub === undefined ? 'admin needs a subcommand: reset-password' : `unknown admin subcommand "${sub}" (reset-password)`);
+  options(rest, {});
   const config = loadConfig();
   if (config.adminPassword !== null) fail('COLLOQUY_ADMIN_PASSWORD is set: the dashboard uses it; change it there');
   const store = Store.open(config.dataDir);
@@ -269,37 +272,154 @@ function print(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-async function main(argv: string[]): Promise<void> {
-  const [command = 'serve', ...rest] = argv;
-  switch (command) {
-    case 'serve':
-      return serve();
-    case 'project':
-      return projectCommand(rest);
-    case 'session':
-      return sessionCommand(rest);
-    case 'token':
-      return tokenCommand(rest);
-    case 'admin':
-      return adminCommand(rest);
-    case 'load':
-      return loadCommand(rest);
-    case 'backup':
-    case 'restore':
-      return backupCommand(command, rest);
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE + '\n');
-      return;
-    default:
-      fail(`unknown command "${command}"`);
+const ENVIRONMENT = `Environment: PORT, HOST, COLLOQUY_DATA_DIR, COLLOQUY_PUBLIC_URL, COLLOQUY_API_KEY,
+COLLOQUY_API_SECRET, COLLOQUY_APPLICATION_ID, COLLOQUY_PUBLIC_KEY_FILE, COLLOQUY_ADMIN_PASSWORD,
+COLLOQUY_INSPECTOR_RETENTION_DAYS, COLLOQUY_VIDEO_CHAT, LOG_LEVEL (see README).`;
+
+const COMMANDS: readonly Command[] = [
+  {
+    name: 'serve',
+    synopsis: 'serve',
+    summary: 'run the server (the default command)',
+    help: `Usage: colloquy serve
+
+Runs the server with its state in COLLOQUY_DATA_DIR (default ./data), on HOST:PORT (default
+127.0.0.1:3000). On an empty data folder it creates a development project and a dashboard
+password and prints them once. SIGTERM or Ctrl-C stops it gracefully.
+
+${ENVIRONMENT}`,
+    run: serve,
+  },
+  {
+    name: 'project',
+    synopsis: 'project create --name N [--public-key FILE]\nproject list\nproject callbacks --project KEY [--archive URL] [--session URL]',
+    summary: 'create and list projects; set where their callbacks go',
+    help: `Usage: colloquy project create --name N [--public-key FILE]
+       colloquy project list
+       colloquy project callbacks --project KEY [--archive URL] [--session URL]
+
+  create     create a project (API key + secret), or with --public-key (a PEM RSA public key) a
+             Vonage-style application; prints JSON
+  list       list projects (with their secrets) as JSON
+  callbacks  set where archive status (--archive) and session monitoring (--session) callbacks are
+             POSTed ('' removes one); without either, prints them; prints JSON`,
+    run: projectCommand,
+  },
+  {
+    name: 'session',
+    synopsis: 'session create --project KEY [--relayed] [--archive-mode always]',
+    summary: 'create a session; prints its ID',
+    help: `Usage: colloquy session create --project KEY [--relayed] [--archive-mode manual|always]
+
+Creates a session (routed through the server unless --relayed) and prints its ID.
+--archive-mode always records it whenever someone publishes (routed sessions only).`,
+    run: sessionCommand,
+  },
+  {
+    name: 'token',
+    synopsis: 'token --project KEY --session ID [--role R] [--data D] [--ttl S] [--kind jwt|t1] [--private-key FILE]',
+    summary: 'make a client token',
+    help: `Usage: colloquy token --project KEY --session ID [options]
+
+  --role R             subscriber, publisher (default), publisheronly or moderator
+  --data D             connection data the others see (at most 1000 characters)
+  --ttl S              seconds until it expires (default 86400, at most 2592000 = 30 days)
+  --kind jwt|t1        the token format for projects (default jwt)
+  --private-key FILE   for an application: its PEM private key, which signs the token`,
+    run: tokenCommand,
+  },
+  {
+    name: 'admin',
+    synopsis: 'admin reset-password',
+    summary: 'new dashboard password; signs every browser out',
+    help: `Usage: colloquy admin reset-password
+
+Generates a new dashboard password, prints it, and signs every browser out. Not available when
+COLLOQUY_ADMIN_PASSWORD is set (the dashboard uses that one).`,
+    run: adminCommand,
+  },
+  {
+    name: 'backup',
+    synopsis: 'backup FILE',
+    summary: 'copy the database to FILE (SQLite online backup: safe while the server runs)',
+    help: `Usage: colloquy backup FILE
+
+Copies the database in COLLOQUY_DATA_DIR to FILE with SQLite's online backup, safe while the server
+runs. Archive files (COLLOQUY_DATA_DIR/archives) are not included: copy them with your file backups.`,
+    run: (args) => backupCommand('backup', args),
+  },
+  {
+    name: 'restore',
+    synopsis: 'restore FILE',
+    summary: 'replace the database with the backup FILE (the server must be stopped)',
+    help: `Usage: colloquy restore FILE
+
+Replaces the database in COLLOQUY_DATA_DIR with the backup FILE. Refused while a server runs on that
+data folder and for a backup made by a newer release; the replaced database is kept beside it and
+migrations the backup lacks are applied.`,
+    run: (args) => backupCommand('restore', args),
+  },
+  {
+    name: 'load',
+    synopsis: 'load [options]',
+    summary: 'synthetic publishers and subscribers against a server (bench/; --help for options)',
+    help: 'Usage: colloquy load [options]  (colloquy load --help lists them)',
+    run: loadCommand,
+    ownHelp: true,
+  },
+];
+
+function overview(): string {
+  const lines = ['Usage: colloquy <command> [options]', '', 'Commands:'];
+  for (const command of COMMANDS) {
+    for (const synopsis of command.synopsis.split('\n')) lines.push(`  ${synopsis}`);
+    lines.push(`      ${command.summary}`);
   }
+  lines.push('', '`colloquy <command> --help` shows the options of one command.', '', ENVIRONMENT);
+  return lines.join('\n');
+}
+
+const isHelp = (arg: string) => arg === '--help' || arg === '-h';
+
+/** The command run, for the hint after a usage error. */
+let current: Command | undefined;
+
+async function main(argv: string[]): Promise<void> {
+  const [name = 'serve', ...rest] = argv;
+  if (name === 'help' || isHelp(name)) {
+    const topic = COMMANDS.find((c) => c.name === rest[0]);
+    process.stdout.write((topic ? topic.help : overview()) + '\n');
+    return;
+  }
+  current = COMMANDS.find((c) => c.name === name);
+  if (!current) fail(`unknown command "${name}"`);
+  if (!current.ownHelp && rest.some(isHelp)) {
+    process.stdout.write(current.help + '\n');
+    return;
+  }
+  await current.run(rest);
+}
+
+/** Errors that are the user's to fix: printed as one line, no stack. */
+function userMistake(err: unknown): boolean {
+  return (
+    err instanceof UsageError ||
+    err instanceof ConfigError ||
+    err instanceof ProjectValidationError ||
+    err instanceof CallbackValidationError ||
+    (err instanceof ColloquyError && err.kind !== 'internal') ||
+    ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?? false)
+  );
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`colloquy: ${(err as Error).message}\n\n${err instanceof UsageError ? USAGE + '\n' : ''}`);
+  if (err instanceof ListenError) {
+    process.stderr.write(`colloquy: ${err.message}\n`);
+    process.exit(1);
+  }
+  if (userMistake(err)) {
+    const hint = err instanceof ConfigError ? '' : `Run \`colloquy ${current ? `${current.name} ` : ''}--help\` for usage.\n`;
+    process.stderr.write(`colloquy: ${(err as Error).message}\n${hint}`);
     process.exit(2);
   }
   process.stderr.write(`colloquy: ${(err as Error).stack ?? String(err)}\n`);

@@ -136,6 +136,9 @@ function trustProxyVar(raw: string | null): boolean | number | string[] {
   return list;
 }
 
+/** pino's levels: anything else makes pino throw at start. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -172,6 +175,8 @@ export function loadConfig(env: Env = process.env): Config {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('COLLOQUY_PUBLIC_URL must be http(s)');
   }
   const host = strVar(env, 'HOST') ?? '127.0.0.1';
+  const logLevel = strVar(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(logLevel)}`);
   const adminPassword = env['COLLOQUY_ADMIN_PASSWORD'] === undefined || env['COLLOQUY_ADMIN_PASSWORD'] === '' ? null : env['COLLOQUY_ADMIN_PASSWORD'];
   if (adminPassword !== null && (adminPassword.length < 8 || adminPassword.length > 1024)) {
     throw new ConfigError('COLLOQUY_ADMIN_PASSWORD must be 8 to 1024 characters long');
@@ -208,7 +213,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     dataDir: resolve(strVar(env, 'COLLOQUY_DATA_DIR') ?? './data'),
     publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
-    logLevel: strVar(env, 'LOG_LEVEL') ?? 'info',
+    logLevel,
     logPretty: env['LOG_PRETTY'] === '1',
     apiKey,
     apiSecret,

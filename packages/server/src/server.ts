@@ -49,6 +49,29 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The server could not listen where it was told to: a one-line explanation for the operator. */
+export class ListenError extends Error {
+  override name = 'ListenError';
+}
+
+/** Why a listen failed, in the operator's terms (which variable to change), or null if not theirs to fix. */
+function listenError(err: unknown, config: Pick<Config, 'port' | 'host'>): ListenError | null {
+  switch ((err as { code?: string }).code) {
+    case 'EADDRINUSE':
+      return new ListenError(`port ${config.port} is in use; set PORT=… to another port (or stop what is using it)`);
+    case 'EACCES':
+      return new ListenError(`port ${config.port} needs privileges on this machine; set PORT=… to 1024 or above`);
+    case 'EADDRNOTAVAIL':
+      return new ListenError(`HOST ${config.host} is not an address of this machine; set HOST=127.0.0.1 (this machine only) or HOST=0.0.0.0 (every interface)`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return new ListenError(`HOST ${config.host} does not resolve to an address; set HOST=127.0.0.1 or HOST=0.0.0.0`);
+    default:
+      return null;
+  }
+}
+
 /** How long a shutdown waits for HTTP responses in flight before cutting their connections. */
 const HTTP_CLOSE_GRACE_MS = 5000;
 
@@ -78,7 +101,6 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const load = new LoadMonitor(config.overload);
   let metrics: Metrics | undefined;
   try {
-    const bootstrap = bootstrapProjects(config, store, logger);
     const sessions = new SessionManager(store, logger, {
       signalRate: { capacity: config.signalBurst, perSecond: config.signalRatePerSecond },
       media,
@@ -112,13 +134,21 @@ export async function startServer(config: Config, options: StartServerOptions = 
     });
     await archives.start();
     const admin = new AdminAuth(store.db);
-    const generatedAdminPassword = await admin.init(config.adminPassword);
     const state: AppState = { ready: false };
     const sender = callbackSender;
     metrics = new Metrics({ sessions, media, db: store.db, load, callbacks: () => sender.stats, signaling: () => (app ? { sockets: app.signaling.stats().sockets, messagesReceived: app.signaling.messagesReceived } : null) });
     const ops = { metrics, load, metricsToken: config.metricsToken, ready: () => state.ready };
-    app = await buildApp({ config, logger, store, sessions, inspector, archives, ops }, state, { admin }, { projectId: bootstrap.defaultProject?.id ?? null });
-    await app.listen({ port: config.port, host: config.host });
+    // The video chat reads its project per request: it is chosen below, once the port is bound.
+    const videoChat = { projectId: null as string | null };
+    app = await buildApp({ config, logger, store, sessions, inspector, archives, ops }, state, { admin }, videoChat);
+    // The port is bound before a first start creates anything it shows once (the development
+    // project, the dashboard password): on a busy port nothing is made that would never be shown.
+    await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
+      throw listenError(err, config) ?? err;
+    });
+    const bootstrap = bootstrapProjects(config, store, logger);
+    videoChat.projectId = bootstrap.defaultProject?.id ?? null;
+    const generatedAdminPassword = await admin.init(config.adminPassword);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

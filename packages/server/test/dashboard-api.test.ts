@@ -329,6 +329,40 @@ describe('demo sessions and tokens', () => {
     expect(ok.status).toBe(200);
     expect(verifyClientToken(ok.body.token, { projects: t.server.store.projects, sessionId: s.sessionId })).toMatchObject({ kind: 'application', role: 'publisher' });
   });
+
+  it('makes the new session only once the token can be signed (a missing or wrong private key leaves none)', async () => {
+    const count = () => t.server.store.db.prepare('SELECT COUNT(*) FROM sessions WHERE project_id = ?').pluck().get(t.applicationId) as number;
+    const before = count();
+    const { body: other } = await op.call('POST', '/applications', { name: 'Yet other keys' });
+    for (const privateKey of [undefined, '', 'not a key', other.privateKey]) {
+      const refused = await op.call('POST', `/projects/${t.applicationId}/tokens`, { newSession: { mediaMode: 'relayed' }, ...(privateKey === undefined ? {} : { privateKey }) });
+      expect(refused.status).toBe(400);
+    }
+    expect(count()).toBe(before);
+    const ok = await op.call('POST', `/projects/${t.applicationId}/tokens`, { newSession: { mediaMode: 'relayed' }, privateKey: t.privateKey, role: 'moderator' });
+    expect(ok.status).toBe(200);
+    expect(count()).toBe(before + 1);
+    expect(t.server.store.sessions.get(ok.body.sessionId)).toMatchObject({ projectId: t.applicationId, mediaMode: 'relayed' });
+    expect(verifyClientToken(ok.body.token, { projects: t.server.store.projects, sessionId: ok.body.sessionId })).toMatchObject({ kind: 'application', role: 'moderator' });
+    // Exactly one of sessionId and newSession.
+    expect((await op.call('POST', `/projects/${t.apiKey}/tokens`, {})).status).toBe(400);
+    expect((await op.call('POST', `/projects/${t.apiKey}/tokens`, { sessionId: ok.body.sessionId, newSession: {} })).status).toBe(400);
+  });
+
+  it('lists only sessions somebody joined with ?joined=true, each with its first participant', async () => {
+    const { body: empty } = await op.call('POST', `/projects/${t.apiKey}/sessions`, {});
+    const { body: joined } = await op.call('POST', `/projects/${t.apiKey}/sessions`, {});
+    t.server.inspector.recordEvent(joined.sessionId, t.apiKey, { type: 'connectionCreated', connectionId: 'first-one', data: 'name=Grace' });
+    t.server.inspector.recordEvent(joined.sessionId, t.apiKey, { type: 'connectionCreated', connectionId: 'second-one', data: 'name=Alan' });
+    const all = (await op.call('GET', `/projects/${t.apiKey}/sessions?limit=500`)).body as Array<{ sessionId: string; firstParticipant: unknown }>;
+    expect(all.find((x) => x.sessionId === empty.sessionId)?.firstParticipant).toBeNull();
+    expect(all.find((x) => x.sessionId === joined.sessionId)?.firstParticipant).toEqual({ connectionId: 'first-one', data: 'name=Grace' });
+    const only = (await op.call('GET', `/projects/${t.apiKey}/sessions?limit=500&joined=true`)).body as Array<{ sessionId: string; connections: number }>;
+    expect(only.map((x) => x.sessionId)).toContain(joined.sessionId);
+    expect(only.map((x) => x.sessionId)).not.toContain(empty.sessionId);
+    expect(only.every((x) => x.connections > 0)).toBe(true);
+    expect((await op.call('GET', `/projects/${t.apiKey}/sessions?joined=maybe`)).status).toBe(400);
+  });
 });
 
 describe('Inspector, live and archives through the dashboard API', () => {

@@ -6,6 +6,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { selfSignedCertificate } from '@colloquy/testing/deploy';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +110,35 @@ describe('colloquy serve', () => {
     expect(err.stderr).toMatch(/COLLOQUY_API_KEY must be numeric/);
     const port = await cli(['serve'], { COLLOQUY_DATA_DIR: tempDir(), PORT: '99999' }).catch((e) => e);
     expect(port.stderr).toMatch(/PORT must be an integer/);
+    const level = await cli(['serve'], { COLLOQUY_DATA_DIR: tempDir(), LOG_LEVEL: 'loud' }).catch((e) => e);
+    expect(level.code).toBe(2);
+    expect(level.stderr).toBe('colloquy: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "loud"\n');
+  });
+
+  it('on a busy port says so in one line and creates nothing it would have to show', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const dataDir = tempDir();
+      const err = await cli(['serve'], { COLLOQUY_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' }).catch((e) => e);
+      expect(err.code).toBe(1);
+      expect(err.stderr).toBe(`colloquy: port ${port} is in use; set PORT=… to another port (or stop what is using it)\n`);
+      expect(err.stdout).toBe('');
+      // No development project and no dashboard password were made: the next start shows both.
+      const store = Store.open(dataDir);
+      try {
+        expect(store.projects.count()).toBe(0);
+        expect(store.db.prepare('SELECT COUNT(*) FROM dashboard_settings').pluck().get()).toBe(0);
+      } finally {
+        store.close();
+      }
+      const host = await cli(['serve'], { COLLOQUY_DATA_DIR: dataDir, PORT: '0', HOST: 'no-such-host.invalid' }).catch((e) => e);
+      expect(host.code).toBe(1);
+      expect(host.stderr).toMatch(/^colloquy: HOST no-such-host\.invalid does not resolve to an address; set HOST=127\.0\.0\.1 or HOST=0\.0\.0\.0\n$/);
+    } finally {
+      blocker.close();
+    }
   });
 });
 
@@ -183,13 +214,51 @@ describe('colloquy CLI', () => {
     }
   });
 
-  it('explains mistakes with exit code 2', async () => {
-    const env = { COLLOQUY_DATA_DIR: tempDir() };
-    for (const args of [['frobnicate'], ['project', 'create'], ['token', '--project', '1'], ['project', 'create', '--name', 'x', '--bogus'], ['token', '--project', '1', '--session', 's', '--role', 'king'], ['project', 'callbacks', '--project', '1']]) {
+  it('explains mistakes in one line and a hint (exit code 2), never a stack or the whole help', async () => {
+    const dataDir = tempDir();
+    const env = { COLLOQUY_DATA_DIR: dataDir };
+    const project = JSON.parse((await cli(['project', 'create', '--name', 'Demo'], env)).stdout);
+    const sessionId = (await cli(['session', 'create', '--project', project.apiKey], env)).stdout.trim();
+    const token = ['token', '--project', project.apiKey, '--session', sessionId];
+    const cases: Array<[string[], RegExp, string]> = [
+      [['frobnicate'], /^unknown command "frobnicate"$/, ''],
+      [['project', 'create'], /^project create needs --name$/, 'project '],
+      [['project'], /^project needs a subcommand: create, list or callbacks$/, 'project '],
+      [['token', '--project', '1'], /^token needs --project KEY and --session ID$/, 'token '],
+      [['project', 'create', '--name', 'x', '--bogus'], /^Unknown option '--bogus'/, 'project '],
+      [['token', '--project', '1', '--session', 's', '--role', 'king'], /^--role must be/, 'token '],
+      [['project', 'callbacks', '--project', '1'], /^no project 1$/, 'project '],
+      [['project', 'callbacks', '--project', project.apiKey, '--archive', 'ftp://x'], /^a callback URL must be http or https$/, 'project '],
+      [[...token, '--ttl', String(31 * 86_400)], /^--ttl must be a whole number of seconds from 1 to 2592000 \(30 days\)$/, 'token '],
+      [[...token, '--data', 'x'.repeat(1001)], /^cannot make the token: connection data must be at most 1000 characters$/, 'token '],
+      [['session', 'create', '--project', project.apiKey, '--relayed', '--archive-mode', 'always'], /^--archive-mode always needs a routed session/, 'session '],
+      [['project', 'create', '--name', 'App', '--public-key', join(dataDir, 'missing.pem')], /^cannot read the public key file .*missing\.pem: no such file$/, 'project '],
+      [['serve', 'now'], /^Unexpected argument 'now'/, 'serve '],
+    ];
+    for (const [args, message, helpOf] of cases) {
       const err = await cli(args, env).catch((e) => e);
       expect(err.code, args.join(' ')).toBe(2);
-      expect(err.stderr).toMatch(/^colloquy: /);
+      const [first, second, ...more] = (err.stderr as string).split('\n');
+      expect(first, args.join(' ')).toMatch(/^colloquy: /);
+      expect(first!.slice('colloquy: '.length), args.join(' ')).toMatch(message);
+      expect(second).toBe(`Run \`colloquy ${helpOf}--help\` for usage.`);
+      expect(more).toEqual(['']);
     }
+  });
+
+  it('prints one command\'s help for `colloquy <command> --help` (serve does not start) and the overview for --help', async () => {
+    const env = { COLLOQUY_DATA_DIR: tempDir() };
+    const serveHelp = await cli(['serve', '--help'], env);
+    expect(serveHelp.stdout).toMatch(/^Usage: colloquy serve\n/);
+    const tokenHelp = await cli(['token', '-h'], env);
+    expect(tokenHelp.stdout).toMatch(/^Usage: colloquy token --project KEY --session ID/);
+    expect(tokenHelp.stdout).toContain('--private-key FILE');
+    expect((await cli(['help', 'project'], env)).stdout).toMatch(/^Usage: colloquy project create/);
+    const overview = await cli(['--help'], env);
+    for (const name of ['serve', 'project create', 'session create', 'token', 'admin reset-password', 'load']) expect(overview.stdout).toContain(`\n  ${name}`);
+    // The bin npm links (it exists before the build, unlike dist/cli.js) runs the same CLI.
+    const viaBin = await run(process.execPath, [fileURLToPath(new URL('../bin/colloquy.js', import.meta.url)), '--help'], { env: { ...process.env, ...env } });
+    expect(viaBin.stdout).toBe(overview.stdout);
   });
 
   it('load runs the load tool of bench/ with the same arguments and exit code', async () => {

@@ -3,7 +3,7 @@
 // While one is recording or being produced the page refreshes every 3 s.
 
 import { api, encode, type ArchiveItem, type ArchiveList } from '../api';
-import { formatDateTime, formatDuration, h, replace, shortId } from '../dom';
+import { formatDateTime, formatDuration, h, replace, sessionTail, shortId } from '../dom';
 import { link, type Cleanup } from '../router';
 import { currentProjectId } from '../state';
 import { showError } from './projects';
@@ -72,7 +72,7 @@ export function archivesPage(main: HTMLElement): Cleanup | void {
       'tr',
       { 'data-archive-id': a.id, 'data-status': a.status },
       h('td', null, a.name ?? h('span', { class: 'muted' }, shortId(a.id, 8)), h('div', { class: 'muted small' }, a.outputMode === 'composed' ? `composed ${a.resolution ?? ''}` : 'individual streams (ZIP)')),
-      h('td', null, h('a', { href: link(`/inspector/${projectId}/${a.sessionId}`), title: a.sessionId }, h('code', null, shortId(a.sessionId, 16)))),
+      h('td', null, h('a', { href: link(`/inspector/${projectId}/${a.sessionId}`), title: a.sessionId }, h('code', null, sessionTail(a.sessionId)))),
       h('td', null, h('span', { class: `badge ${cls}`, title: a.reason ?? '' }, label), a.reason && a.status !== 'available' ? h('div', { class: 'muted small' }, a.reason) : null),
       h('td', null, formatDateTime(a.createdAt)),
       h('td', null, formatDuration(a.duration * 1000)),

@@ -13,13 +13,12 @@ import {
   type QualitySeries,
   type QualityTrack,
   type ConnectionScore,
-  type SessionListItem,
 } from '../api';
-import { lineChart, PALETTE, type Series } from '../charts';
-import { browserName, formatBitrate, formatDateTime, formatDuration, formatMs, formatPercent, formatTime, h, replace, scoreBadge, shortId } from '../dom';
+import { directionColor, lineChart, type Series } from '../charts';
+import { browserName, formatBitrate, formatDateTime, formatDuration, formatMs, formatPercent, formatTime, h, replace, scoreBadge, sessionTail, shortId } from '../dom';
 import { link, navigate, type Cleanup } from '../router';
 import { currentProjectId } from '../state';
-import { sessionsTable, showError } from './projects';
+import { sessionsList, showError } from './projects';
 
 const EVENT_TYPES: InspectorEventType[] = [
   'connectionCreated',
@@ -46,7 +45,6 @@ export async function inspectorListPage(main: HTMLElement): Promise<void> {
     replace(main, h('h1', null, 'Inspector'), h('p', null, 'Create a project first.'));
     return;
   }
-  const sessions = await api<SessionListItem[]>('GET', `/projects/${encode(projectId)}/sessions?limit=100`);
   const input = h('input', { id: 'open-session-id', placeholder: 'Session ID (1_MX4…)', autocomplete: 'off' });
   replace(
     main,
@@ -64,7 +62,7 @@ export async function inspectorListPage(main: HTMLElement): Promise<void> {
       input,
       h('button', { type: 'submit' }, 'Open'),
     ),
-    sessionsTable(projectId, sessions),
+    sessionsList(projectId, 100),
   );
 }
 
@@ -79,7 +77,7 @@ export async function inspectorSessionPage(main: HTMLElement, params: Record<str
   const events = h('div', { id: 'inspector-events' });
   replace(
     main,
-    h('p', { class: 'crumbs' }, h('a', { href: link('/inspector') }, 'Inspector'), ' / ', h('code', null, shortId(sid, 24))),
+    h('p', { class: 'crumbs' }, h('a', { href: link('/inspector') }, 'Inspector'), ' / ', h('code', { title: sid }, sessionTail(sid))),
     header,
     overview,
     h('h2', null, 'Quality per stream'),
@@ -201,14 +199,33 @@ function scoreTitle(p: Participant): string {
 }
 
 /**
- * What a line of a chart is, in words: the server's view of what arrives from the publisher
- * ("video in") and of what it sends to each subscriber ("video → Bob"), and what browsers reported.
+ * What a line of a chart is, in words: the server's view of what arrives from the publisher ("in
+ * from the publisher") and of what it sends to each subscriber ("→ Bob"), and what browsers reported.
  */
 function trackLabel(t: QualityTrack, names: Map<string, string>): string {
   const who = names.get(t.connectionId) ?? shortId(t.connectionId, 8);
-  if (t.source === 'publisher') return `${t.kind} in`;
-  if (t.source === 'subscriber') return `${t.kind} → ${who}`;
-  return `${t.kind} ${t.direction === 'send' ? 'sent' : 'received'}, ${who}'s browser`;
+  if (t.source === 'publisher') return 'in from the publisher';
+  if (t.source === 'subscriber') return `→ ${who}`;
+  return `${who}'s browser, ${t.direction === 'send' ? 'sent' : 'received'}`;
+}
+
+/** In (to the server: publisher, browsers sending) or out (to subscribers, browsers receiving). */
+const directionOf = (t: QualityTrack) => (t.source === 'publisher' || (t.source === 'client' && t.direction === 'send') ? 'in' : 'out');
+
+/**
+ * Colour of each track of a stream: blues for what flows in, oranges for what flows out (one shade
+ * per person); a browser's report has the colour of the server's line for the same person, dashed.
+ */
+function trackColors(tracks: QualityTrack[]): Map<QualityTrack, string> {
+  const shade = { in: new Map<string, number>(), out: new Map<string, number>() };
+  const colors = new Map<QualityTrack, string>();
+  for (const t of tracks) {
+    const direction = directionOf(t);
+    const people = shade[direction];
+    if (!people.has(t.connectionId)) people.set(t.connectionId, people.size);
+    colors.set(t, directionColor(direction, people.get(t.connectionId)!));
+  }
+  return colors;
 }
 
 function drawCharts(box: HTMLElement, q: QualitySeries, participants: Participant[], start: number, end: number): void {
@@ -230,20 +247,18 @@ function drawCharts(box: HTMLElement, q: QualitySeries, participants: Participan
     replace(box, h('p', { class: 'muted', id: 'no-quality' }, 'No quality samples for this session.'));
     return;
   }
-  // The server's view first (what arrives, then what is sent), browsers' reports after; video before
-  // audio. A track keeps its color in every chart of its stream.
-  const order = (t: QualityTrack) => ['publisher', 'subscriber', 'client'].indexOf(t.source) * 2 + (t.kind === 'video' ? 0 : 1);
+  // The server's view first (what arrives, then what is sent), browsers' reports after.
+  const order = (t: QualityTrack) => ['publisher', 'subscriber', 'client'].indexOf(t.source);
   for (const g of groups.values()) g.sort((a, b) => order(a) - order(b));
-  const metric = (tracks: QualityTrack[], pick: (p: QualityTrack['points'][number]) => number | null, kind?: 'video'): Series[] =>
+  const metric = (tracks: QualityTrack[], colors: Map<QualityTrack, string>, pick: (p: QualityTrack['points'][number]) => number | null): Series[] =>
     tracks
-      .map((t, i) => ({
-        kind: t.kind,
+      .map((t) => ({
         label: trackLabel(t, names),
-        color: PALETTE[i % PALETTE.length],
+        color: colors.get(t)!,
         dashed: t.source === 'client',
         points: t.points.map((p) => [p.t, pick(p)] as [number, number | null]),
       }))
-      .filter((s) => (kind === undefined || s.kind === kind) && s.points.some((p) => p[1] !== null));
+      .filter((s) => s.points.some((p) => p[1] !== null));
   replace(
     box,
     [...groups].map(([key, tracks]) => {
@@ -251,18 +266,29 @@ function drawCharts(box: HTMLElement, q: QualitySeries, participants: Participan
       const title = key.startsWith('conn:')
         ? `Browser reports of ${names.get(key.slice(5)) ?? shortId(key.slice(5), 12)}`
         : `${capitalize(videoType.get(key) ?? 'stream')} ${shortId(key, 12)}${from ? ` from ${names.get(from) ?? shortId(from, 12)}` : ''}`;
+      // Video and audio are shown one at a time (video first): half the lines, none look alike.
+      const kinds = (['video', 'audio'] as const).filter((k) => tracks.some((t) => t.kind === k));
+      const grid = h('div', { class: 'chart-grid' });
+      const buttons = kinds.map((kind) => h('button', { type: 'button', class: 'kind-button', 'data-kind': kind, onclick: () => show(kind) }, capitalize(kind)));
+      const show = (kind: 'video' | 'audio') => {
+        for (const b of buttons) b.classList.toggle('active', b.dataset['kind'] === kind);
+        const ofKind = tracks.filter((t) => t.kind === kind);
+        const colors = trackColors(ofKind);
+        replace(
+          grid,
+          lineChart(metric(ofKind, colors, (p) => p.bitrate), { title: 'Bitrate', format: formatBitrate, from: start, to: end, yMinTop: kind === 'video' ? 50_000 : 10_000 }),
+          lineChart(metric(ofKind, colors, (p) => p.packetLoss), { title: 'Packet loss', format: formatPercent, from: start, to: end, yMinTop: 0.05 }),
+          lineChart(metric(ofKind, colors, (p) => p.rttMs), { title: 'Round-trip time', format: formatMs, from: start, to: end, yMinTop: 100 }),
+          kind === 'video' ? lineChart(metric(ofKind, colors, (p) => p.frameRate), { title: 'Frame rate', format: (v) => `${Math.round(v)} fps`, from: start, to: end, yMinTop: 30 }) : null,
+        );
+      };
+      show(kinds[0] ?? 'video');
       return h(
         'section',
         { class: 'card stream-charts', 'data-stream-id': key },
-        h('h3', null, title),
-        h(
-          'div',
-          { class: 'chart-grid' },
-          lineChart(metric(tracks, (p) => p.bitrate), { title: 'Bitrate', format: formatBitrate, from: start, to: end, yMinTop: 50_000 }),
-          lineChart(metric(tracks, (p) => p.packetLoss), { title: 'Packet loss', format: formatPercent, from: start, to: end, yMinTop: 0.05 }),
-          lineChart(metric(tracks, (p) => p.rttMs), { title: 'Round-trip time', format: formatMs, from: start, to: end, yMinTop: 100 }),
-          lineChart(metric(tracks, (p) => p.frameRate, 'video'), { title: 'Frame rate', format: (v) => `${Math.round(v)} fps`, from: start, to: end, yMinTop: 30 }),
-        ),
+        h('h3', null, title, ' ', h('span', { class: 'kind-toggle' }, kinds.length > 1 ? buttons : null)),
+        h('p', { class: 'muted small' }, 'Blue: into the server (from the publisher). Orange: out to each subscriber. Dashed: what the browser itself reported.'),
+        grid,
       );
     }),
   );

@@ -2,8 +2,8 @@
 // Both pages poll every 2 s; the detail page keeps the last 5 minutes of bitrate in memory to chart.
 
 import { api, encode, type LiveSessionSnapshot, type QualitySeries, type QualityTrack } from '../api';
-import { lineChart, type Series } from '../charts';
-import { browserName, formatBitrate, formatDuration, formatPercent, formatTime, h, replace, shortId } from '../dom';
+import { directionColor, lineChart, type Series } from '../charts';
+import { browserName, formatBitrate, formatDuration, formatPercent, formatTime, h, replace, sessionTail, shortId } from '../dom';
 import { link } from '../router';
 import { currentProjectId } from '../state';
 import type { Cleanup } from '../router';
@@ -36,7 +36,7 @@ export function liveListPage(main: HTMLElement): Cleanup | void {
                 h(
                   'tr',
                   { 'data-session-id': s.sessionId },
-                  h('td', null, h('a', { href: link(`/live/${projectId}/${s.sessionId}`), title: s.sessionId }, h('code', null, shortId(s.sessionId, 24)))),
+                  h('td', null, h('a', { href: link(`/live/${projectId}/${s.sessionId}`), title: s.sessionId }, h('code', null, sessionTail(s.sessionId)))),
                   h('td', null, formatDuration(now - s.since)),
                   h('td', null, s.connections.length),
                   h('td', null, s.streams.length),
@@ -65,7 +65,7 @@ export function liveSessionPage(main: HTMLElement, params: Record<string, string
   const body = h('div', { id: 'live-session' });
   replace(
     main,
-    h('p', { class: 'crumbs' }, h('a', { href: link('/live') }, 'Live sessions'), ' / ', h('code', null, shortId(sid, 24))),
+    h('p', { class: 'crumbs' }, h('a', { href: link('/live') }, 'Live sessions'), ' / ', h('code', { title: sid }, sessionTail(sid))),
     h('h1', null, 'Live session'),
     h('p', null, h('code', { class: 'wrap' }, sid), ' · ', h('a', { href: link(`/inspector/${project}/${sid}`) }, 'Inspector')),
     body,
@@ -196,8 +196,8 @@ function totalsOverTime(q: QualitySeries): { in: Array<[number, number]>; out: A
 
 function chartOf(history: Map<string, Array<[number, number | null]>>, now: number): HTMLElement {
   const series: Series[] = [
-    { label: 'in (from publishers)', points: history.get('in') ?? [] },
-    { label: 'out (to subscribers)', points: history.get('out') ?? [] },
+    { label: 'in (from publishers)', points: history.get('in') ?? [], color: directionColor('in', 0) },
+    { label: 'out (to subscribers)', points: history.get('out') ?? [], color: directionColor('out', 0) },
   ];
   // The window grows from when the page opened up to 5 minutes, so a fresh session fills the chart.
   const first = history.get('in')?.[0]?.[0] ?? now;

@@ -3,7 +3,7 @@
 // deletion after typing its id.
 
 import { api, encode, type CreatedApplication, type ProjectDetail, type ProjectSummary, type SessionListItem } from '../api';
-import { copyToClipboard, formatDateTime, h, replace, shortId } from '../dom';
+import { copyToClipboard, formatDateTime, h, replace, sessionTail, shortId } from '../dom';
 import { link, navigate } from '../router';
 import { refreshProjects, setCurrentProject } from '../state';
 
@@ -106,7 +106,6 @@ export async function projectPage(main: HTMLElement, params: Record<string, stri
   const id = params['id']!;
   const project = await api<ProjectDetail>('GET', `/projects/${encode(id)}`);
   setCurrentProject(project.id);
-  const sessions = await api<SessionListItem[]>('GET', `/projects/${encode(id)}/sessions?limit=50`);
   const status = h('div', { id: 'project-status' });
 
   const credentials = h('section', { class: 'card' });
@@ -261,26 +260,45 @@ export async function projectPage(main: HTMLElement, params: Record<string, stri
       { class: 'card' },
       h('h2', null, 'Sessions'),
       h('p', null, h('a', { href: link('/tokens') }, 'Create a session and a token'), ' · ', h('a', { href: link('/inspector') }, 'Inspector')),
-      sessionsTable(project.id, sessions),
+      sessionsList(project.id, 50),
     ),
     danger,
   );
 }
 
-export function sessionsTable(projectId: string, sessions: SessionListItem[]): HTMLElement {
+/**
+ * The project's sessions, newest first: by default only those somebody joined (every token made on
+ * the Demo tokens page makes a session, most of them never used); a checkbox shows the rest. Each
+ * row shows the end of its ID (the part that differs), when it was made and who joined first.
+ */
+export function sessionsList(projectId: string, limit: number): HTMLElement {
+  const showAll = h('input', { type: 'checkbox', id: 'show-unjoined' });
+  const table = h('div', { id: 'sessions-list' });
+  const load = async () => {
+    const joined = showAll.checked ? '' : '&joined=true';
+    const sessions = await api<SessionListItem[]>('GET', `/projects/${encode(projectId)}/sessions?limit=${limit}${joined}`).catch(showError(table));
+    if (sessions) replace(table, sessionsTable(projectId, sessions, showAll.checked));
+  };
+  showAll.addEventListener('change', () => void load());
+  void load();
+  return h('div', null, h('label', { class: 'check' }, showAll, ' Show sessions nobody joined'), table);
+}
+
+function sessionsTable(projectId: string, sessions: SessionListItem[], all: boolean): HTMLElement {
   return h(
     'table',
     { class: 'table', id: 'sessions-table' },
-    h('thead', null, h('tr', null, h('th', null, 'Session'), h('th', null, 'Mode'), h('th', null, 'Created'), h('th', null, 'Last activity'), h('th', null, 'Connections'), h('th', null, 'Errors'))),
+    h('thead', null, h('tr', null, h('th', null, 'Session'), h('th', null, 'First participant'), h('th', null, 'Mode'), h('th', null, 'Created'), h('th', null, 'Last activity'), h('th', null, 'Connections'), h('th', null, 'Errors'))),
     h(
       'tbody',
       null,
-      sessions.length === 0 ? h('tr', null, h('td', { colspan: 6, class: 'muted' }, 'No sessions yet.')) : null,
+      sessions.length === 0 ? h('tr', null, h('td', { colspan: 7, class: 'muted' }, all ? 'No sessions yet.' : 'Nobody has joined a session of this project yet.')) : null,
       sessions.map((s) =>
         h(
           'tr',
-          null,
-          h('td', null, h('a', { href: link(`/inspector/${projectId}/${s.sessionId}`), title: s.sessionId }, h('code', null, shortId(s.sessionId, 24)))),
+          { 'data-session-id': s.sessionId },
+          h('td', null, h('a', { href: link(`/inspector/${projectId}/${s.sessionId}`), title: s.sessionId }, h('code', null, sessionTail(s.sessionId)))),
+          h('td', { class: 'first-participant' }, s.firstParticipant ? (s.firstParticipant.data || h('code', { class: 'muted' }, shortId(s.firstParticipant.connectionId, 12))) : h('span', { class: 'muted' }, 'nobody')),
           h('td', null, s.mediaMode),
           h('td', null, formatDateTime(s.createdAt)),
           h('td', null, formatDateTime(s.lastActivityAt)),

@@ -58,13 +58,10 @@ export async function tokensPage(main: HTMLElement): Promise<void> {
       onsubmit: async (e: Event) => {
         e.preventDefault();
         replace(result);
-        let sessionId = existing.value.trim();
-        if (sessionMode.value !== 'existing') {
-          const s = await api<SessionListItem>('POST', `/projects/${encode(project.id)}/sessions`, { mediaMode: sessionMode.value }).catch(showError(result));
-          if (!s) return;
-          sessionId = s.sessionId;
-        }
-        const body: Record<string, unknown> = { sessionId, role: role.value, ttlSeconds: Number(expiry.value) };
+        // A new session is made by the token call itself, once the token can be signed: a refused
+        // token (an application's missing or wrong private key) leaves no session behind.
+        const target = sessionMode.value === 'existing' ? { sessionId: existing.value.trim() } : { newSession: { mediaMode: sessionMode.value } };
+        const body: Record<string, unknown> = { ...target, role: role.value, ttlSeconds: Number(expiry.value) };
         if (data.value) body['data'] = data.value;
         if (project.kind === 'project') body['kind'] = kind.value;
         else body['privateKey'] = privateKey.value;

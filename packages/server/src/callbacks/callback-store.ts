@@ -1,6 +1,9 @@
 // Where a project wants its callbacks: an archive status URL and a session monitoring URL (OpenTok
-// sets both per project in its account pages). Only http(s) URLs are accepted.
+// sets both per project in its account pages), plus any URLs registered through OpenTok's older
+// registration API (`POST /v2/project/{key}/callback` with `{group, event, url}`, which opentok-node's
+// registerCallback still calls). Only http(s) URLs are accepted.
 
+import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/database.js';
 
 export type CallbackKind = 'archive' | 'session';
@@ -14,6 +17,50 @@ export const MAX_CALLBACK_URL_LENGTH = 2048;
 
 export class CallbackValidationError extends Error {
   override name = 'CallbackValidationError';
+}
+
+/** The registration API's groups and the events of each (OpenTok's names). */
+export const CALLBACK_EVENTS = {
+  connection: ['created', 'destroyed'],
+  stream: ['created', 'destroyed'],
+  archive: ['status'],
+} as const satisfies Record<string, readonly string[]>;
+export type CallbackGroup = keyof typeof CALLBACK_EVENTS;
+
+/** A registration as the REST API shows it (OpenTok's fields). */
+export interface RegisteredCallback {
+  id: string;
+  group: CallbackGroup;
+  event: string;
+  url: string;
+  createdAt: number;
+}
+
+/** Bounds what one project can make the server POST to for each event. */
+export const MAX_REGISTERED_CALLBACKS = 50;
+
+interface RegistrationRow {
+  id: string;
+  grp: CallbackGroup;
+  event: string;
+  url: string;
+  created_at: number;
+}
+
+const registrationJson = (row: RegistrationRow): RegisteredCallback => ({ id: row.id, group: row.grp, event: row.event, url: row.url, createdAt: row.created_at });
+
+/** Checks a registration body `{group, event, url}`; throws CallbackValidationError. */
+export function parseRegistration(body: unknown): { group: CallbackGroup; event: string; url: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CallbackValidationError('the body must be a JSON object {group, event, url}');
+  const { group, event, url } = body as Record<string, unknown>;
+  if (typeof group !== 'string' || !Object.hasOwn(CALLBACK_EVENTS, group)) {
+    throw new CallbackValidationError(`group must be one of ${Object.keys(CALLBACK_EVENTS).join(', ')}`);
+  }
+  const events: readonly string[] = CALLBACK_EVENTS[group as CallbackGroup];
+  if (typeof event !== 'string' || !events.includes(event)) throw new CallbackValidationError(`event of group ${group} must be one of ${events.join(', ')}`);
+  const parsed = parseCallbackUrl(url);
+  if (parsed === null) throw new CallbackValidationError('url is required');
+  return { group: group as CallbackGroup, event, url: parsed };
 }
 
 /** An http(s) URL (normalized), or null for '' / null: no callback. */
@@ -37,10 +84,46 @@ export class CallbackStore {
   readonly #db: Db;
   /** Read on every connection and stream event of a live session: prepared once. */
   readonly #select;
+  readonly #selectRegistered;
 
   constructor(db: Db) {
     this.#db = db;
     this.#select = db.prepare('SELECT archive_url, session_url FROM project_callbacks WHERE project_id = ?');
+    this.#selectRegistered = db.prepare('SELECT url FROM registered_callbacks WHERE project_id = ? AND grp = ? AND event = ?').pluck();
+  }
+
+  /**
+   * Every URL one event goes to, each once: the project's URL of its kind (session monitoring for
+   * connection and stream events, archive status for archives) and the URLs registered for it.
+   */
+  urlsFor(projectId: string, group: CallbackGroup, event: string): string[] {
+    const own = this.get(projectId)[group === 'archive' ? 'archive' : 'session'];
+    const registered = this.#selectRegistered.all(projectId, group, event) as string[];
+    return [...new Set(own ? [own, ...registered] : registered)];
+  }
+
+  listRegistered(projectId: string): RegisteredCallback[] {
+    const rows = this.#db.prepare('SELECT id, grp, event, url, created_at FROM registered_callbacks WHERE project_id = ? ORDER BY created_at, id').all(projectId) as RegistrationRow[];
+    return rows.map(registrationJson);
+  }
+
+  /** Registers a URL for a group's event; the same registration again answers the existing one. */
+  register(projectId: string, body: unknown): RegisteredCallback {
+    const { group, event, url } = parseRegistration(body);
+    const existing = this.#db
+      .prepare('SELECT id, grp, event, url, created_at FROM registered_callbacks WHERE project_id = ? AND grp = ? AND event = ? AND url = ?')
+      .get(projectId, group, event, url) as RegistrationRow | undefined;
+    if (existing) return registrationJson(existing);
+    const count = this.#db.prepare('SELECT COUNT(*) FROM registered_callbacks WHERE project_id = ?').pluck().get(projectId) as number;
+    if (count >= MAX_REGISTERED_CALLBACKS) throw new CallbackValidationError(`a project can register at most ${MAX_REGISTERED_CALLBACKS} callbacks`);
+    const row: RegistrationRow = { id: randomUUID(), grp: group, event, url, created_at: Date.now() };
+    this.#db.prepare('INSERT INTO registered_callbacks (id, project_id, grp, event, url, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(row.id, projectId, row.grp, row.event, row.url, row.created_at);
+    return registrationJson(row);
+  }
+
+  /** False when the project has no such registration. */
+  unregister(projectId: string, id: string): boolean {
+    return this.#db.prepare('DELETE FROM registered_callbacks WHERE project_id = ? AND id = ?').run(projectId, id).changes > 0;
   }
 
   get(projectId: string): ProjectCallbacks {

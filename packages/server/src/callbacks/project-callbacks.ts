@@ -3,8 +3,10 @@
 //   expired, deleted) POSTs the archive's REST JSON plus `event: "archive"`;
 // - session monitoring: connectionCreated / connectionDestroyed (with reason) and streamCreated /
 //   streamDestroyed (with reason) POST `{sessionId, projectId, event, timestamp, connection | stream}`.
-// Streams that never went live (nobody was told of them) cause no callback. Which URL is read from
-// the store when the event happens, so a change in the dashboard applies at once.
+// Streams that never went live (nobody was told of them) cause no callback. Each event goes to the
+// project's URL of its kind and to every URL registered for its group and event through the REST
+// registration API (connection/stream created|destroyed, archive status), the same body to each.
+// The URLs are read from the store when the event happens, so a change applies at once.
 
 import type { ArchiveManager } from '../archiving/archive-manager.js';
 import { archiveJson } from '../archiving/archive-json.js';
@@ -13,7 +15,7 @@ import type { Connection } from '../sessions/connection.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { Stream } from '../sessions/stream.js';
 import type { ProjectStore } from '../store/projects.js';
-import type { CallbackStore } from './callback-store.js';
+import type { CallbackGroup, CallbackStore } from './callback-store.js';
 import type { WebhookSender } from './webhook-sender.js';
 
 export interface ProjectCallbackDeps {
@@ -44,20 +46,22 @@ function streamJson(stream: Stream): Record<string, unknown> {
 export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
   const { sessions, callbacks, sender } = deps;
 
-  const session = (projectId: string, sessionId: string, event: string, details: Record<string, unknown>): void => {
-    const url = callbacks.get(projectId).session;
-    if (!url) return;
-    sender.send({ projectId, kind: 'session', url, body: { sessionId, projectId: projectIdOf(projectId), event, timestamp: Date.now(), ...details } });
+  const session = (projectId: string, sessionId: string, group: CallbackGroup, action: 'created' | 'destroyed', details: Record<string, unknown>): void => {
+    const urls = callbacks.urlsFor(projectId, group, action);
+    if (urls.length === 0) return;
+    const event = `${group}${action === 'created' ? 'Created' : 'Destroyed'}`;
+    const body = { sessionId, projectId: projectIdOf(projectId), event, timestamp: Date.now(), ...details };
+    for (const url of urls) sender.send({ projectId, kind: 'session', url, body });
   };
 
   const onConnectionCreated = (s: { id: string; projectId: string }, connection: Connection) =>
-    session(s.projectId, s.id, 'connectionCreated', { connection: connectionJson(connection) });
+    session(s.projectId, s.id, 'connection', 'created', { connection: connectionJson(connection) });
   const onConnectionDestroyed = (s: { id: string; projectId: string }, connection: Connection, reason: string) =>
-    session(s.projectId, s.id, 'connectionDestroyed', { reason, connection: connectionJson(connection) });
+    session(s.projectId, s.id, 'connection', 'destroyed', { reason, connection: connectionJson(connection) });
   const onStreamCreated = (s: { id: string; projectId: string }, stream: Stream) =>
-    session(s.projectId, s.id, 'streamCreated', { stream: streamJson(stream) });
+    session(s.projectId, s.id, 'stream', 'created', { stream: streamJson(stream) });
   const onStreamDestroyed = (s: { id: string; projectId: string }, stream: Stream, reason: string) => {
-    if (stream.live) session(s.projectId, s.id, 'streamDestroyed', { reason, stream: streamJson(stream) });
+    if (stream.live) session(s.projectId, s.id, 'stream', 'destroyed', { reason, stream: streamJson(stream) });
   };
   sessions.on('connectionCreated', onConnectionCreated);
   sessions.on('connectionDestroyed', onConnectionDestroyed);
@@ -65,11 +69,12 @@ export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
   sessions.on('streamDestroyed', onStreamDestroyed);
 
   const stopArchives = deps.archiveStore.onStatusChange((record) => {
-    const url = callbacks.get(record.projectId).archive;
-    if (!url) return;
+    const urls = callbacks.urlsFor(record.projectId, 'archive', 'status');
+    if (urls.length === 0) return;
     const project = deps.projects.get(record.projectId);
     if (!project) return;
-    sender.send({ projectId: project.id, kind: 'archive', url, body: { ...archiveJson(record, project, deps.archives, deps.baseUrl()), event: 'archive' } });
+    const body = { ...archiveJson(record, project, deps.archives, deps.baseUrl()), event: 'archive' };
+    for (const url of urls) sender.send({ projectId: project.id, kind: 'archive', url, body });
   });
 
   return () => {

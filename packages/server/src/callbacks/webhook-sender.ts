@@ -1,6 +1,6 @@
-// Delivers callbacks: an HTTP POST of JSON to the project's URL, one queue per project and kind so
-// that a project's events arrive in the order they happened and a slow or dead receiver holds up
-// only its own. A delivery succeeds on any 2xx; otherwise (an error status, a refused connection,
+// Delivers callbacks: an HTTP POST of JSON to the project's URL, one queue per project, kind and URL
+// so that each receiver gets a project's events in the order they happened and a slow or dead
+// receiver holds up only its own. A delivery succeeds on any 2xx; otherwise (an error status, a refused connection,
 // no answer within the timeout) it is tried again after each of `retryDelaysMs`, then dropped and
 // logged. A queue holds at most `maxQueued` deliveries; beyond that the newest are dropped.
 
@@ -60,7 +60,7 @@ export class WebhookSender {
 
   send(delivery: Delivery): void {
     if (this.#closed) return;
-    const key = `${delivery.projectId}\n${delivery.kind}`;
+    const key = `${delivery.projectId}\n${delivery.kind}\n${delivery.url}`;
     let queue = this.#queues.get(key);
     if (!queue) {
       queue = { items: [], running: false };

@@ -4,10 +4,9 @@
 // when the browser sends an Origin, our own origin.
 
 import { buildApplicationToken, buildJwtToken, buildT1Token, MAX_CONNECTION_DATA_LENGTH, MAX_TOKEN_TTL_SECONDS, ROLES } from '@colloquy/tokens';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { verifyClientToken } from '../auth/client-token.js';
 import { CallbackValidationError } from '../callbacks/callback-store.js';
 import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
 import { parseEventQuery, parseQualityQuery } from '../inspector/query-params.js';
@@ -57,7 +56,9 @@ const sessionSchema = z.object({
   archiveMode: z.enum(['manual', 'always']).default('manual'),
 });
 const tokenSchema = z.object({
-  sessionId: z.string().trim().min(1).max(512),
+  /** An existing session of the project, or (instead) `newSession`: one made only once the token can be signed. */
+  sessionId: z.string().trim().min(1).max(512).optional(),
+  newSession: sessionSchema.optional(),
   role: z.enum(ROLES).default('publisher'),
   data: z.string().max(MAX_CONNECTION_DATA_LENGTH).optional(),
   ttlSeconds: z.number().int().min(60).max(MAX_TOKEN_TTL_SECONDS).default(86_400),
@@ -68,6 +69,10 @@ const tokenSchema = z.object({
 const pagingSchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   offset: z.coerce.number().int().min(0).default(0),
+});
+const sessionListSchema = pagingSchema.extend({
+  /** `true`: only sessions somebody connected to (the Inspector counted a connection). */
+  joined: z.enum(['true', 'false']).default('false'),
 });
 
 export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, options: DashboardApiOptions): Promise<void> {
@@ -250,8 +255,13 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
 
   // ---- sessions and demo tokens
 
+  // The first connection the Inspector saw in a session: who a row of the session list is about.
+  const firstConnection = ctx.store.db.prepare(
+    "SELECT connection_id AS connectionId, json_extract(details, '$.data') AS data FROM inspector_events WHERE session_id = ? AND type = 'connectionCreated' ORDER BY id LIMIT 1",
+  );
   const sessionItem = (r: SessionRecord): SessionListItem => {
     const s = ctx.inspector.getSession(r.id);
+    const first = s && s.connections > 0 ? (firstConnection.get(r.id) as { connectionId: string; data: string | null } | undefined) : undefined;
     return {
       sessionId: r.id,
       mediaMode: r.mediaMode,
@@ -261,13 +271,26 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
       connections: s?.connections ?? 0,
       liveConnections: s?.liveConnections ?? 0,
       errors: s?.errors ?? 0,
+      firstParticipant: first ? { connectionId: first.connectionId, data: first.data ?? null } : null,
     };
   };
+  // Sessions somebody joined, newest first. Whether anyone did is the Inspector's count, so a session
+  // whose Inspector data was pruned (COLLOQUY_INSPECTOR_RETENTION_DAYS) counts as never joined.
+  const joinedSessions = ctx.store.db.prepare(
+    `SELECT s.id FROM sessions s JOIN inspector_sessions i ON i.session_id = s.id
+     WHERE s.project_id = ? AND i.connections > 0 ORDER BY s.created_at DESC, s.id LIMIT ? OFFSET ?`,
+  );
 
   app.get<{ Params: { id: string } }>('/projects/:id/sessions', async (request) => {
     const project = requireProject(request.params.id);
-    const { limit, offset } = parseWith(pagingSchema, request.query, 'Query');
-    return ctx.store.sessions.listByProject(project.id, limit, offset).map(sessionItem);
+    const { limit, offset, joined } = parseWith(sessionListSchema, request.query, 'Query');
+    ctx.inspector.flush(); // the counts and events of the last moments are still in memory
+    if (joined === 'false') return ctx.store.sessions.listByProject(project.id, limit, offset).map(sessionItem);
+    const ids = joinedSessions.pluck().all(project.id, limit, offset) as string[];
+    return ids.flatMap((id) => {
+      const record = ctx.store.sessions.get(id);
+      return record ? [sessionItem(record)] : [];
+    });
   });
 
   app.post<{ Params: { id: string } }>('/projects/:id/sessions', async (request, reply) => {
@@ -287,26 +310,33 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
   app.post<{ Params: { id: string } }>('/projects/:id/tokens', async (request) => {
     const project = requireProject(request.params.id);
     const body = parseWith(tokenSchema, request.body);
-    ctx.sessions.require(project, body.sessionId);
+    if ((body.sessionId === undefined) === (body.newSession === undefined)) throw invalid('Give either sessionId (an existing session) or newSession');
+    // Everything that can refuse the request is checked before a new session is made, so a refused
+    // token leaves no session behind.
+    const privateKey = project.kind === 'application' ? applicationKey(project, body.privateKey) : null;
+    if (body.sessionId !== undefined) ctx.sessions.require(project, body.sessionId);
+    const sessionId =
+      body.sessionId ??
+      ctx.sessions.create(project, {
+        mediaMode: body.newSession!.mediaMode,
+        archiveMode: body.newSession!.archiveMode,
+        location: null,
+        archiveName: null,
+        archiveResolution: null,
+        e2ee: false,
+      }).id;
     const expireTime = Math.floor(Date.now() / 1000) + body.ttlSeconds;
-    const tokenOptions = { sessionId: body.sessionId, role: body.role, data: body.data, expireTime };
-    let token: string;
-    if (project.kind === 'application') {
-      if (!body.privateKey) throw invalid("An application's tokens are signed with its private key: paste it (it is used once and not kept)");
-      try {
-        token = buildApplicationToken(project.id, body.privateKey, tokenOptions);
-      } catch {
-        throw invalid('The private key is not a PEM RSA private key');
-      }
-      if (!privateKeyMatches(ctx, token, body.sessionId)) throw invalid("The private key does not match the application's public key");
-    } else {
-      token = body.kind === 't1' ? buildT1Token(project.id, project.secret!, tokenOptions) : buildJwtToken(project.id, project.secret!, tokenOptions);
-    }
-    const fragment = new URLSearchParams({ apiKey: project.id, sessionId: body.sessionId, token });
+    const tokenOptions = { sessionId, role: body.role, data: body.data, expireTime };
+    const token = privateKey
+      ? buildApplicationToken(project.id, privateKey, tokenOptions)
+      : body.kind === 't1'
+        ? buildT1Token(project.id, project.secret!, tokenOptions)
+        : buildJwtToken(project.id, project.secret!, tokenOptions);
+    const fragment = new URLSearchParams({ apiKey: project.id, sessionId, token });
     return {
       token,
       apiKey: project.id,
-      sessionId: body.sessionId,
+      sessionId,
       role: body.role,
       expireTime,
       testPageUrl: `/test-page.html#${fragment.toString()}`,
@@ -394,13 +424,21 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
 }
 
 /** Proves an application token verifies with the stored public key, so a wrong key shows here, not at connect. */
-function privateKeyMatches(ctx: AppContext, token: string, sessionId: string): boolean {
+/** An application's private key as pasted, checked to be the pair of its registered public key. */
+function applicationKey(project: Project, pem: string | undefined): KeyObject {
+  if (!pem?.trim()) throw invalid("An application's tokens are signed with its private key: paste it (it is used once and not kept)");
+  let key: KeyObject;
   try {
-    verifyClientToken(token, { projects: ctx.store.projects, sessionId });
-    return true;
+    key = createPrivateKey(pem);
   } catch {
-    return false;
+    throw invalid('The private key is not a PEM RSA private key');
   }
+  if (key.asymmetricKeyType !== 'rsa') throw invalid('The private key is not a PEM RSA private key');
+  const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
+  if (!project.publicKey || !spki(createPublicKey(key)).equals(spki(createPublicKey(project.publicKey)))) {
+    throw invalid("The private key does not match the application's public key");
+  }
+  return key;
 }
 
 /** Refuses a mutating request whose Origin is not this server (a second line behind SameSite and CSRF). */

@@ -56,6 +56,8 @@ export interface SessionListItem {
   connections: number;
   liveConnections: number;
   errors: number;
+  /** The first connection the Inspector saw (its connection data tells who it was); null if nobody joined. */
+  firstParticipant: { connectionId: string; data: string | null } | null;
 }
 
 /** POST /dashboard/api/projects/:id/tokens */

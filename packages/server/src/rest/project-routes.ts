@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { archiveRoutes } from './archives.js';
 import { requireProject } from './auth.js';
+import { callbackRoutes } from './callbacks.js';
 import { connectionRoutes } from './connections.js';
 import { inspectorRoutes } from './inspector.js';
 import type { AppContext } from './context.js';
@@ -18,5 +19,6 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   await app.register(async (scope) => streamRoutes(scope, ctx));
   await app.register(async (scope) => archiveRoutes(scope, ctx));
   await app.register(async (scope) => inspectorRoutes(scope, ctx));
+  await app.register(async (scope) => callbackRoutes(scope, ctx));
   await app.register(async (scope) => unsupportedRoutes(scope, ctx));
 }
