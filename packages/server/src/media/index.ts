@@ -11,5 +11,7 @@ export type { RtpPacket } from 'werift';
 export { Consumer, type ConsumerEvents } from './consumer.js';
 /** Our SRTP/SRTCP (exported for benchmarks and tests of the packet path). */
 export { SrtpSession, SrtpProfile, SrtpError, type SrtpKeyingMaterial } from './srtp/index.js';
+/** @internal The subscriber send path over our SRTP, exported for bench/media/forward.bench.ts. */
+export { SrtpSendPath, type SrtpImplementation } from './srtp-path.js';
 export type { VideoCodecName } from './codecs.js';
 export type { CodecInfo, ConsumerStats, IceCandidateInit, MediaKind, ProducerStats, TransportState } from './types.js';
