@@ -32,8 +32,12 @@ interface IceConnectionView {
   nominated?: CandidatePairView;
   send(data: Buffer): Promise<void>;
 }
+interface UdpTransportView {
+  socket?: Socket;
+  closed?: boolean;
+}
 interface CandidatePairView {
-  protocol: { type?: string; transport?: { socket?: Socket; closed?: boolean } };
+  protocol: { type?: string; transport?: UdpTransportView };
   remoteAddr: [string, number];
   packetsSent: number;
   bytesSent: number;
@@ -73,6 +77,7 @@ export class SrtpSendPath implements RtpSink {
   #slotsThisEpoch = 0;
   // The selected pair and what we read from it, refreshed when ICE selects another.
   #pair: CandidatePairView | undefined;
+  #udp: UdpTransportView | undefined;
   #socket: Socket | undefined;
   #host = '';
   #port = 0;
@@ -91,6 +96,8 @@ export class SrtpSendPath implements RtpSink {
     const pair = connection.nominated;
     if (pair === undefined || connection.state === 'closed' || connection.state === 'failed') return;
     if (pair !== this.#pair) this.#select(pair);
+    // The socket closes with the peer connection; sending on a closed dgram socket throws.
+    if (this.#udp !== undefined && this.#udp.closed) return;
     const length = header.bytes.length + payload.length;
     const out = this.#buffer(length + SRTP_MAX_OVERHEAD);
     const n = this.session.outbound.protect(header.bytes, payload, out);
@@ -98,7 +105,11 @@ export class SrtpSendPath implements RtpSink {
     const packet = out.length === n ? out : out.subarray(0, n);
     const socket = this.#socket;
     if (socket !== undefined) {
-      socket.send(packet, this.#port, this.#host);
+      try {
+        socket.send(packet, this.#port, this.#host);
+      } catch {
+        return; // closing under us: the packet is lost, the fan-out to other consumers goes on
+      }
     } else {
       connection.send(packet).catch(() => {});
     }
@@ -124,7 +135,9 @@ export class SrtpSendPath implements RtpSink {
   #select(pair: CandidatePairView): void {
     this.#pair = pair;
     const transport = pair.protocol.transport;
-    this.#socket = pair.protocol.type === 'stun' && transport?.socket && !transport.closed ? transport.socket : undefined;
+    const plainUdp = pair.protocol.type === 'stun' && transport?.socket !== undefined;
+    this.#udp = plainUdp ? transport : undefined;
+    this.#socket = plainUdp ? transport!.socket : undefined;
     [this.#host, this.#port] = pair.remoteAddr;
   }
 
