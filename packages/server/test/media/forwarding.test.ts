@@ -96,3 +96,28 @@ describe('forwarding through a router', () => {
     for (const p of subscriber.of('audio')) expect(p.extensions.find((e) => e.id === subLevel)?.payload).toEqual(Buffer.from([0x2a]));
   });
 });
+
+describe("the engine's srtp option", () => {
+  it("with srtp: 'werift' the same media flows through werift's own SRTP", async () => {
+    const weriftEngine = newEngine({ srtp: 'werift' });
+    const wfx = new MediaFixture(weriftEngine, fx.media);
+    try {
+      const router = wfx.router();
+      const { publisher, producers, transport: publisherTransport } = await wfx.publish(router);
+      publisher.start();
+      const { subscriber, transport } = await wfx.subscribe(router, producers);
+      await waitUntil(() => subscriber.of('video').length > 30 && subscriber.of('audio').length > 10, 10_000, 'media');
+      expect(gaps(subscriber.of('video').map((p) => p.sequenceNumber))).toBe(0);
+      expect(transport.dump()['srtp']).toEqual({ implementation: 'werift' });
+      expect(publisherTransport.dump()['srtp']).toEqual({ implementation: 'werift' });
+    } finally {
+      await wfx.cleanup();
+      await weriftEngine.close();
+    }
+  });
+
+  it('refuses an unknown implementation', () => {
+    expect(() => newEngine({ srtp: 'libsrtp' as 'werift' })).toThrow(/srtp must be/);
+  });
+});
+
