@@ -203,27 +203,21 @@ export interface ReceiveDrops {
  */
 export function receiveWithOurSrtp(dtls: RTCDtlsTransport, session: SrtpSession): ReceiveDrops {
   const drops: ReceiveDrops = { rtp: 0, rtcp: 0 };
-  const weriftSrtp = dtls.srtp;
-  const weriftSrtcp = dtls.srtcp;
-  const srtp = Object.create(weriftSrtp) as typeof weriftSrtp;
-  srtp.decrypt = (data: Buffer): Buffer => {
-    const n = session.inbound.unprotect(data);
-    if (n < 0) {
-      drops.rtp++;
-      throw new SrtpAuthenticationError(`SRTP packet refused (${n})`);
-    }
-    return data.subarray(0, n);
-  };
-  const srtcp = Object.create(weriftSrtcp) as typeof weriftSrtcp;
-  srtcp.decrypt = (data: Buffer): Buffer => {
-    const n = session.inboundRtcp.unprotect(data);
-    if (n < 0) {
-      drops.rtcp++;
-      throw new SrtpAuthenticationError(`SRTCP packet refused (${n})`);
-    }
-    return data.subarray(0, n);
-  };
-  dtls.srtp = srtp;
-  dtls.srtcp = srtcp;
+  dtls.srtp = withDecrypt(dtls.srtp, (data) => session.inbound.unprotect(data), () => drops.rtp++, 'SRTP');
+  dtls.srtcp = withDecrypt(dtls.srtcp, (data) => session.inboundRtcp.unprotect(data), () => drops.rtcp++, 'SRTCP');
   return drops;
+}
+
+/** werift's session object with `decrypt` replaced: in place, throwing werift's error on refusal. */
+function withDecrypt<T extends object>(weriftSession: T, unprotect: (data: Buffer) => number, onDrop: () => void, what: string): T {
+  const session = Object.create(weriftSession) as T & { decrypt(data: Buffer): Buffer };
+  session.decrypt = (data: Buffer): Buffer => {
+    const n = unprotect(data);
+    if (n < 0) {
+      onDrop();
+      throw new SrtpAuthenticationError(`${what} packet refused (${n})`);
+    }
+    return data.subarray(0, n);
+  };
+  return session;
 }

@@ -109,7 +109,7 @@ describe('RFC 7714 AEAD_AES_128_GCM', () => {
 
 type Profile = typeof SrtpProfile.AES_CM_128_HMAC_SHA1_80 | typeof SrtpProfile.AEAD_AES_128_GCM;
 
-function keyPair(profile: Profile) {
+function keyPair(profile: number) {
   const saltLength = profile === SrtpProfile.AEAD_AES_128_GCM ? 12 : 14;
   return { aKey: randomBytes(16), aSalt: randomBytes(saltLength), bKey: randomBytes(16), bSalt: randomBytes(saltLength) };
 }
@@ -118,6 +118,7 @@ function keyPair(profile: Profile) {
 function pair(profile: Profile) {
   const k = keyPair(profile);
   const ours = new SrtpSession({ profile, localMasterKey: k.aKey, localMasterSalt: k.aSalt, remoteMasterKey: k.bKey, remoteMasterSalt: k.bSalt });
+  // werift is side B: its local keys are our remote ones.
   const keys = { localMasterKey: k.bKey, localMasterSalt: k.bSalt, remoteMasterKey: k.aKey, remoteMasterSalt: k.aSalt };
   return { ours, werift: new WeriftSrtpSession({ profile, keys }), weriftRtcp: new SrtcpSession({ profile, keys }) };
 }
@@ -240,8 +241,7 @@ describe.each([
 });
 
 function ourPair(profile: number) {
-  const saltLength = profile === SrtpProfile.AEAD_AES_128_GCM ? 12 : 14;
-  const k = { aKey: randomBytes(16), aSalt: randomBytes(saltLength), bKey: randomBytes(16), bSalt: randomBytes(saltLength) };
+  const k = keyPair(profile);
   return {
     a: new SrtpSession({ profile, localMasterKey: k.aKey, localMasterSalt: k.aSalt, remoteMasterKey: k.bKey, remoteMasterSalt: k.bSalt }),
     b: new SrtpSession({ profile, localMasterKey: k.bKey, localMasterSalt: k.bSalt, remoteMasterKey: k.aKey, remoteMasterSalt: k.aSalt }),

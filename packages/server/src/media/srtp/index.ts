@@ -6,6 +6,7 @@ export { deriveSessionKeys, srtpPrf, KeyLabel, type SessionKeys, type DerivedKey
 export { AesCmKeystream } from './keystream.js';
 export { HmacSha1 } from './hmac.js';
 export { AesGcm, GCM_TAG_LENGTH } from './aead.js';
+export { cipherSuite, type CipherSuite } from './cipher-suite.js';
 export { ReplayWindow, ReplayCheck, REPLAY_WINDOW_SIZE } from './replay-window.js';
 export { RolloverCounter } from './rollover.js';
 export { rtpHeaderLength } from './rtp-header.js';

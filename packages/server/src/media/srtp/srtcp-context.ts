@@ -3,11 +3,10 @@
 // the HMAC tag over everything before it, or (GCM) the 16-byte tag then E || index. The sender
 // counts its index per SSRC; the receiver rejects replays by index (RFC 3711 §3.3.2).
 
-import { AesGcm, GCM_TAG_LENGTH } from './aead.js';
-import { HmacSha1 } from './hmac.js';
+import { GCM_TAG_LENGTH } from './aead.js';
+import { cipherSuite, type CipherSuite } from './cipher-suite.js';
 import type { SessionKeys } from './key-derivation.js';
-import { AesCmKeystream } from './keystream.js';
-import { profileParameters, SrtpError, type ProfileParameters } from './profiles.js';
+import { SrtpError, type ProfileParameters } from './profiles.js';
 import { ReplayCheck, ReplayWindow } from './replay-window.js';
 import { rtcpSenderSsrc } from './rtp-header.js';
 import { writeUint32 } from './srtp-context.js';
@@ -22,10 +21,8 @@ export const SRTCP_MAX_OVERHEAD = INDEX_LENGTH + GCM_TAG_LENGTH;
 export class SrtcpContext {
   readonly profile: ProfileParameters;
   readonly tagLength: number;
-  readonly #salt: Buffer;
-  readonly #keystream: AesCmKeystream | null;
-  readonly #hmac: HmacSha1 | null;
-  readonly #gcm: AesGcm | null;
+  /** Keystream + HMAC (AES-CM) or GCM, keyed once. */
+  readonly #c: CipherSuite;
   /** Outbound: the next SRTCP index per sender SSRC. */
   readonly #nextIndex = new Map<number, number>();
   /** Inbound: replay windows per sender SSRC. */
@@ -33,18 +30,9 @@ export class SrtcpContext {
   readonly #indexScratch = Buffer.alloc(INDEX_LENGTH);
 
   constructor(profile: number, keys: SessionKeys) {
-    this.profile = profileParameters(profile);
+    this.#c = cipherSuite(profile, keys);
+    this.profile = this.#c.profile;
     this.tagLength = this.profile.rtcpTagLength;
-    this.#salt = Buffer.from(keys.salt);
-    if (this.profile.aead) {
-      this.#gcm = new AesGcm(keys.key, keys.salt);
-      this.#keystream = null;
-      this.#hmac = null;
-    } else {
-      this.#gcm = null;
-      this.#keystream = new AesCmKeystream(keys.key);
-      this.#hmac = new HmacSha1(keys.auth);
-    }
   }
 
   /** Sets the index the next packet of this SSRC is sent with (tests; RFC 3711 starts at 0). */
@@ -66,19 +54,19 @@ export class SrtcpContext {
     const word = (E_BIT | index) >>> 0;
     const o = outOffset;
     out.set(rtcp.subarray(0, 8), o);
-    if (this.#gcm !== null) {
+    if (this.#c.gcm !== null) {
       const indexBytes = this.#indexScratch;
       writeUint32(indexBytes, 0, word);
-      this.#gcm.setRtcpIv(ssrc, index);
-      this.#gcm.seal(rtcp.subarray(0, 8), indexBytes, rtcp.subarray(8), out, o + 8);
+      this.#c.gcm.setRtcpIv(ssrc, index);
+      this.#c.gcm.seal(rtcp.subarray(0, 8), indexBytes, rtcp.subarray(8), out, o + 8);
       out.set(indexBytes, o + length + GCM_TAG_LENGTH);
       return length + GCM_TAG_LENGTH + INDEX_LENGTH;
     }
     out.set(rtcp.subarray(8), o + 8);
-    this.#keystream!.setIv(this.#salt, ssrc, index >>> 16, index & 0xffff);
-    this.#keystream!.apply(out, o + 8, o + length);
+    this.#c.keystream!.setIv(this.#c.salt, ssrc, index >>> 16, index & 0xffff);
+    this.#c.keystream!.apply(out, o + 8, o + length);
     writeUint32(out, o + length, word);
-    this.#hmac!.sign(out, o, o + length + INDEX_LENGTH, out, o + length + INDEX_LENGTH, this.tagLength);
+    this.#c.hmac!.sign(out, o, o + length + INDEX_LENGTH, out, o + length + INDEX_LENGTH, this.tagLength);
     return length + INDEX_LENGTH + this.tagLength;
   }
 
@@ -92,7 +80,7 @@ export class SrtcpContext {
     if (plainLength < 8 || packet[0]! >>> 6 !== 2) return SrtpError.MALFORMED;
     const ssrc = rtcpSenderSsrc(packet);
     // AES-CM: ... || E||index || tag. GCM: ... || tag || E||index.
-    const indexOffset = this.#gcm !== null ? length - INDEX_LENGTH : plainLength;
+    const indexOffset = this.#c.gcm !== null ? length - INDEX_LENGTH : plainLength;
     const word =
       ((packet[indexOffset]! << 24) | (packet[indexOffset + 1]! << 16) | (packet[indexOffset + 2]! << 8) | packet[indexOffset + 3]!) >>> 0;
     const encrypted = word >= E_BIT;
@@ -100,21 +88,21 @@ export class SrtcpContext {
     let window = this.#replay.get(ssrc);
     const replay = window === undefined ? ReplayCheck.NEW : window.check(index);
     if (replay !== ReplayCheck.NEW) return replay === ReplayCheck.REPLAYED ? SrtpError.REPLAY : SrtpError.TOO_OLD;
-    if (this.#gcm !== null) {
-      this.#gcm.setRtcpIv(ssrc, index);
+    if (this.#c.gcm !== null) {
+      this.#c.gcm.setRtcpIv(ssrc, index);
       const tag = packet.subarray(plainLength, plainLength + GCM_TAG_LENGTH);
       const indexBytes = packet.subarray(indexOffset, length);
       const ok = encrypted
-        ? this.#gcm.open(concat(packet.subarray(0, 8), indexBytes), packet.subarray(8, plainLength), tag, packet, 8)
-        : this.#gcm.open(concat(packet.subarray(0, plainLength), indexBytes), new Uint8Array(0), tag, packet, plainLength);
+        ? this.#c.gcm.open(concat(packet.subarray(0, 8), indexBytes), packet.subarray(8, plainLength), tag, packet, 8)
+        : this.#c.gcm.open(concat(packet.subarray(0, plainLength), indexBytes), new Uint8Array(0), tag, packet, plainLength);
       if (!ok) return SrtpError.AUTH;
     } else {
-      if (!this.#hmac!.verify(packet, 0, plainLength + INDEX_LENGTH, packet.subarray(plainLength + INDEX_LENGTH, length))) {
+      if (!this.#c.hmac!.verify(packet, 0, plainLength + INDEX_LENGTH, packet.subarray(plainLength + INDEX_LENGTH, length))) {
         return SrtpError.AUTH;
       }
       if (encrypted) {
-        this.#keystream!.setIv(this.#salt, ssrc, index >>> 16, index & 0xffff);
-        this.#keystream!.apply(packet, 8, plainLength);
+        this.#c.keystream!.setIv(this.#c.salt, ssrc, index >>> 16, index & 0xffff);
+        this.#c.keystream!.apply(packet, 8, plainLength);
       }
     }
     if (window === undefined) {

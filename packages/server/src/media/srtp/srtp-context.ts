@@ -3,11 +3,10 @@
 // decrypts a received packet in place. Per SSRC it keeps the rollover counter (and, inbound, the
 // replay window). No per-packet allocation of ours: Node's crypto returns its own buffers.
 
-import { AesGcm, GCM_TAG_LENGTH } from './aead.js';
-import { HmacSha1 } from './hmac.js';
+import { GCM_TAG_LENGTH } from './aead.js';
+import { cipherSuite, type CipherSuite } from './cipher-suite.js';
 import type { SessionKeys } from './key-derivation.js';
-import { AesCmKeystream } from './keystream.js';
-import { profileParameters, SrtpError, type ProfileParameters } from './profiles.js';
+import { SrtpError, type ProfileParameters } from './profiles.js';
 import { ReplayCheck, ReplayWindow } from './replay-window.js';
 import { RolloverCounter } from './rollover.js';
 import { rtpHeaderLength, rtpSequenceNumber, rtpSsrc } from './rtp-header.js';
@@ -25,27 +24,16 @@ export class SrtpContext {
   readonly profile: ProfileParameters;
   /** Bytes appended to each packet. */
   readonly tagLength: number;
-  readonly #salt: Buffer;
-  readonly #keystream: AesCmKeystream | null;
-  readonly #hmac: HmacSha1 | null;
-  readonly #gcm: AesGcm | null;
+  /** Keystream + HMAC (AES-CM) or GCM, keyed once. */
+  readonly #c: CipherSuite;
   readonly #streams = new Map<number, RtpStream>();
   /** The received tag, kept aside while the ROC is written where it was (AES-CM unprotect). */
   readonly #tagScratch = Buffer.alloc(16);
 
   constructor(profile: number, keys: SessionKeys) {
-    this.profile = profileParameters(profile);
+    this.#c = cipherSuite(profile, keys);
+    this.profile = this.#c.profile;
     this.tagLength = this.profile.rtpTagLength;
-    this.#salt = Buffer.from(keys.salt);
-    if (this.profile.aead) {
-      this.#gcm = new AesGcm(keys.key, keys.salt);
-      this.#keystream = null;
-      this.#hmac = null;
-    } else {
-      this.#gcm = null;
-      this.#keystream = new AesCmKeystream(keys.key);
-      this.#hmac = new HmacSha1(keys.auth);
-    }
   }
 
   #stream(ssrc: number): RtpStream {
@@ -90,17 +78,17 @@ export class SrtpContext {
     const pl = payload.length;
     const end = outOffset + hl + pl;
     out.set(header, outOffset);
-    if (this.#gcm !== null) {
-      this.#gcm.setRtpIv(ssrc, roc, seq);
-      this.#gcm.seal(header, null, payload, out, outOffset + hl);
+    if (this.#c.gcm !== null) {
+      this.#c.gcm.setRtpIv(ssrc, roc, seq);
+      this.#c.gcm.seal(header, null, payload, out, outOffset + hl);
       return hl + pl + GCM_TAG_LENGTH;
     }
     out.set(payload, outOffset + hl);
-    this.#keystream!.setIv(this.#salt, ssrc, roc, seq);
-    this.#keystream!.apply(out, outOffset + hl, end);
+    this.#c.keystream!.setIv(this.#c.salt, ssrc, roc, seq);
+    this.#c.keystream!.apply(out, outOffset + hl, end);
     // Authenticated portion || ROC (RFC 3711 §4.2): the ROC goes where the tag will be written.
     writeUint32(out, end, roc);
-    this.#hmac!.sign(out, outOffset, end + 4, out, end, this.tagLength);
+    this.#c.hmac!.sign(out, outOffset, end + 4, out, end, this.tagLength);
     return hl + pl + this.tagLength;
   }
 
@@ -129,19 +117,19 @@ export class SrtpContext {
     if (replay !== ReplayCheck.NEW) return replay === ReplayCheck.REPLAYED ? SrtpError.REPLAY : SrtpError.TOO_OLD;
     const roc = Math.floor(index / 0x10000);
     const end = length - tagLength;
-    if (this.#gcm !== null) {
-      this.#gcm.setRtpIv(ssrc, roc, seq);
-      const ok = this.#gcm.open(packet.subarray(0, hl), packet.subarray(hl, end), packet.subarray(end, length), packet, hl);
+    if (this.#c.gcm !== null) {
+      this.#c.gcm.setRtpIv(ssrc, roc, seq);
+      const ok = this.#c.gcm.open(packet.subarray(0, hl), packet.subarray(hl, end), packet.subarray(end, length), packet, hl);
       if (!ok) return SrtpError.AUTH;
     } else {
       const tag = this.#tagScratch.subarray(0, tagLength);
       tag.set(packet.subarray(end, length));
       // The ROC needs 4 bytes after the authenticated portion; a 32-bit tag leaves exactly that.
       writeUint32(packet, end, roc);
-      const ok = this.#hmac!.verify(packet, 0, end + 4, tag);
+      const ok = this.#c.hmac!.verify(packet, 0, end + 4, tag);
       if (!ok) return SrtpError.AUTH;
-      this.#keystream!.setIv(this.#salt, ssrc, roc, seq);
-      this.#keystream!.apply(packet, hl, end);
+      this.#c.keystream!.setIv(this.#c.salt, ssrc, roc, seq);
+      this.#c.keystream!.apply(packet, hl, end);
     }
     stream.rollover.update(index);
     stream.replay.accept(index);
