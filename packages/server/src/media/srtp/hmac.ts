@@ -1,7 +1,8 @@
 // HMAC-SHA1 authentication tags (RFC 3711 §4.2) for AES-CM profiles: 80 bits (SRTP _80 and all
 // SRTCP) or 32 bits (SRTP _32). Measured per 1216 authenticated bytes (bench/media/srtp.bench.ts,
-// loaded 2-core machine, two runs): createHmac with a KeyObject 2.8-3.7 µs, with a raw key Buffer
-// 2.8-3.8 µs (equal within noise), copy() of the keyed inner and outer hash states 3.5-3.9 µs. So:
+// loaded 2-core machine, three runs): createHmac with a KeyObject 2.3-3.7 µs, with a raw key Buffer
+// 2.4-3.8 µs (equal within noise), copy() of the keyed inner and outer hash states 2.3-3.9 µs (never
+// cheaper). So:
 // one createHmac per packet, keyed from a KeyObject made once per session (no key copy per call).
 
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';

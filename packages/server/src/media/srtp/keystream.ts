@@ -1,7 +1,7 @@
 // AES counter mode (RFC 3711 §4.1.1) from one long-lived AES-128-ECB cipher per session key: the
 // packet's counter blocks are written into a preallocated buffer, encrypted in one ECB call, and the
-// keystream is XORed over the payload in place. Creating an aes-128-ctr cipher per packet costs
-// about twice as much here (webrtc-notes.md: 6.1 µs vs 2.7 µs per 1200-byte packet).
+// keystream is XORed over the payload in place. The ECB call costs 0.7-0.9 µs per 1200 bytes here,
+// an aes-128-ctr cipher per packet 2.3-3.2 µs (bench/media/srtp.bench.ts).
 
 import { createCipheriv, type Cipher } from 'node:crypto';
 
