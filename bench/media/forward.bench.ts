@@ -1,24 +1,43 @@
-// CPU per forwarded RTP packet on the SFU's packet path, against werift's generic path measured in
-// the same run. Both variants end in the same SRTP encryption (werift, AES-CM + HMAC-SHA1) and a
-// real UDP send to a discard socket in a child process; they differ in what happens per consumer:
-//   werift  — clone the packet, then RTCRtpSender.sendRtp (rewrites fields in the object, rebuilds
-//             the extension list with map/filter/sort, serializes via RtpHeader/BitWriter)
-//   colloquy — Consumer.forward: header written straight into the NACK-history slot, extensions
-//             remapped through a lookup table, payload shared, no per-packet objects but one view
-// Also shown: colloquy's rewrite alone (no encryption, no send) and SRTP+send alone.
+// CPU per forwarded RTP packet on the SFU's packet path, before and after our own SRTP, measured in
+// the same run. Every variant ends in a real UDP send to a discard socket in a child process, going
+// through werift's own StunProtocol and UdpTransport (the layers a subscriber's ICE pair uses):
+//   werift            — clone the packet, then RTCRtpSender.sendRtp (rewrites fields in the object,
+//                       rebuilds the extension list, serializes via RtpHeader/BitWriter), then
+//                       werift's RTCDtlsTransport.sendRtp (cipher per packet, Buffer.concat, three
+//                       chained promises down to the socket)
+//   colloquy+werift   — Consumer.forward (header written into the NACK-history slot, extensions
+//                       remapped through a table, payload shared), then werift's RTCDtlsTransport.sendRtp
+//                       (the packet path before media/srtp)
+//   colloquy+ours     — Consumer.forward, then SrtpSendPath: media/srtp into a send slot and the
+//                       pair's UDP socket directly (the packet path now)
+// Also shown: the rewrite alone (no encryption, no send) and SRTP+send alone for both.
+// The profile is the one subscribers negotiate with Chromium (werift is their DTLS server and picks
+// AEAD_AES_128_GCM); PROFILES=1 measures AES_CM_128_HMAC_SHA1_80 instead (or PROFILES=7,1 both).
 //   PACKETS=3000 CONSUMERS=8 ROUNDS=7 npm run media:forward -w @colloquy/bench
 
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { pino } from 'pino';
-import { Consumer, Producer } from '@colloquy/server';
-import { RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTCRtpSender, RtpHeader, RtpPacket, SrtpSession } from 'werift';
+import { Consumer, Producer, SrtpSendPath } from '@colloquy/server';
+import {
+  RTCDtlsTransport,
+  RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
+  RTCRtpSender,
+  RtpHeader,
+  RtpPacket,
+  SrtpSession,
+  StunProtocol,
+  UdpTransport,
+} from 'werift';
 import { envInt, median, table } from '../lib/stats.js';
 
 const PACKETS = envInt('PACKETS', 3000);
 const CONSUMERS = envInt('CONSUMERS', 8);
 const ROUNDS = envInt('ROUNDS', 7);
-void pino;
+const PROFILES = (process.env['PROFILES'] ?? '7')
+  .split(',')
+  .map(Number)
+  .filter((p) => p === 1 || p === 7);
+const PROFILE_NAMES: Record<number, string> = { 1: 'AES_CM_128_HMAC_SHA1_80', 7: 'AEAD_AES_128_GCM' };
 
 // A discard server in another process, so receiving costs nothing here.
 const child = spawn(process.execPath, [
@@ -26,20 +45,47 @@ const child = spawn(process.execPath, [
   "const s=require('dgram').createSocket('udp4');s.on('message',()=>{});s.bind(0,'127.0.0.1',()=>process.stdout.write(String(s.address().port)+'\\n'));",
 ]);
 const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
-const socket = createSocket('udp4');
-await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
 
-function srtp(): SrtpSession {
-  const key = () => Buffer.alloc(16, 7);
-  const salt = () => Buffer.alloc(14, 9);
-  return new SrtpSession({
-    profile: 1,
-    keys: { localMasterKey: key(), localMasterSalt: salt(), remoteMasterKey: key(), remoteMasterSalt: salt() },
-  });
+// werift's own ICE socket layers: a StunProtocol over a UdpTransport bound on loopback.
+const protocol = new StunProtocol();
+protocol.transport = await UdpTransport.init('udp4', { interfaceAddresses: { udp4: '127.0.0.1' } });
+const pair = { protocol, remoteAddr: ['127.0.0.1', port] as [string, number], packetsSent: 0, bytesSent: 0 };
+/** werift's Connection.send, same shape: an async function awaiting the protocol's async sendData. */
+const connection = {
+  state: 'connected',
+  nominated: pair,
+  send: async (data: Buffer) => {
+    await pair.protocol.sendData(data, pair.remoteAddr);
+    pair.packetsSent++;
+    pair.bytesSent += data.length;
+  },
+};
+
+function keys(profile: number) {
+  const salt = profile === 7 ? 12 : 14;
+  return { localMasterKey: Buffer.alloc(16, 7), localMasterSalt: Buffer.alloc(salt, 9), remoteMasterKey: Buffer.alloc(16, 5), remoteMasterSalt: Buffer.alloc(salt, 3) };
 }
 
-function send(buf: Buffer): void {
-  socket.send(buf, port, '127.0.0.1');
+/** A DTLS transport as werift leaves it after the handshake: SRTP session set, ICE connection under it. */
+function dtlsTransport(profile: number): RTCDtlsTransport {
+  const dtls = Object.create(RTCDtlsTransport.prototype) as RTCDtlsTransport;
+  Object.assign(dtls, {
+    config: {},
+    state: 'connected',
+    srtp: new SrtpSession({ profile: profile as 1, keys: keys(profile) }),
+    iceTransport: { connection },
+    bytesSent: 0,
+    packetsSent: 0,
+    transportSequenceNumber: 0,
+  });
+  return dtls;
+}
+
+type Sink = { sendRtp(payload: Buffer, header: never): unknown };
+function sink(profile: number, srtp: 'werift' | 'ours'): Sink {
+  const dtls = dtlsTransport(profile);
+  if (srtp === 'ours') return new SrtpSendPath(dtls, { profile, ...keys(profile) }) as unknown as Sink;
+  return { sendRtp: (payload, header) => dtls.sendRtp(payload, header as unknown as RtpHeader) };
 }
 
 // The packet a publisher sends: 1200 bytes of VP8 payload, three header extensions.
@@ -71,21 +117,11 @@ const EXT = {
   orientation: 'urn:3gpp:video-orientation',
 };
 
-// werift path: a real RTCRtpSender per consumer over a minimal DTLS stand-in.
-function weriftSenders(): RTCRtpSender[] {
+// werift path: a real RTCRtpSender per consumer over werift's DTLS transport.
+function weriftSenders(profile: number): RTCRtpSender[] {
   return Array.from({ length: CONSUMERS }, () => {
-    const session = srtp();
     const sender = new RTCRtpSender('video');
-    const dtls = {
-      state: 'connected',
-      transportSequenceNumber: 0,
-      sendRtp: async (payload: Buffer, header: RtpHeader) => {
-        send(session.encrypt(payload, header));
-        return 0;
-      },
-      sendRtcp: async () => {},
-    };
-    (sender as unknown as { dtlsTransport: unknown }).dtlsTransport = dtls;
+    (sender as unknown as { dtlsTransport: unknown }).dtlsTransport = dtlsTransport(profile);
     sender.codec = new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96 });
     const internals = sender as unknown as { mid: string; headerExtensions: RTCRtpHeaderExtensionParameters[] };
     internals.mid = '1';
@@ -114,16 +150,11 @@ function producer(): Producer {
   });
 }
 
-function colloquyConsumers(p: Producer, sink: 'srtp' | 'none'): Consumer[] {
+function colloquyConsumers(p: Producer, makeSink: () => Sink): Consumer[] {
   return Array.from({ length: CONSUMERS }, (_, i) => {
     const c = new Consumer({ id: `c${i}`, producer: p, ssrc: 1000 + i });
     c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map([[EXT.mid, 5], [EXT.abs, 6], [EXT.orientation, 7]]) });
-    const session = srtp();
-    c.connect(
-      sink === 'srtp'
-        ? { sendRtp: (payload, header) => send(session.encrypt(payload, header as unknown as RtpHeader)) }
-        : { sendRtp: () => {} },
-    );
+    c.connect(makeSink() as never);
     return c;
   });
 }
@@ -140,45 +171,83 @@ async function measure(forwardOne: (packet: RtpPacket, i: number) => void): Prom
   return (used.user + used.system) / (PACKETS * CONSUMERS);
 }
 
-const results: Record<string, number[]> = { werift: [], colloquy: [], rewriteOnly: [], srtpSendOnly: [] };
-const senders = weriftSenders();
-const p1 = producer();
-colloquyConsumers(p1, 'srtp');
-const p2 = producer();
-colloquyConsumers(p2, 'none');
-const sessions = Array.from({ length: CONSUMERS }, () => srtp());
 let seq = 0;
 const fresh = (packet: RtpPacket): RtpPacket => {
   // Consumers need increasing sequence numbers; give every round its own.
   packet.header.sequenceNumber = seq++ & 0xffff;
   return packet;
 };
-for (let round = 0; round < ROUNDS + 1; round++) {
-  const w = await measure((packet) => {
-    fresh(packet);
-    for (const s of senders) void s.sendRtp(packet.clone());
-  });
-  const c = await measure((packet) => p1.receive(fresh(packet)));
-  const r = await measure((packet) => p2.receive(fresh(packet)));
-  const e = await measure((packet) => {
-    fresh(packet);
-    for (const s of sessions) send(s.encrypt(packet.payload, packet.header));
-  });
-  if (round === 0) continue; // warm-up
-  results['werift']!.push(w);
-  results['colloquy']!.push(c);
-  results['rewriteOnly']!.push(r);
-  results['srtpSendOnly']!.push(e);
-}
-for (const s of senders) s.stop();
 
-const base = median(results['werift']!);
-console.log(`${PACKETS} packets x ${CONSUMERS} consumers, 1200-byte VP8 payload, ${ROUNDS} rounds (median), CPU µs per forwarded packet\n`);
-console.log(
-  table([
-    ['path', 'µs/packet', 'vs werift'],
-    ...Object.entries(results).map(([name, v]) => [name, median(v).toFixed(2), `${(median(v) / base).toFixed(2)}x`]),
-  ]),
-);
-socket.close();
+for (const profile of PROFILES) {
+  const results: Record<string, number[]> = {
+    werift: [],
+    'colloquy+werift': [],
+    'colloquy+ours': [],
+    rewriteOnly: [],
+    'srtpSendOnly werift': [],
+    'srtpSendOnly ours': [],
+  };
+  const senders = weriftSenders(profile);
+  const pWerift = producer();
+  colloquyConsumers(pWerift, () => sink(profile, 'werift'));
+  const pOurs = producer();
+  colloquyConsumers(pOurs, () => sink(profile, 'ours'));
+  const pNone = producer();
+  colloquyConsumers(pNone, () => ({ sendRtp: () => {} }));
+  const weriftSinks = Array.from({ length: CONSUMERS }, () => sink(profile, 'werift'));
+  const ourSinks = Array.from({ length: CONSUMERS }, () => sink(profile, 'ours'));
+  // SRTP+send alone: the publisher's header bytes as they are, per consumer its own SSRC.
+  const headers = packets.map((p) => {
+    const bytes = p.header.serialize(p.header.serializeSize);
+    return { ssrc: 0x11223344, sequenceNumber: p.header.sequenceNumber, bytes, serializeSize: bytes.length, serialize: () => bytes };
+  });
+  for (let round = 0; round < ROUNDS + 1; round++) {
+    const w = await measure((packet) => {
+      fresh(packet);
+      for (const s of senders) void s.sendRtp(packet.clone());
+    });
+    const cw = await measure((packet) => pWerift.receive(fresh(packet)));
+    const co = await measure((packet) => pOurs.receive(fresh(packet)));
+    const r = await measure((packet) => pNone.receive(fresh(packet)));
+    const ew = await measure((packet, i) => {
+      const h = headers[i % headers.length]!;
+      h.sequenceNumber = seq++ & 0xffff;
+      h.bytes.writeUInt16BE(h.sequenceNumber, 2);
+      for (const s of weriftSinks) void s.sendRtp(packet.payload, h as never);
+    });
+    const eo = await measure((packet, i) => {
+      const h = headers[i % headers.length]!;
+      h.sequenceNumber = seq++ & 0xffff;
+      h.bytes.writeUInt16BE(h.sequenceNumber, 2);
+      for (const s of ourSinks) s.sendRtp(packet.payload, h as never);
+    });
+    if (round === 0) continue; // warm-up
+    results['werift']!.push(w);
+    results['colloquy+werift']!.push(cw);
+    results['colloquy+ours']!.push(co);
+    results['rewriteOnly']!.push(r);
+    results['srtpSendOnly werift']!.push(ew);
+    results['srtpSendOnly ours']!.push(eo);
+  }
+  for (const s of senders) s.stop();
+  for (const p of [pWerift, pOurs, pNone]) p.close();
+
+  const base = median(results['werift']!);
+  const before = median(results['colloquy+werift']!);
+  console.log(
+    `\n${PROFILE_NAMES[profile]}: ${PACKETS} packets x ${CONSUMERS} consumers, 1200-byte VP8 payload, ${ROUNDS} rounds (median), CPU µs per forwarded packet\n`,
+  );
+  console.log(
+    table([
+      ['path', 'µs/packet', 'vs werift', 'vs colloquy+werift'],
+      ...Object.entries(results).map(([name, v]) => [
+        name,
+        median(v).toFixed(2),
+        `${(median(v) / base).toFixed(2)}x`,
+        `${(median(v) / before).toFixed(2)}x`,
+      ]),
+    ]),
+  );
+}
+await protocol.close();
 child.kill();

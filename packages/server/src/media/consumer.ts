@@ -1,6 +1,7 @@
-// Consumer: one producer's track sent to one subscriber. Owns the per-subscriber RTP rewriting
-// (SSRC, payload type, sequence number, timestamp, header-extension ids), the send history that
-// answers NACKs, keyframe handling on start/resume, and the subscriber's RTCP feedback.
+// Consumer: one producer's track sent to one subscriber. Ties together its RTP rewriter (SSRC,
+// payload type, sequence number, timestamp, header-extension ids: rtp-rewriter.ts), its send
+// history that answers NACKs (retransmission-history.ts), keyframe handling on start/resume, and
+// the subscriber's RTCP feedback.
 
 import {
   GenericNack,
@@ -15,8 +16,9 @@ import {
   type RtpPacket,
 } from 'werift';
 import { TypedEmitter } from './emitter.js';
-import { COPIED_EXTENSIONS, EXT } from './peer-config.js';
 import type { Producer } from './producer.js';
+import { RetransmissionHistory } from './retransmission-history.js';
+import { DROP, RtpRewriter } from './rtp-rewriter.js';
 import type { ConsumerStats, MediaKind } from './types.js';
 
 export type ConsumerEvents = {
@@ -37,8 +39,6 @@ export interface RtpSink {
 
 /** Packets kept for NACK answers: about 1 s of 1 Mbps video; audio is not NACKed (no history). */
 const VIDEO_HISTORY = 1024;
-const HEADER_SLOT = 64; // 12 fixed + 4 extension header + at most 48 bytes of extensions
-const MAX_EXTENSION_BYTES = HEADER_SLOT - 16;
 
 /**
  * The RTP header werift's SRTP code serializes, duck-typed: werift asks for ssrc and sequence
@@ -73,31 +73,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   #paused: boolean;
   #producerPaused: boolean;
   #sink: RtpSink | null = null;
-  #payloadType = -1;
   #mid = '';
-  /** Subscriber's extension id by publisher's extension id (0 = drop). */
-  #extMap = new Uint8Array(256);
-  #midId = 0;
-  #absSendTimeId = 0;
-  #midBytes: Buffer = Buffer.alloc(0);
-
-  // Rewriting state. Output continues from the last sent packet after every (re)sync.
-  #needsSync = true;
-  #everSent = false;
-  #seqOffset = 0;
-  #tsOffset = 0;
-  #syncSeq = 0;
-  #highestOutSeq: number;
-  #lastOutTs: number;
-  #lastSentAt = 0;
+  readonly #rewriter: RtpRewriter;
+  /** Headers are written straight into the history's slots; its size is 1 for audio (no NACKs). */
+  readonly #history: RetransmissionHistory;
   #keyFrameWanted = false;
-
-  // Send history for NACK: header bytes in one buffer, payload references beside them.
-  readonly #historySize: number;
-  readonly #headers: Buffer;
-  readonly #headerLengths: Uint8Array;
-  readonly #historySeq: Int32Array;
-  readonly #payloads: (Buffer | undefined)[];
   readonly #out = new OutgoingHeader();
 
   // Counters.
@@ -133,14 +113,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.clockRate = params.producer.codec.clockRate;
     this.#paused = params.paused ?? false;
     this.#producerPaused = params.producer.paused;
-    // Random starts, as RFC 3550 asks, so sequence and timestamp leak nothing of the publisher's.
-    this.#highestOutSeq = (Math.random() * 0x10000) | 0;
-    this.#lastOutTs = (Math.random() * 0x100000000) >>> 0;
-    this.#historySize = this.kind === 'video' ? VIDEO_HISTORY : 1;
-    this.#headers = Buffer.alloc(this.#historySize * HEADER_SLOT);
-    this.#headerLengths = new Uint8Array(this.#historySize);
-    this.#historySeq = new Int32Array(this.#historySize).fill(-1);
-    this.#payloads = new Array<Buffer | undefined>(this.#historySize);
+    this.#rewriter = new RtpRewriter({ ssrc: this.ssrc, clockRate: this.clockRate, waitForKeyFrame: this.kind === 'video' });
+    this.#history = new RetransmissionHistory(this.kind === 'video' ? VIDEO_HISTORY : 1);
     this.#out.ssrc = this.ssrc;
     params.producer.addConsumer(this);
   }
@@ -159,15 +133,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
 
   /** @internal What the subscriber's answer settled: payload type, mid, extension ids by URI. */
   setNegotiated(params: { payloadType: number; mid: string; extensionIds: Map<string, number> }): void {
-    this.#payloadType = params.payloadType;
     this.#mid = params.mid;
-    this.#midBytes = Buffer.from(params.mid, 'utf8');
-    this.#midId = params.mid && this.#midBytes.length <= 16 ? (params.extensionIds.get(EXT.mid) ?? 0) : 0;
-    this.#absSendTimeId = params.extensionIds.get(EXT.absSendTime) ?? 0;
-    this.#extMap.fill(0);
-    this.producer.extensionUris.forEach((uri, publisherId) => {
-      if (uri && COPIED_EXTENSIONS.has(uri)) this.#extMap[publisherId] = params.extensionIds.get(uri) ?? 0;
-    });
+    this.#rewriter.setNegotiated({ ...params, producerExtensionUris: this.producer.extensionUris });
   }
 
   /** @internal The subscriber's DTLS is up: packets may flow. Video starts at a keyframe. */
@@ -183,7 +150,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   }
 
   #resync(): void {
-    this.#needsSync = true;
+    this.#rewriter.resync();
     if (this.kind === 'video' && this.#sink && !this.#paused && !this.#producerPaused) {
       this.#keyFrameWanted = true;
       this.producer.requestKeyFrame();
@@ -196,98 +163,25 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
    */
   forward(packet: RtpPacket, keyFrame: boolean): void {
     const sink = this.#sink;
-    if (sink === null || this.#paused || this.#payloadType < 0) return;
+    const rewriter = this.#rewriter;
+    if (sink === null || this.#paused || rewriter.payloadType < 0) return;
     const h = packet.header;
     const payload = packet.payload;
-    const seq = h.sequenceNumber;
     const now = performance.now();
-    if (this.#needsSync) {
-      if (this.kind === 'video' && !keyFrame) {
-        // Delta frames before the first keyframe are undecodable; wait (the request is pending).
-        return;
-      }
-      this.#needsSync = false;
-      this.#keyFrameWanted = false;
-      this.#syncSeq = seq;
-      this.#seqOffset = (this.#highestOutSeq + 1 - seq) & 0xffff;
-      // Advance the timestamp by the wall time since the last packet so that playout after a
-      // pause/resume or keyframe switch stays monotonic and roughly real-time.
-      const advance = this.#everSent ? Math.max(1, Math.round(((now - this.#lastSentAt) * this.clockRate) / 1000)) : 0;
-      this.#tsOffset = (this.#lastOutTs + advance - h.timestamp) >>> 0;
-    } else {
-      const sinceSync = (seq - this.#syncSeq) & 0xffff;
-      if (sinceSync >= 0x8000) return; // older than the sync point: the subscriber never saw its frame start
-      // Trail the sync point behind the newest packet so the window survives sequence wrap-around.
-      if (sinceSync > 0x4000) this.#syncSeq = (seq - 0x4000) & 0xffff;
-    }
-    if (payload.length === 0) {
-      // Padding-only packet (bandwidth probing): drop it and close the sequence gap it leaves, if
-      // it is the newest; carrying probes to subscribers would only cost them bandwidth.
-      if (((seq + this.#seqOffset - this.#highestOutSeq) & 0xffff) === 1) this.#seqOffset = (this.#seqOffset - 1) & 0xffff;
-      return;
-    }
-    const outSeq = (seq + this.#seqOffset) & 0xffff;
-    const outTs = (h.timestamp + this.#tsOffset) >>> 0;
-    if (((outSeq - this.#highestOutSeq) & 0xffff) < 0x8000) {
-      this.#highestOutSeq = outSeq;
-      this.#lastOutTs = outTs;
-      this.#lastSentAt = now;
-    }
-    this.#everSent = true;
-
-    const slot = outSeq % this.#historySize;
-    const base = slot * HEADER_SLOT;
-    const buf = this.#headers;
-    buf[base + 1] = (h.marker ? 0x80 : 0) | this.#payloadType;
-    buf.writeUInt16BE(outSeq, base + 2);
-    buf.writeUInt32BE(outTs, base + 4);
-    buf.writeUInt32BE(this.ssrc, base + 8);
-    const length = this.#writeExtensions(h.extensions, buf, base, now);
-    buf[base] = length > 12 ? 0x90 : 0x80; // V=2, X when extensions were written, no CSRC
-    this.#headerLengths[slot] = length;
-    this.#historySeq[slot] = outSeq;
-    this.#payloads[slot] = payload;
+    const outSeq = rewriter.map(h.sequenceNumber, h.timestamp, payload.length, keyFrame, now);
+    if (!rewriter.needsSync) this.#keyFrameWanted = false; // synced (on a keyframe for video)
+    if (outSeq === DROP) return;
+    const history = this.#history;
+    const base = history.slotOffset(outSeq);
+    const length = rewriter.writeHeader(h, history.headers, base, now);
+    history.store(outSeq, length, payload);
 
     const out = this.#out;
     out.sequenceNumber = outSeq;
-    out.bytes = buf.subarray(base, base + length);
+    out.bytes = history.headers.subarray(base, base + length);
     sink.sendRtp(payload, out);
     this.#packetsSent++;
     this.#bytesSent += payload.length;
-  }
-
-  /** Writes the one-byte-form extension block after the fixed header; returns the header length. */
-  #writeExtensions(extensions: { id: number; payload: Buffer }[], buf: Buffer, base: number, now: number): number {
-    let o = base + 16;
-    const end = base + 16 + MAX_EXTENSION_BYTES;
-    if (this.#midId !== 0 && o + 1 + this.#midBytes.length <= end) {
-      buf[o++] = (this.#midId << 4) | (this.#midBytes.length - 1);
-      o += this.#midBytes.copy(buf, o);
-    }
-    if (this.#absSendTimeId !== 0 && o + 4 <= end) {
-      // 6.18 fixed-point seconds, 24 bits (abs-send-time spec); our send time, not the publisher's.
-      const t = Math.round((now / 1000) * 262144) & 0xffffff;
-      buf[o++] = (this.#absSendTimeId << 4) | 2;
-      buf[o++] = t >>> 16;
-      buf[o++] = (t >>> 8) & 0xff;
-      buf[o++] = t & 0xff;
-    }
-    const map = this.#extMap;
-    for (let i = 0; i < extensions.length; i++) {
-      const ext = extensions[i]!;
-      const id = map[ext.id & 0xff]!;
-      const len = ext.payload.length;
-      if (id === 0 || len === 0 || len > 16 || o + 1 + len > end) continue;
-      buf[o++] = (id << 4) | (len - 1);
-      o += ext.payload.copy(buf, o);
-    }
-    const written = o - (base + 16);
-    if (written === 0) return 12;
-    while ((o - base) & 3) buf[o++] = 0; // pad to 32 bits
-    buf[base + 12] = 0xbe;
-    buf[base + 13] = 0xde;
-    buf.writeUInt16BE((o - base - 16) >> 2, base + 14);
-    return o - base;
   }
 
   /** @internal RTCP from the subscriber about this consumer's SSRC (werift routes it by SSRC). */
@@ -326,13 +220,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     if (sink === null || this.kind !== 'video') return;
     this.#nackCount++;
     for (const seq of lost) {
-      const slot = seq % this.#historySize;
-      const payload = this.#payloads[slot];
-      if (this.#historySeq[slot] !== seq || payload === undefined) continue;
-      const base = slot * HEADER_SLOT;
+      const header = this.#history.header(seq);
+      const payload = this.#history.payload(seq);
+      if (header === undefined || payload === undefined) continue;
       const out = this.#out;
       out.sequenceNumber = seq;
-      out.bytes = this.#headers.subarray(base, base + this.#headerLengths[slot]!);
+      out.bytes = header;
       sink.sendRtp(payload, out);
       this.#retransmitted++;
     }
@@ -344,14 +237,15 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
    * browser); without one yet, it extrapolates from the last packet sent.
    */
   senderReport(): RtcpSrPacket | null {
-    if (!this.#everSent || this.#sink === null) return null;
+    const rewriter = this.#rewriter;
+    if (!rewriter.everSent || this.#sink === null) return null;
     const nowMs = Date.now();
     const now = performance.now();
     const sr = this.producer.lastSenderReport;
     const rtpTimestamp =
       sr !== undefined
-        ? (sr.rtpTimestamp + Math.round(((now - sr.receivedAt) * this.clockRate) / 1000) + this.#tsOffset) >>> 0
-        : (this.#lastOutTs + Math.round(((now - this.#lastSentAt) * this.clockRate) / 1000)) >>> 0;
+        ? (sr.rtpTimestamp + Math.round(((now - sr.receivedAt) * this.clockRate) / 1000) + rewriter.timestampOffset) >>> 0
+        : (rewriter.lastTimestamp + Math.round(((now - rewriter.lastSentAt) * this.clockRate) / 1000)) >>> 0;
     const ntp = ntpTimestamp(nowMs);
     this.#recentSrCompact.push(compactNtp(nowMs));
     if (this.#recentSrCompact.length > RECENT_SRS) this.#recentSrCompact.shift();
@@ -450,12 +344,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       producerId: this.producerId,
       kind: this.kind,
       ssrc: this.ssrc,
-      payloadType: this.#payloadType,
+      payloadType: this.#rewriter.payloadType,
       mid: this.#mid,
       paused: this.#paused,
       producerPaused: this.#producerPaused,
       connected: this.#sink !== null,
-      waitingForKeyFrame: this.#needsSync && this.kind === 'video',
+      waitingForKeyFrame: this.#rewriter.needsSync && this.kind === 'video',
       lastSenderReportAgoMs: this.#lastSrSentAt ? Math.round(performance.now() - this.#lastSrSentAt) : null,
       closed: this.#closed,
     };
@@ -467,7 +361,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.#closed = true;
     this.#sink = null;
     this.producer.removeConsumer(this);
-    this.#payloads.fill(undefined);
+    this.#history.clear();
     this.emit('close');
     this.removeAllListeners();
   }

@@ -9,5 +9,9 @@ export { Producer, KEYFRAME_REQUEST_INTERVAL_MS, type ProducerEvents, type RtpLi
 /** The packet type RtpListener receives (werift's), for code that records producers' RTP. */
 export type { RtpPacket } from 'werift';
 export { Consumer, type ConsumerEvents } from './consumer.js';
+/** Our SRTP/SRTCP (exported for benchmarks and tests of the packet path). */
+export { SrtpSession, SrtpProfile, SrtpError, type SrtpKeyingMaterial } from './srtp/index.js';
+/** @internal The subscriber send path over our SRTP, exported for bench/media/forward.bench.ts. */
+export { SrtpSendPath, type SrtpImplementation } from './srtp-path.js';
 export type { VideoCodecName } from './codecs.js';
 export type { CodecInfo, ConsumerStats, IceCandidateInit, MediaKind, ProducerStats, TransportState } from './types.js';

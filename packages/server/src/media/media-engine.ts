@@ -7,6 +7,7 @@ import type { VideoCodecName } from './codecs.js';
 import { TypedEmitter } from './emitter.js';
 import type { IceSettings } from './peer-config.js';
 import { Router, type RouterOptions } from './router.js';
+import type { SrtpImplementation } from './srtp-path.js';
 
 export interface MediaEngineOptions {
   /** Addresses put in ICE candidates, e.g. the server's public IP. Default ['127.0.0.1']. */
@@ -20,6 +21,11 @@ export interface MediaEngineOptions {
   /** Also offer passive ICE-TCP candidates (RFC 6544), a TCP port of the range per peer connection. Default false. */
   tcp?: boolean;
   logger: Logger;
+  /**
+   * SRTP on the packet path after werift's DTLS handshake: 'colloquy' (ours, media/srtp, the
+   * default) or 'werift' (its own, kept to compare and as a fallback).
+   */
+  srtp?: SrtpImplementation;
 }
 
 export type MediaEngineEvents = { close: [] };
@@ -29,6 +35,7 @@ export const DEFAULT_MAX_INCOMING_BITRATE = 2_500_000;
 export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   readonly ice: IceSettings;
   readonly maxIncomingBitrate: number;
+  readonly srtp: SrtpImplementation;
   readonly #logger: Logger;
   readonly #routers = new Map<string, Router>();
   #closing: Promise<void> | undefined;
@@ -48,6 +55,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       tcp: options.tcp === true,
     };
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? DEFAULT_MAX_INCOMING_BITRATE;
+    this.srtp = options.srtp ?? 'colloquy';
+    if (this.srtp !== 'colloquy' && this.srtp !== 'werift') throw invalid(`srtp must be 'colloquy' or 'werift', got ${String(this.srtp)}`);
     this.#logger = options.logger.child({ module: 'media' });
     TypedEmitter.listenerError = (err, event) => this.#logger.error({ err, event }, 'media event listener threw');
   }
@@ -73,14 +82,14 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (videoCodec !== 'VP8' && videoCodec !== 'H264') throw invalid(`video codec must be VP8 or H264, got ${String(videoCodec)}`);
     const max = options.maxIncomingBitrate ?? this.maxIncomingBitrate;
     if (!Number.isFinite(max) || max < 100_000) throw invalid('maxIncomingBitrate must be at least 100000 bits/s');
-    const router = new Router({ id: options.id, videoCodec, maxIncomingBitrate: Math.round(max), ice: this.ice, logger: this.#logger });
+    const router = new Router({ id: options.id, videoCodec, maxIncomingBitrate: Math.round(max), ice: this.ice, srtp: this.srtp, logger: this.#logger });
     this.#routers.set(router.id, router);
     router.on('close', () => this.#routers.delete(router.id));
     return router;
   }
 
   dump(): Record<string, unknown> {
-    return { ice: this.ice, maxIncomingBitrate: this.maxIncomingBitrate, routers: this.routers.map((r) => r.dump()) };
+    return { ice: this.ice, maxIncomingBitrate: this.maxIncomingBitrate, srtp: this.srtp, routers: this.routers.map((r) => r.dump()) };
   }
 
   /** Closes every router. Idempotent; resolves when all sockets are closed. */

@@ -21,6 +21,7 @@ import { checkPublisherOffer, checkSdp } from './sdp-checks.js';
 import { addRemoteCandidate, codecInfo, subscribeState, type Subscription } from './transport-common.js';
 import type { IceCandidateInit, MediaKind, TransportState } from './types.js';
 import { BitrateController, REMB_INTERVAL_MS } from './bitrate-controller.js';
+import { attachOurSrtp, srtpDump, type SrtpImplementation } from './srtp-path.js';
 
 export type PublisherTransportEvents = {
   stateChange: [TransportState];
@@ -32,6 +33,7 @@ export type PublisherTransportEvents = {
 export interface PublisherTransportOptions {
   id: string;
   ice: IceSettings;
+  srtp: SrtpImplementation;
   videoCodec: VideoCodecName;
   /** Most bits per second this publisher may send (REMB cap). */
   maxIncomingBitrate: number;
@@ -51,6 +53,7 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
   readonly #pc: RTCPeerConnection;
   readonly #logger: Logger;
   readonly #bitrate: BitrateController;
+  readonly #srtp: SrtpImplementation;
   #producers: Producer[] = [];
   readonly #subscriptions: Subscription[] = [];
   #state: TransportState = 'new';
@@ -65,6 +68,7 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
     this.videoCodec = options.videoCodec;
     this.#logger = options.logger;
     this.#bitrate = new BitrateController(options.maxIncomingBitrate);
+    this.#srtp = options.srtp;
     this.#pc = createPublisherPeer(options.ice, options.videoCodec);
     this.#subscriptions.push(subscribeState(this.#pc, (state) => this.#onState(state)));
   }
@@ -183,6 +187,11 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
   #onState(state: TransportState): void {
     if (this.closed || state === this.#state) return;
     this.#state = state;
+    // Received SRTP/SRTCP is decrypted by ours from here on (see srtp-path.ts).
+    if (state === 'connected' && this.#srtp === 'colloquy') {
+      const dtls = this.#pc.dtlsTransports[0];
+      if (dtls) attachOurSrtp(dtls);
+    }
     if (state === 'connected' && !this.#timer) {
       // A REMB right away lands inside Chromium's start phase (first 2 s without loss), where it
       // trusts a receiver estimate and jumps to it instead of ramping up 8 % per second.
@@ -231,6 +240,7 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
       videoCodec: this.videoCodec,
       closed: this.closed,
       producers: this.#producers.map((p) => p.dump()),
+      srtp: srtpDump(this.#pc.dtlsTransports[0]),
       localCandidates: candidateLines(this.#pc.localDescription?.sdp),
     };
   }

@@ -8,6 +8,7 @@ import type { VideoCodecName } from './codecs.js';
 import { TypedEmitter } from './emitter.js';
 import type { IceSettings } from './peer-config.js';
 import type { Producer } from './producer.js';
+import type { SrtpImplementation } from './srtp-path.js';
 import { PublisherTransport } from './publisher-transport.js';
 import { SubscriberTransport } from './subscriber-transport.js';
 
@@ -32,18 +33,27 @@ export class Router extends TypedEmitter<RouterEvents> {
   readonly maxIncomingBitrate: number;
   readonly #ice: IceSettings;
   readonly #logger: Logger;
+  readonly #srtp: SrtpImplementation;
   readonly #publishers = new Map<string, PublisherTransport>();
   readonly #subscribers = new Map<string, SubscriberTransport>();
   readonly #producers = new Map<string, Producer>();
   #closing: Promise<void> | undefined;
 
   /** @internal Made by MediaEngine.createRouter. */
-  constructor(params: { id: string; videoCodec: VideoCodecName; maxIncomingBitrate: number; ice: IceSettings; logger: Logger }) {
+  constructor(params: {
+    id: string;
+    videoCodec: VideoCodecName;
+    maxIncomingBitrate: number;
+    ice: IceSettings;
+    srtp: SrtpImplementation;
+    logger: Logger;
+  }) {
     super();
     this.id = params.id;
     this.videoCodec = params.videoCodec;
     this.maxIncomingBitrate = params.maxIncomingBitrate;
     this.#ice = params.ice;
+    this.#srtp = params.srtp;
     this.#logger = params.logger;
   }
 
@@ -71,6 +81,7 @@ export class Router extends TypedEmitter<RouterEvents> {
     const transport = new PublisherTransport({
       id,
       ice: this.#ice,
+      srtp: this.#srtp,
       videoCodec: this.videoCodec,
       maxIncomingBitrate: Math.min(options.maxIncomingBitrate ?? this.maxIncomingBitrate, this.maxIncomingBitrate),
       logger: this.#logger,
@@ -93,6 +104,7 @@ export class Router extends TypedEmitter<RouterEvents> {
     const transport = new SubscriberTransport({
       id,
       ice: this.#ice,
+      srtp: this.#srtp,
       logger: this.#logger,
       ownsProducer: (producer) => this.#producers.get(producer.id) === producer,
     });

@@ -12,6 +12,7 @@ import { createSubscriberPeer, opusCodec, videoCodec, waitForGathering, type Ice
 import type { Producer } from './producer.js';
 import { candidateLines } from './publisher-transport.js';
 import { checkSdp } from './sdp-checks.js';
+import { attachOurSrtp, srtpDump, type SrtpImplementation } from './srtp-path.js';
 import { addRemoteCandidate, subscribeState, type Subscription } from './transport-common.js';
 import type { ConsumerStats, IceCandidateInit, TransportState } from './types.js';
 
@@ -23,6 +24,7 @@ export type SubscriberTransportEvents = {
 export interface SubscriberTransportOptions {
   id: string;
   ice: IceSettings;
+  srtp: SrtpImplementation;
   logger: Logger;
   /** Is this producer one of our router's (consumers never cross sessions)? */
   ownsProducer: (producer: Producer) => boolean;
@@ -44,6 +46,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
   readonly #pc: RTCPeerConnection;
   readonly #logger: Logger;
   readonly #ownsProducer: (producer: Producer) => boolean;
+  readonly #srtp: SrtpImplementation;
   #entries: Entry[] = [];
   readonly #subscriptions: Subscription[] = [];
   #state: TransportState = 'new';
@@ -58,6 +61,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     this.id = options.id;
     this.#logger = options.logger;
     this.#ownsProducer = options.ownsProducer;
+    this.#srtp = options.srtp;
     this.#pc = createSubscriberPeer(options.ice);
     this.#subscriptions.push(subscribeState(this.#pc, (state) => this.#onState(state)));
   }
@@ -162,7 +166,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     if (state === 'connected') {
       const dtls = this.#pc.dtlsTransports[0];
       if (dtls) {
-        this.#sink = sinkOf(dtls);
+        this.#sink = (this.#srtp === 'colloquy' ? attachOurSrtp(dtls) : null) ?? sinkOf(dtls);
         for (const { consumer } of this.#entries) consumer.connect(this.#sink);
       }
       this.#timer ??= setInterval(() => this.#tick(), SR_INTERVAL_MS);
@@ -199,6 +203,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
       offered: this.#offered,
       answered: this.#answered,
       consumers: this.#entries.map((e) => e.consumer.dump()),
+      srtp: srtpDump(this.#pc.dtlsTransports[0]),
       localCandidates: candidateLines(this.#pc.localDescription?.sdp),
     };
   }

@@ -75,6 +75,11 @@ describe('routed media in Chromium', () => {
     const producer = harness.publishers.get(pub.transportId)!.producers.find((p) => p.kind === 'video')!;
     expect(producer.getStats()).toMatchObject({ width: 640, height: 480 });
     expect(producer.getStats().frameRate).toBeGreaterThan(5);
+    // Our SRTP (media/srtp) decrypted the publisher and encrypted for the subscriber. The DTLS
+    // server picks the profile: Chromium (publisher side) prefers AES-CM, werift (subscriber side,
+    // where Chromium answers as DTLS client) prefers GCM.
+    expect(harness.publishers.get(pub.transportId)!.dump()['srtp']).toMatchObject({ implementation: 'colloquy', profile: 'AES_CM_128_HMAC_SHA1_80', droppedRtp: 0 });
+    expect(harness.subscribers.get(sub.transportId)!.dump()['srtp']).toMatchObject({ implementation: 'colloquy', profile: 'AEAD_AES_128_GCM', droppedRtp: 0 });
     expect(a.errors).toEqual([]);
     expect(b.errors).toEqual([]);
     await a.page.close();

@@ -24,7 +24,7 @@ const subscribe = (router: Router, producers: Producer[]) => fx.subscribe(router
 describe('forwarding through a router', () => {
   it('rewrites SSRC, payload type, sequence and timestamp per consumer and starts video on a keyframe', async () => {
     const router = newRouter();
-    const { publisher, producers } = await publish(router);
+    const { publisher, producers, transport: publisherTransport } = await publish(router);
     expect(producers.map((p) => p.kind).sort()).toEqual(['audio', 'video']);
     publisher.start();
     await new Promise((r) => setTimeout(r, 300)); // subscriber joins mid-GOP
@@ -58,6 +58,13 @@ describe('forwarding through a router', () => {
     expect(a.subscriber.of('video')[0]!.ssrc).not.toBe(b.subscriber.of('video')[0]!.ssrc);
     // The late joiners caused keyframe requests, which the publisher answered.
     expect(publisher.pliReceived).toBeGreaterThanOrEqual(1);
+    // Our SRTP (media/srtp) encrypted what the subscribers decrypted, and decrypted the publisher's.
+    for (const { transport } of [a, b]) {
+      const srtp = transport.dump()['srtp'] as { implementation: string; profile: string; packetsSent: number; droppedRtp: number };
+      expect(srtp).toMatchObject({ implementation: 'colloquy', profile: 'AEAD_AES_128_GCM', droppedRtp: 0 });
+      expect(srtp.packetsSent).toBeGreaterThan(80);
+    }
+    expect(publisherTransport.dump()['srtp']).toMatchObject({ implementation: 'colloquy', droppedRtp: 0 });
   });
 
   it('remaps header extensions to the ids each subscriber negotiated and drops the rest', async () => {
@@ -89,3 +96,28 @@ describe('forwarding through a router', () => {
     for (const p of subscriber.of('audio')) expect(p.extensions.find((e) => e.id === subLevel)?.payload).toEqual(Buffer.from([0x2a]));
   });
 });
+
+describe("the engine's srtp option", () => {
+  it("with srtp: 'werift' the same media flows through werift's own SRTP", async () => {
+    const weriftEngine = newEngine({ srtp: 'werift' });
+    const wfx = new MediaFixture(weriftEngine, fx.media);
+    try {
+      const router = wfx.router();
+      const { publisher, producers, transport: publisherTransport } = await wfx.publish(router);
+      publisher.start();
+      const { subscriber, transport } = await wfx.subscribe(router, producers);
+      await waitUntil(() => subscriber.of('video').length > 30 && subscriber.of('audio').length > 10, 10_000, 'media');
+      expect(gaps(subscriber.of('video').map((p) => p.sequenceNumber))).toBe(0);
+      expect(transport.dump()['srtp']).toEqual({ implementation: 'werift' });
+      expect(publisherTransport.dump()['srtp']).toEqual({ implementation: 'werift' });
+    } finally {
+      await wfx.cleanup();
+      await weriftEngine.close();
+    }
+  });
+
+  it('refuses an unknown implementation', () => {
+    expect(() => newEngine({ srtp: 'libsrtp' as 'werift' })).toThrow(/srtp must be/);
+  });
+});
+

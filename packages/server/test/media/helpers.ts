@@ -5,7 +5,7 @@ import { NodePublisher, NodeSubscriber, type NodePublisherOptions, type TestMedi
 import { pino } from 'pino';
 import { MediaEngine, type Producer, type Router } from '../../src/media/index.js';
 
-export function newEngine(options: { portRange?: [number, number] } = {}): MediaEngine {
+export function newEngine(options: { portRange?: [number, number]; srtp?: 'colloquy' | 'werift' } = {}): MediaEngine {
   return new MediaEngine({ logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), ...options });
 }
 

@@ -1,0 +1,223 @@
+// Our SRTP on a werift peer connection's packet path, once werift's DTLS handshake is done. werift
+// keeps ICE and DTLS; we take the SRTP keying material its handshake exported and
+//   - send consumers' RTP ourselves: encrypt into a send slot and hand it to the ICE pair's UDP
+//     socket directly (werift's sendRtp makes a cipher, concatenates buffers and chains three
+//     promises per packet);
+//   - decrypt received SRTP/SRTCP with ours, by giving werift's DTLS transport our decryptor in
+//     place of its own (werift still parses and routes what comes out).
+// RTCP we send keeps werift's SRTCP encryptor (its index counter is already running).
+
+import type { Socket } from 'node:dgram';
+import { SrtpAuthenticationError, type RTCDtlsTransport } from 'werift';
+import type { OutgoingHeader, RtpSink } from './consumer.js';
+import { SrtpSession, type SrtpKeyingMaterial } from './srtp/index.js';
+import { SRTP_MAX_OVERHEAD } from './srtp/srtp-context.js';
+
+/** What werift's SrtpSession keeps of the handshake (its `config`, not typed public). */
+interface WeriftSrtpConfig {
+  profile: number;
+  keys: { localMasterKey: Buffer; localMasterSalt: Buffer; remoteMasterKey: Buffer; remoteMasterSalt: Buffer };
+}
+
+/** The keying material werift's DTLS handshake exported, or null before SRTP started. */
+export function keyingMaterialOf(dtls: RTCDtlsTransport): SrtpKeyingMaterial | null {
+  const config = (dtls.srtp as unknown as { config?: WeriftSrtpConfig } | undefined)?.config;
+  if (!config?.keys) return null;
+  return { profile: config.profile, ...config.keys };
+}
+
+/** The parts of werift's ICE connection and candidate pair the send path reads. */
+interface IceConnectionView {
+  state: string;
+  nominated?: CandidatePairView;
+  send(data: Buffer): Promise<void>;
+}
+interface UdpTransportView {
+  socket?: Socket;
+  closed?: boolean;
+}
+interface CandidatePairView {
+  protocol: { type?: string; transport?: UdpTransportView };
+  remoteAddr: [string, number];
+  packetsSent: number;
+  bytesSent: number;
+}
+
+/** Send slots per transport: enough for a NACK burst within one event-loop turn. */
+const SEND_SLOTS = 32;
+/** Largest RTP packet a slot holds (header + payload), plus the SRTP tag. */
+const SLOT_SIZE = 1500 + SRTP_MAX_OVERHEAD;
+
+/**
+ * Slots become reusable once the sends that used them reached the kernel. Node hands an unconnected
+ * socket's send to libuv on the next process tick (after its address "lookup"), then writes it at
+ * once unless the socket's send queue is backed up. So: a transport reuses slots only within
+ * SEND_SLOTS sends per event-loop turn (counted against a shared epoch that a setImmediate
+ * advances), and never while its socket has queued sends; otherwise it allocates.
+ */
+let epoch = 0;
+let epochScheduled = false;
+function advanceEpoch(): void {
+  epoch++;
+  epochScheduled = false;
+}
+
+/**
+ * A subscriber transport's RTP sink: our SRTP and a direct UDP send. Falls back to werift's ICE
+ * connection `send` when the selected pair is not a plain UDP socket (e.g. TURN or TCP).
+ */
+export class SrtpSendPath implements RtpSink {
+  readonly session: SrtpSession;
+  readonly #dtls: RTCDtlsTransport;
+  readonly #connection: IceConnectionView;
+  /** Allocated on first send (a publisher's transport never sends RTP). */
+  #slots: Buffer | undefined;
+  #nextSlot = 0;
+  #slotEpoch = -1;
+  #slotsThisEpoch = 0;
+  // The selected pair and what we read from it, refreshed when ICE selects another.
+  #pair: CandidatePairView | undefined;
+  #udp: UdpTransportView | undefined;
+  #socket: Socket | undefined;
+  #host = '';
+  #port = 0;
+  #packetsSent = 0;
+  /** What our receive path refused (set by attachOurSrtp). */
+  drops: ReceiveDrops = { rtp: 0, rtcp: 0 };
+
+  constructor(dtls: RTCDtlsTransport, material: SrtpKeyingMaterial) {
+    this.#dtls = dtls;
+    this.#connection = (dtls.iceTransport as unknown as { connection: IceConnectionView }).connection;
+    this.session = new SrtpSession(material);
+  }
+
+  sendRtp(payload: Buffer, header: OutgoingHeader): void {
+    const connection = this.#connection;
+    const pair = connection.nominated;
+    if (pair === undefined || connection.state === 'closed' || connection.state === 'failed') return;
+    if (pair !== this.#pair) this.#select(pair);
+    // The socket closes with the peer connection; sending on a closed dgram socket throws.
+    if (this.#udp !== undefined && this.#udp.closed) return;
+    const length = header.bytes.length + payload.length;
+    const out = this.#buffer(length + SRTP_MAX_OVERHEAD);
+    const n = this.session.outbound.protect(header.bytes, payload, out);
+    if (n < 0) return;
+    const packet = out.length === n ? out : out.subarray(0, n);
+    const socket = this.#socket;
+    if (socket !== undefined) {
+      try {
+        socket.send(packet, this.#port, this.#host);
+      } catch {
+        return; // closing under us: the packet is lost, the fan-out to other consumers goes on
+      }
+    } else {
+      connection.send(packet).catch(() => {});
+    }
+    this.#packetsSent++;
+    // Keep werift's transport statistics true (its getStats reads them).
+    pair.packetsSent++;
+    pair.bytesSent += n;
+    this.#dtls.packetsSent++;
+    this.#dtls.bytesSent += n;
+  }
+
+  /** For transports' dump(): which SRTP runs and what it did. */
+  dump(): { implementation: 'colloquy'; profile: string; packetsSent: number; droppedRtp: number; droppedRtcp: number } {
+    return {
+      implementation: 'colloquy',
+      profile: this.session.profile.name,
+      packetsSent: this.#packetsSent,
+      droppedRtp: this.drops.rtp,
+      droppedRtcp: this.drops.rtcp,
+    };
+  }
+
+  #select(pair: CandidatePairView): void {
+    this.#pair = pair;
+    const transport = pair.protocol.transport;
+    const plainUdp = pair.protocol.type === 'stun' && transport?.socket !== undefined;
+    this.#udp = plainUdp ? transport : undefined;
+    this.#socket = plainUdp ? transport!.socket : undefined;
+    [this.#host, this.#port] = pair.remoteAddr;
+  }
+
+  /** A send slot, or a fresh buffer when slots may still be in flight (see SEND_SLOTS). */
+  #buffer(size: number): Buffer {
+    if (size > SLOT_SIZE) return Buffer.allocUnsafe(size);
+    if (this.#slotEpoch !== epoch) {
+      this.#slotEpoch = epoch;
+      this.#slotsThisEpoch = 0;
+    }
+    if (!epochScheduled) {
+      epochScheduled = true;
+      setImmediate(advanceEpoch);
+    }
+    if (this.#slotsThisEpoch >= SEND_SLOTS || (this.#socket !== undefined && this.#socket.getSendQueueCount() > 0)) {
+      return Buffer.allocUnsafe(size);
+    }
+    this.#slotsThisEpoch++;
+    const slot = this.#nextSlot;
+    this.#nextSlot = (slot + 1) % SEND_SLOTS;
+    this.#slots ??= Buffer.alloc(SEND_SLOTS * SLOT_SIZE);
+    return this.#slots.subarray(slot * SLOT_SIZE, slot * SLOT_SIZE + SLOT_SIZE);
+  }
+}
+
+/** Which SRTP implementation the packet path uses: ours (default) or werift's own. */
+export type SrtpImplementation = 'colloquy' | 'werift';
+
+const attached = new WeakMap<RTCDtlsTransport, SrtpSendPath>();
+
+/** What a transport's dump() shows of its SRTP: ours with its figures, or werift's. */
+export function srtpDump(dtls: RTCDtlsTransport | undefined): ReturnType<SrtpSendPath['dump']> | { implementation: 'werift' } | null {
+  if (!dtls) return null;
+  return attached.get(dtls)?.dump() ?? (dtls.srtpStarted ? { implementation: 'werift' } : null);
+}
+
+/**
+ * Puts our SRTP on a connected DTLS transport, once: receiving (werift's decryptor replaced) and a
+ * send path for consumers. Null if werift has not started SRTP. Idempotent, so a transport that
+ * reconnects keeps one session (and with it the rollover counters the browser expects).
+ */
+export function attachOurSrtp(dtls: RTCDtlsTransport): SrtpSendPath | null {
+  const existing = attached.get(dtls);
+  if (existing) return existing;
+  const material = keyingMaterialOf(dtls);
+  if (material === null) return null;
+  const path = new SrtpSendPath(dtls, material);
+  path.drops = receiveWithOurSrtp(dtls, path.session);
+  attached.set(dtls, path);
+  return path;
+}
+
+/** Counters of what our receive path dropped (forged, replayed, malformed). */
+export interface ReceiveDrops {
+  rtp: number;
+  rtcp: number;
+}
+
+/**
+ * Makes werift's DTLS transport decrypt received SRTP and SRTCP with ours (in place, in the
+ * datagram's own buffer). werift keeps parsing and routing; its SRTCP encryptor stays for what it
+ * sends. A packet ours refuses is dropped the way werift drops one: by its authentication error.
+ */
+export function receiveWithOurSrtp(dtls: RTCDtlsTransport, session: SrtpSession): ReceiveDrops {
+  const drops: ReceiveDrops = { rtp: 0, rtcp: 0 };
+  dtls.srtp = withDecrypt(dtls.srtp, (data) => session.inbound.unprotect(data), () => drops.rtp++, 'SRTP');
+  dtls.srtcp = withDecrypt(dtls.srtcp, (data) => session.inboundRtcp.unprotect(data), () => drops.rtcp++, 'SRTCP');
+  return drops;
+}
+
+/** werift's session object with `decrypt` replaced: in place, throwing werift's error on refusal. */
+function withDecrypt<T extends object>(weriftSession: T, unprotect: (data: Buffer) => number, onDrop: () => void, what: string): T {
+  const session = Object.create(weriftSession) as T & { decrypt(data: Buffer): Buffer };
+  session.decrypt = (data: Buffer): Buffer => {
+    const n = unprotect(data);
+    if (n < 0) {
+      onDrop();
+      throw new SrtpAuthenticationError(`${what} packet refused (${n})`);
+    }
+    return data.subarray(0, n);
+  };
+  return session;
+}

@@ -1,0 +1,26 @@
+// The few RTP header facts SRTP needs (RFC 3550 §5.1): where the payload starts, the sequence
+// number and the SSRC. No objects: reads straight from the bytes.
+
+/** Length of the RTP header (fixed part, CSRCs, extension) in buf[0, length), or -1 if malformed. */
+export function rtpHeaderLength(buf: Uint8Array, length: number): number {
+  if (length < 12 || buf[0]! >>> 6 !== 2) return -1;
+  let n = 12 + (buf[0]! & 0x0f) * 4;
+  if (buf[0]! & 0x10) {
+    if (length < n + 4) return -1;
+    n += 4 + ((buf[n + 2]! << 8) | buf[n + 3]!) * 4;
+  }
+  return n <= length ? n : -1;
+}
+
+export function rtpSequenceNumber(buf: Uint8Array): number {
+  return (buf[2]! << 8) | buf[3]!;
+}
+
+export function rtpSsrc(buf: Uint8Array): number {
+  return ((buf[8]! << 24) | (buf[9]! << 16) | (buf[10]! << 8) | buf[11]!) >>> 0;
+}
+
+/** The SSRC of an RTCP packet's sender (bytes 4..7 of the first packet of a compound). */
+export function rtcpSenderSsrc(buf: Uint8Array): number {
+  return ((buf[4]! << 24) | (buf[5]! << 16) | (buf[6]! << 8) | buf[7]!) >>> 0;
+}
