@@ -192,6 +192,11 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       this.#streamId = result.streamId;
       ctx.registerPublisher(this, result.streamId);
       if (result.muteForced) this.#applyMuteForced();
+      // publishAudio/publishVideo called while the publish was on its way had no stream to update:
+      // tell the session now, or the others would keep the state of the publish request.
+      const hasAudio = !!captured.audio && this.#publishAudio;
+      const hasVideo = !!captured.video && this.#publishVideo;
+      if (hasAudio !== body.hasAudio || hasVideo !== body.hasVideo) this.#updateStream({ hasAudio, hasVideo });
     } catch (err) {
       this.#finishPublish(asOTError(err, ExceptionCodes.UNABLE_TO_PUBLISH, 'OT_UNABLE_TO_PUBLISH'));
       this.#teardown();
@@ -374,10 +379,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     return this.#captured?.audio ?? null;
   }
 
-  /** The video source: device id, kind and track (OpenTok.js getVideoSource). */
+  /** The video source: device id, kind and track (OpenTok.js getVideoSource); `track` is null while publishVideo(false). */
   getVideoSource(): { deviceId: string | null; type: 'camera' | 'screen' | 'custom' | null; track: MediaStreamTrack | null } {
     const track = this.#captured?.video ?? null;
-    return { deviceId: track?.getSettings().deviceId ?? null, type: this.#captured?.videoKind ?? null, track };
+    return { deviceId: track?.getSettings().deviceId ?? null, type: this.#captured?.videoKind ?? null, track: this.#publishVideo ? track : null };
   }
 
   /** Switches the microphone: a device id or a MediaStreamTrack. The stream stays published (replaceTrack). */
