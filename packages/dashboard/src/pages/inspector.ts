@@ -37,6 +37,7 @@ const EVENT_TYPES: InspectorEventType[] = [
   'archiveAvailable',
   'archiveFailed',
   'moderation',
+  'clientEvent',
   'error',
 ];
 
