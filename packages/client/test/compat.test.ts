@@ -238,6 +238,21 @@ describe('publishVideo', () => {
     }, { timeout: 10_000 }).toBeGreaterThan(60);
   });
 
+  for (const mediaMode of ['routed', 'relayed'] as const) {
+    it(`${mediaMode}: published with publishVideo false, then publishVideo(true) — hasVideo true at the other and frames decode`, async () => {
+      const { a, b, streamId } = await pair(mediaMode, { publishVideo: false });
+      await waitForLog(b, (l) => l.some((e) => e.type === 'streamCreated' && e.streamId === streamId && e['hasVideo'] === false), 'stream without video');
+      expect(await a.page.evaluate(() => (window as any).publisher.getVideoSource().track)).toBeNull();
+      await a.page.evaluate(() => (window as any).publisher.publishVideo(true));
+      await waitForLog(b, (l) => l.some((e) => e.type === 'streamPropertyChanged' && e.streamId === streamId && e['changedProperty'] === 'hasVideo' && e['newValue'] === true), 'hasVideo true');
+      await expectDecoding(b, [streamId]);
+      await expect.poll(async () => {
+        const c = (await b.page.evaluate((id) => (window as any).meanColour(id), streamId)) as { r: number; g: number; b: number };
+        return c.r + c.g + c.b;
+      }, { timeout: 10_000 }).toBeGreaterThan(60);
+    });
+  }
+
   it('turned off while the publish is on its way: the others get the stream with hasVideo false, not the state of the request', async () => {
     const sessionId = await m.createSession('routed');
     const [a, b] = [await m.openPage(), await m.openPage()];
