@@ -9,10 +9,7 @@
 // watcher page logs its events with Date.now(); the close time is taken in Node).
 
 import { launchChromium, type TestBrowser } from '@colloquy/testing/browser';
-import { startTestServer } from '@colloquy/testing/server';
-import { Colloquy } from '@colloquy/sdk-node';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startSdkApp } from '../lib/sdk-app.js';
 import { envInt, median, table } from '../lib/stats.js';
 
 const LEAVES = envInt('LEAVES', 10);
@@ -43,11 +40,7 @@ interface Leave {
 }
 
 async function run(browser: TestBrowser, mediaMode: 'routed' | 'relayed'): Promise<Leave[]> {
-  const t = await startTestServer({ COLLOQUY_RESUME_GRACE_MS: '20000' });
-  const sdk = new Colloquy(t.apiKey, t.apiSecret, t.url);
-  const app = createServer((_q, r) => r.writeHead(200, { 'content-type': 'text/html' }).end(page(t.url)));
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(app.address() as AddressInfo).port}/`;
+  const { t, sdk, url, close } = await startSdkApp(page, { COLLOQUY_RESUME_GRACE_MS: '20000' });
   try {
     const { sessionId } = await sdk.createSession({ mediaMode });
     const watcher = await browser.newPage();
@@ -76,8 +69,7 @@ async function run(browser: TestBrowser, mediaMode: 'routed' | 'relayed'): Promi
     await watcher.page.close();
     return leaves;
   } finally {
-    await new Promise((r) => app.close(r));
-    await t.close();
+    await close();
   }
 }
 

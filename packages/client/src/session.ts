@@ -274,28 +274,25 @@ export class Session extends OTEventEmitter<SessionEventMap> {
 
   /** @internal The page is going away (pagehide): leave now, without waiting for the server's reply. */
   _leaveNow(): void {
-    const channel = this.#channel;
-    if (!channel) return;
-    if (this.#state === 'connecting') {
-      this.#channel = null;
-      this.#state = 'disconnected';
-      openSessions.delete(this);
-    }
-    channel.leaveNow();
+    this.#leave(true);
   }
 
   /** Leaves the session; sessionDisconnected (reason clientDisconnected) follows. */
   disconnect(): void {
+    this.#leave(false);
+  }
+
+  #leave(now: boolean): void {
     const channel = this.#channel;
     if (!channel) return;
     if (this.#state === 'connecting') {
+      // The connect in progress fails (OT_CONNECT_FAILED); nothing was announced yet.
       this.#channel = null;
       this.#state = 'disconnected';
       openSessions.delete(this);
-      void channel.disconnect();
-      return;
     }
-    void channel.disconnect();
+    if (now) channel.leaveNow();
+    else void channel.disconnect();
   }
 
   /**
