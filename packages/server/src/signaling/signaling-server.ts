@@ -160,8 +160,9 @@ export class SignalingServer {
       // A client that closes with 1000 (normal) or 1001 (going away: the browser closes every socket
       // of a tab that is closed or reloaded) is leaving: waiting the resume grace period would leave a
       // frozen participant and a ghost stream for everyone else. Other codes (1005 without a status,
-      // 1006 lost) are network drops and keep the grace period.
-      if (code === CloseCodes.NORMAL || code === CloseCodes.GOING_AWAY) peer.channel.leave(peer.ws);
+      // 1006 lost) are network drops and keep the grace period. While the server shuts down, the
+      // 1001 is our own close echoed back: the connections end with the server, not as leaves.
+      if (!this.#closed && (code === CloseCodes.NORMAL || code === CloseCodes.GOING_AWAY)) peer.channel.leave(peer.ws);
       else peer.channel.detach(peer.ws);
     }
   }
