@@ -10,10 +10,7 @@
 
 import { launchChromium, type TestBrowser } from '@colloquy/testing/browser';
 import { firstFrameJoin, startMediaHarness } from '@colloquy/testing/media';
-import { startTestServer } from '@colloquy/testing/server';
-import { Colloquy } from '@colloquy/sdk-node';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startSdkApp } from '../lib/sdk-app.js';
 import { envInt, kbps, median, table } from '../lib/stats.js';
 import { firstFramePage as page } from './first-frame-page.js';
 
@@ -23,11 +20,7 @@ const BITRATE_AFTER_MS = 15_000;
 
 
 async function sdkRun(browser: TestBrowser, mediaMode: 'routed' | 'relayed'): Promise<{ times: number[]; bitrate: number | null }> {
-  const t = await startTestServer();
-  const sdk = new Colloquy(t.apiKey, t.apiSecret, t.url);
-  const app = createServer((_q, r) => r.writeHead(200, { 'content-type': 'text/html' }).end(page(t.url)));
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(app.address() as AddressInfo).port}/`;
+  const { t, sdk, url, close } = await startSdkApp(page);
   try {
     const { sessionId } = await sdk.createSession({ mediaMode });
     const pub = await browser.newPage();
@@ -54,8 +47,7 @@ async function sdkRun(browser: TestBrowser, mediaMode: 'routed' | 'relayed'): Pr
     await sub.page.close();
     return { times, bitrate };
   } finally {
-    await new Promise((r) => app.close(r));
-    await t.close();
+    await close();
   }
 }
 

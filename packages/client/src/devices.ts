@@ -24,6 +24,8 @@ export interface CaptureOptions {
   autoGainControl?: boolean;
   /** Turns echo cancellation, noise suppression and gain control off (music, studio audio). */
   disableAudioProcessing?: boolean;
+  /** Captures the microphone in two channels when it has them (and sends stereo Opus: see Publisher). */
+  enableStereo?: boolean;
 }
 
 export interface Captured {
@@ -60,6 +62,7 @@ export function audioConstraints(source: AudioSourceOption, o: CaptureOptions): 
   if (ec !== undefined) c.echoCancellation = ec;
   if (ns !== undefined) c.noiseSuppression = ns;
   if (agc !== undefined) c.autoGainControl = agc;
+  if (o.enableStereo === true) c.channelCount = { ideal: 2 };
   return c;
 }
 

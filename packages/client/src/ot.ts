@@ -5,7 +5,8 @@
 import { activeAudioOutput, audioOutputDevices, setAudioOutput, type AudioOutputDevice } from './audio-output.js';
 import { capture, listDevices, type CaptureOptions, type DeviceInfo } from './devices.js';
 import { ExceptionCodes, EXCEPTION_TITLES, OTError, asOTError, invalidParameter } from './errors.js';
-import { Publisher, type PublisherCompletionHandler, type PublisherProperties } from './publisher.js';
+import { ObjectCollection } from './collection.js';
+import { Publisher, livePublishers, type PublisherCompletionHandler, type PublisherProperties } from './publisher.js';
 import { Stream } from './stream.js';
 import { Subscriber, liveSubscribers } from './subscriber.js';
 import { OTEventEmitter } from './event-emitter.js';
@@ -56,6 +57,19 @@ class OTGlobal extends OTEventEmitter<OTEventMap> {
   readonly Stream = Stream;
   /** Deprecated in OpenTok.js (check `error.name` instead) but still present. */
   readonly Error = OTError;
+  /** Every Publisher of the page not yet destroyed: `OT.publishers.find({id})`, `.where(…)`, `.length()`. */
+  readonly publishers = new ObjectCollection<Publisher>(() => livePublishers);
+  /** Every Subscriber of the page not yet destroyed (all sessions). */
+  readonly subscribers = new ObjectCollection<Subscriber>(() => liveSubscribers);
+
+  /**
+   * OpenTok.js's `OT.properties`. `loggingURL`: where clients (and pre-call network tests) post
+   * client events, at `${loggingURL}/logging/ClientEvent`; the Colloquy server that served this
+   * script takes them into its Inspector.
+   */
+  get properties(): { loggingURL: string; version: string } {
+    return { loggingURL: defaultServerUrl(), version: VERSION };
+  }
 
   /** A Session for `sessionId`; nothing goes over the network until `session.connect(token)`. */
   initSession(apiKey: string | number, sessionId: string, options: SessionOptions = {}): Session {
@@ -164,9 +178,14 @@ class OTGlobal extends OTEventEmitter<OTEventMap> {
     return { videoEncoders: names(g.RTCRtpSender?.getCapabilities?.('video')), videoDecoders: names(g.RTCRtpReceiver?.getCapabilities?.('video')) };
   }
 
-  /** False: this SDK has no media processor connectors (setVideoMediaProcessorConnector). */
+  /**
+   * Whether media processor connectors (publisher.setVideoMediaProcessorConnector, as
+   * `@vonage/media-processor` provides) can run here: they need insertable streams
+   * (MediaStreamTrackProcessor and MediaStreamTrackGenerator), which Chromium has.
+   */
   hasMediaProcessorSupport(): boolean {
-    return false;
+    const g = globalThis as { MediaStreamTrackProcessor?: unknown; MediaStreamTrackGenerator?: unknown };
+    return typeof g.MediaStreamTrackProcessor === 'function' && typeof g.MediaStreamTrackGenerator === 'function';
   }
 
   /** False: Colloquy sessions have no end-to-end encryption (encryptionSecret). */

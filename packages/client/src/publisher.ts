@@ -19,6 +19,10 @@ import { publisherStats, TrackSummarizer, type PublisherStatsShape } from './sta
 import type { Session } from './session.js';
 import type { Stream } from './stream.js';
 import { candidateJson, type MediaContext } from './media-context.js';
+import { withOpusOptions } from './sdp.js';
+
+/** Every Publisher of the page not yet destroyed (OT.publishers). */
+export const livePublishers = new Set<Publisher>();
 
 export interface PublisherEventMap {
   accessAllowed: OTEvent<Publisher>;
@@ -55,9 +59,29 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
   videoType?: VideoType;
   /** The video track's contentHint: '' , 'motion', 'detail' or 'text' (default 'detail' for screens: sharp text over frame rate). */
   videoContentHint?: '' | 'motion' | 'detail' | 'text';
+  /**
+   * Sends stereo Opus (`stereo=1; sprop-stereo=1`), through the SFU and peer to peer; the
+   * microphone is asked for two channels. For true stereo also set disableAudioProcessing (echo
+   * cancellation mixes down to mono), or pass a stereo MediaStreamTrack as audioSource.
+   */
+  enableStereo?: boolean;
+  /** The audio's target bitrate, 6,000 to 510,000 bps (Opus `maxaveragebitrate` and the sender's maxBitrate). Default: the browser's (about 32 kbps mono). */
+  audioBitrate?: number;
 }
 
+/** OpenTok.js's audioBitrate range (bits per second). */
+const AUDIO_BITRATE_MIN = 6_000;
+const AUDIO_BITRATE_MAX = 510_000;
+
 export type PublisherCompletionHandler = (error?: OTError | null) => void;
+
+/** What setVideoMediaProcessorConnector/setAudioMediaProcessorConnector take (as `@vonage/media-processor`'s MediaProcessorConnector). */
+export interface MediaProcessorConnector {
+  /** Takes the camera (or microphone) track; resolves with the processed track to send instead. */
+  setTrack(track: MediaStreamTrack): Promise<MediaStreamTrack>;
+  /** Stops processing (called when the connector is replaced or cleared). */
+  destroy?(): Promise<void> | void;
+}
 
 interface PublisherStatsEntry {
   connectionId?: string;
@@ -109,6 +133,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #destroyed = false;
   #style: ElementStyle;
   readonly #encoding: EncodingWishes = {};
+  /** Media processor connectors in use, with the unprocessed track each was given. */
+  readonly #connectors: Record<'audio' | 'video', { connector: MediaProcessorConnector; source: MediaStreamTrack } | null> = { audio: null, video: null };
+  /** audioBitrate, when valid. */
+  #audioBitrate: number | undefined;
 
   /** @internal use OT.initPublisher */
   constructor(target: unknown, props: PublisherProperties = {}, completion?: PublisherCompletionHandler) {
@@ -118,6 +146,12 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     this.#publishAudio = props.publishAudio !== false;
     this.#publishVideo = props.publishVideo !== false;
     this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
+    if (props.audioBitrate !== undefined) {
+      const bps = props.audioBitrate;
+      if (typeof bps === 'number' && Number.isFinite(bps) && bps >= AUDIO_BITRATE_MIN && bps <= AUDIO_BITRATE_MAX) this.#audioBitrate = Math.round(bps);
+      else log.warn(`initPublisher: audioBitrate must be ${AUDIO_BITRATE_MIN} to ${AUDIO_BITRATE_MAX} bps; ignoring ${String(bps)}`);
+    }
+    livePublishers.add(this);
     this.#media = capture(props);
     this.#media.then(
       (captured) => this.#onCaptured(captured, target, completion),
@@ -181,10 +215,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         this.#addTracks(pc, captured);
         pc.addEventListener('connectionstatechange', () => this.#onRoutedState(pc));
         // No waiting for ICE gathering: the SFU is ICE-lite and learns our address from our checks.
-        await pc.setLocalDescription(await pc.createOffer());
+        await pc.setLocalDescription(await this.#offer(pc));
         result = await ctx.request('publish', { ...body, sdp: pc.localDescription!.sdp });
         if (this.#pc !== pc) return;
-        await pc.setRemoteDescription({ type: 'answer', sdp: result.sdp! });
+        await pc.setRemoteDescription({ type: 'answer', sdp: this.#answerWithOpusOptions(result.sdp!) });
         await this.#applyEncoding([pc]);
       } else {
         result = await ctx.request('publish', body);
@@ -192,6 +226,11 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       this.#streamId = result.streamId;
       ctx.registerPublisher(this, result.streamId);
       if (result.muteForced) this.#applyMuteForced();
+      // publishAudio/publishVideo called while the publish was on its way had no stream to update:
+      // tell the session now, or the others would keep the state of the publish request.
+      const hasAudio = !!captured.audio && this.#publishAudio;
+      const hasVideo = !!captured.video && this.#publishVideo;
+      if (hasAudio !== body.hasAudio || hasVideo !== body.hasVideo) this.#updateStream({ hasAudio, hasVideo });
     } catch (err) {
       this.#finishPublish(asOTError(err, ExceptionCodes.UNABLE_TO_PUBLISH, 'OT_UNABLE_TO_PUBLISH'));
       this.#teardown();
@@ -230,6 +269,22 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         this.#teardown();
       }
     }
+  }
+
+  /** Our offer; with enableStereo its Opus says stereo=1; sprop-stereo=1 (the SFU passes that on to subscribers). */
+  async #offer(pc: RTCPeerConnection): Promise<RTCSessionDescriptionInit> {
+    const offer = await pc.createOffer();
+    if (this.#props.enableStereo === true && offer.sdp) offer.sdp = withOpusOptions(offer.sdp, { stereo: true });
+    return offer;
+  }
+
+  /**
+   * The receiver's answer as our encoder must read it: Chromium's Opus encoder takes its channel
+   * count and target bitrate from the remote description, so enableStereo and audioBitrate are
+   * written there (and a subscriber's stereo=1 is dropped when we publish mono).
+   */
+  #answerWithOpusOptions(sdp: string): string {
+    return withOpusOptions(sdp, { stereo: this.#props.enableStereo === true, maxAverageBitrate: this.#audioBitrate ?? null });
   }
 
   #finishPublish(error: OTError | null): void {
@@ -309,7 +364,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       }
     });
     try {
-      await pc.setLocalDescription(await pc.createOffer());
+      await pc.setLocalDescription(await this.#offer(pc));
       await this.#applyEncoding([pc]);
       await ctx.request('relay', { subscriberId, description: { type: 'offer', sdp: pc.localDescription!.sdp } });
     } catch (err) {
@@ -323,7 +378,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (!peer) return;
     try {
       if (description) {
-        await peer.pc.setRemoteDescription(description);
+        await peer.pc.setRemoteDescription(description.type === 'answer' && description.sdp ? { type: 'answer', sdp: this.#answerWithOpusOptions(description.sdp) } : description);
         for (const c of peer.pending.splice(0)) await peer.pc.addIceCandidate(c);
       } else if (candidate) {
         if (peer.pc.remoteDescription) await peer.pc.addIceCandidate(candidate);
@@ -374,10 +429,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     return this.#captured?.audio ?? null;
   }
 
-  /** The video source: device id, kind and track (OpenTok.js getVideoSource). */
+  /** The video source: device id, kind and track (OpenTok.js getVideoSource); `track` is null while publishVideo(false). */
   getVideoSource(): { deviceId: string | null; type: 'camera' | 'screen' | 'custom' | null; track: MediaStreamTrack | null } {
     const track = this.#captured?.video ?? null;
-    return { deviceId: track?.getSettings().deviceId ?? null, type: this.#captured?.videoKind ?? null, track };
+    return { deviceId: track?.getSettings().deviceId ?? null, type: this.#captured?.videoKind ?? null, track: this.#publishVideo ? track : null };
   }
 
   /** Switches the microphone: a device id or a MediaStreamTrack. The stream stays published (replaceTrack). */
@@ -385,9 +440,23 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     const captured = await this.#media;
     if (!captured.audio) throw publishError('OT_NOT_SUPPORTED', 'This publisher was created without audio');
     const track = isTrack(source) ? source : await this.#open({ audioSource: source, videoSource: null }, 'audio');
-    track.enabled = this.#publishAudio;
-    await this.#replace('audio', captured.audio, track);
-    captured.audio = track;
+    const sent = await this.#processed('audio', track);
+    sent.enabled = this.#publishAudio;
+    await this.#replace('audio', captured.audio, sent);
+    captured.audio = sent;
+  }
+
+  /** A new camera/microphone track goes through that kind's media processor, if one is set: the track to send. */
+  async #processed(kind: 'audio' | 'video', track: MediaStreamTrack): Promise<MediaStreamTrack> {
+    const used = this.#connectors[kind];
+    if (!used) return track;
+    const old = used.source;
+    used.source = track;
+    if (old !== track && this.#captured?.owned.includes(old)) {
+      old.stop();
+      this.#captured.owned = this.#captured.owned.filter((t) => t !== old);
+    }
+    return used.connector.setTrack(track);
   }
 
   /** Switches the camera: a device id or a MediaStreamTrack (camera publishers only, as in OpenTok.js). */
@@ -395,11 +464,12 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     const captured = await this.#media;
     if (!captured.video || captured.videoKind === 'screen') throw publishError('OT_NOT_SUPPORTED', 'setVideoSource needs a publisher with a camera video source');
     const track = isTrack(source) ? source : await this.#open({ videoSource: source, audioSource: null, resolution: this.#props.resolution, frameRate: this.#props.frameRate }, 'video');
-    track.enabled = this.#publishVideo;
     track.addEventListener('ended', () => this.#onTrackEnded(track));
-    await this.#replace('video', captured.video, track);
-    captured.video = track;
-    if (this.#ui) this.#ui.video.srcObject = new MediaStream([track]);
+    const sent = await this.#processed('video', track);
+    sent.enabled = this.#publishVideo;
+    await this.#replace('video', captured.video, sent);
+    captured.video = sent;
+    if (this.#ui) this.#ui.video.srcObject = new MediaStream([sent]);
     const s = track.getSettings();
     if (s.width && s.height) this.#updateStream({ videoDimensions: { width: Math.round(s.width), height: Math.round(s.height) } });
     await this.#applyEncoding();
@@ -466,6 +536,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         ? Math.max(1, settings.width / wishes.resolution.width, settings.height / wishes.resolution.height)
         : 1;
     for (const pc of targets) {
+      await this.#applyAudioBitrate(pc);
       const sender = pc.getSenders().find((s) => s.track?.kind === 'video');
       if (!sender) continue;
       const parameters = sender.getParameters();
@@ -485,26 +556,72 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     }
   }
 
+  /** audioBitrate as the audio sender's maxBitrate (besides Opus's maxaveragebitrate in the answer). */
+  async #applyAudioBitrate(pc: RTCPeerConnection): Promise<void> {
+    const bps = this.#audioBitrate;
+    const sender = pc.getSenders().find((s) => s.track?.kind === 'audio');
+    if (bps === undefined || !sender) return;
+    const parameters = sender.getParameters();
+    if (!parameters.encodings || parameters.encodings.length === 0) return;
+    for (const encoding of parameters.encodings) encoding.maxBitrate = bps;
+    try {
+      await sender.setParameters(parameters);
+    } catch (err) {
+      log.warn('could not apply audioBitrate:', (err as Error).message);
+    }
+  }
+
   /**
-   * Video and audio filters and media processor connectors need what OT.hasMediaProcessorSupport()
-   * says this SDK lacks: they reject with OT_NOT_SUPPORTED, as OpenTok.js does where it has no
-   * support, and the media is sent unfiltered. Clearing (nothing is applied) resolves.
+   * OpenTok.js's built-in filters (background blur and replacement, noise suppression) run models
+   * fetched from Vonage's CDN, which a self-hosted server does not have: they reject with
+   * OT_NOT_SUPPORTED and the media is sent unfiltered. Apps that need a filter plug their own
+   * processor in through set…MediaProcessorConnector. Clearing (nothing is applied) resolves.
    */
   applyVideoFilter(_filter: unknown): Promise<void> {
-    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Video filters are not supported by this SDK (OT.hasMediaProcessorSupport() is false)'));
+    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Built-in video filters are not available in Colloquy; use setVideoMediaProcessorConnector with your own processor'));
   }
 
   applyAudioFilter(_filter: unknown): Promise<void> {
-    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Audio filters are not supported by this SDK (OT.hasMediaProcessorSupport() is false)'));
+    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Built-in audio filters are not available in Colloquy; use setAudioMediaProcessorConnector with your own processor'));
   }
 
-  setVideoMediaProcessorConnector(connector: unknown): Promise<void> {
-    if (connector === null || connector === undefined) return Promise.resolve();
-    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Media processors are not supported by this SDK (OT.hasMediaProcessorSupport() is false)'));
+  /**
+   * Sends the video through a media processor connector (the interface of Vonage's
+   * `@vonage/media-processor`): `connector.setTrack(cameraTrack)` resolves with the processed track,
+   * which replaces the sent one (replaceTrack, no renegotiation) and the preview. `null` goes back
+   * to the camera and calls the connector's `destroy()`.
+   */
+  setVideoMediaProcessorConnector(connector: MediaProcessorConnector | null): Promise<void> {
+    return this.#setConnector('video', connector);
   }
 
-  setAudioMediaProcessorConnector(connector: unknown): Promise<void> {
-    return this.setVideoMediaProcessorConnector(connector);
+  /** The same for the microphone. */
+  setAudioMediaProcessorConnector(connector: MediaProcessorConnector | null): Promise<void> {
+    return this.#setConnector('audio', connector);
+  }
+
+  async #setConnector(kind: 'audio' | 'video', connector: MediaProcessorConnector | null | undefined): Promise<void> {
+    if (connector !== null && connector !== undefined && (typeof connector !== 'object' || typeof connector.setTrack !== 'function')) {
+      throw invalidParameter('a media processor connector has setTrack(track) (resolving with the processed track) and destroy()');
+    }
+    const captured = await this.#media;
+    const current = captured[kind];
+    if (!current) throw publishError('OT_NOT_SUPPORTED', `This publisher has no ${kind} to process`);
+    const previous = this.#connectors[kind];
+    const source = previous?.source ?? current;
+    let next = source;
+    if (connector) {
+      const processed = await connector.setTrack(source);
+      if (!isTrack(processed) || processed.kind !== kind) throw invalidParameter(`the connector's setTrack must resolve with a ${kind} MediaStreamTrack`);
+      next = processed;
+    }
+    next.enabled = kind === 'audio' ? this.#publishAudio : this.#publishVideo;
+    // The camera/microphone keeps running under the processor: the old sent track is not stopped.
+    await this.#replace(kind, current, next, { stopOld: false });
+    captured[kind] = next;
+    this.#connectors[kind] = connector ? { connector, source } : null;
+    if (kind === 'video' && this.#ui) this.#ui.video.srcObject = new MediaStream([next]);
+    if (previous && previous.connector !== connector) await previous.connector.destroy?.();
   }
 
   clearVideoFilter(): Promise<void> {
@@ -554,20 +671,22 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     return track;
   }
 
-  async #replace(kind: 'audio' | 'video', old: MediaStreamTrack, track: MediaStreamTrack): Promise<void> {
+  async #replace(kind: 'audio' | 'video', old: MediaStreamTrack, track: MediaStreamTrack, options: { stopOld?: boolean } = {}): Promise<void> {
     const pcs = [this.#pc, ...[...this.#relayPeers.values()].map((p) => p.pc)].filter((pc): pc is RTCPeerConnection => pc !== null);
     for (const pc of pcs) {
       const sender = pc.getSenders().find((s) => s.track === old || s.track?.kind === kind);
       await sender?.replaceTrack(track);
     }
-    if (this.#captured?.owned.includes(old)) {
+    if (options.stopOld !== false && this.#captured?.owned.includes(old)) {
       old.stop();
       this.#captured.owned = this.#captured.owned.filter((t) => t !== old);
     }
   }
 
   #onTrackEnded(track: MediaStreamTrack): void {
-    if (this.#destroyed || (track !== this.#captured?.audio && track !== this.#captured?.video)) return;
+    // The track sent, or the camera/microphone under a media processor.
+    const inUse = [this.#captured?.audio, this.#captured?.video, this.#connectors.audio?.source, this.#connectors.video?.source];
+    if (this.#destroyed || !inUse.includes(track)) return;
     const event = new MediaStoppedEvent(this, track);
     this.dispatchEvent(event);
     if (event.isDefaultPrevented()) return;
@@ -631,11 +750,17 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   destroy(): this {
     if (this.#destroyed) return this;
     this.#destroyed = true;
+    livePublishers.delete(this);
     const ctx = this.#ctx;
     const streamId = this.#streamId;
     if (ctx && streamId) void ctx.request('unpublish', { streamId }).catch(() => {});
     this.#teardown();
     this.#meter?.stop();
+    for (const kind of ['audio', 'video'] as const) {
+      const used = this.#connectors[kind];
+      this.#connectors[kind] = null;
+      if (used) void Promise.resolve(used.connector.destroy?.()).catch((err: unknown) => log.warn('a media processor connector failed to stop:', err));
+    }
     for (const track of this.#captured?.owned ?? []) track.stop();
     this.#ui?.remove();
     this.element = undefined;

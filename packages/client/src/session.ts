@@ -93,6 +93,13 @@ export interface SessionOptions {
    * (bitrate, loss, frame rate per track; a few hundred bytes). Default 5000; 0 turns it off.
    */
   statsReportIntervalMs?: number;
+  /**
+   * OpenTok.js end-to-end encryption. Colloquy has none yet (OT.hasEndToEndEncryptionSupport() is
+   * false), so a session given a secret never connects: connect fails with OT_UNSUPPORTED_BROWSER
+   * (OT_INVALID_ENCRYPTION_SECRET for a secret that is not 8 to 256 characters) rather than
+   * sending media unencrypted.
+   */
+  encryptionSecret?: string;
 }
 
 export interface SignalOptions {
@@ -121,6 +128,20 @@ const NO_CAPABILITIES: WireCapabilities = { publish: 0, subscribe: 0, forceDisco
 /** Sessions connected now (OT.reportIssue reports to each). */
 export const connectedSessions = new Set<Session>();
 
+/** Sessions connecting or connected: the page leaves them all when it goes away. */
+const openSessions = new Set<Session>();
+
+/**
+ * A tab closing or reloading fires `pagehide` (also when the page enters the back/forward cache):
+ * every open session leaves at once, as OpenTok.js does, so the others see connectionDestroyed and
+ * streamDestroyed now instead of a frozen participant for the server's resume grace period.
+ */
+if (typeof addEventListener === 'function') {
+  addEventListener('pagehide', () => {
+    for (const session of [...openSessions]) session._leaveNow();
+  });
+}
+
 export class Session extends OTEventEmitter<SessionEventMap> {
   readonly sessionId: string;
   readonly apiKey: string;
@@ -145,6 +166,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
   readonly #subscribers = new Map<string, Subscriber>();
   readonly #allSubscribers = new Set<Subscriber>();
   #statsTimer: ReturnType<typeof setInterval> | undefined;
+  /** The outcome of the connect in progress or done (a second connect() waits for it). */
+  #connectOutcome: Promise<OTError | null> = Promise.resolve(null);
 
   /** @internal use OT.initSession */
   constructor(apiKey: string, sessionId: string, serverUrl: string, options: SessionOptions = {}) {
@@ -172,12 +195,31 @@ export class Session extends OTEventEmitter<SessionEventMap> {
    */
   connect(token: string, completionHandler?: CompletionHandler): Promise<void> {
     const done = completion(completionHandler);
-    if (this.#state !== 'disconnected') return done(new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_CONNECT_FAILED', 'connect was already called on this session'));
+    if (this.#state !== 'disconnected') {
+      // OpenTok.js: a warning, not an error. The handler hears how the connect in progress ends;
+      // the promise never rejects (the first call's promise carries a failure).
+      log.warn(`session.connect: the session is already ${this.#state === 'connecting' ? 'connecting' : 'connected'}`);
+      return this.#connectOutcome.then((error) => {
+        if (completionHandler) void done(error);
+      });
+    }
     if (typeof token !== 'string' || token === '') return done(new OTError(ExceptionCodes.AUTHENTICATION_ERROR, 'OT_AUTHENTICATION_ERROR', 'a token is required'));
     if (typeof this.sessionId !== 'string' || this.sessionId === '') {
       return done(new OTError(ExceptionCodes.INVALID_SESSION_ID, 'OT_INVALID_SESSION_ID', 'the session ID is missing'));
     }
+    const secret = this.#options.encryptionSecret;
+    if (secret !== undefined) {
+      const error =
+        typeof secret !== 'string' || secret.length < 8 || secret.length > 256
+          ? new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_INVALID_ENCRYPTION_SECRET', 'encryptionSecret must be a string of 8 to 256 characters')
+          : noEncryption();
+      reportException(error);
+      return done(error);
+    }
     this.#state = 'connecting';
+    openSessions.add(this);
+    let settle: (error: OTError | null) => void = () => {};
+    this.#connectOutcome = new Promise((resolve) => (settle = resolve));
     const channel = new SignalingChannel(
       this.#serverUrl,
       {
@@ -197,16 +239,34 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     this.#channel = channel;
     return channel.connect({ sessionId: this.sessionId, token, apiKey: this.apiKey, connectionEventsSuppressed: this.#options.connectionEventsSuppressed === true }).then(
       (result) => {
-        if (this.#channel !== channel) return done(new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_CONNECT_FAILED', 'disconnect was called while connecting'));
+        if (this.#channel !== channel) {
+          const error = new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_CONNECT_FAILED', 'disconnect was called while connecting');
+          settle(error);
+          return done(error);
+        }
+        if (result.session.e2ee) {
+          // An end-to-end encrypted session: leave before anything is published in clear.
+          this.#channel = null;
+          this.#state = 'disconnected';
+          openSessions.delete(this);
+          void channel.disconnect();
+          const error = noEncryption();
+          reportException(error);
+          settle(error);
+          return done(error);
+        }
         this.#onConnected(result);
+        settle(null);
         return done(null);
       },
       (error: OTError) => {
         if (this.#channel === channel) {
           this.#channel = null;
           this.#state = 'disconnected';
+          openSessions.delete(this);
         }
         reportException(error);
+        settle(error);
         return done(error);
       },
     );
@@ -217,17 +277,27 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     this.#channel?.report({ type: 'clientError', code: 'issue', name: 'OT_ISSUE_REPORTED', message: `The app reported an issue: ${issueId}` });
   }
 
+  /** @internal The page is going away (pagehide): leave now, without waiting for the server's reply. */
+  _leaveNow(): void {
+    this.#leave(true);
+  }
+
   /** Leaves the session; sessionDisconnected (reason clientDisconnected) follows. */
   disconnect(): void {
+    this.#leave(false);
+  }
+
+  #leave(now: boolean): void {
     const channel = this.#channel;
     if (!channel) return;
     if (this.#state === 'connecting') {
+      // The connect in progress fails (OT_CONNECT_FAILED); nothing was announced yet.
       this.#channel = null;
       this.#state = 'disconnected';
-      void channel.disconnect();
-      return;
+      openSessions.delete(this);
     }
-    void channel.disconnect();
+    if (now) channel.leaveNow();
+    else void channel.disconnect();
   }
 
   /**
@@ -569,6 +639,7 @@ export class Session extends OTEventEmitter<SessionEventMap> {
 
   #onClosed(reason: DisconnectReason): void {
     connectedSessions.delete(this);
+    openSessions.delete(this);
     this.#channel = null;
     this.#state = 'disconnected';
     clearInterval(this.#statsTimer);
@@ -614,6 +685,11 @@ function completion(handler: CompletionHandler | undefined): (error: OTError | n
     }
     return error ? Promise.reject(error) : Promise.resolve();
   };
+}
+
+/** Colloquy has no end-to-end encryption yet: an e2ee session, or an encryptionSecret, is refused with OpenTok.js's error. */
+function noEncryption(): OTError {
+  return new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_UNSUPPORTED_BROWSER', 'End-to-end encryption is not supported by this SDK (OT.hasEndToEndEncryptionSupport() is false): an encrypted session cannot be joined');
 }
 
 /** Connect failures also go to OT.on('exception'); set by ot.ts. */

@@ -194,6 +194,20 @@ export class SignalingChannel {
     this.#finish('clientDisconnected');
   }
 
+  /**
+   * The page is going away (pagehide: the tab closes or reloads): tells the server we leave and
+   * closes the socket with 1000 at once — no waiting for a reply the page will not live to see.
+   * The server ends the connection (clientDisconnected) on either, so the others see us go now,
+   * not after the resume grace period.
+   */
+  leaveNow(): void {
+    if (this.#state === 'connected') {
+      this.#endReason = 'clientDisconnected';
+      this.#send({ type: 'disconnect', id: this.#nextId++ });
+    }
+    this.#finish('clientDisconnected');
+  }
+
   // ------------------------------------------------------------------------------------------
 
   #adopt(ws: WebSocket): void {
@@ -354,13 +368,17 @@ export class SignalingChannel {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
   }
 
-  #dropSocket(): void {
+  /** Closes the socket: with 1000 when we leave (the server then ends the connection at once), else without a code (a drop: it may resume). */
+  #dropSocket(leaving = false): void {
     clearInterval(this.#heartbeatTimer);
     const ws = this.#ws;
     this.#ws = null;
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close();
+    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) {
+      if (leaving) ws.close(CloseCodes.NORMAL, 'leaving');
+      else ws.close();
+    }
   }
 
   #finish(reason: DisconnectReason): void {
@@ -373,7 +391,7 @@ export class SignalingChannel {
     const wasOpen = this.#state === 'connected' || this.#state === 'reconnecting';
     this.#state = 'closed';
     clearTimeout(this.#reconnectTimer);
-    this.#dropSocket();
+    this.#dropSocket(reason === 'clientDisconnected');
     for (const p of this.#pending.values()) p.reject(notConnected(String(p.message['type'])));
     this.#pending.clear();
     if (wasOpen) this.#listener.onClosed(reason);

@@ -16,6 +16,7 @@ import { log } from './logger.js';
 import { candidateJson, type MediaContext } from './media-context.js';
 import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, play, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
 import { settle } from './publisher.js';
+import { withOpusOptions } from './sdp.js';
 import { subscriberStats, TrackSummarizer, type SubscriberStatsShape } from './stats.js';
 import type { Session } from './session.js';
 import type { Stream } from './stream.js';
@@ -47,7 +48,18 @@ export interface SubscriberProperties extends ElementOptions {
   preferredFrameRate?: number;
 }
 
-/** Every live subscriber of the page, for OT.unblockAudio(). */
+/**
+ * Our answer, saying `stereo=1` for Opus: Chromium decodes two channels only when its own
+ * description says so, and a stereo publisher (enableStereo) must be heard in stereo. A mono
+ * publisher keeps sending mono (its SDK drops the flag from the answer it reads).
+ */
+async function stereoAnswer(pc: RTCPeerConnection): Promise<RTCSessionDescriptionInit> {
+  const answer = await pc.createAnswer();
+  if (answer.sdp) answer.sdp = withOpusOptions(answer.sdp, { stereo: true });
+  return answer;
+}
+
+/** Every live subscriber of the page, for OT.unblockAudio() and OT.subscribers. */
 export const liveSubscribers = new Set<Subscriber>();
 
 /** How long a subscriber's media may take to connect before subscribe fails (1554 / 1013). */
@@ -129,7 +141,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
       if (ctx.mediaMode === 'routed') {
         const pc = this.#createPeer();
         await pc.setRemoteDescription({ type: 'offer', sdp: result.sdp! });
-        await pc.setLocalDescription(await pc.createAnswer());
+        await pc.setLocalDescription(await stereoAnswer(pc));
         await ctx.request('answer', { subscriberId: result.subscriberId, sdp: pc.localDescription!.sdp });
       }
       // Relayed: the publisher's offer comes through _relay.
@@ -205,7 +217,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
         const pc = this.#pc ?? this.#createPeer();
         await pc.setRemoteDescription(description);
         for (const c of this.#pendingCandidates.splice(0)) await pc.addIceCandidate(c);
-        await pc.setLocalDescription(await pc.createAnswer());
+        await pc.setLocalDescription(await stereoAnswer(pc));
         await this.#ctx.request('relay', { subscriberId: this.#subscriberId!, description: { type: 'answer', sdp: pc.localDescription!.sdp } });
       } else if (candidate) {
         if (this.#pc?.remoteDescription) await this.#pc.addIceCandidate(candidate);

@@ -16,13 +16,16 @@ window.join = (apiKey, sessionId, token, options) => new Promise((resolve) => {
   const session = OT.initSession(apiKey, sessionId, options || {});
   window.session = session;
   session.on({
+    connectionCreated: (e) => log.push({ type: 'connectionCreated', connectionId: e.connection.connectionId, at: Date.now() }),
+    connectionDestroyed: (e) => log.push({ type: 'connectionDestroyed', connectionId: e.connection.connectionId, reason: e.reason, at: Date.now() }),
+    sessionDisconnected: (e) => log.push({ type: 'sessionDisconnected', reason: e.reason }),
     streamCreated: (e) => {
       const s = e.stream;
       window.streams.set(s.streamId, s);
       log.push({ type: 'streamCreated', streamId: s.streamId, videoType: s.videoType, name: s.name, hasAudio: s.hasAudio, hasVideo: s.hasVideo, connectionId: s.connection.connectionId, videoDimensions: s.videoDimensions });
       if (window.autoSubscribe) window.subscribe(s);
     },
-    streamDestroyed: (e) => log.push({ type: 'streamDestroyed', streamId: e.stream.streamId, reason: e.reason }),
+    streamDestroyed: (e) => log.push({ type: 'streamDestroyed', streamId: e.stream.streamId, reason: e.reason, at: Date.now() }),
     streamPropertyChanged: (e) => log.push({ type: 'streamPropertyChanged', streamId: e.stream.streamId, changedProperty: e.changedProperty, oldValue: e.oldValue, newValue: e.newValue, streamHasAudio: e.stream.hasAudio, streamHasVideo: e.stream.hasVideo }),
     muteForced: (e) => log.push({ type: 'sessionMuteForced', active: e.active }),
     archiveStarted: (e) => log.push({ type: 'archiveStarted', id: e.id, name: e.name }),

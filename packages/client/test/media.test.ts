@@ -3,118 +3,34 @@
 // subscribers decode: getStats framesDecoded rising, frame width > 0, audio packets rising.
 // One browser for the file; each test opens its pages.
 
-import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
-import { startTestServer, type TestServer } from '@colloquy/testing/server';
+import type { TestPage } from '@colloquy/testing/browser';
+import type { TestServer } from '@colloquy/testing/server';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { promisify } from 'node:util';
-import type { AddressInfo } from 'node:net';
-import OpenTok from 'opentok';
+import type OpenTok from 'opentok';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mediaHarness } from './media-harness.js';
+import { expectDecoding, log, MediaApp, publish, subStats, waitForLog, type Logged, type Role } from './media-app.js';
 
 const run = promisify(execFile);
 
-interface Logged {
-  type: string;
-  streamId?: string;
-  [key: string]: unknown;
-}
-interface SubStats {
-  framesDecoded: number;
-  width: number;
-  audioPackets: number;
-  error?: string;
-}
-
+let m: MediaApp;
 let t: TestServer;
-let app: Server;
-let appUrl: string;
 let ot: OpenTok;
-let browser: TestBrowser;
-let pages: TestPage[] = [];
 
 beforeAll(async () => {
-  t = await startTestServer({ COLLOQUY_QUALITY_SAMPLE_MS: '1000' });
-  ot = new OpenTok(t.apiKey, t.apiSecret, t.url);
-  app = createServer((request, response) => {
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(mediaHarness(t.url));
-  });
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}/app.html`;
-  browser = await launchChromium();
+  m = await MediaApp.start({ COLLOQUY_QUALITY_SAMPLE_MS: '1000' });
+  t = m.t;
+  ot = m.ot;
 });
-afterEach(async () => {
-  for (const p of pages) expect(p.errors.filter((e) => !/OT\.(warn|info|debug)/.test(e))).toEqual([]);
-  await Promise.all(pages.map((p) => p.page.close().catch(() => {})));
-  pages = [];
-});
-afterAll(async () => {
-  await browser?.close();
-  await new Promise((resolve) => app?.close(resolve));
-  await t?.close();
-});
+afterEach(async () => m.closePages());
+afterAll(async () => m?.close());
 
-function createSession(mediaMode: 'routed' | 'relayed'): Promise<string> {
-  return new Promise((resolve, reject) => ot.createSession({ mediaMode }, (err, s) => (err ? reject(err) : resolve(s!.sessionId))));
-}
-
-async function openPage(): Promise<TestPage> {
-  const p = await browser.newPage();
-  await p.page.goto(appUrl);
-  pages.push(p);
-  return p;
-}
-
-async function join(p: TestPage, sessionId: string, role: 'publisher' | 'subscriber' | 'moderator' | 'publisheronly' = 'publisher', data = role, options: Record<string, unknown> = {}): Promise<string> {
-  const token = ot.generateToken(sessionId, { role, data });
-  const result = (await p.page.evaluate(([k, s, tk, o]) => (window as any).join(k, s, tk, o), [t.apiKey, sessionId, token, options] as const)) as { connectionId?: string };
-  expect(result.connectionId, JSON.stringify(result)).toBeTruthy();
-  return result.connectionId!;
-}
-
-const publish = (p: TestPage, props: Record<string, unknown> = {}): Promise<{ streamId?: string; error?: { code: number; name: string; message: string } }> =>
-  p.page.evaluate((o) => (window as any).publish(o), props);
-const log = (p: TestPage): Promise<Logged[]> => p.page.evaluate(() => (window as any).log);
-const subStats = (p: TestPage): Promise<Record<string, SubStats>> => p.page.evaluate(() => (window as any).subStats());
-
-async function waitForLog(p: TestPage, test: (l: Logged[]) => boolean, what: string, timeoutMs = 10_000): Promise<Logged[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const l = await log(p);
-    if (test(l)) return l;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; page log: ${JSON.stringify(l).slice(-1500)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/**
- * Waits until every subscriber on the page (or those whose key is listed) decodes: framesDecoded
- * rising by 10+ between two reads, width > 0, audio packets rising. Returns the frames decoded.
- */
-async function expectDecoding(p: TestPage, keys: string[], options: { audio?: boolean; timeoutMs?: number } = {}): Promise<Record<string, SubStats>> {
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
-  let first: Record<string, SubStats> | undefined;
-  let last: Record<string, SubStats> = {};
-  while (Date.now() < deadline) {
-    last = await subStats(p);
-    const ready = keys.every((k) => (last[k]?.framesDecoded ?? 0) > 0 && (last[k]?.width ?? 0) > 0);
-    if (ready) {
-      first ??= last;
-      const rising = keys.every((k) => {
-        const video = last[k]!.framesDecoded >= first![k]!.framesDecoded + 10;
-        const audio = options.audio === false || last[k]!.audioPackets > first![k]!.audioPackets;
-        return video && audio;
-      });
-      if (rising) return last;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`not decoding on ${keys.join(', ')}: ${JSON.stringify(last)}`);
-}
+const createSession = (mediaMode: 'routed' | 'relayed'): Promise<string> => m.createSession(mediaMode);
+const openPage = (): Promise<TestPage> => m.openPage();
+const join = (p: TestPage, sessionId: string, role: Role = 'publisher', data: string = role, options: Record<string, unknown> = {}): Promise<string> => m.join(p, sessionId, role, data, options);
 
 describe('two pages', () => {
   for (const mediaMode of ['routed', 'relayed'] as const) {
@@ -488,7 +404,7 @@ describe('publisher and subscriber controls', () => {
     expect(global.unknown).toEqual({ code: 1011, name: 'OT_INVALID_PARAMETER' });
     expect(global.codecs.videoEncoders).toContain('VP8');
     expect(global.codecs.videoDecoders).toContain('VP8');
-    expect(global).toMatchObject({ processors: false, e2ee: false });
+    expect(global).toMatchObject({ processors: true, e2ee: false });
 
     // OT.reportIssue: an id for the app, and the issue in the Inspector's errors of each connected page.
     const issueId = await b.page.evaluate(() => new Promise<string>((r) => (window as any).OT.reportIssue((e: unknown, id: string) => r(e ? 'error' : id))));
@@ -497,7 +413,7 @@ describe('publisher and subscriber controls', () => {
       .poll(() => t.server.inspector.events(sessionId, { errorsOnly: true }).items.map((e) => String(e.details['message'] ?? '')))
       .toContain(`The app reported an issue: ${issueId}`);
 
-    // Filters: no media processors here, so applying one is refused as OpenTok.js does without support.
+    // Built-in filters need Vonage's CDN models: refused (apps bring their own processor through a connector).
     const filters = await a.page.evaluate(async () => {
       const pub = (window as any).publisher;
       const refused = await pub.applyVideoFilter({ type: 'backgroundBlur', blurStrength: 'low' }).then(() => null, (e: any) => e.name);

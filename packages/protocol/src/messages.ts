@@ -362,7 +362,11 @@ export interface ConnectResult {
   connections: ConnectionInfo[];
   /** Streams already published. */
   streams: StreamInfo[];
-  session: { sessionId: string; mediaMode: 'routed' | 'relayed' };
+  /**
+   * `e2ee`: the session was created end-to-end encrypted. No Colloquy client can encrypt yet, so
+   * clients must refuse such a session (the server also refuses every publish in it).
+   */
+  session: { sessionId: string; mediaMode: 'routed' | 'relayed'; e2ee: boolean };
   /** How often each side pings, and how long silence means a dead socket (ms). */
   heartbeat: { intervalMs: number; timeoutMs: number };
   /** How long the server keeps the connection after its socket drops (ms). */

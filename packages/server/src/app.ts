@@ -14,6 +14,7 @@ import { sessionCreateRoutes } from './rest/session-create.js';
 import { ConfigError } from './config.js';
 import { clientBundleRoutes } from './client-bundle.js';
 import { opsRoutes } from './ops/routes.js';
+import { clientEventRoutes } from './rest/client-events.js';
 import { registerSignaling } from './signaling/plugin.js';
 import { videoChatRoutes, type VideoChatMountOptions } from './video-chat.js';
 
@@ -68,6 +69,7 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
   await app.register(async (scope) => projectRoutes(scope, ctx), { prefix: '/v2/project/:projectKey' });
   if (dashboard) await app.register(async (scope) => dashboardPlugin(scope, ctx, dashboard));
   await app.register(async (scope) => clientBundleRoutes(scope));
+  await app.register(async (scope) => clientEventRoutes(scope, ctx));
   if (videoChat) await app.register(async (scope) => videoChatRoutes(scope, ctx, videoChat));
   registerSignaling(app, ctx);
   return app;

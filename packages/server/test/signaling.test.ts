@@ -69,7 +69,7 @@ describe('joining', () => {
     expect(result.connections).toEqual([]);
     expect(result.streams).toEqual([]);
     expect(result.capabilities).toEqual({ publish: 1, subscribe: 1, forceDisconnect: 0, forceUnpublish: 0, forceMute: 0 });
-    expect(result.session).toEqual({ sessionId, mediaMode: 'routed' });
+    expect(result.session).toEqual({ sessionId, mediaMode: 'routed', e2ee: false });
     expect(result.resumeSecret.length).toBeGreaterThanOrEqual(32);
 
     const b = await join(sessionId, 'moderator', 'name=Bob');
@@ -136,6 +136,19 @@ describe('joining', () => {
     a.close();
     await sleep(50);
     expect(t.server.sessions.live(sessionId)?.getConnection(a.connectionId)?.away).toBe(true);
+  });
+
+  it('a client closing its socket with 1001 (a tab closed or reloaded) or 1000 leaves at once: clientDisconnected, no grace period', async () => {
+    const sessionId = await createSession();
+    const watcher = await join(sessionId);
+    for (const code of [1001, 1000]) {
+      const leaver = await join(sessionId);
+      leaver.ws.close(code);
+      const destroyed = await watcher.waitFor((m) => m.type === 'connectionDestroyed' && m['connectionId'] === leaver.connectionId);
+      // A grace period running out would say networkDisconnected: this one never waited for a resume.
+      expect(destroyed, `close code ${code}`).toMatchObject({ reason: 'clientDisconnected' });
+      expect(t.server.sessions.live(sessionId)?.getConnection(leaver.connectionId)).toBeUndefined();
+    }
   });
 });
 

@@ -36,6 +36,7 @@ const EVENT_TYPES: InspectorEventType[] = [
   'archiveAvailable',
   'archiveFailed',
   'moderation',
+  'clientEvent',
   'error',
 ];
 

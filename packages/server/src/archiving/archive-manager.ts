@@ -167,6 +167,8 @@ export class ArchiveManager {
   startArchive(project: Project, session: SessionRecord, options: StartArchiveOptions): ArchiveRecord {
     this.#ensureOpen();
     if (session.mediaMode !== 'routed') throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
+    // OpenTok does not archive end-to-end encrypted sessions (the media router cannot decode them): a conflict with the session's mode, as above.
+    if (session.e2ee) throw conflict('Archiving is not supported for end-to-end encrypted (e2ee) sessions', 409);
     const outputMode = options.outputMode ?? 'composed';
     const hasAudio = options.hasAudio ?? true;
     const hasVideo = options.hasVideo ?? true;

@@ -78,6 +78,21 @@ export type InspectorEventInput =
       connectionId?: string;
       streamId?: string;
     }
+  /**
+   * A client event an OpenTok.js-style client posted to the logging URL (`/logging/ClientEvent`),
+   * e.g. from a pre-call network test. Unauthenticated input: validated and capped at the boundary;
+   * `connectionId` is set only when it names a connection live in the session.
+   */
+  | {
+      type: 'clientEvent';
+      action: string;
+      variation?: string;
+      connectionId?: string;
+      streamId?: string;
+      clientVersion?: string;
+      /** The event's payload as JSON, at most 1,000 characters. */
+      payload?: string;
+    }
   | {
       type: 'error';
       /** `server`: a failure inside Colloquy; `client`: an exception the browser SDK reported. */
@@ -108,6 +123,7 @@ export const INSPECTOR_EVENT_TYPES: readonly InspectorEventType[] = [
   'archiveFailed',
   'archiveAvailable',
   'moderation',
+  'clientEvent',
   'error',
 ];
 

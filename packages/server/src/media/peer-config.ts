@@ -49,12 +49,23 @@ function extensions(uris: string[]): RTCRtpHeaderExtensionParameters[] {
   return uris.map((uri) => new RTCRtpHeaderExtensionParameters({ uri }));
 }
 
-export function opusCodec(payloadType?: number): RTCRtpCodecParameters {
+const OPUS_PARAMETERS = 'minptime=10;useinbandfec=1';
+
+/**
+ * Opus as we offer or answer it. `fromPublisher`: the publisher's fmtp, whose channel options
+ * (`stereo`, `sprop-stereo`: OT.initPublisher's enableStereo) are passed on to subscribers so that
+ * their browsers decode a stereo stream as stereo; the rest stays ours.
+ */
+export function opusCodec(payloadType?: number, fromPublisher?: string): RTCRtpCodecParameters {
+  const channelOptions = (fromPublisher ?? '')
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => /^(stereo|sprop-stereo)=[01]$/i.test(p));
   return new RTCRtpCodecParameters({
     mimeType: 'audio/opus',
     clockRate: 48000,
     channels: 2,
-    parameters: 'minptime=10;useinbandfec=1',
+    parameters: [OPUS_PARAMETERS, ...channelOptions].join(';'),
     ...(payloadType === undefined ? {} : { payloadType }),
   });
 }

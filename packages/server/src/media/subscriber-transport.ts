@@ -99,7 +99,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     const codec = producer.codec;
     transceiver.codecs = [
       codec.name === 'opus'
-        ? opusCodec(PAYLOAD_TYPE.opus)
+        ? opusCodec(PAYLOAD_TYPE.opus, codec.parameters)
         : videoCodec(codec.name, {
             payloadType: PAYLOAD_TYPE[codec.name],
             ...(codec.parameters ? { parameters: codec.parameters } : {}),

@@ -353,6 +353,11 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     if (!connection.can('publish')) {
       throw forbidden('This token does not allow publishing. The role must be at least `publisher` to enable this functionality', 1500, 'OT_PERMISSION_DENIED');
     }
+    if (session.record.e2ee) {
+      // Colloquy has no end-to-end encryption yet: media published here would reach the SFU (and
+      // everyone) in clear, breaking the session's promise. Refused whatever the client claims.
+      throw forbidden('This session is end-to-end encrypted (e2ee), which this server does not support yet: publishing would send media unencrypted', 1500, 'OT_UNSUPPORTED_BROWSER');
+    }
     this.#admit(session, 1500, 'OT_UNABLE_TO_PUBLISH');
     const { stream, sdp } = await session.publish(connection, options);
     // "Mute all" active: the stream starts muted (the publisher hears it in its reply).

@@ -109,6 +109,14 @@ export class Channel {
     this.#graceTimer.unref?.();
   }
 
+  /** The client closed `ws` saying it is leaving (1000, 1001): the connection ends now, no grace period. */
+  leave(ws: WebSocket): void {
+    if (this.#ws !== ws || this.#ended) return;
+    this.#ws = null;
+    this.#log.debug('socket closed by a leaving client');
+    this.end('clientDisconnected');
+  }
+
   /** Checks the secret a resuming client presents, in constant time. */
   secretMatches(secret: string): boolean {
     const a = Buffer.from(secret);

@@ -164,7 +164,13 @@ export class SignalingServer {
     this.#peers.delete(peer.ws);
     if (peer.channel) {
       this.#log.debug({ connectionId: peer.channel.connection.id, code }, 'socket closed');
-      peer.channel.detach(peer.ws);
+      // A client that closes with 1000 (normal) or 1001 (going away: the browser closes every socket
+      // of a tab that is closed or reloaded) is leaving: waiting the resume grace period would leave a
+      // frozen participant and a ghost stream for everyone else. Other codes (1005 without a status,
+      // 1006 lost) are network drops and keep the grace period. While the server shuts down, the
+      // 1001 is our own close echoed back: the connections end with the server, not as leaves.
+      if (!this.#closed && (code === CloseCodes.NORMAL || code === CloseCodes.GOING_AWAY)) peer.channel.leave(peer.ws);
+      else peer.channel.detach(peer.ws);
     }
   }
 
@@ -279,7 +285,7 @@ export class SignalingServer {
       permissions: [...connection.permissions].filter((p) => p !== 'signal'),
       connections: suppressed ? [] : [...session.connections.values()].filter((c) => c !== connection).map((c) => c.info()),
       streams: session.liveStreams().map((s) => s.info()),
-      session: { sessionId: session.id, mediaMode: record.mediaMode },
+      session: { sessionId: session.id, mediaMode: record.mediaMode, e2ee: record.e2ee },
       heartbeat: { intervalMs: this.#options.heartbeatMs, timeoutMs: this.#options.heartbeatTimeoutMs },
       resumeGraceMs: this.#options.resumeGraceMs,
       ...(this.#options.iceServers ? { iceServers: this.#options.iceServers(connection.id) } : {}),

@@ -2,6 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { opusCodec } from '../../src/media/peer-config.js';
 import { startTestServer } from '../helpers.js';
 
 describe('media configuration', () => {
@@ -51,5 +52,13 @@ describe('media configuration', () => {
     expect(media.closed).toBe(true);
     expect(router.closed).toBe(true);
     expect(transport.closed).toBe(true);
+  });
+});
+
+describe('Opus towards subscribers', () => {
+  it("passes the publisher's stereo options on (enableStereo), and nothing else of its fmtp", () => {
+    expect(opusCodec(111, 'minptime=10;useinbandfec=1;stereo=1;sprop-stereo=1;maxaveragebitrate=128000;usedtx=1').parameters).toBe('minptime=10;useinbandfec=1;stereo=1;sprop-stereo=1');
+    expect(opusCodec(111, 'minptime=10;useinbandfec=1').parameters).toBe('minptime=10;useinbandfec=1');
+    expect(opusCodec(111).parameters).toBe('minptime=10;useinbandfec=1');
   });
 });
