@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { pino } from 'pino';
+import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
 import { Consumer, Producer } from '@colloquy/server';
 import { RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTCRtpSender, RtpHeader, RtpPacket, SrtpSession } from 'werift';
 import { envInt, median, table } from '../lib/stats.js';
@@ -65,11 +66,7 @@ function makePacket(seq: number): RtpPacket {
 }
 const packets = Array.from({ length: 256 }, (_, i) => makePacket(i));
 
-const EXT = {
-  mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
-  abs: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
-  orientation: 'urn:3gpp:video-orientation',
-};
+const EXT = RTP_HEADER_EXTENSIONS;
 
 // werift path: a real RTCRtpSender per consumer over a minimal DTLS stand-in.
 function weriftSenders(): RTCRtpSender[] {
@@ -91,8 +88,8 @@ function weriftSenders(): RTCRtpSender[] {
     internals.mid = '1';
     internals.headerExtensions = [
       new RTCRtpHeaderExtensionParameters({ id: 5, uri: EXT.mid }),
-      new RTCRtpHeaderExtensionParameters({ id: 6, uri: EXT.abs }),
-      new RTCRtpHeaderExtensionParameters({ id: 7, uri: EXT.orientation }),
+      new RTCRtpHeaderExtensionParameters({ id: 6, uri: EXT.absSendTime }),
+      new RTCRtpHeaderExtensionParameters({ id: 7, uri: EXT.videoOrientation }),
     ];
     return sender;
   });
@@ -100,8 +97,8 @@ function weriftSenders(): RTCRtpSender[] {
 
 function producer(): Producer {
   const uris: (string | undefined)[] = [];
-  uris[2] = EXT.orientation;
-  uris[3] = EXT.abs;
+  uris[2] = EXT.videoOrientation;
+  uris[3] = EXT.absSendTime;
   uris[4] = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
   return new Producer({
     id: 'p',
@@ -117,7 +114,7 @@ function producer(): Producer {
 function colloquyConsumers(p: Producer, sink: 'srtp' | 'none'): Consumer[] {
   return Array.from({ length: CONSUMERS }, (_, i) => {
     const c = new Consumer({ id: `c${i}`, producer: p, ssrc: 1000 + i });
-    c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map([[EXT.mid, 5], [EXT.abs, 6], [EXT.orientation, 7]]) });
+    c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map([[EXT.mid, 5], [EXT.absSendTime, 6], [EXT.videoOrientation, 7]]) });
     const session = srtp();
     c.connect(
       sink === 'srtp'

@@ -7,7 +7,6 @@ import {
   encode,
   type EventPage,
   type InspectorEvent,
-  type InspectorEventType,
   type InspectorSessionDetail,
   type Participant,
   type QualitySeries,
@@ -15,30 +14,13 @@ import {
   type ConnectionScore,
   type SessionListItem,
 } from '../api';
+import { INSPECTOR_EVENT_TYPES } from '@colloquy/server/dashboard-api';
 import { lineChart, PALETTE, type Series } from '../charts';
 import { browserName, formatBitrate, formatDateTime, formatDuration, formatMs, formatPercent, formatTime, h, replace, scoreBadge, shortId } from '../dom';
 import { link, navigate, type Cleanup } from '../router';
 import { currentProjectId } from '../state';
 import { sessionsTable, showError } from './projects';
 
-const EVENT_TYPES: InspectorEventType[] = [
-  'connectionCreated',
-  'connectionDestroyed',
-  'streamCreated',
-  'streamDestroyed',
-  'streamPropertyChanged',
-  'subscriberCreated',
-  'subscriberDestroyed',
-  'signal',
-  'archiveStarted',
-  'archiveStopped',
-  'archivePaused',
-  'archiveResumed',
-  'archiveAvailable',
-  'archiveFailed',
-  'moderation',
-  'error',
-];
 
 export async function inspectorListPage(main: HTMLElement): Promise<void> {
   const projectId = currentProjectId();
@@ -269,7 +251,7 @@ function drawCharts(box: HTMLElement, q: QualitySeries, participants: Participan
 }
 
 function eventLogView(base: string, box: HTMLElement): { load(reset: boolean): Promise<void> } {
-  const type = h('select', { id: 'event-type', 'aria-label': 'Event type' }, h('option', { value: '' }, 'All types'), EVENT_TYPES.map((t) => h('option', { value: t }, t)));
+  const type = h('select', { id: 'event-type', 'aria-label': 'Event type' }, h('option', { value: '' }, 'All types'), INSPECTOR_EVENT_TYPES.map((t) => h('option', { value: t }, t)));
   const errorsOnly = h('input', { type: 'checkbox', id: 'errors-only' });
   const tbody = h('tbody');
   const more = h('button', { type: 'button', id: 'more-events', hidden: true }, 'Load more');
