@@ -10,12 +10,9 @@ import {
   usePLI,
   useREMB,
 } from 'werift';
+import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
 
-export const EXT_URI = {
-  mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
-  absSendTime: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
-  audioLevel: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
-} as const;
+const EXT_URI = RTP_HEADER_EXTENSIONS;
 
 export function createPeer(bindIp: string): RTCPeerConnection {
   return new RTCPeerConnection({

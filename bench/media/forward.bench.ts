@@ -16,6 +16,7 @@
 //   PACKETS=3000 CONSUMERS=8 ROUNDS=7 npm run media:forward -w @colloquy/bench
 
 import { spawn } from 'node:child_process';
+import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
 import { Consumer, Producer, SrtpSendPath } from '@colloquy/server';
 import {
   RTCDtlsTransport,
@@ -111,11 +112,7 @@ function makePacket(seq: number): RtpPacket {
 }
 const packets = Array.from({ length: 256 }, (_, i) => makePacket(i));
 
-const EXT = {
-  mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
-  abs: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
-  orientation: 'urn:3gpp:video-orientation',
-};
+const EXT = RTP_HEADER_EXTENSIONS;
 
 // werift path: a real RTCRtpSender per consumer over werift's DTLS transport.
 function weriftSenders(profile: number): RTCRtpSender[] {
@@ -127,8 +124,8 @@ function weriftSenders(profile: number): RTCRtpSender[] {
     internals.mid = '1';
     internals.headerExtensions = [
       new RTCRtpHeaderExtensionParameters({ id: 5, uri: EXT.mid }),
-      new RTCRtpHeaderExtensionParameters({ id: 6, uri: EXT.abs }),
-      new RTCRtpHeaderExtensionParameters({ id: 7, uri: EXT.orientation }),
+      new RTCRtpHeaderExtensionParameters({ id: 6, uri: EXT.absSendTime }),
+      new RTCRtpHeaderExtensionParameters({ id: 7, uri: EXT.videoOrientation }),
     ];
     return sender;
   });
@@ -136,8 +133,8 @@ function weriftSenders(profile: number): RTCRtpSender[] {
 
 function producer(): Producer {
   const uris: (string | undefined)[] = [];
-  uris[2] = EXT.orientation;
-  uris[3] = EXT.abs;
+  uris[2] = EXT.videoOrientation;
+  uris[3] = EXT.absSendTime;
   uris[4] = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
   return new Producer({
     id: 'p',
@@ -153,7 +150,7 @@ function producer(): Producer {
 function colloquyConsumers(p: Producer, makeSink: () => Sink): Consumer[] {
   return Array.from({ length: CONSUMERS }, (_, i) => {
     const c = new Consumer({ id: `c${i}`, producer: p, ssrc: 1000 + i });
-    c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map([[EXT.mid, 5], [EXT.abs, 6], [EXT.orientation, 7]]) });
+    c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map([[EXT.mid, 5], [EXT.absSendTime, 6], [EXT.videoOrientation, 7]]) });
     c.connect(makeSink() as never);
     return c;
   });

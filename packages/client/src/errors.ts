@@ -1,29 +1,20 @@
 // OpenTok.js's error vocabulary: OT.ExceptionCodes and the OTError passed to completion handlers
 // (code, name starting with "OT_", message). App code checks `error.name`, so names match OpenTok's.
 
+import { EXCEPTION_ERROR_CODES } from '@colloquy/protocol';
+
+/** OT.ExceptionCodes: the protocol's codes that OpenTok.js shares, and those only the SDK raises. */
 export const ExceptionCodes = {
+  ...EXCEPTION_ERROR_CODES,
   JS_EXCEPTION: 2000,
-  AUTHENTICATION_ERROR: 1004,
-  INVALID_SESSION_ID: 1005,
   CONNECT_FAILED: 1006,
   CONNECT_REJECTED: 1007,
   CONNECTION_TIMEOUT: 1008,
-  NOT_CONNECTED: 1010,
-  INVALID_PARAMETER: 1011,
-  P2P_CONNECTION_FAILED: 1013,
   API_RESPONSE_FAILURE: 1014,
   PEER_CONNECTION_NOT_CONNECTED: 1015,
   TERMS_OF_SERVICE_FAILURE: 1026,
   CONNECTION_LIMIT_EXCEEDED: 1027,
-  UNABLE_TO_PUBLISH: 1500,
-  UNABLE_TO_SUBSCRIBE: 1501,
   UNSUPPORTED_VIDEO_CODEC: 1502,
-  UNABLE_TO_FORCE_DISCONNECT: 1520,
-  UNABLE_TO_FORCE_UNPUBLISH: 1530,
-  UNABLE_TO_FORCE_MUTE: 1540,
-  PUBLISHER_ICE_WORKFLOW_FAILED: 1553,
-  SUBSCRIBER_ICE_WORKFLOW_FAILED: 1554,
-  STREAM_LIMIT_EXCEEDED: 1605,
   UNEXPECTED_SERVER_RESPONSE: 2001,
 } as const;
 

@@ -2,6 +2,8 @@
 // exposes small helpers (join, publish, subscribe, stats) that use only OpenTok.js's public API,
 // so the tests read like app code. Every event the page sees goes into `window.log`.
 
+import { CANVAS_TRACK_SCRIPT } from '@colloquy/testing/browser';
+
 export const mediaHarness = (server: string): string => `<!doctype html>
 <html><head><meta charset="utf-8"><title>colloquy media test</title>
 <script src="${server}/v2/js/opentok.js"></script>
@@ -104,15 +106,6 @@ window.pairInfo = async () => {
 };
 
 /** A screen-like canvas track (moving text), for publishing as videoType 'screen'. */
-window.canvasTrack = () => {
-  const canvas = document.createElement('canvas');
-  canvas.width = 960; canvas.height = 540;
-  const ctx = canvas.getContext('2d');
-  let n = 0;
-  setInterval(() => {
-    ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, 960, 540);
-    ctx.fillStyle = '#000'; ctx.font = '40px sans-serif'; ctx.fillText('slide ' + (n++), 60 + (n % 400), 200);
-  }, 66);
-  return canvas.captureStream(15).getVideoTracks()[0];
-};
+${CANVAS_TRACK_SCRIPT}
+window.canvasTrack = () => makeCanvasTrack(960, 540);
 </script></head><body><div id="box"></div></body></html>`;

@@ -1,9 +1,9 @@
 // The dashboard API client: JSON in and out, the CSRF token on every mutating call, and one error
 // type that pages show to the person. A 401 sends the page back to the sign-in form.
 
-import type { MeResponse } from '../../server/src/dashboard/api-types';
+import type { MeResponse } from '@colloquy/server/dashboard-api';
 
-export type * from '../../server/src/dashboard/api-types';
+export type * from '@colloquy/server/dashboard-api';
 
 export class ApiError extends Error {
   constructor(

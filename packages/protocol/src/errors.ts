@@ -2,7 +2,11 @@
 // browser SDK reports it unchanged (so app code that checks `error.name` keeps working); the 4xxx
 // codes are protocol violations that only a broken or hostile client sees.
 
-export const ErrorCodes = {
+/**
+ * The codes that are also OpenTok.js's `OT.ExceptionCodes` (same number, same name). The browser
+ * SDK's ExceptionCodes is these plus the ones only the SDK itself raises.
+ */
+export const EXCEPTION_ERROR_CODES = {
   /** Token invalid, expired, for another session, or the API key does not match. */
   AUTHENTICATION_ERROR: 1004,
   /** Session id malformed or unknown to this server. */
@@ -29,6 +33,10 @@ export const ErrorCodes = {
   SUBSCRIBER_ICE_WORKFLOW_FAILED: 1554,
   /** Too many streams published, or subscriptions held, by one connection. */
   STREAM_LIMIT_EXCEEDED: 1605,
+} as const;
+
+export const ErrorCodes = {
+  ...EXCEPTION_ERROR_CODES,
   /** Signal with a bad type or data (OpenTok.js signal code 400). */
   SIGNAL_INVALID: 400,
   /** Signal or forceDisconnect target not in the session (OpenTok.js signal code 404). */

@@ -54,7 +54,7 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
     const level = reply.statusCode >= 500 ? 'error' : 'debug';
     request.log[level]({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
-  registerBodyParsers(app);
+  await registerBodyParsers(app);
   registerErrorHandling(app);
   decorateProject(app);
 

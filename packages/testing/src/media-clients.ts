@@ -14,15 +14,12 @@ import {
   useREMB,
   type RTCRtpTransceiver,
 } from 'werift';
+import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
 import { packetizeVp8, type TestMedia } from './media-sources.js';
 
-export const EXT_URI = {
-  mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
-  absSendTime: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
-  audioLevel: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
-  videoOrientation: 'urn:3gpp:video-orientation',
-  transportCc: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
-} as const;
+/** The header-extension URIs: the one table the SFU uses too (@colloquy/protocol). */
+export { RTP_HEADER_EXTENSIONS as EXT_URI } from '@colloquy/protocol';
+const EXT_URI = RTP_HEADER_EXTENSIONS;
 
 function clientConfig(options: { audioExtensions: string[]; videoExtensions: string[]; inboundLossPercent?: number }) {
   return {

@@ -6,6 +6,7 @@ import { MediaEngine, type PublisherTransport, type Router, type SubscriberTrans
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { pino } from 'pino';
 import type { Page } from 'playwright-core';
+import { CANVAS_TRACK_SCRIPT } from './page-scripts.js';
 
 export interface MediaHarness {
   url: string;
@@ -160,20 +161,7 @@ function gathered(pc) {
     setTimeout(resolve, 2000);
   });
 }
-function canvasTrack() {
-  // A "screen": a canvas with moving text, as screen sharing would look.
-  const canvas = document.createElement('canvas');
-  canvas.width = 1280; canvas.height = 720;
-  const ctx = canvas.getContext('2d');
-  let n = 0;
-  setInterval(() => {
-    ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, 1280, 720);
-    ctx.fillStyle = '#000'; ctx.font = '48px sans-serif'; ctx.fillText('slide ' + (n++), 100 + (n % 500), 200);
-  }, 66);
-  const track = canvas.captureStream(15).getVideoTracks()[0];
-  track.contentHint = 'detail';
-  return track;
-}
+${CANVAS_TRACK_SCRIPT}
 window.media = {
   async publish({ room = 'default', audio = true, video = true, screen = false, width = 640, height = 480, maxBitrate } = {}) {
     const tracks = [];
@@ -181,7 +169,7 @@ window.media = {
       const stream = await navigator.mediaDevices.getUserMedia({ audio, video: video && !screen ? { width, height, frameRate: 30 } : false });
       tracks.push(...stream.getTracks());
     }
-    if (screen) tracks.push(canvasTrack());
+    if (screen) tracks.push(makeCanvasTrack());
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
     for (const track of tracks) {
       const init = { direction: 'sendonly' };

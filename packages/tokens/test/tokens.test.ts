@@ -67,6 +67,7 @@ describe('JWT', () => {
       'a.b',
       'a.b.c.d',
       '***.***.***',
+      `${b({ alg: 'HS256' })}.${'a'.repeat(16_384)}.c2ln`, // over the 16 KiB cap before any parsing
     ]) {
       expect(() => decodeJwt(bad), bad).toThrow(JwtFormatError);
     }

@@ -7,38 +7,19 @@ import {
   encode,
   type EventPage,
   type InspectorEvent,
-  type InspectorEventType,
   type InspectorSessionDetail,
   type Participant,
   type QualitySeries,
   type QualityTrack,
   type ConnectionScore,
 } from '../api';
+import { INSPECTOR_EVENT_TYPES } from '@colloquy/server/dashboard-api';
 import { directionColor, lineChart, type Series } from '../charts';
 import { browserName, formatBitrate, formatDateTime, formatDuration, formatMs, formatPercent, formatTime, h, replace, scoreBadge, sessionTail, shortId } from '../dom';
 import { link, navigate, type Cleanup } from '../router';
 import { currentProjectId } from '../state';
 import { sessionsList, showError } from './projects';
 
-const EVENT_TYPES: InspectorEventType[] = [
-  'connectionCreated',
-  'connectionDestroyed',
-  'streamCreated',
-  'streamDestroyed',
-  'streamPropertyChanged',
-  'subscriberCreated',
-  'subscriberDestroyed',
-  'signal',
-  'archiveStarted',
-  'archiveStopped',
-  'archivePaused',
-  'archiveResumed',
-  'archiveAvailable',
-  'archiveFailed',
-  'moderation',
-  'clientEvent',
-  'error',
-];
 
 export async function inspectorListPage(main: HTMLElement): Promise<void> {
   const projectId = currentProjectId();
@@ -296,7 +277,7 @@ function drawCharts(box: HTMLElement, q: QualitySeries, participants: Participan
 }
 
 function eventLogView(base: string, box: HTMLElement): { load(reset: boolean): Promise<void> } {
-  const type = h('select', { id: 'event-type', 'aria-label': 'Event type' }, h('option', { value: '' }, 'All types'), EVENT_TYPES.map((t) => h('option', { value: t }, t)));
+  const type = h('select', { id: 'event-type', 'aria-label': 'Event type' }, h('option', { value: '' }, 'All types'), INSPECTOR_EVENT_TYPES.map((t) => h('option', { value: t }, t)));
   const errorsOnly = h('input', { type: 'checkbox', id: 'errors-only' });
   const tbody = h('tbody');
   const more = h('button', { type: 'button', id: 'more-events', hidden: true }, 'Load more');

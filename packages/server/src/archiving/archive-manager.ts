@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { ArchivingConfig } from '../config.js';
 import { ColloquyError, conflict, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Project, SessionRecord, Store } from '../store/index.js';
+import { ARCHIVE_RESOLUTIONS, type Project, type SessionRecord, type Store } from '../store/index.js';
 import { Archive } from './archive.js';
 import { NothingRecordedError, produceOutput, type OutputRun } from './archive-output.js';
 import { ArchiveConflictError, ArchiveStore, type ArchiveRecord, type OutputMode, type StreamMode } from './archive-store.js';
@@ -62,8 +62,6 @@ export function archivingSettings(config: ArchivingConfig): Partial<ArchivingSet
     noPublisherTimeoutMs: config.noPublisherTimeoutSeconds * 1000,
   };
 }
-
-export const ARCHIVE_RESOLUTIONS = ['640x480', '480x640', '1280x720', '720x1280', '1920x1080', '1080x1920'] as const;
 
 export interface StartArchiveOptions {
   name?: string | null;

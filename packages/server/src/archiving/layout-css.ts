@@ -4,7 +4,11 @@
 // left/right/top/bottom, margin(-*), z-index, position (absolute/relative/static), float (left/right/none),
 // clear, display (none hides a stream), object-fit (contain/cover). Anything else OpenTok documents as
 // unsupported (descendant and child combinators, ids, attributes, *, pseudo-elements) is refused with a
-// message naming it; unknown properties are ignored as CSS does.
+// message naming it; unknown properties are ignored as CSS does. css-tree tokenizes and parses (comments,
+// strings, escapes as the CSS Syntax spec says); this file turns its AST into rules, matches them
+// against the streams and lays the boxes out.
+
+import { generate, parse, tokenize, tokenTypes, type PseudoClassSelector, type Selector as CssSelector, type StyleSheet } from 'css-tree';
 
 /** Where a stream is painted on the composed frame (pixels). */
 export interface BoxGeometry {
@@ -70,33 +74,28 @@ const SUPPORTED_PROPERTIES = new Set([
   'clear',
 ]);
 
-/** Parses a stylesheet; throws StylesheetError on what this composer cannot honour. */
+/** Parses a stylesheet (css-tree) into rules; throws StylesheetError on what this composer cannot honour. */
 export function parseStylesheet(css: string): Rule[] {
   if (css.length > MAX_STYLESHEET) throw new StylesheetError(`stylesheet is longer than ${MAX_STYLESHEET} characters`);
-  const text = css.replace(/\/\*[\s\S]*?\*\//g, ' ');
+  checkBlocksClosed(css);
+  const errors: string[] = [];
+  const sheet = parse(css, {
+    parseValue: false, // values are read as text below; only the few supported properties matter
+    onParseError: (err) => errors.push(err.message),
+  }) as StyleSheet;
+  if (errors.length > 0) throw new StylesheetError(errors[0]!);
   const rules: Rule[] = [];
-  let i = 0;
-  let order = 0;
-  while (i < text.length) {
-    const open = text.indexOf('{', i);
-    if (open < 0) {
-      if (text.slice(i).trim() !== '') throw new StylesheetError(`unexpected text: "${text.slice(i).trim().slice(0, 40)}"`);
-      break;
-    }
-    const close = text.indexOf('}', open);
-    if (close < 0) throw new StylesheetError('missing "}"');
-    const selectorText = text.slice(i, open).trim();
-    if (selectorText.startsWith('@')) throw new StylesheetError(`at-rules are not supported: "${selectorText.slice(0, 40)}"`);
-    if (selectorText === '') throw new StylesheetError('a rule has no selector');
-    const selectors = selectorText.split(',').map((s) => parseSelector(s.trim()));
+  for (const node of sheet.children) {
+    if (node.type === 'Atrule') throw new StylesheetError(`at-rules are not supported: "@${node.name}"`);
+    if (node.type !== 'Rule' || node.prelude.type !== 'SelectorList') throw new StylesheetError(`unexpected text: "${generate(node).slice(0, 40)}"`);
+    const selectors = node.prelude.children.toArray().map((selector) => toSelector(selector as CssSelector));
+    if (selectors.length === 0) throw new StylesheetError('a rule has no selector');
     const declarations = new Map<string, string>();
-    for (const decl of text.slice(open + 1, close).split(';')) {
-      if (decl.trim() === '') continue;
-      const colon = decl.indexOf(':');
-      if (colon < 0) throw new StylesheetError(`bad declaration: "${decl.trim().slice(0, 40)}"`);
-      const name = decl.slice(0, colon).trim().toLowerCase();
-      const value = decl.slice(colon + 1).replace(/!important/i, '').trim().toLowerCase();
+    for (const decl of node.block.children) {
+      if (decl.type !== 'Declaration') throw new StylesheetError(`bad declaration: "${generate(decl).slice(0, 40)}"`);
+      const name = decl.property.toLowerCase();
       if (!SUPPORTED_PROPERTIES.has(name)) continue;
+      const value = generate(decl.value).trim().toLowerCase();
       if (name === 'margin') {
         const parts = value.split(/\s+/);
         const t = parts[0]!;
@@ -109,69 +108,70 @@ export function parseStylesheet(css: string): Rule[] {
         declarations.set('margin-left', l);
       } else declarations.set(name, value);
     }
-    rules.push({ selectors, declarations, order: order++ });
-    i = close + 1;
+    rules.push({ selectors, declarations, order: rules.length });
   }
   return rules;
 }
 
-function parseSelector(text: string): Selector {
-  if (text === '') throw new StylesheetError('empty selector');
-  if (/[#*[>]|::/.test(text)) throw new StylesheetError(`unsupported selector "${text}": ids, attributes, *, child combinators and pseudo-elements are not supported`);
-  const tokens = text.replace(/\s*([+~])\s*/g, ' $1 ').trim().split(/\s+/);
+/** css-tree, as CSS itself, closes a block left open at the end; a layout with one is a mistake. */
+function checkBlocksClosed(css: string): void {
+  let depth = 0;
+  tokenize(css, (type) => {
+    if (type === tokenTypes.LeftCurlyBracket) depth++;
+    else if (type === tokenTypes.RightCurlyBracket) depth = Math.max(0, depth - 1);
+  });
+  if (depth > 0) throw new StylesheetError('missing "}"');
+}
+
+function toSelector(selector: CssSelector): Selector {
+  const text = generate(selector);
   const parts: Selector['parts'] = [];
   let combinator: '+' | '~' | null = null;
+  let compound: Compound | null = null;
   let specificity = 0;
-  for (const token of tokens) {
-    if (token === '+' || token === '~') {
-      if (combinator !== null || parts.length === 0) throw new StylesheetError(`bad selector "${text}"`);
-      combinator = token;
-      continue;
-    }
-    if (parts.length > 0 && combinator === null) throw new StylesheetError(`unsupported selector "${text}": descendant selectors are not supported`);
-    const compound = parseCompound(token, text);
+  const unsupported = `unsupported selector "${text}": ids, attributes, *, child combinators and pseudo-elements are not supported`;
+  const close = () => {
+    if (!compound) throw new StylesheetError(`bad selector "${text}"`);
     specificity += compound.classes.length * 100 + compound.pseudos.length * 100 + (compound.type ? 1 : 0);
     parts.push({ combinator, compound });
+    compound = null;
     combinator = null;
+  };
+  for (const node of selector.children) {
+    if (node.type === 'Combinator') {
+      if (node.name === ' ') throw new StylesheetError(`unsupported selector "${text}": descendant selectors are not supported`);
+      if (node.name !== '+' && node.name !== '~') throw new StylesheetError(unsupported);
+      close();
+      combinator = node.name;
+      continue;
+    }
+    compound ??= { type: null, classes: [], pseudos: [] };
+    if (node.type === 'TypeSelector') {
+      const name = node.name.toLowerCase();
+      if (name === '*') throw new StylesheetError(unsupported);
+      if (name !== 'stream' && name !== 'archive' && name !== 'broadcast') throw new StylesheetError(`unsupported selector "${text}": only "stream" elements exist`);
+      compound.type = name === 'stream' ? 'stream' : 'archive';
+    } else if (node.type === 'ClassSelector') compound.classes.push(node.name);
+    else if (node.type === 'PseudoClassSelector') compound.pseudos.push(toPseudo(node, text));
+    else throw new StylesheetError(unsupported);
   }
-  if (combinator !== null) throw new StylesheetError(`bad selector "${text}"`);
+  close();
   return { parts, specificity };
 }
 
-function parseCompound(token: string, whole: string): Compound {
-  const match = /^([a-z]+)?((?:[.:][^.:]+)*)$/i.exec(token);
-  if (!match) throw new StylesheetError(`bad selector "${whole}"`);
-  const typeName = match[1]?.toLowerCase();
-  if (typeName && typeName !== 'stream' && typeName !== 'archive' && typeName !== 'broadcast') {
-    throw new StylesheetError(`unsupported selector "${whole}": only "stream" elements exist`);
+function toPseudo(node: PseudoClassSelector, text: string): Compound['pseudos'][number] {
+  const name = node.name.toLowerCase();
+  if (name === 'first-child' && !node.children) return { kind: 'first' };
+  if (name === 'last-child' && !node.children) return { kind: 'last' };
+  const nth = node.children?.first;
+  if ((name !== 'nth-child' && name !== 'nth-last-child') || nth?.type !== 'Nth' || nth.selector) throw new StylesheetError(`unsupported pseudo-class ":${name}"`);
+  const kind = name === 'nth-child' ? 'nth' : 'nth-last';
+  if (nth.nth.type === 'Identifier') {
+    const keyword = nth.nth.name.toLowerCase();
+    if (keyword !== 'odd' && keyword !== 'even') throw new StylesheetError(`bad :nth-child argument in "${text}"`);
+    return { kind, a: 2, b: keyword === 'odd' ? 1 : 0 };
   }
-  const compound: Compound = { type: typeName === undefined ? null : typeName === 'stream' ? 'stream' : 'archive', classes: [], pseudos: [] };
-  for (const piece of match[2]!.match(/[.:][^.:]+/g) ?? []) {
-    if (piece.startsWith('.')) {
-      compound.classes.push(piece.slice(1));
-      continue;
-    }
-    const pseudo = piece.slice(1).toLowerCase();
-    if (pseudo === 'first-child') compound.pseudos.push({ kind: 'first' });
-    else if (pseudo === 'last-child') compound.pseudos.push({ kind: 'last' });
-    else {
-      const nth = /^(nth-child|nth-last-child)\(([^)]*)\)$/.exec(pseudo);
-      if (!nth) throw new StylesheetError(`unsupported pseudo-class ":${pseudo}"`);
-      const { a, b } = parseNth(nth[2]!.replace(/\s+/g, ''), whole);
-      compound.pseudos.push({ kind: nth[1] === 'nth-child' ? 'nth' : 'nth-last', a, b });
-    }
-  }
-  return compound;
-}
-
-function parseNth(expr: string, whole: string): { a: number; b: number } {
-  if (expr === 'odd') return { a: 2, b: 1 };
-  if (expr === 'even') return { a: 2, b: 0 };
-  if (/^[+-]?\d+$/.test(expr)) return { a: 0, b: Number(expr) };
-  const m = /^([+-]?\d*)n([+-]\d+)?$/.exec(expr);
-  if (!m) throw new StylesheetError(`bad :nth-child argument in "${whole}"`);
-  const a = m[1] === '' || m[1] === '+' ? 1 : m[1] === '-' ? -1 : Number(m[1]);
-  return { a, b: m[2] ? Number(m[2]) : 0 };
+  return { kind, a: Number(nth.nth.a ?? 0), b: Number(nth.nth.b ?? 0) };
 }
 
 function nthMatches(a: number, b: number, position: number): boolean {

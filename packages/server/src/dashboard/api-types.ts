@@ -1,5 +1,9 @@
-// The JSON the dashboard API answers, shared with the front end (packages/dashboard imports this
-// file for its types only). Inspector shapes come from inspector/types.ts.
+// The JSON the dashboard API answers, shared with the front end: packages/dashboard imports it as
+// `@colloquy/server/dashboard-api` (types, and the one constant its pages need; nothing here may
+// import server code at run time, as it ends up in the browser bundle). Inspector shapes come from
+// inspector/types.ts.
+
+export { INSPECTOR_EVENT_TYPES } from '../inspector/types.js';
 
 export type {
   ConnectionScore,

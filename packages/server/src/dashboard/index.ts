@@ -16,7 +16,7 @@ export interface DashboardOptions {
 
 export async function dashboardPlugin(app: FastifyInstance, ctx: AppContext, options: DashboardOptions): Promise<void> {
   await app.register(async (scope) => dashboardApiRoutes(scope, ctx, options), { prefix: '/dashboard/api' });
-  registerStaticFiles(app, options.distDir === undefined ? findDashboardDist() : options.distDir);
+  await registerStaticFiles(app, options.distDir === undefined ? findDashboardDist() : options.distDir);
 }
 
 export { AdminAuth } from './admin-auth.js';

@@ -143,6 +143,7 @@ export interface InspectorEvent {
   details: Record<string, unknown>;
 }
 
+import type { ClientTrackStats } from '@colloquy/protocol';
 import type { MediaKind } from '../media/types.js';
 
 export type { MediaKind };
@@ -193,25 +194,13 @@ export interface SubscriberTrackSample {
 }
 
 /**
- * The browser SDK's periodic getStats summary of one of its tracks, sent over the event channel.
- * Validated by the protocol's schema at the signaling boundary; mapped by `clientStatsSamples`.
+ * The browser SDK's periodic getStats summary of one of its tracks (the protocol's ClientTrackStats),
+ * sent over the event channel. Validated by the protocol's schema at the signaling boundary;
+ * mapped by `clientStatsSamples`.
  */
-export interface ClientStatsSample {
+export interface ClientStatsSample extends ClientTrackStats {
   source: 'client';
   connectionId: string;
-  streamId?: string;
-  /** Whether the browser sends (publisher) or receives (subscriber) this track. */
-  direction: 'send' | 'receive';
-  kind: MediaKind;
-  bitrate: number;
-  packetLoss: number;
-  jitterMs?: number;
-  rttMs?: number;
-  frameRate?: number;
-  width?: number;
-  height?: number;
-  nackCount?: number;
-  pliCount?: number;
 }
 
 export type QualitySampleInput = PublisherTrackSample | SubscriberTrackSample | ClientStatsSample;

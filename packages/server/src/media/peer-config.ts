@@ -1,6 +1,7 @@
 // How media/ configures werift's RTCPeerConnection: codecs, header extensions, ICE on the
 // operator's addresses only. One place, so publisher and subscriber sides agree.
 
+import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
 import {
   RTCPeerConnection,
   RTCRtpCodecParameters,
@@ -27,13 +28,8 @@ export interface IceSettings {
   tcp?: boolean;
 }
 
-export const EXT = {
-  mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
-  absSendTime: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
-  audioLevel: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
-  videoOrientation: 'urn:3gpp:video-orientation',
-  videoContentType: 'http://www.webrtc.org/experiments/rtp-hdrext/video-content-type',
-} as const;
+const EXT = RTP_HEADER_EXTENSIONS;
+export { RTP_HEADER_EXTENSIONS as EXT };
 
 /**
  * Extensions whose value is copied from the publisher's packet to the subscriber's (under the id

@@ -6,13 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalid } from '../errors.js';
-import {
-  ARCHIVE_RESOLUTIONS,
-  MAX_ARCHIVE_NAME_LENGTH,
-  type ArchiveResolution,
-  type CreateSessionOptions,
-} from '../sessions/session-manager.js';
-import type { SessionRecord } from '../store/index.js';
+import { MAX_ARCHIVE_NAME_LENGTH, type CreateSessionOptions } from '../sessions/session-manager.js';
+import { ARCHIVE_RESOLUTIONS, type ArchiveResolution, type SessionRecord } from '../store/index.js';
 import { requireProject } from './auth.js';
 import type { AppContext } from './context.js';
 

@@ -9,7 +9,7 @@ import type { ClientTokenClaims } from '../auth/client-token.js';
 import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MediaEngine } from '../media/index.js';
-import type { ArchiveMode, MediaMode, Project, SessionRecord, Store } from '../store/index.js';
+import type { ArchiveMode, ArchiveResolution, MediaMode, Project, SessionRecord, Store } from '../store/index.js';
 import type { Connection, DisconnectReason } from './connection.js';
 import { Session, type ArchiveNotice, type PublishInit } from './session.js';
 import type { Stream, StreamSummary } from './stream.js';
@@ -21,9 +21,6 @@ export { Connection, type DisconnectReason, type SignalDelivery, type RelayDeliv
 export { Stream, type StreamSummary, type StreamEvents } from './stream.js';
 export { Subscription, type SubscriptionEndReason, type SubscriptionEvents } from './subscription.js';
 
-/** Resolutions OpenTok composes archives at (reference §1.2, §6). */
-export const ARCHIVE_RESOLUTIONS = ['640x480', '480x640', '1280x720', '720x1280', '1920x1080', '1080x1920'] as const;
-export type ArchiveResolution = (typeof ARCHIVE_RESOLUTIONS)[number];
 export const MAX_ARCHIVE_NAME_LENGTH = 80;
 
 export interface CreateSessionOptions {

@@ -12,7 +12,8 @@ import { SessionStore } from './sessions.js';
 
 export type { Db, Migration } from './database.js';
 export type { Project, ProjectKind } from './projects.js';
-export type { SessionRecord, MediaMode, ArchiveMode } from './sessions.js';
+export { ARCHIVE_RESOLUTIONS } from './sessions.js';
+export type { SessionRecord, MediaMode, ArchiveMode, ArchiveResolution } from './sessions.js';
 export { ProjectValidationError, parseRsaPublicKey } from './projects.js';
 
 /** Every module's migrations, in the order they apply. Append a module's list here. */

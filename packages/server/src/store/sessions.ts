@@ -6,6 +6,10 @@ import type { Db } from './database.js';
 export type MediaMode = 'routed' | 'relayed';
 export type ArchiveMode = 'manual' | 'always';
 
+/** Resolutions OpenTok composes archives at (reference §1.2, §6): a session's default and an archive's. */
+export const ARCHIVE_RESOLUTIONS = ['640x480', '480x640', '1280x720', '720x1280', '1920x1080', '1080x1920'] as const;
+export type ArchiveResolution = (typeof ARCHIVE_RESOLUTIONS)[number];
+
 export interface SessionRecord {
   id: string;
   projectId: string;

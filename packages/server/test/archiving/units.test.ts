@@ -142,6 +142,9 @@ describe('EBML and ZIP', () => {
         const { stdout: listing } = await run('unzip', ['-Zv', zip]);
         expect(listing.includes('PKWARE 64-bit sizes')).toBe(forceZip64);
       }
+      // A stream file that vanished is an error, not a ZIP with a hole or a promise that never ends.
+      await expect(writeZip(join(dir, 'missing.zip'), [{ name: 'gone.webm', path: join(dir, 'gone.webm') }])).rejects.toThrow(/ENOENT/);
+      await expect(writeZip(join(dir, 'bad.zip'), [{ name: '../x', data: Buffer.from('x') }])).rejects.toThrow();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
