@@ -33,7 +33,8 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
     trustProxy: ctx.config.trustProxy as boolean | string[],
   });
   app.addHook('onResponse', async (request, reply) => {
-    const level = reply.statusCode >= 500 ? 'error' : 'debug';
+    // 501 (not offered here) and 503 (disk full, shutting down) are expected answers, not faults.
+    const level = reply.statusCode >= 500 && reply.statusCode !== 501 && reply.statusCode !== 503 ? 'error' : reply.statusCode >= 500 ? 'warn' : 'debug';
     request.log[level]({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
   registerBodyParsers(app);

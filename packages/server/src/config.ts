@@ -76,6 +76,12 @@ export interface ArchivingConfig {
   maxDurationSeconds: number;
   /** An archive with nobody publishing stops after this long (`COLLOQUY_ARCHIVE_NO_PUBLISHER_TIMEOUT`, seconds, default 3600). */
   noPublisherTimeoutSeconds: number;
+  /** An archive does not start while the data folder's disk has less free space than this (`COLLOQUY_ARCHIVE_MIN_FREE_MB`, default 256). */
+  minFreeMb: number;
+  /** Archives recording one session at once, multiArchiveTag ones included (`COLLOQUY_ARCHIVE_MAX_PER_SESSION`, default 5). */
+  maxPerSession: number;
+  /** Archives recording at once across one project's sessions (`COLLOQUY_ARCHIVE_MAX_PER_PROJECT`, default 50). */
+  maxPerProject: number;
 }
 
 export class ConfigError extends Error {
@@ -194,6 +200,9 @@ export function loadConfig(env: Env = process.env): Config {
       autoStopDelaySeconds: intVar(env, 'COLLOQUY_ARCHIVE_AUTO_STOP_DELAY', 60, 1, 3600),
       maxDurationSeconds: intVar(env, 'COLLOQUY_ARCHIVE_MAX_DURATION', 14_400, 1, 43_200),
       noPublisherTimeoutSeconds: intVar(env, 'COLLOQUY_ARCHIVE_NO_PUBLISHER_TIMEOUT', 3600, 1, 43_200),
+      minFreeMb: intVar(env, 'COLLOQUY_ARCHIVE_MIN_FREE_MB', 256, 0, 1_048_576),
+      maxPerSession: intVar(env, 'COLLOQUY_ARCHIVE_MAX_PER_SESSION', 5, 1, 100),
+      maxPerProject: intVar(env, 'COLLOQUY_ARCHIVE_MAX_PER_PROJECT', 50, 1, 10_000),
     },
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
   };

@@ -18,6 +18,7 @@ import { MediaEngine } from './media/index.js';
 import { archiveMediaSource, archiveSessionState } from './sessions/archive-source.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { Store } from './store/index.js';
+import { TypedEmitter } from './typed-emitter.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -50,6 +51,9 @@ export interface StartServerOptions {
 
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
+  // A throwing event listener anywhere in the domain or the SFU is logged, never rethrown.
+  const eventLog = logger.child({ module: 'events' });
+  TypedEmitter.listenerError = (err, event, emitter) => eventLog.error({ err, event, emitter }, 'event listener threw');
   const store = Store.open(config.dataDir);
   const media = new MediaEngine({
     announcedIps: config.announcedIps,

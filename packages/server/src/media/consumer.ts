@@ -14,7 +14,7 @@ import {
   type RtcpPacket,
   type RtpPacket,
 } from 'werift';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 import { COPIED_EXTENSIONS, EXT } from './peer-config.js';
 import type { Producer } from './producer.js';
 import type { ConsumerStats, MediaKind } from './types.js';

@@ -4,7 +4,7 @@
 import { ColloquyError, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { VideoCodecName } from './codecs.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
 import { Router, type RouterOptions } from './router.js';
 
@@ -46,7 +46,6 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     };
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? DEFAULT_MAX_INCOMING_BITRATE;
     this.#logger = options.logger.child({ module: 'media' });
-    TypedEmitter.listenerError = (err, event) => this.#logger.error({ err, event }, 'media event listener threw');
   }
 
   get closed(): boolean {

@@ -7,12 +7,12 @@ import type { RTCDtlsTransport, RTCPeerConnection, RTCRtpTransceiver, RtcpPacket
 import { ColloquyError, conflict, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Consumer, type RtpSink } from './consumer.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 import { createSubscriberPeer, opusCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
 import type { Producer } from './producer.js';
 import { candidateLines } from './publisher-transport.js';
 import { checkSdp } from './sdp-checks.js';
-import { addRemoteCandidate, subscribeState, type Subscription } from './transport-common.js';
+import { addRemoteCandidate, LocalNegotiation, subscribeState, type Subscription } from './transport-common.js';
 import type { ConsumerStats, IceCandidateInit, TransportState } from './types.js';
 
 export type SubscriberTransportEvents = {
@@ -44,6 +44,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
   readonly #pc: RTCPeerConnection;
   readonly #logger: Logger;
   readonly #ownsProducer: (producer: Producer) => boolean;
+  readonly #negotiation: LocalNegotiation;
   #entries: Entry[] = [];
   readonly #subscriptions: Subscription[] = [];
   #state: TransportState = 'new';
@@ -59,6 +60,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     this.#logger = options.logger;
     this.#ownsProducer = options.ownsProducer;
     this.#pc = createSubscriberPeer(options.ice);
+    this.#negotiation = new LocalNegotiation(this.#pc, () => this.closed);
     this.#subscriptions.push(subscribeState(this.#pc, (state) => this.#onState(state)));
   }
 
@@ -120,7 +122,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     if (this.#entries.length === 0) throw new ColloquyError('not-allowed', 'nothing to offer: call consume() first');
     this.#offered = true;
     const offer = await this.#pc.createOffer();
-    await this.#pc.setLocalDescription(offer);
+    await this.#negotiation.setLocalDescription(offer);
     await waitForGathering(this.#pc);
     if (this.closed) throw new ColloquyError('not-allowed', 'transport closed while offering');
     return this.#pc.localDescription!.sdp;
@@ -216,6 +218,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
       this.emit('close');
       this.removeAllListeners();
       await this.#pc.close().catch((err: unknown) => this.#logger.warn({ err }, 'subscriber peer close failed'));
+      await this.#negotiation.settle();
     })();
     return this.#closing;
   }

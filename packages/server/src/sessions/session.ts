@@ -13,7 +13,7 @@ import type { SessionRecord } from '../store/index.js';
 import { Connection, type ConnectionInit } from './connection.js';
 import { Stream } from './stream.js';
 import { Subscription, type SubscriptionEndReason } from './subscription.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 /** What archiving sends to a session's clients (OpenTok.js archiveStarted / archiveStopped). */
 export interface ArchiveNotice {

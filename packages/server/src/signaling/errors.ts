@@ -14,6 +14,7 @@ const CODE_OF_KIND: Record<ErrorKind, ErrorCode> = {
   'too-large': ErrorCodes.SIGNAL_TOO_LONG,
   'rate-limited': ErrorCodes.RATE_LIMITED,
   unsupported: ErrorCodes.INTERNAL_ERROR,
+  unavailable: ErrorCodes.INTERNAL_ERROR,
   internal: ErrorCodes.INTERNAL_ERROR,
 };
 
