@@ -11,6 +11,8 @@ import { registerErrorHandling } from './rest/errors.js';
 import { projectRoutes } from './rest/project-routes.js';
 import { sessionCreateRoutes } from './rest/session-create.js';
 import { clientBundleRoutes } from './client-bundle.js';
+import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, PendingConnectionLimit, REQUEST_TIMEOUT_MS } from './http-limits.js';
+import { proxyTrust } from './proxy-trust.js';
 import { registerSignaling } from './signaling/plugin.js';
 import { videoChatRoutes, type VideoChatMountOptions } from './video-chat.js';
 
@@ -24,13 +26,23 @@ export interface AppState {
  * (when the config allows it). Each is left out when not given.
  */
 export async function buildApp(ctx: AppContext, state: AppState = { ready: true }, dashboard?: DashboardOptions, videoChat?: VideoChatMountOptions): Promise<FastifyInstance> {
+  // One trust decision for REST, the dashboard and signaling (proxy-trust.ts).
+  const trust = proxyTrust(ctx.config.trustProxy);
   const app = Fastify({
     loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
-    // Fastify accepts a hop count here too; its types only list the other forms.
-    trustProxy: ctx.config.trustProxy as boolean | string[],
+    trustProxy: trust,
+    // Slow or silent clients cannot hold sockets for long (http-limits.ts).
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS },
+  });
+  const pending = new PendingConnectionLimit(app.server, {
+    maxPerAddress: ctx.config.maxPendingConnectionsPerIp,
+    trust,
+    logger: ctx.logger.child({ module: 'http' }),
   });
   app.addHook('onResponse', async (request, reply) => {
     // 501 (not offered here) and 503 (disk full, shutting down) are expected answers, not faults.
@@ -51,6 +63,6 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
   if (dashboard) await app.register(async (scope) => dashboardPlugin(scope, ctx, dashboard));
   await app.register(async (scope) => clientBundleRoutes(scope));
   if (videoChat) await app.register(async (scope) => videoChatRoutes(scope, ctx, videoChat));
-  registerSignaling(app, ctx);
+  registerSignaling(app, ctx, { trust, onUpgrade: (socket) => pending.settle(socket) });
   return app;
 }

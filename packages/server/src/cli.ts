@@ -12,6 +12,7 @@ import { CallbackValidationError } from './callbacks/callback-store.js';
 import { ConfigError, loadConfig } from './config.js';
 import { AdminAuth, generatePassword } from './dashboard/admin-auth.js';
 import { createLogger } from './logger.js';
+import { installProcessGuard } from './process-guard.js';
 import { startServer } from './server.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { Store } from './store/index.js';
@@ -50,6 +51,7 @@ function fail(message: string): never {
 async function serve(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config);
+  installProcessGuard(logger);
   const server = await startServer(config, { logger });
   printBanner(server.url, server.bootstrap, server.generatedAdminPassword, config.videoChat);
   let stopping = false;

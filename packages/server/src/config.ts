@@ -31,6 +31,8 @@ export interface Config {
    * comma-separated list of addresses/CIDRs.
    */
   trustProxy: boolean | number | string[];
+  /** Sockets one address may hold open before sending a complete request head (`COLLOQUY_MAX_PENDING_CONNECTIONS_PER_IP`, default 128). */
+  maxPendingConnectionsPerIp: number;
   /** Dashboard operator password (`COLLOQUY_ADMIN_PASSWORD`); when unset one is generated at first start and printed once. */
   adminPassword: string | null;
   /** Days the Inspector keeps events and quality samples (`COLLOQUY_INSPECTOR_RETENTION_DAYS`, default 14). */
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicKeyFile: publicKeyFile === null ? null : resolve(publicKeyFile),
     clockSkewSeconds: intVar(env, 'COLLOQUY_CLOCK_SKEW', 60, 0, 3600),
     trustProxy: trustProxyVar(strVar(env, 'COLLOQUY_TRUST_PROXY')),
+    maxPendingConnectionsPerIp: intVar(env, 'COLLOQUY_MAX_PENDING_CONNECTIONS_PER_IP', 128, 1, 1_000_000),
     adminPassword,
     inspectorRetentionDays: intVar(env, 'COLLOQUY_INSPECTOR_RETENTION_DAYS', 14, 1, 3650),
     qualitySampleMs: intVar(env, 'COLLOQUY_QUALITY_SAMPLE_MS', 5000, 1000, 600_000),

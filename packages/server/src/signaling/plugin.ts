@@ -3,6 +3,8 @@
 
 import { SIGNALING_PATH } from '@colloquy/protocol';
 import type { FastifyInstance } from 'fastify';
+import type { Duplex } from 'node:stream';
+import { clientAddress, type ProxyTrust } from '../proxy-trust.js';
 import type { AppContext } from '../rest/context.js';
 import { DEFAULT_SIGNALING_OPTIONS, SignalingServer } from './signaling-server.js';
 
@@ -13,7 +15,12 @@ declare module 'fastify' {
 }
 
 /** Registers on the root instance (not an encapsulated scope) so `app.signaling` is visible to all. */
-export function registerSignaling(app: FastifyInstance, ctx: AppContext): SignalingServer {
+export function registerSignaling(
+  app: FastifyInstance,
+  ctx: AppContext,
+  options: { trust: ProxyTrust; onUpgrade?: (socket: Duplex) => void },
+): SignalingServer {
+  const { trust } = options;
   const signaling = new SignalingServer(
     ctx.sessions,
     ctx.store.projects,
@@ -23,10 +30,12 @@ export function registerSignaling(app: FastifyInstance, ctx: AppContext): Signal
       heartbeatMs: ctx.config.heartbeatMs,
       heartbeatTimeoutMs: ctx.config.heartbeatMs * 3,
       clockSkewSeconds: ctx.config.clockSkewSeconds,
+      clientAddress: (request) => clientAddress(request, trust),
     },
     ctx.logger,
   );
   app.server.on('upgrade', (request, socket, head) => {
+    options.onUpgrade?.(socket);
     const path = (request.url ?? '').split('?')[0];
     if (path === SIGNALING_PATH) {
       signaling.handleUpgrade(request, socket, head);
