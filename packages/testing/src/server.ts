@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 
 export interface TestServer {
   server: RunningServer;
@@ -51,7 +51,7 @@ export function startTestServer(env: Record<string, string> = {}): Promise<TestS
 }
 
 /** startTestServer with the given entry points. */
-export async function startTestServerWith(entry: ServerEntryPoints, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServerWith(entry: ServerEntryPoints, env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestServer> {
   const dataDir = tempDir();
   const { privateKey, publicKey } = testKeyPair();
   const publicKeyFile = join(dataDir, 'app-public.pem');
@@ -66,7 +66,7 @@ export async function startTestServerWith(entry: ServerEntryPoints, env: Record<
     COLLOQUY_PUBLIC_KEY_FILE: publicKeyFile,
     ...env,
   });
-  const server = await entry.startServer(config, { logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });
+  const server = await entry.startServer(config, { logger: options.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });
   return {
     server,
     url: server.url,
