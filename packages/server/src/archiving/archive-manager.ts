@@ -623,6 +623,8 @@ export class ArchiveManager {
     const started = performance.now();
     const project = this.#store.projects.get(record.projectId);
     const partnerId = project?.kind === 'project' ? Number(project.id) : record.projectId;
+    // A recording that could not finish (its disk was full) is finalized from what reached the disk.
+    if (this.store.files(archiveId).some((f) => f.state !== 'complete')) await this.#repairFiles(archiveId, log);
     const files = this.store.files(archiveId);
     const events = this.store.events(archiveId);
     // A previous attempt (before a crash) may have left its output.
@@ -666,25 +668,7 @@ export class ArchiveManager {
   async #recover(): Promise<void> {
     for (const record of this.store.withStatus('started', 'paused', 'stopped')) {
       const log = this.#log.child({ archiveId: record.id });
-      let lastStop = 0;
-      for (const file of this.store.files(record.id)) {
-        if (file.state === 'complete') {
-          lastStop = Math.max(lastStop, file.stopOffsetMs ?? 0);
-          continue;
-        }
-        const path = join(this.#dir(record.id), 'streams', file.fileName);
-        const repaired = file.startOffsetMs !== null && existsSync(path) ? await repairMatroska(path).catch(() => null) : null;
-        if (!repaired) {
-          await rm(path, { force: true });
-          this.store.deleteFile(record.id, file.fileName);
-          log.warn({ fileName: file.fileName }, 'recording had nothing recoverable');
-          continue;
-        }
-        const stopOffsetMs = file.startOffsetMs! + repaired.durationMs;
-        this.store.completeFile(record.id, file.fileName, { startOffsetMs: file.startOffsetMs!, stopOffsetMs, size: repaired.size, hasAudio: repaired.hasAudio, hasVideo: repaired.hasVideo });
-        lastStop = Math.max(lastStop, stopOffsetMs);
-        log.info({ fileName: file.fileName, seconds: repaired.durationMs / 1000, tornBytes: repaired.tornBytes }, 'recording repaired');
-      }
+      const lastStop = await this.#repairFiles(record.id, log);
       if (record.status === 'stopped') continue;
       const recordedMs = Math.max(record.recordedMs, lastStop);
       this.store.update(record.id, { status: 'stopped', reason: REASON.restarted, recordedMs, duration: Math.round(recordedMs / 1000) });
@@ -705,6 +689,34 @@ export class ArchiveManager {
         }
       }
     }
+  }
+
+  /**
+   * Finalizes the recordings of an archive that did not finish cleanly (a crash, a full disk): a
+   * torn last cluster is cut, a file with nothing usable is dropped. Returns where the last
+   * recording ends (ms of archive time).
+   */
+  async #repairFiles(archiveId: string, log: Logger): Promise<number> {
+    let lastStop = 0;
+    for (const file of this.store.files(archiveId)) {
+      if (file.state === 'complete') {
+        lastStop = Math.max(lastStop, file.stopOffsetMs ?? 0);
+        continue;
+      }
+      const path = join(this.#dir(archiveId), 'streams', file.fileName);
+      const repaired = file.startOffsetMs !== null && existsSync(path) ? await repairMatroska(path).catch(() => null) : null;
+      if (!repaired) {
+        await rm(path, { force: true });
+        this.store.deleteFile(archiveId, file.fileName);
+        log.warn({ fileName: file.fileName }, 'recording had nothing recoverable');
+        continue;
+      }
+      const stopOffsetMs = file.startOffsetMs! + repaired.durationMs;
+      this.store.completeFile(archiveId, file.fileName, { startOffsetMs: file.startOffsetMs!, stopOffsetMs, size: repaired.size, hasAudio: repaired.hasAudio, hasVideo: repaired.hasVideo });
+      lastStop = Math.max(lastStop, stopOffsetMs);
+      log.info({ fileName: file.fileName, seconds: repaired.durationMs / 1000, tornBytes: repaired.tornBytes }, 'recording repaired');
+    }
+    return lastStop;
   }
 
   /** Expires available archives older than the retention (their files are deleted). */

@@ -10,6 +10,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDiskFull } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ArchiveRecord, ArchiveStore } from './archive-store.js';
 import type { ArchiveMediaSource, ArchiveStream, ArchiveTrack } from './interfaces.js';
@@ -266,7 +267,8 @@ export class Archive {
       );
     } catch (err) {
       // Leave the row 'recording': recovery repairs the file from what reached the disk.
-      this.#log.error({ err, fileName: recording.fileName }, 'stream recording failed to finish');
+      if (isDiskFull(err)) this.#log.warn({ reason: (err as Error).message, fileName: recording.fileName }, 'stream recording failed to finish: disk full');
+      else this.#log.error({ err, fileName: recording.fileName }, 'stream recording failed to finish');
     }
   }
 
