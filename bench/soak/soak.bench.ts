@@ -11,7 +11,8 @@
 //   npm run bench:soak -- --minutes 5 --json /tmp/soak.json
 
 import { Colloquy } from '@colloquy/sdk-node';
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { descriptors } from '@colloquy/testing/media';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ClipSpec } from '../load/clip.js';
 import { LoadRun } from '../load/load-run.js';
@@ -59,41 +60,6 @@ interface Sample {
   sockets: number;
   mediaCycles: number;
   signalingCycles: number;
-}
-
-/** Socket inodes of the UDP sockets (IPv4 and IPv6) bound on this machine. */
-function udpInodes(): Set<string> {
-  const inodes = new Set<string>();
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      if (fields.length > 9) inodes.add(fields[9]!);
-    }
-  }
-  return inodes;
-}
-
-/** The server's open descriptors and how many of them are UDP sockets. */
-function descriptors(pid: number): { fds: number; udp: number } {
-  const udp = udpInodes();
-  let fds = 0;
-  let udpCount = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    fds++;
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m && udp.has(m[1]!)) udpCount++;
-    } catch {
-      // closed between readdir and readlink
-    }
-  }
-  return { fds, udp: udpCount };
 }
 
 /** Least-squares slope of y over x (per unit of x); NaN with fewer than two points. */

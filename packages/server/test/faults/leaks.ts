@@ -1,8 +1,8 @@
-// What the fault tests count to prove nothing leaked: UDP sockets and all descriptors of a
-// process (the server's: this one, or a child), SFU transports, and a seeded random source so a failing run can
-// be replayed.
+// What the fault tests count to prove nothing leaked: bound UDP sockets and all descriptors of
+// this process (the server runs in it), SFU transports; and a seeded random source so a failing
+// run can be replayed.
 
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { descriptors } from '@colloquy/testing/media';
 import type { RunningServer } from '../../src/server.js';
 
 export interface Resources {
@@ -11,35 +11,11 @@ export interface Resources {
   transports: number;
 }
 
+export { descriptors };
+
 export function resources(server: RunningServer): Resources {
   const { fds, udp } = descriptors(process.pid);
   return { udpSockets: udp, fds, transports: server.media.routers.reduce((n, r) => n + r.transportCount, 0) };
-}
-
-/**
- * A process's open descriptors and how many are bound UDP sockets (matched by inode against
- * /proc/net/udp{,6}; werift unrefs its sockets, so Node's active-resource list misses them).
- */
-export function descriptors(pid: number | 'self'): { fds: number; udp: number } {
-  const inodes = new Set<string>();
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    for (const line of readFileSync(file, 'latin1').split('\n').slice(1)) {
-      const inode = line.trim().split(/\s+/)[9];
-      if (inode) inodes.add(inode);
-    }
-  }
-  let fds = 0;
-  let udp = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    fds++;
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m && inodes.has(m[1]!)) udp++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return { fds, udp };
 }
 
 /** A fixed-seed generator (LCG) of integers in [0, n). */
@@ -47,7 +23,8 @@ export function seeded(seed: number): (n: number) => number {
   let state = seed;
   return (n) => {
     state = (state * 1103515245 + 12345) & 0x7fffffff;
-    return state % n;
+    // The high bits: an LCG's low bits repeat with a short period.
+    return (state >>> 12) % n;
   };
 }
 
