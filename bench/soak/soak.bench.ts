@@ -20,6 +20,7 @@ import { SignalingClient } from '../load/targets/signaling-client.js';
 import { sampleProcess } from '../lib/proc.js';
 import { fmt, table } from '../lib/stats.js';
 import { startColloquy, type ColloquyProcess } from '../servers/colloquy-process.js';
+import { mediaCycle } from '../sfu/join-leave.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -131,15 +132,7 @@ try {
   const mediaLane = async (): Promise<void> => {
     while (more()) {
       try {
-        const publisher = await run.join(mediaSession!);
-        try {
-          const streamId = await run.publish(publisher, 'small');
-          const { subscription } = await run.subscribe(resident, streamId);
-          if ((await run.waitFirstFrame(subscription, 5000)) === null) noFrame++;
-          await run.unsubscribe(resident, subscription);
-        } finally {
-          await run.leave(publisher);
-        }
+        if (!(await mediaCycle(run, mediaSession!, resident, 'small'))) noFrame++;
         counts.media++;
       } catch (err) {
         fail('media cycle', err);

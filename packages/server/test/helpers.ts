@@ -4,12 +4,12 @@
 
 import { startTestServerWith, type TestServer } from '@colloquy/testing/server';
 import { loadConfig } from '../src/config.js';
-import { startServer } from '../src/server.js';
+import { startServer, type StartServerOptions } from '../src/server.js';
 import { pino, type Logger } from 'pino';
 
 export { TEST_API_KEY, TEST_API_SECRET, TEST_APPLICATION_ID, tempDir, testKeyPair, type TestServer } from '@colloquy/testing/server';
 
-export function startTestServer(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestServer> {
+export function startTestServer(env: Record<string, string> = {}, options: Pick<StartServerOptions, 'logger' | 'archiving'> = {}): Promise<TestServer> {
   return startTestServerWith({ loadConfig, startServer }, env, options);
 }
 

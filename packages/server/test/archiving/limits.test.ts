@@ -4,14 +4,12 @@
 // took 100 of 100 archives with distinct multiArchiveTags.
 
 import { signJwt } from '@colloquy/tokens';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import OpenTok from 'opentok';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { TEST_API_KEY, TEST_API_SECRET, TEST_APPLICATION_ID, tempDir, testKeyPair } from '../helpers.js';
+import type { RunningServer } from '../../src/server.js';
+import { startTestServer, TEST_API_KEY, TEST_API_SECRET } from '../helpers.js';
 import { TestRtpSource } from './rtp-test-source.js';
 import { TestSessions } from './test-sessions.js';
 
@@ -19,23 +17,10 @@ let media: TestRtpSource;
 const servers: RunningServer[] = [];
 
 async function start(env: Record<string, string>): Promise<{ server: RunningServer; sessions: TestSessions }> {
-  const dir = tempDir();
-  const publicKeyFile = join(dir, 'app-public.pem');
-  writeFileSync(publicKeyFile, testKeyPair().publicKey);
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    COLLOQUY_DATA_DIR: dir,
-    COLLOQUY_API_KEY: TEST_API_KEY,
-    COLLOQUY_API_SECRET: TEST_API_SECRET,
-    COLLOQUY_APPLICATION_ID: TEST_APPLICATION_ID,
-    COLLOQUY_PUBLIC_KEY_FILE: publicKeyFile,
-    ...env,
-  });
   const sessions = new TestSessions();
-  const server = await startServer(config, { logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), archiving: { media, sessions } });
-  servers.push(server);
-  return { server, sessions };
+  const t = await startTestServer(env, { archiving: { media, sessions } });
+  servers.push(t.server);
+  return { server: t.server, sessions };
 }
 
 beforeAll(() => {
