@@ -7,7 +7,6 @@ import { signJwt } from '@colloquy/tokens';
 import { rmSync } from 'node:fs';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import type { RunningServer } from '../../src/server.js';
 import { startTestServer, TEST_API_KEY, TEST_API_SECRET } from '../helpers.js';
 import { TestRtpSource } from './rtp-test-source.js';
@@ -83,7 +82,4 @@ describe('simultaneous archives', () => {
     expect(server.archives.list(TEST_API_KEY).count).toBe(0);
   });
 
-  it('documents the defaults: 256 MB, 5 per session, 50 per project', () => {
-    expect(loadConfig({}).archiving).toMatchObject({ minFreeMb: 256, maxPerSession: 5, maxPerProject: 50 });
-  });
 });
