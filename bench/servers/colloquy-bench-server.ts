@@ -10,7 +10,7 @@
 // Clients use the server itself: REST, tokens, signaling, publish/subscribe, the SFU.
 // Prints one JSON line {url, control, pid} on stdout when ready; SIGTERM stops it.
 
-import { loadConfig, startServer } from '@colloquy/server';
+import { installProcessGuard, loadConfig, startServer } from '@colloquy/server';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Session as InspectorSession } from 'node:inspector';
 import { isAbsolute } from 'node:path';
@@ -18,7 +18,10 @@ import { writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 
 const config = loadConfig(process.env);
-const server = await startServer(config, { logger: pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }) });
+const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+// As `colloquy serve`: a stray exception is logged and counted, not the end of a long run.
+installProcessGuard(logger);
+const server = await startServer(config, { logger });
 
 class HttpError extends Error {
   constructor(

@@ -9,11 +9,29 @@ import { join } from 'node:path';
 import { heapGrowth } from '../lib/heap-snapshot.js';
 import { fmt } from '../lib/stats.js';
 import type { ClipSpec } from '../load/clip.js';
-import { LoadRun } from '../load/load-run.js';
+import { LoadRun, type ParticipantRef } from '../load/load-run.js';
 import type { JoinLeaveResult } from '../signaling/signaling-suite.js';
 import { serverCheckpoint, startColloquy } from '../servers/colloquy-process.js';
 
 const CLIP: ClipSpec = { width: 320, height: 180, bitrate: 300_000, fps: 30, seconds: 10 };
+
+/**
+ * One media join/leave cycle: a participant joins `session`, publishes `clip`, `resident`
+ * subscribes and waits for the first frame, unsubscribes, the publisher leaves. Returns whether a
+ * first frame came within 5 s. Also the soak's media churn (soak/soak.bench.ts).
+ */
+export async function mediaCycle(run: LoadRun, session: string, resident: ParticipantRef, clip: string): Promise<boolean> {
+  const publisher = await run.join(session);
+  try {
+    const streamId = await run.publish(publisher, clip);
+    const { subscription } = await run.subscribe(resident, streamId);
+    const frame = await run.waitFirstFrame(subscription, 5000);
+    await run.unsubscribe(resident, subscription);
+    return frame !== null;
+  } finally {
+    await run.leave(publisher);
+  }
+}
 
 export async function runMediaJoinLeave(
   cycles: number,
@@ -37,15 +55,7 @@ export async function runMediaJoinLeave(
       points.push(await serverCheckpoint(server, cycle, 500)); // closing sockets and timers finish
     };
     const cycle = async (): Promise<void> => {
-      const publisher = await run.join(session!);
-      try {
-        const streamId = await run.publish(publisher, 'small');
-        const { subscription } = await run.subscribe(resident, streamId);
-        if ((await run.waitFirstFrame(subscription, 5000)) === null) noFrame++;
-        await run.unsubscribe(resident, subscription);
-      } finally {
-        await run.leave(publisher);
-      }
+      if (!(await mediaCycle(run, session!, resident, 'small'))) noFrame++;
     };
     await checkpoint(0);
     // Heap snapshots after warm-up and at the end say what any growth is made of.

@@ -15,6 +15,8 @@ import { ConfigError } from './config.js';
 import { clientBundleRoutes } from './client-bundle.js';
 import { opsRoutes } from './ops/routes.js';
 import { clientEventRoutes } from './rest/client-events.js';
+import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, PendingConnectionLimit, REQUEST_TIMEOUT_MS } from './http-limits.js';
+import { proxyTrust } from './proxy-trust.js';
 import { registerSignaling } from './signaling/plugin.js';
 import { videoChatRoutes, type VideoChatMountOptions } from './video-chat.js';
 
@@ -40,6 +42,8 @@ export function readTlsFiles(tls: { certFile: string; keyFile: string }): { cert
  * (when the config allows it). Each is left out when not given.
  */
 export async function buildApp(ctx: AppContext, state: AppState = { ready: true }, dashboard?: DashboardOptions, videoChat?: VideoChatMountOptions): Promise<FastifyInstance> {
+  // One trust decision for REST, the dashboard and signaling (proxy-trust.ts).
+  const trust = proxyTrust(ctx.config.trustProxy);
   const app = Fastify({
     // COLLOQUY_TLS_CERT/KEY: HTTPS and WSS on the same port (RunningServer.reloadTls re-reads them).
     ...(ctx.config.tls ? { https: readTlsFiles(ctx.config.tls) } : {}),
@@ -47,11 +51,20 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
-    // Fastify accepts a hop count here too; its types only list the other forms.
-    trustProxy: ctx.config.trustProxy as boolean | string[],
+    trustProxy: trust,
+    // Slow or silent clients cannot hold sockets for long (http-limits.ts).
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS },
+  });
+  const pending = new PendingConnectionLimit(app.server, {
+    maxPerAddress: ctx.config.maxPendingConnectionsPerIp,
+    trust,
+    logger: ctx.logger.child({ module: 'http' }),
   });
   app.addHook('onResponse', async (request, reply) => {
-    const level = reply.statusCode >= 500 ? 'error' : 'debug';
+    // 501 (not offered here) and 503 (disk full, shutting down) are expected answers, not faults.
+    const level = reply.statusCode >= 500 && reply.statusCode !== 501 && reply.statusCode !== 503 ? 'error' : reply.statusCode >= 500 ? 'warn' : 'debug';
     request.log[level]({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
   await registerBodyParsers(app);
@@ -71,6 +84,6 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
   await app.register(async (scope) => clientBundleRoutes(scope));
   await app.register(async (scope) => clientEventRoutes(scope, ctx));
   if (videoChat) await app.register(async (scope) => videoChatRoutes(scope, ctx, videoChat));
-  registerSignaling(app, ctx);
+  registerSignaling(app, ctx, { trust, onUpgrade: (socket) => pending.settle(socket) });
   return app;
 }

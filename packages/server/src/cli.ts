@@ -13,6 +13,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { AdminAuth, generatePassword } from './dashboard/admin-auth.js';
 import { createLogger } from './logger.js';
 import { ColloquyError } from './errors.js';
+import { installProcessGuard } from './process-guard.js';
 import { ListenError, startServer } from './server.js';
 import { ProjectValidationError } from './store/projects.js';
 import { SessionManager } from './sessions/session-manager.js';
@@ -65,6 +66,7 @@ async function serve(args: string[]): Promise<void> {
   options(args, {});
   const config = loadConfig();
   const logger = createLogger(config);
+  installProcessGuard(logger);
   const server = await startServer(config, { logger });
   printBanner(server.url, server.bootstrap, server.generatedAdminPassword, config.videoChat);
   let stopping = false;

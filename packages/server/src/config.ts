@@ -32,6 +32,8 @@ export interface Config {
    * comma-separated list of addresses/CIDRs.
    */
   trustProxy: boolean | number | string[];
+  /** Sockets one address may hold open before sending a complete request head (`COLLOQUY_MAX_PENDING_CONNECTIONS_PER_IP`, default 128). */
+  maxPendingConnectionsPerIp: number;
   /** Dashboard operator password (`COLLOQUY_ADMIN_PASSWORD`); when unset one is generated at first start and printed once. */
   adminPassword: string | null;
   /** Days the Inspector keeps events and quality samples (`COLLOQUY_INSPECTOR_RETENTION_DAYS`, default 14). */
@@ -100,6 +102,12 @@ export interface ArchivingConfig {
   maxDurationSeconds: number;
   /** An archive with nobody publishing stops after this long (`COLLOQUY_ARCHIVE_NO_PUBLISHER_TIMEOUT`, seconds, default 3600). */
   noPublisherTimeoutSeconds: number;
+  /** An archive does not start while the data folder's disk has less free space than this (`COLLOQUY_ARCHIVE_MIN_FREE_MB`, default 256). */
+  minFreeMb: number;
+  /** Archives recording one session at once, multiArchiveTag ones included (`COLLOQUY_ARCHIVE_MAX_PER_SESSION`, default 5). */
+  maxPerSession: number;
+  /** Archives recording at once across one project's sessions (`COLLOQUY_ARCHIVE_MAX_PER_PROJECT`, default 50). */
+  maxPerProject: number;
 }
 
 export class ConfigError extends Error {
@@ -221,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicKeyFile: publicKeyFile === null ? null : resolve(publicKeyFile),
     clockSkewSeconds: intVar(env, 'COLLOQUY_CLOCK_SKEW', 60, 0, 3600),
     trustProxy: trustProxyVar(strVar(env, 'COLLOQUY_TRUST_PROXY')),
+    maxPendingConnectionsPerIp: intVar(env, 'COLLOQUY_MAX_PENDING_CONNECTIONS_PER_IP', 128, 1, 1_000_000),
     adminPassword,
     inspectorRetentionDays: intVar(env, 'COLLOQUY_INSPECTOR_RETENTION_DAYS', 14, 1, 3650),
     qualitySampleMs: intVar(env, 'COLLOQUY_QUALITY_SAMPLE_MS', 5000, 1000, 600_000),
@@ -239,6 +248,9 @@ export function loadConfig(env: Env = process.env): Config {
       autoStopDelaySeconds: intVar(env, 'COLLOQUY_ARCHIVE_AUTO_STOP_DELAY', 60, 1, 3600),
       maxDurationSeconds: intVar(env, 'COLLOQUY_ARCHIVE_MAX_DURATION', 14_400, 1, 43_200),
       noPublisherTimeoutSeconds: intVar(env, 'COLLOQUY_ARCHIVE_NO_PUBLISHER_TIMEOUT', 3600, 1, 43_200),
+      minFreeMb: intVar(env, 'COLLOQUY_ARCHIVE_MIN_FREE_MB', 256, 0, 1_048_576),
+      maxPerSession: intVar(env, 'COLLOQUY_ARCHIVE_MAX_PER_SESSION', 5, 1, 100),
+      maxPerProject: intVar(env, 'COLLOQUY_ARCHIVE_MAX_PER_PROJECT', 50, 1, 10_000),
     },
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
     rtcTcp: rtcTcp === 'on',

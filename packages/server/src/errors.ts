@@ -11,7 +11,7 @@ export type ErrorKind =
   | 'too-large' // 413
   | 'rate-limited' // 429
   | 'unsupported' // 501: a feature this server does not provide
-  | 'unavailable' // 503: the server is saturated (or stopping); try again later
+  | 'unavailable' // 503: cannot serve right now (saturated, disk full, stopping); try again later
   | 'internal'; // 500
 
 export const STATUS_OF_KIND: Record<ErrorKind, number> = {
@@ -48,3 +48,15 @@ export const invalid = (message: string, code?: number, otName?: string): Colloq
 export const notFound = (message: string, code?: number, otName?: string): ColloquyError => new ColloquyError('not-found', message, code, otName);
 export const conflict = (message: string, code?: number): ColloquyError => new ColloquyError('conflict', message, code);
 export const forbidden = (message: string, code?: number, otName?: string): ColloquyError => new ColloquyError('forbidden', message, code, otName);
+
+/**
+ * Whether an error means the disk (or the database's file system) is full: SQLite's SQLITE_FULL
+ * ("database or disk is full") or a write's ENOSPC. Such a failure is the machine's state, not a
+ * bug: callers answer 503 and carry on, and everything works again once space is freed.
+ */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+export const DISK_FULL_MESSAGE = 'Service unavailable: the server is out of disk space; try again later';

@@ -23,6 +23,7 @@ import { archiveMediaSource, archiveSessionState } from './sessions/archive-sour
 import { SessionManager } from './sessions/session-manager.js';
 import { holdDataDir } from './store/backup.js';
 import { Store } from './store/index.js';
+import { TypedEmitter } from './typed-emitter.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -83,6 +84,9 @@ export interface StartServerOptions {
 
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
+  // A throwing event listener anywhere in the domain or the SFU is logged, never rethrown.
+  const eventLog = logger.child({ module: 'events' });
+  TypedEmitter.listenerError = (err, event, emitter) => eventLog.error({ err, event, emitter }, 'event listener threw');
   const store = Store.open(config.dataDir);
   // A pid file in the data folder: `colloquy restore` refuses to replace the database under us.
   const releaseDataDir = holdDataDir(config.dataDir);

@@ -3,6 +3,7 @@
 // cycles) and a benchmark (a thousand).
 
 import type { Router } from '@colloquy/server';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { NodePublisher, NodeSubscriber, waitUntil } from './media-clients.js';
 import type { TestMedia } from './media-sources.js';
 
@@ -11,6 +12,39 @@ export function activeResources(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const name of process.getActiveResourcesInfo()) counts[name] = (counts[name] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * A process's open descriptors (/proc/<pid>/fd) and how many of them are bound UDP sockets (matched
+ * by inode against /proc/net/udp{,6}): what a leak of media ports shows as, in this process or a
+ * server's. werift unrefs its sockets, so activeResources() does not see them all.
+ */
+export function descriptors(pid: number | 'self' = 'self'): { fds: number; udp: number } {
+  const inodes = new Set<string>();
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      continue; // no IPv6 on this machine
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const inode = line.trim().split(/\s+/)[9];
+      if (inode) inodes.add(inode);
+    }
+  }
+  let fds = 0;
+  let udp = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    fds++;
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m && inodes.has(m[1]!)) udp++;
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  return { fds, udp };
 }
 
 export async function joinLeaveCycle(router: Router, media: TestMedia, options: { closeBy?: 'transport' | 'router' } = {}): Promise<void> {

@@ -1,7 +1,7 @@
 // A real Colloquy server for tests in other packages: in this process, on a free loopback port,
 // with a fresh data folder, a known project and a known application.
 
-import { loadConfig, startServer, type RunningServer } from '@colloquy/server';
+import { loadConfig, startServer, type RunningServer, type StartServerOptions } from '@colloquy/server';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,7 +51,11 @@ export function startTestServer(env: Record<string, string> = {}): Promise<TestS
 }
 
 /** startTestServer with the given entry points. */
-export async function startTestServerWith(entry: ServerEntryPoints, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServerWith(
+  entry: ServerEntryPoints,
+  env: Record<string, string> = {},
+  options: Pick<StartServerOptions, 'logger' | 'archiving'> = {},
+): Promise<TestServer> {
   const dataDir = tempDir();
   const { privateKey, publicKey } = testKeyPair();
   const publicKeyFile = join(dataDir, 'app-public.pem');
@@ -70,7 +74,7 @@ export async function startTestServerWith(entry: ServerEntryPoints, env: Record<
     COLLOQUY_OVERLOAD_CPU: '0',
     ...env,
   });
-  const server = await entry.startServer(config, { logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });
+  const server = await entry.startServer(config, { ...options, logger: options.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });
   return {
     server,
     url: server.url,

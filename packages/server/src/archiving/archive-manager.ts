@@ -5,11 +5,11 @@
 // after a crash (finalizing what reached the disk), prunes old archives, and signs download links.
 
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statfsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArchivingConfig } from '../config.js';
-import { ColloquyError, conflict, invalid, notFound } from '../errors.js';
+import { ColloquyError, conflict, invalid, isDiskFull, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ARCHIVE_RESOLUTIONS, type Project, type SessionRecord, type Store } from '../store/index.js';
 import { Archive } from './archive.js';
@@ -38,6 +38,12 @@ export interface ArchivingSettings {
   initialPublishTimeoutMs: number;
   /** x264 preset of compositions. */
   x264Preset: string;
+  /** No archive starts while the data folder's disk has less free space than this, MB (0: no check). */
+  minFreeMb: number;
+  /** Archives recording one session at once (multiArchiveTag ones included). */
+  maxPerSession: number;
+  /** Archives recording at once across one project. */
+  maxPerProject: number;
 }
 
 export const DEFAULT_ARCHIVING_SETTINGS: ArchivingSettings = {
@@ -49,6 +55,9 @@ export const DEFAULT_ARCHIVING_SETTINGS: ArchivingSettings = {
   noPublisherTimeoutMs: 3600_000,
   initialPublishTimeoutMs: 60_000,
   x264Preset: 'veryfast',
+  minFreeMb: 256,
+  maxPerSession: 5,
+  maxPerProject: 50,
 };
 
 /** The settings from the server configuration. */
@@ -60,6 +69,9 @@ export function archivingSettings(config: ArchivingConfig): Partial<ArchivingSet
     autoStopDelayMs: config.autoStopDelaySeconds * 1000,
     maxDurationMs: config.maxDurationSeconds * 1000,
     noPublisherTimeoutMs: config.noPublisherTimeoutSeconds * 1000,
+    minFreeMb: config.minFreeMb,
+    maxPerSession: config.maxPerSession,
+    maxPerProject: config.maxPerProject,
   };
 }
 
@@ -101,11 +113,14 @@ export const REASON = {
   shutdown: 'server shutdown',
   restarted: 'server restarted while recording; finalized from what was written',
   projectDeleted: 'project deleted',
+  diskFull: 'recording failed: the server ran out of disk space',
 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TICK_MS = 1000;
 const RETENTION_SWEEP_MS = 3600_000;
+/** After a write failed (disk full): when to try that archive's pending step again. */
+const RETRY_MS = 10_000;
 
 export class ArchiveManager {
   readonly store: ArchiveStore;
@@ -123,6 +138,11 @@ export class ArchiveManager {
   readonly #queue: string[] = [];
   readonly #producing = new Map<string, { promise: Promise<void>; cancel: () => void }>();
   readonly #waiters = new Map<string, Array<(record: ArchiveRecord) => void>>();
+  /**
+   * Archives whose last step could not be written (disk full), with when to try again: a stop whose
+   * final status is still to be saved (`save`), or a production to run again (`produce`).
+   */
+  readonly #retries = new Map<string, { at: number; step: 'save' | 'produce'; archive?: Archive }>();
   #unwatch: () => void = () => {};
   #tick: NodeJS.Timeout | undefined;
   #retention: NodeJS.Timeout | undefined;
@@ -153,8 +173,9 @@ export class ArchiveManager {
     this.#tick = setInterval(() => this.#enforceLimits(), TICK_MS);
     this.#tick.unref();
     if (this.settings.retentionDays > 0) {
-      void this.pruneExpired();
-      this.#retention = setInterval(() => void this.pruneExpired(), RETENTION_SWEEP_MS);
+      const prune = (): void => void this.pruneExpired().catch((err: unknown) => this.#log.warn({ err }, 'archive retention sweep failed; next sweep in an hour'));
+      prune();
+      this.#retention = setInterval(prune, RETENTION_SWEEP_MS);
       this.#retention.unref();
     }
   }
@@ -204,7 +225,7 @@ export class ArchiveManager {
     }
     if (record.autoArchive) throw conflict('Archives of sessions with archiveMode "always" stop by themselves and cannot be stopped by a call', 409);
     await this.#stop(archive, REASON.userInitiated);
-    return this.store.get(record.id)!;
+    return archive.unsaved ? archive.record : this.store.get(record.id)!;
   }
 
   /** A project's archive; 404 for unknown ids and other projects' archives. */
@@ -346,6 +367,7 @@ export class ArchiveManager {
       'name' | 'outputMode' | 'streamMode' | 'hasAudio' | 'hasVideo' | 'resolution' | 'layout' | 'multiArchiveTag' | 'maxBitrate' | 'quantizationParameter' | 'autoArchive'
     >,
   ): ArchiveRecord {
+    this.#checkCapacity(projectId, session.id);
     const now = Date.now();
     const record: ArchiveRecord = {
       id: randomUUID(),
@@ -368,15 +390,26 @@ export class ArchiveManager {
       if (err instanceof ArchiveConflictError) throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
       throw err;
     }
-    if (record.layout) this.store.addEvent(record.id, { atMs: 0, kind: 'layout', layout: record.layout });
-    const archive = new Archive(record, {
-      store: this.store,
-      media: this.#media,
-      logger: this.#log,
-      dir: this.#dir(record.id),
-      onActivityChange: (a) => this.#onActivityChange(a),
-      onFatal: (a, err) => void this.#stop(a, `recording failed: ${err.message}`),
-    });
+    let archive: Archive;
+    try {
+      if (record.layout) this.store.addEvent(record.id, { atMs: 0, kind: 'layout', layout: record.layout });
+      archive = new Archive(record, {
+        store: this.store,
+        media: this.#media,
+        logger: this.#log,
+        dir: this.#dir(record.id),
+        onActivityChange: (a) => this.#onActivityChange(a),
+        onFatal: (a, err) => void this.#stop(a, isDiskFull(err) ? REASON.diskFull : `recording failed: ${err.message}`),
+      });
+    } catch (err) {
+      // Never leave a row "started" that nothing records (it would block the session's next archive).
+      try {
+        this.store.update(record.id, { status: 'failed', reason: `could not start: ${(err as Error).message}`.slice(0, 1000) });
+      } catch (inner) {
+        this.#log.warn({ err: inner, archiveId: record.id }, 'cannot mark the archive failed; recovery at the next start will');
+      }
+      throw err;
+    }
     this.#live.set(record.id, archive);
     this.#idleSince.set(record.id, performance.now());
     this.#log.info(
@@ -389,6 +422,11 @@ export class ArchiveManager {
     return { ...archive.record, status: 'started' };
   }
 
+  /**
+   * Stops an archive and queues its production. Never rejects: it runs from timers and events
+   * (`void this.#stop(...)`), where a rejection would be unhandled. A final status the disk could
+   * not take is saved later (#retryPending), then the archive is produced.
+   */
   async #stop(archive: Archive, reason: string): Promise<void> {
     if (archive.stopping) return archive.stop(reason);
     const stopped = archive.stop(reason);
@@ -396,7 +434,59 @@ export class ArchiveManager {
     this.#broadcast(archive.sessionId, 'archiveStopped', archive.record);
     await stopped;
     this.#live.delete(archive.id);
-    this.#enqueue(archive.id);
+    if (archive.unsaved) this.#retries.set(archive.id, { at: performance.now() + RETRY_MS, step: 'save', archive });
+    else this.#enqueue(archive.id);
+  }
+
+  /**
+   * Refuses an archive the server cannot take now: too little free disk space (503), or the
+   * session's or project's limit of simultaneous archives reached (409, as OpenTok refuses a start
+   * it cannot serve).
+   */
+  #checkCapacity(projectId: string, sessionId: string): void {
+    if (this.settings.minFreeMb > 0) {
+      const freeMb = this.#freeMb();
+      if (freeMb !== null && freeMb < this.settings.minFreeMb) {
+        throw new ColloquyError(
+          'unavailable',
+          `Cannot start the archive: the server has ${Math.floor(freeMb)} MB of free disk space, less than the ${this.settings.minFreeMb} MB an archive needs to start`,
+          503,
+        );
+      }
+    }
+    const live = [...this.#live.values()].filter((a) => !a.stopping);
+    if (live.filter((a) => a.sessionId === sessionId).length >= this.settings.maxPerSession) {
+      throw conflict(`Too many archives recording this session: at most ${this.settings.maxPerSession} at once (each needs its own multiArchiveTag)`, 409);
+    }
+    if (live.filter((a) => a.record.projectId === projectId).length >= this.settings.maxPerProject) {
+      throw conflict(`Too many archives recording in this project: at most ${this.settings.maxPerProject} at once`, 409);
+    }
+  }
+
+  /** Free space for archives (the data folder's file system), MB; null when it cannot be read. */
+  #freeMb(): number | null {
+    try {
+      mkdirSync(this.archivesDir, { recursive: true });
+      const fs = statfsSync(this.archivesDir);
+      return (fs.bavail * fs.bsize) / 1048576;
+    } catch (err) {
+      this.#log.warn({ err }, 'cannot read the free disk space');
+      return null;
+    }
+  }
+
+  /** Every tick: steps a full disk interrupted, once their time has come. */
+  #retryPending(now: number): void {
+    for (const [id, retry] of [...this.#retries]) {
+      if (retry.at > now) continue;
+      this.#retries.delete(id);
+      if (retry.step === 'save') {
+        if (retry.archive!.saveFinalState()) this.#enqueue(id);
+        else this.#retries.set(id, { ...retry, at: now + RETRY_MS });
+      } else {
+        this.#enqueue(id);
+      }
+    }
   }
 
   #onActivityChange(archive: Archive): void {
@@ -449,13 +539,25 @@ export class ArchiveManager {
         autoArchive: true,
       });
     } catch (err) {
-      this.#log.error({ err, sessionId: session.id }, 'cannot start the automatic archive');
+      // Out of space or over a limit: the next connection change tries again.
+      if (err instanceof ColloquyError) this.#log.warn({ sessionId: session.id, reason: err.message }, 'cannot start the automatic archive');
+      else this.#log.error({ err, sessionId: session.id }, 'cannot start the automatic archive');
     }
   }
 
   /** Every second: maximum duration (with rollover for automatic archives) and publisher timeouts. */
   #enforceLimits(): void {
+    // A timer callback: nothing may escape it (an exception here would end the process).
+    try {
+      this.#enforceLimitsNow();
+    } catch (err) {
+      this.#log.error({ err }, 'archive limits check failed');
+    }
+  }
+
+  #enforceLimitsNow(): void {
     const now = performance.now();
+    this.#retryPending(now);
     for (const archive of [...this.#live.values()]) {
       if (archive.stopping) continue;
       if (archive.clock() >= this.settings.maxDurationMs) {
@@ -493,10 +595,16 @@ export class ArchiveManager {
     while (!this.#closing && this.#producing.size < this.settings.composeConcurrency && this.#queue.length > 0) {
       const id = this.#queue.shift()!;
       const job: { cancelled: boolean; run: OutputRun | null } = { cancelled: false, run: null };
-      const promise = this.#produce(id, job).finally(() => {
-        this.#producing.delete(id);
-        this.#pump();
-      });
+      const promise = this.#produce(id, job)
+        .catch((err: unknown) => {
+          // Its status could not even be written (disk full): produce it again later.
+          this.#log.warn({ err, archiveId: id }, 'archive production could not finish; retrying later');
+          if (!this.#closing) this.#retries.set(id, { at: performance.now() + RETRY_MS, step: 'produce' });
+        })
+        .finally(() => {
+          this.#producing.delete(id);
+          this.#pump();
+        });
       this.#producing.set(id, {
         promise,
         cancel: () => {
@@ -515,6 +623,8 @@ export class ArchiveManager {
     const started = performance.now();
     const project = this.#store.projects.get(record.projectId);
     const partnerId = project?.kind === 'project' ? Number(project.id) : record.projectId;
+    // A recording that could not finish (its disk was full) is finalized from what reached the disk.
+    if (this.store.files(archiveId).some((f) => f.state !== 'complete')) await this.#repairFiles(archiveId, log);
     const files = this.store.files(archiveId);
     const events = this.store.events(archiveId);
     // A previous attempt (before a crash) may have left its output.
@@ -558,25 +668,7 @@ export class ArchiveManager {
   async #recover(): Promise<void> {
     for (const record of this.store.withStatus('started', 'paused', 'stopped')) {
       const log = this.#log.child({ archiveId: record.id });
-      let lastStop = 0;
-      for (const file of this.store.files(record.id)) {
-        if (file.state === 'complete') {
-          lastStop = Math.max(lastStop, file.stopOffsetMs ?? 0);
-          continue;
-        }
-        const path = join(this.#dir(record.id), 'streams', file.fileName);
-        const repaired = file.startOffsetMs !== null && existsSync(path) ? await repairMatroska(path).catch(() => null) : null;
-        if (!repaired) {
-          await rm(path, { force: true });
-          this.store.deleteFile(record.id, file.fileName);
-          log.warn({ fileName: file.fileName }, 'recording had nothing recoverable');
-          continue;
-        }
-        const stopOffsetMs = file.startOffsetMs! + repaired.durationMs;
-        this.store.completeFile(record.id, file.fileName, { startOffsetMs: file.startOffsetMs!, stopOffsetMs, size: repaired.size, hasAudio: repaired.hasAudio, hasVideo: repaired.hasVideo });
-        lastStop = Math.max(lastStop, stopOffsetMs);
-        log.info({ fileName: file.fileName, seconds: repaired.durationMs / 1000, tornBytes: repaired.tornBytes }, 'recording repaired');
-      }
+      const lastStop = await this.#repairFiles(record.id, log);
       if (record.status === 'stopped') continue;
       const recordedMs = Math.max(record.recordedMs, lastStop);
       this.store.update(record.id, { status: 'stopped', reason: REASON.restarted, recordedMs, duration: Math.round(recordedMs / 1000) });
@@ -597,6 +689,34 @@ export class ArchiveManager {
         }
       }
     }
+  }
+
+  /**
+   * Finalizes the recordings of an archive that did not finish cleanly (a crash, a full disk): a
+   * torn last cluster is cut, a file with nothing usable is dropped. Returns where the last
+   * recording ends (ms of archive time).
+   */
+  async #repairFiles(archiveId: string, log: Logger): Promise<number> {
+    let lastStop = 0;
+    for (const file of this.store.files(archiveId)) {
+      if (file.state === 'complete') {
+        lastStop = Math.max(lastStop, file.stopOffsetMs ?? 0);
+        continue;
+      }
+      const path = join(this.#dir(archiveId), 'streams', file.fileName);
+      const repaired = file.startOffsetMs !== null && existsSync(path) ? await repairMatroska(path).catch(() => null) : null;
+      if (!repaired) {
+        await rm(path, { force: true });
+        this.store.deleteFile(archiveId, file.fileName);
+        log.warn({ fileName: file.fileName }, 'recording had nothing recoverable');
+        continue;
+      }
+      const stopOffsetMs = file.startOffsetMs! + repaired.durationMs;
+      this.store.completeFile(archiveId, file.fileName, { startOffsetMs: file.startOffsetMs!, stopOffsetMs, size: repaired.size, hasAudio: repaired.hasAudio, hasVideo: repaired.hasVideo });
+      lastStop = Math.max(lastStop, stopOffsetMs);
+      log.info({ fileName: file.fileName, seconds: repaired.durationMs / 1000, tornBytes: repaired.tornBytes }, 'recording repaired');
+    }
+    return lastStop;
   }
 
   /** Expires available archives older than the retention (their files are deleted). */
@@ -635,6 +755,7 @@ export class ArchiveManager {
       for (const timer of this.#emptySessionTimers.values()) clearTimeout(timer);
       this.#emptySessionTimers.clear();
       this.#queue.length = 0;
+      this.#retries.clear();
       for (const production of this.#producing.values()) production.cancel();
       await Promise.all([...this.#live.values()].map((a) => this.#stop(a, REASON.shutdown).catch(() => {})));
       await Promise.all([...this.#producing.values()].map((p) => p.promise.catch(() => {})));

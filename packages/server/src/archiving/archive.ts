@@ -3,9 +3,14 @@
 // stands still while paused), the layout timeline of composed archives, and the heartbeat that lets
 // a restarted server know how far it got. Stopping finalizes every file; the manager then produces
 // the MP4 or ZIP.
+//
+// Its writes run from timers and media events, where an exception would end the process: a write
+// that fails (a full disk) makes the archive fail through onFatal instead, and a final status the
+// disk could not take is kept in memory until saveFinalState() succeeds.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDiskFull } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ArchiveRecord, ArchiveStore } from './archive-store.js';
 import type { ArchiveMediaSource, ArchiveStream, ArchiveTrack } from './interfaces.js';
@@ -23,7 +28,7 @@ export interface ArchiveDeps {
   dir: string;
   /** Status changed between started and paused (persisted by the archive; told for timers and events). */
   onActivityChange: (archive: Archive) => void;
-  /** A recording failed beyond repair (disk full…). */
+  /** A recording or a write failed beyond repair (disk full…); called once. */
   onFatal: (archive: Archive, err: Error) => void;
 }
 
@@ -56,6 +61,9 @@ export class Archive {
   #heartbeat: NodeJS.Timeout;
   #stopping: Promise<void> | null = null;
   #pendingStops: Promise<unknown>[] = [];
+  #failed = false;
+  /** The stopped status could not be written yet (disk full). */
+  #unsaved = false;
 
   constructor(record: ArchiveRecord, deps: ArchiveDeps) {
     this.record = record;
@@ -63,7 +71,7 @@ export class Archive {
     this.#log = deps.logger.child({ archiveId: record.id });
     this.#activeSince = performance.now();
     mkdirSync(join(deps.dir, 'streams'), { recursive: true });
-    this.#heartbeat = setInterval(() => deps.store.setRecordedMs(record.id, this.clock()), HEARTBEAT_MS);
+    this.#heartbeat = setInterval(() => this.#write(() => deps.store.setRecordedMs(record.id, this.clock())), HEARTBEAT_MS);
     this.#heartbeat.unref();
   }
 
@@ -77,6 +85,42 @@ export class Archive {
 
   get stopping(): boolean {
     return this.#stopping !== null;
+  }
+
+  /** Stopped, but the stopped status is not in the database yet (see saveFinalState). */
+  get unsaved(): boolean {
+    return this.#unsaved;
+  }
+
+  /** Writes the stopped status kept in memory; true once it is saved. */
+  saveFinalState(): boolean {
+    if (!this.#unsaved) return true;
+    const { status, reason, recordedMs, duration } = this.record;
+    try {
+      this.record = this.#deps.store.update(this.id, { status, reason, recordedMs, duration });
+      this.#unsaved = false;
+      this.#log.info('archive stop saved after the disk had room again');
+      return true;
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'archive stop still cannot be saved');
+      return false;
+    }
+  }
+
+  /** Runs a write of the recording path; a failure fails the archive (once) instead of throwing. */
+  #write(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+  }
+
+  #fail(err: Error): void {
+    if (this.#failed || this.#stopping) return;
+    this.#failed = true;
+    this.#log.warn({ err: err.message, code: (err as { code?: unknown }).code }, 'archive write failed; stopping the archive');
+    this.#deps.onFatal(this, err);
   }
 
   /** Recorded milliseconds so far (paused time excluded). */
@@ -118,6 +162,10 @@ export class Archive {
    */
   sync(streams: ArchiveStream[]): void {
     if (this.#stopping) return;
+    this.#write(() => this.#sync(streams));
+  }
+
+  #sync(streams: ArchiveStream[]): void {
     const wanted = new Map<string, { stream: ArchiveStream; audio: ArchiveTrack | null; video: ArchiveTrack | null }>();
     for (const stream of streams) {
       let wantAudio = this.record.hasAudio;
@@ -185,8 +233,8 @@ export class Archive {
       media: this.#deps.media,
       archiveClock: () => this.clock(),
       logger: this.#log,
-      onStarted: (startOffsetMs) => this.#deps.store.setFileStart(this.id, fileName, startOffsetMs),
-      onError: (err) => this.#deps.onFatal(this, err),
+      onStarted: (startOffsetMs) => this.#write(() => this.#deps.store.setFileStart(this.id, fileName, startOffsetMs)),
+      onError: (err) => this.#fail(err),
     });
     this.#recordings.set(stream.streamId, { stream, recorder, fileName, key: segmentKey(audio, video), hasAudio: !!audio, hasVideo: !!video });
     this.#everRecorded = true;
@@ -219,7 +267,8 @@ export class Archive {
       );
     } catch (err) {
       // Leave the row 'recording': recovery repairs the file from what reached the disk.
-      this.#log.error({ err, fileName: recording.fileName }, 'stream recording failed to finish');
+      if (isDiskFull(err)) this.#log.warn({ reason: (err as Error).message, fileName: recording.fileName }, 'stream recording failed to finish: disk full');
+      else this.#log.error({ err, fileName: recording.fileName }, 'stream recording failed to finish');
     }
   }
 
@@ -252,12 +301,15 @@ export class Archive {
       const recordedMs = this.clock();
       this.#activeMs = recordedMs;
       this.#activeSince = null;
-      this.record = this.#deps.store.update(this.id, {
-        status: 'stopped',
-        reason,
-        recordedMs: Math.round(recordedMs),
-        duration: Math.round(recordedMs / 1000),
-      });
+      const stopped = { status: 'stopped' as const, reason, recordedMs: Math.round(recordedMs), duration: Math.round(recordedMs / 1000) };
+      try {
+        this.record = this.#deps.store.update(this.id, stopped);
+      } catch (err) {
+        // The session must still see it stop (and may start another): keep it in memory for now.
+        this.record = { ...this.record, ...stopped, updatedAt: Date.now() };
+        this.#unsaved = true;
+        this.#log.warn({ err: (err as Error).message }, 'cannot save the archive stop yet (disk full?); retrying later');
+      }
       for (const streamId of [...this.#recordings.keys()]) this.#stopRecording(streamId);
       await Promise.all(this.#pendingStops);
       this.#log.info({ reason, seconds: Math.round(recordedMs / 1000) }, 'archive stopped');

@@ -454,7 +454,8 @@ function checkOrigin(request: FastifyRequest): void {
   } catch {
     throw forbidden('Cross-origin request refused', 403);
   }
-  const expected = request.headers['x-forwarded-host'] ?? request.headers.host;
+  // request.host believes X-Forwarded-Host only from a trusted proxy (COLLOQUY_TRUST_PROXY, proxy-trust.ts).
+  const expected = request.host;
   if (host !== expected) throw forbidden('Cross-origin request refused', 403);
 }
 

@@ -5,6 +5,7 @@
 // database; pruning runs on an unref'd timer that close() clears.
 
 import type { Db } from '../store/database.js';
+import { isDiskFull } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { LiveView, trackKey } from './live-view.js';
 import { trackScore } from './score.js';
@@ -695,7 +696,9 @@ export class Inspector {
     try {
       this.flush();
     } catch (err) {
-      this.#log.error({ err }, 'inspector flush failed; batch dropped');
+      // A full disk is the machine's state, not a bug: one line without a stack per flush.
+      if (isDiskFull(err)) this.#log.warn({ reason: (err as Error).message }, 'inspector flush failed: disk full; batch dropped');
+      else this.#log.error({ err }, 'inspector flush failed; batch dropped');
     }
   }
 

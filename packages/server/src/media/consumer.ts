@@ -15,7 +15,7 @@ import {
   type RtcpPacket,
   type RtpPacket,
 } from 'werift';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 import type { Producer } from './producer.js';
 import { RetransmissionHistory } from './retransmission-history.js';
 import { DROP, RtpRewriter } from './rtp-rewriter.js';

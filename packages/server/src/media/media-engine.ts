@@ -4,7 +4,7 @@
 import { ColloquyError, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { VideoCodecName } from './codecs.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
 import { Router, type RouterOptions } from './router.js';
 import type { SrtpImplementation } from './srtp-path.js';
@@ -58,7 +58,6 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.srtp = options.srtp ?? 'colloquy';
     if (this.srtp !== 'colloquy' && this.srtp !== 'werift') throw invalid(`srtp must be 'colloquy' or 'werift', got ${String(this.srtp)}`);
     this.#logger = options.logger.child({ module: 'media' });
-    TypedEmitter.listenerError = (err, event) => this.#logger.error({ err, event }, 'media event listener threw');
   }
 
   get closed(): boolean {

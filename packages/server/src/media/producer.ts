@@ -5,7 +5,7 @@
 import type { RtpPacket } from 'werift';
 import { h264Dimensions, isH264KeyFrameStart, isVp8KeyFrameStart, vp8Dimensions } from './codecs.js';
 import type { Consumer } from './consumer.js';
-import { TypedEmitter } from './emitter.js';
+import { reportListenerError, TypedEmitter } from '../typed-emitter.js';
 import type { CodecInfo, MediaKind, ProducerStats } from './types.js';
 
 export type ProducerEvents = {
@@ -146,7 +146,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       try {
         listeners[i]!(packet);
       } catch (err) {
-        TypedEmitter.listenerError(err, 'rtp');
+        reportListenerError(err, 'rtp', 'Producer');
       }
     }
   }

@@ -13,12 +13,12 @@ import {
 } from 'werift';
 import { ColloquyError, conflict, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 import type { VideoCodecName } from './codecs.js';
 import { createPublisherPeer, waitForGathering, type IceSettings } from './peer-config.js';
 import { Producer, type ProducerLink } from './producer.js';
 import { checkPublisherOffer, checkSdp } from './sdp-checks.js';
-import { addRemoteCandidate, codecInfo, subscribeState, type Subscription } from './transport-common.js';
+import { addRemoteCandidate, codecInfo, LocalNegotiation, subscribeState, type Subscription } from './transport-common.js';
 import type { IceCandidateInit, MediaKind, TransportState } from './types.js';
 import { BitrateController, REMB_INTERVAL_MS } from './bitrate-controller.js';
 import { attachOurSrtp, srtpDump, type SrtpImplementation } from './srtp-path.js';
@@ -54,6 +54,7 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
   readonly #logger: Logger;
   readonly #bitrate: BitrateController;
   readonly #srtp: SrtpImplementation;
+  readonly #negotiation: LocalNegotiation;
   #producers: Producer[] = [];
   readonly #subscriptions: Subscription[] = [];
   #state: TransportState = 'new';
@@ -70,6 +71,7 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
     this.#bitrate = new BitrateController(options.maxIncomingBitrate);
     this.#srtp = options.srtp;
     this.#pc = createPublisherPeer(options.ice, options.videoCodec);
+    this.#negotiation = new LocalNegotiation(this.#pc, () => this.closed);
     this.#subscriptions.push(subscribeState(this.#pc, (state) => this.#onState(state)));
   }
 
@@ -109,6 +111,7 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
     } catch (err) {
       throw invalid(`unusable SDP offer: ${(err as Error).message}`);
     }
+    if (this.closed) throw new ColloquyError('not-allowed', 'transport closed while answering');
     const producers: Producer[] = [];
     try {
       for (const transceiver of this.#pc.getTransceivers()) {
@@ -117,7 +120,7 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
       }
       if (producers.length === 0) throw invalid(`the offer has no track this session can receive (Opus audio, ${this.videoCodec} video)`);
       const answer = await this.#pc.createAnswer();
-      await this.#pc.setLocalDescription(answer);
+      await this.#negotiation.setLocalDescription(answer);
       await waitForGathering(this.#pc);
       if (this.closed) throw new ColloquyError('not-allowed', 'transport closed while answering');
     } catch (err) {
@@ -257,6 +260,7 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
       this.emit('close');
       this.removeAllListeners();
       await this.#pc.close().catch((err: unknown) => this.#logger.warn({ err }, 'publisher peer close failed'));
+      await this.#negotiation.settle();
     })();
     return this.#closing;
   }

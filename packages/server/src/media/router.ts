@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { ColloquyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { VideoCodecName } from './codecs.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
 import type { Producer } from './producer.js';
 import type { SrtpImplementation } from './srtp-path.js';

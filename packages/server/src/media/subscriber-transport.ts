@@ -7,13 +7,13 @@ import type { RTCDtlsTransport, RTCPeerConnection, RTCRtpTransceiver, RtcpPacket
 import { ColloquyError, conflict, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Consumer, type RtpSink } from './consumer.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 import { createSubscriberPeer, opusCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
 import type { Producer } from './producer.js';
 import { candidateLines } from './publisher-transport.js';
 import { checkSdp } from './sdp-checks.js';
 import { attachOurSrtp, srtpDump, type SrtpImplementation } from './srtp-path.js';
-import { addRemoteCandidate, subscribeState, type Subscription } from './transport-common.js';
+import { addRemoteCandidate, LocalNegotiation, subscribeState, type Subscription } from './transport-common.js';
 import type { ConsumerStats, IceCandidateInit, TransportState } from './types.js';
 
 export type SubscriberTransportEvents = {
@@ -47,6 +47,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
   readonly #logger: Logger;
   readonly #ownsProducer: (producer: Producer) => boolean;
   readonly #srtp: SrtpImplementation;
+  readonly #negotiation: LocalNegotiation;
   #entries: Entry[] = [];
   readonly #subscriptions: Subscription[] = [];
   #state: TransportState = 'new';
@@ -63,6 +64,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     this.#ownsProducer = options.ownsProducer;
     this.#srtp = options.srtp;
     this.#pc = createSubscriberPeer(options.ice);
+    this.#negotiation = new LocalNegotiation(this.#pc, () => this.closed);
     this.#subscriptions.push(subscribeState(this.#pc, (state) => this.#onState(state)));
   }
 
@@ -124,7 +126,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     if (this.#entries.length === 0) throw new ColloquyError('not-allowed', 'nothing to offer: call consume() first');
     this.#offered = true;
     const offer = await this.#pc.createOffer();
-    await this.#pc.setLocalDescription(offer);
+    await this.#negotiation.setLocalDescription(offer);
     await waitForGathering(this.#pc);
     if (this.closed) throw new ColloquyError('not-allowed', 'transport closed while offering');
     return this.#pc.localDescription!.sdp;
@@ -221,6 +223,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
       this.emit('close');
       this.removeAllListeners();
       await this.#pc.close().catch((err: unknown) => this.#logger.warn({ err }, 'subscriber peer close failed'));
+      await this.#negotiation.settle();
     })();
     return this.#closing;
   }

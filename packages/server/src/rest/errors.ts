@@ -1,16 +1,19 @@
 // Every error leaves as OpenTok's JSON body `{code, message}` with the right status, whatever
-// raised it: the domain (ColloquyError), Fastify (bad JSON, body too large, wrong media type), or a
-// bug (500, logged, no internals in the answer).
+// raised it: the domain (ColloquyError), Fastify (bad JSON, body too large, wrong media type), a
+// full disk (503), or a bug (500, logged, no internals in the
+// answer). A 501 (a feature this server does not offer) is the client's business: a warn line
+// without a stack, not an error.
 
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
-import { ColloquyError, STATUS_OF_KIND } from '../errors.js';
+import { ColloquyError, DISK_FULL_MESSAGE, isDiskFull, STATUS_OF_KIND } from '../errors.js';
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | ColloquyError | ZodError | Error, request, reply) => {
     if (error instanceof ColloquyError) {
       const status = STATUS_OF_KIND[error.kind];
-      if (status >= 500) request.log.error({ err: error }, 'request failed');
+      // 501 and 503 are answers, not faults: the onResponse hook logs them at warn, without a stack.
+      if (status >= 500 && status !== 501 && status !== 503) request.log.error({ err: error }, 'request failed');
       return reply.status(status).send({ code: error.code ?? status, message: error.message });
     }
     if (error instanceof ZodError) {
@@ -19,6 +22,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const status = (error as FastifyError).statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return reply.status(status).send({ code: status, message: clientMessage(error as FastifyError) });
+    }
+    if (isDiskFull(error)) {
+      request.log.warn({ reason: error.message }, 'request failed: disk full');
+      return reply.status(503).send({ code: 503, message: DISK_FULL_MESSAGE });
     }
     request.log.error({ err: error }, 'unhandled error');
     return reply.status(500).send({ code: 500, message: 'Internal server error' });

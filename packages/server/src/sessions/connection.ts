@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClientTokenKind } from '../auth/client-token.js';
 import { can, permissionsOf, type Permission } from '../auth/roles.js';
 import { TokenBucket } from './token-bucket.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 export type { DisconnectReason };
 

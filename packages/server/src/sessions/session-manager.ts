@@ -14,7 +14,7 @@ import type { Connection, DisconnectReason } from './connection.js';
 import { Session, type ArchiveNotice, type PublishInit } from './session.js';
 import type { Stream, StreamSummary } from './stream.js';
 import type { Subscription, SubscriptionEndReason } from './subscription.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 export { Session, type ArchiveNotice, type PublishInit, type SessionEvents } from './session.js';
 export { Connection, type DisconnectReason, type SignalDelivery, type RelayDelivery, type RelayStart } from './connection.js';
@@ -135,7 +135,6 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     this.#store = store;
     this.#log = logger.child({ module: 'sessions' });
     this.#options = options;
-    this.onListenerError = (event, err) => this.#log.error({ err, event }, 'session event listener failed');
   }
 
   create(project: Project, options: CreateSessionOptions): SessionRecord {

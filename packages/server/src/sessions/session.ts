@@ -13,7 +13,7 @@ import type { SessionRecord } from '../store/index.js';
 import { Connection, type ConnectionInit } from './connection.js';
 import { Stream } from './stream.js';
 import { Subscription, type SubscriptionEndReason } from './subscription.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 /** What archiving sends to a session's clients (OpenTok.js archiveStarted / archiveStopped). */
 export interface ArchiveNotice {
@@ -56,6 +56,12 @@ export interface SessionMediaOptions {
 export const MAX_STREAMS_PER_CONNECTION = 8;
 /** Subscriptions one connection may hold at once. */
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 256;
+/**
+ * Publishes and subscribes one connection may have in negotiation at once (the SFU answering or
+ * offering: each binds a UDP socket). A client sets its streams up a few at a time; a burst of them
+ * is refused rather than let one token tie up the port range.
+ */
+export const MAX_NEGOTIATIONS_PER_CONNECTION = 4;
 
 export interface PublishInit {
   name: string;
@@ -69,6 +75,8 @@ export interface PublishInit {
 }
 
 export class Session extends TypedEmitter<SessionEvents> {
+  /** Negotiations in flight per connection id (MAX_NEGOTIATIONS_PER_CONNECTION). */
+  readonly #negotiating = new Map<string, number>();
   readonly id: string;
   readonly projectId: string;
   readonly record: SessionRecord;
@@ -159,6 +167,15 @@ export class Session extends TypedEmitter<SessionEvents> {
     if ([...this.streams.values()].filter((s) => s.connection === connection).length >= MAX_STREAMS_PER_CONNECTION) {
       throw new ColloquyError('rate-limited', `A connection may publish at most ${MAX_STREAMS_PER_CONNECTION} streams at once`, 1605);
     }
+    const release = this.#beginNegotiation(connection);
+    try {
+      return await this.#publish(connection, init);
+    } finally {
+      release();
+    }
+  }
+
+  async #publish(connection: Connection, init: PublishInit): Promise<{ stream: Stream; sdp?: string }> {
     const stream = new Stream({
       connection,
       mediaMode: this.mediaMode,
@@ -219,6 +236,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       // Peer to peer with oneself would need two ends on one page; OpenTok.js does not offer it either.
       throw invalid('In a relayed session a client cannot subscribe to its own stream', 1501);
     }
+    // Routed: the SFU offers on a new transport, a negotiation counted against the connection.
+    const release = this.mediaMode === 'routed' ? this.#beginNegotiation(connection) : undefined;
     const subscription = new Subscription({
       stream,
       connection,
@@ -250,7 +269,26 @@ export class Session extends TypedEmitter<SessionEvents> {
       subscription.close('networkDisconnected');
       if (err instanceof ColloquyError && err.code === undefined) throw new ColloquyError(err.kind, `Unable to subscribe: ${err.message}`, 1501);
       throw err;
+    } finally {
+      release?.();
     }
+  }
+
+  /** Counts a negotiation of `connection` in flight; refuses one over the limit. Returns its release. */
+  #beginNegotiation(connection: Connection): () => void {
+    const n = this.#negotiating.get(connection.id) ?? 0;
+    if (n >= MAX_NEGOTIATIONS_PER_CONNECTION) {
+      throw new ColloquyError('rate-limited', `A connection may set up at most ${MAX_NEGOTIATIONS_PER_CONNECTION} streams or subscriptions at once`, 1605);
+    }
+    this.#negotiating.set(connection.id, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#negotiating.get(connection.id) ?? 1) - 1;
+      if (left > 0) this.#negotiating.set(connection.id, left);
+      else this.#negotiating.delete(connection.id);
+    };
   }
 
   /** Relayed: passes an offer, answer or candidate to the other browser of the subscription. */

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Producer, PublisherTransport } from '../media/index.js';
 import type { Connection } from './connection.js';
 import { TransportWatch } from './transport-watch.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 export type { StreamDestroyedReason, StreamProperty };
 

@@ -10,7 +10,7 @@ import type { Consumer, SubscriberTransport } from '../media/index.js';
 import type { Connection } from './connection.js';
 import type { Stream } from './stream.js';
 import { TransportWatch } from './transport-watch.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 /** Why a subscription ended: its stream's reason, or the subscriber's own unsubscribe. */
 export type SubscriptionEndReason = StreamDestroyedReason | 'unsubscribed';

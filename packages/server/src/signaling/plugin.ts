@@ -2,10 +2,10 @@
 // SignalingServer; on shutdown its sockets close before the HTTP server waits for connections.
 
 import { SIGNALING_PATH } from '@colloquy/protocol';
-import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyInstance } from 'fastify';
-import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { turnCredentials } from '../ops/turn-credentials.js';
+import { clientAddress, type ProxyTrust } from '../proxy-trust.js';
 import type { AppContext } from '../rest/context.js';
 import { DEFAULT_SIGNALING_OPTIONS, SignalingServer } from './signaling-server.js';
 
@@ -16,7 +16,12 @@ declare module 'fastify' {
 }
 
 /** Registers on the root instance (not an encapsulated scope) so `app.signaling` is visible to all. */
-export function registerSignaling(app: FastifyInstance, ctx: AppContext): SignalingServer {
+export function registerSignaling(
+  app: FastifyInstance,
+  ctx: AppContext,
+  options: { trust: ProxyTrust; onUpgrade?: (socket: Duplex) => void },
+): SignalingServer {
+  const { trust } = options;
   const turn = ctx.config.turn;
   const signaling = new SignalingServer(
     ctx.sessions,
@@ -27,12 +32,13 @@ export function registerSignaling(app: FastifyInstance, ctx: AppContext): Signal
       heartbeatMs: ctx.config.heartbeatMs,
       heartbeatTimeoutMs: ctx.config.heartbeatMs * 3,
       clockSkewSeconds: ctx.config.clockSkewSeconds,
-      clientIp: clientIpFunction(ctx.config.trustProxy),
+      clientAddress: (request) => clientAddress(request, trust),
       ...(turn ? { iceServers: (connectionId: string) => [turnCredentials(turn, connectionId)] } : {}),
     },
     ctx.logger,
   );
   app.server.on('upgrade', (request, socket, head) => {
+    options.onUpgrade?.(socket);
     const path = (request.url ?? '').split('?')[0];
     if (path === SIGNALING_PATH) {
       signaling.handleUpgrade(request, socket, head);
@@ -44,14 +50,4 @@ export function registerSignaling(app: FastifyInstance, ctx: AppContext): Signal
   app.decorate('signaling', signaling);
   app.addHook('preClose', async () => signaling.close());
   return signaling;
-}
-
-/**
- * The client address of an upgrade request under COLLOQUY_TRUST_PROXY, as Fastify reads it for
- * HTTP requests: X-Forwarded-For hops are believed only from trusted proxies (false: none).
- */
-export function clientIpFunction(trust: boolean | number | string[]): (request: IncomingMessage) => string {
-  if (trust === false) return (request) => request.socket.remoteAddress ?? '';
-  const trusted = trust === true ? () => true : typeof trust === 'number' ? (_addr: string, hop: number) => hop < trust : proxyAddr.compile(trust);
-  return (request) => proxyAddr(request, trusted);
 }

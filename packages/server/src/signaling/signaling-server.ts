@@ -46,13 +46,14 @@ export interface SignalingOptions extends ChannelOptions {
   messageBurst: number;
   messagesPerSecond: number;
   clockSkewSeconds: number;
-  /** The client's address for a WebSocket upgrade (X-Forwarded-For only from trusted proxies); default: the socket's peer. */
-  clientIp?: (request: IncomingMessage) => string;
+  /** The client's address for the Inspector (proxy-trust.ts: X-Forwarded-For only from trusted proxies). */
+  clientAddress: (request: IncomingMessage) => string;
   /** The TURN servers (with credentials for this connection) a client is given on connect; none when absent. */
   iceServers?: (connectionId: string) => IceServerInfo[];
 }
 
 export const DEFAULT_SIGNALING_OPTIONS: Omit<SignalingOptions, 'resumeGraceMs' | 'heartbeatMs' | 'heartbeatTimeoutMs' | 'clockSkewSeconds'> = {
+  clientAddress: (request) => request.socket.remoteAddress ?? '',
   maxPayloadBytes: 64 * 1024,
   authTimeoutMs: 10_000,
   maxProtocolErrors: 20,
@@ -63,6 +64,9 @@ export const DEFAULT_SIGNALING_OPTIONS: Omit<SignalingOptions, 'resumeGraceMs' |
   maxSocketBufferBytes: 8 * 1024 * 1024,
 };
 
+/** How long a cut-off socket keeps its close frame's chance to reach the client before it is destroyed. */
+const CUT_OFF_GRACE_MS = 200;
+
 /** One socket's state, before and after it is bound to a connection. */
 interface Peer {
   ws: WebSocket;
@@ -71,6 +75,8 @@ interface Peer {
   channel: Channel | null;
   lastHeard: number;
   protocolErrors: number;
+  /** Cut off: everything it still sends is dropped unread and unlogged. */
+  cutOff: boolean;
   messages: TokenBucket;
   authTimer: NodeJS.Timeout | undefined;
 }
@@ -140,11 +146,12 @@ export class SignalingServer {
   #accept(ws: WebSocket, request: IncomingMessage): void {
     const peer: Peer = {
       ws,
-      ip: (this.#options.clientIp ?? socketIp)(request),
+      ip: this.#options.clientAddress(request),
       userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512),
       channel: null,
       lastHeard: Date.now(),
       protocolErrors: 0,
+      cutOff: false,
       messages: new TokenBucket(this.#options.messageBurst, this.#options.messagesPerSecond),
       authTimer: undefined,
     };
@@ -175,6 +182,7 @@ export class SignalingServer {
   }
 
   #onMessage(peer: Peer, data: RawData, isBinary: boolean): void {
+    if (peer.cutOff) return;
     peer.lastHeard = Date.now();
     if (!peer.messages.take()) {
       this.#cutOff(peer, 'too many messages');
@@ -481,12 +489,24 @@ export class SignalingServer {
     this.#reply(peer, errorMessage(code, text, re));
   }
 
-  /** Ends a misbehaving socket, and its connection with it: no resume. */
+  /**
+   * Ends a misbehaving socket, and its connection with it: no resume. Logged once. The close frame
+   * says why; the socket then stops being read (the rest of a flood is never parsed, and frames
+   * already read are dropped, see #onMessage) and is destroyed CUT_OFF_GRACE_MS later rather than
+   * left open for a close handshake a flooding client never completes.
+   */
   #cutOff(peer: Peer, why: string): void {
+    if (peer.cutOff) return;
+    peer.cutOff = true;
     this.#log.warn({ ip: peer.ip, connectionId: peer.channel?.connection.id, why }, 'cutting off client');
     const channel = peer.channel;
     peer.channel = null;
-    if (peer.ws.readyState === WebSocket.OPEN) peer.ws.close(CloseCodes.PROTOCOL_VIOLATION, why);
+    const ws = peer.ws;
+    if (ws.readyState === WebSocket.OPEN) ws.close(CloseCodes.PROTOCOL_VIOLATION, why);
+    ws.pause();
+    const terminate = setTimeout(() => ws.terminate(), CUT_OFF_GRACE_MS);
+    terminate.unref?.();
+    ws.once('close', () => clearTimeout(terminate));
     channel?.end('networkDisconnected', CloseCodes.PROTOCOL_VIOLATION);
   }
 
@@ -519,7 +539,4 @@ function rawText(data: RawData): string {
   return Buffer.from(data).toString('utf8');
 }
 
-/** The socket's peer address (X-Forwarded-For is believed only through SignalingOptions.clientIp). */
-function socketIp(request: IncomingMessage): string {
-  return request.socket.remoteAddress ?? '';
-}
+

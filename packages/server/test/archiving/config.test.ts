@@ -13,6 +13,9 @@ describe('archive configuration', () => {
       autoStopDelaySeconds: 60,
       maxDurationSeconds: 14_400,
       noPublisherTimeoutSeconds: 3600,
+      minFreeMb: 256,
+      maxPerSession: 5,
+      maxPerProject: 50,
     });
   });
 
@@ -24,6 +27,9 @@ describe('archive configuration', () => {
       COLLOQUY_ARCHIVE_AUTO_STOP_DELAY: '5',
       COLLOQUY_ARCHIVE_MAX_DURATION: '10',
       COLLOQUY_ARCHIVE_NO_PUBLISHER_TIMEOUT: '20',
+      COLLOQUY_ARCHIVE_MIN_FREE_MB: '64',
+      COLLOQUY_ARCHIVE_MAX_PER_SESSION: '2',
+      COLLOQUY_ARCHIVE_MAX_PER_PROJECT: '9',
     });
     expect(archivingSettings(config.archiving)).toEqual({
       linkTtlSeconds: 30,
@@ -32,6 +38,9 @@ describe('archive configuration', () => {
       autoStopDelayMs: 5000,
       maxDurationMs: 10_000,
       noPublisherTimeoutMs: 20_000,
+      minFreeMb: 64,
+      maxPerSession: 2,
+      maxPerProject: 9,
     });
   });
 
@@ -40,5 +49,7 @@ describe('archive configuration', () => {
     expect(() => loadConfig({ COLLOQUY_ARCHIVE_COMPOSE_CONCURRENCY: 'two' })).toThrow(/COLLOQUY_ARCHIVE_COMPOSE_CONCURRENCY/);
     expect(() => loadConfig({ COLLOQUY_ARCHIVE_RETENTION_DAYS: '-1' })).toThrow(/COLLOQUY_ARCHIVE_RETENTION_DAYS/);
     expect(() => loadConfig({ COLLOQUY_ARCHIVE_MAX_DURATION: '99999' })).toThrow(/between 1 and 43200/);
+    expect(() => loadConfig({ COLLOQUY_ARCHIVE_MAX_PER_SESSION: '0' })).toThrow(/COLLOQUY_ARCHIVE_MAX_PER_SESSION/);
+    expect(() => loadConfig({ COLLOQUY_ARCHIVE_MIN_FREE_MB: '-5' })).toThrow(/COLLOQUY_ARCHIVE_MIN_FREE_MB/);
   });
 });
