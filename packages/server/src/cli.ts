@@ -12,9 +12,10 @@ import { CallbackValidationError } from './callbacks/callback-store.js';
 import { ConfigError, loadConfig } from './config.js';
 import { AdminAuth, generatePassword } from './dashboard/admin-auth.js';
 import { createLogger } from './logger.js';
+import type { BootstrapResult } from './bootstrap.js';
 import { ColloquyError } from './errors.js';
 import { installProcessGuard } from './process-guard.js';
-import { ListenError, startServer } from './server.js';
+import { ListenError } from './listen-error.js';
 import { ProjectValidationError } from './store/projects.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { BackupError, backupDatabase, restoreDatabase } from './store/backup.js';
@@ -67,6 +68,8 @@ async function serve(args: string[]): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config);
   installProcessGuard(logger);
+  // Loaded here, not at the top: the other commands then start without the server's modules.
+  const { startServer } = await import('./server.js');
   const server = await startServer(config, { logger });
   printBanner(server.url, server.bootstrap, server.generatedAdminPassword, config.videoChat);
   let stopping = false;
@@ -100,7 +103,7 @@ async function serve(args: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-function printBanner(url: string, bootstrap: Awaited<ReturnType<typeof startServer>>['bootstrap'], adminPassword: string | null, videoChat: boolean): void {
+function printBanner(url: string, bootstrap: BootstrapResult, adminPassword: string | null, videoChat: boolean): void {
   const lines = ['', `Colloquy is running at ${url}`, `  dashboard:  ${url}/`];
   if (videoChat) lines.push(`  video chat: ${url}${VIDEO_CHAT_PATH}  (the tutorial app; docs/tutorial-video-chat.md)`);
   lines.push(`  health:     ${url}/healthz`, `  browser SDK: ${url}/v2/js/opentok.js`);

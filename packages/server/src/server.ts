@@ -7,6 +7,7 @@ import { createSecureContext } from 'node:tls';
 import { buildApp, readTlsFiles, type AppState } from './app.js';
 import { ArchiveManager, archivingSettings } from './archiving/archive-manager.js';
 import type { ArchiveMediaSource, ArchiveSessionState } from './archiving/interfaces.js';
+import { listenError } from './listen-error.js';
 import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
 import { AdminAuth } from './dashboard/admin-auth.js';
@@ -48,29 +49,6 @@ export interface RunningServer {
   /** Re-reads COLLOQUY_TLS_CERT/KEY for new connections (SIGHUP); throws when they cannot be used, keeping the old ones. */
   reloadTls(): void;
   close(): Promise<void>;
-}
-
-/** The server could not listen where it was told to: a one-line explanation for the operator. */
-export class ListenError extends Error {
-  override name = 'ListenError';
-}
-
-/** Why a listen failed, in the operator's terms (which variable to change), or null if not theirs to fix. */
-function listenError(err: unknown, config: Pick<Config, 'port' | 'host'>): ListenError | null {
-  switch ((err as { code?: string }).code) {
-    case 'EADDRINUSE':
-      return new ListenError(`port ${config.port} is in use; set PORT=… to another port (or stop what is using it)`);
-    case 'EACCES':
-      return new ListenError(`port ${config.port} needs privileges on this machine; set PORT=… to 1024 or above`);
-    case 'EADDRNOTAVAIL':
-      return new ListenError(`HOST ${config.host} is not an address of this machine; set HOST=127.0.0.1 (this machine only) or HOST=0.0.0.0 (every interface)`);
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-    case 'EAI_NONAME':
-      return new ListenError(`HOST ${config.host} does not resolve to an address; set HOST=127.0.0.1 or HOST=0.0.0.0`);
-    default:
-      return null;
-  }
 }
 
 /** How long a shutdown waits for HTTP responses in flight before cutting their connections. */

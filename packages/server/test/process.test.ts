@@ -212,7 +212,7 @@ describe('colloquy CLI', () => {
     } finally {
       store.close();
     }
-  });
+  }, 180_000);
 
   it('explains mistakes in one line and a hint (exit code 2), never a stack or the whole help', async () => {
     const dataDir = tempDir();
@@ -235,8 +235,10 @@ describe('colloquy CLI', () => {
       [['project', 'create', '--name', 'App', '--public-key', join(dataDir, 'missing.pem')], /^cannot read the public key file .*missing\.pem: no such file$/, 'project '],
       [['serve', 'now'], /^Unexpected argument 'now'/, 'serve '],
     ];
-    for (const [args, message, helpOf] of cases) {
-      const err = await cli(args, env).catch((e) => e);
+    // Each case is a node process start (a second or more on a loaded machine): run them together.
+    const errors = await Promise.all(cases.map(([args]) => cli(args, env).catch((e) => e)));
+    for (const [i, [args, message, helpOf]] of cases.entries()) {
+      const err = errors[i];
       expect(err.code, args.join(' ')).toBe(2);
       const [first, second, ...more] = (err.stderr as string).split('\n');
       expect(first, args.join(' ')).toMatch(/^colloquy: /);
@@ -244,7 +246,7 @@ describe('colloquy CLI', () => {
       expect(second).toBe(`Run \`colloquy ${helpOf}--help\` for usage.`);
       expect(more).toEqual(['']);
     }
-  });
+  }, 180_000);
 
   it('prints one command\'s help for `colloquy <command> --help` (serve does not start) and the overview for --help', async () => {
     const env = { COLLOQUY_DATA_DIR: tempDir() };
@@ -259,7 +261,7 @@ describe('colloquy CLI', () => {
     // The bin npm links (it exists before the build, unlike dist/cli.js) runs the same CLI.
     const viaBin = await run(process.execPath, [fileURLToPath(new URL('../bin/colloquy.js', import.meta.url)), '--help'], { env: { ...process.env, ...env } });
     expect(viaBin.stdout).toBe(overview.stdout);
-  });
+  }, 180_000);
 
   it('load runs the load tool of bench/ with the same arguments and exit code', async () => {
     const help = await cli(['load', '--help'], {});
@@ -268,7 +270,7 @@ describe('colloquy CLI', () => {
     const err = await cli(['load', '--bogus'], {}).catch((e) => e);
     expect(err.code).not.toBe(0);
     expect(err.stderr).toMatch(/colloquy-load: Unknown option '--bogus'/);
-  });
+  }, 120_000);
 });
 
 describe('shutdown with a download nobody reads', () => {
