@@ -5,7 +5,7 @@
 // is released on every path.
 
 import { makeTestMedia, type TestMedia } from '@colloquy/testing/media';
-import { ProtocolClient, ProtocolError, waitUntil, type Message } from '@colloquy/testing/protocol';
+import { ProtocolClient, ProtocolError, waitUntil, waitUntilQuiet, type Message } from '@colloquy/testing/protocol';
 import { Colloquy } from '@colloquy/sdk-node';
 import { MediaMode, Video } from '@vonage/video';
 import OpenTok from 'opentok';
@@ -38,21 +38,6 @@ async function join(sessionId: string, role: Role = 'publisher', options: { data
 
 const project = () => t.server.store.projects.get(t.apiKey)!;
 const streamEvent = (type: string, streamId: string) => (m: Message) => m.type === type && (m['streamId'] === streamId || (m['stream'] as { streamId?: string } | undefined)?.streamId === streamId);
-
-/**
- * Resolves with `count()` once it stopped rising for 300 ms (what was in flight has arrived);
- * fails if it keeps rising for 10 s (the media did not stop).
- */
-async function quiet(count: () => number, what: string): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  for (let last = -1; ; ) {
-    const now = count();
-    if (now === last) return now;
-    if (Date.now() > deadline) throw new Error(`${what} kept arriving`);
-    last = now;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 describe('routed: publish and subscribe through the SFU', () => {
   it('a stream is announced to everyone once its media connects; a subscriber receives its RTP', async () => {
@@ -253,7 +238,7 @@ describe('routed: publish and subscribe through the SFU', () => {
     await bob.waitFor((m) => m.type === 'streamPropertyChanged' && m['changedProperty'] === 'hasAudio' && m['newValue'] === false);
     // Packets already on their way may still come (late, on a loaded machine): wait until audio
     // went quiet, then it stays quiet.
-    const audioAtMute = await quiet(() => peer.of('audio').length, 'audio after the mute');
+    const audioAtMute = await waitUntilQuiet(() => peer.of('audio').length, 'audio after the mute');
     await new Promise((r) => setTimeout(r, 600));
     expect(peer.of('audio').length - audioAtMute).toBeLessThanOrEqual(2);
     // The publisher turns its audio back on (OpenTok lets a muted user unmute): audio flows again.
@@ -304,7 +289,7 @@ describe('routed: publish and subscribe through the SFU', () => {
     await waitUntil(() => peer.of('video').length > 30, 10_000, 'video');
     expect(peer.of('audio')).toHaveLength(0);
     await bob.request({ type: 'updateSubscriber', subscriberId, subscribeToVideo: false, subscribeToAudio: true });
-    const videoAtPause = await quiet(() => peer.of('video').length, 'video after subscribeToVideo(false)');
+    const videoAtPause = await waitUntilQuiet(() => peer.of('video').length, 'video after subscribeToVideo(false)');
     await waitUntil(() => peer.of('audio').length > 10, 5000, 'audio after subscribeToAudio(true)');
     expect(peer.of('video').length - videoAtPause).toBeLessThanOrEqual(3);
     await bob.request({ type: 'updateSubscriber', subscriberId, subscribeToVideo: true });

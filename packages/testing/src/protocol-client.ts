@@ -9,7 +9,7 @@
 
 import { PROTOCOL_VERSION, SIGNALING_PATH, type ConnectResult, type PublishResult, type ServerMessage, type SubscribeResult } from '@colloquy/protocol';
 import { WebSocket } from 'ws';
-import { NodePublisher, NodeSubscriber, waitUntil, type NodePublisherOptions } from './media-clients.js';
+import { NodePublisher, NodeSubscriber, waitUntil, waitUntilQuiet, type NodePublisherOptions } from './media-clients.js';
 
 export type Message = ServerMessage & Record<string, unknown>;
 
@@ -178,4 +178,4 @@ export class ProtocolClient {
   }
 }
 
-export { waitUntil };
+export { waitUntil, waitUntilQuiet };
