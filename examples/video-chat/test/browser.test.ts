@@ -121,7 +121,7 @@ function tiles(p: TestPage): Promise<Tile[]> {
   });
 }
 
-async function waitFor<T>(read: () => Promise<T>, test: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
+async function waitFor<T>(read: () => Promise<T>, test: (value: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T;
   for (;;) {
@@ -157,9 +157,10 @@ async function expectDecoding(p: TestPage, labels: string[], options: { audio?: 
 
 const text = (p: TestPage, selector: string) => p.page.locator(selector).innerText();
 const messages = (p: TestPage) => p.page.locator('#messages li').allInnerTexts();
-const banner = (p: TestPage) => p.page.locator('#banner:not([hidden]) #banner-text').innerText({ timeout: 10_000 });
+// Generous waits: on a loaded machine Chromium, the server and the SDK's connection attempts all run slowly.
+const banner = (p: TestPage) => p.page.locator('#banner:not([hidden]) #banner-text').innerText({ timeout: 30_000 });
 
-describe('three people in one room', () => {
+describe('three people in one room', { timeout: 120_000 }, () => {
   it('see and hear each other, chat, mute, share a screen and leave, all through the UI', async () => {
     const started = Date.now();
     // The app as `npm start` serves it: mounted by the Colloquy server itself (the camera-blocked
@@ -219,7 +220,7 @@ describe('three people in one room', () => {
 
     // Cy shares a screen (headless Chromium with the fake media UI shares its virtual screen).
     await cy.page.click('#screen');
-    expect(await cy.page.locator('#screen').innerText({ timeout: 5000 })).toBe('Stop sharing');
+    expect(await cy.page.locator('#screen').innerText({ timeout: 30_000 })).toBe('Stop sharing');
     for (const p of [ada, bob]) {
       const frames = await expectDecoding(p, ["Cy's screen"], { audio: false });
       const screenTile = (await tiles(p)).find((x) => x.label === "Cy's screen")!;
@@ -255,7 +256,7 @@ async function sessionOf(p: TestPage): Promise<string | undefined> {
   return (response as { sessionId?: string }).sessionId;
 }
 
-describe('error messages', () => {
+describe('error messages', { timeout: 120_000 }, () => {
   it('camera blocked: a clear message, and the person stays in the room as a viewer', async () => {
     const { url } = await startApp();
     const denied = await launchChromium({ grantMedia: false });

@@ -408,16 +408,19 @@ describe('resume', () => {
     const sessionId = await createSession();
     const a = await join(sessionId);
     a.autoPong = false;
-    // Heartbeat 300 ms: silence for 900 ms is a dead socket (checked every 300 ms).
-    await sleep(1600);
+    // Heartbeat 300 ms: silence for 900 ms is a dead socket (checked every 300 ms). Waited for:
+    // a loaded machine runs the check late.
+    const deadline = Date.now() + 15_000;
+    while (a.closed === null && Date.now() < deadline) await sleep(50);
     expect(a.closed).not.toBeNull();
     expect(t.server.sessions.live(sessionId)!.getConnection(a.connectionId)!.away).toBe(true);
     const c = await open();
     expect(await c.request({ type: 'resume', version: PROTOCOL_VERSION, sessionId, connectionId: a.connectionId, resumeSecret: a.connectResult!.resumeSecret, lastSeq: a.lastSeq })).toMatchObject({ type: 'response' });
-    await sleep(1000); // c answers pings: it stays
+    // c answers pings: it stays through four heartbeats, longer than the 900 ms a silent one lasts.
+    const until = Date.now() + 15_000;
+    while (c.of('ping').length < 4 && c.closed === null && Date.now() < until) await sleep(50);
+    expect(c.of('ping').length).toBeGreaterThanOrEqual(4);
     expect(c.closed).toBeNull();
-    const pings = c.of('ping').length;
-    expect(pings).toBeGreaterThanOrEqual(2);
   });
 });
 

@@ -5,7 +5,7 @@
 // is released on every path.
 
 import { makeTestMedia, type TestMedia } from '@colloquy/testing/media';
-import { ProtocolClient, ProtocolError, waitUntil, type Message } from '@colloquy/testing/protocol';
+import { ProtocolClient, ProtocolError, waitUntil, waitUntilQuiet, type Message } from '@colloquy/testing/protocol';
 import { Colloquy } from '@colloquy/sdk-node';
 import { MediaMode, Video } from '@vonage/video';
 import OpenTok from 'opentok';
@@ -236,8 +236,9 @@ describe('routed: publish and subscribe through the SFU', () => {
     expect(await sdk.client.request('POST', `session/${sessionId}/stream/${streamId}/mute`, {}).then((r) => r.data)).toEqual({ code: 200, message: 'OK' });
     await alice.waitFor((m) => m.type === 'streamMuteForced' && m['streamId'] === streamId);
     await bob.waitFor((m) => m.type === 'streamPropertyChanged' && m['changedProperty'] === 'hasAudio' && m['newValue'] === false);
-    await new Promise((r) => setTimeout(r, 200));
-    const audioAtMute = peer.of('audio').length;
+    // Packets already on their way may still come (late, on a loaded machine): wait until audio
+    // went quiet, then it stays quiet.
+    const audioAtMute = await waitUntilQuiet(() => peer.of('audio').length, 'audio after the mute');
     await new Promise((r) => setTimeout(r, 600));
     expect(peer.of('audio').length - audioAtMute).toBeLessThanOrEqual(2);
     // The publisher turns its audio back on (OpenTok lets a muted user unmute): audio flows again.
@@ -288,8 +289,7 @@ describe('routed: publish and subscribe through the SFU', () => {
     await waitUntil(() => peer.of('video').length > 30, 10_000, 'video');
     expect(peer.of('audio')).toHaveLength(0);
     await bob.request({ type: 'updateSubscriber', subscriberId, subscribeToVideo: false, subscribeToAudio: true });
-    await new Promise((r) => setTimeout(r, 200));
-    const videoAtPause = peer.of('video').length;
+    const videoAtPause = await waitUntilQuiet(() => peer.of('video').length, 'video after subscribeToVideo(false)');
     await waitUntil(() => peer.of('audio').length > 10, 5000, 'audio after subscribeToAudio(true)');
     expect(peer.of('video').length - videoAtPause).toBeLessThanOrEqual(3);
     await bob.request({ type: 'updateSubscriber', subscriberId, subscribeToVideo: true });

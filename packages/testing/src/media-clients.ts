@@ -63,6 +63,21 @@ export async function waitUntil(check: () => boolean, timeoutMs: number, what = 
   }
 }
 
+/**
+ * Resolves with `count()` once it stopped rising for `quietMs` (what was in flight has arrived, however
+ * late a loaded machine delivers it); fails if it keeps rising for `timeoutMs` (the media did not stop).
+ */
+export async function waitUntilQuiet(count: () => number, what: string, quietMs = 300, timeoutMs = 10_000): Promise<number> {
+  const start = Date.now();
+  for (let last = -1; ; ) {
+    const now = count();
+    if (now === last) return now;
+    if (Date.now() - start > timeoutMs) throw new Error(`${what} kept arriving for ${timeoutMs} ms`);
+    last = now;
+    await new Promise((r) => setTimeout(r, quietMs));
+  }
+}
+
 export interface NodePublisherOptions {
   media: TestMedia;
   audio?: boolean;

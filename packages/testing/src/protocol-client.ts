@@ -9,7 +9,7 @@
 
 import type { PublishResult, SubscribeResult } from '@colloquy/protocol';
 import { WebSocket } from 'ws';
-import { NodePublisher, NodeSubscriber, waitUntil, type NodePublisherOptions } from './media-clients.js';
+import { NodePublisher, NodeSubscriber, waitUntil, waitUntilQuiet, type NodePublisherOptions } from './media-clients.js';
 import { ProtocolError, SignalingSocket, type Message } from './signaling-socket.js';
 
 export { ProtocolError, SignalingSocket, type CloseInfo, type Message } from './signaling-socket.js';
@@ -82,4 +82,4 @@ export class ProtocolClient extends SignalingSocket {
   }
 }
 
-export { waitUntil };
+export { waitUntil, waitUntilQuiet };

