@@ -2,7 +2,10 @@
 // - archive status: every status an archive takes (started, paused, stopped, available, failed,
 //   expired, deleted) POSTs the archive's REST JSON plus `event: "archive"`;
 // - session monitoring: connectionCreated / connectionDestroyed (with reason) and streamCreated /
-//   streamDestroyed (with reason) POST `{sessionId, projectId, event, timestamp, connection | stream}`.
+//   streamDestroyed (with reason) POST `{sessionId, projectId, event, timestamp, connection | stream}`;
+// - SIP call status (sip/): callCreated, callUpdated (state ringing, answered) and callDestroyed
+//   (with the SIP code and reason that ended it) POST `{sessionId, projectId, event, timestamp, call}`
+//   to the session monitoring URL, `call` being `{id, connectionId, streamId, sipUri, createdAt, state}`.
 // Streams that never went live (nobody was told of them) cause no callback. Which URL is read from
 // the store when the event happens, so a change in the dashboard applies at once.
 
@@ -12,6 +15,8 @@ import type { ArchiveStore } from '../archiving/archive-store.js';
 import type { Connection } from '../sessions/connection.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { Stream } from '../sessions/stream.js';
+import type { SipCallInfo, SipGateway } from '../sip/sip-gateway.js';
+import type { SipCallEnd } from '../sip/sip-call.js';
 import type { ProjectStore } from '../store/projects.js';
 import type { CallbackStore } from './callback-store.js';
 import type { WebhookSender } from './webhook-sender.js';
@@ -23,6 +28,8 @@ export interface ProjectCallbackDeps {
   projects: ProjectStore;
   callbacks: CallbackStore;
   sender: WebhookSender;
+  /** SIP calls' status events; absent: none are sent. */
+  sip?: Pick<SipGateway, 'on' | 'off'>;
   /** Absolute base URL for archive links (COLLOQUY_PUBLIC_URL, or the address the server listens on). */
   baseUrl(): string;
 }
@@ -64,6 +71,15 @@ export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
   sessions.on('streamCreated', onStreamCreated);
   sessions.on('streamDestroyed', onStreamDestroyed);
 
+  const callJson = (call: SipCallInfo) => ({ id: call.id, connectionId: call.connectionId, streamId: call.streamId, sipUri: call.sipUri, createdAt: call.createdAt, state: call.state });
+  const onCallCreated = (call: SipCallInfo) => session(call.projectId, call.sessionId, 'callCreated', { call: callJson(call) });
+  const onCallUpdated = (call: SipCallInfo) => session(call.projectId, call.sessionId, 'callUpdated', { call: callJson(call) });
+  const onCallDestroyed = (call: SipCallInfo, end: SipCallEnd) =>
+    session(call.projectId, call.sessionId, 'callDestroyed', { call: { ...callJson(call), sipCode: end.sipCode, sipReason: end.reason, endedBy: end.by } });
+  deps.sip?.on('callCreated', onCallCreated);
+  deps.sip?.on('callUpdated', onCallUpdated);
+  deps.sip?.on('callDestroyed', onCallDestroyed);
+
   const stopArchives = deps.archiveStore.onStatusChange((record) => {
     const url = callbacks.get(record.projectId).archive;
     if (!url) return;
@@ -77,6 +93,9 @@ export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
     sessions.off('connectionDestroyed', onConnectionDestroyed);
     sessions.off('streamCreated', onStreamCreated);
     sessions.off('streamDestroyed', onStreamDestroyed);
+    deps.sip?.off('callCreated', onCallCreated);
+    deps.sip?.off('callUpdated', onCallUpdated);
+    deps.sip?.off('callDestroyed', onCallDestroyed);
     stopArchives();
   };
 }

@@ -8,6 +8,7 @@ import { connectionRoutes } from './connections.js';
 import { inspectorRoutes } from './inspector.js';
 import type { AppContext } from './context.js';
 import { signalRoutes } from './signals.js';
+import { sipRoutes } from './sip.js';
 import { streamRoutes } from './streams.js';
 import { unsupportedRoutes } from './unsupported.js';
 
@@ -18,5 +19,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   await app.register(async (scope) => streamRoutes(scope, ctx));
   await app.register(async (scope) => archiveRoutes(scope, ctx));
   await app.register(async (scope) => inspectorRoutes(scope, ctx));
+  const sip = ctx.sip;
+  if (sip) await app.register(async (scope) => sipRoutes(scope, ctx, sip));
   await app.register(async (scope) => unsupportedRoutes(scope, ctx));
 }
