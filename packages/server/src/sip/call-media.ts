@@ -48,6 +48,8 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   readonly #log: Logger;
   readonly #version = Math.floor(Date.now() / 1000);
   #remote: NegotiatedAudio | null = null;
+  /** Where the far end's RTP comes from (symmetric RTP): our packets go there once known. */
+  #latched: { address: string; port: number } | null = null;
   #encoderToSession: OpusScript | null = null;
   #phoneDecoder: OpusScript | null = null;
   #phoneEncoder: OpusScript | null = null;
@@ -136,6 +138,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       throw new Error(`the far end changed codec from ${this.#remote.codec} to ${next.codec} mid-call`);
     }
     this.#remote = next;
+    this.#latched = null;
   }
 
   /** Queues DTMF digits (0-9 * # A-D, and p: a 500 ms pause) for the phone, RFC 4733. */
@@ -183,6 +186,15 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   /** The send clock: one 20 ms frame to the phone per 20 ms of wall time since start (catching up at most 5). */
   #tick(): void {
     if (this.#closed || !this.#remote) return;
+    try {
+      this.#catchUp();
+    } catch (err) {
+      // One bad frame must not stop the call's clock.
+      this.#log.warn({ err }, 'SIP audio frame failed');
+    }
+  }
+
+  #catchUp(): void {
     const due = Math.floor((performance.now() - this.#clockStart) / 20);
     let budget = 5;
     while (this.#framesSent < due && budget-- > 0) {
@@ -255,8 +267,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     payload.writeUInt16BE(duration, 2);
     const header = new RtpHeader({ payloadType: pt, sequenceNumber: this.#seq, timestamp: p.timestamp, marker: p.sent === 0, ssrc: this.#ssrc });
     this.#seq = (this.#seq + 1) & 0xffff;
-    this.#socket.send(new RtpPacket(header, payload).serialize(), remote.port, remote.address);
-    this.stats.packetsToPhone++;
+    this.#send(new RtpPacket(header, payload).serialize());
     if (end) p.endSent++;
     else p.sent++;
     // The media clock runs on during the event.
@@ -273,17 +284,27 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     const header = new RtpHeader({ payloadType, sequenceNumber: this.#seq, timestamp: this.#timestamp, marker, ssrc: this.#ssrc });
     this.#seq = (this.#seq + 1) & 0xffff;
     this.#timestamp = (this.#timestamp + samples) >>> 0;
-    this.#socket.send(new RtpPacket(header, payload).serialize(), remote.port, remote.address);
+    this.#send(new RtpPacket(header, payload).serialize());
+  }
+
+  #send(datagram: Buffer): void {
+    const remote = this.#remote!;
+    const to = this.#latched ?? remote;
+    this.#socket.send(datagram, to.port, to.address);
     this.stats.packetsToPhone++;
   }
 
   #onRtp(msg: Buffer, address: string, port: number): void {
     const remote = this.#remote;
     if (this.#closed || !remote || msg.length < 12) return;
-    // Only the address the far end's SDP named (or a later re-INVITE) may feed the session.
-    if (address !== remote.address || port !== remote.port) {
-      // Symmetric RTP behind NAT sends from elsewhere; accept the SDP's host on another port.
-      if (address !== remote.address) return;
+    // Symmetric RTP (RFC 4961) with latching: the far end's SDP may name an address it does not send
+    // from (NAT, several interfaces). We latch onto the first source that sends, and from then on
+    // take RTP only from it and send to it; a re-INVITE unlatches.
+    if (this.#latched === null) {
+      this.#latched = { address, port };
+      if (address !== remote.address || port !== remote.port) this.#log.debug({ address, port, sdp: `${remote.address}:${remote.port}` }, 'SIP RTP latched to its source');
+    } else if (address !== this.#latched.address || port !== this.#latched.port) {
+      return;
     }
     const version = msg[0]! >> 6;
     if (version !== 2) return;

@@ -20,6 +20,8 @@ export class SessionPublisher {
       // Never STUN or TURN: the SFU is on this machine (werift's iceServers must stay empty).
       iceServers: [],
       iceUseIpv6: false,
+      // The SFU is in this process: loopback reaches it whatever interfaces the machine has.
+      iceAdditionalHostAddresses: ['127.0.0.1'],
       bundlePolicy: 'max-bundle',
       codecs: { audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: OPUS_PAYLOAD_TYPE })], video: [] },
     });

@@ -14,7 +14,7 @@ import { TypedEmitter } from '../sessions/typed-emitter.js';
 import { SessionPublisher } from './session-publisher.js';
 import { SipCall, type SipCallEnd } from './sip-call.js';
 import { SipUserAgent } from './sip-user-agent.js';
-import { CallMedia } from './call-media.js';
+import { CallMedia, type CallMediaStats } from './call-media.js';
 
 export interface DialRequest {
   sessionId: string;
@@ -94,6 +94,12 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
   /** Calls in progress (for tests and the Inspector). */
   get calls(): SipCallInfo[] {
     return [...this.#calls.values()].map((c) => ({ ...c.info }));
+  }
+
+  /** RTP counters of a call in progress (packets from and to the phone, Opus frames into the session). */
+  mediaStats(callId: string): (CallMediaStats & { codec: string | null }) | undefined {
+    const live = this.#calls.get(callId);
+    return live ? { ...live.media.stats, codec: live.media.codec } : undefined;
   }
 
   callByConnection(connectionId: string): SipCallInfo | undefined {
