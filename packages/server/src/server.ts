@@ -111,6 +111,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         port: config.sip.port,
         bindAddress: config.rtcListenIp,
         publicAddress: config.announcedIps[0] ?? '127.0.0.1',
+        sfuAddress: config.announcedIps[0] ?? '127.0.0.1',
         ringTimeoutMs: config.sip.ringTimeoutSeconds * 1000,
         keepAliveMs: config.sip.keepAliveSeconds * 1000,
       },

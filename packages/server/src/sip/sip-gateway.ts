@@ -16,6 +16,10 @@ import { SipCall, type SipCallEnd } from './sip-call.js';
 import { SipUserAgent } from './sip-user-agent.js';
 import { CallMedia, type CallMediaStats } from './call-media.js';
 
+/** Attempts at publishing the SIP leg's stream, and how long each may take to connect. */
+const PUBLISH_ATTEMPTS = 3;
+const PUBLISH_ATTEMPT_MS = 4000;
+
 export interface DialRequest {
   sessionId: string;
   token: string;
@@ -61,6 +65,8 @@ export interface SipGatewaySettings {
   bindAddress: string | null;
   /** Where the far end reaches us (Contact, SDP). */
   publicAddress: string;
+  /** The address the SFU announces (its ICE candidates): the in-server publisher connects to it. */
+  sfuAddress: string;
   ringTimeoutMs: number;
   keepAliveMs: number;
 }
@@ -97,9 +103,9 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
   }
 
   /** RTP counters of a call in progress (packets from and to the phone, Opus frames into the session). */
-  mediaStats(callId: string): (CallMediaStats & { codec: string | null }) | undefined {
+  mediaStats(callId: string): (CallMediaStats & { codec: string | null; publisher: { connection: string; ice: string } }) | undefined {
     const live = this.#calls.get(callId);
-    return live ? { ...live.media.stats, codec: live.media.codec } : undefined;
+    return live ? { ...live.media.stats, codec: live.media.codec, publisher: live.publisher.state } : undefined;
   }
 
   callByConnection(connectionId: string): SipCallInfo | undefined {
@@ -133,19 +139,14 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     const ua = this.#userAgent();
     const host = hostOf(request.sip.uri);
     const { connection } = this.#sessions.join(record, claims, { userAgent: 'Colloquy SIP gateway', ip: host, sdk: { name: 'sip', version: '1' } });
-    const publisher = new SessionPublisher();
-    let stream: Stream;
+    let leg: { publisher: SessionPublisher; stream: Stream };
     try {
-      const offer = await publisher.createOffer();
-      const published = await this.#sessions.publish(connection, { name: '', videoType: null, hasAudio: true, hasVideo: false, videoDimensions: null, frameRate: null, sdp: offer });
-      stream = published.stream;
-      if (published.sdp === undefined) throw new Error('the SFU gave no answer');
-      await publisher.acceptAnswer(published.sdp);
+      leg = await this.#publishLeg(connection);
     } catch (err) {
-      await publisher.close();
       connection.close('networkDisconnected');
       throw err;
     }
+    const { publisher, stream } = leg;
     const media = await CallMedia.open({
       bindAddress: this.#settings.bindAddress,
       publisher,
@@ -195,6 +196,35 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     const answered = targets.filter((c) => c.info.state === 'answered');
     if (answered.length === 0) throw conflict('The SIP call is not answered yet: DTMF can be played once it is');
     for (const c of answered) c.media.sendDtmf(digits);
+  }
+
+  /**
+   * Publishes the SIP participant's stream and waits for its media transport, before the phone is
+   * dialled: the stream is live when `dial` answers, and the in-server DTLS handshake runs while no
+   * audio is being transcoded. werift's DTLS client sometimes stalls when a loaded event loop makes
+   * it see a duplicate HelloVerifyRequest; then that attempt is dropped and a new one made.
+   */
+  async #publishLeg(connection: Connection): Promise<{ publisher: SessionPublisher; stream: Stream }> {
+    for (let attempt = 1; ; attempt++) {
+      const publisher = new SessionPublisher(this.#settings.sfuAddress);
+      let stream: Stream | undefined;
+      try {
+        const offer = await publisher.createOffer();
+        const published = await this.#sessions.publish(connection, { name: '', videoType: null, hasAudio: true, hasVideo: false, videoDimensions: null, frameRate: null, sdp: offer });
+        stream = published.stream;
+        if (published.sdp === undefined) throw new Error('the SFU gave no answer');
+        await publisher.acceptAnswer(published.sdp);
+        if (await publisher.waitConnected(PUBLISH_ATTEMPT_MS)) return { publisher, stream };
+        this.#log.warn({ attempt, state: publisher.state }, 'SIP participant stream did not connect: trying again');
+      } catch (err) {
+        await publisher.close();
+        if (stream && !stream.closed) stream.close('networkDisconnected');
+        throw err;
+      }
+      await publisher.close();
+      if (!stream.closed) stream.close('networkDisconnected');
+      if (attempt >= PUBLISH_ATTEMPTS) throw new ColloquyError('internal', 'The SIP participant could not publish its stream into the session', 500);
+    }
   }
 
   #wire(live: LiveCall, stream: Stream, observeForceMute: boolean): void {

@@ -6,7 +6,6 @@
 // REST play-dtmf reaches baresip as RFC 4733 events. Then the call is hung up by REST.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
-import { signJwt } from '@colloquy/tokens';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -176,14 +175,8 @@ describe('SIP interconnect: audio and DTMF between a browser and baresip', () =>
     const dtmf = await until(async () => (await log()).find((e) => e.type === 'dtmf'), 'DTMF signal at the page');
     expect(dtmf).toMatchObject({ data: '5', from: call.connectionId });
 
-    // DTMF to the phone, by REST: baresip reports the digits it received.
-    const now = Math.floor(Date.now() / 1000);
-    const res = await fetch(`${t.url}/v2/project/${t.apiKey}/session/${sessionId}/connection/${call.connectionId}/play-dtmf`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-opentok-auth': signJwt({ iss: t.apiKey, ist: 'project', iat: now, exp: now + 300 }, t.apiSecret) },
-      body: JSON.stringify({ digits: '7#' }),
-    });
-    expect(res.status).toBe(200);
+    // DTMF to the phone, by REST through the `opentok` SDK's playDTMF: baresip reports the digits it received.
+    await p<void>((cb) => (ot as any).playDTMF(sessionId, call.connectionId, '7#', cb));
     await baresip.waitFor(/DTMF.*7|key.*7|'7'/i);
     await baresip.waitFor(/DTMF.*#|key.*#|'#'/i);
 

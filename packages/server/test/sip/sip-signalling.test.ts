@@ -4,6 +4,7 @@
 // a wrong password, and the REST errors OpenTok documents (400, 404, 409), with the project's
 // callbacks (callCreated/Updated/Destroyed, connection and stream events) checked on a receiver.
 
+import { Colloquy } from '@colloquy/sdk-node';
 import { signJwt } from '@colloquy/tokens';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -99,7 +100,10 @@ describe('SIP interconnect: signalling with baresip', () => {
     // The SIP participant is a Connection with the token's data and an audio-only Stream, as REST lists them.
     const conn = await until(() => callbacks.find((c) => c.event === 'connectionCreated' && c.body['connection'].id === call.connectionId), 'connectionCreated');
     expect(conn.body['connection'].data).toBe('phone=+15550100');
-    await until(() => callbacks.find((c) => c.event === 'streamCreated' && c.body['stream'].id === call.streamId), 'streamCreated (the stream went live)');
+    await until(() => callbacks.find((c) => c.event === 'streamCreated' && c.body['stream'].id === call.streamId), 'streamCreated (the stream went live)').catch((err) => {
+      console.log('publisher', JSON.stringify(t.server.sip.mediaStats(call.id)));
+      throw err;
+    });
     const stream = await rest('GET', `session/${sessionId}/stream/${call.streamId}`);
     expect(stream.status).toBe(200);
     expect(stream.body).toMatchObject({ id: call.streamId });
@@ -117,9 +121,11 @@ describe('SIP interconnect: signalling with baresip', () => {
 
   it('hangs up through forceDisconnect: BYE to the far end, the connection ends forceDisconnected', async () => {
     const before = baresip.count(/terminated|closed/i);
-    const call = await dial({ auth: { username: 'colloquy', password: 'right-password' } });
+    // Dialled with Colloquy's own Node SDK this time, hung up with it too.
+    const sdk = new Colloquy(t.apiKey, t.apiSecret, t.url);
+    const call = await sdk.dial(sessionId, sdk.generateToken(sessionId), digestProxy.uri, { auth: { username: 'colloquy', password: 'right-password' } });
     await until(() => callbacks.find((c) => c.event === 'callUpdated' && c.body['call'].id === call.id && c.body['call'].state === 'answered'), 'answered');
-    await p<void>((cb) => ot.forceDisconnect(sessionId, call.connectionId, cb as never));
+    await sdk.forceDisconnect(sessionId, call.connectionId);
     const destroyed = await until(() => callbackFor('callDestroyed', call.id), 'callDestroyed');
     expect(destroyed.body['call']).toMatchObject({ endedBy: 'local', sipCode: 200 });
     const gone = await until(() => callbacks.find((c) => c.event === 'connectionDestroyed' && c.body['connection'].id === call.connectionId), 'connectionDestroyed');
