@@ -70,7 +70,8 @@ declare module 'sip' {
   }
   export interface SipStack {
     send(message: SipMessage, callback?: (response: SipResponse) => void): void;
-    stop(): void;
+    /** Ends every transaction and closes the sockets. */
+    destroy(): void;
   }
   export function create(options: StackOptions, onRequest: (request: SipRequest, remote: Remote) => void): SipStack;
   export function makeResponse(request: SipRequest, status: number, reason?: string): SipResponse;

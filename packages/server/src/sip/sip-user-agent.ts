@@ -108,7 +108,7 @@ export class SipUserAgent {
     this.#closed = true;
     this.#dialogs.clear();
     try {
-      this.#stack.stop();
+      this.#stack.destroy();
     } catch (err) {
       this.#log.warn({ err }, 'SIP stack stop failed');
     }
