@@ -15,6 +15,7 @@ import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { Baresip, freePort } from './baresip.js';
+import { p, until } from './helpers.js';
 
 const PAGE_TONE_HZ = 440;
 const PHONE_TONE_HZ = 1000;
@@ -100,21 +101,6 @@ function readWav(path: string): { rate: number; samples: Int16Array } {
   throw new Error(`no data chunk in ${path}`);
 }
 
-async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    last = v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const p = <T>(f: (cb: (err: unknown, v: T) => void) => void): Promise<T> =>
-  new Promise((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v))));
-
 describe('SIP interconnect: audio and DTMF between a browser and baresip', () => {
   let t: TestServer;
   let baresip: Baresip;
@@ -154,7 +140,7 @@ describe('SIP interconnect: audio and DTMF between a browser and baresip', () =>
     const call = await p<OpenTok.SipInterconnect>((cb) => ot.dial(sessionId, ot.generateToken(sessionId, { data: 'sip=baresip' }), baresip.uri, {}, cb as never));
     await baresip.waitFor(/Call established/);
     // The SIP participant's stream reaches the page as an audio-only stream of the token's connection data.
-    const created = await until(async () => (await log()).find((e) => e.type === 'streamCreated' && e.streamId === call.streamId), 'the SIP stream at the page');
+    const created = await until(async () => (await log()).find((e) => e.type === 'streamCreated' && e.streamId === call.streamId), 'the SIP stream at the page', 30_000);
     expect(created).toMatchObject({ hasVideo: false, connectionId: call.connectionId, data: 'sip=baresip' });
 
     // The page hears baresip's 1000 Hz tone.
@@ -164,6 +150,7 @@ describe('SIP interconnect: audio and DTMF between a browser and baresip', () =>
         return r && r.db > -80 && Math.abs(r.hz - PHONE_TONE_HZ) < 30 ? r : false;
       },
       'the phone tone at the page',
+      30_000,
     ).catch(async (err) => {
       console.log(JSON.stringify(t.server.sip.mediaStats(call.id)), JSON.stringify(await tab.page.evaluate(() => (window as any).loudest())), JSON.stringify(await log()));
       throw err;

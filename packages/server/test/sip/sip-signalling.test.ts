@@ -14,25 +14,13 @@ import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { Baresip, freePort } from './baresip.js';
+import { p, until } from './helpers.js';
 import { startDigestProxy, type DigestProxy } from './digest-proxy.js';
 
 interface Callback {
   event: string;
   body: Record<string, any>;
 }
-
-async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const p = <T>(f: (cb: (err: unknown, v: T) => void) => void): Promise<T> =>
-  new Promise((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v))));
 
 describe('SIP interconnect: signalling with baresip', () => {
   let t: TestServer;
