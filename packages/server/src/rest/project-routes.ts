@@ -20,6 +20,6 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   await app.register(async (scope) => archiveRoutes(scope, ctx));
   await app.register(async (scope) => inspectorRoutes(scope, ctx));
   const sip = ctx.sip;
-  if (sip) await app.register(async (scope) => sipRoutes(scope, ctx, sip));
+  if (sip) await app.register(async (scope) => sipRoutes(scope, sip));
   await app.register(async (scope) => unsupportedRoutes(scope, ctx));
 }

@@ -8,7 +8,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SipGateway } from '../sip/sip-gateway.js';
-import type { AppContext } from './context.js';
 import { parseWith } from './validation.js';
 
 /** OpenTok's limit on DTMF: digits 0-9, *, #, and p (a 500 ms pause). */
@@ -47,7 +46,7 @@ const RESERVED_HEADERS = new Set(['via', 'to', 'from', 'call-id', 'cseq', 'conta
 
 const dtmfBody = z.object({ digits: z.string().regex(DTMF_DIGITS, 'digits are 0-9, *, # and p (pause), 1 to 64 of them') });
 
-export async function sipRoutes(app: FastifyInstance, ctx: AppContext, gateway: SipGateway): Promise<void> {
+export async function sipRoutes(app: FastifyInstance, gateway: SipGateway): Promise<void> {
   const dial = async (request: FastifyRequest) => {
     const body = parseWith(dialBody, request.body);
     const s = body.sip;
@@ -80,5 +79,4 @@ export async function sipRoutes(app: FastifyInstance, ctx: AppContext, gateway: 
     gateway.playDtmf(request.project, request.params.sessionId, request.params.connectionId, digits);
     return reply.status(200).send();
   });
-  void ctx;
 }

@@ -35,6 +35,8 @@ interface Source {
 }
 
 export interface CallMediaStats {
+  /** Re-INVITEs whose SDP the media followed. */
+  remoteUpdates: number;
   packetsFromPhone: number;
   packetsToPhone: number;
   framesToSession: number;
@@ -70,7 +72,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #dtmfPlaying: { event: number; timestamp: number; sent: number; endSent: number; gap: number } | null = null;
   #stopSessionWatch: (() => void) | null = null;
   #closed = false;
-  readonly stats: CallMediaStats = { packetsFromPhone: 0, packetsToPhone: 0, framesToSession: 0 };
+  readonly stats: CallMediaStats = { remoteUpdates: 0, packetsFromPhone: 0, packetsToPhone: 0, framesToSession: 0 };
 
   private constructor(socket: Socket, publisher: SessionPublisher, streams: string[] | null, logger: Logger) {
     super();
@@ -139,6 +141,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     }
     this.#remote = next;
     this.#latched = null;
+    this.stats.remoteUpdates++;
   }
 
   /** Queues DTMF digits (0-9 * # A-D, and p: a 500 ms pause) for the phone, RFC 4733. */

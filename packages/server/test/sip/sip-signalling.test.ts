@@ -96,6 +96,17 @@ describe('SIP interconnect: signalling with baresip', () => {
     expect(stream.status).toBe(200);
     expect(stream.body).toMatchObject({ id: call.streamId });
     await baresip.waitFor(/Call established|call established/i);
+    // The Inspector lists the SIP participant like any client.
+    const events = await until(async () => {
+      const r = await rest('GET', `session/${sessionId}/events?type=connectionCreated&connectionId=${call.connectionId}`);
+      return (r.body?.['items'] as any[] | undefined)?.[0];
+    }, 'the Inspector event');
+    expect(events.details).toMatchObject({ userAgent: 'Colloquy SIP gateway', data: 'phone=+15550100' });
+    // baresip re-INVITEs (same media): we answer 200 with our SDP and the call goes on.
+    await baresip.command('reinvite');
+    await until(() => (t.server.sip.mediaStats(call.id)?.remoteUpdates ?? 0) >= 1, 're-INVITE handled');
+    const flowing = t.server.sip.mediaStats(call.id)!.packetsFromPhone;
+    await until(() => (t.server.sip.mediaStats(call.id)?.packetsFromPhone ?? 0) > flowing + 10, 'RTP after the re-INVITE');
 
     // baresip hangs up: BYE to us.
     await baresip.command('hangup');
