@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import OpenTok from 'opentok';
+import { MediaMode, Video } from '@vonage/video';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { Baresip, freePort } from './baresip.js';
@@ -48,7 +49,9 @@ describe('SIP interconnect: signalling with baresip', () => {
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     t = await startTestServer({ COLLOQUY_SIP_PORT: String(await freePort()) });
-    t.server.store.callbacks.set(t.apiKey, { session: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/monitor` });
+    const monitor = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/monitor`;
+    t.server.store.callbacks.set(t.apiKey, { session: monitor });
+    t.server.store.callbacks.set(t.applicationId, { session: monitor });
     ot = new OpenTok(t.apiKey, t.apiSecret, t.url);
     sessionId = (await p<OpenTok.Session>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
   });
@@ -140,6 +143,18 @@ describe('SIP interconnect: signalling with baresip', () => {
     const gone = await until(() => callbacks.find((c) => c.event === 'connectionDestroyed' && c.body['connection'].id === call.connectionId), 'connectionDestroyed');
     expect(gone.body['reason']).toBe('networkDisconnected');
     expect(digestProxy.rejected).toBe(1);
+  });
+
+  it('@vonage/video dials (application credentials), plays DTMF and disconnects the call', async () => {
+    const video = new Video({ applicationId: t.applicationId, privateKey: t.privateKey }, { videoHost: t.url });
+    const session = await video.createSession({ mediaMode: MediaMode.ROUTED });
+    const call = (await video.initiateSIPCall(session.sessionId, { token: video.generateClientToken(session.sessionId), sip: { uri: baresip.uri } } as never)) as { id: string; connectionId: string; streamId: string };
+    await until(() => callbacks.find((c) => c.event === 'callUpdated' && c.body['call'].id === call.id && c.body['call'].state === 'answered'), 'answered');
+    await video.playDTMF(session.sessionId, '9', call.connectionId);
+    await baresip.waitFor(/received event: '9'/); // baresip's line for an RFC 4733 event
+    await video.disconnectClient(session.sessionId, call.connectionId);
+    const destroyed = await until(() => callbackFor('callDestroyed', call.id), 'callDestroyed');
+    expect(destroyed.body['call']).toMatchObject({ endedBy: 'local' });
   });
 
   it('refuses as OpenTok does: 404 unknown session, 409 relayed session, 400 bad token or URI, 501 secure', async () => {
