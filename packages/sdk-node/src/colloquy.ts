@@ -60,6 +60,31 @@ export interface SignalPayload {
   data: string;
 }
 
+/** Options of a SIP call (`dial`), OpenTok's `sip` object without the URI. */
+export interface DialOptions {
+  /** Caller id the far end shows: `user@host` (a number as user shows on PSTN phones). */
+  from?: string;
+  /** Custom headers sent on the INVITE (X-… headers; not the dialog's own). */
+  headers?: Record<string, string>;
+  /** Digest credentials for a far end or proxy that challenges. */
+  auth?: { username: string; password: string };
+  /** TLS and SRTP (not available on Colloquy yet: answers 501). */
+  secure?: boolean;
+  /** Video (not available on Colloquy: answers 501). */
+  video?: boolean;
+  /** Whether a moderator's force-mute silences the phone (OpenTok's default: it does not). */
+  observeForceMute?: boolean;
+  /** Only these streams are mixed for the phone (default: every stream). */
+  streams?: string[];
+}
+
+/** A dialled SIP call: hang up with `forceDisconnect(sessionId, connectionId)`. */
+export interface SipCall {
+  id: string;
+  connectionId: string;
+  streamId: string;
+}
+
 /** A client connected to a session, as `listConnections` returns it. */
 export interface ConnectionSummary {
   connectionId: string;
@@ -228,6 +253,23 @@ export class Colloquy {
    */
   async forceMuteAll(sessionId: string, options: ForceMuteAllOptions = {}): Promise<void> {
     await this.client.request('POST', `session/${enc(sessionId)}/mute`, { active: true, excludedStreamIds: options.excludedStreamIds ?? [] });
+  }
+
+  /**
+   * Dials a SIP URI (`sip:user@host`, `;transport=tcp` for TCP): the phone joins the routed session
+   * as a connection (the token's data) with an audio stream; the session's audio is mixed for it.
+   */
+  async dial(sessionId: string, token: string, sipUri: string, options: DialOptions = {}): Promise<SipCall> {
+    if (typeof token !== 'string' || token === '') throw new TypeError('dial needs a token for the SIP participant');
+    if (typeof sipUri !== 'string' || !/^sips?:/i.test(sipUri)) throw new TypeError('dial needs a sip: URI');
+    const { data } = await this.client.request<SipCall>('POST', 'dial', { sessionId, token, sip: { uri: sipUri, ...options } });
+    return data;
+  }
+
+  /** Plays DTMF digits (0-9, *, #, p for a 500 ms pause) on the session's SIP calls, or on one connection's. */
+  async playDTMF(sessionId: string, connectionId: string | null, digits: string): Promise<void> {
+    const path = connectionId === null ? `session/${enc(sessionId)}/play-dtmf` : `session/${enc(sessionId)}/connection/${enc(connectionId)}/play-dtmf`;
+    await this.client.request('POST', path, { digits });
   }
 
   /** Ends forceMuteAll for streams published from now on (streams already muted stay muted). */

@@ -13,6 +13,8 @@ export type {
   StreamSummary,
   StreamList,
   ForceMuteAllOptions,
+  DialOptions,
+  SipCall,
 } from './colloquy.js';
 export { RestClient, type Credentials, type RestClientOptions } from './rest-client.js';
 export { ApiError, AuthError, NotFoundError, RequestError } from './errors.js';

@@ -398,6 +398,47 @@ class OpenTok
         return true;
     }
 
+    /**
+     * Dials a SIP URI: the phone joins the routed session as a connection (the token's data) with an
+     * audio stream. Options as OpenTok's: from, headers, auth {username, password}, secure, video,
+     * observeForceMute, streams. POSTs to /call, the path OpenTok's PHP SDK uses (the server also
+     * answers /dial).
+     *
+     * @param array{from?: string, headers?: array<string, string>, auth?: array{username: string, password: string}, secure?: bool, video?: bool, observeForceMute?: bool, streams?: list<string>} $options
+     */
+    public function dial(string $sessionId, string $token, string $sipUri, array $options = []): SipCall
+    {
+        $sessionId = Validators::sessionBelongsTo($sessionId, $this->credentials->id);
+        if ($token === '') {
+            throw new InvalidArgumentException('dial needs a token for the SIP participant');
+        }
+        if (preg_match('/^sips?:/i', $sipUri) !== 1) {
+            throw new InvalidArgumentException('dial needs a sip: URI, got ' . Validators::show($sipUri));
+        }
+        $allowed = ['from', 'headers', 'auth', 'secure', 'video', 'observeForceMute', 'streams'];
+        foreach (array_keys($options) as $key) {
+            if (!in_array($key, $allowed, true)) {
+                throw new InvalidArgumentException('Unknown dial option ' . Validators::show($key));
+            }
+        }
+        $body = ['sessionId' => $sessionId, 'token' => $token, 'sip' => ['uri' => $sipUri] + $options];
+        return new SipCall($this->client->request('POST', 'call', $body)->json());
+    }
+
+    /** Plays DTMF digits (0-9, *, #, p for a 500 ms pause) on the session's SIP calls, or on one connection's. */
+    public function playDTMF(string $sessionId, string $digits, ?string $connectionId = null): bool
+    {
+        $sessionId = Validators::sessionBelongsTo($sessionId, $this->credentials->id);
+        if (preg_match('/^[0-9*#p]{1,64}$/', $digits) !== 1) {
+            throw new InvalidArgumentException('DTMF digits are 0-9, *, # and p, 1 to 64 of them; got ' . Validators::show($digits));
+        }
+        $path = 'session/' . rawurlencode($sessionId)
+            . ($connectionId === null ? '' : '/connection/' . rawurlencode(Validators::id($connectionId, 'connection ID')))
+            . '/play-dtmf';
+        $this->client->request('POST', $path, ['digits' => $digits]);
+        return true;
+    }
+
     /** Mutes the audio of one stream (its publisher may unmute it). */
     public function forceMuteStream(string $sessionId, string $streamId): bool
     {

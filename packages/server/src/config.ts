@@ -67,6 +67,12 @@ export interface Config {
    * and no TURN is deployed: each peer connection also listens on a TCP port of the RTC range.
    */
   rtcTcp: boolean;
+  /**
+   * SIP interconnect (sip/): the port the SIP user agent listens on for UDP and TCP
+   * (`COLLOQUY_SIP_PORT`, default 5060; its sockets open on the first dial), and how long a dial may
+   * ring before it is cancelled (`COLLOQUY_SIP_RING_TIMEOUT`, seconds, default 60).
+   */
+  sip: { port: number; ringTimeoutSeconds: number; keepAliveSeconds: number };
   /** TURN servers handed to every client with time-limited credentials (`COLLOQUY_TURN_*`); null: none. */
   turn: TurnSettings | null;
   /** PEM certificate chain and key files (`COLLOQUY_TLS_CERT`, `COLLOQUY_TLS_KEY`): HTTPS and WSS on PORT; re-read on SIGHUP. */
@@ -254,6 +260,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
     rtcTcp: rtcTcp === 'on',
+    sip: {
+      port: intVar(env, 'COLLOQUY_SIP_PORT', 5060, 1, 65535),
+      ringTimeoutSeconds: intVar(env, 'COLLOQUY_SIP_RING_TIMEOUT', 60, 1, 600),
+      keepAliveSeconds: intVar(env, 'COLLOQUY_SIP_KEEPALIVE', 30, 1, 3600),
+    },
     turn: turnSecret === null ? null : { urls: turnUrls, secret: turnSecret, ttlSeconds: intVar(env, 'COLLOQUY_TURN_TTL', 86_400, 60, 30 * 86_400) },
     tls: tlsCert === null || tlsKey === null ? null : { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) },
     metricsToken,

@@ -22,6 +22,7 @@ import { LoadMonitor } from './ops/load-monitor.js';
 import { Metrics } from './ops/metrics.js';
 import { archiveMediaSource, archiveSessionState } from './sessions/archive-source.js';
 import { SessionManager } from './sessions/session-manager.js';
+import { SipGateway } from './sip/sip-gateway.js';
 import { holdDataDir } from './store/backup.js';
 import { Store } from './store/index.js';
 import { TypedEmitter } from './typed-emitter.js';
@@ -40,6 +41,8 @@ export interface RunningServer {
   media: MediaEngine;
   /** Archives: recording, composing, downloads. */
   archives: ArchiveManager;
+  /** SIP interconnect: dialled calls (its SIP sockets open on the first dial). */
+  sip: SipGateway;
   bootstrap: BootstrapResult;
   /** The dashboard password generated at this start (first start without COLLOQUY_ADMIN_PASSWORD): shown once. */
   generatedAdminPassword: string | null;
@@ -80,6 +83,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let inspector: Inspector | undefined;
   let archives: ArchiveManager | undefined;
   let callbackSender: WebhookSender | undefined;
+  let sip: SipGateway | undefined;
   const load = new LoadMonitor(config.overload);
   let metrics: Metrics | undefined;
   try {
@@ -104,6 +108,20 @@ export async function startServer(config: Config, options: StartServerOptions = 
     sessions.activeArchiveNotices = (sid) => archiveManager.activeArchives(sid).map((a) => ({ type: 'archiveStarted', archiveId: a.id, name: a.name }));
     // Archive status and session monitoring callbacks to the URLs projects set (callbacks/).
     callbackSender = new WebhookSender(logger.child({ module: 'callbacks' }));
+    const gateway = new SipGateway({
+      sessions,
+      store,
+      settings: {
+        port: config.sip.port,
+        bindAddress: config.rtcListenIp,
+        publicAddress: config.announcedIps[0] ?? '127.0.0.1',
+        sfuAddress: config.announcedIps[0] ?? '127.0.0.1',
+        ringTimeoutMs: config.sip.ringTimeoutSeconds * 1000,
+        keepAliveMs: config.sip.keepAliveSeconds * 1000,
+      },
+      logger,
+    });
+    sip = gateway;
     let baseUrl = config.publicUrl ?? `http://127.0.0.1:${config.port}`;
     const stopCallbacks = sendProjectCallbacks({
       sessions,
@@ -112,6 +130,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       projects: store.projects,
       callbacks: store.callbacks,
       sender: callbackSender,
+      sip: gateway,
       baseUrl: () => baseUrl,
     });
     await archives.start();
@@ -122,7 +141,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const ops = { metrics, load, metricsToken: config.metricsToken, ready: () => state.ready };
     // The video chat reads its project per request: it is chosen below, once the port is bound.
     const videoChat = { projectId: null as string | null };
-    app = await buildApp({ config, logger, store, sessions, inspector, archives, ops }, state, { admin }, videoChat);
+    app = await buildApp({ config, logger, store, sessions, inspector, archives, ops, sip: gateway }, state, { admin }, videoChat);
     // The port is bound before a first start creates anything it shows once (the development
     // project, the dashboard password): on a busy port nothing is made that would never be shown.
     await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
@@ -150,6 +169,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       inspector,
       media,
       archives,
+      sip: gateway,
       bootstrap,
       generatedAdminPassword,
       load,
@@ -175,6 +195,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
           // Archives first (they stop recording and keep what was written), then the live sessions
           // and their media, then the Inspector, which records all of the above.
           await archives!.close();
+          // SIP calls hang up (BYE) before their connections and media go.
+          await gateway.close();
           sessions.close();
           await media.close();
           stopCallbacks();
@@ -194,6 +216,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     await app?.close().catch(() => {});
     await archives?.close().catch(() => {});
     callbackSender?.close();
+    await sip?.close();
     metrics?.close();
     load.close();
     await media.close();

@@ -106,7 +106,9 @@ describe('archives', () => {
 describe('features this server does not provide', () => {
   it('answers 501 with a plain message, and empty lists', async () => {
     expect(await call('POST', 'broadcast/', { sessionId: routed })).toMatchObject({ status: 501, data: { message: expect.stringMatching(/not supported/) } });
-    expect(await call('POST', 'call', { sessionId: routed })).toMatchObject({ status: 501 });
+    // SIP is provided now (test/sip/): the PHP SDK's /call path is the real dial, checking its body.
+    expect(await call('POST', 'call', { sessionId: routed })).toMatchObject({ status: 400, data: { message: expect.stringMatching(/token|sip/) } });
+    expect(await call('POST', 'connect', { sessionId: routed })).toMatchObject({ status: 501 });
     expect(await call('GET', 'broadcast/?offset=0')).toEqual({ status: 200, data: { count: 0, items: [] } });
   });
 });

@@ -118,6 +118,26 @@ final class RequestShapesTest extends TestCase
         self::assertStringEndsWith(' my-app/2.1', self::onlyRequest()['headers']['user-agent']);
     }
 
+    public function testDialPostsToCallAndPlayDtmfToTheConnection(): void
+    {
+        $id = '2f1c6a4e-7e43-4a4b-9d5b-0c8f6e2b1a11';
+        self::server()->stubRespond(['status' => 200, 'body' => ['id' => $id, 'connectionId' => 'conn-1', 'streamId' => 'stream-1']]);
+        $call = self::stubSdk()->dial(self::$sessionId, 'T1==token', 'sip:+15550100@pbx.example.com', ['auth' => ['username' => 'u', 'password' => 'p'], 'observeForceMute' => true]);
+        self::assertRequest('POST', '/v2/project/' . self::server()->apiKey . '/call', [
+            'sessionId' => self::$sessionId,
+            'token' => 'T1==token',
+            'sip' => ['uri' => 'sip:+15550100@pbx.example.com', 'auth' => ['username' => 'u', 'password' => 'p'], 'observeForceMute' => true],
+        ]);
+        self::assertSame([$id, 'conn-1', 'stream-1'], [$call->id, $call->connectionId, $call->streamId]);
+
+        self::server()->stubRespond(['status' => 200, 'body' => null]);
+        self::assertTrue(self::stubSdk()->playDTMF(self::$sessionId, '12#p3', 'conn-1'));
+        self::assertRequest('POST', '/v2/project/' . self::server()->apiKey . '/session/' . self::$sessionId . '/connection/conn-1/play-dtmf', ['digits' => '12#p3']);
+
+        $this->expectException(\Colloquy\Exception\InvalidArgumentException::class);
+        self::stubSdk()->playDTMF(self::$sessionId, '12x');
+    }
+
     public function testCreateSessionSendsTheForm(): void
     {
         self::server()->stubRespond(['status' => 200, 'body' => [['session_id' => self::$sessionId, 'project_id' => '47000001']]]);

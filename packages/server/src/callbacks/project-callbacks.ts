@@ -2,7 +2,10 @@
 // - archive status: every status an archive takes (started, paused, stopped, available, failed,
 //   expired, deleted) POSTs the archive's REST JSON plus `event: "archive"`;
 // - session monitoring: connectionCreated / connectionDestroyed (with reason) and streamCreated /
-//   streamDestroyed (with reason) POST `{sessionId, projectId, event, timestamp, connection | stream}`.
+//   streamDestroyed (with reason) POST `{sessionId, projectId, event, timestamp, connection | stream}`;
+// - SIP call status (sip/): callCreated, callUpdated (state ringing, answered) and callDestroyed
+//   (with the SIP code and reason that ended it) POST `{sessionId, projectId, event, timestamp, call}`
+//   to the session monitoring URL, `call` being `{id, connectionId, streamId, sipUri, createdAt, state}`.
 // Streams that never went live (nobody was told of them) cause no callback. Each event goes to the
 // project's URL of its kind and to every URL registered for its group and event through the REST
 // registration API (connection/stream created|destroyed, archive status), the same body to each.
@@ -14,6 +17,8 @@ import type { ArchiveStore } from '../archiving/archive-store.js';
 import type { Connection } from '../sessions/connection.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { Stream } from '../sessions/stream.js';
+import type { SipCallInfo, SipGateway } from '../sip/sip-gateway.js';
+import type { SipCallEnd } from '../sip/sip-call.js';
 import type { ProjectStore } from '../store/projects.js';
 import type { CallbackGroup, CallbackStore } from './callback-store.js';
 import type { WebhookSender } from './webhook-sender.js';
@@ -25,6 +30,8 @@ export interface ProjectCallbackDeps {
   projects: ProjectStore;
   callbacks: CallbackStore;
   sender: WebhookSender;
+  /** SIP calls' status events; absent: none are sent. */
+  sip?: Pick<SipGateway, 'on' | 'off'>;
   /** Absolute base URL for archive links (COLLOQUY_PUBLIC_URL, or the address the server listens on). */
   baseUrl(): string;
 }
@@ -68,6 +75,23 @@ export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
   sessions.on('streamCreated', onStreamCreated);
   sessions.on('streamDestroyed', onStreamDestroyed);
 
+  const callJson = (call: SipCallInfo) => ({ id: call.id, connectionId: call.connectionId, streamId: call.streamId, sipUri: call.sipUri, createdAt: call.createdAt, state: call.state });
+  // SIP call status goes to the project's session monitoring URL only: OpenTok's registration API
+  // has no group for calls.
+  const call = (info: SipCallInfo, event: 'callCreated' | 'callUpdated' | 'callDestroyed', details: Record<string, unknown>): void => {
+    const url = callbacks.get(info.projectId).session;
+    if (!url) return;
+    const body = { sessionId: info.sessionId, projectId: projectIdOf(info.projectId), event, timestamp: Date.now(), ...details };
+    sender.send({ projectId: info.projectId, kind: 'session', url, body });
+  };
+  const onCallCreated = (info: SipCallInfo) => call(info, 'callCreated', { call: callJson(info) });
+  const onCallUpdated = (info: SipCallInfo) => call(info, 'callUpdated', { call: callJson(info) });
+  const onCallDestroyed = (info: SipCallInfo, end: SipCallEnd) =>
+    call(info, 'callDestroyed', { call: { ...callJson(info), sipCode: end.sipCode, sipReason: end.reason, endedBy: end.by } });
+  deps.sip?.on('callCreated', onCallCreated);
+  deps.sip?.on('callUpdated', onCallUpdated);
+  deps.sip?.on('callDestroyed', onCallDestroyed);
+
   const stopArchives = deps.archiveStore.onStatusChange((record) => {
     const urls = callbacks.urlsFor(record.projectId, 'archive', 'status');
     if (urls.length === 0) return;
@@ -82,6 +106,9 @@ export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
     sessions.off('connectionDestroyed', onConnectionDestroyed);
     sessions.off('streamCreated', onStreamCreated);
     sessions.off('streamDestroyed', onStreamDestroyed);
+    deps.sip?.off('callCreated', onCallCreated);
+    deps.sip?.off('callUpdated', onCallUpdated);
+    deps.sip?.off('callDestroyed', onCallDestroyed);
     stopArchives();
   };
 }

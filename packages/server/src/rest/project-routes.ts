@@ -9,6 +9,7 @@ import { connectionRoutes } from './connections.js';
 import { inspectorRoutes } from './inspector.js';
 import type { AppContext } from './context.js';
 import { signalRoutes } from './signals.js';
+import { sipRoutes } from './sip.js';
 import { streamRoutes } from './streams.js';
 import { unsupportedRoutes } from './unsupported.js';
 
@@ -20,5 +21,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   await app.register(async (scope) => archiveRoutes(scope, ctx));
   await app.register(async (scope) => inspectorRoutes(scope, ctx));
   await app.register(async (scope) => callbackRoutes(scope, ctx));
+  const sip = ctx.sip;
+  if (sip) await app.register(async (scope) => sipRoutes(scope, sip));
   await app.register(async (scope) => unsupportedRoutes(scope, ctx));
 }

@@ -1,0 +1,337 @@
+// SIP interconnect (OpenTok's `dial`): a phone or PBX joins a routed session as an audio
+// participant. A dial checks the session and token, adds the SIP leg to the session at once as a
+// Connection (the token's data) with a Stream (OpenTok does the same, so `dial` answers
+// `{id, connectionId, streamId}` before the far end answers), then places the SIP call. The call
+// and the connection end together: the far end's BYE or a failed call closes the connection, and a
+// `forceDisconnect` (or the session ending) hangs the call up. Media is CallMedia's (call-media.ts).
+
+import type { Project, SessionRecord, Store } from '../store/index.js';
+import { verifyClientToken, TokenError } from '../auth/client-token.js';
+import { conflict, invalid, notFound, ColloquyError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Connection, DisconnectReason, SessionManager, Stream } from '../sessions/session-manager.js';
+import { TypedEmitter } from '../typed-emitter.js';
+import { SessionPublisher } from './session-publisher.js';
+import { SipCall, type SipCallEnd } from './sip-call.js';
+import { SipUserAgent } from './sip-user-agent.js';
+import { CallMedia, type CallMediaStats } from './call-media.js';
+
+/** Attempts at publishing the SIP leg's stream, and how long each may take to connect. */
+const PUBLISH_ATTEMPTS = 3;
+const PUBLISH_ATTEMPT_MS = 4000;
+
+export interface DialRequest {
+  sessionId: string;
+  token: string;
+  sip: {
+    uri: string;
+    from: string | null;
+    headers: Record<string, string>;
+    auth: { username: string; password: string } | null;
+    secure: boolean;
+    video: boolean;
+    observeForceMute: boolean;
+    /** Only these streams are mixed for the phone; null: every stream of the session. */
+    streams: string[] | null;
+  };
+}
+
+export interface DialResult {
+  id: string;
+  connectionId: string;
+  streamId: string;
+}
+
+/** One SIP call as the callbacks and the REST API describe it. */
+export interface SipCallInfo {
+  id: string;
+  sessionId: string;
+  projectId: string;
+  connectionId: string;
+  streamId: string;
+  sipUri: string;
+  createdAt: number;
+  state: 'dialing' | 'ringing' | 'answered' | 'ended';
+}
+
+export type SipGatewayEvents = {
+  callCreated: [SipCallInfo];
+  callUpdated: [SipCallInfo];
+  callDestroyed: [SipCallInfo, SipCallEnd];
+};
+
+export interface SipGatewaySettings {
+  port: number;
+  bindAddress: string | null;
+  /** Where the far end reaches us (Contact, SDP). */
+  publicAddress: string;
+  /** The address the SFU announces (its ICE candidates): the in-server publisher connects to it. */
+  sfuAddress: string;
+  ringTimeoutMs: number;
+  keepAliveMs: number;
+}
+
+interface LiveCall {
+  info: SipCallInfo;
+  call: SipCall;
+  media: CallMedia;
+  publisher: SessionPublisher;
+  connection: Connection;
+}
+
+export class SipGateway extends TypedEmitter<SipGatewayEvents> {
+  readonly #sessions: SessionManager;
+  readonly #store: Store;
+  readonly #settings: SipGatewaySettings;
+  readonly #log: Logger;
+  readonly #calls = new Map<string, LiveCall>();
+  #ua: SipUserAgent | null = null;
+  #closed = false;
+
+  constructor(params: { sessions: SessionManager; store: Store; settings: SipGatewaySettings; logger: Logger }) {
+    super();
+    this.#sessions = params.sessions;
+    this.#store = params.store;
+    this.#settings = params.settings;
+    this.#log = params.logger.child({ module: 'sip' });
+  }
+
+  /** Calls in progress (for tests and the Inspector). */
+  get calls(): SipCallInfo[] {
+    return [...this.#calls.values()].map((c) => ({ ...c.info }));
+  }
+
+  /** RTP counters of a call in progress (packets from and to the phone, Opus frames into the session). */
+  mediaStats(callId: string): (CallMediaStats & { codec: string | null; publisher: { connection: string; ice: string } }) | undefined {
+    const live = this.#calls.get(callId);
+    return live ? { ...live.media.stats, codec: live.media.codec, publisher: live.publisher.state } : undefined;
+  }
+
+  callByConnection(connectionId: string): SipCallInfo | undefined {
+    for (const c of this.#calls.values()) if (c.info.connectionId === connectionId) return { ...c.info };
+    return undefined;
+  }
+
+  async dial(project: Project, request: DialRequest): Promise<DialResult> {
+    if (this.#closed) throw new ColloquyError('unavailable', 'The server is shutting down');
+    const record = this.#requireSession(project, request.sessionId);
+    if (record.mediaMode !== 'routed') {
+      throw conflict('SIP calls are only possible in routed sessions (p2p.preference=disabled): this session is relayed');
+    }
+    if (request.sip.secure) {
+      throw new ColloquyError('unsupported', 'Secure SIP calls (TLS signalling, SRTP) are not available on this server yet', 501);
+    }
+    if (request.sip.video) {
+      throw new ColloquyError('unsupported', 'SIP calls with video are not available on this server: dial without `video`', 501);
+    }
+    let claims;
+    try {
+      claims = verifyClientToken(request.token, { projects: this.#store.projects, sessionId: record.id });
+    } catch (err) {
+      if (err instanceof TokenError) throw invalid(`The token is not valid for this session: ${err.message}`);
+      throw err;
+    }
+    if (claims.projectId !== project.id) throw invalid('The token is not valid for this session: it belongs to another project');
+    if (!['publisher', 'moderator'].includes(claims.role)) {
+      throw invalid('The token must allow publishing (role publisher or moderator): the SIP participant publishes its audio');
+    }
+    const ua = this.#userAgent();
+    const host = hostOf(request.sip.uri);
+    const { connection } = this.#sessions.join(record, claims, { userAgent: 'Colloquy SIP gateway', ip: host, sdk: { name: 'sip', version: '1' } });
+    let leg: { publisher: SessionPublisher; stream: Stream };
+    try {
+      leg = await this.#publishLeg(connection);
+    } catch (err) {
+      connection.close('networkDisconnected');
+      throw err;
+    }
+    const { publisher, stream } = leg;
+    const media = await CallMedia.open({
+      bindAddress: this.#settings.bindAddress,
+      publisher,
+      streams: request.sip.streams,
+      logger: this.#log,
+    });
+    const call = new SipCall({
+      ua,
+      uri: request.sip.uri,
+      from: request.sip.from,
+      headers: request.sip.headers,
+      auth: request.sip.auth,
+      localSdp: () => media.localSdp(ua.publicAddress),
+      ringTimeoutMs: this.#settings.ringTimeoutMs,
+      keepAliveMs: this.#settings.keepAliveMs,
+      logger: this.#log,
+    });
+    const info: SipCallInfo = {
+      id: call.id,
+      sessionId: record.id,
+      projectId: project.id,
+      connectionId: connection.id,
+      streamId: stream.id,
+      sipUri: request.sip.uri,
+      createdAt: Date.now(),
+      state: 'dialing',
+    };
+    const live: LiveCall = { info, call, media, publisher, connection };
+    this.#calls.set(call.id, live);
+    this.#wire(live, stream, request.sip.observeForceMute);
+    this.emit('callCreated', { ...info });
+    call.start();
+    this.#log.info({ callId: call.id, sessionId: record.id, connectionId: connection.id, streamId: stream.id, uri: redactUri(request.sip.uri) }, 'SIP call dialled');
+    return { id: call.id, connectionId: connection.id, streamId: stream.id };
+  }
+
+  /**
+   * Plays DTMF digits (0-9 * # and p, a 500 ms pause) on every answered SIP call of the session, or
+   * on the one whose connection is `connectionId`. 404 when there is no such call.
+   */
+  playDtmf(project: Project, sessionId: string, connectionId: string | null, digits: string): void {
+    this.#requireSession(project, sessionId);
+    const targets = [...this.#calls.values()].filter((c) => c.info.sessionId === sessionId && (connectionId === null || c.info.connectionId === connectionId));
+    if (targets.length === 0) {
+      throw notFound(connectionId === null ? 'Not found. There is no SIP call in this session.' : 'Not found. The connection is not a SIP call of this session.', 404);
+    }
+    const answered = targets.filter((c) => c.info.state === 'answered');
+    if (answered.length === 0) throw conflict('The SIP call is not answered yet: DTMF can be played once it is');
+    for (const c of answered) c.media.sendDtmf(digits);
+  }
+
+  /**
+   * Publishes the SIP participant's stream and waits for its media transport, before the phone is
+   * dialled: the stream is live when `dial` answers, and the in-server DTLS handshake runs while no
+   * audio is being transcoded. werift's DTLS client sometimes stalls when a loaded event loop makes
+   * it see a duplicate HelloVerifyRequest; then that attempt is dropped and a new one made.
+   */
+  async #publishLeg(connection: Connection): Promise<{ publisher: SessionPublisher; stream: Stream }> {
+    for (let attempt = 1; ; attempt++) {
+      const publisher = new SessionPublisher(this.#settings.sfuAddress);
+      let stream: Stream | undefined;
+      try {
+        const offer = await publisher.createOffer();
+        const published = await this.#sessions.publish(connection, { name: '', videoType: null, hasAudio: true, hasVideo: false, videoDimensions: null, frameRate: null, sdp: offer });
+        stream = published.stream;
+        if (published.sdp === undefined) throw new Error('the SFU gave no answer');
+        await publisher.acceptAnswer(published.sdp);
+        if (await publisher.waitConnected(PUBLISH_ATTEMPT_MS)) return { publisher, stream };
+        this.#log.warn({ attempt, state: publisher.state }, 'SIP participant stream did not connect: trying again');
+      } catch (err) {
+        await publisher.close();
+        if (stream && !stream.closed) stream.close('networkDisconnected');
+        throw err;
+      }
+      await publisher.close();
+      if (!stream.closed) stream.close('networkDisconnected');
+      if (attempt >= PUBLISH_ATTEMPTS) throw new ColloquyError('internal', 'The SIP participant could not publish its stream into the session', 500);
+    }
+  }
+
+  #wire(live: LiveCall, stream: Stream, observeForceMute: boolean): void {
+    const { call, media, connection, info } = live;
+    call.on('ringing', () => {
+      info.state = 'ringing';
+      this.emit('callUpdated', { ...info });
+    });
+    call.on('answered', (sdp) => {
+      try {
+        media.start(sdp, this.#sessions, info.sessionId, info.streamId);
+      } catch (err) {
+        this.#log.warn({ err, callId: info.id }, 'SIP call answered with unusable SDP: hanging up');
+        call.hangUp();
+        return;
+      }
+      info.state = 'answered';
+      this.emit('callUpdated', { ...info });
+    });
+    call.on('remoteSdp', (sdp) => {
+      try {
+        media.updateRemote(sdp);
+      } catch (err) {
+        this.#log.warn({ err, callId: info.id }, 'SIP re-INVITE with unusable SDP ignored');
+      }
+    });
+    // A digit the phone pressed (RFC 4733, or SIP INFO): the session hears it as a signal of type
+    // `dtmf` from the SIP participant's connection, data the digit.
+    const onDtmf = (digit: string) => {
+      if (connection.closed) return;
+      try {
+        this.#sessions.signalFrom(connection, null, 'dtmf', digit);
+      } catch (err) {
+        this.#log.debug({ err, callId: info.id }, 'DTMF from the phone not delivered');
+      }
+    };
+    media.on('dtmf', onDtmf);
+    call.on('dtmf', onDtmf);
+    call.once('ended', (end) => {
+      // The far end hung up, refused, or the call failed: the SIP participant leaves the session.
+      const reason: DisconnectReason = end.by === 'remote' && end.sipCode === 200 ? 'clientDisconnected' : end.by === 'local' ? connection.closeReason ?? 'clientDisconnected' : 'networkDisconnected';
+      this.#finish(live, end, reason);
+    });
+    // forceDisconnect, or the session closing: hang up.
+    connection.once('close', () => {
+      if (call.state !== 'ended') call.hangUp();
+    });
+    // OpenTok's observeForceMute: without it, a moderator's mute does not silence the phone.
+    stream.on('muteForced', () => {
+      if (observeForceMute || connection.closed) return;
+      try {
+        this.#sessions.updateStream(connection, stream.id, { hasAudio: true });
+      } catch (err) {
+        this.#log.debug({ err }, 'could not lift the forced mute of a SIP stream');
+      }
+    });
+  }
+
+  #finish(live: LiveCall, end: SipCallEnd, reason: DisconnectReason): void {
+    if (!this.#calls.delete(live.info.id)) return;
+    live.info.state = 'ended';
+    live.media.close();
+    void live.publisher.close();
+    if (!live.connection.closed) live.connection.close(reason);
+    this.emit('callDestroyed', { ...live.info }, end);
+  }
+
+  #requireSession(project: Project, sessionId: string): SessionRecord {
+    try {
+      return this.#sessions.require(project, sessionId);
+    } catch (err) {
+      if (err instanceof ColloquyError && err.kind === 'not-found') throw notFound('Session not found: no session with this ID in the project', 404);
+      throw err;
+    }
+  }
+
+  #userAgent(): SipUserAgent {
+    this.#ua ??= new SipUserAgent({
+      port: this.#settings.port,
+      ...(this.#settings.bindAddress ? { bindAddress: this.#settings.bindAddress } : {}),
+      publicAddress: this.#settings.publicAddress,
+      logger: this.#log,
+    });
+    return this.#ua;
+  }
+
+  /** Hangs up every call (server shutdown) and closes the SIP sockets. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const hadCalls = this.#calls.size > 0;
+    for (const live of [...this.#calls.values()]) {
+      live.call.hangUp();
+    }
+    // Let the BYEs leave before the sockets close.
+    if (hadCalls) await new Promise((r) => setTimeout(r, 50));
+    this.#ua?.close();
+    this.#ua = null;
+  }
+}
+
+/** The host of a SIP URI, for the Inspector's address column. */
+function hostOf(uri: string): string {
+  const m = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^;:?>]+)/i.exec(uri);
+  return m?.[1] ?? '';
+}
+
+/** A SIP URI without a password in its user part, for logs. */
+function redactUri(uri: string): string {
+  return uri.replace(/^(sips?:[^:@;]+):[^@]*@/i, '$1:***@');
+}

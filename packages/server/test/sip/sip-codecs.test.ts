@@ -1,0 +1,61 @@
+// The SIP bridge's pure parts: G.711 against its defining properties (µ-law/A-law round trips within
+// the companding step, known code points), our SDP offer read back, and the far end's answer read
+// as the call uses it (codec choice, telephone-event, SDES key, direction).
+
+import { describe, expect, it } from 'vitest';
+import { decodeG711, encodeG711, linearToAlaw, linearToMulaw } from '../../src/sip/g711.js';
+import { downsample6, upsample6 } from '../../src/sip/call-media.js';
+import { buildOffer, readRemoteSdp } from '../../src/sip/sdp.js';
+
+describe('G.711', () => {
+  it('round-trips every 16-bit sample within the companding step, both laws', () => {
+    const pcm = new Int16Array(65536);
+    for (let i = 0; i < pcm.length; i++) pcm[i] = i - 32768;
+    for (const codec of ['PCMU', 'PCMA'] as const) {
+      const back = decodeG711(codec, encodeG711(codec, pcm));
+      for (let i = 0; i < pcm.length; i += 7) {
+        const x = pcm[i]!;
+        // The step grows with the magnitude: about 1/16 of it, never under the smallest step.
+        expect(Math.abs(back[i]! - x), `${codec} ${x}`).toBeLessThanOrEqual(Math.max(Math.abs(x) / 16 + 16, 33));
+      }
+    }
+  });
+  it('encodes silence and full scale to the standard code points', () => {
+    expect(linearToMulaw(0)).toBe(0xff);
+    expect(linearToMulaw(32767)).toBe(0x80);
+    expect(linearToMulaw(-32768)).toBe(0x00);
+    expect(linearToAlaw(0)).toBe(0xd5);
+    expect(linearToAlaw(-1)).toBe(0x55);
+  });
+  it('resamples 8 kHz <-> 48 kHz keeping a tone', () => {
+    const pcm8 = new Int16Array(160).map((_, i) => Math.round(10000 * Math.sin((2 * Math.PI * 1000 * i) / 8000)));
+    const up = upsample6(pcm8);
+    expect(up.length).toBe(960);
+    const down = downsample6(up);
+    expect(down.length).toBe(160);
+    let err = 0;
+    for (let i = 2; i < 150; i++) err = Math.max(err, Math.abs(down[i]! - pcm8[i]!));
+    expect(err).toBeLessThan(3000); // boxcar low-pass: ~0.8 gain at 1 kHz, no aliasing of the tone
+  });
+});
+
+describe('SIP SDP', () => {
+  it('offers PCMU, PCMA, Opus and telephone-event; secure offers RTP/SAVP with a crypto line', () => {
+    const plain = buildOffer({ address: '192.0.2.10', port: 40002, sessionVersion: 7 });
+    expect(plain).toContain('m=audio 40002 RTP/AVP 0 8 111 101\r\n');
+    expect(plain).toContain('a=rtpmap:101 telephone-event/8000\r\n');
+    expect(readRemoteSdp(plain)).toMatchObject({ address: '192.0.2.10', port: 40002, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101, srtpKey: null, direction: 'sendrecv' });
+    const key = Buffer.alloc(30, 7).toString('base64');
+    const secure = buildOffer({ address: '192.0.2.10', port: 40002, sessionVersion: 7, srtpKey: key });
+    expect(secure).toContain('RTP/SAVP');
+    expect(readRemoteSdp(secure).srtpKey).toBe(key);
+  });
+  it('reads the codec the far end chose, its DTMF payload type and hold', () => {
+    const answer = ['v=0', 'o=- 1 2 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 198.51.100.7', 't=0 0', 'm=audio 30000 RTP/AVP 8 96', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:96 telephone-event/8000', 'a=sendonly', ''].join('\r\n');
+    expect(readRemoteSdp(answer)).toMatchObject({ codec: 'PCMA', payloadType: 8, telephoneEventPt: 96, direction: 'sendonly', port: 30000 });
+    const opus = answer.replace('RTP/AVP 8 96', 'RTP/AVP 111').replace('a=rtpmap:8 PCMA/8000', 'a=rtpmap:111 opus/48000/2');
+    expect(readRemoteSdp(opus)).toMatchObject({ codec: 'opus', clockRate: 48000, telephoneEventPt: null });
+    expect(() => readRemoteSdp(answer.replace('RTP/AVP 8 96', 'RTP/AVP 18').replace('a=rtpmap:8 PCMA/8000', 'a=rtpmap:18 G729/8000'))).toThrow(/no codec/);
+    expect(() => readRemoteSdp(answer.replace('m=audio 30000', 'm=audio 0'))).toThrow(/no audio/);
+  });
+});
