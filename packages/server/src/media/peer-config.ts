@@ -33,6 +33,9 @@ export const EXT = {
   audioLevel: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
   videoOrientation: 'urn:3gpp:video-orientation',
   videoContentType: 'http://www.webrtc.org/experiments/rtp-hdrext/video-content-type',
+  /** Simulcast (RFC 8852): which encoding a publisher's packet belongs to, and whose repair it is. */
+  rid: 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id',
+  repairedRid: 'urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id',
 } as const;
 
 /**
@@ -44,6 +47,8 @@ export const COPIED_EXTENSIONS: ReadonlySet<string> = new Set([EXT.audioLevel, E
 
 const AUDIO_EXTENSIONS = [EXT.mid, EXT.absSendTime, EXT.audioLevel];
 const VIDEO_EXTENSIONS = [EXT.mid, EXT.absSendTime, EXT.videoOrientation, EXT.videoContentType];
+/** Publishers may send simulcast: werift routes each rid's packets to its own track. */
+const PUBLISHER_VIDEO_EXTENSIONS = [...VIDEO_EXTENSIONS, EXT.rid, EXT.repairedRid];
 
 function extensions(uris: string[]): RTCRtpHeaderExtensionParameters[] {
   return uris.map((uri) => new RTCRtpHeaderExtensionParameters({ uri }));
@@ -114,7 +119,7 @@ export function createPublisherPeer(ice: IceSettings, video: VideoCodecName): RT
     // RTX lets Chromium answer NACKs (and pad) on a separate SSRC that werift unwraps, so the
     // media SSRC carries only media and sequence rewriting stays simple.
     codecs: { audio: [opusCodec()], video: [videoCodec(video), rtxCodec()] },
-    headerExtensions: { audio: extensions(AUDIO_EXTENSIONS), video: extensions(VIDEO_EXTENSIONS) },
+    headerExtensions: { audio: extensions(AUDIO_EXTENSIONS), video: extensions(PUBLISHER_VIDEO_EXTENSIONS) },
   });
 }
 
