@@ -332,19 +332,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
    * Consumers call it when their layer choice changes; turning off waits for `sample`.
    */
   updateLayerDemand(): void {
-    if (this.layerCount === 1 || this.#closed) return;
-    const needed = this.#neededLayers();
-    let changed = false;
-    for (let i = 0; i < this.layerCount; i++) {
-      if (needed[i]) {
-        this.#unneededSince[i] = -1;
-        if (!this.#layerActive[i]) {
-          this.#layerActive[i] = true;
-          changed = true;
-        }
-      }
-    }
-    if (changed) this.emit('layers', [...this.#layerActive]);
+    if (!this.#closed) this.#applyLayerDemand(null);
   }
 
   #neededLayers(): boolean[] {
@@ -363,8 +351,11 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     return needed;
   }
 
-  /** Turns off layers unneeded for LAYER_PAUSE_DELAY_MS (called from the transport's timer). */
-  #pauseUnneededLayers(now: number): void {
+  /**
+   * Turns needed layers on; with `now` (the transport's timer), also turns off layers unneeded
+   * for LAYER_PAUSE_DELAY_MS. Emits `layers` when anything changed.
+   */
+  #applyLayerDemand(now: number | null): void {
     if (this.layerCount === 1) return;
     const needed = this.#neededLayers();
     let changed = false;
@@ -375,7 +366,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
           this.#layerActive[i] = true;
           changed = true;
         }
-      } else if (this.#layerActive[i]) {
+      } else if (now !== null && this.#layerActive[i]) {
         if (this.#unneededSince[i]! < 0) this.#unneededSince[i] = now;
         else if (now - this.#unneededSince[i]! >= LAYER_PAUSE_DELAY_MS) {
           this.#layerActive[i] = false;
@@ -478,7 +469,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       this.#layerBitrate[i] = Math.round(((this.#layerBytes[i]! - this.#sampleLayerBytes[i]!) * 8) / elapsed);
       this.#sampleLayerBytes[i] = this.#layerBytes[i]!;
     }
-    this.#pauseUnneededLayers(now);
+    this.#applyLayerDemand(now);
     this.#sampleAt = now;
     this.#sampleBytes = this.#bytes;
     this.#sampleExpected = expected;

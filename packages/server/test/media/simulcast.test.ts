@@ -150,7 +150,8 @@ describe('simulcast layers', () => {
     a.c.setPreferredResolution({ width: 320, height: 180 });
     frame([true, false, false]);
     expect(a.c.currentLayer).toBe(0);
-    let now = performance.now() + 1;
+    // Whole milliseconds: (t + 2000) - t of a fractional t may come out a hair under 2000.
+    let now = Math.ceil(performance.now()) + 1;
     producer.sample(now);
     expect(events).toEqual([]); // unneeded since now: not yet paused
     now += LAYER_PAUSE_DELAY_MS;
