@@ -163,6 +163,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   readonly #encoding: EncodingWishes = {};
   /** Routed simulcast: `active` per rid, as the server last asked (absent: active). */
   readonly #layerActive = new Map<string, boolean>();
+  #encodingQueue: Promise<void> = Promise.resolve();
   /** Media processor connectors in use, with the unprocessed track each was given. */
   readonly #connectors: Record<'audio' | 'video', { connector: MediaProcessorConnector; source: MediaStreamTrack } | null> = { audio: null, video: null };
   /** audioBitrate, when valid. */
@@ -578,8 +579,18 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     await this.#applyEncoding();
   }
 
-  /** Applies the encoding wishes to the video sender of each peer connection (all by default). */
-  async #applyEncoding(pcs?: RTCPeerConnection[]): Promise<void> {
+  /**
+   * Applies the encoding wishes to the video sender of each peer connection (all by default), one
+   * call after the other: interleaved getParameters/setParameters pairs (a videoLayers message
+   * during a setMaxVideoBitrate) would fail on a stale transaction id.
+   */
+  #applyEncoding(pcs?: RTCPeerConnection[]): Promise<void> {
+    const run = this.#encodingQueue.then(() => this.#applyEncodingNow(pcs));
+    this.#encodingQueue = run.catch(() => {});
+    return run;
+  }
+
+  async #applyEncodingNow(pcs?: RTCPeerConnection[]): Promise<void> {
     const targets = pcs ?? [this.#pc, ...[...this.#relayPeers.values()].map((p) => p.pc)].filter((pc): pc is RTCPeerConnection => pc !== null);
     const wishes = this.#encoding;
     const settings = this.#captured?.video?.getSettings();
