@@ -1,9 +1,12 @@
 // Publisher (OpenTok.js Publisher): the local camera/microphone (or screen, or the app's own
 // tracks), its DOM element, and — once published — one peer connection to the Colloquy SFU
 // (routed sessions) or one per subscriber (relayed sessions, peer to peer, as OpenTok.js does).
-// One encoding per track (no simulcast: the SFU forwards what it gets). publishAudio/publishVideo
+// Routed camera video is sent as simulcast (rids q/h/f at 1/4, 1/2 and full size, fewer below
+// 960x540; VP8 temporal layers L1T3 where Chromium takes scalabilityMode) so that the SFU can give
+// each subscriber the layer it wants; the server pauses layers no one watches (videoLayers).
+// Screen shares, custom tracks and relayed sessions send one encoding. publishAudio/publishVideo
 // disable the track (silence, black) and tell the session; moderators' mutes arrive as muteForced.
-// setMaxVideoBitrate, setPreferredFrameRate and setPreferredResolution shape that one encoding
+// setMaxVideoBitrate, setPreferredFrameRate and setPreferredResolution shape the encodings
 // (RTCRtpSender.setParameters: maxBitrate, maxFramerate, scaleResolutionDownBy) on every peer
 // connection, present and future.
 
@@ -106,6 +109,31 @@ interface EncodingWishes {
   resolution?: { width: number; height: number };
 }
 
+/** Simulcast layers, lowest first: rid and how much the camera picture is scaled down. */
+const SIMULCAST_LAYERS = [
+  { rid: 'q', scale: 4 },
+  { rid: 'h', scale: 2 },
+  { rid: 'f', scale: 1 },
+] as const;
+
+/** How much an encoding of this rid is scaled down (1 for a single encoding). */
+function layerScale(rid: string | undefined): number {
+  return SIMULCAST_LAYERS.find((l) => l.rid === rid)?.scale ?? 1;
+}
+
+/**
+ * The simulcast encodings for a camera picture of this size. Chromium sends at most as many layers
+ * as its table allows for the picture (3 from 960x540, 2 from 480x270, else 1) and drops the *top*
+ * encodings beyond that (measured: 640x480 with q/h/f sent q and h only), so we ask for exactly
+ * that many, the full-size one always included: 3 from 960x540 pixels, h/f from 480x270, else one.
+ */
+export function simulcastEncodings(width: number, height: number): RTCRtpEncodingParameters[] {
+  const pixels = width * height;
+  const count = pixels >= 960 * 540 ? 3 : pixels >= 480 * 270 ? 2 : 1;
+  if (count === 1) return [];
+  return SIMULCAST_LAYERS.slice(3 - count).map(({ rid, scale }) => ({ rid, scaleResolutionDownBy: scale }));
+}
+
 export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** The container element (undefined with insertDefaultUI: false). */
   element: HTMLElement | undefined;
@@ -133,6 +161,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #destroyed = false;
   #style: ElementStyle;
   readonly #encoding: EncodingWishes = {};
+  /** Routed simulcast: `active` per rid, as the server last asked (absent: active). */
+  readonly #layerActive = new Map<string, boolean>();
+  #encodingQueue: Promise<void> = Promise.resolve();
   /** Media processor connectors in use, with the unprocessed track each was given. */
   readonly #connectors: Record<'audio' | 'video', { connector: MediaProcessorConnector; source: MediaStreamTrack } | null> = { audio: null, video: null };
   /** audioBitrate, when valid. */
@@ -212,7 +243,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       if (ctx.mediaMode === 'routed') {
         const pc = new RTCPeerConnection(ctx.rtcConfiguration());
         this.#pc = pc;
-        this.#addTracks(pc, captured);
+        this.#addTracks(pc, captured, true);
         pc.addEventListener('connectionstatechange', () => this.#onRoutedState(pc));
         // No waiting for ICE gathering: the SFU is ICE-lite and learns our address from our checks.
         await pc.setLocalDescription(await this.#offer(pc));
@@ -250,11 +281,33 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     };
   }
 
-  #addTracks(pc: RTCPeerConnection, captured: Captured): void {
+  #addTracks(pc: RTCPeerConnection, captured: Captured, routed = false): void {
     const tracks = [captured.audio, captured.video].filter((t): t is MediaStreamTrack => t !== null);
     const stream = new MediaStream(tracks);
-    // One transceiver per track, sendonly, a single encoding.
-    for (const track of tracks) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    // One transceiver per track, sendonly; routed camera video as simulcast, the rest one encoding.
+    for (const track of tracks) {
+      const settings = track.kind === 'video' && routed && captured.videoKind === 'camera' ? track.getSettings() : {};
+      const encodings = simulcastEncodings(settings.width ?? 0, settings.height ?? 0);
+      if (encodings.length === 0) {
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+        continue;
+      }
+      try {
+        // Temporal layers (L1T3) let the SFU lower a subscriber's frame rate without a keyframe.
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings.map((e) => ({ ...e, scalabilityMode: 'L1T3' })) });
+      } catch {
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings });
+      }
+    }
+  }
+
+  /**
+   * @internal Routed simulcast: which of our encodings someone watches (the server's videoLayers).
+   * The others stop being encoded and sent until someone needs them again.
+   */
+  _videoLayers(layers: { rid: string; active: boolean }[]): void {
+    for (const { rid, active } of layers) this.#layerActive.set(rid, active);
+    if (this.#pc) void this.#applyEncoding([this.#pc]);
   }
 
   #onRoutedState(pc: RTCPeerConnection): void {
@@ -526,8 +579,18 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     await this.#applyEncoding();
   }
 
-  /** Applies the encoding wishes to the video sender of each peer connection (all by default). */
-  async #applyEncoding(pcs?: RTCPeerConnection[]): Promise<void> {
+  /**
+   * Applies the encoding wishes to the video sender of each peer connection (all by default), one
+   * call after the other: interleaved getParameters/setParameters pairs (a videoLayers message
+   * during a setMaxVideoBitrate) would fail on a stale transaction id.
+   */
+  #applyEncoding(pcs?: RTCPeerConnection[]): Promise<void> {
+    const run = this.#encodingQueue.then(() => this.#applyEncodingNow(pcs));
+    this.#encodingQueue = run.catch(() => {});
+    return run;
+  }
+
+  async #applyEncodingNow(pcs?: RTCPeerConnection[]): Promise<void> {
     const targets = pcs ?? [this.#pc, ...[...this.#relayPeers.values()].map((p) => p.pc)].filter((pc): pc is RTCPeerConnection => pc !== null);
     const wishes = this.#encoding;
     const settings = this.#captured?.video?.getSettings();
@@ -546,7 +609,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         else encoding.maxBitrate = wishes.maxBitrate;
         if (wishes.maxFramerate === undefined) delete encoding.maxFramerate;
         else encoding.maxFramerate = wishes.maxFramerate;
-        encoding.scaleResolutionDownBy = scale;
+        // A simulcast layer keeps its own scale on top of the wished one.
+        encoding.scaleResolutionDownBy = scale * layerScale(encoding.rid);
+        if (encoding.rid !== undefined) encoding.active = this.#layerActive.get(encoding.rid) ?? true;
       }
       try {
         await sender.setParameters(parameters);

@@ -612,6 +612,9 @@ export class Session extends OTEventEmitter<SessionEventMap> {
       case 'streamMuteForced':
         this.#publishers.get(event.streamId)?._muteForced();
         return;
+      case 'videoLayers':
+        this.#publishers.get(event.streamId)?._videoLayers(event.layers);
+        return;
       case 'relayStart':
         void this.#publishers.get(event.streamId)?._relayStart(event.subscriberId, event.connectionId);
         return;

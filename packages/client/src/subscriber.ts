@@ -2,9 +2,10 @@
 // connection — to the Colloquy SFU in routed sessions (the SFU offers, we answer), or straight to
 // the publisher's browser in relayed ones (the publisher offers through the server's relay).
 // subscribeToAudio/Video(false) stops the SFU sending that track (routed) and disables it locally.
-// preferredResolution / preferredFrameRate / restrictFrameRate are kept and reported but change
-// nothing: the SFU forwards the single encoding a publisher sends (no simulcast layers to choose
-// from), which is what OpenTok does for a stream without scalable video.
+// preferredResolution (routed) picks, at the SFU and for this subscriber alone, the publisher's
+// simulcast layer that covers it; a stream sent as one encoding has nothing to choose from.
+// preferredFrameRate / restrictFrameRate are kept and reported but change nothing yet (the SFU
+// does not pick temporal layers).
 
 import type { StreamDestroyedReason } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
@@ -42,9 +43,9 @@ export interface SubscriberProperties extends ElementOptions {
   subscribeToVideo?: boolean;
   /** 0 to 100 (default 50, as OpenTok.js). */
   audioVolume?: number;
-  /** Kept, not applied: this server forwards one encoding per stream (no simulcast layers to choose). */
+  /** Routed: the SFU sends the smallest simulcast layer covering this size ('auto': the best). */
   preferredResolution?: { width: number; height: number } | 'auto';
-  /** Kept, not applied (as preferredResolution). */
+  /** Kept, not applied: the SFU does not pick temporal layers yet. */
   preferredFrameRate?: number;
 }
 
@@ -102,7 +103,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#subscribeToAudio = props.subscribeToAudio !== false;
     this.#subscribeToVideo = props.subscribeToVideo !== false;
     this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
-    this.#preferredResolution = props.preferredResolution ?? 'auto';
+    this.#preferredResolution = wantedResolution(props.preferredResolution);
     this.#preferredFrameRate = props.preferredFrameRate ?? null;
     this.#ui = createMediaElement('subscriber', target, { ...props, style: this.#style }, false);
     this.element = this.#ui.container ?? undefined;
@@ -113,9 +114,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.setAudioVolume(props.audioVolume ?? 50);
     void applyAudioOutput(this.#ui.video).catch((err: Error) => log.warn('could not use the chosen audio output:', err.message));
     liveSubscribers.add(this);
-    if (props.preferredResolution !== undefined || props.preferredFrameRate !== undefined) {
-      log.debug('preferredResolution/preferredFrameRate have no effect: this server forwards a single encoding');
-    }
+    if (props.preferredFrameRate !== undefined) log.debug('preferredFrameRate has no effect yet: the SFU does not pick temporal layers');
     // After subscribe() returns, so handlers attached to the returned subscriber see it.
     setTimeout(() => {
       if (!this.#destroyed) this.dispatchEvent(new VideoElementCreatedEvent(this, this.#ui.video));
@@ -127,10 +126,12 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     const ctx = this.#ctx;
     this.#timer = setTimeout(() => this.#fail(this.#connectError('did not connect in time')), CONNECT_TIMEOUT_MS);
     try {
+      const asked = this.#preferredResolution;
       const result = await ctx.request('subscribe', {
         streamId: this.stream.streamId,
         subscribeToAudio: this.#subscribeToAudio,
         subscribeToVideo: this.#subscribeToVideo,
+        ...(asked === 'auto' ? {} : { preferredResolution: asked }),
       });
       if (this.#destroyed) {
         void ctx.request('unsubscribe', { subscriberId: result.subscriberId }).catch(() => {});
@@ -138,6 +139,9 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
       }
       this.#subscriberId = result.subscriberId;
       ctx.registerSubscriber(this, result.subscriberId);
+      // setPreferredResolution while the subscribe was on its way: tell the server now.
+      const wanted = this.#preferredResolution;
+      if (wanted !== asked) this.#updateSubscriber({ preferredResolution: wanted === 'auto' ? null : wanted });
       if (ctx.mediaMode === 'routed') {
         const pc = this.#createPeer();
         await pc.setRemoteDescription({ type: 'offer', sdp: result.sdp! });
@@ -273,7 +277,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     return this;
   }
 
-  #updateSubscriber(changes: { subscribeToAudio?: boolean; subscribeToVideo?: boolean }): void {
+  #updateSubscriber(changes: { subscribeToAudio?: boolean; subscribeToVideo?: boolean; preferredResolution?: { width: number; height: number } | null }): void {
     if (!this.#subscriberId || this.#ctx.mediaMode !== 'routed') return;
     this.#ctx.request('updateSubscriber', { subscriberId: this.#subscriberId, ...changes }).catch((err: OTError) => log.warn('subscriber update failed:', err.message));
   }
@@ -287,10 +291,15 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     return this.#preferredFrameRate;
   }
 
-  /** OpenTok.js: picks a simulcast layer; here the stream has one encoding, so nothing changes. */
+  /**
+   * OpenTok.js: routed, the SFU sends this subscriber the publisher's simulcast layer that covers
+   * `resolution` (switching at the layer's next keyframe); 'auto' or null: the best layer. A
+   * stream published as one encoding is unaffected.
+   */
   setPreferredResolution(resolution: { width: number; height: number } | 'auto' | null): this {
-    this.#preferredResolution = resolution && resolution !== 'auto' ? { width: resolution.width, height: resolution.height } : 'auto';
-    log.debug('setPreferredResolution has no effect: this server forwards a single encoding per stream');
+    this.#preferredResolution = wantedResolution(resolution);
+    const wanted = this.#preferredResolution;
+    this.#updateSubscriber({ preferredResolution: wanted === 'auto' ? null : wanted });
     return this;
   }
 
@@ -419,4 +428,13 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.dispatchEvent(new OTEvent('destroyed', this));
     return this;
   }
+}
+
+/** A preferredResolution as the server takes it: whole pixels, 1 to 16384; anything else is 'auto'. */
+function wantedResolution(resolution: { width: number; height: number } | 'auto' | null | undefined): { width: number; height: number } | 'auto' {
+  if (!resolution || resolution === 'auto') return 'auto';
+  const width = Math.round(Number(resolution.width));
+  const height = Math.round(Number(resolution.height));
+  if (!(width >= 1 && width <= 16_384 && height >= 1 && height <= 16_384)) return 'auto';
+  return { width, height };
 }

@@ -213,6 +213,11 @@ export interface SubscribeRequest {
   subscribeToAudio?: boolean;
   /** Default true. */
   subscribeToVideo?: boolean;
+  /**
+   * Routed: the picture size this subscriber wants (OpenTok.js Subscriber preferredResolution);
+   * the SFU forwards the smallest simulcast layer covering it. Absent or null: the best layer.
+   */
+  preferredResolution?: VideoDimensions | null;
 }
 
 /** Routed only: the subscriber's SDP answer to the offer the subscribe reply carried. */
@@ -230,6 +235,8 @@ export interface UpdateSubscriberRequest {
   subscriberId: string;
   subscribeToAudio?: boolean;
   subscribeToVideo?: boolean;
+  /** Routed: setPreferredResolution (null: the best layer); see SubscribeRequest. */
+  preferredResolution?: VideoDimensions | null;
 }
 
 export interface UnsubscribeRequest {
@@ -526,6 +533,17 @@ export interface StreamMuteForcedEvent {
   streamId: string;
 }
 
+/**
+ * Routed, to the publisher only: which simulcast encodings of its video someone needs, by rid.
+ * The SDK sets `active` on each (RTCRtpSender.setParameters): layers no one watches are not sent.
+ */
+export interface VideoLayersEvent {
+  type: 'videoLayers';
+  seq: number;
+  streamId: string;
+  layers: { rid: string; active: boolean }[];
+}
+
 /** A subscription ended without you asking (its stream ended, or its media failed). */
 export interface SubscriberDestroyedEvent {
   type: 'subscriberDestroyed';
@@ -572,6 +590,7 @@ export type ServerEvent =
   | StreamPropertyChangedEvent
   | MuteForcedEvent
   | StreamMuteForcedEvent
+  | VideoLayersEvent
   | SubscriberDestroyedEvent
   | RelayStartEvent
   | RelayEvent

@@ -15,4 +15,8 @@ export const RTP_HEADER_EXTENSIONS = {
   videoContentType: 'http://www.webrtc.org/experiments/rtp-hdrext/video-content-type',
   /** Transport-wide sequence numbers (transport-cc), which the SFU never forwards. */
   transportCc: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
+  /** Simulcast (RFC 8852): which encoding a publisher's packet belongs to. */
+  rid: 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id',
+  /** Simulcast (RFC 8852): the encoding whose repair (RTX) a packet is. */
+  repairedRid: 'urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id',
 } as const;

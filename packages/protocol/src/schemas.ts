@@ -131,6 +131,7 @@ export const SubscribeRequestSchema: z.ZodType<SubscribeRequest> = z.object({
   streamId,
   subscribeToAudio: z.boolean().optional(),
   subscribeToVideo: z.boolean().optional(),
+  preferredResolution: videoDimensions.nullable().optional(),
 });
 
 export const AnswerRequestSchema: z.ZodType<AnswerRequest> = z.object({ type: z.literal('answer'), id: requestId, subscriberId, sdp });
@@ -141,6 +142,7 @@ export const UpdateSubscriberRequestSchema: z.ZodType<UpdateSubscriberRequest> =
   subscriberId,
   subscribeToAudio: z.boolean().optional(),
   subscribeToVideo: z.boolean().optional(),
+  preferredResolution: videoDimensions.nullable().optional(),
 });
 
 export const UnsubscribeRequestSchema: z.ZodType<UnsubscribeRequest> = z.object({ type: z.literal('unsubscribe'), id: requestId, subscriberId });

@@ -176,6 +176,8 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
       ...(s.roundTripTime !== null ? { rttMs: Math.round(s.roundTripTime * 1000) } : {}),
       nackCount: Math.max(0, s.nackCount - last.nack),
       pliCount: Math.max(0, s.pliCount + s.firCount - last.pli),
+      // Simulcast: the spatial layer this subscriber gets (absent for a single encoding).
+      ...(consumer.producer.layerCount > 1 && s.currentLayer !== undefined && s.currentLayer >= 0 ? { layer: s.currentLayer } : {}),
     });
   }
 

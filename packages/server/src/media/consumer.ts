@@ -1,7 +1,9 @@
 // Consumer: one producer's track sent to one subscriber. Ties together its RTP rewriter (SSRC,
 // payload type, sequence number, timestamp, header-extension ids: rtp-rewriter.ts), its send
 // history that answers NACKs (retransmission-history.ts), keyframe handling on start/resume, and
-// the subscriber's RTCP feedback.
+// the subscriber's RTCP feedback. With a simulcast producer it forwards one spatial layer, chosen
+// from the subscriber's preferred resolution, and switches on a keyframe of the new layer (asked
+// for), keeping its one output SSRC and continuous sequence numbers and timestamps.
 
 import {
   GenericNack,
@@ -79,6 +81,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   readonly #history: RetransmissionHistory;
   #keyFrameWanted = false;
   readonly #out = new OutgoingHeader();
+  /** Simulcast: the layer being forwarded (-1 until the first keyframe) and the one wanted. */
+  #currentLayer: number;
+  #targetLayer: number;
+  #preferredResolution: { width: number; height: number } | null = null;
+  #layerSwitches = 0;
 
   // Counters.
   #packetsSent = 0;
@@ -116,7 +123,44 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.#rewriter = new RtpRewriter({ ssrc: this.ssrc, clockRate: this.clockRate, waitForKeyFrame: this.kind === 'video' });
     this.#history = new RetransmissionHistory(this.kind === 'video' ? VIDEO_HISTORY : 1);
     this.#out.ssrc = this.ssrc;
+    this.#targetLayer = params.producer.layerCount - 1;
+    this.#currentLayer = params.producer.layerCount > 1 ? -1 : 0;
     params.producer.addConsumer(this);
+    params.producer.updateLayerDemand();
+  }
+
+  /** Simulcast: the spatial layer being forwarded (-1 before the first keyframe; 0 for a single encoding once started). */
+  get currentLayer(): number {
+    return this.#currentLayer;
+  }
+
+  /** The layer this consumer wants (it switches on that layer's next keyframe). */
+  get targetLayer(): number {
+    return this.#targetLayer;
+  }
+
+  /**
+   * The subscriber's preferredResolution (null: the best there is). Picks the target layer
+   * (Producer.layerForResolution) and, if it differs from the one forwarded, asks for its keyframe.
+   */
+  setPreferredResolution(resolution: { width: number; height: number } | null): void {
+    if (this.#closed) return;
+    this.#preferredResolution = resolution === null ? null : { width: resolution.width, height: resolution.height };
+    this.#chooseLayer();
+  }
+
+  /** Sets the target layer from the preference and current layer sizes; a change asks for a keyframe. */
+  #chooseLayer(): void {
+    const producer = this.producer;
+    if (this.kind !== 'video' || producer.layerCount === 1) return;
+    const target = producer.layerForResolution(this.#preferredResolution);
+    if (target === this.#targetLayer) return;
+    this.#targetLayer = target;
+    producer.updateLayerDemand();
+    if (target !== this.#currentLayer && this.#sink !== null && !this.#paused && !this.#producerPaused) {
+      this.#keyFrameWanted = true;
+      producer.requestKeyFrame(target);
+    }
   }
 
   get closed(): boolean {
@@ -151,25 +195,51 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
 
   #resync(): void {
     this.#rewriter.resync();
+    // A single encoding is always "layer 0" (the rewriter waits for its keyframe itself).
+    this.#currentLayer = this.producer.layerCount > 1 ? -1 : 0;
     if (this.kind === 'video' && this.#sink && !this.#paused && !this.#producerPaused) {
       this.#keyFrameWanted = true;
-      this.producer.requestKeyFrame();
+      this.#askStartKeyFrame();
     }
   }
 
   /**
-   * Packet path: rewrite one producer packet for this subscriber and send it. Writes the header
-   * straight into the send-history slot; the payload buffer is shared, never copied or mutated.
+   * Keyframe of the target layer; with nothing forwarded yet and the target not flowing (paused
+   * at the publisher, or never sent), of the lowest layer too, which always runs: start from it.
    */
-  forward(packet: RtpPacket, keyFrame: boolean): void {
+  #askStartKeyFrame(): void {
+    const producer = this.producer;
+    producer.requestKeyFrame(this.#targetLayer);
+    if (this.#currentLayer < 0 && this.#targetLayer !== 0 && !producer.layerFlowing(this.#targetLayer)) producer.requestKeyFrame(0);
+  }
+
+  /**
+   * Packet path: rewrite one producer packet (of spatial layer `layer`) for this subscriber and
+   * send it. Writes the header straight into the send-history slot; the payload buffer is shared,
+   * never copied or mutated.
+   */
+  forward(packet: RtpPacket, keyFrame: boolean, layer: number): void {
     const sink = this.#sink;
     const rewriter = this.#rewriter;
     if (sink === null || this.#paused || rewriter.payloadType < 0) return;
+    if (layer !== this.#currentLayer) {
+      // Another layer: switch to it only at a keyframe, when it is the target, or, with nothing
+      // forwarded yet and the target not flowing (paused at the publisher until now), whichever
+      // layer's keyframe comes first (start at once; move to the target on its own keyframe
+      // later). Then the rewriter continues the output series.
+      if (!keyFrame) return;
+      if (layer !== this.#targetLayer && (this.#currentLayer >= 0 || this.producer.layerFlowing(this.#targetLayer))) return;
+      if (this.#currentLayer >= 0) this.#layerSwitches++;
+      this.#currentLayer = layer;
+      rewriter.resync();
+      if (layer !== this.#targetLayer) this.producer.requestKeyFrame(this.#targetLayer);
+      else this.producer.updateLayerDemand();
+    }
     const h = packet.header;
     const payload = packet.payload;
     const now = performance.now();
     const outSeq = rewriter.map(h.sequenceNumber, h.timestamp, payload.length, keyFrame, now);
-    if (!rewriter.needsSync) this.#keyFrameWanted = false; // synced (on a keyframe for video)
+    if (!rewriter.needsSync && layer === this.#targetLayer) this.#keyFrameWanted = false; // synced on the wanted layer
     if (outSeq === DROP) return;
     const history = this.#history;
     const base = history.slotOffset(outSeq);
@@ -193,13 +263,13 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       const fb = packet.feedback;
       if (fb instanceof PictureLossIndication) {
         this.#pliCount++;
-        this.producer.requestKeyFrame();
+        this.requestKeyFrame();
       } else if (fb instanceof ReceiverEstimatedMaxBitrate) {
         this.#availableBitrate = Number(fb.bitrate);
       } else if (fb.count === 4) {
         // FIR (RFC 5104): same effect as PLI for us.
         this.#firCount++;
-        this.producer.requestKeyFrame();
+        this.requestKeyFrame();
       }
     } else if (packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket) {
       for (const report of packet.reports) {
@@ -241,7 +311,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     if (!rewriter.everSent || this.#sink === null) return null;
     const nowMs = Date.now();
     const now = performance.now();
-    const sr = this.producer.lastSenderReport;
+    const sr = this.producer.senderReport(this.#currentLayer < 0 ? 0 : this.#currentLayer);
     const rtpTimestamp =
       sr !== undefined
         ? (sr.rtpTimestamp + Math.round(((now - sr.receivedAt) * this.clockRate) / 1000) + rewriter.timestampOffset) >>> 0
@@ -268,8 +338,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.#bitrate = Math.round(((this.#bytesSent - this.#sampleBytes) * 8) / elapsed);
     this.#sampleAt = now;
     this.#sampleBytes = this.#bytesSent;
+    // Layer sizes become known from keyframes: the best layer for the preference may change.
+    this.#chooseLayer();
     // A keyframe asked for but not seen (lost PLI, slow encoder): ask again (throttled by the producer).
-    if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused) this.producer.requestKeyFrame();
+    if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused) this.#askStartKeyFrame();
   }
 
   /** Stops sending to this subscriber (e.g. subscribeToVideo(false)). */
@@ -277,6 +349,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     if (this.#closed || this.#paused) return;
     this.#paused = true;
     this.#keyFrameWanted = false;
+    this.producer.updateLayerDemand();
     this.emit('pause');
   }
 
@@ -284,13 +357,14 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   resume(): void {
     if (this.#closed || !this.#paused) return;
     this.#paused = false;
+    this.producer.updateLayerDemand();
     this.#resync();
     this.emit('resume');
   }
 
   /** Asks the producer for a keyframe on this subscriber's behalf (throttled by the producer). */
   requestKeyFrame(): void {
-    if (!this.#closed) this.producer.requestKeyFrame();
+    if (!this.#closed) this.producer.requestKeyFrame(this.#currentLayer < 0 ? this.#targetLayer : this.#currentLayer);
   }
 
   /** @internal */
@@ -335,6 +409,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       pliCount: this.#pliCount,
       firCount: this.#firCount,
       availableBitrate: this.#availableBitrate,
+      ...(this.kind === 'video' ? { currentLayer: this.#currentLayer, targetLayer: this.#targetLayer, layerSwitches: this.#layerSwitches } : {}),
     };
   }
 
@@ -350,6 +425,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       producerPaused: this.#producerPaused,
       connected: this.#sink !== null,
       waitingForKeyFrame: this.#rewriter.needsSync && this.kind === 'video',
+      ...(this.kind === 'video' ? { currentLayer: this.#currentLayer, targetLayer: this.#targetLayer } : {}),
       lastSenderReportAgoMs: this.#lastSrSentAt ? Math.round(performance.now() - this.#lastSrSentAt) : null,
       closed: this.#closed,
     };

@@ -40,6 +40,8 @@ export const COPIED_EXTENSIONS: ReadonlySet<string> = new Set([EXT.audioLevel, E
 
 const AUDIO_EXTENSIONS = [EXT.mid, EXT.absSendTime, EXT.audioLevel];
 const VIDEO_EXTENSIONS = [EXT.mid, EXT.absSendTime, EXT.videoOrientation, EXT.videoContentType];
+/** Publishers may send simulcast: werift routes each rid's packets to its own track. */
+const PUBLISHER_VIDEO_EXTENSIONS = [...VIDEO_EXTENSIONS, EXT.rid, EXT.repairedRid];
 
 function extensions(uris: string[]): RTCRtpHeaderExtensionParameters[] {
   return uris.map((uri) => new RTCRtpHeaderExtensionParameters({ uri }));
@@ -110,7 +112,7 @@ export function createPublisherPeer(ice: IceSettings, video: VideoCodecName): RT
     // RTX lets Chromium answer NACKs (and pad) on a separate SSRC that werift unwraps, so the
     // media SSRC carries only media and sequence rewriting stays simple.
     codecs: { audio: [opusCodec()], video: [videoCodec(video), rtxCodec()] },
-    headerExtensions: { audio: extensions(AUDIO_EXTENSIONS), video: extensions(VIDEO_EXTENSIONS) },
+    headerExtensions: { audio: extensions(AUDIO_EXTENSIONS), video: extensions(PUBLISHER_VIDEO_EXTENSIONS) },
   });
 }
 

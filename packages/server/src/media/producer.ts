@@ -1,6 +1,9 @@
 // Producer: one track a publisher sends (audio or video). It receives RTP from its publisher
 // transport and hands each packet to its consumers; it asks the publisher for keyframes (throttled)
-// and keeps the counters the Inspector shows.
+// and keeps the counters the Inspector shows. A simulcast video track has several spatial layers
+// (one RTP stream per rid, lowest first): each packet comes with its layer index, consumers pick
+// one layer each, and the producer tells its owner which layers anyone needs (`layers` event) so
+// that the others can be paused at the publisher.
 
 import type { RtpPacket } from 'werift';
 import { h264Dimensions, isH264KeyFrameStart, isVp8KeyFrameStart, vp8Dimensions } from './codecs.js';
@@ -13,8 +16,14 @@ export type ProducerEvents = {
   close: [];
   pause: [];
   resume: [];
-  /** A keyframe showed a new picture size (video). */
+  /** A keyframe showed a new picture size (video; with simulcast, of the highest layer seen). */
   videoDimensions: [{ width: number; height: number }];
+  /**
+   * Simulcast: which layers someone needs (a consumer forwards or switches to it, a raw-RTP listener
+   * takes the top one), by layer index. The owner has the publisher set `active` on its encodings.
+   * A layer is turned on at once and turned off only after LAYER_PAUSE_DELAY_MS without demand.
+   */
+  layers: [active: readonly boolean[]];
 };
 
 /**
@@ -25,6 +34,24 @@ export type RtpListener = (packet: RtpPacket) => void;
 
 /** At most one keyframe request per producer in this many milliseconds (Chromium answers each one). */
 export const KEYFRAME_REQUEST_INTERVAL_MS = 500;
+
+/** A simulcast layer no one needs is paused at the publisher after this long (avoids flapping). */
+export const LAYER_PAUSE_DELAY_MS = 2000;
+
+/** A spatial layer as a consumer sees it: index (0 = lowest), rid, SSRC once known, picture size. */
+export interface ProducerLayer {
+  index: number;
+  rid: string;
+  /** 0 until its first packet. */
+  ssrc: number;
+  /** From its last keyframe (0 until one was seen). */
+  width: number;
+  height: number;
+  /** Received media bits per second over the last sample interval. */
+  bitrate: number;
+  /** Asked to be sent (false: paused at the publisher because no one needs it). */
+  active: boolean;
+}
 
 /** What a producer needs from its transport, kept abstract so the packet path has no werift calls. */
 export interface ProducerLink {
@@ -46,7 +73,12 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   readonly id: string;
   readonly kind: MediaKind;
   readonly codec: CodecInfo;
-  readonly ssrc: number;
+  /** The SSRC (simulcast: of the lowest layer, 0 until its first packet; see `layers`). */
+  ssrc: number;
+  /** Simulcast rids, lowest layer first; empty for a single encoding. */
+  readonly rids: readonly string[];
+  /** Spatial layers: the rids' count, or 1. */
+  readonly layerCount: number;
   /** Id of the publisher transport, also the msid stream id subscribers see (audio and video lip-sync). */
   readonly streamId: string;
   /** Publisher's header extension URI by id (index 0..255), for remapping per consumer. */
@@ -62,35 +94,51 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   /** Raw-RTP listeners (archiving), same array discipline as consumers. */
   #rtpListeners: RtpListener[] = [];
 
-  // Counters (packet path: plain number fields only).
+  // Counters (packet path: plain number fields and preallocated per-layer arrays only).
   #packets = 0;
   #bytes = 0;
-  #frames = 0;
   #keyFrames = 0;
-  #highestSeq = -1;
-  #cycles = 0;
-  #firstSeq = -1;
+  /** Per layer: SSRC, sequence tracking (loss), bytes, picture size, keyframe requests. */
+  readonly #layerSsrc: number[];
+  readonly #highestSeq: number[];
+  readonly #cycles: number[];
+  readonly #firstSeq: number[];
+  readonly #layerPackets: number[];
+  readonly #layerBytes: number[];
+  readonly #layerFrames: number[];
+  readonly #sampleLayerFrames: number[];
+  readonly #layerWidth: number[];
+  readonly #layerHeight: number[];
+  readonly #lastKeyFrameRequest: number[];
+  readonly #pendingKeyFrameTimer: (NodeJS.Timeout | undefined)[];
+  readonly #layerSenderReport: (SenderReportSample | undefined)[];
+  // Layer demand (simulcast): what is asked of the publisher, and since when each layer is unneeded.
+  readonly #layerActive: boolean[];
+  readonly #unneededSince: number[];
+  readonly #sampleLayerBytes: number[];
+  readonly #layerBitrate: number[];
+  /** The highest layer whose keyframe gave the stream's picture size. */
+  #dimensionsLayer = -1;
   #width = 0;
   #height = 0;
   #pliCount = 0;
-  #lastKeyFrameRequest = -Infinity;
-  #pendingKeyFrameTimer: NodeJS.Timeout | undefined;
   // Sampled by the transport's timer.
   #sampleAt = performance.now();
   #sampleBytes = 0;
-  #sampleFrames = 0;
   #sampleExpected = 0;
   #sampleReceived = 0;
   #bitrate = 0;
   #frameRate = 0;
   #fractionLost = 0;
-  lastSenderReport: SenderReportSample | undefined;
 
   constructor(params: {
     id: string;
     kind: MediaKind;
     codec: CodecInfo;
+    /** 0 for a simulcast track (learnt from the packets). */
     ssrc: number;
+    /** Simulcast rids, lowest layer first (default: a single encoding). */
+    rids?: string[];
     streamId: string;
     extensionUris: (string | undefined)[];
     link: ProducerLink;
@@ -100,6 +148,26 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.kind = params.kind;
     this.codec = params.codec;
     this.ssrc = params.ssrc;
+    this.rids = params.rids ?? [];
+    const n = (this.layerCount = Math.max(1, this.rids.length));
+    this.#layerSsrc = new Array<number>(n).fill(0);
+    this.#layerSsrc[0] = params.ssrc;
+    this.#highestSeq = new Array<number>(n).fill(-1);
+    this.#cycles = new Array<number>(n).fill(0);
+    this.#firstSeq = new Array<number>(n).fill(-1);
+    this.#layerPackets = new Array<number>(n).fill(0);
+    this.#layerBytes = new Array<number>(n).fill(0);
+    this.#layerFrames = new Array<number>(n).fill(0);
+    this.#sampleLayerFrames = new Array<number>(n).fill(0);
+    this.#layerWidth = new Array<number>(n).fill(0);
+    this.#layerHeight = new Array<number>(n).fill(0);
+    this.#lastKeyFrameRequest = new Array<number>(n).fill(-Infinity);
+    this.#pendingKeyFrameTimer = new Array<NodeJS.Timeout | undefined>(n).fill(undefined);
+    this.#layerSenderReport = new Array<SenderReportSample | undefined>(n).fill(undefined);
+    this.#layerActive = new Array<boolean>(n).fill(true);
+    this.#unneededSince = new Array<number>(n).fill(-1);
+    this.#sampleLayerBytes = new Array<number>(n).fill(0);
+    this.#layerBitrate = new Array<number>(n).fill(0);
     this.streamId = params.streamId;
     this.extensionUris = params.extensionUris;
     this.#link = params.link;
@@ -122,25 +190,31 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   }
 
   /**
-   * Packet path: one call per RTP packet from the publisher (werift gives us its own copy). No
-   * allocation here except when a keyframe changes the picture size.
+   * Packet path: one call per RTP packet from the publisher (werift gives us its own copy), with
+   * its simulcast layer (0 for a single encoding). No allocation here except when a keyframe
+   * changes the picture size.
    */
-  receive(packet: RtpPacket): void {
+  receive(packet: RtpPacket, layer = 0): void {
     if (this.#closed) return;
     const header = packet.header;
     const payload = packet.payload;
     this.#packets++;
     this.#bytes += payload.length;
-    this.#trackSequence(header.sequenceNumber);
+    this.#layerPackets[layer]!++;
+    this.#layerBytes[layer]! += payload.length;
+    if (this.#layerSsrc[layer] !== header.ssrc) this.#learnSsrc(layer, header.ssrc);
+    this.#trackSequence(layer, header.sequenceNumber);
     let keyFrame = false;
     if (this.#isKeyFrameStart !== null && payload.length > 0) {
-      if (header.marker) this.#frames++;
+      if (header.marker) this.#layerFrames[layer]!++;
       keyFrame = this.#isKeyFrameStart(payload);
-      if (keyFrame) this.#onKeyFrame(payload);
+      if (keyFrame) this.#onKeyFrame(layer, payload);
     }
     if (this.#paused) return;
     const consumers = this.#consumers;
-    for (let i = 0; i < consumers.length; i++) consumers[i]!.forward(packet, keyFrame);
+    for (let i = 0; i < consumers.length; i++) consumers[i]!.forward(packet, keyFrame, layer);
+    // Raw-RTP listeners (recording) take one RTP stream: the top layer.
+    if (layer !== this.layerCount - 1) return;
     const listeners = this.#rtpListeners;
     for (let i = 0; i < listeners.length; i++) {
       try {
@@ -152,63 +226,191 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   }
 
   /**
-   * Hands every forwarded packet to `listener` (after consumers, never while paused) until the
-   * returned function is called or the producer closes. For server-side recording: no peer
+   * Hands every forwarded packet to `listener` (after consumers, never while paused; of a simulcast
+   * producer, the top layer's only, which then stays on) until the returned function is called or
+   * the producer closes. For server-side recording: no peer
    * connection, no rewriting. Consumers must not be affected by a slow listener: keep it cheap.
    */
   addRtpListener(listener: RtpListener): () => void {
     if (this.#closed) return () => {};
     this.#rtpListeners = [...this.#rtpListeners, listener];
+    this.updateLayerDemand();
     return () => {
       this.#rtpListeners = this.#rtpListeners.filter((l) => l !== listener);
+      this.updateLayerDemand();
     };
   }
 
-  #trackSequence(seq: number): void {
-    if (this.#highestSeq < 0) {
-      this.#highestSeq = seq;
-      this.#firstSeq = seq;
+  #learnSsrc(layer: number, ssrc: number): void {
+    this.#layerSsrc[layer] = ssrc;
+    if (layer === 0) this.ssrc = ssrc;
+  }
+
+  #trackSequence(layer: number, seq: number): void {
+    const highest = this.#highestSeq[layer]!;
+    if (highest < 0) {
+      this.#highestSeq[layer] = seq;
+      this.#firstSeq[layer] = seq;
       return;
     }
-    const delta = (seq - this.#highestSeq) & 0xffff;
+    const delta = (seq - highest) & 0xffff;
     if (delta !== 0 && delta < 0x8000) {
-      if (seq < this.#highestSeq) this.#cycles += 0x10000;
-      this.#highestSeq = seq;
+      if (seq < highest) this.#cycles[layer]! += 0x10000;
+      this.#highestSeq[layer] = seq;
     }
   }
 
-  #onKeyFrame(payload: Buffer): void {
+  #onKeyFrame(layer: number, payload: Buffer): void {
     this.#keyFrames++;
     const dims = this.#dimensionsOf?.(payload);
-    if (dims && (dims.width !== this.#width || dims.height !== this.#height)) {
+    if (!dims) return;
+    this.#layerWidth[layer] = dims.width;
+    this.#layerHeight[layer] = dims.height;
+    // The stream's picture size is its highest layer's (a paused top layer keeps its last size).
+    if (layer < this.#dimensionsLayer) return;
+    this.#dimensionsLayer = layer;
+    if (dims.width !== this.#width || dims.height !== this.#height) {
       this.#width = dims.width;
       this.#height = dims.height;
       this.emit('videoDimensions', dims);
     }
   }
 
+  /** The spatial layers (one for a single encoding), lowest first. */
+  get layers(): ProducerLayer[] {
+    const layers: ProducerLayer[] = [];
+    for (let i = 0; i < this.layerCount; i++) {
+      layers.push({
+        index: i,
+        rid: this.rids[i] ?? '',
+        ssrc: this.#layerSsrc[i]!,
+        width: this.#layerWidth[i]!,
+        height: this.#layerHeight[i]!,
+        bitrate: this.#layerBitrate[i]!,
+        active: this.#layerActive[i]!,
+      });
+    }
+    return layers;
+  }
+
   /**
-   * Asks the publisher for a keyframe (RTCP PLI). Throttled: requests within
-   * KEYFRAME_REQUEST_INTERVAL_MS of the last one are merged into one sent when the interval ends.
+   * The layer a subscriber wanting `preferred` (its preferredResolution; null = the best) should
+   * get: the lowest whose picture covers it in both dimensions, else the top. Layer sizes come from
+   * their keyframes, or, for a layer not seen yet, from the top size halved per layer below (the
+   * SDK sends rids scaled 4/2/1).
    */
-  requestKeyFrame(): void {
-    if (this.#closed || this.kind !== 'video' || this.#pendingKeyFrameTimer) return;
+  layerForResolution(preferred: { width: number; height: number } | null): number {
+    const top = this.layerCount - 1;
+    if (preferred === null || top === 0) return top;
+    const known = this.#dimensionsLayer;
+    for (let i = 0; i < top; i++) {
+      let width = this.#layerWidth[i]!;
+      let height = this.#layerHeight[i]!;
+      if (width === 0 && known >= 0) {
+        const scale = 2 ** (known - i);
+        width = Math.floor(this.#layerWidth[known]! / scale);
+        height = Math.floor(this.#layerHeight[known]! / scale);
+      }
+      if (width === 0) return top; // nothing known yet: the best, re-chosen once sizes are seen
+      if (width >= preferred.width && height >= preferred.height) return i;
+    }
+    return top;
+  }
+
+  /** Did this layer bring media in the last sample interval? */
+  layerFlowing(layer: number): boolean {
+    return (this.#layerBitrate[layer] ?? 0) > 0;
+  }
+
+  /** Is this layer being sent and not asked to pause? (Single encoding: always.) */
+  layerActive(layer: number): boolean {
+    return this.#layerActive[layer] ?? false;
+  }
+
+  /**
+   * Recomputes which layers someone needs; turns needed layers on at once (emitting `layers`).
+   * Consumers call it when their layer choice changes; turning off waits for `sample`.
+   */
+  updateLayerDemand(): void {
+    if (!this.#closed) this.#applyLayerDemand(null);
+  }
+
+  #neededLayers(): boolean[] {
+    const needed = new Array<boolean>(this.layerCount).fill(false);
+    // The lowest layer always runs: a new subscriber starts on it at once, and the stream's
+    // stats stay alive when no one watches.
+    needed[0] = true;
+    if (this.#rtpListeners.length > 0) needed[this.layerCount - 1] = true;
+    for (const consumer of this.#consumers) {
+      if (consumer.paused || consumer.closed) continue;
+      const current = consumer.currentLayer;
+      const target = consumer.targetLayer;
+      if (current >= 0) needed[current] = true;
+      if (target >= 0) needed[target] = true;
+    }
+    return needed;
+  }
+
+  /**
+   * Turns needed layers on; with `now` (the transport's timer), also turns off layers unneeded
+   * for LAYER_PAUSE_DELAY_MS. Emits `layers` when anything changed.
+   */
+  #applyLayerDemand(now: number | null): void {
+    if (this.layerCount === 1) return;
+    const needed = this.#neededLayers();
+    let changed = false;
+    for (let i = 0; i < this.layerCount; i++) {
+      if (needed[i]) {
+        this.#unneededSince[i] = -1;
+        if (!this.#layerActive[i]) {
+          this.#layerActive[i] = true;
+          changed = true;
+        }
+      } else if (now !== null && this.#layerActive[i]) {
+        if (this.#unneededSince[i]! < 0) this.#unneededSince[i] = now;
+        else if (now - this.#unneededSince[i]! >= LAYER_PAUSE_DELAY_MS) {
+          this.#layerActive[i] = false;
+          changed = true;
+        }
+      }
+    }
+    if (changed) this.emit('layers', [...this.#layerActive]);
+  }
+
+  /**
+   * Asks the publisher for a keyframe (RTCP PLI) of one layer (default: every layer). Throttled
+   * per layer: requests within KEYFRAME_REQUEST_INTERVAL_MS of the last one are merged into one
+   * sent when the interval ends.
+   */
+  requestKeyFrame(layer = -1): void {
+    if (this.#closed || this.kind !== 'video') return;
+    if (layer < 0) {
+      for (let i = 0; i < this.layerCount; i++) this.#requestLayerKeyFrame(i);
+    } else if (layer < this.layerCount) {
+      this.#requestLayerKeyFrame(layer);
+    }
+  }
+
+  #requestLayerKeyFrame(layer: number): void {
+    if (this.#pendingKeyFrameTimer[layer]) return;
     const now = performance.now();
-    const wait = this.#lastKeyFrameRequest + KEYFRAME_REQUEST_INTERVAL_MS - now;
+    const wait = this.#lastKeyFrameRequest[layer]! + KEYFRAME_REQUEST_INTERVAL_MS - now;
     if (wait <= 0) {
-      this.#sendPli(now);
+      this.#sendPli(layer, now);
       return;
     }
-    this.#pendingKeyFrameTimer = setTimeout(() => {
-      this.#pendingKeyFrameTimer = undefined;
-      if (!this.#closed) this.#sendPli(performance.now());
+    this.#pendingKeyFrameTimer[layer] = setTimeout(() => {
+      this.#pendingKeyFrameTimer[layer] = undefined;
+      if (!this.#closed) this.#sendPli(layer, performance.now());
     }, wait);
   }
 
-  #sendPli(now: number): void {
-    this.#lastKeyFrameRequest = now;
+  #sendPli(layer: number, now: number): void {
+    const ssrc = this.#layerSsrc[layer]!;
+    if (ssrc === 0) return; // not seen yet: its first frame is a keyframe anyway
+    this.#lastKeyFrameRequest[layer] = now;
     this.#pliCount++;
-    this.#link.sendPli(this.ssrc);
+    this.#link.sendPli(ssrc);
   }
 
   pause(): void {
@@ -236,9 +438,15 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.#consumers = this.#consumers.filter((c) => c !== consumer);
   }
 
-  /** @internal The publisher's RTCP SR for this SSRC. */
-  handleSenderReport(rtpTimestamp: number): void {
-    this.lastSenderReport = { rtpTimestamp, receivedAt: performance.now() };
+  /** @internal The publisher's RTCP SR for one of our SSRCs (ignored for others). */
+  handleSenderReport(ssrc: number, rtpTimestamp: number): void {
+    const layer = this.#layerSsrc.indexOf(ssrc);
+    if (layer >= 0) this.#layerSenderReport[layer] = { rtpTimestamp, receivedAt: performance.now() };
+  }
+
+  /** The publisher's last SR for a layer (each simulcast RTP stream has its own RTP time base). */
+  senderReport(layer = 0): SenderReportSample | undefined {
+    return this.#layerSenderReport[layer];
   }
 
   /** @internal Called by the transport's timer (about every 500 ms) to refresh rates. */
@@ -246,14 +454,24 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     const elapsed = (now - this.#sampleAt) / 1000;
     if (elapsed <= 0) return;
     this.#bitrate = Math.round(((this.#bytes - this.#sampleBytes) * 8) / elapsed);
-    this.#frameRate = Math.round(((this.#frames - this.#sampleFrames) / elapsed) * 10) / 10;
+    // The stream's frame rate is its fastest layer's (layers are the same frames at other sizes).
+    let frames = 0;
+    for (let i = 0; i < this.layerCount; i++) {
+      frames = Math.max(frames, this.#layerFrames[i]! - this.#sampleLayerFrames[i]!);
+      this.#sampleLayerFrames[i] = this.#layerFrames[i]!;
+    }
+    this.#frameRate = Math.round((frames / elapsed) * 10) / 10;
     const expected = this.#expected();
     const expectedDelta = expected - this.#sampleExpected;
     const receivedDelta = this.#packets - this.#sampleReceived;
     this.#fractionLost = expectedDelta > 0 ? Math.max(0, (expectedDelta - receivedDelta) / expectedDelta) : 0;
+    for (let i = 0; i < this.layerCount; i++) {
+      this.#layerBitrate[i] = Math.round(((this.#layerBytes[i]! - this.#sampleLayerBytes[i]!) * 8) / elapsed);
+      this.#sampleLayerBytes[i] = this.#layerBytes[i]!;
+    }
+    this.#applyLayerDemand(now);
     this.#sampleAt = now;
     this.#sampleBytes = this.#bytes;
-    this.#sampleFrames = this.#frames;
     this.#sampleExpected = expected;
     this.#sampleReceived = this.#packets;
   }
@@ -268,7 +486,12 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   }
 
   #expected(): number {
-    return this.#highestSeq < 0 ? 0 : this.#cycles + this.#highestSeq - this.#firstSeq + 1;
+    let expected = 0;
+    for (let i = 0; i < this.layerCount; i++) {
+      const highest = this.#highestSeq[i]!;
+      if (highest >= 0) expected += this.#cycles[i]! + highest - this.#firstSeq[i]! + 1;
+    }
+    return expected;
   }
 
   getStats(): ProducerStats {
@@ -292,6 +515,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
         ? { frameRate: this.#frameRate, ...(this.#width > 0 ? { width: this.#width, height: this.#height } : {}) }
         : {}),
       consumers: this.#consumers.length,
+      ...(this.layerCount > 1 ? { layers: this.layers.map(({ rid, ssrc, width, height, bitrate, active }) => ({ rid, ssrc, width, height, bitrate, active })) } : {}),
     };
   }
 
@@ -301,6 +525,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       kind: this.kind,
       codec: this.codec,
       ssrc: this.ssrc,
+      rids: this.rids,
       streamId: this.streamId,
       paused: this.#paused,
       closed: this.#closed,
@@ -313,8 +538,10 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#pendingKeyFrameTimer);
-    this.#pendingKeyFrameTimer = undefined;
+    for (let i = 0; i < this.layerCount; i++) {
+      clearTimeout(this.#pendingKeyFrameTimer[i]);
+      this.#pendingKeyFrameTimer[i] = undefined;
+    }
     for (const consumer of [...this.#consumers]) consumer.handleProducerClose();
     this.#consumers = [];
     this.#rtpListeners = [];

@@ -8,8 +8,11 @@ import {
   RtcpPayloadSpecificFeedback,
   RtcpSrPacket,
   type RTCPeerConnection,
+  type GenericNack,
   type RTCRtpCodecParameters,
+  type RTCRtpReceiver,
   type RTCRtpTransceiver,
+  type RtpPacket,
 } from 'werift';
 import { ColloquyError, conflict, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -135,8 +138,12 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
 
   #createProducer(transceiver: RTCRtpTransceiver): Producer | null {
     const kind = transceiver.kind as MediaKind;
-    const track = transceiver.receiver.track;
-    if (!track.ssrc) {
+    const receiver = transceiver.receiver;
+    // Simulcast: werift made one track per rid (offer order: lowest layer first, as the SDK sends).
+    const ridTracks = receiver.tracks.filter((t) => t.rid);
+    const simulcast = kind === 'video' && ridTracks.length > 1;
+    const track = receiver.track;
+    if (!simulcast && !track.ssrc) {
       transceiver.setDirection('inactive');
       return null;
     }
@@ -146,12 +153,14 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
       return null;
     }
     // Answer with exactly one codec (and its RTX), so the browser sends what consumers expect.
+    // Simulcast goes without RTX: werift cannot tell whose repair an RTX packet of a rid stream
+    // is, so Chromium answers NACKs on the media SSRCs instead (the rewriter takes duplicates).
     transceiver.codecs = transceiver.codecs.filter(
-      (c) => c === chosen || (c.name.toLowerCase() === 'rtx' && c.parameters?.includes(`apt=${chosen.payloadType}`)),
+      (c) => c === chosen || (!simulcast && c.name.toLowerCase() === 'rtx' && c.parameters?.includes(`apt=${chosen.payloadType}`)),
     );
     transceiver.setDirection('recvonly');
-    const receiver = transceiver.receiver;
     const internals = receiver as unknown as ReceiverInternals;
+    if (simulcast) nackPerSsrc(receiver);
     this.#rtcpSsrc ||= internals.rtcpSsrc;
     const extensionUris: (string | undefined)[] = [];
     for (const ext of transceiver.headerExtensions) extensionUris[ext.id] = ext.uri;
@@ -164,16 +173,22 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
       id: randomUUID(),
       kind,
       codec: codecInfo(chosen),
-      ssrc: track.ssrc,
+      ssrc: simulcast ? 0 : track.ssrc!,
+      ...(simulcast ? { rids: ridTracks.map((t) => t.rid!) } : {}),
       streamId: this.id,
       extensionUris,
       link,
     });
-    const ssrc = track.ssrc;
+    if (simulcast) {
+      ridTracks.forEach((ridTrack, layer) => {
+        this.#subscriptions.push(ridTrack.onReceiveRtp.subscribe((packet) => producer.receive(packet, layer)));
+      });
+    } else {
+      this.#subscriptions.push(track.onReceiveRtp.subscribe((packet) => producer.receive(packet)));
+    }
     this.#subscriptions.push(
-      track.onReceiveRtp.subscribe((packet) => producer.receive(packet)),
       receiver.onRtcp.subscribe((packet) => {
-        if (packet instanceof RtcpSrPacket && packet.ssrc === ssrc) producer.handleSenderReport(packet.senderInfo.rtpTimestamp);
+        if (packet instanceof RtcpSrPacket) producer.handleSenderReport(packet.ssrc, packet.senderInfo.rtpTimestamp);
       }),
     );
     producer.on('close', () => {
@@ -213,7 +228,7 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
       producer.sample(now);
       incoming += producer.bitrate;
       if (producer.kind === 'video') {
-        videoSsrcs.push(producer.ssrc);
+        for (const layer of producer.layers) if (layer.ssrc !== 0) videoSsrcs.push(layer.ssrc);
         worstLoss = Math.max(worstLoss, producer.fractionLost);
       }
     }
@@ -264,6 +279,40 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * werift's receiver keeps one NACK tracker with a single sequence space, which interleaved
+ * simulcast SSRCs would turn into bogus NACK storms. This gives each SSRC its own tracker of the
+ * same class (werift does not export it), reporting through the receiver's own onPacketLost.
+ */
+function nackPerSsrc(receiver: RTCRtpReceiver): void {
+  interface NackTracker {
+    addPacket(packet: RtpPacket): void;
+    close(): void;
+    onPacketLost: { subscribe(f: (nack: GenericNack) => void): unknown };
+  }
+  const internals = receiver as unknown as { nack: NackTracker; onPacketLost: { execute(nack: GenericNack): void } };
+  const original = internals.nack;
+  const Tracker = original.constructor as new (receiver: RTCRtpReceiver) => NackTracker;
+  const bySsrc = new Map<number, NackTracker>();
+  internals.nack = {
+    addPacket(packet: RtpPacket): void {
+      let tracker = bySsrc.get(packet.header.ssrc);
+      if (tracker === undefined) {
+        tracker = new Tracker(receiver);
+        tracker.onPacketLost.subscribe((nack) => internals.onPacketLost.execute(nack));
+        bySsrc.set(packet.header.ssrc, tracker);
+      }
+      tracker.addPacket(packet);
+    },
+    close(): void {
+      original.close();
+      for (const tracker of bySsrc.values()) tracker.close();
+      bySsrc.clear();
+    },
+    onPacketLost: original.onPacketLost,
+  };
 }
 
 /** Picks the one codec a publisher must send: Opus for audio; the session's codec for video. */

@@ -1,5 +1,6 @@
 // Boundary checks on SDP from clients, before werift parses it: size, shape, and the features this
-// SFU does not take (simulcast, sources without SSRC), each with a clear error.
+// SFU does not take (audio simulcast, more than MAX_SIMULCAST_LAYERS rids, sources without SSRC or
+// rid), each with a clear error.
 
 import { ColloquyError, invalid } from '../errors.js';
 
@@ -15,7 +16,13 @@ export function checkSdp(sdp: unknown, what: 'offer' | 'answer'): string {
 }
 
 /** The media sections of an SDP: kind, direction and whether it signals an SSRC. */
-export function mediaSections(sdp: string): { kind: string; direction: string; hasSsrc: boolean; simulcast: boolean }[] {
+/** Spatial layers a simulcast video track may have (the SDK sends 3 at most: q, h, f). */
+export const MAX_SIMULCAST_LAYERS = 3;
+
+/** rid-id of RFC 8851 (alphanumeric, '-', '_'), kept short. */
+const RID = /^[A-Za-z0-9_-]{1,16}$/;
+
+export function mediaSections(sdp: string): { kind: string; direction: string; hasSsrc: boolean; simulcast: boolean; rids: string[] }[] {
   return sdp
     .split(/\r?\nm=/)
     .slice(1)
@@ -24,6 +31,7 @@ export function mediaSections(sdp: string): { kind: string; direction: string; h
       direction: /\r?\na=(sendonly|recvonly|sendrecv|inactive)\b/.exec(section)?.[1] ?? 'sendrecv',
       hasSsrc: /\r?\na=ssrc:\d+ /.test(section),
       simulcast: /\r?\na=(simulcast|rid):/.test(section),
+      rids: [...section.matchAll(/\r?\na=rid:(\S+) send\b/g)].map((m) => m[1]!),
     }));
 }
 
@@ -33,7 +41,14 @@ export function checkPublisherOffer(sdp: string): void {
   for (const m of sections) {
     if (m.kind !== 'audio' && m.kind !== 'video') continue;
     if (m.simulcast) {
-      throw new ColloquyError('unsupported', 'simulcast is not supported yet: publish a single encoding per track');
+      if (m.kind !== 'video') throw new ColloquyError('unsupported', 'simulcast is for video only: publish a single audio encoding');
+      if (m.rids.length < 2 || m.rids.length > MAX_SIMULCAST_LAYERS) {
+        throw new ColloquyError('unsupported', `simulcast takes 2 to ${MAX_SIMULCAST_LAYERS} send rids per video track (got ${m.rids.length})`);
+      }
+      if (!m.rids.every((rid) => RID.test(rid)) || new Set(m.rids).size !== m.rids.length) {
+        throw invalid('simulcast rids must be distinct, 1 to 16 letters, digits, - or _');
+      }
+      continue;
     }
     if ((m.direction === 'sendonly' || m.direction === 'sendrecv') && !m.hasSsrc) {
       throw invalid(`the ${m.kind} section of the offer signals no a=ssrc line`);

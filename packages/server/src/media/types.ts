@@ -53,6 +53,8 @@ export interface ProducerStats {
   width?: number;
   height?: number;
   consumers: number;
+  /** Simulcast: each spatial layer, lowest first (absent for a single encoding). */
+  layers?: { rid: string; ssrc: number; width: number; height: number; bitrate: number; active: boolean }[];
 }
 
 export interface ConsumerStats {
@@ -79,4 +81,9 @@ export interface ConsumerStats {
   firCount: number;
   /** The subscriber's REMB estimate in bits per second (null until it sends one). */
   availableBitrate: number | null;
+  /** Video: the spatial layer being forwarded (-1 none yet) and the one it switches to (0 = lowest). */
+  currentLayer?: number;
+  targetLayer?: number;
+  /** Layer switches done (keyframe of the new layer reached). */
+  layerSwitches?: number;
 }

@@ -64,7 +64,9 @@ export function archiveMediaSource(sessions: SessionManager): ArchiveMediaSource
       return findProducer(producerId)?.addRtpListener(onPacket) ?? (() => {});
     },
     requestKeyFrame(producerId: string): void {
-      findProducer(producerId)?.requestKeyFrame();
+      // A simulcast producer hands recorders its top layer only (Producer.addRtpListener).
+      const producer = findProducer(producerId);
+      producer?.requestKeyFrame(producer.layerCount - 1);
     },
   };
 }

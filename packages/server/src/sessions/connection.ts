@@ -41,6 +41,8 @@ export type ConnectionEvents = {
   signal: [SignalDelivery];
   /** A moderator muted this connection's stream: disable its microphone. */
   streamMuteForced: [streamId: string];
+  /** Routed simulcast: which encodings of this connection's stream someone needs. */
+  videoLayers: [streamId: string, layers: { rid: string; active: boolean }[]];
   relayStart: [RelayStart];
   relay: [RelayDelivery];
   /** One of this connection's subscriptions ended without it asking. */
@@ -162,6 +164,10 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   deliverStreamMuteForced(streamId: string): void {
     if (!this.#closed) this.emit('streamMuteForced', streamId);
+  }
+
+  deliverVideoLayers(streamId: string, layers: { rid: string; active: boolean }[]): void {
+    if (!this.#closed) this.emit('videoLayers', streamId, layers);
   }
 
   deliverRelayStart(start: RelayStart): void {

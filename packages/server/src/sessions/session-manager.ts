@@ -12,6 +12,7 @@ import type { MediaEngine } from '../media/index.js';
 import type { ArchiveMode, ArchiveResolution, MediaMode, Project, SessionRecord, Store } from '../store/index.js';
 import type { Connection, DisconnectReason } from './connection.js';
 import { Session, type ArchiveNotice, type PublishInit } from './session.js';
+import type { SubscribeOptions, SubscriberChanges } from './subscription.js';
 import type { Stream, StreamSummary } from './stream.js';
 import type { Subscription, SubscriptionEndReason } from './subscription.js';
 import { TypedEmitter } from '../typed-emitter.js';
@@ -375,7 +376,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   }
 
   /** Subscribes to a live stream; 1501 OT_PERMISSION_DENIED for publisheronly tokens. */
-  async subscribe(connection: Connection, streamId: string, options: { audio: boolean; video: boolean }): Promise<{ subscription: Subscription; sdp?: string }> {
+  async subscribe(connection: Connection, streamId: string, options: SubscribeOptions): Promise<{ subscription: Subscription; sdp?: string }> {
     const session = this.#liveSessionOf(connection);
     if (!connection.can('subscribe')) {
       throw forbidden('This token does not allow subscribing. The role must be `subscriber`, `publisher` or `moderator`', 1501, 'OT_PERMISSION_DENIED');
@@ -418,8 +419,10 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   }
 
   /** subscribeToAudio/subscribeToVideo. */
-  updateSubscriber(connection: Connection, subscriberId: string, changes: { audio?: boolean; video?: boolean }): void {
-    this.#ownSubscription(connection, subscriberId).setReceive(changes);
+  updateSubscriber(connection: Connection, subscriberId: string, changes: SubscriberChanges): void {
+    const subscription = this.#ownSubscription(connection, subscriberId);
+    subscription.setReceive(changes);
+    if (changes.preferredResolution !== undefined) subscription.setPreferredResolution(changes.preferredResolution);
   }
 
   unsubscribe(connection: Connection, subscriberId: string): void {

@@ -12,7 +12,7 @@ import type { MediaEngine, Router } from '../media/index.js';
 import type { SessionRecord } from '../store/index.js';
 import { Connection, type ConnectionInit } from './connection.js';
 import { Stream } from './stream.js';
-import { Subscription, type SubscriptionEndReason } from './subscription.js';
+import { Subscription, type SubscribeOptions, type SubscriptionEndReason } from './subscription.js';
 import { TypedEmitter } from '../typed-emitter.js';
 
 /** What archiving sends to a session's clients (OpenTok.js archiveStarted / archiveStopped). */
@@ -225,7 +225,7 @@ export class Session extends TypedEmitter<SessionEvents> {
    * Subscribes `connection` to a live stream. Routed: consumes the stream's producers on a new SFU
    * transport and returns its offer. Relayed: tells the publisher, who offers through `relay`.
    */
-  async subscribe(connection: Connection, streamId: string, options: { audio: boolean; video: boolean }): Promise<{ subscription: Subscription; sdp?: string }> {
+  async subscribe(connection: Connection, streamId: string, options: SubscribeOptions): Promise<{ subscription: Subscription; sdp?: string }> {
     this.#assertMember(connection);
     const stream = this.getLiveStream(streamId);
     if (!stream) throw new ColloquyError('not-found', 'The stream does not exist or has ended', 1501);
@@ -243,6 +243,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       connection,
       subscribeToAudio: options.audio,
       subscribeToVideo: options.video,
+      preferredResolution: options.preferredResolution ?? null,
       connectTimeoutMs: this.#media.connectTimeoutMs,
       disconnectGraceMs: this.#media.disconnectGraceMs,
     });
@@ -366,6 +367,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     });
     stream.on('layoutChanged', () => this.emit('streamLayoutChanged', stream));
     stream.on('muteForced', () => stream.connection.deliverStreamMuteForced(stream.id));
+    stream.on('videoLayers', (layers) => stream.connection.deliverVideoLayers(stream.id, layers));
     stream.once('close', (reason) => {
       this.streams.delete(stream.id);
       // Its subscribers go with it (their consumers already closed with the producers).

@@ -23,6 +23,8 @@ export type StreamEvents = {
   layoutChanged: [layoutClassList: readonly string[]];
   /** A moderator muted the audio: the publisher must disable its microphone. */
   muteForced: [];
+  /** Routed simulcast: which of the publisher's encodings (by rid) someone needs. */
+  videoLayers: [layers: { rid: string; active: boolean }[]];
   /** The stream ended; emitted once. */
   close: [reason: StreamDestroyedReason];
 };
@@ -175,6 +177,13 @@ export class Stream extends TypedEmitter<StreamEvents> {
    */
   attachTransport(transport: PublisherTransport): void {
     this.#transport = transport;
+    // Simulcast: the publisher's SDK turns encodings no one watches off and on (videoLayers).
+    transport.on('producer', (producer) => {
+      if (producer.layerCount === 1) return;
+      producer.on('layers', (active) => {
+        if (!this.#closed) this.emit('videoLayers', producer.rids.map((rid, i) => ({ rid, active: active[i] ?? true })));
+      });
+    });
     this.#watch = new TransportWatch(transport, {
       connectTimeoutMs: this.#connectTimeoutMs,
       disconnectGraceMs: this.#disconnectGraceMs,

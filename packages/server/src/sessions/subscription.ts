@@ -25,9 +25,25 @@ export interface SubscriptionInit {
   connection: Connection;
   subscribeToAudio: boolean;
   subscribeToVideo: boolean;
+  /** Routed simulcast: the picture size wanted (OpenTok's preferredResolution); null = the best. */
+  preferredResolution?: { width: number; height: number } | null;
   /** Routed: how long the transport may take to connect, or stay `disconnected` (ms). */
   connectTimeoutMs: number;
   disconnectGraceMs: number;
+}
+
+/** How a subscribe asks to receive (subscribe request). */
+export interface SubscribeOptions {
+  audio: boolean;
+  video: boolean;
+  preferredResolution?: { width: number; height: number } | null;
+}
+
+/** What an updateSubscriber may change; absent fields stay. */
+export interface SubscriberChanges {
+  audio?: boolean;
+  video?: boolean;
+  preferredResolution?: { width: number; height: number } | null;
 }
 
 /** Relayed: offers, answers and candidates one subscription may carry (ICE restarts included). */
@@ -41,6 +57,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   readonly creationTime = Date.now();
   #subscribeToAudio: boolean;
   #subscribeToVideo: boolean;
+  #preferredResolution: { width: number; height: number } | null;
   #transport: SubscriberTransport | null = null;
   #relayed = 0;
   #closed = false;
@@ -54,6 +71,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.connection = init.connection;
     this.#subscribeToAudio = init.subscribeToAudio;
     this.#subscribeToVideo = init.subscribeToVideo;
+    this.#preferredResolution = init.preferredResolution ?? null;
     this.#connectTimeoutMs = init.connectTimeoutMs;
     this.#disconnectGraceMs = init.disconnectGraceMs;
   }
@@ -83,6 +101,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.#transport = transport;
     transport.consume([...this.stream.producers]);
     this.#applyPauses();
+    this.#applyPreferredResolution();
     this.#watch = new TransportWatch(transport, {
       connectTimeoutMs: this.#connectTimeoutMs,
       disconnectGraceMs: this.#disconnectGraceMs,
@@ -97,6 +116,25 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     if (changes.audio !== undefined) this.#subscribeToAudio = changes.audio;
     if (changes.video !== undefined) this.#subscribeToVideo = changes.video;
     this.#applyPauses();
+  }
+
+  /**
+   * setPreferredResolution: routed, the SFU forwards this subscriber the simulcast layer that
+   * covers it (switching on that layer's next keyframe); null goes back to the best layer. A
+   * single-encoding stream is unaffected (its one layer is all there is).
+   */
+  setPreferredResolution(resolution: { width: number; height: number } | null): void {
+    if (this.#closed) return;
+    this.#preferredResolution = resolution === null ? null : { width: resolution.width, height: resolution.height };
+    this.#applyPreferredResolution();
+  }
+
+  get preferredResolution(): { width: number; height: number } | null {
+    return this.#preferredResolution;
+  }
+
+  #applyPreferredResolution(): void {
+    for (const consumer of this.consumers) if (consumer.kind === 'video') consumer.setPreferredResolution(this.#preferredResolution);
   }
 
   #applyPauses(): void {
@@ -119,6 +157,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
       connectionId: this.connection.id,
       subscribeToAudio: this.#subscribeToAudio,
       subscribeToVideo: this.#subscribeToVideo,
+      preferredResolution: this.#preferredResolution,
       relayed: this.#relayed,
       closed: this.#closed,
       transport: this.#transport?.dump() ?? null,

@@ -68,6 +68,7 @@ export class Channel {
     session.on('archive', this.#onArchive);
     connection.on('signal', this.#onSignal);
     connection.on('streamMuteForced', this.#onStreamMuteForced);
+    connection.on('videoLayers', this.#onVideoLayers);
     connection.on('relayStart', this.#onRelayStart);
     connection.on('relay', this.#onRelay);
     connection.on('subscriberDestroyed', this.#onSubscriberDestroyed);
@@ -244,6 +245,10 @@ export class Channel {
     this.send({ type: 'streamMuteForced', streamId });
   };
 
+  readonly #onVideoLayers = (streamId: string, layers: { rid: string; active: boolean }[]): void => {
+    this.send({ type: 'videoLayers', streamId, layers });
+  };
+
   readonly #onRelayStart = (start: RelayStart): void => {
     this.send({ type: 'relayStart', subscriberId: start.subscriberId, streamId: start.streamId, connectionId: start.connectionId });
   };
@@ -293,6 +298,7 @@ export class Channel {
     this.session.off('archive', this.#onArchive);
     this.connection.off('signal', this.#onSignal);
     this.connection.off('streamMuteForced', this.#onStreamMuteForced);
+    this.connection.off('videoLayers', this.#onVideoLayers);
     this.connection.off('relayStart', this.#onRelayStart);
     this.connection.off('relay', this.#onRelay);
     this.connection.off('subscriberDestroyed', this.#onSubscriberDestroyed);

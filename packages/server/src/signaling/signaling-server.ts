@@ -407,6 +407,7 @@ export class SignalingServer {
           const { subscription, sdp } = await sessions.subscribe(connection, message.streamId, {
             audio: message.subscribeToAudio ?? true,
             video: message.subscribeToVideo ?? true,
+            preferredResolution: message.preferredResolution ?? null,
           });
           return sdp === undefined ? { subscriberId: subscription.id } : { subscriberId: subscription.id, sdp };
         });
@@ -434,6 +435,7 @@ export class SignalingServer {
         sessions.updateSubscriber(connection, message.subscriberId, {
           ...(message.subscribeToAudio === undefined ? {} : { audio: message.subscribeToAudio }),
           ...(message.subscribeToVideo === undefined ? {} : { video: message.subscribeToVideo }),
+          ...(message.preferredResolution === undefined ? {} : { preferredResolution: message.preferredResolution }),
         });
         break;
       case 'unsubscribe':

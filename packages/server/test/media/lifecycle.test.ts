@@ -97,7 +97,14 @@ describe('input at the boundary', () => {
       'm=video 9 UDP/TLS/RTP/SAVPF 96', 'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=sendonly', 'a=rtpmap:96 VP8/90000',
       'a=rid:h send', 'a=rid:l send', 'a=simulcast:send h;l', '',
     ].join('\r\n');
-    expect(await kindOf(t.acceptOffer(simulcast))).toBe('unsupported');
+    // Simulcast video is taken (2 to 3 rids, see the Chromium test); audio simulcast, too many
+    // layers or malformed rids are not.
+    const audioSimulcast = simulcast.replace('m=video 9 UDP/TLS/RTP/SAVPF 96', 'm=audio 9 UDP/TLS/RTP/SAVPF 111').replace('VP8/90000', 'opus/48000/2');
+    expect(await kindOf(t.acceptOffer(audioSimulcast))).toBe('unsupported');
+    const fourLayers = simulcast.replace('a=rid:l send', 'a=rid:l send\r\na=rid:m send\r\na=rid:x send');
+    expect(await kindOf(t.acceptOffer(fourLayers))).toBe('unsupported');
+    expect(await kindOf(t.acceptOffer(simulcast.replace('a=rid:l send', 'a=rid:h send')))).toBe('invalid');
+    expect(await kindOf(t.acceptOffer(simulcast.replace('a=rid:l send', 'a=rid:l/x send')))).toBe('invalid');
     const noSsrc = simulcast.replace(/a=rid.*\r\n|a=simulcast.*\r\n/g, '');
     expect(await kindOf(t.acceptOffer(noSsrc))).toBe('invalid');
     await t.close();
