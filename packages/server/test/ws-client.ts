@@ -2,7 +2,7 @@
 // everything the server sends, and waits for particular messages with a deadline.
 
 import type { ConnectResult, ServerMessage } from '@colloquy/protocol';
-import { PROTOCOL_VERSION, SIGNALING_PATH } from '@colloquy/protocol';
+import { PROTOCOL_VERSION, PROTOCOL_VERSIONS, SIGNALING_PATH } from '@colloquy/protocol';
 import { WebSocket } from 'ws';
 
 export type AnyMessage = ServerMessage & Record<string, unknown>;
@@ -18,14 +18,21 @@ export class WsClient {
   autoPong = true;
   connectResult: ConnectResult | null = null;
   lastSeq = 0;
+  /** v2: the highest broadcast number received. */
+  lastBseq = 0;
+  /** The text of every message, as it came (to compare bytes across recipients). */
+  readonly raw: string[] = [];
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on('message', (data) => {
-      const message = JSON.parse(data.toString()) as AnyMessage;
+      const text = data.toString();
+      const message = JSON.parse(text) as AnyMessage;
+      this.raw.push(text);
       this.received.push(message);
       if (typeof message.seq === 'number') this.lastSeq = Math.max(this.lastSeq, message.seq);
-      if (message.type === 'ping' && this.autoPong && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'pong', ack: this.lastSeq }));
+      if (typeof message['bseq'] === 'number') this.lastBseq = Math.max(this.lastBseq, message['bseq']);
+      if (message.type === 'ping' && this.autoPong && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'pong', ack: this.lastSeq, bseqAck: this.lastBseq }));
       this.#waiters = this.#waiters.filter((w) => {
         if (!w.test(message)) return true;
         w.resolve(message);
@@ -49,12 +56,18 @@ export class WsClient {
   }
 
   /** Opens a socket and joins with `token`; throws unless the server accepts. */
-  static async join(baseUrl: string, sessionId: string, token: string, headers: Record<string, string> = {}): Promise<WsClient> {
+  static async join(baseUrl: string, sessionId: string, token: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): Promise<WsClient> {
     const client = await WsClient.open(baseUrl, SIGNALING_PATH, headers);
-    const reply = await client.request({ type: 'connect', version: PROTOCOL_VERSION, sessionId, token });
+    const reply = await client.request({ type: 'connect', version: PROTOCOL_VERSION, sessionId, token, ...extra });
     if (reply.type !== 'response') throw new Error(`connect failed: ${JSON.stringify(reply)}`);
     client.connectResult = reply.result as ConnectResult;
+    client.lastBseq = client.connectResult.bseq ?? 0;
     return client;
+  }
+
+  /** Joins speaking protocol v2 (session-wide events numbered by `bseq`, connection events batched). */
+  static joinV2(baseUrl: string, sessionId: string, token: string, extra: Record<string, unknown> = {}): Promise<WsClient> {
+    return WsClient.join(baseUrl, sessionId, token, {}, { versions: PROTOCOL_VERSIONS, ...extra });
   }
 
   get connectionId(): string {

@@ -3,13 +3,20 @@
 // connection waits `resumeGraceMs` for the client to come back on a new socket and replays what
 // it missed, exactly once and in order. It also remembers the last request id it processed, so a
 // resumed client resends only requests the server never saw.
+//
+// Protocol v2 (a `broadcast` given): session-wide events are not numbered here but in the session's
+// broadcast log for this client's audience (broadcast-log.ts, `bseq`), framed once for everyone;
+// the channel writes those frames to its socket and numbers only messages for this connection.
+// Each of its own messages remembers the last bseq published before it, so a resume replays both
+// streams interleaved exactly as they were first sent.
 
 import { CloseCodes, type DisconnectReason, type ServerMessage, type StreamDestroyedReason, type StreamProperty, type VideoDimensions } from '@colloquy/protocol';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
 import type { ArchiveNotice, Connection, RelayDelivery, RelayStart, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
-import { sendBatched } from './write-batching.js';
+import type { BroadcastEntry, BroadcastLog, BroadcastMember, SessionBroadcast } from './broadcast-log.js';
+import { sendBatched, sendFrameBatched } from './write-batching.js';
 
 export interface ChannelOptions {
   resumeGraceMs: number;
@@ -24,19 +31,25 @@ export interface ChannelOptions {
 type Unsequenced<M> = M extends { seq: number } ? Omit<M, 'seq'> : M extends { seq?: number } ? Omit<M, 'seq'> : M;
 export type OutgoingMessage = Unsequenced<ServerMessage>;
 
-export class Channel {
+export class Channel implements BroadcastMember {
   readonly session: Session;
   readonly connection: Connection;
   readonly connectionEventsSuppressed: boolean;
   /** Given to the client at connect; required, with the connection id, to resume. */
   readonly resumeSecret = randomBytes(24).toString('base64url');
   readonly #options: ChannelOptions;
-  readonly #log: Logger;
+  readonly #logger: Logger;
   readonly #onEnded: (channel: Channel) => void;
   #ws: WebSocket | null = null;
   #nextSeq = 1;
-  /** Sent but not acknowledged, oldest first. */
-  #buffer: Array<{ seq: number; text: string }> = [];
+  /** Sent but not acknowledged, oldest first; `afterBseq`: the broadcast log's last bseq when sent (v2). */
+  #buffer: Array<{ seq: number; text: string; afterBseq: number }> = [];
+  /** v2: the session's broadcasts and this client's log in it; null for a v1 client. */
+  readonly #broadcast: SessionBroadcast | null;
+  readonly #log: BroadcastLog | null;
+  /** v2: the log's last bseq when this connection joined (its first broadcast is the next one). */
+  readonly baseBseq: number;
+  #ackedBseq = 0;
   #bufferBytes = 0;
   /** Messages below this seq were dropped unacknowledged: resuming from before it is impossible. */
   #firstReplayableSeq = 1;
@@ -50,22 +63,41 @@ export class Channel {
    * `connectionEventsSuppressed` (OT.initSession's option, for large sessions): this client is
    * told of no other connection coming or going — each join is then O(1) messages, not O(N).
    */
-  constructor(session: Session, connection: Connection, options: ChannelOptions, log: Logger, onEnded: (channel: Channel) => void, connectionEventsSuppressed = false) {
+  constructor(
+    session: Session,
+    connection: Connection,
+    options: ChannelOptions,
+    log: Logger,
+    onEnded: (channel: Channel) => void,
+    connectionEventsSuppressed = false,
+    broadcast: SessionBroadcast | null = null,
+  ) {
     this.session = session;
     this.connection = connection;
     this.#options = options;
-    this.#log = log.child({ connectionId: connection.id });
+    this.#logger = log.child({ connectionId: connection.id });
     this.#onEnded = onEnded;
     this.connectionEventsSuppressed = connectionEventsSuppressed;
-    if (!connectionEventsSuppressed) {
-      session.on('connectionCreated', this.#onConnectionCreated);
-      session.on('connectionDestroyed', this.#onConnectionDestroyed);
+    this.#broadcast = broadcast;
+    this.#log = broadcast?.logFor(connectionEventsSuppressed) ?? null;
+    this.baseBseq = this.#log?.lastBseq ?? 0;
+    this.#ackedBseq = this.baseBseq;
+    if (this.#log) {
+      this.#log.members.add(this);
+      // Session-wide events come from the broadcast log; only a stream of ours that never went
+      // live (known to no one else) is told here.
+      session.on('streamDestroyed', this.#onStreamDestroyed);
+    } else {
+      if (!connectionEventsSuppressed) {
+        session.on('connectionCreated', this.#onConnectionCreated);
+        session.on('connectionDestroyed', this.#onConnectionDestroyed);
+      }
+      session.on('streamCreated', this.#onStreamCreated);
+      session.on('streamDestroyed', this.#onStreamDestroyed);
+      session.on('streamPropertyChanged', this.#onStreamPropertyChanged);
+      session.on('muteForced', this.#onMuteForced);
+      session.on('archive', this.#onArchive);
     }
-    session.on('streamCreated', this.#onStreamCreated);
-    session.on('streamDestroyed', this.#onStreamDestroyed);
-    session.on('streamPropertyChanged', this.#onStreamPropertyChanged);
-    session.on('muteForced', this.#onMuteForced);
-    session.on('archive', this.#onArchive);
     connection.on('signal', this.#onSignal);
     connection.on('streamMuteForced', this.#onStreamMuteForced);
     connection.on('relayStart', this.#onRelayStart);
@@ -86,6 +118,31 @@ export class Channel {
     return this.#ended;
   }
 
+  /** The protocol version this connection speaks. */
+  get version(): 1 | 2 {
+    return this.#log ? 2 : 1;
+  }
+
+  get ackedBseq(): number {
+    return this.#ackedBseq;
+  }
+
+  get away(): boolean {
+    return this.#ws === null;
+  }
+
+  /** v2: a broadcast of this client's audience; written now, kept by the log for a resume. */
+  deliver(entry: BroadcastEntry): void {
+    this.#writeFrame(entry.frame);
+  }
+
+  /** v2: the log dropped broadcasts this client (away) had not seen: it cannot resume. */
+  lost(): void {
+    if (this.#ended) return;
+    this.#logger.info('broadcast replay buffer overflowed while the client was away');
+    this.end('networkDisconnected');
+  }
+
   /** Puts `ws` under this channel; returns the socket it replaces, which the caller closes. */
   attach(ws: WebSocket): WebSocket | null {
     const previous = this.#ws;
@@ -101,9 +158,9 @@ export class Channel {
     if (this.#ws !== ws || this.#ended) return;
     this.#ws = null;
     this.connection.markAway();
-    this.#log.debug({ graceMs: this.#options.resumeGraceMs }, 'socket dropped; waiting for resume');
+    this.#logger.debug({ graceMs: this.#options.resumeGraceMs }, 'socket dropped; waiting for resume');
     this.#graceTimer = setTimeout(() => {
-      this.#log.info('resume grace period over');
+      this.#logger.info('resume grace period over');
       this.end('networkDisconnected');
     }, this.#options.resumeGraceMs);
     this.#graceTimer.unref?.();
@@ -113,7 +170,7 @@ export class Channel {
   leave(ws: WebSocket): void {
     if (this.#ws !== ws || this.#ended) return;
     this.#ws = null;
-    this.#log.debug('socket closed by a leaving client');
+    this.#logger.debug('socket closed by a leaving client');
     this.end('clientDisconnected');
   }
 
@@ -124,20 +181,42 @@ export class Channel {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  /** Whether everything after `lastSeq` is still buffered (and `lastSeq` is a seq we sent). */
-  canResumeFrom(lastSeq: number): boolean {
-    return lastSeq <= this.#nextSeq - 1 && lastSeq + 1 >= this.#firstReplayableSeq;
+  /**
+   * Whether everything after `lastSeq` (and, v2, after broadcast `lastBseq`) is still buffered and
+   * both were sent to this connection.
+   */
+  canResumeFrom(lastSeq: number, lastBseq = this.baseBseq): boolean {
+    if (!(lastSeq <= this.#nextSeq - 1 && lastSeq + 1 >= this.#firstReplayableSeq)) return false;
+    return !this.#log || (lastBseq >= this.baseBseq && this.#log.canReplayAfter(lastBseq));
   }
 
-  /** How many buffered messages come after `lastSeq` (what a resume will replay). */
-  countAfter(lastSeq: number): number {
-    return this.#buffer.filter((m) => m.seq > lastSeq).length;
+  /** How many buffered messages come after `lastSeq` / `lastBseq` (what a resume will replay). */
+  countAfter(lastSeq: number, lastBseq = this.baseBseq): number {
+    let count = this.#buffer.filter((m) => m.seq > lastSeq).length;
+    if (this.#log) for (const _ of this.#log.after(lastBseq)) count++;
+    return count;
   }
 
-  /** Sends every buffered message after `lastSeq` again, in order, on the current socket. */
-  replayAfter(lastSeq: number): void {
-    this.ack(lastSeq);
-    for (const m of this.#buffer) this.#write(m.text);
+  /**
+   * Sends every buffered message after `lastSeq` (and broadcast after `lastBseq`) again on the
+   * current socket, in the order they were first sent.
+   */
+  replayAfter(lastSeq: number, lastBseq = this.baseBseq): void {
+    this.ack(lastSeq, lastBseq);
+    if (!this.#log) {
+      for (const m of this.#buffer) this.#write(m.text);
+      return;
+    }
+    const broadcasts = this.#log.after(lastBseq)[Symbol.iterator]();
+    let next = broadcasts.next();
+    for (const m of this.#buffer) {
+      while (!next.done && next.value.bseq <= m.afterBseq) {
+        this.#writeFrame(next.value.frame);
+        next = broadcasts.next();
+      }
+      this.#write(m.text);
+    }
+    for (; !next.done; next = broadcasts.next()) this.#writeFrame(next.value.frame);
   }
 
   /** Request ids must increase per connection; false for a repeated or older one. */
@@ -147,8 +226,10 @@ export class Channel {
     return true;
   }
 
-  /** The client has processed everything up to `seq`: forget it. */
-  ack(seq: number): void {
+  /** The client has processed everything up to `seq` (and broadcast `bseq`, v2): forget it. */
+  ack(seq: number | undefined, bseq?: number): void {
+    if (bseq !== undefined && this.#log) this.#ackedBseq = Math.max(this.#ackedBseq, Math.min(bseq, this.#log.lastBseq));
+    if (seq === undefined) return;
     let drop = 0;
     while (drop < this.#buffer.length && this.#buffer[drop]!.seq <= seq) {
       this.#bufferBytes -= this.#buffer[drop]!.text.length;
@@ -162,12 +243,12 @@ export class Channel {
     if (this.#ended && !this.#ws) return;
     const seq = this.#nextSeq++;
     const text = JSON.stringify({ ...message, seq });
-    this.#buffer.push({ seq, text });
+    this.#buffer.push({ seq, text, afterBseq: this.#log?.lastBseq ?? 0 });
     this.#bufferBytes += text.length;
     while (this.#buffer.length > this.#options.maxBufferedMessages || this.#bufferBytes > this.#options.maxBufferedBytes) {
       if (!this.#ws) {
         // Nobody is acknowledging and the client could no longer be brought up to date.
-        this.#log.info('resume buffer overflowed while the client was away');
+        this.#logger.info('resume buffer overflowed while the client was away');
         this.end('networkDisconnected');
         return;
       }
@@ -196,14 +277,29 @@ export class Channel {
   }
 
   #write(text: string): void {
+    const ws = this.#writable();
+    if (ws) sendBatched(ws, text);
+  }
+
+  #writeFrame(frame: Buffer): void {
+    const ws = this.#writable();
+    if (ws) sendFrameBatched(ws, frame);
+  }
+
+  /**
+   * The socket, unless there is none or its client stopped reading: past maxSocketBufferBytes the
+   * socket is dropped (the connection waits for a resume, then ends with networkDisconnected, as
+   * for any network loss) rather than buffered without bound.
+   */
+  #writable(): WebSocket | null {
     const ws = this.#ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return null;
     if (ws.bufferedAmount > this.#options.maxSocketBufferBytes) {
-      this.#log.warn({ buffered: ws.bufferedAmount }, 'client is not reading; dropping its socket');
+      this.#logger.warn({ buffered: ws.bufferedAmount }, 'client is not reading; dropping its socket');
       ws.terminate();
-      return;
+      return null;
     }
-    sendBatched(ws, text);
+    return ws;
   }
 
   readonly #onConnectionCreated = (other: Connection): void => {
@@ -220,6 +316,8 @@ export class Channel {
 
   readonly #onStreamDestroyed = (stream: Stream, reason: StreamDestroyedReason): void => {
     // A stream that never went live was known only to its publisher (whose publish is pending).
+    // v2: live streams' ends come from the broadcast log.
+    if (this.#log && stream.live) return;
     if (stream.live || stream.connection === this.connection) this.send({ type: 'streamDestroyed', streamId: stream.id, reason });
   };
 
@@ -257,6 +355,7 @@ export class Channel {
   };
 
   readonly #onSignal = (signal: SignalDelivery): void => {
+    if (signal.toAll && this.#log) return; // v2: from the broadcast log
     const message: OutgoingMessage = { type: 'signal', from: signal.from?.id ?? null, data: signal.data };
     if (signal.type !== undefined) (message as { signalType?: string }).signalType = signal.type;
     this.send(message);
@@ -284,6 +383,7 @@ export class Channel {
   }
 
   #unsubscribe(): void {
+    if (this.#log) this.#broadcast!.leave(this.#log, this);
     this.session.off('connectionCreated', this.#onConnectionCreated);
     this.session.off('connectionDestroyed', this.#onConnectionDestroyed);
     this.session.off('streamCreated', this.#onStreamCreated);

@@ -27,6 +27,8 @@ export function registerSignaling(app: FastifyInstance, ctx: AppContext): Signal
       heartbeatMs: ctx.config.heartbeatMs,
       heartbeatTimeoutMs: ctx.config.heartbeatMs * 3,
       clockSkewSeconds: ctx.config.clockSkewSeconds,
+      maxConnectionsPerSession: ctx.config.maxConnectionsPerSession,
+      joinsPerSecond: ctx.config.joinsPerSecond,
       clientIp: clientIpFunction(ctx.config.trustProxy),
       ...(turn ? { iceServers: (connectionId: string) => [turnCredentials(turn, connectionId)] } : {}),
     },
