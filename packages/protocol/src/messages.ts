@@ -94,7 +94,7 @@ export interface ConnectRequest {
    * Every version the client speaks (v2 clients: [1, 2]); the server picks the highest it also
    * speaks and says which in `ConnectResult.version`. Absent: `version` only.
    */
-  versions?: number[];
+  versions?: readonly number[];
   sessionId: string;
   token: string;
   /** The API key (or application ID) the app passed to OT.initSession; must be the token's project when given. */
