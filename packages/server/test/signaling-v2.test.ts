@@ -127,6 +127,27 @@ describe('protocol v2', () => {
     expect(suppressed.of('connectionCreated')).toEqual([]);
   });
 
+  it('in a large session, batches the joins of many turns within a short window', async () => {
+    const sessionId = await createSession();
+    // More than 64 clients told of connections: connection events then wait up to 50 ms, not a turn.
+    const audience = [];
+    for (let i = 0; i < 66; i++) audience.push(await joinV2(sessionId));
+    const observer = audience[0]!;
+    await observer.waitFor((m) => m.type === 'connectionEvents' && JSON.stringify(m).includes(audience[65]!.connectionId));
+    const before = observer.of('connectionEvents').length;
+    const ids: string[] = [];
+    for (let turn = 0; turn < 10; turn++) {
+      ids.push(...joinInOneTurn(sessionId, 2));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await observer.waitFor((m) => m.type === 'connectionEvents' && JSON.stringify(m).includes(ids.at(-1)!));
+    const batches = observer.of('connectionEvents').slice(before);
+    const entries = batches.flatMap((m) => m['events'] as Array<{ connection: { connectionId: string } }>).map((e) => e.connection.connectionId);
+    expect(entries).toEqual(ids);
+    // Ten turns, far fewer messages (one unless this machine stalled for most of the window).
+    expect(batches.length).toBeLessThan(5);
+  }, 30_000);
+
   it('resumes across both numberings: the missed messages replayed once, in the order they were sent', async () => {
     const sessionId = await createSession();
     const a = await joinV2(sessionId);

@@ -10,12 +10,13 @@
 // Each of its own messages remembers the last bseq published before it, so a resume replays both
 // streams interleaved exactly as they were first sent.
 
-import { CloseCodes, type DisconnectReason, type ServerMessage, type StreamDestroyedReason, type StreamProperty, type VideoDimensions } from '@colloquy/protocol';
+import { CloseCodes, type DisconnectReason, type ServerMessage, type StreamDestroyedReason } from '@colloquy/protocol';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
-import type { ArchiveNotice, Connection, RelayDelivery, RelayStart, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
+import type { Connection, RelayDelivery, RelayStart, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
 import type { BroadcastEntry, BroadcastLog, BroadcastMember, SessionBroadcast } from './broadcast-log.js';
+import { listenToSession, signalMessage, type BroadcastMessage, type Subject } from './session-events.js';
 import { sendBatched, sendFrameBatched } from './write-batching.js';
 
 export interface ChannelOptions {
@@ -28,7 +29,7 @@ export interface ChannelOptions {
 }
 
 /** A message as the channel sends it: without `seq`, which the channel assigns. */
-type Unsequenced<M> = M extends { seq: number } ? Omit<M, 'seq'> : M extends { seq?: number } ? Omit<M, 'seq'> : M;
+type Unsequenced<M> = M extends unknown ? Omit<M, 'seq' | 'bseq'> : never;
 export type OutgoingMessage = Unsequenced<ServerMessage>;
 
 export class Channel implements BroadcastMember {
@@ -50,6 +51,7 @@ export class Channel implements BroadcastMember {
   /** v2: the log's last bseq when this connection joined (its first broadcast is the next one). */
   readonly baseBseq: number;
   #ackedBseq = 0;
+  readonly #unsubscribeSession: () => void;
   #bufferBytes = 0;
   /** Messages below this seq were dropped unacknowledged: resuming from before it is impossible. */
   #firstReplayableSeq = 1;
@@ -86,17 +88,10 @@ export class Channel implements BroadcastMember {
       this.#log.members.add(this);
       // Session-wide events come from the broadcast log; only a stream of ours that never went
       // live (known to no one else) is told here.
-      session.on('streamDestroyed', this.#onStreamDestroyed);
+      session.on('streamDestroyed', this.#onUnannouncedStreamDestroyed);
+      this.#unsubscribeSession = () => session.off('streamDestroyed', this.#onUnannouncedStreamDestroyed);
     } else {
-      if (!connectionEventsSuppressed) {
-        session.on('connectionCreated', this.#onConnectionCreated);
-        session.on('connectionDestroyed', this.#onConnectionDestroyed);
-      }
-      session.on('streamCreated', this.#onStreamCreated);
-      session.on('streamDestroyed', this.#onStreamDestroyed);
-      session.on('streamPropertyChanged', this.#onStreamPropertyChanged);
-      session.on('muteForced', this.#onMuteForced);
-      session.on('archive', this.#onArchive);
+      this.#unsubscribeSession = listenToSession(session, { connectionEvents: !connectionEventsSuppressed, signals: false }, this.#onSessionEvent);
     }
     connection.on('signal', this.#onSignal);
     connection.on('streamMuteForced', this.#onStreamMuteForced);
@@ -302,40 +297,17 @@ export class Channel implements BroadcastMember {
     return ws;
   }
 
-  readonly #onConnectionCreated = (other: Connection): void => {
-    if (other !== this.connection) this.send({ type: 'connectionCreated', connection: other.info() });
+  /** v1: a session-wide event, numbered for this connection. */
+  readonly #onSessionEvent = (message: BroadcastMessage, subject: Subject): void => {
+    // Never told of itself; a stream that never went live was known only to its publisher (whose publish is pending).
+    if (subject && 'connection' in subject && subject.connection === this.connection) return;
+    if (message.type === 'streamDestroyed' && subject && 'stream' in subject && !subject.stream.live && subject.stream.connection !== this.connection) return;
+    this.send(message);
   };
 
-  readonly #onConnectionDestroyed = (other: Connection, reason: DisconnectReason): void => {
-    if (other !== this.connection) this.send({ type: 'connectionDestroyed', connectionId: other.id, reason });
-  };
-
-  readonly #onStreamCreated = (stream: Stream): void => {
-    this.send({ type: 'streamCreated', stream: stream.info() });
-  };
-
-  readonly #onStreamDestroyed = (stream: Stream, reason: StreamDestroyedReason): void => {
-    // A stream that never went live was known only to its publisher (whose publish is pending).
-    // v2: live streams' ends come from the broadcast log.
-    if (this.#log && stream.live) return;
-    if (stream.live || stream.connection === this.connection) this.send({ type: 'streamDestroyed', streamId: stream.id, reason });
-  };
-
-  readonly #onStreamPropertyChanged = (
-    stream: Stream,
-    changedProperty: StreamProperty,
-    oldValue: boolean | VideoDimensions | null,
-    newValue: boolean | VideoDimensions | null,
-  ): void => {
-    this.send({ type: 'streamPropertyChanged', streamId: stream.id, changedProperty, oldValue, newValue });
-  };
-
-  readonly #onMuteForced = (active: boolean): void => {
-    this.send({ type: 'muteForced', active });
-  };
-
-  readonly #onArchive = (notice: ArchiveNotice): void => {
-    this.send({ type: notice.type, archiveId: notice.archiveId, name: notice.name });
+  /** v2: our own stream ended before it went live (the broadcast log tells everyone of live ones). */
+  readonly #onUnannouncedStreamDestroyed = (stream: Stream, reason: StreamDestroyedReason): void => {
+    if (!stream.live && stream.connection === this.connection) this.send({ type: 'streamDestroyed', streamId: stream.id, reason });
   };
 
   readonly #onStreamMuteForced = (streamId: string): void => {
@@ -356,9 +328,7 @@ export class Channel implements BroadcastMember {
 
   readonly #onSignal = (signal: SignalDelivery): void => {
     if (signal.toAll && this.#log) return; // v2: from the broadcast log
-    const message: OutgoingMessage = { type: 'signal', from: signal.from?.id ?? null, data: signal.data };
-    if (signal.type !== undefined) (message as { signalType?: string }).signalType = signal.type;
-    this.send(message);
+    this.send(signalMessage(signal));
   };
 
   #onClose(reason: DisconnectReason): void {
@@ -384,13 +354,7 @@ export class Channel implements BroadcastMember {
 
   #unsubscribe(): void {
     if (this.#log) this.#broadcast!.leave(this.#log, this);
-    this.session.off('connectionCreated', this.#onConnectionCreated);
-    this.session.off('connectionDestroyed', this.#onConnectionDestroyed);
-    this.session.off('streamCreated', this.#onStreamCreated);
-    this.session.off('streamDestroyed', this.#onStreamDestroyed);
-    this.session.off('streamPropertyChanged', this.#onStreamPropertyChanged);
-    this.session.off('muteForced', this.#onMuteForced);
-    this.session.off('archive', this.#onArchive);
+    this.#unsubscribeSession();
     this.connection.off('signal', this.#onSignal);
     this.connection.off('streamMuteForced', this.#onStreamMuteForced);
     this.connection.off('relayStart', this.#onRelayStart);
