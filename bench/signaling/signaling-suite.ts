@@ -171,7 +171,7 @@ export async function runScale(
     }
     await sleep(500);
     const latencies = (await pool.all<{ latencies: number[] }>({ op: 'latencies' })).flatMap((r) => r.latencies);
-    const fanout = { signals: options.signals, deliveries: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies) };
+    const fanout = { signals: options.signals, deliveries: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.reduce((m, l) => Math.max(m, l), 0) };
     log(`  fan-out of ${options.signals} signals to ${connected}: p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms (${fanout.deliveries} deliveries)`);
 
     let leaveSeconds: number | null = null;

@@ -196,6 +196,21 @@ describe('protocol v2', () => {
     ).toMatchObject({ type: 'error', code: 4005 });
   });
 
+  it('ends a connection that is away when the broadcasts it missed no longer fit the replay ring', async () => {
+    const sessionId = await createSession();
+    const a = await joinV2(sessionId);
+    const b = await joinV2(sessionId);
+    a.kill();
+    const session = t.server.sessions.live(sessionId)!;
+    await expect.poll(() => session.getConnection(a.connectionId)?.away).toBe(true);
+    // The ring keeps 4096 broadcasts per audience; one more than that strands a.
+    for (let i = 0; i <= 4096; i++) session.signal(null, null, undefined, `n${i}`);
+    expect(session.getConnection(a.connectionId)).toBeUndefined();
+    const gone = await b.waitFor((m) => m.type === 'connectionEvents' && JSON.stringify(m).includes('connectionDestroyed'), 10_000);
+    expect(gone['events']).toEqual([{ type: 'connectionDestroyed', connectionId: a.connectionId, reason: 'networkDisconnected' }]);
+    await b.waitFor((m) => m['data'] === 'n4096', 10_000);
+  }, 30_000);
+
   it('cuts off a client that stops reading, while the others get every message in order', async () => {
     const sessionId = await createSession();
     const slow = await joinV2(sessionId, { connectionEventsSuppressed: true });

@@ -35,8 +35,6 @@ export interface BroadcastMember {
   deliver(entry: BroadcastEntry): void;
   /** Last bseq the member's client acknowledged. */
   readonly ackedBseq: number;
-  /** Whether the member is waiting for a resume (no socket). */
-  readonly away: boolean;
   /** The member can no longer be brought up to date: end it. */
   lost(): void;
 }
@@ -64,6 +62,8 @@ export function textFrame(text: string): Buffer {
 /** One audience's numbered stream and its replay ring. */
 export class BroadcastLog {
   readonly members = new Set<BroadcastMember>();
+  /** Members waiting for a resume (no socket): the ones a dropped broadcast can strand. */
+  readonly away = new Set<BroadcastMember>();
   readonly #limits: BroadcastLimits;
   #lastBseq = 0;
   /** Oldest first; entries below #firstReplayable were dropped. */
@@ -121,7 +121,7 @@ export class BroadcastLog {
     }
     // A client away (no socket) that had not seen what was dropped could never be brought up to
     // date. Connected clients that lag find out when they resume (canReplayAfter fails).
-    for (const member of [...this.members]) if (member.away && member.ackedBseq < dropped) member.lost();
+    for (const member of [...this.away]) if (member.ackedBseq < dropped) member.lost();
   }
 }
 
@@ -162,6 +162,7 @@ export class SessionBroadcast {
   /** A member left its log; with no members left the broadcast stops listening. */
   leave(log: BroadcastLog, member: BroadcastMember): void {
     log.members.delete(member);
+    log.away.delete(member);
     if (this.full.members.size === 0 && this.suppressed.members.size === 0) this.dispose();
   }
 

@@ -122,10 +122,6 @@ export class Channel implements BroadcastMember {
     return this.#ackedBseq;
   }
 
-  get away(): boolean {
-    return this.#ws === null;
-  }
-
   /** v2: a broadcast of this client's audience; written now, kept by the log for a resume. */
   deliver(entry: BroadcastEntry): void {
     this.#writeFrame(entry.frame);
@@ -144,6 +140,7 @@ export class Channel implements BroadcastMember {
     this.#ws = ws;
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
+    this.#log?.away.delete(this);
     this.connection.markBack();
     return previous === ws ? null : previous;
   }
@@ -152,6 +149,7 @@ export class Channel implements BroadcastMember {
   detach(ws: WebSocket): void {
     if (this.#ws !== ws || this.#ended) return;
     this.#ws = null;
+    this.#log?.away.add(this);
     this.connection.markAway();
     this.#logger.debug({ graceMs: this.#options.resumeGraceMs }, 'socket dropped; waiting for resume');
     this.#graceTimer = setTimeout(() => {
