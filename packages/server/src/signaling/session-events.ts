@@ -4,6 +4,7 @@
 
 import type { DisconnectReason, ServerEvent, StreamDestroyedReason, StreamProperty, VideoDimensions } from '@colloquy/protocol';
 import type { ArchiveNotice, Connection, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
+import type { SessionEvents } from '../sessions/session.js';
 
 type Unnumbered<M> = M extends { bseq?: number } ? Omit<M, 'seq' | 'bseq'> : never;
 /** A session-wide message before it is numbered (`seq` for v1, `bseq` for v2). */
@@ -43,24 +44,19 @@ export function listenToSession(session: Session, options: SessionEventOptions, 
   const onArchive = (notice: ArchiveNotice): void => deliver({ type: notice.type, archiveId: notice.archiveId, name: notice.name }, null);
   const onSignal = (signal: SignalDelivery): void => deliver(signalMessage(signal), null);
 
-  if (options.connectionEvents) {
-    session.on('connectionCreated', onConnectionCreated);
-    session.on('connectionDestroyed', onConnectionDestroyed);
-  }
-  session.on('streamCreated', onStreamCreated);
-  session.on('streamDestroyed', onStreamDestroyed);
-  session.on('streamPropertyChanged', onStreamPropertyChanged);
-  session.on('muteForced', onMuteForced);
-  session.on('archive', onArchive);
-  if (options.signals) session.on('broadcastSignal', onSignal);
+  const listeners: Array<[keyof SessionEvents, (...args: never[]) => void]> = [
+    ['streamCreated', onStreamCreated],
+    ['streamDestroyed', onStreamDestroyed],
+    ['streamPropertyChanged', onStreamPropertyChanged],
+    ['muteForced', onMuteForced],
+    ['archive', onArchive],
+  ];
+  if (options.connectionEvents) listeners.push(['connectionCreated', onConnectionCreated], ['connectionDestroyed', onConnectionDestroyed]);
+  if (options.signals) listeners.push(['broadcastSignal', onSignal]);
+  // The tuples pair each event with its own listener; the emitter's per-event typing cannot follow a loop.
+  const emitter = session as unknown as { on(event: string, listener: (...args: never[]) => void): void; off(event: string, listener: (...args: never[]) => void): void };
+  for (const [event, listener] of listeners) emitter.on(event, listener);
   return () => {
-    session.off('connectionCreated', onConnectionCreated);
-    session.off('connectionDestroyed', onConnectionDestroyed);
-    session.off('streamCreated', onStreamCreated);
-    session.off('streamDestroyed', onStreamDestroyed);
-    session.off('streamPropertyChanged', onStreamPropertyChanged);
-    session.off('muteForced', onMuteForced);
-    session.off('archive', onArchive);
-    session.off('broadcastSignal', onSignal);
+    for (const [event, listener] of listeners) emitter.off(event, listener);
   };
 }
