@@ -78,7 +78,7 @@ function plans(quick: boolean): {
     },
     profile: { bitrate: '500k', subscribers: 100, seconds: 8 },
     signaling: [1000, 5000],
-    signalingSuppressed: [5000],
+    signalingSuppressed: [5000, 15_000],
     cycles: 1000,
     mediaCycles: 1000,
   };
@@ -117,6 +117,9 @@ async function inside(args: {
   priority: number;
   out: string;
   network: { address: string; interfaceName: string; label: string };
+  signaling?: number[] | undefined;
+  signalingSuppressed?: number[] | undefined;
+  signalingV2: boolean;
 }): Promise<void> {
   const plan = plans(args.quick);
   const started = performance.now();
@@ -171,12 +174,14 @@ async function inside(args: {
   if (args.only.has('signaling')) {
     process.stderr.write('Signaling at scale\n');
     await timed('signaling', async () => {
-      for (const n of plan.signaling) {
-        results.signaling.push(await runScale(n, { workers: 2, signals: 10, measureLeave: n <= 1000, profileJoin: n === plan.signaling[0] }));
+      // About 4,000 connections per client process, at least two processes.
+      const workers = (n: number): number => Math.max(2, Math.ceil(n / 4000));
+      for (const n of args.signaling ?? plan.signaling) {
+        results.signaling.push(await runScale(n, { workers: workers(n), signals: 10, measureLeave: n <= 1000, profileJoin: n === plan.signaling[0], v2: args.signalingV2 }));
         save();
       }
-      for (const n of plan.signalingSuppressed) {
-        results.signaling.push(await runScale(n, { workers: 2, signals: 10, measureLeave: false, suppressed: true }));
+      for (const n of args.signalingSuppressed ?? plan.signalingSuppressed) {
+        results.signaling.push(await runScale(n, { workers: workers(n), signals: 10, measureLeave: false, suppressed: true, v2: args.signalingV2 }));
         save();
       }
     });
@@ -213,8 +218,14 @@ async function main(): Promise<void> {
       label: { type: 'string' },
       'report-only': { type: 'boolean' },
       priority: { type: 'string' },
+      /** Signaling sizes instead of the plan's: with connection events, and suppressed (comma-separated; empty for none). */
+      signaling: { type: 'string' },
+      'signaling-suppressed': { type: 'string' },
+      /** Signaling clients speak protocol v1 (per-connection numbering), for comparison. */
+      'signaling-v1': { type: 'boolean' },
     },
   });
+  const sizes = (v: string | undefined): number[] | undefined => (v === undefined ? undefined : v.split(',').filter(Boolean).map(Number));
   const priority = Number(values.priority ?? 0);
   if (!Number.isInteger(priority) || priority < -20 || priority > 19) throw new Error('--priority must be a nice level from -20 to 19');
   const quick = values.quick ?? false;
@@ -234,6 +245,9 @@ async function main(): Promise<void> {
       priority,
       out,
       network: { address: values.address!, interfaceName: values.interface!, label: values.label ?? '' },
+      signaling: sizes(values.signaling),
+      signalingSuppressed: sizes(values['signaling-suppressed']),
+      signalingV2: !values['signaling-v1'],
     });
     return;
   }

@@ -172,14 +172,14 @@ export function markdown(results: BenchResults, plotFile: string | null): string
   if (results.signaling.length) {
     L.push('## Signaling: many connections in one session', '');
     L.push(
-      'N WebSocket connections join one session (token, `connect`), from 2 client processes. Every join sends `connectionCreated` to everyone already there and the joiner gets the list of all: the join is O(N²) messages. "Suppressed": every client joins with `connectionEventsSuppressed` (OpenTok.js\'s option for large sessions; a webinar\'s viewers), so the server tells it of no other connection and a join is O(1) messages. ' +
+      'N WebSocket connections join one session (token, `connect`), from several client processes (one per 4,000, at least 2), speaking protocol v2 (protocol: v1 when marked). In v2 the joins of a turn (of 50 ms in a large session) reach everyone already there as one batched `connectionEvents`, and the joiner gets the list of all: the join is O(N²) bytes but not O(N²) messages; in v1 every join is a message to everyone. "Suppressed": every client joins with `connectionEventsSuppressed` (OpenTok.js\'s option for large sessions; a webinar\'s viewers), so the server tells it of no other connection and a join is O(1) messages. Join rate: joined / join time; join CPU: server CPU from the first connect to the last reply. ' +
         'Memory per connection is the server\'s heap after a full GC (and RSS), before and after. Fan-out: 10 signals from one client to the whole session; latency from send to each arrival, over all deliveries.',
       '',
     );
-    L.push('| connections | connection events | joined in s | settled in s | messages | server CPU s | heap KB/conn | RSS KB/conn | fan-out p50 ms | fan-out p99 ms | leave s |', '|---|---|---|---|---|---|---|---|---|---|---|');
+    L.push('| connections | connection events | protocol | joined in s | joins/s | join CPU s | settled in s | messages | server CPU s | heap KB/conn | RSS KB/conn | fan-out p50 ms | fan-out p99 ms | leave s |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const s of results.signaling) {
       L.push(
-        `| ${s.connected}/${s.connections} | ${s.connectionEventsSuppressed ? 'suppressed' : 'all'} | ${fmt(s.joinSeconds, 1)} | ${fmt(s.settledSeconds, 1)} | ${s.messagesReceived} | ${fmt(s.serverCpuSeconds, 1)} | ${fmt(s.heapPerConnectionKB, 1)} | ${fmt(s.rssPerConnectionKB, 1)} | ` +
+        `| ${s.connected}/${s.connections} | ${s.connectionEventsSuppressed ? 'suppressed' : 'all'} | ${s.protocolV2 === false ? 'v1' : s.protocolV2 ? 'v2' : 'v1'} | ${fmt(s.joinSeconds, 1)} | ${s.joinRate === undefined ? '—' : fmt(s.joinRate, 0)} | ${s.joinServerCpuSeconds === undefined ? '—' : fmt(s.joinServerCpuSeconds, 1)} | ${fmt(s.settledSeconds, 1)} | ${s.messagesReceived} | ${fmt(s.serverCpuSeconds, 1)} | ${fmt(s.heapPerConnectionKB, 1)} | ${fmt(s.rssPerConnectionKB, 1)} | ` +
           `${fmt(s.fanout.p50, 1)} | ${fmt(s.fanout.p99, 1)} | ${s.leaveSeconds === null ? 'not measured' : fmt(s.leaveSeconds, 1)} |`,
       );
     }

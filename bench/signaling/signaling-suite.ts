@@ -23,9 +23,17 @@ export interface ScaleResult {
   connections: number;
   /** Every joining client asked for connectionEventsSuppressed (a webinar's viewers). */
   connectionEventsSuppressed?: boolean;
+  /** Clients spoke protocol v2 (broadcasts framed once, connection events batched); false: v1. */
+  protocolV2?: boolean;
+  /** Client processes the connections were spread over. */
+  workers?: number;
   connected: number;
   /** First connect to the last connect reply, s. */
   joinSeconds: number;
+  /** Connections joined per second (connected / joinSeconds). */
+  joinRate?: number;
+  /** Server CPU from the first connect to the last connect reply (the join itself), s. */
+  joinServerCpuSeconds?: number;
   /** Until no client received anything for a while (the connectionCreated storm is over), s. */
   settledSeconds: number;
   messagesReceived: number;
@@ -103,7 +111,7 @@ async function gc(server: ColloquyProcess): Promise<Memory['memory']> {
 
 export async function runScale(
   connections: number,
-  options: { workers: number; signals: number; measureLeave: boolean; profileJoin?: boolean; suppressed?: boolean },
+  options: { workers: number; signals: number; measureLeave: boolean; profileJoin?: boolean; suppressed?: boolean; v2?: boolean },
 ): Promise<ScaleResult> {
   const server = await startColloquy();
   const pool = new WorkerPool(options.workers);
@@ -113,7 +121,7 @@ export async function runScale(
     const { sessionId } = await sdk.createSession({ mediaMode: 'routed' });
     // One client joins first, so the session is live and the baseline holds its fixed costs.
     const first = new SignalingClient();
-    await first.connect({ url: server.url, sessionId, token: sdk.generateToken(sessionId) });
+    await first.connect({ url: server.url, sessionId, token: sdk.generateToken(sessionId), v2: options.v2 !== false });
     await sleep(300);
     const before = await gc(server);
     const serverBefore = sampleProcess(server.pid);
@@ -128,10 +136,12 @@ export async function runScale(
       apiSecret: server.apiSecret,
       sessionId,
       count: Math.max(0, Math.min(per, connections - 1 - i * per)),
-      concurrency: 25,
+      concurrency: 50,
       suppressed: options.suppressed === true,
+      v2: options.v2 !== false,
     }));
     const joinSeconds = (performance.now() - started) / 1000;
+    const serverJoined = sampleProcess(server.pid);
     for (const r of replies) errors.push(...r.errors);
     const connected = 1 + replies.reduce((n, r) => n + r.connected, 0);
     // Settled: nobody received anything for a second.
@@ -148,7 +158,10 @@ export async function runScale(
     const joinProfile = options.profileJoin ? summarizeProfile(await server.controlPost<CpuProfile>('/profile/stop'), 10) : null;
     const clientAfter = await pool.all<{ cpuUs: number }>({ op: 'cpu' });
     const after = await gc(server);
-    log(`  ${connected}/${connections} connected in ${fmt(joinSeconds, 1)} s, settled after ${fmt(settledSeconds, 1)} s (${received} messages)`);
+    log(
+      `  ${connected}/${connections} connected in ${fmt(joinSeconds, 1)} s (${fmt((connected - 1) / joinSeconds, 0)}/s, ${options.v2 === false ? 'v1' : 'v2'}), settled after ${fmt(settledSeconds, 1)} s (${received} messages); ` +
+        `server CPU ${fmt((serverAfter.cpuUs - serverBefore.cpuUs) / 1e6, 1)} s; heap ${fmt((after.heapUsed - before.heapUsed) / (connected - 1) / 1024, 1)} KB/connection`,
+    );
 
     // Fan-out: signals to the whole session from one client, spaced so that they do not overlap.
     await pool.all({ op: 'latencies' });
@@ -158,7 +171,7 @@ export async function runScale(
     }
     await sleep(500);
     const latencies = (await pool.all<{ latencies: number[] }>({ op: 'latencies' })).flatMap((r) => r.latencies);
-    const fanout = { signals: options.signals, deliveries: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies) };
+    const fanout = { signals: options.signals, deliveries: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.reduce((m, l) => Math.max(m, l), 0) };
     log(`  fan-out of ${options.signals} signals to ${connected}: p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms (${fanout.deliveries} deliveries)`);
 
     let leaveSeconds: number | null = null;
@@ -171,8 +184,12 @@ export async function runScale(
     return {
       connections,
       connectionEventsSuppressed: options.suppressed === true,
+      protocolV2: options.v2 !== false,
+      workers: options.workers,
       connected,
       joinSeconds,
+      joinRate: (connected - 1) / joinSeconds,
+      joinServerCpuSeconds: (serverJoined.cpuUs - serverBefore.cpuUs) / 1e6,
       settledSeconds,
       messagesReceived: received,
       serverCpuSeconds: (serverAfter.cpuUs - serverBefore.cpuUs) / 1e6,

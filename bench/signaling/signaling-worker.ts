@@ -6,7 +6,7 @@ import { machineMs, PERFORMANCE_TO_MACHINE_MS } from '../load/frame-marker.js';
 import { SignalingClient } from '../load/targets/signaling-client.js';
 
 export type SignalingWorkerRequest =
-  | { op: 'connect'; url: string; apiKey: string; apiSecret: string; sessionId: string; count: number; concurrency: number; suppressed: boolean }
+  | { op: 'connect'; url: string; apiKey: string; apiSecret: string; sessionId: string; count: number; concurrency: number; suppressed: boolean; v2: boolean }
   | { op: 'received' }
   | { op: 'send'; signalType: string }
   | { op: 'latencies' }
@@ -32,7 +32,7 @@ async function handle(m: SignalingWorkerRequest): Promise<unknown> {
           next++;
           const c = new SignalingClient();
           try {
-            await c.connect({ url: m.url, sessionId: m.sessionId, token: sdk.generateToken(m.sessionId, { role: 'publisher' }), timeoutMs: 60_000, connectionEventsSuppressed: m.suppressed });
+            await c.connect({ url: m.url, sessionId: m.sessionId, token: sdk.generateToken(m.sessionId, { role: 'publisher' }), timeoutMs: 60_000, connectionEventsSuppressed: m.suppressed, v2: m.v2 });
             c.on('signal', (message, at) => {
               const data = (message as { data?: string }).data;
               if (data) latencies.push(at + PERFORMANCE_TO_MACHINE_MS - Number(data));

@@ -1,11 +1,13 @@
 // A lean client of Colloquy's signaling protocol (packages/protocol/README.md) for load: connect
 // with a token, requests with increasing ids, heartbeat answers, acknowledgements every 32
-// messages. Events are parsed lazily: the type is read from the frame's prefix and `seq` from its
-// end, and only frames someone listens for are JSON-parsed, so thousands of clients in one process
+// messages. Speaks protocol v2 unless told not to (then `bseq` numbers the session's broadcasts
+// too, and both are acknowledged). Events are parsed lazily: the type is read from the frame's
+// prefix and `seq`/`bseq` from its end, and only frames someone listens for are JSON-parsed, so thousands of clients in one process
 // spend their CPU on the socket rather than on parsing connectionCreated storms.
 
 import {
   PROTOCOL_VERSION,
+  PROTOCOL_VERSIONS,
   SIGNALING_PATH,
   type ConnectResult,
   type ErrorMessage,
@@ -35,8 +37,9 @@ const ACK_EVERY = 32;
 const TYPE_PREFIX = Buffer.from('{"type":"');
 const QUOTE = 0x22;
 const SEQ_KEY = Buffer.from('"seq":');
+const BSEQ_KEY = Buffer.from('"bseq":');
 
-/** The n of a frame ending in "seq":n} (0 when it does not). */
+/** The n of a frame ending in "seq":n} (positive) or, protocol v2's broadcasts, "bseq":n} (negative); 0 for neither. */
 function seqAtEnd(data: Buffer): number {
   let i = data.length - 1;
   if (data[i] !== 0x7d) return 0; // '}'
@@ -47,7 +50,8 @@ function seqAtEnd(data: Buffer): number {
     scale *= 10;
   }
   if (scale === 1 || i < SEQ_KEY.length - 1) return 0;
-  return data.subarray(i - SEQ_KEY.length + 1, i + 1).equals(SEQ_KEY) ? n : 0;
+  if (data.subarray(i - SEQ_KEY.length + 1, i + 1).equals(SEQ_KEY)) return n;
+  return i >= BSEQ_KEY.length - 1 && data.subarray(i - BSEQ_KEY.length + 1, i + 1).equals(BSEQ_KEY) ? -n : 0;
 }
 
 export interface SignalingClientOptions {
@@ -59,6 +63,8 @@ export interface SignalingClientOptions {
   timeoutMs?: number;
   /** OT.initSession's connectionEventsSuppressed: the server sends no connection events for others. */
   connectionEventsSuppressed?: boolean;
+  /** Speak protocol v2 (broadcasts framed once, connection events batched) when the server does; default true. */
+  v2?: boolean;
 }
 
 /** One Connection of one client: a WebSocket to /v2/signaling. */
@@ -70,6 +76,9 @@ export class SignalingClient {
   #nextId = 1;
   #lastSeq = 0;
   #ackedSeq = 0;
+  /** v2: last broadcast number seen and acknowledged. */
+  #lastBseq = 0;
+  #ackedBseq = 0;
   readonly #pending = new Map<number, Pending>();
   readonly #listeners = new Map<string, (message: ServerMessage, receivedAt: number) => void>();
   #closed: Promise<void> | null = null;
@@ -98,6 +107,7 @@ export class SignalingClient {
       {
         type: 'connect',
         version: PROTOCOL_VERSION,
+        ...(options.v2 === false ? {} : { versions: PROTOCOL_VERSIONS }),
         sessionId: options.sessionId,
         token: options.token,
         sdk: { name: 'colloquy-load', version: '1' },
@@ -106,6 +116,7 @@ export class SignalingClient {
       options.timeoutMs ?? 15_000,
     );
     this.connection = result.connection;
+    this.#lastBseq = this.#ackedBseq = result.bseq ?? 0;
     return result;
   }
 
@@ -171,11 +182,14 @@ export class SignalingClient {
     const seq = seqAtEnd(data);
     if (seq > 0) {
       if (seq > this.#lastSeq) this.#lastSeq = seq;
-      if (this.#lastSeq - this.#ackedSeq >= ACK_EVERY) this.#ack();
+    } else if (seq < 0) {
+      if (-seq > this.#lastBseq) this.#lastBseq = -seq;
     }
+    if (this.#lastSeq - this.#ackedSeq + this.#lastBseq - this.#ackedBseq >= ACK_EVERY) this.#ack();
     if (type === 'ping') {
       this.#ackedSeq = this.#lastSeq;
-      this.#ws?.send(JSON.stringify({ type: 'pong', ack: this.#lastSeq }));
+      this.#ackedBseq = this.#lastBseq;
+      this.#ws?.send(JSON.stringify({ type: 'pong', ack: this.#lastSeq, ...(this.#lastBseq > 0 ? { bseqAck: this.#lastBseq } : {}) }));
       return;
     }
     if (type === 'response' || type === 'error') {
@@ -194,6 +208,7 @@ export class SignalingClient {
 
   #ack(): void {
     this.#ackedSeq = this.#lastSeq;
-    this.#ws?.send(JSON.stringify({ type: 'ack', seq: this.#lastSeq }));
+    this.#ackedBseq = this.#lastBseq;
+    this.#ws?.send(JSON.stringify({ type: 'ack', seq: this.#lastSeq, ...(this.#lastBseq > 0 ? { bseq: this.#lastBseq } : {}) }));
   }
 }

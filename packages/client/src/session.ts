@@ -553,6 +553,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
   #onServerEvent(event: ServerEvent): void {
     switch (event.type) {
       case 'connectionCreated': {
+        // A v2 batch may name this client, or a connection the connect reply already listed.
+        if (event.connection.connectionId === this.connection?.connectionId || this.#connections.has(event.connection.connectionId)) return;
         const connection = new Connection(event.connection);
         this.#connections.set(connection.connectionId, connection);
         if (!this.#options.connectionEventsSuppressed) this.dispatchEvent(new ConnectionEvent('connectionCreated', this, connection));

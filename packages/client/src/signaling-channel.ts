@@ -1,13 +1,18 @@
 // The browser's end of the signaling protocol (packages/protocol/README.md): one WebSocket to the
 // server, requests matched to replies by id, numbered server messages processed once and in order,
 // heartbeats both ways, and resume after a dropped socket (same connection, missed messages
-// replayed, unanswered requests resent) until the server's grace period runs out.
+// replayed, unanswered requests resent) until the server's grace period runs out. With protocol v2
+// there are two numberings — this connection's own messages (`seq`) and the session-wide
+// broadcasts of its audience (`bseq`) — each processed once and in order, both acknowledged and
+// both given when resuming; a `connectionEvents` batch is handed on as one event per entry.
 
 import {
   CloseCodes,
   ErrorCodes,
   FINAL_CLOSE_CODES,
   PROTOCOL_VERSION,
+  PROTOCOL_VERSION_2,
+  PROTOCOL_VERSIONS,
   SIGNALING_PATH,
   type ConnectResult,
   type DisconnectReason,
@@ -74,6 +79,8 @@ export class SignalingChannel {
   #nextId = 1;
   #pending = new Map<number, Pending>();
   #lastSeq = 0;
+  /** v2: the last broadcast processed; null while speaking v1. */
+  #lastBseq: number | null = null;
   #unacked = 0;
   #lastHeard = 0;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -127,6 +134,7 @@ export class SignalingChannel {
             type: 'connect',
             id,
             version: PROTOCOL_VERSION,
+            versions: PROTOCOL_VERSIONS,
             sessionId: options.sessionId,
             token: options.token,
             apiKey: options.apiKey,
@@ -154,6 +162,7 @@ export class SignalingChannel {
         this.#connection = { sessionId: options.sessionId, connectionId: result.connection.connectionId, resumeSecret: result.resumeSecret };
         this.#heartbeat = result.heartbeat;
         this.#graceMs = result.resumeGraceMs;
+        this.#lastBseq = result.version === PROTOCOL_VERSION_2 ? (result.bseq ?? 0) : null;
         this.#state = 'connected';
         this.#adopt(ws);
         resolve(result);
@@ -228,8 +237,45 @@ export class SignalingChannel {
       this.#socketLost();
       return;
     }
-    this.#send({ type: 'ping', ack: this.#lastSeq });
+    this.#send({ type: 'ping', ...this.#acks('ack') });
     this.#unacked = 0;
+  }
+
+  /** What this client has processed, as the fields of an ack (`ack`/`bseqAck` in ping and pong, `seq`/`bseq` in ack). */
+  #acks(kind: 'ack' | 'seq'): Record<string, number> {
+    const acks: Record<string, number> = { [kind]: this.#lastSeq };
+    if (this.#lastBseq !== null) acks[kind === 'ack' ? 'bseqAck' : 'bseq'] = this.#lastBseq;
+    return acks;
+  }
+
+  /** Whether a numbered message is next in its numbering (false: seen already, or a gap that makes us resume). */
+  #inOrder(message: ServerMessage): boolean {
+    const numbered = message as { seq?: number; bseq?: number };
+    let last: number;
+    let value: number;
+    if (typeof numbered.bseq === 'number' && this.#lastBseq !== null) {
+      last = this.#lastBseq;
+      value = numbered.bseq;
+    } else if (typeof numbered.seq === 'number') {
+      last = this.#lastSeq;
+      value = numbered.seq;
+    } else {
+      return true;
+    }
+    if (value <= last) return false; // already processed (a replay overlap)
+    if (value !== last + 1) {
+      // A gap means something was lost: resuming gets it back.
+      log.warn(`message ${value} arrived after ${last}: resuming`);
+      this.#socketLost();
+      return false;
+    }
+    if (typeof numbered.bseq === 'number' && this.#lastBseq !== null) this.#lastBseq = value;
+    else this.#lastSeq = value;
+    if (++this.#unacked >= ACK_EVERY) {
+      this.#send({ type: 'ack', ...this.#acks('seq') });
+      this.#unacked = 0;
+    }
+    return true;
   }
 
   #onMessage(ws: WebSocket, data: unknown): void {
@@ -237,23 +283,10 @@ export class SignalingChannel {
     this.#lastHeard = Date.now();
     const message = parse(data);
     if (!message) return;
-    if ('seq' in message && typeof message.seq === 'number') {
-      if (message.seq <= this.#lastSeq) return; // already processed (a replay overlap)
-      if (message.seq !== this.#lastSeq + 1) {
-        // A gap means something was lost: resuming from lastSeq gets it back.
-        log.warn(`message ${message.seq} arrived after ${this.#lastSeq}: resuming`);
-        this.#socketLost();
-        return;
-      }
-      this.#lastSeq = message.seq;
-      if (++this.#unacked >= ACK_EVERY) {
-        this.#send({ type: 'ack', seq: this.#lastSeq });
-        this.#unacked = 0;
-      }
-    }
+    if (!this.#inOrder(message)) return;
     switch (message.type) {
       case 'ping':
-        this.#send({ type: 'pong', ack: this.#lastSeq });
+        this.#send({ type: 'pong', ...this.#acks('ack') });
         return;
       case 'pong':
         return;
@@ -271,6 +304,13 @@ export class SignalingChannel {
       }
       case 'disconnected':
         this.#endReason = message.reason;
+        return;
+      case 'connectionEvents':
+        // One event per connection, in order; the session skips ones about itself or already known.
+        for (const event of message.events) {
+          if (this.#state !== 'connected') return;
+          this.#listener.onEvent(event as ServerEvent);
+        }
         return;
       default:
         this.#listener.onEvent(message);
@@ -329,7 +369,16 @@ export class SignalingChannel {
     const id = this.#nextId++;
     let answered = false;
     ws.onopen = () => {
-      ws.send(JSON.stringify({ type: 'resume', id, version: PROTOCOL_VERSION, ...this.#connection, lastSeq: this.#lastSeq }));
+      ws.send(
+        JSON.stringify({
+          type: 'resume',
+          id,
+          version: this.#lastBseq === null ? PROTOCOL_VERSION : PROTOCOL_VERSION_2,
+          ...this.#connection,
+          lastSeq: this.#lastSeq,
+          ...(this.#lastBseq === null ? {} : { lastBseq: this.#lastBseq }),
+        }),
+      );
     };
     ws.onerror = () => {};
     ws.onclose = () => {
@@ -414,7 +463,7 @@ function connectFailed(detail: string): OTError {
 }
 
 function connectError(message: ErrorMessage): OTError {
-  if (message.code === ErrorCodes.AUTHENTICATION_ERROR || message.code === ErrorCodes.INVALID_SESSION_ID) {
+  if (message.code === ErrorCodes.AUTHENTICATION_ERROR || message.code === ErrorCodes.INVALID_SESSION_ID || message.code === ErrorCodes.CONNECTION_LIMIT_EXCEEDED) {
     return new OTError(message.code, message.name, message.message);
   }
   return connectFailed(message.message);

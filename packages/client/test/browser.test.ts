@@ -195,6 +195,30 @@ describe('joining', () => {
   });
 });
 
+describe('protocol v2 connection events', () => {
+  it('joins and leaves of one turn come batched and unbatch to one OpenTok event per connection, in order', async () => {
+    const sessionId = await createSession();
+    const p = await openPage();
+    const own = await joinAs(p, sessionId, 'publisher', 'name=Watcher');
+    // Ten connections join in one turn of the server's event loop (a class starting), with data.
+    const record = t.server.sessions.find(sessionId)!;
+    const claims = { kind: 'jwt', projectId: record.projectId, sessionId, role: 'publisher', expireTime: Math.floor(Date.now() / 1000) + 3600, initialLayoutClassList: [] };
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const { connection } = t.server.sessions.join(record, { ...claims, connectionData: `n=${i}` } as never, { userAgent: 'test', ip: '127.0.0.1', sdk: null });
+      ids.push(connection.id);
+    }
+    const created = (await waitForEvents(p, (l) => l.filter((e) => e.type === 'connectionCreated').length === 11)).filter((e) => e.type === 'connectionCreated');
+    expect(created).toEqual([{ type: 'connectionCreated', id: own, data: 'name=Watcher' }, ...ids.map((id, i) => ({ type: 'connectionCreated', id, data: `n=${i}` }))]);
+    // They leave in one turn too, in another order.
+    const session = t.server.sessions.live(sessionId)!;
+    const leaving = [...ids].reverse();
+    for (const id of leaving) session.getConnection(id)!.close('networkDisconnected');
+    const destroyed = (await waitForEvents(p, (l) => l.filter((e) => e.type === 'connectionDestroyed').length === 10)).filter((e) => e.type === 'connectionDestroyed');
+    expect(destroyed).toEqual(leaving.map((id) => ({ type: 'connectionDestroyed', id, reason: 'networkDisconnected' })));
+  });
+});
+
 describe('connectionEventsSuppressed', () => {
   it('a large-session viewer hears of no other connection, yet its streams carry their connection data', async () => {
     const sessionId = await new Promise<string>((resolve, reject) => ot.createSession({ mediaMode: 'relayed' }, (e, s) => (e ? reject(e) : resolve(s!.sessionId))));

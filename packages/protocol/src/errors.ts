@@ -11,6 +11,8 @@ export const EXCEPTION_ERROR_CODES = {
   AUTHENTICATION_ERROR: 1004,
   /** Session id malformed or unknown to this server. */
   INVALID_SESSION_ID: 1005,
+  /** The session already holds the most connections the server allows (OpenTok's CONNECTION_LIMIT_EXCEEDED). */
+  CONNECTION_LIMIT_EXCEEDED: 1027,
   /** A request that needs a connected session, sent before connect (or after leaving). */
   NOT_CONNECTED: 1010,
   /** A known request with bad fields. */
@@ -72,6 +74,7 @@ export const ERROR_NAMES: Record<ErrorCode, string> = {
   1004: 'OT_AUTHENTICATION_ERROR',
   1005: 'OT_INVALID_SESSION_ID',
   1010: 'OT_NOT_CONNECTED',
+  1027: 'OT_CONNECTION_LIMIT_EXCEEDED',
   1011: 'OT_INVALID_PARAMETER',
   1013: 'OT_P2P_CONNECTION_FAILED',
   1500: 'OT_UNABLE_TO_PUBLISH',

@@ -88,8 +88,13 @@ export interface ConnectRequest {
   type: 'connect';
   /** Request id, echoed as `re` in the reply. */
   id: number;
-  /** PROTOCOL_VERSION the client speaks. */
+  /** The oldest protocol version the client speaks (1 for a v1 client). */
   version: number;
+  /**
+   * Every version the client speaks (v2 clients: [1, 2]); the server picks the highest it also
+   * speaks and says which in `ConnectResult.version`. Absent: `version` only.
+   */
+  versions?: readonly number[];
   sessionId: string;
   token: string;
   /** The API key (or application ID) the app passed to OT.initSession; must be the token's project when given. */
@@ -115,6 +120,8 @@ export interface ResumeRequest {
   resumeSecret: string;
   /** The last sequenced server message the client processed (0 when none). */
   lastSeq: number;
+  /** v2: the last broadcast (`bseq`) message the client processed. */
+  lastBseq?: number;
 }
 
 /** Send a signal to everyone in the session (no `to`) or to one connection. */
@@ -146,17 +153,23 @@ export interface DisconnectRequest {
 export interface PingMessage {
   type: 'ping';
   ack?: number;
+  /** v2: the last broadcast `bseq` processed. */
+  bseqAck?: number;
 }
 
 export interface PongMessage {
   type: 'pong';
   ack?: number;
+  /** v2: the last broadcast `bseq` processed. */
+  bseqAck?: number;
 }
 
 /** Acknowledges sequenced server messages up to `seq`, so the server can drop them from its replay buffer. */
 export interface AckMessage {
   type: 'ack';
-  seq: number;
+  seq?: number;
+  /** v2: broadcast messages up to this `bseq`. */
+  bseq?: number;
 }
 
 /**
@@ -378,6 +391,10 @@ export interface ConnectResult {
   heartbeat: { intervalMs: number; timeoutMs: number };
   /** How long the server keeps the connection after its socket drops (ms). */
   resumeGraceMs: number;
+  /** The protocol version the server chose from `connect.versions`; absent means 1. */
+  version?: number;
+  /** v2: the broadcast numbering this connection starts after (its first broadcast is `bseq + 1`). */
+  bseq?: number;
   /**
    * TURN servers the operator deployed, with credentials for this connection that expire
    * (coturn's REST scheme); absent when the server has none. The SDK adds them to every peer
@@ -468,20 +485,23 @@ export interface ErrorMessage {
 
 export interface ConnectionCreatedEvent {
   type: 'connectionCreated';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   connection: ConnectionInfo;
 }
 
 export interface ConnectionDestroyedEvent {
   type: 'connectionDestroyed';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   connectionId: string;
   reason: DisconnectReason;
 }
 
 export interface SignalEvent {
   type: 'signal';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   /** Sender connection id; null when sent through the REST API. */
   from: string | null;
   signalType?: string;
@@ -491,28 +511,32 @@ export interface SignalEvent {
 /** This connection has ended (forced, or its own disconnect); the server closes the socket next. */
 export interface DisconnectedEvent {
   type: 'disconnected';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   reason: DisconnectReason;
 }
 
 /** A stream is live (its media connected). Sent to everyone, the publisher included. */
 export interface StreamCreatedEvent {
   type: 'streamCreated';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   stream: StreamInfo;
 }
 
 /** A stream ended. Sent to everyone who was told it exists, the publisher included. */
 export interface StreamDestroyedEvent {
   type: 'streamDestroyed';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   streamId: string;
   reason: StreamDestroyedReason;
 }
 
 export interface StreamPropertyChangedEvent {
   type: 'streamPropertyChanged';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   streamId: string;
   changedProperty: StreamProperty;
   oldValue: boolean | VideoDimensions | null;
@@ -522,14 +546,16 @@ export interface StreamPropertyChangedEvent {
 /** A moderator (or the REST API) muted everyone (`active` true) or ended that (`active` false). */
 export interface MuteForcedEvent {
   type: 'muteForced';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   active: boolean;
 }
 
 /** To the publisher only: a moderator muted your stream's audio; disable your microphone track. */
 export interface StreamMuteForcedEvent {
   type: 'streamMuteForced';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   streamId: string;
 }
 
@@ -547,7 +573,8 @@ export interface VideoLayersEvent {
 /** A subscription ended without you asking (its stream ended, or its media failed). */
 export interface SubscriberDestroyedEvent {
   type: 'subscriberDestroyed';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   subscriberId: string;
   streamId: string;
   reason: StreamDestroyedReason | 'unsubscribed';
@@ -556,7 +583,8 @@ export interface SubscriberDestroyedEvent {
 /** Relayed, to the publisher: `connectionId` subscribed to your stream; offer to it through `relay`. */
 export interface RelayStartEvent {
   type: 'relayStart';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   subscriberId: string;
   streamId: string;
   connectionId: string;
@@ -565,7 +593,8 @@ export interface RelayStartEvent {
 /** Relayed: the other browser's offer, answer or candidate for one subscription. */
 export interface RelayEvent {
   type: 'relay';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   subscriberId: string;
   streamId: string;
   description?: SessionDescription;
@@ -575,12 +604,26 @@ export interface RelayEvent {
 /** An archive of this session started or stopped (OpenTok.js archiveStarted/archiveStopped). */
 export interface ArchiveEvent {
   type: 'archiveStarted' | 'archiveStopped';
-  seq: number;
+  seq?: number;
+  bseq?: number;
   archiveId: string;
   name: string;
 }
 
+/**
+ * v2: the connections that joined and left in one turn, in order, in one message (to clients
+ * without connectionEventsSuppressed). The client handles each entry as the connectionCreated or
+ * connectionDestroyed message it stands for; it skips an entry about itself, one about a
+ * connection it already knows (created) or never knew (destroyed).
+ */
+export interface ConnectionEventsMessage {
+  type: 'connectionEvents';
+  bseq: number;
+  events: Array<Omit<ConnectionCreatedEvent, 'seq' | 'bseq'> | Omit<ConnectionDestroyedEvent, 'seq' | 'bseq'>>;
+}
+
 export type ServerEvent =
+  | ConnectionEventsMessage
   | ConnectionCreatedEvent
   | ConnectionDestroyedEvent
   | SignalEvent

@@ -64,6 +64,7 @@ export const ConnectRequestSchema: z.ZodType<ConnectRequest> = z.object({
   apiKey: z.string().min(1).max(64).optional(),
   sdk: z.object({ name: z.string().max(64), version: z.string().max(64) }).optional(),
   connectionEventsSuppressed: z.boolean().optional(),
+  versions: z.array(z.number().int().positive().max(1000)).max(16).optional(),
 });
 
 export const ResumeRequestSchema: z.ZodType<ResumeRequest> = z.object({
@@ -74,6 +75,7 @@ export const ResumeRequestSchema: z.ZodType<ResumeRequest> = z.object({
   connectionId,
   resumeSecret: z.string().min(1).max(128),
   lastSeq: seq,
+  lastBseq: seq.optional(),
 });
 
 // Signal type and data are checked by checkSignal afterwards, so that a long type is a 413 and a
@@ -207,9 +209,9 @@ export const ClientErrorMessageSchema: z.ZodType<ClientErrorMessage> = z.object(
   streamId: streamId.optional(),
 });
 
-export const PingSchema: z.ZodType<PingMessage> = z.object({ type: z.literal('ping'), ack: seq.optional() });
-export const PongSchema: z.ZodType<PongMessage> = z.object({ type: z.literal('pong'), ack: seq.optional() });
-export const AckSchema: z.ZodType<AckMessage> = z.object({ type: z.literal('ack'), seq });
+export const PingSchema: z.ZodType<PingMessage> = z.object({ type: z.literal('ping'), ack: seq.optional(), bseqAck: seq.optional() });
+export const PongSchema: z.ZodType<PongMessage> = z.object({ type: z.literal('pong'), ack: seq.optional(), bseqAck: seq.optional() });
+export const AckSchema: z.ZodType<AckMessage> = z.object({ type: z.literal('ack'), seq: seq.optional(), bseq: seq.optional() });
 
 export const CLIENT_MESSAGE_SCHEMAS: { [T in ClientMessageType]: z.ZodType<Extract<ClientMessage, { type: T }>> } = {
   connect: ConnectRequestSchema,

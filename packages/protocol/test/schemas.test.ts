@@ -15,6 +15,10 @@ describe('parseClientMessage', () => {
       { type: 'ping', ack: 3 },
       { type: 'pong', ack: 0 },
       { type: 'ack', seq: 7 },
+      { type: 'ack', seq: 7, bseq: 12 },
+      { type: 'pong', ack: 0, bseqAck: 4 },
+      { type: 'connect', id: 1, version: 1, versions: [1, 2], sessionId: '1_abc', token: 'T1==x' },
+      { type: 'resume', id: 1, version: 2, sessionId: '1_abc', connectionId: 'c', resumeSecret: 's', lastSeq: 0, lastBseq: 9 },
       { type: 'publish', id: 6, name: 'cam', videoType: 'camera', hasAudio: true, hasVideo: true, videoDimensions: { width: 640, height: 480 }, frameRate: 30, sdp: 'v=0\r\n' },
       { type: 'publish', id: 7, videoType: null, hasAudio: true, hasVideo: false },
       { type: 'unpublish', id: 8, streamId: 's', reason: 'mediaStopped' },
@@ -66,6 +70,17 @@ describe('parseClientMessage', () => {
     expect(refused({ type: 'clientStats', tracks: Array.from({ length: 33 }, () => ({ direction: 'send', kind: 'audio', bitrate: 1, packetLoss: 0 })) })).toMatchObject({ ok: false });
     expect(refused({ type: 'clientStats', tracks: [{ direction: 'send', kind: 'audio', bitrate: 1, packetLoss: 2 }] })).toMatchObject({ ok: false });
     expect(refused({ type: 'unpublish', id: 1, streamId: 's', reason: 'forceUnpublished' })).toMatchObject({ ok: false });
+  });
+
+  it('bounds the v2 fields: offered versions, broadcast numbers', () => {
+    const refused = (m: unknown) => parseClientMessage(JSON.stringify(m));
+    const connect = { type: 'connect', id: 1, version: 1, sessionId: '1_abc', token: 'T1==x' };
+    expect(refused({ ...connect, versions: Array.from({ length: 17 }, (_, i) => i + 1) })).toMatchObject({ ok: false, code: ErrorCodes.INVALID_PARAMETER });
+    expect(refused({ ...connect, versions: [1, 2.5] })).toMatchObject({ ok: false });
+    expect(refused({ ...connect, versions: '2' })).toMatchObject({ ok: false });
+    expect(refused({ type: 'resume', id: 1, version: 2, sessionId: '1_abc', connectionId: 'c', resumeSecret: 's', lastSeq: 0, lastBseq: -1 })).toMatchObject({ ok: false });
+    expect(refused({ type: 'ack', bseq: 1.5 })).toMatchObject({ ok: false });
+    expect(refused({ type: 'ping', bseqAck: 'x' })).toMatchObject({ ok: false });
   });
 
   it('names every error code and marks the close codes a client must not resume after', () => {

@@ -42,6 +42,10 @@ export interface Config {
   qualitySampleMs: number;
   /** How long a connection whose socket dropped waits for the client to resume (`COLLOQUY_RESUME_GRACE_MS`, default 20000). */
   resumeGraceMs: number;
+  /** Connections one session may hold; more get OpenTok's 1027 (`COLLOQUY_MAX_CONNECTIONS_PER_SESSION`, default 15000). */
+  maxConnectionsPerSession: number;
+  /** Joins the signaling server admits per second; more wait their turn (`COLLOQUY_JOIN_RATE`, default 2000). */
+  joinsPerSecond: number;
   /** Signaling heartbeat period (`COLLOQUY_HEARTBEAT_MS`, default 5000); three silent periods mean a dead socket. */
   heartbeatMs: number;
   /** Signals a client connection may send per second, sustained (`COLLOQUY_SIGNAL_RATE`, default 20). */
@@ -241,6 +245,8 @@ export function loadConfig(env: Env = process.env): Config {
     qualitySampleMs: intVar(env, 'COLLOQUY_QUALITY_SAMPLE_MS', 5000, 1000, 600_000),
     resumeGraceMs: intVar(env, 'COLLOQUY_RESUME_GRACE_MS', 20_000, 0, 600_000),
     heartbeatMs: intVar(env, 'COLLOQUY_HEARTBEAT_MS', 5_000, 50, 120_000),
+    maxConnectionsPerSession: intVar(env, 'COLLOQUY_MAX_CONNECTIONS_PER_SESSION', 15_000, 1, 1_000_000),
+    joinsPerSecond: intVar(env, 'COLLOQUY_JOIN_RATE', 2_000, 1, 1_000_000),
     signalRatePerSecond: intVar(env, 'COLLOQUY_SIGNAL_RATE', 20, 1, 100_000),
     signalBurst: intVar(env, 'COLLOQUY_SIGNAL_BURST', 50, 1, 100_000),
     announcedIps,

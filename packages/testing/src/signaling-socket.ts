@@ -29,6 +29,10 @@ export class SignalingSocket {
   autoPong = true;
   /** Highest `seq` received (what a pong or a resume acknowledges). */
   lastSeq = 0;
+  /** Protocol v2: the highest session-wide broadcast number (`bseq`) received. */
+  lastBseq = 0;
+  /** The text of every message as it came (to compare bytes across recipients). */
+  readonly raw: string[] = [];
   /** How long waits last unless a call says otherwise. */
   timeoutMs = 10_000;
   #nextId = 1;
@@ -39,10 +43,13 @@ export class SignalingSocket {
   constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on('message', (data) => {
-      const message = JSON.parse(data.toString()) as Message;
+      const text = data.toString();
+      const message = JSON.parse(text) as Message;
+      this.raw.push(text);
       this.received.push(message);
       if (typeof message.seq === 'number') this.lastSeq = Math.max(this.lastSeq, message.seq);
-      if (message.type === 'ping' && this.autoPong && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'pong', ack: this.lastSeq }));
+      if (typeof message['bseq'] === 'number') this.lastBseq = Math.max(this.lastBseq, message['bseq']);
+      if (message.type === 'ping' && this.autoPong && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'pong', ack: this.lastSeq, bseqAck: this.lastBseq }));
       this.#waiters = this.#waiters.filter((w) => {
         if (!w.test(message)) return true;
         w.resolve(message);
@@ -67,14 +74,22 @@ export class SignalingSocket {
   }
 
   /** Opens a socket and joins with `token`; throws ProtocolError unless the server accepts. */
-  static async join<T extends SignalingSocket>(this: new (ws: WebSocket) => T, baseUrl: string, sessionId: string, token: string, headers: Record<string, string> = {}): Promise<T> {
+  static async join<T extends SignalingSocket>(
+    this: new (ws: WebSocket) => T,
+    baseUrl: string,
+    sessionId: string,
+    token: string,
+    headers: Record<string, string> = {},
+    extra: Record<string, unknown> = {},
+  ): Promise<T> {
     const client = await (this as unknown as typeof SignalingSocket).open.call(this, baseUrl, SIGNALING_PATH, headers) as T;
-    const reply = await client.tryRequest({ type: 'connect', version: PROTOCOL_VERSION, sessionId, token });
+    const reply = await client.tryRequest({ type: 'connect', version: PROTOCOL_VERSION, sessionId, token, ...extra });
     if (reply.type !== 'response') {
       client.ws.close();
       throw new ProtocolError(reply);
     }
     client.connectResult = reply['result'] as ConnectResult;
+    client.lastBseq = client.connectResult.bseq ?? 0;
     return client;
   }
 

@@ -18,6 +18,8 @@ export interface SignalDelivery {
   from: Connection | null;
   type: string | undefined;
   data: string;
+  /** Sent to the whole session (also announced once on the Session as broadcastSignal). */
+  toAll?: boolean;
 }
 
 /** Relayed: what the other browser of a subscription sent (an offer, answer or ICE candidate). */

@@ -10,7 +10,7 @@ import { ColloquyError, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MediaEngine, Router } from '../media/index.js';
 import type { SessionRecord } from '../store/index.js';
-import { Connection, type ConnectionInit } from './connection.js';
+import { Connection, type ConnectionInit, type SignalDelivery } from './connection.js';
 import { Stream } from './stream.js';
 import { Subscription, type SubscribeOptions, type SubscriptionEndReason } from './subscription.js';
 import { TypedEmitter } from '../typed-emitter.js';
@@ -25,6 +25,8 @@ export interface ArchiveNotice {
 export type SessionEvents = {
   connectionCreated: [connection: Connection];
   connectionDestroyed: [connection: Connection, reason: DisconnectReason];
+  /** A signal to everyone in the session (each connection also gets it, with `toAll`). */
+  broadcastSignal: [SignalDelivery];
   /** A stream is live: its media connected (routed) or it was published (relayed). */
   streamCreated: [stream: Stream];
   /** A stream ended. `stream.live` tells whether anyone but its publisher had been told of it. */
@@ -152,7 +154,10 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (this.connections.size === 0) throw notFound('Not found. No clients are actively connected to the OpenTok session.', 404);
     // Copy first: a listener may close a connection while we iterate.
     const recipients = [...this.connections.values()];
-    for (const connection of recipients) connection.deliverSignal({ from, type, data });
+    // Once for the whole session (signaling v2 frames it once for everyone), then to each
+    // connection marked as a broadcast (v1 channels number it per connection).
+    this.emit('broadcastSignal', { from, type, data });
+    for (const connection of recipients) connection.deliverSignal({ from, type, data, toAll: true });
     return recipients.length;
   }
 

@@ -3,13 +3,21 @@
 // connection waits `resumeGraceMs` for the client to come back on a new socket and replays what
 // it missed, exactly once and in order. It also remembers the last request id it processed, so a
 // resumed client resends only requests the server never saw.
+//
+// Protocol v2 (a `broadcast` given): session-wide events are not numbered here but in the session's
+// broadcast log for this client's audience (broadcast-log.ts, `bseq`), framed once for everyone;
+// the channel writes those frames to its socket and numbers only messages for this connection.
+// Each of its own messages remembers the last bseq published before it, so a resume replays both
+// streams interleaved exactly as they were first sent.
 
-import { CloseCodes, type DisconnectReason, type ServerMessage, type StreamDestroyedReason, type StreamProperty, type VideoDimensions } from '@colloquy/protocol';
+import { CloseCodes, type DisconnectReason, type ServerMessage, type StreamDestroyedReason } from '@colloquy/protocol';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
-import type { ArchiveNotice, Connection, RelayDelivery, RelayStart, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
-import { sendBatched } from './write-batching.js';
+import type { Connection, RelayDelivery, RelayStart, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
+import type { BroadcastEntry, BroadcastLog, BroadcastMember, SessionBroadcast } from './broadcast-log.js';
+import { listenToSession, signalMessage, type BroadcastMessage, type Subject } from './session-events.js';
+import { sendBatched, sendFrameBatched } from './write-batching.js';
 
 export interface ChannelOptions {
   resumeGraceMs: number;
@@ -21,22 +29,29 @@ export interface ChannelOptions {
 }
 
 /** A message as the channel sends it: without `seq`, which the channel assigns. */
-type Unsequenced<M> = M extends { seq: number } ? Omit<M, 'seq'> : M extends { seq?: number } ? Omit<M, 'seq'> : M;
+type Unsequenced<M> = M extends unknown ? Omit<M, 'seq' | 'bseq'> : never;
 export type OutgoingMessage = Unsequenced<ServerMessage>;
 
-export class Channel {
+export class Channel implements BroadcastMember {
   readonly session: Session;
   readonly connection: Connection;
   readonly connectionEventsSuppressed: boolean;
   /** Given to the client at connect; required, with the connection id, to resume. */
   readonly resumeSecret = randomBytes(24).toString('base64url');
   readonly #options: ChannelOptions;
-  readonly #log: Logger;
+  readonly #logger: Logger;
   readonly #onEnded: (channel: Channel) => void;
   #ws: WebSocket | null = null;
   #nextSeq = 1;
-  /** Sent but not acknowledged, oldest first. */
-  #buffer: Array<{ seq: number; text: string }> = [];
+  /** Sent but not acknowledged, oldest first; `afterBseq`: the broadcast log's last bseq when sent (v2). */
+  #buffer: Array<{ seq: number; text: string; afterBseq: number }> = [];
+  /** v2: the session's broadcasts and this client's log in it; null for a v1 client. */
+  readonly #broadcast: SessionBroadcast | null;
+  readonly #log: BroadcastLog | null;
+  /** v2: the log's last bseq when this connection joined (its first broadcast is the next one). */
+  readonly baseBseq: number;
+  #ackedBseq = 0;
+  readonly #unsubscribeSession: () => void;
   #bufferBytes = 0;
   /** Messages below this seq were dropped unacknowledged: resuming from before it is impossible. */
   #firstReplayableSeq = 1;
@@ -50,22 +65,34 @@ export class Channel {
    * `connectionEventsSuppressed` (OT.initSession's option, for large sessions): this client is
    * told of no other connection coming or going — each join is then O(1) messages, not O(N).
    */
-  constructor(session: Session, connection: Connection, options: ChannelOptions, log: Logger, onEnded: (channel: Channel) => void, connectionEventsSuppressed = false) {
+  constructor(
+    session: Session,
+    connection: Connection,
+    options: ChannelOptions,
+    log: Logger,
+    onEnded: (channel: Channel) => void,
+    connectionEventsSuppressed = false,
+    broadcast: SessionBroadcast | null = null,
+  ) {
     this.session = session;
     this.connection = connection;
     this.#options = options;
-    this.#log = log.child({ connectionId: connection.id });
+    this.#logger = log.child({ connectionId: connection.id });
     this.#onEnded = onEnded;
     this.connectionEventsSuppressed = connectionEventsSuppressed;
-    if (!connectionEventsSuppressed) {
-      session.on('connectionCreated', this.#onConnectionCreated);
-      session.on('connectionDestroyed', this.#onConnectionDestroyed);
+    this.#broadcast = broadcast;
+    this.#log = broadcast?.logFor(connectionEventsSuppressed) ?? null;
+    this.baseBseq = this.#log?.lastBseq ?? 0;
+    this.#ackedBseq = this.baseBseq;
+    if (this.#log) {
+      this.#log.members.add(this);
+      // Session-wide events come from the broadcast log; only a stream of ours that never went
+      // live (known to no one else) is told here.
+      session.on('streamDestroyed', this.#onUnannouncedStreamDestroyed);
+      this.#unsubscribeSession = () => session.off('streamDestroyed', this.#onUnannouncedStreamDestroyed);
+    } else {
+      this.#unsubscribeSession = listenToSession(session, { connectionEvents: !connectionEventsSuppressed, signals: false }, this.#onSessionEvent);
     }
-    session.on('streamCreated', this.#onStreamCreated);
-    session.on('streamDestroyed', this.#onStreamDestroyed);
-    session.on('streamPropertyChanged', this.#onStreamPropertyChanged);
-    session.on('muteForced', this.#onMuteForced);
-    session.on('archive', this.#onArchive);
     connection.on('signal', this.#onSignal);
     connection.on('streamMuteForced', this.#onStreamMuteForced);
     connection.on('videoLayers', this.#onVideoLayers);
@@ -87,12 +114,34 @@ export class Channel {
     return this.#ended;
   }
 
+  /** The protocol version this connection speaks. */
+  get version(): 1 | 2 {
+    return this.#log ? 2 : 1;
+  }
+
+  get ackedBseq(): number {
+    return this.#ackedBseq;
+  }
+
+  /** v2: a broadcast of this client's audience; written now, kept by the log for a resume. */
+  deliver(entry: BroadcastEntry): void {
+    this.#writeFrame(entry.frame);
+  }
+
+  /** v2: the log dropped broadcasts this client (away) had not seen: it cannot resume. */
+  lost(): void {
+    if (this.#ended) return;
+    this.#logger.info('broadcast replay buffer overflowed while the client was away');
+    this.end('networkDisconnected');
+  }
+
   /** Puts `ws` under this channel; returns the socket it replaces, which the caller closes. */
   attach(ws: WebSocket): WebSocket | null {
     const previous = this.#ws;
     this.#ws = ws;
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
+    this.#log?.away.delete(this);
     this.connection.markBack();
     return previous === ws ? null : previous;
   }
@@ -101,10 +150,11 @@ export class Channel {
   detach(ws: WebSocket): void {
     if (this.#ws !== ws || this.#ended) return;
     this.#ws = null;
+    this.#log?.away.add(this);
     this.connection.markAway();
-    this.#log.debug({ graceMs: this.#options.resumeGraceMs }, 'socket dropped; waiting for resume');
+    this.#logger.debug({ graceMs: this.#options.resumeGraceMs }, 'socket dropped; waiting for resume');
     this.#graceTimer = setTimeout(() => {
-      this.#log.info('resume grace period over');
+      this.#logger.info('resume grace period over');
       this.end('networkDisconnected');
     }, this.#options.resumeGraceMs);
     this.#graceTimer.unref?.();
@@ -114,7 +164,7 @@ export class Channel {
   leave(ws: WebSocket): void {
     if (this.#ws !== ws || this.#ended) return;
     this.#ws = null;
-    this.#log.debug('socket closed by a leaving client');
+    this.#logger.debug('socket closed by a leaving client');
     this.end('clientDisconnected');
   }
 
@@ -125,20 +175,42 @@ export class Channel {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  /** Whether everything after `lastSeq` is still buffered (and `lastSeq` is a seq we sent). */
-  canResumeFrom(lastSeq: number): boolean {
-    return lastSeq <= this.#nextSeq - 1 && lastSeq + 1 >= this.#firstReplayableSeq;
+  /**
+   * Whether everything after `lastSeq` (and, v2, after broadcast `lastBseq`) is still buffered and
+   * both were sent to this connection.
+   */
+  canResumeFrom(lastSeq: number, lastBseq = this.baseBseq): boolean {
+    if (!(lastSeq <= this.#nextSeq - 1 && lastSeq + 1 >= this.#firstReplayableSeq)) return false;
+    return !this.#log || (lastBseq >= this.baseBseq && this.#log.canReplayAfter(lastBseq));
   }
 
-  /** How many buffered messages come after `lastSeq` (what a resume will replay). */
-  countAfter(lastSeq: number): number {
-    return this.#buffer.filter((m) => m.seq > lastSeq).length;
+  /** How many buffered messages come after `lastSeq` / `lastBseq` (what a resume will replay). */
+  countAfter(lastSeq: number, lastBseq = this.baseBseq): number {
+    let count = this.#buffer.filter((m) => m.seq > lastSeq).length;
+    if (this.#log) for (const _ of this.#log.after(lastBseq)) count++;
+    return count;
   }
 
-  /** Sends every buffered message after `lastSeq` again, in order, on the current socket. */
-  replayAfter(lastSeq: number): void {
-    this.ack(lastSeq);
-    for (const m of this.#buffer) this.#write(m.text);
+  /**
+   * Sends every buffered message after `lastSeq` (and broadcast after `lastBseq`) again on the
+   * current socket, in the order they were first sent.
+   */
+  replayAfter(lastSeq: number, lastBseq = this.baseBseq): void {
+    this.ack(lastSeq, lastBseq);
+    if (!this.#log) {
+      for (const m of this.#buffer) this.#write(m.text);
+      return;
+    }
+    const broadcasts = this.#log.after(lastBseq)[Symbol.iterator]();
+    let next = broadcasts.next();
+    for (const m of this.#buffer) {
+      while (!next.done && next.value.bseq <= m.afterBseq) {
+        this.#writeFrame(next.value.frame);
+        next = broadcasts.next();
+      }
+      this.#write(m.text);
+    }
+    for (; !next.done; next = broadcasts.next()) this.#writeFrame(next.value.frame);
   }
 
   /** Request ids must increase per connection; false for a repeated or older one. */
@@ -148,8 +220,10 @@ export class Channel {
     return true;
   }
 
-  /** The client has processed everything up to `seq`: forget it. */
-  ack(seq: number): void {
+  /** The client has processed everything up to `seq` (and broadcast `bseq`, v2): forget it. */
+  ack(seq: number | undefined, bseq?: number): void {
+    if (bseq !== undefined && this.#log) this.#ackedBseq = Math.max(this.#ackedBseq, Math.min(bseq, this.#log.lastBseq));
+    if (seq === undefined) return;
     let drop = 0;
     while (drop < this.#buffer.length && this.#buffer[drop]!.seq <= seq) {
       this.#bufferBytes -= this.#buffer[drop]!.text.length;
@@ -163,12 +237,12 @@ export class Channel {
     if (this.#ended && !this.#ws) return;
     const seq = this.#nextSeq++;
     const text = JSON.stringify({ ...message, seq });
-    this.#buffer.push({ seq, text });
+    this.#buffer.push({ seq, text, afterBseq: this.#log?.lastBseq ?? 0 });
     this.#bufferBytes += text.length;
     while (this.#buffer.length > this.#options.maxBufferedMessages || this.#bufferBytes > this.#options.maxBufferedBytes) {
       if (!this.#ws) {
         // Nobody is acknowledging and the client could no longer be brought up to date.
-        this.#log.info('resume buffer overflowed while the client was away');
+        this.#logger.info('resume buffer overflowed while the client was away');
         this.end('networkDisconnected');
         return;
       }
@@ -197,48 +271,42 @@ export class Channel {
   }
 
   #write(text: string): void {
-    const ws = this.#ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return;
-    if (ws.bufferedAmount > this.#options.maxSocketBufferBytes) {
-      this.#log.warn({ buffered: ws.bufferedAmount }, 'client is not reading; dropping its socket');
-      ws.terminate();
-      return;
-    }
-    sendBatched(ws, text);
+    const ws = this.#writable();
+    if (ws) sendBatched(ws, text);
   }
 
-  readonly #onConnectionCreated = (other: Connection): void => {
-    if (other !== this.connection) this.send({ type: 'connectionCreated', connection: other.info() });
+  #writeFrame(frame: Buffer): void {
+    const ws = this.#writable();
+    if (ws) sendFrameBatched(ws, frame);
+  }
+
+  /**
+   * The socket, unless there is none or its client stopped reading: past maxSocketBufferBytes the
+   * socket is dropped (the connection waits for a resume, then ends with networkDisconnected, as
+   * for any network loss) rather than buffered without bound.
+   */
+  #writable(): WebSocket | null {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return null;
+    if (ws.bufferedAmount > this.#options.maxSocketBufferBytes) {
+      this.#logger.warn({ buffered: ws.bufferedAmount }, 'client is not reading; dropping its socket');
+      ws.terminate();
+      return null;
+    }
+    return ws;
+  }
+
+  /** v1: a session-wide event, numbered for this connection. */
+  readonly #onSessionEvent = (message: BroadcastMessage, subject: Subject): void => {
+    // Never told of itself; a stream that never went live was known only to its publisher (whose publish is pending).
+    if (subject && 'connection' in subject && subject.connection === this.connection) return;
+    if (message.type === 'streamDestroyed' && subject && 'stream' in subject && !subject.stream.live && subject.stream.connection !== this.connection) return;
+    this.send(message);
   };
 
-  readonly #onConnectionDestroyed = (other: Connection, reason: DisconnectReason): void => {
-    if (other !== this.connection) this.send({ type: 'connectionDestroyed', connectionId: other.id, reason });
-  };
-
-  readonly #onStreamCreated = (stream: Stream): void => {
-    this.send({ type: 'streamCreated', stream: stream.info() });
-  };
-
-  readonly #onStreamDestroyed = (stream: Stream, reason: StreamDestroyedReason): void => {
-    // A stream that never went live was known only to its publisher (whose publish is pending).
-    if (stream.live || stream.connection === this.connection) this.send({ type: 'streamDestroyed', streamId: stream.id, reason });
-  };
-
-  readonly #onStreamPropertyChanged = (
-    stream: Stream,
-    changedProperty: StreamProperty,
-    oldValue: boolean | VideoDimensions | null,
-    newValue: boolean | VideoDimensions | null,
-  ): void => {
-    this.send({ type: 'streamPropertyChanged', streamId: stream.id, changedProperty, oldValue, newValue });
-  };
-
-  readonly #onMuteForced = (active: boolean): void => {
-    this.send({ type: 'muteForced', active });
-  };
-
-  readonly #onArchive = (notice: ArchiveNotice): void => {
-    this.send({ type: notice.type, archiveId: notice.archiveId, name: notice.name });
+  /** v2: our own stream ended before it went live (the broadcast log tells everyone of live ones). */
+  readonly #onUnannouncedStreamDestroyed = (stream: Stream, reason: StreamDestroyedReason): void => {
+    if (!stream.live && stream.connection === this.connection) this.send({ type: 'streamDestroyed', streamId: stream.id, reason });
   };
 
   readonly #onStreamMuteForced = (streamId: string): void => {
@@ -262,9 +330,8 @@ export class Channel {
   };
 
   readonly #onSignal = (signal: SignalDelivery): void => {
-    const message: OutgoingMessage = { type: 'signal', from: signal.from?.id ?? null, data: signal.data };
-    if (signal.type !== undefined) (message as { signalType?: string }).signalType = signal.type;
-    this.send(message);
+    if (signal.toAll && this.#log) return; // v2: from the broadcast log
+    this.send(signalMessage(signal));
   };
 
   #onClose(reason: DisconnectReason): void {
@@ -289,13 +356,8 @@ export class Channel {
   }
 
   #unsubscribe(): void {
-    this.session.off('connectionCreated', this.#onConnectionCreated);
-    this.session.off('connectionDestroyed', this.#onConnectionDestroyed);
-    this.session.off('streamCreated', this.#onStreamCreated);
-    this.session.off('streamDestroyed', this.#onStreamDestroyed);
-    this.session.off('streamPropertyChanged', this.#onStreamPropertyChanged);
-    this.session.off('muteForced', this.#onMuteForced);
-    this.session.off('archive', this.#onArchive);
+    if (this.#log) this.#broadcast!.leave(this.#log, this);
+    this.#unsubscribeSession();
     this.connection.off('signal', this.#onSignal);
     this.connection.off('streamMuteForced', this.#onStreamMuteForced);
     this.connection.off('videoLayers', this.#onVideoLayers);

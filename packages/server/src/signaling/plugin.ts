@@ -33,6 +33,8 @@ export function registerSignaling(
       heartbeatTimeoutMs: ctx.config.heartbeatMs * 3,
       clockSkewSeconds: ctx.config.clockSkewSeconds,
       clientAddress: (request) => clientAddress(request, trust),
+      maxConnectionsPerSession: ctx.config.maxConnectionsPerSession,
+      joinsPerSecond: ctx.config.joinsPerSecond,
       ...(turn ? { iceServers: (connectionId: string) => [turnCredentials(turn, connectionId)] } : {}),
     },
     ctx.logger,

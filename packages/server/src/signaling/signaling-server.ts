@@ -8,7 +8,8 @@
 import {
   CloseCodes,
   ErrorCodes,
-  PROTOCOL_VERSION,
+  PROTOCOL_VERSION_2,
+  PROTOCOL_VERSIONS,
   checkSignal,
   type ClientMessage,
   type ClientRequest,
@@ -26,9 +27,11 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { TokenError, verifyClientToken, type ClientTokenClaims } from '../auth/client-token.js';
 import type { Logger } from '../logger.js';
 import { TokenBucket } from '../sessions/token-bucket.js';
-import type { SessionManager } from '../sessions/session-manager.js';
+import type { Session, SessionManager } from '../sessions/session-manager.js';
 import type { ProjectStore } from '../store/projects.js';
+import { SessionBroadcast } from './broadcast-log.js';
 import { Channel, type ChannelOptions, type OutgoingMessage } from './channel.js';
+import { JoinAdmission } from './join-admission.js';
 import { errorMessage, protocolError } from './errors.js';
 import { trackSocket } from './write-batching.js';
 
@@ -50,10 +53,16 @@ export interface SignalingOptions extends ChannelOptions {
   clientAddress: (request: IncomingMessage) => string;
   /** The TURN servers (with credentials for this connection) a client is given on connect; none when absent. */
   iceServers?: (connectionId: string) => IceServerInfo[];
+  /** Connections one session may hold; a connect beyond gets OpenTok's 1027 (`COLLOQUY_MAX_CONNECTIONS_PER_SESSION`). */
+  maxConnectionsPerSession: number;
+  /** Joins (connect requests) admitted per second across the server; more wait their turn (`COLLOQUY_JOIN_RATE`). */
+  joinsPerSecond: number;
 }
 
 export const DEFAULT_SIGNALING_OPTIONS: Omit<SignalingOptions, 'resumeGraceMs' | 'heartbeatMs' | 'heartbeatTimeoutMs' | 'clockSkewSeconds'> = {
   clientAddress: (request) => request.socket.remoteAddress ?? '',
+  maxConnectionsPerSession: 15_000,
+  joinsPerSecond: 2_000,
   maxPayloadBytes: 64 * 1024,
   authTimeoutMs: 10_000,
   maxProtocolErrors: 20,
@@ -73,6 +82,8 @@ interface Peer {
   ip: string;
   userAgent: string;
   channel: Channel | null;
+  /** Its connect waits for admission (join rate). */
+  joining: boolean;
   lastHeard: number;
   protocolErrors: number;
   /** Cut off: everything it still sends is dropped unread and unlogged. */
@@ -90,6 +101,9 @@ export class SignalingServer {
   readonly #peers = new Map<WebSocket, Peer>();
   /** Live channels by connection id (including those waiting for a resume). */
   readonly #channels = new Map<string, Channel>();
+  /** Protocol v2 broadcast logs of the sessions that have v2 clients. */
+  readonly #broadcasts = new Map<Session, SessionBroadcast>();
+  readonly #admission: JoinAdmission;
   readonly #heartbeat: NodeJS.Timeout;
   #closed = false;
   /** Valid client messages received since start, by type (the /metrics counter reads it). */
@@ -101,6 +115,7 @@ export class SignalingServer {
     this.#options = options;
     this.#log = logger.child({ module: 'signaling' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
+    this.#admission = new JoinAdmission(options.joinsPerSecond);
     this.#heartbeat = setInterval(() => this.#sweep(), options.heartbeatMs);
     this.#heartbeat.unref?.();
   }
@@ -127,6 +142,7 @@ export class SignalingServer {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    this.#admission.close();
     for (const channel of this.#channels.values()) channel.dispose();
     const peers = [...this.#peers.values()];
     for (const peer of peers) {
@@ -149,6 +165,7 @@ export class SignalingServer {
       ip: this.#options.clientAddress(request),
       userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512),
       channel: null,
+      joining: false,
       lastHeard: Date.now(),
       protocolErrors: 0,
       cutOff: false,
@@ -201,24 +218,28 @@ export class SignalingServer {
     try {
       this.#dispatch(peer, parsed.message);
     } catch (err) {
-      const re = 'id' in parsed.message ? parsed.message.id : undefined;
-      const { message, internal } = protocolError(err, re);
-      if (internal) this.#log.error({ err, type: parsed.message.type }, 'signaling request failed');
-      this.#reply(peer, message);
+      this.#failed(peer, err, parsed.message);
     }
+  }
+
+  /** A request threw: the client gets the protocol error (internal ones are logged). */
+  #failed(peer: Peer, err: unknown, request: ClientMessage): void {
+    const { message, internal } = protocolError(err, 'id' in request ? request.id : undefined);
+    if (internal) this.#log.error({ err, type: request.type }, 'signaling request failed');
+    this.#reply(peer, message);
   }
 
   #dispatch(peer: Peer, message: ClientMessage): void {
     switch (message.type) {
       case 'ping':
-        if (message.ack !== undefined) peer.channel?.ack(message.ack);
+        peer.channel?.ack(message.ack, message.bseqAck);
         send(peer.ws, { type: 'pong' });
         return;
       case 'pong':
-        if (message.ack !== undefined) peer.channel?.ack(message.ack);
+        peer.channel?.ack(message.ack, message.bseqAck);
         return;
       case 'ack':
-        peer.channel?.ack(message.seq);
+        peer.channel?.ack(message.seq, message.bseq);
         return;
       case 'clientStats':
       case 'clientError': {
@@ -231,17 +252,29 @@ export class SignalingServer {
       }
       case 'connect':
       case 'resume':
-        if (peer.channel) {
+        if (peer.channel || peer.joining) {
           this.#protocolError(peer, ErrorCodes.ALREADY_CONNECTED, 'this socket already carries a connection', message.id);
           return;
         }
-        if (message.version !== PROTOCOL_VERSION) {
-          send(peer.ws, errorMessage(ErrorCodes.UNSUPPORTED_VERSION, `protocol version ${message.version} is not supported; this server speaks ${PROTOCOL_VERSION}`, message.id));
+        if (!PROTOCOL_VERSIONS.includes(message.version)) {
+          send(peer.ws, errorMessage(ErrorCodes.UNSUPPORTED_VERSION, `protocol version ${message.version} is not supported; this server speaks ${PROTOCOL_VERSIONS.join(', ')}`, message.id));
           peer.ws.close(CloseCodes.AUTH_FAILED, 'unsupported protocol version');
           return;
         }
-        if (message.type === 'connect') this.#connect(peer, message);
-        else this.#resume(peer, message);
+        if (message.type === 'connect') {
+          // A join storm is admitted at the join rate: the rest wait (in order), nobody is refused.
+          peer.joining = true;
+          clearTimeout(peer.authTimer);
+          this.#admission.admit(() => {
+            peer.joining = false;
+            if (peer.ws.readyState !== WebSocket.OPEN || peer.channel || this.#closed) return;
+            try {
+              this.#connect(peer, message);
+            } catch (err) {
+              this.#failed(peer, err, message);
+            }
+          });
+        } else this.#resume(peer, message);
         return;
       default:
         this.#request(peer, message);
@@ -281,9 +314,16 @@ export class SignalingServer {
       fail(ErrorCodes.AUTHENTICATION_ERROR, 'Invalid token: the session belongs to another project');
       return;
     }
+    const live = this.#sessions.live(record.id);
+    if (live && live.connections.size >= this.#options.maxConnectionsPerSession) {
+      fail(ErrorCodes.CONNECTION_LIMIT_EXCEEDED, `The session already has ${live.connections.size} connections, the most this server allows`);
+      return;
+    }
+    const version = Math.max(...[message.version, ...(message.versions ?? [])].filter((v) => PROTOCOL_VERSIONS.includes(v)));
     const { session, connection } = this.#sessions.join(record, claims, { userAgent: peer.userAgent, ip: peer.ip, sdk: message.sdk ?? null });
     const suppressed = message.connectionEventsSuppressed === true;
-    const channel = new Channel(session, connection, this.#options, this.#log, (c) => this.#channels.delete(c.connection.id), suppressed);
+    const broadcast = version >= PROTOCOL_VERSION_2 ? this.#broadcastOf(session) : null;
+    const channel = new Channel(session, connection, this.#options, this.#log, (c) => this.#channels.delete(c.connection.id), suppressed, broadcast);
     this.#channels.set(connection.id, channel);
     this.#bind(peer, channel);
     const result: ConnectResult = {
@@ -291,12 +331,14 @@ export class SignalingServer {
       resumeSecret: channel.resumeSecret,
       capabilities: connection.capabilities,
       permissions: [...connection.permissions].filter((p) => p !== 'signal'),
-      connections: suppressed ? [] : [...session.connections.values()].filter((c) => c !== connection).map((c) => c.info()),
+      // v2: connections whose connectionCreated is still pending come in that batch instead.
+      connections: suppressed ? [] : [...session.connections.values()].filter((c) => c !== connection && !broadcast?.isPendingCreation(c.id)).map((c) => c.info()),
       streams: session.liveStreams().map((s) => s.info()),
       session: { sessionId: session.id, mediaMode: record.mediaMode, e2ee: record.e2ee },
       heartbeat: { intervalMs: this.#options.heartbeatMs, timeoutMs: this.#options.heartbeatTimeoutMs },
       resumeGraceMs: this.#options.resumeGraceMs,
       ...(this.#options.iceServers ? { iceServers: this.#options.iceServers(connection.id) } : {}),
+      ...(broadcast ? { version: PROTOCOL_VERSION_2, bseq: channel.baseBseq } : {}),
     };
     channel.sendUnsequenced({ type: 'response', re: message.id, result });
     // A session being recorded says so to newcomers, as to everyone when the archive started.
@@ -317,7 +359,8 @@ export class SignalingServer {
       refuse('The connection cannot be resumed: it is unknown, has ended, or the secret is wrong');
       return;
     }
-    if (!channel.canResumeFrom(message.lastSeq)) {
+    const lastBseq = message.lastBseq ?? channel.baseBseq;
+    if (!channel.canResumeFrom(message.lastSeq, lastBseq)) {
       refuse('The connection cannot be resumed: messages it missed are no longer available');
       channel.end('networkDisconnected');
       return;
@@ -328,10 +371,20 @@ export class SignalingServer {
       if (old) old.channel = null;
       replaced.close(CloseCodes.REPLACED, 'resumed on another socket');
     }
-    const replayed = channel.countAfter(message.lastSeq);
+    const replayed = channel.countAfter(message.lastSeq, lastBseq);
     channel.sendUnsequenced({ type: 'response', re: message.id, result: { lastRequestId: channel.lastRequestId, replayed } });
-    channel.replayAfter(message.lastSeq);
+    channel.replayAfter(message.lastSeq, lastBseq);
     this.#log.debug({ connectionId: channel.connection.id, replayed }, 'resumed');
+  }
+
+  /** The session's v2 broadcast logs, made with its first v2 client and dropped after its last. */
+  #broadcastOf(session: Session): SessionBroadcast {
+    let broadcast = this.#broadcasts.get(session);
+    if (!broadcast) {
+      broadcast = new SessionBroadcast(session, this.#options, () => this.#broadcasts.delete(session));
+      this.#broadcasts.set(session, broadcast);
+    }
+    return broadcast;
   }
 
   #bind(peer: Peer, channel: Channel): WebSocket | null {

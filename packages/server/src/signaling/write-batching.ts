@@ -34,6 +34,24 @@ export function trackSocket(ws: WebSocket, socket: Duplex): void {
 
 /** `ws.send(text)`; a socket's messages after its first of this turn are held and leave together. */
 export function sendBatched(ws: WebSocket, text: string): void {
+  const socket = beforeWrite(ws);
+  ws.send(text);
+  afterWrite(socket);
+}
+
+/**
+ * Writes a WebSocket frame built once for many sockets (broadcast-log.ts) straight to `ws`'s network
+ * socket, batched like sendBatched. ws writes its own frames (sendBatched, pings, close) to the same
+ * socket synchronously (no compression here), so the order of frames is the order of calls.
+ */
+export function sendFrameBatched(ws: WebSocket, frame: Buffer): void {
+  const socket = beforeWrite(ws);
+  if (!socket) throw new Error('sendFrameBatched: the WebSocket was not tracked (trackSocket)');
+  if (!socket.destroyed) socket.write(frame);
+  afterWrite(socket);
+}
+
+function beforeWrite(ws: WebSocket): Duplex | undefined {
   const socket = socketOf.get(ws);
   if (socket && !socket.destroyed) {
     if (!written.has(socket)) {
@@ -47,7 +65,10 @@ export function sendBatched(ws: WebSocket, text: string): void {
       corked.add(socket);
     }
   }
-  ws.send(text);
+  return socket;
+}
+
+function afterWrite(socket: Duplex | undefined): void {
   // A long batch leaves now rather than piling up in memory until the end of the turn.
   if (socket && corked.has(socket) && socket.writableLength >= MAX_HELD_BYTES) {
     corked.delete(socket);
