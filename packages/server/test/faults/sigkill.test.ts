@@ -16,7 +16,10 @@ import { TEST_API_KEY, TEST_API_SECRET, tempDir } from '../helpers.js';
 import { eventually } from './leaks.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const PORTS: [number, number] = [45500, 45599];
+// A range of its own, drawn per run: another suite on the machine (a second clone's npm test) must not
+// be counted as this server's leftover sockets.
+const PORT_BASE = 41_000 + Math.floor(Math.random() * 60) * 100;
+const PORTS: [number, number] = [PORT_BASE, PORT_BASE + 99];
 const dataDir = tempDir();
 const children: ChildProcess[] = [];
 
