@@ -139,11 +139,12 @@ final class OpenTokPhpSdkRequestsTest extends TestCase
         self::assertSame(['count' => 1, 'items' => []], json_decode($list['body'], true));
     }
 
-    public function testSipDialOnItsCallPathIsNotProvided(): void
+    public function testSipDialOnItsCallPathReachesTheGateway(): void
     {
+        // The PHP SDK dials on /call (the others on /dial): the same gateway checks the request.
         $response = self::raw('POST', self::projectPath('call'), json_encode(['sessionId' => self::$routed, 'token' => 'x', 'sip' => ['uri' => 'sip:a@b']]), [self::JSON]);
-        self::assertSame(501, $response['status']);
-        self::assertSame('SIP calls are not supported by this Colloquy server', json_decode($response['body'], true)['message']);
+        self::assertSame(400, $response['status']);
+        self::assertStringStartsWith('The token is not valid for this session', json_decode($response['body'], true)['message']);
     }
 
     public function testItsJwtClientTokenConnects(): void
