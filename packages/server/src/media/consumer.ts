@@ -228,7 +228,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       // layer's keyframe comes first (start at once; move to the target on its own keyframe
       // later). Then the rewriter continues the output series.
       if (!keyFrame) return;
-      if (layer !== this.#targetLayer && (this.#currentLayer >= 0 || this.producer.layerFlowing(this.#targetLayer))) return;
+      if (layer !== this.#targetLayer && !this.#mayTakeOtherLayer(layer)) return;
       if (this.#currentLayer >= 0) this.#layerSwitches++;
       this.#currentLayer = layer;
       rewriter.resync();
@@ -342,6 +342,32 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.#chooseLayer();
     // A keyframe asked for but not seen (lost PLI, slow encoder): ask again (throttled by the producer).
     if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused) this.#askStartKeyFrame();
+    // The layer being forwarded stopped (the publisher's browser dropped it: its CPU or bandwidth
+    // adaptation turns the top encodings off) and the target is not flowing either: fall back to
+    // the best lower layer that flows, from its next keyframe, rather than freeze.
+    const fallback = this.#fallbackLayer();
+    if (fallback >= 0 && this.#sink && !this.#paused && !this.#producerPaused) this.producer.requestKeyFrame(fallback);
+  }
+
+  /** The best flowing layer below the target while neither the current layer nor the target flows; -1 otherwise. */
+  #fallbackLayer(): number {
+    const producer = this.producer;
+    if (this.kind !== 'video' || producer.layerCount === 1 || this.#currentLayer < 0) return -1;
+    if (producer.layerFlowing(this.#currentLayer) || producer.layerFlowing(this.#targetLayer)) return -1;
+    for (let layer = Math.min(this.#targetLayer, producer.layerCount) - 1; layer >= 0; layer--) {
+      if (layer !== this.#currentLayer && producer.layerFlowing(layer)) return layer;
+    }
+    return -1;
+  }
+
+  /**
+   * Whether a keyframe of a layer other than the target may be switched to: with nothing forwarded
+   * yet and the target not flowing (paused at the publisher until now), any layer's, to start at
+   * once; once forwarding, the fallback layer's when what is forwarded has stopped.
+   */
+  #mayTakeOtherLayer(layer: number): boolean {
+    if (this.#currentLayer < 0) return !this.producer.layerFlowing(this.#targetLayer);
+    return layer === this.#fallbackLayer();
   }
 
   /** Stops sending to this subscriber (e.g. subscribeToVideo(false)). */

@@ -177,6 +177,37 @@ describe('simulcast layers', () => {
     producer.close();
   });
 
+  it('when the publisher stops sending the layer forwarded (and the target), falls back to the best layer that flows, then back up on the target\'s keyframe', () => {
+    const { producer, consumer, frame, plis } = setup();
+    const a = consumer('a');
+    frame([true, true, true]);
+    expect(a.c.currentLayer).toBe(2); // no preference: the top layer
+    let now = Math.ceil(performance.now()) + 1;
+    producer.sample(now);
+    // Chromium's CPU or bandwidth adaptation turns the top encoding off: only q and h flow.
+    for (let i = 0; i < 3; i++) {
+      producer.receive(packet(0, false), 0);
+      producer.receive(packet(1, false), 1);
+    }
+    producer.sample((now += 1000));
+    expect(producer.layerFlowing(2)).toBe(false);
+    plis.length = 0;
+    a.c.sample(now);
+    expect(plis).toContain(SSRC[1]); // a keyframe of h, the best layer still flowing
+    const before = a.sent.length;
+    producer.receive(packet(0, true), 0); // q's keyframe: not the fallback layer
+    expect(a.c.currentLayer).toBe(2);
+    producer.receive(packet(1, true), 1);
+    expect(a.c.currentLayer).toBe(1);
+    expect(a.sent.length).toBe(before + 1);
+    expect(new Set(a.sent.map((p) => p.ssrc)).size).toBe(1);
+    for (let i = 1; i < a.sent.length; i++) expect(a.sent[i]!.seq).toBe((a.sent[i - 1]!.seq + 1) & 0xffff);
+    // The top layer comes back (with a keyframe, as a re-enabled encoding starts): the target again.
+    producer.receive(packet(2, true), 2);
+    expect(a.c.currentLayer).toBe(2);
+    expect(a.c.targetLayer).toBe(2);
+  });
+
   it('a single-encoding producer behaves as before: one layer, no layer events', () => {
     const producer = new Producer({
       id: 'p1',
