@@ -349,11 +349,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     if (fallback >= 0 && this.#sink && !this.#paused && !this.#producerPaused) this.producer.requestKeyFrame(fallback);
   }
 
-  /** The best flowing layer below the target while neither the current layer nor the target flows; -1 otherwise. */
+  /** The best flowing layer below the target once the current layer has stopped and the target does not flow; -1 otherwise. */
   #fallbackLayer(): number {
     const producer = this.producer;
     if (this.kind !== 'video' || producer.layerCount === 1 || this.#currentLayer < 0) return -1;
-    if (producer.layerFlowing(this.#currentLayer) || producer.layerFlowing(this.#targetLayer)) return -1;
+    if (!producer.layerStopped(this.#currentLayer) || producer.layerFlowing(this.#targetLayer)) return -1;
     for (let layer = Math.min(this.#targetLayer, producer.layerCount) - 1; layer >= 0; layer--) {
       if (layer !== this.#currentLayer && producer.layerFlowing(layer)) return layer;
     }

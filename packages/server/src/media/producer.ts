@@ -117,6 +117,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   readonly #unneededSince: number[];
   readonly #sampleLayerBytes: number[];
   readonly #layerBitrate: number[];
+  /** Layers that carried media in some sample window (a layer that never did has not "stopped"). */
+  readonly #layerFlowed: boolean[];
   /** The highest layer whose keyframe gave the stream's picture size. */
   #dimensionsLayer = -1;
   #width = 0;
@@ -168,6 +170,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.#unneededSince = new Array<number>(n).fill(-1);
     this.#sampleLayerBytes = new Array<number>(n).fill(0);
     this.#layerBitrate = new Array<number>(n).fill(0);
+    this.#layerFlowed = new Array<boolean>(n).fill(false);
     this.streamId = params.streamId;
     this.extensionUris = params.extensionUris;
     this.#link = params.link;
@@ -322,6 +325,14 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     return (this.#layerBitrate[layer] ?? 0) > 0;
   }
 
+  /**
+   * Did this layer carry media once and then stop: nothing in the last sample window nor since?
+   * (The publisher's browser turned it off.) A layer not started yet has not stopped.
+   */
+  layerStopped(layer: number): boolean {
+    return (this.#layerFlowed[layer] ?? false) && !this.layerFlowing(layer) && this.#layerBytes[layer] === this.#sampleLayerBytes[layer];
+  }
+
   /** Is this layer being sent and not asked to pause? (Single encoding: always.) */
   layerActive(layer: number): boolean {
     return this.#layerActive[layer] ?? false;
@@ -467,6 +478,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.#fractionLost = expectedDelta > 0 ? Math.max(0, (expectedDelta - receivedDelta) / expectedDelta) : 0;
     for (let i = 0; i < this.layerCount; i++) {
       this.#layerBitrate[i] = Math.round(((this.#layerBytes[i]! - this.#sampleLayerBytes[i]!) * 8) / elapsed);
+      if (this.#layerBitrate[i]! > 0) this.#layerFlowed[i] = true;
       this.#sampleLayerBytes[i] = this.#layerBytes[i]!;
     }
     this.#applyLayerDemand(now);

@@ -56,10 +56,19 @@ window.loudest = () => {
   const el = window.remoteElement;
   if (!el || !el.srcObject) return null;
   if (!window.analyser) {
+    // The subscriber's MediaStream may not carry its audio track yet (createMediaStreamSource then
+    // throws): not heard yet, try again on the next poll.
+    if (el.srcObject.getAudioTracks().length === 0) return null;
     const ctx = new AudioContext();
-    window.analyser = ctx.createAnalyser();
-    window.analyser.fftSize = 8192;
-    ctx.createMediaStreamSource(el.srcObject).connect(window.analyser);
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 8192;
+    try {
+      ctx.createMediaStreamSource(el.srcObject).connect(analyser);
+    } catch (e) {
+      ctx.close();
+      return null;
+    }
+    window.analyser = analyser;
     window.analyserRate = ctx.sampleRate;
   }
   const bins = new Float32Array(window.analyser.frequencyBinCount);
