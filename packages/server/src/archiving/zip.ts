@@ -4,7 +4,7 @@
 // its size is returned, because the archive is marked available right after.
 
 import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ZipFile } from 'yazl';
@@ -31,10 +31,19 @@ export async function writeZip(path: string, entries: ZipEntry[], options: { for
   }
   zip.end({ forceZip64Format, comment: '' });
   const output = zip.outputStream as Readable;
+  const out = createWriteStream(path, { flags: 'wx' });
+  let created = false;
+  out.once('open', () => (created = true));
+  const written = pipeline(output, out);
   try {
-    await Promise.race([pipeline(output, createWriteStream(path, { flags: 'wx' })), failed]);
+    await Promise.race([written, failed]);
   } catch (err) {
-    output.destroy(); // ends the pipeline, which closes the file
+    // Nothing is left behind: the pipeline ended, the file closed, and a partial ZIP (never one
+    // that was there before: 'wx') removed, all before the caller hears of the failure.
+    output.destroy();
+    await written.catch(() => {});
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+    if (created) await rm(path, { force: true });
     throw err;
   }
   const file = await open(path, 'r+');

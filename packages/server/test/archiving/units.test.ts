@@ -3,7 +3,7 @@
 // parsing, EBML sizes, and ZIP64 records checked by Info-ZIP.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -144,6 +144,10 @@ describe('EBML and ZIP', () => {
       }
       // A stream file that vanished is an error, not a ZIP with a hole or a promise that never ends.
       await expect(writeZip(join(dir, 'missing.zip'), [{ name: 'gone.webm', path: join(dir, 'gone.webm') }])).rejects.toThrow(/ENOENT/);
+      expect(existsSync(join(dir, 'missing.zip'))).toBe(false); // no partial ZIP left, and closed before the rejection
+      // An existing file is never overwritten, nor removed by the failure.
+      await expect(writeZip(join(dir, 'a.bin'), [{ name: 'm', data: Buffer.from('x') }])).rejects.toThrow(/EEXIST/);
+      expect(existsSync(join(dir, 'a.bin'))).toBe(true);
       await expect(writeZip(join(dir, 'bad.zip'), [{ name: '../x', data: Buffer.from('x') }])).rejects.toThrow();
     } finally {
       rmSync(dir, { recursive: true, force: true });
