@@ -60,10 +60,11 @@ export const MAX_STREAMS_PER_CONNECTION = 8;
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 256;
 /**
  * Publishes and subscribes one connection may have in negotiation at once (the SFU answering or
- * offering: each binds a UDP socket). A client sets its streams up a few at a time; a burst of them
- * is refused rather than let one token tie up the port range.
+ * offering: each binds a UDP socket). A client joining a room subscribes to every stream in it at
+ * once, so this is sized for a large gallery (a limit of 4 refused the 5th stream of a 6-person
+ * room); a burst beyond it is refused rather than let one token tie up the port range.
  */
-export const MAX_NEGOTIATIONS_PER_CONNECTION = 4;
+export const MAX_NEGOTIATIONS_PER_CONNECTION = 64;
 
 export interface PublishInit {
   name: string;
