@@ -112,6 +112,18 @@ export function markdown(results: BenchResults, plotFile: string | null): string
       );
     }
     L.push('');
+    const ranged = sfu.points.filter((p) => p.target === 'colloquy-range');
+    if (ranged.length) {
+      L.push('Colloquy with one UDP port for every peer connection (the default) vs a port per peer connection (`--rtc-range`), same run:', '');
+      L.push('| scenario | bitrate | one port µs/pkt | range µs/pkt | **one/range** | loss % one / range |');
+      L.push('|---|---|---|---|---|---|');
+      for (const r of ranged) {
+        const c = sfu.points.find((p) => p.target === 'colloquy' && p.scenario === r.scenario && p.n === r.n && p.bitrate === r.bitrate);
+        const name = r.scenario === 'fanout' ? `1→${r.n}` : `${r.n}↔${r.n}`;
+        L.push(`| ${name} | ${r.bitrate} | ${fmt(c?.cpuUsPerPacket, 1)} | ${fmt(r.cpuUsPerPacket, 1)} | **${ratio(c?.cpuUsPerPacket, r.cpuUsPerPacket)}** | ${fmt(c?.lossPercent, 2)} / ${fmt(r.lossPercent, 2)} |`);
+      }
+      L.push('');
+    }
     if (plotFile) L.push(`![server CPU per forwarded packet vs subscribers](${plotFile})`, '');
     const bitrates = [...new Set(sfu.points.map((p) => p.bitrate))];
     const rows: string[] = [];

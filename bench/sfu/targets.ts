@@ -6,7 +6,8 @@ import type { TargetSpec } from '../load/targets/target.js';
 import { startColloquy } from '../servers/colloquy-process.js';
 import { startJanus } from '../servers/janus-process.js';
 
-export type TargetName = 'colloquy' | 'janus';
+/** `colloquy`: one UDP port for every peer connection (the default); `colloquy-range`: a port per peer connection. */
+export type TargetName = 'colloquy' | 'colloquy-range' | 'janus';
 
 export interface RunningTarget {
   name: TargetName;
@@ -30,12 +31,12 @@ export async function startTarget(name: TargetName, network: { address: string; 
       stop: () => janus.stop(),
     };
   }
-  const server = await startColloquy({ mediaIp: network.address });
+  const server = await startColloquy({ mediaIp: network.address, rtc: name === 'colloquy-range' ? 'range' : 'one-port' });
   return {
     name,
     spec: { kind: 'colloquy', url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret },
     pid: server.pid,
-    description: 'the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts), publish/subscribe over its signaling WebSocket',
+    description: `the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts), publish/subscribe over its signaling WebSocket; ${name === 'colloquy-range' ? 'a UDP port per peer connection' : 'one UDP port for every peer connection'}`,
     control: { post: (path, body) => server.controlPost(path, body) },
     stop: () => server.stop(),
   };

@@ -56,7 +56,13 @@ export interface Config {
   announcedIps: string[];
   /** Address the SFU's UDP sockets bind (`COLLOQUY_RTC_LISTEN_IP`); null: 127.0.0.1 if only loopback is announced, else all. */
   rtcListenIp: string | null;
-  /** UDP ports for media, one per peer connection (`COLLOQUY_RTC_MIN_PORT`..`COLLOQUY_RTC_MAX_PORT`, default 40000-49999). */
+  /**
+   * ONE UDP port for every peer connection (`COLLOQUY_RTC_PORT`, default 7882; 0: the system picks),
+   * or null for range mode: a port per peer connection from rtcPortRange, chosen by setting
+   * `COLLOQUY_RTC_MIN_PORT`/`COLLOQUY_RTC_MAX_PORT` (or ICE-TCP, which needs a port per peer connection).
+   */
+  rtcPort: number | null;
+  /** UDP ports for media in range mode, one per peer connection (`COLLOQUY_RTC_MIN_PORT`..`COLLOQUY_RTC_MAX_PORT`, default 40000-49999). */
   rtcPortRange: [number, number];
   /** Default most bits per second one publisher may send (`COLLOQUY_MAX_BITRATE`, default 2500000); told to browsers by REMB. */
   maxBitrate: number;
@@ -226,6 +232,11 @@ export function loadConfig(env: Env = process.env): Config {
   const rtcMinPort = intVar(env, 'COLLOQUY_RTC_MIN_PORT', 40000, 1024, 65535);
   const rtcMaxPort = intVar(env, 'COLLOQUY_RTC_MAX_PORT', 49999, 1024, 65535);
   if (rtcMinPort >= rtcMaxPort) throw new ConfigError('COLLOQUY_RTC_MIN_PORT must be below COLLOQUY_RTC_MAX_PORT');
+  const rangeAsked = strVar(env, 'COLLOQUY_RTC_MIN_PORT') !== null || strVar(env, 'COLLOQUY_RTC_MAX_PORT') !== null;
+  const rtcPortSet = strVar(env, 'COLLOQUY_RTC_PORT') !== null;
+  if (rtcPortSet && rangeAsked) throw new ConfigError('Set either COLLOQUY_RTC_PORT (one UDP port for all) or COLLOQUY_RTC_MIN_PORT/COLLOQUY_RTC_MAX_PORT (a port per peer connection), not both');
+  if (rtcPortSet && rtcTcp === 'on') throw new ConfigError('COLLOQUY_RTC_TCP=on needs a port per peer connection: set COLLOQUY_RTC_MIN_PORT/COLLOQUY_RTC_MAX_PORT instead of COLLOQUY_RTC_PORT');
+  const rtcPort = rangeAsked || rtcTcp === 'on' ? null : intVar(env, 'COLLOQUY_RTC_PORT', 7882, 0, 65535);
   return {
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host,
@@ -251,6 +262,7 @@ export function loadConfig(env: Env = process.env): Config {
     signalBurst: intVar(env, 'COLLOQUY_SIGNAL_BURST', 50, 1, 100_000),
     announcedIps,
     rtcListenIp,
+    rtcPort,
     rtcPortRange: [rtcMinPort, rtcMaxPort],
     maxBitrate: intVar(env, 'COLLOQUY_MAX_BITRATE', 2_500_000, 100_000, 50_000_000),
     archiving: {

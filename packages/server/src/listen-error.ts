@@ -26,3 +26,17 @@ export function listenError(err: unknown, config: Pick<Config, 'port' | 'host'>)
       return null;
   }
 }
+
+/** Why the SFU's one UDP port (COLLOQUY_RTC_PORT) could not be bound, or null if not the operator's to fix. */
+export function rtcPortError(err: unknown, config: Pick<Config, 'rtcPort' | 'rtcListenIp'>): ListenError | null {
+  switch ((err as { code?: string }).code) {
+    case 'EADDRINUSE':
+      return new ListenError(`UDP port ${config.rtcPort} (media) is in use; set COLLOQUY_RTC_PORT=… to another port, or COLLOQUY_RTC_MIN_PORT/COLLOQUY_RTC_MAX_PORT for a port per peer connection`);
+    case 'EACCES':
+      return new ListenError(`UDP port ${config.rtcPort} (media) needs privileges on this machine; set COLLOQUY_RTC_PORT=… to 1024 or above`);
+    case 'EADDRNOTAVAIL':
+      return new ListenError(`COLLOQUY_RTC_LISTEN_IP ${config.rtcListenIp} is not an address of this machine`);
+    default:
+      return null;
+  }
+}

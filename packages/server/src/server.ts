@@ -7,7 +7,7 @@ import { createSecureContext } from 'node:tls';
 import { buildApp, readTlsFiles, type AppState } from './app.js';
 import { ArchiveManager, archivingSettings } from './archiving/archive-manager.js';
 import type { ArchiveMediaSource, ArchiveSessionState } from './archiving/interfaces.js';
-import { listenError } from './listen-error.js';
+import { listenError, rtcPortError } from './listen-error.js';
 import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
 import { AdminAuth } from './dashboard/admin-auth.js';
@@ -71,14 +71,21 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const store = Store.open(config.dataDir);
   // A pid file in the data folder: `colloquy restore` refuses to replace the database under us.
   const releaseDataDir = holdDataDir(config.dataDir);
-  const media = new MediaEngine({
+  const engineOptions = {
     announcedIps: config.announcedIps,
     ...(config.rtcListenIp ? { listenIp: config.rtcListenIp } : {}),
-    portRange: config.rtcPortRange,
     maxIncomingBitrate: config.maxBitrate,
     tcp: config.rtcTcp,
     logger,
-  });
+  };
+  let media: MediaEngine;
+  try {
+    media = config.rtcPort === null ? new MediaEngine({ ...engineOptions, portRange: config.rtcPortRange }) : await MediaEngine.open({ ...engineOptions, port: config.rtcPort });
+  } catch (err) {
+    releaseDataDir();
+    store.close();
+    throw rtcPortError(err, config) ?? err;
+  }
   let app: FastifyInstance | undefined;
   let inspector: Inspector | undefined;
   let archives: ArchiveManager | undefined;

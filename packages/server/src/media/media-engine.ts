@@ -1,5 +1,7 @@
 // MediaEngine: the SFU of one server process. It holds the network settings (announced addresses,
 // UDP ports) and the routers, one per routed session; closing it releases every socket and timer.
+// Two port modes: ONE UDP port for every peer connection (`MediaEngine.open({port})`, a UdpMux:
+// what `colloquy serve` does by default) or a socket per peer connection from a port range.
 
 import { ColloquyError, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -8,6 +10,7 @@ import { TypedEmitter } from '../typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
 import { Router, type RouterOptions } from './router.js';
 import type { SrtpImplementation } from './srtp-path.js';
+import { UdpMux } from './udp-mux.js';
 
 export interface MediaEngineOptions {
   /** Addresses put in ICE candidates, e.g. the server's public IP. Default ['127.0.0.1']. */
@@ -26,6 +29,17 @@ export interface MediaEngineOptions {
    * default) or 'werift' (its own, kept to compare and as a fallback).
    */
   srtp?: SrtpImplementation;
+  /** One UDP port for every peer connection (opened by `MediaEngine.open`); the engine closes it. Overrides portRange. */
+  udpMux?: UdpMux;
+}
+
+/** Where the SFU's UDP sockets bind: the given address, else 127.0.0.1 if only loopback is announced, else all interfaces. */
+function listenIpOf(announcedIps: string[], listenIp: string | undefined): string | undefined {
+  return listenIp ?? (announcedIps.every((ip) => ip.startsWith('127.')) ? '127.0.0.1' : undefined);
+}
+
+function announcedIpsOf(options: Pick<MediaEngineOptions, 'announcedIps'>): string[] {
+  return options.announcedIps?.length ? options.announcedIps : ['127.0.0.1'];
 }
 
 export type MediaEngineEvents = { close: [] };
@@ -38,20 +52,34 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   readonly srtp: SrtpImplementation;
   readonly #logger: Logger;
   readonly #routers = new Map<string, Router>();
+  /** The shared UDP port, in one-port mode. */
+  readonly udpMux: UdpMux | undefined;
   #closing: Promise<void> | undefined;
+
+  /**
+   * An engine with ONE UDP port for every peer connection (`port`; 0 lets the system pick, for
+   * tests). The port is bound before this resolves, so a port in use fails here (EADDRINUSE).
+   */
+  static async open(options: Omit<MediaEngineOptions, 'udpMux' | 'portRange'> & { port: number }): Promise<MediaEngine> {
+    const { port, ...rest } = options;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`bad UDP port ${port}`);
+    const udpMux = await UdpMux.open({ port, listenIp: listenIpOf(announcedIpsOf(rest), rest.listenIp) });
+    return new MediaEngine({ ...rest, udpMux });
+  }
 
   constructor(options: MediaEngineOptions) {
     super();
-    const announcedIps = options.announcedIps?.length ? options.announcedIps : ['127.0.0.1'];
-    const loopbackOnly = announcedIps.every((ip) => ip.startsWith('127.'));
+    const announcedIps = announcedIpsOf(options);
     const portRange = options.portRange ?? [40000, 49999];
-    if (!(portRange[0] >= 1024 && portRange[1] <= 65535 && portRange[0] < portRange[1])) {
+    if (!options.udpMux && !(portRange[0] >= 1024 && portRange[1] <= 65535 && portRange[0] < portRange[1])) {
       throw invalid(`bad UDP port range ${portRange[0]}-${portRange[1]}`);
     }
+    this.udpMux = options.udpMux;
     this.ice = {
       announcedIps,
-      listenIp: options.listenIp ?? (loopbackOnly ? '127.0.0.1' : undefined),
+      listenIp: listenIpOf(announcedIps, options.listenIp),
       portRange,
+      ...(options.udpMux ? { udpMux: options.udpMux } : {}),
       tcp: options.tcp === true,
     };
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? DEFAULT_MAX_INCOMING_BITRATE;
@@ -88,7 +116,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   }
 
   dump(): Record<string, unknown> {
-    return { ice: this.ice, maxIncomingBitrate: this.maxIncomingBitrate, srtp: this.srtp, routers: this.routers.map((r) => r.dump()) };
+    const { udpMux, ...ice } = this.ice;
+    return { ice, udpMux: udpMux ? { port: udpMux.port, ...udpMux.stats() } : null, maxIncomingBitrate: this.maxIncomingBitrate, srtp: this.srtp, routers: this.routers.map((r) => r.dump()) };
   }
 
   /** Closes every router. Idempotent; resolves when all sockets are closed. */
@@ -98,6 +127,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       this.emit('close');
       this.removeAllListeners();
       await Promise.all(closing);
+      await this.udpMux?.close();
     })();
     return this.#closing;
   }

@@ -12,6 +12,7 @@ import {
   type RTCPeerConnectionConfig,
 } from 'werift';
 import type { VideoCodecName } from './codecs.js';
+import type { UdpMux } from './udp-mux.js';
 
 /** Network settings of the engine, shared by every peer connection it makes. */
 export interface IceSettings {
@@ -19,8 +20,10 @@ export interface IceSettings {
   announcedIps: string[];
   /** Address the UDP sockets bind; undefined binds all interfaces. */
   listenIp: string | undefined;
-  /** Inclusive UDP port range for the sockets. */
+  /** Inclusive UDP port range for the sockets, one per peer connection (range mode). */
   portRange: [number, number];
+  /** One UDP port for every peer connection instead (one-port mode: portRange is not used). */
+  udpMux?: UdpMux;
   /**
    * Passive ICE-TCP (RFC 6544 framing) as well: werift listens on a TCP port of the same range, on
    * each announced address, per peer connection; browsers whose UDP is blocked connect to it.
@@ -99,7 +102,7 @@ function iceConfig(ice: IceSettings): RTCPeerConnectionConfig {
     iceUseIpv6: false,
     iceAdditionalHostAddresses: ice.announcedIps,
     ...(ice.listenIp ? { iceInterfaceAddresses: { udp4: ice.listenIp } } : {}),
-    icePortRange: ice.portRange,
+    ...(ice.udpMux ? { iceFilterCandidatePair: ice.udpMux.candidatePairFilter } : { icePortRange: ice.portRange }),
     iceUseTcp: ice.tcp === true,
     bundlePolicy: 'max-bundle',
   };

@@ -6,12 +6,18 @@ import { opusCodec } from '../../src/media/peer-config.js';
 import { startTestServer } from '../helpers.js';
 
 describe('media configuration', () => {
-  it('defaults to loopback, ports 40000-49999 and a 2.5 Mbps cap', () => {
+  it('defaults to loopback, ONE UDP port (7882) and a 2.5 Mbps cap', () => {
     const c = loadConfig({});
     expect(c.announcedIps).toEqual(['127.0.0.1']);
     expect(c.rtcListenIp).toBeNull();
-    expect(c.rtcPortRange).toEqual([40000, 49999]);
+    expect(c.rtcPort).toBe(7882);
     expect(c.maxBitrate).toBe(2_500_000);
+    expect(loadConfig({ COLLOQUY_RTC_PORT: '0' }).rtcPort).toBe(0);
+  });
+
+  it('a port range (or ICE-TCP) selects a port per peer connection', () => {
+    expect(loadConfig({ COLLOQUY_RTC_MIN_PORT: '41000' })).toMatchObject({ rtcPort: null, rtcPortRange: [41000, 49999] });
+    expect(loadConfig({ COLLOQUY_RTC_TCP: 'on' })).toMatchObject({ rtcPort: null, rtcPortRange: [40000, 49999] });
   });
 
   it('reads announced addresses, listen address, port range and cap', () => {
@@ -25,6 +31,7 @@ describe('media configuration', () => {
     expect(c.announcedIps).toEqual(['203.0.113.7', '198.51.100.2']);
     expect(c.rtcListenIp).toBe('0.0.0.0');
     expect(c.rtcPortRange).toEqual([50000, 50100]);
+    expect(c.rtcPort).toBeNull();
     expect(c.maxBitrate).toBe(1_000_000);
   });
 
@@ -35,6 +42,9 @@ describe('media configuration', () => {
     [{ COLLOQUY_RTC_MIN_PORT: '80' }, /COLLOQUY_RTC_MIN_PORT/],
     [{ COLLOQUY_RTC_MIN_PORT: '50000', COLLOQUY_RTC_MAX_PORT: '50000' }, /below/],
     [{ COLLOQUY_MAX_BITRATE: '5000' }, /COLLOQUY_MAX_BITRATE/],
+    [{ COLLOQUY_RTC_PORT: '70000' }, /COLLOQUY_RTC_PORT/],
+    [{ COLLOQUY_RTC_PORT: '7882', COLLOQUY_RTC_MIN_PORT: '41000' }, /not both/],
+    [{ COLLOQUY_RTC_PORT: '7882', COLLOQUY_RTC_TCP: 'on' }, /COLLOQUY_RTC_TCP/],
   ])('refuses %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -52,6 +62,16 @@ describe('media configuration', () => {
     expect(media.closed).toBe(true);
     expect(router.closed).toBe(true);
     expect(transport.closed).toBe(true);
+  });
+
+  it('in one-port mode the server binds the port at start, and says which variable to change when it is taken', async () => {
+    const t = await startTestServer({ COLLOQUY_RTC_PORT: '0' });
+    const port = t.server.media.udpMux!.port;
+    expect(port).toBeGreaterThan(0);
+    const err = await startTestServer({ COLLOQUY_RTC_PORT: String(port) }).catch((e: unknown) => e);
+    expect(String(err)).toMatch(new RegExp(`UDP port ${port} \\(media\\) is in use; set COLLOQUY_RTC_PORT`));
+    await t.close();
+    expect(t.server.media.udpMux!.stats().transports).toBe(0);
   });
 });
 

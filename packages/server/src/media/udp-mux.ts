@@ -1,0 +1,245 @@
+// UdpMux: every peer connection of the SFU on ONE UDP port (`COLLOQUY_RTC_PORT`), as firewalls and
+// container platforms want. One socket receives for all; each datagram goes to the peer connection
+// it belongs to:
+// - from a remote address already known: to the peer connection that address was bound to;
+// - otherwise only a STUN Binding request is accepted: its USERNAME is "ourUfrag:theirUfrag", and
+//   our ufrag names the ICE agent (werift's `Connection.localUsername`), which binds the address.
+// Everything else from an unknown address is dropped (counted). After ICE, DTLS and SRTP come from
+// the address the checks came from, so the address binding carries them (mediasoup's WebRtcServer
+// and LiveKit's UDP mux work the same way).
+//
+// werift gathers one socket per host candidate (`StunProtocol.connectionMade` binds a
+// `UdpTransport`). `installUdpMux` wraps werift's `Connection.ensureProtocol` once per process so
+// that an agent made with a mux's `candidatePairFilter` (werift's `iceFilterCandidatePair`, passed
+// through by reference; it keeps every pair) gets a `MuxedUdpTransport` on the shared socket
+// instead: the rest of werift (checks, DTLS) and our SRTP path (which sends on `transport.socket`)
+// see an ordinary UDP transport. Range mode (a socket per peer connection) is untouched.
+
+import { createSocket, type Socket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { Connection, StunProtocol } from 'werift';
+
+type Address = [string, number];
+
+/** What werift's ICE agent exposes that we read (its ufrags; earlier ones after an ICE restart). */
+interface IceAgent {
+  localUsername: string;
+  userHistory: Record<string, string>;
+  options: { filterCandidatePair?: unknown };
+}
+
+const STUN_MAGIC_COOKIE = 0x2112a442;
+const STUN_BINDING_REQUEST = 0x0001;
+const STUN_ATTR_USERNAME = 0x0006;
+
+/** The USERNAME of a STUN Binding request (RFC 5389 §15.3), or null for anything else. */
+export function stunBindingUsername(msg: Buffer): string | null {
+  if (msg.length < 20 || (msg[0]! & 0xc0) !== 0) return null;
+  if (msg.readUInt16BE(0) !== STUN_BINDING_REQUEST || msg.readUInt32BE(4) !== STUN_MAGIC_COOKIE) return null;
+  const end = Math.min(msg.length, 20 + msg.readUInt16BE(2));
+  let offset = 20;
+  while (offset + 4 <= end) {
+    const type = msg.readUInt16BE(offset);
+    const length = msg.readUInt16BE(offset + 2);
+    if (offset + 4 + length > end) return null;
+    if (type === STUN_ATTR_USERNAME) return msg.toString('utf8', offset + 4, offset + 4 + length);
+    offset += 4 + ((length + 3) & ~3);
+  }
+  return null;
+}
+
+/** One ICE agent's view of the shared socket: werift's UdpTransport interface. */
+export class MuxedUdpTransport {
+  readonly type = 'udp';
+  closed = false;
+  rinfo: { address: string; port: number } | undefined;
+  onData: (data: Buffer, addr: Address) => void = () => {};
+  /** Remote addresses bound to this transport ("ip:port"), released on close. */
+  readonly remotes = new Set<string>();
+
+  constructor(
+    readonly mux: UdpMux,
+    readonly agent: IceAgent,
+  ) {}
+
+  get socket(): Socket {
+    return this.mux.socket;
+  }
+
+  get address(): AddressInfo {
+    return this.mux.socket.address();
+  }
+
+  get host(): string {
+    return this.address.address;
+  }
+
+  get port(): number {
+    return this.address.port;
+  }
+
+  /** Whether a STUN request naming `ufrag` is for this agent (its current ufrag or an earlier one). */
+  owns(ufrag: string): boolean {
+    return this.agent.localUsername === ufrag || Object.hasOwn(this.agent.userHistory, ufrag);
+  }
+
+  deliver(data: Buffer, address: string, port: number): void {
+    if (this.closed) return;
+    this.rinfo = { address, port };
+    this.onData(data, [address, port]);
+  }
+
+  send = async (data: Buffer, addr?: Address): Promise<void> => {
+    if (this.closed) return;
+    const to = addr ?? (this.rinfo ? [this.rinfo.address, this.rinfo.port] : undefined);
+    if (!to) return;
+    this.mux.socket.send(data, to[1], to[0]);
+  };
+
+  close = async (): Promise<void> => {
+    if (this.closed) return;
+    this.closed = true;
+    this.mux.detach(this);
+  };
+}
+
+export interface UdpMuxStats {
+  /** ICE agents attached now. */
+  transports: number;
+  /** Remote addresses bound now. */
+  remotes: number;
+  /** Datagrams from an unknown address that were not a STUN Binding request for one of our agents. */
+  dropped: number;
+}
+
+/** Each open mux by its candidate-pair filter: the tag an ICE agent carries in its options. */
+const muxes = new WeakMap<object, UdpMux>();
+let installed = false;
+
+/** Makes werift's ICE agents whose port range is one mux's port use that mux (idempotent). */
+function installUdpMux(): void {
+  if (installed) return;
+  installed = true;
+  const proto = Connection.prototype as unknown as { ensureProtocol(this: IceAgent, protocol: unknown): void };
+  const ensureProtocol = proto.ensureProtocol;
+  proto.ensureProtocol = function (this: IceAgent, protocol: unknown): void {
+    ensureProtocol.call(this, protocol);
+    const tag = this.options.filterCandidatePair;
+    const mux = typeof tag === 'function' ? muxes.get(tag) : undefined;
+    if (!mux || !(protocol instanceof StunProtocol)) return;
+    const stun = protocol as unknown as {
+      transport: unknown;
+      connectionMade: (useIpv4: boolean) => Promise<void>;
+      datagramReceived(data: Buffer, addr: Address): void;
+    };
+    stun.connectionMade = async (useIpv4: boolean) => {
+      if (!useIpv4) throw new Error('the UDP mux is IPv4 only');
+      const transport = mux.attach(this);
+      transport.onData = (data, addr) => stun.datagramReceived(data, addr);
+      stun.transport = transport;
+    };
+  };
+}
+
+export class UdpMux {
+  readonly socket: Socket;
+  readonly #transports = new Set<MuxedUdpTransport>();
+  readonly #byRemote = new Map<string, MuxedUdpTransport>();
+  #dropped = 0;
+  #closed = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo.address, rinfo.port));
+    // A send to an unreachable browser reports ICMP errors here; they must not end the socket.
+    socket.on('error', () => {});
+  }
+
+  /** Binds the shared socket (`port` 0: the system picks one, for tests). */
+  static async open(options: { port: number; listenIp?: string | undefined }): Promise<UdpMux> {
+    installUdpMux();
+    const socket = createSocket({ type: 'udp4', reuseAddr: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ port: options.port, ...(options.listenIp ? { address: options.listenIp } : {}) }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    // Many peer connections share these buffers: a burst for one must not drop another's packets.
+    for (const [set, size] of [
+      [(n: number) => socket.setRecvBufferSize(n), 8 << 20],
+      [(n: number) => socket.setSendBufferSize(n), 8 << 20],
+    ] as const) {
+      try {
+        set(size);
+      } catch {
+        // The kernel's cap (net.core.rmem_max) applies; the default still works.
+      }
+    }
+    const mux = new UdpMux(socket);
+    muxes.set(mux.candidatePairFilter, mux);
+    return mux;
+  }
+
+  /** Give werift this as `iceFilterCandidatePair`: it keeps every pair, and marks the agent as ours. */
+  readonly candidatePairFilter = (): boolean => true;
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  stats(): UdpMuxStats {
+    return { transports: this.#transports.size, remotes: this.#byRemote.size, dropped: this.#dropped };
+  }
+
+  attach(agent: IceAgent): MuxedUdpTransport {
+    if (this.#closed) throw new Error('the UDP mux is closed');
+    const transport = new MuxedUdpTransport(this, agent);
+    this.#transports.add(transport);
+    return transport;
+  }
+
+  detach(transport: MuxedUdpTransport): void {
+    this.#transports.delete(transport);
+    for (const key of transport.remotes) {
+      if (this.#byRemote.get(key) === transport) this.#byRemote.delete(key);
+    }
+    transport.remotes.clear();
+  }
+
+  #onDatagram(msg: Buffer, address: string, port: number): void {
+    const key = `${address}:${port}`;
+    const known = this.#byRemote.get(key);
+    if (known) {
+      known.deliver(msg, address, port);
+      return;
+    }
+    const username = stunBindingUsername(msg);
+    const ufrag = username?.split(':')[0];
+    const owner = ufrag ? this.#find(ufrag) : undefined;
+    if (!owner) {
+      this.#dropped++;
+      return;
+    }
+    // werift still checks the request's MESSAGE-INTEGRITY with the agent's password; a forged one
+    // binds an address that then reaches only werift's checks and DTLS, never a session's media.
+    owner.remotes.add(key);
+    this.#byRemote.set(key, owner);
+    owner.deliver(msg, address, port);
+  }
+
+  /** The attached agent whose ufrag this is. The first one attached wins (an agent with several host candidates). */
+  #find(ufrag: string): MuxedUdpTransport | undefined {
+    for (const t of this.#transports) if (t.owns(ufrag)) return t;
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    muxes.delete(this.candidatePairFilter);
+    for (const t of [...this.#transports]) await t.close();
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
