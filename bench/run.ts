@@ -120,7 +120,7 @@ async function inside(args: {
   signaling?: number[] | undefined;
   signalingSuppressed?: number[] | undefined;
   signalingV2: boolean;
-  rtcRange: boolean;
+  rtcOnePort: boolean;
 }): Promise<void> {
   const plan = plans(args.quick);
   const started = performance.now();
@@ -138,7 +138,7 @@ async function inside(args: {
     suiteSeconds: {},
   };
   const targets: TargetName[] = ['colloquy'];
-  if (args.rtcRange) targets.push('colloquy-range');
+  if (args.rtcOnePort) targets.push('colloquy-one-port');
   if (args.janus) targets.push('janus');
   else results.notes.push('Janus was not run (no network namespace, not installed, or --no-janus).');
   results.notes.push('Participants join as an app makes them: session by the REST API, a token each, one signaling WebSocket (Colloquy) or Janus session each.');
@@ -225,8 +225,8 @@ async function main(): Promise<void> {
       'signaling-suppressed': { type: 'string' },
       /** Signaling clients speak protocol v1 (per-connection numbering), for comparison. */
       'signaling-v1': { type: 'boolean' },
-      /** Also run Colloquy in range mode (a UDP port per peer connection) to compare with one port. */
-      'rtc-range': { type: 'boolean' },
+      /** Also run Colloquy with one UDP port for every peer connection, to compare with the default range mode. */
+      'rtc-one-port': { type: 'boolean' },
     },
   });
   const sizes = (v: string | undefined): number[] | undefined => (v === undefined ? undefined : v.split(',').filter(Boolean).map(Number));
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
       signaling: sizes(values.signaling),
       signalingSuppressed: sizes(values['signaling-suppressed']),
       signalingV2: !values['signaling-v1'],
-      rtcRange: values['rtc-range'] === true,
+      rtcOnePort: values['rtc-one-port'] === true,
     });
     return;
   }

@@ -112,15 +112,15 @@ export function markdown(results: BenchResults, plotFile: string | null): string
       );
     }
     L.push('');
-    const ranged = sfu.points.filter((p) => p.target === 'colloquy-range');
-    if (ranged.length) {
-      L.push('Colloquy with one UDP port for every peer connection (the default) vs a port per peer connection (`--rtc-range`), same run:', '');
+    const onePort = sfu.points.filter((p) => p.target === 'colloquy-one-port');
+    if (onePort.length) {
+      L.push('Colloquy with one UDP port for every peer connection (`--rtc-one-port`) vs a port per peer connection (the default), same run:', '');
       L.push('| scenario | bitrate | one port µs/pkt | range µs/pkt | **one/range** | loss % one / range |');
       L.push('|---|---|---|---|---|---|');
-      for (const r of ranged) {
-        const c = sfu.points.find((p) => p.target === 'colloquy' && p.scenario === r.scenario && p.n === r.n && p.bitrate === r.bitrate);
-        const name = r.scenario === 'fanout' ? `1→${r.n}` : `${r.n}↔${r.n}`;
-        L.push(`| ${name} | ${r.bitrate} | ${fmt(c?.cpuUsPerPacket, 1)} | ${fmt(r.cpuUsPerPacket, 1)} | **${ratio(c?.cpuUsPerPacket, r.cpuUsPerPacket)}** | ${fmt(c?.lossPercent, 2)} / ${fmt(r.lossPercent, 2)} |`);
+      for (const o of onePort) {
+        const r = sfu.points.find((p) => p.target === 'colloquy' && p.scenario === o.scenario && p.n === o.n && p.bitrate === o.bitrate);
+        const name = o.scenario === 'fanout' ? `1→${o.n}` : `${o.n}↔${o.n}`;
+        L.push(`| ${name} | ${o.bitrate} | ${fmt(o.cpuUsPerPacket, 1)} | ${fmt(r?.cpuUsPerPacket, 1)} | **${ratio(o.cpuUsPerPacket, r?.cpuUsPerPacket)}** | ${fmt(o.lossPercent, 2)} / ${fmt(r?.lossPercent, 2)} |`);
       }
       L.push('');
     }

@@ -24,7 +24,7 @@ export interface ColloquyProcess {
 export interface ColloquyProcessOptions {
   /** The address media flows on (COLLOQUY_ANNOUNCED_IP and the UDP sockets' bind address). */
   mediaIp?: string;
-  /** One UDP port for all media (the server's default) or a port per peer connection. Default one-port. */
+  /** A UDP port per peer connection (the server's default) or one port for all media. Default range. */
   rtc?: 'one-port' | 'range';
   /** Extra node options (e.g. --expose-gc, --cpu-prof). */
   execArgv?: string[];
@@ -48,8 +48,8 @@ export async function startColloquy(options: ColloquyProcessOptions = {}): Promi
       COLLOQUY_ADMIN_PASSWORD: 'bench-admin-password',
       COLLOQUY_ANNOUNCED_IP: mediaIp,
       COLLOQUY_RTC_LISTEN_IP: mediaIp,
-      // One UDP port for every peer connection, as `colloquy serve` runs (the system picks it), or a range.
-      ...(options.rtc === 'range' ? { COLLOQUY_RTC_MIN_PORT: '40000', COLLOQUY_RTC_MAX_PORT: '49999' } : { COLLOQUY_RTC_PORT: '0' }),
+      // A port per peer connection (the default), or one UDP port for every peer connection (the system picks it).
+      ...(options.rtc === 'one-port' ? { COLLOQUY_RTC_PORT: '0' } : {}),
       // Load clients send no signals; the defaults would only matter for the signaling benchmark's senders.
       COLLOQUY_SIGNAL_RATE: '1000',
       COLLOQUY_SIGNAL_BURST: '1000',

@@ -6,8 +6,8 @@ import type { TargetSpec } from '../load/targets/target.js';
 import { startColloquy } from '../servers/colloquy-process.js';
 import { startJanus } from '../servers/janus-process.js';
 
-/** `colloquy`: one UDP port for every peer connection (the default); `colloquy-range`: a port per peer connection. */
-export type TargetName = 'colloquy' | 'colloquy-range' | 'janus';
+/** `colloquy`: a UDP port per peer connection (the default); `colloquy-one-port`: one UDP port for every peer connection. */
+export type TargetName = 'colloquy' | 'colloquy-one-port' | 'janus';
 
 export interface RunningTarget {
   name: TargetName;
@@ -31,12 +31,12 @@ export async function startTarget(name: TargetName, network: { address: string; 
       stop: () => janus.stop(),
     };
   }
-  const server = await startColloquy({ mediaIp: network.address, rtc: name === 'colloquy-range' ? 'range' : 'one-port' });
+  const server = await startColloquy({ mediaIp: network.address, rtc: name === 'colloquy-one-port' ? 'one-port' : 'range' });
   return {
     name,
     spec: { kind: 'colloquy', url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret },
     pid: server.pid,
-    description: `the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts), publish/subscribe over its signaling WebSocket; ${name === 'colloquy-range' ? 'a UDP port per peer connection' : 'one UDP port for every peer connection'}`,
+    description: `the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts), publish/subscribe over its signaling WebSocket; ${name === 'colloquy-one-port' ? 'one UDP port for every peer connection' : 'a UDP port per peer connection'}`,
     control: { post: (path, body) => server.controlPost(path, body) },
     stop: () => server.stop(),
   };

@@ -57,9 +57,9 @@ export interface Config {
   /** Address the SFU's UDP sockets bind (`COLLOQUY_RTC_LISTEN_IP`); null: 127.0.0.1 if only loopback is announced, else all. */
   rtcListenIp: string | null;
   /**
-   * ONE UDP port for every peer connection (`COLLOQUY_RTC_PORT`, default 7882; 0: the system picks),
-   * or null for range mode: a port per peer connection from rtcPortRange, chosen by setting
-   * `COLLOQUY_RTC_MIN_PORT`/`COLLOQUY_RTC_MAX_PORT` (or ICE-TCP, which needs a port per peer connection).
+   * ONE UDP port for every peer connection (`COLLOQUY_RTC_PORT`; 0: the system picks), or null
+   * (the default) for range mode: a port per peer connection from rtcPortRange. Range mode stays the
+   * default until the one-port receive path survives event-loop stalls as well (media/README.md).
    */
   rtcPort: number | null;
   /** UDP ports for media in range mode, one per peer connection (`COLLOQUY_RTC_MIN_PORT`..`COLLOQUY_RTC_MAX_PORT`, default 40000-49999). */
@@ -236,7 +236,7 @@ export function loadConfig(env: Env = process.env): Config {
   const rtcPortSet = strVar(env, 'COLLOQUY_RTC_PORT') !== null;
   if (rtcPortSet && rangeAsked) throw new ConfigError('Set either COLLOQUY_RTC_PORT (one UDP port for all) or COLLOQUY_RTC_MIN_PORT/COLLOQUY_RTC_MAX_PORT (a port per peer connection), not both');
   if (rtcPortSet && rtcTcp === 'on') throw new ConfigError('COLLOQUY_RTC_TCP=on needs a port per peer connection: set COLLOQUY_RTC_MIN_PORT/COLLOQUY_RTC_MAX_PORT instead of COLLOQUY_RTC_PORT');
-  const rtcPort = rangeAsked || rtcTcp === 'on' ? null : intVar(env, 'COLLOQUY_RTC_PORT', 7882, 0, 65535);
+  const rtcPort = rtcPortSet ? intVar(env, 'COLLOQUY_RTC_PORT', 7882, 0, 65535) : null;
   return {
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host,

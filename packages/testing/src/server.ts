@@ -72,9 +72,12 @@ export async function startTestServerWith(
     // CPU say nothing about the SFU, so overload refusal is off unless a test turns it on.
     COLLOQUY_OVERLOAD_LAG_MS: '0',
     COLLOQUY_OVERLOAD_CPU: '0',
-    // One UDP port for the SFU, as `colloquy serve` runs, on a port the system picks (test servers run
-    // side by side). A test that asks for a range (or ICE-TCP) gets range mode instead.
-    ...(env['COLLOQUY_RTC_MIN_PORT'] || env['COLLOQUY_RTC_MAX_PORT'] || env['COLLOQUY_RTC_TCP'] === 'on' ? {} : { COLLOQUY_RTC_PORT: '0' }),
+    // COLLOQUY_TEST_RTC=one-port in the environment runs every test server with one UDP port for the
+    // SFU (on a port the system picks), to compare with the default range mode; tests that ask for a
+    // range (or ICE-TCP) keep it.
+    ...(process.env['COLLOQUY_TEST_RTC'] === 'one-port' && !env['COLLOQUY_RTC_MIN_PORT'] && !env['COLLOQUY_RTC_MAX_PORT'] && env['COLLOQUY_RTC_TCP'] !== 'on'
+      ? { COLLOQUY_RTC_PORT: '0' }
+      : {}),
     ...env,
   });
   const server = await entry.startServer(config, { ...options, logger: options.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });

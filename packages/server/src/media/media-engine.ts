@@ -1,7 +1,7 @@
 // MediaEngine: the SFU of one server process. It holds the network settings (announced addresses,
 // UDP ports) and the routers, one per routed session; closing it releases every socket and timer.
-// Two port modes: ONE UDP port for every peer connection (`MediaEngine.open({port})`, a UdpMux:
-// what `colloquy serve` does by default) or a socket per peer connection from a port range.
+// Two port modes: a socket per peer connection from a port range (the default), or ONE UDP port for
+// every peer connection (`MediaEngine.open({port})`, a UdpMux: `COLLOQUY_RTC_PORT`).
 
 import { ColloquyError, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -10,7 +10,7 @@ import { TypedEmitter } from '../typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
 import { Router, type RouterOptions } from './router.js';
 import type { SrtpImplementation } from './srtp-path.js';
-import { UdpMux } from './udp-mux.js';
+import { MUX_RECV_BUFFER_BYTES, UdpMux } from './udp-mux.js';
 
 export interface MediaEngineOptions {
   /** Addresses put in ICE candidates, e.g. the server's public IP. Default ['127.0.0.1']. */
@@ -64,6 +64,14 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     const { port, ...rest } = options;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`bad UDP port ${port}`);
     const udpMux = await UdpMux.open({ port, listenIp: listenIpOf(announcedIpsOf(rest), rest.listenIp) });
+    const log = rest.logger.child({ module: 'media' });
+    const { recvBufferBytes } = udpMux.stats();
+    // Linux reports twice what was granted (its bookkeeping share): below what we asked, the cap was hit.
+    if (recvBufferBytes < MUX_RECV_BUFFER_BYTES) {
+      log.warn({ port: udpMux.port, recvBufferBytes }, 'the one media UDP port got a small receive buffer (net.core.rmem_max): packets of every peer connection drop together while the server is busy; raise it (sysctl -w net.core.rmem_max=16777216) or use a port range');
+    } else {
+      log.info({ port: udpMux.port, recvBufferBytes }, 'media on one UDP port');
+    }
     return new MediaEngine({ ...rest, udpMux });
   }
 

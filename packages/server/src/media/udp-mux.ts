@@ -24,6 +24,8 @@ type Address = [string, number];
 /** What werift's ICE agent exposes that we read (its ufrags; earlier ones after an ICE restart). */
 interface IceAgent {
   localUsername: string;
+  /** The far end's ufrag, once its description is set (the second half of a check's USERNAME). */
+  remoteUsername: string;
   userHistory: Record<string, string>;
   options: { filterCandidatePair?: unknown };
 }
@@ -83,6 +85,11 @@ export class MuxedUdpTransport {
     return this.agent.localUsername === ufrag || Object.hasOwn(this.agent.userHistory, ufrag);
   }
 
+  /** The far end's ufrag is the one this agent was given (or not known yet). */
+  talksTo(remoteUfrag: string): boolean {
+    return !this.agent.remoteUsername || this.agent.remoteUsername === remoteUfrag;
+  }
+
   deliver(data: Buffer, address: string, port: number): void {
     if (this.closed) return;
     this.rinfo = { address, port };
@@ -110,7 +117,12 @@ export interface UdpMuxStats {
   remotes: number;
   /** Datagrams from an unknown address that were not a STUN Binding request for one of our agents. */
   dropped: number;
+  /** The socket's receive buffer as the kernel granted it (capped by net.core.rmem_max). */
+  recvBufferBytes: number;
 }
+
+/** The receive buffer asked for: every peer connection's inbound packets wait in this one buffer while the event loop is busy. */
+export const MUX_RECV_BUFFER_BYTES = 8 << 20;
 
 /** Each open mux by its candidate-pair filter: the tag an ICE agent carries in its options. */
 const muxes = new WeakMap<object, UdpMux>();
@@ -168,8 +180,8 @@ export class UdpMux {
     });
     // Many peer connections share these buffers: a burst for one must not drop another's packets.
     for (const [set, size] of [
-      [(n: number) => socket.setRecvBufferSize(n), 8 << 20],
-      [(n: number) => socket.setSendBufferSize(n), 8 << 20],
+      [(n: number) => socket.setRecvBufferSize(n), MUX_RECV_BUFFER_BYTES],
+      [(n: number) => socket.setSendBufferSize(n), MUX_RECV_BUFFER_BYTES],
     ] as const) {
       try {
         set(size);
@@ -190,7 +202,7 @@ export class UdpMux {
   }
 
   stats(): UdpMuxStats {
-    return { transports: this.#transports.size, remotes: this.#byRemote.size, dropped: this.#dropped };
+    return { transports: this.#transports.size, remotes: this.#byRemote.size, dropped: this.#dropped, recvBufferBytes: this.socket.getRecvBufferSize() };
   }
 
   attach(agent: IceAgent): MuxedUdpTransport {
@@ -216,8 +228,8 @@ export class UdpMux {
       return;
     }
     const username = stunBindingUsername(msg);
-    const ufrag = username?.split(':')[0];
-    const owner = ufrag ? this.#find(ufrag) : undefined;
+    const colon = username?.indexOf(':') ?? -1;
+    const owner = username && colon > 0 ? this.#find(username.slice(0, colon), username.slice(colon + 1)) : undefined;
     if (!owner) {
       this.#dropped++;
       return;
@@ -229,10 +241,19 @@ export class UdpMux {
     owner.deliver(msg, address, port);
   }
 
-  /** The attached agent whose ufrag this is. The first one attached wins (an agent with several host candidates). */
-  #find(ufrag: string): MuxedUdpTransport | undefined {
-    for (const t of this.#transports) if (t.owns(ufrag)) return t;
-    return undefined;
+  /**
+   * The attached agent a check is for. werift's ufrags are 4 hex digits, so two agents of a busy
+   * server share one now and then (1 in 65,536 per pair): the far end's ufrag, the other half of the
+   * USERNAME, tells them apart. Of one agent's transports (several host candidates) the first wins.
+   */
+  #find(ufrag: string, remoteUfrag: string): MuxedUdpTransport | undefined {
+    let loose: MuxedUdpTransport | undefined;
+    for (const t of this.#transports) {
+      if (!t.owns(ufrag)) continue;
+      if (t.agent.remoteUsername === remoteUfrag) return t;
+      if (!loose && t.talksTo(remoteUfrag)) loose = t;
+    }
+    return loose;
   }
 
   async close(): Promise<void> {

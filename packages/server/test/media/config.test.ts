@@ -6,18 +6,18 @@ import { opusCodec } from '../../src/media/peer-config.js';
 import { startTestServer } from '../helpers.js';
 
 describe('media configuration', () => {
-  it('defaults to loopback, ONE UDP port (7882) and a 2.5 Mbps cap', () => {
+  it('defaults to loopback, ports 40000-49999 (a port per peer connection) and a 2.5 Mbps cap', () => {
     const c = loadConfig({});
     expect(c.announcedIps).toEqual(['127.0.0.1']);
     expect(c.rtcListenIp).toBeNull();
-    expect(c.rtcPort).toBe(7882);
+    expect(c.rtcPort).toBeNull();
+    expect(c.rtcPortRange).toEqual([40000, 49999]);
     expect(c.maxBitrate).toBe(2_500_000);
-    expect(loadConfig({ COLLOQUY_RTC_PORT: '0' }).rtcPort).toBe(0);
   });
 
-  it('a port range (or ICE-TCP) selects a port per peer connection', () => {
-    expect(loadConfig({ COLLOQUY_RTC_MIN_PORT: '41000' })).toMatchObject({ rtcPort: null, rtcPortRange: [41000, 49999] });
-    expect(loadConfig({ COLLOQUY_RTC_TCP: 'on' })).toMatchObject({ rtcPort: null, rtcPortRange: [40000, 49999] });
+  it('COLLOQUY_RTC_PORT selects one UDP port for every peer connection', () => {
+    expect(loadConfig({ COLLOQUY_RTC_PORT: '7882' }).rtcPort).toBe(7882);
+    expect(loadConfig({ COLLOQUY_RTC_PORT: '0' }).rtcPort).toBe(0);
   });
 
   it('reads announced addresses, listen address, port range and cap', () => {

@@ -7,7 +7,7 @@ import { makeTestMedia, waitUntil } from '@colloquy/testing/media';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaEngine } from '../../src/media/index.js';
-import { stunBindingUsername } from '../../src/media/udp-mux.js';
+import { UdpMux, stunBindingUsername } from '../../src/media/udp-mux.js';
 import { MediaFixture } from './helpers.js';
 
 let engine: MediaEngine;
@@ -52,6 +52,32 @@ describe('one UDP port for every peer connection', () => {
     expect(stunBindingUsername(Buffer.from([22, 254, 253, 0, 0]))).toBeNull(); // DTLS
     const truncated = bindingRequest('abcd:efgh').subarray(0, 26);
     expect(stunBindingUsername(truncated)).toBeNull();
+  });
+
+  it("two agents with the same ufrag (werift's are 4 hex digits) are told apart by the far end's ufrag", async () => {
+    const mux = await UdpMux.open({ port: 0, listenIp: '127.0.0.1' });
+    try {
+      const a = mux.attach({ localUsername: 'beef', remoteUsername: 'aaaa1111', userHistory: {}, options: {} });
+      const b = mux.attach({ localUsername: 'beef', remoteUsername: 'bbbb2222', userHistory: {}, options: {} });
+      const got = { a: [] as string[], b: [] as string[] };
+      a.onData = (_d, addr) => got.a.push(addr.join(':'));
+      b.onData = (_d, addr) => got.b.push(addr.join(':'));
+      const fromB = createSocket('udp4');
+      const fromA = createSocket('udp4');
+      await Promise.all([fromA, fromB].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+      fromB.send(bindingRequest('beef:bbbb2222'), mux.port, '127.0.0.1');
+      fromA.send(bindingRequest('beef:aaaa1111'), mux.port, '127.0.0.1');
+      await waitUntil(() => got.a.length === 1 && got.b.length === 1, 5_000, 'one check each');
+      // Then anything from those addresses follows the binding.
+      fromB.send(Buffer.from([22, 254, 253, 0]), mux.port, '127.0.0.1');
+      await waitUntil(() => got.b.length === 2, 5_000, 'DTLS-looking datagram to b');
+      expect(got.a).toEqual([`127.0.0.1:${fromA.address().port}`]);
+      expect(got.b).toEqual([`127.0.0.1:${fromB.address().port}`, `127.0.0.1:${fromB.address().port}`]);
+      fromA.close();
+      fromB.close();
+    } finally {
+      await mux.close();
+    }
   });
 
   it('publishers and subscribers share the port; media flows and the bindings are released', async () => {
