@@ -159,9 +159,11 @@ export class UdpMux {
   readonly #byRemote = new Map<string, MuxedUdpTransport>();
   #dropped = 0;
   #closed = false;
+  readonly #recvBufferBytes: number;
 
   private constructor(socket: Socket) {
     this.socket = socket;
+    this.#recvBufferBytes = socket.getRecvBufferSize();
     socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo.address, rinfo.port));
     // A send to an unreachable browser reports ICMP errors here; they must not end the socket.
     socket.on('error', () => {});
@@ -202,7 +204,7 @@ export class UdpMux {
   }
 
   stats(): UdpMuxStats {
-    return { transports: this.#transports.size, remotes: this.#byRemote.size, dropped: this.#dropped, recvBufferBytes: this.socket.getRecvBufferSize() };
+    return { transports: this.#transports.size, remotes: this.#byRemote.size, dropped: this.#dropped, recvBufferBytes: this.#recvBufferBytes };
   }
 
   attach(agent: IceAgent): MuxedUdpTransport {
