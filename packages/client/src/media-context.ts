@@ -3,6 +3,7 @@
 // server events (streamCreated for our stream, relayed SDP, mutes) to the right object.
 
 import type { IceCandidate, RequestMap } from '@colloquy/protocol';
+import type { FrameKeyring } from './e2ee/frame-crypto.js';
 import type { OTError } from './errors.js';
 import type { Session } from './session.js';
 import type { RequestBody, SessionRequestType } from './signaling-channel.js';
@@ -13,6 +14,10 @@ export interface MediaContext {
   readonly mediaMode: 'routed' | 'relayed';
   /** iceServers and policy for new peer connections (from OT.initSession's iceConfig). */
   rtcConfiguration(): RTCConfiguration;
+  /** e2ee sessions: the keys that encrypt and decrypt every frame (none yet without a secret); null otherwise. */
+  readonly e2ee: FrameKeyring | null;
+  /** A subscriber's frames stopped (mismatch) or started again (match) decrypting: the Session dispatches it too. */
+  secretMatch(subscriber: object, state: 'match' | 'mismatch'): void;
   request<T extends SessionRequestType>(type: T, body: RequestBody<T>): Promise<RequestMap[T]['result']>;
   /** Sends an error to the server's Inspector (and OT.on('exception')). */
   reportError(error: OTError, streamId?: string): void;
