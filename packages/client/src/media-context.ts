@@ -16,6 +16,8 @@ export interface MediaContext {
   rtcConfiguration(): RTCConfiguration;
   /** e2ee sessions: the keys that encrypt and decrypt every frame (none yet without a secret); null otherwise. */
   readonly e2ee: FrameKeyring | null;
+  /** Settles when the latest secret's key is derived (at once when there is none). */
+  keyReady(): Promise<void>;
   /** A subscriber's frames stopped (mismatch) or started again (match) decrypting: the Session dispatches it too. */
   secretMatch(subscriber: object, state: 'match' | 'mismatch'): void;
   request<T extends SessionRequestType>(type: T, body: RequestBody<T>): Promise<RequestMap[T]['result']>;

@@ -241,6 +241,8 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       if (!captured.audio && !captured.video) throw publishError('OT_UNABLE_TO_PUBLISH', 'Nothing to publish: both audioSource and videoSource are off');
       const body = this.#publishBody(captured);
       const keyring = ctx.e2ee;
+      if (keyring) await ctx.keyReady();
+      if (this.#destroyed || this.#ctx !== ctx) throw publishError('OT_UNABLE_TO_PUBLISH', 'The publisher was destroyed before it could publish');
       if (keyring && !keyring.current) {
         throw publishError('OT_ENCRYPTION_SECRET_MISSING', 'This session is end-to-end encrypted: set an encryption secret (OT.initSession option encryptionSecret or session.setEncryptionSecret) before publishing');
       }

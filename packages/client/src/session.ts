@@ -297,17 +297,9 @@ export class Session extends OTEventEmitter<SessionEventMap> {
         }
         this.#e2ee = result.session.e2ee;
         if (!this.#e2ee && secret !== undefined) log.warn('encryptionSecret: this session is not end-to-end encrypted (e2ee); the secret is not used');
-        // Publish right after connect must find the key: wait for its derivation.
-        return (this.#keyReady ?? Promise.resolve()).catch(() => {}).then(() => {
-          if (this.#channel !== channel) {
-            const error = new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_CONNECT_FAILED', 'disconnect was called while connecting');
-            settle(error);
-            return done(error);
-          }
-          this.#onConnected(result);
-          settle(null);
-          return done(null);
-        });
+        this.#onConnected(result);
+        settle(null);
+        return done(null);
       },
       (error: OTError) => {
         if (this.#channel === channel) {
@@ -531,6 +523,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
       const session = this.session as Session;
       return session.#e2ee ? session.#keyring : null;
     },
+    // A publish or subscribe right after connect waits for the secret's key (PBKDF2 takes a moment).
+    keyReady: () => (this.#keyReady ?? Promise.resolve()).catch(() => {}),
     secretMatch: (subscriber: Subscriber, state: 'match' | 'mismatch') => {
       this.dispatchEvent(new EncryptionSecretEvent(state === 'match' ? 'encryptionSecretMatch' : 'encryptionSecretMismatch', this, subscriber));
     },

@@ -136,6 +136,8 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
 
   async #start(): Promise<void> {
     const ctx = this.#ctx;
+    if (ctx.e2ee) await ctx.keyReady();
+    if (this.#destroyed) return;
     if (ctx.e2ee && !ctx.e2ee.current) {
       this.#fail(subscribeError('OT_ENCRYPTION_SECRET_MISSING', 'This session is end-to-end encrypted: set an encryption secret (OT.initSession option encryptionSecret or session.setEncryptionSecret) before subscribing'));
       return;
