@@ -3,7 +3,7 @@
 // server events (streamCreated for our stream, relayed SDP, mutes) to the right object.
 
 import type { IceCandidate, RequestMap } from '@colloquy/protocol';
-import type { FrameKeyring } from './e2ee/frame-crypto.js';
+import type { FramePipeline } from './e2ee/encoded-transform.js';
 import type { OTError } from './errors.js';
 import type { Session } from './session.js';
 import type { RequestBody, SessionRequestType } from './signaling-channel.js';
@@ -14,8 +14,8 @@ export interface MediaContext {
   readonly mediaMode: 'routed' | 'relayed';
   /** iceServers and policy for new peer connections (from OT.initSession's iceConfig). */
   rtcConfiguration(): RTCConfiguration;
-  /** e2ee sessions: the keys that encrypt and decrypt every frame (none yet without a secret); null otherwise. */
-  readonly e2ee: FrameKeyring | null;
+  /** e2ee sessions: what encrypts and decrypts every frame, and its keys (none yet without a secret); null otherwise. */
+  readonly e2ee: FramePipeline | null;
   /** Settles when the latest secret's key is derived (at once when there is none). */
   keyReady(): Promise<void>;
   /** A subscriber's frames stopped (mismatch) or started again (match) decrypting: the Session dispatches it too. */

@@ -190,8 +190,8 @@ class OTGlobal extends OTEventEmitter<OTEventMap> {
   }
 
   /**
-   * Whether this browser can join end-to-end encrypted sessions: it needs encoded insertable
-   * streams (Chromium-based browsers) and WebCrypto (a secure context: https or localhost).
+   * Whether this browser can join end-to-end encrypted sessions: it needs RTCRtpScriptTransform
+   * or Chromium's encoded insertable streams, and WebCrypto (a secure context: https or localhost).
    */
   hasEndToEndEncryptionSupport(): boolean {
     return hasFrameTransformSupport();

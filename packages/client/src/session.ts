@@ -28,7 +28,7 @@ import {
   StreamEvent,
   StreamPropertyChangedEvent,
 } from './events.js';
-import { hasFrameTransformSupport, INSERTABLE_STREAMS_CONFIGURATION } from './e2ee/encoded-transform.js';
+import { createFramePipeline, hasFrameTransformSupport, type FramePipeline } from './e2ee/encoded-transform.js';
 import { FrameKeyring, secretProblem } from './e2ee/frame-crypto.js';
 import { log } from './logger.js';
 import type { MediaContext } from './media-context.js';
@@ -185,6 +185,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
   readonly #keyring = new FrameKeyring();
   /** The derivation of the latest secret, when one is under way or done. */
   #keyReady: Promise<void> | null = null;
+  /** How frames get encrypted (a worker, or the page's thread); made on first use in an e2ee session. */
+  #framePipeline: FramePipeline | null = null;
 
   /** @internal use OT.initSession */
   constructor(apiKey: string, sessionId: string, serverUrl: string, options: SessionOptions = {}) {
@@ -517,11 +519,11 @@ export class Session extends OTEventEmitter<SessionEventMap> {
       const own = ice.includeServers === 'custom' ? [] : this.#serverIceServers;
       const configuration: RTCConfiguration = { iceServers: [...own, ...(ice.customServers ?? [])], iceTransportPolicy: ice.transportPolicy === 'relay' ? 'relay' : 'all', bundlePolicy: 'max-bundle' };
       // e2ee: every sender and receiver of the peer connection goes through the frame transform.
-      return this.#e2ee ? { ...configuration, ...INSERTABLE_STREAMS_CONFIGURATION } : configuration;
+      return this.#e2ee ? { ...configuration, ...this.#pipeline().configuration } : configuration;
     },
     get e2ee() {
       const session = this.session as Session;
-      return session.#e2ee ? session.#keyring : null;
+      return session.#e2ee ? session.#pipeline() : null;
     },
     // A publish or subscribe right after connect waits for the secret's key (PBKDF2 takes a moment).
     keyReady: () => (this.#keyReady ?? Promise.resolve()).catch(() => {}),
@@ -552,6 +554,11 @@ export class Session extends OTEventEmitter<SessionEventMap> {
       for (const [id, s] of this.#subscribers) if (s === subscriber) this.#subscribers.delete(id);
     },
   };
+
+  #pipeline(): FramePipeline {
+    this.#framePipeline ??= createFramePipeline(this.#keyring);
+    return this.#framePipeline;
+  }
 
   #isOwn(info: { connectionId: string }): boolean {
     return info.connectionId === this.connection?.connectionId;
@@ -714,6 +721,9 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     this.#subscribers.clear();
     this.connection = undefined;
     this.capabilities = capabilitiesOf(NO_CAPABILITIES);
+    // After the subscribers and publishers above let go of their peer connections.
+    this.#framePipeline?.close();
+    this.#framePipeline = null;
   }
 }
 

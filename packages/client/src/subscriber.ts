@@ -12,7 +12,6 @@ import { AudioLevelMeter } from './audio-level.js';
 import { applyAudioOutput } from './audio-output.js';
 import { ExceptionCodes, OTError, asOTError, subscribeError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
-import { decryptReceiver } from './e2ee/encoded-transform.js';
 import { SecretMatchTracker } from './e2ee/frame-crypto.js';
 import { AudioLevelUpdatedEvent, EncryptionSecretEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
 import { log } from './logger.js';
@@ -138,7 +137,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     const ctx = this.#ctx;
     if (ctx.e2ee) await ctx.keyReady();
     if (this.#destroyed) return;
-    if (ctx.e2ee && !ctx.e2ee.current) {
+    if (ctx.e2ee && !ctx.e2ee.keyring.current) {
       this.#fail(subscribeError('OT_ENCRYPTION_SECRET_MISSING', 'This session is end-to-end encrypted: set an encryption secret (OT.initSession option encryptionSecret or session.setEncryptionSecret) before subscribing'));
       return;
     }
@@ -177,10 +176,10 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#pc = pc;
     pc.addEventListener('track', (e) => {
       const track = e.track;
-      const keyring = this.#ctx.e2ee;
-      if (keyring) {
+      const e2ee = this.#ctx.e2ee;
+      if (e2ee) {
         // e2ee: frames are decrypted between the depacketizer and the decoder.
-        decryptReceiver(e.receiver, keyring, this.#secretMatch, (err) => log.warn(`e2ee: the ${track.kind} receiver's frame transform stopped:`, err.message));
+        e2ee.decryptReceiver(e.receiver, track.kind === 'audio' ? 'audio' : 'video', this.#secretMatch, (message) => log.warn(`e2ee: a frame transform stopped: ${message}`));
       }
       for (const old of this.#media.getTracks().filter((t) => t.kind === track.kind)) this.#media.removeTrack(old);
       this.#media.addTrack(track);

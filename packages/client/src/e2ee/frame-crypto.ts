@@ -148,9 +148,16 @@ export const RETIRED_KEY_GRACE_MS = 5_000;
  * decrypt for RETIRED_KEY_GRACE_MS, so a secret change (setEncryptionSecret) loses no frame sent
  * just before it. A frame under an older secret then fails: encryptionSecretMismatch.
  */
+/** A keyring's keys, as posted to a frame worker (CryptoKey objects are structured-cloneable). */
+export interface KeyringSnapshot {
+  current: FrameKey | null;
+  retired: Array<{ key: FrameKey; until: number }>;
+}
+
 export class FrameKeyring {
   #current: FrameKey | null = null;
   #retired: Array<{ key: FrameKey; until: number }> = [];
+  #listeners: Array<() => void> = [];
   /** Bumped by each setSecret: a slow derivation never overwrites a later secret. */
   #generation = 0;
   readonly #now: () => number;
@@ -174,6 +181,22 @@ export class FrameKeyring {
     this.#retired = this.#retired.filter((r) => r.until > now && r.key.id !== next.id);
     if (this.#current && this.#current.id !== next.id) this.#retired.push({ key: this.#current, until: now + RETIRED_KEY_GRACE_MS });
     this.#current = next;
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Calls `listener` after each change of key (a frame worker mirrors the keyring). */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  snapshot(): KeyringSnapshot {
+    return { current: this.#current, retired: [...this.#retired] };
+  }
+
+  /** Takes another keyring's keys (in a frame worker). */
+  load(snapshot: KeyringSnapshot): void {
+    this.#current = snapshot.current;
+    this.#retired = [...snapshot.retired];
   }
 
   /** The key with this id: the current one, or a retired one still in its grace period. */
