@@ -245,10 +245,9 @@ describe('end-to-end encrypted sessions in Chromium', () => {
     const bytes = Buffer.concat(ciphertext);
     console.log(`tap: ${frames.length} frames, ${bytes.length} bytes of ciphertext, entropy ${entropy(bytes).toFixed(3)} bits/byte; ffmpeg on the tapped frames: ${asTapped.frames} frames, exit ${asTapped.exit}, ${asTapped.errors.length} error lines (${asTapped.errors.slice(0, 3).join(' | ')}); decrypted: ${asDecrypted.frames} frames at ${asDecrypted.width} px, ${asDecrypted.errors.length} error lines`);
     expect(asDecrypted).toMatchObject({ frames: frames.length - firstKey, width, errors: [], exit: 0 });
-    // As forwarded, the frames do not decode: ffmpeg refuses most (measured: 0 to 19 of 60 came
-    // out, "Invalid partitions" for the rest: random bits that happened to parse), and what comes
-    // out is never the picture.
-    expect(asTapped.exit).not.toBe(0);
+    // As forwarded, the frames do not decode: ffmpeg refuses many (measured: 0 to 28 of 60 came
+    // out, "Invalid partitions" for the rest: random bits that happened to parse; its exit status
+    // was 69 or 0), and what comes out is never the picture.
     expect(asTapped.errors.join('\n')).toMatch(/Invalid partitions|Invalid data/);
     expect(asTapped.frames).toBeLessThan(asDecrypted.frames);
     for (const md5 of asTapped.md5s) expect(asDecrypted.md5s).not.toContain(md5);
