@@ -5,7 +5,7 @@
 // (encryptionSecretMatch), a small simulcast layer included; a publisher's change of secret
 // (setEncryptionSecret) is a mismatch for the others until they change too. A tap on the SFU's
 // producer shows what it forwards is ciphertext: each frame carries the trailer, only the VP8
-// header bytes are clear, ffmpeg cannot decode the frames as they are, and the same frames
+// header bytes are clear, ffmpeg rejects most frames as they are and never yields the picture, and the same frames
 // decrypted here with the secret (which the server never had) decode to the camera's picture.
 
 import type { TestPage } from '@colloquy/testing/browser';
