@@ -1,7 +1,7 @@
 // CPU time and memory of another process, from /proc: what the benchmarks charge to a server
 // (all its threads: utime + stime) and to the load generator's own processes.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat times (sysconf(_SC_CLK_TCK), 100 on Linux). */
 const CLK_TCK = 100;
@@ -49,4 +49,50 @@ export function sampleMachine(): MachineSample {
   const f = line.trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
   return { busyUs: ((user + nice + system + irq + softirq + steal) * 1e6) / CLK_TCK, at: performance.now() };
+}
+
+/**
+ * CPU time so far (µs, user + system) of each process in a tree, by pid: a browser and its
+ * renderer, GPU and network processes; the root is the first process whose command line contains
+ * `marker` (an otherwise unused flag given at launch). Empty when none does. Compare two samples
+ * with cpuDeltaUs: a process that ended between them takes its CPU time with it.
+ */
+export function processTreeCpu(marker: string): Map<number, number> {
+  const parents = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  let root: number | null = null;
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parents.set(pid, Number(fields[1]));
+      cpu.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK);
+      if (root === null && readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(marker)) root = pid;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const tree = new Map<number, number>();
+  if (root === null) return tree;
+  for (const [pid, us] of cpu) {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parents.get(p)) {
+      if (p === root) {
+        tree.set(pid, us);
+        break;
+      }
+    }
+  }
+  return tree;
+}
+
+/** CPU used (µs) between two processTreeCpu samples by the processes alive at both. */
+export function cpuDeltaUs(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, us] of after) {
+    const was = before.get(pid);
+    if (was !== undefined) total += Math.max(0, us - was);
+  }
+  return total;
 }

@@ -146,6 +146,22 @@ export class ArchiveEvent<Target = unknown> extends OTEvent<Target> {
   }
 }
 
+/**
+ * encryptionSecretMismatch / encryptionSecretMatch (e2ee sessions): a subscriber's frames stopped or
+ * started decrypting with this client's secret. On a Subscriber, `target` is it; the Session's copy
+ * names the subscriber and its stream.
+ */
+export class EncryptionSecretEvent<Target = unknown> extends OTEvent<Target> {
+  readonly subscriber: unknown;
+  readonly stream: Stream | undefined;
+
+  constructor(type: 'encryptionSecretMismatch' | 'encryptionSecretMatch', target: Target, subscriber: unknown, stream?: Stream) {
+    super(type, target);
+    this.subscriber = subscriber;
+    this.stream = stream ?? (subscriber as { stream?: Stream } | null)?.stream;
+  }
+}
+
 /** videoElementCreated: the video element of a Publisher or Subscriber exists (place it yourself with insertDefaultUI: false). */
 export class VideoElementCreatedEvent<Target = unknown> extends OTEvent<Target> {
   readonly element: HTMLVideoElement;

@@ -3,6 +3,7 @@
 // server events (streamCreated for our stream, relayed SDP, mutes) to the right object.
 
 import type { IceCandidate, RequestMap } from '@colloquy/protocol';
+import type { FramePipeline } from './e2ee/encoded-transform.js';
 import type { OTError } from './errors.js';
 import type { Session } from './session.js';
 import type { RequestBody, SessionRequestType } from './signaling-channel.js';
@@ -13,6 +14,12 @@ export interface MediaContext {
   readonly mediaMode: 'routed' | 'relayed';
   /** iceServers and policy for new peer connections (from OT.initSession's iceConfig). */
   rtcConfiguration(): RTCConfiguration;
+  /** e2ee sessions: what encrypts and decrypts every frame, and its keys (none yet without a secret); null otherwise. */
+  readonly e2ee: FramePipeline | null;
+  /** Settles when the latest secret's key is derived (at once when there is none). */
+  keyReady(): Promise<void>;
+  /** A subscriber's frames stopped (mismatch) or started again (match) decrypting: the Session dispatches it too. */
+  secretMatch(subscriber: object, state: 'match' | 'mismatch'): void;
   request<T extends SessionRequestType>(type: T, body: RequestBody<T>): Promise<RequestMap[T]['result']>;
   /** Sends an error to the server's Inspector (and OT.on('exception')). */
   reportError(error: OTError, streamId?: string): void;

@@ -4,6 +4,7 @@
 
 import { activeAudioOutput, audioOutputDevices, setAudioOutput, type AudioOutputDevice } from './audio-output.js';
 import { capture, listDevices, type CaptureOptions, type DeviceInfo } from './devices.js';
+import { hasFrameTransformSupport } from './e2ee/encoded-transform.js';
 import { ExceptionCodes, EXCEPTION_TITLES, OTError, asOTError, invalidParameter } from './errors.js';
 import { ObjectCollection } from './collection.js';
 import { Publisher, livePublishers, type PublisherCompletionHandler, type PublisherProperties } from './publisher.js';
@@ -188,9 +189,12 @@ class OTGlobal extends OTEventEmitter<OTEventMap> {
     return typeof g.MediaStreamTrackProcessor === 'function' && typeof g.MediaStreamTrackGenerator === 'function';
   }
 
-  /** False: Colloquy sessions have no end-to-end encryption (encryptionSecret). */
+  /**
+   * Whether this browser can join end-to-end encrypted sessions: it needs RTCRtpScriptTransform
+   * or Chromium's encoded insertable streams, and WebCrypto (a secure context: https or localhost).
+   */
   hasEndToEndEncryptionSupport(): boolean {
-    return false;
+    return hasFrameTransformSupport();
   }
 
   /** Plays subscribers whose sound the browser's autoplay policy blocked (call it from a user gesture). */

@@ -239,15 +239,28 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       if (this.#destroyed || this.#ctx !== ctx) throw publishError('OT_UNABLE_TO_PUBLISH', 'The publisher was destroyed before it could publish');
       if (!captured.audio && !captured.video) throw publishError('OT_UNABLE_TO_PUBLISH', 'Nothing to publish: both audioSource and videoSource are off');
       const body = this.#publishBody(captured);
+      const e2ee = ctx.e2ee;
+      if (e2ee) await ctx.keyReady();
+      if (this.#destroyed || this.#ctx !== ctx) throw publishError('OT_UNABLE_TO_PUBLISH', 'The publisher was destroyed before it could publish');
+      if (e2ee && !e2ee.keyring.current) {
+        throw publishError('OT_ENCRYPTION_SECRET_MISSING', 'This session is end-to-end encrypted: set an encryption secret (OT.initSession option encryptionSecret or session.setEncryptionSecret) before publishing');
+      }
       let result: PublishResult;
       if (ctx.mediaMode === 'routed') {
         const pc = new RTCPeerConnection(ctx.rtcConfiguration());
         this.#pc = pc;
         this.#addTracks(pc, captured, true);
+        if (e2ee) {
+          // e2ee: frames are encrypted before they are packetized; the SFU only forwards them.
+          for (const transceiver of pc.getTransceivers()) {
+            const kind = transceiver.sender.track?.kind === 'audio' ? 'audio' : 'video';
+            e2ee.encryptSender(transceiver.sender, kind, (message) => log.warn(`e2ee: a frame transform stopped: ${message}`));
+          }
+        }
         pc.addEventListener('connectionstatechange', () => this.#onRoutedState(pc));
         // No waiting for ICE gathering: the SFU is ICE-lite and learns our address from our checks.
         await pc.setLocalDescription(await this.#offer(pc));
-        result = await ctx.request('publish', { ...body, sdp: pc.localDescription!.sdp });
+        result = await ctx.request('publish', { ...body, sdp: pc.localDescription!.sdp, ...(e2ee ? { e2ee: true } : {}) });
         if (this.#pc !== pc) return;
         await pc.setRemoteDescription({ type: 'answer', sdp: this.#answerWithOpusOptions(result.sdp!) });
         await this.#applyEncoding([pc]);

@@ -14,11 +14,12 @@ import {
   type StreamInfo,
 } from '@colloquy/protocol';
 import { Connection } from './connection.js';
-import { ExceptionCodes, OTError, invalidParameter, notConnected, type SignalError } from './errors.js';
+import { ExceptionCodes, OTError, asOTError, invalidParameter, notConnected, type SignalError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
 import {
   ArchiveEvent,
   ConnectionEvent,
+  EncryptionSecretEvent,
   MuteForcedEvent,
   OTEvent,
   SessionConnectEvent,
@@ -27,6 +28,8 @@ import {
   StreamEvent,
   StreamPropertyChangedEvent,
 } from './events.js';
+import { createFramePipeline, hasFrameTransformSupport, type FramePipeline } from './e2ee/encoded-transform.js';
+import { FrameKeyring, secretProblem } from './e2ee/frame-crypto.js';
 import { log } from './logger.js';
 import type { MediaContext } from './media-context.js';
 import { Publisher, type PublisherProperties } from './publisher.js';
@@ -53,6 +56,13 @@ export interface SessionEventMap {
   muteForced: MuteForcedEvent<Session>;
   archiveStarted: ArchiveEvent<Session>;
   archiveStopped: ArchiveEvent<Session>;
+  /**
+   * Colloquy: one of your subscribers cannot decrypt its stream (e2ee sessions: another secret, or
+   * none). The Subscriber dispatches the same event, as in OpenTok.js.
+   */
+  encryptionSecretMismatch: EncryptionSecretEvent<Session>;
+  /** Colloquy: a subscriber decrypts again after a mismatch (the Subscriber dispatches it too). */
+  encryptionSecretMatch: EncryptionSecretEvent<Session>;
 }
 
 /** OpenTok.js iceConfig: which ICE (STUN/TURN) servers peer connections use. */
@@ -94,10 +104,11 @@ export interface SessionOptions {
    */
   statsReportIntervalMs?: number;
   /**
-   * OpenTok.js end-to-end encryption. Colloquy has none yet (OT.hasEndToEndEncryptionSupport() is
-   * false), so a session given a secret never connects: connect fails with OT_UNSUPPORTED_BROWSER
-   * (OT_INVALID_ENCRYPTION_SECRET for a secret that is not 8 to 256 characters) rather than
-   * sending media unencrypted.
+   * The shared secret of an end-to-end encrypted session (created with e2ee=true): 8 to 256
+   * characters, the same for everyone in the session. Media is encrypted in this browser with a
+   * key derived from it and the session id; the server never sees it. Change it later with
+   * session.setEncryptionSecret(). An invalid secret fails connect with OT_INVALID_ENCRYPTION_SECRET;
+   * in a session that is not e2ee the secret is not used.
    */
   encryptionSecret?: string;
 }
@@ -168,6 +179,14 @@ export class Session extends OTEventEmitter<SessionEventMap> {
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   /** The outcome of the connect in progress or done (a second connect() waits for it). */
   #connectOutcome: Promise<OTError | null> = Promise.resolve(null);
+  /** Whether the server says this session is end-to-end encrypted (from the connect reply). */
+  #e2ee = false;
+  /** The media keys of the encryption secret(s) (e2ee sessions). */
+  readonly #keyring = new FrameKeyring();
+  /** The derivation of the latest secret, when one is under way or done. */
+  #keyReady: Promise<void> | null = null;
+  /** How frames get encrypted (a worker, or the page's thread); made on first use in an e2ee session. */
+  #framePipeline: FramePipeline | null = null;
 
   /** @internal use OT.initSession */
   constructor(apiKey: string, sessionId: string, serverUrl: string, options: SessionOptions = {}) {
@@ -177,6 +196,27 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     this.#serverUrl = options.serverUrl ?? serverUrl;
     this.#options = options;
     this.#iceConfig = options.iceConfig ?? {};
+  }
+
+  /**
+   * Sets or changes the end-to-end encryption secret (8 to 256 characters). From the moment the
+   * returned promise resolves, what you publish is encrypted with the new secret's key; frames sent
+   * with the previous one still decrypt for a few seconds, so everyone can change over. Rejects with
+   * OT_INVALID_ENCRYPTION_SECRET (1011) for an invalid secret.
+   */
+  setEncryptionSecret(secret: string): Promise<void> {
+    const problem = secretProblem(secret);
+    if (problem) return Promise.reject(new OTError(ExceptionCodes.INVALID_PARAMETER, 'OT_INVALID_ENCRYPTION_SECRET', `setEncryptionSecret: ${problem}`));
+    if (!hasFrameTransformSupport()) return Promise.reject(noEncryption());
+    return this.#setSecret(secret);
+  }
+
+  #setSecret(secret: string): Promise<void> {
+    const ready = this.#keyring.setSecret(secret, this.sessionId);
+    this.#keyReady = ready;
+    return ready.catch((err: unknown) => {
+      throw asOTError(err);
+    });
   }
 
   /** Replaces the ICE configuration for peer connections made from now on. */
@@ -208,13 +248,15 @@ export class Session extends OTEventEmitter<SessionEventMap> {
       return done(new OTError(ExceptionCodes.INVALID_SESSION_ID, 'OT_INVALID_SESSION_ID', 'the session ID is missing'));
     }
     const secret = this.#options.encryptionSecret;
-    if (secret !== undefined) {
-      const error =
-        typeof secret !== 'string' || secret.length < 8 || secret.length > 256
-          ? new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_INVALID_ENCRYPTION_SECRET', 'encryptionSecret must be a string of 8 to 256 characters')
-          : noEncryption();
-      reportException(error);
-      return done(error);
+    if (secret !== undefined && this.#keyReady === null) {
+      const problem = secretProblem(secret);
+      if (problem) {
+        const error = new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_INVALID_ENCRYPTION_SECRET', `encryptionSecret: ${problem}`);
+        reportException(error);
+        return done(error);
+      }
+      // Derived while connecting (PBKDF2 takes a moment), used only if the session is e2ee.
+      if (hasFrameTransformSupport()) this.#setSecret(secret);
     }
     this.#state = 'connecting';
     openSessions.add(this);
@@ -244,8 +286,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
           settle(error);
           return done(error);
         }
-        if (result.session.e2ee) {
-          // An end-to-end encrypted session: leave before anything is published in clear.
+        if (result.session.e2ee && !hasFrameTransformSupport()) {
+          // An end-to-end encrypted session this browser cannot encrypt for: leave at once.
           this.#channel = null;
           this.#state = 'disconnected';
           openSessions.delete(this);
@@ -255,6 +297,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
           settle(error);
           return done(error);
         }
+        this.#e2ee = result.session.e2ee;
+        if (!this.#e2ee && secret !== undefined) log.warn('encryptionSecret: this session is not end-to-end encrypted (e2ee); the secret is not used');
         this.#onConnected(result);
         settle(null);
         return done(null);
@@ -473,7 +517,18 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     rtcConfiguration: () => {
       const ice = this.#iceConfig;
       const own = ice.includeServers === 'custom' ? [] : this.#serverIceServers;
-      return { iceServers: [...own, ...(ice.customServers ?? [])], iceTransportPolicy: ice.transportPolicy === 'relay' ? 'relay' : 'all', bundlePolicy: 'max-bundle' };
+      const configuration: RTCConfiguration = { iceServers: [...own, ...(ice.customServers ?? [])], iceTransportPolicy: ice.transportPolicy === 'relay' ? 'relay' : 'all', bundlePolicy: 'max-bundle' };
+      // e2ee: every sender and receiver of the peer connection goes through the frame transform.
+      return this.#e2ee ? { ...configuration, ...this.#pipeline().configuration } : configuration;
+    },
+    get e2ee() {
+      const session = this.session as Session;
+      return session.#e2ee ? session.#pipeline() : null;
+    },
+    // A publish or subscribe right after connect waits for the secret's key (PBKDF2 takes a moment).
+    keyReady: () => (this.#keyReady ?? Promise.resolve()).catch(() => {}),
+    secretMatch: (subscriber: Subscriber, state: 'match' | 'mismatch') => {
+      this.dispatchEvent(new EncryptionSecretEvent(state === 'match' ? 'encryptionSecretMatch' : 'encryptionSecretMismatch', this, subscriber));
     },
     request: <T extends SessionRequestType>(type: T, body: RequestBody<T>): Promise<RequestMap[T]['result']> => {
       if (!this.#channel) return Promise.reject(notConnected(type));
@@ -499,6 +554,11 @@ export class Session extends OTEventEmitter<SessionEventMap> {
       for (const [id, s] of this.#subscribers) if (s === subscriber) this.#subscribers.delete(id);
     },
   };
+
+  #pipeline(): FramePipeline {
+    this.#framePipeline ??= createFramePipeline(this.#keyring);
+    return this.#framePipeline;
+  }
 
   #isOwn(info: { connectionId: string }): boolean {
     return info.connectionId === this.connection?.connectionId;
@@ -661,6 +721,9 @@ export class Session extends OTEventEmitter<SessionEventMap> {
     this.#subscribers.clear();
     this.connection = undefined;
     this.capabilities = capabilitiesOf(NO_CAPABILITIES);
+    // After the subscribers and publishers above let go of their peer connections.
+    this.#framePipeline?.close();
+    this.#framePipeline = null;
   }
 }
 
@@ -692,9 +755,9 @@ function completion(handler: CompletionHandler | undefined): (error: OTError | n
   };
 }
 
-/** Colloquy has no end-to-end encryption yet: an e2ee session, or an encryptionSecret, is refused with OpenTok.js's error. */
+/** This browser cannot encrypt frames (no encoded insertable streams, or not a secure context). */
 function noEncryption(): OTError {
-  return new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_UNSUPPORTED_BROWSER', 'End-to-end encryption is not supported by this SDK (OT.hasEndToEndEncryptionSupport() is false): an encrypted session cannot be joined');
+  return new OTError(ExceptionCodes.CONNECT_FAILED, 'OT_UNSUPPORTED_BROWSER', 'End-to-end encryption is not supported in this browser (OT.hasEndToEndEncryptionSupport() is false): an encrypted session cannot be joined');
 }
 
 /** Connect failures also go to OT.on('exception'); set by ot.ts. */

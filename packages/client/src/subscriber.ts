@@ -12,7 +12,8 @@ import { AudioLevelMeter } from './audio-level.js';
 import { applyAudioOutput } from './audio-output.js';
 import { ExceptionCodes, OTError, asOTError, subscribeError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
-import { AudioLevelUpdatedEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
+import { SecretMatchTracker } from './e2ee/frame-crypto.js';
+import { AudioLevelUpdatedEvent, EncryptionSecretEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
 import { log } from './logger.js';
 import { candidateJson, type MediaContext } from './media-context.js';
 import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, play, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
@@ -33,6 +34,10 @@ export interface SubscriberEventMap {
   videoEnabled: VideoEnabledChangedEvent<Subscriber>;
   videoElementCreated: VideoElementCreatedEvent<Subscriber>;
   videoDimensionsChanged: OTEvent<Subscriber>;
+  /** e2ee sessions: this stream's frames do not decrypt with your secret (another secret, or none). */
+  encryptionSecretMismatch: EncryptionSecretEvent<Subscriber>;
+  /** e2ee sessions: the frames decrypt again after a mismatch. */
+  encryptionSecretMatch: EncryptionSecretEvent<Subscriber>;
 }
 
 /** session.subscribe options (OpenTok.js SubscriberProperties). */
@@ -91,6 +96,12 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   #preferredResolution: { width: number; height: number } | 'auto';
   #preferredFrameRate: number | null;
   #frameRateRestricted = false;
+  /** e2ee: turns frames that do or do not decrypt into encryptionSecretMatch/Mismatch. */
+  readonly #secretMatch = new SecretMatchTracker((state) => {
+    if (this.#destroyed) return;
+    this.dispatchEvent(new EncryptionSecretEvent(state === 'match' ? 'encryptionSecretMatch' : 'encryptionSecretMismatch', this, this));
+    this.#ctx.secretMatch(this, state);
+  });
 
   /** @internal use session.subscribe */
   constructor(stream: Stream, target: unknown, props: SubscriberProperties, ctx: MediaContext, done: (error: OTError | null) => void) {
@@ -124,6 +135,12 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
 
   async #start(): Promise<void> {
     const ctx = this.#ctx;
+    if (ctx.e2ee) await ctx.keyReady();
+    if (this.#destroyed) return;
+    if (ctx.e2ee && !ctx.e2ee.keyring.current) {
+      this.#fail(subscribeError('OT_ENCRYPTION_SECRET_MISSING', 'This session is end-to-end encrypted: set an encryption secret (OT.initSession option encryptionSecret or session.setEncryptionSecret) before subscribing'));
+      return;
+    }
     this.#timer = setTimeout(() => this.#fail(this.#connectError('did not connect in time')), CONNECT_TIMEOUT_MS);
     try {
       const asked = this.#preferredResolution;
@@ -159,6 +176,11 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#pc = pc;
     pc.addEventListener('track', (e) => {
       const track = e.track;
+      const e2ee = this.#ctx.e2ee;
+      if (e2ee) {
+        // e2ee: frames are decrypted between the depacketizer and the decoder.
+        e2ee.decryptReceiver(e.receiver, track.kind === 'audio' ? 'audio' : 'video', this.#secretMatch, (message) => log.warn(`e2ee: a frame transform stopped: ${message}`));
+      }
       for (const old of this.#media.getTracks().filter((t) => t.kind === track.kind)) this.#media.removeTrack(old);
       this.#media.addTrack(track);
       track.enabled = track.kind === 'audio' ? this.#subscribeToAudio : this.#subscribeToVideo;

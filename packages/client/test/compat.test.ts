@@ -1,6 +1,6 @@
 // OpenTok.js behaviours real apps rely on, in Chromium against a real server: connect() called
 // twice, publishVideo(false) then (true), stereo and audioBitrate end to end (routed through the
-// SFU and relayed), OT.publishers / OT.subscribers, the logging URL, e2ee sessions refused, and
+// SFU and relayed), OT.publishers / OT.subscribers, the logging URL, and
 // media processor connectors whose processed frames reach the subscriber. Media assertions read
 // what the subscriber decodes: framesDecoded rising, the picture's colour, each audio channel.
 
@@ -388,22 +388,6 @@ describe('the logging URL', () => {
     m.t.server.inspector.flush();
     const events = m.t.server.inspector.events(sessionId, { types: ['clientEvent'] }).items;
     expect(events).toEqual([expect.objectContaining({ connectionId, details: expect.objectContaining({ action: 'PrecallTest', variation: 'Success' }) })]);
-  });
-});
-
-describe('end-to-end encryption', () => {
-  it('hasEndToEndEncryptionSupport() is false; an e2ee session or an encryptionSecret fails to connect with OpenTok\'s error names, and nothing stays connected', async () => {
-    const e2ee = await m.createSession('routed', { e2ee: true });
-    const plain = await m.createSession('routed');
-    const p = await m.openPage();
-    expect(await p.page.evaluate(() => (window as any).OT.hasEndToEndEncryptionSupport())).toBe(false);
-    const intoE2ee = await m.tryJoin(p, e2ee);
-    expect(intoE2ee).toMatchObject({ name: 'OT_UNSUPPORTED_BROWSER' });
-    expect(await p.page.evaluate(() => (window as any).session.isConnected())).toBe(false);
-    await expect.poll(() => m.t.server.sessions.live(e2ee)?.connections.size ?? 0).toBe(0);
-    expect(await m.tryJoin(p, plain, 'publisher', 'x', { encryptionSecret: 'a good long secret' })).toMatchObject({ name: 'OT_UNSUPPORTED_BROWSER' });
-    expect(await m.tryJoin(p, plain, 'publisher', 'x', { encryptionSecret: 'short' })).toMatchObject({ name: 'OT_INVALID_ENCRYPTION_SECRET' });
-    expect(m.t.server.sessions.live(plain)?.connections.size ?? 0).toBe(0);
   });
 });
 

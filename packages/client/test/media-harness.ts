@@ -32,6 +32,8 @@ window.join = (apiKey, sessionId, token, options) => new Promise((resolve) => {
     muteForced: (e) => log.push({ type: 'sessionMuteForced', active: e.active }),
     archiveStarted: (e) => log.push({ type: 'archiveStarted', id: e.id, name: e.name }),
     archiveStopped: (e) => log.push({ type: 'archiveStopped', id: e.id, name: e.name }),
+    encryptionSecretMismatch: (e) => log.push({ type: 'sessionEncryptionSecretMismatch', streamId: e.stream && e.stream.streamId }),
+    encryptionSecretMatch: (e) => log.push({ type: 'sessionEncryptionSecretMatch', streamId: e.stream && e.stream.streamId }),
   });
   session.connect(token, (e) => resolve(e ? err(e) : { connectionId: session.connection.connectionId, mediaMode: null }));
 });
@@ -43,6 +45,8 @@ window.subscribe = (stream, props) => {
   sub.on('videoEnabled', (e) => log.push({ type: 'videoEnabled', streamId: stream.streamId, reason: e.reason }));
   sub.on('videoElementCreated', (e) => log.push({ type: 'subscriberVideoElement', tag: e.element.tagName }));
   sub.on('destroyed', () => log.push({ type: 'subscriberDestroyed', streamId: stream.streamId }));
+  sub.on('encryptionSecretMismatch', () => log.push({ type: 'encryptionSecretMismatch', streamId: stream.streamId, at: Date.now() }));
+  sub.on('encryptionSecretMatch', () => log.push({ type: 'encryptionSecretMatch', streamId: stream.streamId, at: Date.now() }));
   return sub;
 };
 

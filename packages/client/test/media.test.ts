@@ -404,7 +404,7 @@ describe('publisher and subscriber controls', () => {
     expect(global.unknown).toEqual({ code: 1011, name: 'OT_INVALID_PARAMETER' });
     expect(global.codecs.videoEncoders).toContain('VP8');
     expect(global.codecs.videoDecoders).toContain('VP8');
-    expect(global).toMatchObject({ processors: true, e2ee: false });
+    expect(global).toMatchObject({ processors: true, e2ee: true });
 
     // OT.reportIssue: an id for the app, and the issue in the Inspector's errors of each connected page.
     const issueId = await b.page.evaluate(() => new Promise<string>((r) => (window as any).OT.reportIssue((e: unknown, id: string) => r(e ? 'error' : id))));

@@ -190,6 +190,12 @@ export interface PublishRequest {
   frameRate?: number | null;
   /** Routed only: the SDP offer (≤ 32 KiB). */
   sdp?: string;
+  /**
+   * The client encrypts this stream's frames end to end (the session's secret). Required in an e2ee
+   * session: the server refuses a publish without it, so a client that cannot encrypt never sends
+   * clear media into a session that promised none.
+   */
+  e2ee?: boolean;
 }
 
 /**
@@ -383,8 +389,9 @@ export interface ConnectResult {
   /** Streams already published. */
   streams: StreamInfo[];
   /**
-   * `e2ee`: the session was created end-to-end encrypted. No Colloquy client can encrypt yet, so
-   * clients must refuse such a session (the server also refuses every publish in it).
+   * `e2ee`: the session was created end-to-end encrypted. Clients encrypt every frame they publish
+   * with a key only they hold (publish with `e2ee: true`) and decrypt what they receive; a client
+   * that cannot must not publish (the server refuses a publish without `e2ee: true`).
    */
   session: { sessionId: string; mediaMode: 'routed' | 'relayed'; e2ee: boolean };
   /** How often each side pings, and how long silence means a dead socket (ms). */

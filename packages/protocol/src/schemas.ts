@@ -109,6 +109,7 @@ export const PublishRequestSchema: z.ZodType<PublishRequest> = z.object({
   videoDimensions: videoDimensions.nullable().optional(),
   frameRate: z.number().min(0).max(240).nullable().optional(),
   sdp: sdp.optional(),
+  e2ee: z.boolean().optional(),
 });
 
 export const UnpublishRequestSchema: z.ZodType<UnpublishRequest> = z.object({

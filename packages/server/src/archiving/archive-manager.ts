@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { ArchivingConfig } from '../config.js';
 import { ColloquyError, conflict, invalid, isDiskFull, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { requireClearMedia } from '../sessions/e2ee.js';
 import { ARCHIVE_RESOLUTIONS, type Project, type SessionRecord, type Store } from '../store/index.js';
 import { Archive } from './archive.js';
 import { NothingRecordedError, produceOutput, type OutputRun } from './archive-output.js';
@@ -187,7 +188,7 @@ export class ArchiveManager {
     this.#ensureOpen();
     if (session.mediaMode !== 'routed') throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
     // OpenTok does not archive end-to-end encrypted sessions (the media router cannot decode them): a conflict with the session's mode, as above.
-    if (session.e2ee) throw conflict('Archiving is not supported for end-to-end encrypted (e2ee) sessions', 409);
+    requireClearMedia(session, 'Archiving');
     const outputMode = options.outputMode ?? 'composed';
     const hasAudio = options.hasAudio ?? true;
     const hasVideo = options.hasVideo ?? true;

@@ -59,8 +59,11 @@ export interface SessionManagerOptions {
 
 export const DEFAULT_SESSION_MANAGER_OPTIONS: SessionManagerOptions = { signalRate: { capacity: 50, perSecond: 20 } };
 
-/** A stream's publish options as the client states them (validated by the protocol schema). */
-export type PublishOptions = PublishInit;
+/**
+ * A stream's publish options as the client states them (validated by the protocol schema); `e2ee`:
+ * the client says it encrypts the stream's frames end to end (required in an e2ee session).
+ */
+export type PublishOptions = PublishInit & { e2ee?: boolean };
 
 /** Who the client is, as the transport saw it; kept on the Connection for the Inspector. */
 export interface ClientInfo {
@@ -350,13 +353,14 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     if (!connection.can('publish')) {
       throw forbidden('This token does not allow publishing. The role must be at least `publisher` to enable this functionality', 1500, 'OT_PERMISSION_DENIED');
     }
-    if (session.record.e2ee) {
-      // Colloquy has no end-to-end encryption yet: media published here would reach the SFU (and
-      // everyone) in clear, breaking the session's promise. Refused whatever the client claims.
-      throw forbidden('This session is end-to-end encrypted (e2ee), which this server does not support yet: publishing would send media unencrypted', 1500, 'OT_UNSUPPORTED_BROWSER');
+    const { e2ee, ...init } = options;
+    if (session.record.e2ee && e2ee !== true) {
+      // The server cannot check ciphertext, but it can refuse a client that does not even say it
+      // encrypts (an old SDK, a bot): its media would reach the SFU and everyone in clear.
+      throw forbidden('This session is end-to-end encrypted (e2ee): publish only with a client that encrypts its media (set an encryption secret)', 1500, 'OT_ENCRYPTION_SECRET_MISSING');
     }
     this.#admit(session, 1500, 'OT_UNABLE_TO_PUBLISH');
-    const { stream, sdp } = await session.publish(connection, options);
+    const { stream, sdp } = await session.publish(connection, init);
     // "Mute all" active: the stream starts muted (the publisher hears it in its reply).
     const muteForced = this.isMutedOnPublish(session.id, stream.id) && stream.hasAudio;
     if (muteForced) stream.forceMuteAudio({ notify: false });

@@ -441,6 +441,7 @@ export class SignalingServer {
             videoDimensions: message.videoDimensions ?? null,
             frameRate: message.frameRate ?? null,
             ...(message.sdp === undefined ? {} : { sdp: message.sdp }),
+            e2ee: message.e2ee === true,
           });
           return sdp === undefined ? { streamId: stream.id, muteForced } : { streamId: stream.id, sdp, muteForced };
         });

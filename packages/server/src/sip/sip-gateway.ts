@@ -9,6 +9,7 @@ import type { Project, SessionRecord, Store } from '../store/index.js';
 import { verifyClientToken, TokenError } from '../auth/client-token.js';
 import { conflict, invalid, notFound, ColloquyError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { requireClearMedia } from '../sessions/e2ee.js';
 import type { Connection, DisconnectReason, SessionManager, Stream } from '../sessions/session-manager.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import { SessionPublisher } from './session-publisher.js';
@@ -118,6 +119,7 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     if (record.mediaMode !== 'routed') {
       throw conflict('SIP calls are only possible in routed sessions (p2p.preference=disabled): this session is relayed');
     }
+    requireClearMedia(record, 'SIP calls');
     if (request.sip.secure) {
       throw new ColloquyError('unsupported', 'Secure SIP calls (TLS signalling, SRTP) are not available on this server yet', 501);
     }
