@@ -23,6 +23,8 @@ import type { Session } from './session.js';
 import type { Stream } from './stream.js';
 import { candidateJson, type MediaContext } from './media-context.js';
 import { withOpusOptions } from './sdp.js';
+import { mediapipeAssetBase } from './script-url.js';
+import { VideoFilterConnector, insertableStreams, parseAudioFilter, parseVideoFilter, type VideoFilter } from './video-filter.js';
 
 /** Every Publisher of the page not yet destroyed (OT.publishers). */
 export const livePublishers = new Set<Publisher>();
@@ -70,6 +72,13 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
   enableStereo?: boolean;
   /** The audio's target bitrate, 6,000 to 510,000 bps (Opus `maxaveragebitrate` and the sender's maxBitrate). Default: the browser's (about 32 kbps mono). */
   audioBitrate?: number;
+  /**
+   * A video filter applied from the start (as applyVideoFilter): the stream is published once the
+   * filter runs, so the unfiltered camera is never sent. Invalid or unsupported: a warning, no filter.
+   */
+  videoFilter?: VideoFilter;
+  /** OpenTok.js's audioFilter: not available in Colloquy (see applyAudioFilter); a warning. */
+  audioFilter?: unknown;
 }
 
 /** OpenTok.js's audioBitrate range (bits per second). */
@@ -168,6 +177,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   readonly #connectors: Record<'audio' | 'video', { connector: MediaProcessorConnector; source: MediaStreamTrack } | null> = { audio: null, video: null };
   /** audioBitrate, when valid. */
   #audioBitrate: number | undefined;
+  /** The built-in video filter in use (it is also the video's media processor connector). */
+  #videoFilter: VideoFilterConnector | null = null;
+  /** The initPublisher videoFilter being applied: publish waits for it. */
+  #initialFilter: Promise<void> = Promise.resolve();
 
   /** @internal use OT.initPublisher */
   constructor(target: unknown, props: PublisherProperties = {}, completion?: PublisherCompletionHandler) {
@@ -184,6 +197,13 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     }
     livePublishers.add(this);
     this.#media = capture(props);
+    if (props.videoFilter !== undefined) {
+      this.#initialFilter = this.#media.then(
+        () => this.applyVideoFilter(props.videoFilter).catch((err: OTError) => log.warn(`initPublisher: videoFilter not applied (${err.name}): ${err.message}`)),
+        () => {},
+      );
+    }
+    if (props.audioFilter !== undefined) log.warn('initPublisher: audioFilter is not available in Colloquy (OT_NOT_SUPPORTED); the audio is sent unfiltered');
     this.#media.then(
       (captured) => this.#onCaptured(captured, target, completion),
       (error: OTError) => {
@@ -236,6 +256,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     this.#publishDone = done;
     try {
       const captured = await this.#media;
+      await this.#initialFilter;
       if (this.#destroyed || this.#ctx !== ctx) throw publishError('OT_UNABLE_TO_PUBLISH', 'The publisher was destroyed before it could publish');
       if (!captured.audio && !captured.video) throw publishError('OT_UNABLE_TO_PUBLISH', 'Nothing to publish: both audioSource and videoSource are off');
       const body = this.#publishBody(captured);
@@ -269,7 +290,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   #publishBody(captured: Captured) {
-    const settings = captured.video?.getSettings();
+    const settings = this.#cameraTrack()?.getSettings();
     const videoType: VideoType | null = captured.video ? (captured.videoKind === 'custom' ? (this.#props.videoType ?? 'custom') : (captured.videoKind ?? 'camera')) : null;
     return {
       name: String(this.#props.name ?? '').slice(0, 1000),
@@ -286,7 +307,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     const stream = new MediaStream(tracks);
     // One transceiver per track, sendonly; routed camera video as simulcast, the rest one encoding.
     for (const track of tracks) {
-      const settings = track.kind === 'video' && routed && captured.videoKind === 'camera' ? track.getSettings() : {};
+      const settings = track.kind === 'video' && routed && captured.videoKind === 'camera' ? (this.#cameraTrack() ?? track).getSettings() : {};
       const encodings = simulcastEncodings(settings.width ?? 0, settings.height ?? 0);
       if (encodings.length === 0) {
         pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
@@ -477,6 +498,14 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     ctx.request('updateStream', { streamId, ...changes }).catch((err: OTError) => log.warn('stream update failed:', err.message));
   }
 
+  /**
+   * The camera's (or custom) video track: the one sent, or under a filter or media processor the
+   * one it reads, whose settings (size, device) the processed track does not report.
+   */
+  #cameraTrack(): MediaStreamTrack | null {
+    return this.#connectors.video?.source ?? this.#captured?.video ?? null;
+  }
+
   /** The microphone track (OpenTok.js getAudioSource). */
   getAudioSource(): MediaStreamTrack | null {
     return this.#captured?.audio ?? null;
@@ -485,7 +514,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** The video source: device id, kind and track (OpenTok.js getVideoSource); `track` is null while publishVideo(false). */
   getVideoSource(): { deviceId: string | null; type: 'camera' | 'screen' | 'custom' | null; track: MediaStreamTrack | null } {
     const track = this.#captured?.video ?? null;
-    return { deviceId: track?.getSettings().deviceId ?? null, type: this.#captured?.videoKind ?? null, track: this.#publishVideo ? track : null };
+    return { deviceId: this.#cameraTrack()?.getSettings().deviceId ?? null, type: this.#captured?.videoKind ?? null, track: this.#publishVideo ? track : null };
   }
 
   /** Switches the microphone: a device id or a MediaStreamTrack. The stream stays published (replaceTrack). */
@@ -537,7 +566,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (!captured.video || captured.videoKind !== 'camera') throw publishError('OT_NOT_SUPPORTED', 'cycleVideo needs a publisher with a camera video source');
     const cameras = (await listDevices()).filter((d) => d.kind === 'videoInput');
     if (cameras.length === 0) throw publishError('OT_NO_DEVICES_FOUND', 'No camera to cycle to');
-    const current = captured.video.getSettings().deviceId;
+    const current = this.#cameraTrack()?.getSettings().deviceId;
     const next = cameras[(cameras.findIndex((d) => d.deviceId === current) + 1) % cameras.length]!;
     if (next.deviceId !== current) await this.setVideoSource(next.deviceId);
     return { deviceId: next.deviceId };
@@ -593,7 +622,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   async #applyEncodingNow(pcs?: RTCPeerConnection[]): Promise<void> {
     const targets = pcs ?? [this.#pc, ...[...this.#relayPeers.values()].map((p) => p.pc)].filter((pc): pc is RTCPeerConnection => pc !== null);
     const wishes = this.#encoding;
-    const settings = this.#captured?.video?.getSettings();
+    const settings = this.#cameraTrack()?.getSettings();
     const scale =
       wishes.resolution && settings?.width && settings.height
         ? Math.max(1, settings.width / wishes.resolution.width, settings.height / wishes.resolution.height)
@@ -637,17 +666,65 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   /**
-   * OpenTok.js's built-in filters (background blur and replacement, noise suppression) run models
-   * fetched from Vonage's CDN, which a self-hosted server does not have: they reject with
-   * OT_NOT_SUPPORTED and the media is sent unfiltered. Apps that need a filter plug their own
-   * processor in through set…MediaProcessorConnector. Clearing (nothing is applied) resolves.
+   * Background blur (`{type: 'backgroundBlur', blurStrength: 'low' | 'high'}`, default 'high') or
+   * replacement (`{type: 'backgroundReplacement', backgroundImgUrl}`) of the camera video, sent and
+   * previewed instead of the camera's (replaceTrack, no renegotiation). The person is found by
+   * MediaPipe Selfie Segmentation, loaded from the Colloquy server beside this script the first time
+   * a filter is applied; resolves once the filter gives its first frame. Rejects with
+   * OT_INVALID_PARAMETER for a bad filter (or a background image that does not load), and with
+   * OT_NOT_SUPPORTED where the browser lacks insertable streams (OT.hasMediaProcessorSupport()),
+   * for a screen-sharing or video-less publisher, or when the model cannot load. A new filter
+   * replaces the current one (and a media processor connector).
    */
-  applyVideoFilter(_filter: unknown): Promise<void> {
-    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Built-in video filters are not available in Colloquy; use setVideoMediaProcessorConnector with your own processor'));
+  async applyVideoFilter(filter: unknown): Promise<void> {
+    const parsed = parseVideoFilter(filter);
+    const streams = insertableStreams();
+    if (!streams) throw publishError('OT_NOT_SUPPORTED', 'Video filters need insertable streams (MediaStreamTrackProcessor), which this browser lacks');
+    const captured = await this.#media;
+    if (!captured.video) throw publishError('OT_NOT_SUPPORTED', 'This publisher has no video to filter');
+    if (captured.videoKind === 'screen' || (captured.videoKind === 'custom' && this.#props.videoType === 'screen')) {
+      throw publishError('OT_NOT_SUPPORTED', 'Video filters apply to camera video, not to a screen-sharing publisher');
+    }
+    const connector = new VideoFilterConnector(parsed, mediapipeAssetBase(), streams);
+    await this.#setConnector('video', connector);
+    this.#videoFilter = connector;
   }
 
-  applyAudioFilter(_filter: unknown): Promise<void> {
-    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Built-in audio filters are not available in Colloquy; use setAudioMediaProcessorConnector with your own processor'));
+  /** The filter in use (a copy), or null. */
+  getVideoFilter(): VideoFilter | null {
+    return this.#videoFilter ? { ...this.#videoFilter.filter } : null;
+  }
+
+  /** @internal Colloquy: the running filter's frame and segmentation counts (tests, benchmark), or null. */
+  _videoFilterStats() {
+    return this.#videoFilter?.stats() ?? null;
+  }
+
+  /** Goes back to the camera's own picture (resolves when no filter is applied too). */
+  async clearVideoFilter(): Promise<void> {
+    if (!this.#videoFilter) return;
+    await this.#setConnector('video', null);
+  }
+
+  /**
+   * OpenTok.js's advancedNoiseSuppression runs a noise-suppression model fetched from Vonage; no
+   * model of that kind ships in a package Colloquy can serve, so a valid filter rejects with
+   * OT_NOT_SUPPORTED (the microphone keeps the browser's own noiseSuppression, an initPublisher
+   * option) and anything else with OT_INVALID_PARAMETER. Apps can plug their own processor in through
+   * setAudioMediaProcessorConnector.
+   */
+  async applyAudioFilter(filter: unknown): Promise<void> {
+    parseAudioFilter(filter);
+    throw publishError('OT_NOT_SUPPORTED', 'advancedNoiseSuppression is not available in Colloquy; use the noiseSuppression publisher option or setAudioMediaProcessorConnector');
+  }
+
+  /** No audio filter is ever applied (see applyAudioFilter). */
+  getAudioFilter(): null {
+    return null;
+  }
+
+  clearAudioFilter(): Promise<void> {
+    return Promise.resolve();
   }
 
   /**
@@ -685,25 +762,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     await this.#replace(kind, current, next, { stopOld: false });
     captured[kind] = next;
     this.#connectors[kind] = connector ? { connector, source } : null;
+    if (kind === 'video') this.#videoFilter = null; // applyVideoFilter sets it again after this
     if (kind === 'video' && this.#ui) this.#ui.video.srcObject = new MediaStream([next]);
     if (previous && previous.connector !== connector) await previous.connector.destroy?.();
-  }
-
-  clearVideoFilter(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  clearAudioFilter(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** No filter is ever applied (see applyVideoFilter). */
-  getVideoFilter(): null {
-    return null;
-  }
-
-  getAudioFilter(): null {
-    return null;
   }
 
   /** The preview's current frame as a base64 PNG (no data: prefix); null before the first frame. */
