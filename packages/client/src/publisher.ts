@@ -179,6 +179,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #audioBitrate: number | undefined;
   /** The built-in video filter in use (it is also the video's media processor connector). */
   #videoFilter: VideoFilterConnector | null = null;
+  #filterQueue: Promise<void> = Promise.resolve();
   /** The initPublisher videoFilter being applied: publish waits for it. */
   #initialFilter: Promise<void> = Promise.resolve();
 
@@ -680,19 +681,30 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     const parsed = parseVideoFilter(filter);
     const streams = insertableStreams();
     if (!streams) throw publishError('OT_NOT_SUPPORTED', 'Video filters need insertable streams (MediaStreamTrackProcessor), which this browser lacks');
-    const captured = await this.#media;
-    if (!captured.video) throw publishError('OT_NOT_SUPPORTED', 'This publisher has no video to filter');
-    if (captured.videoKind === 'screen' || (captured.videoKind === 'custom' && this.#props.videoType === 'screen')) {
-      throw publishError('OT_NOT_SUPPORTED', 'Video filters apply to camera video, not to a screen-sharing publisher');
-    }
-    const connector = new VideoFilterConnector(parsed, mediapipeAssetBase(), streams);
-    await this.#setConnector('video', connector);
-    this.#videoFilter = connector;
+    // One filter change at a time: two racing applies would each start a pipeline on the camera.
+    return this.#filterChange(async () => {
+      const captured = await this.#media;
+      if (!captured.video) throw publishError('OT_NOT_SUPPORTED', 'This publisher has no video to filter');
+      if (captured.videoKind === 'screen' || (captured.videoKind === 'custom' && this.#props.videoType === 'screen')) {
+        throw publishError('OT_NOT_SUPPORTED', 'Video filters apply to camera video, not to a screen-sharing publisher');
+      }
+      // A filter already running switches in place (same model, same sent track).
+      if (this.#videoFilter) return this.#videoFilter.setFilter(parsed);
+      const connector = new VideoFilterConnector(parsed, mediapipeAssetBase(), streams);
+      await this.#setConnector('video', connector);
+      this.#videoFilter = connector;
+    });
+  }
+
+  #filterChange(run: () => Promise<void>): Promise<void> {
+    const next = this.#filterQueue.then(run, run);
+    this.#filterQueue = next.catch(() => {});
+    return next;
   }
 
   /** The filter in use (a copy), or null. */
   getVideoFilter(): VideoFilter | null {
-    return this.#videoFilter ? { ...this.#videoFilter.filter } : null;
+    return this.#videoFilter?.filter ?? null;
   }
 
   /** @internal Colloquy: the running filter's frame and segmentation counts (tests, benchmark), or null. */
@@ -701,9 +713,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   /** Goes back to the camera's own picture (resolves when no filter is applied too). */
-  async clearVideoFilter(): Promise<void> {
-    if (!this.#videoFilter) return;
-    await this.#setConnector('video', null);
+  clearVideoFilter(): Promise<void> {
+    return this.#filterChange(async () => {
+      if (this.#videoFilter) await this.#setConnector('video', null);
+    });
   }
 
   /**
@@ -882,6 +895,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (ctx && streamId) void ctx.request('unpublish', { streamId }).catch(() => {});
     this.#teardown();
     this.#meter?.stop();
+    this.#videoFilter = null;
     for (const kind of ['audio', 'video'] as const) {
       const used = this.#connectors[kind];
       this.#connectors[kind] = null;

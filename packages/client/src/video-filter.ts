@@ -211,7 +211,7 @@ class Segmenter {
  * output track; destroy() stops everything.
  */
 export class VideoFilterConnector implements MediaProcessorConnector {
-  readonly filter: VideoFilter;
+  #filter: VideoFilter;
   readonly #assetBase: string;
   readonly #streams: InsertableStreams;
   readonly #segmenter = new Segmenter();
@@ -228,16 +228,36 @@ export class VideoFilterConnector implements MediaProcessorConnector {
   framesOut = 0;
 
   constructor(filter: VideoFilter, assetBase: string, streams: InsertableStreams) {
-    this.filter = filter;
+    this.#filter = filter;
     this.#assetBase = assetBase;
     this.#streams = streams;
+  }
+
+  /** The filter it runs (a copy). */
+  get filter(): VideoFilter {
+    return { ...this.#filter };
+  }
+
+  /**
+   * Switches to another filter on the same pipeline: the model and the output track stay (no new
+   * model load, no replaceTrack); a replacement image is loaded before the switch.
+   */
+  async setFilter(filter: VideoFilter): Promise<void> {
+    const background = filter.type === 'backgroundReplacement' ? await loadImage(filter.backgroundImgUrl) : null;
+    if (this.#stopped) {
+      background?.close();
+      throw publishError('OT_NOT_SUPPORTED', 'The video filter was cleared');
+    }
+    this.#background?.close();
+    this.#background = background;
+    this.#filter = filter;
   }
 
   async setTrack(track: MediaStreamTrack): Promise<MediaStreamTrack> {
     if (track.kind !== 'video') throw invalidParameter('a video filter takes a video track');
     if (!this.#generator) {
       try {
-        if (this.filter.type === 'backgroundReplacement') this.#background = await loadImage(this.filter.backgroundImgUrl);
+        if (this.#filter.type === 'backgroundReplacement') this.#background = await loadImage(this.#filter.backgroundImgUrl);
         await this.#segmenter.start(this.#assetBase);
       } catch (err) {
         this.destroy();
@@ -308,11 +328,11 @@ export class VideoFilterConnector implements MediaProcessorConnector {
     // The background: the frame blurred (at a quarter of its size, then scaled up: the same look for
     // a fraction of the cost), or the image covering the picture, centred.
     ctx.globalCompositeOperation = 'copy';
-    if (this.filter.type === 'backgroundBlur') {
+    if (this.#filter.type === 'backgroundBlur') {
       const small = this.#small!;
       const sctx = small.getContext('2d')!;
       sctx.globalCompositeOperation = 'copy';
-      sctx.filter = `blur(${Math.max(1, blurRadius(this.filter.blurStrength ?? 'high', height) / BLUR_SCALE)}px)`;
+      sctx.filter = `blur(${Math.max(1, blurRadius(this.#filter.blurStrength ?? 'high', height) / BLUR_SCALE)}px)`;
       sctx.drawImage(frame, 0, 0, small.width, small.height);
       ctx.drawImage(small, 0, 0, width, height);
     } else if (this.#background) {

@@ -137,8 +137,9 @@ describe('video filters', () => {
     expect(blurred.background / before.background).toBeLessThan(0.4);
     expect(blurred.figure / before.figure).toBeGreaterThan(0.6);
     expect(blurred.figure / before.figure).toBeGreaterThan(2 * (blurred.background / before.background));
-    // The call goes on: the subscriber keeps decoding frames (the rate is printed; figures are the benchmark's).
-    expect(rateBlurred.frames).toBeGreaterThanOrEqual(10);
+    // The call goes on: the subscriber keeps decoding filtered frames (the rate is printed above;
+    // figures are the benchmark's: on a loaded machine the rate dips, so the test waits for frames).
+    await expectDecoding(sub, [key], { audio: false, timeoutMs: 30_000 });
 
     await pub.page.evaluate(() => (window as any).publisher.clearVideoFilter());
     expect(await pub.page.evaluate(() => (window as any).publisher.getVideoFilter())).toBeNull();
