@@ -23,8 +23,9 @@ import type { Session } from './session.js';
 import type { Stream } from './stream.js';
 import { candidateJson, type MediaContext } from './media-context.js';
 import { withOpusOptions } from './sdp.js';
-import { mediapipeAssetBase } from './script-url.js';
-import { VideoFilterConnector, insertableStreams, parseAudioFilter, parseVideoFilter, type VideoFilter } from './video-filter.js';
+import { sdkAssetBase } from './script-url.js';
+import { NoiseSuppressionConnector, audioWorkletSupport } from './audio-filter.js';
+import { VideoFilterConnector, insertableStreams, parseAudioFilter, parseVideoFilter, type AudioFilter, type VideoFilter } from './video-filter.js';
 
 /** Every Publisher of the page not yet destroyed (OT.publishers). */
 export const livePublishers = new Set<Publisher>();
@@ -77,8 +78,8 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
    * filter runs, so the unfiltered camera is never sent. Invalid or unsupported: a warning, no filter.
    */
   videoFilter?: VideoFilter;
-  /** OpenTok.js's audioFilter: not available in Colloquy (see applyAudioFilter); a warning. */
-  audioFilter?: unknown;
+  /** An audio filter applied from the start (as applyAudioFilter); invalid or unsupported: a warning, no filter. */
+  audioFilter?: AudioFilter;
 }
 
 /** OpenTok.js's audioBitrate range (bits per second). */
@@ -180,7 +181,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** The built-in video filter in use (it is also the video's media processor connector). */
   #videoFilter: VideoFilterConnector | null = null;
   #filterQueue: Promise<void> = Promise.resolve();
-  /** The initPublisher videoFilter being applied: publish waits for it. */
+  /** The built-in audio filter in use (the audio's media processor connector). */
+  #audioFilter: NoiseSuppressionConnector | null = null;
+  /** The initPublisher videoFilter/audioFilter being applied: publish waits for them. */
   #initialFilter: Promise<void> = Promise.resolve();
 
   /** @internal use OT.initPublisher */
@@ -204,7 +207,16 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         () => {},
       );
     }
-    if (props.audioFilter !== undefined) log.warn('initPublisher: audioFilter is not available in Colloquy (OT_NOT_SUPPORTED); the audio is sent unfiltered');
+    if (props.audioFilter !== undefined) {
+      const video = this.#initialFilter;
+      this.#initialFilter = this.#media.then(
+        async () => {
+          await video;
+          await this.applyAudioFilter(props.audioFilter).catch((err: OTError) => log.warn(`initPublisher: audioFilter not applied (${err.name}): ${err.message}`));
+        },
+        () => {},
+      );
+    }
     this.#media.then(
       (captured) => this.#onCaptured(captured, target, completion),
       (error: OTError) => {
@@ -690,7 +702,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       }
       // A filter already running switches in place (same model, same sent track).
       if (this.#videoFilter) return this.#videoFilter.setFilter(parsed);
-      const connector = new VideoFilterConnector(parsed, mediapipeAssetBase(), streams);
+      const connector = new VideoFilterConnector(parsed, sdkAssetBase('mediapipe'), streams);
       await this.#setConnector('video', connector);
       this.#videoFilter = connector;
     });
@@ -720,24 +732,35 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   /**
-   * OpenTok.js's advancedNoiseSuppression runs a noise-suppression model fetched from Vonage; no
-   * model of that kind ships in a package Colloquy can serve, so a valid filter rejects with
-   * OT_NOT_SUPPORTED (the microphone keeps the browser's own noiseSuppression, an initPublisher
-   * option) and anything else with OT_INVALID_PARAMETER. Apps can plug their own processor in through
-   * setAudioMediaProcessorConnector.
+   * `{type: 'advancedNoiseSuppression'}`: the microphone through RNNoise (a neural-network noise
+   * suppressor; its wasm and AudioWorklet come from the Colloquy server, /v2/js/noise-suppressor/),
+   * sent instead of the raw microphone (replaceTrack). Rejects with OT_INVALID_PARAMETER for another
+   * filter, OT_NOT_SUPPORTED without AudioWorklet, for a publisher without audio, or when the
+   * suppressor cannot load. Applying it again while it runs resolves.
    */
   async applyAudioFilter(filter: unknown): Promise<void> {
     parseAudioFilter(filter);
-    throw publishError('OT_NOT_SUPPORTED', 'advancedNoiseSuppression is not available in Colloquy; use the noiseSuppression publisher option or setAudioMediaProcessorConnector');
+    if (!audioWorkletSupport()) throw publishError('OT_NOT_SUPPORTED', 'advancedNoiseSuppression needs AudioWorklet, which this browser lacks');
+    return this.#filterChange(async () => {
+      const captured = await this.#media;
+      if (!captured.audio) throw publishError('OT_NOT_SUPPORTED', 'This publisher has no audio to filter');
+      if (this.#audioFilter) return;
+      const connector = new NoiseSuppressionConnector(sdkAssetBase('noise-suppressor'));
+      await this.#setConnector('audio', connector);
+      this.#audioFilter = connector;
+    });
   }
 
-  /** No audio filter is ever applied (see applyAudioFilter). */
-  getAudioFilter(): null {
-    return null;
+  /** `{type: 'advancedNoiseSuppression'}` while it runs, else null. */
+  getAudioFilter(): AudioFilter | null {
+    return this.#audioFilter ? { type: 'advancedNoiseSuppression' } : null;
   }
 
+  /** Goes back to the microphone's own sound (resolves when no filter is applied too). */
   clearAudioFilter(): Promise<void> {
-    return Promise.resolve();
+    return this.#filterChange(async () => {
+      if (this.#audioFilter) await this.#setConnector('audio', null);
+    });
   }
 
   /**
@@ -775,7 +798,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     await this.#replace(kind, current, next, { stopOld: false });
     captured[kind] = next;
     this.#connectors[kind] = connector ? { connector, source } : null;
-    if (kind === 'video') this.#videoFilter = null; // applyVideoFilter sets it again after this
+    // apply…Filter sets it again after this; a connector of the app's replaces a filter.
+    if (kind === 'video') this.#videoFilter = null;
+    else this.#audioFilter = null;
     if (kind === 'video' && this.#ui) this.#ui.video.srcObject = new MediaStream([next]);
     if (previous && previous.connector !== connector) await previous.connector.destroy?.();
   }
@@ -896,6 +921,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     this.#teardown();
     this.#meter?.stop();
     this.#videoFilter = null;
+    this.#audioFilter = null;
     for (const kind of ['audio', 'video'] as const) {
       const used = this.#connectors[kind];
       this.#connectors[kind] = null;

@@ -1,6 +1,6 @@
 // Where this SDK was loaded from. The script-tag bundle reads document.currentScript while it runs
 // (it is only set then): sessions connect to that server by default, and the video filters load
-// their model from the folder beside the script (/v2/js/mediapipe/ on a Colloquy server).
+// their models from folders beside the script (/v2/js/mediapipe/, /v2/js/noise-suppressor/).
 
 /** The URL of the running script (dist/opentok.js), or null (an ES module build, an unusual embedding). */
 export const sdkScriptUrl: URL | null = (() => {
@@ -14,12 +14,13 @@ export const sdkScriptUrl: URL | null = (() => {
 })();
 
 /**
- * The folder of the segmentation model's files, ending in '/': beside the script tag's bundle
- * (/v2/js/mediapipe/ of the server that served it); for the ES module build, /v2/js/mediapipe/ of
- * the page's origin (an app that bundles the SDK proxies that path to its Colloquy server).
+ * The folder of a filter's model files, ending in '/' — 'mediapipe' (the segmentation model of the
+ * video filters) or 'noise-suppressor' (RNNoise): beside the script tag's bundle (/v2/js/<folder>/
+ * of the server that served it); for the ES module build, /v2/js/<folder>/ of the page's origin
+ * (an app that bundles the SDK proxies that path to its Colloquy server).
  */
-export function mediapipeAssetBase(): string {
-  if (sdkScriptUrl) return new URL('mediapipe/', sdkScriptUrl).href;
+export function sdkAssetBase(folder: 'mediapipe' | 'noise-suppressor'): string {
+  if (sdkScriptUrl) return new URL(`${folder}/`, sdkScriptUrl).href;
   const origin = typeof location !== 'undefined' && /^https?:$/.test(location.protocol) ? location.origin : 'http://127.0.0.1:3000';
-  return `${origin}/v2/js/mediapipe/`;
+  return `${origin}/v2/js/${folder}/`;
 }

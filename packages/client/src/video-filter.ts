@@ -112,11 +112,11 @@ const BLUR_SCALE = 4;
 
 /**
  * MediaPipe runs on the page's main thread, like the frame loop: after a segmentation that took T
- * ms the next waits IDLE_FACTOR x T, so segmentation takes at most a third of the thread and frames
+ * ms the next waits IDLE_FACTOR x T, so segmentation takes at most a quarter of the thread and frames
  * keep flowing on a slow machine (the mask then follows the person less often). Never more often
  * than every MIN_INTERVAL_MS.
  */
-const IDLE_FACTOR = 2;
+const IDLE_FACTOR = 3;
 const MIN_INTERVAL_MS = 66;
 
 /**
@@ -216,8 +216,8 @@ export class VideoFilterConnector implements MediaProcessorConnector {
   readonly #streams: InsertableStreams;
   readonly #segmenter = new Segmenter();
   #generator: (MediaStreamTrack & { writable: WritableStream<VideoFrame> }) | null = null;
-  #writer: WritableStreamDefaultWriter<VideoFrame> | null = null;
-  #reader: ReadableStreamDefaultReader<VideoFrame> | null = null;
+  /** Aborts the pipe from the current camera into the output track. */
+  #pipe: AbortController | null = null;
   #background: ImageBitmap | null = null;
   #canvas: OffscreenCanvas | null = null;
   #person: OffscreenCanvas | null = null;
@@ -265,12 +265,15 @@ export class VideoFilterConnector implements MediaProcessorConnector {
         throw publishError('OT_NOT_SUPPORTED', `The video filter could not start: ${(err as Error).message ?? String(err)}`);
       }
       this.#generator = new this.#streams.MediaStreamTrackGenerator({ kind: 'video' });
-      this.#writer = this.#generator.writable.getWriter();
     }
-    await this.#reader?.cancel().catch(() => {});
-    const reader = new this.#streams.MediaStreamTrackProcessor({ track }).readable.getReader();
-    this.#reader = reader;
-    void this.#run(reader);
+    // One pipe at a time into the output track: a new camera's replaces the old one's.
+    this.#pipe?.abort();
+    const pipe = new AbortController();
+    this.#pipe = pipe;
+    new this.#streams.MediaStreamTrackProcessor({ track }).readable
+      .pipeThrough(new TransformStream<VideoFrame, VideoFrame>({ transform: (frame, controller) => this.#filterFrame(frame, controller) }))
+      .pipeTo(this.#generator.writable, { signal: pipe.signal, preventClose: true, preventAbort: true })
+      .catch(() => {}); // aborted (a new camera, destroy) or the camera ended
     try {
       await this.#segmenter.ready;
     } catch (err) {
@@ -280,33 +283,24 @@ export class VideoFilterConnector implements MediaProcessorConnector {
     return this.#generator;
   }
 
-  /** The frame loop: read, segment now and then, composite with the latest mask, write. */
-  async #run(reader: ReadableStreamDefaultReader<VideoFrame>): Promise<void> {
-    for (;;) {
-      let frame: VideoFrame | undefined;
-      try {
-        const next = await reader.read();
-        if (next.done) break;
-        frame = next.value;
-        this.framesIn++;
-      } catch {
-        break;
+  /**
+   * One camera frame: offered to the segmenter, composited with the latest mask and passed on
+   * (streams carry the backpressure); nothing leaves before the first mask, so the unfiltered
+   * picture never does. The camera's frame is always closed.
+   */
+  #filterFrame(frame: VideoFrame, controller: TransformStreamDefaultController<VideoFrame>): void {
+    this.framesIn++;
+    try {
+      this.#segmenter.offer(frame);
+      if (this.#segmenter.count > 0 && !this.#stopped) {
+        controller.enqueue(new VideoFrame(this.#composite(frame), { timestamp: frame.timestamp }));
+        this.framesOut++;
       }
-      try {
-        this.#segmenter.offer(frame);
-        // Nothing is written before the first mask: the unfiltered picture must not leave.
-        if (this.#segmenter.count > 0 && this.#writer && !this.#stopped) {
-          const out = new VideoFrame(this.#composite(frame), { timestamp: frame.timestamp });
-          await this.#writer.write(out).catch(() => out.close());
-          this.framesOut++;
-        }
-      } catch (err) {
-        log.warn('video filter: a frame failed:', err);
-      } finally {
-        frame.close();
-      }
+    } catch (err) {
+      log.warn('video filter: a frame failed:', err);
+    } finally {
+      frame.close();
     }
-    if (this.#reader === reader) this.#reader = null;
   }
 
   #composite(frame: VideoFrame): OffscreenCanvas {
@@ -355,8 +349,7 @@ export class VideoFilterConnector implements MediaProcessorConnector {
   destroy(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    void this.#reader?.cancel().catch(() => {});
-    void this.#writer?.close().catch(() => {});
+    this.#pipe?.abort();
     this.#generator?.stop();
     this.#segmenter.close();
     this.#background?.close();

@@ -6,7 +6,7 @@
 // background replacement puts the image behind the person. Errors follow OpenTok.js.
 
 import { greyOf, laplacianSharpness, meanColour, personScene, scaleBox, writeSceneY4m, type Box } from '@colloquy/testing/person-scene';
-import type { TestPage } from '@colloquy/testing/browser';
+import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,16 +19,27 @@ const y4m = join(dir, 'person.y4m');
 writeSceneY4m(y4m, scene);
 
 let app: MediaApp;
+/**
+ * The subscribers' own Chromium: each browser then has its page in front. Chromium does not render
+ * a new srcObject (the filtered preview) nor keep decoding for a video element in a background tab.
+ */
+let watcher: TestBrowser;
+let watcherPages: TestPage[] = [];
 
 beforeAll(async () => {
   app = await MediaApp.start({}, { args: [`--use-file-for-fake-video-capture=${y4m}`] });
+  watcher = await launchChromium();
 }, 90_000);
 
 afterEach(async () => {
   await app.closePages();
+  for (const p of watcherPages) expect(p.errors).toEqual([]);
+  await Promise.all(watcherPages.map((p) => p.page.close().catch(() => {})));
+  watcherPages = [];
 });
 
 afterAll(async () => {
+  await watcher?.close();
   await app?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -81,6 +92,14 @@ async function waitForFrame<T>(p: TestPage, which: string, measure: (f: Frame) =
   throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
 }
 
+/** A page of the subscribers' Chromium. */
+async function watcherPage(): Promise<TestPage> {
+  const p = await watcher.newPage();
+  await p.page.goto(app.appUrl);
+  watcherPages.push(p);
+  return p;
+}
+
 /** Frames decoded per second by a subscriber over about `ms`, from getStats's framesDecoded. */
 async function decodeRate(p: TestPage, key: string, ms = 3000): Promise<{ fps: number; frames: number }> {
   const first = (await subStats(p))[key]!;
@@ -94,7 +113,7 @@ async function decodeRate(p: TestPage, key: string, ms = 3000): Promise<{ fps: n
 async function call(): Promise<{ pub: TestPage; sub: TestPage; key: string }> {
   const sessionId = await app.createSession('routed');
   const pub = await app.openPage();
-  const sub = await app.openPage();
+  const sub = await watcherPage();
   await app.join(pub, sessionId);
   await app.join(sub, sessionId, 'subscriber');
   const published = await publish(pub, { resolution: '640x480', frameRate: 30, name: 'filtered' });
@@ -122,7 +141,7 @@ describe('video filters', () => {
     });
     expect(applied.filter).toEqual({ type: 'backgroundBlur', blurStrength: 'high' });
     // The preview shows the filtered picture too.
-    const preview = await waitForFrame(pub, 'publisher', sharpness, (s) => s.background < before.background * 0.4, 'a blurred preview', 30_000);
+    const preview = await waitForFrame(pub, 'publisher', sharpness, (s) => s.background < before.background * 0.4, 'a blurred preview');
     const blurred = await waitForFrame(sub, key, sharpness, (s) => s.background < before.background * 0.4, 'a blurred background at the subscriber');
     const statsBefore = await pub.page.evaluate(() => (window as any).publisher._videoFilterStats());
     const rateBlurred = await decodeRate(sub, key);
@@ -150,7 +169,7 @@ describe('video filters', () => {
   it('background replacement (as initPublisher videoFilter) puts the image behind the person from the first frame', async () => {
     const sessionId = await app.createSession('routed');
     const pub = await app.openPage();
-    const sub = await app.openPage();
+    const sub = await watcherPage();
     await app.join(pub, sessionId);
     await app.join(sub, sessionId, 'subscriber');
     // A plain magenta picture, as a data: URL.
@@ -205,7 +224,7 @@ describe('video filters', () => {
         badImageUrl: await name(camera.applyVideoFilter({ type: 'backgroundReplacement', backgroundImgUrl: 'ftp://example/x.png' })),
         unloadableImage: await name(camera.applyVideoFilter({ type: 'backgroundReplacement', backgroundImgUrl: '/no-such-image.png' })),
         screen: await name(screen.applyVideoFilter({ type: 'backgroundBlur' })),
-        audio: await name(camera.applyAudioFilter({ type: 'advancedNoiseSuppression' })),
+        noAudio: await name(camera.applyAudioFilter({ type: 'advancedNoiseSuppression' })),
         badAudio: await name(camera.applyAudioFilter({ type: 'echo' })),
         clearNothing: await name(camera.clearVideoFilter()),
         clearAudio: await name(camera.clearAudioFilter()),
@@ -224,7 +243,7 @@ describe('video filters', () => {
       badImageUrl: 'OT_INVALID_PARAMETER',
       unloadableImage: 'OT_INVALID_PARAMETER',
       screen: 'OT_NOT_SUPPORTED',
-      audio: 'OT_NOT_SUPPORTED',
+      noAudio: 'OT_NOT_SUPPORTED',
       badAudio: 'OT_INVALID_PARAMETER',
       clearNothing: 'resolved',
       clearAudio: 'resolved',
@@ -237,8 +256,10 @@ describe('video filters', () => {
     expect((await model.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
     const wasm = await fetch(`${app.t.url}/v2/js/mediapipe/selfie_segmentation_solution_simd_wasm_bin.wasm`);
     expect(wasm.headers.get('content-type')).toBe('application/wasm');
-    for (const path of ['package.json', 'index.d.ts', '..%2Fpackage.json', 'nothing.js']) {
-      expect((await fetch(`${app.t.url}/v2/js/mediapipe/${path}`)).status, path).toBe(404);
+    const worklet = await fetch(`${app.t.url}/v2/js/noise-suppressor/rnnoiseWorklet.js`);
+    expect([worklet.status, worklet.headers.get('content-type')]).toEqual([200, 'application/javascript; charset=utf-8']);
+    for (const path of ['mediapipe/package.json', 'mediapipe/index.d.ts', 'mediapipe/..%2Fpackage.json', 'mediapipe/nothing.js', 'noise-suppressor/index.js', 'noise-suppressor/speex.wasm', 'elsewhere/x.js']) {
+      expect((await fetch(`${app.t.url}/v2/js/${path}`)).status, path).toBe(404);
     }
   }, 120_000);
 });
