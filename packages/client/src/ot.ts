@@ -16,21 +16,15 @@ import { LogLevels, getLogLevel, log, setLogLevel } from './logger.js';
 import { Connection } from './connection.js';
 import { Session, connectedSessions, setExceptionReporter, type SessionOptions } from './session.js';
 import { VERSION } from './version.js';
+import { sdkScriptUrl } from './script-url.js';
+import { insertableStreams } from './video-filter.js';
 
 export interface OTEventMap {
   exception: ExceptionEvent<OTGlobal>;
 }
 
-/** Where the script came from: read while it runs, since document.currentScript is only set then. */
-const scriptOrigin: string | null = (() => {
-  try {
-    const script = typeof document !== 'undefined' ? document.currentScript : null;
-    if (script && 'src' in script && typeof script.src === 'string' && script.src) return new URL(script.src).origin;
-  } catch {
-    // An unusual embedding: fall back to the page's origin.
-  }
-  return null;
-})();
+/** Where the script came from (null for the ES module build). */
+const scriptOrigin: string | null = sdkScriptUrl?.origin ?? null;
 
 /** OT.setProxyUrl: a proxy in front of the Colloquy server that sessions made afterwards go through. */
 let proxyUrl: string | null = null;
@@ -180,13 +174,13 @@ class OTGlobal extends OTEventEmitter<OTEventMap> {
   }
 
   /**
-   * Whether media processor connectors (publisher.setVideoMediaProcessorConnector, as
-   * `@vonage/media-processor` provides) can run here: they need insertable streams
-   * (MediaStreamTrackProcessor and MediaStreamTrackGenerator), which Chromium has.
+   * Whether the built-in video filters (publisher.applyVideoFilter) and media processor connectors
+   * (setVideoMediaProcessorConnector, as `@vonage/media-processor` provides) can run here: they need
+   * insertable streams for raw video (MediaStreamTrackProcessor and MediaStreamTrackGenerator, with
+   * VideoFrame and OffscreenCanvas), which Chromium has.
    */
   hasMediaProcessorSupport(): boolean {
-    const g = globalThis as { MediaStreamTrackProcessor?: unknown; MediaStreamTrackGenerator?: unknown };
-    return typeof g.MediaStreamTrackProcessor === 'function' && typeof g.MediaStreamTrackGenerator === 'function';
+    return insertableStreams() !== null;
   }
 
   /**

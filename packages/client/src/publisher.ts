@@ -23,6 +23,9 @@ import type { Session } from './session.js';
 import type { Stream } from './stream.js';
 import { candidateJson, type MediaContext } from './media-context.js';
 import { withOpusOptions } from './sdp.js';
+import { sdkAssetBase } from './script-url.js';
+import { NoiseSuppressionConnector, audioWorkletSupport } from './audio-filter.js';
+import { VideoFilterConnector, insertableStreams, parseAudioFilter, parseVideoFilter, type AudioFilter, type VideoFilter } from './video-filter.js';
 
 /** Every Publisher of the page not yet destroyed (OT.publishers). */
 export const livePublishers = new Set<Publisher>();
@@ -70,6 +73,13 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
   enableStereo?: boolean;
   /** The audio's target bitrate, 6,000 to 510,000 bps (Opus `maxaveragebitrate` and the sender's maxBitrate). Default: the browser's (about 32 kbps mono). */
   audioBitrate?: number;
+  /**
+   * A video filter applied from the start (as applyVideoFilter): the stream is published once the
+   * filter runs, so the unfiltered camera is never sent. Invalid or unsupported: a warning, no filter.
+   */
+  videoFilter?: VideoFilter;
+  /** An audio filter applied from the start (as applyAudioFilter); invalid or unsupported: a warning, no filter. */
+  audioFilter?: AudioFilter;
 }
 
 /** OpenTok.js's audioBitrate range (bits per second). */
@@ -168,6 +178,13 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   readonly #connectors: Record<'audio' | 'video', { connector: MediaProcessorConnector; source: MediaStreamTrack } | null> = { audio: null, video: null };
   /** audioBitrate, when valid. */
   #audioBitrate: number | undefined;
+  /** The built-in video filter in use (it is also the video's media processor connector). */
+  #videoFilter: VideoFilterConnector | null = null;
+  #filterQueue: Promise<void> = Promise.resolve();
+  /** The built-in audio filter in use (the audio's media processor connector). */
+  #audioFilter: NoiseSuppressionConnector | null = null;
+  /** The initPublisher videoFilter/audioFilter being applied: publish waits for them. */
+  #initialFilter: Promise<void> = Promise.resolve();
 
   /** @internal use OT.initPublisher */
   constructor(target: unknown, props: PublisherProperties = {}, completion?: PublisherCompletionHandler) {
@@ -184,6 +201,22 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     }
     livePublishers.add(this);
     this.#media = capture(props);
+    if (props.videoFilter !== undefined) {
+      this.#initialFilter = this.#media.then(
+        () => this.applyVideoFilter(props.videoFilter).catch((err: OTError) => log.warn(`initPublisher: videoFilter not applied (${err.name}): ${err.message}`)),
+        () => {},
+      );
+    }
+    if (props.audioFilter !== undefined) {
+      const video = this.#initialFilter;
+      this.#initialFilter = this.#media.then(
+        async () => {
+          await video;
+          await this.applyAudioFilter(props.audioFilter).catch((err: OTError) => log.warn(`initPublisher: audioFilter not applied (${err.name}): ${err.message}`));
+        },
+        () => {},
+      );
+    }
     this.#media.then(
       (captured) => this.#onCaptured(captured, target, completion),
       (error: OTError) => {
@@ -236,6 +269,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     this.#publishDone = done;
     try {
       const captured = await this.#media;
+      await this.#initialFilter;
       if (this.#destroyed || this.#ctx !== ctx) throw publishError('OT_UNABLE_TO_PUBLISH', 'The publisher was destroyed before it could publish');
       if (!captured.audio && !captured.video) throw publishError('OT_UNABLE_TO_PUBLISH', 'Nothing to publish: both audioSource and videoSource are off');
       const body = this.#publishBody(captured);
@@ -282,7 +316,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   #publishBody(captured: Captured) {
-    const settings = captured.video?.getSettings();
+    const settings = this.#cameraTrack()?.getSettings();
     const videoType: VideoType | null = captured.video ? (captured.videoKind === 'custom' ? (this.#props.videoType ?? 'custom') : (captured.videoKind ?? 'camera')) : null;
     return {
       name: String(this.#props.name ?? '').slice(0, 1000),
@@ -299,7 +333,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     const stream = new MediaStream(tracks);
     // One transceiver per track, sendonly; routed camera video as simulcast, the rest one encoding.
     for (const track of tracks) {
-      const settings = track.kind === 'video' && routed && captured.videoKind === 'camera' ? track.getSettings() : {};
+      const settings = track.kind === 'video' && routed && captured.videoKind === 'camera' ? (this.#cameraTrack() ?? track).getSettings() : {};
       const encodings = simulcastEncodings(settings.width ?? 0, settings.height ?? 0);
       if (encodings.length === 0) {
         pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
@@ -490,6 +524,14 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     ctx.request('updateStream', { streamId, ...changes }).catch((err: OTError) => log.warn('stream update failed:', err.message));
   }
 
+  /**
+   * The camera's (or custom) video track: the one sent, or under a filter or media processor the
+   * one it reads, whose settings (size, device) the processed track does not report.
+   */
+  #cameraTrack(): MediaStreamTrack | null {
+    return this.#connectors.video?.source ?? this.#captured?.video ?? null;
+  }
+
   /** The microphone track (OpenTok.js getAudioSource). */
   getAudioSource(): MediaStreamTrack | null {
     return this.#captured?.audio ?? null;
@@ -498,7 +540,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** The video source: device id, kind and track (OpenTok.js getVideoSource); `track` is null while publishVideo(false). */
   getVideoSource(): { deviceId: string | null; type: 'camera' | 'screen' | 'custom' | null; track: MediaStreamTrack | null } {
     const track = this.#captured?.video ?? null;
-    return { deviceId: track?.getSettings().deviceId ?? null, type: this.#captured?.videoKind ?? null, track: this.#publishVideo ? track : null };
+    return { deviceId: this.#cameraTrack()?.getSettings().deviceId ?? null, type: this.#captured?.videoKind ?? null, track: this.#publishVideo ? track : null };
   }
 
   /** Switches the microphone: a device id or a MediaStreamTrack. The stream stays published (replaceTrack). */
@@ -550,7 +592,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (!captured.video || captured.videoKind !== 'camera') throw publishError('OT_NOT_SUPPORTED', 'cycleVideo needs a publisher with a camera video source');
     const cameras = (await listDevices()).filter((d) => d.kind === 'videoInput');
     if (cameras.length === 0) throw publishError('OT_NO_DEVICES_FOUND', 'No camera to cycle to');
-    const current = captured.video.getSettings().deviceId;
+    const current = this.#cameraTrack()?.getSettings().deviceId;
     const next = cameras[(cameras.findIndex((d) => d.deviceId === current) + 1) % cameras.length]!;
     if (next.deviceId !== current) await this.setVideoSource(next.deviceId);
     return { deviceId: next.deviceId };
@@ -606,7 +648,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   async #applyEncodingNow(pcs?: RTCPeerConnection[]): Promise<void> {
     const targets = pcs ?? [this.#pc, ...[...this.#relayPeers.values()].map((p) => p.pc)].filter((pc): pc is RTCPeerConnection => pc !== null);
     const wishes = this.#encoding;
-    const settings = this.#captured?.video?.getSettings();
+    const settings = this.#cameraTrack()?.getSettings();
     const scale =
       wishes.resolution && settings?.width && settings.height
         ? Math.max(1, settings.width / wishes.resolution.width, settings.height / wishes.resolution.height)
@@ -650,17 +692,88 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   /**
-   * OpenTok.js's built-in filters (background blur and replacement, noise suppression) run models
-   * fetched from Vonage's CDN, which a self-hosted server does not have: they reject with
-   * OT_NOT_SUPPORTED and the media is sent unfiltered. Apps that need a filter plug their own
-   * processor in through set…MediaProcessorConnector. Clearing (nothing is applied) resolves.
+   * Background blur (`{type: 'backgroundBlur', blurStrength: 'low' | 'high'}`, default 'high') or
+   * replacement (`{type: 'backgroundReplacement', backgroundImgUrl}`) of the camera video, sent and
+   * previewed instead of the camera's (replaceTrack, no renegotiation). The person is found by
+   * MediaPipe Selfie Segmentation, loaded from the Colloquy server beside this script the first time
+   * a filter is applied; resolves once the filter gives its first frame. Rejects with
+   * OT_INVALID_PARAMETER for a bad filter (or a background image that does not load), and with
+   * OT_NOT_SUPPORTED where the browser lacks insertable streams (OT.hasMediaProcessorSupport()),
+   * for a screen-sharing or video-less publisher, or when the model cannot load. A new filter
+   * replaces the current one (and a media processor connector).
    */
-  applyVideoFilter(_filter: unknown): Promise<void> {
-    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Built-in video filters are not available in Colloquy; use setVideoMediaProcessorConnector with your own processor'));
+  async applyVideoFilter(filter: unknown): Promise<void> {
+    const parsed = parseVideoFilter(filter);
+    const streams = insertableStreams();
+    if (!streams) throw publishError('OT_NOT_SUPPORTED', 'Video filters need insertable streams (MediaStreamTrackProcessor), which this browser lacks');
+    // One filter change at a time: two racing applies would each start a pipeline on the camera.
+    return this.#filterChange(async () => {
+      const captured = await this.#media;
+      if (!captured.video) throw publishError('OT_NOT_SUPPORTED', 'This publisher has no video to filter');
+      if (captured.videoKind === 'screen' || (captured.videoKind === 'custom' && this.#props.videoType === 'screen')) {
+        throw publishError('OT_NOT_SUPPORTED', 'Video filters apply to camera video, not to a screen-sharing publisher');
+      }
+      // A filter already running switches in place (same model, same sent track).
+      if (this.#videoFilter) return this.#videoFilter.setFilter(parsed);
+      const connector = new VideoFilterConnector(parsed, sdkAssetBase('mediapipe'), streams);
+      await this.#setConnector('video', connector);
+      this.#videoFilter = connector;
+    });
   }
 
-  applyAudioFilter(_filter: unknown): Promise<void> {
-    return Promise.reject(publishError('OT_NOT_SUPPORTED', 'Built-in audio filters are not available in Colloquy; use setAudioMediaProcessorConnector with your own processor'));
+  #filterChange(run: () => Promise<void>): Promise<void> {
+    const next = this.#filterQueue.then(run, run);
+    this.#filterQueue = next.catch(() => {});
+    return next;
+  }
+
+  /** The filter in use (a copy), or null. */
+  getVideoFilter(): VideoFilter | null {
+    return this.#videoFilter?.filter ?? null;
+  }
+
+  /** @internal Colloquy: the running filter's frame and segmentation counts (tests, benchmark), or null. */
+  _videoFilterStats() {
+    return this.#videoFilter?.stats() ?? null;
+  }
+
+  /** Goes back to the camera's own picture (resolves when no filter is applied too). */
+  clearVideoFilter(): Promise<void> {
+    return this.#filterChange(async () => {
+      if (this.#videoFilter) await this.#setConnector('video', null);
+    });
+  }
+
+  /**
+   * `{type: 'advancedNoiseSuppression'}`: the microphone through RNNoise (a neural-network noise
+   * suppressor; its wasm and AudioWorklet come from the Colloquy server, /v2/js/noise-suppressor/),
+   * sent instead of the raw microphone (replaceTrack). Rejects with OT_INVALID_PARAMETER for another
+   * filter, OT_NOT_SUPPORTED without AudioWorklet, for a publisher without audio, or when the
+   * suppressor cannot load. Applying it again while it runs resolves.
+   */
+  async applyAudioFilter(filter: unknown): Promise<void> {
+    parseAudioFilter(filter);
+    if (!audioWorkletSupport()) throw publishError('OT_NOT_SUPPORTED', 'advancedNoiseSuppression needs AudioWorklet, which this browser lacks');
+    return this.#filterChange(async () => {
+      const captured = await this.#media;
+      if (!captured.audio) throw publishError('OT_NOT_SUPPORTED', 'This publisher has no audio to filter');
+      if (this.#audioFilter) return;
+      const connector = new NoiseSuppressionConnector(sdkAssetBase('noise-suppressor'));
+      await this.#setConnector('audio', connector);
+      this.#audioFilter = connector;
+    });
+  }
+
+  /** `{type: 'advancedNoiseSuppression'}` while it runs, else null. */
+  getAudioFilter(): AudioFilter | null {
+    return this.#audioFilter ? { type: 'advancedNoiseSuppression' } : null;
+  }
+
+  /** Goes back to the microphone's own sound (resolves when no filter is applied too). */
+  clearAudioFilter(): Promise<void> {
+    return this.#filterChange(async () => {
+      if (this.#audioFilter) await this.#setConnector('audio', null);
+    });
   }
 
   /**
@@ -698,25 +811,11 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     await this.#replace(kind, current, next, { stopOld: false });
     captured[kind] = next;
     this.#connectors[kind] = connector ? { connector, source } : null;
+    // apply…Filter sets it again after this; a connector of the app's replaces a filter.
+    if (kind === 'video') this.#videoFilter = null;
+    else this.#audioFilter = null;
     if (kind === 'video' && this.#ui) this.#ui.video.srcObject = new MediaStream([next]);
     if (previous && previous.connector !== connector) await previous.connector.destroy?.();
-  }
-
-  clearVideoFilter(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  clearAudioFilter(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** No filter is ever applied (see applyVideoFilter). */
-  getVideoFilter(): null {
-    return null;
-  }
-
-  getAudioFilter(): null {
-    return null;
   }
 
   /** The preview's current frame as a base64 PNG (no data: prefix); null before the first frame. */
@@ -834,6 +933,8 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (ctx && streamId) void ctx.request('unpublish', { streamId }).catch(() => {});
     this.#teardown();
     this.#meter?.stop();
+    this.#videoFilter = null;
+    this.#audioFilter = null;
     for (const kind of ['audio', 'video'] as const) {
       const used = this.#connectors[kind];
       this.#connectors[kind] = null;

@@ -417,13 +417,13 @@ describe('media processor connectors', () => {
     await waitForLog(a, (l) => l.some((e) => e.type === 'connectorDestroyed' && e['kind'] === 'audio'), 'audio connector destroyed');
     await expect.poll(async () => (await b.page.evaluate((id) => (window as any).maxLevel(id), streamId)) as number, { timeout: 15_000 }).toBeGreaterThan(0.01);
 
-    // Not a connector: refused with OT_INVALID_PARAMETER; built-in filters stay unsupported.
+    // Not a connector, or not a filter: refused with OT_INVALID_PARAMETER (filters themselves: video-filter.test.ts).
     const refused = await a.page.evaluate(async () => {
       const w = window as any;
       const bad = await w.publisher.setVideoMediaProcessorConnector({}).then(() => 'ok', (e: { name: string }) => e.name);
-      const blur = await w.publisher.applyVideoFilter({ type: 'backgroundBlur' }).then(() => 'ok', (e: { name: string }) => e.name);
+      const blur = await w.publisher.applyVideoFilter({ type: 'backgroundBlur', blurStrength: 'medium' }).then(() => 'ok', (e: { name: string }) => e.name);
       return { bad, blur };
     });
-    expect(refused).toEqual({ bad: 'OT_INVALID_PARAMETER', blur: 'OT_NOT_SUPPORTED' });
+    expect(refused).toEqual({ bad: 'OT_INVALID_PARAMETER', blur: 'OT_INVALID_PARAMETER' });
   });
 });

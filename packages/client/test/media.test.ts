@@ -413,14 +413,14 @@ describe('publisher and subscriber controls', () => {
       .poll(() => t.server.inspector.events(sessionId, { errorsOnly: true }).items.map((e) => String(e.details['message'] ?? '')))
       .toContain(`The app reported an issue: ${issueId}`);
 
-    // Built-in filters need Vonage's CDN models: refused (apps bring their own processor through a connector).
+    // Filters (applied and measured in video-filter.test.ts and audio-filter.test.ts): a bad one is refused; clearing nothing resolves.
     const filters = await a.page.evaluate(async () => {
       const pub = (window as any).publisher;
-      const refused = await pub.applyVideoFilter({ type: 'backgroundBlur', blurStrength: 'low' }).then(() => null, (e: any) => e.name);
+      const refused = await pub.applyAudioFilter({ type: 'noiseGate' }).then(() => null, (e: any) => e.name);
       await pub.clearVideoFilter();
       return { refused, filter: pub.getVideoFilter() };
     });
-    expect(filters).toEqual({ refused: 'OT_NOT_SUPPORTED', filter: null });
+    expect(filters).toEqual({ refused: 'OT_INVALID_PARAMETER', filter: null });
 
     // OT.getUserMedia: a MediaStream from OpenTok's options.
     const gum = await a.page.evaluate(async () => {

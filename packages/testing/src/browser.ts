@@ -33,6 +33,8 @@ export const CHROMIUM_ARGS = [
 
 export interface TestBrowser {
   context: BrowserContext;
+  /** The profile folder (--user-data-dir): tells this Chromium's processes apart (e.g. to read their CPU time). */
+  profile: string;
   /** Opens a page that records its uncaught errors and console errors. */
   newPage(): Promise<TestPage>;
   close(): Promise<void>;
@@ -66,6 +68,7 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<TestB
   });
   return {
     context,
+    profile,
     async newPage() {
       const page = await context.newPage();
       const errors: string[] = [];
