@@ -440,6 +440,7 @@ export class SignalingServer {
             hasVideo: message.hasVideo,
             videoDimensions: message.videoDimensions ?? null,
             frameRate: message.frameRate ?? null,
+            publishCaptions: message.publishCaptions ?? false,
             ...(message.sdp === undefined ? {} : { sdp: message.sdp }),
           });
           return sdp === undefined ? { streamId: stream.id, muteForced } : { streamId: stream.id, sdp, muteForced };
@@ -453,6 +454,7 @@ export class SignalingServer {
           ...(message.hasAudio === undefined ? {} : { hasAudio: message.hasAudio }),
           ...(message.hasVideo === undefined ? {} : { hasVideo: message.hasVideo }),
           ...(message.videoDimensions === undefined ? {} : { videoDimensions: message.videoDimensions }),
+          ...(message.publishCaptions === undefined ? {} : { publishCaptions: message.publishCaptions }),
         });
         break;
       case 'subscribe':
@@ -461,6 +463,7 @@ export class SignalingServer {
             audio: message.subscribeToAudio ?? true,
             video: message.subscribeToVideo ?? true,
             preferredResolution: message.preferredResolution ?? null,
+            captions: message.subscribeToCaptions ?? false,
           });
           return sdp === undefined ? { subscriberId: subscription.id } : { subscriberId: subscription.id, sdp };
         });
@@ -489,6 +492,7 @@ export class SignalingServer {
           ...(message.subscribeToAudio === undefined ? {} : { audio: message.subscribeToAudio }),
           ...(message.subscribeToVideo === undefined ? {} : { video: message.subscribeToVideo }),
           ...(message.preferredResolution === undefined ? {} : { preferredResolution: message.preferredResolution }),
+          ...(message.subscribeToCaptions === undefined ? {} : { captions: message.subscribeToCaptions }),
         });
         break;
       case 'unsubscribe':
