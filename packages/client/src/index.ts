@@ -29,6 +29,7 @@ export {
   AudioLevelUpdatedEvent,
   VideoEnabledChangedEvent,
   MediaStoppedEvent,
+  CaptionReceivedEvent,
   type VideoChangeReason,
 } from './events.js';
 export { OTEventEmitter, type EventHandler } from './event-emitter.js';

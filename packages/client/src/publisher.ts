@@ -50,6 +50,11 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
   publishAudio?: boolean;
   /** Start with video on (default true). */
   publishVideo?: boolean;
+  /**
+   * Caption this stream's audio while live captions run for the session (started by the app
+   * server's REST call); subscribers that subscribeToCaptions receive them. Default false.
+   */
+  publishCaptions?: boolean;
   /** Mirror the local camera preview (default true for cameras, false otherwise). */
   mirror?: boolean;
   audioSource?: AudioSourceOption;
@@ -151,6 +156,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #ui: MediaElement | null = null;
   #publishAudio: boolean;
   #publishVideo: boolean;
+  #publishCaptions: boolean;
   #ctx: MediaContext | null = null;
   #streamId: string | null = null;
   #pc: RTCPeerConnection | null = null;
@@ -176,6 +182,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     this.id = `OT_publisher_${++publisherCount}`;
     this.#publishAudio = props.publishAudio !== false;
     this.#publishVideo = props.publishVideo !== false;
+    this.#publishCaptions = props.publishCaptions === true;
     this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
     if (props.audioBitrate !== undefined) {
       const bps = props.audioBitrate;
@@ -262,6 +269,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       const hasAudio = !!captured.audio && this.#publishAudio;
       const hasVideo = !!captured.video && this.#publishVideo;
       if (hasAudio !== body.hasAudio || hasVideo !== body.hasVideo) this.#updateStream({ hasAudio, hasVideo });
+      if (this.#publishCaptions !== body.publishCaptions) this.#updateStream({ publishCaptions: this.#publishCaptions });
     } catch (err) {
       this.#finishPublish(asOTError(err, ExceptionCodes.UNABLE_TO_PUBLISH, 'OT_UNABLE_TO_PUBLISH'));
       this.#teardown();
@@ -278,6 +286,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       hasVideo: !!captured.video && this.#publishVideo,
       videoDimensions: settings?.width && settings.height ? { width: Math.round(settings.width), height: Math.round(settings.height) } : null,
       frameRate: captured.video ? Math.round(this.#props.frameRate ?? settings?.frameRate ?? 30) : null,
+      publishCaptions: this.#publishCaptions,
     };
   }
 
@@ -470,7 +479,17 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     return this;
   }
 
-  #updateStream(changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: { width: number; height: number } }): void {
+  /**
+   * Captions this stream's audio (or stops), while live captions run for the session: the stream's
+   * hasCaptions follows, with streamPropertyChanged.
+   */
+  publishCaptions(value: boolean): this {
+    this.#publishCaptions = value === true;
+    this.#updateStream({ publishCaptions: this.#publishCaptions });
+    return this;
+  }
+
+  #updateStream(changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: { width: number; height: number }; publishCaptions?: boolean }): void {
     const ctx = this.#ctx;
     const streamId = this.#streamId;
     if (!ctx || !streamId) return;

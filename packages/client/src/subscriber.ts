@@ -12,7 +12,7 @@ import { AudioLevelMeter } from './audio-level.js';
 import { applyAudioOutput } from './audio-output.js';
 import { ExceptionCodes, OTError, asOTError, subscribeError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
-import { AudioLevelUpdatedEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
+import { AudioLevelUpdatedEvent, CaptionReceivedEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
 import { log } from './logger.js';
 import { candidateJson, type MediaContext } from './media-context.js';
 import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, play, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
@@ -33,6 +33,7 @@ export interface SubscriberEventMap {
   videoEnabled: VideoEnabledChangedEvent<Subscriber>;
   videoElementCreated: VideoElementCreatedEvent<Subscriber>;
   videoDimensionsChanged: OTEvent<Subscriber>;
+  captionReceived: CaptionReceivedEvent<Subscriber>;
 }
 
 /** session.subscribe options (OpenTok.js SubscriberProperties). */
@@ -47,6 +48,8 @@ export interface SubscriberProperties extends ElementOptions {
   preferredResolution?: { width: number; height: number } | 'auto';
   /** Kept, not applied: the SFU does not pick temporal layers yet. */
   preferredFrameRate?: number;
+  /** Receive the stream's live captions from the start (captionReceived). Default false. */
+  subscribeToCaptions?: boolean;
 }
 
 /**
@@ -81,6 +84,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   #pendingCandidates: RTCIceCandidateInit[] = [];
   #subscribeToAudio: boolean;
   #subscribeToVideo: boolean;
+  #subscribeToCaptions: boolean;
   #done: ((error: OTError | null) => void) | null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #summarizer = new TrackSummarizer();
@@ -102,6 +106,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#done = done;
     this.#subscribeToAudio = props.subscribeToAudio !== false;
     this.#subscribeToVideo = props.subscribeToVideo !== false;
+    this.#subscribeToCaptions = props.subscribeToCaptions === true;
     this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
     this.#preferredResolution = wantedResolution(props.preferredResolution);
     this.#preferredFrameRate = props.preferredFrameRate ?? null;
@@ -131,6 +136,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
         streamId: this.stream.streamId,
         subscribeToAudio: this.#subscribeToAudio,
         subscribeToVideo: this.#subscribeToVideo,
+        ...(this.#subscribeToCaptions ? { subscribeToCaptions: true } : {}),
         ...(asked === 'auto' ? {} : { preferredResolution: asked }),
       });
       if (this.#destroyed) {
@@ -275,6 +281,27 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
       this.dispatchEvent(new VideoEnabledChangedEvent(next ? 'videoEnabled' : 'videoDisabled', this, reason));
     }
     return this;
+  }
+
+  /**
+   * Receive this stream's live captions (captionReceived events) or not. Resolves once the server
+   * has the change (at once before the subscriber is connected: the subscribe carries it).
+   */
+  async subscribeToCaptions(value: boolean): Promise<void> {
+    this.#subscribeToCaptions = value === true;
+    if (!this.#subscriberId || this.#destroyed) return;
+    await this.#ctx.request('updateSubscriber', { subscriberId: this.#subscriberId, subscribeToCaptions: this.#subscribeToCaptions });
+  }
+
+  /** Whether this subscriber asked for captions (subscribeToCaptions). */
+  isSubscribedToCaptions(): boolean {
+    return this.#subscribeToCaptions;
+  }
+
+  /** @internal a caption of this subscriber's stream (the server sends them only after subscribeToCaptions). */
+  _caption(caption: string, isFinal: boolean): void {
+    if (this.#destroyed || !this.#subscribeToCaptions) return;
+    this.dispatchEvent(new CaptionReceivedEvent(this, this.stream.streamId, caption, isFinal));
   }
 
   #updateSubscriber(changes: { subscribeToAudio?: boolean; subscribeToVideo?: boolean; preferredResolution?: { width: number; height: number } | null }): void {
