@@ -230,8 +230,7 @@ export class CaptionsManager {
       return;
     }
     const session = this.#sessions.live(sessionId);
-    const captioner = StreamCaptioner.start({
-      stream,
+    const captioner = StreamCaptioner.start(stream, {
       provider: this.#provider,
       options: { languageCode: run.languageCode, partialResults: run.partialCaptions },
       ...(this.#settings.restart ? { restart: this.#settings.restart } : {}),

@@ -127,6 +127,11 @@ class PocketsphinxRecognizer extends TypedEmitter<RecognizerEvents> implements S
     });
   }
 
+  /** The engine process (operators match it in `ps`; tests kill it to check restarts). */
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
   write(pcm: Int16Array): void {
     if (this.#closed || !this.#child.stdin.writable) return;
     this.stats.samplesIn += pcm.length;
