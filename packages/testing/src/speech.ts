@@ -6,9 +6,10 @@
 // gets almost no word right).
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readOggOpus } from './media-sources.js';
 
 export const SPEECH_VOICE = 'en-us+klatt3';
 
@@ -43,6 +44,17 @@ export function speechPcm16k(text: string, options: Omit<SpeechOptions, 'sampleR
   const pcm = new Int16Array(raw.length / 2);
   for (let i = 0; i < pcm.length; i++) pcm[i] = raw.readInt16LE(i * 2);
   return { pcm, speechSeconds };
+}
+
+/**
+ * A spoken sentence as Opus packets (48 kHz mono, 20 ms each, ffmpeg's libopus), with silence
+ * around it, for a werift publisher (NodePublisher loops them): speech through the SFU without a browser.
+ */
+export function speechOpus(text: string, options: Omit<SpeechOptions, 'sampleRate'> = {}): Buffer[] {
+  const { path } = speechWav(text, { ...options, sampleRate: 48000 });
+  const ogg = path.replace(/\.wav$/, '.ogg');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', path, '-c:a', 'libopus', '-b:a', '32k', '-frame_duration', '20', '-application', 'voip', '-f', 'ogg', ogg]);
+  return readOggOpus(readFileSync(ogg));
 }
 
 /** Lower-case words of a text, without punctuation. */
