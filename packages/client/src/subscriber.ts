@@ -132,11 +132,12 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#timer = setTimeout(() => this.#fail(this.#connectError('did not connect in time')), CONNECT_TIMEOUT_MS);
     try {
       const asked = this.#preferredResolution;
+      const askedCaptions = this.#subscribeToCaptions;
       const result = await ctx.request('subscribe', {
         streamId: this.stream.streamId,
         subscribeToAudio: this.#subscribeToAudio,
         subscribeToVideo: this.#subscribeToVideo,
-        ...(this.#subscribeToCaptions ? { subscribeToCaptions: true } : {}),
+        ...(askedCaptions ? { subscribeToCaptions: true } : {}),
         ...(asked === 'auto' ? {} : { preferredResolution: asked }),
       });
       if (this.#destroyed) {
@@ -144,6 +145,10 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
         return;
       }
       this.#subscriberId = result.subscriberId;
+      // subscribeToCaptions called while the subscribe was on its way: the server hears it now.
+      if (this.#subscribeToCaptions !== askedCaptions) {
+        ctx.request('updateSubscriber', { subscriberId: result.subscriberId, subscribeToCaptions: this.#subscribeToCaptions }).catch((err: OTError) => log.warn('subscriber update failed:', err.message));
+      }
       ctx.registerSubscriber(this, result.subscriberId);
       // setPreferredResolution while the subscribe was on its way: tell the server now.
       const wanted = this.#preferredResolution;
