@@ -105,7 +105,11 @@ class PocketsphinxRecognizer extends TypedEmitter<RecognizerEvents> implements S
   #closed = false;
   #stdout = '';
   #stderr = '';
-  readonly stats = { samplesIn: 0, samplesDropped: 0 };
+  readonly #counts = { samplesIn: 0, samplesDropped: 0 };
+
+  get stats(): { samplesIn: number; samplesDropped: number; samplesQueued: number } {
+    return { ...this.#counts, samplesQueued: Math.floor(this.#child.stdin.writableLength / 2) };
+  }
 
   constructor(model: PocketsphinxModel, partialResults: boolean, log: Logger) {
     super();
@@ -134,9 +138,9 @@ class PocketsphinxRecognizer extends TypedEmitter<RecognizerEvents> implements S
 
   write(pcm: Int16Array): void {
     if (this.#closed || !this.#child.stdin.writable) return;
-    this.stats.samplesIn += pcm.length;
+    this.#counts.samplesIn += pcm.length;
     if (this.#child.stdin.writableLength > MAX_BACKLOG_BYTES) {
-      this.stats.samplesDropped += pcm.length;
+      this.#counts.samplesDropped += pcm.length;
       return;
     }
     this.#child.stdin.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
@@ -164,7 +168,8 @@ class PocketsphinxRecognizer extends TypedEmitter<RecognizerEvents> implements S
         continue;
       }
       if (this.#closed) return;
-      if ((message.type === 'partial' || message.type === 'final') && typeof message.text === 'string') {
+      if (message.type === 'ready') this.emit('ready');
+      else if ((message.type === 'partial' || message.type === 'final') && typeof message.text === 'string') {
         this.emit('result', { text: message.text, isFinal: message.type === 'final' });
       }
     }

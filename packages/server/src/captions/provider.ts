@@ -15,6 +15,8 @@ export interface RecognitionResult {
 }
 
 export type RecognizerEvents = {
+  /** The engine is loaded and listening (audio written before is kept, within the backlog bound). */
+  ready: [];
   result: [RecognitionResult];
   /**
    * The recognizer stopped on its own (its process died, its model failed): `reason` says why. Not
@@ -28,7 +30,8 @@ export interface SpeechRecognizer extends TypedEmitter<RecognizerEvents> {
   write(pcm: Int16Array): void;
   /** Stops the engine (kills its process). Idempotent; no event follows. */
   close(): void;
-  readonly stats: { samplesIn: number; samplesDropped: number };
+  /** Audio written, dropped, and waiting for the engine now (how far behind it is). */
+  readonly stats: { samplesIn: number; samplesDropped: number; samplesQueued: number };
 }
 
 export interface RecognizerOptions {

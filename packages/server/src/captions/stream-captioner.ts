@@ -49,8 +49,8 @@ export class SupervisedRecognizer {
   }
 
   /** Audio in, and dropped because the engine fell behind, since the current engine started. */
-  get stats(): { samplesIn: number; samplesDropped: number } {
-    return { ...(this.#recognizer?.stats ?? { samplesIn: 0, samplesDropped: 0 }) };
+  get stats(): { samplesIn: number; samplesDropped: number; samplesQueued: number } {
+    return { ...(this.#recognizer?.stats ?? { samplesIn: 0, samplesDropped: 0, samplesQueued: 0 }) };
   }
 
   write(pcm: Int16Array): void {
@@ -119,7 +119,7 @@ export class StreamCaptioner {
     return new StreamCaptioner(stream.id, recognizer, tap);
   }
 
-  get stats(): { samplesIn: number; samplesDropped: number; packets: number; restarts: number } {
+  get stats(): { samplesIn: number; samplesDropped: number; samplesQueued: number; packets: number; restarts: number } {
     return { ...this.#recognizer.stats, packets: this.#tap.stats.packets, restarts: this.#recognizer.restarts };
   }
 
