@@ -105,7 +105,7 @@ export class StreamEvent<Target = unknown> extends OTEvent<Target> {
   }
 }
 
-/** streamPropertyChanged: a stream's hasAudio, hasVideo or videoDimensions changed. */
+/** streamPropertyChanged: a stream's hasAudio, hasVideo, hasCaptions or videoDimensions changed. */
 export class StreamPropertyChangedEvent<Target = unknown> extends OTEvent<Target> {
   readonly stream: Stream;
   readonly changedProperty: StreamProperty;
@@ -192,6 +192,23 @@ export class VideoEnabledChangedEvent<Target = unknown> extends OTEvent<Target> 
   constructor(type: 'videoEnabled' | 'videoDisabled', target: Target, reason: VideoChangeReason) {
     super(type, target);
     this.reason = reason;
+  }
+}
+
+/**
+ * captionReceived on a Subscriber (live captions, after subscribeToCaptions(true)): the text heard
+ * in the stream's audio; `isFinal` false for the phrase so far, true when the phrase ended.
+ */
+export class CaptionReceivedEvent<Target = unknown> extends OTEvent<Target> {
+  readonly streamId: string;
+  readonly caption: string;
+  readonly isFinal: boolean;
+
+  constructor(target: Target, streamId: string, caption: string, isFinal: boolean) {
+    super('captionReceived', target);
+    this.streamId = streamId;
+    this.caption = caption;
+    this.isFinal = isFinal;
   }
 }
 

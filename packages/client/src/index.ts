@@ -30,6 +30,7 @@ export {
   VideoEnabledChangedEvent,
   MediaStoppedEvent,
   EncryptionSecretEvent,
+  CaptionReceivedEvent,
   type VideoChangeReason,
 } from './events.js';
 export { OTEventEmitter, type EventHandler } from './event-emitter.js';

@@ -53,6 +53,11 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
   publishAudio?: boolean;
   /** Start with video on (default true). */
   publishVideo?: boolean;
+  /**
+   * Caption this stream's audio while live captions run for the session (started by the app
+   * server's REST call); subscribers that subscribeToCaptions receive them. Default false.
+   */
+  publishCaptions?: boolean;
   /** Mirror the local camera preview (default true for cameras, false otherwise). */
   mirror?: boolean;
   audioSource?: AudioSourceOption;
@@ -161,6 +166,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #ui: MediaElement | null = null;
   #publishAudio: boolean;
   #publishVideo: boolean;
+  #publishCaptions: boolean;
   #ctx: MediaContext | null = null;
   #streamId: string | null = null;
   #pc: RTCPeerConnection | null = null;
@@ -193,6 +199,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     this.id = `OT_publisher_${++publisherCount}`;
     this.#publishAudio = props.publishAudio !== false;
     this.#publishVideo = props.publishVideo !== false;
+    this.#publishCaptions = props.publishCaptions === true;
     this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
     if (props.audioBitrate !== undefined) {
       const bps = props.audioBitrate;
@@ -309,6 +316,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       const hasAudio = !!captured.audio && this.#publishAudio;
       const hasVideo = !!captured.video && this.#publishVideo;
       if (hasAudio !== body.hasAudio || hasVideo !== body.hasVideo) this.#updateStream({ hasAudio, hasVideo });
+      if (this.#publishCaptions !== body.publishCaptions) this.#updateStream({ publishCaptions: this.#publishCaptions });
     } catch (err) {
       this.#finishPublish(asOTError(err, ExceptionCodes.UNABLE_TO_PUBLISH, 'OT_UNABLE_TO_PUBLISH'));
       this.#teardown();
@@ -325,6 +333,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       hasVideo: !!captured.video && this.#publishVideo,
       videoDimensions: settings?.width && settings.height ? { width: Math.round(settings.width), height: Math.round(settings.height) } : null,
       frameRate: captured.video ? Math.round(this.#props.frameRate ?? settings?.frameRate ?? 30) : null,
+      publishCaptions: this.#publishCaptions,
     };
   }
 
@@ -517,7 +526,17 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     return this;
   }
 
-  #updateStream(changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: { width: number; height: number } }): void {
+  /**
+   * Captions this stream's audio (or stops), while live captions run for the session: the stream's
+   * hasCaptions follows, with streamPropertyChanged.
+   */
+  publishCaptions(value: boolean): this {
+    this.#publishCaptions = value === true;
+    this.#updateStream({ publishCaptions: this.#publishCaptions });
+    return this;
+  }
+
+  #updateStream(changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: { width: number; height: number }; publishCaptions?: boolean }): void {
     const ctx = this.#ctx;
     const streamId = this.#streamId;
     if (!ctx || !streamId) return;

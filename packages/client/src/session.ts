@@ -661,6 +661,7 @@ export class Session extends OTEventEmitter<SessionEventMap> {
         if (!stream) return;
         if (event.changedProperty === 'hasAudio') stream.hasAudio = event.newValue as boolean;
         else if (event.changedProperty === 'hasVideo') stream.hasVideo = event.newValue as boolean;
+        else if (event.changedProperty === 'hasCaptions') stream.hasCaptions = event.newValue as boolean;
         else if (event.newValue && typeof event.newValue === 'object') stream.videoDimensions = { ...event.newValue };
         this.dispatchEvent(new StreamPropertyChangedEvent(this, stream, event.changedProperty, event.oldValue, event.newValue));
         if (event.changedProperty === 'hasVideo') {
@@ -693,6 +694,9 @@ export class Session extends OTEventEmitter<SessionEventMap> {
         else this.#publishers.get(event.streamId)?._relayEnd(event.subscriberId);
         return;
       }
+      case 'caption':
+        this.#subscribers.get(event.subscriberId)?._caption(event.caption, event.isFinal);
+        return;
       case 'archiveStarted':
       case 'archiveStopped':
         this.dispatchEvent(new ArchiveEvent(event.type, this, event.archiveId, event.name));

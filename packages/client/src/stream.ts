@@ -16,8 +16,11 @@ export class Stream {
   readonly frameRate: number | undefined;
   hasAudio: boolean;
   hasVideo: boolean;
-  /** Captions are not supported by this server: always false. */
-  readonly hasCaptions = false;
+  /**
+   * Live captions run for this stream: captions were started for the session and its publisher
+   * publishes captions (streamPropertyChanged 'hasCaptions' when that changes).
+   */
+  hasCaptions: boolean;
   videoDimensions: VideoDimensions;
 
   /** @internal */
@@ -30,6 +33,7 @@ export class Stream {
     this.frameRate = info.frameRate ?? undefined;
     this.hasAudio = info.hasAudio;
     this.hasVideo = info.hasVideo;
+    this.hasCaptions = info.hasCaptions ?? false;
     this.videoDimensions = info.videoDimensions ?? { width: 0, height: 0 };
   }
 

@@ -13,7 +13,7 @@ import { applyAudioOutput } from './audio-output.js';
 import { ExceptionCodes, OTError, asOTError, subscribeError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
 import { SecretMatchTracker } from './e2ee/frame-crypto.js';
-import { AudioLevelUpdatedEvent, EncryptionSecretEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
+import { AudioLevelUpdatedEvent, CaptionReceivedEvent, EncryptionSecretEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
 import { log } from './logger.js';
 import { candidateJson, type MediaContext } from './media-context.js';
 import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, play, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
@@ -38,6 +38,7 @@ export interface SubscriberEventMap {
   encryptionSecretMismatch: EncryptionSecretEvent<Subscriber>;
   /** e2ee sessions: the frames decrypt again after a mismatch. */
   encryptionSecretMatch: EncryptionSecretEvent<Subscriber>;
+  captionReceived: CaptionReceivedEvent<Subscriber>;
 }
 
 /** session.subscribe options (OpenTok.js SubscriberProperties). */
@@ -52,6 +53,8 @@ export interface SubscriberProperties extends ElementOptions {
   preferredResolution?: { width: number; height: number } | 'auto';
   /** Kept, not applied: the SFU does not pick temporal layers yet. */
   preferredFrameRate?: number;
+  /** Receive the stream's live captions from the start (captionReceived). Default false. */
+  subscribeToCaptions?: boolean;
 }
 
 /**
@@ -86,6 +89,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   #pendingCandidates: RTCIceCandidateInit[] = [];
   #subscribeToAudio: boolean;
   #subscribeToVideo: boolean;
+  #subscribeToCaptions: boolean;
   #done: ((error: OTError | null) => void) | null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #summarizer = new TrackSummarizer();
@@ -113,6 +117,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#done = done;
     this.#subscribeToAudio = props.subscribeToAudio !== false;
     this.#subscribeToVideo = props.subscribeToVideo !== false;
+    this.#subscribeToCaptions = props.subscribeToCaptions === true;
     this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
     this.#preferredResolution = wantedResolution(props.preferredResolution);
     this.#preferredFrameRate = props.preferredFrameRate ?? null;
@@ -144,10 +149,12 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#timer = setTimeout(() => this.#fail(this.#connectError('did not connect in time')), CONNECT_TIMEOUT_MS);
     try {
       const asked = this.#preferredResolution;
+      const askedCaptions = this.#subscribeToCaptions;
       const result = await ctx.request('subscribe', {
         streamId: this.stream.streamId,
         subscribeToAudio: this.#subscribeToAudio,
         subscribeToVideo: this.#subscribeToVideo,
+        ...(askedCaptions ? { subscribeToCaptions: true } : {}),
         ...(asked === 'auto' ? {} : { preferredResolution: asked }),
       });
       if (this.#destroyed) {
@@ -155,6 +162,10 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
         return;
       }
       this.#subscriberId = result.subscriberId;
+      // subscribeToCaptions called while the subscribe was on its way: the server hears it now.
+      if (this.#subscribeToCaptions !== askedCaptions) {
+        ctx.request('updateSubscriber', { subscriberId: result.subscriberId, subscribeToCaptions: this.#subscribeToCaptions }).catch((err: OTError) => log.warn('subscriber update failed:', err.message));
+      }
       ctx.registerSubscriber(this, result.subscriberId);
       // setPreferredResolution while the subscribe was on its way: tell the server now.
       const wanted = this.#preferredResolution;
@@ -297,6 +308,27 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
       this.dispatchEvent(new VideoEnabledChangedEvent(next ? 'videoEnabled' : 'videoDisabled', this, reason));
     }
     return this;
+  }
+
+  /**
+   * Receive this stream's live captions (captionReceived events) or not. Resolves once the server
+   * has the change (at once before the subscriber is connected: the subscribe carries it).
+   */
+  async subscribeToCaptions(value: boolean): Promise<void> {
+    this.#subscribeToCaptions = value === true;
+    if (!this.#subscriberId || this.#destroyed) return;
+    await this.#ctx.request('updateSubscriber', { subscriberId: this.#subscriberId, subscribeToCaptions: this.#subscribeToCaptions });
+  }
+
+  /** Whether this subscriber asked for captions (subscribeToCaptions). */
+  isSubscribedToCaptions(): boolean {
+    return this.#subscribeToCaptions;
+  }
+
+  /** @internal a caption of this subscriber's stream (the server sends them only after subscribeToCaptions). */
+  _caption(caption: string, isFinal: boolean): void {
+    if (this.#destroyed || !this.#subscribeToCaptions) return;
+    this.dispatchEvent(new CaptionReceivedEvent(this, this.stream.streamId, caption, isFinal));
   }
 
   #updateSubscriber(changes: { subscribeToAudio?: boolean; subscribeToVideo?: boolean; preferredResolution?: { width: number; height: number } | null }): void {

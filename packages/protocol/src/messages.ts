@@ -42,6 +42,11 @@ export interface StreamInfo {
   creationTime: number;
   /** The publishing connection itself (id, creationTime, data), for clients that do not track connections. */
   connection?: ConnectionInfo;
+  /**
+   * Live captions run for this stream: captions were started for the session (REST) and its
+   * publisher publishes captions. Absent means false (servers before captions).
+   */
+  hasCaptions?: boolean;
 }
 
 /**
@@ -51,8 +56,12 @@ export interface StreamInfo {
  */
 export type StreamDestroyedReason = 'clientDisconnected' | 'forceDisconnected' | 'forceUnpublished' | 'mediaStopped' | 'networkDisconnected';
 
-/** A stream property a publisher (or a moderator, for hasAudio) can change. */
-export type StreamProperty = 'hasAudio' | 'hasVideo' | 'videoDimensions';
+/**
+ * A stream property a publisher (or a moderator, for hasAudio) can change. `hasCaptions` changes
+ * when captions start or stop for the session, or the publisher turns publishCaptions on or off; a
+ * client ignores a property it does not know (added without a version bump).
+ */
+export type StreamProperty = 'hasAudio' | 'hasVideo' | 'videoDimensions' | 'hasCaptions';
 
 /** An ICE candidate as RTCPeerConnection hands it over (RTCIceCandidateInit). */
 export interface IceCandidate {
@@ -196,6 +205,8 @@ export interface PublishRequest {
    * clear media into a session that promised none.
    */
   e2ee?: boolean;
+  /** OpenTok.js publishCaptions: this stream's audio is captioned while captions run for the session. Default false. */
+  publishCaptions?: boolean;
 }
 
 /**
@@ -217,6 +228,8 @@ export interface UpdateStreamRequest {
   hasAudio?: boolean;
   hasVideo?: boolean;
   videoDimensions?: VideoDimensions;
+  /** publisher.publishCaptions(bool). */
+  publishCaptions?: boolean;
 }
 
 /**
@@ -237,6 +250,8 @@ export interface SubscribeRequest {
    * the SFU forwards the smallest simulcast layer covering it. Absent or null: the best layer.
    */
   preferredResolution?: VideoDimensions | null;
+  /** OpenTok.js subscribeToCaptions: receive this stream's `caption` messages. Default false. */
+  subscribeToCaptions?: boolean;
 }
 
 /** Routed only: the subscriber's SDP answer to the offer the subscribe reply carried. */
@@ -256,6 +271,8 @@ export interface UpdateSubscriberRequest {
   subscribeToVideo?: boolean;
   /** Routed: setPreferredResolution (null: the best layer); see SubscribeRequest. */
   preferredResolution?: VideoDimensions | null;
+  /** subscriber.subscribeToCaptions(bool). */
+  subscribeToCaptions?: boolean;
 }
 
 export interface UnsubscribeRequest {
@@ -629,6 +646,21 @@ export interface ConnectionEventsMessage {
   events: Array<Omit<ConnectionCreatedEvent, 'seq' | 'bseq'> | Omit<ConnectionDestroyedEvent, 'seq' | 'bseq'>>;
 }
 
+/**
+ * Live captions, to a subscriber that asked for them (subscribeToCaptions): the text recognised in
+ * the stream's audio. Partial results (`isFinal` false) are revised until a final one ends the
+ * phrase. Sequenced like every message for one connection.
+ */
+export interface CaptionEvent {
+  type: 'caption';
+  seq?: number;
+  subscriberId: string;
+  streamId: string;
+  /** ≤ 1000 characters. */
+  caption: string;
+  isFinal: boolean;
+}
+
 export type ServerEvent =
   | ConnectionEventsMessage
   | ConnectionCreatedEvent
@@ -644,6 +676,7 @@ export type ServerEvent =
   | SubscriberDestroyedEvent
   | RelayStartEvent
   | RelayEvent
-  | ArchiveEvent;
+  | ArchiveEvent
+  | CaptionEvent;
 export type ServerMessage = ResponseMessage | ErrorMessage | ServerEvent | PingMessage | PongMessage;
 export type ServerMessageType = ServerMessage['type'];

@@ -110,6 +110,7 @@ export const PublishRequestSchema: z.ZodType<PublishRequest> = z.object({
   frameRate: z.number().min(0).max(240).nullable().optional(),
   sdp: sdp.optional(),
   e2ee: z.boolean().optional(),
+  publishCaptions: z.boolean().optional(),
 });
 
 export const UnpublishRequestSchema: z.ZodType<UnpublishRequest> = z.object({
@@ -126,6 +127,7 @@ export const UpdateStreamRequestSchema: z.ZodType<UpdateStreamRequest> = z.objec
   hasAudio: z.boolean().optional(),
   hasVideo: z.boolean().optional(),
   videoDimensions: videoDimensions.optional(),
+  publishCaptions: z.boolean().optional(),
 });
 
 export const SubscribeRequestSchema: z.ZodType<SubscribeRequest> = z.object({
@@ -135,6 +137,7 @@ export const SubscribeRequestSchema: z.ZodType<SubscribeRequest> = z.object({
   subscribeToAudio: z.boolean().optional(),
   subscribeToVideo: z.boolean().optional(),
   preferredResolution: videoDimensions.nullable().optional(),
+  subscribeToCaptions: z.boolean().optional(),
 });
 
 export const AnswerRequestSchema: z.ZodType<AnswerRequest> = z.object({ type: z.literal('answer'), id: requestId, subscriberId, sdp });
@@ -146,6 +149,7 @@ export const UpdateSubscriberRequestSchema: z.ZodType<UpdateSubscriberRequest> =
   subscribeToAudio: z.boolean().optional(),
   subscribeToVideo: z.boolean().optional(),
   preferredResolution: videoDimensions.nullable().optional(),
+  subscribeToCaptions: z.boolean().optional(),
 });
 
 export const UnsubscribeRequestSchema: z.ZodType<UnsubscribeRequest> = z.object({ type: z.literal('unsubscribe'), id: requestId, subscriberId });

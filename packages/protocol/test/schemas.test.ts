@@ -72,6 +72,20 @@ describe('parseClientMessage', () => {
     expect(refused({ type: 'unpublish', id: 1, streamId: 's', reason: 'forceUnpublished' })).toMatchObject({ ok: false });
   });
 
+  it('carries the live-captions flags as booleans only', () => {
+    const parse = (m: unknown) => parseClientMessage(JSON.stringify(m));
+    for (const m of [
+      { type: 'publish', id: 1, hasAudio: true, hasVideo: false, publishCaptions: true },
+      { type: 'updateStream', id: 2, streamId: 's', publishCaptions: false },
+      { type: 'subscribe', id: 3, streamId: 's', subscribeToCaptions: true },
+      { type: 'updateSubscriber', id: 4, subscriberId: 'x', subscribeToCaptions: false },
+    ]) {
+      expect(parse(m)).toEqual({ ok: true, message: m });
+    }
+    expect(parse({ type: 'publish', id: 1, hasAudio: true, hasVideo: false, publishCaptions: 'yes' })).toMatchObject({ ok: false, code: ErrorCodes.INVALID_PARAMETER, re: 1 });
+    expect(parse({ type: 'updateSubscriber', id: 2, subscriberId: 'x', subscribeToCaptions: 1 })).toMatchObject({ ok: false, code: ErrorCodes.INVALID_PARAMETER, re: 2 });
+  });
+
   it('bounds the v2 fields: offered versions, broadcast numbers', () => {
     const refused = (m: unknown) => parseClientMessage(JSON.stringify(m));
     const connect = { type: 'connect', id: 1, version: 1, sessionId: '1_abc', token: 'T1==x' };

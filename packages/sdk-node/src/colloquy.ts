@@ -78,6 +78,33 @@ export interface DialOptions {
   streams?: string[];
 }
 
+/** Options of live captions (`startCaptions`), OpenTok's names and defaults. */
+export interface CaptionsOptions {
+  /** A language the server has a speech-to-text model for (default en-US). */
+  languageCode?: string;
+  /** Seconds captions may run, 300 to 14400 (default 14400). */
+  maxDuration?: number;
+  /** Also send the phrase so far while it is spoken (default true). */
+  partialCaptions?: boolean;
+  /** Where the server POSTs each status (started, stopped, failed) of these captions. */
+  statusCallbackUrl?: string;
+}
+
+/** A captions run as `getCaptions` returns it. */
+export interface CaptionsStatus {
+  captionId: string;
+  applicationId: string;
+  sessionId: string;
+  status: 'started' | 'stopped' | 'failed';
+  createdAt: number;
+  updatedAt: number;
+  /** Seconds. */
+  duration: number;
+  languageCode: string;
+  provider: string;
+  reason?: string;
+}
+
 /** A dialled SIP call: hang up with `forceDisconnect(sessionId, connectionId)`. */
 export interface SipCall {
   id: string;
@@ -270,6 +297,28 @@ export class Colloquy {
   async playDTMF(sessionId: string, connectionId: string | null, digits: string): Promise<void> {
     const path = connectionId === null ? `session/${enc(sessionId)}/play-dtmf` : `session/${enc(sessionId)}/connection/${enc(connectionId)}/play-dtmf`;
     await this.client.request('POST', path, { digits });
+  }
+
+  /**
+   * Starts live captions for a routed session; `token` is a moderator token of the session. Streams
+   * whose publishers publish captions are captioned; answers the captions ID. 409 when captions
+   * already run for the session.
+   */
+  async startCaptions(sessionId: string, token: string, options: CaptionsOptions = {}): Promise<string> {
+    if (typeof token !== 'string' || token === '') throw new TypeError('startCaptions needs a moderator token of the session');
+    const { data } = await this.client.request<{ captionsId: string }>('POST', 'captions', { sessionId, token, ...options });
+    return data.captionsId;
+  }
+
+  /** Stops live captions. */
+  async stopCaptions(captionsId: string): Promise<void> {
+    await this.client.request('POST', `captions/${enc(captionsId)}/stop`);
+  }
+
+  /** The status of live captions (started, stopped or failed, with the reason they ended). */
+  async getCaptions(captionsId: string): Promise<CaptionsStatus> {
+    const { data } = await this.client.request<CaptionsStatus>('GET', `captions/${enc(captionsId)}`);
+    return data;
   }
 
   /** Ends forceMuteAll for streams published from now on (streams already muted stay muted). */

@@ -439,6 +439,59 @@ class OpenTok
         return true;
     }
 
+    /**
+     * Starts live captions for a routed session (OpenTok's startCaptions): `$token` is a moderator
+     * token of the session; streams whose publishers publish captions are captioned. Returns
+     * ['captionsId' => …]. A ConflictException when captions already run for the session.
+     */
+    public function startCaptions(
+        string $sessionId,
+        string $token,
+        ?string $languageCode = 'en-US',
+        ?int $maxDuration = 14400,
+        ?bool $partialCaptions = true,
+        ?string $statusCallbackUrl = null
+    ): array {
+        $sessionId = Validators::sessionBelongsTo($sessionId, $this->credentials->id);
+        if ($token === '') {
+            throw new InvalidArgumentException('startCaptions needs a moderator token of the session');
+        }
+        if ($maxDuration !== null && ($maxDuration < 300 || $maxDuration > 14400)) {
+            throw new InvalidArgumentException('maxDuration is 300 to 14400 seconds, got ' . Validators::show($maxDuration));
+        }
+        $body = ['sessionId' => $sessionId, 'token' => $token];
+        if ($languageCode !== null) {
+            $body['languageCode'] = $languageCode;
+        }
+        if ($maxDuration !== null) {
+            $body['maxDuration'] = $maxDuration;
+        }
+        if ($partialCaptions !== null) {
+            $body['partialCaptions'] = $partialCaptions;
+        }
+        if ($statusCallbackUrl !== null) {
+            $body['statusCallbackUrl'] = $statusCallbackUrl;
+        }
+        $data = $this->client->request('POST', 'captions', $body)->json();
+        return ['captionsId' => (string) $data['captionsId']];
+    }
+
+    /** Stops live captions. */
+    public function stopCaptions(string $captionsId): bool
+    {
+        $this->client->request('POST', 'captions/' . rawurlencode(Validators::id($captionsId, 'captions ID')) . '/stop');
+        return true;
+    }
+
+    /**
+     * The status of live captions: captionId, sessionId, status (started, stopped, failed),
+     * createdAt, updatedAt, duration (s), languageCode, provider, reason (why they ended).
+     */
+    public function getCaptions(string $captionsId): array
+    {
+        return $this->client->request('GET', 'captions/' . rawurlencode(Validators::id($captionsId, 'captions ID')))->json();
+    }
+
     /** Mutes the audio of one stream (its publisher may unmute it). */
     public function forceMuteStream(string $sessionId, string $streamId): bool
     {

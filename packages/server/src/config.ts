@@ -3,6 +3,7 @@
 
 import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
+import { DEFAULT_POCKETSPHINX_MODEL_DIR } from './captions/pocketsphinx-provider.js';
 import { checkTurnUrl, type TurnSettings } from './ops/turn-credentials.js';
 
 export interface Config {
@@ -83,6 +84,12 @@ export interface Config {
    * ring before it is cancelled (`COLLOQUY_SIP_RING_TIMEOUT`, seconds, default 60).
    */
   sip: { port: number; ringTimeoutSeconds: number; keepAliveSeconds: number };
+  /**
+   * Live captions (captions/): how many streams the server captions at once, one speech-to-text
+   * process each (`COLLOQUY_CAPTIONS_MAX_STREAMS`, default 4), and where the pocketsphinx models
+   * are (`COLLOQUY_CAPTIONS_MODEL_DIR`, default Debian's /usr/share/pocketsphinx/model).
+   */
+  captions: { maxStreams: number; modelDir: string };
   /** TURN servers handed to every client with time-limited credentials (`COLLOQUY_TURN_*`); null: none. */
   turn: TurnSettings | null;
   /** PEM certificate chain and key files (`COLLOQUY_TLS_CERT`, `COLLOQUY_TLS_KEY`): HTTPS and WSS on PORT; re-read on SIGHUP. */
@@ -282,6 +289,10 @@ export function loadConfig(env: Env = process.env): Config {
       port: intVar(env, 'COLLOQUY_SIP_PORT', 5060, 1, 65535),
       ringTimeoutSeconds: intVar(env, 'COLLOQUY_SIP_RING_TIMEOUT', 60, 1, 600),
       keepAliveSeconds: intVar(env, 'COLLOQUY_SIP_KEEPALIVE', 30, 1, 3600),
+    },
+    captions: {
+      maxStreams: intVar(env, 'COLLOQUY_CAPTIONS_MAX_STREAMS', 4, 1, 256),
+      modelDir: resolve(env['COLLOQUY_CAPTIONS_MODEL_DIR'] || DEFAULT_POCKETSPHINX_MODEL_DIR),
     },
     turn: turnSecret === null ? null : { urls: turnUrls, secret: turnSecret, ttlSeconds: intVar(env, 'COLLOQUY_TURN_TTL', 86_400, 60, 30 * 86_400) },
     tls: tlsCert === null || tlsKey === null ? null : { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) },

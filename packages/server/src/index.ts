@@ -6,4 +6,6 @@ export { verifyClientToken, TokenError, type ClientTokenClaims } from './auth/cl
 export { Inspector, type InspectorOptions } from './inspector/inspector.js';
 export type * from './inspector/types.js';
 export * from './media/index.js';
-export { SessionPublisher } from './sip/session-publisher.js';
+export { SessionPublisher, publishAudioStream, StreamAudioTap, SessionAudioMixer } from './media/audio/index.js';
+export { PocketsphinxProvider, findPocketsphinxModels, DEFAULT_POCKETSPHINX_MODEL_DIR } from './captions/pocketsphinx-provider.js';
+export type { SpeechToTextProvider, SpeechRecognizer, RecognitionResult, RecognizerOptions } from './captions/provider.js';

@@ -12,6 +12,8 @@ import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
 import { AdminAuth } from './dashboard/admin-auth.js';
 import { sendProjectCallbacks } from './callbacks/project-callbacks.js';
+import { CaptionsManager } from './captions/captions-manager.js';
+import { PocketsphinxProvider } from './captions/pocketsphinx-provider.js';
 import { WebhookSender } from './callbacks/webhook-sender.js';
 import { Inspector } from './inspector/inspector.js';
 import { recordArchiveEvents } from './inspector/archive-recorder.js';
@@ -43,6 +45,8 @@ export interface RunningServer {
   archives: ArchiveManager;
   /** SIP interconnect: dialled calls (its SIP sockets open on the first dial). */
   sip: SipGateway;
+  /** Live captions: speech-to-text of captioned streams, one engine process each. */
+  captions: CaptionsManager;
   bootstrap: BootstrapResult;
   /** The dashboard password generated at this start (first start without COLLOQUY_ADMIN_PASSWORD): shown once. */
   generatedAdminPassword: string | null;
@@ -91,6 +95,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let archives: ArchiveManager | undefined;
   let callbackSender: WebhookSender | undefined;
   let sip: SipGateway | undefined;
+  let captions: CaptionsManager | undefined;
   const load = new LoadMonitor(config.overload);
   let metrics: Metrics | undefined;
   try {
@@ -129,6 +134,15 @@ export async function startServer(config: Config, options: StartServerOptions = 
       logger,
     });
     sip = gateway;
+    const captionsManager = new CaptionsManager({
+      sessions,
+      store,
+      provider: new PocketsphinxProvider({ modelDir: config.captions.modelDir, logger: logger.child({ module: 'captions' }) }),
+      sender: callbackSender,
+      settings: { maxStreams: config.captions.maxStreams },
+      logger,
+    });
+    captions = captionsManager;
     let baseUrl = config.publicUrl ?? `http://127.0.0.1:${config.port}`;
     const stopCallbacks = sendProjectCallbacks({
       sessions,
@@ -148,7 +162,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const ops = { metrics, load, metricsToken: config.metricsToken, ready: () => state.ready };
     // The video chat reads its project per request: it is chosen below, once the port is bound.
     const videoChat = { projectId: null as string | null };
-    app = await buildApp({ config, logger, store, sessions, inspector, archives, ops, sip: gateway }, state, { admin }, videoChat);
+    app = await buildApp({ config, logger, store, sessions, inspector, archives, ops, sip: gateway, captions: captionsManager }, state, { admin }, videoChat);
     // The port is bound before a first start creates anything it shows once (the development
     // project, the dashboard password): on a busy port nothing is made that would never be shown.
     await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
@@ -177,6 +191,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       media,
       archives,
       sip: gateway,
+      captions: captionsManager,
       bootstrap,
       generatedAdminPassword,
       load,
@@ -204,6 +219,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
           await archives!.close();
           // SIP calls hang up (BYE) before their connections and media go.
           await gateway.close();
+          // Caption engines are killed (their runs end: stopped, server shutting down).
+          captionsManager.close();
           sessions.close();
           await media.close();
           stopCallbacks();
@@ -224,6 +241,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     await archives?.close().catch(() => {});
     callbackSender?.close();
     await sip?.close();
+    captions?.close();
     metrics?.close();
     load.close();
     await media.close();

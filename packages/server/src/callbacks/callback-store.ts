@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/database.js';
 
-export type CallbackKind = 'archive' | 'session';
+export type CallbackKind = 'archive' | 'session' | 'captions';
 
 export interface ProjectCallbacks {
   archive: string | null;

@@ -1,6 +1,7 @@
 // What every HTTP plugin is given: the parts of the server it may call.
 
 import type { ArchiveManager } from '../archiving/archive-manager.js';
+import type { CaptionsManager } from '../captions/captions-manager.js';
 import type { Config } from '../config.js';
 import type { Inspector } from '../inspector/inspector.js';
 import type { Logger } from '../logger.js';
@@ -20,4 +21,6 @@ export interface AppContext {
   ops?: OpsContext;
   /** SIP interconnect (dial, play-dtmf); left out by tests that build a bare app (those routes answer 501). */
   sip?: SipGateway;
+  /** Live captions (captions/); left out by tests that build a bare app (no /captions routes then). */
+  captions?: CaptionsManager;
 }

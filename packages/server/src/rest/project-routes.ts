@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { archiveRoutes } from './archives.js';
 import { requireProject } from './auth.js';
 import { callbackRoutes } from './callbacks.js';
+import { captionsRoutes } from './captions.js';
 import { connectionRoutes } from './connections.js';
 import { inspectorRoutes } from './inspector.js';
 import type { AppContext } from './context.js';
@@ -23,5 +24,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   await app.register(async (scope) => callbackRoutes(scope, ctx));
   const sip = ctx.sip;
   if (sip) await app.register(async (scope) => sipRoutes(scope, sip));
+  const captions = ctx.captions;
+  if (captions) await app.register(async (scope) => captionsRoutes(scope, captions));
   await app.register(async (scope) => unsupportedRoutes(scope, ctx));
 }

@@ -38,6 +38,14 @@ export interface RelayStart {
   connectionId: string;
 }
 
+/** A caption of a stream this connection subscribes to with subscribeToCaptions. */
+export interface CaptionDelivery {
+  subscriberId: string;
+  streamId: string;
+  caption: string;
+  isFinal: boolean;
+}
+
 export type ConnectionEvents = {
   /** A signal for this connection (to it alone, or to the whole session). */
   signal: [SignalDelivery];
@@ -46,6 +54,7 @@ export type ConnectionEvents = {
   /** Routed simulcast: which encodings of this connection's stream someone needs. */
   videoLayers: [streamId: string, layers: { rid: string; active: boolean }[]];
   relayStart: [RelayStart];
+  caption: [CaptionDelivery];
   relay: [RelayDelivery];
   /** One of this connection's subscriptions ended without it asking. */
   subscriberDestroyed: [subscriberId: string, streamId: string, reason: StreamDestroyedReason | 'unsubscribed'];
@@ -170,6 +179,10 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   deliverVideoLayers(streamId: string, layers: { rid: string; active: boolean }[]): void {
     if (!this.#closed) this.emit('videoLayers', streamId, layers);
+  }
+
+  deliverCaption(caption: CaptionDelivery): void {
+    if (!this.#closed) this.emit('caption', caption);
   }
 
   deliverRelayStart(start: RelayStart): void {

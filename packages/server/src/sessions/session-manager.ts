@@ -18,7 +18,7 @@ import type { Subscription, SubscriptionEndReason } from './subscription.js';
 import { TypedEmitter } from '../typed-emitter.js';
 
 export { Session, type ArchiveNotice, type PublishInit, type SessionEvents } from './session.js';
-export { Connection, type DisconnectReason, type SignalDelivery, type RelayDelivery, type RelayStart } from './connection.js';
+export { Connection, type CaptionDelivery, type DisconnectReason, type SignalDelivery, type RelayDelivery, type RelayStart } from './connection.js';
 export { Stream, type StreamSummary, type StreamEvents } from './stream.js';
 export { Subscription, type SubscriptionEndReason, type SubscriptionEvents } from './subscription.js';
 
@@ -291,6 +291,8 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
       this.#log,
     );
     this.#live.set(record.id, session);
+    // Captions started before anyone joined apply from the first stream on.
+    if (this.captionsRunning(record.id)) session.setCaptionsRunning(true);
     session.on('streamCreated', (stream) => {
       this.#log.info({ sessionId: session.id, streamId: stream.id, connectionId: stream.connection.id, videoType: stream.videoType }, 'stream created');
       this.emit('streamCreated', session, stream);
@@ -375,7 +377,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   }
 
   /** The publisher's property update (publishAudio/publishVideo, picture size). */
-  updateStream(connection: Connection, streamId: string, changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: VideoDimensions }): void {
+  updateStream(connection: Connection, streamId: string, changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: VideoDimensions; publishCaptions?: boolean }): void {
     this.#ownStream(connection, streamId).update(changes);
   }
 
@@ -427,6 +429,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     const subscription = this.#ownSubscription(connection, subscriberId);
     subscription.setReceive(changes);
     if (changes.preferredResolution !== undefined) subscription.setPreferredResolution(changes.preferredResolution);
+    if (changes.captions !== undefined) subscription.setCaptions(changes.captions);
   }
 
   unsubscribe(connection: Connection, subscriberId: string): void {
@@ -550,6 +553,9 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
    * (OpenTok.js tells a newcomer the session is being recorded). Archiving sets this; by default none.
    */
   activeArchiveNotices: (sessionId: string) => ArchiveNotice[] = () => [];
+
+  /** Whether live captions run for a session (captions/ sets this); a session starting live applies it. */
+  captionsRunning: (sessionId: string) => boolean = () => false;
 
   #restStream(project: Project, sessionId: string, streamId: string): Stream {
     this.require(project, sessionId);

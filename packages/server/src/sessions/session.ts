@@ -75,6 +75,8 @@ export interface PublishInit {
   frameRate: number | null;
   /** Routed: the browser's SDP offer. */
   sdp?: string;
+  /** OpenTok.js publishCaptions. */
+  publishCaptions?: boolean;
 }
 
 export class Session extends TypedEmitter<SessionEvents> {
@@ -94,6 +96,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #log: Logger | undefined;
   #router: Router | null = null;
   #closed = false;
+  /** Live captions run for this session (captions/): streams that publish captions have them. */
+  #captionsRunning = false;
 
   constructor(record: SessionRecord, media: SessionMediaOptions = { engine: null, connectTimeoutMs: 20_000, disconnectGraceMs: 10_000 }, log?: Logger) {
     super();
@@ -115,6 +119,30 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** Routed: the session's SFU router (null until the first publish, and in relayed sessions). */
   get router(): Router | null {
     return this.#router;
+  }
+
+  get captionsRunning(): boolean {
+    return this.#captionsRunning;
+  }
+
+  /** Captions started or stopped for the session: every stream's hasCaptions follows. */
+  setCaptionsRunning(running: boolean): void {
+    this.#captionsRunning = running;
+    for (const stream of this.streams.values()) stream.setCaptionsRunning(running);
+  }
+
+  /**
+   * A caption of `stream`'s audio, to every connection subscribed to it with subscribeToCaptions
+   * (OpenTok.js Subscriber captionReceived).
+   */
+  deliverCaption(stream: Stream, caption: string, isFinal: boolean): number {
+    let recipients = 0;
+    for (const subscription of this.subscriptions.values()) {
+      if (subscription.stream !== stream || !subscription.subscribeToCaptions || subscription.closed) continue;
+      subscription.connection.deliverCaption({ subscriberId: subscription.id, streamId: stream.id, caption, isFinal });
+      recipients++;
+    }
+    return recipients;
   }
 
   /** Live streams (announced to clients), oldest first. */
@@ -191,10 +219,12 @@ export class Session extends TypedEmitter<SessionEvents> {
       hasVideo: init.hasVideo,
       videoDimensions: init.videoDimensions,
       frameRate: init.frameRate,
+      publishCaptions: init.publishCaptions ?? false,
       layoutClassList: connection.layoutClassList,
       connectTimeoutMs: this.#media.connectTimeoutMs,
       disconnectGraceMs: this.#media.disconnectGraceMs,
     });
+    if (this.#captionsRunning) stream.setCaptionsRunning(true);
     this.#adopt(stream);
     if (this.mediaMode === 'relayed') {
       if (init.sdp !== undefined) {
@@ -250,6 +280,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       subscribeToAudio: options.audio,
       subscribeToVideo: options.video,
       preferredResolution: options.preferredResolution ?? null,
+      subscribeToCaptions: options.captions ?? false,
       connectTimeoutMs: this.#media.connectTimeoutMs,
       disconnectGraceMs: this.#media.disconnectGraceMs,
     });

@@ -38,6 +38,8 @@ export interface StreamInit {
   hasVideo: boolean;
   videoDimensions: VideoDimensions | null;
   frameRate: number | null;
+  /** OpenTok.js publishCaptions: caption this stream while captions run for the session. */
+  publishCaptions?: boolean;
   layoutClassList: readonly string[];
   /** Routed: how long the publisher's transport may take to connect (ms). */
   connectTimeoutMs: number;
@@ -67,6 +69,9 @@ export class Stream extends TypedEmitter<StreamEvents> {
   #hasVideo: boolean;
   #videoDimensions: VideoDimensions | null;
   #layoutClassList: string[];
+  #publishCaptions: boolean;
+  /** Captions run for the session (captions/ sets it); with publishCaptions, the stream has captions. */
+  #captionsRunning = false;
   #transport: PublisherTransport | null = null;
   #live = false;
   #closed = false;
@@ -90,6 +95,7 @@ export class Stream extends TypedEmitter<StreamEvents> {
     this.#videoDimensions = init.videoDimensions;
     this.frameRate = init.frameRate;
     this.#layoutClassList = [...init.layoutClassList];
+    this.#publishCaptions = init.publishCaptions ?? false;
     this.#connectTimeoutMs = init.connectTimeoutMs;
     this.#disconnectGraceMs = init.disconnectGraceMs;
   }
@@ -104,6 +110,16 @@ export class Stream extends TypedEmitter<StreamEvents> {
 
   get videoDimensions(): VideoDimensions | null {
     return this.#videoDimensions;
+  }
+
+  /** The publisher wants its audio captioned (OpenTok.js publishCaptions). */
+  get publishCaptions(): boolean {
+    return this.#publishCaptions;
+  }
+
+  /** OpenTok's Stream.hasCaptions: captions run for the session and the publisher publishes them. */
+  get hasCaptions(): boolean {
+    return this.#publishCaptions && this.#captionsRunning;
   }
 
   get layoutClassList(): readonly string[] {
@@ -150,6 +166,7 @@ export class Stream extends TypedEmitter<StreamEvents> {
       frameRate: this.frameRate,
       creationTime: this.creationTime,
       connection: this.connection.info(),
+      hasCaptions: this.hasCaptions,
     };
   }
 
@@ -203,8 +220,13 @@ export class Stream extends TypedEmitter<StreamEvents> {
    * The publisher's own update (publishAudio/publishVideo, a new picture size). Turning audio back
    * on also lifts a moderator's mute: OpenTok lets a muted user unmute.
    */
-  update(changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: VideoDimensions }): void {
+  update(changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: VideoDimensions; publishCaptions?: boolean }): void {
     if (this.#closed) return;
+    if (changes.publishCaptions !== undefined && changes.publishCaptions !== this.#publishCaptions) {
+      const before = this.hasCaptions;
+      this.#publishCaptions = changes.publishCaptions;
+      this.#captionsChanged(before);
+    }
     // Routed: a stream cannot claim a track the SFU does not receive.
     if (this.#transport && changes.hasAudio === true && !this.producer('audio')) changes = { ...changes, hasAudio: false };
     if (this.#transport && changes.hasVideo === true && !this.producer('video')) changes = { ...changes, hasVideo: false };
@@ -232,6 +254,19 @@ export class Stream extends TypedEmitter<StreamEvents> {
     this.#set('hasAudio', false);
     // A stream starting muted ("mute all" active) hears it in its publish reply instead.
     if (options.notify !== false) this.emit('muteForced');
+  }
+
+  /** Captions started (true) or ended (false) for the session: hasCaptions may change. */
+  setCaptionsRunning(running: boolean): void {
+    if (this.#closed || running === this.#captionsRunning) return;
+    const before = this.hasCaptions;
+    this.#captionsRunning = running;
+    this.#captionsChanged(before);
+  }
+
+  #captionsChanged(before: boolean): void {
+    const after = this.hasCaptions;
+    if (after !== before) this.emit('propertyChanged', 'hasCaptions', before, after);
   }
 
   setLayoutClassList(classes: readonly string[]): void {

@@ -27,6 +27,8 @@ export interface SubscriptionInit {
   subscribeToVideo: boolean;
   /** Routed simulcast: the picture size wanted (OpenTok's preferredResolution); null = the best. */
   preferredResolution?: { width: number; height: number } | null;
+  /** OpenTok.js subscribeToCaptions: this subscriber receives the stream's captions. */
+  subscribeToCaptions?: boolean;
   /** Routed: how long the transport may take to connect, or stay `disconnected` (ms). */
   connectTimeoutMs: number;
   disconnectGraceMs: number;
@@ -37,6 +39,7 @@ export interface SubscribeOptions {
   audio: boolean;
   video: boolean;
   preferredResolution?: { width: number; height: number } | null;
+  captions?: boolean;
 }
 
 /** What an updateSubscriber may change; absent fields stay. */
@@ -44,6 +47,7 @@ export interface SubscriberChanges {
   audio?: boolean;
   video?: boolean;
   preferredResolution?: { width: number; height: number } | null;
+  captions?: boolean;
 }
 
 /** Relayed: offers, answers and candidates one subscription may carry (ICE restarts included). */
@@ -57,6 +61,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   readonly creationTime = Date.now();
   #subscribeToAudio: boolean;
   #subscribeToVideo: boolean;
+  #subscribeToCaptions: boolean;
   #preferredResolution: { width: number; height: number } | null;
   #transport: SubscriberTransport | null = null;
   #relayed = 0;
@@ -71,6 +76,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.connection = init.connection;
     this.#subscribeToAudio = init.subscribeToAudio;
     this.#subscribeToVideo = init.subscribeToVideo;
+    this.#subscribeToCaptions = init.subscribeToCaptions ?? false;
     this.#preferredResolution = init.preferredResolution ?? null;
     this.#connectTimeoutMs = init.connectTimeoutMs;
     this.#disconnectGraceMs = init.disconnectGraceMs;
@@ -86,6 +92,15 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
 
   get subscribeToVideo(): boolean {
     return this.#subscribeToVideo;
+  }
+
+  get subscribeToCaptions(): boolean {
+    return this.#subscribeToCaptions;
+  }
+
+  /** subscribeToCaptions(bool): captions of the stream reach this subscriber or not. */
+  setCaptions(on: boolean): void {
+    if (!this.#closed) this.#subscribeToCaptions = on;
   }
 
   get transport(): SubscriberTransport | null {

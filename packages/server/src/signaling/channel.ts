@@ -14,7 +14,7 @@ import { CloseCodes, type DisconnectReason, type ServerMessage, type StreamDestr
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
-import type { Connection, RelayDelivery, RelayStart, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
+import type { CaptionDelivery, Connection, RelayDelivery, RelayStart, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
 import type { BroadcastEntry, BroadcastLog, BroadcastMember, SessionBroadcast } from './broadcast-log.js';
 import { listenToSession, signalMessage, type BroadcastMessage, type Subject } from './session-events.js';
 import { sendBatched, sendFrameBatched } from './write-batching.js';
@@ -97,6 +97,7 @@ export class Channel implements BroadcastMember {
     connection.on('streamMuteForced', this.#onStreamMuteForced);
     connection.on('videoLayers', this.#onVideoLayers);
     connection.on('relayStart', this.#onRelayStart);
+    connection.on('caption', this.#onCaption);
     connection.on('relay', this.#onRelay);
     connection.on('subscriberDestroyed', this.#onSubscriberDestroyed);
     connection.once('close', (reason) => this.#onClose(reason));
@@ -321,6 +322,10 @@ export class Channel implements BroadcastMember {
     this.send({ type: 'relayStart', subscriberId: start.subscriberId, streamId: start.streamId, connectionId: start.connectionId });
   };
 
+  readonly #onCaption = (caption: CaptionDelivery): void => {
+    this.send({ type: 'caption', ...caption });
+  };
+
   readonly #onRelay = (message: RelayDelivery): void => {
     this.send({ type: 'relay', ...message });
   };
@@ -362,6 +367,7 @@ export class Channel implements BroadcastMember {
     this.connection.off('streamMuteForced', this.#onStreamMuteForced);
     this.connection.off('videoLayers', this.#onVideoLayers);
     this.connection.off('relayStart', this.#onRelayStart);
+    this.connection.off('caption', this.#onCaption);
     this.connection.off('relay', this.#onRelay);
     this.connection.off('subscriberDestroyed', this.#onSubscriberDestroyed);
   }

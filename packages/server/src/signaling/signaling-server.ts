@@ -440,6 +440,7 @@ export class SignalingServer {
             hasVideo: message.hasVideo,
             videoDimensions: message.videoDimensions ?? null,
             frameRate: message.frameRate ?? null,
+            publishCaptions: message.publishCaptions ?? false,
             ...(message.sdp === undefined ? {} : { sdp: message.sdp }),
             e2ee: message.e2ee === true,
           });
@@ -454,6 +455,7 @@ export class SignalingServer {
           ...(message.hasAudio === undefined ? {} : { hasAudio: message.hasAudio }),
           ...(message.hasVideo === undefined ? {} : { hasVideo: message.hasVideo }),
           ...(message.videoDimensions === undefined ? {} : { videoDimensions: message.videoDimensions }),
+          ...(message.publishCaptions === undefined ? {} : { publishCaptions: message.publishCaptions }),
         });
         break;
       case 'subscribe':
@@ -462,6 +464,7 @@ export class SignalingServer {
             audio: message.subscribeToAudio ?? true,
             video: message.subscribeToVideo ?? true,
             preferredResolution: message.preferredResolution ?? null,
+            captions: message.subscribeToCaptions ?? false,
           });
           return sdp === undefined ? { subscriberId: subscription.id } : { subscriberId: subscription.id, sdp };
         });
@@ -490,6 +493,7 @@ export class SignalingServer {
           ...(message.subscribeToAudio === undefined ? {} : { audio: message.subscribeToAudio }),
           ...(message.subscribeToVideo === undefined ? {} : { video: message.subscribeToVideo }),
           ...(message.preferredResolution === undefined ? {} : { preferredResolution: message.preferredResolution }),
+          ...(message.subscribeToCaptions === undefined ? {} : { captions: message.subscribeToCaptions }),
         });
         break;
       case 'unsubscribe':
