@@ -7,3 +7,4 @@ export { Inspector, type InspectorOptions } from './inspector/inspector.js';
 export type * from './inspector/types.js';
 export * from './media/index.js';
 export { SessionPublisher } from './sip/session-publisher.js';
+export { s3Client, uploadFile, objectKey, PART_SIZE } from './archiving/storage/s3-target.js';
