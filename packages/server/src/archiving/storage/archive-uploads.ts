@@ -196,6 +196,11 @@ export class ArchiveUploads {
 
   /** The fallback: `opentok` keeps the archive available here, `none` fails it and removes the local copy. */
   #giveUp(record: ArchiveRecord, settings: ArchiveStorageSettings | null, failure: UploadError, log: Logger, attempt?: number): void {
+    // Deleted or expired meanwhile: nothing left to fall back on.
+    if (this.#archives.get(record.id)?.status !== 'available') {
+      this.storage.updateUpload(record.id, { state: 'failed', error: failure.message.slice(0, 1000) });
+      return;
+    }
     const where = settings ? `bucket "${settings.bucket}"` : 'the bucket';
     const tries = attempt && attempt > 1 ? ` after ${attempt} attempts` : '';
     const fallback = settings?.fallback ?? 'opentok';
