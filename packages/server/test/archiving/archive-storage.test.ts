@@ -46,6 +46,8 @@ async function recordArchive(t: TestServer, outputMode: 'composed' | 'individual
   const sdk = new Colloquy(t.apiKey, t.apiSecret, t.url);
   const { sessionId } = await sdk.createSession({ mediaMode: 'routed' });
   const alice = await ProtocolClient.join(t.url, sessionId, sdk.generateToken(sessionId, { data: 'alice' }));
+  // A loaded machine (several suites on two cores) can take longer than the default 10 s to answer a publish.
+  alice.timeoutMs = 60_000;
   try {
     await alice.publish({ media: makeTestMedia({ seconds: 2, gop: 30 }) });
     const started = await rest(t, 'POST', '/archive', { sessionId, name: `upload ${outputMode}`, outputMode });
