@@ -225,6 +225,49 @@ describe('dashboard', () => {
     expectNoErrors();
   });
 
+  it('sets the archive storage, keeps the secret when editing, never shows it, refuses a bad endpoint and removes it', async () => {
+    const { page } = tp;
+    const secret = 'browser-secret-key-0123456789';
+    const storage = () => t.server.archives.uploads.storage.get(projectId);
+    await page.waitForSelector('#storage-form');
+    expect(await page.$('#remove-storage')).toBeNull();
+    await page.fill('#storage-bucket', 'dash-archives');
+    await page.fill('#storage-access-key', 'DASHKEY');
+    await page.fill('#storage-secret-key', secret);
+    await page.fill('#storage-endpoint', 'http://127.0.0.1:9');
+    await page.selectOption('#storage-fallback', 'none');
+    await page.click('#save-storage');
+    await page.waitForSelector('#project-status .ok-box:has-text("Archive storage saved")');
+    expect(storage()).toMatchObject({ bucket: 'dash-archives', accessKey: 'DASHKEY', secretKey: secret, endpoint: 'http://127.0.0.1:9', fallback: 'none' });
+
+    await page.reload();
+    await page.waitForSelector('#storage-form');
+    expect(await page.inputValue('#storage-bucket')).toBe('dash-archives');
+    expect(await page.inputValue('#storage-secret-key')).toBe('');
+    expect(await page.getAttribute('#storage-secret-key', 'placeholder')).toMatch(/…6789.*leave empty/);
+    expect(await page.inputValue('#storage-fallback')).toBe('none');
+    expect(await page.content()).not.toContain(secret);
+
+    // Editing without retyping the secret keeps it.
+    await page.fill('#storage-bucket', 'dash-archives-2');
+    await page.click('#save-storage');
+    await page.waitForSelector('#project-status .ok-box:has-text("dash-archives-2")');
+    expect(storage()).toMatchObject({ bucket: 'dash-archives-2', secretKey: secret });
+
+    await page.fill('#storage-endpoint', 'ftp://x.example.com');
+    await page.click('#save-storage');
+    await page.waitForSelector('#project-status .error-box');
+    expect(await page.textContent('#project-status .error-box')).toMatch(/endpoint/);
+    expect(storage()?.endpoint).toBe('http://127.0.0.1:9');
+    await shot(tp, '03-project-storage');
+
+    await page.click('#remove-storage');
+    await page.waitForSelector('#project-status .ok-box:has-text("Archive storage removed")');
+    expect(storage()).toBeNull();
+    expect(await page.inputValue('#storage-bucket')).toBe('');
+    expectNoErrors();
+  });
+
   it('makes tokens; the test page joins in a new tab and publishes while the live page watches its bitrate rise', async () => {
     const { page } = tp;
     await page.click('a[href="#/tokens"]');

@@ -4,7 +4,7 @@
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RequestError } from './errors.js';
+import { NotFoundError, RequestError } from './errors.js';
 import type { RestClient } from './rest-client.js';
 
 export type ArchiveStatus = 'started' | 'paused' | 'stopped' | 'available' | 'failed' | 'deleted' | 'expired' | 'uploaded';
@@ -43,6 +43,31 @@ export interface StartArchiveOptions {
   maxBitrate?: number;
   /** Fixed quantizer (15–40); not with maxBitrate. */
   quantizationParameter?: number;
+}
+
+/** Where a project's archives are uploaded once available (OpenTok's archive storage). */
+export interface ArchiveStorageOptions {
+  /** Only `s3` (Amazon S3 or any S3-compatible service). */
+  type: 's3';
+  config: {
+    bucket: string;
+    accessKey: string;
+    secretKey: string;
+    /** Base URL of an S3-compatible service, e.g. `https://minio.example.com:9000`; absent: Amazon S3. */
+    endpoint?: string;
+    /** `s3`: S3-managed server-side encryption. */
+    sse?: 's3' | 'none';
+  };
+  /** When an upload fails: `opentok` (default) keeps the archive available on the server; `none` fails it and keeps no copy. */
+  fallback?: 'none' | 'opentok';
+}
+
+/** The storage settings as the server shows them: never the secret key, only its last characters. */
+export interface ArchiveStorage {
+  type: 's3';
+  config: { bucket: string; accessKey: string; endpoint: string | null; sse: 's3' | 'none' | null; secretKeySet: true; secretKeyHint: string };
+  fallback: 'none' | 'opentok';
+  updatedAt: number;
 }
 
 export interface ArchiveStream {
@@ -161,6 +186,28 @@ export class Archives {
     await this.#client.request('PATCH', `archive/${encodeURIComponent(requireId(archiveId, 'archiveId'))}/streams`, { removeStream: requireId(streamId, 'streamId') });
   }
 
+  /** Sets the project's archive storage: archives available from then on are uploaded to the bucket and become `uploaded`. */
+  async setStorage(options: ArchiveStorageOptions): Promise<ArchiveStorage> {
+    const { data } = await this.#client.request<ArchiveStorage>('PUT', 'archive/storage', options);
+    return data;
+  }
+
+  /** The project's archive storage, or null when archives stay on the server. */
+  async getStorage(): Promise<ArchiveStorage | null> {
+    try {
+      const { data } = await this.#client.request<ArchiveStorage>('GET', 'archive/storage');
+      return data;
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /** Removes the project's archive storage: archives stay on the server again. */
+  async deleteStorage(): Promise<void> {
+    await this.#client.request('DELETE', 'archive/storage');
+  }
+
   /** Polls until the archive is available (or failed, deleted, expired), or the timeout passes. */
   async waitUntilReady(archiveId: string, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<Archive> {
     const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
@@ -172,10 +219,10 @@ export class Archives {
     }
   }
 
-  /** Downloads an available archive's file to `path` (fetching a fresh link). Returns the bytes written. */
+  /** Downloads an available (or uploaded: from its bucket) archive's file to `path` (fetching a fresh link). Returns the bytes written. */
   async download(archiveId: string, path: string): Promise<number> {
     const archive = await this.get(archiveId);
-    if (archive.status !== 'available' || !archive.url) throw new RequestError(409, `archive ${archiveId} is ${archive.status}, not available`);
+    if ((archive.status !== 'available' && archive.status !== 'uploaded') || !archive.url) throw new RequestError(409, `archive ${archiveId} is ${archive.status}, not available`);
     const response = await fetch(archive.url);
     if (!response.ok || !response.body) throw new RequestError(response.status, `download failed with HTTP ${response.status}`);
     let bytes = 0;

@@ -22,4 +22,4 @@ export { RestClient, type Credentials, type RestClientOptions } from './rest-cli
 export { ApiError, AuthError, NotFoundError, RequestError } from './errors.js';
 export type { Role } from '@colloquy/tokens';
 export { Archives } from './archives.js';
-export type { Archive, ArchiveLayout, ArchiveStatus, ArchiveStream, StartArchiveOptions, ListArchivesOptions } from './archives.js';
+export type { Archive, ArchiveLayout, ArchiveStatus, ArchiveStorage, ArchiveStorageOptions, ArchiveStream, StartArchiveOptions, ListArchivesOptions } from './archives.js';

@@ -40,6 +40,19 @@ afterAll(async () => {
 });
 
 describe('colloquy.archives', () => {
+  it('sets, reads (never the secret) and removes the archive storage; the server 400 and 501 come through', async () => {
+    const sdk = new Colloquy(KEY, SECRET, server.url);
+    expect(await sdk.archives.getStorage()).toBeNull();
+    const secretKey = 'sdk-storage-secret-0123456789';
+    const set = await sdk.archives.setStorage({ type: 's3', config: { bucket: 'sdk-bucket', accessKey: 'AK', secretKey, endpoint: 'http://127.0.0.1:9000' }, fallback: 'none' });
+    expect(set).toMatchObject({ type: 's3', fallback: 'none', config: { bucket: 'sdk-bucket', accessKey: 'AK', endpoint: 'http://127.0.0.1:9000', secretKeySet: true } });
+    expect(JSON.stringify(await sdk.archives.getStorage())).not.toContain(secretKey);
+    await expect(sdk.archives.setStorage({ type: 's3', config: { bucket: 'b', accessKey: 'AK', secretKey } })).rejects.toMatchObject({ status: 400 });
+    await expect(sdk.archives.setStorage({ type: 'azure' as 's3', config: { bucket: 'sdk-bucket', accessKey: 'AK', secretKey } })).rejects.toMatchObject({ status: 501 });
+    await sdk.archives.deleteStorage();
+    expect(await sdk.archives.getStorage()).toBeNull();
+  });
+
   it('starts, lists, lays out, stops, waits for, downloads and deletes an archive', async () => {
     const sdk = new Colloquy(KEY, SECRET, server.url);
     const { sessionId } = await sdk.createSession();

@@ -10,6 +10,7 @@ declare(strict_types=1);
 namespace Colloquy;
 
 use Colloquy\Exception\InvalidArgumentException;
+use Colloquy\Exception\NotFoundException;
 use Colloquy\Exception\UnexpectedValueException;
 use Colloquy\Util\Credentials;
 use Colloquy\Util\HttpClient;
@@ -366,6 +367,54 @@ class OpenTok
         $archiveId = Validators::archiveId($archiveId);
         $streamId = Validators::id($streamId, 'stream ID');
         $this->client->request('PATCH', 'archive/' . rawurlencode($archiveId) . '/streams', json: ['removeStream' => $streamId]);
+        return true;
+    }
+
+    // ---- Archive storage ----------------------------------------------------------------------
+
+    /**
+     * Sets where the project's archives are uploaded once available (OpenTok's archive storage): an
+     * S3 bucket on Amazon S3 or, with `endpoint` (e.g. `https://minio.example.com:9000`), on any
+     * S3-compatible service. `$fallback`: `opentok` (default) keeps an archive whose upload failed
+     * available on the server; `none` fails it and keeps no copy. Returns the settings as the server
+     * shows them, without the secret key.
+     *
+     * @param array{bucket: string, accessKey: string, secretKey: string, endpoint?: ?string, sse?: ?string} $config
+     * @return array<string, mixed>
+     */
+    public function setArchiveStorage(array $config, string $fallback = 'opentok'): array
+    {
+        self::refuseUnknown($config, ['bucket', 'accessKey', 'secretKey', 'endpoint', 'sse'], 'archive storage config key');
+        foreach (['bucket', 'accessKey', 'secretKey'] as $key) {
+            if (!isset($config[$key]) || !is_string($config[$key]) || $config[$key] === '') {
+                throw new InvalidArgumentException("archive storage config needs a non-empty $key");
+            }
+        }
+        if ($fallback !== 'none' && $fallback !== 'opentok') {
+            throw new InvalidArgumentException("fallback must be 'none' or 'opentok', got '$fallback'");
+        }
+        return $this->client->request('PUT', 'archive/storage', json: ['type' => 's3', 'config' => $config, 'fallback' => $fallback])->json();
+    }
+
+    /**
+     * The project's archive storage as the server shows it (no secret key), or null when archives
+     * stay on the server.
+     *
+     * @return array<string, mixed>|null
+     */
+    public function getArchiveStorage(): ?array
+    {
+        try {
+            return $this->client->request('GET', 'archive/storage')->json();
+        } catch (NotFoundException) {
+            return null;
+        }
+    }
+
+    /** Removes the project's archive storage: archives stay on the server again. */
+    public function deleteArchiveStorage(): bool
+    {
+        $this->client->request('DELETE', 'archive/storage');
         return true;
     }
 

@@ -131,6 +131,12 @@ export interface ArchivingConfig {
   maxPerSession: number;
   /** Archives recording at once across one project's sessions (`COLLOQUY_ARCHIVE_MAX_PER_PROJECT`, default 50). */
   maxPerProject: number;
+  /** Tries of an upload to a project's archive storage before its fallback applies (`COLLOQUY_ARCHIVE_UPLOAD_ATTEMPTS`, default 5). */
+  uploadAttempts: number;
+  /** Wait before the first retry of an upload, doubled for each next one (`COLLOQUY_ARCHIVE_UPLOAD_RETRY_DELAY`, seconds, default 5). */
+  uploadRetryDelaySeconds: number;
+  /** Uploads to archive storage running at once (`COLLOQUY_ARCHIVE_UPLOAD_CONCURRENCY`, default 2). */
+  uploadConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -282,6 +288,9 @@ export function loadConfig(env: Env = process.env): Config {
       minFreeMb: intVar(env, 'COLLOQUY_ARCHIVE_MIN_FREE_MB', 256, 0, 1_048_576),
       maxPerSession: intVar(env, 'COLLOQUY_ARCHIVE_MAX_PER_SESSION', 5, 1, 100),
       maxPerProject: intVar(env, 'COLLOQUY_ARCHIVE_MAX_PER_PROJECT', 50, 1, 10_000),
+      uploadAttempts: intVar(env, 'COLLOQUY_ARCHIVE_UPLOAD_ATTEMPTS', 5, 1, 20),
+      uploadRetryDelaySeconds: intVar(env, 'COLLOQUY_ARCHIVE_UPLOAD_RETRY_DELAY', 5, 0, 3600),
+      uploadConcurrency: intVar(env, 'COLLOQUY_ARCHIVE_UPLOAD_CONCURRENCY', 2, 1, 16),
     },
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
     rtcTcp: rtcTcp === 'on',

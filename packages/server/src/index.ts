@@ -9,3 +9,4 @@ export * from './media/index.js';
 export { SessionPublisher, publishAudioStream, StreamAudioTap, SessionAudioMixer } from './media/audio/index.js';
 export { PocketsphinxProvider, findPocketsphinxModels, DEFAULT_POCKETSPHINX_MODEL_DIR } from './captions/pocketsphinx-provider.js';
 export type { SpeechToTextProvider, SpeechRecognizer, RecognitionResult, RecognizerOptions } from './captions/provider.js';
+export { s3Client, uploadFile, objectKey, PART_SIZE } from './archiving/storage/s3-target.js';

@@ -225,6 +225,36 @@ describe('projects', () => {
     expect((await op.call('GET', `/projects/${p.id}`)).body.callbacks).toEqual({ archive: 'https://app.example.com/archive', session: null });
   });
 
+  it('sets, edits (keeping the secret when left empty) and removes archive storage: the secret never comes back, CSRF needed', async () => {
+    const { body: p } = await op.call('POST', '/projects', { name: 'Stored' });
+    expect(p.archiveStorage).toBeNull();
+    const secretKey = 'dashboard-secret-key-0123456789';
+    const body = { type: 's3', config: { bucket: 'recordings', accessKey: 'AK1', secretKey, endpoint: 'http://127.0.0.1:9000' }, fallback: 'none' };
+    expect((await op.call('PUT', `/projects/${p.id}/archive-storage`, body, { csrf: null })).status).toBe(403);
+    const set = await op.call('PUT', `/projects/${p.id}/archive-storage`, body);
+    expect(set.status).toBe(200);
+    expect(set.body.archiveStorage).toMatchObject({ type: 's3', fallback: 'none', config: { bucket: 'recordings', accessKey: 'AK1', endpoint: 'http://127.0.0.1:9000', secretKeySet: true, secretKeyHint: '…6789' } });
+    expect(JSON.stringify(set.body)).not.toContain(secretKey);
+    // The page never has the secret to send back: an empty one keeps the stored one.
+    const edited = await op.call('PUT', `/projects/${p.id}/archive-storage`, { ...body, config: { ...body.config, secretKey: '', bucket: 'recordings-2' }, fallback: 'opentok' });
+    expect(edited.body.archiveStorage).toMatchObject({ fallback: 'opentok', config: { bucket: 'recordings-2' } });
+    expect(t.server.archives.uploads.storage.get(p.id)).toMatchObject({ bucket: 'recordings-2', secretKey });
+    // The REST API sees the same settings.
+    expect(JSON.stringify((await op.call('GET', `/projects/${p.id}`)).body)).not.toContain(secretKey);
+    for (const bad of [{ ...body, type: 'gcs' }, { ...body, config: { ...body.config, bucket: '' } }, { ...body, config: { ...body.config, endpoint: 'ftp://x' } }, { ...body, fallback: 'maybe' }]) {
+      expect((await op.call('PUT', `/projects/${p.id}/archive-storage`, bad)).status, JSON.stringify(bad)).toBe(400);
+    }
+    // No stored secret to keep on a project without storage: one is required.
+    const { body: other } = await op.call('POST', '/projects', { name: 'Unstored' });
+    expect((await op.call('PUT', `/projects/${other.id}/archive-storage`, { ...body, config: { ...body.config, secretKey: '' } })).status).toBe(400);
+    expect((await op.call('DELETE', `/projects/${p.id}/archive-storage`, undefined, { csrf: null })).status).toBe(403);
+    const removed = await op.call('DELETE', `/projects/${p.id}/archive-storage`);
+    expect(removed.status).toBe(200);
+    expect(removed.body.archiveStorage).toBeNull();
+    expect(t.server.archives.uploads.storage.get(p.id)).toBeNull();
+    expect((await op.call('PUT', '/projects/99999999/archive-storage', body)).status).toBe(404);
+  });
+
   it('rotates a secret: the old one is refused at once by the REST API (real opentok SDK), the new one works', async () => {
     const { body: p } = await op.call('POST', '/projects', { name: 'Rotating' });
     const oldSdk = new OpenTok(p.id, p.secret, t.url);

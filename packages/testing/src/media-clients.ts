@@ -121,7 +121,7 @@ export class NodePublisher {
     );
   }
 
-  async connect(negotiate: (offer: string) => Promise<string>): Promise<void> {
+  async connect(negotiate: (offer: string) => Promise<string>, timeoutMs = 10_000): Promise<void> {
     if (this.#options.audio !== false) {
       this.#audio = this.pc.addTransceiver(new MediaStreamTrack({ kind: 'audio' }), { direction: 'sendonly' });
     }
@@ -137,7 +137,7 @@ export class NodePublisher {
     await gathered(this.pc);
     const answer = await negotiate(this.pc.localDescription!.sdp);
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
-    await waitUntil(() => this.pc.connectionState === 'connected', 10_000, 'publisher connected');
+    await waitUntil(() => this.pc.connectionState === 'connected', timeoutMs, 'publisher connected');
   }
 
   /** Negotiated id of an extension on the publisher side. */

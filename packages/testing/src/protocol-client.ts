@@ -54,7 +54,7 @@ export class ProtocolClient extends SignalingSocket {
       });
       result = reply['result'] as PublishResult;
       return result.sdp!;
-    });
+    }, this.timeoutMs);
     if (options.start !== false) publisher.start();
     await this.waitFor((m) => m.type === 'streamCreated' && (m['stream'] as { streamId: string }).streamId === result!.streamId);
     return { streamId: result!.streamId, publisher, result: result! };

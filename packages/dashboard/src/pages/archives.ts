@@ -16,6 +16,7 @@ const STATUS: Record<string, [label: string, cls: string]> = {
   paused: ['paused (nobody publishing)', 'fair'],
   stopped: ['processing', 'fair'],
   available: ['available', 'good'],
+  uploaded: ['uploaded to storage', 'good'],
   failed: ['failed', 'bad'],
   deleted: ['deleted', 'muted'],
   expired: ['expired', 'muted'],
@@ -67,13 +68,19 @@ export function archivesPage(main: HTMLElement): Cleanup | void {
     const [label, cls] = STATUS[a.status] ?? [a.status, 'muted'];
     const del = h('button', { type: 'button', class: 'small-button', 'data-action': 'delete' }, 'Delete');
     del.addEventListener('click', () => void remove(a, del));
-    const deletable = a.status === 'available' || a.status === 'failed' || a.status === 'expired';
+    const deletable = a.status === 'available' || a.status === 'uploaded' || a.status === 'failed' || a.status === 'expired';
+    const upload =
+      a.upload?.state === 'pending'
+        ? h('div', { class: 'muted small', 'data-upload': 'pending' }, `uploading to ${a.upload.bucket}…`)
+        : a.upload?.state === 'failed' && a.status === 'available'
+          ? h('div', { class: 'muted small', 'data-upload': 'failed' }, `not uploaded: ${a.upload.error ?? ''} (kept on this server)`)
+          : null;
     return h(
       'tr',
       { 'data-archive-id': a.id, 'data-status': a.status },
       h('td', null, a.name ?? h('span', { class: 'muted' }, shortId(a.id, 8)), h('div', { class: 'muted small' }, a.outputMode === 'composed' ? `composed ${a.resolution ?? ''}` : 'individual streams (ZIP)')),
       h('td', null, h('a', { href: link(`/inspector/${projectId}/${a.sessionId}`), title: a.sessionId }, h('code', null, sessionTail(a.sessionId)))),
-      h('td', null, h('span', { class: `badge ${cls}`, title: a.reason ?? '' }, label), a.reason && a.status !== 'available' ? h('div', { class: 'muted small' }, a.reason) : null),
+      h('td', null, h('span', { class: `badge ${cls}`, title: a.reason ?? '' }, label), a.reason && a.status !== 'available' && a.status !== 'uploaded' ? h('div', { class: 'muted small' }, a.reason) : null, upload),
       h('td', null, formatDateTime(a.createdAt)),
       h('td', null, formatDuration(a.duration * 1000)),
       h('td', null, a.size > 0 ? formatSize(a.size) : '—'),
@@ -107,7 +114,7 @@ export function archivesPage(main: HTMLElement): Cleanup | void {
       list.count > list.items.length ? h('p', { class: 'muted small' }, `The newest ${list.items.length} of ${list.count}.`) : null,
     );
     clearTimeout(timer);
-    if (list.items.some((a) => a.status === 'started' || a.status === 'paused' || a.status === 'stopped')) {
+    if (list.items.some((a) => a.status === 'started' || a.status === 'paused' || a.status === 'stopped' || a.upload?.state === 'pending')) {
       timer = window.setTimeout(() => void refresh().catch(showError(message)), REFRESH_MS);
     }
   };

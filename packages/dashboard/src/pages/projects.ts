@@ -223,6 +223,77 @@ export async function projectPage(main: HTMLElement, params: Record<string, stri
     h('button', { type: 'submit', id: 'save-callbacks' }, 'Save'),
   );
 
+  const storageCard = h('section', { class: 'card', id: 'archive-storage' });
+  const drawStorage = (p: ProjectDetail): void => {
+    const s = p.archiveStorage;
+    const bucket = h('input', { id: 'storage-bucket', required: true, value: s?.config.bucket ?? '', placeholder: 'my-archives', autocomplete: 'off' });
+    const accessKey = h('input', { id: 'storage-access-key', required: true, value: s?.config.accessKey ?? '', autocomplete: 'off' });
+    const secretKey = h('input', {
+      id: 'storage-secret-key',
+      type: 'password',
+      required: !s,
+      autocomplete: 'new-password',
+      placeholder: s ? `set (${s.config.secretKeyHint}); leave empty to keep it` : '',
+    });
+    const endpoint = h('input', { id: 'storage-endpoint', type: 'url', value: s?.config.endpoint ?? '', placeholder: 'https://s3.amazonaws.com (Amazon S3) or your S3-compatible service' });
+    const fallback = h(
+      'select',
+      { id: 'storage-fallback' },
+      h('option', { value: 'opentok', selected: (s?.fallback ?? 'opentok') === 'opentok' }, 'keep the archive on this server (opentok)'),
+      h('option', { value: 'none', selected: s?.fallback === 'none' }, 'fail the archive, keep no copy (none)'),
+    );
+    const remove = h(
+      'button',
+      {
+        type: 'button',
+        id: 'remove-storage',
+        onclick: async () => {
+          const updated = await api<ProjectDetail>('DELETE', `/projects/${encode(p.id)}/archive-storage`).catch(showError(status));
+          if (!updated) return;
+          replace(status, h('div', { class: 'ok-box' }, 'Archive storage removed: new archives stay on this server.'));
+          drawStorage(updated);
+        },
+      },
+      'Remove',
+    );
+    replace(
+      storageCard,
+      h('h2', null, 'Archive storage'),
+      h('p', { class: 'muted' }, 'Like OpenTok, each archive is uploaded once available to this S3-compatible bucket, as ', h('code', null, `${p.id}/<archive id>/archive.mp4`), ' (or .zip), and becomes "uploaded".'),
+      h(
+        'form',
+        {
+          class: 'stack-form',
+          id: 'storage-form',
+          onsubmit: async (e: Event) => {
+            e.preventDefault();
+            const body = {
+              type: 's3',
+              config: { bucket: bucket.value.trim(), accessKey: accessKey.value.trim(), secretKey: secretKey.value, endpoint: endpoint.value.trim() || null },
+              fallback: fallback.value,
+            };
+            const updated = await api<ProjectDetail>('PUT', `/projects/${encode(p.id)}/archive-storage`, body).catch(showError(status));
+            if (!updated) return;
+            replace(status, h('div', { class: 'ok-box' }, `Archive storage saved: new archives go to ${updated.archiveStorage?.config.bucket ?? ''}.`));
+            drawStorage(updated);
+          },
+        },
+        h('label', { for: 'storage-bucket' }, 'Bucket'),
+        bucket,
+        h('label', { for: 'storage-access-key' }, 'Access key'),
+        accessKey,
+        h('label', { for: 'storage-secret-key' }, 'Secret key'),
+        secretKey,
+        h('label', { for: 'storage-endpoint' }, 'Endpoint (empty for Amazon S3)'),
+        endpoint,
+        h('label', { for: 'storage-fallback' }, 'When an upload fails'),
+        fallback,
+        h('div', null, h('button', { type: 'submit', id: 'save-storage' }, 'Save'), ' ', s ? remove : null),
+      ),
+    );
+  };
+  drawStorage(project);
+
   const confirmInput = h('input', { id: 'delete-confirm', placeholder: project.id, autocomplete: 'off' });
   const deleteButton = h('button', { class: 'danger', id: 'delete-project', type: 'submit', disabled: true }, 'Delete project');
   confirmInput.addEventListener('input', () => (deleteButton.disabled = confirmInput.value.trim().toLowerCase() !== project.id));
@@ -255,6 +326,7 @@ export async function projectPage(main: HTMLElement, params: Record<string, stri
     status,
     credentials,
     callbacks,
+    storageCard,
     h(
       'section',
       { class: 'card' },

@@ -16,11 +16,12 @@ import { ARCHIVE_RESOLUTIONS, type Project, type SessionRecord, type Store } fro
 import { Archive } from './archive.js';
 import { NothingRecordedError, produceOutput, type OutputRun } from './archive-output.js';
 import { ArchiveConflictError, ArchiveStore, type ArchiveRecord, type OutputMode, type StreamMode } from './archive-store.js';
-import { DownloadLinks } from './download-links.js';
+import { archiveContentType, archiveDownloadName, DownloadLinks } from './download-links.js';
 import { FfmpegError } from './ffmpeg.js';
 import { OFFLINE_MEDIA, OFFLINE_SESSIONS, type ArchiveMediaSource, type ArchiveSessionListener, type ArchiveSessionState } from './interfaces.js';
 import { DEFAULT_LAYOUT, type ArchiveLayout } from './layout.js';
 import { repairMatroska } from './matroska.js';
+import { ArchiveUploads } from './storage/archive-uploads.js';
 
 export interface ArchivingSettings {
   /** Lifetime of a download link, seconds (default 600, as OpenTok). */
@@ -45,6 +46,10 @@ export interface ArchivingSettings {
   maxPerSession: number;
   /** Archives recording at once across one project. */
   maxPerProject: number;
+  /** Uploads to a project's archive storage: tries per archive, first retry delay (ms, doubling), uploads at once. */
+  uploadAttempts: number;
+  uploadRetryDelayMs: number;
+  uploadConcurrency: number;
 }
 
 export const DEFAULT_ARCHIVING_SETTINGS: ArchivingSettings = {
@@ -59,6 +64,9 @@ export const DEFAULT_ARCHIVING_SETTINGS: ArchivingSettings = {
   minFreeMb: 256,
   maxPerSession: 5,
   maxPerProject: 50,
+  uploadAttempts: 5,
+  uploadRetryDelayMs: 5000,
+  uploadConcurrency: 2,
 };
 
 /** The settings from the server configuration. */
@@ -73,6 +81,9 @@ export function archivingSettings(config: ArchivingConfig): Partial<ArchivingSet
     minFreeMb: config.minFreeMb,
     maxPerSession: config.maxPerSession,
     maxPerProject: config.maxPerProject,
+    uploadAttempts: config.uploadAttempts,
+    uploadRetryDelayMs: config.uploadRetryDelaySeconds * 1000,
+    uploadConcurrency: config.uploadConcurrency,
   };
 }
 
@@ -126,6 +137,8 @@ const RETRY_MS = 10_000;
 export class ArchiveManager {
   readonly store: ArchiveStore;
   readonly links: DownloadLinks;
+  /** Uploads to the projects' archive storage (S3-compatible buckets), and those settings. */
+  readonly uploads: ArchiveUploads;
   readonly settings: ArchivingSettings;
   readonly archivesDir: string;
   readonly #store: Store;
@@ -159,10 +172,24 @@ export class ArchiveManager {
     this.#sessions = options.sessions ?? OFFLINE_SESSIONS;
     this.archivesDir = join(options.dataDir, 'archives');
     this.links = DownloadLinks.open(options.dataDir, this.settings.linkTtlSeconds);
+    this.uploads = new ArchiveUploads({
+      db: options.store.db,
+      archives: this.store,
+      dirOf: (id) => this.#dir(id),
+      logger: this.#log,
+      settings: {
+        attempts: this.settings.uploadAttempts,
+        retryDelayMs: this.settings.uploadRetryDelayMs,
+        concurrency: this.settings.uploadConcurrency,
+        linkTtlSeconds: this.settings.linkTtlSeconds,
+      },
+    });
   }
 
   /** Recovers what a previous run left, then starts watching sessions and the timers. */
   async start(): Promise<void> {
+    // Before recovery: an archive produced from now on is uploaded, and uploads left pending resume.
+    this.uploads.start();
     await this.#recover();
     const listener: ArchiveSessionListener = {
       connectionCountChanged: (sessionId, count) => this.#onConnectionCount(sessionId, count),
@@ -250,9 +277,11 @@ export class ArchiveManager {
   /** Deletes an archive's file (409 while it is recording or being produced). */
   async deleteArchive(project: Project, archiveId: string): Promise<void> {
     const record = this.get(project, archiveId);
-    if (!['available', 'failed', 'expired'].includes(record.status)) {
+    if (!['available', 'uploaded', 'failed', 'expired'].includes(record.status)) {
       throw conflict(`Archive cannot be deleted while it is ${record.status === 'deleted' ? 'already deleted' : record.status}`, 409);
     }
+    // An uploaded archive's object stays in the project's bucket: the bucket is the customer's.
+    await this.uploads.cancel(record.id);
     await rm(this.#dir(record.id), { recursive: true, force: true });
     this.store.update(record.id, { status: 'deleted', fileName: null });
     this.#log.info({ archiveId: record.id }, 'archive deleted');
@@ -280,6 +309,7 @@ export class ArchiveManager {
     const productions = [...this.#producing].filter(([id]) => ids.has(id)).map(([, p]) => p);
     for (const p of productions) p.cancel();
     await Promise.all(productions.map((p) => p.promise.catch(() => {})));
+    await Promise.all([...ids].map((id) => this.uploads.cancel(id)));
     await Promise.all([...ids].map((id) => rm(this.#dir(id), { recursive: true, force: true })));
     if (ids.size > 0) this.#log.info({ projectId, archives: ids.size }, 'archives of a deleted project removed');
     return ids.size;
@@ -323,21 +353,22 @@ export class ArchiveManager {
     if (!record || record.status !== 'available' || record.fileName !== fileName) return null;
     const path = join(this.#dir(record.id), fileName);
     if (!existsSync(path)) return null;
-    const mp4 = fileName.endsWith('.mp4');
-    const base = (record.name ?? '').replace(/[^A-Za-z0-9 ._-]/g, '_').trim() || record.id;
-    return { path, size: record.size, contentType: mp4 ? 'video/mp4' : 'application/zip', downloadName: `${base}.${mp4 ? 'mp4' : 'zip'}` };
+    return { path, size: record.size, contentType: archiveContentType(fileName), downloadName: archiveDownloadName(record, fileName) };
   }
 
-  /** The signed link of an available archive (null otherwise). */
+  /**
+   * The signed link of an available or uploaded archive (null otherwise). An uploaded archive's link
+   * is the same route, which redirects to a presigned link to the object in the project's bucket.
+   */
   urlOf(record: ArchiveRecord, baseUrl: string): string | null {
-    return record.status === 'available' && record.fileName ? this.links.url(baseUrl, record.id, record.fileName) : null;
+    return (record.status === 'available' || record.status === 'uploaded') && record.fileName ? this.links.url(baseUrl, record.id, record.fileName) : null;
   }
 
   /** Resolves once the archive is available or failed (tests, tools). */
   whenSettled(archiveId: string): Promise<ArchiveRecord> {
     const record = this.store.get(archiveId);
     if (!record) return Promise.reject(new Error(`no archive ${archiveId}`));
-    if (['available', 'failed', 'deleted', 'expired'].includes(record.status)) return Promise.resolve(record);
+    if (['available', 'uploaded', 'failed', 'deleted', 'expired'].includes(record.status)) return Promise.resolve(record);
     return new Promise((resolve) => {
       const list = this.#waiters.get(archiveId) ?? [];
       list.push(resolve);
@@ -760,6 +791,7 @@ export class ArchiveManager {
       for (const production of this.#producing.values()) production.cancel();
       await Promise.all([...this.#live.values()].map((a) => this.#stop(a, REASON.shutdown).catch(() => {})));
       await Promise.all([...this.#producing.values()].map((p) => p.promise.catch(() => {})));
+      await this.uploads.close();
     })();
     return this.#closed;
   }

@@ -4,7 +4,7 @@
 import type { Db } from '../store/database.js';
 import type { ArchiveLayout } from './layout.js';
 
-export type ArchiveStatus = 'started' | 'paused' | 'stopped' | 'available' | 'failed' | 'deleted' | 'expired';
+export type ArchiveStatus = 'started' | 'paused' | 'stopped' | 'available' | 'uploaded' | 'failed' | 'deleted' | 'expired';
 export type OutputMode = 'composed' | 'individual';
 export type StreamMode = 'auto' | 'manual';
 

@@ -9,6 +9,17 @@ import { join } from 'node:path';
 
 export const DOWNLOAD_PATH_PREFIX = '/archive-downloads';
 
+/** The media type of an archive's file (`archive.mp4` or `archive.zip`). */
+export function archiveContentType(fileName: string): string {
+  return fileName.endsWith('.mp4') ? 'video/mp4' : 'application/zip';
+}
+
+/** The file name a download offers: the archive's name (made safe for a header) or its id, with the file's extension. */
+export function archiveDownloadName(record: { id: string; name: string | null }, fileName: string): string {
+  const base = (record.name ?? '').replace(/[^A-Za-z0-9 ._-]/g, '_').trim() || record.id;
+  return `${base}.${fileName.endsWith('.mp4') ? 'mp4' : 'zip'}`;
+}
+
 export class DownloadLinks {
   readonly #key: Buffer;
   readonly ttlSeconds: number;

@@ -7,6 +7,7 @@ import { buildApplicationToken, buildJwtToken, buildT1Token, MAX_CONNECTION_DATA
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { parseStorageSettings, storageView } from '../archiving/storage/storage-settings.js';
 import { CallbackValidationError } from '../callbacks/callback-store.js';
 import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
 import { parseEventQuery, parseQualityQuery } from '../inspector/query-params.js';
@@ -147,7 +148,11 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
     createdAt: p.createdAt,
     sessions: ctx.store.db.prepare('SELECT COUNT(*) FROM sessions WHERE project_id = ?').pluck().get(p.id) as number,
   });
-  const detail = (p: Project): ProjectDetail => ({ ...summary(p), secret: p.secret, publicKey: p.publicKey, callbacks: ctx.store.callbacks.get(p.id) });
+  const storage = ctx.archives.uploads.storage;
+  const detail = (p: Project): ProjectDetail => {
+    const archiveStorage = storage.get(p.id);
+    return { ...summary(p), secret: p.secret, publicKey: p.publicKey, callbacks: ctx.store.callbacks.get(p.id), archiveStorage: archiveStorage ? storageView(archiveStorage) : null };
+  };
   const requireProject = (id: string): Project => {
     const project = ctx.store.projects.get(id.toLowerCase());
     if (!project) throw notFound('No such project', 404);
@@ -220,6 +225,26 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
       throw err;
     }
     log.info({ projectId: project.id, ...ctx.store.callbacks.get(project.id) }, 'project callbacks changed from the dashboard');
+    return detail(project);
+  });
+
+  // Archive storage, as the REST API's PUT …/archive/storage takes it; an empty or absent secretKey
+  // keeps the one already set (the page never has it to send back).
+  app.put<{ Params: { id: string } }>('/projects/:id/archive-storage', async (request) => {
+    const project = requireProject(request.params.id);
+    const body = (request.body ?? {}) as { config?: Record<string, unknown> };
+    const current = storage.get(project.id);
+    const secretKey = body.config?.['secretKey'];
+    const withSecret = current && body.config && (secretKey === undefined || secretKey === '') ? { ...body, config: { ...body.config, secretKey: current.secretKey } } : body;
+    const settings = parseStorageSettings(withSecret);
+    storage.set(project.id, settings);
+    log.info({ projectId: project.id, bucket: settings.bucket, endpoint: settings.endpoint ?? 'Amazon S3', fallback: settings.fallback }, 'archive storage set from the dashboard');
+    return detail(project);
+  });
+
+  app.delete<{ Params: { id: string } }>('/projects/:id/archive-storage', async (request) => {
+    const project = requireProject(request.params.id);
+    if (storage.delete(project.id)) log.info({ projectId: project.id }, 'archive storage removed from the dashboard');
     return detail(project);
   });
 
@@ -405,7 +430,12 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
       hasAudio: r.hasAudio,
       hasVideo: r.hasVideo,
       url: ctx.archives.urlOf(r, ''),
+      upload: uploadOf(r.id),
     };
+  };
+  const uploadOf = (archiveId: string): ArchiveItem['upload'] => {
+    const u = ctx.archives.uploads.upload(archiveId);
+    return u ? { state: u.state, bucket: u.bucket, error: u.error } : null;
   };
 
   app.get<{ Params: { id: string } }>('/projects/:id/archives', async (request) => {

@@ -5,6 +5,9 @@
 
 export { INSPECTOR_EVENT_TYPES } from '../inspector/types.js';
 
+export type { ArchiveStorageView } from '../archiving/storage/storage-settings.js';
+import type { ArchiveStorageView } from '../archiving/storage/storage-settings.js';
+
 export type {
   ConnectionScore,
   EventPage,
@@ -43,6 +46,8 @@ export interface ProjectDetail extends ProjectSummary {
   publicKey: string | null;
   /** Where archive status and session monitoring callbacks are POSTed (null: none). */
   callbacks: { archive: string | null; session: string | null };
+  /** Where its archives are uploaded (OpenTok's archive storage), without the secret key; null: they stay on this server. */
+  archiveStorage: ArchiveStorageView | null;
 }
 
 /** POST /dashboard/api/applications when the server generated the key pair: the private key, shown once. */
@@ -79,7 +84,7 @@ export interface ArchiveItem {
   id: string;
   sessionId: string;
   name: string | null;
-  /** OpenTok's archive status: started, paused, stopped, available, failed, deleted, expired. */
+  /** OpenTok's archive status: started, paused, stopped, available, uploaded, failed, deleted, expired. */
   status: string;
   /** Why it stopped or failed, when it did. */
   reason: string | null;
@@ -92,8 +97,10 @@ export interface ArchiveItem {
   resolution: string | null;
   hasAudio: boolean;
   hasVideo: boolean;
-  /** Relative signed link to play or download it while available (expires like the REST API's `url`). */
+  /** Relative signed link to play or download it while available or uploaded (expires like the REST API's `url`). */
   url: string | null;
+  /** Its upload to the project's archive storage, if it had one: pending, uploaded, or failed with the last error. */
+  upload: { state: 'pending' | 'uploaded' | 'failed'; bucket: string; error: string | null } | null;
 }
 
 export interface ArchiveList {

@@ -92,7 +92,7 @@ export class Metrics {
     gauge('colloquy_archives', 'Archives by status (as stored)', ['status'], (g) => {
       const rows = sources.db.prepare('SELECT status, COUNT(*) AS n FROM archives GROUP BY status').all() as { status: string; n: number }[];
       g.reset();
-      for (const status of ['started', 'paused', 'stopped', 'available', 'failed', 'deleted', 'expired']) g.set({ status }, 0);
+      for (const status of ['started', 'paused', 'stopped', 'available', 'uploaded', 'failed', 'deleted', 'expired']) g.set({ status }, 0);
       for (const row of rows) g.set({ status: row.status }, row.n);
     });
     gauge('colloquy_callbacks_queued', 'Callbacks (archive status, session monitoring) waiting to be delivered', [], (g) => g.set(sources.callbacks().queued));

@@ -1,6 +1,7 @@
 // Downloading an archive through the signed link in its `url`: no REST credentials, the signature
 // and expiry are the authorization. Single byte ranges are served (206), so players can seek and
-// downloads can resume; anything else gets the whole file.
+// downloads can resume; anything else gets the whole file. An archive uploaded to the project's
+// bucket is redirected (302) to a presigned link to its object.
 
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
@@ -36,6 +37,15 @@ export async function archiveDownloadRoutes(app: FastifyInstance, ctx: AppContex
     const check = ctx.archives.links.verify(archiveId, fileName, request.query.expires, request.query.signature);
     if (check === 'expired') throw forbidden('This archive link has expired: get the archive again for a fresh url', 403);
     if (check !== 'ok') throw forbidden('This archive link is not valid', 403);
+    const uploaded = ctx.archives.store.get(archiveId);
+    if (uploaded?.status === 'uploaded' && uploaded.fileName === fileName) {
+      // The file is in the project's bucket (and no longer here): the bytes come from there, by a
+      // presigned link made now, so nothing is proxied and Range requests go straight to the bucket.
+      const location = await ctx.archives.uploads.downloadUrl(uploaded);
+      if (!location) throw notFound("This archive was uploaded to the project's archive storage, which is no longer set: get it from the bucket", 404);
+      reply.header('Cache-Control', 'private, no-store');
+      return reply.redirect(location, 302);
+    }
     const target = ctx.archives.download(archiveId, fileName);
     if (!target) throw notFound('Archive not found or no longer available', 404);
     const range = parseRange(request.headers.range, target.size);

@@ -16,6 +16,9 @@ describe('archive configuration', () => {
       minFreeMb: 256,
       maxPerSession: 5,
       maxPerProject: 50,
+      uploadAttempts: 5,
+      uploadRetryDelaySeconds: 5,
+      uploadConcurrency: 2,
     });
   });
 
@@ -30,6 +33,9 @@ describe('archive configuration', () => {
       COLLOQUY_ARCHIVE_MIN_FREE_MB: '64',
       COLLOQUY_ARCHIVE_MAX_PER_SESSION: '2',
       COLLOQUY_ARCHIVE_MAX_PER_PROJECT: '9',
+      COLLOQUY_ARCHIVE_UPLOAD_ATTEMPTS: '3',
+      COLLOQUY_ARCHIVE_UPLOAD_RETRY_DELAY: '0',
+      COLLOQUY_ARCHIVE_UPLOAD_CONCURRENCY: '4',
     });
     expect(archivingSettings(config.archiving)).toEqual({
       linkTtlSeconds: 30,
@@ -41,6 +47,9 @@ describe('archive configuration', () => {
       minFreeMb: 64,
       maxPerSession: 2,
       maxPerProject: 9,
+      uploadAttempts: 3,
+      uploadRetryDelayMs: 0,
+      uploadConcurrency: 4,
     });
   });
 
@@ -51,5 +60,7 @@ describe('archive configuration', () => {
     expect(() => loadConfig({ COLLOQUY_ARCHIVE_MAX_DURATION: '99999' })).toThrow(/between 1 and 43200/);
     expect(() => loadConfig({ COLLOQUY_ARCHIVE_MAX_PER_SESSION: '0' })).toThrow(/COLLOQUY_ARCHIVE_MAX_PER_SESSION/);
     expect(() => loadConfig({ COLLOQUY_ARCHIVE_MIN_FREE_MB: '-5' })).toThrow(/COLLOQUY_ARCHIVE_MIN_FREE_MB/);
+    expect(() => loadConfig({ COLLOQUY_ARCHIVE_UPLOAD_ATTEMPTS: '0' })).toThrow(/COLLOQUY_ARCHIVE_UPLOAD_ATTEMPTS/);
+    expect(() => loadConfig({ COLLOQUY_ARCHIVE_UPLOAD_CONCURRENCY: '99' })).toThrow(/COLLOQUY_ARCHIVE_UPLOAD_CONCURRENCY/);
   });
 });

@@ -1,0 +1,46 @@
+// The migration that adds archive storage rebuilds the archive tables (SQLite cannot change a CHECK
+// constraint in place): a database made before it keeps every archive, file and event, accepts the
+// `uploaded` status afterwards, and its files and events still go with their archive.
+
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ArchiveStore, type ArchiveRecord } from '../../src/archiving/archive-store.js';
+import { openDatabase } from '../../src/store/database.js';
+import { ALL_MIGRATIONS, Store } from '../../src/store/index.js';
+import { tempDir } from '../helpers.js';
+
+const dir = tempDir();
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('archiving-002-storage-uploads', () => {
+  it('keeps archives, files and events of an older database, then takes "uploaded"', () => {
+    const before = openDatabase(dir, ALL_MIGRATIONS.filter((m) => m.id !== 'archiving-002-storage-uploads'));
+    const project = new Store(before).projects.createProject('old');
+    const id = randomUUID();
+    const record: ArchiveRecord = {
+      id, projectId: project.id, sessionId: '1_old', name: 'old one', status: 'available', reason: 'user initiated', outputMode: 'individual',
+      streamMode: 'auto', hasAudio: true, hasVideo: true, resolution: null, layout: null, multiArchiveTag: null, maxBitrate: null,
+      quantizationParameter: null, autoArchive: false, createdAt: 1, updatedAt: 2, recordedMs: 3000, duration: 3, size: 1234, fileName: 'archive.zip', sha256: 'ab',
+    };
+    const old = new ArchiveStore(before);
+    old.insert(record);
+    old.insertFile({ archiveId: id, fileName: 's.webm', streamId: 's', connectionId: 'c', connectionData: '', videoType: 'camera', layoutClassList: ['x'], hasAudio: true, hasVideo: true, startOffsetMs: 0, stopOffsetMs: 3000, size: 1000, state: 'complete' });
+    old.addEvent(id, { atMs: 5, kind: 'classes', streamId: 's', layoutClassList: ['y'] });
+    expect(() => before.prepare("UPDATE archives SET status = 'uploaded'").run()).toThrow(/CHECK/);
+    before.close();
+
+    const after = openDatabase(dir, ALL_MIGRATIONS);
+    const archives = new ArchiveStore(after);
+    expect(archives.get(id)).toEqual(record);
+    expect(archives.files(id)).toHaveLength(1);
+    expect(archives.events(id)).toEqual([{ atMs: 5, kind: 'classes', streamId: 's', layoutClassList: ['y'] }]);
+    expect(archives.update(id, { status: 'uploaded' }).status).toBe('uploaded');
+    expect(after.pragma('foreign_key_check')).toEqual([]);
+    // The children still reference the rebuilt table: deleting the archive takes them along.
+    after.prepare('DELETE FROM archives WHERE id = ?').run(id);
+    expect(archives.files(id)).toEqual([]);
+    expect(archives.events(id)).toEqual([]);
+    after.close();
+  });
+});
