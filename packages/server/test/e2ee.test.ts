@@ -103,4 +103,21 @@ describe('e2ee sessions', () => {
     expect(await response.json()).toEqual({ code: 409, message: expect.stringMatching(/SIP calls .*end-to-end encrypted/) });
     expect(t.server.sessions.live(e2ee)).toBeUndefined();
   });
+
+  // Every other server feature that would need the media answers the same 409.
+  const mediaFeatures: Array<[string, string, (sessionId: string) => Record<string, unknown>]> = [
+    ['live captions', '/captions', (sessionId) => ({ sessionId, token: ot.generateToken(sessionId, { role: 'moderator' }), languageCode: 'en-US' })],
+  ];
+  it.each(mediaFeatures)('%s in an e2ee session are refused with 409', async (_name, path, body) => {
+    const e2ee = await createSession({ mediaMode: 'routed', e2ee: true });
+    await join(e2ee);
+    const iat = Math.floor(Date.now() / 1000);
+    const response = await fetch(`${t.url}/v2/project/${t.apiKey}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-opentok-auth': signJwt({ iss: t.apiKey, ist: 'project', iat, exp: iat + 300 }, t.apiSecret, 'HS256') },
+      body: JSON.stringify(body(e2ee)),
+    });
+    expect(response.status).toBe(409);
+    expect(await response.json()).toMatchObject({ code: 409, message: expect.stringMatching(/end-to-end encrypted/) });
+  });
 });

@@ -14,6 +14,7 @@ import { TokenError, verifyClientToken } from '../auth/client-token.js';
 import type { WebhookSender } from '../callbacks/webhook-sender.js';
 import { ColloquyError, conflict, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { requireClearMedia } from '../sessions/e2ee.js';
 import type { Session, SessionManager, Stream } from '../sessions/session-manager.js';
 import type { Project, Store } from '../store/index.js';
 import type { SpeechToTextProvider } from './provider.js';
@@ -153,6 +154,7 @@ export class CaptionsManager {
     if (record.mediaMode !== 'routed') {
       throw conflict('Live captions are only possible in routed sessions (p2p.preference=disabled): this session is relayed');
     }
+    requireClearMedia(record, 'Live captions');
     const languages = this.#provider.languages();
     const language = languages.find((l) => l.toLowerCase() === request.languageCode.toLowerCase());
     if (!language) {
