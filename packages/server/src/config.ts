@@ -85,6 +85,7 @@ export interface Config {
   metricsToken: string | null;
   overload: OverloadConfig;
   archiving: ArchivingConfig;
+  broadcast: BroadcastConfig;
 }
 
 /**
@@ -118,6 +119,14 @@ export interface ArchivingConfig {
   maxPerSession: number;
   /** Archives recording at once across one project's sessions (`COLLOQUY_ARCHIVE_MAX_PER_PROJECT`, default 50). */
   maxPerProject: number;
+}
+
+/** Live streaming broadcast settings (`COLLOQUY_BROADCAST_*`). */
+export interface BroadcastConfig {
+  /** How long a stopped broadcast's HLS files stay (`COLLOQUY_BROADCAST_HLS_RETENTION`, seconds, default 600). */
+  hlsRetentionSeconds: number;
+  /** Broadcasts live at once on this server, each with its own encoder (`COLLOQUY_BROADCAST_MAX_LIVE`, default 10). */
+  maxLive: number;
 }
 
 export class ConfigError extends Error {
@@ -263,6 +272,10 @@ export function loadConfig(env: Env = process.env): Config {
       minFreeMb: intVar(env, 'COLLOQUY_ARCHIVE_MIN_FREE_MB', 256, 0, 1_048_576),
       maxPerSession: intVar(env, 'COLLOQUY_ARCHIVE_MAX_PER_SESSION', 5, 1, 100),
       maxPerProject: intVar(env, 'COLLOQUY_ARCHIVE_MAX_PER_PROJECT', 50, 1, 10_000),
+    },
+    broadcast: {
+      hlsRetentionSeconds: intVar(env, 'COLLOQUY_BROADCAST_HLS_RETENTION', 600, 0, 7 * 86_400),
+      maxLive: intVar(env, 'COLLOQUY_BROADCAST_MAX_LIVE', 10, 1, 1000),
     },
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
     rtcTcp: rtcTcp === 'on',

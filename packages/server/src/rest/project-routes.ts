@@ -3,6 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { archiveRoutes } from './archives.js';
+import { broadcastRoutes } from './broadcasts.js';
 import { requireProject } from './auth.js';
 import { callbackRoutes } from './callbacks.js';
 import { connectionRoutes } from './connections.js';
@@ -19,6 +20,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   await app.register(async (scope) => connectionRoutes(scope, ctx));
   await app.register(async (scope) => streamRoutes(scope, ctx));
   await app.register(async (scope) => archiveRoutes(scope, ctx));
+  await app.register(async (scope) => broadcastRoutes(scope, ctx));
   await app.register(async (scope) => inspectorRoutes(scope, ctx));
   await app.register(async (scope) => callbackRoutes(scope, ctx));
   const sip = ctx.sip;
