@@ -231,7 +231,7 @@ export class LiveComposer {
     return {
       videoFrames: this.#videoFrames,
       framesSkipped: this.framesSkipped,
-      streams: [...this.#members.values()].map((m) => ({ streamId: m.streamId, box: m.box, videoFramesIn: m.video?.framesIn ?? 0, videoFramesDecoded: m.video?.framesOut ?? 0, audioFramesIn: m.audio?.framesIn ?? 0 })),
+      streams: [...this.#members.values()].map((m) => ({ streamId: m.streamId, box: m.box, videoPacketsIn: m.video?.packetsIn ?? 0, videoFramesIn: m.video?.framesIn ?? 0, keyframeRequests: m.video?.keyframeRequests ?? 0, videoFramesDecoded: m.video?.framesOut ?? 0, decoderErrors: m.video?.stderrTail, audioFramesIn: m.audio?.framesIn ?? 0 })),
     };
   }
 

@@ -29,7 +29,7 @@ export class LiveProcess {
   constructor(options: LiveProcessOptions) {
     const stdio: Array<'pipe'> = ['pipe', 'pipe', 'pipe'];
     for (let i = 0; i < (options.extraInputs ?? 0); i++) stdio.push('pipe');
-    this.child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', ...options.args], { stdio }) as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
+    this.child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'warning', ...options.args], { stdio }) as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
     for (let i = 0; i < (options.extraInputs ?? 0); i++) this.extra.push(this.child.stdio[3 + i] as Writable);
     // A pipe that closes under a write (the process died) is reported by `exited`, not thrown.
     for (const w of [this.child.stdin, ...this.extra]) w.on('error', () => {});

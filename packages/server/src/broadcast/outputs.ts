@@ -16,7 +16,7 @@ const MAX_BACKLOG = 16 * 1024 * 1024;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
-const TS_INPUT = ['-fflags', 'nobuffer', '-f', 'mpegts', '-i', 'pipe:0', '-map', '0', '-c', 'copy'];
+const TS_INPUT = ['-f', 'mpegts', '-i', 'pipe:0', '-map', '0', '-c', 'copy'];
 
 /** One copy of the encoded stream into one destination, restarted when it fails. */
 export class CopyOutput {

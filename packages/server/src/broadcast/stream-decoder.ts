@@ -17,7 +17,7 @@ import { LiveProcess } from './live-process.js';
 const VIDEO_JITTER_MS = 120;
 const AUDIO_JITTER_MS = 60;
 const TICK_MS = 20;
-const KEYFRAME_RETRY_MS = 1000;
+const KEYFRAME_RETRY_MS = 500;
 /** Decoded audio kept per stream before the oldest is dropped (bounds the latency a stall adds). */
 const MAX_AUDIO_BUFFER_MS = 400;
 export const SAMPLE_RATE = 48_000;
@@ -30,8 +30,11 @@ export interface DecodeSize {
   fit: 'contain' | 'cover';
 }
 
-/** The arguments ffmpeg needs to read our live framing with as little buffering as it can. */
-const LOW_DELAY_INPUT = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0', '-threads', '1'];
+/**
+ * The arguments ffmpeg needs to read our live framing with as little buffering as it can. Not
+ * `-fflags nobuffer`: it drops the packets read while probing, which is the keyframe we start on.
+ */
+const LOW_DELAY_INPUT = ['-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0', '-threads', '1'];
 
 /** A live Matroska/WebM of one track: the head once, then one cluster per frame. */
 class LiveMatroska {
@@ -62,7 +65,9 @@ abstract class TrackDecoder {
   readonly #unsubscribe: () => void;
   readonly #timer: NodeJS.Timeout;
   protected closed = false;
+  packetsIn = 0;
   framesIn = 0;
+  keyframeRequests = 0;
 
   constructor(track: ArchiveTrack, media: ArchiveMediaSource, logger: Logger) {
     this.track = track;
@@ -81,7 +86,12 @@ abstract class TrackDecoder {
       },
       onLoss: () => this.depacketizer.loss(),
     });
-    this.#timer = setInterval(() => this.#jitter.tick(performance.now()), TICK_MS);
+    this.#timer = setInterval(() => {
+      this.#jitter.tick(performance.now());
+      // After a loss nothing passes until a keyframe: ask the publisher again until one comes (a
+      // WebRTC sender sends one only when asked).
+      if (track.kind === 'video' && this.depacketizer.waitingForKeyframe) this.onWaitingForKeyframe();
+    }, TICK_MS);
     this.#timer.unref();
     let unsubscribe = () => {};
     try {
@@ -89,6 +99,7 @@ abstract class TrackDecoder {
         if (this.closed) return;
         const { header, payload } = packet;
         if (track.payloadType !== undefined && header.payloadType !== track.payloadType) return;
+        this.packetsIn++;
         this.#jitter.push({ sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, marker: header.marker, payload: Buffer.from(payload) }, performance.now());
       });
     } catch (err) {
@@ -98,6 +109,8 @@ abstract class TrackDecoder {
   }
 
   protected abstract onFrame(frame: CodedFrame): void;
+
+  protected onWaitingForKeyframe(): void {}
 
   close(): void {
     if (this.closed) return;
@@ -122,6 +135,11 @@ export class VideoDecoder extends TrackDecoder {
   /** The size `latest` has. */
   latestSize: DecodeSize | null = null;
   framesOut = 0;
+
+  /** The running decoder's last error output (stats). */
+  get stderrTail(): string {
+    return this.#process?.stderrTail.slice(-300) ?? '';
+  }
 
   constructor(track: ArchiveTrack, media: ArchiveMediaSource, size: DecodeSize, logger: Logger) {
     super(track, media, logger);
@@ -149,10 +167,15 @@ export class VideoDecoder extends TrackDecoder {
     this.#askKeyframe();
   }
 
+  protected override onWaitingForKeyframe(): void {
+    this.#askKeyframe();
+  }
+
   #askKeyframe(): void {
     const now = performance.now();
     if (now - this.#lastKeyRequest < KEYFRAME_RETRY_MS) return;
     this.#lastKeyRequest = now;
+    this.keyframeRequests++;
     try {
       this.media.requestKeyFrame(this.track.producerId);
     } catch (err) {
