@@ -3,6 +3,7 @@
 // integer createdAt/updatedAt, `broadcastUrls` with the HLS playlist (`?DVR` appended when DVR is
 // on, as OpenTok does) and every RTMP target with its status, the live `streams`.
 
+import { ownerFields } from '../archiving/archive-json.js';
 import type { Project } from '../store/index.js';
 import type { BroadcastRecord } from './broadcast-store.js';
 
@@ -18,10 +19,7 @@ export function broadcastJson(
   streams: Array<{ streamId: string; hasAudio: boolean; hasVideo: boolean }>,
   baseUrl: string,
 ): Record<string, unknown> {
-  const owner =
-    project.kind === 'project'
-      ? { partnerId: Number(project.id), projectId: Number(project.id) }
-      : { applicationId: project.id, projectId: project.id };
+  const owner = ownerFields(project);
   const broadcastUrls: Record<string, unknown> = {
     rtmp: record.rtmp.map((t) => ({ id: t.id, serverUrl: t.serverUrl, streamName: t.streamName, status: t.status })),
   };

@@ -10,27 +10,14 @@ import { broadcastJson } from '../broadcast/broadcast-json.js';
 import type { BroadcastRecord } from '../broadcast/broadcast-store.js';
 import { MAX_RTMP_TARGETS } from '../broadcast/broadcast-manager.js';
 import { invalid } from '../errors.js';
+import { LayoutBody, ListQuery, StreamsBody } from './archives.js';
 import type { AppContext } from './context.js';
 import { parseWith } from './validation.js';
-
-const ListQuery = z.object({
-  offset: z.coerce.number().int().min(0).default(0),
-  count: z.coerce.number().int().min(1).max(1000).default(50),
-  sessionId: z.string().min(1).max(255).optional(),
-});
 
 /** SDKs send absent options as null, and some as ''. */
 const absent = (v: unknown) => (v === '' || v === null ? undefined : v);
 /** No control characters (they would end up in a URL handed to ffmpeg). */
 const printable = (max: number) => z.string().min(1).max(max).regex(/^[^\u0000-\u001f\u007f\s]+$/, 'must be printable, without spaces');
-
-const LayoutBody = z
-  .object({
-    type: z.unknown(),
-    stylesheet: z.unknown().optional(),
-    screenshareType: z.unknown().optional(),
-  })
-  .loose();
 
 const RtmpTarget = z
   .object({
@@ -55,15 +42,6 @@ const StartBody = z
     layout: LayoutBody.nullish(),
     streamMode: z.preprocess(absent, z.enum(['auto', 'manual']).optional()),
     multiBroadcastTag: z.preprocess(absent, z.string().max(256).optional()),
-    hasAudio: z.boolean().optional(),
-    hasVideo: z.boolean().optional(),
-  })
-  .loose();
-
-const StreamsBody = z
-  .object({
-    addStream: z.string().min(1).max(255).optional(),
-    removeStream: z.string().min(1).max(255).optional(),
     hasAudio: z.boolean().optional(),
     hasVideo: z.boolean().optional(),
   })
