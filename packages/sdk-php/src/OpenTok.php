@@ -387,6 +387,10 @@ class OpenTok
         if (isset($options['layout'])) {
             $options['layout'] = Validators::layout($options['layout'])->toArray();
         }
+        // HLS with default settings: `[]` in PHP, which must go out as the JSON object {}.
+        if (($options['outputs']['hls'] ?? null) === []) {
+            $options['outputs']['hls'] = new \stdClass();
+        }
         return new Broadcast($this->client->request('POST', 'broadcast', json: ['sessionId' => $sessionId] + $options)->json());
     }
 
