@@ -11,6 +11,7 @@ import {
 } from '@colloquy/tokens';
 import type { KeyObject } from 'node:crypto';
 import { Archives } from './archives.js';
+import { Broadcasts } from './broadcasts.js';
 import { RestClient, type Credentials } from './rest-client.js';
 
 export type MediaMode = 'routed' | 'relayed';
@@ -162,6 +163,8 @@ export class Colloquy {
   readonly client: RestClient;
   /** Archives (recordings): start, stop, get, list, delete, layout, streams, download. */
   readonly archives: Archives;
+  /** Live streaming broadcasts (HLS, RTMP). */
+  readonly broadcasts: Broadcasts;
   readonly #credentials: Credentials;
 
   /**
@@ -183,6 +186,7 @@ export class Colloquy {
     this.apiKey = applicationMode ? apiKey.toLowerCase() : apiKey;
     this.client = new RestClient(this.#credentials, { apiUrl: opts.apiUrl ?? 'http://127.0.0.1:3000', timeout: opts.timeout });
     this.archives = new Archives(this.client);
+    this.broadcasts = new Broadcasts(this.client);
   }
 
   /** Creates a session on the server. */

@@ -22,4 +22,6 @@ export { RestClient, type Credentials, type RestClientOptions } from './rest-cli
 export { ApiError, AuthError, NotFoundError, RequestError } from './errors.js';
 export type { Role } from '@colloquy/tokens';
 export { Archives } from './archives.js';
+export { Broadcasts } from './broadcasts.js';
+export type { Broadcast, RtmpStatus, RtmpTarget, StartBroadcastOptions } from './broadcasts.js';
 export type { Archive, ArchiveLayout, ArchiveStatus, ArchiveStorage, ArchiveStorageOptions, ArchiveStream, StartArchiveOptions, ListArchivesOptions } from './archives.js';

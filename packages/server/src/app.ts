@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { dashboardPlugin, type DashboardOptions } from './dashboard/index.js';
 import { archiveDownloadRoutes } from './rest/archive-downloads.js';
+import { broadcastHlsRoutes } from './rest/broadcast-hls.js';
 import { decorateProject } from './rest/auth.js';
 import { registerBodyParsers } from './rest/body-parsers.js';
 import type { AppContext } from './rest/context.js';
@@ -79,6 +80,7 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
   if (ops) await app.register(async (scope) => opsRoutes(scope, ops));
   await app.register(async (scope) => sessionCreateRoutes(scope, ctx));
   await app.register(async (scope) => archiveDownloadRoutes(scope, ctx));
+  await app.register(async (scope) => broadcastHlsRoutes(scope, ctx));
   await app.register(async (scope) => projectRoutes(scope, ctx), { prefix: '/v2/project/:projectKey' });
   if (dashboard) await app.register(async (scope) => dashboardPlugin(scope, ctx, dashboard));
   await app.register(async (scope) => clientBundleRoutes(scope));

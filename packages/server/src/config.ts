@@ -98,6 +98,7 @@ export interface Config {
   metricsToken: string | null;
   overload: OverloadConfig;
   archiving: ArchivingConfig;
+  broadcast: BroadcastConfig;
 }
 
 /**
@@ -137,6 +138,14 @@ export interface ArchivingConfig {
   uploadRetryDelaySeconds: number;
   /** Uploads to archive storage running at once (`COLLOQUY_ARCHIVE_UPLOAD_CONCURRENCY`, default 2). */
   uploadConcurrency: number;
+}
+
+/** Live streaming broadcast settings (`COLLOQUY_BROADCAST_*`). */
+export interface BroadcastConfig {
+  /** How long a stopped broadcast's HLS files stay (`COLLOQUY_BROADCAST_HLS_RETENTION`, seconds, default 600). */
+  hlsRetentionSeconds: number;
+  /** Broadcasts live at once on this server, each with its own encoder (`COLLOQUY_BROADCAST_MAX_LIVE`, default 10). */
+  maxLive: number;
 }
 
 export class ConfigError extends Error {
@@ -291,6 +300,10 @@ export function loadConfig(env: Env = process.env): Config {
       uploadAttempts: intVar(env, 'COLLOQUY_ARCHIVE_UPLOAD_ATTEMPTS', 5, 1, 20),
       uploadRetryDelaySeconds: intVar(env, 'COLLOQUY_ARCHIVE_UPLOAD_RETRY_DELAY', 5, 0, 3600),
       uploadConcurrency: intVar(env, 'COLLOQUY_ARCHIVE_UPLOAD_CONCURRENCY', 2, 1, 16),
+    },
+    broadcast: {
+      hlsRetentionSeconds: intVar(env, 'COLLOQUY_BROADCAST_HLS_RETENTION', 600, 0, 7 * 86_400),
+      maxLive: intVar(env, 'COLLOQUY_BROADCAST_MAX_LIVE', 10, 1, 1000),
     },
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
     rtcTcp: rtcTcp === 'on',

@@ -7,6 +7,7 @@ import { createSecureContext } from 'node:tls';
 import { buildApp, readTlsFiles, type AppState } from './app.js';
 import { ArchiveManager, archivingSettings } from './archiving/archive-manager.js';
 import type { ArchiveMediaSource, ArchiveSessionState } from './archiving/interfaces.js';
+import { BroadcastManager } from './broadcast/broadcast-manager.js';
 import { listenError, rtcPortError } from './listen-error.js';
 import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
@@ -43,6 +44,8 @@ export interface RunningServer {
   media: MediaEngine;
   /** Archives: recording, composing, downloads. */
   archives: ArchiveManager;
+  /** Live streaming broadcasts: the live composer, HLS and RTMP outputs. */
+  broadcasts: BroadcastManager;
   /** SIP interconnect: dialled calls (its SIP sockets open on the first dial). */
   sip: SipGateway;
   /** Live captions: speech-to-text of captioned streams, one engine process each. */
@@ -93,6 +96,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let app: FastifyInstance | undefined;
   let inspector: Inspector | undefined;
   let archives: ArchiveManager | undefined;
+  let broadcasts: BroadcastManager | undefined;
   let callbackSender: WebhookSender | undefined;
   let sip: SipGateway | undefined;
   let captions: CaptionsManager | undefined;
@@ -115,6 +119,16 @@ export async function startServer(config: Config, options: StartServerOptions = 
       sessions: options.archiving?.sessions ?? archiveSessionState(sessions),
     });
     recordArchiveEvents(archives.store, inspector);
+    // Broadcasts compose from the same media taps and session events as archives.
+    broadcasts = new BroadcastManager({
+      db: store.db,
+      dataDir: config.dataDir,
+      logger,
+      media: options.archiving?.media ?? archiveMediaSource(sessions),
+      sessions: options.archiving?.sessions ?? archiveSessionState(sessions),
+      settings: { hlsRetentionMs: config.broadcast.hlsRetentionSeconds * 1000, maxLive: config.broadcast.maxLive },
+    });
+    const broadcastManager = broadcasts;
     const archiveManager = archives;
     // Clients joining while an archive records are told at once (OpenTok's archiveStarted on join).
     sessions.activeArchiveNotices = (sid) => archiveManager.activeArchives(sid).map((a) => ({ type: 'archiveStarted', archiveId: a.id, name: a.name }));
@@ -148,6 +162,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       sessions,
       archiveStore: archives.store,
       archives,
+      broadcasts: broadcastManager,
       projects: store.projects,
       callbacks: store.callbacks,
       sender: callbackSender,
@@ -155,6 +170,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       baseUrl: () => baseUrl,
     });
     await archives.start();
+    broadcastManager.start();
     const admin = new AdminAuth(store.db);
     const state: AppState = { ready: false };
     const sender = callbackSender;
@@ -162,7 +178,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const ops = { metrics, load, metricsToken: config.metricsToken, ready: () => state.ready };
     // The video chat reads its project per request: it is chosen below, once the port is bound.
     const videoChat = { projectId: null as string | null };
-    app = await buildApp({ config, logger, store, sessions, inspector, archives, ops, sip: gateway, captions: captionsManager }, state, { admin }, videoChat);
+    app = await buildApp({ config, logger, store, sessions, inspector, archives, broadcasts: broadcastManager, ops, sip: gateway, captions: captionsManager }, state, { admin }, videoChat);
     // The port is bound before a first start creates anything it shows once (the development
     // project, the dashboard password): on a busy port nothing is made that would never be shown.
     await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
@@ -190,6 +206,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       inspector,
       media,
       archives,
+      broadcasts: broadcastManager,
       sip: gateway,
       captions: captionsManager,
       bootstrap,
@@ -217,6 +234,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           // Archives first (they stop recording and keep what was written), then the live sessions
           // and their media, then the Inspector, which records all of the above.
           await archives!.close();
+          await broadcastManager.close();
           // SIP calls hang up (BYE) before their connections and media go.
           await gateway.close();
           // Caption engines are killed (their runs end: stopped, server shutting down).
@@ -239,6 +257,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   } catch (err) {
     await app?.close().catch(() => {});
     await archives?.close().catch(() => {});
+    await broadcasts?.close().catch(() => {});
     callbackSender?.close();
     await sip?.close();
     captions?.close();

@@ -105,7 +105,8 @@ describe('archives', () => {
 
 describe('features this server does not provide', () => {
   it('answers 501 with a plain message, and empty lists', async () => {
-    expect(await call('POST', 'broadcast/', { sessionId: routed })).toMatchObject({ status: 501, data: { message: expect.stringMatching(/not supported/) } });
+    // Broadcasts are provided now (test/broadcast/): a start without outputs is a 400.
+    expect(await call('POST', 'broadcast/', { sessionId: routed })).toMatchObject({ status: 400 });
     // SIP is provided now (test/sip/): the PHP SDK's /call path is the real dial, checking its body.
     expect(await call('POST', 'call', { sessionId: routed })).toMatchObject({ status: 400, data: { message: expect.stringMatching(/token|sip/) } });
     expect(await call('POST', 'connect', { sessionId: routed })).toMatchObject({ status: 501 });

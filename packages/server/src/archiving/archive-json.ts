@@ -6,16 +6,18 @@ import type { Project } from '../store/index.js';
 import type { ArchiveManager } from './archive-manager.js';
 import type { ArchiveRecord } from './archive-store.js';
 
+/** OpenTok's owner fields: integer partnerId/projectId for numeric API keys, applicationId for applications. */
+export function ownerFields(project: Pick<Project, 'id' | 'kind'>): Record<string, number | string> {
+  return project.kind === 'project' ? { partnerId: Number(project.id), projectId: Number(project.id) } : { applicationId: project.id, projectId: project.id };
+}
+
 export function archiveJson(
   record: ArchiveRecord,
   project: Pick<Project, 'id' | 'kind'>,
   archives: Pick<ArchiveManager, 'urlOf' | 'liveStreams'>,
   baseUrl: string,
 ): Record<string, unknown> {
-  const owner =
-    project.kind === 'project'
-      ? { partnerId: Number(project.id), projectId: Number(project.id) }
-      : { applicationId: project.id, projectId: project.id };
+  const owner = ownerFields(project);
   const recording = record.status === 'started' || record.status === 'paused';
   return {
     id: record.id,

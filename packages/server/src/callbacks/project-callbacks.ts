@@ -1,6 +1,8 @@
 // A project's callbacks, from the events that cause them (reference §6):
 // - archive status: every status an archive takes (started, paused, stopped, available, failed,
 //   expired, deleted) POSTs the archive's REST JSON plus `event: "archive"`;
+// - broadcast status: started, stopped and every RTMP target's status change POST the broadcast's
+//   REST JSON plus `event: "broadcast"` to the same URL;
 // - session monitoring: connectionCreated / connectionDestroyed (with reason) and streamCreated /
 //   streamDestroyed (with reason) POST `{sessionId, projectId, event, timestamp, connection | stream}`;
 // - SIP call status (sip/): callCreated, callUpdated (state ringing, answered) and callDestroyed
@@ -14,6 +16,8 @@
 import type { ArchiveManager } from '../archiving/archive-manager.js';
 import { archiveJson } from '../archiving/archive-json.js';
 import type { ArchiveStore } from '../archiving/archive-store.js';
+import { broadcastJson } from '../broadcast/broadcast-json.js';
+import type { BroadcastManager } from '../broadcast/broadcast-manager.js';
 import type { Connection } from '../sessions/connection.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { Stream } from '../sessions/stream.js';
@@ -27,6 +31,8 @@ export interface ProjectCallbackDeps {
   sessions: SessionManager;
   archiveStore: ArchiveStore;
   archives: Pick<ArchiveManager, 'urlOf' | 'liveStreams'>;
+  /** Broadcast status events; absent: none are sent. */
+  broadcasts?: Pick<BroadcastManager, 'store' | 'liveStreams'>;
   projects: ProjectStore;
   callbacks: CallbackStore;
   sender: WebhookSender;
@@ -101,7 +107,19 @@ export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
     for (const url of urls) sender.send({ projectId: project.id, kind: 'archive', url, body });
   });
 
+  // Broadcast status (started, stopped, and each RTMP target's connecting/live/offline/error) goes to
+  // the project's archive status URL, as OpenTok sends its broadcast callbacks with the archive ones.
+  const stopBroadcasts = deps.broadcasts?.store.onChange((record) => {
+    const url = callbacks.get(record.projectId).archive;
+    if (!url) return;
+    const project = deps.projects.get(record.projectId);
+    if (!project) return;
+    const body = { ...broadcastJson(record, project, deps.broadcasts!.liveStreams(record.id), deps.baseUrl()), event: 'broadcast' };
+    sender.send({ projectId: project.id, kind: 'archive', url, body });
+  });
+
   return () => {
+    stopBroadcasts?.();
     sessions.off('connectionCreated', onConnectionCreated);
     sessions.off('connectionDestroyed', onConnectionDestroyed);
     sessions.off('streamCreated', onStreamCreated);

@@ -268,6 +268,7 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
       }
     }
     const archives = await ctx.archives.deleteProjectArchives(project.id);
+    await ctx.broadcasts.deleteProjectBroadcasts(project.id);
     const sessionIds = ctx.store.db.prepare('SELECT id FROM sessions WHERE project_id = ?').pluck().all(project.id) as string[];
     // Synchronously from here: what was recorded so far is written before the rows go, and nothing
     // about these sessions is recorded after.

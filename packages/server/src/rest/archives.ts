@@ -12,7 +12,7 @@ import { MAX_ARCHIVE_NAME_LENGTH } from '../sessions/session-manager.js';
 import type { AppContext } from './context.js';
 import { parseWith } from './validation.js';
 
-const ListQuery = z.object({
+export const ListQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
   count: z.coerce.number().int().min(1).max(1000).default(50),
   sessionId: z.string().min(1).max(255).optional(),
@@ -22,7 +22,7 @@ const ListQuery = z.object({
 const optionalString = (max: number) =>
   z.preprocess((v) => (v === '' || v === null ? undefined : v), z.string().max(max).optional());
 
-const LayoutBody = z
+export const LayoutBody = z
   .object({
     type: z.unknown(),
     stylesheet: z.unknown().optional(),
@@ -47,7 +47,8 @@ const StartBody = z
   })
   .loose();
 
-const StreamsBody = z
+/** PATCH …/streams of archives and broadcasts: add or remove one stream (manual stream mode). */
+export const StreamsBody = z
   .object({
     addStream: z.string().min(1).max(255).optional(),
     removeStream: z.string().min(1).max(255).optional(),

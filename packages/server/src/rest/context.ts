@@ -1,6 +1,7 @@
 // What every HTTP plugin is given: the parts of the server it may call.
 
 import type { ArchiveManager } from '../archiving/archive-manager.js';
+import type { BroadcastManager } from '../broadcast/broadcast-manager.js';
 import type { CaptionsManager } from '../captions/captions-manager.js';
 import type { Config } from '../config.js';
 import type { Inspector } from '../inspector/inspector.js';
@@ -17,6 +18,8 @@ export interface AppContext {
   sessions: SessionManager;
   inspector: Inspector;
   archives: ArchiveManager;
+  /** Live streaming broadcasts (HLS, RTMP). */
+  broadcasts: BroadcastManager;
   /** /readyz and /metrics; left out by tests that build a bare app. */
   ops?: OpsContext;
   /** SIP interconnect (dial, play-dtmf); left out by tests that build a bare app (those routes answer 501). */

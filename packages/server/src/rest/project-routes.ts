@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { archiveRoutes } from './archives.js';
 import { archiveStorageRoutes } from './archive-storage.js';
+import { broadcastRoutes } from './broadcasts.js';
 import { requireProject } from './auth.js';
 import { callbackRoutes } from './callbacks.js';
 import { captionsRoutes } from './captions.js';
@@ -22,6 +23,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   await app.register(async (scope) => streamRoutes(scope, ctx));
   await app.register(async (scope) => archiveRoutes(scope, ctx));
   await app.register(async (scope) => archiveStorageRoutes(scope, ctx));
+  await app.register(async (scope) => broadcastRoutes(scope, ctx));
   await app.register(async (scope) => inspectorRoutes(scope, ctx));
   await app.register(async (scope) => callbackRoutes(scope, ctx));
   const sip = ctx.sip;

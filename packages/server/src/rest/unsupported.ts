@@ -1,6 +1,6 @@
-// Vonage Video features this server does not provide: live-streaming broadcasts, Experience
-// Composer and the Audio Connector. Starting one answers 501 with a plain message, so
-// an app finds out at once instead of waiting for something that never comes; lists are truthfully
+// Vonage Video features this server does not provide: Experience Composer and the Audio Connector.
+// Starting one answers 501 with a plain message, so an app finds out at once instead of waiting for
+// something that never comes; lists are truthfully
 // empty.
 
 import type { FastifyInstance } from 'fastify';
@@ -16,13 +16,6 @@ export async function unsupportedRoutes(app: FastifyInstance, ctx: AppContext): 
   const missing = (what: string) => async () => {
     throw notFound(`${what} not found`, 404);
   };
-
-  app.get('/broadcast', empty);
-  app.post('/broadcast', unsupported('Live-streaming broadcasts'));
-  app.get('/broadcast/:id', missing('Broadcast'));
-  app.post('/broadcast/:id/stop', missing('Broadcast'));
-  app.put('/broadcast/:id/layout', missing('Broadcast'));
-  app.patch('/broadcast/:id/streams', missing('Broadcast'));
 
   if (!ctx.sip) {
     // A bare app without the SIP gateway (some tests): the SIP paths still answer plainly.

@@ -1,6 +1,7 @@
 // The store: one SQLite database in the data folder and the repositories over it.
 
 import { archivingMigrations } from '../archiving/schema.js';
+import { broadcastMigrations } from '../broadcast/schema.js';
 import { CallbackStore } from '../callbacks/callback-store.js';
 import { callbackMigrations } from '../callbacks/schema.js';
 import { openDatabase, type Db, type Migration } from './database.js';
@@ -17,7 +18,7 @@ export type { SessionRecord, MediaMode, ArchiveMode, ArchiveResolution } from '.
 export { ProjectValidationError, parseRsaPublicKey } from './projects.js';
 
 /** Every module's migrations, in the order they apply. Append a module's list here. */
-export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations, ...archivingMigrations, ...callbackMigrations];
+export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations, ...archivingMigrations, ...callbackMigrations, ...broadcastMigrations];
 
 export class Store {
   readonly db: Db;
