@@ -107,6 +107,7 @@ describe('e2ee sessions', () => {
   // Every other server feature that would need the media answers the same 409.
   const mediaFeatures: Array<[string, string, (sessionId: string) => Record<string, unknown>]> = [
     ['live captions', '/captions', (sessionId) => ({ sessionId, token: ot.generateToken(sessionId, { role: 'moderator' }), languageCode: 'en-US' })],
+    ['live streaming broadcasts', '/broadcast', (sessionId) => ({ sessionId, outputs: { hls: {} } })],
   ];
   it.each(mediaFeatures)('%s in an e2ee session are refused with 409', async (_name, path, body) => {
     const e2ee = await createSession({ mediaMode: 'routed', e2ee: true });

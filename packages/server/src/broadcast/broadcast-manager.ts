@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ColloquyError, conflict, invalid, notFound } from '../errors.js';
+import { requireClearMedia } from '../sessions/e2ee.js';
 import type { Logger } from '../logger.js';
 import type { ArchiveMediaSource, ArchiveSessionState } from '../archiving/interfaces.js';
 import { OFFLINE_MEDIA, OFFLINE_SESSIONS } from '../archiving/interfaces.js';
@@ -148,7 +149,7 @@ export class BroadcastManager {
   startBroadcast(project: Project, session: SessionRecord, options: StartBroadcastOptions): BroadcastRecord {
     if (this.#closing) throw new ColloquyError('unavailable', 'The server is shutting down', 503);
     if (session.mediaMode !== 'routed') throw conflict('Live streaming broadcasts need a routed session (mediaMode "routed")', 409);
-    if (session.e2ee) throw conflict('Live streaming broadcasts are not supported for end-to-end encrypted (e2ee) sessions', 409);
+    requireClearMedia(session, 'Live streaming broadcasts');
     if (!options.hls && options.rtmp.length === 0) throw invalid('outputs must have hls, rtmp, or both');
     if (options.rtmp.length > MAX_RTMP_TARGETS) throw invalid(`outputs.rtmp can have at most ${MAX_RTMP_TARGETS} targets`);
     if (options.hls?.dvr && options.hls.lowLatency) throw invalid('hls.dvr and hls.lowLatency cannot both be true');
