@@ -31,6 +31,8 @@ export interface SubscriberEventMap {
   audioUnblocked: OTEvent<Subscriber>;
   videoDisabled: VideoEnabledChangedEvent<Subscriber>;
   videoEnabled: VideoEnabledChangedEvent<Subscriber>;
+  videoDisableWarning: OTEvent<Subscriber>;
+  videoDisableWarningLifted: OTEvent<Subscriber>;
   videoElementCreated: VideoElementCreatedEvent<Subscriber>;
   videoDimensionsChanged: OTEvent<Subscriber>;
 }
@@ -47,6 +49,13 @@ export interface SubscriberProperties extends ElementOptions {
   preferredResolution?: { width: number; height: number } | 'auto';
   /** Kept, not applied: the SFU does not pick temporal layers yet. */
   preferredFrameRate?: number;
+  /**
+   * Routed (default true): when this subscriber's downlink cannot carry even the stream's lowest
+   * layer, the SFU stops its video and keeps the audio (videoDisabled, reason 'quality'), and
+   * restarts it when the link recovers (videoEnabled). False: video only goes down to the
+   * lowest layer. The publisher's audioFallback.subscriber: false also turns it off.
+   */
+  audioFallbackEnabled?: boolean;
 }
 
 /**
@@ -91,6 +100,8 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   #preferredResolution: { width: number; height: number } | 'auto';
   #preferredFrameRate: number | null;
   #frameRateRestricted = false;
+  /** The SFU stopped the video for lack of downlink bandwidth (videoDisabled, reason quality). */
+  #qualityDisabled = false;
 
   /** @internal use session.subscribe */
   constructor(stream: Stream, target: unknown, props: SubscriberProperties, ctx: MediaContext, done: (error: OTError | null) => void) {
@@ -132,6 +143,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
         subscribeToAudio: this.#subscribeToAudio,
         subscribeToVideo: this.#subscribeToVideo,
         ...(asked === 'auto' ? {} : { preferredResolution: asked }),
+        ...(this.#props.audioFallbackEnabled === false ? { audioFallbackEnabled: false } : {}),
       });
       if (this.#destroyed) {
         void ctx.request('unsubscribe', { subscriberId: result.subscriberId }).catch(() => {});
@@ -237,6 +249,22 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     if (!this.#subscribeToVideo) return;
     this.#ui.setVideoDisabled(!hasVideo);
     this.dispatchEvent(new VideoEnabledChangedEvent(hasVideo ? 'videoEnabled' : 'videoDisabled', this, 'publishVideo'));
+  }
+
+  /**
+   * @internal The SFU's word on this subscriber's downlink (routed): OpenTok.js's
+   * videoDisableWarning(Lifted), and videoDisabled/videoEnabled with reason 'quality' when it
+   * stopped or restarted the video for lack of bandwidth (the audio goes on).
+   */
+  _videoQuality(event: 'videoDisableWarning' | 'videoDisableWarningLifted' | 'videoDisabled' | 'videoEnabled'): void {
+    if (this.#destroyed) return;
+    if (event === 'videoDisableWarning' || event === 'videoDisableWarningLifted') {
+      this.dispatchEvent(new OTEvent(event, this));
+      return;
+    }
+    this.#qualityDisabled = event === 'videoDisabled';
+    if (this.#subscribeToVideo && this.stream.hasVideo) this.#ui.setVideoDisabled(this.#qualityDisabled);
+    this.dispatchEvent(new VideoEnabledChangedEvent(event, this, 'quality'));
   }
 
   /** @internal The server ended this subscription, or its stream ended; `keepElement` when the app prevented the default. */

@@ -45,14 +45,16 @@ export class MediaApp {
   }
 
   /** Starts a server (with these env overrides), the app page's HTTP server and Chromium. */
-  static async start(env: Record<string, string> = {}, launch: LaunchOptions = {}): Promise<MediaApp> {
+  static async start(env: Record<string, string> = {}, launch: LaunchOptions = {}, host = '127.0.0.1'): Promise<MediaApp> {
     const t = await startTestServer(env);
     const app = createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(mediaHarness(t.url));
     });
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}/app.html`;
-    return new MediaApp(t, app, appUrl, await launchChromium(launch));
+    await new Promise<void>((resolve) => app.listen(0, host, resolve));
+    const appUrl = `http://${host}:${(app.address() as AddressInfo).port}/app.html`;
+    // Off loopback the pages are not a secure context: camera access needs the origins declared secure.
+    const secure = host === '127.0.0.1' ? [] : [`--unsafely-treat-insecure-origin-as-secure=${new URL(appUrl).origin},${new URL(t.url).origin}`];
+    return new MediaApp(t, app, appUrl, await launchChromium({ ...launch, args: [...(launch.args ?? []), ...secure] }));
   }
 
   createSession(mediaMode: 'routed' | 'relayed', options: Record<string, unknown> = {}): Promise<string> {

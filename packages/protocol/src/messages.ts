@@ -190,6 +190,12 @@ export interface PublishRequest {
   frameRate?: number | null;
   /** Routed only: the SDP offer (≤ 32 KiB). */
   sdp?: string;
+  /**
+   * OT.initPublisher's `audioFallback`. `subscriber` (default true): the SFU may switch this
+   * stream's video off for a subscriber whose downlink cannot carry it (audio fallback).
+   * `publisher` (default false) is accepted; publisher-side fallback is not implemented.
+   */
+  audioFallback?: { publisher?: boolean; subscriber?: boolean };
 }
 
 /**
@@ -231,6 +237,12 @@ export interface SubscribeRequest {
    * the SFU forwards the smallest simulcast layer covering it. Absent or null: the best layer.
    */
   preferredResolution?: VideoDimensions | null;
+  /**
+   * Routed: OpenTok.js's `audioFallbackEnabled` (default true). False: video is never switched off
+   * for lack of bandwidth, only lowered to the lowest layer. The publisher's
+   * `audioFallback.subscriber: false` turns it off for every subscriber of the stream.
+   */
+  audioFallbackEnabled?: boolean;
 }
 
 /** Routed only: the subscriber's SDP answer to the offer the subscribe reply carried. */
@@ -570,6 +582,20 @@ export interface VideoLayersEvent {
   layers: { rid: string; active: boolean }[];
 }
 
+/**
+ * Routed, to a subscriber: its downlink and this subscription's video. `videoDisableWarning` /
+ * `videoDisableWarningLifted`: close to, or again away from, not carrying the lowest layer;
+ * `videoDisabled` / `videoEnabled`: the SFU stopped or restarted the video (audio goes on).
+ * The SDK raises the Subscriber events of those names (reason `quality`).
+ */
+export interface VideoQualityEvent {
+  type: 'videoQuality';
+  seq: number;
+  subscriberId: string;
+  streamId: string;
+  event: 'videoDisableWarning' | 'videoDisableWarningLifted' | 'videoDisabled' | 'videoEnabled';
+}
+
 /** A subscription ended without you asking (its stream ended, or its media failed). */
 export interface SubscriberDestroyedEvent {
   type: 'subscriberDestroyed';
@@ -634,6 +660,7 @@ export type ServerEvent =
   | MuteForcedEvent
   | StreamMuteForcedEvent
   | VideoLayersEvent
+  | VideoQualityEvent
   | SubscriberDestroyedEvent
   | RelayStartEvent
   | RelayEvent

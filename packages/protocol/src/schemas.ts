@@ -109,6 +109,7 @@ export const PublishRequestSchema: z.ZodType<PublishRequest> = z.object({
   videoDimensions: videoDimensions.nullable().optional(),
   frameRate: z.number().min(0).max(240).nullable().optional(),
   sdp: sdp.optional(),
+  audioFallback: z.object({ publisher: z.boolean().optional(), subscriber: z.boolean().optional() }).optional(),
 });
 
 export const UnpublishRequestSchema: z.ZodType<UnpublishRequest> = z.object({
@@ -134,6 +135,7 @@ export const SubscribeRequestSchema: z.ZodType<SubscribeRequest> = z.object({
   subscribeToAudio: z.boolean().optional(),
   subscribeToVideo: z.boolean().optional(),
   preferredResolution: videoDimensions.nullable().optional(),
+  audioFallbackEnabled: z.boolean().optional(),
 });
 
 export const AnswerRequestSchema: z.ZodType<AnswerRequest> = z.object({ type: z.literal('answer'), id: requestId, subscriberId, sdp });

@@ -2,7 +2,7 @@
 // its sockets (signaling/ may swap one for another on resume) and carries what the Inspector
 // needs: role, user agent, address. close() is idempotent and emits `close` once.
 
-import type { Capabilities, ConnectionInfo, DisconnectReason, IceCandidate, SessionDescription, StreamDestroyedReason } from '@colloquy/protocol';
+import type { Capabilities, ConnectionInfo, DisconnectReason, IceCandidate, SessionDescription, StreamDestroyedReason, VideoQualityEvent } from '@colloquy/protocol';
 import type { Role } from '@colloquy/tokens';
 import { randomUUID } from 'node:crypto';
 import type { ClientTokenKind } from '../auth/client-token.js';
@@ -45,6 +45,8 @@ export type ConnectionEvents = {
   streamMuteForced: [streamId: string];
   /** Routed simulcast: which encodings of this connection's stream someone needs. */
   videoLayers: [streamId: string, layers: { rid: string; active: boolean }[]];
+  /** Routed: one of this connection's subscriptions lost or regained its video for lack of bandwidth (or came close to). */
+  videoQuality: [subscriberId: string, streamId: string, event: VideoQualityEvent['event']];
   relayStart: [RelayStart];
   relay: [RelayDelivery];
   /** One of this connection's subscriptions ended without it asking. */
@@ -170,6 +172,10 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   deliverVideoLayers(streamId: string, layers: { rid: string; active: boolean }[]): void {
     if (!this.#closed) this.emit('videoLayers', streamId, layers);
+  }
+
+  deliverVideoQuality(subscriberId: string, streamId: string, event: VideoQualityEvent['event']): void {
+    if (!this.#closed) this.emit('videoQuality', subscriberId, streamId, event);
   }
 
   deliverRelayStart(start: RelayStart): void {

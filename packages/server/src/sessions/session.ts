@@ -74,6 +74,8 @@ export interface PublishInit {
   frameRate: number | null;
   /** Routed: the browser's SDP offer. */
   sdp?: string;
+  /** OT.initPublisher's audioFallback.subscriber (default true). */
+  subscriberAudioFallback?: boolean;
 }
 
 export class Session extends TypedEmitter<SessionEvents> {
@@ -190,6 +192,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       hasVideo: init.hasVideo,
       videoDimensions: init.videoDimensions,
       frameRate: init.frameRate,
+      subscriberAudioFallback: init.subscriberAudioFallback ?? true,
       layoutClassList: connection.layoutClassList,
       connectTimeoutMs: this.#media.connectTimeoutMs,
       disconnectGraceMs: this.#media.disconnectGraceMs,
@@ -249,6 +252,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       subscribeToAudio: options.audio,
       subscribeToVideo: options.video,
       preferredResolution: options.preferredResolution ?? null,
+      audioFallbackEnabled: options.audioFallbackEnabled ?? true,
       connectTimeoutMs: this.#media.connectTimeoutMs,
       disconnectGraceMs: this.#media.disconnectGraceMs,
     });

@@ -440,6 +440,7 @@ export class SignalingServer {
             hasVideo: message.hasVideo,
             videoDimensions: message.videoDimensions ?? null,
             frameRate: message.frameRate ?? null,
+            subscriberAudioFallback: message.audioFallback?.subscriber ?? true,
             ...(message.sdp === undefined ? {} : { sdp: message.sdp }),
           });
           return sdp === undefined ? { streamId: stream.id, muteForced } : { streamId: stream.id, sdp, muteForced };
@@ -461,6 +462,7 @@ export class SignalingServer {
             audio: message.subscribeToAudio ?? true,
             video: message.subscribeToVideo ?? true,
             preferredResolution: message.preferredResolution ?? null,
+            audioFallbackEnabled: message.audioFallbackEnabled ?? true,
           });
           return sdp === undefined ? { subscriberId: subscription.id } : { subscriberId: subscription.id, sdp };
         });
