@@ -35,7 +35,8 @@ const WARN_FACTOR = 1.5;
 const LIFT_FACTOR = 2;
 
 interface SlotState {
-  layer: number;
+  /** The highest layer the bandwidth has been confirmed to carry (-1: none, video off). */
+  allowed: number;
   warning: boolean;
   /** Since when a higher layer has fitted (or the lowest, while off), or null. */
   upSince: number | null;
@@ -51,7 +52,7 @@ export class DownlinkAllocator {
    * (the same each round). Returns a decision per video, in that order.
    */
   update(now: number, estimate: number, audio: number, videos: readonly VideoSlot[]): VideoDecision[] {
-    while (this.#states.length < videos.length) this.#states.push({ layer: Infinity, warning: false, upSince: null, lowSince: null });
+    while (this.#states.length < videos.length) this.#states.push({ allowed: Infinity, warning: false, upSince: null, lowSince: null });
     this.#states.length = videos.length;
     let budget = estimate - audio;
     const order = videos.map((_, i) => i).sort((a, b) => Number(videos[b]!.screen) - Number(videos[a]!.screen));
@@ -61,46 +62,48 @@ export class DownlinkAllocator {
       const state = this.#states[i]!;
       const need = (layer: number): number => (video.rates[layer] ?? Infinity) * HEADROOM;
       const top = Math.min(video.preferred, video.rates.length - 1);
+      // What the bandwidth alone allows (the preference aside), so that a preference raised
+      // later is met at once when the estimate already carried it.
       let fit = -1;
-      for (let layer = top; layer >= 0; layer--) {
+      for (let layer = video.rates.length - 1; layer >= 0; layer--) {
         if (need(layer) <= budget) {
           fit = layer;
           break;
         }
       }
-      if (state.layer === Infinity) state.layer = Math.max(fit, 0); // first round: take what fits (the lowest at worst)
-      if (state.layer > top) state.layer = top; // the preference went down
+      if (state.allowed === Infinity) state.allowed = Math.max(fit, 0); // first round: take what fits (the lowest at worst)
       // Not even the lowest layer fits: keep it until that has held, then off (if allowed).
       if (fit < 0) {
         state.lowSince ??= now;
         state.upSince = null;
-        if (state.layer > 0) state.layer = 0;
-        if (video.fallback && state.layer === 0 && now - state.lowSince >= OFF_HOLD_MS) state.layer = -1;
+        if (state.allowed > 0) state.allowed = 0;
+        if (video.fallback && state.allowed === 0 && now - state.lowSince >= OFF_HOLD_MS) state.allowed = -1;
       } else {
         state.lowSince = null;
-        if (fit < state.layer) {
-          state.layer = fit; // down at once
+        if (fit < state.allowed) {
+          state.allowed = fit; // down at once
           state.upSince = null;
-        } else if (fit > state.layer) {
+        } else if (fit > state.allowed) {
           state.upSince ??= now;
-          if (now - state.upSince >= (state.layer < 0 ? ON_HOLD_MS : UP_HOLD_MS)) {
-            state.layer = fit;
+          if (now - state.upSince >= (state.allowed < 0 ? ON_HOLD_MS : UP_HOLD_MS)) {
+            state.allowed = fit;
             state.upSince = null;
           }
         } else {
           state.upSince = null;
         }
       }
-      if (!video.fallback) state.layer = Math.max(state.layer, 0);
+      if (!video.fallback) state.allowed = Math.max(state.allowed, 0);
+      const layer = state.allowed < 0 ? -1 : Math.min(top, state.allowed);
       // The warning: close to (or below) what the lowest layer needs; lifted with room to spare.
       if (video.fallback) {
         if (budget < need(0) * WARN_FACTOR) state.warning = true;
-        else if (budget >= need(0) * LIFT_FACTOR && state.layer >= 0) state.warning = false;
+        else if (budget >= need(0) * LIFT_FACTOR && layer >= 0) state.warning = false;
       } else {
         state.warning = false;
       }
-      if (state.layer >= 0) budget -= need(state.layer);
-      decisions[i] = { layer: state.layer, warning: state.warning };
+      if (layer >= 0) budget -= need(layer);
+      decisions[i] = { layer, warning: state.warning };
     }
     return decisions;
   }

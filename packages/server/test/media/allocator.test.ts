@@ -30,6 +30,8 @@ describe('DownlinkAllocator', () => {
     const a = new DownlinkAllocator();
     expect(a.update(0, 10_000_000, AUDIO, [{ ...camera, preferred: 1 }])[0]!.layer).toBe(1);
     expect(a.update(100, 10_000_000, AUDIO, [{ ...camera, preferred: 0 }])[0]!.layer).toBe(0);
+    // Raised again: at once, the estimate already carried it (no hold for a preference change).
+    expect(a.update(200, 10_000_000, AUDIO, [camera])[0]!.layer).toBe(2);
   });
 
   it('below the lowest layer: a warning, then video off after OFF_HOLD_MS; back on after ON_HOLD_MS, warning lifted with room', () => {
