@@ -10,7 +10,7 @@
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { chromiumInNamespace, createVethNamespace, type VethNamespace } from '@colloquy/testing/netem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { log, MediaApp, publish, subStats, waitForLog, type SubStats } from './media-app.js';
+import { log, MediaApp, publish, subStats, waitForLog, waitForStats, type SubStats } from './media-app.js';
 
 let ns: VethNamespace;
 let wrapper: { path: string; remove(): void };
@@ -30,17 +30,6 @@ afterAll(async () => {
   wrapper?.remove();
   ns?.remove();
 });
-
-async function waitForStats(p: TestPage, test: (s: Record<string, SubStats>) => boolean, what: string, timeoutMs = 30_000): Promise<Record<string, SubStats>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Record<string, SubStats> = {};
-  while (Date.now() < deadline) {
-    last = await subStats(p);
-    if (test(last)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-}
 
 /** Waits until the subscriber decodes at `width` with frames rising by 10+. */
 async function decodesAt(p: TestPage, key: string, accept: (width: number) => boolean, what: string, timeoutMs = 30_000): Promise<SubStats> {

@@ -105,6 +105,18 @@ export const publish = (p: TestPage, props: Record<string, unknown> = {}): Promi
 export const log = (p: TestPage): Promise<Logged[]> => p.page.evaluate(() => (window as any).log);
 export const subStats = (p: TestPage): Promise<Record<string, SubStats>> => p.page.evaluate(() => (window as any).subStats());
 
+/** Waits until `test` holds on the page's subscribers' stats (read every 250 ms), or fails with the last read. */
+export async function waitForStats(p: TestPage, test: (s: Record<string, SubStats>) => boolean, what: string, timeoutMs = 30_000): Promise<Record<string, SubStats>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Record<string, SubStats> = {};
+  while (Date.now() < deadline) {
+    last = await subStats(p);
+    if (test(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
+
 export async function waitForLog(p: TestPage, test: (l: Logged[]) => boolean, what: string, timeoutMs = 10_000): Promise<Logged[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
