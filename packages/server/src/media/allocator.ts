@@ -3,8 +3,8 @@
 // spatial layer: the best one that fits what is left, never above the subscriber's preferred
 // layer. Down at once; up only once the estimate has held for UP_HOLD_MS. When even the lowest
 // layer does not fit, a warning first, then, held for OFF_HOLD_MS, video off (OpenTok's audio
-// fallback, where the stream allows it), and back on once the lowest layer has fitted for
-// ON_HOLD_MS. Pure logic on numbers: the subscriber transport feeds it and applies the result.
+// fallback, where the stream allows it), and back on (the warning lifted) once the lowest layer
+// has fitted for ON_HOLD_MS. Pure logic on numbers: the subscriber transport feeds it and applies the result.
 
 /** One video stream the connection carries, as the allocator sees it. */
 export interface VideoSlot {
@@ -26,7 +26,7 @@ export interface VideoDecision {
 }
 
 export const UP_HOLD_MS = 2000;
-export const OFF_HOLD_MS = 2000;
+export const OFF_HOLD_MS = 1000;
 export const ON_HOLD_MS = 2000;
 /** Layer rates get this much headroom (packet overhead, keyframe bursts). */
 export const HEADROOM = 1.15;
@@ -40,6 +40,10 @@ interface SlotState {
   warning: boolean;
   /** Since when a higher layer has fitted (or the lowest, while off), or null. */
   upSince: number | null;
+  /** The video was off last round. */
+  wasOff: boolean;
+  /** Back on with little room: warn again only below the lowest layer's need itself. */
+  recovered: boolean;
   /** Since when not even the lowest layer has fitted, or null. */
   lowSince: number | null;
 }
@@ -52,7 +56,7 @@ export class DownlinkAllocator {
    * (the same each round). Returns a decision per video, in that order.
    */
   update(now: number, estimate: number, audio: number, videos: readonly VideoSlot[]): VideoDecision[] {
-    while (this.#states.length < videos.length) this.#states.push({ allowed: Infinity, warning: false, upSince: null, lowSince: null });
+    while (this.#states.length < videos.length) this.#states.push({ allowed: Infinity, wasOff: false, recovered: false, warning: false, upSince: null, lowSince: null });
     this.#states.length = videos.length;
     let budget = estimate - audio;
     const order = videos.map((_, i) => i).sort((a, b) => Number(videos[b]!.screen) - Number(videos[a]!.screen));
@@ -95,10 +99,17 @@ export class DownlinkAllocator {
       }
       if (!video.fallback) state.allowed = Math.max(state.allowed, 0);
       const layer = state.allowed < 0 ? -1 : Math.min(top, state.allowed);
+      const backOn = state.wasOff && layer >= 0;
+      state.wasOff = layer < 0;
       // The warning: close to (or below) what the lowest layer needs; lifted with room to spare.
       if (video.fallback) {
-        if (budget < need(0) * WARN_FACTOR) state.warning = true;
-        else if (budget >= need(0) * LIFT_FACTOR && layer >= 0) state.warning = false;
+        // Just back on: no new warning unless the lowest layer stops fitting again (no flapping);
+        // the warning is lifted with the video (it fitted for ON_HOLD_MS).
+        if (backOn) state.recovered = true;
+        if (budget >= need(0) * LIFT_FACTOR) state.recovered = false;
+        if (backOn) state.warning = false;
+        else if (budget < need(0) * (state.recovered ? 1 : WARN_FACTOR)) state.warning = true;
+        else if (layer >= 0 && budget >= need(0) * LIFT_FACTOR) state.warning = false;
       } else {
         state.warning = false;
       }

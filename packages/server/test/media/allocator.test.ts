@@ -45,6 +45,12 @@ describe('DownlinkAllocator', () => {
     const lowNeed = 150_000 * HEADROOM;
     expect(a.update(t, AUDIO + lowNeed * 2.1, AUDIO, [camera])[0]!.layer).toBe(-1);
     expect(a.update(t + ON_HOLD_MS, AUDIO + lowNeed * 2.1, AUDIO, [camera])).toEqual([{ layer: 0, warning: false }]);
+    // Back on with little room: the warning is lifted with the video (OpenTok: videoEnabled and videoDisableWarningLifted).
+    const b = new DownlinkAllocator();
+    b.update(0, 100_000, AUDIO, [camera]);
+    b.update(OFF_HOLD_MS, 100_000, AUDIO, [camera]);
+    expect(b.update(OFF_HOLD_MS + 1, AUDIO + lowNeed * 1.2, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
+    expect(b.update(OFF_HOLD_MS + 1 + ON_HOLD_MS, AUDIO + lowNeed * 1.2, AUDIO, [camera])).toEqual([{ layer: 0, warning: false }]);
   });
 
   it('never off where audio fallback is not allowed (audioFallbackEnabled false or the publisher said so)', () => {
