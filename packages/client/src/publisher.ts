@@ -85,6 +85,13 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
   videoFilter?: VideoFilter;
   /** An audio filter applied from the start (as applyAudioFilter); invalid or unsupported: a warning, no filter. */
   audioFilter?: AudioFilter;
+  /**
+   * OpenTok.js's audio fallback. `subscriber` (default true): in routed sessions the SFU may stop
+   * sending this stream's video to a subscriber whose downlink cannot carry even its lowest
+   * layer (the subscriber gets videoDisabled with reason 'quality', and keeps the audio).
+   * `publisher` (default false): accepted, but publisher-side fallback is not implemented.
+   */
+  audioFallback?: { publisher?: boolean; subscriber?: boolean };
 }
 
 /** OpenTok.js's audioBitrate range (bits per second). */
@@ -334,6 +341,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       videoDimensions: settings?.width && settings.height ? { width: Math.round(settings.width), height: Math.round(settings.height) } : null,
       frameRate: captured.video ? Math.round(this.#props.frameRate ?? settings?.frameRate ?? 30) : null,
       publishCaptions: this.#publishCaptions,
+      ...(this.#props.audioFallback ? { audioFallback: audioFallbackOption(this.#props.audioFallback) } : {}),
     };
   }
 
@@ -985,4 +993,12 @@ export function settle<T>(promise: Promise<T>, callback?: (error: OTError | null
     (err: unknown) => callback(asOTError(err)),
   );
   return promise.catch(() => undefined as T);
+}
+
+/** The audioFallback option as the server takes it: booleans only (anything else is left out). */
+function audioFallbackOption(option: { publisher?: unknown; subscriber?: unknown }): { publisher?: boolean; subscriber?: boolean } {
+  return {
+    ...(typeof option.publisher === 'boolean' ? { publisher: option.publisher } : {}),
+    ...(typeof option.subscriber === 'boolean' ? { subscriber: option.subscriber } : {}),
+  };
 }

@@ -678,6 +678,9 @@ export class Session extends OTEventEmitter<SessionEventMap> {
       case 'videoLayers':
         this.#publishers.get(event.streamId)?._videoLayers(event.layers);
         return;
+      case 'videoQuality':
+        this.#subscribers.get(event.subscriberId)?._videoQuality(event.event);
+        return;
       case 'relayStart':
         void this.#publishers.get(event.streamId)?._relayStart(event.subscriberId, event.connectionId);
         return;

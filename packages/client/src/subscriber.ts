@@ -32,6 +32,8 @@ export interface SubscriberEventMap {
   audioUnblocked: OTEvent<Subscriber>;
   videoDisabled: VideoEnabledChangedEvent<Subscriber>;
   videoEnabled: VideoEnabledChangedEvent<Subscriber>;
+  videoDisableWarning: OTEvent<Subscriber>;
+  videoDisableWarningLifted: OTEvent<Subscriber>;
   videoElementCreated: VideoElementCreatedEvent<Subscriber>;
   videoDimensionsChanged: OTEvent<Subscriber>;
   /** e2ee sessions: this stream's frames do not decrypt with your secret (another secret, or none). */
@@ -55,6 +57,13 @@ export interface SubscriberProperties extends ElementOptions {
   preferredFrameRate?: number;
   /** Receive the stream's live captions from the start (captionReceived). Default false. */
   subscribeToCaptions?: boolean;
+  /**
+   * Routed (default true): when this subscriber's downlink cannot carry even the stream's lowest
+   * layer, the SFU stops its video and keeps the audio (videoDisabled, reason 'quality'), and
+   * restarts it when the link recovers (videoEnabled). False: video only goes down to the
+   * lowest layer. The publisher's audioFallback.subscriber: false also turns it off.
+   */
+  audioFallbackEnabled?: boolean;
 }
 
 /**
@@ -106,6 +115,8 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.dispatchEvent(new EncryptionSecretEvent(state === 'match' ? 'encryptionSecretMatch' : 'encryptionSecretMismatch', this, this));
     this.#ctx.secretMatch(this, state);
   });
+  /** The SFU stopped the video for lack of downlink bandwidth (videoDisabled, reason quality). */
+  #qualityDisabled = false;
 
   /** @internal use session.subscribe */
   constructor(stream: Stream, target: unknown, props: SubscriberProperties, ctx: MediaContext, done: (error: OTError | null) => void) {
@@ -156,6 +167,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
         subscribeToVideo: this.#subscribeToVideo,
         ...(askedCaptions ? { subscribeToCaptions: true } : {}),
         ...(asked === 'auto' ? {} : { preferredResolution: asked }),
+        ...(this.#props.audioFallbackEnabled === false ? { audioFallbackEnabled: false } : {}),
       });
       if (this.#destroyed) {
         void ctx.request('unsubscribe', { subscriberId: result.subscriberId }).catch(() => {});
@@ -270,6 +282,22 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     if (!this.#subscribeToVideo) return;
     this.#ui.setVideoDisabled(!hasVideo);
     this.dispatchEvent(new VideoEnabledChangedEvent(hasVideo ? 'videoEnabled' : 'videoDisabled', this, 'publishVideo'));
+  }
+
+  /**
+   * @internal The SFU's word on this subscriber's downlink (routed): OpenTok.js's
+   * videoDisableWarning(Lifted), and videoDisabled/videoEnabled with reason 'quality' when it
+   * stopped or restarted the video for lack of bandwidth (the audio goes on).
+   */
+  _videoQuality(event: 'videoDisableWarning' | 'videoDisableWarningLifted' | 'videoDisabled' | 'videoEnabled'): void {
+    if (this.#destroyed) return;
+    if (event === 'videoDisableWarning' || event === 'videoDisableWarningLifted') {
+      this.dispatchEvent(new OTEvent(event, this));
+      return;
+    }
+    this.#qualityDisabled = event === 'videoDisabled';
+    if (this.#subscribeToVideo && this.stream.hasVideo) this.#ui.setVideoDisabled(this.#qualityDisabled);
+    this.dispatchEvent(new VideoEnabledChangedEvent(event, this, 'quality'));
   }
 
   /** @internal The server ended this subscription, or its stream ended; `keepElement` when the app prevented the default. */

@@ -45,14 +45,16 @@ export class MediaApp {
   }
 
   /** Starts a server (with these env overrides), the app page's HTTP server and Chromium. */
-  static async start(env: Record<string, string> = {}, launch: LaunchOptions = {}): Promise<MediaApp> {
+  static async start(env: Record<string, string> = {}, launch: LaunchOptions = {}, host = '127.0.0.1'): Promise<MediaApp> {
     const t = await startTestServer(env);
     const app = createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(mediaHarness(t.url));
     });
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}/app.html`;
-    return new MediaApp(t, app, appUrl, await launchChromium(launch));
+    await new Promise<void>((resolve) => app.listen(0, host, resolve));
+    const appUrl = `http://${host}:${(app.address() as AddressInfo).port}/app.html`;
+    // Off loopback the pages are not a secure context: camera access needs the origins declared secure.
+    const secure = host === '127.0.0.1' ? [] : [`--unsafely-treat-insecure-origin-as-secure=${new URL(appUrl).origin},${new URL(t.url).origin}`];
+    return new MediaApp(t, app, appUrl, await launchChromium({ ...launch, args: [...(launch.args ?? []), ...secure] }));
   }
 
   createSession(mediaMode: 'routed' | 'relayed', options: Record<string, unknown> = {}): Promise<string> {
@@ -102,6 +104,18 @@ export class MediaApp {
 export const publish = (p: TestPage, props: Record<string, unknown> = {}): Promise<PublishResult> => p.page.evaluate((o) => (window as any).publish(o), props);
 export const log = (p: TestPage): Promise<Logged[]> => p.page.evaluate(() => (window as any).log);
 export const subStats = (p: TestPage): Promise<Record<string, SubStats>> => p.page.evaluate(() => (window as any).subStats());
+
+/** Waits until `test` holds on the page's subscribers' stats (read every 250 ms), or fails with the last read. */
+export async function waitForStats(p: TestPage, test: (s: Record<string, SubStats>) => boolean, what: string, timeoutMs = 30_000): Promise<Record<string, SubStats>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Record<string, SubStats> = {};
+  while (Date.now() < deadline) {
+    last = await subStats(p);
+    if (test(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
 
 export async function waitForLog(p: TestPage, test: (l: Logged[]) => boolean, what: string, timeoutMs = 10_000): Promise<Logged[]> {
   const deadline = Date.now() + timeoutMs;

@@ -43,6 +43,8 @@ window.subscribe = (stream, props) => {
   window.subs.set(stream.streamId + (props && props.key ? ':' + props.key : ''), sub);
   sub.on('videoDisabled', (e) => log.push({ type: 'videoDisabled', streamId: stream.streamId, reason: e.reason }));
   sub.on('videoEnabled', (e) => log.push({ type: 'videoEnabled', streamId: stream.streamId, reason: e.reason }));
+  sub.on('videoDisableWarning', () => log.push({ type: 'videoDisableWarning', streamId: stream.streamId, at: Date.now() }));
+  sub.on('videoDisableWarningLifted', () => log.push({ type: 'videoDisableWarningLifted', streamId: stream.streamId, at: Date.now() }));
   sub.on('videoElementCreated', (e) => log.push({ type: 'subscriberVideoElement', tag: e.element.tagName }));
   sub.on('destroyed', () => log.push({ type: 'subscriberDestroyed', streamId: stream.streamId }));
   sub.on('encryptionSecretMismatch', () => log.push({ type: 'encryptionSecretMismatch', streamId: stream.streamId, at: Date.now() }));
@@ -87,6 +89,39 @@ window.subStats = async () => {
     out[key] = entry;
   }
   return out;
+};
+
+/**
+ * Audio continuity of one subscriber: samples its inbound audio every 50 ms (packets received,
+ * concealed samples) until stopAudioWatch(); returns the longest span without a new packet and the
+ * concealed audio, in ms.
+ */
+window.watchAudio = (key) => {
+  const sub = window.subs.get(key);
+  const w = { samples: [], stop: false };
+  window.audioWatch = w;
+  (async () => {
+    while (!w.stop) {
+      const report = await sub.getRtcStatsReport();
+      report.forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') w.samples.push({ t: performance.now(), packets: s.packetsReceived || 0, concealed: s.concealedSamples || 0, total: s.totalSamplesReceived || 0, rate: 48000 });
+      });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return true;
+};
+window.stopAudioWatch = () => {
+  const w = window.audioWatch;
+  w.stop = true;
+  let longest = 0, since = null, last = null;
+  for (const s of w.samples) {
+    if (last && s.packets > last.packets) { if (since !== null) longest = Math.max(longest, s.t - since); since = s.t; }
+    else if (!last) since = s.t;
+    last = s;
+  }
+  const first = w.samples[0], end = w.samples[w.samples.length - 1];
+  return { samples: w.samples.length, spanMs: end.t - first.t, packets: end.packets - first.packets, longestPacketGapMs: Math.round(longest), concealedMs: Math.round(((end.concealed - first.concealed) / 48000) * 1000) };
 };
 
 /** The selected ICE candidate pair of an RTCStatsReport: local and remote candidate types and the relay protocol. */

@@ -5,7 +5,7 @@
 
 import type { TestPage } from '@colloquy/testing/browser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaApp, publish, subStats, type SubStats } from './media-app.js';
+import { MediaApp, publish, waitForStats, type SubStats } from './media-app.js';
 
 let m: MediaApp;
 
@@ -32,18 +32,6 @@ const outbound = (p: TestPage): Promise<LayerStats[]> =>
     });
     return out.sort((a, b) => a.rid.localeCompare(b.rid));
   });
-
-/** Waits until `test` holds on the subscribers' stats (read every 250 ms), or fails with the last read. */
-async function waitForStats(p: TestPage, test: (s: Record<string, SubStats>) => boolean, what: string, timeoutMs = 30_000): Promise<Record<string, SubStats>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Record<string, SubStats> = {};
-  while (Date.now() < deadline) {
-    last = await subStats(p);
-    if (test(last)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-}
 
 /** framesDecoded rose by 10+ at `width` on each subscriber key between two reads (decoding that layer). */
 async function expectLayers(p: TestPage, widths: Record<string, number>, what: string): Promise<Record<string, SubStats>> {

@@ -207,6 +207,12 @@ export interface PublishRequest {
   e2ee?: boolean;
   /** OpenTok.js publishCaptions: this stream's audio is captioned while captions run for the session. Default false. */
   publishCaptions?: boolean;
+  /**
+   * OT.initPublisher's `audioFallback`. `subscriber` (default true): the SFU may switch this
+   * stream's video off for a subscriber whose downlink cannot carry it (audio fallback).
+   * `publisher` (default false) is accepted; publisher-side fallback is not implemented.
+   */
+  audioFallback?: { publisher?: boolean; subscriber?: boolean };
 }
 
 /**
@@ -252,6 +258,12 @@ export interface SubscribeRequest {
   preferredResolution?: VideoDimensions | null;
   /** OpenTok.js subscribeToCaptions: receive this stream's `caption` messages. Default false. */
   subscribeToCaptions?: boolean;
+  /**
+   * Routed: OpenTok.js's `audioFallbackEnabled` (default true). False: video is never switched off
+   * for lack of bandwidth, only lowered to the lowest layer. The publisher's
+   * `audioFallback.subscriber: false` turns it off for every subscriber of the stream.
+   */
+  audioFallbackEnabled?: boolean;
 }
 
 /** Routed only: the subscriber's SDP answer to the offer the subscribe reply carried. */
@@ -594,6 +606,20 @@ export interface VideoLayersEvent {
   layers: { rid: string; active: boolean }[];
 }
 
+/**
+ * Routed, to a subscriber: its downlink and this subscription's video. `videoDisableWarning` /
+ * `videoDisableWarningLifted`: close to, or again away from, not carrying the lowest layer;
+ * `videoDisabled` / `videoEnabled`: the SFU stopped or restarted the video (audio goes on).
+ * The SDK raises the Subscriber events of those names (reason `quality`).
+ */
+export interface VideoQualityEvent {
+  type: 'videoQuality';
+  seq: number;
+  subscriberId: string;
+  streamId: string;
+  event: 'videoDisableWarning' | 'videoDisableWarningLifted' | 'videoDisabled' | 'videoEnabled';
+}
+
 /** A subscription ended without you asking (its stream ended, or its media failed). */
 export interface SubscriberDestroyedEvent {
   type: 'subscriberDestroyed';
@@ -673,6 +699,7 @@ export type ServerEvent =
   | MuteForcedEvent
   | StreamMuteForcedEvent
   | VideoLayersEvent
+  | VideoQualityEvent
   | SubscriberDestroyedEvent
   | RelayStartEvent
   | RelayEvent

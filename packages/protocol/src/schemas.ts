@@ -111,6 +111,7 @@ export const PublishRequestSchema: z.ZodType<PublishRequest> = z.object({
   sdp: sdp.optional(),
   e2ee: z.boolean().optional(),
   publishCaptions: z.boolean().optional(),
+  audioFallback: z.object({ publisher: z.boolean().optional(), subscriber: z.boolean().optional() }).optional(),
 });
 
 export const UnpublishRequestSchema: z.ZodType<UnpublishRequest> = z.object({
@@ -138,6 +139,7 @@ export const SubscribeRequestSchema: z.ZodType<SubscribeRequest> = z.object({
   subscribeToVideo: z.boolean().optional(),
   preferredResolution: videoDimensions.nullable().optional(),
   subscribeToCaptions: z.boolean().optional(),
+  audioFallbackEnabled: z.boolean().optional(),
 });
 
 export const AnswerRequestSchema: z.ZodType<AnswerRequest> = z.object({ type: z.literal('answer'), id: requestId, subscriberId, sdp });

@@ -20,7 +20,8 @@ import {
 import { TypedEmitter } from '../typed-emitter.js';
 import type { Producer } from './producer.js';
 import { RetransmissionHistory } from './retransmission-history.js';
-import { DROP, RtpRewriter } from './rtp-rewriter.js';
+import { DROP, RtpRewriter, TRANSPORT_SEQUENCE_OFFSET, writeTransportSequence } from './rtp-rewriter.js';
+import type { TransportWideSequencer } from './transport-feedback.js';
 import type { ConsumerStats, MediaKind } from './types.js';
 
 export type ConsumerEvents = {
@@ -31,7 +32,20 @@ export type ConsumerEvents = {
   producerResume: [];
   pause: [];
   resume: [];
+  /** Video stopped (true) or restarted (false) because the subscriber's downlink cannot carry its lowest layer. */
+  qualityDisabled: [boolean];
+  /** The downlink came close to not carrying the lowest layer (true), or recovered (false). */
+  qualityWarning: [boolean];
 };
+
+/** Bytes a packet takes on the wire besides its payload, as the estimator counts it: RTP header and extensions, SRTP tag. */
+const PACKET_OVERHEAD = 40;
+/** A padding-only packet's payload: the most RTP padding one packet may carry (the count is one byte). */
+const PADDING = (() => {
+  const b = Buffer.alloc(255);
+  b[254] = 255;
+  return b;
+})();
 
 /** What a consumer needs to put bytes on its subscriber's wire: werift's SRTP transport. */
 export interface RtpSink {
@@ -86,6 +100,22 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   #targetLayer: number;
   #preferredResolution: { width: number; height: number } | null = null;
   #layerSwitches = 0;
+  /** The highest layer the subscriber's downlink carries (the allocator's choice); -1: none, video off. */
+  #bandwidthLayer: number;
+  #qualityDisabled = false;
+  #qualityWarning = false;
+  /** May the allocator switch this video off for lack of bandwidth (OpenTok's audio fallback)? Set by sessions/. */
+  audioFallback = true;
+  /** A screen share is served before cameras by the allocator. Set by sessions/. */
+  screenShare = false;
+  /** Transport-wide sequence numbers of the subscriber's connection (shared by its consumers). */
+  #sequencer: TransportWideSequencer | null = null;
+  /** RTX towards the subscriber (video): payload type and SSRC, used for probe padding. -1: none. */
+  #rtxPayloadType = -1;
+  #rtxSsrc = 0;
+  #rtxSequence = (Math.random() * 0x10000) | 0;
+  readonly #paddingHeader = Buffer.alloc(20);
+  #paddingSent = 0;
 
   // Counters.
   #packetsSent = 0;
@@ -124,6 +154,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.#history = new RetransmissionHistory(this.kind === 'video' ? VIDEO_HISTORY : 1);
     this.#out.ssrc = this.ssrc;
     this.#targetLayer = params.producer.layerCount - 1;
+    this.#bandwidthLayer = params.producer.layerCount - 1;
     this.#currentLayer = params.producer.layerCount > 1 ? -1 : 0;
     params.producer.addConsumer(this);
     params.producer.updateLayerDemand();
@@ -153,7 +184,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   #chooseLayer(): void {
     const producer = this.producer;
     if (this.kind !== 'video' || producer.layerCount === 1) return;
-    const target = producer.layerForResolution(this.#preferredResolution);
+    const target = Math.min(this.preferredLayer, Math.max(0, this.#bandwidthLayer));
     if (target === this.#targetLayer) return;
     this.#targetLayer = target;
     producer.updateLayerDemand();
@@ -161,6 +192,105 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       this.#keyFrameWanted = true;
       producer.requestKeyFrame(target);
     }
+  }
+
+  /** The layer the subscriber's preferredResolution asks for (the allocator's upper bound). */
+  get preferredLayer(): number {
+    return this.producer.layerCount === 1 ? 0 : this.producer.layerForResolution(this.#preferredResolution);
+  }
+
+  /** The allocator's layer cap (-1: video off for lack of bandwidth). */
+  get bandwidthLayer(): number {
+    return this.#bandwidthLayer;
+  }
+
+  /** Video is off because the subscriber's downlink cannot carry the lowest layer (OpenTok's audio fallback). */
+  get qualityDisabled(): boolean {
+    return this.#qualityDisabled;
+  }
+
+  /**
+   * @internal The allocator's choice: the highest layer this subscriber's downlink carries, or -1
+   * (video off, audio only). The target becomes the lower of it and the preferred layer; switching
+   * off stops forwarding at once, switching on restarts from a keyframe.
+   */
+  setBandwidthLayer(layer: number): void {
+    if (this.#closed || this.kind !== 'video') return;
+    const capped = Math.max(-1, Math.min(layer, this.producer.layerCount - 1));
+    if (capped === this.#bandwidthLayer) return;
+    this.#bandwidthLayer = capped;
+    const off = capped < 0;
+    if (off !== this.#qualityDisabled) {
+      this.#qualityDisabled = off;
+      this.producer.updateLayerDemand();
+      if (off) this.#keyFrameWanted = false;
+      else this.#resync();
+      this.emit('qualityDisabled', off);
+    }
+    this.#chooseLayer();
+  }
+
+  /** Whether the downlink is close to not carrying the lowest layer (OpenTok's videoDisableWarning). */
+  get qualityWarning(): boolean {
+    return this.#qualityWarning;
+  }
+
+  /** @internal The allocator's warning state; a change emits `qualityWarning`. */
+  setQualityWarning(warning: boolean): void {
+    if (this.#closed || this.kind !== 'video' || warning === this.#qualityWarning) return;
+    this.#qualityWarning = warning;
+    this.emit('qualityWarning', warning);
+  }
+
+  /** @internal The subscriber connection's transport-wide sequence numbers, and its RTX for padding (video). */
+  setTransportFeedback(sequencer: TransportWideSequencer, rtx: { payloadType: number; ssrc: number } | null): void {
+    this.#sequencer = sequencer;
+    if (rtx) {
+      this.#rtxPayloadType = rtx.payloadType;
+      this.#rtxSsrc = rtx.ssrc >>> 0;
+    }
+  }
+
+  /** Whether this consumer can send probe padding (video with RTX negotiated, connected, sending). */
+  get canPad(): boolean {
+    return this.#rtxPayloadType >= 0 && this.#sink !== null && this.#rewriter.everSent && this.#sequencer !== null && this.#rewriter.transportCcId !== 0;
+  }
+
+  /**
+   * @internal Sends `count` padding-only packets on the RTX SSRC (255 bytes of RTP padding each,
+   * own sequence numbers, so the media series is untouched), tagged as probe cluster `probe`:
+   * the browser reports them in its transport feedback and discards them. Returns bytes sent.
+   */
+  sendPadding(count: number, probe: number, now: number): number {
+    const sink = this.#sink;
+    const sequencer = this.#sequencer;
+    if (!this.canPad || sink === null || sequencer === null) return 0;
+    const h = this.#paddingHeader;
+    const id = this.#rewriter.transportCcId;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const seq = this.#rtxSequence;
+      this.#rtxSequence = (seq + 1) & 0xffff;
+      h[0] = 0xb0; // V=2, P, X
+      h[1] = this.#rtxPayloadType;
+      h.writeUInt16BE(seq, 2);
+      h.writeUInt32BE(this.#rewriter.lastTimestamp, 4);
+      h.writeUInt32BE(this.#rtxSsrc, 8);
+      h[12] = 0xbe;
+      h[13] = 0xde;
+      h.writeUInt16BE(1, 14);
+      writeTransportSequence(h, 16, id, sequencer.next(PADDING.length + PACKET_OVERHEAD, now, probe));
+      h[19] = 0;
+      const out = this.#out;
+      out.ssrc = this.#rtxSsrc;
+      out.sequenceNumber = seq;
+      out.bytes = h;
+      sink.sendRtp(PADDING, out);
+      out.ssrc = this.ssrc;
+      bytes += PADDING.length + PACKET_OVERHEAD;
+    }
+    this.#paddingSent += count;
+    return bytes;
   }
 
   get closed(): boolean {
@@ -197,7 +327,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.#rewriter.resync();
     // A single encoding is always "layer 0" (the rewriter waits for its keyframe itself).
     this.#currentLayer = this.producer.layerCount > 1 ? -1 : 0;
-    if (this.kind === 'video' && this.#sink && !this.#paused && !this.#producerPaused) {
+    if (this.kind === 'video' && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled) {
       this.#keyFrameWanted = true;
       this.#askStartKeyFrame();
     }
@@ -221,7 +351,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   forward(packet: RtpPacket, keyFrame: boolean, layer: number): void {
     const sink = this.#sink;
     const rewriter = this.#rewriter;
-    if (sink === null || this.#paused || rewriter.payloadType < 0) return;
+    if (sink === null || this.#paused || this.#qualityDisabled || rewriter.payloadType < 0) return;
     if (layer !== this.#currentLayer) {
       // Another layer: switch to it only at a keyframe, when it is the target, or, with nothing
       // forwarded yet and the target not flowing (paused at the publisher until now), whichever
@@ -243,7 +373,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     if (outSeq === DROP) return;
     const history = this.#history;
     const base = history.slotOffset(outSeq);
-    const length = rewriter.writeHeader(h, history.headers, base, now);
+    const sequencer = this.#sequencer;
+    const transportSequence = sequencer === null ? -1 : sequencer.next(payload.length + PACKET_OVERHEAD, now);
+    const length = rewriter.writeHeader(h, history.headers, base, now, transportSequence);
     history.store(outSeq, length, payload);
 
     const out = this.#out;
@@ -293,6 +425,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       const header = this.#history.header(seq);
       const payload = this.#history.payload(seq);
       if (header === undefined || payload === undefined) continue;
+      // A retransmission is a new packet on the transport: a new transport-wide number, written in place.
+      if (this.#sequencer !== null && header.length > TRANSPORT_SEQUENCE_OFFSET + 1 && header[16]! >> 4 === this.#rewriter.transportCcId && this.#rewriter.transportCcId !== 0) {
+        const tw = this.#sequencer.next(payload.length + PACKET_OVERHEAD, performance.now());
+        header[TRANSPORT_SEQUENCE_OFFSET] = tw >>> 8;
+        header[TRANSPORT_SEQUENCE_OFFSET + 1] = tw & 0xff;
+      }
       const out = this.#out;
       out.sequenceNumber = seq;
       out.bytes = header;
@@ -341,7 +479,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     // Layer sizes become known from keyframes: the best layer for the preference may change.
     this.#chooseLayer();
     // A keyframe asked for but not seen (lost PLI, slow encoder): ask again (throttled by the producer).
-    if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused) this.#askStartKeyFrame();
+    if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled) this.#askStartKeyFrame();
     // The layer being forwarded stopped (the publisher's browser dropped it: its CPU or bandwidth
     // adaptation turns the top encodings off) and the target is not flowing either: fall back to
     // the best lower layer that flows, from its next keyframe, rather than freeze.
@@ -435,7 +573,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       pliCount: this.#pliCount,
       firCount: this.#firCount,
       availableBitrate: this.#availableBitrate,
-      ...(this.kind === 'video' ? { currentLayer: this.#currentLayer, targetLayer: this.#targetLayer, layerSwitches: this.#layerSwitches } : {}),
+      ...(this.kind === 'video'
+        ? { currentLayer: this.#currentLayer, targetLayer: this.#targetLayer, layerSwitches: this.#layerSwitches, bandwidthLayer: this.#bandwidthLayer, qualityDisabled: this.#qualityDisabled, paddingPackets: this.#paddingSent }
+        : {}),
     };
   }
 

@@ -9,6 +9,7 @@ import {
   useNACK,
   usePLI,
   useREMB,
+  useTWCC,
   type RTCPeerConnectionConfig,
 } from 'werift';
 import type { VideoCodecName } from './codecs.js';
@@ -45,6 +46,12 @@ const AUDIO_EXTENSIONS = [EXT.mid, EXT.absSendTime, EXT.audioLevel];
 const VIDEO_EXTENSIONS = [EXT.mid, EXT.absSendTime, EXT.videoOrientation, EXT.videoContentType];
 /** Publishers may send simulcast: werift routes each rid's packets to its own track. */
 const PUBLISHER_VIDEO_EXTENSIONS = [...VIDEO_EXTENSIONS, EXT.rid, EXT.repairedRid];
+/**
+ * Towards subscribers every packet carries a transport-wide sequence number, and the browser
+ * answers with transport feedback: our downlink estimate (bandwidth-estimator.ts) runs on it.
+ */
+const SUBSCRIBER_AUDIO_EXTENSIONS = [...AUDIO_EXTENSIONS, EXT.transportCc];
+const SUBSCRIBER_VIDEO_EXTENSIONS = [...VIDEO_EXTENSIONS, EXT.transportCc];
 
 function extensions(uris: string[]): RTCRtpHeaderExtensionParameters[] {
   return uris.map((uri) => new RTCRtpHeaderExtensionParameters({ uri }));
@@ -57,7 +64,7 @@ const OPUS_PARAMETERS = 'minptime=10;useinbandfec=1';
  * (`stereo`, `sprop-stereo`: OT.initPublisher's enableStereo) are passed on to subscribers so that
  * their browsers decode a stereo stream as stereo; the rest stays ours.
  */
-export function opusCodec(payloadType?: number, fromPublisher?: string): RTCRtpCodecParameters {
+export function opusCodec(payloadType?: number, fromPublisher?: string, transportCc = false): RTCRtpCodecParameters {
   const channelOptions = (fromPublisher ?? '')
     .split(';')
     .map((p) => p.trim())
@@ -67,13 +74,15 @@ export function opusCodec(payloadType?: number, fromPublisher?: string): RTCRtpC
     clockRate: 48000,
     channels: 2,
     parameters: [OPUS_PARAMETERS, ...channelOptions].join(';'),
+    ...(transportCc ? { rtcpFeedback: [useTWCC()] } : {}),
     ...(payloadType === undefined ? {} : { payloadType }),
   });
 }
 
-export function videoCodec(name: VideoCodecName, options: { payloadType?: number; parameters?: string } = {}): RTCRtpCodecParameters {
-  // No transport-cc: with it Chromium's estimate stayed at 300 kbps (webrtc-notes.md). REMB instead.
-  const rtcpFeedback = [useNACK(), usePLI(), useREMB()];
+export function videoCodec(name: VideoCodecName, options: { payloadType?: number; parameters?: string; transportCc?: boolean } = {}): RTCRtpCodecParameters {
+  // Publishers: no transport-cc, with it Chromium's sending estimate stayed at 300 kbps
+  // (webrtc-notes.md); REMB instead. Subscribers: transport-cc, for our own send-side estimate.
+  const rtcpFeedback = [useNACK(), usePLI(), useREMB(), ...(options.transportCc ? [useTWCC()] : [])];
   return new RTCRtpCodecParameters({
     mimeType: name === 'VP8' ? 'video/VP8' : 'video/H264',
     clockRate: 90000,
@@ -83,8 +92,13 @@ export function videoCodec(name: VideoCodecName, options: { payloadType?: number
   });
 }
 
-function rtxCodec(): RTCRtpCodecParameters {
-  return new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000 });
+/** RTX; `apt` given: for that payload type at `payloadType` (subscribers), else werift numbers it. */
+export function rtxCodec(params: { payloadType: number; apt: number } | null = null): RTCRtpCodecParameters {
+  return new RTCRtpCodecParameters({
+    mimeType: 'video/rtx',
+    clockRate: 90000,
+    ...(params ? { payloadType: params.payloadType, parameters: `apt=${params.apt}` } : {}),
+  });
 }
 
 function iceConfig(ice: IceSettings): RTCPeerConnectionConfig {
@@ -121,12 +135,30 @@ export function createPublisherPeer(ice: IceSettings, video: VideoCodecName): RT
 
 /** Server side of a subscriber's connection: codecs are set per transceiver from the producers. */
 export function createSubscriberPeer(ice: IceSettings): RTCPeerConnection {
-  return new RTCPeerConnection({
+  const pc = new RTCPeerConnection({
     ...iceConfig(ice),
     codecs: { audio: [opusCodec()], video: [videoCodec('VP8'), videoCodec('H264')] },
-    headerExtensions: { audio: extensions(AUDIO_EXTENSIONS), video: extensions(VIDEO_EXTENSIONS) },
+    headerExtensions: { audio: extensions(SUBSCRIBER_AUDIO_EXTENSIONS), video: extensions(SUBSCRIBER_VIDEO_EXTENSIONS) },
   });
+  // werift numbers extensions across kinds (audio 1..4, video 5..9), so one URI had two ids in one
+  // BUNDLE; Chromium reads a bundled transport with one map, and the audio's transport-wide
+  // numbers went unread (reported lost). One id per URI on both m-lines.
+  const config = (pc as unknown as { config: RTCPeerConnectionConfig }).config;
+  for (const list of [config.headerExtensions?.audio, config.headerExtensions?.video]) {
+    for (const e of list ?? []) e.id = SUBSCRIBER_EXTENSION_IDS[e.uri] ?? e.id;
+  }
+  return pc;
 }
+
+/** One-byte header extension ids towards subscribers, the same on every m-line. */
+const SUBSCRIBER_EXTENSION_IDS: Record<string, number> = {
+  [EXT.mid]: 1,
+  [EXT.absSendTime]: 2,
+  [EXT.audioLevel]: 3,
+  [EXT.transportCc]: 4,
+  [EXT.videoOrientation]: 5,
+  [EXT.videoContentType]: 6,
+};
 
 /** Resolves once werift has gathered its host candidates (a socket bind: milliseconds). */
 export async function waitForGathering(pc: RTCPeerConnection, timeoutMs = 5000): Promise<void> {

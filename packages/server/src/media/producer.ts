@@ -353,7 +353,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     needed[0] = true;
     if (this.#rtpListeners.length > 0) needed[this.layerCount - 1] = true;
     for (const consumer of this.#consumers) {
-      if (consumer.paused || consumer.closed) continue;
+      if (consumer.paused || consumer.closed || consumer.qualityDisabled) continue;
       const current = consumer.currentLayer;
       const target = consumer.targetLayer;
       if (current >= 0) needed[current] = true;

@@ -6,6 +6,17 @@
 
 import { COPIED_EXTENSIONS, EXT } from './peer-config.js';
 
+/** Where a header's transport-wide sequence number sits, when writeHeader wrote one. */
+export const TRANSPORT_SEQUENCE_OFFSET = 17;
+
+/** Writes a transport-cc element (one-byte form, 2 bytes of data) at buf[o]; returns the offset after it. */
+export function writeTransportSequence(buf: Buffer, o: number, id: number, seq: number): number {
+  buf[o] = (id << 4) | 1;
+  buf[o + 1] = (seq >>> 8) & 0xff;
+  buf[o + 2] = seq & 0xff;
+  return o + 3;
+}
+
 /** What `map` returns for a packet the consumer must not forward. */
 export const DROP = -1;
 
@@ -32,6 +43,7 @@ export class RtpRewriter {
   readonly #extMap = new Uint8Array(256);
   #midId = 0;
   #absSendTimeId = 0;
+  #transportCcId = 0;
   #midBytes: Buffer = Buffer.alloc(0);
 
   #needsSync = true;
@@ -69,10 +81,16 @@ export class RtpRewriter {
     this.#midBytes = Buffer.from(params.mid, 'utf8');
     this.#midId = params.mid && this.#midBytes.length <= 16 ? (params.extensionIds.get(EXT.mid) ?? 0) : 0;
     this.#absSendTimeId = params.extensionIds.get(EXT.absSendTime) ?? 0;
+    this.#transportCcId = params.extensionIds.get(EXT.transportCc) ?? 0;
     this.#extMap.fill(0);
     params.producerExtensionUris.forEach((uri, publisherId) => {
       if (uri && COPIED_EXTENSIONS.has(uri)) this.#extMap[publisherId] = params.extensionIds.get(uri) ?? 0;
     });
+  }
+
+  /** The subscriber's id for transport-wide sequence numbers (0: not negotiated). */
+  get transportCcId(): number {
+    return this.#transportCcId;
   }
 
   /** -1 until setNegotiated. */
@@ -161,21 +179,24 @@ export class RtpRewriter {
   /**
    * Writes the header of the packet `map` accepted last at buf[base] (room for MAX_HEADER_LENGTH):
    * V=2, X when extensions were written, no CSRC, the marker, our payload type, sequence,
-   * timestamp and SSRC, then the one-byte-form extension block. Returns the header length.
+   * timestamp and SSRC, then the one-byte-form extension block. `transportSequence` (≥ 0) is
+   * written first in the block (always at base + 17, so a retransmission can renumber it in
+   * place: TRANSPORT_SEQUENCE_OFFSET). Returns the header length.
    */
-  writeHeader(source: SourceHeader, buf: Buffer, base: number, now: number): number {
+  writeHeader(source: SourceHeader, buf: Buffer, base: number, now: number, transportSequence = -1): number {
     buf[base + 1] = (source.marker ? 0x80 : 0) | this.#payloadType;
     buf.writeUInt16BE(this.#outSeq, base + 2);
     buf.writeUInt32BE(this.#outTs, base + 4);
     buf.writeUInt32BE(this.ssrc, base + 8);
-    const length = this.#writeExtensions(source.extensions, buf, base, now);
+    const length = this.#writeExtensions(source.extensions, buf, base, now, transportSequence);
     buf[base] = length > 12 ? 0x90 : 0x80;
     return length;
   }
 
-  #writeExtensions(extensions: { id: number; payload: Buffer }[], buf: Buffer, base: number, now: number): number {
+  #writeExtensions(extensions: { id: number; payload: Buffer }[], buf: Buffer, base: number, now: number, transportSequence: number): number {
     let o = base + 16;
     const end = base + 16 + MAX_EXTENSION_BYTES;
+    if (this.#transportCcId !== 0 && transportSequence >= 0) o = writeTransportSequence(buf, o, this.#transportCcId, transportSequence);
     if (this.#midId !== 0 && o + 1 + this.#midBytes.length <= end) {
       buf[o++] = (this.#midId << 4) | (this.#midBytes.length - 1);
       o += this.#midBytes.copy(buf, o);

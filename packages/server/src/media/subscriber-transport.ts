@@ -1,14 +1,21 @@
 // SubscriberTransport: the server end of one subscriber's peer connection. We add a sendonly
 // transceiver per consumed producer and make the offer; the browser answers. Consumers start when
-// DTLS is up; a timer sends their RTCP sender reports and samples their bitrates.
+// DTLS is up; a timer sends their RTCP sender reports and samples their bitrates. Every packet
+// carries a transport-wide sequence number; the browser's transport feedback drives this
+// connection's downlink estimate (bandwidth-estimator.ts), which the allocator (allocator.ts)
+// shares across its streams, choosing each video's layer or switching it off, with padding
+// probes on RTX to find out whether more fits before switching up.
 
 import { randomUUID } from 'node:crypto';
-import type { RTCDtlsTransport, RTCPeerConnection, RTCRtpTransceiver, RtcpPacket, RtpHeader } from 'werift';
+import { RtcpTransportLayerFeedback, TransportWideCC, type RTCDtlsTransport, type RTCPeerConnection, type RTCRtpTransceiver, type RtcpPacket, type RtpHeader } from 'werift';
+import { DownlinkAllocator, nominalLayerRate, type VideoSlot } from './allocator.js';
+import { BandwidthEstimator, type BandwidthUsage } from './bandwidth-estimator.js';
+import { TransportWideSequencer } from './transport-feedback.js';
 import { ColloquyError, conflict, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Consumer, type RtpSink } from './consumer.js';
 import { TypedEmitter } from '../typed-emitter.js';
-import { createSubscriberPeer, opusCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
+import { createSubscriberPeer, opusCodec, rtxCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
 import type { Producer } from './producer.js';
 import { candidateLines } from './publisher-transport.js';
 import { checkSdp } from './sdp-checks.js';
@@ -33,8 +40,45 @@ export interface SubscriberTransportOptions {
 /** RTCP sender reports per consumer about once a second (RFC 3550 allows 5 %; this is far below). */
 const SR_INTERVAL_MS = 1000;
 
-/** Fixed payload types for what we offer, the ones Chromium itself uses for these codecs. */
+/** Fixed payload types for what we offer, the ones Chromium itself uses for these codecs (RTX: one above). */
 const PAYLOAD_TYPE = { opus: 111, VP8: 96, H264: 102 } as const;
+
+/** The downlink estimate before any feedback: high enough for a 720p top layer, so a good link starts at its best; a weak one is found out within a second or two. */
+export const INITIAL_DOWNLINK_ESTIMATE = 3_000_000;
+/** How often the allocator runs. */
+const ALLOCATE_INTERVAL_MS = 250;
+/** Probe padding is paced in slices of this length. */
+const PROBE_SLICE_MS = 20;
+const PROBE_DURATION_MS = 400;
+/** A padding packet as the estimator counts it (255 bytes of padding and the header). */
+const PADDING_PACKET_BYTES = 295;
+/** Feedback for a probe's last packets comes within this; then its rate is read. */
+const PROBE_SETTLE_MS = 500;
+const PROBE_MIN_INTERVAL_MS = 2000;
+const PROBE_MAX_INTERVAL_MS = 16_000;
+/** No probe this soon after an overuse. */
+const PROBE_AFTER_OVERUSE_MS = 1500;
+/** What an audio stream is counted at before it is measured (Opus at OpenTok's default 40 kbps, plus headers). */
+const AUDIO_RATE = 50_000;
+
+/** The downlink as the transport sees it (getStats().downlink). */
+export interface DownlinkStats {
+  estimate: number;
+  ackedBitrate: number | null;
+  usage: BandwidthUsage;
+  lossFraction: number;
+  overuses: number;
+  probes: number;
+  probesSucceeded: number;
+  lastProbeRate: number | null;
+}
+
+interface Probe {
+  id: number;
+  rate: number;
+  startedAt: number;
+  timer: NodeJS.Timeout | undefined;
+}
 
 interface Entry {
   consumer: Consumer;
@@ -56,6 +100,16 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
   #timer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
   #sink: RtpSink | null = null;
+  readonly #sequencer = new TransportWideSequencer();
+  readonly #estimator = new BandwidthEstimator({ initial: INITIAL_DOWNLINK_ESTIMATE });
+  readonly #allocator = new DownlinkAllocator();
+  #allocateTimer: NodeJS.Timeout | undefined;
+  #probe: Probe | null = null;
+  #probeIds = 0;
+  #probesSucceeded = 0;
+  #lastProbeRate: number | null = null;
+  #nextProbeAt = 0;
+  #probeInterval = PROBE_MIN_INTERVAL_MS;
 
   constructor(options: SubscriberTransportOptions) {
     super();
@@ -101,18 +155,27 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     const codec = producer.codec;
     transceiver.codecs = [
       codec.name === 'opus'
-        ? opusCodec(PAYLOAD_TYPE.opus, codec.parameters)
+        ? opusCodec(PAYLOAD_TYPE.opus, codec.parameters, true)
         : videoCodec(codec.name, {
             payloadType: PAYLOAD_TYPE[codec.name],
+            transportCc: true,
             ...(codec.parameters ? { parameters: codec.parameters } : {}),
           }),
+      // RTX: what probe padding goes out on (its own SSRC and sequence numbers).
+      ...(codec.name === 'opus' ? [] : [rtxCodec({ payloadType: PAYLOAD_TYPE[codec.name] + 1, apt: PAYLOAD_TYPE[codec.name] })]),
     ];
     // Audio and video of one published stream share an msid stream id, so the browser syncs them.
     transceiver.sender.streamId = producer.streamId;
     const consumer = new Consumer({ id: randomUUID(), producer, ssrc: transceiver.sender.ssrc, paused });
     const entry: Entry = { consumer, transceiver };
     this.#entries.push(entry);
-    this.#subscriptions.push(transceiver.sender.onRtcp.subscribe((packet: RtcpPacket) => consumer.handleRtcp(packet)));
+    this.#subscriptions.push(
+      transceiver.sender.onRtcp.subscribe((packet: RtcpPacket) => {
+        // werift routes transport feedback to the sender whose SSRC it names: it is the connection's.
+        if (packet instanceof RtcpTransportLayerFeedback && packet.feedback instanceof TransportWideCC) this.#onTransportFeedback(packet.feedback);
+        else consumer.handleRtcp(packet);
+      }),
+    );
     consumer.on('close', () => {
       this.#entries = this.#entries.filter((e) => e !== entry);
     });
@@ -153,6 +216,9 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
       }
       const extensionIds = new Map(transceiver.headerExtensions.map((e) => [e.uri, e.id]));
       consumer.setNegotiated({ payloadType: codec.payloadType, mid: transceiver.mid, extensionIds });
+      // werift keeps only the media codec on the transceiver: whether the browser took our RTX is in its answer.
+      const rtx = consumer.kind === 'video' ? rtxPayloadTypeIn(answer, transceiver.mid, codec.payloadType) : null;
+      consumer.setTransportFeedback(this.#sequencer, rtx === null ? null : { payloadType: rtx, ssrc: transceiver.sender.rtxSsrc });
       if (this.#sink) consumer.connect(this.#sink);
     }
   }
@@ -172,6 +238,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
         for (const { consumer } of this.#entries) consumer.connect(this.#sink);
       }
       this.#timer ??= setInterval(() => this.#tick(), SR_INTERVAL_MS);
+      this.#allocateTimer ??= setInterval(() => this.#allocate(performance.now()), ALLOCATE_INTERVAL_MS);
     } else if (state === 'disconnected' || state === 'failed') {
       this.#sink = null;
       for (const { consumer } of this.#entries) consumer.disconnect();
@@ -192,8 +259,98 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     dtls.sendRtcp(reports).catch((err: unknown) => this.#logger.debug({ err }, 'SR send failed'));
   }
 
-  getStats(): { id: string; state: TransportState; consumers: ConsumerStats[] } {
-    return { id: this.id, state: this.#state, consumers: this.#entries.map((e) => e.consumer.getStats()) };
+  #onTransportFeedback(feedback: TransportWideCC): void {
+    if (this.closed) return;
+    const results = this.#sequencer.results(feedback);
+    if (results.length > 0) this.#estimator.onFeedback(results, performance.now());
+  }
+
+  /** Shares the estimate: audio first, then each video's layer (or off); then maybe a probe. */
+  #allocate(now: number): void {
+    if (this.closed || this.#sink === null) return;
+    let audio = 0;
+    const videos: Consumer[] = [];
+    for (const { consumer } of this.#entries) {
+      if (consumer.paused) continue;
+      if (consumer.kind === 'audio') audio += consumer.producerPaused ? 0 : Math.max(consumer.getStats().bitrate, AUDIO_RATE);
+      else if (!consumer.producerPaused) videos.push(consumer);
+    }
+    if (videos.length === 0) return;
+    const slots: VideoSlot[] = videos.map((c) => ({ rates: layerRates(c.producer), preferred: c.preferredLayer, screen: c.screenShare, fallback: c.audioFallback }));
+    const estimate = this.#estimator.estimate;
+    const decisions = this.#allocator.update(now, estimate, audio, slots);
+    videos.forEach((consumer, i) => {
+      consumer.setBandwidthLayer(decisions[i]!.layer);
+      consumer.setQualityWarning(decisions[i]!.warning);
+    });
+    this.#maybeProbe(now, DownlinkAllocator.nextStep(audio, slots, decisions), videos);
+  }
+
+  /**
+   * A probe when more is wanted than the estimate holds: padding on a video's RTX at the rate the
+   * next step needs, for PROBE_DURATION_MS, then its measured rate may raise the estimate. Not
+   * soon after an overuse; a probe that shows less than it tested doubles the wait for the next.
+   */
+  #maybeProbe(now: number, wanted: number | null, videos: Consumer[]): void {
+    if (this.#probe !== null || wanted === null || wanted <= this.#estimator.estimate || now < this.#nextProbeAt) return;
+    if (this.#estimator.usage === 'overusing' || now - this.#estimator.lastDecreaseAt < PROBE_AFTER_OVERUSE_MS) return;
+    const padder = videos.find((c) => c.canPad);
+    if (padder === undefined) return;
+    const rate = wanted * 1.1;
+    const probe: Probe = { id: ++this.#probeIds, rate, startedAt: now, timer: undefined };
+    this.#probe = probe;
+    // Padding fills what media leaves of the probe rate.
+    const media = this.#entries.reduce((sum, { consumer }) => sum + consumer.getStats().bitrate, 0);
+    const paddingRate = Math.max(rate - media, rate * 0.5);
+    // Paced by the clock, not by the timer's count: a late timer (a busy event loop) catches up.
+    let sent = 0;
+    const pace = (): void => {
+      const t = performance.now();
+      const elapsed = Math.min(t - probe.startedAt, PROBE_DURATION_MS);
+      const owed = Math.floor((paddingRate * elapsed) / 1000 / 8 / PADDING_PACKET_BYTES) - sent;
+      if (owed > 0 && !padder.closed) sent += padder.sendPadding(owed, probe.id, t) > 0 ? owed : 0;
+      if (this.closed || padder.closed || t - probe.startedAt >= PROBE_DURATION_MS) {
+        clearInterval(probe.timer);
+        setTimeout(() => this.#finishProbe(probe), PROBE_SETTLE_MS).unref();
+      }
+    };
+    probe.timer = setInterval(pace, PROBE_SLICE_MS);
+    pace();
+  }
+
+  #finishProbe(probe: Probe): void {
+    if (this.#probe !== probe) return;
+    this.#probe = null;
+    if (this.closed) return;
+    const now = performance.now();
+    const measured = this.#estimator.finishProbe(probe.id, now);
+    this.#lastProbeRate = measured;
+    if (measured !== null && measured >= probe.rate * 0.85) {
+      this.#probesSucceeded++;
+      this.#probeInterval = PROBE_MIN_INTERVAL_MS;
+    } else {
+      this.#probeInterval = Math.min(this.#probeInterval * 2, PROBE_MAX_INTERVAL_MS);
+    }
+    this.#nextProbeAt = now + this.#probeInterval;
+  }
+
+  /** The downlink estimate and what fed it. */
+  get downlink(): DownlinkStats {
+    const e = this.#estimator;
+    return {
+      estimate: e.estimate,
+      ackedBitrate: e.ackedBitrate === null ? null : Math.round(e.ackedBitrate),
+      usage: e.usage,
+      lossFraction: e.lossFraction,
+      overuses: e.overuseCount,
+      probes: this.#probeIds,
+      probesSucceeded: this.#probesSucceeded,
+      lastProbeRate: this.#lastProbeRate === null ? null : Math.round(this.#lastProbeRate),
+    };
+  }
+
+  getStats(): { id: string; state: TransportState; consumers: ConsumerStats[]; downlink: DownlinkStats } {
+    return { id: this.id, state: this.#state, consumers: this.#entries.map((e) => e.consumer.getStats()), downlink: this.downlink };
   }
 
   dump(): Record<string, unknown> {
@@ -215,6 +372,10 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     this.#closing ??= (async () => {
       clearInterval(this.#timer);
       this.#timer = undefined;
+      clearInterval(this.#allocateTimer);
+      this.#allocateTimer = undefined;
+      if (this.#probe) clearInterval(this.#probe.timer);
+      this.#probe = null;
       this.#sink = null;
       for (const { consumer } of [...this.#entries]) consumer.close();
       this.#entries = [];
@@ -227,6 +388,30 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     })();
     return this.#closing;
   }
+}
+
+/** The RTX payload type the answer's m-section `mid` accepted for `apt`, or null. */
+export function rtxPayloadTypeIn(sdp: string, mid: string, apt: number): number | null {
+  const sections = sdp.split(/\r?\n(?=m=)/).map((section) => section.split(/\r?\n/));
+  const lines = sections.find((section) => section.includes(`a=mid:${mid}`));
+  if (lines === undefined) return null;
+  for (const line of lines) {
+    const fmtp = /^a=fmtp:(\d+) apt=(\d+)$/.exec(line.trim());
+    if (fmtp === null || Number(fmtp[2]) !== apt) continue;
+    if (lines.some((l) => l.trim().toLowerCase() === `a=rtpmap:${fmtp[1]} rtx/90000`)) return Number(fmtp[1]);
+  }
+  return null;
+}
+
+/** Bits per second each layer of a producer needs: measured while it flows, else from its picture height. */
+function layerRates(producer: Producer): number[] {
+  const layers = producer.layers;
+  const top = layers[layers.length - 1];
+  return layers.map((layer, i) => {
+    if (producer.layerFlowing(layer.index) && layer.bitrate > 0) return layer.bitrate;
+    const height = layer.height || Math.round((top?.height || 720) / 2 ** (layers.length - 1 - i));
+    return nominalLayerRate(height);
+  });
 }
 
 /** werift's DTLS transport as the consumers' sink; the header is our duck-typed OutgoingHeader. */

@@ -86,4 +86,10 @@ export interface ConsumerStats {
   targetLayer?: number;
   /** Layer switches done (keyframe of the new layer reached). */
   layerSwitches?: number;
+  /** The highest layer the subscriber's downlink estimate allows (-1: video off for bandwidth). */
+  bandwidthLayer?: number;
+  /** Video off because the downlink cannot carry the lowest layer (audio fallback). */
+  qualityDisabled?: boolean;
+  /** Probe padding packets sent on the RTX SSRC. */
+  paddingPackets?: number;
 }

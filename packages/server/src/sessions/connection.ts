@@ -2,7 +2,7 @@
 // its sockets (signaling/ may swap one for another on resume) and carries what the Inspector
 // needs: role, user agent, address. close() is idempotent and emits `close` once.
 
-import type { Capabilities, ConnectionInfo, DisconnectReason, IceCandidate, SessionDescription, StreamDestroyedReason } from '@colloquy/protocol';
+import type { Capabilities, ConnectionInfo, DisconnectReason, IceCandidate, SessionDescription, StreamDestroyedReason, VideoQualityEvent } from '@colloquy/protocol';
 import type { Role } from '@colloquy/tokens';
 import { randomUUID } from 'node:crypto';
 import type { ClientTokenKind } from '../auth/client-token.js';
@@ -53,6 +53,8 @@ export type ConnectionEvents = {
   streamMuteForced: [streamId: string];
   /** Routed simulcast: which encodings of this connection's stream someone needs. */
   videoLayers: [streamId: string, layers: { rid: string; active: boolean }[]];
+  /** Routed: one of this connection's subscriptions lost or regained its video for lack of bandwidth (or came close to). */
+  videoQuality: [subscriberId: string, streamId: string, event: VideoQualityEvent['event']];
   relayStart: [RelayStart];
   caption: [CaptionDelivery];
   relay: [RelayDelivery];
@@ -183,6 +185,10 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   deliverCaption(caption: CaptionDelivery): void {
     if (!this.#closed) this.emit('caption', caption);
+  }
+
+  deliverVideoQuality(subscriberId: string, streamId: string, event: VideoQualityEvent['event']): void {
+    if (!this.#closed) this.emit('videoQuality', subscriberId, streamId, event);
   }
 
   deliverRelayStart(start: RelayStart): void {

@@ -77,6 +77,8 @@ export interface PublishInit {
   sdp?: string;
   /** OpenTok.js publishCaptions. */
   publishCaptions?: boolean;
+  /** OT.initPublisher's audioFallback.subscriber (default true). */
+  subscriberAudioFallback?: boolean;
 }
 
 export class Session extends TypedEmitter<SessionEvents> {
@@ -220,6 +222,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       videoDimensions: init.videoDimensions,
       frameRate: init.frameRate,
       publishCaptions: init.publishCaptions ?? false,
+      subscriberAudioFallback: init.subscriberAudioFallback ?? true,
       layoutClassList: connection.layoutClassList,
       connectTimeoutMs: this.#media.connectTimeoutMs,
       disconnectGraceMs: this.#media.disconnectGraceMs,
@@ -281,6 +284,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       subscribeToVideo: options.video,
       preferredResolution: options.preferredResolution ?? null,
       subscribeToCaptions: options.captions ?? false,
+      audioFallbackEnabled: options.audioFallbackEnabled ?? true,
       connectTimeoutMs: this.#media.connectTimeoutMs,
       disconnectGraceMs: this.#media.disconnectGraceMs,
     });

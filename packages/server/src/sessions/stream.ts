@@ -41,6 +41,8 @@ export interface StreamInit {
   /** OpenTok.js publishCaptions: caption this stream while captions run for the session. */
   publishCaptions?: boolean;
   layoutClassList: readonly string[];
+  /** OT.initPublisher's audioFallback.subscriber (default true): may subscribers fall back to audio only? */
+  subscriberAudioFallback?: boolean;
   /** Routed: how long the publisher's transport may take to connect (ms). */
   connectTimeoutMs: number;
   /** Routed: how long a transport may stay `disconnected` before the stream ends (ms). */
@@ -64,6 +66,8 @@ export class Stream extends TypedEmitter<StreamEvents> {
   readonly name: string;
   readonly videoType: VideoType | null;
   readonly frameRate: number | null;
+  /** May the SFU switch this stream's video off for a subscriber whose downlink cannot carry it? */
+  readonly subscriberAudioFallback: boolean;
   readonly creationTime = Date.now();
   #hasAudio: boolean;
   #hasVideo: boolean;
@@ -94,6 +98,7 @@ export class Stream extends TypedEmitter<StreamEvents> {
     this.#hasVideo = init.hasVideo;
     this.#videoDimensions = init.videoDimensions;
     this.frameRate = init.frameRate;
+    this.subscriberAudioFallback = init.subscriberAudioFallback ?? true;
     this.#layoutClassList = [...init.layoutClassList];
     this.#publishCaptions = init.publishCaptions ?? false;
     this.#connectTimeoutMs = init.connectTimeoutMs;

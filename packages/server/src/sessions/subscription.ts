@@ -29,6 +29,8 @@ export interface SubscriptionInit {
   preferredResolution?: { width: number; height: number } | null;
   /** OpenTok.js subscribeToCaptions: this subscriber receives the stream's captions. */
   subscribeToCaptions?: boolean;
+  /** OpenTok.js's audioFallbackEnabled (default true): may the SFU switch video off on a weak downlink? */
+  audioFallbackEnabled?: boolean;
   /** Routed: how long the transport may take to connect, or stay `disconnected` (ms). */
   connectTimeoutMs: number;
   disconnectGraceMs: number;
@@ -40,6 +42,7 @@ export interface SubscribeOptions {
   video: boolean;
   preferredResolution?: { width: number; height: number } | null;
   captions?: boolean;
+  audioFallbackEnabled?: boolean;
 }
 
 /** What an updateSubscriber may change; absent fields stay. */
@@ -63,6 +66,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   #subscribeToVideo: boolean;
   #subscribeToCaptions: boolean;
   #preferredResolution: { width: number; height: number } | null;
+  readonly #audioFallbackEnabled: boolean;
   #transport: SubscriberTransport | null = null;
   #relayed = 0;
   #closed = false;
@@ -78,6 +82,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.#subscribeToVideo = init.subscribeToVideo;
     this.#subscribeToCaptions = init.subscribeToCaptions ?? false;
     this.#preferredResolution = init.preferredResolution ?? null;
+    this.#audioFallbackEnabled = init.audioFallbackEnabled ?? true;
     this.#connectTimeoutMs = init.connectTimeoutMs;
     this.#disconnectGraceMs = init.disconnectGraceMs;
   }
@@ -115,6 +120,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   attachTransport(transport: SubscriberTransport): void {
     this.#transport = transport;
     transport.consume([...this.stream.producers]);
+    this.#watchVideoQuality();
     this.#applyPauses();
     this.#applyPreferredResolution();
     this.#watch = new TransportWatch(transport, {
@@ -123,6 +129,27 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
       onConnected: () => {},
       onLost: () => this.close('networkDisconnected'),
     });
+  }
+
+  /**
+   * The SFU's downlink allocator decides per consumer; the subscriber hears of it as OpenTok.js
+   * does: videoDisableWarning(Lifted), videoDisabled/videoEnabled with reason quality. Audio
+   * fallback needs both the subscriber's audioFallbackEnabled and the publisher's
+   * audioFallback.subscriber; without it, video only goes down to the lowest layer.
+   */
+  #watchVideoQuality(): void {
+    const stream = this.stream;
+    for (const consumer of this.consumers) {
+      if (consumer.kind !== 'video') continue;
+      consumer.audioFallback = this.#audioFallbackEnabled && stream.subscriberAudioFallback;
+      consumer.screenShare = stream.videoType === 'screen';
+      consumer.on('qualityWarning', (warning) => {
+        if (!this.#closed) this.connection.deliverVideoQuality(this.id, stream.id, warning ? 'videoDisableWarning' : 'videoDisableWarningLifted');
+      });
+      consumer.on('qualityDisabled', (off) => {
+        if (!this.#closed) this.connection.deliverVideoQuality(this.id, stream.id, off ? 'videoDisabled' : 'videoEnabled');
+      });
+    }
   }
 
   /** subscribeToAudio/Video: routed, the SFU stops (or resumes, from a keyframe) sending that track. */

@@ -10,7 +10,7 @@
 // Each of its own messages remembers the last bseq published before it, so a resume replays both
 // streams interleaved exactly as they were first sent.
 
-import { CloseCodes, type DisconnectReason, type ServerMessage, type StreamDestroyedReason } from '@colloquy/protocol';
+import { CloseCodes, type DisconnectReason, type ServerMessage, type StreamDestroyedReason, type VideoQualityEvent } from '@colloquy/protocol';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
@@ -96,6 +96,7 @@ export class Channel implements BroadcastMember {
     connection.on('signal', this.#onSignal);
     connection.on('streamMuteForced', this.#onStreamMuteForced);
     connection.on('videoLayers', this.#onVideoLayers);
+    connection.on('videoQuality', this.#onVideoQuality);
     connection.on('relayStart', this.#onRelayStart);
     connection.on('caption', this.#onCaption);
     connection.on('relay', this.#onRelay);
@@ -318,6 +319,10 @@ export class Channel implements BroadcastMember {
     this.send({ type: 'videoLayers', streamId, layers });
   };
 
+  readonly #onVideoQuality = (subscriberId: string, streamId: string, event: VideoQualityEvent['event']): void => {
+    this.send({ type: 'videoQuality', subscriberId, streamId, event });
+  };
+
   readonly #onRelayStart = (start: RelayStart): void => {
     this.send({ type: 'relayStart', subscriberId: start.subscriberId, streamId: start.streamId, connectionId: start.connectionId });
   };
@@ -366,6 +371,7 @@ export class Channel implements BroadcastMember {
     this.connection.off('signal', this.#onSignal);
     this.connection.off('streamMuteForced', this.#onStreamMuteForced);
     this.connection.off('videoLayers', this.#onVideoLayers);
+    this.connection.off('videoQuality', this.#onVideoQuality);
     this.connection.off('relayStart', this.#onRelayStart);
     this.connection.off('caption', this.#onCaption);
     this.connection.off('relay', this.#onRelay);

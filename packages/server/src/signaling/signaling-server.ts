@@ -441,6 +441,7 @@ export class SignalingServer {
             videoDimensions: message.videoDimensions ?? null,
             frameRate: message.frameRate ?? null,
             publishCaptions: message.publishCaptions ?? false,
+            subscriberAudioFallback: message.audioFallback?.subscriber ?? true,
             ...(message.sdp === undefined ? {} : { sdp: message.sdp }),
             e2ee: message.e2ee === true,
           });
@@ -465,6 +466,7 @@ export class SignalingServer {
             video: message.subscribeToVideo ?? true,
             preferredResolution: message.preferredResolution ?? null,
             captions: message.subscribeToCaptions ?? false,
+            audioFallbackEnabled: message.audioFallbackEnabled ?? true,
           });
           return sdp === undefined ? { subscriberId: subscription.id } : { subscriberId: subscription.id, sdp };
         });

@@ -1,0 +1,156 @@
+// The downlink allocator of one subscriber connection: shares its bandwidth estimate across the
+// streams it carries (audio first, then screen share video, then cameras) and picks each video's
+// spatial layer: the best one that fits what is left, never above the subscriber's preferred
+// layer. Down at once; up only once the estimate has held for UP_HOLD_MS. When even the lowest
+// layer does not fit, a warning first, then, held for OFF_HOLD_MS, video off (OpenTok's audio
+// fallback, where the stream allows it), and back on (the warning lifted) once the lowest layer
+// has fitted for ON_HOLD_MS. Pure logic on numbers: the subscriber transport feeds it and applies the result.
+
+/** One video stream the connection carries, as the allocator sees it. */
+export interface VideoSlot {
+  /** Bits per second each layer needs, lowest first. */
+  rates: readonly number[];
+  /** The subscriber's preferred layer (the upper bound). */
+  preferred: number;
+  /** Screen shares are served before cameras. */
+  screen: boolean;
+  /** May this stream's video be switched off for lack of bandwidth (audio fallback allowed)? */
+  fallback: boolean;
+}
+
+export interface VideoDecision {
+  /** The layer to send (-1: video off). */
+  layer: number;
+  /** The downlink is close to not carrying the lowest layer (OpenTok's videoDisableWarning). */
+  warning: boolean;
+}
+
+export const UP_HOLD_MS = 2000;
+export const OFF_HOLD_MS = 1000;
+export const ON_HOLD_MS = 2000;
+/** Layer rates get this much headroom (packet overhead, keyframe bursts). */
+export const HEADROOM = 1.15;
+/** Warn below this multiple of what the lowest layer needs; lift the warning above LIFT. */
+const WARN_FACTOR = 1.5;
+const LIFT_FACTOR = 2;
+
+interface SlotState {
+  /** The highest layer the bandwidth has been confirmed to carry (-1: none, video off). */
+  allowed: number;
+  warning: boolean;
+  /** Since when a higher layer has fitted (or the lowest, while off), or null. */
+  upSince: number | null;
+  /** The video was off last round. */
+  wasOff: boolean;
+  /** Back on with little room: warn again only below the lowest layer's need itself. */
+  recovered: boolean;
+  /** Since when not even the lowest layer has fitted, or null. */
+  lowSince: number | null;
+}
+
+export class DownlinkAllocator {
+  #states: SlotState[] = [];
+
+  /**
+   * One allocation round. `estimate` and `audio` in bits/s; `videos` in the connection's order
+   * (the same each round). Returns a decision per video, in that order.
+   */
+  update(now: number, estimate: number, audio: number, videos: readonly VideoSlot[]): VideoDecision[] {
+    while (this.#states.length < videos.length) this.#states.push({ allowed: Infinity, wasOff: false, recovered: false, warning: false, upSince: null, lowSince: null });
+    this.#states.length = videos.length;
+    let budget = estimate - audio;
+    const order = videos.map((_, i) => i).sort((a, b) => Number(videos[b]!.screen) - Number(videos[a]!.screen));
+    const decisions: VideoDecision[] = new Array(videos.length);
+    for (const i of order) {
+      const video = videos[i]!;
+      const state = this.#states[i]!;
+      const need = (layer: number): number => (video.rates[layer] ?? Infinity) * HEADROOM;
+      const top = Math.min(video.preferred, video.rates.length - 1);
+      // What the bandwidth alone allows (the preference aside), so that a preference raised
+      // later is met at once when the estimate already carried it.
+      let fit = -1;
+      for (let layer = video.rates.length - 1; layer >= 0; layer--) {
+        if (need(layer) <= budget) {
+          fit = layer;
+          break;
+        }
+      }
+      if (state.allowed === Infinity) state.allowed = Math.max(fit, 0); // first round: take what fits (the lowest at worst)
+      // Not even the lowest layer fits: keep it until that has held, then off (if allowed).
+      if (fit < 0) {
+        state.lowSince ??= now;
+        state.upSince = null;
+        if (state.allowed > 0) state.allowed = 0;
+        if (video.fallback && state.allowed === 0 && now - state.lowSince >= OFF_HOLD_MS) state.allowed = -1;
+      } else {
+        state.lowSince = null;
+        if (fit < state.allowed) {
+          state.allowed = fit; // down at once
+          state.upSince = null;
+        } else if (fit > state.allowed) {
+          state.upSince ??= now;
+          if (now - state.upSince >= (state.allowed < 0 ? ON_HOLD_MS : UP_HOLD_MS)) {
+            state.allowed = fit;
+            state.upSince = null;
+          }
+        } else {
+          state.upSince = null;
+        }
+      }
+      if (!video.fallback) state.allowed = Math.max(state.allowed, 0);
+      const layer = state.allowed < 0 ? -1 : Math.min(top, state.allowed);
+      const backOn = state.wasOff && layer >= 0;
+      state.wasOff = layer < 0;
+      // The warning: close to (or below) what the lowest layer needs; lifted with room to spare.
+      if (video.fallback) {
+        // Just back on: no new warning unless the lowest layer stops fitting again (no flapping);
+        // the warning is lifted with the video (it fitted for ON_HOLD_MS).
+        if (backOn) state.recovered = true;
+        if (budget >= need(0) * LIFT_FACTOR) state.recovered = false;
+        if (backOn) state.warning = false;
+        else if (budget < need(0) * (state.recovered ? 1 : WARN_FACTOR)) state.warning = true;
+        else if (layer >= 0 && budget >= need(0) * LIFT_FACTOR) state.warning = false;
+      } else {
+        state.warning = false;
+      }
+      if (layer >= 0) budget -= need(layer);
+      decisions[i] = { layer, warning: state.warning };
+    }
+    return decisions;
+  }
+
+  /**
+   * What the connection would need for one more step (the first video below its preferred layer,
+   * in serving order, one layer up, or on at its lowest), or null when every video has what it
+   * prefers: the rate a probe should test.
+   */
+  static nextStep(audio: number, videos: readonly VideoSlot[], decisions: readonly VideoDecision[]): number | null {
+    let total = audio;
+    let step: number | null = null;
+    const order = videos.map((_, i) => i).sort((a, b) => Number(videos[b]!.screen) - Number(videos[a]!.screen));
+    for (const i of order) {
+      const video = videos[i]!;
+      const layer = decisions[i]!.layer;
+      const top = Math.min(video.preferred, video.rates.length - 1);
+      if (step === null && layer < top) {
+        step = (video.rates[layer + 1] ?? 0) * HEADROOM;
+        if (layer >= 0) step -= (video.rates[layer] ?? 0) * HEADROOM;
+      }
+      if (layer >= 0) total += (video.rates[layer] ?? 0) * HEADROOM;
+    }
+    return step === null ? null : total + step;
+  }
+}
+
+/**
+ * What a layer needs when it is not flowing (paused at the publisher, so unmeasured), from its
+ * picture height: about what Chromium's own simulcast table gives those sizes.
+ */
+export function nominalLayerRate(height: number): number {
+  if (height <= 0) return 150_000;
+  if (height <= 180) return 150_000;
+  if (height <= 270) return 300_000;
+  if (height <= 360) return 500_000;
+  if (height <= 540) return 900_000;
+  return 1_700_000;
+}

@@ -1,0 +1,389 @@
+// A send-side bandwidth estimate of one subscriber's downlink, in the style of Google Congestion
+// Control (draft-ietf-rmcat-gcc; libwebrtc's TrendlineEstimator + AimdRateControl; the same shape
+// as pion's and LiveKit's): our own code, fed by transport-wide congestion control feedback (which
+// of our packets arrived, and when, in the browser's clock).
+//
+// - Delay-based: packets sent within 5 ms form a group; the change of one-way delay between groups
+//   is accumulated, smoothed and its trend taken by linear regression over the last 20 groups. A
+//   rising trend above an adaptive threshold is overuse (a queue is building at the bottleneck),
+//   a falling one underuse (a queue draining).
+// - Rate control (AIMD): on overuse the estimate drops to 0.85 × what actually arrived; on
+//   underuse it holds; otherwise it grows 8 % a second, never above 1.5 × what arrived + 10 kbps
+//   (an estimate is only as good as what was sent to test it: probes raise that, see below).
+// - Loss-based bound: above 10 % loss over a feedback window it backs off by half the loss; below
+//   2 % it climbs back 8 % a second. The estimate is the lower of the two.
+// - Probes: packets sent as a probe cluster (padding at a target rate) report the rate at which
+//   they arrived; without overuse, the estimate may jump to that rate at once (the way an SFU finds
+//   out that a better layer fits before switching to it).
+
+/** One sent packet as the feedback reports it (times in ms; arrival in the receiver's own clock). */
+export interface PacketResult {
+  /** When we sent it (performance.now()). */
+  sentAt: number;
+  /** Bytes on the wire (RTP header + payload). */
+  size: number;
+  /** When it arrived, in the receiver's clock (ms, any origin), or null: reported lost. */
+  receivedAt: number | null;
+  /** The probe cluster it belonged to (> 0), or 0 for media. */
+  probe: number;
+}
+
+export type BandwidthUsage = 'normal' | 'overusing' | 'underusing';
+
+export interface BandwidthEstimatorOptions {
+  /** Estimate before any feedback (bits/s). */
+  initial?: number;
+  min?: number;
+  max?: number;
+}
+
+/** Packets sent within this span form one group (a video frame's packets go out together). */
+const BURST_MS = 5;
+const WINDOW = 20;
+const SMOOTHING = 0.9;
+const THRESHOLD_GAIN = 4;
+const K_UP = 0.0087;
+const K_DOWN = 0.039;
+const OVERUSE_TIME_MS = 10;
+const BETA = 0.85;
+/** Acked bitrate window. */
+const ACKED_WINDOW_MS = 1000;
+const HIGH_LOSS = 0.1;
+const LOW_LOSS = 0.02;
+/**
+ * A decrease (delay or loss) needs the link to be seen falling short: over the last second of
+ * reported packets, what arrived came in at less than this share of the rate it was sent at. A
+ * receiver starved of CPU (measured here: Chromium on a 2-core machine at load 50) reports delay
+ * spikes and late packets as lost, yet gets everything through; a real bottleneck does not.
+ */
+const SHORTFALL_RATIO = 0.75;
+/** Loss above HIGH_LOSS counts when less than this share got through (it is the shortfall itself). */
+const LOSS_SHORTFALL_RATIO = 0.9;
+const SHORTFALL_WINDOW_MS = 1000;
+const DECREASE_INTERVAL_MS = 300;
+/**
+ * Loss is not judged in the first seconds: a browser reports the packets that reached it before
+ * its streams were set up as lost (measured: 4 of the first 9 in Chromium's first feedback).
+ */
+const LOSS_WARMUP_MS = 2000;
+/** Loss is judged over at least this many packets (a window of feedback). */
+const LOSS_WINDOW_PACKETS = 50;
+
+interface Group {
+  firstSent: number;
+  lastSent: number;
+  lastArrival: number;
+}
+
+export class BandwidthEstimator {
+  readonly min: number;
+  readonly max: number;
+  #delayBased: number;
+  #lossBased = Infinity;
+  #usage: BandwidthUsage = 'normal';
+  #lastUpdate: number | null = null;
+  #lastDecrease = -Infinity;
+  #overuseCount = 0;
+
+  // Trendline state.
+  #group: Group | null = null;
+  #prevGroup: Group | null = null;
+  #firstArrival: number | null = null;
+  #accumulatedDelay = 0;
+  #smoothedDelay = 0;
+  #samples: { x: number; y: number }[] = [];
+  #numDeltas = 0;
+  #threshold = 12.5;
+  #prevTrend = 0;
+  #timeOverUsing = -1;
+  #overuseCounter = 0;
+  #lastThresholdUpdate: number | null = null;
+
+  // Acked bitrate: (arrival time, bytes) of recent received packets.
+  #acked: { at: number; bytes: number }[] = [];
+  #ackedBytes = 0;
+  // Loss window.
+  #lossPackets = 0;
+  #lossLost = 0;
+  #lossFraction = 0;
+  #lastLossUpdate: number | null = null;
+  /** The packets reported over the last SHORTFALL_WINDOW_MS of sending. */
+  #window: PacketResult[] = [];
+  #firstFeedbackAt: number | null = null;
+  // Probe clusters: per id, sent and received bytes and their first/last times.
+  readonly #probes = new Map<number, { sentFirst: number; sentLast: number; sentBytes: number; recvFirst: number; recvLast: number; recvBytes: number; lastRecvSize: number; count: number }>();
+
+  constructor(options: BandwidthEstimatorOptions = {}) {
+    this.min = options.min ?? 30_000;
+    this.max = options.max ?? 10_000_000;
+    this.#delayBased = clamp(options.initial ?? 1_000_000, this.min, this.max);
+  }
+
+  /** The estimate in bits per second: the lower of the delay-based and loss-based ones. */
+  get estimate(): number {
+    return Math.round(clamp(Math.min(this.#delayBased, this.#lossBased), this.min, this.max));
+  }
+
+  get usage(): BandwidthUsage {
+    return this.#usage;
+  }
+
+  /** What arrived over the last second (bits/s), or null before enough feedback. */
+  get ackedBitrate(): number | null {
+    if (this.#acked.length < 2) return null;
+    const span = this.#acked[this.#acked.length - 1]!.at - this.#acked[0]!.at;
+    if (span < 200) return null;
+    return ((this.#ackedBytes - this.#acked[0]!.bytes) * 8 * 1000) / span;
+  }
+
+  /** Loss over the last completed window (0..1). */
+  get lossFraction(): number {
+    return this.#lossFraction;
+  }
+
+  /** Overuse detections so far (each one a decrease). */
+  get overuseCount(): number {
+    return this.#overuseCount;
+  }
+
+  /** When the estimate last dropped because of overuse (performance.now() ms), or -Infinity. */
+  get lastDecreaseAt(): number {
+    return this.#lastDecrease;
+  }
+
+  /**
+   * One transport feedback message: its packets in transport-wide sequence order. `now` is our
+   * clock (ms). Updates the delay trend, the acked rate, loss, probes, and the estimate.
+   */
+  onFeedback(packets: readonly PacketResult[], now: number): void {
+    this.#firstFeedbackAt ??= now;
+    let lost = 0;
+    for (const p of packets) {
+      this.#window.push(p);
+      if (p.receivedAt === null) {
+        lost++;
+        continue;
+      }
+      this.#addAcked(p.receivedAt, p.size);
+      if (p.probe > 0) this.#addProbe(p);
+      this.#addToGroup(p.sentAt, p.receivedAt, now);
+    }
+    const newest = this.#window.length > 0 ? this.#window[this.#window.length - 1]!.sentAt : 0;
+    while (this.#window.length > 0 && newest - this.#window[0]!.sentAt > SHORTFALL_WINDOW_MS) this.#window.shift();
+    this.#updateLoss(packets.length, lost, now);
+    this.#updateRate(now);
+  }
+
+  #addAcked(at: number, size: number): void {
+    this.#ackedBytes += size;
+    this.#acked.push({ at, bytes: this.#ackedBytes });
+    while (this.#acked.length > 2 && at - this.#acked[0]!.at > ACKED_WINDOW_MS) this.#acked.shift();
+  }
+
+  #addProbe(p: PacketResult): void {
+    const c = this.#probes.get(p.probe);
+    const at = p.receivedAt!;
+    if (c === undefined) {
+      this.#probes.set(p.probe, { sentFirst: p.sentAt, sentLast: p.sentAt, sentBytes: p.size, recvFirst: at, recvLast: at, recvBytes: p.size, lastRecvSize: p.size, count: 1 });
+      return;
+    }
+    c.sentFirst = Math.min(c.sentFirst, p.sentAt);
+    c.sentLast = Math.max(c.sentLast, p.sentAt);
+    c.sentBytes += p.size;
+    c.recvFirst = Math.min(c.recvFirst, at);
+    if (at >= c.recvLast) {
+      c.recvLast = at;
+      c.lastRecvSize = p.size;
+    }
+    c.recvBytes += p.size;
+    c.count++;
+  }
+
+  /**
+   * The rate a probe cluster got through at (bits/s): the lower of its send and receive rates
+   * (libwebrtc's ProbeBitrateEstimator), or null with too few packets reported yet. Then, without
+   * overuse, the delay-based estimate rises to it. The cluster is forgotten.
+   */
+  finishProbe(id: number, now: number): number | null {
+    const c = this.#probes.get(id);
+    this.#probes.delete(id);
+    if (c === undefined || c.count < 5) return null;
+    const sendSpan = c.sentLast - c.sentFirst;
+    const recvSpan = c.recvLast - c.recvFirst;
+    if (sendSpan <= 0 || recvSpan <= 0) return null;
+    // The last packet's bytes arrive after recvLast's clock started: leave them out of the rate.
+    const sendRate = ((c.sentBytes - c.lastRecvSize) * 8 * 1000) / sendSpan;
+    const recvRate = ((c.recvBytes - c.lastRecvSize) * 8 * 1000) / recvSpan;
+    const rate = Math.min(sendRate, recvRate);
+    if (this.#usage !== 'overusing' && now - this.#lastDecrease > 1000) {
+      this.#delayBased = clamp(Math.max(this.#delayBased, 0.95 * rate), this.min, this.max);
+      if (this.#lossBased < this.#delayBased) this.#lossBased = Math.max(this.#lossBased, 0.95 * rate);
+    }
+    return rate;
+  }
+
+  #addToGroup(sentAt: number, arrival: number, now: number): void {
+    const g = this.#group;
+    if (g === null) {
+      this.#group = { firstSent: sentAt, lastSent: sentAt, lastArrival: arrival };
+      return;
+    }
+    if (sentAt < g.firstSent) return; // reordered from an older group: no delta to take
+    // Same group: sent within BURST_MS of its first packet, or arriving in a burst right behind it
+    // (within BURST_MS, sooner than it was sent after it): the receiver was held up and delivered
+    // a backlog at once, which is no queue on the path (libwebrtc's InterArrival does the same).
+    const arrivalDelta = arrival - g.lastArrival;
+    if (sentAt - g.firstSent <= BURST_MS || (arrivalDelta >= 0 && arrivalDelta < BURST_MS && arrivalDelta - (sentAt - g.lastSent) < 0)) {
+      g.lastSent = Math.max(g.lastSent, sentAt);
+      g.lastArrival = Math.max(g.lastArrival, arrival);
+      return;
+    }
+    // The group is complete: compare it with the one before.
+    if (this.#prevGroup !== null) {
+      const sendDelta = g.lastSent - this.#prevGroup.lastSent;
+      const recvDelta = g.lastArrival - this.#prevGroup.lastArrival;
+      this.#trend(recvDelta - sendDelta, sendDelta, g.lastArrival, now);
+    }
+    this.#prevGroup = g;
+    this.#group = { firstSent: sentAt, lastSent: sentAt, lastArrival: arrival };
+  }
+
+  /** The trendline filter and overuse detector for one group delta (ms). */
+  #trend(delayDelta: number, sendDelta: number, arrival: number, now: number): void {
+    this.#numDeltas = Math.min(this.#numDeltas + 1, 1000);
+    this.#firstArrival ??= arrival;
+    this.#accumulatedDelay += delayDelta;
+    this.#smoothedDelay = SMOOTHING * this.#smoothedDelay + (1 - SMOOTHING) * this.#accumulatedDelay;
+    this.#samples.push({ x: arrival - this.#firstArrival, y: this.#smoothedDelay });
+    if (this.#samples.length > WINDOW) this.#samples.shift();
+    if (this.#samples.length < WINDOW) return;
+    const slope = linearFitSlope(this.#samples);
+    const trend = Math.min(this.#numDeltas, 60) * slope * THRESHOLD_GAIN;
+    if (trend > this.#threshold) {
+      this.#timeOverUsing = this.#timeOverUsing < 0 ? sendDelta / 2 : this.#timeOverUsing + sendDelta;
+      this.#overuseCounter++;
+      if (this.#timeOverUsing > OVERUSE_TIME_MS && this.#overuseCounter > 1 && trend >= this.#prevTrend) {
+        this.#timeOverUsing = 0;
+        this.#overuseCounter = 0;
+        this.#setUsage('overusing', now);
+      }
+    } else if (trend < -this.#threshold) {
+      this.#timeOverUsing = -1;
+      this.#overuseCounter = 0;
+      this.#setUsage('underusing', now);
+    } else {
+      this.#timeOverUsing = -1;
+      this.#overuseCounter = 0;
+      this.#setUsage('normal', now);
+    }
+    this.#prevTrend = trend;
+    this.#updateThreshold(trend, now);
+  }
+
+  /** Whether the link fell short over the last second: received rate below `ratio` of the sent rate. */
+  shortfall(ratio = SHORTFALL_RATIO): boolean {
+    const w = this.#window;
+    if (w.length < 20) return false;
+    let sent = 0;
+    let received = 0;
+    let firstArrival = Infinity;
+    let lastArrival = -Infinity;
+    for (const p of w) {
+      sent += p.size;
+      if (p.receivedAt === null) continue;
+      received += p.size;
+      firstArrival = Math.min(firstArrival, p.receivedAt);
+      lastArrival = Math.max(lastArrival, p.receivedAt);
+    }
+    const sendSpan = w[w.length - 1]!.sentAt - w[0]!.sentAt;
+    const recvSpan = lastArrival - firstArrival;
+    if (sendSpan < 200) return false;
+    if (received === 0) return true;
+    return received / Math.max(recvSpan, sendSpan) < (ratio * sent) / sendSpan;
+  }
+
+  #setUsage(usage: BandwidthUsage, now: number): void {
+    // Down on overuse while the link falls short, again every DECREASE_INTERVAL_MS while it lasts
+    // (libwebrtc: at most once per round trip), so a deep queue is drained within seconds.
+    if (usage === 'overusing' && now - this.#lastDecrease >= DECREASE_INTERVAL_MS && this.shortfall()) this.#decrease(now);
+    this.#usage = usage;
+  }
+
+  /** The threshold adapts to the trend's own noise (slowly up, faster down), within 6..600. */
+  #updateThreshold(trend: number, now: number): void {
+    const last = this.#lastThresholdUpdate ?? now;
+    this.#lastThresholdUpdate = now;
+    const magnitude = Math.abs(trend);
+    if (magnitude > this.#threshold + 15) return; // a spike: do not let it drag the threshold
+    const k = magnitude < this.#threshold ? K_DOWN : K_UP;
+    this.#threshold = clamp(this.#threshold + k * (magnitude - this.#threshold) * Math.min(now - last, 100), 6, 600);
+  }
+
+  #decrease(now: number): void {
+    const acked = this.ackedBitrate;
+    // To 0.85 × what arrived; but at most halved per detection: when far less was sent than the
+    // estimate allowed (a video not started yet, a low layer), what arrived says little about
+    // the link, and one noisy detection must not drop a good link to audio only. A real
+    // overuse keeps being detected and halves again.
+    const target = Math.max(BETA * (acked ?? this.#delayBased), 0.5 * this.#delayBased);
+    this.#delayBased = clamp(Math.min(this.#delayBased, target), this.min, this.max);
+    this.#lastDecrease = now;
+    this.#overuseCount++;
+  }
+
+  #updateLoss(total: number, lost: number, now: number): void {
+    this.#lossPackets += total;
+    this.#lossLost += lost;
+    if (this.#lossPackets < LOSS_WINDOW_PACKETS) return;
+    const loss = this.#lossLost / this.#lossPackets;
+    this.#lossFraction = loss;
+    this.#lossPackets = 0;
+    this.#lossLost = 0;
+    const elapsed = Math.min(1000, now - (this.#lastLossUpdate ?? now)) / 1000;
+    this.#lastLossUpdate = now;
+    if (now - (this.#firstFeedbackAt ?? now) < LOSS_WARMUP_MS) return;
+    if (loss > HIGH_LOSS && this.shortfall(LOSS_SHORTFALL_RATIO)) {
+      const current = Math.min(this.#lossBased, this.#delayBased);
+      // Never below what demonstrably got through: a drained queue's burst of loss is not a link of zero.
+      this.#lossBased = Math.max(this.min, current * (1 - 0.5 * loss), BETA * (this.ackedBitrate ?? 0));
+    } else if (loss < LOW_LOSS && Number.isFinite(this.#lossBased)) {
+      this.#lossBased *= 1.08 ** elapsed;
+      if (this.#lossBased > this.#delayBased * 1.5) this.#lossBased = Infinity; // no longer the bound
+    }
+  }
+
+  /** AIMD step on the delay-based estimate: grow while nothing overuses, hold on underuse. */
+  #updateRate(now: number): void {
+    const elapsed = Math.min(1000, now - (this.#lastUpdate ?? now)) / 1000;
+    this.#lastUpdate = now;
+    if (this.#usage !== 'normal' || now - this.#lastDecrease < 500) return;
+    const acked = this.ackedBitrate;
+    const grown = this.#delayBased * 1.08 ** elapsed;
+    // Never believe more than the link was shown to carry (probes show more when needed).
+    const cap = acked === null ? this.max : 1.5 * acked + 10_000;
+    if (grown > this.#delayBased && this.#delayBased < cap) this.#delayBased = clamp(Math.min(grown, cap), this.min, this.max);
+  }
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, v));
+}
+
+/** Least-squares slope of y over x. */
+export function linearFitSlope(points: readonly { x: number; y: number }[]): number {
+  let sx = 0;
+  let sy = 0;
+  for (const p of points) {
+    sx += p.x;
+    sy += p.y;
+  }
+  const mx = sx / points.length;
+  const my = sy / points.length;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.x - mx) * (p.y - my);
+    den += (p.x - mx) * (p.x - mx);
+  }
+  return den === 0 ? 0 : num / den;
+}

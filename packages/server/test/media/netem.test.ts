@@ -1,0 +1,138 @@
+// The impaired-network harness (packages/testing/src/netem.ts) does what it says: a process in the
+// namespace reaches a server on the host end, netem's delay shows in the round trip, a tbf limit
+// caps what gets through and lifting it uncaps it, and namespaces are removed by remove() and by
+// the exit hook of a process that forgot. Needs root (CI runs as root): without it the test fails.
+
+import { createVethNamespace, lossRule, netemAvailable, qdiscArgs, type VethNamespace } from '@colloquy/testing/netem';
+import { execFile, execFileSync } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+let ns: VethNamespace;
+let echo: Socket;
+let port = 0;
+/** Bytes received by the echo server per client tag. */
+const received = new Map<string, number>();
+
+beforeAll(async () => {
+  ns = createVethNamespace('netemtest');
+  echo = createSocket('udp4');
+  echo.on('message', (msg, rinfo) => {
+    const tag = msg.subarray(0, 4).toString();
+    received.set(tag, (received.get(tag) ?? 0) + msg.length);
+    if (tag === 'ping') echo.send(msg, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve) => echo.bind(0, ns.hostAddress, resolve));
+  port = echo.address().port;
+});
+afterAll(() => {
+  echo?.close();
+  ns?.remove();
+});
+
+/** Runs a small Node script inside the namespace (async: this process answers it meanwhile). */
+async function inside(script: string): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', ns.name, process.execPath, '--input-type=module', '-e', script], { timeout: 60_000 });
+  return stdout.trim();
+}
+
+/** Median round trip (ms) of 10 UDP pings from inside the namespace to the echo server. */
+async function pingMs(): Promise<number> {
+  const out = await inside(`
+    import { createSocket } from 'node:dgram';
+    const s = createSocket('udp4'); const rtts = [];
+    s.on('message', (m) => { rtts.push(performance.now() - Number(m.subarray(4).toString())); if (rtts.length === 10) { s.close(); rtts.sort((a, b) => a - b); console.log(rtts[5].toFixed(1)); } });
+    for (let i = 0; i < 10; i++) { s.send('ping' + performance.now(), ${port}, '${ns.hostAddress}'); await new Promise((r) => setTimeout(r, 30)); }
+    setTimeout(() => { console.log('lost'); process.exit(1); }, 20000).unref();
+  `);
+  return Number(out);
+}
+
+/** Sends 1000-byte datagrams upward at ~2 Mbps for `ms`; returns bytes sent and bytes that arrived. */
+async function blastUp(tag: string, ms: number): Promise<{ sent: number; arrived: number }> {
+  received.set(tag, 0);
+  const sent = Number(
+    await inside(`
+    import { createSocket } from 'node:dgram';
+    const s = createSocket('udp4'); const buf = Buffer.alloc(1000, 1); buf.write('${tag}'); let sent = 0;
+    const end = Date.now() + ${ms};
+    while (Date.now() < end) { for (let i = 0; i < 5; i++) { s.send(buf, ${port}, '${ns.hostAddress}'); sent += buf.length; } await new Promise((r) => setTimeout(r, 20)); }
+    await new Promise((r) => setTimeout(r, 500)); s.close(); console.log(sent);
+  `),
+  );
+  return { sent, arrived: received.get(tag) ?? 0 };
+}
+
+describe('impaired-network harness', () => {
+  it('builds tc stages and loss rules from an impairment and refuses nonsense', () => {
+    expect(qdiscArgs({})).toBeNull();
+    expect(qdiscArgs({ lossPercent: 2 })).toBeNull();
+    expect(qdiscArgs({ rateKbps: 300 })).toEqual([['tbf', 'rate', '300kbit', 'burst', '3200', 'latency', '300ms']]);
+    const both = qdiscArgs({ rateKbps: 500, delayMs: 50, jitterMs: 5 })!;
+    expect(both[0]).toEqual(['netem', 'limit', '10000', 'delay', '50ms', '5ms', 'distribution', 'normal']);
+    expect(both[1]![0]).toBe('tbf');
+    expect(lossRule(2)).toBe('numgen random mod 10000 < 200 drop');
+    expect(lossRule(0)).toBeNull();
+    expect(() => qdiscArgs({ lossPercent: 120 })).toThrow(/at most 100/);
+    expect(() => qdiscArgs({ rateKbps: 0 })).toThrow(/above 0/);
+    expect(() => qdiscArgs({ delayMs: -1 })).toThrow(/≥ 0/);
+  });
+
+  it('a process in the namespace reaches the host end; delay, rate limit, loss and lifting them take effect during a run', async () => {
+    const base = await pingMs();
+    if (netemAvailable()) {
+      ns.impair('down', { delayMs: 80 });
+      expect(ns.qdiscs('down')).toMatch(/netem .*delay 80ms/);
+      const delayed = await pingMs();
+      console.log(`netem: ping median ${base} ms, with 80 ms down ${delayed} ms`);
+      expect(delayed).toBeGreaterThanOrEqual(80);
+      ns.impair('down', {});
+      expect(ns.qdiscs('down')).not.toMatch(/netem/);
+    } else {
+      // This kernel (some VMs) has no sch_netem: a delay is refused clearly, never silently ignored.
+      expect(() => ns.impair('down', { delayMs: 80 })).toThrow(/no tc netem/);
+      console.log(`netem: ping median ${base} ms; this kernel has no sch_netem, delay refused`);
+    }
+
+    ns.impair('up', { rateKbps: 300 });
+    expect(ns.qdiscs('up')).toMatch(/tbf .*rate 300Kbit/);
+    const limited = await blastUp('lim1', 2000);
+    ns.impair('up', { lossPercent: 50 });
+    expect(ns.qdiscs('up')).not.toMatch(/tbf/);
+    const lossy = await blastUp('loss', 2000);
+    ns.impair('up', {});
+    const free = await blastUp('free', 2000);
+    const kbps = (bytes: number): number => Math.round((bytes * 8) / 2 / 1000);
+    console.log(
+      `netem: offered ${kbps(limited.sent)} kbps, ${kbps(limited.arrived)} arrived under a 300 kbps limit; ` +
+        `50 % loss: ${lossy.arrived}/${lossy.sent} bytes; unimpaired: ${free.arrived}/${free.sent}`,
+    );
+    // What arrives in 2 s of sending and the 300 ms queue's drain after it, plus one bucket (3200 B):
+    // at most 300 × 2.3 / 2 + 12.8 = 358 kbps of 2 s (tbf counts the IP/UDP headers too, so less).
+    expect(kbps(limited.arrived)).toBeLessThan(360);
+    expect(kbps(limited.arrived)).toBeGreaterThan(100);
+    expect(limited.sent).toBeGreaterThan(limited.arrived * 2);
+    expect(lossy.arrived / lossy.sent).toBeGreaterThan(0.35);
+    expect(lossy.arrived / lossy.sent).toBeLessThan(0.65);
+    expect(free.arrived / free.sent).toBeGreaterThan(0.95);
+  });
+
+  it('remove() deletes the namespace and its veth pair; a process that exits without it leaves none', async () => {
+    const other = createVethNamespace('netemgone');
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(other.name);
+    other.remove();
+    other.remove(); // idempotent
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(other.name);
+    expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toContain(other.hostInterface);
+
+    // A child process creates one and exits without removing it: its exit hook does.
+    const netemModule = fileURLToPath(new URL('../../../testing/dist/netem.js', import.meta.url));
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `import { createVethNamespace } from ${JSON.stringify(netemModule)}; console.log(createVethNamespace('netemexit').name);`]);
+    const leftName = stdout.trim();
+    expect(leftName).toMatch(/^colloquy-netemexit-p\d+-0$/);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(leftName);
+  });
+});
