@@ -85,6 +85,22 @@ export interface Config {
   metricsToken: string | null;
   overload: OverloadConfig;
   archiving: ArchivingConfig;
+  render: RenderConfig;
+}
+
+/** Experience Composer (render/): each render is a headless Chromium on this machine. */
+export interface RenderConfig {
+  /** Renders running at once (`COLLOQUY_MAX_RENDERS`, default 2; 0 = renders off, answered 501). */
+  maxRenders: number;
+  /** The Chromium executable (`COLLOQUY_CHROMIUM_PATH`, default /usr/bin/chromium). */
+  chromiumPath: string;
+  /** How long a page may take to load, and then to publish (`COLLOQUY_RENDER_LOAD_TIMEOUT`, seconds, default 30). */
+  loadTimeoutSeconds: number;
+  /**
+   * The URL a render's browser opens this server at (`COLLOQUY_RENDER_SERVER_URL`); null: the
+   * loopback address it listens on. Set it when that address' TLS certificate would not match.
+   */
+  serverUrl: string | null;
 }
 
 /**
@@ -223,6 +239,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const rtcTcp = strVar(env, 'COLLOQUY_RTC_TCP');
   if (rtcTcp !== null && rtcTcp !== 'on' && rtcTcp !== 'off') throw new ConfigError(`COLLOQUY_RTC_TCP must be on or off; got ${JSON.stringify(rtcTcp)}`);
+  const renderServerUrl = strVar(env, 'COLLOQUY_RENDER_SERVER_URL');
+  if (renderServerUrl !== null && !/^https?:\/\/[^\s/]+\/?$/.test(renderServerUrl)) throw new ConfigError(`COLLOQUY_RENDER_SERVER_URL must be http(s)://host[:port]; got ${JSON.stringify(renderServerUrl)}`);
   const rtcMinPort = intVar(env, 'COLLOQUY_RTC_MIN_PORT', 40000, 1024, 65535);
   const rtcMaxPort = intVar(env, 'COLLOQUY_RTC_MAX_PORT', 49999, 1024, 65535);
   if (rtcMinPort >= rtcMaxPort) throw new ConfigError('COLLOQUY_RTC_MIN_PORT must be below COLLOQUY_RTC_MAX_PORT');
@@ -263,6 +281,12 @@ export function loadConfig(env: Env = process.env): Config {
       minFreeMb: intVar(env, 'COLLOQUY_ARCHIVE_MIN_FREE_MB', 256, 0, 1_048_576),
       maxPerSession: intVar(env, 'COLLOQUY_ARCHIVE_MAX_PER_SESSION', 5, 1, 100),
       maxPerProject: intVar(env, 'COLLOQUY_ARCHIVE_MAX_PER_PROJECT', 50, 1, 10_000),
+    },
+    render: {
+      maxRenders: intVar(env, 'COLLOQUY_MAX_RENDERS', 2, 0, 64),
+      chromiumPath: strVar(env, 'COLLOQUY_CHROMIUM_PATH') ?? '/usr/bin/chromium',
+      loadTimeoutSeconds: intVar(env, 'COLLOQUY_RENDER_LOAD_TIMEOUT', 30, 1, 600),
+      serverUrl: renderServerUrl?.replace(/\/+$/, '') ?? null,
     },
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
     rtcTcp: rtcTcp === 'on',

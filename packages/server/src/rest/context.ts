@@ -6,6 +6,7 @@ import type { Inspector } from '../inspector/inspector.js';
 import type { Logger } from '../logger.js';
 import type { OpsContext } from '../ops/routes.js';
 import type { SessionManager } from '../sessions/session-manager.js';
+import type { RenderManager } from '../render/render-manager.js';
 import type { SipGateway } from '../sip/sip-gateway.js';
 import type { Store } from '../store/index.js';
 
@@ -20,4 +21,6 @@ export interface AppContext {
   ops?: OpsContext;
   /** SIP interconnect (dial, play-dtmf); left out by tests that build a bare app (those routes answer 501). */
   sip?: SipGateway;
+  /** Experience Composer renders; left out by tests that build a bare app (the /render paths are then 404). */
+  renders?: RenderManager;
 }

@@ -8,6 +8,7 @@ import { callbackRoutes } from './callbacks.js';
 import { connectionRoutes } from './connections.js';
 import { inspectorRoutes } from './inspector.js';
 import type { AppContext } from './context.js';
+import { renderRoutes } from './renders.js';
 import { signalRoutes } from './signals.js';
 import { sipRoutes } from './sip.js';
 import { streamRoutes } from './streams.js';
@@ -23,5 +24,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   await app.register(async (scope) => callbackRoutes(scope, ctx));
   const sip = ctx.sip;
   if (sip) await app.register(async (scope) => sipRoutes(scope, sip));
+  const renders = ctx.renders;
+  if (renders) await app.register(async (scope) => renderRoutes(scope, renders));
   await app.register(async (scope) => unsupportedRoutes(scope, ctx));
 }

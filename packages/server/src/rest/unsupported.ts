@@ -1,5 +1,5 @@
-// Vonage Video features this server does not provide: live-streaming broadcasts, Experience
-// Composer, live captions and the Audio Connector. Starting one answers 501 with a plain message, so
+// Vonage Video features this server does not provide: live-streaming broadcasts,
+// live captions and the Audio Connector. Starting one answers 501 with a plain message, so
 // an app finds out at once instead of waiting for something that never comes; lists are truthfully
 // empty.
 
@@ -30,12 +30,6 @@ export async function unsupportedRoutes(app: FastifyInstance, ctx: AppContext): 
       app.post(path, unsupported('SIP calls'));
     }
   }
-
-  app.get('/render', empty);
-  app.post('/render', unsupported('Experience Composers'));
-  app.get('/render/:id', missing('Render'));
-  app.post('/render/:id', missing('Render')); // the PHP SDK's getRender uses POST
-  app.delete('/render/:id', missing('Render'));
 
   app.post('/captions', unsupported('Live captions'));
   app.get('/captions/:id', missing('Captions'));

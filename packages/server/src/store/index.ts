@@ -7,6 +7,7 @@ import { openDatabase, type Db, type Migration } from './database.js';
 import { ProjectStore } from './projects.js';
 import { inspectorMigrations } from '../inspector/schema.js';
 import { dashboardMigrations } from '../dashboard/schema.js';
+import { renderMigrations } from '../render/schema.js';
 import { coreMigrations } from './schema.js';
 import { SessionStore } from './sessions.js';
 
@@ -17,7 +18,7 @@ export type { SessionRecord, MediaMode, ArchiveMode, ArchiveResolution } from '.
 export { ProjectValidationError, parseRsaPublicKey } from './projects.js';
 
 /** Every module's migrations, in the order they apply. Append a module's list here. */
-export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations, ...archivingMigrations, ...callbackMigrations];
+export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations, ...archivingMigrations, ...callbackMigrations, ...renderMigrations];
 
 export class Store {
   readonly db: Db;
