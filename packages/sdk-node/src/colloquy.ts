@@ -11,6 +11,7 @@ import {
 } from '@colloquy/tokens';
 import type { KeyObject } from 'node:crypto';
 import { Archives } from './archives.js';
+import { Renders } from './renders.js';
 import { RestClient, type Credentials } from './rest-client.js';
 
 export type MediaMode = 'routed' | 'relayed';
@@ -135,6 +136,8 @@ export class Colloquy {
   readonly client: RestClient;
   /** Archives (recordings): start, stop, get, list, delete, layout, streams, download. */
   readonly archives: Archives;
+  /** Experience Composer renders: start, get, list, stop. */
+  readonly renders: Renders;
   readonly #credentials: Credentials;
 
   /**
@@ -156,6 +159,7 @@ export class Colloquy {
     this.apiKey = applicationMode ? apiKey.toLowerCase() : apiKey;
     this.client = new RestClient(this.#credentials, { apiUrl: opts.apiUrl ?? 'http://127.0.0.1:3000', timeout: opts.timeout });
     this.archives = new Archives(this.client);
+    this.renders = new Renders(this.client);
   }
 
   /** Creates a session on the server. */

@@ -20,4 +20,6 @@ export { RestClient, type Credentials, type RestClientOptions } from './rest-cli
 export { ApiError, AuthError, NotFoundError, RequestError } from './errors.js';
 export type { Role } from '@colloquy/tokens';
 export { Archives } from './archives.js';
+export { Renders } from './renders.js';
+export type { Render, RenderResolution, RenderStatus, StartRenderOptions } from './renders.js';
 export type { Archive, ArchiveLayout, ArchiveStatus, ArchiveStream, StartArchiveOptions, ListArchivesOptions } from './archives.js';

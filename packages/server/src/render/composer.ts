@@ -118,9 +118,14 @@ export class Composer {
       handleSIGINT: false,
       handleSIGTERM: false,
       handleSIGHUP: false,
+      timeout: o.loadTimeoutMs,
     });
+    if (this.#closed) {
+      // Stopped (or failed) while Chromium was starting: nobody else will close this one.
+      await browser.close().catch(() => {});
+      throw new RenderFailure('The render was stopped while starting');
+    }
     this.#browser = browser;
-    if (this.#closed) throw new RenderFailure('The render was stopped while starting');
     browser.on('disconnected', () => this.#fail('The render browser exited'));
     const context = await browser.newContext({ viewport: { width: o.width, height: o.height }, deviceScaleFactor: 1 });
     const page = await context.newPage();
