@@ -89,8 +89,8 @@ export class Composer {
     return this.#page;
   }
 
-  /** Opens the page and publishes it; resolves with the stream and connection ids. */
-  async start(): Promise<{ streamId: string; connectionId: string }> {
+  /** Opens the page and publishes it; resolves with the stream and connection ids and how long each step took. */
+  async start(): Promise<ComposerStarted> {
     const failed = new Promise<never>((_, reject) => {
       this.#failStart = reject;
     });
@@ -106,8 +106,9 @@ export class Composer {
     }
   }
 
-  async #start(): Promise<{ streamId: string; connectionId: string }> {
+  async #start(): Promise<ComposerStarted> {
     const o = this.#options;
+    const t0 = performance.now();
     const browser = await chromium.launch({
       executablePath: o.chromiumPath,
       headless: true,
@@ -126,6 +127,7 @@ export class Composer {
       throw new RenderFailure('The render was stopped while starting');
     }
     this.#browser = browser;
+    const launched = performance.now();
     browser.on('disconnected', () => this.#fail('The render browser exited'));
     const context = await browser.newContext({ viewport: { width: o.width, height: o.height }, deviceScaleFactor: 1 });
     const page = await context.newPage();
@@ -144,6 +146,7 @@ export class Composer {
     await page.exposeFunction('colloquyRenderEnded', (reason: unknown) => this.#fail(typeof reason === 'string' ? reason : 'The render ended', false));
     await page.goto(new URL(COMPOSER_PAGE_PATH, o.serverUrl).href, { timeout: o.loadTimeoutMs });
     await withTimeout(page.evaluate((url) => (globalThis as unknown as ComposerWindow).colloquyComposer.load(url), o.url), o.loadTimeoutMs, `The page did not load within ${Math.round(o.loadTimeoutMs / 1000)} s`);
+    const loaded = performance.now();
     const request: ComposerPublishRequest = { ...o.publish, width: o.width, height: o.height };
     const ids = await withTimeout(
       page.evaluate((r) => (globalThis as unknown as ComposerWindow).colloquyComposer.publish(r), request),
@@ -151,7 +154,8 @@ export class Composer {
       `Publishing the page did not complete within ${Math.round(o.loadTimeoutMs / 1000)} s`,
     );
     this.#started = true;
-    return ids;
+    const ms = (from: number, to: number) => Math.round(to - from);
+    return { ...ids, timings: { launchMs: ms(t0, launched), loadMs: ms(launched, loaded), publishMs: ms(loaded, performance.now()) } };
   }
 
   /** Leaves the session (subscribers get streamDestroyed at once) and closes the browser. */
@@ -190,6 +194,13 @@ export class Composer {
     if (!browser) return;
     await browser.close().catch((err: unknown) => this.#log.warn({ err: firstLine(err) }, 'closing a render browser failed'));
   }
+}
+
+export interface ComposerStarted {
+  streamId: string;
+  connectionId: string;
+  /** Chromium's launch, the composer page and the app's page loading, the capture and publish (ms). */
+  timings: { launchMs: number; loadMs: number; publishMs: number };
 }
 
 interface ComposerWindow {

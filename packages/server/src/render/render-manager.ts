@@ -138,10 +138,10 @@ export class RenderManager {
     composer.onEnded((reason, failed) => void this.#end(record.id, failed ? 'failed' : 'stopped', reason));
     this.#log.info({ renderId: record.id, sessionId: session.id, url: request.url, resolution: request.resolution }, 'render starting');
     composer.start().then(
-      ({ streamId, connectionId }) => {
+      ({ streamId, connectionId, timings }) => {
         if (this.#live.get(record.id)?.ending !== null) return;
         const started = this.renders.update(record.id, { status: 'started', streamId, connectionId });
-        this.#log.info({ renderId: record.id, streamId }, 'render started');
+        this.#log.info({ renderId: record.id, streamId, ...timings }, 'render started');
         this.#callback(started);
       },
       (err: unknown) => void this.#end(record.id, 'failed', err instanceof RenderFailure ? err.message : String(err)),
