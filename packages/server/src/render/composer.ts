@@ -66,6 +66,8 @@ export class Composer {
   #browser: Browser | null = null;
   #page: Page | null = null;
   #closed = false;
+  /** The browser's close, once begun: every ending waits for it. */
+  #closing: Promise<void> | null = null;
   #started = false;
   #onEnded: ((reason: string, failed: boolean) => void) | null = null;
   /** Rejects the start in progress when the page fails while loading or publishing. */
@@ -160,7 +162,7 @@ export class Composer {
 
   /** Leaves the session (subscribers get streamDestroyed at once) and closes the browser. */
   async stop(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed) return this.#closing ?? undefined;
     this.#closed = true;
     const page = this.#page;
     if (page && this.#started) {
@@ -186,13 +188,16 @@ export class Composer {
     listener?.(reason, failed);
   }
 
-  async #close(): Promise<void> {
+  #close(): Promise<void> {
     this.#closed = true;
     const browser = this.#browser;
     this.#browser = null;
     this.#page = null;
-    if (!browser) return;
-    await browser.close().catch((err: unknown) => this.#log.warn({ err: firstLine(err) }, 'closing a render browser failed'));
+    if (browser) {
+      const closing = browser.close().catch((err: unknown) => this.#log.warn({ err: firstLine(err) }, 'closing a render browser failed'));
+      this.#closing = this.#closing ? Promise.all([this.#closing, closing]).then(() => {}) : closing;
+    }
+    return this.#closing ?? Promise.resolve();
   }
 }
 

@@ -3,8 +3,8 @@
 // own headless Chromium opens it at 640x480 and publishes it. A subscriber page in another Chromium
 // must decode the render's stream at 640x480 (framesDecoded rising), see its name, and hear the
 // page's tone; the status goes starting → started (callbacks in order). DELETE ends the stream
-// (streamDestroyed at the subscriber) and the status is stopped; no Chromium is left running. A URL
-// that does not load ends `failed` with a reason.
+// (streamDestroyed at the subscriber) and the status is stopped; no Chromium is left running. A page
+// whose renderer crashes, and a URL that does not load, end `failed` with a reason.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { execFileSync } from 'node:child_process';
@@ -83,10 +83,10 @@ window.loudest = (streamId) => {
 };
 </script></head><body></body></html>`;
 
-/** Chromium processes started with this render's flag (none may outlive a render). */
+/** Render Chromiums this process started (its children with the render flag): none may outlive a render. */
 function renderBrowsers(): number {
   try {
-    return execFileSync('pgrep', ['-f', '--', '--auto-accept-this-tab-capture']).toString().trim().split('\n').filter(Boolean).length;
+    return execFileSync('pgrep', ['-P', String(process.pid), '-f', '--', '--auto-accept-this-tab-capture']).toString().trim().split('\n').filter(Boolean).length;
   } catch {
     return 0; // pgrep exits 1 when nothing matches
   }
@@ -221,6 +221,29 @@ describe('Experience Composer: a page rendered into a session', () => {
     expect(items.map((r) => r.id)).toContain(render.id);
     await p((cb) => ot.stopRender(render.id, cb));
   }, 180_000);
+
+  it('a page that crashes ends failed with a reason; its stream ends and its browser is closed', async () => {
+    const before = renderBrowsers();
+    const started = await p<RenderJson>((cb) => ot.startRender({ sessionId, token: ot.generateToken(sessionId), url: `${webUrl}/app`, resolution: '640x480' } as never, cb));
+    const live = await until(async () => {
+      const r = await p<RenderJson>((cb) => ot.getRender(started.id, cb));
+      if (r.status === 'failed') throw new Error(`render failed: ${r.reason}`);
+      return r.status === 'started' ? r : undefined;
+    }, 'the render to start', 60_000);
+    await until(async () => ((await tab.page.evaluate(() => (window as any).log)) as Array<{ type: string; streamId: string }>).some((e) => e.type === 'streamCreated' && e.streamId === live.streamId), 'streamCreated');
+    // Chromium's renderer process of the page dies (as on an out-of-memory kill or a renderer bug).
+    const page = t.server.renders.composer(started.id)!.page!;
+    const cdp = await page.context().newCDPSession(page);
+    void cdp.send('Page.crash').catch(() => {});
+    const failed = await until(async () => {
+      const r = await p<RenderJson>((cb) => ot.getRender(started.id, cb));
+      return r.status === 'failed' ? r : undefined;
+    }, 'the render to fail', 30_000);
+    expect(failed.reason).toBe('The page crashed');
+    await until(async () => ((await tab.page.evaluate(() => (window as any).log)) as Array<{ type: string; streamId: string }>).some((e) => e.type === 'streamDestroyed' && e.streamId === live.streamId), 'streamDestroyed at the subscriber', 15_000);
+    await until(() => t.server.renders.running === 0, 'the render to be gone');
+    expect(renderBrowsers()).toBe(before);
+  }, 120_000);
 
   it('a page that does not load ends failed with a reason, and its browser is closed', async () => {
     const before = renderBrowsers();

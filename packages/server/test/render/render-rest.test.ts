@@ -134,6 +134,17 @@ describe('/render REST API', () => {
     expect(callbacks.find((c) => c['id'] === id && c['status'] === 'stopped')).toMatchObject({ reason: 'Stop requested', name: '', sessionId: routed });
   });
 
+  it('maxDuration stops a render (the manager given 1 s; REST allows 60 s and more)', async () => {
+    const project = t.server.store.projects.get(t.apiKey)!;
+    const record = t.server.renders.start(project, { sessionId: routed, token: token(), url: 'https://example.test/short', maxDuration: 1, resolution: '640x480', name: '', statusCallbackUrl: null });
+    const ended = await until(() => {
+      const r = t.server.renders.renders.get(t.apiKey, record.id)!;
+      return r.status === 'stopped' ? r : undefined;
+    }, 'max duration', 10_000);
+    expect(ended.reason).toBe('Max duration exceeded');
+    expect(t.server.renders.running).toBe(0);
+  });
+
   it('@vonage/video: start with properties.name and a portrait resolution, get, list, stop', async () => {
     const video = new Video({ applicationId: t.applicationId, privateKey: t.privateKey }, { videoHost: t.url });
     const { sessionId } = await video.createSession({ mediaMode: MediaMode.ROUTED });
@@ -194,6 +205,6 @@ describe('/render REST API', () => {
     await t.server.close();
     t = await startTestServer({ COLLOQUY_CHROMIUM_PATH: silentChromium(), COLLOQUY_DATA_DIR: dataDir });
     expect(await call('GET', `render/${id}`)).toMatchObject({ status: 200, json: { id, status: 'stopped', reason: 'The server stopped' } });
-    expect((await call('GET', 'render')).json['count']).toBe(2);
+    expect((await call('GET', 'render')).json['count']).toBe(3);
   });
 });
