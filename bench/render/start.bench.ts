@@ -15,10 +15,67 @@ import { startTestServerWith } from '@colloquy/testing/server';
 import { pino } from 'pino';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
+import { sampleProcess } from '../lib/proc.js';
 import { envInt, median, table } from '../lib/stats.js';
 
 const RUNS = envInt('RUNS', 5);
 const RESOLUTION = process.env['RESOLUTION'] ?? '1280x720';
+/** How long the running render's CPU is measured, per run. */
+const CPU_WINDOW_MS = 5000;
+
+/** The render's Chromium (this process's child with the render flag) and all its descendants. */
+function renderProcessTree(): number[] {
+  const parents = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      parents.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const roots = [...parents].filter(([pid, ppid]) => {
+    if (ppid !== process.pid) return false;
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('--auto-accept-this-tab-capture');
+    } catch {
+      return false;
+    }
+  });
+  const tree = roots.map(([pid]) => pid);
+  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parents) if (ppid === tree[i]) tree.push(pid);
+  return tree;
+}
+
+/** Proportional set size of a process (shared pages split among their users), bytes. */
+function pssBytes(pid: number): number {
+  try {
+    const kb = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'))?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU (share of one core) over CPU_WINDOW_MS and summed PSS (MB) of the render's processes. */
+async function renderCost(): Promise<{ cpu: number; pssMb: number }> {
+  const pids = renderProcessTree();
+  const sample = () => pids.map((pid) => {
+    try {
+      return sampleProcess(pid);
+    } catch {
+      return { cpuUs: 0, rssBytes: 0, at: performance.now() };
+    }
+  });
+  const a = sample();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, CPU_WINDOW_MS));
+  const b = sample();
+  const cpuUs = b.reduce((sum, x, i) => sum + x.cpuUs - a[i]!.cpuUs, 0);
+  return { cpu: cpuUs / ((performance.now() - t0) * 1000), pssMb: pids.reduce((sum, pid) => sum + pssBytes(pid), 0) / 1e6 };
+}
 
 const APP = `<!doctype html><body style="margin:0;background:#123;color:#fff;font:120px sans-serif">
 <div id="c">0</div><script>let n=0;const f=()=>{c.textContent=++n;requestAnimationFrame(f)};requestAnimationFrame(f)</script></body>`;
@@ -65,7 +122,7 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
   const webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
   const browser = await launchChromium();
-  const rows: Array<{ rest: number; created: number; started: number; frame: number; destroyed: number }> = [];
+  const rows: Array<{ rest: number; created: number; started: number; frame: number; destroyed: number; cpu: number; pssMb: number }> = [];
   try {
     const { sessionId } = await sdk.createSession({ mediaMode: 'routed' });
     const { page } = await browser.newPage();
@@ -87,10 +144,11 @@ async function main(): Promise<void> {
         const s = (await page.evaluate((id) => (window as any).t[id!], live.streamId)) as { created: number; frame?: number } | undefined;
         return s?.frame ? s : undefined;
       }, 'the first frame');
+      const cost = await renderCost();
       const s0 = Date.now();
       await sdk.renders.stop(render.id);
       const gone = await until(async () => ((await page.evaluate((id) => (window as any).t[id!].destroyed, live.streamId)) as number | undefined) ?? undefined, 'streamDestroyed');
-      rows.push({ rest, created: seen.created - t0, started: startedAt - t0, frame: seen.frame! - t0, destroyed: gone - s0 });
+      rows.push({ rest, created: seen.created - t0, started: startedAt - t0, frame: seen.frame! - t0, destroyed: gone - s0, ...cost });
       console.error(`run ${i + 1}/${RUNS}: first frame ${seen.frame! - t0} ms`);
     }
   } finally {
@@ -100,6 +158,9 @@ async function main(): Promise<void> {
   }
   const all = rows.map((r, i) => ({ ...r, launch: steps[i]!.launchMs, load: steps[i]!.loadMs, publish: steps[i]!.publishMs }));
   const col = (k: keyof (typeof all)[number]) => all.map((r) => r[k]);
+  const cpu = col('cpu');
+  const pss = col('pssMb');
+  console.log(`Running render (Chromium process tree, ${CPU_WINDOW_MS / 1000} s after the first frame): CPU median ${median(cpu).toFixed(2)} of a core (min ${Math.min(...cpu).toFixed(2)}, max ${Math.max(...cpu).toFixed(2)}); memory (summed PSS) median ${Math.round(median(pss))} MB`);
   console.log(`Experience Composer, ${RESOLUTION}, ${RUNS} renders one after another (ms from the POST request):`);
   console.log(
     table([
