@@ -12,6 +12,7 @@ import { Colloquy } from '@colloquy/sdk-node';
 import { launchChromium } from '@colloquy/testing/browser';
 import { loadConfig, startServer } from '@colloquy/server';
 import { startTestServerWith } from '@colloquy/testing/server';
+import { until } from '@colloquy/testing/wait';
 import { pino } from 'pino';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -98,16 +99,6 @@ window.join = (k, s, tok) => new Promise((resolve) => {
   session.connect(tok, (err) => resolve(err ? err.message : null));
 });
 </script></head><body></body>`;
-
-async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function main(): Promise<void> {
   // The server's 'render started' lines carry its own steps: Chromium launch, page load, publish.

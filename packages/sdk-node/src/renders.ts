@@ -1,7 +1,7 @@
 // Experience Composer renders through the REST API: start one (the server's headless browser opens
 // a URL and publishes it into a session as a stream), get, list, stop. Reached as `colloquy.renders`.
 
-import type { RestClient } from './rest-client.js';
+import { requireId, type RestClient } from './rest-client.js';
 
 export type RenderStatus = 'starting' | 'started' | 'stopped' | 'failed';
 export type RenderResolution = '640x480' | '480x640' | '1280x720' | '720x1280' | '1920x1080' | '1080x1920';
@@ -38,11 +38,6 @@ export interface Render {
   reason?: string;
 }
 
-function requireString(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value === '') throw new TypeError(`${what} is required`);
-  return value;
-}
-
 export class Renders {
   readonly #client: RestClient;
 
@@ -58,10 +53,10 @@ export class Renders {
   async start(sessionId: string, token: string, options: StartRenderOptions): Promise<Render> {
     const { name, ...rest } = options;
     const body = {
-      sessionId: requireString(sessionId, 'sessionId'),
-      token: requireString(token, 'token'),
+      sessionId: requireId(sessionId, 'sessionId'),
+      token: requireId(token, 'token'),
       ...rest,
-      url: requireString(options.url, 'url'),
+      url: requireId(options.url, 'url'),
       ...(name !== undefined ? { properties: { name } } : {}),
     };
     const { data } = await this.#client.request<Render>('POST', 'render', body);
@@ -69,7 +64,7 @@ export class Renders {
   }
 
   async get(renderId: string): Promise<Render> {
-    const { data } = await this.#client.request<Render>('GET', `render/${encodeURIComponent(requireString(renderId, 'renderId'))}`);
+    const { data } = await this.#client.request<Render>('GET', `render/${encodeURIComponent(requireId(renderId, 'renderId'))}`);
     return data;
   }
 
@@ -85,7 +80,7 @@ export class Renders {
 
   /** Stops a render: its stream leaves the session before this resolves with the render (`stopped`). */
   async stop(renderId: string): Promise<Render> {
-    const { data } = await this.#client.request<Render>('DELETE', `render/${encodeURIComponent(requireString(renderId, 'renderId'))}`);
+    const { data } = await this.#client.request<Render>('DELETE', `render/${encodeURIComponent(requireId(renderId, 'renderId'))}`);
     return data;
   }
 }

@@ -4,6 +4,7 @@
 // server answers mapped to the SDK's error classes.
 
 import { loadConfig, startServer, type RunningServer } from '@colloquy/server';
+import { until } from '@colloquy/testing/wait';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,16 +35,6 @@ afterAll(async () => {
   await new Promise((r) => web.close(r));
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('colloquy.renders', () => {
   it('starts a render that publishes the page as a named stream, lists it, stops it', async () => {
