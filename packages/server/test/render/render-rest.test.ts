@@ -198,7 +198,7 @@ describe('/render REST API', () => {
     }
   });
 
-  it('keeps renders across a restart; one running at shutdown ends stopped with a reason', async () => {
+  it('keeps renders across a restart; one running at shutdown, or when the process died, ends stopped with a reason', async () => {
     const started = await call('POST', 'render', valid());
     expect(started.status).toBe(202);
     const id = started.json['id'] as string;
@@ -206,5 +206,12 @@ describe('/render REST API', () => {
     t = await startTestServer({ COLLOQUY_CHROMIUM_PATH: silentChromium(), COLLOQUY_DATA_DIR: dataDir });
     expect(await call('GET', `render/${id}`)).toMatchObject({ status: 200, json: { id, status: 'stopped', reason: 'The server stopped' } });
     expect((await call('GET', 'render')).json['count']).toBe(3);
+
+    // A process that died (SIGKILL, power loss) never wrote the end: the next start does.
+    const now = Date.now();
+    t.server.renders.renders.insert({ id: 'f'.repeat(32), projectId: t.apiKey, sessionId: routed, url: 'https://example.test/', resolution: '640x480', name: '', maxDuration: 1800, statusCallbackUrl: null, status: 'started', reason: null, streamId: 'lost', connectionId: 'lost', createdAt: now, updatedAt: now });
+    await t.server.close();
+    t = await startTestServer({ COLLOQUY_CHROMIUM_PATH: silentChromium(), COLLOQUY_DATA_DIR: dataDir });
+    expect(await call('GET', `render/${'f'.repeat(32)}`)).toMatchObject({ status: 200, json: { status: 'stopped', reason: 'The server stopped while the render ran', streamId: 'lost' } });
   });
 });
