@@ -136,6 +136,7 @@ export class Composer {
     this.#page = page;
     page.on('crash', () => this.#fail('The page crashed'));
     page.on('pageerror', (err) => this.#log.debug({ err: err.message }, 'render page error'));
+    await allowFraming(page);
     // The app's document is the composer page's child frame: its navigation tells whether it loaded.
     const isAppDocument = (frame: Frame, navigation: boolean): boolean => navigation && frame.parentFrame() === page.mainFrame();
     page.on('requestfailed', (request) => {
@@ -206,6 +207,56 @@ export interface ComposerStarted {
   connectionId: string;
   /** Chromium's launch, the composer page and the app's page loading, the capture and publish (ms). */
   timings: { launchMs: number; loadMs: number; publishMs: number };
+}
+
+/**
+ * The app's page is shown in an iframe: a page that forbids being framed (X-Frame-Options, CSP
+ * frame-ancestors; many sites that render a dashboard or a stage send one) would show as an error.
+ * Documents' responses are paused as they arrive (CDP Fetch at the response stage); one carrying
+ * either limit is answered again without it, with its body (Chromium checks framing against the
+ * original headers when only the headers are changed). Others go on untouched. The render's browser
+ * is its only viewer, so nothing a user could be tricked into clicking is exposed.
+ */
+async function allowFraming(page: Page): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  cdp.on('Fetch.requestPaused', (event) => {
+    const headers = event.responseHeaders ?? [];
+    const kept = withoutFramingLimits(headers);
+    const unchanged = kept.length === headers.length && kept.every((h, i) => h.value === headers[i]!.value);
+    const resume = unchanged
+      ? cdp.send('Fetch.continueResponse', { requestId: event.requestId })
+      : cdp.send('Fetch.getResponseBody', { requestId: event.requestId }).then(({ body, base64Encoded }) =>
+          cdp.send('Fetch.fulfillRequest', {
+            requestId: event.requestId,
+            responseCode: event.responseStatusCode ?? 200,
+            responseHeaders: kept,
+            body: base64Encoded ? body : Buffer.from(body).toString('base64'),
+          }),
+        );
+    // The page may be closing (a stop): the paused request goes with it.
+    resume.catch(() => {});
+  });
+  await cdp.send('Fetch.enable', { patterns: [{ resourceType: 'Document', requestStage: 'Response' }] });
+}
+
+/** Response headers without X-Frame-Options and without CSP's frame-ancestors directive. */
+export function withoutFramingLimits(headers: Array<{ name: string; value: string }>): Array<{ name: string; value: string }> {
+  const out: Array<{ name: string; value: string }> = [];
+  for (const h of headers) {
+    const name = h.name.toLowerCase();
+    if (name === 'x-frame-options') continue;
+    if (name === 'content-security-policy') {
+      const value = h.value
+        .split(';')
+        .filter((directive) => !/^\s*frame-ancestors(\s|$)/i.test(directive))
+        .join(';')
+        .trim();
+      if (value.replace(/;/g, '').trim() !== '') out.push({ name: h.name, value });
+      continue;
+    }
+    out.push(h);
+  }
+  return out;
 }
 
 interface ComposerWindow {

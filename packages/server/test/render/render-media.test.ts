@@ -57,7 +57,8 @@ window.join = (apiKey, sessionId, token) => new Promise((resolve) => {
 window.videoStats = async (streamId) => {
   const sub = subs[streamId];
   if (!sub) return null;
-  const report = await sub.getRtcStatsReport();
+  let report;
+  try { report = await sub.getRtcStatsReport(); } catch (e) { return null; } // not connected yet
   let out = null;
   report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') out = { framesDecoded: s.framesDecoded || 0, width: s.frameWidth || 0, height: s.frameHeight || 0 }; });
   return out;
@@ -127,6 +128,12 @@ describe('Experience Composer: a page rendered into a session', () => {
       }
       if (req.url === '/subscriber') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(subscriberPage(t.url));
       if (req.url === '/app') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(APP_PAGE);
+      // A page that forbids being framed, as many sites do.
+      if (req.url === '/app-no-framing') {
+        return void res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'x-frame-options': 'DENY', 'content-security-policy': "frame-ancestors 'none'; script-src 'unsafe-inline'" })
+          .end(APP_PAGE);
+      }
       res.writeHead(404).end('no such page');
     });
     await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
@@ -196,11 +203,11 @@ describe('Experience Composer: a page rendered into a session', () => {
     expect(callbacks.filter((c) => c.id === started.id).map((c) => c.status)).toEqual(['starting', 'started', 'stopped']);
   }, 180_000);
 
-  it('names the stream as asked (properties.name) and lists the renders', async () => {
+  it('names the stream as asked (properties.name), renders a page that forbids framing, lists the renders', async () => {
     const res = await fetch(`${t.url}/v2/project/${t.apiKey}/render`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-opentok-auth': restJwt(t.apiKey, t.apiSecret) },
-      body: JSON.stringify({ sessionId, token: ot.generateToken(sessionId, { role: 'publisher' }), url: `${webUrl}/app`, resolution: '480x640', properties: { name: 'Composed view' } }),
+      body: JSON.stringify({ sessionId, token: ot.generateToken(sessionId, { role: 'publisher' }), url: `${webUrl}/app-no-framing`, resolution: '480x640', properties: { name: 'Composed view' } }),
     });
     expect(res.status).toBe(202);
     const render = (await res.json()) as RenderJson;

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withoutFramingLimits } from '../../src/render/composer.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { p, until } from '../sip/helpers.js';
 
@@ -132,6 +133,20 @@ describe('/render REST API', () => {
     await until(() => callbacks.filter((c) => c['id'] === id).length >= 2, 'two callbacks');
     expect(callbacks.filter((c) => c['id'] === id).map((c) => c['status'])).toEqual(['starting', 'stopped']);
     expect(callbacks.find((c) => c['id'] === id && c['status'] === 'stopped')).toMatchObject({ reason: 'Stop requested', name: '', sessionId: routed });
+  });
+
+  it('drops only the framing limits from a page\'s response headers', () => {
+    expect(
+      withoutFramingLimits([
+        { name: 'X-Frame-Options', value: 'DENY' },
+        { name: 'Content-Security-Policy', value: "default-src 'self'; frame-ancestors 'none'; img-src *" },
+        { name: 'content-security-policy', value: "frame-ancestors https://a.example" },
+        { name: 'Content-Type', value: 'text/html' },
+      ]),
+    ).toEqual([
+      { name: 'Content-Security-Policy', value: "default-src 'self'; img-src *" },
+      { name: 'Content-Type', value: 'text/html' },
+    ]);
   });
 
   it('maxDuration stops a render (the manager given 1 s; REST allows 60 s and more)', async () => {
