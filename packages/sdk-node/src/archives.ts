@@ -5,7 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NotFoundError, RequestError } from './errors.js';
-import type { RestClient } from './rest-client.js';
+import { requireId, type RestClient } from './rest-client.js';
 
 export type ArchiveStatus = 'started' | 'paused' | 'stopped' | 'available' | 'failed' | 'deleted' | 'expired' | 'uploaded';
 export type ArchiveOutputMode = 'composed' | 'individual';
@@ -119,11 +119,6 @@ export interface ListArchivesOptions {
   count?: number;
   /** Only this session's archives. */
   sessionId?: string;
-}
-
-function requireId(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value === '') throw new TypeError(`${what} is required`);
-  return value;
 }
 
 export class Archives {

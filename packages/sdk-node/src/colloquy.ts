@@ -12,6 +12,7 @@ import {
 import type { KeyObject } from 'node:crypto';
 import { Archives } from './archives.js';
 import { Broadcasts } from './broadcasts.js';
+import { Renders } from './renders.js';
 import { RestClient, type Credentials } from './rest-client.js';
 
 export type MediaMode = 'routed' | 'relayed';
@@ -165,6 +166,8 @@ export class Colloquy {
   readonly archives: Archives;
   /** Live streaming broadcasts (HLS, RTMP). */
   readonly broadcasts: Broadcasts;
+  /** Experience Composer renders: start, get, list, stop. */
+  readonly renders: Renders;
   readonly #credentials: Credentials;
 
   /**
@@ -187,6 +190,7 @@ export class Colloquy {
     this.client = new RestClient(this.#credentials, { apiUrl: opts.apiUrl ?? 'http://127.0.0.1:3000', timeout: opts.timeout });
     this.archives = new Archives(this.client);
     this.broadcasts = new Broadcasts(this.client);
+    this.renders = new Renders(this.client);
   }
 
   /** Creates a session on the server. */

@@ -24,4 +24,6 @@ export type { Role } from '@colloquy/tokens';
 export { Archives } from './archives.js';
 export { Broadcasts } from './broadcasts.js';
 export type { Broadcast, RtmpStatus, RtmpTarget, StartBroadcastOptions } from './broadcasts.js';
+export { Renders } from './renders.js';
+export type { Render, RenderResolution, RenderStatus, StartRenderOptions } from './renders.js';
 export type { Archive, ArchiveLayout, ArchiveStatus, ArchiveStorage, ArchiveStorageOptions, ArchiveStream, StartArchiveOptions, ListArchivesOptions } from './archives.js';

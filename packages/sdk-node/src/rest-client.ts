@@ -20,6 +20,12 @@ export interface RestClientOptions {
 /** REST JWT lifetime, as every OpenTok SDK uses. */
 const REST_JWT_TTL_SECONDS = 300;
 
+/** A path segment or body field the caller must give: a non-empty string (a TypeError before any request). */
+export function requireId(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${what} is required`);
+  return value;
+}
+
 export class RestClient {
   readonly apiUrl: string;
   readonly #credentials: Credentials;

@@ -566,6 +566,73 @@ class OpenTok
         return new SipCall($this->client->request('POST', 'call', $body)->json());
     }
 
+    /**
+     * Starts an Experience Composer render: the server's headless browser opens `$url` at
+     * `$resolution` and publishes the page (video and audio) into the routed session as a stream
+     * named `$properties['name']`, joining with `$token` (role publisher or moderator). Answers at
+     * once with status "starting"; getRender() (or the `$statusCallbackUrl`) tells when it started.
+     *
+     * @param array{name?: string} $properties
+     */
+    public function startRender(string $sessionId, string $token, string $url, int $maxDuration = 1800, string $resolution = '1280x720', ?string $statusCallbackUrl = null, array $properties = []): Render
+    {
+        $sessionId = Validators::sessionBelongsTo($sessionId, $this->credentials->id);
+        if ($token === '') {
+            throw new InvalidArgumentException('startRender needs a token for the render to join with');
+        }
+        if (preg_match('#^https?://#i', $url) !== 1) {
+            throw new InvalidArgumentException('The render URL must be http(s), got ' . Validators::show($url));
+        }
+        self::refuseUnknown($properties, ['name'], 'render property');
+        $body = [
+            'sessionId' => $sessionId,
+            'token' => $token,
+            'url' => $url,
+            'maxDuration' => Validators::intInRange($maxDuration, 60, 36000, 'maxDuration'),
+            'resolution' => Validators::archiveResolution($resolution),
+        ];
+        if ($statusCallbackUrl !== null) {
+            $body['statusCallbackUrl'] = $statusCallbackUrl;
+        }
+        if (isset($properties['name'])) {
+            $body['properties'] = ['name' => (string) $properties['name']];
+        }
+        return new Render($this->client->request('POST', 'render', $body)->json(), $this);
+    }
+
+    /** Reads a render. POSTs to /render/{id}, the path OpenTok's PHP SDK uses (the server also answers GET). */
+    public function getRender(string $renderId): Render
+    {
+        $renderId = Validators::id($renderId, 'render ID');
+        return new Render($this->client->request('POST', 'render/' . rawurlencode($renderId))->json(), $this);
+    }
+
+    /** Stops a render: its stream has left the session when this returns the render (status stopped). */
+    public function stopRender(string $renderId): Render
+    {
+        $renderId = Validators::id($renderId, 'render ID');
+        return new Render($this->client->request('DELETE', 'render/' . rawurlencode($renderId))->json(), $this);
+    }
+
+    /**
+     * Lists renders, newest first: `$count` (1 to 1000) after skipping `$offset`. `count` in the
+     * answer is the number of all renders of the project.
+     *
+     * @return array{count: int, items: list<Render>}
+     */
+    public function listRenders(int $offset = 0, int $count = 50): array
+    {
+        if ($offset < 0) {
+            throw new InvalidArgumentException("offset must be 0 or more, got $offset");
+        }
+        $query = ['offset' => $offset, 'count' => Validators::intInRange($count, 1, 1000, 'count')];
+        $data = $this->client->request('GET', 'render', query: $query)->json();
+        if (!isset($data['items']) || !is_array($data['items']) || !is_int($data['count'] ?? null)) {
+            throw new UnexpectedValueException('A render list from the server needs "count" and "items"');
+        }
+        return ['count' => $data['count'], 'items' => array_map(fn ($item) => new Render(is_array($item) ? $item : [], $this), array_values($data['items']))];
+    }
+
     /** Plays DTMF digits (0-9, *, #, p for a 500 ms pause) on the session's SIP calls, or on one connection's. */
     public function playDTMF(string $sessionId, string $digits, ?string $connectionId = null): bool
     {

@@ -18,6 +18,7 @@ import { opsRoutes } from './ops/routes.js';
 import { clientEventRoutes } from './rest/client-events.js';
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, PendingConnectionLimit, REQUEST_TIMEOUT_MS } from './http-limits.js';
 import { proxyTrust } from './proxy-trust.js';
+import { composerPageRoutes } from './render/composer-page.js';
 import { registerSignaling } from './signaling/plugin.js';
 import { videoChatRoutes, type VideoChatMountOptions } from './video-chat.js';
 
@@ -84,6 +85,7 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
   await app.register(async (scope) => projectRoutes(scope, ctx), { prefix: '/v2/project/:projectKey' });
   if (dashboard) await app.register(async (scope) => dashboardPlugin(scope, ctx, dashboard));
   await app.register(async (scope) => clientBundleRoutes(scope));
+  if (ctx.renders) await app.register(async (scope) => composerPageRoutes(scope));
   await app.register(async (scope) => clientEventRoutes(scope, ctx));
   if (videoChat) await app.register(async (scope) => videoChatRoutes(scope, ctx, videoChat));
   registerSignaling(app, ctx, { trust, onUpgrade: (socket) => pending.settle(socket) });

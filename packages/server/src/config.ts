@@ -99,6 +99,22 @@ export interface Config {
   overload: OverloadConfig;
   archiving: ArchivingConfig;
   broadcast: BroadcastConfig;
+  render: RenderConfig;
+}
+
+/** Experience Composer (render/): each render is a headless Chromium on this machine. */
+export interface RenderConfig {
+  /** Renders running at once (`COLLOQUY_MAX_RENDERS`, default 2; 0 = renders off, answered 501). */
+  maxRenders: number;
+  /** The Chromium executable (`COLLOQUY_CHROMIUM_PATH`, default /usr/bin/chromium). */
+  chromiumPath: string;
+  /** How long a page may take to load, and then to publish (`COLLOQUY_RENDER_LOAD_TIMEOUT`, seconds, default 30). */
+  loadTimeoutSeconds: number;
+  /**
+   * The URL a render's browser opens this server at (`COLLOQUY_RENDER_SERVER_URL`); null: the
+   * loopback address it listens on. Set it when that address' TLS certificate would not match.
+   */
+  serverUrl: string | null;
 }
 
 /**
@@ -251,6 +267,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const rtcTcp = strVar(env, 'COLLOQUY_RTC_TCP');
   if (rtcTcp !== null && rtcTcp !== 'on' && rtcTcp !== 'off') throw new ConfigError(`COLLOQUY_RTC_TCP must be on or off; got ${JSON.stringify(rtcTcp)}`);
+  const renderServerUrl = strVar(env, 'COLLOQUY_RENDER_SERVER_URL');
+  if (renderServerUrl !== null && !/^https?:\/\/[^\s/]+\/?$/.test(renderServerUrl)) throw new ConfigError(`COLLOQUY_RENDER_SERVER_URL must be http(s)://host[:port]; got ${JSON.stringify(renderServerUrl)}`);
   const rtcMinPort = intVar(env, 'COLLOQUY_RTC_MIN_PORT', 40000, 1024, 65535);
   const rtcMaxPort = intVar(env, 'COLLOQUY_RTC_MAX_PORT', 49999, 1024, 65535);
   if (rtcMinPort >= rtcMaxPort) throw new ConfigError('COLLOQUY_RTC_MIN_PORT must be below COLLOQUY_RTC_MAX_PORT');
@@ -304,6 +322,12 @@ export function loadConfig(env: Env = process.env): Config {
     broadcast: {
       hlsRetentionSeconds: intVar(env, 'COLLOQUY_BROADCAST_HLS_RETENTION', 600, 0, 7 * 86_400),
       maxLive: intVar(env, 'COLLOQUY_BROADCAST_MAX_LIVE', 10, 1, 1000),
+    },
+    render: {
+      maxRenders: intVar(env, 'COLLOQUY_MAX_RENDERS', 2, 0, 64),
+      chromiumPath: strVar(env, 'COLLOQUY_CHROMIUM_PATH') ?? '/usr/bin/chromium',
+      loadTimeoutSeconds: intVar(env, 'COLLOQUY_RENDER_LOAD_TIMEOUT', 30, 1, 600),
+      serverUrl: renderServerUrl?.replace(/\/+$/, '') ?? null,
     },
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
     rtcTcp: rtcTcp === 'on',

@@ -25,6 +25,7 @@ import { LoadMonitor } from './ops/load-monitor.js';
 import { Metrics } from './ops/metrics.js';
 import { archiveMediaSource, archiveSessionState } from './sessions/archive-source.js';
 import { SessionManager } from './sessions/session-manager.js';
+import { RenderManager } from './render/render-manager.js';
 import { SipGateway } from './sip/sip-gateway.js';
 import { holdDataDir } from './store/backup.js';
 import { Store } from './store/index.js';
@@ -50,6 +51,8 @@ export interface RunningServer {
   sip: SipGateway;
   /** Live captions: speech-to-text of captioned streams, one engine process each. */
   captions: CaptionsManager;
+  /** Experience Composer: renders (a headless Chromium each) publishing web pages into sessions. */
+  renders: RenderManager;
   bootstrap: BootstrapResult;
   /** The dashboard password generated at this start (first start without COLLOQUY_ADMIN_PASSWORD): shown once. */
   generatedAdminPassword: string | null;
@@ -100,6 +103,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let callbackSender: WebhookSender | undefined;
   let sip: SipGateway | undefined;
   let captions: CaptionsManager | undefined;
+  let renders: RenderManager | undefined;
   const load = new LoadMonitor(config.overload);
   let metrics: Metrics | undefined;
   try {
@@ -158,6 +162,17 @@ export async function startServer(config: Config, options: StartServerOptions = 
     });
     captions = captionsManager;
     let baseUrl = config.publicUrl ?? `http://127.0.0.1:${config.port}`;
+    // A render's browser opens this server at the address it listens on (known once bound).
+    let ownUrl = `http://127.0.0.1:${config.port}`;
+    const renderManager = new RenderManager({
+      store,
+      sessions,
+      callbacks: callbackSender,
+      settings: { maxRenders: config.render.maxRenders, chromiumPath: config.render.chromiumPath, loadTimeoutMs: config.render.loadTimeoutSeconds * 1000 },
+      logger,
+      serverUrl: () => config.render.serverUrl ?? ownUrl,
+    });
+    renders = renderManager;
     const stopCallbacks = sendProjectCallbacks({
       sessions,
       archiveStore: archives.store,
@@ -178,7 +193,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const ops = { metrics, load, metricsToken: config.metricsToken, ready: () => state.ready };
     // The video chat reads its project per request: it is chosen below, once the port is bound.
     const videoChat = { projectId: null as string | null };
-    app = await buildApp({ config, logger, store, sessions, inspector, archives, broadcasts: broadcastManager, ops, sip: gateway, captions: captionsManager }, state, { admin }, videoChat);
+    app = await buildApp({ config, logger, store, sessions, inspector, archives, broadcasts: broadcastManager, ops, sip: gateway, captions: captionsManager, renders: renderManager }, state, { admin }, videoChat);
     // The port is bound before a first start creates anything it shows once (the development
     // project, the dashboard password): on a busy port nothing is made that would never be shown.
     await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
@@ -192,6 +207,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const url = `${config.tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     baseUrl = config.publicUrl ?? url;
+    ownUrl = url;
     state.ready = true;
     logger.info({ url, dataDir: config.dataDir }, 'colloquy ready');
 
@@ -209,6 +225,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       broadcasts: broadcastManager,
       sip: gateway,
       captions: captionsManager,
+      renders: renderManager,
       bootstrap,
       generatedAdminPassword,
       load,
@@ -225,6 +242,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
         closing ??= (async () => {
           state.ready = false;
           logger.info('shutting down');
+          // Renders first, while signaling still runs: their pages leave the sessions cleanly (others
+          // see streamDestroyed) and their browsers close.
+          await renderManager.close();
           // Closes the signaling sockets first (preClose), then waits for HTTP requests; a client
           // that stops reading a long download must not hold the shutdown: past the grace period its
           // connection is cut.
@@ -257,6 +277,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   } catch (err) {
     await app?.close().catch(() => {});
     await archives?.close().catch(() => {});
+    await renders?.close().catch(() => {});
     await broadcasts?.close().catch(() => {});
     callbackSender?.close();
     await sip?.close();

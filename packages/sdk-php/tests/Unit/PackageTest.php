@@ -57,6 +57,7 @@ final class PackageTest extends TestCase
         foreach ([
             'createSession', 'generateToken', 'startArchive', 'stopArchive', 'getArchive', 'deleteArchive', 'listArchives',
             'setArchiveLayout', 'addStreamToArchive', 'removeStreamFromArchive', 'signal', 'forceDisconnect',
+            'startRender', 'getRender', 'stopRender', 'listRenders',
             'listConnections', 'getStream', 'listStreams', 'setStreamClassLists', 'updateStream', 'forceMuteStream',
             'forceMuteAll', 'disableForceMute',
         ] as $method) {

@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/database.js';
 
-export type CallbackKind = 'archive' | 'session' | 'captions';
+/** `captions`: a captions run's statusCallbackUrl (captions/); `render`: a render's own statusCallbackUrl (render/). */
+export type CallbackKind = 'archive' | 'session' | 'captions' | 'render';
 
 export interface ProjectCallbacks {
   archive: string | null;

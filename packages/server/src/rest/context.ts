@@ -8,6 +8,7 @@ import type { Inspector } from '../inspector/inspector.js';
 import type { Logger } from '../logger.js';
 import type { OpsContext } from '../ops/routes.js';
 import type { SessionManager } from '../sessions/session-manager.js';
+import type { RenderManager } from '../render/render-manager.js';
 import type { SipGateway } from '../sip/sip-gateway.js';
 import type { Store } from '../store/index.js';
 
@@ -26,4 +27,6 @@ export interface AppContext {
   sip?: SipGateway;
   /** Live captions (captions/); left out by tests that build a bare app (no /captions routes then). */
   captions?: CaptionsManager;
+  /** Experience Composer renders; left out by tests that build a bare app (the /render paths are then 404). */
+  renders?: RenderManager;
 }

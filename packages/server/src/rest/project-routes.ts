@@ -11,6 +11,7 @@ import { captionsRoutes } from './captions.js';
 import { connectionRoutes } from './connections.js';
 import { inspectorRoutes } from './inspector.js';
 import type { AppContext } from './context.js';
+import { renderRoutes } from './renders.js';
 import { signalRoutes } from './signals.js';
 import { sipRoutes } from './sip.js';
 import { streamRoutes } from './streams.js';
@@ -30,5 +31,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   if (sip) await app.register(async (scope) => sipRoutes(scope, sip));
   const captions = ctx.captions;
   if (captions) await app.register(async (scope) => captionsRoutes(scope, captions));
+  const renders = ctx.renders;
+  if (renders) await app.register(async (scope) => renderRoutes(scope, renders));
   await app.register(async (scope) => unsupportedRoutes(scope, ctx));
 }

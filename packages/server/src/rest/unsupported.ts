@@ -1,6 +1,6 @@
-// Vonage Video features this server does not provide: Experience Composer and the Audio Connector.
-// Starting one answers 501 with a plain message, so an app finds out at once instead of waiting for
-// something that never comes; lists are truthfully
+// Vonage Video features this server does not provide: the Audio Connector. Starting one answers
+// 501 with a plain message, so an app finds out at once instead of waiting for something that never
+// comes; lists are truthfully
 // empty.
 
 import type { FastifyInstance } from 'fastify';
@@ -23,12 +23,6 @@ export async function unsupportedRoutes(app: FastifyInstance, ctx: AppContext): 
       app.post(path, unsupported('SIP calls'));
     }
   }
-
-  app.get('/render', empty);
-  app.post('/render', unsupported('Experience Composers'));
-  app.get('/render/:id', missing('Render'));
-  app.post('/render/:id', missing('Render')); // the PHP SDK's getRender uses POST
-  app.delete('/render/:id', missing('Render'));
 
   app.post('/connect', unsupported('Audio Connector WebSockets'));
   app.post('/connect/:id/stop', missing('Audio Connector'));

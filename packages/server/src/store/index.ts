@@ -8,6 +8,7 @@ import { openDatabase, type Db, type Migration } from './database.js';
 import { ProjectStore } from './projects.js';
 import { inspectorMigrations } from '../inspector/schema.js';
 import { dashboardMigrations } from '../dashboard/schema.js';
+import { renderMigrations } from '../render/schema.js';
 import { coreMigrations } from './schema.js';
 import { SessionStore } from './sessions.js';
 
@@ -18,7 +19,7 @@ export type { SessionRecord, MediaMode, ArchiveMode, ArchiveResolution } from '.
 export { ProjectValidationError, parseRsaPublicKey } from './projects.js';
 
 /** Every module's migrations, in the order they apply. Append a module's list here. */
-export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations, ...archivingMigrations, ...callbackMigrations, ...broadcastMigrations];
+export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations, ...archivingMigrations, ...callbackMigrations, ...broadcastMigrations, ...renderMigrations];
 
 export class Store {
   readonly db: Db;
