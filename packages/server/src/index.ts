@@ -6,4 +6,4 @@ export { verifyClientToken, TokenError, type ClientTokenClaims } from './auth/cl
 export { Inspector, type InspectorOptions } from './inspector/inspector.js';
 export type * from './inspector/types.js';
 export * from './media/index.js';
-export { SessionPublisher } from './sip/session-publisher.js';
+export { SessionPublisher, publishAudioStream, StreamAudioTap, SessionAudioMixer } from './media/audio/index.js';

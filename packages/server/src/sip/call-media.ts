@@ -1,9 +1,8 @@
 // A SIP call's audio, both ways, at 48 kHz mono inside:
-// - phone -> session: RTP from the phone (PCMU/PCMA at 8 kHz, or Opus), decoded, brought to 48 kHz,
-//   encoded to Opus in 20 ms frames and sent by the SessionPublisher as the SIP participant's stream;
-// - session -> phone: every other stream's Opus (or only those `streams` names), tapped from the
-//   SFU's producers (Producer.addRtpListener, as archiving does), decoded, mixed every 20 ms on a
-//   clock, encoded in the call's codec and sent to the phone's RTP address;
+// - phone -> session: RTP from the phone (PCMU/PCMA at 8 kHz, or Opus), decoded, brought to 48 kHz
+//   and handed to the SessionPublisher (media/audio), which sends it as the SIP participant's stream;
+// - session -> phone: every other stream's audio (or only those `streams` names), mixed every 20 ms
+//   by a SessionAudioMixer (media/audio), encoded in the call's codec and sent to the phone;
 // - DTMF: RFC 4733 telephone-events from the phone become `dtmf` events (once per digit, on its end
 //   packets); `sendDtmf` plays digits to the phone the same way.
 // Opus is `opusscript` (libopus compiled to WebAssembly); G.711 is g711.ts.
@@ -12,27 +11,17 @@ import { createSocket, type Socket } from 'node:dgram';
 import OpusScript from 'opusscript';
 import { RtpHeader, RtpPacket } from 'werift';
 import type { Logger } from '../logger.js';
-import type { Session, SessionManager, Stream } from '../sessions/session-manager.js';
+import { downsampleFrom48k, FRAME_48K as FRAME, pcmFromBuffer, SessionAudioMixer, upsampleTo48k, type SessionPublisher } from '../media/audio/index.js';
+import type { SessionManager } from '../sessions/session-manager.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import { decodeG711, encodeG711 } from './g711.js';
-import { buildOffer, OFFER_PAYLOAD_TYPES, readRemoteSdp, type NegotiatedAudio } from './sdp.js';
-import type { SessionPublisher } from './session-publisher.js';
+import { buildOffer, readRemoteSdp, type NegotiatedAudio } from './sdp.js';
 
-const FRAME = 960; // 20 ms at 48 kHz
-const MAX_QUEUE = FRAME * 10; // 200 ms per source: older audio is dropped, latency stays bounded
 const DTMF_EVENTS = '0123456789*#ABCD';
 
 export type CallMediaEvents = {
   dtmf: [digit: string];
 };
-
-interface Source {
-  streamId: string;
-  decoder: OpusScript;
-  queue: Int16Array[];
-  queued: number;
-  unsubscribe: () => void;
-}
 
 export interface CallMediaStats {
   /** Re-INVITEs whose SDP the media followed. */
@@ -46,22 +35,15 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   readonly #socket: Socket;
   readonly #port: number;
   readonly #publisher: SessionPublisher;
-  readonly #streams: Set<string> | null;
+  readonly #streams: string[] | null;
   readonly #log: Logger;
   readonly #version = Math.floor(Date.now() / 1000);
   #remote: NegotiatedAudio | null = null;
   /** Where the far end's RTP comes from (symmetric RTP): our packets go there once known. */
   #latched: { address: string; port: number } | null = null;
-  #encoderToSession: OpusScript | null = null;
   #phoneDecoder: OpusScript | null = null;
   #phoneEncoder: OpusScript | null = null;
-  /** 48 kHz samples from the phone waiting for a full Opus frame. */
-  #fromPhone = new Int16Array(FRAME * 4);
-  #fromPhoneLength = 0;
-  readonly #sources = new Map<string, Source>();
-  #timer: NodeJS.Timeout | undefined;
-  #clockStart = 0;
-  #framesSent = 0;
+  #mixer: SessionAudioMixer | null = null;
   #seq = Math.floor(Math.random() * 0xffff);
   #timestamp = Math.floor(Math.random() * 0xffffffff) >>> 0;
   readonly #ssrc = (Math.random() * 0xffffffff) >>> 0;
@@ -70,7 +52,6 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   /** Digits waiting to be played to the phone, and the one playing (20 ms packets). */
   #dtmfQueue: string[] = [];
   #dtmfPlaying: { event: number; timestamp: number; sent: number; endSent: number; gap: number } | null = null;
-  #stopSessionWatch: (() => void) | null = null;
   #closed = false;
   readonly stats: CallMediaStats = { remoteUpdates: 0, packetsFromPhone: 0, packetsToPhone: 0, framesToSession: 0 };
 
@@ -79,7 +60,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     this.#socket = socket;
     this.#port = socket.address().port;
     this.#publisher = publisher;
-    this.#streams = streams ? new Set(streams) : null;
+    this.#streams = streams;
     this.#log = logger;
     socket.on('message', (msg, rinfo) => this.#onRtp(msg, rinfo.address, rinfo.port));
     socket.on('error', (err) => this.#log.warn({ err }, 'SIP RTP socket error'));
@@ -108,29 +89,19 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   /** The far end answered: start sending to it and mixing the session for it. */
   start(remoteSdp: string, sessions: SessionManager, sessionId: string, ownStreamId: string): void {
     this.#remote = readRemoteSdp(remoteSdp);
-    this.#encoderToSession = new OpusScript(48000, 1, OpusScript.Application.VOIP);
     if (this.#remote.codec === 'opus') {
       this.#phoneDecoder = new OpusScript(48000, 1, OpusScript.Application.VOIP);
       this.#phoneEncoder = new OpusScript(48000, 1, OpusScript.Application.VOIP);
     }
-    const session = sessions.live(sessionId);
-    if (session) {
-      for (const stream of session.streams.values()) if (stream.live) this.#addSource(stream, ownStreamId);
-    }
-    const onCreated = (s: Session, stream: Stream) => {
-      if (s.id === sessionId) this.#addSource(stream, ownStreamId);
-    };
-    const onDestroyed = (s: Session, stream: Stream) => {
-      if (s.id === sessionId) this.#removeSource(stream.id);
-    };
-    sessions.on('streamCreated', onCreated);
-    sessions.on('streamDestroyed', onDestroyed);
-    this.#stopSessionWatch = () => {
-      sessions.off('streamCreated', onCreated);
-      sessions.off('streamDestroyed', onDestroyed);
-    };
-    this.#clockStart = performance.now();
-    this.#timer = setInterval(() => this.#tick(), 10);
+    this.#mixer = new SessionAudioMixer({
+      sessions,
+      sessionId,
+      streams: this.#streams,
+      exclude: [ownStreamId],
+      onFrame: (pcm48) => this.#sendFrame(pcm48),
+      logger: this.#log,
+    });
+    this.#mixer.start();
   }
 
   /** A re-INVITE's offer: follow the new address (hold keeps the codec). */
@@ -156,74 +127,10 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     return this.#remote?.telephoneEventPt !== null && this.#remote !== null;
   }
 
-  #addSource(stream: Stream, ownStreamId: string): void {
-    if (stream.id === ownStreamId || this.#sources.has(stream.id)) return;
-    if (this.#streams && !this.#streams.has(stream.id)) return;
-    const producer = stream.producer('audio');
-    if (!producer || producer.codec.name !== 'opus') return;
-    const source: Source = { streamId: stream.id, decoder: new OpusScript(48000, 1, OpusScript.Application.VOIP), queue: [], queued: 0, unsubscribe: () => {} };
-    source.unsubscribe = producer.addRtpListener((packet) => {
-      if (packet.payload.length === 0) return;
-      let pcm: Buffer;
-      try {
-        pcm = source.decoder.decode(packet.payload);
-      } catch {
-        return;
-      }
-      const samples = new Int16Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength));
-      source.queue.push(samples);
-      source.queued += samples.length;
-      while (source.queued > MAX_QUEUE && source.queue.length > 1) source.queued -= source.queue.shift()!.length;
-    });
-    this.#sources.set(stream.id, source);
-  }
-
-  #removeSource(streamId: string): void {
-    const source = this.#sources.get(streamId);
-    if (!source) return;
-    source.unsubscribe();
-    source.decoder.delete();
-    this.#sources.delete(streamId);
-  }
-
-  /** The send clock: one 20 ms frame to the phone per 20 ms of wall time since start (catching up at most 5). */
-  #tick(): void {
-    if (this.#closed || !this.#remote) return;
-    try {
-      this.#catchUp();
-    } catch (err) {
-      // One bad frame must not stop the call's clock.
-      this.#log.warn({ err }, 'SIP audio frame failed');
-    }
-  }
-
-  #catchUp(): void {
-    const due = Math.floor((performance.now() - this.#clockStart) / 20);
-    let budget = 5;
-    while (this.#framesSent < due && budget-- > 0) {
-      this.#sendFrame();
-      this.#framesSent++;
-    }
-    if (this.#framesSent < due) this.#framesSent = due; // fell far behind: skip, do not burst
-  }
-
-  #sendFrame(): void {
-    const remote = this.#remote!;
-    const mix = new Int32Array(FRAME);
-    for (const source of this.#sources.values()) {
-      let filled = 0;
-      while (filled < FRAME && source.queue.length > 0) {
-        const head = source.queue[0]!;
-        const take = Math.min(head.length, FRAME - filled);
-        for (let i = 0; i < take; i++) mix[filled + i]! += head[i]!;
-        filled += take;
-        if (take === head.length) source.queue.shift();
-        else source.queue[0] = head.subarray(take);
-        source.queued -= take;
-      }
-    }
-    const pcm48 = new Int16Array(FRAME);
-    for (let i = 0; i < FRAME; i++) pcm48[i] = Math.max(-32768, Math.min(32767, mix[i]!));
+  /** One 20 ms frame of the session's mix, on the mixer's clock: to the phone. */
+  #sendFrame(pcm48: Int16Array): void {
+    const remote = this.#remote;
+    if (this.#closed || !remote) return;
     if (this.#dtmfPlaying || this.#dtmfQueue.length > 0) {
       if (this.#sendDtmfPacket(remote)) return;
     }
@@ -233,7 +140,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       payload = this.#phoneEncoder!.encode(Buffer.from(pcm48.buffer), FRAME);
       samples = FRAME;
     } else {
-      payload = encodeG711(remote.codec, downsample6(pcm48));
+      payload = encodeG711(remote.codec, downsampleFrom48k(pcm48, 8000));
       samples = FRAME / 6;
     }
     this.#sendRtp(remote.payloadType, payload, samples, false);
@@ -333,35 +240,13 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       } catch {
         return;
       }
-      pcm48 = new Int16Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength));
+      pcm48 = pcmFromBuffer(pcm);
     } else {
-      pcm48 = upsample6(decodeG711(remote.codec, packet.payload));
+      pcm48 = upsampleTo48k(decodeG711(remote.codec, packet.payload), 8000);
     }
-    this.#toSession(pcm48);
-  }
-
-  #toSession(pcm48: Int16Array): void {
-    if (this.#fromPhoneLength + pcm48.length > this.#fromPhone.length) {
-      const bigger = new Int16Array(Math.max(this.#fromPhone.length * 2, this.#fromPhoneLength + pcm48.length));
-      bigger.set(this.#fromPhone.subarray(0, this.#fromPhoneLength));
-      this.#fromPhone = bigger;
-    }
-    this.#fromPhone.set(pcm48, this.#fromPhoneLength);
-    this.#fromPhoneLength += pcm48.length;
-    let offset = 0;
-    while (this.#fromPhoneLength - offset >= FRAME) {
-      const frame = this.#fromPhone.slice(offset, offset + FRAME);
-      offset += FRAME;
-      const opus = this.#encoderToSession!.encode(Buffer.from(frame.buffer), FRAME);
-      this.#publisher.sendOpus(opus, FRAME);
-      this.stats.framesToSession++;
-    }
-    if (offset > 0) {
-      this.#fromPhone.copyWithin(0, offset, this.#fromPhoneLength);
-      this.#fromPhoneLength -= offset;
-    }
-    // Never let the phone's backlog grow (a burst after a pause): keep at most 2 frames.
-    if (this.#fromPhoneLength > FRAME * 2) this.#fromPhoneLength = 0;
+    const before = this.#publisher.framesSent;
+    this.#publisher.sendPcm(pcm48);
+    this.stats.framesToSession += this.#publisher.framesSent - before;
   }
 
   #onTelephoneEvent(packet: RtpPacket): void {
@@ -379,35 +264,10 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
-    this.#stopSessionWatch?.();
-    for (const id of [...this.#sources.keys()]) this.#removeSource(id);
-    this.#encoderToSession?.delete();
+    this.#mixer?.close();
     this.#phoneDecoder?.delete();
     this.#phoneEncoder?.delete();
     this.#socket.close();
     this.removeAllListeners();
   }
-}
-
-/** 8 kHz to 48 kHz by linear interpolation. */
-export function upsample6(pcm8: Int16Array): Int16Array {
-  const out = new Int16Array(pcm8.length * 6);
-  for (let i = 0; i < pcm8.length; i++) {
-    const a = pcm8[i]!;
-    const b = i + 1 < pcm8.length ? pcm8[i + 1]! : a;
-    for (let k = 0; k < 6; k++) out[i * 6 + k] = a + ((b - a) * k) / 6;
-  }
-  return out;
-}
-
-/** 48 kHz to 8 kHz: the mean of each 6 samples (a boxcar low-pass before decimation). */
-export function downsample6(pcm48: Int16Array): Int16Array {
-  const out = new Int16Array(Math.floor(pcm48.length / 6));
-  for (let i = 0; i < out.length; i++) {
-    let sum = 0;
-    for (let k = 0; k < 6; k++) sum += pcm48[i * 6 + k]!;
-    out[i] = sum / 6;
-  }
-  return out;
 }

@@ -11,14 +11,10 @@ import { conflict, invalid, notFound, ColloquyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Connection, DisconnectReason, SessionManager, Stream } from '../sessions/session-manager.js';
 import { TypedEmitter } from '../typed-emitter.js';
-import { SessionPublisher } from './session-publisher.js';
+import { publishAudioStream, type SessionPublisher } from '../media/audio/index.js';
 import { SipCall, type SipCallEnd } from './sip-call.js';
 import { SipUserAgent } from './sip-user-agent.js';
 import { CallMedia, type CallMediaStats } from './call-media.js';
-
-/** Attempts at publishing the SIP leg's stream, and how long each may take to connect. */
-const PUBLISH_ATTEMPTS = 3;
-const PUBLISH_ATTEMPT_MS = 4000;
 
 export interface DialRequest {
   sessionId: string;
@@ -140,7 +136,9 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     const { connection } = this.#sessions.join(record, claims, { userAgent: 'Colloquy SIP gateway', ip: host, sdk: { name: 'sip', version: '1' } });
     let leg: { publisher: SessionPublisher; stream: Stream };
     try {
-      leg = await this.#publishLeg(connection);
+      // Published before the phone is dialled: the stream is live when `dial` answers, and the
+      // in-server DTLS handshake runs while no audio is being transcoded.
+      leg = await publishAudioStream({ sessions: this.#sessions, connection, sfuAddress: this.#settings.sfuAddress, name: '', logger: this.#log });
     } catch (err) {
       connection.close('networkDisconnected');
       throw err;
@@ -195,35 +193,6 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     const answered = targets.filter((c) => c.info.state === 'answered');
     if (answered.length === 0) throw conflict('The SIP call is not answered yet: DTMF can be played once it is');
     for (const c of answered) c.media.sendDtmf(digits);
-  }
-
-  /**
-   * Publishes the SIP participant's stream and waits for its media transport, before the phone is
-   * dialled: the stream is live when `dial` answers, and the in-server DTLS handshake runs while no
-   * audio is being transcoded. werift's DTLS client sometimes stalls when a loaded event loop makes
-   * it see a duplicate HelloVerifyRequest; then that attempt is dropped and a new one made.
-   */
-  async #publishLeg(connection: Connection): Promise<{ publisher: SessionPublisher; stream: Stream }> {
-    for (let attempt = 1; ; attempt++) {
-      const publisher = new SessionPublisher(this.#settings.sfuAddress);
-      let stream: Stream | undefined;
-      try {
-        const offer = await publisher.createOffer();
-        const published = await this.#sessions.publish(connection, { name: '', videoType: null, hasAudio: true, hasVideo: false, videoDimensions: null, frameRate: null, sdp: offer });
-        stream = published.stream;
-        if (published.sdp === undefined) throw new Error('the SFU gave no answer');
-        await publisher.acceptAnswer(published.sdp);
-        if (await publisher.waitConnected(PUBLISH_ATTEMPT_MS)) return { publisher, stream };
-        this.#log.warn({ attempt, state: publisher.state }, 'SIP participant stream did not connect: trying again');
-      } catch (err) {
-        await publisher.close();
-        if (stream && !stream.closed) stream.close('networkDisconnected');
-        throw err;
-      }
-      await publisher.close();
-      if (!stream.closed) stream.close('networkDisconnected');
-      if (attempt >= PUBLISH_ATTEMPTS) throw new ColloquyError('internal', 'The SIP participant could not publish its stream into the session', 500);
-    }
   }
 
   #wire(live: LiveCall, stream: Stream, observeForceMute: boolean): void {

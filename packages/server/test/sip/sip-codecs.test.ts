@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { decodeG711, encodeG711, linearToAlaw, linearToMulaw } from '../../src/sip/g711.js';
-import { downsample6, upsample6 } from '../../src/sip/call-media.js';
+import { downsampleFrom48k, upsampleTo48k } from '../../src/media/audio/index.js';
 import { buildOffer, readRemoteSdp } from '../../src/sip/sdp.js';
 
 describe('G.711', () => {
@@ -29,9 +29,9 @@ describe('G.711', () => {
   });
   it('resamples 8 kHz <-> 48 kHz keeping a tone', () => {
     const pcm8 = new Int16Array(160).map((_, i) => Math.round(10000 * Math.sin((2 * Math.PI * 1000 * i) / 8000)));
-    const up = upsample6(pcm8);
+    const up = upsampleTo48k(pcm8, 8000);
     expect(up.length).toBe(960);
-    const down = downsample6(up);
+    const down = downsampleFrom48k(up, 8000);
     expect(down.length).toBe(160);
     let err = 0;
     for (let i = 2; i < 150; i++) err = Math.max(err, Math.abs(down[i]! - pcm8[i]!));
