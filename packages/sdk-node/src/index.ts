@@ -15,6 +15,8 @@ export type {
   ForceMuteAllOptions,
   DialOptions,
   SipCall,
+  WebsocketConnectOptions,
+  AudioConnection,
 } from './colloquy.js';
 export { RestClient, type Credentials, type RestClientOptions } from './rest-client.js';
 export { ApiError, AuthError, NotFoundError, RequestError } from './errors.js';

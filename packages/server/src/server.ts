@@ -23,6 +23,7 @@ import { Metrics } from './ops/metrics.js';
 import { archiveMediaSource, archiveSessionState } from './sessions/archive-source.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { SipGateway } from './sip/sip-gateway.js';
+import { AudioConnector } from './audio-connector/audio-connector.js';
 import { holdDataDir } from './store/backup.js';
 import { Store } from './store/index.js';
 import { TypedEmitter } from './typed-emitter.js';
@@ -43,6 +44,8 @@ export interface RunningServer {
   archives: ArchiveManager;
   /** SIP interconnect: dialled calls (its SIP sockets open on the first dial). */
   sip: SipGateway;
+  /** Audio Connector: session audio to WebSockets (and back). */
+  audioConnector: AudioConnector;
   bootstrap: BootstrapResult;
   /** The dashboard password generated at this start (first start without COLLOQUY_ADMIN_PASSWORD): shown once. */
   generatedAdminPassword: string | null;
@@ -122,6 +125,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       logger,
     });
     sip = gateway;
+    const audioConnector = new AudioConnector({ sessions, store, sfuAddress: config.announcedIps[0] ?? '127.0.0.1', logger });
     let baseUrl = config.publicUrl ?? `http://127.0.0.1:${config.port}`;
     const stopCallbacks = sendProjectCallbacks({
       sessions,
@@ -141,7 +145,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const ops = { metrics, load, metricsToken: config.metricsToken, ready: () => state.ready };
     // The video chat reads its project per request: it is chosen below, once the port is bound.
     const videoChat = { projectId: null as string | null };
-    app = await buildApp({ config, logger, store, sessions, inspector, archives, ops, sip: gateway }, state, { admin }, videoChat);
+    app = await buildApp({ config, logger, store, sessions, inspector, archives, ops, sip: gateway, audioConnector }, state, { admin }, videoChat);
     // The port is bound before a first start creates anything it shows once (the development
     // project, the dashboard password): on a busy port nothing is made that would never be shown.
     await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
@@ -170,6 +174,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       media,
       archives,
       sip: gateway,
+      audioConnector,
       bootstrap,
       generatedAdminPassword,
       load,
@@ -197,6 +202,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           await archives!.close();
           // SIP calls hang up (BYE) before their connections and media go.
           await gateway.close();
+          audioConnector.close();
           sessions.close();
           await media.close();
           stopCallbacks();

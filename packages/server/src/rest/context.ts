@@ -1,5 +1,6 @@
 // What every HTTP plugin is given: the parts of the server it may call.
 
+import type { AudioConnector } from '../audio-connector/audio-connector.js';
 import type { ArchiveManager } from '../archiving/archive-manager.js';
 import type { Config } from '../config.js';
 import type { Inspector } from '../inspector/inspector.js';
@@ -20,4 +21,6 @@ export interface AppContext {
   ops?: OpsContext;
   /** SIP interconnect (dial, play-dtmf); left out by tests that build a bare app (those routes answer 501). */
   sip?: SipGateway;
+  /** Audio Connector (connect, stop); left out by tests that build a bare app (those routes answer 501/404). */
+  audioConnector?: AudioConnector;
 }

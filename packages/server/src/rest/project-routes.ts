@@ -10,6 +10,7 @@ import { inspectorRoutes } from './inspector.js';
 import type { AppContext } from './context.js';
 import { signalRoutes } from './signals.js';
 import { sipRoutes } from './sip.js';
+import { audioConnectorRoutes } from './audio-connector.js';
 import { streamRoutes } from './streams.js';
 import { unsupportedRoutes } from './unsupported.js';
 
@@ -23,5 +24,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   await app.register(async (scope) => callbackRoutes(scope, ctx));
   const sip = ctx.sip;
   if (sip) await app.register(async (scope) => sipRoutes(scope, sip));
+  const audioConnector = ctx.audioConnector;
+  if (audioConnector) await app.register(async (scope) => audioConnectorRoutes(scope, audioConnector));
   await app.register(async (scope) => unsupportedRoutes(scope, ctx));
 }

@@ -1,5 +1,5 @@
 // Vonage Video features this server does not provide: live-streaming broadcasts, Experience
-// Composer, live captions and the Audio Connector. Starting one answers 501 with a plain message, so
+// Composer and live captions. Starting one answers 501 with a plain message, so
 // an app finds out at once instead of waiting for something that never comes; lists are truthfully
 // empty.
 
@@ -41,6 +41,9 @@ export async function unsupportedRoutes(app: FastifyInstance, ctx: AppContext): 
   app.get('/captions/:id', missing('Captions'));
   app.post('/captions/:id/stop', missing('Captions'));
 
-  app.post('/connect', unsupported('Audio Connector WebSockets'));
-  app.post('/connect/:id/stop', missing('Audio Connector'));
+  if (!ctx.audioConnector) {
+    // A bare app without the Audio Connector (some tests): its paths still answer plainly.
+    app.post('/connect', unsupported('Audio Connector WebSockets'));
+    app.post('/connect/:id/stop', missing('Audio Connector'));
+  }
 }
