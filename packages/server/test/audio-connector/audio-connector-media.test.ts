@@ -9,7 +9,6 @@
 // the connection leaves the session.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
-import { signJwt } from '@colloquy/tokens';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +21,7 @@ import { toneEnergy, zeroCrossingHz } from '../audio-analysis.js';
 import { audioTestPage } from '../audio-page.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { p, until } from '../sip/helpers.js';
+import { projectRest } from './helpers.js';
 import { WsReceiver } from './ws-receiver.js';
 
 const MIC_HZ = 660;
@@ -52,15 +52,7 @@ describe('Audio Connector: session audio to a WebSocket and back', () => {
   let micStream: string;
 
   const log = () => tab.page.evaluate(() => (window as any).log as Array<Record<string, any>>);
-  const rest = async (method: string, path: string, body?: unknown) => {
-    const now = Math.floor(Date.now() / 1000);
-    const res = await fetch(`${t.url}/v2/project/${t.apiKey}/${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-opentok-auth': signJwt({ iss: t.apiKey, ist: 'project', iat: now, exp: now + 300 }, t.apiSecret) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> | null };
-  };
+  const rest = (method: string, path: string, body?: unknown) => projectRest(t)(method, path, body);
 
   beforeAll(async () => {
     const dir = tempDir();

@@ -6,7 +6,6 @@
 // closes with 1001).
 
 import { Colloquy } from '@colloquy/sdk-node';
-import { signJwt } from '@colloquy/tokens';
 import { MediaMode, Video } from '@vonage/video';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +13,7 @@ import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers.js';
 import { p, until } from '../sip/helpers.js';
+import { projectRest } from './helpers.js';
 import { WsReceiver } from './ws-receiver.js';
 
 describe('Audio Connector: REST API and SDKs', () => {
@@ -34,15 +34,7 @@ describe('Audio Connector: REST API and SDKs', () => {
     await receiver?.close();
   });
 
-  const rest = async (method: string, path: string, body?: unknown) => {
-    const now = Math.floor(Date.now() / 1000);
-    const res = await fetch(`${t.url}/v2/project/${t.apiKey}/${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-opentok-auth': signJwt({ iss: t.apiKey, ist: 'project', iat: now, exp: now + 300 }, t.apiSecret) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> | null };
-  };
+  const rest = (method: string, path: string, body?: unknown) => projectRest(t)(method, path, body);
   const connections = async (sid: string) => ((await rest('GET', `session/${sid}/connection`)).body!['items'] as Array<{ connectionId: string }>).map((c) => c.connectionId);
 
   it('refuses as OpenTok does: 400 bad body, token or WebSocket server; 404 session; 409 relayed; 501 audioTransport', async () => {
