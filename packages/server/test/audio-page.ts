@@ -1,6 +1,6 @@
 // A test page for audio media tests (SIP, Audio Connector), served from a loopback HTTP server: it
 // joins a session with the browser SDK (window.join), subscribes to every stream others publish and
-// logs session events (window.log), publishes a WebAudio tone (window.publishTone) or the
+// logs session events (window.log), publishes a WebAudio tone (window.publishTone, switched by window.setTone) or the
 // microphone (window.publishMic: Chromium's fake capture device, e.g. a WAV given with
 // --use-file-for-fake-audio-capture), and reports the loudest frequency of the last subscriber's
 // audio from an AnalyserNode (window.loudest).
@@ -23,13 +23,14 @@ window.join = (apiKey, sessionId, token) => new Promise((resolve) => {
   session.on('connectionDestroyed', (e) => log.push({ type: 'connectionDestroyed', connectionId: e.connection.connectionId, reason: e.reason }));
   session.connect(token, (err) => resolve(err ? err.message : null));
 });
-// A tone from WebAudio as the microphone.
-window.publishTone = (hz) => new Promise((resolve) => {
+// A tone from WebAudio as the microphone; on = false starts it silent (window.setTone switches it).
+window.publishTone = (hz, on = true) => new Promise((resolve) => {
   const ctx = new AudioContext();
   const osc = ctx.createOscillator();
   osc.frequency.value = hz;
   const gain = ctx.createGain();
-  gain.gain.value = 0.5;
+  gain.gain.value = on ? 0.5 : 0;
+  window.setTone = (next) => { gain.gain.value = next ? 0.5 : 0; };
   const dest = ctx.createMediaStreamDestination();
   osc.connect(gain).connect(dest);
   osc.start();

@@ -18,6 +18,8 @@ import { initialMessage, WebSocketAudio, type AudioRate, type WebSocketAudioStat
 
 /** OpenTok: a WebSocket server that does not answer within 6 seconds fails the connect call. */
 const OPEN_TIMEOUT_MS = 6000;
+/** The largest message the WebSocket server may send (1 s of audio at 24 kHz is 48 kB). */
+const MAX_MESSAGE_BYTES = 1 << 20;
 
 export interface ConnectRequest {
   sessionId: string;
@@ -99,7 +101,13 @@ export class AudioConnector {
     });
     const ws = await this.#open(uri, headers);
     ws.send(initialMessage(audioRate, headers));
-    const { connection } = this.#sessions.join(record, claims, { userAgent: 'Colloquy Audio Connector', ip: new URL(uri).hostname, sdk: { name: 'audio-connector', version: '1' } });
+    let connection: Connection;
+    try {
+      ({ connection } = this.#sessions.join(record, claims, { userAgent: 'Colloquy Audio Connector', ip: new URL(uri).hostname, sdk: { name: 'audio-connector', version: '1' } }));
+    } catch (err) {
+      ws.close(1011, 'could not join the session');
+      throw err;
+    }
     let own: { streamId: string; publisher: SessionPublisher } | null = null;
     if (bidirectional) {
       try {
@@ -111,11 +119,13 @@ export class AudioConnector {
         throw err;
       }
     }
-    if (connection.closed || ws.readyState !== WebSocket.OPEN) {
-      // The socket or the session went away while the stream was being published.
+    if (this.#closed || connection.closed || ws.readyState !== WebSocket.OPEN) {
+      // The server began shutting down, or the socket or the session went away, while the stream
+      // was being published.
       void own?.publisher.close();
       if (!connection.closed) connection.close('networkDisconnected');
       ws.terminate();
+      if (this.#closed) throw new ColloquyError('unavailable', 'The server is shutting down');
       throw invalid('The WebSocket server closed the connection before the Audio Connector started');
     }
     const audio = new WebSocketAudio({ ws, sessions: this.#sessions, sessionId: record.id, streams: request.websocket.streams, audioRate, own, logger: this.#log });
@@ -147,7 +157,7 @@ export class AudioConnector {
   /** Opens the socket with the request's headers on the upgrade; 400 when it cannot within 6 s. */
   #open(uri: string, headers: Record<string, string>): Promise<WebSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(uri, { headers, handshakeTimeout: OPEN_TIMEOUT_MS, perMessageDeflate: false, followRedirects: false });
+      const ws = new WebSocket(uri, { headers, handshakeTimeout: OPEN_TIMEOUT_MS, perMessageDeflate: false, followRedirects: false, maxPayload: MAX_MESSAGE_BYTES });
       const timer = setTimeout(() => fail(new Error(`no answer within ${OPEN_TIMEOUT_MS / 1000} s`)), OPEN_TIMEOUT_MS);
       const fail = (err: Error) => {
         clearTimeout(timer);

