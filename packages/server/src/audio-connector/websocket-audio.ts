@@ -22,7 +22,7 @@ import type { SessionManager } from '../sessions/session-manager.js';
 
 /** Audio the socket may send ahead of real time (bidirectional), in seconds. */
 const MAX_PLAYOUT_SECONDS = 60;
-/** Silent frames played on catch-up ticks that late audio may make up for at once (5 s). */
+/** Silent frames played for want of audio (late, not paused) that audio arriving later may make up for at once (5 s). */
 const OWED_FRAMES = 250;
 /** A frame handed out this much after its due time (ms) is the clock catching up after a stall. */
 const LATE_MS = 20;
