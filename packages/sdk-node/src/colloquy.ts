@@ -114,6 +114,24 @@ export interface SipCall {
   streamId: string;
 }
 
+/** Options of an Audio Connector WebSocket (`websocketConnect`), OpenTok's `websocket` object without the URI. */
+export interface WebsocketConnectOptions {
+  /** Only these streams are sent, mixed into one feed (default: every stream of the session). */
+  streams?: string[];
+  /** Sent on the WebSocket upgrade and as fields of the first (JSON) message; ≤ 512 bytes. */
+  headers?: Record<string, string>;
+  /** The PCM rate of the audio both ways (default 16000). */
+  audioRate?: 8000 | 16000 | 24000;
+  /** Audio the WebSocket server sends back is played into the session as a stream. */
+  bidirectional?: boolean;
+}
+
+/** A running Audio Connector: stop it with `stopWebsocket(id)` or `forceDisconnect(sessionId, connectionId)`. */
+export interface AudioConnection {
+  id: string;
+  connectionId: string;
+}
+
 /** A client connected to a session, as `listConnections` returns it. */
 export interface ConnectionSummary {
   connectionId: string;
@@ -299,6 +317,24 @@ export class Colloquy {
     if (typeof sipUri !== 'string' || !/^sips?:/i.test(sipUri)) throw new TypeError('dial needs a sip: URI');
     const { data } = await this.client.request<SipCall>('POST', 'dial', { sessionId, token, sip: { uri: sipUri, ...options } });
     return data;
+  }
+
+  /**
+   * Starts an Audio Connector: the server opens a WebSocket to `websocketUri` (ws:// or wss://),
+   * sends a JSON message (`content-type: audio/l16;rate=…` and the headers), then the session's
+   * audio as 20 ms binary frames of 16-bit little-endian PCM; with `bidirectional`, audio sent back
+   * on the socket plays into the session. The connector is a connection of the token's data.
+   */
+  async websocketConnect(sessionId: string, token: string, websocketUri: string, options: WebsocketConnectOptions = {}): Promise<AudioConnection> {
+    if (typeof token !== 'string' || token === '') throw new TypeError('websocketConnect needs a token for the connector');
+    if (typeof websocketUri !== 'string' || !/^wss?:\/\//i.test(websocketUri)) throw new TypeError('websocketConnect needs a ws:// or wss:// URI');
+    const { data } = await this.client.request<AudioConnection>('POST', 'connect', { sessionId, token, websocket: { uri: websocketUri, ...options } });
+    return data;
+  }
+
+  /** Stops an Audio Connector: its WebSocket is closed and its connection leaves the session. */
+  async stopWebsocket(id: string): Promise<void> {
+    await this.client.request('POST', `connect/${enc(id)}/stop`);
   }
 
   /** Plays DTMF digits (0-9, *, #, p for a 500 ms pause) on the session's SIP calls, or on one connection's. */

@@ -17,6 +17,8 @@ export type {
   SipCall,
   CaptionsOptions,
   CaptionsStatus,
+  WebsocketConnectOptions,
+  AudioConnection,
 } from './colloquy.js';
 export { RestClient, type Credentials, type RestClientOptions } from './rest-client.js';
 export { ApiError, AuthError, NotFoundError, RequestError } from './errors.js';

@@ -631,6 +631,52 @@ class OpenTok
             throw new UnexpectedValueException('A render list from the server needs "count" and "items"');
         }
         return ['count' => $data['count'], 'items' => array_map(fn ($item) => new Render(is_array($item) ? $item : [], $this), array_values($data['items']))];
+     * Starts an Audio Connector (OpenTok's connectAudio): the server opens a WebSocket to
+     * $websocketOptions['uri'] (ws:// or wss://), sends a JSON message (content-type
+     * audio/l16;rate=… and the headers), then the session's audio (or only `streams`, mixed) as 20 ms
+     * binary frames of 16-bit little-endian PCM at `audioRate` (8000, 16000 or 24000; default
+     * 16000); with `bidirectional`, audio sent back on the socket plays into the session as a
+     * stream. The connector is a connection of the token's data. Returns the server's JSON:
+     * ['id' => …, 'connectionId' => …]; stop it with stopAudioConnection($id) or forceDisconnect.
+     *
+     * @param array{uri: string, streams?: list<string>, headers?: array<string, string>, audioRate?: int, bidirectional?: bool} $websocketOptions
+     * @return array{id: string, connectionId: string}
+     */
+    public function connectAudio(string $sessionId, string $token, array $websocketOptions): array
+    {
+        $sessionId = Validators::sessionBelongsTo($sessionId, $this->credentials->id);
+        if ($token === '') {
+            throw new InvalidArgumentException('connectAudio needs a token for the connector');
+        }
+        $uri = $websocketOptions['uri'] ?? null;
+        if (!is_string($uri) || preg_match('#^wss?://#i', $uri) !== 1) {
+            throw new InvalidArgumentException('connectAudio needs websocket option "uri", a ws:// or wss:// URI; got ' . Validators::show($uri));
+        }
+        $allowed = ['uri', 'streams', 'headers', 'audioRate', 'bidirectional'];
+        foreach (array_keys($websocketOptions) as $key) {
+            if (!in_array($key, $allowed, true)) {
+                throw new InvalidArgumentException('Unknown websocket option ' . Validators::show($key));
+            }
+        }
+        if (isset($websocketOptions['audioRate']) && !in_array($websocketOptions['audioRate'], [8000, 16000, 24000], true)) {
+            throw new InvalidArgumentException('audioRate is 8000, 16000 or 24000; got ' . Validators::show($websocketOptions['audioRate']));
+        }
+        $json = $this->client->request('POST', 'connect', ['sessionId' => $sessionId, 'token' => $token, 'websocket' => $websocketOptions])->json();
+        foreach (['id', 'connectionId'] as $field) {
+            if (!isset($json[$field]) || !is_string($json[$field])) {
+                throw new UnexpectedValueException('An Audio Connector from the server has no "' . $field . '"');
+            }
+        }
+        /** @var array{id: string, connectionId: string} $json */
+        return $json;
+    }
+
+    /** Stops an Audio Connector: its WebSocket is closed and its connection leaves the session. */
+    public function stopAudioConnection(string $id): bool
+    {
+        $id = Validators::id($id, 'Audio Connector ID');
+        $this->client->request('POST', 'connect/' . rawurlencode($id) . '/stop');
+        return true;
     }
 
     /** Plays DTMF digits (0-9, *, #, p for a 500 ms pause) on the session's SIP calls, or on one connection's. */

@@ -32,10 +32,14 @@
 //           compared by their listed fields) and whose seq is above `since`; ok:false on timeout
 //   {"cmd":"leave","clientId"}  disconnect request, socket and peers closed
 //   {"cmd":"leaveAll"}
+//   {"cmd":"ws.uri","path"}  -> {uri}: a ws:// URI of the WebSocket receiver (an Audio Connector's
+//        far end: it records what arrives on each path)
+//   {"cmd":"ws.socket","path"}  -> {socket: {headers, texts, frames, frameBytes, closeCode} | null}
 
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
+import { WebSocketServer } from 'ws';
 
 // What publishers send: one second of 640x480 VP8 (one keyframe) and Opus, looped. ffmpeg makes it
 // (a second or more of CPU), so a worker thread starts on it now, beside the server's start and
@@ -200,6 +204,24 @@ async function leave(clientId) {
   await entry.client.close();
 }
 
+// The WebSocket receiver for Audio Connector tests: per path, the upgrade's headers, the text
+// messages, the binary frames (count and size of the last) and the close code.
+const wsHttp = createServer((_req, res) => res.writeHead(426).end());
+const wsSockets = new Map();
+new WebSocketServer({ server: wsHttp }).on('connection', (ws, req) => {
+  const socket = { headers: req.headers, texts: [], frames: 0, frameBytes: 0, closeCode: null };
+  wsSockets.set(req.url ?? '', socket);
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) socket.texts.push(data.toString());
+    else {
+      socket.frames++;
+      socket.frameBytes = data.length;
+    }
+  });
+  ws.on('close', (code) => (socket.closeCode = code));
+});
+await new Promise((resolve) => wsHttp.listen(0, '127.0.0.1', resolve));
+
 // ---- Commands -----------------------------------------------------------------------------------
 
 async function handle(command) {
@@ -239,6 +261,10 @@ async function handle(command) {
     case 'leaveAll':
       await Promise.all([...clients.keys()].map(leave));
       return {};
+    case 'ws.uri':
+      return { uri: `ws://127.0.0.1:${wsHttp.address().port}${command.path ?? '/'}` };
+    case 'ws.socket':
+      return { socket: wsSockets.get(command.path) ?? null };
     default:
       throw Object.assign(new Error(`unknown command ${JSON.stringify(command.cmd)}`), { reason: 'unknown-command' });
   }
@@ -251,6 +277,8 @@ function shutdown(code = 0) {
     stub.closeAllConnections();
     await new Promise((resolve) => stub.close(resolve));
     await colloquy.close();
+    wsHttp.closeAllConnections();
+    await new Promise((resolve) => wsHttp.close(resolve));
   })()
     .catch((err) => {
       process.stderr.write(`start-server: error while closing: ${err.stack ?? err}\n`);

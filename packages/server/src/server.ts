@@ -27,6 +27,7 @@ import { archiveMediaSource, archiveSessionState } from './sessions/archive-sour
 import { SessionManager } from './sessions/session-manager.js';
 import { RenderManager } from './render/render-manager.js';
 import { SipGateway } from './sip/sip-gateway.js';
+import { AudioConnector } from './audio-connector/audio-connector.js';
 import { holdDataDir } from './store/backup.js';
 import { Store } from './store/index.js';
 import { TypedEmitter } from './typed-emitter.js';
@@ -53,6 +54,8 @@ export interface RunningServer {
   captions: CaptionsManager;
   /** Experience Composer: renders (a headless Chromium each) publishing web pages into sessions. */
   renders: RenderManager;
+  /** Audio Connector: session audio to WebSockets (and back). */
+  audioConnector: AudioConnector;
   bootstrap: BootstrapResult;
   /** The dashboard password generated at this start (first start without COLLOQUY_ADMIN_PASSWORD): shown once. */
   generatedAdminPassword: string | null;
@@ -161,6 +164,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       logger,
     });
     captions = captionsManager;
+    const audioConnector = new AudioConnector({ sessions, store, sfuAddress: config.announcedIps[0] ?? '127.0.0.1', logger });
     let baseUrl = config.publicUrl ?? `http://127.0.0.1:${config.port}`;
     // A render's browser opens this server at the address it listens on (known once bound).
     let ownUrl = `http://127.0.0.1:${config.port}`;
@@ -193,7 +197,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const ops = { metrics, load, metricsToken: config.metricsToken, ready: () => state.ready };
     // The video chat reads its project per request: it is chosen below, once the port is bound.
     const videoChat = { projectId: null as string | null };
-    app = await buildApp({ config, logger, store, sessions, inspector, archives, broadcasts: broadcastManager, ops, sip: gateway, captions: captionsManager, renders: renderManager }, state, { admin }, videoChat);
+    app = await buildApp({ config, logger, store, sessions, inspector, archives, broadcasts: broadcastManager, ops, sip: gateway, captions: captionsManager, renders: renderManager, audioConnector }, state, { admin }, videoChat);
     // The port is bound before a first start creates anything it shows once (the development
     // project, the dashboard password): on a busy port nothing is made that would never be shown.
     await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
@@ -226,6 +230,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       sip: gateway,
       captions: captionsManager,
       renders: renderManager,
+      audioConnector,
       bootstrap,
       generatedAdminPassword,
       load,
@@ -259,6 +264,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           await gateway.close();
           // Caption engines are killed (their runs end: stopped, server shutting down).
           captionsManager.close();
+          audioConnector.close();
           sessions.close();
           await media.close();
           stopCallbacks();

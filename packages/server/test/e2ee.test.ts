@@ -108,6 +108,8 @@ describe('e2ee sessions', () => {
   const mediaFeatures: Array<[string, string, (sessionId: string) => Record<string, unknown>]> = [
     ['live captions', '/captions', (sessionId) => ({ sessionId, token: ot.generateToken(sessionId, { role: 'moderator' }), languageCode: 'en-US' })],
     ['live streaming broadcasts', '/broadcast', (sessionId) => ({ sessionId, outputs: { hls: {} } })],
+    ['Experience Composer renders', '/render', (sessionId) => ({ sessionId, token: ot.generateToken(sessionId), url: 'http://127.0.0.1:9/page' })],
+    ['Audio Connector WebSockets', '/connect', (sessionId) => ({ sessionId, token: ot.generateToken(sessionId), websocket: { uri: 'ws://127.0.0.1:9/socket' } })],
   ];
   it.each(mediaFeatures)('%s in an e2ee session are refused with 409', async (_name, path, body) => {
     const e2ee = await createSession({ mediaMode: 'routed', e2ee: true });

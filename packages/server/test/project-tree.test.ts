@@ -109,7 +109,8 @@ describe('features this server does not provide', () => {
     expect(await call('POST', 'broadcast/', { sessionId: routed })).toMatchObject({ status: 400 });
     // SIP is provided now (test/sip/): the PHP SDK's /call path is the real dial, checking its body.
     expect(await call('POST', 'call', { sessionId: routed })).toMatchObject({ status: 400, data: { message: expect.stringMatching(/token|sip/) } });
-    expect(await call('POST', 'connect', { sessionId: routed })).toMatchObject({ status: 501 });
+    // So is the Audio Connector (test/audio-connector/): /connect checks its body.
+    expect(await call('POST', 'connect', { sessionId: routed })).toMatchObject({ status: 400, data: { message: expect.stringMatching(/token|websocket/) } });
     expect(await call('GET', 'broadcast/?offset=0')).toEqual({ status: 200, data: { count: 0, items: [] } });
   });
 });

@@ -118,6 +118,26 @@ final class RequestShapesTest extends TestCase
         self::assertStringEndsWith(' my-app/2.1', self::onlyRequest()['headers']['user-agent']);
     }
 
+    public function testConnectAudioPostsTheWebsocketAndStopPostsToItsId(): void
+    {
+        $id = '7d3c2b1a-0f9e-4d8c-b7a6-5e4d3c2b1a09';
+        self::server()->stubRespond(['status' => 200, 'body' => ['id' => $id, 'connectionId' => 'conn-9']]);
+        $connector = self::stubSdk()->connectAudio(self::$sessionId, 'T1==token', ['uri' => 'wss://bot.example.com/audio', 'streams' => ['s-1'], 'headers' => ['k' => 'v'], 'audioRate' => 16000, 'bidirectional' => true]);
+        self::assertRequest('POST', '/v2/project/' . self::server()->apiKey . '/connect', [
+            'sessionId' => self::$sessionId,
+            'token' => 'T1==token',
+            'websocket' => ['uri' => 'wss://bot.example.com/audio', 'streams' => ['s-1'], 'headers' => ['k' => 'v'], 'audioRate' => 16000, 'bidirectional' => true],
+        ]);
+        self::assertSame(['id' => $id, 'connectionId' => 'conn-9'], $connector);
+
+        self::server()->stubRespond(['status' => 200, 'body' => null]);
+        self::assertTrue(self::stubSdk()->stopAudioConnection($id));
+        self::assertRequest('POST', '/v2/project/' . self::server()->apiKey . '/connect/' . $id . '/stop', null);
+
+        $this->expectException(\Colloquy\Exception\InvalidArgumentException::class);
+        self::stubSdk()->connectAudio(self::$sessionId, 'T1==token', ['uri' => 'https://not-a-websocket.example.com/']);
+    }
+
     public function testDialPostsToCallAndPlayDtmfToTheConnection(): void
     {
         $id = '2f1c6a4e-7e43-4a4b-9d5b-0c8f6e2b1a11';

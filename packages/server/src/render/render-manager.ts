@@ -12,6 +12,7 @@ import type { SessionManager } from '../sessions/session-manager.js';
 import type { Project, Store } from '../store/index.js';
 import { Composer, RenderFailure } from './composer.js';
 import { RenderStore, type RenderRecord, type RenderStatus } from './render-store.js';
+import { requireClearMedia } from '../sessions/e2ee.js';
 
 /** OpenTok's render resolutions (landscape and portrait). */
 export const RENDER_RESOLUTIONS = ['640x480', '480x640', '1280x720', '720x1280', '1920x1080', '1080x1920'] as const;
@@ -89,7 +90,7 @@ export class RenderManager {
     if (settings.maxRenders === 0) throw new ColloquyError('unsupported', 'Experience Composer renders are turned off on this server (COLLOQUY_MAX_RENDERS=0)', 501);
     const session = this.#o.sessions.require(project, request.sessionId);
     if (session.mediaMode !== 'routed') throw conflict('Experience Composer renders are only possible in routed sessions (p2p.preference=disabled): this session is relayed');
-    if (session.e2ee) throw conflict('Experience Composer renders are not possible in end-to-end encrypted sessions: the server would need the media');
+    requireClearMedia(session, 'Experience Composer renders');
     let claims;
     try {
       claims = verifyClientToken(request.token, { projects: this.#o.store.projects, sessionId: session.id });

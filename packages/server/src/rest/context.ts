@@ -1,5 +1,6 @@
 // What every HTTP plugin is given: the parts of the server it may call.
 
+import type { AudioConnector } from '../audio-connector/audio-connector.js';
 import type { ArchiveManager } from '../archiving/archive-manager.js';
 import type { BroadcastManager } from '../broadcast/broadcast-manager.js';
 import type { CaptionsManager } from '../captions/captions-manager.js';
@@ -29,4 +30,6 @@ export interface AppContext {
   captions?: CaptionsManager;
   /** Experience Composer renders; left out by tests that build a bare app (the /render paths are then 404). */
   renders?: RenderManager;
+  /** Audio Connector (connect, stop); left out by tests that build a bare app (those routes answer 501/404). */
+  audioConnector?: AudioConnector;
 }

@@ -14,6 +14,7 @@ import type { AppContext } from './context.js';
 import { renderRoutes } from './renders.js';
 import { signalRoutes } from './signals.js';
 import { sipRoutes } from './sip.js';
+import { audioConnectorRoutes } from './audio-connector.js';
 import { streamRoutes } from './streams.js';
 import { unsupportedRoutes } from './unsupported.js';
 
@@ -33,5 +34,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   if (captions) await app.register(async (scope) => captionsRoutes(scope, captions));
   const renders = ctx.renders;
   if (renders) await app.register(async (scope) => renderRoutes(scope, renders));
+  const audioConnector = ctx.audioConnector;
+  if (audioConnector) await app.register(async (scope) => audioConnectorRoutes(scope, audioConnector));
   await app.register(async (scope) => unsupportedRoutes(scope, ctx));
 }

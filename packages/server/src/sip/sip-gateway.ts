@@ -5,11 +5,10 @@
 // and the connection end together: the far end's BYE or a failed call closes the connection, and a
 // `forceDisconnect` (or the session ending) hangs the call up. Media is CallMedia's (call-media.ts).
 
-import type { Project, SessionRecord, Store } from '../store/index.js';
-import { verifyClientToken, TokenError } from '../auth/client-token.js';
-import { conflict, invalid, notFound, ColloquyError } from '../errors.js';
+import type { Project, Store } from '../store/index.js';
+import { conflict, notFound, ColloquyError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { requireClearMedia } from '../sessions/e2ee.js';
+import { admitServerParticipant, requireProjectSession } from '../sessions/server-participant.js';
 import type { Connection, DisconnectReason, SessionManager, Stream } from '../sessions/session-manager.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import { publishAudioStream, type SessionPublisher } from '../media/audio/index.js';
@@ -111,28 +110,13 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
 
   async dial(project: Project, request: DialRequest): Promise<DialResult> {
     if (this.#closed) throw new ColloquyError('unavailable', 'The server is shutting down');
-    const record = this.#requireSession(project, request.sessionId);
-    if (record.mediaMode !== 'routed') {
-      throw conflict('SIP calls are only possible in routed sessions (p2p.preference=disabled): this session is relayed');
-    }
-    requireClearMedia(record, 'SIP calls');
     if (request.sip.secure) {
       throw new ColloquyError('unsupported', 'Secure SIP calls (TLS signalling, SRTP) are not available on this server yet', 501);
     }
     if (request.sip.video) {
       throw new ColloquyError('unsupported', 'SIP calls with video are not available on this server: dial without `video`', 501);
     }
-    let claims;
-    try {
-      claims = verifyClientToken(request.token, { projects: this.#store.projects, sessionId: record.id });
-    } catch (err) {
-      if (err instanceof TokenError) throw invalid(`The token is not valid for this session: ${err.message}`);
-      throw err;
-    }
-    if (claims.projectId !== project.id) throw invalid('The token is not valid for this session: it belongs to another project');
-    if (!['publisher', 'moderator'].includes(claims.role)) {
-      throw invalid('The token must allow publishing (role publisher or moderator): the SIP participant publishes its audio');
-    }
+    const { record, claims } = admitServerParticipant({ sessions: this.#sessions, store: this.#store, project, sessionId: request.sessionId, token: request.token, what: 'SIP calls', publishes: true });
     const ua = this.#userAgent();
     const host = hostOf(request.sip.uri);
     const { connection } = this.#sessions.join(record, claims, { userAgent: 'Colloquy SIP gateway', ip: host, sdk: { name: 'sip', version: '1' } });
@@ -187,7 +171,7 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
    * on the one whose connection is `connectionId`. 404 when there is no such call.
    */
   playDtmf(project: Project, sessionId: string, connectionId: string | null, digits: string): void {
-    this.#requireSession(project, sessionId);
+    requireProjectSession(this.#sessions, project, sessionId);
     const targets = [...this.#calls.values()].filter((c) => c.info.sessionId === sessionId && (connectionId === null || c.info.connectionId === connectionId));
     if (targets.length === 0) {
       throw notFound(connectionId === null ? 'Not found. There is no SIP call in this session.' : 'Not found. The connection is not a SIP call of this session.', 404);
@@ -260,15 +244,6 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     void live.publisher.close();
     if (!live.connection.closed) live.connection.close(reason);
     this.emit('callDestroyed', { ...live.info }, end);
-  }
-
-  #requireSession(project: Project, sessionId: string): SessionRecord {
-    try {
-      return this.#sessions.require(project, sessionId);
-    } catch (err) {
-      if (err instanceof ColloquyError && err.kind === 'not-found') throw notFound('Session not found: no session with this ID in the project', 404);
-      throw err;
-    }
   }
 
   #userAgent(): SipUserAgent {

@@ -7,108 +7,19 @@
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readWav, toneEnergy } from '../audio-analysis.js';
+import { audioTestPage as page } from '../audio-page.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { Baresip, freePort } from './baresip.js';
 import { p, until } from './helpers.js';
 
 const PAGE_TONE_HZ = 440;
 const PHONE_TONE_HZ = 1000;
-
-const page = (server: string) => `<!doctype html><html><head><meta charset="utf-8">
-<script src="${server}/v2/js/opentok.js"></script>
-<script>
-window.log = [];
-window.join = (apiKey, sessionId, token) => new Promise((resolve) => {
-  const session = OT.initSession(apiKey, sessionId);
-  window.session = session;
-  session.on('signal:dtmf', (e) => log.push({ type: 'dtmf', data: e.data, from: e.from && e.from.connectionId }));
-  session.on('streamCreated', (e) => {
-    log.push({ type: 'streamCreated', streamId: e.stream.streamId, hasVideo: e.stream.hasVideo, connectionId: e.stream.connection.connectionId, data: e.stream.connection.data });
-    const sub = session.subscribe(e.stream, document.body, { insertMode: 'append' }, (err) => log.push({ type: 'subscribed', error: err ? err.message : null }));
-    sub.on('videoElementCreated', (ev) => { window.remoteElement = ev.element; });
-  });
-  session.on('streamDestroyed', (e) => log.push({ type: 'streamDestroyed', streamId: e.stream.streamId, reason: e.reason }));
-  session.on('connectionDestroyed', (e) => log.push({ type: 'connectionDestroyed', connectionId: e.connection.connectionId, reason: e.reason }));
-  session.connect(token, (err) => resolve(err ? err.message : null));
-});
-// A tone from WebAudio as the microphone.
-window.publishTone = (hz) => new Promise((resolve) => {
-  const ctx = new AudioContext();
-  const osc = ctx.createOscillator();
-  osc.frequency.value = hz;
-  const gain = ctx.createGain();
-  gain.gain.value = 0.5;
-  const dest = ctx.createMediaStreamDestination();
-  osc.connect(gain).connect(dest);
-  osc.start();
-  const publisher = OT.initPublisher(document.body, { insertMode: 'append', videoSource: null, audioSource: dest.stream.getAudioTracks()[0] });
-  publisher.on('streamCreated', (e) => resolve(e.stream.streamId));
-  session.publish(publisher);
-});
-// The loudest frequency the subscriber plays, from an AnalyserNode on its MediaStream.
-window.loudest = () => {
-  const el = window.remoteElement;
-  if (!el || !el.srcObject) return null;
-  if (!window.analyser) {
-    // The subscriber's MediaStream may not carry its audio track yet (createMediaStreamSource then
-    // throws): not heard yet, try again on the next poll.
-    if (el.srcObject.getAudioTracks().length === 0) return null;
-    const ctx = new AudioContext();
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 8192;
-    try {
-      ctx.createMediaStreamSource(el.srcObject).connect(analyser);
-    } catch (e) {
-      ctx.close();
-      return null;
-    }
-    window.analyser = analyser;
-    window.analyserRate = ctx.sampleRate;
-  }
-  const bins = new Float32Array(window.analyser.frequencyBinCount);
-  window.analyser.getFloatFrequencyData(bins);
-  let best = 0;
-  for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
-  return { hz: (best * window.analyserRate) / window.analyser.fftSize, db: bins[best] };
-};
-</script></head><body></body></html>`;
-
-/** Power of one frequency in 16-bit mono PCM (Goertzel), as amplitude²/4 of a full-scale-1 sine. */
-function toneEnergy(samples: Int16Array, rate: number, hz: number): number {
-  const k = (2 * Math.cos((2 * Math.PI * hz) / rate));
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < samples.length; i++) {
-    const s0 = samples[i]! / 32768 + k * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return (s1 * s1 + s2 * s2 - k * s1 * s2) / (samples.length * samples.length);
-}
-
-/** The PCM of a 16-bit WAV file (finds the data chunk). */
-function readWav(path: string): { rate: number; samples: Int16Array } {
-  const buf = readFileSync(path);
-  const rate = buf.readUInt32LE(24);
-  let offset = 12;
-  while (offset + 8 <= buf.length) {
-    const id = buf.toString('ascii', offset, offset + 4);
-    const size = buf.readUInt32LE(offset + 4);
-    if (id === 'data') {
-      const end = Math.min(buf.length, offset + 8 + (size || buf.length));
-      const data = buf.subarray(offset + 8, end - ((end - offset - 8) % 2));
-      return { rate, samples: new Int16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) };
-    }
-    offset += 8 + size + (size % 2);
-  }
-  throw new Error(`no data chunk in ${path}`);
-}
 
 describe('SIP interconnect: audio and DTMF between a browser and baresip', () => {
   let t: TestServer;

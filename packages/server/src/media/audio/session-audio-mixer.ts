@@ -1,6 +1,6 @@
 // A session's audio mixed into one feed on a 20 ms clock: every stream of the session (or only the
 // named ones), minus the excluded (the listener's own stream), each tapped by a StreamAudioTap at
-// 48 kHz and queued; every 20 ms of wall time the queues' heads are summed (clipped to 16 bits) into
+// 48 kHz and queued; for every 20 ms of wall time the queues' heads are summed (clipped to 16 bits) into
 // one frame, brought to the output rate and handed to `onFrame`. Silence when nothing is queued, so
 // the far end gets a steady 50 frames a second whatever the session does. Streams published after
 // the start join the mix, streams that end leave it. Users: SIP calls (to the phone), the Audio
@@ -11,10 +11,6 @@ import type { Session, SessionManager, Stream } from '../../sessions/session-man
 import { downsampleFrom48k, FRAME_48K, type PcmRate } from './pcm.js';
 import { StreamAudioTap } from './stream-audio-tap.js';
 
-/** Audio queued per stream at most (200 ms): older audio is dropped, so latency stays bounded. */
-const MAX_QUEUE = FRAME_48K * 10;
-/** Frames the clock may send at once after a stall of the event loop; beyond that it skips ahead. */
-const MAX_CATCH_UP = 5;
 
 export interface SessionAudioMixerOptions {
   sessions: SessionManager;
@@ -25,8 +21,19 @@ export interface SessionAudioMixerOptions {
   exclude?: readonly string[];
   /** The rate of the frames handed to `onFrame` (48000 by default): 20 ms is rate / 50 samples. */
   sampleRate?: PcmRate;
-  /** One 20 ms frame of the mix, every 20 ms. A throw is logged; the clock goes on. */
-  onFrame: (pcm: Int16Array) => void;
+  /**
+   * After a stall of the event loop, how much audio the clock hands out at once to catch up (100 ms
+   * by default: 5 frames, as a phone's jitter buffer takes); beyond that it skips ahead (those
+   * frames are counted in `stats.skipped`, never handed out). Each stream's queue holds twice this
+   * (at least 200 ms); older audio is dropped, so latency stays bounded.
+   */
+  maxCatchUpMs?: number;
+  /**
+   * One 20 ms frame of the mix, every 20 ms. `lateMs`: how long after its due time the frame is
+   * handed out (under 10 ms normally; more when catching up after a stall). A throw is logged; the
+   * clock goes on.
+   */
+  onFrame: (pcm: Int16Array, lateMs: number) => void;
   logger: Logger;
 }
 
@@ -41,6 +48,8 @@ export class SessionAudioMixer {
   readonly #streams: Set<string> | null;
   readonly #exclude: Set<string>;
   readonly #sampleRate: PcmRate;
+  readonly #maxCatchUp: number;
+  readonly #maxQueue: number;
   readonly #sources = new Map<string, Source>();
   #stopWatch: (() => void) | null = null;
   #timer: NodeJS.Timeout | undefined;
@@ -55,6 +64,8 @@ export class SessionAudioMixer {
     this.#streams = options.streams ? new Set(options.streams) : null;
     this.#exclude = new Set(options.exclude ?? []);
     this.#sampleRate = options.sampleRate ?? 48000;
+    this.#maxCatchUp = Math.max(1, Math.round((options.maxCatchUpMs ?? 100) / 20));
+    this.#maxQueue = Math.max(10, this.#maxCatchUp * 2) * FRAME_48K;
   }
 
   /** Stream ids being mixed now. */
@@ -93,7 +104,7 @@ export class SessionAudioMixer {
     const tap = StreamAudioTap.open(stream, (pcm) => {
       source.queue.push(pcm);
       source.queued += pcm.length;
-      while (source.queued > MAX_QUEUE && source.queue.length > 1) source.queued -= source.queue.shift()!.length;
+      while (source.queued > this.#maxQueue && source.queue.length > 1) source.queued -= source.queue.shift()!.length;
     });
     if (!tap) return;
     source.tap = tap;
@@ -109,14 +120,16 @@ export class SessionAudioMixer {
 
   #tick(): void {
     if (this.#closed) return;
-    const due = Math.floor((performance.now() - this.#clockStart) / 20);
-    let budget = MAX_CATCH_UP;
+    const now = performance.now();
+    const due = Math.floor((now - this.#clockStart) / 20);
+    let budget = this.#maxCatchUp;
     while (this.#framesSent < due && budget-- > 0) {
       const frame = this.#mixFrame();
       this.#framesSent++;
       this.stats.frames++;
       try {
-        this.#options.onFrame(frame);
+        // Frame n (from 1) is due at clockStart + 20 n.
+        this.#options.onFrame(frame, now - this.#clockStart - this.#framesSent * 20);
       } catch (err) {
         // One bad frame must not stop the clock.
         this.#options.logger.warn({ err }, 'mixed audio frame failed');
