@@ -33,14 +33,14 @@ export function speechWav(text: string, options: SpeechOptions = {}): { path: st
   const path = spoken.replace('spoken-', 'speech-');
   execFileSync('espeak-ng', ['-v', options.voice ?? SPEECH_VOICE, '-s', String(options.wordsPerMinute ?? 145), '-w', spoken, text]);
   const speechSeconds = Number(execFileSync('soxi', ['-D', spoken], { encoding: 'utf8' }).trim());
-  execFileSync('sox', [spoken, '-r', String(options.sampleRate ?? 48000), '-c', '1', '-b', '16', '-e', 'signed-integer', path, 'pad', String(options.padBefore ?? 1), String(options.padAfter ?? 2)]);
+  execFileSync('sox', ['-D', spoken, '-r', String(options.sampleRate ?? 48000), '-c', '1', '-b', '16', '-e', 'signed-integer', path, 'pad', String(options.padBefore ?? 1), String(options.padAfter ?? 2)]);
   return { path, speechSeconds };
 }
 
 /** Raw 16 kHz 16-bit mono PCM of a spoken sentence (with silence around it), for a recognizer. */
 export function speechPcm16k(text: string, options: Omit<SpeechOptions, 'sampleRate'> = {}): { pcm: Int16Array; speechSeconds: number } {
   const { path, speechSeconds } = speechWav(text, { ...options, sampleRate: 16000 });
-  const raw = execFileSync('sox', [path, '-t', 'raw', '-r', '16000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-L', '-'], { maxBuffer: 64 * 1024 * 1024 });
+  const raw = execFileSync('sox', ['-D', path, '-t', 'raw', '-r', '16000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-L', '-'], { maxBuffer: 64 * 1024 * 1024 });
   const pcm = new Int16Array(raw.length / 2);
   for (let i = 0; i < pcm.length; i++) pcm[i] = raw.readInt16LE(i * 2);
   return { pcm, speechSeconds };

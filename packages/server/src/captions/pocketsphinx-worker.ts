@@ -75,7 +75,13 @@ write({ type: 'ready' });
 
 let inSpeech = false;
 let utteranceSamples = 0;
-let lastPartialAt = 0;
+/**
+ * Audio (in samples) since the last partial result. Partials are paced by audio time, not wall time:
+ * asking the decoder for its hypothesis mid-utterance at wall-clock moments made what it finally
+ * heard depend on the machine's load (the same sentence came out as 4 of 7 words or none).
+ */
+let samplesSincePartial = 0;
+const partialSamples = Math.round((partialMs * 16000) / 1000);
 let lastPartial = '';
 /** A byte left over when a chunk of stdin ends in the middle of a sample. */
 let oddByte: number | null = null;
@@ -94,6 +100,7 @@ function endUtterance(): void {
   api.psStartUtt(decoder);
   inSpeech = false;
   utteranceSamples = 0;
+  samplesSincePartial = 0;
   lastPartial = '';
 }
 
@@ -103,9 +110,9 @@ function decode(samples: Int16Array): void {
   if (speaking) {
     inSpeech = true;
     utteranceSamples += samples.length;
-    const now = Date.now();
-    if (partialMs > 0 && now - lastPartialAt >= partialMs) {
-      lastPartialAt = now;
+    samplesSincePartial += samples.length;
+    if (partialMs > 0 && samplesSincePartial >= partialSamples) {
+      samplesSincePartial = 0;
       const text = hypothesis();
       if (text && text !== lastPartial) {
         lastPartial = text;

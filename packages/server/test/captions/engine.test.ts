@@ -156,12 +156,17 @@ async function feed(recognizer: { write(pcm: Int16Array): void; stats: { samples
   }
 }
 
-/** Resolves once no result has come for 1.5 s. */
+/**
+ * Resolves once no result has come for 4 s. Up to 2 s of audio can still sit in the engine's pipe
+ * after the feed ends, and a loaded machine may leave the engine without CPU for seconds: a shorter
+ * wait read the first half of a sentence's finals as all of them ("depth is" for "hello colloquy,
+ * this is a caption test").
+ */
 async function quiet(results: unknown[]): Promise<void> {
   let seen = -1;
   while (results.length !== seen) {
     seen = results.length;
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 4000));
   }
 }
 
