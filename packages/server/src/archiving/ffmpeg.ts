@@ -45,30 +45,19 @@ export function runFfmpeg(args: string[], onProgress?: (p: FfmpegProgress) => vo
   }
   let stderr = '';
   let cancelled = false;
-  let pending = '';
-  let current: Partial<FfmpegProgress> = {};
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL);
   });
-  child.stdout.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl).trim();
-      pending = pending.slice(nl + 1);
-      const eq = line.indexOf('=');
-      if (eq < 0) continue;
-      const key = line.slice(0, eq);
-      const value = line.slice(eq + 1);
+  child.stdout.on(
+    'data',
+    progressParser((values) => {
       // ffmpeg 5 prints out_time_us and, despite its name, microseconds in out_time_ms too.
-      if (key === 'out_time_us' && /^\d+$/.test(value)) current.outSeconds = Number(value) / 1e6;
-      else if (key === 'speed') current.speed = /^[\d.]+x$/.test(value) ? Number(value.slice(0, -1)) : null;
-      else if (key === 'progress') {
-        if (current.outSeconds !== undefined) onProgress?.({ outSeconds: current.outSeconds, speed: current.speed ?? null });
-        current = {};
-      }
-    }
-  });
+      const us = values.get('out_time_us');
+      if (us === undefined || !/^\d+$/.test(us)) return;
+      const speed = values.get('speed');
+      onProgress?.({ outSeconds: Number(us) / 1e6, speed: speed !== undefined && /^[\d.]+x$/.test(speed) ? Number(speed.slice(0, -1)) : null });
+    }),
+  );
   const done = new Promise<void>((resolve, reject) => {
     child.once('error', (err) => reject(new FfmpegError(`cannot run ${binary}: ${err.message}`)));
     child.once('close', (code, signal) => {
@@ -113,5 +102,26 @@ export async function probeFile(path: string): Promise<ProbedFile> {
     duration: duration !== null && Number.isFinite(duration) ? duration : null,
     hasAudio: !!json.streams?.some((s) => s.codec_type === 'audio'),
     hasVideo: !!json.streams?.some((s) => s.codec_type === 'video'),
+  };
+}
+
+/** Parses ffmpeg's `-progress pipe:1` output into blocks (one per `progress=` line). */
+export function progressParser(onBlock: (values: Map<string, string>) => void): (chunk: Buffer) => void {
+  let pending = '';
+  let block = new Map<string, string>();
+  return (chunk) => {
+    pending += chunk.toString();
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      const eq = line.indexOf('=');
+      if (eq < 0) continue;
+      block.set(line.slice(0, eq), line.slice(eq + 1));
+      if (line.startsWith('progress=')) {
+        onBlock(block);
+        block = new Map();
+      }
+    }
   };
 }

@@ -76,24 +76,3 @@ export class LiveProcess {
     if (!this.#ended) this.child.kill('SIGKILL');
   }
 }
-
-/** Parses ffmpeg's `-progress pipe:1` output into blocks (one per `progress=` line). */
-export function progressParser(onBlock: (values: Map<string, string>) => void): (chunk: Buffer) => void {
-  let pending = '';
-  let block = new Map<string, string>();
-  return (chunk) => {
-    pending += chunk.toString();
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl).trim();
-      pending = pending.slice(nl + 1);
-      const eq = line.indexOf('=');
-      if (eq < 0) continue;
-      block.set(line.slice(0, eq), line.slice(eq + 1));
-      if (line.startsWith('progress=')) {
-        onBlock(block);
-        block = new Map();
-      }
-    }
-  };
-}

@@ -6,7 +6,8 @@
 
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
-import { LiveProcess, progressParser } from './live-process.js';
+import { progressParser } from '../archiving/ffmpeg.js';
+import { LiveProcess } from './live-process.js';
 import type { RtmpStatus } from './broadcast-store.js';
 
 /** MPEG-TS packets are 188 bytes: a (re)started output is fed from a packet boundary. */
