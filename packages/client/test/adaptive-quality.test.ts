@@ -120,7 +120,9 @@ describe('adaptive quality on an impaired downlink', () => {
     // Slow: with only audio flowing, only a padding probe can show that the link carries video
     // again, and probes that fail back off (measured here under load: 38 to 60+ s).
     const l2 = await waitForLog(weak, (l) => l.some((e) => e.type === 'videoEnabled' && e['reason'] === 'quality'), 'videoEnabled (quality)', 120_000);
-    const back = await decodesAt(weak, weakKey, (w) => w > 0, 'weak subscriber decoding again', 30_000);
+    // The allocator may take the video off again while the estimate settles (seen once under load:
+    // videoEnabled, then no frames for 30 s); what must hold is that it comes back and stays.
+    const back = await decodesAt(weak, weakKey, (w) => w > 0, 'weak subscriber decoding again', 90_000);
     console.log(`adaptive: lifted: videoEnabled ${Date.now() - liftedAt} ms after; decoding ${back.width} px; events ${JSON.stringify(l2.filter((e) => /video/.test(e.type)).map((e) => e.type))}; ${JSON.stringify(downlinks())}`);
     expect(l2.some((e) => e.type === 'videoDisableWarningLifted')).toBe(true);
     expect((await log(weak)).filter((e) => e.type === 'videoDisabled').every((e) => e['reason'] === 'quality')).toBe(true);
