@@ -166,7 +166,11 @@ describe('colloquy serve with TLS', () => {
         if (Date.now() > deadline) throw new Error(`certificate not reloaded:\n${server.output()}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(server.output()).toMatch(/"msg":"TLS certificate reloaded"/);
+      // The log line comes through the child's stdout pipe, possibly after the new certificate is served.
+      while (!/"msg":"TLS certificate reloaded"/.test(server.output())) {
+        if (Date.now() > deadline) throw new Error(`no "TLS certificate reloaded" line:\n${server.output()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
       server.child.kill('SIGTERM');
       expect(await exitOf(server.child)).toBe(0);
     } finally {
