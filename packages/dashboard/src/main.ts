@@ -4,6 +4,7 @@
 import { api, loadMe, setCsrfToken, setSignedOutHandler } from './api';
 import { h, replace } from './dom';
 import { archivesPage } from './pages/archives';
+import { broadcastPlayerPage, broadcastsPage } from './pages/broadcasts';
 import { inspectorListPage, inspectorSessionPage } from './pages/inspector';
 import { liveListPage, liveSessionPage } from './pages/live';
 import { loginPage } from './pages/login';
@@ -22,6 +23,8 @@ route('/live/:project/:sid', liveSessionPage);
 route('/inspector', inspectorListPage);
 route('/inspector/:project/:sid', inspectorSessionPage);
 route('/archives', archivesPage);
+route('/broadcasts', broadcastsPage);
+route('/broadcasts/:project/:id', broadcastPlayerPage);
 
 const root = document.getElementById('app')!;
 const nav = h('nav', { class: 'nav' });
@@ -35,6 +38,7 @@ const SECTIONS: Array<[string, string]> = [
   ['/live', 'Live sessions'],
   ['/inspector', 'Inspector'],
   ['/archives', 'Archives'],
+  ['/broadcasts', 'Broadcasts'],
 ];
 
 function drawNav(signedIn: boolean): void {

@@ -1,7 +1,7 @@
 // The dashboard API over real HTTP: operator sign-in (wrong password, cookie flags, CSRF, Origin,
 // rate limit, generated password), projects and applications (create, show, rotate with the old
 // secret refused by the real opentok SDK, key replacement, delete with cascade), demo sessions and
-// tokens, Inspector reads, archives (list with signed links, delete, a project's files with it).
+// tokens, Inspector reads, archives (list with signed links, delete, a project's files with it), broadcasts (list, one, HLS as a path).
 
 import { Video } from '@vonage/video';
 import OpenTok from 'opentok';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArchiveRecord } from '../src/archiving/archive-store.js';
+import type { BroadcastRecord } from '../src/broadcast/broadcast-store.js';
 import { verifyClientToken } from '../src/auth/client-token.js';
 import { loadConfig } from '../src/config.js';
 import { startServer } from '../src/server.js';
@@ -444,6 +445,38 @@ describe('Inspector, live and archives through the dashboard API', () => {
     expect(existsSync(join(t.server.archives.archivesDir, own))).toBe(false);
     expect(t.server.archives.store.get(own)?.status).toBe('deleted');
     expect(existsSync(join(t.server.archives.archivesDir, others))).toBe(true);
+  });
+
+  it("lists a project's broadcasts with their HLS playlist as a path, and refuses another project's", async () => {
+    const broadcast = (projectId: string, over: Partial<BroadcastRecord>): string => {
+      const id = randomUUID();
+      t.server.broadcasts.store.insert({
+        id, projectId, sessionId: `1_session-${id}`, status: 'stopped', reason: 'user initiated', createdAt: Date.now(), updatedAt: Date.now(),
+        resolution: '640x480', streamMode: 'auto', hasAudio: true, hasVideo: true, maxDuration: 14_400, maxBitrate: null, multiBroadcastTag: null,
+        layout: { type: 'bestFit' } as BroadcastRecord['layout'], hls: { dvr: true, lowLatency: false, status: 'ended' }, rtmp: [], selected: [], ...over,
+      });
+      return id;
+    };
+    const dvr = broadcast(t.apiKey, {});
+    const rtmpOnly = broadcast(t.apiKey, { hls: null, rtmp: [{ id: 'yt', serverUrl: 'rtmp://127.0.0.1/live', streamName: 'key', status: 'offline' }] });
+    const others = broadcast(t.applicationId, {});
+
+    const list = await op.call('GET', `/projects/${t.apiKey}/broadcasts`);
+    expect(list.status).toBe(200);
+    expect(list.body.count).toBe(2);
+    const byId = new Map(list.body.items.map((b: { id: string }) => [b.id, b]));
+    expect(byId.get(dvr)).toEqual({
+      id: dvr, sessionId: `1_session-${dvr}`, status: 'stopped', reason: 'user initiated', createdAt: expect.any(Number), resolution: '640x480',
+      hls: `/hls/${dvr}/index.m3u8?DVR`, hlsStatus: 'ended', lowLatency: false, dvr: true, rtmp: [],
+    });
+    // The stream key stays out of the dashboard's view.
+    expect(byId.get(rtmpOnly)).toMatchObject({ hls: null, hlsStatus: null, rtmp: [{ id: 'yt', serverUrl: 'rtmp://127.0.0.1/live', status: 'offline' }] });
+    expect(JSON.stringify(byId.get(rtmpOnly))).not.toContain('key');
+    expect((await op.call('GET', `/projects/${t.apiKey}/broadcasts/${dvr}`)).body).toEqual(byId.get(dvr));
+    expect((await op.call('GET', `/projects/${t.apiKey}/broadcasts/${others}`)).status).toBe(404);
+    expect((await op.call('GET', `/projects/${t.apiKey}/broadcasts/not-a-uuid`)).status).toBe(404);
+    expect((await op.call('GET', `/projects/${t.apiKey}/broadcasts?limit=0`)).status).toBe(400);
+    expect((await fetch(`${t.url}/dashboard/api/projects/${t.apiKey}/broadcasts`)).status).toBe(401);
   });
 
   it("deleting a project disconnects its clients and removes its archives' files", async () => {

@@ -1,5 +1,6 @@
 // The dashboard's JSON API under /dashboard/api: sign-in, projects and applications, demo sessions
-// and tokens, live sessions, Inspector data and archives (archiving/'s ArchiveManager). Every route
+// and tokens, live sessions, Inspector data, archives (archiving/'s ArchiveManager) and broadcasts
+// (broadcast/'s BroadcastManager, read-only: the HLS player page). Every route
 // but login needs the session cookie; every mutating one also the CSRF token in `X-CSRF-Token` and,
 // when the browser sends an Origin, our own origin.
 
@@ -14,12 +15,16 @@ import { parseEventQuery, parseQualityQuery } from '../inspector/query-params.js
 import type { AppContext } from '../rest/context.js';
 import { parseWith } from '../rest/validation.js';
 import type { ArchiveRecord } from '../archiving/archive-store.js';
+import { hlsUrl } from '../broadcast/broadcast-json.js';
+import type { BroadcastRecord } from '../broadcast/broadcast-store.js';
 import type { Project, SessionRecord } from '../store/index.js';
 import { ProjectValidationError } from '../store/index.js';
 import { sameSecret, type AdminAuth, type AdminSession } from './admin-auth.js';
 import type {
   ArchiveItem,
   ArchiveList,
+  BroadcastItem,
+  BroadcastList,
   CreatedApplication,
   InspectorSessionDetail,
   MeResponse,
@@ -452,6 +457,35 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
     log.info({ projectId: project.id, archiveId: request.params.archiveId }, 'archive deleted from the dashboard');
     return reply.status(204).send();
   });
+
+  // ---- broadcasts (read-only: starting and stopping them is the REST API's job)
+
+  const broadcastItem = (r: BroadcastRecord): BroadcastItem => ({
+    id: r.id,
+    sessionId: r.sessionId,
+    status: r.status,
+    reason: r.reason || null,
+    createdAt: r.createdAt,
+    resolution: r.resolution,
+    // A path, not the public URL: the dashboard and the HLS files are served by this same server,
+    // and the page's Content-Security-Policy only lets it fetch its own origin.
+    hls: hlsUrl('', r),
+    hlsStatus: r.hls?.status ?? null,
+    lowLatency: r.hls?.lowLatency ?? false,
+    dvr: r.hls?.dvr ?? false,
+    rtmp: r.rtmp.map((t) => ({ id: t.id, serverUrl: t.serverUrl, status: t.status })),
+  });
+
+  app.get<{ Params: { id: string } }>('/projects/:id/broadcasts', async (request) => {
+    const project = requireProject(request.params.id);
+    const { limit, offset } = parseWith(pagingSchema, request.query, 'Query');
+    const page = ctx.broadcasts.list(project.id, { offset, count: limit });
+    return { count: page.count, items: page.items.map(broadcastItem) } satisfies BroadcastList;
+  });
+
+  app.get<{ Params: { id: string; broadcastId: string } }>('/projects/:id/broadcasts/:broadcastId', async (request) =>
+    broadcastItem(ctx.broadcasts.get(requireProject(request.params.id), request.params.broadcastId)),
+  );
 }
 
 /** Proves an application token verifies with the stored public key, so a wrong key shows here, not at connect. */

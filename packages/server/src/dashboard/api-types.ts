@@ -109,6 +109,30 @@ export interface ArchiveList {
   items: ArchiveItem[];
 }
 
+/** A live streaming broadcast as the dashboard's broadcast list and HLS player page show it. */
+export interface BroadcastItem {
+  id: string;
+  sessionId: string;
+  /** started | stopped */
+  status: string;
+  reason: string | null;
+  createdAt: number;
+  resolution: string;
+  /** The HLS playlist as a path on this server (the page plays it from its own origin), or null without HLS. */
+  hls: string | null;
+  /** connecting | live | ended | error, or null without HLS. */
+  hlsStatus: string | null;
+  lowLatency: boolean;
+  dvr: boolean;
+  rtmp: Array<{ id: string; serverUrl: string; status: string }>;
+}
+
+export interface BroadcastList {
+  /** How many broadcasts the project has in all. */
+  count: number;
+  items: BroadcastItem[];
+}
+
 /** GET /dashboard/api/projects/:id/sessions/:sid: everything the Inspector page shows but the charts. */
 export interface InspectorSessionDetail {
   session: SessionListItem;
