@@ -194,7 +194,7 @@ describe('broadcast REST', { timeout: 120_000 }, () => {
     expect(await (await fetch(hlsUrl)).text()).toMatch(/#EXT-X-ENDLIST/);
   });
 
-  it('@vonage/video (application credentials): start with an RTMP target, get, stop', async () => {
+  it('@vonage/video (application credentials): start with an RTMP target, get, stop; manual mode: addStreamToBroadcast, removeStreamFromBroadcast', async () => {
     type B = Record<string, any>;
     const video = new Video({ applicationId: TEST_APPLICATION_ID, privateKey: testKeyPair().privateKey }, { videoHost: base });
     const { sessionId } = await video.createSession({ mediaMode: MediaMode.ROUTED });
@@ -212,5 +212,18 @@ describe('broadcast REST', { timeout: 120_000 }, () => {
     }
     const stopped = (await video.stopBroadcast(started['id'])) as unknown as B;
     expect(stopped).toMatchObject({ status: 'stopped', broadcastUrls: { rtmp: [{ id: 'yt', status: 'offline' }] } });
+
+    // Manual stream mode: addStreamToBroadcast / removeStreamFromBroadcast (their PATCH body also carries broadcastId).
+    const manual = (await video.startBroadcast(sessionId, { outputs: { hls: {} }, streamMode: 'manual' } as never)) as unknown as B;
+    const stream = await media.addStream({ streamId: 'vonage-cam', sessionId, video: 'VP8', audio: true, seconds: 30 });
+    try {
+      await video.addStreamToBroadcast(manual['id'], stream.streamId);
+      expect(((await video.getBroadcast(manual['id'])) as unknown as B)['streams']).toEqual([{ streamId: 'vonage-cam', hasAudio: true, hasVideo: true }]);
+      await video.removeStreamFromBroadcast(manual['id'], stream.streamId);
+      expect(((await video.getBroadcast(manual['id'])) as unknown as B)['streams']).toEqual([]);
+    } finally {
+      await media.removeStream('vonage-cam');
+      await video.stopBroadcast(manual['id']);
+    }
   });
 });
