@@ -631,6 +631,9 @@ class OpenTok
             throw new UnexpectedValueException('A render list from the server needs "count" and "items"');
         }
         return ['count' => $data['count'], 'items' => array_map(fn ($item) => new Render(is_array($item) ? $item : [], $this), array_values($data['items']))];
+    }
+
+    /**
      * Starts an Audio Connector (OpenTok's connectAudio): the server opens a WebSocket to
      * $websocketOptions['uri'] (ws:// or wss://), sends a JSON message (content-type
      * audio/l16;rate=… and the headers), then the session's audio (or only `streams`, mixed) as 20 ms
