@@ -3,6 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The adaptive-quality acceptance test (Chromium behind tbf in a network namespace) is run on its
+    // own (`npm run test:adaptive -w @colloquy/client`): it is not reliable yet on a loaded 2-core
+    // machine (issue 15 is open), and a flaky test in `npm test` would block every landing.
+    exclude: [...(process.env['COLLOQUY_TEST_ADAPTIVE'] === '1' ? [] : ['test/adaptive-quality.test.ts']), '**/node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },
