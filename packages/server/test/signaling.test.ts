@@ -422,6 +422,23 @@ describe('resume', () => {
     expect(c.of('ping').length).toBeGreaterThanOrEqual(4);
     expect(c.closed).toBeNull();
   });
+
+  it("does not cut clients for the server's own stall (a blocked event loop is not client silence)", async () => {
+    const sessionId = await createSession();
+    const a = await join(sessionId);
+    // Block this process (server and client alike) for 2 s, over twice the 900 ms timeout, as a
+    // long GC or a heap snapshot does. The sweep then runs before the sockets' pongs are read.
+    const until = Date.now() + 2000;
+    while (Date.now() < until) {
+      /* busy */
+    }
+    const pingsAfter = a.of('ping').length;
+    const deadline = Date.now() + 15_000;
+    while (a.of('ping').length < pingsAfter + 4 && a.closed === null && Date.now() < deadline) await sleep(50);
+    expect(a.closed).toBeNull();
+    expect(a.of('ping').length).toBeGreaterThanOrEqual(pingsAfter + 4);
+    expect(t.server.sessions.live(sessionId)!.getConnection(a.connectionId)!.away).toBe(false);
+  });
 });
 
 describe('events for the Inspector', () => {

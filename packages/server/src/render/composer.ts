@@ -6,9 +6,22 @@
 // leaves the session cleanly and closes the browser. Every path that ends a Composer closes its
 // Chromium: a failed start, a crash, a stop, the server's shutdown.
 
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+// Types only: playwright-core itself is loaded at the first render (see loadChromium).
+import type { Browser, BrowserType, Frame, Page } from 'playwright-core';
 import type { Logger } from '../logger.js';
 import { COMPOSER_PAGE_PATH, type ComposerPublishRequest } from './composer-page.js';
+
+/**
+ * playwright-core, imported the first time a render starts. A static import would load it into
+ * every server: ~30 MB of heap and ~0.35 s of start-up for a feature most deployments never use,
+ * and a V8 heap snapshot of the server went from ~1 s to ~30 s (which stalled the event loop long
+ * enough for clients' heartbeats to give up in the leak benchmark). Loaded once, then shared.
+ */
+let chromiumType: Promise<BrowserType> | null = null;
+export function loadChromium(): Promise<BrowserType> {
+  chromiumType ??= import('playwright-core').then((m) => m.chromium);
+  return chromiumType;
+}
 
 /** A reason the render could not start or went on; the message is shown to the app. */
 export class RenderFailure extends Error {
@@ -111,6 +124,7 @@ export class Composer {
   async #start(): Promise<ComposerStarted> {
     const o = this.#options;
     const t0 = performance.now();
+    const chromium = await loadChromium();
     const browser = await chromium.launch({
       executablePath: o.chromiumPath,
       headless: true,

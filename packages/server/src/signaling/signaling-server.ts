@@ -105,6 +105,8 @@ export class SignalingServer {
   readonly #broadcasts = new Map<Session, SessionBroadcast>();
   readonly #admission: JoinAdmission;
   readonly #heartbeat: NodeJS.Timeout;
+  /** When the heartbeat sweep last ran: a sweep that runs late means this process stalled. */
+  #lastSweepAt = Date.now();
   #closed = false;
   /** Valid client messages received since start, by type (the /metrics counter reads it). */
   readonly messagesReceived = new Map<string, number>();
@@ -575,8 +577,16 @@ export class SignalingServer {
   /** Pings every socket, and drops those that have gone silent (their connections wait for a resume). */
   #sweep(): void {
     const now = Date.now();
+    // A sweep far behind its schedule means the event loop was blocked (a long GC, a heap
+    // snapshot, an overloaded CPU): the clients' pongs of that time are still unread in the
+    // sockets, and the timer phase runs before they are read. Judging silence now would cut
+    // every client for the server's own stall, so this round only pings; the next one judges.
+    const stalledMs = now - this.#lastSweepAt - this.#options.heartbeatMs;
+    this.#lastSweepAt = now;
+    const judge = stalledMs < this.#options.heartbeatMs;
+    if (!judge) this.#log.warn({ stalledMs, sockets: this.#peers.size }, 'event loop stalled; heartbeat timeouts wait one more round');
     for (const peer of this.#peers.values()) {
-      if (now - peer.lastHeard > this.#options.heartbeatTimeoutMs) {
+      if (judge && now - peer.lastHeard > this.#options.heartbeatTimeoutMs) {
         this.#log.debug({ ip: peer.ip, connectionId: peer.channel?.connection.id }, 'heartbeat timeout');
         peer.ws.terminate();
         continue;
@@ -584,6 +594,7 @@ export class SignalingServer {
       if (peer.channel) send(peer.ws, { type: 'ping' });
     }
   }
+
 }
 
 function withoutType<T extends { type: string }>(message: T): Omit<T, 'type'> {

@@ -230,3 +230,21 @@ describe('/render REST API', () => {
     expect(await call('GET', `render/${'f'.repeat(32)}`)).toMatchObject({ status: 200, json: { status: 'stopped', reason: 'The server stopped while the render ran', streamId: 'lost' } });
   });
 });
+
+describe('the server without renders', () => {
+  // playwright-core is loaded at the first render, never by the server's own import: statically it
+  // cost every server ~30 MB of heap, and a heap snapshot of the server took ~30 s instead of ~1 s.
+  it('does not load playwright-core until a render starts', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const script =
+      "await import('@colloquy/server');" +
+      "const { createRequire } = await import('node:module');" +
+      "const cache = createRequire(import.meta.url).cache;" +
+      "process.stdout.write(JSON.stringify(Object.keys(cache).filter((k) => k.includes('playwright-core')).length));";
+    const loaded = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(loaded)).toBe(0);
+    // And it is there when asked for (the first render's path).
+    const { loadChromium } = await import('../../src/render/composer.js');
+    expect(typeof (await loadChromium()).launch).toBe('function');
+  }, 90_000);
+});

@@ -1,0 +1,10 @@
+import { writeHeapSnapshot } from 'node:v8';
+const what = process.argv[2];
+const t0 = performance.now();
+if (what) await import(what);
+const t1 = performance.now();
+globalThis.gc?.();
+const h = process.memoryUsage().heapUsed / 1048576;
+const t2 = performance.now();
+writeHeapSnapshot('/tmp/y.heapsnapshot');
+console.log(`${what} import ${(t1-t0).toFixed(0)} ms heap ${h.toFixed(1)} MB snapshot ${(performance.now()-t2).toFixed(0)} ms`);
