@@ -29,6 +29,7 @@ export interface SelectedPair {
   relayProtocol: string | null;
   remote: string;
   remoteProtocol: string;
+  remotePort?: number;
   tcpType: string | null;
 }
 

@@ -133,7 +133,7 @@ const selectedPair = (report) => {
   if (!pair) return null;
   const local = report.get(pair.localCandidateId) || {};
   const remote = report.get(pair.remoteCandidateId) || {};
-  return { local: local.candidateType, localProtocol: local.protocol, relayProtocol: local.relayProtocol || null, remote: remote.candidateType, remoteProtocol: remote.protocol, tcpType: remote.tcpType || null };
+  return { local: local.candidateType, localProtocol: local.protocol, relayProtocol: local.relayProtocol || null, remote: remote.candidateType, remoteProtocol: remote.protocol, remotePort: remote.port, tcpType: remote.tcpType || null };
 };
 
 /** The selected candidate pair of every subscriber and of each of the publisher's peer connections. */

@@ -79,6 +79,12 @@ export interface Config {
    */
   rtcTcp: boolean;
   /**
+   * ONE TCP port for every peer connection's passive ICE-TCP candidate (`COLLOQUY_RTC_TCP_PORT`;
+   * 0: the system picks), or null: a TCP port of the RTC range per peer connection. Setting it turns
+   * ICE-TCP on. With one UDP port (`COLLOQUY_RTC_PORT`), `COLLOQUY_RTC_TCP=on` means this, at 7881.
+   */
+  rtcTcpPort: number | null;
+  /**
    * SIP interconnect (sip/): the port the SIP user agent listens on for UDP and TCP
    * (`COLLOQUY_SIP_PORT`, default 5060; its sockets open on the first dial), and how long a dial may
    * ring before it is cancelled (`COLLOQUY_SIP_RING_TIMEOUT`, seconds, default 60).
@@ -275,8 +281,11 @@ export function loadConfig(env: Env = process.env): Config {
   const rangeAsked = strVar(env, 'COLLOQUY_RTC_MIN_PORT') !== null || strVar(env, 'COLLOQUY_RTC_MAX_PORT') !== null;
   const rtcPortSet = strVar(env, 'COLLOQUY_RTC_PORT') !== null;
   if (rtcPortSet && rangeAsked) throw new ConfigError('Set either COLLOQUY_RTC_PORT (one UDP port for all) or COLLOQUY_RTC_MIN_PORT/COLLOQUY_RTC_MAX_PORT (a port per peer connection), not both');
-  if (rtcPortSet && rtcTcp === 'on') throw new ConfigError('COLLOQUY_RTC_TCP=on needs a port per peer connection: set COLLOQUY_RTC_MIN_PORT/COLLOQUY_RTC_MAX_PORT instead of COLLOQUY_RTC_PORT');
   const rtcPort = rtcPortSet ? intVar(env, 'COLLOQUY_RTC_PORT', 7882, 0, 65535) : null;
+  const rtcTcpPortSet = strVar(env, 'COLLOQUY_RTC_TCP_PORT') !== null;
+  if (rtcTcpPortSet && rtcTcp === 'off') throw new ConfigError('COLLOQUY_RTC_TCP_PORT turns ICE-TCP on: unset it or COLLOQUY_RTC_TCP=off');
+  // One TCP port when asked for, or when UDP is on one port too (a port per peer connection would need the range).
+  const rtcTcpPort = rtcTcpPortSet || (rtcPortSet && rtcTcp === 'on') ? intVar(env, 'COLLOQUY_RTC_TCP_PORT', 7881, 0, 65535) : null;
   return {
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host,
@@ -330,7 +339,8 @@ export function loadConfig(env: Env = process.env): Config {
       serverUrl: renderServerUrl?.replace(/\/+$/, '') ?? null,
     },
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
-    rtcTcp: rtcTcp === 'on',
+    rtcTcp: rtcTcp === 'on' || rtcTcpPort !== null,
+    rtcTcpPort,
     sip: {
       port: intVar(env, 'COLLOQUY_SIP_PORT', 5060, 1, 65535),
       ringTimeoutSeconds: intVar(env, 'COLLOQUY_SIP_RING_TIMEOUT', 60, 1, 600),

@@ -28,8 +28,17 @@ export function listenError(err: unknown, config: Pick<Config, 'port' | 'host'>)
 }
 
 /** Why the SFU's one UDP port (COLLOQUY_RTC_PORT) could not be bound, or null if not the operator's to fix. */
-export function rtcPortError(err: unknown, config: Pick<Config, 'rtcPort' | 'rtcListenIp'>): ListenError | null {
-  switch ((err as { code?: string }).code) {
+export function rtcPortError(err: unknown, config: Pick<Config, 'rtcPort' | 'rtcTcpPort' | 'rtcListenIp'>): ListenError | null {
+  const e = err as { code?: string; port?: number; syscall?: string };
+  // The TCP mux reports its port (net's listen error); the UDP socket's bind error has none.
+  if (config.rtcTcpPort !== null && e.syscall === 'listen' && (e.code === 'EADDRINUSE' || e.code === 'EACCES')) {
+    return new ListenError(
+      e.code === 'EADDRINUSE'
+        ? `TCP port ${config.rtcTcpPort} (ICE-TCP media) is in use; set COLLOQUY_RTC_TCP_PORT=… to another port`
+        : `TCP port ${config.rtcTcpPort} (ICE-TCP media) needs privileges on this machine; set COLLOQUY_RTC_TCP_PORT=… to 1024 or above`,
+    );
+  }
+  switch (e.code) {
     case 'EADDRINUSE':
       return new ListenError(`UDP port ${config.rtcPort} (media) is in use; set COLLOQUY_RTC_PORT=… to another port, or COLLOQUY_RTC_MIN_PORT/COLLOQUY_RTC_MAX_PORT for a port per peer connection`);
     case 'EACCES':

@@ -93,7 +93,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
   };
   let media: MediaEngine;
   try {
-    media = config.rtcPort === null ? new MediaEngine({ ...engineOptions, portRange: config.rtcPortRange }) : await MediaEngine.open({ ...engineOptions, port: config.rtcPort });
+    media =
+      config.rtcPort === null && config.rtcTcpPort === null
+        ? new MediaEngine({ ...engineOptions, portRange: config.rtcPortRange })
+        : await MediaEngine.open({ ...engineOptions, portRange: config.rtcPortRange, port: config.rtcPort, tcpPort: config.rtcTcpPort });
   } catch (err) {
     releaseDataDir();
     store.close();

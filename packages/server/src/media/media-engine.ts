@@ -1,7 +1,9 @@
 // MediaEngine: the SFU of one server process. It holds the network settings (announced addresses,
 // UDP ports) and the routers, one per routed session; closing it releases every socket and timer.
 // Two port modes: a socket per peer connection from a port range (the default), or ONE UDP port for
-// every peer connection (`MediaEngine.open({port})`, a UdpMux: `COLLOQUY_RTC_PORT`).
+// every peer connection (`MediaEngine.open({port})`, a UdpMux: `COLLOQUY_RTC_PORT`). Passive ICE-TCP,
+// when on, is likewise a TCP port per peer connection, or ONE (`open({tcpPort})`, a TcpMux:
+// `COLLOQUY_RTC_TCP_PORT`).
 
 import { ColloquyError, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -10,6 +12,7 @@ import { TypedEmitter } from '../typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
 import { Router, type RouterOptions } from './router.js';
 import type { SrtpImplementation } from './srtp-path.js';
+import { TcpMux } from './tcp-mux.js';
 import { MUX_RECV_BUFFER_BYTES, UdpMux } from './udp-mux.js';
 
 export interface MediaEngineOptions {
@@ -31,6 +34,8 @@ export interface MediaEngineOptions {
   srtp?: SrtpImplementation;
   /** One UDP port for every peer connection (opened by `MediaEngine.open`); the engine closes it. Overrides portRange. */
   udpMux?: UdpMux;
+  /** One TCP port for every peer connection's passive ICE-TCP (opened by `MediaEngine.open`); the engine closes it. */
+  tcpMux?: TcpMux;
 }
 
 /** Where the SFU's UDP sockets bind: the given address, else 127.0.0.1 if only loopback is announced, else all interfaces. */
@@ -54,17 +59,33 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   readonly #routers = new Map<string, Router>();
   /** The shared UDP port, in one-port mode. */
   readonly udpMux: UdpMux | undefined;
+  /** The shared ICE-TCP port, when there is one. */
+  readonly tcpMux: TcpMux | undefined;
   #closing: Promise<void> | undefined;
 
   /**
    * An engine with ONE UDP port for every peer connection (`port`; 0 lets the system pick, for
-   * tests). The port is bound before this resolves, so a port in use fails here (EADDRINUSE).
+   * tests; null or absent: the port range), and/or ONE TCP port for passive ICE-TCP (`tcpPort`).
+   * The ports are bound before this resolves, so a port in use fails here (EADDRINUSE).
    */
-  static async open(options: Omit<MediaEngineOptions, 'udpMux' | 'portRange'> & { port: number }): Promise<MediaEngine> {
-    const { port, ...rest } = options;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`bad UDP port ${port}`);
-    const udpMux = await UdpMux.open({ port, listenIp: listenIpOf(announcedIpsOf(rest), rest.listenIp) });
+  static async open(options: Omit<MediaEngineOptions, 'udpMux' | 'tcpMux'> & { port?: number | null; tcpPort?: number | null }): Promise<MediaEngine> {
+    const { port = null, tcpPort = null, ...rest } = options;
+    for (const [what, p] of [['UDP', port], ['TCP', tcpPort]] as const) {
+      if (p !== null && (!Number.isInteger(p) || p < 0 || p > 65535)) throw invalid(`bad ${what} port ${p}`);
+    }
+    const listenIp = listenIpOf(announcedIpsOf(rest), rest.listenIp);
     const log = rest.logger.child({ module: 'media' });
+    const tcpMux = tcpPort === null ? undefined : await TcpMux.open({ port: tcpPort, listenIp });
+    if (tcpMux) log.info({ port: tcpMux.port }, 'ICE-TCP on one TCP port');
+    if (port === null) return new MediaEngine({ ...rest, ...(tcpMux ? { tcpMux } : {}) });
+    let udpMux: UdpMux;
+    try {
+      udpMux = await UdpMux.open({ port, listenIp });
+    } catch (err) {
+      await tcpMux?.close();
+      throw err;
+    }
+    tcpMux?.serveTag(udpMux.candidatePairFilter);
     const { recvBufferBytes } = udpMux.stats();
     // Linux reports twice what was granted (its bookkeeping share): below what we asked, the cap was hit.
     if (recvBufferBytes < MUX_RECV_BUFFER_BYTES) {
@@ -72,7 +93,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     } else {
       log.info({ port: udpMux.port, recvBufferBytes }, 'media on one UDP port');
     }
-    return new MediaEngine({ ...rest, udpMux });
+    return new MediaEngine({ ...rest, udpMux, ...(tcpMux ? { tcpMux } : {}) });
   }
 
   constructor(options: MediaEngineOptions) {
@@ -83,12 +104,14 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       throw invalid(`bad UDP port range ${portRange[0]}-${portRange[1]}`);
     }
     this.udpMux = options.udpMux;
+    this.tcpMux = options.tcpMux;
     this.ice = {
       announcedIps,
       listenIp: listenIpOf(announcedIps, options.listenIp),
       portRange,
       ...(options.udpMux ? { udpMux: options.udpMux } : {}),
-      tcp: options.tcp === true,
+      ...(options.tcpMux ? { tcpMux: options.tcpMux } : {}),
+      tcp: options.tcp === true || options.tcpMux !== undefined,
     };
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? DEFAULT_MAX_INCOMING_BITRATE;
     this.srtp = options.srtp ?? 'colloquy';
@@ -124,8 +147,15 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   }
 
   dump(): Record<string, unknown> {
-    const { udpMux, ...ice } = this.ice;
-    return { ice, udpMux: udpMux ? { port: udpMux.port, ...udpMux.stats() } : null, maxIncomingBitrate: this.maxIncomingBitrate, srtp: this.srtp, routers: this.routers.map((r) => r.dump()) };
+    const { udpMux, tcpMux, ...ice } = this.ice;
+    return {
+      ice,
+      udpMux: udpMux ? { port: udpMux.port, ...udpMux.stats() } : null,
+      tcpMux: tcpMux ? { port: tcpMux.port, ...tcpMux.stats() } : null,
+      maxIncomingBitrate: this.maxIncomingBitrate,
+      srtp: this.srtp,
+      routers: this.routers.map((r) => r.dump()),
+    };
   }
 
   /** Closes every router. Idempotent; resolves when all sockets are closed. */
@@ -136,6 +166,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       this.removeAllListeners();
       await Promise.all(closing);
       await this.udpMux?.close();
+      await this.tcpMux?.close();
     })();
     return this.#closing;
   }

@@ -13,6 +13,7 @@ import {
   type RTCPeerConnectionConfig,
 } from 'werift';
 import type { VideoCodecName } from './codecs.js';
+import type { TcpMux } from './tcp-mux.js';
 import type { UdpMux } from './udp-mux.js';
 
 /** Network settings of the engine, shared by every peer connection it makes. */
@@ -30,6 +31,8 @@ export interface IceSettings {
    * each announced address, per peer connection; browsers whose UDP is blocked connect to it.
    */
   tcp?: boolean;
+  /** Passive ICE-TCP on ONE TCP port for every peer connection instead (implies tcp). */
+  tcpMux?: TcpMux;
 }
 
 const EXT = RTP_HEADER_EXTENSIONS;
@@ -116,8 +119,10 @@ function iceConfig(ice: IceSettings): RTCPeerConnectionConfig {
     iceUseIpv6: false,
     iceAdditionalHostAddresses: ice.announcedIps,
     ...(ice.listenIp ? { iceInterfaceAddresses: { udp4: ice.listenIp } } : {}),
-    ...(ice.udpMux ? { iceFilterCandidatePair: ice.udpMux.candidatePairFilter } : { icePortRange: ice.portRange }),
-    iceUseTcp: ice.tcp === true,
+    // A mux finds its agents by this tag (the UDP mux's when both are on; the TCP mux serves it too).
+    ...(ice.udpMux || ice.tcpMux ? { iceFilterCandidatePair: (ice.udpMux ?? ice.tcpMux)!.candidatePairFilter } : {}),
+    ...(ice.udpMux ? {} : { icePortRange: ice.portRange }),
+    iceUseTcp: ice.tcp === true || ice.tcpMux !== undefined,
     bundlePolicy: 'max-bundle',
   };
 }

@@ -20,6 +20,14 @@ describe('media configuration', () => {
     expect(loadConfig({ COLLOQUY_RTC_PORT: '0' }).rtcPort).toBe(0);
   });
 
+  it('COLLOQUY_RTC_TCP_PORT selects one TCP port for ICE-TCP (and turns it on); with one UDP port, COLLOQUY_RTC_TCP=on means one TCP port too', () => {
+    expect(loadConfig({})).toMatchObject({ rtcTcp: false, rtcTcpPort: null });
+    expect(loadConfig({ COLLOQUY_RTC_TCP: 'on' })).toMatchObject({ rtcTcp: true, rtcTcpPort: null }); // a port of the range per peer connection
+    expect(loadConfig({ COLLOQUY_RTC_TCP_PORT: '7881' })).toMatchObject({ rtcTcp: true, rtcTcpPort: 7881 });
+    expect(loadConfig({ COLLOQUY_RTC_PORT: '7882', COLLOQUY_RTC_TCP: 'on' })).toMatchObject({ rtcPort: 7882, rtcTcp: true, rtcTcpPort: 7881 });
+    expect(loadConfig({ COLLOQUY_RTC_PORT: '7882', COLLOQUY_RTC_TCP_PORT: '443' })).toMatchObject({ rtcTcpPort: 443 });
+  });
+
   it('reads announced addresses, listen address, port range and cap', () => {
     const c = loadConfig({
       COLLOQUY_ANNOUNCED_IP: '203.0.113.7, 198.51.100.2',
@@ -44,7 +52,8 @@ describe('media configuration', () => {
     [{ COLLOQUY_MAX_BITRATE: '5000' }, /COLLOQUY_MAX_BITRATE/],
     [{ COLLOQUY_RTC_PORT: '70000' }, /COLLOQUY_RTC_PORT/],
     [{ COLLOQUY_RTC_PORT: '7882', COLLOQUY_RTC_MIN_PORT: '41000' }, /not both/],
-    [{ COLLOQUY_RTC_PORT: '7882', COLLOQUY_RTC_TCP: 'on' }, /COLLOQUY_RTC_TCP/],
+    [{ COLLOQUY_RTC_TCP_PORT: '7881', COLLOQUY_RTC_TCP: 'off' }, /COLLOQUY_RTC_TCP_PORT turns ICE-TCP on/],
+    [{ COLLOQUY_RTC_TCP_PORT: '-1' }, /COLLOQUY_RTC_TCP_PORT/],
   ])('refuses %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -72,6 +81,16 @@ describe('media configuration', () => {
     expect(String(err)).toMatch(new RegExp(`UDP port ${port} \\(media\\) is in use; set COLLOQUY_RTC_PORT`));
     await t.close();
     expect(t.server.media.udpMux!.stats().transports).toBe(0);
+  });
+
+  it('with one TCP port the server listens on it at start, and says which variable to change when it is taken', async () => {
+    const t = await startTestServer({ COLLOQUY_RTC_TCP_PORT: '0' });
+    const port = t.server.media.tcpMux!.port;
+    expect(port).toBeGreaterThan(0);
+    expect(t.server.media.dump()['tcpMux']).toMatchObject({ port, agents: 0, accepted: 0 });
+    const err = await startTestServer({ COLLOQUY_RTC_TCP_PORT: String(port) }).catch((e: unknown) => e);
+    expect(String(err)).toMatch(new RegExp(`TCP port ${port} \\(ICE-TCP media\\) is in use; set COLLOQUY_RTC_TCP_PORT`));
+    await t.close();
   });
 });
 
