@@ -14,6 +14,7 @@ import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
 import { parseEventQuery, parseQualityQuery } from '../inspector/query-params.js';
 import type { AppContext } from '../rest/context.js';
 import { parseWith } from '../rest/validation.js';
+import { restActor } from '../sessions/session-manager.js';
 import type { ArchiveRecord } from '../archiving/archive-store.js';
 import { hlsUrl } from '../broadcast/broadcast-json.js';
 import type { BroadcastRecord } from '../broadcast/broadcast-store.js';
@@ -265,7 +266,7 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
       if (session.projectId !== project.id) continue;
       for (const connectionId of [...session.connections.keys()]) {
         try {
-          ctx.sessions.forceDisconnect(project, session.id, connectionId);
+          ctx.sessions.forceDisconnect(restActor(project, session.id), connectionId);
           disconnected++;
         } catch {
           // it left meanwhile
