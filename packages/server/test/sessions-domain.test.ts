@@ -1,10 +1,11 @@
 // The live domain without sockets: Session and Connection lifecycles, close cascades (each event
-// once, close twice harmless), SessionManager events, and the token bucket.
+// once, close twice harmless), SessionManager events and observeSessions, the actions a client and
+// the app server (REST) both take, and the token bucket.
 
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientTokenClaims } from '../src/auth/client-token.js';
-import { SessionManager } from '../src/sessions/session-manager.js';
+import { clientActor, restActor, SessionManager, type ModerationAction } from '../src/sessions/session-manager.js';
 import { TokenBucket } from '../src/sessions/token-bucket.js';
 import { Store, type Project } from '../src/store/index.js';
 import { tempDir, TEST_API_KEY, TEST_API_SECRET } from './helpers.js';
@@ -48,8 +49,10 @@ describe('Session and Connection', () => {
     const log: string[] = [];
     manager.on('sessionStarted', () => log.push('started'));
     manager.on('sessionEnded', () => log.push('ended'));
-    manager.on('connectionCreated', (_s, c) => log.push(`created ${c.data}`));
-    manager.on('connectionDestroyed', (_s, c, reason) => log.push(`destroyed ${c.data} ${reason}`));
+    manager.observeSessions({
+      connectionCreated: (_s, c) => log.push(`created ${c.data}`),
+      connectionDestroyed: (_s, c, reason) => log.push(`destroyed ${c.data} ${reason}`),
+    });
     const { session, connection: a } = manager.join(record, claims('publisher'), client);
     const { connection: b } = manager.join(record, claims('moderator'), client);
     expect(manager.live(record.id)).toBe(session);
@@ -87,25 +90,48 @@ describe('Session and Connection', () => {
     expect(() => manager.join(record, { ...claims(), sessionId: 'other' }, client)).toThrow(/not for this session/);
     const { connection: pub } = manager.join(record, claims('publisher'), client);
     const { connection: mod } = manager.join(record, claims('moderator'), client);
-    expect(() => manager.forceDisconnectBy(pub, mod.id)).toThrow(expect.objectContaining({ kind: 'forbidden', code: 1520 }));
+    expect(() => manager.forceDisconnect(clientActor(pub), mod.id)).toThrow(expect.objectContaining({ kind: 'forbidden', code: 1520 }));
     const got: string[] = [];
     mod.on('signal', (s) => got.push(s.data));
-    for (let i = 0; i < 3; i++) manager.signalFrom(pub, mod.id, undefined, `s${i}`);
-    expect(() => manager.signalFrom(pub, mod.id, undefined, 'over')).toThrow(expect.objectContaining({ kind: 'rate-limited', code: 429 }));
-    expect(got).toEqual(['s0', 's1', 's2']);
-    manager.forceDisconnectBy(mod, pub.id);
+    for (let i = 0; i < 3; i++) manager.signal(clientActor(pub), mod.id, undefined, `s${i}`);
+    expect(() => manager.signal(clientActor(pub), mod.id, undefined, 'over')).toThrow(expect.objectContaining({ kind: 'rate-limited', code: 429 }));
+    // The app server's signals (REST) are not rate-limited.
+    for (let i = 0; i < 5; i++) manager.signal(restActor(project, record.id), mod.id, undefined, `r${i}`);
+    expect(got).toEqual(['s0', 's1', 's2', 'r0', 'r1', 'r2', 'r3', 'r4']);
+    const actions: ModerationAction[] = [];
+    manager.on('moderation', (a) => actions.push(a));
+    manager.forceDisconnect(clientActor(mod), pub.id);
     expect(pub.closeReason).toBe('forceDisconnected');
-    expect(() => manager.signalFrom(pub, null, undefined, 'x')).toThrow(expect.objectContaining({ code: 1010 }));
+    expect(actions).toMatchObject([{ action: 'forceDisconnect', connectionId: pub.id, by: { origin: 'client', connectionId: mod.id } }]);
+    expect(() => manager.signal(clientActor(pub), null, undefined, 'x')).toThrow(expect.objectContaining({ code: 1010 }));
+    expect(() => manager.forceDisconnect(restActor(project, record.id), pub.id)).toThrow(expect.objectContaining({ kind: 'not-found' }));
+    manager.close();
+  });
+
+  it('observeSessions reaches sessions live before it and those started later, until detached', () => {
+    const { record, claims } = setup();
+    const other = manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+    manager.join(record, claims(), client);
+    const seen: string[] = [];
+    const detach = manager.observeSessions({ connectionCreated: (s, c) => seen.push(`${s.id === record.id ? 'first' : 'other'} ${c.data}`) });
+    manager.join(record, claims('moderator'), client);
+    manager.join(other, { ...claims('subscriber'), sessionId: other.id }, client);
+    detach();
+    manager.join(record, claims(), client);
+    manager.join(other, { ...claims(), sessionId: other.id }, client);
+    expect(seen).toEqual(['first role=moderator', 'other role=subscriber']);
     manager.close();
   });
 
   it('keeps calling listeners when one throws', () => {
     const { record, claims } = setup();
     const seen: string[] = [];
-    manager.on('connectionCreated', () => {
-      throw new Error('listener bug');
+    manager.observeSessions({
+      connectionCreated: () => {
+        throw new Error('listener bug');
+      },
     });
-    manager.on('connectionCreated', (_s, c) => seen.push(c.id));
+    manager.observeSessions({ connectionCreated: (_s, c) => seen.push(c.id) });
     const { connection } = manager.join(record, claims(), client);
     expect(seen).toEqual([connection.id]);
     manager.close();
@@ -134,7 +160,7 @@ describe('media timeouts', () => {
     const claims: ClientTokenClaims = { kind: 'jwt', projectId: TEST_API_KEY, sessionId: record.id, role: 'publisher', connectionData: '', expireTime: 0, initialLayoutClassList: ['a'] };
     const { session, connection } = manager.join(record, claims, client);
     const reasons: string[] = [];
-    manager.on('streamDestroyed', (_s, stream, reason) => reasons.push(`${stream.live ? 'live' : 'pending'} ${reason}`));
+    manager.observeSessions({ streamDestroyed: (_s, stream, reason) => reasons.push(`${stream.live ? 'live' : 'pending'} ${reason}`) });
     // A real offer whose answer is never applied: ICE never starts.
     const peer = new NodePublisher({ media: makeTestMedia({ seconds: 1 }) });
     const offer = await new Promise<string>((resolve) => {

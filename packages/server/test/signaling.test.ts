@@ -9,6 +9,7 @@ import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModerationAction, SignalSent } from '../src/sessions/session-manager.js';
 import { startTestServer, type TestServer } from './helpers.js';
+import { until } from '@colloquy/testing/wait';
 import { sleep, WsClient } from './ws-client.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -134,8 +135,8 @@ describe('joining', () => {
     expect(destroyed).toMatchObject({ connectionId: b.connectionId, reason: 'clientDisconnected' });
     // Closing the socket without a word is a network drop, not a leave: it waits for a resume first.
     a.close();
-    await sleep(50);
-    expect(t.server.sessions.live(sessionId)?.getConnection(a.connectionId)?.away).toBe(true);
+    // Waits for the server to see the socket close (a fixed 50 ms failed once on a loaded machine).
+    await until(() => (t.server.sessions.live(sessionId)?.getConnection(a.connectionId)?.away ? true : undefined), 'the connection marked away', 10_000);
   });
 
   it('a client closing its socket with 1001 (a tab closed or reloaded) or 1000 leaves at once: clientDisconnected, no grace period', async () => {
@@ -449,16 +450,14 @@ describe('events for the Inspector', () => {
     const onCreated = (_s: unknown, c: { userAgent: string; ip: string; data: string }) => seen.push(`created ${c.userAgent} ${c.ip} ${c.data}`);
     const onDestroyed = (_s: unknown, _c: unknown, reason: string) => seen.push(`destroyed ${reason}`);
     const onSignal = (s: SignalSent) => signals.push(s);
-    t.server.sessions.on('connectionCreated', onCreated);
-    t.server.sessions.on('connectionDestroyed', onDestroyed);
+    const unobserve = t.server.sessions.observeSessions({ connectionCreated: onCreated, connectionDestroyed: onDestroyed });
     t.server.sessions.on('signalSent', onSignal);
     const a = await WsClient.join(t.url, sessionId, token(sessionId, 'publisher', 'x=1'), { 'user-agent': 'TestAgent/1.0' });
     clients.push(a);
     await a.request({ type: 'signal', signalType: 'secret-type', data: 'secret-data' });
     await a.request({ type: 'disconnect' });
     await a.waitClosed();
-    t.server.sessions.off('connectionCreated', onCreated);
-    t.server.sessions.off('connectionDestroyed', onDestroyed);
+    unobserve();
     t.server.sessions.off('signalSent', onSignal);
     expect(seen).toEqual(['created TestAgent/1.0 127.0.0.1 x=1', 'destroyed clientDisconnected']);
     expect(signals).toMatchObject([{ sessionId, origin: 'client', from: a.connectionId, to: null, type: 'secret-type', recipients: 1 }]);

@@ -76,10 +76,12 @@ export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
   const onStreamDestroyed = (s: { id: string; projectId: string }, stream: Stream, reason: string) => {
     if (stream.live) session(s.projectId, s.id, 'stream', 'destroyed', { reason, stream: streamJson(stream) });
   };
-  sessions.on('connectionCreated', onConnectionCreated);
-  sessions.on('connectionDestroyed', onConnectionDestroyed);
-  sessions.on('streamCreated', onStreamCreated);
-  sessions.on('streamDestroyed', onStreamDestroyed);
+  const unobserve = sessions.observeSessions({
+    connectionCreated: onConnectionCreated,
+    connectionDestroyed: onConnectionDestroyed,
+    streamCreated: onStreamCreated,
+    streamDestroyed: onStreamDestroyed,
+  });
 
   const callJson = (call: SipCallInfo) => ({ id: call.id, connectionId: call.connectionId, streamId: call.streamId, sipUri: call.sipUri, createdAt: call.createdAt, state: call.state });
   // SIP call status goes to the project's session monitoring URL only: OpenTok's registration API
@@ -120,10 +122,7 @@ export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
 
   return () => {
     stopBroadcasts?.();
-    sessions.off('connectionCreated', onConnectionCreated);
-    sessions.off('connectionDestroyed', onConnectionDestroyed);
-    sessions.off('streamCreated', onStreamCreated);
-    sessions.off('streamDestroyed', onStreamDestroyed);
+    unobserve();
     deps.sip?.off('callCreated', onCallCreated);
     deps.sip?.off('callUpdated', onCallUpdated);
     deps.sip?.off('callDestroyed', onCallDestroyed);

@@ -109,14 +109,10 @@ export class CaptionsManager {
       const run = this.#bySession.get(session.id);
       if (run) this.#end(run, 'stopped', 'session ended');
     };
-    this.#sessions.on('streamCreated', onStreamCreated);
-    this.#sessions.on('streamDestroyed', onStreamDestroyed);
-    this.#sessions.on('streamPropertyChanged', onPropertyChanged);
+    const unobserve = this.#sessions.observeSessions({ streamCreated: onStreamCreated, streamDestroyed: onStreamDestroyed, streamPropertyChanged: onPropertyChanged });
     this.#sessions.on('sessionEnded', onSessionEnded);
     this.#unlisten = () => {
-      this.#sessions.off('streamCreated', onStreamCreated);
-      this.#sessions.off('streamDestroyed', onStreamDestroyed);
-      this.#sessions.off('streamPropertyChanged', onPropertyChanged);
+      unobserve();
       this.#sessions.off('sessionEnded', onSessionEnded);
     };
   }

@@ -4,7 +4,7 @@
 // of every track, sampled from the SFU's producers and consumers by one timer per session.
 
 import type { Consumer, Producer } from '../media/index.js';
-import type { Session, SessionManager, SessionManagerEvents } from '../sessions/session-manager.js';
+import type { Session, SessionListener, SessionManager, SessionManagerEvents } from '../sessions/session-manager.js';
 import { clientErrorEvent, clientStatsSamples } from './client-input.js';
 import type { Inspector } from './inspector.js';
 
@@ -34,7 +34,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
     return true;
   };
 
-  const onConnectionCreated = (...[session, connection]: SessionManagerEvents['connectionCreated']) => {
+  const onConnectionCreated: SessionListener<'connectionCreated'> = (session, connection) => {
     inspector.recordEvent(session.id, session.projectId, {
       type: 'connectionCreated',
       connectionId: connection.id,
@@ -45,7 +45,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
       ...(connection.sdk ? { sdk: `${connection.sdk.name}/${connection.sdk.version}` } : {}),
     });
   };
-  const onConnectionDestroyed = (...[session, connection, reason]: SessionManagerEvents['connectionDestroyed']) => {
+  const onConnectionDestroyed: SessionListener<'connectionDestroyed'> = (session, connection, reason) => {
     inspector.recordEvent(session.id, session.projectId, {
       type: 'connectionDestroyed',
       connectionId: connection.id,
@@ -70,7 +70,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
       ...(action.streamId ? { streamId: action.streamId } : {}),
     });
   };
-  const onStreamCreated = (...[session, stream]: SessionManagerEvents['streamCreated']) => {
+  const onStreamCreated: SessionListener<'streamCreated'> = (session, stream) => {
     inspector.recordEvent(session.id, session.projectId, {
       type: 'streamCreated',
       connectionId: stream.connection.id,
@@ -87,7 +87,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
       samplers.set(session.id, timer);
     }
   };
-  const onStreamDestroyed = (...[session, stream, reason]: SessionManagerEvents['streamDestroyed']) => {
+  const onStreamDestroyed: SessionListener<'streamDestroyed'> = (session, stream, reason) => {
     // A stream that never went live was never recorded as created.
     if (!stream.live) return;
     inspector.recordEvent(session.id, session.projectId, {
@@ -97,10 +97,10 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
       reason: sessions.closed ? 'serverShutdown' : reason,
     });
   };
-  const onStreamPropertyChanged = (...[session, stream, property, oldValue, newValue]: SessionManagerEvents['streamPropertyChanged']) => {
+  const onStreamPropertyChanged: SessionListener<'streamPropertyChanged'> = (session, stream, property, oldValue, newValue) => {
     inspector.recordEvent(session.id, session.projectId, { type: 'streamPropertyChanged', connectionId: stream.connection.id, streamId: stream.id, property, oldValue, newValue });
   };
-  const onSubscriberCreated = (...[session, subscription]: SessionManagerEvents['subscriberCreated']) => {
+  const onSubscriberCreated: SessionListener<'subscriberCreated'> = (session, subscription) => {
     inspector.recordEvent(session.id, session.projectId, {
       type: 'subscriberCreated',
       connectionId: subscription.connection.id,
@@ -108,7 +108,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
       subscriberId: subscription.id,
     });
   };
-  const onSubscriberDestroyed = (...[session, subscription, reason]: SessionManagerEvents['subscriberDestroyed']) => {
+  const onSubscriberDestroyed: SessionListener<'subscriberDestroyed'> = (session, subscription, reason) => {
     inspector.recordEvent(session.id, session.projectId, {
       type: 'subscriberDestroyed',
       connectionId: subscription.connection.id,
@@ -181,16 +181,20 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
     });
   }
 
-  sessions.on('connectionCreated', onConnectionCreated).on('connectionDestroyed', onConnectionDestroyed);
+  const unobserve = sessions.observeSessions({
+    connectionCreated: onConnectionCreated,
+    connectionDestroyed: onConnectionDestroyed,
+    streamCreated: onStreamCreated,
+    streamDestroyed: onStreamDestroyed,
+    streamPropertyChanged: onStreamPropertyChanged,
+    subscriberCreated: onSubscriberCreated,
+    subscriberDestroyed: onSubscriberDestroyed,
+  });
   sessions.on('signalSent', onSignalSent).on('moderation', onModeration);
-  sessions.on('streamCreated', onStreamCreated).on('streamDestroyed', onStreamDestroyed).on('streamPropertyChanged', onStreamPropertyChanged);
-  sessions.on('subscriberCreated', onSubscriberCreated).on('subscriberDestroyed', onSubscriberDestroyed);
   sessions.on('clientStats', onClientStats).on('clientError', onClientError).on('sessionEnded', onSessionEnded);
   return () => {
-    sessions.off('connectionCreated', onConnectionCreated).off('connectionDestroyed', onConnectionDestroyed);
+    unobserve();
     sessions.off('signalSent', onSignalSent).off('moderation', onModeration);
-    sessions.off('streamCreated', onStreamCreated).off('streamDestroyed', onStreamDestroyed).off('streamPropertyChanged', onStreamPropertyChanged);
-    sessions.off('subscriberCreated', onSubscriberCreated).off('subscriberDestroyed', onSubscriberDestroyed);
     sessions.off('clientStats', onClientStats).off('clientError', onClientError).off('sessionEnded', onSessionEnded);
     for (const timer of samplers.values()) clearInterval(timer);
     samplers.clear();

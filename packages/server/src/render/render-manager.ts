@@ -8,7 +8,7 @@ import { TokenError, verifyClientToken } from '../auth/client-token.js';
 import type { WebhookSender } from '../callbacks/webhook-sender.js';
 import { ColloquyError, conflict, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { SessionManager } from '../sessions/session-manager.js';
+import { restActor, type SessionManager } from '../sessions/session-manager.js';
 import type { Project, Store } from '../store/index.js';
 import { Composer, RenderFailure } from './composer.js';
 import { RenderStore, type RenderRecord, type RenderStatus } from './render-store.js';
@@ -195,7 +195,7 @@ export class RenderManager {
 
   #disconnect(project: Project, sessionId: string, connectionId: string): void {
     try {
-      this.#o.sessions.forceDisconnect(project, sessionId, connectionId);
+      this.#o.sessions.forceDisconnect(restActor(project, sessionId), connectionId);
     } catch {
       // Already gone: the page left the session itself.
     }

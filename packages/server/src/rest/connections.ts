@@ -3,6 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from './context.js';
+import { restActor } from '../sessions/session-manager.js';
 
 export async function connectionRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get<{ Params: { sessionId: string } }>('/session/:sessionId/connection', async (request) => {
@@ -12,7 +13,7 @@ export async function connectionRoutes(app: FastifyInstance, ctx: AppContext): P
   app.delete<{ Params: { sessionId: string; connectionId: string } }>(
     '/session/:sessionId/connection/:connectionId',
     async (request, reply) => {
-      ctx.sessions.forceDisconnect(request.project, request.params.sessionId, request.params.connectionId);
+      ctx.sessions.forceDisconnect(restActor(request.project, request.params.sessionId), request.params.connectionId);
       return reply.status(204).send();
     },
   );

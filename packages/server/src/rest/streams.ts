@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from './context.js';
+import { restActor } from '../sessions/session-manager.js';
 import { parseWith } from './validation.js';
 
 const MuteAllBody = z
@@ -35,12 +36,12 @@ export async function streamRoutes(app: FastifyInstance, ctx: AppContext): Promi
     return ctx.sessions.getStream(request.project, request.params.sessionId, request.params.streamId);
   });
   app.post<{ Params: { sessionId: string; streamId: string } }>('/session/:sessionId/stream/:streamId/mute', async (request) => {
-    ctx.sessions.forceMuteStream(request.project, request.params.sessionId, request.params.streamId);
+    ctx.sessions.forceMuteStream(restActor(request.project, request.params.sessionId), request.params.streamId);
     return MUTED;
   });
   app.post<{ Params: { sessionId: string } }>('/session/:sessionId/mute', async (request) => {
     const body = parseWith(MuteAllBody, request.body);
-    ctx.sessions.muteAll(request.project, request.params.sessionId, body.active, body.excludedStreamIds ?? body.excludedStreams ?? []);
+    ctx.sessions.muteAll(restActor(request.project, request.params.sessionId), body.active, body.excludedStreamIds ?? body.excludedStreams ?? []);
     return MUTED;
   });
 

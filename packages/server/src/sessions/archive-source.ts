@@ -12,7 +12,7 @@ import type {
   ArchiveTrack,
 } from '../archiving/interfaces.js';
 import type { Producer, RtpPacket } from '../media/index.js';
-import type { SessionManager, SessionManagerEvents } from './session-manager.js';
+import type { SessionListener, SessionManager } from './session-manager.js';
 import type { Stream } from './stream.js';
 
 function trackView(producer: Producer | undefined): ArchiveTrack | null {
@@ -78,23 +78,24 @@ export function archiveSessionState(sessions: SessionManager): ArchiveSessionSta
       return sessions.live(sessionId)?.connections.size ?? 0;
     },
     watch(listener: ArchiveSessionListener): () => void {
-      const onCreated = (...[session]: SessionManagerEvents['connectionCreated']) => listener.connectionCountChanged(session.id, session.connections.size);
-      const onDestroyed = (...[session]: SessionManagerEvents['connectionDestroyed']) => listener.connectionCountChanged(session.id, session.connections.size);
-      const onStreamCreated = (...[session, stream]: SessionManagerEvents['streamCreated']) => {
+      const onCreated: SessionListener<'connectionCreated'> = (session) => listener.connectionCountChanged(session.id, session.connections.size);
+      const onDestroyed: SessionListener<'connectionDestroyed'> = (session) => listener.connectionCountChanged(session.id, session.connections.size);
+      const onStreamCreated: SessionListener<'streamCreated'> = (session, stream) => {
         if (session.mediaMode === 'routed') listener.streamAdded(session.id, archiveStreamView(stream));
       };
-      const onStreamDestroyed = (...[session, stream]: SessionManagerEvents['streamDestroyed']) => {
+      const onStreamDestroyed: SessionListener<'streamDestroyed'> = (session, stream) => {
         if (session.mediaMode === 'routed' && stream.live) listener.streamRemoved(session.id, stream.id);
       };
-      const onLayout = (...[session, stream]: SessionManagerEvents['streamLayoutChanged']) => {
+      const onLayout: SessionListener<'streamLayoutChanged'> = (session, stream) => {
         if (session.mediaMode === 'routed') listener.streamUpdated(session.id, archiveStreamView(stream));
       };
-      sessions.on('connectionCreated', onCreated).on('connectionDestroyed', onDestroyed);
-      sessions.on('streamCreated', onStreamCreated).on('streamDestroyed', onStreamDestroyed).on('streamLayoutChanged', onLayout);
-      return () => {
-        sessions.off('connectionCreated', onCreated).off('connectionDestroyed', onDestroyed);
-        sessions.off('streamCreated', onStreamCreated).off('streamDestroyed', onStreamDestroyed).off('streamLayoutChanged', onLayout);
-      };
+      return sessions.observeSessions({
+        connectionCreated: onCreated,
+        connectionDestroyed: onDestroyed,
+        streamCreated: onStreamCreated,
+        streamDestroyed: onStreamDestroyed,
+        streamLayoutChanged: onLayout,
+      });
     },
     broadcast(sessionId: string, event: { type: 'archiveStarted' | 'archiveStopped'; id: string; name: string }): void {
       sessions.broadcastArchive(sessionId, { type: event.type, archiveId: event.id, name: event.name });

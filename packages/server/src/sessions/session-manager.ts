@@ -1,20 +1,24 @@
 // The session domain's entry point: creating sessions, and the live ones (Session, Connection,
 // Stream, Subscription): who joins, who leaves, who publishes and subscribes, signals and
 // moderation. REST and signaling call this; it enforces roles and knows nothing of HTTP or
-// WebSockets. Its typed events are what the Inspector, archiving and logs subscribe to.
+// WebSockets. Each action a REST caller and a client can both take is one method taking an Actor.
+// Events are emitted on the level they happen at (mediasoup's observer on each level): the manager
+// announces sessions starting and ending, signals, moderation and what clients report; each
+// Session announces its own connections, streams and subscriptions. observeSessions() attaches
+// listeners to every session for the Inspector, archiving, callbacks and captions.
 
-import type { ClientErrorMessage, ClientStatsMessage, IceCandidate, SessionDescription, StreamDestroyedReason, StreamProperty, VideoDimensions } from '@colloquy/protocol';
+import type { ClientErrorMessage, ClientStatsMessage, IceCandidate, SessionDescription, VideoDimensions } from '@colloquy/protocol';
 import { createSessionId, parseSessionId } from '@colloquy/tokens';
 import type { ClientTokenClaims } from '../auth/client-token.js';
 import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MediaEngine } from '../media/index.js';
 import type { ArchiveMode, ArchiveResolution, MediaMode, Project, SessionRecord, Store } from '../store/index.js';
-import type { Connection, DisconnectReason } from './connection.js';
-import { Session, type ArchiveNotice, type PublishInit } from './session.js';
+import type { Connection } from './connection.js';
+import { Session, type ArchiveNotice, type PublishInit, type SessionEvents } from './session.js';
 import type { SubscribeOptions, SubscriberChanges } from './subscription.js';
 import type { Stream, StreamSummary } from './stream.js';
-import type { Subscription, SubscriptionEndReason } from './subscription.js';
+import type { Subscription } from './subscription.js';
 import { TypedEmitter } from '../typed-emitter.js';
 
 export { Session, type ArchiveNotice, type PublishInit, type SessionEvents } from './session.js';
@@ -72,8 +76,30 @@ export interface ClientInfo {
   sdk: { name: string; version: string } | null;
 }
 
-/** Who did a moderation action: the REST API (the app server) or a moderator's connection. */
-export type Actor = { origin: 'rest' } | { origin: 'client'; connectionId: string };
+/**
+ * Who takes an action, and where: the app server through the REST API, in one session of its
+ * project, or a client's connection, in its own session (moderation needs the moderator role).
+ */
+export type Actor = { origin: 'rest'; project: Project; sessionId: string } | { origin: 'client'; connection: Connection };
+
+/** An Actor as events and logs carry it: ids only. */
+export type ActorRef = { origin: 'rest' } | { origin: 'client'; connectionId: string };
+
+/** The app server acting in one of its project's sessions (the REST routes). */
+export function restActor(project: Project, sessionId: string): Actor {
+  return { origin: 'rest', project, sessionId };
+}
+
+/** A client acting through its connection (signaling, server-side participants). */
+export function clientActor(connection: Connection): Actor {
+  return { origin: 'client', connection };
+}
+
+/** A listener of one Session event, also given the session (observeSessions). */
+export type SessionListener<K extends keyof SessionEvents> = (session: Session, ...args: SessionEvents[K]) => void;
+
+/** Listeners of the events of every session (observeSessions). */
+export type SessionObserver = { [K in keyof SessionEvents]?: SessionListener<K> };
 
 export interface SignalSent {
   sessionId: string;
@@ -96,28 +122,20 @@ export interface ModerationAction {
   /** The connection acted on (forceDisconnect), or the owner of the stream acted on. */
   connectionId?: string;
   streamId?: string;
-  by: Actor;
+  by: ActorRef;
   at: number;
 }
 
 export type SessionManagerEvents = {
-  /** A session got its first connection. */
+  /**
+   * A session is starting: its first connection is about to be added. Listeners attached to it now
+   * hear everything in it, that first connectionCreated included.
+   */
   sessionStarted: [session: Session];
   /** A live session's last connection left. */
   sessionEnded: [session: Session];
-  connectionCreated: [session: Session, connection: Connection];
-  connectionDestroyed: [session: Session, connection: Connection, reason: DisconnectReason];
   signalSent: [signal: SignalSent];
   moderation: [action: ModerationAction];
-  /** A stream went live (announced to clients); in routed sessions its producers exist. */
-  streamCreated: [session: Session, stream: Stream];
-  /** A stream ended; `stream.live` is false when it never got that far (nobody but its publisher knew). */
-  streamDestroyed: [session: Session, stream: Stream, reason: StreamDestroyedReason];
-  streamPropertyChanged: [session: Session, stream: Stream, property: StreamProperty, oldValue: boolean | VideoDimensions | null, newValue: boolean | VideoDimensions | null];
-  /** A live stream's layout classes changed (REST). */
-  streamLayoutChanged: [session: Session, stream: Stream];
-  subscriberCreated: [session: Session, subscription: Subscription];
-  subscriberDestroyed: [session: Session, subscription: Subscription, reason: SubscriptionEndReason];
   /** A client's getStats summary (already validated by the protocol schema; the Inspector parses it again). */
   clientStats: [session: Session, connection: Connection, report: Pick<ClientStatsMessage, 'tracks'>];
   /** An error a client's SDK reported. */
@@ -227,45 +245,81 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     return [...session.connections.values()].map((c) => ({ connectionId: c.id, connectionState: 'Connected', createdAt: c.creationTime }));
   }
 
-  /** Sends a signal from the app server (REST) to every connection, or to one. Not rate-limited. */
-  signal(project: Project, sessionId: string, connectionId: string | null, type: string | undefined, data: string): void {
-    this.require(project, sessionId);
-    const session = this.#live.get(sessionId);
-    if (!session) {
-      if (connectionId === null) throw notFound('Not found. No clients are actively connected to the OpenTok session.', 404);
-      throw notFound('Not found. The client specified by the connection ID is not connected to the session.', 404);
+  /**
+   * Sends a signal to every connection of the session, or to one. A client's signals are
+   * rate-limited per connection (429); the app server's (REST) are not.
+   */
+  signal(by: Actor, to: string | null, type: string | undefined, data: string): void {
+    let session: Session;
+    if (by.origin === 'rest') {
+      this.require(by.project, by.sessionId);
+      const live = this.#live.get(by.sessionId);
+      if (!live) {
+        if (to === null) throw notFound('Not found. No clients are actively connected to the OpenTok session.', 404);
+        throw notFound('Not found. The client specified by the connection ID is not connected to the session.', 404);
+      }
+      session = live;
+    } else {
+      session = this.#liveSessionOf(by.connection);
+      if (!by.connection.signalBucket.take()) {
+        throw new ColloquyError('rate-limited', 'Too many signals: the rate limit of this connection was exceeded', 429);
+      }
     }
-    const recipients = session.signal(null, connectionId, type, data);
-    this.#signalSent(session, 'rest', null, connectionId, type, recipients);
+    const from = by.origin === 'client' ? by.connection : null;
+    const recipients = session.signal(from, to, type, data);
+    this.emit('signalSent', { sessionId: session.id, projectId: session.projectId, origin: by.origin, from: from?.id ?? null, to, type, recipients, at: Date.now() });
   }
 
-  /** A client's signal: rate-limited per connection (429), then delivered like a REST one. */
-  signalFrom(sender: Connection, to: string | null, type: string | undefined, data: string): void {
-    const session = this.#liveSessionOf(sender);
-    if (!sender.signalBucket.take()) {
-      throw new ColloquyError('rate-limited', 'Too many signals: the rate limit of this connection was exceeded', 429);
+  /** Force-disconnects a connection; a client must be a moderator (1520). */
+  forceDisconnect(by: Actor, connectionId: string): void {
+    let target: Connection | undefined;
+    if (by.origin === 'rest') {
+      this.require(by.project, by.sessionId);
+      target = this.#live.get(by.sessionId)?.getConnection(connectionId);
+      if (!target) throw notFound('Not found. The client specified by the connection ID is not connected to the session.', 404);
+    } else {
+      const session = this.#liveSessionOf(by.connection);
+      if (!by.connection.can('forcedisconnect')) {
+        throw forbidden('This token does not have the moderator role: it may not force other clients to disconnect', 1520);
+      }
+      target = session.getConnection(connectionId);
+      if (!target) throw notFound('Not found. The connection is not in the session.', 404);
     }
-    const recipients = session.signal(sender, to, type, data);
-    this.#signalSent(session, 'client', sender.id, to, type, recipients);
+    const ref = actorRef(by);
+    this.#log.info({ sessionId: target.sessionId, connectionId: target.id, by: ref }, 'force disconnect');
+    this.emit('moderation', { action: 'forceDisconnect', sessionId: target.sessionId, projectId: target.projectId, connectionId: target.id, by: ref, at: Date.now() });
+    target.close('forceDisconnected');
   }
 
-  /** Force-disconnects a connection on behalf of the app server (REST). */
-  forceDisconnect(project: Project, sessionId: string, connectionId: string): void {
-    this.require(project, sessionId);
-    const target = this.#live.get(sessionId)?.getConnection(connectionId);
-    if (!target) throw notFound('Not found. The client specified by the connection ID is not connected to the session.', 404);
-    this.#forceDisconnect(target, { origin: 'rest' });
-  }
-
-  /** Force-disconnects a connection on behalf of a client; only a moderator may (1520 otherwise). */
-  forceDisconnectBy(moderator: Connection, connectionId: string): void {
-    const session = this.#liveSessionOf(moderator);
-    if (!moderator.can('forcedisconnect')) {
-      throw forbidden('This token does not have the moderator role: it may not force other clients to disconnect', 1520);
-    }
-    const target = session.getConnection(connectionId);
-    if (!target) throw notFound('Not found. The connection is not in the session.', 404);
-    this.#forceDisconnect(target, { origin: 'client', connectionId: moderator.id });
+  /**
+   * Calls the observer's listeners for the events of every session live now and of every session
+   * that starts later, each with the session it happened in. Returns the function that detaches
+   * them all. A session's listeners go with it when it ends.
+   */
+  observeSessions(observer: SessionObserver): () => void {
+    const detachers = new Map<Session, () => void>();
+    const attach = (session: Session): void => {
+      const bound: Array<[keyof SessionEvents, (...args: never[]) => void]> = [];
+      for (const event of Object.keys(observer) as Array<keyof SessionEvents>) {
+        const listener = observer[event] as ((session: Session, ...args: unknown[]) => void) | undefined;
+        if (!listener) continue;
+        const onEvent = (...args: unknown[]): void => listener(session, ...args);
+        // One cast for the loop over event names; each observer entry is typed by SessionObserver.
+        session.on(event, onEvent as never);
+        bound.push([event, onEvent]);
+      }
+      detachers.set(session, () => {
+        for (const [event, onEvent] of bound) session.off(event, onEvent as never);
+      });
+      session.once('close', () => detachers.delete(session));
+    };
+    for (const session of this.#live.values()) attach(session);
+    this.on('sessionStarted', attach);
+    return () => {
+      this.off('sessionStarted', attach);
+      for (const detach of detachers.values()) detach();
+      detachers.clear();
+    };
   }
 
   /** Ends every live session (server shutdown). */
@@ -293,32 +347,6 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     this.#live.set(record.id, session);
     // Captions started before anyone joined apply from the first stream on.
     if (this.captionsRunning(record.id)) session.setCaptionsRunning(true);
-    session.on('streamCreated', (stream) => {
-      this.#log.info({ sessionId: session.id, streamId: stream.id, connectionId: stream.connection.id, videoType: stream.videoType }, 'stream created');
-      this.emit('streamCreated', session, stream);
-    });
-    session.on('streamDestroyed', (stream, reason) => {
-      this.#log.info({ sessionId: session.id, streamId: stream.id, reason, live: stream.live }, 'stream destroyed');
-      this.emit('streamDestroyed', session, stream, reason);
-    });
-    session.on('streamPropertyChanged', (stream, property, oldValue, newValue) => this.emit('streamPropertyChanged', session, stream, property, oldValue, newValue));
-    session.on('streamLayoutChanged', (stream) => this.emit('streamLayoutChanged', session, stream));
-    session.on('subscriberCreated', (subscription) => {
-      this.#log.debug({ sessionId: session.id, subscriberId: subscription.id, streamId: subscription.stream.id, connectionId: subscription.connection.id }, 'subscriber created');
-      this.emit('subscriberCreated', session, subscription);
-    });
-    session.on('subscriberDestroyed', (subscription, reason) => {
-      this.#log.debug({ sessionId: session.id, subscriberId: subscription.id, reason }, 'subscriber destroyed');
-      this.emit('subscriberDestroyed', session, subscription, reason);
-    });
-    session.on('connectionCreated', (connection) => {
-      this.#log.info({ sessionId: session.id, connectionId: connection.id, role: connection.role, ip: connection.ip }, 'connection created');
-      this.emit('connectionCreated', session, connection);
-    });
-    session.on('connectionDestroyed', (connection, reason) => {
-      this.#log.info({ sessionId: session.id, connectionId: connection.id, reason }, 'connection destroyed');
-      this.emit('connectionDestroyed', session, connection, reason);
-    });
     session.once('close', () => {
       if (this.#live.get(session.id) === session) this.#live.delete(session.id);
       this.#log.debug({ sessionId: session.id }, 'live session ended');
@@ -334,16 +362,6 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
       throw new ColloquyError('not-allowed', 'This connection is no longer in the session', 1010);
     }
     return session;
-  }
-
-  #forceDisconnect(target: Connection, by: Actor): void {
-    this.#log.info({ sessionId: target.sessionId, connectionId: target.id, by }, 'force disconnect');
-    this.emit('moderation', { action: 'forceDisconnect', sessionId: target.sessionId, projectId: target.projectId, connectionId: target.id, by, at: Date.now() });
-    target.close('forceDisconnected');
-  }
-
-  #signalSent(session: Session, origin: 'rest' | 'client', from: string | null, to: string | null, type: string | undefined, recipients: number): void {
-    this.emit('signalSent', { sessionId: session.id, projectId: session.projectId, origin, from, to, type, recipients, at: Date.now() });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -451,44 +469,18 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   // ---------------------------------------------------------------------------------------------
   // Moderation of streams, from moderators' clients and from REST
 
-  /** A moderator stops someone's stream (reason forceUnpublished); 1530 for other roles. */
-  forceUnpublishBy(moderator: Connection, streamId: string): void {
-    const session = this.#liveSessionOf(moderator);
-    if (!moderator.can('forceunpublish')) {
-      throw forbidden('This token does not have the moderator role: it may not force other clients to stop publishing', 1530);
-    }
-    const stream = session.getLiveStream(streamId);
-    if (!stream) throw notFound('Not found. The stream is not in the session.', 404);
-    this.#moderation(session, 'forceUnpublish', { origin: 'client', connectionId: moderator.id }, stream);
+  /** Stops someone's stream (reason forceUnpublished); a client must be a moderator (1530). */
+  forceUnpublish(by: Actor, streamId: string): void {
+    const { session, stream } = this.#moderatedStream(by, streamId, 'forceunpublish', 'it may not force other clients to stop publishing', 1530);
+    this.#moderation(session, 'forceUnpublish', by, stream);
     stream.close('forceUnpublished');
   }
 
-  /** A moderator mutes one stream's audio; 1540 for other roles. */
-  forceMuteStreamBy(moderator: Connection, streamId: string): void {
-    const session = this.#liveSessionOf(moderator);
-    this.#assertCanForceMute(moderator);
-    const stream = session.getLiveStream(streamId);
-    if (!stream) throw notFound('Not found. The stream is not in the session.', 404);
-    this.#moderation(session, 'forceMute', { origin: 'client', connectionId: moderator.id }, stream);
+  /** Mutes one stream's audio; a client must be a moderator (1540). */
+  forceMuteStream(by: Actor, streamId: string): void {
+    const { session, stream } = this.#moderatedStream(by, streamId, 'forcemute', 'it may not force other clients to mute', 1540);
+    this.#moderation(session, 'forceMute', by, stream);
     stream.forceMuteAudio();
-  }
-
-  /** A moderator mutes everyone but the excluded streams, and later publishers while active. */
-  forceMuteAllBy(moderator: Connection, excludedStreamIds: string[]): void {
-    const session = this.#liveSessionOf(moderator);
-    this.#assertCanForceMute(moderator);
-    this.#muteAll.set(session.id, new Set(excludedStreamIds));
-    this.#moderation(session, 'forceMuteAll', { origin: 'client', connectionId: moderator.id });
-    session.muteAll(true, new Set(excludedStreamIds));
-  }
-
-  /** A moderator ends "mute all" for later publishers (streams already muted stay muted). */
-  disableForceMuteBy(moderator: Connection): void {
-    const session = this.#liveSessionOf(moderator);
-    this.#assertCanForceMute(moderator);
-    this.#muteAll.delete(session.id);
-    this.#moderation(session, 'disableForceMute', { origin: 'client', connectionId: moderator.id });
-    session.muteAll(false, new Set());
   }
 
   /** Streams currently live in the session, oldest first (REST). */
@@ -511,29 +503,33 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     items.forEach((item, i) => streams[i]!.setLayoutClassList(item.layoutClassList));
   }
 
-  /** Force-mutes one stream on behalf of the app server (REST). */
-  forceMuteStream(project: Project, sessionId: string, streamId: string): void {
-    const stream = this.#restStream(project, sessionId, streamId);
-    const session = this.#live.get(sessionId)!;
-    this.#moderation(session, 'forceMute', { origin: 'rest' }, stream);
-    stream.forceMuteAudio();
-  }
-
   /**
    * Force-mutes every stream but the excluded ones, and (while active) every stream published later;
-   * `active: false` lifts it for later publishers. Kept per session id, also while nobody is connected.
+   * `active: false` lifts it for later publishers (streams already muted stay muted). A client must
+   * be a moderator (1540). Kept per session id: REST may set it while nobody is connected.
    */
-  muteAll(project: Project, sessionId: string, active: boolean, excludedStreamIds: string[]): void {
-    const record = this.require(project, sessionId);
+  muteAll(by: Actor, active: boolean, excludedStreamIds: string[]): void {
+    let sessionId: string;
+    let session: Session | undefined;
+    let projectId: string;
+    if (by.origin === 'rest') {
+      projectId = this.require(by.project, by.sessionId).projectId;
+      sessionId = by.sessionId;
+      session = this.#live.get(sessionId);
+    } else {
+      session = this.#liveSessionOf(by.connection);
+      this.#assertCanForceMute(by.connection);
+      sessionId = session.id;
+      projectId = session.projectId;
+    }
     if (active) this.#muteAll.set(sessionId, new Set(excludedStreamIds));
     else this.#muteAll.delete(sessionId);
-    const session = this.#live.get(sessionId);
-    const by: Actor = { origin: 'rest' };
+    const action = active ? 'forceMuteAll' : 'disableForceMute';
     if (session) {
-      this.#moderation(session, active ? 'forceMuteAll' : 'disableForceMute', by);
+      this.#moderation(session, action, by);
       session.muteAll(active, new Set(excludedStreamIds));
     } else {
-      this.emit('moderation', { action: active ? 'forceMuteAll' : 'disableForceMute', sessionId, projectId: record.projectId, by, at: Date.now() });
+      this.emit('moderation', { action, sessionId, projectId, by: actorRef(by), at: Date.now() });
     }
   }
 
@@ -564,6 +560,19 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     return stream;
   }
 
+  /** The live stream a moderation acts on: REST: the project's session (404s); a client: its own session and the moderator right. */
+  #moderatedStream(by: Actor, streamId: string, right: 'forceunpublish' | 'forcemute', refusal: string, code: number): { session: Session; stream: Stream } {
+    if (by.origin === 'rest') {
+      const stream = this.#restStream(by.project, by.sessionId, streamId);
+      return { session: this.#live.get(by.sessionId)!, stream };
+    }
+    const session = this.#liveSessionOf(by.connection);
+    if (!by.connection.can(right)) throw forbidden(`This token does not have the moderator role: ${refusal}`, code);
+    const stream = session.getLiveStream(streamId);
+    if (!stream) throw notFound('Not found. The stream is not in the session.', 404);
+    return { session, stream };
+  }
+
   #ownStream(connection: Connection, streamId: string): Stream {
     const session = this.#liveSessionOf(connection);
     const stream = session.streams.get(streamId);
@@ -584,7 +593,8 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     }
   }
 
-  #moderation(session: Session, action: ModerationAction['action'], by: Actor, stream?: Stream): void {
+  #moderation(session: Session, action: ModerationAction['action'], actor: Actor, stream?: Stream): void {
+    const by = actorRef(actor);
     this.#log.info({ sessionId: session.id, action, by, streamId: stream?.id }, 'moderation');
     this.emit('moderation', {
       action,
@@ -595,4 +605,8 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
       at: Date.now(),
     });
   }
+}
+
+function actorRef(actor: Actor): ActorRef {
+  return actor.origin === 'rest' ? { origin: 'rest' } : { origin: 'client', connectionId: actor.connection.id };
 }

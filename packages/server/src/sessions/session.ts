@@ -163,6 +163,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     const connection = new Connection({ ...init, sessionId: this.id, projectId: this.projectId });
     this.connections.set(connection.id, connection);
     connection.once('close', (reason) => this.#onConnectionClosed(connection, reason));
+    this.#log?.info({ sessionId: this.id, connectionId: connection.id, role: connection.role, ip: connection.ip }, 'connection created');
     this.emit('connectionCreated', connection);
     return connection;
   }
@@ -294,8 +295,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       // The subscriber is told only when it did not ask and its stream did not end (streamDestroyed says that).
       if (reason !== 'unsubscribed' && !stream.closed && !connection.closed) connection.deliverSubscriberDestroyed(subscription.id, stream.id, reason);
       if (this.mediaMode === 'relayed' && !stream.closed) stream.connection.deliverSubscriberDestroyed(subscription.id, stream.id, reason);
+      this.#log?.debug({ sessionId: this.id, subscriberId: subscription.id, reason }, 'subscriber destroyed');
       this.emit('subscriberDestroyed', subscription, reason);
     });
+    this.#log?.debug({ sessionId: this.id, subscriberId: subscription.id, streamId: stream.id, connectionId: connection.id }, 'subscriber created');
     this.emit('subscriberCreated', subscription);
     if (this.mediaMode === 'relayed') {
       stream.connection.deliverRelayStart({ subscriberId: subscription.id, streamId: stream.id, connectionId: connection.id });
@@ -402,7 +405,10 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   #adopt(stream: Stream): void {
     this.streams.set(stream.id, stream);
-    stream.on('live', () => this.emit('streamCreated', stream));
+    stream.on('live', () => {
+      this.#log?.info({ sessionId: this.id, streamId: stream.id, connectionId: stream.connection.id, videoType: stream.videoType }, 'stream created');
+      this.emit('streamCreated', stream);
+    });
     stream.on('propertyChanged', (property, oldValue, newValue) => {
       if (stream.live) this.emit('streamPropertyChanged', stream, property, oldValue, newValue);
     });
@@ -413,6 +419,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       this.streams.delete(stream.id);
       // Its subscribers go with it (their consumers already closed with the producers).
       for (const subscription of [...this.subscriptions.values()]) if (subscription.stream === stream) subscription.close(reason);
+      this.#log?.info({ sessionId: this.id, streamId: stream.id, reason, live: stream.live }, 'stream destroyed');
       this.emit('streamDestroyed', stream, reason);
     });
   }
@@ -423,6 +430,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     for (const subscription of [...this.subscriptions.values()]) if (subscription.connection === connection) subscription.close(reason);
     for (const stream of [...this.streams.values()]) if (stream.connection === connection) stream.close(reason);
     this.connections.delete(connection.id);
+    this.#log?.info({ sessionId: this.id, connectionId: connection.id, reason }, 'connection destroyed');
     this.emit('connectionDestroyed', connection, reason);
     if (this.connections.size === 0) this.#finish();
   }

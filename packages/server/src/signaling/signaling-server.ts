@@ -27,7 +27,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { TokenError, verifyClientToken, type ClientTokenClaims } from '../auth/client-token.js';
 import type { Logger } from '../logger.js';
 import { TokenBucket } from '../sessions/token-bucket.js';
-import type { Session, SessionManager } from '../sessions/session-manager.js';
+import { clientActor, type Session, type SessionManager } from '../sessions/session-manager.js';
 import type { ProjectStore } from '../store/projects.js';
 import { SessionBroadcast } from './broadcast-log.js';
 import { Channel, type ChannelOptions, type OutgoingMessage } from './channel.js';
@@ -421,12 +421,12 @@ export class SignalingServer {
           channel.send(errorMessage(tooLong ? ErrorCodes.SIGNAL_TOO_LONG : ErrorCodes.SIGNAL_INVALID, problem.message, message.id));
           return;
         }
-        this.#sessions.signalFrom(connection, message.to ?? null, message.signalType, data);
+        this.#sessions.signal(clientActor(connection), message.to ?? null, message.signalType, data);
         channel.send({ type: 'response', re: message.id, result: {} });
         return;
       }
       case 'forceDisconnect':
-        this.#sessions.forceDisconnectBy(connection, message.connectionId);
+        this.#sessions.forceDisconnect(clientActor(connection), message.connectionId);
         channel.send({ type: 'response', re: message.id, result: {} });
         return;
       case 'disconnect':
@@ -504,16 +504,16 @@ export class SignalingServer {
         sessions.unsubscribe(connection, message.subscriberId);
         break;
       case 'forceUnpublish':
-        sessions.forceUnpublishBy(connection, message.streamId);
+        sessions.forceUnpublish(clientActor(connection), message.streamId);
         break;
       case 'forceMuteStream':
-        sessions.forceMuteStreamBy(connection, message.streamId);
+        sessions.forceMuteStream(clientActor(connection), message.streamId);
         break;
       case 'forceMuteAll':
-        sessions.forceMuteAllBy(connection, message.excludedStreamIds ?? []);
+        sessions.muteAll(clientActor(connection), true, message.excludedStreamIds ?? []);
         break;
       case 'disableForceMute':
-        sessions.disableForceMuteBy(connection);
+        sessions.muteAll(clientActor(connection), false, []);
         break;
     }
     // The synchronous requests that fell through succeeded.

@@ -9,7 +9,7 @@ import type { Project, Store } from '../store/index.js';
 import { conflict, notFound, ColloquyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { admitServerParticipant, requireProjectSession } from '../sessions/server-participant.js';
-import type { Connection, DisconnectReason, SessionManager, Stream } from '../sessions/session-manager.js';
+import { clientActor, type Connection, type DisconnectReason, type SessionManager, type Stream } from '../sessions/session-manager.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import { publishAudioStream, type SessionPublisher } from '../media/audio/index.js';
 import { SipCall, type SipCallEnd } from './sip-call.js';
@@ -210,7 +210,7 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     const onDtmf = (digit: string) => {
       if (connection.closed) return;
       try {
-        this.#sessions.signalFrom(connection, null, 'dtmf', digit);
+        this.#sessions.signal(clientActor(connection), null, 'dtmf', digit);
       } catch (err) {
         this.#log.debug({ err, callId: info.id }, 'DTMF from the phone not delivered');
       }

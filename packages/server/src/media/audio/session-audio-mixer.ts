@@ -79,18 +79,14 @@ export class SessionAudioMixer {
     const { sessions, sessionId } = this.#options;
     const session = sessions.live(sessionId);
     if (session) for (const stream of session.streams.values()) if (stream.live && !stream.closed) this.#add(stream);
-    const onCreated = (s: Session, stream: Stream) => {
-      if (s.id === sessionId) this.#add(stream);
-    };
-    const onDestroyed = (s: Session, stream: Stream) => {
-      if (s.id === sessionId) this.#remove(stream.id);
-    };
-    sessions.on('streamCreated', onCreated);
-    sessions.on('streamDestroyed', onDestroyed);
-    this.#stopWatch = () => {
-      sessions.off('streamCreated', onCreated);
-      sessions.off('streamDestroyed', onDestroyed);
-    };
+    this.#stopWatch = sessions.observeSessions({
+      streamCreated: (s: Session, stream: Stream) => {
+        if (s.id === sessionId) this.#add(stream);
+      },
+      streamDestroyed: (s: Session, stream: Stream) => {
+        if (s.id === sessionId) this.#remove(stream.id);
+      },
+    });
     this.#clockStart = performance.now();
     // A 10 ms timer for a 20 ms frame: each tick sends what wall time says is due, so timer jitter
     // moves a frame by at most 10 ms and never accumulates.
