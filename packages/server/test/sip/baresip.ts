@@ -44,7 +44,7 @@ export interface BaresipOptions {
   srtp?: boolean;
 }
 
-/** A port free for UDP and TCP whose next port is free for TCP too (baresip's TLS listener). */
+/** A port free for UDP and TCP whose next port is free for TCP too (baresip's TLS listener, always opened). */
 async function freePortPair(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await freePort();
@@ -81,7 +81,8 @@ export class Baresip {
   }
 
   static async start(options: BaresipOptions): Promise<Baresip> {
-    const sipPort = options.tls ? await freePortPair() : await freePort();
+    // baresip also listens for TLS on the next port, with or without a certificate.
+    const sipPort = await freePortPair();
     const ctrlPort = await freePort();
     mkdirSync(options.dir, { recursive: true });
     writeFileSync(
