@@ -87,9 +87,12 @@ export interface Config {
   /**
    * SIP interconnect (sip/): the port the SIP user agent listens on for UDP and TCP
    * (`COLLOQUY_SIP_PORT`, default 5060; its sockets open on the first dial), and how long a dial may
-   * ring before it is cancelled (`COLLOQUY_SIP_RING_TIMEOUT`, seconds, default 60).
+   * ring before it is cancelled (`COLLOQUY_SIP_RING_TIMEOUT`, seconds, default 60). SIP over TLS
+   * (sips: URIs, `;transport=tls`, and so `secure` calls) needs a certificate and key
+   * (`COLLOQUY_SIP_TLS_CERT`, `COLLOQUY_SIP_TLS_KEY`, PEM files) and listens on
+   * `COLLOQUY_SIP_TLS_PORT` (default 5061); `COLLOQUY_SIP_TLS_CA` adds CAs trusted for far ends.
    */
-  sip: { port: number; ringTimeoutSeconds: number; keepAliveSeconds: number };
+  sip: { port: number; ringTimeoutSeconds: number; keepAliveSeconds: number; tls: { port: number; certFile: string; keyFile: string; caFile: string | null } | null };
   /**
    * Live captions (captions/): how many streams the server captions at once, one speech-to-text
    * process each (`COLLOQUY_CAPTIONS_MAX_STREAMS`, default 4), and where the pocketsphinx models
@@ -267,6 +270,10 @@ export function loadConfig(env: Env = process.env): Config {
   const tlsCert = strVar(env, 'COLLOQUY_TLS_CERT');
   const tlsKey = strVar(env, 'COLLOQUY_TLS_KEY');
   if ((tlsCert === null) !== (tlsKey === null)) throw new ConfigError('COLLOQUY_TLS_CERT and COLLOQUY_TLS_KEY must be set together');
+  const sipTlsCert = strVar(env, 'COLLOQUY_SIP_TLS_CERT');
+  const sipTlsKey = strVar(env, 'COLLOQUY_SIP_TLS_KEY');
+  if ((sipTlsCert === null) !== (sipTlsKey === null)) throw new ConfigError('COLLOQUY_SIP_TLS_CERT and COLLOQUY_SIP_TLS_KEY must be set together');
+  const sipTlsCa = strVar(env, 'COLLOQUY_SIP_TLS_CA');
   const metricsToken = strVar(env, 'COLLOQUY_METRICS_TOKEN');
   if (metricsToken !== null && (metricsToken.length < 16 || !/^[\x21-\x7e]+$/.test(metricsToken))) {
     throw new ConfigError('COLLOQUY_METRICS_TOKEN must be at least 16 printable characters without spaces');
@@ -345,6 +352,10 @@ export function loadConfig(env: Env = process.env): Config {
       port: intVar(env, 'COLLOQUY_SIP_PORT', 5060, 1, 65535),
       ringTimeoutSeconds: intVar(env, 'COLLOQUY_SIP_RING_TIMEOUT', 60, 1, 600),
       keepAliveSeconds: intVar(env, 'COLLOQUY_SIP_KEEPALIVE', 30, 1, 3600),
+      tls:
+        sipTlsCert === null || sipTlsKey === null
+          ? null
+          : { port: intVar(env, 'COLLOQUY_SIP_TLS_PORT', 5061, 1, 65535), certFile: resolve(sipTlsCert), keyFile: resolve(sipTlsKey), caFile: sipTlsCa === null ? null : resolve(sipTlsCa) },
     },
     captions: {
       maxStreams: intVar(env, 'COLLOQUY_CAPTIONS_MAX_STREAMS', 4, 1, 256),

@@ -154,6 +154,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         sfuAddress: config.announcedIps[0] ?? '127.0.0.1',
         ringTimeoutMs: config.sip.ringTimeoutSeconds * 1000,
         keepAliveMs: config.sip.keepAliveSeconds * 1000,
+        tls: config.sip.tls,
       },
       logger,
     });

@@ -5,6 +5,8 @@
 //   by a SessionAudioMixer (media/audio), encoded in the call's codec and sent to the phone;
 // - DTMF: RFC 4733 telephone-events from the phone become `dtmf` events (once per digit, on its end
 //   packets); `sendDtmf` plays digits to the phone the same way.
+// A `secure` call offers RTP/SAVP with an SDES key and sends and takes only SRTP (srtp.ts); an answer
+// without a key we can use ends the call rather than fall back to plain RTP.
 // Opus is `opusscript` (libopus compiled to WebAssembly); G.711 is g711.ts.
 
 import { createSocket, type Socket } from 'node:dgram';
@@ -16,6 +18,7 @@ import type { SessionManager } from '../sessions/session-manager.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import { decodeG711, encodeG711 } from './g711.js';
 import { buildOffer, readRemoteSdp, type NegotiatedAudio } from './sdp.js';
+import { newSdesKey, SdesSrtp } from './srtp.js';
 
 const DTMF_EVENTS = '0123456789*#ABCD';
 
@@ -29,6 +32,8 @@ export interface CallMediaStats {
   packetsFromPhone: number;
   packetsToPhone: number;
   framesToSession: number;
+  /** SRTP packets from the phone that failed authentication (or came before the answer's key). */
+  srtpRejected: number;
 }
 
 export class CallMedia extends TypedEmitter<CallMediaEvents> {
@@ -38,6 +43,9 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   readonly #streams: string[] | null;
   readonly #log: Logger;
   readonly #version = Math.floor(Date.now() / 1000);
+  /** Our SDES key when the call is secure (in our offer; it encrypts what we send). */
+  readonly #localKey: string | null;
+  #srtp: SdesSrtp | null = null;
   #remote: NegotiatedAudio | null = null;
   /** Where the far end's RTP comes from (symmetric RTP): our packets go there once known. */
   #latched: { address: string; port: number } | null = null;
@@ -53,10 +61,11 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #dtmfQueue: string[] = [];
   #dtmfPlaying: { event: number; timestamp: number; sent: number; endSent: number; gap: number } | null = null;
   #closed = false;
-  readonly stats: CallMediaStats = { remoteUpdates: 0, packetsFromPhone: 0, packetsToPhone: 0, framesToSession: 0 };
+  readonly stats: CallMediaStats = { remoteUpdates: 0, packetsFromPhone: 0, packetsToPhone: 0, framesToSession: 0, srtpRejected: 0 };
 
-  private constructor(socket: Socket, publisher: SessionPublisher, streams: string[] | null, logger: Logger) {
+  private constructor(socket: Socket, publisher: SessionPublisher, streams: string[] | null, secure: boolean, logger: Logger) {
     super();
+    this.#localKey = secure ? newSdesKey() : null;
     this.#socket = socket;
     this.#port = socket.address().port;
     this.#publisher = publisher;
@@ -66,7 +75,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     socket.on('error', (err) => this.#log.warn({ err }, 'SIP RTP socket error'));
   }
 
-  static async open(params: { bindAddress: string | null; publisher: SessionPublisher; streams: string[] | null; logger: Logger }): Promise<CallMedia> {
+  static async open(params: { bindAddress: string | null; publisher: SessionPublisher; streams: string[] | null; secure: boolean; logger: Logger }): Promise<CallMedia> {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -75,11 +84,16 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
         resolve();
       });
     });
-    return new CallMedia(socket, params.publisher, params.streams, params.logger);
+    return new CallMedia(socket, params.publisher, params.streams, params.secure, params.logger);
   }
 
   localSdp(address: string): string {
-    return buildOffer({ address, port: this.#port, sessionVersion: this.#version });
+    return buildOffer({ address, port: this.#port, sessionVersion: this.#version, ...(this.#localKey ? { srtpKey: this.#localKey } : {}) });
+  }
+
+  /** True when the call's media is SRTP. */
+  get secure(): boolean {
+    return this.#localKey !== null;
   }
 
   get codec(): NegotiatedAudio['codec'] | null {
@@ -88,7 +102,9 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
 
   /** The far end answered: start sending to it and mixing the session for it. */
   start(remoteSdp: string, sessions: SessionManager, sessionId: string, ownStreamId: string): void {
-    this.#remote = readRemoteSdp(remoteSdp);
+    const remote = readRemoteSdp(remoteSdp);
+    this.#srtp = this.#srtpFor(remote);
+    this.#remote = remote;
     if (this.#remote.codec === 'opus') {
       this.#phoneDecoder = new OpusScript(48000, 1, OpusScript.Application.VOIP);
       this.#phoneEncoder = new OpusScript(48000, 1, OpusScript.Application.VOIP);
@@ -110,9 +126,18 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     if (this.#remote && next.codec !== this.#remote.codec) {
       throw new Error(`the far end changed codec from ${this.#remote.codec} to ${next.codec} mid-call`);
     }
+    // A new key from the far end starts a new SRTP context for what it sends (RFC 4568 §7.1.4).
+    if (this.#localKey !== null && next.srtpKey !== this.#remote?.srtpKey) this.#srtp = this.#srtpFor(next);
     this.#remote = next;
     this.#latched = null;
     this.stats.remoteUpdates++;
+  }
+
+  /** The SRTP context for a secure call's far end (null for a plain call); throws when its SDP has no key we can use. */
+  #srtpFor(remote: NegotiatedAudio): SdesSrtp | null {
+    if (this.#localKey === null) return null;
+    if (remote.srtpKey === null) throw new Error('the call is secure and the far end answered without an SRTP key (AES_CM_128_HMAC_SHA1_80)');
+    return new SdesSrtp(this.#localKey, remote.srtpKey);
   }
 
   /** Queues DTMF digits (0-9 * # A-D, and p: a 500 ms pause) for the phone, RFC 4733. */
@@ -200,13 +225,25 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #send(datagram: Buffer): void {
     const remote = this.#remote!;
     const to = this.#latched ?? remote;
-    this.#socket.send(datagram, to.port, to.address);
+    this.#socket.send(this.#srtp ? this.#srtp.protect(datagram) : datagram, to.port, to.address);
     this.stats.packetsToPhone++;
   }
 
-  #onRtp(msg: Buffer, address: string, port: number): void {
+  #onRtp(datagram: Buffer, address: string, port: number): void {
     const remote = this.#remote;
-    if (this.#closed || !remote || msg.length < 12) return;
+    if (this.#closed || !remote || datagram.length < 12) return;
+    if ((datagram[1]! & 0x7f) >= 72 && (datagram[1]! & 0x7f) <= 76) return; // RTCP on the RTP port (rtcp-mux)
+    // A secure call takes only packets that authenticate with the far end's key, before they can
+    // move the latch: a stranger cannot hijack the media path.
+    let msg = datagram;
+    if (this.#localKey !== null) {
+      const plain = this.#srtp?.unprotect(datagram) ?? null;
+      if (plain === null) {
+        this.stats.srtpRejected++;
+        return;
+      }
+      msg = plain;
+    }
     // Symmetric RTP (RFC 4961) with latching: the far end's SDP may name an address it does not send
     // from (NAT, several interfaces). We latch onto the first source that sends, and from then on
     // take RTP only from it and send to it; a re-INVITE unlatches.
@@ -219,7 +256,6 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     const version = msg[0]! >> 6;
     if (version !== 2) return;
     const pt = msg[1]! & 0x7f;
-    if (pt >= 72 && pt <= 76) return; // RTCP on the RTP port (rtcp-mux)
     let packet: RtpPacket;
     try {
       packet = RtpPacket.deSerialize(msg);

@@ -4,6 +4,7 @@
 // `sdp-transform`'s; this file only decides what the fields mean for the call.
 
 import { parse } from 'sdp-transform';
+import { SDES_SUITE } from './srtp.js';
 
 export type AudioCodecName = 'PCMU' | 'PCMA' | 'opus';
 
@@ -34,7 +35,7 @@ export function buildOffer(p: OfferParams): string {
     `a=fmtp:${pts.opus} useinbandfec=1`,
     `a=rtpmap:${pts.telephoneEvent} telephone-event/8000`,
     `a=fmtp:${pts.telephoneEvent} 0-16`,
-    ...(p.srtpKey ? [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${p.srtpKey}`] : []),
+    ...(p.srtpKey ? [`a=crypto:1 ${SDES_SUITE} inline:${p.srtpKey}`] : []),
     'a=ptime:20',
     'a=sendrecv',
   ];
@@ -89,8 +90,21 @@ export function readRemoteSdp(sdp: string): NegotiatedAudio {
     else if (name === 'opus') chosen = { codec: 'opus', pt, rate: 48000 };
   }
   if (!chosen) throw new Error('the far end chose no codec we speak (PCMU, PCMA, opus)');
-  const crypto = audio.crypto?.find((c) => c.suite === 'AES_CM_128_HMAC_SHA1_80');
-  const srtpKey = crypto ? crypto.config.replace(/^inline:/, '').split('|')[0]! : null;
+  const srtpKey = sdesKeyOf(audio.crypto ?? []);
   const direction = (audio.direction ?? parsed.direction ?? 'sendrecv') as NegotiatedAudio['direction'];
   return { address, port: audio.port, codec: chosen.codec, payloadType: chosen.pt, clockRate: chosen.rate, telephoneEventPt, srtpKey, direction };
+}
+
+/**
+ * The far end's key for AES_CM_128_HMAC_SHA1_80 (`inline:<base64>[|lifetime]`, RFC 4568 §6.1), or
+ * null. A key with an MKI (`|n:len`) is not taken: its packets carry an MKI field our SRTP does not read.
+ */
+function sdesKeyOf(lines: Array<{ suite: string; config: string }>): string | null {
+  for (const c of lines) {
+    if (c.suite !== SDES_SUITE) continue;
+    const [key, ...rest] = c.config.replace(/^inline:/, '').split(';')[0]!.split('|');
+    if (!key || rest.some((p) => p.includes(':'))) continue;
+    return key;
+  }
+  return null;
 }

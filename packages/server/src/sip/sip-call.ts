@@ -96,12 +96,15 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
     this.#sendInvite();
   }
 
-  /** Ends the call from our side: CANCEL while it rings, BYE once answered. */
-  hangUp(): void {
+  /**
+   * Ends the call from our side: CANCEL while it rings, BYE once answered. `failure`: the call is
+   * ended because it cannot go on (an answer we cannot use): reported as an error with that status.
+   */
+  hangUp(failure?: { sipCode: number; reason: string }): void {
     if (this.#state === 'ended') return;
     if (this.#state === 'answered') {
       this.#sendInDialog('BYE', () => {});
-      this.#end({ by: 'local', sipCode: 200, reason: 'BYE' });
+      this.#end(failure ? { by: 'error', ...failure } : { by: 'local', sipCode: 200, reason: 'BYE' });
       return;
     }
     this.#cancel(487, 'Request Terminated');
@@ -115,8 +118,14 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
   }
 
   #contact(): NameAddr[] {
-    const transport = /;transport=tcp/i.test(this.#o.uri) ? ';transport=tcp' : '';
-    return [{ uri: `sip:colloquy@${this.#o.ua.publicAddress}:${this.#o.ua.port}${transport}`, params: {} }];
+    const ua = this.#o.ua;
+    const transport = transportOf(this.#o.uri);
+    if (transport === 'tls') {
+      // The far end opens TLS to this address for its requests in the dialog (BYE, re-INVITE).
+      const scheme = /^sips:/i.test(this.#o.uri) ? 'sips' : 'sip';
+      return [{ uri: `${scheme}:colloquy@${ua.publicAddress}:${ua.tlsPort}${scheme === 'sip' ? ';transport=tls' : ''}`, params: {} }];
+    }
+    return [{ uri: `sip:colloquy@${ua.publicAddress}:${ua.port}${transport === 'tcp' ? ';transport=tcp' : ''}`, params: {} }];
   }
 
   #sendInvite(): void {
@@ -341,4 +350,11 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
     this.#log.info(end, 'SIP call ended');
     this.emit('ended', end);
   }
+}
+
+/** The transport a SIP URI asks for: its `transport` parameter; `sips:` means TLS (RFC 3261 §26.2). */
+export function transportOf(uri: string): 'udp' | 'tcp' | 'tls' {
+  const param = /;transport=(\w+)/i.exec(uri)?.[1]?.toLowerCase();
+  if (param === 'tls' || (param === undefined && /^sips:/i.test(uri))) return 'tls';
+  return param === 'tcp' ? 'tcp' : 'udp';
 }

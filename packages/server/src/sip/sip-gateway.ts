@@ -6,14 +6,14 @@
 // `forceDisconnect` (or the session ending) hangs the call up. Media is CallMedia's (call-media.ts).
 
 import type { Project, Store } from '../store/index.js';
-import { conflict, notFound, ColloquyError } from '../errors.js';
+import { conflict, invalid, notFound, ColloquyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { admitServerParticipant, requireProjectSession } from '../sessions/server-participant.js';
 import { clientActor, type Connection, type DisconnectReason, type SessionManager, type Stream } from '../sessions/session-manager.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import { publishAudioStream, type SessionPublisher } from '../media/audio/index.js';
-import { SipCall, type SipCallEnd } from './sip-call.js';
-import { SipUserAgent } from './sip-user-agent.js';
+import { SipCall, transportOf, type SipCallEnd } from './sip-call.js';
+import { SipUserAgent, type SipTlsSettings } from './sip-user-agent.js';
 import { CallMedia, type CallMediaStats } from './call-media.js';
 
 export interface DialRequest {
@@ -65,6 +65,8 @@ export interface SipGatewaySettings {
   sfuAddress: string;
   ringTimeoutMs: number;
   keepAliveMs: number;
+  /** SIP over TLS (a sips: URI or `;transport=tls`); null: no certificate, such dials answer 501. */
+  tls: SipTlsSettings | null;
 }
 
 interface LiveCall {
@@ -98,9 +100,9 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
   }
 
   /** RTP counters of a call in progress (packets from and to the phone, Opus frames into the session). */
-  mediaStats(callId: string): (CallMediaStats & { codec: string | null; publisher: { connection: string; ice: string } }) | undefined {
+  mediaStats(callId: string): (CallMediaStats & { codec: string | null; srtp: boolean; publisher: { connection: string; ice: string } }) | undefined {
     const live = this.#calls.get(callId);
-    return live ? { ...live.media.stats, codec: live.media.codec, publisher: live.publisher.state } : undefined;
+    return live ? { ...live.media.stats, codec: live.media.codec, srtp: live.media.secure, publisher: live.publisher.state } : undefined;
   }
 
   callByConnection(connectionId: string): SipCallInfo | undefined {
@@ -110,8 +112,13 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
 
   async dial(project: Project, request: DialRequest): Promise<DialResult> {
     if (this.#closed) throw new ColloquyError('unavailable', 'The server is shutting down');
-    if (request.sip.secure) {
-      throw new ColloquyError('unsupported', 'Secure SIP calls (TLS signalling, SRTP) are not available on this server yet', 501);
+    const transport = transportOf(request.sip.uri);
+    if (request.sip.secure && transport !== 'tls') {
+      // SDES puts the SRTP keys in the SDP: over plain SIP anyone on the path could read them.
+      throw invalid('A secure SIP call sends its SRTP keys in the SIP messages, so it needs TLS signalling: use a sips: URI or add ;transport=tls');
+    }
+    if (transport === 'tls' && this.#settings.tls === null) {
+      throw new ColloquyError('unsupported', 'SIP over TLS is not configured on this server (COLLOQUY_SIP_TLS_CERT and COLLOQUY_SIP_TLS_KEY)', 501);
     }
     if (request.sip.video) {
       throw new ColloquyError('unsupported', 'SIP calls with video are not available on this server: dial without `video`', 501);
@@ -119,6 +126,15 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     const { record, claims } = admitServerParticipant({ sessions: this.#sessions, store: this.#store, project, sessionId: request.sessionId, token: request.token, what: 'SIP calls', publishes: true });
     const ua = this.#userAgent();
     const host = hostOf(request.sip.uri);
+    // The `sip` package picks the transport by the URI's parameter only: a bare sips: URI gets it said.
+    const uri = transport === 'tls' && !/;transport=/i.test(request.sip.uri) ? withUriParam(request.sip.uri, 'transport=tls') : request.sip.uri;
+    if (transport === 'tls') {
+      try {
+        await ua.prepareTls(host.replace(/^\[|\]$/g, ''));
+      } catch (err) {
+        throw invalid(`The SIP URI's host does not resolve: ${(err as Error).message}`);
+      }
+    }
     const { connection } = this.#sessions.join(record, claims, { userAgent: 'Colloquy SIP gateway', ip: host, sdk: { name: 'sip', version: '1' } });
     let leg: { publisher: SessionPublisher; stream: Stream };
     try {
@@ -134,11 +150,12 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
       bindAddress: this.#settings.bindAddress,
       publisher,
       streams: request.sip.streams,
+      secure: request.sip.secure,
       logger: this.#log,
     });
     const call = new SipCall({
       ua,
-      uri: request.sip.uri,
+      uri,
       from: request.sip.from,
       headers: request.sip.headers,
       auth: request.sip.auth,
@@ -192,7 +209,8 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
         media.start(sdp, this.#sessions, info.sessionId, info.streamId);
       } catch (err) {
         this.#log.warn({ err, callId: info.id }, 'SIP call answered with unusable SDP: hanging up');
-        call.hangUp();
+        // 488 is what a far end would have said to an offer it cannot take (RFC 3261 §21.4.26).
+        call.hangUp({ sipCode: 488, reason: `Not Acceptable Here: ${(err as Error).message}` });
         return;
       }
       info.state = 'answered';
@@ -251,6 +269,7 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
       port: this.#settings.port,
       ...(this.#settings.bindAddress ? { bindAddress: this.#settings.bindAddress } : {}),
       publicAddress: this.#settings.publicAddress,
+      tls: this.#settings.tls,
       logger: this.#log,
     });
     return this.#ua;
@@ -275,6 +294,12 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
 function hostOf(uri: string): string {
   const m = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^;:?>]+)/i.exec(uri);
   return m?.[1] ?? '';
+}
+
+/** A URI parameter added to a SIP URI (before its headers, if any). */
+function withUriParam(uri: string, param: string): string {
+  const q = uri.indexOf('?');
+  return q < 0 ? `${uri};${param}` : `${uri.slice(0, q)};${param}${uri.slice(q)}`;
 }
 
 /** A SIP URI without a password in its user part, for logs. */

@@ -1,10 +1,14 @@
-// The server's SIP user agent: one `sip` stack (the npm package: RFC 3261 parser, UDP and TCP
-// transports, transactions) on the configured port, opened on the first dial and closed with the
-// server. It sends requests for the calls and routes what arrives: requests inside a dialog go to
+// The server's SIP user agent: one `sip` stack (the npm package: RFC 3261 parser, UDP, TCP and TLS
+// transports, transactions) on the configured port (TLS on its own port when a certificate is
+// configured), opened on the first dial and closed with the server. It sends requests for the calls and routes what arrives: requests inside a dialog go to
 // that call (by Call-ID and tags), an out-of-dialog OPTIONS is answered 200 (a PBX's keep-alive
 // probe), anything else is refused as RFC 3261 says.
 
 import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { checkServerIdentity, rootCertificates, type PeerCertificate } from 'node:tls';
 import sip, { type Remote, type SipRequest, type SipResponse, type SipStack } from 'sip';
 import type { Logger } from '../logger.js';
 
@@ -18,21 +22,53 @@ export interface SipUserAgentOptions {
   bindAddress?: string;
   /** Address we put in Via, Contact and SDP: where the far end reaches us. */
   publicAddress: string;
+  /** SIP over TLS: our certificate (the far end opens TLS to us for its requests in the dialog) and extra CAs to trust. */
+  tls?: SipTlsSettings | null;
   logger: Logger;
+}
+
+export interface SipTlsSettings {
+  port: number;
+  certFile: string;
+  keyFile: string;
+  /** PEM CA bundle trusted for far ends' certificates besides the system's (a private PBX CA). */
+  caFile: string | null;
 }
 
 export class SipUserAgent {
   readonly port: number;
+  /** The TLS port; null when no certificate is configured (no SIP over TLS). */
+  readonly tlsPort: number | null;
   readonly publicAddress: string;
   readonly #stack: SipStack;
   readonly #dialogs = new Map<string, DialogHandler>();
   readonly #log: Logger;
+  /** Host names we dial over TLS, by the addresses they resolved to: a far end's certificate names its host, not its IP. */
+  readonly #tlsNames = new Map<string, Set<string>>();
   #closed = false;
 
   constructor(options: SipUserAgentOptions) {
     this.port = options.port;
+    this.tlsPort = options.tls?.port ?? null;
     this.publicAddress = options.publicAddress;
     this.#log = options.logger;
+    const tls = options.tls
+      ? {
+          tls: {
+            cert: readFileSync(options.tls.certFile),
+            key: readFileSync(options.tls.keyFile),
+            // `ca` replaces Node's roots, so they are given too.
+            ...(options.tls.caFile ? { ca: [...rootCertificates, readFileSync(options.tls.caFile, 'utf8')] } : {}),
+            // The far end's certificate is checked (Node's default trust plus caFile) against the
+            // host the URI named; the `sip` package connects to the resolved address, so the name
+            // comes from #tlsNames.
+            rejectUnauthorized: true,
+            checkServerIdentity: (host: string, cert: PeerCertificate) => this.#checkServerIdentity(host, cert),
+            minVersion: 'TLSv1.2',
+          },
+          tls_port: options.tls.port,
+        }
+      : {};
     this.#stack = sip.create(
       {
         port: options.port,
@@ -45,6 +81,7 @@ export class SipUserAgent {
         publicAddress: `colloquy-${randomBytes(6).toString('hex')}.invalid`,
         udp: true,
         tcp: true,
+        ...tls,
         logger: {
           send: (m, target) => this.#log.trace({ target, message: sip.stringify(m) }, 'SIP out'),
           recv: (m, remote) => this.#log.trace({ remote, message: sip.stringify(m) }, 'SIP in'),
@@ -53,6 +90,30 @@ export class SipUserAgent {
       },
       (request, remote) => this.#onRequest(request, remote),
     );
+  }
+
+  /**
+   * Before a call over TLS to a host name: resolves it, so that the certificate of the address the
+   * stack connects to is checked against that name.
+   */
+  async prepareTls(host: string): Promise<void> {
+    if (isIP(host)) return;
+    const addresses = await lookup(host, { all: true });
+    for (const { address } of addresses) {
+      const names = this.#tlsNames.get(address) ?? new Set<string>();
+      names.add(host.toLowerCase());
+      this.#tlsNames.set(address, names);
+    }
+  }
+
+  #checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined {
+    const direct = checkServerIdentity(host, cert);
+    if (!direct) return undefined;
+    for (const name of this.#tlsNames.get(host) ?? []) {
+      if (!checkServerIdentity(name, cert)) return undefined;
+    }
+    this.#log.warn({ host, err: direct }, 'SIP TLS: the far end\'s certificate does not name it');
+    return direct;
   }
 
   /** Sends a request (a client transaction; responses arrive on `onResponse`) or a response. */

@@ -1,7 +1,9 @@
 // Debian's baresip as the far end of SIP tests: a real SIP user agent on loopback that auto-answers,
 // plays a WAV file as its microphone (aufile), records what it hears to WAV files (sndfile), and is
 // driven over its ctrl_tcp socket (hangup, sndcode for DTMF). Each instance gets its own config
-// folder, written here, and its own ports.
+// folder, written here, and its own ports. With `tls` it also takes SIP over TLS (on its SIP port + 1,
+// where baresip puts it) with the given certificate, and with `srtp` it insists on SRTP with SDES
+// (the srtp module's `srtp-mand`: an offer without RTP/SAVP and a key is refused).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -36,18 +38,39 @@ export interface BaresipOptions {
   wav: string;
   /** Load the Opus codec too (G.711 only otherwise). */
   opus?: boolean;
+  /** SIP over TLS: baresip's certificate and key in one PEM file, and the CA file it trusts. */
+  tls?: { certAndKeyFile: string; caFile: string };
+  /** Media encryption: SRTP with SDES, mandatory. */
+  srtp?: boolean;
+}
+
+/** A port free for UDP and TCP whose next port is free for TCP too (baresip's TLS listener, always opened). */
+async function freePortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort();
+    if (port >= 65535) continue;
+    const nextFree = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port + 1, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (nextFree) return port;
+  }
+  throw new Error('no free port pair');
 }
 
 export class Baresip {
   readonly sipPort: number;
+  readonly tls: boolean;
   readonly dir: string;
   readonly output: string[] = [];
   readonly #ctrlPort: number;
   readonly #proc: ChildProcess;
   #exited = false;
 
-  private constructor(proc: ChildProcess, dir: string, sipPort: number, ctrlPort: number) {
+  private constructor(proc: ChildProcess, dir: string, sipPort: number, ctrlPort: number, tls: boolean) {
     this.#proc = proc;
+    this.tls = tls;
     this.dir = dir;
     this.sipPort = sipPort;
     this.#ctrlPort = ctrlPort;
@@ -58,7 +81,8 @@ export class Baresip {
   }
 
   static async start(options: BaresipOptions): Promise<Baresip> {
-    const sipPort = await freePort();
+    // baresip also listens for TLS on the next port, with or without a certificate.
+    const sipPort = await freePortPair();
     const ctrlPort = await freePort();
     mkdirSync(options.dir, { recursive: true });
     writeFileSync(
@@ -66,6 +90,7 @@ export class Baresip {
       [
         'poll_method epoll',
         `sip_listen 127.0.0.1:${sipPort}`,
+        ...(options.tls ? [`sip_certificate ${options.tls.certAndKeyFile}`, `sip_cafile ${options.tls.caFile}`] : []),
         // No sound card here: ALSA's null device is the speaker, the WAV file the microphone.
         'audio_player alsa,null',
         'audio_alert alsa,null',
@@ -76,6 +101,7 @@ export class Baresip {
         'module aufile.so',
         'module alsa.so',
         'module sndfile.so',
+        ...(options.srtp ? ['module srtp.so'] : []),
         'module_app account.so',
         'module_app menu.so',
         'module_app ctrl_tcp.so',
@@ -85,16 +111,18 @@ export class Baresip {
         '',
       ].join('\n'),
     );
-    writeFileSync(join(options.dir, 'accounts'), `<sip:bob@127.0.0.1:${sipPort}>;regint=0;answermode=auto\n`);
+    const transport = options.tls ? `:${sipPort + 1};transport=tls` : `:${sipPort}`;
+    writeFileSync(join(options.dir, 'accounts'), `<sip:bob@127.0.0.1${transport}>;regint=0;answermode=auto${options.srtp ? ';mediaenc=srtp-mand' : ''}\n`);
     writeFileSync(join(options.dir, 'contacts'), '');
     const proc = spawn('baresip', ['-f', options.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const b = new Baresip(proc, options.dir, sipPort, ctrlPort);
+    const b = new Baresip(proc, options.dir, sipPort, ctrlPort, options.tls !== undefined);
     await b.waitFor(/baresip is ready/, 15_000);
     return b;
   }
 
+  /** Its address of record: over TLS when it was started with `tls`. */
   get uri(): string {
-    return `sip:bob@127.0.0.1:${this.sipPort}`;
+    return this.tls ? `sip:bob@127.0.0.1:${this.sipPort + 1};transport=tls` : `sip:bob@127.0.0.1:${this.sipPort}`;
   }
 
   /** Waits until a line of baresip's output matches. */

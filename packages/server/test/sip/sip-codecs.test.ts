@@ -1,11 +1,13 @@
 // The SIP bridge's pure parts: G.711 against its defining properties (µ-law/A-law round trips within
-// the companding step, known code points), our SDP offer read back, and the far end's answer read
-// as the call uses it (codec choice, telephone-event, SDES key, direction).
+// the companding step, known code points), our SDP offer read back, the far end's answer read
+// as the call uses it (codec choice, telephone-event, SDES key, direction), and SDES SRTP between
+// two ends (each decrypts what the other sends; a changed byte or a wrong key is refused).
 
 import { describe, expect, it } from 'vitest';
 import { decodeG711, encodeG711, linearToAlaw, linearToMulaw } from '../../src/sip/g711.js';
 import { downsampleFrom48k, upsampleTo48k } from '../../src/media/audio/index.js';
 import { buildOffer, readRemoteSdp } from '../../src/sip/sdp.js';
+import { newSdesKey, SdesSrtp } from '../../src/sip/srtp.js';
 
 describe('G.711', () => {
   it('round-trips every 16-bit sample within the companding step, both laws', () => {
@@ -57,5 +59,46 @@ describe('SIP SDP', () => {
     expect(readRemoteSdp(opus)).toMatchObject({ codec: 'opus', clockRate: 48000, telephoneEventPt: null });
     expect(() => readRemoteSdp(answer.replace('RTP/AVP 8 96', 'RTP/AVP 18').replace('a=rtpmap:8 PCMA/8000', 'a=rtpmap:18 G729/8000'))).toThrow(/no codec/);
     expect(() => readRemoteSdp(answer.replace('m=audio 30000', 'm=audio 0'))).toThrow(/no audio/);
+  });
+});
+
+describe('SDES SRTP', () => {
+  /** A plain RTP packet: version 2, PCMU, the given sequence number, 160 bytes of payload. */
+  const rtp = (seq: number, fill: number): Buffer => {
+    const header = Buffer.from([0x80, 0x00, seq >> 8, seq & 0xff, 0, 0, 0x12, 0x34, 0xca, 0xfe, 0xba, 0xbe]);
+    return Buffer.concat([header, Buffer.alloc(160, fill)]);
+  };
+  it('each end decrypts what the other sends; the payload is not readable on the wire', () => {
+    const ours = newSdesKey();
+    const theirs = newSdesKey();
+    expect(Buffer.from(ours, 'base64')).toHaveLength(30);
+    const us = new SdesSrtp(ours, theirs);
+    const them = new SdesSrtp(theirs, ours);
+    for (const seq of [65534, 65535, 0, 1]) {
+      const plain = rtp(seq, 0x55);
+      const wire = us.protect(plain);
+      expect(wire).toHaveLength(plain.length + 10); // the 80-bit tag
+      expect(wire.subarray(12, 172).equals(plain.subarray(12))).toBe(false);
+      expect(them.unprotect(wire)?.equals(plain)).toBe(true);
+      expect(us.unprotect(them.protect(plain))?.equals(plain)).toBe(true);
+    }
+  });
+  it('refuses a changed packet, a wrong key and a short one', () => {
+    const ours = newSdesKey();
+    const theirs = newSdesKey();
+    const wire = new SdesSrtp(ours, theirs).protect(rtp(7, 1));
+    const tampered = Buffer.from(wire);
+    tampered[20]! ^= 1;
+    expect(new SdesSrtp(theirs, ours).unprotect(tampered)).toBeNull();
+    expect(new SdesSrtp(theirs, newSdesKey()).unprotect(wire)).toBeNull();
+    expect(new SdesSrtp(theirs, ours).unprotect(wire.subarray(0, 15))).toBeNull();
+    expect(() => new SdesSrtp('c2hvcnQ=', ours)).toThrow(/30/);
+  });
+  it('reads the far end\'s key with a lifetime, and refuses one with an MKI', () => {
+    const key = newSdesKey();
+    const answer = (crypto: string) => ['v=0', 'o=- 1 2 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 198.51.100.7', 't=0 0', 'm=audio 30000 RTP/SAVP 0', crypto, ''].join('\r\n');
+    expect(readRemoteSdp(answer(`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^31`)).srtpKey).toBe(key);
+    expect(readRemoteSdp(answer(`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20|1:4`)).srtpKey).toBeNull();
+    expect(readRemoteSdp(answer(`a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:${key}`)).srtpKey).toBeNull();
   });
 });

@@ -1,17 +1,23 @@
 // SIP interconnect media with real parts end to end: a Chromium page in a routed session publishes a
 // 440 Hz WebAudio tone with the browser SDK; the `opentok` SDK dials Debian's baresip (auto-answer,
-// its microphone a 1000 Hz WAV, what it hears recorded to WAV). The page subscribes to the SIP
-// participant's stream and an AnalyserNode must find 1000 Hz; baresip's recording must hold 440 Hz.
-// DTMF both ways: baresip's keypad reaches the page as a `dtmf` signal from the SIP connection, and
-// REST play-dtmf reaches baresip as RFC 4733 events. Then the call is hung up by REST.
+// its microphone a WAV tone, what it hears recorded to WAV). The page subscribes to the SIP
+// participant's stream and an AnalyserNode must find the phone's tone; baresip's recording must hold
+// 440 Hz. DTMF both ways: baresip's keypad reaches the page as a `dtmf` signal from the SIP
+// connection, and REST play-dtmf reaches baresip as RFC 4733 events. Then the call is hung up by REST.
+// Twice: plain (SIP over UDP, RTP), and `secure` (SIP over TLS with a certificate made here by
+// openssl, SRTP keyed by SDES; baresip's srtp-mand refuses anything else). A secure call to a far end
+// that does not do SRTP ends with 488 and the SIP participant leaves the session.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SipCallEnd } from '../../src/sip/sip-call.js';
+import type { SipCallInfo } from '../../src/sip/sip-gateway.js';
 import { readWav, toneEnergy } from '../audio-analysis.js';
 import { audioTestPage as page } from '../audio-page.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
@@ -19,55 +25,85 @@ import { Baresip, freePort } from './baresip.js';
 import { p, until } from './helpers.js';
 
 const PAGE_TONE_HZ = 440;
-const PHONE_TONE_HZ = 1000;
+const PLAIN_PHONE_HZ = 1000;
+const SECURE_PHONE_HZ = 1300;
+
+/** A WAV of a tone, baresip's microphone. */
+function toneWav(dir: string, hz: number): string {
+  const wav = join(dir, `tone-${hz}.wav`);
+  execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', wav, 'synth', '120', 'sine', String(hz), 'vol', '0.5']);
+  return wav;
+}
 
 describe('SIP interconnect: audio and DTMF between a browser and baresip', () => {
   let t: TestServer;
-  let baresip: Baresip;
+  let plain: Baresip;
+  let secure: Baresip;
+  let noSrtp: Baresip;
   let browser: TestBrowser;
   let tab: TestPage;
   let app: Server;
+  let ot: OpenTok;
+  let sessionId: string;
+  const ended: Array<[SipCallInfo, SipCallEnd]> = [];
+  const log = () => tab.page.evaluate(() => (window as any).log as Array<Record<string, any>>);
 
   beforeAll(async () => {
     const dir = tempDir();
-    const wav = join(dir, 'tone.wav');
-    execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', wav, 'synth', '120', 'sine', String(PHONE_TONE_HZ), 'vol', '0.5']);
-    baresip = await Baresip.start({ dir: join(dir, 'baresip'), wav });
-    t = await startTestServer({ COLLOQUY_SIP_PORT: String(await freePort()) });
+    // One self-signed certificate for 127.0.0.1 serves both ends; each trusts it as its CA.
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const certAndKey = join(dir, 'cert-and-key.pem');
+    writeFileSync(certAndKey, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+    const tls = { certAndKeyFile: certAndKey, caFile: cert };
+    [plain, secure, noSrtp] = await Promise.all([
+      Baresip.start({ dir: join(dir, 'plain'), wav: toneWav(dir, PLAIN_PHONE_HZ) }),
+      Baresip.start({ dir: join(dir, 'secure'), wav: toneWav(dir, SECURE_PHONE_HZ), tls, srtp: true }),
+      Baresip.start({ dir: join(dir, 'no-srtp'), wav: toneWav(dir, PLAIN_PHONE_HZ), tls }),
+    ]);
+    t = await startTestServer({
+      COLLOQUY_SIP_PORT: String(await freePort()),
+      COLLOQUY_SIP_TLS_PORT: String(await freePort()),
+      COLLOQUY_SIP_TLS_CERT: cert,
+      COLLOQUY_SIP_TLS_KEY: key,
+      COLLOQUY_SIP_TLS_CA: cert,
+    });
+    t.server.sip.on('callDestroyed', (info, end) => ended.push([info, end]));
     app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(t.url)));
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
     browser = await launchChromium();
     tab = await browser.newPage();
     await tab.page.goto(`http://127.0.0.1:${(app.address() as AddressInfo).port}/`);
+    ot = new OpenTok(t.apiKey, t.apiSecret, t.url);
+    sessionId = (await p<OpenTok.Session>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
+    expect(await tab.page.evaluate(([k, s, tk]) => (window as any).join(k, s, tk), [t.apiKey, sessionId, ot.generateToken(sessionId)] as const)).toBeNull();
+    expect(typeof (await tab.page.evaluate((hz) => (window as any).publishTone(hz), PAGE_TONE_HZ))).toBe('string');
   });
 
   afterAll(async () => {
-    if (process.env['DEBUG_SIP']) console.log(baresip?.output.join('\n'));
+    if (process.env['DEBUG_SIP']) for (const b of [plain, secure, noSrtp]) console.log(b?.output.join('\n'));
     await browser?.close();
     await t?.close();
-    await baresip?.stop();
+    await Promise.all([plain?.stop(), secure?.stop(), noSrtp?.stop()]);
     await new Promise((r) => app?.close(r));
   });
 
-  it('the page hears the phone, the phone hears the page, DTMF crosses both ways, REST hangs up', async () => {
-    const ot = new OpenTok(t.apiKey, t.apiSecret, t.url);
-    const sessionId = (await p<OpenTok.Session>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
-    const log = () => tab.page.evaluate(() => (window as any).log as Array<Record<string, any>>);
-    expect(await tab.page.evaluate(([k, s, tk]) => (window as any).join(k, s, tk), [t.apiKey, sessionId, ot.generateToken(sessionId)] as const)).toBeNull();
-    const pageStream = await tab.page.evaluate((hz) => (window as any).publishTone(hz), PAGE_TONE_HZ);
-    expect(typeof pageStream).toBe('string');
-
-    const call = await p<OpenTok.SipInterconnect>((cb) => ot.dial(sessionId, ot.generateToken(sessionId, { data: 'sip=baresip' }), baresip.uri, {}, cb as never));
-    await baresip.waitFor(/Call established/);
+  /** Dials `phone`, checks audio both ways and DTMF both ways; REST hangs up, or the phone does (its BYE to our Contact). */
+  async function exerciseCall(phone: Baresip, phoneHz: number, options: { secure?: boolean }, hangUpBy: 'rest' | 'phone'): Promise<void> {
+    // The page's analyser follows one subscriber: a new one for this call's stream.
+    await tab.page.evaluate(() => ((window as any).analyser = undefined));
+    const call = await p<OpenTok.SipInterconnect>((cb) => ot.dial(sessionId, ot.generateToken(sessionId, { data: 'sip=baresip' }), phone.uri, options, cb as never));
+    await phone.waitFor(/Call established/);
     // The SIP participant's stream reaches the page as an audio-only stream of the token's connection data.
     const created = await until(async () => (await log()).find((e) => e.type === 'streamCreated' && e.streamId === call.streamId), 'the SIP stream at the page', 30_000);
     expect(created).toMatchObject({ hasVideo: false, connectionId: call.connectionId, data: 'sip=baresip' });
 
-    // The page hears baresip's 1000 Hz tone.
+    // The page hears the phone's tone.
     const heard = await until(
       async () => {
         const r = (await tab.page.evaluate(() => (window as any).loudest())) as { hz: number; db: number } | null;
-        return r && r.db > -80 && Math.abs(r.hz - PHONE_TONE_HZ) < 30 ? r : false;
+        return r && r.db > -80 && Math.abs(r.hz - phoneHz) < 30 ? r : false;
       },
       'the phone tone at the page',
       30_000,
@@ -75,35 +111,60 @@ describe('SIP interconnect: audio and DTMF between a browser and baresip', () =>
       console.log(JSON.stringify(t.server.sip.mediaStats(call.id)), JSON.stringify(await tab.page.evaluate(() => (window as any).loudest())), JSON.stringify(await log()));
       throw err;
     });
-    console.log(`page hears ${heard.hz.toFixed(0)} Hz at ${heard.db.toFixed(1)} dB`);
+    console.log(`${options.secure ? 'secure' : 'plain'}: page hears ${heard.hz.toFixed(0)} Hz at ${heard.db.toFixed(1)} dB`);
+    const stats = t.server.sip.mediaStats(call.id)!;
+    expect(stats.srtp).toBe(options.secure === true);
+    expect(stats.srtpRejected).toBe(0);
 
     // DTMF from the phone: a `dtmf` signal from the SIP connection.
-    await baresip.command('sndcode', '5');
-    const dtmf = await until(async () => (await log()).find((e) => e.type === 'dtmf'), 'DTMF signal at the page');
-    expect(dtmf).toMatchObject({ data: '5', from: call.connectionId });
+    await phone.command('sndcode', '5');
+    const dtmf = await until(async () => (await log()).find((e) => e.type === 'dtmf' && e.from === call.connectionId), 'DTMF signal at the page');
+    expect(dtmf).toMatchObject({ data: '5' });
 
     // DTMF to the phone, by REST through the `opentok` SDK's playDTMF: baresip reports the digits it received.
     await p<void>((cb) => (ot as any).playDTMF(sessionId, call.connectionId, '7#', cb));
-    await baresip.waitFor(/received event: '7'/); // baresip's line for an RFC 4733 event
-    await baresip.waitFor(/received event: '#'/);
+    await phone.waitFor(/received event: '7'/); // baresip's line for an RFC 4733 event
+    await phone.waitFor(/received event: '#'/);
 
-    // Let baresip record a while, then hang up by REST (forceDisconnect).
+    // Let baresip record a while, then hang up: by REST (forceDisconnect), or baresip's BYE (over
+    // TLS it opens a connection to our TLS port and checks our certificate).
     await new Promise((r) => setTimeout(r, 1500));
-    await p<void>((cb) => ot.forceDisconnect(sessionId, call.connectionId, cb as never));
+    if (hangUpBy === 'rest') await p<void>((cb) => ot.forceDisconnect(sessionId, call.connectionId, cb as never));
+    else await phone.command('hangup');
     const gone = await until(async () => (await log()).find((e) => e.type === 'connectionDestroyed' && e.connectionId === call.connectionId), 'connectionDestroyed at the page');
-    expect(gone.reason).toBe('forceDisconnected');
+    expect(gone.reason).toBe(hangUpBy === 'rest' ? 'forceDisconnected' : 'clientDisconnected');
     await until(async () => (await log()).find((e) => e.type === 'streamDestroyed' && e.streamId === call.streamId), 'streamDestroyed at the page');
 
     // baresip's recording of what it heard holds the page's 440 Hz tone, well above the phone's own.
-    const decoded = await until(() => baresip.recordings().find((f) => f.endsWith('-dec.wav')), 'baresip recording');
+    const decoded = await until(() => phone.recordings().find((f) => f.endsWith('-dec.wav')), 'baresip recording');
     const { rate, samples } = readWav(decoded);
     const tail = samples.subarray(Math.max(0, samples.length - rate)); // the last second
-    const at440 = toneEnergy(tail, rate, PAGE_TONE_HZ);
-    const at1000 = toneEnergy(tail, rate, PHONE_TONE_HZ);
+    const atPage = toneEnergy(tail, rate, PAGE_TONE_HZ);
+    const atPhone = toneEnergy(tail, rate, phoneHz);
     const at700 = toneEnergy(tail, rate, 700);
-    console.log(`baresip recorded ${(samples.length / rate).toFixed(1)} s; energy 440 Hz ${at440.toExponential(2)}, 1000 Hz ${at1000.toExponential(2)}, 700 Hz ${at700.toExponential(2)}`);
-    expect(at440).toBeGreaterThan(at1000 * 20);
-    expect(at440).toBeGreaterThan(at700 * 20);
-    expect(at440).toBeGreaterThan(1e-4); // amplitude above 0.02 of full scale
+    console.log(`baresip recorded ${(samples.length / rate).toFixed(1)} s; energy 440 Hz ${atPage.toExponential(2)}, ${phoneHz} Hz ${atPhone.toExponential(2)}, 700 Hz ${at700.toExponential(2)}`);
+    expect(atPage).toBeGreaterThan(atPhone * 20);
+    expect(atPage).toBeGreaterThan(at700 * 20);
+    expect(atPage).toBeGreaterThan(1e-4); // amplitude above 0.02 of full scale
+  }
+
+  it('plain SIP and RTP: the page hears the phone, the phone hears the page, DTMF crosses both ways, REST hangs up', async () => {
+    await exerciseCall(plain, PLAIN_PHONE_HZ, {}, 'rest');
   }, 120_000);
+
+  it('secure: SIP over TLS and SRTP (SDES) with a phone that insists on SRTP, the same both ways; the phone hangs up over TLS', async () => {
+    await exerciseCall(secure, SECURE_PHONE_HZ, { secure: true }, 'phone');
+    expect(ended.at(-1)?.[1]).toMatchObject({ by: 'remote', sipCode: 200 });
+  }, 120_000);
+
+  it('secure to a far end without SRTP: the call ends with 488 and the SIP participant leaves, no plain RTP flows', async () => {
+    const call = await p<OpenTok.SipInterconnect>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), noSrtp.uri, { secure: true }, cb as never));
+    const [info, end] = await until(() => ended.find(([i]) => i.id === call.id), 'the secure call to end');
+    expect(info.state).toBe('ended');
+    expect(end).toMatchObject({ sipCode: 488 });
+    console.log(`secure call to a far end without SRTP ended: ${end.by} ${end.sipCode} ${end.reason}`);
+    const gone = await until(async () => (await log()).find((e) => e.type === 'connectionDestroyed' && e.connectionId === call.connectionId), 'connectionDestroyed at the page');
+    expect(gone.reason).toBe('networkDisconnected');
+    expect(t.server.sip.calls.find((c) => c.id === call.id)).toBeUndefined();
+  }, 60_000);
 });

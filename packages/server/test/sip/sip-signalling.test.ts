@@ -1,7 +1,8 @@
 // SIP interconnect signalling against real parts: the `opentok` SDK dials through the REST API,
 // Debian's baresip answers on loopback behind a proxy that demands digest authentication, and the
 // session sees the SIP participant as a Connection with a live Stream. Hang-ups from both sides,
-// a wrong password, and the REST errors OpenTok documents (400, 404, 409), with the project's
+// a wrong password, and the REST errors OpenTok documents (400, 404, 409) and ours for TLS without a
+// certificate (501), with the project's
 // callbacks (callCreated/Updated/Destroyed, connection and stream events) checked on a receiver.
 
 import { Colloquy } from '@colloquy/sdk-node';
@@ -157,7 +158,7 @@ describe('SIP interconnect: signalling with baresip', () => {
     expect(destroyed.body['call']).toMatchObject({ endedBy: 'local' });
   });
 
-  it('refuses as OpenTok does: 404 unknown session, 409 relayed session, 400 bad token or URI, 501 secure', async () => {
+  it('refuses as OpenTok does: 404 unknown session, 409 relayed session, 400 bad token or URI; secure without TLS 400, TLS without a certificate 501', async () => {
     const relayed = (await p<OpenTok.Session>((cb) => ot.createSession({ mediaMode: 'relayed' }, cb))).sessionId;
     const post = (body: unknown, path = 'dial') => rest('POST', path, body);
     const token = ot.generateToken(sessionId);
@@ -168,7 +169,10 @@ describe('SIP interconnect: signalling with baresip', () => {
     expect((await post({ sessionId, token: ot.generateToken(relayed), sip: { uri: digestProxy.uri } })).status).toBe(400);
     expect((await post({ sessionId, token, sip: { uri: 'http://not-sip' } })).status).toBe(400);
     expect((await post({ sessionId, token, sip: { uri: digestProxy.uri, headers: { Via: 'x' } } })).status).toBe(400);
-    expect((await post({ sessionId, token, sip: { uri: digestProxy.uri, secure: true } })).status).toBe(501);
+    // `secure` sends SRTP keys in the SDP: only over TLS; this server has no SIP certificate, so TLS is 501.
+    expect((await post({ sessionId, token, sip: { uri: digestProxy.uri, secure: true } })).status).toBe(400);
+    expect((await post({ sessionId, token, sip: { uri: `${digestProxy.uri};transport=tls`, secure: true } })).status).toBe(501);
+    expect((await post({ sessionId, token, sip: { uri: digestProxy.uri.replace(/^sip:/, 'sips:') } })).status).toBe(501);
     // The PHP SDK's path is the same call.
     expect((await post({ sessionId: unknown, token, sip: { uri: digestProxy.uri } }, 'call')).status).toBe(404);
     // play-dtmf: digits checked, 404 when the session has no SIP call.
