@@ -15,6 +15,7 @@ import {
   type ClientRequest,
   type ConnectRequest,
   type ConnectResult,
+  type ConnectionInfo,
   type IceServerInfo,
   type ErrorCode,
   type RequestMap,
@@ -31,6 +32,7 @@ import type { Session, SessionManager } from '../sessions/session-manager.js';
 import type { ProjectStore } from '../store/projects.js';
 import { SessionBroadcast } from './broadcast-log.js';
 import { Channel, type ChannelOptions, type OutgoingMessage } from './channel.js';
+import { connectionListJson, withConnectionList } from './connection-list.js';
 import { JoinAdmission } from './join-admission.js';
 import { errorMessage, protocolError } from './errors.js';
 import { trackSocket } from './write-batching.js';
@@ -287,7 +289,8 @@ export class SignalingServer {
       send(peer.ws, errorMessage(code, text, message.id));
       peer.ws.close(CloseCodes.AUTH_FAILED, 'connect refused');
     };
-    const record = this.#sessions.find(message.sessionId);
+    // A live session's record is the one read when it started: no database read per join in a storm.
+    const record = this.#sessions.live(message.sessionId)?.record ?? this.#sessions.find(message.sessionId);
     if (!record) {
       fail(ErrorCodes.INVALID_SESSION_ID, 'Invalid session ID: no such session on this server');
       return;
@@ -326,21 +329,22 @@ export class SignalingServer {
     const channel = new Channel(session, connection, this.#options, this.#log, (c) => this.#channels.delete(c.connection.id), suppressed, broadcast);
     this.#channels.set(connection.id, channel);
     this.#bind(peer, channel);
-    const result: ConnectResult = {
+    // v2: connections whose connectionCreated is still pending come in that batch instead.
+    const connections = suppressed ? '[]' : (broadcast?.connectionListFor(connection) ?? connectionListJson(session, connection));
+    const result = (list: ConnectionInfo[]): ConnectResult => ({
       connection: connection.info(),
       resumeSecret: channel.resumeSecret,
       capabilities: connection.capabilities,
       permissions: [...connection.permissions].filter((p) => p !== 'signal'),
-      // v2: connections whose connectionCreated is still pending come in that batch instead.
-      connections: suppressed ? [] : [...session.connections.values()].filter((c) => c !== connection && !broadcast?.isPendingCreation(c.id)).map((c) => c.info()),
+      connections: list,
       streams: session.liveStreams().map((s) => s.info()),
       session: { sessionId: session.id, mediaMode: record.mediaMode, e2ee: record.e2ee },
       heartbeat: { intervalMs: this.#options.heartbeatMs, timeoutMs: this.#options.heartbeatTimeoutMs },
       resumeGraceMs: this.#options.resumeGraceMs,
       ...(this.#options.iceServers ? { iceServers: this.#options.iceServers(connection.id) } : {}),
       ...(broadcast ? { version: PROTOCOL_VERSION_2, bseq: channel.baseBseq } : {}),
-    };
-    channel.sendUnsequenced({ type: 'response', re: message.id, result });
+    });
+    channel.sendUnsequencedText(withConnectionList((list) => ({ type: 'response', re: message.id, result: result(list) }), connections));
     // A session being recorded says so to newcomers, as to everyone when the archive started.
     for (const notice of this.#sessions.activeArchiveNotices(session.id)) {
       channel.send({ type: notice.type, archiveId: notice.archiveId, name: notice.name });
