@@ -30,12 +30,12 @@ import type { Logger } from '../logger.js';
 import { TokenBucket } from '../sessions/token-bucket.js';
 import type { Session, SessionManager } from '../sessions/session-manager.js';
 import type { ProjectStore } from '../store/projects.js';
-import { SessionBroadcast } from './broadcast-log.js';
+import { SessionBroadcast, textFrame } from './broadcast-log.js';
 import { Channel, type ChannelOptions, type OutgoingMessage } from './channel.js';
 import { connectionListJson, withConnectionList } from './connection-list.js';
 import { JoinAdmission } from './join-admission.js';
 import { errorMessage, protocolError } from './errors.js';
-import { trackSocket } from './write-batching.js';
+import { sendFrameBatched, trackSocket } from './write-batching.js';
 
 export interface SignalingOptions extends ChannelOptions {
   heartbeatMs: number;
@@ -78,6 +78,17 @@ export const DEFAULT_SIGNALING_OPTIONS: Omit<SignalingOptions, 'resumeGraceMs' |
 /** How long a cut-off socket keeps its close frame's chance to reach the client before it is destroyed. */
 const CUT_OFF_GRACE_MS = 200;
 
+/**
+ * The heartbeat visits the sockets in this many slices, one every heartbeatMs / SWEEP_SLICES: each
+ * socket is still pinged (and checked for silence) once a period, but 15,000 sockets are not all
+ * written in one turn — that burst (15,000 writes, a few hundred ms) held up any signal arriving
+ * during it, every 5 s.
+ */
+const SWEEP_SLICES = 10;
+
+/** `{"type":"ping"}` as one server text frame, built once for every socket and every period. */
+const PING_FRAME = textFrame(JSON.stringify({ type: 'ping' } satisfies OutgoingMessage));
+
 /** One socket's state, before and after it is bound to a connection. */
 interface Peer {
   ws: WebSocket;
@@ -92,6 +103,8 @@ interface Peer {
   cutOff: boolean;
   messages: TokenBucket;
   authTimer: NodeJS.Timeout | undefined;
+  /** The heartbeat slice it is visited in. */
+  slice: Set<Peer>;
 }
 
 export class SignalingServer {
@@ -107,6 +120,10 @@ export class SignalingServer {
   readonly #broadcasts = new Map<Session, SessionBroadcast>();
   readonly #admission: JoinAdmission;
   readonly #heartbeat: NodeJS.Timeout;
+  /** The peers by heartbeat slice (SWEEP_SLICES), filled in turn; the next slice to visit. */
+  readonly #slices: Array<Set<Peer>> = Array.from({ length: SWEEP_SLICES }, () => new Set<Peer>());
+  #nextSlice = 0;
+  #accepted = 0;
   #closed = false;
   /** Valid client messages received since start, by type (the /metrics counter reads it). */
   readonly messagesReceived = new Map<string, number>();
@@ -118,7 +135,7 @@ export class SignalingServer {
     this.#log = logger.child({ module: 'signaling' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
     this.#admission = new JoinAdmission(options.joinsPerSecond);
-    this.#heartbeat = setInterval(() => this.#sweep(), options.heartbeatMs);
+    this.#heartbeat = setInterval(() => this.#sweep(), Math.max(1, options.heartbeatMs / SWEEP_SLICES));
     this.#heartbeat.unref?.();
   }
 
@@ -158,6 +175,7 @@ export class SignalingServer {
     ]);
     for (const peer of this.#peers.values()) peer.ws.terminate();
     this.#peers.clear();
+    for (const slice of this.#slices) slice.clear();
     this.#wss.close();
   }
 
@@ -173,8 +191,10 @@ export class SignalingServer {
       cutOff: false,
       messages: new TokenBucket(this.#options.messageBurst, this.#options.messagesPerSecond),
       authTimer: undefined,
+      slice: this.#slices[this.#accepted++ % SWEEP_SLICES]!,
     };
     this.#peers.set(ws, peer);
+    peer.slice.add(peer);
     peer.authTimer = setTimeout(() => {
       if (!peer.channel) ws.close(CloseCodes.AUTH_TIMEOUT, 'no connect or resume in time');
     }, this.#options.authTimeoutMs);
@@ -188,6 +208,7 @@ export class SignalingServer {
   #onSocketClosed(peer: Peer, code: number): void {
     clearTimeout(peer.authTimer);
     this.#peers.delete(peer.ws);
+    peer.slice.delete(peer);
     if (peer.channel) {
       this.#log.debug({ connectionId: peer.channel.connection.id, code }, 'socket closed');
       // A client that closes with 1000 (normal) or 1001 (going away: the browser closes every socket
@@ -576,16 +597,21 @@ export class SignalingServer {
     channel?.end('networkDisconnected', CloseCodes.PROTOCOL_VIOLATION);
   }
 
-  /** Pings every socket, and drops those that have gone silent (their connections wait for a resume). */
+  /**
+   * Pings the sockets of the next heartbeat slice (each slice comes round once a heartbeat period),
+   * and drops those that have gone silent (their connections wait for a resume).
+   */
   #sweep(): void {
     const now = Date.now();
-    for (const peer of this.#peers.values()) {
+    const slice = this.#slices[this.#nextSlice]!;
+    this.#nextSlice = (this.#nextSlice + 1) % SWEEP_SLICES;
+    for (const peer of slice) {
       if (now - peer.lastHeard > this.#options.heartbeatTimeoutMs) {
         this.#log.debug({ ip: peer.ip, connectionId: peer.channel?.connection.id }, 'heartbeat timeout');
         peer.ws.terminate();
         continue;
       }
-      if (peer.channel) send(peer.ws, { type: 'ping' });
+      if (peer.channel && peer.ws.readyState === WebSocket.OPEN) sendFrameBatched(peer.ws, PING_FRAME);
     }
   }
 }
