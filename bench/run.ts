@@ -120,6 +120,7 @@ async function inside(args: {
   signaling?: number[] | undefined;
   signalingSuppressed?: number[] | undefined;
   signalingV2: boolean;
+  signalingProfile: boolean;
   rtcOnePort: boolean;
 }): Promise<void> {
   const plan = plans(args.quick);
@@ -179,11 +180,11 @@ async function inside(args: {
       // About 4,000 connections per client process, at least two processes.
       const workers = (n: number): number => Math.max(2, Math.ceil(n / 4000));
       for (const n of args.signaling ?? plan.signaling) {
-        results.signaling.push(await runScale(n, { workers: workers(n), signals: 10, measureLeave: n <= 1000, profileJoin: n === plan.signaling[0], v2: args.signalingV2 }));
+        results.signaling.push(await runScale(n, { workers: workers(n), signals: 10, measureLeave: n <= 1000, profileJoin: args.signalingProfile || n === plan.signaling[0], profileFanout: args.signalingProfile, v2: args.signalingV2 }));
         save();
       }
       for (const n of args.signalingSuppressed ?? plan.signalingSuppressed) {
-        results.signaling.push(await runScale(n, { workers: workers(n), signals: 10, measureLeave: false, suppressed: true, v2: args.signalingV2 }));
+        results.signaling.push(await runScale(n, { workers: workers(n), signals: 10, measureLeave: false, profileJoin: args.signalingProfile, profileFanout: args.signalingProfile, suppressed: true, v2: args.signalingV2 }));
         save();
       }
     });
@@ -225,6 +226,8 @@ async function main(): Promise<void> {
       'signaling-suppressed': { type: 'string' },
       /** Signaling clients speak protocol v1 (per-connection numbering), for comparison. */
       'signaling-v1': { type: 'boolean' },
+      /** Profile the server (V8 CPU profiler) during every signaling point's join and fan-out; print the top functions. */
+      'signaling-profile': { type: 'boolean' },
       /** Also run Colloquy with one UDP port for every peer connection, to compare with the default range mode. */
       'rtc-one-port': { type: 'boolean' },
     },
@@ -252,6 +255,7 @@ async function main(): Promise<void> {
       signaling: sizes(values.signaling),
       signalingSuppressed: sizes(values['signaling-suppressed']),
       signalingV2: !values['signaling-v1'],
+      signalingProfile: values['signaling-profile'] === true,
       rtcOnePort: values['rtc-one-port'] === true,
     });
     return;

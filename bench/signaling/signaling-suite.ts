@@ -6,6 +6,7 @@
 // over every delivery). Then memory growth over join/leave cycles.
 
 import { fork, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Colloquy } from '@colloquy/sdk-node';
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from '../lib/cpu-profile.js';
@@ -46,6 +47,14 @@ export interface ScaleResult {
   leaveSeconds: number | null;
   /** Where the server's time went during the join storm (when profiled). */
   joinProfile: ProfileSummary | null;
+  /** Where the server's time went during the fan-out signals (with --signaling-profile). */
+  fanoutProfile?: ProfileSummary | null;
+  /** The client processes' CPU during the fan-out signals, s each (is the generator the limit?). */
+  fanoutClientCpuSeconds?: number[];
+  /** The server's CPU during the fan-out signals, s. */
+  fanoutServerCpuSeconds?: number;
+  /** The client processes' CPU during the join, s each. */
+  joinClientCpuSeconds?: number[];
   errors: string[];
 }
 
@@ -111,7 +120,7 @@ async function gc(server: ColloquyProcess): Promise<Memory['memory']> {
 
 export async function runScale(
   connections: number,
-  options: { workers: number; signals: number; measureLeave: boolean; profileJoin?: boolean; suppressed?: boolean; v2?: boolean },
+  options: { workers: number; signals: number; measureLeave: boolean; profileJoin?: boolean; profileFanout?: boolean; suppressed?: boolean; v2?: boolean },
 ): Promise<ScaleResult> {
   const server = await startColloquy();
   const pool = new WorkerPool(options.workers);
@@ -142,6 +151,8 @@ export async function runScale(
     }));
     const joinSeconds = (performance.now() - started) / 1000;
     const serverJoined = sampleProcess(server.pid);
+    const clientJoined = await pool.all<{ cpuUs: number }>({ op: 'cpu' });
+    const joinClientCpuSeconds = clientJoined.map((c, i) => (c.cpuUs - clientBefore[i]!.cpuUs) / 1e6);
     for (const r of replies) errors.push(...r.errors);
     const connected = 1 + replies.reduce((n, r) => n + r.connected, 0);
     // Settled: nobody received anything for a second.
@@ -156,23 +167,35 @@ export async function runScale(
     const settledSeconds = (performance.now() - started) / 1000 - 1;
     const serverAfter = sampleProcess(server.pid);
     const joinProfile = options.profileJoin ? summarizeProfile(await server.controlPost<CpuProfile>('/profile/stop'), 10) : null;
+    if (joinProfile) logProfile('join', joinProfile);
     const clientAfter = await pool.all<{ cpuUs: number }>({ op: 'cpu' });
     const after = await gc(server);
     log(
       `  ${connected}/${connections} connected in ${fmt(joinSeconds, 1)} s (${fmt((connected - 1) / joinSeconds, 0)}/s, ${options.v2 === false ? 'v1' : 'v2'}), settled after ${fmt(settledSeconds, 1)} s (${received} messages); ` +
-        `server CPU ${fmt((serverAfter.cpuUs - serverBefore.cpuUs) / 1e6, 1)} s; heap ${fmt((after.heapUsed - before.heapUsed) / (connected - 1) / 1024, 1)} KB/connection`,
+        `server CPU ${fmt((serverAfter.cpuUs - serverBefore.cpuUs) / 1e6, 1)} s (${fmt((serverJoined.cpuUs - serverBefore.cpuUs) / 1e6, 1)} s until the last join; clients ${joinClientCpuSeconds.map((c) => fmt(c, 1)).join(' + ')} s); heap ${fmt((after.heapUsed - before.heapUsed) / (connected - 1) / 1024, 1)} KB/connection`,
     );
 
     // Fan-out: signals to the whole session from one client, spaced so that they do not overlap.
     await pool.all({ op: 'latencies' });
+    const fanoutClientBefore = await pool.all<{ cpuUs: number }>({ op: 'cpu' });
+    const fanoutServerBefore = sampleProcess(server.pid);
+    if (options.profileFanout) await server.controlPost('/profile/start', { intervalUs: 200 });
     for (let i = 0; i < options.signals; i++) {
       await pool.call(0, { op: 'send', signalType: 'bench' });
       await sleep(Math.max(300, connections / 10));
     }
     await sleep(500);
+    const fanoutProfile = options.profileFanout ? summarizeProfile(await server.controlPost<CpuProfile>('/profile/stop'), 12) : null;
+    const fanoutServerCpuSeconds = (sampleProcess(server.pid).cpuUs - fanoutServerBefore.cpuUs) / 1e6;
+    const fanoutClientCpuSeconds = (await pool.all<{ cpuUs: number }>({ op: 'cpu' })).map((c, i) => (c.cpuUs - fanoutClientBefore[i]!.cpuUs) / 1e6);
+    if (fanoutProfile) logProfile('fan-out', fanoutProfile);
     const latencies = (await pool.all<{ latencies: number[] }>({ op: 'latencies' })).flatMap((r) => r.latencies);
     const fanout = { signals: options.signals, deliveries: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.reduce((m, l) => Math.max(m, l), 0) };
-    log(`  fan-out of ${options.signals} signals to ${connected}: p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms (${fanout.deliveries} deliveries)`);
+    log(
+      `  fan-out of ${options.signals} signals to ${connected}: p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms (${fanout.deliveries} deliveries); ` +
+        `CPU per signal: server ${fmt((fanoutServerCpuSeconds * 1000) / options.signals, 0)} ms, client processes ${fanoutClientCpuSeconds.map((c) => fmt((c * 1000) / options.signals, 0)).join(' + ')} ms ` +
+        `(${fmt((fanoutClientCpuSeconds.reduce((a, b) => a + b, 0) * 1e6) / Math.max(1, latencies.length), 1)} µs per delivery: a process's last delivery of a signal comes at least that much after its first); load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    );
 
     let leaveSeconds: number | null = null;
     if (options.measureLeave) {
@@ -199,12 +222,22 @@ export async function runScale(
       fanout,
       leaveSeconds,
       joinProfile,
+      fanoutProfile,
+      fanoutClientCpuSeconds,
+      fanoutServerCpuSeconds,
+      joinClientCpuSeconds,
       errors,
     };
   } finally {
     pool.close();
     await server.stop();
   }
+}
+
+/** The top functions of a server CPU profile, on stderr. */
+function logProfile(what: string, p: ProfileSummary): void {
+  log(`  server profile, ${what}: ${fmt(p.busyMs, 0)} ms busy of ${fmt(p.durationMs, 0)} ms`);
+  for (const f of p.functions) log(`    ${fmt(f.percent, 1).padStart(5)} %  ${fmt(f.selfMs, 0).padStart(6)} ms  ${f.name}  (${f.where})`);
 }
 
 /** Memory over join/leave cycles of one connection beside two that stay, signaling only (with media: sfu/join-leave.ts). */

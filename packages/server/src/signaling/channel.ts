@@ -260,6 +260,11 @@ export class Channel implements BroadcastMember {
     this.#write(JSON.stringify(message));
   }
 
+  /** sendUnsequenced of a message already serialized (the connect reply, connection-list.ts). */
+  sendUnsequencedText(text: string): void {
+    this.#write(text);
+  }
+
   /** Ends the connection; `closeCode` is what the socket is closed with for networkDisconnected. */
   end(reason: DisconnectReason, closeCode: number = CloseCodes.GOING_AWAY): void {
     this.#networkCloseCode = closeCode;

@@ -15,6 +15,7 @@ import {
   type ClientRequest,
   type ConnectRequest,
   type ConnectResult,
+  type ConnectionInfo,
   type IceServerInfo,
   type ErrorCode,
   type RequestMap,
@@ -29,11 +30,12 @@ import type { Logger } from '../logger.js';
 import { TokenBucket } from '../sessions/token-bucket.js';
 import { clientActor, type Session, type SessionManager } from '../sessions/session-manager.js';
 import type { ProjectStore } from '../store/projects.js';
-import { SessionBroadcast } from './broadcast-log.js';
+import { SessionBroadcast, textFrame } from './broadcast-log.js';
 import { Channel, type ChannelOptions, type OutgoingMessage } from './channel.js';
+import { connectionListJson, withConnectionList } from './connection-list.js';
 import { JoinAdmission } from './join-admission.js';
 import { errorMessage, protocolError } from './errors.js';
-import { trackSocket } from './write-batching.js';
+import { sendFrameBatched, trackSocket } from './write-batching.js';
 
 export interface SignalingOptions extends ChannelOptions {
   heartbeatMs: number;
@@ -76,6 +78,17 @@ export const DEFAULT_SIGNALING_OPTIONS: Omit<SignalingOptions, 'resumeGraceMs' |
 /** How long a cut-off socket keeps its close frame's chance to reach the client before it is destroyed. */
 const CUT_OFF_GRACE_MS = 200;
 
+/**
+ * The heartbeat visits the sockets in this many slices, one every heartbeatMs / SWEEP_SLICES: each
+ * socket is still pinged (and checked for silence) once a period, but 15,000 sockets are not all
+ * written in one turn — that burst (15,000 writes, a few hundred ms) held up any signal arriving
+ * during it, every 5 s.
+ */
+const SWEEP_SLICES = 10;
+
+/** `{"type":"ping"}` as one server text frame, built once for every socket and every period. */
+const PING_FRAME = textFrame(JSON.stringify({ type: 'ping' } satisfies OutgoingMessage));
+
 /** One socket's state, before and after it is bound to a connection. */
 interface Peer {
   ws: WebSocket;
@@ -90,6 +103,8 @@ interface Peer {
   cutOff: boolean;
   messages: TokenBucket;
   authTimer: NodeJS.Timeout | undefined;
+  /** The heartbeat slice it is visited in. */
+  slice: Set<Peer>;
 }
 
 export class SignalingServer {
@@ -105,8 +120,14 @@ export class SignalingServer {
   readonly #broadcasts = new Map<Session, SessionBroadcast>();
   readonly #admission: JoinAdmission;
   readonly #heartbeat: NodeJS.Timeout;
+  /** The peers by heartbeat slice (SWEEP_SLICES), filled in turn; the next slice to visit. */
+  readonly #slices: Array<Set<Peer>> = Array.from({ length: SWEEP_SLICES }, () => new Set<Peer>());
+  #nextSlice = 0;
+  #accepted = 0;
   /** When the heartbeat sweep last ran: a sweep that runs late means this process stalled. */
   #lastSweepAt = Date.now();
+  /** Silence is not judged before this time (one heartbeat period after a stall of the process). */
+  #judgeAfter = 0;
   #closed = false;
   /** Valid client messages received since start, by type (the /metrics counter reads it). */
   readonly messagesReceived = new Map<string, number>();
@@ -118,7 +139,7 @@ export class SignalingServer {
     this.#log = logger.child({ module: 'signaling' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
     this.#admission = new JoinAdmission(options.joinsPerSecond);
-    this.#heartbeat = setInterval(() => this.#sweep(), options.heartbeatMs);
+    this.#heartbeat = setInterval(() => this.#sweep(), Math.max(1, options.heartbeatMs / SWEEP_SLICES));
     this.#heartbeat.unref?.();
   }
 
@@ -158,6 +179,7 @@ export class SignalingServer {
     ]);
     for (const peer of this.#peers.values()) peer.ws.terminate();
     this.#peers.clear();
+    for (const slice of this.#slices) slice.clear();
     this.#wss.close();
   }
 
@@ -173,8 +195,10 @@ export class SignalingServer {
       cutOff: false,
       messages: new TokenBucket(this.#options.messageBurst, this.#options.messagesPerSecond),
       authTimer: undefined,
+      slice: this.#slices[this.#accepted++ % SWEEP_SLICES]!,
     };
     this.#peers.set(ws, peer);
+    peer.slice.add(peer);
     peer.authTimer = setTimeout(() => {
       if (!peer.channel) ws.close(CloseCodes.AUTH_TIMEOUT, 'no connect or resume in time');
     }, this.#options.authTimeoutMs);
@@ -188,6 +212,7 @@ export class SignalingServer {
   #onSocketClosed(peer: Peer, code: number): void {
     clearTimeout(peer.authTimer);
     this.#peers.delete(peer.ws);
+    peer.slice.delete(peer);
     if (peer.channel) {
       this.#log.debug({ connectionId: peer.channel.connection.id, code }, 'socket closed');
       // A client that closes with 1000 (normal) or 1001 (going away: the browser closes every socket
@@ -289,7 +314,8 @@ export class SignalingServer {
       send(peer.ws, errorMessage(code, text, message.id));
       peer.ws.close(CloseCodes.AUTH_FAILED, 'connect refused');
     };
-    const record = this.#sessions.find(message.sessionId);
+    // A live session's record is the one read when it started: no database read per join in a storm.
+    const record = this.#sessions.live(message.sessionId)?.record ?? this.#sessions.find(message.sessionId);
     if (!record) {
       fail(ErrorCodes.INVALID_SESSION_ID, 'Invalid session ID: no such session on this server');
       return;
@@ -328,21 +354,22 @@ export class SignalingServer {
     const channel = new Channel(session, connection, this.#options, this.#log, (c) => this.#channels.delete(c.connection.id), suppressed, broadcast);
     this.#channels.set(connection.id, channel);
     this.#bind(peer, channel);
-    const result: ConnectResult = {
+    // v2: connections whose connectionCreated is still pending come in that batch instead.
+    const connections = suppressed ? '[]' : (broadcast?.connectionListFor(connection) ?? connectionListJson(session, connection));
+    const result = (list: ConnectionInfo[]): ConnectResult => ({
       connection: connection.info(),
       resumeSecret: channel.resumeSecret,
       capabilities: connection.capabilities,
       permissions: [...connection.permissions].filter((p) => p !== 'signal'),
-      // v2: connections whose connectionCreated is still pending come in that batch instead.
-      connections: suppressed ? [] : [...session.connections.values()].filter((c) => c !== connection && !broadcast?.isPendingCreation(c.id)).map((c) => c.info()),
+      connections: list,
       streams: session.liveStreams().map((s) => s.info()),
       session: { sessionId: session.id, mediaMode: record.mediaMode, e2ee: record.e2ee },
       heartbeat: { intervalMs: this.#options.heartbeatMs, timeoutMs: this.#options.heartbeatTimeoutMs },
       resumeGraceMs: this.#options.resumeGraceMs,
       ...(this.#options.iceServers ? { iceServers: this.#options.iceServers(connection.id) } : {}),
       ...(broadcast ? { version: PROTOCOL_VERSION_2, bseq: channel.baseBseq } : {}),
-    };
-    channel.sendUnsequenced({ type: 'response', re: message.id, result });
+    });
+    channel.sendUnsequencedText(withConnectionList((list) => ({ type: 'response', re: message.id, result: result(list) }), connections));
     // A session being recorded says so to newcomers, as to everyone when the archive started.
     for (const notice of this.#sessions.activeArchiveNotices(session.id)) {
       channel.send({ type: notice.type, archiveId: notice.archiveId, name: notice.name });
@@ -574,24 +601,33 @@ export class SignalingServer {
     channel?.end('networkDisconnected', CloseCodes.PROTOCOL_VIOLATION);
   }
 
-  /** Pings every socket, and drops those that have gone silent (their connections wait for a resume). */
+  /**
+   * Pings the sockets of the next heartbeat slice (each slice comes round once a heartbeat period),
+   * and drops those that have gone silent (their connections wait for a resume).
+   */
   #sweep(): void {
     const now = Date.now();
     // A sweep far behind its schedule means the event loop was blocked (a long GC, a heap
     // snapshot, an overloaded CPU): the clients' pongs of that time are still unread in the
-    // sockets, and the timer phase runs before they are read. Judging silence now would cut
-    // every client for the server's own stall, so this round only pings; the next one judges.
-    const stalledMs = now - this.#lastSweepAt - this.#options.heartbeatMs;
+    // sockets, and the timer phase runs before they are read. Judging silence then would cut every
+    // client for the server's own stall, so for one heartbeat period (every slice pinged once
+    // more) the sweep only pings; after it, silence is judged again.
+    const stalledMs = now - this.#lastSweepAt - this.#options.heartbeatMs / SWEEP_SLICES;
     this.#lastSweepAt = now;
-    const judge = stalledMs < this.#options.heartbeatMs;
-    if (!judge) this.#log.warn({ stalledMs, sockets: this.#peers.size }, 'event loop stalled; heartbeat timeouts wait one more round');
-    for (const peer of this.#peers.values()) {
+    if (stalledMs >= this.#options.heartbeatMs) {
+      this.#judgeAfter = now + this.#options.heartbeatMs;
+      this.#log.warn({ stalledMs, sockets: this.#peers.size }, 'event loop stalled; heartbeat timeouts wait one period');
+    }
+    const judge = now >= this.#judgeAfter;
+    const slice = this.#slices[this.#nextSlice]!;
+    this.#nextSlice = (this.#nextSlice + 1) % SWEEP_SLICES;
+    for (const peer of slice) {
       if (judge && now - peer.lastHeard > this.#options.heartbeatTimeoutMs) {
         this.#log.debug({ ip: peer.ip, connectionId: peer.channel?.connection.id }, 'heartbeat timeout');
         peer.ws.terminate();
         continue;
       }
-      if (peer.channel) send(peer.ws, { type: 'ping' });
+      if (peer.channel && peer.ws.readyState === WebSocket.OPEN) sendFrameBatched(peer.ws, PING_FRAME);
     }
   }
 
