@@ -137,6 +137,27 @@ export function markdown(results: BenchResults, plotFile: string | null): string
       L.push('Marginal cost in 1→N: extra server CPU per extra forwarded packet between two fan-out points (the fixed cost of the publisher and the session left out).', '');
       L.push('| bitrate | between | Colloquy µs | Janus µs | C/J |', '|---|---|---|---|---|', ...rows, '');
     }
+    const alone = sfu.publisherAlone ?? [];
+    if (alone.length) {
+      L.push(
+        'A publisher alone (its session has no subscriber yet): the fixed cost of receiving one stream before anything is forwarded. ' +
+          'At 1→1 it is divided by one stream\'s packets; "share of 1→1" is this CPU over the 1→1 point\'s.',
+        '',
+      );
+      L.push('| bitrate | received pkt/s | server CPU C / J | µs per received packet C / J | share of 1→1 C / J | other load C / J |', '|---|---|---|---|---|---|');
+      for (const b of [...new Set(alone.map((a) => a.bitrate))]) {
+        const c = alone.find((a) => a.target === 'colloquy' && a.bitrate === b);
+        const j = alone.find((a) => a.target === 'janus' && a.bitrate === b);
+        const one = (t: string) => sfu.points.find((p) => p.target === t && p.scenario === 'fanout' && p.n === 1 && p.bitrate === b);
+        const share = (a: typeof c, t: string) => fmt((100 * (a?.serverCores ?? NaN)) / (one(t)?.serverCores ?? NaN));
+        L.push(
+          `| ${b} | ${fmt(c?.receivedPacketsPerSecond ?? j?.receivedPacketsPerSecond)} | ${fmt((c?.serverCores ?? NaN) * 100, 1)} % / ${fmt((j?.serverCores ?? NaN) * 100, 1)} % | ` +
+            `${fmt(c?.cpuUsPerReceivedPacket, 1)} / ${fmt(j?.cpuUsPerReceivedPacket, 1)} | ${share(c, 'colloquy')} % / ${share(j, 'janus')} % | ` +
+            `${fmt((c?.machineOtherCores ?? NaN) * 100)} % / ${fmt((j?.machineOtherCores ?? NaN) * 100)} % |`,
+        );
+      }
+      L.push('');
+    }
     L.push(
       'Beside each point the load generator measured itself: worker processes\' CPU, event-loop delay and skipped frames ' +
         '("gen. saturated" above when a worker neared a full core); "other load" is busy CPU on the machine that was neither the server nor the generator.',

@@ -71,9 +71,27 @@ export interface FirstFrameResult {
   missing: number;
 }
 
+/**
+ * A publisher alone in its session (no subscriber yet): what the server spends receiving one stream
+ * (decrypt, parse, NACK/RR bookkeeping, REMB, timers) before it forwards anything. At 1→1 this fixed
+ * cost is divided by only one stream's packets, which is what makes that point look expensive.
+ */
+export interface PublisherAloneResult {
+  target: TargetName;
+  bitrate: string;
+  serverCores: number;
+  /** RTP packets per second the publisher sent (video + audio): what the server received. */
+  receivedPacketsPerSecond: number;
+  /** Server CPU per received packet, µs (serverCores over receivedPacketsPerSecond). */
+  cpuUsPerReceivedPacket: number;
+  machineOtherCores: number;
+}
+
 export interface SfuSuiteResult {
   targets: Record<string, string>;
   points: SfuPoint[];
+  /** Missing in results written before it was measured. */
+  publisherAlone?: PublisherAloneResult[];
   firstFrame: FirstFrameResult[];
   errors: string[];
 }
@@ -164,12 +182,13 @@ async function windows(run: LoadRun, plan: SfuPlan): Promise<WindowResult[]> {
   return quiet.length ? quiet : all;
 }
 
-async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: SfuPlan, points: SfuPoint[]): Promise<void> {
+async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: SfuPlan, result: SfuSuiteResult): Promise<void> {
   const [session] = await run.createSessions(1, 2);
   const publisher = await run.join(session!, 10);
   const streamId = await run.publish(publisher, bitrate);
   const subscribers: ParticipantRef[] = [];
   try {
+    result.publisherAlone!.push(publisherAlone(target, bitrate, await windows(run, plan)));
     for (const n of plan.fanout) {
       const joining: Promise<void>[] = [];
       while (subscribers.length + joining.length < n) {
@@ -185,7 +204,7 @@ async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: S
       const point = toPoint(target, 'fanout', n, bitrate, n, await windows(run, plan));
       point.retriedSubscriptions = run.subscribeRetries.length - retried;
       noteFailures(point, failed);
-      points.push(point);
+      result.points.push(point);
       log(`  ${describe(point)}`);
     }
   } finally {
@@ -193,7 +212,16 @@ async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: S
   }
 }
 
-async function mesh(run: LoadRun, target: TargetName, bitrate: string, plan: SfuPlan, points: SfuPoint[]): Promise<void> {
+function publisherAlone(target: TargetName, bitrate: string, measured: WindowResult[]): PublisherAloneResult {
+  const cores = median(measured.map((w) => w.server?.cores ?? NaN));
+  const w = measured.reduce((best, x) => (Math.abs((x.server?.cores ?? NaN) - cores) < Math.abs((best.server?.cores ?? NaN) - cores) ? x : best));
+  const received = w.sent.packetsPerSecond;
+  const r = { target, bitrate, serverCores: cores, receivedPacketsPerSecond: received, cpuUsPerReceivedPacket: received > 0 ? (cores * 1e6) / received : NaN, machineOtherCores: w.machine.otherCores };
+  log(`  ${target} publisher alone ${bitrate}: server ${fmt(cores * 100, 1)} % for ${fmt(received)} pkt/s received -> ${fmt(r.cpuUsPerReceivedPacket, 1)} µs per received packet, other ${fmt(r.machineOtherCores * 100)} %`);
+  return r;
+}
+
+async function mesh(run: LoadRun, target: TargetName, bitrate: string, plan: SfuPlan, result: SfuSuiteResult): Promise<void> {
   for (const n of plan.mesh) {
     const [session] = await run.createSessions(1, n);
     const participants: { p: ParticipantRef; streamId: string }[] = [];
@@ -211,7 +239,7 @@ async function mesh(run: LoadRun, target: TargetName, bitrate: string, plan: Sfu
       const point = toPoint(target, 'mesh', n, bitrate, n - 1, await windows(run, plan));
       point.retriedSubscriptions = run.subscribeRetries.length - retried;
       noteFailures(point, failed);
-      points.push(point);
+      result.points.push(point);
       log(`  ${describe(point)}`);
     } finally {
       await Promise.all(participants.map(({ p }) => run.leave(p).catch(() => {})));
@@ -251,7 +279,7 @@ export async function runSfuSuite(
   targets: TargetName[],
   hooks: { afterTarget?: (target: RunningTarget, run: LoadRun) => Promise<void> } = {},
 ): Promise<SfuSuiteResult> {
-  const result: SfuSuiteResult = { targets: {}, points: [], firstFrame: [], errors: [] };
+  const result: SfuSuiteResult = { targets: {}, points: [], publisherAlone: [], firstFrame: [], errors: [] };
   for (const name of targets) {
     log(`SFU cost: ${name}`);
     const target = await startTarget(name, network);
@@ -267,7 +295,7 @@ export async function runSfuSuite(
       for (const b of plan.bitrates) {
         for (const step of [fanout, mesh] as const) {
           try {
-            await step(run, name, b.name, plan, result.points);
+            await step(run, name, b.name, plan, result);
           } catch (err) {
             result.errors.push(`${name} ${step.name} ${b.name}: ${(err as Error).message}`);
             log(`  ${name} ${step.name} ${b.name} failed: ${(err as Error).message}`);

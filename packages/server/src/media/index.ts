@@ -13,5 +13,7 @@ export { Consumer, type ConsumerEvents } from './consumer.js';
 export { SrtpSession, SrtpProfile, SrtpError, type SrtpKeyingMaterial } from './srtp/index.js';
 /** @internal The subscriber send path over our SRTP, exported for bench/media/forward.bench.ts. */
 export { SrtpSendPath, type SrtpImplementation } from './srtp-path.js';
+/** @internal One parse of a received RTP packet (not on the packet path yet), for bench/media/receive.bench.ts. */
+export { RtpView } from './rtp-view.js';
 export type { VideoCodecName } from './codecs.js';
 export type { CodecInfo, ConsumerStats, IceCandidateInit, MediaKind, ProducerStats, TransportState } from './types.js';

@@ -4,13 +4,15 @@
 //     socket directly (werift's sendRtp makes a cipher, concatenates buffers and chains three
 //     promises per packet);
 //   - decrypt received SRTP/SRTCP with ours, by giving werift's DTLS transport our decryptor in
-//     place of its own (werift still parses and routes what comes out).
-// RTCP we send keeps werift's SRTCP encryptor (its index counter is already running).
+//     place of its own (werift still parses and routes what comes out);
+//   - encrypt the RTCP werift's DTLS transport sends for us (reports, NACK, PLI, REMB) with ours,
+//     each sender SSRC's SRTCP index continuing from where werift's encryptor left it.
 
 import type { Socket } from 'node:dgram';
 import { SrtpAuthenticationError, type RTCDtlsTransport } from 'werift';
 import type { OutgoingHeader, RtpSink } from './consumer.js';
 import { SrtpSession, type SrtpKeyingMaterial } from './srtp/index.js';
+import { SRTCP_MAX_OVERHEAD, type SrtcpContext } from './srtp/srtcp-context.js';
 import { SRTP_MAX_OVERHEAD } from './srtp/srtp-context.js';
 
 /** What werift's SrtpSession keeps of the handshake (its `config`, not typed public). */
@@ -82,8 +84,8 @@ export class SrtpSendPath implements RtpSink {
   #host = '';
   #port = 0;
   #packetsSent = 0;
-  /** What our receive path refused (set by attachOurSrtp). */
-  drops: ReceiveDrops = { rtp: 0, rtcp: 0 };
+  /** What our receive path refused and how much RTCP ours protected (set by attachOurSrtp). */
+  counters: SrtcpCounters = { droppedRtp: 0, droppedRtcp: 0, rtcpSent: 0 };
 
   constructor(dtls: RTCDtlsTransport, material: SrtpKeyingMaterial) {
     this.#dtls = dtls;
@@ -122,13 +124,14 @@ export class SrtpSendPath implements RtpSink {
   }
 
   /** For transports' dump(): which SRTP runs and what it did. */
-  dump(): { implementation: 'colloquy'; profile: string; packetsSent: number; droppedRtp: number; droppedRtcp: number } {
+  dump(): { implementation: 'colloquy'; profile: string; packetsSent: number; rtcpSent: number; droppedRtp: number; droppedRtcp: number } {
     return {
       implementation: 'colloquy',
       profile: this.session.profile.name,
       packetsSent: this.#packetsSent,
-      droppedRtp: this.drops.rtp,
-      droppedRtcp: this.drops.rtcp,
+      rtcpSent: this.counters.rtcpSent,
+      droppedRtp: this.counters.droppedRtp,
+      droppedRtcp: this.counters.droppedRtcp,
     };
   }
 
@@ -175,9 +178,10 @@ export function srtpDump(dtls: RTCDtlsTransport | undefined): ReturnType<SrtpSen
 }
 
 /**
- * Puts our SRTP on a connected DTLS transport, once: receiving (werift's decryptor replaced) and a
- * send path for consumers. Null if werift has not started SRTP. Idempotent, so a transport that
- * reconnects keeps one session (and with it the rollover counters the browser expects).
+ * Puts our SRTP on a connected DTLS transport, once: receiving (werift's decryptors replaced), the
+ * RTCP werift sends (its SRTCP encryptor replaced) and a send path for consumers. Null if werift
+ * has not started SRTP. Idempotent, so a transport that reconnects keeps one session (and with it
+ * the rollover counters the browser expects).
  */
 export function attachOurSrtp(dtls: RTCDtlsTransport): SrtpSendPath | null {
   const existing = attached.get(dtls);
@@ -185,32 +189,70 @@ export function attachOurSrtp(dtls: RTCDtlsTransport): SrtpSendPath | null {
   const material = keyingMaterialOf(dtls);
   if (material === null) return null;
   const path = new SrtpSendPath(dtls, material);
-  path.drops = receiveWithOurSrtp(dtls, path.session);
+  path.counters = useOurSrtp(dtls, path.session);
   attached.set(dtls, path);
   return path;
 }
 
-/** Counters of what our receive path dropped (forged, replayed, malformed). */
-export interface ReceiveDrops {
-  rtp: number;
-  rtcp: number;
+/** What our SRTP did on a DTLS transport werift runs: packets refused, RTCP compounds protected. */
+export interface SrtcpCounters {
+  droppedRtp: number;
+  droppedRtcp: number;
+  rtcpSent: number;
+}
+
+/** The part of werift's SRTCP session (its sending context) read to continue its index. */
+interface WeriftSrtcpView {
+  localContext?: { srtcpSSRCStates?: Record<number, { srtcpIndex: number } | undefined> };
 }
 
 /**
- * Makes werift's DTLS transport decrypt received SRTP and SRTCP with ours (in place, in the
- * datagram's own buffer). werift keeps parsing and routing; its SRTCP encryptor stays for what it
- * sends. A packet ours refuses is dropped the way werift drops one: by its authentication error.
+ * Makes werift's DTLS transport use ours: received SRTP and SRTCP are decrypted in place (in the
+ * datagram's own buffer), and the RTCP it sends (`sendRtcp`: reports, NACK, PLI, REMB) is protected
+ * by ours. werift keeps parsing and routing. A packet ours refuses is dropped the way werift drops
+ * one: by its authentication error.
  */
-export function receiveWithOurSrtp(dtls: RTCDtlsTransport, session: SrtpSession): ReceiveDrops {
-  const drops: ReceiveDrops = { rtp: 0, rtcp: 0 };
-  dtls.srtp = withDecrypt(dtls.srtp, (data) => session.inbound.unprotect(data), () => drops.rtp++, 'SRTP');
-  dtls.srtcp = withDecrypt(dtls.srtcp, (data) => session.inboundRtcp.unprotect(data), () => drops.rtcp++, 'SRTCP');
-  return drops;
+export function useOurSrtp(dtls: RTCDtlsTransport, session: SrtpSession): SrtcpCounters {
+  const counters: SrtcpCounters = { droppedRtp: 0, droppedRtcp: 0, rtcpSent: 0 };
+  dtls.srtp = withDecrypt(dtls.srtp, (data) => session.inbound.unprotect(data), () => counters.droppedRtp++, 'SRTP');
+  const srtcp = withDecrypt(dtls.srtcp, (data) => session.inboundRtcp.unprotect(data), () => counters.droppedRtcp++, 'SRTCP');
+  srtcp.encrypt = rtcpEncryptor(session.outboundRtcp, dtls.srtcp as unknown as WeriftSrtcpView, counters);
+  dtls.srtcp = srtcp;
+  return counters;
+}
+
+/**
+ * werift's `SrtcpSession.encrypt` done by ours. werift may have sent SRTCP before we took over
+ * (index 1, 2, … per sender SSRC): the far end's replay window has seen those indexes, so each
+ * SSRC's first packet through ours continues from werift's last. The buffer is fresh per packet:
+ * werift's send is asynchronous and RTCP is a few packets per second.
+ */
+function rtcpEncryptor(ours: SrtcpContext, werift: WeriftSrtcpView, counters: SrtcpCounters): (rtcp: Buffer) => Buffer {
+  return (rtcp: Buffer): Buffer => {
+    if (rtcp.length >= 8) {
+      const ssrc = rtcp.readUInt32BE(4);
+      if (ours.nextIndex(ssrc) === undefined) {
+        const last = werift.localContext?.srtcpSSRCStates?.[ssrc]?.srtcpIndex;
+        if (last !== undefined) ours.setNextIndex(ssrc, last + 1);
+      }
+    }
+    const out = Buffer.allocUnsafe(rtcp.length + SRTCP_MAX_OVERHEAD);
+    const n = ours.protect(rtcp, out);
+    // Only our own RTCP serializer feeds this; a malformed compound is a bug, never sent in clear.
+    if (n < 0) throw new Error(`SRTCP: cannot protect a malformed RTCP packet (${n})`);
+    counters.rtcpSent++;
+    return out.subarray(0, n);
+  };
 }
 
 /** werift's session object with `decrypt` replaced: in place, throwing werift's error on refusal. */
-function withDecrypt<T extends object>(weriftSession: T, unprotect: (data: Buffer) => number, onDrop: () => void, what: string): T {
-  const session = Object.create(weriftSession) as T & { decrypt(data: Buffer): Buffer };
+function withDecrypt<T extends object>(
+  weriftSession: T,
+  unprotect: (data: Buffer) => number,
+  onDrop: () => void,
+  what: string,
+): T & { decrypt(data: Buffer): Buffer; encrypt(data: Buffer): Buffer } {
+  const session = Object.create(weriftSession) as T & { decrypt(data: Buffer): Buffer; encrypt(data: Buffer): Buffer };
   session.decrypt = (data: Buffer): Buffer => {
     const n = unprotect(data);
     if (n < 0) {

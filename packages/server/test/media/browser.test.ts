@@ -2,7 +2,7 @@
 // canvas "screen", other pages subscribe; their getStats must show decoded frames and audio.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
-import { startMediaHarness, type MediaHarness } from '@colloquy/testing/media';
+import { startMediaHarness, waitUntil, type MediaHarness } from '@colloquy/testing/media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let harness: MediaHarness;
@@ -80,6 +80,12 @@ describe('routed media in Chromium', () => {
     // where Chromium answers as DTLS client) prefers GCM.
     expect(harness.publishers.get(pub.transportId)!.dump()['srtp']).toMatchObject({ implementation: 'colloquy', profile: 'AES_CM_128_HMAC_SHA1_80', droppedRtp: 0 });
     expect(harness.subscribers.get(sub.transportId)!.dump()['srtp']).toMatchObject({ implementation: 'colloquy', profile: 'AEAD_AES_128_GCM', droppedRtp: 0 });
+    // The RTCP we send is ours too: REMB (at connect) to the publisher, sender reports (every
+    // second) to the subscriber; Chromium refuses SRTCP it cannot authenticate, so keep decoding after.
+    const rtcpSent = (transport: { dump(): Record<string, unknown> }) => (transport.dump()['srtp'] as { rtcpSent: number }).rtcpSent;
+    await waitUntil(() => rtcpSent(harness.subscribers.get(sub.transportId)!) >= 2, 15_000, 'sender reports through our SRTCP');
+    expect(rtcpSent(harness.publishers.get(pub.transportId)!)).toBeGreaterThan(0);
+    await expectDecoding(b, sub.transportId, { audio: true });
     expect(a.errors).toEqual([]);
     expect(b.errors).toEqual([]);
     await a.page.close();

@@ -65,6 +65,8 @@ describe('forwarding through a router', () => {
       expect(srtp.packetsSent).toBeGreaterThan(80);
     }
     expect(publisherTransport.dump()['srtp']).toMatchObject({ implementation: 'colloquy', droppedRtp: 0 });
+    // The PLIs the publisher answered went out through our SRTCP (werift's client decrypted them).
+    expect((publisherTransport.dump()['srtp'] as { rtcpSent: number }).rtcpSent).toBeGreaterThan(0);
   });
 
   it('remaps header extensions to the ids each subscriber negotiated and drops the rest', async () => {

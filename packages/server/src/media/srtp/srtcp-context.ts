@@ -40,6 +40,11 @@ export class SrtcpContext {
     this.#nextIndex.set(ssrc >>> 0, index & MAX_INDEX);
   }
 
+  /** The index the next packet of this SSRC would be sent with, or undefined before its first. */
+  nextIndex(ssrc: number): number | undefined {
+    return this.#nextIndex.get(ssrc >>> 0);
+  }
+
   /**
    * Protects (and encrypts: E = 1) an RTCP compound packet, writing the SRTCP packet at
    * out[outOffset]; out needs room for rtcp.length + SRTCP_MAX_OVERHEAD. Returns its length, or
