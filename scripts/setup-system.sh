@@ -6,7 +6,7 @@
 # is checked with systemd-analyze), and for the SIP interconnect tests baresip (the far-end phone)
 # and sox (its test tone; it also mixes noise into espeak-ng speech for the noise suppression test), and for live captions
 # pocketsphinx + pocketsphinx-en-us (the default speech-to-text engine, libpocketsphinx and its US English model) and espeak-ng
-# (the test speech). Needs root (or passwordless sudo). Safe to run again: it does
+# (the test speech), and for the cluster tests redis-server (node liveness, load and session placement). Needs root (or passwordless sudo). Safe to run again: it does
 # nothing when everything is there.
 set -euo pipefail
-INSTALL_LABEL=setup-system exec "$(dirname "$0")/install-debian-packages.sh" chromium ffmpeg php-cli php-curl php-xml php-mbstring phpunit unzip coturn nginx openssl iproute2 nftables systemd baresip sox pocketsphinx pocketsphinx-en-us espeak-ng
+INSTALL_LABEL=setup-system exec "$(dirname "$0")/install-debian-packages.sh" chromium ffmpeg php-cli php-curl php-xml php-mbstring phpunit unzip coturn nginx openssl iproute2 nftables systemd baresip sox pocketsphinx pocketsphinx-en-us espeak-ng redis-server

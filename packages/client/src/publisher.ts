@@ -436,6 +436,17 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (!event.isDefaultPrevented()) this.destroy();
   }
 
+  /**
+   * @internal Cluster mode: the session joined again on another node and our stream was lost with
+   * the old one. The same media is published again (a new stream); the publisher stays on the page.
+   */
+  _republish(ctx: MediaContext): void {
+    this.#teardown();
+    void this._publish(ctx, (error) => {
+      if (error) log.warn('publishing again after the session moved failed:', error.message);
+    });
+  }
+
   /** Drops the session side: peer connections, the stream. Media and DOM stay (reuse is allowed). */
   #teardown(): void {
     this.#ctx?.unregisterPublisher(this);

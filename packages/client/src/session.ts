@@ -274,6 +274,7 @@ export class Session extends OTEventEmitter<SessionEventMap> {
           this.#state = 'connected';
           this.dispatchEvent(new OTEvent('sessionReconnected', this));
         },
+        onRejoined: (result) => this.#onRejoined(result),
         onClosed: (reason) => this.#onClosed(reason),
       },
       this.#options.reconnectPolicy,
@@ -707,6 +708,38 @@ export class Session extends OTEventEmitter<SessionEventMap> {
       default:
         log.debug('ignoring server event', (event as { type: string }).type);
     }
+  }
+
+  /**
+   * Cluster mode: the node that held our connection died and the channel joined again on another
+   * (a new connection). What the session lost with that node ends as a network drop
+   * (streamDestroyed / connectionDestroyed, reason networkDisconnected), what it holds now is
+   * created, our publishers publish again (new streams), and the app hears sessionReconnected.
+   */
+  #onRejoined(result: ConnectResult): void {
+    const previous = this.connection?.connectionId;
+    this.connection = new Connection(result.connection);
+    this.capabilities = capabilitiesOf(result.capabilities);
+    this.#serverIceServers = (result.iceServers ?? []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
+    const liveStreams = new Set(result.streams.map((s) => s.streamId));
+    const liveConnections = new Set(result.connections.map((c) => c.connectionId));
+    const publishers = [...new Set(this.#publishers.values())];
+    for (const streamId of [...this.#streams.keys()]) {
+      if (liveStreams.has(streamId)) continue;
+      if (this.#publishers.has(streamId)) this.#streams.delete(streamId);
+      else this.#onServerEvent({ type: 'streamDestroyed', streamId, reason: 'networkDisconnected' } as ServerEvent);
+    }
+    if (previous) this.#connections.delete(previous);
+    for (const connectionId of [...this.#connections.keys()]) {
+      if (!liveConnections.has(connectionId)) this.#onServerEvent({ type: 'connectionDestroyed', connectionId, reason: 'networkDisconnected' } as ServerEvent);
+    }
+    this.#connections.set(this.connection.connectionId, this.connection);
+    for (const connection of result.connections) this.#onServerEvent({ type: 'connectionCreated', connection } as ServerEvent);
+    for (const stream of result.streams) if (!this.#streams.has(stream.streamId)) this.#onServerEvent({ type: 'streamCreated', stream } as ServerEvent);
+    this.#publishers.clear();
+    this.#state = 'connected';
+    for (const publisher of publishers) publisher._republish(this.#mediaContext);
+    this.dispatchEvent(new OTEvent('sessionReconnected', this));
   }
 
   #onClosed(reason: DisconnectReason): void {

@@ -36,6 +36,11 @@ export interface ChannelListener {
   /** The socket dropped; the channel is trying to resume. */
   onReconnecting(): void;
   onReconnected(): void;
+  /**
+   * Cluster mode: the resume was refused (the node that held our connection is gone) and the
+   * channel joined again with the token: a new connection, and what the session holds now.
+   */
+  onRejoined(result: ConnectResult): void;
   /** The connection has ended for good. */
   onClosed(reason: DisconnectReason): void;
 }
@@ -72,6 +77,12 @@ const ACK_EVERY = 32;
 
 export class SignalingChannel {
   readonly #url: string;
+  /** Cluster mode: the other nodes' signaling URLs (ConnectResult.nodes), tried in turn when the socket drops. */
+  #fallbackUrls: string[] = [];
+  /** The connect request, kept to join again when a resume is refused in cluster mode. */
+  #connectOptions: { sessionId: string; token: string; apiKey: string; connectionEventsSuppressed?: boolean } | null = null;
+  /** Set once a resume was refused in cluster mode: the next attempts join again instead. */
+  #rejoin = false;
   readonly #listener: ChannelListener;
   readonly #policy: ReconnectPolicy;
   #state: State = 'idle';
@@ -94,7 +105,7 @@ export class SignalingChannel {
   #abortConnect: ((error: OTError) => void) | null = null;
 
   constructor(serverUrl: string, listener: ChannelListener, policy: ReconnectPolicy = defaultReconnectPolicy) {
-    this.#url = serverUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + SIGNALING_PATH;
+    this.#url = signalingUrl(serverUrl);
     this.#listener = listener;
     this.#policy = policy;
   }
@@ -128,21 +139,7 @@ export class SignalingChannel {
       }
       this.#ws = ws;
       const id = this.#nextId++;
-      ws.onopen = () => {
-        ws.send(
-          JSON.stringify({
-            type: 'connect',
-            id,
-            version: PROTOCOL_VERSION,
-            versions: PROTOCOL_VERSIONS,
-            sessionId: options.sessionId,
-            token: options.token,
-            apiKey: options.apiKey,
-            sdk: { name: 'colloquy-js', version: VERSION },
-            ...(options.connectionEventsSuppressed ? { connectionEventsSuppressed: true } : {}),
-          }),
-        );
-      };
+      ws.onopen = () => ws.send(JSON.stringify(this.#connectMessage(id, options)));
       ws.onerror = () => {
         // Followed by onclose, which decides.
       };
@@ -159,12 +156,8 @@ export class SignalingChannel {
         clearTimeout(timer);
         this.#abortConnect = null;
         const result = message.result as ConnectResult;
-        this.#connection = { sessionId: options.sessionId, connectionId: result.connection.connectionId, resumeSecret: result.resumeSecret };
-        this.#heartbeat = result.heartbeat;
-        this.#graceMs = result.resumeGraceMs;
-        this.#lastBseq = result.version === PROTOCOL_VERSION_2 ? (result.bseq ?? 0) : null;
-        this.#state = 'connected';
-        this.#adopt(ws);
+        this.#connectOptions = options;
+        this.#joined(ws, options.sessionId, result);
         resolve(result);
       };
     });
@@ -218,6 +211,39 @@ export class SignalingChannel {
   }
 
   // ------------------------------------------------------------------------------------------
+
+  #connectMessage(id: number, options: { sessionId: string; token: string; apiKey: string; connectionEventsSuppressed?: boolean }): Record<string, unknown> {
+    return {
+      type: 'connect',
+      id,
+      version: PROTOCOL_VERSION,
+      versions: PROTOCOL_VERSIONS,
+      sessionId: options.sessionId,
+      token: options.token,
+      apiKey: options.apiKey,
+      sdk: { name: 'colloquy-js', version: VERSION },
+      ...(options.connectionEventsSuppressed ? { connectionEventsSuppressed: true } : {}),
+    };
+  }
+
+  /** A connect (or, in cluster mode, a join again) was answered: this socket carries the connection. */
+  #joined(ws: WebSocket, sessionId: string, result: ConnectResult): void {
+    this.#connection = { sessionId, connectionId: result.connection.connectionId, resumeSecret: result.resumeSecret };
+    this.#heartbeat = result.heartbeat;
+    this.#graceMs = result.resumeGraceMs;
+    this.#lastSeq = 0;
+    this.#lastBseq = result.version === PROTOCOL_VERSION_2 ? (result.bseq ?? 0) : null;
+    this.#unacked = 0;
+    this.#fallbackUrls = (result.nodes ?? []).map(signalingUrl).filter((url) => url !== this.#url);
+    this.#state = 'connected';
+    this.#adopt(ws);
+  }
+
+  /** Where reconnection attempt `attempt` goes: where we were first, then the cluster's other nodes in turn. */
+  #urlFor(attempt: number): string {
+    const urls = [this.#url, ...this.#fallbackUrls];
+    return urls[attempt % urls.length]!;
+  }
 
   #adopt(ws: WebSocket): void {
     this.#ws = ws;
@@ -346,21 +372,26 @@ export class SignalingChannel {
     let attempt = 0;
     const next = (): void => {
       if (this.#state !== 'reconnecting') return;
-      const delay = this.#policy.nextDelay(attempt++, Date.now() - started, this.#graceMs);
+      const tries = attempt++;
+      const delay = this.#policy.nextDelay(tries, Date.now() - started, this.#graceMs);
       if (delay === null) {
         this.#finish('networkDisconnected');
         return;
       }
-      this.#reconnectTimer = setTimeout(() => this.#tryResume(next), delay);
+      this.#reconnectTimer = setTimeout(() => this.#tryResume(next, this.#urlFor(tries)), delay);
     };
     next();
   }
 
-  #tryResume(retry: () => void): void {
+  #tryResume(retry: () => void, url: string): void {
     if (this.#state !== 'reconnecting' || !this.#connection) return;
+    if (this.#rejoin && this.#connectOptions) {
+      this.#tryRejoin(retry, url, this.#connectOptions);
+      return;
+    }
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.#url);
+      ws = new WebSocket(url);
     } catch {
       retry();
       return;
@@ -391,6 +422,14 @@ export class SignalingChannel {
       if (message.type === 'error' && message.re === id) {
         answered = true;
         log.info('resume refused:', message.message);
+        if (message.code === ErrorCodes.RESUME_FAILED && this.#fallbackUrls.length > 0 && this.#connectOptions) {
+          // Cluster mode: the node that held the connection is gone with it; join again.
+          this.#rejoin = true;
+          if (this.#ws === ws) this.#ws = null;
+          ws.onclose = null;
+          retry();
+          return;
+        }
         this.#finish('networkDisconnected');
         return;
       }
@@ -404,6 +443,44 @@ export class SignalingChannel {
         if (p.id > result.lastRequestId) this.#sendPending(p);
       }
       this.#listener.onReconnected();
+    };
+  }
+
+  /** Cluster mode: a new connection with the same token, on whichever node answers `url`. */
+  #tryRejoin(retry: () => void, url: string, options: { sessionId: string; token: string; apiKey: string; connectionEventsSuppressed?: boolean }): void {
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url);
+    } catch {
+      retry();
+      return;
+    }
+    this.#ws = ws;
+    const id = this.#nextId++;
+    let answered = false;
+    ws.onopen = () => ws.send(JSON.stringify(this.#connectMessage(id, options)));
+    ws.onerror = () => {};
+    ws.onclose = () => {
+      if (this.#ws === ws) this.#ws = null;
+      if (!answered) retry();
+    };
+    ws.onmessage = (event) => {
+      const message = parse(event.data);
+      if (!message || answered) return;
+      if (message.type === 'error' && message.re === id) {
+        answered = true;
+        log.info('joining again refused:', message.message);
+        this.#finish('networkDisconnected');
+        return;
+      }
+      if (message.type !== 'response' || message.re !== id) return;
+      answered = true;
+      this.#rejoin = false;
+      // Requests of the lost connection cannot be answered: they fail as while disconnected.
+      for (const p of this.#pending.values()) p.reject(notConnected(String(p.message['type'])));
+      this.#pending.clear();
+      this.#joined(ws, options.sessionId, message.result as ConnectResult);
+      this.#listener.onRejoined(message.result as ConnectResult);
     };
   }
 
@@ -445,6 +522,11 @@ export class SignalingChannel {
     this.#pending.clear();
     if (wasOpen) this.#listener.onClosed(reason);
   }
+}
+
+/** The signaling WebSocket URL of a server URL (http(s) → ws(s), plus the signaling path). */
+function signalingUrl(serverUrl: string): string {
+  return serverUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + SIGNALING_PATH;
 }
 
 function parse(data: unknown): ServerMessage | null {

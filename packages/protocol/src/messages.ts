@@ -437,6 +437,12 @@ export interface ConnectResult {
    * connection, routed and relayed, unless the app's iceConfig says `includeServers: 'custom'`.
    */
   iceServers?: IceServerInfo[];
+  /**
+   * Cluster mode: the public URLs of the server's nodes. When the socket drops the client also tries
+   * these; and when its resume is refused (the node that held the connection is gone) it joins again
+   * with its token, on whichever node answers, and publishes its streams again.
+   */
+  nodes?: string[];
 }
 
 /** An RTCIceServer: TURN URLs with a username and credential. */

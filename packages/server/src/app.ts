@@ -72,6 +72,8 @@ export async function buildApp(ctx: AppContext, state: AppState = { ready: true 
   await registerBodyParsers(app);
   registerErrorHandling(app);
   decorateProject(app);
+  // Cluster mode: requests for another node's session go there (cluster/rest-forward.ts).
+  ctx.cluster?.registerHttp(app, ctx.archives, ctx.logger);
 
   app.get('/healthz', async (_request, reply) => {
     if (!state.ready) return reply.status(503).send({ status: 'shutting down' });

@@ -5,6 +5,7 @@ import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
 import { DEFAULT_POCKETSPHINX_MODEL_DIR } from './captions/pocketsphinx-provider.js';
 import { checkTurnUrl, type TurnSettings } from './ops/turn-credentials.js';
+import { clusterSettings, databaseFile, ClusterSettingsError, type ClusterSettings } from './cluster/settings.js';
 
 export interface Config {
   /** HTTP port (`PORT`, default 3000; 0 picks a free one). */
@@ -13,6 +14,10 @@ export interface Config {
   host: string;
   /** Folder for the SQLite database, archives and other state (`COLLOQUY_DATA_DIR`, default ./data). */
   dataDir: string;
+  /** The SQLite file (`COLLOQUY_DATABASE_URL=sqlite:/path`, one machine only); null: `<dataDir>/colloquy.db`. */
+  databaseFile: string | null;
+  /** Cluster mode (`COLLOQUY_REDIS_URL` and the settings in cluster/settings.ts); null: a single node. */
+  cluster: ClusterSettings | null;
   /** Absolute base URL clients and download links use (`COLLOQUY_PUBLIC_URL`); derived from the request when unset. */
   publicUrl: string | null;
   /** pino level (`LOG_LEVEL`, default info). */
@@ -214,6 +219,15 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+function clusterVars(env: Env): { databaseFile: string | null; cluster: ClusterSettings | null } {
+  try {
+    return { databaseFile: databaseFile(env), cluster: clusterSettings(env) };
+  } catch (err) {
+    if (err instanceof ClusterSettingsError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const apiKey = strVar(env, 'COLLOQUY_API_KEY');
   const apiSecret = strVar(env, 'COLLOQUY_API_SECRET');
@@ -297,6 +311,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host,
     dataDir: resolve(strVar(env, 'COLLOQUY_DATA_DIR') ?? './data'),
+    ...clusterVars(env),
     publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
     logLevel,
     logPretty: env['LOG_PRETTY'] === '1',

@@ -7,6 +7,7 @@ import { createSecureContext } from 'node:tls';
 import { buildApp, readTlsFiles, type AppState } from './app.js';
 import { ArchiveManager, archivingSettings } from './archiving/archive-manager.js';
 import type { ArchiveMediaSource, ArchiveSessionState } from './archiving/interfaces.js';
+import { ClusterNode } from './cluster/index.js';
 import { BroadcastManager } from './broadcast/broadcast-manager.js';
 import { listenError, rtcPortError } from './listen-error.js';
 import { bootstrapProjects, type BootstrapResult } from './bootstrap.js';
@@ -81,7 +82,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   // A throwing event listener anywhere in the domain or the SFU is logged, never rethrown.
   const eventLog = logger.child({ module: 'events' });
   TypedEmitter.listenerError = (err, event, emitter) => eventLog.error({ err, event, emitter }, 'event listener threw');
-  const store = Store.open(config.dataDir);
+  const store = Store.open(config.dataDir, config.databaseFile);
   // A pid file in the data folder: `colloquy restore` refuses to replace the database under us.
   const releaseDataDir = holdDataDir(config.dataDir);
   const engineOptions = {
@@ -112,7 +113,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let renders: RenderManager | undefined;
   const load = new LoadMonitor(config.overload);
   let metrics: Metrics | undefined;
+  // Cluster mode (COLLOQUY_REDIS_URL): Redis must answer before anything is built.
+  const cluster = config.cluster ? new ClusterNode(config.cluster, logger) : undefined;
   try {
+    await cluster?.connect();
     const sessions = new SessionManager(store, logger, {
       signalRate: { capacity: config.signalBurst, perSecond: config.signalRatePerSecond },
       media,
@@ -127,6 +131,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       settings: archivingSettings(config.archiving),
       media: options.archiving?.media ?? archiveMediaSource(sessions),
       sessions: options.archiving?.sessions ?? archiveSessionState(sessions),
+      ...(cluster ? { cluster: { linkKey: cluster.archiveLinkKey } } : {}),
     });
     recordArchiveEvents(archives.store, inspector);
     // Broadcasts compose from the same media taps and session events as archives.
@@ -201,7 +206,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const ops = { metrics, load, metricsToken: config.metricsToken, ready: () => state.ready };
     // The video chat reads its project per request: it is chosen below, once the port is bound.
     const videoChat = { projectId: null as string | null };
-    app = await buildApp({ config, logger, store, sessions, inspector, archives, broadcasts: broadcastManager, ops, sip: gateway, captions: captionsManager, renders: renderManager, audioConnector }, state, { admin }, videoChat);
+    app = await buildApp({ config, logger, store, sessions, inspector, archives, broadcasts: broadcastManager, ops, sip: gateway, captions: captionsManager, renders: renderManager, audioConnector, ...(cluster ? { cluster } : {}) }, state, { admin }, videoChat);
     // The port is bound before a first start creates anything it shows once (the development
     // project, the dashboard password): on a busy port nothing is made that would never be shown.
     await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
@@ -216,6 +221,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const url = `${config.tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     baseUrl = config.publicUrl ?? url;
     ownUrl = url;
+    // Published last: other nodes place sessions here only once it can serve them.
+    await cluster?.start({ sessions, archives, load, metrics });
     state.ready = true;
     logger.info({ url, dataDir: config.dataDir }, 'colloquy ready');
 
@@ -251,6 +258,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
         closing ??= (async () => {
           state.ready = false;
           logger.info('shutting down');
+          // Draining: other nodes place no new session here while this one finishes.
+          await cluster?.drain();
           // Renders first, while signaling still runs: their pages leave the sessions cleanly (others
           // see streamDestroyed) and their browsers close.
           await renderManager.close();
@@ -270,6 +279,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
           captionsManager.close();
           audioConnector.close();
           sessions.close();
+          // After the sessions ended (their homes released): the node leaves the cluster.
+          await cluster?.close();
           await media.close();
           stopCallbacks();
           sender.close();
@@ -286,6 +297,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     return server;
   } catch (err) {
     await app?.close().catch(() => {});
+    await cluster?.close().catch(() => {});
     await archives?.close().catch(() => {});
     await renders?.close().catch(() => {});
     await broadcasts?.close().catch(() => {});

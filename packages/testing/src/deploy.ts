@@ -173,3 +173,35 @@ export async function startNginx(config: string, port: number, scheme: 'http' | 
 
 // Network namespaces joined by a veth pair live in netem.ts (the impaired-network harness).
 export { chromiumInNamespace, createVethNamespace, type VethNamespace } from './netem.js';
+
+export interface RedisServer {
+  port: number;
+  /** redis://127.0.0.1:port */
+  url: string;
+  log(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * Debian's redis-server on 127.0.0.1 for a cluster test: no persistence (`--save ''`,
+ * `--appendonly no`), a free port, its working folder removed on close.
+ */
+export async function startRedis(): Promise<RedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'colloquy-redis-'));
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  const close = async (): Promise<void> => {
+    await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(port, 15_000, child);
+  } catch (err) {
+    await close();
+    throw new Error(`${(err as Error).message}\nredis-server said:\n${output}`);
+  }
+  return { port, url: `redis://127.0.0.1:${port}`, log: () => output, close };
+}

@@ -107,6 +107,12 @@ export interface ArchiveManagerOptions {
   settings?: Partial<ArchivingSettings>;
   media?: ArchiveMediaSource;
   sessions?: ArchiveSessionState;
+  /**
+   * Cluster mode: the key download links are signed with, the same on every node (so a link made by
+   * one verifies on all), and a database other nodes share: recovery at start then touches only the
+   * archives whose folder is in this node's data folder (the others are another node's).
+   */
+  cluster?: { linkKey: Buffer };
 }
 
 export interface DownloadTarget {
@@ -137,6 +143,8 @@ const RETRY_MS = 10_000;
 export class ArchiveManager {
   readonly store: ArchiveStore;
   readonly links: DownloadLinks;
+  /** The database is shared with other nodes (cluster mode): recovery leaves their archives alone. */
+  readonly #shared: boolean;
   /** Uploads to the projects' archive storage (S3-compatible buckets), and those settings. */
   readonly uploads: ArchiveUploads;
   readonly settings: ArchivingSettings;
@@ -171,7 +179,8 @@ export class ArchiveManager {
     this.#media = options.media ?? OFFLINE_MEDIA;
     this.#sessions = options.sessions ?? OFFLINE_SESSIONS;
     this.archivesDir = join(options.dataDir, 'archives');
-    this.links = DownloadLinks.open(options.dataDir, this.settings.linkTtlSeconds);
+    this.links = options.cluster ? new DownloadLinks(options.cluster.linkKey, this.settings.linkTtlSeconds) : DownloadLinks.open(options.dataDir, this.settings.linkTtlSeconds);
+    this.#shared = options.cluster !== undefined;
     this.uploads = new ArchiveUploads({
       db: options.store.db,
       archives: this.store,
@@ -698,7 +707,9 @@ export class ArchiveManager {
    * folders no archive owns are removed.
    */
   async #recover(): Promise<void> {
+    const mine = (id: string): boolean => !this.#shared || existsSync(this.#dir(id));
     for (const record of this.store.withStatus('started', 'paused', 'stopped')) {
+      if (!mine(record.id)) continue;
       const log = this.#log.child({ archiveId: record.id });
       const lastStop = await this.#repairFiles(record.id, log);
       if (record.status === 'stopped') continue;
@@ -706,9 +717,9 @@ export class ArchiveManager {
       this.store.update(record.id, { status: 'stopped', reason: REASON.restarted, recordedMs, duration: Math.round(recordedMs / 1000) });
       log.warn({ seconds: Math.round(recordedMs / 1000) }, 'archive was recording when the server stopped: finalized');
     }
-    for (const record of this.store.withStatus('stopped')) this.#enqueue(record.id);
+    for (const record of this.store.withStatus('stopped')) if (mine(record.id)) this.#enqueue(record.id);
     for (const record of this.store.withStatus('available')) {
-      if (!record.fileName || !existsSync(join(this.#dir(record.id), record.fileName))) {
+      if (mine(record.id) && (!record.fileName || !existsSync(join(this.#dir(record.id), record.fileName)))) {
         this.store.update(record.id, { status: 'failed', reason: 'the archive file is missing from the data folder' });
       }
     }

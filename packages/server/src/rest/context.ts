@@ -4,6 +4,7 @@ import type { AudioConnector } from '../audio-connector/audio-connector.js';
 import type { ArchiveManager } from '../archiving/archive-manager.js';
 import type { BroadcastManager } from '../broadcast/broadcast-manager.js';
 import type { CaptionsManager } from '../captions/captions-manager.js';
+import type { ClusterNode } from '../cluster/index.js';
 import type { Config } from '../config.js';
 import type { Inspector } from '../inspector/inspector.js';
 import type { Logger } from '../logger.js';
@@ -32,4 +33,6 @@ export interface AppContext {
   renders?: RenderManager;
   /** Audio Connector (connect, stop); left out by tests that build a bare app (those routes answer 501/404). */
   audioConnector?: AudioConnector;
+  /** Cluster mode (cluster/): REST forwarding and signaling routing to a session's home node; absent on a single node. */
+  cluster?: ClusterNode;
 }

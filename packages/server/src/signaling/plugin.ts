@@ -23,6 +23,7 @@ export function registerSignaling(
 ): SignalingServer {
   const { trust } = options;
   const turn = ctx.config.turn;
+  const cluster = ctx.cluster;
   const signaling = new SignalingServer(
     ctx.sessions,
     ctx.store.projects,
@@ -36,6 +37,7 @@ export function registerSignaling(
       maxConnectionsPerSession: ctx.config.maxConnectionsPerSession,
       joinsPerSecond: ctx.config.joinsPerSecond,
       ...(turn ? { iceServers: (connectionId: string) => [turnCredentials(turn, connectionId)] } : {}),
+      ...(cluster ? { clusterNodes: () => cluster.nodeUrls } : {}),
     },
     ctx.logger,
   );
@@ -43,7 +45,9 @@ export function registerSignaling(
     options.onUpgrade?.(socket);
     const path = (request.url ?? '').split('?')[0];
     if (path === SIGNALING_PATH) {
-      signaling.handleUpgrade(request, socket, head);
+      // Cluster mode: the socket is served here or proxied to its session's home node.
+      if (cluster) cluster.handleUpgrade(signaling, request, socket, head);
+      else signaling.handleUpgrade(request, socket, head);
     } else if (app.server.listenerCount('upgrade') === 1) {
       // Nobody else takes WebSocket upgrades: answer rather than leave the socket hanging.
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

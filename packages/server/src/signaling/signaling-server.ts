@@ -59,6 +59,8 @@ export interface SignalingOptions extends ChannelOptions {
   maxConnectionsPerSession: number;
   /** Joins (connect requests) admitted per second across the server; more wait their turn (`COLLOQUY_JOIN_RATE`). */
   joinsPerSecond: number;
+  /** Cluster mode: the public URLs of the live nodes, told to clients on connect (ConnectResult.nodes). */
+  clusterNodes?: () => string[];
 }
 
 export const DEFAULT_SIGNALING_OPTIONS: Omit<SignalingOptions, 'resumeGraceMs' | 'heartbeatMs' | 'heartbeatTimeoutMs' | 'clockSkewSeconds'> = {
@@ -158,6 +160,20 @@ export class SignalingServer {
       trackSocket(ws, socket);
       this.#accept(ws, request);
     });
+  }
+
+  /**
+   * Cluster mode: a socket cluster/ upgraded and read the first message of (connect or resume), for
+   * a session this node is the home of. It goes on as if this server had accepted it.
+   */
+  adoptSocket(ws: WebSocket, socket: Duplex, request: IncomingMessage, first: RawData): void {
+    if (this.#closed) {
+      ws.close(CloseCodes.GOING_AWAY, 'server shutting down');
+      return;
+    }
+    trackSocket(ws, socket);
+    this.#accept(ws, request);
+    ws.emit('message', first, false);
   }
 
   /** Closes every socket (1001) and stops; sessions/ ends the connections afterwards. */
@@ -367,6 +383,7 @@ export class SignalingServer {
       heartbeat: { intervalMs: this.#options.heartbeatMs, timeoutMs: this.#options.heartbeatTimeoutMs },
       resumeGraceMs: this.#options.resumeGraceMs,
       ...(this.#options.iceServers ? { iceServers: this.#options.iceServers(connection.id) } : {}),
+      ...(this.#options.clusterNodes ? { nodes: this.#options.clusterNodes() } : {}),
       ...(broadcast ? { version: PROTOCOL_VERSION_2, bseq: channel.baseBseq } : {}),
     });
     channel.sendUnsequencedText(withConnectionList((list) => ({ type: 'response', re: message.id, result: result(list) }), connections));

@@ -35,8 +35,9 @@ export class Store {
     this.callbacks = new CallbackStore(db);
   }
 
-  static open(dataDir: string): Store {
-    return new Store(openDatabase(dataDir, ALL_MIGRATIONS));
+  /** `file`: a database file outside the data folder (COLLOQUY_DATABASE_URL=sqlite:…). */
+  static open(dataDir: string, file?: string | null): Store {
+    return new Store(openDatabase(dataDir, ALL_MIGRATIONS, file ?? undefined));
   }
 
   close(): void {

@@ -1,0 +1,162 @@
+// The cluster's shared view in Redis: which nodes are alive (a key per node with a TTL, refreshed
+// every heartbeat: a node that stops refreshing is dead once its key expires), how loaded each is,
+// and which node is the home of each live session (the one that holds its connections and media).
+//
+// Keys (prefix `colloquy:`):
+//   node:<id>            JSON NodeInfo, PX = node TTL          liveness + load
+//   nodes                set of node ids ever seen             where to look for node:<id> keys
+//   session:<sid>:home   node id                               placement; deleted when the session ends there
+//   archive:<aid>:node   node id (30 days)                     who recorded an archive (its file is there)
+
+import { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { ClusterSettings } from './settings.js';
+
+export interface NodeLoad {
+  /** Process CPU over the last second, percent of one core. */
+  cpuPercent: number;
+  /** RTP packets per second the SFU forwarded to subscribers. */
+  forwardedPacketsPerSecond: number;
+  /** Client connections in sessions this node is home of. */
+  participants: number;
+}
+
+export interface NodeInfo {
+  id: string;
+  publicUrl: string;
+  internalUrl: string;
+  /** SIGTERM received: the node finishes what it has and takes no new sessions. */
+  draining: boolean;
+  load: NodeLoad;
+  /** When this was published (ms since the epoch). */
+  at: number;
+}
+
+const PREFIX = 'colloquy:';
+const ARCHIVE_NODE_TTL_S = 30 * 86_400;
+
+/**
+ * Compare-and-set of a session's home: replaces `dead` (or nothing) by `candidate`, and answers the
+ * home in place afterwards. Atomic, so two nodes re-placing one session at once agree on one home.
+ */
+const CLAIM_HOME = `
+local current = redis.call('GET', KEYS[1])
+if (not current) or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return ARGV[2]
+end
+return current`;
+
+/** Deletes a session's home only if it is still this node (a re-placed session is left alone). */
+const RELEASE_HOME = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** A lower score is a better home: participants weigh most, then CPU, then forwarded packets. */
+export function loadScore(load: NodeLoad): number {
+  return load.participants + load.cpuPercent / 10 + load.forwardedPacketsPerSecond / 1000;
+}
+
+/** The node a new session goes to: the least-loaded live node that is not draining (ties: by id). */
+export function leastLoaded(nodes: readonly NodeInfo[]): NodeInfo | null {
+  const open = nodes.filter((n) => !n.draining);
+  open.sort((a, b) => loadScore(a.load) - loadScore(b.load) || a.id.localeCompare(b.id));
+  return open[0] ?? null;
+}
+
+export class NodeRegistry {
+  readonly redis: Redis;
+  readonly #settings: ClusterSettings;
+  readonly #log: Logger;
+
+  constructor(settings: ClusterSettings, logger: Logger) {
+    this.#settings = settings;
+    this.#log = logger.child({ module: 'cluster' });
+    // Commands fail fast while Redis is unreachable instead of queueing without bound: a request that
+    // needs placement gets an error (the client retries) rather than hanging.
+    this.redis = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 5000 });
+    this.redis.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'redis error'));
+  }
+
+  async connect(): Promise<void> {
+    await this.redis.connect();
+  }
+
+  /** Publishes this node's liveness and load (its key lives nodeTtlMs). */
+  async publish(info: NodeInfo): Promise<void> {
+    await this.redis.multi().set(`${PREFIX}node:${info.id}`, JSON.stringify(info), 'PX', this.#settings.nodeTtlMs).sadd(`${PREFIX}nodes`, info.id).exec();
+  }
+
+  /** This node leaves at once (clean shutdown): others need not wait for its key to expire. */
+  async withdraw(nodeId: string): Promise<void> {
+    await this.redis.multi().del(`${PREFIX}node:${nodeId}`).srem(`${PREFIX}nodes`, nodeId).exec();
+  }
+
+  /** Every live node (its key has not expired). Dead ids are dropped from the set on the way. */
+  async liveNodes(): Promise<NodeInfo[]> {
+    const ids = await this.redis.smembers(`${PREFIX}nodes`);
+    if (ids.length === 0) return [];
+    const values = await this.redis.mget(ids.map((id) => `${PREFIX}node:${id}`));
+    const nodes: NodeInfo[] = [];
+    const dead: string[] = [];
+    values.forEach((value, i) => {
+      if (value === null) dead.push(ids[i]!);
+      else nodes.push(JSON.parse(value) as NodeInfo);
+    });
+    if (dead.length > 0) await this.redis.srem(`${PREFIX}nodes`, ...dead);
+    return nodes;
+  }
+
+  async node(nodeId: string): Promise<NodeInfo | null> {
+    const value = await this.redis.get(`${PREFIX}node:${nodeId}`);
+    return value === null ? null : (JSON.parse(value) as NodeInfo);
+  }
+
+  /** The live home of a session, or null when it has none (never placed, ended, or its node died). */
+  async homeOf(sessionId: string): Promise<NodeInfo | null> {
+    const id = await this.redis.get(`${PREFIX}session:${sessionId}:home`);
+    return id === null ? null : this.node(id);
+  }
+
+  /**
+   * The home of a session, placing it on the least-loaded live node when it has none or its home
+   * died. Null only when no node can take it (all draining or gone).
+   */
+  async placeSession(sessionId: string): Promise<NodeInfo | null> {
+    const key = `${PREFIX}session:${sessionId}:home`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const currentId = await this.redis.get(key);
+      const current = currentId === null ? null : await this.node(currentId);
+      if (current) return current;
+      const candidate = leastLoaded(await this.liveNodes());
+      if (!candidate) return null;
+      const winner = (await this.redis.eval(CLAIM_HOME, 1, key, currentId ?? '', candidate.id)) as string;
+      if (winner === candidate.id) {
+        if (currentId) this.#log.warn({ sessionId, from: currentId, to: candidate.id }, 'session re-placed: its home node is gone');
+        else this.#log.info({ sessionId, node: candidate.id }, 'session placed');
+        return candidate;
+      }
+      // Another node placed it meanwhile: take its choice if that node lives.
+      const other = await this.node(winner);
+      if (other) return other;
+    }
+    return null;
+  }
+
+  /** The session ended on this node: the next connect places it afresh, by load. */
+  async releaseSession(sessionId: string, nodeId: string): Promise<void> {
+    await this.redis.eval(RELEASE_HOME, 1, `${PREFIX}session:${sessionId}:home`, nodeId);
+  }
+
+  async recordArchiveNode(archiveId: string, nodeId: string): Promise<void> {
+    await this.redis.set(`${PREFIX}archive:${archiveId}:node`, nodeId, 'EX', ARCHIVE_NODE_TTL_S);
+  }
+
+  async archiveNode(archiveId: string): Promise<string | null> {
+    return this.redis.get(`${PREFIX}archive:${archiveId}:node`);
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,104 @@
+// "Any node answers" for REST. A request that acts on a session's live state (signal, force
+// disconnect/mute, streams and their layout, archive/broadcast start, dial…) must run where the
+// session lives; one that acts on a recording archive (stop, delete, layout) where it records; an
+// archive download where its file is. This hook sends such a request on to that node, unchanged,
+// and answers with that node's answer, so callers see one server. Everything else (session create,
+// archive lists, the Inspector, callbacks) reads the shared database and is answered here.
+
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DOWNLOAD_PATH_PREFIX } from '../archiving/download-links.js';
+import type { ArchiveManager } from '../archiving/archive-manager.js';
+import type { Logger } from '../logger.js';
+import type { NodeInfo, NodeRegistry } from './node-registry.js';
+import { isNodeAuth, NODE_AUTH_HEADER, nodeAuth } from './signaling-router.js';
+
+const PROJECT = '/v2/project/:projectKey';
+/** POSTs whose body names the session they act on (the media they need is on its home). */
+const SESSION_BODY_ROUTES = new Set(['/archive', '/broadcast', '/dial', '/call', '/connect', '/captions', '/render'].map((p) => PROJECT + p));
+/** Headers a forwarded request keeps (the home authenticates the caller again). */
+const FORWARDED_HEADERS = ['authorization', 'x-opentok-auth', 'x-tb-partner-auth', 'content-type', 'accept', 'range', 'user-agent'];
+/** Headers of the home's answer passed back. */
+const ANSWER_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'content-disposition', 'cache-control', 'etag', 'location'];
+const FORWARD_TIMEOUT_MS = 30_000;
+
+export interface RestForwardOptions {
+  nodeId: string;
+  secret: string;
+  registry: NodeRegistry;
+  archives: ArchiveManager;
+  logger: Logger;
+}
+
+/** Registers the forwarding hooks on the root instance (before the routes, so it sees them all). */
+export function registerRestForwarding(app: FastifyInstance, options: RestForwardOptions): void {
+  const log = options.logger.child({ module: 'cluster' });
+  const forwarded = (request: FastifyRequest): boolean => isNodeAuth(options.secret, 'rest', request.headers[NODE_AUTH_HEADER]);
+
+  // Downloads: before anything reads the link, so the recording node verifies it (the link key is shared).
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'GET' || !request.url.startsWith(`${DOWNLOAD_PATH_PREFIX}/`) || forwarded(request)) return;
+    const [archiveId, fileName] = request.url.slice(DOWNLOAD_PATH_PREFIX.length + 1).split('?')[0]!.split('/');
+    if (!archiveId || !fileName) return;
+    if (options.archives.download(archiveId, decodeURIComponent(fileName))) return; // the file is here
+    const target = await liveOther(await options.registry.archiveNode(archiveId));
+    if (target) await forward(request, reply, target);
+  });
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (forwarded(request)) return;
+    const route = request.routeOptions.url ?? '';
+    if (!route.startsWith(PROJECT)) return;
+    const params = request.params as Record<string, string | undefined>;
+    let target: NodeInfo | null = null;
+    if (params['sessionId'] && route.startsWith(`${PROJECT}/session/:sessionId`)) {
+      target = await liveOther((await options.registry.homeOf(params['sessionId']))?.id ?? null);
+    } else if (request.method === 'POST' && SESSION_BODY_ROUTES.has(route)) {
+      const sessionId = (request.body as { sessionId?: unknown } | undefined)?.sessionId;
+      if (typeof sessionId === 'string') target = await liveOther((await options.registry.homeOf(sessionId))?.id ?? null);
+    } else if (request.method !== 'GET' && params['archiveId'] && route.startsWith(`${PROJECT}/archive/:archiveId`)) {
+      target = await liveOther(await options.registry.archiveNode(params['archiveId']));
+    }
+    if (target) await forward(request, reply, target);
+  });
+
+  /** The node, if it is another live one. */
+  async function liveOther(nodeId: string | null): Promise<NodeInfo | null> {
+    if (nodeId === null || nodeId === options.nodeId) return null;
+    return options.registry.node(nodeId);
+  }
+
+  async function forward(request: FastifyRequest, reply: FastifyReply, target: NodeInfo): Promise<void> {
+    const headers: Record<string, string> = { [NODE_AUTH_HEADER]: nodeAuth(options.secret, 'rest') };
+    for (const name of FORWARDED_HEADERS) {
+      const value = request.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    let body: string | Buffer | undefined;
+    if (request.body !== undefined && request.method !== 'GET' && request.method !== 'HEAD') {
+      if (typeof request.body === 'string' || Buffer.isBuffer(request.body)) {
+        body = request.body;
+      } else {
+        // Parsed JSON or form: sent on as JSON (every body route accepts it).
+        body = JSON.stringify(request.body);
+        headers['content-type'] = 'application/json';
+      }
+    }
+    let answer: Response;
+    try {
+      answer = await fetch(target.internalUrl + request.url, { method: request.method, headers, ...(body === undefined ? {} : { body }), redirect: 'manual', signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
+    } catch (err) {
+      log.warn({ err: (err as Error).message, node: target.id, url: request.url.split('?')[0] }, 'forwarding to the node failed');
+      await reply.status(503).send({ code: 503, message: 'The node that holds this session did not answer; try again' });
+      return;
+    }
+    reply.status(answer.status);
+    for (const name of ANSWER_HEADERS) {
+      const value = answer.headers.get(name);
+      if (value !== null) reply.header(name, value);
+    }
+    // Streamed: an archive download is not held in memory on the way through.
+    await reply.send(answer.body ? Readable.fromWeb(answer.body as unknown as WebReadableStream) : '');
+  }
+}

@@ -1,0 +1,228 @@
+// Colloquy as a cluster: redis-server and three `colloquy serve` processes on loopback sharing one
+// database (tests/cluster). Two Chromium pages connect to two different nodes and see each other's
+// video; a REST signal sent (OpenTok's Node SDK) to the third node reaches both; an archive started
+// through one node is listed, stopped and downloaded through others; SIGKILL of the session's home
+// node brings both pages back into the call on the surviving nodes.
+
+import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
+import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
+import { Redis } from 'ioredis';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import OpenTok from 'opentok';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** The app page: loads opentok.js from the node given in `?node=`, and connects there. */
+const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>cluster</title>
+<script>
+const node = new URLSearchParams(location.search).get('node');
+document.write('<script src="' + node + '/v2/js/opentok.js"><\\/script>');
+</script>
+<script>
+window.log = [];
+window.subs = new Map();
+const err = (e) => (e ? { code: e.code, name: e.name, message: e.message } : null);
+window.join = (apiKey, sessionId, token) => new Promise((resolve) => {
+  const session = OT.initSession(apiKey, sessionId, { serverUrl: node });
+  window.session = session;
+  session.on({
+    streamCreated: (e) => {
+      log.push({ type: 'streamCreated', streamId: e.stream.streamId, at: Date.now() });
+      const sub = session.subscribe(e.stream, document.body, { insertMode: 'append', width: 160, height: 120 }, (x) => log.push({ type: 'subscribed', streamId: e.stream.streamId, error: err(x) }));
+      window.subs.set(e.stream.streamId, sub);
+    },
+    streamDestroyed: (e) => { log.push({ type: 'streamDestroyed', streamId: e.stream.streamId, reason: e.reason, at: Date.now() }); window.subs.delete(e.stream.streamId); },
+    signal: (e) => log.push({ type: 'signal', signalType: e.type, data: e.data, at: Date.now() }),
+    sessionReconnecting: () => log.push({ type: 'sessionReconnecting', at: Date.now() }),
+    sessionReconnected: () => log.push({ type: 'sessionReconnected', at: Date.now() }),
+    sessionDisconnected: (e) => log.push({ type: 'sessionDisconnected', reason: e.reason, at: Date.now() }),
+  });
+  session.connect(token, (e) => resolve(e ? err(e) : { connectionId: session.connection.connectionId }));
+});
+window.publish = () => new Promise((resolve) => {
+  const publisher = OT.initPublisher(document.body, { insertMode: 'append', width: 160, height: 120 });
+  window.publisher = publisher;
+  session.publish(publisher, (e) => resolve(e ? { error: err(e) } : { streamId: publisher.stream.streamId }));
+});
+window.subStats = async () => {
+  const out = {};
+  for (const [id, sub] of window.subs) {
+    let report;
+    try { report = await sub.getRtcStatsReport(); } catch (e) { continue; }
+    report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') out[id] = { framesDecoded: s.framesDecoded || 0, width: s.frameWidth || 0 }; });
+  }
+  return out;
+};
+</script></head><body></body></html>`;
+
+interface LogEntry {
+  type: string;
+  streamId?: string;
+  signalType?: string;
+  data?: string;
+  reason?: string;
+  at?: number;
+}
+
+const logOf = (p: TestPage): Promise<LogEntry[]> => p.page.evaluate(() => (window as unknown as { log: LogEntry[] }).log);
+const statsOf = (p: TestPage): Promise<Record<string, { framesDecoded: number; width: number }>> =>
+  p.page.evaluate(() => (window as unknown as { subStats: () => Promise<Record<string, { framesDecoded: number; width: number }>> }).subStats());
+
+async function until<T>(check: () => Promise<T | undefined | null | false>, what: string, timeoutMs: number, page?: TestPage[]): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) {
+      const logs = page ? await Promise.all(page.map((p) => logOf(p).catch(() => []))) : [];
+      throw new Error(`timed out (${timeoutMs} ms) waiting for ${what}; page logs ${JSON.stringify(logs).slice(-1500)}; errors ${page?.flatMap((p) => p.errors).join('; ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Resolves once `page` decodes `streamId` (width > 0) with framesDecoded rising by `frames`. */
+async function decoding(page: TestPage, streamId: string, frames: number, timeoutMs: number, pages: TestPage[]): Promise<void> {
+  let first: number | null = null;
+  await until(
+    async () => {
+      const s = (await statsOf(page))[streamId];
+      if (!s || s.width === 0 || s.framesDecoded === 0) return false;
+      first ??= s.framesDecoded;
+      return s.framesDecoded >= first + frames;
+    },
+    `decoding of ${streamId}`,
+    timeoutMs,
+    pages,
+  );
+}
+
+function promised<T>(run: (cb: (err: Error | null, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value as T))));
+}
+
+describe('cluster: three nodes, one Redis, one database', () => {
+  let cluster: TestCluster;
+  let browser: TestBrowser;
+  let app: Server;
+  let appUrl: string;
+  let redis: Redis;
+  let sessionId: string;
+  let home: ClusterNodeProcess;
+  let pageNodes: [ClusterNodeProcess, ClusterNodeProcess];
+  let restNode: ClusterNodeProcess;
+  let pages: [TestPage, TestPage];
+  let streams: [string, string];
+  const ot = (node: ClusterNodeProcess): OpenTok => new OpenTok(cluster.apiKey, cluster.apiSecret, node.url);
+
+  beforeAll(async () => {
+    cluster = await startTestCluster({ env: { COLLOQUY_ARCHIVE_AUTO_STOP_DELAY: '5' } });
+    redis = new Redis(cluster.redis.url);
+    browser = await launchChromium();
+    app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE));
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}/app.html`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => app?.close(resolve));
+    redis?.disconnect();
+    await cluster?.close();
+  }, 60_000);
+
+  const joinPage = async (node: ClusterNodeProcess, name: string): Promise<TestPage> => {
+    const p = await browser.newPage();
+    await p.page.goto(`${appUrl}?node=${encodeURIComponent(node.url)}`);
+    const token = ot(node).generateToken(sessionId, { role: 'moderator', data: name });
+    const joined = (await p.page.evaluate(([k, s, t]) => (window as unknown as { join: (...a: string[]) => Promise<{ connectionId?: string }> }).join(k!, s!, t!), [cluster.apiKey, sessionId, token])) as { connectionId?: string };
+    expect(joined.connectionId, JSON.stringify(joined)).toBeTruthy();
+    return p;
+  };
+
+  it('two pages connected to different nodes see and decode each other', async () => {
+    const [n1, n2, n3] = cluster.nodes as [ClusterNodeProcess, ClusterNodeProcess, ClusterNodeProcess];
+    sessionId = (await promised<{ sessionId: string }>((cb) => ot(n3).createSession({ mediaMode: 'routed' }, cb as never))).sessionId;
+    const first = await joinPage(n1, 'first');
+    // The first connect placed the session on a home node (least loaded); the second page goes to
+    // another node so that one page talks to the home and the other through a proxying node.
+    const homeId = await redis.get(`colloquy:session:${sessionId}:home`);
+    expect(homeId).toMatch(/^n[123]$/);
+    home = cluster.node(homeId!);
+    const second = home === n1 ? n2 : home;
+    pageNodes = [n1, second];
+    restNode = cluster.nodes.find((n) => n !== n1 && n !== second)!;
+    pages = [first, await joinPage(second, 'second')];
+    const published = await Promise.all(pages.map((p) => p.page.evaluate(() => (window as unknown as { publish: () => Promise<{ streamId?: string }> }).publish())));
+    streams = published.map((r) => {
+      expect(r.streamId, JSON.stringify(r)).toBeTruthy();
+      return r.streamId!;
+    }) as [string, string];
+    await Promise.all([decoding(pages[0], streams[1], 10, 60_000, pages), decoding(pages[1], streams[0], 10, 60_000, pages)]);
+    // The home node answers the stream list for the session, whichever node is asked.
+    const listed = await promised<{ id: string }[]>((cb) => ot(restNode).listStreams(sessionId, cb as never));
+    expect(listed.map((s) => s.id).sort()).toEqual([...streams].sort());
+  }, 150_000);
+
+  it('a REST signal sent to the third node reaches both pages', async () => {
+    await promised((cb) => ot(restNode).signal(sessionId, null, { type: 'cluster', data: 'through the third node' }, cb as never));
+    for (const p of pages) {
+      await until(async () => (await logOf(p)).find((e) => e.type === 'signal' && e.signalType === 'signal:cluster' && e.data === 'through the third node'), 'the signal', 15_000, pages);
+    }
+  }, 30_000);
+
+  it('an archive started through one node is listed, stopped and downloaded through others', async () => {
+    // Started through the REST node (not the home: the request is forwarded to where the media is).
+    const archive = await promised<{ id: string; status: string }>((cb) => ot(restNode).startArchive(sessionId, { name: 'cluster archive' }, cb as never));
+    expect(archive.status).toBe('started');
+    const listed = await promised<{ id: string; status: string }[]>((cb) => ot(pageNodes[0]).listArchives({ sessionId }, cb as never));
+    expect(listed.map((a) => [a.id, a.status])).toContainEqual([archive.id, 'started']);
+    // Record a moment of media (the pages keep decoding meanwhile).
+    await decoding(pages[0], streams[1], 45, 60_000, pages);
+    const stopper = pageNodes[1] === home ? pageNodes[0] : pageNodes[1];
+    const stopped = await promised<{ status: string }>((cb) => ot(stopper).stopArchive(archive.id, cb as never));
+    expect(stopped.status).toBe('stopped');
+    const done = await until(
+      async () => {
+        const a = await promised<{ status: string; url: string | null; size: number }>((cb) => ot(pageNodes[0]).getArchive(archive.id, cb as never));
+        if (a.status === 'failed') throw new Error(`archive failed: ${JSON.stringify(a)}`);
+        return a.status === 'available' ? a : null;
+      },
+      'the archive to be available',
+      90_000,
+    );
+    expect(done.size).toBeGreaterThan(10_000);
+    // Downloaded through a node that did not record it: it fetches the file from the recording node.
+    const via = cluster.nodes.find((n) => n !== home)!;
+    const url = new URL(done.url!);
+    const download = await fetch(`${via.url}${url.pathname}${url.search}`);
+    expect(download.status).toBe(200);
+    const bytes = Buffer.from(await download.arrayBuffer());
+    expect(bytes.length).toBe(done.size);
+    expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
+  }, 150_000);
+
+  it('SIGKILL of the home node: both pages are back in the call on the surviving nodes', async () => {
+    const killedAt = Date.now();
+    home.child.kill('SIGKILL');
+    await home.exited;
+    // Both pages: sessionReconnected within 10 s (joined again on a live node)…
+    const reconnectedAt = await Promise.all(
+      pages.map((p) => until(async () => (await logOf(p)).find((e) => e.type === 'sessionReconnected' && e.at! >= killedAt)?.at, 'sessionReconnected', 20_000, pages)),
+    );
+    const newHome = await redis.get(`colloquy:session:${sessionId}:home`);
+    expect(newHome).not.toBe(home.id);
+    expect(cluster.nodes.map((n) => n.id)).toContain(newHome);
+    // …and each decodes the other's stream published again.
+    const fresh = await Promise.all(
+      pages.map((p) => until(async () => (await logOf(p)).find((e) => e.type === 'streamCreated' && e.at! >= killedAt && !streams.includes(e.streamId!))?.streamId, 'a new streamCreated', 20_000, pages)),
+    );
+    await Promise.all([decoding(pages[0], fresh[0], 10, 30_000, pages), decoding(pages[1], fresh[1], 10, 30_000, pages)]);
+    const backAt = Date.now();
+    const logs = await Promise.all(pages.map(logOf));
+    // The old streams ended as a network drop.
+    for (const log of logs) expect(log.filter((e) => e.type === 'streamDestroyed' && e.at! >= killedAt).map((e) => e.reason)).toContain('networkDisconnected');
+    console.log(`cluster failover: sessionReconnected after ${reconnectedAt.map((t) => t - killedAt).join(' / ')} ms; both decoding again after ${backAt - killedAt} ms`);
+    for (const t of reconnectedAt) expect(t - killedAt).toBeLessThan(10_000);
+  }, 120_000);
+});
