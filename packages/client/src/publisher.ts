@@ -1,6 +1,7 @@
 // Publisher (OpenTok.js Publisher): the local camera/microphone (or screen, or the app's own
-// tracks), its DOM element, and — once published — one peer connection to the Colloquy SFU
-// (routed sessions) or one per subscriber (relayed sessions, peer to peer, as OpenTok.js does).
+// tracks), its DOM element, and — once published — one link to the Colloquy SFU (routed sessions,
+// RoutedLink) or one per subscriber (relayed sessions, peer to peer as OpenTok.js does,
+// RelayedLink); the links' negotiation is in peer-link.ts, what they send is decided here.
 // Routed camera video is sent as simulcast (rids q/h/f at 1/4, 1/2 and full size, fewer below
 // 960x540; VP8 temporal layers L1T3 where Chromium takes scalabilityMode) so that the SFU can give
 // each subscriber the layer it wants; the server pauses layers no one watches (videoLayers).
@@ -13,15 +14,16 @@
 import type { PublishResult, StreamDestroyedReason, VideoType } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
 import { capture, isTrack, listDevices, mediaError, type AudioSourceOption, type CaptureOptions, type Captured, type VideoSourceOption } from './devices.js';
-import { ExceptionCodes, OTError, asOTError, invalidParameter, notConnected, publishError } from './errors.js';
+import { ExceptionCodes, OTError, asOTError, invalidParameter, notConnected, publishError, settle } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
 import { AudioLevelUpdatedEvent, MediaStoppedEvent, MuteForcedEvent, OTEvent, StreamEvent, VideoElementCreatedEvent } from './events.js';
 import { log } from './logger.js';
 import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
 import { publisherStats, TrackSummarizer, type PublisherStatsShape } from './stats.js';
-import type { Session } from './session.js';
 import type { Stream } from './stream.js';
-import { candidateJson, type MediaContext } from './media-context.js';
+import type { MediaContext } from './media-context.js';
+import type { MediaProcessorConnector } from './media-processor.js';
+import { RelayedLink, RoutedLink } from './peer-link.js';
 import { withOpusOptions } from './sdp.js';
 import { sdkAssetBase } from './script-url.js';
 import { NoiseSuppressionConnector, audioWorkletSupport } from './audio-filter.js';
@@ -100,14 +102,6 @@ const AUDIO_BITRATE_MAX = 510_000;
 
 export type PublisherCompletionHandler = (error?: OTError | null) => void;
 
-/** What setVideoMediaProcessorConnector/setAudioMediaProcessorConnector take (as `@vonage/media-processor`'s MediaProcessorConnector). */
-export interface MediaProcessorConnector {
-  /** Takes the camera (or microphone) track; resolves with the processed track to send instead. */
-  setTrack(track: MediaStreamTrack): Promise<MediaStreamTrack>;
-  /** Stops processing (called when the connector is replaced or cleared). */
-  destroy?(): Promise<void> | void;
-}
-
 interface PublisherStatsEntry {
   connectionId?: string;
   subscriberId?: string;
@@ -115,10 +109,8 @@ interface PublisherStatsEntry {
 }
 
 interface RelayPeer {
-  pc: RTCPeerConnection;
+  link: RelayedLink;
   connectionId: string;
-  /** Candidates that arrived before the answer. */
-  pending: RTCIceCandidateInit[];
   summarizer: TrackSummarizer;
 }
 
@@ -163,10 +155,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   readonly id: string;
   /** This publisher's stream, while it is published. */
   stream: Stream | undefined;
-  /** The session it publishes to (once session.publish was called). */
-  session: Session | undefined;
   /** True once the browser granted camera/microphone (or screen) access. */
   accessAllowed = false;
+  /** The session it publishes to (once session.publish was called). */
+  session: MediaContext['session'] | undefined;
   readonly #props: PublisherProperties;
   readonly #media: Promise<Captured>;
   #captured: Captured | null = null;
@@ -176,7 +168,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #publishCaptions: boolean;
   #ctx: MediaContext | null = null;
   #streamId: string | null = null;
-  #pc: RTCPeerConnection | null = null;
+  #link: RoutedLink | null = null;
   #summarizer = new TrackSummarizer();
   readonly #relayPeers = new Map<string, RelayPeer>();
   #publishDone: ((error: OTError | null) => void) | null = null;
@@ -295,8 +287,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       }
       let result: PublishResult;
       if (ctx.mediaMode === 'routed') {
-        const pc = new RTCPeerConnection(ctx.rtcConfiguration());
-        this.#pc = pc;
+        const link = new RoutedLink(ctx, (state) => this.#onRoutedState(link, state));
+        const pc = link.pc;
+        this.#link = link;
         this.#addTracks(pc, captured, true);
         if (e2ee) {
           // e2ee: frames are encrypted before they are packetized; the SFU only forwards them.
@@ -305,12 +298,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
             e2ee.encryptSender(transceiver.sender, kind, (message) => log.warn(`e2ee: a frame transform stopped: ${message}`));
           }
         }
-        pc.addEventListener('connectionstatechange', () => this.#onRoutedState(pc));
-        // No waiting for ICE gathering: the SFU is ICE-lite and learns our address from our checks.
-        await pc.setLocalDescription(await this.#offer(pc));
-        result = await ctx.request('publish', { ...body, sdp: pc.localDescription!.sdp, ...(e2ee ? { e2ee: true } : {}) });
-        if (this.#pc !== pc) return;
-        await pc.setRemoteDescription({ type: 'answer', sdp: this.#answerWithOpusOptions(result.sdp!) });
+        const sdp = await link.offer(this.#offerWithOpusOptions);
+        result = await ctx.request('publish', { ...body, sdp, ...(e2ee ? { e2ee: true } : {}) });
+        if (this.#link !== link) return;
+        await link.accept({ type: 'answer', sdp: this.#answerWithOpusOptions(result.sdp!) });
         await this.#applyEncoding([pc]);
       } else {
         result = await ctx.request('publish', body);
@@ -371,12 +362,12 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
    */
   _videoLayers(layers: { rid: string; active: boolean }[]): void {
     for (const { rid, active } of layers) this.#layerActive.set(rid, active);
-    if (this.#pc) void this.#applyEncoding([this.#pc]);
+    if (this.#link) void this.#applyEncoding([this.#link.pc]);
   }
 
-  #onRoutedState(pc: RTCPeerConnection): void {
-    if (pc !== this.#pc) return;
-    if (pc.connectionState === 'failed') {
+  #onRoutedState(link: RoutedLink, state: RTCPeerConnectionState): void {
+    if (link !== this.#link) return;
+    if (state === 'failed') {
       const error = new OTError(ExceptionCodes.PUBLISHER_ICE_WORKFLOW_FAILED, 'OT_ICE_WORKFLOW_FAILED', 'The publisher could not connect to the media server (ICE failed)');
       this.#ctx?.reportError(error, this.#streamId ?? undefined);
       // Before the stream is live this fails the publish; after, the server ends the stream (networkDisconnected).
@@ -389,11 +380,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   /** Our offer; with enableStereo its Opus says stereo=1; sprop-stereo=1 (the SFU passes that on to subscribers). */
-  async #offer(pc: RTCPeerConnection): Promise<RTCSessionDescriptionInit> {
-    const offer = await pc.createOffer();
-    if (this.#props.enableStereo === true && offer.sdp) offer.sdp = withOpusOptions(offer.sdp, { stereo: true });
-    return offer;
-  }
+  readonly #offerWithOpusOptions = (sdp: string): string => (this.#props.enableStereo === true ? withOpusOptions(sdp, { stereo: true }) : sdp);
 
   /**
    * The receiver's answer as our encoder must read it: Chromium's Opus encoder takes its channel
@@ -439,9 +426,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** Drops the session side: peer connections, the stream. Media and DOM stay (reuse is allowed). */
   #teardown(): void {
     this.#ctx?.unregisterPublisher(this);
-    this.#pc?.close();
-    this.#pc = null;
-    for (const peer of this.#relayPeers.values()) peer.pc.close();
+    this.#link?.close();
+    this.#link = null;
+    for (const peer of this.#relayPeers.values()) peer.link.close();
     this.#relayPeers.clear();
     this.#streamId = null;
     this.stream = undefined;
@@ -468,22 +455,17 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     const ctx = this.#ctx;
     const captured = this.#captured;
     if (!ctx || !captured || this.#relayPeers.has(subscriberId)) return;
-    const pc = new RTCPeerConnection(ctx.rtcConfiguration());
-    const peer: RelayPeer = { pc, connectionId, pending: [], summarizer: new TrackSummarizer() };
-    this.#relayPeers.set(subscriberId, peer);
-    this.#addTracks(pc, captured);
-    pc.addEventListener('icecandidate', (e) => {
-      void ctx.request('relay', { subscriberId, candidate: candidateJson(e.candidate) }).catch(() => {});
-    });
-    pc.addEventListener('connectionstatechange', () => {
-      if (pc.connectionState === 'failed') {
+    const link = new RelayedLink(ctx, subscriberId, (state) => {
+      if (state === 'failed') {
         ctx.reportError(new OTError(ExceptionCodes.P2P_CONNECTION_FAILED, 'OT_P2P_CONNECTION_FAILED', `Peer-to-peer connection to subscriber ${subscriberId} failed`), this.#streamId ?? undefined);
       }
     });
+    this.#relayPeers.set(subscriberId, { link, connectionId, summarizer: new TrackSummarizer() });
+    this.#addTracks(link.pc, captured);
     try {
-      await pc.setLocalDescription(await this.#offer(pc));
-      await this.#applyEncoding([pc]);
-      await ctx.request('relay', { subscriberId, description: { type: 'offer', sdp: pc.localDescription!.sdp } });
+      const sdp = await link.offer(this.#offerWithOpusOptions);
+      await this.#applyEncoding([link.pc]);
+      await link.send({ type: 'offer', sdp });
     } catch (err) {
       ctx.reportError(asOTError(err), this.#streamId ?? undefined);
     }
@@ -495,11 +477,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (!peer) return;
     try {
       if (description) {
-        await peer.pc.setRemoteDescription(description.type === 'answer' && description.sdp ? { type: 'answer', sdp: this.#answerWithOpusOptions(description.sdp) } : description);
-        for (const c of peer.pending.splice(0)) await peer.pc.addIceCandidate(c);
+        await peer.link.accept(description.type === 'answer' && description.sdp ? { type: 'answer', sdp: this.#answerWithOpusOptions(description.sdp) } : description);
       } else if (candidate) {
-        if (peer.pc.remoteDescription) await peer.pc.addIceCandidate(candidate);
-        else peer.pending.push(candidate);
+        await peer.link.addCandidate(candidate);
       }
     } catch (err) {
       log.warn('relayed negotiation failed:', err);
@@ -508,7 +488,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
 
   /** @internal Relayed: that subscriber is gone. */
   _relayEnd(subscriberId: string): void {
-    this.#relayPeers.get(subscriberId)?.pc.close();
+    this.#relayPeers.get(subscriberId)?.link.close();
     this.#relayPeers.delete(subscriberId);
   }
 
@@ -666,6 +646,11 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
    * call after the other: interleaved getParameters/setParameters pairs (a videoLayers message
    * during a setMaxVideoBitrate) would fail on a stale transaction id.
    */
+  /** The peer connections sending our media: the SFU's (routed) or one per subscriber (relayed). */
+  #peerConnections(): RTCPeerConnection[] {
+    return [...(this.#link ? [this.#link.pc] : []), ...[...this.#relayPeers.values()].map((p) => p.link.pc)];
+  }
+
   #applyEncoding(pcs?: RTCPeerConnection[]): Promise<void> {
     const run = this.#encodingQueue.then(() => this.#applyEncodingNow(pcs));
     this.#encodingQueue = run.catch(() => {});
@@ -673,7 +658,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   async #applyEncodingNow(pcs?: RTCPeerConnection[]): Promise<void> {
-    const targets = pcs ?? [this.#pc, ...[...this.#relayPeers.values()].map((p) => p.pc)].filter((pc): pc is RTCPeerConnection => pc !== null);
+    const targets = pcs ?? this.#peerConnections();
     const wishes = this.#encoding;
     const settings = this.#cameraTrack()?.getSettings();
     const scale =
@@ -876,7 +861,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   async #replace(kind: 'audio' | 'video', old: MediaStreamTrack, track: MediaStreamTrack, options: { stopOld?: boolean } = {}): Promise<void> {
-    const pcs = [this.#pc, ...[...this.#relayPeers.values()].map((p) => p.pc)].filter((pc): pc is RTCPeerConnection => pc !== null);
+    const pcs = this.#peerConnections();
     for (const pc of pcs) {
       const sender = pc.getSenders().find((s) => s.track === old || s.track?.kind === kind);
       await sender?.replaceTrack(track);
@@ -906,9 +891,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
    */
   getStats(callback?: (error: OTError | null, stats?: PublisherStatsEntry[]) => void): Promise<PublisherStatsEntry[]> {
     const run = async (): Promise<PublisherStatsEntry[]> => {
-      if (this.#pc) return [{ stats: publisherStats(await this.#pc.getStats()) }];
+      if (this.#link) return [{ stats: publisherStats(await this.#link.pc.getStats()) }];
       const entries: PublisherStatsEntry[] = [];
-      for (const [subscriberId, peer] of this.#relayPeers) entries.push({ connectionId: peer.connectionId, subscriberId, stats: publisherStats(await peer.pc.getStats()) });
+      for (const [subscriberId, peer] of this.#relayPeers) entries.push({ connectionId: peer.connectionId, subscriberId, stats: publisherStats(await peer.link.pc.getStats()) });
       if (!this.#ctx) throw notConnected('getStats');
       return entries;
     };
@@ -917,18 +902,18 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
 
   /** The raw RTCStatsReport of each peer connection (OpenTok.js getRtcStatsReport). */
   async getRtcStatsReport(): Promise<Array<{ connectionId?: string; subscriberId?: string; rtcStatsReport: RTCStatsReport }>> {
-    if (this.#pc) return [{ rtcStatsReport: await this.#pc.getStats() }];
+    if (this.#link) return [{ rtcStatsReport: await this.#link.pc.getStats() }];
     const out = [];
-    for (const [subscriberId, peer] of this.#relayPeers) out.push({ connectionId: peer.connectionId, subscriberId, rtcStatsReport: await peer.pc.getStats() });
+    for (const [subscriberId, peer] of this.#relayPeers) out.push({ connectionId: peer.connectionId, subscriberId, rtcStatsReport: await peer.link.pc.getStats() });
     return out;
   }
 
   /** @internal Track summaries for the Inspector. */
   async _statsSummary() {
     const streamId = this.#streamId ?? undefined;
-    if (this.#pc) return this.#summarizer.summarize(await this.#pc.getStats(), streamId);
+    if (this.#link) return this.#summarizer.summarize(await this.#link.pc.getStats(), streamId);
     const out = [];
-    for (const peer of this.#relayPeers.values()) out.push(...peer.summarizer.summarize(await peer.pc.getStats(), streamId));
+    for (const peer of this.#relayPeers.values()) out.push(...peer.summarizer.summarize(await peer.link.pc.getStats(), streamId));
     return out;
   }
 
@@ -983,16 +968,6 @@ function call(handler: PublisherCompletionHandler | undefined, error: OTError | 
   } catch (err) {
     log.error('a completion handler threw:', err);
   }
-}
-
-/** A promise for callers who want one, and an (error, value) callback for those who pass it. */
-export function settle<T>(promise: Promise<T>, callback?: (error: OTError | null, value?: T) => void): Promise<T> {
-  if (!callback) return promise;
-  promise.then(
-    (value) => callback(null, value),
-    (err: unknown) => callback(asOTError(err)),
-  );
-  return promise.catch(() => undefined as T);
 }
 
 /** The audioFallback option as the server takes it: booleans only (anything else is left out). */
