@@ -9,7 +9,8 @@
 // disable the track (silence, black) and tell the session; moderators' mutes arrive as muteForced.
 // setMaxVideoBitrate, setPreferredFrameRate and setPreferredResolution shape the encodings
 // (RTCRtpSender.setParameters: maxBitrate, maxFramerate, scaleResolutionDownBy) on every peer
-// connection, present and future.
+// connection, present and future (send-encodings.ts). This file keeps capture, the DOM and the
+// Publisher's API.
 
 import type { PublishResult, StreamDestroyedReason, VideoType } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
@@ -24,6 +25,7 @@ import type { Stream } from './stream.js';
 import type { MediaContext } from './media-context.js';
 import type { MediaProcessorConnector } from './media-processor.js';
 import { RelayedLink, RoutedLink } from './peer-link.js';
+import { SendEncodings } from './send-encodings.js';
 import { withOpusOptions } from './sdp.js';
 import { sdkAssetBase } from './script-url.js';
 import { NoiseSuppressionConnector, audioWorkletSupport } from './audio-filter.js';
@@ -116,38 +118,6 @@ interface RelayPeer {
 
 let publisherCount = 0;
 
-/** What the app asked of the video encoding; unset fields leave the browser's choice. */
-interface EncodingWishes {
-  maxBitrate?: number;
-  maxFramerate?: number;
-  resolution?: { width: number; height: number };
-}
-
-/** Simulcast layers, lowest first: rid and how much the camera picture is scaled down. */
-const SIMULCAST_LAYERS = [
-  { rid: 'q', scale: 4 },
-  { rid: 'h', scale: 2 },
-  { rid: 'f', scale: 1 },
-] as const;
-
-/** How much an encoding of this rid is scaled down (1 for a single encoding). */
-function layerScale(rid: string | undefined): number {
-  return SIMULCAST_LAYERS.find((l) => l.rid === rid)?.scale ?? 1;
-}
-
-/**
- * The simulcast encodings for a camera picture of this size. Chromium sends at most as many layers
- * as its table allows for the picture (3 from 960x540, 2 from 480x270, else 1) and drops the *top*
- * encodings beyond that (measured: 640x480 with q/h/f sent q and h only), so we ask for exactly
- * that many, the full-size one always included: 3 from 960x540 pixels, h/f from 480x270, else one.
- */
-export function simulcastEncodings(width: number, height: number): RTCRtpEncodingParameters[] {
-  const pixels = width * height;
-  const count = pixels >= 960 * 540 ? 3 : pixels >= 480 * 270 ? 2 : 1;
-  if (count === 1) return [];
-  return SIMULCAST_LAYERS.slice(3 - count).map(({ rid, scale }) => ({ rid, scaleResolutionDownBy: scale }));
-}
-
 export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** The container element (undefined with insertDefaultUI: false). */
   element: HTMLElement | undefined;
@@ -175,14 +145,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #meter: AudioLevelMeter | null = null;
   #destroyed = false;
   #style: ElementStyle;
-  readonly #encoding: EncodingWishes = {};
-  /** Routed simulcast: `active` per rid, as the server last asked (absent: active). */
-  readonly #layerActive = new Map<string, boolean>();
-  #encodingQueue: Promise<void> = Promise.resolve();
+  /** How our tracks are sent on each link: transceivers, simulcast, the app's encoding wishes. */
+  readonly #send: SendEncodings;
   /** Media processor connectors in use, with the unprocessed track each was given. */
   readonly #connectors: Record<'audio' | 'video', { connector: MediaProcessorConnector; source: MediaStreamTrack } | null> = { audio: null, video: null };
-  /** audioBitrate, when valid. */
-  #audioBitrate: number | undefined;
   /** The built-in video filter in use (it is also the video's media processor connector). */
   #videoFilter: VideoFilterConnector | null = null;
   #filterQueue: Promise<void> = Promise.resolve();
@@ -200,11 +166,13 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     this.#publishVideo = props.publishVideo !== false;
     this.#publishCaptions = props.publishCaptions === true;
     this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
+    let audioBitrate: number | undefined;
     if (props.audioBitrate !== undefined) {
       const bps = props.audioBitrate;
-      if (typeof bps === 'number' && Number.isFinite(bps) && bps >= AUDIO_BITRATE_MIN && bps <= AUDIO_BITRATE_MAX) this.#audioBitrate = Math.round(bps);
+      if (typeof bps === 'number' && Number.isFinite(bps) && bps >= AUDIO_BITRATE_MIN && bps <= AUDIO_BITRATE_MAX) audioBitrate = Math.round(bps);
       else log.warn(`initPublisher: audioBitrate must be ${AUDIO_BITRATE_MIN} to ${AUDIO_BITRATE_MAX} bps; ignoring ${String(bps)}`);
     }
+    this.#send = new SendEncodings(audioBitrate, () => this.#cameraTrack());
     livePublishers.add(this);
     this.#media = capture(props);
     if (props.videoFilter !== undefined) {
@@ -290,7 +258,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         const link = new RoutedLink(ctx, (state) => this.#onRoutedState(link, state));
         const pc = link.pc;
         this.#link = link;
-        this.#addTracks(pc, captured, true);
+        this.#send.addTracks(pc, captured, true);
         if (e2ee) {
           // e2ee: frames are encrypted before they are packetized; the SFU only forwards them.
           for (const transceiver of pc.getTransceivers()) {
@@ -302,7 +270,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         result = await ctx.request('publish', { ...body, sdp, ...(e2ee ? { e2ee: true } : {}) });
         if (this.#link !== link) return;
         await link.accept({ type: 'answer', sdp: this.#answerWithOpusOptions(result.sdp!) });
-        await this.#applyEncoding([pc]);
+        await this.#send.apply([pc]);
       } else {
         result = await ctx.request('publish', body);
       }
@@ -336,33 +304,13 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     };
   }
 
-  #addTracks(pc: RTCPeerConnection, captured: Captured, routed = false): void {
-    const tracks = [captured.audio, captured.video].filter((t): t is MediaStreamTrack => t !== null);
-    const stream = new MediaStream(tracks);
-    // One transceiver per track, sendonly; routed camera video as simulcast, the rest one encoding.
-    for (const track of tracks) {
-      const settings = track.kind === 'video' && routed && captured.videoKind === 'camera' ? (this.#cameraTrack() ?? track).getSettings() : {};
-      const encodings = simulcastEncodings(settings.width ?? 0, settings.height ?? 0);
-      if (encodings.length === 0) {
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
-        continue;
-      }
-      try {
-        // Temporal layers (L1T3) let the SFU lower a subscriber's frame rate without a keyframe.
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings.map((e) => ({ ...e, scalabilityMode: 'L1T3' })) });
-      } catch {
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings });
-      }
-    }
-  }
-
   /**
    * @internal Routed simulcast: which of our encodings someone watches (the server's videoLayers).
    * The others stop being encoded and sent until someone needs them again.
    */
   _videoLayers(layers: { rid: string; active: boolean }[]): void {
-    for (const { rid, active } of layers) this.#layerActive.set(rid, active);
-    if (this.#link) void this.#applyEncoding([this.#link.pc]);
+    this.#send.setLayers(layers);
+    if (this.#link) void this.#send.apply([this.#link.pc]);
   }
 
   #onRoutedState(link: RoutedLink, state: RTCPeerConnectionState): void {
@@ -388,7 +336,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
    * written there (and a subscriber's stereo=1 is dropped when we publish mono).
    */
   #answerWithOpusOptions(sdp: string): string {
-    return withOpusOptions(sdp, { stereo: this.#props.enableStereo === true, maxAverageBitrate: this.#audioBitrate ?? null });
+    return withOpusOptions(sdp, { stereo: this.#props.enableStereo === true, maxAverageBitrate: this.#send.audioBitrate ?? null });
   }
 
   #finishPublish(error: OTError | null): void {
@@ -461,10 +409,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       }
     });
     this.#relayPeers.set(subscriberId, { link, connectionId, summarizer: new TrackSummarizer() });
-    this.#addTracks(link.pc, captured);
+    this.#send.addTracks(link.pc, captured);
     try {
       const sdp = await link.offer(this.#offerWithOpusOptions);
-      await this.#applyEncoding([link.pc]);
+      await this.#send.apply([link.pc]);
       await link.send({ type: 'offer', sdp });
     } catch (err) {
       ctx.reportError(asOTError(err), this.#streamId ?? undefined);
@@ -587,7 +535,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (this.#ui) this.#ui.video.srcObject = new MediaStream([sent]);
     const s = track.getSettings();
     if (s.width && s.height) this.#updateStream({ videoDimensions: { width: Math.round(s.width), height: Math.round(s.height) } });
-    await this.#applyEncoding();
+    await this.#send.apply(this.#peerConnections());
   }
 
   /**
@@ -613,9 +561,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (typeof bitsPerSecond !== 'number' || !Number.isFinite(bitsPerSecond) || (bitsPerSecond !== 0 && (bitsPerSecond < 5_000 || bitsPerSecond > 10_000_000))) {
       throw invalidParameter('setMaxVideoBitrate: bits per second between 5000 and 10000000, or 0 for no cap');
     }
-    if (bitsPerSecond === 0) delete this.#encoding.maxBitrate;
-    else this.#encoding.maxBitrate = Math.round(bitsPerSecond);
-    await this.#applyEncoding();
+    if (bitsPerSecond === 0) delete this.#send.wishes.maxBitrate;
+    else this.#send.wishes.maxBitrate = Math.round(bitsPerSecond);
+    await this.#send.apply(this.#peerConnections());
   }
 
   /** Sends at most this many frames per second (1 to 60; null for the capture's rate). */
@@ -623,9 +571,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (frameRate !== null && (typeof frameRate !== 'number' || !(frameRate >= 1 && frameRate <= 60))) {
       throw invalidParameter('setPreferredFrameRate: a frame rate from 1 to 60, or null');
     }
-    if (frameRate === null) delete this.#encoding.maxFramerate;
-    else this.#encoding.maxFramerate = frameRate;
-    await this.#applyEncoding();
+    if (frameRate === null) delete this.#send.wishes.maxFramerate;
+    else this.#send.wishes.maxFramerate = frameRate;
+    await this.#send.apply(this.#peerConnections());
   }
 
   /**
@@ -636,71 +584,14 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (resolution !== null && !(resolution && resolution.width >= 1 && resolution.height >= 1)) {
       throw invalidParameter('setPreferredResolution: {width, height} in pixels, or null');
     }
-    if (resolution === null) delete this.#encoding.resolution;
-    else this.#encoding.resolution = { width: resolution.width, height: resolution.height };
-    await this.#applyEncoding();
+    if (resolution === null) delete this.#send.wishes.resolution;
+    else this.#send.wishes.resolution = { width: resolution.width, height: resolution.height };
+    await this.#send.apply(this.#peerConnections());
   }
 
-  /**
-   * Applies the encoding wishes to the video sender of each peer connection (all by default), one
-   * call after the other: interleaved getParameters/setParameters pairs (a videoLayers message
-   * during a setMaxVideoBitrate) would fail on a stale transaction id.
-   */
   /** The peer connections sending our media: the SFU's (routed) or one per subscriber (relayed). */
   #peerConnections(): RTCPeerConnection[] {
     return [...(this.#link ? [this.#link.pc] : []), ...[...this.#relayPeers.values()].map((p) => p.link.pc)];
-  }
-
-  #applyEncoding(pcs?: RTCPeerConnection[]): Promise<void> {
-    const run = this.#encodingQueue.then(() => this.#applyEncodingNow(pcs));
-    this.#encodingQueue = run.catch(() => {});
-    return run;
-  }
-
-  async #applyEncodingNow(pcs?: RTCPeerConnection[]): Promise<void> {
-    const targets = pcs ?? this.#peerConnections();
-    const wishes = this.#encoding;
-    const settings = this.#cameraTrack()?.getSettings();
-    const scale =
-      wishes.resolution && settings?.width && settings.height
-        ? Math.max(1, settings.width / wishes.resolution.width, settings.height / wishes.resolution.height)
-        : 1;
-    for (const pc of targets) {
-      await this.#applyAudioBitrate(pc);
-      const sender = pc.getSenders().find((s) => s.track?.kind === 'video');
-      if (!sender) continue;
-      const parameters = sender.getParameters();
-      if (!parameters.encodings || parameters.encodings.length === 0) continue; // not negotiated yet: applied then
-      for (const encoding of parameters.encodings) {
-        if (wishes.maxBitrate === undefined) delete encoding.maxBitrate;
-        else encoding.maxBitrate = wishes.maxBitrate;
-        if (wishes.maxFramerate === undefined) delete encoding.maxFramerate;
-        else encoding.maxFramerate = wishes.maxFramerate;
-        // A simulcast layer keeps its own scale on top of the wished one.
-        encoding.scaleResolutionDownBy = scale * layerScale(encoding.rid);
-        if (encoding.rid !== undefined) encoding.active = this.#layerActive.get(encoding.rid) ?? true;
-      }
-      try {
-        await sender.setParameters(parameters);
-      } catch (err) {
-        log.warn('could not apply the video encoding settings:', (err as Error).message);
-      }
-    }
-  }
-
-  /** audioBitrate as the audio sender's maxBitrate (besides Opus's maxaveragebitrate in the answer). */
-  async #applyAudioBitrate(pc: RTCPeerConnection): Promise<void> {
-    const bps = this.#audioBitrate;
-    const sender = pc.getSenders().find((s) => s.track?.kind === 'audio');
-    if (bps === undefined || !sender) return;
-    const parameters = sender.getParameters();
-    if (!parameters.encodings || parameters.encodings.length === 0) return;
-    for (const encoding of parameters.encodings) encoding.maxBitrate = bps;
-    try {
-      await sender.setParameters(parameters);
-    } catch (err) {
-      log.warn('could not apply audioBitrate:', (err as Error).message);
-    }
   }
 
   /**
