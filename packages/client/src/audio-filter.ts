@@ -6,7 +6,7 @@
 // and the destination's track is sent instead (replaceTrack), as a media processor connector.
 
 import { publishError } from './errors.js';
-import type { MediaProcessorConnector } from './publisher.js';
+import type { MediaProcessorConnector } from './media-processor.js';
 
 /** The name the package's worklet registers its processor under. */
 const RNNOISE_PROCESSOR = '@sapphi-red/web-noise-suppressor/rnnoise';

@@ -71,3 +71,13 @@ export function asOTError(err: unknown, fallbackCode: number = ExceptionCodes.JS
   if (err instanceof OTError) return err;
   return new OTError(fallbackCode, fallbackName, err instanceof Error ? err.message : String(err));
 }
+
+/** A promise for callers who want one, and an (error, value) callback for those who pass it. */
+export function settle<T>(promise: Promise<T>, callback?: (error: OTError | null, value?: T) => void): Promise<T> {
+  if (!callback) return promise;
+  promise.then(
+    (value) => callback(null, value),
+    (err: unknown) => callback(asOTError(err)),
+  );
+  return promise.catch(() => undefined as T);
+}

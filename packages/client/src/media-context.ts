@@ -1,16 +1,15 @@
 // What a Publisher or Subscriber needs from the Session it belongs to: its signaling requests, the
 // session's media mode and ICE configuration, and a place to register, so that the Session routes
-// server events (streamCreated for our stream, relayed SDP, mutes) to the right object.
+// server events (streamCreated for our stream, relayed SDP, mutes) to the right object. Its
+// `session` (the Session itself) is declared in session.ts, so this module imports nothing of it.
 
 import type { IceCandidate, RequestMap } from '@colloquy/protocol';
 import type { FramePipeline } from './e2ee/encoded-transform.js';
 import type { OTError } from './errors.js';
-import type { Session } from './session.js';
 import type { RequestBody, SessionRequestType } from './signaling-channel.js';
 
 /** @internal */
 export interface MediaContext {
-  readonly session: Session;
   readonly mediaMode: 'routed' | 'relayed';
   /** iceServers and policy for new peer connections (from OT.initSession's iceConfig). */
   rtcConfiguration(): RTCConfiguration;

@@ -1,6 +1,7 @@
 // Publisher (OpenTok.js Publisher): the local camera/microphone (or screen, or the app's own
-// tracks), its DOM element, and — once published — one peer connection to the Colloquy SFU
-// (routed sessions) or one per subscriber (relayed sessions, peer to peer, as OpenTok.js does).
+// tracks), its DOM element, and — once published — one link to the Colloquy SFU (routed sessions,
+// RoutedLink) or one per subscriber (relayed sessions, peer to peer as OpenTok.js does,
+// RelayedLink); the links' negotiation is in peer-link.ts, what they send is decided here.
 // Routed camera video is sent as simulcast (rids q/h/f at 1/4, 1/2 and full size, fewer below
 // 960x540; VP8 temporal layers L1T3 where Chromium takes scalabilityMode) so that the SFU can give
 // each subscriber the layer it wants; the server pauses layers no one watches (videoLayers).
@@ -8,20 +9,23 @@
 // disable the track (silence, black) and tell the session; moderators' mutes arrive as muteForced.
 // setMaxVideoBitrate, setPreferredFrameRate and setPreferredResolution shape the encodings
 // (RTCRtpSender.setParameters: maxBitrate, maxFramerate, scaleResolutionDownBy) on every peer
-// connection, present and future.
+// connection, present and future (send-encodings.ts). This file keeps capture, the DOM and the
+// Publisher's API.
 
 import type { PublishResult, StreamDestroyedReason, VideoType } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
 import { capture, isTrack, listDevices, mediaError, type AudioSourceOption, type CaptureOptions, type Captured, type VideoSourceOption } from './devices.js';
-import { ExceptionCodes, OTError, asOTError, invalidParameter, notConnected, publishError } from './errors.js';
+import { ExceptionCodes, OTError, asOTError, invalidParameter, notConnected, publishError, settle } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
 import { AudioLevelUpdatedEvent, MediaStoppedEvent, MuteForcedEvent, OTEvent, StreamEvent, VideoElementCreatedEvent } from './events.js';
 import { log } from './logger.js';
 import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
 import { publisherStats, TrackSummarizer, type PublisherStatsShape } from './stats.js';
-import type { Session } from './session.js';
 import type { Stream } from './stream.js';
-import { candidateJson, type MediaContext } from './media-context.js';
+import type { MediaContext } from './media-context.js';
+import type { MediaProcessorConnector } from './media-processor.js';
+import { RelayedLink, RoutedLink } from './peer-link.js';
+import { SendEncodings } from './send-encodings.js';
 import { withOpusOptions } from './sdp.js';
 import { sdkAssetBase } from './script-url.js';
 import { NoiseSuppressionConnector, audioWorkletSupport } from './audio-filter.js';
@@ -100,14 +104,6 @@ const AUDIO_BITRATE_MAX = 510_000;
 
 export type PublisherCompletionHandler = (error?: OTError | null) => void;
 
-/** What setVideoMediaProcessorConnector/setAudioMediaProcessorConnector take (as `@vonage/media-processor`'s MediaProcessorConnector). */
-export interface MediaProcessorConnector {
-  /** Takes the camera (or microphone) track; resolves with the processed track to send instead. */
-  setTrack(track: MediaStreamTrack): Promise<MediaStreamTrack>;
-  /** Stops processing (called when the connector is replaced or cleared). */
-  destroy?(): Promise<void> | void;
-}
-
 interface PublisherStatsEntry {
   connectionId?: string;
   subscriberId?: string;
@@ -115,46 +111,12 @@ interface PublisherStatsEntry {
 }
 
 interface RelayPeer {
-  pc: RTCPeerConnection;
+  link: RelayedLink;
   connectionId: string;
-  /** Candidates that arrived before the answer. */
-  pending: RTCIceCandidateInit[];
   summarizer: TrackSummarizer;
 }
 
 let publisherCount = 0;
-
-/** What the app asked of the video encoding; unset fields leave the browser's choice. */
-interface EncodingWishes {
-  maxBitrate?: number;
-  maxFramerate?: number;
-  resolution?: { width: number; height: number };
-}
-
-/** Simulcast layers, lowest first: rid and how much the camera picture is scaled down. */
-const SIMULCAST_LAYERS = [
-  { rid: 'q', scale: 4 },
-  { rid: 'h', scale: 2 },
-  { rid: 'f', scale: 1 },
-] as const;
-
-/** How much an encoding of this rid is scaled down (1 for a single encoding). */
-function layerScale(rid: string | undefined): number {
-  return SIMULCAST_LAYERS.find((l) => l.rid === rid)?.scale ?? 1;
-}
-
-/**
- * The simulcast encodings for a camera picture of this size. Chromium sends at most as many layers
- * as its table allows for the picture (3 from 960x540, 2 from 480x270, else 1) and drops the *top*
- * encodings beyond that (measured: 640x480 with q/h/f sent q and h only), so we ask for exactly
- * that many, the full-size one always included: 3 from 960x540 pixels, h/f from 480x270, else one.
- */
-export function simulcastEncodings(width: number, height: number): RTCRtpEncodingParameters[] {
-  const pixels = width * height;
-  const count = pixels >= 960 * 540 ? 3 : pixels >= 480 * 270 ? 2 : 1;
-  if (count === 1) return [];
-  return SIMULCAST_LAYERS.slice(3 - count).map(({ rid, scale }) => ({ rid, scaleResolutionDownBy: scale }));
-}
 
 export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** The container element (undefined with insertDefaultUI: false). */
@@ -163,10 +125,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   readonly id: string;
   /** This publisher's stream, while it is published. */
   stream: Stream | undefined;
-  /** The session it publishes to (once session.publish was called). */
-  session: Session | undefined;
   /** True once the browser granted camera/microphone (or screen) access. */
   accessAllowed = false;
+  /** The session it publishes to (once session.publish was called). */
+  session: MediaContext['session'] | undefined;
   readonly #props: PublisherProperties;
   readonly #media: Promise<Captured>;
   #captured: Captured | null = null;
@@ -176,21 +138,17 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #publishCaptions: boolean;
   #ctx: MediaContext | null = null;
   #streamId: string | null = null;
-  #pc: RTCPeerConnection | null = null;
+  #link: RoutedLink | null = null;
   #summarizer = new TrackSummarizer();
   readonly #relayPeers = new Map<string, RelayPeer>();
   #publishDone: ((error: OTError | null) => void) | null = null;
   #meter: AudioLevelMeter | null = null;
   #destroyed = false;
   #style: ElementStyle;
-  readonly #encoding: EncodingWishes = {};
-  /** Routed simulcast: `active` per rid, as the server last asked (absent: active). */
-  readonly #layerActive = new Map<string, boolean>();
-  #encodingQueue: Promise<void> = Promise.resolve();
+  /** How our tracks are sent on each link: transceivers, simulcast, the app's encoding wishes. */
+  readonly #send: SendEncodings;
   /** Media processor connectors in use, with the unprocessed track each was given. */
   readonly #connectors: Record<'audio' | 'video', { connector: MediaProcessorConnector; source: MediaStreamTrack } | null> = { audio: null, video: null };
-  /** audioBitrate, when valid. */
-  #audioBitrate: number | undefined;
   /** The built-in video filter in use (it is also the video's media processor connector). */
   #videoFilter: VideoFilterConnector | null = null;
   #filterQueue: Promise<void> = Promise.resolve();
@@ -208,11 +166,13 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     this.#publishVideo = props.publishVideo !== false;
     this.#publishCaptions = props.publishCaptions === true;
     this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
+    let audioBitrate: number | undefined;
     if (props.audioBitrate !== undefined) {
       const bps = props.audioBitrate;
-      if (typeof bps === 'number' && Number.isFinite(bps) && bps >= AUDIO_BITRATE_MIN && bps <= AUDIO_BITRATE_MAX) this.#audioBitrate = Math.round(bps);
+      if (typeof bps === 'number' && Number.isFinite(bps) && bps >= AUDIO_BITRATE_MIN && bps <= AUDIO_BITRATE_MAX) audioBitrate = Math.round(bps);
       else log.warn(`initPublisher: audioBitrate must be ${AUDIO_BITRATE_MIN} to ${AUDIO_BITRATE_MAX} bps; ignoring ${String(bps)}`);
     }
+    this.#send = new SendEncodings(audioBitrate, () => this.#cameraTrack());
     livePublishers.add(this);
     this.#media = capture(props);
     if (props.videoFilter !== undefined) {
@@ -295,9 +255,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       }
       let result: PublishResult;
       if (ctx.mediaMode === 'routed') {
-        const pc = new RTCPeerConnection(ctx.rtcConfiguration());
-        this.#pc = pc;
-        this.#addTracks(pc, captured, true);
+        const link = new RoutedLink(ctx, (state) => this.#onRoutedState(link, state));
+        const pc = link.pc;
+        this.#link = link;
+        this.#send.addTracks(pc, captured, true);
         if (e2ee) {
           // e2ee: frames are encrypted before they are packetized; the SFU only forwards them.
           for (const transceiver of pc.getTransceivers()) {
@@ -305,13 +266,11 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
             e2ee.encryptSender(transceiver.sender, kind, (message) => log.warn(`e2ee: a frame transform stopped: ${message}`));
           }
         }
-        pc.addEventListener('connectionstatechange', () => this.#onRoutedState(pc));
-        // No waiting for ICE gathering: the SFU is ICE-lite and learns our address from our checks.
-        await pc.setLocalDescription(await this.#offer(pc));
-        result = await ctx.request('publish', { ...body, sdp: pc.localDescription!.sdp, ...(e2ee ? { e2ee: true } : {}) });
-        if (this.#pc !== pc) return;
-        await pc.setRemoteDescription({ type: 'answer', sdp: this.#answerWithOpusOptions(result.sdp!) });
-        await this.#applyEncoding([pc]);
+        const sdp = await link.offer(this.#offerWithOpusOptions);
+        result = await ctx.request('publish', { ...body, sdp, ...(e2ee ? { e2ee: true } : {}) });
+        if (this.#link !== link) return;
+        await link.accept({ type: 'answer', sdp: this.#answerWithOpusOptions(result.sdp!) });
+        await this.#send.apply([pc]);
       } else {
         result = await ctx.request('publish', body);
       }
@@ -345,38 +304,18 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     };
   }
 
-  #addTracks(pc: RTCPeerConnection, captured: Captured, routed = false): void {
-    const tracks = [captured.audio, captured.video].filter((t): t is MediaStreamTrack => t !== null);
-    const stream = new MediaStream(tracks);
-    // One transceiver per track, sendonly; routed camera video as simulcast, the rest one encoding.
-    for (const track of tracks) {
-      const settings = track.kind === 'video' && routed && captured.videoKind === 'camera' ? (this.#cameraTrack() ?? track).getSettings() : {};
-      const encodings = simulcastEncodings(settings.width ?? 0, settings.height ?? 0);
-      if (encodings.length === 0) {
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
-        continue;
-      }
-      try {
-        // Temporal layers (L1T3) let the SFU lower a subscriber's frame rate without a keyframe.
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings.map((e) => ({ ...e, scalabilityMode: 'L1T3' })) });
-      } catch {
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings });
-      }
-    }
-  }
-
   /**
    * @internal Routed simulcast: which of our encodings someone watches (the server's videoLayers).
    * The others stop being encoded and sent until someone needs them again.
    */
   _videoLayers(layers: { rid: string; active: boolean }[]): void {
-    for (const { rid, active } of layers) this.#layerActive.set(rid, active);
-    if (this.#pc) void this.#applyEncoding([this.#pc]);
+    this.#send.setLayers(layers);
+    if (this.#link) void this.#send.apply([this.#link.pc]);
   }
 
-  #onRoutedState(pc: RTCPeerConnection): void {
-    if (pc !== this.#pc) return;
-    if (pc.connectionState === 'failed') {
+  #onRoutedState(link: RoutedLink, state: RTCPeerConnectionState): void {
+    if (link !== this.#link) return;
+    if (state === 'failed') {
       const error = new OTError(ExceptionCodes.PUBLISHER_ICE_WORKFLOW_FAILED, 'OT_ICE_WORKFLOW_FAILED', 'The publisher could not connect to the media server (ICE failed)');
       this.#ctx?.reportError(error, this.#streamId ?? undefined);
       // Before the stream is live this fails the publish; after, the server ends the stream (networkDisconnected).
@@ -389,11 +328,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   /** Our offer; with enableStereo its Opus says stereo=1; sprop-stereo=1 (the SFU passes that on to subscribers). */
-  async #offer(pc: RTCPeerConnection): Promise<RTCSessionDescriptionInit> {
-    const offer = await pc.createOffer();
-    if (this.#props.enableStereo === true && offer.sdp) offer.sdp = withOpusOptions(offer.sdp, { stereo: true });
-    return offer;
-  }
+  readonly #offerWithOpusOptions = (sdp: string): string => (this.#props.enableStereo === true ? withOpusOptions(sdp, { stereo: true }) : sdp);
 
   /**
    * The receiver's answer as our encoder must read it: Chromium's Opus encoder takes its channel
@@ -401,7 +336,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
    * written there (and a subscriber's stereo=1 is dropped when we publish mono).
    */
   #answerWithOpusOptions(sdp: string): string {
-    return withOpusOptions(sdp, { stereo: this.#props.enableStereo === true, maxAverageBitrate: this.#audioBitrate ?? null });
+    return withOpusOptions(sdp, { stereo: this.#props.enableStereo === true, maxAverageBitrate: this.#send.audioBitrate ?? null });
   }
 
   #finishPublish(error: OTError | null): void {
@@ -450,9 +385,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** Drops the session side: peer connections, the stream. Media and DOM stay (reuse is allowed). */
   #teardown(): void {
     this.#ctx?.unregisterPublisher(this);
-    this.#pc?.close();
-    this.#pc = null;
-    for (const peer of this.#relayPeers.values()) peer.pc.close();
+    this.#link?.close();
+    this.#link = null;
+    for (const peer of this.#relayPeers.values()) peer.link.close();
     this.#relayPeers.clear();
     this.#streamId = null;
     this.stream = undefined;
@@ -479,22 +414,17 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     const ctx = this.#ctx;
     const captured = this.#captured;
     if (!ctx || !captured || this.#relayPeers.has(subscriberId)) return;
-    const pc = new RTCPeerConnection(ctx.rtcConfiguration());
-    const peer: RelayPeer = { pc, connectionId, pending: [], summarizer: new TrackSummarizer() };
-    this.#relayPeers.set(subscriberId, peer);
-    this.#addTracks(pc, captured);
-    pc.addEventListener('icecandidate', (e) => {
-      void ctx.request('relay', { subscriberId, candidate: candidateJson(e.candidate) }).catch(() => {});
-    });
-    pc.addEventListener('connectionstatechange', () => {
-      if (pc.connectionState === 'failed') {
+    const link = new RelayedLink(ctx, subscriberId, (state) => {
+      if (state === 'failed') {
         ctx.reportError(new OTError(ExceptionCodes.P2P_CONNECTION_FAILED, 'OT_P2P_CONNECTION_FAILED', `Peer-to-peer connection to subscriber ${subscriberId} failed`), this.#streamId ?? undefined);
       }
     });
+    this.#relayPeers.set(subscriberId, { link, connectionId, summarizer: new TrackSummarizer() });
+    this.#send.addTracks(link.pc, captured);
     try {
-      await pc.setLocalDescription(await this.#offer(pc));
-      await this.#applyEncoding([pc]);
-      await ctx.request('relay', { subscriberId, description: { type: 'offer', sdp: pc.localDescription!.sdp } });
+      const sdp = await link.offer(this.#offerWithOpusOptions);
+      await this.#send.apply([link.pc]);
+      await link.send({ type: 'offer', sdp });
     } catch (err) {
       ctx.reportError(asOTError(err), this.#streamId ?? undefined);
     }
@@ -506,11 +436,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (!peer) return;
     try {
       if (description) {
-        await peer.pc.setRemoteDescription(description.type === 'answer' && description.sdp ? { type: 'answer', sdp: this.#answerWithOpusOptions(description.sdp) } : description);
-        for (const c of peer.pending.splice(0)) await peer.pc.addIceCandidate(c);
+        await peer.link.accept(description.type === 'answer' && description.sdp ? { type: 'answer', sdp: this.#answerWithOpusOptions(description.sdp) } : description);
       } else if (candidate) {
-        if (peer.pc.remoteDescription) await peer.pc.addIceCandidate(candidate);
-        else peer.pending.push(candidate);
+        await peer.link.addCandidate(candidate);
       }
     } catch (err) {
       log.warn('relayed negotiation failed:', err);
@@ -519,7 +447,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
 
   /** @internal Relayed: that subscriber is gone. */
   _relayEnd(subscriberId: string): void {
-    this.#relayPeers.get(subscriberId)?.pc.close();
+    this.#relayPeers.get(subscriberId)?.link.close();
     this.#relayPeers.delete(subscriberId);
   }
 
@@ -618,7 +546,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (this.#ui) this.#ui.video.srcObject = new MediaStream([sent]);
     const s = track.getSettings();
     if (s.width && s.height) this.#updateStream({ videoDimensions: { width: Math.round(s.width), height: Math.round(s.height) } });
-    await this.#applyEncoding();
+    await this.#send.apply(this.#peerConnections());
   }
 
   /**
@@ -644,9 +572,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (typeof bitsPerSecond !== 'number' || !Number.isFinite(bitsPerSecond) || (bitsPerSecond !== 0 && (bitsPerSecond < 5_000 || bitsPerSecond > 10_000_000))) {
       throw invalidParameter('setMaxVideoBitrate: bits per second between 5000 and 10000000, or 0 for no cap');
     }
-    if (bitsPerSecond === 0) delete this.#encoding.maxBitrate;
-    else this.#encoding.maxBitrate = Math.round(bitsPerSecond);
-    await this.#applyEncoding();
+    if (bitsPerSecond === 0) delete this.#send.wishes.maxBitrate;
+    else this.#send.wishes.maxBitrate = Math.round(bitsPerSecond);
+    await this.#send.apply(this.#peerConnections());
   }
 
   /** Sends at most this many frames per second (1 to 60; null for the capture's rate). */
@@ -654,9 +582,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (frameRate !== null && (typeof frameRate !== 'number' || !(frameRate >= 1 && frameRate <= 60))) {
       throw invalidParameter('setPreferredFrameRate: a frame rate from 1 to 60, or null');
     }
-    if (frameRate === null) delete this.#encoding.maxFramerate;
-    else this.#encoding.maxFramerate = frameRate;
-    await this.#applyEncoding();
+    if (frameRate === null) delete this.#send.wishes.maxFramerate;
+    else this.#send.wishes.maxFramerate = frameRate;
+    await this.#send.apply(this.#peerConnections());
   }
 
   /**
@@ -667,66 +595,14 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (resolution !== null && !(resolution && resolution.width >= 1 && resolution.height >= 1)) {
       throw invalidParameter('setPreferredResolution: {width, height} in pixels, or null');
     }
-    if (resolution === null) delete this.#encoding.resolution;
-    else this.#encoding.resolution = { width: resolution.width, height: resolution.height };
-    await this.#applyEncoding();
+    if (resolution === null) delete this.#send.wishes.resolution;
+    else this.#send.wishes.resolution = { width: resolution.width, height: resolution.height };
+    await this.#send.apply(this.#peerConnections());
   }
 
-  /**
-   * Applies the encoding wishes to the video sender of each peer connection (all by default), one
-   * call after the other: interleaved getParameters/setParameters pairs (a videoLayers message
-   * during a setMaxVideoBitrate) would fail on a stale transaction id.
-   */
-  #applyEncoding(pcs?: RTCPeerConnection[]): Promise<void> {
-    const run = this.#encodingQueue.then(() => this.#applyEncodingNow(pcs));
-    this.#encodingQueue = run.catch(() => {});
-    return run;
-  }
-
-  async #applyEncodingNow(pcs?: RTCPeerConnection[]): Promise<void> {
-    const targets = pcs ?? [this.#pc, ...[...this.#relayPeers.values()].map((p) => p.pc)].filter((pc): pc is RTCPeerConnection => pc !== null);
-    const wishes = this.#encoding;
-    const settings = this.#cameraTrack()?.getSettings();
-    const scale =
-      wishes.resolution && settings?.width && settings.height
-        ? Math.max(1, settings.width / wishes.resolution.width, settings.height / wishes.resolution.height)
-        : 1;
-    for (const pc of targets) {
-      await this.#applyAudioBitrate(pc);
-      const sender = pc.getSenders().find((s) => s.track?.kind === 'video');
-      if (!sender) continue;
-      const parameters = sender.getParameters();
-      if (!parameters.encodings || parameters.encodings.length === 0) continue; // not negotiated yet: applied then
-      for (const encoding of parameters.encodings) {
-        if (wishes.maxBitrate === undefined) delete encoding.maxBitrate;
-        else encoding.maxBitrate = wishes.maxBitrate;
-        if (wishes.maxFramerate === undefined) delete encoding.maxFramerate;
-        else encoding.maxFramerate = wishes.maxFramerate;
-        // A simulcast layer keeps its own scale on top of the wished one.
-        encoding.scaleResolutionDownBy = scale * layerScale(encoding.rid);
-        if (encoding.rid !== undefined) encoding.active = this.#layerActive.get(encoding.rid) ?? true;
-      }
-      try {
-        await sender.setParameters(parameters);
-      } catch (err) {
-        log.warn('could not apply the video encoding settings:', (err as Error).message);
-      }
-    }
-  }
-
-  /** audioBitrate as the audio sender's maxBitrate (besides Opus's maxaveragebitrate in the answer). */
-  async #applyAudioBitrate(pc: RTCPeerConnection): Promise<void> {
-    const bps = this.#audioBitrate;
-    const sender = pc.getSenders().find((s) => s.track?.kind === 'audio');
-    if (bps === undefined || !sender) return;
-    const parameters = sender.getParameters();
-    if (!parameters.encodings || parameters.encodings.length === 0) return;
-    for (const encoding of parameters.encodings) encoding.maxBitrate = bps;
-    try {
-      await sender.setParameters(parameters);
-    } catch (err) {
-      log.warn('could not apply audioBitrate:', (err as Error).message);
-    }
+  /** The peer connections sending our media: the SFU's (routed) or one per subscriber (relayed). */
+  #peerConnections(): RTCPeerConnection[] {
+    return [...(this.#link ? [this.#link.pc] : []), ...[...this.#relayPeers.values()].map((p) => p.link.pc)];
   }
 
   /**
@@ -887,7 +763,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   async #replace(kind: 'audio' | 'video', old: MediaStreamTrack, track: MediaStreamTrack, options: { stopOld?: boolean } = {}): Promise<void> {
-    const pcs = [this.#pc, ...[...this.#relayPeers.values()].map((p) => p.pc)].filter((pc): pc is RTCPeerConnection => pc !== null);
+    const pcs = this.#peerConnections();
     for (const pc of pcs) {
       const sender = pc.getSenders().find((s) => s.track === old || s.track?.kind === kind);
       await sender?.replaceTrack(track);
@@ -917,9 +793,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
    */
   getStats(callback?: (error: OTError | null, stats?: PublisherStatsEntry[]) => void): Promise<PublisherStatsEntry[]> {
     const run = async (): Promise<PublisherStatsEntry[]> => {
-      if (this.#pc) return [{ stats: publisherStats(await this.#pc.getStats()) }];
+      if (this.#link) return [{ stats: publisherStats(await this.#link.pc.getStats()) }];
       const entries: PublisherStatsEntry[] = [];
-      for (const [subscriberId, peer] of this.#relayPeers) entries.push({ connectionId: peer.connectionId, subscriberId, stats: publisherStats(await peer.pc.getStats()) });
+      for (const [subscriberId, peer] of this.#relayPeers) entries.push({ connectionId: peer.connectionId, subscriberId, stats: publisherStats(await peer.link.pc.getStats()) });
       if (!this.#ctx) throw notConnected('getStats');
       return entries;
     };
@@ -928,18 +804,18 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
 
   /** The raw RTCStatsReport of each peer connection (OpenTok.js getRtcStatsReport). */
   async getRtcStatsReport(): Promise<Array<{ connectionId?: string; subscriberId?: string; rtcStatsReport: RTCStatsReport }>> {
-    if (this.#pc) return [{ rtcStatsReport: await this.#pc.getStats() }];
+    if (this.#link) return [{ rtcStatsReport: await this.#link.pc.getStats() }];
     const out = [];
-    for (const [subscriberId, peer] of this.#relayPeers) out.push({ connectionId: peer.connectionId, subscriberId, rtcStatsReport: await peer.pc.getStats() });
+    for (const [subscriberId, peer] of this.#relayPeers) out.push({ connectionId: peer.connectionId, subscriberId, rtcStatsReport: await peer.link.pc.getStats() });
     return out;
   }
 
   /** @internal Track summaries for the Inspector. */
   async _statsSummary() {
     const streamId = this.#streamId ?? undefined;
-    if (this.#pc) return this.#summarizer.summarize(await this.#pc.getStats(), streamId);
+    if (this.#link) return this.#summarizer.summarize(await this.#link.pc.getStats(), streamId);
     const out = [];
-    for (const peer of this.#relayPeers.values()) out.push(...peer.summarizer.summarize(await peer.pc.getStats(), streamId));
+    for (const peer of this.#relayPeers.values()) out.push(...peer.summarizer.summarize(await peer.link.pc.getStats(), streamId));
     return out;
   }
 
@@ -994,16 +870,6 @@ function call(handler: PublisherCompletionHandler | undefined, error: OTError | 
   } catch (err) {
     log.error('a completion handler threw:', err);
   }
-}
-
-/** A promise for callers who want one, and an (error, value) callback for those who pass it. */
-export function settle<T>(promise: Promise<T>, callback?: (error: OTError | null, value?: T) => void): Promise<T> {
-  if (!callback) return promise;
-  promise.then(
-    (value) => callback(null, value),
-    (err: unknown) => callback(asOTError(err)),
-  );
-  return promise.catch(() => undefined as T);
 }
 
 /** The audioFallback option as the server takes it: booleans only (anything else is left out). */

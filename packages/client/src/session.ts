@@ -37,6 +37,15 @@ import { SignalingChannel, type ReconnectPolicy, type RequestBody, type SessionR
 import { Stream } from './stream.js';
 import { Subscriber, type SubscriberProperties } from './subscriber.js';
 
+// The Session a Publisher or Subscriber belongs to (their `session`), declared here with the
+// Session: media-context.ts, publisher.ts and subscriber.ts then import nothing from this module,
+// and imports run one way, from the Session to what it creates.
+declare module './media-context.js' {
+  interface MediaContext {
+    readonly session: Session;
+  }
+}
+
 /** What `session.on()` accepts, and the event each handler gets. */
 export interface SessionEventMap {
   connectionCreated: ConnectionEvent<Session>;

@@ -1,6 +1,7 @@
-// Subscriber (OpenTok.js Subscriber): one remote stream played in the page, over its own peer
-// connection — to the Colloquy SFU in routed sessions (the SFU offers, we answer), or straight to
-// the publisher's browser in relayed ones (the publisher offers through the server's relay).
+// Subscriber (OpenTok.js Subscriber): one remote stream played in the page, over its own link
+// (peer-link.ts) — to the Colloquy SFU in routed sessions (RoutedLink: the SFU offers, we answer),
+// or straight to the publisher's browser in relayed ones (RelayedLink: the publisher offers
+// through the server's relay).
 // subscribeToAudio/Video(false) stops the SFU sending that track (routed) and disables it locally.
 // preferredResolution (routed) picks, at the SFU and for this subscriber alone, the publisher's
 // simulcast layer that covers it; a stream sent as one encoding has nothing to choose from.
@@ -10,17 +11,16 @@
 import type { StreamDestroyedReason } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
 import { applyAudioOutput } from './audio-output.js';
-import { ExceptionCodes, OTError, asOTError, subscribeError } from './errors.js';
+import { ExceptionCodes, OTError, asOTError, settle, subscribeError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
 import { SecretMatchTracker } from './e2ee/frame-crypto.js';
 import { AudioLevelUpdatedEvent, CaptionReceivedEvent, EncryptionSecretEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
 import { log } from './logger.js';
-import { candidateJson, type MediaContext } from './media-context.js';
+import type { MediaContext } from './media-context.js';
+import { RelayedLink, RoutedLink } from './peer-link.js';
 import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, play, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
-import { settle } from './publisher.js';
 import { withOpusOptions } from './sdp.js';
 import { subscriberStats, TrackSummarizer, type SubscriberStatsShape } from './stats.js';
-import type { Session } from './session.js';
 import type { Stream } from './stream.js';
 
 export interface SubscriberEventMap {
@@ -71,10 +71,8 @@ export interface SubscriberProperties extends ElementOptions {
  * description says so, and a stereo publisher (enableStereo) must be heard in stereo. A mono
  * publisher keeps sending mono (its SDK drops the flag from the answer it reads).
  */
-async function stereoAnswer(pc: RTCPeerConnection): Promise<RTCSessionDescriptionInit> {
-  const answer = await pc.createAnswer();
-  if (answer.sdp) answer.sdp = withOpusOptions(answer.sdp, { stereo: true });
-  return answer;
+function stereoAnswer(sdp: string): string {
+  return withOpusOptions(sdp, { stereo: true });
 }
 
 /** Every live subscriber of the page, for OT.unblockAudio() and OT.subscribers. */
@@ -88,14 +86,15 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   element: HTMLElement | undefined;
   readonly id: string;
   readonly stream: Stream;
-  readonly session: Session;
+  /** The Session it belongs to. */
+  readonly session: MediaContext['session'];
   readonly #props: SubscriberProperties;
   readonly #ctx: MediaContext;
   readonly #ui: MediaElement;
   readonly #media = new MediaStream();
-  #pc: RTCPeerConnection | null = null;
+  /** To the SFU (routed), or to the publisher's browser (relayed: made once the subscriber id is known). */
+  #link: RoutedLink | RelayedLink | null = null;
   #subscriberId: string | null = null;
-  #pendingCandidates: RTCIceCandidateInit[] = [];
   #subscribeToAudio: boolean;
   #subscribeToVideo: boolean;
   #subscribeToCaptions: boolean;
@@ -174,6 +173,11 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
         return;
       }
       this.#subscriberId = result.subscriberId;
+      // Relayed: the link exists before the publisher's offer and candidates can arrive (_relay).
+      if (ctx.mediaMode === 'relayed') {
+        const subscriberId = result.subscriberId;
+        this.#open((onState) => new RelayedLink(ctx, subscriberId, onState));
+      }
       // subscribeToCaptions called while the subscribe was on its way: the server hears it now.
       if (this.#subscribeToCaptions !== askedCaptions) {
         ctx.request('updateSubscriber', { subscriberId: result.subscriberId, subscribeToCaptions: this.#subscribeToCaptions }).catch((err: OTError) => log.warn('subscriber update failed:', err.message));
@@ -183,10 +187,9 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
       const wanted = this.#preferredResolution;
       if (wanted !== asked) this.#updateSubscriber({ preferredResolution: wanted === 'auto' ? null : wanted });
       if (ctx.mediaMode === 'routed') {
-        const pc = this.#createPeer();
-        await pc.setRemoteDescription({ type: 'offer', sdp: result.sdp! });
-        await pc.setLocalDescription(await stereoAnswer(pc));
-        await ctx.request('answer', { subscriberId: result.subscriberId, sdp: pc.localDescription!.sdp });
+        const link = this.#open((onState) => new RoutedLink(ctx, onState));
+        await link.accept({ type: 'offer', sdp: result.sdp! });
+        await ctx.request('answer', { subscriberId: result.subscriberId, sdp: await link.answer(stereoAnswer) });
       }
       // Relayed: the publisher's offer comes through _relay.
     } catch (err) {
@@ -194,10 +197,11 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     }
   }
 
-  #createPeer(): RTCPeerConnection {
-    const pc = new RTCPeerConnection(this.#ctx.rtcConfiguration());
-    this.#pc = pc;
-    pc.addEventListener('track', (e) => {
+  /** Makes the subscriber's link (routed or relayed): its tracks play here, its state settles the subscribe. */
+  #open<L extends RoutedLink | RelayedLink>(make: (onState: (state: RTCPeerConnectionState) => void) => L): L {
+    const link: L = make((state) => this.#onLinkState(link, state));
+    this.#link = link;
+    link.pc.addEventListener('track', (e) => {
       const track = e.track;
       const e2ee = this.#ctx.e2ee;
       if (e2ee) {
@@ -214,32 +218,27 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
         }
       });
     });
-    pc.addEventListener('connectionstatechange', () => {
-      if (pc !== this.#pc) return;
-      if (pc.connectionState === 'connected') {
-        clearTimeout(this.#timer);
-        if (this.#done) {
-          const done = this.#done;
-          this.#done = null;
-          this.dispatchEvent(new OTEvent('connected', this));
-          done(null);
-        }
-      } else if (pc.connectionState === 'failed') {
-        const error = this.#connectError('ICE failed');
-        if (this.#done) this.#fail(error);
-        else {
-          this.#ctx.reportError(error, this.stream.streamId);
-          this.dispatchEvent(new OTEvent('disconnected', this));
-        }
+    return link;
+  }
+
+  #onLinkState(link: RoutedLink | RelayedLink, state: RTCPeerConnectionState): void {
+    if (link !== this.#link) return;
+    if (state === 'connected') {
+      clearTimeout(this.#timer);
+      if (this.#done) {
+        const done = this.#done;
+        this.#done = null;
+        this.dispatchEvent(new OTEvent('connected', this));
+        done(null);
       }
-    });
-    if (this.#ctx.mediaMode === 'relayed') {
-      pc.addEventListener('icecandidate', (e) => {
-        if (!this.#subscriberId) return;
-        void this.#ctx.request('relay', { subscriberId: this.#subscriberId, candidate: candidateJson(e.candidate) }).catch(() => {});
-      });
+    } else if (state === 'failed') {
+      const error = this.#connectError('ICE failed');
+      if (this.#done) this.#fail(error);
+      else {
+        this.#ctx.reportError(error, this.stream.streamId);
+        this.dispatchEvent(new OTEvent('disconnected', this));
+      }
     }
-    return pc;
   }
 
   #connectError(detail: string): OTError {
@@ -262,15 +261,13 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   /** @internal Relayed: the publisher's offer or candidate. */
   async _relay(description: RTCSessionDescriptionInit | undefined, candidate: RTCIceCandidateInit | null | undefined): Promise<void> {
     try {
+      const link = this.#link;
+      if (!(link instanceof RelayedLink)) return;
       if (description?.type === 'offer') {
-        const pc = this.#pc ?? this.#createPeer();
-        await pc.setRemoteDescription(description);
-        for (const c of this.#pendingCandidates.splice(0)) await pc.addIceCandidate(c);
-        await pc.setLocalDescription(await stereoAnswer(pc));
-        await this.#ctx.request('relay', { subscriberId: this.#subscriberId!, description: { type: 'answer', sdp: pc.localDescription!.sdp } });
+        await link.accept(description);
+        await link.send({ type: 'answer', sdp: await link.answer(stereoAnswer) });
       } else if (candidate) {
-        if (this.#pc?.remoteDescription) await this.#pc.addIceCandidate(candidate);
-        else this.#pendingCandidates.push(candidate);
+        await link.addCandidate(candidate);
       }
     } catch (err) {
       this.#fail(asOTError(err, ExceptionCodes.UNABLE_TO_SUBSCRIBE, 'OT_UNABLE_TO_SUBSCRIBE'));
@@ -454,21 +451,21 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   /** OpenTok's Subscriber stats: {audio, video, timestamp}. */
   getStats(callback?: (error: OTError | null, stats?: SubscriberStatsShape) => void): Promise<SubscriberStatsShape> {
     const run = async (): Promise<SubscriberStatsShape> => {
-      if (!this.#pc) throw subscribeError('OT_NOT_CONNECTED', 'The subscriber is not connected');
-      return subscriberStats(await this.#pc.getStats());
+      if (!this.#link?.negotiated) throw subscribeError('OT_NOT_CONNECTED', 'The subscriber is not connected');
+      return subscriberStats(await this.#link.pc.getStats());
     };
     return settle(run(), callback);
   }
 
   /** The raw RTCStatsReport of this subscriber's peer connection. */
   async getRtcStatsReport(): Promise<RTCStatsReport> {
-    if (!this.#pc) throw subscribeError('OT_NOT_CONNECTED', 'The subscriber is not connected');
-    return this.#pc.getStats();
+    if (!this.#link?.negotiated) throw subscribeError('OT_NOT_CONNECTED', 'The subscriber is not connected');
+    return this.#link.pc.getStats();
   }
 
   /** @internal Track summaries for the Inspector. */
   async _statsSummary() {
-    return this.#pc ? this.#summarizer.summarize(await this.#pc.getStats(), this.stream.streamId) : [];
+    return this.#link?.negotiated ? this.#summarizer.summarize(await this.#link.pc.getStats(), this.stream.streamId) : [];
   }
 
   videoWidth(): number {
@@ -492,8 +489,8 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   #close(): void {
     clearTimeout(this.#timer);
     this.#meter?.stop();
-    this.#pc?.close();
-    this.#pc = null;
+    this.#link?.close();
+    this.#link = null;
     this.#ctx.unregisterSubscriber(this);
   }
 

@@ -11,7 +11,7 @@
 
 import { invalidParameter, publishError } from './errors.js';
 import { log } from './logger.js';
-import type { MediaProcessorConnector } from './publisher.js';
+import type { MediaProcessorConnector } from './media-processor.js';
 
 export type VideoFilter = { type: 'backgroundBlur'; blurStrength?: 'low' | 'high' } | { type: 'backgroundReplacement'; backgroundImgUrl: string };
 

@@ -1,0 +1,137 @@
+// How a Publisher's tracks are sent on each of its links (peer-link.ts): one sendonly transceiver
+// per track, routed camera video as simulcast (rids q/h/f, with temporal layers where Chromium
+// takes scalabilityMode), and the app's wishes — setMaxVideoBitrate, setPreferredFrameRate,
+// setPreferredResolution, audioBitrate — and the SFU's videoLayers applied to every sender
+// (RTCRtpSender.setParameters). Capture and the DOM stay in publisher.ts.
+
+import type { Captured } from './devices.js';
+import { log } from './logger.js';
+
+/** What the app asked of the video encoding; unset fields leave the browser's choice. */
+export interface EncodingWishes {
+  maxBitrate?: number;
+  maxFramerate?: number;
+  resolution?: { width: number; height: number };
+}
+
+/** Simulcast layers, lowest first: rid and how much the camera picture is scaled down. */
+const SIMULCAST_LAYERS = [
+  { rid: 'q', scale: 4 },
+  { rid: 'h', scale: 2 },
+  { rid: 'f', scale: 1 },
+] as const;
+
+/** How much an encoding of this rid is scaled down (1 for a single encoding). */
+function layerScale(rid: string | undefined): number {
+  return SIMULCAST_LAYERS.find((l) => l.rid === rid)?.scale ?? 1;
+}
+
+/**
+ * The simulcast encodings for a camera picture of this size. Chromium sends at most as many layers
+ * as its table allows for the picture (3 from 960x540, 2 from 480x270, else 1) and drops the *top*
+ * encodings beyond that (measured: 640x480 with q/h/f sent q and h only), so we ask for exactly
+ * that many, the full-size one always included: 3 from 960x540 pixels, h/f from 480x270, else one.
+ */
+export function simulcastEncodings(width: number, height: number): RTCRtpEncodingParameters[] {
+  const pixels = width * height;
+  const count = pixels >= 960 * 540 ? 3 : pixels >= 480 * 270 ? 2 : 1;
+  if (count === 1) return [];
+  return SIMULCAST_LAYERS.slice(3 - count).map(({ rid, scale }) => ({ rid, scaleResolutionDownBy: scale }));
+}
+
+export class SendEncodings {
+  /** What the app asked of the video encoding (the Publisher's setters change it, then apply()). */
+  readonly wishes: EncodingWishes = {};
+  /** audioBitrate, when valid: the audio sender's maxBitrate (and Opus's maxaveragebitrate, in publisher.ts). */
+  readonly audioBitrate: number | undefined;
+  /** Routed simulcast: `active` per rid, as the server last asked (absent: active). */
+  readonly #layerActive = new Map<string, boolean>();
+  #queue: Promise<void> = Promise.resolve();
+  readonly #cameraTrack: () => MediaStreamTrack | null;
+
+  constructor(audioBitrate: number | undefined, cameraTrack: () => MediaStreamTrack | null) {
+    this.audioBitrate = audioBitrate;
+    this.#cameraTrack = cameraTrack;
+  }
+
+  /** Adds our tracks to a new link's connection: one sendonly transceiver each; routed camera video as simulcast, the rest one encoding. */
+  addTracks(pc: RTCPeerConnection, captured: Captured, routed = false): void {
+    const tracks = [captured.audio, captured.video].filter((t): t is MediaStreamTrack => t !== null);
+    const stream = new MediaStream(tracks);
+    for (const track of tracks) {
+      const settings = track.kind === 'video' && routed && captured.videoKind === 'camera' ? (this.#cameraTrack() ?? track).getSettings() : {};
+      const encodings = simulcastEncodings(settings.width ?? 0, settings.height ?? 0);
+      if (encodings.length === 0) {
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+        continue;
+      }
+      try {
+        // Temporal layers (L1T3) let the SFU lower a subscriber's frame rate without a keyframe.
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings.map((e) => ({ ...e, scalabilityMode: 'L1T3' })) });
+      } catch {
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings });
+      }
+    }
+  }
+
+  /**
+   * Applies the wishes to the senders of these connections, one call after the other: interleaved
+   * getParameters/setParameters pairs (a videoLayers message during a setMaxVideoBitrate) would
+   * fail on a stale transaction id.
+   */
+  apply(pcs: RTCPeerConnection[]): Promise<void> {
+    const run = this.#queue.then(() => this.#applyNow(pcs));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Routed simulcast: which of our encodings someone watches (the server's videoLayers). */
+  setLayers(layers: { rid: string; active: boolean }[]): void {
+    for (const { rid, active } of layers) this.#layerActive.set(rid, active);
+  }
+
+  async #applyNow(targets: RTCPeerConnection[]): Promise<void> {
+    const wishes = this.wishes;
+    const settings = this.#cameraTrack()?.getSettings();
+    const scale =
+      wishes.resolution && settings?.width && settings.height
+        ? Math.max(1, settings.width / wishes.resolution.width, settings.height / wishes.resolution.height)
+        : 1;
+    for (const pc of targets) {
+      await this.#applyAudioBitrate(pc);
+      const sender = pc.getSenders().find((s) => s.track?.kind === 'video');
+      if (!sender) continue;
+      const parameters = sender.getParameters();
+      if (!parameters.encodings || parameters.encodings.length === 0) continue; // not negotiated yet: applied then
+      for (const encoding of parameters.encodings) {
+        if (wishes.maxBitrate === undefined) delete encoding.maxBitrate;
+        else encoding.maxBitrate = wishes.maxBitrate;
+        if (wishes.maxFramerate === undefined) delete encoding.maxFramerate;
+        else encoding.maxFramerate = wishes.maxFramerate;
+        // A simulcast layer keeps its own scale on top of the wished one.
+        encoding.scaleResolutionDownBy = scale * layerScale(encoding.rid);
+        if (encoding.rid !== undefined) encoding.active = this.#layerActive.get(encoding.rid) ?? true;
+      }
+      try {
+        await sender.setParameters(parameters);
+      } catch (err) {
+        log.warn('could not apply the video encoding settings:', (err as Error).message);
+      }
+    }
+  }
+
+  /** audioBitrate as the audio sender's maxBitrate (besides Opus's maxaveragebitrate in the answer). */
+  async #applyAudioBitrate(pc: RTCPeerConnection): Promise<void> {
+    const bps = this.audioBitrate;
+    const sender = pc.getSenders().find((s) => s.track?.kind === 'audio');
+    if (bps === undefined || !sender) return;
+    const parameters = sender.getParameters();
+    if (!parameters.encodings || parameters.encodings.length === 0) return;
+    for (const encoding of parameters.encodings) encoding.maxBitrate = bps;
+    try {
+      await sender.setParameters(parameters);
+    } catch (err) {
+      log.warn('could not apply audioBitrate:', (err as Error).message);
+    }
+  }
+}
