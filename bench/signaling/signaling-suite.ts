@@ -194,7 +194,7 @@ export async function runScale(
     log(
       `  fan-out of ${options.signals} signals to ${connected}: p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms (${fanout.deliveries} deliveries); ` +
         `CPU per signal: server ${fmt((fanoutServerCpuSeconds * 1000) / options.signals, 0)} ms, client processes ${fanoutClientCpuSeconds.map((c) => fmt((c * 1000) / options.signals, 0)).join(' + ')} ms ` +
-        `(${fmt((fanoutClientCpuSeconds.reduce((a, b) => a + b, 0) * 1e6) / Math.max(1, latencies.length), 1)} µs per delivery: a process's last delivery of a signal comes at least that much after its first); load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+        `(${fmt((fanoutClientCpuSeconds.reduce((a, b) => a + b, 0) * 1e6) / Math.max(1, latencies.length), 1)} µs per delivery: a process holding K connections needs K times that to take one signal in); load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     );
 
     let leaveSeconds: number | null = null;

@@ -70,7 +70,7 @@ export interface SignalingClientOptions {
 /** One Connection of one client: a WebSocket to /v2/signaling. */
 export class SignalingClient {
   connection: ConnectResult['connection'] | null = null;
-  /** Messages received (numbered and not), for load figures. */
+  /** Messages received (numbered and not, heartbeats aside), for load figures. */
   received = 0;
   #ws: WebSocket | null = null;
   #nextId = 1;
@@ -173,7 +173,6 @@ export class SignalingClient {
 
   #onMessage(data: Buffer): void {
     const at = performance.now();
-    this.received++;
     // Work on the bytes: a connectionCreated storm is millions of frames, most of them only counted.
     // Every server frame starts with {"type":"<type>" (JSON.stringify keeps insertion order) and a
     // numbered one ends with ,"seq":<n>}.
@@ -192,6 +191,9 @@ export class SignalingClient {
       this.#ws?.send(JSON.stringify({ type: 'pong', ack: this.#lastSeq, ...(this.#lastBseq > 0 ? { bseqAck: this.#lastBseq } : {}) }));
       return;
     }
+    // Heartbeats are not traffic: the signaling suite waits for `received` to stop moving, and the
+    // server pings some socket every tenth of a heartbeat period.
+    this.received++;
     if (type === 'response' || type === 'error') {
       const message = JSON.parse(data.toString('utf8')) as ResponseMessage | ErrorMessage;
       const pending = message.re === undefined ? undefined : this.#pending.get(message.re);

@@ -6,11 +6,11 @@
 
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClientTokenClaims } from '../src/auth/client-token.js';
 import type { Connection } from '../src/sessions/session-manager.js';
-import { SessionBroadcast, coalesceWindowMs } from '../src/signaling/broadcast-log.js';
+import { SessionBroadcast, batchIsDue, coalesceWindowMs } from '../src/signaling/broadcast-log.js';
 import { connectionListJson, withConnectionList } from '../src/signaling/connection-list.js';
 import { startTestServer, type TestServer } from './helpers.js';
+import { joinInOneTurn as joinStorm } from './join-storm.js';
 import { WsClient } from './ws-client.js';
 
 let t: TestServer;
@@ -35,17 +35,7 @@ const AWKWARD = 'say "hi" \\ \u0000colloquy-connection-list\u0000 "connections":
 
 /** Joins connections without sockets, in one turn (as a join storm lands). */
 function joinInOneTurn(sessionId: string, count: number, data = ''): Connection[] {
-  const record = t.server.sessions.find(sessionId)!;
-  const claims: ClientTokenClaims = {
-    kind: 'jwt',
-    projectId: record.projectId,
-    sessionId,
-    role: 'publisher',
-    connectionData: data,
-    expireTime: Math.floor(Date.now() / 1000) + 3600,
-    initialLayoutClassList: [],
-  };
-  return Array.from({ length: count }, () => t.server.sessions.join(record, claims, { userAgent: 'test', ip: '127.0.0.1', sdk: null }).connection);
+  return joinStorm(t.server.sessions, sessionId, count, data);
 }
 
 describe('connect reply connection list', () => {
@@ -105,5 +95,14 @@ describe('connect reply connection list', () => {
     expect(coalesceWindowMs(1000)).toBe(50);
     expect(coalesceWindowMs(3000)).toBe(150);
     expect(coalesceWindowMs(15_000)).toBe(250);
+  });
+
+  it('in a large session, holds a thin batch past its window (one event per 20 clients told) for at most 1 s', () => {
+    expect(batchIsDue(250, 249, 5000)).toBe(false); // within the window
+    expect(batchIsDue(250, 250, 5000)).toBe(true); // 250 events for 5,000 clients: due with the window
+    expect(batchIsDue(100, 600, 5000)).toBe(false); // thin: waits
+    expect(batchIsDue(100, 1000, 5000)).toBe(true); // but never past 1 s
+    expect(batchIsDue(1, 50, 1000)).toBe(true); // up to 1,000 clients: the 50 ms window alone
+    expect(batchIsDue(1, 49, 1000)).toBe(false);
   });
 });

@@ -6,8 +6,8 @@
 import { CloseCodes, PROTOCOL_VERSION, PROTOCOL_VERSION_2 } from '@colloquy/protocol';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClientTokenClaims } from '../src/auth/client-token.js';
 import { startTestServer, type TestServer } from './helpers.js';
+import { joinInOneTurn as joinStorm } from './join-storm.js';
 import { sleep, WsClient, type AnyMessage } from './ws-client.js';
 
 let t: TestServer;
@@ -41,19 +41,7 @@ async function joinV1(sessionId: string): Promise<WsClient> {
 
 /** Connects `count` connections without sockets, in one turn (as a join storm lands). */
 function joinInOneTurn(sessionId: string, count: number): string[] {
-  const record = t.server.sessions.find(sessionId)!;
-  const claims: ClientTokenClaims = {
-    kind: 'jwt',
-    projectId: record.projectId,
-    sessionId,
-    role: 'publisher',
-    connectionData: '',
-    expireTime: Math.floor(Date.now() / 1000) + 3600,
-    initialLayoutClassList: [],
-  };
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) ids.push(t.server.sessions.join(record, claims, { userAgent: 'test', ip: '127.0.0.1', sdk: null }).connection.id);
-  return ids;
+  return joinStorm(t.server.sessions, sessionId, count).map((c) => c.id);
 }
 
 const numbered = (c: WsClient): AnyMessage[] => c.received.filter((m) => typeof m.seq === 'number' || typeof m['bseq'] === 'number');

@@ -30,9 +30,26 @@ const COALESCE_ABOVE = 64;
 const COALESCE_WINDOW_MS = 50;
 const COALESCE_WINDOW_MAX_MS = 250;
 
+/**
+ * A session's batch with more than 1,000 clients told also waits, up to COALESCE_MAX_WAIT_MS, until it holds one event per
+ * COALESCE_CLIENTS_PER_EVENT clients told: a join then costs at most ~20 writes however slowly
+ * joins arrive (a starved server admitting 100 joins/s into 5,000 would otherwise still write to
+ * everyone every window, and the storm's CPU would grow with its duration).
+ */
+const COALESCE_CLIENTS_PER_EVENT = 20;
+/** Sessions up to this many clients told just wait their window. */
+const COALESCE_THIN_ABOVE = 1000;
+const COALESCE_MAX_WAIT_MS = 1000;
+
 /** The coalescing window for a session with `told` clients told of connections (ms). */
 export function coalesceWindowMs(told: number): number {
   return Math.min(COALESCE_WINDOW_MAX_MS, COALESCE_WINDOW_MS + Math.max(0, told - 1000) / 20);
+}
+
+/** Whether a large session's batch of `pending` events, the oldest `ageMs` old, goes out now. */
+export function batchIsDue(pending: number, ageMs: number, told: number): boolean {
+  if (ageMs < coalesceWindowMs(told)) return false;
+  return told <= COALESCE_THIN_ABOVE || ageMs >= COALESCE_MAX_WAIT_MS || pending * COALESCE_CLIENTS_PER_EVENT >= told;
 }
 
 /** One broadcast message: its number and its WebSocket frame (header + JSON), built once. */
@@ -147,6 +164,8 @@ export class SessionBroadcast {
   readonly suppressed: BroadcastLog;
   /** Connection events of this turn, not yet published. */
   #pending: ConnectionEventEntry[] = [];
+  /** When the oldest of #pending was queued (performance.now()). */
+  #oldestPendingAt = 0;
   /** Connections whose connectionCreated is pending: a client joining now learns of them from the batch. */
   readonly #pendingCreated = new Set<string>();
   #flushScheduled = false;
@@ -217,17 +236,29 @@ export class SessionBroadcast {
   }
 
   #queue(event: ConnectionEventEntry): void {
+    if (this.#pending.length === 0) this.#oldestPendingAt = performance.now();
     this.#pending.push(event);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      const flush = (): void => {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    const told = this.full.members.size;
+    if (told <= COALESCE_ABOVE) {
+      setImmediate(() => {
         this.#flushScheduled = false;
         this.flush();
-      };
-      const told = this.full.members.size;
-      if (told > COALESCE_ABOVE) setTimeout(flush, coalesceWindowMs(told)).unref?.();
-      else setImmediate(flush);
+      });
+      return;
     }
+    const check = (): void => {
+      const members = this.full.members.size;
+      const age = performance.now() - this.#oldestPendingAt;
+      if (this.#pending.length === 0 || members <= COALESCE_ABOVE || batchIsDue(this.#pending.length, age, members)) {
+        this.#flushScheduled = false;
+        this.flush();
+        return;
+      }
+      setTimeout(check, Math.max(1, Math.min(coalesceWindowMs(members), COALESCE_MAX_WAIT_MS - age))).unref?.();
+    };
+    setTimeout(check, coalesceWindowMs(told)).unref?.();
   }
 
   readonly #onEvent = (message: BroadcastMessage, subject: Subject): void => {
