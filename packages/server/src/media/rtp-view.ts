@@ -88,44 +88,36 @@ export class RtpView {
   extension(id: number): boolean {
     this.extensionOffset = -1;
     this.extensionLength = 0;
+    const oneByte = this.extensionProfile === ONE_BYTE_PROFILE;
+    if (!oneByte && (this.extensionProfile & TWO_BYTE_PROFILE_MASK) !== TWO_BYTE_PROFILE) return false;
     const buf = this.buffer;
     const end = this.extensionEnd;
+    const head = oneByte ? 1 : 2;
     let o = this.extensionStart;
-    if (this.extensionProfile === ONE_BYTE_PROFILE) {
-      while (o < end) {
-        const b = buf[o]!;
-        if (b === 0) {
-          o++;
-          continue;
-        }
-        const elementId = b >>> 4;
+    while (o < end) {
+      const b = buf[o]!;
+      if (b === 0) {
+        o++;
+        continue;
+      }
+      let elementId: number;
+      let len: number;
+      if (oneByte) {
+        elementId = b >>> 4;
         if (elementId === 15) return false;
-        const len = (b & 0x0f) + 1;
-        if (o + 1 + len > end) return false;
-        if (elementId === id) {
-          this.extensionOffset = o + 1;
-          this.extensionLength = len;
-          return true;
-        }
-        o += 1 + len;
-      }
-    } else if ((this.extensionProfile & TWO_BYTE_PROFILE_MASK) === TWO_BYTE_PROFILE) {
-      while (o < end) {
-        const elementId = buf[o]!;
-        if (elementId === 0) {
-          o++;
-          continue;
-        }
+        len = (b & 0x0f) + 1;
+      } else {
         if (o + 2 > end) return false;
-        const len = buf[o + 1]!;
-        if (o + 2 + len > end) return false;
-        if (elementId === id) {
-          this.extensionOffset = o + 2;
-          this.extensionLength = len;
-          return true;
-        }
-        o += 2 + len;
+        elementId = b;
+        len = buf[o + 1]!;
       }
+      if (o + head + len > end) return false;
+      if (elementId === id) {
+        this.extensionOffset = o + head;
+        this.extensionLength = len;
+        return true;
+      }
+      o += head + len;
     }
     return false;
   }
