@@ -7,7 +7,6 @@ import {
   ReceiverEstimatedMaxBitrate,
   RtcpPayloadSpecificFeedback,
   RtcpSrPacket,
-  type RTCPeerConnection,
   type GenericNack,
   type RTCRtpCodecParameters,
   type RTCRtpReceiver,
@@ -16,15 +15,15 @@ import {
 } from 'werift';
 import { ColloquyError, conflict, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { TypedEmitter } from '../typed-emitter.js';
 import type { VideoCodecName } from './codecs.js';
 import { createPublisherPeer, waitForGathering, type IceSettings } from './peer-config.js';
 import { Producer, type ProducerLink } from './producer.js';
 import { checkPublisherOffer, checkSdp } from './sdp-checks.js';
-import { addRemoteCandidate, codecInfo, LocalNegotiation, subscribeState, type Subscription } from './transport-common.js';
-import type { IceCandidateInit, MediaKind, TransportState } from './types.js';
+import { PeerTransport } from './peer-transport.js';
+import { codecInfo } from './transport-common.js';
+import type { MediaKind, TransportState } from './types.js';
 import { BitrateController, REMB_INTERVAL_MS } from './bitrate-controller.js';
-import { attachOurSrtp, srtpDump, type SrtpImplementation } from './srtp-path.js';
+import { attachOurSrtp, type SrtpImplementation } from './srtp-path.js';
 
 export type PublisherTransportEvents = {
   stateChange: [TransportState];
@@ -50,40 +49,19 @@ interface ReceiverInternals {
   rtcpSsrc: number;
 }
 
-export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
-  readonly id: string;
+export class PublisherTransport extends PeerTransport<PublisherTransportEvents> {
+  readonly kind = 'publisher';
   readonly videoCodec: VideoCodecName;
-  readonly #pc: RTCPeerConnection;
-  readonly #logger: Logger;
   readonly #bitrate: BitrateController;
-  readonly #srtp: SrtpImplementation;
-  readonly #negotiation: LocalNegotiation;
   #producers: Producer[] = [];
-  readonly #subscriptions: Subscription[] = [];
-  #state: TransportState = 'new';
   #offerAccepted = false;
   #timer: NodeJS.Timeout | undefined;
-  #closing: Promise<void> | undefined;
   #rtcpSsrc = 0;
 
   constructor(options: PublisherTransportOptions) {
-    super();
-    this.id = options.id;
+    super({ id: options.id, pc: createPublisherPeer(options.ice, options.videoCodec), srtp: options.srtp, logger: options.logger });
     this.videoCodec = options.videoCodec;
-    this.#logger = options.logger;
     this.#bitrate = new BitrateController(options.maxIncomingBitrate);
-    this.#srtp = options.srtp;
-    this.#pc = createPublisherPeer(options.ice, options.videoCodec);
-    this.#negotiation = new LocalNegotiation(this.#pc, () => this.closed);
-    this.#subscriptions.push(subscribeState(this.#pc, (state) => this.#onState(state)));
-  }
-
-  get state(): TransportState {
-    return this.#state;
-  }
-
-  get closed(): boolean {
-    return this.#closing !== undefined;
   }
 
   get producers(): readonly Producer[] {
@@ -110,21 +88,21 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
     checkPublisherOffer(offer);
     this.#offerAccepted = true;
     try {
-      await this.#pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      await this.pc.setRemoteDescription({ type: 'offer', sdp: offer });
     } catch (err) {
       throw invalid(`unusable SDP offer: ${(err as Error).message}`);
     }
     if (this.closed) throw new ColloquyError('not-allowed', 'transport closed while answering');
     const producers: Producer[] = [];
     try {
-      for (const transceiver of this.#pc.getTransceivers()) {
+      for (const transceiver of this.pc.getTransceivers()) {
         const producer = this.#createProducer(transceiver);
         if (producer) producers.push(producer);
       }
       if (producers.length === 0) throw invalid(`the offer has no track this session can receive (Opus audio, ${this.videoCodec} video)`);
-      const answer = await this.#pc.createAnswer();
-      await this.#negotiation.setLocalDescription(answer);
-      await waitForGathering(this.#pc);
+      const answer = await this.pc.createAnswer();
+      await this.negotiation.setLocalDescription(answer);
+      await waitForGathering(this.pc);
       if (this.closed) throw new ColloquyError('not-allowed', 'transport closed while answering');
     } catch (err) {
       for (const producer of producers) producer.close();
@@ -132,8 +110,8 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
     }
     this.#producers = producers;
     for (const producer of producers) this.emit('producer', producer);
-    this.#logger.debug({ transportId: this.id, producers: producers.map((p) => p.dump()) }, 'publisher offer accepted');
-    return { answer: this.#pc.localDescription!.sdp, producers };
+    this.logger.debug({ transportId: this.id, producers: producers.map((p) => p.dump()) }, 'publisher offer accepted');
+    return { answer: this.pc.localDescription!.sdp, producers };
   }
 
   #createProducer(transceiver: RTCRtpTransceiver): Producer | null {
@@ -181,12 +159,12 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
     });
     if (simulcast) {
       ridTracks.forEach((ridTrack, layer) => {
-        this.#subscriptions.push(ridTrack.onReceiveRtp.subscribe((packet) => producer.receive(packet, layer)));
+        this.subscriptions.push(ridTrack.onReceiveRtp.subscribe((packet) => producer.receive(packet, layer)));
       });
     } else {
-      this.#subscriptions.push(track.onReceiveRtp.subscribe((packet) => producer.receive(packet)));
+      this.subscriptions.push(track.onReceiveRtp.subscribe((packet) => producer.receive(packet)));
     }
-    this.#subscriptions.push(
+    this.subscriptions.push(
       receiver.onRtcp.subscribe((packet) => {
         if (packet instanceof RtcpSrPacket) producer.handleSenderReport(packet.ssrc, packet.senderInfo.rtpTimestamp);
       }),
@@ -197,17 +175,10 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
     return producer;
   }
 
-  async addRemoteCandidate(candidate: IceCandidateInit | null | undefined): Promise<void> {
-    if (this.closed) return;
-    await addRemoteCandidate(this.#pc, candidate);
-  }
-
-  #onState(state: TransportState): void {
-    if (this.closed || state === this.#state) return;
-    this.#state = state;
+  protected onStateChange(state: TransportState): void {
     // Received SRTP/SRTCP is decrypted by ours from here on (see srtp-path.ts).
-    if (state === 'connected' && this.#srtp === 'colloquy') {
-      const dtls = this.#pc.dtlsTransports[0];
+    if (state === 'connected' && this.srtp === 'colloquy') {
+      const dtls = this.pc.dtlsTransports[0];
       if (dtls) attachOurSrtp(dtls);
     }
     if (state === 'connected' && !this.#timer) {
@@ -216,7 +187,6 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
       this.#tick();
       this.#timer = setInterval(() => this.#tick(), REMB_INTERVAL_MS);
     }
-    this.emit('stateChange', state);
   }
 
   #tick(): void {
@@ -234,16 +204,16 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
     }
     if (videoSsrcs.length === 0) return;
     const estimate = this.#bitrate.update(incoming, worstLoss, now);
-    const dtls = this.#pc.dtlsTransports[0];
+    const dtls = this.pc.dtlsTransports[0];
     if (!dtls || dtls.state !== 'connected') return;
     const remb = new RtcpPayloadSpecificFeedback({ feedback: rembFeedback(this.#rtcpSsrc, estimate, videoSsrcs) });
-    dtls.sendRtcp([remb]).catch((err: unknown) => this.#logger.debug({ err }, 'REMB send failed'));
+    dtls.sendRtcp([remb]).catch((err: unknown) => this.logger.debug({ err }, 'REMB send failed'));
   }
 
   getStats(): { id: string; state: TransportState; rembBitrate: number; maxIncomingBitrate: number; producers: ReturnType<Producer['getStats']>[] } {
     return {
       id: this.id,
-      state: this.#state,
+      state: this.state,
       rembBitrate: this.#bitrate.estimate,
       maxIncomingBitrate: this.#bitrate.max,
       producers: this.#producers.map((p) => p.getStats()),
@@ -251,33 +221,15 @@ export class PublisherTransport extends TypedEmitter<PublisherTransportEvents> {
   }
 
   dump(): Record<string, unknown> {
-    return {
-      id: this.id,
-      kind: 'publisher',
-      state: this.#state,
-      videoCodec: this.videoCodec,
-      closed: this.closed,
-      producers: this.#producers.map((p) => p.dump()),
-      srtp: srtpDump(this.#pc.dtlsTransports[0]),
-      localCandidates: candidateLines(this.#pc.localDescription?.sdp),
-    };
+    return this.dumpWith({ videoCodec: this.videoCodec, producers: this.#producers.map((p) => p.dump()) });
   }
 
-  /** Closes producers (and so their consumers), then the peer connection and its socket. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-      for (const producer of [...this.#producers]) producer.close();
-      this.#producers = [];
-      for (const sub of this.#subscriptions.splice(0)) sub.unSubscribe();
-      this.#state = 'closed';
-      this.emit('close');
-      this.removeAllListeners();
-      await this.#pc.close().catch((err: unknown) => this.#logger.warn({ err }, 'publisher peer close failed'));
-      await this.#negotiation.settle();
-    })();
-    return this.#closing;
+  /** close(): producers first (and so their consumers), then the base closes the peer connection. */
+  protected closeMedia(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const producer of [...this.#producers]) producer.close();
+    this.#producers = [];
   }
 }
 
@@ -354,6 +306,3 @@ export function rembFeedback(senderSsrc: number, bitrate: number, ssrcs: number[
   });
 }
 
-export function candidateLines(sdp: string | undefined): string[] {
-  return sdp ? sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')) : [];
-}

@@ -7,21 +7,19 @@
 // probes on RTX to find out whether more fits before switching up.
 
 import { randomUUID } from 'node:crypto';
-import { RtcpTransportLayerFeedback, TransportWideCC, type RTCDtlsTransport, type RTCPeerConnection, type RTCRtpTransceiver, type RtcpPacket, type RtpHeader } from 'werift';
+import { RtcpTransportLayerFeedback, TransportWideCC, type RTCDtlsTransport, type RTCRtpTransceiver, type RtcpPacket, type RtpHeader } from 'werift';
 import { DownlinkAllocator, nominalLayerRate, type VideoSlot } from './allocator.js';
 import { BandwidthEstimator, type BandwidthUsage } from './bandwidth-estimator.js';
 import { TransportWideSequencer } from './transport-feedback.js';
 import { ColloquyError, conflict, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Consumer, type RtpSink } from './consumer.js';
-import { TypedEmitter } from '../typed-emitter.js';
 import { createSubscriberPeer, opusCodec, rtxCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
 import type { Producer } from './producer.js';
-import { candidateLines } from './publisher-transport.js';
+import { PeerTransport } from './peer-transport.js';
 import { checkSdp } from './sdp-checks.js';
-import { attachOurSrtp, srtpDump, type SrtpImplementation } from './srtp-path.js';
-import { addRemoteCandidate, LocalNegotiation, subscribeState, type Subscription } from './transport-common.js';
-import type { ConsumerStats, IceCandidateInit, TransportState } from './types.js';
+import { attachOurSrtp, type SrtpImplementation } from './srtp-path.js';
+import type { ConsumerStats, TransportState } from './types.js';
 
 export type SubscriberTransportEvents = {
   stateChange: [TransportState];
@@ -85,20 +83,13 @@ interface Entry {
   transceiver: RTCRtpTransceiver;
 }
 
-export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents> {
-  readonly id: string;
-  readonly #pc: RTCPeerConnection;
-  readonly #logger: Logger;
+export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents> {
+  readonly kind = 'subscriber';
   readonly #ownsProducer: (producer: Producer) => boolean;
-  readonly #srtp: SrtpImplementation;
-  readonly #negotiation: LocalNegotiation;
   #entries: Entry[] = [];
-  readonly #subscriptions: Subscription[] = [];
-  #state: TransportState = 'new';
   #offered = false;
   #answered = false;
   #timer: NodeJS.Timeout | undefined;
-  #closing: Promise<void> | undefined;
   #sink: RtpSink | null = null;
   readonly #sequencer = new TransportWideSequencer();
   readonly #estimator = new BandwidthEstimator({ initial: INITIAL_DOWNLINK_ESTIMATE });
@@ -112,22 +103,8 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
   #probeInterval = PROBE_MIN_INTERVAL_MS;
 
   constructor(options: SubscriberTransportOptions) {
-    super();
-    this.id = options.id;
-    this.#logger = options.logger;
+    super({ id: options.id, pc: createSubscriberPeer(options.ice), srtp: options.srtp, logger: options.logger });
     this.#ownsProducer = options.ownsProducer;
-    this.#srtp = options.srtp;
-    this.#pc = createSubscriberPeer(options.ice);
-    this.#negotiation = new LocalNegotiation(this.#pc, () => this.closed);
-    this.#subscriptions.push(subscribeState(this.#pc, (state) => this.#onState(state)));
-  }
-
-  get state(): TransportState {
-    return this.#state;
-  }
-
-  get closed(): boolean {
-    return this.#closing !== undefined;
   }
 
   get consumers(): Consumer[] {
@@ -151,7 +128,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
   }
 
   #consumeOne(producer: Producer, paused: boolean): Consumer {
-    const transceiver = this.#pc.addTransceiver(producer.kind, { direction: 'sendonly' });
+    const transceiver = this.pc.addTransceiver(producer.kind, { direction: 'sendonly' });
     const codec = producer.codec;
     transceiver.codecs = [
       codec.name === 'opus'
@@ -169,7 +146,7 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     const consumer = new Consumer({ id: randomUUID(), producer, ssrc: transceiver.sender.ssrc, paused });
     const entry: Entry = { consumer, transceiver };
     this.#entries.push(entry);
-    this.#subscriptions.push(
+    this.subscriptions.push(
       transceiver.sender.onRtcp.subscribe((packet: RtcpPacket) => {
         // werift routes transport feedback to the sender whose SSRC it names: it is the connection's.
         if (packet instanceof RtcpTransportLayerFeedback && packet.feedback instanceof TransportWideCC) this.#onTransportFeedback(packet.feedback);
@@ -188,11 +165,11 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     if (this.#offered) throw conflict('this transport already made its offer');
     if (this.#entries.length === 0) throw new ColloquyError('not-allowed', 'nothing to offer: call consume() first');
     this.#offered = true;
-    const offer = await this.#pc.createOffer();
-    await this.#negotiation.setLocalDescription(offer);
-    await waitForGathering(this.#pc);
+    const offer = await this.pc.createOffer();
+    await this.negotiation.setLocalDescription(offer);
+    await waitForGathering(this.pc);
     if (this.closed) throw new ColloquyError('not-allowed', 'transport closed while offering');
-    return this.#pc.localDescription!.sdp;
+    return this.pc.localDescription!.sdp;
   }
 
   /** The browser's answer: settles each consumer's payload type, mid and header-extension ids. */
@@ -203,14 +180,14 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     const answer = checkSdp(sdp, 'answer');
     this.#answered = true;
     try {
-      await this.#pc.setRemoteDescription({ type: 'answer', sdp: answer });
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
     } catch (err) {
       throw invalid(`unusable SDP answer: ${(err as Error).message}`);
     }
     for (const { consumer, transceiver } of this.#entries) {
       const codec = transceiver.codecs[0];
       if (!codec || !transceiver.mid) {
-        this.#logger.debug({ consumerId: consumer.id }, 'answer rejected the consumer m-line');
+        this.logger.debug({ consumerId: consumer.id }, 'answer rejected the consumer m-line');
         consumer.close();
         continue;
       }
@@ -223,18 +200,11 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
     }
   }
 
-  async addRemoteCandidate(candidate: IceCandidateInit | null | undefined): Promise<void> {
-    if (this.closed) return;
-    await addRemoteCandidate(this.#pc, candidate);
-  }
-
-  #onState(state: TransportState): void {
-    if (this.closed || state === this.#state) return;
-    this.#state = state;
+  protected onStateChange(state: TransportState): void {
     if (state === 'connected') {
-      const dtls = this.#pc.dtlsTransports[0];
+      const dtls = this.pc.dtlsTransports[0];
       if (dtls) {
-        this.#sink = (this.#srtp === 'colloquy' ? attachOurSrtp(dtls) : null) ?? sinkOf(dtls);
+        this.#sink = (this.srtp === 'colloquy' ? attachOurSrtp(dtls) : null) ?? sinkOf(dtls);
         for (const { consumer } of this.#entries) consumer.connect(this.#sink);
       }
       this.#timer ??= setInterval(() => this.#tick(), SR_INTERVAL_MS);
@@ -243,7 +213,6 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
       this.#sink = null;
       for (const { consumer } of this.#entries) consumer.disconnect();
     }
-    this.emit('stateChange', state);
   }
 
   #tick(): void {
@@ -254,9 +223,9 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
       const sr = consumer.senderReport();
       if (sr) reports.push(sr);
     }
-    const dtls = this.#pc.dtlsTransports[0];
+    const dtls = this.pc.dtlsTransports[0];
     if (reports.length === 0 || !dtls || dtls.state !== 'connected') return;
-    dtls.sendRtcp(reports).catch((err: unknown) => this.#logger.debug({ err }, 'SR send failed'));
+    dtls.sendRtcp(reports).catch((err: unknown) => this.logger.debug({ err }, 'SR send failed'));
   }
 
   #onTransportFeedback(feedback: TransportWideCC): void {
@@ -350,43 +319,24 @@ export class SubscriberTransport extends TypedEmitter<SubscriberTransportEvents>
   }
 
   getStats(): { id: string; state: TransportState; consumers: ConsumerStats[]; downlink: DownlinkStats } {
-    return { id: this.id, state: this.#state, consumers: this.#entries.map((e) => e.consumer.getStats()), downlink: this.downlink };
+    return { id: this.id, state: this.state, consumers: this.#entries.map((e) => e.consumer.getStats()), downlink: this.downlink };
   }
 
   dump(): Record<string, unknown> {
-    return {
-      id: this.id,
-      kind: 'subscriber',
-      state: this.#state,
-      closed: this.closed,
-      offered: this.#offered,
-      answered: this.#answered,
-      consumers: this.#entries.map((e) => e.consumer.dump()),
-      srtp: srtpDump(this.#pc.dtlsTransports[0]),
-      localCandidates: candidateLines(this.#pc.localDescription?.sdp),
-    };
+    return this.dumpWith({ offered: this.#offered, answered: this.#answered, consumers: this.#entries.map((e) => e.consumer.dump()) });
   }
 
-  /** Closes consumers, then the peer connection and its socket. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-      clearInterval(this.#allocateTimer);
-      this.#allocateTimer = undefined;
-      if (this.#probe) clearInterval(this.#probe.timer);
-      this.#probe = null;
-      this.#sink = null;
-      for (const { consumer } of [...this.#entries]) consumer.close();
-      this.#entries = [];
-      for (const sub of this.#subscriptions.splice(0)) sub.unSubscribe();
-      this.#state = 'closed';
-      this.emit('close');
-      this.removeAllListeners();
-      await this.#pc.close().catch((err: unknown) => this.#logger.warn({ err }, 'subscriber peer close failed'));
-      await this.#negotiation.settle();
-    })();
-    return this.#closing;
+  /** close(): consumers and timers first, then the base closes the peer connection. */
+  protected closeMedia(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    clearInterval(this.#allocateTimer);
+    this.#allocateTimer = undefined;
+    if (this.#probe) clearInterval(this.#probe.timer);
+    this.#probe = null;
+    this.#sink = null;
+    for (const { consumer } of [...this.#entries]) consumer.close();
+    this.#entries = [];
   }
 }
 

@@ -1,6 +1,6 @@
-// Pieces both transport kinds share: connection-state mapping, remote ICE candidates, setting the
-// local description without leaking its sockets, and turning werift's codec objects into plain
-// CodecInfo.
+// Functions both transport kinds use (through PeerTransport, peer-transport.ts): connection-state
+// mapping, remote ICE candidates, setting the local description without leaking its sockets, and
+// turning werift's codec objects into plain CodecInfo.
 
 import type { RTCPeerConnection, RTCRtpCodecParameters, RTCSessionDescriptionInit } from 'werift';
 import { ColloquyError, invalid } from '../errors.js';
