@@ -200,6 +200,10 @@ try {
     if (i >= 0 && v !== undefined) viaPhone.push(v - sentAt);
     await new Promise((r) => setTimeout(r, 700 + Math.random() * 200));
   }
+  if (viaPhone.length === 0) {
+    const o = await onsets();
+    throw new Error(`nothing came back through the phone: call ${JSON.stringify(t.server.sip.calls)}, media ${JSON.stringify(t.server.sip.mediaStats(call.id))}, onsets ${JSON.stringify(Object.keys(o))}\n${phoneLog.join('').slice(-1500)}`);
+  }
   const elapsed = performance.now() - callStart;
   const duringPct = ((ownCpuUs() - cpuCall) / 1000 / elapsed) * 100;
   const phonePct = coreShare(phoneCpu, sampleProcess(phone.pid!)) * 100;

@@ -19,6 +19,7 @@ import { TypedEmitter } from '../typed-emitter.js';
 import { decodeG711, encodeG711 } from './g711.js';
 import { buildOffer, readRemoteSdp, type NegotiatedAudio } from './sdp.js';
 import { newSdesKey, SdesSrtp } from './srtp.js';
+import { JitterBuffer, type RtpInput } from '../archiving/jitter-buffer.js';
 
 const DTMF_EVENTS = '0123456789*#ABCD';
 
@@ -34,7 +35,18 @@ export interface CallMediaStats {
   framesToSession: number;
   /** SRTP packets from the phone that failed authentication (or came before the answer's key). */
   srtpRejected: number;
+  /** The phone's packets given up on as lost, and dropped as duplicates or too late (the jitter buffer). */
+  phonePacketsLost: number;
+  phonePacketsLate: number;
 }
+
+/** What the jitter buffer holds of a phone's packet: its fields and payload type. */
+interface PhonePacket extends RtpInput {
+  payloadType: number;
+}
+
+/** How long a packet after a gap waits for the missing one before it is taken as lost. */
+const REORDER_WAIT_MS = 60;
 
 export class CallMedia extends TypedEmitter<CallMediaEvents> {
   readonly #socket: Socket;
@@ -46,6 +58,14 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   /** Our SDES key when the call is secure (in our offer; it encrypts what we send). */
   readonly #localKey: string | null;
   #srtp: SdesSrtp | null = null;
+  /**
+   * The phone's packets back in sequence order before they are decoded into one continuous PCM
+   * stream (a packet that overtook another would otherwise play in the wrong place). Timing jitter
+   * is left to the subscribers' own jitter buffers; this one only reorders, waiting at most
+   * REORDER_WAIT_MS for a missing packet. One per SSRC: a new SSRC is a new sequence.
+   */
+  #jitter: JitterBuffer | null = null;
+  #jitterSsrc: number | null = null;
   #remote: NegotiatedAudio | null = null;
   /** Where the far end's RTP comes from (symmetric RTP): our packets go there once known. */
   #latched: { address: string; port: number } | null = null;
@@ -61,7 +81,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #dtmfQueue: string[] = [];
   #dtmfPlaying: { event: number; timestamp: number; sent: number; endSent: number; gap: number } | null = null;
   #closed = false;
-  readonly stats: CallMediaStats = { remoteUpdates: 0, packetsFromPhone: 0, packetsToPhone: 0, framesToSession: 0, srtpRejected: 0 };
+  readonly stats: CallMediaStats = { remoteUpdates: 0, packetsFromPhone: 0, packetsToPhone: 0, framesToSession: 0, srtpRejected: 0, phonePacketsLost: 0, phonePacketsLate: 0 };
 
   private constructor(socket: Socket, publisher: SessionPublisher, streams: string[] | null, secure: boolean, logger: Logger) {
     super();
@@ -156,6 +176,8 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #sendFrame(pcm48: Int16Array): void {
     const remote = this.#remote;
     if (this.#closed || !remote) return;
+    // The same clock lets the jitter buffer give up on a missing packet when nothing else arrives.
+    this.#jitter?.tick(performance.now());
     if (this.#dtmfPlaying || this.#dtmfQueue.length > 0) {
       if (this.#sendDtmfPacket(remote)) return;
     }
@@ -255,7 +277,6 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     }
     const version = msg[0]! >> 6;
     if (version !== 2) return;
-    const pt = msg[1]! & 0x7f;
     let packet: RtpPacket;
     try {
       packet = RtpPacket.deSerialize(msg);
@@ -263,6 +284,29 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       return;
     }
     this.stats.packetsFromPhone++;
+    const h = packet.header;
+    if (this.#jitter === null || h.ssrc !== this.#jitterSsrc) {
+      this.#jitter?.drain();
+      this.#jitterSsrc = h.ssrc;
+      this.#jitter = new JitterBuffer({
+        latencyMs: REORDER_WAIT_MS,
+        maxPackets: 16,
+        // The buffer hands back what it was given: a PhonePacket.
+        onPacket: (p) => this.#fromPhone(p as PhonePacket),
+        onLoss: (count) => (this.stats.phonePacketsLost += count),
+      });
+    }
+    const late = this.#jitter.packetsDropped;
+    const phonePacket: PhonePacket = { sequenceNumber: h.sequenceNumber, timestamp: h.timestamp, marker: h.marker, payload: packet.payload, payloadType: h.payloadType };
+    this.#jitter.push(phonePacket, performance.now());
+    this.stats.phonePacketsLate += this.#jitter.packetsDropped - late;
+  }
+
+  /** One of the phone's packets, in sequence order: a DTMF event, or audio for the session. */
+  #fromPhone(packet: PhonePacket): void {
+    const remote = this.#remote;
+    if (this.#closed || !remote) return;
+    const pt = packet.payloadType;
     if (pt === remote.telephoneEventPt) {
       this.#onTelephoneEvent(packet);
       return;
@@ -285,12 +329,12 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     this.stats.framesToSession += this.#publisher.framesSent - before;
   }
 
-  #onTelephoneEvent(packet: RtpPacket): void {
+  #onTelephoneEvent(packet: PhonePacket): void {
     const p = packet.payload;
     if (p.length < 4) return;
     const event = p[0]!;
     const endBit = (p[1]! & 0x80) !== 0;
-    const ts = packet.header.timestamp;
+    const ts = packet.timestamp;
     if (!endBit || ts === this.#lastDtmfTimestamp) return;
     this.#lastDtmfTimestamp = ts;
     const digit = DTMF_EVENTS[event];

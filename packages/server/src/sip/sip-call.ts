@@ -35,7 +35,7 @@ export type SipCallEvents = {
 
 export interface SipCallOptions {
   ua: SipUserAgent;
-  /** The far end: a sip: or sips: URI, with `;transport=tcp|udp` when given. */
+  /** The far end: a sip: or sips: URI, with `;transport=udp|tcp|tls` when given (a sips: URI has it said as tls). */
   uri: string;
   /** OpenTok's `from`: `user@host` (or a full sip: URI); the caller id the far end shows. */
   from: string | null;

@@ -102,3 +102,4 @@ describe('SDES SRTP', () => {
     expect(readRemoteSdp(answer(`a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:${key}`)).srtpKey).toBeNull();
   });
 });
+

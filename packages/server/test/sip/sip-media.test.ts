@@ -6,12 +6,15 @@
 // connection, and REST play-dtmf reaches baresip as RFC 4733 events. Then the call is hung up by REST.
 // Twice: plain (SIP over UDP, RTP), and `secure` (SIP over TLS with a certificate made here by
 // openssl, SRTP keyed by SDES; baresip's srtp-mand refuses anything else). A secure call to a far end
-// that does not do SRTP ends with 488 and the SIP participant leaves the session.
+// that does not do SRTP ends with 488 and the SIP participant leaves the session: baresip refuses the
+// offer itself, and a far end that answers 200 with plain RTP anyway (a `sip` package UAS over TLS)
+// is hung up by us. A far end whose certificate we do not trust never sees the INVITE.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import sip from 'sip';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import OpenTok from 'opentok';
@@ -27,6 +30,36 @@ import { p, until } from './helpers.js';
 const PAGE_TONE_HZ = 440;
 const PLAIN_PHONE_HZ = 1000;
 const SECURE_PHONE_HZ = 1300;
+
+/**
+ * A far end over TLS built on the `sip` package: answers every INVITE 200 with plain RTP/AVP (no
+ * SRTP key) and notes the methods it received.
+ */
+async function plainRtpFarEnd(cert: { key: string; cert: string }): Promise<{ uri: string; seen: string[]; close(): void }> {
+  const port = await freePort();
+  const seen: string[] = [];
+  const uas = sip.create({ port: await freePort(), address: '127.0.0.1', publicAddress: 'plain-rtp.invalid', udp: false, tcp: false, tls: { key: readFileSync(cert.key), cert: readFileSync(cert.cert) }, tls_port: port }, (rq) => {
+    seen.push(rq.method);
+    if (rq.method === 'ACK') return;
+    const rs = sip.makeResponse(rq, 200, 'OK');
+    if (rq.method === 'INVITE') {
+      rs.headers.to.params['tag'] = 'plain';
+      rs.headers.contact = [{ uri: `sip:plain@127.0.0.1:${port};transport=tls`, params: {} }];
+      rs.headers['content-type'] = 'application/sdp';
+      rs.content = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+    }
+    uas.send(rs);
+  });
+  return { uri: `sip:plain@127.0.0.1:${port};transport=tls`, seen, close: () => uas.destroy() };
+}
+
+/** A self-signed certificate for 127.0.0.1, made by openssl. */
+function makeCertificate(dir: string, name: string): { cert: string; key: string } {
+  const cert = join(dir, `${name}-cert.pem`);
+  const key = join(dir, `${name}-key.pem`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  return { cert, key };
+}
 
 /** A WAV of a tone, baresip's microphone. */
 function toneWav(dir: string, hz: number): string {
@@ -46,17 +79,19 @@ describe('SIP interconnect: audio and DTMF between a browser and baresip', () =>
   let ot: OpenTok;
   let sessionId: string;
   const ended: Array<[SipCallInfo, SipCallEnd]> = [];
+  let tlsFiles: { cert: string; key: string };
+  let untrusted: { cert: string; key: string };
   const log = () => tab.page.evaluate(() => (window as any).log as Array<Record<string, any>>);
 
   beforeAll(async () => {
     const dir = tempDir();
     // One self-signed certificate for 127.0.0.1 serves both ends; each trusts it as its CA.
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const { cert, key } = makeCertificate(dir, 'trusted');
+    untrusted = makeCertificate(dir, 'untrusted');
     const certAndKey = join(dir, 'cert-and-key.pem');
     writeFileSync(certAndKey, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
     const tls = { certAndKeyFile: certAndKey, caFile: cert };
+    tlsFiles = { cert, key };
     [plain, secure, noSrtp] = await Promise.all([
       Baresip.start({ dir: join(dir, 'plain'), wav: toneWav(dir, PLAIN_PHONE_HZ) }),
       Baresip.start({ dir: join(dir, 'secure'), wav: toneWav(dir, SECURE_PHONE_HZ), tls, srtp: true }),
@@ -79,7 +114,7 @@ describe('SIP interconnect: audio and DTMF between a browser and baresip', () =>
     sessionId = (await p<OpenTok.Session>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
     expect(await tab.page.evaluate(([k, s, tk]) => (window as any).join(k, s, tk), [t.apiKey, sessionId, ot.generateToken(sessionId)] as const)).toBeNull();
     expect(typeof (await tab.page.evaluate((hz) => (window as any).publishTone(hz), PAGE_TONE_HZ))).toBe('string');
-  });
+  }, 120_000); // three baresips, two RSA keys and Chromium on a loaded 2-core machine
 
   afterAll(async () => {
     if (process.env['DEBUG_SIP']) for (const b of [plain, secure, noSrtp]) console.log(b?.output.join('\n'));
@@ -167,4 +202,33 @@ describe('SIP interconnect: audio and DTMF between a browser and baresip', () =>
     expect(gone.reason).toBe('networkDisconnected');
     expect(t.server.sip.calls.find((c) => c.id === call.id)).toBeUndefined();
   }, 60_000);
+
+  it('secure, and the far end answers 200 with plain RTP anyway: we ACK, hang up (BYE) and report 488', async () => {
+    const farEnd = await plainRtpFarEnd(tlsFiles);
+    try {
+      const call = await p<OpenTok.SipInterconnect>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), farEnd.uri, { secure: true }, cb as never));
+      const [, end] = await until(() => ended.find(([i]) => i.id === call.id), 'the call to end');
+      expect(end).toMatchObject({ by: 'error', sipCode: 488 });
+      expect(end.reason).toMatch(/without an SRTP key/);
+      await until(() => farEnd.seen.includes('BYE'), 'our BYE at the far end');
+      expect(farEnd.seen.slice(0, 2)).toEqual(['INVITE', 'ACK']);
+      const gone = await until(async () => (await log()).find((e) => e.type === 'connectionDestroyed' && e.connectionId === call.connectionId), 'connectionDestroyed at the page');
+      expect(gone.reason).toBe('networkDisconnected');
+    } finally {
+      farEnd.close();
+    }
+  }, 60_000);
+
+  it('a far end whose TLS certificate is not trusted never gets the INVITE; the call fails', async () => {
+    const farEnd = await plainRtpFarEnd(untrusted);
+    try {
+      const call = await p<OpenTok.SipInterconnect>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), farEnd.uri, { secure: true }, cb as never));
+      const [, end] = await until(() => ended.find(([i]) => i.id === call.id), 'the call to end', 60_000);
+      console.log(`untrusted far end: ${end.by} ${end.sipCode} ${end.reason}`);
+      expect(end.sipCode).toBeGreaterThanOrEqual(400);
+      expect(farEnd.seen).toEqual([]);
+    } finally {
+      farEnd.close();
+    }
+  }, 90_000);
 });
