@@ -112,9 +112,14 @@ export class NodeRegistry {
     return value === null ? null : (JSON.parse(value) as NodeInfo);
   }
 
+  /** The node id a session's home key names (that node may be dead), or null. */
+  homeIdOf(sessionId: string): Promise<string | null> {
+    return this.redis.get(`${PREFIX}session:${sessionId}:home`);
+  }
+
   /** The live home of a session, or null when it has none (never placed, ended, or its node died). */
   async homeOf(sessionId: string): Promise<NodeInfo | null> {
-    const id = await this.redis.get(`${PREFIX}session:${sessionId}:home`);
+    const id = await this.homeIdOf(sessionId);
     return id === null ? null : this.node(id);
   }
 

@@ -54,8 +54,6 @@ export class SignalingRouter {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FIRST_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
   readonly #open = new Set<WebSocket>();
   #closed = false;
-  /** Proxied sockets, and the one-way hop latency is not measured here (bench/ does). */
-  proxied = 0;
 
   constructor(options: SignalingRouterOptions) {
     this.#options = options;
@@ -86,7 +84,7 @@ export class SignalingRouter {
       const sessionId = isBinary ? null : firstSessionId(data);
       if (sessionId === null) {
         // Not a connect or resume: the local signaling server answers it with the right protocol error.
-        this.#remove(ws);
+        this.#open.delete(ws);
         this.#options.signaling.adoptSocket(ws, socket, request, data);
         return;
       }
@@ -117,7 +115,7 @@ export class SignalingRouter {
     }
     if (home.id === this.#options.nodeId) {
       ws.off('message', keep);
-      this.#remove(ws);
+      this.#open.delete(ws);
       this.#options.signaling.adoptSocket(ws, socket, request, first);
       for (const message of early) ws.emit('message', message, false);
       return;
@@ -134,7 +132,6 @@ export class SignalingRouter {
     let opened = false;
     upstream.on('open', () => {
       opened = true;
-      this.proxied++;
       client.off('message', keep);
       upstream.send(first, { binary: false });
       for (const message of early) upstream.send(message, { binary: false });
@@ -160,21 +157,17 @@ export class SignalingRouter {
       // The home ended the socket (a reason code the client acts on), or the home died: a bare drop,
       // after which the client resumes (and, its connection lost with the node, joins again).
       if (client.readyState !== WebSocket.OPEN) return;
-      if (code === 1005 || code === 1006) client.terminate();
-      else client.close(code, reason);
+      if (sendable(code)) client.close(code, reason);
+      else client.terminate();
     });
     client.on('close', (code, reason) => {
       if (upstream.readyState === WebSocket.OPEN) {
-        if (code === 1005 || code === 1006) upstream.terminate();
-        else upstream.close(code, reason);
+        if (sendable(code)) upstream.close(code, reason);
+        else upstream.terminate();
       } else if (upstream.readyState === WebSocket.CONNECTING) {
         upstream.terminate();
       }
     });
-  }
-
-  #remove(ws: WebSocket): void {
-    this.#open.delete(ws);
   }
 
   /** Closes the sockets it still holds or proxies (1001: clients resume elsewhere). */
@@ -184,6 +177,11 @@ export class SignalingRouter {
     this.#open.clear();
     this.#wss.close();
   }
+}
+
+/** Whether a close code received may be sent on (1005, 1006 and 1015 only describe a close, never travel). */
+function sendable(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
 /** The session id of a connect or resume message; null for anything else. */
