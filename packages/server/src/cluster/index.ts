@@ -113,11 +113,28 @@ export class ClusterNode {
     try {
       await this.registry.publish(this.#info(await this.#load()));
       const nodes = await this.registry.liveNodes();
+      await this.#failLostArchives(new Set(nodes.map((n) => n.id)));
       // Own URL first: a client retries where it was before trying the others.
       const others = nodes.filter((n) => n.id !== this.settings.nodeId && !n.draining).map((n) => n.publicUrl).sort();
       this.#nodeUrls = [this.settings.publicUrl, ...others];
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'cluster heartbeat failed');
+    }
+  }
+
+  /**
+   * Archives recording on a node that died end as OpenTok's `failed` (the recording cannot go on,
+   * and its files are on that node's disk): one live node marks each, the status callback follows.
+   */
+  async #failLostArchives(live: Set<string>): Promise<void> {
+    const archives = this.#parts?.archives;
+    if (!archives) return;
+    for (const record of archives.store.withStatus('started', 'paused')) {
+      const owner = await this.registry.archiveNode(record.id);
+      if (owner === null || live.has(owner)) continue;
+      if (!(await this.registry.claimLostArchive(record.id))) continue;
+      archives.store.update(record.id, { status: 'failed', reason: `the node recording it (${owner}) stopped` });
+      this.#log.warn({ archiveId: record.id, node: owner }, 'archive failed: its recording node is gone');
     }
   }
 

@@ -202,7 +202,9 @@ describe('cluster: three nodes, one Redis, one database', () => {
     expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
   }, 150_000);
 
-  it('SIGKILL of the home node: both pages are back in the call on the surviving nodes', async () => {
+  it('SIGKILL of the home node: both pages are back in the call on the surviving nodes; its recording fails', async () => {
+    const recording = await promised<{ id: string; status: string }>((cb) => ot(restNode).startArchive(sessionId, { name: 'lost with its node' }, cb as never));
+    expect(recording.status).toBe('started');
     const killedAt = Date.now();
     home.child.kill('SIGKILL');
     await home.exited;
@@ -222,6 +224,16 @@ describe('cluster: three nodes, one Redis, one database', () => {
     const logs = await Promise.all(pages.map(logOf));
     // The old streams ended as a network drop.
     for (const log of logs) expect(log.filter((e) => e.type === 'streamDestroyed' && e.at! >= killedAt).map((e) => e.reason)).toContain('networkDisconnected');
+    // The archive the dead node was recording ends as failed (a surviving node marks it).
+    const lost = await until(
+      async () => {
+        const a = await promised<{ status: string; reason: string }>((cb) => ot(restNode).getArchive(recording.id, cb as never));
+        return a.status === 'failed' ? a : null;
+      },
+      'the lost archive to be failed',
+      20_000,
+    );
+    expect(lost.reason).toContain(home.id);
     console.log(`cluster failover: sessionReconnected after ${reconnectedAt.map((t) => t - killedAt).join(' / ')} ms; both decoding again after ${backAt - killedAt} ms`);
     for (const t of reconnectedAt) expect(t - killedAt).toBeLessThan(10_000);
   }, 120_000);
