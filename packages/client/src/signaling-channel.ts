@@ -79,6 +79,8 @@ export class SignalingChannel {
   readonly #url: string;
   /** Cluster mode: the other nodes' signaling URLs (ConnectResult.nodes), tried in turn when the socket drops. */
   #fallbackUrls: string[] = [];
+  /** The server is a cluster (its connect reply listed `nodes`): a refused resume joins again. */
+  #cluster = false;
   /** The connect request, kept to join again when a resume is refused in cluster mode. */
   #connectOptions: { sessionId: string; token: string; apiKey: string; connectionEventsSuppressed?: boolean } | null = null;
   /** Set once a resume was refused in cluster mode: the next attempts join again instead. */
@@ -234,6 +236,7 @@ export class SignalingChannel {
     this.#lastSeq = 0;
     this.#lastBseq = result.version === PROTOCOL_VERSION_2 ? (result.bseq ?? 0) : null;
     this.#unacked = 0;
+    this.#cluster = result.nodes !== undefined;
     this.#fallbackUrls = (result.nodes ?? []).map(signalingUrl).filter((url) => url !== this.#url);
     this.#state = 'connected';
     this.#adopt(ws);
@@ -422,7 +425,7 @@ export class SignalingChannel {
       if (message.type === 'error' && message.re === id) {
         answered = true;
         log.info('resume refused:', message.message);
-        if (message.code === ErrorCodes.RESUME_FAILED && this.#fallbackUrls.length > 0 && this.#connectOptions) {
+        if (message.code === ErrorCodes.RESUME_FAILED && this.#cluster && this.#connectOptions) {
           // Cluster mode: the node that held the connection is gone with it; join again.
           this.#rejoin = true;
           if (this.#ws === ws) this.#ws = null;
