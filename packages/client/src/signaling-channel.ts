@@ -427,10 +427,11 @@ export class SignalingChannel {
         log.info('resume refused:', message.message);
         if (message.code === ErrorCodes.RESUME_FAILED && this.#cluster && this.#connectOptions) {
           // Cluster mode: the node that held the connection is gone with it; join again.
+          // At once, on the node that just answered (it is alive); later attempts rotate as before.
           this.#rejoin = true;
           if (this.#ws === ws) this.#ws = null;
           ws.onclose = null;
-          retry();
+          this.#tryRejoin(retry, url, this.#connectOptions);
           return;
         }
         this.#finish('networkDisconnected');

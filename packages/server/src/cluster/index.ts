@@ -101,11 +101,15 @@ export class ClusterNode {
     this.#log.info({ publicUrl: this.settings.publicUrl }, 'joined the cluster');
   }
 
-  /** SIGTERM: no new sessions come here; the ones here go on until the server closes. */
+  /**
+   * SIGTERM: no new sessions are placed here, and the sockets this node proxies to other homes
+   * close (1001) so that their clients resume through another node at once.
+   */
   async drain(): Promise<void> {
     if (this.#draining || this.#closed) return;
     this.#draining = true;
     await this.#heartbeat();
+    this.#router?.close();
   }
 
   async #heartbeat(): Promise<void> {

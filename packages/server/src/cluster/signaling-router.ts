@@ -53,6 +53,8 @@ export class SignalingRouter {
   readonly #log: Logger;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FIRST_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
   readonly #open = new Set<WebSocket>();
+  /** The home node's socket of each proxied client socket. */
+  readonly #upstreams = new Map<WebSocket, WebSocket>();
   #closed = false;
 
   constructor(options: SignalingRouterOptions) {
@@ -129,6 +131,8 @@ export class SignalingRouter {
     const ua = request.headers['user-agent'];
     if (typeof ua === 'string') headers['user-agent'] = ua;
     const upstream = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: 5000 });
+    this.#upstreams.set(client, upstream);
+    client.once('close', () => this.#upstreams.delete(client));
     let opened = false;
     upstream.on('open', () => {
       opened = true;
@@ -170,9 +174,15 @@ export class SignalingRouter {
     });
   }
 
-  /** Closes the sockets it still holds or proxies (1001: clients resume elsewhere). */
+  /**
+   * Closes the sockets it still holds or proxies (1001: clients resume elsewhere). The home's side
+   * of a proxied socket is cut, not closed with a code: to the home that is a drop, so it keeps the
+   * connection for the client's resume (a 1001 from a client means the page left).
+   */
   close(): void {
     this.#closed = true;
+    for (const upstream of this.#upstreams.values()) upstream.terminate();
+    this.#upstreams.clear();
     for (const ws of this.#open) ws.close(CloseCodes.GOING_AWAY, 'server shutting down');
     this.#open.clear();
     this.#wss.close();
