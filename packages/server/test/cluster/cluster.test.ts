@@ -236,7 +236,7 @@ describe('cluster: three nodes, one Redis, one database', () => {
     const fresh = await Promise.all(
       pages.map((p) => until(async () => (await logOf(p)).find((e) => e.type === 'streamCreated' && e.at! >= killedAt && !streams.includes(e.streamId!))?.streamId, 'a new streamCreated', 20_000, pages)),
     );
-    await Promise.all([decoding(pages[0], fresh[0], 10, 30_000, pages), decoding(pages[1], fresh[1], 10, 30_000, pages)]);
+    await Promise.all([decoding(pages[0], fresh[0]!, 10, 30_000, pages), decoding(pages[1], fresh[1]!, 10, 30_000, pages)]);
     const backAt = Date.now();
     const logs = await Promise.all(pages.map(logOf));
     // The old streams ended as a network drop.
