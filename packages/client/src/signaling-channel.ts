@@ -79,6 +79,8 @@ export class SignalingChannel {
   readonly #url: string;
   /** Cluster mode: the other nodes' signaling URLs (ConnectResult.nodes), tried in turn when the socket drops. */
   #fallbackUrls: string[] = [];
+  /** The server is a cluster (its connect reply listed `nodes`): a refused resume joins again. */
+  #cluster = false;
   /** The connect request, kept to join again when a resume is refused in cluster mode. */
   #connectOptions: { sessionId: string; token: string; apiKey: string; connectionEventsSuppressed?: boolean } | null = null;
   /** Set once a resume was refused in cluster mode: the next attempts join again instead. */
@@ -234,6 +236,7 @@ export class SignalingChannel {
     this.#lastSeq = 0;
     this.#lastBseq = result.version === PROTOCOL_VERSION_2 ? (result.bseq ?? 0) : null;
     this.#unacked = 0;
+    this.#cluster = result.nodes !== undefined;
     this.#fallbackUrls = (result.nodes ?? []).map(signalingUrl).filter((url) => url !== this.#url);
     this.#state = 'connected';
     this.#adopt(ws);
@@ -389,52 +392,28 @@ export class SignalingChannel {
       this.#tryRejoin(retry, url, this.#connectOptions);
       return;
     }
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(url);
-    } catch {
-      retry();
-      return;
-    }
-    this.#ws = ws;
-    const id = this.#nextId++;
-    let answered = false;
-    ws.onopen = () => {
-      ws.send(
-        JSON.stringify({
-          type: 'resume',
-          id,
-          version: this.#lastBseq === null ? PROTOCOL_VERSION : PROTOCOL_VERSION_2,
-          ...this.#connection,
-          lastSeq: this.#lastSeq,
-          ...(this.#lastBseq === null ? {} : { lastBseq: this.#lastBseq }),
-        }),
-      );
-    };
-    ws.onerror = () => {};
-    ws.onclose = () => {
-      if (this.#ws === ws) this.#ws = null;
-      if (!answered) retry();
-    };
-    ws.onmessage = (event) => {
-      const message = parse(event.data);
-      if (!message || answered) return;
-      if (message.type === 'error' && message.re === id) {
-        answered = true;
+    const resume = (id: number): Record<string, unknown> => ({
+      type: 'resume',
+      id,
+      version: this.#lastBseq === null ? PROTOCOL_VERSION : PROTOCOL_VERSION_2,
+      ...this.#connection,
+      lastSeq: this.#lastSeq,
+      ...(this.#lastBseq === null ? {} : { lastBseq: this.#lastBseq }),
+    });
+    this.#attempt(url, retry, resume, (ws, message) => {
+      if (message.type === 'error') {
         log.info('resume refused:', message.message);
-        if (message.code === ErrorCodes.RESUME_FAILED && this.#fallbackUrls.length > 0 && this.#connectOptions) {
+        if (message.code === ErrorCodes.RESUME_FAILED && this.#cluster && this.#connectOptions) {
           // Cluster mode: the node that held the connection is gone with it; join again.
+          // At once, on the node that just answered (it is alive); later attempts rotate as before.
           this.#rejoin = true;
           if (this.#ws === ws) this.#ws = null;
-          ws.onclose = null;
-          retry();
+          this.#tryRejoin(retry, url, this.#connectOptions);
           return;
         }
         this.#finish('networkDisconnected');
         return;
       }
-      if (message.type !== 'response' || message.re !== id) return;
-      answered = true;
       const result = message.result as ResumeResult;
       this.#state = 'connected';
       this.#adopt(ws);
@@ -443,11 +422,32 @@ export class SignalingChannel {
         if (p.id > result.lastRequestId) this.#sendPending(p);
       }
       this.#listener.onReconnected();
-    };
+    });
   }
 
   /** Cluster mode: a new connection with the same token, on whichever node answers `url`. */
   #tryRejoin(retry: () => void, url: string, options: { sessionId: string; token: string; apiKey: string; connectionEventsSuppressed?: boolean }): void {
+    this.#attempt(url, retry, (id) => this.#connectMessage(id, options), (ws, message) => {
+      if (message.type === 'error') {
+        log.info('joining again refused:', message.message);
+        this.#finish('networkDisconnected');
+        return;
+      }
+      this.#rejoin = false;
+      // Requests of the lost connection cannot be answered: they fail as while disconnected.
+      for (const p of this.#pending.values()) p.reject(notConnected(String(p.message['type'])));
+      this.#pending.clear();
+      const result = message.result as ConnectResult;
+      this.#joined(ws, options.sessionId, result);
+      this.#listener.onRejoined(result);
+    });
+  }
+
+  /**
+   * One reconnection attempt: a socket to `url` that sends `request` once open and hands its reply
+   * (response or error) to `onReply`; closed (or not opened) without a reply, `retry` decides.
+   */
+  #attempt(url: string, retry: () => void, request: (id: number) => Record<string, unknown>, onReply: (ws: WebSocket, reply: Extract<ServerMessage, { type: 'response' | 'error' }>) => void): void {
     let ws: WebSocket;
     try {
       ws = new WebSocket(url);
@@ -458,7 +458,7 @@ export class SignalingChannel {
     this.#ws = ws;
     const id = this.#nextId++;
     let answered = false;
-    ws.onopen = () => ws.send(JSON.stringify(this.#connectMessage(id, options)));
+    ws.onopen = () => ws.send(JSON.stringify(request(id)));
     ws.onerror = () => {};
     ws.onclose = () => {
       if (this.#ws === ws) this.#ws = null;
@@ -467,20 +467,9 @@ export class SignalingChannel {
     ws.onmessage = (event) => {
       const message = parse(event.data);
       if (!message || answered) return;
-      if (message.type === 'error' && message.re === id) {
-        answered = true;
-        log.info('joining again refused:', message.message);
-        this.#finish('networkDisconnected');
-        return;
-      }
-      if (message.type !== 'response' || message.re !== id) return;
+      if ((message.type !== 'response' && message.type !== 'error') || message.re !== id) return;
       answered = true;
-      this.#rejoin = false;
-      // Requests of the lost connection cannot be answered: they fail as while disconnected.
-      for (const p of this.#pending.values()) p.reject(notConnected(String(p.message['type'])));
-      this.#pending.clear();
-      this.#joined(ws, options.sessionId, message.result as ConnectResult);
-      this.#listener.onRejoined(message.result as ConnectResult);
+      onReply(ws, message);
     };
   }
 

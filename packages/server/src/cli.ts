@@ -123,7 +123,8 @@ function printBanner(url: string, bootstrap: BootstrapResult, adminPassword: str
 }
 
 function openStore(): Store {
-  return Store.open(loadConfig().dataDir);
+  const config = loadConfig();
+  return Store.open(config.dataDir, config.databaseFile);
 }
 
 function projectCommand(args: string[]): void {
@@ -229,7 +230,7 @@ async function adminCommand(args: string[]): Promise<void> {
   options(rest, {});
   const config = loadConfig();
   if (config.adminPassword !== null) fail('COLLOQUY_ADMIN_PASSWORD is set: the dashboard uses it; change it there');
-  const store = Store.open(config.dataDir);
+  const store = Store.open(config.dataDir, config.databaseFile);
   try {
     const password = generatePassword();
     await new AdminAuth(store.db).setStoredPassword(password);
@@ -242,7 +243,9 @@ async function adminCommand(args: string[]): Promise<void> {
 /** `colloquy backup FILE` / `colloquy restore FILE`: the logic is store/backup.ts. */
 async function backupCommand(command: 'backup' | 'restore', args: string[]): Promise<void> {
   if (args.length !== 1 || args[0]!.startsWith('-')) fail(`${command} needs one FILE`);
-  const { dataDir } = loadConfig();
+  const { dataDir, databaseFile } = loadConfig();
+  // The shared file of a cluster is several nodes' database: back it up with sqlite3's .backup.
+  if (databaseFile !== null) fail(`${command} works on the data folder's own database; COLLOQUY_DATABASE_URL names a shared file (${databaseFile}): use sqlite3 ${databaseFile} ".backup FILE"`);
   try {
     if (command === 'backup') {
       const bytes = await backupDatabase(dataDir, args[0]!);

@@ -17,6 +17,16 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Spawns a server process, keeping the last 20 kB of what it prints (for the error when it fails). */
+function spawnServer(command: string, args: string[]): { child: ChildProcess; output: () => string } {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (d: Buffer): void => void (output = (output + d.toString()).slice(-20_000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return { child, output: () => output };
+}
+
 /** Resolves once something accepts TCP connections on 127.0.0.1:port; rejects after timeoutMs. */
 export async function waitForPort(port: number, timeoutMs = 15_000, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -101,10 +111,7 @@ export async function startCoturn(options: { secret?: string } = {}): Promise<Co
     `--cert=${cert.certFile}`, `--pkey=${cert.keyFile}`,
     `--userdb=${join(dir, 'turndb')}`, `--pidfile=${join(dir, 'turnserver.pid')}`,
   ];
-  const child = spawn('turnserver', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  const { child, output } = spawnServer('turnserver', args);
   const close = async (): Promise<void> => {
     await stopChild(child);
     cert.remove();
@@ -115,7 +122,7 @@ export async function startCoturn(options: { secret?: string } = {}): Promise<Co
     await waitForPort(tlsPort, 15_000, child);
   } catch (err) {
     await close();
-    throw new Error(`${(err as Error).message}\ncoturn said:\n${output}`);
+    throw new Error(`${(err as Error).message}\ncoturn said:\n${output()}`);
   }
   return {
     port,
@@ -126,7 +133,7 @@ export async function startCoturn(options: { secret?: string } = {}): Promise<Co
       tcp: `turn:127.0.0.1:${port}?transport=tcp`,
       tls: `turns:127.0.0.1:${tlsPort}?transport=tcp`,
     },
-    log: () => output,
+    log: output,
     close,
   };
 }
@@ -189,10 +196,7 @@ export interface RedisServer {
 export async function startRedis(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'colloquy-redis-'));
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  const { child, output } = spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes']);
   const close = async (): Promise<void> => {
     await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
@@ -201,7 +205,7 @@ export async function startRedis(): Promise<RedisServer> {
     await waitForPort(port, 15_000, child);
   } catch (err) {
     await close();
-    throw new Error(`${(err as Error).message}\nredis-server said:\n${output}`);
+    throw new Error(`${(err as Error).message}\nredis-server said:\n${output()}`);
   }
-  return { port, url: `redis://127.0.0.1:${port}`, log: () => output, close };
+  return { port, url: `redis://127.0.0.1:${port}`, log: output, close };
 }

@@ -101,11 +101,15 @@ export class ClusterNode {
     this.#log.info({ publicUrl: this.settings.publicUrl }, 'joined the cluster');
   }
 
-  /** SIGTERM: no new sessions come here; the ones here go on until the server closes. */
+  /**
+   * SIGTERM: no new sessions are placed here, and the sockets this node proxies to other homes
+   * close (1001) so that their clients resume through another node at once.
+   */
   async drain(): Promise<void> {
     if (this.#draining || this.#closed) return;
     this.#draining = true;
     await this.#heartbeat();
+    this.#router?.close();
   }
 
   async #heartbeat(): Promise<void> {
@@ -113,11 +117,28 @@ export class ClusterNode {
     try {
       await this.registry.publish(this.#info(await this.#load()));
       const nodes = await this.registry.liveNodes();
+      await this.#failLostArchives(new Set(nodes.map((n) => n.id)));
       // Own URL first: a client retries where it was before trying the others.
       const others = nodes.filter((n) => n.id !== this.settings.nodeId && !n.draining).map((n) => n.publicUrl).sort();
       this.#nodeUrls = [this.settings.publicUrl, ...others];
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'cluster heartbeat failed');
+    }
+  }
+
+  /**
+   * Archives recording on a node that died end as OpenTok's `failed` (the recording cannot go on,
+   * and its files are on that node's disk): one live node marks each, the status callback follows.
+   */
+  async #failLostArchives(live: Set<string>): Promise<void> {
+    const archives = this.#parts?.archives;
+    if (!archives) return;
+    for (const record of archives.store.withStatus('started', 'paused')) {
+      const owner = await this.registry.archiveNode(record.id);
+      if (owner === null || live.has(owner)) continue;
+      if (!(await this.registry.claimLostArchive(record.id))) continue;
+      archives.store.update(record.id, { status: 'failed', reason: `the node recording it (${owner}) stopped` });
+      this.#log.warn({ archiveId: record.id, node: owner }, 'archive failed: its recording node is gone');
     }
   }
 

@@ -7,6 +7,7 @@
 //   nodes                set of node ids ever seen             where to look for node:<id> keys
 //   session:<sid>:home   node id                               placement; deleted when the session ends there
 //   archive:<aid>:node   node id (30 days)                     who recorded an archive (its file is there)
+//   archive:<aid>:lost   1 (1 day)                             one node marks a dead node's recording failed
 
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
@@ -112,9 +113,14 @@ export class NodeRegistry {
     return value === null ? null : (JSON.parse(value) as NodeInfo);
   }
 
+  /** The node id a session's home key names (that node may be dead), or null. */
+  homeIdOf(sessionId: string): Promise<string | null> {
+    return this.redis.get(`${PREFIX}session:${sessionId}:home`);
+  }
+
   /** The live home of a session, or null when it has none (never placed, ended, or its node died). */
   async homeOf(sessionId: string): Promise<NodeInfo | null> {
-    const id = await this.redis.get(`${PREFIX}session:${sessionId}:home`);
+    const id = await this.homeIdOf(sessionId);
     return id === null ? null : this.node(id);
   }
 
@@ -154,6 +160,11 @@ export class NodeRegistry {
 
   async archiveNode(archiveId: string): Promise<string | null> {
     return this.redis.get(`${PREFIX}archive:${archiveId}:node`);
+  }
+
+  /** True for the one node that is to mark this archive failed (its recording node died). */
+  async claimLostArchive(archiveId: string): Promise<boolean> {
+    return (await this.redis.set(`${PREFIX}archive:${archiveId}:lost`, '1', 'EX', 86_400, 'NX')) === 'OK';
   }
 
   async close(): Promise<void> {

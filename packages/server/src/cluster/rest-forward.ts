@@ -42,7 +42,7 @@ export function registerRestForwarding(app: FastifyInstance, options: RestForwar
     const [archiveId, fileName] = request.url.slice(DOWNLOAD_PATH_PREFIX.length + 1).split('?')[0]!.split('/');
     if (!archiveId || !fileName) return;
     if (options.archives.download(archiveId, decodeURIComponent(fileName))) return; // the file is here
-    const target = await liveOther(await options.registry.archiveNode(archiveId));
+    const target = await liveOther(options.registry.archiveNode(archiveId));
     if (target) await forward(request, reply, target);
   });
 
@@ -53,20 +53,26 @@ export function registerRestForwarding(app: FastifyInstance, options: RestForwar
     const params = request.params as Record<string, string | undefined>;
     let target: NodeInfo | null = null;
     if (params['sessionId'] && route.startsWith(`${PROJECT}/session/:sessionId`)) {
-      target = await liveOther((await options.registry.homeOf(params['sessionId']))?.id ?? null);
+      target = await liveOther(options.registry.homeIdOf(params['sessionId']));
     } else if (request.method === 'POST' && SESSION_BODY_ROUTES.has(route)) {
       const sessionId = (request.body as { sessionId?: unknown } | undefined)?.sessionId;
-      if (typeof sessionId === 'string') target = await liveOther((await options.registry.homeOf(sessionId))?.id ?? null);
+      if (typeof sessionId === 'string') target = await liveOther(options.registry.homeIdOf(sessionId));
     } else if (request.method !== 'GET' && params['archiveId'] && route.startsWith(`${PROJECT}/archive/:archiveId`)) {
-      target = await liveOther(await options.registry.archiveNode(params['archiveId']));
+      target = await liveOther(options.registry.archiveNode(params['archiveId']));
     }
     if (target) await forward(request, reply, target);
   });
 
-  /** The node, if it is another live one. */
-  async function liveOther(nodeId: string | null): Promise<NodeInfo | null> {
-    if (nodeId === null || nodeId === options.nodeId) return null;
-    return options.registry.node(nodeId);
+  /** The node, if it is another live one (null when Redis cannot say: the node asked answers). */
+  async function liveOther(nodeId: string | null | Promise<string | null>): Promise<NodeInfo | null> {
+    try {
+      const id = await nodeId;
+      if (id === null || id === options.nodeId) return null;
+      return await options.registry.node(id);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'cannot look up the node to forward to (redis)');
+      return null;
+    }
   }
 
   async function forward(request: FastifyRequest, reply: FastifyReply, target: NodeInfo): Promise<void> {

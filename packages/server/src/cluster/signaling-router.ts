@@ -53,9 +53,9 @@ export class SignalingRouter {
   readonly #log: Logger;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FIRST_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
   readonly #open = new Set<WebSocket>();
+  /** The home node's socket of each proxied client socket. */
+  readonly #upstreams = new Map<WebSocket, WebSocket>();
   #closed = false;
-  /** Proxied sockets, and the one-way hop latency is not measured here (bench/ does). */
-  proxied = 0;
 
   constructor(options: SignalingRouterOptions) {
     this.#options = options;
@@ -86,7 +86,7 @@ export class SignalingRouter {
       const sessionId = isBinary ? null : firstSessionId(data);
       if (sessionId === null) {
         // Not a connect or resume: the local signaling server answers it with the right protocol error.
-        this.#remove(ws);
+        this.#open.delete(ws);
         this.#options.signaling.adoptSocket(ws, socket, request, data);
         return;
       }
@@ -117,7 +117,7 @@ export class SignalingRouter {
     }
     if (home.id === this.#options.nodeId) {
       ws.off('message', keep);
-      this.#remove(ws);
+      this.#open.delete(ws);
       this.#options.signaling.adoptSocket(ws, socket, request, first);
       for (const message of early) ws.emit('message', message, false);
       return;
@@ -131,10 +131,11 @@ export class SignalingRouter {
     const ua = request.headers['user-agent'];
     if (typeof ua === 'string') headers['user-agent'] = ua;
     const upstream = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: 5000 });
+    this.#upstreams.set(client, upstream);
+    client.once('close', () => this.#upstreams.delete(client));
     let opened = false;
     upstream.on('open', () => {
       opened = true;
-      this.proxied++;
       client.off('message', keep);
       upstream.send(first, { binary: false });
       for (const message of early) upstream.send(message, { binary: false });
@@ -160,30 +161,37 @@ export class SignalingRouter {
       // The home ended the socket (a reason code the client acts on), or the home died: a bare drop,
       // after which the client resumes (and, its connection lost with the node, joins again).
       if (client.readyState !== WebSocket.OPEN) return;
-      if (code === 1005 || code === 1006) client.terminate();
-      else client.close(code, reason);
+      if (sendable(code)) client.close(code, reason);
+      else client.terminate();
     });
     client.on('close', (code, reason) => {
       if (upstream.readyState === WebSocket.OPEN) {
-        if (code === 1005 || code === 1006) upstream.terminate();
-        else upstream.close(code, reason);
+        if (sendable(code)) upstream.close(code, reason);
+        else upstream.terminate();
       } else if (upstream.readyState === WebSocket.CONNECTING) {
         upstream.terminate();
       }
     });
   }
 
-  #remove(ws: WebSocket): void {
-    this.#open.delete(ws);
-  }
-
-  /** Closes the sockets it still holds or proxies (1001: clients resume elsewhere). */
+  /**
+   * Closes the sockets it still holds or proxies (1001: clients resume elsewhere). The home's side
+   * of a proxied socket is cut, not closed with a code: to the home that is a drop, so it keeps the
+   * connection for the client's resume (a 1001 from a client means the page left).
+   */
   close(): void {
     this.#closed = true;
+    for (const upstream of this.#upstreams.values()) upstream.terminate();
+    this.#upstreams.clear();
     for (const ws of this.#open) ws.close(CloseCodes.GOING_AWAY, 'server shutting down');
     this.#open.clear();
     this.#wss.close();
   }
+}
+
+/** Whether a close code received may be sent on (1005, 1006 and 1015 only describe a close, never travel). */
+function sendable(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
 /** The session id of a connect or resume message; null for anything else. */

@@ -202,7 +202,26 @@ describe('cluster: three nodes, one Redis, one database', () => {
     expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
   }, 150_000);
 
-  it('SIGKILL of the home node: both pages are back in the call on the surviving nodes', async () => {
+  it('SIGTERM of the node a page is proxied through: the page resumes through another node, same connection and streams', async () => {
+    const proxyNode = pageNodes.find((n) => n !== home)!;
+    const page = pages[pageNodes.indexOf(proxyNode)]!;
+    const other = pages.find((p) => p !== page)!;
+    const connectionId = () => page.page.evaluate(() => (window as unknown as { session: { connection: { connectionId: string } } }).session.connection.connectionId);
+    const before = await connectionId();
+    const stoppedAt = Date.now();
+    proxyNode.child.kill('SIGTERM');
+    expect(await proxyNode.exited).toBe(0);
+    const back = await until(async () => (await logOf(page)).find((e) => e.type === 'sessionReconnected' && e.at! >= stoppedAt)?.at, 'sessionReconnected', 20_000, pages);
+    expect(await connectionId()).toBe(before);
+    // Nothing was lost: no stream ended on either page, and the media (on the home node) kept flowing.
+    for (const p of pages) expect((await logOf(p)).filter((e) => e.type === 'streamDestroyed')).toEqual([]);
+    await Promise.all([decoding(page, streams[page === pages[0] ? 1 : 0], 10, 30_000, pages), decoding(other, streams[other === pages[0] ? 1 : 0], 10, 30_000, pages)]);
+    console.log(`cluster: the page proxied through a node stopped with SIGTERM resumed after ${back - stoppedAt} ms`);
+  }, 60_000);
+
+  it('SIGKILL of the home node: both pages are back in the call on the surviving nodes; its recording fails', async () => {
+    const recording = await promised<{ id: string; status: string }>((cb) => ot(restNode).startArchive(sessionId, { name: 'lost with its node' }, cb as never));
+    expect(recording.status).toBe('started');
     const killedAt = Date.now();
     home.child.kill('SIGKILL');
     await home.exited;
@@ -217,11 +236,21 @@ describe('cluster: three nodes, one Redis, one database', () => {
     const fresh = await Promise.all(
       pages.map((p) => until(async () => (await logOf(p)).find((e) => e.type === 'streamCreated' && e.at! >= killedAt && !streams.includes(e.streamId!))?.streamId, 'a new streamCreated', 20_000, pages)),
     );
-    await Promise.all([decoding(pages[0], fresh[0], 10, 30_000, pages), decoding(pages[1], fresh[1], 10, 30_000, pages)]);
+    await Promise.all([decoding(pages[0], fresh[0]!, 10, 30_000, pages), decoding(pages[1], fresh[1]!, 10, 30_000, pages)]);
     const backAt = Date.now();
     const logs = await Promise.all(pages.map(logOf));
     // The old streams ended as a network drop.
     for (const log of logs) expect(log.filter((e) => e.type === 'streamDestroyed' && e.at! >= killedAt).map((e) => e.reason)).toContain('networkDisconnected');
+    // The archive the dead node was recording ends as failed (a surviving node marks it).
+    const lost = await until(
+      async () => {
+        const a = await promised<{ status: string; reason: string }>((cb) => ot(restNode).getArchive(recording.id, cb as never));
+        return a.status === 'failed' ? a : null;
+      },
+      'the lost archive to be failed',
+      20_000,
+    );
+    expect(lost.reason).toContain(home.id);
     console.log(`cluster failover: sessionReconnected after ${reconnectedAt.map((t) => t - killedAt).join(' / ')} ms; both decoding again after ${backAt - killedAt} ms`);
     for (const t of reconnectedAt) expect(t - killedAt).toBeLessThan(10_000);
   }, 120_000);
