@@ -13,6 +13,8 @@ export interface Config {
   host: string;
   /** Folder for the SQLite database, archives and other state (`COLLOQUY_DATA_DIR`, default ./data). */
   dataDir: string;
+  /** PostgreSQL instead of SQLite in the data folder (`COLLOQUY_DATABASE_URL=postgres://…`); null: SQLite. */
+  databaseUrl: string | null;
   /** Absolute base URL clients and download links use (`COLLOQUY_PUBLIC_URL`); derived from the request when unset. */
   publicUrl: string | null;
   /** pino level (`LOG_LEVEL`, default info). */
@@ -226,6 +228,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (applicationId !== null && !UUID.test(applicationId)) {
     throw new ConfigError(`COLLOQUY_APPLICATION_ID must be a UUID; got ${JSON.stringify(applicationId)}`);
   }
+  const databaseUrl = strVar(env, 'COLLOQUY_DATABASE_URL');
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\/./i.test(databaseUrl)) throw new ConfigError('COLLOQUY_DATABASE_URL must be a postgres:// URL (leave it unset for SQLite in the data folder)');
   const publicUrl = strVar(env, 'COLLOQUY_PUBLIC_URL');
   if (publicUrl !== null) {
     let url: URL;
@@ -281,6 +285,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host,
     dataDir: resolve(strVar(env, 'COLLOQUY_DATA_DIR') ?? './data'),
+    databaseUrl,
     publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
     logLevel,
     logPretty: env['LOG_PRETTY'] === '1',

@@ -29,7 +29,7 @@ import { RenderManager } from './render/render-manager.js';
 import { SipGateway } from './sip/sip-gateway.js';
 import { AudioConnector } from './audio-connector/audio-connector.js';
 import { holdDataDir } from './store/backup.js';
-import { Store } from './store/index.js';
+import { openServerStore, type ServerStore } from './server-store.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 export interface RunningServer {
@@ -38,7 +38,7 @@ export interface RunningServer {
   url: string;
   config: Config;
   logger: Logger;
-  store: Store;
+  store: ServerStore;
   sessions: SessionManager;
   /** Event log and quality samples of every session (signaling and media record into it). */
   inspector: Inspector;
@@ -81,7 +81,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   // A throwing event listener anywhere in the domain or the SFU is logged, never rethrown.
   const eventLog = logger.child({ module: 'events' });
   TypedEmitter.listenerError = (err, event, emitter) => eventLog.error({ err, event, emitter }, 'event listener threw');
-  const store = Store.open(config.dataDir);
+  const store = await openServerStore(config);
   // A pid file in the data folder: `colloquy restore` refuses to replace the database under us.
   const releaseDataDir = holdDataDir(config.dataDir);
   const engineOptions = {
@@ -96,7 +96,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     media = config.rtcPort === null ? new MediaEngine({ ...engineOptions, portRange: config.rtcPortRange }) : await MediaEngine.open({ ...engineOptions, port: config.rtcPort });
   } catch (err) {
     releaseDataDir();
-    store.close();
+    void store.close();
     throw rtcPortError(err, config) ?? err;
   }
   let app: FastifyInstance | undefined;
@@ -115,7 +115,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       media,
       admission: () => load.overloaded(),
     });
-    inspector = new Inspector(store.db, logger, { retentionDays: config.inspectorRetentionDays });
+    inspector = new Inspector(store.legacySqlite('the Inspector'), logger, { retentionDays: config.inspectorRetentionDays });
     recordSessionEvents(sessions, inspector, { qualityIntervalMs: config.qualitySampleMs });
     archives = new ArchiveManager({
       store,
@@ -128,7 +128,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     recordArchiveEvents(archives.store, inspector);
     // Broadcasts compose from the same media taps and session events as archives.
     broadcasts = new BroadcastManager({
-      db: store.db,
+      db: store.legacySqlite('broadcasts'),
       dataDir: config.dataDir,
       logger,
       media: options.archiving?.media ?? archiveMediaSource(sessions),
@@ -184,6 +184,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       broadcasts: broadcastManager,
       projects: store.projects,
       callbacks: store.callbacks,
+      logger,
       sender: callbackSender,
       sip: gateway,
       baseUrl: () => baseUrl,
@@ -203,7 +204,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
       throw listenError(err, config) ?? err;
     });
-    const bootstrap = bootstrapProjects(config, store, logger);
+    const bootstrap = await bootstrapProjects(config, store, logger);
     videoChat.projectId = bootstrap.defaultProject?.id ?? null;
     const generatedAdminPassword = await admin.init(config.adminPassword);
     const address = app.server.address();
@@ -272,7 +273,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           metrics!.close();
           load.close();
           inspector!.close();
-          store.close();
+          await store.close();
           releaseDataDir();
           logger.info('stopped');
         })();
@@ -292,7 +293,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     load.close();
     await media.close();
     inspector?.close();
-    store.close();
+    void store.close();
     releaseDataDir();
     throw err;
   }

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientTokenClaims } from '../src/auth/client-token.js';
 import { SessionManager } from '../src/sessions/session-manager.js';
 import { TokenBucket } from '../src/sessions/token-bucket.js';
-import { Store, type Project } from '../src/store/index.js';
+import type { ServerStore as Store } from '../src/server-store.js';
+import { openServerStore } from '../src/server-store.js';
+import type { Project } from '../src/store/index.js';
 import { tempDir, TEST_API_KEY, TEST_API_SECRET } from './helpers.js';
 import { rmSync } from 'node:fs';
 
@@ -15,21 +17,21 @@ let store: Store;
 let manager: SessionManager;
 let project: Project;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tempDir();
-  store = Store.open(dir);
-  project = store.projects.ensureProject(TEST_API_KEY, TEST_API_SECRET).project;
+  store = await openServerStore({ dataDir: dir });
+  project = (await store.projects.ensureProject(TEST_API_KEY, TEST_API_SECRET)).project;
 });
-afterAll(() => {
-  store.close();
+afterAll(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 const client = { userAgent: 'ua', ip: '127.0.0.1', sdk: null };
 
-function setup(): { record: ReturnType<SessionManager['create']>; claims: (role?: ClientTokenClaims['role']) => ClientTokenClaims } {
+async function setup(): Promise<{ record: Awaited<ReturnType<SessionManager['create']>>; claims: (role?: ClientTokenClaims['role']) => ClientTokenClaims }> {
   manager = new SessionManager(store, pino({ level: 'silent' }), { signalRate: { capacity: 3, perSecond: 1 } });
-  const record = manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+  const record = await manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
   const claims = (role: ClientTokenClaims['role'] = 'publisher'): ClientTokenClaims => ({
     kind: 'jwt',
     projectId: TEST_API_KEY,
@@ -43,8 +45,8 @@ function setup(): { record: ReturnType<SessionManager['create']>; claims: (role?
 }
 
 describe('Session and Connection', () => {
-  it('emits each lifecycle event once; closing cascades and is idempotent', () => {
-    const { record, claims } = setup();
+  it('emits each lifecycle event once; closing cascades and is idempotent', async () => {
+    const { record, claims } = await setup();
     const log: string[] = [];
     manager.on('sessionStarted', () => log.push('started'));
     manager.on('sessionEnded', () => log.push('ended'));
@@ -82,8 +84,8 @@ describe('Session and Connection', () => {
     expect(() => manager.join(record, claims(), client)).toThrow(/shutting down/);
   });
 
-  it('refuses a token for another session, enforces forceDisconnect permission and the signal rate', () => {
-    const { record, claims } = setup();
+  it('refuses a token for another session, enforces forceDisconnect permission and the signal rate', async () => {
+    const { record, claims } = await setup();
     expect(() => manager.join(record, { ...claims(), sessionId: 'other' }, client)).toThrow(/not for this session/);
     const { connection: pub } = manager.join(record, claims('publisher'), client);
     const { connection: mod } = manager.join(record, claims('moderator'), client);
@@ -99,8 +101,8 @@ describe('Session and Connection', () => {
     manager.close();
   });
 
-  it('keeps calling listeners when one throws', () => {
-    const { record, claims } = setup();
+  it('keeps calling listeners when one throws', async () => {
+    const { record, claims } = await setup();
     const seen: string[] = [];
     manager.on('connectionCreated', () => {
       throw new Error('listener bug');
@@ -130,7 +132,7 @@ describe('media timeouts', () => {
     const { NodePublisher, makeTestMedia } = await import('@colloquy/testing/media');
     const engine = new MediaEngine({ logger: pino({ level: 'silent' }) });
     manager = new SessionManager(store, pino({ level: 'silent' }), { signalRate: { capacity: 3, perSecond: 1 }, media: engine, mediaConnectTimeoutMs: 300 });
-    const record = manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+    const record = await manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
     const claims: ClientTokenClaims = { kind: 'jwt', projectId: TEST_API_KEY, sessionId: record.id, role: 'publisher', connectionData: '', expireTime: 0, initialLayoutClassList: ['a'] };
     const { session, connection } = manager.join(record, claims, client);
     const reasons: string[] = [];

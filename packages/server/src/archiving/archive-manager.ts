@@ -165,7 +165,7 @@ export class ArchiveManager {
 
   constructor(options: ArchiveManagerOptions) {
     this.#store = options.store;
-    this.store = new ArchiveStore(options.store.db);
+    this.store = new ArchiveStore(options.store.legacySqlite('archiving'));
     this.settings = { ...DEFAULT_ARCHIVING_SETTINGS, ...options.settings };
     this.#log = options.logger.child({ module: 'archiving' });
     this.#media = options.media ?? OFFLINE_MEDIA;
@@ -173,7 +173,7 @@ export class ArchiveManager {
     this.archivesDir = join(options.dataDir, 'archives');
     this.links = DownloadLinks.open(options.dataDir, this.settings.linkTtlSeconds);
     this.uploads = new ArchiveUploads({
-      db: options.store.db,
+      db: options.store.legacySqlite('archive uploads'),
       archives: this.store,
       dirOf: (id) => this.#dir(id),
       logger: this.#log,
@@ -541,8 +541,13 @@ export class ArchiveManager {
     if (count > 0) {
       clearTimeout(this.#emptySessionTimers.get(sessionId));
       this.#emptySessionTimers.delete(sessionId);
-      const session = this.#store.sessions.get(sessionId);
-      if (session?.archiveMode === 'always' && session.mediaMode === 'routed' && !this.store.recording(sessionId, null)) this.#startAuto(session);
+      void this.#store.sessions.get(sessionId).then(
+        (session) => {
+          if (this.#closing) return;
+          if (session?.archiveMode === 'always' && session.mediaMode === 'routed' && !this.store.recording(sessionId, null)) this.#startAuto(session);
+        },
+        (err: unknown) => this.#log.error({ err, sessionId }, 'could not read the session to start its automatic archive'),
+      );
       return;
     }
     if (this.#emptySessionTimers.has(sessionId)) return;
@@ -594,10 +599,16 @@ export class ArchiveManager {
       if (archive.stopping) continue;
       if (archive.clock() >= this.settings.maxDurationMs) {
         const rollOver = archive.record.autoArchive;
-        const session = this.#store.sessions.get(archive.sessionId);
         void this.#stop(archive, REASON.maxDuration);
-        // The stopped archive frees the session's slot at once: the next one starts now.
-        if (rollOver && session && this.#sessions.connectionCount(session.id) > 0 && !this.store.recording(session.id, null)) this.#startAuto(session);
+        // The stopped archive frees the session's slot at once: the next one starts when the session is read.
+        if (rollOver) {
+          void this.#store.sessions.get(archive.sessionId).then(
+            (session) => {
+              if (!this.#closing && session && this.#sessions.connectionCount(session.id) > 0 && !this.store.recording(session.id, null)) this.#startAuto(session);
+            },
+            (err: unknown) => this.#log.error({ err, sessionId: archive.sessionId }, 'could not read the session to roll its archive over'),
+          );
+        }
         continue;
       }
       const idleSince = this.#idleSince.get(archive.id);

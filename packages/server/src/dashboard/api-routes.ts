@@ -92,7 +92,7 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
   });
   app.addHook('onRequest', async (request) => {
     const token = readCookie(request.headers.cookie, COOKIE_NAME);
-    request.adminSession = token ? admin.session(token) : null;
+    request.adminSession = token ? await admin.session(token) : null;
     const open = request.routeOptions.url === '/dashboard/api/login' || request.routeOptions.url === '/dashboard/api/me';
     if (!open && !request.adminSession) throw new ColloquyError('unauthenticated', 'Sign in first', 401);
     if (MUTATING.has(request.method)) {
@@ -124,8 +124,8 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
       throw new ColloquyError('unauthenticated', 'Wrong password', 401);
     }
     limiter.succeeded(request.ip);
-    if (request.adminSession) admin.destroySession(readCookie(request.headers.cookie, COOKIE_NAME)!);
-    const { token, session } = admin.createSession(request.ip);
+    if (request.adminSession) await admin.destroySession(readCookie(request.headers.cookie, COOKIE_NAME)!);
+    const { token, session } = await admin.createSession(request.ip);
     reply.header('set-cookie', sessionCookie(request, token, Math.floor((session.expiresAt - Date.now()) / 1000)));
     log.info({ ip: request.ip }, 'dashboard sign-in');
     return { signedIn: true, csrfToken: session.csrfToken, expiresAt: session.expiresAt } satisfies MeResponse;
@@ -139,46 +139,46 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
 
   app.post('/logout', async (request, reply) => {
     const token = readCookie(request.headers.cookie, COOKIE_NAME);
-    if (token) admin.destroySession(token);
+    if (token) await admin.destroySession(token);
     reply.header('set-cookie', sessionCookie(request, '', 0));
     return reply.status(204).send();
   });
 
   // ---- projects and applications
 
-  const summary = (p: Project): ProjectSummary => ({
+  const summary = async (p: Project): Promise<ProjectSummary> => ({
     id: p.id,
     kind: p.kind,
     name: p.name,
     createdAt: p.createdAt,
-    sessions: ctx.store.db.prepare('SELECT COUNT(*) FROM sessions WHERE project_id = ?').pluck().get(p.id) as number,
+    sessions: await ctx.store.sessions.countByProject(p.id),
   });
   const storage = ctx.archives.uploads.storage;
-  const detail = (p: Project): ProjectDetail => {
+  const detail = async (p: Project): Promise<ProjectDetail> => {
     const archiveStorage = storage.get(p.id);
-    return { ...summary(p), secret: p.secret, publicKey: p.publicKey, callbacks: ctx.store.callbacks.get(p.id), archiveStorage: archiveStorage ? storageView(archiveStorage) : null };
+    return { ...(await summary(p)), secret: p.secret, publicKey: p.publicKey, callbacks: await ctx.store.callbacks.get(p.id), archiveStorage: archiveStorage ? storageView(archiveStorage) : null };
   };
   const requireProject = (id: string): Project => {
     const project = ctx.store.projects.get(id.toLowerCase());
     if (!project) throw notFound('No such project', 404);
     return project;
   };
-  const projectErrors = <T>(fn: () => T): T => {
+  const projectErrors = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
-      return fn();
+      return await fn();
     } catch (err) {
       if (err instanceof ProjectValidationError) throw invalid(err.message);
       throw err;
     }
   };
 
-  app.get('/projects', async () => ctx.store.projects.list().map(summary));
+  app.get('/projects', async () => Promise.all(ctx.store.projects.list().map(summary)));
 
   app.post('/projects', async (request, reply) => {
     const { name } = parseWith(nameSchema, request.body);
-    const project = projectErrors(() => ctx.store.projects.createProject(name));
+    const project = await projectErrors(() => ctx.store.projects.createProject(name));
     log.info({ projectId: project.id }, 'project created from the dashboard');
-    return reply.status(201).send(detail(project));
+    return reply.status(201).send(await detail(project));
   });
 
   app.post('/applications', async (request, reply) => {
@@ -195,9 +195,9 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
       publicKey = pair.publicKey;
       privateKey = pair.privateKey;
     }
-    const project = projectErrors(() => ctx.store.projects.createApplication(body.name, publicKey!));
+    const project = await projectErrors(() => ctx.store.projects.createApplication(body.name, publicKey!));
     log.info({ applicationId: project.id, generatedKey: privateKey !== null }, 'application created from the dashboard');
-    return reply.status(201).send({ ...detail(project), privateKey } satisfies CreatedApplication);
+    return reply.status(201).send({ ...(await detail(project)), privateKey } satisfies CreatedApplication);
   });
 
   app.get<{ Params: { id: string } }>('/projects/:id', async (request) => detail(requireProject(request.params.id)));
@@ -205,18 +205,18 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
   app.post<{ Params: { id: string } }>('/projects/:id/rotate-secret', async (request) => {
     const project = requireProject(request.params.id);
     if (project.kind !== 'project') throw invalid('Applications have no secret: replace their public key instead');
-    const rotated = projectErrors(() => ctx.store.projects.rotateSecret(project.id));
+    const rotated = await projectErrors(() => ctx.store.projects.rotateSecret(project.id));
     log.info({ projectId: project.id }, 'project secret rotated from the dashboard');
-    return detail(rotated);
+    return await detail(rotated);
   });
 
   app.put<{ Params: { id: string } }>('/projects/:id/public-key', async (request) => {
     const project = requireProject(request.params.id);
     if (project.kind !== 'application') throw invalid('Only applications have a public key');
     const { publicKey } = parseWith(publicKeySchema, request.body);
-    const { project: updated } = projectErrors(() => ctx.store.projects.ensureApplication(project.id, publicKey, project.name));
+    const { project: updated } = await projectErrors(() => ctx.store.projects.ensureApplication(project.id, publicKey, project.name));
     log.info({ applicationId: project.id }, 'application public key replaced from the dashboard');
-    return detail(updated);
+    return await detail(updated);
   });
 
   // Archive status and session monitoring callback URLs ('' or null removes one; absent leaves it).
@@ -224,13 +224,13 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
     const project = requireProject(request.params.id);
     const body = parseWith(callbacksSchema, request.body);
     try {
-      ctx.store.callbacks.set(project.id, body);
+      await ctx.store.callbacks.set(project.id, body);
     } catch (err) {
       if (err instanceof CallbackValidationError) throw invalid(err.message);
       throw err;
     }
-    log.info({ projectId: project.id, ...ctx.store.callbacks.get(project.id) }, 'project callbacks changed from the dashboard');
-    return detail(project);
+    log.info({ projectId: project.id, ...(await ctx.store.callbacks.get(project.id)) }, 'project callbacks changed from the dashboard');
+    return await detail(project);
   });
 
   // Archive storage, as the REST API's PUT …/archive/storage takes it; an empty or absent secretKey
@@ -244,13 +244,13 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
     const settings = parseStorageSettings(withSecret);
     storage.set(project.id, settings);
     log.info({ projectId: project.id, bucket: settings.bucket, endpoint: settings.endpoint ?? 'Amazon S3', fallback: settings.fallback }, 'archive storage set from the dashboard');
-    return detail(project);
+    return await detail(project);
   });
 
   app.delete<{ Params: { id: string } }>('/projects/:id/archive-storage', async (request) => {
     const project = requireProject(request.params.id);
     if (storage.delete(project.id)) log.info({ projectId: project.id }, 'archive storage removed from the dashboard');
-    return detail(project);
+    return await detail(project);
   });
 
   app.delete<{ Params: { id: string } }>('/projects/:id', async (request, reply) => {
@@ -265,7 +265,7 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
       if (session.projectId !== project.id) continue;
       for (const connectionId of [...session.connections.keys()]) {
         try {
-          ctx.sessions.forceDisconnect(project, session.id, connectionId);
+          await ctx.sessions.forceDisconnect(project, session.id, connectionId);
           disconnected++;
         } catch {
           // it left meanwhile
@@ -274,11 +274,11 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
     }
     const archives = await ctx.archives.deleteProjectArchives(project.id);
     await ctx.broadcasts.deleteProjectBroadcasts(project.id);
-    const sessionIds = ctx.store.db.prepare('SELECT id FROM sessions WHERE project_id = ?').pluck().all(project.id) as string[];
+    const sessionIds = await ctx.store.sessions.idsByProject(project.id);
     // Synchronously from here: what was recorded so far is written before the rows go, and nothing
     // about these sessions is recorded after.
     ctx.inspector.flush();
-    ctx.store.projects.delete(project.id);
+    await ctx.store.projects.delete(project.id);
     for (const sid of sessionIds) ctx.inspector.forgetSession(sid);
     log.info({ projectId: project.id, sessions: sessionIds.length, archives, disconnected }, 'project deleted from the dashboard');
     return reply.status(204).send();
@@ -286,13 +286,10 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
 
   // ---- sessions and demo tokens
 
-  // The first connection the Inspector saw in a session: who a row of the session list is about.
-  const firstConnection = ctx.store.db.prepare(
-    "SELECT connection_id AS connectionId, json_extract(details, '$.data') AS data FROM inspector_events WHERE session_id = ? AND type = 'connectionCreated' ORDER BY id LIMIT 1",
-  );
   const sessionItem = (r: SessionRecord): SessionListItem => {
     const s = ctx.inspector.getSession(r.id);
-    const first = s && s.connections > 0 ? (firstConnection.get(r.id) as { connectionId: string; data: string | null } | undefined) : undefined;
+    // The first connection the Inspector saw in the session: who a row of the list is about.
+    const first = s && s.connections > 0 ? ctx.inspector.firstConnection(r.id) : null;
     return {
       sessionId: r.id,
       mediaMode: r.mediaMode,
@@ -305,29 +302,23 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
       firstParticipant: first ? { connectionId: first.connectionId, data: first.data ?? null } : null,
     };
   };
-  // Sessions somebody joined, newest first. Whether anyone did is the Inspector's count, so a session
-  // whose Inspector data was pruned (COLLOQUY_INSPECTOR_RETENTION_DAYS) counts as never joined.
-  const joinedSessions = ctx.store.db.prepare(
-    `SELECT s.id FROM sessions s JOIN inspector_sessions i ON i.session_id = s.id
-     WHERE s.project_id = ? AND i.connections > 0 ORDER BY s.created_at DESC, s.id LIMIT ? OFFSET ?`,
-  );
 
   app.get<{ Params: { id: string } }>('/projects/:id/sessions', async (request) => {
     const project = requireProject(request.params.id);
     const { limit, offset, joined } = parseWith(sessionListSchema, request.query, 'Query');
     ctx.inspector.flush(); // the counts and events of the last moments are still in memory
-    if (joined === 'false') return ctx.store.sessions.listByProject(project.id, limit, offset).map(sessionItem);
-    const ids = joinedSessions.pluck().all(project.id, limit, offset) as string[];
-    return ids.flatMap((id) => {
-      const record = ctx.store.sessions.get(id);
-      return record ? [sessionItem(record)] : [];
-    });
+    if (joined === 'false') return (await ctx.store.sessions.listByProject(project.id, limit, offset)).map(sessionItem);
+    // Sessions somebody joined, newest first. Whether anyone did is the Inspector's count, so a session
+    // whose Inspector data was pruned (COLLOQUY_INSPECTOR_RETENTION_DAYS) counts as never joined.
+    const ids = ctx.inspector.joinedSessionIds(project.id, limit, offset);
+    const records = await Promise.all(ids.map((id) => ctx.store.sessions.get(id)));
+    return records.flatMap((record) => (record ? [sessionItem(record)] : []));
   });
 
   app.post<{ Params: { id: string } }>('/projects/:id/sessions', async (request, reply) => {
     const project = requireProject(request.params.id);
     const body = parseWith(sessionSchema, request.body ?? {});
-    const record = ctx.sessions.create(project, {
+    const record = await ctx.sessions.create(project, {
       mediaMode: body.mediaMode,
       archiveMode: body.archiveMode,
       location: null,
@@ -345,17 +336,19 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
     // Everything that can refuse the request is checked before a new session is made, so a refused
     // token leaves no session behind.
     const privateKey = project.kind === 'application' ? applicationKey(project, body.privateKey) : null;
-    if (body.sessionId !== undefined) ctx.sessions.require(project, body.sessionId);
+    if (body.sessionId !== undefined) await ctx.sessions.require(project, body.sessionId);
     const sessionId =
       body.sessionId ??
-      ctx.sessions.create(project, {
-        mediaMode: body.newSession!.mediaMode,
-        archiveMode: body.newSession!.archiveMode,
-        location: null,
-        archiveName: null,
-        archiveResolution: null,
-        e2ee: false,
-      }).id;
+      (
+        await ctx.sessions.create(project, {
+          mediaMode: body.newSession!.mediaMode,
+          archiveMode: body.newSession!.archiveMode,
+          location: null,
+          archiveName: null,
+          archiveResolution: null,
+          e2ee: false,
+        })
+      ).id;
     const expireTime = Math.floor(Date.now() / 1000) + body.ttlSeconds;
     const tokenOptions = { sessionId, role: body.role, data: body.data, expireTime };
     const token = privateKey
@@ -376,9 +369,9 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
 
   // ---- live sessions and the Inspector
 
-  const requireSession = (request: FastifyRequest<{ Params: { id: string; sid: string } }>): { project: Project; record: SessionRecord } => {
+  const requireSession = async (request: FastifyRequest<{ Params: { id: string; sid: string } }>): Promise<{ project: Project; record: SessionRecord }> => {
     const project = requireProject(request.params.id);
-    return { project, record: ctx.sessions.require(project, request.params.sid) };
+    return { project, record: await ctx.sessions.require(project, request.params.sid) };
   };
 
   app.get<{ Params: { id: string } }>('/projects/:id/live', async (request) => ctx.inspector.liveSessions(requireProject(request.params.id).id));
@@ -390,7 +383,7 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
   });
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid', async (request) => {
-    const { record } = requireSession(request);
+    const { record } = await requireSession(request);
     return {
       session: sessionItem(record),
       summary: ctx.inspector.getSession(record.id),
@@ -401,18 +394,18 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/events', async (request) => {
     const query = parseEventQuery(request.query);
-    const { record } = requireSession(request);
+    const { record } = await requireSession(request);
     return ctx.inspector.events(record.id, query);
   });
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/quality', async (request) => {
     const query = parseQualityQuery(request.query);
-    const { record } = requireSession(request);
+    const { record } = await requireSession(request);
     return { ...ctx.inspector.quality(record.id, query), scores: ctx.inspector.scores(record.id, { since: query.since, until: query.until }) };
   });
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/live', async (request) => {
-    const { record } = requireSession(request);
+    const { record } = await requireSession(request);
     return { live: ctx.inspector.liveSession(record.id) };
   });
 

@@ -11,7 +11,7 @@ type SignalRequest = FastifyRequest<{ Params: { sessionId: string; connectionId?
 export async function signalRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const send = async (request: SignalRequest, reply: FastifyReply) => {
     const { type, data } = readSignalBody(request.body);
-    ctx.sessions.signal(request.project, request.params.sessionId, request.params.connectionId ?? null, type, data);
+    await ctx.sessions.signal(request.project, request.params.sessionId, request.params.connectionId ?? null, type, data);
     return reply.status(204).send();
   };
   app.post('/session/:sessionId/signal', send);

@@ -141,7 +141,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     this.#options = options;
   }
 
-  create(project: Project, options: CreateSessionOptions): SessionRecord {
+  async create(project: Project, options: CreateSessionOptions): Promise<SessionRecord> {
     if (options.archiveMode === 'always' && options.mediaMode === 'relayed') {
       throw invalid('archiveMode "always" requires a routed session (p2p.preference=disabled): relayed sessions cannot be archived');
     }
@@ -163,22 +163,22 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
       location: options.location,
       createdAt,
     };
-    this.#store.sessions.insert(record);
+    await this.#store.sessions.insert(record);
     this.#log.info({ sessionId: record.id, projectId: project.id, mediaMode: record.mediaMode, archiveMode: record.archiveMode }, 'session created');
     return record;
   }
 
   /** The project's session with this ID; 404 when it does not exist or belongs to another project. */
-  require(project: Project, sessionId: string): SessionRecord {
+  async require(project: Project, sessionId: string): Promise<SessionRecord> {
     const fields = parseSessionId(sessionId);
     if (!fields) throw notFound('Session not found: the session ID is not valid', 404);
-    const record = this.#store.sessions.get(sessionId);
+    const record = await this.#store.sessions.get(sessionId);
     if (!record || record.projectId !== project.id) throw notFound('Session not found', 404);
     return record;
   }
 
   /** The stored session with this id, whatever its project; null when unknown or malformed. */
-  find(sessionId: string): SessionRecord | null {
+  async find(sessionId: string): Promise<SessionRecord | null> {
     if (!parseSessionId(sessionId)) return null;
     return this.#store.sessions.get(sessionId);
   }
@@ -220,16 +220,16 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   }
 
   /** Connections currently in the session, oldest first. */
-  listConnections(project: Project, sessionId: string): ConnectionSummary[] {
-    this.require(project, sessionId);
+  async listConnections(project: Project, sessionId: string): Promise<ConnectionSummary[]> {
+    await this.require(project, sessionId);
     const session = this.#live.get(sessionId);
     if (!session) return [];
     return [...session.connections.values()].map((c) => ({ connectionId: c.id, connectionState: 'Connected', createdAt: c.creationTime }));
   }
 
   /** Sends a signal from the app server (REST) to every connection, or to one. Not rate-limited. */
-  signal(project: Project, sessionId: string, connectionId: string | null, type: string | undefined, data: string): void {
-    this.require(project, sessionId);
+  async signal(project: Project, sessionId: string, connectionId: string | null, type: string | undefined, data: string): Promise<void> {
+    await this.require(project, sessionId);
     const session = this.#live.get(sessionId);
     if (!session) {
       if (connectionId === null) throw notFound('Not found. No clients are actively connected to the OpenTok session.', 404);
@@ -250,8 +250,8 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   }
 
   /** Force-disconnects a connection on behalf of the app server (REST). */
-  forceDisconnect(project: Project, sessionId: string, connectionId: string): void {
-    this.require(project, sessionId);
+  async forceDisconnect(project: Project, sessionId: string, connectionId: string): Promise<void> {
+    await this.require(project, sessionId);
     const target = this.#live.get(sessionId)?.getConnection(connectionId);
     if (!target) throw notFound('Not found. The client specified by the connection ID is not connected to the session.', 404);
     this.#forceDisconnect(target, { origin: 'rest' });
@@ -492,28 +492,28 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   }
 
   /** Streams currently live in the session, oldest first (REST). */
-  listStreams(project: Project, sessionId: string): StreamSummary[] {
-    this.require(project, sessionId);
+  async listStreams(project: Project, sessionId: string): Promise<StreamSummary[]> {
+    await this.require(project, sessionId);
     return (this.#live.get(sessionId)?.liveStreams() ?? []).map((s) => s.summary());
   }
 
-  getStream(project: Project, sessionId: string, streamId: string): StreamSummary {
-    return this.#restStream(project, sessionId, streamId).summary();
+  async getStream(project: Project, sessionId: string, streamId: string): Promise<StreamSummary> {
+    return (await this.#restStream(project, sessionId, streamId)).summary();
   }
 
   /**
    * Sets the layout classes of live streams (REST); every id is checked before anything changes,
    * so a request naming one unknown stream changes nothing (404).
    */
-  setStreamClassLists(project: Project, sessionId: string, items: Array<{ id: string; layoutClassList: string[] }>): void {
-    this.require(project, sessionId);
-    const streams = items.map((item) => this.#restStream(project, sessionId, item.id));
+  async setStreamClassLists(project: Project, sessionId: string, items: Array<{ id: string; layoutClassList: string[] }>): Promise<void> {
+    await this.require(project, sessionId);
+    const streams = items.map((item) => this.#liveStream(sessionId, item.id));
     items.forEach((item, i) => streams[i]!.setLayoutClassList(item.layoutClassList));
   }
 
   /** Force-mutes one stream on behalf of the app server (REST). */
-  forceMuteStream(project: Project, sessionId: string, streamId: string): void {
-    const stream = this.#restStream(project, sessionId, streamId);
+  async forceMuteStream(project: Project, sessionId: string, streamId: string): Promise<void> {
+    const stream = await this.#restStream(project, sessionId, streamId);
     const session = this.#live.get(sessionId)!;
     this.#moderation(session, 'forceMute', { origin: 'rest' }, stream);
     stream.forceMuteAudio();
@@ -523,8 +523,8 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
    * Force-mutes every stream but the excluded ones, and (while active) every stream published later;
    * `active: false` lifts it for later publishers. Kept per session id, also while nobody is connected.
    */
-  muteAll(project: Project, sessionId: string, active: boolean, excludedStreamIds: string[]): void {
-    const record = this.require(project, sessionId);
+  async muteAll(project: Project, sessionId: string, active: boolean, excludedStreamIds: string[]): Promise<void> {
+    const record = await this.require(project, sessionId);
     if (active) this.#muteAll.set(sessionId, new Set(excludedStreamIds));
     else this.#muteAll.delete(sessionId);
     const session = this.#live.get(sessionId);
@@ -557,8 +557,12 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   /** Whether live captions run for a session (captions/ sets this); a session starting live applies it. */
   captionsRunning: (sessionId: string) => boolean = () => false;
 
-  #restStream(project: Project, sessionId: string, streamId: string): Stream {
-    this.require(project, sessionId);
+  async #restStream(project: Project, sessionId: string, streamId: string): Promise<Stream> {
+    await this.require(project, sessionId);
+    return this.#liveStream(sessionId, streamId);
+  }
+
+  #liveStream(sessionId: string, streamId: string): Stream {
     const stream = this.#live.get(sessionId)?.getLiveStream(streamId);
     if (!stream) throw notFound('Stream not found', 404);
     return stream;

@@ -1,44 +1,45 @@
-// The SQLite database in the data folder, opened with WAL so that the CLI can read and write while
-// the server runs. Schema changes are named migrations, applied once each in the order given; each
-// module owns its own list (store/schema.ts, archiving/schema.ts, ...). Never edit a shipped one:
-// append a new one.
+// Which engine the store runs on: SQLite in the data folder (the default, `<dataDir>/colloquy.db`)
+// or PostgreSQL when COLLOQUY_DATABASE_URL names one (several nodes share it). The caller gives the
+// migrations to apply (every module owns its tables' list; the server composes them).
 
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { PostgresDatabase } from './postgres.js';
+import { SqliteDatabase } from './sqlite.js';
+import type { Migration, SqlDatabase } from './sql.js';
 
-export type Db = Database.Database;
+/** The better-sqlite3 handle, for the repositories not yet on the async query layer (SQLite only). */
+export type { RawSqlite as Db } from './sqlite.js';
+export type { Migration, Sql, SqlDatabase, SqlStatement, SqlValue, Engine } from './sql.js';
 
-export interface Migration {
-  /** Unique, stable name, e.g. `core-001-projects`. */
-  id: string;
-  sql: string;
+export const DATABASE_FILE = 'colloquy.db';
+
+export interface DatabaseLocation {
+  dataDir: string;
+  /** `postgres://…` (or `postgresql://…`); SQLite in the data folder when absent. */
+  databaseUrl?: string | null;
 }
 
-/** Opens (creating if needed) `<dataDir>/colloquy.db` and applies the migrations not yet applied. */
-export function openDatabase(dataDir: string, migrations: readonly Migration[]): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const db = new Database(join(dataDir, 'colloquy.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db, migrations);
-  return db;
+/** True for a URL the PostgreSQL engine takes. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
 }
 
-function migrate(db: Db, migrations: readonly Migration[]): void {
-  db.exec('CREATE TABLE IF NOT EXISTS migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
-  const applied = new Set(db.prepare('SELECT id FROM migrations').pluck().all() as string[]);
-  const record = db.prepare('INSERT INTO migrations (id, applied_at) VALUES (?, ?)');
-  const seen = new Set<string>();
-  for (const migration of migrations) {
-    if (seen.has(migration.id)) throw new Error(`duplicate migration id ${migration.id}`);
-    seen.add(migration.id);
-    if (applied.has(migration.id)) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      record.run(migration.id, Date.now());
-    })();
+/** Opens the database and applies the migrations not yet applied. */
+export async function openDatabase(location: DatabaseLocation, migrations: readonly Migration[]): Promise<SqlDatabase> {
+  let db: SqlDatabase;
+  if (location.databaseUrl) {
+    if (!isPostgresUrl(location.databaseUrl)) throw new Error('COLLOQUY_DATABASE_URL must be a postgres:// URL');
+    db = new PostgresDatabase(location.databaseUrl);
+  } else {
+    mkdirSync(location.dataDir, { recursive: true });
+    db = SqliteDatabase.open(join(location.dataDir, DATABASE_FILE));
   }
+  try {
+    await db.migrate(migrations);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
 }
