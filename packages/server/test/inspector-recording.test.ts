@@ -57,7 +57,7 @@ describe('inspector recording from live sessions', () => {
       const c = await WsClient.join(other.url, sessionId, otherSdk.generateToken(sessionId));
       await other.server.close();
       // Read back what was flushed at shutdown, through a fresh store on the same folder.
-      const { Store } = await import('../src/store/index.js');
+      const { openServerStore } = await import('../src/server-store.js');
       const reopened = await openServerStore({ dataDir: other.dataDir });
       try {
         const rows = reopened.legacySqlite('test')
