@@ -9,4 +9,6 @@
 # (the test speech), and for the cluster tests redis-server (node liveness, load and session placement). Needs root (or passwordless sudo). Safe to run again: it does
 # nothing when everything is there.
 set -euo pipefail
-INSTALL_LABEL=setup-system exec "$(dirname "$0")/install-debian-packages.sh" chromium ffmpeg php-cli php-curl php-xml php-mbstring phpunit unzip coturn nginx openssl iproute2 nftables systemd baresip sox pocketsphinx pocketsphinx-en-us espeak-ng redis-server
+# postgresql: the store suite runs every repository against a PostgreSQL it starts itself (initdb and
+# postgres from /usr/lib/postgresql/*/bin; as root through `unshare -U` from util-linux).
+INSTALL_LABEL=setup-system exec "$(dirname "$0")/install-debian-packages.sh" chromium ffmpeg php-cli php-curl php-xml php-mbstring phpunit unzip coturn nginx openssl iproute2 nftables systemd baresip sox pocketsphinx pocketsphinx-en-us espeak-ng redis-server postgresql util-linux

@@ -34,3 +34,14 @@ export function percentile(values: number[], p: number): number {
 export function fmt(value: number | null | undefined, digits = 0): string {
   return value === null || value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 }
+
+/** Median µs per call of `fn` over `rounds` rounds of `ops` calls (awaited one at a time). */
+export async function medianMicros(rounds: number, ops: number, fn: () => unknown): Promise<number> {
+  const perRound: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < ops; i++) await fn();
+    perRound.push(Number(process.hrtime.bigint() - start) / 1000 / ops);
+  }
+  return median(perRound);
+}

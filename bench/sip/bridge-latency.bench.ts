@@ -55,7 +55,7 @@ try {
   const { sessionId } = await sdk.createSession({ mediaMode: 'routed' });
   const sessions = t.server.sessions;
   const claims = verifyClientToken(sdk.generateToken(sessionId), { projects: t.server.store.projects, sessionId });
-  const { connection } = sessions.join(sessions.find(sessionId)!, claims, { userAgent: 'bench', ip: '127.0.0.1', sdk: null });
+  const { connection } = sessions.join((await sessions.find(sessionId))!, claims, { userAgent: 'bench', ip: '127.0.0.1', sdk: null });
   const speaker = new SessionPublisher('127.0.0.1');
   const published = await sessions.publish(connection, { name: 'speaker', videoType: null, hasAudio: true, hasVideo: false, videoDimensions: null, frameRate: null, sdp: await speaker.createOffer() });
   await speaker.acceptAnswer(published.sdp!);

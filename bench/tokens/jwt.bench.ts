@@ -7,7 +7,7 @@
 import { generateKeyPairSync, createSecretKey } from 'node:crypto';
 import { decodeJwt, signJwt, verifyJwtSignature } from '@colloquy/tokens';
 import { SignJWT, compactVerify } from 'jose';
-import { envInt, fmt, median, table } from '../lib/stats.js';
+import { envInt, fmt, medianMicros, table } from '../lib/stats.js';
 
 const ROUNDS = envInt('ROUNDS', 7);
 const OPS = envInt('OPS', 2000);
@@ -17,16 +17,7 @@ const secretKey = createSecretKey(Buffer.from(secret));
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const claims = { iss: '12345678', ist: 'project', iat: 1_700_000_000, exp: 4_000_000_000, scope: 'session.connect', role: 'publisher' };
 
-/** Median µs per call of `fn` over ROUNDS rounds of `ops` calls (awaited one at a time). */
-async function measure(ops: number, fn: () => unknown): Promise<number> {
-  const perRound: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < ops; i++) await fn();
-    perRound.push(Number(process.hrtime.bigint() - start) / 1000 / ops);
-  }
-  return median(perRound);
-}
+const measure = (ops: number, fn: () => unknown): Promise<number> => medianMicros(ROUNDS, ops, fn);
 
 const ourHs = signJwt(claims, secret, 'HS256');
 const ourRs = signJwt(claims, privateKey, 'RS256');

@@ -190,7 +190,7 @@ describe('joining', () => {
       const list = await waitForEvents(five[i]!, (l) => l.some((e) => e.type === 'connectionDestroyed'));
       expect(list.filter((e) => e.type === 'connectionDestroyed')).toEqual([{ type: 'connectionDestroyed', id: ids[2], reason: 'clientDisconnected' }]);
     }
-    const listed = t.server.sessions.listConnections(t.server.store.projects.get(t.apiKey)!, sessionId);
+    const listed = await t.server.sessions.listConnections(t.server.store.projects.get(t.apiKey)!, sessionId);
     expect(listed.map((c) => c.connectionId).sort()).toEqual([ids[0], ids[1], ids[3], ids[4]].sort());
   });
 });
@@ -201,7 +201,7 @@ describe('protocol v2 connection events', () => {
     const p = await openPage();
     const own = await joinAs(p, sessionId, 'publisher', 'name=Watcher');
     // Ten connections join in one turn of the server's event loop (a class starting), with data.
-    const record = t.server.sessions.find(sessionId)!;
+    const record = (await t.server.sessions.find(sessionId))!;
     const claims = { kind: 'jwt', projectId: record.projectId, sessionId, role: 'publisher', expireTime: Math.floor(Date.now() / 1000) + 3600, initialLayoutClassList: [] };
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {

@@ -144,7 +144,7 @@ describe("Colloquy's own TLS (COLLOQUY_TLS_CERT/KEY)", () => {
     expect(t.url).toMatch(/^https:/);
     // The session is made in the domain: Node's REST client would not trust the test certificate.
     const project = t.server.store.projects.get(t.apiKey)!;
-    const { id: sessionId } = t.server.sessions.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+    const { id: sessionId } = await t.server.sessions.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
     const call = await runCall(browser, app.url, { restUrl: t.url, apiKey: t.apiKey, apiSecret: t.apiSecret, mediaMode: 'routed', sessionId });
     try {
       expect(call.width).toBeGreaterThan(0);

@@ -275,12 +275,12 @@ describe('dashboard', () => {
     expect(await page.inputValue('#project-picker')).toBe(projectId);
 
     const relayed = await generateToken({ mode: 'relayed', role: 'publisher', data: 'name=Relayed', expiry: '86400' });
-    expect(t.server.store.sessions.get(relayed.sessionId)).toMatchObject({ projectId, mediaMode: 'relayed' });
+    expect(await t.server.store.sessions.get(relayed.sessionId)).toMatchObject({ projectId, mediaMode: 'relayed' });
     unjoinedSessionId = relayed.sessionId;
 
     const routed = await generateToken({ mode: 'routed', role: 'moderator', data: 'name=Alice', expiry: '3600' });
     sessionId = routed.sessionId;
-    expect(t.server.store.sessions.get(sessionId)).toMatchObject({ projectId, mediaMode: 'routed' });
+    expect(await t.server.store.sessions.get(sessionId)).toMatchObject({ projectId, mediaMode: 'routed' });
     const claims = verifyClientToken(routed.token, { projects: t.server.store.projects, sessionId });
     expect(claims).toMatchObject({ role: 'moderator', connectionData: 'name=Alice' });
     expect(claims.expireTime - Date.now() / 1000).toBeGreaterThan(3500);
@@ -665,7 +665,7 @@ describe('dashboard', () => {
     // A token for a new session of the application without its private key: refused, and no
     // session is left behind; with the key, one session and a token.
     const app = t.server.store.projects.list().find((p) => p.name === 'Browser app')!;
-    const appSessions = () => t.server.store.db.prepare('SELECT COUNT(*) FROM sessions WHERE project_id = ?').pluck().get(app.id) as number;
+    const appSessions = () => t.server.store.sessions.countByProject(app.id);
     await page.goto(`${t.url}/#/tokens`);
     await page.selectOption('#project-picker', app.id);
     await page.waitForSelector('#private-key-input');
@@ -673,11 +673,11 @@ describe('dashboard', () => {
     await page.click('#generate-token');
     await page.waitForSelector('#token-result .error-box');
     expect(await page.textContent('#token-result .error-box')).toMatch(/private key/);
-    expect(appSessions()).toBe(0);
+    expect(await appSessions()).toBe(0);
     await page.fill('#private-key-input', privateKey);
     await page.click('#generate-token');
     await page.waitForSelector('#token-output');
-    expect(appSessions()).toBe(1);
+    expect(await appSessions()).toBe(1);
 
     await page.goto(`${t.url}/#/projects/${projectId}`);
     await page.waitForSelector('#delete-project');
@@ -687,7 +687,7 @@ describe('dashboard', () => {
     await page.click('#delete-project');
     await page.waitForSelector('#projects-table');
     expect(t.server.store.projects.get(projectId)).toBeNull();
-    expect(t.server.store.sessions.get(sessionId)).toBeNull();
+    expect(await t.server.store.sessions.get(sessionId)).toBeNull();
     expect(t.server.inspector.events(sessionId).items).toEqual([]);
     // …and its archives, files included.
     expect(t.server.archives.list(projectId).count).toBe(0);

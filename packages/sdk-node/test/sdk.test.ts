@@ -45,12 +45,12 @@ describe('Colloquy (project credentials)', () => {
     const routed = await sdk.createSession();
     expect(routed).toMatchObject({ mediaMode: 'routed', archiveMode: 'manual', e2ee: false });
     const always = await sdk.createSession({ archiveMode: 'always', archiveName: 'Standup', archiveResolution: '1280x720', location: '10.0.0.7' });
-    expect(server.store.sessions.get(always.sessionId)).toMatchObject({ archiveMode: 'always', archiveName: 'Standup', archiveResolution: '1280x720', location: '10.0.0.7' });
+    expect((await server.store.sessions.get(always.sessionId))).toMatchObject({ archiveMode: 'always', archiveName: 'Standup', archiveResolution: '1280x720', location: '10.0.0.7' });
     const relayed = await sdk.createSession({ mediaMode: 'relayed' });
-    expect(server.store.sessions.get(relayed.sessionId)?.mediaMode).toBe('relayed');
+    expect((await server.store.sessions.get(relayed.sessionId))?.mediaMode).toBe('relayed');
     const e2ee = await sdk.createSession({ e2ee: true });
     expect(e2ee).toMatchObject({ mediaMode: 'routed', e2ee: true });
-    expect(server.store.sessions.get(e2ee.sessionId)?.e2ee).toBe(true);
+    expect((await server.store.sessions.get(e2ee.sessionId))?.e2ee).toBe(true);
     // End-to-end encryption needs the media router, and nothing that archives the media.
     await expect(sdk.createSession({ e2ee: true, mediaMode: 'relayed' })).rejects.toThrow(/routed/);
     await expect(sdk.createSession({ e2ee: true, archiveMode: 'always' })).rejects.toThrow(/archiveMode/);

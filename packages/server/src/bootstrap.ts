@@ -17,12 +17,12 @@ export interface BootstrapResult {
 
 export const DEV_PROJECT_NAME = 'Development';
 
-export function bootstrapProjects(config: Config, store: Store, logger: Logger): BootstrapResult {
+export async function bootstrapProjects(config: Config, store: Store, logger: Logger): Promise<BootstrapResult> {
   const log = logger.child({ module: 'bootstrap' });
   let defaultProject: Project | null = null;
   let createdDevProject: Project | null = null;
   if (config.apiKey && config.apiSecret) {
-    const { project, created } = store.projects.ensureProject(config.apiKey, config.apiSecret);
+    const { project, created } = await store.projects.ensureProject(config.apiKey, config.apiSecret);
     log.info({ apiKey: project.id, created }, 'project from COLLOQUY_API_KEY ensured');
     defaultProject = project;
   }
@@ -33,12 +33,12 @@ export function bootstrapProjects(config: Config, store: Store, logger: Logger):
     } catch (err) {
       throw new ConfigError(`cannot read COLLOQUY_PUBLIC_KEY_FILE ${config.publicKeyFile}: ${(err as Error).message}`);
     }
-    const { project, created } = store.projects.ensureApplication(config.applicationId, pem);
+    const { project, created } = await store.projects.ensureApplication(config.applicationId, pem);
     log.info({ applicationId: project.id, created }, 'application from COLLOQUY_APPLICATION_ID ensured');
     defaultProject ??= project;
   }
   if (!defaultProject && store.projects.count() === 0) {
-    createdDevProject = store.projects.createProject(DEV_PROJECT_NAME);
+    createdDevProject = await store.projects.createProject(DEV_PROJECT_NAME);
     log.info({ apiKey: createdDevProject.id }, 'development project created');
   }
   defaultProject ??= store.projects.list().find((p) => p.kind === 'project') ?? store.projects.list()[0] ?? null;

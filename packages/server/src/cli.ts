@@ -19,7 +19,7 @@ import { ListenError } from './listen-error.js';
 import { ProjectValidationError } from './store/projects.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { BackupError, backupDatabase, restoreDatabase } from './store/backup.js';
-import { Store } from './store/index.js';
+import { openServerStore, SERVER_MIGRATIONS, type ServerStore } from './server-store.js';
 import { VIDEO_CHAT_PATH } from './video-chat.js';
 
 /**
@@ -122,22 +122,21 @@ function printBanner(url: string, bootstrap: BootstrapResult, adminPassword: str
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-function openStore(): Store {
-  const config = loadConfig();
-  return Store.open(config.dataDir, config.databaseFile);
+function openStore(): Promise<ServerStore> {
+  return openServerStore(loadConfig());
 }
 
-function projectCommand(args: string[]): void {
+async function projectCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub !== 'create' && sub !== 'list' && sub !== 'callbacks') fail(sub === undefined ? 'project needs a subcommand: create, list or callbacks' : `unknown project subcommand "${sub}" (create, list or callbacks)`);
   const values = options(rest, { name: { type: 'string' }, 'public-key': { type: 'string' }, project: { type: 'string' }, archive: { type: 'string' }, session: { type: 'string' } });
   if (sub === 'create' && !values.name) fail('project create needs --name');
   if (sub === 'callbacks' && !values.project) fail('project callbacks needs --project KEY');
   const pem = sub === 'create' && values['public-key'] ? readUserFile(values['public-key'], 'the public key file') : null;
-  const store = openStore();
+  const store = await openStore();
   try {
     if (sub === 'create') {
-      const project = pem ? store.projects.createApplication(values.name!, pem) : store.projects.createProject(values.name!);
+      const project = pem ? await store.projects.createApplication(values.name!, pem) : await store.projects.createProject(values.name!);
       print(
         project.kind === 'project'
           ? { apiKey: project.id, apiSecret: project.secret, name: project.name, kind: project.kind }
@@ -148,14 +147,14 @@ function projectCommand(args: string[]): void {
     } else {
       const project = store.projects.get(values.project!.toLowerCase()) ?? fail(`no project ${values.project}`);
       // --archive/--session URL sets one ('' removes it); without either, prints them.
-      print(store.callbacks.set(project.id, { archive: values.archive, session: values.session }));
+      print(await store.callbacks.set(project.id, { archive: values.archive, session: values.session }));
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-function sessionCommand(args: string[]): void {
+async function sessionCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub !== 'create') fail(sub === undefined ? 'session needs a subcommand: create' : `unknown session subcommand "${sub}" (create)`);
   const values = options(rest, { project: { type: 'string' }, relayed: { type: 'boolean' }, 'archive-mode': { type: 'string' } });
@@ -163,11 +162,11 @@ function sessionCommand(args: string[]): void {
   const archiveMode = values['archive-mode'] ?? 'manual';
   if (archiveMode !== 'manual' && archiveMode !== 'always') fail('--archive-mode must be manual or always');
   if (archiveMode === 'always' && values.relayed) fail('--archive-mode always needs a routed session: relayed sessions cannot be archived (leave out --relayed)');
-  const store = openStore();
+  const store = await openStore();
   try {
     const project = store.projects.get(values.project.toLowerCase()) ?? fail(`no project ${values.project}`);
     const sessions = new SessionManager(store, createLogger({ logLevel: 'warn', logPretty: false }));
-    const record = sessions.create(project, {
+    const record = await sessions.create(project, {
       mediaMode: values.relayed ? 'relayed' : 'routed',
       archiveMode,
       location: null,
@@ -177,11 +176,11 @@ function sessionCommand(args: string[]): void {
     });
     process.stdout.write(record.id + '\n');
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-function tokenCommand(args: string[]): void {
+async function tokenCommand(args: string[]): Promise<void> {
   const values = options(args, {
     project: { type: 'string' },
     session: { type: 'string' },
@@ -199,10 +198,10 @@ function tokenCommand(args: string[]): void {
   const kind = values.kind ?? 'jwt';
   if (kind !== 'jwt' && kind !== 't1') fail('--kind must be jwt or t1');
   const privateKey = values['private-key'] ? readUserFile(values['private-key'], 'the private key file') : null;
-  const store = openStore();
+  const store = await openStore();
   try {
     const project = store.projects.get(values.project.toLowerCase()) ?? fail(`no project ${values.project}`);
-    const record = store.sessions.get(values.session);
+    const record = await store.sessions.get(values.session);
     if (!record || record.projectId !== project.id) fail(`no session ${values.session} in project ${project.id}`);
     const tokenOptions = { sessionId: values.session, role: role as Role, data: values.data, expireTime: Math.floor(Date.now() / 1000) + ttl };
     let token: string;
@@ -220,7 +219,7 @@ function tokenCommand(args: string[]): void {
     }
     process.stdout.write(token + '\n');
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -230,20 +229,23 @@ async function adminCommand(args: string[]): Promise<void> {
   options(rest, {});
   const config = loadConfig();
   if (config.adminPassword !== null) fail('COLLOQUY_ADMIN_PASSWORD is set: the dashboard uses it; change it there');
-  const store = Store.open(config.dataDir, config.databaseFile);
+  const store = await openServerStore(config);
   try {
     const password = generatePassword();
     await new AdminAuth(store.db).setStoredPassword(password);
     process.stdout.write(`New dashboard password (every browser was signed out): ${password}\n`);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 /** `colloquy backup FILE` / `colloquy restore FILE`: the logic is store/backup.ts. */
 async function backupCommand(command: 'backup' | 'restore', args: string[]): Promise<void> {
   if (args.length !== 1 || args[0]!.startsWith('-')) fail(`${command} needs one FILE`);
-  const { dataDir, databaseFile } = loadConfig();
+  const { dataDir, databaseUrl, databaseFile } = loadConfig();
+  if (databaseUrl) {
+    fail(`${command} copies the SQLite database of the data folder; this server uses PostgreSQL (COLLOQUY_DATABASE_URL): use PostgreSQL's own tools (pg_dump to back up, pg_restore or psql to restore; see docs/deploy.md)`);
+  }
   // The shared file of a cluster is several nodes' database: back it up with sqlite3's .backup.
   if (databaseFile !== null) fail(`${command} works on the data folder's own database; COLLOQUY_DATABASE_URL names a shared file (${databaseFile}): use sqlite3 ${databaseFile} ".backup FILE"`);
   try {
@@ -251,7 +253,7 @@ async function backupCommand(command: 'backup' | 'restore', args: string[]): Pro
       const bytes = await backupDatabase(dataDir, args[0]!);
       process.stdout.write(`Backed up ${dataDir} to ${args[0]} (${bytes} bytes)\n`);
     } else {
-      const { previous, migrationsApplied } = restoreDatabase(dataDir, args[0]!);
+      const { previous, migrationsApplied } = await restoreDatabase(dataDir, args[0]!, SERVER_MIGRATIONS);
       process.stdout.write(`Restored ${args[0]} into ${dataDir}${previous ? `; the replaced database is ${previous}` : ''}${migrationsApplied ? `; ${migrationsApplied} newer migrations applied` : ''}\n`);
     }
   } catch (err) {
@@ -280,7 +282,7 @@ function print(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-const ENVIRONMENT = `Environment: PORT, HOST, COLLOQUY_DATA_DIR, COLLOQUY_PUBLIC_URL, COLLOQUY_API_KEY,
+const ENVIRONMENT = `Environment: PORT, HOST, COLLOQUY_DATA_DIR, COLLOQUY_DATABASE_URL, COLLOQUY_PUBLIC_URL, COLLOQUY_API_KEY,
 COLLOQUY_API_SECRET, COLLOQUY_APPLICATION_ID, COLLOQUY_PUBLIC_KEY_FILE, COLLOQUY_ADMIN_PASSWORD,
 COLLOQUY_INSPECTOR_RETENTION_DAYS, COLLOQUY_VIDEO_CHAT, LOG_LEVEL (see README).`;
 
@@ -353,7 +355,8 @@ COLLOQUY_ADMIN_PASSWORD is set (the dashboard uses that one).`,
     help: `Usage: colloquy backup FILE
 
 Copies the database in COLLOQUY_DATA_DIR to FILE with SQLite's online backup, safe while the server
-runs. Archive files (COLLOQUY_DATA_DIR/archives) are not included: copy them with your file backups.`,
+runs. Archive files (COLLOQUY_DATA_DIR/archives) are not included: copy them with your file backups.
+SQLite only: with COLLOQUY_DATABASE_URL (PostgreSQL) use pg_dump.`,
     run: (args) => backupCommand('backup', args),
   },
   {
@@ -364,7 +367,7 @@ runs. Archive files (COLLOQUY_DATA_DIR/archives) are not included: copy them wit
 
 Replaces the database in COLLOQUY_DATA_DIR with the backup FILE. Refused while a server runs on that
 data folder and for a backup made by a newer release; the replaced database is kept beside it and
-migrations the backup lacks are applied.`,
+migrations the backup lacks are applied. SQLite only: with COLLOQUY_DATABASE_URL use pg_restore.`,
     run: (args) => backupCommand('restore', args),
   },
   {

@@ -18,6 +18,8 @@ export interface Config {
   databaseFile: string | null;
   /** Cluster mode (`COLLOQUY_REDIS_URL` and the settings in cluster/settings.ts); null: a single node. */
   cluster: ClusterSettings | null;
+  /** PostgreSQL instead of SQLite in the data folder (`COLLOQUY_DATABASE_URL=postgres://…`); null: SQLite. */
+  databaseUrl: string | null;
   /** Absolute base URL clients and download links use (`COLLOQUY_PUBLIC_URL`); derived from the request when unset. */
   publicUrl: string | null;
   /** pino level (`LOG_LEVEL`, default info). */
@@ -249,6 +251,12 @@ export function loadConfig(env: Env = process.env): Config {
   if (applicationId !== null && !UUID.test(applicationId)) {
     throw new ConfigError(`COLLOQUY_APPLICATION_ID must be a UUID; got ${JSON.stringify(applicationId)}`);
   }
+  // COLLOQUY_DATABASE_URL: postgres://… (databaseUrl), or sqlite:/path (databaseFile, read by clusterVars).
+  const databaseUrlVar = strVar(env, 'COLLOQUY_DATABASE_URL');
+  if (databaseUrlVar !== null && !/^postgres(ql)?:\/\/./i.test(databaseUrlVar) && !/^sqlite:./i.test(databaseUrlVar)) {
+    throw new ConfigError('COLLOQUY_DATABASE_URL must be a postgres:// URL, or sqlite:/path/to/file.db (one machine only); leave it unset for SQLite in the data folder');
+  }
+  const databaseUrl = databaseUrlVar !== null && /^postgres/i.test(databaseUrlVar) ? databaseUrlVar : null;
   const publicUrl = strVar(env, 'COLLOQUY_PUBLIC_URL');
   if (publicUrl !== null) {
     let url: URL;
@@ -312,6 +320,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     dataDir: resolve(strVar(env, 'COLLOQUY_DATA_DIR') ?? './data'),
     ...clusterVars(env),
+    databaseUrl,
     publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
     logLevel,
     logPretty: env['LOG_PRETTY'] === '1',

@@ -10,3 +10,4 @@ export { SessionPublisher, publishAudioStream, StreamAudioTap, SessionAudioMixer
 export { PocketsphinxProvider, findPocketsphinxModels, DEFAULT_POCKETSPHINX_MODEL_DIR } from './captions/pocketsphinx-provider.js';
 export type { SpeechToTextProvider, SpeechRecognizer, RecognitionResult, RecognizerOptions } from './captions/provider.js';
 export { s3Client, uploadFile, objectKey, PART_SIZE } from './archiving/storage/s3-target.js';
+export { openServerStore, ServerStore, SERVER_MIGRATIONS } from './server-store.js';

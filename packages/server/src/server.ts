@@ -30,7 +30,7 @@ import { RenderManager } from './render/render-manager.js';
 import { SipGateway } from './sip/sip-gateway.js';
 import { AudioConnector } from './audio-connector/audio-connector.js';
 import { holdDataDir } from './store/backup.js';
-import { Store } from './store/index.js';
+import { openServerStore, type ServerStore } from './server-store.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 export interface RunningServer {
@@ -39,7 +39,7 @@ export interface RunningServer {
   url: string;
   config: Config;
   logger: Logger;
-  store: Store;
+  store: ServerStore;
   sessions: SessionManager;
   /** Event log and quality samples of every session (signaling and media record into it). */
   inspector: Inspector;
@@ -82,7 +82,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   // A throwing event listener anywhere in the domain or the SFU is logged, never rethrown.
   const eventLog = logger.child({ module: 'events' });
   TypedEmitter.listenerError = (err, event, emitter) => eventLog.error({ err, event, emitter }, 'event listener threw');
-  const store = Store.open(config.dataDir, config.databaseFile);
+  const store = await openServerStore(config);
   // A pid file in the data folder: `colloquy restore` refuses to replace the database under us.
   const releaseDataDir = holdDataDir(config.dataDir);
   const engineOptions = {
@@ -100,7 +100,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         : await MediaEngine.open({ ...engineOptions, portRange: config.rtcPortRange, port: config.rtcPort, tcpPort: config.rtcTcpPort });
   } catch (err) {
     releaseDataDir();
-    store.close();
+    void store.close();
     throw rtcPortError(err, config) ?? err;
   }
   let app: FastifyInstance | undefined;
@@ -122,7 +122,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       media,
       admission: () => load.overloaded(),
     });
-    inspector = new Inspector(store.db, logger, { retentionDays: config.inspectorRetentionDays });
+    inspector = new Inspector(store.legacySqlite('the Inspector'), logger, { retentionDays: config.inspectorRetentionDays });
     recordSessionEvents(sessions, inspector, { qualityIntervalMs: config.qualitySampleMs });
     archives = new ArchiveManager({
       store,
@@ -136,7 +136,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     recordArchiveEvents(archives.store, inspector);
     // Broadcasts compose from the same media taps and session events as archives.
     broadcasts = new BroadcastManager({
-      db: store.db,
+      db: store.legacySqlite('broadcasts'),
       dataDir: config.dataDir,
       logger,
       media: options.archiving?.media ?? archiveMediaSource(sessions),
@@ -193,6 +193,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       broadcasts: broadcastManager,
       projects: store.projects,
       callbacks: store.callbacks,
+      logger,
       sender: callbackSender,
       sip: gateway,
       baseUrl: () => baseUrl,
@@ -212,7 +213,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
       throw listenError(err, config) ?? err;
     });
-    const bootstrap = bootstrapProjects(config, store, logger);
+    const bootstrap = await bootstrapProjects(config, store, logger);
     videoChat.projectId = bootstrap.defaultProject?.id ?? null;
     const generatedAdminPassword = await admin.init(config.adminPassword);
     const address = app.server.address();
@@ -287,7 +288,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           metrics!.close();
           load.close();
           inspector!.close();
-          store.close();
+          await store.close();
           releaseDataDir();
           logger.info('stopped');
         })();
@@ -308,7 +309,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     load.close();
     await media.close();
     inspector?.close();
-    store.close();
+    void store.close();
     releaseDataDir();
     throw err;
   }

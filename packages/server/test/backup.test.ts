@@ -10,15 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import OpenTok from 'opentok';
 import { describe, expect, it } from 'vitest';
-import { Store } from '../src/store/index.js';
+import { openServerStore } from '../src/server-store.js';
 import { startTestServer, tempDir } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const run = promisify(execFile);
 
-async function cli(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], dataDir: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, COLLOQUY_DATA_DIR: dataDir } });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, COLLOQUY_DATA_DIR: dataDir, ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -47,34 +47,34 @@ describe('colloquy backup / restore', () => {
     }
 
     // Changes after the backup: a project created, the session's row deleted.
-    const store = Store.open(t.dataDir);
-    store.projects.createProject('made after the backup');
-    store.db.prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
-    store.close();
+    const store = await openServerStore({ dataDir: t.dataDir });
+    await store.projects.createProject('made after the backup');
+    store.legacySqlite('test').prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
+    await store.close();
 
     const restored = await cli(['restore', backupFile], t.dataDir);
     expect(restored, restored.stderr).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Restored .*the replaced database is .*colloquy\.db\.before-restore-/) });
-    const after = Store.open(t.dataDir);
+    const after = await openServerStore({ dataDir: t.dataDir });
     try {
       expect(after.projects.list().map((p) => p.name)).not.toContain('made after the backup');
-      expect(after.sessions.get(sessionId)).toMatchObject({ id: sessionId, projectId: t.apiKey });
+      expect(await after.sessions.get(sessionId)).toMatchObject({ id: sessionId, projectId: t.apiKey });
     } finally {
-      after.close();
+      await after.close();
     }
     expect(readdirSync(t.dataDir).filter((f) => f.startsWith('colloquy.db.before-restore-'))).toHaveLength(1);
   });
 
   it('refuses a file that is not a Colloquy database, and one from a newer release', async () => {
     const dataDir = tempDir();
-    Store.open(dataDir).close();
+    await (await openServerStore({ dataDir: dataDir })).close();
     const junk = join(dataDir, 'junk.db');
     writeFileSync(junk, 'not sqlite at all, just text that is long enough to look like a header......');
     expect((await cli(['restore', junk], dataDir)).stderr).toMatch(/is not a Colloquy database backup/);
 
     const newer = join(tempDir(), 'newer.db');
-    const store = Store.open(dataDir);
-    await store.db.backup(newer);
-    store.close();
+    const store = await openServerStore({ dataDir: dataDir });
+    await store.legacySqlite('test').backup(newer);
+    await store.close();
     const db = new Database(newer);
     db.prepare('INSERT INTO migrations (id, applied_at) VALUES (?, ?)').run('core-999-from-the-future', Date.now());
     db.close();
@@ -83,5 +83,14 @@ describe('colloquy backup / restore', () => {
     expect(result.stderr).toMatch(/comes from a newer Colloquy \(migrations core-999-from-the-future\)/);
     expect(existsSync(join(dataDir, 'colloquy.db'))).toBe(true);
     expect((await cli(['restore'], dataDir)).stderr).toMatch(/restore needs one FILE/);
+  });
+
+  it('says to use pg_dump / pg_restore when the store is on PostgreSQL', async () => {
+    const env = { COLLOQUY_DATABASE_URL: 'postgres://colloquy@127.0.0.1:1/none' };
+    for (const command of ['backup', 'restore']) {
+      const result = await cli([command, join(tempDir(), 'x.db')], tempDir(), env);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/uses PostgreSQL \(COLLOQUY_DATABASE_URL\): use PostgreSQL's own tools \(pg_dump/);
+    }
   });
 });

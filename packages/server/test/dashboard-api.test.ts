@@ -176,7 +176,7 @@ describe('generated password', () => {
     const password = first.generatedAdminPassword!;
     try {
       expect(password).toMatch(/^[a-z2-9-]{24,}$/);
-      const stored = first.store.db.prepare('SELECT value FROM dashboard_settings').pluck().all() as string[];
+      const stored = first.store.legacySqlite('test').prepare('SELECT value FROM dashboard_settings').pluck().all() as string[];
       expect(stored).toHaveLength(1);
       expect(stored[0]).toMatch(/^scrypt\$32768\$8\$1\$/);
       expect(stored[0]).not.toContain(password);
@@ -297,14 +297,14 @@ describe('projects', () => {
     t.server.inspector.recordEvent(sessionId, p.id, { type: 'connectionCreated', connectionId: 'doomed-conn' });
     t.server.inspector.recordQuality(sessionId, p.id, { source: 'publisher', connectionId: 'doomed-conn', streamId: 's', kind: 'audio', bitrate: 1, packetLoss: 0 });
     t.server.inspector.flush();
-    const rows = (table: string) => t.server.store.db.prepare(`SELECT COUNT(*) FROM ${table} WHERE session_id = ?`).pluck().get(sessionId);
+    const rows = (table: string) => t.server.store.legacySqlite('test').prepare(`SELECT COUNT(*) FROM ${table} WHERE session_id = ?`).pluck().get(sessionId);
     expect(rows('inspector_events')).toBe(1);
 
     expect((await op.call('DELETE', `/projects/${p.id}`)).status).toBe(400);
     expect((await op.call('DELETE', `/projects/${p.id}`, { confirm: 'something else' })).status).toBe(400);
     expect((await op.call('DELETE', `/projects/${p.id}`, { confirm: p.id })).status).toBe(204);
 
-    expect(t.server.store.sessions.get(sessionId)).toBeNull();
+    expect((await t.server.store.sessions.get(sessionId))).toBeNull();
     expect(rows('inspector_events')).toBe(0);
     expect(rows('inspector_quality')).toBe(0);
     expect(rows('inspector_sessions')).toBe(0);
@@ -322,8 +322,8 @@ describe('demo sessions and tokens', () => {
     const routed = await op.call('POST', `/projects/${t.apiKey}/sessions`, { mediaMode: 'routed' });
     const relayed = await op.call('POST', `/projects/${t.apiKey}/sessions`, { mediaMode: 'relayed' });
     expect(routed.status).toBe(201);
-    expect(t.server.store.sessions.get(routed.body.sessionId)?.mediaMode).toBe('routed');
-    expect(t.server.store.sessions.get(relayed.body.sessionId)?.mediaMode).toBe('relayed');
+    expect((await t.server.store.sessions.get(routed.body.sessionId))?.mediaMode).toBe('routed');
+    expect((await t.server.store.sessions.get(relayed.body.sessionId))?.mediaMode).toBe('relayed');
     expect((await op.call('POST', `/projects/${t.apiKey}/sessions`, { mediaMode: 'p2p' })).status).toBe(400);
 
     const jwt = await op.call('POST', `/projects/${t.apiKey}/tokens`, { sessionId: routed.body.sessionId, role: 'moderator', data: 'name=Ada', ttlSeconds: 3600 });
@@ -362,18 +362,18 @@ describe('demo sessions and tokens', () => {
   });
 
   it('makes the new session only once the token can be signed (a missing or wrong private key leaves none)', async () => {
-    const count = () => t.server.store.db.prepare('SELECT COUNT(*) FROM sessions WHERE project_id = ?').pluck().get(t.applicationId) as number;
-    const before = count();
+    const count = () => t.server.store.sessions.countByProject(t.applicationId);
+    const before = await count();
     const { body: other } = await op.call('POST', '/applications', { name: 'Yet other keys' });
     for (const privateKey of [undefined, '', 'not a key', other.privateKey]) {
       const refused = await op.call('POST', `/projects/${t.applicationId}/tokens`, { newSession: { mediaMode: 'relayed' }, ...(privateKey === undefined ? {} : { privateKey }) });
       expect(refused.status).toBe(400);
     }
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
     const ok = await op.call('POST', `/projects/${t.applicationId}/tokens`, { newSession: { mediaMode: 'relayed' }, privateKey: t.privateKey, role: 'moderator' });
     expect(ok.status).toBe(200);
-    expect(count()).toBe(before + 1);
-    expect(t.server.store.sessions.get(ok.body.sessionId)).toMatchObject({ projectId: t.applicationId, mediaMode: 'relayed' });
+    expect(await count()).toBe(before + 1);
+    expect((await t.server.store.sessions.get(ok.body.sessionId))).toMatchObject({ projectId: t.applicationId, mediaMode: 'relayed' });
     expect(verifyClientToken(ok.body.token, { projects: t.server.store.projects, sessionId: ok.body.sessionId })).toMatchObject({ kind: 'application', role: 'moderator' });
     // Exactly one of sessionId and newSession.
     expect((await op.call('POST', `/projects/${t.apiKey}/tokens`, {})).status).toBe(400);
@@ -499,7 +499,7 @@ describe('Inspector, live and archives through the dashboard API', () => {
 /** An archive row of a project with a session of its own, and its folder with a 4-byte "archive.mp4". */
 async function archiveOnDisk(projectId: string, fields: Partial<ArchiveRecord> = {}): Promise<string> {
   const project = t.server.store.projects.get(projectId)!;
-  const session = t.server.sessions.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+  const session = await t.server.sessions.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
   const id = randomUUID();
   const now = Date.now();
   const record: ArchiveRecord = {

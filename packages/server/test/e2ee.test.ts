@@ -38,7 +38,7 @@ const PUBLISH = { type: 'publish', name: 'cam', hasAudio: true, hasVideo: true, 
 describe('e2ee sessions', () => {
   it('connect says e2ee; a publish without e2ee: true is refused (1500 OT_ENCRYPTION_SECRET_MISSING) and no stream exists; a plain session is unaffected', async () => {
     const e2ee = await createSession({ mediaMode: 'routed', e2ee: true });
-    expect(t.server.store.sessions.get(e2ee)?.e2ee).toBe(true);
+    expect((await t.server.store.sessions.get(e2ee))?.e2ee).toBe(true);
     const client = await join(e2ee);
     expect(client.connectResult!.session).toEqual({ sessionId: e2ee, mediaMode: 'routed', e2ee: true });
     for (const claim of [{}, { e2ee: false }]) {
@@ -88,7 +88,7 @@ describe('e2ee sessions', () => {
     expect(await form('e2ee=maybe')).toMatchObject({ status: 400 });
     const created = await form('p2p.preference=disabled&e2ee=true');
     expect(created.status).toBe(200);
-    expect(t.server.store.sessions.get((created.body as Array<{ session_id: string }>)[0]!.session_id)?.e2ee).toBe(true);
+    expect((await t.server.store.sessions.get((created.body as Array<{ session_id: string }>)[0]!.session_id))?.e2ee).toBe(true);
   });
 
   it('a SIP call into an e2ee session is refused with 409 (the gateway would need the audio)', async () => {

@@ -57,17 +57,17 @@ describe('inspector recording from live sessions', () => {
       const c = await WsClient.join(other.url, sessionId, otherSdk.generateToken(sessionId));
       await other.server.close();
       // Read back what was flushed at shutdown, through a fresh store on the same folder.
-      const { Store } = await import('../src/store/index.js');
-      const reopened = Store.open(other.dataDir);
+      const { openServerStore } = await import('../src/server-store.js');
+      const reopened = await openServerStore({ dataDir: other.dataDir });
       try {
-        const rows = reopened.db
+        const rows = reopened.legacySqlite('test')
           .prepare('SELECT type, connection_id AS connectionId, details FROM inspector_events WHERE session_id = ? ORDER BY id')
           .all(sessionId) as Array<{ type: string; connectionId: string; details: string }>;
         expect(rows.map((r) => r.type)).toEqual(['connectionCreated', 'connectionDestroyed']);
         expect(rows[1]!.connectionId).toBe(c.connectionId);
         expect(JSON.parse(rows[1]!.details)).toMatchObject({ reason: 'serverShutdown' });
       } finally {
-        reopened.close();
+        await reopened.close();
       }
     } finally {
       await other.close();

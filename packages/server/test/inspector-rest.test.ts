@@ -17,7 +17,7 @@ beforeAll(async () => {
   const ot = new OpenTok(t.apiKey, t.apiSecret, t.url);
   sessionId = await new Promise<string>((resolve, reject) => ot.createSession({ mediaMode: 'routed' }, (err, s) => (err ? reject(err) : resolve(s!.sessionId))));
   const appProject = t.server.store.projects.get(t.applicationId)!;
-  appSessionId = t.server.sessions.create(appProject, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false }).id;
+  appSessionId = (await t.server.sessions.create(appProject, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false })).id;
 
   const i = t.server.inspector;
   i.recordEvent(sessionId, t.apiKey, { type: 'connectionCreated', connectionId: 'conn-a', userAgent: 'Chromium', ip: '127.0.0.1' });

@@ -10,7 +10,9 @@ import { ClientErrorMessageSchema, ClientStatsMessageSchema } from '@colloquy/pr
 import { clientErrorEvent, clientStatsSamples } from '../src/inspector/client-input.js';
 import { networkScore, trackScore } from '../src/inspector/score.js';
 import { SessionManager } from '../src/sessions/session-manager.js';
-import { Store, type Project } from '../src/store/index.js';
+import type { ServerStore as Store } from '../src/server-store.js';
+import { openServerStore } from '../src/server-store.js';
+import type { Project } from '../src/store/index.js';
 import { tempDir } from './helpers.js';
 
 const logger = pino({ level: 'silent' });
@@ -23,30 +25,30 @@ let clock: number;
 const inspectors: Inspector[] = [];
 
 function makeInspector(options: InspectorOptions = {}): Inspector {
-  const i = new Inspector(store.db, logger, { now: () => clock, flushIntervalMs: 60_000, ...options });
+  const i = new Inspector(store.legacySqlite('test'), logger, { now: () => clock, flushIntervalMs: 60_000, ...options });
   inspectors.push(i);
   return i;
 }
 
 const routed = { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false } as const;
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = tempDir();
-  store = Store.open(dir);
-  project = store.projects.createProject('Inspected');
-  other = store.projects.createProject('Other');
-  sessionId = new SessionManager(store, logger).create(project, routed).id;
+  store = await openServerStore({ dataDir: dir });
+  project = await store.projects.createProject('Inspected');
+  other = await store.projects.createProject('Other');
+  sessionId = (await new SessionManager(store, logger).create(project, routed)).id;
   clock = 1_700_000_000_000;
 });
 
-afterEach(() => {
+afterEach(async () => {
   for (const i of inspectors.splice(0)) i.close();
-  store.close();
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 function count(table: string): number {
-  return store.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+  return store.legacySqlite('test').prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
 }
 
 describe('recording', () => {
@@ -80,7 +82,7 @@ describe('recording', () => {
     expect(count('inspector_events')).toBe(1);
   });
 
-  it('ignores sessions that do not exist or belong to another project', () => {
+  it('ignores sessions that do not exist or belong to another project', async () => {
     const i = makeInspector();
     i.recordEvent('1_nonexistent', project.id, { type: 'connectionCreated', connectionId: 'c1' });
     i.recordEvent(sessionId, other.id, { type: 'connectionCreated', connectionId: 'c1' });
@@ -114,7 +116,7 @@ describe('recording', () => {
     expect(i.events(sessionId).items.map((e) => e.type)).toEqual(['connectionCreated', 'signal', 'connectionDestroyed']);
   });
 
-  it('stops at the per-session caps and counts what it dropped', () => {
+  it('stops at the per-session caps and counts what it dropped', async () => {
     const i = makeInspector({ maxEventsPerSession: 5, maxSamplesPerSession: 3, minSampleIntervalMs: 0 });
     for (let n = 0; n < 8; n++) i.recordEvent(sessionId, project.id, { type: 'error', source: 'server', message: `e${n}` });
     for (let n = 0; n < 7; n++) {
@@ -132,7 +134,7 @@ describe('recording', () => {
     expect(count('inspector_events')).toBe(5);
   });
 
-  it('ignores samples of one track that come faster than the minimum interval', () => {
+  it('ignores samples of one track that come faster than the minimum interval', async () => {
     const i = makeInspector({ minSampleIntervalMs: 1000 });
     const sample = { source: 'client', connectionId: 'c1', direction: 'send', kind: 'video', bitrate: 500_000, packetLoss: 0 } as const;
     i.recordQuality(sessionId, project.id, sample);
@@ -145,7 +147,7 @@ describe('recording', () => {
     expect(count('inspector_quality')).toBe(3);
   });
 
-  it('keeps every sample of a 1 s timer that fires a few ms early (default minimum interval)', () => {
+  it('keeps every sample of a 1 s timer that fires a few ms early (default minimum interval)', async () => {
     const i = makeInspector();
     const sample = { source: 'publisher', connectionId: 'c1', streamId: 's1', kind: 'video', bitrate: 500_000, packetLoss: 0 } as const;
     for (let k = 0; k < 5; k++) {
@@ -159,7 +161,7 @@ describe('recording', () => {
     expect(count('inspector_quality')).toBe(6);
   });
 
-  it('writes pending rows on close() and records nothing after', () => {
+  it('writes pending rows on close() and records nothing after', async () => {
     const i = makeInspector();
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'c1' });
     i.close();
@@ -171,13 +173,13 @@ describe('recording', () => {
 });
 
 describe('retention', () => {
-  it('prunes events, samples and session rows older than the retention age', () => {
+  it('prunes events, samples and session rows older than the retention age', async () => {
     const i = makeInspector({ retentionDays: 2 });
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'old' });
     i.recordQuality(sessionId, project.id, { source: 'publisher', connectionId: 'old', streamId: 's', kind: 'audio', bitrate: 40_000, packetLoss: 0 });
     i.flush();
     clock += 3 * 86_400_000;
-    const fresh = new SessionManager(store, logger).create(project, routed).id;
+    const fresh = (await new SessionManager(store, logger).create(project, routed)).id;
     i.recordEvent(fresh, project.id, { type: 'connectionCreated', connectionId: 'new' });
     expect(i.prune()).toEqual({ events: 1, samples: 1, sessions: 1 });
     expect(i.listSessions(project.id).map((s) => s.sessionId)).toEqual([fresh]);
@@ -185,7 +187,7 @@ describe('retention', () => {
     expect(i.events(fresh).items).toHaveLength(1);
   });
 
-  it('prunes at start', () => {
+  it('prunes at start', async () => {
     const i = makeInspector({ retentionDays: 1 });
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'c' });
     i.close();
@@ -324,7 +326,7 @@ describe('live view', () => {
     expect(i.participants(sessionId).every((p) => !p.live && !p.endUnknown)).toBe(true);
   });
 
-  it('drops tracks that stopped reporting', () => {
+  it('drops tracks that stopped reporting', async () => {
     const i = makeInspector();
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'a' });
     i.recordQuality(sessionId, project.id, { source: 'client', connectionId: 'a', direction: 'send', kind: 'video', bitrate: 300_000, packetLoss: 0 });
@@ -345,7 +347,7 @@ describe('live view', () => {
 });
 
 describe('project deletion', () => {
-  it('removes the Inspector data of its sessions by cascade, and later recording for them is ignored', () => {
+  it('removes the Inspector data of its sessions by cascade, and later recording for them is ignored', async () => {
     const i = makeInspector();
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'a' });
     i.recordQuality(sessionId, project.id, { source: 'publisher', connectionId: 'a', streamId: 's', kind: 'audio', bitrate: 1, packetLoss: 0 });
@@ -353,7 +355,7 @@ describe('project deletion', () => {
     // Pending rows for a session whose project goes away are dropped at flush, not written.
     clock += 2000;
     i.recordEvent(sessionId, project.id, { type: 'connectionDestroyed', connectionId: 'a', reason: 'clientDisconnected' });
-    expect(store.projects.delete(project.id)).toBe(true);
+    expect(await store.projects.delete(project.id)).toBe(true);
     i.flush();
     expect(count('inspector_events')).toBe(0);
     expect(count('inspector_quality')).toBe(0);
@@ -365,7 +367,7 @@ describe('project deletion', () => {
 });
 
 describe('score and client input', () => {
-  it('follows the documented figures', () => {
+  it('follows the documented figures', async () => {
     expect(networkScore(0, 0, 0)).toBeCloseTo(4.99, 1);
     expect(networkScore(0.1, 0, 0)).toBeCloseTo(3.9, 1);
     expect(networkScore(0.2, 0, 0)).toBeCloseTo(2.8, 1);
@@ -375,7 +377,7 @@ describe('score and client input', () => {
     expect(trackScore({ kind: 'video', bitrate: 0, packetLoss: 0, rttMs: 0, jitterMs: 0, frameRate: 30, width: 640, height: 480 })).toBe(1);
   });
 
-  it('maps client reports to samples and error events; the protocol schema refuses bad ones first', () => {
+  it('maps client reports to samples and error events; the protocol schema refuses bad ones first', async () => {
     const report = ClientStatsMessageSchema.parse({ type: 'clientStats', tracks: [{ direction: 'send', kind: 'video', bitrate: 500_000, packetLoss: 0.01, width: 640, height: 480, streamId: 's1' }] });
     expect(clientStatsSamples('c1', report)).toEqual([{ source: 'client', connectionId: 'c1', direction: 'send', kind: 'video', bitrate: 500_000, packetLoss: 0.01, width: 640, height: 480, streamId: 's1' }]);
     const bad = (tracks: unknown[]) => ClientStatsMessageSchema.safeParse({ type: 'clientStats', tracks }).success;

@@ -4,9 +4,9 @@
 import type { ClientTokenClaims } from '../src/auth/client-token.js';
 import type { Connection, SessionManager } from '../src/sessions/session-manager.js';
 
-/** Joins `count` publishers with `data` to the session, synchronously. */
-export function joinInOneTurn(sessions: SessionManager, sessionId: string, count: number, data = ''): Connection[] {
-  const record = sessions.find(sessionId)!;
+/** Joins `count` publishers with `data` to the session: the record is read first, then every join in one turn. */
+export async function joinInOneTurn(sessions: SessionManager, sessionId: string, count: number, data = ''): Promise<Connection[]> {
+  const record = (await sessions.find(sessionId))!;
   const claims: ClientTokenClaims = {
     kind: 'jwt',
     projectId: record.projectId,

@@ -176,7 +176,7 @@ describe('TLS', () => {
       // WSS: the signaling socket over the same port, with a real connect (the session made in the
       // domain: the REST SDK here would not trust the test certificate).
       const project = t.server.store.projects.get(t.apiKey)!;
-      const { id: sessionId } = t.server.sessions.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+      const { id: sessionId } = await t.server.sessions.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
       const token = () => new OpenTok(t.apiKey, t.apiSecret).generateToken(sessionId, { role: 'publisher' });
       const ws = new WebSocket(`${t.url.replace(/^https/, 'wss')}/v2/signaling`, { ca: first.cert });
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));

@@ -14,13 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyClientToken } from '../src/auth/client-token.js';
-import { Store } from '../src/store/index.js';
+import { openServerStore } from '../src/server-store.js';
 import { tempDir, testKeyPair } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const run = promisify(execFile);
 const children: ChildProcess[] = [];
-afterEach(() => {
+afterEach(async () => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
@@ -126,12 +126,12 @@ describe('colloquy serve', () => {
       expect(err.stderr).toBe(`colloquy: port ${port} is in use; set PORT=… to another port (or stop what is using it)\n`);
       expect(err.stdout).toBe('');
       // No development project and no dashboard password were made: the next start shows both.
-      const store = Store.open(dataDir);
+      const store = await openServerStore({ dataDir: dataDir });
       try {
         expect(store.projects.count()).toBe(0);
-        expect(store.db.prepare('SELECT COUNT(*) FROM dashboard_settings').pluck().get()).toBe(0);
+        expect(store.legacySqlite('test').prepare('SELECT COUNT(*) FROM dashboard_settings').pluck().get()).toBe(0);
       } finally {
-        store.close();
+        await store.close();
       }
       const host = await cli(['serve'], { COLLOQUY_DATA_DIR: dataDir, PORT: '0', HOST: 'no-such-host.invalid' }).catch((e) => e);
       expect(host.code).toBe(1);
@@ -205,16 +205,16 @@ describe('colloquy CLI', () => {
     writeFileSync(keyFile, testKeyPair().privateKey);
     const appToken = (await cli(['token', '--project', app.applicationId, '--session', appSession, '--private-key', keyFile], env)).stdout.trim();
 
-    const store = Store.open(dataDir);
+    const store = await openServerStore({ dataDir: dataDir });
     try {
       const projects = store.projects;
       expect(verifyClientToken(jwt, { projects, sessionId })).toMatchObject({ role: 'moderator', connectionData: 'name=cli' });
       expect(verifyClientToken(jwt, { projects, sessionId }).expireTime - Date.now() / 1000).toBeLessThanOrEqual(601);
       expect(verifyClientToken(t1, { projects, sessionId })).toMatchObject({ kind: 'T1', role: 'publisher' });
       expect(verifyClientToken(appToken, { projects, sessionId: appSession })).toMatchObject({ kind: 'application' });
-      expect(store.sessions.get(appSession)?.mediaMode).toBe('relayed');
+      expect((await store.sessions.get(appSession))?.mediaMode).toBe('relayed');
     } finally {
-      store.close();
+      await store.close();
     }
   }, 180_000);
 
@@ -285,7 +285,7 @@ describe('shutdown with a download nobody reads', () => {
     const net = await import('node:net');
     const t = await startTestServer();
     // An available 64 MB archive: far more than socket buffers hold, so an unread download stalls.
-    const session = t.server.sessions.create(t.server.store.projects.get(t.apiKey)!, {
+    const session = await t.server.sessions.create(t.server.store.projects.get(t.apiKey)!, {
       mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false,
     });
     const id = '5d9c7e1a-3b2f-4c6d-8e9f-0a1b2c3d4e5f';

@@ -26,15 +26,15 @@ describe('opentok (npm) against Colloquy', () => {
     const routed = await createSession(opentok(), { mediaMode: 'routed' });
     const relayed = await createSession(opentok(), { mediaMode: 'relayed' });
     expect(routed.sessionId).toMatch(/^1_[A-Za-z0-9_-]+$/);
-    expect(t.server.store.sessions.get(routed.sessionId)?.mediaMode).toBe('routed');
-    expect(t.server.store.sessions.get(relayed.sessionId)?.mediaMode).toBe('relayed');
+    expect((await t.server.store.sessions.get(routed.sessionId))?.mediaMode).toBe('routed');
+    expect((await t.server.store.sessions.get(relayed.sessionId))?.mediaMode).toBe('relayed');
     const decoded = Buffer.from(routed.sessionId.slice(2), 'base64url').toString().split('~');
     expect(decoded[1]).toBe(t.apiKey);
   });
 
   it('creates an always-archived session and refuses always + relayed in the SDK', async () => {
     const s = await createSession(opentok(), { mediaMode: 'routed', archiveMode: 'always' });
-    expect(t.server.store.sessions.get(s.sessionId)).toMatchObject({ archiveMode: 'always', archiveResolution: '640x480' });
+    expect((await t.server.store.sessions.get(s.sessionId))).toMatchObject({ archiveMode: 'always', archiveResolution: '640x480' });
   });
 
   it('generates JWT and T1 tokens that our verifier accepts with their claims', async () => {
@@ -80,8 +80,8 @@ describe('@vonage/video (npm) against Colloquy', () => {
   it('creates sessions with application credentials (Bearer RS256) and location=null', async () => {
     const routed = await video().createSession({ mediaMode: MediaMode.ROUTED });
     const relayed = await video().createSession({ mediaMode: MediaMode.RELAYED });
-    expect(t.server.store.sessions.get(routed.sessionId)).toMatchObject({ projectId: t.applicationId, mediaMode: 'routed', location: null });
-    expect(t.server.store.sessions.get(relayed.sessionId)).toMatchObject({ projectId: t.applicationId, mediaMode: 'relayed' });
+    expect((await t.server.store.sessions.get(routed.sessionId))).toMatchObject({ projectId: t.applicationId, mediaMode: 'routed', location: null });
+    expect((await t.server.store.sessions.get(relayed.sessionId))).toMatchObject({ projectId: t.applicationId, mediaMode: 'relayed' });
   });
 
   it('generates client tokens that our verifier accepts', async () => {

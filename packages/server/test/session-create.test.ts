@@ -46,27 +46,27 @@ describe('POST /session/create', () => {
     expect(id).toBeDefined();
     expect(res.text).toContain(`<partner_id>${t.apiKey}</partner_id>`);
     expect(res.text).toMatch(/^<\?xml version="1.0"[^>]*\?><sessions><Session>/);
-    expect(t.server.store.sessions.get(id!)?.mediaMode).toBe('relayed');
+    expect((await t.server.store.sessions.get(id!))?.mediaMode).toBe('relayed');
   });
 
   it('defaults to a routed, manually archived session with no body at all', async () => {
     const res = await create(undefined);
     expect(res.status).toBe(200);
-    expect(t.server.store.sessions.get(res.json[0].session_id)).toMatchObject({ mediaMode: 'routed', archiveMode: 'manual', e2ee: false, location: null });
+    expect((await t.server.store.sessions.get(res.json[0].session_id))).toMatchObject({ mediaMode: 'routed', archiveMode: 'manual', e2ee: false, location: null });
   });
 
   it('keeps the location in the session ID and accepts the string "null"', async () => {
     const withLocation = await create('location=10.1.2.3');
     expect(parseSessionId(withLocation.json[0].session_id)?.location).toBe('10.1.2.3');
     const withNull = await create('archiveMode=manual&location=null&p2p.preference=disabled');
-    expect(t.server.store.sessions.get(withNull.json[0].session_id)?.location).toBeNull();
+    expect((await t.server.store.sessions.get(withNull.json[0].session_id))?.location).toBeNull();
   });
 
   it('stores the archive name and resolution of always-archived sessions, and e2ee', async () => {
     const res = await create('archiveMode=always&archiveName=Daily&archiveResolution=1280x720');
-    expect(t.server.store.sessions.get(res.json[0].session_id)).toMatchObject({ archiveMode: 'always', archiveName: 'Daily', archiveResolution: '1280x720' });
+    expect((await t.server.store.sessions.get(res.json[0].session_id))).toMatchObject({ archiveMode: 'always', archiveName: 'Daily', archiveResolution: '1280x720' });
     const e2ee = await create('e2ee=true');
-    expect(t.server.store.sessions.get(e2ee.json[0].session_id)?.e2ee).toBe(true);
+    expect((await t.server.store.sessions.get(e2ee.json[0].session_id))?.e2ee).toBe(true);
   });
 
   it('accepts a JSON object body too', async () => {

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientTokenClaims } from '../src/auth/client-token.js';
 import { clientActor, restActor, SessionManager, type ModerationAction } from '../src/sessions/session-manager.js';
 import { TokenBucket } from '../src/sessions/token-bucket.js';
-import { Store, type Project } from '../src/store/index.js';
+import type { ServerStore as Store } from '../src/server-store.js';
+import { openServerStore } from '../src/server-store.js';
+import type { Project } from '../src/store/index.js';
 import { tempDir, TEST_API_KEY, TEST_API_SECRET } from './helpers.js';
 import { rmSync } from 'node:fs';
 
@@ -16,21 +18,21 @@ let store: Store;
 let manager: SessionManager;
 let project: Project;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tempDir();
-  store = Store.open(dir);
-  project = store.projects.ensureProject(TEST_API_KEY, TEST_API_SECRET).project;
+  store = await openServerStore({ dataDir: dir });
+  project = (await store.projects.ensureProject(TEST_API_KEY, TEST_API_SECRET)).project;
 });
-afterAll(() => {
-  store.close();
+afterAll(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 const client = { userAgent: 'ua', ip: '127.0.0.1', sdk: null };
 
-function setup(): { record: ReturnType<SessionManager['create']>; claims: (role?: ClientTokenClaims['role']) => ClientTokenClaims } {
+async function setup(): Promise<{ record: Awaited<ReturnType<SessionManager['create']>>; claims: (role?: ClientTokenClaims['role']) => ClientTokenClaims }> {
   manager = new SessionManager(store, pino({ level: 'silent' }), { signalRate: { capacity: 3, perSecond: 1 } });
-  const record = manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+  const record = await manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
   const claims = (role: ClientTokenClaims['role'] = 'publisher'): ClientTokenClaims => ({
     kind: 'jwt',
     projectId: TEST_API_KEY,
@@ -44,8 +46,8 @@ function setup(): { record: ReturnType<SessionManager['create']>; claims: (role?
 }
 
 describe('Session and Connection', () => {
-  it('emits each lifecycle event once; closing cascades and is idempotent', () => {
-    const { record, claims } = setup();
+  it('emits each lifecycle event once; closing cascades and is idempotent', async () => {
+    const { record, claims } = await setup();
     const log: string[] = [];
     manager.on('sessionStarted', () => log.push('started'));
     manager.on('sessionEnded', () => log.push('ended'));
@@ -85,8 +87,8 @@ describe('Session and Connection', () => {
     expect(() => manager.join(record, claims(), client)).toThrow(/shutting down/);
   });
 
-  it('refuses a token for another session, enforces forceDisconnect permission and the signal rate', () => {
-    const { record, claims } = setup();
+  it('refuses a token for another session, enforces forceDisconnect permission and the signal rate', async () => {
+    const { record, claims } = await setup();
     expect(() => manager.join(record, { ...claims(), sessionId: 'other' }, client)).toThrow(/not for this session/);
     const { connection: pub } = manager.join(record, claims('publisher'), client);
     const { connection: mod } = manager.join(record, claims('moderator'), client);
@@ -96,7 +98,7 @@ describe('Session and Connection', () => {
     for (let i = 0; i < 3; i++) manager.signal(clientActor(pub), mod.id, undefined, `s${i}`);
     expect(() => manager.signal(clientActor(pub), mod.id, undefined, 'over')).toThrow(expect.objectContaining({ kind: 'rate-limited', code: 429 }));
     // The app server's signals (REST) are not rate-limited.
-    for (let i = 0; i < 5; i++) manager.signal(restActor(project, record.id), mod.id, undefined, `r${i}`);
+    for (let i = 0; i < 5; i++) manager.signal(restActor(record), mod.id, undefined, `r${i}`);
     expect(got).toEqual(['s0', 's1', 's2', 'r0', 'r1', 'r2', 'r3', 'r4']);
     const actions: ModerationAction[] = [];
     manager.on('moderation', (a) => actions.push(a));
@@ -104,13 +106,16 @@ describe('Session and Connection', () => {
     expect(pub.closeReason).toBe('forceDisconnected');
     expect(actions).toMatchObject([{ action: 'forceDisconnect', connectionId: pub.id, by: { origin: 'client', connectionId: mod.id } }]);
     expect(() => manager.signal(clientActor(pub), null, undefined, 'x')).toThrow(expect.objectContaining({ code: 1010 }));
-    expect(() => manager.forceDisconnect(restActor(project, record.id), pub.id)).toThrow(expect.objectContaining({ kind: 'not-found' }));
+    expect(() => manager.forceDisconnect(restActor(record), pub.id)).toThrow(expect.objectContaining({ kind: 'not-found' }));
+    // The REST actor is made from the project's own session only.
+    const otherProject = { ...project, id: '47000000' };
+    await expect(manager.restActor(otherProject, record.id)).rejects.toMatchObject({ kind: 'not-found' });
     manager.close();
   });
 
-  it('observeSessions reaches sessions live before it and those started later, until detached', () => {
-    const { record, claims } = setup();
-    const other = manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+  it('observeSessions reaches sessions live before it and those started later, until detached', async () => {
+    const { record, claims } = await setup();
+    const other = await manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
     manager.join(record, claims(), client);
     const seen: string[] = [];
     const detach = manager.observeSessions({ connectionCreated: (s, c) => seen.push(`${s.id === record.id ? 'first' : 'other'} ${c.data}`) });
@@ -123,8 +128,8 @@ describe('Session and Connection', () => {
     manager.close();
   });
 
-  it('keeps calling listeners when one throws', () => {
-    const { record, claims } = setup();
+  it('keeps calling listeners when one throws', async () => {
+    const { record, claims } = await setup();
     const seen: string[] = [];
     manager.observeSessions({
       connectionCreated: () => {
@@ -156,7 +161,7 @@ describe('media timeouts', () => {
     const { NodePublisher, makeTestMedia } = await import('@colloquy/testing/media');
     const engine = new MediaEngine({ logger: pino({ level: 'silent' }) });
     manager = new SessionManager(store, pino({ level: 'silent' }), { signalRate: { capacity: 3, perSecond: 1 }, media: engine, mediaConnectTimeoutMs: 300 });
-    const record = manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+    const record = await manager.create(project, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
     const claims: ClientTokenClaims = { kind: 'jwt', projectId: TEST_API_KEY, sessionId: record.id, role: 'publisher', connectionData: '', expireTime: 0, initialLayoutClassList: ['a'] };
     const { session, connection } = manager.join(record, claims, client);
     const reasons: string[] = [];

@@ -34,7 +34,7 @@ function createSession(): Promise<string> {
 const AWKWARD = 'say "hi" \\ \u0000colloquy-connection-list\u0000 "connections":[] end';
 
 /** Joins connections without sockets, in one turn (as a join storm lands). */
-function joinInOneTurn(sessionId: string, count: number, data = ''): Connection[] {
+function joinInOneTurn(sessionId: string, count: number, data = ''): Promise<Connection[]> {
   return joinStorm(t.server.sessions, sessionId, count, data);
 }
 
@@ -57,22 +57,22 @@ describe('connect reply connection list', () => {
 
   it('v2: leaves out pending creations, shares the list within a window, rebuilds it after a batch or a leave', async () => {
     const sessionId = await createSession();
-    const [resident] = joinInOneTurn(sessionId, 1, AWKWARD);
+    const [resident] = await joinInOneTurn(sessionId, 1, AWKWARD);
     const session = t.server.sessions.live(sessionId)!;
     const broadcast = new SessionBroadcast(session, { maxBufferedMessages: 100, maxBufferedBytes: 1 << 20 }, () => {});
     try {
       const ids = (json: string): string[] => (JSON.parse(json) as { connectionId: string }[]).map((c) => c.connectionId).sort();
       // The resident joined before the broadcast existed: announced (to v1 clients), so listed.
-      const storm = joinInOneTurn(sessionId, 20);
+      const storm = await joinInOneTurn(sessionId, 20);
       const a = broadcast.connectionListFor(storm[0]!);
       expect(ids(a)).toEqual([resident!.id]);
       expect(broadcast.connectionListFor(storm[19]!)).toBe(a); // the same string: built once for the window
       broadcast.flush();
-      const afterBatch = broadcast.connectionListFor(joinInOneTurn(sessionId, 1)[0]!);
+      const afterBatch = broadcast.connectionListFor((await joinInOneTurn(sessionId, 1))[0]!);
       expect(ids(afterBatch)).toEqual([resident!.id, ...storm.map((c) => c.id)].sort());
       expect(JSON.parse(afterBatch).find((c: { connectionId: string }) => c.connectionId === resident!.id).data).toBe(AWKWARD);
       storm[3]!.close('clientDisconnected');
-      const afterLeave = broadcast.connectionListFor(joinInOneTurn(sessionId, 1)[0]!);
+      const afterLeave = broadcast.connectionListFor((await joinInOneTurn(sessionId, 1))[0]!);
       expect(ids(afterLeave)).not.toContain(storm[3]!.id);
       expect(ids(afterLeave)).toHaveLength(20); // resident + 19 of the storm; the two newest are pending
       // A joiner whose creation the broadcast never saw is left out of its own list.

@@ -40,8 +40,8 @@ async function joinV1(sessionId: string): Promise<WsClient> {
 }
 
 /** Connects `count` connections without sockets, in one turn (as a join storm lands). */
-function joinInOneTurn(sessionId: string, count: number): string[] {
-  return joinStorm(t.server.sessions, sessionId, count).map((c) => c.id);
+async function joinInOneTurn(sessionId: string, count: number): Promise<string[]> {
+  return (await joinStorm(t.server.sessions, sessionId, count)).map((c) => c.id);
 }
 
 const numbered = (c: WsClient): AnyMessage[] => c.received.filter((m) => typeof m.seq === 'number' || typeof m['bseq'] === 'number');
@@ -90,7 +90,7 @@ describe('protocol v2', () => {
     await observer.waitFor((m) => m.type === 'connectionEvents');
     const before = observer.of('connectionEvents').length;
 
-    const ids = joinInOneTurn(sessionId, 6);
+    const ids = await joinInOneTurn(sessionId, 6);
     const batch = await observer.next((m) => m.type === 'connectionEvents');
     expect(batch['events']).toEqual(ids.map((id) => ({ type: 'connectionCreated', connection: expect.objectContaining({ connectionId: id }) })));
     expect(observer.of('connectionEvents').length).toBe(before + 1);
@@ -102,7 +102,7 @@ describe('protocol v2', () => {
     expect(leaves['events']).toEqual(ids.slice(0, 4).map((id) => ({ type: 'connectionDestroyed', connectionId: id, reason: 'clientDisconnected' })));
 
     // A broadcast in the same turn as joins goes after them (the pending batch is flushed first).
-    const more = joinInOneTurn(sessionId, 2);
+    const more = await joinInOneTurn(sessionId, 2);
     session.signal(null, null, 'after', 'joins');
     const signal = await observer.waitFor((m) => m.type === 'signal' && m['data'] === 'joins');
     const joinBatch = observer.received.find((m) => m.type === 'connectionEvents' && (m['events'] as Array<{ connection?: { connectionId: string } }>)[0]?.connection?.connectionId === more[0])!;
@@ -125,7 +125,7 @@ describe('protocol v2', () => {
     const before = observer.of('connectionEvents').length;
     const ids: string[] = [];
     for (let turn = 0; turn < 10; turn++) {
-      ids.push(...joinInOneTurn(sessionId, 2));
+      ids.push(...await joinInOneTurn(sessionId, 2));
       await new Promise((resolve) => setImmediate(resolve));
     }
     await observer.waitFor((m) => m.type === 'connectionEvents' && JSON.stringify(m).includes(ids.at(-1)!));

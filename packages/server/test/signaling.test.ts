@@ -264,7 +264,7 @@ describe('moderation', () => {
     const b = await join(sessionId, 'publisher', 'who=b');
     const actions: ModerationAction[] = [];
     t.server.sessions.on('moderation', (m) => actions.push(m));
-    const listed = t.server.sessions.listConnections(t.server.store.projects.get(t.apiKey)!, sessionId);
+    const listed = await t.server.sessions.listConnections(t.server.store.projects.get(t.apiKey)!, sessionId);
     expect(listed.map((c) => c.connectionId)).toEqual([a.connectionId, b.connectionId]);
     expect(listed[0]).toMatchObject({ connectionState: 'Connected', createdAt: a.connectResult!.connection.creationTime });
 

@@ -419,11 +419,11 @@ describe('REST streams', () => {
       layoutClassList: ['full'],
     });
     await sdk.client.request('PUT', `session/${sessionId}/stream`, { items: [{ id: streamId, layoutClassList: ['focus'] }] });
-    expect(t.server.sessions.getStream(project(), sessionId, streamId).layoutClassList).toEqual(['focus']);
+    expect((await t.server.sessions.getStream(project(), sessionId, streamId)).layoutClassList).toEqual(['focus']);
     await expect(sdk.client.request('PUT', `session/${sessionId}/stream`, { items: [{ id: streamId, layoutClassList: [] }, { id: 'nope', layoutClassList: ['x'] }] })).rejects.toMatchObject({ status: 404 });
-    expect(t.server.sessions.getStream(project(), sessionId, streamId).layoutClassList).toEqual(['focus']);
+    expect((await t.server.sessions.getStream(project(), sessionId, streamId)).layoutClassList).toEqual(['focus']);
     await sdk.client.request('PUT', `session/${sessionId}/stream/${streamId}`, { layoutClassList: [] });
-    expect(t.server.sessions.getStream(project(), sessionId, streamId).layoutClassList).toEqual([]);
+    expect((await t.server.sessions.getStream(project(), sessionId, streamId)).layoutClassList).toEqual([]);
     await expect(sdk.client.request('GET', `session/${sessionId}/stream/nope`)).rejects.toMatchObject({ status: 404 });
     await expect(sdk.client.request('POST', `session/${sessionId}/stream/nope/mute`, {})).rejects.toMatchObject({ status: 404 });
     await expect(sdk.client.request('POST', `session/${sessionId}/mute`, { active: 'yes' })).rejects.toMatchObject({ status: 400 });
@@ -444,7 +444,7 @@ describe('the real SDKs on real streams', () => {
     // against any server that answers application/json (OpenTok's own included): listStreams works.
     await expect(cb((done) => ot.getStream(sessionId, streamId, done as never))).rejects.toThrow(/not valid JSON/);
     await cb((done) => ot.setStreamClassLists(sessionId, [{ id: streamId, layoutClassList: ['full'] }], done as never));
-    expect(t.server.sessions.getStream(project(), sessionId, streamId).layoutClassList).toEqual(['full']);
+    expect((await t.server.sessions.getStream(project(), sessionId, streamId)).layoutClassList).toEqual(['full']);
     await cb((done) => ot.forceMuteStream(sessionId, streamId, done as never));
     await alice.waitFor((m) => m.type === 'streamMuteForced');
     await cb((done) => ot.forceMuteAll(sessionId, { excludedStreamIds: [] } as never, done as never));

@@ -30,7 +30,7 @@ describe('the video chat mount', () => {
     expect(response.status).toBe(200);
     const body = (await response.json()) as { apiKey: string; sessionId: string; room: string };
     expect(body).toMatchObject({ apiKey: TEST_API_KEY, room: 'standup' });
-    expect(t.server.store.sessions.get(body.sessionId)).toMatchObject({ projectId: TEST_API_KEY, mediaMode: 'routed' });
+    expect((await t.server.store.sessions.get(body.sessionId))).toMatchObject({ projectId: TEST_API_KEY, mediaMode: 'routed' });
     // The body went to the app untouched by Fastify's parsers: a refusal comes from the app.
     const bad = await fetch(`${t.url}/video-chat/api/rooms/standup/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
     expect([bad.status, await bad.json()]).toEqual([400, { error: 'The body is not valid JSON.' }]);
@@ -39,7 +39,7 @@ describe('the video chat mount', () => {
   it('a secret rotated in the dashboard is used from the next request', async () => {
     t = await startTestServer();
     expect((await join(t.url, 'before')).status).toBe(200);
-    t.server.store.projects.rotateSecret(TEST_API_KEY);
+    await t.server.store.projects.rotateSecret(TEST_API_KEY);
     // A new room needs a REST call signed with the new secret.
     expect((await join(t.url, 'after')).status).toBe(200);
   });
@@ -52,7 +52,7 @@ describe('the video chat mount', () => {
     await t.close();
 
     t = await startTestServer();
-    t.server.store.projects.delete(TEST_API_KEY); // only the RS256 application is left
+    await t.server.store.projects.delete(TEST_API_KEY); // only the RS256 application is left
     const none = await join(t.url, 'standup');
     expect(none.status).toBe(404);
     expect(await none.text()).toMatch(/needs a project with an API secret/);

@@ -173,7 +173,7 @@ export class ArchiveManager {
 
   constructor(options: ArchiveManagerOptions) {
     this.#store = options.store;
-    this.store = new ArchiveStore(options.store.db);
+    this.store = new ArchiveStore(options.store.legacySqlite('archiving'));
     this.settings = { ...DEFAULT_ARCHIVING_SETTINGS, ...options.settings };
     this.#log = options.logger.child({ module: 'archiving' });
     this.#media = options.media ?? OFFLINE_MEDIA;
@@ -182,7 +182,7 @@ export class ArchiveManager {
     this.links = options.cluster ? new DownloadLinks(options.cluster.linkKey, this.settings.linkTtlSeconds) : DownloadLinks.open(options.dataDir, this.settings.linkTtlSeconds);
     this.#shared = options.cluster !== undefined;
     this.uploads = new ArchiveUploads({
-      db: options.store.db,
+      db: options.store.legacySqlite('archive uploads'),
       archives: this.store,
       dirOf: (id) => this.#dir(id),
       logger: this.#log,
@@ -550,8 +550,13 @@ export class ArchiveManager {
     if (count > 0) {
       clearTimeout(this.#emptySessionTimers.get(sessionId));
       this.#emptySessionTimers.delete(sessionId);
-      const session = this.#store.sessions.get(sessionId);
-      if (session?.archiveMode === 'always' && session.mediaMode === 'routed' && !this.store.recording(sessionId, null)) this.#startAuto(session);
+      void this.#store.sessions.get(sessionId).then(
+        (session) => {
+          if (this.#closing) return;
+          if (session?.archiveMode === 'always' && session.mediaMode === 'routed' && !this.store.recording(sessionId, null)) this.#startAuto(session);
+        },
+        (err: unknown) => this.#log.error({ err, sessionId }, 'could not read the session to start its automatic archive'),
+      );
       return;
     }
     if (this.#emptySessionTimers.has(sessionId)) return;
@@ -603,10 +608,16 @@ export class ArchiveManager {
       if (archive.stopping) continue;
       if (archive.clock() >= this.settings.maxDurationMs) {
         const rollOver = archive.record.autoArchive;
-        const session = this.#store.sessions.get(archive.sessionId);
         void this.#stop(archive, REASON.maxDuration);
-        // The stopped archive frees the session's slot at once: the next one starts now.
-        if (rollOver && session && this.#sessions.connectionCount(session.id) > 0 && !this.store.recording(session.id, null)) this.#startAuto(session);
+        // The stopped archive frees the session's slot at once: the next one starts when the session is read.
+        if (rollOver) {
+          void this.#store.sessions.get(archive.sessionId).then(
+            (session) => {
+              if (!this.#closing && session && this.#sessions.connectionCount(session.id) > 0 && !this.store.recording(session.id, null)) this.#startAuto(session);
+            },
+            (err: unknown) => this.#log.error({ err, sessionId: archive.sessionId }, 'could not read the session to roll its archive over'),
+          );
+        }
         continue;
       }
       const idleSince = this.#idleSince.get(archive.id);

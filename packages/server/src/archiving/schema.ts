@@ -3,7 +3,40 @@
 // events a composition replays (layout and layout-class changes); then each project's upload target
 // (OpenTok's archive storage settings) and each archive's upload to it.
 
-import type { Migration } from '../store/database.js';
+import { postgresTypes, type Migration } from '../store/sql.js';
+
+/** The upload target and upload tables (archiving-002), the same on both engines but for the types. */
+const STORAGE_TABLES = `
+    -- A project's upload target (PUT /v2/project/{key}/archive/storage). The secret is kept as given:
+    -- the server must sign with it; responses never show it.
+    CREATE TABLE archive_storage (
+      project_id   TEXT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+      type         TEXT NOT NULL CHECK (type IN ('s3')),
+      bucket       TEXT NOT NULL,
+      access_key   TEXT NOT NULL,
+      secret_key   TEXT NOT NULL,
+      endpoint     TEXT,
+      sse          TEXT CHECK (sse IN ('s3', 'none')),
+      fallback     TEXT NOT NULL CHECK (fallback IN ('none', 'opentok')),
+      updated_at   INTEGER NOT NULL
+    );
+
+    -- One row per archive that had a target when it became available: pending until it is in the
+    -- bucket (then uploaded) or given up (failed). Where it went is kept for its download link.
+    CREATE TABLE archive_uploads (
+      archive_id   TEXT PRIMARY KEY REFERENCES archives(id) ON DELETE CASCADE,
+      state        TEXT NOT NULL CHECK (state IN ('pending', 'uploaded', 'failed')),
+      bucket       TEXT NOT NULL,
+      endpoint     TEXT,
+      object_key   TEXT NOT NULL,
+      attempts     INTEGER NOT NULL DEFAULT 0,
+      error        TEXT,
+      bytes        INTEGER NOT NULL DEFAULT 0,
+      upload_ms    INTEGER,
+      updated_at   INTEGER NOT NULL
+    );
+    CREATE INDEX archive_uploads_by_state ON archive_uploads(state);
+`;
 
 export const archivingMigrations: readonly Migration[] = [
   {
@@ -145,35 +178,12 @@ export const archivingMigrations: readonly Migration[] = [
     CREATE UNIQUE INDEX archives_one_recording ON archives(session_id, COALESCE(multi_archive_tag, ''))
       WHERE status IN ('started', 'paused');
 
-    -- A project's upload target (PUT /v2/project/{key}/archive/storage). The secret is kept as given:
-    -- the server must sign with it; responses never show it.
-    CREATE TABLE archive_storage (
-      project_id   TEXT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
-      type         TEXT NOT NULL CHECK (type IN ('s3')),
-      bucket       TEXT NOT NULL,
-      access_key   TEXT NOT NULL,
-      secret_key   TEXT NOT NULL,
-      endpoint     TEXT,
-      sse          TEXT CHECK (sse IN ('s3', 'none')),
-      fallback     TEXT NOT NULL CHECK (fallback IN ('none', 'opentok')),
-      updated_at   INTEGER NOT NULL
-    );
-
-    -- One row per archive that had a target when it became available: pending until it is in the
-    -- bucket (then uploaded) or given up (failed). Where it went is kept for its download link.
-    CREATE TABLE archive_uploads (
-      archive_id   TEXT PRIMARY KEY REFERENCES archives(id) ON DELETE CASCADE,
-      state        TEXT NOT NULL CHECK (state IN ('pending', 'uploaded', 'failed')),
-      bucket       TEXT NOT NULL,
-      endpoint     TEXT,
-      object_key   TEXT NOT NULL,
-      attempts     INTEGER NOT NULL DEFAULT 0,
-      error        TEXT,
-      bytes        INTEGER NOT NULL DEFAULT 0,
-      upload_ms    INTEGER,
-      updated_at   INTEGER NOT NULL
-    );
-    CREATE INDEX archive_uploads_by_state ON archive_uploads(state);
-    `,
+${STORAGE_TABLES}    `,
+    // PostgreSQL changes a CHECK constraint in place (the archives table keeps its rows and name).
+    postgres: `
+    ALTER TABLE archives DROP CONSTRAINT archives_status_check;
+    ALTER TABLE archives ADD CONSTRAINT archives_status_check
+      CHECK (status IN ('started', 'paused', 'stopped', 'available', 'uploaded', 'failed', 'deleted', 'expired'));
+${postgresTypes(STORAGE_TABLES)}    `,
   },
 ];

@@ -90,7 +90,7 @@ export class AudioConnector {
   async connect(project: Project, request: ConnectRequest): Promise<ConnectResult> {
     if (this.#closed) throw new ColloquyError('unavailable', 'The server is shutting down');
     const { bidirectional, audioRate, uri, headers } = request.websocket;
-    const { record, claims } = admitServerParticipant({
+    const { record, claims } = await admitServerParticipant({
       sessions: this.#sessions,
       store: this.#store,
       project,

@@ -4,7 +4,7 @@
 // registerCallback still calls). Only http(s) URLs are accepted.
 
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../store/database.js';
+import type { SqlDatabase } from '../store/database.js';
 
 /** `captions`: a captions run's statusCallbackUrl (captions/); `render`: a render's own statusCallbackUrl (render/). */
 export type CallbackKind = 'archive' | 'session' | 'captions' | 'render';
@@ -82,71 +82,69 @@ export function parseCallbackUrl(value: unknown): string | null {
 }
 
 export class CallbackStore {
-  readonly #db: Db;
-  /** Read on every connection and stream event of a live session: prepared once. */
-  readonly #select;
-  readonly #selectRegistered;
+  readonly #db: SqlDatabase;
 
-  constructor(db: Db) {
+  constructor(db: SqlDatabase) {
     this.#db = db;
-    this.#select = db.prepare('SELECT archive_url, session_url FROM project_callbacks WHERE project_id = ?');
-    this.#selectRegistered = db.prepare('SELECT url FROM registered_callbacks WHERE project_id = ? AND grp = ? AND event = ?').pluck();
   }
 
   /**
    * Every URL one event goes to, each once: the project's URL of its kind (session monitoring for
    * connection and stream events, archive status for archives) and the URLs registered for it.
    */
-  urlsFor(projectId: string, group: CallbackGroup, event: string): string[] {
-    const own = this.get(projectId)[group === 'archive' ? 'archive' : 'session'];
-    const registered = this.#selectRegistered.all(projectId, group, event) as string[];
-    return [...new Set(own ? [own, ...registered] : registered)];
+  async urlsFor(projectId: string, group: CallbackGroup, event: string): Promise<string[]> {
+    const own = (await this.get(projectId))[group === 'archive' ? 'archive' : 'session'];
+    const registered = await this.#db.all<{ url: string }>('SELECT url FROM registered_callbacks WHERE project_id = ? AND grp = ? AND event = ?', [projectId, group, event]);
+    const urls = registered.map((r) => r.url);
+    return [...new Set(own ? [own, ...urls] : urls)];
   }
 
-  listRegistered(projectId: string): RegisteredCallback[] {
-    const rows = this.#db.prepare('SELECT id, grp, event, url, created_at FROM registered_callbacks WHERE project_id = ? ORDER BY created_at, id').all(projectId) as RegistrationRow[];
+  async listRegistered(projectId: string): Promise<RegisteredCallback[]> {
+    const rows = await this.#db.all<RegistrationRow>('SELECT id, grp, event, url, created_at FROM registered_callbacks WHERE project_id = ? ORDER BY created_at, id', [projectId]);
     return rows.map(registrationJson);
   }
 
   /** Registers a URL for a group's event; the same registration again answers the existing one. */
-  register(projectId: string, body: unknown): RegisteredCallback {
+  async register(projectId: string, body: unknown): Promise<RegisteredCallback> {
     const { group, event, url } = parseRegistration(body);
-    const existing = this.#db
-      .prepare('SELECT id, grp, event, url, created_at FROM registered_callbacks WHERE project_id = ? AND grp = ? AND event = ? AND url = ?')
-      .get(projectId, group, event, url) as RegistrationRow | undefined;
-    if (existing) return registrationJson(existing);
-    const count = this.#db.prepare('SELECT COUNT(*) FROM registered_callbacks WHERE project_id = ?').pluck().get(projectId) as number;
-    if (count >= MAX_REGISTERED_CALLBACKS) throw new CallbackValidationError(`a project can register at most ${MAX_REGISTERED_CALLBACKS} callbacks`);
-    const row: RegistrationRow = { id: randomUUID(), grp: group, event, url, created_at: Date.now() };
-    this.#db.prepare('INSERT INTO registered_callbacks (id, project_id, grp, event, url, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(row.id, projectId, row.grp, row.event, row.url, row.created_at);
-    return registrationJson(row);
+    return this.#db.transaction(async (tx) => {
+      const existing = await tx.get<RegistrationRow>('SELECT id, grp, event, url, created_at FROM registered_callbacks WHERE project_id = ? AND grp = ? AND event = ? AND url = ?', [
+        projectId,
+        group,
+        event,
+        url,
+      ]);
+      if (existing) return registrationJson(existing);
+      const count = (await tx.value<number>('SELECT COUNT(*) FROM registered_callbacks WHERE project_id = ?', [projectId])) ?? 0;
+      if (count >= MAX_REGISTERED_CALLBACKS) throw new CallbackValidationError(`a project can register at most ${MAX_REGISTERED_CALLBACKS} callbacks`);
+      const row: RegistrationRow = { id: randomUUID(), grp: group, event, url, created_at: Date.now() };
+      await tx.run('INSERT INTO registered_callbacks (id, project_id, grp, event, url, created_at) VALUES (?, ?, ?, ?, ?, ?)', [row.id, projectId, row.grp, row.event, row.url, row.created_at]);
+      return registrationJson(row);
+    });
   }
 
   /** False when the project has no such registration. */
-  unregister(projectId: string, id: string): boolean {
-    return this.#db.prepare('DELETE FROM registered_callbacks WHERE project_id = ? AND id = ?').run(projectId, id).changes > 0;
+  async unregister(projectId: string, id: string): Promise<boolean> {
+    return (await this.#db.run('DELETE FROM registered_callbacks WHERE project_id = ? AND id = ?', [projectId, id])).changes > 0;
   }
 
-  get(projectId: string): ProjectCallbacks {
-    const row = this.#select.get(projectId) as
-      | { archive_url: string | null; session_url: string | null }
-      | undefined;
+  async get(projectId: string): Promise<ProjectCallbacks> {
+    const row = await this.#db.get<{ archive_url: string | null; session_url: string | null }>('SELECT archive_url, session_url FROM project_callbacks WHERE project_id = ?', [projectId]);
     return { archive: row?.archive_url ?? null, session: row?.session_url ?? null };
   }
 
   /** Changes the URLs given (undefined leaves one as it is; null or '' removes it). */
-  set(projectId: string, changes: { archive?: unknown; session?: unknown }): ProjectCallbacks {
-    const current = this.get(projectId);
+  async set(projectId: string, changes: { archive?: unknown; session?: unknown }): Promise<ProjectCallbacks> {
+    const current = await this.get(projectId);
     const next: ProjectCallbacks = {
       archive: changes.archive === undefined ? current.archive : parseCallbackUrl(changes.archive),
       session: changes.session === undefined ? current.session : parseCallbackUrl(changes.session),
     };
-    this.#db
-      .prepare(
-        `INSERT INTO project_callbacks (project_id, archive_url, session_url, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT(project_id) DO UPDATE SET archive_url = excluded.archive_url, session_url = excluded.session_url, updated_at = excluded.updated_at`,
-      )
-      .run(projectId, next.archive, next.session, Date.now());
+    await this.#db.run(
+      `INSERT INTO project_callbacks (project_id, archive_url, session_url, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(project_id) DO UPDATE SET archive_url = excluded.archive_url, session_url = excluded.session_url, updated_at = excluded.updated_at`,
+      [projectId, next.archive, next.session, Date.now()],
+    );
     return next;
   }
 }

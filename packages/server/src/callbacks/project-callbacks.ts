@@ -25,6 +25,7 @@ import type { SipCallInfo, SipGateway } from '../sip/sip-gateway.js';
 import type { SipCallEnd } from '../sip/sip-call.js';
 import type { ProjectStore } from '../store/projects.js';
 import type { CallbackGroup, CallbackStore } from './callback-store.js';
+import type { Logger } from '../logger.js';
 import type { WebhookSender } from './webhook-sender.js';
 
 export interface ProjectCallbackDeps {
@@ -40,6 +41,8 @@ export interface ProjectCallbackDeps {
   sip?: Pick<SipGateway, 'on' | 'off'>;
   /** Absolute base URL for archive links (COLLOQUY_PUBLIC_URL, or the address the server listens on). */
   baseUrl(): string;
+  /** Where a failed read of the callback settings is logged (the event's callbacks are then skipped). */
+  logger: Logger;
 }
 
 /** OpenTok's projectId in callbacks: a number for numeric API keys, the application id otherwise. */
@@ -58,14 +61,24 @@ function streamJson(stream: Stream): Record<string, unknown> {
 /** Starts sending; returns what stops it. */
 export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
   const { sessions, callbacks, sender } = deps;
+  const log = deps.logger.child({ module: 'callbacks' });
+  // The callback settings are read from the store asynchronously. The handlers run one after the
+  // other, so the callbacks of one session go out in the order of its events on either engine (a
+  // PostgreSQL pool could answer two reads out of order); a failed read is logged, never thrown.
+  let queue: Promise<void> = Promise.resolve();
+  const handled =
+    <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
+    (...args: A): void => {
+      queue = queue.then(() => fn(...args)).catch((err: unknown) => log.error({ err }, 'could not read the callback settings'));
+    };
 
-  const session = (projectId: string, sessionId: string, group: CallbackGroup, action: 'created' | 'destroyed', details: Record<string, unknown>): void => {
-    const urls = callbacks.urlsFor(projectId, group, action);
+  const session = handled(async (projectId: string, sessionId: string, group: CallbackGroup, action: 'created' | 'destroyed', details: Record<string, unknown>): Promise<void> => {
+    const urls = await callbacks.urlsFor(projectId, group, action);
     if (urls.length === 0) return;
     const event = `${group}${action === 'created' ? 'Created' : 'Destroyed'}`;
     const body = { sessionId, projectId: projectIdOf(projectId), event, timestamp: Date.now(), ...details };
     for (const url of urls) sender.send({ projectId, kind: 'session', url, body });
-  };
+  });
 
   const onConnectionCreated = (s: { id: string; projectId: string }, connection: Connection) =>
     session(s.projectId, s.id, 'connection', 'created', { connection: connectionJson(connection) });
@@ -86,12 +99,12 @@ export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
   const callJson = (call: SipCallInfo) => ({ id: call.id, connectionId: call.connectionId, streamId: call.streamId, sipUri: call.sipUri, createdAt: call.createdAt, state: call.state });
   // SIP call status goes to the project's session monitoring URL only: OpenTok's registration API
   // has no group for calls.
-  const call = (info: SipCallInfo, event: 'callCreated' | 'callUpdated' | 'callDestroyed', details: Record<string, unknown>): void => {
-    const url = callbacks.get(info.projectId).session;
+  const call = handled(async (info: SipCallInfo, event: 'callCreated' | 'callUpdated' | 'callDestroyed', details: Record<string, unknown>): Promise<void> => {
+    const url = (await callbacks.get(info.projectId)).session;
     if (!url) return;
     const body = { sessionId: info.sessionId, projectId: projectIdOf(info.projectId), event, timestamp: Date.now(), ...details };
     sender.send({ projectId: info.projectId, kind: 'session', url, body });
-  };
+  });
   const onCallCreated = (info: SipCallInfo) => call(info, 'callCreated', { call: callJson(info) });
   const onCallUpdated = (info: SipCallInfo) => call(info, 'callUpdated', { call: callJson(info) });
   const onCallDestroyed = (info: SipCallInfo, end: SipCallEnd) =>
@@ -100,25 +113,29 @@ export function sendProjectCallbacks(deps: ProjectCallbackDeps): () => void {
   deps.sip?.on('callUpdated', onCallUpdated);
   deps.sip?.on('callDestroyed', onCallDestroyed);
 
-  const stopArchives = deps.archiveStore.onStatusChange((record) => {
-    const urls = callbacks.urlsFor(record.projectId, 'archive', 'status');
+  const stopArchives = deps.archiveStore.onStatusChange(
+    handled(async (record) => {
+    const urls = await callbacks.urlsFor(record.projectId, 'archive', 'status');
     if (urls.length === 0) return;
     const project = deps.projects.get(record.projectId);
     if (!project) return;
     const body = { ...archiveJson(record, project, deps.archives, deps.baseUrl()), event: 'archive' };
     for (const url of urls) sender.send({ projectId: project.id, kind: 'archive', url, body });
-  });
+  }),
+  );
 
   // Broadcast status (started, stopped, and each RTMP target's connecting/live/offline/error) goes to
   // the project's archive status URL, as OpenTok sends its broadcast callbacks with the archive ones.
-  const stopBroadcasts = deps.broadcasts?.store.onChange((record) => {
-    const url = callbacks.get(record.projectId).archive;
+  const stopBroadcasts = deps.broadcasts?.store.onChange(
+    handled(async (record) => {
+    const url = (await callbacks.get(record.projectId)).archive;
     if (!url) return;
     const project = deps.projects.get(record.projectId);
     if (!project) return;
     const body = { ...broadcastJson(record, project, deps.broadcasts!.liveStreams(record.id), deps.baseUrl()), event: 'broadcast' };
     sender.send({ projectId: project.id, kind: 'archive', url, body });
-  });
+  }),
+  );
 
   return () => {
     stopBroadcasts?.();

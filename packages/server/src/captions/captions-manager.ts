@@ -129,11 +129,11 @@ export class CaptionsManager {
     return n;
   }
 
-  start(project: Project, request: StartCaptionsRequest): { captionsId: string } {
+  async start(project: Project, request: StartCaptionsRequest): Promise<{ captionsId: string }> {
     if (this.#closed) throw new ColloquyError('unavailable', 'The server is shutting down');
     let record;
     try {
-      record = this.#sessions.require(project, request.sessionId);
+      record = await this.#sessions.require(project, request.sessionId);
     } catch (err) {
       if (err instanceof ColloquyError && err.kind === 'not-found') throw notFound('Session not found: no session with this ID in the project', 404);
       throw err;

@@ -88,7 +88,7 @@ export function clusterSettings(env: Env): ClusterSettings | null {
  */
 export function databaseFile(env: Env): string | null {
   const raw = str(env, 'COLLOQUY_DATABASE_URL');
-  if (raw === null) return null;
+  if (raw === null || /^postgres(ql)?:\/\//i.test(raw)) return null; // PostgreSQL: config.databaseUrl
   const m = /^sqlite:(.+)$/.exec(raw);
   if (!m) throw new ClusterSettingsError(`COLLOQUY_DATABASE_URL must be sqlite:/path/to/file.db here; got ${JSON.stringify(raw.replace(/\/\/[^@/]*@/, '//…@'))}`);
   const path = m[1]!.replace(/^\/\/(?=\/)/, '');

@@ -4,7 +4,7 @@
 // request must echo in a header.
 
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import type { Db } from '../store/database.js';
+import type { SqlDatabase } from '../store/database.js';
 
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> =>
   new Promise((resolve, reject) => scryptCb(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))));
@@ -53,11 +53,11 @@ function sha256(value: string): string {
 }
 
 export class AdminAuth {
-  readonly #db: Db;
+  readonly #db: SqlDatabase;
   readonly #now: () => number;
   #hash: string | null = null;
 
-  constructor(db: Db, options: { now?: () => number } = {}) {
+  constructor(db: SqlDatabase, options: { now?: () => number } = {}) {
     this.#db = db;
     this.#now = options.now ?? Date.now;
   }
@@ -71,7 +71,7 @@ export class AdminAuth {
       this.#hash = await hashPassword(configured);
       return null;
     }
-    const stored = this.#db.prepare('SELECT value FROM dashboard_settings WHERE key = ?').pluck().get(PASSWORD_SETTING) as string | undefined;
+    const stored = await this.#db.value<string>('SELECT value FROM dashboard_settings WHERE key = ?', [PASSWORD_SETTING]);
     if (stored) {
       this.#hash = stored;
       return null;
@@ -84,10 +84,10 @@ export class AdminAuth {
   /** Replaces the stored password and signs every browser out (the CLI's reset-password). */
   async setStoredPassword(password: string): Promise<void> {
     const hash = await hashPassword(password);
-    this.#db.transaction(() => {
-      this.#db.prepare('INSERT INTO dashboard_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(PASSWORD_SETTING, hash);
-      this.#db.prepare('DELETE FROM dashboard_sessions').run();
-    })();
+    await this.#db.batch([
+      { sql: 'INSERT INTO dashboard_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', params: [PASSWORD_SETTING, hash] },
+      { sql: 'DELETE FROM dashboard_sessions', params: [] },
+    ]);
     this.#hash = hash;
   }
 
@@ -97,28 +97,30 @@ export class AdminAuth {
   }
 
   /** Starts a signed-in session; the token goes in the cookie, the CSRF token to the page. */
-  createSession(ip: string | null): { token: string; session: AdminSession } {
+  async createSession(ip: string | null): Promise<{ token: string; session: AdminSession }> {
     const now = this.#now();
-    this.#db.prepare('DELETE FROM dashboard_sessions WHERE expires_at <= ?').run(now);
+    await this.#db.run('DELETE FROM dashboard_sessions WHERE expires_at <= ?', [now]);
     const token = randomBytes(32).toString('base64url');
     const session = { csrfToken: randomBytes(24).toString('base64url'), expiresAt: now + SESSION_TTL_MS };
-    this.#db
-      .prepare('INSERT INTO dashboard_sessions (token_hash, csrf_token, created_at, expires_at, ip) VALUES (?, ?, ?, ?, ?)')
-      .run(sha256(token), session.csrfToken, now, session.expiresAt, ip);
+    await this.#db.run('INSERT INTO dashboard_sessions (token_hash, csrf_token, created_at, expires_at, ip) VALUES (?, ?, ?, ?, ?)', [
+      sha256(token),
+      session.csrfToken,
+      now,
+      session.expiresAt,
+      ip,
+    ]);
     return { token, session };
   }
 
   /** The session a cookie value belongs to, if it exists and has not expired. */
-  session(token: string): AdminSession | null {
-    const row = this.#db.prepare('SELECT csrf_token, expires_at FROM dashboard_sessions WHERE token_hash = ?').get(sha256(token)) as
-      | { csrf_token: string; expires_at: number }
-      | undefined;
+  async session(token: string): Promise<AdminSession | null> {
+    const row = await this.#db.get<{ csrf_token: string; expires_at: number }>('SELECT csrf_token, expires_at FROM dashboard_sessions WHERE token_hash = ?', [sha256(token)]);
     if (!row || row.expires_at <= this.#now()) return null;
     return { csrfToken: row.csrf_token, expiresAt: row.expires_at };
   }
 
-  destroySession(token: string): void {
-    this.#db.prepare('DELETE FROM dashboard_sessions WHERE token_hash = ?').run(sha256(token));
+  async destroySession(token: string): Promise<void> {
+    await this.#db.run('DELETE FROM dashboard_sessions WHERE token_hash = ?', [sha256(token)]);
   }
 }
 

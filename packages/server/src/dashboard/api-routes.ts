@@ -45,7 +45,7 @@ export async function dashboardApiRoutes(app: FastifyInstance, ctx: AppContext, 
   });
   app.addHook('onRequest', async (request) => {
     const token = sessionToken(request);
-    request.adminSession = token ? admin.session(token) : null;
+    request.adminSession = token ? await admin.session(token) : null;
     const open = request.routeOptions.url === '/dashboard/api/login' || request.routeOptions.url === '/dashboard/api/me';
     if (!open && !request.adminSession) throw new ColloquyError('unauthenticated', 'Sign in first', 401);
     if (MUTATING.has(request.method)) {

@@ -6,18 +6,18 @@
 // its last read and its close is not counted (reads happen at every scrape and every 5 s).
 // Names and meanings: docs/deploy.md#metrics.
 
-import type { Database } from 'better-sqlite3';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { WebhookStats } from '../callbacks/webhook-sender.js';
 import type { MediaEngine } from '../media/index.js';
 import type { ConsumerStats, ProducerStats } from '../media/types.js';
 import type { SessionManager } from '../sessions/session-manager.js';
+import type { SqlDatabase } from '../store/database.js';
 import type { LoadMonitor } from './load-monitor.js';
 
 export interface MetricsSources {
   sessions: SessionManager;
   media: MediaEngine;
-  db: Database;
+  db: SqlDatabase;
   load: LoadMonitor;
   callbacks: () => WebhookStats;
   /** The signaling server, once the HTTP app exists. */
@@ -64,8 +64,9 @@ export class Metrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
 
-    const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void): void => {
-      new Gauge({ name, help, labelNames, registers, collect() { collect(this); } });
+    // prom-client awaits a collect that returns a promise (the archive counts are a query).
+    const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void | Promise<void>): void => {
+      new Gauge({ name, help, labelNames, registers, collect() { return collect(this); } });
     };
     gauge('colloquy_sessions', 'Live sessions (someone connected), by media mode', ['media_mode'], (g) => {
       const counts = { routed: 0, relayed: 0 };
@@ -89,8 +90,8 @@ export class Metrics {
     gauge('colloquy_media_transports', 'SFU peer connections (publisher and subscriber transports)', [], (g) => {
       g.set(sources.media.routers.reduce((n, r) => n + r.transportCount, 0));
     });
-    gauge('colloquy_archives', 'Archives by status (as stored)', ['status'], (g) => {
-      const rows = sources.db.prepare('SELECT status, COUNT(*) AS n FROM archives GROUP BY status').all() as { status: string; n: number }[];
+    gauge('colloquy_archives', 'Archives by status (as stored)', ['status'], async (g) => {
+      const rows = await sources.db.all<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM archives GROUP BY status');
       g.reset();
       for (const status of ['started', 'paused', 'stopped', 'available', 'uploaded', 'failed', 'deleted', 'expired']) g.set({ status }, 0);
       for (const row of rows) g.set({ status: row.status }, row.n);

@@ -8,7 +8,7 @@ import { TokenError, verifyClientToken } from '../auth/client-token.js';
 import type { WebhookSender } from '../callbacks/webhook-sender.js';
 import { ColloquyError, conflict, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { restActor, type SessionManager } from '../sessions/session-manager.js';
+import type { SessionManager } from '../sessions/session-manager.js';
 import type { Project, Store } from '../store/index.js';
 import { Composer, RenderFailure } from './composer.js';
 import { RenderStore, type RenderRecord, type RenderStatus } from './render-store.js';
@@ -68,7 +68,7 @@ export class RenderManager {
   constructor(options: RenderManagerOptions) {
     this.#o = options;
     this.#log = options.logger.child({ module: 'render' });
-    this.renders = new RenderStore(options.store.db);
+    this.renders = new RenderStore(options.store.legacySqlite('the Experience Composer'));
     const interrupted = this.renders.endInterrupted('The server stopped while the render ran');
     if (interrupted > 0) this.#log.warn({ interrupted }, 'renders left running by a previous process marked stopped');
   }
@@ -84,11 +84,11 @@ export class RenderManager {
   }
 
   /** Checks the request, records the render as `starting` and starts its browser (202 at once). */
-  start(project: Project, request: StartRenderRequest): RenderRecord {
+  async start(project: Project, request: StartRenderRequest): Promise<RenderRecord> {
     if (this.#closed) throw new ColloquyError('unavailable', 'The server is shutting down');
     const { settings } = this.#o;
     if (settings.maxRenders === 0) throw new ColloquyError('unsupported', 'Experience Composer renders are turned off on this server (COLLOQUY_MAX_RENDERS=0)', 501);
-    const session = this.#o.sessions.require(project, request.sessionId);
+    const session = await this.#o.sessions.require(project, request.sessionId);
     if (session.mediaMode !== 'routed') throw conflict('Experience Composer renders are only possible in routed sessions (p2p.preference=disabled): this session is relayed');
     requireClearMedia(session, 'Experience Composer renders');
     let claims;
@@ -187,15 +187,15 @@ export class RenderManager {
       .then(() => {
         // A page that could not leave cleanly (hung, crashed) must not leave its connection and
         // stream waiting out the resume grace: the server ends them now.
-        if (record.connectionId) this.#disconnect(live.project, record.sessionId, record.connectionId);
+        if (record.connectionId) void this.#disconnect(live.project, record.sessionId, record.connectionId);
       })
       .finally(() => this.#live.delete(id));
     return live.ending;
   }
 
-  #disconnect(project: Project, sessionId: string, connectionId: string): void {
+  async #disconnect(project: Project, sessionId: string, connectionId: string): Promise<void> {
     try {
-      this.#o.sessions.forceDisconnect(restActor(project, sessionId), connectionId);
+      this.#o.sessions.forceDisconnect(await this.#o.sessions.restActor(project, sessionId), connectionId);
     } catch {
       // Already gone: the page left the session itself.
     }

@@ -74,7 +74,7 @@ export async function archiveRoutes(app: FastifyInstance, ctx: AppContext): Prom
   app.post('/archive', async (request) => {
     const body = parseWith(StartBody, request.body ?? {});
     if (body.hasTranscription) throw new ColloquyError('unsupported', 'Archive transcription is not available on this server', 501);
-    const session = ctx.sessions.require(request.project, body.sessionId);
+    const session = await ctx.sessions.require(request.project, body.sessionId);
     const record = archives.startArchive(request.project, session, {
       name: body.name ?? null,
       hasAudio: body.hasAudio,

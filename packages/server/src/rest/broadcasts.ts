@@ -66,7 +66,7 @@ export async function broadcastRoutes(app: FastifyInstance, ctx: AppContext): Pr
 
     app.post(path, async (request) => {
       const body = parseWith(StartBody, request.body ?? {});
-      const session = ctx.sessions.require(request.project, body.sessionId);
+      const session = await ctx.sessions.require(request.project, body.sessionId);
       const hls = body.outputs.hls ? { dvr: body.outputs.hls.dvr ?? false, lowLatency: body.outputs.hls.lowLatency ?? false } : null;
       const rtmp = (body.outputs.rtmp ?? []).map((t) => ({ id: t.id ?? '', serverUrl: t.serverUrl, streamName: t.streamName }));
       const ids = rtmp.map((t) => t.id).filter(Boolean);

@@ -15,14 +15,14 @@ export async function callbackRoutes(app: FastifyInstance, ctx: AppContext): Pro
   app.get('/callback', async (request) => store.listRegistered(request.project.id));
   app.post('/callback', async (request) => {
     try {
-      return store.register(request.project.id, request.body);
+      return await store.register(request.project.id, request.body);
     } catch (err) {
       if (err instanceof CallbackValidationError) throw invalid(err.message);
       throw err;
     }
   });
   app.delete<{ Params: { callbackId: string } }>('/callback/:callbackId', async (request, reply) => {
-    if (!store.unregister(request.project.id, request.params.callbackId)) throw notFound(`No callback ${request.params.callbackId.slice(0, 100)}`);
+    if (!(await store.unregister(request.project.id, request.params.callbackId))) throw notFound(`No callback ${request.params.callbackId.slice(0, 100)}`);
     return reply.status(204).send();
   });
 }

@@ -41,7 +41,7 @@ export async function captionsRoutes(app: FastifyInstance, captions: CaptionsMan
       if (err instanceof CallbackValidationError) throw invalid(`statusCallbackUrl: ${err.message}`);
       throw err;
     }
-    const result = captions.start(request.project, {
+    const result = await captions.start(request.project, {
       sessionId: body.sessionId,
       token: body.token,
       languageCode: body.languageCode ?? 'en-US',

@@ -66,15 +66,15 @@ export async function clientEventRoutes(app: FastifyInstance, ctx: AppContext): 
     const parsed = BodySchema.parse(request.body);
     const events = Array.isArray(parsed) ? parsed : [parsed];
     let recorded = 0;
-    for (const event of events) if (record(ctx, event)) recorded++;
+    for (const event of events) if (await record(ctx, event)) recorded++;
     return reply.status(200).send({ received: events.length, recorded });
   });
 }
 
 /** Records one event in its session's Inspector log; false when it names no session of ours. */
-function record(ctx: AppContext, event: z.infer<typeof ClientEventSchema>): boolean {
+async function record(ctx: AppContext, event: z.infer<typeof ClientEventSchema>): Promise<boolean> {
   if (!event.sessionId) return false;
-  const session = ctx.store.sessions.get(event.sessionId);
+  const session = await ctx.store.sessions.get(event.sessionId);
   if (!session) return false;
   if (event.partnerId !== undefined && String(event.partnerId) !== session.projectId) return false;
   const live = ctx.sessions.live(session.id);

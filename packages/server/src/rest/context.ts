@@ -12,7 +12,7 @@ import type { OpsContext } from '../ops/routes.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { RenderManager } from '../render/render-manager.js';
 import type { SipGateway } from '../sip/sip-gateway.js';
-import type { Store } from '../store/index.js';
+import type { ServerStore as Store } from '../server-store.js';
 
 export interface AppContext {
   config: Config;

@@ -10,13 +10,13 @@ import type { AppContext } from './context.js';
 export async function inspectorRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get<{ Params: { sessionId: string } }>('/session/:sessionId/events', async (request) => {
     const query = parseEventQuery(request.query);
-    ctx.sessions.require(request.project, request.params.sessionId);
+    await ctx.sessions.require(request.project, request.params.sessionId);
     const page = ctx.inspector.events(request.params.sessionId, query);
     return { count: page.items.length, sessionId: request.params.sessionId, projectId: request.project.id, next: page.next, items: page.items };
   });
   app.get<{ Params: { sessionId: string } }>('/session/:sessionId/quality', async (request) => {
     const query = parseQualityQuery(request.query);
-    ctx.sessions.require(request.project, request.params.sessionId);
+    await ctx.sessions.require(request.project, request.params.sessionId);
     const series = ctx.inspector.quality(request.params.sessionId, query);
     const scores = ctx.inspector.scores(request.params.sessionId, { since: query.since, until: query.until });
     return { sessionId: series.sessionId, projectId: request.project.id, bucketMs: series.bucketMs, tracks: series.tracks, scores };

@@ -47,7 +47,7 @@ type RenderParams = { Params: { renderId: string } };
 export async function renderRoutes(app: FastifyInstance, renders: RenderManager): Promise<void> {
   app.post('/render', async (request, reply) => {
     const body = parseWith(StartBody, request.body ?? {});
-    const record = renders.start(request.project, {
+    const record = await renders.start(request.project, {
       sessionId: body.sessionId,
       token: body.token,
       url: body.url,

@@ -15,7 +15,7 @@ export async function sessionCreateRoutes(app: FastifyInstance, ctx: AppContext)
   requireProject(app, ctx);
   app.post('/session/create', async (request, reply) => {
     const options = readCreateOptions(request.body);
-    const record = ctx.sessions.create(request.project, options);
+    const record = await ctx.sessions.create(request.project, options);
     return sendCreated(request, reply, record);
   });
 }

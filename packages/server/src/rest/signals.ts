@@ -5,14 +5,13 @@ import { checkSignal } from '@colloquy/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ColloquyError, invalid } from '../errors.js';
 import type { AppContext } from './context.js';
-import { restActor } from '../sessions/session-manager.js';
 
 type SignalRequest = FastifyRequest<{ Params: { sessionId: string; connectionId?: string } }>;
 
 export async function signalRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const send = async (request: SignalRequest, reply: FastifyReply) => {
     const { type, data } = readSignalBody(request.body);
-    ctx.sessions.signal(restActor(request.project, request.params.sessionId), request.params.connectionId ?? null, type, data);
+    ctx.sessions.signal(await ctx.sessions.restActor(request.project, request.params.sessionId), request.params.connectionId ?? null, type, data);
     return reply.status(204).send();
   };
   app.post('/session/:sessionId/signal', send);

@@ -71,12 +71,12 @@ export async function sipRoutes(app: FastifyInstance, gateway: SipGateway): Prom
 
   app.post<{ Params: { sessionId: string; connectionId?: string } }>('/session/:sessionId/play-dtmf', async (request, reply) => {
     const { digits } = parseWith(dtmfBody, request.body);
-    gateway.playDtmf(request.project, request.params.sessionId, null, digits);
+    await gateway.playDtmf(request.project, request.params.sessionId, null, digits);
     return reply.status(200).send();
   });
   app.post<{ Params: { sessionId: string; connectionId: string } }>('/session/:sessionId/connection/:connectionId/play-dtmf', async (request, reply) => {
     const { digits } = parseWith(dtmfBody, request.body);
-    gateway.playDtmf(request.project, request.params.sessionId, request.params.connectionId, digits);
+    await gateway.playDtmf(request.project, request.params.sessionId, request.params.connectionId, digits);
     return reply.status(200).send();
   });
 }

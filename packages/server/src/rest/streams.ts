@@ -5,7 +5,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from './context.js';
-import { restActor } from '../sessions/session-manager.js';
 import { parseWith } from './validation.js';
 
 const MuteAllBody = z
@@ -29,31 +28,31 @@ const MUTED = { code: 200, message: 'OK' } as const;
 
 export async function streamRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get<{ Params: { sessionId: string } }>('/session/:sessionId/stream', async (request) => {
-    const items = ctx.sessions.listStreams(request.project, request.params.sessionId);
+    const items = await ctx.sessions.listStreams(request.project, request.params.sessionId);
     return { count: items.length, items };
   });
   app.get<{ Params: { sessionId: string; streamId: string } }>('/session/:sessionId/stream/:streamId', async (request) => {
-    return ctx.sessions.getStream(request.project, request.params.sessionId, request.params.streamId);
+    return await ctx.sessions.getStream(request.project, request.params.sessionId, request.params.streamId);
   });
   app.post<{ Params: { sessionId: string; streamId: string } }>('/session/:sessionId/stream/:streamId/mute', async (request) => {
-    ctx.sessions.forceMuteStream(restActor(request.project, request.params.sessionId), request.params.streamId);
+    ctx.sessions.forceMuteStream(await ctx.sessions.restActor(request.project, request.params.sessionId), request.params.streamId);
     return MUTED;
   });
   app.post<{ Params: { sessionId: string } }>('/session/:sessionId/mute', async (request) => {
     const body = parseWith(MuteAllBody, request.body);
-    ctx.sessions.muteAll(restActor(request.project, request.params.sessionId), body.active, body.excludedStreamIds ?? body.excludedStreams ?? []);
+    ctx.sessions.muteAll(await ctx.sessions.restActor(request.project, request.params.sessionId), body.active, body.excludedStreamIds ?? body.excludedStreams ?? []);
     return MUTED;
   });
 
   // Layout classes: PUT …/stream {items} (every SDK) and PUT …/stream/{id} {layoutClassList} (PHP).
   app.put<{ Params: { sessionId: string } }>('/session/:sessionId/stream', async (request, reply) => {
     const body = parseWith(SetClassListsBody, request.body);
-    ctx.sessions.setStreamClassLists(request.project, request.params.sessionId, body.items);
+    await ctx.sessions.setStreamClassLists(request.project, request.params.sessionId, body.items);
     return reply.status(200).send();
   });
   app.put<{ Params: { sessionId: string; streamId: string } }>('/session/:sessionId/stream/:streamId', async (request, reply) => {
     const body = parseWith(UpdateStreamBody, request.body);
-    ctx.sessions.setStreamClassLists(request.project, request.params.sessionId, [{ id: request.params.streamId, layoutClassList: body.layoutClassList }]);
+    await ctx.sessions.setStreamClassLists(request.project, request.params.sessionId, [{ id: request.params.streamId, layoutClassList: body.layoutClassList }]);
     return reply.status(200).send();
   });
 }

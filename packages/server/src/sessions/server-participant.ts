@@ -11,9 +11,9 @@ import { requireClearMedia } from './e2ee.js';
 import type { SessionManager } from './session-manager.js';
 
 /** The project's session, or 404 with OpenTok's message. */
-export function requireProjectSession(sessions: SessionManager, project: Project, sessionId: string): SessionRecord {
+export async function requireProjectSession(sessions: SessionManager, project: Project, sessionId: string): Promise<SessionRecord> {
   try {
-    return sessions.require(project, sessionId);
+    return await sessions.require(project, sessionId);
   } catch (err) {
     if (err instanceof ColloquyError && err.kind === 'not-found') throw notFound('Session not found: no session with this ID in the project', 404);
     throw err;
@@ -24,7 +24,7 @@ export function requireProjectSession(sessions: SessionManager, project: Project
  * The routed session and the verified claims of the participant's token. `what` names the
  * participant in messages ("SIP calls"); `publishes` requires a publisher or moderator token.
  */
-export function admitServerParticipant(params: {
+export async function admitServerParticipant(params: {
   sessions: SessionManager;
   store: Store;
   project: Project;
@@ -32,8 +32,8 @@ export function admitServerParticipant(params: {
   token: string;
   what: string;
   publishes: boolean;
-}): { record: SessionRecord; claims: ClientTokenClaims } {
-  const record = requireProjectSession(params.sessions, params.project, params.sessionId);
+}): Promise<{ record: SessionRecord; claims: ClientTokenClaims }> {
+  const record = await requireProjectSession(params.sessions, params.project, params.sessionId);
   if (record.mediaMode !== 'routed') {
     throw conflict(`${params.what} are only possible in routed sessions (p2p.preference=disabled): this session is relayed`);
   }

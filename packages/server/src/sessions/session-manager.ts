@@ -80,14 +80,19 @@ export interface ClientInfo {
  * Who takes an action, and where: the app server through the REST API, in one session of its
  * project, or a client's connection, in its own session (moderation needs the moderator role).
  */
-export type Actor = { origin: 'rest'; project: Project; sessionId: string } | { origin: 'client'; connection: Connection };
+export type Actor = { origin: 'rest'; record: SessionRecord } | { origin: 'client'; connection: Connection };
 
 /** An Actor as events and logs carry it: ids only. */
 export type ActorRef = { origin: 'rest' } | { origin: 'client'; connectionId: string };
 
-/** The app server acting in one of its project's sessions (the REST routes). */
-export function restActor(project: Project, sessionId: string): Actor {
-  return { origin: 'rest', project, sessionId };
+/**
+ * The app server acting in one of its project's sessions (the REST routes). The record is the proof
+ * that the session is the project's: take it from `SessionManager.require` (or use
+ * `SessionManager.restActor`, which does both), so that the actions themselves stay synchronous
+ * for REST and clients alike.
+ */
+export function restActor(record: SessionRecord): Actor {
+  return { origin: 'rest', record };
 }
 
 /** A client acting through its connection (signaling, server-side participants). */
@@ -159,7 +164,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     this.#options = options;
   }
 
-  create(project: Project, options: CreateSessionOptions): SessionRecord {
+  async create(project: Project, options: CreateSessionOptions): Promise<SessionRecord> {
     if (options.archiveMode === 'always' && options.mediaMode === 'relayed') {
       throw invalid('archiveMode "always" requires a routed session (p2p.preference=disabled): relayed sessions cannot be archived');
     }
@@ -181,24 +186,29 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
       location: options.location,
       createdAt,
     };
-    this.#store.sessions.insert(record);
+    await this.#store.sessions.insert(record);
     this.#log.info({ sessionId: record.id, projectId: project.id, mediaMode: record.mediaMode, archiveMode: record.archiveMode }, 'session created');
     return record;
   }
 
   /** The project's session with this ID; 404 when it does not exist or belongs to another project. */
-  require(project: Project, sessionId: string): SessionRecord {
+  async require(project: Project, sessionId: string): Promise<SessionRecord> {
     const fields = parseSessionId(sessionId);
     if (!fields) throw notFound('Session not found: the session ID is not valid', 404);
-    const record = this.#store.sessions.get(sessionId);
+    const record = await this.#store.sessions.get(sessionId);
     if (!record || record.projectId !== project.id) throw notFound('Session not found', 404);
     return record;
   }
 
   /** The stored session with this id, whatever its project; null when unknown or malformed. */
-  find(sessionId: string): SessionRecord | null {
+  async find(sessionId: string): Promise<SessionRecord | null> {
     if (!parseSessionId(sessionId)) return null;
     return this.#store.sessions.get(sessionId);
+  }
+
+  /** The app server as the actor in one of its project's sessions; 404 when it is not the project's. */
+  async restActor(project: Project, sessionId: string): Promise<Actor> {
+    return restActor(await this.require(project, sessionId));
   }
 
   /** The live session, if anyone is in it. */
@@ -238,8 +248,8 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   }
 
   /** Connections currently in the session, oldest first. */
-  listConnections(project: Project, sessionId: string): ConnectionSummary[] {
-    this.require(project, sessionId);
+  async listConnections(project: Project, sessionId: string): Promise<ConnectionSummary[]> {
+    await this.require(project, sessionId);
     const session = this.#live.get(sessionId);
     if (!session) return [];
     return [...session.connections.values()].map((c) => ({ connectionId: c.id, connectionState: 'Connected', createdAt: c.creationTime }));
@@ -252,8 +262,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   signal(by: Actor, to: string | null, type: string | undefined, data: string): void {
     let session: Session;
     if (by.origin === 'rest') {
-      this.require(by.project, by.sessionId);
-      const live = this.#live.get(by.sessionId);
+      const live = this.#live.get(by.record.id);
       if (!live) {
         if (to === null) throw notFound('Not found. No clients are actively connected to the OpenTok session.', 404);
         throw notFound('Not found. The client specified by the connection ID is not connected to the session.', 404);
@@ -274,8 +283,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   forceDisconnect(by: Actor, connectionId: string): void {
     let target: Connection | undefined;
     if (by.origin === 'rest') {
-      this.require(by.project, by.sessionId);
-      target = this.#live.get(by.sessionId)?.getConnection(connectionId);
+      target = this.#live.get(by.record.id)?.getConnection(connectionId);
       if (!target) throw notFound('Not found. The client specified by the connection ID is not connected to the session.', 404);
     } else {
       const session = this.#liveSessionOf(by.connection);
@@ -484,22 +492,23 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   }
 
   /** Streams currently live in the session, oldest first (REST). */
-  listStreams(project: Project, sessionId: string): StreamSummary[] {
-    this.require(project, sessionId);
+  async listStreams(project: Project, sessionId: string): Promise<StreamSummary[]> {
+    await this.require(project, sessionId);
     return (this.#live.get(sessionId)?.liveStreams() ?? []).map((s) => s.summary());
   }
 
-  getStream(project: Project, sessionId: string, streamId: string): StreamSummary {
-    return this.#restStream(project, sessionId, streamId).summary();
+  async getStream(project: Project, sessionId: string, streamId: string): Promise<StreamSummary> {
+    await this.require(project, sessionId);
+    return this.#liveStream(sessionId, streamId).summary();
   }
 
   /**
    * Sets the layout classes of live streams (REST); every id is checked before anything changes,
    * so a request naming one unknown stream changes nothing (404).
    */
-  setStreamClassLists(project: Project, sessionId: string, items: Array<{ id: string; layoutClassList: string[] }>): void {
-    this.require(project, sessionId);
-    const streams = items.map((item) => this.#restStream(project, sessionId, item.id));
+  async setStreamClassLists(project: Project, sessionId: string, items: Array<{ id: string; layoutClassList: string[] }>): Promise<void> {
+    await this.require(project, sessionId);
+    const streams = items.map((item) => this.#liveStream(sessionId, item.id));
     items.forEach((item, i) => streams[i]!.setLayoutClassList(item.layoutClassList));
   }
 
@@ -513,8 +522,8 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     let session: Session | undefined;
     let projectId: string;
     if (by.origin === 'rest') {
-      projectId = this.require(by.project, by.sessionId).projectId;
-      sessionId = by.sessionId;
+      projectId = by.record.projectId;
+      sessionId = by.record.id;
       session = this.#live.get(sessionId);
     } else {
       session = this.#liveSessionOf(by.connection);
@@ -553,8 +562,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   /** Whether live captions run for a session (captions/ sets this); a session starting live applies it. */
   captionsRunning: (sessionId: string) => boolean = () => false;
 
-  #restStream(project: Project, sessionId: string, streamId: string): Stream {
-    this.require(project, sessionId);
+  #liveStream(sessionId: string, streamId: string): Stream {
     const stream = this.#live.get(sessionId)?.getLiveStream(streamId);
     if (!stream) throw notFound('Stream not found', 404);
     return stream;
@@ -563,8 +571,8 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   /** The live stream a moderation acts on: REST: the project's session (404s); a client: its own session and the moderator right. */
   #moderatedStream(by: Actor, streamId: string, right: 'forceunpublish' | 'forcemute', refusal: string, code: number): { session: Session; stream: Stream } {
     if (by.origin === 'rest') {
-      const stream = this.#restStream(by.project, by.sessionId, streamId);
-      return { session: this.#live.get(by.sessionId)!, stream };
+      const stream = this.#liveStream(by.record.id, streamId);
+      return { session: this.#live.get(by.record.id)!, stream };
     }
     const session = this.#liveSessionOf(by.connection);
     if (!by.connection.can(right)) throw forbidden(`This token does not have the moderator role: ${refusal}`, code);

@@ -309,13 +309,14 @@ export class SignalingServer {
           peer.joining = true;
           clearTimeout(peer.authTimer);
           this.#admission.admit(() => {
-            peer.joining = false;
-            if (peer.ws.readyState !== WebSocket.OPEN || peer.channel || this.#closed) return;
-            try {
-              this.#connect(peer, message);
-            } catch (err) {
-              this.#failed(peer, err, message);
+            if (peer.ws.readyState !== WebSocket.OPEN || peer.channel || this.#closed) {
+              peer.joining = false;
+              return;
             }
+            // Still `joining` while the session record is read: other requests wait for the answer.
+            this.#connect(peer, message)
+              .catch((err) => this.#failed(peer, err, message))
+              .finally(() => (peer.joining = false));
           });
         } else this.#resume(peer, message);
         return;
@@ -324,14 +325,15 @@ export class SignalingServer {
     }
   }
 
-  #connect(peer: Peer, message: ConnectRequest): void {
+  async #connect(peer: Peer, message: ConnectRequest): Promise<void> {
     const fail = (code: ErrorCode, text: string): void => {
       this.#log.info({ ip: peer.ip, code, reason: text }, 'connect refused');
       send(peer.ws, errorMessage(code, text, message.id));
       peer.ws.close(CloseCodes.AUTH_FAILED, 'connect refused');
     };
     // A live session's record is the one read when it started: no database read per join in a storm.
-    const record = this.#sessions.live(message.sessionId)?.record ?? this.#sessions.find(message.sessionId);
+    const record = this.#sessions.live(message.sessionId)?.record ?? (await this.#sessions.find(message.sessionId));
+    if (peer.ws.readyState !== WebSocket.OPEN || this.#closed) return;
     if (!record) {
       fail(ErrorCodes.INVALID_SESSION_ID, 'Invalid session ID: no such session on this server');
       return;

@@ -123,7 +123,7 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     if (request.sip.video) {
       throw new ColloquyError('unsupported', 'SIP calls with video are not available on this server: dial without `video`', 501);
     }
-    const { record, claims } = admitServerParticipant({ sessions: this.#sessions, store: this.#store, project, sessionId: request.sessionId, token: request.token, what: 'SIP calls', publishes: true });
+    const { record, claims } = await admitServerParticipant({ sessions: this.#sessions, store: this.#store, project, sessionId: request.sessionId, token: request.token, what: 'SIP calls', publishes: true });
     const ua = this.#userAgent();
     const host = hostOf(request.sip.uri);
     // The `sip` package picks the transport by the URI's parameter only: a bare sips: URI gets it said.
@@ -187,8 +187,8 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
    * Plays DTMF digits (0-9 * # and p, a 500 ms pause) on every answered SIP call of the session, or
    * on the one whose connection is `connectionId`. 404 when there is no such call.
    */
-  playDtmf(project: Project, sessionId: string, connectionId: string | null, digits: string): void {
-    requireProjectSession(this.#sessions, project, sessionId);
+  async playDtmf(project: Project, sessionId: string, connectionId: string | null, digits: string): Promise<void> {
+    await requireProjectSession(this.#sessions, project, sessionId);
     const targets = [...this.#calls.values()].filter((c) => c.info.sessionId === sessionId && (connectionId === null || c.info.connectionId === connectionId));
     if (targets.length === 0) {
       throw notFound(connectionId === null ? 'Not found. There is no SIP call in this session.' : 'Not found. The connection is not a SIP call of this session.', 404);

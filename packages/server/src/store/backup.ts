@@ -8,9 +8,10 @@
 import Database from 'better-sqlite3';
 import { existsSync, readFileSync, renameSync, rmSync, copyFileSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALL_MIGRATIONS, Store } from './index.js';
+import { openDatabase, type Migration } from './database.js';
 
-export const DATABASE_FILE = 'colloquy.db';
+export { DATABASE_FILE } from './database.js';
+import { DATABASE_FILE } from './database.js';
 const PID_FILE = 'colloquy.pid';
 
 export class BackupError extends Error {
@@ -71,7 +72,7 @@ export async function backupDatabase(dataDir: string, file: string): Promise<num
  * are refused: schema changes only go forward). The database replaced is kept beside it as
  * `colloquy.db.before-restore-<time>`. Pending migrations are applied at once.
  */
-export function restoreDatabase(dataDir: string, file: string): { previous: string | null; migrationsApplied: number } {
+export async function restoreDatabase(dataDir: string, file: string, migrations: readonly Migration[]): Promise<{ previous: string | null; migrationsApplied: number }> {
   const running = runningServer(dataDir);
   if (running !== null) {
     throw new BackupError(`a Colloquy server (pid ${running}) is running on ${dataDir}: stop it before restoring (if that process is not Colloquy, delete ${join(dataDir, PID_FILE)})`);
@@ -91,7 +92,7 @@ export function restoreDatabase(dataDir: string, file: string): { previous: stri
     if (err instanceof BackupError) throw err;
     throw new BackupError(`${file} is not a Colloquy database backup: ${(err as Error).message}`);
   }
-  const known = new Set(ALL_MIGRATIONS.map((m) => m.id));
+  const known = new Set(migrations.map((m) => m.id));
   const unknown = applied.filter((id) => !known.has(id));
   if (unknown.length > 0) throw new BackupError(`${file} comes from a newer Colloquy (migrations ${unknown.join(', ')}); restore it with that release`);
   const target = join(dataDir, DATABASE_FILE);
@@ -108,6 +109,6 @@ export function restoreDatabase(dataDir: string, file: string): { previous: stri
   rmSync(`${target}-shm`, { force: true });
   copyFileSync(file, `${target}.restoring`);
   renameSync(`${target}.restoring`, target);
-  Store.open(dataDir).close();
-  return { previous, migrationsApplied: ALL_MIGRATIONS.length - applied.length };
+  await (await openDatabase({ dataDir }, migrations)).close();
+  return { previous, migrationsApplied: migrations.length - applied.length };
 }

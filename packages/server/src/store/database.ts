@@ -1,52 +1,52 @@
-// The SQLite database in the data folder, opened with WAL so that the CLI can read and write while
-// the server runs. Schema changes are named migrations, applied once each in the order given; each
-// module owns its own list (store/schema.ts, archiving/schema.ts, ...). Never edit a shipped one:
-// append a new one.
+// Which engine the store runs on: SQLite in the data folder (the default, `<dataDir>/colloquy.db`),
+// SQLite in a file several nodes of one machine share (COLLOQUY_DATABASE_URL=sqlite:/path), or
+// PostgreSQL when COLLOQUY_DATABASE_URL names one (several nodes share it). The caller gives the
+// migrations to apply (every module owns its tables' list; the server composes them).
 
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { PostgresDatabase } from './postgres.js';
+import { SqliteDatabase } from './sqlite.js';
+import type { Migration, SqlDatabase } from './sql.js';
 
-export type Db = Database.Database;
+/** The better-sqlite3 handle, for the repositories not yet on the async query layer (SQLite only). */
+export type { RawSqlite as Db } from './sqlite.js';
+export type { Migration, Sql, SqlDatabase, SqlStatement, SqlValue, Engine } from './sql.js';
 
-export interface Migration {
-  /** Unique, stable name, e.g. `core-001-projects`. */
-  id: string;
-  sql: string;
+export const DATABASE_FILE = 'colloquy.db';
+
+export interface DatabaseLocation {
+  dataDir: string;
+  /** `postgres://…` (or `postgresql://…`); SQLite when absent. */
+  databaseUrl?: string | null;
+  /**
+   * A SQLite file outside the data folder (`COLLOQUY_DATABASE_URL=sqlite:/path`): the nodes of a
+   * cluster on one machine share it. Null or absent: `<dataDir>/colloquy.db`.
+   */
+  databaseFile?: string | null;
 }
 
-/**
- * Opens (creating if needed) `<dataDir>/colloquy.db`, or `file` when given (COLLOQUY_DATABASE_URL:
- * several nodes of one machine share it), and applies the migrations not yet applied.
- */
-export function openDatabase(dataDir: string, migrations: readonly Migration[], file?: string): Db {
-  mkdirSync(dataDir, { recursive: true });
-  if (file) mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file ?? join(dataDir, 'colloquy.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db, migrations);
-  return db;
+/** True for a URL the PostgreSQL engine takes. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
 }
 
-function migrate(db: Db, migrations: readonly Migration[]): void {
-  db.exec('CREATE TABLE IF NOT EXISTS migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
-  const record = db.prepare('INSERT INTO migrations (id, applied_at) VALUES (?, ?)');
-  const seen = new Set<string>();
-  for (const migration of migrations) {
-    if (seen.has(migration.id)) throw new Error(`duplicate migration id ${migration.id}`);
-    seen.add(migration.id);
+/** Opens the database and applies the migrations not yet applied. */
+export async function openDatabase(location: DatabaseLocation, migrations: readonly Migration[]): Promise<SqlDatabase> {
+  let db: SqlDatabase;
+  if (location.databaseUrl) {
+    if (!isPostgresUrl(location.databaseUrl)) throw new Error('COLLOQUY_DATABASE_URL must be a postgres:// URL');
+    db = new PostgresDatabase(location.databaseUrl);
+  } else {
+    mkdirSync(location.dataDir, { recursive: true });
+    if (location.databaseFile) mkdirSync(dirname(location.databaseFile), { recursive: true });
+    db = SqliteDatabase.open(location.databaseFile ?? join(location.dataDir, DATABASE_FILE));
   }
-  // IMMEDIATE: the write lock is taken before the applied list is read, so processes that open one
-  // shared file at once (COLLOQUY_DATABASE_URL) apply each migration once.
-  db.transaction(() => {
-    const applied = new Set(db.prepare('SELECT id FROM migrations').pluck().all() as string[]);
-    for (const migration of migrations) {
-      if (applied.has(migration.id)) continue;
-      db.exec(migration.sql);
-      record.run(migration.id, Date.now());
-    }
-  }).immediate();
+  try {
+    await db.migrate(migrations);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
 }

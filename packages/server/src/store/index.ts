@@ -1,46 +1,50 @@
-// The store: one SQLite database in the data folder and the repositories over it.
+// The store: one database (SQLite in the data folder, or PostgreSQL) and the core repositories over
+// it (projects, sessions). It knows no module above it: the server gives it every module's
+// migrations (see src/server-store.ts) and modules build their own repositories over `db`.
 
-import { archivingMigrations } from '../archiving/schema.js';
-import { broadcastMigrations } from '../broadcast/schema.js';
-import { CallbackStore } from '../callbacks/callback-store.js';
-import { callbackMigrations } from '../callbacks/schema.js';
-import { openDatabase, type Db, type Migration } from './database.js';
+import { SqliteDatabase } from './sqlite.js';
+import { openDatabase, type DatabaseLocation, type Db, type Migration, type SqlDatabase } from './database.js';
 import { ProjectStore } from './projects.js';
-import { inspectorMigrations } from '../inspector/schema.js';
-import { dashboardMigrations } from '../dashboard/schema.js';
-import { renderMigrations } from '../render/schema.js';
-import { coreMigrations } from './schema.js';
 import { SessionStore } from './sessions.js';
 
-export type { Db, Migration } from './database.js';
+export type { Db, DatabaseLocation, Engine, Migration, Sql, SqlDatabase, SqlStatement, SqlValue } from './database.js';
+export { isUniqueViolation } from './sql.js';
 export type { Project, ProjectKind } from './projects.js';
 export { ARCHIVE_RESOLUTIONS } from './sessions.js';
 export type { SessionRecord, MediaMode, ArchiveMode, ArchiveResolution } from './sessions.js';
 export { ProjectValidationError, parseRsaPublicKey } from './projects.js';
-
-/** Every module's migrations, in the order they apply. Append a module's list here. */
-export const ALL_MIGRATIONS: readonly Migration[] = [...coreMigrations, ...inspectorMigrations, ...dashboardMigrations, ...archivingMigrations, ...callbackMigrations, ...broadcastMigrations, ...renderMigrations];
+export { coreMigrations } from './schema.js';
+export { ProjectStore } from './projects.js';
+export { openDatabase } from './database.js';
 
 export class Store {
-  readonly db: Db;
+  readonly db: SqlDatabase;
   readonly projects: ProjectStore;
   readonly sessions: SessionStore;
-  /** Where each project's archive status and session monitoring callbacks go (callbacks/). */
-  readonly callbacks: CallbackStore;
 
-  constructor(db: Db) {
+  constructor(db: SqlDatabase, projects: ProjectStore) {
     this.db = db;
-    this.projects = new ProjectStore(db);
+    this.projects = projects;
     this.sessions = new SessionStore(db);
-    this.callbacks = new CallbackStore(db);
   }
 
-  /** `file`: a database file outside the data folder (COLLOQUY_DATABASE_URL=sqlite:…). */
-  static open(dataDir: string, file?: string | null): Store {
-    return new Store(openDatabase(dataDir, ALL_MIGRATIONS, file ?? undefined));
+  /** Opens the database, applies `migrations` (the core's first: see coreMigrations) and loads the projects. */
+  static async open(location: DatabaseLocation, migrations: readonly Migration[]): Promise<Store> {
+    const db = await openDatabase(location, migrations);
+    return new Store(db, await ProjectStore.open(db));
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  /**
+   * The better-sqlite3 handle, for the repositories that still run synchronous SQL (archives,
+   * storage, broadcasts, renders, the Inspector, the dashboard's sign-in, metrics). They work on
+   * SQLite only until they move to `db`; on PostgreSQL this throws, naming the caller.
+   */
+  legacySqlite(who: string): Db {
+    if (this.db instanceof SqliteDatabase) return this.db.raw;
+    throw new Error(`${who} does not run on PostgreSQL yet (its repository still uses synchronous SQLite)`);
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
   }
 }

@@ -1,9 +1,14 @@
 // Projects: who may call the REST API and sign client tokens. A legacy project has a numeric API
 // key and a shared secret (HS256, T1); a Vonage-style application has a UUID and an RSA public key
 // (RS256). Both own sessions the same way.
+//
+// Every token check and connection looks a project up, so the store keeps them all in memory (a
+// deployment has tens to thousands; a few hundred bytes each): reads are synchronous map lookups,
+// writes go to the database first and then to the map, and changes made by another node (PostgreSQL
+// NOTIFY) or another process (the CLI on SQLite) reload the rows they touched.
 
 import { createPublicKey, randomBytes, randomInt, randomUUID, type KeyObject } from 'node:crypto';
-import type { Db } from './database.js';
+import { isUniqueViolation, type SqlDatabase } from './sql.js';
 
 export type ProjectKind = 'project' | 'application';
 
@@ -32,6 +37,9 @@ function toProject(row: ProjectRow): Project {
   return { id: row.id, kind: row.kind, name: row.name, secret: row.secret, publicKey: row.public_key, createdAt: row.created_at };
 }
 
+/** The topic other nodes hear project changes on. */
+const TOPIC = 'projects';
+
 export const MAX_PROJECT_NAME_LENGTH = 100;
 
 export class ProjectValidationError extends Error {
@@ -59,29 +67,37 @@ function checkName(name: string): string {
 }
 
 export class ProjectStore {
-  readonly #db: Db;
+  readonly #db: SqlDatabase;
+  readonly #byId = new Map<string, Project>();
   /** Parsed public keys, so RS256 checks do not re-parse PEM per request. */
   readonly #publicKeys = new Map<string, KeyObject>();
 
-  constructor(db: Db) {
+  private constructor(db: SqlDatabase) {
     this.#db = db;
   }
 
+  /** Loads every project and starts following changes made elsewhere. */
+  static async open(db: SqlDatabase): Promise<ProjectStore> {
+    const store = new ProjectStore(db);
+    await store.#reloadAll();
+    await db.watch(TOPIC, (id) => void (id === '*' ? store.#reloadAll() : store.#reload(id)).catch(() => {}));
+    return store;
+  }
+
   get(id: string): Project | null {
-    const row = this.#db.prepare('SELECT * FROM projects WHERE id = ?').get(id) as ProjectRow | undefined;
-    return row ? toProject(row) : null;
+    return this.#byId.get(id) ?? null;
   }
 
   list(): Project[] {
-    return (this.#db.prepare('SELECT * FROM projects ORDER BY created_at, id').all() as ProjectRow[]).map(toProject);
+    return [...this.#byId.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   count(): number {
-    return this.#db.prepare('SELECT COUNT(*) FROM projects').pluck().get() as number;
+    return this.#byId.size;
   }
 
   /** Creates a legacy project with a fresh numeric key and 40-hex-digit secret (OpenTok's shapes). */
-  createProject(name: string, credentials?: { apiKey: string; apiSecret: string }): Project {
+  async createProject(name: string, credentials?: { apiKey: string; apiSecret: string }): Promise<Project> {
     const project: Project = {
       id: credentials?.apiKey ?? this.#freshApiKey(),
       kind: 'project',
@@ -90,12 +106,12 @@ export class ProjectStore {
       publicKey: null,
       createdAt: Date.now(),
     };
-    this.#insert(project);
+    await this.#insert(project);
     return project;
   }
 
   /** Creates a Vonage-style application: a UUID and the RSA public key its tokens are checked with. */
-  createApplication(name: string, publicKeyPem: string, applicationId: string = randomUUID()): Project {
+  async createApplication(name: string, publicKeyPem: string, applicationId: string = randomUUID()): Promise<Project> {
     parseRsaPublicKey(publicKeyPem);
     const project: Project = {
       id: applicationId.toLowerCase(),
@@ -105,47 +121,46 @@ export class ProjectStore {
       publicKey: publicKeyPem.trim() + '\n',
       createdAt: Date.now(),
     };
-    this.#insert(project);
+    await this.#insert(project);
     return project;
   }
 
   /** Makes sure a project with exactly these credentials exists (operator-provided, from the environment). */
-  ensureProject(apiKey: string, apiSecret: string, name = 'Project ' + apiKey): { project: Project; created: boolean } {
+  async ensureProject(apiKey: string, apiSecret: string, name = 'Project ' + apiKey): Promise<{ project: Project; created: boolean }> {
     const existing = this.get(apiKey);
-    if (!existing) return { project: this.createProject(name, { apiKey, apiSecret }), created: true };
+    if (!existing) return { project: await this.createProject(name, { apiKey, apiSecret }), created: true };
     if (existing.kind !== 'project') throw new ProjectValidationError(`${apiKey} is an application, not a project`);
-    if (existing.secret !== apiSecret) this.#db.prepare('UPDATE projects SET secret = ? WHERE id = ?').run(apiSecret, apiKey);
+    if (existing.secret !== apiSecret) await this.#update(apiKey, 'UPDATE projects SET secret = ? WHERE id = ?', [apiSecret, apiKey]);
     return { project: { ...existing, secret: apiSecret }, created: false };
   }
 
   /** Makes sure an application with this id and public key exists. */
-  ensureApplication(applicationId: string, publicKeyPem: string, name = 'Application'): { project: Project; created: boolean } {
+  async ensureApplication(applicationId: string, publicKeyPem: string, name = 'Application'): Promise<{ project: Project; created: boolean }> {
     const id = applicationId.toLowerCase();
     const existing = this.get(id);
-    if (!existing) return { project: this.createApplication(name, publicKeyPem, id), created: true };
+    if (!existing) return { project: await this.createApplication(name, publicKeyPem, id), created: true };
     if (existing.kind !== 'application') throw new ProjectValidationError(`${id} is a project, not an application`);
     parseRsaPublicKey(publicKeyPem);
     const pem = publicKeyPem.trim() + '\n';
-    if (existing.publicKey !== pem) {
-      this.#db.prepare('UPDATE projects SET public_key = ? WHERE id = ?').run(pem, id);
-      this.#publicKeys.delete(id);
-    }
+    if (existing.publicKey !== pem) await this.#update(id, 'UPDATE projects SET public_key = ? WHERE id = ?', [pem, id]);
     return { project: { ...existing, publicKey: pem }, created: false };
   }
 
   /** Replaces a project's secret; tokens and REST calls signed with the old one stop working at once. */
-  rotateSecret(id: string): Project {
+  async rotateSecret(id: string): Promise<Project> {
     const project = this.get(id);
     if (!project || project.kind !== 'project') throw new ProjectValidationError(`no project ${id}`);
     const secret = randomBytes(20).toString('hex');
-    this.#db.prepare('UPDATE projects SET secret = ? WHERE id = ?').run(secret, id);
+    await this.#update(id, 'UPDATE projects SET secret = ? WHERE id = ?', [secret, id]);
     return { ...project, secret };
   }
 
   /** Deletes a project; its sessions (and everything hanging off them) go with it by cascade. */
-  delete(id: string): boolean {
-    this.#publicKeys.delete(id);
-    return this.#db.prepare('DELETE FROM projects WHERE id = ?').run(id).changes > 0;
+  async delete(id: string): Promise<boolean> {
+    const { changes } = await this.#db.run('DELETE FROM projects WHERE id = ?', [id]);
+    this.#forget(id);
+    await this.#db.announce(TOPIC, id);
+    return changes > 0;
   }
 
   /** The parsed public key of an application, cached. */
@@ -159,24 +174,54 @@ export class ProjectStore {
     return key;
   }
 
-  #insert(project: Project): void {
+  async #insert(project: Project): Promise<void> {
     try {
-      this.#db
-        .prepare('INSERT INTO projects (id, kind, name, secret, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(project.id, project.kind, project.name, project.secret, project.publicKey, project.createdAt);
+      await this.#db.run('INSERT INTO projects (id, kind, name, secret, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+        project.id,
+        project.kind,
+        project.name,
+        project.secret,
+        project.publicKey,
+        project.createdAt,
+      ]);
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new ProjectValidationError(`a project with id ${project.id} already exists`);
-      }
+      if (isUniqueViolation(err)) throw new ProjectValidationError(`a project with id ${project.id} already exists`);
       throw err;
     }
+    this.#byId.set(project.id, project);
+    await this.#db.announce(TOPIC, project.id);
+  }
+
+  /** Runs an UPDATE of one project, then refreshes it here and tells the other nodes. */
+  async #update(id: string, sql: string, params: (string | null)[]): Promise<void> {
+    await this.#db.run(sql, params);
+    await this.#reload(id);
+    await this.#db.announce(TOPIC, id);
+  }
+
+  async #reload(id: string): Promise<void> {
+    const row = await this.#db.get<ProjectRow>('SELECT * FROM projects WHERE id = ?', [id]);
+    this.#forget(id);
+    if (row) this.#byId.set(id, toProject(row));
+  }
+
+  async #reloadAll(): Promise<void> {
+    const rows = await this.#db.all<ProjectRow>('SELECT * FROM projects');
+    this.#byId.clear();
+    this.#publicKeys.clear();
+    for (const row of rows) this.#byId.set(row.id, toProject(row));
+  }
+
+  #forget(id: string): void {
+    this.#byId.delete(id);
+    this.#publicKeys.delete(id);
   }
 
   #freshApiKey(): string {
-    // Eight digits, like OpenTok's keys; retried on the rare collision.
+    // Eight digits, like OpenTok's keys; retried on the rare collision (the insert's key check catches a race).
     for (;;) {
       const key = String(randomInt(10_000_000, 100_000_000));
-      if (!this.get(key)) return key;
+      if (!this.#byId.has(key)) return key;
     }
   }
 }

@@ -1,7 +1,7 @@
 // Sessions created through POST /session/create: their media mode and archive settings. Live state
 // (who is connected) is not here but in sessions/, which reads these records.
 
-import type { Db } from './database.js';
+import type { SqlDatabase } from './sql.js';
 
 export type MediaMode = 'routed' | 'relayed';
 export type ArchiveMode = 'manual' | 'always';
@@ -49,19 +49,17 @@ function toRecord(row: SessionRow): SessionRecord {
 }
 
 export class SessionStore {
-  readonly #db: Db;
+  readonly #db: SqlDatabase;
 
-  constructor(db: Db) {
+  constructor(db: SqlDatabase) {
     this.#db = db;
   }
 
-  insert(session: SessionRecord): void {
-    this.#db
-      .prepare(
-        `INSERT INTO sessions (id, project_id, media_mode, archive_mode, archive_name, archive_resolution, e2ee, location, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+  async insert(session: SessionRecord): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO sessions (id, project_id, media_mode, archive_mode, archive_name, archive_resolution, e2ee, location, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
         session.id,
         session.projectId,
         session.mediaMode,
@@ -71,19 +69,26 @@ export class SessionStore {
         session.e2ee ? 1 : 0,
         session.location,
         session.createdAt,
-      );
+      ],
+    );
   }
 
-  get(id: string): SessionRecord | null {
-    const row = this.#db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
+  async get(id: string): Promise<SessionRecord | null> {
+    const row = await this.#db.get<SessionRow>('SELECT * FROM sessions WHERE id = ?', [id]);
     return row ? toRecord(row) : null;
   }
 
   /** Newest first. */
-  listByProject(projectId: string, limit = 100, offset = 0): SessionRecord[] {
-    const rows = this.#db
-      .prepare('SELECT * FROM sessions WHERE project_id = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?')
-      .all(projectId, limit, offset) as SessionRow[];
+  async listByProject(projectId: string, limit = 100, offset = 0): Promise<SessionRecord[]> {
+    const rows = await this.#db.all<SessionRow>('SELECT * FROM sessions WHERE project_id = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?', [projectId, limit, offset]);
     return rows.map(toRecord);
+  }
+
+  async countByProject(projectId: string): Promise<number> {
+    return (await this.#db.value<number>('SELECT COUNT(*) FROM sessions WHERE project_id = ?', [projectId])) ?? 0;
+  }
+
+  async idsByProject(projectId: string): Promise<string[]> {
+    return (await this.#db.all<{ id: string }>('SELECT id FROM sessions WHERE project_id = ?', [projectId])).map((r) => r.id);
   }
 }

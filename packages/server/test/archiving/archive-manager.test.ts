@@ -9,7 +9,8 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArchiveManager, type ArchivingSettings } from '../../src/archiving/archive-manager.js';
 import { SessionManager } from '../../src/sessions/session-manager.js';
-import { Store, type Project, type SessionRecord } from '../../src/store/index.js';
+import { openServerStore, type ServerStore as Store } from '../../src/server-store.js';
+import type { Project, SessionRecord } from '../../src/store/index.js';
 import { decode, ffprobe, streamOf, unzipAll } from './probe.js';
 import { TestRtpSource } from './rtp-test-source.js';
 import { TestSessions } from './test-sessions.js';
@@ -25,10 +26,10 @@ let media: TestRtpSource;
 let sessions: TestSessions;
 let managers: ArchiveManager[];
 
-beforeEach(() => {
+beforeEach(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'colloquy-archives-'));
-  store = Store.open(dataDir);
-  project = store.projects.createProject('Archiving', { apiKey: '47000002', apiSecret: 'secret-0123456789abcdef' });
+  store = await openServerStore({ dataDir: dataDir });
+  project = await store.projects.createProject('Archiving', { apiKey: '47000002', apiSecret: 'secret-0123456789abcdef' });
   sessionMgr = new SessionManager(store, logger);
   media = new TestRtpSource('none');
   sessions = new TestSessions();
@@ -37,7 +38,7 @@ beforeEach(() => {
 afterEach(async () => {
   for (const m of managers) await m.close();
   await media.close();
-  store.close();
+  await store.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -48,8 +49,8 @@ async function manager(settings: Partial<ArchivingSettings> = {}, log = logger):
   return m;
 }
 
-function session(archiveMode: 'manual' | 'always' = 'manual', extra: Partial<SessionRecord> = {}): SessionRecord {
-  const record = sessionMgr.create(project, { mediaMode: 'routed', archiveMode, location: null, archiveName: extra.archiveName ?? null, archiveResolution: null, e2ee: false });
+async function session(archiveMode: 'manual' | 'always' = 'manual', extra: Partial<SessionRecord> = {}): Promise<SessionRecord> {
+  const record = await sessionMgr.create(project, { mediaMode: 'routed', archiveMode, location: null, archiveName: extra.archiveName ?? null, archiveResolution: null, e2ee: false });
   return record;
 }
 
@@ -95,7 +96,7 @@ async function nextPacket(streamId: string): Promise<number> {
 describe('ArchiveManager', { timeout: 600_000 }, () => {
   it('records a composed archive with streams joining and leaving, pauses without publishers, and makes an MP4', async () => {
     const m = await manager();
-    const s = session();
+    const s = await session();
     sessions.setConnections(s.id, 2);
     await publish(s.id, 'alice', { videoSource: 'testsrc=size=640x480:rate=30' });
     // The archive clock runs on wall time (performance.now()) and stands still while paused. The
@@ -199,7 +200,7 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
 
   it('makes an individual archive: a ZIP of decodable per-stream files and the manifest', async () => {
     const m = await manager();
-    const s = session();
+    const s = await session();
     sessions.setConnections(s.id, 2);
     await publish(s.id, 'alice', { connectionData: 'name=Alice' });
     await publish(s.id, 'bob', { video: 'H264', videoType: 'screen', connectionData: 'name=Bob' });
@@ -233,7 +234,7 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
 
   it('manual stream mode records only the streams added, re-segmenting when audio/video choices change', async () => {
     const m = await manager();
-    const s = session();
+    const s = await session();
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
     await publish(s.id, 'bob');
@@ -258,10 +259,10 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
 
   it('enforces OpenTok\'s start conditions', async () => {
     const m = await manager();
-    const s = session();
+    const s = await session();
     expect(() => m.startArchive(project, s, {})).toThrow(/No clients are actively connected/);
     sessions.setConnections(s.id, 1);
-    const relayed = sessionMgr.create(project, { mediaMode: 'relayed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+    const relayed = await sessionMgr.create(project, { mediaMode: 'relayed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
     sessions.setConnections(relayed.id, 1);
     expect(() => m.startArchive(project, relayed, {})).toThrow(/not using OpenTok Media Router/);
     const first = m.startArchive(project, s, {});
@@ -283,11 +284,13 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
 
   it('archiveMode always: starts on the first connection, rolls over at the maximum duration, stops after everyone left', async () => {
     const m = await manager({ maxDurationMs: 2500, autoStopDelayMs: 1000 });
-    const s = session('always', { archiveName: 'Auto' });
+    const s = await session('always', { archiveName: 'Auto' });
     await publish(s.id, 'alice');
     expect(m.list(project.id, { sessionId: s.id }).count).toBe(0);
     const startBefore = performance.now();
     sessions.setConnections(s.id, 1);
+    // The session's record is read from the store first (asynchronously), then the archive starts.
+    await waitFor(() => m.list(project.id, { sessionId: s.id }).count === 1, 'the automatic start');
     const [first] = m.list(project.id, { sessionId: s.id }).items;
     expect(first).toMatchObject({ status: 'started', autoArchive: true, name: 'Auto', outputMode: 'composed', resolution: '640x480' });
     await expect(m.stopArchive(project, first!.id)).rejects.toThrow(/cannot be stopped/);
@@ -315,7 +318,7 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
 
   it('lists newest first with paging, deletes available archives, expires them after the retention', async () => {
     const m = await manager({ retentionDays: 1 });
-    const s = session();
+    const s = await session();
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
     const ids: string[] = [];
@@ -341,7 +344,7 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
 
   it("deletes a project's archives: a recording stops unproduced, every folder goes, other projects' stay", async () => {
     const m = await manager();
-    const s = session();
+    const s = await session();
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
     const done = m.startArchive(project, s, { outputMode: 'individual' });
@@ -350,8 +353,8 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     await m.whenSettled(done.id);
     const recording = m.startArchive(project, s, {});
     await media.waitForMedia('alice', 700);
-    const other = store.projects.createProject('Other');
-    const otherSession = sessionMgr.create(other, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
+    const other = await store.projects.createProject('Other');
+    const otherSession = await sessionMgr.create(other, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
     sessions.setConnections(otherSession.id, 1);
     await publish(otherSession.id, 'carol');
     const kept = m.startArchive(other, otherSession, { outputMode: 'individual' });
@@ -375,7 +378,7 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     const lines: string[] = [];
     const capture = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
     const m = await manager({}, capture);
-    const s = session();
+    const s = await session();
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
     const a = m.startArchive(project, s, {});
@@ -391,7 +394,7 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
 
   it('on close finalizes what is recording; the next start produces it', async () => {
     const first = await manager();
-    const s = session();
+    const s = await session();
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
     const a = first.startArchive(project, s, {});

@@ -11,13 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArchiveManager } from '../../src/archiving/archive-manager.js';
-import { Store } from '../../src/store/index.js';
+import { openServerStore } from '../../src/server-store.js';
 import { decode, ffprobe, streamOf, unzipAll } from './probe.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/record-until-killed.mjs', import.meta.url));
 const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 const dirs: string[] = [];
-afterEach(() => {
+afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -88,7 +88,7 @@ async function recordThenKill(dataDir: string, outputMode: 'composed' | 'individ
 }
 
 async function restart(dataDir: string) {
-  const store = Store.open(dataDir);
+  const store = await openServerStore({ dataDir: dataDir });
   const manager = new ArchiveManager({ store, dataDir, logger });
   await manager.start();
   return { store, manager };
@@ -103,9 +103,9 @@ describe('crash recovery', { timeout: 600_000 }, () => {
     const { archiveId, killedAfterMs, mediaMs, persistedMs } = await recordThenKill(dataDir, 'composed', { mediaMs: 4000, videoFrames: 60 });
 
     // What the killed process left: still "started", a recording file without its end.
-    const before = Store.open(dataDir);
-    const left = before.db.prepare('SELECT status, recorded_ms FROM archives WHERE id = ?').get(archiveId) as { status: string; recorded_ms: number };
-    before.close();
+    const before = await openServerStore({ dataDir: dataDir });
+    const left = before.legacySqlite('test').prepare('SELECT status, recorded_ms FROM archives WHERE id = ?').get(archiveId) as { status: string; recorded_ms: number };
+    await before.close();
     expect(left.status).toBe('started');
     const streamFile = join(dataDir, 'archives', archiveId, 'streams', 'crash-stream.webm');
     expect(existsSync(streamFile)).toBe(true);
@@ -134,10 +134,10 @@ describe('crash recovery', { timeout: 600_000 }, () => {
       // Consistent folder: the archive's MP4 and nothing else.
       expect(readdirSync(join(dataDir, 'archives'))).toEqual([archiveId]);
       expect(readdirSync(join(dataDir, 'archives', archiveId))).toEqual(['archive.mp4']);
-      expect(store.db.prepare("SELECT COUNT(*) FROM archives WHERE status IN ('started', 'paused', 'stopped')").pluck().get()).toBe(0);
+      expect(store.legacySqlite('test').prepare("SELECT COUNT(*) FROM archives WHERE status IN ('started', 'paused', 'stopped')").pluck().get()).toBe(0);
     } finally {
       await manager.close();
-      store.close();
+      await store.close();
     }
   });
 
@@ -166,7 +166,7 @@ describe('crash recovery', { timeout: 600_000 }, () => {
       expect(decoded.videoFrames).toBeGreaterThan(15);
     } finally {
       await manager.close();
-      store.close();
+      await store.close();
     }
   });
 
@@ -182,7 +182,7 @@ describe('crash recovery', { timeout: 600_000 }, () => {
       expect(existsSync(join(dataDir, 'archives', archiveId, 'streams'))).toBe(false);
     } finally {
       await manager.close();
-      store.close();
+      await store.close();
     }
   });
 });

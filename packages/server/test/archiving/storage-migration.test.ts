@@ -6,17 +6,22 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArchiveStore, type ArchiveRecord } from '../../src/archiving/archive-store.js';
-import { openDatabase } from '../../src/store/database.js';
-import { ALL_MIGRATIONS, Store } from '../../src/store/index.js';
+import { SERVER_MIGRATIONS } from '../../src/server-store.js';
+import { ProjectStore } from '../../src/store/index.js';
+import { SqliteDatabase } from '../../src/store/sqlite.js';
+import { join } from 'node:path';
 import { tempDir } from '../helpers.js';
 
 const dir = tempDir();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('archiving-002-storage-uploads', () => {
-  it('keeps archives, files and events of an older database, then takes "uploaded"', () => {
-    const before = openDatabase(dir, ALL_MIGRATIONS.filter((m) => m.id !== 'archiving-002-storage-uploads'));
-    const project = new Store(before).projects.createProject('old');
+  it('keeps archives, files and events of an older database, then takes "uploaded"', async () => {
+    const file = join(dir, 'colloquy.db');
+    const beforeDb = SqliteDatabase.open(file);
+    await beforeDb.migrate(SERVER_MIGRATIONS.filter((m) => m.id !== 'archiving-002-storage-uploads'));
+    const project = await (await ProjectStore.open(beforeDb)).createProject('old');
+    const before = beforeDb.raw;
     const id = randomUUID();
     const record: ArchiveRecord = {
       id, projectId: project.id, sessionId: '1_old', name: 'old one', status: 'available', reason: 'user initiated', outputMode: 'individual',
@@ -28,9 +33,11 @@ describe('archiving-002-storage-uploads', () => {
     old.insertFile({ archiveId: id, fileName: 's.webm', streamId: 's', connectionId: 'c', connectionData: '', videoType: 'camera', layoutClassList: ['x'], hasAudio: true, hasVideo: true, startOffsetMs: 0, stopOffsetMs: 3000, size: 1000, state: 'complete' });
     old.addEvent(id, { atMs: 5, kind: 'classes', streamId: 's', layoutClassList: ['y'] });
     expect(() => before.prepare("UPDATE archives SET status = 'uploaded'").run()).toThrow(/CHECK/);
-    before.close();
+    await beforeDb.close();
 
-    const after = openDatabase(dir, ALL_MIGRATIONS);
+    const afterDb = SqliteDatabase.open(file);
+    await afterDb.migrate(SERVER_MIGRATIONS);
+    const after = afterDb.raw;
     const archives = new ArchiveStore(after);
     expect(archives.get(id)).toEqual(record);
     expect(archives.files(id)).toHaveLength(1);
@@ -41,6 +48,6 @@ describe('archiving-002-storage-uploads', () => {
     after.prepare('DELETE FROM archives WHERE id = ?').run(id);
     expect(archives.files(id)).toEqual([]);
     expect(archives.events(id)).toEqual([]);
-    after.close();
+    await afterDb.close();
   });
 });

@@ -151,7 +151,7 @@ describe('/render REST API', () => {
 
   it('maxDuration stops a render (the manager given 1 s; REST allows 60 s and more)', async () => {
     const project = t.server.store.projects.get(t.apiKey)!;
-    const record = t.server.renders.start(project, { sessionId: routed, token: token(), url: 'https://example.test/short', maxDuration: 1, resolution: '640x480', name: '', statusCallbackUrl: null });
+    const record = await t.server.renders.start(project, { sessionId: routed, token: token(), url: 'https://example.test/short', maxDuration: 1, resolution: '640x480', name: '', statusCallbackUrl: null });
     const ended = await until(() => {
       const r = t.server.renders.renders.get(t.apiKey, record.id)!;
       return r.status === 'stopped' ? r : undefined;

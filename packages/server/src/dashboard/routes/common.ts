@@ -28,13 +28,10 @@ export function projectLookup(ctx: AppContext): (id: string) => Project {
 
 /** A session as the session list shows it. */
 export function sessionItemView(ctx: AppContext): (r: SessionRecord) => SessionListItem {
-  // The first connection the Inspector saw in a session: who a row of the session list is about.
-  const firstConnection = ctx.store.db.prepare(
-    "SELECT connection_id AS connectionId, json_extract(details, '$.data') AS data FROM inspector_events WHERE session_id = ? AND type = 'connectionCreated' ORDER BY id LIMIT 1",
-  );
   return (r: SessionRecord): SessionListItem => {
     const s = ctx.inspector.getSession(r.id);
-    const first = s && s.connections > 0 ? (firstConnection.get(r.id) as { connectionId: string; data: string | null } | undefined) : undefined;
+    // The first connection the Inspector saw in the session: who a row of the list is about.
+    const first = s && s.connections > 0 ? ctx.inspector.firstConnection(r.id) : null;
     return {
       sessionId: r.id,
       mediaMode: r.mediaMode,

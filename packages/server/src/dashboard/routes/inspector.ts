@@ -13,9 +13,9 @@ export async function inspectorRoutes(app: FastifyInstance, ctx: AppContext): Pr
   const requireProject = projectLookup(ctx);
   const sessionItem = sessionItemView(ctx);
 
-  const requireSession = (request: FastifyRequest<{ Params: { id: string; sid: string } }>): { project: Project; record: SessionRecord } => {
+  const requireSession = async (request: FastifyRequest<{ Params: { id: string; sid: string } }>): Promise<{ project: Project; record: SessionRecord }> => {
     const project = requireProject(request.params.id);
-    return { project, record: ctx.sessions.require(project, request.params.sid) };
+    return { project, record: await ctx.sessions.require(project, request.params.sid) };
   };
 
   app.get<{ Params: { id: string } }>('/projects/:id/live', async (request) => ctx.inspector.liveSessions(requireProject(request.params.id).id));
@@ -27,7 +27,7 @@ export async function inspectorRoutes(app: FastifyInstance, ctx: AppContext): Pr
   });
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid', async (request) => {
-    const { record } = requireSession(request);
+    const { record } = await requireSession(request);
     return {
       session: sessionItem(record),
       summary: ctx.inspector.getSession(record.id),
@@ -38,18 +38,18 @@ export async function inspectorRoutes(app: FastifyInstance, ctx: AppContext): Pr
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/events', async (request) => {
     const query = parseEventQuery(request.query);
-    const { record } = requireSession(request);
+    const { record } = await requireSession(request);
     return ctx.inspector.events(record.id, query);
   });
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/quality', async (request) => {
     const query = parseQualityQuery(request.query);
-    const { record } = requireSession(request);
+    const { record } = await requireSession(request);
     return { ...ctx.inspector.quality(record.id, query), scores: ctx.inspector.scores(record.id, { since: query.since, until: query.until }) };
   });
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/live', async (request) => {
-    const { record } = requireSession(request);
+    const { record } = await requireSession(request);
     return { live: ctx.inspector.liveSession(record.id) };
   });
 }

@@ -10,7 +10,6 @@ import { CallbackValidationError } from '../../callbacks/callback-store.js';
 import { invalid } from '../../errors.js';
 import type { AppContext } from '../../rest/context.js';
 import { parseWith } from '../../rest/validation.js';
-import { restActor } from '../../sessions/session-manager.js';
 import type { Project } from '../../store/index.js';
 import { ProjectValidationError } from '../../store/index.js';
 import type { CreatedApplication, ProjectDetail, ProjectSummary } from '../api-types.js';
@@ -26,34 +25,34 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   const log = dashboardLog(ctx);
   const requireProject = projectLookup(ctx);
 
-  const summary = (p: Project): ProjectSummary => ({
+  const summary = async (p: Project): Promise<ProjectSummary> => ({
     id: p.id,
     kind: p.kind,
     name: p.name,
     createdAt: p.createdAt,
-    sessions: ctx.store.db.prepare('SELECT COUNT(*) FROM sessions WHERE project_id = ?').pluck().get(p.id) as number,
+    sessions: await ctx.store.sessions.countByProject(p.id),
   });
   const storage = ctx.archives.uploads.storage;
-  const detail = (p: Project): ProjectDetail => {
+  const detail = async (p: Project): Promise<ProjectDetail> => {
     const archiveStorage = storage.get(p.id);
-    return { ...summary(p), secret: p.secret, publicKey: p.publicKey, callbacks: ctx.store.callbacks.get(p.id), archiveStorage: archiveStorage ? storageView(archiveStorage) : null };
+    return { ...(await summary(p)), secret: p.secret, publicKey: p.publicKey, callbacks: await ctx.store.callbacks.get(p.id), archiveStorage: archiveStorage ? storageView(archiveStorage) : null };
   };
-  const projectErrors = <T>(fn: () => T): T => {
+  const projectErrors = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
-      return fn();
+      return await fn();
     } catch (err) {
       if (err instanceof ProjectValidationError) throw invalid(err.message);
       throw err;
     }
   };
 
-  app.get('/projects', async () => ctx.store.projects.list().map(summary));
+  app.get('/projects', async () => Promise.all(ctx.store.projects.list().map(summary)));
 
   app.post('/projects', async (request, reply) => {
     const { name } = parseWith(nameSchema, request.body);
-    const project = projectErrors(() => ctx.store.projects.createProject(name));
+    const project = await projectErrors(() => ctx.store.projects.createProject(name));
     log.info({ projectId: project.id }, 'project created from the dashboard');
-    return reply.status(201).send(detail(project));
+    return reply.status(201).send(await detail(project));
   });
 
   app.post('/applications', async (request, reply) => {
@@ -70,9 +69,9 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
       publicKey = pair.publicKey;
       privateKey = pair.privateKey;
     }
-    const project = projectErrors(() => ctx.store.projects.createApplication(body.name, publicKey!));
+    const project = await projectErrors(() => ctx.store.projects.createApplication(body.name, publicKey!));
     log.info({ applicationId: project.id, generatedKey: privateKey !== null }, 'application created from the dashboard');
-    return reply.status(201).send({ ...detail(project), privateKey } satisfies CreatedApplication);
+    return reply.status(201).send({ ...(await detail(project)), privateKey } satisfies CreatedApplication);
   });
 
   app.get<{ Params: { id: string } }>('/projects/:id', async (request) => detail(requireProject(request.params.id)));
@@ -80,18 +79,18 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   app.post<{ Params: { id: string } }>('/projects/:id/rotate-secret', async (request) => {
     const project = requireProject(request.params.id);
     if (project.kind !== 'project') throw invalid('Applications have no secret: replace their public key instead');
-    const rotated = projectErrors(() => ctx.store.projects.rotateSecret(project.id));
+    const rotated = await projectErrors(() => ctx.store.projects.rotateSecret(project.id));
     log.info({ projectId: project.id }, 'project secret rotated from the dashboard');
-    return detail(rotated);
+    return await detail(rotated);
   });
 
   app.put<{ Params: { id: string } }>('/projects/:id/public-key', async (request) => {
     const project = requireProject(request.params.id);
     if (project.kind !== 'application') throw invalid('Only applications have a public key');
     const { publicKey } = parseWith(publicKeySchema, request.body);
-    const { project: updated } = projectErrors(() => ctx.store.projects.ensureApplication(project.id, publicKey, project.name));
+    const { project: updated } = await projectErrors(() => ctx.store.projects.ensureApplication(project.id, publicKey, project.name));
     log.info({ applicationId: project.id }, 'application public key replaced from the dashboard');
-    return detail(updated);
+    return await detail(updated);
   });
 
   // Archive status and session monitoring callback URLs ('' or null removes one; absent leaves it).
@@ -99,13 +98,13 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
     const project = requireProject(request.params.id);
     const body = parseWith(callbacksSchema, request.body);
     try {
-      ctx.store.callbacks.set(project.id, body);
+      await ctx.store.callbacks.set(project.id, body);
     } catch (err) {
       if (err instanceof CallbackValidationError) throw invalid(err.message);
       throw err;
     }
-    log.info({ projectId: project.id, ...ctx.store.callbacks.get(project.id) }, 'project callbacks changed from the dashboard');
-    return detail(project);
+    log.info({ projectId: project.id, ...(await ctx.store.callbacks.get(project.id)) }, 'project callbacks changed from the dashboard');
+    return await detail(project);
   });
 
   // Archive storage, as the REST API's PUT …/archive/storage takes it; an empty or absent secretKey
@@ -119,13 +118,13 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
     const settings = parseStorageSettings(withSecret);
     storage.set(project.id, settings);
     log.info({ projectId: project.id, bucket: settings.bucket, endpoint: settings.endpoint ?? 'Amazon S3', fallback: settings.fallback }, 'archive storage set from the dashboard');
-    return detail(project);
+    return await detail(project);
   });
 
   app.delete<{ Params: { id: string } }>('/projects/:id/archive-storage', async (request) => {
     const project = requireProject(request.params.id);
     if (storage.delete(project.id)) log.info({ projectId: project.id }, 'archive storage removed from the dashboard');
-    return detail(project);
+    return await detail(project);
   });
 
   app.delete<{ Params: { id: string } }>('/projects/:id', async (request, reply) => {
@@ -138,9 +137,10 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
     let disconnected = 0;
     for (const session of ctx.sessions.liveSessions()) {
       if (session.projectId !== project.id) continue;
+      const actor = await ctx.sessions.restActor(project, session.id);
       for (const connectionId of [...session.connections.keys()]) {
         try {
-          ctx.sessions.forceDisconnect(restActor(project, session.id), connectionId);
+          ctx.sessions.forceDisconnect(actor, connectionId);
           disconnected++;
         } catch {
           // it left meanwhile
@@ -149,11 +149,11 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
     }
     const archives = await ctx.archives.deleteProjectArchives(project.id);
     await ctx.broadcasts.deleteProjectBroadcasts(project.id);
-    const sessionIds = ctx.store.db.prepare('SELECT id FROM sessions WHERE project_id = ?').pluck().all(project.id) as string[];
+    const sessionIds = await ctx.store.sessions.idsByProject(project.id);
     // Synchronously from here: what was recorded so far is written before the rows go, and nothing
     // about these sessions is recorded after.
     ctx.inspector.flush();
-    ctx.store.projects.delete(project.id);
+    await ctx.store.projects.delete(project.id);
     for (const sid of sessionIds) ctx.inspector.forgetSession(sid);
     log.info({ projectId: project.id, sessions: sessionIds.length, archives, disconnected }, 'project deleted from the dashboard');
     return reply.status(204).send();

@@ -36,29 +36,23 @@ const sessionListSchema = pagingSchema.extend({
 export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const requireProject = projectLookup(ctx);
   const sessionItem = sessionItemView(ctx);
-  // Sessions somebody joined, newest first. Whether anyone did is the Inspector's count, so a session
-  // whose Inspector data was pruned (COLLOQUY_INSPECTOR_RETENTION_DAYS) counts as never joined.
-  const joinedSessions = ctx.store.db.prepare(
-    `SELECT s.id FROM sessions s JOIN inspector_sessions i ON i.session_id = s.id
-     WHERE s.project_id = ? AND i.connections > 0 ORDER BY s.created_at DESC, s.id LIMIT ? OFFSET ?`,
-  );
 
   app.get<{ Params: { id: string } }>('/projects/:id/sessions', async (request) => {
     const project = requireProject(request.params.id);
     const { limit, offset, joined } = parseWith(sessionListSchema, request.query, 'Query');
     ctx.inspector.flush(); // the counts and events of the last moments are still in memory
-    if (joined === 'false') return ctx.store.sessions.listByProject(project.id, limit, offset).map(sessionItem);
-    const ids = joinedSessions.pluck().all(project.id, limit, offset) as string[];
-    return ids.flatMap((id) => {
-      const record = ctx.store.sessions.get(id);
-      return record ? [sessionItem(record)] : [];
-    });
+    if (joined === 'false') return (await ctx.store.sessions.listByProject(project.id, limit, offset)).map(sessionItem);
+    // Sessions somebody joined, newest first. Whether anyone did is the Inspector's count, so a session
+    // whose Inspector data was pruned (COLLOQUY_INSPECTOR_RETENTION_DAYS) counts as never joined.
+    const ids = ctx.inspector.joinedSessionIds(project.id, limit, offset);
+    const records = await Promise.all(ids.map((id) => ctx.store.sessions.get(id)));
+    return records.flatMap((record) => (record ? [sessionItem(record)] : []));
   });
 
   app.post<{ Params: { id: string } }>('/projects/:id/sessions', async (request, reply) => {
     const project = requireProject(request.params.id);
     const body = parseWith(sessionSchema, request.body ?? {});
-    const record = ctx.sessions.create(project, {
+    const record = await ctx.sessions.create(project, {
       mediaMode: body.mediaMode,
       archiveMode: body.archiveMode,
       location: null,
@@ -76,17 +70,19 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Prom
     // Everything that can refuse the request is checked before a new session is made, so a refused
     // token leaves no session behind.
     const privateKey = project.kind === 'application' ? applicationKey(project, body.privateKey) : null;
-    if (body.sessionId !== undefined) ctx.sessions.require(project, body.sessionId);
+    if (body.sessionId !== undefined) await ctx.sessions.require(project, body.sessionId);
     const sessionId =
       body.sessionId ??
-      ctx.sessions.create(project, {
-        mediaMode: body.newSession!.mediaMode,
-        archiveMode: body.newSession!.archiveMode,
-        location: null,
-        archiveName: null,
-        archiveResolution: null,
-        e2ee: false,
-      }).id;
+      (
+        await ctx.sessions.create(project, {
+          mediaMode: body.newSession!.mediaMode,
+          archiveMode: body.newSession!.archiveMode,
+          location: null,
+          archiveName: null,
+          archiveResolution: null,
+          e2ee: false,
+        })
+      ).id;
     const expireTime = Math.floor(Date.now() / 1000) + body.ttlSeconds;
     const tokenOptions = { sessionId, role: body.role, data: body.data, expireTime };
     const token = privateKey

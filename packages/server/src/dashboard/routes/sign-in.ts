@@ -36,8 +36,8 @@ export async function signInRoutes(app: FastifyInstance, ctx: AppContext, option
       throw new ColloquyError('unauthenticated', 'Wrong password', 401);
     }
     limiter.succeeded(request.ip);
-    if (request.adminSession) admin.destroySession(sessionToken(request)!);
-    const { token, session } = admin.createSession(request.ip);
+    if (request.adminSession) await admin.destroySession(sessionToken(request)!);
+    const { token, session } = await admin.createSession(request.ip);
     setSessionCookie(request, reply, token, Math.floor((session.expiresAt - Date.now()) / 1000));
     log.info({ ip: request.ip }, 'dashboard sign-in');
     return { signedIn: true, csrfToken: session.csrfToken, expiresAt: session.expiresAt } satisfies MeResponse;
@@ -51,7 +51,7 @@ export async function signInRoutes(app: FastifyInstance, ctx: AppContext, option
 
   app.post('/logout', async (request, reply) => {
     const token = sessionToken(request);
-    if (token) admin.destroySession(token);
+    if (token) await admin.destroySession(token);
     setSessionCookie(request, reply, '', 0);
     return reply.status(204).send();
   });
