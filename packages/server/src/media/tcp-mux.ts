@@ -11,23 +11,15 @@
 // A socket whose first frame is anything else, or that says nothing for FIRST_FRAME_TIMEOUT_MS, is
 // closed and counted.
 //
-// The hook is the same as the UDP mux's: werift's `Connection.ensureProtocol` is wrapped once per
-// process, and an agent whose options carry a tag this mux serves (its `iceFilterCandidatePair`)
-// gets its passive TCP protocol attached here instead of listening on a port of its own.
+// The hook is the UDP mux's (ice-agent-hook.ts): an agent whose options carry a tag this mux serves
+// (its `iceFilterCandidatePair`) gets its passive TCP protocol attached here instead of listening on
+// a port of its own.
 
 import { createServer, type Server, type Socket } from 'node:net';
-import { Connection } from 'werift';
+import { agentTag, onEnsureProtocol, type IceAgent } from './ice-agent-hook.js';
 import { stunBindingUsername } from './udp-mux.js';
 
 type Address = [string, number];
-
-/** What werift's ICE agent exposes that we read (as in udp-mux.ts). */
-interface IceAgent {
-  localUsername: string;
-  remoteUsername: string;
-  userHistory: Record<string, string>;
-  options: { filterCandidatePair?: unknown };
-}
 
 /** The parts of werift's TcpPassiveProtocol this mux drives. */
 interface PassiveProtocol {
@@ -69,17 +61,14 @@ let installed = false;
 function installTcpMux(): void {
   if (installed) return;
   installed = true;
-  const proto = Connection.prototype as unknown as { ensureProtocol(this: IceAgent, protocol: unknown): void };
-  const ensureProtocol = proto.ensureProtocol;
-  proto.ensureProtocol = function (this: IceAgent, protocol: unknown): void {
-    ensureProtocol.call(this, protocol);
-    const tag = this.options.filterCandidatePair;
-    const mux = typeof tag === 'function' ? muxByTag.get(tag) : undefined;
+  onEnsureProtocol((agent, protocol) => {
+    const tag = agentTag(agent);
+    const mux = tag ? muxByTag.get(tag) : undefined;
     if (!mux || !isPassiveTcp(protocol)) return;
     const passive = protocol as PassiveProtocol;
     const close = passive.close.bind(passive);
     passive.connectionMade = async () => {
-      mux.attach(this, passive);
+      mux.attach(agent, passive);
     };
     // The candidate werift writes carries this port.
     Object.defineProperty(passive, 'listeningPort', { get: () => mux.port });
@@ -87,7 +76,7 @@ function installTcpMux(): void {
       mux.detach(passive);
       await close(); // closes the sockets handed to it; its own server never listened
     };
-  };
+  });
 }
 
 /** werift's TcpPassiveProtocol, recognised by shape (it is not exported from werift's index). */

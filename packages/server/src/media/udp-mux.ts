@@ -9,26 +9,18 @@
 // and LiveKit's UDP mux work the same way).
 //
 // werift gathers one socket per host candidate (`StunProtocol.connectionMade` binds a
-// `UdpTransport`). `installUdpMux` wraps werift's `Connection.ensureProtocol` once per process so
-// that an agent made with a mux's `candidatePairFilter` (werift's `iceFilterCandidatePair`, passed
-// through by reference; it keeps every pair) gets a `MuxedUdpTransport` on the shared socket
-// instead: the rest of werift (checks, DTLS) and our SRTP path (which sends on `transport.socket`)
+// `UdpTransport`). Through the hook on werift's `Connection.ensureProtocol` (ice-agent-hook.ts), an
+// agent made with a mux's `candidatePairFilter` (werift's `iceFilterCandidatePair`, passed through by
+// reference; it keeps every pair) gets a `MuxedUdpTransport` on the shared socket instead: the rest of werift (checks, DTLS) and our SRTP path (which sends on `transport.socket`)
 // see an ordinary UDP transport. Range mode (a socket per peer connection) is untouched.
 
 import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
-import { Connection, StunProtocol } from 'werift';
+import { StunProtocol } from 'werift';
+import { agentTag, onEnsureProtocol, type IceAgent } from './ice-agent-hook.js';
 
 type Address = [string, number];
 
-/** What werift's ICE agent exposes that we read (its ufrags; earlier ones after an ICE restart). */
-interface IceAgent {
-  localUsername: string;
-  /** The far end's ufrag, once its description is set (the second half of a check's USERNAME). */
-  remoteUsername: string;
-  userHistory: Record<string, string>;
-  options: { filterCandidatePair?: unknown };
-}
 
 const STUN_MAGIC_COOKIE = 0x2112a442;
 const STUN_BINDING_REQUEST = 0x0001;
@@ -132,12 +124,9 @@ let installed = false;
 function installUdpMux(): void {
   if (installed) return;
   installed = true;
-  const proto = Connection.prototype as unknown as { ensureProtocol(this: IceAgent, protocol: unknown): void };
-  const ensureProtocol = proto.ensureProtocol;
-  proto.ensureProtocol = function (this: IceAgent, protocol: unknown): void {
-    ensureProtocol.call(this, protocol);
-    const tag = this.options.filterCandidatePair;
-    const mux = typeof tag === 'function' ? muxes.get(tag) : undefined;
+  onEnsureProtocol((agent, protocol) => {
+    const tag = agentTag(agent);
+    const mux = tag ? muxes.get(tag) : undefined;
     if (!mux || !(protocol instanceof StunProtocol)) return;
     const stun = protocol as unknown as {
       transport: unknown;
@@ -146,11 +135,11 @@ function installUdpMux(): void {
     };
     stun.connectionMade = async (useIpv4: boolean) => {
       if (!useIpv4) throw new Error('the UDP mux is IPv4 only');
-      const transport = mux.attach(this);
+      const transport = mux.attach(agent);
       transport.onData = (data, addr) => stun.datagramReceived(data, addr);
       stun.transport = transport;
     };
-  };
+  });
 }
 
 export class UdpMux {
