@@ -83,7 +83,7 @@ describe('joining a room', () => {
     expect(response.headers.get('cache-control')).toBe('no-store');
     const first = (await response.json()) as { apiKey: string; sessionId: string; token: string; room: string; displayName: string };
     expect(first).toMatchObject({ apiKey: t.apiKey, room: 'standup', displayName: 'Ada Lovelace' });
-    expect(t.server.store.sessions.get(first.sessionId)).toMatchObject({ mediaMode: 'routed', projectId: t.apiKey });
+    expect(await t.server.store.sessions.get(first.sessionId)).toMatchObject({ mediaMode: 'routed', projectId: t.apiKey });
     expect(claims(first.token)).toMatchObject({ session_id: first.sessionId, role: 'publisher', connection_data: '{"name":"Ada Lovelace"}' });
 
     const again = (await (await joinRoom(base, 'standup', { displayName: 'Bob' })).json()) as { sessionId: string; token: string };
@@ -144,7 +144,7 @@ describe('joining a room', () => {
       const r2 = await joinRoom(down, 'standup', { displayName: 'Ada' });
       expect(r2.status).toBe(200);
       const { sessionId } = (await r2.json()) as { sessionId: string };
-      expect(later.server.store.sessions.get(sessionId)).not.toBeNull();
+      expect(await later.server.store.sessions.get(sessionId)).not.toBeNull();
     } finally {
       await later.close();
     }

@@ -69,7 +69,7 @@ describe('docs/tutorial-video-chat.md', () => {
       const joined = await fetch(`http://127.0.0.1:${port}/api/rooms/tutorial/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"displayName":"Ada"}' });
       expect(joined.status).toBe(200);
       const { sessionId } = (await joined.json()) as { sessionId: string };
-      expect(colloquy.server.store.sessions.get(sessionId)).toMatchObject({ mediaMode: 'routed' });
+      expect(await colloquy.server.store.sessions.get(sessionId)).toMatchObject({ mediaMode: 'routed' });
     } finally {
       child?.kill();
       await colloquy.close();

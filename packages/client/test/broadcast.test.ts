@@ -37,7 +37,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => callbackServer.listen(0, '127.0.0.1', resolve));
-  m.t.server.store.callbacks.set(m.t.apiKey, { archive: `http://127.0.0.1:${(callbackServer.address() as AddressInfo).port}/cb` });
+  await m.t.server.store.callbacks.set(m.t.apiKey, { archive: `http://127.0.0.1:${(callbackServer.address() as AddressInfo).port}/cb` });
 }, 120_000);
 afterAll(async () => {
   await m?.closePages().catch(() => {});

@@ -208,7 +208,7 @@ describe('dashboard', () => {
     await page.waitForSelector('#callbacks-form');
     expect(await page.inputValue('#archive-callback-url')).toBe(archiveUrl);
     expect(await page.inputValue('#session-callback-url')).toBe(sessionUrl);
-    expect(t.server.store.callbacks.get(projectId)).toEqual({ archive: archiveUrl, session: sessionUrl });
+    expect(await t.server.store.callbacks.get(projectId)).toEqual({ archive: archiveUrl, session: sessionUrl });
 
     await page.fill('#archive-callback-url', 'ftp://x');
     await page.click('#save-callbacks');

@@ -147,7 +147,7 @@ describe('session monitoring callbacks', () => {
 
   it('POSTs connectionCreated/Destroyed and streamCreated/Destroyed with reasons, in order, to the project URL', async () => {
     const { t, rx, clients } = f;
-    t.server.store.callbacks.set(t.apiKey, { session: `${rx.url}/monitor` });
+    await t.server.store.callbacks.set(t.apiKey, { session: `${rx.url}/monitor` });
     const sdk = new Colloquy(t.apiKey, t.apiSecret, t.url);
     const { sessionId } = await sdk.createSession({ mediaMode: 'relayed' });
     const alice = await ProtocolClient.join(t.url, sessionId, sdk.generateToken(sessionId, { data: 'name=Alice' }));
@@ -176,7 +176,7 @@ describe('session monitoring callbacks', () => {
     expect(events[4]).toMatchObject({ reason: 'forceDisconnected', connection: { id: alice.connectionId } });
 
     // Removing the URL stops them at once.
-    t.server.store.callbacks.set(t.apiKey, { session: null });
+    await t.server.store.callbacks.set(t.apiKey, { session: null });
     const carol = await ProtocolClient.join(t.url, sessionId, sdk.generateToken(sessionId));
     clients.push(carol);
     await new Promise((r) => setTimeout(r, 300));
@@ -203,7 +203,7 @@ describe('archive status callbacks', { timeout: 120_000 }, () => {
   });
 
   it('POSTs the archive JSON with event "archive" at started, stopped and available; the url downloads', async () => {
-    server.store.callbacks.set(TEST_API_KEY, { archive: `${rx.url}/archive` });
+    await server.store.callbacks.set(TEST_API_KEY, { archive: `${rx.url}/archive` });
     const ot = new OpenTok(TEST_API_KEY, TEST_API_SECRET, server.url);
     const p = <T>(fn: (cb: (err: Error | null, value?: T) => void) => void) => new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
     // A URL registered through opentok-node's registerCallback gets the same bodies.

@@ -160,7 +160,7 @@ describe('archive upload to an S3-compatible server', { timeout: 600_000 }, () =
     });
     await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.1', resolve));
     hookUrl = `http://127.0.0.1:${(hooks.address() as { port: number }).port}/archive`;
-    t.server.store.callbacks.set(t.apiKey, { archive: hookUrl });
+    await t.server.store.callbacks.set(t.apiKey, { archive: hookUrl });
   });
   afterAll(async () => {
     await t?.close();

@@ -51,8 +51,8 @@ describe('SIP interconnect: signalling with baresip', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     t = await startTestServer({ COLLOQUY_SIP_PORT: String(await freePort()) });
     const monitor = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/monitor`;
-    t.server.store.callbacks.set(t.apiKey, { session: monitor });
-    t.server.store.callbacks.set(t.applicationId, { session: monitor });
+    await t.server.store.callbacks.set(t.apiKey, { session: monitor });
+    await t.server.store.callbacks.set(t.applicationId, { session: monitor });
     ot = new OpenTok(t.apiKey, t.apiSecret, t.url);
     sessionId = (await p<OpenTok.Session>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
   });
