@@ -2,6 +2,7 @@
 // test starts on loopback (@colloquy/testing/postgres). Every module's migrations apply on both;
 // projects (in-memory cache, invalidated across connections), sessions and callbacks behave alike.
 
+import { generateKeyPairSync } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { startPostgres, type TestPostgres } from '@colloquy/testing/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +135,25 @@ describe.each(engines)('store on $engine', ({ engine, location }) => {
       await waitFor(() => store.projects.get(made.id) === null);
     } finally {
       await other.close();
+    }
+  });
+
+  it('nodes that start together ensure the same project once: the one whose insert is refused takes the row', async () => {
+    // Both stores loaded their projects before either inserted (as nodes starting at once do).
+    const [a, b] = await Promise.all([openServerStore(where), openServerStore(where)]);
+    try {
+      const key = engine === 'sqlite' ? '47000777' : '47000778';
+      const results = await Promise.all([a.projects.ensureProject(key, 'secret-one-secret-one-secret-one-1234'), b.projects.ensureProject(key, 'secret-one-secret-one-secret-one-1234')]);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(results.map((r) => r.project.id)).toEqual([key, key]);
+      // And an application the same way.
+      const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+      const appId = engine === 'sqlite' ? '0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b' : '0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5c';
+      const apps = await Promise.all([a.projects.ensureApplication(appId, publicKey), b.projects.ensureApplication(appId, publicKey)]);
+      expect(apps.filter((r) => r.created)).toHaveLength(1);
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });

@@ -127,8 +127,9 @@ export class ProjectStore {
 
   /** Makes sure a project with exactly these credentials exists (operator-provided, from the environment). */
   async ensureProject(apiKey: string, apiSecret: string, name = 'Project ' + apiKey): Promise<{ project: Project; created: boolean }> {
-    const existing = this.get(apiKey);
-    if (!existing) return { project: await this.createProject(name, { apiKey, apiSecret }), created: true };
+    const found = await this.#findOrCreate(apiKey, () => this.createProject(name, { apiKey, apiSecret }));
+    if (found.created) return found;
+    const existing = found.project;
     if (existing.kind !== 'project') throw new ProjectValidationError(`${apiKey} is an application, not a project`);
     if (existing.secret !== apiSecret) await this.#update(apiKey, 'UPDATE projects SET secret = ? WHERE id = ?', [apiSecret, apiKey]);
     return { project: { ...existing, secret: apiSecret }, created: false };
@@ -137,13 +138,35 @@ export class ProjectStore {
   /** Makes sure an application with this id and public key exists. */
   async ensureApplication(applicationId: string, publicKeyPem: string, name = 'Application'): Promise<{ project: Project; created: boolean }> {
     const id = applicationId.toLowerCase();
-    const existing = this.get(id);
-    if (!existing) return { project: await this.createApplication(name, publicKeyPem, id), created: true };
+    const found = await this.#findOrCreate(id, () => this.createApplication(name, publicKeyPem, id));
+    if (found.created) return found;
+    const existing = found.project;
     if (existing.kind !== 'application') throw new ProjectValidationError(`${id} is a project, not an application`);
     parseRsaPublicKey(publicKeyPem);
     const pem = publicKeyPem.trim() + '\n';
     if (existing.publicKey !== pem) await this.#update(id, 'UPDATE projects SET public_key = ? WHERE id = ?', [pem, id]);
     return { project: { ...existing, publicKey: pem }, created: false };
+  }
+
+  /**
+   * The project with this id as the database has it now, or else what `create` makes. Nodes that
+   * start together on one database each ensure the same project: one inserts it, and the others
+   * (whose memory was loaded before the insert) find it on a re-read, or after their own insert
+   * is refused as a duplicate.
+   */
+  async #findOrCreate(id: string, create: () => Promise<Project>): Promise<{ project: Project; created: boolean }> {
+    if (!this.get(id)) await this.#reload(id);
+    const known = this.get(id);
+    if (known) return { project: known, created: false };
+    try {
+      return { project: await create(), created: true };
+    } catch (err) {
+      if (!(err instanceof ProjectValidationError)) throw err;
+      await this.#reload(id);
+      const raced = this.get(id);
+      if (!raced) throw err;
+      return { project: raced, created: false };
+    }
   }
 
   /** Replaces a project's secret; tokens and REST calls signed with the old one stop working at once. */
