@@ -215,7 +215,7 @@ try {
   const pub = await browser.newPage();
   await pub.page.goto(app.url);
   await pub.page.evaluate(([k, s, tk]) => (window as any).publish(k, s, tk), [app.t.apiKey, sessionId, app.sdk.generateToken(sessionId)] as const);
-  await until('the stream in the session', () => app.t.server.sessions.find(sessionId) !== undefined);
+  await until('the stream in the session', () => (app.t.server.sessions.live(sessionId)?.liveStreams().length ?? 0) > 0);
 
   for (const lowLatency of [false, true]) {
     const port = await freePort();

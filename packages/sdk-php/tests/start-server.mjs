@@ -227,7 +227,7 @@ await new Promise((resolve) => wsHttp.listen(0, '127.0.0.1', resolve));
 async function handle(command) {
   switch (command.cmd) {
     case 'getSession':
-      return { session: colloquy.server.store.sessions.get(command.sessionId) ?? null };
+      return { session: (await colloquy.server.store.sessions.get(command.sessionId)) ?? null };
     case 'stub.respond':
       queue.push(...(command.responses ?? []));
       return {};
