@@ -8,11 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenTok from 'opentok';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { TEST_API_KEY, TEST_API_SECRET, TEST_APPLICATION_ID, tempDir, testKeyPair } from '../helpers.js';
+import type { RunningServer } from '../../src/server.js';
+import { startTestServer, TEST_API_KEY, TEST_API_SECRET, TEST_APPLICATION_ID, testKeyPair } from '../helpers.js';
 import { ffprobe, streamOf, unzipAll } from './probe.js';
 import { TestRtpSource } from './rtp-test-source.js';
 import { TestSessions } from './test-sessions.js';
@@ -26,20 +24,7 @@ let sessions: TestSessions;
 let scratch: string;
 
 async function start(env: Record<string, string> = {}): Promise<RunningServer> {
-  const dir = tempDir();
-  const publicKeyFile = join(dir, 'app-public.pem');
-  writeFileSync(publicKeyFile, testKeyPair().publicKey);
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    COLLOQUY_DATA_DIR: dir,
-    COLLOQUY_API_KEY: TEST_API_KEY,
-    COLLOQUY_API_SECRET: TEST_API_SECRET,
-    COLLOQUY_APPLICATION_ID: TEST_APPLICATION_ID,
-    COLLOQUY_PUBLIC_KEY_FILE: publicKeyFile,
-    ...env,
-  });
-  return startServer(config, { logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), archiving: { media, sessions } });
+  return (await startTestServer(env, { archiving: { media, sessions } })).server;
 }
 
 beforeAll(async () => {

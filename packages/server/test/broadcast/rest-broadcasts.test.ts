@@ -7,14 +7,10 @@
 import { Colloquy } from '@colloquy/sdk-node';
 import { signJwt } from '@colloquy/tokens';
 import { MediaMode, Video } from '@vonage/video';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import OpenTok from 'opentok';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { TEST_API_KEY, TEST_API_SECRET, TEST_APPLICATION_ID, tempDir, testKeyPair } from '../helpers.js';
+import type { RunningServer } from '../../src/server.js';
+import { startTestServer, TEST_API_KEY, TEST_API_SECRET, TEST_APPLICATION_ID, testKeyPair } from '../helpers.js';
 import { TestRtpSource } from '../archiving/rtp-test-source.js';
 import { TestSessions } from '../archiving/test-sessions.js';
 
@@ -28,21 +24,9 @@ let colloquy: Colloquy;
 let base: string;
 
 beforeAll(async () => {
-  const dir = tempDir();
-  const publicKeyFile = join(dir, 'app-public.pem');
-  writeFileSync(publicKeyFile, testKeyPair().publicKey);
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    COLLOQUY_DATA_DIR: dir,
-    COLLOQUY_API_KEY: TEST_API_KEY,
-    COLLOQUY_API_SECRET: TEST_API_SECRET,
-    COLLOQUY_APPLICATION_ID: TEST_APPLICATION_ID,
-    COLLOQUY_PUBLIC_KEY_FILE: publicKeyFile,
-  });
   media = new TestRtpSource('none');
   sessions = new TestSessions();
-  server = await startServer(config, { logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), archiving: { media, sessions } });
+  server = (await startTestServer({}, { archiving: { media, sessions } })).server;
   base = server.url;
   ot = new OpenTok(TEST_API_KEY, TEST_API_SECRET, base);
   colloquy = new Colloquy(TEST_API_KEY, TEST_API_SECRET, base);
