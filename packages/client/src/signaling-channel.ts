@@ -237,9 +237,14 @@ export class SignalingChannel {
     this.#lastBseq = result.version === PROTOCOL_VERSION_2 ? (result.bseq ?? 0) : null;
     this.#unacked = 0;
     this.#cluster = result.nodes !== undefined;
-    this.#fallbackUrls = (result.nodes ?? []).map(signalingUrl).filter((url) => url !== this.#url);
+    this.#learnNodes(result.nodes ?? []);
     this.#state = 'connected';
     this.#adopt(ws);
+  }
+
+  /** Cluster mode: the nodes to try when the socket drops are the server's newest list. */
+  #learnNodes(nodes: string[]): void {
+    this.#fallbackUrls = nodes.map(signalingUrl).filter((url) => url !== this.#url);
   }
 
   /** Where reconnection attempt `attempt` goes: where we were first, then the cluster's other nodes in turn. */
@@ -318,6 +323,9 @@ export class SignalingChannel {
         this.#send({ type: 'pong', ...this.#acks('ack') });
         return;
       case 'pong':
+        return;
+      case 'clusterNodes':
+        if (this.#cluster && Array.isArray(message.nodes)) this.#learnNodes(message.nodes.filter((n): n is string => typeof n === 'string'));
         return;
       case 'response':
       case 'error': {
@@ -415,6 +423,7 @@ export class SignalingChannel {
         return;
       }
       const result = message.result as ResumeResult;
+      if (this.#cluster && Array.isArray(result.nodes)) this.#learnNodes(result.nodes);
       this.#state = 'connected';
       this.#adopt(ws);
       // Replies to requests up to lastRequestId are in the replay that follows; resend the rest, in order.

@@ -173,6 +173,17 @@ export interface PongMessage {
   bseqAck?: number;
 }
 
+/**
+ * Cluster mode: the nodes a dropped client may reconnect to changed (a node joined, left or died).
+ * Sent outside the numbered stream to every connection of the node that holds it; the newest list
+ * wins (a resume reply carries it too).
+ */
+export interface ClusterNodesMessage {
+  type: 'clusterNodes';
+  /** The public URLs of the live nodes, the connection's home node first. */
+  nodes: string[];
+}
+
 /** Acknowledges sequenced server messages up to `seq`, so the server can drop them from its replay buffer. */
 export interface AckMessage {
   type: 'ack';
@@ -457,6 +468,8 @@ export interface ResumeResult {
   lastRequestId: number;
   /** How many missed messages follow this reply (they carry their original seq). */
   replayed: number;
+  /** Cluster mode: the live nodes now (ConnectResult.nodes, refreshed). */
+  nodes?: string[];
 }
 
 export type EmptyResult = Record<string, never>;
@@ -711,5 +724,5 @@ export type ServerEvent =
   | RelayEvent
   | ArchiveEvent
   | CaptionEvent;
-export type ServerMessage = ResponseMessage | ErrorMessage | ServerEvent | PingMessage | PongMessage;
+export type ServerMessage = ResponseMessage | ErrorMessage | ServerEvent | PingMessage | PongMessage | ClusterNodesMessage;
 export type ServerMessageType = ServerMessage['type'];

@@ -40,6 +40,7 @@ export class ClusterNode {
   #closed = false;
   /** The public URLs of the live nodes, refreshed every heartbeat (told to clients on connect). */
   #nodeUrls: string[];
+  readonly #nodeListeners = new Set<(urls: string[]) => void>();
   #lastForwarded: { packets: number; at: number } | null = null;
   #unsubscribe: (() => void)[] = [];
 
@@ -62,6 +63,12 @@ export class ClusterNode {
 
   get nodeUrls(): string[] {
     return this.#nodeUrls;
+  }
+
+  /** Calls `listener` with the node list each time it changes (a node joined, drains, left or died). */
+  onNodesChanged(listener: (urls: string[]) => void): () => void {
+    this.#nodeListeners.add(listener);
+    return () => this.#nodeListeners.delete(listener);
   }
 
   /** HTTP hooks: REST forwarding. Called while the app is built, before its routes. */
@@ -120,7 +127,10 @@ export class ClusterNode {
       await this.#failLostArchives(new Set(nodes.map((n) => n.id)));
       // Own URL first: a client retries where it was before trying the others.
       const others = nodes.filter((n) => n.id !== this.settings.nodeId && !n.draining).map((n) => n.publicUrl).sort();
-      this.#nodeUrls = [this.settings.publicUrl, ...others];
+      const urls = [this.settings.publicUrl, ...others];
+      const changed = urls.join(' ') !== this.#nodeUrls.join(' ');
+      this.#nodeUrls = urls;
+      if (changed) for (const listener of this.#nodeListeners) listener(urls);
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'cluster heartbeat failed');
     }

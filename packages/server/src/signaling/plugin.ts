@@ -53,6 +53,10 @@ export function registerSignaling(
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   });
+  if (cluster) {
+    const off = cluster.onNodesChanged((nodes) => signaling.announceClusterNodes(nodes));
+    app.addHook('onClose', async () => void off());
+  }
   app.decorate('signaling', signaling);
   app.addHook('preClose', async () => signaling.close());
   return signaling;

@@ -150,6 +150,16 @@ export class SignalingServer {
     return { sockets: this.#peers.size, channels: this.#channels.size };
   }
 
+  /**
+   * Cluster mode: the live nodes changed; every connection held here learns the new list (a client
+   * that connected before a node joined would otherwise never try it when its own node dies).
+   */
+  announceClusterNodes(nodes: string[]): void {
+    if (this.#closed) return;
+    const text = JSON.stringify({ type: 'clusterNodes', nodes });
+    for (const channel of this.#channels.values()) if (!channel.ended) channel.sendUnsequencedText(text);
+  }
+
   /** Takes over an HTTP upgrade request for the signaling path. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#closed) {
@@ -420,7 +430,8 @@ export class SignalingServer {
       replaced.close(CloseCodes.REPLACED, 'resumed on another socket');
     }
     const replayed = channel.countAfter(message.lastSeq, lastBseq);
-    channel.sendUnsequenced({ type: 'response', re: message.id, result: { lastRequestId: channel.lastRequestId, replayed } });
+    const nodes = this.#options.clusterNodes?.();
+    channel.sendUnsequenced({ type: 'response', re: message.id, result: { lastRequestId: channel.lastRequestId, replayed, ...(nodes ? { nodes } : {}) } });
     channel.replayAfter(message.lastSeq, lastBseq);
     this.#log.debug({ connectionId: channel.connection.id, replayed }, 'resumed');
   }

@@ -223,6 +223,9 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
         const decoded = await decode(join(out, file.filename));
         expect(decoded.errors).toBe('');
         expect(decoded.videoFrames).toBeGreaterThan(20);
+        // The sources send 30 fps: the file's frames are no closer together than that (frames lost
+        // on a loaded machine make the rate lower, never higher).
+        expect(decoded.videoFps).toBeLessThan(30.5);
         expect(decoded.audioFrames).toBeGreaterThan(50);
       }
       expect(manifest.files.find((f: { streamId: string }) => f.streamId === 'bob')).toMatchObject({ connectionData: 'name=Bob', videoType: 'screen' });

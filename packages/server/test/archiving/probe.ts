@@ -34,20 +34,39 @@ export function streamOf(probe: Probe, type: 'audio' | 'video'): ProbeStream | u
   return probe.streams.find((s) => s.codec_type === type);
 }
 
-/** Decodes the whole file; returns ffmpeg's error output (empty when it decoded cleanly) and the frame count per type. */
-export async function decode(path: string): Promise<{ errors: string; videoFrames: number; audioFrames: number; seconds: number }> {
-  const { stderr } = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', path, '-f', 'null', '-'], { maxBuffer: 16 * 1024 * 1024 }).catch(
+/**
+ * Decodes the whole file; returns ffmpeg's error output (empty when it decoded cleanly) and the frame
+ * count per type. The null output keeps the file's own time base (`-enc_time_base -1`): with the
+ * default, ffmpeg rounds frame times to the frame rate it guessed from the first frames, and a file
+ * whose first frames came irregularly (frames lost on a loaded machine) then "fails" with
+ * non-monotonic timestamps that are the checker's rounding, not the file's. The file's own video
+ * timestamps are checked instead: strictly increasing, or the error says where they are not.
+ */
+export async function decode(path: string): Promise<{ errors: string; videoFrames: number; audioFrames: number; seconds: number; videoFps: number }> {
+  const { stderr } = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', path, '-enc_time_base', '-1', '-f', 'null', '-'], { maxBuffer: 16 * 1024 * 1024 }).catch(
     (err: { stderr: string }) => ({ stderr: `ffmpeg failed: ${err.stderr}` }),
   );
   const probe = await ffprobe(path, true);
   const v = streamOf(probe, 'video');
   const a = streamOf(probe, 'audio');
+  const times = v ? await videoPacketTimes(path) : [];
+  const errors = [stderr.trim()];
+  const back = times.findIndex((t, i) => i > 0 && t <= times[i - 1]!);
+  if (back > 0) errors.push(`video timestamps not increasing: ${times[back - 1]} then ${times[back]} (packet ${back})`);
+  const span = times.length > 1 ? times[times.length - 1]! - times[0]! : 0;
   return {
-    errors: stderr.trim(),
+    errors: errors.filter((e) => e !== '').join('\n'),
     videoFrames: Number(v?.nb_read_frames ?? 0),
     audioFrames: Number(a?.nb_read_frames ?? 0),
     seconds: Number(probe.format.duration ?? 0),
+    videoFps: span > 0 ? (times.length - 1) / span : 0,
   };
+}
+
+/** The video packets' decoding times (s), in file order (presentation times differ with B-frames). */
+async function videoPacketTimes(path: string): Promise<number[]> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=dts_time', '-of', 'csv=p=0', path], { maxBuffer: 16 * 1024 * 1024 });
+  return stdout.split('\n').filter((line) => line.trim() !== '').map(Number);
 }
 
 /** RGB of pixel (x, y) in the frame shown at `t` seconds. */

@@ -95,6 +95,9 @@ describe('archives with the opentok SDK', { timeout: 600_000 }, () => {
     expect(sessions.sent.filter((e) => e.sessionId === sessionId).map((e) => e.event.type)).toEqual(['archiveStarted']);
 
     await Promise.all(published.map((id) => media.waitForMedia(id, 3000)));
+    // And 3 s of wall time: a sender that was starved catches up in a burst (ffmpeg -re), so 3 s of
+    // media can arrive in less.
+    while (Date.now() - startAfter < 3000) await new Promise((r) => setTimeout(r, 3000 - (Date.now() - startAfter)));
     const stopBefore = Date.now();
     const stopped = await p<OpenTok.Archive>((cb) => ot().stopArchive(archive.id, cb));
     const stopAfter = Date.now();

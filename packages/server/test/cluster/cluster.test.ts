@@ -6,11 +6,13 @@
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
+import { PROTOCOL_VERSION, SIGNALING_PATH } from '@colloquy/protocol';
 import { Redis } from 'ioredis';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 
 /** The app page: loads opentok.js from the node given in `?node=`, and connects there. */
 const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>cluster</title>
@@ -95,6 +97,24 @@ async function decoding(page: TestPage, streamId: string, frames: number, timeou
     timeoutMs,
     pages,
   );
+}
+
+/** A raw protocol connection (no SDK) to `node`: its connect reply, and every message after it. */
+async function rawConnection(node: ClusterNodeProcess, apiKey: string, sessionId: string, token: string): Promise<{ nodes: string[]; messages: Array<{ type: string; nodes?: string[] }>; close: () => void }> {
+  const ws = new WebSocket(node.url.replace(/^http/, 'ws') + SIGNALING_PATH);
+  const messages: Array<{ type: string; nodes?: string[] }> = [];
+  const reply = new Promise<{ nodes: string[] }>((resolve, reject) => {
+    ws.on('error', reject);
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data));
+      if (message.type === 'response' && message.re === 1) resolve(message.result);
+      else if (message.type === 'error' && message.re === 1) reject(new Error(message.message));
+      else messages.push(message);
+    });
+  });
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'connect', id: 1, version: PROTOCOL_VERSION, sessionId, token, apiKey })));
+  const result = await reply;
+  return { nodes: result.nodes, messages, close: () => ws.close(1000) };
 }
 
 function promised<T>(run: (cb: (err: Error | null, value?: T) => void) => void): Promise<T> {
@@ -208,9 +228,14 @@ describe('cluster: three nodes, one Redis, one database', () => {
     const other = pages.find((p) => p !== page)!;
     const connectionId = () => page.page.evaluate(() => (window as unknown as { session: { connection: { connectionId: string } } }).session.connection.connectionId);
     const before = await connectionId();
+    // A connection held by the home node learns that the stopped node is gone (clusterNodes).
+    const watcher = await rawConnection(home, cluster.apiKey, sessionId, ot(home).generateToken(sessionId, { data: 'watcher' }));
+    expect(watcher.nodes[0]).toBe(home.url);
     const stoppedAt = Date.now();
     proxyNode.child.kill('SIGTERM');
     expect(await proxyNode.exited).toBe(0);
+    await until(async () => watcher.messages.some((m) => m.type === 'clusterNodes' && m.nodes![0] === home.url && !m.nodes!.includes(proxyNode.url)), 'clusterNodes without the stopped node', 15_000, pages);
+    watcher.close();
     const back = await until(async () => (await logOf(page)).find((e) => e.type === 'sessionReconnected' && e.at! >= stoppedAt)?.at, 'sessionReconnected', 20_000, pages);
     expect(await connectionId()).toBe(before);
     // Nothing was lost: no stream ended on either page, and the media (on the home node) kept flowing.
