@@ -14,6 +14,7 @@ import type { LoadMonitor } from '../ops/load-monitor.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { SignalingServer } from '../signaling/signaling-server.js';
+import { nodeForwardedClient, type NodeAuthPurpose } from './node-auth.js';
 import { NodeRegistry, type NodeInfo, type NodeLoad } from './node-registry.js';
 import { registerRestForwarding } from './rest-forward.js';
 import type { ClusterSettings } from './settings.js';
@@ -63,6 +64,11 @@ export class ClusterNode {
 
   get nodeUrls(): string[] {
     return this.#nodeUrls;
+  }
+
+  /** The client a request sent on by another node of the cluster acts for (null: not from a node). */
+  forwardedClient(purpose: NodeAuthPurpose, request: IncomingMessage): { clientAddress: string } | null {
+    return nodeForwardedClient(this.settings.secret, purpose, request);
   }
 
   /** Calls `listener` with the node list each time it changes (a node joined, drains, left or died). */

@@ -12,7 +12,7 @@ import { DOWNLOAD_PATH_PREFIX } from '../archiving/download-links.js';
 import type { ArchiveManager } from '../archiving/archive-manager.js';
 import type { Logger } from '../logger.js';
 import type { NodeInfo, NodeRegistry } from './node-registry.js';
-import { isNodeAuth, NODE_AUTH_HEADER, nodeAuth } from './signaling-router.js';
+import { nodeAuthHeaders, nodeForwardedClient } from './node-auth.js';
 
 const PROJECT = '/v2/project/:projectKey';
 /** POSTs whose body names the session they act on (the media they need is on its home). */
@@ -34,7 +34,7 @@ export interface RestForwardOptions {
 /** Registers the forwarding hooks on the root instance (before the routes, so it sees them all). */
 export function registerRestForwarding(app: FastifyInstance, options: RestForwardOptions): void {
   const log = options.logger.child({ module: 'cluster' });
-  const forwarded = (request: FastifyRequest): boolean => isNodeAuth(options.secret, 'rest', request.headers[NODE_AUTH_HEADER]);
+  const forwarded = (request: FastifyRequest): boolean => nodeForwardedClient(options.secret, 'rest', request.raw) !== null;
 
   // Downloads: before anything reads the link, so the recording node verifies it (the link key is shared).
   app.addHook('onRequest', async (request, reply) => {
@@ -76,7 +76,7 @@ export function registerRestForwarding(app: FastifyInstance, options: RestForwar
   }
 
   async function forward(request: FastifyRequest, reply: FastifyReply, target: NodeInfo): Promise<void> {
-    const headers: Record<string, string> = { [NODE_AUTH_HEADER]: nodeAuth(options.secret, 'rest') };
+    const headers = nodeAuthHeaders(options.secret, { purpose: 'rest', method: request.method, url: request.url, clientAddress: request.ip });
     for (const name of FORWARDED_HEADERS) {
       const value = request.headers[name];
       if (typeof value === 'string') headers[name] = value;

@@ -9,34 +9,20 @@
 // cross-node sequencing. The cost is one loopback or LAN hop for clients that reached another node.
 
 import { SIGNALING_PATH, CloseCodes } from '@colloquy/protocol';
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Logger } from '../logger.js';
 import type { SignalingServer } from '../signaling/signaling-server.js';
+import { nodeAuthHeaders, nodeForwardedClient } from './node-auth.js';
 import type { NodeInfo, NodeRegistry } from './node-registry.js';
 
-/** Header a node sets on its proxied socket: the home accepts it without looking up placement again. */
-export const NODE_AUTH_HEADER = 'x-colloquy-node-auth';
 /** Time a client has to send its first message (as the signaling server's auth timeout). */
 const FIRST_MESSAGE_TIMEOUT_MS = 10_000;
 /** Largest first message accepted (a connect with a token is far smaller). */
 const MAX_FIRST_MESSAGE_BYTES = 64 * 1024;
 /** Messages a client may send before the home node's socket opens; more close the socket. */
 const MAX_EARLY_MESSAGES = 256;
-
-/** The proof a request comes from another node of this cluster: an HMAC of a purpose with the cluster secret. */
-export function nodeAuth(secret: string, purpose: string): string {
-  return createHmac('sha256', secret).update(`colloquy-cluster:${purpose}`).digest('base64url');
-}
-
-export function isNodeAuth(secret: string, purpose: string, value: string | string[] | undefined): boolean {
-  if (typeof value !== 'string') return false;
-  const expected = Buffer.from(nodeAuth(secret, purpose));
-  const given = Buffer.from(value);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 export interface SignalingRouterOptions {
   nodeId: string;
@@ -69,7 +55,7 @@ export class SignalingRouter {
       return;
     }
     // Another node proxies a client to us: it chose us as the session's home.
-    if (isNodeAuth(this.#options.secret, 'signaling', request.headers[NODE_AUTH_HEADER])) {
+    if (nodeForwardedClient(this.#options.secret, 'signaling', request)) {
       this.#options.signaling.handleUpgrade(request, socket, head);
       return;
     }
@@ -127,7 +113,9 @@ export class SignalingRouter {
 
   #proxy(client: WebSocket, request: IncomingMessage, home: NodeInfo, sessionId: string, first: RawData, early: RawData[], keep: (m: RawData) => void, started: number): void {
     const url = home.internalUrl.replace(/^http/, 'ws') + SIGNALING_PATH;
-    const headers: Record<string, string> = { [NODE_AUTH_HEADER]: nodeAuth(this.#options.secret, 'signaling') };
+    // The home records the client's address, not ours (the proof binds it).
+    const clientAddress = this.#options.signaling.clientAddressOf(request);
+    const headers = nodeAuthHeaders(this.#options.secret, { purpose: 'signaling', method: 'GET', url: SIGNALING_PATH, clientAddress });
     const ua = request.headers['user-agent'];
     if (typeof ua === 'string') headers['user-agent'] = ua;
     const upstream = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: 5000 });

@@ -33,7 +33,8 @@ export function registerSignaling(
       heartbeatMs: ctx.config.heartbeatMs,
       heartbeatTimeoutMs: ctx.config.heartbeatMs * 3,
       clockSkewSeconds: ctx.config.clockSkewSeconds,
-      clientAddress: (request) => clientAddress(request, trust),
+      // Cluster mode: a socket another node proxies here carries its client's address (signed).
+      clientAddress: (request) => cluster?.forwardedClient('signaling', request)?.clientAddress ?? clientAddress(request, trust),
       maxConnectionsPerSession: ctx.config.maxConnectionsPerSession,
       joinsPerSecond: ctx.config.joinsPerSecond,
       ...(turn ? { iceServers: (connectionId: string) => [turnCredentials(turn, connectionId)] } : {}),

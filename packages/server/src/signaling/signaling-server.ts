@@ -160,6 +160,11 @@ export class SignalingServer {
     for (const channel of this.#channels.values()) if (!channel.ended) channel.sendUnsequencedText(text);
   }
 
+  /** The address of the client behind an upgrade request (after the operator's proxy trust). */
+  clientAddressOf(request: IncomingMessage): string {
+    return this.#options.clientAddress(request);
+  }
+
   /** Takes over an HTTP upgrade request for the signaling path. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#closed) {

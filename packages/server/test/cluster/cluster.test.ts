@@ -7,6 +7,7 @@
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
 import { PROTOCOL_VERSION, SIGNALING_PATH } from '@colloquy/protocol';
+import { signJwt } from '@colloquy/tokens';
 import { Redis } from 'ioredis';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -100,10 +101,16 @@ async function decoding(page: TestPage, streamId: string, frames: number, timeou
 }
 
 /** A raw protocol connection (no SDK) to `node`: its connect reply, and every message after it. */
-async function rawConnection(node: ClusterNodeProcess, apiKey: string, sessionId: string, token: string): Promise<{ nodes: string[]; messages: Array<{ type: string; nodes?: string[] }>; close: () => void }> {
-  const ws = new WebSocket(node.url.replace(/^http/, 'ws') + SIGNALING_PATH);
+async function rawConnection(
+  node: ClusterNodeProcess,
+  apiKey: string,
+  sessionId: string,
+  token: string,
+  headers: Record<string, string> = {},
+): Promise<{ connectionId: string; nodes: string[]; messages: Array<{ type: string; nodes?: string[] }>; close: () => void }> {
+  const ws = new WebSocket(node.url.replace(/^http/, 'ws') + SIGNALING_PATH, { headers });
   const messages: Array<{ type: string; nodes?: string[] }> = [];
-  const reply = new Promise<{ nodes: string[] }>((resolve, reject) => {
+  const reply = new Promise<{ connection: { connectionId: string }; nodes: string[] }>((resolve, reject) => {
     ws.on('error', reject);
     ws.on('message', (data) => {
       const message = JSON.parse(String(data));
@@ -114,7 +121,7 @@ async function rawConnection(node: ClusterNodeProcess, apiKey: string, sessionId
   });
   ws.on('open', () => ws.send(JSON.stringify({ type: 'connect', id: 1, version: PROTOCOL_VERSION, sessionId, token, apiKey })));
   const result = await reply;
-  return { nodes: result.nodes, messages, close: () => ws.close(1000) };
+  return { connectionId: result.connection.connectionId, nodes: result.nodes, messages, close: () => ws.close(1000) };
 }
 
 function promised<T>(run: (cb: (err: Error | null, value?: T) => void) => void): Promise<T> {
@@ -136,7 +143,7 @@ describe('cluster: three nodes, one Redis, one database', () => {
   const ot = (node: ClusterNodeProcess): OpenTok => new OpenTok(cluster.apiKey, cluster.apiSecret, node.url);
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ env: { COLLOQUY_ARCHIVE_AUTO_STOP_DELAY: '5' } });
+    cluster = await startTestCluster({ env: { COLLOQUY_ARCHIVE_AUTO_STOP_DELAY: '5', COLLOQUY_TRUST_PROXY: '127.0.0.1' } });
     redis = new Redis(cluster.redis.url);
     browser = await launchChromium();
     app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE));
@@ -190,6 +197,28 @@ describe('cluster: three nodes, one Redis, one database', () => {
       await until(async () => (await logOf(p)).find((e) => e.type === 'signal' && e.signalType === 'signal:cluster' && e.data === 'through the third node'), 'the signal', 15_000, pages);
     }
   }, 30_000);
+
+  it("a socket proxied to the home node is recorded there with its client's address, not the proxy's", async () => {
+    // The nodes believe X-Forwarded-For from loopback (COLLOQUY_TRUST_PROXY below): the client is
+    // 203.0.113.9 to the node it reached, and the home learns it from that node's signed header.
+    const via = cluster.nodes.find((n) => n !== home)!;
+    const raw = await rawConnection(via, cluster.apiKey, sessionId, ot(via).generateToken(sessionId, { data: 'behind a proxy' }), { 'x-forwarded-for': '203.0.113.9' });
+    try {
+      const auth = () => ({ 'x-opentok-auth': signJwt({ iss: cluster.apiKey, ist: 'project', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 300 }, cluster.apiSecret) });
+      const created = await until(
+        async () => {
+          const res = await fetch(`${via.url}/v2/project/${cluster.apiKey}/session/${sessionId}/events?type=connectionCreated`, { headers: auth() });
+          const body = (await res.json()) as { items?: Array<{ connectionId?: string; details?: { ip?: string } }> };
+          return body.items?.find((e) => e.connectionId === raw.connectionId);
+        },
+        'the connectionCreated of the proxied socket in the Inspector',
+        20_000,
+      );
+      expect(created.details?.ip).toBe('203.0.113.9');
+    } finally {
+      raw.close();
+    }
+  }, 40_000);
 
   it('an archive started through one node is listed, stopped and downloaded through others', async () => {
     // Started through the REST node (not the home: the request is forwarded to where the media is).

@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leastLoaded, NodeRegistry, type NodeInfo } from '../../src/cluster/index.js';
 import { clusterSettings, databaseFile, type ClusterSettings } from '../../src/cluster/settings.js';
-import { isNodeAuth, nodeAuth } from '../../src/cluster/signaling-router.js';
+import { CLIENT_ADDRESS_HEADER, isNodeAuth, NODE_AUTH_HEADER, nodeAuthHeaders, nodeForwardedClient } from '../../src/cluster/node-auth.js';
+import type { IncomingMessage } from 'node:http';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
 const SECRET = 'placement-test-secret-0123456789';
@@ -49,11 +50,29 @@ describe('cluster settings', () => {
     expect(() => loadConfig({ COLLOQUY_DATABASE_URL: 'mysql://u:p@h/db' })).toThrow(/sqlite:/);
   });
 
-  it('signs node-to-node requests with the cluster secret', () => {
-    expect(isNodeAuth(SECRET, 'rest', nodeAuth(SECRET, 'rest'))).toBe(true);
-    expect(isNodeAuth(SECRET, 'rest', nodeAuth(SECRET, 'signaling'))).toBe(false);
-    expect(isNodeAuth(SECRET, 'rest', nodeAuth('another-secret-0123456789', 'rest'))).toBe(false);
-    expect(isNodeAuth(SECRET, 'rest', undefined)).toBe(false);
+  it('signs node-to-node requests with the cluster secret, bound to the request line, the client address and a minute', () => {
+    const line = { purpose: 'rest' as const, method: 'POST', url: '/v2/project/1/session/S/signal', clientAddress: '203.0.113.7' };
+    const now = 1_800_000_000_000;
+    const headers = nodeAuthHeaders(SECRET, line, now);
+    const auth = headers[NODE_AUTH_HEADER];
+    expect(headers[CLIENT_ADDRESS_HEADER]).toBe('203.0.113.7');
+    expect(isNodeAuth(SECRET, auth, line, now)).toBe(true);
+    expect(isNodeAuth(SECRET, auth, line, now + 59_000)).toBe(true);
+    // A replay later, on another path, for another client, another purpose or with another secret: refused.
+    expect(isNodeAuth(SECRET, auth, line, now + 61_000)).toBe(false);
+    expect(isNodeAuth(SECRET, auth, { ...line, url: '/v2/project/1/session/S/connection/C' }, now)).toBe(false);
+    expect(isNodeAuth(SECRET, auth, { ...line, method: 'DELETE' }, now)).toBe(false);
+    expect(isNodeAuth(SECRET, auth, { ...line, clientAddress: '198.51.100.1' }, now)).toBe(false);
+    expect(isNodeAuth(SECRET, auth, { ...line, purpose: 'signaling' }, now)).toBe(false);
+    expect(isNodeAuth('another-secret-0123456789', auth, line, now)).toBe(false);
+    for (const bad of [undefined, '', 'x', `${Math.floor(now / 1000)}.`, auth + 'A', ['a', 'b']]) expect(isNodeAuth(SECRET, bad, line, now)).toBe(false);
+    // On an incoming request: the client address is what the proof names, and only then.
+    const request = (h: Record<string, string>) => ({ method: 'GET', url: '/v2/signaling', headers: h }) as unknown as IncomingMessage;
+    const signed = nodeAuthHeaders(SECRET, { purpose: 'signaling', method: 'GET', url: '/v2/signaling', clientAddress: '203.0.113.7' });
+    expect(nodeForwardedClient(SECRET, 'signaling', request(signed))).toEqual({ clientAddress: '203.0.113.7' });
+    expect(nodeForwardedClient(SECRET, 'signaling', request({ ...signed, [CLIENT_ADDRESS_HEADER]: '10.0.0.1' }))).toBeNull();
+    expect(nodeForwardedClient(SECRET, 'rest', request(signed))).toBeNull();
+    expect(nodeForwardedClient(SECRET, 'signaling', request({ [CLIENT_ADDRESS_HEADER]: '203.0.113.7' }))).toBeNull();
   });
 
   it('chooses the least-loaded node that is not draining', () => {
