@@ -8,6 +8,8 @@
 //   session:<sid>:home   node id                               placement; deleted when the session ends there
 //   archive:<aid>:node   node id (30 days)                     who recorded an archive (its file is there)
 //   archive:<aid>:lost   1 (1 day)                             one node marks a dead node's recording failed
+//   <kind>:<id>:node     node id (2 days)                      where a broadcast, render, captions or
+//                                                              Audio Connector runs (its stop, update go there)
 
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
@@ -35,6 +37,11 @@ export interface NodeInfo {
 
 const PREFIX = 'colloquy:';
 const ARCHIVE_NODE_TTL_S = 30 * 86_400;
+/** Longer than any broadcast, render, captions or Audio Connector may last (OpenTok's longest: 10 h). */
+const RUNNING_NODE_TTL_S = 2 * 86_400;
+
+/** What runs on a session's home node and is then addressed by its own id alone. */
+export type RunningKind = 'broadcast' | 'render' | 'captions' | 'connect';
 
 /**
  * Compare-and-set of a session's home: replaces `dead` (or nothing) by `candidate`, and answers the
@@ -160,6 +167,14 @@ export class NodeRegistry {
 
   async archiveNode(archiveId: string): Promise<string | null> {
     return this.redis.get(`${PREFIX}archive:${archiveId}:node`);
+  }
+
+  async recordRunningNode(kind: RunningKind, id: string, nodeId: string): Promise<void> {
+    await this.redis.set(`${PREFIX}${kind}:${id}:node`, nodeId, 'EX', RUNNING_NODE_TTL_S);
+  }
+
+  async runningNode(kind: RunningKind, id: string): Promise<string | null> {
+    return this.redis.get(`${PREFIX}${kind}:${id}:node`);
   }
 
   /** True for the one node that is to mark this archive failed (its recording node died). */

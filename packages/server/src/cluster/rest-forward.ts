@@ -1,9 +1,11 @@
 // "Any node answers" for REST. A request that acts on a session's live state (signal, force
 // disconnect/mute, streams and their layout, archive/broadcast start, dial…) must run where the
 // session lives; one that acts on a recording archive (stop, delete, layout) where it records; an
-// archive download where its file is. This hook sends such a request on to that node, unchanged,
-// and answers with that node's answer, so callers see one server. Everything else (session create,
-// archive lists, the Inspector, callbacks) reads the shared database and is answered here.
+// archive download where its file is; one that names a broadcast, an Experience Composer render,
+// live captions or an Audio Connector by id where it runs (the node that started it records itself
+// in Redis). This hook sends such a request on to that node, unchanged, and answers with that
+// node's answer, so callers see one server. Everything else (session create, archive lists, the
+// Inspector, callbacks) reads the shared database and is answered here.
 
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -11,12 +13,26 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DOWNLOAD_PATH_PREFIX } from '../archiving/download-links.js';
 import type { ArchiveManager } from '../archiving/archive-manager.js';
 import type { Logger } from '../logger.js';
-import type { NodeInfo, NodeRegistry } from './node-registry.js';
+import type { NodeInfo, NodeRegistry, RunningKind } from './node-registry.js';
 import { nodeAuthHeaders, nodeForwardedClient } from './node-auth.js';
 
 const PROJECT = '/v2/project/:projectKey';
 /** POSTs whose body names the session they act on (the media they need is on its home). */
 const SESSION_BODY_ROUTES = new Set(['/archive', '/broadcast', '/dial', '/call', '/connect', '/captions', '/render'].map((p) => PROJECT + p));
+/** Routes that name something running on a session's home by its id: the param, and what it is. */
+const RUNNING_ROUTES: ReadonlyArray<{ prefix: string; param: string; kind: RunningKind }> = [
+  { prefix: `${PROJECT}/broadcast/:broadcastId`, param: 'broadcastId', kind: 'broadcast' },
+  { prefix: `${PROJECT}/render/:renderId`, param: 'renderId', kind: 'render' },
+  { prefix: `${PROJECT}/captions/:id`, param: 'id', kind: 'captions' },
+  { prefix: `${PROJECT}/connect/:id`, param: 'id', kind: 'connect' },
+];
+/** The POSTs that start those, and where their answer carries the new id. */
+const RUNNING_STARTS = new Map<string, RunningKind>([
+  [`${PROJECT}/broadcast`, 'broadcast'],
+  [`${PROJECT}/render`, 'render'],
+  [`${PROJECT}/captions`, 'captions'],
+  [`${PROJECT}/connect`, 'connect'],
+]);
 /** Headers a forwarded request keeps (the home authenticates the caller again). */
 const FORWARDED_HEADERS = ['authorization', 'x-opentok-auth', 'x-tb-partner-auth', 'content-type', 'accept', 'range', 'user-agent'];
 /** Headers of the home's answer passed back. */
@@ -59,8 +75,29 @@ export function registerRestForwarding(app: FastifyInstance, options: RestForwar
       if (typeof sessionId === 'string') target = await liveOther(options.registry.homeIdOf(sessionId));
     } else if (request.method !== 'GET' && params['archiveId'] && route.startsWith(`${PROJECT}/archive/:archiveId`)) {
       target = await liveOther(options.registry.archiveNode(params['archiveId']));
+    } else {
+      const running = RUNNING_ROUTES.find((r) => route === r.prefix || route.startsWith(`${r.prefix}/`));
+      const id = running ? params[running.param] : undefined;
+      // Unknown to Redis (or its node gone): answered here, from the shared database.
+      if (running && id) target = await liveOther(options.registry.runningNode(running.kind, id));
     }
-    if (target) await forward(request, reply, target);
+    if (target) {
+      forwardedHere.add(request);
+      await forward(request, reply, target);
+    }
+  });
+
+  // A start answered here (not sent on): this node runs it, so requests naming its id come here.
+  const forwardedHere = new WeakSet<FastifyRequest>();
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method !== 'POST' || reply.statusCode >= 300 || forwardedHere.has(request)) return payload;
+    const kind = RUNNING_STARTS.get(request.routeOptions.url ?? '');
+    if (!kind || typeof payload !== 'string') return payload;
+    const id = startedId(payload);
+    if (id) {
+      await options.registry.recordRunningNode(kind, id, options.nodeId).catch((err: Error) => log.warn({ err: err.message, kind, id }, 'cannot record where it runs (redis)'));
+    }
+    return payload;
   });
 
   /** The node, if it is another live one (null when Redis cannot say: the node asked answers). */
@@ -106,5 +143,16 @@ export function registerRestForwarding(app: FastifyInstance, options: RestForwar
     }
     // Streamed: an archive download is not held in memory on the way through.
     await reply.send(answer.body ? Readable.fromWeb(answer.body as unknown as WebReadableStream) : '');
+  }
+}
+
+/** The id in a start's answer: `id` (broadcast, render, Audio Connector) or `captionsId`. */
+function startedId(payload: string): string | null {
+  try {
+    const body = JSON.parse(payload) as { id?: unknown; captionsId?: unknown };
+    const id = body.id ?? body.captionsId;
+    return typeof id === 'string' && id.length > 0 && id.length <= 255 ? id : null;
+  } catch {
+    return null;
   }
 }

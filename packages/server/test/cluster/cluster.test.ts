@@ -251,6 +251,19 @@ describe('cluster: three nodes, one Redis, one database', () => {
     expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
   }, 150_000);
 
+  it('a broadcast started through one node is read, given a layout and stopped through others (by its id alone)', async () => {
+    const started = await promised<{ id: string; status: string }>((cb) => ot(restNode).startBroadcast(sessionId, { outputs: { hls: {} } }, cb as never));
+    expect(started.status).toBe('started');
+    const others = cluster.nodes.filter((n) => n !== home);
+    // Each call names only the broadcast: the node asked sends it on to the home, where it runs.
+    const read = await promised<{ id: string; status: string }>((cb) => ot(others[0]!).getBroadcast(started.id, cb as never));
+    expect(read).toMatchObject({ id: started.id, status: 'started' });
+    await promised((cb) => ot(others[1]!).setBroadcastLayout(started.id, 'verticalPresentation', null, null, cb as never));
+    const stopped = await promised<{ status: string }>((cb) => ot(others[1]!).stopBroadcast(started.id, cb as never));
+    expect(stopped.status).toBe('stopped');
+    expect((await promised<{ status: string }>((cb) => ot(others[0]!).getBroadcast(started.id, cb as never))).status).toBe('stopped');
+  }, 60_000);
+
   it('SIGTERM of the node a page is proxied through: the page resumes through another node, same connection and streams', async () => {
     const proxyNode = pageNodes.find((n) => n !== home)!;
     const page = pages[pageNodes.indexOf(proxyNode)]!;
