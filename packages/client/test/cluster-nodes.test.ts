@@ -105,14 +105,19 @@ afterEach(async () => {
   for (const node of nodes.splice(0)) await kill(node).catch(() => {});
 });
 
+/** `a` and `b` are the cluster when the client connects (both refuse resumes); `c` joins after. */
+async function aClusterThenC(): Promise<{ a: Node; b: Node; c: Node }> {
+  const known: string[] = [];
+  const a = await startNode('refuse', () => known, 'conn-1');
+  const b = await startNode('refuse', () => known, 'conn-x');
+  known.push(a.url, b.url);
+  const c: Node = await startNode('refuse', () => [...known, c.url], 'conn-2');
+  return { a, b, c };
+}
+
 describe('signaling channel in a cluster: the node list it reconnects through', () => {
   it('reaches a node announced after connect (clusterNodes) once the nodes it knew are gone, and joins again there', async () => {
-    // `a` and `b` are the cluster when the client connects; `c` joins after.
-    const known: string[] = [];
-    const a = await startNode('refuse', () => known, 'conn-1');
-    const b = await startNode('refuse', () => known, 'conn-x');
-    known.push(a.url, b.url);
-    const c = await startNode('refuse', () => [...known, c.url], 'conn-2');
+    const { a, b, c } = await aClusterThenC();
     const listener = recorder();
     const channel = new SignalingChannel(a.url, listener);
     const joined = await channel.connect({ sessionId: 'S', token: 'T', apiKey: '1' });
@@ -132,11 +137,7 @@ describe('signaling channel in a cluster: the node list it reconnects through', 
   });
 
   it('without the announcement, the nodes it knew at connect time are all it tries', async () => {
-    const known: string[] = [];
-    const a = await startNode('refuse', () => known, 'conn-1');
-    const b = await startNode('refuse', () => known, 'conn-x');
-    known.push(a.url, b.url);
-    const c = await startNode('refuse', () => [...known, c.url], 'conn-2');
+    const { a, b, c } = await aClusterThenC();
     const listener = recorder();
     // A short grace: the channel gives up within a second or so.
     const channel = new SignalingChannel(a.url, listener, { nextDelay: (attempt) => (attempt < 6 ? 20 : null) });
