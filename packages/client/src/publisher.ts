@@ -9,12 +9,13 @@
 // disable the track (silence, black) and tell the session; moderators' mutes arrive as muteForced.
 // setMaxVideoBitrate, setPreferredFrameRate and setPreferredResolution shape the encodings
 // (RTCRtpSender.setParameters: maxBitrate, maxFramerate, scaleResolutionDownBy) on every peer
-// connection, present and future (send-encodings.ts). This file keeps capture, the DOM and the
-// Publisher's API.
+// connection, present and future (send-encodings.ts). Capture, source switching, filters and media
+// processors are local-media.ts; the element is media-element.ts. This file is the Publisher's API
+// and its links to the session.
 
 import type { PublishResult, StreamDestroyedReason, VideoType } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
-import { capture, isTrack, listDevices, mediaError, type AudioSourceOption, type CaptureOptions, type Captured, type VideoSourceOption } from './devices.js';
+import type { AudioSourceOption, CaptureOptions, Captured, VideoSourceOption } from './devices.js';
 import { ExceptionCodes, OTError, asOTError, invalidParameter, notConnected, publishError, settle } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
 import { AudioLevelUpdatedEvent, MediaStoppedEvent, MuteForcedEvent, OTEvent, StreamEvent, VideoElementCreatedEvent } from './events.js';
@@ -27,9 +28,8 @@ import type { MediaProcessorConnector } from './media-processor.js';
 import { RelayedLink, RoutedLink } from './peer-link.js';
 import { SendEncodings } from './send-encodings.js';
 import { withOpusOptions } from './sdp.js';
-import { sdkAssetBase } from './script-url.js';
-import { NoiseSuppressionConnector, audioWorkletSupport } from './audio-filter.js';
-import { VideoFilterConnector, insertableStreams, parseAudioFilter, parseVideoFilter, type AudioFilter, type VideoFilter } from './video-filter.js';
+import { LocalMedia, type MediaKind } from './local-media.js';
+import type { AudioFilter, VideoFilter } from './video-filter.js';
 
 /** Every Publisher of the page not yet destroyed (OT.publishers). */
 export const livePublishers = new Set<Publisher>();
@@ -130,8 +130,8 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** The session it publishes to (once session.publish was called). */
   session: MediaContext['session'] | undefined;
   readonly #props: PublisherProperties;
-  readonly #media: Promise<Captured>;
-  #captured: Captured | null = null;
+  /** The camera/microphone/screen, the sources switched and the filters in front of them. */
+  readonly #media: LocalMedia;
   #ui: MediaElement | null = null;
   #publishAudio: boolean;
   #publishVideo: boolean;
@@ -147,13 +147,6 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #style: ElementStyle;
   /** How our tracks are sent on each link: transceivers, simulcast, the app's encoding wishes. */
   readonly #send: SendEncodings;
-  /** Media processor connectors in use, with the unprocessed track each was given. */
-  readonly #connectors: Record<'audio' | 'video', { connector: MediaProcessorConnector; source: MediaStreamTrack } | null> = { audio: null, video: null };
-  /** The built-in video filter in use (it is also the video's media processor connector). */
-  #videoFilter: VideoFilterConnector | null = null;
-  #filterQueue: Promise<void> = Promise.resolve();
-  /** The built-in audio filter in use (the audio's media processor connector). */
-  #audioFilter: NoiseSuppressionConnector | null = null;
   /** The initPublisher videoFilter/audioFilter being applied: publish waits for them. */
   #initialFilter: Promise<void> = Promise.resolve();
 
@@ -172,18 +165,26 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       if (typeof bps === 'number' && Number.isFinite(bps) && bps >= AUDIO_BITRATE_MIN && bps <= AUDIO_BITRATE_MAX) audioBitrate = Math.round(bps);
       else log.warn(`initPublisher: audioBitrate must be ${AUDIO_BITRATE_MIN} to ${AUDIO_BITRATE_MAX} bps; ignoring ${String(bps)}`);
     }
-    this.#send = new SendEncodings(audioBitrate, () => this.#cameraTrack());
+    this.#send = new SendEncodings(audioBitrate, () => this.#media.cameraTrack());
     livePublishers.add(this);
-    this.#media = capture(props);
+    this.#media = new LocalMedia(props, {
+      replaceSent: (kind, old, next) => this.#replaceSent(kind, old, next),
+      previewVideo: (track) => {
+        if (this.#ui) this.#ui.video.srcObject = new MediaStream([track]);
+      },
+      isPublished: (kind) => (kind === 'audio' ? this.#publishAudio : this.#publishVideo),
+      trackEnded: (track) => this.#onTrackEnded(track),
+    });
+    const media = this.#media.ready;
     if (props.videoFilter !== undefined) {
-      this.#initialFilter = this.#media.then(
+      this.#initialFilter = media.then(
         () => this.applyVideoFilter(props.videoFilter).catch((err: OTError) => log.warn(`initPublisher: videoFilter not applied (${err.name}): ${err.message}`)),
         () => {},
       );
     }
     if (props.audioFilter !== undefined) {
       const video = this.#initialFilter;
-      this.#initialFilter = this.#media.then(
+      this.#initialFilter = media.then(
         async () => {
           await video;
           await this.applyAudioFilter(props.audioFilter).catch((err: OTError) => log.warn(`initPublisher: audioFilter not applied (${err.name}): ${err.message}`));
@@ -191,7 +192,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         () => {},
       );
     }
-    this.#media.then(
+    media.then(
       (captured) => this.#onCaptured(captured, target, completion),
       (error: OTError) => {
         this.dispatchEvent(new OTEvent('accessDenied', this));
@@ -199,26 +200,12 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         call(completion, error);
       },
     );
-    // The promise is also awaited by publish(); nobody else must see it as unhandled.
-    this.#media.catch(() => {});
   }
 
+  /** The media is ready (LocalMedia set the tracks up): the element, and accessAllowed. */
   #onCaptured(captured: Captured, target: unknown, completion: PublisherCompletionHandler | undefined): void {
-    if (this.#destroyed) {
-      for (const track of captured.owned) track.stop();
-      return;
-    }
-    this.#captured = captured;
+    if (this.#destroyed) return;
     this.accessAllowed = true;
-    if (captured.audio) captured.audio.enabled = this.#publishAudio;
-    if (captured.video) {
-      captured.video.enabled = this.#publishVideo;
-      const screen = captured.videoKind === 'screen' || (captured.videoKind === 'custom' && this.#props.videoType === 'screen');
-      const hint = this.#props.videoContentHint ?? (screen && captured.video.contentHint === '' ? 'detail' : undefined);
-      if (hint !== undefined) captured.video.contentHint = hint;
-      captured.video.addEventListener('ended', () => this.#onTrackEnded(captured.video!));
-    }
-    captured.audio?.addEventListener('ended', () => this.#onTrackEnded(captured.audio!));
     const mirror = this.#props.mirror ?? captured.videoKind === 'camera';
     this.#ui = createMediaElement('publisher', target, { ...this.#props, style: this.#style }, mirror);
     this.element = this.#ui.container ?? undefined;
@@ -242,7 +229,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     this.session = ctx.session;
     this.#publishDone = done;
     try {
-      const captured = await this.#media;
+      const captured = await this.#media.ready;
       await this.#initialFilter;
       if (this.#destroyed || this.#ctx !== ctx) throw publishError('OT_UNABLE_TO_PUBLISH', 'The publisher was destroyed before it could publish');
       if (!captured.audio && !captured.video) throw publishError('OT_UNABLE_TO_PUBLISH', 'Nothing to publish: both audioSource and videoSource are off');
@@ -290,7 +277,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   }
 
   #publishBody(captured: Captured) {
-    const settings = this.#cameraTrack()?.getSettings();
+    const settings = this.#media.cameraTrack()?.getSettings();
     const videoType: VideoType | null = captured.video ? (captured.videoKind === 'custom' ? (this.#props.videoType ?? 'custom') : (captured.videoKind ?? 'camera')) : null;
     return {
       name: String(this.#props.name ?? '').slice(0, 1000),
@@ -402,7 +389,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
 
   #applyMuteForced(): void {
     this.#publishAudio = false;
-    if (this.#captured?.audio) this.#captured.audio.enabled = false;
+    this.#media.setEnabled('audio', false);
     this.dispatchEvent(new MuteForcedEvent(this));
   }
 
@@ -412,7 +399,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** @internal Relayed: someone subscribed; make our offer to them. */
   async _relayStart(subscriberId: string, connectionId: string): Promise<void> {
     const ctx = this.#ctx;
-    const captured = this.#captured;
+    const captured = this.#media.captured;
     if (!ctx || !captured || this.#relayPeers.has(subscriberId)) return;
     const link = new RelayedLink(ctx, subscriberId, (state) => {
       if (state === 'failed') {
@@ -457,8 +444,8 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** Turns the microphone on or off for everyone (the track sends silence; stream.hasAudio follows). */
   publishAudio(value: boolean): this {
     this.#publishAudio = value !== false;
-    const audio = this.#captured?.audio;
-    if (audio) audio.enabled = this.#publishAudio;
+    const audio = this.#media.captured?.audio;
+    this.#media.setEnabled('audio', this.#publishAudio);
     this.#updateStream({ hasAudio: !!audio && this.#publishAudio });
     return this;
   }
@@ -466,8 +453,8 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** Turns the camera on or off for everyone (black frames; subscribers get videoDisabled 'publishVideo'). */
   publishVideo(value: boolean): this {
     this.#publishVideo = value !== false;
-    const video = this.#captured?.video;
-    if (video) video.enabled = this.#publishVideo;
+    const video = this.#media.captured?.video;
+    this.#media.setEnabled('video', this.#publishVideo);
     this.#ui?.setVideoDisabled(!video || !this.#publishVideo);
     this.#updateStream({ hasVideo: !!video && this.#publishVideo });
     return this;
@@ -490,60 +477,26 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     ctx.request('updateStream', { streamId, ...changes }).catch((err: OTError) => log.warn('stream update failed:', err.message));
   }
 
-  /**
-   * The camera's (or custom) video track: the one sent, or under a filter or media processor the
-   * one it reads, whose settings (size, device) the processed track does not report.
-   */
-  #cameraTrack(): MediaStreamTrack | null {
-    return this.#connectors.video?.source ?? this.#captured?.video ?? null;
-  }
-
   /** The microphone track (OpenTok.js getAudioSource). */
   getAudioSource(): MediaStreamTrack | null {
-    return this.#captured?.audio ?? null;
+    return this.#media.captured?.audio ?? null;
   }
 
   /** The video source: device id, kind and track (OpenTok.js getVideoSource); `track` is null while publishVideo(false). */
   getVideoSource(): { deviceId: string | null; type: 'camera' | 'screen' | 'custom' | null; track: MediaStreamTrack | null } {
-    const track = this.#captured?.video ?? null;
-    return { deviceId: this.#cameraTrack()?.getSettings().deviceId ?? null, type: this.#captured?.videoKind ?? null, track: this.#publishVideo ? track : null };
+    const captured = this.#media.captured;
+    const track = captured?.video ?? null;
+    return { deviceId: this.#media.cameraTrack()?.getSettings().deviceId ?? null, type: captured?.videoKind ?? null, track: this.#publishVideo ? track : null };
   }
 
   /** Switches the microphone: a device id or a MediaStreamTrack. The stream stays published (replaceTrack). */
-  async setAudioSource(source: string | MediaStreamTrack): Promise<void> {
-    const captured = await this.#media;
-    if (!captured.audio) throw publishError('OT_NOT_SUPPORTED', 'This publisher was created without audio');
-    const track = isTrack(source) ? source : await this.#open({ audioSource: source, videoSource: null }, 'audio');
-    const sent = await this.#processed('audio', track);
-    sent.enabled = this.#publishAudio;
-    await this.#replace('audio', captured.audio, sent);
-    captured.audio = sent;
-  }
-
-  /** A new camera/microphone track goes through that kind's media processor, if one is set: the track to send. */
-  async #processed(kind: 'audio' | 'video', track: MediaStreamTrack): Promise<MediaStreamTrack> {
-    const used = this.#connectors[kind];
-    if (!used) return track;
-    const old = used.source;
-    used.source = track;
-    if (old !== track && this.#captured?.owned.includes(old)) {
-      old.stop();
-      this.#captured.owned = this.#captured.owned.filter((t) => t !== old);
-    }
-    return used.connector.setTrack(track);
+  setAudioSource(source: string | MediaStreamTrack): Promise<void> {
+    return this.#media.setAudioSource(source);
   }
 
   /** Switches the camera: a device id or a MediaStreamTrack (camera publishers only, as in OpenTok.js). */
   async setVideoSource(source: string | MediaStreamTrack): Promise<void> {
-    const captured = await this.#media;
-    if (!captured.video || captured.videoKind === 'screen') throw publishError('OT_NOT_SUPPORTED', 'setVideoSource needs a publisher with a camera video source');
-    const track = isTrack(source) ? source : await this.#open({ videoSource: source, audioSource: null, resolution: this.#props.resolution, frameRate: this.#props.frameRate }, 'video');
-    track.addEventListener('ended', () => this.#onTrackEnded(track));
-    const sent = await this.#processed('video', track);
-    sent.enabled = this.#publishVideo;
-    await this.#replace('video', captured.video, sent);
-    captured.video = sent;
-    if (this.#ui) this.#ui.video.srcObject = new MediaStream([sent]);
+    const track = await this.#media.setVideoSource(source);
     const s = track.getSettings();
     if (s.width && s.height) this.#updateStream({ videoDimensions: { width: Math.round(s.width), height: Math.round(s.height) } });
     await this.#send.apply(this.#peerConnections());
@@ -554,14 +507,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
    * resolves with the device now in use. With one camera it stays on it.
    */
   async cycleVideo(): Promise<{ deviceId: string }> {
-    const captured = await this.#media;
-    if (!captured.video || captured.videoKind !== 'camera') throw publishError('OT_NOT_SUPPORTED', 'cycleVideo needs a publisher with a camera video source');
-    const cameras = (await listDevices()).filter((d) => d.kind === 'videoInput');
-    if (cameras.length === 0) throw publishError('OT_NO_DEVICES_FOUND', 'No camera to cycle to');
-    const current = this.#cameraTrack()?.getSettings().deviceId;
-    const next = cameras[(cameras.findIndex((d) => d.deviceId === current) + 1) % cameras.length]!;
-    if (next.deviceId !== current) await this.setVideoSource(next.deviceId);
-    return { deviceId: next.deviceId };
+    const next = await this.#media.nextCamera();
+    if (next !== this.#media.cameraTrack()?.getSettings().deviceId) await this.setVideoSource(next);
+    return { deviceId: next };
   }
 
   /**
@@ -616,46 +564,23 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
    * for a screen-sharing or video-less publisher, or when the model cannot load. A new filter
    * replaces the current one (and a media processor connector).
    */
-  async applyVideoFilter(filter: unknown): Promise<void> {
-    const parsed = parseVideoFilter(filter);
-    const streams = insertableStreams();
-    if (!streams) throw publishError('OT_NOT_SUPPORTED', 'Video filters need insertable streams (MediaStreamTrackProcessor), which this browser lacks');
-    // One filter change at a time: two racing applies would each start a pipeline on the camera.
-    return this.#filterChange(async () => {
-      const captured = await this.#media;
-      if (!captured.video) throw publishError('OT_NOT_SUPPORTED', 'This publisher has no video to filter');
-      if (captured.videoKind === 'screen' || (captured.videoKind === 'custom' && this.#props.videoType === 'screen')) {
-        throw publishError('OT_NOT_SUPPORTED', 'Video filters apply to camera video, not to a screen-sharing publisher');
-      }
-      // A filter already running switches in place (same model, same sent track).
-      if (this.#videoFilter) return this.#videoFilter.setFilter(parsed);
-      const connector = new VideoFilterConnector(parsed, sdkAssetBase('mediapipe'), streams);
-      await this.#setConnector('video', connector);
-      this.#videoFilter = connector;
-    });
-  }
-
-  #filterChange(run: () => Promise<void>): Promise<void> {
-    const next = this.#filterQueue.then(run, run);
-    this.#filterQueue = next.catch(() => {});
-    return next;
+  applyVideoFilter(filter: unknown): Promise<void> {
+    return this.#media.applyVideoFilter(filter);
   }
 
   /** The filter in use (a copy), or null. */
   getVideoFilter(): VideoFilter | null {
-    return this.#videoFilter?.filter ?? null;
+    return this.#media.videoFilter;
   }
 
   /** @internal Colloquy: the running filter's frame and segmentation counts (tests, benchmark), or null. */
   _videoFilterStats() {
-    return this.#videoFilter?.stats() ?? null;
+    return this.#media.videoFilterStats();
   }
 
   /** Goes back to the camera's own picture (resolves when no filter is applied too). */
   clearVideoFilter(): Promise<void> {
-    return this.#filterChange(async () => {
-      if (this.#videoFilter) await this.#setConnector('video', null);
-    });
+    return this.#media.clearVideoFilter();
   }
 
   /**
@@ -665,29 +590,18 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
    * filter, OT_NOT_SUPPORTED without AudioWorklet, for a publisher without audio, or when the
    * suppressor cannot load. Applying it again while it runs resolves.
    */
-  async applyAudioFilter(filter: unknown): Promise<void> {
-    parseAudioFilter(filter);
-    if (!audioWorkletSupport()) throw publishError('OT_NOT_SUPPORTED', 'advancedNoiseSuppression needs AudioWorklet, which this browser lacks');
-    return this.#filterChange(async () => {
-      const captured = await this.#media;
-      if (!captured.audio) throw publishError('OT_NOT_SUPPORTED', 'This publisher has no audio to filter');
-      if (this.#audioFilter) return;
-      const connector = new NoiseSuppressionConnector(sdkAssetBase('noise-suppressor'));
-      await this.#setConnector('audio', connector);
-      this.#audioFilter = connector;
-    });
+  applyAudioFilter(filter: unknown): Promise<void> {
+    return this.#media.applyAudioFilter(filter);
   }
 
   /** `{type: 'advancedNoiseSuppression'}` while it runs, else null. */
   getAudioFilter(): AudioFilter | null {
-    return this.#audioFilter ? { type: 'advancedNoiseSuppression' } : null;
+    return this.#media.audioFilter;
   }
 
   /** Goes back to the microphone's own sound (resolves when no filter is applied too). */
   clearAudioFilter(): Promise<void> {
-    return this.#filterChange(async () => {
-      if (this.#audioFilter) await this.#setConnector('audio', null);
-    });
+    return this.#media.clearAudioFilter();
   }
 
   /**
@@ -697,39 +611,12 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
    * to the camera and calls the connector's `destroy()`.
    */
   setVideoMediaProcessorConnector(connector: MediaProcessorConnector | null): Promise<void> {
-    return this.#setConnector('video', connector);
+    return this.#media.setConnector('video', connector);
   }
 
   /** The same for the microphone. */
   setAudioMediaProcessorConnector(connector: MediaProcessorConnector | null): Promise<void> {
-    return this.#setConnector('audio', connector);
-  }
-
-  async #setConnector(kind: 'audio' | 'video', connector: MediaProcessorConnector | null | undefined): Promise<void> {
-    if (connector !== null && connector !== undefined && (typeof connector !== 'object' || typeof connector.setTrack !== 'function')) {
-      throw invalidParameter('a media processor connector has setTrack(track) (resolving with the processed track) and destroy()');
-    }
-    const captured = await this.#media;
-    const current = captured[kind];
-    if (!current) throw publishError('OT_NOT_SUPPORTED', `This publisher has no ${kind} to process`);
-    const previous = this.#connectors[kind];
-    const source = previous?.source ?? current;
-    let next = source;
-    if (connector) {
-      const processed = await connector.setTrack(source);
-      if (!isTrack(processed) || processed.kind !== kind) throw invalidParameter(`the connector's setTrack must resolve with a ${kind} MediaStreamTrack`);
-      next = processed;
-    }
-    next.enabled = kind === 'audio' ? this.#publishAudio : this.#publishVideo;
-    // The camera/microphone keeps running under the processor: the old sent track is not stopped.
-    await this.#replace(kind, current, next, { stopOld: false });
-    captured[kind] = next;
-    this.#connectors[kind] = connector ? { connector, source } : null;
-    // apply…Filter sets it again after this; a connector of the app's replaces a filter.
-    if (kind === 'video') this.#videoFilter = null;
-    else this.#audioFilter = null;
-    if (kind === 'video' && this.#ui) this.#ui.video.srcObject = new MediaStream([next]);
-    if (previous && previous.connector !== connector) await previous.connector.destroy?.();
+    return this.#media.setConnector('audio', connector);
   }
 
   /** The preview's current frame as a base64 PNG (no data: prefix); null before the first frame. */
@@ -749,35 +636,17 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     return this;
   }
 
-  async #open(options: CaptureOptions, kind: 'audio' | 'video'): Promise<MediaStreamTrack> {
-    let captured: Captured;
-    try {
-      captured = await capture(options);
-    } catch (err) {
-      throw mediaError(err);
-    }
-    const track = kind === 'audio' ? captured.audio : captured.video;
-    if (!track) throw publishError('OT_NO_DEVICES_FOUND', `No ${kind} track from that source`);
-    this.#captured?.owned.push(track);
-    return track;
-  }
-
-  async #replace(kind: 'audio' | 'video', old: MediaStreamTrack, track: MediaStreamTrack, options: { stopOld?: boolean } = {}): Promise<void> {
-    const pcs = this.#peerConnections();
-    for (const pc of pcs) {
+  /** LocalMedia's hook: the new track is sent where the old one was, on every peer connection. */
+  async #replaceSent(kind: MediaKind, old: MediaStreamTrack, track: MediaStreamTrack): Promise<void> {
+    for (const pc of this.#peerConnections()) {
       const sender = pc.getSenders().find((s) => s.track === old || s.track?.kind === kind);
       await sender?.replaceTrack(track);
     }
-    if (options.stopOld !== false && this.#captured?.owned.includes(old)) {
-      old.stop();
-      this.#captured.owned = this.#captured.owned.filter((t) => t !== old);
-    }
   }
 
+  /** LocalMedia's hook: a track in use ended by itself. */
   #onTrackEnded(track: MediaStreamTrack): void {
-    // The track sent, or the camera/microphone under a media processor.
-    const inUse = [this.#captured?.audio, this.#captured?.video, this.#connectors.audio?.source, this.#connectors.video?.source];
-    if (this.#destroyed || !inUse.includes(track)) return;
+    if (this.#destroyed) return;
     const event = new MediaStoppedEvent(this, track);
     this.dispatchEvent(event);
     if (event.isDefaultPrevented()) return;
@@ -830,7 +699,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   protected override handlerAdded(type: string): void {
     if (type !== 'audioLevelUpdated') return;
     this.#meter ??= new AudioLevelMeter(
-      () => this.#captured?.audio ?? null,
+      () => this.#media.captured?.audio ?? null,
       () => this.hasHandlers('audioLevelUpdated'),
       (level) => this.dispatchEvent(new AudioLevelUpdatedEvent(this, level)),
     );
@@ -847,14 +716,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     if (ctx && streamId) void ctx.request('unpublish', { streamId }).catch(() => {});
     this.#teardown();
     this.#meter?.stop();
-    this.#videoFilter = null;
-    this.#audioFilter = null;
-    for (const kind of ['audio', 'video'] as const) {
-      const used = this.#connectors[kind];
-      this.#connectors[kind] = null;
-      if (used) void Promise.resolve(used.connector.destroy?.()).catch((err: unknown) => log.warn('a media processor connector failed to stop:', err));
-    }
-    for (const track of this.#captured?.owned ?? []) track.stop();
+    this.#media.stop();
     this.#ui?.remove();
     this.element = undefined;
     this.dispatchEvent(new OTEvent('destroyed', this));
