@@ -82,18 +82,20 @@ const descriptor = new Vp8Descriptor();
 
 /**
  * A temporal layer covers a preferred frame rate if its measured rate is at least this share of
- * it (measured rates wobble around the encoder's: 7.3 fps covers a wish of 7.5).
+ * it (measured rates wobble around the encoder's: 7.3 fps covers a wish of 7.5); the layer already
+ * chosen is kept down to KEEP_SHARE, so that a rate near the line does not flip the choice.
  */
-const FRAME_RATE_TOLERANCE = 0.9;
+const COVER_SHARE = 0.9;
+const KEEP_SHARE = 0.8;
 
 /**
  * The lowest temporal layer whose measured rate (`rates[t]`: frames per second up to TID t)
  * covers `preferred` frames per second; all layers (MAX_TEMPORAL_LAYER) for no preference, no
- * measurement, or a wish above every layer.
+ * measurement, or a wish above every layer but the top. `current`: the layer chosen so far.
  */
-export function temporalLayerForFrameRate(preferred: number | null, rates: readonly number[]): number {
+export function temporalLayerForFrameRate(preferred: number | null, rates: readonly number[], current = MAX_TEMPORAL_LAYER): number {
   if (preferred === null || rates.length === 0) return MAX_TEMPORAL_LAYER;
-  for (let t = 0; t < rates.length - 1; t++) if (rates[t]! >= preferred * FRAME_RATE_TOLERANCE) return t;
+  for (let t = 0; t < rates.length - 1; t++) if (rates[t]! >= preferred * (t === current ? KEEP_SHARE : COVER_SHARE)) return t;
   return MAX_TEMPORAL_LAYER;
 }
 
@@ -236,7 +238,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   #chooseLayer(): void {
     const producer = this.producer;
     // Temporal: from the frame rates measured on the spatial layer wanted (or forwarded).
-    this.#temporal?.setTarget(temporalLayerForFrameRate(this.#preferredFrameRate, producer.temporalFrameRates(Math.max(0, this.#currentLayer >= 0 ? this.#currentLayer : this.#targetLayer))));
+    const temporal = this.#temporal;
+    if (temporal !== null) {
+      const rates = producer.temporalFrameRates(this.#currentLayer >= 0 ? this.#currentLayer : this.#targetLayer);
+      temporal.setTarget(temporalLayerForFrameRate(this.#preferredFrameRate, rates, temporal.target));
+    }
     if (this.kind !== 'video' || producer.layerCount === 1) return;
     const target = Math.min(this.preferredLayer, Math.max(0, this.#bandwidthLayer));
     if (target === this.#targetLayer) return;

@@ -31,6 +31,8 @@ export class Vp8TemporalLayers {
   /** Set by restart(): the next frame (a keyframe) bases the offsets on the output so far. */
   #rebase = true;
   #everForwarded = false;
+  /** The highest TID the stream has carried: forwarding up to it is forwarding everything. */
+  #highestTid = 0;
   #pictureIdOffset = 0;
   #tl0Offset = 0;
   #newestIn = -1;
@@ -130,9 +132,10 @@ export class Vp8TemporalLayers {
   #chooseLayer(d: Vp8Descriptor, keyFrame: boolean): void {
     const before = this.#current;
     const tid = d.temporalId;
+    if (tid > this.#highestTid) this.#highestTid = tid;
     if (keyFrame || tid < 0) this.#current = this.#target;
     else if (this.#target < this.#current) this.#current = this.#target;
-    else if (this.#target > this.#current && d.layerSync && tid > this.#current && tid <= this.#target) this.#current = tid;
+    else if (this.#target > this.#current && d.layerSync && tid > this.#current && tid <= this.#target) this.#current = tid >= this.#highestTid ? this.#target : tid;
     if (this.#current !== before) this.switches++;
   }
 

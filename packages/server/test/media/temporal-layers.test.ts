@@ -141,6 +141,10 @@ describe('temporal layer for a preferred frame rate', () => {
     expect(temporalLayerForFrameRate(30, rates)).toBe(MAX_TEMPORAL_LAYER);
     expect(temporalLayerForFrameRate(null, rates)).toBe(MAX_TEMPORAL_LAYER);
     expect(temporalLayerForFrameRate(5, [])).toBe(MAX_TEMPORAL_LAYER); // no TIDs (not L1T3): everything
+    // Near the line: T0 at 6.4 fps does not cover 7.5 when choosing, but a T0 already chosen is kept (no flapping).
+    expect(temporalLayerForFrameRate(7.5, [6.4, 12.8, 25.6])).toBe(1);
+    expect(temporalLayerForFrameRate(7.5, [6.4, 12.8, 25.6], 0)).toBe(0);
+    expect(temporalLayerForFrameRate(7.5, [5.5, 11, 22], 0)).toBe(1);
   });
 
   it('the producer measures the frame rate up to each TID', () => {
