@@ -8,7 +8,7 @@
 
 import type { TestPage } from '@colloquy/testing/browser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaApp, publish, subStats, waitForStats } from './media-app.js';
+import { MediaApp, publish720p, subStats, waitForStats } from './media-app.js';
 
 let m: MediaApp;
 
@@ -63,13 +63,8 @@ async function waitForRates(
 
 describe('VP8 temporal layers', { timeout: 300_000 }, () => {
   it('a subscriber preferring 7.5 fps (then 2) decodes a clearly lower frame rate than one taking every frame; null restores it', async () => {
-    const sessionId = await m.createSession('routed');
-    const [a, b] = [await m.openPage(), await m.openPage()];
-    await m.join(a, sessionId, 'publisher', 'name=Ada');
-    await m.join(b, sessionId, 'subscriber', 'name=Bob');
-    const { streamId } = await publish(a, { name: 'Ada', resolution: '1280x720', frameRate: 30 });
-    expect(streamId).toBeTruthy();
-    const video = m.t.server.sessions.live(sessionId)!.streams.get(streamId!)!.producer('video')!;
+    const { sessionId, b, streamId } = await publish720p(m);
+    const video = m.t.server.sessions.live(sessionId)!.streams.get(streamId)!.producer('video')!;
 
     // What Chromium sends on the top layer: frames per TID and how many carry the layer-sync bit.
     const perTid = [0, 0, 0, 0];
@@ -86,7 +81,7 @@ describe('VP8 temporal layers', { timeout: 300_000 }, () => {
       const w = window as any;
       w.subscribeTo(id, { key: 'low', preferredFrameRate: 7.5 });
       w.subscribeTo(id, { key: 'full' });
-    }, streamId!);
+    }, streamId);
     const low = `${streamId}:low`;
     const full = `${streamId}:full`;
     const keys = [low, full];

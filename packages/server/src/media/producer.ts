@@ -516,9 +516,12 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     for (let i = 0; i < this.#tidFrames.length; i++) {
       const rate = (this.#tidFrames[i]! - this.#sampleTidFrames[i]!) / elapsed;
       this.#sampleTidFrames[i] = this.#tidFrames[i]!;
-      // A TID never seen stays unknown (-1); once seen, its rate is smoothed (0 when it stops).
-      if (this.#tidRates[i]! >= 0) this.#tidRates[i] = this.#tidRates[i]! + TEMPORAL_RATE_SMOOTHING * (rate - this.#tidRates[i]!);
-      else if (rate > 0) this.#tidRates[i] = rate;
+      // A TID never seen stays unknown (-1); the window it first shows in (-2) started before the
+      // stream did, so its rate starts from the next one; then smoothed (down to 0 when it stops).
+      const known = this.#tidRates[i]!;
+      if (known >= 0) this.#tidRates[i] = known + TEMPORAL_RATE_SMOOTHING * (rate - known);
+      else if (known === -2) this.#tidRates[i] = rate;
+      else if (rate > 0) this.#tidRates[i] = -2;
     }
     const expected = this.#expected();
     const expectedDelta = expected - this.#sampleExpected;

@@ -125,10 +125,34 @@ function expectContinuous(sent: Out[]): void {
   for (let i = 1; i < sent.length; i++) if (!sent[i]!.start) expect([sent[i]!.pid, sent[i]!.tl0]).toEqual([sent[i - 1]!.pid, sent[i - 1]!.tl0]);
 }
 
-/** The producer measures per-TID frame rates over a sample window: feed `n` frames, then sample as if a second had passed. */
+/** The producers' sample clocks: each sample window is made to last exactly what the test says. */
+const clocks = new WeakMap<Producer, number>();
+function sampleAfter(producer: Producer, ms: number): void {
+  const t = (clocks.get(producer) ?? performance.now()) + ms;
+  clocks.set(producer, t);
+  producer.sample(t);
+}
+
+/**
+ * The producer measures per-TID frame rates over sample windows, not counting the window a TID
+ * first shows in: feed the rest of that window (3 frames after the keyframe: T2 T1 T2), then `n`
+ * frames in one second (32: 8/16/32 fps up to T0/T1/T2). The next frame is a T0.
+ */
 function measure(producer: Producer, enc: Encoder, n: number, layer = 0): void {
+  for (let i = 0; i < 3; i++) for (const p of enc.next().packets) producer.receive(p, layer);
+  sampleAfter(producer, 100);
   for (let i = 0; i < n; i++) for (const p of enc.next().packets) producer.receive(p, layer);
-  producer.sample(performance.now() + 1000);
+  sampleAfter(producer, 1000);
+}
+
+/** A consumer of one L1T3 stream past its first keyframe and 35 more frames, the producer's rates measured (8/16/32 fps). */
+function started(start: { seq: number; ts: number; pid: number; tl0: number }) {
+  const { producer, consumer } = setup();
+  const enc = new Encoder(0x1000, start);
+  const c = consumer('c');
+  for (const p of enc.next({ keyFrame: true }).packets) producer.receive(p, 0);
+  measure(producer, enc, 32);
+  return { producer, enc, c };
 }
 
 describe('temporal layer for a preferred frame rate', () => {
@@ -151,7 +175,7 @@ describe('temporal layer for a preferred frame rate', () => {
     const { producer } = setup();
     const enc = new Encoder(0x1000, { seq: 100, ts: 0, pid: 500, tl0: 10 });
     for (const p of enc.next({ keyFrame: true }).packets) producer.receive(p, 0);
-    measure(producer, enc, 31);
+    measure(producer, enc, 32);
     const rates = producer.temporalFrameRates(0);
     expect(rates).toHaveLength(3);
     [8, 16, 32].forEach((r, t) => expect(rates[t]).toBeCloseTo(r, 0));
@@ -165,7 +189,7 @@ describe('VP8 temporal layers in a consumer', () => {
     const full = consumer('full');
     const low = consumer('low');
     for (const p of enc.next({ keyFrame: true }).packets) producer.receive(p, 0);
-    measure(producer, enc, 31);
+    measure(producer, enc, 32);
     low.c.setPreferredFrameRate(7.5);
     expect(low.c.targetTemporalLayer).toBe(0);
     expect(full.c.targetTemporalLayer).toBe(MAX_TEMPORAL_LAYER);
@@ -194,7 +218,7 @@ describe('VP8 temporal layers in a consumer', () => {
     const enc = new Encoder(0x1000, { seq: 1, ts: 1000, pid: 3, tl0: 0 });
     const half = consumer('half');
     for (const p of enc.next({ keyFrame: true }).packets) producer.receive(p, 0);
-    measure(producer, enc, 59); // 15 / 30 / 60 fps measured: 15 fits T0
+    measure(producer, enc, 60); // 15 / 30 / 60 fps measured: 15 fits T0
     half.c.setPreferredFrameRate(30);
     expect(half.c.targetTemporalLayer).toBe(1);
     const before = half.sent.length;
@@ -205,11 +229,7 @@ describe('VP8 temporal layers in a consumer', () => {
   });
 
   it('switches down at the next frame (never inside one), up only at a layer-sync frame or a keyframe', () => {
-    const { producer, consumer } = setup();
-    const enc = new Encoder(0x1000, { seq: 9000, ts: 1000, pid: 100, tl0: 7 });
-    const c = consumer('c');
-    for (const p of enc.next({ keyFrame: true }).packets) producer.receive(p, 0);
-    measure(producer, enc, 31);
+    const { producer, enc, c } = started({ seq: 9000, ts: 1000, pid: 100, tl0: 7 });
     // Down in the middle of a T2 frame: its second packet still goes, the next T2 frame does not.
     let f = enc.next();
     while (f.tid !== 2) {
@@ -261,8 +281,10 @@ describe('VP8 temporal layers in a consumer', () => {
     const c = consumer('c');
     const both = (opts: { keyFrame?: boolean; sync?: boolean }[] = [{}, {}]) => encs.forEach((e, layer) => e.next(opts[layer]).packets.forEach((p) => producer.receive(p, layer)));
     both([{ keyFrame: true }, { keyFrame: true }]);
-    for (let i = 0; i < 31; i++) both();
-    producer.sample(performance.now() + 1000);
+    for (let i = 0; i < 3; i++) both();
+    sampleAfter(producer, 100);
+    for (let i = 0; i < 32; i++) both();
+    sampleAfter(producer, 1000);
     c.c.setPreferredFrameRate(7.5);
     for (let i = 0; i < 12; i++) both();
     expect(c.c.currentLayer).toBe(1);
@@ -280,11 +302,7 @@ describe('VP8 temporal layers in a consumer', () => {
   });
 
   it('maps a late packet (a retransmission from the publisher) into its place after later drops', () => {
-    const { producer, consumer } = setup();
-    const enc = new Encoder(0x1000, { seq: 500, ts: 1000, pid: 50, tl0: 1 });
-    const c = consumer('c');
-    for (const p of enc.next({ keyFrame: true }).packets) producer.receive(p, 0);
-    measure(producer, enc, 31);
+    const { producer, enc, c } = started({ seq: 500, ts: 1000, pid: 50, tl0: 1 });
     c.c.setPreferredFrameRate(7.5);
     let f = enc.next();
     while (f.tid !== 0) f = enc.next();
