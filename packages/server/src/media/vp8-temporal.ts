@@ -16,6 +16,11 @@ export const MAX_TEMPORAL_LAYER = 3;
 const FRAMES = 256;
 /** A picture ID jump larger than this (a new encoder, a wrap we missed) restarts the mapping. */
 const MAX_GAP = 64;
+/**
+ * A frame further behind the newest than this is taken as a new series (the publisher restarted
+ * its picture IDs lower), not a late packet: no retransmission comes 256 frames (8 s) late.
+ */
+const MAX_BEHIND = FRAMES;
 
 const UNKNOWN = 0;
 const FORWARD = 1;
@@ -89,15 +94,18 @@ export class Vp8TemporalLayers {
     if (this.#rebase) {
       // Rebase only on a frame start that may begin the output (the consumer passes keyframes).
       if (!d.frameStart) return false;
-      this.#rebaseAt(pid, d.tl0PicIdx, modulus);
+      this.#rebaseAt(pid, d.tl0PicIdx, modulus, d.temporalId);
     }
     const slot = pid & (FRAMES - 1);
     let state = this.#frameIn[slot] === pid ? this.#frameState[slot]! : UNKNOWN;
     if (state === UNKNOWN) {
       const ahead = (pid - this.#newestIn + modulus) % modulus;
-      if (ahead === 0 || ahead >= modulus / 2) return false; // older than anything remembered
-      if (ahead > MAX_GAP) {
-        this.#rebaseAt(pid, d.tl0PicIdx, modulus);
+      const behind = (modulus - ahead) % modulus;
+      // Older than anything remembered (a late packet of a forgotten frame): dropped; but a
+      // keyframe, or a frame far behind (the publisher restarted its series there), starts anew.
+      if ((ahead === 0 || ahead >= modulus / 2) && !keyFrame && behind <= MAX_BEHIND) return false;
+      if (ahead > MAX_GAP || ahead === 0) {
+        this.#rebaseAt(pid, d.tl0PicIdx, modulus, d.temporalId);
       } else {
         // Reserve the output picture IDs of frames skipped in the input (lost, or arriving later).
         for (let p = (this.#newestIn + 1) % modulus; p !== pid; p = (p + 1) % modulus) this.#remember(p, MISSING, (p - this.#pictureIdOffset + modulus) % modulus);
@@ -139,14 +147,17 @@ export class Vp8TemporalLayers {
     if (this.#current !== before) this.switches++;
   }
 
-  /** Starts a new mapping at input picture ID `pid`: the output continues from the last frame forwarded. */
-  #rebaseAt(pid: number, tl0: number, modulus: number): void {
+  /**
+   * Starts a new mapping at input picture ID `pid` (of a frame of TID `tid`): the output continues
+   * from the last frame forwarded (TL0PICIDX +1 for a T0 frame, the same for a T1/T2 one).
+   */
+  #rebaseAt(pid: number, tl0: number, modulus: number, tid: number): void {
     this.#rebase = false;
     this.#frameIn.fill(-1);
     this.#newestIn = (pid - 1 + modulus) % modulus;
     if (this.#everForwarded) {
       this.#pictureIdOffset = (pid - (this.#lastOutPictureId + 1) + 2 * modulus) % modulus;
-      if (tl0 >= 0 && this.#lastOutTl0 >= 0) this.#tl0Offset = (tl0 - (this.#lastOutTl0 + 1)) & 0xff;
+      if (tl0 >= 0 && this.#lastOutTl0 >= 0) this.#tl0Offset = (tl0 - (this.#lastOutTl0 + (tid > 0 ? 0 : 1))) & 0xff;
     }
   }
 

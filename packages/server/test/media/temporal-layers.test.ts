@@ -319,6 +319,32 @@ describe('VP8 temporal layers in a consumer', () => {
   });
 });
 
+describe('VP8 temporal layers: a picture ID jump without a keyframe', () => {
+  it('continues the output series when the publisher’s picture IDs and TL0PICIDX jump mid-stream', () => {
+    const { producer, enc, c } = started({ seq: 700, ts: 1000, pid: 10, tl0: 40 });
+    c.c.setPreferredFrameRate(15);
+    for (let i = 0; i < 8; i++) for (const p of enc.next().packets) producer.receive(p, 0);
+    // The encoder restarts its series (no keyframe): picture ID +5000, TL0PICIDX +100, on a T1 frame next.
+    let f = enc.next();
+    while (f.tid !== 2 || PATTERN[enc.frame % 4] !== 1) {
+      for (const p of f.packets) producer.receive(p, 0);
+      f = enc.next();
+    }
+    for (const p of f.packets) producer.receive(p, 0);
+    enc.pid = (enc.pid + 5000) & 0x7fff;
+    enc.tl0 = (enc.tl0 + 100) & 0xff;
+    for (let i = 0; i < 8; i++) for (const p of enc.next().packets) producer.receive(p, 0);
+    expect(frames(c.sent).slice(-6).map((x) => x.tid)).toEqual([1, 0, 1, 0, 1, 0]);
+    // And backwards (a new series below the old one), on a T0 frame next.
+    enc.pid = (enc.pid - 9000) & 0x7fff;
+    enc.tl0 = (enc.tl0 - 30) & 0xff;
+    const before = frames(c.sent).length;
+    for (let i = 0; i < 8; i++) for (const p of enc.next().packets) producer.receive(p, 0);
+    expect(frames(c.sent).length - before).toBe(4);
+    expectContinuous(c.sent);
+  });
+});
+
 describe('RtpRewriter drops', () => {
   it('closes the sequence numbers of dropped packets and maps late packets with the offset of their place', () => {
     const r = new RtpRewriter({ ssrc: 1, clockRate: 90000, waitForKeyFrame: true, initialSequence: 999, initialTimestamp: 0 });
