@@ -5,8 +5,9 @@
 // subscribeToAudio/Video(false) stops the SFU sending that track (routed) and disables it locally.
 // preferredResolution (routed) picks, at the SFU and for this subscriber alone, the publisher's
 // simulcast layer that covers it; a stream sent as one encoding has nothing to choose from.
-// preferredFrameRate / restrictFrameRate are kept and reported but change nothing yet (the SFU
-// does not pick temporal layers).
+// preferredFrameRate (routed) picks, at the SFU and for this subscriber alone, the VP8 temporal
+// layers whose frame rate covers it (the SDK's camera simulcast asks for L1T3: a quarter, half or
+// all of the frames). restrictFrameRate is kept and reported but changes nothing yet.
 
 import type { StreamDestroyedReason } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
@@ -130,7 +131,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#subscribeToCaptions = props.subscribeToCaptions === true;
     this.#style = mergeStyle(DEFAULT_STYLE, props.style ?? {});
     this.#preferredResolution = wantedResolution(props.preferredResolution);
-    this.#preferredFrameRate = props.preferredFrameRate ?? null;
+    this.#preferredFrameRate = wantedFrameRate(props.preferredFrameRate);
     this.#ui = createMediaElement('subscriber', target, { ...props, style: this.#style }, false);
     this.element = this.#ui.container ?? undefined;
     this.id = this.element?.id ?? `OT_subscriber_${stream.streamId}`;
@@ -140,7 +141,6 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.setAudioVolume(props.audioVolume ?? 50);
     void applyAudioOutput(this.#ui.video).catch((err: Error) => log.warn('could not use the chosen audio output:', err.message));
     liveSubscribers.add(this);
-    if (props.preferredFrameRate !== undefined) log.debug('preferredFrameRate has no effect yet: the SFU does not pick temporal layers');
     // After subscribe() returns, so handlers attached to the returned subscriber see it.
     setTimeout(() => {
       if (!this.#destroyed) this.dispatchEvent(new VideoElementCreatedEvent(this, this.#ui.video));
@@ -159,6 +159,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#timer = setTimeout(() => this.#fail(this.#connectError('did not connect in time')), CONNECT_TIMEOUT_MS);
     try {
       const asked = this.#preferredResolution;
+      const askedFrameRate = this.#preferredFrameRate;
       const askedCaptions = this.#subscribeToCaptions;
       const result = await ctx.request('subscribe', {
         streamId: this.stream.streamId,
@@ -166,6 +167,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
         subscribeToVideo: this.#subscribeToVideo,
         ...(askedCaptions ? { subscribeToCaptions: true } : {}),
         ...(asked === 'auto' ? {} : { preferredResolution: asked }),
+        ...(askedFrameRate === null ? {} : { preferredFrameRate: askedFrameRate }),
         ...(this.#props.audioFallbackEnabled === false ? { audioFallbackEnabled: false } : {}),
       });
       if (this.#destroyed) {
@@ -186,6 +188,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
       // setPreferredResolution while the subscribe was on its way: tell the server now.
       const wanted = this.#preferredResolution;
       if (wanted !== asked) this.#updateSubscriber({ preferredResolution: wanted === 'auto' ? null : wanted });
+      if (this.#preferredFrameRate !== askedFrameRate) this.#updateSubscriber({ preferredFrameRate: this.#preferredFrameRate });
       if (ctx.mediaMode === 'routed') {
         const link = this.#open((onState) => new RoutedLink(ctx, onState));
         await link.accept({ type: 'offer', sdp: result.sdp! });
@@ -356,12 +359,12 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.dispatchEvent(new CaptionReceivedEvent(this, this.stream.streamId, caption, isFinal));
   }
 
-  #updateSubscriber(changes: { subscribeToAudio?: boolean; subscribeToVideo?: boolean; preferredResolution?: { width: number; height: number } | null }): void {
+  #updateSubscriber(changes: { subscribeToAudio?: boolean; subscribeToVideo?: boolean; preferredResolution?: { width: number; height: number } | null; preferredFrameRate?: number | null }): void {
     if (!this.#subscriberId || this.#ctx.mediaMode !== 'routed') return;
     this.#ctx.request('updateSubscriber', { subscriberId: this.#subscriberId, ...changes }).catch((err: OTError) => log.warn('subscriber update failed:', err.message));
   }
 
-  /** What the app prefers (kept, reported; see the note at the top). */
+  /** What the app prefers (see the note at the top). */
   get preferredResolution(): { width: number; height: number } | 'auto' {
     return this.#preferredResolution;
   }
@@ -382,10 +385,15 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     return this;
   }
 
-  /** OpenTok.js: picks a temporal layer; here the stream has one encoding, so nothing changes. */
+  /**
+   * OpenTok.js: routed, the SFU sends this subscriber the lowest VP8 temporal layer whose frame
+   * rate covers `frameRate` (frames per second; down at the next frame, up at the next frame that
+   * allows it); null (or anything but a positive number): every frame. A stream without temporal
+   * layers (one encoding, H.264) is unaffected.
+   */
   setPreferredFrameRate(frameRate: number | null): this {
-    this.#preferredFrameRate = typeof frameRate === 'number' && frameRate > 0 ? frameRate : null;
-    log.debug('setPreferredFrameRate has no effect: this server forwards a single encoding per stream');
+    this.#preferredFrameRate = wantedFrameRate(frameRate);
+    this.#updateSubscriber({ preferredFrameRate: this.#preferredFrameRate });
     return this;
   }
 
@@ -507,6 +515,11 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.dispatchEvent(new OTEvent('destroyed', this));
     return this;
   }
+}
+
+/** A preferredFrameRate as the server takes it: a positive number up to 1000; anything else is null (every frame). */
+function wantedFrameRate(frameRate: unknown): number | null {
+  return typeof frameRate === 'number' && Number.isFinite(frameRate) && frameRate > 0 && frameRate <= 1000 ? frameRate : null;
 }
 
 /** A preferredResolution as the server takes it: whole pixels, 1 to 16384; anything else is 'auto'. */

@@ -102,6 +102,17 @@ export class MediaApp {
 }
 
 export const publish = (p: TestPage, props: Record<string, unknown> = {}): Promise<PublishResult> => p.page.evaluate((o) => (window as any).publish(o), props);
+/** A routed session where page `a` (Ada) publishes a 1280x720 30 fps camera (simulcast) and page `b` (Bob) has joined to subscribe. */
+export async function publish720p(m: MediaApp): Promise<{ sessionId: string; a: TestPage; b: TestPage; streamId: string }> {
+  const sessionId = await m.createSession('routed');
+  const [a, b] = [await m.openPage(), await m.openPage()];
+  await m.join(a, sessionId, 'publisher', 'name=Ada');
+  await m.join(b, sessionId, 'subscriber', 'name=Bob');
+  const { streamId, error } = await publish(a, { name: 'Ada', resolution: '1280x720', frameRate: 30 });
+  if (!streamId) throw new Error(`publish failed: ${JSON.stringify(error)}`);
+  return { sessionId, a, b, streamId };
+}
+
 export const log = (p: TestPage): Promise<Logged[]> => p.page.evaluate(() => (window as any).log);
 export const subStats = (p: TestPage): Promise<Record<string, SubStats>> => p.page.evaluate(() => (window as any).subStats());
 

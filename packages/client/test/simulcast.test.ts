@@ -5,7 +5,7 @@
 
 import type { TestPage } from '@colloquy/testing/browser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaApp, publish, waitForStats, type SubStats } from './media-app.js';
+import { MediaApp, publish720p, waitForStats, type SubStats } from './media-app.js';
 
 let m: MediaApp;
 
@@ -43,15 +43,10 @@ async function expectLayers(p: TestPage, widths: Record<string, number>, what: s
 // failed on the loaded shared machine (load 28) before and after the send-encodings split alike.
 describe('simulcast', { timeout: 180_000 }, () => {
   it('two subscribers of one 720p stream decode the layers they prefer; a new preference switches; unwatched layers pause', async () => {
-    const sessionId = await m.createSession('routed');
-    const [a, b] = [await m.openPage(), await m.openPage()];
-    await m.join(a, sessionId, 'publisher', 'name=Ada');
-    await m.join(b, sessionId, 'subscriber', 'name=Bob');
-    const { streamId } = await publish(a, { name: 'Ada', resolution: '1280x720', frameRate: 30 });
-    expect(streamId).toBeTruthy();
+    const { sessionId, a, b, streamId } = await publish720p(m);
 
     // The SFU receives the three rids as one producer with three layers.
-    const stream = m.t.server.sessions.live(sessionId)!.streams.get(streamId!)!;
+    const stream = m.t.server.sessions.live(sessionId)!.streams.get(streamId)!;
     const video = stream.producer('video')!;
     expect(video.rids).toEqual(['q', 'h', 'f']);
 
@@ -60,7 +55,7 @@ describe('simulcast', { timeout: 180_000 }, () => {
       const w = window as any;
       w.subscribeTo(id, { key: 'small', preferredResolution: { width: 320, height: 180 } });
       w.subscribeTo(id, { key: 'large' });
-    }, streamId!);
+    }, streamId);
     const small = `${streamId}:small`;
     const large = `${streamId}:large`;
 

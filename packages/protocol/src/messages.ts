@@ -267,6 +267,12 @@ export interface SubscribeRequest {
    * the SFU forwards the smallest simulcast layer covering it. Absent or null: the best layer.
    */
   preferredResolution?: VideoDimensions | null;
+  /**
+   * Routed: the frame rate this subscriber wants (OpenTok.js Subscriber preferredFrameRate), frames
+   * per second, positive. The SFU forwards the lowest VP8 temporal layer whose measured rate covers
+   * it. Absent or null: every frame.
+   */
+  preferredFrameRate?: number | null;
   /** OpenTok.js subscribeToCaptions: receive this stream's `caption` messages. Default false. */
   subscribeToCaptions?: boolean;
   /**
@@ -294,6 +300,8 @@ export interface UpdateSubscriberRequest {
   subscribeToVideo?: boolean;
   /** Routed: setPreferredResolution (null: the best layer); see SubscribeRequest. */
   preferredResolution?: VideoDimensions | null;
+  /** Routed: setPreferredFrameRate (null: every frame); see SubscribeRequest. */
+  preferredFrameRate?: number | null;
   /** subscriber.subscribeToCaptions(bool). */
   subscribeToCaptions?: boolean;
 }

@@ -47,6 +47,8 @@ export const MAX_SDP_BYTES = 32 * 1024;
 const sdp = z.string().min(1).max(MAX_SDP_BYTES);
 const videoType = z.enum(['camera', 'screen', 'custom']);
 const videoDimensions = z.object({ width: z.number().int().min(1).max(16_384), height: z.number().int().min(1).max(16_384) });
+/** A preferred frame rate: frames per second, positive and finite (1000 is far above any camera). */
+const preferredFrameRate = z.number().positive().max(1000);
 const iceCandidate = z.object({
   candidate: z.string().max(1024),
   sdpMid: z.string().max(64).nullable().optional(),
@@ -138,6 +140,7 @@ export const SubscribeRequestSchema: z.ZodType<SubscribeRequest> = z.object({
   subscribeToAudio: z.boolean().optional(),
   subscribeToVideo: z.boolean().optional(),
   preferredResolution: videoDimensions.nullable().optional(),
+  preferredFrameRate: preferredFrameRate.nullable().optional(),
   subscribeToCaptions: z.boolean().optional(),
   audioFallbackEnabled: z.boolean().optional(),
 });
@@ -151,6 +154,7 @@ export const UpdateSubscriberRequestSchema: z.ZodType<UpdateSubscriberRequest> =
   subscribeToAudio: z.boolean().optional(),
   subscribeToVideo: z.boolean().optional(),
   preferredResolution: videoDimensions.nullable().optional(),
+  preferredFrameRate: preferredFrameRate.nullable().optional(),
   subscribeToCaptions: z.boolean().optional(),
 });
 

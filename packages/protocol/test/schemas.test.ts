@@ -72,6 +72,23 @@ describe('parseClientMessage', () => {
     expect(refused({ type: 'unpublish', id: 1, streamId: 's', reason: 'forceUnpublished' })).toMatchObject({ ok: false });
   });
 
+  it('takes a preferred frame rate as a positive number or null, and refuses anything else naming the field', () => {
+    const parse = (m: unknown) => parseClientMessage(JSON.stringify(m));
+    for (const m of [
+      { type: 'subscribe', id: 1, streamId: 's', preferredFrameRate: 7.5 },
+      { type: 'subscribe', id: 2, streamId: 's', preferredFrameRate: null },
+      { type: 'updateSubscriber', id: 3, subscriberId: 'x', preferredFrameRate: 15 },
+      { type: 'updateSubscriber', id: 4, subscriberId: 'x', preferredFrameRate: null },
+    ]) expect(parse(m)).toEqual({ ok: true, message: m });
+    for (const value of [0, -1, '15', 1e6, true, {}]) {
+      for (const m of [{ type: 'subscribe', id: 5, streamId: 's', preferredFrameRate: value }, { type: 'updateSubscriber', id: 6, subscriberId: 'x', preferredFrameRate: value }]) {
+        const bad = parse(m);
+        expect(bad, JSON.stringify(value)).toMatchObject({ ok: false, code: ErrorCodes.INVALID_PARAMETER, re: m.id });
+        expect(!bad.ok && bad.message).toMatch(/preferredFrameRate/);
+      }
+    }
+  });
+
   it('carries the live-captions flags as booleans only', () => {
     const parse = (m: unknown) => parseClientMessage(JSON.stringify(m));
     for (const m of [

@@ -105,6 +105,8 @@ describe('before joining', () => {
       { type: 'signal', id: 6, data: { nested: true } },
       { type: 'signal', id: 7.5, data: 'x' },
       { type: 'ack', seq: 'all' },
+      { type: 'subscribe', id: 8, streamId: 's', preferredFrameRate: 0 },
+      { type: 'updateSubscriber', id: 9, subscriberId: 'x', preferredFrameRate: '15' },
     ];
     for (const message of cases) {
       const err = await errorFor(c, JSON.stringify(message));

@@ -3,7 +3,9 @@
 // history that answers NACKs (retransmission-history.ts), keyframe handling on start/resume, and
 // the subscriber's RTCP feedback. With a simulcast producer it forwards one spatial layer, chosen
 // from the subscriber's preferred resolution, and switches on a keyframe of the new layer (asked
-// for), keeping its one output SSRC and continuous sequence numbers and timestamps.
+// for), keeping its one output SSRC and continuous sequence numbers and timestamps. With VP8
+// temporal layers it forwards the frames up to the temporal layer its preferred frame rate needs
+// (vp8-temporal.ts), rewriting picture IDs and TL0PICIDX in a copy of the payload.
 
 import {
   GenericNack,
@@ -17,12 +19,14 @@ import {
   type RtcpPacket,
   type RtpPacket,
 } from 'werift';
+import { parseVp8Descriptor, Vp8Descriptor, writeVp8Descriptor } from '../codecs/vp8.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import type { Producer } from './producer.js';
 import { RetransmissionHistory } from './retransmission-history.js';
 import { DROP, RtpRewriter, TRANSPORT_SEQUENCE_OFFSET, writeTransportSequence } from './rtp-rewriter.js';
 import type { TransportWideSequencer } from './transport-feedback.js';
 import type { ConsumerStats, MediaKind } from './types.js';
+import { MAX_TEMPORAL_LAYER, Vp8TemporalLayers } from './vp8-temporal.js';
 
 export type ConsumerEvents = {
   close: [];
@@ -73,6 +77,28 @@ export class OutgoingHeader {
   }
 }
 
+/** One descriptor parse at a time on the packet path. */
+const descriptor = new Vp8Descriptor();
+
+/**
+ * A temporal layer covers a preferred frame rate if its measured rate is at least this share of
+ * it (measured rates wobble around the encoder's: 7.3 fps covers a wish of 7.5); the layer already
+ * chosen is kept down to KEEP_SHARE, so that a rate near the line does not flip the choice.
+ */
+const COVER_SHARE = 0.9;
+const KEEP_SHARE = 0.8;
+
+/**
+ * The lowest temporal layer whose measured rate (`rates[t]`: frames per second up to TID t)
+ * covers `preferred` frames per second; all layers (MAX_TEMPORAL_LAYER) for no preference, no
+ * measurement, or a wish above every layer but the top. `current`: the layer chosen so far.
+ */
+export function temporalLayerForFrameRate(preferred: number | null, rates: readonly number[], current = MAX_TEMPORAL_LAYER): number {
+  if (preferred === null || rates.length === 0) return MAX_TEMPORAL_LAYER;
+  for (let t = 0; t < rates.length - 1; t++) if (rates[t]! >= preferred * (t === current ? KEEP_SHARE : COVER_SHARE)) return t;
+  return MAX_TEMPORAL_LAYER;
+}
+
 /** SRs remembered to match receiver reports against (one a second: the last 8 s). */
 const RECENT_SRS = 8;
 
@@ -99,6 +125,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   #currentLayer: number;
   #targetLayer: number;
   #preferredResolution: { width: number; height: number } | null = null;
+  #preferredFrameRate: number | null = null;
+  /** VP8 video: the temporal layer choice and picture ID / TL0PICIDX continuity; null otherwise. */
+  readonly #temporal: Vp8TemporalLayers | null;
   #layerSwitches = 0;
   /** The highest layer the subscriber's downlink carries (the allocator's choice); -1: none, video off. */
   #bandwidthLayer: number;
@@ -156,6 +185,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.#targetLayer = params.producer.layerCount - 1;
     this.#bandwidthLayer = params.producer.layerCount - 1;
     this.#currentLayer = params.producer.layerCount > 1 ? -1 : 0;
+    this.#temporal = this.kind === 'video' && params.producer.codec.name === 'VP8' ? new Vp8TemporalLayers() : null;
     params.producer.addConsumer(this);
     params.producer.updateLayerDemand();
   }
@@ -180,9 +210,39 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.#chooseLayer();
   }
 
-  /** Sets the target layer from the preference and current layer sizes; a change asks for a keyframe. */
+  /**
+   * The subscriber's preferredFrameRate (frames per second; null: all there is). VP8 temporal
+   * layers: the consumer forwards the lowest temporal layer whose measured frame rate covers it
+   * (down at the next frame, up at the next layer-sync frame or keyframe).
+   */
+  setPreferredFrameRate(frameRate: number | null): void {
+    if (this.#closed) return;
+    this.#preferredFrameRate = frameRate;
+    this.#chooseLayer();
+  }
+
+  get preferredFrameRate(): number | null {
+    return this.#preferredFrameRate;
+  }
+
+  /** VP8 temporal layers: the TID forwarded up to, and the one wanted (MAX_TEMPORAL_LAYER: all). -1 without them. */
+  get currentTemporalLayer(): number {
+    return this.#temporal?.current ?? -1;
+  }
+
+  get targetTemporalLayer(): number {
+    return this.#temporal?.target ?? -1;
+  }
+
+  /** Sets the target layers from the preferences and the layers' current sizes and frame rates; a spatial change asks for a keyframe. */
   #chooseLayer(): void {
     const producer = this.producer;
+    // Temporal: from the frame rates measured on the spatial layer wanted (or forwarded).
+    const temporal = this.#temporal;
+    if (temporal !== null) {
+      const rates = producer.temporalFrameRates(this.#currentLayer >= 0 ? this.#currentLayer : this.#targetLayer);
+      temporal.setTarget(temporalLayerForFrameRate(this.#preferredFrameRate, rates, temporal.target));
+    }
     if (this.kind !== 'video' || producer.layerCount === 1) return;
     const target = Math.min(this.preferredLayer, Math.max(0, this.#bandwidthLayer));
     if (target === this.#targetLayer) return;
@@ -325,6 +385,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
 
   #resync(): void {
     this.#rewriter.resync();
+    this.#temporal?.restart();
     // A single encoding is always "layer 0" (the rewriter waits for its keyframe itself).
     this.#currentLayer = this.producer.layerCount > 1 ? -1 : 0;
     if (this.kind === 'video' && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled) {
@@ -362,11 +423,27 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       if (this.#currentLayer >= 0) this.#layerSwitches++;
       this.#currentLayer = layer;
       rewriter.resync();
+      this.#temporal?.restart();
       if (layer !== this.#targetLayer) this.producer.requestKeyFrame(this.#targetLayer);
       else this.producer.updateLayerDemand();
     }
     const h = packet.header;
-    const payload = packet.payload;
+    let payload = packet.payload;
+    const temporal = this.#temporal;
+    if (temporal !== null && payload.length > 0) {
+      if (rewriter.needsSync && !keyFrame) return; // the rewriter waits for a keyframe anyway
+      if (parseVp8Descriptor(payload, descriptor)) {
+        if (!temporal.filter(descriptor, keyFrame)) {
+          rewriter.drop(h.sequenceNumber); // a frame above the temporal layer: close its sequence numbers
+          return;
+        }
+        if (temporal.rewrite) {
+          // The producer's buffer is shared by every consumer: rewrite a copy (kept for NACKs).
+          payload = Buffer.from(payload);
+          writeVp8Descriptor(payload, descriptor, temporal.pictureId, temporal.tl0PicIdx);
+        }
+      }
+    }
     const now = performance.now();
     const outSeq = rewriter.map(h.sequenceNumber, h.timestamp, payload.length, keyFrame, now);
     if (!rewriter.needsSync && layer === this.#targetLayer) this.#keyFrameWanted = false; // synced on the wanted layer
@@ -574,7 +651,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       firCount: this.#firCount,
       availableBitrate: this.#availableBitrate,
       ...(this.kind === 'video'
-        ? { currentLayer: this.#currentLayer, targetLayer: this.#targetLayer, layerSwitches: this.#layerSwitches, bandwidthLayer: this.#bandwidthLayer, qualityDisabled: this.#qualityDisabled, paddingPackets: this.#paddingSent }
+        ? { currentLayer: this.#currentLayer, targetLayer: this.#targetLayer, layerSwitches: this.#layerSwitches, bandwidthLayer: this.#bandwidthLayer, qualityDisabled: this.#qualityDisabled, paddingPackets: this.#paddingSent,
+            ...(this.#temporal !== null ? { currentTemporalLayer: this.#temporal.current, targetTemporalLayer: this.#temporal.target, temporalFramesDropped: this.#temporal.framesDropped } : {}),
+          }
         : {}),
     };
   }

@@ -6,6 +6,7 @@
 // that the others can be paused at the publisher.
 
 import type { RtpPacket } from 'werift';
+import { parseVp8Descriptor, Vp8Descriptor } from '../codecs/vp8.js';
 import { h264Dimensions, isH264KeyFrameStart, isVp8KeyFrameStart, vp8Dimensions } from './codecs.js';
 import type { Consumer } from './consumer.js';
 import { reportListenerError, TypedEmitter } from '../typed-emitter.js';
@@ -38,6 +39,13 @@ export const KEYFRAME_REQUEST_INTERVAL_MS = 500;
 /** A simulcast layer no one needs is paused at the publisher after this long (avoids flapping). */
 export const LAYER_PAUSE_DELAY_MS = 2000;
 
+/** VP8 temporal layers a TID can name (2 bits). */
+export const TEMPORAL_IDS = 4;
+/** Weight of the newest sample in the per-temporal-layer frame rates (a 500 ms sample holds a few T0 frames). */
+const TEMPORAL_RATE_SMOOTHING = 0.3;
+/** One descriptor parse at a time on the packet path. */
+const descriptor = new Vp8Descriptor();
+
 /** A spatial layer as a consumer sees it: index (0 = lowest), rid, SSRC once known, picture size. */
 export interface ProducerLayer {
   index: number;
@@ -51,6 +59,11 @@ export interface ProducerLayer {
   bitrate: number;
   /** Asked to be sent (false: paused at the publisher because no one needs it). */
   active: boolean;
+  /**
+   * VP8 temporal layers: frames per second up to each TID (index t: frames with TID ≤ t), measured;
+   * empty when the layer's frames carry no TID.
+   */
+  frameRates: number[];
 }
 
 /** What a producer needs from its transport, kept abstract so the packet path has no werift calls. */
@@ -107,6 +120,10 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   readonly #layerBytes: number[];
   readonly #layerFrames: number[];
   readonly #sampleLayerFrames: number[];
+  /** VP8 frames per layer and TID (index layer * TEMPORAL_IDS + tid), and their smoothed rates. */
+  readonly #tidFrames: Float64Array;
+  readonly #sampleTidFrames: Float64Array;
+  readonly #tidRates: Float64Array;
   readonly #layerWidth: number[];
   readonly #layerHeight: number[];
   readonly #lastKeyFrameRequest: number[];
@@ -161,6 +178,9 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.#layerBytes = new Array<number>(n).fill(0);
     this.#layerFrames = new Array<number>(n).fill(0);
     this.#sampleLayerFrames = new Array<number>(n).fill(0);
+    this.#tidFrames = new Float64Array(n * TEMPORAL_IDS);
+    this.#sampleTidFrames = new Float64Array(n * TEMPORAL_IDS);
+    this.#tidRates = new Float64Array(n * TEMPORAL_IDS).fill(-1);
     this.#layerWidth = new Array<number>(n).fill(0);
     this.#layerHeight = new Array<number>(n).fill(0);
     this.#lastKeyFrameRequest = new Array<number>(n).fill(-Infinity);
@@ -209,7 +229,11 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.#trackSequence(layer, header.sequenceNumber);
     let keyFrame = false;
     if (this.#isKeyFrameStart !== null && payload.length > 0) {
-      if (header.marker) this.#layerFrames[layer]!++;
+      if (header.marker) {
+        this.#layerFrames[layer]!++;
+        // One descriptor read per frame (its last packet carries the frame's TID too).
+        if (this.codec.name === 'VP8' && parseVp8Descriptor(payload, descriptor) && descriptor.temporalId >= 0) this.#tidFrames[layer * TEMPORAL_IDS + descriptor.temporalId]!++;
+      }
       keyFrame = this.#isKeyFrameStart(payload);
       if (keyFrame) this.#onKeyFrame(layer, payload);
     }
@@ -291,6 +315,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
         height: this.#layerHeight[i]!,
         bitrate: this.#layerBitrate[i]!,
         active: this.#layerActive[i]!,
+        frameRates: this.temporalFrameRates(i),
       });
     }
     return layers;
@@ -318,6 +343,22 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       if (width >= preferred.width && height >= preferred.height) return i;
     }
     return top;
+  }
+
+  /**
+   * VP8 temporal layers of a spatial layer: the measured frames per second up to each TID (index t:
+   * frames with TID ≤ t), up to the highest TID seen; empty when its frames carry no TID.
+   */
+  temporalFrameRates(layer: number): number[] {
+    const rates: number[] = [];
+    let sum = 0;
+    let highest = -1;
+    for (let t = 0; t < TEMPORAL_IDS; t++) if (this.#tidRates[layer * TEMPORAL_IDS + t]! >= 0) highest = t;
+    for (let t = 0; t <= highest; t++) {
+      sum += Math.max(0, this.#tidRates[layer * TEMPORAL_IDS + t]!);
+      rates.push(Math.round(sum * 10) / 10);
+    }
+    return rates;
   }
 
   /** Did this layer bring media in the last sample interval? */
@@ -472,6 +513,16 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       this.#sampleLayerFrames[i] = this.#layerFrames[i]!;
     }
     this.#frameRate = Math.round((frames / elapsed) * 10) / 10;
+    for (let i = 0; i < this.#tidFrames.length; i++) {
+      const rate = (this.#tidFrames[i]! - this.#sampleTidFrames[i]!) / elapsed;
+      this.#sampleTidFrames[i] = this.#tidFrames[i]!;
+      // A TID never seen stays unknown (-1); the window it first shows in (-2) started before the
+      // stream did, so its rate starts from the next one; then smoothed (down to 0 when it stops).
+      const known = this.#tidRates[i]!;
+      if (known >= 0) this.#tidRates[i] = known + TEMPORAL_RATE_SMOOTHING * (rate - known);
+      else if (known === -2) this.#tidRates[i] = rate;
+      else if (rate > 0) this.#tidRates[i] = -2;
+    }
     const expected = this.#expected();
     const expectedDelta = expected - this.#sampleExpected;
     const receivedDelta = this.#packets - this.#sampleReceived;
@@ -527,7 +578,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
         ? { frameRate: this.#frameRate, ...(this.#width > 0 ? { width: this.#width, height: this.#height } : {}) }
         : {}),
       consumers: this.#consumers.length,
-      ...(this.layerCount > 1 ? { layers: this.layers.map(({ rid, ssrc, width, height, bitrate, active }) => ({ rid, ssrc, width, height, bitrate, active })) } : {}),
+      ...(this.layerCount > 1 ? { layers: this.layers.map(({ rid, ssrc, width, height, bitrate, active, frameRates }) => ({ rid, ssrc, width, height, bitrate, active, frameRates })) } : {}),
     };
   }
 

@@ -2,7 +2,10 @@
 // onto the consumer's own continuous series (starting on a keyframe for video, continuing after
 // every resync without a gap or a jump back), and writes the subscriber's 12-byte header and
 // extension block (its SSRC and payload type; extensions remapped to its ids, mid and
-// abs-send-time written fresh) into a buffer the caller owns. Plain numbers only: no per-packet objects.
+// abs-send-time written fresh) into a buffer the caller owns. Packets the consumer drops (padding,
+// frames above its temporal layer) have their sequence numbers closed up, and a packet arriving
+// late (a publisher retransmission) is still mapped with the offset that held where it belongs.
+// Plain numbers only: no per-packet objects.
 
 import { COPIED_EXTENSIONS, EXT } from './peer-config.js';
 
@@ -23,6 +26,9 @@ export const DROP = -1;
 /** Bytes a header may take: 12 fixed + 4 extension header + at most 48 bytes of extensions. */
 export const MAX_HEADER_LENGTH = 64;
 const MAX_EXTENSION_BYTES = MAX_HEADER_LENGTH - 16;
+
+/** Sequence-offset changes remembered for late packets (one per run of dropped packets). */
+const OFFSET_CHANGES = 128;
 
 /** The header fields of a producer packet the rewriter reads (werift's RtpHeader has them). */
 export interface SourceHeader {
@@ -52,6 +58,12 @@ export class RtpRewriter {
   #tsOffset = 0;
   #syncSeq = 0;
   #highestOutSeq: number;
+  /** The newest input sequence number mapped or dropped since the sync. */
+  #newestIn = 0;
+  /** Ring of offset changes: the offset before each applies below input `#changeFrom`. */
+  readonly #changeFrom = new Int32Array(OFFSET_CHANGES);
+  readonly #changePrevOffset = new Int32Array(OFFSET_CHANGES);
+  #changeCount = 0;
   #lastOutTs: number;
   #lastSentAt = 0;
   // The packet `map` accepted last, for `writeHeader`.
@@ -146,19 +158,20 @@ export class RtpRewriter {
       // pause/resume or keyframe switch stays monotonic and roughly real-time.
       const advance = this.#everSent ? Math.max(1, Math.round(((now - this.#lastSentAt) * this.clockRate) / 1000)) : 0;
       this.#tsOffset = (this.#lastOutTs + advance - timestamp) >>> 0;
-    } else {
-      const sinceSync = (seq - this.#syncSeq) & 0xffff;
-      if (sinceSync >= 0x8000) return DROP; // older than the sync point: the subscriber never saw its frame start
-      // Trail the sync point behind the newest packet so the window survives sequence wrap-around.
-      if (sinceSync > 0x4000) this.#syncSeq = (seq - 0x4000) & 0xffff;
+      this.#newestIn = (seq - 1) & 0xffff;
+      this.#changeCount = 0;
+    } else if (!this.#inWindow(seq)) {
+      return DROP; // older than the sync point: the subscriber never saw its frame start
     }
     if (payloadLength === 0) {
-      // Padding-only packet (bandwidth probing): drop it and close the sequence gap it leaves, if
-      // it is the newest; carrying probes to subscribers would only cost them bandwidth.
-      if (((seq + this.#seqOffset - this.#highestOutSeq) & 0xffff) === 1) this.#seqOffset = (this.#seqOffset - 1) & 0xffff;
+      // Padding-only packet (bandwidth probing): carrying probes to subscribers would only cost
+      // them bandwidth.
+      this.#closeUp(seq);
       return DROP;
     }
-    const outSeq = (seq + this.#seqOffset) & 0xffff;
+    const offset = this.#offsetFor(seq);
+    if (offset < 0) return DROP;
+    const outSeq = (seq + offset) & 0xffff;
     const outTs = (timestamp + this.#tsOffset) >>> 0;
     if (((outSeq - this.#highestOutSeq) & 0xffff) < 0x8000) {
       this.#highestOutSeq = outSeq;
@@ -169,6 +182,66 @@ export class RtpRewriter {
     this.#outSeq = outSeq;
     this.#outTs = outTs;
     return outSeq;
+  }
+
+  /**
+   * The consumer drops this packet (its frame is above the temporal layer forwarded): its sequence
+   * number is closed up, so the subscriber sees no gap. Nothing happens before the sync.
+   */
+  drop(seq: number): void {
+    if (!this.#needsSync && this.#inWindow(seq)) this.#closeUp(seq);
+  }
+
+  /** Whether `seq` is at or after the sync point (which trails the newest packet, for wrap-around). */
+  #inWindow(seq: number): boolean {
+    const sinceSync = (seq - this.#syncSeq) & 0xffff;
+    if (sinceSync >= 0x8000) return false;
+    if (sinceSync > 0x4000) this.#syncSeq = (seq - 0x4000) & 0xffff;
+    return true;
+  }
+
+  /**
+   * Closes the output sequence number of a dropped packet, when it is the newest input: the
+   * packets after it move down by one. A dropped packet older than the newest (late) leaves its
+   * number as a gap: the packets after it are already sent.
+   */
+  #closeUp(seq: number): void {
+    const ahead = (seq - this.#newestIn) & 0xffff;
+    if (ahead === 0 || ahead >= 0x8000) return;
+    this.#newestIn = seq;
+    const from = (seq + 1) & 0xffff;
+    const last = (this.#changeCount - 1) % OFFSET_CHANGES;
+    if (this.#changeCount > 0 && this.#changeFrom[last] === seq) {
+      this.#changeFrom[last] = from; // a run of drops: one change
+    } else {
+      const i = this.#changeCount % OFFSET_CHANGES;
+      this.#changeFrom[i] = from;
+      this.#changePrevOffset[i] = this.#seqOffset;
+      this.#changeCount++;
+    }
+    this.#seqOffset = (this.#seqOffset - 1) & 0xffff;
+  }
+
+  /**
+   * The sequence offset for input `seq`: the current one for a new packet, or for a late one the
+   * offset that held before the drops that came after it; -1 when that is forgotten.
+   */
+  #offsetFor(seq: number): number {
+    const ahead = (seq - this.#newestIn) & 0xffff;
+    if (ahead !== 0 && ahead < 0x8000) {
+      this.#newestIn = seq;
+      return this.#seqOffset;
+    }
+    let offset = this.#seqOffset;
+    const kept = Math.min(this.#changeCount, OFFSET_CHANGES);
+    for (let k = 0; k < kept; k++) {
+      const i = (this.#changeCount - 1 - k) % OFFSET_CHANGES;
+      const after = (this.#changeFrom[i]! - seq) & 0xffff;
+      if (after === 0 || after >= 0x8000) return offset; // this change (and all older) apply to seq
+      offset = this.#changePrevOffset[i]!;
+      if (k === OFFSET_CHANGES - 1 && this.#changeCount > OFFSET_CHANGES) return -1;
+    }
+    return offset;
   }
 
   /** The output timestamp of the packet `map` accepted last. */

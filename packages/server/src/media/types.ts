@@ -54,7 +54,7 @@ export interface ProducerStats {
   height?: number;
   consumers: number;
   /** Simulcast: each spatial layer, lowest first (absent for a single encoding). */
-  layers?: { rid: string; ssrc: number; width: number; height: number; bitrate: number; active: boolean }[];
+  layers?: { rid: string; ssrc: number; width: number; height: number; bitrate: number; active: boolean; frameRates: number[] }[];
 }
 
 export interface ConsumerStats {
@@ -92,4 +92,11 @@ export interface ConsumerStats {
   qualityDisabled?: boolean;
   /** Probe padding packets sent on the RTX SSRC. */
   paddingPackets?: number;
+  /**
+   * VP8 temporal layers: the TID forwarded up to and the one wanted (3: all; from the subscriber's
+   * preferredFrameRate), and the frames dropped as above it.
+   */
+  currentTemporalLayer?: number;
+  targetTemporalLayer?: number;
+  temporalFramesDropped?: number;
 }

@@ -455,6 +455,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     const subscription = this.#ownSubscription(connection, subscriberId);
     subscription.setReceive(changes);
     if (changes.preferredResolution !== undefined) subscription.setPreferredResolution(changes.preferredResolution);
+    if (changes.preferredFrameRate !== undefined) subscription.setPreferredFrameRate(changes.preferredFrameRate);
     if (changes.captions !== undefined) subscription.setCaptions(changes.captions);
   }
 

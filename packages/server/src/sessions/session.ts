@@ -284,6 +284,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       subscribeToAudio: options.audio,
       subscribeToVideo: options.video,
       preferredResolution: options.preferredResolution ?? null,
+      preferredFrameRate: options.preferredFrameRate ?? null,
       subscribeToCaptions: options.captions ?? false,
       audioFallbackEnabled: options.audioFallbackEnabled ?? true,
       connectTimeoutMs: this.#media.connectTimeoutMs,

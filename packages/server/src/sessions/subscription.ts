@@ -27,6 +27,8 @@ export interface SubscriptionInit {
   subscribeToVideo: boolean;
   /** Routed simulcast: the picture size wanted (OpenTok's preferredResolution); null = the best. */
   preferredResolution?: { width: number; height: number } | null;
+  /** Routed VP8 temporal layers: the frame rate wanted (OpenTok's preferredFrameRate); null = every frame. */
+  preferredFrameRate?: number | null;
   /** OpenTok.js subscribeToCaptions: this subscriber receives the stream's captions. */
   subscribeToCaptions?: boolean;
   /** OpenTok.js's audioFallbackEnabled (default true): may the SFU switch video off on a weak downlink? */
@@ -41,6 +43,7 @@ export interface SubscribeOptions {
   audio: boolean;
   video: boolean;
   preferredResolution?: { width: number; height: number } | null;
+  preferredFrameRate?: number | null;
   captions?: boolean;
   audioFallbackEnabled?: boolean;
 }
@@ -50,6 +53,7 @@ export interface SubscriberChanges {
   audio?: boolean;
   video?: boolean;
   preferredResolution?: { width: number; height: number } | null;
+  preferredFrameRate?: number | null;
   captions?: boolean;
 }
 
@@ -66,6 +70,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   #subscribeToVideo: boolean;
   #subscribeToCaptions: boolean;
   #preferredResolution: { width: number; height: number } | null;
+  #preferredFrameRate: number | null;
   readonly #audioFallbackEnabled: boolean;
   #transport: SubscriberTransport | null = null;
   #relayed = 0;
@@ -82,6 +87,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.#subscribeToVideo = init.subscribeToVideo;
     this.#subscribeToCaptions = init.subscribeToCaptions ?? false;
     this.#preferredResolution = init.preferredResolution ?? null;
+    this.#preferredFrameRate = init.preferredFrameRate ?? null;
     this.#audioFallbackEnabled = init.audioFallbackEnabled ?? true;
     this.#connectTimeoutMs = init.connectTimeoutMs;
     this.#disconnectGraceMs = init.disconnectGraceMs;
@@ -122,7 +128,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     transport.consume([...this.stream.producers]);
     this.#watchVideoQuality();
     this.#applyPauses();
-    this.#applyPreferredResolution();
+    this.#applyPreferences();
     this.#watch = new TransportWatch(transport, {
       connectTimeoutMs: this.#connectTimeoutMs,
       disconnectGraceMs: this.#disconnectGraceMs,
@@ -168,15 +174,35 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   setPreferredResolution(resolution: { width: number; height: number } | null): void {
     if (this.#closed) return;
     this.#preferredResolution = resolution === null ? null : { width: resolution.width, height: resolution.height };
-    this.#applyPreferredResolution();
+    this.#applyPreferences();
   }
 
   get preferredResolution(): { width: number; height: number } | null {
     return this.#preferredResolution;
   }
 
-  #applyPreferredResolution(): void {
-    for (const consumer of this.consumers) if (consumer.kind === 'video') consumer.setPreferredResolution(this.#preferredResolution);
+  /**
+   * setPreferredFrameRate: routed, the SFU forwards this subscriber the VP8 temporal layers whose
+   * measured frame rate covers it (frames above are dropped); null goes back to every frame. A
+   * stream without temporal layers is unaffected.
+   */
+  setPreferredFrameRate(frameRate: number | null): void {
+    if (this.#closed) return;
+    this.#preferredFrameRate = frameRate;
+    this.#applyPreferences();
+  }
+
+  get preferredFrameRate(): number | null {
+    return this.#preferredFrameRate;
+  }
+
+  /** Hands the preferred resolution and frame rate to the video consumers. */
+  #applyPreferences(): void {
+    for (const consumer of this.consumers) {
+      if (consumer.kind !== 'video') continue;
+      consumer.setPreferredResolution(this.#preferredResolution);
+      consumer.setPreferredFrameRate(this.#preferredFrameRate);
+    }
   }
 
   #applyPauses(): void {
@@ -200,6 +226,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
       subscribeToAudio: this.#subscribeToAudio,
       subscribeToVideo: this.#subscribeToVideo,
       preferredResolution: this.#preferredResolution,
+      preferredFrameRate: this.#preferredFrameRate,
       relayed: this.#relayed,
       closed: this.#closed,
       transport: this.#transport?.dump() ?? null,

@@ -529,6 +529,7 @@ export class SignalingServer {
             audio: message.subscribeToAudio ?? true,
             video: message.subscribeToVideo ?? true,
             preferredResolution: message.preferredResolution ?? null,
+            preferredFrameRate: message.preferredFrameRate ?? null,
             captions: message.subscribeToCaptions ?? false,
             audioFallbackEnabled: message.audioFallbackEnabled ?? true,
           });
@@ -559,6 +560,7 @@ export class SignalingServer {
           ...(message.subscribeToAudio === undefined ? {} : { audio: message.subscribeToAudio }),
           ...(message.subscribeToVideo === undefined ? {} : { video: message.subscribeToVideo }),
           ...(message.preferredResolution === undefined ? {} : { preferredResolution: message.preferredResolution }),
+          ...(message.preferredFrameRate === undefined ? {} : { preferredFrameRate: message.preferredFrameRate }),
           ...(message.subscribeToCaptions === undefined ? {} : { captions: message.subscribeToCaptions }),
         });
         break;

@@ -1,0 +1,126 @@
+// VP8 temporal layers through the SFU in real Chromium: a 720p camera published as simulcast with
+// L1T3 (the SDK asks for it), two subscribers of it on one page, one with preferredFrameRate 7.5
+// decoding a clearly lower frame rate than the other at the same picture size, then 2 fps (T0
+// only, a quarter), and setPreferredFrameRate(null) bringing it back to the full rate. Also prints what Chromium really
+// sends per temporal layer (the SFU's measured rates, and how often the layer-sync bit is set).
+// Rates are compared with each other, never with fixed figures: the loaded machine decides how
+// many frames Chromium encodes. Every wait is for a condition with a generous timeout.
+
+import type { TestPage } from '@colloquy/testing/browser';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MediaApp, publish720p, subStats, waitForStats } from './media-app.js';
+
+let m: MediaApp;
+
+beforeAll(async () => {
+  m = await MediaApp.start();
+});
+afterEach(async () => m.closePages());
+afterAll(async () => m?.close());
+
+/**
+ * TID and layer-sync bit of a VP8 payload that starts a frame (RFC 7741 §4.2: X, then I (7 or 15
+ * bits), L, T/K bytes), or null.
+ */
+function temporalOf(p: Buffer): { tid: number; sync: boolean } | null {
+  if (p.length < 2 || (p[0]! & 0x97) !== 0x90) return null; // X=1, S=1, partition 0
+  const x = p[1]!;
+  if (!(x & 0x20)) return null; // no TID
+  let i = 2;
+  if (x & 0x80) i += p[i]! & 0x80 ? 2 : 1;
+  if (x & 0x40) i += 1;
+  return i < p.length ? { tid: p[i]! >> 6, sync: (p[i]! & 0x20) !== 0 } : null;
+}
+
+/** Frames each subscriber key decoded per second over a window of `ms` (getStats framesDecoded), and its picture width. */
+async function decodeRates(p: TestPage, keys: string[], ms: number): Promise<Record<string, { fps: number; width: number; frames: number }>> {
+  const first = await subStats(p);
+  const t0 = Date.now();
+  await p.page.waitForTimeout(ms);
+  const last = await subStats(p);
+  const seconds = (Date.now() - t0) / 1000;
+  const out: Record<string, { fps: number; width: number; frames: number }> = {};
+  for (const k of keys) out[k] = { fps: Math.round(((last[k]!.framesDecoded - first[k]!.framesDecoded) / seconds) * 10) / 10, width: last[k]!.width, frames: last[k]!.framesDecoded };
+  return out;
+}
+
+/** Measures windows until `test` holds (or the time is up, then throws with the last figures). */
+async function waitForRates(
+  p: TestPage,
+  keys: string[],
+  test: (r: Record<string, { fps: number; width: number; frames: number }>) => boolean,
+  what: string,
+  timeoutMs = 90_000,
+): Promise<Record<string, { fps: number; width: number; frames: number }>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Record<string, { fps: number; width: number; frames: number }> = {};
+  while (Date.now() < deadline) {
+    last = await decodeRates(p, keys, 4000);
+    if (test(last)) return last;
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
+
+describe('VP8 temporal layers', { timeout: 300_000 }, () => {
+  it('a subscriber preferring 7.5 fps (then 2) decodes a clearly lower frame rate than one taking every frame; null restores it', async () => {
+    const { sessionId, b, streamId } = await publish720p(m);
+    const video = m.t.server.sessions.live(sessionId)!.streams.get(streamId)!.producer('video')!;
+
+    // What Chromium sends on the top layer: frames per TID and how many carry the layer-sync bit.
+    const perTid = [0, 0, 0, 0];
+    const syncPerTid = [0, 0, 0, 0];
+    const stopTap = video.addRtpListener((packet) => {
+      const t = temporalOf(packet.payload);
+      if (t === null) return;
+      perTid[t.tid]!++;
+      if (t.sync) syncPerTid[t.tid]!++;
+    });
+
+    await b.page.waitForFunction((id) => (window as any).streams.has(id), streamId);
+    await b.page.evaluate((id) => {
+      const w = window as any;
+      w.subscribeTo(id, { key: 'low', preferredFrameRate: 7.5 });
+      w.subscribeTo(id, { key: 'full' });
+    }, streamId);
+    const low = `${streamId}:low`;
+    const full = `${streamId}:full`;
+    const keys = [low, full];
+
+    // Both decode the top layer (the same picture size), frames rising.
+    const started = await waitForStats(b, (s) => keys.every((k) => (s[k]?.width ?? 0) === 1280 && s[k]!.framesDecoded > 0), 'both decoding 1280 px', 60_000);
+    await waitForStats(b, (s) => keys.every((k) => s[k]!.framesDecoded >= started[k]!.framesDecoded + 10), 'frames rising on both', 60_000);
+
+    // The SFU measured three temporal layers on the top layer.
+    const top = video.layerCount - 1;
+    const deadline = Date.now() + 30_000;
+    while (video.temporalFrameRates(top).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    const rates = video.temporalFrameRates(top);
+    console.log(`temporal layers: measured frames/s up to T0/T1/T2 on the top layer ${JSON.stringify(rates)}; frames per TID ${JSON.stringify(perTid)}, with Y ${JSON.stringify(syncPerTid)}`);
+    expect(rates.length).toBe(3);
+
+    // The 7.5 fps subscriber gets T0 (or T1 when the loaded machine's Chromium sends T0 below
+    // 7.5 fps): a clearly lower decode rate than the other (a quarter or half), at the same size.
+    const lowered = await waitForRates(b, keys, (r) => r[low]!.fps > 0 && r[full]!.fps >= 1.5 * r[low]!.fps && r[low]!.width === 1280 && r[full]!.width === 1280, 'the 7.5 fps subscriber at a lower rate');
+    const consumers = [...m.t.server.sessions.live(sessionId)!.subscriptions.values()].flatMap((s) => s.consumers).filter((c) => c.kind === 'video');
+    const byRate = consumers.map((c) => c.getStats()).sort((x, y) => (x.targetTemporalLayer ?? 0) - (y.targetTemporalLayer ?? 0));
+    console.log(`temporal layers: preferredFrameRate 7.5 decodes ${lowered[low]!.fps} fps at T${byRate[0]!.currentTemporalLayer}, no preference ${lowered[full]!.fps} fps (both ${lowered[full]!.width} px); top layer measured ${JSON.stringify(video.temporalFrameRates(top))}`);
+    expect(byRate[0]!.currentTemporalLayer).toBeLessThan(2);
+    expect(byRate[1]!.currentTemporalLayer).toBe(3);
+    expect(byRate[0]!.temporalFramesDropped).toBeGreaterThan(0);
+    expect(byRate[1]!.temporalFramesDropped).toBe(0);
+
+    // 2 fps: below every layer, so T0 only, a quarter of the frames (TL0PICIDX and picture IDs
+    // rewritten on every frame forwarded, the decoder never waits).
+    await b.page.evaluate((key) => (window as any).subs.get(key).setPreferredFrameRate(2), low);
+    const quarter = await waitForRates(b, keys, (r) => r[low]!.fps > 0 && r[full]!.fps >= 2.5 * r[low]!.fps && r[low]!.width === 1280, 'the 2 fps subscriber at T0');
+    console.log(`temporal layers: preferredFrameRate 2 decodes ${quarter[low]!.fps} fps (T${consumers.map((c) => c.currentTemporalLayer).sort()[0]}), no preference ${quarter[full]!.fps} fps`);
+    expect(consumers.map((c) => c.currentTemporalLayer).sort()).toEqual([0, 3]);
+
+    // No preference any more: back to every frame (up at the next layer-sync frame or keyframe).
+    await b.page.evaluate((key) => (window as any).subs.get(key).setPreferredFrameRate(null), low);
+    const restored = await waitForRates(b, keys, (r) => r[low]!.fps >= 0.75 * r[full]!.fps && r[full]!.fps > 0 && r[low]!.width === 1280, 'the subscriber back at the full rate');
+    console.log(`temporal layers: after setPreferredFrameRate(null) ${restored[low]!.fps} fps vs ${restored[full]!.fps} fps`);
+    expect(consumers.map((c) => c.getStats().currentTemporalLayer)).toEqual([3, 3]);
+    stopTap();
+  });
+});
