@@ -5,6 +5,33 @@
  * `makeCanvasTrack(width = 1280, height = 720)`: a "screen", a canvas with moving text captured at
  * 15 fps, with contentHint 'detail' as screen sharing has. Returns the MediaStreamTrack.
  */
+/**
+ * `makeNoiseTrack(width, height, fps)`: a canvas track showing one of eight precomputed frames of
+ * random grey blocks at random each frame, so that no frame predicts the next: a source that
+ * fills whatever bitrate the encoder is given (the way a detailed, moving camera picture wants
+ * more than a weak uplink carries), at the cost of a drawImage per frame.
+ */
+export const NOISE_TRACK_SCRIPT = `function makeNoiseTrack(width = 640, height = 360, fps = 30) {
+  const canvas = document.createElement('canvas');
+  canvas.width = width; canvas.height = height;
+  const ctx = canvas.getContext('2d');
+  const frames = [];
+  for (let f = 0; f < 8; f++) {
+    const frame = document.createElement('canvas');
+    frame.width = width; frame.height = height;
+    const fctx = frame.getContext('2d');
+    const image = fctx.createImageData(width, height);
+    for (let i = 0; i < image.data.length; i += 4) {
+      const v = (Math.random() * 256) | 0;
+      image.data[i] = v; image.data[i + 1] = (v * 7) & 255; image.data[i + 2] = (v * 13) & 255; image.data[i + 3] = 255;
+    }
+    fctx.putImageData(image, 0, 0);
+    frames.push(frame);
+  }
+  setInterval(() => ctx.drawImage(frames[(Math.random() * frames.length) | 0], 0, 0), 1000 / fps);
+  return canvas.captureStream(fps).getVideoTracks()[0];
+}`;
+
 export const CANVAS_TRACK_SCRIPT = `function makeCanvasTrack(width = 1280, height = 720) {
   const canvas = document.createElement('canvas');
   canvas.width = width; canvas.height = height;
