@@ -187,7 +187,7 @@ window.media = {
       tracks.push(...stream.getTracks());
     }
     if (screen) tracks.push(makeCanvasTrack());
-    if (video && noise) tracks.push(makeNoiseTrack(width, height));
+    if (video && noise) tracks.push(makeNoiseTrack(width, height, 15));
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
     for (const track of tracks) {
       const init = { direction: 'sendonly' };
@@ -235,7 +235,7 @@ window.media = {
   async stats(transportId) {
     const pc = pcs.get(transportId);
     const report = await pc.getStats();
-    const out = { inbound: {}, outbound: {}, remoteInbound: {}, availableOutgoingBitrate: null, pairBytesSent: 0, connectionState: pc.connectionState };
+    const out = { inbound: {}, outbound: {}, availableOutgoingBitrate: null, pairBytesSent: 0, connectionState: pc.connectionState };
     let selectedPair = null;
     for (const s of report.values()) if (s.type === 'transport' && s.selectedCandidatePairId) selectedPair = s.selectedCandidatePairId;
     for (const s of report.values()) {
@@ -247,9 +247,6 @@ window.media = {
         out.outbound[s.kind] = { packetsSent: s.packetsSent, bytesSent: s.bytesSent, frameWidth: s.frameWidth, frameHeight: s.frameHeight,
           headerBytesSent: s.headerBytesSent, framesPerSecond: s.framesPerSecond, encoderImplementation: s.encoderImplementation, qualityLimitationReason: s.qualityLimitationReason,
           retransmittedPacketsSent: s.retransmittedPacketsSent, targetBitrate: s.targetBitrate };
-      } else if (s.type === 'remote-inbound-rtp') {
-        // What the SFU's receiver reports say of our packets: loss on the wire, before retransmission.
-        out.remoteInbound[s.kind] = { packetsLost: s.packetsLost, fractionLost: s.fractionLost };
       } else if (s.type === 'candidate-pair' && s.id === selectedPair) {
         out.availableOutgoingBitrate = s.availableOutgoingBitrate ?? null;
         out.pairBytesSent = s.bytesSent ?? 0;

@@ -3,8 +3,7 @@
 // and each second we read what the browser sent (getStats outbound-rtp bytesSent, its estimate
 // availableOutgoingBitrate), what the SFU received (its producers' bytes), and the loss on the
 // wire as the SFU saw it: transport-wide sequence numbers reported lost in our transport
-// feedback (transport-cc mode) and the media SSRC's losses our receiver reports told the browser
-// (remote-inbound-rtp, both modes).
+// feedback (transport-cc mode); in either mode, what was sent and did not arrive (deliveredLoss).
 
 import type { PublisherTransport } from '@colloquy/server';
 import type { Page } from 'playwright-core';
@@ -24,8 +23,6 @@ export interface UplinkSample {
   receivedKbps: number;
   /** Packets of the interval reported lost in our transport feedback, %; null without transport-cc. */
   feedbackLossPercent: number | null;
-  /** Video packets lost on the wire per our receiver reports (remote-inbound-rtp), % of video packets sent; null before the first report. */
-  reportLossPercent: number | null;
   /** Video frame width sent. */
   width: number;
 }
@@ -34,7 +31,6 @@ interface PageStats {
   availableOutgoingBitrate: number | null;
   pairBytesSent: number;
   outbound: Record<string, { packetsSent?: number; bytesSent?: number; headerBytesSent?: number; frameWidth?: number; targetBitrate?: number } | undefined>;
-  remoteInbound: Record<string, { packetsLost?: number } | undefined>;
 }
 
 /**
@@ -75,9 +71,6 @@ export async function sampleUplink(
     await new Promise((r) => setTimeout(r, Math.max(0, start + second * 1000 - performance.now())));
     const now = await read();
     const elapsed = (now.at - previous.at) / 1000;
-    const videoSent = (now.page.outbound['video']?.packetsSent ?? 0) - (previous.page.outbound['video']?.packetsSent ?? 0);
-    const lostNow = now.page.remoteInbound['video']?.packetsLost;
-    const lostBefore = previous.page.remoteInbound['video']?.packetsLost ?? 0;
     const reported = now.reported - previous.reported;
     const sample: UplinkSample = {
       second,
@@ -87,7 +80,6 @@ export async function sampleUplink(
       availableKbps: now.page.availableOutgoingBitrate === null ? null : Math.round(now.page.availableOutgoingBitrate / 1000),
       receivedKbps: kbps(now.received - previous.received, elapsed),
       feedbackLossPercent: now.feedback && reported > 0 ? round1(((now.lost - previous.lost) * 100) / reported) : null,
-      reportLossPercent: lostNow === undefined || videoSent <= 0 ? null : round1((Math.max(0, lostNow - lostBefore) * 100) / videoSent),
       width: now.page.outbound['video']?.frameWidth ?? 0,
     };
     samples.push(sample);
@@ -96,6 +88,16 @@ export async function sampleUplink(
   }
   await page.evaluate((id) => (window as any).media.close(id), transportId);
   return samples;
+}
+
+/**
+ * The share of RTP bytes sent over `samples` that the SFU did not receive, % (either mode; within a
+ * second, bytes in the bottleneck queue blur it, so judge it over several).
+ */
+export function deliveredLoss(samples: UplinkSample[]): number {
+  const sent = samples.reduce((n, s) => n + s.sentKbps, 0);
+  const received = samples.reduce((n, s) => n + s.receivedKbps, 0);
+  return sent > 0 ? round1(Math.max(0, ((sent - received) * 100) / sent)) : 0;
 }
 
 /** The first second from which every sample's sent bitrate stays within [low, high] kbps; null if it never does. */

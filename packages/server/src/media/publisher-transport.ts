@@ -10,7 +10,7 @@ import {
   RtcpPayloadSpecificFeedback,
   RtcpSrPacket,
   type GenericNack,
-  type RTCRtpCodecParameters,
+  RTCRtpCodecParameters,
   type RTCRtpReceiver,
   type RTCRtpTransceiver,
   type RtcpPacket,
@@ -55,6 +55,9 @@ interface ReceiverInternals {
   nackCountBySsrc: Record<number, number | undefined>;
   rtcpSsrc: number;
 }
+
+/** Where a publisher's own estimator starts in transport-cc mode (capped by the session's cap). */
+const START_BITRATE = 1_000_000;
 
 export class PublisherTransport extends PeerTransport<PublisherTransportEvents> {
   readonly kind = 'publisher';
@@ -149,9 +152,10 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     // Answer with exactly one codec (and its RTX), so the browser sends what consumers expect.
     // Simulcast goes without RTX: werift cannot tell whose repair an RTX packet of a rid stream
     // is, so Chromium answers NACKs on the media SSRCs instead (the rewriter takes duplicates).
-    transceiver.codecs = transceiver.codecs.filter(
-      (c) => c === chosen || (!simulcast && c.name.toLowerCase() === 'rtx' && c.parameters?.includes(`apt=${chosen.payloadType}`)),
-    );
+    const answered = kind === 'video' && this.uplinkEstimation === 'transport-cc' ? this.#withStartBitrate(chosen) : chosen;
+    transceiver.codecs = transceiver.codecs
+      .filter((c) => c === chosen || (!simulcast && c.name.toLowerCase() === 'rtx' && c.parameters?.includes(`apt=${chosen.payloadType}`)))
+      .map((c) => (c === chosen ? answered : c));
     transceiver.setDirection('recvonly');
     const internals = receiver as unknown as ReceiverInternals;
     if (simulcast) nackPerSsrc(receiver);
@@ -195,6 +199,18 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       this.#producers = this.#producers.filter((p) => p !== producer);
     });
     return producer;
+  }
+
+  /**
+   * The video codec as answered in transport-cc mode: with `x-google-start-bitrate`, where
+   * Chromium's estimator starts (its default, 300 kbps, leaves a simulcast publisher on its lowest
+   * layer until probes succeed, and probes measured through a busy server often fall short).
+   * Chromium reads it from the answer's fmtp. The producer keeps the offered parameters.
+   */
+  #withStartBitrate(codec: RTCRtpCodecParameters): RTCRtpCodecParameters {
+    const kbps = Math.round(Math.min(this.#bitrate.max, START_BITRATE) / 1000);
+    const parameters = [codec.parameters, `x-google-start-bitrate=${kbps}`].filter((p) => p).join(';');
+    return new RTCRtpCodecParameters({ ...codec, parameters });
   }
 
   protected onStateChange(state: TransportState): void {

@@ -1,6 +1,6 @@
 // A publisher's uplink in real Chromium, with the transport feedback we send (transport-cc mode,
 // the default): Chromium in a network namespace behind an 800 kbps tbf uplink publishes a source
-// that wants more (noise at 480x270), and its own estimator must find the limit and keep loss low;
+// that wants more (noise at 480x270, 15 fps), and its own estimator must find the limit and keep loss low;
 // on an unlimited link it must still reach the session cap. Each second's figures are printed
 // (bench/media/uplink.bench.ts compares with REMB-only). Needs root for the namespace (CI runs as
 // root): without it the test fails, it does not skip.
@@ -10,7 +10,7 @@
 // target) and is asserted only with COLLOQUY_TEST_UPLINK_STRICT=1.
 
 import { launchChromium, type TestBrowser } from '@colloquy/testing/browser';
-import { sampleUplink, settledAt, startMediaHarness, type MediaHarness, type UplinkSample } from '@colloquy/testing/media';
+import { deliveredLoss, sampleUplink, settledAt, startMediaHarness, type MediaHarness, type UplinkSample } from '@colloquy/testing/media';
 import { chromiumInNamespace, createVethNamespace, type VethNamespace } from '@colloquy/testing/netem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -65,7 +65,7 @@ describe('publisher uplink with our transport feedback', () => {
     console.log(
       `uplink ${LINK_KBPS} kbps: RTP rate settled in [600, ${LINK_KBPS}] at ${settled ?? 'never'} s; from 9 s on: mean RTP ${meanSent} kbps, ` +
         `estimate ${Math.min(...after.map((s) => s.availableKbps ?? 0))}–${Math.max(...after.map((s) => s.availableKbps ?? 0))} kbps, ` +
-        `mean loss ${lossAfter.toFixed(2)} %; feedback ${JSON.stringify(feedback)}`,
+        `mean loss ${lossAfter.toFixed(2)} % by our feedback, ${deliveredLoss(after)} % of the RTP bytes sent not received; feedback ${JSON.stringify(feedback)}`,
     );
     // Feedback went out and covered the packets (the ones of the last 50 ms may be unreported).
     expect(feedback.messages).toBeGreaterThan(100);
