@@ -7,7 +7,7 @@
  */
 /**
  * `makeNoiseTrack(width, height, fps)`: a canvas track showing one of eight precomputed frames of
- * random grey blocks at random each frame, so that no frame predicts the next: a source that
+ * random 4x4-pixel blocks at random each frame, so that no frame predicts the next: a source that
  * fills whatever bitrate the encoder is given (the way a detailed, moving camera picture wants
  * more than a weak uplink carries), at the cost of a drawImage per frame.
  */
@@ -20,12 +20,13 @@ export const NOISE_TRACK_SCRIPT = `function makeNoiseTrack(width = 640, height =
     const frame = document.createElement('canvas');
     frame.width = width; frame.height = height;
     const fctx = frame.getContext('2d');
-    const image = fctx.createImageData(width, height);
-    for (let i = 0; i < image.data.length; i += 4) {
-      const v = (Math.random() * 256) | 0;
-      image.data[i] = v; image.data[i + 1] = (v * 7) & 255; image.data[i + 2] = (v * 13) & 255; image.data[i + 3] = 255;
+    for (let y = 0; y < height; y += 4) {
+      for (let x = 0; x < width; x += 4) {
+        const v = (Math.random() * 256) | 0;
+        fctx.fillStyle = 'rgb(' + v + ',' + ((v * 7) & 255) + ',' + ((v * 13) & 255) + ')';
+        fctx.fillRect(x, y, 4, 4);
+      }
     }
-    fctx.putImageData(image, 0, 0);
     frames.push(frame);
   }
   setInterval(() => ctx.drawImage(frames[(Math.random() * frames.length) | 0], 0, 0), 1000 / fps);

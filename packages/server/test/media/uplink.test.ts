@@ -5,9 +5,10 @@
 // (bench/media/uplink.bench.ts compares with REMB-only). Needs root for the namespace (CI runs as
 // root): without it the test fails, it does not skip.
 //
-// Asserted is what holds on a loaded 2-core machine; the acceptance figure "RTP rate within
-// 600–800 kbps from 10 s on" depends on the encoder keeping up (a starved CPU encodes below its
-// target) and is asserted only with COLLOQUY_TEST_UPLINK_STRICT=1.
+// Asserted is what holds on a loaded 2-core machine. The acceptance figure "RTP rate within
+// 600–800 kbps from 10 s on" is NOT met here: behind the limit Chromium keeps its encoder target at
+// about half its own (correct) estimate, so the RTP rate is 350–470 kbps (see media/README.md);
+// it is asserted only with COLLOQUY_TEST_UPLINK_STRICT=1, which fails today.
 
 import { launchChromium, type TestBrowser } from '@colloquy/testing/browser';
 import { deliveredLoss, sampleUplink, settledAt, startMediaHarness, type MediaHarness, type UplinkSample } from '@colloquy/testing/media';
