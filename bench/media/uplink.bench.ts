@@ -8,7 +8,7 @@
 // mode RUNS runs, medians per second, then per run: when the RTP rate settled in [SETTLE_LOW,
 // RATE_KBPS] kbps for good (every later second within), and from 6 s on the mean rates and the
 // share of what was sent that did not arrive.
-//   RUNS=3 SECONDS=20 RATE_KBPS=800 npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
+//   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
 
 import { launchChromium } from '@colloquy/testing/browser';
 import { deliveredLoss, sampleUplink, settledAt, startMediaHarness, type UplinkSample } from '@colloquy/testing/media';
@@ -20,6 +20,8 @@ const RUNS = envInt('RUNS', 3);
 const SECONDS = envInt('SECONDS', 20);
 const RATE_KBPS = envInt('RATE_KBPS', 800);
 const SETTLE_LOW = envInt('SETTLE_LOW', 600);
+/** How long the rate limiter queues before it drops (tbf latency; a home router: 300 ms). */
+const QUEUE_MS = envInt('QUEUE_MS', 300);
 const MODES: UplinkEstimation[] = ['remb', 'transport-cc'];
 
 const ns = createVethNamespace('uplinkb');
@@ -29,7 +31,7 @@ const harness = await startMediaHarness({
   rooms: Object.fromEntries(MODES.map((m) => [m, { uplinkEstimation: m }])),
 });
 const browser = await launchChromium({ executablePath: wrapper.path, args: [`--unsafely-treat-insecure-origin-as-secure=${new URL(harness.url).origin}`] });
-ns.impair('up', { rateKbps: RATE_KBPS });
+ns.impair('up', { rateKbps: RATE_KBPS, queueMs: QUEUE_MS });
 console.log(`uplink: ${ns.qdiscs('up')}`);
 
 try {
