@@ -2,20 +2,26 @@
 // with raw RTCPeerConnection code, and JSON endpoints that call the media engine directly
 // (POST /publish: offer -> answer; /subscribe -> offer; /answer; /candidate; /close).
 
-import { MediaEngine, type PublisherTransport, type Router, type SubscriberTransport, type VideoCodecName } from '@colloquy/server';
+import { MediaEngine, type PublisherTransport, type Router, type SubscriberTransport, type UplinkEstimation, type VideoCodecName } from '@colloquy/server';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { pino } from 'pino';
 import type { Page } from 'playwright-core';
-import { CANVAS_TRACK_SCRIPT } from './page-scripts.js';
+import { CANVAS_TRACK_SCRIPT, NOISE_TRACK_SCRIPT } from './page-scripts.js';
 
 export interface MediaHarness {
   url: string;
   engine: MediaEngine;
   /** The router for a room, created on first use with these options. */
-  router(room: string, options?: { videoCodec?: VideoCodecName; maxIncomingBitrate?: number }): Router;
+  router(room: string, options?: RoomOptions): Router;
   publishers: Map<string, PublisherTransport>;
   subscribers: Map<string, SubscriberTransport>;
   close(): Promise<void>;
+}
+
+export interface RoomOptions {
+  videoCodec?: VideoCodecName;
+  maxIncomingBitrate?: number;
+  uplinkEstimation?: UplinkEstimation;
 }
 
 export interface MediaHarnessOptions {
@@ -23,7 +29,12 @@ export interface MediaHarnessOptions {
   portRange?: [number, number];
   maxIncomingBitrate?: number;
   /** Per-room settings used when a page names a room that does not exist yet. */
-  rooms?: Record<string, { videoCodec?: VideoCodecName; maxIncomingBitrate?: number }>;
+  rooms?: Record<string, RoomOptions>;
+  /**
+   * The address the page server listens on and the SFU announces and binds (default 127.0.0.1):
+   * e.g. a netem namespace's hostAddress, for a browser inside the namespace.
+   */
+  host?: string;
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -50,8 +61,11 @@ export async function firstFrameJoin(page: Page, producerIds: string[], timeoutM
 }
 
 export async function startMediaHarness(options: MediaHarnessOptions = {}): Promise<MediaHarness> {
+  const host = options.host ?? '127.0.0.1';
   const engine = new MediaEngine({
     logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }),
+    announcedIps: [host],
+    listenIp: host,
     ...(options.portRange ? { portRange: options.portRange } : {}),
     ...(options.maxIncomingBitrate ? { maxIncomingBitrate: options.maxIncomingBitrate } : {}),
   });
@@ -124,11 +138,11 @@ export async function startMediaHarness(options: MediaHarnessOptions = {}): Prom
       }
     })();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://${host}:${port}/`,
     engine,
     router,
     publishers,
@@ -162,19 +176,29 @@ function gathered(pc) {
   });
 }
 ${CANVAS_TRACK_SCRIPT}
+${NOISE_TRACK_SCRIPT}
 window.media = {
-  async publish({ room = 'default', audio = true, video = true, screen = false, width = 640, height = 480, maxBitrate } = {}) {
+  /** noise: the video is makeNoiseTrack's (a source that wants any bitrate), not the fake camera. */
+  async publish({ room = 'default', audio = true, video = true, screen = false, noise = false, width = 640, height = 480, maxBitrate } = {}) {
     const tracks = [];
-    if (audio || (video && !screen)) {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio, video: video && !screen ? { width, height, frameRate: 30 } : false });
+    const camera = video && !screen && !noise;
+    if (audio || camera) {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio, video: camera ? { width, height, frameRate: 30 } : false });
       tracks.push(...stream.getTracks());
     }
     if (screen) tracks.push(makeCanvasTrack());
+    if (video && noise) tracks.push(makeNoiseTrack(width, height, 15));
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
     for (const track of tracks) {
       const init = { direction: 'sendonly' };
       if (track.kind === 'video' && maxBitrate) init.sendEncodings = [{ maxBitrate }];
-      pc.addTransceiver(track, init);
+      const { sender } = pc.addTransceiver(track, init);
+      // Noise: the bitrate is what is measured, so a busy CPU lowers the frame rate, not the size.
+      if (track.kind === 'video' && noise) {
+        const params = sender.getParameters();
+        params.degradationPreference = 'maintain-resolution';
+        await sender.setParameters(params).catch(() => {});
+      }
     }
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
@@ -211,7 +235,7 @@ window.media = {
   async stats(transportId) {
     const pc = pcs.get(transportId);
     const report = await pc.getStats();
-    const out = { inbound: {}, outbound: {}, availableOutgoingBitrate: null, connectionState: pc.connectionState };
+    const out = { inbound: {}, outbound: {}, availableOutgoingBitrate: null, pairBytesSent: 0, connectionState: pc.connectionState };
     let selectedPair = null;
     for (const s of report.values()) if (s.type === 'transport' && s.selectedCandidatePairId) selectedPair = s.selectedCandidatePairId;
     for (const s of report.values()) {
@@ -221,9 +245,11 @@ window.media = {
           decoderImplementation: s.decoderImplementation, codecId: s.codecId };
       } else if (s.type === 'outbound-rtp') {
         out.outbound[s.kind] = { packetsSent: s.packetsSent, bytesSent: s.bytesSent, frameWidth: s.frameWidth, frameHeight: s.frameHeight,
-          framesPerSecond: s.framesPerSecond, encoderImplementation: s.encoderImplementation, qualityLimitationReason: s.qualityLimitationReason };
+          headerBytesSent: s.headerBytesSent, framesPerSecond: s.framesPerSecond, encoderImplementation: s.encoderImplementation, qualityLimitationReason: s.qualityLimitationReason,
+          retransmittedPacketsSent: s.retransmittedPacketsSent, targetBitrate: s.targetBitrate };
       } else if (s.type === 'candidate-pair' && s.id === selectedPair) {
         out.availableOutgoingBitrate = s.availableOutgoingBitrate ?? null;
+        out.pairBytesSent = s.bytesSent ?? 0;
       }
     }
     for (const kind of ['audio', 'video']) {

@@ -1,7 +1,14 @@
 // How much a publisher may send, told to its browser by REMB. Chromium obeys REMB as an upper
-// bound and, in its first two seconds without loss, jumps to it; transport-cc instead kept it at
-// 300 kbps (webrtc-notes.md). The estimate is the per-session cap unless the publisher's uplink
-// shows loss, then it backs off to what actually arrives, and climbs back 8 % per interval.
+// bound and, in its first two seconds without loss, jumps to it.
+// - 'transport-cc' (the default): we send transport-wide feedback (transport-feedback-writer.ts)
+//   and Chromium's own send-side estimator finds the real uplink; REMB only carries the session cap.
+// - 'remb' (the older way, kept to compare): no transport feedback; the REMB estimate is the cap
+//   unless the publisher's uplink shows loss, then it backs off to what actually arrives, and
+//   climbs back 8 % per interval. Chromium's loss-based estimate alone backs off only on > 10 % loss.
+
+/** How a publisher's browser learns its uplink: see above. */
+export type UplinkEstimation = 'transport-cc' | 'remb';
+export const UPLINK_ESTIMATIONS: readonly UplinkEstimation[] = ['transport-cc', 'remb'];
 
 export const REMB_INTERVAL_MS = 500;
 /** Never tell a browser less than this: below it video is not worth sending. */

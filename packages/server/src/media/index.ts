@@ -16,4 +16,5 @@ export { SrtpSendPath, type SrtpImplementation } from './srtp-path.js';
 /** @internal One parse of a received RTP packet (not on the packet path yet), for bench/media/receive.bench.ts. */
 export { RtpView } from './rtp-view.js';
 export type { VideoCodecName } from './codecs.js';
+export type { UplinkEstimation } from './bitrate-controller.js';
 export type { CodecInfo, ConsumerStats, IceCandidateInit, MediaKind, ProducerStats, TransportState } from './types.js';

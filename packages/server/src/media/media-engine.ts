@@ -12,6 +12,7 @@ import { TypedEmitter } from '../typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
 import { Router, type RouterOptions } from './router.js';
 import type { SrtpImplementation } from './srtp-path.js';
+import { UPLINK_ESTIMATIONS, type UplinkEstimation } from './bitrate-controller.js';
 import { TcpMux } from './tcp-mux.js';
 import { MUX_RECV_BUFFER_BYTES, UdpMux } from './udp-mux.js';
 
@@ -24,6 +25,8 @@ export interface MediaEngineOptions {
   portRange?: [number, number];
   /** Default most bits per second a publisher may send, for routers that do not set their own. Default 2.5 Mbps. */
   maxIncomingBitrate?: number;
+  /** How publishers learn their uplink: 'transport-cc' (default: Chromium's estimator on our feedback) or 'remb' (bitrate-controller.ts). */
+  uplinkEstimation?: UplinkEstimation;
   /** Also offer passive ICE-TCP candidates (RFC 6544), a TCP port of the range per peer connection. Default false. */
   tcp?: boolean;
   logger: Logger;
@@ -55,6 +58,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   readonly ice: IceSettings;
   readonly maxIncomingBitrate: number;
   readonly srtp: SrtpImplementation;
+  readonly uplinkEstimation: UplinkEstimation;
   readonly #logger: Logger;
   readonly #routers = new Map<string, Router>();
   /** The shared UDP port, in one-port mode. */
@@ -116,6 +120,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? DEFAULT_MAX_INCOMING_BITRATE;
     this.srtp = options.srtp ?? 'colloquy';
     if (this.srtp !== 'colloquy' && this.srtp !== 'werift') throw invalid(`srtp must be 'colloquy' or 'werift', got ${String(this.srtp)}`);
+    this.uplinkEstimation = checkUplinkEstimation(options.uplinkEstimation ?? 'transport-cc');
     this.#logger = options.logger.child({ module: 'media' });
   }
 
@@ -140,7 +145,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (videoCodec !== 'VP8' && videoCodec !== 'H264') throw invalid(`video codec must be VP8 or H264, got ${String(videoCodec)}`);
     const max = options.maxIncomingBitrate ?? this.maxIncomingBitrate;
     if (!Number.isFinite(max) || max < 100_000) throw invalid('maxIncomingBitrate must be at least 100000 bits/s');
-    const router = new Router({ id: options.id, videoCodec, maxIncomingBitrate: Math.round(max), ice: this.ice, srtp: this.srtp, logger: this.#logger });
+    const uplinkEstimation = checkUplinkEstimation(options.uplinkEstimation ?? this.uplinkEstimation);
+    const router = new Router({ id: options.id, videoCodec, maxIncomingBitrate: Math.round(max), uplinkEstimation, ice: this.ice, srtp: this.srtp, logger: this.#logger });
     this.#routers.set(router.id, router);
     router.on('close', () => this.#routers.delete(router.id));
     return router;
@@ -154,6 +160,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       tcpMux: tcpMux ? { port: tcpMux.port, ...tcpMux.stats() } : null,
       maxIncomingBitrate: this.maxIncomingBitrate,
       srtp: this.srtp,
+      uplinkEstimation: this.uplinkEstimation,
       routers: this.routers.map((r) => r.dump()),
     };
   }
@@ -170,4 +177,9 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     })();
     return this.#closing;
   }
+}
+
+function checkUplinkEstimation(value: unknown): UplinkEstimation {
+  if (!UPLINK_ESTIMATIONS.includes(value as UplinkEstimation)) throw invalid(`uplinkEstimation must be one of ${UPLINK_ESTIMATIONS.join(', ')}, got ${String(value)}`);
+  return value as UplinkEstimation;
 }

@@ -49,6 +49,9 @@ const AUDIO_EXTENSIONS = [EXT.mid, EXT.absSendTime, EXT.audioLevel];
 const VIDEO_EXTENSIONS = [EXT.mid, EXT.absSendTime, EXT.videoOrientation, EXT.videoContentType];
 /** Publishers may send simulcast: werift routes each rid's packets to its own track. */
 const PUBLISHER_VIDEO_EXTENSIONS = [...VIDEO_EXTENSIONS, EXT.rid, EXT.repairedRid];
+/** With transport-cc from publishers, every packet they send is numbered transport-wide (audio too, as libwebrtc does). */
+const PUBLISHER_TWCC_AUDIO_EXTENSIONS = [...AUDIO_EXTENSIONS, EXT.transportCc];
+const PUBLISHER_TWCC_VIDEO_EXTENSIONS = [...PUBLISHER_VIDEO_EXTENSIONS, EXT.transportCc];
 /**
  * Towards subscribers every packet carries a transport-wide sequence number, and the browser
  * answers with transport feedback: our downlink estimate (bandwidth-estimator.ts) runs on it.
@@ -83,8 +86,9 @@ export function opusCodec(payloadType?: number, fromPublisher?: string, transpor
 }
 
 export function videoCodec(name: VideoCodecName, options: { payloadType?: number; parameters?: string; transportCc?: boolean } = {}): RTCRtpCodecParameters {
-  // Publishers: no transport-cc, with it Chromium's sending estimate stayed at 300 kbps
-  // (webrtc-notes.md); REMB instead. Subscribers: transport-cc, for our own send-side estimate.
+  // Publishers: transport-cc with feedback we write (transport-feedback-writer.ts; werift's own kept
+  // Chromium at 300 kbps, webrtc-notes.md), REMB as the cap. Subscribers: transport-cc, for our own
+  // send-side estimate.
   const rtcpFeedback = [useNACK(), usePLI(), useREMB(), ...(options.transportCc ? [useTWCC()] : [])];
   return new RTCRtpCodecParameters({
     mimeType: name === 'VP8' ? 'video/VP8' : 'video/H264',
@@ -127,14 +131,19 @@ function iceConfig(ice: IceSettings): RTCPeerConnectionConfig {
   };
 }
 
-/** Server side of a publisher's connection: receives Opus and the session's video codec. */
-export function createPublisherPeer(ice: IceSettings, video: VideoCodecName): RTCPeerConnection {
+/**
+ * Server side of a publisher's connection: receives Opus and the session's video codec.
+ * `transportCc`: negotiate transport-wide congestion control, for feedback we send.
+ */
+export function createPublisherPeer(ice: IceSettings, video: VideoCodecName, transportCc = false): RTCPeerConnection {
   return new RTCPeerConnection({
     ...iceConfig(ice),
     // RTX lets Chromium answer NACKs (and pad) on a separate SSRC that werift unwraps, so the
     // media SSRC carries only media and sequence rewriting stays simple.
-    codecs: { audio: [opusCodec()], video: [videoCodec(video), rtxCodec()] },
-    headerExtensions: { audio: extensions(AUDIO_EXTENSIONS), video: extensions(PUBLISHER_VIDEO_EXTENSIONS) },
+    codecs: { audio: [opusCodec(undefined, undefined, transportCc)], video: [videoCodec(video, { transportCc }), rtxCodec()] },
+    headerExtensions: transportCc
+      ? { audio: extensions(PUBLISHER_TWCC_AUDIO_EXTENSIONS), video: extensions(PUBLISHER_TWCC_VIDEO_EXTENSIONS) }
+      : { audio: extensions(AUDIO_EXTENSIONS), video: extensions(PUBLISHER_VIDEO_EXTENSIONS) },
   });
 }
 

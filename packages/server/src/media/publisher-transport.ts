@@ -1,6 +1,8 @@
 // PublisherTransport: the server end of one publisher's peer connection. The browser offers
 // (sendonly audio and/or video), we answer; each received track becomes a Producer. It tells the
-// publisher how much it may send (REMB) and keeps RTCP receiver reports and NACKs going (werift).
+// publisher how much it may send (REMB, the session cap), answers its transport-wide sequence
+// numbers with transport feedback so that the browser's own estimator finds the real uplink
+// (transport-feedback-writer.ts), and keeps RTCP receiver reports and NACKs going (werift).
 
 import { randomUUID } from 'node:crypto';
 import {
@@ -8,9 +10,10 @@ import {
   RtcpPayloadSpecificFeedback,
   RtcpSrPacket,
   type GenericNack,
-  type RTCRtpCodecParameters,
+  RTCRtpCodecParameters,
   type RTCRtpReceiver,
   type RTCRtpTransceiver,
+  type RtcpPacket,
   type RtpPacket,
 } from 'werift';
 import { ColloquyError, conflict, invalid } from '../errors.js';
@@ -22,7 +25,9 @@ import { checkPublisherOffer, checkSdp } from './sdp-checks.js';
 import { PeerTransport } from './peer-transport.js';
 import { codecInfo } from './transport-common.js';
 import type { MediaKind, TransportState } from './types.js';
-import { BitrateController, REMB_INTERVAL_MS } from './bitrate-controller.js';
+import { BitrateController, REMB_INTERVAL_MS, type UplinkEstimation } from './bitrate-controller.js';
+import { EXT } from './peer-config.js';
+import { FEEDBACK_INTERVAL_MS, TransportFeedbackWriter } from './transport-feedback-writer.js';
 import { attachOurSrtp, type SrtpImplementation } from './srtp-path.js';
 
 export type PublisherTransportEvents = {
@@ -39,6 +44,8 @@ export interface PublisherTransportOptions {
   videoCodec: VideoCodecName;
   /** Most bits per second this publisher may send (REMB cap). */
   maxIncomingBitrate: number;
+  /** How the publisher learns its uplink (bitrate-controller.ts). Default 'transport-cc'. */
+  uplinkEstimation?: UplinkEstimation;
   logger: Logger;
 }
 
@@ -49,6 +56,9 @@ interface ReceiverInternals {
   rtcpSsrc: number;
 }
 
+/** Where a publisher's own estimator starts in transport-cc mode (capped by the session's cap). */
+const START_BITRATE = 1_000_000;
+
 export class PublisherTransport extends PeerTransport<PublisherTransportEvents> {
   readonly kind = 'publisher';
   readonly videoCodec: VideoCodecName;
@@ -56,11 +66,20 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   #producers: Producer[] = [];
   #offerAccepted = false;
   #timer: NodeJS.Timeout | undefined;
+  #feedbackTimer: NodeJS.Timeout | undefined;
   #rtcpSsrc = 0;
+  readonly uplinkEstimation: UplinkEstimation;
+  /** Our transport feedback (transport-cc mode), made when the connection first comes up. */
+  #feedback: TransportFeedbackWriter | undefined;
+  /** The header extension ids the publisher's transport-wide sequence numbers come under. */
+  readonly #transportCcIds = new Set<number>();
+  #feedbackSent = 0;
 
   constructor(options: PublisherTransportOptions) {
-    super({ id: options.id, pc: createPublisherPeer(options.ice, options.videoCodec), srtp: options.srtp, logger: options.logger });
+    const uplinkEstimation = options.uplinkEstimation ?? 'transport-cc';
+    super({ id: options.id, pc: createPublisherPeer(options.ice, options.videoCodec, uplinkEstimation === 'transport-cc'), srtp: options.srtp, logger: options.logger });
     this.videoCodec = options.videoCodec;
+    this.uplinkEstimation = uplinkEstimation;
     this.#bitrate = new BitrateController(options.maxIncomingBitrate);
   }
 
@@ -133,15 +152,22 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     // Answer with exactly one codec (and its RTX), so the browser sends what consumers expect.
     // Simulcast goes without RTX: werift cannot tell whose repair an RTX packet of a rid stream
     // is, so Chromium answers NACKs on the media SSRCs instead (the rewriter takes duplicates).
-    transceiver.codecs = transceiver.codecs.filter(
-      (c) => c === chosen || (!simulcast && c.name.toLowerCase() === 'rtx' && c.parameters?.includes(`apt=${chosen.payloadType}`)),
-    );
+    const answered = kind === 'video' && this.uplinkEstimation === 'transport-cc' ? this.#withStartBitrate(chosen) : chosen;
+    transceiver.codecs = transceiver.codecs
+      .filter((c) => c === chosen || (!simulcast && c.name.toLowerCase() === 'rtx' && c.parameters?.includes(`apt=${chosen.payloadType}`)))
+      .map((c) => (c === chosen ? answered : c));
     transceiver.setDirection('recvonly');
     const internals = receiver as unknown as ReceiverInternals;
     if (simulcast) nackPerSsrc(receiver);
     this.#rtcpSsrc ||= internals.rtcpSsrc;
+    // werift would answer transport-cc with its own feedback generator (not usable, see
+    // transport-feedback-writer.ts): a placeholder in its slot keeps it from making one.
+    (receiver as unknown as { receiverTWCC: unknown }).receiverTWCC = { handleTWCC: () => {}, twccRunning: false };
     const extensionUris: (string | undefined)[] = [];
-    for (const ext of transceiver.headerExtensions) extensionUris[ext.id] = ext.uri;
+    for (const ext of transceiver.headerExtensions) {
+      extensionUris[ext.id] = ext.uri;
+      if (ext.uri === EXT.transportCc && this.uplinkEstimation === 'transport-cc') this.#transportCcIds.add(ext.id);
+    }
     const link: ProducerLink = {
       sendPli: (ssrc) => void receiver.sendRtcpPLI(ssrc),
       receiveStats: (ssrc) => internals.remoteStreams[ssrc],
@@ -175,6 +201,18 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     return producer;
   }
 
+  /**
+   * The video codec as answered in transport-cc mode: with `x-google-start-bitrate`, where
+   * Chromium's estimator starts (its default, 300 kbps, leaves a simulcast publisher on its lowest
+   * layer until probes succeed, and probes measured through a busy server often fall short).
+   * Chromium reads it from the answer's fmtp. The producer keeps the offered parameters.
+   */
+  #withStartBitrate(codec: RTCRtpCodecParameters): RTCRtpCodecParameters {
+    const kbps = Math.round(Math.min(this.#bitrate.max, START_BITRATE) / 1000);
+    const parameters = [codec.parameters, `x-google-start-bitrate=${kbps}`].filter((p) => p).join(';');
+    return new RTCRtpCodecParameters({ ...codec, parameters });
+  }
+
   protected onStateChange(state: TransportState): void {
     // Received SRTP/SRTCP is decrypted by ours from here on (see srtp-path.ts).
     if (state === 'connected' && this.srtp === 'colloquy') {
@@ -186,7 +224,38 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       // trusts a receiver estimate and jumps to it instead of ramping up 8 % per second.
       this.#tick();
       this.#timer = setInterval(() => this.#tick(), REMB_INTERVAL_MS);
+      this.#startFeedback();
     }
+  }
+
+  /** transport-cc mode: note every arriving packet's transport-wide number, answer every FEEDBACK_INTERVAL_MS. */
+  #startFeedback(): void {
+    const dtls = this.pc.dtlsTransports[0];
+    if (this.#transportCcIds.size === 0 || !dtls || this.#feedback) return;
+    const writer = new TransportFeedbackWriter(this.#rtcpSsrc);
+    this.#feedback = writer;
+    const ids = [...this.#transportCcIds];
+    // onRtp fires as soon as a datagram is decrypted, before werift routes it: the arrival time is
+    // taken as early as Node lets us (the same event-loop turn as the socket read).
+    this.subscriptions.push(
+      dtls.onRtp.subscribe((packet) => {
+        for (const ext of packet.header.extensions) {
+          if (ext.payload.length >= 2 && ids.includes(ext.id)) {
+            writer.onPacket(ext.payload.readUInt16BE(0), performance.now(), packet.header.ssrc);
+            return;
+          }
+        }
+      }),
+    );
+    this.#feedbackTimer = setInterval(() => {
+      if (dtls.state !== 'connected') return;
+      const messages = writer.takeFeedback();
+      if (messages.length === 0) return;
+      this.#feedbackSent += messages.length;
+      // werift's sendRtcp serializes what it is given and protects the compound: ours are bytes already.
+      const packets = messages.map((bytes) => ({ serialize: () => bytes }) as unknown as RtcpPacket);
+      dtls.sendRtcp(packets).catch((err: unknown) => this.logger.debug({ err }, 'transport feedback send failed'));
+    }, FEEDBACK_INTERVAL_MS);
   }
 
   #tick(): void {
@@ -203,31 +272,47 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       }
     }
     if (videoSsrcs.length === 0) return;
-    const estimate = this.#bitrate.update(incoming, worstLoss, now);
+    // With transport feedback, Chromium's estimator handles delay and loss; REMB is only the cap.
+    const estimate = this.#feedback ? this.#bitrate.max : this.#bitrate.update(incoming, worstLoss, now);
     const dtls = this.pc.dtlsTransports[0];
     if (!dtls || dtls.state !== 'connected') return;
     const remb = new RtcpPayloadSpecificFeedback({ feedback: rembFeedback(this.#rtcpSsrc, estimate, videoSsrcs) });
     dtls.sendRtcp([remb]).catch((err: unknown) => this.logger.debug({ err }, 'REMB send failed'));
   }
 
-  getStats(): { id: string; state: TransportState; rembBitrate: number; maxIncomingBitrate: number; producers: ReturnType<Producer['getStats']>[] } {
+  getStats(): {
+    id: string;
+    state: TransportState;
+    uplinkEstimation: UplinkEstimation;
+    rembBitrate: number;
+    maxIncomingBitrate: number;
+    /** transport-cc mode: packets numbered transport-wide seen, of those reported how many lost, feedback messages sent. */
+    transportFeedback: { packets: number; reported: number; lost: number; messages: number } | null;
+    producers: ReturnType<Producer['getStats']>[];
+  } {
     return {
       id: this.id,
       state: this.state,
-      rembBitrate: this.#bitrate.estimate,
+      uplinkEstimation: this.uplinkEstimation,
+      rembBitrate: this.#feedback ? this.#bitrate.max : this.#bitrate.estimate,
       maxIncomingBitrate: this.#bitrate.max,
+      transportFeedback: this.#feedback
+        ? { packets: this.#feedback.packetsSeen, reported: this.#feedback.packetsReported, lost: this.#feedback.packetsLost, messages: this.#feedbackSent }
+        : null,
       producers: this.#producers.map((p) => p.getStats()),
     };
   }
 
   dump(): Record<string, unknown> {
-    return this.dumpWith({ videoCodec: this.videoCodec, producers: this.#producers.map((p) => p.dump()) });
+    return this.dumpWith({ videoCodec: this.videoCodec, uplinkEstimation: this.uplinkEstimation, producers: this.#producers.map((p) => p.dump()) });
   }
 
   /** close(): producers first (and so their consumers), then the base closes the peer connection. */
   protected closeMedia(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    clearInterval(this.#feedbackTimer);
+    this.#feedbackTimer = undefined;
     for (const producer of [...this.#producers]) producer.close();
     this.#producers = [];
   }

@@ -9,6 +9,7 @@ import { TypedEmitter } from '../typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
 import type { Producer } from './producer.js';
 import type { SrtpImplementation } from './srtp-path.js';
+import type { UplinkEstimation } from './bitrate-controller.js';
 import { PublisherTransport } from './publisher-transport.js';
 import { SubscriberTransport } from './subscriber-transport.js';
 
@@ -25,12 +26,15 @@ export interface RouterOptions {
   videoCodec?: VideoCodecName;
   /** Most bits per second one publisher may send in this session (REMB cap). Default: the engine's. */
   maxIncomingBitrate?: number;
+  /** How publishers learn their uplink (bitrate-controller.ts). Default: the engine's. */
+  uplinkEstimation?: UplinkEstimation;
 }
 
 export class Router extends TypedEmitter<RouterEvents> {
   readonly id: string;
   readonly videoCodec: VideoCodecName;
   readonly maxIncomingBitrate: number;
+  readonly uplinkEstimation: UplinkEstimation;
   readonly #ice: IceSettings;
   readonly #logger: Logger;
   readonly #srtp: SrtpImplementation;
@@ -44,6 +48,7 @@ export class Router extends TypedEmitter<RouterEvents> {
     id: string;
     videoCodec: VideoCodecName;
     maxIncomingBitrate: number;
+    uplinkEstimation: UplinkEstimation;
     ice: IceSettings;
     srtp: SrtpImplementation;
     logger: Logger;
@@ -52,6 +57,7 @@ export class Router extends TypedEmitter<RouterEvents> {
     this.id = params.id;
     this.videoCodec = params.videoCodec;
     this.maxIncomingBitrate = params.maxIncomingBitrate;
+    this.uplinkEstimation = params.uplinkEstimation;
     this.#ice = params.ice;
     this.#srtp = params.srtp;
     this.#logger = params.logger;
@@ -84,6 +90,7 @@ export class Router extends TypedEmitter<RouterEvents> {
       srtp: this.#srtp,
       videoCodec: this.videoCodec,
       maxIncomingBitrate: Math.min(options.maxIncomingBitrate ?? this.maxIncomingBitrate, this.maxIncomingBitrate),
+      uplinkEstimation: this.uplinkEstimation,
       logger: this.#logger,
     });
     this.#publishers.set(id, transport);
@@ -130,6 +137,7 @@ export class Router extends TypedEmitter<RouterEvents> {
       id: this.id,
       videoCodec: this.videoCodec,
       maxIncomingBitrate: this.maxIncomingBitrate,
+      uplinkEstimation: this.uplinkEstimation,
       closed: this.closed,
       producerIds: [...this.#producers.keys()],
       transports: [...this.#publishers.values(), ...this.#subscribers.values()].map((t) => t.dump()),

@@ -1,0 +1,113 @@
+// A publisher's uplink second by second, for the uplink test and benchmark: a harness page
+// (media-harness.ts) publishes, usually from a Chromium in a netem namespace behind a rate limit,
+// and each second we read what the browser sent (getStats outbound-rtp bytesSent, its estimate
+// availableOutgoingBitrate), what the SFU received (its producers' bytes), and the loss on the
+// wire as the SFU saw it: transport-wide sequence numbers reported lost in our transport
+// feedback (transport-cc mode); in either mode, what was sent and did not arrive (deliveredLoss).
+
+import type { PublisherTransport } from '@colloquy/server';
+import type { Page } from 'playwright-core';
+
+export interface UplinkSample {
+  /** Seconds since publishing started (end of the one-second interval). */
+  second: number;
+  /** What the browser sent, audio + video RTP (outbound-rtp bytesSent + headerBytesSent), kbit/s. */
+  sentKbps: number;
+  /** Everything on the transport (candidate-pair bytesSent: SRTP, RTCP; no IP/UDP headers), kbit/s. */
+  wireKbps: number;
+  /** What the video encoder was asked for (outbound-rtp targetBitrate), kbit/s. */
+  targetKbps: number;
+  /** The browser's own send estimate (candidate-pair availableOutgoingBitrate), kbit/s. */
+  availableKbps: number | null;
+  /** What the SFU's producers received (payload, retransmissions included), kbit/s. */
+  receivedKbps: number;
+  /** Packets of the interval reported lost in our transport feedback, %; null without transport-cc. */
+  feedbackLossPercent: number | null;
+  /** Video frame width sent. */
+  width: number;
+}
+
+interface PageStats {
+  availableOutgoingBitrate: number | null;
+  pairBytesSent: number;
+  outbound: Record<string, { packetsSent?: number; bytesSent?: number; headerBytesSent?: number; frameWidth?: number; targetBitrate?: number } | undefined>;
+}
+
+/**
+ * Publishes from `page` (a harness page) in `room` and samples the uplink every second for
+ * `seconds` (bounded: one sample per second, nothing else waits), then closes the publisher.
+ * `onSample` sees each sample as it comes (for printing).
+ */
+export async function sampleUplink(
+  page: Page,
+  publishers: Map<string, PublisherTransport>,
+  options: { room: string; seconds: number; width?: number; height?: number; noise?: boolean; onSample?: (s: UplinkSample) => void },
+): Promise<UplinkSample[]> {
+  const { transportId } = (await page.evaluate(
+    (o) => (window as any).media.publish({ room: o.room, width: o.width, height: o.height, noise: o.noise }),
+    { room: options.room, width: options.width ?? 480, height: options.height ?? 270, noise: options.noise ?? true },
+  )) as { transportId: string };
+  const transport = publishers.get(transportId);
+  if (!transport) throw new Error(`no publisher transport ${transportId}`);
+  const read = async (): Promise<{ at: number; page: PageStats; received: number; reported: number; lost: number; feedback: boolean }> => {
+    const stats = (await page.evaluate((id) => (window as any).media.stats(id), transportId)) as PageStats;
+    const server = transport.getStats();
+    return {
+      at: performance.now(),
+      page: stats,
+      received: server.producers.reduce((n, p) => n + p.bytesReceived, 0),
+      reported: server.transportFeedback?.reported ?? 0,
+      lost: server.transportFeedback?.lost ?? 0,
+      feedback: server.transportFeedback !== null,
+    };
+  };
+  const bytesSent = (s: PageStats): number =>
+    ['audio', 'video'].reduce((n, kind) => n + (s.outbound[kind]?.bytesSent ?? 0) + (s.outbound[kind]?.headerBytesSent ?? 0), 0);
+  const kbps = (bytes: number, seconds: number): number => Math.round((bytes * 8) / seconds / 1000);
+  const samples: UplinkSample[] = [];
+  const start = performance.now();
+  let previous = await read();
+  for (let second = 1; second <= options.seconds; second++) {
+    await new Promise((r) => setTimeout(r, Math.max(0, start + second * 1000 - performance.now())));
+    const now = await read();
+    const elapsed = (now.at - previous.at) / 1000;
+    const reported = now.reported - previous.reported;
+    const sample: UplinkSample = {
+      second,
+      sentKbps: kbps(bytesSent(now.page) - bytesSent(previous.page), elapsed),
+      wireKbps: kbps(now.page.pairBytesSent - previous.page.pairBytesSent, elapsed),
+      targetKbps: Math.round((now.page.outbound['video']?.targetBitrate ?? 0) / 1000),
+      availableKbps: now.page.availableOutgoingBitrate === null ? null : Math.round(now.page.availableOutgoingBitrate / 1000),
+      receivedKbps: kbps(now.received - previous.received, elapsed),
+      feedbackLossPercent: now.feedback && reported > 0 ? round1(((now.lost - previous.lost) * 100) / reported) : null,
+      width: now.page.outbound['video']?.frameWidth ?? 0,
+    };
+    samples.push(sample);
+    options.onSample?.(sample);
+    previous = now;
+  }
+  await page.evaluate((id) => (window as any).media.close(id), transportId);
+  return samples;
+}
+
+/**
+ * The share of RTP bytes sent over `samples` that the SFU did not receive, % (either mode; within a
+ * second, bytes in the bottleneck queue blur it, so judge it over several).
+ */
+export function deliveredLoss(samples: UplinkSample[]): number {
+  const sent = samples.reduce((n, s) => n + s.sentKbps, 0);
+  const received = samples.reduce((n, s) => n + s.receivedKbps, 0);
+  return sent > 0 ? round1(Math.max(0, ((sent - received) * 100) / sent)) : 0;
+}
+
+/** The first second from which every sample's sent bitrate stays within [low, high] kbps; null if it never does. */
+export function settledAt(samples: UplinkSample[], low: number, high: number): number | null {
+  let at: number | null = null;
+  for (const s of samples) {
+    if (s.sentKbps < low || s.sentKbps > high) at = null;
+    else at ??= s.second;
+  }
+  return at;
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
