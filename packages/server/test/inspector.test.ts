@@ -2,10 +2,8 @@
 // throttling, retention pruning, the queries (events with filters and paging, quality buckets,
 // scores, participants) and the live view, and cascade when a project is deleted.
 
-import { rmSync } from 'node:fs';
-import { startPostgres, type TestPostgres } from '@colloquy/testing/postgres';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Inspector, type InspectorOptions } from '../src/inspector/inspector.js';
 import { ClientErrorMessageSchema, ClientStatsMessageSchema } from '@colloquy/protocol/schemas';
 import { clientErrorEvent, clientStatsSamples } from '../src/inspector/client-input.js';
@@ -14,23 +12,11 @@ import { SessionManager } from '../src/sessions/session-manager.js';
 import type { ServerStore as Store } from '../src/server-store.js';
 import { openServerStore } from '../src/server-store.js';
 import type { Project } from '../src/store/index.js';
-import { tempDir } from './helpers.js';
+import { storeEngines } from './engines.js';
 
 const logger = pino({ level: 'silent' });
-let pg: TestPostgres;
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await pg?.stop();
-});
-let databases = 0;
-const engines = [
-  { engine: 'sqlite', location: (dataDir: string) => ({ dataDir }) },
-  { engine: 'postgres', location: async (dataDir: string) => ({ dataDir, databaseUrl: await pg.createDatabase(`inspector_${++databases}`) }) },
-] as const;
+const engines = storeEngines('inspector');
 
-let dir: string;
 let store: Store;
 let project: Project;
 let other: Project;
@@ -52,8 +38,7 @@ async function count(table: string): Promise<number> {
 
 describe.each(engines)('on $engine', ({ location }) => {
 beforeEach(async () => {
-  dir = tempDir();
-  store = await openServerStore(await location(dir));
+  store = await openServerStore(await location());
   project = await store.projects.createProject('Inspected');
   other = await store.projects.createProject('Other');
   sessionId = (await new SessionManager(store, logger).create(project, routed)).id;
@@ -63,7 +48,6 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const i of inspectors.splice(0)) await i.close();
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('recording', () => {

@@ -6,31 +6,15 @@
 // among rows of one millisecond, and writes made together in one transaction or not at all.
 
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { startPostgres, type TestPostgres } from '@colloquy/testing/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveConflictError, ArchiveStore, type ArchiveRecord, type ArchiveStatus } from '../src/archiving/archive-store.js';
 import { ArchiveStorageStore } from '../src/archiving/storage/storage-store.js';
 import { BroadcastConflictError, BroadcastStore, type BroadcastRecord } from '../src/broadcast/broadcast-store.js';
 import { RenderStore, type RenderRecord } from '../src/render/render-store.js';
 import { openServerStore, type ServerStore } from '../src/server-store.js';
-import { tempDir } from './helpers.js';
+import { storeEngines } from './engines.js';
 
-let pg: TestPostgres;
-const dirs: string[] = [];
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await pg?.stop();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-let databases = 0;
-const engines = [
-  { engine: 'sqlite', location: async () => { const dataDir = tempDir(); dirs.push(dataDir); return { dataDir }; } },
-  { engine: 'postgres', location: async () => ({ dataDir: tempDir(), databaseUrl: await pg.createDatabase(`modules_${++databases}`) }) },
-] as const;
+const engines = storeEngines('modules');
 
 function archive(projectId: string, sessionId: string, over: Partial<ArchiveRecord> = {}): ArchiveRecord {
   return {
