@@ -162,7 +162,11 @@ export class InspectorWriter {
     const pruneEvery = options.pruneIntervalMs ?? 3_600_000;
     this.#pruneTimer = setInterval(() => void this.#safePrune(), pruneEvery);
     this.#pruneTimer.unref();
-    this.startPruned = this.#safePrune();
+    // Nothing is recorded yet: no flush first (one would take records made right after the constructor).
+    this.startPruned = this.#pruneOld().then(
+      () => {},
+      (err: unknown) => this.#log.error({ err }, 'inspector prune failed'),
+    );
   }
 
   // ---------------------------------------------------------------- recording
@@ -316,6 +320,10 @@ export class InspectorWriter {
   /** Deletes data older than the retention age; returns how many rows went. */
   async prune(): Promise<{ events: number; samples: number; sessions: number }> {
     await this.flush();
+    return this.#pruneOld();
+  }
+
+  async #pruneOld(): Promise<{ events: number; samples: number; sessions: number }> {
     const cutoff = this.#now() - this.#retentionMs;
     const chunked = async (sql: string): Promise<number> => {
       // In chunks, so that a big prune does not hold the write lock for long.

@@ -103,8 +103,8 @@ describe('a full disk while an archive records', () => {
       // a new archive records and becomes available.
       rmSync(filler());
       let status = '';
-      const settled = async () => ['available', 'failed'].includes((status = (await t!.server.archives.store.get(archiveId))!.status));
-      await eventually(settled, 60_000, () => `archive settled; it is ${status}`);
+      const isSettled = async () => ['available', 'failed'].includes((status = (await t!.server.archives.store.get(archiveId))!.status));
+      await eventually(isSettled, 60_000, () => `archive settled; it is ${status}`);
       expect((await t.server.archives.store.get(archiveId))!.reason).toMatch(/disk/);
       const again = await rest('POST', '/archive', { sessionId, name: 'after', outputMode: 'individual' });
       expect(again.status).toBe(200);
