@@ -385,8 +385,8 @@ describe('the logging URL', () => {
       [sessionId, m.t.apiKey] as const,
     );
     expect(out).toEqual({ url: `${m.t.url}/logging/ClientEvent`, status: 200 });
-    m.t.server.inspector.flush();
-    const events = m.t.server.inspector.events(sessionId, { types: ['clientEvent'] }).items;
+    await m.t.server.inspector.flush();
+    const events = (await m.t.server.inspector.events(sessionId, { types: ['clientEvent'] })).items;
     expect(events).toEqual([expect.objectContaining({ connectionId, details: expect.objectContaining({ action: 'PrecallTest', variation: 'Success' }) })]);
   });
 });

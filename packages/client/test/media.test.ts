@@ -83,7 +83,7 @@ describe('two pages', () => {
 
       // The Inspector got each client's getStats summary of what it sends and receives.
       await expect
-        .poll(() => new Set(t.server.inspector.quality(sessionId, { source: 'client' }).tracks.map((tr) => `${tr.direction}/${tr.kind}`)), { timeout: 8000 })
+        .poll(async () => new Set((await t.server.inspector.quality(sessionId, { source: 'client' })).tracks.map((tr) => `${tr.direction}/${tr.kind}`)), { timeout: 8000 })
         .toEqual(new Set(['send/audio', 'send/video', 'receive/audio', 'receive/video']));
 
       if (mediaMode === 'relayed') {
@@ -412,7 +412,7 @@ describe('publisher and subscriber controls', () => {
     const issueId = await b.page.evaluate(() => new Promise<string>((r) => (window as any).OT.reportIssue((e: unknown, id: string) => r(e ? 'error' : id))));
     expect(issueId).toMatch(/^[0-9a-f-]{36}$/);
     await expect
-      .poll(() => t.server.inspector.events(sessionId, { errorsOnly: true }).items.map((e) => String(e.details['message'] ?? '')))
+      .poll(async () => (await t.server.inspector.events(sessionId, { errorsOnly: true })).items.map((e) => String(e.details['message'] ?? '')))
       .toContain(`The app reported an issue: ${issueId}`);
 
     // Filters (applied and measured in video-filter.test.ts and audio-filter.test.ts): a bad one is refused; clearing nothing resolves.
@@ -444,7 +444,7 @@ describe('roles and errors', () => {
     expect(result.error).toMatchObject({ code: 1500, name: 'OT_PERMISSION_DENIED' });
     expect(result.error!.message).toMatch(/does not allow publishing/);
     // The server recorded the client's error for the Inspector.
-    await expect.poll(() => t.server.inspector.events(sessionId, { errorsOnly: true }).items.map((e) => e.details['name'])).toContain('OT_PERMISSION_DENIED');
+    await expect.poll(async () => (await t.server.inspector.events(sessionId, { errorsOnly: true })).items.map((e) => e.details['name'])).toContain('OT_PERMISSION_DENIED');
   });
 
   it('capture errors are OpenTok errors (accessDenied, OT_USER_MEDIA_ACCESS_DENIED); OT.getDevices lists the fake devices', async () => {
@@ -623,7 +623,7 @@ describe('archiving a live call', { timeout: 600_000 }, () => {
         expect(file.stopTimeOffset - file.startTimeOffset).toBeGreaterThan(3000);
       }
       // The Inspector's timeline of the session carries the archive's life.
-      const archiveEvents = t.server.inspector.events(sessionId, {}).items.filter((e) => e.type.startsWith('archive') && e.details['archiveId'] === composed.id);
+      const archiveEvents = (await t.server.inspector.events(sessionId, {})).items.filter((e) => e.type.startsWith('archive') && e.details['archiveId'] === composed.id);
       expect(archiveEvents.map((e) => e.type)).toEqual(['archiveStarted', 'archiveStopped', 'archiveAvailable']);
     } finally {
       rmSync(dir, { recursive: true, force: true });

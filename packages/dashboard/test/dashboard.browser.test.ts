@@ -238,7 +238,7 @@ describe('dashboard', () => {
     await page.selectOption('#storage-fallback', 'none');
     await page.click('#save-storage');
     await page.waitForSelector('#project-status .ok-box:has-text("Archive storage saved")');
-    expect(storage()).toMatchObject({ bucket: 'dash-archives', accessKey: 'DASHKEY', secretKey: secret, endpoint: 'http://127.0.0.1:9', fallback: 'none' });
+    expect(await storage()).toMatchObject({ bucket: 'dash-archives', accessKey: 'DASHKEY', secretKey: secret, endpoint: 'http://127.0.0.1:9', fallback: 'none' });
 
     await page.reload();
     await page.waitForSelector('#storage-form');
@@ -252,18 +252,18 @@ describe('dashboard', () => {
     await page.fill('#storage-bucket', 'dash-archives-2');
     await page.click('#save-storage');
     await page.waitForSelector('#project-status .ok-box:has-text("dash-archives-2")');
-    expect(storage()).toMatchObject({ bucket: 'dash-archives-2', secretKey: secret });
+    expect(await storage()).toMatchObject({ bucket: 'dash-archives-2', secretKey: secret });
 
     await page.fill('#storage-endpoint', 'ftp://x.example.com');
     await page.click('#save-storage');
     await page.waitForSelector('#project-status .error-box');
     expect(await page.textContent('#project-status .error-box')).toMatch(/endpoint/);
-    expect(storage()?.endpoint).toBe('http://127.0.0.1:9');
+    expect((await storage())?.endpoint).toBe('http://127.0.0.1:9');
     await shot(tp, '03-project-storage');
 
     await page.click('#remove-storage');
     await page.waitForSelector('#project-status .ok-box:has-text("Archive storage removed")');
-    expect(storage()).toBeNull();
+    expect(await storage()).toBeNull();
     expect(await page.inputValue('#storage-bucket')).toBe('');
     expectNoErrors();
   });
@@ -497,13 +497,13 @@ describe('dashboard', () => {
     expect(await page.locator(`${section} .chart:has(.chart-title:text-is("Bitrate")) polyline`).count()).toBeGreaterThan(0);
     await page.click(`${section} .kind-button[data-kind="video"]`);
 
-    const quality = t.server.inspector.quality(sessionId, { streamId, source: 'publisher' });
+    const quality = await t.server.inspector.quality(sessionId, { streamId, source: 'publisher' });
     const video = quality.tracks.find((tr) => tr.kind === 'video')!;
     // A sample a second while Alice published (about 10 s here), none lost to timer jitter.
     expect(video.points.length).toBeGreaterThanOrEqual(6);
     expect(video.points.filter((p) => (p.bitrate ?? 0) > 100_000).length).toBeGreaterThanOrEqual(video.points.length - 2);
     expect(video.points.some((p) => (p.frameRate ?? 0) > 5 && p.width === 640)).toBe(true);
-    const received = t.server.inspector.quality(sessionId, { streamId, source: 'subscriber' }).tracks.find((tr) => tr.kind === 'video')!;
+    const received = (await t.server.inspector.quality(sessionId, { streamId, source: 'subscriber' })).tracks.find((tr) => tr.kind === 'video')!;
     expect(received.connectionId).toBe(bobConnection);
     expect(received.points.some((p) => p.rttMs !== null)).toBe(true);
 
@@ -688,9 +688,9 @@ describe('dashboard', () => {
     await page.waitForSelector('#projects-table');
     expect(t.server.store.projects.get(projectId)).toBeNull();
     expect(await t.server.store.sessions.get(sessionId)).toBeNull();
-    expect(t.server.inspector.events(sessionId).items).toEqual([]);
+    expect((await t.server.inspector.events(sessionId)).items).toEqual([]);
     // …and its archives, files included.
-    expect(t.server.archives.list(projectId).count).toBe(0);
+    expect((await t.server.archives.list(projectId)).count).toBe(0);
     expect(existsSync(join(t.server.archives.archivesDir, archiveIds[0]!))).toBe(false);
     await page.click('#sign-out');
     await page.waitForSelector('#password');

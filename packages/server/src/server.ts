@@ -122,7 +122,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       media,
       admission: () => load.overloaded(),
     });
-    inspector = new Inspector(store.legacySqlite('the Inspector'), logger, { retentionDays: config.inspectorRetentionDays });
+    inspector = new Inspector(store.db, logger, { retentionDays: config.inspectorRetentionDays });
     recordSessionEvents(sessions, inspector, { qualityIntervalMs: config.qualitySampleMs });
     archives = new ArchiveManager({
       store,
@@ -136,7 +136,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     recordArchiveEvents(archives.store, inspector);
     // Broadcasts compose from the same media taps and session events as archives.
     broadcasts = new BroadcastManager({
-      db: store.legacySqlite('broadcasts'),
+      db: store.db,
       dataDir: config.dataDir,
       logger,
       media: options.archiving?.media ?? archiveMediaSource(sessions),
@@ -186,6 +186,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       serverUrl: () => config.render.serverUrl ?? ownUrl,
     });
     renders = renderManager;
+    await renderManager.recover();
     const stopCallbacks = sendProjectCallbacks({
       sessions,
       archiveStore: archives.store,
@@ -199,7 +200,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       baseUrl: () => baseUrl,
     });
     await archives.start();
-    broadcastManager.start();
+    await broadcastManager.start();
     const admin = new AdminAuth(store.db);
     const state: AppState = { ready: false };
     const sender = callbackSender;
@@ -287,7 +288,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           sender.close();
           metrics!.close();
           load.close();
-          inspector!.close();
+          await inspector!.close();
           await store.close();
           releaseDataDir();
           logger.info('stopped');
@@ -308,7 +309,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     metrics?.close();
     load.close();
     await media.close();
-    inspector?.close();
+    await inspector?.close();
     void store.close();
     releaseDataDir();
     throw err;

@@ -49,7 +49,7 @@ describe('colloquy backup / restore', () => {
     // Changes after the backup: a project created, the session's row deleted.
     const store = await openServerStore({ dataDir: t.dataDir });
     await store.projects.createProject('made after the backup');
-    store.legacySqlite('test').prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
+    await store.db.run('DELETE FROM sessions WHERE id = ?', [sessionId]);
     await store.close();
 
     const restored = await cli(['restore', backupFile], t.dataDir);
@@ -72,9 +72,10 @@ describe('colloquy backup / restore', () => {
     expect((await cli(['restore', junk], dataDir)).stderr).toMatch(/is not a Colloquy database backup/);
 
     const newer = join(tempDir(), 'newer.db');
-    const store = await openServerStore({ dataDir: dataDir });
-    await store.legacySqlite('test').backup(newer);
-    await store.close();
+    // A copy made by SQLite's own backup, then given a migration this release does not know.
+    const source = new Database(join(dataDir, 'colloquy.db'));
+    await source.backup(newer);
+    source.close();
     const db = new Database(newer);
     db.prepare('INSERT INTO migrations (id, applied_at) VALUES (?, ?)').run('core-999-from-the-future', Date.now());
     db.close();

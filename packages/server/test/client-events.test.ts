@@ -21,8 +21,8 @@ const post = (body: unknown, contentType = 'application/json') =>
   fetch(`${t.url}/logging/ClientEvent`, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 async function clientEvents(sessionId: string): Promise<Array<Record<string, unknown>>> {
-  t.server.inspector.flush();
-  return t.server.inspector.events(sessionId, { types: ['clientEvent'] }).items as unknown as Array<Record<string, unknown>>;
+  await t.server.inspector.flush();
+  return (await t.server.inspector.events(sessionId, { types: ['clientEvent'] })).items as unknown as Array<Record<string, unknown>>;
 }
 
 describe('POST /logging/ClientEvent', () => {

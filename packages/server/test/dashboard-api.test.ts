@@ -176,7 +176,7 @@ describe('generated password', () => {
     const password = first.generatedAdminPassword!;
     try {
       expect(password).toMatch(/^[a-z2-9-]{24,}$/);
-      const stored = first.store.legacySqlite('test').prepare('SELECT value FROM dashboard_settings').pluck().all() as string[];
+      const stored = (await first.store.db.all<{ value: string }>('SELECT value FROM dashboard_settings')).map((r) => r.value);
       expect(stored).toHaveLength(1);
       expect(stored[0]).toMatch(/^scrypt\$32768\$8\$1\$/);
       expect(stored[0]).not.toContain(password);
@@ -239,7 +239,7 @@ describe('projects', () => {
     // The page never has the secret to send back: an empty one keeps the stored one.
     const edited = await op.call('PUT', `/projects/${p.id}/archive-storage`, { ...body, config: { ...body.config, secretKey: '', bucket: 'recordings-2' }, fallback: 'opentok' });
     expect(edited.body.archiveStorage).toMatchObject({ fallback: 'opentok', config: { bucket: 'recordings-2' } });
-    expect(t.server.archives.uploads.storage.get(p.id)).toMatchObject({ bucket: 'recordings-2', secretKey });
+    expect((await t.server.archives.uploads.storage.get(p.id))).toMatchObject({ bucket: 'recordings-2', secretKey });
     // The REST API sees the same settings.
     expect(JSON.stringify((await op.call('GET', `/projects/${p.id}`)).body)).not.toContain(secretKey);
     for (const bad of [{ ...body, type: 'gcs' }, { ...body, config: { ...body.config, bucket: '' } }, { ...body, config: { ...body.config, endpoint: 'ftp://x' } }, { ...body, fallback: 'maybe' }]) {
@@ -252,7 +252,7 @@ describe('projects', () => {
     const removed = await op.call('DELETE', `/projects/${p.id}/archive-storage`);
     expect(removed.status).toBe(200);
     expect(removed.body.archiveStorage).toBeNull();
-    expect(t.server.archives.uploads.storage.get(p.id)).toBeNull();
+    expect((await t.server.archives.uploads.storage.get(p.id))).toBeNull();
     expect((await op.call('PUT', '/projects/99999999/archive-storage', body)).status).toBe(404);
   });
 
@@ -296,24 +296,24 @@ describe('projects', () => {
     const sessionId = await createSession(sdk);
     t.server.inspector.recordEvent(sessionId, p.id, { type: 'connectionCreated', connectionId: 'doomed-conn' });
     t.server.inspector.recordQuality(sessionId, p.id, { source: 'publisher', connectionId: 'doomed-conn', streamId: 's', kind: 'audio', bitrate: 1, packetLoss: 0 });
-    t.server.inspector.flush();
-    const rows = (table: string) => t.server.store.legacySqlite('test').prepare(`SELECT COUNT(*) FROM ${table} WHERE session_id = ?`).pluck().get(sessionId);
-    expect(rows('inspector_events')).toBe(1);
+    await t.server.inspector.flush();
+    const rows = (table: string) => t.server.store.db.value(`SELECT COUNT(*) FROM ${table} WHERE session_id = ?`, [sessionId]);
+    expect(await rows('inspector_events')).toBe(1);
 
     expect((await op.call('DELETE', `/projects/${p.id}`)).status).toBe(400);
     expect((await op.call('DELETE', `/projects/${p.id}`, { confirm: 'something else' })).status).toBe(400);
     expect((await op.call('DELETE', `/projects/${p.id}`, { confirm: p.id })).status).toBe(204);
 
     expect((await t.server.store.sessions.get(sessionId))).toBeNull();
-    expect(rows('inspector_events')).toBe(0);
-    expect(rows('inspector_quality')).toBe(0);
-    expect(rows('inspector_sessions')).toBe(0);
+    expect(await rows('inspector_events')).toBe(0);
+    expect(await rows('inspector_quality')).toBe(0);
+    expect(await rows('inspector_sessions')).toBe(0);
     expect((await op.call('GET', `/projects/${p.id}`)).status).toBe(404);
     await expect(createSession(sdk)).rejects.toThrow(/Invalid API key or secret/);
     // Recording for the deleted session afterwards writes nothing.
     t.server.inspector.recordEvent(sessionId, p.id, { type: 'connectionDestroyed', connectionId: 'doomed-conn', reason: 'clientDisconnected' });
-    t.server.inspector.flush();
-    expect(rows('inspector_events')).toBe(0);
+    await t.server.inspector.flush();
+    expect(await rows('inspector_events')).toBe(0);
   });
 });
 
@@ -443,23 +443,23 @@ describe('Inspector, live and archives through the dashboard API', () => {
     expect((await op.call('DELETE', `/projects/${t.apiKey}/archives/${recording}`)).status).toBe(409);
     expect((await op.call('DELETE', `/projects/${t.apiKey}/archives/${own}`)).status).toBe(204);
     expect(existsSync(join(t.server.archives.archivesDir, own))).toBe(false);
-    expect(t.server.archives.store.get(own)?.status).toBe('deleted');
+    expect((await t.server.archives.store.get(own))?.status).toBe('deleted');
     expect(existsSync(join(t.server.archives.archivesDir, others))).toBe(true);
   });
 
   it("lists a project's broadcasts with their HLS playlist as a path, and refuses another project's", async () => {
-    const broadcast = (projectId: string, over: Partial<BroadcastRecord>): string => {
+    const broadcast = async (projectId: string, over: Partial<BroadcastRecord>): Promise<string> => {
       const id = randomUUID();
-      t.server.broadcasts.store.insert({
+      await t.server.broadcasts.store.insert({
         id, projectId, sessionId: `1_session-${id}`, status: 'stopped', reason: 'user initiated', createdAt: Date.now(), updatedAt: Date.now(),
         resolution: '640x480', streamMode: 'auto', hasAudio: true, hasVideo: true, maxDuration: 14_400, maxBitrate: null, multiBroadcastTag: null,
         layout: { type: 'bestFit' } as BroadcastRecord['layout'], hls: { dvr: true, lowLatency: false, status: 'ended' }, rtmp: [], selected: [], ...over,
       });
       return id;
     };
-    const dvr = broadcast(t.apiKey, {});
-    const rtmpOnly = broadcast(t.apiKey, { hls: null, rtmp: [{ id: 'yt', serverUrl: 'rtmp://127.0.0.1/live', streamName: 'key', status: 'offline' }] });
-    const others = broadcast(t.applicationId, {});
+    const dvr = await broadcast(t.apiKey, {});
+    const rtmpOnly = await broadcast(t.apiKey, { hls: null, rtmp: [{ id: 'yt', serverUrl: 'rtmp://127.0.0.1/live', streamName: 'key', status: 'offline' }] });
+    const others = await broadcast(t.applicationId, {});
 
     const list = await op.call('GET', `/projects/${t.apiKey}/broadcasts`);
     expect(list.status).toBe(200);
@@ -491,7 +491,7 @@ describe('Inspector, live and archives through the dashboard API', () => {
     expect(t.server.sessions.live(liveSession)).toBeUndefined();
     for (const id of [a, b]) {
       expect(existsSync(join(t.server.archives.archivesDir, id))).toBe(false);
-      expect(t.server.archives.store.get(id)).toBeNull();
+      expect((await t.server.archives.store.get(id))).toBeNull();
     }
   });
 });
@@ -528,7 +528,7 @@ async function archiveOnDisk(projectId: string, fields: Partial<ArchiveRecord> =
     sha256: null,
     ...fields,
   };
-  t.server.archives.store.insert(record);
+  await t.server.archives.store.insert(record);
   const dir = join(t.server.archives.archivesDir, id);
   mkdirSync(dir, { recursive: true });
   if (record.fileName) writeFileSync(join(dir, record.fileName), 'mp4!');

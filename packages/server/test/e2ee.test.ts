@@ -71,7 +71,7 @@ describe('e2ee sessions', () => {
     });
     expect(response.status).toBe(409);
     expect(await response.json()).toEqual({ code: 409, message: expect.stringMatching(/end-to-end encrypted/) });
-    expect(t.server.archives.store.list(t.apiKey, { sessionId: e2ee }).count).toBe(0);
+    expect((await t.server.archives.store.list(t.apiKey, { sessionId: e2ee })).count).toBe(0);
   });
 
   it('creating an e2ee session relayed or with archiveMode always is refused (400), through the opentok SDK and the plain form', async () => {

@@ -14,10 +14,10 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-async function until<T>(read: () => T, ok: (v: T) => boolean, ms = 5000): Promise<T> {
+async function until<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const v = read();
+    const v = await read();
     if (ok(v) || Date.now() > deadline) return v;
     await sleep(50);
   }
@@ -35,7 +35,7 @@ describe('inspector recording from live sessions', () => {
     await a.request({ type: 'disconnect' });
 
     const events = await until(
-      () => t.server.inspector.events(sessionId, {}).items,
+      async () => (await t.server.inspector.events(sessionId, {})).items,
       (items) => items.filter((e) => e.type === 'connectionDestroyed').length === 2,
     );
     const created = events.filter((e) => e.type === 'connectionCreated');
@@ -60,9 +60,10 @@ describe('inspector recording from live sessions', () => {
       const { openServerStore } = await import('../src/server-store.js');
       const reopened = await openServerStore({ dataDir: other.dataDir });
       try {
-        const rows = reopened.legacySqlite('test')
-          .prepare('SELECT type, connection_id AS connectionId, details FROM inspector_events WHERE session_id = ? ORDER BY id')
-          .all(sessionId) as Array<{ type: string; connectionId: string; details: string }>;
+        const rows = await reopened.db.all<{ type: string; connectionId: string; details: string }>(
+          'SELECT type, connection_id AS "connectionId", details FROM inspector_events WHERE session_id = ? ORDER BY id',
+          [sessionId],
+        );
         expect(rows.map((r) => r.type)).toEqual(['connectionCreated', 'connectionDestroyed']);
         expect(rows[1]!.connectionId).toBe(c.connectionId);
         expect(JSON.parse(rows[1]!.details)).toMatchObject({ reason: 'serverShutdown' });

@@ -1,8 +1,7 @@
-// The Inspector on a real SQLite file: recording and batching, caps, signal counting, sample
+// The Inspector on both engines (a real SQLite file, a real PostgreSQL the test starts): recording and batching, caps, signal counting, sample
 // throttling, retention pruning, the queries (events with filters and paging, quality buckets,
 // scores, participants) and the live view, and cascade when a project is deleted.
 
-import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Inspector, type InspectorOptions } from '../src/inspector/inspector.js';
@@ -13,10 +12,11 @@ import { SessionManager } from '../src/sessions/session-manager.js';
 import type { ServerStore as Store } from '../src/server-store.js';
 import { openServerStore } from '../src/server-store.js';
 import type { Project } from '../src/store/index.js';
-import { tempDir } from './helpers.js';
+import { storeEngines } from './engines.js';
 
 const logger = pino({ level: 'silent' });
-let dir: string;
+const engines = storeEngines('inspector');
+
 let store: Store;
 let project: Project;
 let other: Project;
@@ -25,42 +25,41 @@ let clock: number;
 const inspectors: Inspector[] = [];
 
 function makeInspector(options: InspectorOptions = {}): Inspector {
-  const i = new Inspector(store.legacySqlite('test'), logger, { now: () => clock, flushIntervalMs: 60_000, ...options });
+  const i = new Inspector(store.db, logger, { now: () => clock, flushIntervalMs: 60_000, ...options });
   inspectors.push(i);
   return i;
 }
 
 const routed = { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false } as const;
 
+async function count(table: string): Promise<number> {
+  return (await store.db.value<number>(`SELECT COUNT(*) FROM ${table}`))!;
+}
+
+describe.each(engines)('on $engine', ({ location }) => {
 beforeEach(async () => {
-  dir = tempDir();
-  store = await openServerStore({ dataDir: dir });
+  store = await openServerStore(await location());
   project = await store.projects.createProject('Inspected');
   other = await store.projects.createProject('Other');
   sessionId = (await new SessionManager(store, logger).create(project, routed)).id;
   clock = 1_700_000_000_000;
-});
+}, 30_000);
 
 afterEach(async () => {
-  for (const i of inspectors.splice(0)) i.close();
+  for (const i of inspectors.splice(0)) await i.close();
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
-function count(table: string): number {
-  return store.legacySqlite('test').prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
-}
-
 describe('recording', () => {
-  it('batches events in memory and writes them in one flush, with their details', () => {
+  it('batches events in memory and writes them in one flush, with their details', async () => {
     const i = makeInspector();
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'c1', userAgent: 'Chrome/140', ip: '127.0.0.1', role: 'publisher', data: 'name=Ada' });
     clock += 10;
     i.recordEvent(sessionId, project.id, { type: 'streamCreated', connectionId: 'c1', streamId: 's1', videoType: 'camera', hasAudio: true, hasVideo: true });
-    expect(count('inspector_events')).toBe(0);
-    i.flush();
-    expect(count('inspector_events')).toBe(2);
-    const page = i.events(sessionId);
+    expect(await count('inspector_events')).toBe(0);
+    await i.flush();
+    expect(await count('inspector_events')).toBe(2);
+    const page = await i.events(sessionId);
     expect(page.items.map((e) => e.type)).toEqual(['connectionCreated', 'streamCreated']);
     expect(page.items[0]).toMatchObject({
       sessionId,
@@ -72,14 +71,14 @@ describe('recording', () => {
     });
     expect(page.items[1]).toMatchObject({ streamId: 's1', details: { videoType: 'camera', hasAudio: true, hasVideo: true } });
     expect(page.next).toBeNull();
-    expect(i.getSession(sessionId)).toMatchObject({ events: 2, connections: 1, errors: 0, firstActivityAt: 1_700_000_000_000, lastActivityAt: 1_700_000_000_010 });
+    expect((await i.getSession(sessionId))).toMatchObject({ events: 2, connections: 1, errors: 0, firstActivityAt: 1_700_000_000_000, lastActivityAt: 1_700_000_000_010 });
   });
 
   it('writes the batch on its timer without being asked', async () => {
     const i = makeInspector({ flushIntervalMs: 20 });
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'c1' });
     await new Promise((r) => setTimeout(r, 80));
-    expect(count('inspector_events')).toBe(1);
+    expect(await count('inspector_events')).toBe(1);
   });
 
   it('ignores sessions that do not exist or belong to another project', async () => {
@@ -87,19 +86,19 @@ describe('recording', () => {
     i.recordEvent('1_nonexistent', project.id, { type: 'connectionCreated', connectionId: 'c1' });
     i.recordEvent(sessionId, other.id, { type: 'connectionCreated', connectionId: 'c1' });
     i.recordQuality(sessionId, other.id, { source: 'publisher', connectionId: 'c1', streamId: 's1', kind: 'video', bitrate: 1, packetLoss: 0 });
-    i.flush();
-    expect(count('inspector_events')).toBe(0);
-    expect(count('inspector_quality')).toBe(0);
-    expect(i.listSessions(other.id)).toEqual([]);
+    await i.flush();
+    expect(await count('inspector_events')).toBe(0);
+    expect(await count('inspector_quality')).toBe(0);
+    expect((await i.listSessions(other.id))).toEqual([]);
   });
 
-  it('counts signals instead of storing each one, and never stores their data', () => {
+  it('counts signals instead of storing each one, and never stores their data', async () => {
     const i = makeInspector();
     for (let n = 0; n < 50; n++) i.recordEvent(sessionId, project.id, { type: 'signal', connectionId: 'c1', signalType: 'chat' });
     i.recordEvent(sessionId, project.id, { type: 'signal', connectionId: 'c1', signalType: 'chat', to: 'c2' });
     i.recordEvent(sessionId, project.id, { type: 'signal', signalType: 'announce' });
-    i.flush();
-    const signals = i.events(sessionId, { types: ['signal'] }).items;
+    await i.flush();
+    const signals = (await i.events(sessionId, { types: ['signal'] })).items;
     expect(signals.map((s) => [s.connectionId, s.details['signalType'], s.details['to'] ?? null, s.details['count']])).toEqual([
       ['c1', 'chat', null, 50],
       ['c1', 'chat', 'c2', 1],
@@ -108,12 +107,12 @@ describe('recording', () => {
     expect(JSON.stringify(signals)).not.toContain('data');
   });
 
-  it('keeps the order of recording for rows of the same millisecond, signals included', () => {
+  it('keeps the order of recording for rows of the same millisecond, signals included', async () => {
     const i = makeInspector();
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'a' });
     i.recordEvent(sessionId, project.id, { type: 'signal', connectionId: 'a', signalType: 'hi' });
     i.recordEvent(sessionId, project.id, { type: 'connectionDestroyed', connectionId: 'a', reason: 'clientDisconnected' });
-    expect(i.events(sessionId).items.map((e) => e.type)).toEqual(['connectionCreated', 'signal', 'connectionDestroyed']);
+    expect((await i.events(sessionId)).items.map((e) => e.type)).toEqual(['connectionCreated', 'signal', 'connectionDestroyed']);
   });
 
   it('stops at the per-session caps and counts what it dropped', async () => {
@@ -123,15 +122,15 @@ describe('recording', () => {
       clock += 1000;
       i.recordQuality(sessionId, project.id, { source: 'publisher', connectionId: 'c1', streamId: 's1', kind: 'video', bitrate: 1000 * n, packetLoss: 0 });
     }
-    i.flush();
-    expect(count('inspector_events')).toBe(5);
-    expect(count('inspector_quality')).toBe(3);
-    expect(i.getSession(sessionId)).toMatchObject({ events: 5, samples: 3, errors: 5, droppedEvents: 3, droppedSamples: 4 });
+    await i.flush();
+    expect(await count('inspector_events')).toBe(5);
+    expect(await count('inspector_quality')).toBe(3);
+    expect((await i.getSession(sessionId))).toMatchObject({ events: 5, samples: 3, errors: 5, droppedEvents: 3, droppedSamples: 4 });
     // The cap holds across a restart of the Inspector (counters come back from the database).
     const again = makeInspector({ maxEventsPerSession: 5 });
     again.recordEvent(sessionId, project.id, { type: 'error', source: 'server', message: 'late' });
-    again.flush();
-    expect(count('inspector_events')).toBe(5);
+    await again.flush();
+    expect(await count('inspector_events')).toBe(5);
   });
 
   it('ignores samples of one track that come faster than the minimum interval', async () => {
@@ -143,8 +142,8 @@ describe('recording', () => {
     i.recordQuality(sessionId, project.id, { ...sample, kind: 'audio' }); // another track
     clock += 1000;
     i.recordQuality(sessionId, project.id, sample);
-    i.flush();
-    expect(count('inspector_quality')).toBe(3);
+    await i.flush();
+    expect(await count('inspector_quality')).toBe(3);
   });
 
   it('keeps every sample of a 1 s timer that fires a few ms early (default minimum interval)', async () => {
@@ -157,18 +156,18 @@ describe('recording', () => {
     i.recordQuality(sessionId, project.id, sample);
     clock += 500;
     i.recordQuality(sessionId, project.id, sample); // a chatty client's: dropped
-    i.flush();
-    expect(count('inspector_quality')).toBe(6);
+    await i.flush();
+    expect(await count('inspector_quality')).toBe(6);
   });
 
   it('writes pending rows on close() and records nothing after', async () => {
     const i = makeInspector();
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'c1' });
-    i.close();
-    i.close();
-    expect(count('inspector_events')).toBe(1);
+    await i.close();
+    await i.close();
+    expect(await count('inspector_events')).toBe(1);
     i.recordEvent(sessionId, project.id, { type: 'connectionDestroyed', connectionId: 'c1', reason: 'clientDisconnected' });
-    expect(count('inspector_events')).toBe(1);
+    expect(await count('inspector_events')).toBe(1);
   });
 });
 
@@ -177,29 +176,29 @@ describe('retention', () => {
     const i = makeInspector({ retentionDays: 2 });
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'old' });
     i.recordQuality(sessionId, project.id, { source: 'publisher', connectionId: 'old', streamId: 's', kind: 'audio', bitrate: 40_000, packetLoss: 0 });
-    i.flush();
+    await i.flush();
     clock += 3 * 86_400_000;
     const fresh = (await new SessionManager(store, logger).create(project, routed)).id;
     i.recordEvent(fresh, project.id, { type: 'connectionCreated', connectionId: 'new' });
-    expect(i.prune()).toEqual({ events: 1, samples: 1, sessions: 1 });
-    expect(i.listSessions(project.id).map((s) => s.sessionId)).toEqual([fresh]);
-    expect(i.events(sessionId).items).toEqual([]);
-    expect(i.events(fresh).items).toHaveLength(1);
+    expect((await i.prune())).toEqual({ events: 1, samples: 1, sessions: 1 });
+    expect((await i.listSessions(project.id)).map((s) => s.sessionId)).toEqual([fresh]);
+    expect((await i.events(sessionId)).items).toEqual([]);
+    expect((await i.events(fresh)).items).toHaveLength(1);
   });
 
   it('prunes at start', async () => {
     const i = makeInspector({ retentionDays: 1 });
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'c' });
-    i.close();
+    await i.close();
     clock += 2 * 86_400_000;
-    makeInspector({ retentionDays: 1 });
-    expect(count('inspector_events')).toBe(0);
-    expect(count('inspector_sessions')).toBe(0);
+    await makeInspector({ retentionDays: 1 }).startPruned;
+    expect(await count('inspector_events')).toBe(0);
+    expect(await count('inspector_sessions')).toBe(0);
   });
 });
 
 describe('queries', () => {
-  it('filters events by type, connection, stream, errors and time, and pages with a cursor', () => {
+  it('filters events by type, connection, stream, errors and time, and pages with a cursor', async () => {
     const i = makeInspector();
     for (let n = 0; n < 25; n++) {
       clock += 1000;
@@ -207,14 +206,14 @@ describe('queries', () => {
       if (n % 5 === 0) i.recordEvent(sessionId, project.id, { type: 'error', source: 'client', code: 1500, name: 'OT_UNABLE_TO_PUBLISH', message: 'no camera', connectionId: `c${n}`, streamId: 'sx' });
     }
     const t0 = 1_700_000_000_000;
-    expect(i.events(sessionId, { errorsOnly: true }).items).toHaveLength(5);
-    expect(i.events(sessionId, { connectionId: 'c5' }).items.map((e) => e.type)).toEqual(['connectionCreated', 'error']);
-    expect(i.events(sessionId, { streamId: 'sx' }).items).toHaveLength(5);
-    expect(i.events(sessionId, { types: ['error'], since: t0 + 10_000, until: t0 + 20_000 }).items.map((e) => e.connectionId)).toEqual(['c10', 'c15']);
+    expect((await i.events(sessionId, { errorsOnly: true })).items).toHaveLength(5);
+    expect((await i.events(sessionId, { connectionId: 'c5' })).items.map((e) => e.type)).toEqual(['connectionCreated', 'error']);
+    expect((await i.events(sessionId, { streamId: 'sx' })).items).toHaveLength(5);
+    expect((await i.events(sessionId, { types: ['error'], since: t0 + 10_000, until: t0 + 20_000 })).items.map((e) => e.connectionId)).toEqual(['c10', 'c15']);
     const seen: string[] = [];
     let after: number | undefined;
     for (let pages = 0; pages < 10; pages++) {
-      const page = i.events(sessionId, { limit: 7, after });
+      const page = await i.events(sessionId, { limit: 7, after });
       seen.push(...page.items.map((e) => `${e.type}:${e.connectionId}`));
       if (page.next === null) break;
       after = page.next;
@@ -223,7 +222,7 @@ describe('queries', () => {
     expect(new Set(seen).size).toBe(30);
   });
 
-  it('answers quality as time series per track, averaged into buckets', () => {
+  it('answers quality as time series per track, averaged into buckets', async () => {
     const i = makeInspector({ minSampleIntervalMs: 0 });
     const t0 = clock;
     for (let n = 0; n < 10; n++) {
@@ -231,7 +230,7 @@ describe('queries', () => {
       i.recordQuality(sessionId, project.id, { source: 'publisher', connectionId: 'pub', streamId: 's1', kind: 'video', bitrate: 100_000 * (n + 1), packetLoss: 0.01, jitterMs: 5, frameRate: 30, width: 640, height: 480 });
       i.recordQuality(sessionId, project.id, { source: 'subscriber', connectionId: 'sub', streamId: 's1', kind: 'video', bitrate: 90_000 * (n + 1), packetLoss: 0.02, rttMs: 40, nackCount: 1, pliCount: n === 0 ? 1 : 0, layer: 2 });
     }
-    const raw = i.quality(sessionId);
+    const raw = await i.quality(sessionId);
     expect(raw.bucketMs).toBe(1000);
     expect(raw.tracks.map((t) => [t.source, t.connectionId, t.streamId, t.kind, t.points.length])).toEqual([
       ['publisher', 'pub', 's1', 'video', 10],
@@ -240,15 +239,15 @@ describe('queries', () => {
     expect(raw.tracks[0]!.points.map((p) => p.bitrate)).toEqual([100_000, 200_000, 300_000, 400_000, 500_000, 600_000, 700_000, 800_000, 900_000, 1_000_000]);
     expect(raw.tracks[0]!.points[0]).toMatchObject({ t: t0, packetLoss: 0.01, jitterMs: 5, frameRate: 30, width: 640, height: 480 });
     expect(raw.tracks[1]!.points[0]).toMatchObject({ rttMs: 40, nackCount: 1, pliCount: 1, layer: 2 });
-    const coarse = i.quality(sessionId, { source: 'publisher', bucketMs: 5000 });
+    const coarse = await i.quality(sessionId, { source: 'publisher', bucketMs: 5000 });
     expect(coarse.tracks).toHaveLength(1);
     const points = coarse.tracks[0]!.points;
     // t0 is a multiple of 5000, so the buckets are the first and the last five samples.
     expect(points.map((p) => p.bitrate)).toEqual([300_000, 800_000]);
-    expect(i.quality(sessionId, { connectionId: 'sub', since: t0 + 8000 }).tracks[0]!.points).toHaveLength(2);
+    expect((await i.quality(sessionId, { connectionId: 'sub', since: t0 + 8000 })).tracks[0]!.points).toHaveLength(2);
   });
 
-  it('scores connections from their tracks: clean links high, lossy and starved links low', () => {
+  it('scores connections from their tracks: clean links high, lossy and starved links low', async () => {
     const i = makeInspector({ minSampleIntervalMs: 0 });
     for (let n = 0; n < 5; n++) {
       clock += 1000;
@@ -257,7 +256,7 @@ describe('queries', () => {
       i.recordQuality(sessionId, project.id, { source: 'subscriber', connectionId: 'lossy', streamId: 'sg', kind: 'video', bitrate: 800_000, packetLoss: 0.15, rttMs: 300, width: 640, height: 480, frameRate: 30 });
       i.recordQuality(sessionId, project.id, { source: 'client', connectionId: 'clientonly', direction: 'receive', streamId: 'sg', kind: 'video', bitrate: 100_000, packetLoss: 0, rttMs: 20, width: 640, height: 480, frameRate: 30 });
     }
-    const scores = new Map(i.scores(sessionId).map((s) => [s.connectionId, s]));
+    const scores = new Map((await i.scores(sessionId)).map((s) => [s.connectionId, s]));
     expect(scores.get('good')!.score).toBeGreaterThan(4.8);
     expect(scores.get('good')!.basis).toBe('server');
     expect(scores.get('good')!.tracks).toHaveLength(2);
@@ -267,7 +266,7 @@ describe('queries', () => {
     expect(scores.get('clientonly')!.score).toBeLessThan(3);
   });
 
-  it('builds participants with timelines, streams, subscriptions, error counts and scores', () => {
+  it('builds participants with timelines, streams, subscriptions, error counts and scores', async () => {
     const i = makeInspector();
     const t0 = clock;
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'a', userAgent: 'UA-a', ip: '10.0.0.1' });
@@ -282,7 +281,7 @@ describe('queries', () => {
     i.recordEvent(sessionId, project.id, { type: 'error', source: 'client', message: 'decoder', connectionId: 'b' });
     clock = t0 + 9000;
     i.recordEvent(sessionId, project.id, { type: 'connectionDestroyed', connectionId: 'a', reason: 'forceDisconnected' });
-    const people = i.participants(sessionId);
+    const people = await i.participants(sessionId);
     expect(people.map((p) => p.connectionId)).toEqual(['a', 'b']);
     const [a, b] = people as [(typeof people)[0], (typeof people)[0]];
     expect(a).toMatchObject({ createdAt: t0, destroyedAt: t0 + 9000, reason: 'forceDisconnected', live: false, endUnknown: false, userAgent: 'UA-a', ip: '10.0.0.1', errors: 0 });
@@ -294,7 +293,7 @@ describe('queries', () => {
 });
 
 describe('live view', () => {
-  it('follows connections, streams, subscriptions and the latest bitrate, and forgets what left', () => {
+  it('follows connections, streams, subscriptions and the latest bitrate, and forgets what left', async () => {
     const i = makeInspector();
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'a', role: 'publisher' });
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'b' });
@@ -314,7 +313,7 @@ describe('live view', () => {
     expect(live.bitrateOut).toBe(550_000);
     expect(i.liveSessions(project.id).map((s) => s.sessionId)).toEqual([sessionId]);
     expect(i.liveSessions(other.id)).toEqual([]);
-    expect(i.getSession(sessionId)?.liveConnections).toBe(2);
+    expect((await i.getSession(sessionId))?.liveConnections).toBe(2);
 
     i.recordEvent(sessionId, project.id, { type: 'connectionDestroyed', connectionId: 'a', reason: 'clientDisconnected' });
     const after = i.liveSession(sessionId)!;
@@ -323,7 +322,7 @@ describe('live view', () => {
     expect(after.bitrateIn).toBe(0);
     i.recordEvent(sessionId, project.id, { type: 'connectionDestroyed', connectionId: 'b', reason: 'clientDisconnected' });
     expect(i.liveSession(sessionId)).toBeNull();
-    expect(i.participants(sessionId).every((p) => !p.live && !p.endUnknown)).toBe(true);
+    expect((await i.participants(sessionId)).every((p) => !p.live && !p.endUnknown)).toBe(true);
   });
 
   it('drops tracks that stopped reporting', async () => {
@@ -335,13 +334,13 @@ describe('live view', () => {
     expect(i.liveSession(sessionId)!.tracks).toEqual([]);
   });
 
-  it('marks a connection the log never saw leave, from an earlier run, as ended at an unknown time', () => {
+  it('marks a connection the log never saw leave, from an earlier run, as ended at an unknown time', async () => {
     const first = makeInspector();
     first.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'a' });
-    first.close();
+    await first.close();
     clock += 60_000;
     const second = makeInspector();
-    expect(second.participants(sessionId)[0]).toMatchObject({ connectionId: 'a', live: false, endUnknown: true, destroyedAt: null });
+    expect((await second.participants(sessionId))[0]).toMatchObject({ connectionId: 'a', live: false, endUnknown: true, destroyedAt: null });
     expect(second.liveSession(sessionId)).toBeNull();
   });
 });
@@ -351,19 +350,21 @@ describe('project deletion', () => {
     const i = makeInspector();
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'a' });
     i.recordQuality(sessionId, project.id, { source: 'publisher', connectionId: 'a', streamId: 's', kind: 'audio', bitrate: 1, packetLoss: 0 });
-    i.flush();
+    await i.flush();
     // Pending rows for a session whose project goes away are dropped at flush, not written.
     clock += 2000;
     i.recordEvent(sessionId, project.id, { type: 'connectionDestroyed', connectionId: 'a', reason: 'clientDisconnected' });
     expect(await store.projects.delete(project.id)).toBe(true);
-    i.flush();
-    expect(count('inspector_events')).toBe(0);
-    expect(count('inspector_quality')).toBe(0);
-    expect(count('inspector_sessions')).toBe(0);
+    await i.flush();
+    expect(await count('inspector_events')).toBe(0);
+    expect(await count('inspector_quality')).toBe(0);
+    expect(await count('inspector_sessions')).toBe(0);
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'b' });
-    i.flush();
-    expect(count('inspector_events')).toBe(0);
+    await i.flush();
+    expect(await count('inspector_events')).toBe(0);
   });
+});
+
 });
 
 describe('score and client input', () => {

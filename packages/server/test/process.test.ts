@@ -129,7 +129,7 @@ describe('colloquy serve', () => {
       const store = await openServerStore({ dataDir: dataDir });
       try {
         expect(store.projects.count()).toBe(0);
-        expect(store.legacySqlite('test').prepare('SELECT COUNT(*) FROM dashboard_settings').pluck().get()).toBe(0);
+        expect(await store.db.value('SELECT COUNT(*) FROM dashboard_settings')).toBe(0);
       } finally {
         await store.close();
       }
@@ -292,7 +292,7 @@ describe('shutdown with a download nobody reads', () => {
     mkdirSync(joinPath(t.server.archives.archivesDir, id), { recursive: true });
     write(joinPath(t.server.archives.archivesDir, id, 'archive.mp4'), Buffer.alloc(64 * 1024 * 1024));
     const now = Date.now();
-    t.server.archives.store.insert({
+    await t.server.archives.store.insert({
       id, projectId: t.apiKey, sessionId: session.id, name: null, status: 'available', reason: '', outputMode: 'composed', streamMode: 'auto',
       hasAudio: true, hasVideo: true, resolution: '640x480', layout: null, multiArchiveTag: null, maxBitrate: null, quantizationParameter: null,
       autoArchive: false, createdAt: now, updatedAt: now, recordedMs: 1000, duration: 1, size: 64 * 1024 * 1024, fileName: 'archive.mp4', sha256: null,

@@ -3,29 +3,13 @@
 // projects (in-memory cache, invalidated across connections), sessions and callbacks behave alike.
 
 import { generateKeyPairSync } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { startPostgres, type TestPostgres } from '@colloquy/testing/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openServerStore, SERVER_MIGRATIONS, type ServerStore } from '../src/server-store.js';
 import { AdminAuth } from '../src/dashboard/admin-auth.js';
 import { ProjectValidationError } from '../src/store/index.js';
-import { tempDir } from './helpers.js';
+import { storeEngines } from './engines.js';
 
-let pg: TestPostgres;
-const dirs: string[] = [];
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await pg?.stop();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-let databases = 0;
-const engines = [
-  { engine: 'sqlite', location: async () => { const dataDir = tempDir(); dirs.push(dataDir); return { dataDir }; } },
-  { engine: 'postgres', location: async () => ({ dataDir: tempDir(), databaseUrl: await pg.createDatabase(`store_${++databases}`) }) },
-] as const;
+const engines = storeEngines('store');
 
 const routed = { mediaMode: 'routed', archiveMode: 'manual', archiveName: null, archiveResolution: null, e2ee: false, location: null } as const;
 

@@ -80,11 +80,11 @@ describe('routed: publish and subscribe through the SFU', () => {
     expect(session.streams.get(streamId)!.producers.map((p) => p.kind).sort()).toEqual(['audio', 'video']);
 
     // The Inspector: streamCreated and subscriberCreated, and server quality samples of both directions.
-    await waitUntil(() => {
-      const q = t.server.inspector.quality(sessionId);
+    await waitUntil(async () => {
+      const q = await t.server.inspector.quality(sessionId);
       return q.tracks.some((tr) => tr.source === 'publisher' && tr.kind === 'video') && q.tracks.some((tr) => tr.source === 'subscriber' && tr.kind === 'video');
     }, 8000, 'quality samples');
-    const types = t.server.inspector.events(sessionId).items.map((e) => e.type);
+    const types = (await t.server.inspector.events(sessionId)).items.map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['streamCreated', 'subscriberCreated']));
   });
 
@@ -184,7 +184,7 @@ describe('routed: publish and subscribe through the SFU', () => {
       forceDisconnect: 'forceDisconnected',
       network: 'networkDisconnected',
     });
-    const moderation = t.server.inspector.events(sessionId, { types: ['moderation'] }).items.map((e) => e.details['action']);
+    const moderation = (await t.server.inspector.events(sessionId, { types: ['moderation'] })).items.map((e) => e.details['action']);
     expect(moderation).toEqual(['forceUnpublish', 'forceDisconnect']);
   });
 
@@ -269,7 +269,7 @@ describe('routed: publish and subscribe through the SFU', () => {
     await mod.request({ type: 'forceMuteStream', streamId });
     await alice.waitFor((m) => m.type === 'streamMuteForced' && alice.of('streamMuteForced').length === 3);
     await mod.request({ type: 'disableForceMute' });
-    const actions = t.server.inspector.events(sessionId, { types: ['moderation'] }).items.map((e) => [e.details['action'], (e.details['actor'] as { kind: string }).kind]);
+    const actions = (await t.server.inspector.events(sessionId, { types: ['moderation'] })).items.map((e) => [e.details['action'], (e.details['actor'] as { kind: string }).kind]);
     expect(actions).toEqual([
       ['forceMute', 'rest'],
       ['forceMuteAll', 'rest'],

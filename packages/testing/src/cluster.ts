@@ -1,6 +1,7 @@
 // A real Colloquy cluster for tests and benchmarks: redis-server on loopback and N `colloquy serve`
 // processes (so a node can be SIGKILLed), each with its own port, UDP range and data folder, all
-// sharing one SQLite file (COLLOQUY_DATABASE_URL, one machine only) and the test project.
+// sharing one database (one SQLite file by default, one machine only; or the PostgreSQL given as
+// `databaseUrl`) and the test project.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -37,6 +38,8 @@ export interface ClusterOptions {
   nodes?: number;
   /** Settings every node gets (COLLOQUY_*). */
   env?: Record<string, string>;
+  /** The shared database (`postgres://…`); default: one SQLite file in a temp folder (one machine). */
+  databaseUrl?: string;
 }
 
 const CLI = join(dirname(fileURLToPath(import.meta.resolve('@colloquy/server'))), 'cli.js');
@@ -67,7 +70,7 @@ export async function startTestCluster(options: ClusterOptions = {}): Promise<Te
           COLLOQUY_NODE_ID: id,
           COLLOQUY_PUBLIC_URL: `http://127.0.0.1:${port}`,
           COLLOQUY_CLUSTER_SECRET: CLUSTER_SECRET,
-          COLLOQUY_DATABASE_URL: `sqlite:${join(shared, 'colloquy.db')}`,
+          COLLOQUY_DATABASE_URL: options.databaseUrl ?? `sqlite:${join(shared, 'colloquy.db')}`,
           COLLOQUY_DATA_DIR: dataDir,
           COLLOQUY_RTC_MIN_PORT: String(base + i * 150),
           COLLOQUY_RTC_MAX_PORT: String(base + i * 150 + 149),

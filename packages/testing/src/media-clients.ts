@@ -55,9 +55,9 @@ async function gathered(pc: RTCPeerConnection): Promise<void> {
   await pc.iceGatheringStateChange.watch((state) => state === 'complete', 5000);
 }
 
-export async function waitUntil(check: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what = 'condition'): Promise<void> {
   const start = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }

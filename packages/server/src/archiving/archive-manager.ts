@@ -173,7 +173,7 @@ export class ArchiveManager {
 
   constructor(options: ArchiveManagerOptions) {
     this.#store = options.store;
-    this.store = new ArchiveStore(options.store.legacySqlite('archiving'));
+    this.store = new ArchiveStore(options.store.db);
     this.settings = { ...DEFAULT_ARCHIVING_SETTINGS, ...options.settings };
     this.#log = options.logger.child({ module: 'archiving' });
     this.#media = options.media ?? OFFLINE_MEDIA;
@@ -182,7 +182,7 @@ export class ArchiveManager {
     this.links = options.cluster ? new DownloadLinks(options.cluster.linkKey, this.settings.linkTtlSeconds) : DownloadLinks.open(options.dataDir, this.settings.linkTtlSeconds);
     this.#shared = options.cluster !== undefined;
     this.uploads = new ArchiveUploads({
-      db: options.store.legacySqlite('archive uploads'),
+      db: options.store.db,
       archives: this.store,
       dirOf: (id) => this.#dir(id),
       logger: this.#log,
@@ -198,7 +198,7 @@ export class ArchiveManager {
   /** Recovers what a previous run left, then starts watching sessions and the timers. */
   async start(): Promise<void> {
     // Before recovery: an archive produced from now on is uploaded, and uploads left pending resume.
-    this.uploads.start();
+    await this.uploads.start();
     await this.#recover();
     const listener: ArchiveSessionListener = {
       connectionCountChanged: (sessionId, count) => this.#onConnectionCount(sessionId, count),
@@ -220,7 +220,7 @@ export class ArchiveManager {
   // ---- REST-facing calls -------------------------------------------------------------------
 
   /** Starts recording a session (REST). The caller has checked the session belongs to the project. */
-  startArchive(project: Project, session: SessionRecord, options: StartArchiveOptions): ArchiveRecord {
+  async startArchive(project: Project, session: SessionRecord, options: StartArchiveOptions): Promise<ArchiveRecord> {
     this.#ensureOpen();
     if (session.mediaMode !== 'routed') throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
     // OpenTok does not archive end-to-end encrypted sessions (the media router cannot decode them): a conflict with the session's mode, as above.
@@ -237,7 +237,7 @@ export class ArchiveManager {
     if (options.maxBitrate && options.quantizationParameter) throw invalid('maxBitrate and quantizationParameter cannot be set together');
     if (this.#sessions.connectionCount(session.id) === 0) throw conflict('No clients are actively connected to the OpenTok session', 409);
     const tag = options.multiArchiveTag ?? null;
-    if (this.store.recording(session.id, tag)) throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
+    if (await this.store.recording(session.id, tag)) throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
     return this.#begin(project.id, session, {
       name: options.name ?? null,
       outputMode,
@@ -255,26 +255,40 @@ export class ArchiveManager {
 
   /** Stops a recording archive (REST): 409 unless it is started or paused. */
   async stopArchive(project: Project, archiveId: string): Promise<ArchiveRecord> {
-    const record = this.get(project, archiveId);
+    // A live archive is answered from memory, with no await before the stop: its clock stops now.
+    const record = this.#liveRecord(project, archiveId) ?? (await this.get(project, archiveId));
     const archive = this.#live.get(record.id);
     if (!archive || archive.stopping || (record.status !== 'started' && record.status !== 'paused')) {
       throw conflict('Archive is not in started state', 409);
     }
     if (record.autoArchive) throw conflict('Archives of sessions with archiveMode "always" stop by themselves and cannot be stopped by a call', 409);
     await this.#stop(archive, REASON.userInitiated);
-    return archive.unsaved ? archive.record : this.store.get(record.id)!;
+    return archive.unsaved ? archive.record : (await this.store.get(record.id))!;
   }
 
   /** A project's archive; 404 for unknown ids and other projects' archives. */
-  get(project: Project, archiveId: string): ArchiveRecord {
+  async get(project: Project, archiveId: string): Promise<ArchiveRecord> {
+    const live = this.#liveRecord(project, archiveId);
+    if (live) return live;
     const id = archiveId.toLowerCase();
-    const record = UUID.test(id) ? this.store.get(id) : null;
+    const record = UUID.test(id) ? await this.store.get(id) : null;
     if (!record || record.projectId !== project.id) throw notFound('Archive not found', 404);
     return record;
   }
 
+  /**
+   * A project's archive recording here, as it is now (its writes are queued behind it): its status
+   * and recorded time are current in memory before they are in the database.
+   */
+  #liveRecord(project: Project, archiveId: string): ArchiveRecord | null {
+    const archive = this.#live.get(archiveId.toLowerCase());
+    if (!archive || archive.record.projectId !== project.id) return null;
+    const record = archive.record;
+    return record.status === 'started' ? { ...record, recordedMs: Math.round(archive.clock()) } : record;
+  }
+
   /** A project's archives, newest first; `count` is how many match in all. For REST and the dashboard. */
-  list(projectId: string, options: { offset?: number; count?: number; sessionId?: string } = {}): { count: number; items: ArchiveRecord[] } {
+  list(projectId: string, options: { offset?: number; count?: number; sessionId?: string } = {}): Promise<{ count: number; items: ArchiveRecord[] }> {
     return this.store.list(projectId, options);
   }
 
@@ -285,14 +299,14 @@ export class ArchiveManager {
 
   /** Deletes an archive's file (409 while it is recording or being produced). */
   async deleteArchive(project: Project, archiveId: string): Promise<void> {
-    const record = this.get(project, archiveId);
+    const record = await this.get(project, archiveId);
     if (!['available', 'uploaded', 'failed', 'expired'].includes(record.status)) {
       throw conflict(`Archive cannot be deleted while it is ${record.status === 'deleted' ? 'already deleted' : record.status}`, 409);
     }
     // An uploaded archive's object stays in the project's bucket: the bucket is the customer's.
     await this.uploads.cancel(record.id);
     await rm(this.#dir(record.id), { recursive: true, force: true });
-    this.store.update(record.id, { status: 'deleted', fileName: null });
+    await this.store.update(record.id, { status: 'deleted', fileName: null });
     this.#log.info({ archiveId: record.id }, 'archive deleted');
   }
 
@@ -302,7 +316,7 @@ export class ArchiveManager {
    * removed. The rows go with the project (ON DELETE CASCADE). Returns how many archives it had.
    */
   async deleteProjectArchives(projectId: string): Promise<number> {
-    const ids = new Set(this.store.list(projectId, { count: Number.MAX_SAFE_INTEGER }).items.map((r) => r.id));
+    const ids = new Set((await this.store.list(projectId, { count: Number.MAX_SAFE_INTEGER })).items.map((r) => r.id));
     const stopping: Array<Promise<void>> = [];
     for (const archive of [...this.#live.values()]) {
       if (!ids.has(archive.id)) continue;
@@ -325,31 +339,31 @@ export class ArchiveManager {
   }
 
   /** Changes the layout of a composed archive while it records. */
-  setLayout(project: Project, archiveId: string, layout: ArchiveLayout): void {
-    const record = this.get(project, archiveId);
+  async setLayout(project: Project, archiveId: string, layout: ArchiveLayout): Promise<void> {
+    const record = await this.get(project, archiveId);
     if (record.outputMode !== 'composed') throw invalid('Layouts apply to composed archives only');
     const archive = this.#live.get(record.id);
     if (!archive || archive.stopping) throw conflict('Archive is not in started state', 409);
-    archive.setLayout(layout);
+    await archive.setLayout(layout);
   }
 
   /** Manual stream mode: adds a stream (or changes its audio/video choice). */
-  addStream(project: Project, archiveId: string, streamId: string, hasAudio: boolean, hasVideo: boolean): void {
-    const archive = this.#liveForStreamChange(project, archiveId);
+  async addStream(project: Project, archiveId: string, streamId: string, hasAudio: boolean, hasVideo: boolean): Promise<void> {
+    const archive = await this.#liveForStreamChange(project, archiveId);
     if (!this.#media.listStreams(archive.sessionId).some((s) => s.streamId === streamId)) throw notFound('Stream not found', 404);
     archive.select(streamId, hasAudio, hasVideo);
     archive.sync(this.#media.listStreams(archive.sessionId));
   }
 
   /** Manual stream mode: removes a stream. */
-  removeStream(project: Project, archiveId: string, streamId: string): void {
-    const archive = this.#liveForStreamChange(project, archiveId);
+  async removeStream(project: Project, archiveId: string, streamId: string): Promise<void> {
+    const archive = await this.#liveForStreamChange(project, archiveId);
     if (!archive.unselect(streamId)) throw notFound('Stream not found in this archive', 404);
     archive.sync(this.#media.listStreams(archive.sessionId));
   }
 
-  #liveForStreamChange(project: Project, archiveId: string): Archive {
-    const record = this.get(project, archiveId);
+  async #liveForStreamChange(project: Project, archiveId: string): Promise<Archive> {
+    const record = await this.get(project, archiveId);
     if (record.streamMode !== 'manual') throw new ColloquyError('not-allowed', 'Unsupported Stream Mode: streams can only be added to or removed from archives with streamMode "manual"', 405);
     const archive = this.#live.get(record.id);
     if (!archive || archive.stopping) throw conflict('Archive is not in started state', 409);
@@ -357,8 +371,8 @@ export class ArchiveManager {
   }
 
   /** Where an available archive's file is, for the download route; null when it is not downloadable. */
-  download(archiveId: string, fileName: string): DownloadTarget | null {
-    const record = UUID.test(archiveId) ? this.store.get(archiveId) : null;
+  async download(archiveId: string, fileName: string): Promise<DownloadTarget | null> {
+    const record = UUID.test(archiveId) ? await this.store.get(archiveId) : null;
     if (!record || record.status !== 'available' || record.fileName !== fileName) return null;
     const path = join(this.#dir(record.id), fileName);
     if (!existsSync(path)) return null;
@@ -375,13 +389,31 @@ export class ArchiveManager {
 
   /** Resolves once the archive is available or failed (tests, tools). */
   whenSettled(archiveId: string): Promise<ArchiveRecord> {
-    const record = this.store.get(archiveId);
-    if (!record) return Promise.reject(new Error(`no archive ${archiveId}`));
-    if (['available', 'uploaded', 'failed', 'deleted', 'expired'].includes(record.status)) return Promise.resolve(record);
-    return new Promise((resolve) => {
+    // The waiter is registered before the read, so a settle between the two is not missed.
+    return new Promise((resolve, reject) => {
       const list = this.#waiters.get(archiveId) ?? [];
       list.push(resolve);
       this.#waiters.set(archiveId, list);
+      const forget = (): void => {
+        const left = (this.#waiters.get(archiveId) ?? []).filter((w) => w !== resolve);
+        if (left.length > 0) this.#waiters.set(archiveId, left);
+        else this.#waiters.delete(archiveId);
+      };
+      this.store.get(archiveId).then(
+        (record) => {
+          if (!record) {
+            forget();
+            reject(new Error(`no archive ${archiveId}`));
+          } else if (['available', 'uploaded', 'failed', 'deleted', 'expired'].includes(record.status)) {
+            forget();
+            resolve(record);
+          }
+        },
+        (err: unknown) => {
+          forget();
+          reject(err as Error);
+        },
+      );
     });
   }
 
@@ -400,14 +432,14 @@ export class ArchiveManager {
 
   // ---- Lifecycle ---------------------------------------------------------------------------
 
-  #begin(
+  async #begin(
     projectId: string,
     session: SessionRecord,
     settings: Pick<
       ArchiveRecord,
       'name' | 'outputMode' | 'streamMode' | 'hasAudio' | 'hasVideo' | 'resolution' | 'layout' | 'multiArchiveTag' | 'maxBitrate' | 'quantizationParameter' | 'autoArchive'
     >,
-  ): ArchiveRecord {
+  ): Promise<ArchiveRecord> {
     this.#checkCapacity(projectId, session.id);
     const now = Date.now();
     const record: ArchiveRecord = {
@@ -426,14 +458,14 @@ export class ArchiveManager {
       ...settings,
     };
     try {
-      this.store.insert(record);
+      await this.store.insert(record);
     } catch (err) {
       if (err instanceof ArchiveConflictError) throw conflict('Recording already in progress or session not using OpenTok Media Router', 409);
       throw err;
     }
     let archive: Archive;
     try {
-      if (record.layout) this.store.addEvent(record.id, { atMs: 0, kind: 'layout', layout: record.layout });
+      if (record.layout) await this.store.addEvent(record.id, { atMs: 0, kind: 'layout', layout: record.layout });
       archive = new Archive(record, {
         store: this.store,
         media: this.#media,
@@ -445,7 +477,7 @@ export class ArchiveManager {
     } catch (err) {
       // Never leave a row "started" that nothing records (it would block the session's next archive).
       try {
-        this.store.update(record.id, { status: 'failed', reason: `could not start: ${(err as Error).message}`.slice(0, 1000) });
+        await this.store.update(record.id, { status: 'failed', reason: `could not start: ${(err as Error).message}`.slice(0, 1000) });
       } catch (inner) {
         this.#log.warn({ err: inner, archiveId: record.id }, 'cannot mark the archive failed; recovery at the next start will');
       }
@@ -522,8 +554,10 @@ export class ArchiveManager {
       if (retry.at > now) continue;
       this.#retries.delete(id);
       if (retry.step === 'save') {
-        if (retry.archive!.saveFinalState()) this.#enqueue(id);
-        else this.#retries.set(id, { ...retry, at: now + RETRY_MS });
+        void retry.archive!.saveFinalState().then((saved) => {
+          if (saved) this.#enqueue(id);
+          else if (!this.#closing) this.#retries.set(id, { ...retry, at: performance.now() + RETRY_MS });
+        });
       } else {
         this.#enqueue(id);
       }
@@ -551,9 +585,9 @@ export class ArchiveManager {
       clearTimeout(this.#emptySessionTimers.get(sessionId));
       this.#emptySessionTimers.delete(sessionId);
       void this.#store.sessions.get(sessionId).then(
-        (session) => {
-          if (this.#closing) return;
-          if (session?.archiveMode === 'always' && session.mediaMode === 'routed' && !this.store.recording(sessionId, null)) this.#startAuto(session);
+        async (session) => {
+          if (this.#closing || session?.archiveMode !== 'always' || session.mediaMode !== 'routed') return;
+          await this.#startAuto(session);
         },
         (err: unknown) => this.#log.error({ err, sessionId }, 'could not read the session to start its automatic archive'),
       );
@@ -569,9 +603,11 @@ export class ArchiveManager {
     this.#emptySessionTimers.set(sessionId, timer);
   }
 
-  #startAuto(session: SessionRecord): void {
+  /** Starts a session's automatic archive unless one records it already. Never rejects (it runs from events). */
+  async #startAuto(session: SessionRecord): Promise<void> {
     try {
-      this.#begin(session.projectId, session, {
+      if (await this.store.recording(session.id, null)) return;
+      await this.#begin(session.projectId, session, {
         name: session.archiveName,
         outputMode: 'composed',
         streamMode: 'auto',
@@ -611,9 +647,12 @@ export class ArchiveManager {
         void this.#stop(archive, REASON.maxDuration);
         // The stopped archive frees the session's slot at once: the next one starts when the session is read.
         if (rollOver) {
-          void this.#store.sessions.get(archive.sessionId).then(
-            (session) => {
-              if (!this.#closing && session && this.#sessions.connectionCount(session.id) > 0 && !this.store.recording(session.id, null)) this.#startAuto(session);
+          void archive
+            .written()
+            .then(() => this.#store.sessions.get(archive.sessionId))
+            .then(
+            async (session) => {
+              if (!this.#closing && session && this.#sessions.connectionCount(session.id) > 0) await this.#startAuto(session);
             },
             (err: unknown) => this.#log.error({ err, sessionId: archive.sessionId }, 'could not read the session to roll its archive over'),
           );
@@ -668,7 +707,7 @@ export class ArchiveManager {
   }
 
   async #produce(archiveId: string, job: { cancelled: boolean; run: OutputRun | null }): Promise<void> {
-    const record = this.store.get(archiveId);
+    const record = await this.store.get(archiveId);
     if (!record || record.status !== 'stopped') return;
     const dir = this.#dir(archiveId);
     const log = this.#log.child({ archiveId });
@@ -676,9 +715,9 @@ export class ArchiveManager {
     const project = this.#store.projects.get(record.projectId);
     const partnerId = project?.kind === 'project' ? Number(project.id) : record.projectId;
     // A recording that could not finish (its disk was full) is finalized from what reached the disk.
-    if (this.store.files(archiveId).some((f) => f.state !== 'complete')) await this.#repairFiles(archiveId, log);
-    const files = this.store.files(archiveId);
-    const events = this.store.events(archiveId);
+    if ((await this.store.files(archiveId)).some((f) => f.state !== 'complete')) await this.#repairFiles(archiveId, log);
+    const files = await this.store.files(archiveId);
+    const events = await this.store.events(archiveId);
     // A previous attempt (before a crash) may have left its output.
     for (const name of ['archive.mp4', 'archive.mp4.part', 'archive.zip']) await rm(join(dir, name), { force: true });
     if (job.cancelled) return;
@@ -686,7 +725,7 @@ export class ArchiveManager {
     job.run = run;
     try {
       const result = await run.done;
-      const updated = this.store.update(archiveId, { status: 'available', fileName: result.fileName, size: result.size, sha256: result.sha256 });
+      const updated = await this.store.update(archiveId, { status: 'available', fileName: result.fileName, size: result.size, sha256: result.sha256 });
       log.info({ file: result.fileName, bytes: result.size, seconds: updated.duration, ms: Math.round(performance.now() - started) }, 'archive available');
       this.#settle(updated);
     } catch (err) {
@@ -700,7 +739,7 @@ export class ArchiveManager {
       // in streams/ for the operator (deleting the archive removes them).
       if (nothing) await rm(dir, { recursive: true, force: true });
       log[nothing ? 'warn' : 'error']({ err }, 'archive failed');
-      this.#settle(this.store.update(archiveId, { status: 'failed', reason: reason.slice(0, 1000) }));
+      this.#settle(await this.store.update(archiveId, { status: 'failed', reason: reason.slice(0, 1000) }));
     }
   }
 
@@ -719,23 +758,23 @@ export class ArchiveManager {
    */
   async #recover(): Promise<void> {
     const mine = (id: string): boolean => !this.#shared || existsSync(this.#dir(id));
-    for (const record of this.store.withStatus('started', 'paused', 'stopped')) {
+    for (const record of await this.store.withStatus('started', 'paused', 'stopped')) {
       if (!mine(record.id)) continue;
       const log = this.#log.child({ archiveId: record.id });
       const lastStop = await this.#repairFiles(record.id, log);
       if (record.status === 'stopped') continue;
       const recordedMs = Math.max(record.recordedMs, lastStop);
-      this.store.update(record.id, { status: 'stopped', reason: REASON.restarted, recordedMs, duration: Math.round(recordedMs / 1000) });
+      await this.store.update(record.id, { status: 'stopped', reason: REASON.restarted, recordedMs, duration: Math.round(recordedMs / 1000) });
       log.warn({ seconds: Math.round(recordedMs / 1000) }, 'archive was recording when the server stopped: finalized');
     }
-    for (const record of this.store.withStatus('stopped')) if (mine(record.id)) this.#enqueue(record.id);
-    for (const record of this.store.withStatus('available')) {
+    for (const record of await this.store.withStatus('stopped')) if (mine(record.id)) this.#enqueue(record.id);
+    for (const record of await this.store.withStatus('available')) {
       if (mine(record.id) && (!record.fileName || !existsSync(join(this.#dir(record.id), record.fileName)))) {
-        this.store.update(record.id, { status: 'failed', reason: 'the archive file is missing from the data folder' });
+        await this.store.update(record.id, { status: 'failed', reason: 'the archive file is missing from the data folder' });
       }
     }
     if (existsSync(this.archivesDir)) {
-      const known = this.store.allIds();
+      const known = await this.store.allIds();
       for (const entry of readdirSync(this.archivesDir)) {
         if (!known.has(entry)) {
           await rm(join(this.archivesDir, entry), { recursive: true, force: true });
@@ -752,7 +791,7 @@ export class ArchiveManager {
    */
   async #repairFiles(archiveId: string, log: Logger): Promise<number> {
     let lastStop = 0;
-    for (const file of this.store.files(archiveId)) {
+    for (const file of await this.store.files(archiveId)) {
       if (file.state === 'complete') {
         lastStop = Math.max(lastStop, file.stopOffsetMs ?? 0);
         continue;
@@ -761,12 +800,12 @@ export class ArchiveManager {
       const repaired = file.startOffsetMs !== null && existsSync(path) ? await repairMatroska(path).catch(() => null) : null;
       if (!repaired) {
         await rm(path, { force: true });
-        this.store.deleteFile(archiveId, file.fileName);
+        await this.store.deleteFile(archiveId, file.fileName);
         log.warn({ fileName: file.fileName }, 'recording had nothing recoverable');
         continue;
       }
       const stopOffsetMs = file.startOffsetMs! + repaired.durationMs;
-      this.store.completeFile(archiveId, file.fileName, { startOffsetMs: file.startOffsetMs!, stopOffsetMs, size: repaired.size, hasAudio: repaired.hasAudio, hasVideo: repaired.hasVideo });
+      await this.store.completeFile(archiveId, file.fileName, { startOffsetMs: file.startOffsetMs!, stopOffsetMs, size: repaired.size, hasAudio: repaired.hasAudio, hasVideo: repaired.hasVideo });
       lastStop = Math.max(lastStop, stopOffsetMs);
       log.info({ fileName: file.fileName, seconds: repaired.durationMs / 1000, tornBytes: repaired.tornBytes }, 'recording repaired');
     }
@@ -778,10 +817,10 @@ export class ArchiveManager {
     if (this.settings.retentionDays <= 0) return 0;
     const cutoff = nowMs - this.settings.retentionDays * 86_400_000;
     let expired = 0;
-    for (const record of this.store.withStatus('available', 'failed')) {
+    for (const record of await this.store.withStatus('available', 'failed')) {
       if (record.createdAt >= cutoff) continue;
       await rm(this.#dir(record.id), { recursive: true, force: true });
-      this.store.update(record.id, { status: record.status === 'available' ? 'expired' : record.status, fileName: null });
+      await this.store.update(record.id, { status: record.status === 'available' ? 'expired' : record.status, fileName: null });
       expired++;
     }
     if (expired > 0) this.#log.info({ expired, retentionDays: this.settings.retentionDays }, 'archives expired');

@@ -1,7 +1,7 @@
-// Archives in SQLite: the records the REST API and the dashboard read, the per-stream files the
+// Archives in the store (SQLite or PostgreSQL): the records the REST API and the dashboard read, the per-stream files the
 // composer and the ZIP use, and the layout events a composition replays.
 
-import type { Db } from '../store/database.js';
+import { isUniqueViolation, type Sql, type SqlDatabase, type SqlValue } from '../store/sql.js';
 import type { ArchiveLayout } from './layout.js';
 
 export type ArchiveStatus = 'started' | 'paused' | 'stopped' | 'available' | 'uploaded' | 'failed' | 'deleted' | 'expired';
@@ -161,7 +161,7 @@ export interface ListOptions {
 }
 
 export class ArchiveStore {
-  readonly #db: Db;
+  readonly #db: SqlDatabase;
   /**
    * Called after an archive is inserted (previous status null) or its status changes: the
    * Inspector's archive events and the archive status callbacks come from here, so every path that
@@ -169,7 +169,7 @@ export class ArchiveStore {
    */
   readonly #statusListeners = new Set<(record: ArchiveRecord, previous: ArchiveStatus | null) => void>();
 
-  constructor(db: Db) {
+  constructor(db: SqlDatabase) {
     this.#db = db;
   }
 
@@ -190,16 +190,14 @@ export class ArchiveStore {
   }
 
   /** Inserts a new archive; ArchiveConflictError if the session already records one with this tag. */
-  insert(record: ArchiveRecord): void {
+  async insert(record: ArchiveRecord): Promise<void> {
     try {
-      this.#db
-        .prepare(
-          `INSERT INTO archives (id, project_id, session_id, name, status, reason, output_mode, stream_mode, has_audio, has_video,
-             resolution, layout, multi_archive_tag, max_bitrate, quantization_parameter, auto_archive, created_at, updated_at,
-             recorded_ms, duration, size, file_name, sha256)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
+      await this.#db.run(
+        `INSERT INTO archives (id, project_id, session_id, name, status, reason, output_mode, stream_mode, has_audio, has_video,
+           resolution, layout, multi_archive_tag, max_bitrate, quantization_parameter, auto_archive, created_at, updated_at,
+           recorded_ms, duration, size, file_name, sha256)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
           record.id,
           record.projectId,
           record.sessionId,
@@ -223,49 +221,58 @@ export class ArchiveStore {
           record.size,
           record.fileName,
           record.sha256,
-        );
+        ],
+      );
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new ArchiveConflictError('already recording');
+      if (isUniqueViolation(err)) throw new ArchiveConflictError('already recording');
       throw err;
     }
     this.#statusChanged(record, null);
   }
 
-  get(id: string): ArchiveRecord | null {
-    const row = this.#db.prepare('SELECT * FROM archives WHERE id = ?').get(id) as ArchiveRow | undefined;
+  /** `on`: an open transaction to read in (see update). */
+  async get(id: string, on: Sql = this.#db): Promise<ArchiveRecord | null> {
+    const row = await on.get<ArchiveRow>('SELECT * FROM archives WHERE id = ?', [id]);
     return row ? toRecord(row) : null;
   }
 
   /** A project's archives, newest first, and how many match in all. */
-  list(projectId: string, options: ListOptions = {}): { count: number; items: ArchiveRecord[] } {
+  async list(projectId: string, options: ListOptions = {}): Promise<{ count: number; items: ArchiveRecord[] }> {
     const where = options.sessionId !== undefined ? 'project_id = ? AND session_id = ?' : 'project_id = ?';
-    const params: unknown[] = options.sessionId !== undefined ? [projectId, options.sessionId] : [projectId];
-    const count = this.#db.prepare(`SELECT COUNT(*) FROM archives WHERE ${where}`).pluck().get(...params) as number;
-    const rows = this.#db
-      .prepare(`SELECT * FROM archives WHERE ${where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`)
-      .all(...params, options.count ?? 50, options.offset ?? 0) as ArchiveRow[];
+    const params: SqlValue[] = options.sessionId !== undefined ? [projectId, options.sessionId] : [projectId];
+    const count = (await this.#db.value<number>(`SELECT COUNT(*) FROM archives WHERE ${where}`, params)) ?? 0;
+    // rowid: the insertion order among archives of one millisecond (PostgreSQL has an identity column of that name).
+    const rows = await this.#db.all<ArchiveRow>(`SELECT * FROM archives WHERE ${where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, [
+      ...params,
+      options.count ?? 50,
+      options.offset ?? 0,
+    ]);
     return { count, items: rows.map(toRecord) };
   }
 
   /** Archives in the given states (recovery, retention). */
-  withStatus(...statuses: ArchiveStatus[]): ArchiveRecord[] {
-    const rows = this.#db
-      .prepare(`SELECT * FROM archives WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY created_at`)
-      .all(...statuses) as ArchiveRow[];
+  async withStatus(...statuses: ArchiveStatus[]): Promise<ArchiveRecord[]> {
+    const rows = await this.#db.all<ArchiveRow>(`SELECT * FROM archives WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY created_at`, statuses);
     return rows.map(toRecord);
   }
 
   /** The archive recording in a session under a tag (null tag = untagged), if any. */
-  recording(sessionId: string, multiArchiveTag: string | null): ArchiveRecord | null {
-    const row = this.#db
-      .prepare(`SELECT * FROM archives WHERE session_id = ? AND COALESCE(multi_archive_tag, '') = ? AND status IN ('started', 'paused')`)
-      .get(sessionId, multiArchiveTag ?? '') as ArchiveRow | undefined;
+  async recording(sessionId: string, multiArchiveTag: string | null): Promise<ArchiveRecord | null> {
+    const row = await this.#db.get<ArchiveRow>(
+      `SELECT * FROM archives WHERE session_id = ? AND COALESCE(multi_archive_tag, '') = ? AND status IN ('started', 'paused')`,
+      [sessionId, multiArchiveTag ?? ''],
+    );
     return row ? toRecord(row) : null;
   }
 
-  update(id: string, changes: Partial<Pick<ArchiveRecord, 'status' | 'reason' | 'recordedMs' | 'duration' | 'size' | 'fileName' | 'sha256' | 'layout'>>): ArchiveRecord {
+  /** Changes an archive and returns it as stored. `on`: an open transaction to write in (uploads change an archive and its upload together). */
+  async update(
+    id: string,
+    changes: Partial<Pick<ArchiveRecord, 'status' | 'reason' | 'recordedMs' | 'duration' | 'size' | 'fileName' | 'sha256' | 'layout'>>,
+    on: Sql = this.#db,
+  ): Promise<ArchiveRecord> {
     const sets: string[] = ['updated_at = ?'];
-    const values: unknown[] = [Date.now()];
+    const values: SqlValue[] = [Date.now()];
     const column: Record<string, string> = {
       status: 'status',
       reason: 'reason',
@@ -279,29 +286,27 @@ export class ArchiveStore {
     for (const [key, value] of Object.entries(changes)) {
       if (value === undefined) continue;
       sets.push(`${column[key]} = ?`);
-      values.push(key === 'layout' ? (value === null ? null : JSON.stringify(value)) : value);
+      values.push(key === 'layout' ? (value === null ? null : JSON.stringify(value)) : (value as SqlValue));
     }
-    const previous = changes.status !== undefined && this.#statusListeners.size > 0 ? this.get(id)?.status ?? null : undefined;
-    this.#db.prepare(`UPDATE archives SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
-    const updated = this.get(id);
+    const previous = changes.status !== undefined && this.#statusListeners.size > 0 ? ((await this.get(id, on))?.status ?? null) : undefined;
+    await on.run(`UPDATE archives SET ${sets.join(', ')} WHERE id = ?`, [...values, id]);
+    const updated = await this.get(id, on);
     if (!updated) throw new Error(`archive ${id} vanished`);
     if (previous !== undefined && previous !== updated.status) this.#statusChanged(updated, previous);
     return updated;
   }
 
   /** Recorded time heartbeat (cheap, no read-back). */
-  setRecordedMs(id: string, recordedMs: number): void {
-    this.#db.prepare('UPDATE archives SET recorded_ms = ?, updated_at = ? WHERE id = ?').run(Math.round(recordedMs), Date.now(), id);
+  async setRecordedMs(id: string, recordedMs: number): Promise<void> {
+    await this.#db.run('UPDATE archives SET recorded_ms = ?, updated_at = ? WHERE id = ?', [Math.round(recordedMs), Date.now(), id]);
   }
 
-  insertFile(file: ArchiveFileRecord): void {
-    this.#db
-      .prepare(
-        `INSERT INTO archive_files (archive_id, file_name, stream_id, connection_id, connection_data, video_type, layout_class_list,
-           has_audio, has_video, start_offset_ms, stop_offset_ms, size, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+  async insertFile(file: ArchiveFileRecord): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO archive_files (archive_id, file_name, stream_id, connection_id, connection_data, video_type, layout_class_list,
+         has_audio, has_video, start_offset_ms, stop_offset_ms, size, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
         file.archiveId,
         file.fileName,
         file.streamId,
@@ -315,49 +320,53 @@ export class ArchiveStore {
         file.stopOffsetMs,
         file.size,
         file.state,
-      );
+      ],
+    );
   }
 
-  setFileStart(archiveId: string, fileName: string, startOffsetMs: number): void {
-    this.#db.prepare('UPDATE archive_files SET start_offset_ms = ? WHERE archive_id = ? AND file_name = ?').run(Math.round(startOffsetMs), archiveId, fileName);
+  async setFileStart(archiveId: string, fileName: string, startOffsetMs: number): Promise<void> {
+    await this.#db.run('UPDATE archive_files SET start_offset_ms = ? WHERE archive_id = ? AND file_name = ?', [Math.round(startOffsetMs), archiveId, fileName]);
   }
 
-  completeFile(archiveId: string, fileName: string, done: { startOffsetMs: number; stopOffsetMs: number; size: number; hasAudio: boolean; hasVideo: boolean }): void {
-    this.#db
-      .prepare(
-        `UPDATE archive_files SET start_offset_ms = ?, stop_offset_ms = ?, size = ?, has_audio = ?, has_video = ?, state = 'complete'
-         WHERE archive_id = ? AND file_name = ?`,
-      )
-      .run(Math.round(done.startOffsetMs), Math.round(done.stopOffsetMs), done.size, done.hasAudio ? 1 : 0, done.hasVideo ? 1 : 0, archiveId, fileName);
+  async completeFile(archiveId: string, fileName: string, done: { startOffsetMs: number; stopOffsetMs: number; size: number; hasAudio: boolean; hasVideo: boolean }): Promise<void> {
+    await this.#db.run(
+      `UPDATE archive_files SET start_offset_ms = ?, stop_offset_ms = ?, size = ?, has_audio = ?, has_video = ?, state = 'complete'
+       WHERE archive_id = ? AND file_name = ?`,
+      [Math.round(done.startOffsetMs), Math.round(done.stopOffsetMs), done.size, done.hasAudio ? 1 : 0, done.hasVideo ? 1 : 0, archiveId, fileName],
+    );
   }
 
-  deleteFile(archiveId: string, fileName: string): void {
-    this.#db.prepare('DELETE FROM archive_files WHERE archive_id = ? AND file_name = ?').run(archiveId, fileName);
+  async deleteFile(archiveId: string, fileName: string): Promise<void> {
+    await this.#db.run('DELETE FROM archive_files WHERE archive_id = ? AND file_name = ?', [archiveId, fileName]);
   }
 
-  files(archiveId: string): ArchiveFileRecord[] {
-    const rows = this.#db.prepare('SELECT * FROM archive_files WHERE archive_id = ? ORDER BY start_offset_ms, rowid').all(archiveId) as FileRow[];
+  /** An archive's files by start offset, those not started yet first (SQLite's NULL order, spelled out for PostgreSQL), then in insertion order. */
+  async files(archiveId: string): Promise<ArchiveFileRecord[]> {
+    const rows = await this.#db.all<FileRow>(
+      'SELECT * FROM archive_files WHERE archive_id = ? ORDER BY (start_offset_ms IS NOT NULL), start_offset_ms, rowid',
+      [archiveId],
+    );
     return rows.map(toFile);
   }
 
-  addEvent(archiveId: string, event: ArchiveEvent): void {
+  async addEvent(archiveId: string, event: ArchiveEvent): Promise<void> {
     const { atMs, kind, ...data } = event;
-    this.#db
-      .prepare('INSERT INTO archive_events (archive_id, seq, at_ms, kind, data) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM archive_events WHERE archive_id = ?), ?, ?, ?)')
-      .run(archiveId, archiveId, Math.round(atMs), kind, JSON.stringify(data));
+    await this.#db.run(
+      'INSERT INTO archive_events (archive_id, seq, at_ms, kind, data) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM archive_events WHERE archive_id = ?), ?, ?, ?)',
+      [archiveId, archiveId, Math.round(atMs), kind, JSON.stringify(data)],
+    );
   }
 
-  events(archiveId: string): ArchiveEvent[] {
-    const rows = this.#db.prepare('SELECT at_ms, kind, data FROM archive_events WHERE archive_id = ? ORDER BY seq').all(archiveId) as Array<{
-      at_ms: number;
-      kind: 'layout' | 'classes';
-      data: string;
-    }>;
+  async events(archiveId: string): Promise<ArchiveEvent[]> {
+    const rows = await this.#db.all<{ at_ms: number; kind: 'layout' | 'classes'; data: string }>(
+      'SELECT at_ms, kind, data FROM archive_events WHERE archive_id = ? ORDER BY seq',
+      [archiveId],
+    );
     return rows.map((r) => ({ atMs: r.at_ms, kind: r.kind, ...(JSON.parse(r.data) as object) }) as ArchiveEvent);
   }
 
   /** Every archive id this database knows (to find orphaned folders). */
-  allIds(): Set<string> {
-    return new Set(this.#db.prepare('SELECT id FROM archives').pluck().all() as string[]);
+  async allIds(): Promise<Set<string>> {
+    return new Set((await this.#db.all<{ id: string }>('SELECT id FROM archives')).map((r) => r.id));
   }
 }

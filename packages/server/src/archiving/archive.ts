@@ -6,7 +6,9 @@
 //
 // Its writes run from timers and media events, where an exception would end the process: a write
 // that fails (a full disk) makes the archive fail through onFatal instead, and a final status the
-// disk could not take is kept in memory until saveFinalState() succeeds.
+// disk could not take is kept in memory until saveFinalState() succeeds. The store is async (SQLite
+// or PostgreSQL): `record` changes in memory at once, and the writes are queued one after another,
+// so the rows end in the order the recording changed.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,6 +66,8 @@ export class Archive {
   #failed = false;
   /** The stopped status could not be written yet (disk full). */
   #unsaved = false;
+  /** The last queued write (they run one at a time, in order). */
+  #writes: Promise<unknown> = Promise.resolve();
 
   constructor(record: ArchiveRecord, deps: ArchiveDeps) {
     this.record = record;
@@ -93,11 +97,11 @@ export class Archive {
   }
 
   /** Writes the stopped status kept in memory; true once it is saved. */
-  saveFinalState(): boolean {
+  async saveFinalState(): Promise<boolean> {
     if (!this.#unsaved) return true;
     const { status, reason, recordedMs, duration } = this.record;
     try {
-      this.record = this.#deps.store.update(this.id, { status, reason, recordedMs, duration });
+      this.record = await this.#then(() => this.#deps.store.update(this.id, { status, reason, recordedMs, duration }));
       this.#unsaved = false;
       this.#log.info('archive stop saved after the disk had room again');
       return true;
@@ -107,13 +111,21 @@ export class Archive {
     }
   }
 
-  /** Runs a write of the recording path; a failure fails the archive (once) instead of throwing. */
-  #write(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.#fail(err as Error);
-    }
+  /** Queues a write after the ones before it; the promise is its own outcome. */
+  #then<T>(fn: () => Promise<T>): Promise<T> {
+    const done = this.#writes.then(fn);
+    this.#writes = done.catch(() => {});
+    return done;
+  }
+
+  /** Queues a write of the recording path; a failure fails the archive (once) instead of throwing. */
+  #write(fn: () => Promise<unknown>): void {
+    this.#then(fn).catch((err: unknown) => this.#fail(err as Error));
+  }
+
+  /** Resolves once the writes queued so far have run (the stopped status is stored, or could not be). */
+  written(): Promise<void> {
+    return this.#writes.then(() => {});
   }
 
   #fail(err: Error): void {
@@ -151,9 +163,13 @@ export class Archive {
   }
 
   /** Records what the layout looks like from now on (composed archives). */
-  setLayout(layout: ArchiveLayout): void {
-    this.record = this.#deps.store.update(this.id, { layout });
-    this.#deps.store.addEvent(this.id, { atMs: this.clock(), kind: 'layout', layout });
+  async setLayout(layout: ArchiveLayout): Promise<void> {
+    this.record = { ...this.record, layout };
+    const atMs = this.clock();
+    await this.#then(async () => {
+      await this.#deps.store.update(this.id, { layout });
+      await this.#deps.store.addEvent(this.id, { atMs, kind: 'layout', layout });
+    });
   }
 
   /**
@@ -162,7 +178,11 @@ export class Archive {
    */
   sync(streams: ArchiveStream[]): void {
     if (this.#stopping) return;
-    this.#write(() => this.#sync(streams));
+    try {
+      this.#sync(streams);
+    } catch (err) {
+      this.#fail(err as Error);
+    }
   }
 
   #sync(streams: ArchiveStream[]): void {
@@ -201,7 +221,8 @@ export class Archive {
     const known = this.#classes.get(stream.streamId);
     this.#classes.set(stream.streamId, classes);
     if (known !== undefined && known !== classes) {
-      this.#deps.store.addEvent(this.id, { atMs: this.clock(), kind: 'classes', streamId: stream.streamId, layoutClassList: stream.layoutClassList });
+      const event = { atMs: this.clock(), kind: 'classes' as const, streamId: stream.streamId, layoutClassList: stream.layoutClassList };
+      this.#write(() => this.#deps.store.addEvent(this.id, event));
     }
   }
 
@@ -211,7 +232,7 @@ export class Archive {
     const safeId = stream.streamId.replace(/[^A-Za-z0-9_-]/g, '_');
     const fileName = `${safeId}${n === 0 ? '' : `-${n}`}.${recordingExtension(video)}`;
     const path = join(this.#deps.dir, 'streams', fileName);
-    this.#deps.store.insertFile({
+    const file = {
       archiveId: this.id,
       fileName,
       streamId: stream.streamId,
@@ -224,8 +245,9 @@ export class Archive {
       startOffsetMs: null,
       stopOffsetMs: null,
       size: 0,
-      state: 'recording',
-    });
+      state: 'recording' as const,
+    };
+    this.#write(() => this.#deps.store.insertFile(file));
     const recorder = new Recorder({
       path,
       audio,
@@ -257,10 +279,10 @@ export class Archive {
     try {
       const result = await recording.recorder.stop();
       if (!result) {
-        this.#deps.store.deleteFile(this.id, recording.fileName);
+        await this.#then(() => this.#deps.store.deleteFile(this.id, recording.fileName));
         return;
       }
-      this.#deps.store.completeFile(this.id, recording.fileName, result);
+      await this.#then(() => this.#deps.store.completeFile(this.id, recording.fileName, result));
       this.#log.info(
         { streamId: recording.stream.streamId, fileName: recording.fileName, seconds: result.durationMs / 1000, bytes: result.size, frames: result.frames, packetsLost: result.packetsLost },
         'stream recording finished',
@@ -276,12 +298,15 @@ export class Archive {
     const active = this.#recordings.size > 0;
     if (active && this.#activeSince === null) {
       this.#activeSince = performance.now();
-      this.record = this.#deps.store.update(this.id, { status: 'started' });
+      this.record = { ...this.record, status: 'started', updatedAt: Date.now() };
+      this.#write(() => this.#deps.store.update(this.id, { status: 'started' }));
       this.#deps.onActivityChange(this);
     } else if (!active && this.#activeSince !== null && this.#everRecorded) {
       this.#activeMs += performance.now() - this.#activeSince;
       this.#activeSince = null;
-      this.record = this.#deps.store.update(this.id, { status: 'paused', recordedMs: Math.round(this.#activeMs) });
+      const paused = { status: 'paused' as const, recordedMs: Math.round(this.#activeMs) };
+      this.record = { ...this.record, ...paused, updatedAt: Date.now() };
+      this.#write(() => this.#deps.store.update(this.id, paused));
       this.#deps.onActivityChange(this);
     }
   }
@@ -292,8 +317,8 @@ export class Archive {
   }
 
   /**
-   * Marks the archive stopped at once (its session may start another), then stops every recorder;
-   * resolves when the files are final. Idempotent.
+   * Marks the archive stopped at once (its session may start another once `written()` resolves),
+   * then stops every recorder; resolves when the files are final. Idempotent.
    */
   stop(reason: string): Promise<void> {
     this.#stopping ??= (async () => {
@@ -302,15 +327,18 @@ export class Archive {
       this.#activeMs = recordedMs;
       this.#activeSince = null;
       const stopped = { status: 'stopped' as const, reason, recordedMs: Math.round(recordedMs), duration: Math.round(recordedMs / 1000) };
+      this.record = { ...this.record, ...stopped, updatedAt: Date.now() };
+      const saved = this.#then(() => this.#deps.store.update(this.id, stopped));
+      // The recorders stop at once; their files' rows are written after the stopped status.
+      for (const streamId of [...this.#recordings.keys()]) this.#stopRecording(streamId);
       try {
-        this.record = this.#deps.store.update(this.id, stopped);
+        this.record = await saved;
       } catch (err) {
         // The session must still see it stop (and may start another): keep it in memory for now.
         this.record = { ...this.record, ...stopped, updatedAt: Date.now() };
         this.#unsaved = true;
         this.#log.warn({ err: (err as Error).message }, 'cannot save the archive stop yet (disk full?); retrying later');
       }
-      for (const streamId of [...this.#recordings.keys()]) this.#stopRecording(streamId);
       await Promise.all(this.#pendingStops);
       this.#log.info({ reason, seconds: Math.round(recordedMs / 1000) }, 'archive stopped');
     })();

@@ -186,4 +186,15 @@ ${STORAGE_TABLES}    `,
       CHECK (status IN ('started', 'paused', 'stopped', 'available', 'uploaded', 'failed', 'deleted', 'expired'));
 ${postgresTypes(STORAGE_TABLES)}    `,
   },
+  {
+    // Lists order archives (and an archive's files) of one millisecond by insertion, SQLite's rowid.
+    // PostgreSQL has no rowid: it gets an identity column of that name, so the same ORDER BY runs on
+    // both. Nothing to do on SQLite.
+    id: 'archiving-003-postgres-rowid',
+    sql: '-- SQLite already has rowid',
+    postgres: `
+    ALTER TABLE archives ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+    ALTER TABLE archive_files ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+    `,
+  },
 ];

@@ -15,7 +15,7 @@ import type { ArchiveMediaSource, ArchiveSessionState } from '../archiving/inter
 import { OFFLINE_MEDIA, OFFLINE_SESSIONS } from '../archiving/interfaces.js';
 import { DEFAULT_LAYOUT, parseResolution, type ArchiveLayout } from '../archiving/layout.js';
 import type { Project, SessionRecord } from '../store/index.js';
-import type { Db } from '../store/database.js';
+import type { SqlDatabase } from '../store/sql.js';
 import { BroadcastConflictError, BroadcastStore, type BroadcastRecord, type RtmpTarget } from './broadcast-store.js';
 import { LiveComposer, type ComposedStream } from './live-composer.js';
 import { CopyOutput, gopSeconds, hlsOutputArgs, rtmpOutputArgs } from './outputs.js';
@@ -87,7 +87,7 @@ interface LiveBroadcast {
 }
 
 export interface BroadcastManagerOptions {
-  db: Db;
+  db: SqlDatabase;
   dataDir: string;
   logger: Logger;
   media?: ArchiveMediaSource;
@@ -120,17 +120,17 @@ export class BroadcastManager {
   }
 
   /** Marks what a previous run left live as stopped, schedules old HLS folders' removal, starts watching. */
-  start(): void {
-    for (const record of this.store.allLive()) {
+  async start(): Promise<void> {
+    for (const record of await this.store.allLive()) {
       record.status = 'stopped';
       record.reason = REASON.restarted;
       for (const t of record.rtmp) t.status = 'offline';
       if (record.hls) record.hls.status = 'ended';
-      this.store.save(record, true);
+      await this.store.save(record, true);
     }
     if (existsSync(this.dir)) {
       for (const id of readdirSync(this.dir)) {
-        const record = UUID.test(id) ? this.store.get(id) : null;
+        const record = UUID.test(id) ? await this.store.get(id) : null;
         this.#cleanups.set(id, record ? record.updatedAt + this.settings.hlsRetentionMs : 0);
       }
     }
@@ -146,7 +146,7 @@ export class BroadcastManager {
 
   // ---- REST-facing calls -------------------------------------------------------------------
 
-  startBroadcast(project: Project, session: SessionRecord, options: StartBroadcastOptions): BroadcastRecord {
+  async startBroadcast(project: Project, session: SessionRecord, options: StartBroadcastOptions): Promise<BroadcastRecord> {
     if (this.#closing) throw new ColloquyError('unavailable', 'The server is shutting down', 503);
     if (session.mediaMode !== 'routed') throw conflict('Live streaming broadcasts need a routed session (mediaMode "routed")', 409);
     requireClearMedia(session, 'Live streaming broadcasts');
@@ -160,7 +160,7 @@ export class BroadcastManager {
     if (!hasAudio && !hasVideo) throw invalid('hasAudio and hasVideo cannot both be false');
     if (this.#sessions.connectionCount(session.id) === 0) throw conflict('No clients are actively connected to the OpenTok session', 409);
     const tag = options.multiBroadcastTag ?? null;
-    if (this.store.live(session.id, tag)) throw conflict('The broadcast has already started for the session', 409);
+    if (await this.store.live(session.id, tag)) throw conflict('The broadcast has already started for the session', 409);
     if (this.#live.size >= this.settings.maxLive) throw new ColloquyError('unavailable', `This server runs at most ${this.settings.maxLive} broadcasts at once`, 503);
 
     const now = Date.now();
@@ -185,7 +185,7 @@ export class BroadcastManager {
       selected: [],
     };
     try {
-      this.store.insert(record);
+      await this.store.insert(record);
     } catch (err) {
       if (err instanceof BroadcastConflictError) throw conflict('The broadcast has already started for the session', 409);
       throw err;
@@ -195,29 +195,29 @@ export class BroadcastManager {
     } catch (err) {
       record.status = 'stopped';
       record.reason = `could not start: ${(err as Error).message}`.slice(0, 500);
-      this.store.save(record, true);
+      await this.store.save(record, true);
       throw err;
     }
     return record;
   }
 
   async stopBroadcast(project: Project, broadcastId: string): Promise<BroadcastRecord> {
-    const record = this.get(project, broadcastId);
+    const record = await this.get(project, broadcastId);
     const live = this.#live.get(record.id);
     if (!live || live.stopping) throw conflict('Broadcast is not in started state', 409);
     return this.#stop(live, REASON.userInitiated);
   }
 
   /** A project's broadcast; 404 for unknown ids and other projects' broadcasts. */
-  get(project: Project, broadcastId: string): BroadcastRecord {
+  async get(project: Project, broadcastId: string): Promise<BroadcastRecord> {
     const id = broadcastId.toLowerCase();
-    const record = UUID.test(id) ? (this.#live.get(id)?.record ?? this.store.get(id)) : null;
+    const record = UUID.test(id) ? (this.#live.get(id)?.record ?? (await this.store.get(id))) : null;
     if (!record || record.projectId !== project.id) throw notFound('Broadcast not found', 404);
     return record;
   }
 
-  list(projectId: string, options: { offset?: number; count?: number; sessionId?: string } = {}): { count: number; items: BroadcastRecord[] } {
-    const { count, items } = this.store.list(projectId, options);
+  async list(projectId: string, options: { offset?: number; count?: number; sessionId?: string } = {}): Promise<{ count: number; items: BroadcastRecord[] }> {
+    const { count, items } = await this.store.list(projectId, options);
     return { count, items: items.map((r) => this.#live.get(r.id)?.record ?? r) };
   }
 
@@ -227,31 +227,31 @@ export class BroadcastManager {
     return live && !live.stopping ? live.composer.streams() : [];
   }
 
-  setLayout(project: Project, broadcastId: string, layout: ArchiveLayout): BroadcastRecord {
-    const live = this.#requireLive(project, broadcastId);
+  async setLayout(project: Project, broadcastId: string, layout: ArchiveLayout): Promise<BroadcastRecord> {
+    const live = await this.#requireLive(project, broadcastId);
     live.record.layout = layout;
-    this.store.save(live.record, false);
+    await this.store.save(live.record, false);
     live.composer.setLayout(layout);
     this.#log.info({ broadcastId: live.record.id, layout: layout.type }, 'broadcast layout changed');
     return live.record;
   }
 
-  addStream(project: Project, broadcastId: string, streamId: string, hasAudio: boolean, hasVideo: boolean): void {
-    const live = this.#requireManual(project, broadcastId);
+  async addStream(project: Project, broadcastId: string, streamId: string, hasAudio: boolean, hasVideo: boolean): Promise<void> {
+    const live = await this.#requireManual(project, broadcastId);
     if (!this.#media.listStreams(live.record.sessionId).some((s) => s.streamId === streamId)) throw notFound('Stream not found', 404);
     const selected = live.record.selected.filter((s) => s.streamId !== streamId);
     selected.push({ streamId, hasAudio, hasVideo });
     live.record.selected = selected;
-    this.store.save(live.record, false);
     this.#sync(live);
+    await this.store.save(live.record, false);
   }
 
-  removeStream(project: Project, broadcastId: string, streamId: string): void {
-    const live = this.#requireManual(project, broadcastId);
+  async removeStream(project: Project, broadcastId: string, streamId: string): Promise<void> {
+    const live = await this.#requireManual(project, broadcastId);
     if (!live.record.selected.some((s) => s.streamId === streamId)) throw notFound('Stream not found in this broadcast', 404);
     live.record.selected = live.record.selected.filter((s) => s.streamId !== streamId);
-    this.store.save(live.record, false);
     this.#sync(live);
+    await this.store.save(live.record, false);
   }
 
   /** The path of an HLS file of a broadcast (playlist or segment), or null (404). */
@@ -280,6 +280,7 @@ export class BroadcastManager {
     clearInterval(this.#tick);
     for (const t of this.#emptySessionTimers.values()) clearTimeout(t);
     await Promise.all([...this.#live.values()].map((l) => this.#stop(l, REASON.shutdown).catch(() => undefined)));
+    await this.store.settled();
   }
 
   // ---- Running ------------------------------------------------------------------------------
@@ -352,11 +353,7 @@ export class BroadcastManager {
   /** Saves a live broadcast's record unless it is being stopped (the stop saves the final state). */
   #saveIfLive(live: LiveBroadcast, announce: boolean): void {
     if (live.stopping || live.record.status !== 'started') return;
-    try {
-      this.store.save(live.record, announce);
-    } catch (err) {
-      this.#log.warn({ err, broadcastId: live.record.id }, 'cannot save broadcast status');
-    }
+    this.store.save(live.record, announce).catch((err: unknown) => this.#log.warn({ err, broadcastId: live.record.id }, 'cannot save broadcast status'));
   }
 
   #stop(live: LiveBroadcast, reason: string): Promise<BroadcastRecord> {
@@ -369,7 +366,7 @@ export class BroadcastManager {
       record.reason = reason;
       for (const t of record.rtmp) t.status = 'offline';
       if (record.hls) record.hls.status = 'ended';
-      this.store.save(record, true);
+      await this.store.save(record, true);
       this.#cleanups.set(record.id, Date.now() + this.settings.hlsRetentionMs);
       this.#log.info({ broadcastId: record.id, reason }, 'broadcast stopped');
       return record;
@@ -377,15 +374,15 @@ export class BroadcastManager {
     return live.stopping;
   }
 
-  #requireLive(project: Project, broadcastId: string): LiveBroadcast {
-    const record = this.get(project, broadcastId);
+  async #requireLive(project: Project, broadcastId: string): Promise<LiveBroadcast> {
+    const record = await this.get(project, broadcastId);
     const live = this.#live.get(record.id);
     if (!live || live.stopping) throw conflict('Broadcast is not in started state', 409);
     return live;
   }
 
-  #requireManual(project: Project, broadcastId: string): LiveBroadcast {
-    const record = this.get(project, broadcastId);
+  async #requireManual(project: Project, broadcastId: string): Promise<LiveBroadcast> {
+    const record = await this.get(project, broadcastId);
     if (record.streamMode !== 'manual') throw new ColloquyError('not-allowed', 'Unsupported Stream Mode: streams can only be added to or removed from broadcasts with streamMode "manual"', 405);
     return this.#requireLive(project, broadcastId);
   }

@@ -1,8 +1,8 @@
-// Broadcasts in SQLite: the records the REST API, the callbacks and the dashboard read. Every status
+// Broadcasts in the store (SQLite or PostgreSQL): the records the REST API, the callbacks and the dashboard read. Every status
 // change (and every RTMP target's status change) is announced to listeners, so the broadcast status
 // callbacks follow each path that changes a broadcast.
 
-import type { Db } from '../store/database.js';
+import { isUniqueViolation, type SqlDatabase, type SqlValue } from '../store/sql.js';
 import type { ArchiveLayout } from '../archiving/layout.js';
 
 export type BroadcastStatus = 'started' | 'stopped';
@@ -78,10 +78,15 @@ function documentOf(record: BroadcastRecord): string {
 }
 
 export class BroadcastStore {
-  readonly #db: Db;
+  readonly #db: SqlDatabase;
   readonly #listeners = new Set<(record: BroadcastRecord) => void>();
+  /**
+   * Each broadcast's last queued write: a live broadcast saves its record often (output status,
+   * layout, selection) without waiting, so the writes of one broadcast are chained to land in order.
+   */
+  readonly #writes = new Map<string, Promise<void>>();
 
-  constructor(db: Db) {
+  constructor(db: SqlDatabase) {
     this.#db = db;
   }
 
@@ -102,53 +107,79 @@ export class BroadcastStore {
   }
 
   /** Inserts a new broadcast; BroadcastConflictError if the session already has one live with this tag. */
-  insert(record: BroadcastRecord): void {
+  async insert(record: BroadcastRecord): Promise<void> {
     try {
-      this.#db
-        .prepare('INSERT INTO broadcasts (id, project_id, session_id, status, multi_broadcast_tag, created_at, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(record.id, record.projectId, record.sessionId, record.status, record.multiBroadcastTag, record.createdAt, record.updatedAt, documentOf(record));
+      await this.#db.run('INSERT INTO broadcasts (id, project_id, session_id, status, multi_broadcast_tag, created_at, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+        record.id,
+        record.projectId,
+        record.sessionId,
+        record.status,
+        record.multiBroadcastTag,
+        record.createdAt,
+        record.updatedAt,
+        documentOf(record),
+      ]);
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new BroadcastConflictError('already broadcasting');
+      if (isUniqueViolation(err)) throw new BroadcastConflictError('already broadcasting');
       throw err;
     }
     this.#changed(record);
   }
 
-  /** Writes the record back; `announce` tells the listeners (a status changed). */
-  save(record: BroadcastRecord, announce: boolean): void {
+  /**
+   * Writes the record back as it is now (after this broadcast's earlier writes); `announce` tells the
+   * listeners (a status changed) once it is stored.
+   */
+  save(record: BroadcastRecord, announce: boolean): Promise<void> {
     record.updatedAt = Math.max(Date.now(), record.updatedAt);
-    this.#db
-      .prepare('UPDATE broadcasts SET status = ?, updated_at = ?, data = ? WHERE id = ?')
-      .run(record.status, record.updatedAt, documentOf(record), record.id);
-    if (announce) this.#changed(record);
+    const params = [record.status, record.updatedAt, documentOf(record), record.id];
+    const snapshot: BroadcastRecord = structuredClone(record);
+    const previous = this.#writes.get(record.id) ?? Promise.resolve();
+    const write = previous
+      .catch(() => {})
+      .then(() => this.#db.run('UPDATE broadcasts SET status = ?, updated_at = ?, data = ? WHERE id = ?', params))
+      .then(() => {
+        if (announce) this.#changed(snapshot);
+      })
+      .finally(() => {
+        if (this.#writes.get(record.id) === write) this.#writes.delete(record.id);
+      });
+    this.#writes.set(record.id, write);
+    return write;
   }
 
-  get(id: string): BroadcastRecord | null {
-    const row = this.#db.prepare('SELECT * FROM broadcasts WHERE id = ?').get(id) as Row | undefined;
+  /** Resolves once every queued write has landed (before the database closes). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#writes.values()]);
+  }
+
+  async get(id: string): Promise<BroadcastRecord | null> {
+    const row = await this.#db.get<Row>('SELECT * FROM broadcasts WHERE id = ?', [id]);
     return row ? toRecord(row) : null;
   }
 
   /** A project's broadcasts, newest first, and how many match in all. */
-  list(projectId: string, options: { offset?: number; count?: number; sessionId?: string } = {}): { count: number; items: BroadcastRecord[] } {
+  async list(projectId: string, options: { offset?: number; count?: number; sessionId?: string } = {}): Promise<{ count: number; items: BroadcastRecord[] }> {
     const where = options.sessionId !== undefined ? 'project_id = ? AND session_id = ?' : 'project_id = ?';
-    const params: unknown[] = options.sessionId !== undefined ? [projectId, options.sessionId] : [projectId];
-    const count = this.#db.prepare(`SELECT COUNT(*) FROM broadcasts WHERE ${where}`).pluck().get(...params) as number;
-    const rows = this.#db
-      .prepare(`SELECT * FROM broadcasts WHERE ${where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`)
-      .all(...params, options.count ?? 50, options.offset ?? 0) as Row[];
+    const params: SqlValue[] = options.sessionId !== undefined ? [projectId, options.sessionId] : [projectId];
+    const count = (await this.#db.value<number>(`SELECT COUNT(*) FROM broadcasts WHERE ${where}`, params)) ?? 0;
+    // rowid: the insertion order among broadcasts of one millisecond (PostgreSQL has an identity column of that name).
+    const rows = await this.#db.all<Row>(`SELECT * FROM broadcasts WHERE ${where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, [
+      ...params,
+      options.count ?? 50,
+      options.offset ?? 0,
+    ]);
     return { count, items: rows.map(toRecord) };
   }
 
   /** The live broadcast of a session under a tag (null tag = untagged), if any. */
-  live(sessionId: string, tag: string | null): BroadcastRecord | null {
-    const row = this.#db
-      .prepare("SELECT * FROM broadcasts WHERE session_id = ? AND COALESCE(multi_broadcast_tag, '') = ? AND status = 'started'")
-      .get(sessionId, tag ?? '') as Row | undefined;
+  async live(sessionId: string, tag: string | null): Promise<BroadcastRecord | null> {
+    const row = await this.#db.get<Row>("SELECT * FROM broadcasts WHERE session_id = ? AND COALESCE(multi_broadcast_tag, '') = ? AND status = 'started'", [sessionId, tag ?? '']);
     return row ? toRecord(row) : null;
   }
 
   /** Every broadcast still marked live (at start: what a previous run left). */
-  allLive(): BroadcastRecord[] {
-    return (this.#db.prepare("SELECT * FROM broadcasts WHERE status = 'started'").all() as Row[]).map(toRecord);
+  async allLive(): Promise<BroadcastRecord[]> {
+    return (await this.#db.all<Row>("SELECT * FROM broadcasts WHERE status = 'started'")).map(toRecord);
   }
 }

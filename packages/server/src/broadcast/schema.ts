@@ -24,4 +24,11 @@ export const broadcastMigrations: readonly Migration[] = [
       WHERE status = 'started';
     `,
   },
+  {
+    // Lists order broadcasts of one millisecond by insertion, SQLite's rowid. PostgreSQL has no rowid:
+    // it gets an identity column of that name, so the same ORDER BY runs on both. Nothing on SQLite.
+    id: 'broadcast-002-postgres-rowid',
+    sql: '-- SQLite already has rowid',
+    postgres: 'ALTER TABLE broadcasts ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY',
+  },
 ];

@@ -149,11 +149,11 @@ export class ClusterNode {
   async #failLostArchives(live: Set<string>): Promise<void> {
     const archives = this.#parts?.archives;
     if (!archives) return;
-    for (const record of archives.store.withStatus('started', 'paused')) {
+    for (const record of await archives.store.withStatus('started', 'paused')) {
       const owner = await this.registry.archiveNode(record.id);
       if (owner === null || live.has(owner)) continue;
       if (!(await this.registry.claimLostArchive(record.id))) continue;
-      archives.store.update(record.id, { status: 'failed', reason: `the node recording it (${owner}) stopped` });
+      await archives.store.update(record.id, { status: 'failed', reason: `the node recording it (${owner}) stopped` });
       this.#log.warn({ archiveId: record.id, node: owner }, 'archive failed: its recording node is gone');
     }
   }

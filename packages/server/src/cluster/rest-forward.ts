@@ -57,7 +57,7 @@ export function registerRestForwarding(app: FastifyInstance, options: RestForwar
     if (request.method !== 'GET' || !request.url.startsWith(`${DOWNLOAD_PATH_PREFIX}/`) || forwarded(request)) return;
     const [archiveId, fileName] = request.url.slice(DOWNLOAD_PATH_PREFIX.length + 1).split('?')[0]!.split('/');
     if (!archiveId || !fileName) return;
-    if (options.archives.download(archiveId, decodeURIComponent(fileName))) return; // the file is here
+    if (await options.archives.download(archiveId, decodeURIComponent(fileName))) return; // the file is here
     const target = await liveOther(options.registry.archiveNode(archiveId));
     if (target) await forward(request, reply, target);
   });

@@ -2,7 +2,7 @@
 // list, events, quality series, scores, participants, the live view). Every query first has the
 // writer flush its batch, so it sees everything recorded before it.
 
-import type { Db } from '../store/database.js';
+import type { SqlDatabase, SqlValue } from '../store/sql.js';
 import type { LiveView } from './live-view.js';
 import { trackScore } from './score.js';
 import type {
@@ -26,19 +26,24 @@ import type {
 /** Points per track a quality query answers with when no bucket is asked for. */
 const DEFAULT_MAX_POINTS = 600;
 
+/** A track's averages (as floating point on both engines) and largest picture. */
+const AVERAGES = `CAST(AVG(bitrate) AS DOUBLE PRECISION) AS bitrate, CAST(AVG(packet_loss) AS DOUBLE PRECISION) AS packet_loss,
+  CAST(AVG(jitter_ms) AS DOUBLE PRECISION) AS jitter_ms, CAST(AVG(rtt_ms) AS DOUBLE PRECISION) AS rtt_ms,
+  CAST(AVG(frame_rate) AS DOUBLE PRECISION) AS frame_rate, MAX(width) AS width, MAX(height) AS height`;
+
 export interface InspectorReaderSource {
-  db: Db;
+  db: SqlDatabase;
   live: LiveView;
   /** Writes the pending batch (the writer's flush). */
-  flush(): void;
+  flush(): Promise<void>;
   now: () => number;
 }
 
 export class InspectorReader {
-  readonly #db: Db;
+  readonly #db: SqlDatabase;
   readonly #live: LiveView;
   readonly #now: () => number;
-  readonly flush: () => void;
+  readonly flush: () => Promise<void>;
 
   constructor(source: InspectorReaderSource) {
     this.#db = source.db;
@@ -48,50 +53,52 @@ export class InspectorReader {
   }
 
   /** Sessions of a project the Inspector has data for, most recently active first. */
-  listSessions(projectId: string, options: { limit?: number; offset?: number } = {}): InspectorSessionSummary[] {
-    this.flush();
-    const rows = this.#db
-      .prepare(
-        `SELECT i.*, s.media_mode, s.created_at FROM inspector_sessions i JOIN sessions s ON s.id = i.session_id
-         WHERE i.project_id = ? ORDER BY i.last_at DESC, i.session_id LIMIT ? OFFSET ?`,
-      )
-      .all(projectId, clampInt(options.limit, 1, 1000, 100), clampInt(options.offset, 0, Number.MAX_SAFE_INTEGER, 0)) as SessionRow[];
+  async listSessions(projectId: string, options: { limit?: number; offset?: number } = {}): Promise<InspectorSessionSummary[]> {
+    await this.flush();
+    const rows = await this.#db.all<SessionRow>(
+      `SELECT i.*, s.media_mode, s.created_at FROM inspector_sessions i JOIN sessions s ON s.id = i.session_id
+       WHERE i.project_id = ? ORDER BY i.last_at DESC, i.session_id LIMIT ? OFFSET ?`,
+      [projectId, clampInt(options.limit, 1, 1000, 100), clampInt(options.offset, 0, Number.MAX_SAFE_INTEGER, 0)],
+    );
     return rows.map((r) => this.#toSummary(r));
   }
 
   /** Ids of a project's sessions somebody joined, newest session first (the dashboard's session list). */
-  joinedSessionIds(projectId: string, limit: number, offset: number): string[] {
-    this.flush();
-    return this.#db
-      .prepare(
-        `SELECT s.id FROM sessions s JOIN inspector_sessions i ON i.session_id = s.id
-         WHERE s.project_id = ? AND i.connections > 0 ORDER BY s.created_at DESC, s.id LIMIT ? OFFSET ?`,
-      )
-      .pluck()
-      .all(projectId, limit, offset) as string[];
+  async joinedSessionIds(projectId: string, limit: number, offset: number): Promise<string[]> {
+    await this.flush();
+    const rows = await this.#db.all<{ id: string }>(
+      `SELECT s.id FROM sessions s JOIN inspector_sessions i ON i.session_id = s.id
+       WHERE s.project_id = ? AND i.connections > 0 ORDER BY s.created_at DESC, s.id LIMIT ? OFFSET ?`,
+      [projectId, limit, offset],
+    );
+    return rows.map((r) => r.id);
   }
 
   /** The first connection seen in a session: who a row of the dashboard's session list is about. */
-  firstConnection(sessionId: string): { connectionId: string; data: string | null } | null {
-    const row = this.#db
-      .prepare("SELECT connection_id AS connectionId, json_extract(details, '$.data') AS data FROM inspector_events WHERE session_id = ? AND type = 'connectionCreated' ORDER BY id LIMIT 1")
-      .get(sessionId) as { connectionId: string; data: string | null } | undefined;
-    return row ?? null;
+  async firstConnection(sessionId: string): Promise<{ connectionId: string; data: string | null } | null> {
+    // The details are JSON text, read here (no JSON function both engines share).
+    const row = await this.#db.get<{ connection_id: string; details: string }>(
+      "SELECT connection_id, details FROM inspector_events WHERE session_id = ? AND type = 'connectionCreated' ORDER BY id LIMIT 1",
+      [sessionId],
+    );
+    if (!row) return null;
+    const data = (JSON.parse(row.details) as { data?: unknown }).data;
+    return { connectionId: row.connection_id, data: typeof data === 'string' ? data : null };
   }
 
-  getSession(sessionId: string): InspectorSessionSummary | null {
-    this.flush();
-    const row = this.#db
-      .prepare('SELECT i.*, s.media_mode, s.created_at FROM inspector_sessions i JOIN sessions s ON s.id = i.session_id WHERE i.session_id = ?')
-      .get(sessionId) as SessionRow | undefined;
+  async getSession(sessionId: string): Promise<InspectorSessionSummary | null> {
+    await this.flush();
+    const row = await this.#db.get<SessionRow>('SELECT i.*, s.media_mode, s.created_at FROM inspector_sessions i JOIN sessions s ON s.id = i.session_id WHERE i.session_id = ?', [
+      sessionId,
+    ]);
     return row ? this.#toSummary(row) : null;
   }
 
   /** A page of a session's events, oldest first. */
-  events(sessionId: string, query: EventQuery = {}): EventPage {
-    this.flush();
+  async events(sessionId: string, query: EventQuery = {}): Promise<EventPage> {
+    await this.flush();
     const where = ['session_id = ?'];
-    const params: unknown[] = [sessionId];
+    const params: SqlValue[] = [sessionId];
     if (query.types && query.types.length > 0) {
       where.push(`type IN (${query.types.map(() => '?').join(', ')})`);
       params.push(...query.types);
@@ -118,36 +125,32 @@ export class InspectorReader {
       params.push(query.after);
     }
     const limit = clampInt(query.limit, 1, 1000, 100);
-    const rows = this.#db
-      .prepare(`SELECT * FROM inspector_events WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`)
-      .all(...params, limit + 1) as EventRow[];
+    const rows = await this.#db.all<EventRow>(`SELECT * FROM inspector_events WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, [...params, limit + 1]);
     const more = rows.length > limit;
     const items = rows.slice(0, limit).map(toEvent);
     return { items, next: more ? items[items.length - 1]!.id : null };
   }
 
   /** Time series per track, averaged into buckets. */
-  quality(sessionId: string, query: QualityQuery = {}): QualitySeries {
-    this.flush();
+  async quality(sessionId: string, query: QualityQuery = {}): Promise<QualitySeries> {
+    await this.flush();
     const { where, params } = qualityFilter(sessionId, query);
     let bucketMs = query.bucketMs;
     if (bucketMs === undefined) {
-      const span = this.#db.prepare(`SELECT MIN(at) AS lo, MAX(at) AS hi FROM inspector_quality WHERE ${where}`).get(...params) as { lo: number | null; hi: number | null };
+      const span = (await this.#db.get<{ lo: number | null; hi: number | null }>(`SELECT MIN(at) AS lo, MAX(at) AS hi FROM inspector_quality WHERE ${where}`, params))!;
       const width = span.lo === null || span.hi === null ? 0 : span.hi - span.lo;
       bucketMs = Math.max(1000, Math.ceil(width / DEFAULT_MAX_POINTS / 1000) * 1000);
     }
     bucketMs = Math.max(1, Math.floor(bucketMs));
-    const rows = this.#db
-      .prepare(
-        `SELECT source, connection_id, stream_id, kind, direction, CAST(at / ? AS INTEGER) * ? AS t,
-           AVG(bitrate) AS bitrate, AVG(packet_loss) AS packet_loss, AVG(jitter_ms) AS jitter_ms, AVG(rtt_ms) AS rtt_ms,
-           AVG(frame_rate) AS frame_rate, MAX(width) AS width, MAX(height) AS height,
-           SUM(nack_count) AS nack_count, SUM(pli_count) AS pli_count, MAX(layer) AS layer
-         FROM inspector_quality WHERE ${where}
-         GROUP BY source, connection_id, stream_id, kind, direction, t
-         ORDER BY source, connection_id, stream_id, kind, direction, t`,
-      )
-      .all(bucketMs, bucketMs, ...params) as QualityRow[];
+    // Averages and sums cast to one type: PostgreSQL's AVG and SUM of a BIGINT are NUMERIC (text to pg).
+    const rows = await this.#db.all<QualityRow>(
+      `SELECT source, connection_id, stream_id, kind, direction, CAST(at / CAST(? AS BIGINT) AS BIGINT) * CAST(? AS BIGINT) AS t,
+         ${AVERAGES}, CAST(SUM(nack_count) AS BIGINT) AS nack_count, CAST(SUM(pli_count) AS BIGINT) AS pli_count, MAX(layer) AS layer
+       FROM inspector_quality WHERE ${where}
+       GROUP BY source, connection_id, stream_id, kind, direction, t
+       ORDER BY source, connection_id, stream_id, kind, direction, t`,
+      [bucketMs, bucketMs, ...params],
+    );
     const tracks: QualityTrack[] = [];
     let current: QualityTrack | undefined;
     let currentKey = '';
@@ -176,16 +179,14 @@ export class InspectorReader {
   }
 
   /** The quality score of every connection that has samples (score.ts defines it). */
-  scores(sessionId: string, range: { since?: number; until?: number } = {}): ConnectionScore[] {
-    this.flush();
+  async scores(sessionId: string, range: { since?: number; until?: number } = {}): Promise<ConnectionScore[]> {
+    await this.flush();
     const { where, params } = qualityFilter(sessionId, range);
-    const rows = this.#db
-      .prepare(
-        `SELECT source, connection_id, stream_id, kind, direction, AVG(bitrate) AS bitrate, AVG(packet_loss) AS packet_loss,
-           AVG(jitter_ms) AS jitter_ms, AVG(rtt_ms) AS rtt_ms, AVG(frame_rate) AS frame_rate, MAX(width) AS width, MAX(height) AS height
-         FROM inspector_quality WHERE ${where} GROUP BY source, connection_id, stream_id, kind, direction`,
-      )
-      .all(...params) as QualityRow[];
+    const rows = await this.#db.all<QualityRow>(
+      `SELECT source, connection_id, stream_id, kind, direction, ${AVERAGES}
+       FROM inspector_quality WHERE ${where} GROUP BY source, connection_id, stream_id, kind, direction`,
+      params,
+    );
     const byConnection = new Map<string, { server: TrackScore[]; client: TrackScore[] }>();
     for (const r of rows) {
       const score = trackScore({
@@ -223,17 +224,16 @@ export class InspectorReader {
   }
 
   /** Every connection of the session with its timeline, streams, subscriptions, error count and score. */
-  participants(sessionId: string): Participant[] {
-    this.flush();
-    const rows = this.#db
-      .prepare(
-        `SELECT * FROM inspector_events WHERE session_id = ? AND type IN
-          ('connectionCreated', 'connectionDestroyed', 'streamCreated', 'streamDestroyed', 'subscriberCreated', 'subscriberDestroyed', 'error')
-         ORDER BY id`,
-      )
-      .all(sessionId) as EventRow[];
+  async participants(sessionId: string): Promise<Participant[]> {
+    await this.flush();
+    const rows = await this.#db.all<EventRow>(
+      `SELECT * FROM inspector_events WHERE session_id = ? AND type IN
+        ('connectionCreated', 'connectionDestroyed', 'streamCreated', 'streamDestroyed', 'subscriberCreated', 'subscriberDestroyed', 'error')
+       ORDER BY id`,
+      [sessionId],
+    );
     const live = this.#live.get(sessionId);
-    const scores = new Map(this.scores(sessionId).map((s) => [s.connectionId, s]));
+    const scores = new Map((await this.scores(sessionId)).map((s) => [s.connectionId, s]));
     const people = new Map<string, Participant>();
     const person = (connectionId: string, at: number): Participant => {
       let p = people.get(connectionId);
@@ -301,7 +301,7 @@ export class InspectorReader {
           break;
       }
     }
-    const lastAt = (this.#db.prepare('SELECT last_at FROM inspector_sessions WHERE session_id = ?').pluck().get(sessionId) as number | undefined) ?? null;
+    const lastAt = (await this.#db.value<number>('SELECT last_at FROM inspector_sessions WHERE session_id = ?', [sessionId])) ?? null;
     for (const p of people.values()) {
       p.live = p.destroyedAt === null && live?.connections.has(p.connectionId) === true;
       p.endUnknown = p.destroyedAt === null && !p.live;
@@ -452,9 +452,9 @@ function toEvent(r: EventRow): InspectorEvent {
   };
 }
 
-function qualityFilter(sessionId: string, q: QualityQuery): { where: string; params: unknown[] } {
+function qualityFilter(sessionId: string, q: QualityQuery): { where: string; params: SqlValue[] } {
   const where = ['session_id = ?'];
-  const params: unknown[] = [sessionId];
+  const params: SqlValue[] = [sessionId];
   if (q.connectionId !== undefined) {
     where.push('connection_id = ?');
     params.push(q.connectionId);

@@ -1,9 +1,14 @@
 // The Inspector's writing half: recording is a push onto an in-memory batch (plus an update of the
 // live view), written by one transaction every `flushIntervalMs`, so the signaling and media paths
-// never wait for the disk. Caps per session and a retention age bound the database; pruning runs on
-// an unref'd timer that close() clears. The queries are in inspector-reader.ts.
+// never wait for the database. Caps per session and a retention age bound the database; pruning
+// runs on an unref'd timer that close() clears. The queries are in inspector-reader.ts.
+//
+// The store is async (SQLite or PostgreSQL): the first record of a session this process has not
+// seen waits (in memory, with its time) until the session's owner and stored counters are read;
+// then it and whatever came meanwhile are recorded as if at once. A flush writes multi-row INSERTs
+// (one round trip per chunk, not per row, on PostgreSQL) and flushes never overlap.
 
-import type { Db } from '../store/database.js';
+import type { Sql, SqlDatabase, SqlValue } from '../store/sql.js';
 import { isDiskFull } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { LiveView, trackKey } from './live-view.js';
@@ -34,7 +39,34 @@ export interface InspectorOptions {
 const DAY_MS = 86_400_000;
 const MAX_STRING = 512;
 const PRUNE_CHUNK = 5000;
+/** Records kept per session while its owner is being read (a burst at a connect); more are dropped. */
+const MAX_WAITING = 10_000;
+/** Rows of one multi-row INSERT at most; a batch is cut into chunks of powers of two, so few statement texts exist. */
+const MAX_INSERT_ROWS = 128;
 
+const EVENT_COLUMNS = ['session_id', 'at', 'type', 'connection_id', 'stream_id', 'is_error', 'details'];
+const SAMPLE_COLUMNS = [
+  'session_id', 'at', 'source', 'connection_id', 'stream_id', 'kind', 'direction', 'bitrate', 'packet_loss', 'jitter_ms',
+  'rtt_ms', 'frame_rate', 'width', 'height', 'nack_count', 'pli_count', 'layer',
+];
+// The session's row only if the session exists in that project; counters add up. `last_at` keeps
+// the larger (a CASE: SQLite's two-argument MAX is PostgreSQL's GREATEST). Numbers are cast: in a
+// SELECT list PostgreSQL cannot tell a parameter's type.
+const UPSERT_SESSION = `INSERT INTO inspector_sessions (session_id, project_id, first_at, last_at, events, samples, errors, connections, dropped_events, dropped_samples)
+  SELECT id, project_id, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)
+  FROM sessions WHERE id = ? AND project_id = ?
+  ON CONFLICT (session_id) DO UPDATE SET
+    last_at = CASE WHEN excluded.last_at > inspector_sessions.last_at THEN excluded.last_at ELSE inspector_sessions.last_at END,
+    events = inspector_sessions.events + excluded.events, samples = inspector_sessions.samples + excluded.samples,
+    errors = inspector_sessions.errors + excluded.errors, connections = inspector_sessions.connections + excluded.connections,
+    dropped_events = inspector_sessions.dropped_events + excluded.dropped_events,
+    dropped_samples = inspector_sessions.dropped_samples + excluded.dropped_samples`;
+
+/** A session whose owner is being read: the records that came meanwhile, replayed once it is known. */
+interface Waiting {
+  replay: Array<{ projectId: string; run: () => void }>;
+  done: Promise<void>;
+}
 interface SessionCounters {
   projectId: string;
   events: number;
@@ -85,7 +117,7 @@ interface SessionDelta {
 }
 
 export class InspectorWriter {
-  readonly #db: Db;
+  readonly #db: SqlDatabase;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #retentionMs: number;
@@ -98,6 +130,10 @@ export class InspectorWriter {
   readonly #counters = new Map<string, SessionCounters>();
   /** Sessions that do not exist (or belong to another project): recording for them is ignored. */
   readonly #unknown = new Set<string>();
+  readonly #waiting = new Map<string, Waiting>();
+  readonly #foreignWarned = new Set<string>();
+  /** The flush running (flushes run one after another). */
+  #flushing: Promise<void> = Promise.resolve();
   #events: PendingEvent[] = [];
   #samples: PendingSample[] = [];
   #signals = new Map<string, SignalAggregate>();
@@ -108,8 +144,10 @@ export class InspectorWriter {
   #closed = false;
   /** When this process started recording: connections older than this cannot be live. */
   readonly startedAt: number;
+  /** The prune at start, done (or failed and logged). */
+  readonly startPruned: Promise<void>;
 
-  constructor(db: Db, logger: Logger, options: InspectorOptions = {}) {
+  constructor(db: SqlDatabase, logger: Logger, options: InspectorOptions = {}) {
     this.#db = db;
     this.#log = logger.child({ module: 'inspector' });
     this.#now = options.now ?? Date.now;
@@ -119,23 +157,32 @@ export class InspectorWriter {
     this.#maxBatchRows = options.maxBatchRows ?? 2000;
     this.#minSampleIntervalMs = options.minSampleIntervalMs ?? 900;
     this.startedAt = this.#now();
-    this.#flushTimer = setInterval(() => this.#safeFlush(), options.flushIntervalMs ?? 1000);
+    this.#flushTimer = setInterval(() => void this.#safeFlush(), options.flushIntervalMs ?? 1000);
     this.#flushTimer.unref();
     const pruneEvery = options.pruneIntervalMs ?? 3_600_000;
-    this.#pruneTimer = setInterval(() => this.#safePrune(), pruneEvery);
+    this.#pruneTimer = setInterval(() => void this.#safePrune(), pruneEvery);
     this.#pruneTimer.unref();
-    this.#safePrune();
+    // Nothing is recorded yet: no flush first (one would take records made right after the constructor).
+    this.startPruned = this.#pruneOld().then(
+      () => {},
+      (err: unknown) => this.#log.error({ err }, 'inspector prune failed'),
+    );
   }
 
   // ---------------------------------------------------------------- recording
 
   /** Records one event of a session. Never throws for bad data: the hot path must not fail because of the log. */
   recordEvent(sessionId: string, projectId: string, event: InspectorEventInput): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#accepts(sessionId, projectId)) return;
     const now = this.#now();
-    const counters = this.#countersFor(sessionId, projectId, now);
-    if (!counters) return;
     this.live.applyEvent(sessionId, projectId, event, now);
+    this.#storeEvent(sessionId, projectId, event, now);
+  }
+
+  /** The event into the batch (once the session's owner is known: see #countersFor). */
+  #storeEvent(sessionId: string, projectId: string, event: InspectorEventInput, now: number): void {
+    const counters = this.#countersFor(sessionId, projectId, now, () => this.#storeEvent(sessionId, projectId, event, now));
+    if (!counters) return;
     const delta = this.#delta(sessionId, projectId, now);
     if (event.type === 'signal') {
       // Counted, not stored one by one: one row per sender, type and recipient per flush.
@@ -171,14 +218,19 @@ export class InspectorWriter {
 
   /** Records one quality sample. Samples of one track closer than `minSampleIntervalMs` are ignored. */
   recordQuality(sessionId: string, projectId: string, sample: QualitySampleInput): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#accepts(sessionId, projectId)) return;
     const now = this.#now();
-    const counters = this.#countersFor(sessionId, projectId, now);
-    if (!counters) return;
     const key = trackKey(sample);
     const last = this.live.lastSampleAt(sessionId, key);
     if (last !== undefined && now - last < this.#minSampleIntervalMs) return;
     this.live.applySample(sessionId, projectId, key, sample, now);
+    this.#storeSample(sessionId, projectId, sample, now);
+  }
+
+  /** The sample into the batch (once the session's owner is known). */
+  #storeSample(sessionId: string, projectId: string, sample: QualitySampleInput, now: number): void {
+    const counters = this.#countersFor(sessionId, projectId, now, () => this.#storeSample(sessionId, projectId, sample, now));
+    if (!counters) return;
     const delta = this.#delta(sessionId, projectId, now);
     if (counters.samples >= this.#maxSamples) {
       delta.droppedSamples++;
@@ -191,8 +243,15 @@ export class InspectorWriter {
   }
 
   /** Writes the batch now (queries call it, so they see everything recorded before them). */
-  flush(): void {
-    if (!this.#db.open) return;
+  flush(): Promise<void> {
+    const run = this.#flushing.then(() => this.#flushNow());
+    this.#flushing = run.catch(() => {});
+    return run;
+  }
+
+  async #flushNow(): Promise<void> {
+    // Records waiting for their session's owner join this batch.
+    while (this.#waiting.size > 0) await Promise.all([...this.#waiting.values()].map((w) => w.done));
     if (this.#events.length === 0 && this.#samples.length === 0 && this.#signals.size === 0 && this.#deltas.size === 0) return;
     const events = this.#events;
     const samples = this.#samples;
@@ -215,77 +274,71 @@ export class InspectorWriter {
       });
     }
     events.sort((a, b) => a.at - b.at || a.seq - b.seq);
-    const insertEvent = this.#db.prepare(
-      'INSERT INTO inspector_events (session_id, at, type, connection_id, stream_id, is_error, details) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
-    const insertSample = this.#db.prepare(
-      `INSERT INTO inspector_quality (session_id, at, source, connection_id, stream_id, kind, direction, bitrate, packet_loss, jitter_ms,
-         rtt_ms, frame_rate, width, height, nack_count, pli_count, layer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const upsertSession = this.#db.prepare(
-      `INSERT INTO inspector_sessions (session_id, project_id, first_at, last_at, events, samples, errors, connections, dropped_events, dropped_samples)
-       SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM sessions WHERE id = ?
-       ON CONFLICT (session_id) DO UPDATE SET
-         last_at = MAX(last_at, excluded.last_at), events = events + excluded.events, samples = samples + excluded.samples,
-         errors = errors + excluded.errors, connections = connections + excluded.connections,
-         dropped_events = dropped_events + excluded.dropped_events, dropped_samples = dropped_samples + excluded.dropped_samples`,
-    );
     const gone = new Set<string>();
-    this.#db.transaction(() => {
+    await this.#db.transaction(async (tx) => {
       for (const [sessionId, d] of deltas) {
-        const changes = upsertSession.run(d.projectId, d.firstAt, d.lastAt, d.events, d.samples, d.errors, d.connections, d.droppedEvents, d.droppedSamples, sessionId).changes;
+        const { changes } = await tx.run(UPSERT_SESSION, [d.firstAt, d.lastAt, d.events, d.samples, d.errors, d.connections, d.droppedEvents, d.droppedSamples, sessionId, d.projectId]);
         if (changes === 0) gone.add(sessionId);
       }
-      for (const e of events) {
-        if (gone.has(e.sessionId)) continue;
-        insertEvent.run(e.sessionId, e.at, e.type, e.connectionId, e.streamId, e.isError ? 1 : 0, JSON.stringify(e.details));
-      }
-      for (const { sessionId, at, s } of samples) {
-        if (gone.has(sessionId)) continue;
-        insertSample.run(
-          sessionId,
-          at,
-          s.source,
-          s.connectionId,
-          s.streamId ?? null,
-          s.kind,
-          s.source === 'client' ? s.direction : null,
-          finiteInt(s.bitrate),
-          finite(s.packetLoss),
-          finite(s.jitterMs),
-          finite(s.rttMs),
-          finite('frameRate' in s ? s.frameRate : undefined),
-          finiteInt('width' in s ? s.width : undefined),
-          finiteInt('height' in s ? s.height : undefined),
-          finiteInt('nackCount' in s ? s.nackCount : undefined),
-          finiteInt('pliCount' in s ? s.pliCount : undefined),
-          finiteInt('layer' in s ? s.layer : undefined),
-        );
-      }
-    })();
+      await insertRows(
+        tx,
+        'inspector_events',
+        EVENT_COLUMNS,
+        events.filter((e) => !gone.has(e.sessionId)).map((e) => [e.sessionId, e.at, e.type, e.connectionId, e.streamId, e.isError ? 1 : 0, JSON.stringify(e.details)]),
+      );
+      await insertRows(
+        tx,
+        'inspector_quality',
+        SAMPLE_COLUMNS,
+        samples
+          .filter((x) => !gone.has(x.sessionId))
+          .map(({ sessionId, at, s }) => [
+            sessionId,
+            at,
+            s.source,
+            s.connectionId,
+            s.streamId ?? null,
+            s.kind,
+            s.source === 'client' ? s.direction : null,
+            finiteInt(s.bitrate),
+            finite(s.packetLoss),
+            finite(s.jitterMs),
+            finite(s.rttMs),
+            finite('frameRate' in s ? s.frameRate : undefined),
+            finiteInt('width' in s ? s.width : undefined),
+            finiteInt('height' in s ? s.height : undefined),
+            finiteInt('nackCount' in s ? s.nackCount : undefined),
+            finiteInt('pliCount' in s ? s.pliCount : undefined),
+            finiteInt('layer' in s ? s.layer : undefined),
+          ]),
+      );
+    });
     // A session deleted meanwhile (its project was deleted): stop recording for it.
     for (const sessionId of gone) this.forgetSession(sessionId);
   }
 
   /** Deletes data older than the retention age; returns how many rows went. */
-  prune(): { events: number; samples: number; sessions: number } {
-    this.flush();
+  async prune(): Promise<{ events: number; samples: number; sessions: number }> {
+    await this.flush();
+    return this.#pruneOld();
+  }
+
+  async #pruneOld(): Promise<{ events: number; samples: number; sessions: number }> {
     const cutoff = this.#now() - this.#retentionMs;
-    const chunked = (sql: string): number => {
+    const chunked = async (sql: string): Promise<number> => {
       // In chunks, so that a big prune does not hold the write lock for long.
-      const stmt = this.#db.prepare(sql);
       let total = 0;
       for (;;) {
-        const n = stmt.run(cutoff, PRUNE_CHUNK).changes;
+        const n = (await this.#db.run(sql, [cutoff, PRUNE_CHUNK])).changes;
         total += n;
         if (n < PRUNE_CHUNK) return total;
       }
     };
-    const events = chunked('DELETE FROM inspector_events WHERE id IN (SELECT id FROM inspector_events WHERE at < ? LIMIT ?)');
-    const samples = chunked('DELETE FROM inspector_quality WHERE id IN (SELECT id FROM inspector_quality WHERE at < ? LIMIT ?)');
-    const sessionIds = this.#db.prepare('SELECT session_id FROM inspector_sessions WHERE last_at < ?').pluck().all(cutoff) as string[];
+    const events = await chunked('DELETE FROM inspector_events WHERE id IN (SELECT id FROM inspector_events WHERE at < ? LIMIT ?)');
+    const samples = await chunked('DELETE FROM inspector_quality WHERE id IN (SELECT id FROM inspector_quality WHERE at < ? LIMIT ?)');
+    const sessionIds = (await this.#db.all<{ session_id: string }>('SELECT session_id FROM inspector_sessions WHERE last_at < ?', [cutoff])).map((r) => r.session_id);
     for (const id of sessionIds) this.#counters.delete(id);
-    const sessions = this.#db.prepare('DELETE FROM inspector_sessions WHERE last_at < ?').run(cutoff).changes;
+    const sessions = (await this.#db.run('DELETE FROM inspector_sessions WHERE last_at < ?', [cutoff])).changes;
     const now = this.#now();
     for (const [id, c] of this.#counters) if (now - c.touchedAt > 3_600_000 && !this.live.get(id)) this.#counters.delete(id);
     this.#unknown.clear();
@@ -302,37 +355,83 @@ export class InspectorWriter {
   }
 
   /** Writes what is pending and stops the timers. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
+  async close(): Promise<void> {
+    if (this.#closed) return this.#flushing;
     this.#closed = true;
     clearInterval(this.#flushTimer);
     clearInterval(this.#pruneTimer);
     this.#flushTimer = undefined;
     this.#pruneTimer = undefined;
-    this.#safeFlush();
+    await this.#safeFlush();
   }
 
-  #countersFor(sessionId: string, projectId: string, now: number): SessionCounters | null {
-    let c = this.#counters.get(sessionId);
+  /** False for a session known not to be this project's (the live view and the batch ignore it). */
+  #accepts(sessionId: string, projectId: string): boolean {
+    if (this.#unknown.has(sessionId)) return false;
+    const owner = this.#counters.get(sessionId)?.projectId;
+    if (owner !== undefined && owner !== projectId) {
+      this.#warnForeign(sessionId, projectId, owner);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * The session's counters, or null: not recorded (no such session in this project), or its owner is
+   * being read, in which case `replay` runs once it is known (see the top of the file).
+   */
+  #countersFor(sessionId: string, projectId: string, now: number, replay: () => void): SessionCounters | null {
+    const c = this.#counters.get(sessionId);
     if (c) {
-      if (c.projectId !== projectId) return null;
+      if (c.projectId !== projectId) {
+        this.#warnForeign(sessionId, projectId, c.projectId);
+        return null;
+      }
       c.touchedAt = now;
       return c;
     }
-    if (this.#unknown.has(sessionId) || !this.#db.open) return null;
-    const owner = this.#db.prepare('SELECT project_id FROM sessions WHERE id = ?').pluck().get(sessionId) as string | undefined;
-    if (owner !== projectId) {
-      // Recording for a session that does not exist is a caller's bug; say so once, then ignore it.
-      this.#log.warn({ sessionId, projectId, owner: owner ?? null }, 'inspector: no such session in this project; not recording');
-      this.#unknown.add(sessionId);
-      return null;
+    if (this.#unknown.has(sessionId)) return null;
+    let waiting = this.#waiting.get(sessionId);
+    if (!waiting) {
+      const fresh: Waiting = { replay: [], done: Promise.resolve() };
+      this.#waiting.set(sessionId, fresh);
+      fresh.done = this.#readOwner(sessionId, fresh, now);
+      waiting = fresh;
     }
-    const row = this.#db.prepare('SELECT events, samples FROM inspector_sessions WHERE session_id = ?').get(sessionId) as
-      | { events: number; samples: number }
-      | undefined;
-    c = { projectId, events: row?.events ?? 0, samples: row?.samples ?? 0, touchedAt: now };
-    this.#counters.set(sessionId, c);
-    return c;
+    if (waiting.replay.length < MAX_WAITING) waiting.replay.push({ projectId, run: replay });
+    return null;
+  }
+
+  async #readOwner(sessionId: string, waiting: Waiting, now: number): Promise<void> {
+    let known = false;
+    try {
+      const owner = await this.#db.value<string>('SELECT project_id FROM sessions WHERE id = ?', [sessionId]);
+      if (owner === undefined) {
+        // Recording for a session that does not exist is a caller's bug; say so once, then ignore it.
+        this.#log.warn({ sessionId, projectId: waiting.replay[0]?.projectId ?? null, owner: null }, 'inspector: no such session in this project; not recording');
+        this.#unknown.add(sessionId);
+        this.live.forget(sessionId);
+        return;
+      }
+      const row = await this.#db.get<{ events: number; samples: number }>('SELECT events, samples FROM inspector_sessions WHERE session_id = ?', [sessionId]);
+      this.#counters.set(sessionId, { projectId: owner, events: row?.events ?? 0, samples: row?.samples ?? 0, touchedAt: now });
+      known = true;
+    } catch (err) {
+      // The database failed: what waited is dropped (as a failed flush drops its batch); the next record asks again.
+      this.#log.warn({ err, sessionId }, 'inspector: cannot read the session; its records meanwhile are dropped');
+    } finally {
+      this.#waiting.delete(sessionId);
+    }
+    // Also when closing: what was recorded before close() goes into its last flush.
+    if (known) for (const r of waiting.replay) r.run();
+  }
+
+  /** Recording for another project's session is a caller's bug: said once per session. */
+  #warnForeign(sessionId: string, projectId: string, owner: string): void {
+    if (this.#foreignWarned.has(sessionId)) return;
+    if (this.#foreignWarned.size > 10_000) this.#foreignWarned.clear();
+    this.#foreignWarned.add(sessionId);
+    this.#log.warn({ sessionId, projectId, owner }, 'inspector: no such session in this project; not recording');
   }
 
   #delta(sessionId: string, projectId: string, now: number): SessionDelta {
@@ -356,12 +455,12 @@ export class InspectorWriter {
   }
 
   #maybeFlushSoon(): void {
-    if (this.#events.length + this.#samples.length >= this.#maxBatchRows) setImmediate(() => this.#safeFlush());
+    if (this.#events.length + this.#samples.length >= this.#maxBatchRows) setImmediate(() => void this.#safeFlush());
   }
 
-  #safeFlush(): void {
+  async #safeFlush(): Promise<void> {
     try {
-      this.flush();
+      await this.flush();
     } catch (err) {
       // A full disk is the machine's state, not a bug: one line without a stack per flush.
       if (isDiskFull(err)) this.#log.warn({ reason: (err as Error).message }, 'inspector flush failed: disk full; batch dropped');
@@ -369,9 +468,9 @@ export class InspectorWriter {
     }
   }
 
-  #safePrune(): void {
+  async #safePrune(): Promise<void> {
     try {
-      this.prune();
+      await this.prune();
     } catch (err) {
       this.#log.error({ err }, 'inspector prune failed');
     }
@@ -390,3 +489,14 @@ function finiteInt(x: number | undefined): number | null {
   return typeof x === 'number' && Number.isFinite(x) ? Math.round(x) : null;
 }
 
+/** Inserts the rows with multi-row INSERTs of at most MAX_INSERT_ROWS rows, chunks of powers of two. */
+async function insertRows(tx: Sql, table: string, columns: readonly string[], rows: readonly SqlValue[][]): Promise<void> {
+  const tuple = `(${columns.map(() => '?').join(', ')})`;
+  for (let i = 0; i < rows.length; ) {
+    let n = MAX_INSERT_ROWS;
+    while (n > rows.length - i) n >>= 1;
+    const chunk = rows.slice(i, i + n);
+    await tx.run(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: n }, () => tuple).join(', ')}`, chunk.flat());
+    i += n;
+  }
+}

@@ -3,7 +3,7 @@
 // (inspector-reader.ts). This class joins the two over one database and one live view, so callers
 // keep a single object; each half can be read on its own.
 
-import type { Db } from '../store/database.js';
+import type { SqlDatabase } from '../store/sql.js';
 import type { Logger } from '../logger.js';
 import { InspectorReader } from './inspector-reader.js';
 import { InspectorWriter, type InspectorOptions } from './inspector-writer.js';
@@ -13,7 +13,7 @@ export type { InspectorOptions } from './inspector-writer.js';
 export class Inspector extends InspectorWriter {
   readonly reader: InspectorReader;
 
-  constructor(db: Db, logger: Logger, options: InspectorOptions = {}) {
+  constructor(db: SqlDatabase, logger: Logger, options: InspectorOptions = {}) {
     super(db, logger, options);
     this.reader = new InspectorReader({ db, live: this.live, flush: () => this.flush(), now: options.now ?? Date.now });
   }

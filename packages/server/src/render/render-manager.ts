@@ -45,6 +45,8 @@ interface LiveRender {
   maxDurationTimer: NodeJS.Timeout;
   /** Set once the render is ending: the end's status change and the browser's close. */
   ending: Promise<void> | null;
+  /** The `started` write, if the page published: the end's write waits for it, so it cannot land last. */
+  started: Promise<unknown> | null;
 }
 
 export interface RenderManagerOptions {
@@ -68,8 +70,12 @@ export class RenderManager {
   constructor(options: RenderManagerOptions) {
     this.#o = options;
     this.#log = options.logger.child({ module: 'render' });
-    this.renders = new RenderStore(options.store.legacySqlite('the Experience Composer'));
-    const interrupted = this.renders.endInterrupted('The server stopped while the render ran');
+    this.renders = new RenderStore(options.store.db);
+  }
+
+  /** At start: renders a previous process left running are marked stopped (their browser died with it). */
+  async recover(): Promise<void> {
+    const interrupted = await this.renders.endInterrupted('The server stopped while the render ran');
     if (interrupted > 0) this.#log.warn({ interrupted }, 'renders left running by a previous process marked stopped');
   }
 
@@ -120,7 +126,7 @@ export class RenderManager {
       createdAt: now,
       updatedAt: now,
     };
-    this.renders.insert(record);
+    await this.renders.insert(record);
     this.#callback(record);
     const [width, height] = request.resolution.split('x').map(Number) as [number, number];
     const composer = new Composer({
@@ -135,34 +141,39 @@ export class RenderManager {
     });
     const maxDurationTimer = setTimeout(() => void this.#end(record.id, 'stopped', 'Max duration exceeded'), request.maxDuration * 1000);
     maxDurationTimer.unref();
-    this.#live.set(record.id, { project, composer, maxDurationTimer, ending: null });
+    const live: LiveRender = { project, composer, maxDurationTimer, ending: null, started: null };
+    this.#live.set(record.id, live);
     composer.onEnded((reason, failed) => void this.#end(record.id, failed ? 'failed' : 'stopped', reason));
     this.#log.info({ renderId: record.id, sessionId: session.id, url: request.url, resolution: request.resolution }, 'render starting');
     composer.start().then(
       ({ streamId, connectionId, timings }) => {
-        if (this.#live.get(record.id)?.ending !== null) return;
-        const started = this.renders.update(record.id, { status: 'started', streamId, connectionId });
-        this.#log.info({ renderId: record.id, streamId, ...timings }, 'render started');
-        this.#callback(started);
+        if (live.ending !== null) return;
+        live.started = this.renders.update(record.id, { status: 'started', streamId, connectionId }).then(
+          (started) => {
+            this.#log.info({ renderId: record.id, streamId, ...timings }, 'render started');
+            this.#callback(started);
+          },
+          (err: unknown) => this.#log.error({ err, renderId: record.id }, 'cannot record the render as started'),
+        );
       },
       (err: unknown) => void this.#end(record.id, 'failed', err instanceof RenderFailure ? err.message : String(err)),
     );
     return record;
   }
 
-  get(project: Project, id: string): RenderRecord {
-    const record = this.renders.get(project.id, id);
+  async get(project: Project, id: string): Promise<RenderRecord> {
+    const record = await this.renders.get(project.id, id);
     if (!record) throw notFound(`Render ${id} not found`);
     return record;
   }
 
-  list(project: Project, offset: number, count: number): { count: number; items: RenderRecord[] } {
+  list(project: Project, offset: number, count: number): Promise<{ count: number; items: RenderRecord[] }> {
     return this.renders.list(project.id, offset, count);
   }
 
   /** Stops a render: it leaves the session and its browser closes before this resolves. A render already over is answered as it is. */
   async stop(project: Project, id: string): Promise<RenderRecord> {
-    this.get(project, id);
+    await this.get(project, id);
     await this.#end(id, 'stopped', 'Stop requested');
     return this.get(project, id);
   }
@@ -179,17 +190,20 @@ export class RenderManager {
     if (!live) return Promise.resolve();
     if (live.ending) return live.ending;
     clearTimeout(live.maxDurationTimer);
-    const record = this.renders.update(id, { status, reason });
-    this.#log.info({ renderId: id, status, reason }, 'render ended');
-    this.#callback(record);
-    live.ending = live.composer
-      .stop()
-      .then(() => {
-        // A page that could not leave cleanly (hung, crashed) must not leave its connection and
-        // stream waiting out the resume grace: the server ends them now.
-        if (record.connectionId) void this.#disconnect(live.project, record.sessionId, record.connectionId);
-      })
-      .finally(() => this.#live.delete(id));
+    live.ending = (async () => {
+      let record: RenderRecord;
+      try {
+        await live.started;
+        record = await this.renders.update(id, { status, reason });
+        this.#log.info({ renderId: id, status, reason }, 'render ended');
+        this.#callback(record);
+      } finally {
+        await live.composer.stop();
+      }
+      // A page that could not leave cleanly (hung, crashed) must not leave its connection and
+      // stream waiting out the resume grace: the server ends them now.
+      if (record.connectionId) void this.#disconnect(live.project, record.sessionId, record.connectionId);
+    })().finally(() => this.#live.delete(id));
     return live.ending;
   }
 

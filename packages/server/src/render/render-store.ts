@@ -1,7 +1,7 @@
-// Renders in SQLite: created as `starting`, moved to `started` (with the stream it publishes), and
+// Renders in the store (SQLite or PostgreSQL): created as `starting`, moved to `started` (with the stream it publishes), and
 // ended as `stopped` or `failed` with a reason. Listing is newest first, as OpenTok's lists are.
 
-import type { Db } from '../store/database.js';
+import type { SqlDatabase } from '../store/sql.js';
 
 export type RenderStatus = 'starting' | 'started' | 'stopped' | 'failed';
 
@@ -60,48 +60,46 @@ const fromRow = (row: Row): RenderRecord => ({
 });
 
 export class RenderStore {
-  readonly #db: Db;
+  readonly #db: SqlDatabase;
 
-  constructor(db: Db) {
+  constructor(db: SqlDatabase) {
     this.#db = db;
   }
 
-  insert(record: RenderRecord): void {
-    this.#db
-      .prepare(
-        `INSERT INTO renders (id, project_id, session_id, url, resolution, name, max_duration, status_callback_url, status, reason, stream_id, connection_id, created_at, updated_at)
-         VALUES (@id, @projectId, @sessionId, @url, @resolution, @name, @maxDuration, @statusCallbackUrl, @status, @reason, @streamId, @connectionId, @createdAt, @updatedAt)`,
-      )
-      .run(record);
+  async insert(r: RenderRecord): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO renders (id, project_id, session_id, url, resolution, name, max_duration, status_callback_url, status, reason, stream_id, connection_id, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [r.id, r.projectId, r.sessionId, r.url, r.resolution, r.name, r.maxDuration, r.statusCallbackUrl, r.status, r.reason, r.streamId, r.connectionId, r.createdAt, r.updatedAt],
+    );
   }
 
-  get(projectId: string, id: string): RenderRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM renders WHERE id = ? AND project_id = ?').get(id, projectId) as Row | undefined;
+  async get(projectId: string, id: string): Promise<RenderRecord | undefined> {
+    const row = await this.#db.get<Row>('SELECT * FROM renders WHERE id = ? AND project_id = ?', [id, projectId]);
     return row ? fromRow(row) : undefined;
   }
 
-  list(projectId: string, offset: number, count: number): { count: number; items: RenderRecord[] } {
-    const total = this.#db.prepare('SELECT COUNT(*) FROM renders WHERE project_id = ?').pluck().get(projectId) as number;
-    const rows = this.#db.prepare('SELECT * FROM renders WHERE project_id = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?').all(projectId, count, offset) as Row[];
+  async list(projectId: string, offset: number, count: number): Promise<{ count: number; items: RenderRecord[] }> {
+    const total = (await this.#db.value<number>('SELECT COUNT(*) FROM renders WHERE project_id = ?', [projectId])) ?? 0;
+    const rows = await this.#db.all<Row>('SELECT * FROM renders WHERE project_id = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?', [projectId, count, offset]);
     return { count: total, items: rows.map(fromRow) };
   }
 
   /** Moves a render to `status`; returns the updated record. */
-  update(id: string, change: { status: RenderStatus; reason?: string | null; streamId?: string | null; connectionId?: string | null }, now = Date.now()): RenderRecord {
-    this.#db
-      .prepare(
-        `UPDATE renders SET status = @status, reason = COALESCE(@reason, reason), stream_id = COALESCE(@streamId, stream_id),
-         connection_id = COALESCE(@connectionId, connection_id), updated_at = @now WHERE id = @id`,
-      )
-      .run({ id, status: change.status, reason: change.reason ?? null, streamId: change.streamId ?? null, connectionId: change.connectionId ?? null, now });
-    return fromRow(this.#db.prepare('SELECT * FROM renders WHERE id = ?').get(id) as Row);
+  async update(id: string, change: { status: RenderStatus; reason?: string | null; streamId?: string | null; connectionId?: string | null }, now = Date.now()): Promise<RenderRecord> {
+    await this.#db.run(
+      `UPDATE renders SET status = ?, reason = COALESCE(?, reason), stream_id = COALESCE(?, stream_id),
+       connection_id = COALESCE(?, connection_id), updated_at = ? WHERE id = ?`,
+      [change.status, change.reason ?? null, change.streamId ?? null, change.connectionId ?? null, now, id],
+    );
+    return fromRow((await this.#db.get<Row>('SELECT * FROM renders WHERE id = ?', [id]))!);
   }
 
   /**
    * At start: renders a previous process left running had their browser die with it. They are
    * stopped with a reason, never shown as running forever.
    */
-  endInterrupted(reason: string, now = Date.now()): number {
-    return this.#db.prepare(`UPDATE renders SET status = 'stopped', reason = ?, updated_at = ? WHERE status IN ('starting', 'started')`).run(reason, now).changes;
+  async endInterrupted(reason: string, now = Date.now()): Promise<number> {
+    return (await this.#db.run(`UPDATE renders SET status = 'stopped', reason = ?, updated_at = ? WHERE status IN ('starting', 'started')`, [reason, now])).changes;
   }
 }

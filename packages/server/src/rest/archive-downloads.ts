@@ -37,7 +37,8 @@ export async function archiveDownloadRoutes(app: FastifyInstance, ctx: AppContex
     const check = ctx.archives.links.verify(archiveId, fileName, request.query.expires, request.query.signature);
     if (check === 'expired') throw forbidden('This archive link has expired: get the archive again for a fresh url', 403);
     if (check !== 'ok') throw forbidden('This archive link is not valid', 403);
-    const uploaded = ctx.archives.store.get(archiveId);
+    const record = await ctx.archives.store.get(archiveId);
+    const uploaded = record;
     if (uploaded?.status === 'uploaded' && uploaded.fileName === fileName) {
       // The file is in the project's bucket (and no longer here): the bytes come from there, by a
       // presigned link made now, so nothing is proxied and Range requests go straight to the bucket.
@@ -46,7 +47,7 @@ export async function archiveDownloadRoutes(app: FastifyInstance, ctx: AppContex
       reply.header('Cache-Control', 'private, no-store');
       return reply.redirect(location, 302);
     }
-    const target = ctx.archives.download(archiveId, fileName);
+    const target = await ctx.archives.download(archiveId, fileName);
     if (!target) throw notFound('Archive not found or no longer available', 404);
     const range = parseRange(request.headers.range, target.size);
     reply.header('Accept-Ranges', 'bytes');
@@ -54,7 +55,6 @@ export async function archiveDownloadRoutes(app: FastifyInstance, ctx: AppContex
       reply.header('Content-Range', `bytes */${target.size}`);
       return reply.status(416).send({ code: 416, message: 'Requested range not satisfiable' });
     }
-    const record = ctx.archives.store.get(archiveId);
     reply.header('Content-Type', target.contentType);
     reply.header('Content-Disposition', `attachment; filename="${target.downloadName}"`);
     reply.header('Cache-Control', 'private, no-store');

@@ -16,20 +16,20 @@ export async function archiveStorageRoutes(app: FastifyInstance, ctx: AppContext
   const log = ctx.logger.child({ module: 'archive-storage' });
 
   app.get('/archive/storage', async (request) => {
-    const settings = storage.get(request.project.id);
+    const settings = await storage.get(request.project.id);
     if (!settings) throw notFound('No archive storage is set for this project: archives stay on this server', 404);
     return storageView(settings);
   });
 
   app.put('/archive/storage', async (request) => {
     const settings = parseStorageSettings(request.body);
-    storage.set(request.project.id, settings);
+    await storage.set(request.project.id, settings);
     log.info({ projectId: request.project.id, bucket: settings.bucket, endpoint: settings.endpoint ?? 'Amazon S3', fallback: settings.fallback }, 'archive storage set');
     return storageView(settings);
   });
 
   app.delete('/archive/storage', async (request, reply) => {
-    if (storage.delete(request.project.id)) log.info({ projectId: request.project.id }, 'archive storage removed');
+    if (await storage.delete(request.project.id)) log.info({ projectId: request.project.id }, 'archive storage removed');
     return reply.status(204).send();
   });
 }

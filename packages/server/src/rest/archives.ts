@@ -67,7 +67,7 @@ export async function archiveRoutes(app: FastifyInstance, ctx: AppContext): Prom
 
   app.get('/archive', async (request) => {
     const query = parseWith(ListQuery, request.query, 'Query');
-    const { count, items } = archives.list(request.project.id, query);
+    const { count, items } = await archives.list(request.project.id, query);
     return { count, items: items.map((record) => toJson(request, record)) };
   });
 
@@ -75,7 +75,7 @@ export async function archiveRoutes(app: FastifyInstance, ctx: AppContext): Prom
     const body = parseWith(StartBody, request.body ?? {});
     if (body.hasTranscription) throw new ColloquyError('unsupported', 'Archive transcription is not available on this server', 501);
     const session = await ctx.sessions.require(request.project, body.sessionId);
-    const record = archives.startArchive(request.project, session, {
+    const record = await archives.startArchive(request.project, session, {
       name: body.name ?? null,
       hasAudio: body.hasAudio,
       hasVideo: body.hasVideo,
@@ -90,7 +90,7 @@ export async function archiveRoutes(app: FastifyInstance, ctx: AppContext): Prom
     return toJson(request, record);
   });
 
-  app.get<ArchiveParams>('/archive/:archiveId', async (request) => toJson(request, archives.get(request.project, request.params.archiveId)));
+  app.get<ArchiveParams>('/archive/:archiveId', async (request) => toJson(request, await archives.get(request.project, request.params.archiveId)));
 
   app.post<ArchiveParams>('/archive/:archiveId/stop', async (request) => toJson(request, await archives.stopArchive(request.project, request.params.archiveId)));
 
@@ -101,17 +101,17 @@ export async function archiveRoutes(app: FastifyInstance, ctx: AppContext): Prom
 
   app.put<ArchiveParams>('/archive/:archiveId/layout', async (request) => {
     const layout = validateLayout(parseWith(LayoutBody, request.body ?? {}));
-    archives.setLayout(request.project, request.params.archiveId, layout);
-    return toJson(request, archives.get(request.project, request.params.archiveId));
+    await archives.setLayout(request.project, request.params.archiveId, layout);
+    return toJson(request, await archives.get(request.project, request.params.archiveId));
   });
 
   app.patch<ArchiveParams>('/archive/:archiveId/streams', async (request, reply) => {
     const body = parseWith(StreamsBody, request.body ?? {});
     if ((body.addStream === undefined) === (body.removeStream === undefined)) throw invalid('Give exactly one of addStream and removeStream');
     if (body.addStream !== undefined) {
-      archives.addStream(request.project, request.params.archiveId, body.addStream, body.hasAudio ?? true, body.hasVideo ?? true);
+      await archives.addStream(request.project, request.params.archiveId, body.addStream, body.hasAudio ?? true, body.hasVideo ?? true);
     } else {
-      archives.removeStream(request.project, request.params.archiveId, body.removeStream!);
+      await archives.removeStream(request.project, request.params.archiveId, body.removeStream!);
     }
     return reply.status(204).send();
   });

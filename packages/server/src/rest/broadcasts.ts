@@ -60,7 +60,7 @@ export async function broadcastRoutes(app: FastifyInstance, ctx: AppContext): Pr
     const path = '/broadcast';
     app.get(path, async (request) => {
       const query = parseWith(ListQuery, request.query, 'Query');
-      const { count, items } = broadcasts.list(request.project.id, query);
+      const { count, items } = await broadcasts.list(request.project.id, query);
       return { count, items: items.map((record) => toJson(request, record)) };
     });
 
@@ -71,7 +71,7 @@ export async function broadcastRoutes(app: FastifyInstance, ctx: AppContext): Pr
       const rtmp = (body.outputs.rtmp ?? []).map((t) => ({ id: t.id ?? '', serverUrl: t.serverUrl, streamName: t.streamName }));
       const ids = rtmp.map((t) => t.id).filter(Boolean);
       if (new Set(ids).size !== ids.length) throw invalid('outputs.rtmp ids must be unique');
-      const record = broadcasts.startBroadcast(request.project, session, {
+      const record = await broadcasts.startBroadcast(request.project, session, {
         hls,
         rtmp,
         maxDuration: body.maxDuration,
@@ -87,22 +87,22 @@ export async function broadcastRoutes(app: FastifyInstance, ctx: AppContext): Pr
     });
   }
 
-  app.get<BroadcastParams>('/broadcast/:broadcastId', async (request) => toJson(request, broadcasts.get(request.project, request.params.broadcastId)));
+  app.get<BroadcastParams>('/broadcast/:broadcastId', async (request) => toJson(request, await broadcasts.get(request.project, request.params.broadcastId)));
 
   app.post<BroadcastParams>('/broadcast/:broadcastId/stop', async (request) => toJson(request, await broadcasts.stopBroadcast(request.project, request.params.broadcastId)));
 
   app.put<BroadcastParams>('/broadcast/:broadcastId/layout', async (request) => {
     const layout = validateLayout(parseWith(LayoutBody, request.body ?? {}));
-    return toJson(request, broadcasts.setLayout(request.project, request.params.broadcastId, layout));
+    return toJson(request, await broadcasts.setLayout(request.project, request.params.broadcastId, layout));
   });
 
   app.patch<BroadcastParams>('/broadcast/:broadcastId/streams', async (request, reply) => {
     const body = parseWith(StreamsBody, request.body ?? {});
     if ((body.addStream === undefined) === (body.removeStream === undefined)) throw invalid('Give exactly one of addStream and removeStream');
     if (body.addStream !== undefined) {
-      broadcasts.addStream(request.project, request.params.broadcastId, body.addStream, body.hasAudio ?? true, body.hasVideo ?? true);
+      await broadcasts.addStream(request.project, request.params.broadcastId, body.addStream, body.hasAudio ?? true, body.hasVideo ?? true);
     } else {
-      broadcasts.removeStream(request.project, request.params.broadcastId, body.removeStream!);
+      await broadcasts.removeStream(request.project, request.params.broadcastId, body.removeStream!);
     }
     return reply.status(204).send();
   });

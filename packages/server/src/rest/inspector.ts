@@ -11,14 +11,14 @@ export async function inspectorRoutes(app: FastifyInstance, ctx: AppContext): Pr
   app.get<{ Params: { sessionId: string } }>('/session/:sessionId/events', async (request) => {
     const query = parseEventQuery(request.query);
     await ctx.sessions.require(request.project, request.params.sessionId);
-    const page = ctx.inspector.events(request.params.sessionId, query);
+    const page = await ctx.inspector.events(request.params.sessionId, query);
     return { count: page.items.length, sessionId: request.params.sessionId, projectId: request.project.id, next: page.next, items: page.items };
   });
   app.get<{ Params: { sessionId: string } }>('/session/:sessionId/quality', async (request) => {
     const query = parseQualityQuery(request.query);
     await ctx.sessions.require(request.project, request.params.sessionId);
-    const series = ctx.inspector.quality(request.params.sessionId, query);
-    const scores = ctx.inspector.scores(request.params.sessionId, { since: query.since, until: query.until });
+    const series = await ctx.inspector.quality(request.params.sessionId, query);
+    const scores = await ctx.inspector.scores(request.params.sessionId, { since: query.since, until: query.until });
     return { sessionId: series.sessionId, projectId: request.project.id, bucketMs: series.bucketMs, tracks: series.tracks, scores };
   });
 }

@@ -61,11 +61,11 @@ export async function renderRoutes(app: FastifyInstance, renders: RenderManager)
 
   app.get('/render', async (request) => {
     const query = parseWith(ListQuery, request.query, 'Query');
-    const { count, items } = renders.list(request.project, query.offset, query.count);
+    const { count, items } = await renders.list(request.project, query.offset, query.count);
     return { count, items: items.map(renderJson) };
   });
 
-  const getOne = async (request: { project: Parameters<RenderManager['get']>[0]; params: { renderId: string } }) => renderJson(renders.get(request.project, request.params.renderId));
+  const getOne = async (request: { project: Parameters<RenderManager['get']>[0]; params: { renderId: string } }) => renderJson(await renders.get(request.project, request.params.renderId));
   app.get<RenderParams>('/render/:renderId', getOne);
   // The PHP SDK's getRender uses POST (reference §0.6).
   app.post<RenderParams>('/render/:renderId', getOne);

@@ -9,8 +9,6 @@ import { PostgresDatabase } from './postgres.js';
 import { SqliteDatabase } from './sqlite.js';
 import type { Migration, SqlDatabase } from './sql.js';
 
-/** The better-sqlite3 handle, for the repositories not yet on the async query layer (SQLite only). */
-export type { RawSqlite as Db } from './sqlite.js';
 export type { Migration, Sql, SqlDatabase, SqlStatement, SqlValue, Engine } from './sql.js';
 
 export const DATABASE_FILE = 'colloquy.db';

@@ -2,12 +2,11 @@
 // it (projects, sessions). It knows no module above it: the server gives it every module's
 // migrations (see src/server-store.ts) and modules build their own repositories over `db`.
 
-import { SqliteDatabase } from './sqlite.js';
-import { openDatabase, type DatabaseLocation, type Db, type Migration, type SqlDatabase } from './database.js';
+import { openDatabase, type DatabaseLocation, type Migration, type SqlDatabase } from './database.js';
 import { ProjectStore } from './projects.js';
 import { SessionStore } from './sessions.js';
 
-export type { Db, DatabaseLocation, Engine, Migration, Sql, SqlDatabase, SqlStatement, SqlValue } from './database.js';
+export type { DatabaseLocation, Engine, Migration, Sql, SqlDatabase, SqlStatement, SqlValue } from './database.js';
 export { isUniqueViolation } from './sql.js';
 export type { Project, ProjectKind } from './projects.js';
 export { ARCHIVE_RESOLUTIONS } from './sessions.js';
@@ -32,16 +31,6 @@ export class Store {
   static async open(location: DatabaseLocation, migrations: readonly Migration[]): Promise<Store> {
     const db = await openDatabase(location, migrations);
     return new Store(db, await ProjectStore.open(db));
-  }
-
-  /**
-   * The better-sqlite3 handle, for the repositories that still run synchronous SQL (archives,
-   * storage, broadcasts, renders, the Inspector, the dashboard's sign-in, metrics). They work on
-   * SQLite only until they move to `db`; on PostgreSQL this throws, naming the caller.
-   */
-  legacySqlite(who: string): Db {
-    if (this.db instanceof SqliteDatabase) return this.db.raw;
-    throw new Error(`${who} does not run on PostgreSQL yet (its repository still uses synchronous SQLite)`);
   }
 
   async close(): Promise<void> {

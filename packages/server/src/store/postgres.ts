@@ -3,6 +3,7 @@
 // Integer columns are BIGINT (millisecond times do not fit in 32 bits) and come back as numbers, as
 // they do from SQLite. Several nodes may start at once: migrations run under an advisory lock.
 
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { checkMigrationIds, postgresSql, type Migration, type Sql, type SqlDatabase, type SqlStatement, type SqlValue } from './sql.js';
 
@@ -86,6 +87,12 @@ export class PostgresDatabase extends PostgresQueries implements SqlDatabase {
   #listener: pg.Client | null = null;
   readonly #watchers = new Map<string, ((key: string) => void)[]>();
   readonly #url: string;
+  /**
+   * Marks this process's notifications: its listener hears them too, and must skip them (this
+   * process updated its cache itself; a reload started by its own echo could land after a later
+   * change, e.g. bring back a project it has just deleted).
+   */
+  readonly #origin = randomUUID();
 
   constructor(url: string, options: { maxConnections?: number } = {}) {
     const pool = new pg.Pool({ connectionString: url, types, max: options.maxConnections ?? 10 });
@@ -156,7 +163,11 @@ export class PostgresDatabase extends PostgresQueries implements SqlDatabase {
       const listener = new pg.Client({ connectionString: this.#url, types });
       listener.on('error', () => {});
       listener.on('notification', (message) => {
-        for (const fn of this.#watchers.get(message.channel) ?? []) fn(message.payload ?? '*');
+        const payload = message.payload ?? '';
+        const bar = payload.indexOf('|');
+        if (bar >= 0 && payload.slice(0, bar) === this.#origin) return;
+        const key = bar >= 0 ? payload.slice(bar + 1) : payload || '*';
+        for (const fn of this.#watchers.get(message.channel) ?? []) fn(key);
       });
       await listener.connect();
       this.#listener = listener;
@@ -171,7 +182,7 @@ export class PostgresDatabase extends PostgresQueries implements SqlDatabase {
   }
 
   async announce(topic: string, key: string): Promise<void> {
-    await this.#pool.query('SELECT pg_notify($1, $2)', [channelOf(topic), key]);
+    await this.#pool.query('SELECT pg_notify($1, $2)', [channelOf(topic), `${this.#origin}|${key}`]);
   }
 
   async close(): Promise<void> {

@@ -74,9 +74,9 @@ async function unpublish(sessionId: string, streamId: string) {
 }
 
 /** Polls until `check()` holds; resolves with the wall time (performance.now()) it was seen to. */
-async function waitFor(check: () => boolean, what: string, timeoutMs = 60_000): Promise<number> {
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<number> {
   const deadline = performance.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
@@ -104,7 +104,7 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     // question between wall times taken just before and just after it: relations that hold however
     // slowly a loaded machine runs (the test sources' ffmpeg then sends less media than wall time).
     const startBefore = performance.now();
-    const started = m.startArchive(project, s, { name: 'Demo call', resolution: '1280x720' });
+    const started = await m.startArchive(project, s, { name: 'Demo call', resolution: '1280x720' });
     const startAfter = performance.now();
     /** The archive clock at wall time `at` (before any pause): between these two. */
     const clockAt = (at: number) => ({ min: at - startAfter, max: at - startBefore });
@@ -118,7 +118,7 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     const classesBefore = performance.now();
     sessions.streamUpdated(s.id, media.setClasses('alice', ['focus']));
     const classesAfter = performance.now();
-    m.setLayout(project, started.id, { type: 'horizontalPresentation' });
+    await m.setLayout(project, started.id, { type: 'horizontalPresentation' });
     await media.waitForMedia('alice', 500);
     const bobAdded = await publish(s.id, 'bob', { video: 'H264', videoSource: 'color=c=blue:size=320x240:rate=30', toneHz: 880 });
     // The first packet that can reach bob's recorder arrives after it subscribed, by this time.
@@ -128,15 +128,15 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     await media.waitForMedia('alice', 1000);
     // Nobody publishing: paused, and the clock stands still.
     const paused = await unpublish(s.id, 'alice');
-    expect(m.get(project, started.id).status).toBe('paused');
+    expect((await m.get(project, started.id)).status).toBe('paused');
     // The clock at the pause, as persisted when the archive paused.
-    const pausedClockMs = m.get(project, started.id).recordedMs;
+    const pausedClockMs = (await m.get(project, started.id)).recordedMs;
     expect(pausedClockMs).toBeGreaterThanOrEqual(clockAt(paused.before).min - 1);
     expect(pausedClockMs).toBeLessThanOrEqual(clockAt(paused.after).max + 1);
     // The pause lasts at least 1.5 s of wall time (what is tested is that it is not counted).
     await sleep(1500);
     const resumed = await publish(s.id, 'alice2');
-    expect(m.get(project, started.id).status).toBe('started');
+    expect((await m.get(project, started.id)).status).toBe('started');
     const alice2FirstPacketBy = await nextPacket('alice2');
     await media.waitForMedia('alice2', 1200);
 
@@ -156,13 +156,13 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     expect(sessions.sent.at(-1)!.event).toEqual({ type: 'archiveStopped', id: started.id, name: 'Demo call' });
 
     // The composition replays the layout timeline: the first layout, then the changes at their times.
-    const events = m.store.events(started.id);
+    const events = await m.store.events(started.id);
     expect(events.map((e) => e.kind)).toEqual(['layout', 'classes', 'layout']);
     expect(events[0]).toMatchObject({ atMs: 0, layout: { type: 'bestFit' } });
     expect(events[1]).toMatchObject({ streamId: 'alice', layoutClassList: ['focus'] });
     expect(events[1]!.atMs).toBeGreaterThanOrEqual(clockAt(classesBefore).min - 1);
     expect(events[1]!.atMs).toBeLessThanOrEqual(clockAt(classesAfter).max + 1);
-    const files = m.store.files(started.id);
+    const files = await m.store.files(started.id);
     expect(files.map((f) => [f.streamId, f.fileName, f.state])).toEqual([
       ['alice', 'alice.webm', 'complete'],
       ['bob', 'bob.mkv', 'complete'],
@@ -204,7 +204,7 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     sessions.setConnections(s.id, 2);
     await publish(s.id, 'alice', { connectionData: 'name=Alice' });
     await publish(s.id, 'bob', { video: 'H264', videoType: 'screen', connectionData: 'name=Bob' });
-    const started = m.startArchive(project, s, { outputMode: 'individual', name: 'Parts' });
+    const started = await m.startArchive(project, s, { outputMode: 'individual', name: 'Parts' });
     expect(started.resolution).toBeNull();
     await Promise.all([media.waitForMedia('alice', 2500), media.waitForMedia('bob', 2500)]);
     await m.stopArchive(project, started.id);
@@ -241,18 +241,18 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
     await publish(s.id, 'bob');
-    const started = m.startArchive(project, s, { streamMode: 'manual', outputMode: 'individual' });
+    const started = await m.startArchive(project, s, { streamMode: 'manual', outputMode: 'individual' });
     expect(m.liveStreams(started.id)).toEqual([]);
-    m.addStream(project, started.id, 'alice', true, true);
+    await m.addStream(project, started.id, 'alice', true, true);
     expect(m.liveStreams(started.id)).toEqual([{ streamId: 'alice', hasAudio: true, hasVideo: true }]);
     await media.waitForMedia('alice', 1500);
-    m.addStream(project, started.id, 'alice', true, false); // toggle video off: a new segment
+    await m.addStream(project, started.id, 'alice', true, false); // toggle video off: a new segment
     await media.waitForMedia('alice', 1500);
-    expect(() => m.addStream(project, started.id, 'nobody', true, true)).toThrow(/Stream not found/);
-    m.removeStream(project, started.id, 'alice');
-    expect(() => m.removeStream(project, started.id, 'alice')).toThrow(/not found/);
+    await expect(m.addStream(project, started.id, 'nobody', true, true)).rejects.toThrow(/Stream not found/);
+    await m.removeStream(project, started.id, 'alice');
+    await expect(m.removeStream(project, started.id, 'alice')).rejects.toThrow(/not found/);
     await m.stopArchive(project, started.id);
-    const files = m.store.files(started.id);
+    const files = await m.store.files(started.id);
     expect(files.map((f) => [f.fileName, f.hasAudio, f.hasVideo])).toEqual([
       ['alice.webm', true, true],
       ['alice-1.webm', true, false],
@@ -263,20 +263,20 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
   it('enforces OpenTok\'s start conditions', async () => {
     const m = await manager();
     const s = await session();
-    expect(() => m.startArchive(project, s, {})).toThrow(/No clients are actively connected/);
+    await expect(m.startArchive(project, s, {})).rejects.toThrow(/No clients are actively connected/);
     sessions.setConnections(s.id, 1);
     const relayed = await sessionMgr.create(project, { mediaMode: 'relayed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
     sessions.setConnections(relayed.id, 1);
-    expect(() => m.startArchive(project, relayed, {})).toThrow(/not using OpenTok Media Router/);
-    const first = m.startArchive(project, s, {});
-    expect(() => m.startArchive(project, s, {})).toThrow(/Recording already in progress/);
-    const tagged = m.startArchive(project, s, { multiArchiveTag: 'backup' });
+    await expect(m.startArchive(project, relayed, {})).rejects.toThrow(/not using OpenTok Media Router/);
+    const first = await m.startArchive(project, s, {});
+    await expect(m.startArchive(project, s, {})).rejects.toThrow(/Recording already in progress/);
+    const tagged = await m.startArchive(project, s, { multiArchiveTag: 'backup' });
     expect(tagged.id).not.toBe(first.id);
-    expect(() => m.startArchive(project, s, { multiArchiveTag: 'backup' })).toThrow(/already in progress/);
-    expect(() => m.startArchive(project, s, { hasAudio: false, hasVideo: false })).toThrow(/cannot both be false/);
-    expect(() => m.startArchive(project, s, { resolution: '800x600', multiArchiveTag: 'x' })).toThrow(/Invalid resolution/);
-    expect(() => m.startArchive(project, s, { outputMode: 'individual', resolution: '640x480', multiArchiveTag: 'y' })).toThrow(/composed archives only/);
-    expect(() => m.addStream(project, first.id, 'x', true, true)).toThrow(/Unsupported Stream Mode/);
+    await expect(m.startArchive(project, s, { multiArchiveTag: 'backup' })).rejects.toThrow(/already in progress/);
+    await expect(m.startArchive(project, s, { hasAudio: false, hasVideo: false })).rejects.toThrow(/cannot both be false/);
+    await expect(m.startArchive(project, s, { resolution: '800x600', multiArchiveTag: 'x' })).rejects.toThrow(/Invalid resolution/);
+    await expect(m.startArchive(project, s, { outputMode: 'individual', resolution: '640x480', multiArchiveTag: 'y' })).rejects.toThrow(/composed archives only/);
+    await expect(m.addStream(project, first.id, 'x', true, true)).rejects.toThrow(/Unsupported Stream Mode/);
     await m.stopArchive(project, first.id);
     await expect(m.stopArchive(project, first.id)).rejects.toThrow(/Archive is not in started state/);
     // Nothing was ever published: the archive fails, saying why.
@@ -289,17 +289,17 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     const m = await manager({ maxDurationMs: 2500, autoStopDelayMs: 1000 });
     const s = await session('always', { archiveName: 'Auto' });
     await publish(s.id, 'alice');
-    expect(m.list(project.id, { sessionId: s.id }).count).toBe(0);
+    expect((await m.list(project.id, { sessionId: s.id })).count).toBe(0);
     const startBefore = performance.now();
     sessions.setConnections(s.id, 1);
     // The session's record is read from the store first (asynchronously), then the archive starts.
-    await waitFor(() => m.list(project.id, { sessionId: s.id }).count === 1, 'the automatic start');
-    const [first] = m.list(project.id, { sessionId: s.id }).items;
+    await waitFor(async () => (await m.list(project.id, { sessionId: s.id })).count === 1, 'the automatic start');
+    const [first] = (await m.list(project.id, { sessionId: s.id })).items;
     expect(first).toMatchObject({ status: 'started', autoArchive: true, name: 'Auto', outputMode: 'composed', resolution: '640x480' });
     await expect(m.stopArchive(project, first!.id)).rejects.toThrow(/cannot be stopped/);
     // The rollover comes once 2.5 s were recorded (on the manager's next tick, later when loaded).
-    const rolledOverBy = await waitFor(() => m.list(project.id, { sessionId: s.id }).count === 2, 'the rollover');
-    const afterRollover = m.list(project.id, { sessionId: s.id }).items;
+    const rolledOverBy = await waitFor(async () => (await m.list(project.id, { sessionId: s.id })).count === 2, 'the rollover');
+    const afterRollover = (await m.list(project.id, { sessionId: s.id })).items;
     expect(afterRollover).toHaveLength(2);
     expect(afterRollover[1]).toMatchObject({ id: first!.id, reason: 'maximum duration exceeded' });
     expect(afterRollover[0]!.status).toBe('started');
@@ -307,8 +307,8 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     await sleep(400);
     sessions.setConnections(s.id, 1); // came back within the delay: nothing stops
     sessions.setConnections(s.id, 0);
-    await waitFor(() => m.store.get(afterRollover[0]!.id)!.status !== 'started', 'the stop after everyone left');
-    const second = m.store.get(afterRollover[0]!.id)!;
+    await waitFor(async () => (await m.store.get(afterRollover[0]!.id))!.status !== 'started', 'the stop after everyone left');
+    const second = (await m.store.get(afterRollover[0]!.id))!;
     expect(second).toMatchObject({ status: expect.stringMatching(/stopped|available/), reason: 'session ended' });
     const [a, b] = await Promise.all([m.whenSettled(first!.id), m.whenSettled(second.id)]);
     expect(a.status).toBe('available');
@@ -326,22 +326,22 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     await publish(s.id, 'alice');
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const a = m.startArchive(project, s, { outputMode: 'individual' });
+      const a = await m.startArchive(project, s, { outputMode: 'individual' });
       ids.push(a.id);
       await media.waitForMedia('alice', 700);
       await m.stopArchive(project, a.id);
     }
     await Promise.all(ids.map((id) => m.whenSettled(id)));
-    const page = m.list(project.id, { offset: 1, count: 1 });
+    const page = await m.list(project.id, { offset: 1, count: 1 });
     expect(page.count).toBe(3);
     expect(page.items.map((a) => a.id)).toEqual([ids[1]]);
-    expect(m.list(project.id).items.map((a) => a.id)).toEqual([...ids].reverse());
+    expect((await m.list(project.id)).items.map((a) => a.id)).toEqual([...ids].reverse());
     await m.deleteArchive(project, ids[0]!);
-    expect(m.get(project, ids[0]!).status).toBe('deleted');
+    expect((await m.get(project, ids[0]!)).status).toBe('deleted');
     expect(existsSync(join(dataDir, 'archives', ids[0]!))).toBe(false);
     await expect(m.deleteArchive(project, ids[0]!)).rejects.toThrow(/already deleted/);
     expect(await m.pruneExpired(Date.now() + 2 * 86_400_000)).toBe(2);
-    expect(m.get(project, ids[1]!)).toMatchObject({ status: 'expired', fileName: null });
+    expect(await m.get(project, ids[1]!)).toMatchObject({ status: 'expired', fileName: null });
     expect(existsSync(join(dataDir, 'archives', ids[1]!))).toBe(false);
   });
 
@@ -350,17 +350,17 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     const s = await session();
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
-    const done = m.startArchive(project, s, { outputMode: 'individual' });
+    const done = await m.startArchive(project, s, { outputMode: 'individual' });
     await media.waitForMedia('alice', 700);
     await m.stopArchive(project, done.id);
     await m.whenSettled(done.id);
-    const recording = m.startArchive(project, s, {});
+    const recording = await m.startArchive(project, s, {});
     await media.waitForMedia('alice', 700);
     const other = await store.projects.createProject('Other');
     const otherSession = await sessionMgr.create(other, { mediaMode: 'routed', archiveMode: 'manual', location: null, archiveName: null, archiveResolution: null, e2ee: false });
     sessions.setConnections(otherSession.id, 1);
     await publish(otherSession.id, 'carol');
-    const kept = m.startArchive(other, otherSession, { outputMode: 'individual' });
+    const kept = await m.startArchive(other, otherSession, { outputMode: 'individual' });
     await media.waitForMedia('carol', 500);
     const folder = (id: string) => join(dataDir, 'archives', id);
     expect(existsSync(folder(done.id)) && existsSync(folder(recording.id))).toBe(true);
@@ -384,7 +384,7 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     const s = await session();
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
-    const a = m.startArchive(project, s, {});
+    const a = await m.startArchive(project, s, {});
     await media.waitForMedia('alice', 1500);
     await m.stopArchive(project, a.id);
     await m.whenSettled(a.id);
@@ -400,10 +400,10 @@ describe('ArchiveManager', { timeout: 600_000 }, () => {
     const s = await session();
     sessions.setConnections(s.id, 1);
     await publish(s.id, 'alice');
-    const a = first.startArchive(project, s, {});
+    const a = await first.startArchive(project, s, {});
     await media.waitForMedia('alice', 2000);
     await first.close();
-    expect(first.store.get(a.id)).toMatchObject({ status: 'stopped', reason: 'server shutdown' });
+    expect(await first.store.get(a.id)).toMatchObject({ status: 'stopped', reason: 'server shutdown' });
     expect(sessions.watchers).toBe(0);
     const second = await manager();
     const done = await second.whenSettled(a.id);

@@ -96,7 +96,7 @@ describe('archive storage settings (REST)', () => {
     expect(got.body).toEqual(put.body);
     expect(got.text).not.toContain(secretKey);
     // Persisted with the secret (the server signs with it).
-    expect(t.server.archives.uploads.storage.get(t.apiKey)).toMatchObject({ secretKey, endpoint: 'https://s3.example.com', fallback: 'none' });
+    expect((await t.server.archives.uploads.storage.get(t.apiKey))).toMatchObject({ secretKey, endpoint: 'https://s3.example.com', fallback: 'none' });
     // fallback defaults to "opentok"; no endpoint = Amazon S3.
     const plain = await rest(t, 'PUT', '/archive/storage', { type: 's3', config: { bucket: 'other.bucket', accessKey: 'AK', secretKey: 'SK' } });
     expect(plain.body).toMatchObject({ fallback: 'opentok', config: { bucket: 'other.bucket', endpoint: null } });
@@ -192,7 +192,7 @@ describe('archive upload to an S3-compatible server', { timeout: 600_000 }, () =
     expect(object!.length).toBe(archive['size']);
     expect(sha256(object!)).toBe(archive['sha256sum']);
     expect(object!.subarray(4, 8).toString('latin1')).toBe('ftyp');
-    const upload = t.server.archives.uploads.upload(id)!;
+    const upload = (await t.server.archives.uploads.upload(id))!;
     expect(upload).toMatchObject({ state: 'uploaded', bucket: BUCKET, objectKey: `${TEST_API_KEY}/${id}/archive.mp4`, attempts: 1, bytes: archive['size'] });
     console.log(`uploaded a ${archive['size'] as number}-byte MP4 in ${upload.uploadMs} ms`);
     // The local copy is gone: the bucket has it.
@@ -230,13 +230,13 @@ describe('archive upload to an S3-compatible server', { timeout: 600_000 }, () =
     expect(failed).toMatchObject({ status: 'failed', url: null });
     expect(failed['reason']).toMatch(/upload to bucket "colloquy-archives" failed: SignatureDoesNotMatch \(HTTP 403\).*fallback "none"/);
     // A refused signature is not worth retrying: one attempt.
-    expect(t.server.archives.uploads.upload(failedId)).toMatchObject({ state: 'failed', attempts: 1 });
+    expect((await t.server.archives.uploads.upload(failedId))).toMatchObject({ state: 'failed', attempts: 1 });
     await waitUntil(() => !existsSync(join(t.server.config.dataDir, 'archives', failedId)), 10_000, 'the local copy removed');
     expect(await s3.getObject(BUCKET, `${TEST_API_KEY}/${failedId}/archive.zip`)).toBeNull();
 
     expect((await rest(t, 'PUT', '/archive/storage', s3Storage(s3.endpoint, 'opentok', 'wrong-secret'))).status).toBe(200);
     const keptId = await recordArchive(t, 'individual');
-    await waitUntil(() => t.server.archives.uploads.upload(keptId)?.state === 'failed', 60_000, 'the upload given up');
+    await waitUntil(async () => (await t.server.archives.uploads.upload(keptId))?.state === 'failed', 60_000, 'the upload given up');
     const kept = (await rest(t, 'GET', `/archive/${keptId}`)).body!;
     expect(kept['status']).toBe('available');
     expect(kept['reason']).toMatch(/upload to bucket "colloquy-archives" failed: SignatureDoesNotMatch.*stays available on this server \(fallback "opentok"\)/);
@@ -260,8 +260,8 @@ describe('an upload interrupted by a stop', { timeout: 600_000 }, () => {
       // Nobody listens on the port yet: the connection is refused, a failure worth retrying (in an hour).
       expect((await rest(t, 'PUT', '/archive/storage', s3Storage(`http://127.0.0.1:${port}`, 'none'))).status).toBe(200);
       const id = await recordArchive(t, 'individual');
-      await waitUntil(() => (t.server.archives.uploads.upload(id)?.attempts ?? 0) >= 1 && t.server.archives.uploads.upload(id)?.error != null, 60_000, 'a first failed attempt');
-      expect(t.server.archives.uploads.upload(id)).toMatchObject({ state: 'pending', error: expect.stringMatching(/ECONNREFUSED/) as string });
+      await waitUntil(async () => ((await t.server.archives.uploads.upload(id))?.attempts ?? 0) >= 1 && (await t.server.archives.uploads.upload(id))?.error != null, 60_000, 'a first failed attempt');
+      expect((await t.server.archives.uploads.upload(id))).toMatchObject({ state: 'pending', error: expect.stringMatching(/ECONNREFUSED/) as string });
       expect((await rest(t, 'GET', `/archive/${id}`)).body).toMatchObject({ status: 'available' });
       await t.close();
 
@@ -269,7 +269,7 @@ describe('an upload interrupted by a stop', { timeout: 600_000 }, () => {
       t = await startTestServer({ COLLOQUY_DATA_DIR: dataDir, COLLOQUY_ARCHIVE_UPLOAD_RETRY_DELAY: '3600' });
       const archive = await statusOf(t, id, ['uploaded', 'failed'], 'the resumed upload');
       expect(archive['status']).toBe('uploaded');
-      expect(t.server.archives.uploads.upload(id)).toMatchObject({ state: 'uploaded', attempts: 2 });
+      expect((await t.server.archives.uploads.upload(id))).toMatchObject({ state: 'uploaded', attempts: 2 });
       const object = await s3.getObject(BUCKET, `${TEST_API_KEY}/${id}/archive.zip`);
       expect(sha256(object!)).toBe(archive['sha256sum']);
     } finally {

@@ -104,7 +104,7 @@ describe('crash recovery', { timeout: 600_000 }, () => {
 
     // What the killed process left: still "started", a recording file without its end.
     const before = await openServerStore({ dataDir: dataDir });
-    const left = before.legacySqlite('test').prepare('SELECT status, recorded_ms FROM archives WHERE id = ?').get(archiveId) as { status: string; recorded_ms: number };
+    const left = (await before.db.get<{ status: string; recorded_ms: number }>('SELECT status, recorded_ms FROM archives WHERE id = ?', [archiveId]))!;
     await before.close();
     expect(left.status).toBe('started');
     const streamFile = join(dataDir, 'archives', archiveId, 'streams', 'crash-stream.webm');
@@ -123,7 +123,7 @@ describe('crash recovery', { timeout: 600_000 }, () => {
       expect(done.recordedMs).toBeLessThanOrEqual(killedAfterMs + 200);
       expect(done.duration).toBe(Math.round(done.recordedMs / 1000));
       // The repaired recording holds what arrived, less at most about a second.
-      const [file] = manager.store.files(archiveId);
+      const [file] = await manager.store.files(archiveId);
       expect(file!.stopOffsetMs! - file!.startOffsetMs!).toBeGreaterThan(mediaMs - 1200);
       const mp4 = join(dataDir, 'archives', archiveId, 'archive.mp4');
       const probe = await ffprobe(mp4);
@@ -134,7 +134,7 @@ describe('crash recovery', { timeout: 600_000 }, () => {
       // Consistent folder: the archive's MP4 and nothing else.
       expect(readdirSync(join(dataDir, 'archives'))).toEqual([archiveId]);
       expect(readdirSync(join(dataDir, 'archives', archiveId))).toEqual(['archive.mp4']);
-      expect(store.legacySqlite('test').prepare("SELECT COUNT(*) FROM archives WHERE status IN ('started', 'paused', 'stopped')").pluck().get()).toBe(0);
+      expect(await store.db.value("SELECT COUNT(*) FROM archives WHERE status IN ('started', 'paused', 'stopped')")).toBe(0);
     } finally {
       await manager.close();
       await store.close();

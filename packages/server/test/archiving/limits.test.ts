@@ -79,7 +79,7 @@ describe('simultaneous archives', () => {
     expect(refused.status).toBe(503);
     expect(refused.body['message']).toMatch(/Cannot start the archive: the server has \d+ MB of free disk space, less than the 1048576 MB/);
     expect(server.archives.liveArchives()).toEqual([]);
-    expect(server.archives.list(TEST_API_KEY).count).toBe(0);
+    expect((await server.archives.list(TEST_API_KEY)).count).toBe(0);
   });
 
 });

@@ -322,8 +322,8 @@ describe('download links', { timeout: 600_000 }, () => {
       const other = await start(env);
       try {
         // An available archive on that server (its record only: the link is what is checked).
-        const record = { ...server.archives.store.get(archiveId)!, id: '0f0e0d0c-0b0a-4908-8706-050403020100' };
-        other.archives.store.insert(record);
+        const record = { ...(await server.archives.store.get(archiveId))!, id: '0f0e0d0c-0b0a-4908-8706-050403020100' };
+        await other.archives.store.insert(record);
         const iat = Math.floor(Date.now() / 1000);
         const response = await fetch(`${other.url}/v2/project/${TEST_API_KEY}/archive/${record.id}`, {
           headers: { ...forwarded, 'X-OPENTOK-AUTH': signJwt({ iss: TEST_API_KEY, ist: 'project', iat, exp: iat + 300 }, TEST_API_SECRET, 'HS256') },

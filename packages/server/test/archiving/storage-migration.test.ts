@@ -28,26 +28,26 @@ describe('archiving-002-storage-uploads', () => {
       streamMode: 'auto', hasAudio: true, hasVideo: true, resolution: null, layout: null, multiArchiveTag: null, maxBitrate: null,
       quantizationParameter: null, autoArchive: false, createdAt: 1, updatedAt: 2, recordedMs: 3000, duration: 3, size: 1234, fileName: 'archive.zip', sha256: 'ab',
     };
-    const old = new ArchiveStore(before);
-    old.insert(record);
-    old.insertFile({ archiveId: id, fileName: 's.webm', streamId: 's', connectionId: 'c', connectionData: '', videoType: 'camera', layoutClassList: ['x'], hasAudio: true, hasVideo: true, startOffsetMs: 0, stopOffsetMs: 3000, size: 1000, state: 'complete' });
-    old.addEvent(id, { atMs: 5, kind: 'classes', streamId: 's', layoutClassList: ['y'] });
+    const old = new ArchiveStore(beforeDb);
+    await old.insert(record);
+    await old.insertFile({ archiveId: id, fileName: 's.webm', streamId: 's', connectionId: 'c', connectionData: '', videoType: 'camera', layoutClassList: ['x'], hasAudio: true, hasVideo: true, startOffsetMs: 0, stopOffsetMs: 3000, size: 1000, state: 'complete' });
+    await old.addEvent(id, { atMs: 5, kind: 'classes', streamId: 's', layoutClassList: ['y'] });
     expect(() => before.prepare("UPDATE archives SET status = 'uploaded'").run()).toThrow(/CHECK/);
     await beforeDb.close();
 
     const afterDb = SqliteDatabase.open(file);
     await afterDb.migrate(SERVER_MIGRATIONS);
     const after = afterDb.raw;
-    const archives = new ArchiveStore(after);
-    expect(archives.get(id)).toEqual(record);
-    expect(archives.files(id)).toHaveLength(1);
-    expect(archives.events(id)).toEqual([{ atMs: 5, kind: 'classes', streamId: 's', layoutClassList: ['y'] }]);
-    expect(archives.update(id, { status: 'uploaded' }).status).toBe('uploaded');
+    const archives = new ArchiveStore(afterDb);
+    expect(await archives.get(id)).toEqual(record);
+    expect(await archives.files(id)).toHaveLength(1);
+    expect(await archives.events(id)).toEqual([{ atMs: 5, kind: 'classes', streamId: 's', layoutClassList: ['y'] }]);
+    expect((await archives.update(id, { status: 'uploaded' })).status).toBe('uploaded');
     expect(after.pragma('foreign_key_check')).toEqual([]);
     // The children still reference the rebuilt table: deleting the archive takes them along.
     after.prepare('DELETE FROM archives WHERE id = ?').run(id);
-    expect(archives.files(id)).toEqual([]);
-    expect(archives.events(id)).toEqual([]);
+    expect(await archives.files(id)).toEqual([]);
+    expect(await archives.events(id)).toEqual([]);
     await afterDb.close();
   });
 });

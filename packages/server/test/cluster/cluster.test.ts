@@ -3,9 +3,12 @@
 // video; a REST signal sent (OpenTok's Node SDK) to the third node reaches both; an archive started
 // through one node is listed, stopped and downloaded through others; SIGKILL of the session's home
 // node brings both pages back into the call on the surviving nodes.
+// The shared database is one SQLite file (the nodes are on one machine); with
+// COLLOQUY_TEST_CLUSTER_DATABASE=postgres it is a PostgreSQL the test starts on loopback.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
+import { startPostgres, type TestPostgres } from '@colloquy/testing/postgres';
 import { PROTOCOL_VERSION, SIGNALING_PATH } from '@colloquy/protocol';
 import { signJwt } from '@colloquy/tokens';
 import { Redis } from 'ioredis';
@@ -140,10 +143,17 @@ describe('cluster: three nodes, one Redis, one database', () => {
   let restNode: ClusterNodeProcess;
   let pages: [TestPage, TestPage];
   let streams: [string, string];
+  let pg: TestPostgres | undefined;
   const ot = (node: ClusterNodeProcess): OpenTok => new OpenTok(cluster.apiKey, cluster.apiSecret, node.url);
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ env: { COLLOQUY_ARCHIVE_AUTO_STOP_DELAY: '5', COLLOQUY_TRUST_PROXY: '127.0.0.1' } });
+    const database = process.env['COLLOQUY_TEST_CLUSTER_DATABASE'] ?? 'sqlite';
+    if (database !== 'sqlite' && database !== 'postgres') throw new Error('COLLOQUY_TEST_CLUSTER_DATABASE is sqlite (the default) or postgres');
+    if (database === 'postgres') pg = await startPostgres();
+    cluster = await startTestCluster({
+      env: { COLLOQUY_ARCHIVE_AUTO_STOP_DELAY: '5', COLLOQUY_TRUST_PROXY: '127.0.0.1' },
+      ...(pg ? { databaseUrl: await pg.createDatabase('cluster') } : {}),
+    });
     redis = new Redis(cluster.redis.url);
     browser = await launchChromium();
     app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE));
@@ -156,6 +166,7 @@ describe('cluster: three nodes, one Redis, one database', () => {
     await new Promise((resolve) => app?.close(resolve));
     redis?.disconnect();
     await cluster?.close();
+    await pg?.stop();
   }, 60_000);
 
   const joinPage = async (node: ClusterNodeProcess, name: string): Promise<TestPage> => {

@@ -102,8 +102,10 @@ describe('a full disk while an archive records', () => {
       // Space again: the stopped archive settles (its recording was cut short by the full disk) and
       // a new archive records and becomes available.
       rmSync(filler());
-      await eventually(() => ['available', 'failed'].includes(t!.server.archives.store.get(archiveId)!.status), 60_000, () => `archive settled; it is ${t!.server.archives.store.get(archiveId)!.status}`);
-      expect(t.server.archives.store.get(archiveId)!.reason).toMatch(/disk/);
+      let status = '';
+      const isSettled = async () => ['available', 'failed'].includes((status = (await t!.server.archives.store.get(archiveId))!.status));
+      await eventually(isSettled, 60_000, () => `archive settled; it is ${status}`);
+      expect((await t.server.archives.store.get(archiveId))!.reason).toMatch(/disk/);
       const again = await rest('POST', '/archive', { sessionId, name: 'after', outputMode: 'individual' });
       expect(again.status).toBe(200);
       await eventually(() => t!.server.archives.liveArchives().some((a) => a.id === again.body['id'] && a.recording), 20_000, () => 'the new archive records');

@@ -29,9 +29,9 @@ export function seeded(seed: number): (n: number) => number {
 }
 
 /** Polls `check` until it holds; the error says what was awaited and how things stood. */
-export async function eventually(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> {
   const start = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -283,13 +283,13 @@ describe('Experience Composer: a page rendered into a session', () => {
     const otx = new OpenTok(other.apiKey, other.apiSecret, other.url);
     const sid = (await p<{ sessionId: string }>((cb) => otx.createSession({ mediaMode: 'routed' }, cb))).sessionId;
     const started = await p<RenderJson>((cb) => otx.startRender({ sessionId: sid, token: otx.generateToken(sid), url: `${webUrl}/app`, resolution: '640x480' } as never, cb));
-    await until(() => other.server.renders.renders.get(other.apiKey, started.id)?.status === 'started', 'the render to start', 60_000);
+    await until(async () => (await other.server.renders.renders.get(other.apiKey, started.id))?.status === 'started', 'the render to start', 60_000);
     expect(renderBrowsers()).toBe(before + 1);
     const renders = other.server.renders.renders;
     const closing = other.server.close();
     // The status is written before the store closes.
-    await until(() => renders.get(other.apiKey, started.id)?.status === 'stopped', 'stopped at shutdown', 10_000);
-    expect(renders.get(other.apiKey, started.id)?.reason).toBe('The server stopped');
+    await until(async () => (await renders.get(other.apiKey, started.id))?.status === 'stopped', 'stopped at shutdown', 10_000);
+    expect((await renders.get(other.apiKey, started.id))?.reason).toBe('The server stopped');
     await closing;
     expect(renderBrowsers()).toBe(before);
   }, 120_000);

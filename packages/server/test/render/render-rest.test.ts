@@ -116,7 +116,7 @@ describe('/render REST API', () => {
     expect(started['streamId']).toBeUndefined();
     const id = started['id'] as string;
     expect(await p((cb) => ot.getRender(id, cb))).toMatchObject({ id, status: 'starting' });
-    expect(t.server.renders.renders.get(t.apiKey, id)).toMatchObject({ maxDuration: 1800, name: '' });
+    expect(await t.server.renders.renders.get(t.apiKey, id)).toMatchObject({ maxDuration: 1800, name: '' });
 
     const second = await call('POST', 'render', valid());
     expect(second.status).toBe(429);
@@ -152,8 +152,8 @@ describe('/render REST API', () => {
   it('maxDuration stops a render (the manager given 1 s; REST allows 60 s and more)', async () => {
     const project = t.server.store.projects.get(t.apiKey)!;
     const record = await t.server.renders.start(project, { sessionId: routed, token: token(), url: 'https://example.test/short', maxDuration: 1, resolution: '640x480', name: '', statusCallbackUrl: null });
-    const ended = await until(() => {
-      const r = t.server.renders.renders.get(t.apiKey, record.id)!;
+    const ended = await until(async () => {
+      const r = (await t.server.renders.renders.get(t.apiKey, record.id))!;
       return r.status === 'stopped' ? r : undefined;
     }, 'max duration', 10_000);
     expect(ended.reason).toBe('Max duration exceeded');
@@ -171,7 +171,7 @@ describe('/render REST API', () => {
       properties: { name: 'Portrait' },
     });
     expect(render).toMatchObject({ sessionId, applicationId: t.applicationId, resolution: '720x1280', status: 'starting' });
-    expect(t.server.renders.renders.get(t.applicationId, render.id)).toMatchObject({ maxDuration: 60, name: 'Portrait' });
+    expect(await t.server.renders.renders.get(t.applicationId, render.id)).toMatchObject({ maxDuration: 60, name: 'Portrait' });
     expect(await video.getExperienceComposerRender(render.id)).toMatchObject({ id: render.id, status: 'starting' });
     const list = await video.listExperienceComposerRenders({ count: 5, offset: 0 } as never);
     expect(list.count).toBe(1);
@@ -224,7 +224,7 @@ describe('/render REST API', () => {
 
     // A process that died (SIGKILL, power loss) never wrote the end: the next start does.
     const now = Date.now();
-    t.server.renders.renders.insert({ id: 'f'.repeat(32), projectId: t.apiKey, sessionId: routed, url: 'https://example.test/', resolution: '640x480', name: '', maxDuration: 1800, statusCallbackUrl: null, status: 'started', reason: null, streamId: 'lost', connectionId: 'lost', createdAt: now, updatedAt: now });
+    await t.server.renders.renders.insert({ id: 'f'.repeat(32), projectId: t.apiKey, sessionId: routed, url: 'https://example.test/', resolution: '640x480', name: '', maxDuration: 1800, statusCallbackUrl: null, status: 'started', reason: null, streamId: 'lost', connectionId: 'lost', createdAt: now, updatedAt: now });
     await t.server.close();
     t = await startTestServer({ COLLOQUY_CHROMIUM_PATH: silentChromium(), COLLOQUY_DATA_DIR: dataDir });
     expect(await call('GET', `render/${'f'.repeat(32)}`)).toMatchObject({ status: 200, json: { status: 'stopped', reason: 'The server stopped while the render ran', streamId: 'lost' } });

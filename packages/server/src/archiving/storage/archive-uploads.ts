@@ -11,7 +11,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
-import type { Db } from '../../store/database.js';
+import type { SqlDatabase } from '../../store/sql.js';
 import type { ArchiveRecord, ArchiveStore } from '../archive-store.js';
 import { archiveContentType, archiveDownloadName } from '../download-links.js';
 import { describeS3Error, objectKey, presignedDownload, s3Client, uploadFile, UploadError } from './s3-target.js';
@@ -32,7 +32,7 @@ export interface ArchiveUploadSettings {
 const MAX_RETRY_DELAY_MS = 5 * 60_000;
 
 export interface ArchiveUploadsOptions {
-  db: Db;
+  db: SqlDatabase;
   archives: ArchiveStore;
   /** The folder of an archive's files. */
   dirOf: (archiveId: string) => string;
@@ -43,7 +43,7 @@ export interface ArchiveUploadsOptions {
 export class ArchiveUploads {
   readonly storage: ArchiveStorageStore;
   readonly settings: ArchiveUploadSettings;
-  readonly #db: Db;
+  readonly #db: SqlDatabase;
   readonly #archives: ArchiveStore;
   readonly #dirOf: (archiveId: string) => string;
   readonly #log: Logger;
@@ -62,23 +62,25 @@ export class ArchiveUploads {
   }
 
   /** Watches for archives becoming available and resumes the uploads a previous run left pending. */
-  start(): void {
+  async start(): Promise<void> {
     this.#unsubscribe = this.#archives.onStatusChange((record, previous) => {
-      if (record.status === 'available' && previous !== 'available') this.#onAvailable(record);
+      if (record.status === 'available' && previous !== 'available') {
+        this.#onAvailable(record).catch((err: unknown) => this.#log.error({ err, archiveId: record.id }, 'cannot queue the archive upload'));
+      }
     });
-    for (const upload of this.storage.pendingUploads()) {
-      const record = this.#archives.get(upload.archiveId);
+    for (const upload of await this.storage.pendingUploads()) {
+      const record = await this.#archives.get(upload.archiveId);
       if (record?.status === 'available') {
         this.#log.info({ archiveId: upload.archiveId, attempts: upload.attempts }, 'resuming an archive upload a restart interrupted');
         this.#enqueue(upload.archiveId);
       } else {
-        this.storage.updateUpload(upload.archiveId, { state: 'failed', error: `the archive is ${record?.status ?? 'gone'}; nothing to upload` });
+        await this.storage.updateUpload(upload.archiveId, { state: 'failed', error: `the archive is ${record?.status ?? 'gone'}; nothing to upload` });
       }
     }
   }
 
   /** The upload of an archive, if it had one. */
-  upload(archiveId: string): UploadRecord | null {
+  upload(archiveId: string): Promise<UploadRecord | null> {
     return this.storage.upload(archiveId);
   }
 
@@ -87,8 +89,8 @@ export class ArchiveUploads {
    * the project's current storage credentials. Null when the project no longer has storage.
    */
   async downloadUrl(record: ArchiveRecord): Promise<string | null> {
-    const upload = this.storage.upload(record.id);
-    const settings = this.storage.get(record.projectId);
+    const upload = await this.storage.upload(record.id);
+    const settings = await this.storage.get(record.projectId);
     if (!upload || upload.state !== 'uploaded' || !settings || !record.fileName) return null;
     const client = s3Client({ ...settings, endpoint: upload.endpoint });
     try {
@@ -105,14 +107,14 @@ export class ArchiveUploads {
     const running = this.#running.get(archiveId);
     running?.abort.abort();
     await running?.done;
-    if (this.storage.upload(archiveId)?.state === 'pending') this.storage.updateUpload(archiveId, { state: 'failed', error: 'the archive was deleted before its upload finished' });
+    if ((await this.storage.upload(archiveId))?.state === 'pending') await this.storage.updateUpload(archiveId, { state: 'failed', error: 'the archive was deleted before its upload finished' });
   }
 
-  #onAvailable(record: ArchiveRecord): void {
+  async #onAvailable(record: ArchiveRecord): Promise<void> {
     if (this.#closing || !record.fileName) return;
-    const settings = this.storage.get(record.projectId);
-    if (!settings) return;
-    this.storage.addUpload(record.id, { bucket: settings.bucket, endpoint: settings.endpoint, objectKey: objectKey(record.projectId, record.id, record.fileName) });
+    const settings = await this.storage.get(record.projectId);
+    if (!settings || this.#closing) return;
+    await this.storage.addUpload(record.id, { bucket: settings.bucket, endpoint: settings.endpoint, objectKey: objectKey(record.projectId, record.id, record.fileName) });
     this.#enqueue(record.id);
   }
 
@@ -139,21 +141,21 @@ export class ArchiveUploads {
   async #run(archiveId: string, signal: AbortSignal): Promise<void> {
     const log = this.#log.child({ archiveId });
     const attempts = Math.max(1, this.settings.attempts);
-    let attempt = this.storage.upload(archiveId)?.attempts ?? 0;
+    let attempt = (await this.storage.upload(archiveId))?.attempts ?? 0;
     for (;;) {
-      const record = this.#archives.get(archiveId);
+      const record = await this.#archives.get(archiveId);
       if (!record || record.status !== 'available' || !record.fileName) {
-        this.storage.updateUpload(archiveId, { state: 'failed', error: `the archive is ${record?.status ?? 'gone'}; nothing to upload` });
+        await this.storage.updateUpload(archiveId, { state: 'failed', error: `the archive is ${record?.status ?? 'gone'}; nothing to upload` });
         return;
       }
-      const settings = this.storage.get(record.projectId);
+      const settings = await this.storage.get(record.projectId);
       if (!settings) {
-        this.#giveUp(record, null, new UploadError('the project\'s archive storage was removed before the upload finished', false), log);
+        await this.#giveUp(record, null, new UploadError('the project\'s archive storage was removed before the upload finished', false), log);
         return;
       }
       attempt++;
       const key = objectKey(record.projectId, record.id, record.fileName);
-      this.storage.updateUpload(archiveId, { attempts: attempt, bucket: settings.bucket, endpoint: settings.endpoint });
+      await this.storage.updateUpload(archiveId, { attempts: attempt, bucket: settings.bucket, endpoint: settings.endpoint });
       const started = performance.now();
       const client = s3Client(settings);
       try {
@@ -163,7 +165,7 @@ export class ArchiveUploads {
           signal,
         );
         const ms = Math.round(performance.now() - started);
-        this.#succeed(record, record.size, ms);
+        await this.#succeed(record, record.size, ms);
         log.info({ bucket: settings.bucket, key, bytes: record.size, ms, attempt, mbPerSecond: +(record.size / 1048576 / (ms / 1000)).toFixed(1) }, 'archive uploaded');
         await rm(this.#dirOf(archiveId), { recursive: true, force: true });
         return;
@@ -173,9 +175,9 @@ export class ArchiveUploads {
           return;
         }
         const failure = describeS3Error(err);
-        this.storage.updateUpload(archiveId, { error: failure.message.slice(0, 1000) });
+        await this.storage.updateUpload(archiveId, { error: failure.message.slice(0, 1000) });
         if (!failure.transient || attempt >= attempts) {
-          this.#giveUp(record, settings, failure, log, attempt);
+          await this.#giveUp(record, settings, failure, log, attempt);
           return;
         }
         const delay = Math.min(MAX_RETRY_DELAY_MS, this.settings.retryDelayMs * 2 ** (attempt - 1));
@@ -187,18 +189,18 @@ export class ArchiveUploads {
     }
   }
 
-  #succeed(record: ArchiveRecord, bytes: number, ms: number): void {
-    this.#db.transaction(() => {
-      this.storage.updateUpload(record.id, { state: 'uploaded', bytes, uploadMs: ms, error: null });
-      this.#archives.update(record.id, { status: 'uploaded' });
-    })();
+  async #succeed(record: ArchiveRecord, bytes: number, ms: number): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      await this.storage.updateUpload(record.id, { state: 'uploaded', bytes, uploadMs: ms, error: null }, tx);
+      await this.#archives.update(record.id, { status: 'uploaded' }, tx);
+    });
   }
 
   /** The fallback: `opentok` keeps the archive available here, `none` fails it and removes the local copy. */
-  #giveUp(record: ArchiveRecord, settings: ArchiveStorageSettings | null, failure: UploadError, log: Logger, attempt?: number): void {
+  async #giveUp(record: ArchiveRecord, settings: ArchiveStorageSettings | null, failure: UploadError, log: Logger, attempt?: number): Promise<void> {
     // Deleted or expired meanwhile: nothing left to fall back on.
-    if (this.#archives.get(record.id)?.status !== 'available') {
-      this.storage.updateUpload(record.id, { state: 'failed', error: failure.message.slice(0, 1000) });
+    if ((await this.#archives.get(record.id))?.status !== 'available') {
+      await this.storage.updateUpload(record.id, { state: 'failed', error: failure.message.slice(0, 1000) });
       return;
     }
     const where = settings ? `bucket "${settings.bucket}"` : 'the bucket';
@@ -206,18 +208,18 @@ export class ArchiveUploads {
     const fallback = settings?.fallback ?? 'opentok';
     if (fallback === 'opentok') {
       const reason = `upload to ${where} failed${tries}: ${failure.message}; the archive stays available on this server (fallback "opentok")`;
-      this.#db.transaction(() => {
-        this.storage.updateUpload(record.id, { state: 'failed', error: failure.message.slice(0, 1000) });
-        this.#archives.update(record.id, { reason: reason.slice(0, 1000) });
-      })();
+      await this.#db.transaction(async (tx) => {
+        await this.storage.updateUpload(record.id, { state: 'failed', error: failure.message.slice(0, 1000) }, tx);
+        await this.#archives.update(record.id, { reason: reason.slice(0, 1000) }, tx);
+      });
       log.warn({ reason: failure.message, fallback }, 'archive upload failed; the archive stays available here');
       return;
     }
     const reason = `upload to ${where} failed${tries}: ${failure.message}; no copy was kept (fallback "none")`;
-    this.#db.transaction(() => {
-      this.storage.updateUpload(record.id, { state: 'failed', error: failure.message.slice(0, 1000) });
-      this.#archives.update(record.id, { status: 'failed', reason: reason.slice(0, 1000), fileName: null });
-    })();
+    await this.#db.transaction(async (tx) => {
+      await this.storage.updateUpload(record.id, { state: 'failed', error: failure.message.slice(0, 1000) }, tx);
+      await this.#archives.update(record.id, { status: 'failed', reason: reason.slice(0, 1000), fileName: null }, tx);
+    });
     log.error({ reason: failure.message, fallback }, 'archive upload failed; the archive failed and its local copy is removed');
     void rm(this.#dirOf(record.id), { recursive: true, force: true }).catch((err: unknown) => log.warn({ err }, 'cannot remove the local copy'));
   }

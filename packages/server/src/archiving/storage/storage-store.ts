@@ -1,8 +1,8 @@
-// SQLite rows of archive storage: each project's upload target (`archive_storage`) and each
+// Rows of archive storage (SQLite or PostgreSQL): each project's upload target (`archive_storage`) and each
 // archive's upload to it (`archive_uploads`: pending -> uploaded | failed). A pending row survives a
 // restart, which is how an interrupted upload is found and tried again.
 
-import type { Db } from '../../store/database.js';
+import type { Sql, SqlDatabase, SqlValue } from '../../store/sql.js';
 import type { ArchiveStorageSettings } from './storage-settings.js';
 
 export type UploadState = 'pending' | 'uploaded' | 'failed';
@@ -62,14 +62,14 @@ const toUpload = (r: UploadRow): UploadRecord => ({
 });
 
 export class ArchiveStorageStore {
-  readonly #db: Db;
+  readonly #db: SqlDatabase;
 
-  constructor(db: Db) {
+  constructor(db: SqlDatabase) {
     this.#db = db;
   }
 
-  get(projectId: string): ArchiveStorageSettings | null {
-    const row = this.#db.prepare('SELECT * FROM archive_storage WHERE project_id = ?').get(projectId) as StorageRow | undefined;
+  async get(projectId: string): Promise<ArchiveStorageSettings | null> {
+    const row = await this.#db.get<StorageRow>('SELECT * FROM archive_storage WHERE project_id = ?', [projectId]);
     if (!row) return null;
     return {
       type: row.type,
@@ -83,54 +83,57 @@ export class ArchiveStorageStore {
     };
   }
 
-  set(projectId: string, s: ArchiveStorageSettings): void {
-    this.#db
-      .prepare(
-        `INSERT INTO archive_storage (project_id, type, bucket, access_key, secret_key, endpoint, sse, fallback, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (project_id) DO UPDATE SET type = excluded.type, bucket = excluded.bucket, access_key = excluded.access_key,
-           secret_key = excluded.secret_key, endpoint = excluded.endpoint, sse = excluded.sse, fallback = excluded.fallback, updated_at = excluded.updated_at`,
-      )
-      .run(projectId, s.type, s.bucket, s.accessKey, s.secretKey, s.endpoint, s.sse, s.fallback, s.updatedAt);
+  async set(projectId: string, s: ArchiveStorageSettings): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO archive_storage (project_id, type, bucket, access_key, secret_key, endpoint, sse, fallback, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (project_id) DO UPDATE SET type = excluded.type, bucket = excluded.bucket, access_key = excluded.access_key,
+         secret_key = excluded.secret_key, endpoint = excluded.endpoint, sse = excluded.sse, fallback = excluded.fallback, updated_at = excluded.updated_at`,
+      [projectId, s.type, s.bucket, s.accessKey, s.secretKey, s.endpoint, s.sse, s.fallback, s.updatedAt],
+    );
   }
 
   /** Whether there was a target to remove. */
-  delete(projectId: string): boolean {
-    return this.#db.prepare('DELETE FROM archive_storage WHERE project_id = ?').run(projectId).changes > 0;
+  async delete(projectId: string): Promise<boolean> {
+    return (await this.#db.run('DELETE FROM archive_storage WHERE project_id = ?', [projectId])).changes > 0;
   }
 
-  upload(archiveId: string): UploadRecord | null {
-    const row = this.#db.prepare('SELECT * FROM archive_uploads WHERE archive_id = ?').get(archiveId) as UploadRow | undefined;
+  async upload(archiveId: string): Promise<UploadRecord | null> {
+    const row = await this.#db.get<UploadRow>('SELECT * FROM archive_uploads WHERE archive_id = ?', [archiveId]);
     return row ? toUpload(row) : null;
   }
 
   /** A new pending upload (or a pending one again, for an archive uploaded before with other settings). */
-  addUpload(archiveId: string, target: { bucket: string; endpoint: string | null; objectKey: string }): UploadRecord {
-    this.#db
-      .prepare(
-        `INSERT INTO archive_uploads (archive_id, state, bucket, endpoint, object_key, attempts, error, bytes, upload_ms, updated_at)
-         VALUES (?, 'pending', ?, ?, ?, 0, NULL, 0, NULL, ?)
-         ON CONFLICT (archive_id) DO UPDATE SET state = 'pending', bucket = excluded.bucket, endpoint = excluded.endpoint,
-           object_key = excluded.object_key, attempts = 0, error = NULL, bytes = 0, upload_ms = NULL, updated_at = excluded.updated_at`,
-      )
-      .run(archiveId, target.bucket, target.endpoint, target.objectKey, Date.now());
-    return this.upload(archiveId)!;
+  async addUpload(archiveId: string, target: { bucket: string; endpoint: string | null; objectKey: string }): Promise<UploadRecord> {
+    await this.#db.run(
+      `INSERT INTO archive_uploads (archive_id, state, bucket, endpoint, object_key, attempts, error, bytes, upload_ms, updated_at)
+       VALUES (?, 'pending', ?, ?, ?, 0, NULL, 0, NULL, ?)
+       ON CONFLICT (archive_id) DO UPDATE SET state = 'pending', bucket = excluded.bucket, endpoint = excluded.endpoint,
+         object_key = excluded.object_key, attempts = 0, error = NULL, bytes = 0, upload_ms = NULL, updated_at = excluded.updated_at`,
+      [archiveId, target.bucket, target.endpoint, target.objectKey, Date.now()],
+    );
+    return (await this.upload(archiveId))!;
   }
 
-  updateUpload(archiveId: string, changes: Partial<Pick<UploadRecord, 'state' | 'attempts' | 'error' | 'bytes' | 'uploadMs' | 'bucket' | 'endpoint'>>): void {
+  /** `on`: an open transaction to write in (an upload's end changes its archive too). */
+  async updateUpload(
+    archiveId: string,
+    changes: Partial<Pick<UploadRecord, 'state' | 'attempts' | 'error' | 'bytes' | 'uploadMs' | 'bucket' | 'endpoint'>>,
+    on: Sql = this.#db,
+  ): Promise<void> {
     const column: Record<string, string> = { state: 'state', attempts: 'attempts', error: 'error', bytes: 'bytes', uploadMs: 'upload_ms', bucket: 'bucket', endpoint: 'endpoint' };
     const sets = ['updated_at = ?'];
-    const values: unknown[] = [Date.now()];
+    const values: SqlValue[] = [Date.now()];
     for (const [key, value] of Object.entries(changes)) {
       if (value === undefined) continue;
       sets.push(`${column[key]} = ?`);
       values.push(value);
     }
-    this.#db.prepare(`UPDATE archive_uploads SET ${sets.join(', ')} WHERE archive_id = ?`).run(...values, archiveId);
+    await on.run(`UPDATE archive_uploads SET ${sets.join(', ')} WHERE archive_id = ?`, [...values, archiveId]);
   }
 
   /** Uploads not finished (to resume after a restart), oldest first. */
-  pendingUploads(): UploadRecord[] {
-    return (this.#db.prepare("SELECT * FROM archive_uploads WHERE state = 'pending' ORDER BY updated_at").all() as UploadRow[]).map(toUpload);
+  async pendingUploads(): Promise<UploadRecord[]> {
+    return (await this.#db.all<UploadRow>("SELECT * FROM archive_uploads WHERE state = 'pending' ORDER BY updated_at")).map(toUpload);
   }
 }

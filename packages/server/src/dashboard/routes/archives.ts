@@ -14,7 +14,7 @@ export async function archiveRoutes(app: FastifyInstance, ctx: AppContext): Prom
 
   // Download and play links are relative signed URLs (the same route and signature as the REST
   // API's `url`): the page plays them from its own origin.
-  const archiveItem = (r: ArchiveRecord): ArchiveItem => {
+  const archiveItem = async (r: ArchiveRecord): Promise<ArchiveItem> => {
     const recording = r.status === 'started' || r.status === 'paused';
     return {
       id: r.id,
@@ -30,19 +30,19 @@ export async function archiveRoutes(app: FastifyInstance, ctx: AppContext): Prom
       hasAudio: r.hasAudio,
       hasVideo: r.hasVideo,
       url: ctx.archives.urlOf(r, ''),
-      upload: uploadOf(r.id),
+      upload: await uploadOf(r.id),
     };
   };
-  const uploadOf = (archiveId: string): ArchiveItem['upload'] => {
-    const u = ctx.archives.uploads.upload(archiveId);
+  const uploadOf = async (archiveId: string): Promise<ArchiveItem['upload']> => {
+    const u = await ctx.archives.uploads.upload(archiveId);
     return u ? { state: u.state, bucket: u.bucket, error: u.error } : null;
   };
 
   app.get<{ Params: { id: string } }>('/projects/:id/archives', async (request) => {
     const project = requireProject(request.params.id);
     const { limit, offset } = parseWith(pagingSchema, request.query, 'Query');
-    const page = ctx.archives.list(project.id, { offset, count: limit });
-    return { count: page.count, items: page.items.map(archiveItem) } satisfies ArchiveList;
+    const page = await ctx.archives.list(project.id, { offset, count: limit });
+    return { count: page.count, items: await Promise.all(page.items.map(archiveItem)) } satisfies ArchiveList;
   });
 
   app.delete<{ Params: { id: string; archiveId: string } }>('/projects/:id/archives/:archiveId', async (request, reply) => {

@@ -31,11 +31,11 @@ export async function broadcastRoutes(app: FastifyInstance, ctx: AppContext): Pr
   app.get<{ Params: { id: string } }>('/projects/:id/broadcasts', async (request) => {
     const project = requireProject(request.params.id);
     const { limit, offset } = parseWith(pagingSchema, request.query, 'Query');
-    const page = ctx.broadcasts.list(project.id, { offset, count: limit });
+    const page = await ctx.broadcasts.list(project.id, { offset, count: limit });
     return { count: page.count, items: page.items.map(broadcastItem) } satisfies BroadcastList;
   });
 
   app.get<{ Params: { id: string; broadcastId: string } }>('/projects/:id/broadcasts/:broadcastId', async (request) =>
-    broadcastItem(ctx.broadcasts.get(requireProject(request.params.id), request.params.broadcastId)),
+    broadcastItem(await ctx.broadcasts.get(requireProject(request.params.id), request.params.broadcastId)),
   );
 }

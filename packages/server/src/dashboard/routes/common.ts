@@ -27,11 +27,11 @@ export function projectLookup(ctx: AppContext): (id: string) => Project {
 }
 
 /** A session as the session list shows it. */
-export function sessionItemView(ctx: AppContext): (r: SessionRecord) => SessionListItem {
-  return (r: SessionRecord): SessionListItem => {
-    const s = ctx.inspector.getSession(r.id);
+export function sessionItemView(ctx: AppContext): (r: SessionRecord) => Promise<SessionListItem> {
+  return async (r: SessionRecord): Promise<SessionListItem> => {
+    const s = await ctx.inspector.getSession(r.id);
     // The first connection the Inspector saw in the session: who a row of the list is about.
-    const first = s && s.connections > 0 ? ctx.inspector.firstConnection(r.id) : null;
+    const first = s && s.connections > 0 ? await ctx.inspector.firstConnection(r.id) : null;
     return {
       sessionId: r.id,
       mediaMode: r.mediaMode,

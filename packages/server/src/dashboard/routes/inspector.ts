@@ -23,15 +23,15 @@ export async function inspectorRoutes(app: FastifyInstance, ctx: AppContext): Pr
   app.get<{ Params: { id: string } }>('/projects/:id/inspector-sessions', async (request) => {
     const project = requireProject(request.params.id);
     const { limit, offset } = parseWith(pagingSchema, request.query, 'Query');
-    return ctx.inspector.listSessions(project.id, { limit, offset });
+    return await ctx.inspector.listSessions(project.id, { limit, offset });
   });
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid', async (request) => {
     const { record } = await requireSession(request);
     return {
-      session: sessionItem(record),
-      summary: ctx.inspector.getSession(record.id),
-      participants: ctx.inspector.participants(record.id),
+      session: await sessionItem(record),
+      summary: await ctx.inspector.getSession(record.id),
+      participants: await ctx.inspector.participants(record.id),
       live: ctx.inspector.liveSession(record.id),
     } satisfies InspectorSessionDetail;
   });
@@ -39,13 +39,13 @@ export async function inspectorRoutes(app: FastifyInstance, ctx: AppContext): Pr
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/events', async (request) => {
     const query = parseEventQuery(request.query);
     const { record } = await requireSession(request);
-    return ctx.inspector.events(record.id, query);
+    return await ctx.inspector.events(record.id, query);
   });
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/quality', async (request) => {
     const query = parseQualityQuery(request.query);
     const { record } = await requireSession(request);
-    return { ...ctx.inspector.quality(record.id, query), scores: ctx.inspector.scores(record.id, { since: query.since, until: query.until }) };
+    return { ...(await ctx.inspector.quality(record.id, query)), scores: await ctx.inspector.scores(record.id, { since: query.since, until: query.until }) };
   });
 
   app.get<{ Params: { id: string; sid: string } }>('/projects/:id/sessions/:sid/live', async (request) => {

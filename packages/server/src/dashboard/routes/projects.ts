@@ -34,7 +34,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   });
   const storage = ctx.archives.uploads.storage;
   const detail = async (p: Project): Promise<ProjectDetail> => {
-    const archiveStorage = storage.get(p.id);
+    const archiveStorage = await storage.get(p.id);
     return { ...(await summary(p)), secret: p.secret, publicKey: p.publicKey, callbacks: await ctx.store.callbacks.get(p.id), archiveStorage: archiveStorage ? storageView(archiveStorage) : null };
   };
   const projectErrors = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -112,18 +112,18 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
   app.put<{ Params: { id: string } }>('/projects/:id/archive-storage', async (request) => {
     const project = requireProject(request.params.id);
     const body = (request.body ?? {}) as { config?: Record<string, unknown> };
-    const current = storage.get(project.id);
+    const current = await storage.get(project.id);
     const secretKey = body.config?.['secretKey'];
     const withSecret = current && body.config && (secretKey === undefined || secretKey === '') ? { ...body, config: { ...body.config, secretKey: current.secretKey } } : body;
     const settings = parseStorageSettings(withSecret);
-    storage.set(project.id, settings);
+    await storage.set(project.id, settings);
     log.info({ projectId: project.id, bucket: settings.bucket, endpoint: settings.endpoint ?? 'Amazon S3', fallback: settings.fallback }, 'archive storage set from the dashboard');
     return await detail(project);
   });
 
   app.delete<{ Params: { id: string } }>('/projects/:id/archive-storage', async (request) => {
     const project = requireProject(request.params.id);
-    if (storage.delete(project.id)) log.info({ projectId: project.id }, 'archive storage removed from the dashboard');
+    if (await storage.delete(project.id)) log.info({ projectId: project.id }, 'archive storage removed from the dashboard');
     return await detail(project);
   });
 
@@ -150,11 +150,11 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext): Prom
     const archives = await ctx.archives.deleteProjectArchives(project.id);
     await ctx.broadcasts.deleteProjectBroadcasts(project.id);
     const sessionIds = await ctx.store.sessions.idsByProject(project.id);
-    // Synchronously from here: what was recorded so far is written before the rows go, and nothing
-    // about these sessions is recorded after.
-    ctx.inspector.flush();
-    await ctx.store.projects.delete(project.id);
+    // Nothing about these sessions is recorded from here; what was is written before the rows go
+    // (a batch written after would find its sessions gone and be dropped, never fail).
     for (const sid of sessionIds) ctx.inspector.forgetSession(sid);
+    await ctx.inspector.flush();
+    await ctx.store.projects.delete(project.id);
     log.info({ projectId: project.id, sessions: sessionIds.length, archives, disconnected }, 'project deleted from the dashboard');
     return reply.status(204).send();
   });

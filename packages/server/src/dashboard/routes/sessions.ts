@@ -40,13 +40,13 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Prom
   app.get<{ Params: { id: string } }>('/projects/:id/sessions', async (request) => {
     const project = requireProject(request.params.id);
     const { limit, offset, joined } = parseWith(sessionListSchema, request.query, 'Query');
-    ctx.inspector.flush(); // the counts and events of the last moments are still in memory
-    if (joined === 'false') return (await ctx.store.sessions.listByProject(project.id, limit, offset)).map(sessionItem);
+    await ctx.inspector.flush(); // the counts and events of the last moments are still in memory
+    if (joined === 'false') return Promise.all((await ctx.store.sessions.listByProject(project.id, limit, offset)).map(sessionItem));
     // Sessions somebody joined, newest first. Whether anyone did is the Inspector's count, so a session
     // whose Inspector data was pruned (COLLOQUY_INSPECTOR_RETENTION_DAYS) counts as never joined.
-    const ids = ctx.inspector.joinedSessionIds(project.id, limit, offset);
+    const ids = await ctx.inspector.joinedSessionIds(project.id, limit, offset);
     const records = await Promise.all(ids.map((id) => ctx.store.sessions.get(id)));
-    return records.flatMap((record) => (record ? [sessionItem(record)] : []));
+    return Promise.all(records.flatMap((record) => (record ? [sessionItem(record)] : [])));
   });
 
   app.post<{ Params: { id: string } }>('/projects/:id/sessions', async (request, reply) => {
@@ -60,7 +60,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext): Prom
       archiveResolution: null,
       e2ee: false,
     });
-    return reply.status(201).send(sessionItem(record));
+    return reply.status(201).send(await sessionItem(record));
   });
 
   app.post<{ Params: { id: string } }>('/projects/:id/tokens', async (request) => {
