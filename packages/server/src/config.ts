@@ -92,6 +92,12 @@ export interface Config {
    */
   rtcTcpPort: number | null;
   /**
+   * How publishers find their uplink (`COLLOQUY_UPLINK_ESTIMATION`): `remb` (the default: the cap,
+   * backed off on loss) or `transport-cc` (Chromium's own estimator, fed by our transport-wide
+   * feedback; REMB carries the session cap). media/README.md has what each measured.
+   */
+  uplinkEstimation: 'transport-cc' | 'remb';
+  /**
    * SIP interconnect (sip/): the port the SIP user agent listens on for UDP and TCP
    * (`COLLOQUY_SIP_PORT`, default 5060; its sockets open on the first dial), and how long a dial may
    * ring before it is cancelled (`COLLOQUY_SIP_RING_TIMEOUT`, seconds, default 60). SIP over TLS
@@ -372,6 +378,7 @@ export function loadConfig(env: Env = process.env): Config {
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
     rtcTcp: rtcTcp === 'on' || rtcTcpPort !== null,
     rtcTcpPort,
+    uplinkEstimation: uplinkEstimationVar(strVar(env, 'COLLOQUY_UPLINK_ESTIMATION')),
     sip: {
       port: intVar(env, 'COLLOQUY_SIP_PORT', 5060, 1, 65535),
       ringTimeoutSeconds: intVar(env, 'COLLOQUY_SIP_RING_TIMEOUT', 60, 1, 600),
@@ -393,4 +400,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxCpuPercent: intVar(env, 'COLLOQUY_OVERLOAD_CPU', 95, 0, 100),
     },
   };
+}
+
+function uplinkEstimationVar(raw: string | null): 'transport-cc' | 'remb' {
+  if (raw === null) return 'remb';
+  if (raw === 'transport-cc' || raw === 'remb') return raw;
+  throw new ConfigError(`COLLOQUY_UPLINK_ESTIMATION must be transport-cc or remb; got ${JSON.stringify(raw)}`);
 }

@@ -90,6 +90,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     ...(config.rtcListenIp ? { listenIp: config.rtcListenIp } : {}),
     maxIncomingBitrate: config.maxBitrate,
     tcp: config.rtcTcp,
+    uplinkEstimation: config.uplinkEstimation,
     logger,
   };
   let media: MediaEngine;

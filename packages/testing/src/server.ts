@@ -78,6 +78,9 @@ export async function startTestServerWith(
     ...(process.env['COLLOQUY_TEST_RTC'] === 'one-port' && !env['COLLOQUY_RTC_MIN_PORT'] && !env['COLLOQUY_RTC_MAX_PORT'] && env['COLLOQUY_RTC_TCP'] !== 'on'
       ? { COLLOQUY_RTC_PORT: '0' }
       : {}),
+    // COLLOQUY_TEST_UPLINK=remb|transport-cc in the environment runs every test server with that
+    // uplink estimation (to compare them over the same tests).
+    ...(process.env['COLLOQUY_TEST_UPLINK'] ? { COLLOQUY_UPLINK_ESTIMATION: process.env['COLLOQUY_TEST_UPLINK'] } : {}),
     ...env,
   });
   const server = await entry.startServer(config, { ...options, logger: options.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });

@@ -25,7 +25,7 @@ export interface MediaEngineOptions {
   portRange?: [number, number];
   /** Default most bits per second a publisher may send, for routers that do not set their own. Default 2.5 Mbps. */
   maxIncomingBitrate?: number;
-  /** How publishers learn their uplink: 'transport-cc' (default: Chromium's estimator on our feedback) or 'remb' (bitrate-controller.ts). */
+  /** How publishers learn their uplink: 'remb' (default) or 'transport-cc' (Chromium's estimator on our feedback); bitrate-controller.ts. */
   uplinkEstimation?: UplinkEstimation;
   /** Also offer passive ICE-TCP candidates (RFC 6544), a TCP port of the range per peer connection. Default false. */
   tcp?: boolean;
@@ -120,7 +120,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? DEFAULT_MAX_INCOMING_BITRATE;
     this.srtp = options.srtp ?? 'colloquy';
     if (this.srtp !== 'colloquy' && this.srtp !== 'werift') throw invalid(`srtp must be 'colloquy' or 'werift', got ${String(this.srtp)}`);
-    this.uplinkEstimation = checkUplinkEstimation(options.uplinkEstimation ?? 'transport-cc');
+    this.uplinkEstimation = checkUplinkEstimation(options.uplinkEstimation ?? 'remb');
     this.#logger = options.logger.child({ module: 'media' });
   }
 

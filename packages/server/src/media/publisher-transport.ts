@@ -44,7 +44,7 @@ export interface PublisherTransportOptions {
   videoCodec: VideoCodecName;
   /** Most bits per second this publisher may send (REMB cap). */
   maxIncomingBitrate: number;
-  /** How the publisher learns its uplink (bitrate-controller.ts). Default 'transport-cc'. */
+  /** How the publisher learns its uplink (bitrate-controller.ts). Default 'remb'. */
   uplinkEstimation?: UplinkEstimation;
   logger: Logger;
 }
@@ -76,7 +76,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   #feedbackSent = 0;
 
   constructor(options: PublisherTransportOptions) {
-    const uplinkEstimation = options.uplinkEstimation ?? 'transport-cc';
+    const uplinkEstimation = options.uplinkEstimation ?? 'remb';
     super({ id: options.id, pc: createPublisherPeer(options.ice, options.videoCodec, uplinkEstimation === 'transport-cc'), srtp: options.srtp, logger: options.logger });
     this.videoCodec = options.videoCodec;
     this.uplinkEstimation = uplinkEstimation;

@@ -128,8 +128,8 @@ export class SignalingServer {
   #accepted = 0;
   /** When the heartbeat sweep last ran: a sweep that runs late means this process stalled. */
   #lastSweepAt = Date.now();
-  /** Silence is not judged before this time (one heartbeat period after a stall of the process). */
-  #judgeAfter = 0;
+  /** When the process last ran again after a stall: a client's silence counts from then at the earliest. */
+  #listeningSince = 0;
   #closed = false;
   /** Valid client messages received since start, by type (the /metrics counter reads it). */
   readonly messagesReceived = new Map<string, number>();
@@ -645,21 +645,20 @@ export class SignalingServer {
   #sweep(): void {
     const now = Date.now();
     // A sweep far behind its schedule means the event loop was blocked (a long GC, a heap
-    // snapshot, an overloaded CPU): the clients' pongs of that time are still unread in the
-    // sockets, and the timer phase runs before they are read. Judging silence then would cut every
-    // client for the server's own stall, so for one heartbeat period (every slice pinged once
-    // more) the sweep only pings; after it, silence is judged again.
+    // snapshot, an overloaded CPU): nobody could be heard meanwhile (the clients' pongs of that time
+    // are still unread in the sockets, and the timer phase runs before they are read). Judging
+    // silence across the stall would cut every client for the server's own stall, so silence counts
+    // from when the process runs again: each client has a whole timeout from then to be heard.
     const stalledMs = now - this.#lastSweepAt - this.#options.heartbeatMs / SWEEP_SLICES;
     this.#lastSweepAt = now;
     if (stalledMs >= this.#options.heartbeatMs) {
-      this.#judgeAfter = now + this.#options.heartbeatMs;
-      this.#log.warn({ stalledMs, sockets: this.#peers.size }, 'event loop stalled; heartbeat timeouts wait one period');
+      this.#listeningSince = now;
+      this.#log.warn({ stalledMs, sockets: this.#peers.size }, 'event loop stalled; silence counts from now');
     }
-    const judge = now >= this.#judgeAfter;
     const slice = this.#slices[this.#nextSlice]!;
     this.#nextSlice = (this.#nextSlice + 1) % SWEEP_SLICES;
     for (const peer of slice) {
-      if (judge && now - peer.lastHeard > this.#options.heartbeatTimeoutMs) {
+      if (now - Math.max(peer.lastHeard, this.#listeningSince) > this.#options.heartbeatTimeoutMs) {
         this.#log.debug({ ip: peer.ip, connectionId: peer.channel?.connection.id }, 'heartbeat timeout');
         peer.ws.terminate();
         continue;

@@ -20,6 +20,13 @@ describe('media configuration', () => {
     expect(loadConfig({ COLLOQUY_RTC_PORT: '0' }).rtcPort).toBe(0);
   });
 
+  it('COLLOQUY_UPLINK_ESTIMATION: remb by default, transport-cc on request, anything else refused', () => {
+    expect(loadConfig({}).uplinkEstimation).toBe('remb');
+    expect(loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'transport-cc' }).uplinkEstimation).toBe('transport-cc');
+    expect(loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'remb' }).uplinkEstimation).toBe('remb');
+    expect(() => loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'gcc' })).toThrow(/COLLOQUY_UPLINK_ESTIMATION must be transport-cc or remb/);
+  });
+
   it('COLLOQUY_RTC_TCP_PORT selects one TCP port for ICE-TCP (and turns it on); with one UDP port, COLLOQUY_RTC_TCP=on means one TCP port too', () => {
     expect(loadConfig({})).toMatchObject({ rtcTcp: false, rtcTcpPort: null });
     expect(loadConfig({ COLLOQUY_RTC_TCP: 'on' })).toMatchObject({ rtcTcp: true, rtcTcpPort: null }); // a port of the range per peer connection

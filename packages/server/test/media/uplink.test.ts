@@ -1,5 +1,5 @@
 // A publisher's uplink in real Chromium, with the transport feedback we send (transport-cc mode,
-// the default): Chromium in a network namespace behind an 800 kbps tbf uplink publishes a source
+// COLLOQUY_UPLINK_ESTIMATION=transport-cc): Chromium in a network namespace behind an 800 kbps tbf uplink publishes a source
 // that wants more (noise at 480x270, 15 fps), and its own estimator must find the limit and keep loss low;
 // on an unlimited link it must still reach the session cap. Each second's figures are printed
 // (bench/media/uplink.bench.ts compares with REMB-only). Needs root for the namespace (CI runs as
@@ -27,7 +27,7 @@ let browser: TestBrowser;
 beforeAll(async () => {
   ns = createVethNamespace('uplink');
   wrapper = chromiumInNamespace(ns);
-  harness = await startMediaHarness({ host: ns.hostAddress, rooms: { uplink: { maxIncomingBitrate: CAP } } });
+  harness = await startMediaHarness({ host: ns.hostAddress, rooms: { uplink: { maxIncomingBitrate: CAP, uplinkEstimation: 'transport-cc' } } });
   browser = await launchChromium({ executablePath: wrapper.path, args: [`--unsafely-treat-insecure-origin-as-secure=${new URL(harness.url).origin}`] });
 });
 afterAll(async () => {
