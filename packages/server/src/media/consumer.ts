@@ -128,6 +128,13 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   #preferredFrameRate: number | null = null;
   /** VP8 video: the temporal layer choice and picture ID / TL0PICIDX continuity; null otherwise. */
   readonly #temporal: Vp8TemporalLayers | null;
+  /**
+   * The temporal filter runs from the first frame-rate preference on (and then stays, for picture
+   * ID continuity): without one every frame is forwarded untouched, as before temporal layers were
+   * chosen (loaded test runs showed video stalls with the filter on for every consumer; not
+   * understood yet).
+   */
+  #temporalActive = false;
   #layerSwitches = 0;
   /** The highest layer the subscriber's downlink carries (the allocator's choice); -1: none, video off. */
   #bandwidthLayer: number;
@@ -218,6 +225,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   setPreferredFrameRate(frameRate: number | null): void {
     if (this.#closed) return;
     this.#preferredFrameRate = frameRate;
+    if (frameRate !== null && !this.#temporalActive && this.#temporal !== null) {
+      this.#temporalActive = true;
+      this.#temporal.restart();
+    }
     this.#chooseLayer();
   }
 
@@ -430,7 +441,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     const h = packet.header;
     let payload = packet.payload;
     const temporal = this.#temporal;
-    if (temporal !== null && payload.length > 0) {
+    if (temporal !== null && this.#temporalActive && payload.length > 0) {
       if (rewriter.needsSync && !keyFrame) return; // the rewriter waits for a keyframe anyway
       if (parseVp8Descriptor(payload, descriptor)) {
         if (!temporal.filter(descriptor, keyFrame)) {

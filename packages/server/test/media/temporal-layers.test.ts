@@ -230,6 +230,8 @@ describe('VP8 temporal layers in a consumer', () => {
 
   it('switches down at the next frame (never inside one), up only at a layer-sync frame or a keyframe', () => {
     const { producer, enc, c } = started({ seq: 9000, ts: 1000, pid: 100, tl0: 7 });
+    // A preference above every layer: the temporal filter runs (it starts with the first preference), all frames pass.
+    c.c.setPreferredFrameRate(1000);
     // Down in the middle of a T2 frame: its second packet still goes, the next T2 frame does not.
     let f = enc.next();
     while (f.tid !== 2) {
@@ -279,6 +281,7 @@ describe('VP8 temporal layers in a consumer', () => {
     const { producer, consumer } = setup(['q', 'f']);
     const encs = [new Encoder(0x1000, { seq: 100, ts: 0, pid: 20_000, tl0: 3 }, 320, 180), new Encoder(0x2000, { seq: 30_000, ts: 555_000, pid: 7, tl0: 200 }, 1280, 720)];
     const c = consumer('c');
+    c.c.setPreferredFrameRate(1000); // the temporal filter on from the start, all frames passing
     const both = (opts: { keyFrame?: boolean; sync?: boolean }[] = [{}, {}]) => encs.forEach((e, layer) => e.next(opts[layer]).packets.forEach((p) => producer.receive(p, layer)));
     both([{ keyFrame: true }, { keyFrame: true }]);
     for (let i = 0; i < 3; i++) both();
