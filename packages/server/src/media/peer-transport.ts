@@ -3,14 +3,23 @@
 // `stateChange`), trickled remote candidates, the local negotiation that frees its sockets, the
 // common part of `dump()`, and the close cascade (the kind's own teardown, then the peer
 // connection, then whatever a late socket bind left). Each kind adds its media: producers and REMB
-// (publisher-transport.ts), consumers, estimate and allocator (subscriber-transport.ts).
+// (publisher-transport.ts), consumers, estimate and allocator (subscriber-transport.ts). The ICE
+// pair it sends on follows the browser's latest nomination (ice-renomination.ts).
 
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from '../logger.js';
 import { TypedEmitter, type EventMap } from '../typed-emitter.js';
+import { followRenomination, onRenomination } from './ice-renomination.js';
 import { srtpDump, type SrtpImplementation } from './srtp-path.js';
 import { addRemoteCandidate, LocalNegotiation, subscribeState, type Subscription } from './transport-common.js';
 import type { IceCandidateInit, TransportState } from './types.js';
+
+followRenomination();
+
+/** The part of werift's ICE agent read here: the pair media is sent on. */
+interface IceAgentView {
+  nominated?: { remoteAddr: [string, number] };
+}
 
 /** The events every transport has; each kind adds its own. */
 export type PeerTransportEvents = {
@@ -34,6 +43,9 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
   protected readonly subscriptions: Subscription[] = [];
   #state: TransportState = 'new';
   #closing: Promise<void> | undefined;
+  /** Times the browser moved the call to another ICE pair (and the server followed). */
+  #renominations = 0;
+  #watchingIce = false;
 
   protected constructor(options: { id: string; pc: RTCPeerConnection; srtp: SrtpImplementation; logger: Logger }) {
     super();
@@ -58,6 +70,22 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
     await addRemoteCandidate(this.pc, candidate);
   }
 
+  /** The browser's address media goes to (its ICE pair nominated last), or null before one. */
+  get remoteAddress(): string | null {
+    const pair = this.#iceAgent()?.nominated;
+    return pair ? `${pair.remoteAddr[0]}:${pair.remoteAddr[1]}` : null;
+  }
+
+  /** How many times the browser moved the call to another ICE pair. */
+  get renominations(): number {
+    return this.#renominations;
+  }
+
+  #iceAgent(): IceAgentView | undefined {
+    const dtls = this.pc.dtlsTransports[0] as unknown as { iceTransport?: { connection?: IceAgentView } } | undefined;
+    return dtls?.iceTransport?.connection;
+  }
+
   /** The kind's reaction to a new connection state, before `stateChange` is emitted. */
   protected abstract onStateChange(state: TransportState): void;
 
@@ -72,6 +100,7 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
       state: this.#state,
       closed: this.closed,
       ...own,
+      ice: { remoteAddress: this.remoteAddress, renominations: this.#renominations },
       srtp: srtpDump(this.pc.dtlsTransports[0]),
       localCandidates: candidateLines(this.pc.localDescription?.sdp),
     };
@@ -94,6 +123,16 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
   #onState(state: TransportState): void {
     if (this.closed || state === this.#state) return;
     this.#state = state;
+    if (state === 'connected' && !this.#watchingIce) {
+      const agent = this.#iceAgent();
+      if (agent) {
+        this.#watchingIce = true;
+        onRenomination(agent, (from, to) => {
+          this.#renominations++;
+          this.logger.info({ transport: this.id, kind: this.kind, from: from.join(':'), to: to.join(':') }, 'ICE: the browser moved the call to another candidate pair');
+        });
+      }
+    }
     this.onStateChange(state);
     this.emit('stateChange', state);
   }
