@@ -66,10 +66,18 @@ export class RestClient {
       payload = JSON.stringify(body);
     }
     let response: Response;
-    try {
-      response = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.#timeout) });
-    } catch (err) {
-      throw new RequestError(0, `${method} ${url} failed: ${(err as Error).message}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        response = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.#timeout) });
+        break;
+      } catch (err) {
+        // A read whose connection failed before any answer is sent once more: the usual cause is a
+        // kept-alive socket the server closed just as it was reused (ECONNRESET, "other side
+        // closed"), seen on loaded machines. Writes are never repeated (the server may have acted),
+        // nor is a call that ran out of time.
+        if (attempt === 1 && (method === 'GET' || method === 'HEAD') && isConnectionFailure(err)) continue;
+        throw new RequestError(0, `${method} ${url} failed: ${describeFailure(err)}`);
+      }
     }
     const text = await response.text();
     let data: unknown = undefined;
@@ -88,3 +96,16 @@ export class RestClient {
   }
 }
 
+/** fetch's own failure to reach the server or read its answer (a TypeError with a cause), not a timeout or an abort. */
+function isConnectionFailure(err: unknown): boolean {
+  return err instanceof TypeError && (err as { cause?: unknown }).cause !== undefined;
+}
+
+/** fetch says only "fetch failed": the cause (code and message) is what a user can act on. */
+function describeFailure(err: unknown): string {
+  const e = err as Error & { cause?: { code?: unknown; message?: unknown } };
+  const cause = e.cause;
+  if (cause === undefined || cause === null) return e.message;
+  const code = typeof cause.code === 'string' ? `${cause.code}: ` : '';
+  return `${e.message} (${code}${typeof cause.message === 'string' ? cause.message : String(cause)})`;
+}
