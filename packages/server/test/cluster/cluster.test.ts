@@ -3,8 +3,8 @@
 // video; a REST signal sent (OpenTok's Node SDK) to the third node reaches both; an archive started
 // through one node is listed, stopped and downloaded through others; SIGKILL of the session's home
 // node brings both pages back into the call on the surviving nodes.
-// The shared database is one SQLite file (the nodes are on one machine); with
-// COLLOQUY_TEST_CLUSTER_DATABASE=postgres it is a PostgreSQL the test starts on loopback.
+// The shared database is a PostgreSQL the test starts on loopback (Debian's, as in production);
+// COLLOQUY_TEST_CLUSTER_DATABASE=sqlite runs the same test on one SQLite file the three nodes share.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
@@ -147,8 +147,8 @@ describe('cluster: three nodes, one Redis, one database', () => {
   const ot = (node: ClusterNodeProcess): OpenTok => new OpenTok(cluster.apiKey, cluster.apiSecret, node.url);
 
   beforeAll(async () => {
-    const database = process.env['COLLOQUY_TEST_CLUSTER_DATABASE'] ?? 'sqlite';
-    if (database !== 'sqlite' && database !== 'postgres') throw new Error('COLLOQUY_TEST_CLUSTER_DATABASE is sqlite (the default) or postgres');
+    const database = process.env['COLLOQUY_TEST_CLUSTER_DATABASE'] ?? 'postgres';
+    if (database !== 'sqlite' && database !== 'postgres') throw new Error('COLLOQUY_TEST_CLUSTER_DATABASE is postgres (the default) or sqlite');
     if (database === 'postgres') pg = await startPostgres();
     cluster = await startTestCluster({
       env: { COLLOQUY_ARCHIVE_AUTO_STOP_DELAY: '5', COLLOQUY_TRUST_PROXY: '127.0.0.1' },
