@@ -8,7 +8,7 @@
 // mode RUNS runs, medians per second, then per run: when the RTP rate settled in [SETTLE_LOW,
 // RATE_KBPS] kbps for good (every later second within), and from 6 s on the mean rates and the
 // share of what was sent that did not arrive.
-//   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
+//   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 [MODES=remb] npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
 
 import { launchChromium } from '@colloquy/testing/browser';
 import { deliveredLoss, sampleUplink, settledAt, startMediaHarness, type UplinkSample } from '@colloquy/testing/media';
@@ -22,7 +22,9 @@ const RATE_KBPS = envInt('RATE_KBPS', 800);
 const SETTLE_LOW = envInt('SETTLE_LOW', 600);
 /** How long the rate limiter queues before it drops (tbf latency; a home router: 300 ms). */
 const QUEUE_MS = envInt('QUEUE_MS', 300);
-const MODES: UplinkEstimation[] = ['remb', 'transport-cc'];
+/** MODES=remb (or transport-cc) measures one; both by default. */
+const MODES: UplinkEstimation[] = (process.env['MODES'] ?? 'remb,transport-cc').split(',').map((m) => m.trim()).filter((m): m is UplinkEstimation => m === 'remb' || m === 'transport-cc');
+if (MODES.length === 0) throw new Error('MODES: remb, transport-cc or both');
 
 const ns = createVethNamespace('uplinkb');
 const wrapper = chromiumInNamespace(ns);
