@@ -29,7 +29,7 @@ interface TransportDump {
 }
 
 it('an interface used by the call disappears: the SFU follows the browser to its other pair and video keeps decoding both ways', { timeout: 120_000 }, async () => {
-  ns = createVethNamespace('ifgone');
+  ns = createVethNamespace('ifgone', { loopbackReachable: true });
   const sessionId = await m.createSession('routed');
   const [a, b] = [await m.openPage(), await m.openPage()];
   await m.join(a, sessionId, 'publisher', 'name=Ada');

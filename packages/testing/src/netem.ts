@@ -111,6 +111,15 @@ function teardown(name: string, hostInterface?: string): void {
   }
   if (hostInterface) tryRun('ip', ['link', 'del', hostInterface]);
   tryRun('ip', ['netns', 'del', name]);
+  tryRun('nft', ['delete', 'table', 'inet', isolationTable(name)]);
+}
+
+/**
+ * The host's nftables table that keeps this machine's own processes from reaching loopback from
+ * the namespace's host end (see createVethNamespace): named after the namespace, one per namespace.
+ */
+function isolationTable(name: string): string {
+  return `colloquy_iso_${name.slice(NAME_PREFIX.length).replace(/[^a-z0-9]/gi, '_')}`;
 }
 
 /** Namespaces `colloquy-<tag>-p<pid>-…` whose process is gone (killed runs) are removed. */
@@ -124,6 +133,17 @@ function removeStale(): void {
   for (const name of names) {
     const pid = /-p(\d+)-\d+$/.exec(name)?.[1];
     if (pid !== undefined && !live.has(name) && !pidAlive(Number(pid))) teardown(name);
+  }
+  // Isolation tables whose namespace is gone (a run killed between the two).
+  let tables: string[] = [];
+  try {
+    tables = run('nft', ['list', 'tables', 'inet']).split('\n').map((l) => l.trim().split(' ')[2] ?? '').filter((t) => t.startsWith('colloquy_iso_'));
+  } catch {
+    return;
+  }
+  for (const table of tables) {
+    const pid = /_p(\d+)_\d+$/.exec(table)?.[1];
+    if (pid !== undefined && !pidAlive(Number(pid))) tryRun('nft', ['delete', 'table', 'inet', table]);
   }
 }
 
@@ -200,9 +220,12 @@ export function netemAvailable(): boolean {
  * A network namespace joined to this machine by a veth pair on a free /30 of 10.213.0.0/16, both
  * ends up, the namespace's default route through the host end: a process started inside (`ip
  * netns exec NAME …`) reaches servers on hostAddress (and on the host end of any other such pair).
- * `tag` only makes the name readable (letters and digits).
+ * `tag` only makes the name readable (letters and digits). This machine's own processes cannot
+ * reach loopback from the host end (an nftables drop, removed with the namespace), so no other
+ * test's call to a server on 127.0.0.1 runs over an interface that will vanish;
+ * `loopbackReachable: true` leaves that path open.
  */
-export function createVethNamespace(tag: string): VethNamespace {
+export function createVethNamespace(tag: string, options: { loopbackReachable?: boolean } = {}): VethNamespace {
   assertNetnsAvailable();
   removeStale();
   installExitHook();
@@ -233,6 +256,15 @@ export function createVethNamespace(tag: string): VethNamespace {
     ip(['-n', name, 'link', 'set', nsInterface, 'up']);
     ip(['-n', name, 'link', 'set', 'lo', 'up']);
     ip(['-n', name, 'route', 'add', 'default', 'via', hostAddress]);
+    // This machine's own processes (the Chromium of every other test running now) gather a host
+    // candidate on the host end and prefer it to loopback, so their calls to servers on 127.0.0.1
+    // ran on it and had to move when it vanished (a loss burst; before the SFU followed ICE
+    // renomination, a frozen video). Packets from the host end to loopback are dropped, so no call
+    // ever starts there; the namespace's own traffic (host end <-> namespace end) is untouched.
+    // `loopbackReachable` keeps the old behaviour, for the test of exactly that move.
+    if (options.loopbackReachable !== true) {
+      run('nft', ['-f', '-'], `table inet ${isolationTable(name)} {\n  chain out { type filter hook output priority 0; policy accept; ip saddr ${hostAddress} ip daddr 127.0.0.0/8 drop; }\n}\n`);
+    }
     // Loss lives in the namespace: `down` drops on arrival, `up` on the way out.
     run('ip', ['netns', 'exec', name, 'nft', '-f', '-'], 'table inet colloquy_impair {\n  chain down { type filter hook input priority 0; policy accept; }\n  chain up { type filter hook output priority 0; policy accept; }\n}\n');
   } catch (err) {

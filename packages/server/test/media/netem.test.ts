@@ -9,6 +9,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '@colloquy/testing/wait';
 
 const run = promisify(execFile);
 let ns: VethNamespace;
@@ -120,6 +121,34 @@ describe('impaired-network harness', () => {
     expect(free.arrived / free.sent).toBeGreaterThan(0.95);
   });
 
+  it("this machine's processes cannot reach loopback from the host end (other tests' calls never run over it), unless loopbackReachable", async () => {
+    const target = createSocket('udp4');
+    const got: string[] = [];
+    target.on('message', (m) => got.push(m.toString()));
+    await new Promise<void>((r) => target.bind(0, '127.0.0.1', r));
+    const port = target.address().port;
+    /** Sends `text` from `from` to the loopback socket; the send error's code, if any. */
+    const sendFrom = async (from: string, text: string): Promise<string | null> => {
+      const s = createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, from, r));
+      const code = await new Promise<string | null>((r) => s.send(text, port, '127.0.0.1', (err) => r(err ? ((err as NodeJS.ErrnoException).code ?? 'error') : null)));
+      s.close();
+      return code;
+    };
+    const open = createVethNamespace('netemopen', { loopbackReachable: true });
+    try {
+      expect(await sendFrom('127.0.0.1', 'loopback')).toBeNull();
+      await sendFrom(ns.hostAddress, 'isolated');
+      await sendFrom(open.hostAddress, 'open');
+      await until(() => (got.includes('loopback') && got.includes('open') ? true : undefined), 'the datagrams from loopback and from the open host end', 5000);
+      expect(got).not.toContain('isolated');
+      expect(execFileSync('nft', ['list', 'tables', 'inet'], { encoding: 'utf8' })).toMatch(/colloquy_iso_netemtest/);
+    } finally {
+      open.remove();
+      target.close();
+    }
+  });
+
   it('remove() deletes the namespace and its veth pair; a process that exits without it leaves none', async () => {
     const other = createVethNamespace('netemgone');
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(other.name);
@@ -127,6 +156,7 @@ describe('impaired-network harness', () => {
     other.remove(); // idempotent
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(other.name);
     expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toContain(other.hostInterface);
+    expect(execFileSync('nft', ['list', 'tables', 'inet'], { encoding: 'utf8' })).not.toMatch(/colloquy_iso_netemgone/);
 
     // A child process creates one and exits without removing it: its exit hook does.
     const netemModule = fileURLToPath(new URL('../../../testing/dist/netem.js', import.meta.url));
