@@ -12,9 +12,10 @@
 //   (an estimate is only as good as what was sent to test it: probes raise that, see below).
 // - Loss-based bound: above 10 % loss over a feedback window it backs off by half the loss; below
 //   2 % it climbs back 8 % a second. The estimate is the lower of the two.
-// - Probes: packets sent as a probe cluster (padding at a target rate) report the rate at which
-//   they arrived; without overuse, the estimate may jump to that rate at once (the way an SFU finds
-//   out that a better layer fits before switching to it).
+// - Probes: packets sent as a probe cluster (everything sent during a probe: the media, topped up
+//   with padding to a target rate) report the rate at which they arrived; without overuse, the
+//   estimate may jump to that rate at once (the way an SFU finds out that a better layer fits
+//   before switching to it).
 
 /** One sent packet as the feedback reports it (times in ms; arrival in the receiver's own clock). */
 export interface PacketResult {

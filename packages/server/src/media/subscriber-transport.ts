@@ -268,6 +268,8 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     const rate = wanted * 1.1;
     const probe: Probe = { id: ++this.#probeIds, rate, startedAt: now, timer: undefined };
     this.#probe = probe;
+    // The media sent during the probe counts in it too (the measured rate is compared with `rate`).
+    this.#sequencer.activeProbe = probe.id;
     // Padding fills what media leaves of the probe rate.
     const media = this.#entries.reduce((sum, { consumer }) => sum + consumer.getStats().bitrate, 0);
     const paddingRate = Math.max(rate - media, rate * 0.5);
@@ -280,6 +282,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
       if (owed > 0 && !padder.closed) sent += padder.sendPadding(owed, probe.id, t) > 0 ? owed : 0;
       if (this.closed || padder.closed || t - probe.startedAt >= PROBE_DURATION_MS) {
         clearInterval(probe.timer);
+        if (this.#sequencer.activeProbe === probe.id) this.#sequencer.activeProbe = 0;
         setTimeout(() => this.#finishProbe(probe), PROBE_SETTLE_MS).unref();
       }
     };

@@ -24,14 +24,21 @@ export class TransportWideSequencer {
   /** The full sequence number stored in each slot (-1: empty), so a stale slot is never read. */
   readonly #seq = new Int32Array(HISTORY).fill(-1);
 
-  /** Takes the next sequence number for a packet of `size` bytes sent now; `probe` > 0 tags a probe cluster. */
+  /**
+   * The probe cluster being sent (0: none). Every packet numbered meanwhile belongs to it, media as
+   * well as padding: a probe measures what the link carried in all, and its padding only tops the
+   * media up to the probe rate.
+   */
+  activeProbe = 0;
+
+  /** Takes the next sequence number for a packet of `size` bytes sent now; `probe` > 0 tags a probe cluster (default: the active one). */
   next(size: number, now: number, probe = 0): number {
     const seq = this.#next;
     this.#next = (seq + 1) & 0xffff;
     const slot = seq & (HISTORY - 1);
     this.#sentAt[slot] = now;
     this.#size[slot] = Math.min(size, 0xffff);
-    this.#probe[slot] = probe;
+    this.#probe[slot] = probe || this.activeProbe;
     this.#seq[slot] = seq;
     return seq;
   }

@@ -185,4 +185,28 @@ describe('TransportWideSequencer', () => {
     const unknown = new TransportWideCC({ ...parsed, baseSequenceNumber: 5000, packetChunks: parsed.packetChunks, recvDeltas: parsed.recvDeltas });
     expect(seqr.results(unknown)).toEqual([]);
   });
+
+  it('while a probe is active every packet numbered belongs to its cluster, media as well as padding', () => {
+    const seqr = new TransportWideSequencer();
+    seqr.next(1000, 0); // media before the probe
+    seqr.activeProbe = 7;
+    seqr.next(1000, 1); // media during it
+    seqr.next(267, 2, 7); // its padding
+    seqr.next(267, 3, 9); // another cluster named explicitly keeps its own id
+    seqr.activeProbe = 0;
+    seqr.next(1000, 4); // media after it
+    const statuses = [1, 1, 1, 1, 1];
+    const fb = new TransportWideCC({
+      senderSsrc: 1,
+      mediaSourceSsrc: 2,
+      baseSequenceNumber: 1,
+      packetStatusCount: statuses.length,
+      referenceTime: 10,
+      fbPktCount: 0,
+      packetChunks: [new RunLengthChunk({ packetStatus: 1, runLength: 5 })],
+      recvDeltas: statuses.map(() => new RecvDelta({ type: 1, delta: 1000 })),
+    });
+    const parsed = TransportWideCC.deSerialize(fb.serialize().subarray(4), fb.header);
+    expect(seqr.results(parsed).map((r) => r.probe)).toEqual([0, 7, 7, 9, 0]);
+  });
 });
