@@ -107,8 +107,9 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     return new CallMedia(socket, params.publisher, params.streams, params.secure, params.logger);
   }
 
-  localSdp(address: string): string {
-    return buildOffer({ address, port: this.#port, sessionVersion: this.#version, ...(this.#localKey ? { srtpKey: this.#localKey } : {}) });
+  /** Our offer; with `videoPort`, a VP8 video m-line too (the call's CallVideo). */
+  localSdp(address: string, videoPort?: number): string {
+    return buildOffer({ address, port: this.#port, sessionVersion: this.#version, ...(this.#localKey ? { srtpKey: this.#localKey } : {}), ...(videoPort === undefined ? {} : { video: { port: videoPort } }) });
   }
 
   /** True when the call's media is SRTP. */
