@@ -103,7 +103,8 @@ export class LiveComposer {
       // keyframes every GOP (ffmpeg cannot be asked for one while it runs; see sip/README.md).
       args.push('-map', '0:v', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-error-resilient', '1', '-auto-alt-ref', '0', '-threads', '1');
       args.push('-g', gop, '-keyint_min', gop, '-b:v', String(videoBitrate), '-maxrate', String(videoBitrate), '-bufsize', String(videoBitrate));
-      args.push('-f', 'rtp', '-payload_type', String(rtp.payloadType), '-ssrc', String(rtp.ssrc), `${rtp.url}?pkt_size=${rtp.maxPacketSize}&rtcpport=${new URL(rtp.url).port}`);
+      // ffmpeg's -ssrc is a signed 32-bit option: the same 32 bits, written as a signed number.
+      args.push('-f', 'rtp', '-payload_type', String(rtp.payloadType), '-ssrc', String(rtp.ssrc | 0), `${rtp.url}?pkt_size=${rtp.maxPacketSize}&rtcpport=${new URL(rtp.url).port}`);
     } else {
       if (this.#o.hasVideo) {
         args.push('-map', '0:v', '-c:v', 'libx264', '-preset', this.#o.x264Preset, '-tune', 'zerolatency', '-profile:v', 'high', '-pix_fmt', 'yuv420p');

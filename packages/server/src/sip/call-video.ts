@@ -52,6 +52,8 @@ export interface CallVideoStats {
   keyframeRequestsFromPhone: number;
   /** Streams in the phone's grid now. */
   gridStreams: number;
+  /** Why the grid's encoder stopped, when it did (the phone then gets no more video). */
+  gridFailure: string | null;
 }
 
 export type CallVideoEvents = {
@@ -103,7 +105,7 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
   #gridIn: Socket | null = null;
   #grid: SessionGrid | null = null;
   #closed = false;
-  readonly stats: CallVideoStats = { packetsFromPhone: 0, packetsToPhone: 0, keyframeRequestsToPhone: 0, keyframeRequestsFromPhone: 0, gridStreams: 0 };
+  readonly stats: CallVideoStats = { packetsFromPhone: 0, packetsToPhone: 0, keyframeRequestsToPhone: 0, keyframeRequestsFromPhone: 0, gridStreams: 0, gridFailure: null };
 
   private constructor(sockets: { rtp: Socket; rtcp: Socket }, publisher: SessionPublisher, streams: string[] | null, logger: Logger) {
     super();
@@ -154,6 +156,7 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
       ssrc: this.#ssrc,
       logger: this.#log,
       onStreams: (n) => (this.stats.gridStreams = n),
+      onFailure: (message) => (this.stats.gridFailure = message),
     });
     this.#grid.start();
   }
@@ -277,6 +280,7 @@ interface SessionGridOptions {
   ssrc: number;
   logger: Logger;
   onStreams: (n: number) => void;
+  onFailure: (message: string) => void;
 }
 
 class SessionGrid {
@@ -304,7 +308,10 @@ class SessionGrid {
         logger: options.logger,
         encoding: { kind: 'vp8-rtp', url: options.url, payloadType: 96, ssrc: options.ssrc, maxPacketSize: MAX_RTP_PACKET },
         onData: () => {},
-        onFailure: (message) => options.logger.warn({ message }, 'the SIP video grid encoder stopped'),
+        onFailure: (message) => {
+          options.logger.warn({ message }, 'the SIP video grid encoder stopped');
+          options.onFailure(message);
+        },
       },
       DEFAULT_LAYOUT,
     );
