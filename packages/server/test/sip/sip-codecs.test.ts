@@ -94,6 +94,49 @@ describe('SDES SRTP', () => {
     expect(new SdesSrtp(theirs, ours).unprotect(wire.subarray(0, 15))).toBeNull();
     expect(() => new SdesSrtp('c2hvcnQ=', ours)).toThrow(/30/);
   });
+  it('refuses replays: a packet received again, one older than the window; takes reordered ones, across the wrap', () => {
+    const ours = newSdesKey();
+    const theirs = newSdesKey();
+    const sender = new SdesSrtp(theirs, ours);
+    const us = new SdesSrtp(ours, theirs);
+    // What the far end sends, encrypted in its sending order: 65500 … 65535, 0 … 40, then 1000.
+    const wire = new Map<number, Buffer>();
+    for (let i = 65500; i <= 65536 + 40; i++) wire.set(i & 0xffff, sender.protect(rtp(i & 0xffff, i & 0xff)));
+    wire.set(1000, sender.protect(rtp(1000, 9)));
+    const send = (seq: number) => us.unprotect(wire.get(seq)!);
+    // 65500 … 65535, 0 … 40 in order, but 65530 held back: all taken.
+    for (let i = 65500; i < 65536 + 40; i++) if (i !== 65530) expect(send(i & 0xffff)).not.toBeNull();
+    expect(us.replayed).toBe(0);
+    // Every one of them again: refused, counted.
+    expect(send(39)).toBeNull();
+    expect(send(0)).toBeNull();
+    expect(send(65535)).toBeNull();
+    expect(us.replayed).toBe(3);
+    // 65530 arrives late but inside the 64-packet window (46 behind): taken once, refused the second time.
+    expect(send(65530)).not.toBeNull();
+    expect(send(65530)).toBeNull();
+    // 65500 is 76 behind the highest (39 after the wrap): older than the window, refused.
+    expect(send(65500)).toBeNull();
+    expect(us.replayed).toBe(5);
+    // A forgery far ahead does not move the window: the next real packet is still taken.
+    const forged = Buffer.from(wire.get(1000)!);
+    forged[20]! ^= 1;
+    expect(us.unprotect(forged)).toBeNull();
+    expect(send(40)).not.toBeNull();
+    // Another SSRC has its own window.
+    const other = rtp(39, 3);
+    other.writeUInt32BE(0x01020304, 8);
+    expect(us.unprotect(new SdesSrtp(theirs, ours).protect(other))).not.toBeNull();
+  });
+  it('protects RTCP (SRTCP) both ways', () => {
+    const ours = newSdesKey();
+    const theirs = newSdesKey();
+    const pli = Buffer.from([0x81, 206, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const wire = new SdesSrtp(ours, theirs).protectRtcp(pli);
+    expect(wire.length).toBeGreaterThan(pli.length);
+    expect(new SdesSrtp(theirs, ours).unprotectRtcp(wire)?.equals(pli)).toBe(true);
+    expect(new SdesSrtp(theirs, newSdesKey()).unprotectRtcp(wire)).toBeNull();
+  });
   it('reads the far end\'s key with a lifetime, and refuses one with an MKI', () => {
     const key = newSdesKey();
     const answer = (crypto: string) => ['v=0', 'o=- 1 2 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 198.51.100.7', 't=0 0', 'm=audio 30000 RTP/SAVP 0', crypto, ''].join('\r\n');

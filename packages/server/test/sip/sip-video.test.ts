@@ -148,7 +148,9 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
     // The subscriber's keyframe request went through the SFU and our RTCP to the phone.
     expect(stats().video!.keyframeRequestsFromSession).toBeGreaterThan(0);
     expect(stats().video!.keyframeRequestsToPhone).toBeGreaterThan(0);
-    // The stream's videoDimensions come from the phone's keyframes.
+    // The stream's videoDimensions come from the phone's keyframes (the page hears the change).
+    const dims = await until(async () => (await log()).find((e) => e.type === 'streamPropertyChanged' && e.streamId === call.streamId && e.property === 'videoDimensions'), 'videoDimensions of the SIP stream');
+    expect(dims.value).toEqual(PHONE_CAMERA);
     const rest = await fetch(`${t.url}/v2/project/${t.apiKey}/session/${sessionId}/stream/${call.streamId}`, { headers: { 'x-opentok-auth': projectJwt() } });
     expect(await rest.json()).toMatchObject({ id: call.streamId, videoType: 'camera' });
 
