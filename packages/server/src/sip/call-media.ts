@@ -109,9 +109,9 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     return new CallMedia(socket, params.publisher, params.streams, params.secure, params.logger);
   }
 
-  /** Our offer; with `videoPort`, a VP8 video m-line too (the call's CallVideo). */
-  localSdp(address: string, videoPort?: number): string {
-    return buildOffer({ address, port: this.#port, sessionVersion: this.#version, ...(this.#localKey ? { srtpKey: this.#localKey } : {}), ...(videoPort === undefined ? {} : { video: { port: videoPort } }) });
+  /** Our offer; with `video`, a VP8 video m-line too (the call's CallVideo says its port and key). */
+  localSdp(address: string, video?: { port: number; srtpKey?: string }): string {
+    return buildOffer({ address, port: this.#port, sessionVersion: this.#version, ...(this.#localKey ? { srtpKey: this.#localKey } : {}), ...(video ? { video } : {}) });
   }
 
   /** True when the call's media is SRTP. */

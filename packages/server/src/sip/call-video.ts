@@ -9,7 +9,8 @@
 //   to a loopback port of ours, and those packets go on to the phone with the payload type it
 //   answered and our SSRC. The grid follows streams coming and going without restarting the encoder.
 // RTP and RTCP use a pair of ports (P, P + 1, as RFC 3550 has it); we offer rtcp-mux too and take RTCP
-// on either. Keyframe requests from the phone cannot reach the running VP8 encoder (ffmpeg has no
+// on either. A `secure` call's video is SRTP and SRTCP with its own SDES key (the video m-line's
+// `a=crypto`), refused like the audio when the far end gives no key. Keyframe requests from the phone cannot reach the running VP8 encoder (ffmpeg has no
 // control for that): they are counted, and the grid has a keyframe every second instead.
 
 import { createSocket, type Socket } from 'node:dgram';
@@ -24,6 +25,7 @@ import type { Session, SessionManager, Stream } from '../sessions/session-manage
 import { archiveMediaSource } from '../sessions/archive-source.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import type { NegotiatedVideo } from './sdp.js';
+import { newSdesKey, SdesSrtp } from './srtp.js';
 
 /** OpenTok composes at most 9 streams for a SIP endpoint. */
 export const MAX_GRID_STREAMS = 9;
@@ -54,6 +56,9 @@ export interface CallVideoStats {
   gridStreams: number;
   /** Why the grid's encoder stopped, when it did (the phone then gets no more video). */
   gridFailure: string | null;
+  /** Secure calls: the phone's video packets that failed SRTP authentication, and those refused as replays. */
+  srtpRejected: number;
+  srtpReplayed: number;
 }
 
 export type CallVideoEvents = {
@@ -96,6 +101,9 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
   readonly #log: Logger;
   readonly #ssrc = (Math.random() * 0xffffffff) >>> 0;
   #remote: NegotiatedVideo | null = null;
+  /** Our SDES key for the video m-line when the call is secure; the SRTP context once the far end answered with its own. */
+  readonly #localKey: string | null;
+  #srtp: SdesSrtp | null = null;
   /** Where the phone's video RTP comes from (symmetric RTP, as for audio). */
   #latched: { address: string; port: number } | null = null;
   #phoneSsrc: number | null = null;
@@ -105,10 +113,11 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
   #gridIn: Socket | null = null;
   #grid: SessionGrid | null = null;
   #closed = false;
-  readonly stats: CallVideoStats = { packetsFromPhone: 0, packetsToPhone: 0, keyframeRequestsToPhone: 0, keyframeRequestsFromPhone: 0, gridStreams: 0, gridFailure: null };
+  readonly stats: CallVideoStats = { packetsFromPhone: 0, packetsToPhone: 0, keyframeRequestsToPhone: 0, keyframeRequestsFromPhone: 0, gridStreams: 0, gridFailure: null, srtpRejected: 0, srtpReplayed: 0 };
 
-  private constructor(sockets: { rtp: Socket; rtcp: Socket }, publisher: SessionPublisher, streams: string[] | null, logger: Logger) {
+  private constructor(sockets: { rtp: Socket; rtcp: Socket }, publisher: SessionPublisher, streams: string[] | null, secure: boolean, logger: Logger) {
     super();
+    this.#localKey = secure ? newSdesKey() : null;
     this.#rtp = sockets.rtp;
     this.#rtcp = sockets.rtcp;
     this.#publisher = publisher;
@@ -120,19 +129,30 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
     publisher.onKeyframeRequest = () => this.requestKeyframeFromPhone();
   }
 
-  static async open(params: { bindAddress: string | null; publisher: SessionPublisher; streams: string[] | null; logger: Logger }): Promise<CallVideo> {
-    return new CallVideo(await bindPair(params.bindAddress), params.publisher, params.streams, params.logger);
+  static async open(params: { bindAddress: string | null; publisher: SessionPublisher; streams: string[] | null; secure: boolean; logger: Logger }): Promise<CallVideo> {
+    return new CallVideo(await bindPair(params.bindAddress), params.publisher, params.streams, params.secure, params.logger);
   }
 
-  /** Our video RTP port (RTCP is the next one). */
-  get port(): number {
-    return this.#rtp.address().port;
+  /** The video m-line of our offer: RTP port (RTCP is the next one) and, when secure, its SDES key. */
+  get offer(): { port: number; srtpKey?: string } {
+    return { port: this.#rtp.address().port, ...(this.#localKey ? { srtpKey: this.#localKey } : {}) };
   }
 
-  /** The far end answered with video: start its grid of the session. */
-  async start(remote: NegotiatedVideo, sessions: SessionManager, sessionId: string, ownStreamId: string): Promise<void> {
+  /** The far end's video answer (or a re-INVITE's offer); throws when the call is secure and it has no key we can use. */
+  setRemote(remote: NegotiatedVideo): void {
+    if (this.#localKey !== null) {
+      if (remote.srtpKey === null) throw new Error('the call is secure and the far end answered video without an SRTP key (AES_CM_128_HMAC_SHA1_80)');
+      // A new key from the far end starts a new SRTP context for what it sends (RFC 4568 §7.1.4).
+      if (this.#srtp === null || remote.srtpKey !== this.#remote?.srtpKey) this.#srtp = new SdesSrtp(this.#localKey, remote.srtpKey);
+    }
+    if (this.#remote !== null) this.#latched = null;
     this.#remote = remote;
-    if (remote.direction === 'sendonly' || remote.direction === 'inactive') return; // it takes no video from us
+  }
+
+  /** Starts the phone's grid of the session (after `setRemote`). */
+  async startGrid(sessions: SessionManager, sessionId: string, ownStreamId: string): Promise<void> {
+    const remote = this.#remote;
+    if (!remote || remote.direction === 'sendonly' || remote.direction === 'inactive') return; // it takes no video from us
     const gridIn = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       gridIn.once('error', reject);
@@ -161,13 +181,6 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
     this.#grid.start();
   }
 
-  /** A re-INVITE's offer: follow the phone's new address (the grid goes on). */
-  updateRemote(remote: NegotiatedVideo | null): void {
-    if (!remote) return;
-    this.#remote = remote;
-    this.#latched = null;
-  }
-
   /** Sends the phone a PLI (RFC 4585 §6.3.1): a subscriber needs a keyframe. Throttled. */
   requestKeyframeFromPhone(): void {
     const remote = this.#remote;
@@ -186,21 +199,33 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
     rtcp.writeUInt32BE(this.#ssrc, 12);
     rtcp.writeUInt32BE(this.#phoneSsrc, 16);
     const address = this.#latched?.address ?? remote.address;
+    const packet = this.#srtp ? this.#srtp.protectRtcp(rtcp) : rtcp;
     // With rtcp-mux RTCP shares the RTP path (our RTP socket, its RTP port); otherwise the RTCP pair.
-    if (remote.rtcpMux) this.#rtp.send(rtcp, this.#latched?.port ?? remote.port, address);
-    else this.#rtcp.send(rtcp, remote.rtcpPort, address);
+    if (remote.rtcpMux) this.#rtp.send(packet, this.#latched?.port ?? remote.port, address);
+    else this.#rtcp.send(packet, remote.rtcpPort, address);
     this.stats.keyframeRequestsToPhone++;
   }
 
-  #onRtpPort(msg: Buffer, address: string, port: number): void {
-    if (this.#closed || msg.length < 12 || msg[0]! >> 6 !== 2) return;
-    const pt = msg[1]! & 0x7f;
+  #onRtpPort(datagram: Buffer, address: string, port: number): void {
+    if (this.#closed || datagram.length < 12 || datagram[0]! >> 6 !== 2) return;
+    const pt = datagram[1]! & 0x7f;
     if (pt >= 72 && pt <= 76) {
-      this.#onRtcp(msg); // rtcp-mux
+      this.#onRtcp(datagram); // rtcp-mux
       return;
     }
     const remote = this.#remote;
     if (!remote) return;
+    // Secure: only packets that authenticate count, and only they can move the latch (as for audio).
+    let msg = datagram;
+    if (this.#localKey !== null) {
+      const plain = this.#srtp?.unprotect(datagram) ?? null;
+      if (plain === null) {
+        this.stats.srtpRejected++;
+        this.stats.srtpReplayed = this.#srtp?.replayed ?? 0;
+        return;
+      }
+      msg = plain;
+    }
     if (this.#latched === null) this.#latched = { address, port };
     else if (address !== this.#latched.address || port !== this.#latched.port) return;
     let packet: RtpPacket;
@@ -230,7 +255,10 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
   }
 
   /** RTCP from the phone: its keyframe requests are counted (see the top of the file); the rest is not used. */
-  #onRtcp(msg: Buffer): void {
+  #onRtcp(datagram: Buffer): void {
+    if (this.#closed || (this.#localKey !== null && this.#srtp === null)) return;
+    const msg = this.#srtp ? this.#srtp.unprotectRtcp(datagram) : datagram;
+    if (msg === null) return;
     for (let i = 0; i + 4 <= msg.length; ) {
       const type = msg[i + 1]!;
       const fmt = msg[i]! & 0x1f;
@@ -247,7 +275,7 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
     if (pt >= 72 && pt <= 76) return;
     msg[1] = (msg[1]! & 0x80) | (remote.payloadType & 0x7f);
     const to = this.#latched ?? remote;
-    this.#rtp.send(msg, to.port, to.address);
+    this.#rtp.send(this.#srtp ? this.#srtp.protect(msg) : msg, to.port, to.address);
     this.stats.packetsToPhone++;
   }
 

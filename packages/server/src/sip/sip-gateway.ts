@@ -125,10 +125,6 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
       // SDES puts the SRTP keys in the SDP: over plain SIP anyone on the path could read them.
       throw invalid('A secure SIP call sends its SRTP keys in the SIP messages, so it needs TLS signalling: use a sips: URI or add ;transport=tls');
     }
-    if (request.sip.video && request.sip.secure) {
-      // The video leg's keyframe requests are RTCP, and SRTCP is not done here yet.
-      throw new ColloquyError('unsupported', 'Secure SIP calls with video are not available on this server: dial with `secure` or with `video`, not both', 501);
-    }
     if (transport === 'tls' && this.#settings.tls === null) {
       throw new ColloquyError('unsupported', 'SIP over TLS is not configured on this server (COLLOQUY_SIP_TLS_CERT and COLLOQUY_SIP_TLS_KEY)', 501);
     }
@@ -162,14 +158,14 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
       secure: request.sip.secure,
       logger: this.#log,
     });
-    const video = request.sip.video ? await CallVideo.open({ bindAddress: this.#settings.bindAddress, publisher, streams: request.sip.streams, logger: this.#log }) : null;
+    const video = request.sip.video ? await CallVideo.open({ bindAddress: this.#settings.bindAddress, publisher, streams: request.sip.streams, secure: request.sip.secure, logger: this.#log }) : null;
     const call = new SipCall({
       ua,
       uri,
       from: request.sip.from,
       headers: request.sip.headers,
       auth: request.sip.auth,
-      localSdp: () => media.localSdp(ua.publicAddress, video?.port),
+      localSdp: () => media.localSdp(ua.publicAddress, video?.offer),
       ringTimeoutMs: this.#settings.ringTimeoutMs,
       keepAliveMs: this.#settings.keepAliveMs,
       logger: this.#log,
@@ -217,20 +213,21 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     call.on('answered', (sdp) => {
       try {
         media.start(sdp, this.#sessions, info.sessionId, info.streamId);
+        if (video) this.#startVideo(live, stream, sdp);
       } catch (err) {
         this.#log.warn({ err, callId: info.id }, 'SIP call answered with unusable SDP: hanging up');
         // 488 is what a far end would have said to an offer it cannot take (RFC 3261 §21.4.26).
         call.hangUp({ sipCode: 488, reason: `Not Acceptable Here: ${(err as Error).message}` });
         return;
       }
-      if (video) this.#startVideo(live, stream, sdp);
       info.state = 'answered';
       this.emit('callUpdated', { ...info });
     });
     call.on('remoteSdp', (sdp) => {
       try {
         media.updateRemote(sdp);
-        video?.updateRemote(readRemoteVideo(sdp));
+        const remoteVideo = video ? readRemoteVideo(sdp) : null;
+        if (remoteVideo) video!.setRemote(remoteVideo);
       } catch (err) {
         this.#log.warn({ err, callId: info.id }, 'SIP re-INVITE with unusable SDP ignored');
       }
@@ -269,7 +266,8 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
 
   /**
    * The far end answered a video call: with VP8 in its answer its video becomes the stream's and it
-   * gets the session's grid; without (it declined video), the stream says it has no video.
+   * gets the session's grid; without (it declined video), the stream says it has no video. Throws
+   * (the call is then refused with 488) when a secure call's video answer has no SRTP key.
    */
   #startVideo(live: LiveCall, stream: Stream, sdp: string): void {
     const { video, connection, info } = live;
@@ -289,8 +287,9 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
       return;
     }
     if (remote.direction === 'recvonly' || remote.direction === 'inactive') setStream({ hasVideo: false });
+    video.setRemote(remote);
     video.on('dimensions', (videoDimensions) => setStream({ videoDimensions }));
-    video.start(remote, this.#sessions, info.sessionId, info.streamId).catch((err: unknown) => this.#log.warn({ err, callId: info.id }, 'the SIP video grid did not start'));
+    video.startGrid(this.#sessions, info.sessionId, info.streamId).catch((err: unknown) => this.#log.warn({ err, callId: info.id }, 'the SIP video grid did not start'));
   }
 
   #finish(live: LiveCall, end: SipCallEnd, reason: DisconnectReason): void {

@@ -25,7 +25,7 @@ import { readWav, toneEnergy } from '../audio-analysis.js';
 import { audioTestPage as page } from '../audio-page.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { Baresip, freePort } from './baresip.js';
-import { p, until } from './helpers.js';
+import { makeCertificate, p, until } from './helpers.js';
 
 const PAGE_TONE_HZ = 440;
 const PLAIN_PHONE_HZ = 1000;
@@ -51,14 +51,6 @@ async function plainRtpFarEnd(cert: { key: string; cert: string }): Promise<{ ur
     uas.send(rs);
   });
   return { uri: `sip:plain@127.0.0.1:${port};transport=tls`, seen, close: () => uas.destroy() };
-}
-
-/** A self-signed certificate for 127.0.0.1, made by openssl. */
-function makeCertificate(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}-cert.pem`);
-  const key = join(dir, `${name}-key.pem`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  return { cert, key };
 }
 
 /** A WAV of a tone, baresip's microphone. */

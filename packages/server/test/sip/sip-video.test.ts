@@ -7,11 +7,13 @@
 // - baresip decodes the session's grid: its snapshot module writes a frame it decoded as a PNG,
 //   which is the grid's size (640×480) and whose middle is the page's colour (the only stream in the
 //   grid fills it).
+// Twice: plain (SIP over UDP, RTP), and `secure` (SIP over TLS, the video SRTP and SRTCP with its own
+// SDES key; baresip's srtp-mand refuses anything else), where no packet of the phone is refused.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { signJwt } from '@colloquy/tokens';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -19,7 +21,7 @@ import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { Baresip, freePort } from './baresip.js';
-import { p, until } from './helpers.js';
+import { makeCertificate, p, until } from './helpers.js';
 
 /** The page's camera colour (RGB); strong in every channel difference, so the check is unambiguous. */
 const PAGE_COLOUR = [40, 90, 220] as const;
@@ -84,6 +86,7 @@ function middleColour(file: string): number[] {
 describe('SIP video: the phone is the stream\'s video, the phone gets the session\'s grid (baresip, VP8)', () => {
   let t: TestServer;
   let phone: Baresip;
+  let securePhone: Baresip;
   let browser: TestBrowser;
   let tab: TestPage;
   let app: Server;
@@ -99,8 +102,20 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
     const dir = tempDir();
     const wav = join(dir, 'tone.wav');
     execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', wav, 'synth', '60', 'sine', '1000', 'vol', '0.5']);
-    phone = await Baresip.start({ dir: join(dir, 'phone'), wav, video: PHONE_CAMERA });
-    t = await startTestServer({ COLLOQUY_SIP_PORT: String(await freePort()) });
+    const { cert, key } = makeCertificate(dir, 'sip');
+    const certAndKey = join(dir, 'cert-and-key.pem');
+    writeFileSync(certAndKey, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+    [phone, securePhone] = await Promise.all([
+      Baresip.start({ dir: join(dir, 'phone'), wav, video: PHONE_CAMERA }),
+      Baresip.start({ dir: join(dir, 'secure'), wav, video: PHONE_CAMERA, tls: { certAndKeyFile: certAndKey, caFile: cert }, srtp: true }),
+    ]);
+    t = await startTestServer({
+      COLLOQUY_SIP_PORT: String(await freePort()),
+      COLLOQUY_SIP_TLS_PORT: String(await freePort()),
+      COLLOQUY_SIP_TLS_CERT: cert,
+      COLLOQUY_SIP_TLS_KEY: key,
+      COLLOQUY_SIP_TLS_CA: cert,
+    });
     app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(t.url)));
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
     browser = await launchChromium();
@@ -114,16 +129,17 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
   }, 90_000);
 
   afterAll(async () => {
-    if (process.env['DEBUG_SIP']) console.log(phone?.output.join('\n'));
+    if (process.env['DEBUG_SIP']) for (const b of [phone, securePhone]) console.log(b?.output.join('\n'));
     await browser?.close();
     await t?.close();
-    await phone?.stop();
+    await Promise.all([phone?.stop(), securePhone?.stop()]);
     await new Promise((r) => app?.close(r));
   });
 
-  it('video both ways: Chromium decodes the phone, baresip decodes the grid with the page in it', async () => {
+  /** Dials `phone` with video, proves video both ways, hangs up by REST. */
+  async function exerciseVideoCall(phone: Baresip, secure: boolean): Promise<void> {
     const started = Date.now();
-    const call = await p<OpenTok.SipInterconnect>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), phone.uri, { video: true } as never, cb as never));
+    const call = await p<OpenTok.SipInterconnect>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), phone.uri, { video: true, secure } as never, cb as never));
     await phone.waitFor(/Call established/, 20_000);
     const stats = () => t.server.sip.mediaStats(call.id)!;
     const diagnose = async (err: unknown) => {
@@ -143,7 +159,7 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
       const s = await videoStats();
       return s && s.framesDecoded >= first.framesDecoded + 15 ? s : false;
     }, 'the phone\'s video still decoding', 20_000).catch(diagnose);
-    console.log(`page decodes the phone: ${later.framesDecoded} frames at ${later.width}x${later.height}`);
+    console.log(`${secure ? 'secure' : 'plain'}: page decodes the phone: ${later.framesDecoded} frames at ${later.width}x${later.height}`);
     expect(later).toMatchObject(PHONE_CAMERA);
     // The subscriber's keyframe request went through the SFU and our RTCP to the phone.
     expect(stats().video!.keyframeRequestsFromSession).toBeGreaterThan(0);
@@ -166,24 +182,34 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
       return file && middleColour(file)[2]! > 150 ? file : false;
     }, 'baresip to decode the grid with the page in it', 30_000).catch(diagnose);
     const colour = middleColour(snapshot);
-    console.log(`baresip decoded the grid: ${JSON.stringify(pngSize(snapshot))}, middle RGB ${colour.join(',')} (page ${PAGE_COLOUR.join(',')}); video ${JSON.stringify(stats().video)}`);
+    console.log(`${secure ? 'secure' : 'plain'}: baresip decoded the grid: ${JSON.stringify(pngSize(snapshot))}, middle RGB ${colour.join(',')} (page ${PAGE_COLOUR.join(',')}); video ${JSON.stringify(stats().video)}`);
     expect(pngSize(snapshot)).toEqual({ width: 640, height: 480 });
     colour.forEach((c, i) => expect(Math.abs(c - PAGE_COLOUR[i]!)).toBeLessThan(40));
+    expect(stats().srtp).toBe(secure);
+    expect(stats().video).toMatchObject({ srtpRejected: 0, gridFailure: null });
 
     await p<void>((cb) => ot.forceDisconnect(sessionId, call.connectionId, cb as never));
     await until(async () => (await log()).find((e) => e.type === 'connectionDestroyed' && e.connectionId === call.connectionId), 'connectionDestroyed at the page');
-    console.log(`video call exercised in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`${secure ? 'secure' : 'plain'} video call exercised in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  it('video both ways: Chromium decodes the phone, baresip decodes the grid with the page in it', async () => {
+    await exerciseVideoCall(phone, false);
   }, 120_000);
 
-  it('REST: `video` with `secure` answers 501; a non-boolean `video` is a 400', async () => {
+  it('secure (SIP over TLS, SRTP and SRTCP): the same both ways', async () => {
+    await exerciseVideoCall(securePhone, true);
+  }, 120_000);
+
+  it('REST: a non-boolean `video` is a 400; `video` and `secure` without TLS a 400', async () => {
     const token = ot.generateToken(sessionId);
     const post = async (sip: Record<string, unknown>) => {
       const res = await fetch(`${t.url}/v2/project/${t.apiKey}/dial`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-opentok-auth': projectJwt() }, body: JSON.stringify({ sessionId, token, sip }) });
       return { status: res.status, body: (await res.json()) as { message?: string } };
     };
-    const both = await post({ uri: 'sips:bob@127.0.0.1;transport=tls', secure: true, video: true });
-    expect(both.status).toBe(501);
-    expect(both.body.message).toMatch(/video/);
+    const plainSecure = await post({ uri: phone.uri, secure: true, video: true });
+    expect(plainSecure.status).toBe(400);
+    expect(plainSecure.body.message).toMatch(/TLS/);
     expect((await post({ uri: phone.uri, video: 'yes' })).status).toBe(400);
   });
 });
