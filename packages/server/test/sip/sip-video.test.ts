@@ -23,8 +23,9 @@ import { startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { Baresip, freePort } from './baresip.js';
 import { makeCertificate, p, until } from './helpers.js';
 
-/** The page's camera colour (RGB); strong in every channel difference, so the check is unambiguous. */
+/** The page's camera colours (RGB), far apart in every channel, so the checks are unambiguous. */
 const PAGE_COLOUR = [40, 90, 220] as const;
+const SECOND_COLOUR = [220, 200, 40] as const;
 const PHONE_CAMERA = { width: 320, height: 240 };
 
 const page = (server: string) => `<!doctype html><html><head><meta charset="utf-8">
@@ -57,9 +58,11 @@ window.publishColour = (r, g, b) => new Promise((resolve) => {
   }, 33);
   const track = canvas.captureStream(30).getVideoTracks()[0];
   const publisher = OT.initPublisher(document.body, { insertMode: 'append', videoSource: track, audioSource: null, width: 640, height: 480 });
+  window.publishers = (window.publishers || []).concat([publisher]);
   publisher.on('streamCreated', (e) => resolve(e.stream.streamId));
   session.publish(publisher, (err) => { if (err) resolve('error: ' + err.message); });
 });
+window.unpublishLast = () => session.unpublish(window.publishers.pop());
 window.videoStats = async (streamId) => {
   const sub = subs[streamId];
   if (!sub) return null;
@@ -77,11 +80,14 @@ function pngSize(file: string): { width: number; height: number } {
   return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
 }
 
-/** The mean RGB of a 32×32 square in the middle of a picture, by ffmpeg. */
-function middleColour(file: string): number[] {
-  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-vf', 'crop=32:32:(iw-32)/2:(ih-32)/2,scale=1:1:flags=area', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+/** The mean RGB of a 32×32 square centred at (x, y) of a picture (its middle by default), by ffmpeg. */
+function colourAt(file: string, at?: { x: number; y: number }): number[] {
+  const crop = at ? `crop=32:32:${at.x - 16}:${at.y - 16}` : 'crop=32:32:(iw-32)/2:(ih-32)/2';
+  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-vf', `${crop},scale=1:1:flags=area`, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
   return [...rgb.subarray(0, 3)];
 }
+
+const near = (colour: number[], expected: readonly number[]) => colour.every((c, i) => Math.abs(c - expected[i]!) < 40);
 
 describe('SIP video: the phone is the stream\'s video, the phone gets the session\'s grid (baresip, VP8)', () => {
   let t: TestServer;
@@ -136,8 +142,8 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
     await new Promise((r) => app?.close(r));
   });
 
-  /** Dials `phone` with video, proves video both ways, hangs up by REST. */
-  async function exerciseVideoCall(phone: Baresip, secure: boolean): Promise<void> {
+  /** Dials `phone` with video, proves video both ways, runs `more` during the call, hangs up by REST. */
+  async function exerciseVideoCall(phone: Baresip, secure: boolean, more?: (call: OpenTok.SipInterconnect) => Promise<void>): Promise<void> {
     const started = Date.now();
     const call = await p<OpenTok.SipInterconnect>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), phone.uri, { video: true, secure } as never, cb as never));
     await phone.waitFor(/Call established/, 20_000);
@@ -179,22 +185,37 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
       const files = phone.receivedSnapshots();
       // Until the page's picture is in the grid, the grid is black: wait for the colour.
       const file = files.at(-1);
-      return file && middleColour(file)[2]! > 150 ? file : false;
+      return file && near(colourAt(file), PAGE_COLOUR) ? file : false;
     }, 'baresip to decode the grid with the page in it', 30_000).catch(diagnose);
-    const colour = middleColour(snapshot);
+    const colour = colourAt(snapshot);
     console.log(`${secure ? 'secure' : 'plain'}: baresip decoded the grid: ${JSON.stringify(pngSize(snapshot))}, middle RGB ${colour.join(',')} (page ${PAGE_COLOUR.join(',')}); video ${JSON.stringify(stats().video)}`);
     expect(pngSize(snapshot)).toEqual({ width: 640, height: 480 });
-    colour.forEach((c, i) => expect(Math.abs(c - PAGE_COLOUR[i]!)).toBeLessThan(40));
+    expect(near(colour, PAGE_COLOUR)).toBe(true);
     expect(stats().srtp).toBe(secure);
     expect(stats().video).toMatchObject({ srtpRejected: 0, gridFailure: null });
 
+    await more?.(call);
     await p<void>((cb) => ot.forceDisconnect(sessionId, call.connectionId, cb as never));
     await until(async () => (await log()).find((e) => e.type === 'connectionDestroyed' && e.connectionId === call.connectionId), 'connectionDestroyed at the page');
     console.log(`${secure ? 'secure' : 'plain'} video call exercised in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 
-  it('video both ways: Chromium decodes the phone, baresip decodes the grid with the page in it', async () => {
-    await exerciseVideoCall(phone, false);
+  it('video both ways: Chromium decodes the phone, baresip decodes the grid with the page in it; a second stream joins the grid', async () => {
+    await exerciseVideoCall(phone, false, async (call) => {
+      // A second camera joins: the grid is two boxes side by side (bestFit), the first stream on the left.
+      const second = await tab.page.evaluate(([r, g, b]) => (window as any).publishColour(r, g, b), SECOND_COLOUR);
+      expect(second).not.toMatch(/^error/);
+      const t0 = Date.now();
+      await until(() => t.server.sip.mediaStats(call.id)!.video!.gridStreams === 2, 'two streams in the grid', 30_000);
+      const both = await until(async () => {
+        await phone.command('snapshot');
+        await new Promise((r) => setTimeout(r, 500));
+        const file = phone.receivedSnapshots().at(-1);
+        return file && near(colourAt(file, { x: 160, y: 240 }), PAGE_COLOUR) && near(colourAt(file, { x: 480, y: 240 }), SECOND_COLOUR) ? file : false;
+      }, 'baresip to decode the two-stream grid', 30_000);
+      console.log(`plain: two-stream grid decoded by baresip ${Date.now() - t0} ms after the second stream was published: left ${colourAt(both, { x: 160, y: 240 }).join(',')}, right ${colourAt(both, { x: 480, y: 240 }).join(',')}`);
+      await tab.page.evaluate(() => (window as any).unpublishLast());
+    });
   }, 120_000);
 
   it('secure (SIP over TLS, SRTP and SRTCP): the same both ways', async () => {
