@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeG711, encodeG711, linearToAlaw, linearToMulaw } from '../../src/sip/g711.js';
 import { downsampleFrom48k, upsampleTo48k } from '../../src/media/audio/index.js';
-import { buildOffer, readRemoteSdp } from '../../src/sip/sdp.js';
+import { buildOffer, readRemoteSdp, readRemoteVideo } from '../../src/sip/sdp.js';
 import { newSdesKey, SdesSrtp } from '../../src/sip/srtp.js';
 
 describe('G.711', () => {
@@ -51,6 +51,24 @@ describe('SIP SDP', () => {
     const secure = buildOffer({ address: '192.0.2.10', port: 40002, sessionVersion: 7, srtpKey: key });
     expect(secure).toContain('RTP/SAVP');
     expect(readRemoteSdp(secure).srtpKey).toBe(key);
+  });
+  it('a video offer adds VP8 with NACK, PLI and FIR feedback, an RTCP port and rtcp-mux; reads the far end\'s video', () => {
+    const key = newSdesKey();
+    const offer = buildOffer({ address: '192.0.2.10', port: 40002, sessionVersion: 7, video: { port: 40004, srtpKey: key } });
+    expect(offer).toContain('m=video 40004 RTP/SAVP 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\na=rtcp-fb:96 ccm fir\r\na=rtcp:40005\r\na=rtcp-mux\r\n');
+    expect(offer).toContain(`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}`);
+    expect(buildOffer({ address: '192.0.2.10', port: 40002, sessionVersion: 7 })).not.toContain('m=video');
+    const audio = ['v=0', 'o=- 1 2 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 198.51.100.7', 't=0 0', 'm=audio 30000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000'];
+    const answer = (...video: string[]) => [...audio, ...video, ''].join('\r\n');
+    // baresip's answer: VP8 at its own payload type, RTCP on the next port (no rtcp-mux).
+    expect(readRemoteVideo(answer('m=video 30002 RTP/AVP 100', 'a=rtpmap:100 VP8/90000', 'a=sendrecv'))).toEqual({ address: '198.51.100.7', port: 30002, rtcpPort: 30003, rtcpMux: false, payloadType: 100, srtpKey: null, direction: 'sendrecv' });
+    expect(readRemoteVideo(answer('m=video 30002 RTP/AVP 96', 'a=rtpmap:96 VP8/90000', 'a=rtcp-mux'))).toMatchObject({ rtcpPort: 30002, rtcpMux: true });
+    expect(readRemoteVideo(answer('m=video 30002 RTP/AVP 96', 'a=rtpmap:96 VP8/90000', 'a=rtcp:31000'))).toMatchObject({ rtcpPort: 31000 });
+    expect(readRemoteVideo(answer('m=video 30002 RTP/SAVP 96', 'a=rtpmap:96 VP8/90000', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}`))).toMatchObject({ srtpKey: key });
+    // Declined (port 0), or no VP8: no video.
+    expect(readRemoteVideo(answer('m=video 0 RTP/AVP 96', 'a=rtpmap:96 VP8/90000'))).toBeNull();
+    expect(readRemoteVideo(answer('m=video 30002 RTP/AVP 97', 'a=rtpmap:97 H264/90000'))).toBeNull();
+    expect(readRemoteVideo(answer())).toBeNull();
   });
   it('reads the codec the far end chose, its DTMF payload type and hold', () => {
     const answer = ['v=0', 'o=- 1 2 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 198.51.100.7', 't=0 0', 'm=audio 30000 RTP/AVP 8 96', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:96 telephone-event/8000', 'a=sendonly', ''].join('\r\n');
