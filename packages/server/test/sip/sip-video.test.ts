@@ -9,6 +9,8 @@
 //   grid fills it).
 // Twice: plain (SIP over UDP, RTP), and `secure` (SIP over TLS, the video SRTP and SRTCP with its own
 // SDES key; baresip's srtp-mand refuses anything else), where no packet of the phone is refused.
+// A baresip without video modules declines the video m-line: the call is audio and its stream says
+// hasVideo false.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { signJwt } from '@colloquy/tokens';
@@ -93,6 +95,7 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
   let t: TestServer;
   let phone: Baresip;
   let securePhone: Baresip;
+  let audioPhone: Baresip;
   let browser: TestBrowser;
   let tab: TestPage;
   let app: Server;
@@ -111,9 +114,10 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
     const { cert, key } = makeCertificate(dir, 'sip');
     const certAndKey = join(dir, 'cert-and-key.pem');
     writeFileSync(certAndKey, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
-    [phone, securePhone] = await Promise.all([
+    [phone, securePhone, audioPhone] = await Promise.all([
       Baresip.start({ dir: join(dir, 'phone'), wav, video: PHONE_CAMERA }),
       Baresip.start({ dir: join(dir, 'secure'), wav, video: PHONE_CAMERA, tls: { certAndKeyFile: certAndKey, caFile: cert }, srtp: true }),
+      Baresip.start({ dir: join(dir, 'audio-only'), wav }),
     ]);
     t = await startTestServer({
       COLLOQUY_SIP_PORT: String(await freePort()),
@@ -135,10 +139,10 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
   }, 90_000);
 
   afterAll(async () => {
-    if (process.env['DEBUG_SIP']) for (const b of [phone, securePhone]) console.log(b?.output.join('\n'));
+    if (process.env['DEBUG_SIP']) for (const b of [phone, securePhone, audioPhone]) console.log(b?.output.join('\n'));
     await browser?.close();
     await t?.close();
-    await Promise.all([phone?.stop(), securePhone?.stop()]);
+    await Promise.all([phone?.stop(), securePhone?.stop(), audioPhone?.stop()]);
     await new Promise((r) => app?.close(r));
   });
 
@@ -221,6 +225,16 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
   it('secure (SIP over TLS, SRTP and SRTCP): the same both ways', async () => {
     await exerciseVideoCall(securePhone, true);
   }, 120_000);
+
+  it('a phone without video answers the video offer with audio only: the stream says it has no video', async () => {
+    const call = await p<OpenTok.SipInterconnect>((cb) => ot.dial(sessionId, ot.generateToken(sessionId), audioPhone.uri, { video: true } as never, cb as never));
+    await audioPhone.waitFor(/Call established/, 20_000);
+    const changed = await until(async () => (await log()).find((e) => e.type === 'streamPropertyChanged' && e.streamId === call.streamId && e.property === 'hasVideo'), 'hasVideo of the SIP stream', 30_000);
+    expect(changed.value).toBe(false);
+    expect(t.server.sip.mediaStats(call.id)!.video).toMatchObject({ packetsFromPhone: 0, packetsToPhone: 0, gridStreams: 0 });
+    await p<void>((cb) => ot.forceDisconnect(sessionId, call.connectionId, cb as never));
+    await until(async () => (await log()).find((e) => e.type === 'connectionDestroyed' && e.connectionId === call.connectionId), 'connectionDestroyed at the page');
+  }, 60_000);
 
   it('REST: a non-boolean `video` is a 400; `video` and `secure` without TLS a 400', async () => {
     const token = ot.generateToken(sessionId);
