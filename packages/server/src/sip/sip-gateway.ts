@@ -158,7 +158,15 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
       secure: request.sip.secure,
       logger: this.#log,
     });
-    const video = request.sip.video ? await CallVideo.open({ bindAddress: this.#settings.bindAddress, publisher, streams: request.sip.streams, secure: request.sip.secure, logger: this.#log }) : null;
+    let video: CallVideo | null = null;
+    try {
+      video = request.sip.video ? await CallVideo.open({ bindAddress: this.#settings.bindAddress, publisher, streams: request.sip.streams, secure: request.sip.secure, logger: this.#log }) : null;
+    } catch (err) {
+      media.close();
+      await publisher.close();
+      connection.close('networkDisconnected');
+      throw err;
+    }
     const call = new SipCall({
       ua,
       uri,
