@@ -12,18 +12,16 @@
 // A baresip without video modules declines the video m-line: the call is audio and its stream says
 // hasVideo false.
 
-import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
+import type { TestPage } from '@colloquy/testing/browser';
 import { signJwt } from '@colloquy/tokens';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, tempDir, type TestServer } from '../helpers.js';
-import { Baresip, freePort } from './baresip.js';
-import { makeCertificate, p, until } from './helpers.js';
+import { tempDir, type TestServer } from '../helpers.js';
+import { Baresip } from './baresip.js';
+import { joinedPage, p, sipTlsFiles, startSipTestServer, until, type JoinedPage } from './helpers.js';
 
 /** The page's camera colours (RGB), far apart in every channel, so the checks are unambiguous. */
 const PAGE_COLOUR = [40, 90, 220] as const;
@@ -96,9 +94,8 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
   let phone: Baresip;
   let securePhone: Baresip;
   let audioPhone: Baresip;
-  let browser: TestBrowser;
+  let joined: JoinedPage;
   let tab: TestPage;
-  let app: Server;
   let ot: OpenTok;
   let sessionId: string;
   const log = () => tab.page.evaluate(() => (window as any).log as Array<Record<string, any>>);
@@ -111,39 +108,24 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
     const dir = tempDir();
     const wav = join(dir, 'tone.wav');
     execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', wav, 'synth', '60', 'sine', '1000', 'vol', '0.5']);
-    const { cert, key } = makeCertificate(dir, 'sip');
-    const certAndKey = join(dir, 'cert-and-key.pem');
-    writeFileSync(certAndKey, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+    const tls = sipTlsFiles(dir);
     [phone, securePhone, audioPhone] = await Promise.all([
       Baresip.start({ dir: join(dir, 'phone'), wav, video: PHONE_CAMERA }),
-      Baresip.start({ dir: join(dir, 'secure'), wav, video: PHONE_CAMERA, tls: { certAndKeyFile: certAndKey, caFile: cert }, srtp: true }),
+      Baresip.start({ dir: join(dir, 'secure'), wav, video: PHONE_CAMERA, tls: tls.baresip, srtp: true }),
       Baresip.start({ dir: join(dir, 'audio-only'), wav }),
     ]);
-    t = await startTestServer({
-      COLLOQUY_SIP_PORT: String(await freePort()),
-      COLLOQUY_SIP_TLS_PORT: String(await freePort()),
-      COLLOQUY_SIP_TLS_CERT: cert,
-      COLLOQUY_SIP_TLS_KEY: key,
-      COLLOQUY_SIP_TLS_CA: cert,
-    });
-    app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(t.url)));
-    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-    browser = await launchChromium();
-    tab = await browser.newPage();
-    await tab.page.goto(`http://127.0.0.1:${(app.address() as AddressInfo).port}/`);
-    ot = new OpenTok(t.apiKey, t.apiSecret, t.url);
-    sessionId = (await p<OpenTok.Session>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
-    expect(await tab.page.evaluate(([k, s, tk]) => (window as any).join(k, s, tk), [t.apiKey, sessionId, ot.generateToken(sessionId)] as const)).toBeNull();
+    t = await startSipTestServer(tls);
+    joined = await joinedPage(t, page(t.url));
+    ({ tab, ot, sessionId } = joined);
     const published = await tab.page.evaluate(([r, g, b]) => (window as any).publishColour(r, g, b), PAGE_COLOUR);
     expect(published).not.toMatch(/^error/);
   }, 90_000);
 
   afterAll(async () => {
     if (process.env['DEBUG_SIP']) for (const b of [phone, securePhone, audioPhone]) console.log(b?.output.join('\n'));
-    await browser?.close();
+    await joined?.close();
     await t?.close();
     await Promise.all([phone?.stop(), securePhone?.stop(), audioPhone?.stop()]);
-    await new Promise((r) => app?.close(r));
   });
 
   /** Dials `phone` with video, proves video both ways, runs `more` during the call, hangs up by REST. */
