@@ -9,7 +9,8 @@
 //   to a loopback port of ours, and those packets go on to the phone with the payload type it
 //   answered and our SSRC. The grid follows streams coming and going without restarting the encoder.
 // RTP and RTCP use a pair of ports (P, P + 1, as RFC 3550 has it); we offer rtcp-mux too and take RTCP
-// on either. A `secure` call's video is SRTP and SRTCP with its own SDES key (the video m-line's
+// on either, from the phone's address only. The phone's NACKs for grid packets are answered from a
+// history of the last GRID_HISTORY packets (the SFU's retransmission history, reused). A `secure` call's video is SRTP and SRTCP with its own SDES key (the video m-line's
 // `a=crypto`), refused like the audio when the far end gives no key. Keyframe requests from the phone cannot reach the running VP8 encoder (ffmpeg has no
 // control for that): they are counted, and the grid has a keyframe every second instead.
 
@@ -21,6 +22,8 @@ import { LiveComposer, type ComposedStream } from '../broadcast/live-composer.js
 import { vp8DescriptorLength, vp8KeyframeSize } from '../codecs/vp8.js';
 import type { Logger } from '../logger.js';
 import type { SessionPublisher } from '../media/audio/index.js';
+import { RetransmissionHistory } from '../media/retransmission-history.js';
+import { MAX_HEADER_LENGTH } from '../media/rtp-rewriter.js';
 import type { Session, SessionManager, Stream } from '../sessions/session-manager.js';
 import { archiveMediaSource } from '../sessions/archive-source.js';
 import { TypedEmitter } from '../typed-emitter.js';
@@ -38,7 +41,12 @@ const PLI_INTERVAL_MS = 250;
 /** How often the grid checks the session's streams for a video track added or removed. */
 const RESYNC_MS = 1000;
 
+/** Grid packets kept for the phone's NACKs: about 2 s at 600 kbit/s in 1200-byte packets. */
+const GRID_HISTORY = 256;
+
 const RTCP_RR = 201;
+const RTCP_RTPFB = 205;
+const RTPFB_NACK = 1;
 const RTCP_PSFB = 206;
 const PSFB_PLI = 1;
 const PSFB_FIR = 4;
@@ -52,6 +60,9 @@ export interface CallVideoStats {
   keyframeRequestsToPhone: number;
   /** PLI/FIR the phone sent us (answered by the grid's next periodic keyframe). */
   keyframeRequestsFromPhone: number;
+  /** Grid packets the phone asked for again (generic NACK), and those resent (the others were too old). */
+  packetsNackedByPhone: number;
+  packetsResentToPhone: number;
   /** Streams in the phone's grid now. */
   gridStreams: number;
   /** Why the grid's encoder stopped, when it did (the phone then gets no more video). */
@@ -112,8 +123,9 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
   /** The composer's output: a loopback socket ffmpeg's RTP muxer sends to. */
   #gridIn: Socket | null = null;
   #grid: SessionGrid | null = null;
+  readonly #gridHistory = new RetransmissionHistory(GRID_HISTORY);
   #closed = false;
-  readonly stats: CallVideoStats = { packetsFromPhone: 0, packetsToPhone: 0, keyframeRequestsToPhone: 0, keyframeRequestsFromPhone: 0, gridStreams: 0, gridFailure: null, srtpRejected: 0, srtpReplayed: 0 };
+  readonly stats: CallVideoStats = { packetsFromPhone: 0, packetsToPhone: 0, keyframeRequestsToPhone: 0, keyframeRequestsFromPhone: 0, packetsNackedByPhone: 0, packetsResentToPhone: 0, gridStreams: 0, gridFailure: null, srtpRejected: 0, srtpReplayed: 0 };
 
   private constructor(sockets: { rtp: Socket; rtcp: Socket }, publisher: SessionPublisher, streams: string[] | null, secure: boolean, logger: Logger) {
     super();
@@ -124,7 +136,7 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
     this.#streams = streams;
     this.#log = logger;
     this.#rtp.on('message', (msg, rinfo) => this.#onRtpPort(msg, rinfo.address, rinfo.port));
-    this.#rtcp.on('message', (msg) => this.#onRtcp(msg));
+    this.#rtcp.on('message', (msg, rinfo) => this.#onRtcp(msg, rinfo.address));
     for (const s of [this.#rtp, this.#rtcp]) s.on('error', (err) => this.#log.warn({ err }, 'SIP video socket error'));
     publisher.onKeyframeRequest = () => this.requestKeyframeFromPhone();
   }
@@ -208,9 +220,8 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
 
   #onRtpPort(datagram: Buffer, address: string, port: number): void {
     if (this.#closed || datagram.length < 12 || datagram[0]! >> 6 !== 2) return;
-    const pt = datagram[1]! & 0x7f;
-    if (pt >= 72 && pt <= 76) {
-      this.#onRtcp(datagram); // rtcp-mux
+    if (isRtcp(datagram)) {
+      this.#onRtcp(datagram, address); // rtcp-mux
       return;
     }
     const remote = this.#remote;
@@ -254,16 +265,39 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
     this.emit('dimensions', size);
   }
 
-  /** RTCP from the phone: its keyframe requests are counted (see the top of the file); the rest is not used. */
-  #onRtcp(datagram: Buffer): void {
+  /**
+   * RTCP from the phone (from its latched address only, so a stranger cannot make us resend): NACKs
+   * are answered from the grid's history; keyframe requests are counted (see the top of the file);
+   * the rest is not used.
+   */
+  #onRtcp(datagram: Buffer, address: string): void {
     if (this.#closed || (this.#localKey !== null && this.#srtp === null)) return;
+    if (this.#latched !== null && address !== this.#latched.address) return;
     const msg = this.#srtp ? this.#srtp.unprotectRtcp(datagram) : datagram;
     if (msg === null) return;
     for (let i = 0; i + 4 <= msg.length; ) {
       const type = msg[i + 1]!;
       const fmt = msg[i]! & 0x1f;
+      const end = Math.min(msg.length, i + (msg.readUInt16BE(i + 2) + 1) * 4);
       if (type === RTCP_PSFB && (fmt === PSFB_PLI || fmt === PSFB_FIR)) this.stats.keyframeRequestsFromPhone++;
-      i += (msg.readUInt16BE(i + 2) + 1) * 4;
+      else if (type === RTCP_RTPFB && fmt === RTPFB_NACK && end - i >= 12 && msg.readUInt32BE(i + 8) === this.#ssrc) this.#resend(nackedSequenceNumbers(msg.subarray(i + 12, end)));
+      i = end;
+    }
+  }
+
+  /** Sends the phone the grid packets it asked for again, those still in the history. */
+  #resend(seqs: number[]): void {
+    const remote = this.#remote;
+    if (!remote) return;
+    const to = this.#latched ?? remote;
+    for (const seq of seqs) {
+      this.stats.packetsNackedByPhone++;
+      const header = this.#gridHistory.header(seq);
+      const payload = header && this.#gridHistory.payload(seq);
+      if (!header || !payload) continue;
+      const packet = Buffer.concat([header, payload]);
+      this.#rtp.send(this.#srtp ? this.#srtp.protect(packet) : packet, to.port, to.address);
+      this.stats.packetsResentToPhone++;
     }
   }
 
@@ -271,9 +305,14 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
   #fromGrid(msg: Buffer): void {
     const remote = this.#remote;
     if (this.#closed || !remote || msg.length < 12) return;
-    const pt = msg[1]! & 0x7f;
-    if (pt >= 72 && pt <= 76) return;
+    if (isRtcp(msg)) return;
     msg[1] = (msg[1]! & 0x80) | (remote.payloadType & 0x7f);
+    const headerLength = rtpHeaderLength(msg);
+    if (headerLength > 0 && headerLength <= MAX_HEADER_LENGTH) {
+      const seq = msg.readUInt16BE(2);
+      msg.copy(this.#gridHistory.headers, this.#gridHistory.slotOffset(seq), 0, headerLength);
+      this.#gridHistory.store(seq, headerLength, msg.subarray(headerLength));
+    }
     const to = this.#latched ?? remote;
     this.#rtp.send(this.#srtp ? this.#srtp.protect(msg) : msg, to.port, to.address);
     this.stats.packetsToPhone++;
@@ -283,12 +322,40 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#publisher.onKeyframeRequest = null;
+    this.#gridHistory.clear();
     this.#rtp.close();
     this.#rtcp.close();
     await this.#grid?.close();
     this.#gridIn?.close();
     this.removeAllListeners();
   }
+}
+
+/** RTCP rather than RTP on a shared port: packet types 192–223 (RFC 5761 §4). */
+function isRtcp(packet: Buffer): boolean {
+  return packet[1]! >= 192 && packet[1]! <= 223;
+}
+
+/** An RTP packet's header length (CSRCs and extension included), or -1 when the packet is too short for it. */
+function rtpHeaderLength(packet: Buffer): number {
+  let length = 12 + 4 * (packet[0]! & 0x0f);
+  if (packet[0]! & 0x10) {
+    if (packet.length < length + 4) return -1;
+    length += 4 + 4 * packet.readUInt16BE(length + 2);
+  }
+  return length <= packet.length ? length : -1;
+}
+
+/** The sequence numbers a generic NACK's FCI entries ask for (RFC 4585 §6.2.1: a PID and a bitmask of the 16 after it). */
+export function nackedSequenceNumbers(fci: Buffer): number[] {
+  const seqs: number[] = [];
+  for (let i = 0; i + 4 <= fci.length; i += 4) {
+    const pid = fci.readUInt16BE(i);
+    const blp = fci.readUInt16BE(i + 2);
+    seqs.push(pid);
+    for (let bit = 0; bit < 16; bit++) if (blp & (1 << bit)) seqs.push((pid + bit + 1) & 0xffff);
+  }
+  return seqs;
 }
 
 /**
