@@ -70,9 +70,9 @@ export interface DialOptions {
   headers?: Record<string, string>;
   /** Digest credentials for a far end or proxy that challenges. */
   auth?: { username: string; password: string };
-  /** TLS and SRTP (not available on Colloquy yet: answers 501). */
+  /** SRTP media (SDES keys); needs TLS signalling: a `sips:` URI or `;transport=tls`. */
   secure?: boolean;
-  /** Video (not available on Colloquy: answers 501). */
+  /** Video too: the phone's VP8 becomes its stream's video, and it receives the session's streams as one grid (up to 9). */
   video?: boolean;
   /** Whether a moderator's force-mute silences the phone (OpenTok's default: it does not). */
   observeForceMute?: boolean;

@@ -5,6 +5,8 @@
 // canvas in z order and sums the audio at a steady 30 frames and 50 audio blocks a second of wall
 // clock, and one ffmpeg encoder reads the raw picture (stdin) and the mix (fd 3). A layout change or
 // a stream joining only changes where pictures are painted, so the encoded output never restarts.
+// A SIP video call uses the same composer with another encoding: VP8 alone, as RTP to a UDP port
+// (`encoding: { kind: 'vp8-rtp' }`), the phone's picture of the session.
 
 import type { Logger } from '../logger.js';
 import type { ArchiveMediaSource, ArchiveStream } from '../archiving/interfaces.js';
@@ -31,7 +33,13 @@ export interface LiveComposerOptions {
   x264Preset: string;
   media: ArchiveMediaSource;
   logger: Logger;
-  /** The encoded MPEG-TS, as it comes. */
+  /**
+   * What the encoder makes: H.264 + AAC in MPEG-TS handed to `onData` (broadcasts; the default), or
+   * VP8 alone (no audio) sent by ffmpeg's RTP muxer to `url` (rtp://host:port), packets of at most
+   * `maxPacketSize` bytes, RTCP sender reports on the same port.
+   */
+  encoding?: { kind: 'mpegts' } | { kind: 'vp8-rtp'; url: string; payloadType: number; ssrc: number; maxPacketSize: number };
+  /** The encoded MPEG-TS, as it comes (unused with `vp8-rtp`). */
   onData: (chunk: Buffer) => void;
   /** The encoder died (the broadcast cannot go on). */
   onFailure: (message: string) => void;
@@ -85,18 +93,30 @@ export class LiveComposer {
   /** Starts the encoder and the clock. */
   start(): void {
     const { width, height, videoBitrate, gopSeconds } = this.#o;
+    const rtp = this.#o.encoding?.kind === 'vp8-rtp' ? this.#o.encoding : null;
+    if (rtp && this.#o.hasAudio) throw new Error('the VP8 RTP encoding carries no audio');
     const gop = String(Math.max(1, Math.round(gopSeconds * FPS)));
     const args = ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${width}x${height}`, '-framerate', String(FPS), '-i', 'pipe:0'];
-    args.push('-f', 's16le', '-ar', String(SAMPLE_RATE), '-ac', '2', '-i', 'pipe:3');
-    if (this.#o.hasVideo) {
-      args.push('-map', '0:v', '-c:v', 'libx264', '-preset', this.#o.x264Preset, '-tune', 'zerolatency', '-profile:v', 'high', '-pix_fmt', 'yuv420p');
-      args.push('-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-b:v', String(videoBitrate), '-maxrate', String(videoBitrate), '-bufsize', String(videoBitrate));
+    if (this.#o.hasAudio) args.push('-f', 's16le', '-ar', String(SAMPLE_RATE), '-ac', '2', '-i', 'pipe:3');
+    if (rtp) {
+      // Real-time VP8 for a phone: no look-ahead frames, error-resilient (a lost packet spoils less),
+      // keyframes every GOP (ffmpeg cannot be asked for one while it runs; see sip/README.md).
+      args.push('-map', '0:v', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-error-resilient', '1', '-auto-alt-ref', '0', '-threads', '1');
+      args.push('-g', gop, '-keyint_min', gop, '-b:v', String(videoBitrate), '-maxrate', String(videoBitrate), '-bufsize', String(videoBitrate));
+      // ffmpeg's -ssrc is a signed 32-bit option: the same 32 bits, written as a signed number.
+      args.push('-f', 'rtp', '-payload_type', String(rtp.payloadType), '-ssrc', String(rtp.ssrc | 0), `${rtp.url}?pkt_size=${rtp.maxPacketSize}&rtcpport=${new URL(rtp.url).port}`);
+    } else {
+      if (this.#o.hasVideo) {
+        args.push('-map', '0:v', '-c:v', 'libx264', '-preset', this.#o.x264Preset, '-tune', 'zerolatency', '-profile:v', 'high', '-pix_fmt', 'yuv420p');
+        args.push('-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-b:v', String(videoBitrate), '-maxrate', String(videoBitrate), '-bufsize', String(videoBitrate));
+      }
+      if (this.#o.hasAudio) args.push('-map', '1:a', '-c:a', 'aac', '-b:a', '128k', '-ar', String(SAMPLE_RATE), '-ac', '2');
+      args.push('-muxdelay', '0', '-muxpreload', '0', '-flush_packets', '1', '-f', 'mpegts', 'pipe:1');
     }
-    if (this.#o.hasAudio) args.push('-map', '1:a', '-c:a', 'aac', '-b:a', '128k', '-ar', String(SAMPLE_RATE), '-ac', '2');
-    args.push('-muxdelay', '0', '-muxpreload', '0', '-flush_packets', '1', '-f', 'mpegts', 'pipe:1');
-    const encoder = new LiveProcess({ what: 'broadcast encoder', logger: this.#log, args, extraInputs: 1 });
+    const encoder = new LiveProcess({ what: rtp ? 'SIP video encoder' : 'broadcast encoder', logger: this.#log, args, extraInputs: this.#o.hasAudio ? 1 : 0 });
     this.#encoder = encoder;
-    encoder.child.stdout.on('data', (chunk: Buffer) => this.#o.onData(chunk));
+    // With RTP, stdout only carries ffmpeg's SDP: read and dropped.
+    encoder.child.stdout.on('data', (chunk: Buffer) => (rtp ? undefined : this.#o.onData(chunk)));
     void encoder.exited.then(({ code, stderr }) => {
       if (!this.#stopped) this.#o.onFailure(`the encoder exited with ${code}: ${stderr.trim().split('\n').slice(-2).join(' | ') || 'no error output'}`);
     });
@@ -174,7 +194,7 @@ export class LiveComposer {
     const frameDue = Math.floor((elapsed * FPS) / 1000);
     const blocksDue = Math.floor(elapsed / AUDIO_BLOCK_MS);
     // Video and audio advance together, so their timestamps (frame and sample counts) stay in step.
-    while (this.#audioBlocks < blocksDue) {
+    while (this.#o.hasAudio && this.#audioBlocks < blocksDue) {
       this.#mixBlock();
       encoder.extra[0]!.write(Buffer.from(this.#mixBytes));
       this.#audioBlocks++;

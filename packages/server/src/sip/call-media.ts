@@ -35,6 +35,8 @@ export interface CallMediaStats {
   framesToSession: number;
   /** SRTP packets from the phone that failed authentication (or came before the answer's key). */
   srtpRejected: number;
+  /** Of those, the ones refused by the SRTP replay window (a packet already received, or too old). */
+  srtpReplayed: number;
   /** The phone's packets given up on as lost, and dropped as duplicates or too late (the jitter buffer). */
   phonePacketsLost: number;
   phonePacketsLate: number;
@@ -81,7 +83,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #dtmfQueue: string[] = [];
   #dtmfPlaying: { event: number; timestamp: number; sent: number; endSent: number; gap: number } | null = null;
   #closed = false;
-  readonly stats: CallMediaStats = { remoteUpdates: 0, packetsFromPhone: 0, packetsToPhone: 0, framesToSession: 0, srtpRejected: 0, phonePacketsLost: 0, phonePacketsLate: 0 };
+  readonly stats: CallMediaStats = { remoteUpdates: 0, packetsFromPhone: 0, packetsToPhone: 0, framesToSession: 0, srtpRejected: 0, srtpReplayed: 0, phonePacketsLost: 0, phonePacketsLate: 0 };
 
   private constructor(socket: Socket, publisher: SessionPublisher, streams: string[] | null, secure: boolean, logger: Logger) {
     super();
@@ -107,8 +109,9 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     return new CallMedia(socket, params.publisher, params.streams, params.secure, params.logger);
   }
 
-  localSdp(address: string): string {
-    return buildOffer({ address, port: this.#port, sessionVersion: this.#version, ...(this.#localKey ? { srtpKey: this.#localKey } : {}) });
+  /** Our offer; with `video`, a VP8 video m-line too (the call's CallVideo says its port and key). */
+  localSdp(address: string, video?: { port: number; srtpKey?: string }): string {
+    return buildOffer({ address, port: this.#port, sessionVersion: this.#version, ...(this.#localKey ? { srtpKey: this.#localKey } : {}), ...(video ? { video } : {}) });
   }
 
   /** True when the call's media is SRTP. */
@@ -262,6 +265,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       const plain = this.#srtp?.unprotect(datagram) ?? null;
       if (plain === null) {
         this.stats.srtpRejected++;
+        this.stats.srtpReplayed = this.#srtp?.replayed ?? this.stats.srtpReplayed;
         return;
       }
       msg = plain;

@@ -1,6 +1,8 @@
-// The SDP of a SIP call's audio: our offer (G.711, Opus, RFC 4733 telephone-event; RTP/SAVP with an
-// SDES crypto line when the call is secure) and what we take from the far end's answer (address,
-// port, the codec it chose, its telephone-event payload type, its SRTP key). Parsing is
+// The SDP of a SIP call: our offer (audio: G.711, Opus, RFC 4733 telephone-event; with `video`, a
+// second m-line of VP8 with NACK/PLI/FIR feedback and an RTCP port; RTP/SAVP with an SDES crypto line
+// per m-line when the call is secure) and what we take from the far end's answer (address, port, the
+// codec it chose, its telephone-event payload type, its SRTP key; for video its VP8 payload type and
+// where its RTCP goes). Parsing is
 // `sdp-transform`'s; this file only decides what the fields mean for the call.
 
 import { parse } from 'sdp-transform';
@@ -9,7 +11,7 @@ import { SDES_SUITE } from './srtp.js';
 export type AudioCodecName = 'PCMU' | 'PCMA' | 'opus';
 
 /** Payload types we offer: the static G.711 ones, dynamic ones for Opus and DTMF. */
-export const OFFER_PAYLOAD_TYPES = { PCMU: 0, PCMA: 8, opus: 111, telephoneEvent: 101 } as const;
+export const OFFER_PAYLOAD_TYPES = { PCMU: 0, PCMA: 8, opus: 111, telephoneEvent: 101, VP8: 96 } as const;
 
 export interface OfferParams {
   address: string;
@@ -17,6 +19,8 @@ export interface OfferParams {
   sessionVersion: number;
   /** Base64 SDES key material (30 bytes: 16 key + 14 salt) when the call is secure. */
   srtpKey?: string;
+  /** A video m-line too: its RTP port (RTCP is the next port, or the same with rtcp-mux) and its SDES key when secure. */
+  video?: { port: number; srtpKey?: string };
 }
 
 export function buildOffer(p: OfferParams): string {
@@ -39,6 +43,22 @@ export function buildOffer(p: OfferParams): string {
     'a=ptime:20',
     'a=sendrecv',
   ];
+  if (p.video) {
+    const vp8 = pts.VP8;
+    lines.push(
+      `m=video ${p.video.port} ${p.video.srtpKey ? 'RTP/SAVP' : 'RTP/AVP'} ${vp8}`,
+      `a=rtpmap:${vp8} VP8/90000`,
+      // Keyframe requests both ways (the session's subscribers ask through the SFU; the phone asks us).
+      `a=rtcp-fb:${vp8} nack`,
+      `a=rtcp-fb:${vp8} nack pli`,
+      `a=rtcp-fb:${vp8} ccm fir`,
+      // RTCP on the next port (RFC 3550's default), or on the RTP port when the far end takes rtcp-mux.
+      `a=rtcp:${p.video.port + 1}`,
+      'a=rtcp-mux',
+      ...(p.video.srtpKey ? [`a=crypto:1 ${SDES_SUITE} inline:${p.video.srtpKey}`] : []),
+      'a=sendrecv',
+    );
+  }
   return lines.join('\r\n') + '\r\n';
 }
 
@@ -107,4 +127,30 @@ function sdesKeyOf(lines: Array<{ suite: string; config: string }>): string | nu
     return key;
   }
   return null;
+}
+
+export interface NegotiatedVideo {
+  address: string;
+  port: number;
+  /** Where the far end takes RTCP: its RTP port with rtcp-mux, else `a=rtcp` or the next port. */
+  rtcpPort: number;
+  rtcpMux: boolean;
+  payloadType: number;
+  srtpKey: string | null;
+  direction: NegotiatedAudio['direction'];
+}
+
+/** The far end's video m-line when it accepted VP8 (port not 0); null when it declined video. */
+export function readRemoteVideo(sdp: string): NegotiatedVideo | null {
+  const parsed = parse(sdp);
+  const video = parsed.media.find((m) => m.type === 'video' && m.port !== 0);
+  if (!video) return null;
+  const address = video.connection?.ip ?? parsed.connection?.ip;
+  if (!address) return null;
+  const vp8 = video.rtp.find((r) => r.codec.toUpperCase() === 'VP8');
+  if (!vp8) return null;
+  const rtcpMux = video.rtcpMux !== undefined;
+  const rtcpPort = rtcpMux ? video.port : (video.rtcp?.port ?? video.port + 1);
+  const direction = (video.direction ?? parsed.direction ?? 'sendrecv') as NegotiatedAudio['direction'];
+  return { address, port: video.port, rtcpPort, rtcpMux, payloadType: vp8.payload, srtpKey: sdesKeyOf(video.crypto ?? []), direction };
 }

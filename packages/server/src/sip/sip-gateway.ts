@@ -3,7 +3,9 @@
 // Connection (the token's data) with a Stream (OpenTok does the same, so `dial` answers
 // `{id, connectionId, streamId}` before the far end answers), then places the SIP call. The call
 // and the connection end together: the far end's BYE or a failed call closes the connection, and a
-// `forceDisconnect` (or the session ending) hangs the call up. Media is CallMedia's (call-media.ts).
+// `forceDisconnect` (or the session ending) hangs the call up. Media is CallMedia's (call-media.ts),
+// and with `video` also CallVideo's (call-video.ts): the phone's video is its stream's, and the phone
+// receives a grid of the session's streams.
 
 import type { Project, Store } from '../store/index.js';
 import { conflict, invalid, notFound, ColloquyError } from '../errors.js';
@@ -15,6 +17,8 @@ import { publishAudioStream, type SessionPublisher } from '../media/audio/index.
 import { SipCall, transportOf, type SipCallEnd } from './sip-call.js';
 import { SipUserAgent, type SipTlsSettings } from './sip-user-agent.js';
 import { CallMedia, type CallMediaStats } from './call-media.js';
+import { CallVideo, type CallVideoStats } from './call-video.js';
+import { readRemoteVideo } from './sdp.js';
 
 export interface DialRequest {
   sessionId: string;
@@ -73,6 +77,8 @@ interface LiveCall {
   info: SipCallInfo;
   call: SipCall;
   media: CallMedia;
+  /** The call's video (a `video` dial); null for an audio call. */
+  video: CallVideo | null;
   publisher: SessionPublisher;
   connection: Connection;
 }
@@ -100,9 +106,11 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
   }
 
   /** RTP counters of a call in progress (packets from and to the phone, Opus frames into the session). */
-  mediaStats(callId: string): (CallMediaStats & { codec: string | null; srtp: boolean; publisher: { connection: string; ice: string } }) | undefined {
+  mediaStats(callId: string): (CallMediaStats & { codec: string | null; srtp: boolean; publisher: { connection: string; ice: string }; video: (CallVideoStats & { packetsToSession: number; keyframeRequestsFromSession: number }) | null }) | undefined {
     const live = this.#calls.get(callId);
-    return live ? { ...live.media.stats, codec: live.media.codec, srtp: live.media.secure, publisher: live.publisher.state } : undefined;
+    if (!live) return undefined;
+    const video = live.video ? { ...live.video.stats, packetsToSession: live.publisher.videoStats.packetsSent, keyframeRequestsFromSession: live.publisher.videoStats.keyframeRequests } : null;
+    return { ...live.media.stats, codec: live.media.codec, srtp: live.media.secure, publisher: live.publisher.state, video };
   }
 
   callByConnection(connectionId: string): SipCallInfo | undefined {
@@ -119,9 +127,6 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     }
     if (transport === 'tls' && this.#settings.tls === null) {
       throw new ColloquyError('unsupported', 'SIP over TLS is not configured on this server (COLLOQUY_SIP_TLS_CERT and COLLOQUY_SIP_TLS_KEY)', 501);
-    }
-    if (request.sip.video) {
-      throw new ColloquyError('unsupported', 'SIP calls with video are not available on this server: dial without `video`', 501);
     }
     const { record, claims } = await admitServerParticipant({ sessions: this.#sessions, store: this.#store, project, sessionId: request.sessionId, token: request.token, what: 'SIP calls', publishes: true });
     const ua = this.#userAgent();
@@ -140,7 +145,7 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     try {
       // Published before the phone is dialled: the stream is live when `dial` answers, and the
       // in-server DTLS handshake runs while no audio is being transcoded.
-      leg = await publishAudioStream({ sessions: this.#sessions, connection, sfuAddress: this.#settings.sfuAddress, name: '', logger: this.#log });
+      leg = await publishAudioStream({ sessions: this.#sessions, connection, sfuAddress: this.#settings.sfuAddress, name: '', video: request.sip.video, logger: this.#log });
     } catch (err) {
       connection.close('networkDisconnected');
       throw err;
@@ -153,13 +158,22 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
       secure: request.sip.secure,
       logger: this.#log,
     });
+    let video: CallVideo | null = null;
+    try {
+      video = request.sip.video ? await CallVideo.open({ bindAddress: this.#settings.bindAddress, publisher, streams: request.sip.streams, secure: request.sip.secure, logger: this.#log }) : null;
+    } catch (err) {
+      media.close();
+      await publisher.close();
+      connection.close('networkDisconnected');
+      throw err;
+    }
     const call = new SipCall({
       ua,
       uri,
       from: request.sip.from,
       headers: request.sip.headers,
       auth: request.sip.auth,
-      localSdp: () => media.localSdp(ua.publicAddress),
+      localSdp: () => media.localSdp(ua.publicAddress, video?.offer),
       ringTimeoutMs: this.#settings.ringTimeoutMs,
       keepAliveMs: this.#settings.keepAliveMs,
       logger: this.#log,
@@ -174,7 +188,7 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
       createdAt: Date.now(),
       state: 'dialing',
     };
-    const live: LiveCall = { info, call, media, publisher, connection };
+    const live: LiveCall = { info, call, media, video, publisher, connection };
     this.#calls.set(call.id, live);
     this.#wire(live, stream, request.sip.observeForceMute);
     this.emit('callCreated', { ...info });
@@ -199,7 +213,7 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
   }
 
   #wire(live: LiveCall, stream: Stream, observeForceMute: boolean): void {
-    const { call, media, connection, info } = live;
+    const { call, media, video, connection, info } = live;
     call.on('ringing', () => {
       info.state = 'ringing';
       this.emit('callUpdated', { ...info });
@@ -207,6 +221,7 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     call.on('answered', (sdp) => {
       try {
         media.start(sdp, this.#sessions, info.sessionId, info.streamId);
+        if (video) this.#startVideo(live, stream, sdp);
       } catch (err) {
         this.#log.warn({ err, callId: info.id }, 'SIP call answered with unusable SDP: hanging up');
         // 488 is what a far end would have said to an offer it cannot take (RFC 3261 §21.4.26).
@@ -219,6 +234,8 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     call.on('remoteSdp', (sdp) => {
       try {
         media.updateRemote(sdp);
+        const remoteVideo = video ? readRemoteVideo(sdp) : null;
+        if (remoteVideo) video!.setRemote(remoteVideo);
       } catch (err) {
         this.#log.warn({ err, callId: info.id }, 'SIP re-INVITE with unusable SDP ignored');
       }
@@ -255,10 +272,39 @@ export class SipGateway extends TypedEmitter<SipGatewayEvents> {
     });
   }
 
+  /**
+   * The far end answered a video call: with VP8 in its answer its video becomes the stream's and it
+   * gets the session's grid; without (it declined video), the stream says it has no video. Throws
+   * (the call is then refused with 488) when a secure call's video answer has no SRTP key.
+   */
+  #startVideo(live: LiveCall, stream: Stream, sdp: string): void {
+    const { video, connection, info } = live;
+    if (!video) return;
+    const remote = readRemoteVideo(sdp);
+    const setStream = (changes: { hasVideo?: boolean; videoDimensions?: { width: number; height: number } }) => {
+      if (connection.closed || stream.closed) return;
+      try {
+        this.#sessions.updateStream(connection, stream.id, changes);
+      } catch (err) {
+        this.#log.debug({ err, callId: info.id }, 'could not update the SIP stream');
+      }
+    };
+    if (!remote) {
+      this.#log.info({ callId: info.id }, 'the far end declined video: an audio call');
+      setStream({ hasVideo: false });
+      return;
+    }
+    if (remote.direction === 'recvonly' || remote.direction === 'inactive') setStream({ hasVideo: false });
+    video.setRemote(remote);
+    video.on('dimensions', (videoDimensions) => setStream({ videoDimensions }));
+    video.startGrid(this.#sessions, info.sessionId, info.streamId).catch((err: unknown) => this.#log.warn({ err, callId: info.id }, 'the SIP video grid did not start'));
+  }
+
   #finish(live: LiveCall, end: SipCallEnd, reason: DisconnectReason): void {
     if (!this.#calls.delete(live.info.id)) return;
     live.info.state = 'ended';
     live.media.close();
+    void live.video?.close();
     void live.publisher.close();
     if (!live.connection.closed) live.connection.close(reason);
     this.emit('callDestroyed', { ...live.info }, end);

@@ -3,7 +3,10 @@
 // driven over its ctrl_tcp socket (hangup, sndcode for DTMF). Each instance gets its own config
 // folder, written here, and its own ports. With `tls` it also takes SIP over TLS (on its SIP port + 1,
 // where baresip puts it) with the given certificate, and with `srtp` it insists on SRTP with SDES
-// (the srtp module's `srtp-mand`: an offer without RTP/SAVP and a key is refused).
+// (the srtp module's `srtp-mand`: an offer without RTP/SAVP and a key is refused). With `video` it
+// does VP8: its camera is `fakevideo` (a generated picture), its display fakevideo's null display,
+// and the `snapshot` module writes the next decoded received frame as a PNG (snapshot-recv-*.png in
+// its folder) when told `snapshot`.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -42,6 +45,8 @@ export interface BaresipOptions {
   tls?: { certAndKeyFile: string; caFile: string };
   /** Media encryption: SRTP with SDES, mandatory. */
   srtp?: boolean;
+  /** VP8 video: fakevideo as the camera (this size), snapshots of what it decodes. */
+  video?: { width: number; height: number };
 }
 
 /** A port free for UDP and TCP whose next port is free for TCP too (baresip's TLS listener, always opened). */
@@ -102,6 +107,9 @@ export class Baresip {
         'module alsa.so',
         'module sndfile.so',
         ...(options.srtp ? ['module srtp.so'] : []),
+        ...(options.video
+          ? ['module vp8.so', 'module fakevideo.so', 'module snapshot.so', 'video_source fakevideo,nil', 'video_display fakevideo,nil', `video_size ${options.video.width}x${options.video.height}`, 'video_fps 15', 'video_bitrate 300000']
+          : []),
         'module_app account.so',
         'module_app menu.so',
         'module_app ctrl_tcp.so',
@@ -114,7 +122,8 @@ export class Baresip {
     const transport = options.tls ? `:${sipPort + 1};transport=tls` : `:${sipPort}`;
     writeFileSync(join(options.dir, 'accounts'), `<sip:bob@127.0.0.1${transport}>;regint=0;answermode=auto${options.srtp ? ';mediaenc=srtp-mand' : ''}\n`);
     writeFileSync(join(options.dir, 'contacts'), '');
-    const proc = spawn('baresip', ['-f', options.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its folder is its working directory: the snapshot module writes there.
+    const proc = spawn('baresip', ['-f', options.dir], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.dir });
     const b = new Baresip(proc, options.dir, sipPort, ctrlPort, options.tls !== undefined);
     await b.waitFor(/baresip is ready/, 15_000);
     return b;
@@ -178,6 +187,13 @@ export class Baresip {
   recordings(): string[] {
     return readdirSync(this.dir)
       .filter((f) => f.startsWith('dump-') && f.endsWith('.wav'))
+      .map((f) => join(this.dir, f));
+  }
+
+  /** PNG snapshots of received video that the snapshot module wrote. */
+  receivedSnapshots(): string[] {
+    return readdirSync(this.dir)
+      .filter((f) => f.startsWith('snapshot-recv') && f.endsWith('.png'))
       .map((f) => join(this.dir, f));
   }
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeG711, encodeG711, linearToAlaw, linearToMulaw } from '../../src/sip/g711.js';
 import { downsampleFrom48k, upsampleTo48k } from '../../src/media/audio/index.js';
-import { buildOffer, readRemoteSdp } from '../../src/sip/sdp.js';
+import { buildOffer, readRemoteSdp, readRemoteVideo } from '../../src/sip/sdp.js';
 import { newSdesKey, SdesSrtp } from '../../src/sip/srtp.js';
 
 describe('G.711', () => {
@@ -52,6 +52,24 @@ describe('SIP SDP', () => {
     expect(secure).toContain('RTP/SAVP');
     expect(readRemoteSdp(secure).srtpKey).toBe(key);
   });
+  it('a video offer adds VP8 with NACK, PLI and FIR feedback, an RTCP port and rtcp-mux; reads the far end\'s video', () => {
+    const key = newSdesKey();
+    const offer = buildOffer({ address: '192.0.2.10', port: 40002, sessionVersion: 7, video: { port: 40004, srtpKey: key } });
+    expect(offer).toContain('m=video 40004 RTP/SAVP 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\na=rtcp-fb:96 ccm fir\r\na=rtcp:40005\r\na=rtcp-mux\r\n');
+    expect(offer).toContain(`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}`);
+    expect(buildOffer({ address: '192.0.2.10', port: 40002, sessionVersion: 7 })).not.toContain('m=video');
+    const audio = ['v=0', 'o=- 1 2 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 198.51.100.7', 't=0 0', 'm=audio 30000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000'];
+    const answer = (...video: string[]) => [...audio, ...video, ''].join('\r\n');
+    // baresip's answer: VP8 at its own payload type, RTCP on the next port (no rtcp-mux).
+    expect(readRemoteVideo(answer('m=video 30002 RTP/AVP 100', 'a=rtpmap:100 VP8/90000', 'a=sendrecv'))).toEqual({ address: '198.51.100.7', port: 30002, rtcpPort: 30003, rtcpMux: false, payloadType: 100, srtpKey: null, direction: 'sendrecv' });
+    expect(readRemoteVideo(answer('m=video 30002 RTP/AVP 96', 'a=rtpmap:96 VP8/90000', 'a=rtcp-mux'))).toMatchObject({ rtcpPort: 30002, rtcpMux: true });
+    expect(readRemoteVideo(answer('m=video 30002 RTP/AVP 96', 'a=rtpmap:96 VP8/90000', 'a=rtcp:31000'))).toMatchObject({ rtcpPort: 31000 });
+    expect(readRemoteVideo(answer('m=video 30002 RTP/SAVP 96', 'a=rtpmap:96 VP8/90000', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}`))).toMatchObject({ srtpKey: key });
+    // Declined (port 0), or no VP8: no video.
+    expect(readRemoteVideo(answer('m=video 0 RTP/AVP 96', 'a=rtpmap:96 VP8/90000'))).toBeNull();
+    expect(readRemoteVideo(answer('m=video 30002 RTP/AVP 97', 'a=rtpmap:97 H264/90000'))).toBeNull();
+    expect(readRemoteVideo(answer())).toBeNull();
+  });
   it('reads the codec the far end chose, its DTMF payload type and hold', () => {
     const answer = ['v=0', 'o=- 1 2 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 198.51.100.7', 't=0 0', 'm=audio 30000 RTP/AVP 8 96', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:96 telephone-event/8000', 'a=sendonly', ''].join('\r\n');
     expect(readRemoteSdp(answer)).toMatchObject({ codec: 'PCMA', payloadType: 8, telephoneEventPt: 96, direction: 'sendonly', port: 30000 });
@@ -93,6 +111,49 @@ describe('SDES SRTP', () => {
     expect(new SdesSrtp(theirs, newSdesKey()).unprotect(wire)).toBeNull();
     expect(new SdesSrtp(theirs, ours).unprotect(wire.subarray(0, 15))).toBeNull();
     expect(() => new SdesSrtp('c2hvcnQ=', ours)).toThrow(/30/);
+  });
+  it('refuses replays: a packet received again, one older than the window; takes reordered ones, across the wrap', () => {
+    const ours = newSdesKey();
+    const theirs = newSdesKey();
+    const sender = new SdesSrtp(theirs, ours);
+    const us = new SdesSrtp(ours, theirs);
+    // What the far end sends, encrypted in its sending order: 65500 … 65535, 0 … 40, then 1000.
+    const wire = new Map<number, Buffer>();
+    for (let i = 65500; i <= 65536 + 40; i++) wire.set(i & 0xffff, sender.protect(rtp(i & 0xffff, i & 0xff)));
+    wire.set(1000, sender.protect(rtp(1000, 9)));
+    const send = (seq: number) => us.unprotect(wire.get(seq)!);
+    // 65500 … 65535, 0 … 40 in order, but 65530 held back: all taken.
+    for (let i = 65500; i < 65536 + 40; i++) if (i !== 65530) expect(send(i & 0xffff)).not.toBeNull();
+    expect(us.replayed).toBe(0);
+    // Every one of them again: refused, counted.
+    expect(send(39)).toBeNull();
+    expect(send(0)).toBeNull();
+    expect(send(65535)).toBeNull();
+    expect(us.replayed).toBe(3);
+    // 65530 arrives late but inside the 64-packet window (46 behind): taken once, refused the second time.
+    expect(send(65530)).not.toBeNull();
+    expect(send(65530)).toBeNull();
+    // 65500 is 76 behind the highest (39 after the wrap): older than the window, refused.
+    expect(send(65500)).toBeNull();
+    expect(us.replayed).toBe(5);
+    // A forgery far ahead does not move the window: the next real packet is still taken.
+    const forged = Buffer.from(wire.get(1000)!);
+    forged[20]! ^= 1;
+    expect(us.unprotect(forged)).toBeNull();
+    expect(send(40)).not.toBeNull();
+    // Another SSRC has its own window.
+    const other = rtp(39, 3);
+    other.writeUInt32BE(0x01020304, 8);
+    expect(us.unprotect(new SdesSrtp(theirs, ours).protect(other))).not.toBeNull();
+  });
+  it('protects RTCP (SRTCP) both ways', () => {
+    const ours = newSdesKey();
+    const theirs = newSdesKey();
+    const pli = Buffer.from([0x81, 206, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const wire = new SdesSrtp(ours, theirs).protectRtcp(pli);
+    expect(wire.length).toBeGreaterThan(pli.length);
+    expect(new SdesSrtp(theirs, ours).unprotectRtcp(wire)?.equals(pli)).toBe(true);
+    expect(new SdesSrtp(theirs, newSdesKey()).unprotectRtcp(wire)).toBeNull();
   });
   it('reads the far end\'s key with a lifetime, and refuses one with an MKI', () => {
     const key = newSdesKey();

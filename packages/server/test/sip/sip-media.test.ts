@@ -10,12 +10,10 @@
 // offer itself, and a far end that answers 200 with plain RTP anyway (a `sip` package UAS over TLS)
 // is hung up by us. A far end whose certificate we do not trust never sees the INVITE.
 
-import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
+import type { TestPage } from '@colloquy/testing/browser';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
 import sip from 'sip';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,9 +21,9 @@ import type { SipCallEnd } from '../../src/sip/sip-call.js';
 import type { SipCallInfo } from '../../src/sip/sip-gateway.js';
 import { readWav, toneEnergy } from '../audio-analysis.js';
 import { audioTestPage as page } from '../audio-page.js';
-import { startTestServer, tempDir, type TestServer } from '../helpers.js';
+import { tempDir, type TestServer } from '../helpers.js';
 import { Baresip, freePort } from './baresip.js';
-import { p, until } from './helpers.js';
+import { joinedPage, makeCertificate, p, sipTlsFiles, startSipTestServer, until, type JoinedPage } from './helpers.js';
 
 const PAGE_TONE_HZ = 440;
 const PLAIN_PHONE_HZ = 1000;
@@ -53,14 +51,6 @@ async function plainRtpFarEnd(cert: { key: string; cert: string }): Promise<{ ur
   return { uri: `sip:plain@127.0.0.1:${port};transport=tls`, seen, close: () => uas.destroy() };
 }
 
-/** A self-signed certificate for 127.0.0.1, made by openssl. */
-function makeCertificate(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}-cert.pem`);
-  const key = join(dir, `${name}-key.pem`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  return { cert, key };
-}
-
 /** A WAV of a tone, baresip's microphone. */
 function toneWav(dir: string, hz: number): string {
   const wav = join(dir, `tone-${hz}.wav`);
@@ -73,9 +63,8 @@ describe('SIP interconnect: audio and DTMF between a browser and baresip', () =>
   let plain: Baresip;
   let secure: Baresip;
   let noSrtp: Baresip;
-  let browser: TestBrowser;
+  let joined: JoinedPage;
   let tab: TestPage;
-  let app: Server;
   let ot: OpenTok;
   let sessionId: string;
   const ended: Array<[SipCallInfo, SipCallEnd]> = [];
@@ -85,43 +74,26 @@ describe('SIP interconnect: audio and DTMF between a browser and baresip', () =>
 
   beforeAll(async () => {
     const dir = tempDir();
-    // One self-signed certificate for 127.0.0.1 serves both ends; each trusts it as its CA.
-    const { cert, key } = makeCertificate(dir, 'trusted');
+    const { cert, key, baresip: tls } = sipTlsFiles(dir);
     untrusted = makeCertificate(dir, 'untrusted');
-    const certAndKey = join(dir, 'cert-and-key.pem');
-    writeFileSync(certAndKey, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
-    const tls = { certAndKeyFile: certAndKey, caFile: cert };
     tlsFiles = { cert, key };
     [plain, secure, noSrtp] = await Promise.all([
       Baresip.start({ dir: join(dir, 'plain'), wav: toneWav(dir, PLAIN_PHONE_HZ) }),
       Baresip.start({ dir: join(dir, 'secure'), wav: toneWav(dir, SECURE_PHONE_HZ), tls, srtp: true }),
       Baresip.start({ dir: join(dir, 'no-srtp'), wav: toneWav(dir, PLAIN_PHONE_HZ), tls }),
     ]);
-    t = await startTestServer({
-      COLLOQUY_SIP_PORT: String(await freePort()),
-      COLLOQUY_SIP_TLS_PORT: String(await freePort()),
-      COLLOQUY_SIP_TLS_CERT: cert,
-      COLLOQUY_SIP_TLS_KEY: key,
-      COLLOQUY_SIP_TLS_CA: cert,
-    });
+    t = await startSipTestServer(tlsFiles);
     t.server.sip.on('callDestroyed', (info, end) => ended.push([info, end]));
-    app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(t.url)));
-    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-    browser = await launchChromium();
-    tab = await browser.newPage();
-    await tab.page.goto(`http://127.0.0.1:${(app.address() as AddressInfo).port}/`);
-    ot = new OpenTok(t.apiKey, t.apiSecret, t.url);
-    sessionId = (await p<OpenTok.Session>((cb) => ot.createSession({ mediaMode: 'routed' }, cb))).sessionId;
-    expect(await tab.page.evaluate(([k, s, tk]) => (window as any).join(k, s, tk), [t.apiKey, sessionId, ot.generateToken(sessionId)] as const)).toBeNull();
+    joined = await joinedPage(t, page(t.url));
+    ({ tab, ot, sessionId } = joined);
     expect(typeof (await tab.page.evaluate((hz) => (window as any).publishTone(hz), PAGE_TONE_HZ))).toBe('string');
   }, 120_000); // three baresips, two RSA keys and Chromium on a loaded 2-core machine
 
   afterAll(async () => {
     if (process.env['DEBUG_SIP']) for (const b of [plain, secure, noSrtp]) console.log(b?.output.join('\n'));
-    await browser?.close();
+    await joined?.close();
     await t?.close();
     await Promise.all([plain?.stop(), secure?.stop(), noSrtp?.stop()]);
-    await new Promise((r) => app?.close(r));
   });
 
   /** Dials `phone`, checks audio both ways and DTMF both ways; REST hangs up, or the phone does (its BYE to our Contact). */

@@ -3,4 +3,4 @@
 export { FRAME_48K, downsampleFrom48k, upsampleTo48k, pcmFromBuffer, type PcmRate } from './pcm.js';
 export { StreamAudioTap, type PcmListener } from './stream-audio-tap.js';
 export { SessionAudioMixer, type SessionAudioMixerOptions } from './session-audio-mixer.js';
-export { SessionPublisher, publishAudioStream, OPUS_PAYLOAD_TYPE } from './session-publisher.js';
+export { SessionPublisher, publishAudioStream, OPUS_PAYLOAD_TYPE, VP8_PAYLOAD_TYPE } from './session-publisher.js';
