@@ -3,7 +3,8 @@
 // real VP8 + Opus. Two werift subscribers reach n2 and a Chromium page reaches n3: each is served by
 // the SFU of the node it reached, which gets the stream ONCE over an RTP pipe from n1 (one pipe to
 // n2 for its two subscribers). The nodes' /metrics prove where media flows; the page decodes the
-// video; the pipes close with the last subscriber of a node and with the stream.
+// video; the pipes close with the last subscriber of a node, with a node that dies (SIGKILL of n3:
+// the page subscribes again through the node it resumed at) and with the stream.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
@@ -115,10 +116,24 @@ describe('cluster: a session spanning nodes', () => {
     await viewers[1]!.close();
     await until(async () => (await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"')) === 0 && (await metric(home, 'colloquy_cluster_pipes', 'direction="out"')) === 1, 'the pipe to n2 closed', 15_000);
 
-    // The publisher leaves: the stream ends, and with it the pipe to n3; the page sees streamDestroyed.
+    // n3 dies (SIGKILL) with the page's media on it: once its Redis key expired the home drops the
+    // pipe and ends the subscription as a network drop; the page, resumed through another node,
+    // subscribes again there (Subscriber disconnected, connected) and decodes the stream again.
+    const killedAt = Date.now();
+    edge3.child.kill('SIGKILL');
+    await edge3.exited;
+    await until(async () => (await logOf(page)).find((e) => e.type === 'subscriberConnected' && e.at! >= killedAt), 'the page subscribed again', 30_000, [page]);
+    expect((await logOf(page)).filter((e) => e.at! >= killedAt).map((e) => e.type)).toContain('subscriberDisconnected');
+    await decoding(page, streamId, 10, 30_000, [page]);
+    // Served now by the node its socket reached (n1 itself, or n2 over a new pipe): no pipe to n3 is left.
+    const out = await metric(home, 'colloquy_cluster_pipes', 'direction="out"');
+    expect(out).toBe(await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"'));
+    expect(await metric(home, 'colloquy_cluster_remote_subscribers', 'role="home"')).toBe(out);
+    console.log(`span: the page was back on its stream ${Date.now() - killedAt} ms after its media node was killed (served by ${out === 1 ? 'n2 over a pipe' : 'n1'})`);
+
+    // The publisher leaves: the stream ends, and with it any pipe; the page sees streamDestroyed.
     await publisherClient.close();
-    await until(async () => (await metric(edge3, 'colloquy_cluster_pipes', 'direction="in"')) === 0 && (await metric(home, 'colloquy_cluster_pipes', 'direction="out"')) === 0, 'the pipe to n3 closed', 15_000);
+    await until(async () => (await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"')) === 0 && (await metric(home, 'colloquy_cluster_pipes', 'direction="out"')) === 0, 'every pipe closed', 15_000);
     await until(async () => (await logOf(page)).find((e) => e.type === 'streamDestroyed' && e.streamId === streamId), 'streamDestroyed on the page', 15_000, [page]);
-    expect(await metric(edge3, 'colloquy_cluster_remote_subscribers', 'role="edge"')).toBe(0);
   }, 180_000);
 });
