@@ -112,19 +112,21 @@ async function main(): Promise<void> {
   log(`cross-node hop: ${PACKETS} packets of 1100 B at ${RATE}/s, ${ROUNDS} rounds; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   for (let round = 0; round < ROUNDS; round++) {
     const idle = await idleCpuUs();
-    // Local: the consumer is on the producer's own router.
-    {
-      const producer = homeProducer();
+    /** Drives `producer` into a consumer of `consumed` (the producer itself, or its far end) and keeps the figures. */
+    const measure = async (mode: 'local' | 'pipe', producer: Producer, consumed: Producer): Promise<void> => {
       const arrivals = new Float64Array(PACKETS);
-      const consumer = timedConsumer(producer, arrivals);
+      const consumer = timedConsumer(consumed, arrivals);
       const r = await drive(producer, arrivals);
-      rows.local.p50.push(percentile(r.latencies, 50));
-      rows.local.p99.push(percentile(r.latencies, 99));
-      rows.local.cpu.push(Math.max(0, r.cpuUs - idle) / PACKETS);
-      rows.local.lost.push(PACKETS - r.delivered);
+      rows[mode].p50.push(percentile(r.latencies, 50));
+      rows[mode].p99.push(percentile(r.latencies, 99));
+      rows[mode].cpu.push(Math.max(0, r.cpuUs - idle) / PACKETS);
+      rows[mode].lost.push(PACKETS - r.delivered);
       consumer.close();
       producer.close();
-    }
+    };
+    // Local: the consumer is on the producer's own router.
+    const local = homeProducer();
+    await measure('local', local, local);
     // Pipe: home router → UDP loopback → edge router's pipe producer → the consumer.
     {
       const home = engine.createRouter({ id: `home-${round}` });
@@ -134,16 +136,7 @@ async function main(): Promise<void> {
       out.connect(into.localAddress);
       into.connect(out.localAddress);
       const producer = homeProducer();
-      const far = into.produce(out.consume(producer));
-      const arrivals = new Float64Array(PACKETS);
-      const consumer = timedConsumer(far, arrivals);
-      const r = await drive(producer, arrivals);
-      rows.pipe.p50.push(percentile(r.latencies, 50));
-      rows.pipe.p99.push(percentile(r.latencies, 99));
-      rows.pipe.cpu.push(Math.max(0, r.cpuUs - idle) / PACKETS);
-      rows.pipe.lost.push(PACKETS - r.delivered);
-      consumer.close();
-      producer.close();
+      await measure('pipe', producer, into.produce(out.consume(producer)));
       await Promise.all([home.close(), edge.close()]);
     }
   }

@@ -96,11 +96,7 @@ export class Router extends TypedEmitter<RouterEvents> {
       logger: this.#logger,
     });
     this.#publishers.set(id, transport);
-    transport.on('producer', (producer) => {
-      this.#producers.set(producer.id, producer);
-      producer.on('close', () => this.#producers.delete(producer.id));
-      this.emit('producer', producer);
-    });
+    transport.on('producer', (producer) => this.#adoptProducer(producer));
     transport.on('close', () => this.#publishers.delete(id));
     return transport;
   }
@@ -136,13 +132,16 @@ export class Router extends TypedEmitter<RouterEvents> {
       throw new ColloquyError(this.closed ? 'not-allowed' : 'conflict', this.closed ? `router ${this.id} is closed` : `pipe ${id} exists`);
     }
     this.#pipes.set(id, pipe);
-    pipe.on('producer', (producer) => {
-      this.#producers.set(producer.id, producer);
-      producer.on('close', () => this.#producers.delete(producer.id));
-      this.emit('producer', producer);
-    });
+    pipe.on('producer', (producer) => this.#adoptProducer(producer));
     pipe.on('close', () => this.#pipes.delete(id));
     return pipe;
+  }
+
+  /** A producer of one of this router's transports: its subscribers may consume it until it closes. */
+  #adoptProducer(producer: Producer): void {
+    this.#producers.set(producer.id, producer);
+    producer.on('close', () => this.#producers.delete(producer.id));
+    this.emit('producer', producer);
   }
 
   get pipes(): PipeTransport[] {

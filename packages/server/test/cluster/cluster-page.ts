@@ -3,6 +3,15 @@
 // wait that prints the pages' logs when it times out.
 
 import type { TestPage } from '@colloquy/testing/browser';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Serves PAGE on loopback (Chromium cannot reach 127.0.0.1 from a page Playwright fulfils itself). */
+export async function servePage(): Promise<{ server: Server; url: string }> {
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/app.html` };
+}
 
 /** The app page: loads opentok.js from the node given in `?node=`, and connects there. */
 export const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>cluster</title>

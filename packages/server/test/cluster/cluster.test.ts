@@ -12,11 +12,10 @@ import { startPostgres, type TestPostgres } from '@colloquy/testing/postgres';
 import { PROTOCOL_VERSION, SIGNALING_PATH } from '@colloquy/protocol';
 import { signJwt } from '@colloquy/tokens';
 import { Redis } from 'ioredis';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decoding, logOf, PAGE, until } from './cluster-page.js';
+import { decoding, logOf, servePage, until } from './cluster-page.js';
 import { WebSocket } from 'ws';
 
 /** A raw protocol connection (no SDK) to `node`: its connect reply, and every message after it. */
@@ -72,9 +71,7 @@ describe('cluster: three nodes, one Redis, one database', () => {
     });
     redis = new Redis(cluster.redis.url);
     browser = await launchChromium();
-    app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE));
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}/app.html`;
+    ({ server: app, url: appUrl } = await servePage());
   }, 120_000);
 
   afterAll(async () => {

@@ -11,11 +11,10 @@ import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@co
 import { makeTestMedia } from '@colloquy/testing/media';
 import { ProtocolClient } from '@colloquy/testing/protocol';
 import { Redis } from 'ioredis';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decoding, logOf, PAGE, until } from './cluster-page.js';
+import { decoding, logOf, servePage, until } from './cluster-page.js';
 
 /** One figure of a node's /metrics: the sum of the series of `name` whose labels contain `labels`. */
 async function metric(node: ClusterNodeProcess, name: string, labels = ''): Promise<number> {
@@ -40,9 +39,7 @@ describe('cluster: a session spanning nodes', () => {
     cluster = await startTestCluster();
     redis = new Redis(cluster.redis.url);
     browser = await launchChromium();
-    app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE));
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}/app.html`;
+    ({ server: app, url: appUrl } = await servePage());
   }, 120_000);
 
   afterAll(async () => {
