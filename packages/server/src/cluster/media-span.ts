@@ -255,12 +255,15 @@ export class MediaSpan {
     switch (b['op']) {
       case 'openPipe':
         return { address: await this.#edgeOpenPipe(from, b) };
-      case 'closePipe':
-        this.#edgePipes.get(edgeKey(str(b, 'sessionId'), str(b, 'streamId')))?.transport.close();
+      case 'closePipe': {
+        // Only the home that opened a pipe closes it.
+        const pipe = this.#edgePipes.get(edgeKey(str(b, 'sessionId'), str(b, 'streamId')));
+        if (pipe?.home === from) pipe.transport.close();
         return {};
+      }
       case 'producerPaused': {
         const pipe = this.#edgePipes.get(edgeKey(str(b, 'sessionId'), str(b, 'streamId')));
-        const producer = pipe?.transport.producers.find((p) => p.id === str(b, 'producerId'));
+        const producer = pipe?.home === from ? pipe.transport.producers.find((p) => p.id === str(b, 'producerId')) : undefined;
         if (producer) b['paused'] === true ? producer.pause() : producer.resume();
         return {};
       }
@@ -278,9 +281,11 @@ export class MediaSpan {
       case 'update':
         applyState(this.#edgeSubscriber(from, b).transport, state(b['state']));
         return {};
-      case 'unsubscribe':
-        this.#edgeSubscribers.get(str(b, 'subscriptionId'))?.transport.close();
+      case 'unsubscribe': {
+        const subscriber = this.#edgeSubscribers.get(str(b, 'subscriptionId'));
+        if (subscriber?.home === from) void subscriber.transport.close();
         return {};
+      }
       case 'subscriberLost':
       case 'videoQuality': {
         const remote = this.#remote.get(str(b, 'subscriptionId'));

@@ -7,13 +7,15 @@
 // the page subscribes again through the node it resumed at) and with the stream.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
-import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
+import { CLUSTER_SECRET, startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
 import { makeTestMedia } from '@colloquy/testing/media';
 import { ProtocolClient } from '@colloquy/testing/protocol';
 import { Redis } from 'ioredis';
 import type { Server } from 'node:http';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MEDIA_PATH } from '../../src/cluster/media-span.js';
+import { nodeAuthHeaders } from '../../src/cluster/node-auth.js';
 import { decoding, logOf, servePage, until } from './cluster-page.js';
 
 /** One figure of a node's /metrics: the sum of the series of `name` whose labels contain `labels`. */
@@ -49,6 +51,20 @@ describe('cluster: a session spanning nodes', () => {
     redis?.disconnect();
     await cluster?.close();
   }, 60_000);
+
+  it('takes media requests from nodes of the cluster only, and checks them', async () => {
+    const node = cluster.nodes[1]!;
+    const post = (body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+      fetch(`${node.url}${MEDIA_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    expect((await post({ op: 'openPipe' })).status).toBe(403);
+    const signed = (secret: string): Record<string, string> => nodeAuthHeaders(secret, { purpose: 'media', method: 'POST', url: MEDIA_PATH, clientAddress: 'n1' });
+    expect((await post({ op: 'openPipe' }, signed('not-the-cluster-secret-0123'))).status).toBe(403);
+    // A signaling proof does not open media requests.
+    expect((await post({ op: 'openPipe' }, nodeAuthHeaders(CLUSTER_SECRET, { purpose: 'signaling', method: 'POST', url: MEDIA_PATH, clientAddress: 'n1' }))).status).toBe(403);
+    expect((await post({ op: 'nope' }, signed(CLUSTER_SECRET))).status).toBe(400);
+    expect((await post({ op: 'openPipe', sessionId: 's', streamId: 'x', videoCodec: 'AV1', producers: [] }, signed(CLUSTER_SECRET))).status).toBe(400);
+    expect((await post({ op: 'subscribe', sessionId: 's', streamId: 'x', subscriptionId: 'y', state: {} }, signed(CLUSTER_SECRET))).status).toBe(404);
+  });
 
   it('serves each subscriber from the node it reached, over one pipe per node, and closes the pipes after', async () => {
     const [home, edge2, edge3] = cluster.nodes as [ClusterNodeProcess, ClusterNodeProcess, ClusterNodeProcess];
