@@ -82,6 +82,7 @@ export class ClusterNode {
    * subscriptions: media-span.ts), or null (a direct socket, or no SFU to pipe from).
    */
   mediaNodeOf(request: IncomingMessage): string | null {
+    if (!this.settings.spanSessions) return null;
     const entry = nodeForwardedClient(this.settings.secret, 'signaling', request)?.entryNode ?? null;
     return entry === this.settings.nodeId ? null : entry;
   }

@@ -24,6 +24,11 @@ export interface ClusterSettings {
    * default the internal URL's host when it is an IP address, else 127.0.0.1): loopback or a private network.
    */
   pipeIp: string;
+  /**
+   * Sessions span nodes (`COLLOQUY_CLUSTER_SPAN_SESSIONS`, default on): a subscriber is served by the
+   * node its socket reached, the stream piped there; off, every subscriber is served by the home.
+   */
+  spanSessions: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -60,7 +65,7 @@ function httpUrl(name: string, raw: string): string {
 export function clusterSettings(env: Env): ClusterSettings | null {
   const redisUrl = str(env, 'COLLOQUY_REDIS_URL');
   if (redisUrl === null) {
-    for (const name of ['COLLOQUY_NODE_ID', 'COLLOQUY_CLUSTER_SECRET', 'COLLOQUY_INTERNAL_URL', 'COLLOQUY_CLUSTER_PIPE_IP']) {
+    for (const name of ['COLLOQUY_NODE_ID', 'COLLOQUY_CLUSTER_SECRET', 'COLLOQUY_INTERNAL_URL', 'COLLOQUY_CLUSTER_PIPE_IP', 'COLLOQUY_CLUSTER_SPAN_SESSIONS']) {
       if (str(env, name) !== null) throw new ClusterSettingsError(`${name} is a cluster setting: it needs COLLOQUY_REDIS_URL`);
     }
     return null;
@@ -78,8 +83,11 @@ export function clusterSettings(env: Env): ClusterSettings | null {
   if (nodeTtlMs < heartbeatMs * 2) throw new ClusterSettingsError('COLLOQUY_CLUSTER_NODE_TTL_MS must be at least twice COLLOQUY_CLUSTER_HEARTBEAT_MS');
   const pipeIp = str(env, 'COLLOQUY_CLUSTER_PIPE_IP') ?? defaultPipeIp(internal ?? publicUrl);
   if (isIP(pipeIp) === 0) throw new ClusterSettingsError(`COLLOQUY_CLUSTER_PIPE_IP must be an IP address; got ${JSON.stringify(pipeIp)}`);
+  const span = (str(env, 'COLLOQUY_CLUSTER_SPAN_SESSIONS') ?? 'on').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(span)) throw new ClusterSettingsError(`COLLOQUY_CLUSTER_SPAN_SESSIONS must be on or off; got ${JSON.stringify(span)}`);
   return {
     pipeIp,
+    spanSessions: span === 'on' || span === 'true' || span === '1',
     redisUrl,
     nodeId,
     publicUrl: httpUrl('COLLOQUY_PUBLIC_URL', publicUrl),

@@ -35,6 +35,9 @@ describe('cluster settings', () => {
     expect(settings.pipeIp).toBe('10.0.0.1');
     expect(clusterSettings({ ...base, COLLOQUY_INTERNAL_URL: 'http://node1.internal:3000' })!.pipeIp).toBe('127.0.0.1');
     expect(clusterSettings({ ...base, COLLOQUY_CLUSTER_PIPE_IP: '192.168.0.7' })!.pipeIp).toBe('192.168.0.7');
+    // Sessions span nodes unless turned off.
+    expect(settings.spanSessions).toBe(true);
+    expect(clusterSettings({ ...base, COLLOQUY_CLUSTER_SPAN_SESSIONS: 'off' })!.spanSessions).toBe(false);
     for (const [name, value, message] of [
       ['COLLOQUY_REDIS_URL', 'localhost:6379', /redis:\/\//],
       ['COLLOQUY_NODE_ID', '', /COLLOQUY_NODE_ID/],
@@ -44,6 +47,7 @@ describe('cluster settings', () => {
       ['COLLOQUY_CLUSTER_SECRET', 'short', /at least 16/],
       ['COLLOQUY_CLUSTER_NODE_TTL_MS', '1500', /twice/],
       ['COLLOQUY_CLUSTER_PIPE_IP', 'node1', /COLLOQUY_CLUSTER_PIPE_IP/],
+      ['COLLOQUY_CLUSTER_SPAN_SESSIONS', 'maybe', /COLLOQUY_CLUSTER_SPAN_SESSIONS/],
     ] as const) {
       expect(() => loadConfig({ ...base, [name]: value }), `${name}=${value}`).toThrow(message);
     }
