@@ -229,7 +229,12 @@ export class MediaSpan {
       throw new ColloquyError('unavailable', `node ${nodeId} did not answer (${(err as Error).message})`, 1501);
     }
     const text = await answer.text();
-    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    let json: Record<string, unknown> = {};
+    try {
+      if (text) json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      json = { message: text.slice(0, 200) };
+    }
     if (!answer.ok) throw new ColloquyError(answer.status === 404 ? 'not-found' : answer.status === 400 ? 'invalid' : 'unavailable', `node ${nodeId}: ${String(json['message'] ?? answer.status)}`, 1501);
     return json;
   }
