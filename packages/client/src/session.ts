@@ -703,7 +703,9 @@ export class Session extends OTEventEmitter<SessionEventMap> {
       }
       case 'subscriberDestroyed': {
         const subscriber = this.#subscribers.get(event.subscriberId);
-        if (subscriber) subscriber._end(event.reason);
+        // Its media was lost while the stream goes on: the subscriber subscribes again (Subscriber._reconnect).
+        if (subscriber && event.reason === 'networkDisconnected' && this.#streams.has(event.streamId)) subscriber._reconnect();
+        else if (subscriber) subscriber._end(event.reason);
         else this.#publishers.get(event.streamId)?._relayEnd(event.subscriberId);
         return;
       }

@@ -81,6 +81,8 @@ export const liveSubscribers = new Set<Subscriber>();
 
 /** How long a subscriber's media may take to connect before subscribe fails (1554 / 1013). */
 const CONNECT_TIMEOUT_MS = 20_000;
+/** Times in a row the SDK subscribes again after the server lost a subscription's media (see _reconnect). */
+const MAX_RECONNECTS = 3;
 
 export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   /** The container element (undefined with insertDefaultUI: false). */
@@ -96,6 +98,8 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
   /** To the SFU (routed), or to the publisher's browser (relayed: made once the subscriber id is known). */
   #link: RoutedLink | RelayedLink | null = null;
   #subscriberId: string | null = null;
+  /** Subscribes again since the last time the media connected. */
+  #reconnects = 0;
   #subscribeToAudio: boolean;
   #subscribeToVideo: boolean;
   #subscribeToCaptions: boolean;
@@ -298,6 +302,33 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#qualityDisabled = event === 'videoDisabled';
     if (this.#subscribeToVideo && this.stream.hasVideo) this.#ui.setVideoDisabled(this.#qualityDisabled);
     this.dispatchEvent(new VideoEnabledChangedEvent(event, this, 'quality'));
+  }
+
+  /**
+   * @internal Routed: the server ended this subscription's media while its stream goes on (the
+   * transport failed, or, in a cluster, the node serving it stopped). As OpenTok.js does for a lost
+   * subscriber connection: `disconnected`, then the same Subscriber subscribes again (a new
+   * subscription, through whichever node the session reaches now), and `connected` once media flows.
+   * After MAX_RECONNECTS attempts in a row without media it ends as before.
+   */
+  _reconnect(): void {
+    if (this.#destroyed) return;
+    if (this.#done || this.#ctx.mediaMode !== 'routed' || this.#reconnects >= MAX_RECONNECTS) {
+      this._end('networkDisconnected');
+      return;
+    }
+    this.#reconnects++;
+    log.debug('subscriber media lost: subscribing again');
+    clearTimeout(this.#timer);
+    this.#link?.close();
+    this.#link = null;
+    this.#ctx.unregisterSubscriber(this);
+    this.#subscriberId = null;
+    this.dispatchEvent(new OTEvent('disconnected', this));
+    this.#done = (error) => {
+      if (!error) this.#reconnects = 0;
+    };
+    void this.#start();
   }
 
   /** @internal The server ended this subscription, or its stream ended; `keepElement` when the app prevented the default. */

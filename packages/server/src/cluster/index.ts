@@ -5,15 +5,18 @@
 // single node.
 
 import { createHmac } from 'node:crypto';
+import { Gauge } from 'prom-client';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ArchiveManager } from '../archiving/archive-manager.js';
 import type { Logger } from '../logger.js';
+import type { MediaEngine } from '../media/index.js';
 import type { LoadMonitor } from '../ops/load-monitor.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { SignalingServer } from '../signaling/signaling-server.js';
+import { MEDIA_PATH, MediaSpan } from './media-span.js';
 import { nodeForwardedClient, type NodeAuthPurpose } from './node-auth.js';
 import { NodeRegistry, type NodeInfo, type NodeLoad } from './node-registry.js';
 import { registerRestForwarding } from './rest-forward.js';
@@ -28,6 +31,8 @@ export interface ClusterParts {
   archives: ArchiveManager;
   load: LoadMonitor;
   metrics: Metrics;
+  /** The SFU: with it, a session's subscribers on other nodes are served there (media-span.ts). */
+  media?: MediaEngine | null;
 }
 
 export class ClusterNode {
@@ -44,6 +49,7 @@ export class ClusterNode {
   readonly #nodeListeners = new Set<(urls: string[]) => void>();
   #lastForwarded: { packets: number; at: number } | null = null;
   #unsubscribe: (() => void)[] = [];
+  #span: MediaSpan | null = null;
 
   constructor(settings: ClusterSettings, logger: Logger) {
     this.settings = settings;
@@ -71,6 +77,21 @@ export class ClusterNode {
     return nodeForwardedClient(this.settings.secret, purpose, request);
   }
 
+  /**
+   * The node a signaling socket proxied here entered the cluster at (it serves that client's
+   * subscriptions: media-span.ts), or null (a direct socket, or no SFU to pipe from).
+   */
+  mediaNodeOf(request: IncomingMessage): string | null {
+    if (!this.settings.spanSessions) return null;
+    const entry = nodeForwardedClient(this.settings.secret, 'signaling', request)?.entryNode ?? null;
+    return entry === this.settings.nodeId ? null : entry;
+  }
+
+  /** Sessions spanning nodes: pipes and subscribers served for other homes (null until started). */
+  get mediaSpan(): MediaSpan | null {
+    return this.#span;
+  }
+
   /** Calls `listener` with the node list each time it changes (a node joined, drains, left or died). */
   onNodesChanged(listener: (urls: string[]) => void): () => void {
     this.#nodeListeners.add(listener);
@@ -80,6 +101,8 @@ export class ClusterNode {
   /** HTTP hooks: REST forwarding. Called while the app is built, before its routes. */
   registerHttp(app: FastifyInstance, archives: ArchiveManager, logger: Logger): void {
     registerRestForwarding(app, { nodeId: this.settings.nodeId, secret: this.settings.secret, registry: this.registry, archives, logger });
+    // Pipes and subscribers for sessions that span nodes: other nodes' requests.
+    app.post(MEDIA_PATH, async (request, reply) => (this.#span ? this.#span.handleHttp(request, reply) : reply.status(503).send({ code: 503, message: 'this node serves no media' })));
   }
 
   /** Signaling upgrades go through the router (local home, or a proxy to the home). */
@@ -98,6 +121,13 @@ export class ClusterNode {
   /** Joins the cluster: the node is published (and so takes sessions) from now on. */
   async start(parts: ClusterParts): Promise<void> {
     this.#parts = parts;
+    if (parts.media) {
+      const span = new MediaSpan({ nodeId: this.settings.nodeId, secret: this.settings.secret, registry: this.registry, sessions: parts.sessions, engine: parts.media, pipeIp: this.settings.pipeIp, logger: this.#log });
+      this.#span = span;
+      parts.sessions.remoteSubscriber = (subscription, nodeId) => span.remoteSubscriber(subscription, nodeId);
+      this.#unsubscribe.push(() => (parts.sessions.remoteSubscriber = null));
+      registerSpanMetrics(parts.metrics, span);
+    }
     // A session that ended here is placed afresh, by load, at its next connect.
     const onEnded = (session: { id: string }): void => void this.registry.releaseSession(session.id, this.settings.nodeId).catch((err: Error) => this.#log.warn({ err: err.message }, 'cannot release a session'));
     parts.sessions.on('sessionEnded', onEnded);
@@ -123,6 +153,8 @@ export class ClusterNode {
     this.#draining = true;
     await this.#heartbeat();
     this.#router?.close();
+    // After the sockets moved: the homes end what this node served, and their clients subscribe again elsewhere.
+    await this.#span?.drain();
   }
 
   async #heartbeat(): Promise<void> {
@@ -130,6 +162,7 @@ export class ClusterNode {
     try {
       await this.registry.publish(this.#info(await this.#load()));
       const nodes = await this.registry.liveNodes();
+      this.#span?.nodesAlive(new Set(nodes.map((n) => n.id)), new Set(nodes.filter((n) => !n.draining).map((n) => n.id)));
       await this.#failLostArchives(new Set(nodes.map((n) => n.id)));
       // Own URL first: a client retries where it was before trying the others.
       const others = nodes.filter((n) => n.id !== this.settings.nodeId && !n.draining).map((n) => n.publicUrl).sort();
@@ -182,8 +215,29 @@ export class ClusterNode {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const off of this.#unsubscribe) off();
+    this.#span?.close();
     this.#router?.close();
     await this.registry.withdraw(this.settings.nodeId).catch(() => {});
     await this.registry.close();
   }
+}
+
+/** Pipe figures on /metrics: how many pipes this node sends and receives, and their packets. */
+function registerSpanMetrics(metrics: Metrics, span: MediaSpan): void {
+  const registers = [metrics.registry];
+  new Gauge({ name: 'colloquy_cluster_pipes', help: 'RTP pipes between nodes (one per stream and node): out = sent from this home node, in = received here for subscribers served here', labelNames: ['direction'], registers, collect() {
+    const s = span.stats();
+    this.set({ direction: 'out' }, s.pipesOut);
+    this.set({ direction: 'in' }, s.pipesIn);
+  } });
+  new Gauge({ name: 'colloquy_cluster_pipe_packets', help: 'RTP packets through the open pipes (out: sent, in: received)', labelNames: ['direction'], registers, collect() {
+    const s = span.stats();
+    this.set({ direction: 'out' }, s.packetsSent);
+    this.set({ direction: 'in' }, s.packetsReceived);
+  } });
+  new Gauge({ name: 'colloquy_cluster_remote_subscribers', help: 'Subscriptions served for another home node (edge), and of this node\'s sessions served by other nodes (home)', labelNames: ['role'], registers, collect() {
+    const s = span.stats();
+    this.set({ role: 'edge' }, s.edgeSubscribers);
+    this.set({ role: 'home' }, s.remoteSubscriptions);
+  } });
 }

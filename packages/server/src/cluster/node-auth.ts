@@ -6,16 +6,19 @@
 //
 //   x-colloquy-node-auth:      <unix seconds>.<base64url HMAC-SHA256>
 //   x-colloquy-client-address: the address the first node saw (after its own proxy trust)
+//   x-colloquy-entry-node:     a proxied signaling socket: the node the client reached (covered by
+//                              the proof; the session's home asks that node to serve its subscriptions)
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 export const NODE_AUTH_HEADER = 'x-colloquy-node-auth';
 export const CLIENT_ADDRESS_HEADER = 'x-colloquy-client-address';
+export const ENTRY_NODE_HEADER = 'x-colloquy-entry-node';
 /** How far the signer's clock may be from ours (nodes run NTP), and how long a proof lasts. */
 export const NODE_AUTH_WINDOW_S = 60;
 
-export type NodeAuthPurpose = 'rest' | 'signaling';
+export type NodeAuthPurpose = 'rest' | 'signaling' | 'media';
 
 /** What a proof is bound to. */
 export interface NodeRequestLine {
@@ -24,18 +27,24 @@ export interface NodeRequestLine {
   /** The path and query exactly as sent (the receiving node's `request.url`). */
   url: string;
   clientAddress: string;
+  /** A proxied signaling socket: the node the client reached. */
+  entryNode?: string;
 }
 
 function mac(secret: string, line: NodeRequestLine, seconds: number): string {
   return createHmac('sha256', secret)
-    .update(`colloquy-cluster:${line.purpose}\n${seconds}\n${line.method.toUpperCase()} ${line.url}\n${line.clientAddress}`)
+    .update(`colloquy-cluster:${line.purpose}\n${seconds}\n${line.method.toUpperCase()} ${line.url}\n${line.clientAddress}${line.entryNode === undefined ? '' : `\n${line.entryNode}`}`)
     .digest('base64url');
 }
 
 /** The two headers of a request sent on to another node. */
 export function nodeAuthHeaders(secret: string, line: NodeRequestLine, nowMs = Date.now()): Record<string, string> {
   const seconds = Math.floor(nowMs / 1000);
-  return { [NODE_AUTH_HEADER]: `${seconds}.${mac(secret, line, seconds)}`, [CLIENT_ADDRESS_HEADER]: line.clientAddress };
+  return {
+    [NODE_AUTH_HEADER]: `${seconds}.${mac(secret, line, seconds)}`,
+    [CLIENT_ADDRESS_HEADER]: line.clientAddress,
+    ...(line.entryNode === undefined ? {} : { [ENTRY_NODE_HEADER]: line.entryNode }),
+  };
 }
 
 /** Whether `value` proves `line` now. */
@@ -54,9 +63,11 @@ export function isNodeAuth(secret: string, value: string | string[] | undefined,
  * The client a request another node sent on acts for: its address when the request carries a valid
  * proof for `purpose`, else null (an ordinary request: the caller works out the address itself).
  */
-export function nodeForwardedClient(secret: string, purpose: NodeAuthPurpose, request: IncomingMessage): { clientAddress: string } | null {
+export function nodeForwardedClient(secret: string, purpose: NodeAuthPurpose, request: IncomingMessage): { clientAddress: string; entryNode: string | null } | null {
   const clientAddress = request.headers[CLIENT_ADDRESS_HEADER];
   if (typeof clientAddress !== 'string' || clientAddress.length === 0 || clientAddress.length > 64) return null;
-  const line = { purpose, method: request.method ?? 'GET', url: request.url ?? '', clientAddress };
-  return isNodeAuth(secret, request.headers[NODE_AUTH_HEADER], line) ? { clientAddress } : null;
+  const entry = request.headers[ENTRY_NODE_HEADER];
+  if (entry !== undefined && (typeof entry !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(entry))) return null;
+  const line = { purpose, method: request.method ?? 'GET', url: request.url ?? '', clientAddress, ...(entry === undefined ? {} : { entryNode: entry }) };
+  return isNodeAuth(secret, request.headers[NODE_AUTH_HEADER], line) ? { clientAddress, entryNode: entry ?? null } : null;
 }

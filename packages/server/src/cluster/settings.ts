@@ -1,6 +1,7 @@
 // Cluster settings, read from the environment with the rest of the configuration (config.ts). With
 // no COLLOQUY_REDIS_URL the server is a single node and none of the cluster code runs.
 
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 
 export interface ClusterSettings {
@@ -18,6 +19,16 @@ export interface ClusterSettings {
   heartbeatMs: number;
   /** A node silent this long is dead (its Redis key expires), ms (`COLLOQUY_CLUSTER_NODE_TTL_MS`, default 3000). */
   nodeTtlMs: number;
+  /**
+   * The address this node's RTP pipes to other nodes bind and are reached at (`COLLOQUY_CLUSTER_PIPE_IP`;
+   * default the internal URL's host when it is an IP address, else 127.0.0.1): loopback or a private network.
+   */
+  pipeIp: string;
+  /**
+   * Sessions span nodes (`COLLOQUY_CLUSTER_SPAN_SESSIONS`, default on): a subscriber is served by the
+   * node its socket reached, the stream piped there; off, every subscriber is served by the home.
+   */
+  spanSessions: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -54,7 +65,7 @@ function httpUrl(name: string, raw: string): string {
 export function clusterSettings(env: Env): ClusterSettings | null {
   const redisUrl = str(env, 'COLLOQUY_REDIS_URL');
   if (redisUrl === null) {
-    for (const name of ['COLLOQUY_NODE_ID', 'COLLOQUY_CLUSTER_SECRET', 'COLLOQUY_INTERNAL_URL']) {
+    for (const name of ['COLLOQUY_NODE_ID', 'COLLOQUY_CLUSTER_SECRET', 'COLLOQUY_INTERNAL_URL', 'COLLOQUY_CLUSTER_PIPE_IP', 'COLLOQUY_CLUSTER_SPAN_SESSIONS']) {
       if (str(env, name) !== null) throw new ClusterSettingsError(`${name} is a cluster setting: it needs COLLOQUY_REDIS_URL`);
     }
     return null;
@@ -70,7 +81,13 @@ export function clusterSettings(env: Env): ClusterSettings | null {
   const heartbeatMs = int(env, 'COLLOQUY_CLUSTER_HEARTBEAT_MS', 1000, 100, 60_000);
   const nodeTtlMs = int(env, 'COLLOQUY_CLUSTER_NODE_TTL_MS', 3000, 300, 600_000);
   if (nodeTtlMs < heartbeatMs * 2) throw new ClusterSettingsError('COLLOQUY_CLUSTER_NODE_TTL_MS must be at least twice COLLOQUY_CLUSTER_HEARTBEAT_MS');
+  const pipeIp = str(env, 'COLLOQUY_CLUSTER_PIPE_IP') ?? defaultPipeIp(internal ?? publicUrl);
+  if (isIP(pipeIp) === 0) throw new ClusterSettingsError(`COLLOQUY_CLUSTER_PIPE_IP must be an IP address; got ${JSON.stringify(pipeIp)}`);
+  const span = (str(env, 'COLLOQUY_CLUSTER_SPAN_SESSIONS') ?? 'on').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(span)) throw new ClusterSettingsError(`COLLOQUY_CLUSTER_SPAN_SESSIONS must be on or off; got ${JSON.stringify(span)}`);
   return {
+    pipeIp,
+    spanSessions: span === 'on' || span === 'true' || span === '1',
     redisUrl,
     nodeId,
     publicUrl: httpUrl('COLLOQUY_PUBLIC_URL', publicUrl),
@@ -94,4 +111,14 @@ export function databaseFile(env: Env): string | null {
   const path = m[1]!.replace(/^\/\/(?=\/)/, '');
   if (!isAbsolute(path)) return resolve(path);
   return path;
+}
+
+/** The internal URL's host when it is an IP address (the nodes reach each other there), else loopback. */
+function defaultPipeIp(url: string): string {
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    return isIP(host) !== 0 ? host : '127.0.0.1';
+  } catch {
+    return '127.0.0.1';
+  }
 }

@@ -115,7 +115,8 @@ export class SignalingRouter {
     const url = home.internalUrl.replace(/^http/, 'ws') + SIGNALING_PATH;
     // The home records the client's address, not ours (the proof binds it).
     const clientAddress = this.#options.signaling.clientAddressOf(request);
-    const headers = nodeAuthHeaders(this.#options.secret, { purpose: 'signaling', method: 'GET', url: SIGNALING_PATH, clientAddress });
+    // The home serves this client's subscriptions from here (media-span.ts): we say who we are.
+    const headers = nodeAuthHeaders(this.#options.secret, { purpose: 'signaling', method: 'GET', url: SIGNALING_PATH, clientAddress, entryNode: this.#options.nodeId });
     const ua = request.headers['user-agent'];
     if (typeof ua === 'string') headers['user-agent'] = ua;
     const upstream = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: 5000 });

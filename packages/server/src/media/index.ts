@@ -9,6 +9,7 @@ export { Producer, KEYFRAME_REQUEST_INTERVAL_MS, type ProducerEvents, type RtpLi
 /** The packet type RtpListener receives (werift's), for code that records producers' RTP. */
 export type { RtpPacket } from 'werift';
 export { Consumer, type ConsumerEvents } from './consumer.js';
+export { PipeTransport, type PipeAddress, type PipeProducerParams, type PipeTransportStats } from './pipe-transport.js';
 /** Our SRTP/SRTCP (exported for benchmarks and tests of the packet path). */
 export { SrtpSession, SrtpProfile, SrtpError, type SrtpKeyingMaterial } from './srtp/index.js';
 /** @internal The subscriber send path over our SRTP, exported for bench/media/forward.bench.ts. */

@@ -33,6 +33,12 @@ export type ProducerEvents = {
  */
 export type RtpListener = (packet: RtpPacket) => void;
 
+/**
+ * Sees every packet of every layer the producer forwards (not while paused), with its layer: the
+ * sending end of a pipe to another node (pipe-transport.ts). Same rules as RtpListener.
+ */
+export type LayerListener = (packet: RtpPacket, layer: number) => void;
+
 /** At most one keyframe request per producer in this many milliseconds (Chromium answers each one). */
 export const KEYFRAME_REQUEST_INTERVAL_MS = 500;
 
@@ -106,6 +112,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   #consumers: Consumer[] = [];
   /** Raw-RTP listeners (archiving), same array discipline as consumers. */
   #rtpListeners: RtpListener[] = [];
+  /** Pipes to other nodes (every layer), same array discipline. */
+  #layerListeners: LayerListener[] = [];
 
   // Counters (packet path: plain number fields and preallocated per-layer arrays only).
   #packets = 0;
@@ -240,6 +248,14 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     if (this.#paused) return;
     const consumers = this.#consumers;
     for (let i = 0; i < consumers.length; i++) consumers[i]!.forward(packet, keyFrame, layer);
+    const pipes = this.#layerListeners;
+    for (let i = 0; i < pipes.length; i++) {
+      try {
+        pipes[i]!(packet, layer);
+      } catch (err) {
+        reportListenerError(err, 'rtp', 'Producer');
+      }
+    }
     // Raw-RTP listeners (recording) take one RTP stream: the top layer.
     if (layer !== this.layerCount - 1) return;
     const listeners = this.#rtpListeners;
@@ -264,6 +280,21 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.updateLayerDemand();
     return () => {
       this.#rtpListeners = this.#rtpListeners.filter((l) => l !== listener);
+      this.updateLayerDemand();
+    };
+  }
+
+  /**
+   * Hands every forwarded packet of every layer, with its layer index, to `listener` until the
+   * returned function is called or the producer closes. While one listens every layer stays on: the
+   * far end of a pipe picks layers per subscriber itself (mediasoup's PipeConsumer carries all).
+   */
+  addLayerListener(listener: LayerListener): () => void {
+    if (this.#closed) return () => {};
+    this.#layerListeners = [...this.#layerListeners, listener];
+    this.updateLayerDemand();
+    return () => {
+      this.#layerListeners = this.#layerListeners.filter((l) => l !== listener);
       this.updateLayerDemand();
     };
   }
@@ -393,6 +424,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     // stats stay alive when no one watches.
     needed[0] = true;
     if (this.#rtpListeners.length > 0) needed[this.layerCount - 1] = true;
+    if (this.#layerListeners.length > 0) needed.fill(true);
     for (const consumer of this.#consumers) {
       if (consumer.paused || consumer.closed || consumer.qualityDisabled) continue;
       const current = consumer.currentLayer;
@@ -608,6 +640,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     for (const consumer of [...this.#consumers]) consumer.handleProducerClose();
     this.#consumers = [];
     this.#rtpListeners = [];
+    this.#layerListeners = [];
     this.emit('close');
     this.removeAllListeners();
   }

@@ -8,6 +8,7 @@ import type { VideoCodecName } from './codecs.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
 import type { Producer } from './producer.js';
+import { PipeTransport } from './pipe-transport.js';
 import type { SrtpImplementation } from './srtp-path.js';
 import type { UplinkEstimation } from './bitrate-controller.js';
 import { PublisherTransport } from './publisher-transport.js';
@@ -41,6 +42,7 @@ export class Router extends TypedEmitter<RouterEvents> {
   readonly #publishers = new Map<string, PublisherTransport>();
   readonly #subscribers = new Map<string, SubscriberTransport>();
   readonly #producers = new Map<string, Producer>();
+  readonly #pipes = new Map<string, PipeTransport>();
   #closing: Promise<void> | undefined;
 
   /** @internal Made by MediaEngine.createRouter. */
@@ -94,11 +96,7 @@ export class Router extends TypedEmitter<RouterEvents> {
       logger: this.#logger,
     });
     this.#publishers.set(id, transport);
-    transport.on('producer', (producer) => {
-      this.#producers.set(producer.id, producer);
-      producer.on('close', () => this.#producers.delete(producer.id));
-      this.emit('producer', producer);
-    });
+    transport.on('producer', (producer) => this.#adoptProducer(producer));
     transport.on('close', () => this.#publishers.delete(id));
     return transport;
   }
@@ -118,6 +116,36 @@ export class Router extends TypedEmitter<RouterEvents> {
     this.#subscribers.set(id, transport);
     transport.on('close', () => this.#subscribers.delete(id));
     return transport;
+  }
+
+  /**
+   * A pipe to the router of another node (mediasoup's createPipeTransport): plain RTP over UDP on
+   * `listenIp`. Producers it makes with produce() are this router's, so its subscribers consume them.
+   */
+  async createPipeTransport(options: { id?: string; listenIp: string }): Promise<PipeTransport> {
+    this.#assertOpen();
+    const id = options.id ?? randomUUID();
+    if (this.#pipes.has(id)) throw new ColloquyError('conflict', `pipe ${id} exists`);
+    const pipe = await PipeTransport.open({ id, listenIp: options.listenIp, logger: this.#logger });
+    if (this.closed || this.#pipes.has(id)) {
+      pipe.close();
+      throw new ColloquyError(this.closed ? 'not-allowed' : 'conflict', this.closed ? `router ${this.id} is closed` : `pipe ${id} exists`);
+    }
+    this.#pipes.set(id, pipe);
+    pipe.on('producer', (producer) => this.#adoptProducer(producer));
+    pipe.on('close', () => this.#pipes.delete(id));
+    return pipe;
+  }
+
+  /** A producer of one of this router's transports: its subscribers may consume it until it closes. */
+  #adoptProducer(producer: Producer): void {
+    this.#producers.set(producer.id, producer);
+    producer.on('close', () => this.#producers.delete(producer.id));
+    this.emit('producer', producer);
+  }
+
+  get pipes(): PipeTransport[] {
+    return [...this.#pipes.values()];
   }
 
   #assertOpen(): void {
@@ -141,6 +169,7 @@ export class Router extends TypedEmitter<RouterEvents> {
       closed: this.closed,
       producerIds: [...this.#producers.keys()],
       transports: [...this.#publishers.values(), ...this.#subscribers.values()].map((t) => t.dump()),
+      pipes: [...this.#pipes.values()].map((p) => p.dump()),
     };
   }
 
@@ -150,6 +179,7 @@ export class Router extends TypedEmitter<RouterEvents> {
       // Subscribers first: their consumers detach before producers go away.
       const subscribers = [...this.#subscribers.values()].map((t) => t.close());
       const publishers = [...this.#publishers.values()].map((t) => t.close());
+      for (const pipe of [...this.#pipes.values()]) pipe.close();
       this.emit('close');
       this.removeAllListeners();
       await Promise.all([...subscribers, ...publishers]);

@@ -80,6 +80,8 @@ export interface ConnectionInit {
   ip: string;
   /** SDK name/version the client reported. */
   sdk: { name: string; version: string } | null;
+  /** Cluster: the node the client's socket entered the cluster at, when not this one (its media is served there). */
+  mediaNode?: string | null;
   signalRate: { capacity: number; perSecond: number };
   /** The token's initial_layout_class_list: the layout classes of the streams it publishes. */
   layoutClassList?: readonly string[];
@@ -96,6 +98,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   readonly userAgent: string;
   readonly ip: string;
   readonly sdk: { name: string; version: string } | null;
+  /** Cluster: the node that serves this client's new subscriptions (null: this node); a resume through another node changes it. */
+  mediaNode: string | null;
   readonly layoutClassList: readonly string[];
   /** Client-originated signals only; REST signals are not limited by it. */
   readonly signalBucket: TokenBucket;
@@ -113,6 +117,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.userAgent = init.userAgent;
     this.ip = init.ip;
     this.sdk = init.sdk;
+    this.mediaNode = init.mediaNode ?? null;
     this.layoutClassList = [...(init.layoutClassList ?? [])];
     this.signalBucket = new TokenBucket(init.signalRate.capacity, init.signalRate.perSecond);
   }

@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import type { MediaEngine } from '../media/index.js';
 import type { ArchiveMode, ArchiveResolution, MediaMode, Project, SessionRecord, Store } from '../store/index.js';
 import type { Connection } from './connection.js';
-import { Session, type ArchiveNotice, type PublishInit, type SessionEvents } from './session.js';
+import { Session, type ArchiveNotice, type PublishInit, type RemoteSubscriberFactory, type SessionEvents } from './session.js';
 import type { SubscribeOptions, SubscriberChanges } from './subscription.js';
 import type { Stream, StreamSummary } from './stream.js';
 import type { Subscription } from './subscription.js';
@@ -74,6 +74,8 @@ export interface ClientInfo {
   userAgent: string;
   ip: string;
   sdk: { name: string; version: string } | null;
+  /** Cluster: the node the socket entered at, when another node proxied it here. */
+  mediaNode?: string | null;
 }
 
 /**
@@ -241,6 +243,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
       userAgent: client.userAgent,
       ip: client.ip,
       sdk: client.sdk,
+      mediaNode: client.mediaNode ?? null,
       signalRate: this.#options.signalRate,
       layoutClassList: claims.initialLayoutClassList,
     });
@@ -349,6 +352,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
         engine: this.#options.media ?? null,
         connectTimeoutMs: this.#options.mediaConnectTimeoutMs ?? 20_000,
         disconnectGraceMs: this.#options.mediaDisconnectGraceMs ?? 10_000,
+        remoteSubscriber: (subscription, nodeId) => this.remoteSubscriber?.(subscription, nodeId) ?? null,
       },
       this.#log,
     );
@@ -427,7 +431,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   /** Routed: the subscriber's SDP answer. */
   async answer(connection: Connection, subscriberId: string, sdp: string): Promise<void> {
     const subscription = this.#ownSubscription(connection, subscriberId);
-    const transport = subscription.transport;
+    const transport = subscription.negotiation;
     if (!transport) throw invalid('answer is for routed sessions: in a relayed session answer the publisher through relay');
     try {
       await transport.acceptAnswer(sdp);
@@ -440,7 +444,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
   /** Routed, optional: a browser's trickled candidate for its publisher or subscriber transport. */
   async addIceCandidate(connection: Connection, target: { streamId?: string; subscriberId?: string }, candidate: IceCandidate | null): Promise<void> {
     const transport =
-      target.streamId !== undefined ? this.#ownStream(connection, target.streamId).transport : this.#ownSubscription(connection, target.subscriberId ?? '').transport;
+      target.streamId !== undefined ? this.#ownStream(connection, target.streamId).transport : this.#ownSubscription(connection, target.subscriberId ?? '').negotiation;
     if (!transport) throw invalid('iceCandidate is for routed sessions: in a relayed session send candidates through relay');
     await transport.addRemoteCandidate(candidate);
   }
@@ -559,6 +563,9 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
    * (OpenTok.js tells a newcomer the session is being recorded). Archiving sets this; by default none.
    */
   activeArchiveNotices: (sessionId: string) => ArchiveNotice[] = () => [];
+
+  /** Cluster mode (cluster/media-span.ts): serves a subscription on the node its subscriber entered at. */
+  remoteSubscriber: RemoteSubscriberFactory | null = null;
 
   /** Whether live captions run for a session (captions/ sets this); a session starting live applies it. */
   captionsRunning: (sessionId: string) => boolean = () => false;

@@ -12,7 +12,7 @@ import type { MediaEngine, Router } from '../media/index.js';
 import type { SessionRecord } from '../store/index.js';
 import { Connection, type ConnectionInit, type SignalDelivery } from './connection.js';
 import { Stream } from './stream.js';
-import { Subscription, type SubscribeOptions, type SubscriptionEndReason } from './subscription.js';
+import { Subscription, type RemoteSubscriberMedia, type SubscribeOptions, type SubscriptionEndReason } from './subscription.js';
 import { TypedEmitter } from '../typed-emitter.js';
 
 /** What archiving sends to a session's clients (OpenTok.js archiveStarted / archiveStopped). */
@@ -52,7 +52,15 @@ export interface SessionMediaOptions {
   connectTimeoutMs: number;
   /** How long a connected transport may stay `disconnected` before it ends (ms). */
   disconnectGraceMs: number;
+  /**
+   * Cluster: the media of a subscription whose subscriber entered the cluster at another node,
+   * served by that node (cluster/media-span.ts); null: served here.
+   */
+  remoteSubscriber?: RemoteSubscriberFactory;
 }
+
+/** Makes the remote media of a subscription served by `nodeId`, or null to serve it here. */
+export type RemoteSubscriberFactory = (subscription: Subscription, nodeId: string) => RemoteSubscriberMedia | null;
 
 /** Streams one connection may publish at once (a camera and a screen share, with room to spare). */
 export const MAX_STREAMS_PER_CONNECTION = 8;
@@ -306,9 +314,17 @@ export class Session extends TypedEmitter<SessionEvents> {
       return { subscription };
     }
     try {
-      const transport = this.#routerFor().createSubscriberTransport({ id: subscription.id });
-      subscription.attachTransport(transport);
-      const sdp = await transport.createOffer();
+      // Cluster: a subscriber that reached another node is served by that node's SFU (the stream is piped there once).
+      const remote = connection.mediaNode === null ? null : (this.#media.remoteSubscriber?.(subscription, connection.mediaNode) ?? null);
+      let sdp: string;
+      if (remote) {
+        subscription.attachRemote(remote);
+        sdp = await remote.createOffer();
+      } else {
+        const transport = this.#routerFor().createSubscriberTransport({ id: subscription.id });
+        subscription.attachTransport(transport);
+        sdp = await transport.createOffer();
+      }
       if (subscription.closed) throw new ColloquyError('not-allowed', 'The subscription ended while it was being set up', 1501);
       return { subscription, sdp };
     } catch (err) {

@@ -6,7 +6,7 @@
 
 import type { StreamDestroyedReason } from '@colloquy/protocol';
 import { randomUUID } from 'node:crypto';
-import type { Consumer, SubscriberTransport } from '../media/index.js';
+import type { Consumer, IceCandidateInit, SubscriberTransport } from '../media/index.js';
 import type { Connection } from './connection.js';
 import type { Stream } from './stream.js';
 import { TransportWatch } from './transport-watch.js';
@@ -57,6 +57,24 @@ export interface SubscriberChanges {
   captions?: boolean;
 }
 
+/**
+ * Cluster (a session spanning nodes): the subscription's media is served by another node's SFU
+ * (the node the subscriber's socket entered the cluster at), which receives the stream once over a
+ * pipe. The home keeps the subscription; this object carries its negotiation and changes there
+ * (cluster/media-span.ts).
+ */
+export interface RemoteSubscriberMedia {
+  /** The node that serves the media. */
+  readonly nodeId: string;
+  /** Consumes the stream on that node and returns its SDP offer. */
+  createOffer(): Promise<string>;
+  acceptAnswer(sdp: string): Promise<void>;
+  addRemoteCandidate(candidate: IceCandidateInit | null): Promise<void>;
+  /** Pauses and preferences, as on a local transport's consumers. */
+  update(state: { audio: boolean; video: boolean; preferredResolution: { width: number; height: number } | null; preferredFrameRate: number | null }): void;
+  close(): void;
+}
+
 /** Relayed: offers, answers and candidates one subscription may carry (ICE restarts included). */
 export const MAX_RELAY_MESSAGES = 400;
 
@@ -73,6 +91,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   #preferredFrameRate: number | null;
   readonly #audioFallbackEnabled: boolean;
   #transport: SubscriberTransport | null = null;
+  #remote: RemoteSubscriberMedia | null = null;
   #relayed = 0;
   #closed = false;
   readonly #connectTimeoutMs: number;
@@ -105,6 +124,11 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     return this.#subscribeToVideo;
   }
 
+  /** OpenTok.js's audioFallbackEnabled: may the SFU switch this subscriber's video off on a weak downlink? */
+  get audioFallbackEnabled(): boolean {
+    return this.#audioFallbackEnabled;
+  }
+
   get subscribeToCaptions(): boolean {
     return this.#subscribeToCaptions;
   }
@@ -120,6 +144,26 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
 
   get consumers(): Consumer[] {
     return this.#transport?.consumers ?? [];
+  }
+
+  /** Served by another node of the cluster (null: here, or relayed). */
+  get remote(): RemoteSubscriberMedia | null {
+    return this.#remote;
+  }
+
+  /** Routed: where the subscriber's answer and candidates go (a transport here, or another node). */
+  get negotiation(): Pick<SubscriberTransport, 'acceptAnswer' | 'addRemoteCandidate'> | null {
+    return this.#transport ?? this.#remote;
+  }
+
+  /** Routed, media on another node: takes ownership of it (closed with the subscription). */
+  attachRemote(remote: RemoteSubscriberMedia): void {
+    this.#remote = remote;
+    this.#updateRemote();
+  }
+
+  #updateRemote(): void {
+    this.#remote?.update({ audio: this.#subscribeToAudio, video: this.#subscribeToVideo, preferredResolution: this.#preferredResolution, preferredFrameRate: this.#preferredFrameRate });
   }
 
   /** Routed: takes ownership of the transport and consumes the stream's producers on it. */
@@ -198,6 +242,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
 
   /** Hands the preferred resolution and frame rate to the video consumers. */
   #applyPreferences(): void {
+    this.#updateRemote();
     for (const consumer of this.consumers) {
       if (consumer.kind !== 'video') continue;
       consumer.setPreferredResolution(this.#preferredResolution);
@@ -206,6 +251,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   }
 
   #applyPauses(): void {
+    this.#updateRemote();
     for (const consumer of this.consumers) {
       const wanted = consumer.kind === 'audio' ? this.#subscribeToAudio : this.#subscribeToVideo;
       if (wanted) consumer.resume();
@@ -230,6 +276,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
       relayed: this.#relayed,
       closed: this.#closed,
       transport: this.#transport?.dump() ?? null,
+      ...(this.#remote ? { mediaNode: this.#remote.nodeId } : {}),
     };
   }
 
@@ -242,5 +289,6 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.emit('close', reason);
     this.removeAllListeners();
     void transport?.close();
+    this.#remote?.close();
   }
 }

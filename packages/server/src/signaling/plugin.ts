@@ -4,6 +4,7 @@
 import { SIGNALING_PATH } from '@colloquy/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 import { turnCredentials } from '../ops/turn-credentials.js';
 import { clientAddress, type ProxyTrust } from '../proxy-trust.js';
 import type { AppContext } from '../rest/context.js';
@@ -38,7 +39,7 @@ export function registerSignaling(
       maxConnectionsPerSession: ctx.config.maxConnectionsPerSession,
       joinsPerSecond: ctx.config.joinsPerSecond,
       ...(turn ? { iceServers: (connectionId: string) => [turnCredentials(turn, connectionId)] } : {}),
-      ...(cluster ? { clusterNodes: () => cluster.nodeUrls } : {}),
+      ...(cluster ? { clusterNodes: () => cluster.nodeUrls, mediaNode: (request: IncomingMessage) => cluster.mediaNodeOf(request) } : {}),
     },
     ctx.logger,
   );

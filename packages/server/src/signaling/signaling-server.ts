@@ -61,6 +61,8 @@ export interface SignalingOptions extends ChannelOptions {
   joinsPerSecond: number;
   /** Cluster mode: the public URLs of the live nodes, told to clients on connect (ConnectResult.nodes). */
   clusterNodes?: () => string[];
+  /** Cluster mode: the node a proxied socket entered the cluster at (its subscriptions are served there); null: here. */
+  mediaNode?: (request: IncomingMessage) => string | null;
 }
 
 export const DEFAULT_SIGNALING_OPTIONS: Omit<SignalingOptions, 'resumeGraceMs' | 'heartbeatMs' | 'heartbeatTimeoutMs' | 'clockSkewSeconds'> = {
@@ -95,6 +97,7 @@ const PING_FRAME = textFrame(JSON.stringify({ type: 'ping' } satisfies OutgoingM
 interface Peer {
   ws: WebSocket;
   ip: string;
+  mediaNode: string | null;
   userAgent: string;
   channel: Channel | null;
   /** Its connect waits for admission (join rate). */
@@ -218,6 +221,7 @@ export class SignalingServer {
     const peer: Peer = {
       ws,
       ip: this.#options.clientAddress(request),
+      mediaNode: this.#options.mediaNode?.(request) ?? null,
       userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512),
       channel: null,
       joining: false,
@@ -381,7 +385,7 @@ export class SignalingServer {
       return;
     }
     const version = Math.max(...[message.version, ...(message.versions ?? [])].filter((v) => PROTOCOL_VERSIONS.includes(v)));
-    const { session, connection } = this.#sessions.join(record, claims, { userAgent: peer.userAgent, ip: peer.ip, sdk: message.sdk ?? null });
+    const { session, connection } = this.#sessions.join(record, claims, { userAgent: peer.userAgent, ip: peer.ip, sdk: message.sdk ?? null, mediaNode: peer.mediaNode });
     const suppressed = message.connectionEventsSuppressed === true;
     const broadcast = version >= PROTOCOL_VERSION_2 ? this.#broadcastOf(session) : null;
     const channel = new Channel(session, connection, this.#options, this.#log, (c) => this.#channels.delete(c.connection.id), suppressed, broadcast);
@@ -428,6 +432,8 @@ export class SignalingServer {
       channel.end('networkDisconnected');
       return;
     }
+    // Cluster: its next subscriptions are served by the node its socket reaches now.
+    channel.connection.mediaNode = peer.mediaNode;
     const replaced = this.#bind(peer, channel);
     if (replaced) {
       const old = this.#peers.get(replaced);

@@ -12,96 +12,11 @@ import { startPostgres, type TestPostgres } from '@colloquy/testing/postgres';
 import { PROTOCOL_VERSION, SIGNALING_PATH } from '@colloquy/protocol';
 import { signJwt } from '@colloquy/tokens';
 import { Redis } from 'ioredis';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decoding, logOf, servePage, until } from './cluster-page.js';
 import { WebSocket } from 'ws';
-
-/** The app page: loads opentok.js from the node given in `?node=`, and connects there. */
-const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>cluster</title>
-<script>
-const node = new URLSearchParams(location.search).get('node');
-document.write('<script src="' + node + '/v2/js/opentok.js"><\\/script>');
-</script>
-<script>
-window.log = [];
-window.subs = new Map();
-const err = (e) => (e ? { code: e.code, name: e.name, message: e.message } : null);
-window.join = (apiKey, sessionId, token) => new Promise((resolve) => {
-  const session = OT.initSession(apiKey, sessionId, { serverUrl: node });
-  window.session = session;
-  session.on({
-    streamCreated: (e) => {
-      log.push({ type: 'streamCreated', streamId: e.stream.streamId, at: Date.now() });
-      const sub = session.subscribe(e.stream, document.body, { insertMode: 'append', width: 160, height: 120 }, (x) => log.push({ type: 'subscribed', streamId: e.stream.streamId, error: err(x) }));
-      window.subs.set(e.stream.streamId, sub);
-    },
-    streamDestroyed: (e) => { log.push({ type: 'streamDestroyed', streamId: e.stream.streamId, reason: e.reason, at: Date.now() }); window.subs.delete(e.stream.streamId); },
-    signal: (e) => log.push({ type: 'signal', signalType: e.type, data: e.data, at: Date.now() }),
-    sessionReconnecting: () => log.push({ type: 'sessionReconnecting', at: Date.now() }),
-    sessionReconnected: () => log.push({ type: 'sessionReconnected', at: Date.now() }),
-    sessionDisconnected: (e) => log.push({ type: 'sessionDisconnected', reason: e.reason, at: Date.now() }),
-  });
-  session.connect(token, (e) => resolve(e ? err(e) : { connectionId: session.connection.connectionId }));
-});
-window.publish = () => new Promise((resolve) => {
-  const publisher = OT.initPublisher(document.body, { insertMode: 'append', width: 160, height: 120 });
-  window.publisher = publisher;
-  session.publish(publisher, (e) => resolve(e ? { error: err(e) } : { streamId: publisher.stream.streamId }));
-});
-window.subStats = async () => {
-  const out = {};
-  for (const [id, sub] of window.subs) {
-    let report;
-    try { report = await sub.getRtcStatsReport(); } catch (e) { continue; }
-    report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') out[id] = { framesDecoded: s.framesDecoded || 0, width: s.frameWidth || 0 }; });
-  }
-  return out;
-};
-</script></head><body></body></html>`;
-
-interface LogEntry {
-  type: string;
-  streamId?: string;
-  signalType?: string;
-  data?: string;
-  reason?: string;
-  at?: number;
-}
-
-const logOf = (p: TestPage): Promise<LogEntry[]> => p.page.evaluate(() => (window as unknown as { log: LogEntry[] }).log);
-const statsOf = (p: TestPage): Promise<Record<string, { framesDecoded: number; width: number }>> =>
-  p.page.evaluate(() => (window as unknown as { subStats: () => Promise<Record<string, { framesDecoded: number; width: number }>> }).subStats());
-
-async function until<T>(check: () => Promise<T | undefined | null | false>, what: string, timeoutMs: number, page?: TestPage[]): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) {
-      const logs = page ? await Promise.all(page.map((p) => logOf(p).catch(() => []))) : [];
-      throw new Error(`timed out (${timeoutMs} ms) waiting for ${what}; page logs ${JSON.stringify(logs).slice(-1500)}; errors ${page?.flatMap((p) => p.errors).join('; ')}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** Resolves once `page` decodes `streamId` (width > 0) with framesDecoded rising by `frames`. */
-async function decoding(page: TestPage, streamId: string, frames: number, timeoutMs: number, pages: TestPage[]): Promise<void> {
-  let first: number | null = null;
-  await until(
-    async () => {
-      const s = (await statsOf(page))[streamId];
-      if (!s || s.width === 0 || s.framesDecoded === 0) return false;
-      first ??= s.framesDecoded;
-      return s.framesDecoded >= first + frames;
-    },
-    `decoding of ${streamId}`,
-    timeoutMs,
-    pages,
-  );
-}
 
 /** A raw protocol connection (no SDK) to `node`: its connect reply, and every message after it. */
 async function rawConnection(
@@ -156,9 +71,7 @@ describe('cluster: three nodes, one Redis, one database', () => {
     });
     redis = new Redis(cluster.redis.url);
     browser = await launchChromium();
-    app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE));
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}/app.html`;
+    ({ server: app, url: appUrl } = await servePage());
   }, 120_000);
 
   afterAll(async () => {
@@ -291,9 +204,13 @@ describe('cluster: three nodes, one Redis, one database', () => {
     watcher.close();
     const back = await until(async () => (await logOf(page)).find((e) => e.type === 'sessionReconnected' && e.at! >= stoppedAt)?.at, 'sessionReconnected', 20_000, pages);
     expect(await connectionId()).toBe(before);
-    // Nothing was lost: no stream ended on either page, and the media (on the home node) kept flowing.
+    // No stream ended on either page, and both decode again: the page's subscription was served by
+    // the stopped node (the node its socket reached), so the home ended it as a network drop and the
+    // SDK subscribed again through the node the page reached now (Subscriber disconnected/connected).
     for (const p of pages) expect((await logOf(p)).filter((e) => e.type === 'streamDestroyed')).toEqual([]);
     await Promise.all([decoding(page, streams[page === pages[0] ? 1 : 0], 10, 30_000, pages), decoding(other, streams[other === pages[0] ? 1 : 0], 10, 30_000, pages)]);
+    const resubscribed = (await logOf(page)).filter((e) => (e.type === 'subscriberDisconnected' || e.type === 'subscriberConnected') && e.at! >= stoppedAt).map((e) => e.type);
+    expect(resubscribed).toEqual(['subscriberDisconnected', 'subscriberConnected']);
     console.log(`cluster: the page proxied through a node stopped with SIGTERM resumed after ${back - stoppedAt} ms`);
   }, 60_000);
 

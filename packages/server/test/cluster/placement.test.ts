@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leastLoaded, NodeRegistry, type NodeInfo } from '../../src/cluster/index.js';
 import { clusterSettings, databaseFile, type ClusterSettings } from '../../src/cluster/settings.js';
-import { CLIENT_ADDRESS_HEADER, isNodeAuth, NODE_AUTH_HEADER, nodeAuthHeaders, nodeForwardedClient } from '../../src/cluster/node-auth.js';
+import { CLIENT_ADDRESS_HEADER, ENTRY_NODE_HEADER, isNodeAuth, NODE_AUTH_HEADER, nodeAuthHeaders, nodeForwardedClient } from '../../src/cluster/node-auth.js';
 import type { IncomingMessage } from 'node:http';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
@@ -31,6 +31,13 @@ describe('cluster settings', () => {
     const settings = clusterSettings(base)!;
     expect(settings).toMatchObject({ nodeId: 'n1', publicUrl: 'http://10.0.0.1:3000', internalUrl: 'http://10.0.0.1:3000', heartbeatMs: 1000, nodeTtlMs: 3000 });
     expect(clusterSettings({ ...base, COLLOQUY_INTERNAL_URL: 'http://192.168.0.1:3000' })!.internalUrl).toBe('http://192.168.0.1:3000');
+    // Pipes to other nodes bind the internal address when it is an IP, else loopback, or what is set.
+    expect(settings.pipeIp).toBe('10.0.0.1');
+    expect(clusterSettings({ ...base, COLLOQUY_INTERNAL_URL: 'http://node1.internal:3000' })!.pipeIp).toBe('127.0.0.1');
+    expect(clusterSettings({ ...base, COLLOQUY_CLUSTER_PIPE_IP: '192.168.0.7' })!.pipeIp).toBe('192.168.0.7');
+    // Sessions span nodes unless turned off.
+    expect(settings.spanSessions).toBe(true);
+    expect(clusterSettings({ ...base, COLLOQUY_CLUSTER_SPAN_SESSIONS: 'off' })!.spanSessions).toBe(false);
     for (const [name, value, message] of [
       ['COLLOQUY_REDIS_URL', 'localhost:6379', /redis:\/\//],
       ['COLLOQUY_NODE_ID', '', /COLLOQUY_NODE_ID/],
@@ -39,6 +46,8 @@ describe('cluster settings', () => {
       ['COLLOQUY_PUBLIC_URL', 'ftp://x', /http/],
       ['COLLOQUY_CLUSTER_SECRET', 'short', /at least 16/],
       ['COLLOQUY_CLUSTER_NODE_TTL_MS', '1500', /twice/],
+      ['COLLOQUY_CLUSTER_PIPE_IP', 'node1', /COLLOQUY_CLUSTER_PIPE_IP/],
+      ['COLLOQUY_CLUSTER_SPAN_SESSIONS', 'maybe', /COLLOQUY_CLUSTER_SPAN_SESSIONS/],
     ] as const) {
       expect(() => loadConfig({ ...base, [name]: value }), `${name}=${value}`).toThrow(message);
     }
@@ -69,7 +78,16 @@ describe('cluster settings', () => {
     // On an incoming request: the client address is what the proof names, and only then.
     const request = (h: Record<string, string>) => ({ method: 'GET', url: '/v2/signaling', headers: h }) as unknown as IncomingMessage;
     const signed = nodeAuthHeaders(SECRET, { purpose: 'signaling', method: 'GET', url: '/v2/signaling', clientAddress: '203.0.113.7' });
-    expect(nodeForwardedClient(SECRET, 'signaling', request(signed))).toEqual({ clientAddress: '203.0.113.7' });
+    expect(nodeForwardedClient(SECRET, 'signaling', request(signed))).toEqual({ clientAddress: '203.0.113.7', entryNode: null });
+    // A proxied socket names the node it entered at (that node serves its subscriptions): covered by the proof.
+    const entered = nodeAuthHeaders(SECRET, { purpose: 'signaling', method: 'GET', url: '/v2/signaling', clientAddress: '203.0.113.7', entryNode: 'n2' });
+    expect(entered[ENTRY_NODE_HEADER]).toBe('n2');
+    expect(nodeForwardedClient(SECRET, 'signaling', request(entered))).toEqual({ clientAddress: '203.0.113.7', entryNode: 'n2' });
+    expect(nodeForwardedClient(SECRET, 'signaling', request({ ...entered, [ENTRY_NODE_HEADER]: 'n3' }))).toBeNull();
+    expect(nodeForwardedClient(SECRET, 'signaling', request({ ...signed, [ENTRY_NODE_HEADER]: 'n2' }))).toBeNull();
+    expect(nodeForwardedClient(SECRET, 'signaling', request({ ...entered, [ENTRY_NODE_HEADER]: 'bad node id!' }))).toBeNull();
+    // Media requests between nodes are their own purpose: a signaling proof does not open them.
+    expect(nodeForwardedClient(SECRET, 'media', request(signed))).toBeNull();
     expect(nodeForwardedClient(SECRET, 'signaling', request({ ...signed, [CLIENT_ADDRESS_HEADER]: '10.0.0.1' }))).toBeNull();
     expect(nodeForwardedClient(SECRET, 'rest', request(signed))).toBeNull();
     expect(nodeForwardedClient(SECRET, 'signaling', request({ [CLIENT_ADDRESS_HEADER]: '203.0.113.7' }))).toBeNull();

@@ -1,0 +1,564 @@
+// Sessions that span nodes. A session's signaling and state live on its home node, but a subscriber
+// whose socket reached another node (the "edge", which proxies the socket to the home) has its
+// media served by that node's SFU: the home pipes each stream the edge's subscribers watch to the
+// edge ONCE (media/pipe-transport.ts: plain RTP over UDP, every layer), and the edge fans it out to
+// its own subscribers. So a 1→1000 webinar spreads its downlink over the nodes its viewers reached.
+//
+// The home drives; the edge obeys. Every step is a request from one node to the other on
+// POST /v2/cluster/media (authenticated with the cluster secret, node-auth.ts):
+//
+//   home → edge  openPipe     the home's pipe address and the stream's producers → the edge's pipe address
+//                subscribe    a subscriber transport on the edge consuming the piped producers → its SDP offer
+//                answer / candidate / update / unsubscribe       the subscriber's negotiation and changes
+//                producerPaused                                   a server-side mute (forceMute) of a piped producer
+//                closePipe    the last of the edge's subscribers of that stream left, or the stream ended
+//   edge → home  subscriberLost   the subscriber's transport failed (the home ends the subscription)
+//                videoQuality     the edge's downlink allocator's warnings (videoDisableWarning …)
+//
+// One pipe per (stream, edge node): the home keeps the subscriptions each pipe serves and closes it
+// with the last one. A node that dies (its Redis key expired) takes its pipes with it: the home
+// ends the subscriptions that node served, an edge drops what it received from a dead home.
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ColloquyError, invalid } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { IceCandidateInit, MediaEngine, PipeAddress, PipeProducerParams, PipeTransport, Router, SubscriberTransport, VideoCodecName } from '../media/index.js';
+import type { SessionManager } from '../sessions/session-manager.js';
+import type { RemoteSubscriberMedia, Subscription } from '../sessions/subscription.js';
+import { TransportWatch } from '../sessions/transport-watch.js';
+import { nodeAuthHeaders, nodeForwardedClient } from './node-auth.js';
+import type { NodeRegistry } from './node-registry.js';
+
+export const MEDIA_PATH = '/v2/cluster/media';
+const REQUEST_TIMEOUT_MS = 10_000;
+/** As a local subscriber transport (SessionManager's defaults). */
+const CONNECT_TIMEOUT_MS = 20_000;
+const DISCONNECT_GRACE_MS = 10_000;
+
+export interface MediaSpanOptions {
+  nodeId: string;
+  secret: string;
+  registry: NodeRegistry;
+  sessions: SessionManager;
+  engine: MediaEngine;
+  /** The address this node's pipes bind (and other nodes send to). */
+  pipeIp: string;
+  logger: Logger;
+}
+
+/** A subscriber's pauses and preferences, sent with subscribe and each update. */
+interface SubscriberState {
+  audio: boolean;
+  video: boolean;
+  preferredResolution: { width: number; height: number } | null;
+  preferredFrameRate: number | null;
+}
+
+/** The home's end of one pipe: one stream to one edge node. */
+interface HomePipe {
+  key: string;
+  sessionId: string;
+  streamId: string;
+  nodeId: string;
+  /** The subscriptions it serves. */
+  users: Set<string>;
+  ready: Promise<void>;
+  transport: PipeTransport | null;
+  closed: boolean;
+  off: Array<() => void>;
+}
+
+/** The edge's end: the piped producers of one stream. */
+interface EdgePipe {
+  key: string;
+  sessionId: string;
+  home: string;
+  transport: PipeTransport;
+}
+
+interface EdgeSubscriber {
+  id: string;
+  sessionId: string;
+  home: string;
+  transport: SubscriberTransport;
+  watch: TransportWatch;
+}
+
+export interface MediaSpanStats {
+  /** Pipes this node sends (home) and receives (edge). */
+  pipesOut: number;
+  pipesIn: number;
+  /** Subscriptions of this node's sessions served by other nodes, and subscribers served here for other homes. */
+  remoteSubscriptions: number;
+  edgeSubscribers: number;
+  packetsSent: number;
+  packetsReceived: number;
+  /** Per pipe, for the Inspector and tests: stream, far node, direction, packets. */
+  pipes: Array<{ streamId: string; node: string; direction: 'out' | 'in'; packets: number; users?: number }>;
+}
+
+export class MediaSpan {
+  readonly #o: MediaSpanOptions;
+  readonly #log: Logger;
+  readonly #homePipes = new Map<string, HomePipe>();
+  readonly #remote = new Map<string, RemoteSubscription>();
+  readonly #edgeRouters = new Map<string, Router>();
+  readonly #edgePipes = new Map<string, EdgePipe>();
+  readonly #edgeSubscribers = new Map<string, EdgeSubscriber>();
+  #closed = false;
+  /** The live, non-draining nodes at the last heartbeat (null: not known yet). */
+  #live: ReadonlySet<string> | null = null;
+
+  constructor(options: MediaSpanOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ module: 'cluster', node: options.nodeId });
+  }
+
+  get nodeId(): string {
+    return this.#o.nodeId;
+  }
+
+  // ---- home side ----
+
+  /** SessionManager's remoteSubscriber hook: the media of `subscription`, served by `nodeId`. */
+  remoteSubscriber(subscription: Subscription, nodeId: string): RemoteSubscriberMedia | null {
+    // A node that is gone (or draining away) cannot serve it: this node does, as before.
+    if (this.#closed || nodeId === this.#o.nodeId || (this.#live !== null && !this.#live.has(nodeId))) return null;
+    const remote = new RemoteSubscription(this, subscription, nodeId);
+    this.#remote.set(subscription.id, remote);
+    return remote;
+  }
+
+  /** @internal The pipe of `subscription`'s stream to `nodeId`, opened if needed; the subscription counts as its user. */
+  async usePipe(subscription: Subscription, nodeId: string): Promise<void> {
+    const stream = subscription.stream;
+    const sessionId = subscription.connection.sessionId;
+    const key = `${stream.id}\n${nodeId}`;
+    let pipe = this.#homePipes.get(key);
+    if (!pipe || pipe.closed) {
+      const created: HomePipe = { key, sessionId, streamId: stream.id, nodeId, users: new Set(), ready: Promise.resolve(), transport: null, closed: false, off: [] };
+      created.ready = this.#openPipe(created, subscription);
+      // A failed open is not kept: the next subscriber tries again.
+      created.ready.catch(() => this.#closePipe(created, false));
+      this.#homePipes.set(key, created);
+      pipe = created;
+    }
+    pipe.users.add(subscription.id);
+    await pipe.ready;
+  }
+
+  async #openPipe(pipe: HomePipe, subscription: Subscription): Promise<void> {
+    const stream = subscription.stream;
+    const router = this.#o.sessions.live(pipe.sessionId)?.router;
+    if (!router || router.closed || stream.closed) throw new ColloquyError('not-found', 'The stream has ended', 1501);
+    const transport = await router.createPipeTransport({ listenIp: this.#o.pipeIp });
+    pipe.transport = transport;
+    if (pipe.closed) {
+      transport.close();
+      throw new ColloquyError('not-allowed', 'The subscription ended while it was being set up', 1501);
+    }
+    const producers = stream.producers.filter((p) => !p.closed);
+    const params = producers.map((p) => transport.consume(p));
+    // A server-side mute of the publisher (forceMute) pauses the edge's producer too.
+    for (const producer of producers) {
+      const pause = (): void => void this.#post(pipe.nodeId, { op: 'producerPaused', sessionId: pipe.sessionId, streamId: pipe.streamId, producerId: producer.id, paused: true }).catch(() => {});
+      const resume = (): void => void this.#post(pipe.nodeId, { op: 'producerPaused', sessionId: pipe.sessionId, streamId: pipe.streamId, producerId: producer.id, paused: false }).catch(() => {});
+      producer.on('pause', pause);
+      producer.on('resume', resume);
+      pipe.off.push(() => {
+        producer.off('pause', pause);
+        producer.off('resume', resume);
+      });
+    }
+    const onStreamClose = (): void => this.#closePipe(pipe, true);
+    stream.once('close', onStreamClose);
+    pipe.off.push(() => stream.off('close', onStreamClose));
+    const answer = (await this.#post(pipe.nodeId, {
+      op: 'openPipe',
+      sessionId: pipe.sessionId,
+      streamId: pipe.streamId,
+      videoCodec: router.videoCodec,
+      homeAddress: transport.localAddress,
+      producers: params,
+      paused: producers.filter((p) => p.paused).map((p) => p.id),
+    })) as { address: PipeAddress };
+    if (pipe.closed) {
+      // Its last user left while the edge opened it: the edge's end goes too (our closePipe may have come first).
+      void this.#post(pipe.nodeId, { op: 'closePipe', sessionId: pipe.sessionId, streamId: pipe.streamId }).catch(() => {});
+      throw new ColloquyError('not-allowed', 'The subscription ended while it was being set up', 1501);
+    }
+    transport.connect(answer.address);
+    this.#log.info({ sessionId: pipe.sessionId, streamId: pipe.streamId, node: pipe.nodeId, local: transport.localAddress, remote: answer.address }, 'pipe opened');
+  }
+
+  /** @internal A subscription served remotely ended: its pipe closes with its last user. */
+  releasePipe(subscription: Subscription, nodeId: string): void {
+    this.#remote.delete(subscription.id);
+    const pipe = this.#homePipes.get(`${subscription.stream.id}\n${nodeId}`);
+    if (!pipe) return;
+    pipe.users.delete(subscription.id);
+    if (pipe.users.size === 0) this.#closePipe(pipe, true);
+  }
+
+  #closePipe(pipe: HomePipe, tellEdge: boolean): void {
+    if (this.#homePipes.get(pipe.key) === pipe) this.#homePipes.delete(pipe.key);
+    if (pipe.closed) return;
+    pipe.closed = true;
+    for (const off of pipe.off) off();
+    pipe.transport?.close();
+    if (tellEdge) void this.#post(pipe.nodeId, { op: 'closePipe', sessionId: pipe.sessionId, streamId: pipe.streamId }).catch(() => {});
+    this.#log.info({ sessionId: pipe.sessionId, streamId: pipe.streamId, node: pipe.nodeId }, 'pipe closed');
+  }
+
+  // ---- requests between nodes ----
+
+  /** @internal Sends one request to another node's MEDIA_PATH; rejects with a ColloquyError. */
+  async post(nodeId: string, body: Record<string, unknown>): Promise<unknown> {
+    return this.#post(nodeId, body);
+  }
+
+  async #post(nodeId: string, body: Record<string, unknown>): Promise<unknown> {
+    const node = await this.#o.registry.node(nodeId).catch(() => null);
+    if (!node) throw new ColloquyError('unavailable', `node ${nodeId} is not in the cluster`, 1501);
+    const headers = nodeAuthHeaders(this.#o.secret, { purpose: 'media', method: 'POST', url: MEDIA_PATH, clientAddress: this.#o.nodeId });
+    headers['content-type'] = 'application/json';
+    let answer: Response;
+    try {
+      answer = await fetch(node.internalUrl + MEDIA_PATH, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    } catch (err) {
+      throw new ColloquyError('unavailable', `node ${nodeId} did not answer (${(err as Error).message})`, 1501);
+    }
+    const text = await answer.text();
+    let json: Record<string, unknown> = {};
+    try {
+      if (text) json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      json = { message: text.slice(0, 200) };
+    }
+    if (!answer.ok) throw new ColloquyError(answer.status === 404 ? 'not-found' : answer.status === 400 ? 'invalid' : 'unavailable', `node ${nodeId}: ${String(json['message'] ?? answer.status)}`, 1501);
+    return json;
+  }
+
+  /** POST MEDIA_PATH: a request of another node (node-auth proof required: 403 without). */
+  async handleHttp(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const from = nodeForwardedClient(this.#o.secret, 'media', request.raw);
+    if (!from) return reply.status(403).send({ code: 403, message: 'node-to-node only' });
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || typeof (body as { op?: unknown }).op !== 'string') return reply.status(400).send({ code: 400, message: 'op missing' });
+    try {
+      return await this.#handle(from.clientAddress, body as Record<string, unknown>);
+    } catch (err) {
+      const e = err instanceof ColloquyError ? err : null;
+      const status = e?.kind === 'invalid' ? 400 : e?.kind === 'not-found' ? 404 : e?.kind === 'conflict' ? 409 : 503;
+      if (status === 503) this.#log.warn({ err: (err as Error).message, op: (body as { op: string }).op, from: from.clientAddress }, 'media request failed');
+      return reply.status(status).send({ code: status, message: (err as Error).message });
+    }
+  }
+
+  async #handle(from: string, b: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.#closed) throw new ColloquyError('unavailable', 'node shutting down');
+    switch (b['op']) {
+      case 'openPipe':
+        return { address: await this.#edgeOpenPipe(from, b) };
+      case 'closePipe': {
+        // Only the home that opened a pipe closes it.
+        const pipe = this.#edgePipes.get(edgeKey(str(b, 'sessionId'), str(b, 'streamId')));
+        if (pipe?.home === from) pipe.transport.close();
+        return {};
+      }
+      case 'producerPaused': {
+        const pipe = this.#edgePipes.get(edgeKey(str(b, 'sessionId'), str(b, 'streamId')));
+        const producer = pipe?.home === from ? pipe.transport.producers.find((p) => p.id === str(b, 'producerId')) : undefined;
+        if (producer) b['paused'] === true ? producer.pause() : producer.resume();
+        return {};
+      }
+      case 'subscribe':
+        return { sdp: await this.#edgeSubscribe(from, b) };
+      case 'answer':
+        await this.#edgeSubscriber(from, b).transport.acceptAnswer(str(b, 'sdp', 100_000));
+        return {};
+      case 'candidate': {
+        const candidate = b['candidate'];
+        if (candidate !== null && (typeof candidate !== 'object' || typeof (candidate as { candidate?: unknown }).candidate !== 'string')) throw invalid('candidate must be an ICE candidate or null');
+        await this.#edgeSubscriber(from, b).transport.addRemoteCandidate(candidate as IceCandidateInit | null);
+        return {};
+      }
+      case 'update':
+        applyState(this.#edgeSubscriber(from, b).transport, state(b['state']));
+        return {};
+      case 'unsubscribe': {
+        const subscriber = this.#edgeSubscribers.get(str(b, 'subscriptionId'));
+        if (subscriber?.home === from) void subscriber.transport.close();
+        return {};
+      }
+      case 'subscriberLost':
+      case 'videoQuality': {
+        const remote = this.#remote.get(str(b, 'subscriptionId'));
+        if (!remote || remote.nodeId !== from) return {};
+        if (b['op'] === 'subscriberLost') remote.subscription.close('networkDisconnected');
+        else remote.videoQuality(str(b, 'event'));
+        return {};
+      }
+      default:
+        throw invalid(`unknown op ${JSON.stringify(b['op'])}`);
+    }
+  }
+
+  // ---- edge side ----
+
+  async #edgeOpenPipe(home: string, b: Record<string, unknown>): Promise<PipeAddress> {
+    const sessionId = str(b, 'sessionId');
+    const streamId = str(b, 'streamId');
+    const videoCodec = str(b, 'videoCodec') as VideoCodecName;
+    if (videoCodec !== 'VP8' && videoCodec !== 'H264') throw invalid('videoCodec must be VP8 or H264');
+    const homeAddress = b['homeAddress'] as PipeAddress;
+    const producers = b['producers'];
+    if (!Array.isArray(producers) || producers.length === 0 || producers.length > 4) throw invalid('producers: 1 to 4 expected');
+    const paused = Array.isArray(b['paused']) ? (b['paused'] as unknown[]) : [];
+    const key = edgeKey(sessionId, streamId);
+    this.#edgePipes.get(key)?.transport.close(); // a home that opens again replaces the old one
+    let router = this.#edgeRouters.get(sessionId);
+    if (!router || router.closed) {
+      router = this.#o.engine.createRouter({ id: `pipe:${sessionId}`, videoCodec });
+      this.#edgeRouters.set(sessionId, router);
+    }
+    const transport = await router.createPipeTransport({ listenIp: this.#o.pipeIp });
+    try {
+      transport.connect(homeAddress);
+      for (const params of producers as PipeProducerParams[]) {
+        if (typeof params !== 'object' || params === null || typeof params.id !== 'string' || (params.kind !== 'audio' && params.kind !== 'video') || typeof params.codec?.mimeType !== 'string' || !Array.isArray(params.rids) || !Array.isArray(params.extensionUris)) {
+          throw invalid('a piped producer needs id, kind, codec, rids and extensionUris');
+        }
+        const producer = transport.produce({ ...params, streamId: params.streamId ?? streamId });
+        if (paused.includes(producer.id)) producer.pause();
+      }
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+    const pipe: EdgePipe = { key, sessionId, home, transport };
+    this.#edgePipes.set(key, pipe);
+    transport.on('close', () => {
+      if (this.#edgePipes.get(key) === pipe) this.#edgePipes.delete(key);
+      this.#dropIdleRouter(sessionId);
+    });
+    return transport.localAddress;
+  }
+
+  async #edgeSubscribe(home: string, b: Record<string, unknown>): Promise<string> {
+    const sessionId = str(b, 'sessionId');
+    const id = str(b, 'subscriptionId');
+    const pipe = this.#edgePipes.get(edgeKey(sessionId, str(b, 'streamId')));
+    const router = this.#edgeRouters.get(sessionId);
+    if (!pipe || pipe.home !== home || !router) throw new ColloquyError('not-found', 'no pipe for this stream here');
+    if (this.#edgeSubscribers.has(id)) throw new ColloquyError('conflict', 'subscription exists');
+    const transport = router.createSubscriberTransport({ id });
+    const consumers = transport.consume(pipe.transport.producers);
+    for (const consumer of consumers) {
+      if (consumer.kind !== 'video') continue;
+      consumer.audioFallback = b['audioFallback'] === true;
+      consumer.screenShare = b['screenShare'] === true;
+      consumer.on('qualityWarning', (warning) => this.#toHome(home, { op: 'videoQuality', subscriptionId: id, event: warning ? 'videoDisableWarning' : 'videoDisableWarningLifted' }));
+      consumer.on('qualityDisabled', (off) => this.#toHome(home, { op: 'videoQuality', subscriptionId: id, event: off ? 'videoDisabled' : 'videoEnabled' }));
+    }
+    applyState(transport, state(b['state']));
+    const watch = new TransportWatch(transport, {
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      disconnectGraceMs: DISCONNECT_GRACE_MS,
+      onConnected: () => {},
+      onLost: () => {
+        if (this.#edgeSubscribers.get(id)?.transport === transport) this.#toHome(home, { op: 'subscriberLost', subscriptionId: id });
+        void transport.close();
+      },
+    });
+    const subscriber: EdgeSubscriber = { id, sessionId, home, transport, watch };
+    this.#edgeSubscribers.set(id, subscriber);
+    transport.on('close', () => {
+      watch.stop();
+      if (this.#edgeSubscribers.get(id) === subscriber) this.#edgeSubscribers.delete(id);
+      this.#dropIdleRouter(sessionId);
+    });
+    return transport.createOffer();
+  }
+
+  #edgeSubscriber(home: string, b: Record<string, unknown>): EdgeSubscriber {
+    const subscriber = this.#edgeSubscribers.get(str(b, 'subscriptionId'));
+    if (!subscriber || subscriber.home !== home) throw new ColloquyError('not-found', 'no such subscriber here');
+    return subscriber;
+  }
+
+  #toHome(home: string, body: Record<string, unknown>): void {
+    void this.#post(home, body).catch((err: Error) => this.#log.debug({ err: err.message, op: body['op'] }, 'cannot tell the home'));
+  }
+
+  /** An edge router with no pipe and no subscriber left goes. */
+  #dropIdleRouter(sessionId: string): void {
+    const router = this.#edgeRouters.get(sessionId);
+    if (!router || router.pipes.length > 0 || router.transportCount > 0) return;
+    this.#edgeRouters.delete(sessionId);
+    void router.close();
+  }
+
+  // ---- node deaths, stats, close ----
+
+  /**
+   * The live nodes at a heartbeat: pipes to and from nodes that are gone end; new subscriptions are
+   * served only by `open` nodes (live and not draining).
+   */
+  nodesAlive(live: ReadonlySet<string>, open: ReadonlySet<string> = live): void {
+    this.#live = open;
+    for (const remote of [...this.#remote.values()]) {
+      if (!live.has(remote.nodeId)) {
+        this.#log.warn({ subscriptionId: remote.subscription.id, node: remote.nodeId }, 'the node serving a subscription is gone');
+        remote.subscription.close('networkDisconnected');
+      }
+    }
+    for (const pipe of [...this.#homePipes.values()]) if (!live.has(pipe.nodeId)) this.#closePipe(pipe, false);
+    for (const subscriber of [...this.#edgeSubscribers.values()]) if (!live.has(subscriber.home)) void subscriber.transport.close();
+    for (const pipe of [...this.#edgePipes.values()]) if (!live.has(pipe.home)) pipe.transport.close();
+  }
+
+  /**
+   * SIGTERM: the subscribers this node serves for other homes go now (their sockets, proxied here,
+   * were just closed): each home ends the subscription as a network drop, which its client hears
+   * after it resumed through another node, and subscribes again there. New pipes are refused.
+   */
+  async drain(): Promise<void> {
+    const subscribers = [...this.#edgeSubscribers.values()];
+    this.#closed = true;
+    await Promise.all(subscribers.map((s) => this.#post(s.home, { op: 'subscriberLost', sessionId: s.sessionId, subscriptionId: s.id }).catch(() => {})));
+    for (const s of subscribers) void s.transport.close();
+  }
+
+  stats(): MediaSpanStats {
+    const pipes: MediaSpanStats['pipes'] = [];
+    let packetsSent = 0;
+    let packetsReceived = 0;
+    for (const pipe of this.#homePipes.values()) {
+      const packets = pipe.transport?.getStats().packetsSent ?? 0;
+      packetsSent += packets;
+      pipes.push({ streamId: pipe.streamId, node: pipe.nodeId, direction: 'out', packets, users: pipe.users.size });
+    }
+    for (const pipe of this.#edgePipes.values()) {
+      const packets = pipe.transport.getStats().packetsReceived;
+      packetsReceived += packets;
+      pipes.push({ streamId: pipe.key.split('\n')[1]!, node: pipe.home, direction: 'in', packets });
+    }
+    return { pipesOut: this.#homePipes.size, pipesIn: this.#edgePipes.size, remoteSubscriptions: this.#remote.size, edgeSubscribers: this.#edgeSubscribers.size, packetsSent, packetsReceived, pipes };
+  }
+
+  /** Forwarded packets of the edge routers' subscribers (this node's share of spanning sessions). */
+  edgeRouters(): Router[] {
+    return [...this.#edgeRouters.values()];
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const pipe of [...this.#homePipes.values()]) this.#closePipe(pipe, true);
+    for (const router of this.#edgeRouters.values()) void router.close();
+    this.#edgeRouters.clear();
+  }
+}
+
+/** The home's handle on a subscription served by another node. */
+class RemoteSubscription implements RemoteSubscriberMedia {
+  readonly nodeId: string;
+  readonly subscription: Subscription;
+  readonly #span: MediaSpan;
+  #state: SubscriberState = { audio: true, video: true, preferredResolution: null, preferredFrameRate: null };
+  #created = false;
+  #closed = false;
+  /** Requests after subscribe go in order (an update never overtakes the subscribe or another update). */
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(span: MediaSpan, subscription: Subscription, nodeId: string) {
+    this.#span = span;
+    this.subscription = subscription;
+    this.nodeId = nodeId;
+  }
+
+  #send(body: Record<string, unknown>): Promise<unknown> {
+    const next = this.#chain.then(() => this.#span.post(this.nodeId, { sessionId: this.subscription.connection.sessionId, subscriptionId: this.subscription.id, ...body }));
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+
+  async createOffer(): Promise<string> {
+    await this.#span.usePipe(this.subscription, this.nodeId);
+    if (this.#closed) throw new ColloquyError('not-allowed', 'The subscription ended while it was being set up', 1501);
+    const stream = this.subscription.stream;
+    const answer = (await this.#send({
+      op: 'subscribe',
+      streamId: stream.id,
+      state: this.#state,
+      audioFallback: this.subscription.audioFallbackEnabled && stream.subscriberAudioFallback,
+      screenShare: stream.videoType === 'screen',
+    })) as { sdp?: unknown };
+    if (typeof answer.sdp !== 'string') throw new ColloquyError('unavailable', `node ${this.nodeId} gave no offer`, 1501);
+    this.#created = true;
+    return answer.sdp;
+  }
+
+  async acceptAnswer(sdp: string): Promise<void> {
+    await this.#send({ op: 'answer', sdp });
+  }
+
+  async addRemoteCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    await this.#send({ op: 'candidate', candidate });
+  }
+
+  update(next: SubscriberState): void {
+    this.#state = { ...next };
+    if (this.#created && !this.#closed) void this.#send({ op: 'update', state: this.#state }).catch(() => {});
+  }
+
+  videoQuality(event: string): void {
+    if (event === 'videoDisableWarning' || event === 'videoDisableWarningLifted' || event === 'videoDisabled' || event === 'videoEnabled') {
+      if (!this.subscription.closed) this.subscription.connection.deliverVideoQuality(this.subscription.id, this.subscription.stream.id, event);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    void this.#send({ op: 'unsubscribe' }).catch(() => {});
+    this.#span.releasePipe(this.subscription, this.nodeId);
+  }
+}
+
+function edgeKey(sessionId: string, streamId: string): string {
+  return `${sessionId}\n${streamId}`;
+}
+
+function str(b: Record<string, unknown>, name: string, max = 512): string {
+  const value = b[name];
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) throw invalid(`${name} must be a string of 1 to ${max} characters`);
+  return value;
+}
+
+function state(raw: unknown): SubscriberState {
+  if (typeof raw !== 'object' || raw === null) throw invalid('state missing');
+  const s = raw as Record<string, unknown>;
+  const size = (v: unknown): { width: number; height: number } | null => {
+    if (v === null || v === undefined) return null;
+    const r = v as { width?: unknown; height?: unknown };
+    if (!Number.isInteger(r.width) || !Number.isInteger(r.height)) throw invalid('preferredResolution must be { width, height }');
+    return { width: r.width as number, height: r.height as number };
+  };
+  const fps = s['preferredFrameRate'];
+  if (fps !== null && fps !== undefined && (typeof fps !== 'number' || !(fps > 0))) throw invalid('preferredFrameRate must be a positive number or null');
+  return { audio: s['audio'] !== false, video: s['video'] !== false, preferredResolution: size(s['preferredResolution']), preferredFrameRate: typeof fps === 'number' ? fps : null };
+}
+
+/** Pauses and preferences onto an edge transport's consumers (as Subscription does for its own). */
+function applyState(transport: SubscriberTransport, s: SubscriberState): void {
+  for (const consumer of transport.consumers) {
+    const wanted = consumer.kind === 'audio' ? s.audio : s.video;
+    if (wanted) consumer.resume();
+    else consumer.pause();
+    if (consumer.kind !== 'video') continue;
+    consumer.setPreferredResolution(s.preferredResolution);
+    consumer.setPreferredFrameRate(s.preferredFrameRate);
+  }
+}
+

@@ -1,0 +1,152 @@
+// A session that spans nodes (cluster/media-span.ts, media/pipe-transport.ts): redis-server and three
+// `colloquy serve` processes on loopback. The session's home is n1, where a werift client publishes
+// real VP8 + Opus. Two werift subscribers reach n2 and a Chromium page reaches n3: each is served by
+// the SFU of the node it reached, which gets the stream ONCE over an RTP pipe from n1 (one pipe to
+// n2 for its two subscribers). The nodes' /metrics prove where media flows; the page decodes the
+// video; the pipes close with the last subscriber of a node, with a node that dies (SIGKILL of n3:
+// the page subscribes again through the node it resumed at) and with the stream.
+
+import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
+import { CLUSTER_SECRET, startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
+import { makeTestMedia } from '@colloquy/testing/media';
+import { ProtocolClient } from '@colloquy/testing/protocol';
+import { Redis } from 'ioredis';
+import type { Server } from 'node:http';
+import OpenTok from 'opentok';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MEDIA_PATH } from '../../src/cluster/media-span.js';
+import { nodeAuthHeaders } from '../../src/cluster/node-auth.js';
+import { decoding, logOf, servePage, until } from './cluster-page.js';
+
+/** One figure of a node's /metrics: the sum of the series of `name` whose labels contain `labels`. */
+async function metric(node: ClusterNodeProcess, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (m && m[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+describe('cluster: a session spanning nodes', () => {
+  let cluster: TestCluster;
+  let browser: TestBrowser;
+  let app: Server;
+  let appUrl: string;
+  let redis: Redis;
+  const clients: ProtocolClient[] = [];
+
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+    redis = new Redis(cluster.redis.url);
+    browser = await launchChromium();
+    ({ server: app, url: appUrl } = await servePage());
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await browser?.close();
+    await new Promise((resolve) => app?.close(resolve));
+    redis?.disconnect();
+    await cluster?.close();
+  }, 60_000);
+
+  it('takes media requests from nodes of the cluster only, and checks them', async () => {
+    const node = cluster.nodes[1]!;
+    const post = (body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+      fetch(`${node.url}${MEDIA_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    expect((await post({ op: 'openPipe' })).status).toBe(403);
+    const signed = (secret: string): Record<string, string> => nodeAuthHeaders(secret, { purpose: 'media', method: 'POST', url: MEDIA_PATH, clientAddress: 'n1' });
+    expect((await post({ op: 'openPipe' }, signed('not-the-cluster-secret-0123'))).status).toBe(403);
+    // A signaling proof does not open media requests.
+    expect((await post({ op: 'openPipe' }, nodeAuthHeaders(CLUSTER_SECRET, { purpose: 'signaling', method: 'POST', url: MEDIA_PATH, clientAddress: 'n1' }))).status).toBe(403);
+    expect((await post({ op: 'nope' }, signed(CLUSTER_SECRET))).status).toBe(400);
+    expect((await post({ op: 'openPipe', sessionId: 's', streamId: 'x', videoCodec: 'AV1', producers: [] }, signed(CLUSTER_SECRET))).status).toBe(400);
+    expect((await post({ op: 'subscribe', sessionId: 's', streamId: 'x', subscriptionId: 'y', state: {} }, signed(CLUSTER_SECRET))).status).toBe(404);
+  });
+
+  it('serves each subscriber from the node it reached, over one pipe per node, and closes the pipes after', async () => {
+    const [home, edge2, edge3] = cluster.nodes as [ClusterNodeProcess, ClusterNodeProcess, ClusterNodeProcess];
+    const ot = new OpenTok(cluster.apiKey, cluster.apiSecret, home.url);
+    const sessionId = await new Promise<string>((resolve, reject) => ot.createSession({ mediaMode: 'routed' }, (err, s) => (err ? reject(err) : resolve(s!.sessionId))));
+    // The session's home is n1 (placed before anyone connects, as placement would write it).
+    await redis.set(`colloquy:session:${sessionId}:home`, home.id);
+    const token = (data: string): string => ot.generateToken(sessionId, { role: 'publisher', data });
+    const join = async (node: ClusterNodeProcess, name: string): Promise<ProtocolClient> => {
+      const client = await ProtocolClient.join(node.url, sessionId, token(name));
+      clients.push(client);
+      return client;
+    };
+
+    const publisherClient = await join(home, 'publisher');
+    const { streamId, publisher } = await publisherClient.publish({ media: makeTestMedia({ seconds: 4, gop: 60, bitrate: '500k' }), name: 'webinar' });
+    const plisBefore = publisher.pliReceived;
+
+    // Two subscribers on n2: one pipe n1 → n2 feeds both.
+    const viewers = [await join(edge2, 'viewer-a'), await join(edge2, 'viewer-b')];
+    const subs = [];
+    for (const viewer of viewers) subs.push(await viewer.subscribe(streamId));
+    // A Chromium page on n3 subscribes (the page's streamCreated handler) and decodes.
+    const page: TestPage = await browser.newPage();
+    await page.page.goto(`${appUrl}?node=${encodeURIComponent(edge3.url)}`);
+    const joined = (await page.page.evaluate(([k, s, t]) => (window as unknown as { join: (...a: string[]) => Promise<{ connectionId?: string }> }).join(k!, s!, t!), [cluster.apiKey, sessionId, token('viewer-c')])) as { connectionId?: string };
+    expect(joined.connectionId, JSON.stringify(joined)).toBeTruthy();
+    await decoding(page, streamId, 15, 60_000, [page]);
+
+    // The werift subscribers on n2 get the real VP8 stream: keyframes and a steady flow.
+    for (const { peer } of subs) {
+      await until(async () => peer.of('video').some((p) => p.keyFrameStart) && peer.of('video').length > 100 && peer.of('audio').length > 50, 'VP8 and Opus at a subscriber on n2', 30_000, [page]);
+    }
+    // Keyframe requests of the edges' consumers crossed the pipes back to the publisher.
+    expect(publisher.pliReceived).toBeGreaterThan(plisBefore);
+
+    // Where the media flows, from each node's own figures.
+    expect(await metric(home, 'colloquy_cluster_pipes', 'direction="out"')).toBe(2);
+    expect(await metric(home, 'colloquy_cluster_remote_subscribers', 'role="home"')).toBe(3);
+    expect(await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"')).toBe(1);
+    expect(await metric(edge2, 'colloquy_cluster_remote_subscribers', 'role="edge"')).toBe(2);
+    expect(await metric(edge3, 'colloquy_cluster_pipes', 'direction="in"')).toBe(1);
+    expect(await metric(edge3, 'colloquy_cluster_remote_subscribers', 'role="edge"')).toBe(1);
+    // n2 and n3 forward to their subscribers; n1 forwards to no subscriber (it only feeds the pipes).
+    await until(async () => (await metric(edge2, 'colloquy_forwarded_packets_total')) > 200 && (await metric(edge3, 'colloquy_forwarded_packets_total')) > 100, 'forwarding on n2 and n3', 20_000, [page]);
+    expect(await metric(home, 'colloquy_forwarded_packets_total')).toBe(0);
+    const piped2 = await metric(edge2, 'colloquy_cluster_pipe_packets', 'direction="in"');
+    const forwarded2 = await metric(edge2, 'colloquy_forwarded_packets_total');
+    const pipedOut = await metric(home, 'colloquy_cluster_pipe_packets', 'direction="out"');
+    expect(piped2).toBeGreaterThan(100);
+    expect(pipedOut).toBeGreaterThanOrEqual(piped2);
+    // Two subscribers on n2 from one pipe: n2 sends about twice what it receives.
+    expect(forwarded2).toBeGreaterThan(piped2 * 1.5);
+
+    // One of n2's subscribers leaves: the pipe stays for the other.
+    await viewers[0]!.request({ type: 'unsubscribe', subscriberId: subs[0]!.subscriberId });
+    await until(async () => (await metric(edge2, 'colloquy_cluster_remote_subscribers', 'role="edge"')) === 1, 'one subscriber left on n2', 15_000);
+    expect(await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"')).toBe(1);
+    const before = subs[1]!.peer.of('video').length;
+    await until(async () => subs[1]!.peer.of('video').length > before + 30, 'media still flowing to the other n2 subscriber', 15_000);
+    // The last one leaves (its client disconnects): the pipe to n2 closes at both ends.
+    await viewers[1]!.close();
+    await until(async () => (await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"')) === 0 && (await metric(home, 'colloquy_cluster_pipes', 'direction="out"')) === 1, 'the pipe to n2 closed', 15_000);
+
+    // n3 dies (SIGKILL) with the page's media on it: once its Redis key expired the home drops the
+    // pipe and ends the subscription as a network drop; the page, resumed through another node,
+    // subscribes again there (Subscriber disconnected, connected) and decodes the stream again.
+    const killedAt = Date.now();
+    edge3.child.kill('SIGKILL');
+    await edge3.exited;
+    await until(async () => (await logOf(page)).find((e) => e.type === 'subscriberConnected' && e.at! >= killedAt), 'the page subscribed again', 30_000, [page]);
+    expect((await logOf(page)).filter((e) => e.at! >= killedAt).map((e) => e.type)).toContain('subscriberDisconnected');
+    await decoding(page, streamId, 10, 30_000, [page]);
+    // Served now by the node its socket reached (n1 itself, or n2 over a new pipe): no pipe to n3 is left.
+    const out = await metric(home, 'colloquy_cluster_pipes', 'direction="out"');
+    expect(out).toBe(await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"'));
+    expect(await metric(home, 'colloquy_cluster_remote_subscribers', 'role="home"')).toBe(out);
+    console.log(`span: the page was back on its stream ${Date.now() - killedAt} ms after its media node was killed (served by ${out === 1 ? 'n2 over a pipe' : 'n1'})`);
+
+    // The publisher leaves: the stream ends, and with it any pipe; the page sees streamDestroyed.
+    await publisherClient.close();
+    await until(async () => (await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"')) === 0 && (await metric(home, 'colloquy_cluster_pipes', 'direction="out"')) === 0, 'every pipe closed', 15_000);
+    await until(async () => (await logOf(page)).find((e) => e.type === 'streamDestroyed' && e.streamId === streamId), 'streamDestroyed on the page', 15_000, [page]);
+  }, 180_000);
+});

@@ -1,0 +1,131 @@
+// PipeTransport (media/pipe-transport.ts): two routers linked by a pipe on loopback, as two nodes
+// of a cluster are. Every layer of a producer crosses with its layer, the far end's producer feeds
+// its own consumers, a keyframe request goes back to the publisher's producer for the right layer,
+// sender reports cross, and closing either side ends the far producers.
+
+import { RtpHeader, RtpPacket } from 'werift';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Consumer, type OutgoingHeader } from '../../src/media/consumer.js';
+import type { MediaEngine, Producer } from '../../src/media/index.js';
+import { Producer as ProducerClass } from '../../src/media/producer.js';
+import { waitUntil } from '@colloquy/testing/media';
+import { newEngine } from './helpers.js';
+
+const SSRC = [0x1000, 0x2000];
+
+function vp8(keyFrame: boolean): Buffer {
+  if (!keyFrame) return Buffer.from([0x10, 0x01, 0, 0, 1, 2, 3]);
+  const p = Buffer.alloc(12);
+  p[0] = 0x10;
+  p[4] = 0x9d;
+  p[5] = 0x01;
+  p[6] = 0x2a;
+  p.writeUInt16LE(320, 7);
+  p.writeUInt16LE(180, 9);
+  return p;
+}
+
+const seq = [100, 20_000];
+function packet(layer: number, keyFrame: boolean): RtpPacket {
+  const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq[layer]!++ & 0xffff, timestamp: 3000 * seq[layer]!, ssrc: SSRC[layer]!, marker: true });
+  header.extension = true;
+  header.extensions = [{ id: 4, payload: Buffer.from([0x55]) }];
+  return new RtpPacket(header, vp8(keyFrame));
+}
+
+describe('PipeTransport', () => {
+  let engine: MediaEngine;
+  afterEach(async () => {
+    await engine?.close();
+  });
+
+  it('carries every layer once, feeds the far router, and brings keyframe requests and sender reports across', async () => {
+    engine = newEngine();
+    const home = engine.createRouter({ id: 'home' });
+    const edge = engine.createRouter({ id: 'edge' });
+    const plis: number[] = [];
+    const producer = new ProducerClass({
+      id: 'video-1',
+      kind: 'video',
+      codec: { name: 'VP8', mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 },
+      ssrc: 0,
+      rids: ['q', 'h'],
+      streamId: 'stream-1',
+      extensionUris: [undefined, undefined, undefined, undefined, 'urn:3gpp:video-orientation'],
+      link: { sendPli: (ssrc) => plis.push(ssrc), receiveStats: () => undefined, nackCount: () => 0 },
+    });
+    const out = await home.createPipeTransport({ listenIp: '127.0.0.1' });
+    const into = await edge.createPipeTransport({ listenIp: '127.0.0.1' });
+    out.connect(into.localAddress);
+    into.connect(out.localAddress);
+    const params = out.consume(producer);
+    expect(() => out.consume(producer)).toThrow(/already piped/);
+    const far: Producer = into.produce(JSON.parse(JSON.stringify(params)));
+    // The far producer is the edge router's own: its subscriber transports may consume it.
+    expect(edge.getProducer('video-1')).toBe(far);
+    expect(far.layerCount).toBe(2);
+    expect(far.extensionUris[4]).toBe('urn:3gpp:video-orientation');
+
+    // Two local consumers on the edge, one per layer: one pipe feeds both.
+    const got: Array<{ consumer: string; ssrc: number; length: number }> = [];
+    const consumers = ['low', 'high'].map((id, i) => {
+      const c = new Consumer({ id, producer: far, ssrc: 0xabc0 + i });
+      c.setNegotiated({ payloadType: 98, mid: String(i), extensionIds: new Map() });
+      c.connect({ sendRtp: (payload: Buffer, header: OutgoingHeader) => got.push({ consumer: id, ssrc: header.ssrc, length: payload.length }) });
+      c.setPreferredResolution(i === 0 ? { width: 100, height: 100 } : null);
+      return c;
+    });
+    // Both layers are on at the publisher while a pipe listens.
+    expect(producer.layers.every((l) => l.active)).toBe(true);
+
+    // Joining consumers asked the far producer for keyframes: the request crossed back to the home producer.
+    await waitUntil(() => plis.length > 0 || out.getStats().pliReceived > 0, 5000, 'a keyframe request across the pipe');
+    for (let i = 0; i < 5; i++) {
+      producer.receive(packet(0, i === 0), 0);
+      producer.receive(packet(1, i === 0), 1);
+    }
+    await waitUntil(() => into.getStats().packetsReceived === 10, 5000, 'ten packets across');
+    expect(out.getStats()).toMatchObject({ packetsSent: 10, consumed: 1 });
+    // Each far layer kept its own SSRC (base + layer), so layer switches on the edge work.
+    const layers = far.layers;
+    expect(layers[1]!.ssrc - layers[0]!.ssrc).toBe(1);
+    expect(layers[0]!.ssrc).toBe(params.ssrcBase);
+    await waitUntil(() => got.length >= 10, 5000, 'the edge consumers forwarding');
+    expect(got.filter((g) => g.consumer === 'low').length).toBeGreaterThanOrEqual(5);
+    expect(got.filter((g) => g.consumer === 'high').length).toBeGreaterThanOrEqual(5);
+
+    // A keyframe request on the edge for layer 1 becomes one for layer 1 at home.
+    plis.length = 0;
+    await new Promise((r) => setTimeout(r, 600)); // past both producers' keyframe throttle
+    far.requestKeyFrame(1);
+    await waitUntil(() => plis.includes(SSRC[1]!), 5000, 'layer 1 keyframe request at home');
+
+    // A sender report at home reaches the edge producer (mapped to now).
+    producer.handleSenderReport(SSRC[0]!, 123_456);
+    await waitUntil(() => far.senderReport(0) !== undefined, 5000, 'a sender report across');
+    expect(far.senderReport(0)!.rtpTimestamp).toBeGreaterThanOrEqual(123_456);
+
+    // Datagrams from another address are refused.
+    const { createSocket } = await import('node:dgram');
+    const stranger = createSocket('udp4');
+    const bytes = packet(0, false).serialize();
+    bytes.writeUInt32BE(params.ssrcBase, 8);
+    await new Promise<void>((resolve) => stranger.send(bytes, into.localAddress.port, '127.0.0.1', () => resolve()));
+    await waitUntil(() => into.getStats().dropped === 1, 5000, 'the stranger dropped');
+    stranger.close();
+    expect(into.getStats().packetsReceived).toBe(10);
+
+    // The home side closing its pipe stops the flow; the edge side closing ends its producers and their consumers.
+    const closed: string[] = [];
+    for (const c of consumers) c.on('producerClose', () => closed.push(c.id));
+    into.close();
+    expect(far.closed).toBe(true);
+    expect(closed.sort()).toEqual(['high', 'low']);
+    expect(edge.getProducer('video-1')).toBeUndefined();
+    expect(edge.pipes).toHaveLength(0);
+    out.close();
+    producer.receive(packet(0, false), 0);
+    expect(out.getStats().packetsSent).toBe(10);
+    producer.close();
+  });
+});
