@@ -1,0 +1,218 @@
+// 1→N fan-out of one ~500 kbps stream over a Colloquy cluster (issue 17's "1→600 over three nodes"):
+// redis-server and three `colloquy serve` processes on loopback (@colloquy/testing/cluster), one
+// load-tool publisher (VP8 640x360 + Opus) on the session's home node, and N load-tool subscribers
+// whose WebSockets are spread evenly over the three nodes, so each node serves a third of them
+// from one RTP pipe per stream (docs/cluster.md). Then the same N against a cluster of ONE node
+// (every subscriber on the home node): the single-node baseline.
+//
+// Printed per point: subscriptions made/failed, per-subscriber loss in the measured window
+// (median, p99, share above 1 %), whole frames/s received, CPU of every node process and of every
+// load-generator process (this machine has 2 cores: the generator shares them, so its own CPU and
+// saturation flag say when it, not the cluster, is the limit), pipes and forwarded packets/s per
+// node from /metrics, and the machine's busy cores.
+//
+// Usage: npm run cluster:fanout -w @colloquy/bench
+//   SUBSCRIBERS=600  SECONDS=20 (measured)  WARMUP=5  WORKERS=4 (load processes)
+//   BASELINE=same | off | <N>  (the single-node point: same N, none, or another N)
+//   SETUP_SECONDS=600  (bound on subscribing; what is not up by then counts as failed)
+
+import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
+import { ProtocolClient } from '@colloquy/testing/protocol';
+import { Colloquy } from '@colloquy/sdk-node';
+import { Redis } from 'ioredis';
+import { availableParallelism, loadavg } from 'node:os';
+import { sampleMachine, sampleProcess, coreShare, type ProcSample } from '../lib/proc.js';
+import { envInt, fmt, percentile } from '../lib/stats.js';
+import type { ClipSpec } from '../load/clip.js';
+import { LoadRun, type ParticipantRef, type WindowResult } from '../load/load-run.js';
+
+const SUBSCRIBERS = envInt('SUBSCRIBERS', 600);
+const SECONDS = envInt('SECONDS', 20);
+const WARMUP = envInt('WARMUP', 5);
+const WORKERS = envInt('WORKERS', 4);
+const SETUP_SECONDS = envInt('SETUP_SECONDS', 600);
+const CONCURRENCY = envInt('CONCURRENCY', 8);
+const BASELINE = process.env['BASELINE'] ?? 'same';
+if (BASELINE !== 'same' && BASELINE !== 'off' && !(Number.isInteger(Number(BASELINE)) && Number(BASELINE) > 0)) {
+  throw new Error(`BASELINE must be same, off or a positive integer; got ${JSON.stringify(BASELINE)}`);
+}
+/** The stream: what bench/run.ts calls SD (VP8 at 500 kbps, 30 fps) plus Opus 32 kbps. */
+const CLIP: ClipSpec = { width: 640, height: 360, bitrate: 500_000, fps: 30, seconds: 10 };
+
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+/** Sum of the series of `name` on a node's /metrics whose labels contain `labels`. */
+async function metric(node: ClusterNodeProcess, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (m && m[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+interface NodeFigures {
+  id: string;
+  home: boolean;
+  subscribersJoined: number;
+  cores: number;
+  rssMb: number;
+  pipesOut: number;
+  pipesIn: number;
+  forwardedPerSecond: number;
+}
+
+interface PointResult {
+  label: string;
+  nodes: number;
+  subscribers: number;
+  made: number;
+  failed: number;
+  failures: Record<string, number>;
+  setupSeconds: number;
+  window: WindowResult;
+  perNode: NodeFigures[];
+  machineBusyCores: number;
+}
+
+async function runPoint(nodeCount: number, subscribers: number): Promise<PointResult> {
+  const label = `1→${subscribers} over ${nodeCount} node${nodeCount > 1 ? 's' : ''}`;
+  log(`\n== ${label}: starting redis-server and ${nodeCount} node(s)`);
+  const cluster: TestCluster = await startTestCluster({
+    nodes: nodeCount,
+    // A UDP port per peer connection: each node's share of subscribers, its publisher, and spare.
+    portsPerNode: Math.ceil(subscribers / nodeCount) + 64,
+    env: { COLLOQUY_SIGNAL_RATE: '1000', COLLOQUY_SIGNAL_BURST: '1000', COLLOQUY_MAX_PENDING_CONNECTIONS_PER_IP: '100000' },
+  });
+  const redis = new Redis(cluster.redis.url);
+  let run: LoadRun | null = null;
+  try {
+    const n1 = cluster.nodes[0]!;
+    const sdk = new Colloquy(cluster.apiKey, cluster.apiSecret, n1.url);
+    const { sessionId } = await sdk.createSession({ mediaMode: 'routed' });
+    // The first connect places the session on a node (its home); the publisher then joins there.
+    const probe = await ProtocolClient.join(n1.url, sessionId, sdk.generateToken(sessionId, { role: 'publisher' }));
+    const homeId = (await redis.get(`colloquy:session:${sessionId}:home`)) ?? n1.id;
+    const home = cluster.node(homeId);
+    run = await LoadRun.start({
+      target: { kind: 'colloquy', url: home.url, apiKey: cluster.apiKey, apiSecret: cluster.apiSecret },
+      workers: WORKERS,
+      clips: { main: CLIP },
+      concurrency: CONCURRENCY,
+    });
+    // The publisher's weight keeps its worker free of subscribers when there are enough workers.
+    const publisher = await run.join(sessionId, 2 + subscribers);
+    const streamId = await run.publish(publisher, 'main');
+    probe.ws.close();
+    log(`session home ${homeId}, stream ${streamId}; subscribing ${subscribers} (${CONCURRENCY} at a time, at most ${SETUP_SECONDS} s)`);
+
+    const started = performance.now();
+    const deadline = started + SETUP_SECONDS * 1000;
+    const joined = new Map<string, number>(cluster.nodes.map((n) => [n.id, 0]));
+    const failures: Record<string, number> = {};
+    const fail = (why: string): void => void (failures[why] = (failures[why] ?? 0) + 1);
+    let made = 0;
+    let lastReport = started;
+    await Promise.all(
+      Array.from({ length: subscribers }, async (_, i) => {
+        const node = cluster.nodes[i % cluster.nodes.length]!;
+        if (performance.now() > deadline) return fail('setup time over');
+        let p: ParticipantRef;
+        try {
+          p = await run!.join(sessionId, 1, node.url);
+        } catch (err) {
+          return fail(`join: ${(err as Error).message.slice(0, 80)}`);
+        }
+        if (performance.now() > deadline) return fail('setup time over');
+        try {
+          await run!.subscribe(p, streamId, 1);
+          made++;
+          joined.set(node.id, joined.get(node.id)! + 1);
+        } catch (err) {
+          fail(`subscribe: ${(err as Error).message.slice(0, 80)}`);
+        }
+        if (performance.now() - lastReport > 10_000) {
+          lastReport = performance.now();
+          log(`  ${made} subscribed after ${fmt((lastReport - started) / 1000)} s; load average ${loadavg()[0]!.toFixed(1)}`);
+        }
+      }),
+    );
+    const setupSeconds = (performance.now() - started) / 1000;
+    const failed = subscribers - made;
+    log(`${made} subscribed, ${failed} failed in ${fmt(setupSeconds, 1)} s; warm-up ${WARMUP} s, then ${SECONDS} s measured`);
+    await new Promise((r) => setTimeout(r, WARMUP * 1000));
+
+    const forwarded = async (n: ClusterNodeProcess): Promise<number> => metric(n, 'colloquy_forwarded_packets_total');
+    const fwdBefore = await Promise.all(cluster.nodes.map(forwarded));
+    const cpuBefore: ProcSample[] = cluster.nodes.map((n) => sampleProcess(n.child.pid!));
+    const machineBefore = sampleMachine();
+    const window = await run.measure(SECONDS);
+    const cpuAfter: ProcSample[] = cluster.nodes.map((n) => sampleProcess(n.child.pid!));
+    const machineAfter = sampleMachine();
+    const fwdAfter = await Promise.all(cluster.nodes.map(forwarded));
+    const perNode: NodeFigures[] = [];
+    for (const [i, n] of cluster.nodes.entries()) {
+      perNode.push({
+        id: n.id,
+        home: n.id === homeId,
+        subscribersJoined: joined.get(n.id)!,
+        cores: coreShare(cpuBefore[i]!, cpuAfter[i]!),
+        rssMb: cpuAfter[i]!.rssBytes / 2 ** 20,
+        pipesOut: await metric(n, 'colloquy_cluster_pipes', 'direction="out"'),
+        pipesIn: await metric(n, 'colloquy_cluster_pipes', 'direction="in"'),
+        forwardedPerSecond: (fwdAfter[i]! - fwdBefore[i]!) / ((cpuAfter[i]!.at - cpuBefore[i]!.at) / 1000),
+      });
+    }
+    const machineBusyCores = (machineAfter.busyUs - machineBefore.busyUs) / ((machineAfter.at - machineBefore.at) * 1000);
+    return { label, nodes: nodeCount, subscribers, made, failed, failures, setupSeconds, window, perNode, machineBusyCores };
+  } finally {
+    log('closing the load processes and the nodes…');
+    await run?.close();
+    redis.disconnect();
+    await cluster.close();
+  }
+}
+
+function print(r: PointResult): void {
+  const w = r.window;
+  const loss = w.subscriptionLossPercent;
+  const over = loss.filter((l) => l > 1).length;
+  const verdict = r.failed === 0 && loss.length > 0 && percentile(loss, 99) < 1 ? 'under 1 % loss for 99 % of subscribers' : 'NOT under 1 % loss for every subscriber';
+  log(`\n### ${r.label} (${SECONDS} s measured; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+  log(`- subscriptions: ${r.made} made, ${r.failed} failed${r.failed ? ` (${Object.entries(r.failures).map(([k, n]) => `${n}× ${k}`).join('; ')})` : ''}; setup ${fmt(r.setupSeconds, 1)} s`);
+  log(`- per-subscriber loss: median ${fmt(percentile(loss, 50), 2)} %, p99 ${fmt(percentile(loss, 99), 2)} %, max ${fmt(loss.length ? Math.max(...loss) : NaN, 2)} %; over 1 %: ${over} of ${loss.length} (${fmt((100 * over) / Math.max(1, loss.length), 1)} %) → ${verdict}`);
+  log(`- all packets: ${fmt(w.lossPercent, 2)} % lost; received ${fmt(w.received.packetsPerSecond)} pkt/s, ${fmt(w.received.bitsPerSecond / 1e6, 1)} Mbit/s; sent ${fmt(w.sent.bitsPerSecond / 1000)} kbit/s (${w.sent.skipped} frames skipped by the publisher)`);
+  log(`- whole frames received: ${fmt(w.framesPerSecond)} /s in all; per subscriber p50 ${fmt(w.fps.p50, 1)}, min ${fmt(w.fps.min, 1)} (the clip is ${CLIP.fps} fps); latency p50 ${fmt(w.latencyMs.p50, 1)} ms, p99 ${fmt(w.latencyMs.p99, 1)} ms`);
+  const ended = Object.entries(w.failures.serverEnded);
+  if (ended.length || w.failures.subscriptionsDown || w.failures.publishersDown) {
+    log(`- in the window: ${w.failures.subscriptionsDown} subscriber and ${w.failures.publishersDown} publisher peer connections down; ended by the server: ${ended.map(([k, n]) => `${n}× ${k}`).join(', ') || 'none'}`);
+  }
+  log('\n| node | subscribers joined there | CPU (cores) | RSS MB | pipes out / in | forwarded pkt/s |');
+  log('|---|---|---|---|---|---|');
+  for (const n of r.perNode) log(`| ${n.id}${n.home ? ' (home)' : ''} | ${n.subscribersJoined} | ${fmt(n.cores, 2)} | ${fmt(n.rssMb)} | ${n.pipesOut} / ${n.pipesIn} | ${fmt(n.forwardedPerSecond)} |`);
+  const nodesCores = r.perNode.reduce((a, n) => a + n.cores, 0);
+  log(`\n- load generator: ${w.generator.processes} processes, ${w.generator.processCores.map((c) => fmt(c, 2)).join(' / ')} cores (${fmt(w.generator.cores, 2)} in all; the first process the publisher's when it got no subscribers); event-loop p99 ${fmt(w.generator.eventLoopP99Ms)} ms${w.generator.saturated ? ' → **SATURATED**: a generator process near a full core or skipping frames: loss is (also) the generator\'s' : ''}`);
+  log(`- machine: ${fmt(r.machineBusyCores, 2)} of ${availableParallelism()} cores busy (nodes ${fmt(nodesCores, 2)}, generator ${fmt(w.generator.cores, 2)}, the rest: redis, kernel, other jobs ${fmt(Math.max(0, r.machineBusyCores - nodesCores - w.generator.cores), 2)})`);
+}
+
+async function main(): Promise<void> {
+  const points: [number, number][] = [[3, SUBSCRIBERS]];
+  if (BASELINE !== 'off') points.push([1, BASELINE === 'same' ? SUBSCRIBERS : Number(BASELINE)]);
+  const results: PointResult[] = [];
+  for (const [nodes, n] of points) {
+    const r = await runPoint(nodes, n);
+    print(r);
+    results.push(r);
+  }
+  log('\n| point | made / failed | loss median / p99 % | subscribers > 1 % | frames/s | node CPU (cores) | generator CPU (cores) | gen. saturated |');
+  log('|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const loss = r.window.subscriptionLossPercent;
+    log(
+      `| ${r.label} | ${r.made} / ${r.failed} | ${fmt(percentile(loss, 50), 2)} / ${fmt(percentile(loss, 99), 2)} | ${loss.filter((l) => l > 1).length} | ${fmt(r.window.framesPerSecond)} | ${r.perNode.map((n) => fmt(n.cores, 2)).join(' + ')} | ${fmt(r.window.generator.cores, 2)} | ${r.window.generator.saturated ? 'yes' : 'no'} |`,
+    );
+  }
+}
+
+await main();
