@@ -61,6 +61,8 @@ interface NodeFigures {
   pipesOut: number;
   pipesIn: number;
   forwardedPerSecond: number;
+  /** Loss of the subscribers served here, % (see WindowResult.subscriptionLossPercent). */
+  loss: number[];
 }
 
 interface PointResult {
@@ -74,6 +76,10 @@ interface PointResult {
   window: WindowResult;
   perNode: NodeFigures[];
   machineBusyCores: number;
+  /** Every subscriber's loss in the window, %. */
+  loss: number[];
+  /** The load process that holds the publisher (index into generator.processCores). */
+  publisherWorker: number;
 }
 
 async function runPoint(nodeCount: number, subscribers: number): Promise<PointResult> {
@@ -109,7 +115,8 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
 
     const started = performance.now();
     const deadline = started + SETUP_SECONDS * 1000;
-    const joined = new Map<string, number>(cluster.nodes.map((n) => [n.id, 0]));
+    /** Subscription ids by the node whose WebSocket they came through. */
+    const joined = new Map<string, string[]>(cluster.nodes.map((n) => [n.id, []]));
     const failures: Record<string, number> = {};
     const fail = (why: string): void => void (failures[why] = (failures[why] ?? 0) + 1);
     let made = 0;
@@ -126,9 +133,9 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
         }
         if (performance.now() > deadline) return fail('setup time over');
         try {
-          await run!.subscribe(p, streamId, 1);
+          const { subscription } = await run!.subscribe(p, streamId, 1);
           made++;
-          joined.set(node.id, joined.get(node.id)! + 1);
+          joined.get(node.id)!.push(subscription);
         } catch (err) {
           fail(`subscribe: ${(err as Error).message.slice(0, 80)}`);
         }
@@ -156,16 +163,18 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
       perNode.push({
         id: n.id,
         home: n.id === homeId,
-        subscribersJoined: joined.get(n.id)!,
+        subscribersJoined: joined.get(n.id)!.length,
         cores: coreShare(cpuBefore[i]!, cpuAfter[i]!),
         rssMb: cpuAfter[i]!.rssBytes / 2 ** 20,
         pipesOut: await metric(n, 'colloquy_cluster_pipes', 'direction="out"'),
         pipesIn: await metric(n, 'colloquy_cluster_pipes', 'direction="in"'),
         forwardedPerSecond: (fwdAfter[i]! - fwdBefore[i]!) / ((cpuAfter[i]!.at - cpuBefore[i]!.at) / 1000),
+        // A subscription the window did not see (it closed) counts as lost.
+        loss: joined.get(n.id)!.map((id) => window.subscriptionLossPercent[id] ?? 100),
       });
     }
     const machineBusyCores = (machineAfter.busyUs - machineBefore.busyUs) / ((machineAfter.at - machineBefore.at) * 1000);
-    return { label, nodes: nodeCount, subscribers, made, failed, failures, setupSeconds, window, perNode, machineBusyCores };
+    return { label, nodes: nodeCount, subscribers, made, failed, failures, setupSeconds, window, perNode, machineBusyCores, loss: perNode.flatMap((n) => n.loss), publisherWorker: publisher.worker };
   } finally {
     log('closing the load processes and the nodes…');
     await run?.close();
@@ -176,7 +185,7 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
 
 function print(r: PointResult): void {
   const w = r.window;
-  const loss = w.subscriptionLossPercent;
+  const loss = r.loss;
   const over = loss.filter((l) => l > 1).length;
   const verdict = r.failed === 0 && loss.length > 0 && percentile(loss, 99) < 1 ? 'under 1 % loss for 99 % of subscribers' : 'NOT under 1 % loss for every subscriber';
   log(`\n### ${r.label} (${SECONDS} s measured; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
@@ -188,11 +197,13 @@ function print(r: PointResult): void {
   if (ended.length || w.failures.subscriptionsDown || w.failures.publishersDown) {
     log(`- in the window: ${w.failures.subscriptionsDown} subscriber and ${w.failures.publishersDown} publisher peer connections down; ended by the server: ${ended.map(([k, n]) => `${n}× ${k}`).join(', ') || 'none'}`);
   }
-  log('\n| node | subscribers joined there | CPU (cores) | RSS MB | pipes out / in | forwarded pkt/s |');
-  log('|---|---|---|---|---|---|');
-  for (const n of r.perNode) log(`| ${n.id}${n.home ? ' (home)' : ''} | ${n.subscribersJoined} | ${fmt(n.cores, 2)} | ${fmt(n.rssMb)} | ${n.pipesOut} / ${n.pipesIn} | ${fmt(n.forwardedPerSecond)} |`);
+  log('\n| node | subscribers joined there | their loss median / p99 % | > 1 % | CPU (cores) | RSS MB | pipes out / in | forwarded pkt/s |');
+  log('|---|---|---|---|---|---|---|---|');
+  for (const n of r.perNode) {
+    log(`| ${n.id}${n.home ? ' (home)' : ''} | ${n.subscribersJoined} | ${fmt(percentile(n.loss, 50), 2)} / ${fmt(percentile(n.loss, 99), 2)} | ${n.loss.filter((l) => l > 1).length} | ${fmt(n.cores, 2)} | ${fmt(n.rssMb)} | ${n.pipesOut} / ${n.pipesIn} | ${fmt(n.forwardedPerSecond)} |`);
+  }
   const nodesCores = r.perNode.reduce((a, n) => a + n.cores, 0);
-  log(`\n- load generator: ${w.generator.processes} processes, ${w.generator.processCores.map((c) => fmt(c, 2)).join(' / ')} cores (${fmt(w.generator.cores, 2)} in all; the first process the publisher's when it got no subscribers); event-loop p99 ${fmt(w.generator.eventLoopP99Ms)} ms${w.generator.saturated ? ' → **SATURATED**: a generator process near a full core or skipping frames: loss is (also) the generator\'s' : ''}`);
+  log(`\n- load generator: ${w.generator.processes} processes, ${w.generator.processCores.map((c) => fmt(c, 2)).join(' / ')} cores (${fmt(w.generator.cores, 2)} in all; process ${r.publisherWorker + 1} holds the publisher, and no subscriber while the others have room); event-loop p99 ${fmt(w.generator.eventLoopP99Ms)} ms${w.generator.saturated ? ' → **SATURATED**: a generator process near a full core or skipping frames: loss is (also) the generator\'s' : ''}`);
   log(`- machine: ${fmt(r.machineBusyCores, 2)} of ${availableParallelism()} cores busy (nodes ${fmt(nodesCores, 2)}, generator ${fmt(w.generator.cores, 2)}, the rest: redis, kernel, other jobs ${fmt(Math.max(0, r.machineBusyCores - nodesCores - w.generator.cores), 2)})`);
 }
 
@@ -208,7 +219,7 @@ async function main(): Promise<void> {
   log('\n| point | made / failed | loss median / p99 % | subscribers > 1 % | frames/s | node CPU (cores) | generator CPU (cores) | gen. saturated |');
   log('|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    const loss = r.window.subscriptionLossPercent;
+    const loss = r.loss;
     log(
       `| ${r.label} | ${r.made} / ${r.failed} | ${fmt(percentile(loss, 50), 2)} / ${fmt(percentile(loss, 99), 2)} | ${loss.filter((l) => l > 1).length} | ${fmt(r.window.framesPerSecond)} | ${r.perNode.map((n) => fmt(n.cores, 2)).join(' + ')} | ${fmt(r.window.generator.cores, 2)} | ${r.window.generator.saturated ? 'yes' : 'no'} |`,
     );

@@ -57,8 +57,8 @@ export interface WindowResult {
   audioJitterMs: { p50: number; p95: number };
   /** Whole video frames per second per received stream. */
   fps: { p50: number; min: number };
-  /** Per subscription: loss in the window, % (100 when no video arrived), over every worker. */
-  subscriptionLossPercent: number[];
+  /** By subscription id: loss in the window, % (100 when no video arrived), over every worker. */
+  subscriptionLossPercent: Record<string, number>;
   /** Whole video frames received per second, all subscriptions together. */
   framesPerSecond: number;
   generator: {
@@ -315,7 +315,7 @@ export class LoadRun {
       videoJitterMs: { p50: percentile(videoJitter, 50), p95: percentile(videoJitter, 95) },
       audioJitterMs: { p50: percentile(audioJitter, 50), p95: percentile(audioJitter, 95) },
       fps: { p50: percentile(fps, 50), min: fps.length ? Math.min(...fps) : NaN },
-      subscriptionLossPercent: windows.flatMap((w) => w.subscriptionLossPercent),
+      subscriptionLossPercent: Object.assign({}, ...windows.map((w) => w.subscriptionLossPercent)) as Record<string, number>,
       framesPerSecond: add((w) => w.video.frames) / seconds,
       generator: {
         processes: windows.length,

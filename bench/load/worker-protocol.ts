@@ -69,10 +69,10 @@ export interface WorkerWindow {
   audioJitterMs: number[];
   fps: number[];
   /**
-   * Per subscription: packets the sequence numbers say went missing in the window, % of expected
+   * By subscription id: packets the sequence numbers say went missing in the window, % of expected
    * (video and audio together); 100 for a subscription that received no video at all in it.
    */
-  subscriptionLossPercent: number[];
+  subscriptionLossPercent: Record<string, number>;
   /** Streams and subscriptions the server ended on its own in the window, by "what: reason". */
   serverEnded: Record<string, number>;
   /** Publisher and subscriber peer connections not connected at the end of the window. */

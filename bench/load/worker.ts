@@ -185,7 +185,7 @@ function takeWindow(): WorkerWindow {
   const videoJitterMs: number[] = [];
   const audioJitterMs: number[] = [];
   const fps: number[] = [];
-  const subscriptionLossPercent: number[] = [];
+  const subscriptionLossPercent: Record<string, number> = {};
   let otherPackets = 0;
   for (const s of subscriptions.values()) {
     otherPackets += s.subscriber.otherPackets;
@@ -211,7 +211,7 @@ function takeWindow(): WorkerWindow {
       }
       s.windowBase.set(ssrc, { packets: c.packets, bytes: c.bytes, expected: c.expected, frames: c.frames });
     }
-    subscriptionLossPercent.push(videoPackets === 0 ? 100 : (100 * Math.max(0, expected - got)) / expected);
+    subscriptionLossPercent[s.id] = videoPackets === 0 ? 100 : (100 * Math.max(0, expected - got)) / expected;
   }
   const sentNow = totalSent();
   const sent = emptySent();
