@@ -16,7 +16,7 @@
 //   BASELINE=same | off | <N>  (the single-node point: same N, none, or another N)
 //   SETUP_SECONDS=600  (bound on subscribing; what is not up by then counts as failed)
 
-import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
+import { nodeMetric, startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
 import { ProtocolClient } from '@colloquy/testing/protocol';
 import { Colloquy } from '@colloquy/sdk-node';
 import { Redis } from 'ioredis';
@@ -40,17 +40,6 @@ if (BASELINE !== 'same' && BASELINE !== 'off' && !(Number.isInteger(Number(BASEL
 const CLIP: ClipSpec = { width: 640, height: 360, bitrate: 500_000, fps: 30, seconds: 10 };
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
-
-/** Sum of the series of `name` on a node's /metrics whose labels contain `labels`. */
-async function metric(node: ClusterNodeProcess, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
-    if (m && m[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
-  }
-  return sum;
-}
 
 interface NodeFigures {
   id: string;
@@ -150,7 +139,7 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
     log(`${made} subscribed, ${failed} failed in ${fmt(setupSeconds, 1)} s; warm-up ${WARMUP} s, then ${SECONDS} s measured`);
     await new Promise((r) => setTimeout(r, WARMUP * 1000));
 
-    const forwarded = async (n: ClusterNodeProcess): Promise<number> => metric(n, 'colloquy_forwarded_packets_total');
+    const forwarded = async (n: ClusterNodeProcess): Promise<number> => nodeMetric(n, 'colloquy_forwarded_packets_total');
     const fwdBefore = await Promise.all(cluster.nodes.map(forwarded));
     const cpuBefore: ProcSample[] = cluster.nodes.map((n) => sampleProcess(n.child.pid!));
     const machineBefore = sampleMachine();
@@ -166,8 +155,8 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
         subscribersJoined: joined.get(n.id)!.length,
         cores: coreShare(cpuBefore[i]!, cpuAfter[i]!),
         rssMb: cpuAfter[i]!.rssBytes / 2 ** 20,
-        pipesOut: await metric(n, 'colloquy_cluster_pipes', 'direction="out"'),
-        pipesIn: await metric(n, 'colloquy_cluster_pipes', 'direction="in"'),
+        pipesOut: await nodeMetric(n, 'colloquy_cluster_pipes', 'direction="out"'),
+        pipesIn: await nodeMetric(n, 'colloquy_cluster_pipes', 'direction="in"'),
         forwardedPerSecond: (fwdAfter[i]! - fwdBefore[i]!) / ((cpuAfter[i]!.at - cpuBefore[i]!.at) / 1000),
         // A subscription the window did not see (it closed) counts as lost.
         loss: joined.get(n.id)!.map((id) => window.subscriptionLossPercent[id] ?? 100),

@@ -150,3 +150,14 @@ async function stopNode(node: ClusterNodeProcess): Promise<void> {
   await node.exited;
   clearTimeout(killer);
 }
+
+/** One figure of a node's /metrics: the sum of the series of `name` whose labels contain `labels`. */
+export async function nodeMetric(node: ClusterNodeProcess, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (m && m[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
