@@ -14,6 +14,7 @@
 // Usage: npm run cluster:fanout -w @colloquy/bench
 //   SUBSCRIBERS=600  SECONDS=20 (measured)  WARMUP=5  WORKERS=4 (load processes)
 //   BASELINE=same | off | <N>  (the single-node point: same N, none, or another N)
+//   NODES=3  (nodes of the first point; NODES=1 BASELINE=off runs the single-node point alone)
 //   SETUP_SECONDS=600  (bound on subscribing; what is not up by then counts as failed)
 
 import { nodeMetric, startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
@@ -32,6 +33,7 @@ const WARMUP = envInt('WARMUP', 5);
 const WORKERS = envInt('WORKERS', 4);
 const SETUP_SECONDS = envInt('SETUP_SECONDS', 600);
 const CONCURRENCY = envInt('CONCURRENCY', 8);
+const NODES = envInt('NODES', 3);
 const BASELINE = process.env['BASELINE'] ?? 'same';
 if (BASELINE !== 'same' && BASELINE !== 'off' && !(Number.isInteger(Number(BASELINE)) && Number(BASELINE) > 0)) {
   throw new Error(`BASELINE must be same, off or a positive integer; got ${JSON.stringify(BASELINE)}`);
@@ -197,7 +199,7 @@ function print(r: PointResult): void {
 }
 
 async function main(): Promise<void> {
-  const points: [number, number][] = [[3, SUBSCRIBERS]];
+  const points: [number, number][] = [[NODES, SUBSCRIBERS]];
   if (BASELINE !== 'off') points.push([1, BASELINE === 'same' ? SUBSCRIBERS : Number(BASELINE)]);
   const results: PointResult[] = [];
   for (const [nodes, n] of points) {
