@@ -112,6 +112,7 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
     const fail = (why: string): void => void (failures[why] = (failures[why] ?? 0) + 1);
     let made = 0;
     let lastReport = started;
+    let lastCounts = run.progress();
     await Promise.all(
       Array.from({ length: subscribers }, async (_, i) => {
         const node = cluster.nodes[i % cluster.nodes.length]!;
@@ -131,8 +132,13 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
           fail(`subscribe: ${(err as Error).message.slice(0, 80)}`);
         }
         if (performance.now() - lastReport > 10_000) {
-          lastReport = performance.now();
-          log(`  ${made} subscribed after ${fmt((lastReport - started) / 1000)} s; load average ${loadavg()[0]!.toFixed(1)}`);
+          // What flows while subscribers are added: a publisher that stops sending shows here.
+          const now = performance.now();
+          const counts = run!.progress();
+          const per = (a: number, b: number): string => fmt((a - b) / ((now - lastReport) / 1000));
+          log(`  ${made} subscribed after ${fmt((now - started) / 1000)} s; publisher sends ${per(counts.txPackets, lastCounts.txPackets)} pkt/s, subscribers receive ${per(counts.rxPackets, lastCounts.rxPackets)} pkt/s; load average ${loadavg()[0]!.toFixed(1)}`);
+          lastReport = now;
+          lastCounts = counts;
         }
       }),
     );
