@@ -113,35 +113,40 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
     let made = 0;
     let lastReport = started;
     let lastCounts = run.progress();
+    // CONCURRENCY loops take the next subscriber in turn and stop at the deadline, so setting up
+    // ends at most one subscribe attempt (two 15 s timeouts) after SETUP_SECONDS.
+    let next = 0;
+    const addOne = async (i: number): Promise<void> => {
+      const node = cluster.nodes[i % cluster.nodes.length]!;
+      let p: ParticipantRef;
+      try {
+        p = await run!.join(sessionId, 1, node.url);
+      } catch (err) {
+        return fail(`join: ${(err as Error).message.slice(0, 80)}`);
+      }
+      try {
+        const { subscription } = await run!.subscribe(p, streamId, 1);
+        made++;
+        joined.get(node.id)!.push(subscription);
+      } catch (err) {
+        fail(`subscribe: ${(err as Error).message.slice(0, 80)}`);
+      }
+      if (performance.now() - lastReport > 10_000) {
+        // What flows while subscribers are added: a publisher that stops sending shows here.
+        const now = performance.now();
+        const counts = run!.progress();
+        const per = (a: number, b: number): string => fmt((a - b) / ((now - lastReport) / 1000));
+        log(`  ${made} subscribed after ${fmt((now - started) / 1000)} s; publisher sends ${per(counts.txPackets, lastCounts.txPackets)} pkt/s, subscribers receive ${per(counts.rxPackets, lastCounts.rxPackets)} pkt/s; load average ${loadavg()[0]!.toFixed(1)}`);
+        lastReport = now;
+        lastCounts = counts;
+      }
+    };
     await Promise.all(
-      Array.from({ length: subscribers }, async (_, i) => {
-        const node = cluster.nodes[i % cluster.nodes.length]!;
-        if (performance.now() > deadline) return fail('setup time over');
-        let p: ParticipantRef;
-        try {
-          p = await run!.join(sessionId, 1, node.url);
-        } catch (err) {
-          return fail(`join: ${(err as Error).message.slice(0, 80)}`);
-        }
-        if (performance.now() > deadline) return fail('setup time over');
-        try {
-          const { subscription } = await run!.subscribe(p, streamId, 1);
-          made++;
-          joined.get(node.id)!.push(subscription);
-        } catch (err) {
-          fail(`subscribe: ${(err as Error).message.slice(0, 80)}`);
-        }
-        if (performance.now() - lastReport > 10_000) {
-          // What flows while subscribers are added: a publisher that stops sending shows here.
-          const now = performance.now();
-          const counts = run!.progress();
-          const per = (a: number, b: number): string => fmt((a - b) / ((now - lastReport) / 1000));
-          log(`  ${made} subscribed after ${fmt((now - started) / 1000)} s; publisher sends ${per(counts.txPackets, lastCounts.txPackets)} pkt/s, subscribers receive ${per(counts.rxPackets, lastCounts.rxPackets)} pkt/s; load average ${loadavg()[0]!.toFixed(1)}`);
-          lastReport = now;
-          lastCounts = counts;
-        }
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < subscribers && performance.now() < deadline) await addOne(next++);
       }),
     );
+    for (; next < subscribers; next++) fail('not tried: setup time over');
     const setupSeconds = (performance.now() - started) / 1000;
     const failed = subscribers - made;
     log(`${made} subscribed, ${failed} failed in ${fmt(setupSeconds, 1)} s; warm-up ${WARMUP} s, then ${SECONDS} s measured`);
@@ -171,6 +176,13 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
       });
     }
     const machineBusyCores = (machineAfter.busyUs - machineBefore.busyUs) / ((machineAfter.at - machineBefore.at) * 1000);
+    if (window.failures.publishersDown > 0 || window.framesPerSecond === 0) {
+      // Why the media stopped: what the nodes logged (warnings and errors; TEST_LOG_LEVEL=info for more).
+      for (const n of cluster.nodes) {
+        const lines = n.output().split('\n').filter((l) => l.trim());
+        log(`${n.id} logged ${lines.length} lines; the last ones:\n${lines.slice(-8).map((l) => `    ${l.slice(0, 300)}`).join('\n')}`);
+      }
+    }
     return { label, nodes: nodeCount, subscribers, made, failed, failures, setupSeconds, window, perNode, machineBusyCores, loss: perNode.flatMap((n) => n.loss), publisherWorker: publisher.worker };
   } finally {
     log('closing the load processes and the nodes…');
@@ -184,7 +196,7 @@ function print(r: PointResult): void {
   const w = r.window;
   const loss = r.loss;
   const over = loss.filter((l) => l > 1).length;
-  const verdict = r.failed === 0 && loss.length > 0 && percentile(loss, 99) < 1 ? 'under 1 % loss for 99 % of subscribers' : 'NOT under 1 % loss for every subscriber';
+  const verdict = loss.length > 0 && percentile(loss, 99) < 1 ? `under 1 % loss for 99 % of the subscriptions made${r.failed ? ` (but ${r.failed} failed)` : ''}` : 'NOT under 1 % loss';
   log(`\n### ${r.label} (${SECONDS} s measured; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
   log(`- subscriptions: ${r.made} made, ${r.failed} failed${r.failed ? ` (${Object.entries(r.failures).map(([k, n]) => `${n}× ${k}`).join('; ')})` : ''}; setup ${fmt(r.setupSeconds, 1)} s`);
   log(`- per-subscriber loss: median ${fmt(percentile(loss, 50), 2)} %, p99 ${fmt(percentile(loss, 99), 2)} %, max ${fmt(loss.length ? Math.max(...loss) : NaN, 2)} %; over 1 %: ${over} of ${loss.length} (${fmt((100 * over) / Math.max(1, loss.length), 1)} %) → ${verdict}`);
