@@ -104,6 +104,8 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
     probe.ws.close();
     log(`session home ${homeId}, stream ${streamId}; subscribing ${subscribers} (${CONCURRENCY} at a time, at most ${SETUP_SECONDS} s)`);
 
+    // A window over setting up and the warm-up: what the server ended meanwhile, and who dropped.
+    await run.startWindow();
     const started = performance.now();
     const deadline = started + SETUP_SECONDS * 1000;
     /** Subscription ids by the node whose WebSocket they came through. */
@@ -151,6 +153,9 @@ async function runPoint(nodeCount: number, subscribers: number): Promise<PointRe
     const failed = subscribers - made;
     log(`${made} subscribed, ${failed} failed in ${fmt(setupSeconds, 1)} s; warm-up ${WARMUP} s, then ${SECONDS} s measured`);
     await new Promise((r) => setTimeout(r, WARMUP * 1000));
+    const before = await run.endWindow();
+    const endedBefore = Object.entries(before.failures.serverEnded);
+    log(`during setup and warm-up: ${before.failures.publishersDown} publisher and ${before.failures.subscriptionsDown} subscriber peer connections down at the end; ended by the server: ${endedBefore.map(([k, n]) => `${n}× ${k}`).join(', ') || 'none'}`);
 
     const forwarded = async (n: ClusterNodeProcess): Promise<number> => nodeMetric(n, 'colloquy_forwarded_packets_total');
     const fwdBefore = await Promise.all(cluster.nodes.map(forwarded));
