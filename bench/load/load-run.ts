@@ -57,12 +57,18 @@ export interface WindowResult {
   audioJitterMs: { p50: number; p95: number };
   /** Whole video frames per second per received stream. */
   fps: { p50: number; min: number };
+  /** By subscription id: loss in the window, % (100 when no video arrived), over every worker. */
+  subscriptionLossPercent: Record<string, number>;
+  /** Whole video frames received per second, all subscriptions together. */
+  framesPerSecond: number;
   generator: {
     processes: number;
     /** CPU of all workers, in cores (1.0 = one core busy). */
     cores: number;
     /** The busiest worker, in cores. */
     maxProcessCores: number;
+    /** Each worker, in cores (worker order). */
+    processCores: number[];
     eventLoopP99Ms: number;
     /** A worker near a full core or skipping frames: the figures are the generator's limit. */
     saturated: boolean;
@@ -158,12 +164,15 @@ export class LoadRun {
     return t.kind === 'janus' ? JanusTarget.createSessions(t, count, { publishers: publishersPerSession }) : ColloquyTarget.createSessions(t, count);
   }
 
-  /** A participant joins `session` on the least loaded worker (`weight`: its expected packet rate share). */
-  async join(session: string, weight = 1): Promise<ParticipantRef> {
+  /**
+   * A participant joins `session` on the least loaded worker (`weight`: its expected packet rate
+   * share), through `url` when given (another node of a cluster) instead of the target's.
+   */
+  async join(session: string, weight = 1, url?: string): Promise<ParticipantRef> {
     const worker = this.#workers.reduce((a, b) => (b.load < a.load ? b : a));
     worker.load += weight;
     const ref: ParticipantRef = { id: `p${this.#nextId++}`, session, worker: worker.index };
-    await this.#limited(() => this.#request(worker, { op: 'join', participant: ref.id, session, name: ref.id }));
+    await this.#limited(() => this.#request(worker, { op: 'join', participant: ref.id, session, name: ref.id, ...(url !== undefined ? { url } : {}) }));
     return ref;
   }
 
@@ -306,10 +315,13 @@ export class LoadRun {
       videoJitterMs: { p50: percentile(videoJitter, 50), p95: percentile(videoJitter, 95) },
       audioJitterMs: { p50: percentile(audioJitter, 50), p95: percentile(audioJitter, 95) },
       fps: { p50: percentile(fps, 50), min: fps.length ? Math.min(...fps) : NaN },
+      subscriptionLossPercent: Object.assign({}, ...windows.map((w) => w.subscriptionLossPercent)) as Record<string, number>,
+      framesPerSecond: add((w) => w.video.frames) / seconds,
       generator: {
         processes: windows.length,
         cores: generatorCores,
         maxProcessCores: Math.max(...workerCores),
+        processCores: workerCores,
         eventLoopP99Ms,
         // Its own work: near a full core, or more than 2 % behind its schedule. (Event-loop delay
         // and a few late frames can come from other processes on the machine: see machine.otherCores.)

@@ -17,7 +17,7 @@ export interface WorkerInit {
 
 export type WorkerRequest =
   | { op: 'init'; init: WorkerInit }
-  | { op: 'join'; participant: string; session: string; name: string }
+  | { op: 'join'; participant: string; session: string; name: string; url?: string }
   | { op: 'publish'; participant: string; clip: string }
   | { op: 'subscribe'; participant: string; subscription: string; streamId: string }
   | { op: 'unsubscribe'; subscription: string }
@@ -68,6 +68,11 @@ export interface WorkerWindow {
   videoJitterMs: number[];
   audioJitterMs: number[];
   fps: number[];
+  /**
+   * By subscription id: packets the sequence numbers say went missing in the window, % of expected
+   * (video and audio together); 100 for a subscription that received no video at all in it.
+   */
+  subscriptionLossPercent: Record<string, number>;
   /** Streams and subscriptions the server ended on its own in the window, by "what: reason". */
   serverEnded: Record<string, number>;
   /** Publisher and subscriber peer connections not connected at the end of the window. */

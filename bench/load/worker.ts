@@ -94,7 +94,7 @@ async function handle(message: WorkerRequestMessage): Promise<unknown> {
     }
     case 'join': {
       if (!target) throw new Error('not initialised');
-      const participant = await target.join(message.session, message.name);
+      const participant = await target.join(message.session, message.name, message.url);
       participant.onServerEnded = (what, reason) => {
         const key = `${what}: ${reason}`;
         serverEnded[key] = (serverEnded[key] ?? 0) + 1;
@@ -185,9 +185,13 @@ function takeWindow(): WorkerWindow {
   const videoJitterMs: number[] = [];
   const audioJitterMs: number[] = [];
   const fps: number[] = [];
+  const subscriptionLossPercent: Record<string, number> = {};
   let otherPackets = 0;
   for (const s of subscriptions.values()) {
     otherPackets += s.subscriber.otherPackets;
+    let got = 0;
+    let expected = 0;
+    let videoPackets = 0;
     for (const [ssrc, stream] of s.subscriber.streams) {
       const c = stream.counters();
       const base = s.windowBase.get(ssrc) ?? { packets: 0, bytes: 0, expected: 0, frames: 0 };
@@ -196,7 +200,10 @@ function takeWindow(): WorkerWindow {
       into.bytes += c.bytes - base.bytes;
       into.expected += c.expected - base.expected;
       into.frames += c.frames - base.frames;
+      got += c.packets - base.packets;
+      expected += c.expected - base.expected;
       if (stream.kind === 'video') {
+        videoPackets += c.packets - base.packets;
         videoJitterMs.push(stream.jitterMs);
         if (seconds > 0) fps.push((c.frames - base.frames) / seconds);
       } else {
@@ -204,6 +211,7 @@ function takeWindow(): WorkerWindow {
       }
       s.windowBase.set(ssrc, { packets: c.packets, bytes: c.bytes, expected: c.expected, frames: c.frames });
     }
+    subscriptionLossPercent[s.id] = videoPackets === 0 ? 100 : (100 * Math.max(0, expected - got)) / expected;
   }
   const sentNow = totalSent();
   const sent = emptySent();
@@ -222,6 +230,7 @@ function takeWindow(): WorkerWindow {
     videoJitterMs,
     audioJitterMs,
     fps,
+    subscriptionLossPercent,
     serverEnded,
     publishersDown: [...participants.values()].filter((p) => p.publisher && p.publisher.pc.connectionState !== 'connected').length,
     subscriptionsDown: [...subscriptions.values()].filter((s) => s.subscriber.pc.connectionState !== 'connected').length,

@@ -28,10 +28,10 @@ export class ColloquyTarget implements Target {
     return ids;
   }
 
-  async join(sessionId: string, displayName: string): Promise<Participant> {
+  async join(sessionId: string, displayName: string, url = this.#spec.url): Promise<Participant> {
     const token = this.#sdk.generateToken(sessionId, { role: 'publisher', data: `name=${displayName}` });
     const client = new SignalingClient();
-    await client.connect({ url: this.#spec.url, sessionId, token });
+    await client.connect({ url, sessionId, token });
     const mine = new Set<string>();
     let leaving = false;
     const participant: Participant = {

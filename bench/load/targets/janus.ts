@@ -147,7 +147,8 @@ export class JanusTarget implements Target {
     }
   }
 
-  async join(room: string, displayName: string): Promise<Participant> {
+  async join(room: string, displayName: string, url?: string): Promise<Participant> {
+    if (url !== undefined && url !== this.#spec.url) throw new Error('Janus has one front door: join through another URL is not supported');
     const conn = new JanusConnection(this.#spec.url);
     await conn.open();
     const roomId = Number(room);

@@ -36,8 +36,11 @@ export interface Participant {
 
 export interface Target {
   readonly name: string;
-  /** A new participant in `session` (an id that `createSessions` returned). */
-  join(session: string, displayName: string): Promise<Participant>;
+  /**
+   * A new participant in `session` (an id that `createSessions` returned). `url`: join through
+   * another front door of the same server (a Colloquy cluster's other node) instead of the spec's.
+   */
+  join(session: string, displayName: string, url?: string): Promise<Participant>;
   close(): Promise<void>;
 }
 

@@ -40,6 +40,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** The shared database (`postgres://…`); default: one SQLite file in a temp folder (one machine). */
   databaseUrl?: string;
+  /** UDP media ports per node (a port per peer connection); default 150. A 1→600 benchmark needs more. */
+  portsPerNode?: number;
 }
 
 const CLI = join(dirname(fileURLToPath(import.meta.resolve('@colloquy/server'))), 'cli.js');
@@ -57,6 +59,8 @@ export async function startTestCluster(options: ClusterOptions = {}): Promise<Te
   };
   try {
     const count = options.nodes ?? 3;
+    const ports = options.portsPerNode ?? 150;
+    if (!Number.isInteger(ports) || ports < 2 || count * ports > 20_000) throw new Error(`portsPerNode must be an integer from 2, at most 20000 over all nodes; got ${ports}`);
     // Distinct UDP ranges per node (and per test run) so nodes never contend for a media port.
     const base = 20_000 + Math.floor(Math.random() * 40) * 500;
     const starts: Promise<ClusterNodeProcess>[] = [];
@@ -72,8 +76,8 @@ export async function startTestCluster(options: ClusterOptions = {}): Promise<Te
           COLLOQUY_CLUSTER_SECRET: CLUSTER_SECRET,
           COLLOQUY_DATABASE_URL: options.databaseUrl ?? `sqlite:${join(shared, 'colloquy.db')}`,
           COLLOQUY_DATA_DIR: dataDir,
-          COLLOQUY_RTC_MIN_PORT: String(base + i * 150),
-          COLLOQUY_RTC_MAX_PORT: String(base + i * 150 + 149),
+          COLLOQUY_RTC_MIN_PORT: String(base + i * ports),
+          COLLOQUY_RTC_MAX_PORT: String(base + i * ports + ports - 1),
           ...options.env,
         }).then((node) => {
           nodes.push(node);
@@ -145,4 +149,15 @@ async function stopNode(node: ClusterNodeProcess): Promise<void> {
   const killer = setTimeout(() => node.child.kill('SIGKILL'), 10_000);
   await node.exited;
   clearTimeout(killer);
+}
+
+/** One figure of a node's /metrics: the sum of the series of `name` whose labels contain `labels`. */
+export async function nodeMetric(node: ClusterNodeProcess, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (m && m[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
 }

@@ -7,7 +7,7 @@
 // the page subscribes again through the node it resumed at) and with the stream.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
-import { CLUSTER_SECRET, startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
+import { CLUSTER_SECRET, nodeMetric, startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
 import { makeTestMedia } from '@colloquy/testing/media';
 import { ProtocolClient } from '@colloquy/testing/protocol';
 import { Redis } from 'ioredis';
@@ -17,17 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEDIA_PATH } from '../../src/cluster/media-span.js';
 import { nodeAuthHeaders } from '../../src/cluster/node-auth.js';
 import { decoding, logOf, servePage, until } from './cluster-page.js';
-
-/** One figure of a node's /metrics: the sum of the series of `name` whose labels contain `labels`. */
-async function metric(node: ClusterNodeProcess, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
-    if (m && m[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
-  }
-  return sum;
-}
 
 describe('cluster: a session spanning nodes', () => {
   let cluster: TestCluster;
@@ -102,18 +91,18 @@ describe('cluster: a session spanning nodes', () => {
     expect(publisher.pliReceived).toBeGreaterThan(plisBefore);
 
     // Where the media flows, from each node's own figures.
-    expect(await metric(home, 'colloquy_cluster_pipes', 'direction="out"')).toBe(2);
-    expect(await metric(home, 'colloquy_cluster_remote_subscribers', 'role="home"')).toBe(3);
-    expect(await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"')).toBe(1);
-    expect(await metric(edge2, 'colloquy_cluster_remote_subscribers', 'role="edge"')).toBe(2);
-    expect(await metric(edge3, 'colloquy_cluster_pipes', 'direction="in"')).toBe(1);
-    expect(await metric(edge3, 'colloquy_cluster_remote_subscribers', 'role="edge"')).toBe(1);
+    expect(await nodeMetric(home, 'colloquy_cluster_pipes', 'direction="out"')).toBe(2);
+    expect(await nodeMetric(home, 'colloquy_cluster_remote_subscribers', 'role="home"')).toBe(3);
+    expect(await nodeMetric(edge2, 'colloquy_cluster_pipes', 'direction="in"')).toBe(1);
+    expect(await nodeMetric(edge2, 'colloquy_cluster_remote_subscribers', 'role="edge"')).toBe(2);
+    expect(await nodeMetric(edge3, 'colloquy_cluster_pipes', 'direction="in"')).toBe(1);
+    expect(await nodeMetric(edge3, 'colloquy_cluster_remote_subscribers', 'role="edge"')).toBe(1);
     // n2 and n3 forward to their subscribers; n1 forwards to no subscriber (it only feeds the pipes).
-    await until(async () => (await metric(edge2, 'colloquy_forwarded_packets_total')) > 200 && (await metric(edge3, 'colloquy_forwarded_packets_total')) > 100, 'forwarding on n2 and n3', 20_000, [page]);
-    expect(await metric(home, 'colloquy_forwarded_packets_total')).toBe(0);
-    const piped2 = await metric(edge2, 'colloquy_cluster_pipe_packets', 'direction="in"');
-    const forwarded2 = await metric(edge2, 'colloquy_forwarded_packets_total');
-    const pipedOut = await metric(home, 'colloquy_cluster_pipe_packets', 'direction="out"');
+    await until(async () => (await nodeMetric(edge2, 'colloquy_forwarded_packets_total')) > 200 && (await nodeMetric(edge3, 'colloquy_forwarded_packets_total')) > 100, 'forwarding on n2 and n3', 20_000, [page]);
+    expect(await nodeMetric(home, 'colloquy_forwarded_packets_total')).toBe(0);
+    const piped2 = await nodeMetric(edge2, 'colloquy_cluster_pipe_packets', 'direction="in"');
+    const forwarded2 = await nodeMetric(edge2, 'colloquy_forwarded_packets_total');
+    const pipedOut = await nodeMetric(home, 'colloquy_cluster_pipe_packets', 'direction="out"');
     expect(piped2).toBeGreaterThan(100);
     expect(pipedOut).toBeGreaterThanOrEqual(piped2);
     // Two subscribers on n2 from one pipe: n2 sends about twice what it receives.
@@ -121,13 +110,13 @@ describe('cluster: a session spanning nodes', () => {
 
     // One of n2's subscribers leaves: the pipe stays for the other.
     await viewers[0]!.request({ type: 'unsubscribe', subscriberId: subs[0]!.subscriberId });
-    await until(async () => (await metric(edge2, 'colloquy_cluster_remote_subscribers', 'role="edge"')) === 1, 'one subscriber left on n2', 15_000);
-    expect(await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"')).toBe(1);
+    await until(async () => (await nodeMetric(edge2, 'colloquy_cluster_remote_subscribers', 'role="edge"')) === 1, 'one subscriber left on n2', 15_000);
+    expect(await nodeMetric(edge2, 'colloquy_cluster_pipes', 'direction="in"')).toBe(1);
     const before = subs[1]!.peer.of('video').length;
     await until(async () => subs[1]!.peer.of('video').length > before + 30, 'media still flowing to the other n2 subscriber', 15_000);
     // The last one leaves (its client disconnects): the pipe to n2 closes at both ends.
     await viewers[1]!.close();
-    await until(async () => (await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"')) === 0 && (await metric(home, 'colloquy_cluster_pipes', 'direction="out"')) === 1, 'the pipe to n2 closed', 15_000);
+    await until(async () => (await nodeMetric(edge2, 'colloquy_cluster_pipes', 'direction="in"')) === 0 && (await nodeMetric(home, 'colloquy_cluster_pipes', 'direction="out"')) === 1, 'the pipe to n2 closed', 15_000);
 
     // n3 dies (SIGKILL) with the page's media on it: once its Redis key expired the home drops the
     // pipe and ends the subscription as a network drop; the page, resumed through another node,
@@ -139,14 +128,14 @@ describe('cluster: a session spanning nodes', () => {
     expect((await logOf(page)).filter((e) => e.at! >= killedAt).map((e) => e.type)).toContain('subscriberDisconnected');
     await decoding(page, streamId, 10, 30_000, [page]);
     // Served now by the node its socket reached (n1 itself, or n2 over a new pipe): no pipe to n3 is left.
-    const out = await metric(home, 'colloquy_cluster_pipes', 'direction="out"');
-    expect(out).toBe(await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"'));
-    expect(await metric(home, 'colloquy_cluster_remote_subscribers', 'role="home"')).toBe(out);
+    const out = await nodeMetric(home, 'colloquy_cluster_pipes', 'direction="out"');
+    expect(out).toBe(await nodeMetric(edge2, 'colloquy_cluster_pipes', 'direction="in"'));
+    expect(await nodeMetric(home, 'colloquy_cluster_remote_subscribers', 'role="home"')).toBe(out);
     console.log(`span: the page was back on its stream ${Date.now() - killedAt} ms after its media node was killed (served by ${out === 1 ? 'n2 over a pipe' : 'n1'})`);
 
     // The publisher leaves: the stream ends, and with it any pipe; the page sees streamDestroyed.
     await publisherClient.close();
-    await until(async () => (await metric(edge2, 'colloquy_cluster_pipes', 'direction="in"')) === 0 && (await metric(home, 'colloquy_cluster_pipes', 'direction="out"')) === 0, 'every pipe closed', 15_000);
+    await until(async () => (await nodeMetric(edge2, 'colloquy_cluster_pipes', 'direction="in"')) === 0 && (await nodeMetric(home, 'colloquy_cluster_pipes', 'direction="out"')) === 0, 'every pipe closed', 15_000);
     await until(async () => (await logOf(page)).find((e) => e.type === 'streamDestroyed' && e.streamId === streamId), 'streamDestroyed on the page', 15_000, [page]);
   }, 180_000);
 });
