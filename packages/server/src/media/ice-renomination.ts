@@ -83,12 +83,11 @@ export function followCheck(agentObject: object, protocol: unknown, message: Stu
   const pair = agent.checkList.find((p) => p.protocol === protocol && sameAddress(p.remoteAddr, addr));
   if (pair === undefined || !pair.nominated) return;
   // Only the far end can move the media: the check must carry our password's MESSAGE-INTEGRITY
-  // (werift answers checks without verifying it). Checks made with an earlier ufrag after an ICE
-  // restart use that ufrag's password.
+  // (werift answers checks without verifying it), for our current ufrag (a check made with an
+  // earlier one, from before an ICE restart, moves nothing).
   const username = message.getAttributeValue('USERNAME');
   const ufrag = typeof username === 'string' ? username.split(':')[0]! : '';
-  const password = agent.userHistory[ufrag] ?? agent.localPassword;
-  if (ufrag !== agent.localUsername || parseMessage(data, Buffer.from(password, 'utf8')) === undefined) return;
+  if (ufrag !== agent.localUsername || parseMessage(data, Buffer.from(agent.localPassword, 'utf8')) === undefined) return;
   const from = current.remoteAddr;
   agent.nominated = pair;
   handlers.get(agent)?.(from, pair.remoteAddr);
