@@ -23,6 +23,7 @@ import { PictureLossIndication, RtcpPacketConverter, RtcpPayloadSpecificFeedback
 import { ColloquyError, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ntpTimestamp } from './consumer.js';
+import { isRtcp } from './srtp/index.js';
 import { Producer } from './producer.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import type { CodecInfo, MediaKind } from './types.js';
@@ -250,8 +251,7 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
       this.#dropped++;
       return;
     }
-    const type = data[1]!;
-    if (type >= 192 && type <= 223) this.#onRtcp(data);
+    if (isRtcp(data)) this.#onRtcp(data);
     else this.#onRtp(data);
   }
 

@@ -19,11 +19,12 @@ import { RtpPacket } from 'werift';
 import { DEFAULT_LAYOUT, prioritize } from '../archiving/layout.js';
 import type { ArchiveMediaSource, ArchiveStream } from '../archiving/interfaces.js';
 import { LiveComposer, type ComposedStream } from '../broadcast/live-composer.js';
-import { vp8DescriptorLength, vp8KeyframeSize } from '../codecs/vp8.js';
 import type { Logger } from '../logger.js';
 import type { SessionPublisher } from '../media/audio/index.js';
+import { isVp8KeyFrameStart, vp8Dimensions } from '../media/codecs.js';
 import { RetransmissionHistory } from '../media/retransmission-history.js';
 import { MAX_HEADER_LENGTH } from '../media/rtp-rewriter.js';
+import { isRtcp, rtpHeaderLength } from '../media/srtp/index.js';
 import type { Session, SessionManager, Stream } from '../sessions/session-manager.js';
 import { archiveMediaSource } from '../sessions/archive-source.js';
 import { TypedEmitter } from '../typed-emitter.js';
@@ -255,11 +256,8 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
 
   /** A keyframe's first packet carries the picture size (RFC 6386 §9.1): the stream's videoDimensions. */
   #noteDimensions(payload: Buffer): void {
-    const start = payload.length > 0 && (payload[0]! & 0x10) !== 0 && (payload[0]! & 0x07) === 0;
-    if (!start) return;
-    const offset = vp8DescriptorLength(payload);
-    if (offset < 0) return;
-    const size = vp8KeyframeSize(payload.subarray(offset));
+    if (!isVp8KeyFrameStart(payload)) return;
+    const size = vp8Dimensions(payload);
     if (!size || (this.#dimensions && size.width === this.#dimensions.width && size.height === this.#dimensions.height)) return;
     this.#dimensions = size;
     this.emit('dimensions', size);
@@ -307,7 +305,7 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
     if (this.#closed || !remote || msg.length < 12) return;
     if (isRtcp(msg)) return;
     msg[1] = (msg[1]! & 0x80) | (remote.payloadType & 0x7f);
-    const headerLength = rtpHeaderLength(msg);
+    const headerLength = rtpHeaderLength(msg, msg.length);
     if (headerLength > 0 && headerLength <= MAX_HEADER_LENGTH) {
       const seq = msg.readUInt16BE(2);
       msg.copy(this.#gridHistory.headers, this.#gridHistory.slotOffset(seq), 0, headerLength);
@@ -329,21 +327,6 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
     this.#gridIn?.close();
     this.removeAllListeners();
   }
-}
-
-/** RTCP rather than RTP on a shared port: packet types 192–223 (RFC 5761 §4). */
-function isRtcp(packet: Buffer): boolean {
-  return packet[1]! >= 192 && packet[1]! <= 223;
-}
-
-/** An RTP packet's header length (CSRCs and extension included), or -1 when the packet is too short for it. */
-function rtpHeaderLength(packet: Buffer): number {
-  let length = 12 + 4 * (packet[0]! & 0x0f);
-  if (packet[0]! & 0x10) {
-    if (packet.length < length + 4) return -1;
-    length += 4 + 4 * packet.readUInt16BE(length + 2);
-  }
-  return length <= packet.length ? length : -1;
 }
 
 /** The sequence numbers a generic NACK's FCI entries ask for (RFC 4585 §6.2.1: a PID and a bitmask of the 16 after it). */

@@ -9,7 +9,7 @@ export { AesGcm, GCM_TAG_LENGTH } from './aead.js';
 export { cipherSuite, type CipherSuite } from './cipher-suite.js';
 export { ReplayWindow, ReplayCheck, REPLAY_WINDOW_SIZE } from './replay-window.js';
 export { RolloverCounter } from './rollover.js';
-export { rtpHeaderLength } from './rtp-header.js';
+export { isRtcp, rtpHeaderLength } from './rtp-header.js';
 export { SrtpContext, SRTP_MAX_OVERHEAD } from './srtp-context.js';
 export { SrtcpContext, SRTCP_MAX_OVERHEAD } from './srtcp-context.js';
 export { SrtpSession, type SrtpKeyingMaterial } from './session.js';

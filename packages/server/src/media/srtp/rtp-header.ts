@@ -12,6 +12,11 @@ export function rtpHeaderLength(buf: Uint8Array, length: number): number {
   return n <= length ? n : -1;
 }
 
+/** RTCP rather than RTP where both share a port: packet types 192–223 in the second byte (RFC 5761 §4). */
+export function isRtcp(buf: Uint8Array): boolean {
+  return buf[1]! >= 192 && buf[1]! <= 223;
+}
+
 export function rtpSequenceNumber(buf: Uint8Array): number {
   return (buf[2]! << 8) | buf[3]!;
 }
