@@ -45,7 +45,6 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
   #closing: Promise<void> | undefined;
   /** Times the browser moved the call to another ICE pair (and the server followed). */
   #renominations = 0;
-  #watchingIce = false;
 
   protected constructor(options: { id: string; pc: RTCPeerConnection; srtp: SrtpImplementation; logger: Logger }) {
     super();
@@ -123,15 +122,13 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
   #onState(state: TransportState): void {
     if (this.closed || state === this.#state) return;
     this.#state = state;
-    if (state === 'connected' && !this.#watchingIce) {
-      const agent = this.#iceAgent();
-      if (agent) {
-        this.#watchingIce = true;
-        onRenomination(agent, (from, to) => {
-          this.#renominations++;
-          this.logger.info({ transport: this.id, kind: this.kind, from: from.join(':'), to: to.join(':') }, 'ICE: the browser moved the call to another candidate pair');
-        });
-      }
+    // One handler per agent (set again on a later 'connected', replacing itself).
+    const agent = state === 'connected' ? this.#iceAgent() : undefined;
+    if (agent) {
+      onRenomination(agent, (from, to) => {
+        this.#renominations++;
+        this.logger.info({ transport: this.id, kind: this.kind, from: from.join(':'), to: to.join(':') }, 'ICE: the browser moved the call to another candidate pair');
+      });
     }
     this.onStateChange(state);
     this.emit('stateChange', state);
