@@ -16,6 +16,7 @@ import type { LoadMonitor } from '../ops/load-monitor.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { SignalingServer } from '../signaling/signaling-server.js';
+import { NodeLiveness } from './liveness.js';
 import { MEDIA_PATH, MediaSpan } from './media-span.js';
 import { nodeForwardedClient, type NodeAuthPurpose } from './node-auth.js';
 import { NodeRegistry, type NodeInfo, type NodeLoad } from './node-registry.js';
@@ -33,6 +34,8 @@ export interface ClusterParts {
   metrics: Metrics;
   /** The SFU: with it, a session's subscribers on other nodes are served there (media-span.ts). */
   media?: MediaEngine | null;
+  /** Cuts the sockets of a session re-placed on another node (SignalingServer.dropSession). */
+  signaling?: Pick<SignalingServer, 'dropSession'>;
 }
 
 export class ClusterNode {
@@ -50,6 +53,7 @@ export class ClusterNode {
   #lastForwarded: { packets: number; at: number } | null = null;
   #unsubscribe: (() => void)[] = [];
   #span: MediaSpan | null = null;
+  #liveness: NodeLiveness | null = null;
 
   constructor(settings: ClusterSettings, logger: Logger) {
     this.settings = settings;
@@ -138,6 +142,15 @@ export class ClusterNode {
         if (previous === null) void this.registry.recordArchiveNode(record.id, this.settings.nodeId).catch((err: Error) => this.#log.warn({ err: err.message }, 'cannot record the archive node'));
       }),
     );
+    // Liveness is renewed from a thread of its own, so a busy node is not taken for dead (liveness.ts).
+    this.#liveness = new NodeLiveness({
+      redisUrl: this.settings.redisUrl,
+      heartbeatMs: this.settings.heartbeatMs,
+      nodeTtlMs: this.settings.nodeTtlMs,
+      stallMs: this.settings.stallMs,
+      fallback: (info) => this.registry.publish(info),
+      logger: this.#log,
+    });
     await this.#heartbeat();
     this.#timer = setInterval(() => void this.#heartbeat(), this.settings.heartbeatMs);
     this.#timer.unref();
@@ -160,7 +173,9 @@ export class ClusterNode {
   async #heartbeat(): Promise<void> {
     if (this.#closed) return;
     try {
-      await this.registry.publish(this.#info(await this.#load()));
+      const info = this.#info(await this.#load());
+      await (this.#liveness ? this.#liveness.publish(info) : this.registry.publish(info));
+      await this.#dropMovedSessions();
       const nodes = await this.registry.liveNodes();
       this.#span?.nodesAlive(new Set(nodes.map((n) => n.id)), new Set(nodes.filter((n) => !n.draining).map((n) => n.id)));
       await this.#failLostArchives(new Set(nodes.map((n) => n.id)));
@@ -172,6 +187,23 @@ export class ClusterNode {
       if (changed) for (const listener of this.#nodeListeners) listener(urls);
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'cluster heartbeat failed');
+    }
+  }
+
+  /**
+   * Fencing: a session of ours whose home key now names another node was re-placed while this node
+   * looked dead (its main thread stuck past COLLOQUY_CLUSTER_STALL_MS, or cut off from Redis). Its
+   * clients here are cut loose, as if this node had died, so that they join it at its new home
+   * instead of the session living on in two halves.
+   */
+  async #dropMovedSessions(): Promise<void> {
+    const parts = this.#parts;
+    if (!parts?.signaling) return;
+    const ids = parts.sessions.liveSessions().map((s) => s.id);
+    if (ids.length === 0) return;
+    for (const [sessionId, home] of await this.registry.homedElsewhere(ids, this.settings.nodeId)) {
+      const sockets = parts.signaling.dropSession(sessionId);
+      if (sockets > 0) this.#log.warn({ sessionId, home, sockets }, 'session re-placed on another node while this one looked dead: its sockets here are cut, the clients join it there');
     }
   }
 
@@ -217,6 +249,8 @@ export class ClusterNode {
     for (const off of this.#unsubscribe) off();
     this.#span?.close();
     this.#router?.close();
+    // The liveness thread stops first, so that it cannot renew the key after it is withdrawn.
+    await this.#liveness?.close();
     await this.registry.withdraw(this.settings.nodeId).catch(() => {});
     await this.registry.close();
   }

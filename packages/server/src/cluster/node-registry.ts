@@ -36,6 +36,10 @@ export interface NodeInfo {
 }
 
 const PREFIX = 'colloquy:';
+/** The liveness key of a node (its NodeInfo JSON, PX = node TTL). */
+export const nodeKey = (nodeId: string): string => `${PREFIX}node:${nodeId}`;
+/** The set of node ids ever seen (where to look for node keys). */
+export const NODES_KEY = `${PREFIX}nodes`;
 const ARCHIVE_NODE_TTL_S = 30 * 86_400;
 /** Longer than any broadcast, render, captions or Audio Connector may last (OpenTok's longest: 10 h). */
 const RUNNING_NODE_TTL_S = 2 * 86_400;
@@ -90,33 +94,49 @@ export class NodeRegistry {
     await this.redis.connect();
   }
 
-  /** Publishes this node's liveness and load (its key lives nodeTtlMs). */
+  /** Publishes a node's liveness and load (its key lives nodeTtlMs). A running node renews it from its liveness thread (liveness.ts). */
   async publish(info: NodeInfo): Promise<void> {
-    await this.redis.multi().set(`${PREFIX}node:${info.id}`, JSON.stringify(info), 'PX', this.#settings.nodeTtlMs).sadd(`${PREFIX}nodes`, info.id).exec();
+    await this.redis.multi().set(nodeKey(info.id), JSON.stringify(info), 'PX', this.#settings.nodeTtlMs).sadd(NODES_KEY, info.id).exec();
+  }
+
+  /**
+   * Of these sessions, those whose home is now another node (re-placed while this node looked
+   * dead), with that node's id. Sessions with no home key are left out.
+   */
+  async homedElsewhere(sessionIds: readonly string[], nodeId: string): Promise<Map<string, string>> {
+    const moved = new Map<string, string>();
+    for (let i = 0; i < sessionIds.length; i += 1000) {
+      const ids = sessionIds.slice(i, i + 1000);
+      const homes = await this.redis.mget(ids.map((id) => `${PREFIX}session:${id}:home`));
+      homes.forEach((home, k) => {
+        if (home !== null && home !== nodeId) moved.set(ids[k]!, home);
+      });
+    }
+    return moved;
   }
 
   /** This node leaves at once (clean shutdown): others need not wait for its key to expire. */
   async withdraw(nodeId: string): Promise<void> {
-    await this.redis.multi().del(`${PREFIX}node:${nodeId}`).srem(`${PREFIX}nodes`, nodeId).exec();
+    await this.redis.multi().del(nodeKey(nodeId)).srem(NODES_KEY, nodeId).exec();
   }
 
   /** Every live node (its key has not expired). Dead ids are dropped from the set on the way. */
   async liveNodes(): Promise<NodeInfo[]> {
-    const ids = await this.redis.smembers(`${PREFIX}nodes`);
+    const ids = await this.redis.smembers(NODES_KEY);
     if (ids.length === 0) return [];
-    const values = await this.redis.mget(ids.map((id) => `${PREFIX}node:${id}`));
+    const values = await this.redis.mget(ids.map((id) => nodeKey(id)));
     const nodes: NodeInfo[] = [];
     const dead: string[] = [];
     values.forEach((value, i) => {
       if (value === null) dead.push(ids[i]!);
       else nodes.push(JSON.parse(value) as NodeInfo);
     });
-    if (dead.length > 0) await this.redis.srem(`${PREFIX}nodes`, ...dead);
+    if (dead.length > 0) await this.redis.srem(NODES_KEY, ...dead);
     return nodes;
   }
 
   async node(nodeId: string): Promise<NodeInfo | null> {
-    const value = await this.redis.get(`${PREFIX}node:${nodeId}`);
+    const value = await this.redis.get(nodeKey(nodeId));
     return value === null ? null : (JSON.parse(value) as NodeInfo);
   }
 

@@ -20,6 +20,14 @@ export interface ClusterSettings {
   /** A node silent this long is dead (its Redis key expires), ms (`COLLOQUY_CLUSTER_NODE_TTL_MS`, default 3000). */
   nodeTtlMs: number;
   /**
+   * How long this node's main thread may go without completing a heartbeat before it stops
+   * renewing its liveness (`COLLOQUY_CLUSTER_STALL_MS`, default 20000). The key is renewed from a
+   * thread of its own (liveness.ts), so a node that is busy (a join storm, a long GC) stays alive
+   * and keeps its sessions, while a process that died is dead after nodeTtlMs; a main thread stuck
+   * this long is given up on (its sessions are re-placed, and it drops their sockets when it runs again).
+   */
+  stallMs: number;
+  /**
    * The address this node's RTP pipes to other nodes bind and are reached at (`COLLOQUY_CLUSTER_PIPE_IP`;
    * default the internal URL's host when it is an IP address, else 127.0.0.1): loopback or a private network.
    */
@@ -65,7 +73,7 @@ function httpUrl(name: string, raw: string): string {
 export function clusterSettings(env: Env): ClusterSettings | null {
   const redisUrl = str(env, 'COLLOQUY_REDIS_URL');
   if (redisUrl === null) {
-    for (const name of ['COLLOQUY_NODE_ID', 'COLLOQUY_CLUSTER_SECRET', 'COLLOQUY_INTERNAL_URL', 'COLLOQUY_CLUSTER_PIPE_IP', 'COLLOQUY_CLUSTER_SPAN_SESSIONS']) {
+    for (const name of ['COLLOQUY_NODE_ID', 'COLLOQUY_CLUSTER_SECRET', 'COLLOQUY_INTERNAL_URL', 'COLLOQUY_CLUSTER_PIPE_IP', 'COLLOQUY_CLUSTER_SPAN_SESSIONS', 'COLLOQUY_CLUSTER_STALL_MS']) {
       if (str(env, name) !== null) throw new ClusterSettingsError(`${name} is a cluster setting: it needs COLLOQUY_REDIS_URL`);
     }
     return null;
@@ -81,6 +89,8 @@ export function clusterSettings(env: Env): ClusterSettings | null {
   const heartbeatMs = int(env, 'COLLOQUY_CLUSTER_HEARTBEAT_MS', 1000, 100, 60_000);
   const nodeTtlMs = int(env, 'COLLOQUY_CLUSTER_NODE_TTL_MS', 3000, 300, 600_000);
   if (nodeTtlMs < heartbeatMs * 2) throw new ClusterSettingsError('COLLOQUY_CLUSTER_NODE_TTL_MS must be at least twice COLLOQUY_CLUSTER_HEARTBEAT_MS');
+  const stallMs = int(env, 'COLLOQUY_CLUSTER_STALL_MS', 20_000, 300, 3_600_000);
+  if (stallMs < nodeTtlMs) throw new ClusterSettingsError('COLLOQUY_CLUSTER_STALL_MS must be at least COLLOQUY_CLUSTER_NODE_TTL_MS');
   const pipeIp = str(env, 'COLLOQUY_CLUSTER_PIPE_IP') ?? defaultPipeIp(internal ?? publicUrl);
   if (isIP(pipeIp) === 0) throw new ClusterSettingsError(`COLLOQUY_CLUSTER_PIPE_IP must be an IP address; got ${JSON.stringify(pipeIp)}`);
   const span = (str(env, 'COLLOQUY_CLUSTER_SPAN_SESSIONS') ?? 'on').toLowerCase();
@@ -95,6 +105,7 @@ export function clusterSettings(env: Env): ClusterSettings | null {
     secret,
     heartbeatMs,
     nodeTtlMs,
+    stallMs,
   };
 }
 

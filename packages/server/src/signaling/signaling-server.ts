@@ -163,6 +163,22 @@ export class SignalingServer {
     for (const channel of this.#channels.values()) if (!channel.ended) channel.sendUnsequencedText(text);
   }
 
+  /**
+   * Cluster mode: the session now lives on another node (it was re-placed while this node looked
+   * dead). Its sockets here are cut, as a dead node's would be: each client resumes through the
+   * cluster, reaches the session's new home, and joins there (its connection here ends after the
+   * resume grace, with no one left to tell). Returns how many sockets were cut.
+   */
+  dropSession(sessionId: string): number {
+    let dropped = 0;
+    for (const peer of [...this.#peers.values()]) {
+      if (peer.channel?.session.id !== sessionId) continue;
+      peer.ws.terminate();
+      dropped++;
+    }
+    return dropped;
+  }
+
   /** The address of the client behind an upgrade request (after the operator's proxy trust). */
   clientAddressOf(request: IncomingMessage): string {
     return this.#options.clientAddress(request);

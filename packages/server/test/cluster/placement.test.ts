@@ -29,7 +29,7 @@ describe('cluster settings', () => {
 
   it('reads a complete cluster setup and refuses incomplete or malformed ones', () => {
     const settings = clusterSettings(base)!;
-    expect(settings).toMatchObject({ nodeId: 'n1', publicUrl: 'http://10.0.0.1:3000', internalUrl: 'http://10.0.0.1:3000', heartbeatMs: 1000, nodeTtlMs: 3000 });
+    expect(settings).toMatchObject({ nodeId: 'n1', publicUrl: 'http://10.0.0.1:3000', internalUrl: 'http://10.0.0.1:3000', heartbeatMs: 1000, nodeTtlMs: 3000, stallMs: 20_000 });
     expect(clusterSettings({ ...base, COLLOQUY_INTERNAL_URL: 'http://192.168.0.1:3000' })!.internalUrl).toBe('http://192.168.0.1:3000');
     // Pipes to other nodes bind the internal address when it is an IP, else loopback, or what is set.
     expect(settings.pipeIp).toBe('10.0.0.1');
@@ -38,6 +38,7 @@ describe('cluster settings', () => {
     // Sessions span nodes unless turned off.
     expect(settings.spanSessions).toBe(true);
     expect(clusterSettings({ ...base, COLLOQUY_CLUSTER_SPAN_SESSIONS: 'off' })!.spanSessions).toBe(false);
+    expect(clusterSettings({ ...base, COLLOQUY_CLUSTER_STALL_MS: '60000' })!.stallMs).toBe(60_000);
     for (const [name, value, message] of [
       ['COLLOQUY_REDIS_URL', 'localhost:6379', /redis:\/\//],
       ['COLLOQUY_NODE_ID', '', /COLLOQUY_NODE_ID/],
@@ -46,6 +47,8 @@ describe('cluster settings', () => {
       ['COLLOQUY_PUBLIC_URL', 'ftp://x', /http/],
       ['COLLOQUY_CLUSTER_SECRET', 'short', /at least 16/],
       ['COLLOQUY_CLUSTER_NODE_TTL_MS', '1500', /twice/],
+      ['COLLOQUY_CLUSTER_STALL_MS', '2000', /at least COLLOQUY_CLUSTER_NODE_TTL_MS/],
+      ['COLLOQUY_CLUSTER_STALL_MS', 'soon', /COLLOQUY_CLUSTER_STALL_MS/],
       ['COLLOQUY_CLUSTER_PIPE_IP', 'node1', /COLLOQUY_CLUSTER_PIPE_IP/],
       ['COLLOQUY_CLUSTER_SPAN_SESSIONS', 'maybe', /COLLOQUY_CLUSTER_SPAN_SESSIONS/],
     ] as const) {
@@ -103,7 +106,7 @@ describe('session placement in Redis', () => {
   let redis: RedisServer;
   const registries: NodeRegistry[] = [];
   const registry = async (nodeTtlMs = 3000): Promise<NodeRegistry> => {
-    const settings: ClusterSettings = { redisUrl: redis.url, nodeId: 'x', publicUrl: 'http://127.0.0.1:1', internalUrl: 'http://127.0.0.1:1', secret: SECRET, heartbeatMs: 100, nodeTtlMs };
+    const settings: ClusterSettings = { redisUrl: redis.url, nodeId: 'x', publicUrl: 'http://127.0.0.1:1', internalUrl: 'http://127.0.0.1:1', secret: SECRET, heartbeatMs: 100, nodeTtlMs, stallMs: 20_000, pipeIp: '127.0.0.1', spanSessions: true };
     const r = new NodeRegistry(settings, logger);
     await r.connect();
     registries.push(r);
