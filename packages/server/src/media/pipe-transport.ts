@@ -8,6 +8,7 @@
 //   home node                                   edge node
 //   Producer ── addLayerListener ──▶ pipe ═UDP═▶ pipe ── Producer (pipe) ──▶ Consumers (local SFU)
 //            ◀── requestKeyFrame(layer) ◀═ RTCP PLI ═══ sendPli(ssrc) ◀── consumers' PLI/FIR, joins
+//            ◀── LayerDemand ◀═══ RTCP APP 'CLAY' ═══ 'layers' ◀── the edge consumers' layer choices
 //
 // No ICE, DTLS or SRTP (the pipe runs on loopback or a private network between nodes, as
 // mediasoup's pipes do by default), no RTX or NACK (a packet lost between nodes is lost to the
@@ -16,6 +17,13 @@
 // far end knows the layer of each packet and a keyframe request names it. The publisher's RTCP
 // sender reports are re-sent on the pipe every second (audio/video sync survives the hop). The
 // socket takes datagrams from the far end's address only.
+//
+// Simulcast layers the edge's subscribers do not watch pause at the publisher, as on one node: the
+// edge's pipe producer tracks its consumers' layer needs (on at once, off after the producer's
+// pause delay) and each change, and every second as a repeat (a datagram may be lost), crosses as
+// an RTCP APP packet (name 'CLAY', the SSRC base, a bit mask of needed layers); at home it narrows
+// the pipe's LayerDemand on the publisher's producer, which keeps a layer on while any local
+// consumer or pipe needs it. Until the first mask arrives, every layer stays on.
 
 import { randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
@@ -24,7 +32,7 @@ import { ColloquyError, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ntpTimestamp } from './consumer.js';
 import { isRtcp } from './srtp/index.js';
-import { Producer } from './producer.js';
+import { Producer, type LayerDemand } from './producer.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import type { CodecInfo, MediaKind } from './types.js';
 
@@ -61,6 +69,9 @@ export interface PipeTransportStats {
   /** Keyframe requests sent to the far end, and received from it. */
   pliSent: number;
   pliReceived: number;
+  /** Layer demands (RTCP APP 'CLAY') sent to the far end (edge side), and received from it (home side). */
+  layerDemandsSent: number;
+  layerDemandsReceived: number;
   /** Datagrams refused: from another address, unknown SSRC, or not RTP/RTCP. */
   dropped: number;
 }
@@ -80,7 +91,33 @@ const PIPE_SOCKET_BUFFER_BYTES = 4 << 20;
 interface SentProducer {
   producer: Producer;
   ssrcBase: number;
+  /** The far end's layer needs (null until it says). */
+  demand: LayerDemand;
   stop: () => void;
+}
+
+/** RTCP APP name of a layer demand. */
+const LAYER_DEMAND_NAME = 'CLAY';
+const RTCP_APP = 204;
+
+/** An RTCP APP packet saying which layers of the producer at `ssrcBase` the sender's consumers need. */
+export function layerDemandPacket(ssrcBase: number, active: readonly boolean[]): Buffer {
+  const packet = Buffer.alloc(16);
+  packet[0] = 0x80; // V=2, no padding, subtype 0
+  packet[1] = RTCP_APP;
+  packet.writeUInt16BE(3, 2); // length: 4 words, minus one
+  packet.writeUInt32BE(ssrcBase >>> 0, 4);
+  packet.write(LAYER_DEMAND_NAME, 8, 'ascii');
+  let mask = 0;
+  for (let i = 0; i < Math.min(active.length, MAX_LAYERS); i++) if (active[i]) mask |= 1 << i;
+  packet.writeUInt32BE(mask, 12);
+  return packet;
+}
+
+/** The SSRC base and needed-layer mask of a layer demand packet; null for any other datagram. */
+export function parseLayerDemand(data: Buffer): { ssrcBase: number; mask: number } | null {
+  if (data.length !== 16 || data[1] !== RTCP_APP || data.readUInt16BE(2) !== 3 || data.toString('ascii', 8, 12) !== LAYER_DEMAND_NAME) return null;
+  return { ssrcBase: data.readUInt32BE(4), mask: data.readUInt32BE(12) };
 }
 
 export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
@@ -101,6 +138,8 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
   #bytesReceived = 0;
   #pliSent = 0;
   #pliReceived = 0;
+  #layerDemandsSent = 0;
+  #layerDemandsReceived = 0;
   #dropped = 0;
 
   private constructor(id: string, socket: Socket, local: PipeAddress, logger: Logger) {
@@ -171,12 +210,14 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
     do key = randomInt(1, 2 ** 30);
     while (this.#sent.has(key));
     const ssrcBase = key * MAX_LAYERS;
-    const stopListening = producer.addLayerListener((packet, layer) => this.#sendRtp(packet, ssrcBase + layer));
+    const demand: LayerDemand = { layers: null };
+    const stopListening = producer.addLayerListener((packet, layer) => this.#sendRtp(packet, ssrcBase + layer), demand);
     const onClose = (): void => void this.#sent.delete(key);
     producer.once('close', onClose);
     this.#sent.set(key, {
       producer,
       ssrcBase,
+      demand,
       stop: () => {
         stopListening();
         producer.off('close', onClose);
@@ -216,6 +257,8 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
     });
     this.#received.set(key, producer);
     producer.once('close', () => this.#received.delete(key));
+    // The layers this node's consumers need go back to the home (and are repeated every second).
+    if (producer.layerCount > 1) producer.on('layers', (active) => this.#sendLayerDemand(params.ssrcBase, active));
     this.emit('producer', producer);
     return producer;
   }
@@ -238,6 +281,27 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
     const remote = this.#remote;
     if (remote === null || this.#closed) return;
     this.#socket.send(buf, remote.port, remote.ip);
+  }
+
+  #sendLayerDemand(ssrcBase: number, active: readonly boolean[]): void {
+    if (this.#remote === null || this.#closed) return;
+    this.#layerDemandsSent++;
+    this.#sendRtcp(layerDemandPacket(ssrcBase, active));
+  }
+
+  /** Home side: the far end's consumers need these layers of one of our producers. */
+  #onLayerDemand(ssrcBase: number, mask: number): void {
+    const sent = ssrcBase % MAX_LAYERS === 0 ? this.#sent.get(ssrcBase / MAX_LAYERS) : undefined;
+    if (!sent) {
+      this.#dropped++;
+      return;
+    }
+    this.#layerDemandsReceived++;
+    const layers = Array.from({ length: sent.producer.layerCount }, (_, i) => (mask & (1 << i)) !== 0);
+    const before = sent.demand.layers;
+    if (before !== null && before.length === layers.length && before.every((v, i) => v === layers[i])) return;
+    sent.demand.layers = layers;
+    sent.producer.updateLayerDemand();
   }
 
   #sendPli(ssrc: number): void {
@@ -276,6 +340,11 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
   }
 
   #onRtcp(data: Buffer): void {
+    const demand = parseLayerDemand(data);
+    if (demand !== null) {
+      this.#onLayerDemand(demand.ssrcBase, demand.mask);
+      return;
+    }
     let packets;
     try {
       packets = RtcpPacketConverter.deSerialize(data);
@@ -301,6 +370,9 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
     for (const producer of this.#received.values()) producer.sample(now);
     if (now - this.#lastSr < SR_INTERVAL_MS || this.#remote === null) return;
     this.#lastSr = now;
+    for (const [key, producer] of this.#received) {
+      if (producer.layerCount > 1) this.#sendLayerDemand(key * MAX_LAYERS, producer.layers.map((l) => l.active));
+    }
     // The publisher's SRs, mapped to now: the far end's consumers keep audio and video in sync.
     const wall = Date.now();
     for (const { producer, ssrcBase } of this.#sent.values()) {
@@ -326,6 +398,8 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
       bytesReceived: this.#bytesReceived,
       pliSent: this.#pliSent,
       pliReceived: this.#pliReceived,
+      layerDemandsSent: this.#layerDemandsSent,
+      layerDemandsReceived: this.#layerDemandsReceived,
       dropped: this.#dropped,
     };
   }

@@ -39,6 +39,15 @@ export type RtpListener = (packet: RtpPacket) => void;
  */
 export type LayerListener = (packet: RtpPacket, layer: number) => void;
 
+/**
+ * Which layers a layer listener's far end needs (`layers[i]`: layer i), or null for every layer. The
+ * listener's owner changes `layers` and calls updateLayerDemand(): a pipe passes on the layer choices
+ * of the far node's consumers, so that layers no one there watches can pause at the publisher.
+ */
+export interface LayerDemand {
+  layers: readonly boolean[] | null;
+}
+
 /** At most one keyframe request per producer in this many milliseconds (Chromium answers each one). */
 export const KEYFRAME_REQUEST_INTERVAL_MS = 500;
 
@@ -114,6 +123,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   #rtpListeners: RtpListener[] = [];
   /** Pipes to other nodes (every layer), same array discipline. */
   #layerListeners: LayerListener[] = [];
+  /** What each layer listener's far end needs (absent: every layer). */
+  readonly #layerDemands = new Map<LayerListener, LayerDemand>();
 
   // Counters (packet path: plain number fields and preallocated per-layer arrays only).
   #packets = 0;
@@ -286,15 +297,18 @@ export class Producer extends TypedEmitter<ProducerEvents> {
 
   /**
    * Hands every forwarded packet of every layer, with its layer index, to `listener` until the
-   * returned function is called or the producer closes. While one listens every layer stays on: the
-   * far end of a pipe picks layers per subscriber itself (mediasoup's PipeConsumer carries all).
+   * returned function is called or the producer closes (the far end of a pipe picks layers per
+   * subscriber itself, as mediasoup's PipeConsumer carries all). The layers it needs stay on: all of
+   * them, or those of `demand` once its owner narrows it (then calls updateLayerDemand()).
    */
-  addLayerListener(listener: LayerListener): () => void {
+  addLayerListener(listener: LayerListener, demand?: LayerDemand): () => void {
     if (this.#closed) return () => {};
     this.#layerListeners = [...this.#layerListeners, listener];
+    if (demand) this.#layerDemands.set(listener, demand);
     this.updateLayerDemand();
     return () => {
       this.#layerListeners = this.#layerListeners.filter((l) => l !== listener);
+      this.#layerDemands.delete(listener);
       this.updateLayerDemand();
     };
   }
@@ -424,7 +438,14 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     // stats stay alive when no one watches.
     needed[0] = true;
     if (this.#rtpListeners.length > 0) needed[this.layerCount - 1] = true;
-    if (this.#layerListeners.length > 0) needed.fill(true);
+    for (const listener of this.#layerListeners) {
+      const wanted = this.#layerDemands.get(listener)?.layers ?? null;
+      if (wanted === null) {
+        needed.fill(true);
+        break;
+      }
+      for (let i = 0; i < needed.length; i++) if (wanted[i]) needed[i] = true;
+    }
     for (const consumer of this.#consumers) {
       if (consumer.paused || consumer.closed || consumer.qualityDisabled) continue;
       const current = consumer.currentLayer;
@@ -641,6 +662,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.#consumers = [];
     this.#rtpListeners = [];
     this.#layerListeners = [];
+    this.#layerDemands.clear();
     this.emit('close');
     this.removeAllListeners();
   }

@@ -1,13 +1,15 @@
 // PipeTransport (media/pipe-transport.ts): two routers linked by a pipe on loopback, as two nodes
 // of a cluster are. Every layer of a producer crosses with its layer, the far end's producer feeds
 // its own consumers, a keyframe request goes back to the publisher's producer for the right layer,
-// sender reports cross, and closing either side ends the far producers.
+// sender reports cross, and closing either side ends the far producers. The edge consumers' layer
+// needs cross back (RTCP APP 'CLAY'): a layer no one watches on either node pauses at the publisher.
 
 import { RtpHeader, RtpPacket } from 'werift';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Consumer, type OutgoingHeader } from '../../src/media/consumer.js';
 import type { MediaEngine, Producer } from '../../src/media/index.js';
-import { Producer as ProducerClass } from '../../src/media/producer.js';
+import { LAYER_PAUSE_DELAY_MS, Producer as ProducerClass } from '../../src/media/producer.js';
+import { layerDemandPacket, parseLayerDemand } from '../../src/media/pipe-transport.js';
 import { waitUntil } from '@colloquy/testing/media';
 import { newEngine } from './helpers.js';
 
@@ -128,4 +130,89 @@ describe('PipeTransport', () => {
     expect(out.getStats().packetsSent).toBe(10);
     producer.close();
   });
+
+  it('encodes a layer demand as RTCP APP and refuses other packets', () => {
+    const packet = layerDemandPacket(0x1234_5678, [true, false, true]);
+    expect(packet.length).toBe(16);
+    expect(packet[1]).toBe(204);
+    expect(parseLayerDemand(packet)).toEqual({ ssrcBase: 0x1234_5678, mask: 0b101 });
+    const pli = Buffer.from(packet);
+    pli[1] = 206;
+    expect(parseLayerDemand(pli)).toBeNull();
+    const other = Buffer.from(packet);
+    other.write('XXXX', 8, 'ascii');
+    expect(parseLayerDemand(other)).toBeNull();
+    expect(parseLayerDemand(packet.subarray(0, 12))).toBeNull();
+  });
+
+  it("pauses at the publisher the layers no consumer on the far node needs, and turns one on at once when one does", async () => {
+    engine = newEngine();
+    const home = engine.createRouter({ id: 'home' });
+    const edge = engine.createRouter({ id: 'edge' });
+    const producer = new ProducerClass({
+      id: 'video-3',
+      kind: 'video',
+      codec: { name: 'VP8', mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 },
+      ssrc: 0,
+      rids: ['q', 'h', 'f'],
+      streamId: 'stream-3',
+      extensionUris: [],
+      link: { sendPli: () => {}, receiveStats: () => undefined, nackCount: () => 0 },
+    });
+    const changes: boolean[][] = [];
+    producer.on('layers', (active) => changes.push(active));
+    const out = await home.createPipeTransport({ listenIp: '127.0.0.1' });
+    const into = await edge.createPipeTransport({ listenIp: '127.0.0.1' });
+    out.connect(into.localAddress);
+    into.connect(out.localAddress);
+    const far = into.produce(JSON.parse(JSON.stringify(out.consume(producer))));
+    // The home producer's own clock (a publisher transport samples it every 500 ms in the SFU).
+    const clock = setInterval(() => producer.sample(performance.now()), 250);
+    try {
+      // A keyframe of each layer (320x180, 640x360, 1280x720) crosses: the edge knows the layer sizes.
+      const sizes = [[320, 180], [640, 360], [1280, 720]] as const;
+      sizes.forEach(([width, height], layer) => {
+        const payload = vp8(true);
+        payload.writeUInt16LE(width, 7);
+        payload.writeUInt16LE(height, 9);
+        producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 1, timestamp: 3000, ssrc: 0x3000 + layer, marker: true }), payload), layer);
+      });
+      await waitUntil(() => far.layers.every((l, i) => l.width === sizes[i]![0]), 5000, 'the layer sizes on the edge');
+      // One edge subscriber that wants the lowest layer only.
+      const low = new Consumer({ id: 'low', producer: far, ssrc: 0xabc0 });
+      low.setNegotiated({ payloadType: 98, mid: '0', extensionIds: new Map() });
+      low.connect({ sendRtp: () => {} });
+      low.setPreferredResolution({ width: 100, height: 100 });
+      // Until the edge says otherwise every layer stays on; then, after the edge's pause delay and
+      // the home's, layers 1 and 2 pause at the publisher (no local consumer needs them either).
+      expect(producer.layers.map((l) => l.active)).toEqual([true, true, true]);
+      const started = performance.now();
+      await waitUntil(() => !producer.layers[2]!.active && !producer.layers[1]!.active, 15_000, 'layers 1 and 2 paused at home');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(LAYER_PAUSE_DELAY_MS);
+      expect(producer.layers[0]!.active).toBe(true);
+      expect(out.getStats().layerDemandsReceived).toBeGreaterThan(0);
+      expect(into.getStats().layerDemandsSent).toBeGreaterThan(0);
+
+      // A second edge subscriber wants the best layer: it turns on at the publisher at once.
+      const high = new Consumer({ id: 'high', producer: far, ssrc: 0xabc1 });
+      high.setNegotiated({ payloadType: 98, mid: '1', extensionIds: new Map() });
+      high.connect({ sendRtp: () => {} });
+      high.setPreferredResolution(null);
+      const asked = performance.now();
+      await waitUntil(() => producer.layers[2]!.active, 5000, 'layer 2 on at home');
+      expect(performance.now() - asked).toBeLessThan(LAYER_PAUSE_DELAY_MS);
+      expect(changes.at(-1)![2]).toBe(true);
+
+      // The high subscriber leaves: layer 2 pauses again; the pipe closing brings every layer back
+      // to the home's own needs (here: the lowest only stays on, as always).
+      high.close();
+      await waitUntil(() => !producer.layers[2]!.active, 15_000, 'layer 2 paused again');
+      low.close();
+    } finally {
+      clearInterval(clock);
+      out.close();
+      into.close();
+      producer.close();
+    }
+  }, 40_000);
 });
