@@ -225,7 +225,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     baseUrl = config.publicUrl ?? url;
     ownUrl = url;
     // Published last: other nodes place sessions here only once it can serve them.
-    await cluster?.start({ sessions, archives, load, metrics, media, signaling: app.signaling });
+    await cluster?.start({ sessions, archives, load, metrics, media, signaling: app.signaling, qualitySampleMs: config.qualitySampleMs });
     state.ready = true;
     logger.info({ url, dataDir: config.dataDir }, 'colloquy ready');
 

@@ -36,6 +36,8 @@ export interface ClusterParts {
   media?: MediaEngine | null;
   /** Cuts the sockets of a session re-placed on another node (SignalingServer.dropSession). */
   signaling?: Pick<SignalingServer, 'dropSession'>;
+  /** The Inspector's sample period (ms): an edge reports the subscribers it serves to their homes as often. Default 5000. */
+  qualitySampleMs?: number;
 }
 
 export class ClusterNode {
@@ -126,7 +128,7 @@ export class ClusterNode {
   async start(parts: ClusterParts): Promise<void> {
     this.#parts = parts;
     if (parts.media) {
-      const span = new MediaSpan({ nodeId: this.settings.nodeId, secret: this.settings.secret, registry: this.registry, sessions: parts.sessions, engine: parts.media, pipeIp: this.settings.pipeIp, logger: this.#log });
+      const span = new MediaSpan({ nodeId: this.settings.nodeId, secret: this.settings.secret, registry: this.registry, sessions: parts.sessions, engine: parts.media, pipeIp: this.settings.pipeIp, statsIntervalMs: parts.qualitySampleMs ?? 5000, logger: this.#log });
       this.#span = span;
       parts.sessions.remoteSubscriber = (subscription, nodeId) => span.remoteSubscriber(subscription, nodeId);
       this.#unsubscribe.push(() => (parts.sessions.remoteSubscriber = null));

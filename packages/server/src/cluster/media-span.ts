@@ -14,6 +14,8 @@
 //                closePipe    the last of the edge's subscribers of that stream left, or the stream ended
 //   edge → home  subscriberLost   the subscriber's transport failed (the home ends the subscription)
 //                videoQuality     the edge's downlink allocator's warnings (videoDisableWarning …)
+//                subscriberStats  every Inspector sample period, its subscribers' consumer figures
+//                                 (the home's Inspector records them as it does its own consumers')
 //
 // One pipe per (stream, edge node): the home keeps the subscriptions each pipe serves and closes it
 // with the last one. A node that dies (its Redis key expired) takes its pipes with it: the home
@@ -24,7 +26,7 @@ import { ColloquyError, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { IceCandidateInit, MediaEngine, PipeAddress, PipeProducerParams, PipeTransport, Router, SubscriberTransport, VideoCodecName } from '../media/index.js';
 import type { SessionManager } from '../sessions/session-manager.js';
-import type { RemoteSubscriberMedia, Subscription } from '../sessions/subscription.js';
+import type { RemoteConsumerSample, RemoteSubscriberMedia, Subscription } from '../sessions/subscription.js';
 import { TransportWatch } from '../sessions/transport-watch.js';
 import { nodeAuthHeaders, nodeForwardedClient } from './node-auth.js';
 import type { NodeRegistry } from './node-registry.js';
@@ -43,8 +45,14 @@ export interface MediaSpanOptions {
   engine: MediaEngine;
   /** The address this node's pipes bind (and other nodes send to). */
   pipeIp: string;
+  /** How often an edge reports its subscribers' figures to their homes (the Inspector's sample period, ms). */
+  statsIntervalMs: number;
   logger: Logger;
 }
+
+/** Subscribers per subscriberStats request, and consumers per subscriber (audio, video). */
+const MAX_STATS_PER_REQUEST = 500;
+const MAX_CONSUMERS_PER_SUBSCRIBER = 4;
 
 /** A subscriber's pauses and preferences, sent with subscribe and each update. */
 interface SubscriberState {
@@ -108,14 +116,21 @@ export class MediaSpan {
   #closed = false;
   /** The live, non-draining nodes at the last heartbeat (null: not known yet). */
   #live: ReadonlySet<string> | null = null;
+  readonly #statsTimer: NodeJS.Timeout;
 
   constructor(options: MediaSpanOptions) {
     this.#o = options;
     this.#log = options.logger.child({ module: 'cluster', node: options.nodeId });
+    this.#statsTimer = setInterval(() => this.#reportStats(), options.statsIntervalMs);
+    this.#statsTimer.unref();
   }
 
   get nodeId(): string {
     return this.#o.nodeId;
+  }
+
+  get statsIntervalMs(): number {
+    return this.#o.statsIntervalMs;
   }
 
   // ---- home side ----
@@ -291,6 +306,20 @@ export class MediaSpan {
         if (subscriber?.home === from) void subscriber.transport.close();
         return {};
       }
+      case 'subscriberStats': {
+        const stats = b['stats'];
+        if (!Array.isArray(stats) || stats.length > MAX_STATS_PER_REQUEST) throw invalid(`stats must be an array of at most ${MAX_STATS_PER_REQUEST}`);
+        for (const entry of stats) {
+          if (typeof entry !== 'object' || entry === null) throw invalid('a stats entry must be an object');
+          const e = entry as Record<string, unknown>;
+          const consumers = e['consumers'];
+          if (!Array.isArray(consumers) || consumers.length > MAX_CONSUMERS_PER_SUBSCRIBER) throw invalid(`consumers must be an array of at most ${MAX_CONSUMERS_PER_SUBSCRIBER}`);
+          const samples = consumers.map(consumerSample);
+          const remote = this.#remote.get(str(e, 'subscriptionId'));
+          if (remote?.nodeId === from) remote.reported(samples);
+        }
+        return {};
+      }
       case 'subscriberLost':
       case 'videoQuality': {
         const remote = this.#remote.get(str(b, 'subscriptionId'));
@@ -387,6 +416,34 @@ export class MediaSpan {
     return subscriber;
   }
 
+  /** Edge: each home hears its subscribers' consumer figures here, once per Inspector sample period. */
+  #reportStats(): void {
+    if (this.#closed || this.#edgeSubscribers.size === 0) return;
+    const byHome = new Map<string, Array<{ subscriptionId: string; consumers: RemoteConsumerSample[] }>>();
+    for (const subscriber of this.#edgeSubscribers.values()) {
+      const consumers = subscriber.transport.consumers.slice(0, MAX_CONSUMERS_PER_SUBSCRIBER).map((consumer): RemoteConsumerSample => {
+        const s = consumer.getStats();
+        return {
+          kind: s.kind,
+          bitrate: s.bitrate,
+          fractionLost: s.fractionLost,
+          jitter: s.jitter,
+          roundTripTime: s.roundTripTime,
+          nackCount: s.nackCount,
+          pliCount: s.pliCount + s.firCount,
+          layer: consumer.producer.layerCount > 1 && s.currentLayer !== undefined && s.currentLayer >= 0 ? s.currentLayer : null,
+          paused: s.paused || s.producerPaused,
+        };
+      });
+      let list = byHome.get(subscriber.home);
+      if (!list) byHome.set(subscriber.home, (list = []));
+      list.push({ subscriptionId: subscriber.id, consumers });
+    }
+    for (const [home, list] of byHome) {
+      for (let i = 0; i < list.length; i += MAX_STATS_PER_REQUEST) this.#toHome(home, { op: 'subscriberStats', stats: list.slice(i, i + MAX_STATS_PER_REQUEST) });
+    }
+  }
+
   #toHome(home: string, body: Record<string, unknown>): void {
     void this.#post(home, body).catch((err: Error) => this.#log.debug({ err: err.message, op: body['op'] }, 'cannot tell the home'));
   }
@@ -454,6 +511,7 @@ export class MediaSpan {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#statsTimer);
     for (const pipe of [...this.#homePipes.values()]) this.#closePipe(pipe, true);
     for (const router of this.#edgeRouters.values()) void router.close();
     this.#edgeRouters.clear();
@@ -468,6 +526,8 @@ class RemoteSubscription implements RemoteSubscriberMedia {
   #state: SubscriberState = { audio: true, video: true, preferredResolution: null, preferredFrameRate: null };
   #created = false;
   #closed = false;
+  /** What the serving node last reported of this subscriber's consumers, and when. */
+  #samples: { at: number; consumers: RemoteConsumerSample[] } | null = null;
   /** Requests after subscribe go in order (an update never overtakes the subscribe or another update). */
   #chain: Promise<unknown> = Promise.resolve();
 
@@ -512,6 +572,16 @@ class RemoteSubscription implements RemoteSubscriberMedia {
     if (this.#created && !this.#closed) void this.#send({ op: 'update', state: this.#state }).catch(() => {});
   }
 
+  reported(consumers: RemoteConsumerSample[]): void {
+    this.#samples = { at: Date.now(), consumers };
+  }
+
+  consumerSamples(): RemoteConsumerSample[] {
+    // A report older than three periods is stale (the node is slow or gone): no figures rather than old ones.
+    const samples = this.#samples;
+    return samples !== null && Date.now() - samples.at <= 3 * this.#span.statsIntervalMs ? samples.consumers : [];
+  }
+
   videoQuality(event: string): void {
     if (event === 'videoDisableWarning' || event === 'videoDisableWarningLifted' || event === 'videoDisabled' || event === 'videoEnabled') {
       if (!this.subscription.closed) this.subscription.connection.deliverVideoQuality(this.subscription.id, this.subscription.stream.id, event);
@@ -534,6 +604,35 @@ function str(b: Record<string, unknown>, name: string, max = 512): string {
   const value = b[name];
   if (typeof value !== 'string' || value.length === 0 || value.length > max) throw invalid(`${name} must be a string of 1 to ${max} characters`);
   return value;
+}
+
+/** A consumer's figures as an edge reports them (validated: they come from another node). */
+function consumerSample(raw: unknown): RemoteConsumerSample {
+  if (typeof raw !== 'object' || raw === null) throw invalid('a consumer sample must be an object');
+  const c = raw as Record<string, unknown>;
+  const figure = (name: string): number => {
+    const v = c[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw invalid(`${name} must be a number ≥ 0`);
+    return v;
+  };
+  if (c['kind'] !== 'audio' && c['kind'] !== 'video') throw invalid('kind must be audio or video');
+  const rtt = c['roundTripTime'];
+  if (rtt !== null && (typeof rtt !== 'number' || !Number.isFinite(rtt) || rtt < 0)) throw invalid('roundTripTime must be a number ≥ 0 or null');
+  const layer = c['layer'];
+  if (layer !== null && (!Number.isInteger(layer) || (layer as number) < 0 || (layer as number) > 3)) throw invalid('layer must be 0 to 3 or null');
+  const fractionLost = figure('fractionLost');
+  if (fractionLost > 1) throw invalid('fractionLost must be at most 1');
+  return {
+    kind: c['kind'],
+    bitrate: figure('bitrate'),
+    fractionLost,
+    jitter: figure('jitter'),
+    roundTripTime: rtt as number | null,
+    nackCount: figure('nackCount'),
+    pliCount: figure('pliCount'),
+    layer: layer as number | null,
+    paused: c['paused'] === true,
+  };
 }
 
 function state(raw: unknown): SubscriberState {

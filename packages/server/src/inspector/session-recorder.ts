@@ -1,10 +1,12 @@
 // Feeds the Inspector from the session domain's events: connections coming and going (with user
 // agent, address and reason), streams and subscriptions, signals (type only), moderation, what
 // clients report (getStats summaries, errors), and — for routed sessions — the server's own view
-// of every track, sampled from the SFU's producers and consumers by one timer per session.
+// of every track, sampled from the SFU's producers and consumers by one timer per session (in a
+// cluster, a subscriber served by another node from that node's last report of its consumers).
 
 import type { Consumer, Producer } from '../media/index.js';
 import type { Session, SessionListener, SessionManager, SessionManagerEvents } from '../sessions/session-manager.js';
+import type { RemoteConsumerSample, Subscription } from '../sessions/subscription.js';
 import { clientErrorEvent, clientStatsSamples } from './client-input.js';
 import type { Inspector } from './inspector.js';
 
@@ -27,6 +29,8 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
    * over): a zero then would read as an outage and drag the score down. Once media has flowed, a
    * silent interval is recorded as it is.
    */
+  /** The same for subscriptions served by another node (cluster), per kind: started, and last counts. */
+  const remoteTracks = new WeakMap<Subscription, Map<string, { started: boolean; nack: number; pli: number }>>();
   const flowing = (track: Producer | Consumer, bitrate: number): boolean => {
     if (started.has(track)) return true;
     if (bitrate <= 0) return false;
@@ -140,7 +144,36 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
     }
     for (const subscription of session.subscriptions.values()) {
       for (const consumer of subscription.consumers) recordConsumer(session, subscription.connection.id, subscription.stream.id, consumer);
+      for (const sample of subscription.remoteConsumerSamples) recordRemoteConsumer(session, subscription, sample);
     }
+  }
+
+  /** A consumer on the node that serves this subscriber (cluster), from that node's last report. */
+  function recordRemoteConsumer(session: Session, subscription: Subscription, s: RemoteConsumerSample): void {
+    let tracks = remoteTracks.get(subscription);
+    if (!tracks) remoteTracks.set(subscription, (tracks = new Map()));
+    const track = tracks.get(s.kind) ?? { started: false, nack: 0, pli: 0 };
+    tracks.set(s.kind, track);
+    if (s.paused) return;
+    if (!track.started && s.bitrate <= 0) return;
+    track.started = true;
+    const nack = Math.max(0, s.nackCount - track.nack);
+    const pli = Math.max(0, s.pliCount - track.pli);
+    track.nack = s.nackCount;
+    track.pli = s.pliCount;
+    inspector.recordQuality(session.id, session.projectId, {
+      source: 'subscriber',
+      connectionId: subscription.connection.id,
+      streamId: subscription.stream.id,
+      kind: s.kind,
+      bitrate: s.bitrate,
+      packetLoss: s.fractionLost,
+      jitterMs: s.jitter,
+      ...(s.roundTripTime !== null ? { rttMs: Math.round(s.roundTripTime * 1000) } : {}),
+      nackCount: nack,
+      pliCount: pli,
+      ...(s.layer !== null ? { layer: s.layer } : {}),
+    });
   }
 
   function recordProducer(session: Session, connectionId: string, streamId: string, producer: Producer): void {

@@ -63,9 +63,30 @@ export interface SubscriberChanges {
  * pipe. The home keeps the subscription; this object carries its negotiation and changes there
  * (cluster/media-span.ts).
  */
+/**
+ * One consumer of a subscription served by another node, as that node last reported it (cluster:
+ * the Inspector's subscriber quality samples). Counts are cumulative, as a local consumer's.
+ */
+export interface RemoteConsumerSample {
+  kind: 'audio' | 'video';
+  bitrate: number;
+  fractionLost: number;
+  jitter: number;
+  roundTripTime: number | null;
+  nackCount: number;
+  /** PLI and FIR requests. */
+  pliCount: number;
+  /** Simulcast: the spatial layer sent (null: a single encoding, or none chosen yet). */
+  layer: number | null;
+  /** Paused on purpose (subscribeToVideo(false), a muted publisher): not a quality figure. */
+  paused: boolean;
+}
+
 export interface RemoteSubscriberMedia {
   /** The node that serves the media. */
   readonly nodeId: string;
+  /** Its consumers as that node last reported them (empty: nothing recent). */
+  consumerSamples(): RemoteConsumerSample[];
   /** Consumes the stream on that node and returns its SDP offer. */
   createOffer(): Promise<string>;
   acceptAnswer(sdp: string): Promise<void>;
@@ -110,6 +131,11 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.#audioFallbackEnabled = init.audioFallbackEnabled ?? true;
     this.#connectTimeoutMs = init.connectTimeoutMs;
     this.#disconnectGraceMs = init.disconnectGraceMs;
+  }
+
+  /** Served by another node (cluster): its consumers as that node last reported them; else empty. */
+  get remoteConsumerSamples(): RemoteConsumerSample[] {
+    return this.#remote?.consumerSamples() ?? [];
   }
 
   get closed(): boolean {

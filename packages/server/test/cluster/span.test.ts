@@ -4,9 +4,11 @@
 // the SFU of the node it reached, which gets the stream ONCE over an RTP pipe from n1 (one pipe to
 // n2 for its two subscribers). The nodes' /metrics prove where media flows; the page decodes the
 // video; the pipes close with the last subscriber of a node, with a node that dies (SIGKILL of n3:
-// the page subscribes again through the node it resumed at) and with the stream.
+// the page subscribes again through the node it resumed at) and with the stream. The home's
+// Inspector has each remote subscriber's quality, from the figures its serving node reports.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
+import { signJwt } from '@colloquy/tokens';
 import { CLUSTER_SECRET, nodeMetric, startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
 import { makeTestMedia } from '@colloquy/testing/media';
 import { ProtocolClient } from '@colloquy/testing/protocol';
@@ -27,7 +29,8 @@ describe('cluster: a session spanning nodes', () => {
   const clients: ProtocolClient[] = [];
 
   beforeAll(async () => {
-    cluster = await startTestCluster();
+    // The Inspector samples every second (edges report their subscribers to the home as often).
+    cluster = await startTestCluster({ env: { COLLOQUY_QUALITY_SAMPLE_MS: '1000' } });
     redis = new Redis(cluster.redis.url);
     browser = await launchChromium();
     ({ server: app, url: appUrl } = await servePage());
@@ -74,6 +77,7 @@ describe('cluster: a session spanning nodes', () => {
 
     // Two subscribers on n2: one pipe n1 → n2 feeds both.
     const viewers = [await join(edge2, 'viewer-a'), await join(edge2, 'viewer-b')];
+    const remoteConnections = [...viewers.map((v) => v.connectionId)];
     const subs = [];
     for (const viewer of viewers) subs.push(await viewer.subscribe(streamId));
     // A Chromium page on n3 subscribes (the page's streamCreated handler) and decodes.
@@ -81,6 +85,7 @@ describe('cluster: a session spanning nodes', () => {
     await page.page.goto(`${appUrl}?node=${encodeURIComponent(edge3.url)}`);
     const joined = (await page.page.evaluate(([k, s, t]) => (window as unknown as { join: (...a: string[]) => Promise<{ connectionId?: string }> }).join(k!, s!, t!), [cluster.apiKey, sessionId, token('viewer-c')])) as { connectionId?: string };
     expect(joined.connectionId, JSON.stringify(joined)).toBeTruthy();
+    remoteConnections.push(joined.connectionId!);
     await decoding(page, streamId, 15, 60_000, [page]);
 
     // The werift subscribers on n2 get the real VP8 stream: keyframes and a steady flow.
@@ -107,6 +112,23 @@ describe('cluster: a session spanning nodes', () => {
     expect(pipedOut).toBeGreaterThanOrEqual(piped2);
     // Two subscribers on n2 from one pipe: n2 sends about twice what it receives.
     expect(forwarded2).toBeGreaterThan(piped2 * 1.5);
+
+    // The home's Inspector has each remote subscriber's video quality (bitrate above zero), from
+    // what n2 and n3 report of the consumers they serve; asked of any node (here n2).
+    const now = (): number => Math.floor(Date.now() / 1000);
+    const auth = { 'X-OPENTOK-AUTH': signJwt({ iss: cluster.apiKey, ist: 'project', iat: now(), exp: now() + 300 }, cluster.apiSecret) };
+    type Track = { source: string; kind: string; connectionId: string; points: Array<{ bitrate: number }> };
+    let tracks: Track[] = [];
+    await until(
+      async () => {
+        const res = await fetch(`${edge2.url}/v2/project/${cluster.apiKey}/session/${sessionId}/quality?source=subscriber`, { headers: auth });
+        tracks = ((await res.json()) as { tracks: Track[] }).tracks;
+        return remoteConnections.every((id) => tracks.some((t) => t.connectionId === id && t.kind === 'video' && t.points.some((p) => p.bitrate > 0)));
+      },
+      'subscriber quality of the remote subscribers in the Inspector',
+      20_000,
+      [page],
+    );
 
     // One of n2's subscribers leaves: the pipe stays for the other.
     await viewers[0]!.request({ type: 'unsubscribe', subscriberId: subs[0]!.subscriberId });
