@@ -56,6 +56,12 @@ describe('cluster: a session spanning nodes', () => {
     expect((await post({ op: 'nope' }, signed(CLUSTER_SECRET))).status).toBe(400);
     expect((await post({ op: 'openPipe', sessionId: 's', streamId: 'x', videoCodec: 'AV1', producers: [] }, signed(CLUSTER_SECRET))).status).toBe(400);
     expect((await post({ op: 'subscribe', sessionId: 's', streamId: 'x', subscriptionId: 'y', state: {} }, signed(CLUSTER_SECRET))).status).toBe(404);
+    // An edge's subscriber figures are checked before anything is kept (a subscription it does not serve is ignored).
+    const sample = { kind: 'video', bitrate: 1, fractionLost: 0, jitter: 0, roundTripTime: null, nackCount: 0, pliCount: 0, layer: null, paused: false };
+    expect((await post({ op: 'subscriberStats', stats: 'all' }, signed(CLUSTER_SECRET))).status).toBe(400);
+    expect((await post({ op: 'subscriberStats', stats: [{ subscriptionId: 'y', consumers: [{ ...sample, kind: 'data' }] }] }, signed(CLUSTER_SECRET))).status).toBe(400);
+    expect((await post({ op: 'subscriberStats', stats: [{ subscriptionId: 'y', consumers: [{ ...sample, fractionLost: 2 }] }] }, signed(CLUSTER_SECRET))).status).toBe(400);
+    expect((await post({ op: 'subscriberStats', stats: [{ subscriptionId: 'y', consumers: [sample] }] }, signed(CLUSTER_SECRET))).status).toBe(200);
   });
 
   it('serves each subscriber from the node it reached, over one pipe per node, and closes the pipes after', async () => {
