@@ -13,16 +13,14 @@
 // Usage: npm run cluster:signaling -w @colloquy/bench
 //   CONNECTIONS=15000 SIGNALS=10 WORKERS=6 BASELINE=same|off
 
-import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Colloquy } from '@colloquy/sdk-node';
 import { startTestCluster, type ClusterNodeProcess, type TestCluster } from '@colloquy/testing/cluster';
 import { Redis } from 'ioredis';
 import { SignalingClient } from '../load/targets/signaling-client.js';
 import { envInt, fmt, percentile } from '../lib/stats.js';
-import type { SignalingWorkerRequest } from '../signaling/signaling-worker.js';
+import { WorkerPool } from '../signaling/worker-pool.js';
 
 const CONNECTIONS = envInt('CONNECTIONS', 15_000);
 const SIGNALS = envInt('SIGNALS', 10);
@@ -47,46 +45,6 @@ function rssMB(pid: number): number {
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
-class Workers {
-  readonly #children: ChildProcess[] = [];
-  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  #re = 1;
-
-  constructor(count: number) {
-    const path = fileURLToPath(new URL('../signaling/signaling-worker.js', import.meta.url));
-    for (let i = 0; i < count; i++) {
-      const child = fork(path, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      child.on('message', (m: { re: number; ok: boolean; result?: unknown; error?: string }) => {
-        const p = this.#pending.get(m.re);
-        this.#pending.delete(m.re);
-        if (m.ok) p?.resolve(m.result);
-        else p?.reject(new Error(m.error));
-      });
-      this.#children.push(child);
-    }
-  }
-
-  get size(): number {
-    return this.#children.length;
-  }
-
-  call<T>(index: number, request: SignalingWorkerRequest): Promise<T> {
-    const re = this.#re++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(re, { resolve: resolve as (v: unknown) => void, reject });
-      this.#children[index]!.send({ ...request, re });
-    });
-  }
-
-  all<T>(request: SignalingWorkerRequest | ((i: number) => SignalingWorkerRequest)): Promise<T[]> {
-    return Promise.all(this.#children.map((_, i) => this.call<T>(i, typeof request === 'function' ? request(i) : request)));
-  }
-
-  close(): void {
-    for (const c of this.#children) c.kill();
-  }
-}
-
 interface Point {
   what: string;
   nodes: number;
@@ -102,7 +60,7 @@ interface Point {
 /** One run: CONNECTIONS suppressed v2 connections over `nodes` (worker i connects through node i mod n). */
 async function run(cluster: TestCluster, nodes: ClusterNodeProcess[], what: string): Promise<Point> {
   const redis = new Redis(cluster.redis.url);
-  const workers = new Workers(WORKERS);
+  const workers = new WorkerPool(WORKERS);
   try {
     const sdk = new Colloquy(cluster.apiKey, cluster.apiSecret, nodes[0]!.url);
     const { sessionId } = await sdk.createSession({ mediaMode: 'routed' });

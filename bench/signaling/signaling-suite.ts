@@ -5,9 +5,7 @@
 // sent to the whole session (send time carried in the signal, arrival in each receiver; p50/p99
 // over every delivery). Then memory growth over join/leave cycles.
 
-import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Colloquy } from '@colloquy/sdk-node';
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from '../lib/cpu-profile.js';
 import type { HeapGrowth } from '../lib/heap-snapshot.js';
@@ -15,7 +13,7 @@ import { sampleProcess } from '../lib/proc.js';
 import { fmt, percentile } from '../lib/stats.js';
 import { SignalingClient } from '../load/targets/signaling-client.js';
 import { serverCheckpoint, startColloquy, type ColloquyProcess, type ServerCheckpoint } from '../servers/colloquy-process.js';
-import type { SignalingWorkerRequest } from './signaling-worker.js';
+import { WorkerPool } from './worker-pool.js';
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -72,46 +70,6 @@ export interface JoinLeaveResult {
 
 interface Memory {
   memory: { heapUsed: number; rss: number };
-}
-
-class WorkerPool {
-  readonly #children: ChildProcess[] = [];
-  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  #re = 1;
-
-  constructor(count: number) {
-    const path = fileURLToPath(new URL('./signaling-worker.js', import.meta.url));
-    for (let i = 0; i < count; i++) {
-      const child = fork(path, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      child.on('message', (m: { re: number; ok: boolean; result?: unknown; error?: string }) => {
-        const p = this.#pending.get(m.re);
-        this.#pending.delete(m.re);
-        if (m.ok) p?.resolve(m.result);
-        else p?.reject(new Error(m.error));
-      });
-      this.#children.push(child);
-    }
-  }
-
-  get size(): number {
-    return this.#children.length;
-  }
-
-  call<T>(index: number, request: SignalingWorkerRequest): Promise<T> {
-    const re = this.#re++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(re, { resolve: resolve as (v: unknown) => void, reject });
-      this.#children[index]!.send({ ...request, re });
-    });
-  }
-
-  all<T>(request: SignalingWorkerRequest | ((i: number) => SignalingWorkerRequest)): Promise<T[]> {
-    return Promise.all(this.#children.map((_, i) => this.call<T>(i, typeof request === 'function' ? request(i) : request)));
-  }
-
-  close(): void {
-    for (const c of this.#children) c.kill();
-  }
 }
 
 async function gc(server: ColloquyProcess): Promise<Memory['memory']> {

@@ -4,9 +4,28 @@
 import { NodePublisher, NodeSubscriber, type NodePublisherOptions, type TestMedia } from '@colloquy/testing/media';
 import { pino } from 'pino';
 import { MediaEngine, type Producer, type Router } from '../../src/media/index.js';
+import { Producer as ProducerClass } from '../../src/media/producer.js';
 
 export function newEngine(options: { portRange?: [number, number]; srtp?: 'colloquy' | 'werift' } = {}): MediaEngine {
   return new MediaEngine({ logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), ...options });
+}
+
+/**
+ * A VP8 producer that a test feeds itself (producer.receive), with no transport: simulcast when
+ * `rids` are given. Its keyframe requests (SSRCs) go to `plis`.
+ */
+export function testVideoProducer(options: { id?: string; rids?: string[]; ssrc?: number; streamId?: string; extensionUris?: (string | undefined)[]; plis?: number[] } = {}): Producer {
+  const plis = options.plis;
+  return new ProducerClass({
+    id: options.id ?? 'p',
+    kind: 'video',
+    codec: { name: 'VP8', mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 },
+    ssrc: options.ssrc ?? 0,
+    ...(options.rids?.length ? { rids: options.rids } : {}),
+    streamId: options.streamId ?? 's',
+    extensionUris: options.extensionUris ?? [],
+    link: { sendPli: (ssrc) => void plis?.push(ssrc), receiveStats: () => undefined, nackCount: () => 0 },
+  });
 }
 
 export class MediaFixture {

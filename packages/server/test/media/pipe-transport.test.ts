@@ -8,10 +8,10 @@ import { RtpHeader, RtpPacket } from 'werift';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Consumer, type OutgoingHeader } from '../../src/media/consumer.js';
 import type { MediaEngine, Producer } from '../../src/media/index.js';
-import { LAYER_PAUSE_DELAY_MS, Producer as ProducerClass } from '../../src/media/producer.js';
+import { LAYER_PAUSE_DELAY_MS } from '../../src/media/producer.js';
 import { layerDemandPacket, parseLayerDemand } from '../../src/media/pipe-transport.js';
 import { waitUntil } from '@colloquy/testing/media';
-import { newEngine } from './helpers.js';
+import { newEngine, testVideoProducer } from './helpers.js';
 
 const SSRC = [0x1000, 0x2000];
 
@@ -46,16 +46,7 @@ describe('PipeTransport', () => {
     const home = engine.createRouter({ id: 'home' });
     const edge = engine.createRouter({ id: 'edge' });
     const plis: number[] = [];
-    const producer = new ProducerClass({
-      id: 'video-1',
-      kind: 'video',
-      codec: { name: 'VP8', mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 },
-      ssrc: 0,
-      rids: ['q', 'h'],
-      streamId: 'stream-1',
-      extensionUris: [undefined, undefined, undefined, undefined, 'urn:3gpp:video-orientation'],
-      link: { sendPli: (ssrc) => plis.push(ssrc), receiveStats: () => undefined, nackCount: () => 0 },
-    });
+    const producer = testVideoProducer({ id: 'video-1', rids: ['q', 'h'], streamId: 'stream-1', extensionUris: [undefined, undefined, undefined, undefined, 'urn:3gpp:video-orientation'], plis });
     const out = await home.createPipeTransport({ listenIp: '127.0.0.1' });
     const into = await edge.createPipeTransport({ listenIp: '127.0.0.1' });
     out.connect(into.localAddress);
@@ -149,16 +140,7 @@ describe('PipeTransport', () => {
     engine = newEngine();
     const home = engine.createRouter({ id: 'home' });
     const edge = engine.createRouter({ id: 'edge' });
-    const producer = new ProducerClass({
-      id: 'video-3',
-      kind: 'video',
-      codec: { name: 'VP8', mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 },
-      ssrc: 0,
-      rids: ['q', 'h', 'f'],
-      streamId: 'stream-3',
-      extensionUris: [],
-      link: { sendPli: () => {}, receiveStats: () => undefined, nackCount: () => 0 },
-    });
+    const producer = testVideoProducer({ id: 'video-3', rids: ['q', 'h', 'f'], streamId: 'stream-3' });
     const changes: boolean[][] = [];
     producer.on('layers', (active) => changes.push(active));
     const out = await home.createPipeTransport({ listenIp: '127.0.0.1' });

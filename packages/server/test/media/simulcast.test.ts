@@ -7,7 +7,8 @@
 import { RtpHeader, RtpPacket } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { Consumer, type OutgoingHeader } from '../../src/media/consumer.js';
-import { LAYER_PAUSE_DELAY_MS, Producer } from '../../src/media/producer.js';
+import { LAYER_PAUSE_DELAY_MS } from '../../src/media/producer.js';
+import { testVideoProducer } from './helpers.js';
 
 const SSRC = [0x1000, 0x2000, 0x3000];
 const SIZE = [
@@ -49,16 +50,7 @@ interface Sent {
 
 function setup() {
   const plis: number[] = [];
-  const producer = new Producer({
-    id: 'p',
-    kind: 'video',
-    codec: { name: 'VP8', mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 },
-    ssrc: 0,
-    rids: ['q', 'h', 'f'],
-    streamId: 's',
-    extensionUris: [],
-    link: { sendPli: (ssrc) => plis.push(ssrc), receiveStats: () => undefined, nackCount: () => 0 },
-  });
+  const producer = testVideoProducer({ rids: ['q', 'h', 'f'], plis });
   const consumer = (id: string) => {
     const sent: Sent[] = [];
     const c = new Consumer({ id, producer, ssrc: 0xabc0 + sent.length });
@@ -209,15 +201,7 @@ describe('simulcast layers', () => {
   });
 
   it('a single-encoding producer behaves as before: one layer, no layer events', () => {
-    const producer = new Producer({
-      id: 'p1',
-      kind: 'video',
-      codec: { name: 'VP8', mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 },
-      ssrc: 0x5555,
-      streamId: 's',
-      extensionUris: [],
-      link: { sendPli: () => {}, receiveStats: () => undefined, nackCount: () => 0 },
-    });
+    const producer = testVideoProducer({ id: 'p1', ssrc: 0x5555 });
     const events: unknown[] = [];
     producer.on('layers', (a) => events.push(a));
     const sent: number[] = [];

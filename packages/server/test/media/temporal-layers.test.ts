@@ -10,7 +10,8 @@ import { RtpHeader, RtpPacket } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { parseVp8Descriptor, Vp8Descriptor } from '../../src/codecs/vp8.js';
 import { Consumer, temporalLayerForFrameRate, type OutgoingHeader } from '../../src/media/consumer.js';
-import { Producer } from '../../src/media/producer.js';
+import type { Producer } from '../../src/media/producer.js';
+import { testVideoProducer } from './helpers.js';
 import { RtpRewriter } from '../../src/media/rtp-rewriter.js';
 import { MAX_TEMPORAL_LAYER } from '../../src/media/vp8-temporal.js';
 
@@ -83,16 +84,7 @@ interface Out {
 }
 
 function setup(rids: string[] = []) {
-  const producer = new Producer({
-    id: 'p',
-    kind: 'video',
-    codec: { name: 'VP8', mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 },
-    ssrc: rids.length ? 0 : 0x1000,
-    ...(rids.length ? { rids } : {}),
-    streamId: 's',
-    extensionUris: [],
-    link: { sendPli: () => {}, receiveStats: () => undefined, nackCount: () => 0 },
-  });
+  const producer = testVideoProducer({ rids, ssrc: rids.length ? 0 : 0x1000 });
   const consumer = (id: string) => {
     const sent: Out[] = [];
     const c = new Consumer({ id, producer, ssrc: 0xabc0 });
