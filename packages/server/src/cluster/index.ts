@@ -88,8 +88,12 @@ export class ClusterNode {
    * subscriptions: media-span.ts), or null (a direct socket, or no SFU to pipe from).
    */
   mediaNodeOf(request: IncomingMessage): string | null {
+    return this.#mediaNodeFor(nodeForwardedClient(this.settings.secret, 'signaling', request)?.entryNode ?? null);
+  }
+
+  /** The node that serves the subscriptions of a client that entered the cluster at `entry`. */
+  #mediaNodeFor(entry: string | null): string | null {
     if (!this.settings.spanSessions) return null;
-    const entry = nodeForwardedClient(this.settings.secret, 'signaling', request)?.entryNode ?? null;
     return entry === this.settings.nodeId ? null : entry;
   }
 
@@ -119,6 +123,7 @@ export class ClusterNode {
       registry: this.registry,
       signaling,
       homeRetryMs: this.settings.nodeTtlMs * 2 + 2000,
+      mediaNodeOf: (edge) => this.#mediaNodeFor(edge),
       logger: this.#log,
     });
     this.#router.handleUpgrade(request, socket, head);

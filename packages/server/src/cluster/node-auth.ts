@@ -18,7 +18,7 @@ export const ENTRY_NODE_HEADER = 'x-colloquy-entry-node';
 /** How far the signer's clock may be from ours (nodes run NTP), and how long a proof lasts. */
 export const NODE_AUTH_WINDOW_S = 60;
 
-export type NodeAuthPurpose = 'rest' | 'signaling' | 'media';
+export type NodeAuthPurpose = 'rest' | 'signaling' | 'signaling-link' | 'media';
 
 /** What a proof is bound to. */
 export interface NodeRequestLine {

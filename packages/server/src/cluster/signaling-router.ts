@@ -14,8 +14,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Logger } from '../logger.js';
 import type { SignalingServer } from '../signaling/signaling-server.js';
+import { sendFrameBatched, trackSocket } from '../signaling/write-batching.js';
 import { nodeAuthHeaders, nodeForwardedClient } from './node-auth.js';
 import type { NodeInfo, NodeRegistry } from './node-registry.js';
+import { EdgeLink, HomeLinkEnd } from './signaling-link.js';
 
 /** Time a client has to send its first message (as the signaling server's auth timeout). */
 const FIRST_MESSAGE_TIMEOUT_MS = 10_000;
@@ -23,6 +25,12 @@ const FIRST_MESSAGE_TIMEOUT_MS = 10_000;
 const MAX_FIRST_MESSAGE_BYTES = 64 * 1024;
 /** Messages a client may send before the home node's socket opens; more close the socket. */
 const MAX_EARLY_MESSAGES = 256;
+/** Where a node opens its signaling link to another (signaling-link.ts): the signaling path's own. */
+export const SIGNALING_LINK_PATH = `${SIGNALING_PATH}?link=1`;
+/** Largest link message (a turn's records; the writer sends at about 1 MB). */
+const MAX_LINK_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** What may wait unread in a link to an edge before the link is ended (its clients resume). */
+const MAX_LINK_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 export interface SignalingRouterOptions {
   nodeId: string;
@@ -31,6 +39,8 @@ export interface SignalingRouterOptions {
   signaling: SignalingServer;
   /** How long a proxy keeps trying a home that does not answer (its Redis key has yet to expire). */
   homeRetryMs: number;
+  /** The node that serves the subscriptions of clients that came over `edgeNode`'s link (null: this one). */
+  mediaNodeOf: (edgeNode: string) => string | null;
   logger: Logger;
 }
 
@@ -39,8 +49,11 @@ export class SignalingRouter {
   readonly #log: Logger;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FIRST_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
   readonly #open = new Set<WebSocket>();
-  /** The home node's socket of each proxied client socket. */
-  readonly #upstreams = new Map<WebSocket, WebSocket>();
+  /** This node's links to the homes of the sessions its clients are in, by home node id. */
+  readonly #links = new Map<string, EdgeLink>();
+  /** Other nodes' links to this one (this node is the home of their clients' sessions). */
+  readonly #homeLinks = new Set<WebSocket>();
+  readonly #linkWss = new WebSocketServer({ noServer: true, maxPayload: MAX_LINK_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
   #closed = false;
 
   constructor(options: SignalingRouterOptions) {
@@ -54,9 +67,14 @@ export class SignalingRouter {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       return;
     }
-    // Another node proxies a client to us: it chose us as the session's home.
-    if (nodeForwardedClient(this.#options.secret, 'signaling', request)) {
-      this.#options.signaling.handleUpgrade(request, socket, head);
+    // Another node's link: it carries the clients it took for sessions homed here.
+    if (request.url === SIGNALING_LINK_PATH) {
+      const edge = nodeForwardedClient(this.#options.secret, 'signaling-link', request)?.entryNode ?? null;
+      if (edge === null) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      this.#acceptLink(request, socket, head, edge);
       return;
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onClient(ws, socket, request));
@@ -87,8 +105,7 @@ export class SignalingRouter {
     });
   }
 
-  async #route(ws: WebSocket, socket: Duplex, request: IncomingMessage, sessionId: string, first: RawData, early: RawData[], keep: (m: RawData) => void): Promise<void> {
-    const started = Date.now();
+  async #route(ws: WebSocket, socket: Duplex, request: IncomingMessage, sessionId: string, first: RawData, early: RawData[], keep: (m: RawData) => void, started = Date.now()): Promise<void> {
     let home: NodeInfo | null = null;
     try {
       home = await this.#options.registry.placeSession(sessionId);
@@ -108,58 +125,69 @@ export class SignalingRouter {
       for (const message of early) ws.emit('message', message, false);
       return;
     }
-    this.#proxy(ws, request, home, sessionId, first, early, keep, started);
+    this.#proxy(ws, socket, request, home, sessionId, first, early, keep, started);
   }
 
-  #proxy(client: WebSocket, request: IncomingMessage, home: NodeInfo, sessionId: string, first: RawData, early: RawData[], keep: (m: RawData) => void, started: number): void {
-    const url = home.internalUrl.replace(/^http/, 'ws') + SIGNALING_PATH;
-    // The home records the client's address, not ours (the proof binds it).
-    const clientAddress = this.#options.signaling.clientAddressOf(request);
-    // The home serves this client's subscriptions from here (media-span.ts): we say who we are.
-    const headers = nodeAuthHeaders(this.#options.secret, { purpose: 'signaling', method: 'GET', url: SIGNALING_PATH, clientAddress, entryNode: this.#options.nodeId });
-    const ua = request.headers['user-agent'];
-    if (typeof ua === 'string') headers['user-agent'] = ua;
-    const upstream = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: 5000 });
-    this.#upstreams.set(client, upstream);
-    client.once('close', () => this.#upstreams.delete(client));
-    let opened = false;
-    upstream.on('open', () => {
-      opened = true;
-      client.off('message', keep);
-      upstream.send(first, { binary: false });
-      for (const message of early) upstream.send(message, { binary: false });
-      client.on('message', (data, isBinary) => {
-        if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: isBinary });
-      });
-      upstream.on('message', (data, isBinary) => {
-        if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
-      });
-    });
-    upstream.on('error', (err) => {
-      if (opened) return; // 'close' follows
+  #proxy(client: WebSocket, socket: Duplex, request: IncomingMessage, home: NodeInfo, sessionId: string, first: RawData, early: RawData[], keep: (m: RawData) => void, started: number): void {
+    client.off('message', keep);
+    // The home's frames are written straight to the client's TCP socket (write-batching.ts).
+    trackSocket(client, socket);
+    // The home records the client's address, not ours.
+    const address = this.#options.signaling.clientAddressOf(request);
+    this.#linkTo(home).add(client, address, String(request.headers['user-agent'] ?? ''), first, early, (err, sent) => {
       this.#log.warn({ err: err.message, home: home.id, sessionId }, 'home node does not answer');
       // Its key has not expired yet: retry placement until it does (then the session is re-placed).
-      if (client.readyState === WebSocket.OPEN && Date.now() - started < this.#options.homeRetryMs) {
-        setTimeout(() => void this.#route(client, request.socket, request, sessionId, first, early, keep), 500).unref();
+      if (Date.now() - started < this.#options.homeRetryMs) {
+        const again = [...sent];
+        const keepAgain = (more: RawData): void => {
+          if (again.length >= MAX_EARLY_MESSAGES) client.close(CloseCodes.PROTOCOL_VIOLATION, 'too many messages before the session was reached');
+          else again.push(more);
+        };
+        client.on('message', keepAgain);
+        setTimeout(() => void this.#route(client, socket, request, sessionId, first, again, keepAgain, started), 500).unref();
       } else {
         client.close(CloseCodes.GOING_AWAY, 'the session is not reachable now');
       }
     });
-    upstream.on('close', (code, reason) => {
-      if (!opened) return;
-      // The home ended the socket (a reason code the client acts on), or the home died: a bare drop,
-      // after which the client resumes (and, its connection lost with the node, joins again).
-      if (client.readyState !== WebSocket.OPEN) return;
-      if (sendable(code)) client.close(code, reason);
-      else client.terminate();
+  }
+
+  /** This node's link to `home` (signaling-link.ts), opened on first use and again after it ended. */
+  #linkTo(home: NodeInfo): EdgeLink {
+    const existing = this.#links.get(home.id);
+    if (existing?.usable) return existing;
+    const url = home.internalUrl.replace(/^http/, 'ws') + SIGNALING_LINK_PATH;
+    const headers = nodeAuthHeaders(this.#options.secret, { purpose: 'signaling-link', method: 'GET', url: SIGNALING_LINK_PATH, clientAddress: this.#options.nodeId, entryNode: this.#options.nodeId });
+    const link = new EdgeLink({
+      url,
+      headers,
+      maxSocketBufferBytes: this.#options.signaling.maxSocketBufferBytes,
+      writeFrame: sendFrameBatched,
     });
-    client.on('close', (code, reason) => {
-      if (upstream.readyState === WebSocket.OPEN) {
-        if (sendable(code)) upstream.close(code, reason);
-        else upstream.terminate();
-      } else if (upstream.readyState === WebSocket.CONNECTING) {
-        upstream.terminate();
-      }
+    link.setMaxListeners(0);
+    this.#links.set(home.id, link);
+    const forget = (): void => {
+      if (this.#links.get(home.id) === link) this.#links.delete(home.id);
+    };
+    link.on('failed', forget);
+    link.on('close', () => {
+      forget();
+      this.#log.info({ home: home.id }, 'signaling link to the home node ended; its clients resume');
+    });
+    link.on('protocolError', (err: Error) => this.#log.error({ err: err.message, home: home.id }, 'signaling link: bad record from the home node'));
+    return link;
+  }
+
+  /** Another node's link to this one: its clients are this signaling server's, as if connected here. */
+  #acceptLink(request: IncomingMessage, socket: Duplex, head: Buffer, edgeNode: string): void {
+    this.#linkWss.handleUpgrade(request, socket, head, (ws) => {
+      const end = new HomeLinkEnd(ws, this.#options.signaling, {
+        mediaNode: this.#options.mediaNodeOf(edgeNode),
+        maxBufferedBytes: MAX_LINK_BUFFERED_BYTES,
+        onError: (err) => this.#log.error({ err: err.message, edge: edgeNode }, 'signaling link: bad record from the edge node'),
+      });
+      this.#homeLinks.add(ws);
+      ws.once('close', () => this.#homeLinks.delete(ws));
+      this.#log.debug({ edge: edgeNode, clients: end.clients }, 'signaling link from an edge node');
     });
   }
 
@@ -170,17 +198,14 @@ export class SignalingRouter {
    */
   close(): void {
     this.#closed = true;
-    for (const upstream of this.#upstreams.values()) upstream.terminate();
-    this.#upstreams.clear();
+    for (const link of this.#links.values()) link.terminate();
+    this.#links.clear();
+    for (const ws of this.#homeLinks) ws.terminate();
+    this.#homeLinks.clear();
     for (const ws of this.#open) ws.close(CloseCodes.GOING_AWAY, 'server shutting down');
     this.#open.clear();
     this.#wss.close();
   }
-}
-
-/** Whether a close code received may be sent on (1005, 1006 and 1015 only describe a close, never travel). */
-function sendable(code: number): boolean {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
 /** The session id of a connect or resume message; null for anything else. */

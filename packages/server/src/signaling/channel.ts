@@ -13,6 +13,7 @@
 import { CloseCodes, type DisconnectReason, type ServerMessage, type StreamDestroyedReason, type VideoQualityEvent } from '@colloquy/protocol';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
+import type { ClientSocket } from './socket.js';
 import type { Logger } from '../logger.js';
 import type { CaptionDelivery, Connection, RelayDelivery, RelayStart, Session, SignalDelivery, Stream } from '../sessions/session-manager.js';
 import type { BroadcastEntry, BroadcastLog, BroadcastMember, SessionBroadcast } from './broadcast-log.js';
@@ -41,7 +42,7 @@ export class Channel implements BroadcastMember {
   readonly #options: ChannelOptions;
   readonly #logger: Logger;
   readonly #onEnded: (channel: Channel) => void;
-  #ws: WebSocket | null = null;
+  #ws: ClientSocket | null = null;
   #nextSeq = 1;
   /** Sent but not acknowledged, oldest first; `afterBseq`: the broadcast log's last bseq when sent (v2). */
   #buffer: Array<{ seq: number; text: string; afterBseq: number }> = [];
@@ -104,7 +105,7 @@ export class Channel implements BroadcastMember {
     connection.once('close', (reason) => this.#onClose(reason));
   }
 
-  get socket(): WebSocket | null {
+  get socket(): ClientSocket | null {
     return this.#ws;
   }
 
@@ -138,7 +139,7 @@ export class Channel implements BroadcastMember {
   }
 
   /** Puts `ws` under this channel; returns the socket it replaces, which the caller closes. */
-  attach(ws: WebSocket): WebSocket | null {
+  attach(ws: ClientSocket): ClientSocket | null {
     const previous = this.#ws;
     this.#ws = ws;
     clearTimeout(this.#graceTimer);
@@ -149,7 +150,7 @@ export class Channel implements BroadcastMember {
   }
 
   /** The socket is gone: keep the connection for the grace period, then end it. */
-  detach(ws: WebSocket): void {
+  detach(ws: ClientSocket): void {
     if (this.#ws !== ws || this.#ended) return;
     this.#ws = null;
     this.#log?.away.add(this);
@@ -163,7 +164,7 @@ export class Channel implements BroadcastMember {
   }
 
   /** The client closed `ws` saying it is leaving (1000, 1001): the connection ends now, no grace period. */
-  leave(ws: WebSocket): void {
+  leave(ws: ClientSocket): void {
     if (this.#ws !== ws || this.#ended) return;
     this.#ws = null;
     this.#logger.debug('socket closed by a leaving client');
@@ -292,7 +293,7 @@ export class Channel implements BroadcastMember {
    * socket is dropped (the connection waits for a resume, then ends with networkDisconnected, as
    * for any network loss) rather than buffered without bound.
    */
-  #writable(): WebSocket | null {
+  #writable(): ClientSocket | null {
     const ws = this.#ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return null;
     if (ws.bufferedAmount > this.#options.maxSocketBufferBytes) {

@@ -35,6 +35,7 @@ import { Channel, type ChannelOptions, type OutgoingMessage } from './channel.js
 import { connectionListJson, withConnectionList } from './connection-list.js';
 import { JoinAdmission } from './join-admission.js';
 import { errorMessage, protocolError } from './errors.js';
+import type { ClientSocket, FrameSink } from './socket.js';
 import { sendFrameBatched, trackSocket } from './write-batching.js';
 
 export interface SignalingOptions extends ChannelOptions {
@@ -95,7 +96,7 @@ const PING_FRAME = textFrame(JSON.stringify({ type: 'ping' } satisfies OutgoingM
 
 /** One socket's state, before and after it is bound to a connection. */
 interface Peer {
-  ws: WebSocket;
+  ws: ClientSocket;
   ip: string;
   mediaNode: string | null;
   userAgent: string;
@@ -118,7 +119,7 @@ export class SignalingServer {
   readonly #options: SignalingOptions;
   readonly #log: Logger;
   readonly #wss: WebSocketServer;
-  readonly #peers = new Map<WebSocket, Peer>();
+  readonly #peers = new Map<ClientSocket, Peer>();
   /** Live channels by connection id (including those waiting for a resume). */
   readonly #channels = new Map<string, Channel>();
   /** Protocol v2 broadcast logs of the sessions that have v2 clients. */
@@ -179,6 +180,11 @@ export class SignalingServer {
     return dropped;
   }
 
+  /** A client socket holding more than this unread is dropped (channel.ts; the cluster's edges too). */
+  get maxSocketBufferBytes(): number {
+    return this.#options.maxSocketBufferBytes;
+  }
+
   /** The address of the client behind an upgrade request (after the operator's proxy trust). */
   clientAddressOf(request: IncomingMessage): string {
     return this.#options.clientAddress(request);
@@ -192,7 +198,7 @@ export class SignalingServer {
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       trackSocket(ws, socket);
-      this.#accept(ws, request);
+      this.#accept(ws, this.#identify(request));
     });
   }
 
@@ -206,8 +212,31 @@ export class SignalingServer {
       return;
     }
     trackSocket(ws, socket);
-    this.#accept(ws, request);
+    this.#accept(ws, this.#identify(request));
     ws.emit('message', first, false);
+  }
+
+  /**
+   * Cluster mode: a client that reached another node, carried here over that node's signaling link
+   * (cluster/signaling-link.ts). `frames` takes the frames written to it; the client's messages
+   * arrive as the socket's 'message' events. `mediaNode`: the node that serves its subscriptions.
+   */
+  adoptLinked(ws: ClientSocket, frames: FrameSink, client: { ip: string; userAgent: string; mediaNode: string | null }): void {
+    if (this.#closed) {
+      ws.close(CloseCodes.GOING_AWAY, 'server shutting down');
+      return;
+    }
+    trackSocket(ws, frames);
+    this.#accept(ws, { ip: client.ip, userAgent: client.userAgent.slice(0, 512), mediaNode: client.mediaNode });
+  }
+
+  /** Who is behind an upgrade request: its address, user agent and (cluster) media node. */
+  #identify(request: IncomingMessage): { ip: string; userAgent: string; mediaNode: string | null } {
+    return {
+      ip: this.#options.clientAddress(request),
+      mediaNode: this.#options.mediaNode?.(request) ?? null,
+      userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512),
+    };
   }
 
   /** Closes every socket (1001) and stops; sessions/ ends the connections afterwards. */
@@ -233,12 +262,12 @@ export class SignalingServer {
     this.#wss.close();
   }
 
-  #accept(ws: WebSocket, request: IncomingMessage): void {
+  #accept(ws: ClientSocket, client: { ip: string; userAgent: string; mediaNode: string | null }): void {
     const peer: Peer = {
       ws,
-      ip: this.#options.clientAddress(request),
-      mediaNode: this.#options.mediaNode?.(request) ?? null,
-      userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512),
+      ip: client.ip,
+      mediaNode: client.mediaNode,
+      userAgent: client.userAgent,
       channel: null,
       joining: false,
       lastHeard: Date.now(),
@@ -473,7 +502,7 @@ export class SignalingServer {
     return broadcast;
   }
 
-  #bind(peer: Peer, channel: Channel): WebSocket | null {
+  #bind(peer: Peer, channel: Channel): ClientSocket | null {
     clearTimeout(peer.authTimer);
     peer.channel = channel;
     return channel.attach(peer.ws);
@@ -696,7 +725,7 @@ function withoutType<T extends { type: string }>(message: T): Omit<T, 'type'> {
   return rest;
 }
 
-function send(ws: WebSocket, message: OutgoingMessage): void {
+function send(ws: ClientSocket, message: OutgoingMessage): void {
   if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
 }
 

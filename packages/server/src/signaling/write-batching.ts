@@ -15,25 +15,24 @@
 // p50 9.7-12.6 ms -> 9.6-12.5 ms (unchanged). RSS after the storm was higher (77-114 KB per
 // connection against 36-62) while the heap after a full GC was not; not explained yet.
 
-import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import type { ClientSocket, FrameSink } from './socket.js';
 
 /** Most bytes held for one socket before they are written anyway. */
 const MAX_HELD_BYTES = 4 * 1024;
 
-const socketOf = new WeakMap<WebSocket, Duplex>();
+const socketOf = new WeakMap<ClientSocket, FrameSink>();
 /** Sockets written to in this turn, and those of them corked since their second message. */
-const written = new Set<Duplex>();
-const corked = new Set<Duplex>();
+const written = new Set<FrameSink>();
+const corked = new Set<FrameSink>();
 let flushScheduled = false;
 
 /** Remembers the network socket under a WebSocket (from the HTTP upgrade). */
-export function trackSocket(ws: WebSocket, socket: Duplex): void {
+export function trackSocket(ws: ClientSocket, socket: FrameSink): void {
   socketOf.set(ws, socket);
 }
 
 /** `ws.send(text)`; a socket's messages after its first of this turn are held and leave together. */
-export function sendBatched(ws: WebSocket, text: string): void {
+export function sendBatched(ws: ClientSocket, text: string): void {
   const socket = beforeWrite(ws);
   ws.send(text);
   afterWrite(socket);
@@ -44,14 +43,14 @@ export function sendBatched(ws: WebSocket, text: string): void {
  * socket, batched like sendBatched. ws writes its own frames (sendBatched, pings, close) to the same
  * socket synchronously (no compression here), so the order of frames is the order of calls.
  */
-export function sendFrameBatched(ws: WebSocket, frame: Buffer): void {
+export function sendFrameBatched(ws: ClientSocket, frame: Buffer): void {
   const socket = beforeWrite(ws);
   if (!socket) throw new Error('sendFrameBatched: the WebSocket was not tracked (trackSocket)');
   if (!socket.destroyed) socket.write(frame);
   afterWrite(socket);
 }
 
-function beforeWrite(ws: WebSocket): Duplex | undefined {
+function beforeWrite(ws: ClientSocket): FrameSink | undefined {
   const socket = socketOf.get(ws);
   if (socket && !socket.destroyed) {
     if (!written.has(socket)) {
@@ -68,7 +67,7 @@ function beforeWrite(ws: WebSocket): Duplex | undefined {
   return socket;
 }
 
-function afterWrite(socket: Duplex | undefined): void {
+function afterWrite(socket: FrameSink | undefined): void {
   // A long batch leaves now rather than piling up in memory until the end of the turn.
   if (socket && corked.has(socket) && socket.writableLength >= MAX_HELD_BYTES) {
     corked.delete(socket);
