@@ -2,7 +2,7 @@
 // `colloquy serve` processes on loopback. A receiver joins on the session's home node. Measured,
 // p50/p99 of ROUNDS rounds each (send → arrival at the receiver, all clients in this process):
 //   - a client signal from a sender on the home node (direct) and from one on another node (its
-//     WebSocket proxied to the home);
+//     signaling link to the home);
 //   - a REST signal (the server SDK) sent to the home node and to another node (forwarded);
 // and the CPU the proxying node spent per proxied signal.
 // Usage: npm run cluster:hop -w @colloquy/bench   (ROUNDS=300 by default)
@@ -87,11 +87,11 @@ async function main(): Promise<void> {
     log('| signal to a client on the home node | p50 ms | p99 ms |');
     log('|---|---|---|');
     log(row('client signal, sender on the home node (direct)', directMs));
-    log(row('client signal, sender on another node (WebSocket proxied)', proxiedMs));
+    log(row('client signal, sender on another node (over the signaling link)', proxiedMs));
     log(row('REST signal to the home node', restHomeMs));
     log(row('REST signal to another node (forwarded)', restOtherMs));
-    log(`\nExtra latency of the proxy hop: p50 ${fmt(percentile(proxiedMs, 50) - percentile(directMs, 50), 2)} ms; of REST forwarding: p50 ${fmt(percentile(restOtherMs, 50) - percentile(restHomeMs, 50), 2)} ms`);
-    log(`CPU of the proxying node per proxied signal (its whole process, incl. heartbeats): ${fmt(otherCpuPerSignal * 1000, 0)} µs`);
+    log(`\nExtra latency of the signaling link's hop: p50 ${fmt(percentile(proxiedMs, 50) - percentile(directMs, 50), 2)} ms; of REST forwarding: p50 ${fmt(percentile(restOtherMs, 50) - percentile(restHomeMs, 50), 2)} ms`);
+    log(`CPU of the node the sender reached, per signal over its link (its whole process, incl. heartbeats): ${fmt(otherCpuPerSignal * 1000, 0)} µs`);
     for (const c of [receiver, direct, proxied]) c.ws.close();
   } finally {
     redis.disconnect();

@@ -6,9 +6,10 @@
 // delivery, per node the deliveries went through.
 //
 // Measured per node: CPU during the join and per fan-out signal, RSS growth per connection. A
-// session lives on one home node (docs/cluster.md): a socket that reaches another node is proxied
-// to the home, so the home frames and writes every delivery and the other nodes relay theirs;
-// this bench shows what that costs against the same connections on one node (BASELINE=same).
+// session lives on one home node (docs/cluster.md): a socket that reaches another node is carried
+// to the home over that node's signaling link, the home writes each broadcast once per link and
+// each node writes it to its own clients; this bench compares that with the same connections on
+// one node (BASELINE=same).
 //
 // Usage: npm run cluster:signaling -w @colloquy/bench
 //   CONNECTIONS=15000 SIGNALS=10 WORKERS=6 BASELINE=same|off
