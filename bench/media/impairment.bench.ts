@@ -26,6 +26,7 @@
 // the process is interrupted (SIGINT/SIGTERM exit through netem.ts's exit hook).
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
+import { loadavg } from 'node:os';
 import { chromiumInNamespace, createVethNamespace, netemAvailable, type VethNamespace } from '@colloquy/testing/netem';
 import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
 import { envInt, median, table } from '../lib/stats.js';
@@ -139,7 +140,7 @@ function plot(sub: Sub, streams: string[], from: number, limitAt: number, liftAt
     axis += (t - limitAt) % 10_000 >= 0 && (t - limitAt) % 10_000 < step ? '+' : '-';
     marks += t <= limitAt && limitAt < t + step ? 'L' : t <= liftAt && liftAt < t + step ? 'U' : ' ';
   }
-  lines.push(`            ${marks}   (L: limit on, U: lifted; a column is ${step} ms, + every 10 s from the limit)`);
+  lines.push(`${' '.repeat(19)}${marks}   (L: limit on, U: lifted; a column is ${step} ms, + every 10 s from the limit)`);
   for (const [i, id] of streams.entries()) {
     const rows = sub.rows.get(id) ?? [];
     const cells: number[] = [];
@@ -165,6 +166,8 @@ interface ARun {
   settledWidth: number[];
   freezePercent: number[];
   topBackMs: (number | null)[];
+  /** After the lift, until the limited one decodes (at least) the width a healthy subscriber decodes then. */
+  backToPeerMs: (number | null)[];
   /** Per healthy subscriber and stream while limited. */
   othersKbps: number[];
   othersWidth: number[];
@@ -232,13 +235,15 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     await waitPulling(subs, 2000); // a little after, for the plot
     await pull(subs, true);
     const to = Date.now() - 200;
-    const events = ((await subs[0]!.page.page.evaluate(() => (window as any).events)) as { type: string; streamId: string; reason?: string; at: number }[]).map(
+    const rawEvents = (await subs[0]!.page.page.evaluate(() => (window as any).events)) as { type: string; streamId: string; reason?: string; at: number }[];
+    const events = rawEvents.map(
       (e) => `${((e.at - limitAt) / 1000).toFixed(1)} s ${e.type}${e.reason ? ` (${e.reason})` : ''} stream ${streams.indexOf(e.streamId) + 1}`,
     );
 
-    const result: ARun = { size, settleMs: [], settledWidth: [], freezePercent: [], topBackMs: [], othersKbps: [], othersWidth: [], othersFreezePercent: [], audioGapMs: [], sampleIntervalMs: 0, events };
-    const tableRows: (string | number)[][] = [['subscriber', 'stream', 'settle s', 'width px (limited)', 'kbps (limited)', 'freeze % (limited)', '1280 back s', 'audio gap ms (poll)', 'audio gap ms (≥, browser)']];
+    const result: ARun = { size, settleMs: [], settledWidth: [], freezePercent: [], topBackMs: [], backToPeerMs: [], othersKbps: [], othersWidth: [], othersFreezePercent: [], audioGapMs: [], sampleIntervalMs: 0, events };
+    const tableRows: (string | number)[][] = [['subscriber', 'stream', 'settle s', 'width px (limited: last; others: median)', 'kbps (limited)', 'freeze % (limited)', '1280 back s', 'back to peer s', 'audio gap ms (poll)', 'audio gap ms (≥, browser)']];
     const intervals: number[] = [];
+    const videoOff: boolean[] = [];
     for (const s of subs) {
       for (const [i, id] of streams.entries()) {
         const rows = s.rows.get(id) ?? [];
@@ -252,11 +257,24 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         let back: number | null = null;
         if (s.limited) {
           // The last change of decoded width while limited (0 when it never changed).
+          // Settled: the last change while limited of the decoded width or of the video being on
+          // (videoDisabled / videoEnabled); 0 when neither changed.
           let lastChange = limitAt;
           for (let k = 1; k < limited.length; k++) if (limited[k]![2] !== limited[k - 1]![2]) lastChange = limited[k]![0];
+          const onOff = rawEvents.filter((e) => e.streamId === id && (e.type === 'videoDisabled' || e.type === 'videoEnabled') && e.at >= limitAt && e.at <= liftAt);
+          if (onOff.length) lastChange = Math.max(lastChange, onOff[onOff.length - 1]!.at);
           settle = lastChange - limitAt;
+          videoOff.push(onOff[onOff.length - 1]?.type === 'videoDisabled');
           const first = rows.find((r, k) => r[0] > liftAt && r[2] === TOP_WIDTH && k > 0 && r[1] > rows[k - 1]![1]);
           back = first ? first[0] - liftAt : null;
+          // Back to what the first healthy subscriber decodes at that moment (when the publishers cannot send 1280).
+          const peer = subs.find((x) => !x.limited)?.rows.get(id) ?? [];
+          const level = rows.find((r, k) => {
+            if (r[0] <= liftAt || k === 0 || r[1] <= rows[k - 1]![1]) return false;
+            const other = decodingAt(peer, r[0]);
+            return other !== null && r[2] >= other.width;
+          });
+          result.backToPeerMs.push(level ? level[0] - liftAt : null);
           result.settleMs.push(settle);
           result.settledWidth.push(limited[limited.length - 1]?.[2] ?? 0);
           result.freezePercent.push(freeze);
@@ -272,17 +290,18 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
           s.name,
           i + 1,
           settle === null ? '' : (settle / 1000).toFixed(1),
-          Number.isFinite(width) ? width : '-',
+          s.limited ? `${limited[limited.length - 1]?.[2] ?? '-'}${videoOff[i] ? ' (video off)' : ''}` : Number.isFinite(width) ? width : '-',
           kbps,
           freeze,
           s.limited ? (back === null ? `never (${RECOVER_SECONDS} s)` : (back / 1000).toFixed(1)) : '',
+          s.limited ? (result.backToPeerMs[i] === null ? 'never' : (result.backToPeerMs[i]! / 1000).toFixed(1)) : '',
           gap.pollMs,
           gap.ageMs,
         ]);
       }
     }
     result.sampleIntervalMs = Math.round(median(intervals));
-    console.log(`\nA ${size} run ${run}: ${LIMIT_KBPS} kbps + ${LOSS} % loss${netemAvailable() ? ` + ${DELAY_MS} ms` : ' (no delay: no sch_netem in this kernel)'} towards the limited subscriber for ${SECONDS} s; stats read every ${result.sampleIntervalMs} ms (median; asked ${SAMPLE_MS})`);
+    console.log(`\nA ${size} run ${run}: ${LIMIT_KBPS} kbps + ${LOSS} % loss${netemAvailable() ? ` + ${DELAY_MS} ms` : ' (no delay: no sch_netem in this kernel)'} towards the limited subscriber for ${SECONDS} s; stats read every ${result.sampleIntervalMs} ms (median; asked ${SAMPLE_MS}); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     console.log(table(tableRows));
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
     console.log(`subscriber events (s from the limit): ${events.length ? events.join('; ') : 'none'}\n`);
@@ -322,14 +341,14 @@ if (CASES.includes('A')) {
     for (const r of runs) {
       summaries.push(
         `A ${r.size}: limited settles ${fmtMs([Math.max(...r.settleMs.map((x) => x ?? 0))])} (slowest stream) on ${r.settledWidth.join('/')} px; freeze ${r.freezePercent.join('/')} %; ` +
-          `1280 back ${r.topBackMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}; others ${Math.round(median(r.othersKbps))} kbps median per stream ` +
+          `1280 back ${r.topBackMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}, back to a healthy peer's width ${r.backToPeerMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}; others ${Math.round(median(r.othersKbps))} kbps median per stream ` +
           `(min ${Math.min(...r.othersKbps)}) at ${median(r.othersWidth)} px, freeze ${median(r.othersFreezePercent)} %; audio gap max per subscriber ${r.audioGapMs.map((x) => Math.round(x)).join('/')} ms (limited first); stats every ${r.sampleIntervalMs} ms`,
       );
     }
     if (runs.length > 0) {
       summaries.push(
         `A ${p}x${s} medians of ${runs.length} runs: limited settle ${fmtMs(runs.map((r) => Math.max(...r.settleMs.map((x) => x ?? 0))))}, freeze ${median(runs.map((r) => median(r.freezePercent)))} %, ` +
-          `1280 back ${fmtMs(runs.flatMap((r) => r.topBackMs))}; others ${Math.round(median(runs.flatMap((r) => r.othersKbps)))} kbps at ${median(runs.flatMap((r) => r.othersWidth))} px; ` +
+          `1280 back ${fmtMs(runs.flatMap((r) => r.topBackMs))}, to a healthy peer's width ${fmtMs(runs.flatMap((r) => r.backToPeerMs))}; others ${Math.round(median(runs.flatMap((r) => r.othersKbps)))} kbps at ${median(runs.flatMap((r) => r.othersWidth))} px; ` +
           `max audio gap ${Math.round(median(runs.map((r) => Math.max(...r.audioGapMs))))} ms (limited ${Math.round(median(runs.map((r) => r.audioGapMs[0]!)))} ms)`,
       );
     } else summaries.push(`A ${p}x${s}: no run completed`);
