@@ -24,6 +24,14 @@ window.publish = () => new Promise((resolve, reject) => {
   window.publisher = publisher;
   session.publish(publisher, (e) => (e ? reject(e.message) : resolve(publisher.stream.streamId)));
 });
+/** The publisher's simulcast encodings: per rid, bytes sent, width, frames encoded, what limits the quality. */
+window.pubStats = async () => {
+  const out = {};
+  for (const { rtcStatsReport } of await window.publisher.getRtcStatsReport()) rtcStatsReport.forEach((s) => {
+    if (s.type === 'outbound-rtp' && s.kind === 'video') out[s.rid || '-'] = { bytes: s.bytesSent || 0, width: s.frameWidth || 0, frames: s.framesEncoded || 0, limit: s.qualityLimitationReason, active: s.active };
+  });
+  return out;
+};
 window.subscribeAll = (n, timeoutMs) => new Promise((resolve, reject) => {
   const deadline = Date.now() + timeoutMs;
   const tick = () => {

@@ -206,8 +206,10 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       return p;
     };
     const streams: string[] = [];
+    const pubPages: TestPage[] = [];
     for (let i = 0; i < publishers; i++) {
       const p = await open(hostBrowser);
+      pubPages.push(p);
       streams.push((await p.page.evaluate(() => (window as any).publish())) as string);
     }
     const subs: Sub[] = [];
@@ -249,12 +251,25 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     await waitPulling(subs, BASELINE_SECONDS * 1000);
 
     const delay = netemAvailable() ? { delayMs: DELAY_MS } : {};
+    type Enc = Record<string, { bytes: number; width: number; frames: number; limit?: string; active?: boolean }>;
+    const pubRead = (): Promise<{ at: number; encodings: Enc }[]> => Promise.all(pubPages.map(async (p) => ({ at: Date.now(), encodings: (await p.page.evaluate(() => (window as any).pubStats())) as Enc })));
+    const pubBefore = await pubRead();
     ns.impair('down', { rateKbps: LIMIT_KBPS, lossPercent: LOSS, ...delay });
     const limitAt = Date.now();
     console.log(`A ${size} run ${run}: limited: ${ns.qdiscs('down')}; loss ${LOSS} % (nftables)`);
     await waitPulling(subs, SECONDS * 1000);
     ns.impair('down', {});
     const liftAt = Date.now();
+    const pubAfter = await pubRead();
+    // What each publisher sent per layer while the limit was on (the healthy subscribers can get no more).
+    const pubLines = pubAfter.map((a, i) => {
+      const b = pubBefore[i]!;
+      const secs = (a.at - b.at) / 1000;
+      return `publisher ${i + 1}: ` + Object.entries(a.encodings).sort(([x], [y]) => x.localeCompare(y)).map(([rid, e]) => {
+        const e0 = b.encodings[rid];
+        return `${rid} ${Math.round(((e.bytes - (e0?.bytes ?? 0)) * 8) / secs / 1000)} kbps ${e.width} px ${Math.round((e.frames - (e0?.frames ?? 0)) / secs)} fps${e.limit && e.limit !== 'none' ? ` (limited by ${e.limit})` : ''}${e.active === false ? ' (paused)' : ''}`;
+      }).join(', ');
+    });
     const topAgain = (): boolean => streams.every((id) => (subs[0]!.rows.get(id) ?? []).some((r) => r[0] > liftAt && r[2] === TOP_WIDTH) && decodingAt(subs[0]!.rows.get(id) ?? [], Date.now()) !== null);
     await waitPulling(subs, RECOVER_SECONDS * 1000, topAgain);
     await waitPulling(subs, 2000); // a little after, for the plot
@@ -328,6 +343,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     result.sampleIntervalMs = Math.round(median(intervals));
     console.log(`\nA ${size} run ${run}: ${LIMIT_KBPS} kbps + ${LOSS} % loss${netemAvailable() ? ` + ${DELAY_MS} ms` : ' (no delay: no sch_netem in this kernel)'} towards the limited subscriber for ${SECONDS} s; stats read every ${result.sampleIntervalMs} ms (median; asked ${SAMPLE_MS}); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     console.log(table(tableRows));
+    console.log(`sent while limited: ${pubLines.join('; ')}`);
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
@@ -347,7 +363,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130)); // exit hooks remove the namespaces
 
-console.log(
+if (CASES.includes('A')) console.log(
   netemAvailable()
     ? `tc netem present: ${DELAY_MS} ms delay is added towards the limited subscriber`
     : `NOTE: this kernel has no sch_netem (tc netem): the acceptance's 50 ms delay is NOT applied; only the ${LIMIT_KBPS} kbps tbf limit and ${LOSS} % nftables loss`,

@@ -105,7 +105,7 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
         console.log(
           `${mode} run ${i + 1}: RTP rate in [${o.settleLow}, ${o.rateKbps}] kbps for good from ${at === null ? 'never' : `${at} s`}; ` +
             `seconds 6–${o.seconds}: mean RTP ${result.meanKbps} kbps (${overLink} s above the link), estimate ${mean((x) => x.availableKbps)} kbps, ` +
-            `encoder target ${mean((x) => x.targetKbps)} kbps, sent but not received ${result.lossPercent} %` +
+            `encoder target ${mean((x) => x.targetKbps)} kbps, payload sent but not received ${result.lossPercent} %` +
             (mode === 'transport-cc' ? `, lost by our feedback ${result.feedbackLossPercent} % (max ${Math.max(...late.map((x) => x.feedbackLossPercent ?? 0))} %)` : ''),
         );
       }
