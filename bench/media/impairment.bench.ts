@@ -20,7 +20,7 @@
 // transport-cc, at each tbf queue depth of QUEUES_MS (50, 300, 1000 ms).
 //
 //   RUNS=2 SECONDS=20 RECOVER_SECONDS=30 SIZES=3x4,1x2 CASES=A,B npm run media:impairment -w @colloquy/bench   (root: namespaces)
-//   PUBLISHERS=1 SUBSCRIBERS=2 (instead of SIZES) measures one size; B: UPLINK_RUNS, UPLINK_SECONDS, RATE_KBPS, QUEUES_MS, MODES.
+//   PUBLISHERS=1 SUBSCRIBERS=2 (instead of SIZES) measures one size; B: UPLINK_RUNS, UPLINK_SECONDS, RATE_KBPS, QUEUES_MS, MODES, SOURCE (noise size, 480x270).
 //
 // Namespaces, the page server, the server and both Chromiums are removed when a run ends, fails or
 // the process is interrupted (SIGINT/SIGTERM exit through netem.ts's exit hook).
@@ -31,7 +31,7 @@ import { chromiumInNamespace, createVethNamespace, netemAvailable, type VethName
 import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
 import { envInt, median, table } from '../lib/stats.js';
 import { impairmentPage } from './impairment-page.js';
-import { parseModes, runUplink, type UplinkRun } from './uplink-run.js';
+import { parseModes, runUplink, sourceSize, type UplinkRun } from './uplink-run.js';
 
 const envNumber = (name: string, fallback: number): number => {
   const n = Number(process.env[name]);
@@ -393,7 +393,7 @@ if (CASES.includes('A')) {
     }
     if (runs.length > 0) {
       summaries.push(
-        `A ${p}x${s} medians of ${runs.length} runs: limited settle ${fmtMs(runs.map((r) => Math.max(...r.settleMs.map((x) => x ?? 0))))}, freeze ${median(runs.map((r) => median(r.freezePercent)))} %, ` +
+        `A ${p}x${s} medians of ${runs.length} runs: limited settle ${fmtMs(runs.map((r) => Math.max(...r.settleMs.map((x) => x ?? 0))))}, freeze ${Math.round(median(runs.map((r) => median(r.freezePercent))) * 10) / 10} %, ` +
           `1280 back ${fmtMs(runs.flatMap((r) => r.topBackMs))}, to a healthy peer's width ${fmtMs(runs.flatMap((r) => r.backToPeerMs))}; others ${Math.round(median(runs.flatMap((r) => r.othersKbps)))} kbps at ${median(runs.flatMap((r) => r.othersWidth))} px; ` +
           `max audio gap ${Math.round(median(runs.map((r) => Math.max(...r.audioGapMs))))} ms (limited ${Math.round(median(runs.map((r) => r.audioGapMs[0]!)))} ms)`,
       );
@@ -406,7 +406,7 @@ if (CASES.includes('B')) {
   for (const queueMs of queues) {
     let runs: UplinkRun[] = [];
     try {
-      runs = await runUplink({ modes: parseModes(process.env['MODES'] ?? 'remb,transport-cc'), runs: envInt('UPLINK_RUNS', 2), seconds: envInt('UPLINK_SECONDS', 20), rateKbps: rate, queueMs, settleLow: envInt('SETTLE_LOW', 600), verbose: false });
+      runs = await runUplink({ modes: parseModes(process.env['MODES'] ?? 'remb,transport-cc'), runs: envInt('UPLINK_RUNS', 2), seconds: envInt('UPLINK_SECONDS', 20), rateKbps: rate, queueMs, settleLow: envInt('SETTLE_LOW', 600), verbose: false, ...sourceSize(process.env['SOURCE']) });
     } catch (err) {
       console.log(`B queue ${queueMs} ms FAILED: ${(err as Error).stack ?? err}`);
     }
@@ -414,8 +414,8 @@ if (CASES.includes('B')) {
       const r = runs.filter((x) => x.mode === mode);
       if (r.length === 0) continue;
       summaries.push(
-        `B ${rate} kbps uplink, queue ${queueMs} ms, ${mode}: settled ${r.map((x) => (x.settledAt === null ? 'never' : `${x.settledAt} s`)).join('/')}; ` +
-          `mean ${r.map((x) => x.meanKbps).join('/')} kbps (median ${median(r.map((x) => x.meanKbps))}); loss ${r.map((x) => x.lossPercent).join('/')} % (median ${median(r.map((x) => x.lossPercent))})` +
+        `B ${rate} kbps uplink, queue ${queueMs} ms, noise ${process.env['SOURCE'] ?? '480x270'}, ${mode}: settled ${r.map((x) => (x.settledAt === null ? 'never' : `${x.settledAt} s`)).join('/')}; ` +
+          `mean ${r.map((x) => x.meanKbps).join('/')} kbps (median ${median(r.map((x) => x.meanKbps))}); loss ${r.map((x) => x.lossPercent).join('/')} % (median ${Math.round(median(r.map((x) => x.lossPercent)) * 10) / 10})` +
           (mode === 'transport-cc' ? `; feedback loss ${r.map((x) => x.feedbackLossPercent).join('/')} %` : ''),
       );
     }

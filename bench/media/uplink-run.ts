@@ -21,6 +21,9 @@ export interface UplinkOptions {
   queueMs: number;
   /** The low end of the settled band (kbps); the high end is rateKbps. */
   settleLow: number;
+  /** The noise source's size (default 480x270, 15 fps). */
+  width?: number;
+  height?: number;
   /** Print every second's sample as it comes. */
   verbose?: boolean;
 }
@@ -67,6 +70,7 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
         const samples = await sampleUplink(page, harness.publishers, {
           room: mode,
           seconds: o.seconds,
+          ...(o.width && o.height ? { width: o.width, height: o.height } : {}),
           ...(o.verbose === false ? {} : { onSample: (s: UplinkSample) => console.log(`${mode} run ${run + 1} ${JSON.stringify(s)}`) }),
         });
         await page.close();
@@ -84,7 +88,7 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
       for (let s = 0; s < o.seconds; s++) {
         rows.push([s + 1, med(s, (x) => x.sentKbps), med(s, (x) => x.wireKbps), med(s, (x) => x.availableKbps), med(s, (x) => x.targetKbps), med(s, (x) => x.receivedKbps), med(s, (x) => x.feedbackLossPercent)]);
       }
-      console.log(`\n${mode}: ${o.rateKbps} kbps uplink, tbf queue ${o.queueMs} ms, medians of ${o.runs} runs\n${table(rows)}`);
+      console.log(`\n${mode}: ${o.rateKbps} kbps uplink, tbf queue ${o.queueMs} ms, noise ${o.width ?? 480}x${o.height ?? 270}, medians of ${o.runs} runs\n${table(rows)}`);
       for (const [i, r] of runs.entries()) {
         const at = settledAt(r, o.settleLow, o.rateKbps);
         const late = r.filter((s) => s.second > 5);
@@ -117,4 +121,12 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
     wrapper.remove();
     ns.remove();
   }
+}
+
+/** SOURCE=WxH: the noise source's size, or nothing (the default). */
+export function sourceSize(text: string | undefined): { width?: number; height?: number } {
+  if (!text) return {};
+  const m = /^(\d+)x(\d+)$/.exec(text);
+  if (!m) throw new Error(`SOURCE: WxH, e.g. 640x360; got ${text}`);
+  return { width: Number(m[1]), height: Number(m[2]) };
 }

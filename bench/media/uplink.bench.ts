@@ -9,10 +9,10 @@
 // RATE_KBPS] kbps for good (every later second within), and from 6 s on the mean rates and the
 // share of what was sent that did not arrive. The measurement itself is uplink-run.ts (shared
 // with impairment.bench.ts, which also varies the queue depth).
-//   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 [MODES=remb] npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
+//   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 [MODES=remb] [SOURCE=640x360] npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
 
 import { envInt } from '../lib/stats.js';
-import { parseModes, runUplink } from './uplink-run.js';
+import { parseModes, runUplink, sourceSize } from './uplink-run.js';
 
 await runUplink({
   modes: parseModes(process.env['MODES'] ?? 'remb,transport-cc'),
@@ -21,4 +21,5 @@ await runUplink({
   rateKbps: envInt('RATE_KBPS', 800),
   queueMs: envInt('QUEUE_MS', 300),
   settleLow: envInt('SETTLE_LOW', 600),
+  ...sourceSize(process.env['SOURCE']),
 });
