@@ -8,11 +8,13 @@
 // random loss for SECONDS, then lifted for up to RECOVER_SECONDS. Every subscriber page reads its
 // inbound-rtp every SAMPLE_MS (50) ms (framesDecoded, frameWidth, bytes, audio packets), and from
 // that we print per subscriber and stream: the limited one's settle time (the last change of decoded
-// width after the limit), freeze share (no decoded frame for > 500 ms, the whole gap counted),
-// layer, and after the lift the time until 1280 px is decoded again; the others' received bitrate
-// and width per stream while the limit is on; the longest span without a new audio packet at every
-// subscriber (by polling, so at best SAMPLE_MS resolution; and a lower bound from the browser's
-// lastPacketReceivedTimestamp); and the limited subscriber's layer timeline as an ASCII plot.
+// width, or of videoDisabled/videoEnabled, while limited), freeze share (no decoded frame for
+// > 500 ms, the whole gap counted), layer, and after the lift the time until 1280 px is decoded
+// again and held for 3 s; the others' received bitrate and width per stream while the limit is on;
+// the longest span without a new audio packet at every subscriber (by polling, so at best SAMPLE_MS
+// resolution; and a lower bound from the browser's lastPacketReceivedTimestamp); what each
+// publisher sent per layer; the SFU's estimate and forwarded layers for the limited subscriber once
+// a second; and the limited subscriber's layer timeline as an ASCII plot.
 // No delay: this kernel has no sch_netem (tc netem), so the 50 ms of the acceptance cannot be added
 // (the bench says so when it starts; where netem exists, DELAY_MS adds it).
 //
@@ -129,6 +131,22 @@ function audioGap(rows: Row[], from: number, to: number): { pollMs: number; ageM
   }
   longest = Math.max(longest, (w[w.length - 1]?.[0] ?? to) - since);
   return { pollMs: longest, ageMs: Math.max(0, ...w.map((r) => r[5])) };
+}
+
+/** How long the top layer must hold after the lift to count as back (a brief switch up and down again does not). */
+const TOP_HOLD_MS = 3000;
+
+/** The first row after `after` from which the decoded width is TOP_WIDTH (with new frames) and stays so for TOP_HOLD_MS; null if none. */
+function topHeldSince(rows: Row[], after: number): number | null {
+  let start: number | null = null;
+  for (let k = 1; k < rows.length; k++) {
+    const r = rows[k]!;
+    if (r[0] <= after) continue;
+    if (r[2] !== TOP_WIDTH) start = null;
+    else if (start === null && r[1] > rows[k - 1]![1]) start = r[0];
+    if (start !== null && r[0] - start >= TOP_HOLD_MS) return start;
+  }
+  return null;
 }
 
 const layerOf = (width: number): number => (width >= 960 ? 2 : width >= 480 ? 1 : width > 0 ? 0 : -1);
@@ -270,7 +288,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         return `${rid} ${Math.round(((e.bytes - (e0?.bytes ?? 0)) * 8) / secs / 1000)} kbps ${e.width} px ${Math.round((e.frames - (e0?.frames ?? 0)) / secs)} fps${e.limit && e.limit !== 'none' ? ` (limited by ${e.limit})` : ''}${e.active === false ? ' (paused)' : ''}`;
       }).join(', ');
     });
-    const topAgain = (): boolean => streams.every((id) => (subs[0]!.rows.get(id) ?? []).some((r) => r[0] > liftAt && r[2] === TOP_WIDTH) && decodingAt(subs[0]!.rows.get(id) ?? [], Date.now()) !== null);
+    const topAgain = (): boolean => streams.every((id) => topHeldSince(subs[0]!.rows.get(id) ?? [], liftAt) !== null);
     await waitPulling(subs, RECOVER_SECONDS * 1000, topAgain);
     await waitPulling(subs, 2000); // a little after, for the plot
     await pull(subs, true);
@@ -281,7 +299,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     );
 
     const result: ARun = { size, settleMs: [], settledWidth: [], freezePercent: [], topBackMs: [], backToPeerMs: [], othersKbps: [], othersWidth: [], othersFreezePercent: [], audioGapMs: [], sampleIntervalMs: 0, events };
-    const tableRows: (string | number)[][] = [['subscriber', 'stream', 'settle s', 'width px (limited: last; others: median)', 'kbps (limited)', 'freeze % (limited)', '1280 back s', 'back to peer s', 'audio gap ms (poll)', 'audio gap ms (≥, browser)']];
+    const tableRows: (string | number)[][] = [['subscriber', 'stream', 'settle s', 'width px (limited: last; others: median)', 'kbps (limited)', 'freeze % (limited)', '1280 back s (held 3 s)', 'back to peer s', 'audio gap ms (poll)', 'audio gap ms (≥, browser)']];
     const intervals: number[] = [];
     const videoOff: boolean[] = [];
     for (const s of subs) {
@@ -305,8 +323,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
           if (onOff.length) lastChange = Math.max(lastChange, onOff[onOff.length - 1]!.at);
           settle = lastChange - limitAt;
           videoOff.push(onOff[onOff.length - 1]?.type === 'videoDisabled');
-          const first = rows.find((r, k) => r[0] > liftAt && r[2] === TOP_WIDTH && k > 0 && r[1] > rows[k - 1]![1]);
-          back = first ? first[0] - liftAt : null;
+          const held = topHeldSince(rows, liftAt);
+          back = held === null ? null : held - liftAt;
           // Back to what the first healthy subscriber decodes at that moment (when the publishers cannot send 1280).
           const peer = subs.find((x) => !x.limited)?.rows.get(id) ?? [];
           const level = rows.find((r, k) => {
@@ -388,7 +406,7 @@ if (CASES.includes('A')) {
       summaries.push(
         `A ${r.size}: limited settles ${fmtMs([Math.max(...r.settleMs.map((x) => x ?? 0))])} (slowest stream) on ${r.settledWidth.join('/')} px; freeze ${r.freezePercent.join('/')} %; ` +
           `1280 back ${r.topBackMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}, back to a healthy peer's width ${r.backToPeerMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}; others ${Math.round(median(r.othersKbps))} kbps median per stream ` +
-          `(min ${Math.min(...r.othersKbps)}) at ${median(r.othersWidth)} px, freeze ${median(r.othersFreezePercent)} %; audio gap max per subscriber ${r.audioGapMs.map((x) => Math.round(x)).join('/')} ms (limited first); stats every ${r.sampleIntervalMs} ms`,
+          `(min ${Math.min(...r.othersKbps)}) at ${median(r.othersWidth)} px, freeze ${Math.round(median(r.othersFreezePercent) * 10) / 10} %; audio gap max per subscriber ${r.audioGapMs.map((x) => Math.round(x)).join('/')} ms (limited first); stats every ${r.sampleIntervalMs} ms`,
       );
     }
     if (runs.length > 0) {
