@@ -211,6 +211,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
   try {
     ns = createVethNamespace('impair');
     wrapper = chromiumInNamespace(ns);
+    onExit.add(wrapper.remove);
     const host = ns.hostAddress;
     app = await startSdkApp(impairmentPage, { HOST: host, COLLOQUY_ANNOUNCED_IP: host, COLLOQUY_RTC_LISTEN_IP: host }, host);
     const secure = [`--unsafely-treat-insecure-origin-as-secure=${new URL(app.url).origin},${new URL(app.t.url).origin}`];
@@ -374,11 +375,19 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     await limitedBrowser?.close();
     await hostBrowser?.close();
     await app?.close();
-    wrapper?.remove();
+    if (wrapper) {
+      wrapper.remove();
+      onExit.delete(wrapper.remove);
+    }
     ns?.remove();
   }
 }
 
+// On an interrupted run: the namespace goes by netem.ts's own exit hook, Chromium by Playwright's; the wrapper script here.
+const onExit = new Set<() => void>();
+process.on('exit', () => {
+  for (const f of onExit) f();
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130)); // exit hooks remove the namespaces
 
 if (CASES.includes('A')) console.log(
