@@ -15,15 +15,16 @@ export interface SdkApp {
   close(): Promise<void>;
 }
 
-export async function startSdkApp(page: (serverUrl: string) => string, env: Record<string, string> = {}): Promise<SdkApp> {
+/** `host`: the address the app page listens on (default loopback; e.g. a netem namespace's hostAddress). */
+export async function startSdkApp(page: (serverUrl: string) => string, env: Record<string, string> = {}, host = '127.0.0.1'): Promise<SdkApp> {
   const t = await startTestServer(env);
   const sdk = new Colloquy(t.apiKey, t.apiSecret, t.url);
   const app = createServer((_q, r) => r.writeHead(200, { 'content-type': 'text/html' }).end(page(t.url)));
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => app.listen(0, host, resolve));
   return {
     t,
     sdk,
-    url: `http://127.0.0.1:${(app.address() as AddressInfo).port}/`,
+    url: `http://${host}:${(app.address() as AddressInfo).port}/`,
     async close() {
       await new Promise((r) => app.close(r));
       await t.close();

@@ -13,6 +13,8 @@ export interface UplinkSample {
   second: number;
   /** What the browser sent, audio + video RTP (outbound-rtp bytesSent + headerBytesSent), kbit/s. */
   sentKbps: number;
+  /** The RTP payload of that (outbound-rtp bytesSent: no headers, retransmissions included), kbit/s: what the SFU's count compares with. */
+  payloadKbps: number;
   /** Everything on the transport (candidate-pair bytesSent: SRTP, RTCP; no IP/UDP headers), kbit/s. */
   wireKbps: number;
   /** What the video encoder was asked for (outbound-rtp targetBitrate), kbit/s. */
@@ -63,6 +65,7 @@ export async function sampleUplink(
   };
   const bytesSent = (s: PageStats): number =>
     ['audio', 'video'].reduce((n, kind) => n + (s.outbound[kind]?.bytesSent ?? 0) + (s.outbound[kind]?.headerBytesSent ?? 0), 0);
+  const payloadSent = (s: PageStats): number => ['audio', 'video'].reduce((n, kind) => n + (s.outbound[kind]?.bytesSent ?? 0), 0);
   const kbps = (bytes: number, seconds: number): number => Math.round((bytes * 8) / seconds / 1000);
   const samples: UplinkSample[] = [];
   const start = performance.now();
@@ -75,6 +78,7 @@ export async function sampleUplink(
     const sample: UplinkSample = {
       second,
       sentKbps: kbps(bytesSent(now.page) - bytesSent(previous.page), elapsed),
+      payloadKbps: kbps(payloadSent(now.page) - payloadSent(previous.page), elapsed),
       wireKbps: kbps(now.page.pairBytesSent - previous.page.pairBytesSent, elapsed),
       targetKbps: Math.round((now.page.outbound['video']?.targetBitrate ?? 0) / 1000),
       availableKbps: now.page.availableOutgoingBitrate === null ? null : Math.round(now.page.availableOutgoingBitrate / 1000),
@@ -91,11 +95,13 @@ export async function sampleUplink(
 }
 
 /**
- * The share of RTP bytes sent over `samples` that the SFU did not receive, % (either mode; within a
- * second, bytes in the bottleneck queue blur it, so judge it over several).
+ * The share of the RTP payload sent over `samples` that the SFU did not receive, % (either mode;
+ * payload against payload: the SFU counts no RTP headers, so comparing with sentKbps would show
+ * the header share, 3–6 %, as loss; within a second, bytes in the bottleneck queue blur it, so
+ * judge it over several).
  */
 export function deliveredLoss(samples: UplinkSample[]): number {
-  const sent = samples.reduce((n, s) => n + s.sentKbps, 0);
+  const sent = samples.reduce((n, s) => n + s.payloadKbps, 0);
   const received = samples.reduce((n, s) => n + s.receivedKbps, 0);
   return sent > 0 ? round1(Math.max(0, ((sent - received) * 100) / sent)) : 0;
 }

@@ -1,0 +1,84 @@
+// The page of the "quality under impairment" benchmark (impairment.bench.ts): loads opentok.js from
+// the server. join() connects; publish() publishes the fake camera at 1280x720 30 fps (simulcast in
+// a routed session); subscribeAll(n) waits for n streams and subscribes to each; sample(ms) then
+// reads every subscriber's inbound-rtp every `ms` (one loop, the next read after the previous one
+// ended, so a busy machine lowers the rate instead of piling reads up) into compact rows kept in
+// the page until rows() takes them. Times are Date.now() (wall clock), so the benchmark can line
+// them up with the moments it changed the network and with other pages and browsers.
+//
+// A row: [time ms, framesDecoded, frameWidth, video bytesReceived, audio packetsReceived,
+// ms since the last audio packet by the browser's own lastPacketReceivedTimestamp (or -1)].
+
+export const impairmentPage = (server: string): string => `<!doctype html><html><head><meta charset="utf-8"><script src="${server}/v2/js/opentok.js"></script><script>
+window.subs = new Map();
+window.events = [];
+window.join = (apiKey, sessionId, token) => new Promise((resolve, reject) => {
+  const session = OT.initSession(apiKey, sessionId, { statsReportIntervalMs: 0 });
+  window.session = session;
+  window.streams = [];
+  session.on('streamCreated', (e) => window.streams.push(e.stream));
+  session.connect(token, (e) => (e ? reject(e.message) : resolve(session.connection.connectionId)));
+});
+window.publish = () => new Promise((resolve, reject) => {
+  const publisher = OT.initPublisher(document.body, { insertMode: 'append', width: 160, height: 90, resolution: '1280x720', frameRate: 30 }, (e) => e && reject(e.message));
+  window.publisher = publisher;
+  session.publish(publisher, (e) => (e ? reject(e.message) : resolve(publisher.stream.streamId)));
+});
+/** The publisher's simulcast encodings: per rid, bytes sent, width, frames encoded, what limits the quality. */
+window.pubStats = async () => {
+  const out = {};
+  for (const { rtcStatsReport } of await window.publisher.getRtcStatsReport()) rtcStatsReport.forEach((s) => {
+    if (s.type === 'outbound-rtp' && s.kind === 'video') out[s.rid || '-'] = { bytes: s.bytesSent || 0, width: s.frameWidth || 0, frames: s.framesEncoded || 0, limit: s.qualityLimitationReason, active: s.active };
+  });
+  return out;
+};
+window.subscribeAll = (n, timeoutMs) => new Promise((resolve, reject) => {
+  const deadline = Date.now() + timeoutMs;
+  const tick = () => {
+    if (window.streams.length >= n) {
+      for (const stream of window.streams) {
+        const sub = session.subscribe(stream, document.body, { insertMode: 'append', width: 160, height: 90 }, (e) => e && window.events.push({ type: 'subscribeError', streamId: stream.streamId, message: e.message, at: Date.now() }));
+        for (const type of ['videoDisabled', 'videoEnabled', 'videoDisableWarning', 'videoDisableWarningLifted']) {
+          sub.on(type, (e) => window.events.push({ type, streamId: stream.streamId, reason: e.reason, at: Date.now() }));
+        }
+        window.subs.set(stream.streamId, { sub, rows: [] });
+      }
+      resolve(window.streams.map((s) => s.streamId));
+    } else if (Date.now() > deadline) reject('only ' + window.streams.length + ' of ' + n + ' streams after ' + timeoutMs + ' ms');
+    else setTimeout(tick, 100);
+  };
+  tick();
+});
+window.sample = (ms) => {
+  window.sampling = true;
+  (async () => {
+    while (window.sampling) {
+      const started = Date.now();
+      await Promise.all([...window.subs.values()].map(async (entry) => {
+        let report;
+        try { report = await entry.sub.getRtcStatsReport(); } catch { return; }
+        const at = Date.now();
+        let frames = 0, width = 0, bytes = 0, audio = 0, age = -1;
+        report.forEach((s) => {
+          if (s.type !== 'inbound-rtp') return;
+          if (s.kind === 'video') { frames = s.framesDecoded || 0; width = s.frameWidth || 0; bytes = s.bytesReceived || 0; }
+          if (s.kind === 'audio') {
+            audio = s.packetsReceived || 0;
+            if (typeof s.lastPacketReceivedTimestamp === 'number') age = Math.max(0, Math.round(s.timestamp - s.lastPacketReceivedTimestamp));
+          }
+        });
+        entry.rows.push([at, frames, width, bytes, audio, age]);
+      }));
+      await new Promise((r) => setTimeout(r, Math.max(0, ms - (Date.now() - started))));
+    }
+  })();
+  return true;
+};
+/** The rows gathered since the last call, per stream id (and stops sampling if asked). */
+window.rows = (stop) => {
+  if (stop) window.sampling = false;
+  const out = {};
+  for (const [id, entry] of window.subs) { out[id] = entry.rows; entry.rows = []; }
+  return out;
+};
+</script></head><body></body></html>`;

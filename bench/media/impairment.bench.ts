@@ -1,0 +1,451 @@
+// Quality under impairment (issue 15, acceptance 2), through the real server, SFU and browser SDK.
+//
+// Case A — a weak subscriber among healthy ones: P publishers (pages of one Chromium on this machine)
+// publish the fake camera at 1280x720 30 fps, simulcast (three layers: 320, 640, 1280 px) in a
+// routed session; S subscribers subscribe to every stream, S-1 of them in that same Chromium and one
+// in a second Chromium inside a network namespace (packages/testing netem.ts: veth + tbf + nftables
+// loss). After a baseline, the namespace's downlink is limited to LIMIT_KBPS (500) with LOSS (2) %
+// random loss for SECONDS, then lifted for up to RECOVER_SECONDS. Every subscriber page reads its
+// inbound-rtp every SAMPLE_MS (50) ms (framesDecoded, frameWidth, bytes, audio packets), and from
+// that we print per subscriber and stream: the limited one's settle time (the last change of decoded
+// width, or of videoDisabled/videoEnabled, while limited), freeze share (no decoded frame for
+// > 500 ms, the whole gap counted), layer, and after the lift the time until 1280 px is decoded
+// again and held for 3 s; the others' received bitrate and width per stream while the limit is on;
+// the longest span without a new audio packet at every subscriber (by polling, so at best SAMPLE_MS
+// resolution; and a lower bound from the browser's lastPacketReceivedTimestamp); what each
+// publisher sent per layer; the SFU's estimate and forwarded layers for the limited subscriber once
+// a second; and the limited subscriber's layer timeline as an ASCII plot.
+// No delay: this kernel has no sch_netem (tc netem), so the 50 ms of the acceptance cannot be added
+// (the bench says so when it starts; where netem exists, DELAY_MS adds it).
+//
+// Case B — a publisher behind an 800 kbps uplink (tbf): uplink-run.ts (as media:uplink) for REMB and
+// transport-cc, at each tbf queue depth of QUEUES_MS (50, 300, 1000 ms).
+//
+//   RUNS=2 SECONDS=20 RECOVER_SECONDS=30 SIZES=3x4,1x2 CASES=A,B npm run media:impairment -w @colloquy/bench   (root: namespaces)
+//   PUBLISHERS=1 SUBSCRIBERS=2 (instead of SIZES) measures one size; B: UPLINK_RUNS, UPLINK_SECONDS, RATE_KBPS, QUEUES_MS, MODES, SOURCE (noise size, 480x270).
+//
+// Namespaces, the page server, the server and both Chromiums are removed when a run ends, fails or
+// the process is interrupted (SIGINT/SIGTERM exit through netem.ts's exit hook).
+
+import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
+import { loadavg } from 'node:os';
+import { chromiumInNamespace, createVethNamespace, netemAvailable, type VethNamespace } from '@colloquy/testing/netem';
+import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
+import { envInt, median, table } from '../lib/stats.js';
+import { impairmentPage } from './impairment-page.js';
+import { parseModes, runUplink, sourceSize, type UplinkRun } from './uplink-run.js';
+
+const envNumber = (name: string, fallback: number): number => {
+  const n = Number(process.env[name]);
+  return process.env[name] !== undefined && Number.isFinite(n) && n >= 0 ? n : fallback;
+};
+const RUNS = envInt('RUNS', 2);
+const CASES = (process.env['CASES'] ?? 'A,B').split(',').map((c) => c.trim().toUpperCase());
+const SIZES: [number, number][] =
+  process.env['PUBLISHERS'] || process.env['SUBSCRIBERS']
+    ? [[envInt('PUBLISHERS', 3), envInt('SUBSCRIBERS', 4)]]
+    : (process.env['SIZES'] ?? '3x4,1x2').split(',').map((s) => {
+        const [p, q] = s.split('x').map(Number);
+        if (!Number.isInteger(p) || !Number.isInteger(q) || p! < 1 || q! < 2) throw new Error(`SIZES: PxS with P ≥ 1, S ≥ 2; got ${s}`);
+        return [p!, q!];
+      });
+const SECONDS = envInt('SECONDS', 20);
+const RECOVER_SECONDS = envInt('RECOVER_SECONDS', 30);
+const BASELINE_SECONDS = envInt('BASELINE_SECONDS', 5);
+const WARMUP_SECONDS = envInt('WARMUP_SECONDS', 90);
+const SAMPLE_MS = envInt('SAMPLE_MS', 50);
+const LIMIT_KBPS = envInt('LIMIT_KBPS', 500);
+const LOSS = envNumber('LOSS', 2);
+const DELAY_MS = envNumber('DELAY_MS', 50);
+const FREEZE_MS = 500;
+const TOP_WIDTH = 1280;
+
+type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number];
+interface Sub {
+  name: string;
+  limited: boolean;
+  page: TestPage;
+  /** Rows per stream id. */
+  rows: Map<string, Row[]>;
+}
+
+/** Called at every pull (once a second): the SFU's view of the limited subscriber. */
+let onPull: () => void = () => {};
+
+/** Takes the rows gathered in each page since the last call. */
+async function pull(subs: Sub[], stop = false): Promise<void> {
+  onPull();
+  await Promise.all(
+    subs.map(async (s) => {
+      const got = (await s.page.page.evaluate((st) => (window as any).rows(st), stop)) as Record<string, Row[]>;
+      for (const [id, rows] of Object.entries(got)) s.rows.set(id, [...(s.rows.get(id) ?? []), ...rows]);
+    }),
+  );
+}
+
+/** Waits (pulling rows each second) until `test` holds or `ms` pass; true if it held. */
+async function waitPulling(subs: Sub[], ms: number, test: () => boolean = () => false): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, Math.min(1000, end - Date.now())));
+    await pull(subs);
+    if (test()) return true;
+  }
+  return test();
+}
+
+const within = (rows: Row[], from: number, to: number): Row[] => rows.filter((r) => r[0] >= from && r[0] <= to);
+
+/** Decoding in [from, to]: frames advanced in the last rows of the window. */
+function decodingAt(rows: Row[], at: number, windowMs = 1000): { width: number } | null {
+  const w = within(rows, at - windowMs, at);
+  if (w.length < 2 || w[w.length - 1]![1] <= w[0]![1]) return null;
+  return { width: w[w.length - 1]![2] };
+}
+
+/** ms frozen in [from, to]: every span without a newly decoded frame longer than FREEZE_MS, whole. */
+function frozenMs(rows: Row[], from: number, to: number): number {
+  const w = within(rows, from, to);
+  let frozen = 0;
+  let lastAdvance = from;
+  for (let i = 1; i < w.length; i++) {
+    if (w[i]![1] > w[i - 1]![1]) {
+      if (w[i]![0] - lastAdvance > FREEZE_MS) frozen += w[i]![0] - lastAdvance;
+      lastAdvance = w[i]![0];
+    }
+  }
+  if (to - lastAdvance > FREEZE_MS) frozen += to - lastAdvance;
+  return frozen;
+}
+
+/** The longest span between two rows where audio packets rose (whole window), and the longest lastPacketReceivedTimestamp age seen. */
+function audioGap(rows: Row[], from: number, to: number): { pollMs: number; ageMs: number } {
+  const w = within(rows, from, to);
+  let longest = 0;
+  let since = w[0]?.[0] ?? from;
+  for (let i = 1; i < w.length; i++) {
+    if (w[i]![4] > w[i - 1]![4]) {
+      longest = Math.max(longest, w[i]![0] - since);
+      since = w[i]![0];
+    }
+  }
+  longest = Math.max(longest, (w[w.length - 1]?.[0] ?? to) - since);
+  return { pollMs: longest, ageMs: Math.max(0, ...w.map((r) => r[5])) };
+}
+
+/** How long the top layer must hold after the lift to count as back (a brief switch up and down again does not). */
+const TOP_HOLD_MS = 3000;
+
+/** The first row after `after` from which the decoded width is TOP_WIDTH (with new frames) and stays so for TOP_HOLD_MS; null if none. */
+function topHeldSince(rows: Row[], after: number): number | null {
+  let start: number | null = null;
+  for (let k = 1; k < rows.length; k++) {
+    const r = rows[k]!;
+    if (r[0] <= after) continue;
+    if (r[2] !== TOP_WIDTH) start = null;
+    else if (start === null && r[1] > rows[k - 1]![1]) start = r[0];
+    if (start !== null && r[0] - start >= TOP_HOLD_MS) return start;
+  }
+  return null;
+}
+
+const layerOf = (width: number): number => (width >= 960 ? 2 : width >= 480 ? 1 : width > 0 ? 0 : -1);
+
+/** The limited subscriber's layer per stream over time, 500 ms a column: rows L2/L1/L0/frozen. */
+function plot(sub: Sub, streams: string[], from: number, limitAt: number, liftAt: number, to: number): string {
+  const step = 500;
+  const columns = Math.ceil((to - from) / step);
+  const lines: string[] = [];
+  let axis = '';
+  let marks = '';
+  for (let c = 0; c < columns; c++) {
+    const t = from + c * step;
+    axis += (t - limitAt) % 10_000 >= 0 && (t - limitAt) % 10_000 < step ? '+' : '-';
+    marks += t <= limitAt && limitAt < t + step ? 'L' : t <= liftAt && liftAt < t + step ? 'U' : ' ';
+  }
+  lines.push(`${' '.repeat(19)}${marks}   (L: limit on, U: lifted; a column is ${step} ms, + every 10 s from the limit)`);
+  for (const [i, id] of streams.entries()) {
+    const rows = sub.rows.get(id) ?? [];
+    const cells: number[] = [];
+    for (let c = 0; c < columns; c++) {
+      const w = within(rows, from + c * step - 1, from + (c + 1) * step);
+      const advanced = w.length >= 2 && w[w.length - 1]![1] > w[0]![1];
+      cells.push(advanced ? layerOf(Math.max(...w.map((r) => r[2]))) : -1);
+    }
+    const label = `stream ${i + 1}`;
+    for (const level of [2, 1, 0, -1]) {
+      const name = level >= 0 ? `L${level} ${level === 2 ? '1280' : level === 1 ? ' 640' : ' 320'}` : 'frozen ';
+      lines.push(`${(level === 2 ? label : '').padEnd(9)}${name.padStart(8)} |${cells.map((v) => (v === level ? (level >= 0 ? '#' : 'x') : ' ')).join('')}|`);
+    }
+    lines.push(`${''.padEnd(17)} +${axis}+`);
+  }
+  return lines.join('\n');
+}
+
+interface ARun {
+  size: string;
+  /** Per stream of the limited subscriber. */
+  settleMs: (number | null)[];
+  settledWidth: number[];
+  freezePercent: number[];
+  topBackMs: (number | null)[];
+  /** After the lift, until the limited one decodes (at least) the width a healthy subscriber decodes then. */
+  backToPeerMs: (number | null)[];
+  /** Per healthy subscriber and stream while limited. */
+  othersKbps: number[];
+  othersWidth: number[];
+  othersFreezePercent: number[];
+  /** Per subscriber (limited first): max audio gap, poll, ms. */
+  audioGapMs: number[];
+  sampleIntervalMs: number;
+  events: string[];
+}
+
+async function runA(publishers: number, subscribers: number, run: number): Promise<ARun> {
+  const size = `${publishers}x${subscribers}`;
+  let ns: VethNamespace | undefined;
+  let wrapper: { path: string; remove(): void } | undefined;
+  let app: SdkApp | undefined;
+  let hostBrowser: TestBrowser | undefined;
+  let limitedBrowser: TestBrowser | undefined;
+  try {
+    ns = createVethNamespace('impair');
+    wrapper = chromiumInNamespace(ns);
+    onExit.add(wrapper.remove);
+    const host = ns.hostAddress;
+    app = await startSdkApp(impairmentPage, { HOST: host, COLLOQUY_ANNOUNCED_IP: host, COLLOQUY_RTC_LISTEN_IP: host }, host);
+    const secure = [`--unsafely-treat-insecure-origin-as-secure=${new URL(app.url).origin},${new URL(app.t.url).origin}`];
+    hostBrowser = await launchChromium({ args: secure });
+    limitedBrowser = await launchChromium({ executablePath: wrapper.path, args: secure });
+    const { sessionId } = await app.sdk.createSession({ mediaMode: 'routed' });
+    const open = async (browser: TestBrowser): Promise<TestPage> => {
+      const p = await browser.newPage();
+      await p.page.goto(app!.url);
+      await p.page.evaluate(([k, s, tk]) => (window as any).join(k, s, tk), [app!.t.apiKey, sessionId, app!.sdk.generateToken(sessionId)] as const);
+      return p;
+    };
+    const streams: string[] = [];
+    const pubPages: TestPage[] = [];
+    for (let i = 0; i < publishers; i++) {
+      const p = await open(hostBrowser);
+      pubPages.push(p);
+      streams.push((await p.page.evaluate(() => (window as any).publish())) as string);
+    }
+    const subs: Sub[] = [];
+    const limitedPage = await open(limitedBrowser);
+    const limitedConnection = (await limitedPage.page.evaluate(() => (window as any).session.connection.connectionId)) as string;
+    subs.push({ name: 'limited', limited: true, page: limitedPage, rows: new Map() });
+    // Once a second: the SFU's downlink estimate for the limited subscriber and the layer it forwards per stream (-1: none, 'off': video off for quality).
+    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | 'off')[] }[] = [];
+    onPull = () => {
+      const live = app!.t.server.sessions.live(sessionId);
+      if (!live) return;
+      const mine = [...live.subscriptions.values()].filter((x) => x.connection.id === limitedConnection);
+      const downlink = mine.find((x) => x.transport)?.transport?.getStats().downlink;
+      if (!downlink) return;
+      const layers = streams.map((id) => {
+        const video = mine.find((x) => x.stream.id === id)?.consumers.find((c) => c.kind === 'video');
+        return !video ? -1 : video.qualityDisabled ? ('off' as const) : video.currentLayer;
+      });
+      sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers });
+    };
+    for (let i = 1; i < subscribers; i++) subs.push({ name: `sub ${i + 1}`, limited: false, page: await open(hostBrowser), rows: new Map() });
+    for (const s of subs) {
+      const ids = (await s.page.page.evaluate(([n, ms]) => (window as any).subscribeAll(n, ms), [publishers, 60_000] as const)) as string[];
+      if (ids.length !== publishers) throw new Error(`${s.name} sees ${ids.length} streams`);
+      await s.page.page.evaluate((ms) => (window as any).sample(ms), SAMPLE_MS);
+    }
+    // Warm-up: every subscriber decodes every stream; then (bounded) the limited one reaches the top layer.
+    const allDecoding = (): boolean => subs.every((s) => streams.every((id) => decodingAt(s.rows.get(id) ?? [], Date.now()) !== null));
+    if (!(await waitPulling(subs, WARMUP_SECONDS * 1000, allDecoding))) {
+      // An overloaded machine: say what does not decode, and measure anyway (what did run is the figure).
+      const missing = subs.flatMap((s) => streams.map((id, i) => (decodingAt(s.rows.get(id) ?? [], Date.now()) === null ? `${s.name} stream ${i + 1}` : null)).filter((x) => x !== null));
+      console.log(`A ${size} run ${run}: after ${WARMUP_SECONDS} s NOT decoding: ${missing.join(', ')}; measuring anyway`);
+    }
+    const limitedTop = (): boolean => streams.every((id) => decodingAt(subs[0]!.rows.get(id) ?? [], Date.now())?.width === TOP_WIDTH);
+    const topBefore = await waitPulling(subs, 20_000, limitedTop);
+    const widthsBefore = streams.map((id) => decodingAt(subs[0]!.rows.get(id) ?? [], Date.now())?.width ?? 0);
+    console.log(`A ${size} run ${run}: warmed up; limited subscriber ${topBefore ? 'at 1280 px on every stream' : `not at 1280 everywhere after 20 s: ${widthsBefore.join('/')} px`}`);
+    const from = Date.now();
+    await waitPulling(subs, BASELINE_SECONDS * 1000);
+
+    const delay = netemAvailable() ? { delayMs: DELAY_MS } : {};
+    type Enc = Record<string, { bytes: number; width: number; frames: number; limit?: string; active?: boolean }>;
+    const pubRead = (): Promise<{ at: number; encodings: Enc }[]> => Promise.all(pubPages.map(async (p) => ({ at: Date.now(), encodings: (await p.page.evaluate(() => (window as any).pubStats())) as Enc })));
+    const pubBefore = await pubRead();
+    ns.impair('down', { rateKbps: LIMIT_KBPS, lossPercent: LOSS, ...delay });
+    const limitAt = Date.now();
+    console.log(`A ${size} run ${run}: limited: ${ns.qdiscs('down')}; loss ${LOSS} % (nftables)`);
+    await waitPulling(subs, SECONDS * 1000);
+    ns.impair('down', {});
+    const liftAt = Date.now();
+    const pubAfter = await pubRead();
+    // What each publisher sent per layer while the limit was on (the healthy subscribers can get no more).
+    const pubLines = pubAfter.map((a, i) => {
+      const b = pubBefore[i]!;
+      const secs = (a.at - b.at) / 1000;
+      return `publisher ${i + 1}: ` + Object.entries(a.encodings).sort(([x], [y]) => x.localeCompare(y)).map(([rid, e]) => {
+        const e0 = b.encodings[rid];
+        return `${rid} ${Math.round(((e.bytes - (e0?.bytes ?? 0)) * 8) / secs / 1000)} kbps ${e.width} px ${Math.round((e.frames - (e0?.frames ?? 0)) / secs)} fps${e.limit && e.limit !== 'none' ? ` (limited by ${e.limit})` : ''}${e.active === false ? ' (paused)' : ''}`;
+      }).join(', ');
+    });
+    const topAgain = (): boolean => streams.every((id) => topHeldSince(subs[0]!.rows.get(id) ?? [], liftAt) !== null);
+    await waitPulling(subs, RECOVER_SECONDS * 1000, topAgain);
+    await waitPulling(subs, 2000); // a little after, for the plot
+    await pull(subs, true);
+    const to = Date.now() - 200;
+    const rawEvents = (await subs[0]!.page.page.evaluate(() => (window as any).events)) as { type: string; streamId: string; reason?: string; at: number }[];
+    const events = rawEvents.map(
+      (e) => `${((e.at - limitAt) / 1000).toFixed(1)} s ${e.type}${e.reason ? ` (${e.reason})` : ''} stream ${streams.indexOf(e.streamId) + 1}`,
+    );
+
+    const result: ARun = { size, settleMs: [], settledWidth: [], freezePercent: [], topBackMs: [], backToPeerMs: [], othersKbps: [], othersWidth: [], othersFreezePercent: [], audioGapMs: [], sampleIntervalMs: 0, events };
+    const tableRows: (string | number)[][] = [['subscriber', 'stream', 'settle s', 'width px (limited: last; others: median)', 'kbps (limited)', 'freeze % (limited)', '1280 back s (held 3 s)', 'back to peer s', 'audio gap ms (poll)', 'audio gap ms (≥, browser)']];
+    const intervals: number[] = [];
+    const videoOff: boolean[] = [];
+    for (const s of subs) {
+      for (const [i, id] of streams.entries()) {
+        const rows = s.rows.get(id) ?? [];
+        for (let k = 1; k < rows.length; k++) intervals.push(rows[k]![0] - rows[k - 1]![0]);
+        const limited = within(rows, limitAt, liftAt);
+        const kbps = limited.length >= 2 ? Math.round(((limited[limited.length - 1]![3] - limited[0]![3]) * 8) / (limited[limited.length - 1]![0] - limited[0]![0])) : NaN;
+        const width = median(limited.filter((r) => r[2] > 0).map((r) => r[2]));
+        const freeze = Math.round((frozenMs(rows, limitAt, liftAt) * 1000) / (liftAt - limitAt)) / 10;
+        const gap = audioGap(rows, from, to);
+        let settle: number | null = null;
+        let back: number | null = null;
+        if (s.limited) {
+          // The last change of decoded width while limited (0 when it never changed).
+          // Settled: the last change while limited of the decoded width or of the video being on
+          // (videoDisabled / videoEnabled); 0 when neither changed.
+          let lastChange = limitAt;
+          for (let k = 1; k < limited.length; k++) if (limited[k]![2] !== limited[k - 1]![2]) lastChange = limited[k]![0];
+          const onOff = rawEvents.filter((e) => e.streamId === id && (e.type === 'videoDisabled' || e.type === 'videoEnabled') && e.at >= limitAt && e.at <= liftAt);
+          if (onOff.length) lastChange = Math.max(lastChange, onOff[onOff.length - 1]!.at);
+          settle = lastChange - limitAt;
+          videoOff.push(onOff[onOff.length - 1]?.type === 'videoDisabled');
+          const held = topHeldSince(rows, liftAt);
+          back = held === null ? null : held - liftAt;
+          // Back to what the first healthy subscriber decodes at that moment (when the publishers cannot send 1280).
+          const peer = subs.find((x) => !x.limited)?.rows.get(id) ?? [];
+          const level = rows.find((r, k) => {
+            if (r[0] <= liftAt || k === 0 || r[1] <= rows[k - 1]![1]) return false;
+            const other = decodingAt(peer, r[0]);
+            return other !== null && r[2] >= other.width;
+          });
+          result.backToPeerMs.push(level ? level[0] - liftAt : null);
+          result.settleMs.push(settle);
+          result.settledWidth.push(limited[limited.length - 1]?.[2] ?? 0);
+          result.freezePercent.push(freeze);
+          result.topBackMs.push(back);
+        } else {
+          result.othersKbps.push(kbps);
+          result.othersWidth.push(width);
+          result.othersFreezePercent.push(freeze);
+        }
+        if (i === 0) result.audioGapMs.push(0);
+        result.audioGapMs[result.audioGapMs.length - 1] = Math.max(result.audioGapMs[result.audioGapMs.length - 1]!, gap.pollMs);
+        tableRows.push([
+          s.name,
+          i + 1,
+          settle === null ? '' : (settle / 1000).toFixed(1),
+          s.limited ? `${limited[limited.length - 1]?.[2] ?? '-'}${videoOff[i] ? ' (video off)' : ''}` : Number.isFinite(width) ? width : '-',
+          kbps,
+          freeze,
+          s.limited ? (back === null ? `never (${RECOVER_SECONDS} s)` : (back / 1000).toFixed(1)) : '',
+          s.limited ? (result.backToPeerMs[i] === null ? 'never' : (result.backToPeerMs[i]! / 1000).toFixed(1)) : '',
+          gap.pollMs,
+          gap.ageMs,
+        ]);
+      }
+    }
+    result.sampleIntervalMs = Math.round(median(intervals));
+    console.log(`\nA ${size} run ${run}: ${LIMIT_KBPS} kbps + ${LOSS} % loss${netemAvailable() ? ` + ${DELAY_MS} ms` : ' (no delay: no sch_netem in this kernel)'} towards the limited subscriber for ${SECONDS} s; stats read every ${result.sampleIntervalMs} ms (median; asked ${SAMPLE_MS}); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(table(tableRows));
+    console.log(`sent while limited: ${pubLines.join('; ')}`);
+    console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
+    const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
+    const sfuLines = sfu.filter((x) => x.at >= from);
+    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality):`);
+    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join('')}`).join(' '));
+    console.log(`subscriber events (s from the limit): ${events.length ? events.join('; ') : 'none'}\n`);
+    return result;
+  } finally {
+    onPull = () => {};
+    await limitedBrowser?.close();
+    await hostBrowser?.close();
+    await app?.close();
+    if (wrapper) {
+      wrapper.remove();
+      onExit.delete(wrapper.remove);
+    }
+    ns?.remove();
+  }
+}
+
+// On an interrupted run: the namespace goes by netem.ts's own exit hook, Chromium by Playwright's; the wrapper script here.
+const onExit = new Set<() => void>();
+process.on('exit', () => {
+  for (const f of onExit) f();
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130)); // exit hooks remove the namespaces
+
+if (CASES.includes('A')) console.log(
+  netemAvailable()
+    ? `tc netem present: ${DELAY_MS} ms delay is added towards the limited subscriber`
+    : `NOTE: this kernel has no sch_netem (tc netem): the acceptance's 50 ms delay is NOT applied; only the ${LIMIT_KBPS} kbps tbf limit and ${LOSS} % nftables loss`,
+);
+const fmtMs = (values: (number | null)[]): string => {
+  const v = values.filter((x): x is number => x !== null);
+  const never = values.length - v.length;
+  return `${v.length ? (median(v) / 1000).toFixed(1) : '-'} s${never ? ` (${never} of ${values.length} never)` : ''}`;
+};
+const summaries: string[] = [];
+if (CASES.includes('A')) {
+  for (const [p, s] of SIZES) {
+    const runs: ARun[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      try {
+        runs.push(await runA(p, s, run));
+      } catch (err) {
+        console.log(`A ${p}x${s} run ${run} FAILED: ${(err as Error).stack ?? err}`);
+      }
+    }
+    for (const r of runs) {
+      summaries.push(
+        `A ${r.size}: limited settles ${fmtMs([Math.max(...r.settleMs.map((x) => x ?? 0))])} (slowest stream) on ${r.settledWidth.join('/')} px; freeze ${r.freezePercent.join('/')} %; ` +
+          `1280 back ${r.topBackMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}, back to a healthy peer's width ${r.backToPeerMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}; others ${Math.round(median(r.othersKbps))} kbps median per stream ` +
+          `(min ${Math.min(...r.othersKbps)}) at ${median(r.othersWidth)} px, freeze ${Math.round(median(r.othersFreezePercent) * 10) / 10} %; audio gap max per subscriber ${r.audioGapMs.map((x) => Math.round(x)).join('/')} ms (limited first); stats every ${r.sampleIntervalMs} ms`,
+      );
+    }
+    if (runs.length > 0) {
+      summaries.push(
+        `A ${p}x${s} medians of ${runs.length} runs: limited settle ${fmtMs(runs.map((r) => Math.max(...r.settleMs.map((x) => x ?? 0))))}, freeze ${Math.round(median(runs.map((r) => median(r.freezePercent))) * 10) / 10} %, ` +
+          `1280 back ${fmtMs(runs.flatMap((r) => r.topBackMs))}, to a healthy peer's width ${fmtMs(runs.flatMap((r) => r.backToPeerMs))}; others ${Math.round(median(runs.flatMap((r) => r.othersKbps)))} kbps at ${median(runs.flatMap((r) => r.othersWidth))} px; ` +
+          `max audio gap ${Math.round(median(runs.map((r) => Math.max(...r.audioGapMs))))} ms (limited ${Math.round(median(runs.map((r) => r.audioGapMs[0]!)))} ms)`,
+      );
+    } else summaries.push(`A ${p}x${s}: no run completed`);
+  }
+}
+if (CASES.includes('B')) {
+  const queues = (process.env['QUEUES_MS'] ?? '50,300,1000').split(',').map(Number).filter((q) => Number.isInteger(q) && q > 0);
+  const rate = envInt('RATE_KBPS', 800);
+  for (const queueMs of queues) {
+    let runs: UplinkRun[] = [];
+    try {
+      runs = await runUplink({ modes: parseModes(process.env['MODES'] ?? 'remb,transport-cc'), runs: envInt('UPLINK_RUNS', 2), seconds: envInt('UPLINK_SECONDS', 20), rateKbps: rate, queueMs, settleLow: envInt('SETTLE_LOW', 600), verbose: false, ...sourceSize(process.env['SOURCE']) });
+    } catch (err) {
+      console.log(`B queue ${queueMs} ms FAILED: ${(err as Error).stack ?? err}`);
+    }
+    for (const mode of ['remb', 'transport-cc'] as const) {
+      const r = runs.filter((x) => x.mode === mode);
+      if (r.length === 0) continue;
+      summaries.push(
+        `B ${rate} kbps uplink, queue ${queueMs} ms, noise ${process.env['SOURCE'] ?? '480x270'}, ${mode}: settled ${r.map((x) => (x.settledAt === null ? 'never' : `${x.settledAt} s`)).join('/')}; ` +
+          `mean ${r.map((x) => x.meanKbps).join('/')} kbps (median ${median(r.map((x) => x.meanKbps))}); loss ${r.map((x) => x.lossPercent).join('/')} % (median ${Math.round(median(r.map((x) => x.lossPercent)) * 10) / 10})` +
+          (mode === 'transport-cc' ? `; feedback loss ${r.map((x) => x.feedbackLossPercent).join('/')} %` : ''),
+      );
+    }
+  }
+}
+console.log(`\nsummary\n${summaries.join('\n')}`);
