@@ -50,6 +50,11 @@ export interface AudioFallbackConfig {
   probeIntervalMaxMs: number;
   /** How long a probe may take to show a good uplink (ms) before the video goes off again. */
   probeMaxMs: number;
+  /**
+   * A probe that still sees heavy loss (lossBad) this long after it started (ms) ends at once: on a
+   * link that is still weak the probe's video would only crowd out the audio.
+   */
+  probeLossAbortAfterMs: number;
 }
 
 export const DEFAULT_AUDIO_FALLBACK_CONFIG: AudioFallbackConfig = {
@@ -61,6 +66,7 @@ export const DEFAULT_AUDIO_FALLBACK_CONFIG: AudioFallbackConfig = {
   probeIntervalMs: 4_000,
   probeIntervalMaxMs: 20_000,
   probeMaxMs: 6_000,
+  probeLossAbortAfterMs: 2_000,
 };
 
 export type AudioFallbackEvent = 'videoDisableWarning' | 'videoDisableWarningLifted' | 'videoDisabled' | 'videoEnabled';
@@ -181,7 +187,8 @@ export class AudioFallbackMachine {
         } else {
           this.#goodSince = null;
         }
-        if (this.#state === 'probing' && now - this.#probeAt >= c.probeMaxMs) {
+        const lossy = s.lossFraction !== undefined && s.lossFraction >= c.lossBad && now - this.#probeAt >= c.probeLossAbortAfterMs;
+        if (this.#state === 'probing' && (lossy || now - this.#probeAt >= c.probeMaxMs)) {
           // The uplink did not carry the lowest layer: off again, and wait longer before the next try.
           this.#state = 'off';
           this.#probeInterval = Math.min(this.#probeInterval * 2, c.probeIntervalMaxMs);

@@ -104,6 +104,15 @@ describe('AudioFallbackMachine', () => {
     expect(m.videoDisabled).toBe(true);
   });
 
+  it('a probe that still sees heavy loss 2 s in ends at once (the audio must not be crowded out)', () => {
+    const m = new AudioFallbackMachine({ probeIntervalMs: 4000, probeMaxMs: 6000 });
+    run(m, 0, 6, BAD); // off at 5000: first probe at 9000
+    const steps = run(m, 6000, 8, { ...BAD, lossFraction: 0.5 });
+    // Probing from 9 s; at 11 s it is 2 s old and still lossy: off again.
+    expect(steps.filter((s) => s.video === 'lowest').map((s) => s.at)).toEqual([9000, 10000]);
+    expect(steps.find((s) => s.at === 11000)?.video).toBe('none');
+  });
+
   it('reset() starts over', () => {
     const m = new AudioFallbackMachine();
     run(m, 0, 6, BAD);

@@ -89,13 +89,18 @@ describe('publisher audio fallback (uplink limited by tbf)', () => {
     expect(sl.filter((e) => e.type === 'streamPropertyChanged')).toEqual([]);
     expect(await sub.page.evaluate((id) => (window as any).streams.get(id).hasVideo, key)).toBe(true);
 
-    // Audio keeps flowing at the subscriber with the video off: 8 s more of packets.
+    // Audio keeps flowing at the subscriber with the video off: 8 s more of packets (gaps measured
+    // apart from the seconds before the video went off, when video still crowded the uplink).
+    const audioUntilOff = await sub.page.evaluate(() => (window as any).stopAudioWatch());
+    await sub.page.evaluate((k) => (window as any).watchAudio(k), key);
     const audioBefore = (await subStats(sub))[key]!.audioPackets;
     const framesAtOff = await decoded(sub, key);
     await new Promise((r) => setTimeout(r, 8000));
     const audioAfter = (await subStats(sub))[key]!.audioPackets;
     const audio = await sub.page.evaluate(() => (window as any).stopAudioWatch());
-    console.log(`publisher fallback: audio from the limit on ${JSON.stringify(audio)}; ${audioAfter - audioBefore} packets in 8 s with the video off; frames decoded in those 8 s: ${(await decoded(sub, key)) - framesAtOff}`);
+    console.log(
+      `publisher fallback: audio from the limit to the subscriber's videoDisabled ${JSON.stringify(audioUntilOff)}; then 8 s with the video off ${JSON.stringify(audio)} (${audioAfter - audioBefore} packets); frames decoded in those 8 s (probes): ${(await decoded(sub, key)) - framesAtOff}`,
+    );
     expect(audioAfter - audioBefore).toBeGreaterThan(200); // 50 Opus packets a second
 
     // Lifted: a probe shows the uplink carries video, and it comes back by itself.
@@ -113,7 +118,7 @@ describe('publisher audio fallback (uplink limited by tbf)', () => {
     console.log(
       `publisher fallback: lifted: publisher videoEnabled ${pubOnMs} ms, subscriber videoEnabled by ${subOnMs} ms, decoding by ${decodingMs} ms; publisher events ${JSON.stringify(events(await log(pub)))}; subscriber events ${JSON.stringify(events(await log(sub)))}`,
     );
-    console.log(`PUBFB-FIGURES ${JSON.stringify({ kbps: PUBLISHER_UPLINK_KBPS, pubWarnMs, pubOffMs, subOffMs, audioPacketsOff8s: audioAfter - audioBefore, longestAudioGapMs: audio.longestPacketGapMs, pubOnMs, subOnMs, decodingMs })}`);
+    console.log(`PUBFB-FIGURES ${JSON.stringify({ kbps: PUBLISHER_UPLINK_KBPS, pubWarnMs, pubOffMs, subOffMs, audioPacketsOff8s: audioAfter - audioBefore, audioGapUntilOffMs: audioUntilOff.longestPacketGapMs, audioGapWhileOffMs: audio.longestPacketGapMs, pubOnMs, subOnMs, decodingMs })}`);
     expect((await log(sub)).filter((e) => e.type === 'videoDisabled').every((e) => e['reason'] === 'quality')).toBe(true);
     await pub.page.close();
   }, 330_000);
