@@ -51,10 +51,14 @@ export interface AudioFallbackConfig {
   /** How long a probe may take to show a good uplink (ms) before the video goes off again. */
   probeMaxMs: number;
   /**
-   * A probe that still sees heavy loss (lossBad) this long after it started (ms) ends at once: on a
-   * link that is still weak the probe's video would only crowd out the audio.
+   * A probe that, this long after it started (ms), sees heavy loss (lossBad) or an estimate that
+   * fell below probeEstimateDrop of what it was when the probe began (Chromium's delay-based
+   * estimator backs off as soon as queues grow) ends at once: on a link that is still weak the
+   * probe's video would only crowd out the audio.
    */
-  probeLossAbortAfterMs: number;
+  probeAbortAfterMs: number;
+  /** See probeAbortAfterMs. */
+  probeEstimateDrop: number;
 }
 
 export const DEFAULT_AUDIO_FALLBACK_CONFIG: AudioFallbackConfig = {
@@ -66,7 +70,8 @@ export const DEFAULT_AUDIO_FALLBACK_CONFIG: AudioFallbackConfig = {
   probeIntervalMs: 4_000,
   probeIntervalMaxMs: 20_000,
   probeMaxMs: 6_000,
-  probeLossAbortAfterMs: 2_000,
+  probeAbortAfterMs: 1_500,
+  probeEstimateDrop: 0.9,
 };
 
 export type AudioFallbackEvent = 'videoDisableWarning' | 'videoDisableWarningLifted' | 'videoDisabled' | 'videoEnabled';
@@ -93,6 +98,8 @@ export class AudioFallbackMachine {
   /** off: when the next probe starts; probing: when it started. */
   #probeAt = 0;
   #probeInterval: number;
+  /** The estimate when the probe began (audio only then), if known. */
+  #probeStartEstimate: number | undefined;
 
   constructor(config: Partial<AudioFallbackConfig> = {}) {
     this.config = { ...DEFAULT_AUDIO_FALLBACK_CONFIG, ...config };
@@ -172,6 +179,7 @@ export class AudioFallbackMachine {
           this.#state = 'probing';
           this.#probeAt = now;
           this.#goodSince = null;
+          this.#probeStartEstimate = s.availableOutgoingBitrate;
         }
         break;
       case 'probing':
@@ -187,8 +195,11 @@ export class AudioFallbackMachine {
         } else {
           this.#goodSince = null;
         }
-        const lossy = s.lossFraction !== undefined && s.lossFraction >= c.lossBad && now - this.#probeAt >= c.probeLossAbortAfterMs;
-        if (this.#state === 'probing' && (lossy || now - this.#probeAt >= c.probeMaxMs)) {
+        const lossy = s.lossFraction !== undefined && s.lossFraction >= c.lossBad;
+        const start = this.#probeStartEstimate;
+        const fell = start !== undefined && s.availableOutgoingBitrate !== undefined && s.availableOutgoingBitrate < start * c.probeEstimateDrop;
+        const failing = (lossy || fell) && now - this.#probeAt >= c.probeAbortAfterMs;
+        if (this.#state === 'probing' && (failing || now - this.#probeAt >= c.probeMaxMs)) {
           // The uplink did not carry the lowest layer: off again, and wait longer before the next try.
           this.#state = 'off';
           this.#probeInterval = Math.min(this.#probeInterval * 2, c.probeIntervalMaxMs);

@@ -104,13 +104,29 @@ describe('AudioFallbackMachine', () => {
     expect(m.videoDisabled).toBe(true);
   });
 
-  it('a probe that still sees heavy loss 2 s in ends at once (the audio must not be crowded out)', () => {
-    const m = new AudioFallbackMachine({ probeIntervalMs: 4000, probeMaxMs: 6000 });
-    run(m, 0, 6, BAD); // off at 5000: first probe at 9000
-    const steps = run(m, 6000, 8, { ...BAD, lossFraction: 0.5 });
-    // Probing from 9 s; at 11 s it is 2 s old and still lossy: off again.
+  it('a probe that sees heavy loss, or its estimate falling, 1.5 s in ends at once (the audio must not be crowded out)', () => {
+    const lossy = new AudioFallbackMachine({ probeIntervalMs: 4000, probeMaxMs: 6000, probeAbortAfterMs: 1500 });
+    run(lossy, 0, 6, BAD); // off at 5000: first probe at 9000
+    const steps = run(lossy, 6000, 8, { ...BAD, lossFraction: 0.5 });
+    // Probing from 9 s; at 11 s it is 2 s old (past 1.5 s) and still lossy: off again.
     expect(steps.filter((s) => s.video === 'lowest').map((s) => s.at)).toEqual([9000, 10000]);
     expect(steps.find((s) => s.at === 11000)?.video).toBe('none');
+
+    const falling = new AudioFallbackMachine({ probeIntervalMs: 4000, probeMaxMs: 6000, probeAbortAfterMs: 1500 });
+    run(falling, 0, 6, BAD);
+    run(falling, 6000, 3, { videoSending: false, availableOutgoingBitrate: 80_000 });
+    expect(falling.feed({ at: 9000, videoSending: false, availableOutgoingBitrate: 80_000 }).video).toBe('lowest');
+    // No loss heard of yet, but the estimate fell from 80 to 65 kbps: the queue grows.
+    expect(falling.feed({ at: 10000, videoSending: true, availableOutgoingBitrate: 70_000, lossFraction: 0 }).video).toBe('lowest');
+    expect(falling.feed({ at: 11000, videoSending: true, availableOutgoingBitrate: 65_000, lossFraction: 0 }).video).toBe('none');
+
+    // A rising estimate on a recovered link goes on to videoEnabled.
+    const rising = new AudioFallbackMachine({ probeIntervalMs: 4000, probeAbortAfterMs: 1500 });
+    run(rising, 0, 6, BAD);
+    run(rising, 6000, 3, { videoSending: false, availableOutgoingBitrate: 80_000 });
+    rising.feed({ at: 9000, videoSending: false, availableOutgoingBitrate: 80_000 });
+    const up = run(rising, 10000, 4, { videoSending: true, availableOutgoingBitrate: 600_000, lossFraction: 0 });
+    expect(eventsOf(up)).toEqual(['videoEnabled']);
   });
 
   it('reset() starts over', () => {

@@ -95,11 +95,18 @@ describe('publisher audio fallback (uplink limited by tbf)', () => {
     await sub.page.evaluate((k) => (window as any).watchAudio(k), key);
     const audioBefore = (await subStats(sub))[key]!.audioPackets;
     const framesAtOff = await decoded(sub, key);
-    await new Promise((r) => setTimeout(r, 8000));
+    // The publisher's view meanwhile (state, its estimate in kbps, the loss it hears of), once a second.
+    const timeline: string[] = [];
+    const watchFrom = Date.now();
+    while (Date.now() - watchFrom < 8000) {
+      const f = (await fallbackState(pub)) as { state: string; sample: { availableOutgoingBitrate?: number; lossFraction?: number } | null } | null;
+      timeline.push(`${((Date.now() - watchFrom) / 1000).toFixed(1)}s ${f?.state} ${Math.round((f?.sample?.availableOutgoingBitrate ?? 0) / 1000)}k ${Math.round((f?.sample?.lossFraction ?? 0) * 100)}%`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     const audioAfter = (await subStats(sub))[key]!.audioPackets;
     const audio = await sub.page.evaluate(() => (window as any).stopAudioWatch());
     console.log(
-      `publisher fallback: audio from the limit to the subscriber's videoDisabled ${JSON.stringify(audioUntilOff)}; then 8 s with the video off ${JSON.stringify(audio)} (${audioAfter - audioBefore} packets); frames decoded in those 8 s (probes): ${(await decoded(sub, key)) - framesAtOff}`,
+      `publisher fallback: audio from the limit to the subscriber's videoDisabled ${JSON.stringify(audioUntilOff)}; then 8 s with the video off ${JSON.stringify(audio)} (${audioAfter - audioBefore} packets); frames decoded in those 8 s (probes): ${(await decoded(sub, key)) - framesAtOff}; publisher: ${timeline.join(', ')}`,
     );
     expect(audioAfter - audioBefore).toBeGreaterThan(200); // 50 Opus packets a second
 
