@@ -183,7 +183,9 @@ export class AudioFallbackMachine {
         }
         break;
       case 'probing':
-        if (this.isGood(s)) {
+        // The first second of a probe says nothing good yet: the estimate is the audio-only one
+        // (which Chromium lets drift up while little is sent) and the loss report predates the probe.
+        if (this.isGood(s) && now - this.#probeAt >= c.probeAbortAfterMs) {
           this.#goodSince ??= now;
           if (now - this.#goodSince >= c.recoverAfterMs) {
             this.#state = 'ok';

@@ -414,9 +414,10 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       const report = await link.pc.getStats();
       if (machine !== this.#fallback || link !== this.#link) return;
       const sample = uplinkSample(report.values() as Iterable<Record<string, unknown>>, performance.now(), this.#fallbackCounters);
-      // publishVideo(false): black frames are not worth judging the uplink by.
-      if (!this.#publishVideo) sample.videoSending = false;
       this.#fallbackSample = sample;
+      // publishVideo(false): black frames are not worth judging the uplink by, nor probing with; the
+      // state stays as it is until the video is published again.
+      if (!this.#publishVideo) return;
       const step = machine.feed(sample);
       if (step.video !== this.#send.fallbackVideo) {
         this.#send.setFallbackVideo(step.video);

@@ -87,7 +87,8 @@ describe('AudioFallbackMachine', () => {
     expect(probe[0]?.video).toBe('lowest');
     const steps = run(m, 10000, 5, { ...GOOD, availableOutgoingBitrate: 400_000 });
     const enabled = steps.find((s) => s.events.includes('videoEnabled'));
-    expect(enabled?.at).toBe(12000);
+    // Good from 1.5 s into the probe (11 s; the probe's first moments say nothing), for 2 s.
+    expect(enabled?.at).toBe(13000);
     expect(enabled?.video).toBe('all');
     expect(eventsOf(steps)).toEqual(['videoEnabled']);
     expect(m.state).toBe('ok');
@@ -127,6 +128,17 @@ describe('AudioFallbackMachine', () => {
     rising.feed({ at: 9000, videoSending: false, availableOutgoingBitrate: 80_000 });
     const up = run(rising, 10000, 4, { videoSending: true, availableOutgoingBitrate: 600_000, lossFraction: 0 });
     expect(eventsOf(up)).toEqual(['videoEnabled']);
+
+    // The probe's first second looks good (an estimate that drifted up with audio alone, a loss
+    // report from before the probe), then the truth arrives: no videoEnabled.
+    const stale = new AudioFallbackMachine({ probeIntervalMs: 4000, probeAbortAfterMs: 1500, recoverAfterMs: 2000 });
+    run(stale, 0, 6, BAD);
+    run(stale, 6000, 3, { videoSending: false, availableOutgoingBitrate: 200_000, lossFraction: 0 });
+    stale.feed({ at: 9000, videoSending: false, availableOutgoingBitrate: 230_000, lossFraction: 0 });
+    const fooled = [stale.feed({ at: 10000, videoSending: true, availableOutgoingBitrate: 230_000, lossFraction: 0 })];
+    fooled.push(stale.feed({ at: 11000, videoSending: true, availableOutgoingBitrate: 109_000, lossFraction: 0.6 }));
+    expect(eventsOf(fooled)).toEqual([]);
+    expect(stale.video).toBe('none');
   });
 
   it('reset() starts over', () => {
