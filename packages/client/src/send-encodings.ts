@@ -17,6 +17,17 @@ export interface EncodingWishes {
   resolution?: { width: number; height: number };
 }
 
+/**
+ * Publisher audio fallback's probe (audio-fallback.ts): the lowest encoding at half its size again
+ * and at most this bitrate. Switching an encoder on starts with a keyframe, and on a link that is
+ * still weak a full-size one (and the retransmissions of its lost packets) stalled the audio for
+ * seconds (measured: a 4.9 s audio gap at a subscriber during one probe on a 90 kbps uplink); a
+ * quarter of the pixels makes a keyframe a fraction of that, and the cap keeps the probe near what
+ * the lowest layer needs (150 kbps), enough for Chromium's estimator to show whether it fits.
+ */
+const PROBE_SCALE = 2;
+const PROBE_MAX_BITRATE = 150_000;
+
 /** Simulcast layers, lowest first: rid and how much the camera picture is scaled down. */
 const SIMULCAST_LAYERS = [
   { rid: 'q', scale: 4 },
@@ -125,6 +136,10 @@ export class SendEncodings {
         else encoding.maxFramerate = wishes.maxFramerate;
         // A simulcast layer keeps its own scale on top of the wished one.
         encoding.scaleResolutionDownBy = scale * layerScale(encoding.rid);
+        if (fallback === 'lowest' && index === 0) {
+          encoding.scaleResolutionDownBy *= PROBE_SCALE;
+          encoding.maxBitrate = Math.min(encoding.maxBitrate ?? PROBE_MAX_BITRATE, PROBE_MAX_BITRATE);
+        }
         // Audio fallback: no video, or (probing) the lowest encoding alone — simulcast encodings are
         // listed lowest first — whatever the SFU asked; the track stays, only the encoder stops.
         if (fallback === 'none') encoding.active = false;
