@@ -48,6 +48,13 @@ export interface AudioFallbackConfig {
   probeIntervalMs: number;
   /** The longest wait between probes (ms). */
   probeIntervalMaxMs: number;
+  /**
+   * A probe must show a good uplink this long (ms) to bring the video back: longer than a warning's
+   * recovery, because while only audio flows Chromium lets its estimate drift far above the link
+   * (measured: 648 kbps on a 90 kbps uplink) and the loss reports lag, so a probe can look good for
+   * a second or two before its video fills the queue.
+   */
+  probeRecoverAfterMs: number;
   /** How long a probe may take to show a good uplink (ms) before the video goes off again. */
   probeMaxMs: number;
   /**
@@ -69,6 +76,7 @@ export const DEFAULT_AUDIO_FALLBACK_CONFIG: AudioFallbackConfig = {
   recoverAfterMs: 2_000,
   probeIntervalMs: 4_000,
   probeIntervalMaxMs: 20_000,
+  probeRecoverAfterMs: 3_000,
   probeMaxMs: 6_000,
   probeAbortAfterMs: 1_500,
   probeEstimateDrop: 0.9,
@@ -187,7 +195,7 @@ export class AudioFallbackMachine {
         // (which Chromium lets drift up while little is sent) and the loss report predates the probe.
         if (this.isGood(s) && now - this.#probeAt >= c.probeAbortAfterMs) {
           this.#goodSince ??= now;
-          if (now - this.#goodSince >= c.recoverAfterMs) {
+          if (now - this.#goodSince >= c.probeRecoverAfterMs) {
             this.#state = 'ok';
             this.#goodSince = null;
             this.#badSince = null;

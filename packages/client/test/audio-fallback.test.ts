@@ -87,8 +87,8 @@ describe('AudioFallbackMachine', () => {
     expect(probe[0]?.video).toBe('lowest');
     const steps = run(m, 10000, 5, { ...GOOD, availableOutgoingBitrate: 400_000 });
     const enabled = steps.find((s) => s.events.includes('videoEnabled'));
-    // Good from 1.5 s into the probe (11 s; the probe's first moments say nothing), for 2 s.
-    expect(enabled?.at).toBe(13000);
+    // Good from 1.5 s into the probe (11 s; the probe's first moments say nothing), for 3 s.
+    expect(enabled?.at).toBe(14000);
     expect(enabled?.video).toBe('all');
     expect(eventsOf(steps)).toEqual(['videoEnabled']);
     expect(m.state).toBe('ok');
@@ -126,12 +126,12 @@ describe('AudioFallbackMachine', () => {
     run(rising, 0, 6, BAD);
     run(rising, 6000, 3, { videoSending: false, availableOutgoingBitrate: 80_000 });
     rising.feed({ at: 9000, videoSending: false, availableOutgoingBitrate: 80_000 });
-    const up = run(rising, 10000, 4, { videoSending: true, availableOutgoingBitrate: 600_000, lossFraction: 0 });
+    const up = run(rising, 10000, 5, { videoSending: true, availableOutgoingBitrate: 600_000, lossFraction: 0 });
     expect(eventsOf(up)).toEqual(['videoEnabled']);
 
     // The probe's first second looks good (an estimate that drifted up with audio alone, a loss
     // report from before the probe), then the truth arrives: no videoEnabled.
-    const stale = new AudioFallbackMachine({ probeIntervalMs: 4000, probeAbortAfterMs: 1500, recoverAfterMs: 2000 });
+    const stale = new AudioFallbackMachine({ probeIntervalMs: 4000, probeAbortAfterMs: 1500 });
     run(stale, 0, 6, BAD);
     run(stale, 6000, 3, { videoSending: false, availableOutgoingBitrate: 200_000, lossFraction: 0 });
     stale.feed({ at: 9000, videoSending: false, availableOutgoingBitrate: 230_000, lossFraction: 0 });
@@ -139,6 +139,20 @@ describe('AudioFallbackMachine', () => {
     fooled.push(stale.feed({ at: 11000, videoSending: true, availableOutgoingBitrate: 109_000, lossFraction: 0.6 }));
     expect(eventsOf(fooled)).toEqual([]);
     expect(stale.video).toBe('none');
+
+    // Measured on a 90 kbps uplink after 10 s off: the audio-only estimate drifted to 473 kbps and
+    // kept rising for 2 s of the probe with no loss reported, then fell. 3 s of good are needed: no videoEnabled.
+    const drift = new AudioFallbackMachine();
+    run(drift, 0, 6, BAD);
+    run(drift, 6000, 3, { videoSending: false, availableOutgoingBitrate: 400_000, lossFraction: 0 });
+    expect(drift.feed({ at: 9000, videoSending: false, availableOutgoingBitrate: 473_000, lossFraction: 0 }).video).toBe('lowest');
+    const probe = [
+      drift.feed({ at: 10000, videoSending: true, availableOutgoingBitrate: 554_000, lossFraction: 0 }),
+      drift.feed({ at: 11000, videoSending: true, availableOutgoingBitrate: 648_000, lossFraction: 0 }),
+      drift.feed({ at: 12000, videoSending: true, availableOutgoingBitrate: 109_000, lossFraction: 0.04 }),
+    ];
+    expect(eventsOf(probe)).toEqual([]);
+    expect(drift.video).toBe('none');
   });
 
   it('reset() starts over', () => {
