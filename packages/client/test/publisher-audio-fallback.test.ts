@@ -110,7 +110,10 @@ describe('publisher audio fallback (uplink limited by tbf)', () => {
     console.log(
       `publisher fallback: audio from the limit to the subscriber's videoDisabled ${JSON.stringify(audioUntilOff)}; then ${HOLD_OFF_MS / 1000} s with the video off ${JSON.stringify(audio)} (${audioAfter - audioBefore} packets); frames decoded meanwhile (probes): ${(await decoded(sub, key)) - framesAtOff}; publisher: ${timeline.join(', ')}`,
     );
-    expect(audioAfter - audioBefore).toBeGreaterThan((HOLD_OFF_MS / 1000) * 25); // of 50 Opus packets a second
+    // Opus sends 50 packets a second, but Chromium's audio network adaptor goes to 60 ms frames
+    // (about 17 a second) on a constrained uplink (seen: 131 packets in 8 s, none more than 73 ms apart).
+    expect(audioAfter - audioBefore).toBeGreaterThan((HOLD_OFF_MS / 1000) * 5);
+    expect(audio.packets).toBeGreaterThan(0);
     // No probe mistook the still-limited uplink for a recovered one.
     expect((await log(pub)).filter((e) => e.type === 'publisher:videoEnabled')).toEqual([]);
 
@@ -129,7 +132,7 @@ describe('publisher audio fallback (uplink limited by tbf)', () => {
     console.log(
       `publisher fallback: lifted: publisher videoEnabled ${pubOnMs} ms, subscriber videoEnabled by ${subOnMs} ms, decoding by ${decodingMs} ms; publisher events ${JSON.stringify(events(await log(pub)))}; subscriber events ${JSON.stringify(events(await log(sub)))}`,
     );
-    console.log(`PUBFB-FIGURES ${JSON.stringify({ kbps: PUBLISHER_UPLINK_KBPS, pubWarnMs, pubOffMs, subOffMs, holdOffMs: HOLD_OFF_MS, audioPacketsOff: audioAfter - audioBefore, audioGapUntilOffMs: audioUntilOff.longestPacketGapMs, audioGapWhileOffMs: audio.longestPacketGapMs, pubOnMs, subOnMs, decodingMs })}`);
+    console.log(`PUBFB-FIGURES ${JSON.stringify({ kbps: PUBLISHER_UPLINK_KBPS, pubWarnMs, pubOffMs, subOffMs, holdOffMs: HOLD_OFF_MS, audioPacketsOff: audioAfter - audioBefore, audioGapUntilOffMs: audioUntilOff.longestPacketGapMs, audioGapWhileOffMs: audio.longestPacketGapMs, audioConcealedWhileOffMs: audio.concealedMs, pubOnMs, subOnMs, decodingMs })}`);
     expect((await log(sub)).filter((e) => e.type === 'videoDisabled').every((e) => e['reason'] === 'quality')).toBe(true);
     await pub.page.close();
   }, 330_000);
