@@ -5,7 +5,10 @@
 // (videoEnabled, reason 'quality'). Subscribers of the stream hear of it from the server
 // (updateStream videoDisabledForQuality): they get videoDisabled/videoEnabled with reason
 // 'quality', as for the SFU's own per-subscriber fallback; stream.hasVideo does not change (the
-// publisher did not turn its video off, the network did).
+// publisher did not turn its video off, the network did). Our OpenTok notes list the events and
+// the option, not which reason OpenTok's subscribers see for the publisher's fallback: 'quality'
+// is our choice. Relayed sessions: not used (OpenTok's audio fallback is a routed feature; peer
+// to peer, each link's own congestion control lowers the video).
 //
 // This file is pure: a state machine fed with one UplinkSample a second (uplinkSample() reads it
 // from the publisher's RTCStatsReport) that answers with the events to fire and what video to send.
@@ -58,14 +61,13 @@ export interface AudioFallbackConfig {
   /** How long a probe may take to show a good uplink (ms) before the video goes off again. */
   probeMaxMs: number;
   /**
-   * A probe that, this long after it started (ms), sees heavy loss (lossBad) or an estimate that
-   * fell below probeEstimateDrop of what it was when the probe began (Chromium's delay-based
-   * estimator backs off as soon as queues grow) ends at once: on a link that is still weak the
-   * probe's video would only crowd out the audio.
+   * A probe that finds the uplink bad (isBad: heavy loss, or an estimate below the lowest layer's
+   * need) this long after it started (ms) ends at once: on a link that is still weak the probe's
+   * video would only crowd out the audio. (Not "the estimate fell": while only audio flows
+   * Chromium's estimate drifts far above the link, and on a recovered link it falls back to what
+   * the link carries, which stopped a good probe in one run and kept the video off 31 s.)
    */
   probeAbortAfterMs: number;
-  /** See probeAbortAfterMs. */
-  probeEstimateDrop: number;
 }
 
 export const DEFAULT_AUDIO_FALLBACK_CONFIG: AudioFallbackConfig = {
@@ -79,7 +81,6 @@ export const DEFAULT_AUDIO_FALLBACK_CONFIG: AudioFallbackConfig = {
   probeRecoverAfterMs: 3_000,
   probeMaxMs: 6_000,
   probeAbortAfterMs: 1_500,
-  probeEstimateDrop: 0.9,
 };
 
 export type AudioFallbackEvent = 'videoDisableWarning' | 'videoDisableWarningLifted' | 'videoDisabled' | 'videoEnabled';
@@ -106,8 +107,6 @@ export class AudioFallbackMachine {
   /** off: when the next probe starts; probing: when it started. */
   #probeAt = 0;
   #probeInterval: number;
-  /** The estimate when the probe began (audio only then), if known. */
-  #probeStartEstimate: number | undefined;
 
   constructor(config: Partial<AudioFallbackConfig> = {}) {
     this.config = { ...DEFAULT_AUDIO_FALLBACK_CONFIG, ...config };
@@ -187,7 +186,6 @@ export class AudioFallbackMachine {
           this.#state = 'probing';
           this.#probeAt = now;
           this.#goodSince = null;
-          this.#probeStartEstimate = s.availableOutgoingBitrate;
         }
         break;
       case 'probing':
@@ -205,10 +203,7 @@ export class AudioFallbackMachine {
         } else {
           this.#goodSince = null;
         }
-        const lossy = s.lossFraction !== undefined && s.lossFraction >= c.lossBad;
-        const start = this.#probeStartEstimate;
-        const fell = start !== undefined && s.availableOutgoingBitrate !== undefined && s.availableOutgoingBitrate < start * c.probeEstimateDrop;
-        const failing = (lossy || fell) && now - this.#probeAt >= c.probeAbortAfterMs;
+        const failing = this.isBad(s) && now - this.#probeAt >= c.probeAbortAfterMs;
         if (this.#state === 'probing' && (failing || now - this.#probeAt >= c.probeMaxMs)) {
           // The uplink did not carry the lowest layer: off again, and wait longer before the next try.
           this.#state = 'off';

@@ -102,7 +102,7 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
    * OpenTok.js's audio fallback. `subscriber` (default true): in routed sessions the SFU may stop
    * sending this stream's video to a subscriber whose downlink cannot carry even its lowest
    * layer (the subscriber gets videoDisabled with reason 'quality', and keeps the audio).
-   * `publisher` (default false, as in OpenTok.js): routed sessions, when this publisher's own
+   * `publisher` (default false; OpenTok.js's documented default, `subscriber`'s being true): routed sessions, when this publisher's own
    * uplink cannot carry even the lowest video layer (Chromium's send-side estimate, receiver-reported
    * loss, a bandwidth-limited encoder), the Publisher fires videoDisableWarning, then stops sending
    * video and fires videoDisabled (reason 'quality'); every subscriber gets videoDisabled (reason

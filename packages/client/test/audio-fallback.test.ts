@@ -105,7 +105,7 @@ describe('AudioFallbackMachine', () => {
     expect(m.videoDisabled).toBe(true);
   });
 
-  it('a probe that sees heavy loss, or its estimate falling, 1.5 s in ends at once (the audio must not be crowded out)', () => {
+  it('a probe that finds the uplink bad (heavy loss, a low estimate) 1.5 s in ends at once (the audio must not be crowded out)', () => {
     const lossy = new AudioFallbackMachine({ probeIntervalMs: 4000, probeMaxMs: 6000, probeAbortAfterMs: 1500 });
     run(lossy, 0, 6, BAD); // off at 5000: first probe at 9000
     const steps = run(lossy, 6000, 8, { ...BAD, lossFraction: 0.5 });
@@ -117,9 +117,17 @@ describe('AudioFallbackMachine', () => {
     run(falling, 0, 6, BAD);
     run(falling, 6000, 3, { videoSending: false, availableOutgoingBitrate: 80_000 });
     expect(falling.feed({ at: 9000, videoSending: false, availableOutgoingBitrate: 80_000 }).video).toBe('lowest');
-    // No loss heard of yet, but the estimate fell from 80 to 65 kbps: the queue grows.
+    // No loss heard of yet, but the estimate is below the lowest layer's need.
     expect(falling.feed({ at: 10000, videoSending: true, availableOutgoingBitrate: 70_000, lossFraction: 0 }).video).toBe('lowest');
     expect(falling.feed({ at: 11000, videoSending: true, availableOutgoingBitrate: 65_000, lossFraction: 0 }).video).toBe('none');
+
+    // A recovered link: the estimate falls from where it drifted with audio alone (900 kbps) to what
+    // the link carries (600 kbps), which is plenty: videoEnabled.
+    const settling = new AudioFallbackMachine({ probeIntervalMs: 4000, probeAbortAfterMs: 1500 });
+    run(settling, 0, 6, BAD);
+    run(settling, 6000, 3, { videoSending: false, availableOutgoingBitrate: 900_000, lossFraction: 0 });
+    settling.feed({ at: 9000, videoSending: false, availableOutgoingBitrate: 900_000, lossFraction: 0 });
+    expect(eventsOf(run(settling, 10000, 5, { videoSending: true, availableOutgoingBitrate: 600_000, lossFraction: 0 }))).toEqual(['videoEnabled']);
 
     // A rising estimate on a recovered link goes on to videoEnabled.
     const rising = new AudioFallbackMachine({ probeIntervalMs: 4000, probeAbortAfterMs: 1500 });

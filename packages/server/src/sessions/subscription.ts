@@ -155,9 +155,11 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   }
 
   /**
-   * One videoDisabled / videoEnabled (reason 'quality') per change of either cause: OpenTok.js gives
-   * the subscriber of a publisher in audio fallback videoDisabled with reason 'quality' too, the
-   * same event as for its own weak downlink, so the two are told as one state.
+   * One videoDisabled / videoEnabled (reason 'quality') per change of either cause. OpenTok.js's
+   * Subscriber has videoDisabled/videoEnabled with reason 'quality' for video the network took away;
+   * our OpenTok notes do not record which reason its subscribers see when it is the publisher's
+   * uplink, so we use 'quality' for both causes and tell them as one state (never 'publishVideo',
+   * which is the publisher's own choice and changes hasVideo).
    */
   #setQualityOff(cause: 'downlink' | 'uplink', off: boolean): void {
     if (this.#closed) return;
