@@ -97,10 +97,16 @@ describe('AudioFallbackMachine', () => {
   it('a failed probe goes off again and the next probe waits twice as long (capped)', () => {
     const m = new AudioFallbackMachine({ probeIntervalMs: 4000, probeMaxMs: 6000, probeIntervalMaxMs: 10_000 });
     run(m, 0, 6, BAD); // off at 5000: first probe at 9000
-    const steps = run(m, 6000, 60, BAD);
+    // Probes that never show a good uplink (no estimate) nor a bad one last probeMaxMs.
+    const steps = run(m, 6000, 60, { videoSending: true, lossFraction: 0 });
     const probeStarts = steps.filter((s, i) => s.video === 'lowest' && steps[i - 1]?.video === 'none').map((s) => s.at);
     // Probes at 9 s (lasts 6 s, off at 15 s), then 8 s later (23 s, off at 29 s), then capped at 10 s (39 s, 55 s).
     expect(probeStarts).toEqual([9000, 23000, 39000, 55000]);
+    // Probes on a bad uplink end 1.5 s in (at the 2 s sample): 9 s (off at 11 s), 19 s, then every 12 s (10 s capped + 2 s).
+    const bad = new AudioFallbackMachine({ probeIntervalMs: 4000, probeMaxMs: 6000, probeIntervalMaxMs: 10_000 });
+    run(bad, 0, 6, BAD);
+    const badSteps = run(bad, 6000, 50, BAD);
+    expect(badSteps.filter((s, i) => s.video === 'lowest' && badSteps[i - 1]?.video === 'none').map((s) => s.at)).toEqual([9000, 19000, 31000, 43000, 55000]);
     expect(eventsOf(steps)).toEqual([]);
     expect(m.videoDisabled).toBe(true);
   });
