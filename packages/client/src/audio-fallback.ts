@@ -61,11 +61,12 @@ export interface AudioFallbackConfig {
   /** How long a probe may take to show a good uplink (ms) before the video goes off again. */
   probeMaxMs: number;
   /**
-   * A probe that finds the uplink bad (isBad: heavy loss, or an estimate below the lowest layer's
-   * need) this long after it started (ms) ends at once: on a link that is still weak the probe's
-   * video would only crowd out the audio. (Not "the estimate fell": while only audio flows
-   * Chromium's estimate drifts far above the link, and on a recovered link it falls back to what
-   * the link carries, which stopped a good probe in one run and kept the video off 31 s.)
+   * A probe that still hears of heavy loss (lossBad) this long after it started (ms) ends at once:
+   * on a link that is still weak the probe's video would only crowd out the audio. Not on the
+   * estimate: a probe starts from whatever the estimate was (low after a failed probe, or drifted
+   * far above the link while only audio flowed) and it is what the probe is there to move; ending
+   * probes on "the estimate fell" or "the estimate is still low" stopped good probes on a recovered
+   * link and kept the video off 30 s in two runs.
    */
   probeAbortAfterMs: number;
 }
@@ -203,7 +204,8 @@ export class AudioFallbackMachine {
         } else {
           this.#goodSince = null;
         }
-        const failing = this.isBad(s) && now - this.#probeAt >= c.probeAbortAfterMs;
+        const lossy = s.lossFraction !== undefined && s.lossFraction >= c.lossBad;
+        const failing = lossy && now - this.#probeAt >= c.probeAbortAfterMs;
         if (this.#state === 'probing' && (failing || now - this.#probeAt >= c.probeMaxMs)) {
           // The uplink did not carry the lowest layer: off again, and wait longer before the next try.
           this.#state = 'off';

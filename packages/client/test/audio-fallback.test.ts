@@ -102,16 +102,16 @@ describe('AudioFallbackMachine', () => {
     const probeStarts = steps.filter((s, i) => s.video === 'lowest' && steps[i - 1]?.video === 'none').map((s) => s.at);
     // Probes at 9 s (lasts 6 s, off at 15 s), then 8 s later (23 s, off at 29 s), then capped at 10 s (39 s, 55 s).
     expect(probeStarts).toEqual([9000, 23000, 39000, 55000]);
-    // Probes on a bad uplink end 1.5 s in (at the 2 s sample): 9 s (off at 11 s), 19 s, then every 12 s (10 s capped + 2 s).
+    // Probes on a lossy uplink end 1.5 s in (at the 2 s sample): 9 s (off at 11 s), 19 s, then every 12 s (10 s capped + 2 s).
     const bad = new AudioFallbackMachine({ probeIntervalMs: 4000, probeMaxMs: 6000, probeIntervalMaxMs: 10_000 });
     run(bad, 0, 6, BAD);
-    const badSteps = run(bad, 6000, 50, BAD);
+    const badSteps = run(bad, 6000, 50, { ...BAD, lossFraction: 0.3 });
     expect(badSteps.filter((s, i) => s.video === 'lowest' && badSteps[i - 1]?.video === 'none').map((s) => s.at)).toEqual([9000, 19000, 31000, 43000, 55000]);
     expect(eventsOf(steps)).toEqual([]);
     expect(m.videoDisabled).toBe(true);
   });
 
-  it('a probe that finds the uplink bad (heavy loss, a low estimate) 1.5 s in ends at once (the audio must not be crowded out)', () => {
+  it('a probe that hears of heavy loss 1.5 s in ends at once (the audio must not be crowded out); a low estimate alone does not end it', () => {
     const lossy = new AudioFallbackMachine({ probeIntervalMs: 4000, probeMaxMs: 6000, probeAbortAfterMs: 1500 });
     run(lossy, 0, 6, BAD); // off at 5000: first probe at 9000
     const steps = run(lossy, 6000, 8, { ...BAD, lossFraction: 0.5 });
@@ -123,9 +123,10 @@ describe('AudioFallbackMachine', () => {
     run(falling, 0, 6, BAD);
     run(falling, 6000, 3, { videoSending: false, availableOutgoingBitrate: 80_000 });
     expect(falling.feed({ at: 9000, videoSending: false, availableOutgoingBitrate: 80_000 }).video).toBe('lowest');
-    // No loss heard of yet, but the estimate is below the lowest layer's need.
+    // The estimate starts low (after a failed probe) and climbs: the probe goes on, and brings the video back.
     expect(falling.feed({ at: 10000, videoSending: true, availableOutgoingBitrate: 70_000, lossFraction: 0 }).video).toBe('lowest');
-    expect(falling.feed({ at: 11000, videoSending: true, availableOutgoingBitrate: 65_000, lossFraction: 0 }).video).toBe('none');
+    expect(falling.feed({ at: 11000, videoSending: true, availableOutgoingBitrate: 120_000, lossFraction: 0 }).video).toBe('lowest');
+    expect(eventsOf(run(falling, 12000, 4, { videoSending: true, availableOutgoingBitrate: 400_000, lossFraction: 0 }))).toEqual(['videoEnabled']);
 
     // A recovered link: the estimate falls from where it drifted with audio alone (900 kbps) to what
     // the link carries (600 kbps), which is plenty: videoEnabled.
@@ -155,7 +156,7 @@ describe('AudioFallbackMachine', () => {
     expect(stale.video).toBe('none');
 
     // Measured on a 90 kbps uplink after 10 s off: the audio-only estimate drifted to 473 kbps and
-    // kept rising for 2 s of the probe with no loss reported, then fell. 3 s of good are needed: no videoEnabled.
+    // kept rising for 2 s of the probe with no loss reported, then fell, then the loss came. 3 s of good are needed: no videoEnabled.
     const drift = new AudioFallbackMachine();
     run(drift, 0, 6, BAD);
     run(drift, 6000, 3, { videoSending: false, availableOutgoingBitrate: 400_000, lossFraction: 0 });
@@ -164,6 +165,7 @@ describe('AudioFallbackMachine', () => {
       drift.feed({ at: 10000, videoSending: true, availableOutgoingBitrate: 554_000, lossFraction: 0 }),
       drift.feed({ at: 11000, videoSending: true, availableOutgoingBitrate: 648_000, lossFraction: 0 }),
       drift.feed({ at: 12000, videoSending: true, availableOutgoingBitrate: 109_000, lossFraction: 0.04 }),
+      drift.feed({ at: 13000, videoSending: true, availableOutgoingBitrate: 109_000, lossFraction: 0.52 }),
     ];
     expect(eventsOf(probe)).toEqual([]);
     expect(drift.video).toBe('none');
