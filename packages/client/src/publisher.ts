@@ -14,11 +14,12 @@
 // and its links to the session.
 
 import type { PublishResult, StreamDestroyedReason, VideoType } from '@colloquy/protocol';
+import { AudioFallbackMachine, uplinkSample, type AudioFallbackEvent, type UplinkCounters, type UplinkSample } from './audio-fallback.js';
 import { AudioLevelMeter } from './audio-level.js';
 import type { AudioSourceOption, CaptureOptions, Captured, VideoSourceOption } from './devices.js';
 import { ExceptionCodes, OTError, asOTError, invalidParameter, notConnected, publishError, settle } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
-import { AudioLevelUpdatedEvent, MediaStoppedEvent, MuteForcedEvent, OTEvent, StreamEvent, VideoElementCreatedEvent } from './events.js';
+import { AudioLevelUpdatedEvent, MediaStoppedEvent, MuteForcedEvent, OTEvent, StreamEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent } from './events.js';
 import { log } from './logger.js';
 import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
 import { publisherStats, TrackSummarizer, type PublisherStatsShape } from './stats.js';
@@ -47,6 +48,14 @@ export interface PublisherEventMap {
   streamDestroyed: StreamEvent<Publisher>;
   videoElementCreated: VideoElementCreatedEvent<Publisher>;
   videoDimensionsChanged: OTEvent<Publisher>;
+  /** Publisher audio fallback: the uplink may soon be unable to carry video. */
+  videoDisableWarning: OTEvent<Publisher>;
+  /** Publisher audio fallback: the uplink recovered before the video went off. */
+  videoDisableWarningLifted: OTEvent<Publisher>;
+  /** Publisher audio fallback: video stopped (reason 'quality'); the audio goes on. */
+  videoDisabled: VideoEnabledChangedEvent<Publisher>;
+  /** Publisher audio fallback: video is sent again (reason 'quality'). */
+  videoEnabled: VideoEnabledChangedEvent<Publisher>;
 }
 
 /** OT.initPublisher / session.publish options (OpenTok.js PublisherProperties). */
@@ -93,7 +102,15 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
    * OpenTok.js's audio fallback. `subscriber` (default true): in routed sessions the SFU may stop
    * sending this stream's video to a subscriber whose downlink cannot carry even its lowest
    * layer (the subscriber gets videoDisabled with reason 'quality', and keeps the audio).
-   * `publisher` (default false): accepted, but publisher-side fallback is not implemented.
+   * `publisher` (default false; OpenTok.js's documented default, `subscriber`'s being true): routed sessions, when this publisher's own
+   * uplink cannot carry even the lowest video layer (Chromium's send-side estimate, receiver-reported
+   * loss, a bandwidth-limited encoder), the Publisher fires videoDisableWarning, then stops sending
+   * video and fires videoDisabled (reason 'quality'); every subscriber gets videoDisabled (reason
+   * 'quality') and keeps the audio; stream.hasVideo does not change. The publisher probes its
+   * uplink now and then and, when it carries video again, fires videoEnabled (reason 'quality')
+   * and the video resumes by itself (videoDisableWarningLifted when it recovers before the video
+   * went off). Relayed sessions: no effect (OpenTok's audio fallback is a routed-session feature;
+   * peer to peer, each link's own congestion control lowers the video).
    */
   audioFallback?: { publisher?: boolean; subscriber?: boolean };
 }
@@ -147,6 +164,12 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   #style: ElementStyle;
   /** How our tracks are sent on each link: transceivers, simulcast, the app's encoding wishes. */
   readonly #send: SendEncodings;
+  /** Publisher audio fallback (routed, audioFallback.publisher): its state machine and the stats timer feeding it. */
+  #fallback: AudioFallbackMachine | null = null;
+  #fallbackTimer: ReturnType<typeof setInterval> | null = null;
+  #fallbackCounters: UplinkCounters = { videoBytesSent: 0 };
+  #fallbackSample: UplinkSample | null = null;
+  #fallbackBusy = false;
   /** The initPublisher videoFilter/audioFilter being applied: publish waits for them. */
   #initialFilter: Promise<void> = Promise.resolve();
 
@@ -258,6 +281,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         if (this.#link !== link) return;
         await link.accept({ type: 'answer', sdp: this.#answerWithOpusOptions(result.sdp!) });
         await this.#send.apply([pc]);
+        if (this.#props.audioFallback?.publisher === true && captured.video) this.#startAudioFallback(link);
       } else {
         result = await ctx.request('publish', body);
       }
@@ -369,8 +393,69 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     });
   }
 
+  /**
+   * Publisher audio fallback: once a second the uplink's stats feed the state machine
+   * (audio-fallback.ts); its events are fired here, its word on the video goes to the encodings
+   * (send-encodings.ts), and videoDisabled/videoEnabled to the server (updateStream
+   * videoDisabledForQuality), which tells every subscriber.
+   */
+  #startAudioFallback(link: RoutedLink): void {
+    this.#stopAudioFallback();
+    this.#fallback = new AudioFallbackMachine();
+    this.#fallbackCounters = { videoBytesSent: 0 };
+    this.#fallbackTimer = setInterval(() => void this.#audioFallbackTick(link), 1000);
+  }
+
+  async #audioFallbackTick(link: RoutedLink): Promise<void> {
+    const machine = this.#fallback;
+    if (!machine || this.#fallbackBusy || link !== this.#link) return;
+    this.#fallbackBusy = true;
+    try {
+      const report = await link.pc.getStats();
+      if (machine !== this.#fallback || link !== this.#link) return;
+      const sample = uplinkSample(report.values() as Iterable<Record<string, unknown>>, performance.now(), this.#fallbackCounters);
+      this.#fallbackSample = sample;
+      // publishVideo(false): black frames are not worth judging the uplink by, nor probing with; the
+      // state stays as it is until the video is published again.
+      if (!this.#publishVideo) return;
+      const step = machine.feed(sample);
+      if (step.video !== this.#send.fallbackVideo) {
+        this.#send.setFallbackVideo(step.video);
+        await this.#send.apply([link.pc]);
+      }
+      for (const event of step.events) this.#fireAudioFallback(event);
+    } catch (err) {
+      log.debug('audio fallback: no stats', err);
+    } finally {
+      this.#fallbackBusy = false;
+    }
+  }
+
+  #fireAudioFallback(event: AudioFallbackEvent): void {
+    if (event === 'videoDisabled' || event === 'videoEnabled') {
+      this.#updateStream({ videoDisabledForQuality: event === 'videoDisabled' });
+      this.dispatchEvent(new VideoEnabledChangedEvent(event, this, 'quality'));
+    } else {
+      this.dispatchEvent(new OTEvent(event, this));
+    }
+  }
+
+  #stopAudioFallback(): void {
+    if (this.#fallbackTimer) clearInterval(this.#fallbackTimer);
+    this.#fallbackTimer = null;
+    this.#fallback = null;
+    this.#fallbackSample = null;
+    this.#send.setFallbackVideo('all');
+  }
+
+  /** @internal Colloquy: the publisher audio fallback's state and last uplink sample (tests), or null when it is off. */
+  _audioFallback(): { state: string; sample: UplinkSample | null } | null {
+    return this.#fallback ? { state: this.#fallback.state, sample: this.#fallbackSample } : null;
+  }
+
   /** Drops the session side: peer connections, the stream. Media and DOM stay (reuse is allowed). */
   #teardown(): void {
+    this.#stopAudioFallback();
     this.#ctx?.unregisterPublisher(this);
     this.#link?.close();
     this.#link = null;
@@ -470,7 +555,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
     return this;
   }
 
-  #updateStream(changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: { width: number; height: number }; publishCaptions?: boolean }): void {
+  #updateStream(changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: { width: number; height: number }; publishCaptions?: boolean; videoDisabledForQuality?: boolean }): void {
     const ctx = this.#ctx;
     const streamId = this.#streamId;
     if (!ctx || !streamId) return;

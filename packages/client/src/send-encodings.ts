@@ -2,8 +2,11 @@
 // per track, routed camera video as simulcast (rids q/h/f, with temporal layers where Chromium
 // takes scalabilityMode), and the app's wishes — setMaxVideoBitrate, setPreferredFrameRate,
 // setPreferredResolution, audioBitrate — and the SFU's videoLayers applied to every sender
-// (RTCRtpSender.setParameters). Capture and the DOM stay in publisher.ts.
+// (RTCRtpSender.setParameters), and the publisher audio fallback's word (audio-fallback.ts): no
+// video at all, or the lowest encoding alone while it probes the uplink. Capture and the DOM stay
+// in publisher.ts.
 
+import type { FallbackVideo } from './audio-fallback.js';
 import type { Captured } from './devices.js';
 import { log } from './logger.js';
 
@@ -13,6 +16,17 @@ export interface EncodingWishes {
   maxFramerate?: number;
   resolution?: { width: number; height: number };
 }
+
+/**
+ * Publisher audio fallback's probe (audio-fallback.ts): the lowest encoding at half its size again
+ * and at most this bitrate. Switching an encoder on starts with a keyframe, and on a link that is
+ * still weak a full-size one (and the retransmissions of its lost packets) stalled the audio for
+ * seconds (measured: a 4.9 s audio gap at a subscriber during one probe on a 90 kbps uplink); a
+ * quarter of the pixels makes a keyframe a fraction of that, and the cap keeps the probe near what
+ * the lowest layer needs (150 kbps), enough for Chromium's estimator to show whether it fits.
+ */
+const PROBE_SCALE = 2;
+const PROBE_MAX_BITRATE = 150_000;
 
 /** Simulcast layers, lowest first: rid and how much the camera picture is scaled down. */
 const SIMULCAST_LAYERS = [
@@ -46,6 +60,8 @@ export class SendEncodings {
   readonly audioBitrate: number | undefined;
   /** Routed simulcast: `active` per rid, as the server last asked (absent: active). */
   readonly #layerActive = new Map<string, boolean>();
+  /** Publisher audio fallback: every wanted encoding, the lowest alone (a probe), or none. */
+  #fallbackVideo: FallbackVideo = 'all';
   #queue: Promise<void> = Promise.resolve();
   readonly #cameraTrack: () => MediaStreamTrack | null;
 
@@ -90,6 +106,15 @@ export class SendEncodings {
     for (const { rid, active } of layers) this.#layerActive.set(rid, active);
   }
 
+  /** Publisher audio fallback: what video to send (apply() to take effect). */
+  setFallbackVideo(video: FallbackVideo): void {
+    this.#fallbackVideo = video;
+  }
+
+  get fallbackVideo(): FallbackVideo {
+    return this.#fallbackVideo;
+  }
+
   async #applyNow(targets: RTCPeerConnection[]): Promise<void> {
     const wishes = this.wishes;
     const settings = this.#cameraTrack()?.getSettings();
@@ -103,14 +128,24 @@ export class SendEncodings {
       if (!sender) continue;
       const parameters = sender.getParameters();
       if (!parameters.encodings || parameters.encodings.length === 0) continue; // not negotiated yet: applied then
-      for (const encoding of parameters.encodings) {
+      const fallback = this.#fallbackVideo;
+      for (const [index, encoding] of parameters.encodings.entries()) {
         if (wishes.maxBitrate === undefined) delete encoding.maxBitrate;
         else encoding.maxBitrate = wishes.maxBitrate;
         if (wishes.maxFramerate === undefined) delete encoding.maxFramerate;
         else encoding.maxFramerate = wishes.maxFramerate;
         // A simulcast layer keeps its own scale on top of the wished one.
         encoding.scaleResolutionDownBy = scale * layerScale(encoding.rid);
-        if (encoding.rid !== undefined) encoding.active = this.#layerActive.get(encoding.rid) ?? true;
+        if (fallback === 'lowest' && index === 0) {
+          encoding.scaleResolutionDownBy *= PROBE_SCALE;
+          encoding.maxBitrate = Math.min(encoding.maxBitrate ?? PROBE_MAX_BITRATE, PROBE_MAX_BITRATE);
+        }
+        // Audio fallback: no video, or (probing) the lowest encoding alone — simulcast encodings are
+        // listed lowest first — whatever the SFU asked; the track stays, only the encoder stops.
+        if (fallback === 'none') encoding.active = false;
+        else if (fallback === 'lowest') encoding.active = index === 0;
+        else if (encoding.rid !== undefined) encoding.active = this.#layerActive.get(encoding.rid) ?? true;
+        else encoding.active = true;
       }
       try {
         await sender.setParameters(parameters);

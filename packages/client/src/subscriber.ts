@@ -189,6 +189,8 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
         ctx.request('updateSubscriber', { subscriberId: result.subscriberId, subscribeToCaptions: this.#subscribeToCaptions }).catch((err: OTError) => log.warn('subscriber update failed:', err.message));
       }
       ctx.registerSubscriber(this, result.subscriberId);
+      // Its publisher's video is off for quality (publisher audio fallback) as we start.
+      if (result.videoDisabledForQuality === true) this._videoQuality('videoDisabled');
       // setPreferredResolution while the subscribe was on its way: tell the server now.
       const wanted = this.#preferredResolution;
       if (wanted !== asked) this.#updateSubscriber({ preferredResolution: wanted === 'auto' ? null : wanted });

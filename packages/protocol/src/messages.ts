@@ -221,7 +221,8 @@ export interface PublishRequest {
   /**
    * OT.initPublisher's `audioFallback`. `subscriber` (default true): the SFU may switch this
    * stream's video off for a subscriber whose downlink cannot carry it (audio fallback).
-   * `publisher` (default false) is accepted; publisher-side fallback is not implemented.
+   * `publisher` (default false): routed, the publisher's SDK stops sending video when its own
+   * uplink cannot carry it and says so with `updateStream {videoDisabledForQuality}`.
    */
   audioFallback?: { publisher?: boolean; subscriber?: boolean };
 }
@@ -247,6 +248,13 @@ export interface UpdateStreamRequest {
   videoDimensions?: VideoDimensions;
   /** publisher.publishCaptions(bool). */
   publishCaptions?: boolean;
+  /**
+   * Routed, publisher audio fallback (published with `audioFallback.publisher: true`, else refused
+   * with 1011): true when the publisher stopped sending video because its uplink cannot carry it,
+   * false when the video is back. Every subscriber of the stream gets `videoQuality`
+   * videoDisabled / videoEnabled (reason 'quality'); hasVideo does not change.
+   */
+  videoDisabledForQuality?: boolean;
 }
 
 /**
@@ -497,6 +505,8 @@ export interface SubscribeResult {
   subscriberId: string;
   /** Routed: the SFU's SDP offer, to answer with `answer`. */
   sdp?: string;
+  /** The publisher's video is off for quality (publisher audio fallback) as this subscription starts. */
+  videoDisabledForQuality?: true;
 }
 
 /** Request type -> its message and result: `request<'signal'>()` is typed end to end. */

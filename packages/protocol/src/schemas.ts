@@ -131,6 +131,7 @@ export const UpdateStreamRequestSchema: z.ZodType<UpdateStreamRequest> = z.objec
   hasVideo: z.boolean().optional(),
   videoDimensions: videoDimensions.optional(),
   publishCaptions: z.boolean().optional(),
+  videoDisabledForQuality: z.boolean().optional(),
 });
 
 export const SubscribeRequestSchema: z.ZodType<SubscribeRequest> = z.object({

@@ -103,6 +103,21 @@ describe('parseClientMessage', () => {
     expect(parse({ type: 'updateSubscriber', id: 2, subscriberId: 'x', subscribeToCaptions: 1 })).toMatchObject({ ok: false, code: ErrorCodes.INVALID_PARAMETER, re: 2 });
   });
 
+  it('carries the publisher audio fallback: audioFallback on publish, videoDisabledForQuality on updateStream, booleans only', () => {
+    const parse = (m: unknown) => parseClientMessage(JSON.stringify(m));
+    for (const m of [
+      { type: 'publish', id: 1, hasAudio: true, hasVideo: true, audioFallback: { publisher: true, subscriber: false } },
+      { type: 'updateStream', id: 2, streamId: 's', videoDisabledForQuality: true },
+      { type: 'updateStream', id: 3, streamId: 's', videoDisabledForQuality: false },
+    ]) {
+      expect(parse(m)).toEqual({ ok: true, message: m });
+    }
+    const bad = parse({ type: 'updateStream', id: 4, streamId: 's', videoDisabledForQuality: 'yes' });
+    expect(bad).toMatchObject({ ok: false, code: ErrorCodes.INVALID_PARAMETER, re: 4 });
+    expect(!bad.ok && bad.message).toMatch(/videoDisabledForQuality/);
+    expect(parse({ type: 'publish', id: 5, hasAudio: true, hasVideo: true, audioFallback: { publisher: 1 } })).toMatchObject({ ok: false, code: ErrorCodes.INVALID_PARAMETER, re: 5 });
+  });
+
   it('bounds the v2 fields: offered versions, broadcast numbers', () => {
     const refused = (m: unknown) => parseClientMessage(JSON.stringify(m));
     const connect = { type: 'connect', id: 1, version: 1, sessionId: '1_abc', token: 'T1==x' };

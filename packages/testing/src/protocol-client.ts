@@ -18,6 +18,8 @@ export interface PublishOptions extends Omit<NodePublisherOptions, 'media'> {
   media: NodePublisherOptions['media'];
   name?: string;
   videoType?: 'camera' | 'screen' | 'custom';
+  /** OT.initPublisher's audioFallback, sent as is. */
+  audioFallback?: { publisher?: boolean; subscriber?: boolean };
   /** Start sending media at once (default true). */
   start?: boolean;
 }
@@ -51,6 +53,7 @@ export class ProtocolClient extends SignalingSocket {
         videoDimensions: options.video === false ? null : { width: 640, height: 480 },
         frameRate: options.video === false ? null : 30,
         sdp: offer,
+        ...(options.audioFallback ? { audioFallback: options.audioFallback } : {}),
       });
       result = reply['result'] as PublishResult;
       return result.sdp!;
@@ -61,7 +64,7 @@ export class ProtocolClient extends SignalingSocket {
   }
 
   /** Routed: subscribes to a stream with a werift peer and waits until it is connected. */
-  async subscribe(streamId: string, options: { subscribeToAudio?: boolean; subscribeToVideo?: boolean } = {}): Promise<{ subscriberId: string; peer: NodeSubscriber }> {
+  async subscribe(streamId: string, options: { subscribeToAudio?: boolean; subscribeToVideo?: boolean } = {}): Promise<{ subscriberId: string; peer: NodeSubscriber; result: SubscribeResult }> {
     const reply = await this.request({ type: 'subscribe', streamId, ...options });
     const result = reply['result'] as SubscribeResult;
     const peer = new NodeSubscriber();
@@ -69,7 +72,7 @@ export class ProtocolClient extends SignalingSocket {
     const answer = await peer.answer(result.sdp!);
     await this.request({ type: 'answer', subscriberId: result.subscriberId, sdp: answer });
     await peer.connected();
-    return { subscriberId: result.subscriberId, peer };
+    return { subscriberId: result.subscriberId, peer, result };
   }
 
   /** Leaves the session (disconnect request), closes the socket and every peer it made. */

@@ -583,8 +583,11 @@ class RemoteSubscription implements RemoteSubscriberMedia {
   }
 
   videoQuality(event: string): void {
-    if (event === 'videoDisableWarning' || event === 'videoDisableWarningLifted' || event === 'videoDisabled' || event === 'videoEnabled') {
+    if (event === 'videoDisableWarning' || event === 'videoDisableWarningLifted') {
       if (!this.subscription.closed) this.subscription.connection.deliverVideoQuality(this.subscription.id, this.subscription.stream.id, event);
+    } else if (event === 'videoDisabled' || event === 'videoEnabled') {
+      // One state with the publisher's own audio fallback (Subscription).
+      this.subscription.downlinkQuality(event === 'videoDisabled');
     }
   }
 

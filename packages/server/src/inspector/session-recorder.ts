@@ -104,6 +104,9 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
   const onStreamPropertyChanged: SessionListener<'streamPropertyChanged'> = (session, stream, property, oldValue, newValue) => {
     inspector.recordEvent(session.id, session.projectId, { type: 'streamPropertyChanged', connectionId: stream.connection.id, streamId: stream.id, property, oldValue, newValue });
   };
+  const onStreamVideoDisabledForQuality: SessionListener<'streamVideoDisabledForQuality'> = (session, stream, disabled) => {
+    inspector.recordEvent(session.id, session.projectId, { type: 'publisherVideoQuality', connectionId: stream.connection.id, streamId: stream.id, videoDisabled: disabled });
+  };
   const onSubscriberCreated: SessionListener<'subscriberCreated'> = (session, subscription) => {
     inspector.recordEvent(session.id, session.projectId, {
       type: 'subscriberCreated',
@@ -220,6 +223,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
     streamCreated: onStreamCreated,
     streamDestroyed: onStreamDestroyed,
     streamPropertyChanged: onStreamPropertyChanged,
+    streamVideoDisabledForQuality: onStreamVideoDisabledForQuality,
     subscriberCreated: onSubscriberCreated,
     subscriberDestroyed: onSubscriberDestroyed,
   });

@@ -55,6 +55,12 @@ export type InspectorEventInput =
       oldValue: unknown;
       newValue: unknown;
     }
+  /**
+   * Publisher audio fallback: the publisher stopped sending video because its uplink could not
+   * carry it (`videoDisabled` true), or started again (false). Its subscribers got videoDisabled /
+   * videoEnabled with reason 'quality'.
+   */
+  | { type: 'publisherVideoQuality'; connectionId: string; streamId: string; videoDisabled: boolean }
   | { type: 'subscriberCreated'; connectionId: string; streamId: string; subscriberId?: string }
   | { type: 'subscriberDestroyed'; connectionId: string; streamId: string; subscriberId?: string; reason?: string }
   /**
@@ -113,6 +119,7 @@ export const INSPECTOR_EVENT_TYPES: readonly InspectorEventType[] = [
   'streamCreated',
   'streamDestroyed',
   'streamPropertyChanged',
+  'publisherVideoQuality',
   'subscriberCreated',
   'subscriberDestroyed',
   'signal',

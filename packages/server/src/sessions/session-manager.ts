@@ -406,9 +406,25 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     stream.close(reason);
   }
 
-  /** The publisher's property update (publishAudio/publishVideo, picture size). */
-  updateStream(connection: Connection, streamId: string, changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: VideoDimensions; publishCaptions?: boolean }): void {
-    this.#ownStream(connection, streamId).update(changes);
+  /**
+   * The publisher's property update (publishAudio/publishVideo, picture size), and its audio
+   * fallback's word (videoDisabledForQuality): refused (1011, nothing applied) unless the stream is
+   * routed and was published with audioFallback.publisher — relayed streams have no SFU to tell
+   * subscribers, and OpenTok's audio fallback is a routed-session feature.
+   */
+  updateStream(
+    connection: Connection,
+    streamId: string,
+    changes: { hasAudio?: boolean; hasVideo?: boolean; videoDimensions?: VideoDimensions; publishCaptions?: boolean; videoDisabledForQuality?: boolean },
+  ): void {
+    const stream = this.#ownStream(connection, streamId);
+    const { videoDisabledForQuality, ...properties } = changes;
+    if (videoDisabledForQuality !== undefined) {
+      if (stream.mediaMode !== 'routed') throw invalid('videoDisabledForQuality: publisher audio fallback is for routed sessions only');
+      if (!stream.publisherAudioFallback) throw invalid('videoDisabledForQuality: this stream was not published with audioFallback.publisher');
+    }
+    stream.update(properties);
+    if (videoDisabledForQuality !== undefined) stream.setVideoDisabledForQuality(videoDisabledForQuality);
   }
 
   /** Subscribes to a live stream; 1501 OT_PERMISSION_DENIED for publisheronly tokens. */

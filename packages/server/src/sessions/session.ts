@@ -32,6 +32,8 @@ export type SessionEvents = {
   /** A stream ended. `stream.live` tells whether anyone but its publisher had been told of it. */
   streamDestroyed: [stream: Stream, reason: StreamDestroyedReason];
   streamPropertyChanged: [stream: Stream, property: StreamProperty, oldValue: boolean | VideoDimensions | null, newValue: boolean | VideoDimensions | null];
+  /** Publisher audio fallback: the stream's publisher turned its video off (true) or on again (false) for its uplink. */
+  streamVideoDisabledForQuality: [stream: Stream, disabled: boolean];
   /** Layout classes changed (REST). */
   streamLayoutChanged: [stream: Stream];
   subscriberCreated: [subscription: Subscription];
@@ -87,6 +89,8 @@ export interface PublishInit {
   publishCaptions?: boolean;
   /** OT.initPublisher's audioFallback.subscriber (default true). */
   subscriberAudioFallback?: boolean;
+  /** OT.initPublisher's audioFallback.publisher (default false). */
+  publisherAudioFallback?: boolean;
 }
 
 export class Session extends TypedEmitter<SessionEvents> {
@@ -232,6 +236,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       frameRate: init.frameRate,
       publishCaptions: init.publishCaptions ?? false,
       subscriberAudioFallback: init.subscriberAudioFallback ?? true,
+      publisherAudioFallback: init.publisherAudioFallback ?? false,
       layoutClassList: connection.layoutClassList,
       connectTimeoutMs: this.#media.connectTimeoutMs,
       disconnectGraceMs: this.#media.disconnectGraceMs,
@@ -432,6 +437,10 @@ export class Session extends TypedEmitter<SessionEvents> {
     stream.on('layoutChanged', () => this.emit('streamLayoutChanged', stream));
     stream.on('muteForced', () => stream.connection.deliverStreamMuteForced(stream.id));
     stream.on('videoLayers', (layers) => stream.connection.deliverVideoLayers(stream.id, layers));
+    // Its subscribers hear of it through their Subscription (videoQuality, reason quality).
+    stream.on('videoDisabledForQuality', (disabled) => {
+      if (stream.live) this.emit('streamVideoDisabledForQuality', stream, disabled);
+    });
     stream.once('close', (reason) => {
       this.streams.delete(stream.id);
       // Its subscribers go with it (their consumers already closed with the producers).

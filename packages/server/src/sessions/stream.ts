@@ -25,6 +25,8 @@ export type StreamEvents = {
   muteForced: [];
   /** Routed simulcast: which of the publisher's encodings (by rid) someone needs. */
   videoLayers: [layers: { rid: string; active: boolean }[]];
+  /** Publisher audio fallback: the publisher stopped (true) or restarted (false) its video for lack of uplink. */
+  videoDisabledForQuality: [disabled: boolean];
   /** The stream ended; emitted once. */
   close: [reason: StreamDestroyedReason];
 };
@@ -43,6 +45,8 @@ export interface StreamInit {
   layoutClassList: readonly string[];
   /** OT.initPublisher's audioFallback.subscriber (default true): may subscribers fall back to audio only? */
   subscriberAudioFallback?: boolean;
+  /** OT.initPublisher's audioFallback.publisher (default false): may the publisher turn its video off for its uplink's sake? */
+  publisherAudioFallback?: boolean;
   /** Routed: how long the publisher's transport may take to connect (ms). */
   connectTimeoutMs: number;
   /** Routed: how long a transport may stay `disconnected` before the stream ends (ms). */
@@ -68,6 +72,8 @@ export class Stream extends TypedEmitter<StreamEvents> {
   readonly frameRate: number | null;
   /** May the SFU switch this stream's video off for a subscriber whose downlink cannot carry it? */
   readonly subscriberAudioFallback: boolean;
+  /** May the publisher's SDK turn its video off when its uplink cannot carry it (updateStream videoDisabledForQuality)? */
+  readonly publisherAudioFallback: boolean;
   readonly creationTime = Date.now();
   #hasAudio: boolean;
   #hasVideo: boolean;
@@ -82,6 +88,8 @@ export class Stream extends TypedEmitter<StreamEvents> {
   #closeReason: StreamDestroyedReason | null = null;
   /** A moderator paused the audio producer; lifted when the publisher turns its audio back on. */
   #audioForcedOff = false;
+  /** Publisher audio fallback: the publisher's video is off for quality. */
+  #videoDisabledForQuality = false;
   readonly #connectTimeoutMs: number;
   readonly #disconnectGraceMs: number;
   #watch: TransportWatch | undefined;
@@ -99,6 +107,7 @@ export class Stream extends TypedEmitter<StreamEvents> {
     this.#videoDimensions = init.videoDimensions;
     this.frameRate = init.frameRate;
     this.subscriberAudioFallback = init.subscriberAudioFallback ?? true;
+    this.publisherAudioFallback = init.publisherAudioFallback ?? false;
     this.#layoutClassList = [...init.layoutClassList];
     this.#publishCaptions = init.publishCaptions ?? false;
     this.#connectTimeoutMs = init.connectTimeoutMs;
@@ -212,6 +221,22 @@ export class Stream extends TypedEmitter<StreamEvents> {
       onConnected: () => this.goLive(),
       onLost: () => this.close('networkDisconnected'),
     });
+  }
+
+  /**
+   * Publisher audio fallback: the publisher's video is off because its uplink cannot carry it. Not
+   * a stream property clients see (hasVideo stays as the publisher set it): each subscriber gets
+   * videoDisabled / videoEnabled with reason 'quality' (Subscription).
+   */
+  get videoDisabledForQuality(): boolean {
+    return this.#videoDisabledForQuality;
+  }
+
+  /** The publisher's updateStream videoDisabledForQuality (SessionManager checked it may). */
+  setVideoDisabledForQuality(disabled: boolean): void {
+    if (this.#closed || disabled === this.#videoDisabledForQuality) return;
+    this.#videoDisabledForQuality = disabled;
+    this.emit('videoDisabledForQuality', disabled);
   }
 
   /** Announces the stream (routed: its transport connected; relayed: right after the publish reply). */

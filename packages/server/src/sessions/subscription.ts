@@ -118,6 +118,10 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   readonly #connectTimeoutMs: number;
   readonly #disconnectGraceMs: number;
   #watch: TransportWatch | undefined;
+  /** The SFU's allocator switched this subscriber's video off for its downlink (subscriber audio fallback). */
+  #downlinkOff = false;
+  /** The publisher switched its video off for its uplink (publisher audio fallback). */
+  #uplinkOff: boolean;
 
   constructor(init: SubscriptionInit) {
     super();
@@ -131,6 +135,39 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.#audioFallbackEnabled = init.audioFallbackEnabled ?? true;
     this.#connectTimeoutMs = init.connectTimeoutMs;
     this.#disconnectGraceMs = init.disconnectGraceMs;
+    this.#uplinkOff = init.stream.videoDisabledForQuality;
+    init.stream.on('videoDisabledForQuality', this.#onUplinkQuality);
+  }
+
+  /**
+   * Whether this subscriber's video is off for quality: its own downlink (the SFU's allocator) or
+   * its publisher's uplink (publisher audio fallback). The subscribe reply says so when it starts off.
+   */
+  get videoDisabledForQuality(): boolean {
+    return this.#downlinkOff || this.#uplinkOff;
+  }
+
+  readonly #onUplinkQuality = (disabled: boolean): void => this.#setQualityOff('uplink', disabled);
+
+  /** Cluster: the edge node serving this subscriber switched its video off (true) or on for its downlink. */
+  downlinkQuality(off: boolean): void {
+    this.#setQualityOff('downlink', off);
+  }
+
+  /**
+   * One videoDisabled / videoEnabled (reason 'quality') per change of either cause. OpenTok.js's
+   * Subscriber has videoDisabled/videoEnabled with reason 'quality' for video the network took away;
+   * our OpenTok notes do not record which reason its subscribers see when it is the publisher's
+   * uplink, so we use 'quality' for both causes and tell them as one state (never 'publishVideo',
+   * which is the publisher's own choice and changes hasVideo).
+   */
+  #setQualityOff(cause: 'downlink' | 'uplink', off: boolean): void {
+    if (this.#closed) return;
+    const before = this.videoDisabledForQuality;
+    if (cause === 'downlink') this.#downlinkOff = off;
+    else this.#uplinkOff = off;
+    const after = this.videoDisabledForQuality;
+    if (after !== before) this.connection.deliverVideoQuality(this.id, this.stream.id, after ? 'videoDisabled' : 'videoEnabled');
   }
 
   /** Served by another node (cluster): its consumers as that node last reported them; else empty. */
@@ -222,9 +259,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
       consumer.on('qualityWarning', (warning) => {
         if (!this.#closed) this.connection.deliverVideoQuality(this.id, stream.id, warning ? 'videoDisableWarning' : 'videoDisableWarningLifted');
       });
-      consumer.on('qualityDisabled', (off) => {
-        if (!this.#closed) this.connection.deliverVideoQuality(this.id, stream.id, off ? 'videoDisabled' : 'videoEnabled');
-      });
+      consumer.on('qualityDisabled', (off) => this.#setQualityOff('downlink', off));
     }
   }
 
@@ -311,6 +346,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#watch?.stop();
+    this.stream.off('videoDisabledForQuality', this.#onUplinkQuality);
     const transport = this.#transport;
     this.emit('close', reason);
     this.removeAllListeners();

@@ -557,6 +557,7 @@ export class SignalingServer {
             frameRate: message.frameRate ?? null,
             publishCaptions: message.publishCaptions ?? false,
             subscriberAudioFallback: message.audioFallback?.subscriber ?? true,
+            publisherAudioFallback: message.audioFallback?.publisher ?? false,
             ...(message.sdp === undefined ? {} : { sdp: message.sdp }),
             e2ee: message.e2ee === true,
           });
@@ -572,6 +573,7 @@ export class SignalingServer {
           ...(message.hasVideo === undefined ? {} : { hasVideo: message.hasVideo }),
           ...(message.videoDimensions === undefined ? {} : { videoDimensions: message.videoDimensions }),
           ...(message.publishCaptions === undefined ? {} : { publishCaptions: message.publishCaptions }),
+          ...(message.videoDisabledForQuality === undefined ? {} : { videoDisabledForQuality: message.videoDisabledForQuality }),
         });
         break;
       case 'subscribe':
@@ -584,7 +586,8 @@ export class SignalingServer {
             captions: message.subscribeToCaptions ?? false,
             audioFallbackEnabled: message.audioFallbackEnabled ?? true,
           });
-          return sdp === undefined ? { subscriberId: subscription.id } : { subscriberId: subscription.id, sdp };
+          const quality = subscription.videoDisabledForQuality ? { videoDisabledForQuality: true as const } : {};
+          return sdp === undefined ? { subscriberId: subscription.id, ...quality } : { subscriberId: subscription.id, sdp, ...quality };
         });
         return;
       case 'answer':
