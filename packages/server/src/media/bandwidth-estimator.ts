@@ -12,6 +12,12 @@
 //   (an estimate is only as good as what was sent to test it: probes raise that, see below).
 // - Loss-based bound: above 10 % loss over a feedback window it backs off by half the loss; below
 //   2 % it climbs back 8 % a second. The estimate is the lower of the two.
+// - Saturation: a bottleneck queue filling (a tbf rate limit, a home router) shows as what
+//   arrives coming in well below the rate it was sent at, before the trendline has gathered
+//   its 20 groups and crossed its adaptive threshold (measured: 5 to 30 s at a 100 kbps limit
+//   on a loaded machine). When, over the last SATURATION_WINDOW_MS of sending, the arrival rate
+//   stayed under SATURATION_RATIO of the send rate for SATURATION_HOLD_MS, the estimate drops
+//   at once to 0.85 × that arrival rate (what the bottleneck demonstrably drains).
 // - Probes: packets sent as a probe cluster (everything sent during a probe: the media, topped up
 //   with padding to a target rate) report the rate at which they arrived; without overuse, the
 //   estimate may jump to that rate at once (the way an SFU finds out that a better layer fits
@@ -27,6 +33,8 @@ export interface PacketResult {
   receivedAt: number | null;
   /** The probe cluster it belonged to (> 0), or 0 for media. */
   probe: number;
+  /** Its transport-wide sequence number, when known: a packet reported lost, then received late, counts once. */
+  seq?: number;
 }
 
 export type BandwidthUsage = 'normal' | 'overusing' | 'underusing';
@@ -62,6 +70,13 @@ const SHORTFALL_RATIO = 0.75;
 const LOSS_SHORTFALL_RATIO = 0.9;
 const SHORTFALL_WINDOW_MS = 1000;
 const DECREASE_INTERVAL_MS = 300;
+/** Saturation: the span of sending judged, the arrival/send ratio below which it counts, and how long it must last. */
+const SATURATION_WINDOW_MS = 500;
+const SATURATION_RATIO = 0.7;
+const SATURATION_HOLD_MS = 150;
+const SATURATION_MIN_PACKETS = 10;
+/** The latest arrivals that show the bottleneck's drain rate. */
+const SATURATION_DRAIN_MS = 250;
 /**
  * Loss is not judged in the first seconds: a browser reports the packets that reached it before
  * its streams were set up as lost (measured: 4 of the first 9 in Chromium's first feedback).
@@ -111,6 +126,11 @@ export class BandwidthEstimator {
   /** The packets reported over the last SHORTFALL_WINDOW_MS of sending. */
   #window: PacketResult[] = [];
   #firstFeedbackAt: number | null = null;
+  /** Since when what arrives has been saturated (our clock), or null. */
+  #saturatedSince: number | null = null;
+  readonly #windowLost = new Map<number, PacketResult>();
+  #saturationCount = 0;
+  #lastSaturationCut = -Infinity;
   // Probe clusters: per id, sent and received bytes and their first/last times.
   readonly #probes = new Map<number, { sentFirst: number; sentLast: number; sentBytes: number; recvFirst: number; recvLast: number; recvBytes: number; lastRecvSize: number; count: number }>();
 
@@ -147,7 +167,17 @@ export class BandwidthEstimator {
     return this.#overuseCount;
   }
 
-  /** When the estimate last dropped because of overuse (performance.now() ms), or -Infinity. */
+  /** Saturation cuts so far (the queue at the bottleneck seen filling; each one a decrease). */
+  get saturationCount(): number {
+    return this.#saturationCount;
+  }
+
+  /** When the estimate last dropped because the link was saturated (performance.now() ms), or -Infinity. */
+  get lastSaturationAt(): number {
+    return this.#lastSaturationCut;
+  }
+
+  /** When the estimate last dropped because of overuse or saturation (performance.now() ms), or -Infinity. */
   get lastDecreaseAt(): number {
     return this.#lastDecrease;
   }
@@ -160,19 +190,112 @@ export class BandwidthEstimator {
     this.#firstFeedbackAt ??= now;
     let lost = 0;
     for (const p of packets) {
-      this.#window.push(p);
       if (p.receivedAt === null) {
         lost++;
+        const copy = { ...p };
+        this.#window.push(copy);
+        if (p.seq !== undefined) this.#windowLost.set(p.seq, copy);
         continue;
       }
+      const late = p.seq === undefined ? undefined : this.#windowLost.get(p.seq);
+      if (late !== undefined) {
+        // Reported lost before, received after all: the earlier report no longer counts.
+        late.size = 0;
+        this.#windowLost.delete(p.seq!);
+      }
+      this.#window.push(p);
       this.#addAcked(p.receivedAt, p.size);
       if (p.probe > 0) this.#addProbe(p);
       this.#addToGroup(p.sentAt, p.receivedAt, now);
     }
     const newest = this.#window.length > 0 ? this.#window[this.#window.length - 1]!.sentAt : 0;
-    while (this.#window.length > 0 && newest - this.#window[0]!.sentAt > SHORTFALL_WINDOW_MS) this.#window.shift();
+    while (this.#window.length > 0 && newest - this.#window[0]!.sentAt > SHORTFALL_WINDOW_MS) {
+      const old = this.#window.shift()!;
+      if (old.receivedAt === null && old.seq !== undefined) this.#windowLost.delete(old.seq);
+    }
     this.#updateLoss(packets.length, lost, now);
+    this.#checkSaturation(now);
     this.#updateRate(now);
+  }
+
+  /**
+   * The arrival rate and send rate (bits/s) of the packets reported over the last `windowMs` of
+   * sending, or null with too few of them. Lost packets count as sent, not as arrived; the
+   * arrival rate is taken over the longer of the two spans (a burst delivered late is no gain).
+   */
+  recentRates(windowMs = SATURATION_WINDOW_MS): { sent: number; received: number } | null {
+    const w = this.#window;
+    // Up to the newest packet that arrived: a loss reported ahead of the arrivals before it (a
+    // feedback sent while earlier packets still queue) would otherwise crowd them out.
+    let end = w.length - 1;
+    while (end >= 0 && w[end]!.receivedAt === null) end--;
+    if (end < 0) return null;
+    const newest = w[end]!.sentAt;
+    let sent = 0;
+    let received = 0;
+    let count = 0;
+    let firstSent = Infinity;
+    let firstArrival = Infinity;
+    let lastArrival = -Infinity;
+    for (let i = end; i >= 0; i--) {
+      const p = w[i]!;
+      if (newest - p.sentAt > windowMs) break;
+      count++;
+      sent += p.size;
+      firstSent = p.sentAt;
+      if (p.receivedAt === null) continue;
+      received += p.size;
+      firstArrival = Math.min(firstArrival, p.receivedAt);
+      lastArrival = Math.max(lastArrival, p.receivedAt);
+    }
+    const sendSpan = newest - firstSent;
+    if (count < SATURATION_MIN_PACKETS || sendSpan < windowMs * 0.6) return null;
+    const recvSpan = received === 0 ? sendSpan : lastArrival - firstArrival;
+    return { sent: (sent * 8000) / sendSpan, received: (received * 8000) / Math.max(sendSpan, recvSpan) };
+  }
+
+  /** Bits/s that arrived over the last `spanMs` of arrivals (by the receiver's clock), or null with too few. */
+  #recentArrivalRate(spanMs: number): number | null {
+    const w = this.#window;
+    let last = -Infinity;
+    for (const p of w) if (p.receivedAt !== null && p.receivedAt > last) last = p.receivedAt;
+    let bytes = 0;
+    let count = 0;
+    let first = Infinity;
+    let firstSize = 0;
+    for (const p of w) {
+      if (p.receivedAt === null || last - p.receivedAt > spanMs) continue;
+      if (p.receivedAt < first) {
+        first = p.receivedAt;
+        firstSize = p.size;
+      }
+      bytes += p.size;
+      count++;
+    }
+    if (count < 3 || last - first < spanMs / 2) return null;
+    // The first packet's bytes came in before the span began.
+    return ((bytes - firstSize) * 8000) / (last - first);
+  }
+
+  /** The saturation cut: at once to 0.85 × the arrival rate once it has stayed well below the send rate. */
+  #checkSaturation(now: number): void {
+    const rates = now - (this.#firstFeedbackAt ?? now) < LOSS_WARMUP_MS ? null : this.recentRates();
+    if (rates === null || rates.received >= SATURATION_RATIO * rates.sent) {
+      this.#saturatedSince = null;
+      return;
+    }
+    this.#saturatedSince ??= now;
+    if (now - this.#saturatedSince < SATURATION_HOLD_MS || now - this.#lastDecrease < DECREASE_INTERVAL_MS) return;
+    // Cut to what the bottleneck drains now: the arrival rate of the latest arrivals (a standing
+    // queue delivers at the link's rate), when lower than the window's, which still counts
+    // packets from before the queue built up.
+    const target = BETA * Math.min(rates.received, this.#recentArrivalRate(SATURATION_DRAIN_MS) ?? Infinity);
+    if (target >= this.estimate) return; // already below what gets through
+    this.#delayBased = clamp(target, this.min, this.max);
+    if (this.#lossBased < Infinity) this.#lossBased = Math.max(this.min, Math.min(this.#lossBased, target));
+    this.#lastDecrease = now;
+    this.#lastSaturationCut = now;
+    this.#saturationCount++;
   }
 
   #addAcked(at: number, size: number): void {
