@@ -38,7 +38,7 @@ export const HEADROOM = 1.15;
 const WARN_FACTOR = 1.5;
 const LIFT_FACTOR = 2;
 /** Video off at once (no hold) when what is left for it is below this share of the lowest layer's need. */
-export const OFF_NOW_FACTOR = 0.5;
+export const OFF_NOW_FACTOR = 0.3;
 
 interface SlotState {
   /** The highest layer the bandwidth has been confirmed to carry (-1: none, video off). */

@@ -134,6 +134,9 @@ export class BandwidthEstimator {
   // Probe clusters: per id, sent and received bytes and their first/last times.
   readonly #probes = new Map<number, { sentFirst: number; sentLast: number; sentBytes: number; recvFirst: number; recvLast: number; recvBytes: number; lastRecvSize: number; count: number }>();
 
+  /** What the last probe read showed (for stats and logs). */
+  lastProbeDetail: { sendRate: number; recvRate: number; packets: number; sendSpan: number; recvSpan: number } | null = null;
+
   constructor(options: BandwidthEstimatorOptions = {}) {
     this.min = options.min ?? 30_000;
     this.max = options.max ?? 10_000_000;
@@ -239,7 +242,9 @@ export class BandwidthEstimator {
     let lastArrival = -Infinity;
     for (let i = end; i >= 0; i--) {
       const p = w[i]!;
-      if (newest - p.sentAt > windowMs) break;
+      // Only what was sent since the last saturation cut: the queue the sender built before it
+      // still drains meanwhile, and judged again it would cut to what is sent now, not to the link.
+      if (newest - p.sentAt > windowMs || p.sentAt < this.#lastSaturationCut) break;
       count++;
       sent += p.size;
       firstSent = p.sentAt;
@@ -285,7 +290,8 @@ export class BandwidthEstimator {
       return;
     }
     this.#saturatedSince ??= now;
-    if (now - this.#saturatedSince < SATURATION_HOLD_MS || now - this.#lastDecrease < DECREASE_INTERVAL_MS) return;
+    // Its own interval: a trendline decrease just before (at most halving) must not hold it off.
+    if (now - this.#saturatedSince < SATURATION_HOLD_MS || now - this.#lastSaturationCut < DECREASE_INTERVAL_MS) return;
     // Cut to what the bottleneck drains now: the arrival rate of the latest arrivals (a standing
     // queue delivers at the link's rate), when lower than the window's, which still counts
     // packets from before the queue built up.
@@ -339,6 +345,7 @@ export class BandwidthEstimator {
     const sendRate = ((c.sentBytes - c.lastRecvSize) * 8 * 1000) / sendSpan;
     const recvRate = ((c.recvBytes - c.lastRecvSize) * 8 * 1000) / recvSpan;
     const rate = Math.min(sendRate, recvRate);
+    this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), packets: c.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
     if (this.#usage !== 'overusing' && now - this.#lastDecrease > 1000) {
       this.#delayBased = clamp(Math.max(this.#delayBased, 0.95 * rate), this.min, this.max);
       if (this.#lossBased < this.#delayBased) this.#lossBased = Math.max(this.#lossBased, 0.95 * rate);

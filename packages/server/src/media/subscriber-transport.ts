@@ -53,10 +53,12 @@ export const PROBE_DURATION_MS = 400;
 /**
  * A probe while a video is off for quality is shorter: on a link that still cannot carry the
  * video, the probe's excess over the link queues at the bottleneck ahead of the audio, and a
- * queue that overflows drops audio packets (at 100 kbps with a 300 ms queue, 250 ms of 1.1 × the
- * lowest layer fits; 400 ms did not). Long enough for the rate to be read (20+ packets).
+ * queue that overflows drops audio packets. At 100 kbps with a 300 ms queue (3.75 kB), 200 ms of
+ * 1.1 × the lowest layer and audio (245 kbps) leaves 3.6 kB queued: no drop (250 ms dropped
+ * audio in the simulation, downlink-loop.test.ts). Still 16+ packets for the rate to be read, and
+ * long enough that a tbf bucket's burst (3.2 kB at 100 kbps) does not pass for the link's rate.
  */
-export const PROBE_OFF_DURATION_MS = 250;
+export const PROBE_OFF_DURATION_MS = 200;
 /** Feedback for a probe's last packets comes within this; then its rate is read. */
 const PROBE_SETTLE_MS = 500;
 /** Video retransmissions are held this long after the estimate fell because the link was saturated (audio first). */
@@ -76,11 +78,15 @@ export interface DownlinkStats {
   probes: number;
   probesSucceeded: number;
   lastProbeRate: number | null;
+  /** The last probe read: the rate it tested, its padding (bytes), and the rate it measured (bits/s). */
+  lastProbe: { target: number; paddingBytes: number; measured: number | null; detail: BandwidthEstimator['lastProbeDetail'] } | null;
 }
 
 interface Probe {
   id: number;
   rate: number;
+  /** What the step it tests needs (bits/s). */
+  wanted: number;
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
   pacer: ProbePacer;
@@ -109,6 +115,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
   #probeIds = 0;
   #probesSucceeded = 0;
   #lastProbeRate: number | null = null;
+  #lastProbe: DownlinkStats['lastProbe'] = null;
   readonly #probes = new ProbeScheduler();
   #lastSaturationSeen = -Infinity;
 
@@ -288,14 +295,20 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     if (this.#probe !== null || !this.#probes.due(now, wanted, e.estimate, e.usage === 'overusing', e.lastDecreaseAt)) return;
     const padder = videos.find((c) => c.canPad);
     if (padder === undefined) return;
-    const rate = wanted! * 1.1;
     const off = videos.some((c) => c.qualityDisabled);
+    // While a video is off: 1.1 × what its lowest layer needs (with the audio). A step up probes
+    // at twice the step over what flows now (as libwebrtc probes at 2×): through a loaded
+    // receiver on an idle link, probes arrived only in part (0.7 of 690 and of 975 kbps; a
+    // Chromium starved of CPU drops from its socket what it cannot read in time), and climbing
+    // back to the top layer waited on probes that could not show the step.
+    const current = this.#entries.reduce((sum, { consumer }) => sum + (consumer.qualityDisabled || consumer.paused ? 0 : consumer.getStats().bitrate), 0);
+    const rate = off ? wanted! * 1.1 : Math.max(wanted! * 1.1, wanted! + (wanted! - Math.min(current, wanted!)));
     // Padding fills what media leaves of the probe rate (a video off for quality sends none,
     // whatever its last measured bitrate says).
     const media = this.#entries.reduce((sum, { consumer }) => sum + (consumer.qualityDisabled || consumer.paused ? 0 : consumer.getStats().bitrate), 0);
     const paddingRate = Math.max(rate - media, rate * 0.5);
     const pacer = new ProbePacer(paddingRate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS, now, PADDING_PACKET_BYTES);
-    const probe: Probe = { id: ++this.#probeIds, rate, startedAt: now, timer: undefined, pacer, off };
+    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off };
     this.#probe = probe;
     // The media sent during the probe counts in it too (the measured rate is compared with `rate`).
     this.#sequencer.activeProbe = probe.id;
@@ -323,7 +336,9 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     const now = performance.now();
     const measured = this.#estimator.finishProbe(probe.id, now);
     this.#lastProbeRate = measured;
-    const succeeded = measured !== null && measured >= probe.rate * 0.85;
+    this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, measured: measured === null ? null : Math.round(measured), detail: this.#estimator.lastProbeDetail };
+    // A success: it showed 85 % of its rate, or at least what the step needs.
+    const succeeded = measured !== null && (measured >= probe.rate * 0.85 || measured >= probe.wanted);
     const off = probe.off || this.#entries.some(({ consumer }) => consumer.qualityDisabled);
     this.#probes.finished(now, probe.startedAt, succeeded, off);
     if (succeeded) {
@@ -346,6 +361,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
       probes: this.#probeIds,
       probesSucceeded: this.#probesSucceeded,
       lastProbeRate: this.#lastProbeRate === null ? null : Math.round(this.#lastProbeRate),
+      lastProbe: this.#lastProbe,
     };
   }
 
