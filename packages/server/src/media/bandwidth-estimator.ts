@@ -285,7 +285,11 @@ export class BandwidthEstimator {
   /** The saturation cut: at once to 0.85 × the arrival rate once it has stayed well below the send rate. */
   #checkSaturation(now: number): void {
     const rates = now - (this.#firstFeedbackAt ?? now) < LOSS_WARMUP_MS ? null : this.recentRates();
-    if (rates === null || rates.received >= SATURATION_RATIO * rates.sent) {
+    // The latest arrivals must be slow too: a bottleneck never delivers faster than its rate,
+    // while a receiver starved of CPU (its network thread held up for a few hundred ms, then
+    // taking in the backlog at once) reports a long arrival span ending in a burst.
+    const drain = rates === null ? null : this.#recentArrivalRate(SATURATION_DRAIN_MS);
+    if (rates === null || drain === null || rates.received >= SATURATION_RATIO * rates.sent || drain >= SATURATION_RATIO * rates.sent) {
       this.#saturatedSince = null;
       return;
     }
@@ -295,7 +299,7 @@ export class BandwidthEstimator {
     // Cut to what the bottleneck drains now: the arrival rate of the latest arrivals (a standing
     // queue delivers at the link's rate), when lower than the window's, which still counts
     // packets from before the queue built up.
-    const target = BETA * Math.min(rates.received, this.#recentArrivalRate(SATURATION_DRAIN_MS) ?? Infinity);
+    const target = BETA * Math.min(rates.received, drain);
     if (target >= this.estimate) return; // already below what gets through
     this.#delayBased = clamp(target, this.min, this.max);
     if (this.#lossBased < Infinity) this.#lossBased = Math.max(this.min, Math.min(this.#lossBased, target));

@@ -15,7 +15,7 @@ import { TransportWideSequencer } from './transport-feedback.js';
 import { ColloquyError, conflict, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Consumer, PADDING_PACKET_BYTES, type RtpSink } from './consumer.js';
-import { ProbePacer, ProbeScheduler } from './probe-pacer.js';
+import { probeRate, ProbePacer, ProbeScheduler } from './probe-pacer.js';
 import { createSubscriberPeer, opusCodec, rtxCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
 import type { Producer } from './producer.js';
 import { PeerTransport } from './peer-transport.js';
@@ -296,16 +296,10 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     const padder = videos.find((c) => c.canPad);
     if (padder === undefined) return;
     const off = videos.some((c) => c.qualityDisabled);
-    // While a video is off: 1.1 × what its lowest layer needs (with the audio). A step up probes
-    // at twice the step over what flows now (as libwebrtc probes at 2×): through a loaded
-    // receiver on an idle link, probes arrived only in part (0.7 of 690 and of 975 kbps; a
-    // Chromium starved of CPU drops from its socket what it cannot read in time), and climbing
-    // back to the top layer waited on probes that could not show the step.
-    const current = this.#entries.reduce((sum, { consumer }) => sum + (consumer.qualityDisabled || consumer.paused ? 0 : consumer.getStats().bitrate), 0);
-    const rate = off ? wanted! * 1.1 : Math.max(wanted! * 1.1, wanted! + (wanted! - Math.min(current, wanted!)));
-    // Padding fills what media leaves of the probe rate (a video off for quality sends none,
-    // whatever its last measured bitrate says).
+    // What flows now (a video off for quality sends nothing, whatever its last measured bitrate says).
     const media = this.#entries.reduce((sum, { consumer }) => sum + (consumer.qualityDisabled || consumer.paused ? 0 : consumer.getStats().bitrate), 0);
+    const rate = probeRate(wanted!, media, off);
+    // Padding fills what media leaves of the probe rate.
     const paddingRate = Math.max(rate - media, rate * 0.5);
     const pacer = new ProbePacer(paddingRate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS, now, PADDING_PACKET_BYTES);
     const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off };

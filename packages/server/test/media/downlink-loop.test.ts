@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { DownlinkAllocator, type VideoSlot } from '../../src/media/allocator.js';
 import { BandwidthEstimator, type PacketResult } from '../../src/media/bandwidth-estimator.js';
 import { PADDING_PACKET_BYTES } from '../../src/media/consumer.js';
-import { PROBE_OFF_INTERVAL_MS, ProbePacer, ProbeScheduler } from '../../src/media/probe-pacer.js';
+import { PROBE_OFF_INTERVAL_MS, probeRate, ProbePacer, ProbeScheduler } from '../../src/media/probe-pacer.js';
 import { PROBE_DURATION_MS, PROBE_OFF_DURATION_MS } from '../../src/media/subscriber-transport.js';
 
 class Link {
@@ -84,8 +84,8 @@ describe('downlink loop', () => {
         const wanted = DownlinkAllocator.nextStep(AUDIO, [camera], [d!]);
         if (probe === null && sched.due(t, wanted, est.estimate, est.usage === 'overusing', est.lastDecreaseAt)) {
           const off = layer < 0;
-          const rate = wanted! * 1.1;
           const media = AUDIO + (layer >= 0 ? camera.rates[layer]! : 0);
+          const rate = probeRate(wanted!, media, off);
           const duration = off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS;
           probe = { id: ++probeIds, pacer: new ProbePacer(Math.max(rate - media, rate * 0.5), duration, t, PADDING_PACKET_BYTES), rate, readAt: t + duration + 500, off };
           probeStarts.push(t);
