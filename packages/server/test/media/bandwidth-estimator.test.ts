@@ -177,20 +177,6 @@ describe('BandwidthEstimator', () => {
     }
     expect(est.saturationCount).toBe(0);
     expect(est.estimate).toBeGreaterThan(400_000);
-    // Longer stalls: 300 ms every 2 s (measured in Chromium at load 20: an unlimited subscriber's estimate cut to 384 kbps).
-    const long = new BandwidthEstimator({ initial: 3_000_000 });
-    for (let t = 0, n = 0; t < 20_000; t += 10) {
-      for (let k = 0; k < 5; k++) {
-        const stallEnd = Math.floor(t / 2000) * 2000 + 300;
-        pending.push({ sentAt: t, size: 1000, receivedAt: Math.max(t + 20, t % 2000 < 300 ? stallEnd + k * 0.05 : 0), probe: 0, seq: n++ });
-      }
-      // No feedback while the receiver stalls (it comes from the starved process).
-      if (t % 100 === 90 && t % 2000 >= 300) {
-        long.onFeedback(pending.filter((p) => p.receivedAt! <= t), t);
-        pending.splice(0, pending.length, ...pending.filter((p) => p.receivedAt! > t));
-      }
-    }
-    expect(long.saturationCount).toBe(0);
   });
 
   it('20 % random loss (no queue) backs the estimate off; 0 % lets it recover', () => {
