@@ -335,16 +335,19 @@ export class BandwidthEstimator {
 
   /**
    * The rate a probe cluster got through at (bits/s): the lower of its send and receive rates
-   * (libwebrtc's ProbeBitrateEstimator), or null with too few packets reported yet. Then, without
-   * overuse, the delay-based estimate rises to it. The cluster is forgotten.
+   * (libwebrtc's ProbeBitrateEstimator), or null with too few packets reported (fewer than
+   * `minPackets`) or spread over less than `minSendSpanMs` of sending. Then, without overuse, the
+   * delay-based estimate rises to it. The cluster is forgotten.
    */
-  finishProbe(id: number, now: number): number | null {
+  finishProbe(id: number, now: number, expect: { minPackets?: number; minSendSpanMs?: number } = {}): number | null {
     const c = this.#probes.get(id);
     this.#probes.delete(id);
-    if (c === undefined || c.count < 5) return null;
+    if (c === undefined || c.count < Math.max(5, expect.minPackets ?? 0)) return null;
     const sendSpan = c.sentLast - c.sentFirst;
     const recvSpan = c.recvLast - c.recvFirst;
-    if (sendSpan <= 0 || recvSpan <= 0) return null;
+    // Too little of it arrived, or over too short a part of it: a tbf bucket's burst passing at
+    // once, the rest queued or dropped, is no rate (read here once as 310 kbps at a 100 kbps limit).
+    if (sendSpan <= 0 || recvSpan <= 0 || sendSpan < (expect.minSendSpanMs ?? 0)) return null;
     // The last packet's bytes arrive after recvLast's clock started: leave them out of the rate.
     const sendRate = ((c.sentBytes - c.lastRecvSize) * 8 * 1000) / sendSpan;
     const recvRate = ((c.recvBytes - c.lastRecvSize) * 8 * 1000) / recvSpan;

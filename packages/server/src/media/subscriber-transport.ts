@@ -92,6 +92,8 @@ interface Probe {
   pacer: ProbePacer;
   /** Tested whether a video that is off for quality fits again. */
   off: boolean;
+  /** A saturation cut showed while it was sent. */
+  saturated: boolean;
 }
 
 interface Entry {
@@ -302,7 +304,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     // Padding fills what media leaves of the probe rate.
     const paddingRate = Math.max(rate - media, rate * 0.5);
     const pacer = new ProbePacer(paddingRate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS, now, PADDING_PACKET_BYTES);
-    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off };
+    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false };
     this.#probe = probe;
     // The media sent during the probe counts in it too (the measured rate is compared with `rate`).
     this.#sequencer.activeProbe = probe.id;
@@ -311,6 +313,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
       const t = performance.now();
       // The link already shows saturated during the probe: no more padding ahead of the audio.
       const saturated = this.#estimator.lastSaturationAt > probe.startedAt;
+      probe.saturated ||= saturated;
       const due = saturated ? 0 : pacer.packetsDue(t);
       if (due > 0 && !padder.closed) pacer.sent(padder.sendPadding(due, probe.id, t));
       if (this.closed || padder.closed || saturated || pacer.done(t)) {
@@ -328,7 +331,14 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     this.#probe = null;
     if (this.closed) return;
     const now = performance.now();
-    const measured = this.#estimator.finishProbe(probe.id, now);
+    // Stopped by a saturation cut: a failure, whatever its first packets showed. Otherwise most of
+    // its padding must have been reported arrived, over most of its time.
+    const paddingPackets = Math.round(probe.pacer.sentBytes / PADDING_PACKET_BYTES);
+    probe.saturated ||= this.#estimator.lastSaturationAt > probe.startedAt;
+    const measured = probe.saturated
+      ? null
+      : this.#estimator.finishProbe(probe.id, now, { minPackets: Math.round(paddingPackets * 0.8), minSendSpanMs: probe.pacer.durationMs * 0.6 });
+    if (probe.saturated) this.#estimator.finishProbe(probe.id, now, { minPackets: Infinity }); // forgets the cluster
     this.#lastProbeRate = measured;
     this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, measured: measured === null ? null : Math.round(measured), detail: this.#estimator.lastProbeDetail };
     // A success: it showed 85 % of its rate, or at least what the step needs.
