@@ -84,9 +84,12 @@ describe('adaptive quality on an impaired downlink', () => {
       };
       return { weak: of(joined.connectionId), strong: of(subs.find((x) => x.connection.id !== joined.connectionId)!.connection.id) };
     };
+    // The run's figures as they come (printed on one line at the end, or with a failure).
+    const figures: Record<string, number> = {};
     // What the SFU saw, should a wait time out.
     const explain = <T>(p: Promise<T>): Promise<T> =>
       p.catch((err: unknown) => {
+        console.log(`adaptive: figures (incomplete) ${JSON.stringify(figures)}`);
         const video = [...subscriber.subscriptions.values()][0]?.consumers.find((c) => c.kind === 'video');
         console.log(`adaptive: failed: ${JSON.stringify(downlinks())}; publisher layers ${JSON.stringify(video?.producer.getStats().layers ?? null)}`);
         throw err;
@@ -113,6 +116,7 @@ describe('adaptive quality on an impaired downlink', () => {
     const offAt = Date.now();
     const l1 = await explain(waitForLog(weak, (l) => l.some((e) => e.type === 'videoDisabled' && e['reason'] === 'quality'), 'videoDisabled (quality)', 45_000));
     const disabledMs = Date.now() - offAt;
+    figures['videoDisabledMs'] = disabledMs;
     console.log(`adaptive: 100 kbps: videoDisabled ${disabledMs} ms after the limit; events ${JSON.stringify(l1.filter((e) => /video/.test(e.type)).map((e) => e.type))}; ${JSON.stringify(downlinks())}`);
     expect(l1.some((e) => e.type === 'videoDisableWarning')).toBe(true);
     // The warning always comes first.
@@ -121,6 +125,7 @@ describe('adaptive quality on an impaired downlink', () => {
     const audioBefore = (await subStats(weak))[weakKey]!.audioPackets;
     await new Promise((r) => setTimeout(r, 8000));
     const audio: { longestPacketGapMs: number } = await weak.page.evaluate(() => (window as any).stopAudioWatch());
+    figures['audioGapLimitedMs'] = audio.longestPacketGapMs;
     const audioAfter = (await subStats(weak))[weakKey]!.audioPackets;
     console.log(`adaptive: audio at 100 kbps (from the limit on): ${JSON.stringify(audio)}; ${audioAfter - audioBefore} packets in the last 8 s`);
     expect(audioAfter - audioBefore).toBeGreaterThan(200); // 50 packets a second of Opus
@@ -136,6 +141,7 @@ describe('adaptive quality on an impaired downlink', () => {
     const liftedAt = Date.now();
     const l2 = await explain(waitForLog(weak, (l) => l.some((e) => e.type === 'videoEnabled' && e['reason'] === 'quality'), 'videoEnabled (quality)', 120_000));
     const enabledMs = Date.now() - liftedAt;
+    figures['videoEnabledMs'] = enabledMs;
     // The allocator may take the video off again while the estimate settles (seen once under load:
     // videoEnabled, then no frames for 30 s); what must hold is that it comes back and stays.
     const back = await explain(decodesAt(weak, weakKey, (w) => w > 0, 'weak subscriber decoding again', 90_000));

@@ -140,6 +140,29 @@ describe('BandwidthEstimator', () => {
     expect(new BandwidthEstimator().finishProbe(9, 0)).toBeNull(); // unknown cluster
   });
 
+  it('a probe that lost packets without building a queue (a starved receiver dropping from its socket) reads the rate it was sent at; one through a rate limit does not', () => {
+    // 2 Mbps of padding for 400 ms over an idle path; 40 % of the packets lost at random.
+    const lossy = new BandwidthEstimator({ initial: 300_000 });
+    const random = mulberry32(3);
+    const packets: PacketResult[] = [];
+    for (let t = 0, n = 0; t < 400; t += 0.6, n++) packets.push({ sentAt: 1000 + t, size: 300, receivedAt: random() < 0.4 ? null : 1020 + t, probe: 1, seq: n });
+    lossy.onFeedback(packets, 1500);
+    const rate = lossy.finishProbe(1, 1900, { minPackets: packets.length * 0.8, minSendSpanMs: 240 })!;
+    expect(rate).toBeGreaterThan(1_800_000);
+    expect(lossy.estimate).toBeGreaterThan(1_700_000);
+    expect(lossy.saturationCount).toBe(0);
+    // The same probe over a 1 Mbps link with a 300 ms queue: arrivals spread, tail drops; the link's rate.
+    const limited = new BandwidthEstimator({ initial: 300_000 });
+    const link = new Link(1_000_000);
+    limited.onFeedback(packets.map((p) => ({ ...p, receivedAt: link.send(p.sentAt, p.size) })), 1500);
+    const read = limited.finishProbe(1, 1900, { minPackets: packets.length * 0.8, minSendSpanMs: 240 })!;
+    expect(read).toBeLessThan(1_100_000);
+    // Mostly unreported: no rate at all.
+    const sparse = new BandwidthEstimator({ initial: 300_000 });
+    sparse.onFeedback(packets.slice(0, 100), 1500);
+    expect(sparse.finishProbe(1, 1900, { minPackets: packets.length * 0.8 })).toBeNull();
+  });
+
   it('saturation: a 300 kbps sender whose link drops to 100 kbps is cut at once to about 0.85 × what arrives (not after the trendline)', () => {
     const est = new BandwidthEstimator({ initial: 3_000_000 });
     const link = new Link(1_000_000);
