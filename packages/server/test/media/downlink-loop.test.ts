@@ -90,7 +90,7 @@ describe('downlink loop', () => {
           const media = AUDIO + (layer >= 0 ? camera.rates[layer]! : 0);
           const rate = probeRate(wanted!, media, off);
           const duration = off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS;
-          probe = { id: ++probeIds, pacer: new ProbePacer(Math.max(rate - media, rate * 0.5), duration, t, PADDING_PACKET_BYTES), rate, readAt: t + duration + 500, off };
+          probe = { id: ++probeIds, pacer: new ProbePacer(Math.max(rate - (off ? media : media * 0.5), rate * 0.5), duration, t, PADDING_PACKET_BYTES), rate, readAt: t + duration + 500, off };
           probeStarts.push(t);
         }
       }
