@@ -333,7 +333,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     this.#probe = null;
     if (this.closed) return;
     const now = performance.now();
-    // Stopped by a saturation cut: a failure, whatever its first packets showed. Otherwise 80 % of
+    // Stopped by a saturation cut: a failure, whatever its first packets showed. Otherwise 50 % of
     // its padding must have been reported (arrived or lost), sent over at least 30 % of its time
     // (0.6 failed most 200 ms probes after a lift: on a loaded event loop the pacing timer's first
     // slice came late, and the video stayed off 25 s on a free link).
@@ -341,7 +341,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     probe.saturated ||= this.#estimator.lastSaturationAt > probe.startedAt;
     const measured = probe.saturated
       ? null
-      : this.#estimator.finishProbe(probe.id, now, { minPackets: Math.round(paddingPackets * 0.8), minSendSpanMs: probe.pacer.durationMs * 0.3 });
+      : this.#estimator.finishProbe(probe.id, now, { minPackets: Math.round(paddingPackets * 0.5), minSendSpanMs: probe.pacer.durationMs * 0.3 });
     if (probe.saturated) this.#estimator.finishProbe(probe.id, now, { minPackets: Infinity }); // forgets the cluster
     this.#lastProbeRate = measured;
     this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, measured: measured === null ? null : Math.round(measured), detail: this.#estimator.lastProbeDetail };

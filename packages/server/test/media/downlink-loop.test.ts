@@ -62,7 +62,7 @@ describe('downlink loop', () => {
           // As the transport reads it: a saturation cut during it is a failure; most of its padding must have arrived.
           const saturated = est.lastSaturationAt > probe.pacer.startedAt;
           const padding = Math.round(probe.pacer.sentBytes / PADDING_PACKET_BYTES);
-          const measured = saturated ? null : est.finishProbe(probe.id, t, { minPackets: Math.round(padding * 0.8), minSendSpanMs: probe.pacer.durationMs * 0.3 });
+          const measured = saturated ? null : est.finishProbe(probe.id, t, { minPackets: Math.round(padding * 0.5), minSendSpanMs: probe.pacer.durationMs * 0.3 });
           const ok = measured !== null && measured >= probe.rate * 0.85;
           sched.finished(t, probe.pacer.startedAt, ok, probe.off);
           probed = ok;
