@@ -355,6 +355,7 @@ export class BandwidthEstimator {
   finishProbe(id: number, now: number, expect: { minPackets?: number; minSendSpanMs?: number } = {}): number | null {
     const c = this.#probes.get(id);
     const lost = this.#probeLost.get(id) ?? { bytes: 0, count: 0 };
+    this.lastProbeDetail = null; // until this one gives a rate
     this.#probes.delete(id);
     this.#probeLost.delete(id);
     if (c === undefined || c.count < 5 || c.count + lost.count < (expect.minPackets ?? 0)) return null;
