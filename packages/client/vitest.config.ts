@@ -5,7 +5,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // The adaptive-quality acceptance test (Chromium behind tbf in a network namespace) is run on its
     // own (`npm run test:adaptive -w @colloquy/client`): it is not reliable yet on a loaded 2-core
-    // machine (issue 15 is open), and a flaky test in `npm test` would block every landing.
+    // machine (issue 15 is open; at load 10-20 it passed in 5 of the last 8 runs, 4 of 4 on the final
+    // code: the publisher's top layer stalling, and probes read short through a starved receiver,
+    // fail the rest), and a flaky test in `npm test` would block every landing.
     // The same for the publisher audio fallback's (`npm run test:audio-fallback`): the publisher's
     // Chromium behind a tbf uplink, judged by its own bandwidth estimate.
     exclude: [

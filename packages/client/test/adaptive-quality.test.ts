@@ -3,8 +3,11 @@
 // rate limit (packages/testing netem harness). The SFU's downlink estimate (transport-cc feedback
 // from the weak subscriber's browser) puts it on a low layer at 300 kbps while the other keeps
 // 1280 px; at 100 kbps it switches the weak one's video off (videoDisabled, reason quality) while
-// audio goes on (packet gaps measured in the page); lifted, the video returns (videoEnabled). The
-// publisher's top layer keeps flowing throughout. Needs root for the namespace (CI runs as root):
+// audio goes on (packet gaps measured in the page); lifted, the video returns (videoEnabled) and
+// climbs back to 1280 px. The publisher's top layer keeps flowing throughout. It prints the
+// figures of each run on one line ("adaptive: figures"): videoDisabled after the 100 kbps limit,
+// the longest audio packet gap from the limit on (with the video off) and while the video comes
+// back, videoEnabled and 1280 px after the lift. Needs root for the namespace (CI runs as root):
 // without it the test fails, it does not skip.
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
@@ -31,11 +34,12 @@ afterAll(async () => {
   ns?.remove();
 });
 
-/** Waits until the subscriber decodes at `width` with frames rising by 10+. */
-async function decodesAt(p: TestPage, key: string, accept: (width: number) => boolean, what: string, timeoutMs = 30_000): Promise<SubStats> {
+/** Waits until the subscriber decodes at `width` with frames rising by 10+; `reachedAt`: when that width was first seen decoding. */
+async function decodesAt(p: TestPage, key: string, accept: (width: number) => boolean, what: string, timeoutMs = 30_000): Promise<SubStats & { reachedAt: number }> {
   const first = await waitForStats(p, (s) => accept(s[key]?.width ?? 0) && (s[key]?.framesDecoded ?? 0) > 0, what, timeoutMs);
+  const reachedAt = Date.now();
   const n = first[key]!.framesDecoded;
-  return (await waitForStats(p, (s) => accept(s[key]?.width ?? 0) && s[key]!.framesDecoded >= n + 10, `${what} (frames rising)`, timeoutMs))[key]!;
+  return { ...(await waitForStats(p, (s) => accept(s[key]?.width ?? 0) && s[key]!.framesDecoded >= n + 10, `${what} (frames rising)`, timeoutMs))[key]!, reachedAt };
 }
 
 /** Bytes the publisher's top layer (rid f) has sent. */
@@ -71,9 +75,6 @@ describe('adaptive quality on an impaired downlink', () => {
     await weak.page.waitForFunction((id) => (window as any).streams.has(id), streamId);
     await weak.page.evaluate((id) => (window as any).subscribeTo(id, {}), streamId!);
     const weakKey = streamId!;
-    await decodesAt(strongPage, strong, (w) => w === 1280, 'strong subscriber at 1280', 60_000);
-    // Unlimited, the weak one gets the top layer too (after a probe, if a false alarm lowered it).
-    await decodesAt(weak, weakKey, (w) => w === 1280, 'weak subscriber at 1280 before the limit', 60_000);
     const downlinks = (): { weak: Record<string, unknown>; strong: Record<string, unknown> } => {
       const subs = [...subscriber.subscriptions.values()];
       const of = (conn: string): Record<string, unknown> => {
@@ -83,48 +84,81 @@ describe('adaptive quality on an impaired downlink', () => {
       };
       return { weak: of(joined.connectionId), strong: of(subs.find((x) => x.connection.id !== joined.connectionId)!.connection.id) };
     };
+    // The run's figures as they come (printed on one line at the end, or with a failure).
+    const figures: Record<string, number> = {};
+    // What the SFU saw, should a wait time out.
+    const explain = <T>(p: Promise<T>): Promise<T> =>
+      p.catch((err: unknown) => {
+        console.log(`adaptive: figures (incomplete) ${JSON.stringify(figures)}`);
+        const video = [...subscriber.subscriptions.values()][0]?.consumers.find((c) => c.kind === 'video');
+        console.log(`adaptive: failed: ${JSON.stringify(downlinks())}; publisher layers ${JSON.stringify(video?.producer.getStats().layers ?? null)}`);
+        throw err;
+      });
+    await explain(decodesAt(strongPage, strong, (w) => w === 1280, 'strong subscriber at 1280', 60_000));
+    // Unlimited, the weak one gets the top layer too (after a probe, if a false alarm lowered it).
+    await explain(decodesAt(weak, weakKey, (w) => w === 1280, 'weak subscriber at 1280 before the limit', 60_000));
     console.log(`adaptive: before the limit ${JSON.stringify(downlinks())}`);
 
     // 300 kbps towards the weak subscriber: it settles on the lowest layer (320 px); the other keeps 1280.
     ns.impair('down', { rateKbps: 300 });
     const limitedAt = Date.now();
-    const low = await decodesAt(weak, weakKey, (w) => w > 0 && w <= 640, 'weak subscriber on a low layer at 300 kbps', 45_000);
+    const low = await explain(decodesAt(weak, weakKey, (w) => w > 0 && w <= 640, 'weak subscriber on a low layer at 300 kbps', 45_000));
     expect(downlinks().weak['cap']).toBeLessThan(2);
     const settleMs = Date.now() - limitedAt;
-    const strongStats = await decodesAt(strongPage, strong, (w) => w === 1280, 'strong subscriber still at 1280');
+    const strongStats = await explain(decodesAt(strongPage, strong, (w) => w === 1280, 'strong subscriber still at 1280'));
     console.log(`adaptive: 300 kbps: weak decodes ${low.width} px ${settleMs} ms after the limit; strong ${strongStats.width} px; ${JSON.stringify(downlinks())}`);
     expect(low.width).toBeLessThanOrEqual(640);
 
     // 100 kbps: not even the lowest layer fits; the SFU warns, then switches the video off; audio goes on.
     await weak.page.evaluate((key) => (window as any).watchAudio(key), weakKey);
     const topBefore = await topLayerBytes(pub);
+    // Only events from here on count (at 300 kbps the video may have gone off and on already);
+    // if it is off at this moment, the figure is 0.
+    const logged100 = (await log(weak)).length;
+    const offAlready = downlinks().weak['off'] === true;
     ns.impair('down', { rateKbps: 100 });
     const offAt = Date.now();
-    const l1 = await waitForLog(weak, (l) => l.some((e) => e.type === 'videoDisabled' && e['reason'] === 'quality'), 'videoDisabled (quality)', 45_000);
-    console.log(`adaptive: 100 kbps: videoDisabled ${Date.now() - offAt} ms after the limit; events ${JSON.stringify(l1.filter((e) => /video/.test(e.type)).map((e) => e.type))}; ${JSON.stringify(downlinks())}`);
+    const l1 = await explain(waitForLog(weak, (l) => offAlready || l.slice(logged100).some((e) => e.type === 'videoDisabled' && e['reason'] === 'quality'), 'videoDisabled (quality)', 45_000));
+    const disabledMs = offAlready ? 0 : Date.now() - offAt;
+    figures['videoDisabledMs'] = disabledMs;
+    console.log(`adaptive: 100 kbps: videoDisabled ${disabledMs} ms after the limit; events ${JSON.stringify(l1.filter((e) => /video/.test(e.type)).map((e) => e.type))}; ${JSON.stringify(downlinks())}`);
     expect(l1.some((e) => e.type === 'videoDisableWarning')).toBe(true);
+    // The warning always comes first.
+    expect(l1.findIndex((e) => e.type === 'videoDisableWarning')).toBeLessThan(l1.findIndex((e) => e.type === 'videoDisabled'));
     // Audio for 8 s more with the video off: packets keep arriving.
     const audioBefore = (await subStats(weak))[weakKey]!.audioPackets;
     await new Promise((r) => setTimeout(r, 8000));
-    const audio = await weak.page.evaluate(() => (window as any).stopAudioWatch());
+    const audio: { longestPacketGapMs: number } = await weak.page.evaluate(() => (window as any).stopAudioWatch());
+    figures['audioGapLimitedMs'] = audio.longestPacketGapMs;
     const audioAfter = (await subStats(weak))[weakKey]!.audioPackets;
     console.log(`adaptive: audio at 100 kbps (from the limit on): ${JSON.stringify(audio)}; ${audioAfter - audioBefore} packets in the last 8 s`);
     expect(audioAfter - audioBefore).toBeGreaterThan(200); // 50 packets a second of Opus
     // The publisher's uplink is untouched: its top layer kept flowing for the strong subscriber.
     expect(await topLayerBytes(pub)).toBeGreaterThan(topBefore + 200_000);
-    await decodesAt(strongPage, strong, (w) => w === 1280, 'strong subscriber at 1280 during the weak one’s fallback');
+    await explain(decodesAt(strongPage, strong, (w) => w === 1280, 'strong subscriber at 1280 during the weak one’s fallback'));
 
-    // Lifted: the video comes back by itself.
+    // Lifted: the video comes back by itself. With only audio flowing, only a padding probe can
+    // show that the link carries video again: while the video is off the SFU probes every 2.5 s,
+    // then climbs a layer at a time, each step after a probe.
+    await weak.page.evaluate((key) => (window as any).watchAudio(key), weakKey);
+    const loggedLift = (await log(weak)).length;
     ns.impair('down', {});
     const liftedAt = Date.now();
-    // Slow: with only audio flowing, only a padding probe can show that the link carries video
-    // again, and probes that fail back off (measured here under load: 38 to 60+ s).
-    const l2 = await waitForLog(weak, (l) => l.some((e) => e.type === 'videoEnabled' && e['reason'] === 'quality'), 'videoEnabled (quality)', 120_000);
+    const l2 = await explain(waitForLog(weak, (l) => l.slice(loggedLift).some((e) => e.type === 'videoEnabled' && e['reason'] === 'quality'), 'videoEnabled (quality) after the lift', 120_000));
+    const enabledMs = Date.now() - liftedAt;
+    figures['videoEnabledMs'] = enabledMs;
     // The allocator may take the video off again while the estimate settles (seen once under load:
     // videoEnabled, then no frames for 30 s); what must hold is that it comes back and stays.
-    const back = await decodesAt(weak, weakKey, (w) => w > 0, 'weak subscriber decoding again', 90_000);
+    const back = await explain(decodesAt(weak, weakKey, (w) => w > 0, 'weak subscriber decoding again', 90_000));
     console.log(`adaptive: lifted: videoEnabled ${Date.now() - liftedAt} ms after; decoding ${back.width} px; events ${JSON.stringify(l2.filter((e) => /video/.test(e.type)).map((e) => e.type))}; ${JSON.stringify(downlinks())}`);
     expect(l2.some((e) => e.type === 'videoDisableWarningLifted')).toBe(true);
+    // And back to the top layer (the strong subscriber keeps it flowing at the publisher).
+    const top = await explain(decodesAt(weak, weakKey, (w) => w === 1280, 'weak subscriber back at 1280', 90_000));
+    const topMs = top.reachedAt - liftedAt;
+    const recovery: { longestPacketGapMs: number } = await weak.page.evaluate(() => (window as any).stopAudioWatch());
+    console.log(
+      `adaptive: figures videoDisabled ${disabledMs} ms; audio gap (limit on) ${audio.longestPacketGapMs} ms; videoEnabled ${enabledMs} ms; 1280 px ${topMs} ms; audio gap (recovery) ${recovery.longestPacketGapMs} ms; ${JSON.stringify(downlinks())}`,
+    );
     expect((await log(weak)).filter((e) => e.type === 'videoDisabled').every((e) => e['reason'] === 'quality')).toBe(true);
     await weak.page.close();
   }, 330_000);

@@ -1,10 +1,14 @@
 // The downlink allocator of one subscriber connection: shares its bandwidth estimate across the
 // streams it carries (audio first, then screen share video, then cameras) and picks each video's
 // spatial layer: the best one that fits what is left, never above the subscriber's preferred
-// layer. Down at once; up only once the estimate has held for UP_HOLD_MS. When even the lowest
-// layer does not fit, a warning first, then, held for OFF_HOLD_MS, video off (OpenTok's audio
-// fallback, where the stream allows it), and back on (the warning lifted) once the lowest layer
-// has fitted for ON_HOLD_MS. Pure logic on numbers: the subscriber transport feeds it and applies the result.
+// layer. Down at once; up once the estimate has held for UP_HOLD_MS, or at once when a probe has
+// just shown that the step fits. When even the lowest layer does not fit, a warning first, then,
+// held for OFF_HOLD_MS, video off (OpenTok's audio fallback, where the stream allows it); when
+// what is left is far below the lowest layer (under OFF_NOW_FACTOR of its need: the link is
+// clearly gone, and every moment of video queued at the bottleneck delays the audio behind it),
+// the warning and video off in the same round. Back on (the warning lifted) once the lowest
+// layer has fitted for ON_HOLD_MS, or at once after a probe showed it fits. Pure logic on
+// numbers: the subscriber transport feeds it and applies the result.
 
 /** One video stream the connection carries, as the allocator sees it. */
 export interface VideoSlot {
@@ -33,6 +37,8 @@ export const HEADROOM = 1.15;
 /** Warn below this multiple of what the lowest layer needs; lift the warning above LIFT. */
 const WARN_FACTOR = 1.5;
 const LIFT_FACTOR = 2;
+/** Video off at once (no hold) when what is left for it is below this share of the lowest layer's need. */
+export const OFF_NOW_FACTOR = 0.3;
 
 interface SlotState {
   /** The highest layer the bandwidth has been confirmed to carry (-1: none, video off). */
@@ -53,9 +59,10 @@ export class DownlinkAllocator {
 
   /**
    * One allocation round. `estimate` and `audio` in bits/s; `videos` in the connection's order
-   * (the same each round). Returns a decision per video, in that order.
+   * (the same each round). `probed`: a probe has just shown the estimate (it tested the next
+   * step), so a step up or back on needs no hold. Returns a decision per video, in that order.
    */
-  update(now: number, estimate: number, audio: number, videos: readonly VideoSlot[]): VideoDecision[] {
+  update(now: number, estimate: number, audio: number, videos: readonly VideoSlot[], probed = false): VideoDecision[] {
     while (this.#states.length < videos.length) this.#states.push({ allowed: Infinity, wasOff: false, recovered: false, warning: false, upSince: null, lowSince: null });
     this.#states.length = videos.length;
     let budget = estimate - audio;
@@ -81,7 +88,7 @@ export class DownlinkAllocator {
         state.lowSince ??= now;
         state.upSince = null;
         if (state.allowed > 0) state.allowed = 0;
-        if (video.fallback && state.allowed === 0 && now - state.lowSince >= OFF_HOLD_MS) state.allowed = -1;
+        if (video.fallback && state.allowed === 0 && (now - state.lowSince >= OFF_HOLD_MS || budget < need(0) * OFF_NOW_FACTOR)) state.allowed = -1;
       } else {
         state.lowSince = null;
         if (fit < state.allowed) {
@@ -89,7 +96,7 @@ export class DownlinkAllocator {
           state.upSince = null;
         } else if (fit > state.allowed) {
           state.upSince ??= now;
-          if (now - state.upSince >= (state.allowed < 0 ? ON_HOLD_MS : UP_HOLD_MS)) {
+          if (probed || now - state.upSince >= (state.allowed < 0 ? ON_HOLD_MS : UP_HOLD_MS)) {
             state.allowed = fit;
             state.upSince = null;
           }

@@ -12,6 +12,12 @@
 //   (an estimate is only as good as what was sent to test it: probes raise that, see below).
 // - Loss-based bound: above 10 % loss over a feedback window it backs off by half the loss; below
 //   2 % it climbs back 8 % a second. The estimate is the lower of the two.
+// - Saturation: a bottleneck queue filling (a tbf rate limit, a home router) shows as what
+//   arrives coming in well below the rate it was sent at, before the trendline has gathered
+//   its 20 groups and crossed its adaptive threshold (measured: 5 to 30 s at a 100 kbps limit
+//   on a loaded machine). When, over the last SATURATION_WINDOW_MS of sending, the arrival rate
+//   stayed under SATURATION_RATIO of the send rate for SATURATION_HOLD_MS, the estimate drops
+//   at once to 0.85 × that arrival rate (what the bottleneck demonstrably drains).
 // - Probes: packets sent as a probe cluster (everything sent during a probe: the media, topped up
 //   with padding to a target rate) report the rate at which they arrived; without overuse, the
 //   estimate may jump to that rate at once (the way an SFU finds out that a better layer fits
@@ -27,6 +33,8 @@ export interface PacketResult {
   receivedAt: number | null;
   /** The probe cluster it belonged to (> 0), or 0 for media. */
   probe: number;
+  /** Its transport-wide sequence number, when known: a packet reported lost, then received late, counts once. */
+  seq?: number;
 }
 
 export type BandwidthUsage = 'normal' | 'overusing' | 'underusing';
@@ -62,6 +70,15 @@ const SHORTFALL_RATIO = 0.75;
 const LOSS_SHORTFALL_RATIO = 0.9;
 const SHORTFALL_WINDOW_MS = 1000;
 const DECREASE_INTERVAL_MS = 300;
+/** Saturation: the span of sending judged, the arrival/send ratio below which it counts, and how long it must last. */
+const SATURATION_WINDOW_MS = 500;
+const SATURATION_RATIO = 0.7;
+const SATURATION_HOLD_MS = 150;
+const SATURATION_MIN_PACKETS = 10;
+/** The latest arrivals that show the bottleneck's drain rate. */
+const SATURATION_DRAIN_MS = 250;
+/** A probe's arrivals spread over no more than this multiple of its send span: no queue built. */
+const NO_QUEUE_SPAN_RATIO = 1.1;
 /**
  * Loss is not judged in the first seconds: a browser reports the packets that reached it before
  * its streams were set up as lost (measured: 4 of the first 9 in Chromium's first feedback).
@@ -111,8 +128,18 @@ export class BandwidthEstimator {
   /** The packets reported over the last SHORTFALL_WINDOW_MS of sending. */
   #window: PacketResult[] = [];
   #firstFeedbackAt: number | null = null;
+  /** Since when what arrives has been saturated (our clock), or null. */
+  #saturatedSince: number | null = null;
+  readonly #windowLost = new Map<number, PacketResult>();
+  #saturationCount = 0;
+  #lastSaturationCut = -Infinity;
   // Probe clusters: per id, sent and received bytes and their first/last times.
+  /** Per probe cluster, the packets reported lost. */
+  readonly #probeLost = new Map<number, { bytes: number; count: number }>();
   readonly #probes = new Map<number, { sentFirst: number; sentLast: number; sentBytes: number; recvFirst: number; recvLast: number; recvBytes: number; lastRecvSize: number; count: number }>();
+
+  /** What the last probe read showed (for stats and logs). */
+  lastProbeDetail: { sendRate: number; recvRate: number; packets: number; lost: number; sendSpan: number; recvSpan: number } | null = null;
 
   constructor(options: BandwidthEstimatorOptions = {}) {
     this.min = options.min ?? 30_000;
@@ -147,7 +174,17 @@ export class BandwidthEstimator {
     return this.#overuseCount;
   }
 
-  /** When the estimate last dropped because of overuse (performance.now() ms), or -Infinity. */
+  /** Saturation cuts so far (the queue at the bottleneck seen filling; each one a decrease). */
+  get saturationCount(): number {
+    return this.#saturationCount;
+  }
+
+  /** When the estimate last dropped because the link was saturated (performance.now() ms), or -Infinity. */
+  get lastSaturationAt(): number {
+    return this.#lastSaturationCut;
+  }
+
+  /** When the estimate last dropped because of overuse or saturation (performance.now() ms), or -Infinity. */
   get lastDecreaseAt(): number {
     return this.#lastDecrease;
   }
@@ -160,19 +197,128 @@ export class BandwidthEstimator {
     this.#firstFeedbackAt ??= now;
     let lost = 0;
     for (const p of packets) {
-      this.#window.push(p);
       if (p.receivedAt === null) {
         lost++;
+        if (p.probe > 0) {
+          const l = this.#probeLost.get(p.probe) ?? { bytes: 0, count: 0 };
+          l.bytes += p.size;
+          l.count++;
+          this.#probeLost.set(p.probe, l);
+        }
+        const copy = { ...p };
+        this.#window.push(copy);
+        if (p.seq !== undefined) this.#windowLost.set(p.seq, copy);
         continue;
       }
+      const late = p.seq === undefined ? undefined : this.#windowLost.get(p.seq);
+      if (late !== undefined) {
+        // Reported lost before, received after all: the earlier report no longer counts.
+        late.size = 0;
+        this.#windowLost.delete(p.seq!);
+      }
+      this.#window.push(p);
       this.#addAcked(p.receivedAt, p.size);
       if (p.probe > 0) this.#addProbe(p);
       this.#addToGroup(p.sentAt, p.receivedAt, now);
     }
     const newest = this.#window.length > 0 ? this.#window[this.#window.length - 1]!.sentAt : 0;
-    while (this.#window.length > 0 && newest - this.#window[0]!.sentAt > SHORTFALL_WINDOW_MS) this.#window.shift();
+    while (this.#window.length > 0 && newest - this.#window[0]!.sentAt > SHORTFALL_WINDOW_MS) {
+      const old = this.#window.shift()!;
+      if (old.receivedAt === null && old.seq !== undefined) this.#windowLost.delete(old.seq);
+    }
     this.#updateLoss(packets.length, lost, now);
+    this.#checkSaturation(now);
     this.#updateRate(now);
+  }
+
+  /**
+   * The arrival rate and send rate (bits/s) of the packets reported over the last `windowMs` of
+   * sending, or null with too few of them. Lost packets count as sent, not as arrived; the
+   * arrival rate is taken over the longer of the two spans (a burst delivered late is no gain).
+   */
+  recentRates(windowMs = SATURATION_WINDOW_MS): { sent: number; received: number; sendSpan: number; recvSpan: number } | null {
+    const w = this.#window;
+    // Up to the newest packet that arrived: a loss reported ahead of the arrivals before it (a
+    // feedback sent while earlier packets still queue) would otherwise crowd them out.
+    let end = w.length - 1;
+    while (end >= 0 && w[end]!.receivedAt === null) end--;
+    if (end < 0) return null;
+    const newest = w[end]!.sentAt;
+    let sent = 0;
+    let received = 0;
+    let count = 0;
+    let firstSent = Infinity;
+    let firstArrival = Infinity;
+    let lastArrival = -Infinity;
+    for (let i = end; i >= 0; i--) {
+      const p = w[i]!;
+      // Only what was sent since the last saturation cut: the queue the sender built before it
+      // still drains meanwhile, and judged again it would cut to what is sent now, not to the link.
+      if (newest - p.sentAt > windowMs || p.sentAt < this.#lastSaturationCut) break;
+      count++;
+      sent += p.size;
+      firstSent = p.sentAt;
+      if (p.receivedAt === null) continue;
+      received += p.size;
+      firstArrival = Math.min(firstArrival, p.receivedAt);
+      lastArrival = Math.max(lastArrival, p.receivedAt);
+    }
+    const sendSpan = newest - firstSent;
+    if (count < SATURATION_MIN_PACKETS || sendSpan < windowMs * 0.6) return null;
+    const recvSpan = received === 0 ? sendSpan : lastArrival - firstArrival;
+    return { sent: (sent * 8000) / sendSpan, received: (received * 8000) / Math.max(sendSpan, recvSpan), sendSpan, recvSpan };
+  }
+
+  /** Bits/s that arrived over the last `spanMs` of arrivals (by the receiver's clock), or null with too few. */
+  #recentArrivalRate(spanMs: number): number | null {
+    const w = this.#window;
+    let last = -Infinity;
+    for (const p of w) if (p.receivedAt !== null && p.receivedAt > last) last = p.receivedAt;
+    let bytes = 0;
+    let count = 0;
+    let first = Infinity;
+    let firstSize = 0;
+    for (const p of w) {
+      if (p.receivedAt === null || last - p.receivedAt > spanMs) continue;
+      if (p.receivedAt < first) {
+        first = p.receivedAt;
+        firstSize = p.size;
+      }
+      bytes += p.size;
+      count++;
+    }
+    if (count < 3 || last - first < spanMs / 2) return null;
+    // The first packet's bytes came in before the span began.
+    return ((bytes - firstSize) * 8000) / (last - first);
+  }
+
+  /** The saturation cut: at once to 0.85 × the arrival rate once it has stayed well below the send rate. */
+  #checkSaturation(now: number): void {
+    const rates = now - (this.#firstFeedbackAt ?? now) < LOSS_WARMUP_MS ? null : this.recentRates();
+    // The latest arrivals must be slow too: a bottleneck never delivers faster than its rate,
+    // while a receiver starved of CPU (its network thread held up for a few hundred ms, then
+    // taking in the backlog at once) reports a long arrival span ending in a burst.
+    const drain = rates === null ? null : this.#recentArrivalRate(SATURATION_DRAIN_MS);
+    // And a queue must be building (arrivals spread out over longer than the sending): losses
+    // alone, with no queue, are no bottleneck's (a starved receiver dropping from its socket);
+    // the loss-based bound deals with them.
+    if (rates === null || drain === null || rates.received >= SATURATION_RATIO * rates.sent || drain >= SATURATION_RATIO * rates.sent || rates.recvSpan < rates.sendSpan * NO_QUEUE_SPAN_RATIO) {
+      this.#saturatedSince = null;
+      return;
+    }
+    this.#saturatedSince ??= now;
+    // Its own interval: a trendline decrease just before (at most halving) must not hold it off.
+    if (now - this.#saturatedSince < SATURATION_HOLD_MS || now - this.#lastSaturationCut < DECREASE_INTERVAL_MS) return;
+    // Cut to what the bottleneck drains now: the arrival rate of the latest arrivals (a standing
+    // queue delivers at the link's rate), when lower than the window's, which still counts
+    // packets from before the queue built up.
+    const target = BETA * Math.min(rates.received, drain);
+    if (target >= this.estimate) return; // already below what gets through
+    this.#delayBased = clamp(target, this.min, this.max);
+    if (this.#lossBased < Infinity) this.#lossBased = Math.max(this.min, Math.min(this.#lossBased, target));
+    this.#lastDecrease = now;
+    this.#lastSaturationCut = now;
+    this.#saturationCount++;
   }
 
   #addAcked(at: number, size: number): void {
@@ -202,20 +348,32 @@ export class BandwidthEstimator {
 
   /**
    * The rate a probe cluster got through at (bits/s): the lower of its send and receive rates
-   * (libwebrtc's ProbeBitrateEstimator), or null with too few packets reported yet. Then, without
-   * overuse, the delay-based estimate rises to it. The cluster is forgotten.
+   * (libwebrtc's ProbeBitrateEstimator), or null with too few packets reported (fewer than
+   * `minPackets`) or spread over less than `minSendSpanMs` of sending. Then, without overuse, the
+   * delay-based estimate rises to it. The cluster is forgotten.
    */
-  finishProbe(id: number, now: number): number | null {
+  finishProbe(id: number, now: number, expect: { minPackets?: number; minSendSpanMs?: number } = {}): number | null {
     const c = this.#probes.get(id);
+    const lost = this.#probeLost.get(id) ?? { bytes: 0, count: 0 };
+    this.lastProbeDetail = null; // until this one gives a rate
     this.#probes.delete(id);
-    if (c === undefined || c.count < 5) return null;
+    this.#probeLost.delete(id);
+    if (c === undefined || c.count < 5 || c.count + lost.count < (expect.minPackets ?? 0)) return null;
     const sendSpan = c.sentLast - c.sentFirst;
     const recvSpan = c.recvLast - c.recvFirst;
-    if (sendSpan <= 0 || recvSpan <= 0) return null;
+    // Too little of it arrived, or over too short a part of it: a tbf bucket's burst passing at
+    // once, the rest queued or dropped, is no rate (read here once as 310 kbps at a 100 kbps limit).
+    if (sendSpan <= 0 || recvSpan <= 0 || sendSpan < (expect.minSendSpanMs ?? 0)) return null;
     // The last packet's bytes arrive after recvLast's clock started: leave them out of the rate.
     const sendRate = ((c.sentBytes - c.lastRecvSize) * 8 * 1000) / sendSpan;
     const recvRate = ((c.recvBytes - c.lastRecvSize) * 8 * 1000) / recvSpan;
-    const rate = Math.min(sendRate, recvRate);
+    let rate = Math.min(sendRate, recvRate);
+    // Lost, yet no queue built (what arrived came in over no longer than it was sent): the path
+    // had the rate, the losses were not for want of it (a receiver starved of CPU dropped from
+    // its socket a third to a half of 700–2200 kbps probes, measured in Chromium at load 10–20,
+    // and the top layer never came back). A bottleneck shows its queue: arrivals spread out.
+    if (lost.count > 0 && recvSpan <= sendSpan * NO_QUEUE_SPAN_RATIO) rate = Math.max(rate, ((c.sentBytes + lost.bytes - c.lastRecvSize) * 8 * 1000) / sendSpan);
+    this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
     if (this.#usage !== 'overusing' && now - this.#lastDecrease > 1000) {
       this.#delayBased = clamp(Math.max(this.#delayBased, 0.95 * rate), this.min, this.max);
       if (this.#lossBased < this.#delayBased) this.#lossBased = Math.max(this.#lossBased, 0.95 * rate);

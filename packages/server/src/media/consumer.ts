@@ -50,6 +50,8 @@ const PADDING = (() => {
   b[254] = 255;
   return b;
 })();
+/** One padding packet as the estimator counts it (its payload and the overhead). */
+export const PADDING_PACKET_BYTES = PADDING.length + PACKET_OVERHEAD;
 
 /** What a consumer needs to put bytes on its subscriber's wire: werift's SRTP transport. */
 export interface RtpSink {
@@ -158,6 +160,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   #bytesSent = 0;
   #nackCount = 0;
   #retransmitted = 0;
+  #nacksHeld = 0;
+  /** No NACK answers before this (performance.now() ms): the downlink is saturated, audio comes first. */
+  #retransmitHoldUntil = 0;
   #pliCount = 0;
   #firCount = 0;
   #packetsLost = 0;
@@ -292,6 +297,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.#bandwidthLayer = capped;
     const off = capped < 0;
     if (off !== this.#qualityDisabled) {
+      // OpenTok's order: a videoDisableWarning always comes before videoDisabled.
+      if (off && !this.#qualityWarning) this.setQualityWarning(true);
       this.#qualityDisabled = off;
       this.producer.updateLayerDemand();
       if (off) this.#keyFrameWanted = false;
@@ -505,10 +512,31 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     }
   }
 
+  /**
+   * @internal No NACK answers until `until` (performance.now() ms): the subscriber transport holds
+   * them while its downlink is saturated, so that retransmitted video does not queue ahead of the
+   * audio at the bottleneck (the allocator is stepping the video down meanwhile; the new layer
+   * starts on a keyframe anyway).
+   */
+  holdRetransmissions(until: number): void {
+    this.#retransmitHoldUntil = Math.max(this.#retransmitHoldUntil, until);
+  }
+
+  /** NACKs left unanswered: the video was off for quality, or retransmissions were held. */
+  get nacksHeld(): number {
+    return this.#nacksHeld;
+  }
+
   #answerNack(lost: number[]): void {
     const sink = this.#sink;
     if (sink === null || this.kind !== 'video') return;
     this.#nackCount++;
+    // Video off for quality: its lost packets are of no use (it restarts from a keyframe), and
+    // sending them would take the little the link carries from the audio.
+    if (this.#qualityDisabled || performance.now() < this.#retransmitHoldUntil) {
+      this.#nacksHeld++;
+      return;
+    }
     for (const seq of lost) {
       const header = this.#history.header(seq);
       const payload = this.#history.payload(seq);

@@ -4,7 +4,8 @@
 // carries a transport-wide sequence number; the browser's transport feedback drives this
 // connection's downlink estimate (bandwidth-estimator.ts), which the allocator (allocator.ts)
 // shares across its streams, choosing each video's layer or switching it off, with padding
-// probes on RTX to find out whether more fits before switching up.
+// probes on RTX to find out whether more fits before switching up (and, while a video is off for
+// quality, every PROBE_OFF_INTERVAL_MS, so that it comes back within seconds of the link).
 
 import { randomUUID } from 'node:crypto';
 import { RtcpTransportLayerFeedback, TransportWideCC, type RTCDtlsTransport, type RTCRtpTransceiver, type RtcpPacket, type RtpHeader } from 'werift';
@@ -13,7 +14,8 @@ import { BandwidthEstimator, type BandwidthUsage } from './bandwidth-estimator.j
 import { TransportWideSequencer } from './transport-feedback.js';
 import { ColloquyError, conflict, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { Consumer, type RtpSink } from './consumer.js';
+import { Consumer, PADDING_PACKET_BYTES, type RtpSink } from './consumer.js';
+import { probeRate, ProbePacer, ProbeScheduler } from './probe-pacer.js';
 import { createSubscriberPeer, opusCodec, rtxCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
 import type { Producer } from './producer.js';
 import { PeerTransport } from './peer-transport.js';
@@ -47,15 +49,20 @@ export const INITIAL_DOWNLINK_ESTIMATE = 3_000_000;
 const ALLOCATE_INTERVAL_MS = 250;
 /** Probe padding is paced in slices of this length. */
 const PROBE_SLICE_MS = 20;
-const PROBE_DURATION_MS = 400;
-/** A padding packet as the estimator counts it (255 bytes of padding and the header). */
-const PADDING_PACKET_BYTES = 295;
+export const PROBE_DURATION_MS = 400;
+/**
+ * A probe while a video is off for quality is shorter: on a link that still cannot carry the
+ * video, the probe's excess over the link queues at the bottleneck ahead of the audio, and a
+ * queue that overflows drops audio packets. At 100 kbps with a 300 ms queue (3.75 kB), 200 ms of
+ * 1.1 × the lowest layer and audio (245 kbps) leaves 3.6 kB queued: no drop (250 ms dropped
+ * audio in the simulation, downlink-loop.test.ts). Still 16+ packets for the rate to be read, and
+ * long enough that a tbf bucket's burst (3.2 kB at 100 kbps) does not pass for the link's rate.
+ */
+export const PROBE_OFF_DURATION_MS = 200;
 /** Feedback for a probe's last packets comes within this; then its rate is read. */
 const PROBE_SETTLE_MS = 500;
-const PROBE_MIN_INTERVAL_MS = 2000;
-const PROBE_MAX_INTERVAL_MS = 16_000;
-/** No probe this soon after an overuse. */
-const PROBE_AFTER_OVERUSE_MS = 1500;
+/** Video retransmissions are held this long after the estimate fell because the link was saturated (audio first). */
+const RETRANSMIT_HOLD_MS = 1000;
 /** What an audio stream is counted at before it is measured (Opus at OpenTok's default 40 kbps, plus headers). */
 const AUDIO_RATE = 50_000;
 
@@ -66,16 +73,27 @@ export interface DownlinkStats {
   usage: BandwidthUsage;
   lossFraction: number;
   overuses: number;
+  /** Saturation cuts (the bottleneck's queue seen filling). */
+  saturations: number;
   probes: number;
   probesSucceeded: number;
   lastProbeRate: number | null;
+  /** The last probe read: the rate it tested, its padding (bytes), and the rate it measured (bits/s). */
+  lastProbe: { target: number; paddingBytes: number; measured: number | null; detail: BandwidthEstimator['lastProbeDetail'] } | null;
 }
 
 interface Probe {
   id: number;
   rate: number;
+  /** What the step it tests needs (bits/s). */
+  wanted: number;
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
+  pacer: ProbePacer;
+  /** Tested whether a video that is off for quality fits again. */
+  off: boolean;
+  /** A saturation cut showed while it was sent. */
+  saturated: boolean;
 }
 
 interface Entry {
@@ -99,8 +117,9 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
   #probeIds = 0;
   #probesSucceeded = 0;
   #lastProbeRate: number | null = null;
-  #nextProbeAt = 0;
-  #probeInterval = PROBE_MIN_INTERVAL_MS;
+  #lastProbe: DownlinkStats['lastProbe'] = null;
+  readonly #probes = new ProbeScheduler();
+  #lastSaturationSeen = -Infinity;
 
   constructor(options: SubscriberTransportOptions) {
     super({ id: options.id, pc: createSubscriberPeer(options.ice), srtp: options.srtp, logger: options.logger });
@@ -231,11 +250,21 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
   #onTransportFeedback(feedback: TransportWideCC): void {
     if (this.closed) return;
     const results = this.#sequencer.results(feedback);
-    if (results.length > 0) this.#estimator.onFeedback(results, performance.now());
+    if (results.length === 0) return;
+    const now = performance.now();
+    this.#estimator.onFeedback(results, now);
+    const saturatedAt = this.#estimator.lastSaturationAt;
+    if (saturatedAt !== this.#lastSaturationSeen) {
+      // The link is saturated: no video retransmissions for a while, and the allocator steps
+      // down (or switches off) now rather than at its next round, so the queue drains sooner.
+      this.#lastSaturationSeen = saturatedAt;
+      for (const { consumer } of this.#entries) if (consumer.kind === 'video') consumer.holdRetransmissions(now + RETRANSMIT_HOLD_MS);
+      this.#allocate(now);
+    }
   }
 
   /** Shares the estimate: audio first, then each video's layer (or off); then maybe a probe. */
-  #allocate(now: number): void {
+  #allocate(now: number, probed = false): void {
     if (this.closed || this.#sink === null) return;
     let audio = 0;
     const videos: Consumer[] = [];
@@ -247,40 +276,49 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     if (videos.length === 0) return;
     const slots: VideoSlot[] = videos.map((c) => ({ rates: layerRates(c.producer), preferred: c.preferredLayer, screen: c.screenShare, fallback: c.audioFallback }));
     const estimate = this.#estimator.estimate;
-    const decisions = this.#allocator.update(now, estimate, audio, slots);
+    const decisions = this.#allocator.update(now, estimate, audio, slots, probed);
     videos.forEach((consumer, i) => {
-      consumer.setBandwidthLayer(decisions[i]!.layer);
-      consumer.setQualityWarning(decisions[i]!.warning);
+      const { layer, warning } = decisions[i]!;
+      // A warning before the video goes off; the video back on before the warning is lifted.
+      if (warning) consumer.setQualityWarning(true);
+      consumer.setBandwidthLayer(layer);
+      if (!warning) consumer.setQualityWarning(false);
     });
     this.#maybeProbe(now, DownlinkAllocator.nextStep(audio, slots, decisions), videos);
   }
 
   /**
-   * A probe when more is wanted than the estimate holds: padding on a video's RTX at the rate the
-   * next step needs, for PROBE_DURATION_MS, then its measured rate may raise the estimate. Not
-   * soon after an overuse; a probe that shows less than it tested doubles the wait for the next.
+   * A probe when more is wanted than the estimate holds: padding on a video's RTX at 1.1 × the
+   * rate the next step needs, for PROBE_DURATION_MS (PROBE_OFF_DURATION_MS while a video is off),
+   * then its measured rate may raise the estimate. When is the ProbeScheduler's (probe-pacer.ts).
    */
   #maybeProbe(now: number, wanted: number | null, videos: Consumer[]): void {
-    if (this.#probe !== null || wanted === null || wanted <= this.#estimator.estimate || now < this.#nextProbeAt) return;
-    if (this.#estimator.usage === 'overusing' || now - this.#estimator.lastDecreaseAt < PROBE_AFTER_OVERUSE_MS) return;
+    const e = this.#estimator;
+    if (this.#probe !== null || !this.#probes.due(now, wanted, e.estimate, e.usage === 'overusing', e.lastDecreaseAt)) return;
     const padder = videos.find((c) => c.canPad);
     if (padder === undefined) return;
-    const rate = wanted * 1.1;
-    const probe: Probe = { id: ++this.#probeIds, rate, startedAt: now, timer: undefined };
+    const off = videos.some((c) => c.qualityDisabled);
+    // What flows now (a video off for quality sends nothing, whatever its last measured bitrate says).
+    const media = this.#entries.reduce((sum, { consumer }) => sum + (consumer.qualityDisabled || consumer.paused ? 0 : consumer.getStats().bitrate), 0);
+    const rate = probeRate(wanted!, media, off);
+    // Padding fills what media leaves of the probe rate. With video flowing, only half of the
+    // media's measured rate is counted on: a probe that tested 687 kbps was sent at 591 (its
+    // media below the rate measured over the last second) and failed by a hair 40 times in a row.
+    const paddingRate = Math.max(rate - (off ? media : media * 0.5), rate * 0.5);
+    const pacer = new ProbePacer(paddingRate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS, now, PADDING_PACKET_BYTES);
+    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false };
     this.#probe = probe;
     // The media sent during the probe counts in it too (the measured rate is compared with `rate`).
     this.#sequencer.activeProbe = probe.id;
-    // Padding fills what media leaves of the probe rate.
-    const media = this.#entries.reduce((sum, { consumer }) => sum + consumer.getStats().bitrate, 0);
-    const paddingRate = Math.max(rate - media, rate * 0.5);
     // Paced by the clock, not by the timer's count: a late timer (a busy event loop) catches up.
-    let sent = 0;
     const pace = (): void => {
       const t = performance.now();
-      const elapsed = Math.min(t - probe.startedAt, PROBE_DURATION_MS);
-      const owed = Math.floor((paddingRate * elapsed) / 1000 / 8 / PADDING_PACKET_BYTES) - sent;
-      if (owed > 0 && !padder.closed) sent += padder.sendPadding(owed, probe.id, t) > 0 ? owed : 0;
-      if (this.closed || padder.closed || t - probe.startedAt >= PROBE_DURATION_MS) {
+      // The link already shows saturated during the probe: no more padding ahead of the audio.
+      const saturated = this.#estimator.lastSaturationAt > probe.startedAt;
+      probe.saturated ||= saturated;
+      const due = saturated ? 0 : pacer.packetsDue(t);
+      if (due > 0 && !padder.closed) pacer.sent(padder.sendPadding(due, probe.id, t));
+      if (this.closed || padder.closed || saturated || pacer.done(t)) {
         clearInterval(probe.timer);
         if (this.#sequencer.activeProbe === probe.id) this.#sequencer.activeProbe = 0;
         setTimeout(() => this.#finishProbe(probe), PROBE_SETTLE_MS).unref();
@@ -295,15 +333,27 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     this.#probe = null;
     if (this.closed) return;
     const now = performance.now();
-    const measured = this.#estimator.finishProbe(probe.id, now);
+    // Stopped by a saturation cut: a failure, whatever its first packets showed. Otherwise 50 % of
+    // its padding must have been reported (arrived or lost), sent over at least 30 % of its time
+    // (0.6 failed most 200 ms probes after a lift: on a loaded event loop the pacing timer's first
+    // slice came late, and the video stayed off 25 s on a free link).
+    const paddingPackets = Math.round(probe.pacer.sentBytes / PADDING_PACKET_BYTES);
+    probe.saturated ||= this.#estimator.lastSaturationAt > probe.startedAt;
+    const measured = probe.saturated
+      ? null
+      : this.#estimator.finishProbe(probe.id, now, { minPackets: Math.round(paddingPackets * 0.5), minSendSpanMs: probe.pacer.durationMs * 0.3 });
+    if (probe.saturated) this.#estimator.finishProbe(probe.id, now, { minPackets: Infinity }); // forgets the cluster
     this.#lastProbeRate = measured;
-    if (measured !== null && measured >= probe.rate * 0.85) {
+    this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, measured: measured === null ? null : Math.round(measured), detail: this.#estimator.lastProbeDetail };
+    // A success: it showed 85 % of its rate, or at least what the step needs.
+    const succeeded = measured !== null && (measured >= probe.rate * 0.85 || measured >= probe.wanted);
+    const off = probe.off || this.#entries.some(({ consumer }) => consumer.qualityDisabled);
+    this.#probes.finished(now, probe.startedAt, succeeded, off);
+    if (succeeded) {
       this.#probesSucceeded++;
-      this.#probeInterval = PROBE_MIN_INTERVAL_MS;
-    } else {
-      this.#probeInterval = Math.min(this.#probeInterval * 2, PROBE_MAX_INTERVAL_MS);
+      // The step it tested fits: take it now (no hold); the next step's probe follows soon.
+      this.#allocate(now, true);
     }
-    this.#nextProbeAt = now + this.#probeInterval;
   }
 
   /** The downlink estimate and what fed it. */
@@ -315,9 +365,11 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
       usage: e.usage,
       lossFraction: e.lossFraction,
       overuses: e.overuseCount,
+      saturations: e.saturationCount,
       probes: this.#probeIds,
       probesSucceeded: this.#probesSucceeded,
       lastProbeRate: this.#lastProbeRate === null ? null : Math.round(this.#lastProbeRate),
+      lastProbe: this.#lastProbe,
     };
   }
 

@@ -67,7 +67,7 @@ export class TransportWideSequencer {
       const seq = (feedback.baseSequenceNumber + i) & 0xffff;
       const slot = seq & (HISTORY - 1);
       if (this.#seq[slot] !== seq) continue;
-      out.push({ sentAt: this.#sentAt[slot]!, size: this.#size[slot]!, receivedAt, probe: this.#probe[slot]! });
+      out.push({ sentAt: this.#sentAt[slot]!, size: this.#size[slot]!, receivedAt, probe: this.#probe[slot]!, seq });
     }
     return out;
   }

@@ -1,10 +1,11 @@
 // The downlink allocator on numbers: a subscriber connection's estimate shared across audio and
 // its videos (screen share before cameras), each video's layer capped by its preference, down at
-// once, up only after the estimate held, off (audio fallback) only after the lowest layer has not
-// fitted for a while and only where allowed, with the warning before and its lifting after.
+// once, up only after the estimate held (or at once after a probe showed the step fits), off
+// (audio fallback) only after the lowest layer has not fitted for a while, or at once when the
+// link is clearly gone, and only where allowed, with the warning before and its lifting after.
 
 import { describe, expect, it } from 'vitest';
-import { DownlinkAllocator, HEADROOM, OFF_HOLD_MS, ON_HOLD_MS, UP_HOLD_MS, type VideoSlot } from '../../src/media/allocator.js';
+import { DownlinkAllocator, HEADROOM, OFF_HOLD_MS, OFF_NOW_FACTOR, ON_HOLD_MS, UP_HOLD_MS, type VideoSlot } from '../../src/media/allocator.js';
 
 const camera: VideoSlot = { rates: [150_000, 500_000, 1_700_000], preferred: 2, screen: false, fallback: true };
 const AUDIO = 50_000;
@@ -37,9 +38,10 @@ describe('DownlinkAllocator', () => {
   it('below the lowest layer: a warning, then video off after OFF_HOLD_MS; back on after ON_HOLD_MS, warning lifted with room', () => {
     const a = new DownlinkAllocator();
     a.update(0, 3_000_000, AUDIO, [camera]);
-    expect(a.update(100, 120_000, AUDIO, [camera])).toEqual([{ layer: 0, warning: true }]);
-    expect(a.update(100 + OFF_HOLD_MS - 1, 120_000, AUDIO, [camera])).toEqual([{ layer: 0, warning: true }]);
-    expect(a.update(100 + OFF_HOLD_MS, 120_000, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
+    // 180 kbps: 130k left, short of the lowest layer's 172.5k but not far below it (a hold).
+    expect(a.update(100, 180_000, AUDIO, [camera])).toEqual([{ layer: 0, warning: true }]);
+    expect(a.update(100 + OFF_HOLD_MS - 1, 180_000, AUDIO, [camera])).toEqual([{ layer: 0, warning: true }]);
+    expect(a.update(100 + OFF_HOLD_MS, 180_000, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
     // Enough for the lowest layer, not yet for long enough.
     const t = 10_000;
     const lowNeed = 150_000 * HEADROOM;
@@ -47,10 +49,39 @@ describe('DownlinkAllocator', () => {
     expect(a.update(t + ON_HOLD_MS, AUDIO + lowNeed * 2.1, AUDIO, [camera])).toEqual([{ layer: 0, warning: false }]);
     // Back on with little room: the warning is lifted with the video (OpenTok: videoEnabled and videoDisableWarningLifted).
     const b = new DownlinkAllocator();
-    b.update(0, 100_000, AUDIO, [camera]);
-    b.update(OFF_HOLD_MS, 100_000, AUDIO, [camera]);
+    b.update(0, 180_000, AUDIO, [camera]);
+    b.update(OFF_HOLD_MS, 180_000, AUDIO, [camera]);
     expect(b.update(OFF_HOLD_MS + 1, AUDIO + lowNeed * 1.2, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
     expect(b.update(OFF_HOLD_MS + 1 + ON_HOLD_MS, AUDIO + lowNeed * 1.2, AUDIO, [camera])).toEqual([{ layer: 0, warning: false }]);
+  });
+
+  it('far below the lowest layer (the link is gone): the warning and video off in the same round, no hold', () => {
+    const a = new DownlinkAllocator();
+    a.update(0, 3_000_000, AUDIO, [camera]);
+    expect(a.update(250, 400_000, AUDIO, [camera])[0]!.layer).toBe(0);
+    // A saturation cut to 85 kbps at a 100 kbps link: 35 kbps left for a layer that needs 172.5k.
+    expect(a.update(500, 85_000, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
+    // Just above the line: the hold applies again.
+    const b = new DownlinkAllocator();
+    b.update(0, 3_000_000, AUDIO, [camera]);
+    const edge = AUDIO + 150_000 * HEADROOM * OFF_NOW_FACTOR + 1000;
+    expect(b.update(250, edge, AUDIO, [camera])).toEqual([{ layer: 0, warning: true }]);
+    expect(b.update(250 + OFF_HOLD_MS, edge, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
+  });
+
+  it('after a probe showed the step fits: back on, and each step up, at once (no hold)', () => {
+    const a = new DownlinkAllocator();
+    a.update(0, 3_000_000, AUDIO, [camera]);
+    expect(a.update(100, 85_000, AUDIO, [camera])[0]!.layer).toBe(-1);
+    const on = AUDIO + 150_000 * HEADROOM * 1.05;
+    // Without a probe the estimate must hold ON_HOLD_MS; the probed round takes it at once.
+    expect(a.update(5000, on, AUDIO, [camera])[0]!.layer).toBe(-1);
+    expect(a.update(5250, on, AUDIO, [camera], true)).toEqual([{ layer: 0, warning: false }]);
+    const mid = AUDIO + 500_000 * HEADROOM * 1.05;
+    expect(a.update(6000, mid, AUDIO, [camera])[0]!.layer).toBe(0);
+    expect(a.update(6250, mid, AUDIO, [camera], true)[0]!.layer).toBe(1);
+    const top = AUDIO + 1_700_000 * HEADROOM * 1.05;
+    expect(a.update(7500, top, AUDIO, [camera], true)[0]!.layer).toBe(2);
   });
 
   it('never off where audio fallback is not allowed (audioFallbackEnabled false or the publisher said so)', () => {

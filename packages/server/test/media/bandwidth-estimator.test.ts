@@ -140,6 +140,68 @@ describe('BandwidthEstimator', () => {
     expect(new BandwidthEstimator().finishProbe(9, 0)).toBeNull(); // unknown cluster
   });
 
+  it('a probe that lost packets without building a queue (a starved receiver dropping from its socket) reads the rate it was sent at; one through a rate limit does not', () => {
+    // 2 Mbps of padding for 400 ms over an idle path; 40 % of the packets lost at random.
+    const lossy = new BandwidthEstimator({ initial: 300_000 });
+    const random = mulberry32(3);
+    const packets: PacketResult[] = [];
+    for (let t = 0, n = 0; t < 400; t += 0.6, n++) packets.push({ sentAt: 1000 + t, size: 300, receivedAt: random() < 0.4 ? null : 1020 + t, probe: 1, seq: n });
+    lossy.onFeedback(packets, 1500);
+    const rate = lossy.finishProbe(1, 1900, { minPackets: packets.length * 0.8, minSendSpanMs: 240 })!;
+    expect(rate).toBeGreaterThan(1_800_000);
+    expect(lossy.estimate).toBeGreaterThan(1_700_000);
+    expect(lossy.saturationCount).toBe(0);
+    // The same probe over a 1 Mbps link with a 300 ms queue: arrivals spread, tail drops; the link's rate.
+    const limited = new BandwidthEstimator({ initial: 300_000 });
+    const link = new Link(1_000_000);
+    limited.onFeedback(packets.map((p) => ({ ...p, receivedAt: link.send(p.sentAt, p.size) })), 1500);
+    const read = limited.finishProbe(1, 1900, { minPackets: packets.length * 0.8, minSendSpanMs: 240 })!;
+    expect(read).toBeLessThan(1_100_000);
+    // Mostly unreported: no rate at all.
+    const sparse = new BandwidthEstimator({ initial: 300_000 });
+    sparse.onFeedback(packets.slice(0, 100), 1500);
+    expect(sparse.finishProbe(1, 1900, { minPackets: packets.length * 0.8 })).toBeNull();
+  });
+
+  it('saturation: a 300 kbps sender whose link drops to 100 kbps is cut at once to about 0.85 × what arrives (not after the trendline)', () => {
+    const est = new BandwidthEstimator({ initial: 3_000_000 });
+    const link = new Link(1_000_000);
+    simulate(est, link, 5, () => 300_000);
+    const before = est.estimate;
+    expect(est.saturationCount).toBe(0);
+    link.rate = 100_000;
+    const trace = simulate(est, link, 3, () => 300_000, undefined, 5001);
+    console.log(`saturation: ${Math.round(before / 1000)} kbps, then every 0.5 s after the link drops to 100 kbps: ${trace.map((e) => Math.round(e / 1000)).join(' ')} kbps`);
+    expect(est.saturationCount).toBeGreaterThan(0);
+    // Within a second of the drop: at or below the link, and not far below it.
+    expect(est.lastSaturationAt - 5000).toBeLessThan(1000);
+    expect(trace[1]!).toBeLessThanOrEqual(100_000);
+    expect(trace[1]!).toBeGreaterThan(60_000);
+  });
+
+  it('saturation: no cut for a receiver that delivers in bursts (a starved browser), nor for a loss reported and then received late', () => {
+    const est = new BandwidthEstimator({ initial: 3_000_000 });
+    // 400 kbps over a 5 Mbps link, but every 400 ms the receiver stalls for 120 ms and then takes in what queued at once.
+    const pending: PacketResult[] = [];
+    let seq = 0;
+    for (let t = 0; t < 10_000; t += 10) {
+      for (let k = 0; k < 2; k++) {
+        const stallEnd = Math.floor(t / 400) * 400 + 120;
+        const arrival = Math.max(t + 20, t % 400 < 120 ? stallEnd : 0);
+        // One packet in 50 is reported lost first and received in the next feedback.
+        const late = seq % 50 === 7;
+        pending.push({ sentAt: t, size: 250, receivedAt: late ? null : arrival, probe: 0, seq: seq++ });
+        if (late) pending.push({ sentAt: t, size: 250, receivedAt: arrival + 30, probe: 0, seq: seq - 1 });
+      }
+      if (t % 100 === 90) {
+        est.onFeedback(pending.filter((p) => p.receivedAt === null || p.receivedAt <= t), t);
+        pending.splice(0, pending.length, ...pending.filter((p) => p.receivedAt !== null && p.receivedAt > t));
+      }
+    }
+    expect(est.saturationCount).toBe(0);
+    expect(est.estimate).toBeGreaterThan(400_000);
+  });
+
   it('20 % random loss (no queue) backs the estimate off; 0 % lets it recover', () => {
     const est = new BandwidthEstimator({ initial: 1_000_000 });
     const link = new Link(10_000_000, 20, 300, 0.2);
@@ -177,7 +239,7 @@ describe('TransportWideSequencer', () => {
     expect(expandStatuses(parsed)).toEqual(statuses);
     const results = seqr.results(parsed);
     expect(results).toHaveLength(statuses.length);
-    expect(results[0]).toEqual({ sentAt: 100, size: 1000, receivedAt: 641, probe: 0 });
+    expect(results[0]).toEqual({ sentAt: 100, size: 1000, receivedAt: 641, probe: 0, seq: 1 });
     expect(results[10]!.receivedAt).toBeNull();
     expect(results[11]!.receivedAt).toBeCloseTo(640 + (1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10) + 70, 3);
     expect(results[11]!.sentAt).toBe(100 + 11 * 2);

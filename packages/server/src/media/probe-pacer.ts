@@ -1,0 +1,101 @@
+// The padding of one downlink probe, sized by bytes: a probe at `rate` bits/s for `durationMs`
+// sends rate × duration of padding (less what media fills), paced by the clock in slices, so a
+// timer that fires late (a busy event loop) catches up instead of sending less, and a probe never
+// sends more than its bytes however late its last slice runs. Pure arithmetic; the subscriber
+// transport drives it (subscriber-transport.ts).
+
+export class ProbePacer {
+  /** The padding bytes the whole probe sends. */
+  readonly totalBytes: number;
+  #sentBytes = 0;
+
+  constructor(
+    /** Padding rate in bits per second. */
+    readonly paddingRate: number,
+    readonly durationMs: number,
+    readonly startedAt: number,
+    /** Bytes one padding packet takes, as the estimator counts them. */
+    readonly packetBytes: number,
+  ) {
+    this.totalBytes = Math.max(0, Math.round((paddingRate * durationMs) / 8000));
+  }
+
+  get sentBytes(): number {
+    return this.#sentBytes;
+  }
+
+  /** Whether the probe's time is over (no more padding after this). */
+  done(now: number): boolean {
+    return now - this.startedAt >= this.durationMs || this.#sentBytes + this.packetBytes / 2 > this.totalBytes;
+  }
+
+  /**
+   * How many padding packets to send now: what the clock says is owed by `now` (rate × elapsed),
+   * less what was sent, rounded to whole packets (the last one only if at least half of it is owed).
+   */
+  packetsDue(now: number): number {
+    const elapsed = Math.min(Math.max(0, now - this.startedAt), this.durationMs);
+    const owed = Math.min(this.totalBytes, (this.paddingRate * elapsed) / 8000) - this.#sentBytes;
+    return owed <= 0 ? 0 : Math.floor(owed / this.packetBytes + 0.5);
+  }
+
+  /** Records padding that went out. */
+  sent(bytes: number): void {
+    this.#sentBytes += bytes;
+  }
+}
+
+/** Probe timing, in ms. */
+export const PROBE_MIN_INTERVAL_MS = 2000;
+export const PROBE_MAX_INTERVAL_MS = 16_000;
+/** While a video is off for quality: a probe this often (no backing off), so it is back within seconds of the link. */
+export const PROBE_OFF_INTERVAL_MS = 2500;
+/** After a probe that succeeded, the next step's probe this soon (climbing back to the top layer a layer at a time). */
+export const PROBE_STEP_INTERVAL_MS = 1000;
+/** No probe this soon after a decrease (overuse or saturation): the queue it found is still draining. */
+export const PROBE_AFTER_DECREASE_MS = 1500;
+
+/**
+ * When the next probe may start. A probe that succeeded: the next step soon after; one that fell
+ * short: the wait doubles (2 to 16 s), except while a video is off for quality, where probes
+ * keep coming every PROBE_OFF_INTERVAL_MS from the start of the last one.
+ */
+export class ProbeScheduler {
+  #nextAt = 0;
+  #interval = PROBE_MIN_INTERVAL_MS;
+
+  get nextAt(): number {
+    return this.#nextAt;
+  }
+
+  /**
+   * Whether to probe now: more is `wanted` (bits/s, null: nothing) than the `estimate`, it is
+   * time, the estimator is not overusing, and its last decrease is PROBE_AFTER_DECREASE_MS old.
+   */
+  due(now: number, wanted: number | null, estimate: number, overusing: boolean, lastDecreaseAt: number): boolean {
+    if (wanted === null || wanted <= estimate || now < this.#nextAt) return false;
+    return !overusing && now - lastDecreaseAt >= PROBE_AFTER_DECREASE_MS;
+  }
+
+  /** A probe started at `startedAt` was read at `now`: `succeeded`, and whether a video was off for quality. */
+  finished(now: number, startedAt: number, succeeded: boolean, off: boolean): void {
+    if (succeeded) {
+      this.#interval = PROBE_MIN_INTERVAL_MS;
+      this.#nextAt = now + PROBE_STEP_INTERVAL_MS;
+      return;
+    }
+    this.#interval = Math.min(this.#interval * 2, PROBE_MAX_INTERVAL_MS);
+    this.#nextAt = off ? Math.max(now, startedAt + PROBE_OFF_INTERVAL_MS) : now + this.#interval;
+  }
+}
+
+/**
+ * The rate a probe tests (bits/s) for a step that needs `wanted` in all: 1.1 × that (while a
+ * video is off, what its lowest layer and the audio need). Tried and dropped: twice the step over
+ * what flows (libwebrtc's 2×), for loaded receivers that read probes at ~70 %: on a 300 kbps link
+ * its 1.2 Mbps probes for layer 1 dropped audio, and three runs in a row lost the publisher's top
+ * layer meanwhile. A probe that shows the step's need is a success all the same (subscriber-transport.ts).
+ */
+export function probeRate(wanted: number, _current: number, _off: boolean): number {
+  return wanted * 1.1;
+}
