@@ -79,3 +79,17 @@ export function gaps(seqs: number[]): number {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A VP8 payload: a keyframe with its 10-byte header (S=1, P=0, start code, width × height) or a delta frame. */
+export function vp8Payload(keyFrame: boolean, width = 640, height = 360): Buffer {
+  if (!keyFrame) return Buffer.from([0x10, 0x01, 0, 0, 1, 2, 3]);
+  const p = Buffer.alloc(12);
+  p[0] = 0x10; // S=1, PID 0
+  p[1] = 0x00; // P=0: keyframe
+  p[4] = 0x9d;
+  p[5] = 0x01;
+  p[6] = 0x2a;
+  p.writeUInt16LE(width, 7);
+  p.writeUInt16LE(height, 9);
+  return p;
+}

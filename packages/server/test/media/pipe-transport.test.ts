@@ -11,28 +11,16 @@ import type { MediaEngine, Producer } from '../../src/media/index.js';
 import { LAYER_PAUSE_DELAY_MS } from '../../src/media/producer.js';
 import { layerDemandPacket, parseLayerDemand } from '../../src/media/pipe-transport.js';
 import { waitUntil } from '@colloquy/testing/media';
-import { newEngine, testVideoProducer } from './helpers.js';
+import { newEngine, testVideoProducer, vp8Payload } from './helpers.js';
 
 const SSRC = [0x1000, 0x2000];
-
-function vp8(keyFrame: boolean): Buffer {
-  if (!keyFrame) return Buffer.from([0x10, 0x01, 0, 0, 1, 2, 3]);
-  const p = Buffer.alloc(12);
-  p[0] = 0x10;
-  p[4] = 0x9d;
-  p[5] = 0x01;
-  p[6] = 0x2a;
-  p.writeUInt16LE(320, 7);
-  p.writeUInt16LE(180, 9);
-  return p;
-}
 
 const seq = [100, 20_000];
 function packet(layer: number, keyFrame: boolean): RtpPacket {
   const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq[layer]!++ & 0xffff, timestamp: 3000 * seq[layer]!, ssrc: SSRC[layer]!, marker: true });
   header.extension = true;
   header.extensions = [{ id: 4, payload: Buffer.from([0x55]) }];
-  return new RtpPacket(header, vp8(keyFrame));
+  return new RtpPacket(header, vp8Payload(keyFrame, 320, 180));
 }
 
 describe('PipeTransport', () => {
@@ -154,7 +142,7 @@ describe('PipeTransport', () => {
       // A keyframe of each layer (320x180, 640x360, 1280x720) crosses: the edge knows the layer sizes.
       const sizes = [[320, 180], [640, 360], [1280, 720]] as const;
       sizes.forEach(([width, height], layer) => {
-        const payload = vp8(true);
+        const payload = vp8Payload(true, 320, 180);
         payload.writeUInt16LE(width, 7);
         payload.writeUInt16LE(height, 9);
         producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 1, timestamp: 3000, ssrc: 0x3000 + layer, marker: true }), payload), layer);

@@ -7,20 +7,7 @@
 import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RtpPacket } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { Consumer, type OutgoingHeader } from '../../src/media/consumer.js';
-import { testVideoProducer } from './helpers.js';
-
-/** A VP8 payload: a keyframe (with its 10-byte header) or a delta frame. */
-function vp8(keyFrame: boolean): Buffer {
-  if (!keyFrame) return Buffer.from([0x10, 0x01, 0, 0, 1, 2, 3]);
-  const p = Buffer.alloc(12);
-  p[0] = 0x10;
-  p[4] = 0x9d;
-  p[5] = 0x01;
-  p[6] = 0x2a;
-  p.writeUInt16LE(640, 7);
-  p.writeUInt16LE(360, 9);
-  return p;
-}
+import { testVideoProducer, vp8Payload } from './helpers.js';
 
 function setup() {
   const producer = testVideoProducer({ id: 'p', ssrc: 0x5555 });
@@ -33,7 +20,7 @@ function setup() {
   c.on('qualityWarning', (w) => events.push(w ? 'warning' : 'warningLifted'));
   c.on('qualityDisabled', (off) => events.push(off ? 'disabled' : 'enabled'));
   let seq = 1;
-  const frame = (keyFrame = false) => producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: seq++, timestamp: seq * 3000, ssrc: 0x5555, marker: true }), vp8(keyFrame)));
+  const frame = (keyFrame = false) => producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: seq++, timestamp: seq * 3000, ssrc: 0x5555, marker: true }), vp8Payload(keyFrame)));
   const nack = (lost: number[]) => c.handleRtcp(new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 9, lost }) }));
   return { c, sent, events, frame, nack };
 }

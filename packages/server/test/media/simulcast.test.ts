@@ -8,7 +8,7 @@ import { RtpHeader, RtpPacket } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { Consumer, type OutgoingHeader } from '../../src/media/consumer.js';
 import { LAYER_PAUSE_DELAY_MS } from '../../src/media/producer.js';
-import { testVideoProducer } from './helpers.js';
+import { testVideoProducer, vp8Payload } from './helpers.js';
 
 const SSRC = [0x1000, 0x2000, 0x3000];
 const SIZE = [
@@ -17,20 +17,6 @@ const SIZE = [
   [1280, 720],
 ] as const;
 
-/** A VP8 payload: descriptor (S=1, partition 0) and, for a keyframe, the 10-byte keyframe header with its size. */
-function vp8(keyFrame: boolean, width: number, height: number): Buffer {
-  if (!keyFrame) return Buffer.from([0x10, 0x01, 0, 0, 1, 2, 3]);
-  const p = Buffer.alloc(12);
-  p[0] = 0x10; // S=1, PID 0
-  p[1] = 0x00; // P=0: keyframe
-  p[4] = 0x9d;
-  p[5] = 0x01;
-  p[6] = 0x2a;
-  p.writeUInt16LE(width, 7);
-  p.writeUInt16LE(height, 9);
-  return p;
-}
-
 /** Per layer: its own sequence and timestamp base, as Chromium's simulcast streams have. */
 const seq = [100, 20_000, 40_000];
 const ts = [1_000, 500_000, 900_000];
@@ -38,7 +24,7 @@ const ts = [1_000, 500_000, 900_000];
 function packet(layer: number, keyFrame: boolean): RtpPacket {
   const [w, h] = SIZE[layer]!;
   const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq[layer]!++ & 0xffff, timestamp: (ts[layer]! += 3000) >>> 0, ssrc: SSRC[layer]!, marker: true });
-  return new RtpPacket(header, vp8(keyFrame, w, h));
+  return new RtpPacket(header, vp8Payload(keyFrame, w, h));
 }
 
 interface Sent {
@@ -209,8 +195,8 @@ describe('simulcast layers', () => {
     c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map() });
     c.connect({ sendRtp: (_p: Buffer, h: OutgoingHeader) => sent.push(h.sequenceNumber) });
     c.setPreferredResolution({ width: 10, height: 10 });
-    producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 0x5555, marker: true }), vp8(false, 0, 0)));
-    producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 2, timestamp: 2, ssrc: 0x5555, marker: true }), vp8(true, 640, 480)));
+    producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 0x5555, marker: true }), vp8Payload(false, 0, 0)));
+    producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 2, timestamp: 2, ssrc: 0x5555, marker: true }), vp8Payload(true, 640, 480)));
     expect(sent).toHaveLength(1); // waits for the keyframe, as before
     expect(producer.layerCount).toBe(1);
     expect(producer.getStats().layers).toBeUndefined();
