@@ -25,6 +25,7 @@
 //                TEXT      u8 11, u32 id, u32 length, text (a client's message, UTF-8)
 //                CLOSED    u8 12, u32 id, u16 code (the client's close code; 1006 for a drop)
 
+import { CloseCodes } from '@colloquy/protocol';
 import { EventEmitter } from 'node:events';
 import { WebSocket, type RawData } from 'ws';
 import { textFrame } from '../signaling/broadcast-log.js';
@@ -424,7 +425,16 @@ export interface EdgeLinkOptions {
   maxSocketBufferBytes: number;
   /** Writes a prebuilt frame to a client's socket (write-batching's sendFrameBatched). */
   writeFrame: (client: WebSocket, frame: Buffer) => void;
+  /**
+   * The link is pinged this often; a home that has not answered the previous ping by then is taken
+   * as hung and the link is ended (its clients resume, through the cluster, wherever the session is
+   * then). Default 5 s.
+   */
+  pingIntervalMs?: number;
 }
+
+/** Messages a client may send while its link opens; more close it (as before the home is found). */
+const MAX_PENDING_MESSAGES = 256;
 
 /** A client waiting for the link to open: what it sent meanwhile goes up first, in order. */
 interface PendingClient {
@@ -454,6 +464,8 @@ export class EdgeLink extends EventEmitter {
   #nextId = 1;
   #open = false;
   #ended = false;
+  #ping: NodeJS.Timeout | undefined;
+  #answered = true;
 
   constructor(options: EdgeLinkOptions) {
     super();
@@ -464,12 +476,24 @@ export class EdgeLink extends EventEmitter {
     });
     this.#ws.on('open', () => {
       this.#open = true;
+      this.#ping = setInterval(() => {
+        if (!this.#answered) {
+          this.emit('hung');
+          this.#ws.terminate();
+          return;
+        }
+        this.#answered = false;
+        this.#ws.ping();
+      }, options.pingIntervalMs ?? 5000);
+      this.#ping.unref?.();
       const pending = this.#pending;
       this.#pending = [];
       for (const p of pending) this.#start(p);
       this.emit('open');
     });
+    this.#ws.on('pong', () => (this.#answered = true));
     this.#ws.on('message', (data, isBinary) => {
+      this.#answered = true;
       try {
         if (!isBinary) throw new LinkProtocolError('a text frame on the link');
         this.#onRecords(decodeLinkMessage(asBuffer(data)));
@@ -491,6 +515,7 @@ export class EdgeLink extends EventEmitter {
     });
     this.#ws.on('close', () => {
       this.#ended = true;
+      clearInterval(this.#ping);
       if (!this.#open) return;
       for (const client of this.#clients.values()) client.terminate();
       this.#clients.clear();
@@ -514,7 +539,11 @@ export class EdgeLink extends EventEmitter {
    */
   add(client: WebSocket, address: string, userAgent: string, first: RawData, early: RawData[], onFailed: (err: Error, early: RawData[]) => void): void {
     const kept = [...early];
-    const p: PendingClient = { client, address, userAgent, first, early: kept, keep: (data) => kept.push(data), onFailed };
+    const keep = (data: RawData): void => {
+      if (kept.length >= MAX_PENDING_MESSAGES) client.close(CloseCodes.PROTOCOL_VIOLATION, 'too many messages before the session was reached');
+      else kept.push(data);
+    };
+    const p: PendingClient = { client, address, userAgent, first, early: kept, keep, onFailed };
     if (this.#open) {
       this.#start(p);
       return;

@@ -174,6 +174,7 @@ export class SignalingRouter {
       this.#log.info({ home: home.id }, 'signaling link to the home node ended; its clients resume');
     });
     link.on('protocolError', (err: Error) => this.#log.error({ err: err.message, home: home.id }, 'signaling link: bad record from the home node'));
+    link.on('hung', () => this.#log.warn({ home: home.id }, 'signaling link: the home node stopped answering pings; ending the link'));
     return link;
   }
 

@@ -111,6 +111,8 @@ class EchoHome implements LinkedClientAcceptor {
 
 interface Rig {
   home: EchoHome;
+  /** The home's end of the link's TCP socket (pause it: a hung home). */
+  homeSockets: Array<{ pause(): void; destroy(): void }>;
   homeEnds: HomeLinkEnd[];
   link: EdgeLink;
   edgeUrl: string;
@@ -123,7 +125,7 @@ afterEach(async () => {
 });
 
 /** A home server (link upgrades), an edge server (client upgrades carried over one EdgeLink). */
-async function rig(maxSocketBufferBytes = 8 * 1024 * 1024): Promise<Rig> {
+async function rig(maxSocketBufferBytes = 8 * 1024 * 1024, pingIntervalMs = 5000): Promise<Rig> {
   const home = new EchoHome();
   const homeEnds: HomeLinkEnd[] = [];
   const homeWss = new WebSocketServer({ noServer: true });
@@ -133,7 +135,9 @@ async function rig(maxSocketBufferBytes = 8 * 1024 * 1024): Promise<Rig> {
   );
   homeHttp.listen(0, '127.0.0.1');
   await once(homeHttp, 'listening');
-  const link = new EdgeLink({ url: `ws://127.0.0.1:${(homeHttp.address() as AddressInfo).port}/`, headers: {}, maxSocketBufferBytes, writeFrame: sendFrameBatched });
+  const homeSockets: Array<{ pause(): void; destroy(): void }> = [];
+  homeHttp.on('upgrade', (_req, socket) => homeSockets.push(socket));
+  const link = new EdgeLink({ url: `ws://127.0.0.1:${(homeHttp.address() as AddressInfo).port}/`, headers: {}, maxSocketBufferBytes, writeFrame: sendFrameBatched, pingIntervalMs });
   const edgeWss = new WebSocketServer({ noServer: true });
   const edgeHttp: Server = createServer();
   edgeHttp.on('upgrade', (req, socket, head) =>
@@ -148,6 +152,7 @@ async function rig(maxSocketBufferBytes = 8 * 1024 * 1024): Promise<Rig> {
   await once(edgeHttp, 'listening');
   const r: Rig = {
     home,
+    homeSockets,
     homeEnds,
     link,
     edgeUrl: `ws://127.0.0.1:${(edgeHttp.address() as AddressInfo).port}/`,
@@ -155,6 +160,8 @@ async function rig(maxSocketBufferBytes = 8 * 1024 * 1024): Promise<Rig> {
       link.terminate();
       for (const c of edgeWss.clients) c.terminate();
       await new Promise((res) => edgeHttp.close(res));
+      // A paused (hung) home socket never reads the edge's close: the server would wait for it.
+      for (const socket of homeSockets) socket.destroy();
       await new Promise((res) => homeHttp.close(res));
     },
   };
@@ -243,6 +250,22 @@ describe('signaling link between an edge and a home', () => {
     expect(await Promise.all(cs.map((c) => c.closed))).toEqual([1006, 1006, 1006]);
     await until(() => r.home.closes.length === 3, 'home sockets closed');
     expect(r.home.closes).toEqual([1006, 1006, 1006]);
+    expect(r.link.usable).toBe(false);
+  });
+
+  it('a home that stops answering (its process hung) is found out by the link’s pings; its clients are dropped to resume elsewhere', async () => {
+    const r = await rig(8 * 1024 * 1024, 200);
+    const cs = await Promise.all(Array.from({ length: 2 }, () => client(r.edgeUrl)));
+    await until(() => cs.every((c) => c.got.length === 1), 'all open');
+    let hung = false;
+    r.link.on('hung', () => (hung = true));
+    // Answers keep the link up over several ping periods.
+    await new Promise((res) => setTimeout(res, 700));
+    expect(r.link.usable).toBe(true);
+    // The home stops reading its end: no pong, no answer.
+    r.homeSockets[0]!.pause();
+    expect(await Promise.all(cs.map((c) => c.closed))).toEqual([1006, 1006]);
+    expect(hung).toBe(true);
     expect(r.link.usable).toBe(false);
   });
 });
