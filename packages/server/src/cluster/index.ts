@@ -123,6 +123,7 @@ export class ClusterNode {
       registry: this.registry,
       signaling,
       homeRetryMs: this.settings.nodeTtlMs * 2 + 2000,
+      linkHungAfterMs: this.settings.stallMs,
       mediaNodeOf: (edge) => this.#mediaNodeFor(edge),
       logger: this.#log,
     });

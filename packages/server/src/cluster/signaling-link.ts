@@ -425,12 +425,15 @@ export interface EdgeLinkOptions {
   maxSocketBufferBytes: number;
   /** Writes a prebuilt frame to a client's socket (write-batching's sendFrameBatched). */
   writeFrame: (client: WebSocket, frame: Buffer) => void;
-  /**
-   * The link is pinged this often; a home that has not answered the previous ping by then is taken
-   * as hung and the link is ended (its clients resume, through the cluster, wherever the session is
-   * then). Default 5 s.
-   */
+  /** The link is pinged this often (default 5 s). */
   pingIntervalMs?: number;
+  /**
+   * A home not heard from (pong or message) for this long is taken as hung and the link is ended:
+   * its clients resume, through the cluster, wherever the session is then. The cluster passes its
+   * stall limit (COLLOQUY_CLUSTER_STALL_MS, default 20 s): a home busy for less than that is not
+   * dead to its own key either, and must not lose its linked clients for it.
+   */
+  hungAfterMs?: number;
 }
 
 /** Messages a client may send while its link opens; more close it (as before the home is found). */
@@ -465,7 +468,7 @@ export class EdgeLink extends EventEmitter {
   #open = false;
   #ended = false;
   #ping: NodeJS.Timeout | undefined;
-  #answered = true;
+  #lastHeard = Date.now();
 
   constructor(options: EdgeLinkOptions) {
     super();
@@ -476,13 +479,14 @@ export class EdgeLink extends EventEmitter {
     });
     this.#ws.on('open', () => {
       this.#open = true;
+      this.#lastHeard = Date.now();
+      const hungAfterMs = options.hungAfterMs ?? 20_000;
       this.#ping = setInterval(() => {
-        if (!this.#answered) {
+        if (Date.now() - this.#lastHeard > hungAfterMs) {
           this.emit('hung');
           this.#ws.terminate();
           return;
         }
-        this.#answered = false;
         this.#ws.ping();
       }, options.pingIntervalMs ?? 5000);
       this.#ping.unref?.();
@@ -491,9 +495,9 @@ export class EdgeLink extends EventEmitter {
       for (const p of pending) this.#start(p);
       this.emit('open');
     });
-    this.#ws.on('pong', () => (this.#answered = true));
+    this.#ws.on('pong', () => (this.#lastHeard = Date.now()));
     this.#ws.on('message', (data, isBinary) => {
-      this.#answered = true;
+      this.#lastHeard = Date.now();
       try {
         if (!isBinary) throw new LinkProtocolError('a text frame on the link');
         this.#onRecords(decodeLinkMessage(asBuffer(data)));

@@ -39,6 +39,8 @@ export interface SignalingRouterOptions {
   signaling: SignalingServer;
   /** How long a proxy keeps trying a home that does not answer (its Redis key has yet to expire). */
   homeRetryMs: number;
+  /** A home not heard from on its link for this long is taken as hung (the cluster's stall limit). */
+  linkHungAfterMs: number;
   /** The node that serves the subscriptions of clients that came over `edgeNode`'s link (null: this one). */
   mediaNodeOf: (edgeNode: string) => string | null;
   logger: Logger;
@@ -162,6 +164,7 @@ export class SignalingRouter {
       headers,
       maxSocketBufferBytes: this.#options.signaling.maxSocketBufferBytes,
       writeFrame: sendFrameBatched,
+      hungAfterMs: this.#options.linkHungAfterMs,
     });
     link.setMaxListeners(0);
     this.#links.set(home.id, link);

@@ -125,7 +125,7 @@ afterEach(async () => {
 });
 
 /** A home server (link upgrades), an edge server (client upgrades carried over one EdgeLink). */
-async function rig(maxSocketBufferBytes = 8 * 1024 * 1024, pingIntervalMs = 5000): Promise<Rig> {
+async function rig(maxSocketBufferBytes = 8 * 1024 * 1024, pingIntervalMs = 5000, hungAfterMs = 20_000): Promise<Rig> {
   const home = new EchoHome();
   const homeEnds: HomeLinkEnd[] = [];
   const homeWss = new WebSocketServer({ noServer: true });
@@ -137,7 +137,7 @@ async function rig(maxSocketBufferBytes = 8 * 1024 * 1024, pingIntervalMs = 5000
   await once(homeHttp, 'listening');
   const homeSockets: Array<{ pause(): void; destroy(): void }> = [];
   homeHttp.on('upgrade', (_req, socket) => homeSockets.push(socket));
-  const link = new EdgeLink({ url: `ws://127.0.0.1:${(homeHttp.address() as AddressInfo).port}/`, headers: {}, maxSocketBufferBytes, writeFrame: sendFrameBatched, pingIntervalMs });
+  const link = new EdgeLink({ url: `ws://127.0.0.1:${(homeHttp.address() as AddressInfo).port}/`, headers: {}, maxSocketBufferBytes, writeFrame: sendFrameBatched, pingIntervalMs, hungAfterMs });
   const edgeWss = new WebSocketServer({ noServer: true });
   const edgeHttp: Server = createServer();
   edgeHttp.on('upgrade', (req, socket, head) =>
@@ -254,13 +254,13 @@ describe('signaling link between an edge and a home', () => {
   });
 
   it('a home that stops answering (its process hung) is found out by the link’s pings; its clients are dropped to resume elsewhere', async () => {
-    const r = await rig(8 * 1024 * 1024, 200);
+    const r = await rig(8 * 1024 * 1024, 100, 500);
     const cs = await Promise.all(Array.from({ length: 2 }, () => client(r.edgeUrl)));
     await until(() => cs.every((c) => c.got.length === 1), 'all open');
     let hung = false;
     r.link.on('hung', () => (hung = true));
-    // Answers keep the link up over several ping periods.
-    await new Promise((res) => setTimeout(res, 700));
+    // Answers keep the link up for longer than the hung limit.
+    await new Promise((res) => setTimeout(res, 1200));
     expect(r.link.usable).toBe(true);
     // The home stops reading its end: no pong, no answer.
     r.homeSockets[0]!.pause();
