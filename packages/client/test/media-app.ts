@@ -160,5 +160,7 @@ export async function expectDecoding(p: TestPage, keys: string[], options: { aud
     }
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new Error(`not decoding on ${keys.join(', ')}: ${JSON.stringify(last)}`);
+  // What the page's Subscribers said (a subscribe error, video off): the reason is usually there.
+  const said = (await log(p)).filter((e) => e.type === 'subscribed' || /^video|subscriberDestroyed/.test(e.type));
+  throw new Error(`not decoding on ${keys.join(', ')}: ${JSON.stringify(last)}; page log ${JSON.stringify(said).slice(0, 2000)}`);
 }
