@@ -18,7 +18,6 @@ import type { SessionManager } from '../sessions/session-manager.js';
 import type { SignalingServer } from '../signaling/signaling-server.js';
 import { NodeLiveness } from './liveness.js';
 import { MEDIA_PATH, MediaSpan } from './media-span.js';
-import { nodeForwardedClient, type NodeAuthPurpose } from './node-auth.js';
 import { NodeRegistry, type NodeInfo, type NodeLoad } from './node-registry.js';
 import { registerRestForwarding } from './rest-forward.js';
 import type { ClusterSettings } from './settings.js';
@@ -78,21 +77,11 @@ export class ClusterNode {
     return this.#nodeUrls;
   }
 
-  /** The client a request sent on by another node of the cluster acts for (null: not from a node). */
-  forwardedClient(purpose: NodeAuthPurpose, request: IncomingMessage): { clientAddress: string } | null {
-    return nodeForwardedClient(this.settings.secret, purpose, request);
-  }
-
   /**
-   * The node a signaling socket proxied here entered the cluster at (it serves that client's
-   * subscriptions: media-span.ts), or null (a direct socket, or no SFU to pipe from).
+   * The node that serves the subscriptions of a client that entered the cluster at `entry` and
+   * came here over its signaling link (media-span.ts), or null (this node, or no SFU to pipe from).
    */
-  mediaNodeOf(request: IncomingMessage): string | null {
-    return this.#mediaNodeFor(nodeForwardedClient(this.settings.secret, 'signaling', request)?.entryNode ?? null);
-  }
-
-  /** The node that serves the subscriptions of a client that entered the cluster at `entry`. */
-  #mediaNodeFor(entry: string | null): string | null {
+  #mediaNodeFor(entry: string): string | null {
     if (!this.settings.spanSessions) return null;
     return entry === this.settings.nodeId ? null : entry;
   }

@@ -436,8 +436,19 @@ export interface EdgeLinkOptions {
   hungAfterMs?: number;
 }
 
-/** Messages a client may send while its link opens; more close it (as before the home is found). */
-const MAX_PENDING_MESSAGES = 256;
+/** Messages a client may send before its session is reached (the home found, the link open). */
+const MAX_EARLY_MESSAGES = 256;
+
+/**
+ * A 'message' listener that keeps, in order in `kept`, what a client sends before its session is
+ * reached; past MAX_EARLY_MESSAGES it closes the client.
+ */
+export function earlyMessageKeeper(client: WebSocket, kept: RawData[]): (data: RawData) => void {
+  return (data) => {
+    if (kept.length >= MAX_EARLY_MESSAGES) client.close(CloseCodes.PROTOCOL_VIOLATION, 'too many messages before the session was reached');
+    else kept.push(data);
+  };
+}
 
 /** A client waiting for the link to open: what it sent meanwhile goes up first, in order. */
 interface PendingClient {
@@ -543,11 +554,7 @@ export class EdgeLink extends EventEmitter {
    */
   add(client: WebSocket, address: string, userAgent: string, first: RawData, early: RawData[], onFailed: (err: Error, early: RawData[]) => void): void {
     const kept = [...early];
-    const keep = (data: RawData): void => {
-      if (kept.length >= MAX_PENDING_MESSAGES) client.close(CloseCodes.PROTOCOL_VIOLATION, 'too many messages before the session was reached');
-      else kept.push(data);
-    };
-    const p: PendingClient = { client, address, userAgent, first, early: kept, keep, onFailed };
+    const p: PendingClient = { client, address, userAgent, first, early: kept, keep: earlyMessageKeeper(client, kept), onFailed };
     if (this.#open) {
       this.#start(p);
       return;

@@ -1,7 +1,8 @@
 // "Any node answers" for the signaling WebSocket. A client's socket may reach any node; the first
 // message (connect or resume) names the session, and the session lives on one home node. This
 // node reads that message, finds (or chooses) the home in Redis, and then either hands the socket
-// to its own SignalingServer or proxies it, message by message, to the home node's signaling path.
+// to its own SignalingServer or carries it over this node's signaling link to the home
+// (signaling-link.ts: one link per pair of nodes for all such clients).
 //
 // Why a proxy rather than a redirect: OpenTok.js apps connect to one URL, and a proxy keeps them
 // unchanged (no client change to follow a redirect, one socket whatever the topology). Every
@@ -17,14 +18,12 @@ import type { SignalingServer } from '../signaling/signaling-server.js';
 import { sendFrameBatched, trackSocket } from '../signaling/write-batching.js';
 import { nodeAuthHeaders, nodeForwardedClient } from './node-auth.js';
 import type { NodeInfo, NodeRegistry } from './node-registry.js';
-import { EdgeLink, HomeLinkEnd } from './signaling-link.js';
+import { EdgeLink, earlyMessageKeeper, HomeLinkEnd } from './signaling-link.js';
 
 /** Time a client has to send its first message (as the signaling server's auth timeout). */
 const FIRST_MESSAGE_TIMEOUT_MS = 10_000;
 /** Largest first message accepted (a connect with a token is far smaller). */
 const MAX_FIRST_MESSAGE_BYTES = 64 * 1024;
-/** Messages a client may send before the home node's socket opens; more close the socket. */
-const MAX_EARLY_MESSAGES = 256;
 /** Where a node opens its signaling link to another (signaling-link.ts): the signaling path's own. */
 export const SIGNALING_LINK_PATH = `${SIGNALING_PATH}?link=1`;
 /** Largest link message (a turn's records; the writer sends at about 1 MB). */
@@ -98,10 +97,7 @@ export class SignalingRouter {
       }
       // Messages that come while the home is found are kept, in order, for whoever takes the socket.
       const early: RawData[] = [];
-      const keep = (more: RawData): void => {
-        if (early.length >= MAX_EARLY_MESSAGES) ws.close(CloseCodes.PROTOCOL_VIOLATION, 'too many messages before the session was reached');
-        else early.push(more);
-      };
+      const keep = earlyMessageKeeper(ws, early);
       ws.on('message', keep);
       void this.#route(ws, socket, request, sessionId, data, early, keep);
     });
@@ -141,10 +137,7 @@ export class SignalingRouter {
       // Its key has not expired yet: retry placement until it does (then the session is re-placed).
       if (Date.now() - started < this.#options.homeRetryMs) {
         const again = [...sent];
-        const keepAgain = (more: RawData): void => {
-          if (again.length >= MAX_EARLY_MESSAGES) client.close(CloseCodes.PROTOCOL_VIOLATION, 'too many messages before the session was reached');
-          else again.push(more);
-        };
+        const keepAgain = earlyMessageKeeper(client, again);
         client.on('message', keepAgain);
         setTimeout(() => void this.#route(client, socket, request, sessionId, first, again, keepAgain, started), 500).unref();
       } else {

@@ -4,7 +4,6 @@
 import { SIGNALING_PATH } from '@colloquy/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { Duplex } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
 import { turnCredentials } from '../ops/turn-credentials.js';
 import { clientAddress, type ProxyTrust } from '../proxy-trust.js';
 import type { AppContext } from '../rest/context.js';
@@ -34,12 +33,13 @@ export function registerSignaling(
       heartbeatMs: ctx.config.heartbeatMs,
       heartbeatTimeoutMs: ctx.config.heartbeatMs * 3,
       clockSkewSeconds: ctx.config.clockSkewSeconds,
-      // Cluster mode: a socket another node proxies here carries its client's address (signed).
-      clientAddress: (request) => cluster?.forwardedClient('signaling', request)?.clientAddress ?? clientAddress(request, trust),
+      // Cluster mode: a client that reached another node comes over that node's signaling link,
+      // which gives its address (SignalingServer.adoptLinked); upgrades here are the client's own.
+      clientAddress: (request) => clientAddress(request, trust),
       maxConnectionsPerSession: ctx.config.maxConnectionsPerSession,
       joinsPerSecond: ctx.config.joinsPerSecond,
       ...(turn ? { iceServers: (connectionId: string) => [turnCredentials(turn, connectionId)] } : {}),
-      ...(cluster ? { clusterNodes: () => cluster.nodeUrls, mediaNode: (request: IncomingMessage) => cluster.mediaNodeOf(request) } : {}),
+      ...(cluster ? { clusterNodes: () => cluster.nodeUrls } : {}),
     },
     ctx.logger,
   );

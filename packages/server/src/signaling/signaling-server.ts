@@ -62,8 +62,6 @@ export interface SignalingOptions extends ChannelOptions {
   joinsPerSecond: number;
   /** Cluster mode: the public URLs of the live nodes, told to clients on connect (ConnectResult.nodes). */
   clusterNodes?: () => string[];
-  /** Cluster mode: the node a proxied socket entered the cluster at (its subscriptions are served there); null: here. */
-  mediaNode?: (request: IncomingMessage) => string | null;
 }
 
 export const DEFAULT_SIGNALING_OPTIONS: Omit<SignalingOptions, 'resumeGraceMs' | 'heartbeatMs' | 'heartbeatTimeoutMs' | 'clockSkewSeconds'> = {
@@ -230,11 +228,11 @@ export class SignalingServer {
     this.#accept(ws, { ip: client.ip, userAgent: client.userAgent.slice(0, 512), mediaNode: client.mediaNode });
   }
 
-  /** Who is behind an upgrade request: its address, user agent and (cluster) media node. */
+  /** Who is behind an upgrade request: its address and user agent (its media are served here). */
   #identify(request: IncomingMessage): { ip: string; userAgent: string; mediaNode: string | null } {
     return {
       ip: this.#options.clientAddress(request),
-      mediaNode: this.#options.mediaNode?.(request) ?? null,
+      mediaNode: null,
       userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512),
     };
   }
