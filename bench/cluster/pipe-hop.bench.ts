@@ -10,7 +10,7 @@
 // that records the time): media/forward.bench.ts measures them.
 // Usage: npm run cluster:pipe-hop -w @colloquy/bench   (PACKETS=20000 RATE=2000 ROUNDS=3)
 
-import { Consumer, MediaEngine, Producer } from '@colloquy/server';
+import { Consumer, MediaEngine, Producer } from '@colloquy/sfu';
 import { pino } from 'pino';
 import { RtpHeader, RtpPacket } from 'werift';
 import { envInt, fmt, median, percentile } from '../lib/stats.js';

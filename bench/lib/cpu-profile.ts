@@ -81,6 +81,8 @@ export function areaOf(url: string, name: string, line = 0): string {
     const module = url.startsWith('file:') ? weriftModuleAt(url, line) : null;
     return module ? `werift ${module}` : 'werift';
   }
+  const sfu = /packages\/sfu\/(?:dist|src)\/(?:([a-z-]+)\/)?/.exec(url);
+  if (sfu) return sfu[1] ? `colloquy sfu/${sfu[1]}` : 'colloquy sfu';
   const ours = /packages\/server\/(?:dist|src)\/([a-z-]+)\//.exec(url);
   if (ours) return `colloquy ${ours[1]}`;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);

@@ -17,7 +17,7 @@
 
 import { spawn } from 'node:child_process';
 import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
-import { Consumer, Producer, SrtpSendPath } from '@colloquy/server';
+import { Consumer, Producer, SrtpSendPath } from '@colloquy/sfu';
 import {
   RTCDtlsTransport,
   RTCRtpCodecParameters,

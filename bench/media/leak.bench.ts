@@ -3,7 +3,7 @@
 // baseline; heap after GC must stay flat. Prints figures at checkpoints.
 //   CYCLES=1000 npm run media:leak -w @colloquy/bench   (node --expose-gc)
 
-import { MediaEngine } from '@colloquy/server';
+import { MediaEngine } from '@colloquy/sfu';
 import { activeResources, joinLeaveCycle, makeTestMedia } from '@colloquy/testing/media';
 import { pino } from 'pino';
 import { envInt, table } from '../lib/stats.js';

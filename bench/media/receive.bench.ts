@@ -7,7 +7,7 @@
 //   PACKETS=20000 ROUNDS=9 npm run media:receive -w @colloquy/bench
 
 import { randomBytes } from 'node:crypto';
-import { RtpView } from '@colloquy/server';
+import { RtpView } from '@colloquy/sfu';
 import { RtpHeader, RtpPacket, unwrapRtx, wrapRtx } from 'werift';
 import { envInt, median, table } from '../lib/stats.js';
 

@@ -5,7 +5,7 @@
 //   PACKETS=4000 ROUNDS=9 npm run media:srtp -w @colloquy/bench
 
 import { createCipheriv, createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
-import { SrtpProfile, SrtpSession } from '@colloquy/server';
+import { SrtpProfile, SrtpSession } from '@colloquy/sfu';
 import { RtpHeader, SrtpSession as WeriftSrtpSession } from 'werift';
 import { envInt, median, table } from '../lib/stats.js';
 

@@ -9,7 +9,7 @@
 import { launchChromium } from '@colloquy/testing/browser';
 import { deliveredLoss, sampleUplink, settledAt, startMediaHarness, type UplinkSample } from '@colloquy/testing/media';
 import { chromiumInNamespace, createVethNamespace } from '@colloquy/testing/netem';
-import type { UplinkEstimation } from '@colloquy/server';
+import type { UplinkEstimation } from '@colloquy/sfu';
 import { median, table } from '../lib/stats.js';
 
 export interface UplinkOptions {

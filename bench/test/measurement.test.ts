@@ -80,7 +80,7 @@ describe('CPU profile summary', () => {
         { id: 1, callFrame: frame('(root)'), children: [2, 4, 5] },
         { id: 2, callFrame: frame('doSend', 'node:dgram', 686), children: [3] },
         { id: 3, callFrame: frame('send') },
-        { id: 4, callFrame: frame('forward', 'file:///x/packages/server/dist/media/consumer.js', 144) },
+        { id: 4, callFrame: frame('forward', 'file:///x/packages/sfu/dist/consumer.js', 144) },
         { id: 5, callFrame: frame('(idle)') },
       ],
       startTime: 0,
@@ -90,7 +90,7 @@ describe('CPU profile summary', () => {
     };
     const s = summarizeProfile(profile);
     expect(s.functions[0]).toMatchObject({ name: 'send', area: 'node: UDP (dgram)', where: 'native, called from doSend node:dgram:687' });
-    expect(s.functions[1]).toMatchObject({ name: 'forward', area: 'colloquy media', where: 'media/consumer.js:145' });
+    expect(s.functions[1]).toMatchObject({ name: 'forward', area: 'colloquy sfu', where: 'dist/consumer.js:145' });
     expect(s.functions.map((f) => f.name)).not.toContain('(idle)');
     expect(s.functions[0]!.percent).toBeCloseTo(75, 5);
   });

@@ -13,7 +13,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { AdminAuth, generatePassword } from './dashboard/admin-auth.js';
 import { createLogger } from './logger.js';
 import type { BootstrapResult } from './bootstrap.js';
-import { ColloquyError } from './errors.js';
+import { domainError } from './errors.js';
 import { installProcessGuard } from './process-guard.js';
 import { ListenError } from './listen-error.js';
 import { ProjectValidationError } from './store/projects.js';
@@ -418,7 +418,7 @@ function userMistake(err: unknown): boolean {
     err instanceof ConfigError ||
     err instanceof ProjectValidationError ||
     err instanceof CallbackValidationError ||
-    (err instanceof ColloquyError && err.kind !== 'internal') ||
+    (domainError(err)?.kind ?? 'internal') !== 'internal' ||
     ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?? false)
   );
 }

@@ -67,7 +67,7 @@ export interface Config {
   /**
    * ONE UDP port for every peer connection (`COLLOQUY_RTC_PORT`; 0: the system picks), or null
    * (the default) for range mode: a port per peer connection from rtcPortRange. Range mode stays the
-   * default until the one-port receive path survives event-loop stalls as well (media/README.md).
+   * default until the one-port receive path survives event-loop stalls as well (packages/sfu/README.md).
    */
   rtcPort: number | null;
   /** UDP ports for media in range mode, one per peer connection (`COLLOQUY_RTC_MIN_PORT`..`COLLOQUY_RTC_MAX_PORT`, default 40000-49999). */
@@ -94,7 +94,7 @@ export interface Config {
   /**
    * How publishers find their uplink (`COLLOQUY_UPLINK_ESTIMATION`): `remb` (the default: the cap,
    * backed off on loss) or `transport-cc` (Chromium's own estimator, fed by our transport-wide
-   * feedback; REMB carries the session cap). media/README.md has what each measured.
+   * feedback; REMB carries the session cap). packages/sfu/README.md has what each measured.
    */
   uplinkEstimation: 'transport-cc' | 'remb';
   /**

@@ -1,6 +1,8 @@
 // Errors the domain raises, by kind. REST maps a kind to an HTTP status and OpenTok's JSON body,
 // signaling maps it to a protocol error; neither layer's vocabulary leaks into the domain.
 
+import { MediaError } from '@colloquy/sfu';
+
 export type ErrorKind =
   | 'invalid' // 400: malformed or out-of-range input
   | 'unauthenticated' // 401: no usable credentials
@@ -42,6 +44,18 @@ export class ColloquyError extends Error {
     this.code = code;
     this.otName = otName;
   }
+}
+
+/**
+ * The domain error an error stands for: a ColloquyError as it is, or the SFU's MediaError (its
+ * kinds are a subset of ours) as a ColloquyError of the same kind and message; null for anything
+ * else (a bug, a library's error). Where REST, signaling and the session layer look at an error's
+ * kind, they look through this.
+ */
+export function domainError(err: unknown): ColloquyError | null {
+  if (err instanceof ColloquyError) return err;
+  if (err instanceof MediaError) return new ColloquyError(err.kind, err.message);
+  return null;
 }
 
 export const invalid = (message: string, code?: number, otName?: string): ColloquyError => new ColloquyError('invalid', message, code, otName);

@@ -21,7 +21,7 @@ import { Inspector } from './inspector/inspector.js';
 import { recordArchiveEvents } from './inspector/archive-recorder.js';
 import { recordSessionEvents } from './inspector/session-recorder.js';
 import { createLogger, type Logger } from './logger.js';
-import { MediaEngine } from './media/index.js';
+import { MediaEngine } from '@colloquy/sfu';
 import { LoadMonitor } from './ops/load-monitor.js';
 import { Metrics } from './ops/metrics.js';
 import { archiveMediaSource, archiveSessionState } from './sessions/archive-source.js';

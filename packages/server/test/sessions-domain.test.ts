@@ -157,7 +157,7 @@ describe('TokenBucket', () => {
 
 describe('media timeouts', () => {
   it('a publisher transport that never connects ends its stream (networkDisconnected) and is released', async () => {
-    const { MediaEngine } = await import('../src/media/index.js');
+    const { MediaEngine } = await import('@colloquy/sfu');
     const { NodePublisher, makeTestMedia } = await import('@colloquy/testing/media');
     const engine = new MediaEngine({ logger: pino({ level: 'silent' }) });
     manager = new SessionManager(store, pino({ level: 'silent' }), { signalRate: { capacity: 3, perSecond: 1 }, media: engine, mediaConnectTimeoutMs: 300 });

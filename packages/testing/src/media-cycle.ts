@@ -2,7 +2,7 @@
 // sends, a subscriber connects and receives, then everything closes. Used by a test (a few dozen
 // cycles) and a benchmark (a thousand).
 
-import type { Router } from '@colloquy/server';
+import type { Router } from '@colloquy/sfu';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { NodePublisher, NodeSubscriber, waitUntil } from './media-clients.js';
 import type { TestMedia } from './media-sources.js';

@@ -2,7 +2,7 @@
 // with raw RTCPeerConnection code, and JSON endpoints that call the media engine directly
 // (POST /publish: offer -> answer; /subscribe -> offer; /answer; /candidate; /close).
 
-import { MediaEngine, type PublisherTransport, type Router, type SubscriberTransport, type UplinkEstimation, type VideoCodecName } from '@colloquy/server';
+import { MediaEngine, type PublisherTransport, type Router, type SubscriberTransport, type UplinkEstimation, type VideoCodecName } from '@colloquy/sfu';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { pino } from 'pino';
 import type { Page } from 'playwright-core';

@@ -5,7 +5,7 @@
 // wire as the SFU saw it: transport-wide sequence numbers reported lost in our transport
 // feedback (transport-cc mode); in either mode, what was sent and did not arrive (deliveredLoss).
 
-import type { PublisherTransport } from '@colloquy/server';
+import type { PublisherTransport } from '@colloquy/sfu';
 import type { Page } from 'playwright-core';
 
 export interface UplinkSample {

@@ -3,8 +3,7 @@
 // missing a packet is dropped, and after a loss video frames are held back until the next
 // keyframe, so the file never holds a frame a decoder would choke on.
 
-import { NAL } from '../codecs/h264.js';
-import { vp8DescriptorLength } from '../codecs/vp8.js';
+import { NAL, vp8DescriptorLength } from '@colloquy/sfu';
 import type { RtpInput } from './jitter-buffer.js';
 
 export interface CodedFrame {

@@ -5,8 +5,7 @@
 
 import type { RtpPacket } from 'werift';
 import type { Logger } from '../logger.js';
-import { NAL, h264SpsSize } from '../codecs/h264.js';
-import { vp8KeyframeSize } from '../codecs/vp8.js';
+import { NAL, h264SpsSize, vp8KeyframeSize } from '@colloquy/sfu';
 import {
   H264Depacketizer,
   OpusDepacketizer,

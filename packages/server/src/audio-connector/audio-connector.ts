@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { ColloquyError, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { publishAudioStream, type SessionPublisher } from '../media/audio/index.js';
+import { publishAudioStream, type SessionPublisher } from '../session-audio/index.js';
 import { admitServerParticipant } from '../sessions/server-participant.js';
 import type { Connection, DisconnectReason, SessionManager } from '../sessions/session-manager.js';
 import type { Project, Store } from '../store/index.js';

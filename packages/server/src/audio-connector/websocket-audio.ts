@@ -17,7 +17,7 @@
 
 import type WebSocket from 'ws';
 import type { Logger } from '../logger.js';
-import { FRAME_48K, SessionAudioMixer, upsampleTo48k, type PcmRate, type SessionPublisher } from '../media/audio/index.js';
+import { FRAME_48K, SessionAudioMixer, upsampleTo48k, type PcmRate, type SessionPublisher } from '../session-audio/index.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 
 /** Audio the socket may send ahead of real time (bidirectional), in seconds. */

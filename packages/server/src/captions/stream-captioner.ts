@@ -4,7 +4,7 @@
 // must not loop); past that it fails and says why. close() stops the tap and kills the engine.
 
 import type { Logger } from '../logger.js';
-import { StreamAudioTap } from '../media/audio/index.js';
+import { StreamAudioTap } from '../session-audio/index.js';
 import type { Stream } from '../sessions/session-manager.js';
 import { CAPTIONS_SAMPLE_RATE, type RecognitionResult, type RecognizerOptions, type SpeechRecognizer, type SpeechToTextProvider } from './provider.js';
 

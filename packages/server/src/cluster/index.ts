@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ArchiveManager } from '../archiving/archive-manager.js';
 import type { Logger } from '../logger.js';
-import type { MediaEngine } from '../media/index.js';
+import type { MediaEngine } from '@colloquy/sfu';
 import type { LoadMonitor } from '../ops/load-monitor.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { SessionManager } from '../sessions/session-manager.js';

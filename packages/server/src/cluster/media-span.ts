@@ -22,9 +22,9 @@
 // ends the subscriptions that node served, an edge drops what it received from a dead home.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ColloquyError, invalid } from '../errors.js';
+import { ColloquyError, domainError, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { IceCandidateInit, MediaEngine, PipeAddress, PipeProducerParams, PipeTransport, Router, SubscriberTransport, VideoCodecName } from '../media/index.js';
+import type { IceCandidateInit, MediaEngine, PipeAddress, PipeProducerParams, PipeTransport, Router, SubscriberTransport, VideoCodecName } from '@colloquy/sfu';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { RemoteConsumerSample, RemoteSubscriberMedia, Subscription } from '../sessions/subscription.js';
 import { TransportWatch } from '../sessions/transport-watch.js';
@@ -263,7 +263,7 @@ export class MediaSpan {
     try {
       return await this.#handle(from.clientAddress, body as Record<string, unknown>);
     } catch (err) {
-      const e = err instanceof ColloquyError ? err : null;
+      const e = domainError(err);
       const status = e?.kind === 'invalid' ? 400 : e?.kind === 'not-found' ? 404 : e?.kind === 'conflict' ? 409 : 503;
       if (status === 503) this.#log.warn({ err: (err as Error).message, op: (body as { op: string }).op, from: from.clientAddress }, 'media request failed');
       return reply.status(status).send({ code: status, message: (err as Error).message });

@@ -4,7 +4,7 @@
 // of every track, sampled from the SFU's producers and consumers by one timer per session (in a
 // cluster, a subscriber served by another node from that node's last report of its consumers).
 
-import type { Consumer, Producer } from '../media/index.js';
+import type { Consumer, Producer } from '@colloquy/sfu';
 import type { Session, SessionListener, SessionManager, SessionManagerEvents } from '../sessions/session-manager.js';
 import type { RemoteConsumerSample, Subscription } from '../sessions/subscription.js';
 import { clientErrorEvent, clientStatsSamples } from './client-input.js';

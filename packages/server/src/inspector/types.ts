@@ -151,7 +151,7 @@ export interface InspectorEvent {
 }
 
 import type { ClientTrackStats } from '@colloquy/protocol';
-import type { MediaKind } from '../media/types.js';
+import type { MediaKind } from '@colloquy/sfu';
 
 export type { MediaKind };
 

@@ -8,8 +8,7 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { WebhookStats } from '../callbacks/webhook-sender.js';
-import type { MediaEngine } from '../media/index.js';
-import type { ConsumerStats, ProducerStats } from '../media/types.js';
+import type { ConsumerStats, MediaEngine, ProducerStats } from '@colloquy/sfu';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { SqlDatabase } from '../store/database.js';
 import type { LoadMonitor } from './load-monitor.js';

@@ -6,15 +6,16 @@
 
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
-import { ColloquyError, DISK_FULL_MESSAGE, isDiskFull, STATUS_OF_KIND } from '../errors.js';
+import { ColloquyError, DISK_FULL_MESSAGE, domainError, isDiskFull, STATUS_OF_KIND } from '../errors.js';
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | ColloquyError | ZodError | Error, request, reply) => {
-    if (error instanceof ColloquyError) {
-      const status = STATUS_OF_KIND[error.kind];
+    const domain = domainError(error);
+    if (domain) {
+      const status = STATUS_OF_KIND[domain.kind];
       // 501 and 503 are answers, not faults: the onResponse hook logs them at warn, without a stack.
       if (status >= 500 && status !== 501 && status !== 503) request.log.error({ err: error }, 'request failed');
-      return reply.status(status).send({ code: error.code ?? status, message: error.message });
+      return reply.status(status).send({ code: domain.code ?? status, message: domain.message });
     }
     if (error instanceof ZodError) {
       return reply.status(400).send({ code: 400, message: describeZodError(error) });

@@ -11,7 +11,7 @@ import type {
   ArchiveStream,
   ArchiveTrack,
 } from '../archiving/interfaces.js';
-import type { Producer, RtpPacket } from '../media/index.js';
+import type { Producer, RtpPacket } from '@colloquy/sfu';
 import type { SessionListener, SessionManager } from './session-manager.js';
 import type { Stream } from './stream.js';
 

@@ -10,9 +10,9 @@
 import type { ClientErrorMessage, ClientStatsMessage, IceCandidate, SessionDescription, VideoDimensions } from '@colloquy/protocol';
 import { createSessionId, parseSessionId } from '@colloquy/tokens';
 import type { ClientTokenClaims } from '../auth/client-token.js';
-import { ColloquyError, forbidden, invalid, notFound } from '../errors.js';
+import { ColloquyError, domainError, forbidden, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { MediaEngine } from '../media/index.js';
+import type { MediaEngine } from '@colloquy/sfu';
 import type { ArchiveMode, ArchiveResolution, MediaMode, Project, SessionRecord, Store } from '../store/index.js';
 import type { Connection } from './connection.js';
 import { Session, type ArchiveNotice, type PublishInit, type RemoteSubscriberFactory, type SessionEvents } from './session.js';
@@ -452,7 +452,8 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
     try {
       await transport.acceptAnswer(sdp);
     } catch (err) {
-      if (err instanceof ColloquyError && err.code === undefined) throw new ColloquyError(err.kind, `Unable to subscribe: ${err.message}`, 1501);
+      const domain = domainError(err);
+      if (domain && domain.code === undefined) throw new ColloquyError(domain.kind, `Unable to subscribe: ${domain.message}`, 1501);
       throw err;
     }
   }

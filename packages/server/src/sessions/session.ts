@@ -6,9 +6,9 @@
 // cascades to every stream, subscription and connection and is idempotent.
 
 import type { DisconnectReason, IceCandidate, SessionDescription, StreamDestroyedReason, StreamProperty, VideoDimensions, VideoType } from '@colloquy/protocol';
-import { ColloquyError, invalid, notFound } from '../errors.js';
+import { ColloquyError, domainError, invalid, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { MediaEngine, Router } from '../media/index.js';
+import type { MediaEngine, Router } from '@colloquy/sfu';
 import type { SessionRecord } from '../store/index.js';
 import { Connection, type ConnectionInit, type SignalDelivery } from './connection.js';
 import { Stream } from './stream.js';
@@ -267,8 +267,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       return { stream, sdp: answer };
     } catch (err) {
       stream.close('networkDisconnected');
-      if (err instanceof ColloquyError && (err.kind === 'invalid' || err.kind === 'unsupported' || err.kind === 'conflict')) {
-        throw new ColloquyError('invalid', `Unable to publish: ${err.message}`, 1500);
+      const domain = domainError(err);
+      if (domain && (domain.kind === 'invalid' || domain.kind === 'unsupported' || domain.kind === 'conflict')) {
+        throw new ColloquyError('invalid', `Unable to publish: ${domain.message}`, 1500);
       }
       throw err;
     }
@@ -334,7 +335,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       return { subscription, sdp };
     } catch (err) {
       subscription.close('networkDisconnected');
-      if (err instanceof ColloquyError && err.code === undefined) throw new ColloquyError(err.kind, `Unable to subscribe: ${err.message}`, 1501);
+      const domain = domainError(err);
+      if (domain && domain.code === undefined) throw new ColloquyError(domain.kind, `Unable to subscribe: ${domain.message}`, 1501);
       throw err;
     } finally {
       release?.();

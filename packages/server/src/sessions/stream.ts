@@ -7,7 +7,7 @@
 
 import type { StreamDestroyedReason, StreamInfo, StreamProperty, VideoDimensions, VideoType } from '@colloquy/protocol';
 import { randomUUID } from 'node:crypto';
-import type { Producer, PublisherTransport } from '../media/index.js';
+import type { Producer, PublisherTransport } from '@colloquy/sfu';
 import type { Connection } from './connection.js';
 import { TransportWatch } from './transport-watch.js';
 import { TypedEmitter } from '../typed-emitter.js';

@@ -6,7 +6,7 @@
 
 import type { StreamDestroyedReason } from '@colloquy/protocol';
 import { randomUUID } from 'node:crypto';
-import type { Consumer, IceCandidateInit, SubscriberTransport } from '../media/index.js';
+import type { Consumer, IceCandidateInit, SubscriberTransport } from '@colloquy/sfu';
 import type { Connection } from './connection.js';
 import type { Stream } from './stream.js';
 import { TransportWatch } from './transport-watch.js';

@@ -3,7 +3,7 @@
 // come back (ICE consent can recover), before that only the connect timeout; `failed`, `closed` or
 // the transport's own close end it at once. The owner is told `connected` once and `lost` once.
 
-import type { TransportState } from '../media/index.js';
+import type { TransportState } from '@colloquy/sfu';
 
 /** The part of a PublisherTransport or SubscriberTransport the watch listens to. */
 export interface WatchedTransport {

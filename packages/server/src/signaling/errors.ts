@@ -2,7 +2,7 @@
 // protocol knows, otherwise by kind. Anything else is a bug: INTERNAL_ERROR, and the caller logs it.
 
 import { ERROR_NAMES, ErrorCodes, type ErrorCode, type ErrorMessage } from '@colloquy/protocol';
-import { ColloquyError, type ErrorKind } from '../errors.js';
+import { domainError, type ErrorKind } from '../errors.js';
 
 const CODE_OF_KIND: Record<ErrorKind, ErrorCode> = {
   invalid: ErrorCodes.INVALID_PARAMETER,
@@ -24,9 +24,10 @@ function isProtocolCode(code: number | undefined): code is ErrorCode {
 
 /** The error message for a failed request; `internal` is true when it was not a ColloquyError. */
 export function protocolError(err: unknown, re?: number): { message: Omit<ErrorMessage, 'seq'>; internal: boolean } {
-  if (err instanceof ColloquyError) {
-    const code = isProtocolCode(err.code) ? err.code : CODE_OF_KIND[err.kind];
-    return { message: errorMessage(code, err.message, re, err.otName), internal: code === ErrorCodes.INTERNAL_ERROR };
+  const domain = domainError(err);
+  if (domain) {
+    const code = isProtocolCode(domain.code) ? domain.code : CODE_OF_KIND[domain.kind];
+    return { message: errorMessage(code, domain.message, re, domain.otName), internal: code === ErrorCodes.INTERNAL_ERROR };
   }
   return { message: errorMessage(ErrorCodes.INTERNAL_ERROR, 'internal server error', re), internal: true };
 }

@@ -13,7 +13,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import OpusScript from 'opusscript';
 import { RtpHeader, RtpPacket } from 'werift';
 import type { Logger } from '../logger.js';
-import { downsampleFrom48k, FRAME_48K as FRAME, pcmFromBuffer, SessionAudioMixer, upsampleTo48k, type SessionPublisher } from '../media/audio/index.js';
+import { downsampleFrom48k, FRAME_48K as FRAME, pcmFromBuffer, SessionAudioMixer, upsampleTo48k, type SessionPublisher } from '../session-audio/index.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import { decodeG711, encodeG711 } from './g711.js';

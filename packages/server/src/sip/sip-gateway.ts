@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { admitServerParticipant, requireProjectSession } from '../sessions/server-participant.js';
 import { clientActor, type Connection, type DisconnectReason, type SessionManager, type Stream } from '../sessions/session-manager.js';
 import { TypedEmitter } from '../typed-emitter.js';
-import { publishAudioStream, type SessionPublisher } from '../media/audio/index.js';
+import { publishAudioStream, type SessionPublisher } from '../session-audio/index.js';
 import { SipCall, transportOf, type SipCallEnd } from './sip-call.js';
 import { SipUserAgent, type SipTlsSettings } from './sip-user-agent.js';
 import { CallMedia, type CallMediaStats } from './call-media.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { h264SpsSize } from '../../src/codecs/h264.js';
+import { h264SpsSize } from '@colloquy/sfu';
 import { H264Depacketizer, Vp8Depacketizer, type CodedFrame } from '../../src/archiving/depacketizer.js';
 import { encodeSize, readSize } from '../../src/archiving/ebml.js';
 import { JitterBuffer, type RtpInput } from '../../src/archiving/jitter-buffer.js';

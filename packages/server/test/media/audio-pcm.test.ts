@@ -2,7 +2,7 @@
 // and from 48 kHz keep a tone's frequency and level, and bad rates are refused.
 
 import { describe, expect, it } from 'vitest';
-import { downsampleFrom48k, FRAME_48K, pcmFromBuffer, upsampleTo48k } from '../../src/media/audio/index.js';
+import { downsampleFrom48k, FRAME_48K, pcmFromBuffer, upsampleTo48k } from '../../src/session-audio/index.js';
 
 function tone(rate: number, hz: number, samples: number): Int16Array {
   return new Int16Array(samples).map((_, i) => Math.round(10000 * Math.sin((2 * Math.PI * hz * i) / rate)));

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { opusCodec } from '../../src/media/peer-config.js';
+import { opusCodec } from '@colloquy/sfu';
 import { startTestServer } from '../helpers.js';
 
 describe('media configuration', () => {

@@ -7,7 +7,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SessionPublisher } from '../../src/media/audio/index.js';
+import type { SessionPublisher } from '../../src/session-audio/index.js';
 import type { SessionManager } from '../../src/sessions/session-manager.js';
 import { CallVideo, nackedSequenceNumbers } from '../../src/sip/call-video.js';
 import { until } from './helpers.js';

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { decodeG711, encodeG711, linearToAlaw, linearToMulaw } from '../../src/sip/g711.js';
-import { downsampleFrom48k, upsampleTo48k } from '../../src/media/audio/index.js';
+import { downsampleFrom48k, upsampleTo48k } from '../../src/session-audio/index.js';
 import { buildOffer, readRemoteSdp, readRemoteVideo } from '../../src/sip/sdp.js';
 import { newSdesKey, SdesSrtp } from '../../src/sip/srtp.js';
 

@@ -1,0 +1,744 @@
+// Consumer: one producer's track sent to one subscriber. Ties together its RTP rewriter (SSRC,
+// payload type, sequence number, timestamp, header-extension ids: rtp-rewriter.ts), its send
+// history that answers NACKs (retransmission-history.ts), keyframe handling on start/resume, and
+// the subscriber's RTCP feedback. With a simulcast producer it forwards one spatial layer, chosen
+// from the subscriber's preferred resolution, and switches on a keyframe of the new layer (asked
+// for), keeping its one output SSRC and continuous sequence numbers and timestamps. With VP8
+// temporal layers it forwards the frames up to the temporal layer its preferred frame rate needs
+// (vp8-temporal.ts), rewriting picture IDs and TL0PICIDX in a copy of the payload.
+
+import {
+  GenericNack,
+  PictureLossIndication,
+  ReceiverEstimatedMaxBitrate,
+  RtcpPayloadSpecificFeedback,
+  RtcpRrPacket,
+  RtcpSenderInfo,
+  RtcpSrPacket,
+  RtcpTransportLayerFeedback,
+  type RtcpPacket,
+  type RtpPacket,
+} from 'werift';
+import { parseVp8Descriptor, Vp8Descriptor, writeVp8Descriptor } from './codecs/vp8.js';
+import { TypedEmitter } from './typed-emitter.js';
+import type { Producer } from './producer.js';
+import { RetransmissionHistory } from './retransmission-history.js';
+import { DROP, RtpRewriter, TRANSPORT_SEQUENCE_OFFSET, writeTransportSequence } from './rtp-rewriter.js';
+import type { TransportWideSequencer } from './transport-feedback.js';
+import type { ConsumerStats, MediaKind } from './types.js';
+import { MAX_TEMPORAL_LAYER, Vp8TemporalLayers } from './vp8-temporal.js';
+
+export type ConsumerEvents = {
+  close: [];
+  /** Its producer closed; the consumer closes right after this event. */
+  producerClose: [];
+  producerPause: [];
+  producerResume: [];
+  pause: [];
+  resume: [];
+  /** Video stopped (true) or restarted (false) because the subscriber's downlink cannot carry its lowest layer. */
+  qualityDisabled: [boolean];
+  /** The downlink came close to not carrying the lowest layer (true), or recovered (false). */
+  qualityWarning: [boolean];
+};
+
+/** Bytes a packet takes on the wire besides its payload, as the estimator counts it: RTP header and extensions, SRTP tag. */
+const PACKET_OVERHEAD = 40;
+/** A padding-only packet's payload: the most RTP padding one packet may carry (the count is one byte). */
+const PADDING = (() => {
+  const b = Buffer.alloc(255);
+  b[254] = 255;
+  return b;
+})();
+/** One padding packet as the estimator counts it (its payload and the overhead). */
+export const PADDING_PACKET_BYTES = PADDING.length + PACKET_OVERHEAD;
+
+/** What a consumer needs to put bytes on its subscriber's wire: werift's SRTP transport. */
+export interface RtpSink {
+  /** Encrypts and sends; `header` is only asked for ssrc, sequenceNumber, serializeSize, serialize(). */
+  sendRtp(payload: Buffer, header: OutgoingHeader): unknown;
+}
+
+/** Packets kept for NACK answers: about 1 s of 1 Mbps video; audio is not NACKed (no history). */
+const VIDEO_HISTORY = 1024;
+
+/**
+ * The RTP header werift's SRTP code serializes, duck-typed: werift asks for ssrc and sequence
+ * number (for the SRTP counter) and serialize(); we hand it bytes we already wrote, so no
+ * RtpHeader object, BitWriter or extension array is built per packet and per subscriber.
+ */
+export class OutgoingHeader {
+  ssrc = 0;
+  sequenceNumber = 0;
+  bytes: Buffer = Buffer.alloc(0);
+  get serializeSize(): number {
+    return this.bytes.length;
+  }
+  serialize(): Buffer {
+    return this.bytes;
+  }
+}
+
+/** One descriptor parse at a time on the packet path. */
+const descriptor = new Vp8Descriptor();
+
+/**
+ * A temporal layer covers a preferred frame rate if its measured rate is at least this share of
+ * it (measured rates wobble around the encoder's: 7.3 fps covers a wish of 7.5); the layer already
+ * chosen is kept down to KEEP_SHARE, so that a rate near the line does not flip the choice.
+ */
+const COVER_SHARE = 0.9;
+const KEEP_SHARE = 0.8;
+
+/**
+ * The lowest temporal layer whose measured rate (`rates[t]`: frames per second up to TID t)
+ * covers `preferred` frames per second; all layers (MAX_TEMPORAL_LAYER) for no preference, no
+ * measurement, or a wish above every layer but the top. `current`: the layer chosen so far.
+ */
+export function temporalLayerForFrameRate(preferred: number | null, rates: readonly number[], current = MAX_TEMPORAL_LAYER): number {
+  if (preferred === null || rates.length === 0) return MAX_TEMPORAL_LAYER;
+  for (let t = 0; t < rates.length - 1; t++) if (rates[t]! >= preferred * (t === current ? KEEP_SHARE : COVER_SHARE)) return t;
+  return MAX_TEMPORAL_LAYER;
+}
+
+/** SRs remembered to match receiver reports against (one a second: the last 8 s). */
+const RECENT_SRS = 8;
+
+export class Consumer extends TypedEmitter<ConsumerEvents> {
+  readonly id: string;
+  readonly producerId: string;
+  readonly kind: MediaKind;
+  readonly producer: Producer;
+  /** The SSRC this consumer sends with (werift's sender SSRC, signalled in the offer). */
+  readonly ssrc: number;
+  readonly clockRate: number;
+
+  #closed = false;
+  #paused: boolean;
+  #producerPaused: boolean;
+  #sink: RtpSink | null = null;
+  #mid = '';
+  readonly #rewriter: RtpRewriter;
+  /** Headers are written straight into the history's slots; its size is 1 for audio (no NACKs). */
+  readonly #history: RetransmissionHistory;
+  #keyFrameWanted = false;
+  readonly #out = new OutgoingHeader();
+  /** Simulcast: the layer being forwarded (-1 until the first keyframe) and the one wanted. */
+  #currentLayer: number;
+  #targetLayer: number;
+  #preferredResolution: { width: number; height: number } | null = null;
+  #preferredFrameRate: number | null = null;
+  /** VP8 video: the temporal layer choice and picture ID / TL0PICIDX continuity; null otherwise. */
+  readonly #temporal: Vp8TemporalLayers | null;
+  /**
+   * The temporal filter runs from the first frame-rate preference on (and then stays, for picture
+   * ID continuity): without one every frame is forwarded untouched, as before temporal layers were
+   * chosen (loaded test runs showed video stalls with the filter on for every consumer; not
+   * understood yet).
+   */
+  #temporalActive = false;
+  #layerSwitches = 0;
+  /** The highest layer the subscriber's downlink carries (the allocator's choice); -1: none, video off. */
+  #bandwidthLayer: number;
+  #qualityDisabled = false;
+  #qualityWarning = false;
+  /** May the allocator switch this video off for lack of bandwidth (OpenTok's audio fallback)? Set by sessions/. */
+  audioFallback = true;
+  /** A screen share is served before cameras by the allocator. Set by sessions/. */
+  screenShare = false;
+  /** Transport-wide sequence numbers of the subscriber's connection (shared by its consumers). */
+  #sequencer: TransportWideSequencer | null = null;
+  /** RTX towards the subscriber (video): payload type and SSRC, used for probe padding. -1: none. */
+  #rtxPayloadType = -1;
+  #rtxSsrc = 0;
+  #rtxSequence = (Math.random() * 0x10000) | 0;
+  readonly #paddingHeader = Buffer.alloc(20);
+  #paddingSent = 0;
+
+  // Counters.
+  #packetsSent = 0;
+  #bytesSent = 0;
+  #nackCount = 0;
+  #retransmitted = 0;
+  #nacksHeld = 0;
+  /** No NACK answers before this (performance.now() ms): the downlink is saturated, audio comes first. */
+  #retransmitHoldUntil = 0;
+  #pliCount = 0;
+  #firCount = 0;
+  #packetsLost = 0;
+  #fractionLost = 0;
+  #jitter = 0;
+  #rtt: number | null = null;
+  #availableBitrate: number | null = null;
+  /**
+   * Compact NTP times of the last SRs sent: a receiver report answers the latest SR it had, which
+   * is often not the latest we sent (both sides report about every second), and any of ours gives
+   * a correct round trip.
+   */
+  readonly #recentSrCompact: number[] = [];
+  #lastSrSentAt = 0;
+  #sampleAt = performance.now();
+  #sampleBytes = 0;
+  #bitrate = 0;
+
+  constructor(params: { id: string; producer: Producer; ssrc: number; paused?: boolean }) {
+    super();
+    this.id = params.id;
+    this.producer = params.producer;
+    this.producerId = params.producer.id;
+    this.kind = params.producer.kind;
+    this.ssrc = params.ssrc;
+    this.clockRate = params.producer.codec.clockRate;
+    this.#paused = params.paused ?? false;
+    this.#producerPaused = params.producer.paused;
+    this.#rewriter = new RtpRewriter({ ssrc: this.ssrc, clockRate: this.clockRate, waitForKeyFrame: this.kind === 'video' });
+    this.#history = new RetransmissionHistory(this.kind === 'video' ? VIDEO_HISTORY : 1);
+    this.#out.ssrc = this.ssrc;
+    this.#targetLayer = params.producer.layerCount - 1;
+    this.#bandwidthLayer = params.producer.layerCount - 1;
+    this.#currentLayer = params.producer.layerCount > 1 ? -1 : 0;
+    this.#temporal = this.kind === 'video' && params.producer.codec.name === 'VP8' ? new Vp8TemporalLayers() : null;
+    params.producer.addConsumer(this);
+    params.producer.updateLayerDemand();
+  }
+
+  /** Simulcast: the spatial layer being forwarded (-1 before the first keyframe; 0 for a single encoding once started). */
+  get currentLayer(): number {
+    return this.#currentLayer;
+  }
+
+  /** The layer this consumer wants (it switches on that layer's next keyframe). */
+  get targetLayer(): number {
+    return this.#targetLayer;
+  }
+
+  /**
+   * The subscriber's preferredResolution (null: the best there is). Picks the target layer
+   * (Producer.layerForResolution) and, if it differs from the one forwarded, asks for its keyframe.
+   */
+  setPreferredResolution(resolution: { width: number; height: number } | null): void {
+    if (this.#closed) return;
+    this.#preferredResolution = resolution === null ? null : { width: resolution.width, height: resolution.height };
+    this.#chooseLayer();
+  }
+
+  /**
+   * The subscriber's preferredFrameRate (frames per second; null: all there is). VP8 temporal
+   * layers: the consumer forwards the lowest temporal layer whose measured frame rate covers it
+   * (down at the next frame, up at the next layer-sync frame or keyframe).
+   */
+  setPreferredFrameRate(frameRate: number | null): void {
+    if (this.#closed) return;
+    this.#preferredFrameRate = frameRate;
+    if (frameRate !== null && !this.#temporalActive && this.#temporal !== null) {
+      this.#temporalActive = true;
+      this.#temporal.restart();
+    }
+    this.#chooseLayer();
+  }
+
+  get preferredFrameRate(): number | null {
+    return this.#preferredFrameRate;
+  }
+
+  /** VP8 temporal layers: the TID forwarded up to, and the one wanted (MAX_TEMPORAL_LAYER: all). -1 without them. */
+  get currentTemporalLayer(): number {
+    return this.#temporal?.current ?? -1;
+  }
+
+  get targetTemporalLayer(): number {
+    return this.#temporal?.target ?? -1;
+  }
+
+  /** Sets the target layers from the preferences and the layers' current sizes and frame rates; a spatial change asks for a keyframe. */
+  #chooseLayer(): void {
+    const producer = this.producer;
+    // Temporal: from the frame rates measured on the spatial layer wanted (or forwarded).
+    const temporal = this.#temporal;
+    if (temporal !== null) {
+      const rates = producer.temporalFrameRates(this.#currentLayer >= 0 ? this.#currentLayer : this.#targetLayer);
+      temporal.setTarget(temporalLayerForFrameRate(this.#preferredFrameRate, rates, temporal.target));
+    }
+    if (this.kind !== 'video' || producer.layerCount === 1) return;
+    const target = Math.min(this.preferredLayer, Math.max(0, this.#bandwidthLayer));
+    if (target === this.#targetLayer) return;
+    this.#targetLayer = target;
+    producer.updateLayerDemand();
+    if (target !== this.#currentLayer && this.#sink !== null && !this.#paused && !this.#producerPaused) {
+      this.#keyFrameWanted = true;
+      producer.requestKeyFrame(target);
+    }
+  }
+
+  /** The layer the subscriber's preferredResolution asks for (the allocator's upper bound). */
+  get preferredLayer(): number {
+    return this.producer.layerCount === 1 ? 0 : this.producer.layerForResolution(this.#preferredResolution);
+  }
+
+  /** The allocator's layer cap (-1: video off for lack of bandwidth). */
+  get bandwidthLayer(): number {
+    return this.#bandwidthLayer;
+  }
+
+  /** Video is off because the subscriber's downlink cannot carry the lowest layer (OpenTok's audio fallback). */
+  get qualityDisabled(): boolean {
+    return this.#qualityDisabled;
+  }
+
+  /**
+   * @internal The allocator's choice: the highest layer this subscriber's downlink carries, or -1
+   * (video off, audio only). The target becomes the lower of it and the preferred layer; switching
+   * off stops forwarding at once, switching on restarts from a keyframe.
+   */
+  setBandwidthLayer(layer: number): void {
+    if (this.#closed || this.kind !== 'video') return;
+    const capped = Math.max(-1, Math.min(layer, this.producer.layerCount - 1));
+    if (capped === this.#bandwidthLayer) return;
+    this.#bandwidthLayer = capped;
+    const off = capped < 0;
+    if (off !== this.#qualityDisabled) {
+      // OpenTok's order: a videoDisableWarning always comes before videoDisabled.
+      if (off && !this.#qualityWarning) this.setQualityWarning(true);
+      this.#qualityDisabled = off;
+      this.producer.updateLayerDemand();
+      if (off) this.#keyFrameWanted = false;
+      else this.#resync();
+      this.emit('qualityDisabled', off);
+    }
+    this.#chooseLayer();
+  }
+
+  /** Whether the downlink is close to not carrying the lowest layer (OpenTok's videoDisableWarning). */
+  get qualityWarning(): boolean {
+    return this.#qualityWarning;
+  }
+
+  /** @internal The allocator's warning state; a change emits `qualityWarning`. */
+  setQualityWarning(warning: boolean): void {
+    if (this.#closed || this.kind !== 'video' || warning === this.#qualityWarning) return;
+    this.#qualityWarning = warning;
+    this.emit('qualityWarning', warning);
+  }
+
+  /** @internal The subscriber connection's transport-wide sequence numbers, and its RTX for padding (video). */
+  setTransportFeedback(sequencer: TransportWideSequencer, rtx: { payloadType: number; ssrc: number } | null): void {
+    this.#sequencer = sequencer;
+    if (rtx) {
+      this.#rtxPayloadType = rtx.payloadType;
+      this.#rtxSsrc = rtx.ssrc >>> 0;
+    }
+  }
+
+  /** Whether this consumer can send probe padding (video with RTX negotiated, connected, sending). */
+  get canPad(): boolean {
+    return this.#rtxPayloadType >= 0 && this.#sink !== null && this.#rewriter.everSent && this.#sequencer !== null && this.#rewriter.transportCcId !== 0;
+  }
+
+  /**
+   * @internal Sends `count` padding-only packets on the RTX SSRC (255 bytes of RTP padding each,
+   * own sequence numbers, so the media series is untouched), tagged as probe cluster `probe`:
+   * the browser reports them in its transport feedback and discards them. Returns bytes sent.
+   */
+  sendPadding(count: number, probe: number, now: number): number {
+    const sink = this.#sink;
+    const sequencer = this.#sequencer;
+    if (!this.canPad || sink === null || sequencer === null) return 0;
+    const h = this.#paddingHeader;
+    const id = this.#rewriter.transportCcId;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const seq = this.#rtxSequence;
+      this.#rtxSequence = (seq + 1) & 0xffff;
+      h[0] = 0xb0; // V=2, P, X
+      h[1] = this.#rtxPayloadType;
+      h.writeUInt16BE(seq, 2);
+      h.writeUInt32BE(this.#rewriter.lastTimestamp, 4);
+      h.writeUInt32BE(this.#rtxSsrc, 8);
+      h[12] = 0xbe;
+      h[13] = 0xde;
+      h.writeUInt16BE(1, 14);
+      writeTransportSequence(h, 16, id, sequencer.next(PADDING.length + PACKET_OVERHEAD, now, probe));
+      h[19] = 0;
+      const out = this.#out;
+      out.ssrc = this.#rtxSsrc;
+      out.sequenceNumber = seq;
+      out.bytes = h;
+      sink.sendRtp(PADDING, out);
+      out.ssrc = this.ssrc;
+      bytes += PADDING.length + PACKET_OVERHEAD;
+    }
+    this.#paddingSent += count;
+    return bytes;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get producerPaused(): boolean {
+    return this.#producerPaused;
+  }
+
+  /** @internal What the subscriber's answer settled: payload type, mid, extension ids by URI. */
+  setNegotiated(params: { payloadType: number; mid: string; extensionIds: Map<string, number> }): void {
+    this.#mid = params.mid;
+    this.#rewriter.setNegotiated({ ...params, producerExtensionUris: this.producer.extensionUris });
+  }
+
+  /** @internal The subscriber's DTLS is up: packets may flow. Video starts at a keyframe. */
+  connect(sink: RtpSink): void {
+    if (this.#closed) return;
+    this.#sink = sink;
+    this.#resync();
+  }
+
+  /** @internal The subscriber's connection went away (not closed: it may come back). */
+  disconnect(): void {
+    this.#sink = null;
+  }
+
+  #resync(): void {
+    this.#rewriter.resync();
+    this.#temporal?.restart();
+    // A single encoding is always "layer 0" (the rewriter waits for its keyframe itself).
+    this.#currentLayer = this.producer.layerCount > 1 ? -1 : 0;
+    if (this.kind === 'video' && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled) {
+      this.#keyFrameWanted = true;
+      this.#askStartKeyFrame();
+    }
+  }
+
+  /**
+   * Keyframe of the target layer; with nothing forwarded yet and the target not flowing (paused
+   * at the publisher, or never sent), of the lowest layer too, which always runs: start from it.
+   */
+  #askStartKeyFrame(): void {
+    const producer = this.producer;
+    producer.requestKeyFrame(this.#targetLayer);
+    if (this.#currentLayer < 0 && this.#targetLayer !== 0 && !producer.layerFlowing(this.#targetLayer)) producer.requestKeyFrame(0);
+  }
+
+  /**
+   * Packet path: rewrite one producer packet (of spatial layer `layer`) for this subscriber and
+   * send it. Writes the header straight into the send-history slot; the payload buffer is shared,
+   * never copied or mutated.
+   */
+  forward(packet: RtpPacket, keyFrame: boolean, layer: number): void {
+    const sink = this.#sink;
+    const rewriter = this.#rewriter;
+    if (sink === null || this.#paused || this.#qualityDisabled || rewriter.payloadType < 0) return;
+    if (layer !== this.#currentLayer) {
+      // Another layer: switch to it only at a keyframe, when it is the target, or, with nothing
+      // forwarded yet and the target not flowing (paused at the publisher until now), whichever
+      // layer's keyframe comes first (start at once; move to the target on its own keyframe
+      // later). Then the rewriter continues the output series.
+      if (!keyFrame) return;
+      if (layer !== this.#targetLayer && !this.#mayTakeOtherLayer(layer)) return;
+      if (this.#currentLayer >= 0) this.#layerSwitches++;
+      this.#currentLayer = layer;
+      rewriter.resync();
+      this.#temporal?.restart();
+      if (layer !== this.#targetLayer) this.producer.requestKeyFrame(this.#targetLayer);
+      else this.producer.updateLayerDemand();
+    }
+    const h = packet.header;
+    let payload = packet.payload;
+    const temporal = this.#temporal;
+    if (temporal !== null && this.#temporalActive && payload.length > 0) {
+      if (rewriter.needsSync && !keyFrame) return; // the rewriter waits for a keyframe anyway
+      if (parseVp8Descriptor(payload, descriptor)) {
+        if (!temporal.filter(descriptor, keyFrame)) {
+          rewriter.drop(h.sequenceNumber); // a frame above the temporal layer: close its sequence numbers
+          return;
+        }
+        if (temporal.rewrite) {
+          // The producer's buffer is shared by every consumer: rewrite a copy (kept for NACKs).
+          payload = Buffer.from(payload);
+          writeVp8Descriptor(payload, descriptor, temporal.pictureId, temporal.tl0PicIdx);
+        }
+      }
+    }
+    const now = performance.now();
+    const outSeq = rewriter.map(h.sequenceNumber, h.timestamp, payload.length, keyFrame, now);
+    if (!rewriter.needsSync && layer === this.#targetLayer) this.#keyFrameWanted = false; // synced on the wanted layer
+    if (outSeq === DROP) return;
+    const history = this.#history;
+    const base = history.slotOffset(outSeq);
+    const sequencer = this.#sequencer;
+    const transportSequence = sequencer === null ? -1 : sequencer.next(payload.length + PACKET_OVERHEAD, now);
+    const length = rewriter.writeHeader(h, history.headers, base, now, transportSequence);
+    history.store(outSeq, length, payload);
+
+    const out = this.#out;
+    out.sequenceNumber = outSeq;
+    out.bytes = history.headers.subarray(base, base + length);
+    sink.sendRtp(payload, out);
+    this.#packetsSent++;
+    this.#bytesSent += payload.length;
+  }
+
+  /** @internal RTCP from the subscriber about this consumer's SSRC (werift routes it by SSRC). */
+  handleRtcp(packet: RtcpPacket): void {
+    if (this.#closed) return;
+    if (packet instanceof RtcpTransportLayerFeedback) {
+      if (packet.feedback instanceof GenericNack) this.#answerNack(packet.feedback.lost);
+    } else if (packet instanceof RtcpPayloadSpecificFeedback) {
+      const fb = packet.feedback;
+      if (fb instanceof PictureLossIndication) {
+        this.#pliCount++;
+        this.requestKeyFrame();
+      } else if (fb instanceof ReceiverEstimatedMaxBitrate) {
+        this.#availableBitrate = Number(fb.bitrate);
+      } else if (fb.count === 4) {
+        // FIR (RFC 5104): same effect as PLI for us.
+        this.#firCount++;
+        this.requestKeyFrame();
+      }
+    } else if (packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket) {
+      for (const report of packet.reports) {
+        if (report.ssrc !== this.ssrc) continue;
+        this.#packetsLost = report.packetsLost;
+        this.#fractionLost = report.fractionLost / 256;
+        this.#jitter = Math.round((report.jitter / this.clockRate) * 1000 * 10) / 10;
+        if (report.lsr !== 0 && this.#recentSrCompact.includes(report.lsr)) {
+          const delay = ((compactNtp(Date.now()) - report.lsr - report.dlsr) >>> 0) / 65536;
+          if (delay < 60) this.#rtt = Math.round(delay * 10000) / 10000;
+        }
+      }
+    }
+  }
+
+  /**
+   * @internal No NACK answers until `until` (performance.now() ms): the subscriber transport holds
+   * them while its downlink is saturated, so that retransmitted video does not queue ahead of the
+   * audio at the bottleneck (the allocator is stepping the video down meanwhile; the new layer
+   * starts on a keyframe anyway).
+   */
+  holdRetransmissions(until: number): void {
+    this.#retransmitHoldUntil = Math.max(this.#retransmitHoldUntil, until);
+  }
+
+  /** NACKs left unanswered: the video was off for quality, or retransmissions were held. */
+  get nacksHeld(): number {
+    return this.#nacksHeld;
+  }
+
+  #answerNack(lost: number[]): void {
+    const sink = this.#sink;
+    if (sink === null || this.kind !== 'video') return;
+    this.#nackCount++;
+    // Video off for quality: its lost packets are of no use (it restarts from a keyframe), and
+    // sending them would take the little the link carries from the audio.
+    if (this.#qualityDisabled || performance.now() < this.#retransmitHoldUntil) {
+      this.#nacksHeld++;
+      return;
+    }
+    for (const seq of lost) {
+      const header = this.#history.header(seq);
+      const payload = this.#history.payload(seq);
+      if (header === undefined || payload === undefined) continue;
+      // A retransmission is a new packet on the transport: a new transport-wide number, written in place.
+      if (this.#sequencer !== null && header.length > TRANSPORT_SEQUENCE_OFFSET + 1 && header[16]! >> 4 === this.#rewriter.transportCcId && this.#rewriter.transportCcId !== 0) {
+        const tw = this.#sequencer.next(payload.length + PACKET_OVERHEAD, performance.now());
+        header[TRANSPORT_SEQUENCE_OFFSET] = tw >>> 8;
+        header[TRANSPORT_SEQUENCE_OFFSET + 1] = tw & 0xff;
+      }
+      const out = this.#out;
+      out.sequenceNumber = seq;
+      out.bytes = header;
+      sink.sendRtp(payload, out);
+      this.#retransmitted++;
+    }
+  }
+
+  /**
+   * @internal An RTCP sender report for this consumer, or null before anything was sent. The RTP
+   * time maps the publisher's own SR (so audio and video of one stream stay in sync in the
+   * browser); without one yet, it extrapolates from the last packet sent.
+   */
+  senderReport(): RtcpSrPacket | null {
+    const rewriter = this.#rewriter;
+    if (!rewriter.everSent || this.#sink === null) return null;
+    const nowMs = Date.now();
+    const now = performance.now();
+    const sr = this.producer.senderReport(this.#currentLayer < 0 ? 0 : this.#currentLayer);
+    const rtpTimestamp =
+      sr !== undefined
+        ? (sr.rtpTimestamp + Math.round(((now - sr.receivedAt) * this.clockRate) / 1000) + rewriter.timestampOffset) >>> 0
+        : (rewriter.lastTimestamp + Math.round(((now - rewriter.lastSentAt) * this.clockRate) / 1000)) >>> 0;
+    const ntp = ntpTimestamp(nowMs);
+    this.#recentSrCompact.push(compactNtp(nowMs));
+    if (this.#recentSrCompact.length > RECENT_SRS) this.#recentSrCompact.shift();
+    this.#lastSrSentAt = now;
+    return new RtcpSrPacket({
+      ssrc: this.ssrc,
+      senderInfo: new RtcpSenderInfo({
+        ntpTimestamp: ntp,
+        rtpTimestamp,
+        packetCount: this.#packetsSent >>> 0,
+        octetCount: this.#bytesSent >>> 0,
+      }),
+    });
+  }
+
+  /** @internal Called by the transport's timer to refresh the bitrate. */
+  sample(now: number): void {
+    const elapsed = (now - this.#sampleAt) / 1000;
+    if (elapsed <= 0) return;
+    this.#bitrate = Math.round(((this.#bytesSent - this.#sampleBytes) * 8) / elapsed);
+    this.#sampleAt = now;
+    this.#sampleBytes = this.#bytesSent;
+    // Layer sizes become known from keyframes: the best layer for the preference may change.
+    this.#chooseLayer();
+    // A keyframe asked for but not seen (lost PLI, slow encoder): ask again (throttled by the producer).
+    if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled) this.#askStartKeyFrame();
+    // The layer being forwarded stopped (the publisher's browser dropped it: its CPU or bandwidth
+    // adaptation turns the top encodings off) and the target is not flowing either: fall back to
+    // the best lower layer that flows, from its next keyframe, rather than freeze.
+    const fallback = this.#fallbackLayer();
+    if (fallback >= 0 && this.#sink && !this.#paused && !this.#producerPaused) this.producer.requestKeyFrame(fallback);
+  }
+
+  /** The best flowing layer below the target once the current layer has stopped and the target does not flow; -1 otherwise. */
+  #fallbackLayer(): number {
+    const producer = this.producer;
+    if (this.kind !== 'video' || producer.layerCount === 1 || this.#currentLayer < 0) return -1;
+    if (!producer.layerStopped(this.#currentLayer) || producer.layerFlowing(this.#targetLayer)) return -1;
+    for (let layer = Math.min(this.#targetLayer, producer.layerCount) - 1; layer >= 0; layer--) {
+      if (layer !== this.#currentLayer && producer.layerFlowing(layer)) return layer;
+    }
+    return -1;
+  }
+
+  /**
+   * Whether a keyframe of a layer other than the target may be switched to: with nothing forwarded
+   * yet and the target not flowing (paused at the publisher until now), any layer's, to start at
+   * once; once forwarding, the fallback layer's when what is forwarded has stopped.
+   */
+  #mayTakeOtherLayer(layer: number): boolean {
+    if (this.#currentLayer < 0) return !this.producer.layerFlowing(this.#targetLayer);
+    return layer === this.#fallbackLayer();
+  }
+
+  /** Stops sending to this subscriber (e.g. subscribeToVideo(false)). */
+  pause(): void {
+    if (this.#closed || this.#paused) return;
+    this.#paused = true;
+    this.#keyFrameWanted = false;
+    this.producer.updateLayerDemand();
+    this.emit('pause');
+  }
+
+  /** Starts sending again, from a fresh keyframe for video. */
+  resume(): void {
+    if (this.#closed || !this.#paused) return;
+    this.#paused = false;
+    this.producer.updateLayerDemand();
+    this.#resync();
+    this.emit('resume');
+  }
+
+  /** Asks the producer for a keyframe on this subscriber's behalf (throttled by the producer). */
+  requestKeyFrame(): void {
+    if (!this.#closed) this.producer.requestKeyFrame(this.#currentLayer < 0 ? this.#targetLayer : this.#currentLayer);
+  }
+
+  /** @internal */
+  handleProducerPause(): void {
+    if (this.#closed || this.#producerPaused) return;
+    this.#producerPaused = true;
+    this.emit('producerPause');
+  }
+
+  /** @internal */
+  handleProducerResume(): void {
+    if (this.#closed || !this.#producerPaused) return;
+    this.#producerPaused = false;
+    this.#resync();
+    this.emit('producerResume');
+  }
+
+  /** @internal */
+  handleProducerClose(): void {
+    if (this.#closed) return;
+    this.emit('producerClose');
+    this.close();
+  }
+
+  getStats(): ConsumerStats {
+    return {
+      id: this.id,
+      producerId: this.producerId,
+      kind: this.kind,
+      ssrc: this.ssrc,
+      paused: this.#paused,
+      producerPaused: this.#producerPaused,
+      packetsSent: this.#packetsSent,
+      bytesSent: this.#bytesSent,
+      bitrate: this.#bitrate,
+      packetsLost: this.#packetsLost,
+      fractionLost: this.#fractionLost,
+      jitter: this.#jitter,
+      roundTripTime: this.#rtt,
+      nackCount: this.#nackCount,
+      retransmittedPackets: this.#retransmitted,
+      pliCount: this.#pliCount,
+      firCount: this.#firCount,
+      availableBitrate: this.#availableBitrate,
+      ...(this.kind === 'video'
+        ? { currentLayer: this.#currentLayer, targetLayer: this.#targetLayer, layerSwitches: this.#layerSwitches, bandwidthLayer: this.#bandwidthLayer, qualityDisabled: this.#qualityDisabled, paddingPackets: this.#paddingSent,
+            ...(this.#temporal !== null ? { currentTemporalLayer: this.#temporal.current, targetTemporalLayer: this.#temporal.target, temporalFramesDropped: this.#temporal.framesDropped } : {}),
+          }
+        : {}),
+    };
+  }
+
+  dump(): Record<string, unknown> {
+    return {
+      id: this.id,
+      producerId: this.producerId,
+      kind: this.kind,
+      ssrc: this.ssrc,
+      payloadType: this.#rewriter.payloadType,
+      mid: this.#mid,
+      paused: this.#paused,
+      producerPaused: this.#producerPaused,
+      connected: this.#sink !== null,
+      waitingForKeyFrame: this.#rewriter.needsSync && this.kind === 'video',
+      ...(this.kind === 'video' ? { currentLayer: this.#currentLayer, targetLayer: this.#targetLayer } : {}),
+      lastSenderReportAgoMs: this.#lastSrSentAt ? Math.round(performance.now() - this.#lastSrSentAt) : null,
+      closed: this.#closed,
+    };
+  }
+
+  /** Stops the consumer and detaches it from its producer. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sink = null;
+    this.producer.removeConsumer(this);
+    this.#history.clear();
+    this.emit('close');
+    this.removeAllListeners();
+  }
+}
+
+const NTP_EPOCH_OFFSET = 2208988800; // seconds from 1900 to 1970
+
+/** 64-bit NTP timestamp for a Unix time in milliseconds. */
+export function ntpTimestamp(unixMs: number): bigint {
+  const seconds = Math.floor(unixMs / 1000) + NTP_EPOCH_OFFSET;
+  const fraction = Math.floor(((unixMs % 1000) / 1000) * 0x100000000);
+  return (BigInt(seconds) << 32n) | BigInt(fraction);
+}
+
+/** The middle 32 bits of the NTP timestamp (RFC 3550 LSR units: 1/65536 s). */
+export function compactNtp(unixMs: number): number {
+  const seconds = Math.floor(unixMs / 1000) + NTP_EPOCH_OFFSET;
+  const fraction16 = Math.floor(((unixMs % 1000) / 1000) * 0x10000);
+  return (((seconds & 0xffff) << 16) | fraction16) >>> 0;
+}

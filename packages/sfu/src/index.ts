@@ -1,0 +1,35 @@
+// @colloquy/sfu's public surface. Nothing outside this package imports from werift or sees RTP/SDP
+// internals: SDP strings pass through opaque, everything else is these objects and plain data.
+
+export { MediaEngine, DEFAULT_MAX_INCOMING_BITRATE, type MediaEngineOptions, type MediaEngineEvents } from './media-engine.js';
+export { Router, type RouterOptions, type RouterEvents } from './router.js';
+export { PublisherTransport, type PublisherTransportEvents } from './publisher-transport.js';
+export { SubscriberTransport, type SubscriberTransportEvents } from './subscriber-transport.js';
+export { Producer, KEYFRAME_REQUEST_INTERVAL_MS, type ProducerEvents, type RtpListener } from './producer.js';
+/** The packet type RtpListener receives (werift's), for code that records producers' RTP. */
+export type { RtpPacket } from 'werift';
+export { Consumer, type ConsumerEvents } from './consumer.js';
+export { PipeTransport, type PipeAddress, type PipeProducerParams, type PipeTransportStats } from './pipe-transport.js';
+/** Our SRTP/SRTCP (exported for benchmarks and tests of the packet path). */
+export { SrtpSession, SrtpProfile, SrtpError, type SrtpKeyingMaterial } from './srtp/index.js';
+/** @internal The subscriber send path over our SRTP, exported for bench/media/forward.bench.ts. */
+export { SrtpSendPath, type SrtpImplementation } from './srtp-path.js';
+/** @internal One parse of a received RTP packet (not on the packet path yet), for bench/media/receive.bench.ts. */
+export { RtpView } from './rtp-view.js';
+export type { VideoCodecName } from './codecs.js';
+export type { UplinkEstimation } from './bitrate-controller.js';
+export type { CodecInfo, ConsumerStats, IceCandidateInit, MediaKind, ProducerStats, TransportState } from './types.js';
+export { MediaError, type MediaErrorKind } from './errors.js';
+/** The one typed event emitter (the server's domain objects emit through it too). */
+export { TypedEmitter, reportListenerError, type EventMap, type ListenerErrorHandler } from './typed-emitter.js';
+/** Opus's fmtp as offered to subscribers (a stereo publisher stays stereo). */
+export { opusCodec } from './peer-config.js';
+
+// Codec and RTP helpers for the server's own media code that is not the SFU's packet path:
+// archiving (depacketizer, recorder) and the SIP gateway's video.
+export { NAL, h264SpsSize } from './codecs/h264.js';
+export { vp8DescriptorLength, vp8KeyframeSize } from './codecs/vp8.js';
+export { isVp8KeyFrameStart, vp8Dimensions } from './codecs.js';
+export { RetransmissionHistory } from './retransmission-history.js';
+export { MAX_HEADER_LENGTH } from './rtp-rewriter.js';
+export { isRtcp, rtpHeaderLength } from './srtp/index.js';

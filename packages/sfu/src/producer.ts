@@ -1,0 +1,669 @@
+// Producer: one track a publisher sends (audio or video). It receives RTP from its publisher
+// transport and hands each packet to its consumers; it asks the publisher for keyframes (throttled)
+// and keeps the counters the Inspector shows. A simulcast video track has several spatial layers
+// (one RTP stream per rid, lowest first): each packet comes with its layer index, consumers pick
+// one layer each, and the producer tells its owner which layers anyone needs (`layers` event) so
+// that the others can be paused at the publisher.
+
+import type { RtpPacket } from 'werift';
+import { parseVp8Descriptor, Vp8Descriptor } from './codecs/vp8.js';
+import { h264Dimensions, isH264KeyFrameStart, isVp8KeyFrameStart, vp8Dimensions } from './codecs.js';
+import type { Consumer } from './consumer.js';
+import { reportListenerError, TypedEmitter } from './typed-emitter.js';
+import type { CodecInfo, MediaKind, ProducerStats } from './types.js';
+
+export type ProducerEvents = {
+  /** The producer closed (unpublished, transport or router closed). */
+  close: [];
+  pause: [];
+  resume: [];
+  /** A keyframe showed a new picture size (video; with simulcast, of the highest layer seen). */
+  videoDimensions: [{ width: number; height: number }];
+  /**
+   * Simulcast: which layers someone needs (a consumer forwards or switches to it, a raw-RTP listener
+   * takes the top one), by layer index. The owner has the publisher set `active` on its encodings.
+   * A layer is turned on at once and turned off only after LAYER_PAUSE_DELAY_MS without demand.
+   */
+  layers: [active: readonly boolean[]];
+};
+
+/**
+ * Sees every packet the producer forwards (not while paused), synchronously on the packet path:
+ * it must return quickly and must neither keep nor mutate the packet (copy what it keeps).
+ */
+export type RtpListener = (packet: RtpPacket) => void;
+
+/**
+ * Sees every packet of every layer the producer forwards (not while paused), with its layer: the
+ * sending end of a pipe to another node (pipe-transport.ts). Same rules as RtpListener.
+ */
+export type LayerListener = (packet: RtpPacket, layer: number) => void;
+
+/**
+ * Which layers a layer listener's far end needs (`layers[i]`: layer i), or null for every layer. The
+ * listener's owner changes `layers` and calls updateLayerDemand(): a pipe passes on the layer choices
+ * of the far node's consumers, so that layers no one there watches can pause at the publisher.
+ */
+export interface LayerDemand {
+  layers: readonly boolean[] | null;
+}
+
+/** At most one keyframe request per producer in this many milliseconds (Chromium answers each one). */
+export const KEYFRAME_REQUEST_INTERVAL_MS = 500;
+
+/** A simulcast layer no one needs is paused at the publisher after this long (avoids flapping). */
+export const LAYER_PAUSE_DELAY_MS = 2000;
+
+/** VP8 temporal layers a TID can name (2 bits). */
+export const TEMPORAL_IDS = 4;
+/** Weight of the newest sample in the per-temporal-layer frame rates (a 500 ms sample holds a few T0 frames). */
+const TEMPORAL_RATE_SMOOTHING = 0.3;
+/** One descriptor parse at a time on the packet path. */
+const descriptor = new Vp8Descriptor();
+
+/** A spatial layer as a consumer sees it: index (0 = lowest), rid, SSRC once known, picture size. */
+export interface ProducerLayer {
+  index: number;
+  rid: string;
+  /** 0 until its first packet. */
+  ssrc: number;
+  /** From its last keyframe (0 until one was seen). */
+  width: number;
+  height: number;
+  /** Received media bits per second over the last sample interval. */
+  bitrate: number;
+  /** Asked to be sent (false: paused at the publisher because no one needs it). */
+  active: boolean;
+  /**
+   * VP8 temporal layers: frames per second up to each TID (index t: frames with TID ≤ t), measured;
+   * empty when the layer's frames carry no TID.
+   */
+  frameRates: number[];
+}
+
+/** What a producer needs from its transport, kept abstract so the packet path has no werift calls. */
+export interface ProducerLink {
+  sendPli(ssrc: number): void;
+  /** RFC 3550 receive statistics werift keeps for this SSRC (jitter in RTP units, losses). */
+  receiveStats(ssrc: number): { jitter: number } | undefined;
+  /** NACKs werift sent for this SSRC. */
+  nackCount(ssrc: number): number;
+}
+
+/** The last RTCP sender report of the publisher, to map RTP time to wall time for consumers' SRs. */
+export interface SenderReportSample {
+  rtpTimestamp: number;
+  /** performance.now() when it arrived. */
+  receivedAt: number;
+}
+
+export class Producer extends TypedEmitter<ProducerEvents> {
+  readonly id: string;
+  readonly kind: MediaKind;
+  readonly codec: CodecInfo;
+  /** The SSRC (simulcast: of the lowest layer, 0 until its first packet; see `layers`). */
+  ssrc: number;
+  /** Simulcast rids, lowest layer first; empty for a single encoding. */
+  readonly rids: readonly string[];
+  /** Spatial layers: the rids' count, or 1. */
+  readonly layerCount: number;
+  /** Id of the publisher transport, also the msid stream id subscribers see (audio and video lip-sync). */
+  readonly streamId: string;
+  /** Publisher's header extension URI by id (index 0..255), for remapping per consumer. */
+  readonly extensionUris: readonly (string | undefined)[];
+
+  #closed = false;
+  #paused = false;
+  readonly #link: ProducerLink;
+  readonly #isKeyFrameStart: ((payload: Buffer) => boolean) | null;
+  readonly #dimensionsOf: ((payload: Buffer) => { width: number; height: number } | null) | null;
+  /** Array (not Set) so the packet path iterates without an iterator object. */
+  #consumers: Consumer[] = [];
+  /** Raw-RTP listeners (archiving), same array discipline as consumers. */
+  #rtpListeners: RtpListener[] = [];
+  /** Pipes to other nodes (every layer), same array discipline. */
+  #layerListeners: LayerListener[] = [];
+  /** What each layer listener's far end needs (absent: every layer). */
+  readonly #layerDemands = new Map<LayerListener, LayerDemand>();
+
+  // Counters (packet path: plain number fields and preallocated per-layer arrays only).
+  #packets = 0;
+  #bytes = 0;
+  #keyFrames = 0;
+  /** Per layer: SSRC, sequence tracking (loss), bytes, picture size, keyframe requests. */
+  readonly #layerSsrc: number[];
+  readonly #highestSeq: number[];
+  readonly #cycles: number[];
+  readonly #firstSeq: number[];
+  readonly #layerPackets: number[];
+  readonly #layerBytes: number[];
+  readonly #layerFrames: number[];
+  readonly #sampleLayerFrames: number[];
+  /** VP8 frames per layer and TID (index layer * TEMPORAL_IDS + tid), and their smoothed rates. */
+  readonly #tidFrames: Float64Array;
+  readonly #sampleTidFrames: Float64Array;
+  readonly #tidRates: Float64Array;
+  readonly #layerWidth: number[];
+  readonly #layerHeight: number[];
+  readonly #lastKeyFrameRequest: number[];
+  readonly #pendingKeyFrameTimer: (NodeJS.Timeout | undefined)[];
+  readonly #layerSenderReport: (SenderReportSample | undefined)[];
+  // Layer demand (simulcast): what is asked of the publisher, and since when each layer is unneeded.
+  readonly #layerActive: boolean[];
+  readonly #unneededSince: number[];
+  readonly #sampleLayerBytes: number[];
+  readonly #layerBitrate: number[];
+  /** Layers that carried media in some sample window (a layer that never did has not "stopped"). */
+  readonly #layerFlowed: boolean[];
+  /** The highest layer whose keyframe gave the stream's picture size. */
+  #dimensionsLayer = -1;
+  #width = 0;
+  #height = 0;
+  #pliCount = 0;
+  // Sampled by the transport's timer.
+  #sampleAt = performance.now();
+  #sampleBytes = 0;
+  #sampleExpected = 0;
+  #sampleReceived = 0;
+  #bitrate = 0;
+  #frameRate = 0;
+  #fractionLost = 0;
+
+  constructor(params: {
+    id: string;
+    kind: MediaKind;
+    codec: CodecInfo;
+    /** 0 for a simulcast track (learnt from the packets). */
+    ssrc: number;
+    /** Simulcast rids, lowest layer first (default: a single encoding). */
+    rids?: string[];
+    streamId: string;
+    extensionUris: (string | undefined)[];
+    link: ProducerLink;
+  }) {
+    super();
+    this.id = params.id;
+    this.kind = params.kind;
+    this.codec = params.codec;
+    this.ssrc = params.ssrc;
+    this.rids = params.rids ?? [];
+    const n = (this.layerCount = Math.max(1, this.rids.length));
+    this.#layerSsrc = new Array<number>(n).fill(0);
+    this.#layerSsrc[0] = params.ssrc;
+    this.#highestSeq = new Array<number>(n).fill(-1);
+    this.#cycles = new Array<number>(n).fill(0);
+    this.#firstSeq = new Array<number>(n).fill(-1);
+    this.#layerPackets = new Array<number>(n).fill(0);
+    this.#layerBytes = new Array<number>(n).fill(0);
+    this.#layerFrames = new Array<number>(n).fill(0);
+    this.#sampleLayerFrames = new Array<number>(n).fill(0);
+    this.#tidFrames = new Float64Array(n * TEMPORAL_IDS);
+    this.#sampleTidFrames = new Float64Array(n * TEMPORAL_IDS);
+    this.#tidRates = new Float64Array(n * TEMPORAL_IDS).fill(-1);
+    this.#layerWidth = new Array<number>(n).fill(0);
+    this.#layerHeight = new Array<number>(n).fill(0);
+    this.#lastKeyFrameRequest = new Array<number>(n).fill(-Infinity);
+    this.#pendingKeyFrameTimer = new Array<NodeJS.Timeout | undefined>(n).fill(undefined);
+    this.#layerSenderReport = new Array<SenderReportSample | undefined>(n).fill(undefined);
+    this.#layerActive = new Array<boolean>(n).fill(true);
+    this.#unneededSince = new Array<number>(n).fill(-1);
+    this.#sampleLayerBytes = new Array<number>(n).fill(0);
+    this.#layerBitrate = new Array<number>(n).fill(0);
+    this.#layerFlowed = new Array<boolean>(n).fill(false);
+    this.streamId = params.streamId;
+    this.extensionUris = params.extensionUris;
+    this.#link = params.link;
+    const name = params.codec.name;
+    this.#isKeyFrameStart = name === 'VP8' ? isVp8KeyFrameStart : name === 'H264' ? isH264KeyFrameStart : null;
+    this.#dimensionsOf = name === 'VP8' ? vp8Dimensions : name === 'H264' ? h264Dimensions : null;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Paused producers forward nothing (server-side mute, e.g. moderation); consumers are told. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get consumers(): readonly Consumer[] {
+    return this.#consumers;
+  }
+
+  /**
+   * Packet path: one call per RTP packet from the publisher (werift gives us its own copy), with
+   * its simulcast layer (0 for a single encoding). No allocation here except when a keyframe
+   * changes the picture size.
+   */
+  receive(packet: RtpPacket, layer = 0): void {
+    if (this.#closed) return;
+    const header = packet.header;
+    const payload = packet.payload;
+    this.#packets++;
+    this.#bytes += payload.length;
+    this.#layerPackets[layer]!++;
+    this.#layerBytes[layer]! += payload.length;
+    if (this.#layerSsrc[layer] !== header.ssrc) this.#learnSsrc(layer, header.ssrc);
+    this.#trackSequence(layer, header.sequenceNumber);
+    let keyFrame = false;
+    if (this.#isKeyFrameStart !== null && payload.length > 0) {
+      if (header.marker) {
+        this.#layerFrames[layer]!++;
+        // One descriptor read per frame (its last packet carries the frame's TID too).
+        if (this.codec.name === 'VP8' && parseVp8Descriptor(payload, descriptor) && descriptor.temporalId >= 0) this.#tidFrames[layer * TEMPORAL_IDS + descriptor.temporalId]!++;
+      }
+      keyFrame = this.#isKeyFrameStart(payload);
+      if (keyFrame) this.#onKeyFrame(layer, payload);
+    }
+    if (this.#paused) return;
+    const consumers = this.#consumers;
+    for (let i = 0; i < consumers.length; i++) consumers[i]!.forward(packet, keyFrame, layer);
+    const pipes = this.#layerListeners;
+    for (let i = 0; i < pipes.length; i++) {
+      try {
+        pipes[i]!(packet, layer);
+      } catch (err) {
+        reportListenerError(err, 'rtp', 'Producer');
+      }
+    }
+    // Raw-RTP listeners (recording) take one RTP stream: the top layer.
+    if (layer !== this.layerCount - 1) return;
+    const listeners = this.#rtpListeners;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!(packet);
+      } catch (err) {
+        reportListenerError(err, 'rtp', 'Producer');
+      }
+    }
+  }
+
+  /**
+   * Hands every forwarded packet to `listener` (after consumers, never while paused; of a simulcast
+   * producer, the top layer's only, which then stays on) until the returned function is called or
+   * the producer closes. For server-side recording: no peer
+   * connection, no rewriting. Consumers must not be affected by a slow listener: keep it cheap.
+   */
+  addRtpListener(listener: RtpListener): () => void {
+    if (this.#closed) return () => {};
+    this.#rtpListeners = [...this.#rtpListeners, listener];
+    this.updateLayerDemand();
+    return () => {
+      this.#rtpListeners = this.#rtpListeners.filter((l) => l !== listener);
+      this.updateLayerDemand();
+    };
+  }
+
+  /**
+   * Hands every forwarded packet of every layer, with its layer index, to `listener` until the
+   * returned function is called or the producer closes (the far end of a pipe picks layers per
+   * subscriber itself, as mediasoup's PipeConsumer carries all). The layers it needs stay on: all of
+   * them, or those of `demand` once its owner narrows it (then calls updateLayerDemand()).
+   */
+  addLayerListener(listener: LayerListener, demand?: LayerDemand): () => void {
+    if (this.#closed) return () => {};
+    this.#layerListeners = [...this.#layerListeners, listener];
+    if (demand) this.#layerDemands.set(listener, demand);
+    this.updateLayerDemand();
+    return () => {
+      this.#layerListeners = this.#layerListeners.filter((l) => l !== listener);
+      this.#layerDemands.delete(listener);
+      this.updateLayerDemand();
+    };
+  }
+
+  #learnSsrc(layer: number, ssrc: number): void {
+    this.#layerSsrc[layer] = ssrc;
+    if (layer === 0) this.ssrc = ssrc;
+  }
+
+  #trackSequence(layer: number, seq: number): void {
+    const highest = this.#highestSeq[layer]!;
+    if (highest < 0) {
+      this.#highestSeq[layer] = seq;
+      this.#firstSeq[layer] = seq;
+      return;
+    }
+    const delta = (seq - highest) & 0xffff;
+    if (delta !== 0 && delta < 0x8000) {
+      if (seq < highest) this.#cycles[layer]! += 0x10000;
+      this.#highestSeq[layer] = seq;
+    }
+  }
+
+  #onKeyFrame(layer: number, payload: Buffer): void {
+    this.#keyFrames++;
+    const dims = this.#dimensionsOf?.(payload);
+    if (!dims) return;
+    this.#layerWidth[layer] = dims.width;
+    this.#layerHeight[layer] = dims.height;
+    // The stream's picture size is its highest layer's (a paused top layer keeps its last size).
+    if (layer < this.#dimensionsLayer) return;
+    this.#dimensionsLayer = layer;
+    if (dims.width !== this.#width || dims.height !== this.#height) {
+      this.#width = dims.width;
+      this.#height = dims.height;
+      this.emit('videoDimensions', dims);
+    }
+  }
+
+  /** The spatial layers (one for a single encoding), lowest first. */
+  get layers(): ProducerLayer[] {
+    const layers: ProducerLayer[] = [];
+    for (let i = 0; i < this.layerCount; i++) {
+      layers.push({
+        index: i,
+        rid: this.rids[i] ?? '',
+        ssrc: this.#layerSsrc[i]!,
+        width: this.#layerWidth[i]!,
+        height: this.#layerHeight[i]!,
+        bitrate: this.#layerBitrate[i]!,
+        active: this.#layerActive[i]!,
+        frameRates: this.temporalFrameRates(i),
+      });
+    }
+    return layers;
+  }
+
+  /**
+   * The layer a subscriber wanting `preferred` (its preferredResolution; null = the best) should
+   * get: the lowest whose picture covers it in both dimensions, else the top. Layer sizes come from
+   * their keyframes, or, for a layer not seen yet, from the top size halved per layer below (the
+   * SDK sends rids scaled 4/2/1).
+   */
+  layerForResolution(preferred: { width: number; height: number } | null): number {
+    const top = this.layerCount - 1;
+    if (preferred === null || top === 0) return top;
+    const known = this.#dimensionsLayer;
+    for (let i = 0; i < top; i++) {
+      let width = this.#layerWidth[i]!;
+      let height = this.#layerHeight[i]!;
+      if (width === 0 && known >= 0) {
+        const scale = 2 ** (known - i);
+        width = Math.floor(this.#layerWidth[known]! / scale);
+        height = Math.floor(this.#layerHeight[known]! / scale);
+      }
+      if (width === 0) return top; // nothing known yet: the best, re-chosen once sizes are seen
+      if (width >= preferred.width && height >= preferred.height) return i;
+    }
+    return top;
+  }
+
+  /**
+   * VP8 temporal layers of a spatial layer: the measured frames per second up to each TID (index t:
+   * frames with TID ≤ t), up to the highest TID seen; empty when its frames carry no TID.
+   */
+  temporalFrameRates(layer: number): number[] {
+    const rates: number[] = [];
+    let sum = 0;
+    let highest = -1;
+    for (let t = 0; t < TEMPORAL_IDS; t++) if (this.#tidRates[layer * TEMPORAL_IDS + t]! >= 0) highest = t;
+    for (let t = 0; t <= highest; t++) {
+      sum += Math.max(0, this.#tidRates[layer * TEMPORAL_IDS + t]!);
+      rates.push(Math.round(sum * 10) / 10);
+    }
+    return rates;
+  }
+
+  /** Did this layer bring media in the last sample interval? */
+  layerFlowing(layer: number): boolean {
+    return (this.#layerBitrate[layer] ?? 0) > 0;
+  }
+
+  /**
+   * Did this layer carry media once and then stop: nothing in the last sample window nor since?
+   * (The publisher's browser turned it off.) A layer not started yet has not stopped.
+   */
+  layerStopped(layer: number): boolean {
+    return (this.#layerFlowed[layer] ?? false) && !this.layerFlowing(layer) && this.#layerBytes[layer] === this.#sampleLayerBytes[layer];
+  }
+
+  /** Is this layer being sent and not asked to pause? (Single encoding: always.) */
+  layerActive(layer: number): boolean {
+    return this.#layerActive[layer] ?? false;
+  }
+
+  /**
+   * Recomputes which layers someone needs; turns needed layers on at once (emitting `layers`).
+   * Consumers call it when their layer choice changes; turning off waits for `sample`.
+   */
+  updateLayerDemand(): void {
+    if (!this.#closed) this.#applyLayerDemand(null);
+  }
+
+  #neededLayers(): boolean[] {
+    const needed = new Array<boolean>(this.layerCount).fill(false);
+    // The lowest layer always runs: a new subscriber starts on it at once, and the stream's
+    // stats stay alive when no one watches.
+    needed[0] = true;
+    if (this.#rtpListeners.length > 0) needed[this.layerCount - 1] = true;
+    for (const listener of this.#layerListeners) {
+      const wanted = this.#layerDemands.get(listener)?.layers ?? null;
+      if (wanted === null) {
+        needed.fill(true);
+        break;
+      }
+      for (let i = 0; i < needed.length; i++) if (wanted[i]) needed[i] = true;
+    }
+    for (const consumer of this.#consumers) {
+      if (consumer.paused || consumer.closed || consumer.qualityDisabled) continue;
+      const current = consumer.currentLayer;
+      const target = consumer.targetLayer;
+      if (current >= 0) needed[current] = true;
+      if (target >= 0) needed[target] = true;
+    }
+    return needed;
+  }
+
+  /**
+   * Turns needed layers on; with `now` (the transport's timer), also turns off layers unneeded
+   * for LAYER_PAUSE_DELAY_MS. Emits `layers` when anything changed.
+   */
+  #applyLayerDemand(now: number | null): void {
+    if (this.layerCount === 1) return;
+    const needed = this.#neededLayers();
+    let changed = false;
+    for (let i = 0; i < this.layerCount; i++) {
+      if (needed[i]) {
+        this.#unneededSince[i] = -1;
+        if (!this.#layerActive[i]) {
+          this.#layerActive[i] = true;
+          changed = true;
+        }
+      } else if (now !== null && this.#layerActive[i]) {
+        if (this.#unneededSince[i]! < 0) this.#unneededSince[i] = now;
+        else if (now - this.#unneededSince[i]! >= LAYER_PAUSE_DELAY_MS) {
+          this.#layerActive[i] = false;
+          changed = true;
+        }
+      }
+    }
+    if (changed) this.emit('layers', [...this.#layerActive]);
+  }
+
+  /**
+   * Asks the publisher for a keyframe (RTCP PLI) of one layer (default: every layer). Throttled
+   * per layer: requests within KEYFRAME_REQUEST_INTERVAL_MS of the last one are merged into one
+   * sent when the interval ends.
+   */
+  requestKeyFrame(layer = -1): void {
+    if (this.#closed || this.kind !== 'video') return;
+    if (layer < 0) {
+      for (let i = 0; i < this.layerCount; i++) this.#requestLayerKeyFrame(i);
+    } else if (layer < this.layerCount) {
+      this.#requestLayerKeyFrame(layer);
+    }
+  }
+
+  #requestLayerKeyFrame(layer: number): void {
+    if (this.#pendingKeyFrameTimer[layer]) return;
+    const now = performance.now();
+    const wait = this.#lastKeyFrameRequest[layer]! + KEYFRAME_REQUEST_INTERVAL_MS - now;
+    if (wait <= 0) {
+      this.#sendPli(layer, now);
+      return;
+    }
+    this.#pendingKeyFrameTimer[layer] = setTimeout(() => {
+      this.#pendingKeyFrameTimer[layer] = undefined;
+      if (!this.#closed) this.#sendPli(layer, performance.now());
+    }, wait);
+  }
+
+  #sendPli(layer: number, now: number): void {
+    const ssrc = this.#layerSsrc[layer]!;
+    if (ssrc === 0) return; // not seen yet: its first frame is a keyframe anyway
+    this.#lastKeyFrameRequest[layer] = now;
+    this.#pliCount++;
+    this.#link.sendPli(ssrc);
+  }
+
+  pause(): void {
+    if (this.#closed || this.#paused) return;
+    this.#paused = true;
+    for (const consumer of [...this.#consumers]) consumer.handleProducerPause();
+    this.emit('pause');
+  }
+
+  resume(): void {
+    if (this.#closed || !this.#paused) return;
+    this.#paused = false;
+    for (const consumer of [...this.#consumers]) consumer.handleProducerResume();
+    this.emit('resume');
+    this.requestKeyFrame();
+  }
+
+  /** @internal Called by Consumer. */
+  addConsumer(consumer: Consumer): void {
+    this.#consumers = [...this.#consumers, consumer];
+  }
+
+  /** @internal Called by Consumer. */
+  removeConsumer(consumer: Consumer): void {
+    this.#consumers = this.#consumers.filter((c) => c !== consumer);
+  }
+
+  /** @internal The publisher's RTCP SR for one of our SSRCs (ignored for others). */
+  handleSenderReport(ssrc: number, rtpTimestamp: number): void {
+    const layer = this.#layerSsrc.indexOf(ssrc);
+    if (layer >= 0) this.#layerSenderReport[layer] = { rtpTimestamp, receivedAt: performance.now() };
+  }
+
+  /** The publisher's last SR for a layer (each simulcast RTP stream has its own RTP time base). */
+  senderReport(layer = 0): SenderReportSample | undefined {
+    return this.#layerSenderReport[layer];
+  }
+
+  /** @internal Called by the transport's timer (about every 500 ms) to refresh rates. */
+  sample(now: number): void {
+    const elapsed = (now - this.#sampleAt) / 1000;
+    if (elapsed <= 0) return;
+    this.#bitrate = Math.round(((this.#bytes - this.#sampleBytes) * 8) / elapsed);
+    // The stream's frame rate is its fastest layer's (layers are the same frames at other sizes).
+    let frames = 0;
+    for (let i = 0; i < this.layerCount; i++) {
+      frames = Math.max(frames, this.#layerFrames[i]! - this.#sampleLayerFrames[i]!);
+      this.#sampleLayerFrames[i] = this.#layerFrames[i]!;
+    }
+    this.#frameRate = Math.round((frames / elapsed) * 10) / 10;
+    for (let i = 0; i < this.#tidFrames.length; i++) {
+      const rate = (this.#tidFrames[i]! - this.#sampleTidFrames[i]!) / elapsed;
+      this.#sampleTidFrames[i] = this.#tidFrames[i]!;
+      // A TID never seen stays unknown (-1); the window it first shows in (-2) started before the
+      // stream did, so its rate starts from the next one; then smoothed (down to 0 when it stops).
+      const known = this.#tidRates[i]!;
+      if (known >= 0) this.#tidRates[i] = known + TEMPORAL_RATE_SMOOTHING * (rate - known);
+      else if (known === -2) this.#tidRates[i] = rate;
+      else if (rate > 0) this.#tidRates[i] = -2;
+    }
+    const expected = this.#expected();
+    const expectedDelta = expected - this.#sampleExpected;
+    const receivedDelta = this.#packets - this.#sampleReceived;
+    this.#fractionLost = expectedDelta > 0 ? Math.max(0, (expectedDelta - receivedDelta) / expectedDelta) : 0;
+    for (let i = 0; i < this.layerCount; i++) {
+      this.#layerBitrate[i] = Math.round(((this.#layerBytes[i]! - this.#sampleLayerBytes[i]!) * 8) / elapsed);
+      if (this.#layerBitrate[i]! > 0) this.#layerFlowed[i] = true;
+      this.#sampleLayerBytes[i] = this.#layerBytes[i]!;
+    }
+    this.#applyLayerDemand(now);
+    this.#sampleAt = now;
+    this.#sampleBytes = this.#bytes;
+    this.#sampleExpected = expected;
+    this.#sampleReceived = this.#packets;
+  }
+
+  /** Bits per second received over the last sample interval. */
+  get bitrate(): number {
+    return this.#bitrate;
+  }
+
+  get fractionLost(): number {
+    return this.#fractionLost;
+  }
+
+  #expected(): number {
+    let expected = 0;
+    for (let i = 0; i < this.layerCount; i++) {
+      const highest = this.#highestSeq[i]!;
+      if (highest >= 0) expected += this.#cycles[i]! + highest - this.#firstSeq[i]! + 1;
+    }
+    return expected;
+  }
+
+  getStats(): ProducerStats {
+    const jitterUnits = this.#link.receiveStats(this.ssrc)?.jitter ?? 0;
+    return {
+      id: this.id,
+      kind: this.kind,
+      codec: this.codec.mimeType,
+      ssrc: this.ssrc,
+      paused: this.#paused,
+      packetsReceived: this.#packets,
+      bytesReceived: this.#bytes,
+      bitrate: this.#bitrate,
+      packetsLost: Math.max(0, this.#expected() - this.#packets),
+      fractionLost: this.#fractionLost,
+      jitter: Math.round((jitterUnits / this.codec.clockRate) * 1000 * 10) / 10,
+      nackCount: this.#link.nackCount(this.ssrc),
+      pliCount: this.#pliCount,
+      keyFramesReceived: this.#keyFrames,
+      ...(this.kind === 'video'
+        ? { frameRate: this.#frameRate, ...(this.#width > 0 ? { width: this.#width, height: this.#height } : {}) }
+        : {}),
+      consumers: this.#consumers.length,
+      ...(this.layerCount > 1 ? { layers: this.layers.map(({ rid, ssrc, width, height, bitrate, active, frameRates }) => ({ rid, ssrc, width, height, bitrate, active, frameRates })) } : {}),
+    };
+  }
+
+  dump(): Record<string, unknown> {
+    return {
+      id: this.id,
+      kind: this.kind,
+      codec: this.codec,
+      ssrc: this.ssrc,
+      rids: this.rids,
+      streamId: this.streamId,
+      paused: this.#paused,
+      closed: this.#closed,
+      extensions: this.extensionUris.flatMap((uri, id) => (uri ? [{ id, uri }] : [])),
+      consumerIds: this.#consumers.map((c) => c.id),
+    };
+  }
+
+  /** Closes the producer and, with it, every consumer of it ('producerClose' on each). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (let i = 0; i < this.layerCount; i++) {
+      clearTimeout(this.#pendingKeyFrameTimer[i]);
+      this.#pendingKeyFrameTimer[i] = undefined;
+    }
+    for (const consumer of [...this.#consumers]) consumer.handleProducerClose();
+    this.#consumers = [];
+    this.#rtpListeners = [];
+    this.#layerListeners = [];
+    this.#layerDemands.clear();
+    this.emit('close');
+    this.removeAllListeners();
+  }
+}

@@ -1,0 +1,393 @@
+// PublisherTransport: the server end of one publisher's peer connection. The browser offers
+// (sendonly audio and/or video), we answer; each received track becomes a Producer. It tells the
+// publisher how much it may send (REMB, the session cap), answers its transport-wide sequence
+// numbers with transport feedback so that the browser's own estimator finds the real uplink
+// (transport-feedback-writer.ts), and keeps RTCP receiver reports and NACKs going (werift).
+
+import { randomUUID } from 'node:crypto';
+import {
+  ReceiverEstimatedMaxBitrate,
+  RtcpPayloadSpecificFeedback,
+  RtcpSrPacket,
+  type GenericNack,
+  RTCRtpCodecParameters,
+  type RTCRtpReceiver,
+  type RTCRtpTransceiver,
+  type RtcpPacket,
+  type RtpPacket,
+} from 'werift';
+import { MediaError, conflict, invalid } from './errors.js';
+import type { Logger } from 'pino';
+import type { VideoCodecName } from './codecs.js';
+import { createPublisherPeer, waitForGathering, type IceSettings } from './peer-config.js';
+import { Producer, type ProducerLink } from './producer.js';
+import { checkPublisherOffer, checkSdp } from './sdp-checks.js';
+import { PeerTransport } from './peer-transport.js';
+import { codecInfo } from './transport-common.js';
+import type { MediaKind, TransportState } from './types.js';
+import { BitrateController, REMB_INTERVAL_MS, type UplinkEstimation } from './bitrate-controller.js';
+import { EXT } from './peer-config.js';
+import { FEEDBACK_INTERVAL_MS, TransportFeedbackWriter } from './transport-feedback-writer.js';
+import { attachOurSrtp, type SrtpImplementation } from './srtp-path.js';
+
+export type PublisherTransportEvents = {
+  stateChange: [TransportState];
+  /** A producer was created by acceptOffer. */
+  producer: [Producer];
+  close: [];
+};
+
+export interface PublisherTransportOptions {
+  id: string;
+  ice: IceSettings;
+  srtp: SrtpImplementation;
+  videoCodec: VideoCodecName;
+  /** Most bits per second this publisher may send (REMB cap). */
+  maxIncomingBitrate: number;
+  /** How the publisher learns its uplink (bitrate-controller.ts). Default 'remb'. */
+  uplinkEstimation?: UplinkEstimation;
+  logger: Logger;
+}
+
+/** werift keeps these per receiver but does not type them public; we read them for stats only. */
+interface ReceiverInternals {
+  remoteStreams: Record<number, { jitter: number } | undefined>;
+  nackCountBySsrc: Record<number, number | undefined>;
+  rtcpSsrc: number;
+}
+
+/** Where a publisher's own estimator starts in transport-cc mode (capped by the session's cap). */
+const START_BITRATE = 1_000_000;
+
+export class PublisherTransport extends PeerTransport<PublisherTransportEvents> {
+  readonly kind = 'publisher';
+  readonly videoCodec: VideoCodecName;
+  readonly #bitrate: BitrateController;
+  #producers: Producer[] = [];
+  #offerAccepted = false;
+  #timer: NodeJS.Timeout | undefined;
+  #feedbackTimer: NodeJS.Timeout | undefined;
+  #rtcpSsrc = 0;
+  readonly uplinkEstimation: UplinkEstimation;
+  /** Our transport feedback (transport-cc mode), made when the connection first comes up. */
+  #feedback: TransportFeedbackWriter | undefined;
+  /** The header extension ids the publisher's transport-wide sequence numbers come under. */
+  readonly #transportCcIds = new Set<number>();
+  #feedbackSent = 0;
+
+  constructor(options: PublisherTransportOptions) {
+    const uplinkEstimation = options.uplinkEstimation ?? 'remb';
+    super({ id: options.id, pc: createPublisherPeer(options.ice, options.videoCodec, uplinkEstimation === 'transport-cc'), srtp: options.srtp, logger: options.logger });
+    this.videoCodec = options.videoCodec;
+    this.uplinkEstimation = uplinkEstimation;
+    this.#bitrate = new BitrateController(options.maxIncomingBitrate);
+  }
+
+  get producers(): readonly Producer[] {
+    return this.#producers;
+  }
+
+  /** Most bits per second the publisher is allowed (the REMB cap). */
+  get maxIncomingBitrate(): number {
+    return this.#bitrate.max;
+  }
+
+  set maxIncomingBitrate(bps: number) {
+    this.#bitrate.max = bps;
+  }
+
+  /**
+   * Takes the browser's offer and returns our answer with ICE candidates included (no server-side
+   * trickle: gathering is a socket bind). One producer per received audio/video track.
+   */
+  async acceptOffer(sdp: unknown): Promise<{ answer: string; producers: Producer[] }> {
+    if (this.closed) throw new MediaError('not-allowed', 'transport is closed');
+    if (this.#offerAccepted) throw conflict('this transport already accepted an offer');
+    const offer = checkSdp(sdp, 'offer');
+    checkPublisherOffer(offer);
+    this.#offerAccepted = true;
+    try {
+      await this.pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    } catch (err) {
+      throw invalid(`unusable SDP offer: ${(err as Error).message}`);
+    }
+    if (this.closed) throw new MediaError('not-allowed', 'transport closed while answering');
+    const producers: Producer[] = [];
+    try {
+      for (const transceiver of this.pc.getTransceivers()) {
+        const producer = this.#createProducer(transceiver);
+        if (producer) producers.push(producer);
+      }
+      if (producers.length === 0) throw invalid(`the offer has no track this session can receive (Opus audio, ${this.videoCodec} video)`);
+      const answer = await this.pc.createAnswer();
+      await this.negotiation.setLocalDescription(answer);
+      await waitForGathering(this.pc);
+      if (this.closed) throw new MediaError('not-allowed', 'transport closed while answering');
+    } catch (err) {
+      for (const producer of producers) producer.close();
+      throw err;
+    }
+    this.#producers = producers;
+    for (const producer of producers) this.emit('producer', producer);
+    this.logger.debug({ transportId: this.id, producers: producers.map((p) => p.dump()) }, 'publisher offer accepted');
+    return { answer: this.pc.localDescription!.sdp, producers };
+  }
+
+  #createProducer(transceiver: RTCRtpTransceiver): Producer | null {
+    const kind = transceiver.kind as MediaKind;
+    const receiver = transceiver.receiver;
+    // Simulcast: werift made one track per rid (offer order: lowest layer first, as the SDK sends).
+    const ridTracks = receiver.tracks.filter((t) => t.rid);
+    const simulcast = kind === 'video' && ridTracks.length > 1;
+    const track = receiver.track;
+    if (!simulcast && !track.ssrc) {
+      transceiver.setDirection('inactive');
+      return null;
+    }
+    const chosen = chooseCodec(transceiver.codecs, kind, this.videoCodec);
+    if (!chosen) {
+      transceiver.setDirection('inactive');
+      return null;
+    }
+    // Answer with exactly one codec (and its RTX), so the browser sends what consumers expect.
+    // Simulcast goes without RTX: werift cannot tell whose repair an RTX packet of a rid stream
+    // is, so Chromium answers NACKs on the media SSRCs instead (the rewriter takes duplicates).
+    const answered = kind === 'video' && this.uplinkEstimation === 'transport-cc' ? this.#withStartBitrate(chosen) : chosen;
+    transceiver.codecs = transceiver.codecs
+      .filter((c) => c === chosen || (!simulcast && c.name.toLowerCase() === 'rtx' && c.parameters?.includes(`apt=${chosen.payloadType}`)))
+      .map((c) => (c === chosen ? answered : c));
+    transceiver.setDirection('recvonly');
+    const internals = receiver as unknown as ReceiverInternals;
+    if (simulcast) nackPerSsrc(receiver);
+    this.#rtcpSsrc ||= internals.rtcpSsrc;
+    // werift would answer transport-cc with its own feedback generator (not usable, see
+    // transport-feedback-writer.ts): a placeholder in its slot keeps it from making one.
+    (receiver as unknown as { receiverTWCC: unknown }).receiverTWCC = { handleTWCC: () => {}, twccRunning: false };
+    const extensionUris: (string | undefined)[] = [];
+    for (const ext of transceiver.headerExtensions) {
+      extensionUris[ext.id] = ext.uri;
+      if (ext.uri === EXT.transportCc && this.uplinkEstimation === 'transport-cc') this.#transportCcIds.add(ext.id);
+    }
+    const link: ProducerLink = {
+      sendPli: (ssrc) => void receiver.sendRtcpPLI(ssrc),
+      receiveStats: (ssrc) => internals.remoteStreams[ssrc],
+      nackCount: (ssrc) => internals.nackCountBySsrc[ssrc] ?? 0,
+    };
+    const producer = new Producer({
+      id: randomUUID(),
+      kind,
+      codec: codecInfo(chosen),
+      ssrc: simulcast ? 0 : track.ssrc!,
+      ...(simulcast ? { rids: ridTracks.map((t) => t.rid!) } : {}),
+      streamId: this.id,
+      extensionUris,
+      link,
+    });
+    if (simulcast) {
+      ridTracks.forEach((ridTrack, layer) => {
+        this.subscriptions.push(ridTrack.onReceiveRtp.subscribe((packet) => producer.receive(packet, layer)));
+      });
+    } else {
+      this.subscriptions.push(track.onReceiveRtp.subscribe((packet) => producer.receive(packet)));
+    }
+    this.subscriptions.push(
+      receiver.onRtcp.subscribe((packet) => {
+        if (packet instanceof RtcpSrPacket) producer.handleSenderReport(packet.ssrc, packet.senderInfo.rtpTimestamp);
+      }),
+    );
+    producer.on('close', () => {
+      this.#producers = this.#producers.filter((p) => p !== producer);
+    });
+    return producer;
+  }
+
+  /**
+   * The video codec as answered in transport-cc mode: with `x-google-start-bitrate`, where
+   * Chromium's estimator starts (its default, 300 kbps, leaves a simulcast publisher on its lowest
+   * layer until probes succeed, and probes measured through a busy server often fall short).
+   * Chromium reads it from the answer's fmtp. The producer keeps the offered parameters.
+   */
+  #withStartBitrate(codec: RTCRtpCodecParameters): RTCRtpCodecParameters {
+    const kbps = Math.round(Math.min(this.#bitrate.max, START_BITRATE) / 1000);
+    const parameters = [codec.parameters, `x-google-start-bitrate=${kbps}`].filter((p) => p).join(';');
+    return new RTCRtpCodecParameters({ ...codec, parameters });
+  }
+
+  protected onStateChange(state: TransportState): void {
+    // Received SRTP/SRTCP is decrypted by ours from here on (see srtp-path.ts).
+    if (state === 'connected' && this.srtp === 'colloquy') {
+      const dtls = this.pc.dtlsTransports[0];
+      if (dtls) attachOurSrtp(dtls);
+    }
+    if (state === 'connected' && !this.#timer) {
+      // A REMB right away lands inside Chromium's start phase (first 2 s without loss), where it
+      // trusts a receiver estimate and jumps to it instead of ramping up 8 % per second.
+      this.#tick();
+      this.#timer = setInterval(() => this.#tick(), REMB_INTERVAL_MS);
+      this.#startFeedback();
+    }
+  }
+
+  /** transport-cc mode: note every arriving packet's transport-wide number, answer every FEEDBACK_INTERVAL_MS. */
+  #startFeedback(): void {
+    const dtls = this.pc.dtlsTransports[0];
+    if (this.#transportCcIds.size === 0 || !dtls || this.#feedback) return;
+    const writer = new TransportFeedbackWriter(this.#rtcpSsrc);
+    this.#feedback = writer;
+    const ids = [...this.#transportCcIds];
+    // onRtp fires as soon as a datagram is decrypted, before werift routes it: the arrival time is
+    // taken as early as Node lets us (the same event-loop turn as the socket read).
+    this.subscriptions.push(
+      dtls.onRtp.subscribe((packet) => {
+        for (const ext of packet.header.extensions) {
+          if (ext.payload.length >= 2 && ids.includes(ext.id)) {
+            writer.onPacket(ext.payload.readUInt16BE(0), performance.now(), packet.header.ssrc);
+            return;
+          }
+        }
+      }),
+    );
+    this.#feedbackTimer = setInterval(() => {
+      if (dtls.state !== 'connected') return;
+      const messages = writer.takeFeedback();
+      if (messages.length === 0) return;
+      this.#feedbackSent += messages.length;
+      // werift's sendRtcp serializes what it is given and protects the compound: ours are bytes already.
+      const packets = messages.map((bytes) => ({ serialize: () => bytes }) as unknown as RtcpPacket);
+      dtls.sendRtcp(packets).catch((err: unknown) => this.logger.debug({ err }, 'transport feedback send failed'));
+    }, FEEDBACK_INTERVAL_MS);
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    let incoming = 0;
+    let worstLoss = 0;
+    const videoSsrcs: number[] = [];
+    for (const producer of this.#producers) {
+      producer.sample(now);
+      incoming += producer.bitrate;
+      if (producer.kind === 'video') {
+        for (const layer of producer.layers) if (layer.ssrc !== 0) videoSsrcs.push(layer.ssrc);
+        worstLoss = Math.max(worstLoss, producer.fractionLost);
+      }
+    }
+    if (videoSsrcs.length === 0) return;
+    // With transport feedback, Chromium's estimator handles delay and loss; REMB is only the cap.
+    const estimate = this.#feedback ? this.#bitrate.max : this.#bitrate.update(incoming, worstLoss, now);
+    const dtls = this.pc.dtlsTransports[0];
+    if (!dtls || dtls.state !== 'connected') return;
+    const remb = new RtcpPayloadSpecificFeedback({ feedback: rembFeedback(this.#rtcpSsrc, estimate, videoSsrcs) });
+    dtls.sendRtcp([remb]).catch((err: unknown) => this.logger.debug({ err }, 'REMB send failed'));
+  }
+
+  getStats(): {
+    id: string;
+    state: TransportState;
+    uplinkEstimation: UplinkEstimation;
+    rembBitrate: number;
+    maxIncomingBitrate: number;
+    /** transport-cc mode: packets numbered transport-wide seen, of those reported how many lost, feedback messages sent. */
+    transportFeedback: { packets: number; reported: number; lost: number; messages: number } | null;
+    producers: ReturnType<Producer['getStats']>[];
+  } {
+    return {
+      id: this.id,
+      state: this.state,
+      uplinkEstimation: this.uplinkEstimation,
+      rembBitrate: this.#feedback ? this.#bitrate.max : this.#bitrate.estimate,
+      maxIncomingBitrate: this.#bitrate.max,
+      transportFeedback: this.#feedback
+        ? { packets: this.#feedback.packetsSeen, reported: this.#feedback.packetsReported, lost: this.#feedback.packetsLost, messages: this.#feedbackSent }
+        : null,
+      producers: this.#producers.map((p) => p.getStats()),
+    };
+  }
+
+  dump(): Record<string, unknown> {
+    return this.dumpWith({ videoCodec: this.videoCodec, uplinkEstimation: this.uplinkEstimation, producers: this.#producers.map((p) => p.dump()) });
+  }
+
+  /** close(): producers first (and so their consumers), then the base closes the peer connection. */
+  protected closeMedia(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    clearInterval(this.#feedbackTimer);
+    this.#feedbackTimer = undefined;
+    for (const producer of [...this.#producers]) producer.close();
+    this.#producers = [];
+  }
+}
+
+/**
+ * werift's receiver keeps one NACK tracker with a single sequence space, which interleaved
+ * simulcast SSRCs would turn into bogus NACK storms. This gives each SSRC its own tracker of the
+ * same class (werift does not export it), reporting through the receiver's own onPacketLost.
+ */
+function nackPerSsrc(receiver: RTCRtpReceiver): void {
+  interface NackTracker {
+    addPacket(packet: RtpPacket): void;
+    close(): void;
+    onPacketLost: { subscribe(f: (nack: GenericNack) => void): unknown };
+  }
+  const internals = receiver as unknown as { nack: NackTracker; onPacketLost: { execute(nack: GenericNack): void } };
+  const original = internals.nack;
+  const Tracker = original.constructor as new (receiver: RTCRtpReceiver) => NackTracker;
+  const bySsrc = new Map<number, NackTracker>();
+  internals.nack = {
+    addPacket(packet: RtpPacket): void {
+      let tracker = bySsrc.get(packet.header.ssrc);
+      if (tracker === undefined) {
+        tracker = new Tracker(receiver);
+        tracker.onPacketLost.subscribe((nack) => internals.onPacketLost.execute(nack));
+        bySsrc.set(packet.header.ssrc, tracker);
+      }
+      tracker.addPacket(packet);
+    },
+    close(): void {
+      original.close();
+      for (const tracker of bySsrc.values()) tracker.close();
+      bySsrc.clear();
+    },
+    onPacketLost: original.onPacketLost,
+  };
+}
+
+/** Picks the one codec a publisher must send: Opus for audio; the session's codec for video. */
+function chooseCodec(codecs: RTCRtpCodecParameters[], kind: MediaKind, video: VideoCodecName): RTCRtpCodecParameters | undefined {
+  if (kind === 'audio') return codecs.find((c) => c.mimeType.toLowerCase() === 'audio/opus');
+  const wanted = video === 'VP8' ? 'video/vp8' : 'video/h264';
+  const candidates = codecs.filter((c) => c.mimeType.toLowerCase() === wanted);
+  if (video === 'VP8') return candidates[0];
+  // H.264: packetization-mode=1 (FU-A) and a baseline profile every browser decodes, if offered.
+  const fmtp = (c: RTCRtpCodecParameters) => (c.parameters ?? '').toLowerCase();
+  const mode1 = candidates.filter((c) => fmtp(c).includes('packetization-mode=1'));
+  return (
+    mode1.find((c) => /profile-level-id=42e0/.test(fmtp(c))) ??
+    mode1.find((c) => /profile-level-id=4200/.test(fmtp(c))) ??
+    mode1[0] ??
+    candidates[0]
+  );
+}
+
+/**
+ * A REMB message. werift's serializer writes the brExp/brMantissa/ssrcNum fields as given and
+ * ignores `bitrate`, so an unfilled one tells the browser 0 bits/s (and Chromium then ignores it).
+ */
+export function rembFeedback(senderSsrc: number, bitrate: number, ssrcs: number[]): ReceiverEstimatedMaxBitrate {
+  let mantissa = Math.max(0, Math.floor(bitrate));
+  let exp = 0;
+  while (mantissa >= 1 << 18) {
+    mantissa = Math.floor(mantissa / 2);
+    exp++;
+  }
+  return new ReceiverEstimatedMaxBitrate({
+    senderSsrc,
+    mediaSsrc: 0,
+    brExp: exp,
+    brMantissa: mantissa,
+    bitrate: BigInt(mantissa) << BigInt(exp),
+    ssrcNum: ssrcs.length,
+    ssrcFeedbacks: ssrcs,
+  });
+}
+

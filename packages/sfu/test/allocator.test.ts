@@ -1,0 +1,111 @@
+// The downlink allocator on numbers: a subscriber connection's estimate shared across audio and
+// its videos (screen share before cameras), each video's layer capped by its preference, down at
+// once, up only after the estimate held (or at once after a probe showed the step fits), off
+// (audio fallback) only after the lowest layer has not fitted for a while, or at once when the
+// link is clearly gone, and only where allowed, with the warning before and its lifting after.
+
+import { describe, expect, it } from 'vitest';
+import { DownlinkAllocator, HEADROOM, OFF_HOLD_MS, OFF_NOW_FACTOR, ON_HOLD_MS, UP_HOLD_MS, type VideoSlot } from '../src/allocator.js';
+
+const camera: VideoSlot = { rates: [150_000, 500_000, 1_700_000], preferred: 2, screen: false, fallback: true };
+const AUDIO = 50_000;
+
+describe('DownlinkAllocator', () => {
+  it('takes the best layer that fits, drops at once, climbs only after the estimate held', () => {
+    const a = new DownlinkAllocator();
+    expect(a.update(0, 3_000_000, AUDIO, [camera])).toEqual([{ layer: 2, warning: false }]);
+    // 400 kbps: only the lowest layer fits (h needs 500k × 1.15).
+    expect(a.update(250, 400_000, AUDIO, [camera])[0]!.layer).toBe(0);
+    // Back to 3 Mbps: not before UP_HOLD_MS.
+    expect(a.update(500, 3_000_000, AUDIO, [camera])[0]!.layer).toBe(0);
+    expect(a.update(500 + UP_HOLD_MS - 1, 3_000_000, AUDIO, [camera])[0]!.layer).toBe(0);
+    expect(a.update(500 + UP_HOLD_MS, 3_000_000, AUDIO, [camera])[0]!.layer).toBe(2);
+    // A dip resets the hold.
+    a.update(5000, 700_000, AUDIO, [camera]);
+    a.update(5100, 3_000_000, AUDIO, [camera]);
+    a.update(5200, 700_000, AUDIO, [camera]);
+    expect(a.update(5300 + UP_HOLD_MS - 200, 3_000_000, AUDIO, [camera])[0]!.layer).toBe(1);
+  });
+
+  it('the preference is the upper bound', () => {
+    const a = new DownlinkAllocator();
+    expect(a.update(0, 10_000_000, AUDIO, [{ ...camera, preferred: 1 }])[0]!.layer).toBe(1);
+    expect(a.update(100, 10_000_000, AUDIO, [{ ...camera, preferred: 0 }])[0]!.layer).toBe(0);
+    // Raised again: at once, the estimate already carried it (no hold for a preference change).
+    expect(a.update(200, 10_000_000, AUDIO, [camera])[0]!.layer).toBe(2);
+  });
+
+  it('below the lowest layer: a warning, then video off after OFF_HOLD_MS; back on after ON_HOLD_MS, warning lifted with room', () => {
+    const a = new DownlinkAllocator();
+    a.update(0, 3_000_000, AUDIO, [camera]);
+    // 180 kbps: 130k left, short of the lowest layer's 172.5k but not far below it (a hold).
+    expect(a.update(100, 180_000, AUDIO, [camera])).toEqual([{ layer: 0, warning: true }]);
+    expect(a.update(100 + OFF_HOLD_MS - 1, 180_000, AUDIO, [camera])).toEqual([{ layer: 0, warning: true }]);
+    expect(a.update(100 + OFF_HOLD_MS, 180_000, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
+    // Enough for the lowest layer, not yet for long enough.
+    const t = 10_000;
+    const lowNeed = 150_000 * HEADROOM;
+    expect(a.update(t, AUDIO + lowNeed * 2.1, AUDIO, [camera])[0]!.layer).toBe(-1);
+    expect(a.update(t + ON_HOLD_MS, AUDIO + lowNeed * 2.1, AUDIO, [camera])).toEqual([{ layer: 0, warning: false }]);
+    // Back on with little room: the warning is lifted with the video (OpenTok: videoEnabled and videoDisableWarningLifted).
+    const b = new DownlinkAllocator();
+    b.update(0, 180_000, AUDIO, [camera]);
+    b.update(OFF_HOLD_MS, 180_000, AUDIO, [camera]);
+    expect(b.update(OFF_HOLD_MS + 1, AUDIO + lowNeed * 1.2, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
+    expect(b.update(OFF_HOLD_MS + 1 + ON_HOLD_MS, AUDIO + lowNeed * 1.2, AUDIO, [camera])).toEqual([{ layer: 0, warning: false }]);
+  });
+
+  it('far below the lowest layer (the link is gone): the warning and video off in the same round, no hold', () => {
+    const a = new DownlinkAllocator();
+    a.update(0, 3_000_000, AUDIO, [camera]);
+    expect(a.update(250, 400_000, AUDIO, [camera])[0]!.layer).toBe(0);
+    // A saturation cut to 85 kbps at a 100 kbps link: 35 kbps left for a layer that needs 172.5k.
+    expect(a.update(500, 85_000, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
+    // Just above the line: the hold applies again.
+    const b = new DownlinkAllocator();
+    b.update(0, 3_000_000, AUDIO, [camera]);
+    const edge = AUDIO + 150_000 * HEADROOM * OFF_NOW_FACTOR + 1000;
+    expect(b.update(250, edge, AUDIO, [camera])).toEqual([{ layer: 0, warning: true }]);
+    expect(b.update(250 + OFF_HOLD_MS, edge, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
+  });
+
+  it('after a probe showed the step fits: back on, and each step up, at once (no hold)', () => {
+    const a = new DownlinkAllocator();
+    a.update(0, 3_000_000, AUDIO, [camera]);
+    expect(a.update(100, 85_000, AUDIO, [camera])[0]!.layer).toBe(-1);
+    const on = AUDIO + 150_000 * HEADROOM * 1.05;
+    // Without a probe the estimate must hold ON_HOLD_MS; the probed round takes it at once.
+    expect(a.update(5000, on, AUDIO, [camera])[0]!.layer).toBe(-1);
+    expect(a.update(5250, on, AUDIO, [camera], true)).toEqual([{ layer: 0, warning: false }]);
+    const mid = AUDIO + 500_000 * HEADROOM * 1.05;
+    expect(a.update(6000, mid, AUDIO, [camera])[0]!.layer).toBe(0);
+    expect(a.update(6250, mid, AUDIO, [camera], true)[0]!.layer).toBe(1);
+    const top = AUDIO + 1_700_000 * HEADROOM * 1.05;
+    expect(a.update(7500, top, AUDIO, [camera], true)[0]!.layer).toBe(2);
+  });
+
+  it('never off where audio fallback is not allowed (audioFallbackEnabled false or the publisher said so)', () => {
+    const a = new DownlinkAllocator();
+    const noFallback = { ...camera, fallback: false };
+    a.update(0, 80_000, AUDIO, [noFallback]);
+    expect(a.update(OFF_HOLD_MS * 3, 80_000, AUDIO, [noFallback])).toEqual([{ layer: 0, warning: false }]);
+  });
+
+  it('audio first, then the screen share, then cameras; nextStep is what one more step would need', () => {
+    const a = new DownlinkAllocator();
+    const screen: VideoSlot = { rates: [600_000], preferred: 0, screen: true, fallback: true };
+    const budget = AUDIO + 600_000 * HEADROOM + 150_000 * HEADROOM + 1000;
+    const decisions = a.update(0, budget, AUDIO, [camera, screen]);
+    // The screen share is served first, then the camera its lowest layer; both with little room to spare (warned).
+    expect(decisions).toEqual([
+      { layer: 0, warning: true },
+      { layer: 0, warning: true },
+    ]);
+    // 100 kbps less: the camera goes (after the hold), the screen share stays.
+    a.update(100, budget - 100_000, AUDIO, [camera, screen]);
+    expect(a.update(100 + OFF_HOLD_MS, budget - 100_000, AUDIO, [camera, screen]).map((d) => d.layer)).toEqual([-1, 0]);
+    const step = DownlinkAllocator.nextStep(AUDIO, [camera, screen], decisions)!;
+    expect(step).toBeCloseTo(AUDIO + 600_000 * HEADROOM + 500_000 * HEADROOM, 0);
+    expect(DownlinkAllocator.nextStep(AUDIO, [{ ...camera, preferred: 0 }], [{ layer: 0, warning: false }])).toBeNull();
+  });
+});

@@ -1,0 +1,274 @@
+// The downlink estimator on synthetic transport feedback, no network: a simulated bottleneck link
+// (a rate, a propagation delay, a drop-tail queue) carries what a simulated sender sends (30 video
+// frames a second, 1200-byte packets), and its arrivals are reported back as transport-wide
+// feedback would be. The estimate must fall below a link the sender overdrives, stay put on one it
+// underuses, read a probe cluster's rate as the link's, and back off on heavy random loss. Also
+// the feedback parser against werift's serializer (run-length and status-vector chunks).
+
+import { RecvDelta, RunLengthChunk, StatusVectorChunk, TransportWideCC } from 'werift';
+import { describe, expect, it } from 'vitest';
+import { BandwidthEstimator, linearFitSlope, type PacketResult } from '../src/bandwidth-estimator.js';
+import { expandStatuses, TransportWideSequencer } from '../src/transport-feedback.js';
+
+/** A bottleneck: `rate` bits/s, `delay` ms one way, a queue of at most `queueMs`, random loss. */
+class Link {
+  #free = 0;
+  constructor(
+    public rate: number,
+    readonly delay = 20,
+    readonly queueMs = 300,
+    public loss = 0,
+    readonly random: () => number = mulberry32(7),
+  ) {}
+  /** The arrival time of a packet sent at `t`, or null (dropped). */
+  send(t: number, size: number): number | null {
+    if (this.random() < this.loss) return null;
+    const start = Math.max(t, this.#free);
+    if (start - t > this.queueMs) return null; // tail drop
+    this.#free = start + (size * 8 * 1000) / this.rate;
+    return this.#free + this.delay;
+  }
+}
+
+/** Deterministic randomness for reproducible runs. */
+function mulberry32(seed: number): () => number {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Runs `seconds` of a sender over a link: `sendRate(t)` bits/s in frames every 33 ms, 1200-byte
+ * packets, feedback every 100 ms covering what was sent until then (arrivals known by then).
+ * `probe(t)` may add a cluster of padding. Returns the estimate every 500 ms.
+ */
+function simulate(
+  est: BandwidthEstimator,
+  link: Link,
+  seconds: number,
+  sendRate: (t: number, estimate: number) => number,
+  probe?: { at: number; rate: number; ms: number; id: number },
+  start = 0,
+): number[] {
+  const pending: PacketResult[] = [];
+  const trace: number[] = [];
+  let nextFrame = start;
+  let nextFeedback = start + 100;
+  let nextTrace = start + 500;
+  const end = start + seconds * 1000;
+  let probeNext = probe?.at ?? Infinity;
+  for (let t = start; t <= end; t += 1) {
+    if (t >= nextFrame) {
+      const bytes = (sendRate(t, est.estimate) / 8) * 0.033;
+      for (let left = bytes; left > 0; left -= 1200) {
+        const size = Math.min(1200, Math.max(100, left));
+        pending.push({ sentAt: t, size, receivedAt: link.send(t, size), probe: 0 });
+      }
+      nextFrame += 33;
+    }
+    if (probe && t >= probeNext && t < probe.at + probe.ms) {
+      // Padding at the probe rate in 255-byte packets, spaced evenly.
+      pending.push({ sentAt: t, size: 255 + 12, receivedAt: link.send(t, 267), probe: probe.id });
+      probeNext += (267 * 8 * 1000) / probe.rate;
+    }
+    if (t >= nextFeedback) {
+      // Report packets whose fate is known by now (arrived, or lost); keep the rest for later.
+      const ready = pending.filter((p) => p.receivedAt === null || p.receivedAt <= t);
+      est.onFeedback(ready, t);
+      pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
+      nextFeedback += 100;
+    }
+    if (t >= nextTrace) {
+      trace.push(est.estimate);
+      nextTrace += 500;
+    }
+  }
+  return trace;
+}
+
+describe('BandwidthEstimator', () => {
+  it('fits a slope', () => {
+    expect(linearFitSlope([{ x: 0, y: 1 }, { x: 1, y: 3 }, { x: 2, y: 5 }])).toBeCloseTo(2);
+    expect(linearFitSlope([{ x: 1, y: 1 }, { x: 1, y: 2 }])).toBe(0);
+  });
+
+  it('a sender that overdrives a 300 kbps link: the shortfall is detected and the estimate settles near the link', () => {
+    const est = new BandwidthEstimator({ initial: 2_500_000 });
+    const link = new Link(300_000);
+    // The sender follows the estimate (as the allocator does), never below 150 kbps.
+    const trace = simulate(est, link, 20, (_t, e) => Math.max(150_000, Math.min(e, 2_000_000)));
+    console.log(`300 kbps link, start 2.5 Mbps: estimate every 0.5 s ${trace.map((e) => Math.round(e / 1000)).join(' ')} kbps`);
+    // Within 5 s it is near the link (it fell short: delay and tail-drop loss); over the last 10 s
+    // it stays within 150..400 kbps.
+    expect(trace[9]!).toBeLessThan(400_000);
+    for (const e of trace.slice(-20)) {
+      expect(e).toBeGreaterThan(150_000);
+      expect(e).toBeLessThan(400_000);
+    }
+  });
+
+  it('a sender well under a 5 Mbps link: no overuse, and the estimate grows only to 1.5 × what it saw arrive', () => {
+    const est = new BandwidthEstimator({ initial: 300_000 });
+    const link = new Link(5_000_000);
+    const trace = simulate(est, link, 15, () => 500_000);
+    console.log(`5 Mbps link, 500 kbps sent: ${trace.map((e) => Math.round(e / 1000)).join(' ')} kbps`);
+    expect(est.overuseCount).toBe(0);
+    expect(est.shortfall()).toBe(false);
+    expect(est.estimate).toBeGreaterThan(600_000);
+    expect(est.estimate).toBeLessThanOrEqual(1.5 * 520_000 + 10_000);
+  });
+
+  it('a probe cluster reads the link: 2 Mbps of padding over a 1.2 Mbps link raises the estimate to about 1.2 Mbps, over a 5 Mbps link to about 2 Mbps', () => {
+    for (const [linkRate, low, high] of [
+      [1_200_000, 950_000, 1_300_000],
+      [5_000_000, 1_700_000, 2_200_000],
+    ] as const) {
+      const est = new BandwidthEstimator({ initial: 300_000 });
+      const link = new Link(linkRate);
+      simulate(est, link, 3, () => 200_000, { at: 1000, rate: 2_000_000, ms: 300, id: 1 });
+      const before = est.estimate;
+      const rate = est.finishProbe(1, 3000);
+      console.log(`probe at 2 Mbps over a ${linkRate / 1000} kbps link: measured ${Math.round(rate! / 1000)} kbps; estimate ${Math.round(before / 1000)} → ${Math.round(est.estimate / 1000)} kbps`);
+      expect(rate).toBeGreaterThan(low);
+      expect(rate).toBeLessThan(high);
+      expect(est.estimate).toBeGreaterThan(0.9 * low);
+    }
+    expect(new BandwidthEstimator().finishProbe(9, 0)).toBeNull(); // unknown cluster
+  });
+
+  it('a probe that lost packets without building a queue (a starved receiver dropping from its socket) reads the rate it was sent at; one through a rate limit does not', () => {
+    // 2 Mbps of padding for 400 ms over an idle path; 40 % of the packets lost at random.
+    const lossy = new BandwidthEstimator({ initial: 300_000 });
+    const random = mulberry32(3);
+    const packets: PacketResult[] = [];
+    for (let t = 0, n = 0; t < 400; t += 0.6, n++) packets.push({ sentAt: 1000 + t, size: 300, receivedAt: random() < 0.4 ? null : 1020 + t, probe: 1, seq: n });
+    lossy.onFeedback(packets, 1500);
+    const rate = lossy.finishProbe(1, 1900, { minPackets: packets.length * 0.8, minSendSpanMs: 240 })!;
+    expect(rate).toBeGreaterThan(1_800_000);
+    expect(lossy.estimate).toBeGreaterThan(1_700_000);
+    expect(lossy.saturationCount).toBe(0);
+    // The same probe over a 1 Mbps link with a 300 ms queue: arrivals spread, tail drops; the link's rate.
+    const limited = new BandwidthEstimator({ initial: 300_000 });
+    const link = new Link(1_000_000);
+    limited.onFeedback(packets.map((p) => ({ ...p, receivedAt: link.send(p.sentAt, p.size) })), 1500);
+    const read = limited.finishProbe(1, 1900, { minPackets: packets.length * 0.8, minSendSpanMs: 240 })!;
+    expect(read).toBeLessThan(1_100_000);
+    // Mostly unreported: no rate at all.
+    const sparse = new BandwidthEstimator({ initial: 300_000 });
+    sparse.onFeedback(packets.slice(0, 100), 1500);
+    expect(sparse.finishProbe(1, 1900, { minPackets: packets.length * 0.8 })).toBeNull();
+  });
+
+  it('saturation: a 300 kbps sender whose link drops to 100 kbps is cut at once to about 0.85 × what arrives (not after the trendline)', () => {
+    const est = new BandwidthEstimator({ initial: 3_000_000 });
+    const link = new Link(1_000_000);
+    simulate(est, link, 5, () => 300_000);
+    const before = est.estimate;
+    expect(est.saturationCount).toBe(0);
+    link.rate = 100_000;
+    const trace = simulate(est, link, 3, () => 300_000, undefined, 5001);
+    console.log(`saturation: ${Math.round(before / 1000)} kbps, then every 0.5 s after the link drops to 100 kbps: ${trace.map((e) => Math.round(e / 1000)).join(' ')} kbps`);
+    expect(est.saturationCount).toBeGreaterThan(0);
+    // Within a second of the drop: at or below the link, and not far below it.
+    expect(est.lastSaturationAt - 5000).toBeLessThan(1000);
+    expect(trace[1]!).toBeLessThanOrEqual(100_000);
+    expect(trace[1]!).toBeGreaterThan(60_000);
+  });
+
+  it('saturation: no cut for a receiver that delivers in bursts (a starved browser), nor for a loss reported and then received late', () => {
+    const est = new BandwidthEstimator({ initial: 3_000_000 });
+    // 400 kbps over a 5 Mbps link, but every 400 ms the receiver stalls for 120 ms and then takes in what queued at once.
+    const pending: PacketResult[] = [];
+    let seq = 0;
+    for (let t = 0; t < 10_000; t += 10) {
+      for (let k = 0; k < 2; k++) {
+        const stallEnd = Math.floor(t / 400) * 400 + 120;
+        const arrival = Math.max(t + 20, t % 400 < 120 ? stallEnd : 0);
+        // One packet in 50 is reported lost first and received in the next feedback.
+        const late = seq % 50 === 7;
+        pending.push({ sentAt: t, size: 250, receivedAt: late ? null : arrival, probe: 0, seq: seq++ });
+        if (late) pending.push({ sentAt: t, size: 250, receivedAt: arrival + 30, probe: 0, seq: seq - 1 });
+      }
+      if (t % 100 === 90) {
+        est.onFeedback(pending.filter((p) => p.receivedAt === null || p.receivedAt <= t), t);
+        pending.splice(0, pending.length, ...pending.filter((p) => p.receivedAt !== null && p.receivedAt > t));
+      }
+    }
+    expect(est.saturationCount).toBe(0);
+    expect(est.estimate).toBeGreaterThan(400_000);
+  });
+
+  it('20 % random loss (no queue) backs the estimate off; 0 % lets it recover', () => {
+    const est = new BandwidthEstimator({ initial: 1_000_000 });
+    const link = new Link(10_000_000, 20, 300, 0.2);
+    simulate(est, link, 5, () => 800_000);
+    const lossy = est.estimate;
+    expect(est.lossFraction).toBeGreaterThan(0.1);
+    expect(lossy).toBeLessThan(800_000);
+    link.loss = 0;
+    simulate(est, link, 10, () => 800_000, undefined, 5001);
+    console.log(`20 % loss: ${Math.round(lossy / 1000)} kbps; 10 s after it stops: ${Math.round(est.estimate / 1000)} kbps`);
+    expect(est.estimate).toBeGreaterThan(lossy);
+  });
+});
+
+describe('TransportWideSequencer', () => {
+  it('matches run-length and status-vector chunks of a real feedback message to what was sent, lost ones included', () => {
+    const seqr = new TransportWideSequencer();
+    const sent = Array.from({ length: 20 }, (_, i) => seqr.next(1000 + i, 100 + i * 2));
+    expect(sent[0]).toBe(1);
+    // Packets 1..10 arrived (run of small deltas), then a vector: 11 lost, 12 large delta, 13..14 small, …
+    const statuses = [...Array(10).fill(1), 0, 2, 1, 1, 0, 0, 1];
+    const deltas = statuses.filter((s) => s !== 0).map((s, i) => new RecvDelta({ type: s, delta: s === 2 ? 70_000 : 1000 * (i + 1) }));
+    const fb = new TransportWideCC({
+      senderSsrc: 1,
+      mediaSourceSsrc: 2,
+      baseSequenceNumber: 1,
+      packetStatusCount: statuses.length,
+      referenceTime: 10, // 640 ms
+      fbPktCount: 0,
+      packetChunks: [new RunLengthChunk({ packetStatus: 1, runLength: 10 }), new StatusVectorChunk({ symbolSize: 1, symbolList: statuses.slice(10) })],
+      recvDeltas: deltas,
+    });
+    const wire = fb.serialize();
+    const parsed = TransportWideCC.deSerialize(wire.subarray(4), fb.header);
+    expect(expandStatuses(parsed)).toEqual(statuses);
+    const results = seqr.results(parsed);
+    expect(results).toHaveLength(statuses.length);
+    expect(results[0]).toEqual({ sentAt: 100, size: 1000, receivedAt: 641, probe: 0, seq: 1 });
+    expect(results[10]!.receivedAt).toBeNull();
+    expect(results[11]!.receivedAt).toBeCloseTo(640 + (1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10) + 70, 3);
+    expect(results[11]!.sentAt).toBe(100 + 11 * 2);
+    // Sequence numbers we never sent are left out.
+    const unknown = new TransportWideCC({ ...parsed, baseSequenceNumber: 5000, packetChunks: parsed.packetChunks, recvDeltas: parsed.recvDeltas });
+    expect(seqr.results(unknown)).toEqual([]);
+  });
+
+  it('while a probe is active every packet numbered belongs to its cluster, media as well as padding', () => {
+    const seqr = new TransportWideSequencer();
+    seqr.next(1000, 0); // media before the probe
+    seqr.activeProbe = 7;
+    seqr.next(1000, 1); // media during it
+    seqr.next(267, 2, 7); // its padding
+    seqr.next(267, 3, 9); // another cluster named explicitly keeps its own id
+    seqr.activeProbe = 0;
+    seqr.next(1000, 4); // media after it
+    const statuses = [1, 1, 1, 1, 1];
+    const fb = new TransportWideCC({
+      senderSsrc: 1,
+      mediaSourceSsrc: 2,
+      baseSequenceNumber: 1,
+      packetStatusCount: statuses.length,
+      referenceTime: 10,
+      fbPktCount: 0,
+      packetChunks: [new RunLengthChunk({ packetStatus: 1, runLength: 5 })],
+      recvDeltas: statuses.map(() => new RecvDelta({ type: 1, delta: 1000 })),
+    });
+    const parsed = TransportWideCC.deSerialize(fb.serialize().subarray(4), fb.header);
+    expect(seqr.results(parsed).map((r) => r.probe)).toEqual([0, 7, 7, 9, 0]);
+  });
+});

@@ -1,0 +1,107 @@
+// Downlink probes on numbers: a probe's padding is sized by bytes (rate × duration, whatever the
+// timer does), and the probe cadence: the next step soon after a success, backing off after a
+// failure, except while a video is off for quality (a probe every PROBE_OFF_INTERVAL_MS).
+
+import { describe, expect, it } from 'vitest';
+import { PADDING_PACKET_BYTES } from '../src/consumer.js';
+import {
+  PROBE_AFTER_DECREASE_MS,
+  PROBE_MAX_INTERVAL_MS,
+  PROBE_MIN_INTERVAL_MS,
+  PROBE_OFF_INTERVAL_MS,
+  PROBE_STEP_INTERVAL_MS,
+  ProbePacer,
+  ProbeScheduler,
+} from '../src/probe-pacer.js';
+import { PROBE_DURATION_MS, PROBE_OFF_DURATION_MS } from '../src/subscriber-transport.js';
+
+/** Drives a pacer with timer ticks at `ticks` (ms after its start); returns the bytes sent and when the last went. */
+function run(pacer: ProbePacer, ticks: number[]): { bytes: number; lastAt: number; packets: number } {
+  let lastAt = -1;
+  let packets = 0;
+  for (const t of ticks) {
+    const now = pacer.startedAt + t;
+    const due = pacer.packetsDue(now);
+    if (due > 0) {
+      pacer.sent(due * pacer.packetBytes);
+      packets += due;
+      lastAt = t;
+    }
+    if (pacer.done(now)) break;
+  }
+  return { bytes: pacer.sentBytes, lastAt, packets };
+}
+
+describe('probe padding sized by bytes', () => {
+  it('sends rate × duration in bytes (within one packet), paced over the duration, at 150 kbps and at 2.2 Mbps', () => {
+    for (const [rate, ms] of [
+      [190_000, PROBE_OFF_DURATION_MS],
+      [2_200_000, PROBE_DURATION_MS],
+    ] as const) {
+      const pacer = new ProbePacer(rate, ms, 1000, PADDING_PACKET_BYTES);
+      expect(pacer.totalBytes).toBe(Math.round((rate * ms) / 8000));
+      const ticks = Array.from({ length: 100 }, (_, i) => i * 20);
+      const { bytes, lastAt } = run(pacer, ticks);
+      expect(Math.abs(bytes - pacer.totalBytes)).toBeLessThanOrEqual(PADDING_PACKET_BYTES / 2);
+      // Paced: the last padding goes out at the end of the probe (its last 20 ms slice), not at its start.
+      expect(lastAt).toBeGreaterThanOrEqual(ms - 20);
+      expect(lastAt).toBeLessThanOrEqual(ms + 20);
+      // Halfway through, about half was sent.
+      const half = new ProbePacer(rate, ms, 0, PADDING_PACKET_BYTES);
+      half.sent(half.packetsDue(ms / 2) * PADDING_PACKET_BYTES);
+      expect(half.sentBytes / half.totalBytes).toBeGreaterThan(0.45);
+      expect(half.sentBytes / half.totalBytes).toBeLessThan(0.55);
+    }
+  });
+
+  it('a late timer (a busy event loop) catches up, but never beyond the probe’s bytes; nothing after its time', () => {
+    const pacer = new ProbePacer(400_000, 250, 0, PADDING_PACKET_BYTES);
+    // Ticks at 0, then nothing until 600 ms (long after the probe's end).
+    const { bytes, packets } = run(pacer, [0, 600, 700]);
+    expect(Math.abs(bytes - pacer.totalBytes)).toBeLessThanOrEqual(PADDING_PACKET_BYTES / 2);
+    expect(packets).toBe(Math.round(pacer.totalBytes / PADDING_PACKET_BYTES));
+    expect(pacer.done(600)).toBe(true);
+    expect(pacer.packetsDue(10_000)).toBe(0);
+    // Not a packet count: twice the rate is twice the bytes.
+    expect(new ProbePacer(800_000, 250, 0, PADDING_PACKET_BYTES).totalBytes).toBe(2 * pacer.totalBytes);
+  });
+});
+
+describe('probe cadence', () => {
+  it('while a video is off for quality: a probe every PROBE_OFF_INTERVAL_MS from the start of the last, however many fail', () => {
+    const s = new ProbeScheduler();
+    let start = 10_000;
+    const starts: number[] = [];
+    for (let t = start; t < 40_000; t += 50) {
+      // The link carries 85 kbps; the lowest layer and audio want 245k; the last decrease long ago.
+      if (s.due(t, 245_000, 85_000, false, 0)) {
+        starts.push(t);
+        start = t;
+        s.finished(t + 750, start, false, true); // read 750 ms later: fell short
+        t += 750;
+      }
+    }
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    expect(starts.length).toBeGreaterThanOrEqual(11);
+    for (const gap of gaps) expect(gap).toBe(PROBE_OFF_INTERVAL_MS);
+  });
+
+  it('with video on: the wait doubles after each failure (to 16 s); after a success the next step comes soon', () => {
+    const s = new ProbeScheduler();
+    expect(s.due(0, 1_000_000, 500_000, false, -Infinity)).toBe(true);
+    s.finished(1000, 0, false, false);
+    expect(s.nextAt).toBe(1000 + 2 * PROBE_MIN_INTERVAL_MS);
+    s.finished(6000, 5000, false, false);
+    expect(s.nextAt).toBe(6000 + 4 * PROBE_MIN_INTERVAL_MS);
+    for (let i = 0; i < 5; i++) s.finished(20_000, 19_000, false, false);
+    expect(s.nextAt).toBe(20_000 + PROBE_MAX_INTERVAL_MS);
+    s.finished(30_000, 29_000, true, false);
+    expect(s.nextAt).toBe(30_000 + PROBE_STEP_INTERVAL_MS);
+    // Nothing wanted beyond the estimate, an overuse, or a recent decrease: no probe.
+    expect(s.due(40_000, null, 500_000, false, 0)).toBe(false);
+    expect(s.due(40_000, 400_000, 500_000, false, 0)).toBe(false);
+    expect(s.due(40_000, 1_000_000, 500_000, true, 0)).toBe(false);
+    expect(s.due(40_000, 1_000_000, 500_000, false, 40_000 - PROBE_AFTER_DECREASE_MS + 1)).toBe(false);
+    expect(s.due(40_000, 1_000_000, 500_000, false, 40_000 - PROBE_AFTER_DECREASE_MS)).toBe(true);
+  });
+});

@@ -1,0 +1,80 @@
+// A consumer whose video the downlink allocator switches off for quality (OpenTok's audio
+// fallback), on the packet path without a network: the warning always comes before the video goes
+// off; while it is off, NACKs get no retransmission (its lost packets are of no use, and they
+// would take the little the link carries from the audio); retransmissions held while the link is
+// saturated; answered again once it is back on.
+
+import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RtpPacket } from 'werift';
+import { describe, expect, it } from 'vitest';
+import { Consumer, type OutgoingHeader } from '../src/consumer.js';
+import { testVideoProducer, vp8Payload } from './helpers.js';
+
+function setup() {
+  const producer = testVideoProducer({ id: 'p', ssrc: 0x5555 });
+  const sent: number[] = [];
+  const events: string[] = [];
+  const c = new Consumer({ id: 'c', producer, ssrc: 9 });
+  c.audioFallback = true;
+  c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map() });
+  c.connect({ sendRtp: (_p: Buffer, h: OutgoingHeader) => sent.push(h.sequenceNumber) });
+  c.on('qualityWarning', (w) => events.push(w ? 'warning' : 'warningLifted'));
+  c.on('qualityDisabled', (off) => events.push(off ? 'disabled' : 'enabled'));
+  let seq = 1;
+  const frame = (keyFrame = false) => producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: seq++, timestamp: seq * 3000, ssrc: 0x5555, marker: true }), vp8Payload(keyFrame)));
+  const nack = (lost: number[]) => c.handleRtcp(new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 9, lost }) }));
+  return { c, sent, events, frame, nack };
+}
+
+describe('video off for quality', () => {
+  it('a NACK is answered while the video flows, not while it is off, and again once it is back', () => {
+    const { c, sent, frame, nack } = setup();
+    frame(true);
+    frame();
+    frame();
+    expect(sent).toHaveLength(3);
+    const [first, second] = sent;
+    nack([second!]);
+    expect(sent).toHaveLength(4);
+    expect(sent[3]).toBe(second);
+    expect(c.getStats()).toMatchObject({ nackCount: 1, retransmittedPackets: 1 });
+
+    c.setBandwidthLayer(-1);
+    expect(c.qualityDisabled).toBe(true);
+    nack([first!, second!]);
+    frame();
+    expect(sent).toHaveLength(4); // no retransmission, and no video
+    expect(c.nacksHeld).toBe(1);
+
+    c.setBandwidthLayer(0);
+    frame(true); // back on at a keyframe
+    const before = sent.length;
+    nack([sent[sent.length - 1]!]);
+    expect(sent.length).toBe(before + 1);
+  });
+
+  it('retransmissions held while the link is saturated (audio first), answered after', () => {
+    const { c, sent, frame, nack } = setup();
+    frame(true);
+    frame();
+    c.holdRetransmissions(performance.now() + 60_000);
+    nack([sent[1]!]);
+    expect(sent).toHaveLength(2);
+    expect(c.nacksHeld).toBe(1);
+    const d = setup();
+    d.frame(true);
+    d.c.holdRetransmissions(performance.now() - 1);
+    d.nack([d.sent[0]!]);
+    expect(d.sent).toHaveLength(2);
+  });
+
+  it('videoDisableWarning always before videoDisabled, even when the allocator switches off at once', () => {
+    const { c, events, frame } = setup();
+    frame(true);
+    c.setBandwidthLayer(-1);
+    expect(events).toEqual(['warning', 'disabled']);
+    expect(c.qualityWarning).toBe(true);
+    c.setBandwidthLayer(0);
+    c.setQualityWarning(false);
+    expect(events).toEqual(['warning', 'disabled', 'enabled', 'warningLifted']);
+  });
+});
