@@ -307,7 +307,13 @@ export async function runSfuSuite(
       } catch (err) {
         result.errors.push(`${name} first frame: ${(err as Error).message}`);
       }
-      await hooks.afterTarget?.(target, run);
+      try {
+        await hooks.afterTarget?.(target, run);
+      } catch (err) {
+        // The profile step: a saturated server refusing its publisher must not lose the points above.
+        result.errors.push(`${name} after the points: ${(err as Error).message}`);
+        log(`  ${name} after the points failed: ${(err as Error).message}`);
+      }
     } finally {
       await run.close();
       await target.stop();
