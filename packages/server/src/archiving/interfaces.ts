@@ -1,7 +1,6 @@
 // What archiving needs from the rest of the server, kept tiny so the media engine and the session
 // domain can implement it without archiving knowing their insides (see archiving/README.md).
 
-import type { RtpPacket } from 'werift';
 
 export type ArchiveCodec = 'opus' | 'VP8' | 'H264';
 
@@ -34,6 +33,15 @@ export interface ArchiveStream {
   /** Null when the stream has no audio producer (publishAudio false from the start, or none). */
   audio: ArchiveTrack | null;
   video: ArchiveTrack | null;
+}
+
+/**
+ * A received RTP packet as archiving reads it: header fields and payload (media/'s RtpView has this
+ * shape; so do test sources' packets). Valid only during the call that delivers it.
+ */
+export interface RtpPacket {
+  readonly header: { readonly payloadType: number; readonly sequenceNumber: number; readonly timestamp: number; readonly marker: boolean; readonly ssrc: number };
+  readonly payload: Buffer;
 }
 
 /**
