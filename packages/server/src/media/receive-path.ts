@@ -1,6 +1,6 @@
 // ReceivePath: a publisher transport's received RTP, ours from the moment our SRTP is attached
-// (srtp-path.ts). werift keeps ICE, DTLS and received RTCP; every RTP datagram its ICE connection
-// hands up is taken before werift's DTLS transport sees it and goes
+// (srtp-path.ts). werift keeps ICE, DTLS and received RTCP; every RTP datagram is taken from the
+// ICE agent's socket callback, before werift's STUN check, events and DTLS transport, and goes
 //   decrypt in place (our SRTP) → one RtpView parse → transport-cc arrival time → ReceiveRouter
 //   (SSRC → producer/layer, binding unknown SSRCs by mid/rid/repaired-rid, RTX unwrapped in place,
 //   receive statistics and NACK state per SSRC) → Producer.receive(view, layer)
@@ -24,6 +24,26 @@ export const RR_INTERVAL_MS = 1000;
 /** The part of werift's ICE connection the hook replaces: its data event's execute. */
 interface DataEventView {
   execute: (data: Buffer) => void;
+}
+
+/** werift's ICE connection as the hooks read it. */
+interface IceConnectionView {
+  onData: DataEventView;
+  protocols: ProtocolView[];
+  nominated?: { protocol: unknown; packetsReceived: number; bytesReceived: number };
+}
+
+/** One of werift's ICE protocols (a UDP socket, ours or the mux's: `transport.onData` per datagram). */
+interface ProtocolView {
+  localCandidate?: unknown;
+  datagramReceived?: unknown;
+  transport?: { onData?: (data: Buffer, addr: unknown) => void };
+}
+
+/** RTP by werift's own tests: first byte 128–191 (RFC 7983), and not RTCP's packet types 192–208. */
+function isRtp(data: Buffer): boolean {
+  const b0 = data[0]!;
+  return b0 > 127 && b0 < 192 && data.length >= 12 && !(data[1]! >= 192 && data[1]! <= 208);
 }
 
 export interface ReceivePathOptions {
@@ -52,8 +72,8 @@ export class ReceivePath {
   readonly #onSrtpDrop: () => void;
   readonly #logger: Logger;
   readonly #view = new RtpView();
-  #event: DataEventView | undefined;
-  #original: ((data: Buffer) => void) | undefined;
+  /** What start() replaced, to put back at close(). */
+  readonly #restore: (() => void)[] = [];
   #nackTimer: NodeJS.Timeout | undefined;
   #rrTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -78,22 +98,45 @@ export class ReceivePath {
   }
 
   /**
-   * Takes RTP off werift's path: its ICE connection's data event runs ours for RTP datagrams (first
-   * byte 128–191, not RTCP's packet types 192–208, werift's own test) and werift's for the rest
-   * (DTLS, RTCP). Then starts the NACK and report timers.
+   * Takes RTP off werift's path, at the earliest place werift lets us: each UDP socket of the ICE
+   * agent (its `transport.onData`, called per datagram) gives RTP datagrams to ours and the rest
+   * (STUN, DTLS, RTCP) to werift, which would otherwise try a STUN parse and run two events (each
+   * making a promise) per packet. What ICE did for RTP there is done here: the selected pair's
+   * receive counters. A protocol made later (ICE-TCP) goes through the connection's data event,
+   * hooked the same way. Then starts the NACK and report timers.
    */
   start(): void {
-    if (this.#event || this.#closed) return;
-    const connection = (this.#dtls.iceTransport as unknown as { connection: { onData: DataEventView } }).connection;
+    if (this.#restore.length > 0 || this.#closed) return;
+    const connection = (this.#dtls.iceTransport as unknown as { connection: IceConnectionView }).connection;
+    for (const protocol of connection.protocols) {
+      const transport = protocol.transport;
+      const original = transport?.onData;
+      if (transport === undefined || typeof original !== 'function' || typeof protocol.datagramReceived !== 'function') continue;
+      transport.onData = (data: Buffer, addr: unknown): void => {
+        if (protocol.localCandidate !== undefined && isRtp(data)) {
+          const pair = connection.nominated;
+          if (pair !== undefined && pair.protocol === protocol) {
+            pair.packetsReceived++;
+            pair.bytesReceived += data.length;
+          }
+          this.receive(data, performance.now());
+        } else {
+          original(data, addr);
+        }
+      };
+      this.#restore.push(() => {
+        transport.onData = original;
+      });
+    }
     const event = connection.onData;
-    const original = event.execute;
-    this.#event = event;
-    this.#original = original;
+    const execute = event.execute;
     event.execute = (data: Buffer): void => {
-      const b0 = data[0]!;
-      if (b0 > 127 && b0 < 192 && data.length >= 12 && !(data[1]! >= 192 && data[1]! <= 208)) this.receive(data, performance.now());
-      else original(data);
+      if (isRtp(data)) this.receive(data, performance.now());
+      else execute(data);
     };
+    this.#restore.push(() => {
+      event.execute = execute;
+    });
     this.#nackTimer = setInterval(() => this.#sendNacks(), NACK_INTERVAL_MS);
     this.#rrTimer = setInterval(() => this.#sendReport(), RR_INTERVAL_MS);
   }
@@ -214,7 +257,7 @@ export class ReceivePath {
     this.#closed = true;
     clearInterval(this.#nackTimer);
     clearInterval(this.#rrTimer);
-    if (this.#event && this.#original) this.#event.execute = this.#original;
+    for (const restore of this.#restore.splice(0)) restore();
   }
 }
 
