@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { canUseNetns, createNetns } from './lib/netns.js';
-import { fmt } from './lib/stats.js';
+import { envInt, fmt } from './lib/stats.js';
 import { renderReport } from './report/report.js';
 import { profileSfu, type ProfileResult } from './sfu/profile.js';
 import { runMediaJoinLeave } from './sfu/join-leave.js';
@@ -55,7 +55,8 @@ function plans(quick: boolean): {
   if (quick) {
     return {
       sfu: { bitrates: [{ name: '500k', clip: SD }], fanout: [1, 10], mesh: [4], warmupSeconds: 1, windowSeconds: 3, windows: 1, firstFrameJoins: 5, workers: 2 },
-      profile: { bitrate: '500k', subscribers: 10, seconds: 3 },
+      // BENCH_PROFILE_SUBSCRIBERS=100 profiles the quick run at 1→100 as the full run does.
+      profile: { bitrate: '500k', subscribers: envInt('BENCH_PROFILE_SUBSCRIBERS', 10), seconds: 3 },
       signaling: [200],
       signalingSuppressed: [200],
       cycles: 100,

@@ -10,7 +10,7 @@
 // that records the time): media/forward.bench.ts measures them.
 // Usage: npm run cluster:pipe-hop -w @colloquy/bench   (PACKETS=20000 RATE=2000 ROUNDS=3)
 
-import { Consumer, MediaEngine, Producer } from '@colloquy/sfu';
+import { Consumer, MediaEngine, Producer, RtpView } from '@colloquy/sfu';
 import { pino } from 'pino';
 import { RtpHeader, RtpPacket } from 'werift';
 import { envInt, fmt, median, percentile } from '../lib/stats.js';
@@ -83,7 +83,9 @@ async function drive(producer: Producer, arrivals: Float64Array): Promise<Result
     for (let i = 0; i < perBatch && sent < PACKETS; i++, sent++) {
       const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq++ & 0xffff, timestamp: Math.floor(sent / 3) * 3000, ssrc: 0x1234, marker: sent % 3 === 2 });
       sentAt[sent] = performance.now();
-      producer.receive(new RtpPacket(header, sent === 0 ? KEY : DELTA), 0);
+      const view = new RtpView();
+      view.parse(new RtpPacket(header, sent === 0 ? KEY : DELTA).serialize());
+      producer.receive(view, 0);
     }
   }
   const deadline = performance.now() + 5000;

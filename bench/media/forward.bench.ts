@@ -17,7 +17,7 @@
 
 import { spawn } from 'node:child_process';
 import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
-import { Consumer, Producer, SrtpSendPath } from '@colloquy/sfu';
+import { Consumer, Producer, RtpView, SrtpSendPath } from '@colloquy/sfu';
 import {
   RTCDtlsTransport,
   RTCRtpCodecParameters,
@@ -174,6 +174,20 @@ const fresh = (packet: RtpPacket): RtpPacket => {
   packet.header.sequenceNumber = seq++ & 0xffff;
   return packet;
 };
+/** The same packets as the receive path hands them to producers: our RtpView over their bytes. */
+const views = packets.map((p) => {
+  const view = new RtpView();
+  view.parse(p.serialize());
+  return view;
+});
+const freshView = (i: number): RtpView => {
+  const view = views[i % views.length]!;
+  const s = seq++ & 0xffff;
+  view.sequenceNumber = s;
+  view.buffer[2] = s >>> 8;
+  view.buffer[3] = s & 0xff;
+  return view;
+};
 
 for (const profile of PROFILES) {
   const results: Record<string, number[]> = {
@@ -203,9 +217,9 @@ for (const profile of PROFILES) {
       fresh(packet);
       for (const s of senders) void s.sendRtp(packet.clone());
     });
-    const cw = await measure((packet) => pWerift.receive(fresh(packet)));
-    const co = await measure((packet) => pOurs.receive(fresh(packet)));
-    const r = await measure((packet) => pNone.receive(fresh(packet)));
+    const cw = await measure((_packet, i) => pWerift.receive(freshView(i)));
+    const co = await measure((_packet, i) => pOurs.receive(freshView(i)));
+    const r = await measure((_packet, i) => pNone.receive(freshView(i)));
     const ew = await measure((packet, i) => {
       const h = headers[i % headers.length]!;
       h.sequenceNumber = seq++ & 0xffff;

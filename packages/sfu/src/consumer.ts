@@ -17,12 +17,12 @@ import {
   RtcpSrPacket,
   RtcpTransportLayerFeedback,
   type RtcpPacket,
-  type RtpPacket,
 } from 'werift';
 import { parseVp8Descriptor, Vp8Descriptor, writeVp8Descriptor } from './codecs/vp8.js';
 import { TypedEmitter } from './typed-emitter.js';
 import type { Producer } from './producer.js';
 import { RetransmissionHistory } from './retransmission-history.js';
+import type { RtpView } from './rtp-view.js';
 import { DROP, RtpRewriter, TRANSPORT_SEQUENCE_OFFSET, writeTransportSequence } from './rtp-rewriter.js';
 import type { TransportWideSequencer } from './transport-feedback.js';
 import type { ConsumerStats, MediaKind } from './types.js';
@@ -427,7 +427,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
    * send it. Writes the header straight into the send-history slot; the payload buffer is shared,
    * never copied or mutated.
    */
-  forward(packet: RtpPacket, keyFrame: boolean, layer: number): void {
+  forward(packet: RtpView, keyFrame: boolean, layer: number): void {
     const sink = this.#sink;
     const rewriter = this.#rewriter;
     if (sink === null || this.#paused || this.#qualityDisabled || rewriter.payloadType < 0) return;
@@ -445,7 +445,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       if (layer !== this.#targetLayer) this.producer.requestKeyFrame(this.#targetLayer);
       else this.producer.updateLayerDemand();
     }
-    const h = packet.header;
+    const h = packet;
     let payload = packet.payload;
     const temporal = this.#temporal;
     if (temporal !== null && this.#temporalActive && payload.length > 0) {

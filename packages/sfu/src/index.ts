@@ -6,15 +6,19 @@ export { Router, type RouterOptions, type RouterEvents } from './router.js';
 export { PublisherTransport, type PublisherTransportEvents } from './publisher-transport.js';
 export { SubscriberTransport, type SubscriberTransportEvents } from './subscriber-transport.js';
 export { Producer, KEYFRAME_REQUEST_INTERVAL_MS, type ProducerEvents, type RtpListener } from './producer.js';
-/** The packet type RtpListener receives (werift's), for code that records producers' RTP. */
-export type { RtpPacket } from 'werift';
+/**
+ * The packet type RtpListener receives: our RtpView over the received bytes (the receive path's,
+ * reused per packet: `copy()` what is kept). Its `header` is the view itself, so
+ * `packet.header.timestamp` and `packet.payload` read as werift's did.
+ */
+export type { RtpView as RtpPacket } from './rtp-view.js';
 export { Consumer, type ConsumerEvents } from './consumer.js';
 export { PipeTransport, type PipeAddress, type PipeProducerParams, type PipeTransportStats } from './pipe-transport.js';
 /** Our SRTP/SRTCP (exported for benchmarks and tests of the packet path). */
 export { SrtpSession, SrtpProfile, SrtpError, type SrtpKeyingMaterial } from './srtp/index.js';
 /** @internal The subscriber send path over our SRTP, exported for bench/media/forward.bench.ts. */
 export { SrtpSendPath, type SrtpImplementation } from './srtp-path.js';
-/** @internal One parse of a received RTP packet (not on the packet path yet), for bench/media/receive.bench.ts. */
+/** One parse of a received RTP packet (the packet listeners get; also for bench/media/receive.bench.ts). */
 export { RtpView } from './rtp-view.js';
 export type { VideoCodecName } from './codecs.js';
 export type { UplinkEstimation } from './bitrate-controller.js';

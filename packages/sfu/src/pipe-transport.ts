@@ -27,7 +27,8 @@
 
 import { randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { PictureLossIndication, RtcpPacketConverter, RtcpPayloadSpecificFeedback, RtcpSenderInfo, RtcpSrPacket, RtpPacket } from 'werift';
+import { PictureLossIndication, RtcpPacketConverter, RtcpPayloadSpecificFeedback, RtcpSenderInfo, RtcpSrPacket } from 'werift';
+import { RtpView } from './rtp-view.js';
 import { MediaError, invalid } from './errors.js';
 import type { Logger } from 'pino';
 import { ntpTimestamp } from './consumer.js';
@@ -141,6 +142,8 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
   #layerDemandsSent = 0;
   #layerDemandsReceived = 0;
   #dropped = 0;
+  /** One parse per received datagram, reused (the producer and its consumers copy what they keep). */
+  readonly #view = new RtpView();
 
   private constructor(id: string, socket: Socket, local: PipeAddress, logger: Logger) {
     super();
@@ -267,10 +270,11 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
     return [...this.#received.values()];
   }
 
-  #sendRtp(packet: RtpPacket, ssrc: number): void {
+  #sendRtp(packet: RtpView, ssrc: number): void {
     const remote = this.#remote;
     if (remote === null || this.#closed) return;
-    const buf = packet.serialize();
+    // A copy of the packet's bytes (the view and its buffer belong to the receive path).
+    const buf = Buffer.from(packet.bytes());
     buf.writeUInt32BE(ssrc >>> 0, 8);
     this.#packetsSent++;
     this.#bytesSent += buf.length;
@@ -327,10 +331,8 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
       this.#dropped++;
       return;
     }
-    let packet: RtpPacket;
-    try {
-      packet = RtpPacket.deSerialize(data);
-    } catch {
+    const packet = this.#view;
+    if (!packet.parse(data)) {
       this.#dropped++;
       return;
     }

@@ -5,10 +5,10 @@
 // one layer each, and the producer tells its owner which layers anyone needs (`layers` event) so
 // that the others can be paused at the publisher.
 
-import type { RtpPacket } from 'werift';
 import { parseVp8Descriptor, Vp8Descriptor } from './codecs/vp8.js';
 import { h264Dimensions, isH264KeyFrameStart, isVp8KeyFrameStart, vp8Dimensions } from './codecs.js';
 import type { Consumer } from './consumer.js';
+import type { RtpView } from './rtp-view.js';
 import { reportListenerError, TypedEmitter } from './typed-emitter.js';
 import type { CodecInfo, MediaKind, ProducerStats } from './types.js';
 
@@ -29,15 +29,16 @@ export type ProducerEvents = {
 
 /**
  * Sees every packet the producer forwards (not while paused), synchronously on the packet path:
- * it must return quickly and must neither keep nor mutate the packet (copy what it keeps).
+ * it must return quickly and must neither keep nor mutate the packet. The view is the receive
+ * path's, reused for the next packet: keep `packet.copy()` (or a copy of the payload) instead.
  */
-export type RtpListener = (packet: RtpPacket) => void;
+export type RtpListener = (packet: RtpView) => void;
 
 /**
  * Sees every packet of every layer the producer forwards (not while paused), with its layer: the
  * sending end of a pipe to another node (pipe-transport.ts). Same rules as RtpListener.
  */
-export type LayerListener = (packet: RtpPacket, layer: number) => void;
+export type LayerListener = (packet: RtpView, layer: number) => void;
 
 /**
  * Which layers a layer listener's far end needs (`layers[i]`: layer i), or null for every layer. The
@@ -84,9 +85,9 @@ export interface ProducerLayer {
 /** What a producer needs from its transport, kept abstract so the packet path has no werift calls. */
 export interface ProducerLink {
   sendPli(ssrc: number): void;
-  /** RFC 3550 receive statistics werift keeps for this SSRC (jitter in RTP units, losses). */
+  /** RFC 3550 receive statistics kept for this SSRC (jitter in RTP units). */
   receiveStats(ssrc: number): { jitter: number } | undefined;
-  /** NACKs werift sent for this SSRC. */
+  /** NACKs sent for this SSRC. */
   nackCount(ssrc: number): number;
 }
 
@@ -232,11 +233,11 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   }
 
   /**
-   * Packet path: one call per RTP packet from the publisher (werift gives us its own copy), with
-   * its simulcast layer (0 for a single encoding). No allocation here except when a keyframe
-   * changes the picture size.
+   * Packet path: one call per RTP packet from the publisher (the receive path's reused view, RTX
+   * already unwrapped), with its simulcast layer (0 for a single encoding). No allocation here
+   * except the view's payload Buffer and when a keyframe changes the picture size.
    */
-  receive(packet: RtpPacket, layer = 0): void {
+  receive(packet: RtpView, layer = 0): void {
     if (this.#closed) return;
     const header = packet.header;
     const payload = packet.payload;

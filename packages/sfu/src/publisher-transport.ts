@@ -2,7 +2,9 @@
 // (sendonly audio and/or video), we answer; each received track becomes a Producer. It tells the
 // publisher how much it may send (REMB, the session cap), answers its transport-wide sequence
 // numbers with transport feedback so that the browser's own estimator finds the real uplink
-// (transport-feedback-writer.ts), and keeps RTCP receiver reports and NACKs going (werift).
+// (transport-feedback-writer.ts). Once connected with our SRTP, received RTP takes our own path
+// (receive-path.ts: decrypt, one parse, routing, RTX, receive statistics, receiver reports and
+// NACKs); before that, and with werift's SRTP, werift's receiver does it.
 
 import { randomUUID } from 'node:crypto';
 import {
@@ -11,6 +13,7 @@ import {
   RtcpSrPacket,
   type GenericNack,
   RTCRtpCodecParameters,
+  type RTCDtlsTransport,
   type RTCRtpReceiver,
   type RTCRtpTransceiver,
   type RtcpPacket,
@@ -28,7 +31,10 @@ import type { MediaKind, TransportState } from './types.js';
 import { BitrateController, REMB_INTERVAL_MS, type UplinkEstimation } from './bitrate-controller.js';
 import { EXT } from './peer-config.js';
 import { FEEDBACK_INTERVAL_MS, TransportFeedbackWriter } from './transport-feedback-writer.js';
-import { attachOurSrtp, type SrtpImplementation } from './srtp-path.js';
+import { attachOurSrtp, type SrtpImplementation, type SrtpSendPath } from './srtp-path.js';
+import { ReceivePath } from './receive-path.js';
+import { ReceiveRouter, type ReceiveTrack } from './receive-router.js';
+import { RtpView } from './rtp-view.js';
 
 export type PublisherTransportEvents = {
   stateChange: [TransportState];
@@ -54,6 +60,15 @@ interface ReceiverInternals {
   remoteStreams: Record<number, { jitter: number } | undefined>;
   nackCountBySsrc: Record<number, number | undefined>;
   rtcpSsrc: number;
+  /** RTX SSRC → media SSRC, from the offer's a=ssrc-group:FID. */
+  ssrcByRtx?: Record<number, number>;
+}
+
+/** What of werift's receiver our receive path stops (its RR loop, its NACK timer) and feeds (RTCP routing). */
+interface ReceiverLoops {
+  rtcpRunning: boolean;
+  rtcpCancel: AbortController;
+  nack: { close(): void };
 }
 
 /** Where a publisher's own estimator starts in transport-cc mode (capped by the session's cap). */
@@ -74,6 +89,15 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   /** The header extension ids the publisher's transport-wide sequence numbers come under. */
   readonly #transportCcIds = new Set<number>();
   #feedbackSent = 0;
+  /** The received tracks as negotiated, for our receive path (one per producer). */
+  readonly #receiveTracks: ReceiveTrack[] = [];
+  readonly #receiverOf = new Map<ReceiveTrack, RTCRtpReceiver>();
+  /** Header extension ids by URI, from the negotiation (BUNDLE: one id space). */
+  readonly #extensionIds = new Map<string, number>();
+  /** Our receive path, from the first connect with our SRTP. */
+  #receivePath: ReceivePath | undefined;
+  /** Packets werift delivered (before our path, or with werift's SRTP) are parsed into this view. */
+  readonly #weriftView = new RtpView();
 
   constructor(options: PublisherTransportOptions) {
     const uplinkEstimation = options.uplinkEstimation ?? 'remb';
@@ -166,12 +190,13 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     const extensionUris: (string | undefined)[] = [];
     for (const ext of transceiver.headerExtensions) {
       extensionUris[ext.id] = ext.uri;
+      this.#extensionIds.set(ext.uri, ext.id);
       if (ext.uri === EXT.transportCc && this.uplinkEstimation === 'transport-cc') this.#transportCcIds.add(ext.id);
     }
     const link: ProducerLink = {
       sendPli: (ssrc) => void receiver.sendRtcpPLI(ssrc),
-      receiveStats: (ssrc) => internals.remoteStreams[ssrc],
-      nackCount: (ssrc) => internals.nackCountBySsrc[ssrc] ?? 0,
+      receiveStats: (ssrc) => this.#receivePath?.receiveStats(ssrc) ?? internals.remoteStreams[ssrc],
+      nackCount: (ssrc) => (this.#receivePath?.nackCount(ssrc) ?? 0) + (internals.nackCountBySsrc[ssrc] ?? 0),
     };
     const producer = new Producer({
       id: randomUUID(),
@@ -183,16 +208,39 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       extensionUris,
       link,
     });
+    const rtx = simulcast ? undefined : transceiver.codecs.find((c) => c.name.toLowerCase() === 'rtx');
+    const mediaSsrc = simulcast ? 0 : track.ssrc!;
+    const rtxSsrc = Object.entries(internals.ssrcByRtx ?? {}).find(([, media]) => media === mediaSsrc)?.[0];
+    const receiveTrack: ReceiveTrack = {
+      mid: transceiver.mid ?? '',
+      clockRate: chosen.clockRate,
+      payloadType: chosen.payloadType,
+      rtxPayloadType: rtx?.payloadType ?? -1,
+      rids: simulcast ? ridTracks.map((t) => t.rid!) : [],
+      ssrc: mediaSsrc,
+      rtxSsrc: rtx && rtxSsrc !== undefined ? Number(rtxSsrc) : 0,
+      nack: kind === 'video' && (chosen.rtcpFeedback ?? []).some((f) => f.type === 'nack' && !f.parameter),
+      target: producer,
+    };
+    this.#receiveTracks.push(receiveTrack);
+    this.#receiverOf.set(receiveTrack, receiver);
+    // werift's path (packets before our receive path starts, or all of them with werift's SRTP):
+    // its RtpPacket becomes our view, so the producer sees one packet type.
+    const fromWerift = (packet: RtpPacket, layer: number): void => {
+      if (this.#weriftView.parse(packet.serialize())) producer.receive(this.#weriftView, layer);
+    };
     if (simulcast) {
       ridTracks.forEach((ridTrack, layer) => {
-        this.subscriptions.push(ridTrack.onReceiveRtp.subscribe((packet) => producer.receive(packet, layer)));
+        this.subscriptions.push(ridTrack.onReceiveRtp.subscribe((packet) => fromWerift(packet, layer)));
       });
     } else {
-      this.subscriptions.push(track.onReceiveRtp.subscribe((packet) => producer.receive(packet)));
+      this.subscriptions.push(track.onReceiveRtp.subscribe((packet) => fromWerift(packet, 0)));
     }
     this.subscriptions.push(
       receiver.onRtcp.subscribe((packet) => {
-        if (packet instanceof RtcpSrPacket) producer.handleSenderReport(packet.ssrc, packet.senderInfo.rtpTimestamp);
+        if (!(packet instanceof RtcpSrPacket)) return;
+        producer.handleSenderReport(packet.ssrc, packet.senderInfo.rtpTimestamp);
+        this.#receivePath?.handleSenderReport(packet.ssrc, packet.senderInfo.ntpTimestamp);
       }),
     );
     producer.on('close', () => {
@@ -217,7 +265,8 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     // Received SRTP/SRTCP is decrypted by ours from here on (see srtp-path.ts).
     if (state === 'connected' && this.srtp === 'colloquy') {
       const dtls = this.pc.dtlsTransports[0];
-      if (dtls) attachOurSrtp(dtls);
+      const path = dtls ? attachOurSrtp(dtls) : null;
+      if (dtls && path && !this.#receivePath && this.#receiveTracks.length > 0) this.#startReceivePath(dtls, path);
     }
     if (state === 'connected' && !this.#timer) {
       // A REMB right away lands inside Chromium's start phase (first 2 s without loss), where it
@@ -228,6 +277,43 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     }
   }
 
+  /**
+   * Received RTP goes our way from here on (receive-path.ts). werift's receivers stop their own
+   * receiver reports and NACK timers (ours replace them); each SSRC we bind is registered in
+   * werift's RTP router so that its RTCP (sender reports) still reaches the receiver.
+   */
+  #startReceivePath(dtls: RTCDtlsTransport, srtp: SrtpSendPath): void {
+    const ids = this.#extensionIds;
+    const werift = (this.pc as unknown as { router: { registerRtpReceiver(receiver: RTCRtpReceiver, ssrc: number): void; ssrcTable: Record<number, unknown> } }).router;
+    const receivers = this.pc.getTransceivers().map((t) => t.receiver);
+    const receiverOf = this.#receiverOf;
+    const router = new ReceiveRouter(
+      this.#receiveTracks,
+      { mid: ids.get(EXT.mid) ?? 0, rid: ids.get(EXT.rid) ?? 0, repairedRid: ids.get(EXT.repairedRid) ?? 0 },
+      (binding) => {
+        const receiver = receiverOf.get(binding.track);
+        if (receiver && !werift.ssrcTable[binding.ssrc]) werift.registerRtpReceiver(receiver, binding.ssrc);
+      },
+    );
+    for (const receiver of receivers) {
+      const loops = receiver as unknown as ReceiverLoops;
+      loops.rtcpRunning = false;
+      loops.rtcpCancel.abort();
+      loops.nack.close();
+    }
+    this.#receivePath = new ReceivePath({
+      dtls,
+      srtp: srtp.session.inbound,
+      router,
+      rtcpSsrc: this.#rtcpSsrc,
+      transportCcIds: this.uplinkEstimation === 'transport-cc' ? [...this.#transportCcIds] : [],
+      onTransportSequence: (seq, arrival, ssrc) => this.#feedback?.onPacket(seq, arrival, ssrc),
+      onSrtpDrop: () => srtp.counters.droppedRtp++,
+      logger: this.logger,
+    });
+    this.#receivePath.start();
+  }
+
   /** transport-cc mode: note every arriving packet's transport-wide number, answer every FEEDBACK_INTERVAL_MS. */
   #startFeedback(): void {
     const dtls = this.pc.dtlsTransports[0];
@@ -235,8 +321,9 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     const writer = new TransportFeedbackWriter(this.#rtcpSsrc);
     this.#feedback = writer;
     const ids = [...this.#transportCcIds];
-    // onRtp fires as soon as a datagram is decrypted, before werift routes it: the arrival time is
-    // taken as early as Node lets us (the same event-loop turn as the socket read).
+    // Our receive path takes the arrival time in the same parse (receive-path.ts); for packets
+    // werift still handles (before it starts), onRtp fires as soon as a datagram is decrypted,
+    // before werift routes it: the same event-loop turn as the socket read.
     this.subscriptions.push(
       dtls.onRtp.subscribe((packet) => {
         for (const ext of packet.header.extensions) {
@@ -304,7 +391,12 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   }
 
   dump(): Record<string, unknown> {
-    return this.dumpWith({ videoCodec: this.videoCodec, uplinkEstimation: this.uplinkEstimation, producers: this.#producers.map((p) => p.dump()) });
+    return this.dumpWith({
+      videoCodec: this.videoCodec,
+      uplinkEstimation: this.uplinkEstimation,
+      producers: this.#producers.map((p) => p.dump()),
+      receivePath: this.#receivePath?.dump() ?? null,
+    });
   }
 
   /** close(): producers first (and so their consumers), then the base closes the peer connection. */
@@ -313,6 +405,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     this.#timer = undefined;
     clearInterval(this.#feedbackTimer);
     this.#feedbackTimer = undefined;
+    this.#receivePath?.close();
     for (const producer of [...this.#producers]) producer.close();
     this.#producers = [];
   }

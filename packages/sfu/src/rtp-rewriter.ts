@@ -8,6 +8,7 @@
 // Plain numbers only: no per-packet objects.
 
 import { COPIED_EXTENSIONS, EXT } from './peer-config.js';
+import type { RtpView } from './rtp-view.js';
 
 /** Where a header's transport-wide sequence number sits, when writeHeader wrote one. */
 export const TRANSPORT_SEQUENCE_OFFSET = 17;
@@ -30,13 +31,8 @@ const MAX_EXTENSION_BYTES = MAX_HEADER_LENGTH - 16;
 /** Sequence-offset changes remembered for late packets (one per run of dropped packets). */
 const OFFSET_CHANGES = 128;
 
-/** The header fields of a producer packet the rewriter reads (werift's RtpHeader has them). */
-export interface SourceHeader {
-  sequenceNumber: number;
-  timestamp: number;
-  marker: boolean;
-  extensions: { id: number; payload: Buffer }[];
-}
+/** What the rewriter reads of a producer packet: its marker and its header extensions (an RtpView). */
+export type SourceHeader = Pick<RtpView, 'marker' | 'buffer' | 'extensionStart' | 'extensionAt' | 'extensionId' | 'extensionOffset' | 'extensionLength'>;
 
 export class RtpRewriter {
   readonly ssrc: number;
@@ -261,12 +257,12 @@ export class RtpRewriter {
     buf.writeUInt16BE(this.#outSeq, base + 2);
     buf.writeUInt32BE(this.#outTs, base + 4);
     buf.writeUInt32BE(this.ssrc, base + 8);
-    const length = this.#writeExtensions(source.extensions, buf, base, now, transportSequence);
+    const length = this.#writeExtensions(source, buf, base, now, transportSequence);
     buf[base] = length > 12 ? 0x90 : 0x80;
     return length;
   }
 
-  #writeExtensions(extensions: { id: number; payload: Buffer }[], buf: Buffer, base: number, now: number, transportSequence: number): number {
+  #writeExtensions(source: SourceHeader, buf: Buffer, base: number, now: number, transportSequence: number): number {
     let o = base + 16;
     const end = base + 16 + MAX_EXTENSION_BYTES;
     if (this.#transportCcId !== 0 && transportSequence >= 0) o = writeTransportSequence(buf, o, this.#transportCcId, transportSequence);
@@ -283,13 +279,14 @@ export class RtpRewriter {
       buf[o++] = t & 0xff;
     }
     const map = this.#extMap;
-    for (let i = 0; i < extensions.length; i++) {
-      const ext = extensions[i]!;
-      const id = map[ext.id & 0xff]!;
-      const len = ext.payload.length;
+    const src = source.buffer;
+    for (let next = source.extensionAt(source.extensionStart); next >= 0; next = source.extensionAt(next)) {
+      const id = map[source.extensionId & 0xff]!;
+      const len = source.extensionLength;
       if (id === 0 || len === 0 || len > 16 || o + 1 + len > end) continue;
       buf[o++] = (id << 4) | (len - 1);
-      o += ext.payload.copy(buf, o);
+      const from = source.extensionOffset;
+      for (let k = 0; k < len; k++) buf[o++] = src[from + k]!;
     }
     const written = o - (base + 16);
     if (written === 0) return 12;

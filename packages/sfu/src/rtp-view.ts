@@ -3,7 +3,8 @@
 // per packet. The first brick of our own receive path (issue 14, point 3): werift today parses
 // every received packet into an RtpPacket (header object, extension objects, payload copy) and
 // routes it through promises; this view is what the producer and consumers will read instead.
-// Not on the packet path yet: see README.md ("Receive path").
+// On the packet path: receive-path.ts parses every received datagram into one of these, and the
+// producer, its consumers and its listeners read it (see README.md, "Receive path").
 
 /** RFC 8285 one-byte header extension form ("BEDE"). */
 export const ONE_BYTE_PROFILE = 0xbede;
@@ -18,6 +19,8 @@ const TWO_BYTE_PROFILE = 0x1000;
  */
 export class RtpView {
   buffer: Uint8Array = new Uint8Array(0);
+  /** The payload as a Buffer, made on first use after each parse (see `payload`). */
+  #payload: Buffer | null = null;
   /** Bytes of the packet in `buffer` (from 0). */
   length = 0;
   marker = false;
@@ -38,7 +41,8 @@ export class RtpView {
   /** Where the extension elements start and end (end excluded); equal when there are none. */
   extensionStart = 0;
   extensionEnd = 0;
-  /** Set by `extension(id)`: where that extension's data is and how long. */
+  /** Set by `extension(id)` and `extensionAt`: that element's id, where its data is and how long. */
+  extensionId = 0;
   extensionOffset = -1;
   extensionLength = 0;
 
@@ -46,6 +50,7 @@ export class RtpView {
   parse(buffer: Uint8Array, length = buffer.length): boolean {
     this.buffer = buffer;
     this.length = length;
+    this.#payload = null;
     if (length < 12) return false;
     const b0 = buffer[0]!;
     if (b0 >>> 6 !== 2) return false;
@@ -78,6 +83,74 @@ export class RtpView {
     this.paddingLength = padding;
     this.payloadLength = length - offset - padding;
     return true;
+  }
+
+  /** The header fields under werift's names (`packet.header.ssrc`): the view itself, no object. */
+  get header(): this {
+    return this;
+  }
+
+  /**
+   * The payload (without RTP padding): a Buffer over the packet's own bytes, made once per parse
+   * (consumers keep it in their retransmission history, so it is never copied or mutated).
+   */
+  get payload(): Buffer {
+    let payload = this.#payload;
+    if (payload === null) {
+      const b = this.buffer;
+      payload = Buffer.from(b.buffer, b.byteOffset + this.payloadOffset, this.payloadLength);
+      this.#payload = payload;
+    }
+    return payload;
+  }
+
+  /** The whole packet's bytes (header, payload, padding), over the packet's own buffer. */
+  bytes(): Buffer {
+    const b = this.buffer;
+    return Buffer.from(b.buffer, b.byteOffset, this.length);
+  }
+
+  /**
+   * A standalone packet of its own bytes: what a listener keeps (the receive path reuses the view
+   * for the next packet). Treat it as immutable.
+   */
+  copy(): RtpView {
+    const copy = new RtpView();
+    copy.parse(Buffer.from(this.bytes()));
+    return copy;
+  }
+
+  /**
+   * Walks the extension elements: reads the element at `offset` (skipping padding bytes; start
+   * with `extensionStart`), sets extensionId/extensionOffset/extensionLength and returns the offset
+   * after it, or -1 at the end of the block (or a malformed element, or an unknown profile).
+   */
+  extensionAt(offset: number): number {
+    const oneByte = this.extensionProfile === ONE_BYTE_PROFILE;
+    if (!oneByte && (this.extensionProfile & TWO_BYTE_PROFILE_MASK) !== TWO_BYTE_PROFILE) return -1;
+    const buf = this.buffer;
+    const end = this.extensionEnd;
+    let o = offset;
+    while (o < end && buf[o] === 0) o++;
+    if (o >= end) return -1;
+    const b = buf[o]!;
+    let len: number;
+    let head: number;
+    if (oneByte) {
+      if (b >>> 4 === 15) return -1;
+      this.extensionId = b >>> 4;
+      len = (b & 0x0f) + 1;
+      head = 1;
+    } else {
+      if (o + 2 > end) return -1;
+      this.extensionId = b;
+      len = buf[o + 1]!;
+      head = 2;
+    }
+    if (o + head + len > end) return -1;
+    this.extensionOffset = o + head;
+    this.extensionLength = len;
+    return o + head + len;
   }
 
   /**
@@ -138,6 +211,7 @@ export class RtpView {
     buf.copyWithin(2, 0, p);
     const moved = buf.subarray(2, this.length);
     this.buffer = moved;
+    this.#payload = null;
     this.length -= 2;
     this.payloadType = mediaPayloadType;
     this.sequenceNumber = osn;

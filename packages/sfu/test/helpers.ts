@@ -5,6 +5,7 @@ import { NodePublisher, NodeSubscriber, type NodePublisherOptions, type TestMedi
 import { pino } from 'pino';
 import { MediaEngine, type Producer, type Router } from '../src/index.js';
 import { Producer as ProducerClass } from '../src/producer.js';
+import { RtpView } from '../src/rtp-view.js';
 
 export function newEngine(options: { portRange?: [number, number]; srtp?: 'colloquy' | 'werift' } = {}): MediaEngine {
   return new MediaEngine({ logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), ...options });
@@ -92,4 +93,11 @@ export function vp8Payload(keyFrame: boolean, width = 640, height = 360): Buffer
   p.writeUInt16LE(width, 7);
   p.writeUInt16LE(height, 9);
   return p;
+}
+
+/** A werift-built packet as the receive path hands it on: our RtpView over its bytes (its own view). */
+export function viewOf(packet: { serialize(): Buffer }): RtpView {
+  const view = new RtpView();
+  if (!view.parse(packet.serialize())) throw new Error('viewOf: not an RTP packet');
+  return view;
 }

@@ -5,22 +5,23 @@
 // needs cross back (RTCP APP 'CLAY'): a layer no one watches on either node pauses at the publisher.
 
 import { RtpHeader, RtpPacket } from 'werift';
+import type { RtpView } from '../src/rtp-view.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Consumer, type OutgoingHeader } from '../src/consumer.js';
 import type { MediaEngine, Producer } from '../src/index.js';
 import { LAYER_PAUSE_DELAY_MS } from '../src/producer.js';
 import { layerDemandPacket, parseLayerDemand } from '../src/pipe-transport.js';
 import { waitUntil } from '@colloquy/testing/media';
-import { newEngine, testVideoProducer, vp8Payload } from './helpers.js';
+import { newEngine, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
 const SSRC = [0x1000, 0x2000];
 
 const seq = [100, 20_000];
-function packet(layer: number, keyFrame: boolean): RtpPacket {
+function packet(layer: number, keyFrame: boolean): RtpView {
   const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq[layer]!++ & 0xffff, timestamp: 3000 * seq[layer]!, ssrc: SSRC[layer]!, marker: true });
   header.extension = true;
   header.extensions = [{ id: 4, payload: Buffer.from([0x55]) }];
-  return new RtpPacket(header, vp8Payload(keyFrame, 320, 180));
+  return viewOf(new RtpPacket(header, vp8Payload(keyFrame, 320, 180)));
 }
 
 describe('PipeTransport', () => {
@@ -89,7 +90,7 @@ describe('PipeTransport', () => {
     // Datagrams from another address are refused.
     const { createSocket } = await import('node:dgram');
     const stranger = createSocket('udp4');
-    const bytes = packet(0, false).serialize();
+    const bytes = Buffer.from(packet(0, false).bytes());
     bytes.writeUInt32BE(params.ssrcBase, 8);
     await new Promise<void>((resolve) => stranger.send(bytes, into.localAddress.port, '127.0.0.1', () => resolve()));
     await waitUntil(() => into.getStats().dropped === 1, 5000, 'the stranger dropped');
@@ -145,7 +146,7 @@ describe('PipeTransport', () => {
         const payload = vp8Payload(true, 320, 180);
         payload.writeUInt16LE(width, 7);
         payload.writeUInt16LE(height, 9);
-        producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 1, timestamp: 3000, ssrc: 0x3000 + layer, marker: true }), payload), layer);
+        producer.receive(viewOf(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 1, timestamp: 3000, ssrc: 0x3000 + layer, marker: true }), payload)), layer);
       });
       await waitUntil(() => far.layers.every((l, i) => l.width === sizes[i]![0]), 5000, 'the layer sizes on the edge');
       // One edge subscriber that wants the lowest layer only.

@@ -7,7 +7,7 @@
 import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RtpPacket } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { Consumer, type OutgoingHeader } from '../src/consumer.js';
-import { testVideoProducer, vp8Payload } from './helpers.js';
+import { testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
 function setup() {
   const producer = testVideoProducer({ id: 'p', ssrc: 0x5555 });
@@ -20,7 +20,7 @@ function setup() {
   c.on('qualityWarning', (w) => events.push(w ? 'warning' : 'warningLifted'));
   c.on('qualityDisabled', (off) => events.push(off ? 'disabled' : 'enabled'));
   let seq = 1;
-  const frame = (keyFrame = false) => producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: seq++, timestamp: seq * 3000, ssrc: 0x5555, marker: true }), vp8Payload(keyFrame)));
+  const frame = (keyFrame = false) => producer.receive(viewOf(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: seq++, timestamp: seq * 3000, ssrc: 0x5555, marker: true }), vp8Payload(keyFrame))));
   const nack = (lost: number[]) => c.handleRtcp(new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 9, lost }) }));
   return { c, sent, events, frame, nack };
 }

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { EXT } from '../src/peer-config.js';
 import { DROP, MAX_HEADER_LENGTH, RtpRewriter, type SourceHeader } from '../src/rtp-rewriter.js';
+import { RtpView } from '../src/rtp-view.js';
 
 const VIDEO_ORIENTATION_PUB = 2;
 const ABS_PUB = 3;
@@ -100,12 +101,16 @@ describe('RtpRewriter: sequence and timestamp', () => {
 });
 
 describe('RtpRewriter: header bytes', () => {
-  const source = (marker: boolean, extensions: { id: number; payload: Buffer }[] = []): SourceHeader => ({
-    sequenceNumber: 0,
-    timestamp: 0,
-    marker,
-    extensions,
-  });
+  /** A received packet (an RtpView) with these one-byte-form header extensions. */
+  const source = (marker: boolean, extensions: { id: number; payload: Buffer }[] = []): SourceHeader => {
+    const body: number[] = [];
+    for (const e of extensions) body.push((e.id << 4) | (e.payload.length - 1), ...e.payload);
+    while (body.length % 4) body.push(0);
+    const block = extensions.length > 0 ? [0xbe, 0xde, 0, body.length / 4, ...body] : [];
+    const view = new RtpView();
+    view.parse(Buffer.from([extensions.length > 0 ? 0x90 : 0x80, (marker ? 0x80 : 0) | 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, ...block, 1, 2, 3]));
+    return view;
+  };
 
   it('writes V=2, no X without extensions, M, PT, sequence, timestamp and SSRC', () => {
     const r = rewriter();

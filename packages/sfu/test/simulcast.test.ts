@@ -5,10 +5,11 @@
 // that pauses unwatched layers at the publisher. (Chromium end to end: packages/client/test/simulcast.test.ts.)
 
 import { RtpHeader, RtpPacket } from 'werift';
+import type { RtpView } from '../src/rtp-view.js';
 import { describe, expect, it } from 'vitest';
 import { Consumer, type OutgoingHeader } from '../src/consumer.js';
 import { LAYER_PAUSE_DELAY_MS } from '../src/producer.js';
-import { testVideoProducer, vp8Payload } from './helpers.js';
+import { testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
 const SSRC = [0x1000, 0x2000, 0x3000];
 const SIZE = [
@@ -21,10 +22,10 @@ const SIZE = [
 const seq = [100, 20_000, 40_000];
 const ts = [1_000, 500_000, 900_000];
 
-function packet(layer: number, keyFrame: boolean): RtpPacket {
+function packet(layer: number, keyFrame: boolean): RtpView {
   const [w, h] = SIZE[layer]!;
   const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq[layer]!++ & 0xffff, timestamp: (ts[layer]! += 3000) >>> 0, ssrc: SSRC[layer]!, marker: true });
-  return new RtpPacket(header, vp8Payload(keyFrame, w, h));
+  return viewOf(new RtpPacket(header, vp8Payload(keyFrame, w, h)));
 }
 
 interface Sent {
@@ -195,8 +196,8 @@ describe('simulcast layers', () => {
     c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map() });
     c.connect({ sendRtp: (_p: Buffer, h: OutgoingHeader) => sent.push(h.sequenceNumber) });
     c.setPreferredResolution({ width: 10, height: 10 });
-    producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 0x5555, marker: true }), vp8Payload(false, 0, 0)));
-    producer.receive(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 2, timestamp: 2, ssrc: 0x5555, marker: true }), vp8Payload(true, 640, 480)));
+    producer.receive(viewOf(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 0x5555, marker: true }), vp8Payload(false, 0, 0))));
+    producer.receive(viewOf(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 2, timestamp: 2, ssrc: 0x5555, marker: true }), vp8Payload(true, 640, 480))));
     expect(sent).toHaveLength(1); // waits for the keyframe, as before
     expect(producer.layerCount).toBe(1);
     expect(producer.getStats().layers).toBeUndefined();

@@ -7,11 +7,12 @@
 // producer's shared payloads are never mutated. (Chromium end to end: packages/client/test/temporal-layers.test.ts.)
 
 import { RtpHeader, RtpPacket } from 'werift';
+import type { RtpView } from '../src/rtp-view.js';
 import { describe, expect, it } from 'vitest';
 import { parseVp8Descriptor, Vp8Descriptor } from '../src/codecs/vp8.js';
 import { Consumer, temporalLayerForFrameRate, type OutgoingHeader } from '../src/consumer.js';
 import type { Producer } from '../src/producer.js';
-import { testVideoProducer } from './helpers.js';
+import { testVideoProducer, viewOf } from './helpers.js';
 import { RtpRewriter } from '../src/rtp-rewriter.js';
 import { MAX_TEMPORAL_LAYER } from '../src/vp8-temporal.js';
 
@@ -41,7 +42,7 @@ class Encoder {
    * The packets of the next frame: `packets` of them, the first S=1, the last with the marker.
    * The TID follows PATTERN; `sync` sets Y (the layer-sync bit) on a T1/T2 frame.
    */
-  next(opts: { keyFrame?: boolean; sync?: boolean; packets?: number } = {}): { packets: RtpPacket[]; tid: number; pid: number; tl0: number } {
+  next(opts: { keyFrame?: boolean; sync?: boolean; packets?: number } = {}): { packets: RtpView[]; tid: number; pid: number; tl0: number } {
     const keyFrame = opts.keyFrame ?? false;
     if (keyFrame) this.frame = 0;
     const tid = PATTERN[this.frame % PATTERN.length]!;
@@ -51,7 +52,7 @@ class Encoder {
     this.pid = (this.pid + 1) & 0x7fff;
     this.ts = (this.ts + 3000) >>> 0;
     const n = opts.packets ?? 2;
-    const packets: RtpPacket[] = [];
+    const packets: RtpView[] = [];
     for (let i = 0; i < n; i++) {
       // X=1, S on the first packet; I, L, T; 15-bit picture ID; TL0PICIDX; TID|Y|KEYIDX.
       const descriptor = Buffer.from([0x80 | (i === 0 ? 0x10 : 0), 0xe0, 0x80 | (this.pid >> 8), this.pid & 0xff, this.tl0, (tid << 6) | (opts.sync ? 0x20 : 0)]);
@@ -66,7 +67,7 @@ class Encoder {
       }
       const header = new RtpHeader({ payloadType: 96, sequenceNumber: this.seq, timestamp: this.ts, ssrc: this.ssrc, marker: i === n - 1 });
       this.seq = (this.seq + 1) & 0xffff;
-      packets.push(new RtpPacket(header, Buffer.concat([descriptor, body])));
+      packets.push(viewOf(new RtpPacket(header, Buffer.concat([descriptor, body]))));
     }
     return { packets, tid, pid: this.pid, tl0: this.tl0 };
   }
@@ -187,7 +188,7 @@ describe('VP8 temporal layers in a consumer', () => {
     expect(full.c.targetTemporalLayer).toBe(MAX_TEMPORAL_LAYER);
     const fullBefore = full.sent.length;
     const lowBefore = low.sent.length;
-    const kept: { packets: RtpPacket[]; copies: Buffer[] }[] = [];
+    const kept: { packets: RtpView[]; copies: Buffer[] }[] = [];
     for (let i = 0; i < 40; i++) {
       const f = enc.next({ packets: 3, sync: true });
       kept.push({ packets: f.packets, copies: f.packets.map((p) => Buffer.from(p.payload)) });

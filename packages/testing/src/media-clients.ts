@@ -21,7 +21,7 @@ import { packetizeVp8, type TestMedia } from './media-sources.js';
 export { RTP_HEADER_EXTENSIONS as EXT_URI } from '@colloquy/protocol';
 const EXT_URI = RTP_HEADER_EXTENSIONS;
 
-function clientConfig(options: { audioExtensions: string[]; videoExtensions: string[]; inboundLossPercent?: number }) {
+function clientConfig(options: { audioExtensions: string[]; videoExtensions: string[]; inboundLossPercent?: number; outboundLossPercent?: number }) {
   return {
     iceServers: [],
     iceUseIpv4: false,
@@ -47,6 +47,8 @@ function clientConfig(options: { audioExtensions: string[]; videoExtensions: str
     },
     // werift drops an inbound packet when loss/100 < random(): "95" drops about 5 %.
     ...(options.inboundLossPercent ? { debug: { inboundPacketLoss: 100 - options.inboundLossPercent } } : {}),
+    // The same for what it sends (after its sender kept the packet for NACKs, so it can resend it).
+    ...(options.outboundLossPercent ? { debug: { outboundPacketLoss: 100 - options.outboundLossPercent } } : {}),
   };
 }
 
@@ -89,6 +91,8 @@ export interface NodePublisherOptions {
   videoOrientation?: number;
   /** Put an audio-level extension (this byte) on every audio packet. */
   audioLevel?: number;
+  /** Drop about this share (%) of what it sends, at random (werift's debug option): the SFU's NACKs bring them back. */
+  outboundLossPercent?: number;
 }
 
 /** Publishes real VP8 + Opus. `negotiate` gets our offer and returns the SFU's answer. */
@@ -117,6 +121,7 @@ export class NodePublisher {
       clientConfig({
         audioExtensions: options.audioExtensions ?? [EXT_URI.audioLevel, EXT_URI.mid],
         videoExtensions: options.videoExtensions ?? [EXT_URI.videoOrientation, EXT_URI.absSendTime, EXT_URI.mid, EXT_URI.transportCc],
+        ...(options.outboundLossPercent ? { outboundLossPercent: options.outboundLossPercent } : {}),
       }),
     );
   }

@@ -1,7 +1,6 @@
 // What archiving needs from the rest of the server, kept tiny so the media engine and the session
 // domain can implement it without archiving knowing their insides (see archiving/README.md).
 
-import type { RtpPacket } from 'werift';
 
 export type ArchiveCodec = 'opus' | 'VP8' | 'H264';
 
@@ -37,7 +36,16 @@ export interface ArchiveStream {
 }
 
 /**
- * The media engine, as archiving uses it. Implemented by the wiring over media/ (Router,
+ * A received RTP packet as archiving reads it: header fields and payload (the SFU's RtpView has this
+ * shape; so do test sources' packets). Valid only during the call that delivers it.
+ */
+export interface RtpPacket {
+  readonly header: { readonly payloadType: number; readonly sequenceNumber: number; readonly timestamp: number; readonly marker: boolean; readonly ssrc: number };
+  readonly payload: Buffer;
+}
+
+/**
+ * The media engine, as archiving uses it. Implemented by the wiring over the SFU (Router,
  * Producer); tests implement it with a labelled RTP source.
  */
 export interface ArchiveMediaSource {

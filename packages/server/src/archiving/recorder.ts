@@ -3,7 +3,7 @@
 // clock; the tracks are interleaved in time order and written cluster by cluster (at most about a
 // second behind), so a crash loses at most the last second. Video starts at a keyframe (asked for).
 
-import type { RtpPacket } from 'werift';
+import type { RtpPacket } from './interfaces.js';
 import type { Logger } from '../logger.js';
 import { NAL, h264SpsSize, vp8KeyframeSize } from '@colloquy/sfu';
 import {

@@ -3,7 +3,7 @@
 // for ffmpeg on the fly (VP8 and Opus in a live WebM, H.264 as Annex B) and decoded by an ffmpeg
 // child: video to raw YUV 4:2:0 already scaled into the stream's box, audio to 48 kHz stereo s16le.
 
-import type { RtpPacket } from 'werift';
+import type { RtpPacket } from '../archiving/interfaces.js';
 import type { Logger } from '../logger.js';
 import { H264Depacketizer, OpusDepacketizer, Vp8Depacketizer, toAnnexB, type CodedFrame, type Depacketizer } from '../archiving/depacketizer.js';
 import { element, encodeId, encodeSize, ID, uint } from '../archiving/ebml.js';

@@ -1,0 +1,266 @@
+// ReceivePath: a publisher transport's received RTP, ours from the moment our SRTP is attached
+// (srtp-path.ts). werift keeps ICE, DTLS and received RTCP; every RTP datagram is taken from the
+// ICE agent's socket callback, before werift's STUN check, events and DTLS transport, and goes
+//   decrypt in place (our SRTP) → one RtpView parse → transport-cc arrival time → ReceiveRouter
+//   (SSRC → producer/layer, binding unknown SSRCs by mid/rid/repaired-rid, RTX unwrapped in place,
+//   receive statistics and NACK state per SSRC) → Producer.receive(view, layer)
+// with no werift event, RtpPacket, receiver or promise on the way. One view is reused for every
+// packet. A timer sends what werift's receiver sent: generic NACKs every NACK_INTERVAL_MS while
+// holes are fresh, and receiver reports every RR_INTERVAL_MS, as bytes (rtcp-writer.ts) through
+// the DTLS transport's RTCP send (protected by our SRTCP).
+
+import type { RTCDtlsTransport, RtcpPacket } from 'werift';
+import type { Logger } from 'pino';
+import { NACK_INTERVAL_MS } from './nack-generator.js';
+import { compactNtpOf, type ReportBlock } from './receive-stats.js';
+import type { ReceiveBinding, ReceiveRouter } from './receive-router.js';
+import { MAX_REPORT_BLOCKS, writeGenericNack, writeReceiverReport } from './rtcp-writer.js';
+import { RtpView } from './rtp-view.js';
+import type { SrtpContext } from './srtp/srtp-context.js';
+
+/** Receiver reports towards the publisher this often (werift's were every 0.5–1.5 s). */
+export const RR_INTERVAL_MS = 1000;
+
+/** The part of werift's ICE connection the hook replaces: its data event's execute. */
+interface DataEventView {
+  execute: (data: Buffer) => void;
+}
+
+/** werift's ICE connection as the hooks read it. */
+interface IceConnectionView {
+  onData: DataEventView;
+  protocols: ProtocolView[];
+  nominated?: { protocol: unknown; packetsReceived: number; bytesReceived: number };
+}
+
+/** One of werift's ICE protocols (a UDP socket, ours or the mux's: `transport.onData` per datagram). */
+interface ProtocolView {
+  localCandidate?: unknown;
+  datagramReceived?: unknown;
+  transport?: { onData?: (data: Buffer, addr: unknown) => void };
+}
+
+/** RTP by werift's own tests: first byte 128–191 (RFC 7983), and not RTCP's packet types 192–208. */
+function isRtp(data: Buffer): boolean {
+  const b0 = data[0]!;
+  return b0 > 127 && b0 < 192 && data.length >= 12 && !(data[1]! >= 192 && data[1]! <= 208);
+}
+
+export interface ReceivePathOptions {
+  dtls: RTCDtlsTransport;
+  /** Our SRTP context for what the publisher sends. */
+  srtp: SrtpContext;
+  router: ReceiveRouter;
+  /** Our RTCP sender SSRC (werift's receivers' rtcpSsrc, as our REMB and PLI use). */
+  rtcpSsrc: number;
+  /** Header extension ids the publisher's transport-wide sequence numbers come under (none: off). */
+  transportCcIds: readonly number[];
+  /** A transport-wide sequence number arrived (seq, performance.now() at the socket read, SSRC). */
+  onTransportSequence: (seq: number, arrival: number, ssrc: number) => void;
+  /** A packet our SRTP refused (srtp-path.ts counts them). */
+  onSrtpDrop: () => void;
+  logger: Logger;
+}
+
+export class ReceivePath {
+  readonly router: ReceiveRouter;
+  readonly #dtls: RTCDtlsTransport;
+  readonly #srtp: SrtpContext;
+  readonly #rtcpSsrc: number;
+  readonly #tccIds: readonly number[];
+  readonly #onTransportSequence: ReceivePathOptions['onTransportSequence'];
+  readonly #onSrtpDrop: () => void;
+  readonly #logger: Logger;
+  readonly #view = new RtpView();
+  /** What start() replaced, to put back at close(). */
+  readonly #restore: (() => void)[] = [];
+  #nackTimer: NodeJS.Timeout | undefined;
+  #rrTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #nacksBySsrc = new Map<number, number>();
+  readonly #lost: number[] = [];
+  // Counters for dump().
+  packets = 0;
+  bytes = 0;
+  malformed = 0;
+  nacksSent = 0;
+  reportsSent = 0;
+
+  constructor(options: ReceivePathOptions) {
+    this.router = options.router;
+    this.#dtls = options.dtls;
+    this.#srtp = options.srtp;
+    this.#rtcpSsrc = options.rtcpSsrc;
+    this.#tccIds = options.transportCcIds;
+    this.#onTransportSequence = options.onTransportSequence;
+    this.#onSrtpDrop = options.onSrtpDrop;
+    this.#logger = options.logger;
+  }
+
+  /**
+   * Takes RTP off werift's path, at the earliest place werift lets us: each UDP socket of the ICE
+   * agent (its `transport.onData`, called per datagram) gives RTP datagrams to ours and the rest
+   * (STUN, DTLS, RTCP) to werift, which would otherwise try a STUN parse and run two events (each
+   * making a promise) per packet. What ICE did for RTP there is done here: the selected pair's
+   * receive counters. A protocol made later (ICE-TCP) goes through the connection's data event,
+   * hooked the same way. Then starts the NACK and report timers.
+   */
+  start(): void {
+    if (this.#restore.length > 0 || this.#closed) return;
+    const connection = (this.#dtls.iceTransport as unknown as { connection: IceConnectionView }).connection;
+    for (const protocol of connection.protocols) {
+      const transport = protocol.transport;
+      const original = transport?.onData;
+      if (transport === undefined || typeof original !== 'function' || typeof protocol.datagramReceived !== 'function') continue;
+      transport.onData = (data: Buffer, addr: unknown): void => {
+        if (protocol.localCandidate !== undefined && isRtp(data)) {
+          const pair = connection.nominated;
+          if (pair !== undefined && pair.protocol === protocol) {
+            pair.packetsReceived++;
+            pair.bytesReceived += data.length;
+          }
+          this.receive(data, performance.now());
+        } else {
+          original(data, addr);
+        }
+      };
+      this.#restore.push(() => {
+        transport.onData = original;
+      });
+    }
+    const event = connection.onData;
+    const execute = event.execute;
+    event.execute = (data: Buffer): void => {
+      if (isRtp(data)) this.receive(data, performance.now());
+      else execute(data);
+    };
+    this.#restore.push(() => {
+      event.execute = execute;
+    });
+    this.#nackTimer = setInterval(() => this.#sendNacks(), NACK_INTERVAL_MS);
+    this.#rrTimer = setInterval(() => this.#sendReport(), RR_INTERVAL_MS);
+  }
+
+  /** One SRTP datagram (its buffer is decrypted in place and then belongs to the packet path). */
+  receive(data: Buffer, now: number): void {
+    if (this.#closed) return;
+    // werift's transport statistics stay true (its getStats reads them).
+    const dtls = this.#dtls;
+    dtls.packetsReceived++;
+    dtls.bytesReceived += data.length;
+    const n = this.#srtp.unprotect(data);
+    if (n < 0) {
+      this.#onSrtpDrop();
+      return;
+    }
+    const view = this.#view;
+    if (!view.parse(data, n)) {
+      this.malformed++;
+      return;
+    }
+    this.packets++;
+    this.bytes += n;
+    const tcc = this.#tccIds;
+    for (let i = 0; i < tcc.length; i++) {
+      if (view.extension(tcc[i]!) && view.extensionLength >= 2) {
+        const b = view.buffer;
+        this.#onTransportSequence((b[view.extensionOffset]! << 8) | b[view.extensionOffset + 1]!, now, view.ssrc);
+        break;
+      }
+    }
+    const binding = this.router.route(view, now);
+    if (binding === null) return;
+    binding.track.target.receive(view, binding.layer);
+  }
+
+  /** The publisher's RTCP SR for one of its SSRCs (werift parsed it): for our reports' LSR/DLSR. */
+  handleSenderReport(ssrc: number, ntpTimestamp: bigint): void {
+    this.router.binding(ssrc)?.stats.senderReport(compactNtpOf(ntpTimestamp), performance.now());
+  }
+
+  /** Receive statistics of a bound SSRC (jitter in RTP units). */
+  receiveStats(ssrc: number): { jitter: number } | undefined {
+    return this.router.binding(ssrc)?.stats;
+  }
+
+  /** Generic NACK messages sent for a media SSRC. */
+  nackCount(ssrc: number): number {
+    return this.#nacksBySsrc.get(ssrc >>> 0) ?? 0;
+  }
+
+  #sendNacks(): void {
+    if (this.#dtls.state !== 'connected') return;
+    const now = performance.now();
+    const packets: Buffer[] = [];
+    for (const binding of this.router.bindings) {
+      const nack = binding.nack;
+      if (nack === null || nack.missingCount === 0) continue;
+      const lost = this.#lost;
+      lost.length = 0;
+      if (nack.collect(now, lost) === 0) continue;
+      const bytes = writeGenericNack(this.#rtcpSsrc, binding.ssrc, lost);
+      if (bytes === null) continue;
+      packets.push(bytes);
+      this.#nacksBySsrc.set(binding.ssrc, (this.#nacksBySsrc.get(binding.ssrc) ?? 0) + 1);
+    }
+    if (packets.length === 0) return;
+    this.nacksSent += packets.length;
+    this.#send(packets, 'NACK');
+  }
+
+  #sendReport(): void {
+    if (this.#dtls.state !== 'connected') return;
+    const now = performance.now();
+    const blocks: ReportBlock[] = [];
+    for (const binding of this.router.bindings) {
+      if (binding.stats.started) blocks.push(binding.stats.report(now, emptyBlock()));
+    }
+    if (blocks.length === 0) return;
+    const packets: Buffer[] = [];
+    for (let i = 0; i < blocks.length; i += MAX_REPORT_BLOCKS) packets.push(writeReceiverReport(this.#rtcpSsrc, blocks.slice(i, i + MAX_REPORT_BLOCKS)));
+    this.reportsSent++;
+    this.#send(packets, 'receiver report');
+  }
+
+  /** werift's sendRtcp serializes what it is given and protects the compound: ours are bytes already. */
+  #send(packets: Buffer[], what: string): void {
+    const rtcp = packets.map((bytes) => ({ serialize: () => bytes }) as unknown as RtcpPacket);
+    this.#dtls.sendRtcp(rtcp).catch((err: unknown) => this.#logger.debug({ err }, `${what} send failed`));
+  }
+
+  dump(): Record<string, unknown> {
+    return {
+      packets: this.packets,
+      bytes: this.bytes,
+      malformed: this.malformed,
+      unroutable: this.router.unroutable,
+      rtxUnwrapped: this.router.rtxUnwrapped,
+      rtxDropped: this.router.rtxDropped,
+      nacksSent: this.nacksSent,
+      reportsSent: this.reportsSent,
+      ssrcs: this.router.bindings.map((b: ReceiveBinding) => ({
+        ssrc: b.ssrc,
+        mid: b.track.mid,
+        layer: b.layer,
+        rtx: b.rtx,
+        packets: b.stats.packets,
+        lost: b.stats.packetsLost,
+        jitter: Math.round(b.stats.jitter),
+        ...(b.nack ? { nackRequested: b.nack.requested, nackRecovered: b.nack.recovered, nackAbandoned: b.nack.abandoned } : {}),
+      })),
+    };
+  }
+
+  /** Gives RTP back to werift's path (nothing more arrives once the transport closes) and stops the timers. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#nackTimer);
+    clearInterval(this.#rrTimer);
+    for (const restore of this.#restore.splice(0)) restore();
+  }
+}
+
+function emptyBlock(): ReportBlock {
+  return { ssrc: 0, fractionLost: 0, packetsLost: 0, highestSequence: 0, jitter: 0, lsr: 0, dlsr: 0 };
+}
