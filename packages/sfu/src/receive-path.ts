@@ -192,7 +192,9 @@ export class ReceivePath {
     if (this.#dtls.state !== 'connected') return;
     const now = performance.now();
     const packets: Buffer[] = [];
-    for (const binding of this.router.bindings) {
+    const bindings = this.router.bindings;
+    for (let i = 0; i < bindings.length; i++) {
+      const binding = bindings[i]!;
       const nack = binding.nack;
       if (nack === null || nack.missingCount === 0) continue;
       const lost = this.#lost;

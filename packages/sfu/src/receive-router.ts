@@ -62,6 +62,8 @@ export class ReceiveRouter {
   readonly #tracks: ReceiveTrack[];
   readonly #ids: ReceiveExtensionIds;
   readonly #bySsrc = new Map<number, ReceiveBinding>();
+  /** The same bindings as an array, in binding order (the timers walk it without an iterator). */
+  readonly #list: ReceiveBinding[] = [];
   /** Per track, per layer: the media binding (RTX packets unwrap to its SSRC). */
   readonly #media = new Map<ReceiveTrack, (ReceiveBinding | undefined)[]>();
   /** Called once per new binding (the transport registers the SSRC for werift's RTCP routing). */
@@ -86,7 +88,7 @@ export class ReceiveRouter {
   }
 
   get bindings(): readonly ReceiveBinding[] {
-    return [...this.#bySsrc.values()];
+    return this.#list;
   }
 
   binding(ssrc: number): ReceiveBinding | undefined {
@@ -170,7 +172,10 @@ export class ReceiveRouter {
       stats: new ReceiveStats(ssrc, track.clockRate),
       nack: !rtx && track.nack ? new NackGenerator(ssrc) : null,
     };
+    const old = this.#bySsrc.get(binding.ssrc);
+    if (old !== undefined) this.#list.splice(this.#list.indexOf(old), 1);
     this.#bySsrc.set(binding.ssrc, binding);
+    this.#list.push(binding);
     if (!rtx) this.#media.get(track)![layer] = binding;
     this.#onBind(binding);
     return binding;

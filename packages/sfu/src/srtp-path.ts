@@ -4,7 +4,9 @@
 //     socket directly (werift's sendRtp makes a cipher, concatenates buffers and chains three
 //     promises per packet);
 //   - decrypt received SRTP/SRTCP with ours, by giving werift's DTLS transport our decryptor in
-//     place of its own (werift still parses and routes what comes out);
+//     place of its own (for RTCP, which werift still parses and routes, and for RTP until a
+//     publisher's own receive path takes it: receive-path.ts decrypts with this session's
+//     inbound context itself);
 //   - encrypt the RTCP werift's DTLS transport sends for us (reports, NACK, PLI, REMB) with ours,
 //     each sender SSRC's SRTCP index continuing from where werift's encryptor left it.
 
@@ -209,7 +211,8 @@ interface WeriftSrtcpView {
 /**
  * Makes werift's DTLS transport use ours: received SRTP and SRTCP are decrypted in place (in the
  * datagram's own buffer), and the RTCP it sends (`sendRtcp`: reports, NACK, PLI, REMB) is protected
- * by ours. werift keeps parsing and routing. A packet ours refuses is dropped the way werift drops
+ * by ours. werift keeps parsing and routing what reaches it (RTCP; RTP only where our receive path
+ * is not running). A packet ours refuses is dropped the way werift drops
  * one: by its authentication error.
  */
 export function useOurSrtp(dtls: RTCDtlsTransport, session: SrtpSession): SrtcpCounters {

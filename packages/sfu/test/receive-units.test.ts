@@ -1,10 +1,16 @@
 // The receive path's units on crafted packets: RFC 3550 receive statistics (sequence wrap, loss and
 // fraction lost, jitter per A.8, restarts, LSR/DLSR), the NACK generator (holes, retries, recovery,
 // age, jumps), the RTCP bytes we write (parsed back by werift's RtcpPacketConverter as the oracle),
-// and the router (SDP SSRCs, mid/rid/repaired-rid binding, RTX unwrapped in place).
+// the router (SDP SSRCs, mid/rid/repaired-rid binding, RTX unwrapped in place), and the path that
+// ties them on a stand-in of werift's ICE connection with real SRTP.
 
-import { GenericNack, RtcpPacketConverter, RtcpRrPacket, RtcpTransportLayerFeedback } from 'werift';
+import { randomBytes } from 'node:crypto';
+import { waitUntil } from '@colloquy/testing/media';
+import { pino } from 'pino';
+import { GenericNack, RtcpPacketConverter, RtcpRrPacket, RtcpTransportLayerFeedback, type RTCDtlsTransport } from 'werift';
 import { describe, expect, it } from 'vitest';
+import { ReceivePath } from '../src/receive-path.js';
+import { SrtpProfile, SrtpSession } from '../src/srtp/index.js';
 import { MAX_AGE_MS, MAX_RETRIES, NackGenerator, RETRY_INTERVAL_MS } from '../src/nack-generator.js';
 import { ReceiveRouter, type ReceiveTrack } from '../src/receive-router.js';
 import { compactNtpOf, ReceiveStats, type ReportBlock } from '../src/receive-stats.js';
@@ -267,5 +273,80 @@ describe('ReceiveRouter', () => {
     const sdp = fixture([{ ...video, ssrc: 0x50, rtxSsrc: 0x51 }]);
     sdp.send(rtp({ ssrc: 0x51, seq: 1, pt: 97, payload: [1, 0, 5] }));
     expect(sdp.got).toEqual([{ track: '1', layer: 0, ssrc: 0x50, pt: 96, seq: 256, payload: [5] }]);
+  });
+});
+
+describe('ReceivePath on a stand-in of werift\'s ICE connection and DTLS transport', () => {
+  it('takes RTP at the socket callback (decrypt, parse, route), leaves the rest to werift, sends NACKs and RRs as bytes, and gives the callback back at close', async () => {
+    const k = { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(14), remoteMasterKey: randomBytes(16), remoteMasterSalt: randomBytes(14) };
+    const profile = SrtpProfile.AES_CM_128_HMAC_SHA1_80;
+    const ours = new SrtpSession({ profile, ...k });
+    const publisher = new SrtpSession({ profile, localMasterKey: k.remoteMasterKey, localMasterSalt: k.remoteMasterSalt, remoteMasterKey: k.localMasterKey, remoteMasterSalt: k.localMasterSalt });
+    const protect = (bytes: Buffer): Buffer => {
+      const v = new RtpView();
+      v.parse(bytes);
+      const out = Buffer.alloc(bytes.length + 16);
+      const n = publisher.outbound.protect(bytes.subarray(0, v.payloadOffset), bytes.subarray(v.payloadOffset), out);
+      expect(n).toBeGreaterThan(0);
+      return out.subarray(0, n);
+    };
+    const toWerift: Buffer[] = [];
+    const weriftOnData = (data: Buffer): void => void toWerift.push(data);
+    const protocol = { localCandidate: {}, datagramReceived: () => {}, transport: { onData: weriftOnData as (data: Buffer, addr: unknown) => void } };
+    const pair = { protocol, packetsReceived: 0, bytesReceived: 0 };
+    const eventExecute = (data: Buffer): void => void toWerift.push(data);
+    const connection = { onData: { execute: eventExecute }, protocols: [protocol], nominated: pair };
+    const rtcp: Buffer[] = [];
+    const dtls = {
+      iceTransport: { connection },
+      state: 'connected',
+      packetsReceived: 0,
+      bytesReceived: 0,
+      sendRtcp: async (packets: { serialize(): Buffer }[]) => void rtcp.push(...packets.map((p) => p.serialize())),
+    };
+    const got: number[] = [];
+    const tcc: number[] = [];
+    let drops = 0;
+    const track: ReceiveTrack = { ...video, ssrc: 0x77, target: { receive: (v) => got.push(v.sequenceNumber) } };
+    const path = new ReceivePath({
+      dtls: dtls as unknown as RTCDtlsTransport,
+      srtp: ours.inbound,
+      router: new ReceiveRouter([track], { mid: MID, rid: RID, repairedRid: RRID }),
+      rtcpSsrc: 0x5151,
+      transportCcIds: [5],
+      onTransportSequence: (seq) => tcc.push(seq),
+      onSrtpDrop: () => drops++,
+      logger: pino({ level: 'silent' }),
+    });
+    path.start();
+    const socket = protocol.transport.onData;
+    for (const seq of [1, 2, 5]) socket(protect(rtp({ ssrc: 0x77, seq, pt: 96, ts: seq * 3000, ext: [[5, Buffer.from([0, seq])]] })), ['1.2.3.4', 5]);
+    expect(got).toEqual([1, 2, 5]);
+    expect(tcc).toEqual([1, 2, 5]);
+    expect(pair.packetsReceived).toBe(3);
+    expect(dtls.packetsReceived).toBe(3);
+    // A tampered packet is our SRTP's to refuse; DTLS (first byte 22) and RTCP (PT 200) go werift's way.
+    const bad = protect(rtp({ ssrc: 0x77, seq: 6, pt: 96 }));
+    bad[bad.length - 1]! ^= 1;
+    socket(bad, ['1.2.3.4', 5]);
+    expect(drops).toBe(1);
+    const dtlsRecord = Buffer.from([22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const srtcp = Buffer.from([0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    socket(dtlsRecord, ['1.2.3.4', 5]);
+    socket(srtcp, ['1.2.3.4', 5]);
+    expect(toWerift).toEqual([dtlsRecord, srtcp]);
+    // 3 and 4 are missing: a generic NACK within a few ticks, then a receiver report within a second or so.
+    await waitUntil(() => rtcp.some((b) => b[1] === 201), 5000, 'a receiver report');
+    const parsed = rtcp.flatMap((b) => RtcpPacketConverter.deSerialize(b));
+    const nack = parsed.find((p): p is RtcpTransportLayerFeedback => p instanceof RtcpTransportLayerFeedback)!.feedback as GenericNack;
+    expect(nack).toMatchObject({ senderSsrc: 0x5151, mediaSourceSsrc: 0x77 });
+    expect(nack.lost).toEqual([3, 4]);
+    const rr = parsed.find((p): p is RtcpRrPacket => p instanceof RtcpRrPacket)!;
+    expect(rr.ssrc).toBe(0x5151);
+    expect(rr.reports[0]).toMatchObject({ ssrc: 0x77, highestSequence: 5, packetsLost: 2 });
+    expect(path.nackCount(0x77)).toBeGreaterThanOrEqual(1);
+    path.close();
+    expect(protocol.transport.onData).toBe(weriftOnData);
+    expect(connection.onData.execute).toBe(eventExecute);
   });
 });
