@@ -12,7 +12,7 @@
 //   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 [MODES=remb] [SOURCE=640x360] npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
 
 import { envInt } from '../lib/stats.js';
-import { parseModes, runUplink, sourceSize } from './uplink-run.js';
+import { parseModes, parseSource, runUplink, sourceSize } from './uplink-run.js';
 
 await runUplink({
   modes: parseModes(process.env['MODES'] ?? 'remb,transport-cc'),
@@ -22,4 +22,8 @@ await runUplink({
   queueMs: envInt('QUEUE_MS', 300),
   settleLow: envInt('SETTLE_LOW', 600),
   ...sourceSize(process.env['SOURCE']),
+  ...(process.env['AUDIO'] === '0' ? { audio: false } : {}),
+  ...(process.env['VIDEO'] ? { source: parseSource(process.env['VIDEO']) } : {}),
+  ...(process.env['CAP_KBPS'] ? { capKbps: envInt('CAP_KBPS', 2500) } : {}),
+  ...(process.env['CHROMIUM_ARGS'] ? { chromiumArgs: process.env['CHROMIUM_ARGS'].split(' ').filter(Boolean) } : {}),
 });
