@@ -21,9 +21,10 @@ await runUplink({
   rateKbps: envInt('RATE_KBPS', 800),
   queueMs: envInt('QUEUE_MS', 300),
   settleLow: envInt('SETTLE_LOW', 600),
-  ...sourceSize(process.env['SOURCE']),
+  // A panning texture at 640x360, 30 fps by default (VIDEO=noise SOURCE=480x270: the old source).
+  ...(process.env['SOURCE'] ? sourceSize(process.env['SOURCE']) : process.env['VIDEO'] && process.env['VIDEO'] !== 'pan' ? {} : { width: 640, height: 360 }),
   ...(process.env['AUDIO'] === '0' ? { audio: false } : {}),
-  ...(process.env['VIDEO'] ? { source: parseSource(process.env['VIDEO']) } : {}),
+  source: parseSource(process.env['VIDEO'] ?? 'pan'),
   ...(process.env['CAP_KBPS'] ? { capKbps: envInt('CAP_KBPS', 2500) } : {}),
   ...(process.env['CHROMIUM_ARGS'] ? { chromiumArgs: process.env['CHROMIUM_ARGS'].split(' ').filter(Boolean) } : {}),
 });

@@ -7,7 +7,7 @@
 //   lowest of the last 20 s: the queue at the bottleneck. The standing queue is the lowest of the
 //   last four buckets (a big frame, paced out at 2.5 × the target, queues for a moment and drains
 //   before the next). Past QUEUE_HIGH_MS the estimate is cut at once (REMB sent then, not at the
-//   next interval) to the lower of 0.9 × itself and 1.15 × what arrives, and again only if the
+//   next interval) to the lower of 0.9 × itself and 1.05 × what arrives, and again only if the
 //   queue grows further or has not drained for 1.5 s; under QUEUE_LOW_MS it grows 8 % per
 //   interval back towards where the link was last found full, 2 % past it, never beyond 1.5 ×
 //   what arrives (+50 kbps); between, it holds. It starts at 1 Mbps (or the cap), not at the cap.
@@ -50,7 +50,7 @@ const REGROW_MS = 30;
 const RECUT_AFTER_MS = 1500;
 /** A cut: to at most this share of the estimate, and to at most this multiple of what arrives. */
 const CUT_FACTOR = 0.9;
-const CUT_ARRIVED_FACTOR = 1.15;
+const CUT_ARRIVED_FACTOR = 1.05;
 /** Growth per interval below QUEUE_LOW_MS, and how far above what arrives the estimate may go. */
 const GROWTH = 1.08;
 /** Near the level of the last cut (above NEAR_CUT of it, within NEAR_CUT_MS of it) growth is this, per interval. */
@@ -187,7 +187,9 @@ export class BitrateController {
     this.#cutFrom = this.#estimate;
     this.#estimate = target;
     this.#lastCut = now;
-    this.#queueAtCut = this.#queue;
+    // The latest bucket's queue, not the standing one: that lags the queue by up to four buckets
+    // and would catch up (and cut again) while the browser is still acting on this cut.
+    this.#queueAtCut = this.#recent[this.#recent.length - 1]!;
     this.#delayCuts++;
     return true;
   }
