@@ -9,11 +9,10 @@
 //   before the next). Past QUEUE_HIGH_MS the estimate is cut at once (REMB sent then, not at the
 //   next interval) to the lower of 0.9 × itself and 1.05 × what arrives, and again only if the
 //   queue grows further or has not drained for 1.5 s; under QUEUE_LOW_MS it grows 8 % per
-//   interval back towards where the link was last found full, 2 % past it, never beyond 1.5 ×
-//   what arrives (+50 kbps); between, it holds. It starts at 1 Mbps (or the cap), not at the cap.
-//   The cut stays above what arrives because Chromium encodes below a REMB (its encoder target is
-//   0.73–0.92 of it, depending on the picture, measured), so a REMB at what arrives would leave a
-//   quarter of the link idle. Loss above 10 % still backs it off to what arrives less half the
+//   interval back towards where the link was last found full, 2 % past it; between, it holds.
+//   It starts at 1 Mbps (or the cap if lower), not at the cap. The cut stays above what arrives
+//   because Chromium encodes below a REMB (its encoder target is 0.73–0.92 of it depending on the
+//   picture, measured), so the rate sent after a cut is ~0.8 × the link and the queue drains. Loss above 10 % still backs it off to what arrives less half the
 //   loss, at most halving per interval and not within 2 s of a delay-based cut (that loss is the
 //   overflow the cut answered). Without abs-send-time (no delay signal): the old loss-only rule,
 //   the cap, backing off on loss, climbing 8 % per interval below 2 % loss, which overshot an
@@ -51,7 +50,7 @@ const RECUT_AFTER_MS = 1500;
 /** A cut: to at most this share of the estimate, and to at most this multiple of what arrives. */
 const CUT_FACTOR = 0.9;
 const CUT_ARRIVED_FACTOR = 1.05;
-/** Growth per interval below QUEUE_LOW_MS, and how far above what arrives the estimate may go. */
+/** Growth per interval below QUEUE_LOW_MS. */
 const GROWTH = 1.08;
 /** Near the level of the last cut (above NEAR_CUT of it, within NEAR_CUT_MS of it) growth is this, per interval. */
 const GROWTH_NEAR_CUT = 1.02;
@@ -61,8 +60,6 @@ const NEAR_CUT_MS = 10_000;
 export const DELAY_START_BITRATE = 1_000_000;
 /** After a delay-based cut, loss is the queue's overflow that cut answered: no loss back-off for this long. */
 const LOSS_AFTER_CUT_MS = 2000;
-const ARRIVED_HEADROOM = 1.5;
-const ARRIVED_HEADROOM_BPS = 50_000;
 /** What arrives is measured over this long (our own count: the producers' per-interval rates jump between audio only and twice the video). */
 const ARRIVAL_WINDOW_MS = 500;
 /** abs-send-time: 24 bits, 6.18 fixed-point seconds. */
@@ -207,13 +204,14 @@ export class BitrateController {
       const floor = this.#lastAbs === null ? 0 : this.#estimate / 2;
       this.#estimate = Math.max(MIN_BITRATE, Math.min(this.#estimate, Math.round(Math.max(floor, incoming * (1 - 0.5 * loss)))));
     } else if (this.#lastAbs !== null) {
-      // Delay signal: grow only while no queue stands (and not far past what the browser sends).
+      // Delay signal: grow only while no queue stands. Not capped by what arrives: a simulcast
+      // publisher turns its top layer on only once the estimate covers it (measured: capped at
+      // 1.5 × what arrived, a 720p publisher stayed on two layers and the simulcast test failed).
       if (loss < LOW_LOSS && this.#queue !== null && this.#queue < QUEUE_LOW_MS) {
-        const ceiling = Math.max(this.#estimate, this.#arrivalRate() * ARRIVED_HEADROOM + ARRIVED_HEADROOM_BPS);
         // Back to where the link was last found full quickly, then slowly past it (AIMD's
         // additive phase near the last congestion level, as GCC does).
         const near = this.#estimate > NEAR_CUT * this.#cutFrom && now - this.#lastCut < NEAR_CUT_MS;
-        this.#estimate = Math.round(Math.min(this.#max, ceiling, this.#estimate * (near ? GROWTH_NEAR_CUT : GROWTH) + 1000));
+        this.#estimate = Math.round(Math.min(this.#max, this.#estimate * (near ? GROWTH_NEAR_CUT : GROWTH) + 1000));
       }
     } else if (loss < LOW_LOSS) {
       this.#estimate = Math.min(this.#max, Math.round(this.#estimate * 1.08) + 1000);
