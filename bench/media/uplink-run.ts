@@ -1,7 +1,8 @@
 // One uplink measurement (uplink.bench.ts, and case B of impairment.bench.ts): a Chromium in a
-// network namespace whose uplink is a tbf rate limit (rateKbps, queue queueMs deep) publishes noise
-// at 480x270 15 fps through the media engine (session cap 2.5 Mbps); each second we record what it
-// sent, its own estimate, its encoder target, what the SFU received and the loss on the wire, for
+// network namespace whose uplink is a tbf rate limit (rateKbps, queue queueMs deep) publishes
+// (`source`: noise at 480x270 15 fps unless told otherwise) through the media engine (session cap
+// 2.5 Mbps); each second we record what it sent, its own estimate, its encoder target, what the SFU
+// received, the loss on the wire, retransmissions, our NACKs and REMB, for
 // each uplink estimation mode, `runs` times. Prints medians per second and a line per run; returns
 // the per-run figures (from second 6 on: the mean RTP rate and the share sent but not received).
 // The namespace, the browser and the harness are removed before it returns, also on a failure.
