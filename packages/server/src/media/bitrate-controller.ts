@@ -14,7 +14,8 @@
 //   because Chromium encodes below a REMB (its encoder target is 0.73–0.92 of it depending on the
 //   picture, measured), so the rate sent after a cut is ~0.8 × the link and the queue drains. Loss above 10 % still backs it off to what arrives less half the
 //   loss, at most halving per interval and not within 2 s of a delay-based cut (that loss is the
-//   overflow the cut answered). Without abs-send-time (no delay signal): the old loss-only rule,
+//   overflow the cut answered); that loss is the worse of the producers' (after NACK repairs) and
+//   the wire's (sequence numbers skipped per SSRC). Without abs-send-time: the old loss-only rule,
 //   the cap, backing off on loss, climbing 8 % per interval below 2 % loss, which overshot an
 //   800 kbps link in a sawtooth losing 13–19 % of what was sent.
 // - 'transport-cc' (COLLOQUY_UPLINK_ESTIMATION=transport-cc): we send transport-wide feedback
@@ -62,6 +63,8 @@ export const DELAY_START_BITRATE = 1_000_000;
 const LOSS_AFTER_CUT_MS = 2000;
 /** What arrives is measured over this long (our own count: the producers' per-interval rates jump between audio only and twice the video). */
 const ARRIVAL_WINDOW_MS = 500;
+/** Wire loss (sequence gaps) counts over at least this many packets per interval. */
+const WIRE_LOSS_MIN_PACKETS = 20;
 /** abs-send-time: 24 bits, 6.18 fixed-point seconds. */
 const ABS_SEND_TIME_WRAP = 1 << 24;
 const ABS_SEND_TIME_UNITS_PER_MS = (1 << 18) / 1000;
@@ -86,6 +89,10 @@ export class BitrateController {
   #delayCuts = 0;
   /** Packets that arrived over the last ARRIVAL_WINDOW_MS (time, bytes), and their sum. */
   readonly #arrivals: { at: number; size: number }[] = [];
+  /** Wire loss since the last update(): per SSRC the highest sequence number, packets seen and numbers skipped. */
+  readonly #highestSeq = new Map<number, number>();
+  #seqReceived = 0;
+  #seqSkipped = 0;
   #arrivedBytes = 0;
 
   constructor(max: number) {
@@ -129,7 +136,8 @@ export class BitrateController {
    * One packet from the publisher: its abs-send-time (the 24-bit header extension value) and when
    * it arrived (performance.now() ms). Returns true when this cut the estimate: send REMB now.
    */
-  onPacket(absSendTime: number, arrival: number, size: number): boolean {
+  onPacket(absSendTime: number, arrival: number, size: number, ssrc?: number, seq?: number): boolean {
+    if (ssrc !== undefined && seq !== undefined) this.#countSequence(ssrc, seq);
     this.#arrivals.push({ at: arrival, size });
     this.#arrivedBytes += size;
     while (this.#arrivals.length > 1 && arrival - this.#arrivals[0]!.at > ARRIVAL_WINDOW_MS) this.#arrivedBytes -= this.#arrivals.shift()!.size;
@@ -157,6 +165,25 @@ export class BitrateController {
     }
     this.#bucket = { start: arrival, min: delay };
     return bucket === null ? false : this.#closeBucket(bucket, arrival);
+  }
+
+  /**
+   * Loss on the wire, before retransmission: per SSRC, the sequence numbers skipped when a newer
+   * one arrives (a late or retransmitted packet on the same SSRC is not taken back). The
+   * producers' loss is counted after NACK repairs, so a link dropping a quarter of what is sent
+   * showed a few % there (measured behind a 50 ms tbf queue).
+   */
+  #countSequence(ssrc: number, seq: number): void {
+    const highest = this.#highestSeq.get(ssrc);
+    this.#seqReceived++;
+    if (highest === undefined) {
+      this.#highestSeq.set(ssrc, seq);
+      return;
+    }
+    const delta = (seq - highest + 0x10000) % 0x10000;
+    if (delta === 0 || delta >= 0x8000) return; // a duplicate, or older than the highest
+    if (delta < 1000) this.#seqSkipped += delta - 1; // a bigger jump is a restart, not loss
+    this.#highestSeq.set(ssrc, seq);
   }
 
   /** A bucket of arrivals is complete: its queue, and a cut if the queue builds. */
@@ -195,7 +222,12 @@ export class BitrateController {
    * One step per REMB interval. `incoming` is what arrived (bits/s), `loss` the worst video loss
    * fraction seen over the interval.
    */
-  update(incoming: number, loss: number, now: number): number {
+  update(incoming: number, producerLoss: number, now: number): number {
+    // The worse of the producers' loss (after repairs) and the wire's (before), over enough packets.
+    const total = this.#seqReceived + this.#seqSkipped;
+    const loss = total >= WIRE_LOSS_MIN_PACKETS ? Math.max(producerLoss, this.#seqSkipped / total) : producerLoss;
+    this.#seqReceived = 0;
+    this.#seqSkipped = 0;
     if (loss > HIGH_LOSS && incoming > 0 && now - this.#lastCut >= LOSS_AFTER_CUT_MS) {
       // Loss-based back-off as in RFC 8698 / GCC: keep half a loss's worth below what gets through;
       // with a delay signal at most halving per interval (an encoder that paused for a moment

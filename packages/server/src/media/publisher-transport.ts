@@ -244,7 +244,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       dtls.onRtp.subscribe((packet) => {
         for (const ext of packet.header.extensions) {
           if (ext.payload.length >= 3 && ids.includes(ext.id)) {
-            if (this.#bitrate.onPacket(ext.payload.readUIntBE(0, 3), performance.now(), packet.serializeSize)) this.#sendRemb(this.#bitrate.estimate);
+            if (this.#bitrate.onPacket(ext.payload.readUIntBE(0, 3), performance.now(), packet.serializeSize, packet.header.ssrc, packet.header.sequenceNumber)) this.#sendRemb(this.#bitrate.estimate);
             return;
           }
         }

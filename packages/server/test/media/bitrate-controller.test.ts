@@ -193,3 +193,29 @@ describe('BitrateController (delay-based REMB, abs-send-time)', () => {
     expect(c.update(20_000, 0.5, 5500)).toBe(DELAY_START_BITRATE / 4);
   });
 });
+
+describe('BitrateController (wire loss from sequence gaps)', () => {
+  it('loss the producers no longer see (repaired by retransmission) still backs it off: sequence numbers skipped on the wire count', () => {
+    const c = new BitrateController(CAP);
+    let seq = 0;
+    // 1 s with a quarter of the packets skipped (every fourth number never arrives first time round).
+    for (let now = 0; now < 1000; now += 10) {
+      seq += now % 40 === 0 ? 2 : 1;
+      c.onPacket(abs(now), now + 20, 1200, 1111, seq & 0xffff);
+    }
+    // The producers report 1 % (after repairs): the wire's ~20 % counts, over 10 %, so it backs off.
+    expect(c.update(800_000, 0.01, 5000)).toBeLessThan(DELAY_START_BITRATE);
+  });
+
+  it('duplicates, older packets and the wrap of the sequence number are no loss', () => {
+    const c = new BitrateController(CAP);
+    let now = 0;
+    for (let i = 0; i < 100; i++, now += 10) {
+      const seq = (65500 + i) & 0xffff; // wraps at i = 36
+      c.onPacket(abs(now), now + 20, 1200, 2222, seq);
+      if (i % 5 === 0) c.onPacket(abs(now), now + 20, 1200, 2222, seq); // a duplicate
+      if (i % 7 === 0 && i > 0) c.onPacket(abs(now), now + 20, 1200, 2222, (seq - 3) & 0xffff); // an old one, late
+    }
+    expect(c.update(800_000, 0, 5000)).toBeGreaterThanOrEqual(DELAY_START_BITRATE);
+  });
+});
