@@ -1,13 +1,14 @@
 // One uplink measurement (uplink.bench.ts, and case B of impairment.bench.ts): a Chromium in a
-// network namespace whose uplink is a tbf rate limit (rateKbps, queue queueMs deep) publishes noise
-// at 480x270 15 fps through the media engine (session cap 2.5 Mbps); each second we record what it
-// sent, its own estimate, its encoder target, what the SFU received and the loss on the wire, for
+// network namespace whose uplink is a tbf rate limit (rateKbps, queue queueMs deep) publishes
+// (`source`: noise at 480x270 15 fps unless told otherwise) through the media engine (session cap
+// 2.5 Mbps); each second we record what it sent, its own estimate, its encoder target, what the SFU
+// received, the loss on the wire, retransmissions, our NACKs and REMB, for
 // each uplink estimation mode, `runs` times. Prints medians per second and a line per run; returns
 // the per-run figures (from second 6 on: the mean RTP rate and the share sent but not received).
 // The namespace, the browser and the harness are removed before it returns, also on a failure.
 
 import { launchChromium } from '@colloquy/testing/browser';
-import { deliveredLoss, sampleUplink, settledAt, startMediaHarness, type UplinkSample } from '@colloquy/testing/media';
+import { deliveredLoss, sampleUplink, settledAt, startMediaHarness, type UplinkSample, type UplinkSource } from '@colloquy/testing/media';
 import { chromiumInNamespace, createVethNamespace } from '@colloquy/testing/netem';
 import type { UplinkEstimation } from '@colloquy/sfu';
 import { median, table } from '../lib/stats.js';
@@ -24,6 +25,14 @@ export interface UplinkOptions {
   /** The noise source's size (default 480x270, 15 fps). */
   width?: number;
   height?: number;
+  /** The session's per-publisher cap (REMB), kbps; default the harness's 2.5 Mbps. */
+  capKbps?: number;
+  /** The video source (default noise; see sampleUplink). */
+  source?: UplinkSource;
+  /** Publish audio besides the video (default true). */
+  audio?: boolean;
+  /** Extra Chromium switches, for diagnosis (e.g. --force-fieldtrials=...): a real publisher's browser has none. */
+  chromiumArgs?: string[];
   /** Print every second's sample as it comes. */
   verbose?: boolean;
 }
@@ -57,9 +66,9 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
   try {
     harness = await startMediaHarness({
       host: ns.hostAddress,
-      rooms: Object.fromEntries(o.modes.map((m) => [m, { uplinkEstimation: m }])),
+      rooms: Object.fromEntries(o.modes.map((m) => [m, { uplinkEstimation: m, ...(o.capKbps ? { maxIncomingBitrate: o.capKbps * 1000 } : {}) }])),
     });
-    browser = await launchChromium({ executablePath: wrapper.path, args: [`--unsafely-treat-insecure-origin-as-secure=${new URL(harness.url).origin}`] });
+    browser = await launchChromium({ executablePath: wrapper.path, args: [`--unsafely-treat-insecure-origin-as-secure=${new URL(harness.url).origin}`, ...(o.chromiumArgs ?? [])] });
     ns.impair('up', { rateKbps: o.rateKbps, queueMs: o.queueMs });
     console.log(`uplink: ${ns.qdiscs('up')}`);
     const results = new Map<UplinkEstimation, UplinkSample[][]>();
@@ -71,6 +80,8 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
           room: mode,
           seconds: o.seconds,
           ...(o.width && o.height ? { width: o.width, height: o.height } : {}),
+          ...(o.audio === false ? { audio: false } : {}),
+          ...(o.source ? { source: o.source } : {}),
           ...(o.verbose === false ? {} : { onSample: (s: UplinkSample) => console.log(`${mode} run ${run + 1} ${JSON.stringify(s)}`) }),
         });
         await page.close();
@@ -84,11 +95,11 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
         const values = runs.map((r) => f(r[s]!)).filter((v): v is number => v !== null);
         return values.length ? String(Math.round(median(values) * 10) / 10) : '-';
       };
-      const rows: (string | number)[][] = [['second', 'RTP sent kbps', 'wire kbps', 'estimate kbps', 'encoder target kbps', 'SFU received kbps', 'lost % (our feedback)']];
+      const rows: (string | number)[][] = [['second', 'RTP sent kbps', 'wire kbps', 'estimate kbps', 'encoder target kbps', 'SFU received kbps', 'lost % (our feedback)', 'rtx kbps', 'NACKs', 'REMB kbps', 'limited by']];
       for (let s = 0; s < o.seconds; s++) {
-        rows.push([s + 1, med(s, (x) => x.sentKbps), med(s, (x) => x.wireKbps), med(s, (x) => x.availableKbps), med(s, (x) => x.targetKbps), med(s, (x) => x.receivedKbps), med(s, (x) => x.feedbackLossPercent)]);
+        rows.push([s + 1, med(s, (x) => x.sentKbps), med(s, (x) => x.wireKbps), med(s, (x) => x.availableKbps), med(s, (x) => x.targetKbps), med(s, (x) => x.receivedKbps), med(s, (x) => x.feedbackLossPercent), med(s, (x) => x.rtxKbps), med(s, (x) => x.nacks), med(s, (x) => x.rembKbps), mostCommon(runs.map((r) => r[s]!.limitation))]);
       }
-      console.log(`\n${mode}: ${o.rateKbps} kbps uplink, tbf queue ${o.queueMs} ms, noise ${o.width ?? 480}x${o.height ?? 270}, medians of ${o.runs} runs\n${table(rows)}`);
+      console.log(`\n${mode}: ${o.rateKbps} kbps uplink, tbf queue ${o.queueMs} ms, ${o.source ?? 'noise'} ${o.width ?? 480}x${o.height ?? 270}, medians of ${o.runs} runs\n${table(rows)}`);
       for (const [i, r] of runs.entries()) {
         const at = settledAt(r, o.settleLow, o.rateKbps);
         const late = r.filter((s) => s.second > 5);
@@ -109,7 +120,7 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
         console.log(
           `${mode} run ${i + 1}: RTP rate in [${o.settleLow}, ${o.rateKbps}] kbps for good from ${at === null ? 'never' : `${at} s`}; ` +
             `seconds 6–${o.seconds}: mean RTP ${result.meanKbps} kbps (${overLink} s above the link), estimate ${mean((x) => x.availableKbps)} kbps, ` +
-            `encoder target ${mean((x) => x.targetKbps)} kbps, payload sent but not received ${result.lossPercent} %` +
+            `encoder target ${mean((x) => x.targetKbps)} kbps, retransmissions ${mean((x) => x.rtxKbps)} kbps, payload sent but not received ${result.lossPercent} %` +
             (mode === 'transport-cc' ? `, lost by our feedback ${result.feedbackLossPercent} % (max ${Math.max(...late.map((x) => x.feedbackLossPercent ?? 0))} %)` : ''),
         );
       }
@@ -121,6 +132,18 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
     wrapper.remove();
     ns.remove();
   }
+}
+
+function mostCommon(values: string[]): string {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '-';
+}
+
+/** VIDEO=noise|pan|camera: the video source. */
+export function parseSource(text: string): UplinkSource {
+  if (text === 'noise' || text === 'pan' || text === 'camera') return text;
+  throw new Error(`VIDEO: noise, pan or camera; got ${text}`);
 }
 
 /** SOURCE=WxH: the noise source's size, or nothing (the default). */

@@ -1,18 +1,23 @@
 // How a Chromium publisher converges on a limited uplink: the browser runs in a network namespace
-// whose uplink is a tbf rate limit (RATE_KBPS, default 800), publishes a 1280x720 fake camera
-// through our SFU (session cap 2.5 Mbps), and each second we print what it sent, its own
-// estimate, what the SFU received and the loss on the wire. Two ways of telling it its uplink:
-//   remb          the REMB-only controller (the cap, backing off on > 10 % loss);
+// whose uplink is a tbf rate limit (RATE_KBPS, default 800), publishes through our SFU (session cap
+// 2.5 Mbps), and each second we print what it sent, its own estimate, its encoder target, what the
+// SFU received, the loss on the wire, its retransmissions, our NACKs and REMB. Two ways of telling
+// it its uplink:
+//   remb          our delay-based REMB (abs-send-time arrival delays; bitrate-controller.ts);
 //   transport-cc  our transport-wide feedback, Chromium's own estimator (REMB only the cap).
-// The source is noise at 480x270, 15 fps (a picture that wants more than the link carries). Per
-// mode RUNS runs, medians per second, then per run: when the RTP rate settled in [SETTLE_LOW,
-// RATE_KBPS] kbps for good (every later second within), and from 6 s on the mean rates and the
-// share of what was sent that did not arrive. The measurement itself is uplink-run.ts (shared
-// with impairment.bench.ts, which also varies the queue depth).
-//   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 [MODES=remb] [SOURCE=640x360] npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
+// The source (VIDEO) is by default a panning fine texture at 640x360, 30 fps (a picture in motion
+// that wants about 1.5 Mbps); VIDEO=noise SOURCE=480x270 is the old source, noise no frame predicts,
+// which Chromium cannot encode to a target (its encoder target sank to half its estimate, in both
+// modes, also unlimited); VIDEO=camera its fake camera (which wants less than 800 kbps). Per mode
+// RUNS runs, medians per second, then per run: when the RTP rate settled in [SETTLE_LOW, RATE_KBPS]
+// kbps for good (every later second within), and from 6 s on the mean rates and the share of what
+// was sent that did not arrive. The measurement itself is uplink-run.ts (shared with
+// impairment.bench.ts, which also varies the queue depth). For diagnosis: CAP_KBPS (the REMB cap),
+// AUDIO=0, CHROMIUM_ARGS (e.g. --force-fieldtrials=WebRTC-CongestionWindow/MinBitrate:30000/).
+//   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 [MODES=remb] [VIDEO=pan|noise|camera] [SOURCE=640x360] npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
 
 import { envInt } from '../lib/stats.js';
-import { parseModes, runUplink, sourceSize } from './uplink-run.js';
+import { parseModes, parseSource, runUplink, sourceSize } from './uplink-run.js';
 
 await runUplink({
   modes: parseModes(process.env['MODES'] ?? 'remb,transport-cc'),
@@ -21,5 +26,10 @@ await runUplink({
   rateKbps: envInt('RATE_KBPS', 800),
   queueMs: envInt('QUEUE_MS', 300),
   settleLow: envInt('SETTLE_LOW', 600),
-  ...sourceSize(process.env['SOURCE']),
+  // A panning texture at 640x360, 30 fps by default (VIDEO=noise SOURCE=480x270: the old source).
+  ...(process.env['SOURCE'] ? sourceSize(process.env['SOURCE']) : process.env['VIDEO'] && process.env['VIDEO'] !== 'pan' ? {} : { width: 640, height: 360 }),
+  ...(process.env['AUDIO'] === '0' ? { audio: false } : {}),
+  source: parseSource(process.env['VIDEO'] ?? 'pan'),
+  ...(process.env['CAP_KBPS'] ? { capKbps: envInt('CAP_KBPS', 2500) } : {}),
+  ...(process.env['CHROMIUM_ARGS'] ? { chromiumArgs: process.env['CHROMIUM_ARGS'].split(' ').filter(Boolean) } : {}),
 });

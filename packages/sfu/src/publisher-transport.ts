@@ -88,6 +88,8 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   #feedback: TransportFeedbackWriter | undefined;
   /** The header extension ids the publisher's transport-wide sequence numbers come under. */
   readonly #transportCcIds = new Set<number>();
+  /** REMB mode: the header extension ids of the publisher's abs-send-time (our delay-based REMB's signal). */
+  readonly #absSendTimeIds = new Set<number>();
   #feedbackSent = 0;
   /** The received tracks as negotiated, for our receive path (one per producer). */
   readonly #receiveTracks: ReceiveTrack[] = [];
@@ -192,6 +194,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       extensionUris[ext.id] = ext.uri;
       this.#extensionIds.set(ext.uri, ext.id);
       if (ext.uri === EXT.transportCc && this.uplinkEstimation === 'transport-cc') this.#transportCcIds.add(ext.id);
+      if (ext.uri === EXT.absSendTime && this.uplinkEstimation === 'remb') this.#absSendTimeIds.add(ext.id);
     }
     const link: ProducerLink = {
       sendPli: (ssrc) => void receiver.sendRtcpPLI(ssrc),
@@ -274,6 +277,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       this.#tick();
       this.#timer = setInterval(() => this.#tick(), REMB_INTERVAL_MS);
       this.#startFeedback();
+      this.#startDelaySignal();
     }
   }
 
@@ -308,10 +312,36 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       rtcpSsrc: this.#rtcpSsrc,
       transportCcIds: this.uplinkEstimation === 'transport-cc' ? [...this.#transportCcIds] : [],
       onTransportSequence: (seq, arrival, ssrc) => this.#feedback?.onPacket(seq, arrival, ssrc),
+      absSendTimeIds: [...this.#absSendTimeIds],
+      onAbsSendTime: (absSendTime, arrival, size, ssrc, seq) => {
+        if (this.#bitrate.onPacket(absSendTime, arrival, size, ssrc, seq)) this.#sendRemb(this.#bitrate.estimate);
+      },
       onSrtpDrop: () => srtp.counters.droppedRtp++,
       logger: this.logger,
     });
     this.#receivePath.start();
+  }
+
+  /**
+   * REMB mode: every packet's abs-send-time and arrival time to the bitrate controller, whose
+   * delay-based cut is sent as REMB at once (bitrate-controller.ts). Our receive path hands them
+   * over from its one parse (onAbsSendTime above); this covers what werift still delivers (before
+   * the path starts, or with werift's SRTP).
+   */
+  #startDelaySignal(): void {
+    const dtls = this.pc.dtlsTransports[0];
+    if (this.#absSendTimeIds.size === 0 || !dtls || this.#feedback) return;
+    const ids = [...this.#absSendTimeIds];
+    this.subscriptions.push(
+      dtls.onRtp.subscribe((packet) => {
+        for (const ext of packet.header.extensions) {
+          if (ext.payload.length >= 3 && ids.includes(ext.id)) {
+            if (this.#bitrate.onPacket(ext.payload.readUIntBE(0, 3), performance.now(), packet.serializeSize, packet.header.ssrc, packet.header.sequenceNumber)) this.#sendRemb(this.#bitrate.estimate);
+            return;
+          }
+        }
+      }),
+    );
   }
 
   /** transport-cc mode: note every arriving packet's transport-wide number, answer every FEEDBACK_INTERVAL_MS. */
@@ -361,10 +391,22 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     if (videoSsrcs.length === 0) return;
     // With transport feedback, Chromium's estimator handles delay and loss; REMB is only the cap.
     const estimate = this.#feedback ? this.#bitrate.max : this.#bitrate.update(incoming, worstLoss, now);
+    this.#sendRemb(estimate, videoSsrcs);
+  }
+
+  #sendRemb(estimate: number, videoSsrcs = this.#videoSsrcs()): void {
     const dtls = this.pc.dtlsTransports[0];
-    if (!dtls || dtls.state !== 'connected') return;
+    if (videoSsrcs.length === 0 || !dtls || dtls.state !== 'connected') return;
     const remb = new RtcpPayloadSpecificFeedback({ feedback: rembFeedback(this.#rtcpSsrc, estimate, videoSsrcs) });
     dtls.sendRtcp([remb]).catch((err: unknown) => this.logger.debug({ err }, 'REMB send failed'));
+  }
+
+  #videoSsrcs(): number[] {
+    const ssrcs: number[] = [];
+    for (const producer of this.#producers) {
+      if (producer.kind === 'video') for (const layer of producer.layers) if (layer.ssrc !== 0) ssrcs.push(layer.ssrc);
+    }
+    return ssrcs;
   }
 
   getStats(): {

@@ -1,7 +1,7 @@
 // ReceivePath: a publisher transport's received RTP, ours from the moment our SRTP is attached
 // (srtp-path.ts). werift keeps ICE, DTLS and received RTCP; every RTP datagram is taken from the
 // ICE agent's socket callback, before werift's STUN check, events and DTLS transport, and goes
-//   decrypt in place (our SRTP) → one RtpView parse → transport-cc arrival time → ReceiveRouter
+//   decrypt in place (our SRTP) → one RtpView parse → transport-cc / abs-send-time arrival → ReceiveRouter
 //   (SSRC → producer/layer, binding unknown SSRCs by mid/rid/repaired-rid, RTX unwrapped in place,
 //   receive statistics and NACK state per SSRC) → Producer.receive(view, layer)
 // with no werift event, RtpPacket, receiver or promise on the way. One view is reused for every
@@ -57,6 +57,10 @@ export interface ReceivePathOptions {
   transportCcIds: readonly number[];
   /** A transport-wide sequence number arrived (seq, performance.now() at the socket read, SSRC). */
   onTransportSequence: (seq: number, arrival: number, ssrc: number) => void;
+  /** REMB mode: the header extension ids of the publisher's abs-send-time (none: off). */
+  absSendTimeIds?: readonly number[];
+  /** A packet with abs-send-time arrived (its 24-bit send time, arrival, RTP size, SSRC and sequence as on the wire). */
+  onAbsSendTime?: (absSendTime: number, arrival: number, size: number, ssrc: number, seq: number) => void;
   /** A packet our SRTP refused (srtp-path.ts counts them). */
   onSrtpDrop: () => void;
   logger: Logger;
@@ -69,6 +73,8 @@ export class ReceivePath {
   readonly #rtcpSsrc: number;
   readonly #tccIds: readonly number[];
   readonly #onTransportSequence: ReceivePathOptions['onTransportSequence'];
+  readonly #absIds: readonly number[];
+  readonly #onAbsSendTime: ReceivePathOptions['onAbsSendTime'];
   readonly #onSrtpDrop: () => void;
   readonly #logger: Logger;
   readonly #view = new RtpView();
@@ -93,6 +99,8 @@ export class ReceivePath {
     this.#rtcpSsrc = options.rtcpSsrc;
     this.#tccIds = options.transportCcIds;
     this.#onTransportSequence = options.onTransportSequence;
+    this.#absIds = options.absSendTimeIds ?? [];
+    this.#onAbsSendTime = options.onAbsSendTime;
     this.#onSrtpDrop = options.onSrtpDrop;
     this.#logger = options.logger;
   }
@@ -165,6 +173,15 @@ export class ReceivePath {
       if (view.extension(tcc[i]!) && view.extensionLength >= 2) {
         const b = view.buffer;
         this.#onTransportSequence((b[view.extensionOffset]! << 8) | b[view.extensionOffset + 1]!, now, view.ssrc);
+        break;
+      }
+    }
+    const abs = this.#absIds;
+    for (let i = 0; i < abs.length; i++) {
+      if (view.extension(abs[i]!) && view.extensionLength >= 3) {
+        const b = view.buffer;
+        const o = view.extensionOffset;
+        this.#onAbsSendTime?.((b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!, now, n, view.ssrc, view.sequenceNumber);
         break;
       }
     }

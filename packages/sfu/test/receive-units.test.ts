@@ -306,6 +306,7 @@ describe('ReceivePath on a stand-in of werift\'s ICE connection and DTLS transpo
     };
     const got: number[] = [];
     const tcc: number[] = [];
+    const abs: [number, number, number, number][] = [];
     let drops = 0;
     const track: ReceiveTrack = { ...video, ssrc: 0x77, target: { receive: (v) => got.push(v.sequenceNumber) } };
     const path = new ReceivePath({
@@ -315,14 +316,19 @@ describe('ReceivePath on a stand-in of werift\'s ICE connection and DTLS transpo
       rtcpSsrc: 0x5151,
       transportCcIds: [5],
       onTransportSequence: (seq) => tcc.push(seq),
+      absSendTimeIds: [3],
+      onAbsSendTime: (time, _arrival, size, ssrc, seq) => abs.push([time, size, ssrc, seq]),
       onSrtpDrop: () => drops++,
       logger: pino({ level: 'silent' }),
     });
     path.start();
     const socket = protocol.transport.onData;
-    for (const seq of [1, 2, 5]) socket(protect(rtp({ ssrc: 0x77, seq, pt: 96, ts: seq * 3000, ext: [[5, Buffer.from([0, seq])]] })), ['1.2.3.4', 5]);
+    const plain = (seq: number) => rtp({ ssrc: 0x77, seq, pt: 96, ts: seq * 3000, ext: [[5, Buffer.from([0, seq])], [3, Buffer.from([0x12, 0x34, seq])]] });
+    for (const seq of [1, 2, 5]) socket(protect(plain(seq)), ['1.2.3.4', 5]);
     expect(got).toEqual([1, 2, 5]);
     expect(tcc).toEqual([1, 2, 5]);
+    // REMB mode's delay signal: the 24-bit abs-send-time, the RTP size (SRTP tag off), SSRC and wire sequence.
+    expect(abs).toEqual([1, 2, 5].map((seq) => [0x123400 | seq, plain(seq).length, 0x77, seq]));
     expect(pair.packetsReceived).toBe(3);
     expect(dtls.packetsReceived).toBe(3);
     // A tampered packet is our SRTP's to refuse; DTLS (first byte 22) and RTCP (PT 200) go werift's way.

@@ -6,7 +6,7 @@ import { MediaEngine, type PublisherTransport, type Router, type SubscriberTrans
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { pino } from 'pino';
 import type { Page } from 'playwright-core';
-import { CANVAS_TRACK_SCRIPT, NOISE_TRACK_SCRIPT } from './page-scripts.js';
+import { CANVAS_TRACK_SCRIPT, NOISE_TRACK_SCRIPT, PAN_TRACK_SCRIPT } from './page-scripts.js';
 
 export interface MediaHarness {
   url: string;
@@ -177,24 +177,29 @@ function gathered(pc) {
 }
 ${CANVAS_TRACK_SCRIPT}
 ${NOISE_TRACK_SCRIPT}
+${PAN_TRACK_SCRIPT}
 window.media = {
-  /** noise: the video is makeNoiseTrack's (a source that wants any bitrate), not the fake camera. */
-  async publish({ room = 'default', audio = true, video = true, screen = false, noise = false, width = 640, height = 480, maxBitrate } = {}) {
+  /**
+   * noise: the video is makeNoiseTrack's (a source that wants any bitrate), not the fake camera;
+   * pan: makePanTrack's (a detailed picture in motion, fps frames a second).
+   */
+  async publish({ room = 'default', audio = true, video = true, screen = false, noise = false, pan = false, fps = 30, width = 640, height = 480, maxBitrate } = {}) {
     const tracks = [];
-    const camera = video && !screen && !noise;
+    const camera = video && !screen && !noise && !pan;
     if (audio || camera) {
       const stream = await navigator.mediaDevices.getUserMedia({ audio, video: camera ? { width, height, frameRate: 30 } : false });
       tracks.push(...stream.getTracks());
     }
     if (screen) tracks.push(makeCanvasTrack());
     if (video && noise) tracks.push(makeNoiseTrack(width, height, 15));
+    if (video && pan) tracks.push(makePanTrack(width, height, fps));
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
     for (const track of tracks) {
       const init = { direction: 'sendonly' };
       if (track.kind === 'video' && maxBitrate) init.sendEncodings = [{ maxBitrate }];
       const { sender } = pc.addTransceiver(track, init);
       // Noise: the bitrate is what is measured, so a busy CPU lowers the frame rate, not the size.
-      if (track.kind === 'video' && noise) {
+      if (track.kind === 'video' && (noise || pan)) {
         const params = sender.getParameters();
         params.degradationPreference = 'maintain-resolution';
         await sender.setParameters(params).catch(() => {});
@@ -246,7 +251,8 @@ window.media = {
       } else if (s.type === 'outbound-rtp') {
         out.outbound[s.kind] = { packetsSent: s.packetsSent, bytesSent: s.bytesSent, frameWidth: s.frameWidth, frameHeight: s.frameHeight,
           headerBytesSent: s.headerBytesSent, framesPerSecond: s.framesPerSecond, encoderImplementation: s.encoderImplementation, qualityLimitationReason: s.qualityLimitationReason,
-          retransmittedPacketsSent: s.retransmittedPacketsSent, targetBitrate: s.targetBitrate };
+          retransmittedPacketsSent: s.retransmittedPacketsSent, retransmittedBytesSent: s.retransmittedBytesSent, targetBitrate: s.targetBitrate,
+          qualityLimitationDurations: s.qualityLimitationDurations };
       } else if (s.type === 'candidate-pair' && s.id === selectedPair) {
         out.availableOutgoingBitrate = s.availableOutgoingBitrate ?? null;
         out.pairBytesSent = s.bytesSent ?? 0;

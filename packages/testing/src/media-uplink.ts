@@ -8,6 +8,9 @@
 import type { PublisherTransport } from '@colloquy/sfu';
 import type { Page } from 'playwright-core';
 
+/** What a publisher sends in the uplink measurement (see sampleUplink). */
+export type UplinkSource = 'noise' | 'pan' | 'camera';
+
 export interface UplinkSample {
   /** Seconds since publishing started (end of the one-second interval). */
   second: number;
@@ -27,12 +30,32 @@ export interface UplinkSample {
   feedbackLossPercent: number | null;
   /** Video frame width sent. */
   width: number;
+  /** Retransmissions the browser sent (outbound-rtp retransmittedBytesSent, audio + video), kbit/s. */
+  rtxKbps: number;
+  /** What the SFU's REMB said at the end of the interval (the cap in transport-cc mode), kbit/s. */
+  rembKbps: number;
+  /** NACKs (and PLIs) the SFU sent the publisher in the interval. */
+  nacks: number;
+  /** Why the video encoder was held back for most of the interval (outbound-rtp qualityLimitationDurations): none, bandwidth, cpu, other. */
+  limitation: string;
 }
 
 interface PageStats {
   availableOutgoingBitrate: number | null;
   pairBytesSent: number;
-  outbound: Record<string, { packetsSent?: number; bytesSent?: number; headerBytesSent?: number; frameWidth?: number; targetBitrate?: number } | undefined>;
+  outbound: Record<
+    string,
+    | {
+        packetsSent?: number;
+        bytesSent?: number;
+        headerBytesSent?: number;
+        retransmittedBytesSent?: number;
+        frameWidth?: number;
+        targetBitrate?: number;
+        qualityLimitationDurations?: Record<string, number>;
+      }
+    | undefined
+  >;
 }
 
 /**
@@ -43,21 +66,40 @@ interface PageStats {
 export async function sampleUplink(
   page: Page,
   publishers: Map<string, PublisherTransport>,
-  options: { room: string; seconds: number; width?: number; height?: number; noise?: boolean; onSample?: (s: UplinkSample) => void },
+  options: {
+    room: string;
+    seconds: number;
+    width?: number;
+    height?: number;
+    /** The video: noise (makeNoiseTrack, 15 fps; the default), pan (makePanTrack, 30 fps) or Chromium's fake camera. */
+    source?: UplinkSource;
+    /** @deprecated false: the fake camera (source 'camera'). */
+    noise?: boolean;
+    audio?: boolean;
+    onSample?: (s: UplinkSample) => void;
+  },
 ): Promise<UplinkSample[]> {
   const { transportId } = (await page.evaluate(
-    (o) => (window as any).media.publish({ room: o.room, width: o.width, height: o.height, noise: o.noise }),
-    { room: options.room, width: options.width ?? 480, height: options.height ?? 270, noise: options.noise ?? true },
+    (o) => (window as any).media.publish({ room: o.room, width: o.width, height: o.height, noise: o.source === 'noise', pan: o.source === 'pan', audio: o.audio }),
+    {
+      room: options.room,
+      width: options.width ?? 480,
+      height: options.height ?? 270,
+      source: options.source ?? (options.noise === false ? 'camera' : 'noise'),
+      audio: options.audio ?? true,
+    },
   )) as { transportId: string };
   const transport = publishers.get(transportId);
   if (!transport) throw new Error(`no publisher transport ${transportId}`);
-  const read = async (): Promise<{ at: number; page: PageStats; received: number; reported: number; lost: number; feedback: boolean }> => {
+  const read = async (): Promise<{ at: number; page: PageStats; received: number; nacks: number; remb: number; reported: number; lost: number; feedback: boolean }> => {
     const stats = (await page.evaluate((id) => (window as any).media.stats(id), transportId)) as PageStats;
     const server = transport.getStats();
     return {
       at: performance.now(),
       page: stats,
       received: server.producers.reduce((n, p) => n + p.bytesReceived, 0),
+      nacks: server.producers.reduce((n, p) => n + p.nackCount, 0),
+      remb: server.rembBitrate,
       reported: server.transportFeedback?.reported ?? 0,
       lost: server.transportFeedback?.lost ?? 0,
       feedback: server.transportFeedback !== null,
@@ -66,6 +108,19 @@ export async function sampleUplink(
   const bytesSent = (s: PageStats): number =>
     ['audio', 'video'].reduce((n, kind) => n + (s.outbound[kind]?.bytesSent ?? 0) + (s.outbound[kind]?.headerBytesSent ?? 0), 0);
   const payloadSent = (s: PageStats): number => ['audio', 'video'].reduce((n, kind) => n + (s.outbound[kind]?.bytesSent ?? 0), 0);
+  const rtxSent = (s: PageStats): number => ['audio', 'video'].reduce((n, kind) => n + (s.outbound[kind]?.retransmittedBytesSent ?? 0), 0);
+  // The reason that held the encoder longest over the interval (the durations are cumulative seconds).
+  const limitation = (now: PageStats, before: PageStats): string => {
+    const a = now.outbound['video']?.qualityLimitationDurations ?? {};
+    const b = before.outbound['video']?.qualityLimitationDurations ?? {};
+    let best = 'none';
+    let longest = -1;
+    for (const [reason, total] of Object.entries(a)) {
+      const d = total - (b[reason] ?? 0);
+      if (d > longest) [best, longest] = [reason, d];
+    }
+    return best;
+  };
   const kbps = (bytes: number, seconds: number): number => Math.round((bytes * 8) / seconds / 1000);
   const samples: UplinkSample[] = [];
   const start = performance.now();
@@ -85,6 +140,10 @@ export async function sampleUplink(
       receivedKbps: kbps(now.received - previous.received, elapsed),
       feedbackLossPercent: now.feedback && reported > 0 ? round1(((now.lost - previous.lost) * 100) / reported) : null,
       width: now.page.outbound['video']?.frameWidth ?? 0,
+      rtxKbps: kbps(rtxSent(now.page) - rtxSent(previous.page), elapsed),
+      nacks: now.nacks - previous.nacks,
+      rembKbps: Math.round(now.remb / 1000),
+      limitation: limitation(now.page, previous.page),
     };
     samples.push(sample);
     options.onSample?.(sample);

@@ -33,6 +33,47 @@ export const NOISE_TRACK_SCRIPT = `function makeNoiseTrack(width = 640, height =
   return canvas.captureStream(fps).getVideoTracks()[0];
 }`;
 
+/**
+ * `makePanTrack(width, height, fps)`: a canvas track panning across a fine random texture (2x2
+ * pixel blocks, drawn once, twice the picture's size) a few pixels per frame, with a bright
+ * square crossing it: like a detailed camera picture in motion. Unlike makeNoiseTrack's frames,
+ * each frame is largely predicted from the one before, so the encoder's rate control can meet
+ * its target (noise that no frame predicts made VP8 overshoot at its coarsest quantizer and
+ * Chromium's encoder target sink to half its estimate, measured); and it still wants more than a
+ * weak uplink carries (about 1.5 Mbps at 640x360, 30 fps unlimited).
+ */
+export const PAN_TRACK_SCRIPT = `function makePanTrack(width = 640, height = 360, fps = 30) {
+  const canvas = document.createElement('canvas');
+  canvas.width = width; canvas.height = height;
+  const ctx = canvas.getContext('2d');
+  const texture = document.createElement('canvas');
+  texture.width = width * 2; texture.height = height * 2;
+  const tctx = texture.getContext('2d');
+  const image = tctx.createImageData(texture.width, texture.height);
+  let seed = 12345;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+  for (let y = 0; y < texture.height; y += 2) {
+    for (let x = 0; x < texture.width; x += 2) {
+      const v = (rnd() * 256) | 0;
+      const r = v, g = (v * 7) & 255, b = (v * 13) & 255;
+      for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
+        const i = ((y + dy) * texture.width + x + dx) * 4;
+        image.data[i] = r; image.data[i + 1] = g; image.data[i + 2] = b; image.data[i + 3] = 255;
+      }
+    }
+  }
+  tctx.putImageData(image, 0, 0);
+  let n = 0;
+  setInterval(() => {
+    n++;
+    const x = (n * 3) % width, y = (n * 2) % height;
+    ctx.drawImage(texture, x, y, width, height, 0, 0, width, height);
+    ctx.fillStyle = '#ff0';
+    ctx.fillRect((n * 7) % width, height / 3, width / 8, height / 4);
+  }, 1000 / fps);
+  return canvas.captureStream(fps).getVideoTracks()[0];
+}`;
+
 export const CANVAS_TRACK_SCRIPT = `function makeCanvasTrack(width = 1280, height = 720) {
   const canvas = document.createElement('canvas');
   canvas.width = width; canvas.height = height;
