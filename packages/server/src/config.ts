@@ -92,8 +92,8 @@ export interface Config {
    */
   rtcTcpPort: number | null;
   /**
-   * How publishers find their uplink (`COLLOQUY_UPLINK_ESTIMATION`): `remb` (the default: the cap,
-   * backed off on loss) or `transport-cc` (Chromium's own estimator, fed by our transport-wide
+   * How publishers find their uplink (`COLLOQUY_UPLINK_ESTIMATION`): `remb` (the default: a
+   * delay-based REMB from abs-send-time, capped by the session's limit, backed off on loss) or `transport-cc` (Chromium's own estimator, fed by our transport-wide
    * feedback; REMB carries the session cap). packages/sfu/README.md has what each measured.
    */
   uplinkEstimation: 'transport-cc' | 'remb';
