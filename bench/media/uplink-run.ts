@@ -51,10 +51,10 @@ export interface UplinkRun {
   feedbackLossPercent: number | null;
 }
 
-/** Parses MODES-style text: remb, transport-cc or both (comma-separated). */
+/** Parses MODES-style text: remb, remb-delay, transport-cc (comma-separated). */
 export function parseModes(text: string): UplinkEstimation[] {
-  const modes = text.split(',').map((m) => m.trim()).filter((m): m is UplinkEstimation => m === 'remb' || m === 'transport-cc');
-  if (modes.length === 0) throw new Error('MODES: remb, transport-cc or both');
+  const modes = text.split(',').map((m) => m.trim()).filter((m): m is UplinkEstimation => m === 'remb' || m === 'remb-delay' || m === 'transport-cc');
+  if (modes.length === 0) throw new Error('MODES: remb, remb-delay, transport-cc (comma-separated)');
   return modes;
 }
 

@@ -3,7 +3,8 @@
 // 2.5 Mbps), and each second we print what it sent, its own estimate, its encoder target, what the
 // SFU received, the loss on the wire, its retransmissions, our NACKs and REMB. Two ways of telling
 // it its uplink:
-//   remb          our delay-based REMB (abs-send-time arrival delays; bitrate-controller.ts);
+//   remb-delay    our delay-based REMB (abs-send-time arrival delays; bitrate-controller.ts);
+//   remb          the default: REMB carries the cap, backed off on loss (MODES=remb to measure it);
 //   transport-cc  our transport-wide feedback, Chromium's own estimator (REMB only the cap).
 // The source (VIDEO) is by default a panning fine texture at 640x360, 30 fps (a picture in motion
 // that wants about 1.5 Mbps); VIDEO=noise SOURCE=480x270 is the old source, noise no frame predicts,
@@ -14,13 +15,13 @@
 // was sent that did not arrive. The measurement itself is uplink-run.ts (shared with
 // impairment.bench.ts, which also varies the queue depth). For diagnosis: CAP_KBPS (the REMB cap),
 // AUDIO=0, CHROMIUM_ARGS (e.g. --force-fieldtrials=WebRTC-CongestionWindow/MinBitrate:30000/).
-//   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 [MODES=remb] [VIDEO=pan|noise|camera] [SOURCE=640x360] npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
+//   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 [MODES=remb-delay,transport-cc] [VIDEO=pan|noise|camera] [SOURCE=640x360] npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
 
 import { envInt } from '../lib/stats.js';
 import { parseModes, parseSource, runUplink, sourceSize } from './uplink-run.js';
 
 await runUplink({
-  modes: parseModes(process.env['MODES'] ?? 'remb,transport-cc'),
+  modes: parseModes(process.env['MODES'] ?? 'remb-delay,transport-cc'),
   runs: envInt('RUNS', 3),
   seconds: envInt('SECONDS', 20),
   rateKbps: envInt('RATE_KBPS', 800),

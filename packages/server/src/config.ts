@@ -92,11 +92,11 @@ export interface Config {
    */
   rtcTcpPort: number | null;
   /**
-   * How publishers find their uplink (`COLLOQUY_UPLINK_ESTIMATION`): `remb` (the default: a
-   * delay-based REMB from abs-send-time, capped by the session's limit, backed off on loss) or `transport-cc` (Chromium's own estimator, fed by our transport-wide
+   * How publishers find their uplink (`COLLOQUY_UPLINK_ESTIMATION`): `remb` (the default: the cap,
+   * backed off on loss), `remb-delay` (a delay-based REMB from abs-send-time, under the cap) or `transport-cc` (Chromium's own estimator, fed by our transport-wide
    * feedback; REMB carries the session cap). packages/sfu/README.md has what each measured.
    */
-  uplinkEstimation: 'transport-cc' | 'remb';
+  uplinkEstimation: 'transport-cc' | 'remb' | 'remb-delay';
   /**
    * SIP interconnect (sip/): the port the SIP user agent listens on for UDP and TCP
    * (`COLLOQUY_SIP_PORT`, default 5060; its sockets open on the first dial), and how long a dial may
@@ -402,8 +402,8 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-function uplinkEstimationVar(raw: string | null): 'transport-cc' | 'remb' {
+function uplinkEstimationVar(raw: string | null): 'transport-cc' | 'remb' | 'remb-delay' {
   if (raw === null) return 'remb';
-  if (raw === 'transport-cc' || raw === 'remb') return raw;
-  throw new ConfigError(`COLLOQUY_UPLINK_ESTIMATION must be transport-cc or remb; got ${JSON.stringify(raw)}`);
+  if (raw === 'transport-cc' || raw === 'remb' || raw === 'remb-delay') return raw;
+  throw new ConfigError(`COLLOQUY_UPLINK_ESTIMATION must be remb, remb-delay or transport-cc; got ${JSON.stringify(raw)}`);
 }

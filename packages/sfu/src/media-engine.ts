@@ -25,7 +25,7 @@ export interface MediaEngineOptions {
   portRange?: [number, number];
   /** Default most bits per second a publisher may send, for routers that do not set their own. Default 2.5 Mbps. */
   maxIncomingBitrate?: number;
-  /** How publishers learn their uplink: 'remb' (default) or 'transport-cc' (Chromium's estimator on our feedback); bitrate-controller.ts. */
+  /** How publishers learn their uplink: 'remb' (default: the cap, backed off on loss), 'remb-delay' (our delay-based REMB) or 'transport-cc' (Chromium's estimator on our feedback); bitrate-controller.ts. */
   uplinkEstimation?: UplinkEstimation;
   /** Also offer passive ICE-TCP candidates (RFC 6544), a TCP port of the range per peer connection. Default false. */
   tcp?: boolean;

@@ -88,7 +88,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   #feedback: TransportFeedbackWriter | undefined;
   /** The header extension ids the publisher's transport-wide sequence numbers come under. */
   readonly #transportCcIds = new Set<number>();
-  /** REMB mode: the header extension ids of the publisher's abs-send-time (our delay-based REMB's signal). */
+  /** 'remb-delay': the header extension ids of the publisher's abs-send-time (our delay-based REMB's signal). */
   readonly #absSendTimeIds = new Set<number>();
   #feedbackSent = 0;
   /** The received tracks as negotiated, for our receive path (one per producer). */
@@ -194,7 +194,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       extensionUris[ext.id] = ext.uri;
       this.#extensionIds.set(ext.uri, ext.id);
       if (ext.uri === EXT.transportCc && this.uplinkEstimation === 'transport-cc') this.#transportCcIds.add(ext.id);
-      if (ext.uri === EXT.absSendTime && this.uplinkEstimation === 'remb') this.#absSendTimeIds.add(ext.id);
+      if (ext.uri === EXT.absSendTime && this.uplinkEstimation === 'remb-delay') this.#absSendTimeIds.add(ext.id);
     }
     const link: ProducerLink = {
       sendPli: (ssrc) => void receiver.sendRtcpPLI(ssrc),
@@ -323,7 +323,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   }
 
   /**
-   * REMB mode: every packet's abs-send-time and arrival time to the bitrate controller, whose
+   * 'remb-delay': every packet's abs-send-time and arrival time to the bitrate controller, whose
    * delay-based cut is sent as REMB at once (bitrate-controller.ts). Our receive path hands them
    * over from its one parse (onAbsSendTime above); this covers what werift still delivers (before
    * the path starts, or with werift's SRTP).

@@ -57,7 +57,7 @@ export interface ReceivePathOptions {
   transportCcIds: readonly number[];
   /** A transport-wide sequence number arrived (seq, performance.now() at the socket read, SSRC). */
   onTransportSequence: (seq: number, arrival: number, ssrc: number) => void;
-  /** REMB mode: the header extension ids of the publisher's abs-send-time (none: off). */
+  /** 'remb-delay': the header extension ids of the publisher's abs-send-time (none: off). */
   absSendTimeIds?: readonly number[];
   /** A packet with abs-send-time arrived (its 24-bit send time, arrival, RTP size, SSRC and sequence as on the wire). */
   onAbsSendTime?: (absSendTime: number, arrival: number, size: number, ssrc: number, seq: number) => void;

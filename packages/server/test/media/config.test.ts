@@ -24,7 +24,8 @@ describe('media configuration', () => {
     expect(loadConfig({}).uplinkEstimation).toBe('remb');
     expect(loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'transport-cc' }).uplinkEstimation).toBe('transport-cc');
     expect(loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'remb' }).uplinkEstimation).toBe('remb');
-    expect(() => loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'gcc' })).toThrow(/COLLOQUY_UPLINK_ESTIMATION must be transport-cc or remb/);
+    expect(loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'remb-delay' }).uplinkEstimation).toBe('remb-delay');
+    expect(() => loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'gcc' })).toThrow(/COLLOQUY_UPLINK_ESTIMATION must be remb, remb-delay or transport-cc/);
   });
 
   it('COLLOQUY_RTC_TCP_PORT selects one TCP port for ICE-TCP (and turns it on); with one UDP port, COLLOQUY_RTC_TCP=on means one TCP port too', () => {
