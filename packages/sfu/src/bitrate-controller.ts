@@ -3,10 +3,11 @@
 // - 'remb' (the default): no transport feedback; REMB carries the cap and backs off on loss (the
 //   loss-only rule at the end of this list).
 // - 'remb-delay' (COLLOQUY_UPLINK_ESTIMATION=remb-delay): a delay-based REMB from our own arrival times.
-//   Not the default yet: with it, in one of four loaded full test runs (two suites at once on 2
-//   cores, load 9), a simulcast publisher's top layer went away under the video-filter test and the
-//   subscriber's picture after clearing the filter was too soft; unexplained (a real queue in the
-//   starved browser, or our read delay passing the bucket minimum), so it is opt-in until measured.
+//   Not the default yet: with it as the default, the client's video-filter test failed once in
+//   four loaded full runs (two suites at once on 2 cores, load 9): after the filter was cleared the
+//   subscriber's picture stayed too soft. The cause is not found (that test's picture also drops
+//   to the 320 px layer under load with the loss-only REMB), so it stays opt-in until measured on
+//   more than this machine.
 //   Every packet carries the publisher's abs-send-time; its one-way delay (our arrival time less
 //   its send time, in no common clock) is taken per 100 ms of arrivals at its minimum (a Node
 //   event-loop stall delays some packets of a bucket, not the last ones read after it), less the
