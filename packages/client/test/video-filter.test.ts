@@ -194,8 +194,17 @@ describe('video filters', () => {
 
     await pub.page.evaluate(() => (window as any).publisher.clearVideoFilter());
     expect(await pub.page.evaluate(() => (window as any).publisher.getVideoFilter())).toBeNull();
-    const cleared = await waitForFrame(sub, key, sharpness, (s) => s.background > before.background * 0.8, 'the sharp background back');
-    expect(cleared.figure).toBeGreaterThan(blurred.figure * 0.5);
+    // The picture comes back whole: the background's detail, and the person's (within 60 s: after
+    // the track switch the encoder starts soft and sharpens; one loaded run's first sharp-background
+    // frame still had the person at 13.6 against 16.2 wanted).
+    const cleared = await waitForFrame(
+      sub,
+      key,
+      sharpness,
+      (s) => s.background > before.background * 0.8 && s.figure > blurred.figure * 0.5,
+      'the sharp background back, with the person',
+    );
+    expect(cleared.background).toBeGreaterThan(before.background * 0.8);
   }, 240_000);
 
   it('background replacement (as initPublisher videoFilter) puts the image behind the person from the first frame', async () => {
