@@ -32,7 +32,7 @@ import { BitrateController, REMB_INTERVAL_MS, type UplinkEstimation } from './bi
 import { EXT } from './peer-config.js';
 import { FEEDBACK_INTERVAL_MS, TransportFeedbackWriter } from './transport-feedback-writer.js';
 import { attachOurSrtp, type SrtpImplementation, type SrtpSendPath } from './srtp-path.js';
-import { ReceivePath } from './receive-path.js';
+import { ReceivePath, readArrivalSignals, type ArrivalSignals } from './receive-path.js';
 import { ReceiveRouter, type ReceiveTrack } from './receive-router.js';
 import { RtpView } from './rtp-view.js';
 
@@ -277,7 +277,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       this.#tick();
       this.#timer = setInterval(() => this.#tick(), REMB_INTERVAL_MS);
       this.#startFeedback();
-      this.#startDelaySignal();
+      this.#startWeriftArrivals();
     }
   }
 
@@ -310,12 +310,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       srtp: srtp.session.inbound,
       router,
       rtcpSsrc: this.#rtcpSsrc,
-      transportCcIds: this.uplinkEstimation === 'transport-cc' ? [...this.#transportCcIds] : [],
-      onTransportSequence: (seq, arrival, ssrc) => this.#feedback?.onPacket(seq, arrival, ssrc),
-      absSendTimeIds: [...this.#absSendTimeIds],
-      onAbsSendTime: (absSendTime, arrival, size, ssrc, seq) => {
-        if (this.#bitrate.onPacket(absSendTime, arrival, size, ssrc, seq)) this.#sendRemb(this.#bitrate.estimate);
-      },
+      ...this.#arrivalSignals(),
       onSrtpDrop: () => srtp.counters.droppedRtp++,
       logger: this.logger,
     });
@@ -323,47 +318,45 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   }
 
   /**
-   * 'remb-delay': every packet's abs-send-time and arrival time to the bitrate controller, whose
-   * delay-based cut is sent as REMB at once (bitrate-controller.ts). Our receive path hands them
-   * over from its one parse (onAbsSendTime above); this covers what werift still delivers (before
-   * the path starts, or with werift's SRTP).
+   * What the uplink estimation takes of every arriving packet: transport-wide sequence numbers to
+   * our transport feedback ('transport-cc'), abs-send-time to the bitrate controller, whose
+   * delay-based cut is sent as REMB at once ('remb-delay'; bitrate-controller.ts).
    */
-  #startDelaySignal(): void {
+  #arrivalSignals(): ArrivalSignals {
+    return {
+      transportCcIds: [...this.#transportCcIds],
+      onTransportSequence: (seq, arrival, ssrc) => this.#feedback?.onPacket(seq, arrival, ssrc),
+      absSendTimeIds: [...this.#absSendTimeIds],
+      onAbsSendTime: (absSendTime, arrival, size, ssrc, seq) => {
+        if (this.#bitrate.onPacket(absSendTime, arrival, size, ssrc, seq)) this.#sendRemb(this.#bitrate.estimate);
+      },
+    };
+  }
+
+  /**
+   * The same signals from what werift still delivers (before our receive path starts, or all of
+   * it with werift's SRTP): onRtp fires as soon as a datagram is decrypted, before werift routes
+   * it, in the same event-loop turn as the socket read. Our receive path reads them in its one parse.
+   */
+  #startWeriftArrivals(): void {
     const dtls = this.pc.dtlsTransports[0];
-    if (this.#absSendTimeIds.size === 0 || !dtls || this.#feedback) return;
-    const ids = [...this.#absSendTimeIds];
+    if (!dtls || (this.#transportCcIds.size === 0 && this.#absSendTimeIds.size === 0)) return;
+    const signals = this.#arrivalSignals();
+    const view = new RtpView();
     this.subscriptions.push(
       dtls.onRtp.subscribe((packet) => {
-        for (const ext of packet.header.extensions) {
-          if (ext.payload.length >= 3 && ids.includes(ext.id)) {
-            if (this.#bitrate.onPacket(ext.payload.readUIntBE(0, 3), performance.now(), packet.serializeSize, packet.header.ssrc, packet.header.sequenceNumber)) this.#sendRemb(this.#bitrate.estimate);
-            return;
-          }
-        }
+        const bytes = packet.serialize();
+        if (view.parse(bytes)) readArrivalSignals(view, performance.now(), bytes.length, signals);
       }),
     );
   }
 
-  /** transport-cc mode: note every arriving packet's transport-wide number, answer every FEEDBACK_INTERVAL_MS. */
+  /** transport-cc mode: our transport feedback, answered every FEEDBACK_INTERVAL_MS. */
   #startFeedback(): void {
     const dtls = this.pc.dtlsTransports[0];
     if (this.#transportCcIds.size === 0 || !dtls || this.#feedback) return;
     const writer = new TransportFeedbackWriter(this.#rtcpSsrc);
     this.#feedback = writer;
-    const ids = [...this.#transportCcIds];
-    // Our receive path takes the arrival time in the same parse (receive-path.ts); for packets
-    // werift still handles (before it starts), onRtp fires as soon as a datagram is decrypted,
-    // before werift routes it: the same event-loop turn as the socket read.
-    this.subscriptions.push(
-      dtls.onRtp.subscribe((packet) => {
-        for (const ext of packet.header.extensions) {
-          if (ext.payload.length >= 2 && ids.includes(ext.id)) {
-            writer.onPacket(ext.payload.readUInt16BE(0), performance.now(), packet.header.ssrc);
-            return;
-          }
-        }
-      }),
-    );
     this.#feedbackTimer = setInterval(() => {
       if (dtls.state !== 'connected') return;
       const messages = writer.takeFeedback();

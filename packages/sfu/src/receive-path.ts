@@ -46,13 +46,13 @@ function isRtp(data: Buffer): boolean {
   return b0 > 127 && b0 < 192 && data.length >= 12 && !(data[1]! >= 192 && data[1]! <= 208);
 }
 
-export interface ReceivePathOptions {
-  dtls: RTCDtlsTransport;
-  /** Our SRTP context for what the publisher sends. */
-  srtp: SrtpContext;
-  router: ReceiveRouter;
-  /** Our RTCP sender SSRC (werift's receivers' rtcpSsrc, as our REMB and PLI use). */
-  rtcpSsrc: number;
+/**
+ * What the uplink estimation reads of each arriving packet, as on the wire (before RTX is
+ * unwrapped): its transport-wide sequence number (transport-cc) and its abs-send-time
+ * ('remb-delay'). The receive path reads them in its one parse; the publisher transport reads
+ * them the same way from what werift still delivers (readArrivalSignals).
+ */
+export interface ArrivalSignals {
   /** Header extension ids the publisher's transport-wide sequence numbers come under (none: off). */
   transportCcIds: readonly number[];
   /** A transport-wide sequence number arrived (seq, performance.now() at the socket read, SSRC). */
@@ -61,6 +61,36 @@ export interface ReceivePathOptions {
   absSendTimeIds?: readonly number[];
   /** A packet with abs-send-time arrived (its 24-bit send time, arrival, RTP size, SSRC and sequence as on the wire). */
   onAbsSendTime?: (absSendTime: number, arrival: number, size: number, ssrc: number, seq: number) => void;
+}
+
+/** Hands a parsed packet's transport-wide sequence number and abs-send-time (if any) to `signals`. */
+export function readArrivalSignals(view: RtpView, arrival: number, size: number, signals: ArrivalSignals): void {
+  const b = view.buffer;
+  const tcc = signals.transportCcIds;
+  for (let i = 0; i < tcc.length; i++) {
+    if (view.extension(tcc[i]!) && view.extensionLength >= 2) {
+      signals.onTransportSequence((b[view.extensionOffset]! << 8) | b[view.extensionOffset + 1]!, arrival, view.ssrc);
+      break;
+    }
+  }
+  const abs = signals.absSendTimeIds;
+  if (abs === undefined) return;
+  for (let i = 0; i < abs.length; i++) {
+    if (view.extension(abs[i]!) && view.extensionLength >= 3) {
+      const o = view.extensionOffset;
+      signals.onAbsSendTime?.((b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!, arrival, size, view.ssrc, view.sequenceNumber);
+      break;
+    }
+  }
+}
+
+export interface ReceivePathOptions extends ArrivalSignals {
+  dtls: RTCDtlsTransport;
+  /** Our SRTP context for what the publisher sends. */
+  srtp: SrtpContext;
+  router: ReceiveRouter;
+  /** Our RTCP sender SSRC (werift's receivers' rtcpSsrc, as our REMB and PLI use). */
+  rtcpSsrc: number;
   /** A packet our SRTP refused (srtp-path.ts counts them). */
   onSrtpDrop: () => void;
   logger: Logger;
@@ -71,10 +101,7 @@ export class ReceivePath {
   readonly #dtls: RTCDtlsTransport;
   readonly #srtp: SrtpContext;
   readonly #rtcpSsrc: number;
-  readonly #tccIds: readonly number[];
-  readonly #onTransportSequence: ReceivePathOptions['onTransportSequence'];
-  readonly #absIds: readonly number[];
-  readonly #onAbsSendTime: ReceivePathOptions['onAbsSendTime'];
+  readonly #signals: ArrivalSignals;
   readonly #onSrtpDrop: () => void;
   readonly #logger: Logger;
   readonly #view = new RtpView();
@@ -97,10 +124,7 @@ export class ReceivePath {
     this.#dtls = options.dtls;
     this.#srtp = options.srtp;
     this.#rtcpSsrc = options.rtcpSsrc;
-    this.#tccIds = options.transportCcIds;
-    this.#onTransportSequence = options.onTransportSequence;
-    this.#absIds = options.absSendTimeIds ?? [];
-    this.#onAbsSendTime = options.onAbsSendTime;
+    this.#signals = options;
     this.#onSrtpDrop = options.onSrtpDrop;
     this.#logger = options.logger;
   }
@@ -168,23 +192,7 @@ export class ReceivePath {
     }
     this.packets++;
     this.bytes += n;
-    const tcc = this.#tccIds;
-    for (let i = 0; i < tcc.length; i++) {
-      if (view.extension(tcc[i]!) && view.extensionLength >= 2) {
-        const b = view.buffer;
-        this.#onTransportSequence((b[view.extensionOffset]! << 8) | b[view.extensionOffset + 1]!, now, view.ssrc);
-        break;
-      }
-    }
-    const abs = this.#absIds;
-    for (let i = 0; i < abs.length; i++) {
-      if (view.extension(abs[i]!) && view.extensionLength >= 3) {
-        const b = view.buffer;
-        const o = view.extensionOffset;
-        this.#onAbsSendTime?.((b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!, now, n, view.ssrc, view.sequenceNumber);
-        break;
-      }
-    }
+    readArrivalSignals(view, now, n, this.#signals);
     const binding = this.router.route(view, now);
     if (binding === null) return;
     binding.track.target.receive(view, binding.layer);
