@@ -1,6 +1,7 @@
 // Server configuration, read once from the environment and validated, so a typo in a variable
 // fails at start with a clear message instead of misbehaving later.
 
+import { availableParallelism } from 'node:os';
 import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
 import { DEFAULT_POCKETSPHINX_MODEL_DIR } from './captions/pocketsphinx-provider.js';
@@ -91,6 +92,14 @@ export interface Config {
    * ICE-TCP on. With one UDP port (`COLLOQUY_RTC_PORT`), `COLLOQUY_RTC_TCP=on` means this, at 7881.
    */
   rtcTcpPort: number | null;
+  /**
+   * Media threads, the main one included (`COLLOQUY_WORKERS`, default the machine's cores): past
+   * `mediaWorkersFrom` peer connections on the main thread, new subscribers are served by the least
+   * loaded thread (media-workers/). 1: everything on the main thread.
+   */
+  mediaThreads: number;
+  /** Peer connections the main thread carries before subscribers spread to worker threads (`COLLOQUY_WORKERS_FROM`, default 16). */
+  mediaWorkersFrom: number;
   /**
    * How publishers find their uplink (`COLLOQUY_UPLINK_ESTIMATION`): `remb` (the default: the cap,
    * backed off on loss), `remb-delay` (a delay-based REMB from abs-send-time, under the cap) or `transport-cc` (Chromium's own estimator, fed by our transport-wide
@@ -378,6 +387,8 @@ export function loadConfig(env: Env = process.env): Config {
     videoChat: videoChat === null ? isLoopback(host) : videoChat === 'on',
     rtcTcp: rtcTcp === 'on' || rtcTcpPort !== null,
     rtcTcpPort,
+    mediaThreads: intVar(env, 'COLLOQUY_WORKERS', availableParallelism(), 1, 64),
+    mediaWorkersFrom: intVar(env, 'COLLOQUY_WORKERS_FROM', 16, 0, 100_000),
     uplinkEstimation: uplinkEstimationVar(strVar(env, 'COLLOQUY_UPLINK_ESTIMATION')),
     sip: {
       port: intVar(env, 'COLLOQUY_SIP_PORT', 5060, 1, 65535),

@@ -22,6 +22,7 @@ import { recordArchiveEvents } from './inspector/archive-recorder.js';
 import { recordSessionEvents } from './inspector/session-recorder.js';
 import { createLogger, type Logger } from './logger.js';
 import { MediaEngine } from '@colloquy/sfu';
+import { MediaWorkers } from './media-workers/media-workers.js';
 import { LoadMonitor } from './ops/load-monitor.js';
 import { Metrics } from './ops/metrics.js';
 import { archiveMediaSource, archiveSessionState } from './sessions/archive-source.js';
@@ -45,6 +46,8 @@ export interface RunningServer {
   inspector: Inspector;
   /** The SFU: one router per routed session. */
   media: MediaEngine;
+  /** Media worker threads (COLLOQUY_WORKERS): subscribers of a busy server served on its other cores. */
+  mediaWorkers: MediaWorkers;
   /** Archives: recording, composing, downloads. */
   archives: ArchiveManager;
   /** Live streaming broadcasts: the live composer, HLS and RTMP outputs. */
@@ -93,12 +96,24 @@ export async function startServer(config: Config, options: StartServerOptions = 
     uplinkEstimation: config.uplinkEstimation,
     logger,
   };
+  // With media worker threads, the main thread's engine has its share of the ports (media-workers/).
+  const network = {
+    announcedIps: config.announcedIps,
+    ...(config.rtcListenIp ? { listenIp: config.rtcListenIp } : {}),
+    portRange: config.rtcPortRange,
+    port: config.rtcPort,
+    tcpPort: config.rtcTcpPort,
+    tcp: config.rtcTcp,
+    maxIncomingBitrate: config.maxBitrate,
+    uplinkEstimation: config.uplinkEstimation,
+  };
+  const mainPorts = MediaWorkers.mainPorts(network, config.mediaThreads);
   let media: MediaEngine;
   try {
     media =
-      config.rtcPort === null && config.rtcTcpPort === null
-        ? new MediaEngine({ ...engineOptions, portRange: config.rtcPortRange })
-        : await MediaEngine.open({ ...engineOptions, portRange: config.rtcPortRange, port: config.rtcPort, tcpPort: config.rtcTcpPort });
+      mainPorts.port === null && mainPorts.tcpPort === null
+        ? new MediaEngine({ ...engineOptions, portRange: mainPorts.portRange })
+        : await MediaEngine.open({ ...engineOptions, ...mainPorts });
   } catch (err) {
     releaseDataDir();
     void store.close();
@@ -114,6 +129,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let renders: RenderManager | undefined;
   const load = new LoadMonitor(config.overload);
   let metrics: Metrics | undefined;
+  let mediaWorkers: MediaWorkers | undefined;
   // Cluster mode (COLLOQUY_REDIS_URL): Redis must answer before anything is built.
   const cluster = config.cluster ? new ClusterNode(config.cluster, logger) : undefined;
   try {
@@ -123,6 +139,20 @@ export async function startServer(config: Config, options: StartServerOptions = 
       media,
       admission: () => load.overloaded(),
     });
+    mediaWorkers = new MediaWorkers({
+      threads: config.mediaThreads,
+      spreadFrom: config.mediaWorkersFrom,
+      engine: media,
+      network,
+      sessions,
+      statsIntervalMs: config.qualitySampleMs,
+      logLevel: config.logLevel,
+      logPretty: config.logPretty,
+      logger,
+    });
+    if (mediaWorkers.threads > 1) sessions.mediaWorkers = mediaWorkers;
+    const workers = mediaWorkers;
+    load.threads = () => workers.runningThreads;
     inspector = new Inspector(store.db, logger, { retentionDays: config.inspectorRetentionDays });
     recordSessionEvents(sessions, inspector, { qualityIntervalMs: config.qualitySampleMs });
     archives = new ArchiveManager({
@@ -205,7 +235,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const admin = new AdminAuth(store.db);
     const state: AppState = { ready: false };
     const sender = callbackSender;
-    metrics = new Metrics({ sessions, media, db: store.db, load, callbacks: () => sender.stats, signaling: () => (app ? { sockets: app.signaling.stats().sockets, messagesReceived: app.signaling.messagesReceived } : null) });
+    metrics = new Metrics({ sessions, media, workers, db: store.db, load, callbacks: () => sender.stats, signaling: () => (app ? { sockets: app.signaling.stats().sockets, messagesReceived: app.signaling.messagesReceived } : null) });
     const ops = { metrics, load, metricsToken: config.metricsToken, ready: () => state.ready };
     // The video chat reads its project per request: it is chosen below, once the port is bound.
     const videoChat = { projectId: null as string | null };
@@ -239,6 +269,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       sessions,
       inspector,
       media,
+      mediaWorkers: workers,
       archives,
       broadcasts: broadcastManager,
       sip: gateway,
@@ -284,6 +315,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           sessions.close();
           // After the sessions ended (their homes released): the node leaves the cluster.
           await cluster?.close();
+          await workers.close();
           await media.close();
           stopCallbacks();
           sender.close();
@@ -309,6 +341,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     captions?.close();
     metrics?.close();
     load.close();
+    await mediaWorkers?.close();
     await media.close();
     await inspector?.close();
     void store.close();

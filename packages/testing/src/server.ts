@@ -78,6 +78,10 @@ export async function startTestServerWith(
     ...(process.env['COLLOQUY_TEST_RTC'] === 'one-port' && !env['COLLOQUY_RTC_MIN_PORT'] && !env['COLLOQUY_RTC_MAX_PORT'] && env['COLLOQUY_RTC_TCP'] !== 'on'
       ? { COLLOQUY_RTC_PORT: '0' }
       : {}),
+    // COLLOQUY_TEST_WORKERS=spread in the environment runs every test server with a media worker
+    // thread that serves subscribers from the first one on (alternately with the main thread), to
+    // run the media tests through the workers' path (media-workers/).
+    ...(process.env['COLLOQUY_TEST_WORKERS'] === 'spread' ? { COLLOQUY_WORKERS: '2', COLLOQUY_WORKERS_FROM: '0' } : {}),
     // COLLOQUY_TEST_UPLINK=remb|transport-cc in the environment runs every test server with that
     // uplink estimation (to compare them over the same tests).
     ...(process.env['COLLOQUY_TEST_UPLINK'] ? { COLLOQUY_UPLINK_ESTIMATION: process.env['COLLOQUY_TEST_UPLINK'] } : {}),

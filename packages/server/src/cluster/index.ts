@@ -17,7 +17,8 @@ import type { Metrics } from '../ops/metrics.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { SignalingServer } from '../signaling/signaling-server.js';
 import { NodeLiveness } from './liveness.js';
-import { MEDIA_PATH, MediaSpan } from './media-span.js';
+import { MediaSpan } from '../media-span/media-span.js';
+import { handleMediaHttp, httpMediaLink, MEDIA_PATH } from './media-link.js';
 import { NodeRegistry, type NodeInfo, type NodeLoad } from './node-registry.js';
 import { registerRestForwarding } from './rest-forward.js';
 import type { ClusterSettings } from './settings.js';
@@ -31,7 +32,7 @@ export interface ClusterParts {
   archives: ArchiveManager;
   load: LoadMonitor;
   metrics: Metrics;
-  /** The SFU: with it, a session's subscribers on other nodes are served there (media-span.ts). */
+  /** The SFU: with it, a session's subscribers on other nodes are served there (media-span/media-span.ts). */
   media?: MediaEngine | null;
   /** Cuts the sockets of a session re-placed on another node (SignalingServer.dropSession). */
   signaling?: Pick<SignalingServer, 'dropSession'>;
@@ -79,7 +80,7 @@ export class ClusterNode {
 
   /**
    * The node that serves the subscriptions of a client that entered the cluster at `entry` and
-   * came here over its signaling link (media-span.ts), or null (this node, or no SFU to pipe from).
+   * came here over its signaling link (media-span/media-span.ts), or null (this node, or no SFU to pipe from).
    */
   #mediaNodeFor(entry: string): string | null {
     if (!this.settings.spanSessions) return null;
@@ -101,7 +102,7 @@ export class ClusterNode {
   registerHttp(app: FastifyInstance, archives: ArchiveManager, logger: Logger): void {
     registerRestForwarding(app, { nodeId: this.settings.nodeId, secret: this.settings.secret, registry: this.registry, archives, logger });
     // Pipes and subscribers for sessions that span nodes: other nodes' requests.
-    app.post(MEDIA_PATH, async (request, reply) => (this.#span ? this.#span.handleHttp(request, reply) : reply.status(503).send({ code: 503, message: 'this node serves no media' })));
+    app.post(MEDIA_PATH, async (request, reply) => (this.#span ? handleMediaHttp(this.#span, this.settings.secret, this.#log, request, reply) : reply.status(503).send({ code: 503, message: 'this node serves no media' })));
   }
 
   /** Signaling upgrades go through the router (local home, or a proxy to the home). */
@@ -123,7 +124,7 @@ export class ClusterNode {
   async start(parts: ClusterParts): Promise<void> {
     this.#parts = parts;
     if (parts.media) {
-      const span = new MediaSpan({ nodeId: this.settings.nodeId, secret: this.settings.secret, registry: this.registry, sessions: parts.sessions, engine: parts.media, pipeIp: this.settings.pipeIp, statsIntervalMs: parts.qualitySampleMs ?? 5000, logger: this.#log });
+      const span = new MediaSpan({ nodeId: this.settings.nodeId, link: httpMediaLink({ nodeId: this.settings.nodeId, secret: this.settings.secret, registry: this.registry }), sessions: parts.sessions, engine: parts.media, pipeIp: this.settings.pipeIp, statsIntervalMs: parts.qualitySampleMs ?? 5000, logger: this.#log });
       this.#span = span;
       parts.sessions.remoteSubscriber = (subscription, nodeId) => span.remoteSubscriber(subscription, nodeId);
       this.#unsubscribe.push(() => (parts.sessions.remoteSubscriber = null));

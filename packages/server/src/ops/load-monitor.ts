@@ -1,6 +1,6 @@
 // How busy this server process is, measured once a second: event-loop lag (p99 of
 // perf_hooks.monitorEventLoopDelay over the window) and CPU (process.cpuUsage over the window, in
-// percent of one core: the media engine runs on this one thread). Above either configured limit for
+// percent of one core, the limit counted per media thread running). Above either configured limit for
 // SUSTAINED_WINDOWS windows in a row (a GC pause or one slow request is not saturation) the server
 // counts as saturated: new publishes and subscribes are refused and /readyz answers 503, so
 // the calls already running keep their quality (LiveKit's "node full") instead of all degrading.
@@ -30,6 +30,12 @@ export class LoadMonitor {
   /** Windows in a row over a limit, and why the last one was. */
   #overWindows = 0;
   #reason: string | null = null;
+  /**
+   * Media threads running (media-workers/): the CPU limit is per thread, so a process spread over
+   * two cores is not taken as saturated at one core's worth. The main thread's own saturation
+   * shows as event-loop lag.
+   */
+  threads: () => number = () => 1;
   /** Every lag sample (ms) taken, for the metrics histogram. */
   onSample: ((sample: LoadSample) => void) | null = null;
 
@@ -63,7 +69,8 @@ export class LoadMonitor {
   #overLimit({ eventLoopLagMs, cpuPercent }: LoadSample): string | null {
     const { maxEventLoopLagMs, maxCpuPercent } = this.limits;
     if (maxEventLoopLagMs > 0 && eventLoopLagMs > maxEventLoopLagMs) return `event-loop lag ${eventLoopLagMs} ms is over ${maxEventLoopLagMs} ms`;
-    if (maxCpuPercent > 0 && cpuPercent > maxCpuPercent) return `CPU ${cpuPercent} % is over ${maxCpuPercent} %`;
+    const cpuLimit = maxCpuPercent * Math.max(1, this.threads());
+    if (maxCpuPercent > 0 && cpuPercent > cpuLimit) return `CPU ${cpuPercent} % is over ${cpuLimit} %`;
     return null;
   }
 

@@ -9,6 +9,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { WebhookStats } from '../callbacks/webhook-sender.js';
 import type { ConsumerStats, MediaEngine, ProducerStats } from '@colloquy/sfu';
+import type { MediaWorkers } from '../media-workers/media-workers.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { SqlDatabase } from '../store/database.js';
 import type { LoadMonitor } from './load-monitor.js';
@@ -16,6 +17,8 @@ import type { LoadMonitor } from './load-monitor.js';
 export interface MetricsSources {
   sessions: SessionManager;
   media: MediaEngine;
+  /** Media worker threads: their peer connections and consumers (as last reported) count with the main thread's. */
+  workers?: Pick<MediaWorkers, 'workerConsumers' | 'workerTransports'>;
   db: SqlDatabase;
   load: LoadMonitor;
   callbacks: () => WebhookStats;
@@ -87,7 +90,7 @@ export class Metrics {
     });
     gauge('colloquy_media_routers', 'SFU routers (one per routed session with media)', [], (g) => g.set(sources.media.routers.length));
     gauge('colloquy_media_transports', 'SFU peer connections (publisher and subscriber transports)', [], (g) => {
-      g.set(sources.media.routers.reduce((n, r) => n + r.transportCount, 0));
+      g.set(sources.media.routers.reduce((n, r) => n + r.transportCount, 0) + (sources.workers?.workerTransports() ?? 0));
     });
     gauge('colloquy_archives', 'Archives by status (as stored)', ['status'], async (g) => {
       const rows = await sources.db.all<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM archives GROUP BY status');
@@ -162,6 +165,7 @@ export class Metrics {
       for (const t of stats.publishers) producers.push(...t.producers);
       for (const t of stats.subscribers) consumers.push(...t.consumers);
     }
+    if (this.#sources.workers) consumers.push(...this.#sources.workers.workerConsumers());
     return { producers, consumers };
   }
 

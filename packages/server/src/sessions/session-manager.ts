@@ -15,8 +15,8 @@ import type { Logger } from '../logger.js';
 import type { MediaEngine } from '@colloquy/sfu';
 import type { ArchiveMode, ArchiveResolution, MediaMode, Project, SessionRecord, Store } from '../store/index.js';
 import type { Connection } from './connection.js';
-import { Session, type ArchiveNotice, type PublishInit, type RemoteSubscriberFactory, type SessionEvents } from './session.js';
-import type { SubscribeOptions, SubscriberChanges } from './subscription.js';
+import { Session, type ArchiveNotice, type PublishInit, type SessionEvents } from './session.js';
+import type { RemoteSubscriberMedia, SubscribeOptions, SubscriberChanges } from './subscription.js';
 import type { Stream, StreamSummary } from './stream.js';
 import type { Subscription } from './subscription.js';
 import { TypedEmitter } from '../typed-emitter.js';
@@ -352,7 +352,7 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
         engine: this.#options.media ?? null,
         connectTimeoutMs: this.#options.mediaConnectTimeoutMs ?? 20_000,
         disconnectGraceMs: this.#options.mediaDisconnectGraceMs ?? 10_000,
-        remoteSubscriber: (subscription, nodeId) => this.remoteSubscriber?.(subscription, nodeId) ?? null,
+        remoteSubscriber: async (subscription, nodeId) => (nodeId === null ? null : (this.remoteSubscriber?.(subscription, nodeId) ?? null)) ?? (await this.mediaWorkers?.place(subscription)) ?? null,
       },
       this.#log,
     );
@@ -581,8 +581,11 @@ export class SessionManager extends TypedEmitter<SessionManagerEvents> {
    */
   activeArchiveNotices: (sessionId: string) => ArchiveNotice[] = () => [];
 
-  /** Cluster mode (cluster/media-span.ts): serves a subscription on the node its subscriber entered at. */
-  remoteSubscriber: RemoteSubscriberFactory | null = null;
+  /** Cluster mode (media-span/, cluster/): serves a subscription on the node its subscriber entered at. */
+  remoteSubscriber: ((subscription: Subscription, nodeId: string) => RemoteSubscriberMedia | null) | null = null;
+
+  /** Media worker threads (media-workers/): a busy node serves some subscribers on its other cores. */
+  mediaWorkers: { place(subscription: Subscription): Promise<RemoteSubscriberMedia | null> } | null = null;
 
   /** Whether live captions run for a session (captions/ sets this); a session starting live applies it. */
   captionsRunning: (sessionId: string) => boolean = () => false;

@@ -55,14 +55,15 @@ export interface SessionMediaOptions {
   /** How long a connected transport may stay `disconnected` before it ends (ms). */
   disconnectGraceMs: number;
   /**
-   * Cluster: the media of a subscription whose subscriber entered the cluster at another node,
-   * served by that node (cluster/media-span.ts); null: served here.
+   * Where a routed subscription's media is served when not by this thread's SFU (media-span/): a
+   * cluster node the subscriber entered at (`nodeId`), or a media worker thread of this node;
+   * null: served here.
    */
   remoteSubscriber?: RemoteSubscriberFactory;
 }
 
-/** Makes the remote media of a subscription served by `nodeId`, or null to serve it here. */
-export type RemoteSubscriberFactory = (subscription: Subscription, nodeId: string) => RemoteSubscriberMedia | null;
+/** Makes the remote media of a subscription (its subscriber entered the cluster at `nodeId`, null: here), or null to serve it here. */
+export type RemoteSubscriberFactory = (subscription: Subscription, nodeId: string | null) => RemoteSubscriberMedia | null | Promise<RemoteSubscriberMedia | null>;
 
 /** Streams one connection may publish at once (a camera and a screen share, with room to spare). */
 export const MAX_STREAMS_PER_CONNECTION = 8;
@@ -320,8 +321,13 @@ export class Session extends TypedEmitter<SessionEvents> {
       return { subscription };
     }
     try {
-      // Cluster: a subscriber that reached another node is served by that node's SFU (the stream is piped there once).
-      const remote = connection.mediaNode === null ? null : (this.#media.remoteSubscriber?.(subscription, connection.mediaNode) ?? null);
+      // Cluster: a subscriber that reached another node is served by that node's SFU; on a busy
+      // node, a media worker thread may serve it (either way the stream is piped there once).
+      const remote = (await this.#media.remoteSubscriber?.(subscription, connection.mediaNode)) ?? null;
+      if (subscription.closed) {
+        remote?.close();
+        throw new ColloquyError('not-allowed', 'The subscription ended while it was being set up', 1501);
+      }
       let sdp: string;
       if (remote) {
         subscription.attachRemote(remote);

@@ -1,4 +1,4 @@
-// A session that spans nodes (cluster/media-span.ts, media/pipe-transport.ts): redis-server and three
+// A session that spans nodes (media-span/media-span.ts, cluster/media-link.ts, media/pipe-transport.ts): redis-server and three
 // `colloquy serve` processes on loopback. The session's home is n1, where a werift client publishes
 // real VP8 + Opus. Two werift subscribers reach n2 and a Chromium page reaches n3: each is served by
 // the SFU of the node it reached, which gets the stream ONCE over an RTP pipe from n1 (one pipe to
@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import type { Server } from 'node:http';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MEDIA_PATH } from '../../src/cluster/media-span.js';
+import { MEDIA_PATH } from '../../src/cluster/media-link.js';
 import { nodeAuthHeaders } from '../../src/cluster/node-auth.js';
 import { decoding, logOf, servePage, until } from './cluster-page.js';
 

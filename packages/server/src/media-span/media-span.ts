@@ -1,11 +1,15 @@
-// Sessions that span nodes. A session's signaling and state live on its home node, but a subscriber
-// whose socket reached another node (the "edge", which proxies the socket to the home) has its
-// media served by that node's SFU: the home pipes each stream the edge's subscribers watch to the
-// edge ONCE (media/pipe-transport.ts: plain RTP over UDP, every layer), and the edge fans it out to
-// its own subscribers. So a 1→1000 webinar spreads its downlink over the nodes its viewers reached.
+// A routed session's subscribers served by another SFU than the session's own: the session's
+// home (the main thread of the node that holds it) pipes each stream such a subscriber watches to
+// the serving SFU ONCE (@colloquy/sfu's pipe-transport.ts: plain RTP over UDP, every layer), and
+// that SFU (the "edge") fans it out to its own subscribers. The edge is a peer of the home:
+//   - another node of the cluster, the node the subscriber's socket reached (cluster/media-link.ts
+//     carries these requests over HTTP between nodes): a 1→1000 webinar spreads its downlink over
+//     the nodes its viewers reached;
+//   - a media worker thread of this node (media-workers/: the requests cross a MessagePort): a
+//     1→300 stream uses every core of the machine.
 //
-// The home drives; the edge obeys. Every step is a request from one node to the other on
-// POST /v2/cluster/media (authenticated with the cluster secret, node-auth.ts):
+// The home drives; the edge obeys. Every step is a request from one peer to the other (`link.post`),
+// answered by the far end's `handle`:
 //
 //   home → edge  openPipe     the home's pipe address and the stream's producers → the edge's pipe address
 //                subscribe    a subscriber transport on the edge consuming the piped producers → its SDP offer
@@ -17,31 +21,34 @@
 //                subscriberStats  every Inspector sample period, its subscribers' consumer figures
 //                                 (the home's Inspector records them as it does its own consumers')
 //
-// One pipe per (stream, edge node): the home keeps the subscriptions each pipe serves and closes it
-// with the last one. A node that dies (its Redis key expired) takes its pipes with it: the home
-// ends the subscriptions that node served, an edge drops what it received from a dead home.
+// One pipe per (stream, edge): the home keeps the subscriptions each pipe serves and closes it with
+// the last one. An edge that dies (a node's Redis key expired, a worker thread exited) takes its
+// pipes with it (nodesAlive): the home ends the subscriptions it served, an edge drops what it
+// received from a dead home.
 
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ColloquyError, domainError, invalid } from '../errors.js';
+import { ColloquyError, invalid } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { IceCandidateInit, MediaEngine, PipeAddress, PipeProducerParams, PipeTransport, Router, SubscriberTransport, VideoCodecName } from '@colloquy/sfu';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { RemoteConsumerSample, RemoteSubscriberMedia, Subscription } from '../sessions/subscription.js';
 import { TransportWatch } from '../sessions/transport-watch.js';
-import { nodeAuthHeaders, nodeForwardedClient } from './node-auth.js';
-import type { NodeRegistry } from './node-registry.js';
 
-export const MEDIA_PATH = '/v2/cluster/media';
-const REQUEST_TIMEOUT_MS = 10_000;
 /** As a local subscriber transport (SessionManager's defaults). */
 const CONNECT_TIMEOUT_MS = 20_000;
 const DISCONNECT_GRACE_MS = 10_000;
 
+/** How a span reaches its peers: one request to a peer, answered by that peer's MediaSpan.handle. */
+export interface MediaSpanLink {
+  /** Rejects with a ColloquyError (kind 'unavailable' when the peer cannot be reached). */
+  post(peer: string, body: Record<string, unknown>): Promise<unknown>;
+}
+
 export interface MediaSpanOptions {
+  /** This end's name, as its peers know it (a node id, or a media worker's name). */
   nodeId: string;
-  secret: string;
-  registry: NodeRegistry;
-  sessions: SessionManager;
+  link: MediaSpanLink;
+  /** The sessions this end is home to (null: an edge only, as a media worker thread is). */
+  sessions: SessionManager | null;
   engine: MediaEngine;
   /** The address this node's pipes bind (and other nodes send to). */
   pipeIp: string;
@@ -164,7 +171,7 @@ export class MediaSpan {
 
   async #openPipe(pipe: HomePipe, subscription: Subscription): Promise<void> {
     const stream = subscription.stream;
-    const router = this.#o.sessions.live(pipe.sessionId)?.router;
+    const router = this.#o.sessions?.live(pipe.sessionId)?.router;
     if (!router || router.closed || stream.closed) throw new ColloquyError('not-found', 'The stream has ended', 1501);
     const transport = await router.createPipeTransport({ listenIp: this.#o.pipeIp });
     pipe.transport = transport;
@@ -225,49 +232,20 @@ export class MediaSpan {
     this.#log.info({ sessionId: pipe.sessionId, streamId: pipe.streamId, node: pipe.nodeId }, 'pipe closed');
   }
 
-  // ---- requests between nodes ----
+  // ---- requests between peers ----
 
-  /** @internal Sends one request to another node's MEDIA_PATH; rejects with a ColloquyError. */
-  async post(nodeId: string, body: Record<string, unknown>): Promise<unknown> {
+  /** @internal Sends one request to a peer; rejects with a ColloquyError. */
+  post(nodeId: string, body: Record<string, unknown>): Promise<unknown> {
     return this.#post(nodeId, body);
   }
 
-  async #post(nodeId: string, body: Record<string, unknown>): Promise<unknown> {
-    const node = await this.#o.registry.node(nodeId).catch(() => null);
-    if (!node) throw new ColloquyError('unavailable', `node ${nodeId} is not in the cluster`, 1501);
-    const headers = nodeAuthHeaders(this.#o.secret, { purpose: 'media', method: 'POST', url: MEDIA_PATH, clientAddress: this.#o.nodeId });
-    headers['content-type'] = 'application/json';
-    let answer: Response;
-    try {
-      answer = await fetch(node.internalUrl + MEDIA_PATH, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    } catch (err) {
-      throw new ColloquyError('unavailable', `node ${nodeId} did not answer (${(err as Error).message})`, 1501);
-    }
-    const text = await answer.text();
-    let json: Record<string, unknown> = {};
-    try {
-      if (text) json = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      json = { message: text.slice(0, 200) };
-    }
-    if (!answer.ok) throw new ColloquyError(answer.status === 404 ? 'not-found' : answer.status === 400 ? 'invalid' : 'unavailable', `node ${nodeId}: ${String(json['message'] ?? answer.status)}`, 1501);
-    return json;
+  #post(nodeId: string, body: Record<string, unknown>): Promise<unknown> {
+    return this.#o.link.post(nodeId, body);
   }
 
-  /** POST MEDIA_PATH: a request of another node (node-auth proof required: 403 without). */
-  async handleHttp(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const from = nodeForwardedClient(this.#o.secret, 'media', request.raw);
-    if (!from) return reply.status(403).send({ code: 403, message: 'node-to-node only' });
-    const body = request.body;
-    if (typeof body !== 'object' || body === null || typeof (body as { op?: unknown }).op !== 'string') return reply.status(400).send({ code: 400, message: 'op missing' });
-    try {
-      return await this.#handle(from.clientAddress, body as Record<string, unknown>);
-    } catch (err) {
-      const e = domainError(err);
-      const status = e?.kind === 'invalid' ? 400 : e?.kind === 'not-found' ? 404 : e?.kind === 'conflict' ? 409 : 503;
-      if (status === 503) this.#log.warn({ err: (err as Error).message, op: (body as { op: string }).op, from: from.clientAddress }, 'media request failed');
-      return reply.status(status).send({ code: status, message: (err as Error).message });
-    }
+  /** A peer's request (`from`: its name, as authenticated by the link); the answer, or a ColloquyError. */
+  handle(from: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.#handle(from, body);
   }
 
   async #handle(from: string, b: Record<string, unknown>): Promise<Record<string, unknown>> {
