@@ -1,5 +1,6 @@
 // Media settings from the environment, and the server owning the engine's lifetime.
 
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { opusCodec } from '@colloquy/sfu';
@@ -18,6 +19,14 @@ describe('media configuration', () => {
   it('COLLOQUY_RTC_PORT selects one UDP port for every peer connection', () => {
     expect(loadConfig({ COLLOQUY_RTC_PORT: '7882' }).rtcPort).toBe(7882);
     expect(loadConfig({ COLLOQUY_RTC_PORT: '0' }).rtcPort).toBe(0);
+  });
+
+  it('COLLOQUY_WORKERS: media threads, the cores by default; COLLOQUY_WORKERS_FROM: peer connections on the main thread before subscribers spread, 16 by default', () => {
+    expect(loadConfig({})).toMatchObject({ mediaThreads: availableParallelism(), mediaWorkersFrom: 16 });
+    expect(loadConfig({ COLLOQUY_WORKERS: '1', COLLOQUY_WORKERS_FROM: '0' })).toMatchObject({ mediaThreads: 1, mediaWorkersFrom: 0 });
+    expect(() => loadConfig({ COLLOQUY_WORKERS: '0' })).toThrow(/COLLOQUY_WORKERS/);
+    expect(() => loadConfig({ COLLOQUY_WORKERS: 'all' })).toThrow(/COLLOQUY_WORKERS/);
+    expect(() => loadConfig({ COLLOQUY_WORKERS_FROM: '-1' })).toThrow(/COLLOQUY_WORKERS_FROM/);
   });
 
   it('COLLOQUY_UPLINK_ESTIMATION: remb by default, transport-cc on request, anything else refused', () => {
@@ -65,6 +74,16 @@ describe('media configuration', () => {
   ])('refuses %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('with two media threads the main thread\'s engine takes the first half of the port range (the worker, started when needed, the second)', async () => {
+    const t = await startTestServer({ COLLOQUY_WORKERS: '2', COLLOQUY_RTC_MIN_PORT: '44000', COLLOQUY_RTC_MAX_PORT: '45999' });
+    try {
+      expect(t.server.media.ice.portRange).toEqual([44000, 44999]);
+      expect(t.server.mediaWorkers.stats()).toMatchObject({ threads: 2, spreadFrom: 16, workers: [{ name: 'worker-1', up: false }] });
+    } finally {
+      await t.close();
+    }
   });
 
   it('the running server has a media engine configured from it, closed with the server', async () => {
