@@ -19,6 +19,7 @@ import { renderReport } from './report/report.js';
 import { profileSfu, type ProfileResult } from './sfu/profile.js';
 import { runMediaJoinLeave } from './sfu/join-leave.js';
 import { runSfuSuite, type SfuPlan, type SfuSuiteResult } from './sfu/sfu-suite.js';
+import type { ClipSpec } from './load/clip.js';
 import type { TargetName } from './sfu/targets.js';
 import { findJanus } from './servers/janus-process.js';
 import { runJoinLeave, runScale, type JoinLeaveResult, type ScaleResult } from './signaling/signaling-suite.js';
@@ -42,6 +43,8 @@ export interface BenchResults {
 
 const SD = { width: 640, height: 360, bitrate: 500_000, fps: 30, seconds: 10 };
 const HD = { width: 1280, height: 720, bitrate: 1_500_000, fps: 30, seconds: 10 };
+/** The clips --bitrates may name (the 1 Mbps one is issue 14's 1→300 point). */
+const CLIPS: Record<string, ClipSpec> = { '500k': SD, '1M': { width: 960, height: 540, bitrate: 1_000_000, fps: 30, seconds: 10 }, '1.5M': HD };
 
 function plans(quick: boolean): {
   sfu: SfuPlan;
@@ -123,8 +126,15 @@ async function inside(args: {
   signalingV2: boolean;
   signalingProfile: boolean;
   rtcOnePort: boolean;
+  threads: boolean;
+  fanout?: number[] | undefined;
+  mesh?: number[] | undefined;
+  bitrates?: string[] | undefined;
 }): Promise<void> {
   const plan = plans(args.quick);
+  if (args.fanout) plan.sfu.fanout = args.fanout;
+  if (args.mesh) plan.sfu.mesh = args.mesh;
+  if (args.bitrates) plan.sfu.bitrates = args.bitrates.map((name) => ({ name, clip: CLIPS[name]! }));
   const started = performance.now();
   const results: BenchResults = {
     kind: args.quick ? 'quick' : 'full',
@@ -141,6 +151,7 @@ async function inside(args: {
   };
   const targets: TargetName[] = ['colloquy'];
   if (args.rtcOnePort) targets.push('colloquy-one-port');
+  if (args.threads) targets.push('colloquy-1-thread');
   if (args.janus) targets.push('janus');
   else results.notes.push('Janus was not run (no network namespace, not installed, or --no-janus).');
   results.notes.push('Participants join as an app makes them: session by the REST API, a token each, one signaling WebSocket (Colloquy) or Janus session each.');
@@ -231,6 +242,12 @@ async function main(): Promise<void> {
       'signaling-profile': { type: 'boolean' },
       /** Also run Colloquy with one UDP port for every peer connection, to compare with the default range mode. */
       'rtc-one-port': { type: 'boolean' },
+      /** Also run Colloquy with one media thread (COLLOQUY_WORKERS=1), to compare with a thread per core. */
+      threads: { type: 'boolean' },
+      /** SFU points instead of the plan's (comma-separated): fan-out sizes, mesh sizes, bitrates (500k, 1M, 1.5M). */
+      fanout: { type: 'string' },
+      mesh: { type: 'string' },
+      bitrates: { type: 'string' },
     },
   });
   const sizes = (v: string | undefined): number[] | undefined => (v === undefined ? undefined : v.split(',').filter(Boolean).map(Number));
@@ -241,6 +258,7 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   const only = new Set((values.only ?? 'sfu,signaling,leak').split(',').map((s) => s.trim()));
   const kind = quick ? 'quick' : 'full';
+  for (const b of values.bitrates?.split(',').filter(Boolean) ?? []) if (!CLIPS[b]) throw new Error(`--bitrates: ${b} is not one of ${Object.keys(CLIPS).join(', ')}`);
   if (values['report-only']) {
     await renderReport(out, kind);
     return;
@@ -258,6 +276,10 @@ async function main(): Promise<void> {
       signalingV2: !values['signaling-v1'],
       signalingProfile: values['signaling-profile'] === true,
       rtcOnePort: values['rtc-one-port'] === true,
+      threads: values.threads === true,
+      fanout: sizes(values.fanout),
+      mesh: sizes(values.mesh),
+      bitrates: values.bitrates?.split(',').filter(Boolean),
     });
     return;
   }

@@ -124,6 +124,25 @@ export function markdown(results: BenchResults, plotFile: string | null): string
       }
       L.push('');
     }
+    const oneThread = sfu.points.filter((p) => p.target === 'colloquy-1-thread');
+    if (oneThread.length) {
+      L.push(
+        'Media threads (`--threads`): Colloquy with a media thread per core (the default: subscribers past 16 peer connections on the main thread go to the least loaded thread) vs one thread (`COLLOQUY_WORKERS=1`), same run. ' +
+          'Forwarded is what the subscribers received; the point of a thread\'s limit is where loss starts.',
+        '',
+      );
+      L.push('| scenario | bitrate | forwarded pkt/s, threads / one | **threads/one** | server CPU % threads / one | µs/pkt threads / one | loss % threads / one | failed subscriptions threads / one |');
+      L.push('|---|---|---|---|---|---|---|---|');
+      for (const o of oneThread) {
+        const r = sfu.points.find((p) => p.target === 'colloquy' && p.scenario === o.scenario && p.n === o.n && p.bitrate === o.bitrate);
+        const name = o.scenario === 'fanout' ? `1→${o.n}` : `${o.n}↔${o.n}`;
+        L.push(
+          `| ${name} | ${o.bitrate} | ${fmt(r?.forwardedPacketsPerSecond)} / ${fmt(o.forwardedPacketsPerSecond)} | **${ratio(r?.forwardedPacketsPerSecond, o.forwardedPacketsPerSecond)}** | ` +
+            `${fmt((r?.serverCores ?? NaN) * 100)} / ${fmt(o.serverCores * 100)} | ${fmt(r?.cpuUsPerPacket, 1)} / ${fmt(o.cpuUsPerPacket, 1)} | ${fmt(r?.lossPercent, 2)} / ${fmt(o.lossPercent, 2)} | ${r?.failedSubscriptions ?? '–'} / ${o.failedSubscriptions} |`,
+        );
+      }
+      L.push('');
+    }
     if (plotFile) L.push(`![server CPU per forwarded packet vs subscribers](${plotFile})`, '');
     const bitrates = [...new Set(sfu.points.map((p) => p.bitrate))];
     const rows: string[] = [];

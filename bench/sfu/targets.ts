@@ -2,12 +2,17 @@
 // its own process, with the bench control endpoint) and Janus VideoRoom (Debian's janus, configured
 // by files the benchmark writes).
 
+import { availableParallelism } from 'node:os';
 import type { TargetSpec } from '../load/targets/target.js';
 import { startColloquy } from '../servers/colloquy-process.js';
 import { startJanus } from '../servers/janus-process.js';
 
-/** `colloquy`: a UDP port per peer connection (the default); `colloquy-one-port`: one UDP port for every peer connection. */
-export type TargetName = 'colloquy' | 'colloquy-one-port' | 'janus';
+/**
+ * `colloquy`: a UDP port per peer connection and a media thread per core (the defaults);
+ * `colloquy-one-port`: one UDP port for every peer connection; `colloquy-1-thread`: every
+ * subscriber on the main thread (COLLOQUY_WORKERS=1), to measure what the worker threads add.
+ */
+export type TargetName = 'colloquy' | 'colloquy-one-port' | 'colloquy-1-thread' | 'janus';
 
 export interface RunningTarget {
   name: TargetName;
@@ -31,12 +36,13 @@ export async function startTarget(name: TargetName, network: { address: string; 
       stop: () => janus.stop(),
     };
   }
-  const server = await startColloquy({ mediaIp: network.address, rtc: name === 'colloquy-one-port' ? 'one-port' : 'range' });
+  const threads = name === 'colloquy-1-thread' ? 1 : availableParallelism();
+  const server = await startColloquy({ mediaIp: network.address, rtc: name === 'colloquy-one-port' ? 'one-port' : 'range', env: { COLLOQUY_WORKERS: String(threads) } });
   return {
     name,
     spec: { kind: 'colloquy', url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret },
     pid: server.pid,
-    description: `the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts), publish/subscribe over its signaling WebSocket; ${name === 'colloquy-one-port' ? 'one UDP port for every peer connection' : 'a UDP port per peer connection'}`,
+    description: `the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts), publish/subscribe over its signaling WebSocket; ${name === 'colloquy-one-port' ? 'one UDP port for every peer connection' : 'a UDP port per peer connection'}; ${threads === 1 ? 'one media thread' : `${threads} media threads (subscribers past 16 peer connections on the main thread spread to worker threads)`}`,
     control: { post: (path, body) => server.controlPost(path, body) },
     stop: () => server.stop(),
   };

@@ -61,7 +61,7 @@ export interface SubscriberChanges {
  * Cluster (a session spanning nodes): the subscription's media is served by another node's SFU
  * (the node the subscriber's socket entered the cluster at), which receives the stream once over a
  * pipe. The home keeps the subscription; this object carries its negotiation and changes there
- * (cluster/media-span.ts).
+ * (media-span/media-span.ts).
  */
 /**
  * One consumer of a subscription served by another node, as that node last reported it (cluster:
