@@ -166,3 +166,29 @@ describe('media threads: a server with a worker thread', () => {
     await until(() => (t.server.mediaWorkers.stats().pipes === 0 && t.server.mediaWorkers.stats().remoteSubscriptions === 0) || undefined, 'the pipe closed with the stream', 15_000);
   }, 180_000);
 });
+
+describe('media threads: one UDP port', () => {
+  it('a worker thread has its own one port (the system picks it here), and its subscriber gets media through it', async () => {
+    const t = await startTestServer({ COLLOQUY_RTC_PORT: '0', COLLOQUY_WORKERS: '2', COLLOQUY_WORKERS_FROM: '0' });
+    const clients: ProtocolClient[] = [];
+    try {
+      const ot = new OpenTok(t.apiKey, t.apiSecret, t.url);
+      const sessionId = await new Promise<string>((resolve, reject) => ot.createSession({ mediaMode: 'routed' }, (err, s) => (err ? reject(err) : resolve(s!.sessionId))));
+      const join = async (): Promise<ProtocolClient> => {
+        const client = await ProtocolClient.join(t.url, sessionId, ot.generateToken(sessionId, { role: 'publisher' }));
+        clients.push(client);
+        return client;
+      };
+      const { streamId } = await (await join()).publish({ media: makeTestMedia({ seconds: 4, gop: 60, bitrate: '300k' }), name: 'cam' });
+      const { subscriberId, peer } = await (await join()).subscribe(streamId);
+      expect(t.server.sessions.live(sessionId)!.subscriptions.get(subscriberId)!.remote?.nodeId).toBe('worker-1');
+      const worker = t.server.mediaWorkers.stats().workers[0]!;
+      expect(worker.udpPort).toBeGreaterThan(0);
+      expect(worker.udpPort).not.toBe(t.server.media.udpMux!.port);
+      await until(() => (peer.of('video').some((p) => p.keyFrameStart) && peer.of('video').length > 60) || undefined, 'VP8 through the worker\'s port', 30_000);
+    } finally {
+      await Promise.all(clients.map((c) => c.close().catch(() => {})));
+      await t.close();
+    }
+  }, 120_000);
+});

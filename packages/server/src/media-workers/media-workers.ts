@@ -100,7 +100,12 @@ interface WorkerThread {
   transports: number;
   consumers: ConsumerStats[];
   udpPort: number | null;
+  /** A thread that exited is started again from this time on (ms since epoch). */
+  startAfter: number;
 }
+
+/** How long after a worker thread exits before it is started again (a thread that cannot bind its port must not be respawned per subscriber). */
+const RESTART_DELAY_MS = 5000;
 
 export interface MediaWorkersStats {
   threads: number;
@@ -153,8 +158,8 @@ export class MediaWorkers {
     return 1 + this.#threads.filter((t) => t.up).length;
   }
 
-  #blank(index: number): WorkerThread {
-    return { name: `worker-${index}`, index, worker: null, link: null, ready: Promise.resolve(false), up: false, subscribers: 0, transports: 0, consumers: [], udpPort: null };
+  #blank(index: number, startAfter = 0): WorkerThread {
+    return { name: `worker-${index}`, index, worker: null, link: null, ready: Promise.resolve(false), up: false, subscribers: 0, transports: 0, consumers: [], udpPort: null, startAfter };
   }
 
   /** The main thread's load: its SFU's peer connections (publishers and subscribers). */
@@ -169,7 +174,7 @@ export class MediaWorkers {
   async place(subscription: Subscription): Promise<RemoteSubscriberMedia | null> {
     if (this.#closed || this.#threads.length === 0) return null;
     const mainLoad = this.#mainLoad();
-    if (mainLoad * 2 >= this.#o.spreadFrom) for (const t of this.#threads) if (t.worker === null) this.#start(t);
+    if (mainLoad * 2 >= this.#o.spreadFrom) for (const t of this.#threads) if (t.worker === null && Date.now() >= t.startAfter) this.#start(t);
     const choice = chooseThread(mainLoad, this.#threads.map((t) => (t.up ? t.subscribers : null)), this.#o.spreadFrom);
     // Spreading from the first subscriber (COLLOQUY_WORKERS_FROM=0) waits for a worker that is starting.
     if (choice === 0 && this.#o.spreadFrom === 0 && mainLoad > 0) {
@@ -234,7 +239,8 @@ export class MediaWorkers {
       link.close('the thread exited');
       settle(false);
       const i = this.#threads.indexOf(thread);
-      if (i >= 0) this.#threads[i] = this.#blank(thread.index);
+      // One that was up is replaced at once (a crash); one that never came up waits (its port may be taken).
+      if (i >= 0) this.#threads[i] = this.#blank(thread.index, thread.up ? 0 : Date.now() + RESTART_DELAY_MS);
       if (!this.#closed) this.#log.warn({ worker: thread.name, code, subscribers: thread.subscribers }, 'media worker thread exited: its subscribers are disconnected');
       // Its subscriptions end as a network drop; its pipes close.
       this.#span.nodesAlive(this.#liveNames());
