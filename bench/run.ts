@@ -135,6 +135,8 @@ async function inside(args: {
   if (args.fanout) plan.sfu.fanout = args.fanout;
   if (args.mesh) plan.sfu.mesh = args.mesh;
   if (args.bitrates) plan.sfu.bitrates = args.bitrates.map((name) => ({ name, clip: CLIPS[name]! }));
+  // The profile runs on a clip the load generator has (the first chosen when 500k is not).
+  if (!plan.sfu.bitrates.some((b) => b.name === plan.profile.bitrate)) plan.profile.bitrate = plan.sfu.bitrates[0]!.name;
   const started = performance.now();
   const results: BenchResults = {
     kind: args.quick ? 'quick' : 'full',

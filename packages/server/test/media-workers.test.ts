@@ -11,7 +11,7 @@ import { until } from '@colloquy/testing/wait';
 import { MessageChannel } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ColloquyError } from '../src/errors.js';
-import { chooseThread, MIN_PORTS_PER_THREAD, splitPorts } from '../src/media-workers/media-workers.js';
+import { chooseThread, MAIN_THREAD_WEIGHT, MIN_PORTS_PER_THREAD, splitPorts } from '../src/media-workers/media-workers.js';
 import { ThreadLink } from '../src/media-workers/thread-link.js';
 import OpenTok from 'opentok';
 import { startTestServer, type TestServer } from './helpers.js';
@@ -39,14 +39,22 @@ describe('media threads: the units', () => {
     expect(splitPorts({ portRange: [40000, 49999], port: 65535, tcpPort: null }, 2)).toBeNull();
   });
 
-  it('keeps subscribers on the main thread below the threshold, then picks the least loaded thread (main on a tie, never a worker that is not up)', () => {
+  it('keeps subscribers on the main thread below the threshold, then picks the least loaded thread (the main thread\'s load weighted, main on a tie, never a worker that is not up)', () => {
+    expect(MAIN_THREAD_WEIGHT).toBe(2);
     expect(chooseThread(3, [0], 16)).toBe(0);
     expect(chooseThread(16, [0], 16)).toBe(1);
-    expect(chooseThread(16, [16], 16)).toBe(0);
+    expect(chooseThread(16, [31], 16)).toBe(1);
+    expect(chooseThread(16, [32], 16)).toBe(0);
     expect(chooseThread(20, [12, 9, 30], 16)).toBe(2);
     expect(chooseThread(20, [null, null], 16)).toBe(0);
     expect(chooseThread(1, [0], 0)).toBe(1);
-    expect(chooseThread(1, [1], 0)).toBe(0);
+    expect(chooseThread(1, [2], 0)).toBe(0);
+    // At 1→300 on two threads: main ends with about a third.
+    let main = 1;
+    const worker = [0];
+    for (let i = 0; i < 300; i++) chooseThread(main, worker, 16) === 0 ? main++ : worker[0]!++;
+    expect(main - 1).toBeGreaterThanOrEqual(95);
+    expect(main - 1).toBeLessThanOrEqual(105);
   });
 
   it('carries requests both ways with their answers and error kinds; a closed end fails what is pending and what follows', async () => {
@@ -118,13 +126,14 @@ describe('media threads: a server with a worker thread', () => {
     const { streamId, publisher } = await publisherClient.publish({ media: makeTestMedia({ seconds: 4, gop: 60, bitrate: '500k' }), name: 'webinar' });
     const plisBefore = publisher.pliReceived;
 
-    // Three subscribers: the worker (started for the first), then the main thread (a tie), then the worker again.
+    // Three subscribers: the worker (started for the first), the worker again (the main thread's
+    // publisher weighs two), then the main thread (a tie: 2 × 1 against 2).
     const viewers = [await join('a'), await join('b'), await join('c')];
     const subs = [];
     for (const viewer of viewers) subs.push(await viewer.subscribe(streamId));
     const session = t.server.sessions.live(sessionId)!;
     const servedBy = subs.map((s) => session.subscriptions.get(s.subscriberId)!.remote?.nodeId ?? 'main');
-    expect(servedBy).toEqual(['worker-1', 'main', 'worker-1']);
+    expect(servedBy).toEqual(['worker-1', 'worker-1', 'main']);
     for (const { peer } of subs) {
       await until(() => (peer.of('video').some((p) => p.keyFrameStart) && peer.of('video').length > 100 && peer.of('audio').length > 50) || undefined, 'VP8 and Opus at every subscriber', 30_000);
     }
@@ -146,20 +155,20 @@ describe('media threads: a server with a worker thread', () => {
     await viewers[0]!.request({ type: 'unsubscribe', subscriberId: subs[0]!.subscriberId });
     await until(() => (t.server.mediaWorkers.stats().workers[0]!.subscribers === 1 && t.server.mediaWorkers.stats().workers[0]!.transports === 1) || undefined, 'one subscriber left on the worker', 15_000);
     expect(t.server.mediaWorkers.stats().pipes).toBe(1);
-    const before = subs[2]!.peer.of('video').length;
-    await until(() => subs[2]!.peer.of('video').length > before + 30 || undefined, 'media still flowing to the other worker subscriber', 15_000);
+    const before = subs[1]!.peer.of('video').length;
+    await until(() => subs[1]!.peer.of('video').length > before + 30 || undefined, 'media still flowing to the other worker subscriber', 15_000);
 
     // The worker dies: its subscriber's subscription ends as a network drop (the client is told),
     // the pipe goes, and the next subscriber is served by a fresh worker thread.
     await t.server.mediaWorkers.terminate('worker-1');
-    await viewers[2]!.waitFor((m) => m.type === 'subscriberDestroyed' && m['subscriberId'] === subs[2]!.subscriberId, 15_000);
+    await viewers[1]!.waitFor((m) => m.type === 'subscriberDestroyed' && m['subscriberId'] === subs[1]!.subscriberId, 15_000);
     await until(() => (t.server.mediaWorkers.stats().pipes === 0 && t.server.mediaWorkers.stats().remoteSubscriptions === 0) || undefined, 'the dead worker\'s pipe and subscription gone', 15_000);
-    const again = await viewers[2]!.subscribe(streamId);
+    const again = await viewers[1]!.subscribe(streamId);
     expect(session.subscriptions.get(again.subscriberId)!.remote?.nodeId).toBe('worker-1');
     await until(() => (again.peer.of('video').some((p) => p.keyFrameStart) && again.peer.of('video').length > 60) || undefined, 'VP8 from the fresh worker', 30_000);
     // The main thread's subscriber never noticed.
-    const mainBefore = subs[1]!.peer.of('video').length;
-    await until(() => subs[1]!.peer.of('video').length > mainBefore + 30 || undefined, 'media still flowing on the main thread', 15_000);
+    const mainBefore = subs[2]!.peer.of('video').length;
+    await until(() => subs[2]!.peer.of('video').length > mainBefore + 30 || undefined, 'media still flowing on the main thread', 15_000);
 
     // The publisher leaves: the stream ends, and with it the pipe to the worker.
     await publisherClient.close();

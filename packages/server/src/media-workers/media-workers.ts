@@ -72,11 +72,18 @@ export function splitPorts(
   }));
 }
 
-/** The thread a new subscriber goes to: 0 (main) below the threshold, else the least loaded (main on a tie). */
+/**
+ * How much more each of the main thread's peer connections weighs than a worker's subscriber: the
+ * main thread also carries signaling for everyone, the publishers' receive path and the pipes to
+ * the workers (at 1→300 on two threads it keeps about 100 subscribers and the worker 200).
+ */
+export const MAIN_THREAD_WEIGHT = 2;
+
+/** The thread a new subscriber goes to: 0 (main) below the threshold, else the least loaded, the main thread's load weighted (main on a tie). */
 export function chooseThread(mainLoad: number, workerLoads: ReadonlyArray<number | null>, spreadFrom: number): number {
   if (mainLoad < spreadFrom) return 0;
   let best = 0;
-  let bestLoad = mainLoad;
+  let bestLoad = mainLoad * MAIN_THREAD_WEIGHT;
   workerLoads.forEach((load, i) => {
     if (load !== null && load < bestLoad) {
       best = i + 1;
