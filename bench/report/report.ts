@@ -127,7 +127,7 @@ export function markdown(results: BenchResults, plotFile: string | null): string
     const oneThread = sfu.points.filter((p) => p.target === 'colloquy-1-thread');
     if (oneThread.length) {
       L.push(
-        'Media threads (`--threads`): Colloquy with a media thread per core (the default: subscribers past 16 peer connections on the main thread go to the least loaded thread) vs one thread (`COLLOQUY_WORKERS=1`), same run. ' +
+        'Media threads (`--threads`): Colloquy with a media thread per core (the default: subscribers past 64 peer connections on the main thread go to the least loaded thread) vs one thread (`COLLOQUY_WORKERS=1`), same run. ' +
           'Forwarded is what the subscribers received; the point of a thread\'s limit is where loss starts.',
         '',
       );

@@ -42,7 +42,7 @@ export async function startTarget(name: TargetName, network: { address: string; 
     name,
     spec: { kind: 'colloquy', url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret },
     pid: server.pid,
-    description: `the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts), publish/subscribe over its signaling WebSocket; ${name === 'colloquy-one-port' ? 'one UDP port for every peer connection' : 'a UDP port per peer connection'}; ${threads === 1 ? 'one media thread' : `${threads} media threads (subscribers past 16 peer connections on the main thread spread to worker threads)`}`,
+    description: `the Colloquy server in one Node.js process (bench/servers/colloquy-bench-server.ts), publish/subscribe over its signaling WebSocket; ${name === 'colloquy-one-port' ? 'one UDP port for every peer connection' : 'a UDP port per peer connection'}; ${threads === 1 ? 'one media thread' : `${threads} media threads (subscribers past 64 peer connections on the main thread spread to worker threads)`}`,
     control: { post: (path, body) => server.controlPost(path, body) },
     stop: () => server.stop(),
   };

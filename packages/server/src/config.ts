@@ -98,7 +98,7 @@ export interface Config {
    * loaded thread (media-workers/). 1: everything on the main thread.
    */
   mediaThreads: number;
-  /** Peer connections the main thread carries before subscribers spread to worker threads (`COLLOQUY_WORKERS_FROM`, default 16). */
+  /** Peer connections the main thread carries before subscribers spread to worker threads (`COLLOQUY_WORKERS_FROM`, default 64). */
   mediaWorkersFrom: number;
   /**
    * How publishers find their uplink (`COLLOQUY_UPLINK_ESTIMATION`): `remb` (the default: the cap,
@@ -388,7 +388,7 @@ export function loadConfig(env: Env = process.env): Config {
     rtcTcp: rtcTcp === 'on' || rtcTcpPort !== null,
     rtcTcpPort,
     mediaThreads: intVar(env, 'COLLOQUY_WORKERS', availableParallelism(), 1, 64),
-    mediaWorkersFrom: intVar(env, 'COLLOQUY_WORKERS_FROM', 16, 0, 100_000),
+    mediaWorkersFrom: intVar(env, 'COLLOQUY_WORKERS_FROM', 64, 0, 100_000),
     uplinkEstimation: uplinkEstimationVar(strVar(env, 'COLLOQUY_UPLINK_ESTIMATION')),
     sip: {
       port: intVar(env, 'COLLOQUY_SIP_PORT', 5060, 1, 65535),

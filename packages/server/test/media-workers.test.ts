@@ -49,10 +49,10 @@ describe('media threads: the units', () => {
     expect(chooseThread(20, [null, null], 16)).toBe(0);
     expect(chooseThread(1, [0], 0)).toBe(1);
     expect(chooseThread(1, [2], 0)).toBe(0);
-    // At 1→300 on two threads: main ends with about a third.
+    // At 1→300 on two threads with the default threshold (64): main ends with about a third.
     let main = 1;
     const worker = [0];
-    for (let i = 0; i < 300; i++) chooseThread(main, worker, 16) === 0 ? main++ : worker[0]!++;
+    for (let i = 0; i < 300; i++) chooseThread(main, worker, 64) === 0 ? main++ : worker[0]!++;
     expect(main - 1).toBeGreaterThanOrEqual(95);
     expect(main - 1).toBeLessThanOrEqual(105);
   });

@@ -2,7 +2,8 @@
 // SFU's cost is mostly per forwarded packet (SRTP and a UDP send per subscriber): one thread tops
 // out at a few tens of thousands of packets a second. So the main thread keeps every session's
 // publishers, signaling and control, and serves subscribers itself while it is lightly loaded;
-// past COLLOQUY_WORKERS_FROM peer connections, each new subscriber goes to the least loaded media
+// past COLLOQUY_WORKERS_FROM peer connections (default 64: an 8↔8 call stays on one thread, where a
+// packet costs least), each new subscriber goes to the least loaded media
 // thread, the main one included. A subscriber on a worker thread is an edge of a media span
 // (media-span/media-span.ts): the main thread pipes the stream to that worker once over loopback
 // UDP, and the worker's own SFU, with its own sockets, fans it out. So one 1→300 stream uses both

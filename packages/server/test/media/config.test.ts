@@ -21,8 +21,8 @@ describe('media configuration', () => {
     expect(loadConfig({ COLLOQUY_RTC_PORT: '0' }).rtcPort).toBe(0);
   });
 
-  it('COLLOQUY_WORKERS: media threads, the cores by default; COLLOQUY_WORKERS_FROM: peer connections on the main thread before subscribers spread, 16 by default', () => {
-    expect(loadConfig({})).toMatchObject({ mediaThreads: availableParallelism(), mediaWorkersFrom: 16 });
+  it('COLLOQUY_WORKERS: media threads, the cores by default; COLLOQUY_WORKERS_FROM: peer connections on the main thread before subscribers spread, 64 by default', () => {
+    expect(loadConfig({})).toMatchObject({ mediaThreads: availableParallelism(), mediaWorkersFrom: 64 });
     expect(loadConfig({ COLLOQUY_WORKERS: '1', COLLOQUY_WORKERS_FROM: '0' })).toMatchObject({ mediaThreads: 1, mediaWorkersFrom: 0 });
     expect(() => loadConfig({ COLLOQUY_WORKERS: '0' })).toThrow(/COLLOQUY_WORKERS/);
     expect(() => loadConfig({ COLLOQUY_WORKERS: 'all' })).toThrow(/COLLOQUY_WORKERS/);
@@ -80,7 +80,7 @@ describe('media configuration', () => {
     const t = await startTestServer({ COLLOQUY_WORKERS: '2', COLLOQUY_RTC_MIN_PORT: '44000', COLLOQUY_RTC_MAX_PORT: '45999' });
     try {
       expect(t.server.media.ice.portRange).toEqual([44000, 44999]);
-      expect(t.server.mediaWorkers.stats()).toMatchObject({ threads: 2, spreadFrom: 16, workers: [{ name: 'worker-1', up: false }] });
+      expect(t.server.mediaWorkers.stats()).toMatchObject({ threads: 2, spreadFrom: 64, workers: [{ name: 'worker-1', up: false }] });
     } finally {
       await t.close();
     }
