@@ -5,6 +5,7 @@
 // close reaching the consumers through the table; the layer demand the table reports; a foreign
 // producer refused. (Through real transports: forwarding.test.ts, lifecycle.test.ts, pipe-transport.test.ts.)
 
+import { readFileSync } from 'node:fs';
 import { RtpHeader, RtpPacket } from 'werift';
 import { describe, expect, it } from 'vitest';
 import type { OutgoingHeader } from '../src/consumer.js';
@@ -306,5 +307,16 @@ describe('ForwardingTable', () => {
     ]);
     expect(fanOut.consumerCount).toBe(0);
     expect(closed).toBe(1);
+  });
+
+  it('Producer and Consumer do not import each other (not even a type): only the narrow interfaces of forwarding-table.ts', () => {
+    const imports = (file: string) => [...readFileSync(new URL(`../src/${file}`, import.meta.url), 'utf8').matchAll(/^\s*(?:import|export)\b[^;]*?from '(\.\/[^']+)'/gms)].map((m) => m[1]);
+    const producer = imports('producer.ts');
+    const consumer = imports('consumer.ts');
+    expect(producer).toContain('./forwarding-table.js');
+    expect(consumer).toContain('./forwarding-table.js');
+    expect(producer).not.toContain('./consumer.js');
+    expect(consumer).not.toContain('./producer.js');
+    expect(imports('forwarding-table.ts').filter((m) => m === './producer.js' || m === './consumer.js')).toEqual([]);
   });
 });
