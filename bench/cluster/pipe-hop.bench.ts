@@ -10,7 +10,7 @@
 // that records the time): media/forward.bench.ts measures them.
 // Usage: npm run cluster:pipe-hop -w @colloquy/bench   (PACKETS=20000 RATE=2000 ROUNDS=3)
 
-import { Consumer, MediaEngine, Producer, RtpView } from '@colloquy/sfu';
+import { Consumer, ForwardingTable, MediaEngine, Producer, RtpView } from '@colloquy/sfu';
 import { pino } from 'pino';
 import { RtpHeader, RtpPacket } from 'werift';
 import { envInt, fmt, median, percentile } from '../lib/stats.js';
@@ -47,9 +47,13 @@ function homeProducer(): Producer {
   });
 }
 
-/** A consumer whose "send" records when each packet arrived (by its output sequence number). */
-function timedConsumer(producer: Producer, arrivals: Float64Array): Consumer {
+/**
+ * A consumer whose "send" records when each packet arrived (by its output sequence number), in
+ * the forwarding table that holds `producer` (its router's, as a subscriber transport adds it).
+ */
+function timedConsumer(producer: Producer, arrivals: Float64Array, forwarding: ForwardingTable): Consumer {
   const consumer = new Consumer({ id: `c-${Math.random()}`, producer, ssrc: 0xabc });
+  forwarding.addConsumer(producer, consumer);
   consumer.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map() });
   let first = -1;
   consumer.connect({
@@ -115,9 +119,9 @@ async function main(): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     const idle = await idleCpuUs();
     /** Drives `producer` into a consumer of `consumed` (the producer itself, or its far end) and keeps the figures. */
-    const measure = async (mode: 'local' | 'pipe', producer: Producer, consumed: Producer): Promise<void> => {
+    const measure = async (mode: 'local' | 'pipe', producer: Producer, consumed: Producer, forwarding: ForwardingTable): Promise<void> => {
       const arrivals = new Float64Array(PACKETS);
-      const consumer = timedConsumer(consumed, arrivals);
+      const consumer = timedConsumer(consumed, arrivals, forwarding);
       const r = await drive(producer, arrivals);
       rows[mode].p50.push(percentile(r.latencies, 50));
       rows[mode].p99.push(percentile(r.latencies, 99));
@@ -128,7 +132,9 @@ async function main(): Promise<void> {
     };
     // Local: the consumer is on the producer's own router.
     const local = homeProducer();
-    await measure('local', local, local);
+    const forwarding = new ForwardingTable();
+    forwarding.addProducer(local);
+    await measure('local', local, local, forwarding);
     // Pipe: home router → UDP loopback → edge router's pipe producer → the consumer.
     {
       const home = engine.createRouter({ id: `home-${round}` });
@@ -138,7 +144,7 @@ async function main(): Promise<void> {
       out.connect(into.localAddress);
       into.connect(out.localAddress);
       const producer = homeProducer();
-      await measure('pipe', producer, into.produce(out.consume(producer)));
+      await measure('pipe', producer, into.produce(out.consume(producer)), edge.forwarding);
       await Promise.all([home.close(), edge.close()]);
     }
   }

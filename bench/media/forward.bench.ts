@@ -17,7 +17,7 @@
 
 import { spawn } from 'node:child_process';
 import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
-import { Consumer, Producer, RtpView, SrtpSendPath } from '@colloquy/sfu';
+import { Consumer, ForwardingTable, Producer, RtpView, SrtpSendPath } from '@colloquy/sfu';
 import {
   RTCDtlsTransport,
   RTCRtpCodecParameters,
@@ -147,9 +147,13 @@ function producer(): Producer {
   });
 }
 
+/** The producer's consumers, in a forwarding table as a router holds them (its fan-out is what is measured). */
 function colloquyConsumers(p: Producer, makeSink: () => Sink): Consumer[] {
+  const forwarding = new ForwardingTable();
+  forwarding.addProducer(p);
   return Array.from({ length: CONSUMERS }, (_, i) => {
     const c = new Consumer({ id: `c${i}`, producer: p, ssrc: 1000 + i });
+    forwarding.addConsumer(p, c);
     c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map([[EXT.mid, 5], [EXT.absSendTime, 6], [EXT.videoOrientation, 7]]) });
     c.connect(makeSink() as never);
     return c;

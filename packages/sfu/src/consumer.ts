@@ -5,7 +5,9 @@
 // from the subscriber's preferred resolution, and switches on a keyframe of the new layer (asked
 // for), keeping its one output SSRC and continuous sequence numbers and timestamps. With VP8
 // temporal layers it forwards the frames up to the temporal layer its preferred frame rate needs
-// (vp8-temporal.ts), rewriting picture IDs and TL0PICIDX in a copy of the payload.
+// (vp8-temporal.ts), rewriting picture IDs and TL0PICIDX in a copy of the payload. It sees its
+// producer as a ProducerSource and is handed packets as a ConsumerSink (forwarding-table.ts): the
+// router's ForwardingTable, not the producer, holds which consumers a producer has.
 
 import {
   GenericNack,
@@ -19,8 +21,8 @@ import {
   type RtcpPacket,
 } from 'werift';
 import { parseVp8Descriptor, Vp8Descriptor, writeVp8Descriptor } from './codecs/vp8.js';
+import type { ConsumerSink, ProducerSource } from './forwarding-table.js';
 import { TypedEmitter } from './typed-emitter.js';
-import type { Producer } from './producer.js';
 import { RetransmissionHistory } from './retransmission-history.js';
 import type { RtpView } from './rtp-view.js';
 import { DROP, RtpRewriter, TRANSPORT_SEQUENCE_OFFSET, writeTransportSequence } from './rtp-rewriter.js';
@@ -104,11 +106,12 @@ export function temporalLayerForFrameRate(preferred: number | null, rates: reado
 /** SRs remembered to match receiver reports against (one a second: the last 8 s). */
 const RECENT_SRS = 8;
 
-export class Consumer extends TypedEmitter<ConsumerEvents> {
+export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSink {
   readonly id: string;
   readonly producerId: string;
   readonly kind: MediaKind;
-  readonly producer: Producer;
+  /** Its producer, as far as a consumer needs it (keyframes, layers, sender reports, codec). */
+  readonly producer: ProducerSource;
   /** The SSRC this consumer sends with (werift's sender SSRC, signalled in the offer). */
   readonly ssrc: number;
   readonly clockRate: number;
@@ -181,7 +184,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   #sampleBytes = 0;
   #bitrate = 0;
 
-  constructor(params: { id: string; producer: Producer; ssrc: number; paused?: boolean }) {
+  /**
+   * Packets reach it once the router's ForwardingTable has added it to its producer's fan-out
+   * (`addConsumer`, done by the subscriber transport that makes it); it leaves the fan-out on close.
+   */
+  constructor(params: { id: string; producer: ProducerSource; ssrc: number; paused?: boolean }) {
     super();
     this.id = params.id;
     this.producer = params.producer;
@@ -198,8 +205,6 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.#bandwidthLayer = params.producer.layerCount - 1;
     this.#currentLayer = params.producer.layerCount > 1 ? -1 : 0;
     this.#temporal = this.kind === 'video' && params.producer.codec.name === 'VP8' ? new Vp8TemporalLayers() : null;
-    params.producer.addConsumer(this);
-    params.producer.updateLayerDemand();
   }
 
   /** Simulcast: the spatial layer being forwarded (-1 before the first keyframe; 0 for a single encoding once started). */
@@ -715,12 +720,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     };
   }
 
-  /** Stops the consumer and detaches it from its producer. Idempotent. */
+  /** Stops the consumer; its producer's fan-out drops it (on `close`). Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#sink = null;
-    this.producer.removeConsumer(this);
     this.#history.clear();
     this.emit('close');
     this.removeAllListeners();

@@ -13,6 +13,11 @@ export { Producer, KEYFRAME_REQUEST_INTERVAL_MS, type ProducerEvents, type RtpLi
  */
 export type { RtpView as RtpPacket } from './rtp-view.js';
 export { Consumer, type ConsumerEvents } from './consumer.js';
+/**
+ * The router's producer → consumers map and the narrow interfaces Producer and Consumer see each
+ * other through (router.forwarding; exported for bench/media/forward.bench.ts and tests).
+ */
+export { ForwardingTable, FanOut, type ConsumerSink, type ProducerSource, type ProducerOutput, type ProducerLayer } from './forwarding-table.js';
 export { PipeTransport, type PipeAddress, type PipeProducerParams, type PipeTransportStats } from './pipe-transport.js';
 /** Our SRTP/SRTCP (exported for benchmarks and tests of the packet path). */
 export { SrtpSession, SrtpProfile, SrtpError, type SrtpKeyingMaterial } from './srtp/index.js';

@@ -1,13 +1,14 @@
 // Producer: one track a publisher sends (audio or video). It receives RTP from its publisher
-// transport and hands each packet to its consumers; it asks the publisher for keyframes (throttled)
-// and keeps the counters the Inspector shows. A simulcast video track has several spatial layers
+// transport and hands each packet to its output, the fan-out to its consumers that the router's
+// ForwardingTable owns (forwarding-table.ts: the producer does not know the Consumer class, only that
+// output); it asks the publisher for keyframes (throttled) and keeps the counters the Inspector shows. A simulcast video track has several spatial layers
 // (one RTP stream per rid, lowest first): each packet comes with its layer index, consumers pick
 // one layer each, and the producer tells its owner which layers anyone needs (`layers` event) so
 // that the others can be paused at the publisher.
 
 import { parseVp8Descriptor, Vp8Descriptor } from './codecs/vp8.js';
 import { h264Dimensions, isH264KeyFrameStart, isVp8KeyFrameStart, vp8Dimensions } from './codecs.js';
-import type { Consumer } from './consumer.js';
+import type { ForwardedProducer, ProducerLayer, ProducerOutput, SenderReportSample } from './forwarding-table.js';
 import type { RtpView } from './rtp-view.js';
 import { reportListenerError, TypedEmitter } from './typed-emitter.js';
 import type { CodecInfo, MediaKind, ProducerStats } from './types.js';
@@ -62,25 +63,7 @@ const TEMPORAL_RATE_SMOOTHING = 0.3;
 /** One descriptor parse at a time on the packet path. */
 const descriptor = new Vp8Descriptor();
 
-/** A spatial layer as a consumer sees it: index (0 = lowest), rid, SSRC once known, picture size. */
-export interface ProducerLayer {
-  index: number;
-  rid: string;
-  /** 0 until its first packet. */
-  ssrc: number;
-  /** From its last keyframe (0 until one was seen). */
-  width: number;
-  height: number;
-  /** Received media bits per second over the last sample interval. */
-  bitrate: number;
-  /** Asked to be sent (false: paused at the publisher because no one needs it). */
-  active: boolean;
-  /**
-   * VP8 temporal layers: frames per second up to each TID (index t: frames with TID ≤ t), measured;
-   * empty when the layer's frames carry no TID.
-   */
-  frameRates: number[];
-}
+export type { ProducerLayer, SenderReportSample } from './forwarding-table.js';
 
 /** What a producer needs from its transport, kept abstract so the packet path has no werift calls. */
 export interface ProducerLink {
@@ -91,14 +74,7 @@ export interface ProducerLink {
   nackCount(ssrc: number): number;
 }
 
-/** The last RTCP sender report of the publisher, to map RTP time to wall time for consumers' SRs. */
-export interface SenderReportSample {
-  rtpTimestamp: number;
-  /** performance.now() when it arrived. */
-  receivedAt: number;
-}
-
-export class Producer extends TypedEmitter<ProducerEvents> {
+export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedProducer {
   readonly id: string;
   readonly kind: MediaKind;
   readonly codec: CodecInfo;
@@ -118,9 +94,12 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   readonly #link: ProducerLink;
   readonly #isKeyFrameStart: ((payload: Buffer) => boolean) | null;
   readonly #dimensionsOf: ((payload: Buffer) => { width: number; height: number } | null) | null;
-  /** Array (not Set) so the packet path iterates without an iterator object. */
-  #consumers: Consumer[] = [];
-  /** Raw-RTP listeners (archiving), same array discipline as consumers. */
+  /**
+   * Where packets and pause/close go: the fan-out to this producer's consumers, which the router's
+   * ForwardingTable owns and binds (null until then: no one consumes it yet).
+   */
+  #output: ProducerOutput | null = null;
+  /** Raw-RTP listeners (archiving). Arrays (not Sets), replaced on change, so the packet path iterates without an iterator object. */
   #rtpListeners: RtpListener[] = [];
   /** Pipes to other nodes (every layer), same array discipline. */
   #layerListeners: LayerListener[] = [];
@@ -228,8 +207,9 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     return this.#paused;
   }
 
-  get consumers(): readonly Consumer[] {
-    return this.#consumers;
+  /** @internal ForwardingTable.addProducer: where this producer's packets go (its consumers' fan-out). */
+  bindOutput(output: ProducerOutput | null): void {
+    this.#output = this.#closed ? null : output;
   }
 
   /**
@@ -258,8 +238,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       if (keyFrame) this.#onKeyFrame(layer, payload);
     }
     if (this.#paused) return;
-    const consumers = this.#consumers;
-    for (let i = 0; i < consumers.length; i++) consumers[i]!.forward(packet, keyFrame, layer);
+    const output = this.#output;
+    if (output !== null) output.forward(packet, keyFrame, layer);
     const pipes = this.#layerListeners;
     for (let i = 0; i < pipes.length; i++) {
       try {
@@ -447,13 +427,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       }
       for (let i = 0; i < needed.length; i++) if (wanted[i]) needed[i] = true;
     }
-    for (const consumer of this.#consumers) {
-      if (consumer.paused || consumer.closed || consumer.qualityDisabled) continue;
-      const current = consumer.currentLayer;
-      const target = consumer.targetLayer;
-      if (current >= 0) needed[current] = true;
-      if (target >= 0) needed[target] = true;
-    }
+    this.#output?.addNeededLayers(needed);
     return needed;
   }
 
@@ -522,26 +496,16 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   pause(): void {
     if (this.#closed || this.#paused) return;
     this.#paused = true;
-    for (const consumer of [...this.#consumers]) consumer.handleProducerPause();
+    this.#output?.producerPaused();
     this.emit('pause');
   }
 
   resume(): void {
     if (this.#closed || !this.#paused) return;
     this.#paused = false;
-    for (const consumer of [...this.#consumers]) consumer.handleProducerResume();
+    this.#output?.producerResumed();
     this.emit('resume');
     this.requestKeyFrame();
-  }
-
-  /** @internal Called by Consumer. */
-  addConsumer(consumer: Consumer): void {
-    this.#consumers = [...this.#consumers, consumer];
-  }
-
-  /** @internal Called by Consumer. */
-  removeConsumer(consumer: Consumer): void {
-    this.#consumers = this.#consumers.filter((c) => c !== consumer);
   }
 
   /** @internal The publisher's RTCP SR for one of our SSRCs (ignored for others). */
@@ -631,7 +595,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       ...(this.kind === 'video'
         ? { frameRate: this.#frameRate, ...(this.#width > 0 ? { width: this.#width, height: this.#height } : {}) }
         : {}),
-      consumers: this.#consumers.length,
+      consumers: this.#output?.consumerCount ?? 0,
       ...(this.layerCount > 1 ? { layers: this.layers.map(({ rid, ssrc, width, height, bitrate, active, frameRates }) => ({ rid, ssrc, width, height, bitrate, active, frameRates })) } : {}),
     };
   }
@@ -647,7 +611,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       paused: this.#paused,
       closed: this.#closed,
       extensions: this.extensionUris.flatMap((uri, id) => (uri ? [{ id, uri }] : [])),
-      consumerIds: this.#consumers.map((c) => c.id),
+      consumerIds: this.#output?.consumerIds() ?? [],
     };
   }
 
@@ -659,8 +623,9 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       clearTimeout(this.#pendingKeyFrameTimer[i]);
       this.#pendingKeyFrameTimer[i] = undefined;
     }
-    for (const consumer of [...this.#consumers]) consumer.handleProducerClose();
-    this.#consumers = [];
+    const output = this.#output;
+    this.#output = null;
+    output?.producerClosed();
     this.#rtpListeners = [];
     this.#layerListeners = [];
     this.#layerDemands.clear();

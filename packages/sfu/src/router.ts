@@ -1,5 +1,6 @@
 // Router: the media side of one session. It makes the session's transports, knows every producer
-// published in it, and closes all of them with itself.
+// published in it, owns the producer → consumers map (its ForwardingTable: every producer's fan-out
+// to the consumers its subscriber transports make), and closes all of them with itself.
 
 import { randomUUID } from 'node:crypto';
 import { MediaError } from './errors.js';
@@ -7,6 +8,7 @@ import type { Logger } from 'pino';
 import type { VideoCodecName } from './codecs.js';
 import { TypedEmitter } from './typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
+import { ForwardingTable } from './forwarding-table.js';
 import type { Producer } from './producer.js';
 import { PipeTransport } from './pipe-transport.js';
 import type { SrtpImplementation } from './srtp-path.js';
@@ -43,6 +45,8 @@ export class Router extends TypedEmitter<RouterEvents> {
   readonly #subscribers = new Map<string, SubscriberTransport>();
   readonly #producers = new Map<string, Producer>();
   readonly #pipes = new Map<string, PipeTransport>();
+  /** The producer → consumers map: each producer's fan-out to its consumers (forwarding-table.ts). */
+  readonly #forwarding = new ForwardingTable();
   #closing: Promise<void> | undefined;
 
   /** @internal Made by MediaEngine.createRouter. */
@@ -111,7 +115,7 @@ export class Router extends TypedEmitter<RouterEvents> {
       ice: this.#ice,
       srtp: this.#srtp,
       logger: this.#logger,
-      ownsProducer: (producer) => this.#producers.get(producer.id) === producer,
+      forwarding: this.#forwarding,
     });
     this.#subscribers.set(id, transport);
     transport.on('close', () => this.#subscribers.delete(id));
@@ -139,9 +143,16 @@ export class Router extends TypedEmitter<RouterEvents> {
 
   /** A producer of one of this router's transports: its subscribers may consume it until it closes. */
   #adoptProducer(producer: Producer): void {
+    if (producer.closed) return;
+    this.#forwarding.addProducer(producer);
     this.#producers.set(producer.id, producer);
     producer.on('close', () => this.#producers.delete(producer.id));
     this.emit('producer', producer);
+  }
+
+  /** @internal The producer → consumers map (tests and benchmarks that make consumers without a subscriber transport). */
+  get forwarding(): ForwardingTable {
+    return this.#forwarding;
   }
 
   get pipes(): PipeTransport[] {

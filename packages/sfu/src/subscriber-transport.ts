@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { Consumer, PADDING_PACKET_BYTES, type RtpSink } from './consumer.js';
 import { probeRate, ProbePacer, ProbeScheduler } from './probe-pacer.js';
 import { createSubscriberPeer, opusCodec, rtxCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
+import type { ForwardingTable, ProducerSource } from './forwarding-table.js';
 import type { Producer } from './producer.js';
 import { PeerTransport } from './peer-transport.js';
 import { checkSdp } from './sdp-checks.js';
@@ -33,8 +34,11 @@ export interface SubscriberTransportOptions {
   ice: IceSettings;
   srtp: SrtpImplementation;
   logger: Logger;
-  /** Is this producer one of our router's (consumers never cross sessions)? */
-  ownsProducer: (producer: Producer) => boolean;
+  /**
+   * The router's producer → consumers map: a producer not in it is another router's (consumers
+   * never cross sessions); each consumer made here joins its producer's fan-out in it.
+   */
+  forwarding: ForwardingTable;
 }
 
 /** RTCP sender reports per consumer about once a second (RFC 3550 allows 5 %; this is far below). */
@@ -103,7 +107,7 @@ interface Entry {
 
 export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents> {
   readonly kind = 'subscriber';
-  readonly #ownsProducer: (producer: Producer) => boolean;
+  readonly #forwarding: ForwardingTable;
   #entries: Entry[] = [];
   #offered = false;
   #answered = false;
@@ -123,7 +127,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
 
   constructor(options: SubscriberTransportOptions) {
     super({ id: options.id, pc: createSubscriberPeer(options.ice), srtp: options.srtp, logger: options.logger });
-    this.#ownsProducer = options.ownsProducer;
+    this.#forwarding = options.forwarding;
   }
 
   get consumers(): Consumer[] {
@@ -140,7 +144,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     if (!Array.isArray(producers) || producers.length === 0) throw invalid('consume() needs at least one producer');
     for (const producer of producers) {
       if (producer.closed) throw new MediaError('not-found', `producer ${producer.id} is closed`);
-      if (!this.#ownsProducer(producer)) throw invalid(`producer ${producer.id} belongs to another router`);
+      if (!this.#forwarding.has(producer)) throw invalid(`producer ${producer.id} belongs to another router`);
       if (this.#entries.some((e) => e.consumer.producer === producer)) throw conflict(`producer ${producer.id} is already consumed here`);
     }
     return producers.map((producer) => this.#consumeOne(producer, options.paused ?? false));
@@ -163,6 +167,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     // Audio and video of one published stream share an msid stream id, so the browser syncs them.
     transceiver.sender.streamId = producer.streamId;
     const consumer = new Consumer({ id: randomUUID(), producer, ssrc: transceiver.sender.ssrc, paused });
+    this.#forwarding.addConsumer(producer, consumer);
     const entry: Entry = { consumer, transceiver };
     this.#entries.push(entry);
     this.subscriptions.push(
@@ -409,7 +414,7 @@ export function rtxPayloadTypeIn(sdp: string, mid: string, apt: number): number 
 }
 
 /** Bits per second each layer of a producer needs: measured while it flows, else from its picture height. */
-function layerRates(producer: Producer): number[] {
+function layerRates(producer: ProducerSource): number[] {
   const layers = producer.layers;
   const top = layers[layers.length - 1];
   return layers.map((layer, i) => {

@@ -4,6 +4,8 @@
 import { NodePublisher, NodeSubscriber, type NodePublisherOptions, type TestMedia } from '@colloquy/testing/media';
 import { pino } from 'pino';
 import { MediaEngine, type Producer, type Router } from '../src/index.js';
+import { Consumer } from '../src/consumer.js';
+import { ForwardingTable } from '../src/forwarding-table.js';
 import { Producer as ProducerClass } from '../src/producer.js';
 import { RtpView } from '../src/rtp-view.js';
 
@@ -17,7 +19,7 @@ export function newEngine(options: { portRange?: [number, number]; srtp?: 'collo
  */
 export function testVideoProducer(options: { id?: string; rids?: string[]; ssrc?: number; streamId?: string; extensionUris?: (string | undefined)[]; plis?: number[] } = {}): Producer {
   const plis = options.plis;
-  return new ProducerClass({
+  const producer = new ProducerClass({
     id: options.id ?? 'p',
     kind: 'video',
     codec: { name: 'VP8', mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 },
@@ -27,6 +29,24 @@ export function testVideoProducer(options: { id?: string; rids?: string[]; ssrc?
     extensionUris: options.extensionUris ?? [],
     link: { sendPli: (ssrc) => void plis?.push(ssrc), receiveStats: () => undefined, nackCount: () => 0 },
   });
+  // Its own producer → consumers map, as a router would hold it (testConsumer adds to it).
+  const table = new ForwardingTable();
+  table.addProducer(producer);
+  tables.set(producer, table);
+  return producer;
+}
+
+const tables = new WeakMap<Producer, ForwardingTable>();
+
+/**
+ * A consumer of `producer` that its packets reach: added to the forwarding table a subscriber
+ * transport would use (a test producer's own, or `table`: e.g. a router's, for a pipe's producer).
+ */
+export function testConsumer(params: { id: string; producer: Producer; ssrc: number; paused?: boolean }, table = tables.get(params.producer)): Consumer {
+  if (!table) throw new Error(`no forwarding table for producer ${params.producer.id}`);
+  const consumer = new Consumer(params);
+  table.addConsumer(params.producer, consumer);
+  return consumer;
 }
 
 export class MediaFixture {

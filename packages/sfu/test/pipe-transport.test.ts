@@ -7,12 +7,12 @@
 import { RtpHeader, RtpPacket } from 'werift';
 import type { RtpView } from '../src/rtp-view.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Consumer, type OutgoingHeader } from '../src/consumer.js';
+import type { OutgoingHeader } from '../src/consumer.js';
 import type { MediaEngine, Producer } from '../src/index.js';
 import { LAYER_PAUSE_DELAY_MS } from '../src/producer.js';
 import { layerDemandPacket, parseLayerDemand } from '../src/pipe-transport.js';
 import { waitUntil } from '@colloquy/testing/media';
-import { newEngine, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
+import { newEngine, testConsumer, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
 const SSRC = [0x1000, 0x2000];
 
@@ -51,7 +51,7 @@ describe('PipeTransport', () => {
     // Two local consumers on the edge, one per layer: one pipe feeds both.
     const got: Array<{ consumer: string; ssrc: number; length: number }> = [];
     const consumers = ['low', 'high'].map((id, i) => {
-      const c = new Consumer({ id, producer: far, ssrc: 0xabc0 + i });
+      const c = testConsumer({ id, producer: far, ssrc: 0xabc0 + i }, edge.forwarding);
       c.setNegotiated({ payloadType: 98, mid: String(i), extensionIds: new Map() });
       c.connect({ sendRtp: (payload: Buffer, header: OutgoingHeader) => got.push({ consumer: id, ssrc: header.ssrc, length: payload.length }) });
       c.setPreferredResolution(i === 0 ? { width: 100, height: 100 } : null);
@@ -150,7 +150,7 @@ describe('PipeTransport', () => {
       });
       await waitUntil(() => far.layers.every((l, i) => l.width === sizes[i]![0]), 5000, 'the layer sizes on the edge');
       // One edge subscriber that wants the lowest layer only.
-      const low = new Consumer({ id: 'low', producer: far, ssrc: 0xabc0 });
+      const low = testConsumer({ id: 'low', producer: far, ssrc: 0xabc0 }, edge.forwarding);
       low.setNegotiated({ payloadType: 98, mid: '0', extensionIds: new Map() });
       low.connect({ sendRtp: () => {} });
       low.setPreferredResolution({ width: 100, height: 100 });
@@ -165,7 +165,7 @@ describe('PipeTransport', () => {
       expect(into.getStats().layerDemandsSent).toBeGreaterThan(0);
 
       // A second edge subscriber wants the best layer: it turns on at the publisher at once.
-      const high = new Consumer({ id: 'high', producer: far, ssrc: 0xabc1 });
+      const high = testConsumer({ id: 'high', producer: far, ssrc: 0xabc1 }, edge.forwarding);
       high.setNegotiated({ payloadType: 98, mid: '1', extensionIds: new Map() });
       high.connect({ sendRtp: () => {} });
       high.setPreferredResolution(null);

@@ -6,14 +6,14 @@
 
 import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RtpPacket } from 'werift';
 import { describe, expect, it } from 'vitest';
-import { Consumer, type OutgoingHeader } from '../src/consumer.js';
-import { testVideoProducer, vp8Payload, viewOf } from './helpers.js';
+import type { OutgoingHeader } from '../src/consumer.js';
+import { testConsumer, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
 function setup() {
   const producer = testVideoProducer({ id: 'p', ssrc: 0x5555 });
   const sent: number[] = [];
   const events: string[] = [];
-  const c = new Consumer({ id: 'c', producer, ssrc: 9 });
+  const c = testConsumer({ id: 'c', producer, ssrc: 9 });
   c.audioFallback = true;
   c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map() });
   c.connect({ sendRtp: (_p: Buffer, h: OutgoingHeader) => sent.push(h.sequenceNumber) });

@@ -7,9 +7,9 @@
 import { RtpHeader, RtpPacket } from 'werift';
 import type { RtpView } from '../src/rtp-view.js';
 import { describe, expect, it } from 'vitest';
-import { Consumer, type OutgoingHeader } from '../src/consumer.js';
+import type { OutgoingHeader } from '../src/consumer.js';
 import { LAYER_PAUSE_DELAY_MS } from '../src/producer.js';
-import { testVideoProducer, vp8Payload, viewOf } from './helpers.js';
+import { testConsumer, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
 const SSRC = [0x1000, 0x2000, 0x3000];
 const SIZE = [
@@ -40,7 +40,7 @@ function setup() {
   const producer = testVideoProducer({ rids: ['q', 'h', 'f'], plis });
   const consumer = (id: string) => {
     const sent: Sent[] = [];
-    const c = new Consumer({ id, producer, ssrc: 0xabc0 + sent.length });
+    const c = testConsumer({ id, producer, ssrc: 0xabc0 + sent.length });
     c.setNegotiated({ payloadType: 98, mid: '1', extensionIds: new Map() });
     c.connect({
       sendRtp: (payload: Buffer, header: OutgoingHeader) => {
@@ -192,7 +192,7 @@ describe('simulcast layers', () => {
     const events: unknown[] = [];
     producer.on('layers', (a) => events.push(a));
     const sent: number[] = [];
-    const c = new Consumer({ id: 'c', producer, ssrc: 9 });
+    const c = testConsumer({ id: 'c', producer, ssrc: 9 });
     c.setNegotiated({ payloadType: 96, mid: '1', extensionIds: new Map() });
     c.connect({ sendRtp: (_p: Buffer, h: OutgoingHeader) => sent.push(h.sequenceNumber) });
     c.setPreferredResolution({ width: 10, height: 10 });

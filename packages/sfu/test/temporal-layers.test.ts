@@ -10,9 +10,9 @@ import { RtpHeader, RtpPacket } from 'werift';
 import type { RtpView } from '../src/rtp-view.js';
 import { describe, expect, it } from 'vitest';
 import { parseVp8Descriptor, Vp8Descriptor } from '../src/codecs/vp8.js';
-import { Consumer, temporalLayerForFrameRate, type OutgoingHeader } from '../src/consumer.js';
+import { temporalLayerForFrameRate, type OutgoingHeader } from '../src/consumer.js';
 import type { Producer } from '../src/producer.js';
-import { testVideoProducer, viewOf } from './helpers.js';
+import { testConsumer, testVideoProducer, viewOf } from './helpers.js';
 import { RtpRewriter } from '../src/rtp-rewriter.js';
 import { MAX_TEMPORAL_LAYER } from '../src/vp8-temporal.js';
 
@@ -88,7 +88,7 @@ function setup(rids: string[] = []) {
   const producer = testVideoProducer({ rids, ssrc: rids.length ? 0 : 0x1000 });
   const consumer = (id: string) => {
     const sent: Out[] = [];
-    const c = new Consumer({ id, producer, ssrc: 0xabc0 });
+    const c = testConsumer({ id, producer, ssrc: 0xabc0 });
     c.setNegotiated({ payloadType: 98, mid: '1', extensionIds: new Map() });
     const d = new Vp8Descriptor();
     c.connect({
