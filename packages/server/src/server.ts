@@ -142,6 +142,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
     mediaWorkers = new MediaWorkers({
       threads: config.mediaThreads,
       spreadFrom: config.mediaWorkersFrom,
+      // A worker lagging like a saturated server (COLLOQUY_OVERLOAD_LAG_MS) gets no new subscriber.
+      saturatedLagMs: config.overload.maxEventLoopLagMs,
       engine: media,
       network,
       sessions,

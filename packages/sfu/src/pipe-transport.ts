@@ -87,7 +87,16 @@ export type PipeTransportEvents = {
 const SR_INTERVAL_MS = 1000;
 const SAMPLE_INTERVAL_MS = 500;
 const MAX_LAYERS = 4;
-const PIPE_SOCKET_BUFFER_BYTES = 4 << 20;
+/** Send buffer: loopback and LAN sends complete at once; room for a burst. */
+const PIPE_SEND_BUFFER_BYTES = 4 << 20;
+/**
+ * Receive buffer: room for an event-loop stall (~900 packets: 0.45 s of a 2000 packets/s stream),
+ * but not a standing queue. Under saturation the far end reads slower than the stream arrives and
+ * the buffer stays full: every packet then waits a buffer's worth. With 4 MB, a 1 Mbps stream
+ * (~170 packets/s) waited 24 s at a saturated media worker (bench, 1→300); with 1 MB at most ~5 s,
+ * and packets are dropped instead of delayed past that.
+ */
+const PIPE_RECV_BUFFER_BYTES = 1 << 20;
 
 interface SentProducer {
   producer: Producer;
@@ -170,9 +179,9 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
     // A pipe carries a whole stream between nodes (every layer): a stall of the event loop must not
     // overflow the default buffer (~200 kB, about 190 packets; 2000 packets/s dropped hundreds in a
     // loaded bench run). The kernel's cap (net.core.rmem_max / wmem_max) applies.
-    for (const set of [(n: number) => socket.setRecvBufferSize(n), (n: number) => socket.setSendBufferSize(n)]) {
+    for (const set of [() => socket.setRecvBufferSize(PIPE_RECV_BUFFER_BYTES), () => socket.setSendBufferSize(PIPE_SEND_BUFFER_BYTES)]) {
       try {
-        set(PIPE_SOCKET_BUFFER_BYTES);
+        set();
       } catch {
         // Above the cap: the default still works.
       }

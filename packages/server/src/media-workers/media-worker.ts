@@ -6,6 +6,7 @@
 // thread's message channel (thread-link.ts). What the worker says back (a subscriber lost, its
 // video quality, its figures) goes the same way.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { MediaEngine, TypedEmitter, type ConsumerStats, type UplinkEstimation } from '@colloquy/sfu';
 import { createLogger } from '../logger.js';
@@ -42,7 +43,7 @@ export type MediaWorkerNotice =
   | { t: 'ready'; udpPort: number | null; tcpPort: number | null }
   | { t: 'failed'; message: string }
   /** Every second: what this worker's SFU carries, for metrics and placement. */
-  | { t: 'load'; transports: number; routers: number; consumers: ConsumerStats[] }
+  | { t: 'load'; transports: number; routers: number; consumers: ConsumerStats[]; lagMs: number }
   | { t: 'closed' };
 
 /** The home, as the worker's span names it. */
@@ -74,17 +75,24 @@ async function run(port: NonNullable<typeof parentPort>, data: MediaWorkerData):
     logger,
   });
   link.handler = (body) => span.handle(HOME, body);
+  // This thread's event-loop lag (p99 of each second, as the main thread's LoadMonitor measures its
+  // own): a saturated worker gets no new subscribers.
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   const loadTimer = setInterval(() => {
+    const lagMs = lag.count > 0 ? Math.max(0, lag.percentile(99) / 1e6 - 10) : 0;
+    lag.reset();
     const routers = engine.routers;
     const consumers: ConsumerStats[] = [];
     for (const router of routers) {
       for (const t of (router.getStats() as { subscribers: { consumers: ConsumerStats[] }[] }).subscribers) consumers.push(...t.consumers);
     }
-    port.postMessage({ t: 'load', transports: routers.reduce((n, r) => n + r.transportCount, 0), routers: routers.length, consumers } satisfies MediaWorkerNotice);
+    port.postMessage({ t: 'load', transports: routers.reduce((n, r) => n + r.transportCount, 0), routers: routers.length, consumers, lagMs: Math.round(lagMs) } satisfies MediaWorkerNotice);
   }, LOAD_INTERVAL_MS);
   link.onNotice = (m) => {
     if (m['t'] !== 'close') return;
     clearInterval(loadTimer);
+    lag.disable();
     span.close();
     void engine.close().finally(() => {
       link.close('closed');

@@ -30,6 +30,8 @@ export interface MediaWorkersOptions {
   threads: number;
   /** Peer connections the main thread carries before subscribers are spread (COLLOQUY_WORKERS_FROM). */
   spreadFrom: number;
+  /** A worker whose event loop lags more than this (p99 of its last second, ms) is saturated: it gets no new subscriber. 0: never. */
+  saturatedLagMs: number;
   /** The main thread's SFU: its load counts, and its settings are the workers'. */
   engine: MediaEngine;
   /** The network settings each worker's engine gets (ports split by splitPorts). */
@@ -104,8 +106,9 @@ interface WorkerThread {
   up: boolean;
   /** Subscriptions placed on it and not yet ended. */
   subscribers: number;
-  /** Its last load report. */
+  /** Its last load report: peer connections, consumers, event-loop lag (ms). */
   transports: number;
+  lagMs: number;
   consumers: ConsumerStats[];
   udpPort: number | null;
   /** A thread that exited is started again from this time on (ms since epoch). */
@@ -121,7 +124,7 @@ export interface MediaWorkersStats {
   /** Streams piped to worker threads (one per stream and worker), and subscriptions they serve. */
   pipes: number;
   remoteSubscriptions: number;
-  workers: Array<{ name: string; up: boolean; subscribers: number; transports: number; udpPort: number | null }>;
+  workers: Array<{ name: string; up: boolean; subscribers: number; transports: number; lagMs: number; udpPort: number | null }>;
 }
 
 export class MediaWorkers {
@@ -167,7 +170,7 @@ export class MediaWorkers {
   }
 
   #blank(index: number, startAfter = 0): WorkerThread {
-    return { name: `worker-${index}`, index, worker: null, link: null, ready: Promise.resolve(false), up: false, subscribers: 0, transports: 0, consumers: [], udpPort: null, startAfter };
+    return { name: `worker-${index}`, index, worker: null, link: null, ready: Promise.resolve(false), up: false, subscribers: 0, transports: 0, lagMs: 0, consumers: [], udpPort: null, startAfter };
   }
 
   /** The main thread's load: its SFU's peer connections (publishers and subscribers). */
@@ -183,7 +186,8 @@ export class MediaWorkers {
     if (this.#closed || this.#threads.length === 0) return null;
     const mainLoad = this.#mainLoad();
     if (mainLoad * 2 >= this.#o.spreadFrom) for (const t of this.#threads) if (t.worker === null && Date.now() >= t.startAfter) this.#start(t);
-    const choice = chooseThread(mainLoad, this.#threads.map((t) => (t.up ? t.subscribers : null)), this.#o.spreadFrom);
+    const saturated = (t: WorkerThread): boolean => this.#o.saturatedLagMs > 0 && t.lagMs > this.#o.saturatedLagMs;
+    const choice = chooseThread(mainLoad, this.#threads.map((t) => (t.up && !saturated(t) ? t.subscribers : null)), this.#o.spreadFrom);
     // Spreading from the first subscriber (COLLOQUY_WORKERS_FROM=0) waits for a worker that is starting.
     if (choice === 0 && this.#o.spreadFrom === 0 && mainLoad > 0) {
       const starting = this.#threads.find((t) => !t.up && t.worker !== null);
@@ -239,6 +243,7 @@ export class MediaWorkers {
         void worker.terminate();
       } else if (notice.t === 'load') {
         thread.transports = notice.transports;
+        thread.lagMs = notice.lagMs;
         thread.consumers = notice.consumers;
       }
     };
@@ -282,7 +287,7 @@ export class MediaWorkers {
       spreadFrom: this.#o.spreadFrom,
       pipes: span.pipesOut,
       remoteSubscriptions: span.remoteSubscriptions,
-      workers: this.#threads.map((t) => ({ name: t.name, up: t.up, subscribers: t.subscribers, transports: t.transports, udpPort: t.udpPort })),
+      workers: this.#threads.map((t) => ({ name: t.name, up: t.up, subscribers: t.subscribers, transports: t.transports, lagMs: t.lagMs, udpPort: t.udpPort })),
     };
   }
 
