@@ -90,13 +90,13 @@ const MAX_LAYERS = 4;
 /** Send buffer: loopback and LAN sends complete at once; room for a burst. */
 const PIPE_SEND_BUFFER_BYTES = 4 << 20;
 /**
- * Receive buffer: room for an event-loop stall (~900 packets: 0.45 s of a 2000 packets/s stream),
- * but not a standing queue. Under saturation the far end reads slower than the stream arrives and
- * the buffer stays full: every packet then waits a buffer's worth. With 4 MB, a 1 Mbps stream
- * (~170 packets/s) waited 24 s at a saturated media worker (bench, 1→300); with 1 MB at most ~5 s,
- * and packets are dropped instead of delayed past that.
+ * Receive buffer: room for an event-loop stall (Linux doubles what is set: ~440 packets, 0.2 s of a
+ * 2000 packets/s stream, 1.5 s of a 1.5 Mbps one), but not a standing queue. Under saturation the
+ * far end reads slower than the stream arrives and the buffer stays full: every packet then waits a
+ * buffer's worth. With 4 MB a 1 Mbps stream waited 24 s at a saturated media worker (bench, 1→300
+ * at 1 Mbps), with 1 MB 4.4 s (16↔16 at 1.5 Mbps); past this buffer packets are dropped instead.
  */
-const PIPE_RECV_BUFFER_BYTES = 1 << 20;
+const PIPE_RECV_BUFFER_BYTES = 256 << 10;
 
 interface SentProducer {
   producer: Producer;
