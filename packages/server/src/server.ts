@@ -21,7 +21,8 @@ import { Inspector } from './inspector/inspector.js';
 import { recordArchiveEvents } from './inspector/archive-recorder.js';
 import { recordSessionEvents } from './inspector/session-recorder.js';
 import { createLogger, type Logger } from './logger.js';
-import { MediaEngine } from '@colloquy/sfu';
+import type { MediaEngine } from '@colloquy/sfu';
+import { openMediaEngine, type MediaThreadNetwork } from './media-workers/engine.js';
 import { MediaWorkers } from './media-workers/media-workers.js';
 import { LoadMonitor } from './ops/load-monitor.js';
 import { Metrics } from './ops/metrics.js';
@@ -88,16 +89,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const store = await openServerStore(config);
   // A pid file in the data folder: `colloquy restore` refuses to replace the database under us.
   const releaseDataDir = holdDataDir(config.dataDir);
-  const engineOptions = {
-    announcedIps: config.announcedIps,
-    ...(config.rtcListenIp ? { listenIp: config.rtcListenIp } : {}),
-    maxIncomingBitrate: config.maxBitrate,
-    tcp: config.rtcTcp,
-    uplinkEstimation: config.uplinkEstimation,
-    logger,
-  };
   // With media worker threads, the main thread's engine has its share of the ports (media-workers/).
-  const network = {
+  const network: MediaThreadNetwork = {
     announcedIps: config.announcedIps,
     ...(config.rtcListenIp ? { listenIp: config.rtcListenIp } : {}),
     portRange: config.rtcPortRange,
@@ -107,13 +100,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
     maxIncomingBitrate: config.maxBitrate,
     uplinkEstimation: config.uplinkEstimation,
   };
-  const mainPorts = MediaWorkers.mainPorts(network, config.mediaThreads);
   let media: MediaEngine;
   try {
-    media =
-      mainPorts.port === null && mainPorts.tcpPort === null
-        ? new MediaEngine({ ...engineOptions, portRange: mainPorts.portRange })
-        : await MediaEngine.open({ ...engineOptions, ...mainPorts });
+    media = await openMediaEngine({ ...network, ...MediaWorkers.mainPorts(network, config.mediaThreads) }, logger);
   } catch (err) {
     releaseDataDir();
     void store.close();

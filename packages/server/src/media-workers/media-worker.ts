@@ -8,9 +8,10 @@
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { MediaEngine, TypedEmitter, type ConsumerStats, type UplinkEstimation } from '@colloquy/sfu';
+import { TypedEmitter, type ConsumerStats, type MediaEngine } from '@colloquy/sfu';
 import { createLogger } from '../logger.js';
 import { MediaSpan } from '../media-span/media-span.js';
+import { openMediaEngine, type MediaThreadNetwork } from './engine.js';
 import { ThreadLink } from './thread-link.js';
 
 /** What the main thread gives a worker: its engine's network settings and the span's. */
@@ -19,19 +20,8 @@ export interface MediaWorkerData {
   kind: 'colloquy-media-worker';
   /** The worker's name, as the main thread's span knows it (e.g. "worker-1"). */
   name: string;
-  engine: {
-    announcedIps: string[];
-    listenIp?: string;
-    /** This worker's share of the port range (range mode). */
-    portRange: [number, number];
-    /** One-port mode: this worker's UDP port (0: the system picks), else null. */
-    port: number | null;
-    /** This worker's ICE-TCP port when ICE-TCP has one port, else null. */
-    tcpPort: number | null;
-    tcp: boolean;
-    maxIncomingBitrate: number;
-    uplinkEstimation: UplinkEstimation;
-  };
+  /** Its engine's network settings, with its share of the ports. */
+  engine: MediaThreadNetwork;
   pipeIp: string;
   statsIntervalMs: number;
   logLevel: string;
@@ -56,11 +46,7 @@ async function run(port: NonNullable<typeof parentPort>, data: MediaWorkerData):
   const link = new ThreadLink(port, 'the main thread');
   let engine: MediaEngine;
   try {
-    const { port: udpPort, tcpPort, ...options } = data.engine;
-    engine =
-      udpPort === null && tcpPort === null
-        ? new MediaEngine({ ...options, logger })
-        : await MediaEngine.open({ ...options, port: udpPort, tcpPort, logger });
+    engine = await openMediaEngine(data.engine, logger);
   } catch (err) {
     port.postMessage({ t: 'failed', message: (err as Error).message } satisfies MediaWorkerNotice);
     return;

@@ -17,11 +17,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ConsumerStats, MediaEngine, UplinkEstimation } from '@colloquy/sfu';
+import type { ConsumerStats, MediaEngine } from '@colloquy/sfu';
 import type { Logger } from '../logger.js';
 import { MediaSpan } from '../media-span/media-span.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { RemoteSubscriberMedia, Subscription } from '../sessions/subscription.js';
+import type { MediaThreadNetwork } from './engine.js';
 import { HOME, type MediaWorkerData, type MediaWorkerNotice } from './media-worker.js';
 import { ThreadLink } from './thread-link.js';
 
@@ -34,17 +35,8 @@ export interface MediaWorkersOptions {
   saturatedLagMs: number;
   /** The main thread's SFU: its load counts, and its settings are the workers'. */
   engine: MediaEngine;
-  /** The network settings each worker's engine gets (ports split by splitPorts). */
-  network: {
-    announcedIps: string[];
-    listenIp?: string;
-    portRange: [number, number];
-    port: number | null;
-    tcpPort: number | null;
-    tcp: boolean;
-    maxIncomingBitrate: number;
-    uplinkEstimation: UplinkEstimation;
-  };
+  /** The network settings each thread's engine gets (ports split by splitPorts). */
+  network: MediaThreadNetwork;
   sessions: SessionManager;
   statsIntervalMs: number;
   logLevel: string;
@@ -213,11 +205,10 @@ export class MediaWorkers {
       return;
     }
     const ports = this.#ports![thread.index]!;
-    const n = this.#o.network;
     const data: MediaWorkerData = {
       kind: 'colloquy-media-worker',
       name: thread.name,
-      engine: { announcedIps: n.announcedIps, ...(n.listenIp ? { listenIp: n.listenIp } : {}), portRange: ports.portRange, port: ports.port, tcpPort: ports.tcpPort, tcp: n.tcp, maxIncomingBitrate: n.maxIncomingBitrate, uplinkEstimation: n.uplinkEstimation },
+      engine: { ...this.#o.network, ...ports },
       pipeIp: '127.0.0.1',
       statsIntervalMs: this.#o.statsIntervalMs,
       logLevel: this.#o.logLevel,
