@@ -151,7 +151,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   screenShare = false;
   /** Transport-wide sequence numbers of the subscriber's connection (shared by its consumers). */
   #sequencer: TransportWideSequencer | null = null;
-  /** RTX towards the subscriber (video): payload type and SSRC, used for probe padding. -1: none. */
+  /** RTX towards the subscriber (video): payload type and SSRC, for probe padding and retransmissions. -1: none. */
   #rtxPayloadType = -1;
   #rtxSsrc = 0;
   #rtxSequence = (Math.random() * 0x10000) | 0;
@@ -553,9 +553,23 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
         header[TRANSPORT_SEQUENCE_OFFSET + 1] = tw & 0xff;
       }
       const out = this.#out;
-      out.sequenceNumber = seq;
-      out.bytes = header;
-      sink.sendRtp(payload, out);
+      if (this.#rtxPayloadType >= 0) {
+        // RFC 4588 on the negotiated RTX stream: its own SSRC, payload type and sequence numbers,
+        // the original sequence number (OSN) first in the payload. The browser counts the media
+        // stream's packets as they were, and tells a late original from a retransmission.
+        const rtxSeq = this.#rtxSequence;
+        this.#rtxSequence = (rtxSeq + 1) & 0xffff;
+        const rtx = rtxPacket(header, payload, seq, this.#rtxPayloadType, rtxSeq, this.#rtxSsrc);
+        out.ssrc = this.#rtxSsrc;
+        out.sequenceNumber = rtxSeq;
+        out.bytes = rtx.header;
+        sink.sendRtp(rtx.payload, out);
+        out.ssrc = this.ssrc;
+      } else {
+        out.sequenceNumber = seq;
+        out.bytes = header;
+        sink.sendRtp(payload, out);
+      }
       this.#retransmitted++;
     }
   }
@@ -745,4 +759,20 @@ export function compactNtp(unixMs: number): number {
   const seconds = Math.floor(unixMs / 1000) + NTP_EPOCH_OFFSET;
   const fraction16 = Math.floor(((unixMs % 1000) / 1000) * 0x10000);
   return (((seconds & 0xffff) << 16) | fraction16) >>> 0;
+}
+
+/**
+ * An RTX retransmission (RFC 4588) of a packet sent as `seq`: a copy of its header (extensions and
+ * marker kept) with the RTX payload type, sequence number and SSRC, and the payload prefixed with
+ * the original sequence number. Retransmissions are rare: fresh buffers.
+ */
+export function rtxPacket(header: Buffer, payload: Buffer, seq: number, payloadType: number, rtxSeq: number, rtxSsrc: number): { header: Buffer; payload: Buffer } {
+  const h = Buffer.from(header);
+  h[1] = (h[1]! & 0x80) | (payloadType & 0x7f);
+  h.writeUInt16BE(rtxSeq & 0xffff, 2);
+  h.writeUInt32BE(rtxSsrc >>> 0, 8);
+  const p = Buffer.allocUnsafe(payload.length + 2);
+  p.writeUInt16BE(seq & 0xffff, 0);
+  payload.copy(p, 2);
+  return { header: h, payload: p };
 }

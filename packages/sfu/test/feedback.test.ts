@@ -42,6 +42,31 @@ describe('feedback', () => {
     }
   }, 90_000);
 
+  it('with RTX negotiated, answers NACKs on the RTX stream (RFC 4588: its own SSRC and sequence numbers, the original one first in the payload)', async () => {
+    const router = fx.router();
+    const { publisher, producers } = await fx.publish(router, { audio: false });
+    publisher.start();
+    const { subscriber, consumers } = await fx.subscribe(router, producers, { inboundLossPercent: 5, rtx: true });
+    await waitUntil(() => subscriber.of('video').length > 400 && consumers[0]!.getStats().retransmittedPackets > 5, 60_000, 'video packets and retransmissions');
+    // The SFU's offer pairs the video SSRC with its RTX SSRC; packets came on both.
+    const fid = /a=ssrc-group:FID (\d+) (\d+)/.exec(subscriber.pc.remoteDescription?.sdp ?? '');
+    expect(fid, 'a=ssrc-group:FID in the offer').not.toBeNull();
+    expect(Number(fid![1])).toBe(consumers[0]!.ssrc);
+    const receiver = subscriber.pc.getTransceivers().find((t) => t.kind === 'video')!.receiver as unknown as { remoteStreams: Record<number, unknown> };
+    expect(Object.keys(receiver.remoteStreams).map(Number)).toContain(Number(fid![2]));
+    // Unwrapped, the retransmissions filled the holes of the media stream as before.
+    const seqs = subscriber.of('video').map((p) => p.sequenceNumber);
+    const span = ((seqs[seqs.length - 1]! - seqs[0]!) & 0xffff) + 1;
+    expect(new Set(seqs).size / span).toBeGreaterThan(0.97);
+    const bySeq = new Map<number, number>();
+    for (const p of subscriber.of('video')) {
+      const ts = bySeq.get(p.sequenceNumber);
+      if (ts !== undefined) expect(p.timestamp).toBe(ts);
+      bySeq.set(p.sequenceNumber, p.timestamp);
+      expect(p.ssrc).toBe(consumers[0]!.ssrc);
+    }
+  }, 90_000);
+
   it('relays a subscriber PLI to the publisher, throttled per producer', async () => {
     const router = fx.router();
     const { publisher, producers } = await fx.publish(router, { audio: false });

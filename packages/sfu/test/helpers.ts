@@ -76,7 +76,7 @@ export class MediaFixture {
     return { publisher, transport, producers };
   }
 
-  async subscribe(router: Router, producers: Producer[], options: { inboundLossPercent?: number; paused?: boolean } = {}) {
+  async subscribe(router: Router, producers: Producer[], options: { inboundLossPercent?: number; paused?: boolean; rtx?: boolean } = {}) {
     const subscriber = new NodeSubscriber(options);
     this.cleanups.push(() => subscriber.close());
     const transport = router.createSubscriberTransport();

@@ -21,7 +21,7 @@ import { packetizeVp8, type TestMedia } from './media-sources.js';
 export { RTP_HEADER_EXTENSIONS as EXT_URI } from '@colloquy/protocol';
 const EXT_URI = RTP_HEADER_EXTENSIONS;
 
-function clientConfig(options: { audioExtensions: string[]; videoExtensions: string[]; inboundLossPercent?: number; outboundLossPercent?: number }) {
+function clientConfig(options: { audioExtensions: string[]; videoExtensions: string[]; inboundLossPercent?: number; outboundLossPercent?: number; rtx?: boolean }) {
   return {
     iceServers: [],
     iceUseIpv4: false,
@@ -39,6 +39,8 @@ function clientConfig(options: { audioExtensions: string[]; videoExtensions: str
           rtcpFeedback: [useNACK(), usePLI(), useREMB()],
           parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
         }),
+        // RTX (RFC 4588) when asked: werift unwraps what arrives on the RTX stream to the media track.
+        ...(options.rtx ? [new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000 })] : []),
       ],
     },
     headerExtensions: {
@@ -236,13 +238,15 @@ export class NodeSubscriber {
   readonly packets: ReceivedPacket[] = [];
   readonly #maxPackets: number;
 
-  constructor(options: { inboundLossPercent?: number; maxPackets?: number } = {}) {
+  /** `rtx`: negotiate RTX for video (retransmissions then come on the RTX stream, unwrapped here). */
+  constructor(options: { inboundLossPercent?: number; maxPackets?: number; rtx?: boolean } = {}) {
     this.#maxPackets = options.maxPackets ?? 20_000;
     this.pc = new RTCPeerConnection(
       clientConfig({
         audioExtensions: [EXT_URI.mid, EXT_URI.absSendTime, EXT_URI.audioLevel],
         videoExtensions: [EXT_URI.mid, EXT_URI.absSendTime, EXT_URI.videoOrientation],
         ...(options.inboundLossPercent ? { inboundLossPercent: options.inboundLossPercent } : {}),
+        ...(options.rtx ? { rtx: true } : {}),
       }),
     );
     this.pc.onTrack.subscribe((track) => {
