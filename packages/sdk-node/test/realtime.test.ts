@@ -21,7 +21,17 @@ const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'colloquy-sdk-rt-'));
-  server = await startServer(loadConfig({ PORT: '0', COLLOQUY_DATA_DIR: dataDir, COLLOQUY_API_KEY: KEY, COLLOQUY_API_SECRET: SECRET }), { logger: pino({ level: 'silent' }) });
+  server = await startServer(loadConfig({
+      PORT: '0',
+      COLLOQUY_DATA_DIR: dataDir,
+      COLLOQUY_API_KEY: KEY,
+      COLLOQUY_API_SECRET: SECRET,
+      // The test process is server, SDK and (for renders) Chromium's driver at once: its event-loop
+      // lag and CPU say nothing about the SFU, so overload refusal is off, as in @colloquy/testing's
+      // test servers (a loaded run refused the render's publish: lag 259.7 ms over 250 ms).
+      COLLOQUY_OVERLOAD_LAG_MS: '0',
+      COLLOQUY_OVERLOAD_CPU: '0',
+    }), { logger: pino({ level: 'silent' }) });
   sdk = new Colloquy(KEY, SECRET, server.url);
 });
 afterAll(async () => {

@@ -23,7 +23,17 @@ let pageUrl: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'colloquy-sdk-render-'));
-  server = await startServer(loadConfig({ PORT: '0', COLLOQUY_DATA_DIR: dataDir, COLLOQUY_API_KEY: KEY, COLLOQUY_API_SECRET: SECRET }), { logger: pino({ level: 'silent' }) });
+  server = await startServer(loadConfig({
+      PORT: '0',
+      COLLOQUY_DATA_DIR: dataDir,
+      COLLOQUY_API_KEY: KEY,
+      COLLOQUY_API_SECRET: SECRET,
+      // The test process is server, SDK and (for renders) Chromium's driver at once: its event-loop
+      // lag and CPU say nothing about the SFU, so overload refusal is off, as in @colloquy/testing's
+      // test servers (a loaded run refused the render's publish: lag 259.7 ms over 250 ms).
+      COLLOQUY_OVERLOAD_LAG_MS: '0',
+      COLLOQUY_OVERLOAD_CPU: '0',
+    }), { logger: pino({ level: 'silent' }) });
   web = createServer((_req, res) =>
     res.writeHead(200, { 'content-type': 'text/html' }).end('<body style="margin:0;font:64px sans-serif"><div id=c>0</div><script>let n=0;setInterval(()=>c.textContent=++n,40)</script></body>'),
   );
