@@ -1,14 +1,14 @@
 // signal, forceDisconnect and listConnections against a real server, with clients joined over the
 // signaling WebSocket as a browser would.
 
-import { loadConfig, startServer, type RunningServer } from '@colloquy/server';
+import type { RunningServer } from '@colloquy/server';
 import { PROTOCOL_VERSION, SIGNALING_PATH } from '@colloquy/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { startInProcessServer } from './in-process-server.js';
 import { Colloquy, NotFoundError } from '../src/index.js';
 
 const KEY = '47000098';
@@ -21,17 +21,7 @@ const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'colloquy-sdk-rt-'));
-  server = await startServer(loadConfig({
-      PORT: '0',
-      COLLOQUY_DATA_DIR: dataDir,
-      COLLOQUY_API_KEY: KEY,
-      COLLOQUY_API_SECRET: SECRET,
-      // The test process is server, SDK and (for renders) Chromium's driver at once: its event-loop
-      // lag and CPU say nothing about the SFU, so overload refusal is off, as in @colloquy/testing's
-      // test servers (a loaded run refused the render's publish: lag 259.7 ms over 250 ms).
-      COLLOQUY_OVERLOAD_LAG_MS: '0',
-      COLLOQUY_OVERLOAD_CPU: '0',
-    }), { logger: pino({ level: 'silent' }) });
+  server = await startInProcessServer(dataDir, KEY, SECRET);
   sdk = new Colloquy(KEY, SECRET, server.url);
 });
 afterAll(async () => {

@@ -3,15 +3,15 @@
 // session with that name and the page's size, list, stop (the stream gone), and the errors the
 // server answers mapped to the SDK's error classes.
 
-import { loadConfig, startServer, type RunningServer } from '@colloquy/server';
+import type { RunningServer } from '@colloquy/server';
 import { until } from '@colloquy/testing/wait';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startInProcessServer } from './in-process-server.js';
 import { Colloquy, NotFoundError, RequestError } from '../src/index.js';
 
 const KEY = '47000097';
@@ -23,17 +23,7 @@ let pageUrl: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'colloquy-sdk-render-'));
-  server = await startServer(loadConfig({
-      PORT: '0',
-      COLLOQUY_DATA_DIR: dataDir,
-      COLLOQUY_API_KEY: KEY,
-      COLLOQUY_API_SECRET: SECRET,
-      // The test process is server, SDK and (for renders) Chromium's driver at once: its event-loop
-      // lag and CPU say nothing about the SFU, so overload refusal is off, as in @colloquy/testing's
-      // test servers (a loaded run refused the render's publish: lag 259.7 ms over 250 ms).
-      COLLOQUY_OVERLOAD_LAG_MS: '0',
-      COLLOQUY_OVERLOAD_CPU: '0',
-    }), { logger: pino({ level: 'silent' }) });
+  server = await startInProcessServer(dataDir, KEY, SECRET);
   web = createServer((_req, res) =>
     res.writeHead(200, { 'content-type': 'text/html' }).end('<body style="margin:0;font:64px sans-serif"><div id=c>0</div><script>let n=0;setInterval(()=>c.textContent=++n,40)</script></body>'),
   );
