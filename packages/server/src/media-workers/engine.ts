@@ -1,8 +1,8 @@
 // One media thread's SFU: the main thread's and each worker's MediaEngine are made the same way,
 // from the same network settings with that thread's share of the ports (media-workers.ts splits
-// them).
+// them), and what its routers carry.
 
-import { MediaEngine, type UplinkEstimation } from '@colloquy/sfu';
+import { MediaEngine, type ConsumerStats, type ProducerStats, type Router, type UplinkEstimation } from '@colloquy/sfu';
 import type { Logger } from '../logger.js';
 
 /** A media thread's network settings (plain data: a worker thread gets them as workerData). */
@@ -24,4 +24,16 @@ export interface MediaThreadNetwork {
 export async function openMediaEngine(network: MediaThreadNetwork, logger: Logger): Promise<MediaEngine> {
   const { port, tcpPort, ...options } = network;
   return port === null && tcpPort === null ? new MediaEngine({ ...options, logger }) : MediaEngine.open({ ...options, port, tcpPort, logger });
+}
+
+/** What a thread's routers carry: every producer's and consumer's figures (the metrics; a worker's load report). */
+export function routerMediaStats(routers: readonly Router[]): { producers: ProducerStats[]; consumers: ConsumerStats[] } {
+  const producers: ProducerStats[] = [];
+  const consumers: ConsumerStats[] = [];
+  for (const router of routers) {
+    const stats = router.getStats() as { publishers: { producers: ProducerStats[] }[]; subscribers: { consumers: ConsumerStats[] }[] };
+    for (const t of stats.publishers) producers.push(...t.producers);
+    for (const t of stats.subscribers) consumers.push(...t.consumers);
+  }
+  return { producers, consumers };
 }

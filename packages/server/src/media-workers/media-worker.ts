@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { TypedEmitter, type ConsumerStats, type MediaEngine } from '@colloquy/sfu';
 import { createLogger } from '../logger.js';
 import { MediaSpan } from '../media-span/media-span.js';
-import { openMediaEngine, type MediaThreadNetwork } from './engine.js';
+import { openMediaEngine, routerMediaStats, type MediaThreadNetwork } from './engine.js';
 import { ThreadLink } from './thread-link.js';
 
 /** What the main thread gives a worker: its engine's network settings and the span's. */
@@ -69,10 +69,7 @@ async function run(port: NonNullable<typeof parentPort>, data: MediaWorkerData):
     const lagMs = lag.count > 0 ? Math.max(0, lag.percentile(99) / 1e6 - 10) : 0;
     lag.reset();
     const routers = engine.routers;
-    const consumers: ConsumerStats[] = [];
-    for (const router of routers) {
-      for (const t of (router.getStats() as { subscribers: { consumers: ConsumerStats[] }[] }).subscribers) consumers.push(...t.consumers);
-    }
+    const { consumers } = routerMediaStats(routers);
     port.postMessage({ t: 'load', transports: routers.reduce((n, r) => n + r.transportCount, 0), routers: routers.length, consumers, lagMs: Math.round(lagMs) } satisfies MediaWorkerNotice);
   }, LOAD_INTERVAL_MS);
   link.onNotice = (m) => {

@@ -9,6 +9,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { WebhookStats } from '../callbacks/webhook-sender.js';
 import type { ConsumerStats, MediaEngine, ProducerStats } from '@colloquy/sfu';
+import { routerMediaStats } from '../media-workers/engine.js';
 import type { MediaWorkers } from '../media-workers/media-workers.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { SqlDatabase } from '../store/database.js';
@@ -158,13 +159,7 @@ export class Metrics {
   }
 
   #mediaStats(): { producers: ProducerStats[]; consumers: ConsumerStats[] } {
-    const producers: ProducerStats[] = [];
-    const consumers: ConsumerStats[] = [];
-    for (const router of this.#sources.media.routers) {
-      const stats = router.getStats() as { publishers: { producers: ProducerStats[] }[]; subscribers: { consumers: ConsumerStats[] }[] };
-      for (const t of stats.publishers) producers.push(...t.producers);
-      for (const t of stats.subscribers) consumers.push(...t.consumers);
-    }
+    const { producers, consumers } = routerMediaStats(this.#sources.media.routers);
     if (this.#sources.workers) consumers.push(...this.#sources.workers.workerConsumers());
     return { producers, consumers };
   }
