@@ -57,7 +57,7 @@ function plans(quick: boolean): {
 } {
   if (quick) {
     return {
-      sfu: { bitrates: [{ name: '500k', clip: SD }], fanout: [1, 10], mesh: [4], warmupSeconds: 1, windowSeconds: 3, windows: 1, firstFrameJoins: 5, workers: 2 },
+      sfu: { bitrates: [{ name: '500k', clip: SD }], fanout: [1, 10], mesh: [4], warmupSeconds: 1, serverWarmupSeconds: 15, windowSeconds: 3, windows: 1, firstFrameJoins: 5, workers: 2 },
       // BENCH_PROFILE_SUBSCRIBERS=100 profiles the quick run at 1→100 as the full run does.
       profile: { bitrate: '500k', subscribers: envInt('BENCH_PROFILE_SUBSCRIBERS', 10), seconds: 3 },
       signaling: [200],
@@ -75,6 +75,7 @@ function plans(quick: boolean): {
       fanout: [1, 10, 50, 150],
       mesh: [4, 8, 16],
       warmupSeconds: 1.5,
+      serverWarmupSeconds: 20,
       windowSeconds: 3,
       windows: 2,
       firstFrameJoins: 20,

@@ -16,6 +16,12 @@ export interface SfuPlan {
   fanout: number[];
   mesh: number[];
   warmupSeconds: number;
+  /**
+   * Before a target's first point: a 1→4 call at the first bitrate for this long, not measured, so
+   * every point is measured on a warm server (the JIT has compiled Colloquy's packet path, as in a
+   * server that has run for a minute). Every target gets the same; 0 = none.
+   */
+  serverWarmupSeconds: number;
   windowSeconds: number;
   windows: number;
   firstFrameJoins: number;
@@ -182,6 +188,25 @@ async function windows(run: LoadRun, plan: SfuPlan): Promise<WindowResult[]> {
   return quiet.length ? quiet : all;
 }
 
+/** An unmeasured 1→4 call (see SfuPlan.serverWarmupSeconds). */
+async function warmUp(run: LoadRun, bitrate: string, seconds: number): Promise<void> {
+  const [session] = await run.createSessions(1, 2);
+  const publisher = await run.join(session!, 6);
+  const subscribers: ParticipantRef[] = [];
+  try {
+    const streamId = await run.publish(publisher, bitrate);
+    for (let i = 0; i < 4; i++) {
+      const p = await run.join(session!);
+      subscribers.push(p);
+      await run.subscribe(p, streamId, 1);
+    }
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    log(`  warm-up: 1→4 at ${bitrate} for ${seconds} s (not measured)`);
+  } finally {
+    await Promise.all([...subscribers, publisher].map((p) => run.leave(p).catch(() => {})));
+  }
+}
+
 async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: SfuPlan, result: SfuSuiteResult): Promise<void> {
   const [session] = await run.createSessions(1, 2);
   const publisher = await run.join(session!, 10);
@@ -292,6 +317,13 @@ export async function runSfuSuite(
       serverPid: target.pid,
     });
     try {
+      if (plan.serverWarmupSeconds > 0) {
+        try {
+          await warmUp(run, plan.bitrates[0]!.name, plan.serverWarmupSeconds);
+        } catch (err) {
+          result.errors.push(`${name} warm-up: ${(err as Error).message}`);
+        }
+      }
       for (const b of plan.bitrates) {
         for (const step of [fanout, mesh] as const) {
           try {

@@ -1,7 +1,9 @@
 // The load tool's measuring pieces on their own: the frame trailer, per-stream accounting (loss,
-// wraps, jitter, whole frames, first frame), CPU profile summaries, the plot and CLI validation.
+// wraps, jitter, whole frames, first frame), CPU profile summaries, a process's CPU from /proc,
+// the plot and CLI validation.
 
 import { describe, expect, it } from 'vitest';
+import { sampleProcess } from '../dist/lib/proc.js';
 import { appendMarker, machineMs, MARKER_BYTES, readMarker } from '../dist/load/frame-marker.js';
 import { StreamStats } from '../dist/load/stream-stats.js';
 import { summarizeProfile, type CpuProfile } from '../dist/lib/cpu-profile.js';
@@ -121,5 +123,25 @@ describe('plot and CLI', () => {
     if (parsed === 'help') return;
     expect(parsed.options).toMatchObject({ target: { kind: 'janus' }, publishers: 4, subscribers: 0, mesh: true, clip: { width: 1280, height: 720, bitrate: 1_500_000 } });
     expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
+  });
+});
+
+describe('process CPU from /proc', () => {
+  it('counts every thread at sub-tick precision, as process.cpuUsage does', () => {
+    const a = sampleProcess(process.pid);
+    const before = process.cpuUsage();
+    const until = performance.now() + 30;
+    let x = 0;
+    while (performance.now() < until) x += Math.sqrt(x + 1);
+    const used = process.cpuUsage(before);
+    const b = sampleProcess(process.pid);
+    expect(x).toBeGreaterThan(0);
+    const ours = b.cpuUs - a.cpuUs;
+    const node = used.user + used.system;
+    // 30 ms busy: tick counting would read 0, 10, 20, 30 or 40 ms; run time reads about 30.
+    expect(ours).toBeGreaterThan(node * 0.8);
+    expect(ours).toBeLessThan(node * 1.5 + 5000);
+    expect(ours % 10_000).not.toBe(0);
+    expect(b.rssBytes).toBeGreaterThan(0);
   });
 });

@@ -95,11 +95,12 @@ describe('health, readiness and overload', () => {
     const relayed = await createSession(t, 'relayed');
     const peerToPeer = await ProtocolClient.join(t.url, relayed.sessionId, relayed.token());
     try {
-      // Block the (shared) event loop 60 ms at a time until three 1 s windows in a row lag over 20 ms.
+      // Block the (shared) event loop 120 ms at a time until three 1 s windows in a row lag over 20 ms
+      // (the lag timer fires every LAG_RESOLUTION_MS = 50 ms, so a block reads 70 ms late or more).
       const deadline = Date.now() + 20_000;
       while (!t.server.load.overloaded()) {
         if (Date.now() > deadline) throw new Error(`never overloaded: ${JSON.stringify(t.server.load.sample)}`);
-        const until = Date.now() + 60;
+        const until = Date.now() + 120;
         while (Date.now() < until) {
           // busy on purpose
         }

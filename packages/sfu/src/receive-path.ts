@@ -5,9 +5,9 @@
 //   (SSRC → producer/layer, binding unknown SSRCs by mid/rid/repaired-rid, RTX unwrapped in place,
 //   receive statistics and NACK state per SSRC) → Producer.receive(view, layer)
 // with no werift event, RtpPacket, receiver or promise on the way. One view is reused for every
-// packet. A timer sends what werift's receiver sent: generic NACKs every NACK_INTERVAL_MS while
-// holes are fresh, and receiver reports every RR_INTERVAL_MS, as bytes (rtcp-writer.ts) through
-// the DTLS transport's RTCP send (protected by our SRTCP).
+// packet. Timers send what werift's receiver sent: generic NACKs every NACK_INTERVAL_MS while
+// holes are open (that timer runs only then), and receiver reports every RR_INTERVAL_MS, as bytes
+// (rtcp-writer.ts) through the DTLS transport's RTCP send (protected by our SRTCP).
 
 import type { RTCDtlsTransport, RtcpPacket } from 'werift';
 import type { Logger } from 'pino';
@@ -169,7 +169,6 @@ export class ReceivePath {
     this.#restore.push(() => {
       event.execute = execute;
     });
-    this.#nackTimer = setInterval(() => this.#sendNacks(), NACK_INTERVAL_MS);
     this.#rrTimer = setInterval(() => this.#sendReport(), RR_INTERVAL_MS);
   }
 
@@ -195,6 +194,10 @@ export class ReceivePath {
     readArrivalSignals(view, now, n, this.#signals);
     const binding = this.router.route(view, now);
     if (binding === null) return;
+    // The NACK timer runs only while a hole is open (an idle timer is a wake-up 40 times a second).
+    if (this.#nackTimer === undefined && binding.nack !== null && binding.nack.missingCount > 0) {
+      this.#nackTimer = setInterval(() => this.#sendNacks(), NACK_INTERVAL_MS);
+    }
     binding.track.target.receive(view, binding.layer);
   }
 
@@ -214,21 +217,29 @@ export class ReceivePath {
   }
 
   #sendNacks(): void {
-    if (this.#dtls.state !== 'connected') return;
     const now = performance.now();
     const packets: Buffer[] = [];
     const bindings = this.router.bindings;
+    const connected = this.#dtls.state === 'connected';
+    let waiting = 0;
     for (let i = 0; i < bindings.length; i++) {
       const binding = bindings[i]!;
       const nack = binding.nack;
       if (nack === null || nack.missingCount === 0) continue;
       const lost = this.#lost;
       lost.length = 0;
-      if (nack.collect(now, lost) === 0) continue;
+      const due = connected ? nack.collect(now, lost) : 0;
+      waiting += nack.missingCount;
+      if (due === 0) continue;
       const bytes = writeGenericNack(this.#rtcpSsrc, binding.ssrc, lost);
       if (bytes === null) continue;
       packets.push(bytes);
       this.#nacksBySsrc.set(binding.ssrc, (this.#nacksBySsrc.get(binding.ssrc) ?? 0) + 1);
+    }
+    // Every hole filled or given up (collect() forgets those too old): the timer stops until the next.
+    if (waiting === 0) {
+      clearInterval(this.#nackTimer);
+      this.#nackTimer = undefined;
     }
     if (packets.length === 0) return;
     this.nacksSent += packets.length;
@@ -264,6 +275,7 @@ export class ReceivePath {
       rtxUnwrapped: this.router.rtxUnwrapped,
       rtxDropped: this.router.rtxDropped,
       nacksSent: this.nacksSent,
+      nackTimerRunning: this.#nackTimer !== undefined,
       reportsSent: this.reportsSent,
       ssrcs: this.router.bindings.map((b: ReceiveBinding) => ({
         ssrc: b.ssrc,
@@ -283,6 +295,7 @@ export class ReceivePath {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#nackTimer);
+    this.#nackTimer = undefined;
     clearInterval(this.#rrTimer);
     for (const restore of this.#restore.splice(0)) restore();
   }

@@ -324,7 +324,12 @@ describe('ReceivePath on a stand-in of werift\'s ICE connection and DTLS transpo
     path.start();
     const socket = protocol.transport.onData;
     const plain = (seq: number) => rtp({ ssrc: 0x77, seq, pt: 96, ts: seq * 3000, ext: [[5, Buffer.from([0, seq])], [3, Buffer.from([0x12, 0x34, seq])]] });
-    for (const seq of [1, 2, 5]) socket(protect(plain(seq)), ['1.2.3.4', 5]);
+    const nackTimer = (): unknown => path.dump()['nackTimerRunning'];
+    for (const seq of [1, 2]) socket(protect(plain(seq)), ['1.2.3.4', 5]);
+    // Nothing missing: no NACK timer (it would wake the process 40 times a second for nothing).
+    expect(nackTimer()).toBe(false);
+    socket(protect(plain(5)), ['1.2.3.4', 5]);
+    expect(nackTimer()).toBe(true);
     expect(got).toEqual([1, 2, 5]);
     expect(tcc).toEqual([1, 2, 5]);
     // REMB mode's delay signal: the 24-bit abs-send-time, the RTP size (SRTP tag off), SSRC and wire sequence.
@@ -351,7 +356,15 @@ describe('ReceivePath on a stand-in of werift\'s ICE connection and DTLS transpo
     expect(rr.ssrc).toBe(0x5151);
     expect(rr.reports[0]).toMatchObject({ ssrc: 0x77, highestSequence: 5, packetsLost: 2 });
     expect(path.nackCount(0x77)).toBeGreaterThanOrEqual(1);
+    // The holes filled (retransmissions or late packets): the timer stops at its next tick.
+    for (const seq of [3, 4]) socket(protect(plain(seq)), ['1.2.3.4', 5]);
+    await waitUntil(() => nackTimer() === false, 5000, 'the NACK timer to stop');
+    const asked = path.nacksSent;
+    socket(protect(plain(8)), ['1.2.3.4', 5]);
+    expect(nackTimer()).toBe(true);
+    await waitUntil(() => path.nacksSent > asked, 5000, 'a NACK for the new hole');
     path.close();
+    expect(nackTimer()).toBe(false);
     expect(protocol.transport.onData).toBe(weriftOnData);
     expect(connection.onData.execute).toBe(eventExecute);
   });

@@ -6,11 +6,11 @@
 // thread's message channel (thread-link.ts). What the worker says back (a subscriber lost, its
 // video quality, its figures) goes the same way.
 
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TypedEmitter, type ConsumerStats, type MediaEngine } from '@colloquy/sfu';
 import { createLogger } from '../logger.js';
 import { MediaSpan } from '../media-span/media-span.js';
+import { lagHistogram, lagMs } from '../ops/load-monitor.js';
 import { openMediaEngine, routerMediaStats, type MediaThreadNetwork } from './engine.js';
 import { ThreadLink } from './thread-link.js';
 
@@ -63,14 +63,13 @@ async function run(port: NonNullable<typeof parentPort>, data: MediaWorkerData):
   link.handler = (body) => span.handle(HOME, body);
   // This thread's event-loop lag (p99 of each second, as the main thread's LoadMonitor measures its
   // own): a saturated worker gets no new subscribers.
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  lag.enable();
+  const lag = lagHistogram();
   const loadTimer = setInterval(() => {
-    const lagMs = lag.count > 0 ? Math.max(0, lag.percentile(99) / 1e6 - 10) : 0;
+    const lagNowMs = lag.count > 0 ? lagMs(lag.percentile(99)) : 0;
     lag.reset();
     const routers = engine.routers;
     const { consumers } = routerMediaStats(routers);
-    port.postMessage({ t: 'load', transports: routers.reduce((n, r) => n + r.transportCount, 0), routers: routers.length, consumers, lagMs: Math.round(lagMs) } satisfies MediaWorkerNotice);
+    port.postMessage({ t: 'load', transports: routers.reduce((n, r) => n + r.transportCount, 0), routers: routers.length, consumers, lagMs: Math.round(lagNowMs) } satisfies MediaWorkerNotice);
   }, LOAD_INTERVAL_MS);
   link.onNotice = (m) => {
     if (m['t'] !== 'close') return;

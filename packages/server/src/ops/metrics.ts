@@ -13,7 +13,7 @@ import { routerMediaStats } from '../media-workers/engine.js';
 import type { MediaWorkers } from '../media-workers/media-workers.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { SqlDatabase } from '../store/database.js';
-import type { LoadMonitor } from './load-monitor.js';
+import { LAG_RESOLUTION_MS, type LoadMonitor } from './load-monitor.js';
 
 export interface MetricsSources {
   sessions: SessionManager;
@@ -65,7 +65,9 @@ export class Metrics {
   constructor(sources: MetricsSources) {
     this.#sources = sources;
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    // prom-client's nodejs_eventloop_lag_* sample as coarsely as our own lag histogram: its 10 ms
+    // default was the one timer waking an idle server 100 times a second.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: LAG_RESOLUTION_MS });
 
     // prom-client awaits a collect that returns a promise (the archive counts are a query).
     const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void | Promise<void>): void => {
