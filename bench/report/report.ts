@@ -86,7 +86,7 @@ export function markdown(results: BenchResults, plotFile: string | null): string
   if (sfu) {
     L.push('## SFU cost per forwarded packet', '');
     L.push(
-      'Server CPU time (utime + stime of the whole process, all threads, from /proc) over the packets the subscribers received ' +
+      'Server CPU time (the run time of all the process\'s threads, from /proc/<pid>/task/*/schedstat) over the packets the subscribers received ' +
         '(video + Opus audio), median of the windows. "pkt/s per core" is 1e6 / µs. One publisher sends VP8 (an ffmpeg clip at the ' +
         'bitrate, 30 fps) + Opus 32 kbps. 1→N: one publisher, N subscribers; N↔N: N participants each subscribing to the N−1 others. ' +
         'Ratio < 1 means Colloquy spends less CPU per packet than Janus.',

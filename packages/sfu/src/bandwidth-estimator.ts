@@ -381,6 +381,21 @@ export class BandwidthEstimator {
     return rate;
   }
 
+  /**
+   * Raises the estimate to at least `rate` (bits/s), as a probe that succeeded does, under the
+   * same conditions (no overuse, no decrease in the last second). The subscriber transport calls
+   * it with what the step a successful probe tested needs: the probe's measured rate can be a
+   * little under that need (it succeeds at 85 % of a rate 1.1 × the need), and an estimate left
+   * under it kept the next layer out for good while the probes kept "succeeding" (the estimate's
+   * growth stops at 1.5 × what arrives, which the lower layer set). Returns whether it applied.
+   */
+  raiseTo(rate: number, now: number): boolean {
+    if (this.#usage === 'overusing' || now - this.#lastDecrease <= 1000) return false;
+    this.#delayBased = clamp(Math.max(this.#delayBased, rate), this.min, this.max);
+    if (this.#lossBased < this.#delayBased) this.#lossBased = Math.max(this.#lossBased, rate);
+    return true;
+  }
+
   #addToGroup(sentAt: number, arrival: number, now: number): void {
     const g = this.#group;
     if (g === null) {

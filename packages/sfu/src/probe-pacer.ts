@@ -47,7 +47,14 @@ export class ProbePacer {
 
 /** Probe timing, in ms. */
 export const PROBE_MIN_INTERVAL_MS = 2000;
-export const PROBE_MAX_INTERVAL_MS = 16_000;
+/**
+ * The longest wait after probes that fell short, with video on. A subscriber held on a low layer by
+ * a limit only learns that the limit lifted from a probe, so this bounds how long the better layer
+ * takes to come back: at 16 s the top layer came back a median 23.9 s after a lift in the
+ * impairment bench (10 s wanted). libwebrtc's periodic probing in an application-limited state is
+ * every 5 s too.
+ */
+export const PROBE_MAX_INTERVAL_MS = 5000;
 /** While a video is off for quality: a probe this often (no backing off), so it is back within seconds of the link. */
 export const PROBE_OFF_INTERVAL_MS = 2500;
 /** After a probe that succeeded, the next step's probe this soon (climbing back to the top layer a layer at a time). */
@@ -57,7 +64,7 @@ export const PROBE_AFTER_DECREASE_MS = 1500;
 
 /**
  * When the next probe may start. A probe that succeeded: the next step soon after; one that fell
- * short: the wait doubles (2 to 16 s), except while a video is off for quality, where probes
+ * short: the wait doubles (2 s, 4 s, then 5 s), except while a video is off for quality, where probes
  * keep coming every PROBE_OFF_INTERVAL_MS from the start of the last one.
  */
 export class ProbeScheduler {

@@ -356,7 +356,9 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     this.#probes.finished(now, probe.startedAt, succeeded, off);
     if (succeeded) {
       this.#probesSucceeded++;
-      // The step it tested fits: take it now (no hold); the next step's probe follows soon.
+      // The step it tested fits: the estimate covers it, and it is taken now (no hold); the next
+      // step's probe follows soon.
+      this.#estimator.raiseTo(probe.wanted, now);
       this.#allocate(now, true);
     }
   }
