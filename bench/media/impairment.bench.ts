@@ -236,7 +236,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const limitedConnection = (await limitedPage.page.evaluate(() => (window as any).session.connection.connectionId)) as string;
     subs.push({ name: 'limited', limited: true, page: limitedPage, rows: new Map() });
     // Once a second: the SFU's downlink estimate for the limited subscriber and the layer it forwards per stream (-1: none, 'off': video off for quality).
-    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | 'off')[] }[] = [];
+    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | 'off')[]; probe: string }[] = [];
+    let probeSeen: unknown = null;
     onPull = () => {
       const live = app!.t.server.sessions.live(sessionId);
       if (!live) return;
@@ -247,7 +248,16 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         const video = mine.find((x) => x.stream.id === id)?.consumers.find((c) => c.kind === 'video');
         return !video ? -1 : video.qualityDisabled ? ('off' as const) : video.currentLayer;
       });
-      sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers });
+      // A probe read since the last pull: its target → measured kbps (send / receive rate, packets, lost).
+      let probe = '';
+      const last = downlink.lastProbe;
+      if (last && last !== probeSeen) {
+        probeSeen = last;
+        const kbps = (b: number | null | undefined): string => (b == null ? '-' : String(Math.round(b / 1000)));
+        const d = last.detail;
+        probe = ` probe ${kbps(last.target)}→${kbps(last.measured)} (padding ${Math.round(last.paddingBytes / 1000)} kB${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms, ${d.packets} pk, ${d.lost} lost` : ''})`;
+      }
+      sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers, probe });
     };
     for (let i = 1; i < subscribers; i++) subs.push({ name: `sub ${i + 1}`, limited: false, page: await open(hostBrowser), rows: new Map() });
     for (const s of subs) {
@@ -366,8 +376,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
-    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality):`);
-    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join('')}`).join(' '));
+    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality; a probe read in that second: target → measured kbps):`);
+    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join('')}${x.probe}`).join(' '));
     console.log(`subscriber events (s from the limit): ${events.length ? events.join('; ') : 'none'}\n`);
     return result;
   } finally {

@@ -27,6 +27,11 @@ export interface ProducerLayer {
   height: number;
   /** Received media bits per second over the last sample interval. */
   bitrate: number;
+  /**
+   * The same smoothed over about 2 s (0 while the layer does not flow): what the downlink allocator
+   * sizes the layer by, so that one keyframe in a 500 ms sample does not read as the layer's need.
+   */
+  steadyBitrate: number;
   /** Asked to be sent (false: paused at the publisher because no one needs it). */
   active: boolean;
   /**

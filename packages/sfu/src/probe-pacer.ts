@@ -1,41 +1,52 @@
-// The padding of one downlink probe, sized by bytes: a probe at `rate` bits/s for `durationMs`
-// sends rate × duration of padding (less what media fills), paced by the clock in slices, so a
-// timer that fires late (a busy event loop) catches up instead of sending less, and a probe never
-// sends more than its bytes however late its last slice runs. Pure arithmetic; the subscriber
-// transport drives it (subscriber-transport.ts).
+// One downlink probe, sized by bytes: a probe at `rate` bits/s for `durationMs` sends rate ×
+// duration in all, media and padding together (everything numbered while it runs belongs to its
+// cluster), paced by the clock in slices: at each slice the padding tops up what the cluster has
+// sent so far to what the clock says is owed. A timer that fires late (a busy event loop) catches
+// up instead of sending less, and a probe never sends more than its bytes however late its last
+// slice runs. Pure arithmetic; the subscriber transport drives it (subscriber-transport.ts).
+//
+// Before, the padding rate was fixed at the start from the media's measured rate (counted at half,
+// with a floor of half the probe rate), and probes went out well under their target: 511–550 kbps
+// for 688, 419 for 819, 733 for 1188 in the impairment bench; each read as a failure on a free
+// link, and the better layer waited for the next probe.
 
 export class ProbePacer {
-  /** The padding bytes the whole probe sends. */
+  /** The bytes the whole probe sends, media and padding. */
   readonly totalBytes: number;
   #sentBytes = 0;
 
   constructor(
-    /** Padding rate in bits per second. */
-    readonly paddingRate: number,
+    /** The probe's rate in bits per second, media and padding together. */
+    readonly rate: number,
     readonly durationMs: number,
     readonly startedAt: number,
     /** Bytes one padding packet takes, as the estimator counts them. */
     readonly packetBytes: number,
   ) {
-    this.totalBytes = Math.max(0, Math.round((paddingRate * durationMs) / 8000));
+    this.totalBytes = Math.max(0, Math.round((rate * durationMs) / 8000));
   }
 
+  /** The padding bytes sent so far. */
   get sentBytes(): number {
     return this.#sentBytes;
   }
 
-  /** Whether the probe's time is over (no more padding after this). */
-  done(now: number): boolean {
-    return now - this.startedAt >= this.durationMs || this.#sentBytes + this.packetBytes / 2 > this.totalBytes;
+  /**
+   * Whether the probe's time is over (no more padding after this). `clusterBytes`: everything the
+   * probe's cluster has sent so far (default: its padding alone).
+   */
+  done(now: number, clusterBytes = this.#sentBytes): boolean {
+    return now - this.startedAt >= this.durationMs || clusterBytes + this.packetBytes / 2 > this.totalBytes;
   }
 
   /**
    * How many padding packets to send now: what the clock says is owed by `now` (rate × elapsed),
-   * less what was sent, rounded to whole packets (the last one only if at least half of it is owed).
+   * less what the cluster sent (`clusterBytes`, media included; default: the padding alone),
+   * rounded to whole packets (the last one only if at least half of it is owed).
    */
-  packetsDue(now: number): number {
+  packetsDue(now: number, clusterBytes = this.#sentBytes): number {
     const elapsed = Math.min(Math.max(0, now - this.startedAt), this.durationMs);
-    const owed = Math.min(this.totalBytes, (this.paddingRate * elapsed) / 8000) - this.#sentBytes;
+    const owed = Math.min(this.totalBytes, (this.rate * elapsed) / 8000) - clusterBytes;
     return owed <= 0 ? 0 : Math.floor(owed / this.packetBytes + 0.5);
   }
 

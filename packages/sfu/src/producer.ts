@@ -58,6 +58,14 @@ export const LAYER_PAUSE_DELAY_MS = 2000;
 
 /** VP8 temporal layers a TID can name (2 bits). */
 export const TEMPORAL_IDS = 4;
+/**
+ * Weight of the newest ~500 ms sample in a layer's steady bitrate (a time constant of about 2 s).
+ * The downlink allocator sized layers by the last sample alone: the keyframe its own switch up
+ * asked for doubled the top layer's rate for one sample, which read as not fitting, so it went
+ * down again at once, and back up 2 s later — 1280 px for 1 s in every 3 after a lifted limit in
+ * the impairment bench.
+ */
+const LAYER_RATE_SMOOTHING = 0.2;
 /** Weight of the newest sample in the per-temporal-layer frame rates (a 500 ms sample holds a few T0 frames). */
 const TEMPORAL_RATE_SMOOTHING = 0.3;
 /** One descriptor parse at a time on the packet path. */
@@ -133,6 +141,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
   readonly #unneededSince: number[];
   readonly #sampleLayerBytes: number[];
   readonly #layerBitrate: number[];
+  readonly #layerSteadyBitrate: number[];
   /** Layers that carried media in some sample window (a layer that never did has not "stopped"). */
   readonly #layerFlowed: boolean[];
   /** The highest layer whose keyframe gave the stream's picture size. */
@@ -189,6 +198,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     this.#unneededSince = new Array<number>(n).fill(-1);
     this.#sampleLayerBytes = new Array<number>(n).fill(0);
     this.#layerBitrate = new Array<number>(n).fill(0);
+    this.#layerSteadyBitrate = new Array<number>(n).fill(0);
     this.#layerFlowed = new Array<boolean>(n).fill(false);
     this.streamId = params.streamId;
     this.extensionUris = params.extensionUris;
@@ -340,6 +350,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
         width: this.#layerWidth[i]!,
         height: this.#layerHeight[i]!,
         bitrate: this.#layerBitrate[i]!,
+        steadyBitrate: Math.round(this.#layerSteadyBitrate[i]!),
         active: this.#layerActive[i]!,
         frameRates: this.temporalFrameRates(i),
       });
@@ -546,8 +557,12 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     const receivedDelta = this.#packets - this.#sampleReceived;
     this.#fractionLost = expectedDelta > 0 ? Math.max(0, (expectedDelta - receivedDelta) / expectedDelta) : 0;
     for (let i = 0; i < this.layerCount; i++) {
-      this.#layerBitrate[i] = Math.round(((this.#layerBytes[i]! - this.#sampleLayerBytes[i]!) * 8) / elapsed);
-      if (this.#layerBitrate[i]! > 0) this.#layerFlowed[i] = true;
+      const rate = Math.round(((this.#layerBytes[i]! - this.#sampleLayerBytes[i]!) * 8) / elapsed);
+      this.#layerBitrate[i] = rate;
+      const steady = this.#layerSteadyBitrate[i]!;
+      // Starts at the first sample; back to 0 when the layer stops (paused: its nominal rate applies then).
+      this.#layerSteadyBitrate[i] = rate === 0 ? 0 : steady === 0 ? rate : steady + LAYER_RATE_SMOOTHING * (rate - steady);
+      if (rate > 0) this.#layerFlowed[i] = true;
       this.#sampleLayerBytes[i] = this.#layerBytes[i]!;
     }
     this.#applyLayerDemand(now);

@@ -306,24 +306,23 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     // What flows now (a video off for quality sends nothing, whatever its last measured bitrate says).
     const media = this.#entries.reduce((sum, { consumer }) => sum + (consumer.qualityDisabled || consumer.paused ? 0 : consumer.getStats().bitrate), 0);
     const rate = probeRate(wanted!, media, off);
-    // Padding fills what media leaves of the probe rate. With video flowing, only half of the
-    // media's measured rate is counted on: a probe that tested 687 kbps was sent at 591 (its
-    // media below the rate measured over the last second) and failed by a hair 40 times in a row.
-    const paddingRate = Math.max(rate - (off ? media : media * 0.5), rate * 0.5);
-    const pacer = new ProbePacer(paddingRate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS, now, PADDING_PACKET_BYTES);
+    // Padding tops up what the cluster (media included) has sent to the probe rate, slice by slice.
+    const pacer = new ProbePacer(rate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS, now, PADDING_PACKET_BYTES);
     const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false };
     this.#probe = probe;
     // The media sent during the probe counts in it too (the measured rate is compared with `rate`).
-    this.#sequencer.activeProbe = probe.id;
+    const sequencer = this.#sequencer;
+    sequencer.beginProbe(probe.id);
     // Paced by the clock, not by the timer's count: a late timer (a busy event loop) catches up.
     const pace = (): void => {
       const t = performance.now();
       // The link already shows saturated during the probe: no more padding ahead of the audio.
       const saturated = this.#estimator.lastSaturationAt > probe.startedAt;
       probe.saturated ||= saturated;
-      const due = saturated ? 0 : pacer.packetsDue(t);
+      const mine = sequencer.activeProbe === probe.id;
+      const due = saturated || !mine ? 0 : pacer.packetsDue(t, sequencer.probeBytes);
       if (due > 0 && !padder.closed) pacer.sent(padder.sendPadding(due, probe.id, t));
-      if (this.closed || padder.closed || saturated || pacer.done(t)) {
+      if (this.closed || padder.closed || saturated || !mine || pacer.done(t, sequencer.probeBytes)) {
         clearInterval(probe.timer);
         if (this.#sequencer.activeProbe === probe.id) this.#sequencer.activeProbe = 0;
         setTimeout(() => this.#finishProbe(probe), PROBE_SETTLE_MS).unref();
@@ -420,7 +419,7 @@ function layerRates(producer: ProducerSource): number[] {
   const layers = producer.layers;
   const top = layers[layers.length - 1];
   return layers.map((layer, i) => {
-    if (producer.layerFlowing(layer.index) && layer.bitrate > 0) return layer.bitrate;
+    if (producer.layerFlowing(layer.index) && layer.steadyBitrate > 0) return layer.steadyBitrate;
     const height = layer.height || Math.round((top?.height || 720) / 2 ** (layers.length - 1 - i));
     return nominalLayerRate(height);
   });

@@ -30,6 +30,14 @@ export class TransportWideSequencer {
    * media up to the probe rate.
    */
   activeProbe = 0;
+  /** Bytes numbered for the active probe's cluster since it began (media and padding). */
+  probeBytes = 0;
+
+  /** The probe cluster `id` begins: everything numbered from now on belongs to it, and is counted in probeBytes. */
+  beginProbe(id: number): void {
+    this.activeProbe = id;
+    this.probeBytes = 0;
+  }
 
   /** Takes the next sequence number for a packet of `size` bytes sent now; `probe` > 0 tags a probe cluster (default: the active one). */
   next(size: number, now: number, probe = 0): number {
@@ -38,7 +46,9 @@ export class TransportWideSequencer {
     const slot = seq & (HISTORY - 1);
     this.#sentAt[slot] = now;
     this.#size[slot] = Math.min(size, 0xffff);
-    this.#probe[slot] = probe || this.activeProbe;
+    const cluster = probe || this.activeProbe;
+    this.#probe[slot] = cluster;
+    if (cluster !== 0 && cluster === this.activeProbe) this.probeBytes += size;
     this.#seq[slot] = seq;
     return seq;
   }

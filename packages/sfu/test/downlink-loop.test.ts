@@ -45,7 +45,10 @@ function simulate(limit: number, lifted: number): Run {
   const link = new Link(5_000_000);
   const sent: (PacketResult & { audio: boolean })[] = [];
   let seq = 0;
+  // What the active probe's cluster has sent (media and padding), as the sequencer counts it.
+  let clusterBytes = 0;
   const send = (t: number, size: number, probe: number, audio = false): void => {
+    if (probe !== 0) clusterBytes += size;
     sent.push({ sentAt: t, size, receivedAt: link.send(t, size), probe, seq: seq++, audio });
   };
   let layer = 2;
@@ -66,7 +69,7 @@ function simulate(limit: number, lifted: number): Run {
       for (let left = camera.rates[layer]! / 8 / 30; left > 0; left -= 1200) send(t, Math.min(1200, Math.max(100, left)), active);
     }
     if (probe !== null) {
-      const due = probe.pacer.packetsDue(t);
+      const due = t < probe.pacer.startedAt + probe.pacer.durationMs ? probe.pacer.packetsDue(t, clusterBytes) : 0;
       for (let i = 0; i < due; i++) send(t, PADDING_PACKET_BYTES, probe.id);
       probe.pacer.sent(due * PADDING_PACKET_BYTES);
       if (t >= probe.readAt) {
@@ -102,7 +105,8 @@ function simulate(limit: number, lifted: number): Run {
         const media = AUDIO + (layer >= 0 ? camera.rates[layer]! : 0);
         const rate = probeRate(wanted!, media, off);
         const duration = off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS;
-        probe = { id: ++probeIds, pacer: new ProbePacer(Math.max(rate - (off ? media : media * 0.5), rate * 0.5), duration, t, PADDING_PACKET_BYTES), rate, wanted: wanted!, readAt: t + duration + 500, off };
+        clusterBytes = 0;
+        probe = { id: ++probeIds, pacer: new ProbePacer(rate, duration, t, PADDING_PACKET_BYTES), rate, wanted: wanted!, readAt: t + duration + 500, off };
         probeStarts.push(t);
       }
     }

@@ -1,5 +1,5 @@
-// Downlink probes on numbers: a probe's padding is sized by bytes (rate × duration, whatever the
-// timer does), and the probe cadence: the next step soon after a success, backing off after a
+// Downlink probes on numbers: a probe is sized by bytes (rate × duration, whatever the timer does;
+// its padding tops up the media sent meanwhile), and the probe cadence: the next step soon after a success, backing off after a
 // failure, except while a video is off for quality (a probe every PROBE_OFF_INTERVAL_MS).
 
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   ProbeScheduler,
 } from '../src/probe-pacer.js';
 import { PROBE_DURATION_MS, PROBE_OFF_DURATION_MS } from '../src/subscriber-transport.js';
+import { TransportWideSequencer } from '../src/transport-feedback.js';
 
 /** Drives a pacer with timer ticks at `ticks` (ms after its start); returns the bytes sent and when the last went. */
 function run(pacer: ProbePacer, ticks: number[]): { bytes: number; lastAt: number; packets: number } {
@@ -64,6 +65,33 @@ describe('probe padding sized by bytes', () => {
     expect(pacer.packetsDue(10_000)).toBe(0);
     // Not a packet count: twice the rate is twice the bytes.
     expect(new ProbePacer(800_000, 250, 0, PADDING_PACKET_BYTES).totalBytes).toBe(2 * pacer.totalBytes);
+  });
+
+  it('media sent in the cluster counts: the padding tops the cluster up to the probe rate (the sequencer counts both)', () => {
+    const sequencer = new TransportWideSequencer();
+    sequencer.next(1200, 0); // before the probe: not in its cluster
+    const pacer = new ProbePacer(800_000, 400, 0, PADDING_PACKET_BYTES); // 40 kB in all
+    sequencer.beginProbe(7);
+    const pad = (now: number): void => {
+      const due = pacer.packetsDue(now, sequencer.probeBytes);
+      for (let i = 0; i < due; i++) sequencer.next(PADDING_PACKET_BYTES, now, 7);
+      pacer.sent(due * PADDING_PACKET_BYTES);
+    };
+    // A keyframe of 15 kB at 100 ms: more than the 10 kB owed by then, so no padding.
+    for (let i = 0; i < 12; i++) sequencer.next(1250, 100);
+    pad(100);
+    expect(pacer.sentBytes).toBe(0);
+    expect(sequencer.probeBytes).toBe(15_000);
+    // By 400 ms the padding has made up the rest of the 40 kB, within a packet.
+    for (let t = 120; t <= 400; t += 20) {
+      if (t % 40 === 0) sequencer.next(300, t); // audio and small frames keep flowing
+      pad(t);
+    }
+    expect(Math.abs(sequencer.probeBytes - pacer.totalBytes)).toBeLessThanOrEqual(PADDING_PACKET_BYTES / 2);
+    expect(pacer.done(400, sequencer.probeBytes)).toBe(true);
+    // The next probe starts counting afresh.
+    sequencer.beginProbe(8);
+    expect(sequencer.probeBytes).toBe(0);
   });
 });
 

@@ -359,3 +359,27 @@ describe('RtpRewriter drops', () => {
     expect(r.map(18, 0, 100, false, 0)).toBe(1004);
   });
 });
+
+describe('layer bitrates', () => {
+  it('a keyframe burst moves the steady bitrate (what the downlink allocator sizes a layer by) a fifth of the way; a stopped layer reads 0', () => {
+    const { producer } = setup();
+    const enc = new Encoder(0x1000, { seq: 100, ts: 1000, pid: 10, tl0: 1 });
+    for (const p of enc.next({ keyFrame: true }).packets) producer.receive(p, 0);
+    sampleAfter(producer, 500);
+    const window = (packetsPerFrame: number, keyFrame = false): void => {
+      for (let f = 0; f < 15; f++) for (const p of enc.next({ keyFrame: keyFrame && f === 0, packets: f === 0 ? packetsPerFrame : 2 }).packets) producer.receive(p, 0);
+      sampleAfter(producer, 500);
+    };
+    for (let i = 0; i < 15; i++) window(2);
+    const base = producer.layers[0]!;
+    expect(base.bitrate).toBeGreaterThan(0);
+    // Settled on the stream's rate (it started from the first, nearly empty, sample).
+    expect(Math.abs(base.steadyBitrate - base.bitrate)).toBeLessThan(base.bitrate * 0.05);
+    window(60, true); // a keyframe of 60 packets: the window's rate triples
+    const burst = producer.layers[0]!;
+    expect(burst.bitrate).toBeGreaterThan(base.bitrate * 2.5);
+    expect(Math.abs(burst.steadyBitrate - (base.steadyBitrate + 0.2 * (burst.bitrate - base.steadyBitrate)))).toBeLessThanOrEqual(1);
+    sampleAfter(producer, 500); // nothing arrived
+    expect(producer.layers[0]).toMatchObject({ bitrate: 0, steadyBitrate: 0 });
+  });
+});
