@@ -114,6 +114,6 @@ export class ProbeScheduler {
  * its 1.2 Mbps probes for layer 1 dropped audio, and three runs in a row lost the publisher's top
  * layer meanwhile. A probe that shows the step's need is a success all the same (subscriber-transport.ts).
  */
-export function probeRate(wanted: number, _current: number, _off: boolean): number {
+export function probeRate(wanted: number): number {
   return wanted * 1.1;
 }

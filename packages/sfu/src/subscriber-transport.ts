@@ -303,9 +303,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     const padder = videos.find((c) => c.canPad);
     if (padder === undefined) return;
     const off = videos.some((c) => c.qualityDisabled);
-    // What flows now (a video off for quality sends nothing, whatever its last measured bitrate says).
-    const media = this.#entries.reduce((sum, { consumer }) => sum + (consumer.qualityDisabled || consumer.paused ? 0 : consumer.getStats().bitrate), 0);
-    const rate = probeRate(wanted!, media, off);
+    const rate = probeRate(wanted!);
     // Padding tops up what the cluster (media included) has sent to the probe rate, slice by slice.
     const pacer = new ProbePacer(rate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS, now, PADDING_PACKET_BYTES);
     const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false };
@@ -319,12 +317,11 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
       // The link already shows saturated during the probe: no more padding ahead of the audio.
       const saturated = this.#estimator.lastSaturationAt > probe.startedAt;
       probe.saturated ||= saturated;
-      const mine = sequencer.activeProbe === probe.id;
-      const due = saturated || !mine ? 0 : pacer.packetsDue(t, sequencer.probeBytes);
+      const due = saturated ? 0 : pacer.packetsDue(t, sequencer.probeBytes);
       if (due > 0 && !padder.closed) pacer.sent(padder.sendPadding(due, probe.id, t));
-      if (this.closed || padder.closed || saturated || !mine || pacer.done(t, sequencer.probeBytes)) {
+      if (this.closed || padder.closed || saturated || pacer.done(t, sequencer.probeBytes)) {
         clearInterval(probe.timer);
-        if (this.#sequencer.activeProbe === probe.id) this.#sequencer.activeProbe = 0;
+        if (sequencer.activeProbe === probe.id) sequencer.activeProbe = 0;
         setTimeout(() => this.#finishProbe(probe), PROBE_SETTLE_MS).unref();
       }
     };

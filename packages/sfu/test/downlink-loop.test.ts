@@ -102,8 +102,7 @@ function simulate(limit: number, lifted: number): Run {
       const wanted = DownlinkAllocator.nextStep(AUDIO, [camera], [d!]);
       if (probe === null && sched.due(t, wanted, est.estimate, est.usage === 'overusing', est.lastDecreaseAt)) {
         const off = layer < 0;
-        const media = AUDIO + (layer >= 0 ? camera.rates[layer]! : 0);
-        const rate = probeRate(wanted!, media, off);
+        const rate = probeRate(wanted!);
         const duration = off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS;
         clusterBytes = 0;
         probe = { id: ++probeIds, pacer: new ProbePacer(rate, duration, t, PADDING_PACKET_BYTES), rate, wanted: wanted!, readAt: t + duration + 500, off };
