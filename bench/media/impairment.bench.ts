@@ -31,7 +31,7 @@ import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testi
 import { loadavg } from 'node:os';
 import { chromiumInNamespace, createVethNamespace, netemAvailable, type VethNamespace } from '@colloquy/testing/netem';
 import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
-import { envInt, median, table } from '../lib/stats.js';
+import { envInt, kbps, median, table } from '../lib/stats.js';
 import { impairmentPage } from './impairment-page.js';
 import { parseModes, runUplink, sourceSize, type UplinkRun } from './uplink-run.js';
 
@@ -253,7 +253,6 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       const last = downlink.lastProbe;
       if (last && last !== probeSeen) {
         probeSeen = last;
-        const kbps = (b: number | null | undefined): string => (b == null ? '-' : String(Math.round(b / 1000)));
         const d = last.detail;
         probe = ` probe ${kbps(last.target)}→${kbps(last.measured)} (padding ${Math.round(last.paddingBytes / 1000)} kB${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms, ${d.packets} pk, ${d.lost} lost` : ''})`;
       }
