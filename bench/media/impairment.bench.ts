@@ -236,7 +236,9 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const limitedConnection = (await limitedPage.page.evaluate(() => (window as any).session.connection.connectionId)) as string;
     subs.push({ name: 'limited', limited: true, page: limitedPage, rows: new Map() });
     // Once a second: the SFU's downlink estimate for the limited subscriber and the layer it forwards per stream (-1: none, 'off': video off for quality).
-    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | 'off')[]; probe: string }[] = [];
+    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | 'off')[]; probe: string; repair: string }[] = [];
+    /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, PLIs; saturation cuts). */
+    let repairBefore = [0, 0, 0, 0, 0];
     let probeSeen: unknown = null;
     onPull = () => {
       const live = app!.t.server.sessions.live(sessionId);
@@ -254,9 +256,21 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       if (last && last !== probeSeen) {
         probeSeen = last;
         const d = last.detail;
-        probe = ` probe ${kbps(last.target)}→${kbps(last.measured)} (padding ${Math.round(last.paddingBytes / 1000)} kB${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms, ${d.packets} pk, ${d.lost} lost` : ''})`;
+        probe = ` probe ${kbps(last.target)}→${kbps(last.measured)} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms, ${d.packets} pk, ${d.lost} lost` : ''})`;
       }
-      sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers, probe });
+      // Repair in that second, summed over the limited subscriber's videos: n NACKs received, h of them
+      // held (not answered), r packets resent, k PLIs it sent; s saturation cuts of its estimate.
+      const videos = mine.flatMap((x) => x.consumers.filter((c) => c.kind === 'video'));
+      const repairNow = [
+        videos.reduce((a, c) => a + c.getStats().nackCount, 0),
+        videos.reduce((a, c) => a + c.nacksHeld, 0),
+        videos.reduce((a, c) => a + c.getStats().retransmittedPackets, 0),
+        videos.reduce((a, c) => a + c.getStats().pliCount, 0),
+        downlink.saturations,
+      ];
+      const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrks'[i]}${v - repairBefore[i]!}` : '')).join('');
+      repairBefore = repairNow;
+      sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers, probe, repair });
     };
     for (let i = 1; i < subscribers; i++) subs.push({ name: `sub ${i + 1}`, limited: false, page: await open(hostBrowser), rows: new Map() });
     for (const s of subs) {
@@ -375,8 +389,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
-    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality; a probe read in that second: target → measured kbps):`);
-    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join('')}${x.probe}`).join(' '));
+    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality; repair in that second: n NACKs, h held, r resent, k PLIs, s saturation cuts; a probe read in that second: target → measured kbps):`);
+    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join('')}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
     console.log(`subscriber events (s from the limit): ${events.length ? events.join('; ') : 'none'}\n`);
     return result;
   } finally {

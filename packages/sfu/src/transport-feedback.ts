@@ -32,11 +32,14 @@ export class TransportWideSequencer {
   activeProbe = 0;
   /** Bytes numbered for the active probe's cluster since it began (media and padding). */
   probeBytes = 0;
+  /** Packets numbered for the active probe's cluster since it began (media and padding). */
+  probePackets = 0;
 
   /** The probe cluster `id` begins: everything numbered from now on belongs to it, and is counted in probeBytes. */
   beginProbe(id: number): void {
     this.activeProbe = id;
     this.probeBytes = 0;
+    this.probePackets = 0;
   }
 
   /** Takes the next sequence number for a packet of `size` bytes sent now; `probe` > 0 tags a probe cluster (default: the active one). */
@@ -48,7 +51,10 @@ export class TransportWideSequencer {
     this.#size[slot] = Math.min(size, 0xffff);
     const cluster = probe || this.activeProbe;
     this.#probe[slot] = cluster;
-    if (cluster !== 0 && cluster === this.activeProbe) this.probeBytes += size;
+    if (cluster !== 0 && cluster === this.activeProbe) {
+      this.probeBytes += size;
+      this.probePackets++;
+    }
     this.#seq[slot] = seq;
     return seq;
   }

@@ -3,6 +3,7 @@
 
 import { makeTestMedia, waitUntil, waitUntilQuiet } from '@colloquy/testing/media';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PacketStatus, RecvDelta, RtcpTransportLayerFeedback, RunLengthChunk, TransportWideCC } from 'werift';
 import { KEYFRAME_REQUEST_INTERVAL_MS, type MediaEngine } from '../src/index.js';
 import { MediaFixture, gaps, newEngine, sleep } from './helpers.js';
 
@@ -66,6 +67,32 @@ describe('feedback', () => {
       expect(p.ssrc).toBe(consumers[0]!.ssrc);
     }
   }, 90_000);
+
+  it('takes transport feedback whatever SSRC it names (Chromium names the last packet’s: during a probe, the RTX SSRC no sender has)', async () => {
+    const router = fx.router();
+    const { publisher, producers } = await fx.publish(router, { audio: false });
+    publisher.start();
+    const { subscriber, transport } = await fx.subscribe(router, producers, { rtx: true });
+    // The first 20 transport-wide sequence numbers (every packet sent to this subscriber takes one).
+    await waitUntil(() => subscriber.of('video').length > 20, 10_000, 'video');
+    expect(transport.getStats().downlink.ackedBitrate).toBeNull();
+    const rtxSsrc = Number(/a=ssrc-group:FID \d+ (\d+)/.exec(subscriber.pc.remoteDescription?.sdp ?? '')?.[1]);
+    expect(rtxSsrc).toBeGreaterThan(0);
+    // All 20 arrived, 20 ms apart (400 ms of arrivals: enough for an acked rate).
+    const feedback = new TransportWideCC({
+      senderSsrc: 1,
+      mediaSourceSsrc: rtxSsrc,
+      baseSequenceNumber: 1,
+      packetStatusCount: 20,
+      referenceTime: 1000,
+      fbPktCount: 0,
+      packetChunks: [new RunLengthChunk({ packetStatus: PacketStatus.TypeTCCPacketReceivedSmallDelta, runLength: 20 })],
+      recvDeltas: Array.from({ length: 20 }, () => new RecvDelta({ type: PacketStatus.TypeTCCPacketReceivedSmallDelta, delta: 20_000 })),
+    });
+    feedback.header.padding = true; // to a multiple of 4 bytes, as Chromium sends it
+    await subscriber.pc.dtlsTransports[0]!.sendRtcp([new RtcpTransportLayerFeedback({ feedback })]);
+    await waitUntil(() => transport.getStats().downlink.ackedBitrate !== null, 5000, 'the feedback read by the estimator');
+  });
 
   it('relays a subscriber PLI to the publisher, throttled per producer', async () => {
     const router = fx.router();

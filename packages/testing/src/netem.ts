@@ -281,6 +281,31 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
       // nothing was in place
     }
   };
+  /** `tc -s qdisc show` of one direction: with the queue's backlog. */
+  const tcStats = (direction: Direction): string =>
+    run('tc', ['-s', ...(direction === 'up' ? ['-n', name] : []), 'qdisc', 'show', 'dev', direction === 'up' ? nsInterface : hostInterface]);
+  /**
+   * A rate limit alone (tbf) that changes rate, or is lifted, changes in place: what it has queued
+   * stays queued and goes out at the new rate, as on a real link whose capacity changes. Deleting
+   * the qdisc dropped its whole queue (up to `queueMs` of packets, 20–30 at 500 kbps) at every
+   * lift: a loss burst that no real recovering link shows, which cut the downlink estimate of the
+   * impairment bench's limited subscriber by half and switched its video off just as the link came
+   * back. A lift first opens the bucket (10 Gbit/s), waits for the queue to be empty (bounded), then
+   * removes it. Returns false when the change is not of that kind (netem involved, or nothing in place).
+   */
+  const changeRate = (direction: Direction, stages: string[][] | null): boolean => {
+    const current = tc(direction, 'show');
+    if (!/^qdisc tbf 1: root/m.test(current) || /qdisc netem/.test(current)) return false;
+    if (stages !== null && (stages.length !== 1 || stages[0]![0] !== 'tbf')) return false;
+    if (stages !== null) {
+      tc(direction, 'change', ['root', 'handle', '1:', ...stages[0]!]);
+      return true;
+    }
+    tc(direction, 'change', ['root', 'handle', '1:', 'tbf', 'rate', '10gbit', 'burst', '1mb', 'latency', '300ms']);
+    for (let i = 0; i < 50 && !/backlog 0b 0p/.test(tcStats(direction)); i++); // each read takes a few ms
+    clear(direction);
+    return true;
+  };
   return {
     name,
     hostAddress,
@@ -294,10 +319,12 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
       if ((impairment.delayMs ?? 0) > 0 && !netemAvailable()) {
         throw new Error('this kernel has no tc netem (sch_netem): a delay or jitter cannot be applied here (rate limits and loss can)');
       }
-      clear(direction);
-      if (stages !== null) {
-        tc(direction, 'add', ['root', 'handle', '1:', ...stages[0]!]);
-        if (stages[1]) tc(direction, 'add', ['parent', '1:1', 'handle', '10:', ...stages[1]]);
+      if (!changeRate(direction, stages)) {
+        clear(direction);
+        if (stages !== null) {
+          tc(direction, 'add', ['root', 'handle', '1:', ...stages[0]!]);
+          if (stages[1]) tc(direction, 'add', ['parent', '1:1', 'handle', '10:', ...stages[1]]);
+        }
       }
       const loss = lossRule(impairment.lossPercent);
       run('ip', ['netns', 'exec', name, 'nft', '-f', '-'], `flush chain inet colloquy_impair ${direction}\n${loss ? `add rule inet colloquy_impair ${direction} ${loss}\n` : ''}`);

@@ -121,6 +121,37 @@ describe('impaired-network harness', () => {
     expect(free.arrived / free.sent).toBeGreaterThan(0.95);
   });
 
+  it('a rate limit lifted mid-queue keeps its queue: what was queued arrives, as on a link whose capacity comes back', async () => {
+    const host = createSocket('udp4');
+    await new Promise<void>((r) => host.bind(0, ns.hostAddress, r));
+    try {
+      const ready = new Promise<number>((r) => host.once('message', (_m, rinfo) => r(rinfo.port)));
+      // Inside: counts datagrams until none came for a second (or 20 s passed), then prints the count.
+      const counted = inside(`
+        import { createSocket } from 'node:dgram';
+        const s = createSocket('udp4'); let n = 0; let last = 0; const start = Date.now();
+        s.on('message', () => { n++; last = Date.now(); });
+        s.bind(0, () => s.send('ready', ${host.address().port}, '${ns.hostAddress}'));
+        await new Promise((r) => { const t = setInterval(() => { if ((n > 0 && Date.now() - last > 1000) || Date.now() - start > 20000) { clearInterval(t); r(); } }, 50); });
+        s.close(); console.log(n);
+      `);
+      const port = await ready;
+      ns.impair('down', { rateKbps: 300 });
+      // 20 datagrams at once into 300 kbps: ~3 pass in the bucket, ~13 queue (300 ms of the rate),
+      // the rest drop. Then the limit lifts: the queue goes out (it drains 37 bytes a ms meanwhile).
+      const buf = Buffer.alloc(1000, 7);
+      for (let i = 0; i < 20; i++) await new Promise<void>((r, j) => host.send(buf, port, ns.nsAddress, (err) => (err ? j(err) : r())));
+      ns.impair('down', {});
+      const arrived = Number(await counted);
+      console.log(`netem: ${arrived} of 20 datagrams arrived through a 300 kbps queue lifted at once`);
+      // Deleting the qdisc instead dropped the queue: 3–4 arrived.
+      expect(arrived).toBeGreaterThanOrEqual(12);
+      expect(ns.qdiscs('down')).not.toMatch(/tbf/);
+    } finally {
+      host.close();
+    }
+  });
+
   it("this machine's processes cannot reach loopback from the host end (other tests' calls never run over it), unless loopbackReachable", async () => {
     const target = createSocket('udp4');
     const got: string[] = [];
