@@ -106,6 +106,13 @@ export function temporalLayerForFrameRate(preferred: number | null, rates: reado
 /** SRs remembered to match receiver reports against (one a second: the last 8 s). */
 const RECENT_SRS = 8;
 
+/**
+ * While retransmissions are held (a saturated downlink), the layer that began at a keyframe this
+ * recently is still repaired: the allocator steps down on the first loss or delay, before the
+ * saturation cut that starts the hold.
+ */
+const RECENT_SYNC_MS = 2000;
+
 export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSink {
   readonly id: string;
   readonly producerId: string;
@@ -134,12 +141,20 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   /** VP8 video: the temporal layer choice and picture ID / TL0PICIDX continuity; null otherwise. */
   readonly #temporal: Vp8TemporalLayers | null;
   /**
-   * The temporal filter runs from the first frame-rate preference on (and then stays, for picture
-   * ID continuity): without one every frame is forwarded untouched, as before temporal layers were
-   * chosen (loaded test runs showed video stalls with the filter on for every consumer; not
-   * understood yet).
+   * The temporal filter runs for a simulcast producer's consumer from the start (its spatial layer
+   * switches need picture ID continuity), and for any other from the first frame-rate preference on
+   * (then it stays): without one, a single encoding's frames are forwarded untouched, as before
+   * temporal layers were chosen (loaded test runs showed video stalls with the filter on for every
+   * consumer; not understood yet).
+   *
+   * Simulcast without it: each layer is its own picture ID series, so every switch jumped the
+   * picture ID by thousands. Chromium then decoded the new layer's keyframe and often nothing after
+   * it: its log showed "No decodable frame in 3012953 us requesting keyframe" twice in a row after
+   * a step down, and "Referencing a frame out of the window. Assuming it was undecoded" after
+   * switches up. The impairment bench's limited subscriber froze 33–38 % of the limit in about 1
+   * run of 3.
    */
-  #temporalActive = false;
+  #temporalActive: boolean;
   #layerSwitches = 0;
   /** The highest layer the subscriber's downlink carries (the allocator's choice); -1: none, video off. */
   #bandwidthLayer: number;
@@ -166,6 +181,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   #nacksHeld = 0;
   /** No NACK answers before this (performance.now() ms): the downlink is saturated, audio comes first. */
   #retransmitHoldUntil = 0;
+  /** The output sequence number and time of the last resync (the keyframe a layer or restart began at), or -1. */
+  #syncSeq = -1;
+  #syncAt = -Infinity;
   #pliCount = 0;
   #firCount = 0;
   #packetsLost = 0;
@@ -205,6 +223,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     this.#bandwidthLayer = params.producer.layerCount - 1;
     this.#currentLayer = params.producer.layerCount > 1 ? -1 : 0;
     this.#temporal = this.kind === 'video' && params.producer.codec.name === 'VP8' ? new Vp8TemporalLayers() : null;
+    this.#temporalActive = this.#temporal !== null && params.producer.layerCount > 1;
   }
 
   /** Simulcast: the spatial layer being forwarded (-1 before the first keyframe; 0 for a single encoding once started). */
@@ -468,7 +487,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       }
     }
     const now = performance.now();
+    const syncing = rewriter.needsSync;
     const outSeq = rewriter.map(h.sequenceNumber, h.timestamp, payload.length, keyFrame, now);
+    if (syncing && !rewriter.needsSync) {
+      this.#syncSeq = outSeq;
+      this.#syncAt = now;
+    }
     if (!rewriter.needsSync && layer === this.#targetLayer) this.#keyFrameWanted = false; // synced on the wanted layer
     if (outSeq === DROP) return;
     const history = this.#history;
@@ -538,9 +562,25 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     this.#nackCount++;
     // Video off for quality: its lost packets are of no use (it restarts from a keyframe), and
     // sending them would take the little the link carries from the audio.
-    if (this.#qualityDisabled || performance.now() < this.#retransmitHoldUntil) {
+    if (this.#qualityDisabled) {
       this.#nacksHeld++;
       return;
+    }
+    const now = performance.now();
+    if (now < this.#retransmitHoldUntil) {
+      // Held, except the layer just stepped to: what was sent since its keyframe, when that came
+      // within RECENT_SYNC_MS and no other switch is pending. A hole in it freezes the picture until
+      // the browser gives up and asks for a keyframe (~3 s in Chromium). Measured in the impairment
+      // bench: the step down's keyframe lost packets to the full queue (the allocator had stepped
+      // down on the first loss or delay, the hold began at the saturation cut 0.1–0.5 s later),
+      // every NACK was held, and the limited subscriber froze 1.5–4.5 s after the limit, 22–36 %
+      // of the limited time.
+      const fresh = this.#syncSeq >= 0 && now - this.#syncAt <= RECENT_SYNC_MS && this.#currentLayer === this.#targetLayer;
+      const since = fresh ? this.#syncSeq : -1;
+      const wanted = since < 0 ? [] : lost.filter((seq) => ((seq - since) & 0xffff) < 0x8000);
+      if (wanted.length < lost.length) this.#nacksHeld++;
+      if (wanted.length === 0) return;
+      lost = wanted;
     }
     for (const seq of lost) {
       const header = this.#history.header(seq);

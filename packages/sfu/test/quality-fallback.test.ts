@@ -5,7 +5,7 @@
 // saturated; answered again once it is back on.
 
 import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RtpPacket } from 'werift';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { OutgoingHeader } from '../src/consumer.js';
 import { testConsumer, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
@@ -53,18 +53,58 @@ describe('video off for quality', () => {
   });
 
   it('retransmissions held while the link is saturated (audio first), answered after', () => {
-    const { c, sent, frame, nack } = setup();
-    frame(true);
-    frame();
-    c.holdRetransmissions(performance.now() + 60_000);
-    nack([sent[1]!]);
-    expect(sent).toHaveLength(2);
-    expect(c.nacksHeld).toBe(1);
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const { c, sent, frame, nack } = setup();
+      frame(true);
+      frame();
+      vi.advanceTimersByTime(2500); // the keyframe is older than the 2 s a new layer is repaired for
+      c.holdRetransmissions(performance.now() + 60_000);
+      nack([sent[1]!]);
+      expect(sent).toHaveLength(2);
+      expect(c.nacksHeld).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
     const d = setup();
     d.frame(true);
     d.c.holdRetransmissions(performance.now() - 1);
     d.nack([d.sent[0]!]);
     expect(d.sent).toHaveLength(2);
+  });
+
+  it('while held, the layer begun at a keyframe in the last 2 s is still repaired (the stepped-down layer must not freeze), older packets are not', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const { c, sent, frame, nack } = setup();
+      frame(true);
+      frame();
+      const old = sent[1]!;
+      vi.advanceTimersByTime(5000);
+      // The output restarts at a keyframe (as a step down to another layer does), then the hold begins.
+      c.setBandwidthLayer(-1);
+      c.setBandwidthLayer(0);
+      frame(true);
+      frame();
+      const [key, next] = sent.slice(-2);
+      vi.advanceTimersByTime(300);
+      c.holdRetransmissions(performance.now() + 60_000);
+      nack([old, key!, next!]);
+      expect(sent.slice(-2)).toEqual([key, next]); // resent: the keyframe and the frame after it, not the old one
+      expect(sent).toHaveLength(6);
+      expect(c.nacksHeld).toBe(1); // the old packet's NACK counts as held
+      expect(c.getStats().retransmittedPackets).toBe(2);
+      nack([old]);
+      expect(sent).toHaveLength(6);
+      expect(c.nacksHeld).toBe(2);
+      // 2 s after that keyframe, its layer is no longer new: held like the rest.
+      vi.advanceTimersByTime(1800);
+      nack([next!]);
+      expect(sent).toHaveLength(6);
+      expect(c.nacksHeld).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('videoDisableWarning always before videoDisabled, even when the allocator switches off at once', () => {
