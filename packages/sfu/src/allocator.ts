@@ -1,7 +1,7 @@
 // The downlink allocator of one subscriber connection: shares its bandwidth estimate across the
 // streams it carries (audio first, then screen share video, then cameras) and picks each video's
 // spatial layer: the best one that fits what is left, never above the subscriber's preferred
-// layer. Down at once; up once the estimate has held for UP_HOLD_MS, or at once when a probe has
+// layer. Down at once (a layer taken is kept while its rate without headroom fits); up once the estimate has held for UP_HOLD_MS, or at once when a probe has
 // just shown that the step fits. When even the lowest layer does not fit, a warning first, then,
 // held for OFF_HOLD_MS, video off (OpenTok's audio fallback, where the stream allows it); when
 // what is left is far below the lowest layer (under OFF_NOW_FACTOR of its need: the link is
@@ -32,8 +32,17 @@ export interface VideoDecision {
 export const UP_HOLD_MS = 2000;
 export const OFF_HOLD_MS = 1000;
 export const ON_HOLD_MS = 2000;
-/** Layer rates get this much headroom (packet overhead, keyframe bursts). */
+/** Layer rates get this much headroom (packet overhead, keyframe bursts) to be taken. */
 export const HEADROOM = 1.15;
+/**
+ * A layer already taken (above the lowest) is kept while its rate itself fits: no step down for a
+ * rate that grew inside the headroom. A publisher's layers share its uplink, so when a subscriber
+ * steps up from layer 1 to 2 and layer 1 pauses at the publisher, layer 2 grows into the freed
+ * room (measured: ~640 → ~790 kbps); judged with the headroom it no longer fitted the estimate the
+ * probe had just shown, and the impairment bench's subscriber went 1 → 2 → 1 every second or two
+ * for 6 s after a lift. A real decrease (overuse, loss, saturation) cuts well under this.
+ */
+export const KEEP_HEADROOM = 1;
 /** Warn below this multiple of what the lowest layer needs; lift the warning above LIFT. */
 const WARN_FACTOR = 1.5;
 const LIFT_FACTOR = 2;
@@ -92,7 +101,15 @@ export class DownlinkAllocator {
       } else {
         state.lowSince = null;
         if (fit < state.allowed) {
-          state.allowed = fit; // down at once
+          // Down at once, but not below a layer (above the lowest) whose own rate still fits.
+          let keep = fit;
+          for (let layer = Math.min(state.allowed, video.rates.length - 1); layer > Math.max(fit, 0); layer--) {
+            if ((video.rates[layer] ?? Infinity) * KEEP_HEADROOM <= budget) {
+              keep = layer;
+              break;
+            }
+          }
+          state.allowed = keep;
           state.upSince = null;
         } else if (fit > state.allowed) {
           state.upSince ??= now;

@@ -59,11 +59,14 @@ export const LAYER_PAUSE_DELAY_MS = 2000;
 /** VP8 temporal layers a TID can name (2 bits). */
 export const TEMPORAL_IDS = 4;
 /**
- * Weight of the newest ~500 ms sample in a layer's steady bitrate (a time constant of about 2 s).
- * The downlink allocator sized layers by the last sample alone: the keyframe its own switch up
- * asked for doubled the top layer's rate for one sample, which read as not fitting, so it went
- * down again at once, and back up 2 s later — 1280 px for 1 s in every 3 after a lifted limit in
- * the impairment bench.
+ * Weight of the newest ~500 ms sample in a layer's steady bitrate (a time constant of about 2 s),
+ * which leaves keyframes out (the bytes of every packet with a keyframe's RTP timestamp). The
+ * downlink allocator sized layers by the last sample alone: the keyframe its own switch up asked
+ * for doubled the top layer's rate for one sample, which read as not fitting, so it went down
+ * again at once, and back up 2 s later — 1280 px for 1 s in every 3 after a lifted limit in the
+ * impairment bench. Smoothed with keyframes in, a 1280x720 keyframe still moved the top layer's
+ * rate by ~150 kbps, and the subscriber went 1 → 2 → 1 → 2 every second for 6 s after a lift.
+ * Keyframes come on request (a switch, a PLI), and the allocator's headroom covers their burst.
  */
 const LAYER_RATE_SMOOTHING = 0.2;
 /** Weight of the newest sample in the per-temporal-layer frame rates (a 500 ms sample holds a few T0 frames). */
@@ -142,6 +145,10 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
   readonly #sampleLayerBytes: number[];
   readonly #layerBitrate: number[];
   readonly #layerSteadyBitrate: number[];
+  /** Per layer: the RTP timestamp of its last keyframe (-1: none yet), and the bytes of keyframes so far and at the last sample. */
+  readonly #layerKeyTimestamp: number[];
+  readonly #layerKeyBytes: number[];
+  readonly #sampleLayerKeyBytes: number[];
   /** Layers that carried media in some sample window (a layer that never did has not "stopped"). */
   readonly #layerFlowed: boolean[];
   /** The highest layer whose keyframe gave the stream's picture size. */
@@ -199,6 +206,9 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     this.#sampleLayerBytes = new Array<number>(n).fill(0);
     this.#layerBitrate = new Array<number>(n).fill(0);
     this.#layerSteadyBitrate = new Array<number>(n).fill(0);
+    this.#layerKeyTimestamp = new Array<number>(n).fill(-1);
+    this.#layerKeyBytes = new Array<number>(n).fill(0);
+    this.#sampleLayerKeyBytes = new Array<number>(n).fill(0);
     this.#layerFlowed = new Array<boolean>(n).fill(false);
     this.streamId = params.streamId;
     this.extensionUris = params.extensionUris;
@@ -245,7 +255,11 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
         if (this.codec.name === 'VP8' && parseVp8Descriptor(payload, descriptor) && descriptor.temporalId >= 0) this.#tidFrames[layer * TEMPORAL_IDS + descriptor.temporalId]!++;
       }
       keyFrame = this.#isKeyFrameStart(payload);
-      if (keyFrame) this.#onKeyFrame(layer, payload);
+      if (keyFrame) {
+        this.#onKeyFrame(layer, payload);
+        this.#layerKeyTimestamp[layer] = header.timestamp;
+      }
+      if (header.timestamp === this.#layerKeyTimestamp[layer]) this.#layerKeyBytes[layer]! += payload.length;
     }
     if (this.#paused) return;
     const output = this.#output;
@@ -557,13 +571,16 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     const receivedDelta = this.#packets - this.#sampleReceived;
     this.#fractionLost = expectedDelta > 0 ? Math.max(0, (expectedDelta - receivedDelta) / expectedDelta) : 0;
     for (let i = 0; i < this.layerCount; i++) {
-      const rate = Math.round(((this.#layerBytes[i]! - this.#sampleLayerBytes[i]!) * 8) / elapsed);
+      const bytes = this.#layerBytes[i]! - this.#sampleLayerBytes[i]!;
+      const rate = Math.round((bytes * 8) / elapsed);
       this.#layerBitrate[i] = rate;
+      const between = Math.round(((bytes - (this.#layerKeyBytes[i]! - this.#sampleLayerKeyBytes[i]!)) * 8) / elapsed);
       const steady = this.#layerSteadyBitrate[i]!;
       // Starts at the first sample; back to 0 when the layer stops (paused: its nominal rate applies then).
-      this.#layerSteadyBitrate[i] = rate === 0 ? 0 : steady === 0 ? rate : steady + LAYER_RATE_SMOOTHING * (rate - steady);
+      this.#layerSteadyBitrate[i] = rate === 0 ? 0 : steady === 0 ? between : steady + LAYER_RATE_SMOOTHING * (between - steady);
       if (rate > 0) this.#layerFlowed[i] = true;
       this.#sampleLayerBytes[i] = this.#layerBytes[i]!;
+      this.#sampleLayerKeyBytes[i] = this.#layerKeyBytes[i]!;
     }
     this.#applyLayerDemand(now);
     this.#sampleAt = now;

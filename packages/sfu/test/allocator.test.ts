@@ -27,6 +27,21 @@ describe('DownlinkAllocator', () => {
     expect(a.update(5300 + UP_HOLD_MS - 200, 3_000_000, AUDIO, [camera])[0]!.layer).toBe(1);
   });
 
+  it('a layer taken is kept while its own rate fits (a rate grown inside the headroom is no step down); a real drop goes down at once', () => {
+    const a = new DownlinkAllocator();
+    expect(a.update(0, 3_000_000, AUDIO, [camera])[0]!.layer).toBe(2);
+    // Layer 2 grows to 1.9 Mbps: 2.185 Mbps with headroom does not fit 2.1 Mbps, 1.9 Mbps does: kept.
+    const grown: VideoSlot = { ...camera, rates: [150_000, 500_000, 1_900_000] };
+    expect(a.update(250, 2_100_000, AUDIO, [grown])[0]!.layer).toBe(2);
+    // Not even its own rate fits: down at once, to the best layer that fits with headroom.
+    expect(a.update(500, 1_800_000, AUDIO, [grown])[0]!.layer).toBe(1);
+    // Up again needs the headroom (and the hold).
+    expect(a.update(750, 2_100_000, AUDIO, [grown])[0]!.layer).toBe(1);
+    expect(a.update(750 + UP_HOLD_MS, 2_100_000, AUDIO, [grown])[0]!.layer).toBe(1);
+    expect(a.update(1000 + UP_HOLD_MS, 2_300_000, AUDIO, [grown])[0]!.layer).toBe(1);
+    expect(a.update(1000 + 2 * UP_HOLD_MS, 2_300_000, AUDIO, [grown])[0]!.layer).toBe(2);
+  });
+
   it('the preference is the upper bound', () => {
     const a = new DownlinkAllocator();
     expect(a.update(0, 10_000_000, AUDIO, [{ ...camera, preferred: 1 }])[0]!.layer).toBe(1);

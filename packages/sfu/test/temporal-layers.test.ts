@@ -361,7 +361,7 @@ describe('RtpRewriter drops', () => {
 });
 
 describe('layer bitrates', () => {
-  it('a keyframe burst moves the steady bitrate (what the downlink allocator sizes a layer by) a fifth of the way; a stopped layer reads 0', () => {
+  it('the steady bitrate (what the downlink allocator sizes a layer by) moves a fifth of the way per sample and leaves keyframes out; a stopped layer reads 0', () => {
     const { producer } = setup();
     const enc = new Encoder(0x1000, { seq: 100, ts: 1000, pid: 10, tl0: 1 });
     for (const p of enc.next({ keyFrame: true }).packets) producer.receive(p, 0);
@@ -375,10 +375,15 @@ describe('layer bitrates', () => {
     expect(base.bitrate).toBeGreaterThan(0);
     // Settled on the stream's rate (it started from the first, nearly empty, sample).
     expect(Math.abs(base.steadyBitrate - base.bitrate)).toBeLessThan(base.bitrate * 0.05);
-    window(60, true); // a keyframe of 60 packets: the window's rate triples
+    window(60, true); // a keyframe of 60 packets: the window's rate triples, the steady rate stays
     const burst = producer.layers[0]!;
     expect(burst.bitrate).toBeGreaterThan(base.bitrate * 2.5);
-    expect(Math.abs(burst.steadyBitrate - (base.steadyBitrate + 0.2 * (burst.bitrate - base.steadyBitrate)))).toBeLessThanOrEqual(1);
+    expect(Math.abs(burst.steadyBitrate - base.steadyBitrate)).toBeLessThan(base.steadyBitrate * 0.1);
+    // Delta frames three times the size (more motion): a fifth of the way there.
+    for (let f = 0; f < 15; f++) for (const p of enc.next({ packets: 6 }).packets) producer.receive(p, 0);
+    sampleAfter(producer, 500);
+    const busier = producer.layers[0]!;
+    expect(Math.abs(busier.steadyBitrate - (burst.steadyBitrate + 0.2 * (busier.bitrate - burst.steadyBitrate)))).toBeLessThanOrEqual(busier.bitrate * 0.02);
     sampleAfter(producer, 500); // nothing arrived
     expect(producer.layers[0]).toMatchObject({ bitrate: 0, steadyBitrate: 0 });
   });
