@@ -7,7 +7,8 @@
 // them up with the moments it changed the network and with other pages and browsers.
 //
 // A row: [time ms, framesDecoded, frameWidth, video bytesReceived, audio packetsReceived,
-// ms since the last audio packet by the browser's own lastPacketReceivedTimestamp (or -1)].
+// ms since the last audio packet by the browser's own lastPacketReceivedTimestamp (or -1), and the
+// video's nackCount, pliCount, keyFramesDecoded and packetsLost].
 
 export const impairmentPage = (server: string): string => `<!doctype html><html><head><meta charset="utf-8"><script src="${server}/v2/js/opentok.js"></script><script>
 window.subs = new Map();
@@ -58,16 +59,19 @@ window.sample = (ms) => {
         let report;
         try { report = await entry.sub.getRtcStatsReport(); } catch { return; }
         const at = Date.now();
-        let frames = 0, width = 0, bytes = 0, audio = 0, age = -1;
+        let frames = 0, width = 0, bytes = 0, audio = 0, age = -1, nacks = 0, plis = 0, keys = 0, lost = 0;
         report.forEach((s) => {
           if (s.type !== 'inbound-rtp') return;
-          if (s.kind === 'video') { frames = s.framesDecoded || 0; width = s.frameWidth || 0; bytes = s.bytesReceived || 0; }
+          if (s.kind === 'video') {
+            frames = s.framesDecoded || 0; width = s.frameWidth || 0; bytes = s.bytesReceived || 0;
+            nacks = s.nackCount || 0; plis = s.pliCount || 0; keys = s.keyFramesDecoded || 0; lost = s.packetsLost || 0;
+          }
           if (s.kind === 'audio') {
             audio = s.packetsReceived || 0;
             if (typeof s.lastPacketReceivedTimestamp === 'number') age = Math.max(0, Math.round(s.timestamp - s.lastPacketReceivedTimestamp));
           }
         });
-        entry.rows.push([at, frames, width, bytes, audio, age]);
+        entry.rows.push([at, frames, width, bytes, audio, age, nacks, plis, keys, lost]);
       }));
       await new Promise((r) => setTimeout(r, Math.max(0, ms - (Date.now() - started))));
     }

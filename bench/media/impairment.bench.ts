@@ -60,7 +60,7 @@ const DELAY_MS = envNumber('DELAY_MS', 50);
 const FREEZE_MS = 500;
 const TOP_WIDTH = 1280;
 
-type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number];
+type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number, nacks: number, plis: number, keyFrames: number, lost: number];
 interface Sub {
   name: string;
   limited: boolean;
@@ -391,6 +391,20 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const sfuLines = sfu.filter((x) => x.at >= from);
     console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality; repair in that second: n NACKs, h held, r resent, k PLIs, s saturation cuts; a probe read in that second: target → measured kbps):`);
     console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join('')}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
+    // The browser's side of the repair, per stream and second: n NACKs and k PLIs it sent, K keyframes decoded, l packets lost.
+    for (const id of streams) {
+      const rows = subs[0]!.rows.get(id) ?? [];
+      const seconds: string[] = [];
+      for (let t = from; t < to; t += 1000) {
+        const a = rows.filter((r) => r[0] < t).at(-1);
+        const b = rows.filter((r) => r[0] < t + 1000).at(-1);
+        if (!a || !b) continue;
+        const d = [6, 7, 8, 9].map((i) => (b[i] as number) - (a[i] as number));
+        const text = d.map((v, i) => (v ? `${'nkKl'[i]}${v}` : '')).join('');
+        if (text) seconds.push(`${fromLimit(t + 1000)}:${text}`);
+      }
+      console.log(`browser, limited subscriber, stream ${streams.indexOf(id) + 1} (s from the limit: n NACKs sent, k PLIs sent, K keyframes decoded, l packets lost): ${seconds.join(' ') || 'nothing'}`);
+    }
     console.log(`subscriber events (s from the limit): ${events.length ? events.join('; ') : 'none'}\n`);
     return result;
   } finally {
