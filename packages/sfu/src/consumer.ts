@@ -183,6 +183,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   #retransmitHoldUntil = 0;
   /** The output sequence number and time of the last resync (the keyframe a layer or restart began at), or -1. */
   #syncSeq = -1;
+  /** The publisher's RTP timestamp of the last packet forwarded (its frame). */
+  #lastInTimestamp = -1;
   #syncAt = -Infinity;
   #pliCount = 0;
   #firCount = 0;
@@ -468,6 +470,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       this.#temporal?.restart();
       if (layer !== this.#targetLayer) this.producer.requestKeyFrame(this.#targetLayer);
       else this.producer.updateLayerDemand();
+    } else if (layer > this.#targetLayer && layer > this.#bandwidthLayer && packet.timestamp !== this.#lastInTimestamp && this.producer.layerFlowing(this.#targetLayer)) {
+      // Stepping down because the downlink no longer carries this layer, to a layer that flows
+      // (its keyframe is a round trip to the publisher away): this layer's next frames would only
+      // lengthen the bottleneck's queue ahead of that keyframe (and of its repairs). The frame
+      // under way is finished; then nothing until the keyframe.
+      return;
     }
     const h = packet;
     let payload = packet.payload;
@@ -495,6 +503,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     }
     if (!rewriter.needsSync && layer === this.#targetLayer) this.#keyFrameWanted = false; // synced on the wanted layer
     if (outSeq === DROP) return;
+    this.#lastInTimestamp = h.timestamp;
     const history = this.#history;
     const base = history.slotOffset(outSeq);
     const sequencer = this.#sequencer;

@@ -110,6 +110,38 @@ describe('simulcast layers', () => {
     expect(small.c.currentLayer).toBe(2);
   });
 
+  it('stepping down for bandwidth to a layer that flows: the old layer stops at once (its frames would only queue ahead of the keyframe); to a layer not flowing, it goes on until the switch', () => {
+    const { producer, consumer, frame } = setup();
+    const c = consumer('c');
+    frame([true, true, true]);
+    frame();
+    producer.sample(performance.now() + 500); // every layer measured as flowing
+    expect(c.c.currentLayer).toBe(2);
+    const before = c.sent.length;
+    c.c.setBandwidthLayer(0);
+    expect(c.c.targetLayer).toBe(0);
+    frame();
+    frame();
+    expect(c.sent).toHaveLength(before); // f's next frames not sent
+    frame([true, false, false]);
+    expect(c.c.currentLayer).toBe(0);
+    expect(c.sent).toHaveLength(before + 1);
+    for (let i = 1; i < c.sent.length; i++) expect((c.sent[i]!.seq - c.sent[i - 1]!.seq) & 0xffff).toBe(1);
+
+    // The layer stepped down to is not flowing (paused at the publisher): the current one goes on.
+    const d = setup();
+    const e = d.consumer('e');
+    d.frame([true, true, true]);
+    d.producer.sample(performance.now() + 500);
+    for (let layer = 1; layer < 3; layer++) d.producer.receive(packet(layer, false), layer); // q stops
+    d.producer.sample(performance.now() + 1000);
+    expect(d.producer.layerFlowing(0)).toBe(false);
+    e.c.setBandwidthLayer(0);
+    const sent = e.sent.length;
+    for (let layer = 1; layer < 3; layer++) d.producer.receive(packet(layer, false), layer);
+    expect(e.sent).toHaveLength(sent + 1);
+  });
+
   it('a new consumer starts on the first keyframe of any layer when its target is not flowing, then moves to it', () => {
     const { consumer, frame } = setup();
     const a = consumer('a');
