@@ -1,9 +1,10 @@
 // The downlink allocator of one subscriber connection: shares its bandwidth estimate across the
 // streams it carries (audio first, then screen share video, then cameras) and picks each video's
 // spatial layer: the best one that fits what is left, never above the subscriber's preferred
-// layer. Down at once (a layer taken is kept while its rate without headroom fits); up once the estimate has held for UP_HOLD_MS, or at once when a probe has
-// just shown that the step fits. When even the lowest layer does not fit, a warning first, then,
-// held for OFF_HOLD_MS, video off (OpenTok's audio fallback, where the stream allows it); when
+// layer. Down at once (a layer taken is kept while its rate without headroom fits); up once the
+// estimate has held for UP_HOLD_MS, or at once when a probe has just shown that the step fits.
+// When even the lowest layer does not fit, a warning first, then, held for OFF_HOLD_MS, video
+// off (OpenTok's audio fallback, where the stream allows it); when
 // what is left is far below the lowest layer (under OFF_NOW_FACTOR of its need: the link is
 // clearly gone, and every moment of video queued at the bottleneck delays the audio behind it),
 // the warning and video off in the same round. Back on (the warning lifted) once the lowest

@@ -183,9 +183,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   #retransmitHoldUntil = 0;
   /** The output sequence number and time of the last resync (the keyframe a layer or restart began at), or -1. */
   #syncSeq = -1;
+  #syncAt = -Infinity;
   /** The publisher's RTP timestamp of the last packet forwarded (its frame). */
   #lastInTimestamp = -1;
-  #syncAt = -Infinity;
   #pliCount = 0;
   #firCount = 0;
   #packetsLost = 0;
