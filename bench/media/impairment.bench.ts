@@ -260,14 +260,14 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       }
       // Repair in that second, summed over the limited subscriber's videos: n NACKs received, h of them
       // held (not answered), r packets resent, k PLIs it sent; s saturation cuts of its estimate.
-      const videos = mine.flatMap((x) => x.consumers.filter((c) => c.kind === 'video'));
-      const repairNow = [
-        videos.reduce((a, c) => a + c.getStats().nackCount, 0),
-        videos.reduce((a, c) => a + c.nacksHeld, 0),
-        videos.reduce((a, c) => a + c.getStats().retransmittedPackets, 0),
-        videos.reduce((a, c) => a + c.getStats().pliCount, 0),
-        downlink.saturations,
-      ];
+      const repairNow = [0, 0, 0, 0, downlink.saturations];
+      for (const c of mine.flatMap((x) => x.consumers.filter((v) => v.kind === 'video'))) {
+        const stats = c.getStats();
+        repairNow[0]! += stats.nackCount;
+        repairNow[1]! += c.nacksHeld;
+        repairNow[2]! += stats.retransmittedPackets;
+        repairNow[3]! += stats.pliCount;
+      }
       const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrks'[i]}${v - repairBefore[i]!}` : '')).join('');
       repairBefore = repairNow;
       sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers, probe, repair });

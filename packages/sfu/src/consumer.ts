@@ -181,7 +181,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   #nacksHeld = 0;
   /** No NACK answers before this (performance.now() ms): the downlink is saturated, audio comes first. */
   #retransmitHoldUntil = 0;
-  /** The output sequence number and time of the last resync (the keyframe a layer or restart began at), or -1. */
+  /** The output sequence number and time of the last resync (the keyframe a layer or restart began at); -1 and -Infinity before one. */
   #syncSeq = -1;
   #syncAt = -Infinity;
   /** The publisher's RTP timestamp of the last packet forwarded (its frame). */
@@ -584,9 +584,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       // down on the first loss or delay, the hold began at the saturation cut 0.1–0.5 s later),
       // every NACK was held, and the limited subscriber froze 1.5–4.5 s after the limit, 22–36 %
       // of the limited time.
-      const fresh = this.#syncSeq >= 0 && now - this.#syncAt <= RECENT_SYNC_MS && this.#currentLayer === this.#targetLayer;
-      const since = fresh ? this.#syncSeq : -1;
-      const wanted = since < 0 ? [] : lost.filter((seq) => ((seq - since) & 0xffff) < 0x8000);
+      const since = this.#syncSeq;
+      const fresh = now - this.#syncAt <= RECENT_SYNC_MS && this.#currentLayer === this.#targetLayer;
+      const wanted = fresh ? lost.filter((seq) => ((seq - since) & 0xffff) < 0x8000) : [];
       if (wanted.length < lost.length) this.#nacksHeld++;
       if (wanted.length === 0) return;
       lost = wanted;

@@ -9,6 +9,16 @@ import { describe, expect, it, vi } from 'vitest';
 import type { OutgoingHeader } from '../src/consumer.js';
 import { testConsumer, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
+/** Runs `test` with performance.now() under vitest's fake clock (vi.advanceTimersByTime moves it). */
+function withFakePerformance(test: () => void): void {
+  vi.useFakeTimers({ toFake: ['performance'] });
+  try {
+    test();
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
 function setup() {
   const producer = testVideoProducer({ id: 'p', ssrc: 0x5555 });
   const sent: number[] = [];
@@ -53,8 +63,7 @@ describe('video off for quality', () => {
   });
 
   it('retransmissions held while the link is saturated (audio first), answered after', () => {
-    vi.useFakeTimers({ toFake: ['performance'] });
-    try {
+    withFakePerformance(() => {
       const { c, sent, frame, nack } = setup();
       frame(true);
       frame();
@@ -63,9 +72,7 @@ describe('video off for quality', () => {
       nack([sent[1]!]);
       expect(sent).toHaveLength(2);
       expect(c.nacksHeld).toBe(1);
-    } finally {
-      vi.useRealTimers();
-    }
+    });
     const d = setup();
     d.frame(true);
     d.c.holdRetransmissions(performance.now() - 1);
@@ -74,8 +81,7 @@ describe('video off for quality', () => {
   });
 
   it('while held, the layer begun at a keyframe in the last 2 s is still repaired (the stepped-down layer must not freeze), older packets are not', () => {
-    vi.useFakeTimers({ toFake: ['performance'] });
-    try {
+    withFakePerformance(() => {
       const { c, sent, frame, nack } = setup();
       frame(true);
       frame();
@@ -102,9 +108,7 @@ describe('video off for quality', () => {
       nack([next!]);
       expect(sent).toHaveLength(6);
       expect(c.nacksHeld).toBe(3);
-    } finally {
-      vi.useRealTimers();
-    }
+    });
   });
 
   it('videoDisableWarning always before videoDisabled, even when the allocator switches off at once', () => {

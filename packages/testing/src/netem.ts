@@ -272,8 +272,8 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
     throw err;
   }
   /** `tc [-n NS] qdisc VERB dev IF …` on the egress interface of that direction. */
-  const tc = (direction: Direction, verb: string, rest: string[] = []): string =>
-    run('tc', [...(direction === 'up' ? ['-n', name] : []), 'qdisc', verb, 'dev', direction === 'up' ? nsInterface : hostInterface, ...rest]);
+  const tc = (direction: Direction, verb: string, rest: string[] = [], options: string[] = []): string =>
+    run('tc', [...options, ...(direction === 'up' ? ['-n', name] : []), 'qdisc', verb, 'dev', direction === 'up' ? nsInterface : hostInterface, ...rest]);
   const clear = (direction: Direction): void => {
     try {
       tc(direction, 'del', ['root']);
@@ -281,9 +281,6 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
       // nothing was in place
     }
   };
-  /** `tc -s qdisc show` of one direction: with the queue's backlog. */
-  const tcStats = (direction: Direction): string =>
-    run('tc', ['-s', ...(direction === 'up' ? ['-n', name] : []), 'qdisc', 'show', 'dev', direction === 'up' ? nsInterface : hostInterface]);
   /**
    * A rate limit alone (tbf) that changes rate, or is lifted, changes in place: what it has queued
    * stays queued and goes out at the new rate, as on a real link whose capacity changes. Deleting
@@ -302,7 +299,8 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
       return true;
     }
     tc(direction, 'change', ['root', 'handle', '1:', 'tbf', 'rate', '10gbit', 'burst', '1mb', 'latency', '300ms']);
-    for (let i = 0; i < 50 && !/backlog 0b 0p/.test(tcStats(direction)); i++); // each read takes a few ms
+    // `tc -s` shows the queue's backlog; each read takes a few ms.
+    for (let i = 0; i < 50 && !/backlog 0b 0p/.test(tc(direction, 'show', [], ['-s'])); i++);
     clear(direction);
     return true;
   };
