@@ -1,8 +1,10 @@
 // Our SRTP on a werift peer connection's packet path, once werift's DTLS handshake is done. werift
 // keeps ICE and DTLS; we take the SRTP keying material its handshake exported and
-//   - send consumers' RTP ourselves: encrypt into a send slot and hand it to the ICE pair's UDP
-//     socket directly (werift's sendRtp makes a cipher, concatenates buffers and chains three
-//     promises per packet);
+//   - send consumers' RTP ourselves: encrypt and hand it to the ICE pair's UDP socket directly
+//     (werift's sendRtp makes a cipher, concatenates buffers and chains three promises per
+//     packet). With the native module that is one sendto() on the socket's descriptor, from one
+//     scratch buffer (the send is done when the call returns); otherwise a send slot and Node's
+//     dgram send;
 //   - decrypt received SRTP/SRTCP with ours, by giving werift's DTLS transport our decryptor in
 //     place of its own (for RTCP, which werift still parses and routes, and for RTP until a
 //     publisher's own receive path takes it: receive-path.ts decrypts with this session's
@@ -13,6 +15,7 @@
 import type { Socket } from 'node:dgram';
 import { SrtpAuthenticationError, type RTCDtlsTransport } from 'werift';
 import type { OutgoingHeader, RtpSink } from './consumer.js';
+import { nativePacket, type NativeHandle } from './native.js';
 import { SrtpSession, type SrtpKeyingMaterial } from './srtp/index.js';
 import { SRTCP_MAX_OVERHEAD, type SrtcpContext } from './srtp/srtcp-context.js';
 import { SRTP_MAX_OVERHEAD } from './srtp/srtp-context.js';
@@ -66,6 +69,30 @@ function advanceEpoch(): void {
   epochScheduled = false;
 }
 
+/** Where the native send encrypts: the send is synchronous, so one buffer serves every transport. */
+let nativeScratch: Buffer | undefined;
+const EAGAIN = -11;
+const ENOBUFS = -105;
+
+/** Node's state of a dgram socket: its handle (null once closed) and the descriptor behind it. */
+interface DgramStateView {
+  handle: { fd?: number } | null;
+}
+function dgramState(socket: Socket): DgramStateView | undefined {
+  const sym = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const state = sym === undefined ? undefined : (socket as unknown as Record<symbol, DgramStateView | undefined>)[sym];
+  return state !== undefined && 'handle' in state ? state : undefined;
+}
+
+/** The native send's address of host:port from this socket's family, or null (Node's send then). */
+function nativeAddressFor(socket: Socket, host: string, port: number): NativeHandle | null {
+  try {
+    return nativePacket!.udpAddress(host, port, socket.address().family === 'IPv6');
+  } catch {
+    return null; // not bound, or a host the native send does not take
+  }
+}
+
 /**
  * A subscriber transport's RTP sink: our SRTP and a direct UDP send. Falls back to werift's ICE
  * connection `send` when the selected pair is not a plain UDP socket (e.g. TURN or TCP).
@@ -85,7 +112,11 @@ export class SrtpSendPath implements RtpSink {
   #socket: Socket | undefined;
   #host = '';
   #port = 0;
+  /** The native send's view of the selected pair: the socket's state and the far end's address. */
+  #nativeState: DgramStateView | undefined;
+  #nativeAddress: NativeHandle | null = null;
   #packetsSent = 0;
+  #nativeSent = 0;
   /** What our receive path refused and how much RTCP ours protected (set by attachOurSrtp). */
   counters: SrtcpCounters = { droppedRtp: 0, droppedRtcp: 0, rtcpSent: 0 };
 
@@ -103,6 +134,28 @@ export class SrtpSendPath implements RtpSink {
     // The socket closes with the peer connection; sending on a closed dgram socket throws.
     if (this.#udp !== undefined && this.#udp.closed) return;
     const length = header.bytes.length + payload.length;
+    if (this.#nativeAddress !== null && length + SRTP_MAX_OVERHEAD <= SLOT_SIZE) {
+      const handle = this.#nativeState!.handle;
+      const fd = handle?.fd;
+      if (fd === undefined || fd < 0) return; // closed under us
+      const out = (nativeScratch ??= Buffer.alloc(SLOT_SIZE));
+      const n = this.session.outbound.protect(header.bytes, payload, out);
+      if (n < 0) return;
+      const sent = nativePacket!.udpSend(fd, this.#nativeAddress, out, n);
+      if (sent < 0) {
+        if (sent !== EAGAIN && sent !== ENOBUFS) return;
+        // The socket's buffer is full: Node's send queues a copy until it drains.
+        try {
+          this.#socket!.send(Buffer.from(out.subarray(0, n)), this.#port, this.#host);
+        } catch {
+          return;
+        }
+      } else {
+        this.#nativeSent++;
+      }
+      this.#counted(pair, n);
+      return;
+    }
     const out = this.#buffer(length + SRTP_MAX_OVERHEAD);
     const n = this.session.outbound.protect(header.bytes, payload, out);
     if (n < 0) return;
@@ -117,6 +170,10 @@ export class SrtpSendPath implements RtpSink {
     } else {
       connection.send(packet).catch(() => {});
     }
+    this.#counted(pair, n);
+  }
+
+  #counted(pair: CandidatePairView, n: number): void {
     this.#packetsSent++;
     // Keep werift's transport statistics true (its getStats reads them).
     pair.packetsSent++;
@@ -126,11 +183,20 @@ export class SrtpSendPath implements RtpSink {
   }
 
   /** For transports' dump(): which SRTP runs and what it did. */
-  dump(): { implementation: 'colloquy'; profile: string; packetsSent: number; rtcpSent: number; droppedRtp: number; droppedRtcp: number } {
+  dump(): {
+    implementation: 'colloquy';
+    profile: string;
+    packetsSent: number;
+    nativeSent: number;
+    rtcpSent: number;
+    droppedRtp: number;
+    droppedRtcp: number;
+  } {
     return {
       implementation: 'colloquy',
       profile: this.session.profile.name,
       packetsSent: this.#packetsSent,
+      nativeSent: this.#nativeSent,
       rtcpSent: this.counters.rtcpSent,
       droppedRtp: this.counters.droppedRtp,
       droppedRtcp: this.counters.droppedRtcp,
@@ -144,6 +210,8 @@ export class SrtpSendPath implements RtpSink {
     this.#udp = plainUdp ? transport : undefined;
     this.#socket = plainUdp ? transport!.socket : undefined;
     [this.#host, this.#port] = pair.remoteAddr;
+    this.#nativeState = this.#socket === undefined || nativePacket === null ? undefined : dgramState(this.#socket);
+    this.#nativeAddress = this.#nativeState === undefined ? null : nativeAddressFor(this.#socket!, this.#host, this.#port);
   }
 
   /** A send slot, or a fresh buffer when slots may still be in flight (see SEND_SLOTS). */

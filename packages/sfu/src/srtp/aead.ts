@@ -1,9 +1,10 @@
-// AEAD_AES_128_GCM for SRTP and SRTCP (RFC 7714): one Node GCM cipher per packet (a GCM context
-// cannot be re-keyed with a new IV in Node), keyed from a KeyObject made once, with the 12-byte IV
-// built in a preallocated buffer and results copied into the caller's buffers. Per 1200-byte
-// packet this measured a little cheaper than AES-CM + HMAC-SHA1 here (bench/media/srtp.bench.ts).
+// AEAD_AES_128_GCM for SRTP and SRTCP (RFC 7714), with the 12-byte IV built in a preallocated
+// buffer. With the native module, one OpenSSL context per key serves every packet. Without it, one
+// Node GCM cipher per packet (a GCM context cannot be re-keyed with a new IV in Node), keyed from a
+// KeyObject made once, results copied into the caller's buffers (bench/media/srtp.bench.ts has both).
 
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
+import { nativePacket, type NativeHandle, type NativePacket } from '../native.js';
 
 export const GCM_TAG_LENGTH = 16;
 
@@ -12,12 +13,16 @@ export class AesGcm {
   readonly #salt: Buffer;
   /** The IV of the next call: (SSRC and index fields) XOR salt, RFC 7714 §8.1 / §9.1. */
   readonly #iv = Buffer.alloc(12);
+  readonly #native: NativePacket | null;
+  readonly #ctx: NativeHandle | null;
 
-  constructor(key: Uint8Array, salt: Uint8Array) {
+  constructor(key: Uint8Array, salt: Uint8Array, native: NativePacket | null = nativePacket) {
     if (key.length !== 16) throw new RangeError('AES-128-GCM key must be 16 bytes');
     if (salt.length !== 12) throw new RangeError('AES-128-GCM session salt must be 12 bytes');
     this.#key = createSecretKey(key);
     this.#salt = Buffer.from(salt);
+    this.#native = native;
+    this.#ctx = native === null ? null : native.gcmNew(key);
   }
 
   /** RTP IV (RFC 7714 §8.1): 00 00 || SSRC || ROC || SEQ, XOR salt. */
@@ -48,6 +53,10 @@ export class AesGcm {
    * SRTCP's trailing index), writing ciphertext then the 16-byte tag at out[outOffset].
    */
   seal(aad: Uint8Array, aad2: Uint8Array | null, plaintext: Uint8Array, out: Uint8Array, outOffset: number): void {
+    if (this.#ctx !== null) {
+      this.#native!.gcmSeal(this.#ctx, this.#iv, aad, aad2, plaintext, out, outOffset);
+      return;
+    }
     const cipher = createCipheriv('aes-128-gcm', this.#key, this.#iv, { authTagLength: GCM_TAG_LENGTH });
     cipher.setAAD(aad2 === null ? aad : Buffer.concat([aad, aad2]));
     const enc = cipher.update(plaintext);
@@ -61,6 +70,7 @@ export class AesGcm {
    * when authentication fails (nothing written then).
    */
   open(aad: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, out: Uint8Array, outOffset: number): boolean {
+    if (this.#ctx !== null) return this.#native!.gcmOpen(this.#ctx, this.#iv, aad, ciphertext, tag, out, outOffset);
     const decipher = createDecipheriv('aes-128-gcm', this.#key, this.#iv, { authTagLength: GCM_TAG_LENGTH });
     decipher.setAAD(aad);
     decipher.setAuthTag(tag);

@@ -1,0 +1,40 @@
+// The packet path's native module (native/packet.c, built by scripts/build-native.mjs): AES-GCM
+// and HMAC-SHA1 contexts kept per session key, and a synchronous sendto() on a dgram socket's
+// descriptor. Optional: when it is not built, or COLLOQUY_NATIVE=0, every caller keeps its
+// JavaScript path, and `nativePacket` is null.
+
+import { createRequire } from 'node:module';
+
+/** An opaque handle the native module made (an N-API external). */
+export type NativeHandle = { readonly __native: unique symbol };
+
+export interface NativePacket {
+  gcmNew(key: Uint8Array): NativeHandle;
+  gcmSeal(ctx: NativeHandle, iv: Uint8Array, aad: Uint8Array, aad2: Uint8Array | null, plaintext: Uint8Array, out: Uint8Array, outOffset: number): void;
+  gcmOpen(ctx: NativeHandle, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, out: Uint8Array, outOffset: number): boolean;
+  hmacNew(key: Uint8Array): NativeHandle;
+  hmacSign(ctx: NativeHandle, data: Uint8Array, start: number, end: number, out: Uint8Array, outOffset: number, tagLength: number): void;
+  hmacVerify(ctx: NativeHandle, data: Uint8Array, start: number, end: number, tag: Uint8Array): boolean;
+  hmacDigest(ctx: NativeHandle, data: Uint8Array, start: number, end: number, out: Uint8Array): void;
+  /** null when host is not a numeric address the socket's family reaches. */
+  udpAddress(host: string, port: number, ipv6Socket: boolean): NativeHandle | null;
+  /** Bytes sent, or -errno (-11 EAGAIN: the socket buffer is full). */
+  udpSend(fd: number, address: NativeHandle, data: Uint8Array, length: number): number;
+}
+
+function load(): { module: NativePacket | null; why: string } {
+  if (process.env.COLLOQUY_NATIVE === '0') return { module: null, why: 'COLLOQUY_NATIVE=0' };
+  try {
+    const module = createRequire(import.meta.url)('../build/Release/colloquy_packet.node') as NativePacket;
+    return { module, why: 'loaded' };
+  } catch (err) {
+    return { module: null, why: `not built (${(err as Error).message.split('\n')[0]})` };
+  }
+}
+
+const loaded = load();
+
+/** The native module, or null (JavaScript path). */
+export const nativePacket: NativePacket | null = loaded.module;
+/** Why the native module is or is not in use, for dumps and logs. */
+export const nativePacketStatus: string = loaded.why;
