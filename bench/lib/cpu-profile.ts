@@ -90,6 +90,18 @@ export function areaOf(url: string, name: string, line = 0): string {
   return 'other';
 }
 
+/**
+ * A call into the SFU's native module (packages/sfu/native), named by its JavaScript caller: V8's
+ * profiler labels every N-API function with one name of the module's (they share one trampoline),
+ * so the label says nothing and the caller says which call it was.
+ */
+function nativeModuleCall(callerUrl: string, callerName: string): { name: string; area: string } | null {
+  const m = /packages\/sfu\/(?:dist|src)\/(srtp\/[a-z-]+|srtp-path)\.[jt]s/.exec(callerUrl);
+  if (!m) return null;
+  if (m[1] === 'srtp-path') return { name: `native sendto (from ${callerName || '(anonymous)'})`, area: 'native module: UDP send' };
+  return { name: `native ${m[1]!.slice(5)} (from ${callerName || '(anonymous)'})`, area: 'native module: crypto' };
+}
+
 function shortWhere(url: string, line: number, name: string): string {
   if (!url) return name;
   const file = url.replace(/^file:\/\//, '').split('/').slice(-2).join('/');
@@ -120,12 +132,18 @@ export function summarizeProfile(profile: CpuProfile, top = 10): ProfileSummary 
     const node = byId.get(id);
     if (!node) continue;
     const { functionName, url, lineNumber } = node.callFrame;
-    const name = functionName || '(anonymous)';
+    let name = functionName || '(anonymous)';
     let area = areaOf(url, name, lineNumber);
     if (area === 'native') {
       // A C++ binding belongs to the area of the script that called it (dgram's send, crypto's cipher…).
       const parent = byId.get(parentOf.get(id) ?? -1)?.callFrame;
-      if (parent) area = areaOf(parent.url, parent.functionName, parent.lineNumber);
+      const module = parent ? nativeModuleCall(parent.url, parent.functionName) : null;
+      if (module) {
+        name = module.name;
+        area = module.area;
+      } else if (parent) {
+        area = areaOf(parent.url, parent.functionName, parent.lineNumber);
+      }
     }
     if (area === 'idle') continue;
     busyUs += us;

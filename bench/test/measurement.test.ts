@@ -96,6 +96,28 @@ describe('CPU profile summary', () => {
     expect(s.functions.map((f) => f.name)).not.toContain('(idle)');
     expect(s.functions[0]!.percent).toBeCloseTo(75, 5);
   });
+
+  it("names the SFU's native module calls by their caller, whatever V8 labels them", () => {
+    const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber, columnNumber: 0 });
+    const profile: CpuProfile = {
+      nodes: [
+        { id: 1, callFrame: frame('(root)'), children: [2, 4] },
+        { id: 2, callFrame: frame('sendRtp', 'file:///x/packages/sfu/dist/srtp-path.js', 120), children: [3] },
+        // V8 gives every N-API function of a module one of their names: here the wrong one.
+        { id: 3, callFrame: frame('gcmNew') },
+        { id: 4, callFrame: frame('seal', 'file:///x/packages/sfu/dist/srtp/aead.js', 50), children: [5] },
+        { id: 5, callFrame: frame('gcmNew') },
+      ],
+      startTime: 0,
+      endTime: 4_000,
+      samples: [3, 3, 3, 5, 3],
+      timeDeltas: [0, 1000, 1000, 1000, 1000],
+    };
+    const s = summarizeProfile(profile);
+    expect(s.functions[0]).toMatchObject({ name: 'native sendto (from sendRtp)', area: 'native module: UDP send' });
+    expect(s.functions[1]).toMatchObject({ name: 'native aead (from seal)', area: 'native module: crypto' });
+    expect(s.areas.map((a) => a.area)).toEqual(['native module: UDP send', 'native module: crypto']);
+  });
 });
 
 describe('plot and CLI', () => {
