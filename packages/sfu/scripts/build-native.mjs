@@ -1,7 +1,9 @@
 // Builds the packet path's native module (native/packet.c -> build/Release/colloquy_packet.node)
 // with node-gyp against the running Node's own headers, unless it is already newer than its
-// sources. Without a compiler or headers the SFU still runs on its JavaScript path, so a failed
-// build warns and exits 0; `packages/sfu/test/native.test.ts` is what fails then.
+// sources. It runs at `npm install` (in place of npm's implicit `node-gyp rebuild` for a package
+// with a binding.gyp, which would fail the whole install) and at every `npm run build`. Without a
+// compiler or headers the SFU still runs on its JavaScript path, so a failed build warns and exits
+// 0; `packages/sfu/test/native.test.ts` is what fails then.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';

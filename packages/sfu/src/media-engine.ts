@@ -5,6 +5,7 @@
 // when on, is likewise a TCP port per peer connection, or ONE (`open({tcpPort})`, a TcpMux:
 // `COLLOQUY_RTC_TCP_PORT`).
 
+import { nativePacket, nativePacketStatus } from './native.js';
 import { MediaError, invalid } from './errors.js';
 import type { Logger } from 'pino';
 import type { VideoCodecName } from './codecs.js';
@@ -53,6 +54,9 @@ function announcedIpsOf(options: Pick<MediaEngineOptions, 'announcedIps'>): stri
 export type MediaEngineEvents = { close: [] };
 
 export const DEFAULT_MAX_INCOMING_BITRATE = 2_500_000;
+
+/** The native module's status is logged by the first engine of a thread. */
+let nativeStatusLogged = false;
 
 export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   readonly ice: IceSettings;
@@ -122,6 +126,12 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (this.srtp !== 'colloquy' && this.srtp !== 'werift') throw invalid(`srtp must be 'colloquy' or 'werift', got ${String(this.srtp)}`);
     this.uplinkEstimation = checkUplinkEstimation(options.uplinkEstimation ?? 'remb');
     this.#logger = options.logger.child({ module: 'media' });
+    if (!nativeStatusLogged && this.srtp === 'colloquy') {
+      nativeStatusLogged = true;
+      if (nativePacket !== null) this.#logger.debug('native packet module loaded');
+      else if (nativePacketStatus === 'COLLOQUY_NATIVE=0') this.#logger.info('native packet module off (COLLOQUY_NATIVE=0): SRTP and sends on the JavaScript path');
+      else this.#logger.warn({ why: nativePacketStatus }, 'native packet module not built: SRTP and sends run on the JavaScript path, at more CPU per packet (npm run build builds it)');
+    }
   }
 
   get closed(): boolean {
