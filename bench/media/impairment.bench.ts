@@ -22,13 +22,18 @@
 // transport-cc, at each tbf queue depth of QUEUES_MS (50, 300, 1000 ms).
 //
 //   RUNS=2 SECONDS=20 RECOVER_SECONDS=30 SIZES=3x4,1x2 CASES=A,B npm run media:impairment -w @colloquy/bench   (root: namespaces)
+//   VIDEO=detailed: the publishers' camera is a detailed 1280x720 clip (see VIDEO below) instead of Chromium's flat fake camera.
 //   PUBLISHERS=1 SUBSCRIBERS=2 (instead of SIZES) measures one size; B: UPLINK_RUNS, UPLINK_SECONDS, RATE_KBPS, QUEUES_MS, MODES, SOURCE (noise size, 480x270).
 //
 // Namespaces, the page server, the server and both Chromiums are removed when a run ends, fails or
 // the process is interrupted (SIGINT/SIGTERM exit through netem.ts's exit hook).
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CACHE_DIR } from '../load/clip.js';
 import { chromiumInNamespace, createVethNamespace, netemAvailable, type VethNamespace } from '@colloquy/testing/netem';
 import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
 import { envInt, kbps, median, table } from '../lib/stats.js';
@@ -58,6 +63,15 @@ const LIMIT_KBPS = envInt('LIMIT_KBPS', 500);
 const LOSS = envNumber('LOSS', 2);
 const DELAY_MS = envNumber('DELAY_MS', 50);
 const FREEZE_MS = 500;
+/**
+ * The publishers' camera: Chromium's fake one (a mostly flat picture: its 1280 px layer carries
+ * ~800 kbps whatever it may send) or `detailed`, a Mandelbrot zoom at 1280x720 30 fps that
+ * Chromium loops as its camera (--use-file-for-fake-video-capture), which takes the 2.5 Mbps
+ * a 720p layer may have (libvpx realtime at 2.5 Mbps: 2.6 Mbps on it), as a real camera's picture
+ * does.
+ */
+const VIDEO = process.env['VIDEO'] ?? 'camera';
+if (VIDEO !== 'camera' && VIDEO !== 'detailed') throw new Error(`VIDEO: camera or detailed; got ${VIDEO}`);
 const TOP_WIDTH = 1280;
 
 type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number, nacks: number, plis: number, keyFrames: number, lost: number];
@@ -201,6 +215,17 @@ interface ARun {
   events: string[];
 }
 
+/** The detailed camera clip (6 s, 250 MB of Y4M), made once by ffmpeg under bench/.cache. */
+function detailedClip(): string {
+  const file = join(DEFAULT_CACHE_DIR, 'mandelbrot-1280x720-30fps-6s.y4m');
+  if (existsSync(file)) return file;
+  mkdirSync(DEFAULT_CACHE_DIR, { recursive: true });
+  const partial = `${file}.partial`;
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'mandelbrot=size=1280x720:rate=30:start_scale=0.5:end_scale=0.0005', '-t', '6', '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', partial]);
+  renameSync(partial, file);
+  return file;
+}
+
 async function runA(publishers: number, subscribers: number, run: number): Promise<ARun> {
   const size = `${publishers}x${subscribers}`;
   let ns: VethNamespace | undefined;
@@ -215,7 +240,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const host = ns.hostAddress;
     app = await startSdkApp(impairmentPage, { HOST: host, COLLOQUY_ANNOUNCED_IP: host, COLLOQUY_RTC_LISTEN_IP: host }, host);
     const secure = [`--unsafely-treat-insecure-origin-as-secure=${new URL(app.url).origin},${new URL(app.t.url).origin}`];
-    hostBrowser = await launchChromium({ args: secure });
+    hostBrowser = await launchChromium({ args: VIDEO === 'detailed' ? [...secure, `--use-file-for-fake-video-capture=${detailedClip()}`] : secure });
     limitedBrowser = await launchChromium({ executablePath: wrapper.path, args: secure });
     const { sessionId } = await app.sdk.createSession({ mediaMode: 'routed' });
     const open = async (browser: TestBrowser): Promise<TestPage> => {
