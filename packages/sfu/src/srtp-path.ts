@@ -15,7 +15,7 @@
 import type { Socket } from 'node:dgram';
 import { SrtpAuthenticationError, type RTCDtlsTransport } from 'werift';
 import type { OutgoingHeader, RtpSink } from './consumer.js';
-import { nativePacket, type NativeHandle } from './native.js';
+import { nativePacket, type NativeHandle, type NativePacket } from './native.js';
 import { SrtpSession, type SrtpKeyingMaterial } from './srtp/index.js';
 import { SRTCP_MAX_OVERHEAD, type SrtcpContext } from './srtp/srtcp-context.js';
 import { SRTP_MAX_OVERHEAD } from './srtp/srtp-context.js';
@@ -85,9 +85,9 @@ function dgramState(socket: Socket): DgramStateView | undefined {
 }
 
 /** The native send's address of host:port from this socket's family, or null (Node's send then). */
-function nativeAddressFor(socket: Socket, host: string, port: number): NativeHandle | null {
+function nativeAddressFor(native: NativePacket, socket: Socket, host: string, port: number): NativeHandle | null {
   try {
-    return nativePacket!.udpAddress(host, port, socket.address().family === 'IPv6');
+    return native.udpAddress(host, port, socket.address().family === 'IPv6');
   } catch {
     return null; // not bound, or a host the native send does not take
   }
@@ -120,8 +120,12 @@ export class SrtpSendPath implements RtpSink {
   /** What our receive path refused and how much RTCP ours protected (set by attachOurSrtp). */
   counters: SrtcpCounters = { droppedRtp: 0, droppedRtcp: 0, rtcpSent: 0 };
 
-  constructor(dtls: RTCDtlsTransport, material: SrtpKeyingMaterial) {
+  readonly #native: NativePacket | null;
+
+  /** `native`: the native module's send (the default when it is built), or null for Node's dgram send. */
+  constructor(dtls: RTCDtlsTransport, material: SrtpKeyingMaterial, native: NativePacket | null = nativePacket) {
     this.#dtls = dtls;
+    this.#native = native;
     this.#connection = (dtls.iceTransport as unknown as { connection: IceConnectionView }).connection;
     this.session = new SrtpSession(material);
   }
@@ -141,7 +145,7 @@ export class SrtpSendPath implements RtpSink {
       const out = (nativeScratch ??= Buffer.alloc(SLOT_SIZE));
       const n = this.session.outbound.protect(header.bytes, payload, out);
       if (n < 0) return;
-      const sent = nativePacket!.udpSend(fd, this.#nativeAddress, out, n);
+      const sent = this.#native!.udpSend(fd, this.#nativeAddress, out, n);
       if (sent < 0) {
         if (sent !== EAGAIN && sent !== ENOBUFS) return;
         // The socket's buffer is full: Node's send queues a copy until it drains.
@@ -210,8 +214,9 @@ export class SrtpSendPath implements RtpSink {
     this.#udp = plainUdp ? transport : undefined;
     this.#socket = plainUdp ? transport!.socket : undefined;
     [this.#host, this.#port] = pair.remoteAddr;
-    this.#nativeState = this.#socket === undefined || nativePacket === null ? undefined : dgramState(this.#socket);
-    this.#nativeAddress = this.#nativeState === undefined ? null : nativeAddressFor(this.#socket!, this.#host, this.#port);
+    const native = this.#native;
+    this.#nativeState = this.#socket === undefined || native === null ? undefined : dgramState(this.#socket);
+    this.#nativeAddress = this.#nativeState === undefined ? null : nativeAddressFor(native!, this.#socket!, this.#host, this.#port);
   }
 
   /** A send slot, or a fresh buffer when slots may still be in flight (see SEND_SLOTS). */

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { RTCDtlsTransport, SrtcpSession as WeriftSrtcpSession, SrtpSession as WeriftSrtpSession } from 'werift';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutgoingHeader } from '../src/consumer.js';
+import { nativePacket, type NativePacket } from '../src/native.js';
 import { SrtpSendPath, useOurSrtp } from '../src/srtp-path.js';
 import { SrtpProfile, SrtpSession } from '../src/srtp/index.js';
 import { waitUntil } from '@colloquy/testing/media';
@@ -30,7 +31,7 @@ async function bound(): Promise<Socket> {
   return s;
 }
 
-async function setup(profile: number) {
+async function setup(profile: number, native: NativePacket | null) {
   const saltLength = profile === SrtpProfile.AEAD_AES_128_GCM ? 12 : 14;
   const k = { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(saltLength), remoteMasterKey: randomBytes(16), remoteMasterSalt: randomBytes(saltLength) };
   const sender = await bound();
@@ -39,7 +40,7 @@ async function setup(profile: number) {
   const pair = { protocol: { type: 'stun', transport: udp }, remoteAddr: ['127.0.0.1', receiver.address().port], packetsSent: 0, bytesSent: 0 };
   const dtls = Object.create(RTCDtlsTransport.prototype) as RTCDtlsTransport;
   Object.assign(dtls, { iceTransport: { connection: { state: 'connected', nominated: pair, send: async () => {} } }, packetsSent: 0, bytesSent: 0 });
-  const path = new SrtpSendPath(dtls, { profile, ...k });
+  const path = new SrtpSendPath(dtls, { profile, ...k }, native);
   const far = new WeriftSrtpSession({
     profile: profile as 1,
     keys: { localMasterKey: k.remoteMasterKey, localMasterSalt: k.remoteMasterSalt, remoteMasterKey: k.localMasterKey, remoteMasterSalt: k.localMasterSalt },
@@ -65,12 +66,19 @@ function header(seq: number): OutgoingHeader {
 }
 const payload = (seq: number) => Buffer.alloc(1000, seq & 0xff);
 
+// Each profile with the native module's sendto() and with Node's dgram send (its send slots).
 describe.each([
-  ['AES_CM_128_HMAC_SHA1_80', SrtpProfile.AES_CM_128_HMAC_SHA1_80],
-  ['AEAD_AES_128_GCM', SrtpProfile.AEAD_AES_128_GCM],
-])('SrtpSendPath, %s', (_name, profile) => {
+  ['AES_CM_128_HMAC_SHA1_80, native send', SrtpProfile.AES_CM_128_HMAC_SHA1_80, nativePacket],
+  ['AEAD_AES_128_GCM, native send', SrtpProfile.AEAD_AES_128_GCM, nativePacket],
+  ['AES_CM_128_HMAC_SHA1_80, dgram send', SrtpProfile.AES_CM_128_HMAC_SHA1_80, null],
+  ['AEAD_AES_128_GCM, dgram send', SrtpProfile.AEAD_AES_128_GCM, null],
+])('SrtpSendPath, %s', (name, profile, native) => {
+  it('is built where this suite runs (npm test builds it)', () => {
+    if (name.endsWith('native send')) expect(native).not.toBeNull();
+  });
+
   it('delivers bursts beyond the send slots intact, in one turn and across turns', async () => {
-    const { path, received, failures, pair, dtls } = await setup(profile);
+    const { path, received, failures, pair, dtls } = await setup(profile, native);
     // 48 sends per turn: 32 from the slots, 16 in fresh buffers; 10 turns reuse the slots. Each
     // turn waits for its packets so the receiving socket's buffer never overflows.
     let seq = 0;
@@ -82,13 +90,13 @@ describe.each([
     const seqs = received.map((p) => p.readUInt16BE(2)).sort((a, b) => a - b);
     expect(seqs).toEqual(Array.from({ length: 480 }, (_, i) => i));
     for (const p of received) expect(p.subarray(12).equals(payload(p.readUInt16BE(2)))).toBe(true);
-    expect(path.dump()).toMatchObject({ implementation: 'colloquy', packetsSent: 480 });
+    expect(path.dump()).toMatchObject({ implementation: 'colloquy', packetsSent: 480, nativeSent: native === null ? 0 : 480 });
     expect(pair.packetsSent).toBe(480);
     expect(dtls.packetsSent).toBe(480);
   });
 
   it('sends nothing and does not throw once the socket is closed', async () => {
-    const { path, received, failures, udp } = await setup(profile);
+    const { path, received, failures, udp } = await setup(profile, native);
     path.sendRtp(payload(1), header(1));
     await waitUntil(() => received.length === 1, 5000, 'first packet');
     udp.socket.close();
@@ -96,6 +104,16 @@ describe.each([
     expect(() => path.sendRtp(payload(2), header(2))).not.toThrow();
     expect(path.dump().packetsSent).toBe(1);
     expect(failures).toEqual([]);
+  });
+
+  it('sends nothing once the socket is closed, before its transport says so', async () => {
+    const { path, received, udp } = await setup(profile, native);
+    path.sendRtp(payload(1), header(1));
+    await waitUntil(() => received.length === 1, 5000, 'first packet');
+    // The socket's descriptor number may be reused at once: the native send must not write to it.
+    udp.socket.close();
+    expect(() => path.sendRtp(payload(2), header(2))).not.toThrow();
+    expect(path.dump().packetsSent).toBe(1);
   });
 });
 
