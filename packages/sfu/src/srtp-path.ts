@@ -219,6 +219,15 @@ export class SrtpSendPath implements RtpSink {
     this.#nativeAddress = this.#nativeState === undefined ? null : nativeAddressFor(native!, this.#socket!, this.#host, this.#port);
   }
 
+  /** Sends Node still queues on the socket; a socket closed under us (it throws then) counts as busy. */
+  #queuedSends(socket: Socket): number {
+    try {
+      return socket.getSendQueueCount();
+    } catch {
+      return 1;
+    }
+  }
+
   /** A send slot, or a fresh buffer when slots may still be in flight (see SEND_SLOTS). */
   #buffer(size: number): Buffer {
     if (size > SLOT_SIZE) return Buffer.allocUnsafe(size);
@@ -230,7 +239,7 @@ export class SrtpSendPath implements RtpSink {
       epochScheduled = true;
       setImmediate(advanceEpoch);
     }
-    if (this.#slotsThisEpoch >= SEND_SLOTS || (this.#socket !== undefined && this.#socket.getSendQueueCount() > 0)) {
+    if (this.#slotsThisEpoch >= SEND_SLOTS || (this.#socket !== undefined && this.#queuedSends(this.#socket) > 0)) {
       return Buffer.allocUnsafe(size);
     }
     this.#slotsThisEpoch++;
