@@ -36,6 +36,12 @@ static __thread unsigned char scratch[SCRATCH];
     if ((call) != napi_ok) return throw_error(env, "native call failed: " #call);                  \
   } while (0)
 
+/* The callback's first n arguments (missing ones read as undefined: their checks refuse them). */
+#define ARGS(n)                                                                                    \
+  size_t argc = (n);                                                                               \
+  napi_value argv[(n)];                                                                            \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL))
+
 static napi_value throw_error(napi_env env, const char *message) {
   napi_throw_error(env, "ERR_COLLOQUY_NATIVE", message);
   return NULL;
@@ -86,6 +92,16 @@ static void *external_of(napi_env env, napi_value value) {
   return p;
 }
 
+/* data as a JavaScript external freed by fin when collected; on failure fin frees it now. */
+static napi_value wrap_external(napi_env env, void *data, napi_finalize fin, const char *error) {
+  napi_value ext;
+  if (napi_create_external(env, data, fin, NULL, &ext) != napi_ok) {
+    fin(env, data, NULL);
+    return throw_error(env, error);
+  }
+  return ext;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* AES-128-GCM                                                                                     */
 
@@ -105,9 +121,7 @@ static void gcm_free(napi_env env, void *data, void *hint) {
 
 /* gcmNew(key: Uint8Array(16)) -> external */
 static napi_value gcm_new(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(1);
   unsigned char *key;
   size_t key_len;
   if (argc < 1 || !bytes_of(env, argv[0], &key, &key_len) || key_len != 16) return throw_error(env, "gcmNew: a 16-byte key");
@@ -120,12 +134,7 @@ static napi_value gcm_new(napi_env env, napi_callback_info info) {
     gcm_free(env, g, NULL);
     return throw_error(env, "gcmNew: OpenSSL refused the key");
   }
-  napi_value ext;
-  if (napi_create_external(env, g, gcm_free, NULL, &ext) != napi_ok) {
-    gcm_free(env, g, NULL);
-    return throw_error(env, "gcmNew: cannot wrap the context");
-  }
-  return ext;
+  return wrap_external(env, g, gcm_free, "gcmNew: cannot wrap the context");
 }
 
 /*
@@ -134,9 +143,7 @@ static napi_value gcm_new(napi_env env, napi_callback_info info) {
  * Writes the ciphertext then the 16-byte tag at out[outOffset]. plaintext may be out's own bytes.
  */
 static napi_value gcm_seal(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(7);
   gcm_t *g = argc == 7 ? (gcm_t *)external_of(env, argv[0]) : NULL;
   unsigned char *iv, *aad, *aad2 = NULL, *pt, *out;
   size_t iv_len, aad_len, aad2_len = 0, pt_len, out_len;
@@ -162,9 +169,7 @@ static napi_value gcm_seal(napi_env env, napi_callback_info info) {
  * Decrypts into out[outOffset] only when the tag verifies (nothing is written otherwise).
  */
 static napi_value gcm_open(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(7);
   gcm_t *g = argc == 7 ? (gcm_t *)external_of(env, argv[0]) : NULL;
   unsigned char *iv, *aad, *ct, *tag, *out;
   size_t iv_len, aad_len, ct_len, tag_len, out_len;
@@ -205,9 +210,7 @@ static void hmac_free(napi_env env, void *data, void *hint) {
 
 /* hmacNew(key: Uint8Array) -> external */
 static napi_value hmac_new(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(1);
   unsigned char *key;
   size_t key_len;
   if (argc < 1 || !bytes_of(env, argv[0], &key, &key_len) || key_len == 0) return throw_error(env, "hmacNew: a non-empty key");
@@ -229,12 +232,7 @@ static napi_value hmac_new(napi_env env, napi_callback_info info) {
   SHA1_Update(&h->outer, pad, SHA_CBLOCK);
   OPENSSL_cleanse(block, sizeof block);
   OPENSSL_cleanse(pad, sizeof pad);
-  napi_value ext;
-  if (napi_create_external(env, h, hmac_free, NULL, &ext) != napi_ok) {
-    hmac_free(env, h, NULL);
-    return throw_error(env, "hmacNew: cannot wrap the context");
-  }
-  return ext;
+  return wrap_external(env, h, hmac_free, "hmacNew: cannot wrap the context");
 }
 
 static void hmac_digest(const hmac_t *h, const unsigned char *data, size_t len, unsigned char mac[SHA_DIGEST_LENGTH]) {
@@ -249,9 +247,7 @@ static void hmac_digest(const hmac_t *h, const unsigned char *data, size_t len, 
 
 /* hmacSign(ctx, data, start, end, out, outOffset, tagLength) -> void */
 static napi_value hmac_sign(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(7);
   hmac_t *h = argc == 7 ? (hmac_t *)external_of(env, argv[0]) : NULL;
   unsigned char *data, *out;
   size_t data_len, out_len;
@@ -270,9 +266,7 @@ static napi_value hmac_sign(napi_env env, napi_callback_info info) {
 
 /* hmacVerify(ctx, data, start, end, tag: Uint8Array) -> boolean (constant time in the tag) */
 static napi_value hmac_verify(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(5);
   hmac_t *h = argc == 5 ? (hmac_t *)external_of(env, argv[0]) : NULL;
   unsigned char *data, *tag;
   size_t data_len, tag_len;
@@ -285,23 +279,6 @@ static napi_value hmac_verify(napi_env env, napi_callback_info info) {
   unsigned char mac[SHA_DIGEST_LENGTH];
   hmac_digest(h, data + start, end - start, mac);
   return boolean(env, CRYPTO_memcmp(mac, tag, tag_len) == 0);
-}
-
-/* hmacDigest(ctx, data, start, end, out: Uint8Array(>= 20)) -> void: the full 20 bytes */
-static napi_value hmac_digest_js(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  hmac_t *h = argc == 5 ? (hmac_t *)external_of(env, argv[0]) : NULL;
-  unsigned char *data, *out;
-  size_t data_len, out_len;
-  uint32_t start, end;
-  if (h == NULL || !bytes_of(env, argv[1], &data, &data_len) || !uint32_of(env, argv[2], &start) ||
-      !uint32_of(env, argv[3], &end) || !bytes_of(env, argv[4], &out, &out_len) || out_len < SHA_DIGEST_LENGTH)
-    return throw_error(env, "hmacDigest: bad arguments");
-  if (start > end || end > data_len) return throw_error(env, "hmacDigest: range out of bounds");
-  hmac_digest(h, data + start, end - start, out);
-  return undefined(env);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -324,9 +301,7 @@ static void peer_free(napi_env env, void *data, void *hint) {
  * does. null when the host is not a numeric address the socket's family can reach.
  */
 static napi_value udp_address(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(3);
   char host[64];
   size_t host_len = 0;
   uint32_t port;
@@ -367,12 +342,7 @@ static napi_value udp_address(napi_env env, napi_callback_info info) {
     napi_get_null(env, &nul);
     return nul;
   }
-  napi_value ext;
-  if (napi_create_external(env, p, peer_free, NULL, &ext) != napi_ok) {
-    free(p);
-    return throw_error(env, "udpAddress: cannot wrap the address");
-  }
-  return ext;
+  return wrap_external(env, p, peer_free, "udpAddress: cannot wrap the address");
 }
 
 /*
@@ -381,9 +351,7 @@ static napi_value udp_address(napi_env env, napi_callback_info info) {
  * caller falls back to Node's queued send).
  */
 static napi_value udp_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(4);
   int32_t fd;
   peer_t *p = argc == 4 ? (peer_t *)external_of(env, argv[1]) : NULL;
   unsigned char *data;
@@ -408,7 +376,7 @@ NAPI_MODULE_INIT() {
   } fns[] = {
       {"gcmNew", gcm_new},       {"gcmSeal", gcm_seal},       {"gcmOpen", gcm_open},
       {"hmacNew", hmac_new},     {"hmacSign", hmac_sign},     {"hmacVerify", hmac_verify},
-      {"hmacDigest", hmac_digest_js}, {"udpAddress", udp_address}, {"udpSend", udp_send},
+      {"udpAddress", udp_address}, {"udpSend", udp_send},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

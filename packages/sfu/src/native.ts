@@ -15,7 +15,6 @@ export interface NativePacket {
   hmacNew(key: Uint8Array): NativeHandle;
   hmacSign(ctx: NativeHandle, data: Uint8Array, start: number, end: number, out: Uint8Array, outOffset: number, tagLength: number): void;
   hmacVerify(ctx: NativeHandle, data: Uint8Array, start: number, end: number, tag: Uint8Array): boolean;
-  hmacDigest(ctx: NativeHandle, data: Uint8Array, start: number, end: number, out: Uint8Array): void;
   /** null when host is not a numeric address the socket's family reaches. */
   udpAddress(host: string, port: number, ipv6Socket: boolean): NativeHandle | null;
   /** Bytes sent, or -errno (-11 EAGAIN: the socket buffer is full). */

@@ -22,13 +22,8 @@ export class HmacSha1 {
     this.#ctx = native === null ? null : native.hmacNew(key);
   }
 
-  /** The full 20-byte HMAC-SHA1 of data[start, end) (a new Buffer). */
-  digest(data: Uint8Array, start: number, end: number): Buffer {
-    if (this.#ctx !== null) {
-      const mac = Buffer.allocUnsafe(20);
-      this.#native!.hmacDigest(this.#ctx, data, start, end, mac);
-      return mac;
-    }
+  /** The full 20-byte HMAC-SHA1 of data[start, end), by Node's crypto (the JavaScript path). */
+  #digest(data: Uint8Array, start: number, end: number): Buffer {
     return createHmac('sha1', this.#key).update(data.subarray(start, end)).digest();
   }
 
@@ -38,14 +33,14 @@ export class HmacSha1 {
       this.#native!.hmacSign(this.#ctx, data, start, end, out, outOffset, tagLength);
       return;
     }
-    const mac = this.digest(data, start, end);
+    const mac = this.#digest(data, start, end);
     out.set(mac.subarray(0, tagLength), outOffset);
   }
 
   /** Constant-time check of a tag against the HMAC of data[start, end). */
   verify(data: Uint8Array, start: number, end: number, tag: Uint8Array): boolean {
     if (this.#ctx !== null) return this.#native!.hmacVerify(this.#ctx, data, start, end, tag);
-    const mac = this.digest(data, start, end);
+    const mac = this.#digest(data, start, end);
     return timingSafeEqual(mac.subarray(0, tag.length), tag);
   }
 }
