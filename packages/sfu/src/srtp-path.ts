@@ -115,6 +115,11 @@ export class SrtpSendPath implements RtpSink {
   /** The native send's view of the selected pair: the socket's state and the far end's address. */
   #nativeState: DgramStateView | undefined;
   #nativeAddress: NativeHandle | null = null;
+  /** Sends handed to Node's queue (the socket's buffer was full) and not done yet: later ones follow them. */
+  #nodeSendsPending = 0;
+  readonly #nodeSendDone = (): void => {
+    this.#nodeSendsPending--;
+  };
   #packetsSent = 0;
   #nativeSent = 0;
   /** What our receive path refused and how much RTCP ours protected (set by attachOurSrtp). */
@@ -145,15 +150,17 @@ export class SrtpSendPath implements RtpSink {
       const out = (nativeScratch ??= Buffer.alloc(SLOT_SIZE));
       const n = this.session.outbound.protect(header.bytes, payload, out);
       if (n < 0) return;
-      const sent = this.#native!.udpSend(fd, this.#nativeAddress, out, n);
+      // After a full socket buffer, Node's sends go first until they are done, so packets keep their order.
+      const sent = this.#nodeSendsPending > 0 ? EAGAIN : this.#native!.udpSend(fd, this.#nativeAddress, out, n);
       if (sent < 0) {
         if (sent !== EAGAIN && sent !== ENOBUFS) return;
         // The socket's buffer is full: Node's send queues a copy until it drains.
         try {
-          this.#socket!.send(Buffer.from(out.subarray(0, n)), this.#port, this.#host);
+          this.#socket!.send(Buffer.from(out.subarray(0, n)), this.#port, this.#host, this.#nodeSendDone);
         } catch {
           return;
         }
+        this.#nodeSendsPending++;
       } else {
         this.#nativeSent++;
       }

@@ -159,3 +159,23 @@ describe.each([
     expect(weriftFar.decrypt(Buffer.from(sent[5]!)).equals(rtcp(0xa, 5))).toBe(true);
   });
 });
+
+describe('SrtpSendPath, native send with a full socket buffer', () => {
+  it("hands EAGAIN's packet to Node's queue, and the ones after it until that queue is done: nothing lost, order kept", async () => {
+    if (nativePacket === null) throw new Error('native module not built');
+    const real = nativePacket;
+    let calls = 0;
+    // The socket buffer is "full" at the 4th native send.
+    const flaky: NativePacket = { ...real, udpSend: (fd, address, data, length) => (++calls === 4 ? -11 : real.udpSend(fd, address, data, length)) };
+    const { path, received, failures } = await setup(SrtpProfile.AEAD_AES_128_GCM, flaky);
+    for (let seq = 0; seq < 10; seq++) path.sendRtp(payload(seq), header(seq));
+    await waitUntil(() => received.length === 10, 5000, 'first ten');
+    for (let seq = 10; seq < 20; seq++) path.sendRtp(payload(seq), header(seq));
+    await waitUntil(() => received.length === 20, 5000, 'all twenty');
+    expect(failures).toEqual([]);
+    expect(received.map((p) => p.readUInt16BE(2))).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    // 0-2 natively; 3 refused and handed to Node's queue, 4-9 after it (the same turn); 10-19
+    // natively again once Node's sends were done.
+    expect(path.dump()).toMatchObject({ packetsSent: 20, nativeSent: 13 });
+  });
+});
