@@ -3,6 +3,7 @@
 // descriptor. Optional: when it is not built, or COLLOQUY_NATIVE=0, every caller keeps its
 // JavaScript path, and `nativePacket` is null.
 
+import type { Socket } from 'node:dgram';
 import { createRequire } from 'node:module';
 
 /** An opaque handle the native module made (an N-API external). */
@@ -37,3 +38,19 @@ const loaded = load();
 export const nativePacket: NativePacket | null = loaded.module;
 /** Why the native module is or is not in use, for dumps and logs. */
 export const nativePacketStatus: string = loaded.why;
+
+/** Node's state of a dgram socket: its handle (null once closed) and the descriptor behind it. */
+export interface DgramStateView {
+  handle: { fd?: number } | null;
+}
+
+/**
+ * The state Node keeps for a dgram socket (dgram has no public accessor for its descriptor), or
+ * undefined where this Node keeps it elsewhere. Read `handle.fd` at each send: the handle is null
+ * once the socket closed.
+ */
+export function dgramState(socket: Socket): DgramStateView | undefined {
+  const sym = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const state = sym === undefined ? undefined : (socket as unknown as Record<symbol, DgramStateView | undefined>)[sym];
+  return state !== undefined && 'handle' in state ? state : undefined;
+}

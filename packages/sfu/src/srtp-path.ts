@@ -15,7 +15,7 @@
 import type { Socket } from 'node:dgram';
 import { SrtpAuthenticationError, type RTCDtlsTransport } from 'werift';
 import type { OutgoingHeader, RtpSink } from './consumer.js';
-import { nativePacket, type NativeHandle, type NativePacket } from './native.js';
+import { dgramState, nativePacket, type DgramStateView, type NativeHandle, type NativePacket } from './native.js';
 import { SrtpSession, type SrtpKeyingMaterial } from './srtp/index.js';
 import { SRTCP_MAX_OVERHEAD, type SrtcpContext } from './srtp/srtcp-context.js';
 import { SRTP_MAX_OVERHEAD } from './srtp/srtp-context.js';
@@ -73,16 +73,6 @@ function advanceEpoch(): void {
 let nativeScratch: Buffer | undefined;
 const EAGAIN = -11;
 const ENOBUFS = -105;
-
-/** Node's state of a dgram socket: its handle (null once closed) and the descriptor behind it. */
-interface DgramStateView {
-  handle: { fd?: number } | null;
-}
-function dgramState(socket: Socket): DgramStateView | undefined {
-  const sym = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-  const state = sym === undefined ? undefined : (socket as unknown as Record<symbol, DgramStateView | undefined>)[sym];
-  return state !== undefined && 'handle' in state ? state : undefined;
-}
 
 /** The native send's address of host:port from this socket's family, or null (Node's send then). */
 function nativeAddressFor(native: NativePacket, socket: Socket, host: string, port: number): NativeHandle | null {

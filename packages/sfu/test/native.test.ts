@@ -7,7 +7,7 @@ import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nativePacket, type NativePacket } from '../src/native.js';
+import { dgramState, nativePacket, type NativePacket } from '../src/native.js';
 
 const native = (): NativePacket => {
   if (nativePacket === null) throw new Error('native module not built: run `npm run build -w @colloquy/sfu`');
@@ -117,10 +117,7 @@ describe('udpSend', () => {
     return socket;
   }
 
-  function fdOf(socket: Socket): number {
-    const sym = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol')!;
-    return (socket as unknown as Record<symbol, { handle: { fd: number } }>)[sym].handle.fd;
-  }
+  const fdOf = (socket: Socket): number => dgramState(socket)!.handle!.fd!;
 
   const cases: Array<{ name: string; sender: ['udp4' | 'udp6', string]; receiver: ['udp4' | 'udp6', string] }> = [
     { name: 'IPv4', sender: ['udp4', '127.0.0.1'], receiver: ['udp4', '127.0.0.1'] },
