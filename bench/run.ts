@@ -58,8 +58,9 @@ function plans(quick: boolean): {
   if (quick) {
     return {
       sfu: { bitrates: [{ name: '500k', clip: SD }], fanout: [1, 10], mesh: [4], warmupSeconds: 1, serverWarmupSeconds: 15, windowSeconds: 3, windows: 1, firstFrameJoins: 5, workers: 2 },
-      // BENCH_PROFILE_SUBSCRIBERS=100 profiles the quick run at 1→100 as the full run does.
-      profile: { bitrate: '500k', subscribers: envInt('BENCH_PROFILE_SUBSCRIBERS', 10), seconds: 3 },
+      // BENCH_PROFILE_SUBSCRIBERS=100 profiles the quick run at 1→100 as the full run does;
+      // BENCH_PROFILE_SECONDS lengthens the profile (a small fan-out needs more seconds for samples).
+      profile: { bitrate: '500k', subscribers: envInt('BENCH_PROFILE_SUBSCRIBERS', 10), seconds: envInt('BENCH_PROFILE_SECONDS', 3) },
       signaling: [200],
       signalingSuppressed: [200],
       cycles: 100,
