@@ -7,7 +7,9 @@
 // off (OpenTok's audio fallback, where the stream allows it); when
 // what is left is far below the lowest layer (under OFF_NOW_FACTOR of its need: the link is
 // clearly gone, and every moment of video queued at the bottleneck delays the audio behind it),
-// the warning and video off in the same round. Back on (the warning lifted) once the lowest
+// the warning and video off in the same round; the same when the round follows a saturation cut
+// (the link was seen full: the video held on for OFF_HOLD_MS queues ahead of the audio at the
+// bottleneck, and at a 300 → 100 kbps limit left audio gaps of ~500 ms). Back on (the warning lifted) once the lowest
 // layer has fitted for ON_HOLD_MS, or at once after a probe showed it fits. Pure logic on
 // numbers: the subscriber transport feeds it and applies the result.
 
@@ -70,9 +72,11 @@ export class DownlinkAllocator {
   /**
    * One allocation round. `estimate` and `audio` in bits/s; `videos` in the connection's order
    * (the same each round). `probed`: a probe has just shown the estimate (it tested the next
-   * step), so a step up or back on needs no hold. Returns a decision per video, in that order.
+   * step), so a step up or back on needs no hold. `saturated`: the estimate has just been cut
+   * because the link was seen full, so a video whose lowest layer no longer fits goes off now.
+   * Returns a decision per video, in that order.
    */
-  update(now: number, estimate: number, audio: number, videos: readonly VideoSlot[], probed = false): VideoDecision[] {
+  update(now: number, estimate: number, audio: number, videos: readonly VideoSlot[], probed = false, saturated = false): VideoDecision[] {
     while (this.#states.length < videos.length) this.#states.push({ allowed: Infinity, wasOff: false, recovered: false, warning: false, upSince: null, lowSince: null });
     this.#states.length = videos.length;
     let budget = estimate - audio;
@@ -98,7 +102,7 @@ export class DownlinkAllocator {
         state.lowSince ??= now;
         state.upSince = null;
         if (state.allowed > 0) state.allowed = 0;
-        if (video.fallback && state.allowed === 0 && (now - state.lowSince >= OFF_HOLD_MS || budget < need(0) * OFF_NOW_FACTOR)) state.allowed = -1;
+        if (video.fallback && state.allowed === 0 && (now - state.lowSince >= OFF_HOLD_MS || saturated || budget < need(0) * OFF_NOW_FACTOR)) state.allowed = -1;
       } else {
         state.lowSince = null;
         if (fit < state.allowed) {

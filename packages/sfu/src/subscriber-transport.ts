@@ -66,7 +66,9 @@ export const PROBE_OFF_DURATION_MS = 200;
 /** Feedback for a probe's last packets comes within this; then its rate is read. */
 const PROBE_SETTLE_MS = 500;
 /** Video retransmissions are held this long after the estimate fell because the link was saturated (audio first). */
-const RETRANSMIT_HOLD_MS = 1000;
+export const RETRANSMIT_HOLD_MS = 1000;
+/** A probe's saturation cut holds no retransmissions when the estimate after it is this multiple of the media's rate. */
+export const RETRANSMIT_ROOM = 1.5;
 /** What an audio stream is counted at before it is measured (Opus at OpenTok's default 40 kbps, plus headers). */
 const AUDIO_RATE = 50_000;
 
@@ -283,13 +285,16 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
       // The link is saturated: no video retransmissions for a while, and the allocator steps
       // down (or switches off) now rather than at its next round, so the queue drains sooner.
       this.#lastSaturationSeen = saturatedAt;
-      for (const { consumer } of this.#entries) if (consumer.kind === 'video') consumer.holdRetransmissions(now + RETRANSMIT_HOLD_MS);
-      this.#allocate(now);
+      let media = 0;
+      for (const { consumer } of this.#entries) if (!consumer.paused) media += consumer.getStats().bitrate;
+      const hold = retransmitHoldMs(saturatedAt, this.#probe?.startedAt ?? null, this.#estimator.estimate, media);
+      if (hold > 0) for (const { consumer } of this.#entries) if (consumer.kind === 'video') consumer.holdRetransmissions(now + hold);
+      this.#allocate(now, false, true);
     }
   }
 
   /** Shares the estimate: audio first, then each video's layer (or off); then maybe a probe. */
-  #allocate(now: number, probed = false): void {
+  #allocate(now: number, probed = false, saturated = false): void {
     if (this.closed || this.#sink === null) return;
     let audio = 0;
     const videos: Consumer[] = [];
@@ -301,7 +306,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     if (videos.length === 0) return;
     const slots: VideoSlot[] = videos.map((c) => ({ rates: layerRates(c.producer), preferred: c.preferredLayer, screen: c.screenShare, fallback: c.audioFallback }));
     const estimate = this.#estimator.estimate;
-    const decisions = this.#allocator.update(now, estimate, audio, slots, probed);
+    const decisions = this.#allocator.update(now, estimate, audio, slots, probed, saturated);
     videos.forEach((consumer, i) => {
       const { layer, warning } = decisions[i]!;
       // A warning before the video goes off; the video back on before the warning is lifted.
@@ -422,6 +427,23 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
 }
 
 /** The RTX payload type the answer's m-section `mid` accepted for `apt`, or null. */
+/**
+ * How long video retransmissions are held after a saturation cut at `saturatedAt` (ms), given when
+ * the probe in flight began (null: none), the estimate after the cut and the media's bitrate (what
+ * the consumers sent over their last second, bits/s). A link found full by the media itself gets
+ * no retransmissions for RETRANSMIT_HOLD_MS, so the queue drains and the audio gets through. A
+ * link a probe filled, where the media alone fits with room to spare (the estimate ≥
+ * RETRANSMIT_ROOM × the media), gets its repairs at once: the probe's padding stops at the cut,
+ * while the packets of the watched layer that the overflowing queue dropped, unrepaired for a
+ * second, froze the picture until the next keyframe (the impairment bench at 500 kbps: the first
+ * probe, 688 kbps, 3 s into the limit, froze 2.7–4 % of two runs in four). Without that room (a
+ * limit fell under the media while a probe was in flight) the hold stays.
+ */
+export function retransmitHoldMs(saturatedAt: number, probeStartedAt: number | null, estimate: number, mediaBitrate: number): number {
+  const probeFilled = probeStartedAt !== null && probeStartedAt <= saturatedAt;
+  return probeFilled && estimate >= RETRANSMIT_ROOM * mediaBitrate ? 0 : RETRANSMIT_HOLD_MS;
+}
+
 export function rtxPayloadTypeIn(sdp: string, mid: string, apt: number): number | null {
   const sections = sdp.split(/\r?\n(?=m=)/).map((section) => section.split(/\r?\n/));
   const lines = sections.find((section) => section.includes(`a=mid:${mid}`));

@@ -2,7 +2,7 @@
 // its videos (screen share before cameras), each video's layer capped by its preference, down at
 // once, up only after the estimate held (or at once after a probe showed the step fits), off
 // (audio fallback) only after the lowest layer has not fitted for a while, or at once when the
-// link is clearly gone, and only where allowed, with the warning before and its lifting after.
+// link is clearly gone or was just seen full (a saturation cut), and only where allowed, with the warning before and its lifting after.
 
 import { describe, expect, it } from 'vitest';
 import { DownlinkAllocator, HEADROOM, OFF_HOLD_MS, OFF_NOW_FACTOR, ON_HOLD_MS, UP_HOLD_MS, type VideoSlot } from '../src/allocator.js';
@@ -82,6 +82,22 @@ describe('DownlinkAllocator', () => {
     const edge = AUDIO + 150_000 * HEADROOM * OFF_NOW_FACTOR + 1000;
     expect(b.update(250, edge, AUDIO, [camera])).toEqual([{ layer: 0, warning: true }]);
     expect(b.update(250 + OFF_HOLD_MS, edge, AUDIO, [camera])).toEqual([{ layer: -1, warning: true }]);
+  });
+
+  it('after a saturation cut (the link seen full): the lowest layer not fitting means video off in that round, the warning with it', () => {
+    const a = new DownlinkAllocator();
+    a.update(0, 3_000_000, AUDIO, [camera]);
+    expect(a.update(250, 400_000, AUDIO, [camera])[0]!.layer).toBe(0);
+    // Cut to 120 kbps: 70k left, short of 172.5k but above the OFF_NOW line (51.75k): without the cut, a hold.
+    const b = new DownlinkAllocator();
+    b.update(0, 3_000_000, AUDIO, [camera]);
+    b.update(250, 400_000, AUDIO, [camera]);
+    expect(b.update(500, 120_000, AUDIO, [camera])).toEqual([{ layer: 0, warning: true }]);
+    expect(a.update(500, 120_000, AUDIO, [camera], false, true)).toEqual([{ layer: -1, warning: true }]);
+    // A cut the lowest layer still fits: nothing goes off.
+    const c = new DownlinkAllocator();
+    c.update(0, 3_000_000, AUDIO, [camera]);
+    expect(c.update(500, 255_000, AUDIO, [camera], false, true)).toEqual([{ layer: 0, warning: true }]);
   });
 
   it('after a probe showed the step fits: back on, and each step up, at once (no hold)', () => {

@@ -13,6 +13,8 @@ import { expandStatuses, TransportWideSequencer } from '../src/transport-feedbac
 /** A bottleneck: `rate` bits/s, `delay` ms one way, a queue of at most `queueMs`, random loss. */
 class Link {
   #free = 0;
+  /** When the queue first overflowed (the send time of the first packet it dropped), or null. */
+  firstTailDropAt: number | null = null;
   constructor(
     public rate: number,
     readonly delay = 20,
@@ -24,7 +26,10 @@ class Link {
   send(t: number, size: number): number | null {
     if (this.random() < this.loss) return null;
     const start = Math.max(t, this.#free);
-    if (start - t > this.queueMs) return null; // tail drop
+    if (start - t > this.queueMs) {
+      this.firstTailDropAt ??= t;
+      return null; // tail drop
+    }
     this.#free = start + (size * 8 * 1000) / this.rate;
     return this.#free + this.delay;
   }
@@ -177,6 +182,23 @@ describe('BandwidthEstimator', () => {
     expect(est.lastSaturationAt - 5000).toBeLessThan(1000);
     expect(trace[1]!).toBeLessThanOrEqual(100_000);
     expect(trace[1]!).toBeGreaterThan(60_000);
+  });
+
+  it('saturation: a 900 kbps sender whose link drops to 500 kbps (a 300 ms queue) is cut before the queue overflows, with feedback every 100 ms', () => {
+    const est = new BandwidthEstimator({ initial: 3_000_000 });
+    const link = new Link(10_000_000);
+    simulate(est, link, 5, () => 900_000);
+    expect(est.saturationCount).toBe(0);
+    link.rate = 500_000;
+    // The sender does not slow down (the allocator's step down is not simulated): the queue fills.
+    simulate(est, link, 2, () => 900_000, undefined, 5001);
+    const cutAfter = est.lastSaturationAt - 5001;
+    const overflowAfter = link.firstTailDropAt! - 5001;
+    console.log(`900 kbps into 500 kbps: cut ${Math.round(cutAfter)} ms after the limit, to ${Math.round(est.estimate / 1000)} kbps; the queue overflowed after ${Math.round(overflowAfter)} ms`);
+    expect(est.saturationCount).toBeGreaterThan(0);
+    expect(cutAfter).toBeLessThan(overflowAfter);
+    expect(est.estimate).toBeLessThanOrEqual(500_000);
+    expect(est.estimate).toBeGreaterThan(350_000);
   });
 
   it('saturation: no cut for a receiver that delivers in bursts (a starved browser), nor for a loss reported and then received late', () => {

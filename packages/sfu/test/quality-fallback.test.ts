@@ -2,11 +2,12 @@
 // fallback), on the packet path without a network: the warning always comes before the video goes
 // off; while it is off, NACKs get no retransmission (its lost packets are of no use, and they
 // would take the little the link carries from the audio); retransmissions held while the link is
-// saturated; answered again once it is back on.
+// saturated (but not after a probe filled a link the media fits); answered again once it is back on.
 
 import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RtpPacket } from 'werift';
 import { describe, expect, it, vi } from 'vitest';
 import type { OutgoingHeader } from '../src/consumer.js';
+import { RETRANSMIT_HOLD_MS, RETRANSMIT_ROOM, retransmitHoldMs } from '../src/subscriber-transport.js';
 import { testConsumer, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
 /** Runs `test` with performance.now() under vitest's fake clock (vi.advanceTimersByTime moves it). */
@@ -120,5 +121,18 @@ describe('video off for quality', () => {
     c.setBandwidthLayer(0);
     c.setQualityWarning(false);
     expect(events).toEqual(['warning', 'disabled', 'enabled', 'warningLifted']);
+  });
+
+  it('a saturation cut holds retransmissions for a second, but not when a probe in flight filled a link the media alone fits with room', () => {
+    expect(RETRANSMIT_HOLD_MS).toBeGreaterThan(0);
+    // No probe: the media filled the link.
+    expect(retransmitHoldMs(5_000, null, 380_000, 190_000)).toBe(RETRANSMIT_HOLD_MS);
+    // A probe begun at 4.8 s, cut at 5 s to 380 kbps, 190 kbps of media: its padding stops, the media fits.
+    expect(retransmitHoldMs(5_000, 4_800, 380_000, 190_000)).toBe(0);
+    // The same probe, but the cut left too little room (the limit fell under the media meanwhile).
+    expect(retransmitHoldMs(5_000, 4_800, 85_000, 190_000)).toBe(RETRANSMIT_HOLD_MS);
+    expect(retransmitHoldMs(5_000, 4_800, RETRANSMIT_ROOM * 190_000 - 1, 190_000)).toBe(RETRANSMIT_HOLD_MS);
+    // A probe begun after the cut did not cause it.
+    expect(retransmitHoldMs(5_000, 5_100, 380_000, 190_000)).toBe(RETRANSMIT_HOLD_MS);
   });
 });
