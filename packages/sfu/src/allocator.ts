@@ -8,10 +8,11 @@
 // what is left is far below the lowest layer (under OFF_NOW_FACTOR of its need: the link is
 // clearly gone, and every moment of video queued at the bottleneck delays the audio behind it),
 // the warning and video off in the same round; the same when the round follows a saturation cut
-// (the link was seen full: the video held on for OFF_HOLD_MS queues ahead of the audio at the
-// bottleneck, and at a 300 → 100 kbps limit left audio gaps of ~500 ms). Back on (the warning lifted) once the lowest
-// layer has fitted for ON_HOLD_MS, or at once after a probe showed it fits. Pure logic on
-// numbers: the subscriber transport feeds it and applies the result.
+// (the link was seen full: video held on for OFF_HOLD_MS queues ahead of the audio at the
+// bottleneck, and at a 300 → 100 kbps limit runs that turned it off after ~1.9 s had audio gaps
+// of ~500 ms). Back on (the warning lifted) once the lowest layer has fitted for ON_HOLD_MS, or
+// at once after a probe showed it fits. Pure logic on numbers: the subscriber transport feeds it
+// and applies the result.
 
 /** One video stream the connection carries, as the allocator sees it. */
 export interface VideoSlot {

@@ -75,7 +75,7 @@ const SHORTFALL_WINDOW_MS = 1000;
 const DECREASE_INTERVAL_MS = 300;
 /**
  * Saturation: the span of sending judged and the arrival/send ratio below which it counts. With
- * Chromium's feedback every 50–100 ms, 250 ms cuts 250–300 ms after a limit that halves the link
+ * Chromium's feedback every 50–100 ms, 250 ms cuts 200–300 ms after a limit that halves the link
  * (500 ms, with a further 150 ms hold, cut at 600–700 ms: after a 300 ms queue overflowed).
  */
 const SATURATION_WINDOW_MS = 250;

@@ -426,7 +426,6 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
   }
 }
 
-/** The RTX payload type the answer's m-section `mid` accepted for `apt`, or null. */
 /**
  * How long video retransmissions are held after a saturation cut at `saturatedAt` (ms), given when
  * the probe in flight began (null: none), the estimate after the cut and the media's bitrate (what
@@ -444,6 +443,7 @@ export function retransmitHoldMs(saturatedAt: number, probeStartedAt: number | n
   return probeFilled && estimate >= RETRANSMIT_ROOM * mediaBitrate ? 0 : RETRANSMIT_HOLD_MS;
 }
 
+/** The RTX payload type the answer's m-section `mid` accepted for `apt`, or null. */
 export function rtxPayloadTypeIn(sdp: string, mid: string, apt: number): number | null {
   const sections = sdp.split(/\r?\n(?=m=)/).map((section) => section.split(/\r?\n/));
   const lines = sections.find((section) => section.includes(`a=mid:${mid}`));
