@@ -219,7 +219,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     this.#paused = params.paused ?? false;
     this.#producerPaused = params.producer.paused;
     this.#rewriter = new RtpRewriter({ ssrc: this.ssrc, clockRate: this.clockRate, waitForKeyFrame: this.kind === 'video' });
-    this.#history = new RetransmissionHistory(this.kind === 'video' ? VIDEO_HISTORY : 1);
+    this.#history = this.kind === 'video' ? new RetransmissionHistory(VIDEO_HISTORY, params.producer.payloadRing) : new RetransmissionHistory(1, null);
     this.#out.ssrc = this.ssrc;
     this.#targetLayer = params.producer.layerCount - 1;
     this.#bandwidthLayer = params.producer.layerCount - 1;
@@ -450,8 +450,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
 
   /**
    * Packet path: rewrite one producer packet (of spatial layer `layer`) for this subscriber and
-   * send it. Writes the header straight into the send-history slot; the payload buffer is shared,
-   * never copied or mutated.
+   * send it. Writes the header straight into the send-history slot; the payload is sent from the
+   * producer's buffer, never mutated, and copied once per packet (for all consumers) into the
+   * producer's payload ring for NACKs.
    */
   forward(packet: RtpView, keyFrame: boolean, layer: number): void {
     const sink = this.#sink;
@@ -488,8 +489,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
           return;
         }
         if (temporal.rewrite) {
-          // The producer's buffer is shared by every consumer: rewrite a copy (kept for NACKs).
-          payload = Buffer.from(payload);
+          // The producer's payload is shared by every consumer: rewrite a copy (kept for NACKs).
+          payload = this.#history.rewritable(payload);
           writeVp8Descriptor(payload, descriptor, temporal.pictureId, temporal.tl0PicIdx);
         }
       }

@@ -13,6 +13,7 @@
 // that loop (the new one gets the next packet; the removed one has stopped sending already).
 
 import { MediaError } from './errors.js';
+import type { PayloadRing } from './payload-ring.js';
 import type { RtpView } from './rtp-view.js';
 import type { CodecInfo, MediaKind } from './types.js';
 
@@ -60,6 +61,8 @@ export interface ProducerSource {
   readonly paused: boolean;
   readonly closed: boolean;
   readonly layers: ProducerLayer[];
+  /** Video: where consumers keep the payloads they sent, for NACKs (shared, one copy per packet); audio: null. */
+  readonly payloadRing: PayloadRing | null;
   /** Asks the publisher for a keyframe of one layer (default: every layer), throttled by the producer. */
   requestKeyFrame(layer?: number): void;
   /** Recomputes which layers anyone needs (a consumer's layer choice, pause or quality state changed). */

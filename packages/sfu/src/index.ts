@@ -40,5 +40,6 @@ export { NAL, h264SpsSize } from './codecs/h264.js';
 export { vp8DescriptorLength, vp8KeyframeSize } from './codecs/vp8.js';
 export { isVp8KeyFrameStart, vp8Dimensions } from './codecs.js';
 export { RetransmissionHistory } from './retransmission-history.js';
+export { PayloadRing } from './payload-ring.js';
 export { MAX_HEADER_LENGTH } from './rtp-rewriter.js';
 export { isRtcp, rtpHeaderLength } from './srtp/index.js';

@@ -9,6 +9,7 @@
 import { parseVp8Descriptor, Vp8Descriptor } from './codecs/vp8.js';
 import { h264Dimensions, isH264KeyFrameStart, isVp8KeyFrameStart, vp8Dimensions } from './codecs.js';
 import type { ForwardedProducer, ProducerLayer, ProducerOutput, SenderReportSample } from './forwarding-table.js';
+import { PayloadRing } from './payload-ring.js';
 import type { RtpView } from './rtp-view.js';
 import { reportListenerError, TypedEmitter } from './typed-emitter.js';
 import type { CodecInfo, MediaKind, ProducerStats } from './types.js';
@@ -68,6 +69,13 @@ export const TEMPORAL_IDS = 4;
  * rate by ~150 kbps, and the subscriber went 1 → 2 → 1 → 2 every second for 6 s after a lift.
  * Keyframes come on request (a switch, a PLI), and the allocator's headroom covers their burst.
  */
+/**
+ * A video producer's payload ring (payload-ring.ts), which its consumers' retransmission histories
+ * share: 1 MiB is ~2.8 s of a 3 Mbps simulcast publisher (all layers), ~1 s at 8 Mbps; a NACK is
+ * worth answering for a round trip or two.
+ */
+export const PAYLOAD_RING_BYTES = 1024 * 1024;
+
 const LAYER_RATE_SMOOTHING = 0.2;
 /** Weight of the newest sample in the per-temporal-layer frame rates (a 500 ms sample holds a few T0 frames). */
 const TEMPORAL_RATE_SMOOTHING = 0.3;
@@ -102,6 +110,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
 
   #closed = false;
   #paused = false;
+  #payloadRing: PayloadRing | null = null;
   readonly #link: ProducerLink;
   readonly #isKeyFrameStart: ((payload: Buffer) => boolean) | null;
   readonly #dimensionsOf: ((payload: Buffer) => { width: number; height: number } | null) | null;
@@ -223,6 +232,15 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
   }
 
   /** Paused producers forward nothing (server-side mute, e.g. moderation); consumers are told. */
+  /**
+   * Video: the ring its consumers keep their sent payloads in for NACKs (made when the first
+   * consumer asks; nothing is copied before). Audio: null (not retransmitted).
+   */
+  get payloadRing(): PayloadRing | null {
+    if (this.kind !== 'video') return null;
+    return (this.#payloadRing ??= new PayloadRing(PAYLOAD_RING_BYTES));
+  }
+
   get paused(): boolean {
     return this.#paused;
   }

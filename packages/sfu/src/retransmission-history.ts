@@ -1,9 +1,17 @@
 // RetransmissionHistory: the packets a consumer sent recently, to answer its subscriber's NACKs
 // (RFC 4585 generic NACK). Headers live in one preallocated buffer, a fixed-size slot per output
-// sequence number (seq modulo the size); payloads are references to the producer's buffers, shared
-// and never mutated. A slot is overwritten by the packet 'size' sequence numbers later.
+// sequence number (seq modulo the size); payloads are copies in a PayloadRing (payload-ring.ts):
+// the producer's, shared by its consumers and written once per packet, or this history's own for
+// payloads the consumer rewrote (VP8 temporal layers). A slot holds numbers only — no reference to
+// a packet's Buffer — so nothing per packet outlives the packet path (see payload-ring.ts for the
+// GC figures). A slot is overwritten by the packet 'size' sequence numbers later; a payload is
+// gone once its ring has moved on.
 
+import { PayloadRing } from './payload-ring.js';
 import { MAX_HEADER_LENGTH } from './rtp-rewriter.js';
+
+/** The ring of payloads a consumer rewrote itself (a lower layer's frame rate: well under 1 Mbps, ~2 s). */
+export const OWN_RING_BYTES = 256 * 1024;
 
 export class RetransmissionHistory {
   readonly size: number;
@@ -11,15 +19,28 @@ export class RetransmissionHistory {
   readonly headers: Buffer;
   readonly #headerLengths: Uint8Array;
   readonly #seqs: Int32Array;
-  readonly #payloads: (Buffer | undefined)[];
+  /** Where each slot's payload is: its absolute position in its ring (-1: none) and its length. */
+  readonly #payloadAt: Float64Array;
+  readonly #payloadLengths: Uint16Array;
+  /** 1 where the payload is in this history's own ring, not the shared one. */
+  readonly #inOwnRing: Uint8Array;
+  readonly #shared: PayloadRing | null;
+  #own: PayloadRing | null = null;
 
-  constructor(size: number) {
+  /**
+   * @param shared the producer's payload ring; null keeps headers only (no payload can be
+   *   retransmitted: audio, which is not NACKed).
+   */
+  constructor(size: number, shared: PayloadRing | null) {
     if (!Number.isInteger(size) || size < 1 || size > 0x10000) throw new RangeError('history size must be 1..65536 packets');
     this.size = size;
     this.headers = Buffer.alloc(size * MAX_HEADER_LENGTH);
     this.#headerLengths = new Uint8Array(size);
     this.#seqs = new Int32Array(size).fill(-1);
-    this.#payloads = new Array<Buffer | undefined>(size);
+    this.#payloadAt = new Float64Array(size).fill(-1);
+    this.#payloadLengths = new Uint16Array(size);
+    this.#inOwnRing = new Uint8Array(size);
+    this.#shared = shared;
   }
 
   /** Where the header of output sequence number `seq` goes in `headers`. */
@@ -27,31 +48,59 @@ export class RetransmissionHistory {
     return (seq % this.size) * MAX_HEADER_LENGTH;
   }
 
-  /** Records the packet whose header was just written at slotOffset(seq). */
-  store(seq: number, headerLength: number, payload: Buffer): void {
+  /**
+   * A copy of `payload` that the consumer may rewrite before it sends and stores it (store() then
+   * copies nothing). It lives in this history's own ring: never change the shared one's bytes.
+   */
+  rewritable(payload: Uint8Array): Buffer {
+    this.#own ??= new PayloadRing(OWN_RING_BYTES);
+    return this.#own.copy(payload);
+  }
+
+  /**
+   * Records the packet whose header was just written at slotOffset(seq): `payload` is copied into
+   * the shared ring (once for all the producer's consumers), or is the copy rewritable() made.
+   */
+  store(seq: number, headerLength: number, payload: Uint8Array): void {
     const slot = seq % this.size;
     this.#headerLengths[slot] = headerLength;
     this.#seqs[slot] = seq;
-    this.#payloads[slot] = payload;
+    const own = this.#own;
+    let at = -1;
+    if (own !== null && own.owns(payload)) {
+      at = own.store(payload);
+      this.#inOwnRing[slot] = 1;
+    } else {
+      if (this.#shared !== null) at = this.#shared.store(payload);
+      this.#inOwnRing[slot] = 0;
+    }
+    this.#payloadAt[slot] = at;
+    this.#payloadLengths[slot] = payload.length;
   }
 
-  /** The header bytes of a packet still held, or undefined (never sent, or overwritten since). */
+  /** The header bytes of a packet whose payload is still held, or undefined (never sent, or gone since). */
   header(seq: number): Buffer | undefined {
     const slot = seq % this.size;
-    if (this.#seqs[slot] !== seq || this.#payloads[slot] === undefined) return undefined;
+    if (this.#seqs[slot] !== seq || !this.#ringOf(slot)?.holds(this.#payloadAt[slot]!, this.#payloadLengths[slot]!)) return undefined;
     const base = slot * MAX_HEADER_LENGTH;
     return this.headers.subarray(base, base + this.#headerLengths[slot]!);
   }
 
-  /** The payload of a packet still held (ask header() first), or undefined. */
+  /** The payload of a packet still held (a view into a ring: send it before storing another), or undefined. */
   payload(seq: number): Buffer | undefined {
     const slot = seq % this.size;
-    return this.#seqs[slot] === seq ? this.#payloads[slot] : undefined;
+    if (this.#seqs[slot] !== seq) return undefined;
+    return this.#ringOf(slot)?.view(this.#payloadAt[slot]!, this.#payloadLengths[slot]!);
   }
 
-  /** Drops every payload reference (the consumer closed). */
+  /** Forgets every packet (the consumer closed). */
   clear(): void {
-    this.#payloads.fill(undefined);
     this.#seqs.fill(-1);
+    this.#payloadAt.fill(-1);
+    this.#own = null;
+  }
+
+  #ringOf(slot: number): PayloadRing | null {
+    return this.#inOwnRing[slot] === 1 ? this.#own : this.#shared;
   }
 }

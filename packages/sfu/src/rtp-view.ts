@@ -92,7 +92,8 @@ export class RtpView {
 
   /**
    * The payload (without RTP padding): a Buffer over the packet's own bytes, made once per parse
-   * (consumers keep it in their retransmission history, so it is never copied or mutated).
+   * and never mutated (consumers send it as it is; their producer's payload ring copies it once,
+   * recognising the same Buffer from every consumer of the packet).
    */
   get payload(): Buffer {
     let payload = this.#payload;

@@ -10,7 +10,7 @@
 //   answered and our SSRC. The grid follows streams coming and going without restarting the encoder.
 // RTP and RTCP use a pair of ports (P, P + 1, as RFC 3550 has it); we offer rtcp-mux too and take RTCP
 // on either, from the phone's address only. The phone's NACKs for grid packets are answered from a
-// history of the last GRID_HISTORY packets (the SFU's retransmission history, reused). A `secure` call's video is SRTP and SRTCP with its own SDES key (the video m-line's
+// history of the last GRID_HISTORY packets (the SFU's retransmission history with a payload ring of its own, reused). A `secure` call's video is SRTP and SRTCP with its own SDES key (the video m-line's
 // `a=crypto`), refused like the audio when the far end gives no key. Keyframe requests from the phone cannot reach the running VP8 encoder (ffmpeg has no
 // control for that): they are counted, and the grid has a keyframe every second instead.
 
@@ -21,7 +21,7 @@ import type { ArchiveMediaSource, ArchiveStream } from '../archiving/interfaces.
 import { LiveComposer, type ComposedStream } from '../broadcast/live-composer.js';
 import type { Logger } from '../logger.js';
 import type { SessionPublisher } from '../session-audio/index.js';
-import { isRtcp, isVp8KeyFrameStart, MAX_HEADER_LENGTH, RetransmissionHistory, rtpHeaderLength, vp8Dimensions } from '@colloquy/sfu';
+import { isRtcp, isVp8KeyFrameStart, MAX_HEADER_LENGTH, PayloadRing, RetransmissionHistory, rtpHeaderLength, vp8Dimensions } from '@colloquy/sfu';
 import type { Session, SessionManager, Stream } from '../sessions/session-manager.js';
 import { archiveMediaSource } from '../sessions/archive-source.js';
 import { TypedEmitter } from '../typed-emitter.js';
@@ -121,7 +121,7 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
   /** The composer's output: a loopback socket ffmpeg's RTP muxer sends to. */
   #gridIn: Socket | null = null;
   #grid: SessionGrid | null = null;
-  readonly #gridHistory = new RetransmissionHistory(GRID_HISTORY);
+  readonly #gridHistory = new RetransmissionHistory(GRID_HISTORY, new PayloadRing(GRID_HISTORY * 1500));
   #closed = false;
   readonly stats: CallVideoStats = { packetsFromPhone: 0, packetsToPhone: 0, keyframeRequestsToPhone: 0, keyframeRequestsFromPhone: 0, packetsNackedByPhone: 0, packetsResentToPhone: 0, gridStreams: 0, gridFailure: null, srtpRejected: 0, srtpReplayed: 0 };
 
