@@ -59,6 +59,14 @@ export const LAYER_PAUSE_DELAY_MS = 2000;
 
 /** VP8 temporal layers a TID can name (2 bits). */
 export const TEMPORAL_IDS = 4;
+
+/**
+ * A video producer's payload ring (payload-ring.ts), which its consumers' retransmission histories
+ * share: 1 MiB is ~2.8 s of a 3 Mbps simulcast publisher (all layers), ~1 s at 8 Mbps; a NACK is
+ * worth answering for a round trip or two.
+ */
+export const PAYLOAD_RING_BYTES = 1024 * 1024;
+
 /**
  * Weight of the newest ~500 ms sample in a layer's steady bitrate (a time constant of about 2 s),
  * which leaves keyframes out (the bytes of every packet with a keyframe's RTP timestamp). The
@@ -69,13 +77,6 @@ export const TEMPORAL_IDS = 4;
  * rate by ~150 kbps, and the subscriber went 1 → 2 → 1 → 2 every second for 6 s after a lift.
  * Keyframes come on request (a switch, a PLI), and the allocator's headroom covers their burst.
  */
-/**
- * A video producer's payload ring (payload-ring.ts), which its consumers' retransmission histories
- * share: 1 MiB is ~2.8 s of a 3 Mbps simulcast publisher (all layers), ~1 s at 8 Mbps; a NACK is
- * worth answering for a round trip or two.
- */
-export const PAYLOAD_RING_BYTES = 1024 * 1024;
-
 const LAYER_RATE_SMOOTHING = 0.2;
 /** Weight of the newest sample in the per-temporal-layer frame rates (a 500 ms sample holds a few T0 frames). */
 const TEMPORAL_RATE_SMOOTHING = 0.3;
@@ -231,7 +232,6 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     return this.#closed;
   }
 
-  /** Paused producers forward nothing (server-side mute, e.g. moderation); consumers are told. */
   /**
    * Video: the ring its consumers keep their sent payloads in for NACKs (made when the first
    * consumer asks; nothing is copied before). Audio: null (not retransmitted).
@@ -241,6 +241,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     return (this.#payloadRing ??= new PayloadRing(PAYLOAD_RING_BYTES));
   }
 
+  /** Paused producers forward nothing (server-side mute, e.g. moderation); consumers are told. */
   get paused(): boolean {
     return this.#paused;
   }

@@ -128,7 +128,8 @@ export class NodePublisher {
     );
   }
 
-  async connect(negotiate: (offer: string) => Promise<string>, timeoutMs = 10_000): Promise<void> {
+  /** Offers, takes the answer, waits for ICE and DTLS: up to 20 s by default, as the SDK allows its subscribers (two suites at once on 2 cores took over 10 s). */
+  async connect(negotiate: (offer: string) => Promise<string>, timeoutMs = 20_000): Promise<void> {
     if (this.#options.audio !== false) {
       this.#audio = this.pc.addTransceiver(new MediaStreamTrack({ kind: 'audio' }), { direction: 'sendonly' });
     }
@@ -278,7 +279,7 @@ export class NodeSubscriber {
     return this.pc.localDescription!.sdp;
   }
 
-  async connected(timeoutMs = 10_000): Promise<void> {
+  async connected(timeoutMs = 20_000): Promise<void> {
     await waitUntil(() => this.pc.connectionState === 'connected', timeoutMs, 'subscriber connected');
   }
 
