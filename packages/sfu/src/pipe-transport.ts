@@ -29,6 +29,7 @@ import { randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { PictureLossIndication, RtcpPacketConverter, RtcpPayloadSpecificFeedback, RtcpSenderInfo, RtcpSrPacket } from 'werift';
 import { RtpView } from './rtp-view.js';
+import { everyPeriod, type ClockTask } from './media-clock.js';
 import { MediaError, invalid } from './errors.js';
 import type { Logger } from 'pino';
 import { ntpTimestamp } from './consumer.js';
@@ -139,7 +140,7 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
   /** By SSRC base / 4: what this end sends, and what it receives. */
   readonly #sent = new Map<number, SentProducer>();
   readonly #received = new Map<number, Producer>();
-  readonly #timer: NodeJS.Timeout;
+  readonly #timer: ClockTask;
   #closed = false;
   #lastSr = 0;
   #packetsSent = 0;
@@ -162,8 +163,7 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
     this.#log = logger.child({ module: 'pipe', pipeId: id });
     socket.on('message', (data, from) => this.#onDatagram(data, from));
     socket.on('error', (err) => this.#log.warn({ err: err.message }, 'pipe socket error'));
-    this.#timer = setInterval(() => this.#tick(), SAMPLE_INTERVAL_MS);
-    this.#timer.unref();
+    this.#timer = everyPeriod(SAMPLE_INTERVAL_MS, () => this.#tick(), { unref: true });
   }
 
   /** @internal Made by Router.createPipeTransport: binds a UDP port on `listenIp` (the OS picks it). */
@@ -423,7 +423,7 @@ export class PipeTransport extends TypedEmitter<PipeTransportEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
+    this.#timer.cancel();
     for (const sent of this.#sent.values()) sent.stop();
     this.#sent.clear();
     for (const producer of [...this.#received.values()]) producer.close();

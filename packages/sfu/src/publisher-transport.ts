@@ -35,6 +35,7 @@ import { attachOurSrtp, type SrtpImplementation, type SrtpSendPath } from './srt
 import { ReceivePath, readArrivalSignals, type ArrivalSignals } from './receive-path.js';
 import { ReceiveRouter, type ReceiveTrack } from './receive-router.js';
 import { RtpView } from './rtp-view.js';
+import { everyPeriod, type ClockTask } from './media-clock.js';
 
 export type PublisherTransportEvents = {
   stateChange: [TransportState];
@@ -80,7 +81,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   readonly #bitrate: BitrateController;
   #producers: Producer[] = [];
   #offerAccepted = false;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ClockTask | undefined;
   #feedbackTimer: NodeJS.Timeout | undefined;
   #rtcpSsrc = 0;
   readonly uplinkEstimation: UplinkEstimation;
@@ -275,7 +276,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       // A REMB right away lands inside Chromium's start phase (first 2 s without loss), where it
       // trusts a receiver estimate and jumps to it instead of ramping up 8 % per second.
       this.#tick();
-      this.#timer = setInterval(() => this.#tick(), REMB_INTERVAL_MS);
+      this.#timer = everyPeriod(REMB_INTERVAL_MS, () => this.#tick());
       this.#startFeedback();
       this.#startWeriftArrivals();
     }
@@ -436,7 +437,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
 
   /** close(): producers first (and so their consumers), then the base closes the peer connection. */
   protected closeMedia(): void {
-    clearInterval(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
     clearInterval(this.#feedbackTimer);
     this.#feedbackTimer = undefined;

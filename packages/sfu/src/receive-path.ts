@@ -12,6 +12,7 @@
 import type { RTCDtlsTransport, RtcpPacket } from 'werift';
 import type { Logger } from 'pino';
 import { NACK_INTERVAL_MS } from './nack-generator.js';
+import { everyPeriod, type ClockTask } from './media-clock.js';
 import { compactNtpOf, type ReportBlock } from './receive-stats.js';
 import type { ReceiveBinding, ReceiveRouter } from './receive-router.js';
 import { MAX_REPORT_BLOCKS, writeGenericNack, writeReceiverReport } from './rtcp-writer.js';
@@ -108,7 +109,7 @@ export class ReceivePath {
   /** What start() replaced, to put back at close(). */
   readonly #restore: (() => void)[] = [];
   #nackTimer: NodeJS.Timeout | undefined;
-  #rrTimer: NodeJS.Timeout | undefined;
+  #rrTimer: ClockTask | undefined;
   #closed = false;
   readonly #nacksBySsrc = new Map<number, number>();
   readonly #lost: number[] = [];
@@ -169,7 +170,7 @@ export class ReceivePath {
     this.#restore.push(() => {
       event.execute = execute;
     });
-    this.#rrTimer = setInterval(() => this.#sendReport(), RR_INTERVAL_MS);
+    this.#rrTimer = everyPeriod(RR_INTERVAL_MS, () => this.#sendReport());
   }
 
   /** One SRTP datagram (its buffer is decrypted in place and then belongs to the packet path). */
@@ -296,7 +297,7 @@ export class ReceivePath {
     this.#closed = true;
     clearInterval(this.#nackTimer);
     this.#nackTimer = undefined;
-    clearInterval(this.#rrTimer);
+    this.#rrTimer?.cancel();
     for (const restore of this.#restore.splice(0)) restore();
   }
 }

@@ -23,6 +23,7 @@ import { PeerTransport } from './peer-transport.js';
 import { checkSdp } from './sdp-checks.js';
 import { attachOurSrtp, type SrtpImplementation } from './srtp-path.js';
 import type { ConsumerStats, TransportState } from './types.js';
+import { everyPeriod, type ClockTask } from './media-clock.js';
 
 export type SubscriberTransportEvents = {
   stateChange: [TransportState];
@@ -115,12 +116,12 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
   #entries: Entry[] = [];
   #offered = false;
   #answered = false;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ClockTask | undefined;
   #sink: RtpSink | null = null;
   readonly #sequencer = new TransportWideSequencer();
   readonly #estimator = new BandwidthEstimator({ initial: INITIAL_DOWNLINK_ESTIMATE });
   readonly #allocator = new DownlinkAllocator();
-  #allocateTimer: NodeJS.Timeout | undefined;
+  #allocateTimer: ClockTask | undefined;
   #probe: Probe | null = null;
   #feedbackTapped = false;
   #probeIds = 0;
@@ -236,8 +237,8 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
         this.#sink = (this.srtp === 'colloquy' ? attachOurSrtp(dtls) : null) ?? sinkOf(dtls);
         for (const { consumer } of this.#entries) consumer.connect(this.#sink);
       }
-      this.#timer ??= setInterval(() => this.#tick(), SR_INTERVAL_MS);
-      this.#allocateTimer ??= setInterval(() => this.#allocate(performance.now()), ALLOCATE_INTERVAL_MS);
+      this.#timer ??= everyPeriod(SR_INTERVAL_MS, () => this.#tick());
+      this.#allocateTimer ??= everyPeriod(ALLOCATE_INTERVAL_MS, () => this.#allocate(performance.now()));
     } else if (state === 'disconnected' || state === 'failed') {
       this.#sink = null;
       for (const { consumer } of this.#entries) consumer.disconnect();
@@ -414,9 +415,9 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
 
   /** close(): consumers and timers first, then the base closes the peer connection. */
   protected closeMedia(): void {
-    clearInterval(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
-    clearInterval(this.#allocateTimer);
+    this.#allocateTimer?.cancel();
     this.#allocateTimer = undefined;
     if (this.#probe) clearInterval(this.#probe.timer);
     this.#probe = null;

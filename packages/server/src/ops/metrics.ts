@@ -13,7 +13,7 @@ import { routerMediaStats } from '../media-workers/engine.js';
 import type { MediaWorkers } from '../media-workers/media-workers.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { SqlDatabase } from '../store/database.js';
-import { LAG_RESOLUTION_MS, type LoadMonitor } from './load-monitor.js';
+import type { LoadMonitor } from './load-monitor.js';
 
 export interface MetricsSources {
   sessions: SessionManager;
@@ -29,6 +29,8 @@ export interface MetricsSources {
 
 /** How often the bitrate and loss histograms take a sample of every track. */
 const SAMPLE_INTERVAL_MS = 5000;
+/** prom-client's own event-loop lag histogram (nodejs_eventloop_lag_*): one sample a second. */
+const PROCESS_LAG_RESOLUTION_MS = 1000;
 
 const BITRATE_BUCKETS = [16e3, 32e3, 64e3, 128e3, 256e3, 512e3, 1e6, 1.5e6, 2e6, 3e6, 5e6];
 const LOSS_BUCKETS = [0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5];
@@ -65,9 +67,9 @@ export class Metrics {
   constructor(sources: MetricsSources) {
     this.#sources = sources;
     const registers = [this.registry];
-    // prom-client's nodejs_eventloop_lag_* sample as coarsely as our own lag histogram: its 10 ms
-    // default was the one timer waking an idle server 100 times a second.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: LAG_RESOLUTION_MS });
+    // prom-client's nodejs_eventloop_lag_* sample once a second: its 10 ms default woke an idle
+    // server 100 times a second (see LAG_RESOLUTION_MS). colloquy_event_loop_lag_seconds is the fine one.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: PROCESS_LAG_RESOLUTION_MS });
 
     // prom-client awaits a collect that returns a promise (the archive counts are a query).
     const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void | Promise<void>): void => {
