@@ -12,6 +12,7 @@
  * Node's (node-gyp puts include/node first). Every function is re-entrant and keeps no global state
  * but a thread-local scratch buffer, so worker threads may load the module too.
  */
+#define _GNU_SOURCE 1
 #define NAPI_VERSION 8
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <node_api.h>
@@ -25,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <uv.h>
 
 #define GCM_TAG 16
 #define SCRATCH 65536
@@ -367,6 +371,198 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   return int32(env, n < 0 ? -errno : (int32_t)n);
 }
 
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Batched receive                                                                                 */
+
+/*
+ * A receiver reads a dgram socket's datagrams with recvmmsg() into slots of a ring the JavaScript
+ * side allocated, and calls back once per batch (count) instead of Node's once per datagram, with
+ * no per-datagram allocation, address string or callback scope. It polls a dup() of the socket's
+ * descriptor: epoll keys on the descriptor, so Node's own watcher on the original (stopped for
+ * reading, still used for queued sends) and ours never share one. The caller stops Node's reading
+ * first (the handle's recvStop) and resumes it after udpRecvStop.
+ *
+ * meta, per slot, RECV_META int32s: [0] length (-1: truncated, dropped), [1] port, [2] family
+ * (4 or 6), [3..6] the address (IPv4 in [3], network byte order as read by a little-endian host;
+ * IPv6 in [3..6]).
+ */
+#define RECV_META 7
+#define RECV_MAX_SLOTS 64
+#define RECV_ROUNDS 4
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_ref ring_ref;
+  napi_ref meta_ref;
+  napi_async_context async;
+  napi_ref resource;
+  unsigned char *ring;
+  int32_t *meta;
+  uint32_t slots;
+  uint32_t slot_size;
+  int fd;
+  int stopped;
+  struct mmsghdr msgs[RECV_MAX_SLOTS];
+  struct iovec iov[RECV_MAX_SLOTS];
+  struct sockaddr_storage from[RECV_MAX_SLOTS];
+} receiver_t;
+
+static void receiver_closed(uv_handle_t *h) {
+  receiver_t *r = (receiver_t *)h->data;
+  close(r->fd);
+  free(r);
+}
+
+static void receiver_release(receiver_t *r) {
+  if (r->stopped) return;
+  r->stopped = 1;
+  uv_poll_stop(&r->poll);
+  napi_env env = r->env;
+  napi_delete_reference(env, r->callback);
+  napi_delete_reference(env, r->ring_ref);
+  napi_delete_reference(env, r->meta_ref);
+  napi_delete_reference(env, r->resource);
+  napi_async_destroy(env, r->async);
+  uv_close((uv_handle_t *)&r->poll, receiver_closed);
+}
+
+static void receiver_deliver(receiver_t *r, int n) {
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, arg, result;
+  if (napi_get_reference_value(env, r->callback, &cb) == napi_ok && napi_get_reference_value(env, r->resource, &recv) == napi_ok &&
+      napi_create_int32(env, n, &arg) == napi_ok) {
+    /* make_callback: Node's callback scope, so promises and nextTicks made in the batch run after it. */
+    if (napi_make_callback(env, r->async, recv, cb, 1, &arg, &result) == napi_pending_exception) {
+      napi_value err;
+      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void receiver_readable(uv_poll_t *h, int status, int events) {
+  receiver_t *r = (receiver_t *)h->data;
+  if (status < 0 || !(events & UV_READABLE)) return;
+  for (int round = 0; round < RECV_ROUNDS && !r->stopped; round++) {
+    for (uint32_t i = 0; i < r->slots; i++) {
+      r->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+      r->msgs[i].msg_hdr.msg_flags = 0;
+    }
+    int n;
+    do {
+      n = recvmmsg(r->fd, r->msgs, r->slots, MSG_DONTWAIT, NULL);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return; /* EAGAIN, or an error the next datagram will show again */
+    for (int i = 0; i < n; i++) {
+      int32_t *m = r->meta + (size_t)i * RECV_META;
+      const struct msghdr *hdr = &r->msgs[i].msg_hdr;
+      m[0] = (hdr->msg_flags & MSG_TRUNC) ? -1 : (int32_t)r->msgs[i].msg_len;
+      const struct sockaddr_storage *from = &r->from[i];
+      if (from->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
+        m[1] = ntohs(a->sin6_port);
+        m[2] = 6;
+        memcpy(&m[3], &a->sin6_addr, 16);
+      } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)from;
+        m[1] = ntohs(a->sin_port);
+        m[2] = 4;
+        memcpy(&m[3], &a->sin_addr, 4);
+      }
+    }
+    receiver_deliver(r, n);
+    if ((uint32_t)n < r->slots) return;
+  }
+}
+
+/*
+ * udpRecvStart(fd: number, ring: Uint8Array, meta: Int32Array, slotSize: number, onBatch: (count) => void)
+ *   -> external
+ * ring holds slots of slotSize bytes (at most RECV_MAX_SLOTS), meta RECV_META int32s per slot.
+ */
+static napi_value udp_recv_start(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  int32_t fd;
+  unsigned char *ring;
+  size_t ring_len;
+  uint32_t slot_size;
+  napi_typedarray_type mtype;
+  size_t meta_len, moff;
+  void *meta = NULL;
+  napi_value mab;
+  napi_valuetype cbtype;
+  if (argc < 5 || !int32_of(env, argv[0], &fd) || fd < 0 || !bytes_of(env, argv[1], &ring, &ring_len) ||
+      napi_get_typedarray_info(env, argv[2], &mtype, &meta_len, &meta, &mab, &moff) != napi_ok || mtype != napi_int32_array ||
+      !uint32_of(env, argv[3], &slot_size) || slot_size < 64 || napi_typeof(env, argv[4], &cbtype) != napi_ok || cbtype != napi_function)
+    return throw_error(env, "udpRecvStart: bad arguments");
+  uint32_t slots = (uint32_t)(ring_len / slot_size);
+  if (slots == 0 || slots > RECV_MAX_SLOTS || meta_len < (size_t)slots * RECV_META)
+    return throw_error(env, "udpRecvStart: ring or meta of the wrong size");
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_error(env, "udpRecvStart: no event loop");
+  receiver_t *r = calloc(1, sizeof(receiver_t));
+  if (r == NULL) return throw_error(env, "udpRecvStart: out of memory");
+  r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (r->fd < 0) {
+    free(r);
+    return throw_error(env, "udpRecvStart: dup failed");
+  }
+  r->env = env;
+  r->ring = ring;
+  r->meta = (int32_t *)meta;
+  r->slots = slots;
+  r->slot_size = slot_size;
+  for (uint32_t i = 0; i < slots; i++) {
+    r->iov[i].iov_base = ring + (size_t)i * slot_size;
+    r->iov[i].iov_len = slot_size;
+    r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
+    r->msgs[i].msg_hdr.msg_iovlen = 1;
+    r->msgs[i].msg_hdr.msg_name = &r->from[i];
+  }
+  napi_value resource, name, ext;
+  if (napi_create_object(env, &resource) != napi_ok || napi_create_string_utf8(env, "ColloquyUdpReceive", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, resource, name, &r->async) != napi_ok) {
+    close(r->fd);
+    free(r);
+    return throw_error(env, "udpRecvStart: async context");
+  }
+  napi_create_reference(env, argv[4], 1, &r->callback);
+  napi_create_reference(env, argv[1], 1, &r->ring_ref);
+  napi_create_reference(env, argv[2], 1, &r->meta_ref);
+  napi_create_reference(env, resource, 1, &r->resource);
+  if (uv_poll_init(loop, &r->poll, r->fd) != 0) {
+    napi_delete_reference(env, r->callback);
+    napi_delete_reference(env, r->ring_ref);
+    napi_delete_reference(env, r->meta_ref);
+    napi_delete_reference(env, r->resource);
+    napi_async_destroy(env, r->async);
+    close(r->fd);
+    free(r);
+    return throw_error(env, "udpRecvStart: cannot poll the socket");
+  }
+  r->poll.data = r;
+  uv_poll_start(&r->poll, UV_READABLE, receiver_readable);
+  /* The external does not own the receiver: udpRecvStop frees it (a stopped one is marked, not freed, until its close callback). */
+  if (napi_create_external(env, r, NULL, NULL, &ext) != napi_ok) {
+    receiver_release(r);
+    return throw_error(env, "udpRecvStart: cannot wrap the receiver");
+  }
+  return ext;
+}
+
+/* udpRecvStop(receiver: external): stops reading and closes the receiver's descriptor. Idempotent. */
+static napi_value udp_recv_stop(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  receiver_t *r = argc == 1 ? (receiver_t *)external_of(env, argv[0]) : NULL;
+  if (r == NULL) return throw_error(env, "udpRecvStop: bad arguments");
+  receiver_release(r);
+  return undefined(env);
+}
 /* ---------------------------------------------------------------------------------------------- */
 
 NAPI_MODULE_INIT() {
@@ -377,6 +573,7 @@ NAPI_MODULE_INIT() {
       {"gcmNew", gcm_new},       {"gcmSeal", gcm_seal},       {"gcmOpen", gcm_open},
       {"hmacNew", hmac_new},     {"hmacSign", hmac_sign},     {"hmacVerify", hmac_verify},
       {"udpAddress", udp_address}, {"udpSend", udp_send},
+      {"udpRecvStart", udp_recv_start}, {"udpRecvStop", udp_recv_stop},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -1,7 +1,7 @@
 // The packet path's native module (native/packet.c, built by scripts/build-native.mjs): AES-GCM
-// and HMAC-SHA1 contexts kept per session key, and a synchronous sendto() on a dgram socket's
-// descriptor. Optional: when it is not built, or COLLOQUY_NATIVE=0, every caller keeps its
-// JavaScript path, and `nativePacket` is null.
+// and HMAC-SHA1 contexts kept per session key, a synchronous sendto() on a dgram socket's
+// descriptor, and a batched recvmmsg() receiver on it (udp-receiver.ts). Optional: when it is not
+// built, or COLLOQUY_NATIVE=0, every caller keeps its JavaScript path, and `nativePacket` is null.
 
 import type { Socket } from 'node:dgram';
 import { createRequire } from 'node:module';
@@ -20,6 +20,14 @@ export interface NativePacket {
   udpAddress(host: string, port: number, ipv6Socket: boolean): NativeHandle | null;
   /** Bytes sent, or -errno (-11 EAGAIN: the socket buffer is full). */
   udpSend(fd: number, address: NativeHandle, data: Uint8Array, length: number): number;
+  /**
+   * Polls a dup() of `fd` and reads datagrams with recvmmsg() into `ring`'s slots of `slotSize`
+   * bytes, calling `onBatch(count)` once per batch; `meta` gets 7 int32s per slot (length or -1 if
+   * truncated, port, family 4|6, address bytes). See udp-receiver.ts.
+   */
+  udpRecvStart(fd: number, ring: Uint8Array, meta: Int32Array, slotSize: number, onBatch: (count: number) => void): NativeHandle;
+  /** Stops a receiver and closes its descriptor. Idempotent. */
+  udpRecvStop(receiver: NativeHandle): void;
 }
 
 function load(): { module: NativePacket | null; why: string } {

@@ -13,6 +13,10 @@ import type { RTCDtlsTransport, RtcpPacket } from 'werift';
 import type { Logger } from 'pino';
 import { NACK_INTERVAL_MS } from './nack-generator.js';
 import { everyPeriod, type ClockTask } from './media-clock.js';
+import { BatchedReceiver } from './udp-receiver.js';
+import { isRtp } from './srtp/rtp-header.js';
+import { MuxedUdpTransport } from './udp-mux.js';
+import { Socket as DgramSocket } from 'node:dgram';
 import { compactNtpOf, type ReportBlock } from './receive-stats.js';
 import type { ReceiveBinding, ReceiveRouter } from './receive-router.js';
 import { MAX_REPORT_BLOCKS, writeGenericNack, writeReceiverReport } from './rtcp-writer.js';
@@ -38,13 +42,7 @@ interface IceConnectionView {
 interface ProtocolView {
   localCandidate?: unknown;
   datagramReceived?: unknown;
-  transport?: { onData?: (data: Buffer, addr: unknown) => void };
-}
-
-/** RTP by werift's own tests: first byte 128–191 (RFC 7983), and not RTCP's packet types 192–208. */
-function isRtp(data: Buffer): boolean {
-  const b0 = data[0]!;
-  return b0 > 127 && b0 < 192 && data.length >= 12 && !(data[1]! >= 192 && data[1]! <= 208);
+  transport?: { onData?: (data: Buffer, addr: unknown) => void; socket?: unknown; rinfo?: { address: string; port: number; family: string; size: number } };
 }
 
 /**
@@ -108,6 +106,8 @@ export class ReceivePath {
   readonly #view = new RtpView();
   /** What start() replaced, to put back at close(). */
   readonly #restore: (() => void)[] = [];
+  /** Batched receivers on the peer connection's own sockets (udp-receiver.ts), for dump(). */
+  readonly #batched: BatchedReceiver[] = [];
   #nackTimer: NodeJS.Timeout | undefined;
   #rrTimer: ClockTask | undefined;
   #closed = false;
@@ -145,7 +145,7 @@ export class ReceivePath {
       const transport = protocol.transport;
       const original = transport?.onData;
       if (transport === undefined || typeof original !== 'function' || typeof protocol.datagramReceived !== 'function') continue;
-      transport.onData = (data: Buffer, addr: unknown): void => {
+      const onData = (data: Buffer, addr: unknown): void => {
         if (protocol.localCandidate !== undefined && isRtp(data)) {
           const pair = connection.nominated;
           if (pair !== undefined && pair.protocol === protocol) {
@@ -157,9 +157,24 @@ export class ReceivePath {
           original(data, addr);
         }
       };
+      transport.onData = onData;
       this.#restore.push(() => {
         transport.onData = original;
       });
+      // A socket of this peer connection's own (range mode, not the shared mux's): read in batches.
+      const socket = transport.socket;
+      if (socket instanceof DgramSocket && !(transport instanceof MuxedUdpTransport)) {
+        const batched = BatchedReceiver.start(socket, (data, source) => {
+          if (protocol.localCandidate !== undefined && isRtp(data)) return onData(data, null);
+          // STUN, DTLS and RTCP: werift may keep the bytes past this call, and reads rinfo for replies.
+          transport.rinfo = { address: source.address, port: source.port, family: source.family, size: data.length };
+          original(Buffer.from(data), [transport.rinfo.address, transport.rinfo.port]);
+        });
+        if (batched) {
+          this.#batched.push(batched);
+          this.#restore.push(() => batched.stop());
+        }
+      }
     }
     const event = connection.onData;
     const execute = event.execute;
@@ -278,6 +293,8 @@ export class ReceivePath {
       nacksSent: this.nacksSent,
       nackTimerRunning: this.#nackTimer !== undefined,
       reportsSent: this.reportsSent,
+      // Sockets read in batches (udp-receiver.ts): datagrams read, and dropped as larger than a slot.
+      batchedReceive: this.#batched.map((b) => ({ running: b.running, datagrams: b.datagrams, truncated: b.truncated })),
       ssrcs: this.router.bindings.map((b: ReceiveBinding) => ({
         ssrc: b.ssrc,
         mid: b.track.mid,

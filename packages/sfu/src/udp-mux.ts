@@ -18,6 +18,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { StunProtocol } from 'werift';
 import { agentTag, onEnsureProtocol, type IceAgent } from './ice-agent-hook.js';
+import { isRtp } from './srtp/rtp-header.js';
+import { BatchedReceiver } from './udp-receiver.js';
 
 type Address = [string, number];
 
@@ -153,7 +155,11 @@ export class UdpMux {
   private constructor(socket: Socket) {
     this.socket = socket;
     this.#recvBufferBytes = socket.getRecvBufferSize();
-    socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo.address, rinfo.port));
+    // Read in batches where the native module is built (udp-receiver.ts). Its slots are reused, so
+    // what werift may keep past the call (STUN, DTLS, RTCP) gets a copy; RTP goes to our receive
+    // path, which keeps nothing of it.
+    const batched = BatchedReceiver.start(socket, (data, source) => this.#onDatagram(isRtp(data) ? data : Buffer.from(data), source.address, source.port));
+    if (batched === null) socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo.address, rinfo.port));
     // A send to an unreachable browser reports ICMP errors here; they must not end the socket.
     socket.on('error', () => {});
   }

@@ -17,6 +17,12 @@ export function isRtcp(buf: Uint8Array): boolean {
   return buf[1]! >= 192 && buf[1]! <= 223;
 }
 
+/** An RTP datagram by werift's own tests: first byte 128–191 (RFC 7983), and not RTCP's packet types 192–208. */
+export function isRtp(data: Uint8Array): boolean {
+  const b0 = data[0]!;
+  return b0 > 127 && b0 < 192 && data.length >= 12 && !(data[1]! >= 192 && data[1]! <= 208);
+}
+
 export function rtpSequenceNumber(buf: Uint8Array): number {
   return (buf[2]! << 8) | buf[3]!;
 }

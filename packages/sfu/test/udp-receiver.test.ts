@@ -1,0 +1,103 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nativePacket } from '../src/native.js';
+import { BatchedReceiver, ipv6, RECEIVE_SLOT_BYTES } from '../src/udp-receiver.js';
+
+const sockets: Socket[] = [];
+async function bound(type: 'udp4' | 'udp6' = 'udp4'): Promise<Socket> {
+  const socket = createSocket(type);
+  sockets.push(socket);
+  await new Promise<void>((resolve) => socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', resolve));
+  return socket;
+}
+afterEach(async () => {
+  await Promise.all(sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())).catch(() => {})));
+});
+
+async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('ipv6 text', () => {
+  const text = (hex: string): string => ipv6(Buffer.from(hex.replace(/:/g, ''), 'hex'), 0);
+  it('writes addresses as Node does (RFC 5952)', () => {
+    expect(text('0000:0000:0000:0000:0000:0000:0000:0001')).toBe('::1');
+    expect(text('0000:0000:0000:0000:0000:0000:0000:0000')).toBe('::');
+    expect(text('fe80:0000:0000:0000:0202:b3ff:fe1e:8329')).toBe('fe80::202:b3ff:fe1e:8329');
+    expect(text('2001:0db8:0000:0001:0000:0000:0000:0001')).toBe('2001:db8:0:1::1');
+    expect(text('2001:0db8:0001:0002:0003:0004:0005:0006')).toBe('2001:db8:1:2:3:4:5:6');
+    expect(text('2001:0db8:0000:0001:0001:0001:0001:0001')).toBe('2001:db8:0:1:1:1:1:1');
+    expect(text('0000:0000:0000:0000:0000:ffff:0a00:0001')).toBe('::ffff:10.0.0.1');
+  });
+});
+
+describe.skipIf(nativePacket === null)('BatchedReceiver', () => {
+  it('reads every datagram with its source, in order, and gives the socket back to its message events on stop', async () => {
+    const receiver = await bound();
+    const sender = await bound();
+    const got: { text: string; address: string; port: number; family: string }[] = [];
+    const batched = BatchedReceiver.start(receiver, (data, source) => {
+      got.push({ text: data.toString(), address: source.address, port: source.port, family: source.family });
+    });
+    expect(batched).not.toBeNull();
+    const events: string[] = [];
+    receiver.on('message', (m) => events.push(m.toString()));
+    const to = receiver.address().port;
+    for (let i = 0; i < 100; i++) sender.send(`datagram ${i}`, to, '127.0.0.1');
+    await until('100 datagrams', () => got.length === 100);
+    expect(got.map((g) => g.text)).toEqual(Array.from({ length: 100 }, (_, i) => `datagram ${i}`));
+    expect(new Set(got.map((g) => `${g.family} ${g.address}:${g.port}`))).toEqual(new Set([`IPv4 127.0.0.1:${sender.address().port}`]));
+    expect(events).toEqual([]);
+    expect(batched!.datagrams).toBe(100);
+
+    batched!.stop();
+    batched!.stop(); // idempotent
+    expect(batched!.running).toBe(false);
+    sender.send('after stop', to, '127.0.0.1');
+    await until('the message event', () => events.length === 1);
+    expect(events).toEqual(['after stop']);
+    expect(got).toHaveLength(100);
+  });
+
+  it('reads IPv6 sources, drops and counts datagrams larger than a slot', async () => {
+    const receiver = await bound('udp6');
+    const sender = await bound('udp6');
+    const got: string[] = [];
+    const batched = BatchedReceiver.start(receiver, (data, source) => got.push(`${source.family} ${source.address} ${data.length}`));
+    sender.send(Buffer.alloc(RECEIVE_SLOT_BYTES + 1), receiver.address().port, '::1');
+    sender.send(Buffer.alloc(RECEIVE_SLOT_BYTES), receiver.address().port, '::1');
+    await until('the second datagram', () => got.length === 1);
+    expect(got).toEqual([`IPv6 ::1 ${RECEIVE_SLOT_BYTES}`]);
+    expect(batched!.truncated).toBe(1);
+    batched!.stop();
+  });
+
+  it('stops when its socket closes, and a handler may stop it mid-batch', async () => {
+    const receiver = await bound();
+    const sender = await bound();
+    let seen = 0;
+    const batched = BatchedReceiver.start(receiver, () => {
+      seen++;
+      batched!.stop();
+    });
+    for (let i = 0; i < 10; i++) sender.send(`x${i}`, receiver.address().port, '127.0.0.1');
+    await until('the first datagram', () => seen > 0);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toBe(1);
+
+    const second = await bound();
+    const other = BatchedReceiver.start(second, () => {});
+    await new Promise<void>((resolve) => second.close(() => resolve()));
+    expect(other!.running).toBe(false);
+  });
+
+  it('refuses a socket that is not bound', () => {
+    const socket = createSocket('udp4');
+    expect(BatchedReceiver.start(socket, () => {})).toBeNull();
+    socket.close();
+  });
+});
