@@ -197,6 +197,36 @@ static napi_value gcm_open(napi_env env, napi_callback_info info) {
   return boolean(env, 1);
 }
 
+/*
+ * gcmOpenPacket(ctx, iv, packet: Uint8Array, aadEnd, ciphertextEnd, tagEnd) -> boolean
+ * An SRTP packet in place: packet[0, aadEnd) authenticated, [aadEnd, ciphertextEnd) decrypted
+ * where it is once the 16-byte tag at ciphertextEnd verifies (gcmOpen's checks, with no views).
+ */
+static napi_value gcm_open_packet(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  gcm_t *g = argc == 6 ? (gcm_t *)external_of(env, argv[0]) : NULL;
+  unsigned char *iv, *p;
+  size_t iv_len, p_len;
+  uint32_t aad_end, ct_end, tag_end;
+  if (g == NULL || !bytes_of(env, argv[1], &iv, &iv_len) || iv_len != 12 || !bytes_of(env, argv[2], &p, &p_len) ||
+      !uint32_of(env, argv[3], &aad_end) || !uint32_of(env, argv[4], &ct_end) || !uint32_of(env, argv[5], &tag_end) ||
+      aad_end > ct_end || (size_t)ct_end + GCM_TAG != (size_t)tag_end || tag_end > p_len)
+    return throw_error(env, "gcmOpenPacket: bad arguments");
+  size_t ct_len = ct_end - aad_end;
+  if (ct_len > SCRATCH) return boolean(env, 0);
+  unsigned char tag_copy[GCM_TAG];
+  memcpy(tag_copy, p + ct_end, GCM_TAG);
+  int n, m;
+  EVP_CIPHER_CTX *c = g->dec;
+  if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, iv) != 1 || EVP_DecryptUpdate(c, NULL, &n, p, (int)aad_end) != 1 ||
+      EVP_DecryptUpdate(c, scratch, &n, p + aad_end, (int)ct_len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, GCM_TAG, tag_copy) != 1)
+    return boolean(env, 0);
+  if (EVP_DecryptFinal_ex(c, scratch + n, &m) != 1) return boolean(env, 0);
+  memcpy(p + aad_end, scratch, ct_len);
+  return boolean(env, 1);
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* HMAC-SHA1                                                                                       */
 
@@ -571,6 +601,7 @@ NAPI_MODULE_INIT() {
     napi_callback cb;
   } fns[] = {
       {"gcmNew", gcm_new},       {"gcmSeal", gcm_seal},       {"gcmOpen", gcm_open},
+      {"gcmOpenPacket", gcm_open_packet},
       {"hmacNew", hmac_new},     {"hmacSign", hmac_sign},     {"hmacVerify", hmac_verify},
       {"udpAddress", udp_address}, {"udpSend", udp_send},
       {"udpRecvStart", udp_recv_start}, {"udpRecvStop", udp_recv_stop},

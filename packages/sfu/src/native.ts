@@ -13,6 +13,8 @@ export interface NativePacket {
   gcmNew(key: Uint8Array): NativeHandle;
   gcmSeal(ctx: NativeHandle, iv: Uint8Array, aad: Uint8Array, aad2: Uint8Array | null, plaintext: Uint8Array, out: Uint8Array, outOffset: number): void;
   gcmOpen(ctx: NativeHandle, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, out: Uint8Array, outOffset: number): boolean;
+  /** gcmOpen on an SRTP packet in place: aad [0, aadEnd), ciphertext [aadEnd, ciphertextEnd), tag to tagEnd (= ciphertextEnd + 16). */
+  gcmOpenPacket(ctx: NativeHandle, iv: Uint8Array, packet: Uint8Array, aadEnd: number, ciphertextEnd: number, tagEnd: number): boolean;
   hmacNew(key: Uint8Array): NativeHandle;
   hmacSign(ctx: NativeHandle, data: Uint8Array, start: number, end: number, out: Uint8Array, outOffset: number, tagLength: number): void;
   hmacVerify(ctx: NativeHandle, data: Uint8Array, start: number, end: number, tag: Uint8Array): boolean;

@@ -61,6 +61,42 @@ describe('AES-128-GCM', () => {
     expect(packet.subarray(12, 312)).toEqual(payload);
   });
 
+  it('opens an SRTP packet in place by offsets as gcmOpen does, and writes nothing when the tag or the header is wrong', () => {
+    const key = randomBytes(16);
+    const iv = randomBytes(12);
+    const ctx = native().gcmNew(key);
+    for (const [headerLength, payloadLength] of [
+      [12, 0],
+      [12, 1],
+      [24, 1200],
+    ] as const) {
+      const header = randomBytes(headerLength);
+      const payload = randomBytes(payloadLength);
+      const sealed = Buffer.alloc(headerLength + payloadLength + 16 + 7); // room after the tag is not read
+      header.copy(sealed);
+      native().gcmSeal(ctx, iv, header, null, payload, sealed, headerLength);
+      const end = headerLength + payloadLength;
+
+      const forged = Buffer.from(sealed);
+      forged[end + 15]! ^= 1;
+      const before = Buffer.from(forged);
+      expect(native().gcmOpenPacket(ctx, iv, forged, headerLength, end, end + 16)).toBe(false);
+      expect(forged).toEqual(before);
+      const otherHeader = Buffer.from(sealed);
+      otherHeader[1]! ^= 1;
+      expect(native().gcmOpenPacket(ctx, iv, otherHeader, headerLength, end, end + 16)).toBe(false);
+
+      const packet = Buffer.from(sealed);
+      expect(native().gcmOpenPacket(ctx, iv, packet, headerLength, end, end + 16)).toBe(true);
+      expect(packet.subarray(0, headerLength)).toEqual(header);
+      expect(packet.subarray(headerLength, end)).toEqual(payload);
+    }
+    const packet = Buffer.alloc(40);
+    expect(() => native().gcmOpenPacket(ctx, iv, packet, 12, 30, 46)).toThrow(/bad arguments/); // tag past the end
+    expect(() => native().gcmOpenPacket(ctx, iv, packet, 12, 20, 30)).toThrow(/bad arguments/); // tag not 16 bytes
+    expect(() => native().gcmOpenPacket(ctx, iv, packet, 14, 12, 28)).toThrow(/bad arguments/); // header past the ciphertext
+  });
+
   it('refuses a wrong key, IV or output size', () => {
     expect(() => native().gcmNew(randomBytes(32))).toThrow(/16-byte key/);
     const ctx = native().gcmNew(randomBytes(16));

@@ -66,6 +66,16 @@ export class AesGcm {
   }
 
   /**
+   * An SRTP packet in place, with no views made (the receive path's call, once per packet): packet[0,
+   * aadEnd) authenticated, [aadEnd, ciphertextEnd) decrypted where it is once the tag (to tagEnd)
+   * verifies; false when it does not (nothing written then).
+   */
+  openPacket(packet: Uint8Array, aadEnd: number, ciphertextEnd: number, tagEnd: number): boolean {
+    if (this.#ctx !== null) return this.#native!.gcmOpenPacket(this.#ctx, this.#iv, packet, aadEnd, ciphertextEnd, tagEnd);
+    return this.open(packet.subarray(0, aadEnd), packet.subarray(aadEnd, ciphertextEnd), packet.subarray(ciphertextEnd, tagEnd), packet, aadEnd);
+  }
+
+  /**
    * Checks the tag and decrypts ciphertext to out[outOffset] (only after the tag verified); false
    * when authentication fails (nothing written then).
    */

@@ -28,12 +28,13 @@ export class SrtpContext {
   readonly #c: CipherSuite;
   readonly #streams = new Map<number, RtpStream>();
   /** The received tag, kept aside while the ROC is written where it was (AES-CM unprotect). */
-  readonly #tagScratch = Buffer.alloc(16);
+  readonly #tag: Buffer;
 
   constructor(profile: number, keys: SessionKeys) {
     this.#c = cipherSuite(profile, keys);
     this.profile = this.#c.profile;
     this.tagLength = this.profile.rtpTagLength;
+    this.#tag = Buffer.alloc(this.tagLength);
   }
 
   #stream(ssrc: number): RtpStream {
@@ -119,11 +120,11 @@ export class SrtpContext {
     const end = length - tagLength;
     if (this.#c.gcm !== null) {
       this.#c.gcm.setRtpIv(ssrc, roc, seq);
-      const ok = this.#c.gcm.open(packet.subarray(0, hl), packet.subarray(hl, end), packet.subarray(end, length), packet, hl);
+      const ok = this.#c.gcm.openPacket(packet, hl, end, length);
       if (!ok) return SrtpError.AUTH;
     } else {
-      const tag = this.#tagScratch.subarray(0, tagLength);
-      tag.set(packet.subarray(end, length));
+      const tag = this.#tag;
+      for (let i = 0; i < tagLength; i++) tag[i] = packet[end + i]!;
       // The ROC needs 4 bytes after the authenticated portion; a 32-bit tag leaves exactly that.
       writeUint32(packet, end, roc);
       const ok = this.#c.hmac!.verify(packet, 0, end + 4, tag);
