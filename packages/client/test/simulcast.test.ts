@@ -64,8 +64,11 @@ describe('simulcast', { timeout: 180_000 }, () => {
     console.log(`simulcast: small ${both[small]!.width}px (${both[small]!.framesDecoded} frames), large ${both[large]!.width}px (${both[large]!.framesDecoded} frames)`);
     // The middle layer is watched by no one: the server has the publisher turn it off.
     const idle = await waitForOutbound(a, (layers) => layers.find((l) => l.rid === 'h')?.active === false, 'layer h paused');
-    const hBytes = idle.find((l) => l.rid === 'h')!.bytesSent;
-    const fBytes = idle.find((l) => l.rid === 'f')!.bytesSent;
+    // What was already in the publisher's pacer (or answers a NACK sent before the pause) may still
+    // leave just after `active` reads false: h is read once f has sent ~1 s more, then must stay put.
+    const settled = await waitForOutbound(a, (layers) => layers.find((l) => l.rid === 'f')!.bytesSent > idle.find((l) => l.rid === 'f')!.bytesSent + 200_000, 'layer f sending after the pause');
+    const hBytes = settled.find((l) => l.rid === 'h')!.bytesSent;
+    const fBytes = settled.find((l) => l.rid === 'f')!.bytesSent;
     const later = await waitForOutbound(a, (layers) => layers.find((l) => l.rid === 'f')!.bytesSent > fBytes + 50_000, 'layer f still sending');
     expect(later.find((l) => l.rid === 'h')!.bytesSent).toBe(hBytes);
     expect(video.layers.map((l) => l.active)).toEqual([true, false, true]);

@@ -158,8 +158,10 @@ export class ReceivePath {
         }
       };
       transport.onData = onData;
+      if (transport instanceof MuxedUdpTransport) transport.rtpTakenInPlace = true;
       this.#restore.push(() => {
         transport.onData = original;
+        if (transport instanceof MuxedUdpTransport) transport.rtpTakenInPlace = false;
       });
       // A socket of this peer connection's own (range mode, not the shared mux's): read in batches.
       const socket = transport.socket;

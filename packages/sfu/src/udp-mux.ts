@@ -52,6 +52,11 @@ export class MuxedUdpTransport {
   onData: (data: Buffer, addr: Address) => void = () => {};
   /** Remote addresses bound to this transport ("ip:port"), released on close. */
   readonly remotes = new Set<string>();
+  /**
+   * Set while our receive path takes this transport's RTP (receive-path.ts), which keeps none of
+   * its bytes: only then does an RTP datagram read in batches reach it without a copy.
+   */
+  rtpTakenInPlace = false;
 
   constructor(
     readonly mux: UdpMux,
@@ -156,10 +161,10 @@ export class UdpMux {
     this.socket = socket;
     this.#recvBufferBytes = socket.getRecvBufferSize();
     // Read in batches where the native module is built (udp-receiver.ts). Its slots are reused, so
-    // what werift may keep past the call (STUN, DTLS, RTCP) gets a copy; RTP goes to our receive
-    // path, which keeps nothing of it.
-    const batched = BatchedReceiver.start(socket, (data, source) => this.#onDatagram(isRtp(data) ? data : Buffer.from(data), source.address, source.port));
-    if (batched === null) socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo.address, rinfo.port));
+    // a datagram gets a copy unless it is RTP for a transport whose RTP our receive path takes
+    // (which keeps nothing of it): werift may keep what it is given.
+    const batched = BatchedReceiver.start(socket, (data, source) => this.#onDatagram(data, source.address, source.port, true));
+    if (batched === null) socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo.address, rinfo.port, false));
     // A send to an unreachable browser reports ICMP errors here; they must not end the socket.
     socket.on('error', () => {});
   }
@@ -217,11 +222,12 @@ export class UdpMux {
     transport.remotes.clear();
   }
 
-  #onDatagram(msg: Buffer, address: string, port: number): void {
+  /** `reused`: msg is a batch slot, valid during this call only (copied unless our receive path takes it). */
+  #onDatagram(msg: Buffer, address: string, port: number, reused: boolean): void {
     const key = `${address}:${port}`;
     const known = this.#byRemote.get(key);
     if (known) {
-      known.deliver(msg, address, port);
+      known.deliver(reused && !(known.rtpTakenInPlace && isRtp(msg)) ? Buffer.from(msg) : msg, address, port);
       return;
     }
     const username = stunBindingUsername(msg);
@@ -235,7 +241,7 @@ export class UdpMux {
     // binds an address that then reaches only werift's checks and DTLS, never a session's media.
     owner.remotes.add(key);
     this.#byRemote.set(key, owner);
-    owner.deliver(msg, address, port);
+    owner.deliver(reused ? Buffer.from(msg) : msg, address, port);
   }
 
   /**
