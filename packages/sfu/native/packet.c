@@ -435,6 +435,9 @@ typedef struct {
   uint32_t slot_size;
   int fd;
   int stopped;
+  /* Node's teardown of this thread's environment (a worker that ends or is terminated) waits for it. */
+  napi_async_cleanup_hook_handle teardown;
+  int tearing_down;
   struct mmsghdr msgs[RECV_MAX_SLOTS];
   struct iovec iov[RECV_MAX_SLOTS];
   struct sockaddr_storage from[RECV_MAX_SLOTS];
@@ -443,19 +446,38 @@ typedef struct {
 static void receiver_closed(uv_handle_t *h) {
   receiver_t *r = (receiver_t *)h->data;
   close(r->fd);
+  /* Environment teardown: the poll handle is gone from the loop, Node may close it now. */
+  if (r->tearing_down) napi_remove_async_cleanup_hook(r->teardown);
   free(r);
 }
 
+/* udpRecvStop: the environment lives on, its references and async context are given back. */
 static void receiver_release(receiver_t *r) {
   if (r->stopped) return;
   r->stopped = 1;
   uv_poll_stop(&r->poll);
   napi_env env = r->env;
+  napi_remove_async_cleanup_hook(r->teardown);
   napi_delete_reference(env, r->callback);
   napi_delete_reference(env, r->ring_ref);
   napi_delete_reference(env, r->meta_ref);
   napi_delete_reference(env, r->resource);
   napi_async_destroy(env, r->async);
+  uv_close((uv_handle_t *)&r->poll, receiver_closed);
+}
+
+/*
+ * The environment ends with the receiver still running (a worker thread terminated, or one whose
+ * sockets were never closed): without this, its loop would close with our poll handle open,
+ * which Node treats as a fatal error. The environment's references go with it.
+ */
+static void receiver_teardown(napi_async_cleanup_hook_handle handle, void *arg) {
+  receiver_t *r = (receiver_t *)arg;
+  (void)handle;
+  if (r->stopped) return;
+  r->stopped = 1;
+  r->tearing_down = 1;
+  uv_poll_stop(&r->poll);
   uv_close((uv_handle_t *)&r->poll, receiver_closed);
 }
 
@@ -576,6 +598,16 @@ static napi_value udp_recv_start(napi_env env, napi_callback_info info) {
     return throw_error(env, "udpRecvStart: cannot poll the socket");
   }
   r->poll.data = r;
+  if (napi_add_async_cleanup_hook(env, receiver_teardown, r, &r->teardown) != napi_ok) {
+    napi_delete_reference(env, r->callback);
+    napi_delete_reference(env, r->ring_ref);
+    napi_delete_reference(env, r->meta_ref);
+    napi_delete_reference(env, r->resource);
+    napi_async_destroy(env, r->async);
+    r->stopped = 1;
+    uv_close((uv_handle_t *)&r->poll, receiver_closed);
+    return throw_error(env, "udpRecvStart: cannot register the teardown hook");
+  }
   uv_poll_start(&r->poll, UV_READABLE, receiver_readable);
   /* The external does not own the receiver: udpRecvStop frees it (a stopped one is marked, not freed, until its close callback). */
   if (napi_create_external(env, r, NULL, NULL, &ext) != napi_ok) {

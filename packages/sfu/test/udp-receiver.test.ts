@@ -1,4 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nativePacket } from '../src/native.js';
 import { BatchedReceiver, ipv6, RECEIVE_SLOT_BYTES } from '../src/udp-receiver.js';
@@ -93,6 +95,29 @@ describe.skipIf(nativePacket === null)('BatchedReceiver', () => {
     const other = BatchedReceiver.start(second, () => {});
     await new Promise<void>((resolve) => second.close(() => resolve()));
     expect(other!.running).toBe(false);
+  });
+
+  it('a worker thread that ends with a receiver running ends cleanly (its poll handle is closed at teardown)', async () => {
+    // The native module straight from the worker (it cannot import this package's TypeScript):
+    // before the teardown hook, Node aborted the whole process here ("uv_loop_close() while having open handles").
+    const addon = new URL('../build/Release/colloquy_packet.node', import.meta.url).pathname;
+    const worker = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       const native = require(${JSON.stringify(addon)});
+       const socket = require('node:dgram').createSocket('udp4');
+       socket.bind(0, '127.0.0.1', () => {
+         const state = socket[Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol')];
+         state.handle.recvStop();
+         native.udpRecvStart(state.handle.fd, new Uint8Array(4 * 2048), new Int32Array(4 * 7), 2048, () => {});
+         parentPort.postMessage('receiving');
+       });`,
+      { eval: true },
+    );
+    const [message] = (await once(worker, 'message')) as [string];
+    expect(message).toBe('receiving');
+    const exited = once(worker, 'exit');
+    await worker.terminate();
+    expect((await exited)[0]).toBe(1); // terminated, and this process is still here to see it
   });
 
   it('refuses a socket that is not bound', () => {
