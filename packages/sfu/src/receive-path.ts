@@ -167,10 +167,15 @@ export class ReceivePath {
       const socket = transport.socket;
       if (socket instanceof DgramSocket && !(transport instanceof MuxedUdpTransport)) {
         const batched = BatchedReceiver.start(socket, (data, source) => {
-          if (protocol.localCandidate !== undefined && isRtp(data)) return onData(data, null);
-          // STUN, DTLS and RTCP: werift may keep the bytes past this call, and reads rinfo for replies.
-          transport.rinfo = { address: source.address, port: source.port, family: source.family, size: data.length };
-          original(Buffer.from(data), [transport.rinfo.address, transport.rinfo.port]);
+          // As werift's own 'message' listener did around onData: a datagram that throws is logged, not fatal.
+          try {
+            if (protocol.localCandidate !== undefined && isRtp(data)) return onData(data, null);
+            // STUN, DTLS and RTCP: werift may keep the bytes past this call, and reads rinfo for replies.
+            transport.rinfo = { address: source.address, port: source.port, family: source.family, size: data.length };
+            original(Buffer.from(data), [transport.rinfo.address, transport.rinfo.port]);
+          } catch (err) {
+            this.#logger.debug({ err }, 'a received datagram failed');
+          }
         });
         if (batched) {
           this.#batched.push(batched);

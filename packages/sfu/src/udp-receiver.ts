@@ -107,6 +107,7 @@ export class BatchedReceiver {
     const meta = new Int32Array(RECEIVE_SLOTS * META);
     const source = new Source(new Uint8Array(meta.buffer));
     const onBatch = (count: number): void => {
+      let failure: unknown = null;
       for (let i = 0; i < count; i++) {
         const m = i * META;
         const length = meta[m]!;
@@ -116,10 +117,17 @@ export class BatchedReceiver {
         }
         this.datagrams++;
         source.at(i, meta[m + 1]!, meta[m + 2]!);
-        onDatagram(Buffer.from(ring.buffer, i * RECEIVE_SLOT_BYTES, length), source);
+        try {
+          onDatagram(Buffer.from(ring.buffer, i * RECEIVE_SLOT_BYTES, length), source);
+        } catch (err) {
+          // One datagram's failure does not lose the rest of the batch; the first surfaces after it,
+          // as a throwing 'message' listener's would.
+          failure ??= err;
+        }
         // A handler may have stopped the receiver (the transport closed): the rest of the batch is not its.
-        if (this.#receiver === null) return;
+        if (this.#receiver === null) break;
       }
+      if (failure !== null) throw failure;
     };
     handle.recvStop!();
     this.#receiver = nativePacket!.udpRecvStart(handle.fd!, ring, meta, RECEIVE_SLOT_BYTES, onBatch);

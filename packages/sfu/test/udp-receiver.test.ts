@@ -120,6 +120,35 @@ describe.skipIf(nativePacket === null)('BatchedReceiver', () => {
     expect((await exited)[0]).toBe(1); // terminated, and this process is still here to see it
   });
 
+  it('a handler that throws loses no other datagram of its batch, and its error surfaces after the batch', async () => {
+    const receiver = await bound();
+    const sender = await bound();
+    const got: string[] = [];
+    const errors: unknown[] = [];
+    const onUncaught = (err: unknown): void => {
+      errors.push(err);
+    };
+    // vitest's own listener would fail the test: this one takes the surfaced error instead.
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onUncaught);
+    try {
+      const batched = BatchedReceiver.start(receiver, (data) => {
+        const text = data.toString();
+        if (text === 'bad') throw new Error('bad datagram');
+        got.push(text);
+      });
+      for (const text of ['one', 'bad', 'two', 'three']) sender.send(text, receiver.address().port, '127.0.0.1');
+      await until('the three good datagrams', () => got.length === 3 && errors.length === 1);
+      expect(got).toEqual(['one', 'two', 'three']);
+      expect((errors[0] as Error).message).toBe('bad datagram');
+      batched!.stop();
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const l of listeners) process.on('uncaughtException', l);
+    }
+  });
+
   it('refuses a socket that is not bound', () => {
     const socket = createSocket('udp4');
     expect(BatchedReceiver.start(socket, () => {})).toBeNull();
