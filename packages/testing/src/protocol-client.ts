@@ -57,7 +57,9 @@ export class ProtocolClient extends SignalingSocket {
       });
       result = reply['result'] as PublishResult;
       return result.sdp!;
-    }, this.timeoutMs);
+      // ICE and DTLS get the SDK's 20 s (NodePublisher's default) even where replies are awaited for
+      // less: two suites at once on 2 cores took over 10 s to connect in full-disk.test.
+    }, Math.max(this.timeoutMs, 20_000));
     if (options.start !== false) publisher.start();
     await this.waitFor((m) => m.type === 'streamCreated' && (m['stream'] as { streamId: string }).streamId === result!.streamId);
     return { streamId: result!.streamId, publisher, result: result! };
