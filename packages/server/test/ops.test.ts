@@ -95,12 +95,13 @@ describe('health, readiness and overload', () => {
     const relayed = await createSession(t, 'relayed');
     const peerToPeer = await ProtocolClient.join(t.url, relayed.sessionId, relayed.token());
     try {
-      // Block the (shared) event loop 120 ms at a time until three 1 s windows in a row lag over 20 ms
-      // (the lag timer fires every LAG_RESOLUTION_MS = 250 ms; most land in a block and read up to 120 ms late).
+      // Block the (shared) event loop 300 ms at a time until three 1 s windows in a row lag over 20 ms.
+      // The lag timer fires every LAG_RESOLUTION_MS = 250 ms: blocks longer than that put every other
+      // sample inside one (120 ms blocks + 5 ms gaps could phase-lock a 250 ms timer into the gaps).
       const deadline = Date.now() + 20_000;
       while (!t.server.load.overloaded()) {
         if (Date.now() > deadline) throw new Error(`never overloaded: ${JSON.stringify(t.server.load.sample)}`);
-        const until = Date.now() + 120;
+        const until = Date.now() + 300;
         while (Date.now() < until) {
           // busy on purpose
         }
