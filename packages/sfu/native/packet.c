@@ -169,6 +169,26 @@ static napi_value gcm_seal(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * Decrypts ct into out only when the tag verifies (through scratch: out may overlap ct or tag).
+ * 1 when it did, 0 when authentication failed or ct is larger than scratch.
+ */
+static int gcm_decrypt(gcm_t *g, const unsigned char *iv, const unsigned char *aad, size_t aad_len, const unsigned char *ct,
+                       size_t ct_len, const unsigned char *tag, unsigned char *out) {
+  if (ct_len > SCRATCH) return 0;
+  unsigned char tag_copy[GCM_TAG];
+  memcpy(tag_copy, tag, GCM_TAG);
+  int n, m;
+  EVP_CIPHER_CTX *c = g->dec;
+  if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, iv) != 1 || EVP_DecryptUpdate(c, NULL, &n, aad, (int)aad_len) != 1 ||
+      EVP_DecryptUpdate(c, scratch, &n, ct, (int)ct_len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, GCM_TAG, tag_copy) != 1)
+    return 0;
+  if (EVP_DecryptFinal_ex(c, scratch + n, &m) != 1) return 0;
+  memcpy(out, scratch, ct_len);
+  return 1;
+}
+
+/*
  * gcmOpen(ctx, iv, aad, ciphertext, tag: Uint8Array(16), out, outOffset) -> boolean
  * Decrypts into out[outOffset] only when the tag verifies (nothing is written otherwise).
  */
@@ -183,18 +203,7 @@ static napi_value gcm_open(napi_env env, napi_callback_info info) {
       !bytes_of(env, argv[5], &out, &out_len) || !uint32_of(env, argv[6], &off))
     return throw_error(env, "gcmOpen: bad arguments");
   if ((size_t)off + ct_len > out_len) return throw_error(env, "gcmOpen: out too small");
-  if (ct_len > SCRATCH) return boolean(env, 0);
-  unsigned char tag_copy[GCM_TAG];
-  memcpy(tag_copy, tag, GCM_TAG);
-  int n, m;
-  EVP_CIPHER_CTX *c = g->dec;
-  if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, iv) != 1 || EVP_DecryptUpdate(c, NULL, &n, aad, (int)aad_len) != 1 ||
-      EVP_DecryptUpdate(c, scratch, &n, ct, (int)ct_len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, GCM_TAG, tag_copy) != 1)
-    return boolean(env, 0);
-  if (EVP_DecryptFinal_ex(c, scratch + n, &m) != 1) return boolean(env, 0);
-  memcpy(out + off, scratch, ct_len);
-  return boolean(env, 1);
+  return boolean(env, gcm_decrypt(g, iv, aad, aad_len, ct, ct_len, tag, out + off));
 }
 
 /*
@@ -212,19 +221,7 @@ static napi_value gcm_open_packet(napi_env env, napi_callback_info info) {
       !uint32_of(env, argv[3], &aad_end) || !uint32_of(env, argv[4], &ct_end) || !uint32_of(env, argv[5], &tag_end) ||
       aad_end > ct_end || (size_t)ct_end + GCM_TAG != (size_t)tag_end || tag_end > p_len)
     return throw_error(env, "gcmOpenPacket: bad arguments");
-  size_t ct_len = ct_end - aad_end;
-  if (ct_len > SCRATCH) return boolean(env, 0);
-  unsigned char tag_copy[GCM_TAG];
-  memcpy(tag_copy, p + ct_end, GCM_TAG);
-  int n, m;
-  EVP_CIPHER_CTX *c = g->dec;
-  if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, iv) != 1 || EVP_DecryptUpdate(c, NULL, &n, p, (int)aad_end) != 1 ||
-      EVP_DecryptUpdate(c, scratch, &n, p + aad_end, (int)ct_len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, GCM_TAG, tag_copy) != 1)
-    return boolean(env, 0);
-  if (EVP_DecryptFinal_ex(c, scratch + n, &m) != 1) return boolean(env, 0);
-  memcpy(p + aad_end, scratch, ct_len);
-  return boolean(env, 1);
+  return boolean(env, gcm_decrypt(g, iv, p, aad_end, p + aad_end, ct_end - aad_end, p + ct_end, p + aad_end));
 }
 
 /* ---------------------------------------------------------------------------------------------- */
