@@ -27,6 +27,17 @@ export type PeerTransportEvents = {
   close: [];
 };
 
+/**
+ * Transports of this thread whose close() has begun but not finished: they have left their router
+ * (its transportCount) yet may still hold sockets, a bind still under way in their negotiation
+ * included. Per thread, as each media worker has its own. Leak checks wait for this to reach 0.
+ */
+let closingTransports = 0;
+
+export function transportsClosing(): number {
+  return closingTransports;
+}
+
 /** The candidate lines of a local description (dump). */
 export function candidateLines(sdp: string | undefined): string[] {
   return sdp ? sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')) : [];
@@ -108,13 +119,18 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
   /** Closes the kind's media, then the peer connection and its sockets. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.closeMedia();
-      for (const sub of this.subscriptions.splice(0)) sub.unSubscribe();
-      this.#state = 'closed';
-      this.emit('close');
-      this.removeAllListeners();
-      await this.pc.close().catch((err: unknown) => this.logger.warn({ err }, `${this.kind} peer close failed`));
-      await this.negotiation.settle();
+      closingTransports++;
+      try {
+        this.closeMedia();
+        for (const sub of this.subscriptions.splice(0)) sub.unSubscribe();
+        this.#state = 'closed';
+        this.emit('close');
+        this.removeAllListeners();
+        await this.pc.close().catch((err: unknown) => this.logger.warn({ err }, `${this.kind} peer close failed`));
+        await this.negotiation.settle();
+      } finally {
+        closingTransports--;
+      }
     })();
     return this.#closing;
   }

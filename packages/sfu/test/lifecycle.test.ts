@@ -4,7 +4,7 @@
 import { activeResources, joinLeaveCycle, makeTestMedia, NodeSubscriber, waitUntil } from '@colloquy/testing/media';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MediaError } from '../src/errors.js';
-import type { MediaEngine } from '../src/index.js';
+import { transportsClosing, type MediaEngine } from '../src/index.js';
 import { MediaFixture, newEngine, sleep } from './helpers.js';
 
 let engine: MediaEngine;
@@ -79,6 +79,22 @@ describe('closing', () => {
     expect(after['UDPWRAP'] ?? 0).toBe(baseline['UDPWRAP'] ?? 0);
     expect(after['Timeout'] ?? 0).toBeLessThanOrEqual(baseline['Timeout'] ?? 0);
     expect(router.transportCount).toBe(0);
+  });
+
+  it('counts a transport closed mid-negotiation as closing until its sockets are freed (transportsClosing)', async () => {
+    const router = fx.router();
+    const { producers } = await fx.publish(router);
+    const transport = router.createSubscriberTransport();
+    transport.consume(producers);
+    // Closed while createOffer is binding its sockets: it leaves the router at once, and is counted
+    // as closing until close() has freed what that bind left.
+    const offer = transport.createOffer();
+    const closing = transport.close();
+    expect(router.transportCount).toBe(1); // the publisher's only
+    expect(transportsClosing()).toBeGreaterThan(0);
+    expect(await kindOf(offer)).toBe('not-allowed');
+    await closing;
+    expect(transportsClosing()).toBe(0);
   });
 });
 

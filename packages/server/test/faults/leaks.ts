@@ -1,7 +1,10 @@
 // What the fault tests count to prove nothing leaked: bound UDP sockets and all descriptors of
-// this process (the server runs in it), SFU transports; and a seeded random source so a failing
-// run can be replayed.
+// this process (the server runs in it), SFU transports (live ones and those still closing: a
+// transport leaves its router when its close begins, but a socket bind still under way in its
+// negotiation is freed only when close() ends; a baseline taken in between counted sockets that
+// were about to go); and a seeded random source so a failing run can be replayed.
 
+import { transportsClosing } from '@colloquy/sfu';
 import { descriptors } from '@colloquy/testing/media';
 import type { RunningServer } from '../../src/server.js';
 
@@ -15,7 +18,7 @@ export { descriptors };
 
 export function resources(server: RunningServer): Resources {
   const { fds, udp } = descriptors(process.pid);
-  return { udpSockets: udp, fds, transports: server.media.routers.reduce((n, r) => n + r.transportCount, 0) };
+  return { udpSockets: udp, fds, transports: server.media.routers.reduce((n, r) => n + r.transportCount, 0) + transportsClosing() };
 }
 
 /** A fixed-seed generator (LCG) of integers in [0, n). */
