@@ -448,18 +448,23 @@ static void receiver_closed(uv_handle_t *h) {
   free(r);
 }
 
-/* udpRecvStop: the environment lives on, its references and async context are given back. */
-static void receiver_release(receiver_t *r) {
-  if (r->stopped) return;
-  r->stopped = 1;
-  uv_poll_stop(&r->poll);
+/* Gives back the receiver's references (callback, ring, meta, resource) and its async context. */
+static void receiver_drop_refs(receiver_t *r) {
   napi_env env = r->env;
-  napi_remove_async_cleanup_hook(r->teardown);
   napi_delete_reference(env, r->callback);
   napi_delete_reference(env, r->ring_ref);
   napi_delete_reference(env, r->meta_ref);
   napi_delete_reference(env, r->resource);
   napi_async_destroy(env, r->async);
+}
+
+/* udpRecvStop: the environment lives on, its references and async context are given back. */
+static void receiver_release(receiver_t *r) {
+  if (r->stopped) return;
+  r->stopped = 1;
+  uv_poll_stop(&r->poll);
+  napi_remove_async_cleanup_hook(r->teardown);
+  receiver_drop_refs(r);
   uv_close((uv_handle_t *)&r->poll, receiver_closed);
 }
 
@@ -585,22 +590,14 @@ static napi_value udp_recv_start(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[2], 1, &r->meta_ref);
   napi_create_reference(env, resource, 1, &r->resource);
   if (uv_poll_init(loop, &r->poll, r->fd) != 0) {
-    napi_delete_reference(env, r->callback);
-    napi_delete_reference(env, r->ring_ref);
-    napi_delete_reference(env, r->meta_ref);
-    napi_delete_reference(env, r->resource);
-    napi_async_destroy(env, r->async);
+    receiver_drop_refs(r);
     close(r->fd);
     free(r);
     return throw_error(env, "udpRecvStart: cannot poll the socket");
   }
   r->poll.data = r;
   if (napi_add_async_cleanup_hook(env, receiver_teardown, r, &r->teardown) != napi_ok) {
-    napi_delete_reference(env, r->callback);
-    napi_delete_reference(env, r->ring_ref);
-    napi_delete_reference(env, r->meta_ref);
-    napi_delete_reference(env, r->resource);
-    napi_async_destroy(env, r->async);
+    receiver_drop_refs(r);
     r->stopped = 1;
     uv_close((uv_handle_t *)&r->poll, receiver_closed);
     return throw_error(env, "udpRecvStart: cannot register the teardown hook");

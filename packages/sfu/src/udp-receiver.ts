@@ -130,20 +130,31 @@ export class BatchedReceiver {
       if (failure !== null) throw failure;
     };
     handle.recvStop!();
-    this.#receiver = nativePacket!.udpRecvStart(handle.fd!, ring, meta, RECEIVE_SLOT_BYTES, onBatch);
+    try {
+      this.#receiver = nativePacket!.udpRecvStart(handle.fd!, ring, meta, RECEIVE_SLOT_BYTES, onBatch);
+    } catch (err) {
+      // E.g. dup() refused (EMFILE): Node's reading resumes, or the socket would stay deaf.
+      handle.recvStart!();
+      throw err;
+    }
     this.#onClose = () => this.stop();
     socket.once('close', this.#onClose);
   }
 
   /**
    * Takes over `socket`'s receiving, or null where it cannot: no native module, a socket that is
-   * not bound yet or already closed, or a Node whose dgram handle differs from what this reads.
+   * not bound yet or already closed, a Node whose dgram handle differs from what this reads, or a
+   * native start that failed (out of descriptors): the socket then keeps its 'message' events.
    */
   static start(socket: Socket, onDatagram: DatagramHandler): BatchedReceiver | null {
     if (nativePacket === null || typeof nativePacket.udpRecvStart !== 'function') return null;
     const handle = dgramState(socket)?.handle as DgramHandle | null | undefined;
     if (!handle || typeof handle.fd !== 'number' || handle.fd < 0 || typeof handle.recvStop !== 'function' || typeof handle.recvStart !== 'function') return null;
-    return new BatchedReceiver(socket, handle, onDatagram);
+    try {
+      return new BatchedReceiver(socket, handle, onDatagram);
+    } catch {
+      return null;
+    }
   }
 
   get running(): boolean {

@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nativePacket } from '../src/native.js';
+import { dgramState, nativePacket } from '../src/native.js';
 import { BatchedReceiver, ipv6, RECEIVE_SLOT_BYTES } from '../src/udp-receiver.js';
 
 const sockets: Socket[] = [];
@@ -147,6 +147,23 @@ describe.skipIf(nativePacket === null)('BatchedReceiver', () => {
       process.off('uncaughtException', onUncaught);
       for (const l of listeners) process.on('uncaughtException', l);
     }
+  });
+
+  it('leaves the socket to its message events when the native start fails (e.g. out of descriptors)', async () => {
+    const receiver = await bound();
+    const sender = await bound();
+    const handle = dgramState(receiver)!.handle as object;
+    // A descriptor that is not open: the native dup() fails as it would with EMFILE.
+    Object.defineProperty(handle, 'fd', { value: 1_000_000, configurable: true });
+    const got: string[] = [];
+    expect(BatchedReceiver.start(receiver, (data) => got.push(data.toString()))).toBeNull();
+    delete (handle as { fd?: number }).fd;
+    const events: string[] = [];
+    receiver.on('message', (m) => events.push(m.toString()));
+    sender.send('still heard', receiver.address().port, '127.0.0.1');
+    await until('the message event', () => events.length === 1);
+    expect(events).toEqual(['still heard']);
+    expect(got).toEqual([]);
   });
 
   it('refuses a socket that is not bound', () => {
