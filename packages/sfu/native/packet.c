@@ -399,6 +399,84 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
 }
 
 
+#define SEND_MAX 64
+#define SEND_META 3
+
+/*
+ * udpSendMany(ring: Uint8Array, meta: Int32Array, count: number, addresses: external[], slotSize: number)
+ *   -> number (messages sent)
+ * Sends `count` datagrams queued in `ring` (datagram i at i * slotSize) with one sendmmsg() per
+ * socket instead of one sendto() each. meta, per datagram, SEND_META int32s: [0] the socket's
+ * descriptor, [1] the length, [2] written back: the bytes sent, or -errno. Datagrams of one socket
+ * leave in their queued order; after the first that fails (EAGAIN: the socket's buffer is full)
+ * the rest of that socket's get the same error, so the caller can send them, in order, another way.
+ */
+static napi_value udp_send_many(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  unsigned char *ring;
+  size_t ring_len;
+  napi_typedarray_type mtype;
+  size_t meta_len, moff;
+  void *meta_data = NULL;
+  napi_value mab;
+  uint32_t count, slot_size;
+  bool is_array;
+  if (argc < 5 || !bytes_of(env, argv[0], &ring, &ring_len) ||
+      napi_get_typedarray_info(env, argv[1], &mtype, &meta_len, &meta_data, &mab, &moff) != napi_ok || mtype != napi_int32_array ||
+      !uint32_of(env, argv[2], &count) || napi_is_array(env, argv[3], &is_array) != napi_ok || !is_array ||
+      !uint32_of(env, argv[4], &slot_size) || slot_size == 0)
+    return throw_error(env, "udpSendMany: bad arguments");
+  if (count > SEND_MAX || meta_len < (size_t)count * SEND_META || ring_len < (size_t)count * slot_size)
+    return throw_error(env, "udpSendMany: more datagrams than the ring or meta hold");
+  int32_t *meta = (int32_t *)meta_data;
+  peer_t *peers[SEND_MAX];
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value a;
+    if (napi_get_element(env, argv[3], i, &a) != napi_ok || (peers[i] = (peer_t *)external_of(env, a)) == NULL)
+      return throw_error(env, "udpSendMany: an address is not a udpAddress");
+    int32_t len = meta[i * SEND_META + 1];
+    if (meta[i * SEND_META] < 0 || len < 0 || (uint32_t)len > slot_size) return throw_error(env, "udpSendMany: bad descriptor or length");
+  }
+  struct mmsghdr msgs[SEND_MAX];
+  struct iovec iov[SEND_MAX];
+  uint32_t index[SEND_MAX];
+  unsigned char done[SEND_MAX];
+  memset(done, 0, count);
+  int32_t total = 0;
+  for (uint32_t first = 0; first < count; first++) {
+    if (done[first]) continue;
+    int fd = meta[first * SEND_META];
+    /* This socket's datagrams, in their queued order. */
+    uint32_t k = 0;
+    for (uint32_t j = first; j < count; j++) {
+      if (done[j] || meta[j * SEND_META] != fd) continue;
+      done[j] = 1;
+      index[k] = j;
+      iov[k].iov_base = ring + (size_t)j * slot_size;
+      iov[k].iov_len = (size_t)meta[j * SEND_META + 1];
+      memset(&msgs[k], 0, sizeof msgs[k]);
+      msgs[k].msg_hdr.msg_iov = &iov[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+      msgs[k].msg_hdr.msg_name = &peers[j]->addr;
+      msgs[k].msg_hdr.msg_namelen = peers[j]->len;
+      k++;
+    }
+    uint32_t sent = 0;
+    while (sent < k) {
+      int n = sendmmsg(fd, msgs + sent, k - sent, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        for (uint32_t x = sent; x < k; x++) meta[index[x] * SEND_META + 2] = -errno;
+        break;
+      }
+      for (int x = 0; x < n; x++) meta[index[sent + x] * SEND_META + 2] = (int32_t)msgs[sent + x].msg_len;
+      sent += (uint32_t)n;
+      total += n;
+    }
+  }
+  return int32(env, total);
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Batched receive                                                                                 */
 
@@ -629,7 +707,7 @@ NAPI_MODULE_INIT() {
       {"gcmNew", gcm_new},       {"gcmSeal", gcm_seal},       {"gcmOpen", gcm_open},
       {"gcmOpenPacket", gcm_open_packet},
       {"hmacNew", hmac_new},     {"hmacSign", hmac_sign},     {"hmacVerify", hmac_verify},
-      {"udpAddress", udp_address}, {"udpSend", udp_send},
+      {"udpAddress", udp_address}, {"udpSend", udp_send},         {"udpSendMany", udp_send_many},
       {"udpRecvStart", udp_recv_start}, {"udpRecvStop", udp_recv_stop},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

@@ -23,6 +23,12 @@ export interface NativePacket {
   /** Bytes sent, or -errno (-11 EAGAIN: the socket buffer is full). */
   udpSend(fd: number, address: NativeHandle, data: Uint8Array, length: number): number;
   /**
+   * Sends `count` datagrams of `ring` (datagram i at i * slotSize) with one sendmmsg() per socket;
+   * `meta` holds 3 int32s each: descriptor, length, and (written back) bytes sent or -errno.
+   * Returns how many were sent. See udp-send-batch.ts.
+   */
+  udpSendMany(ring: Uint8Array, meta: Int32Array, count: number, addresses: NativeHandle[], slotSize: number): number;
+  /**
    * Polls a dup() of `fd` and reads datagrams with recvmmsg() into `ring`'s slots of `slotSize`
    * bytes, calling `onBatch(count)` once per batch; `meta` gets 7 int32s per slot (length or -1 if
    * truncated, port, family 4|6, address bytes). See udp-receiver.ts.

@@ -19,6 +19,7 @@ import { dgramState, nativePacket, type DgramStateView, type NativeHandle, type 
 import { SrtpSession, type SrtpKeyingMaterial } from './srtp/index.js';
 import { SRTCP_MAX_OVERHEAD, type SrtcpContext } from './srtp/srtcp-context.js';
 import { SRTP_MAX_OVERHEAD } from './srtp/srtp-context.js';
+import { sendBatch, SEND_SLOT_BYTES, type BatchedSender } from './udp-send-batch.js';
 
 /** What werift's SrtpSession keeps of the handshake (its `config`, not typed public). */
 interface WeriftSrtpConfig {
@@ -54,6 +55,7 @@ interface CandidatePairView {
 const SEND_SLOTS = 32;
 /** Largest RTP packet a slot holds (header + payload), plus the SRTP tag. */
 const SLOT_SIZE = 1500 + SRTP_MAX_OVERHEAD;
+if (SLOT_SIZE > SEND_SLOT_BYTES) throw new Error('a send batch slot must hold a full SRTP packet');
 
 /**
  * Slots become reusable once the sends that used them reached the kernel. Node hands an unconnected
@@ -87,7 +89,7 @@ function nativeAddressFor(native: NativePacket, socket: Socket, host: string, po
  * A subscriber transport's RTP sink: our SRTP and a direct UDP send. Falls back to werift's ICE
  * connection `send` when the selected pair is not a plain UDP socket (e.g. TURN or TCP).
  */
-export class SrtpSendPath implements RtpSink {
+export class SrtpSendPath implements RtpSink, BatchedSender {
   readonly session: SrtpSession;
   readonly #dtls: RTCDtlsTransport;
   readonly #connection: IceConnectionView;
@@ -137,9 +139,18 @@ export class SrtpSendPath implements RtpSink {
       const handle = this.#nativeState!.handle;
       const fd = handle?.fd;
       if (fd === undefined || fd < 0) return; // closed under us
-      const out = (nativeScratch ??= Buffer.alloc(SLOT_SIZE));
+      // While a received batch is handled, sends queue and leave with it (udp-send-batch.ts); not
+      // while Node's queue holds earlier ones of this socket, which must go first.
+      const batch = sendBatch !== null && sendBatch.open && this.#nodeSendsPending === 0 ? sendBatch : null;
+      const out = batch !== null ? batch.nextSlot() : (nativeScratch ??= Buffer.alloc(SLOT_SIZE));
       const n = this.session.outbound.protect(header.bytes, payload, out);
       if (n < 0) return;
+      if (batch !== null) {
+        batch.queue(fd, this.#nativeAddress, n, this);
+        this.#nativeSent++;
+        this.#counted(pair, n);
+        return;
+      }
       // After a full socket buffer, Node's sends go first until they are done, so packets keep their order.
       const sent = this.#nodeSendsPending > 0 ? EAGAIN : this.#native!.udpSend(fd, this.#nativeAddress, out, n);
       if (sent < 0) {
@@ -172,6 +183,19 @@ export class SrtpSendPath implements RtpSink {
       connection.send(packet).catch(() => {});
     }
     this.#counted(pair, n);
+  }
+
+  /** A datagram the send batch could not send: a full socket buffer hands it to Node's queue, as sendRtp does. */
+  sendFailed(datagram: Buffer, errno: number): void {
+    this.#nativeSent--;
+    if (errno !== EAGAIN && errno !== ENOBUFS) return; // lost, as a failed sendto() loses it
+    if (this.#socket === undefined || (this.#udp !== undefined && this.#udp.closed)) return;
+    try {
+      this.#socket.send(Buffer.from(datagram), this.#port, this.#host, this.#nodeSendDone);
+    } catch {
+      return;
+    }
+    this.#nodeSendsPending++;
   }
 
   #counted(pair: CandidatePairView, n: number): void {

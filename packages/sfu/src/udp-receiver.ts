@@ -12,6 +12,7 @@
 
 import type { Socket } from 'node:dgram';
 import { dgramState, nativePacket, type NativeHandle } from './native.js';
+import { sendBatch } from './udp-send-batch.js';
 
 /** Datagrams read per batch (at most native/packet.c's RECV_MAX_SLOTS). */
 export const RECEIVE_SLOTS = 32;
@@ -108,24 +109,17 @@ export class BatchedReceiver {
     const source = new Source(new Uint8Array(meta.buffer));
     const onBatch = (count: number): void => {
       let failure: unknown = null;
-      for (let i = 0; i < count; i++) {
-        const m = i * META;
-        const length = meta[m]!;
-        if (length < 0) {
-          this.truncated++;
-          continue;
-        }
-        this.datagrams++;
-        source.at(i, meta[m + 1]!, meta[m + 2]!);
-        try {
-          onDatagram(Buffer.from(ring.buffer, i * RECEIVE_SLOT_BYTES, length), source);
-        } catch (err) {
-          // One datagram's failure does not lose the rest of the batch; the first surfaces after it,
-          // as a throwing 'message' listener's would.
-          failure ??= err;
-        }
-        // A handler may have stopped the receiver (the transport closed): the rest of the batch is not its.
-        if (this.#receiver === null) break;
+      // What the batch's handlers send leaves together when it ends (udp-send-batch.ts).
+      sendBatch?.begin();
+      try {
+        this.#deliver(count, ring, meta, source, onDatagram);
+      } catch (err) {
+        failure = err;
+      }
+      try {
+        sendBatch?.end();
+      } catch (err) {
+        failure ??= err;
       }
       if (failure !== null) throw failure;
     };
@@ -139,6 +133,31 @@ export class BatchedReceiver {
     }
     this.#onClose = () => this.stop();
     socket.once('close', this.#onClose);
+  }
+
+  /** Hands a batch's datagrams to the handler; the first handler error is thrown after the batch. */
+  #deliver(count: number, ring: Uint8Array, meta: Int32Array, source: Source, onDatagram: DatagramHandler): void {
+    let failure: unknown = null;
+    for (let i = 0; i < count; i++) {
+      const m = i * META;
+      const length = meta[m]!;
+      if (length < 0) {
+        this.truncated++;
+        continue;
+      }
+      this.datagrams++;
+      source.at(i, meta[m + 1]!, meta[m + 2]!);
+      try {
+        onDatagram(Buffer.from(ring.buffer, i * RECEIVE_SLOT_BYTES, length), source);
+      } catch (err) {
+        // One datagram's failure does not lose the rest of the batch; the first surfaces after it,
+        // as a throwing 'message' listener's would.
+        failure ??= err;
+      }
+      // A handler may have stopped the receiver (the transport closed): the rest of the batch is not its.
+      if (this.#receiver === null) break;
+    }
+    if (failure !== null) throw failure;
   }
 
   /**
