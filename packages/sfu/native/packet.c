@@ -6,7 +6,9 @@
  *  - HMAC-SHA1 (RFC 3711 tags) from the keyed inner and outer SHA-1 states, copied per packet
  *    (Node builds an Hmac object per packet: 2.3-3.8 us).
  *  - A synchronous sendto() on a dgram socket's descriptor, to a socket address built once
- *    (Node's dgram.send looks the address up, allocates a request and defers to nextTick).
+ *    (Node's dgram.send looks the address up, allocates a request and defers to nextTick), and
+ *    sendmmsg() of a batch of them, one call per socket (udp-send-batch.ts).
+ *  - A batched receiver: recvmmsg() into a ring, one callback per batch (udp-receiver.ts).
  *
  * OpenSSL is Node's own: its symbols are exported by the node binary and its headers ship with
  * Node's (node-gyp puts include/node first). Every function is re-entrant and keeps no global state

@@ -1,6 +1,7 @@
 // The packet path's native module (native/packet.c, built by scripts/build-native.mjs): AES-GCM
 // and HMAC-SHA1 contexts kept per session key, a synchronous sendto() on a dgram socket's
-// descriptor, and a batched recvmmsg() receiver on it (udp-receiver.ts). Optional: when it is not
+// descriptor (and sendmmsg() of a batch, udp-send-batch.ts), and a batched recvmmsg() receiver on
+// it (udp-receiver.ts). Optional: when it is not
 // built, or COLLOQUY_NATIVE=0, every caller keeps its JavaScript path, and `nativePacket` is null.
 
 import type { Socket } from 'node:dgram';
