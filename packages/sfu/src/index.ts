@@ -43,5 +43,5 @@ export { RetransmissionHistory } from './retransmission-history.js';
 export { PayloadRing } from './payload-ring.js';
 export { MAX_HEADER_LENGTH } from './rtp-rewriter.js';
 export { isRtcp, rtpHeaderLength } from './srtp/index.js';
-export { everyPeriod, MEDIA_CLOCK_TICK_MS, type ClockTask } from './media-clock.js';
+export { clockLagHistogram, everyPeriod, MEDIA_CLOCK_TICK_MS, mediaClockRunning, mediaClockTasks, type ClockLagHistogram, type ClockTask } from './media-clock.js';
 export { transportsClosing } from './peer-transport.js';

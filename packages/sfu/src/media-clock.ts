@@ -9,6 +9,11 @@
 // Periods are whole ticks (250 ms); a task's first run comes one period after it is scheduled,
 // within a tick. The clock is per thread (module state; a media worker thread has its own) and
 // keeps the process alive only while a task asks it to (`unref: false`, as a plain setInterval).
+// The server puts its own once-a-second housekeeping here too (its ops/thread-clock.ts), and takes
+// its event-loop lag from how late the ticks come (clockLagHistogram), which a separate
+// monitorEventLoopDelay timer would measure the same way at the cost of wake-ups of its own.
+
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 
 /** The clock's period, ms: every scheduled period is rounded to a whole number of these. */
 export const MEDIA_CLOCK_TICK_MS = 250;
@@ -29,8 +34,19 @@ interface Task extends ClockTask {
 const tasks = new Set<Task>();
 let refs = 0;
 let timer: NodeJS.Timeout | undefined;
+/** Lag histograms fed by the ticks (clockLagHistogram); each keeps the clock ticking. */
+const lagHistograms = new Set<RecordableHistogram>();
+/** performance.now() of the last tick, or -1 before the first of a running timer. */
+let lastTickAt = -1;
 
 function tick(): void {
+  const now = performance.now();
+  if (lastTickAt >= 0 && lagHistograms.size > 0) {
+    // The interval since the last tick, period included, in ns: what monitorEventLoopDelay records.
+    const ns = Math.max(1, Math.round((now - lastTickAt) * 1e6));
+    for (const histogram of lagHistograms) histogram.record(ns);
+  }
+  lastTickAt = now;
   let failure: unknown;
   let failed = false;
   // A snapshot: a task cancelled by an earlier one this tick is skipped; one scheduled this tick waits its period.
@@ -49,12 +65,15 @@ function tick(): void {
 }
 
 function settle(): void {
-  if (tasks.size === 0) {
+  if (tasks.size === 0 && lagHistograms.size === 0) {
     clearInterval(timer);
     timer = undefined;
     return;
   }
-  timer ??= setInterval(tick, MEDIA_CLOCK_TICK_MS);
+  if (timer === undefined) {
+    timer = setInterval(tick, MEDIA_CLOCK_TICK_MS);
+    lastTickAt = -1;
+  }
   if (refs > 0) timer.ref();
   else timer.unref();
 }
@@ -91,7 +110,50 @@ export function mediaClockTasks(): number {
   return tasks.size;
 }
 
+/** Whether the clock's timer runs now (some task or lag histogram on it). */
+export function mediaClockRunning(): boolean {
+  return timer !== undefined;
+}
+
 /** Whether the clock's timer keeps the process alive now (some task scheduled without `unref`). */
 export function mediaClockHoldsProcess(): boolean {
   return timer?.hasRef() ?? false;
+}
+
+/** An event-loop lag histogram fed by the clock's ticks (clockLagHistogram). */
+export interface ClockLagHistogram {
+  /** Samples since the last reset: one per tick. */
+  readonly count: number;
+  /** ns, the tick period included (as monitorEventLoopDelay's values). */
+  readonly max: number;
+  percentile(percentile: number): number;
+  reset(): void;
+  /** Stops feeding it (and lets the clock stop if nothing else runs on it). Idempotent. */
+  disable(): void;
+}
+
+/**
+ * A histogram of the intervals between this thread's clock ticks (ns, the 250 ms period
+ * included): how late the event loop ran them, as perf_hooks.monitorEventLoopDelay({resolution:
+ * MEDIA_CLOCK_TICK_MS}) measures its own timer's, without a timer of its own. Keeps the clock
+ * ticking (not the process alive) until disable().
+ */
+export function clockLagHistogram(): ClockLagHistogram {
+  const histogram = createHistogram();
+  lagHistograms.add(histogram);
+  settle();
+  return {
+    get count() {
+      return histogram.count;
+    },
+    get max() {
+      return histogram.max;
+    },
+    percentile: (p) => histogram.percentile(p),
+    reset: () => histogram.reset(),
+    disable() {
+      if (!lagHistograms.delete(histogram)) return;
+      settle();
+    },
+  };
 }

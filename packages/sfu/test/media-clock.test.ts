@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { everyPeriod, MEDIA_CLOCK_TICK_MS, mediaClockHoldsProcess, mediaClockTasks, type ClockTask } from '../src/media-clock.js';
+import { clockLagHistogram, everyPeriod, MEDIA_CLOCK_TICK_MS, mediaClockHoldsProcess, mediaClockRunning, mediaClockTasks, type ClockTask } from '../src/media-clock.js';
 
 describe('media clock', () => {
   const scheduled: ClockTask[] = [];
@@ -91,5 +91,36 @@ describe('media clock', () => {
     expect(mediaClockTasks()).toBe(1);
     pipe.cancel();
     expect(mediaClockTasks()).toBe(0);
+  });
+});
+
+describe('media clock lag', () => {
+  it('records the interval between ticks (period included) while enabled: a blocked loop shows, an idle one reads the period', async () => {
+    const lag = clockLagHistogram();
+    try {
+      expect(mediaClockRunning()).toBe(true);
+      expect(mediaClockHoldsProcess()).toBe(false); // ticking, not holding the process
+      const ticks = async (n: number): Promise<void> => {
+        const until = lag.count + n;
+        while (lag.count < until) await new Promise((r) => setTimeout(r, 20));
+      };
+      await ticks(3);
+      // Idle: intervals of about the period (a loaded machine may add a little).
+      expect(lag.percentile(50) / 1e6).toBeGreaterThanOrEqual(MEDIA_CLOCK_TICK_MS - 2);
+      lag.reset();
+      expect(lag.count).toBe(0);
+      const blockedUntil = performance.now() + 400;
+      while (performance.now() < blockedUntil) {
+        // the event loop is blocked 400 ms: the tick due in it comes that late
+      }
+      await ticks(2);
+      expect(lag.max / 1e6).toBeGreaterThanOrEqual(400);
+    } finally {
+      lag.disable();
+      lag.disable(); // idempotent
+    }
+    // Nothing else on the clock in this file now: it stops.
+    expect(mediaClockTasks()).toBe(0);
+    expect(mediaClockRunning()).toBe(false);
   });
 });

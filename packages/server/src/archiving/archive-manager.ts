@@ -22,6 +22,7 @@ import { OFFLINE_MEDIA, OFFLINE_SESSIONS, type ArchiveMediaSource, type ArchiveS
 import { DEFAULT_LAYOUT, type ArchiveLayout } from './layout.js';
 import { repairMatroska } from './matroska.js';
 import { ArchiveUploads } from './storage/archive-uploads.js';
+import { every, type ClockTask } from '../ops/thread-clock.js';
 
 export interface ArchivingSettings {
   /** Lifetime of a download link, seconds (default 600, as OpenTok). */
@@ -166,7 +167,7 @@ export class ArchiveManager {
    */
   readonly #retries = new Map<string, { at: number; step: 'save' | 'produce'; archive?: Archive }>();
   #unwatch: () => void = () => {};
-  #tick: NodeJS.Timeout | undefined;
+  #tick: ClockTask | undefined;
   #retention: NodeJS.Timeout | undefined;
   #closing = false;
   #closed: Promise<void> | null = null;
@@ -207,8 +208,7 @@ export class ArchiveManager {
       streamUpdated: (sessionId) => this.#syncSession(sessionId),
     };
     this.#unwatch = this.#sessions.watch(listener);
-    this.#tick = setInterval(() => this.#enforceLimits(), TICK_MS);
-    this.#tick.unref();
+    this.#tick = every(TICK_MS, () => this.#enforceLimits());
     if (this.settings.retentionDays > 0) {
       const prune = (): void => void this.pruneExpired().catch((err: unknown) => this.#log.warn({ err }, 'archive retention sweep failed; next sweep in an hour'));
       prune();
@@ -843,7 +843,7 @@ export class ArchiveManager {
     this.#closed ??= (async () => {
       this.#closing = true;
       this.#unwatch();
-      clearInterval(this.#tick);
+      this.#tick?.cancel();
       clearInterval(this.#retention);
       for (const timer of this.#emptySessionTimers.values()) clearTimeout(timer);
       this.#emptySessionTimers.clear();

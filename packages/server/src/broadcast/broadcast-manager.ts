@@ -19,6 +19,7 @@ import type { SqlDatabase } from '../store/sql.js';
 import { BroadcastConflictError, BroadcastStore, type BroadcastRecord, type RtmpTarget } from './broadcast-store.js';
 import { LiveComposer, type ComposedStream } from './live-composer.js';
 import { CopyOutput, gopSeconds, hlsOutputArgs, rtmpOutputArgs } from './outputs.js';
+import { every, type ClockTask } from '../ops/thread-clock.js';
 
 export interface BroadcastSettings {
   /** How long HLS files stay after a broadcast stopped (players finishing, DVR viewers), ms. */
@@ -107,7 +108,7 @@ export class BroadcastManager {
   /** HLS folders to remove, with when. */
   readonly #cleanups = new Map<string, number>();
   #unwatch: () => void = () => {};
-  #tick: NodeJS.Timeout | undefined;
+  #tick: ClockTask | undefined;
   #closing = false;
 
   constructor(options: BroadcastManagerOptions) {
@@ -140,8 +141,7 @@ export class BroadcastManager {
       streamRemoved: (sessionId) => this.#syncSession(sessionId),
       streamUpdated: (sessionId) => this.#syncSession(sessionId),
     });
-    this.#tick = setInterval(() => this.#onTick(), TICK_MS);
-    this.#tick.unref();
+    this.#tick = every(TICK_MS, () => this.#onTick());
   }
 
   // ---- REST-facing calls -------------------------------------------------------------------
@@ -277,7 +277,7 @@ export class BroadcastManager {
   async close(): Promise<void> {
     this.#closing = true;
     this.#unwatch();
-    clearInterval(this.#tick);
+    this.#tick?.cancel();
     for (const t of this.#emptySessionTimers.values()) clearTimeout(t);
     await Promise.all([...this.#live.values()].map((l) => this.#stop(l, REASON.shutdown).catch(() => undefined)));
     await this.store.settled();

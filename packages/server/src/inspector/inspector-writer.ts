@@ -13,6 +13,7 @@ import { isDiskFull } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { LiveView, trackKey } from './live-view.js';
 import type { InspectorEventInput, InspectorEventType, QualitySampleInput } from './types.js';
+import { every, type ClockTask } from '../ops/thread-clock.js';
 
 export interface InspectorOptions {
   /** Days an event or sample is kept (default 14). */
@@ -139,7 +140,7 @@ export class InspectorWriter {
   #signals = new Map<string, SignalAggregate>();
   #deltas = new Map<string, SessionDelta>();
   #seq = 0;
-  #flushTimer: NodeJS.Timeout | undefined;
+  #flushTimer: ClockTask | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #closed = false;
   /** When this process started recording: connections older than this cannot be live. */
@@ -157,8 +158,7 @@ export class InspectorWriter {
     this.#maxBatchRows = options.maxBatchRows ?? 2000;
     this.#minSampleIntervalMs = options.minSampleIntervalMs ?? 900;
     this.startedAt = this.#now();
-    this.#flushTimer = setInterval(() => void this.#safeFlush(), options.flushIntervalMs ?? 1000);
-    this.#flushTimer.unref();
+    this.#flushTimer = every(options.flushIntervalMs ?? 1000, () => void this.#safeFlush());
     const pruneEvery = options.pruneIntervalMs ?? 3_600_000;
     this.#pruneTimer = setInterval(() => void this.#safePrune(), pruneEvery);
     this.#pruneTimer.unref();
@@ -358,7 +358,7 @@ export class InspectorWriter {
   async close(): Promise<void> {
     if (this.#closed) return this.#flushing;
     this.#closed = true;
-    clearInterval(this.#flushTimer);
+    this.#flushTimer?.cancel();
     clearInterval(this.#pruneTimer);
     this.#flushTimer = undefined;
     this.#pruneTimer = undefined;

@@ -9,6 +9,7 @@ import type { Session, SessionListener, SessionManager, SessionManagerEvents } f
 import type { RemoteConsumerSample, Subscription } from '../sessions/subscription.js';
 import { clientErrorEvent, clientStatsSamples } from './client-input.js';
 import type { Inspector } from './inspector.js';
+import { every, type ClockTask } from '../ops/thread-clock.js';
 
 export interface RecorderOptions {
   /** How often the server samples each routed session's producers and consumers (ms). Default 5000. */
@@ -19,7 +20,7 @@ export interface RecorderOptions {
 export function recordSessionEvents(sessions: SessionManager, inspector: Inspector, options: RecorderOptions = {}): () => void {
   const qualityIntervalMs = options.qualityIntervalMs ?? 5000;
   /** One sampling timer per routed session with a stream, cleared when the session ends. */
-  const samplers = new Map<string, NodeJS.Timeout>();
+  const samplers = new Map<string, ClockTask>();
   /** Consumer NACK/PLI counts at the previous sample, to record what arrived during the interval. */
   const lastCounts = new WeakMap<Consumer, { nack: number; pli: number }>();
   /** Producers and consumers whose media has started (a sample with a bitrate above zero). */
@@ -86,9 +87,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
       ...(stream.videoDimensions ? { width: stream.videoDimensions.width, height: stream.videoDimensions.height } : {}),
     });
     if (session.mediaMode === 'routed' && !samplers.has(session.id)) {
-      const timer = setInterval(() => sampleSession(session), qualityIntervalMs);
-      timer.unref?.();
-      samplers.set(session.id, timer);
+      samplers.set(session.id, every(qualityIntervalMs, () => sampleSession(session)));
     }
   };
   const onStreamDestroyed: SessionListener<'streamDestroyed'> = (session, stream, reason) => {
@@ -132,7 +131,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
     inspector.recordEvent(session.id, session.projectId, clientErrorEvent(connection.id, report));
   };
   const onSessionEnded = (...[session]: SessionManagerEvents['sessionEnded']) => {
-    clearInterval(samplers.get(session.id));
+    samplers.get(session.id)?.cancel();
     samplers.delete(session.id);
   };
 
@@ -233,7 +232,7 @@ export function recordSessionEvents(sessions: SessionManager, inspector: Inspect
     unobserve();
     sessions.off('signalSent', onSignalSent).off('moderation', onModeration);
     sessions.off('clientStats', onClientStats).off('clientError', onClientError).off('sessionEnded', onSessionEnded);
-    for (const timer of samplers.values()) clearInterval(timer);
+    for (const sampler of samplers.values()) sampler.cancel();
     samplers.clear();
   };
 }

@@ -32,6 +32,7 @@ import type { IceCandidateInit, MediaEngine, PipeAddress, PipeProducerParams, Pi
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { RemoteConsumerSample, RemoteSubscriberMedia, Subscription } from '../sessions/subscription.js';
 import { TransportWatch } from '../sessions/transport-watch.js';
+import { every, type ClockTask } from '../ops/thread-clock.js';
 
 /** As a local subscriber transport (SessionManager's defaults). */
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -123,13 +124,12 @@ export class MediaSpan {
   #closed = false;
   /** The live, non-draining nodes at the last heartbeat (null: not known yet). */
   #live: ReadonlySet<string> | null = null;
-  readonly #statsTimer: NodeJS.Timeout;
+  readonly #statsTimer: ClockTask;
 
   constructor(options: MediaSpanOptions) {
     this.#o = options;
     this.#log = options.logger.child({ module: 'cluster', node: options.nodeId });
-    this.#statsTimer = setInterval(() => this.#reportStats(), options.statsIntervalMs);
-    this.#statsTimer.unref();
+    this.#statsTimer = every(options.statsIntervalMs, () => this.#reportStats());
   }
 
   get nodeId(): string {
@@ -489,7 +489,7 @@ export class MediaSpan {
 
   close(): void {
     this.#closed = true;
-    clearInterval(this.#statsTimer);
+    this.#statsTimer.cancel();
     for (const pipe of [...this.#homePipes.values()]) this.#closePipe(pipe, true);
     for (const router of this.#edgeRouters.values()) void router.close();
     this.#edgeRouters.clear();

@@ -13,6 +13,7 @@ import { MediaSpan } from '../media-span/media-span.js';
 import { lagHistogram, lagMs } from '../ops/load-monitor.js';
 import { openMediaEngine, routerMediaStats, type MediaThreadNetwork } from './engine.js';
 import { ThreadLink } from './thread-link.js';
+import { every } from '../ops/thread-clock.js';
 
 /** What the main thread gives a worker: its engine's network settings and the span's. */
 export interface MediaWorkerData {
@@ -64,16 +65,16 @@ async function run(port: NonNullable<typeof parentPort>, data: MediaWorkerData):
   // This thread's event-loop lag (p99 of each second, as the main thread's LoadMonitor measures its
   // own): a saturated worker gets no new subscribers.
   const lag = lagHistogram();
-  const loadTimer = setInterval(() => {
+  const loadTimer = every(LOAD_INTERVAL_MS, () => {
     const lagNowMs = lag.count > 0 ? lagMs(lag.percentile(99)) : 0;
     lag.reset();
     const routers = engine.routers;
     const { consumers } = routerMediaStats(routers);
     port.postMessage({ t: 'load', transports: routers.reduce((n, r) => n + r.transportCount, 0), routers: routers.length, consumers, lagMs: Math.round(lagNowMs) } satisfies MediaWorkerNotice);
-  }, LOAD_INTERVAL_MS);
+  });
   link.onNotice = (m) => {
     if (m['t'] !== 'close') return;
-    clearInterval(loadTimer);
+    loadTimer.cancel();
     lag.disable();
     span.close();
     void engine.close().finally(() => {

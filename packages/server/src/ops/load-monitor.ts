@@ -1,31 +1,31 @@
-// How busy this server process is, measured once a second: event-loop lag (p99 of
-// perf_hooks.monitorEventLoopDelay over the window) and CPU (process.cpuUsage over the window, in
+// How busy this server process is, measured once a second: event-loop lag (p99 over the window of
+// how late the thread's clock ticks came: ops/thread-clock.ts, sfu's clockLagHistogram) and CPU (process.cpuUsage over the window, in
 // percent of one core, the limit counted per media thread running). Above either configured limit for
 // SUSTAINED_WINDOWS windows in a row (a GC pause or one slow request is not saturation) the server
 // counts as saturated: new publishes and subscribes are refused and /readyz answers 503, so
 // the calls already running keep their quality (LiveKit's "node full") instead of all degrading.
 
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { clockLagHistogram, MEDIA_CLOCK_TICK_MS, type ClockLagHistogram } from '@colloquy/sfu/media-clock';
 import type { OverloadConfig } from '../config.js';
+import { every, type ClockTask } from './thread-clock.js';
 
 /** Consecutive 1 s windows over a limit before the server counts as saturated. */
 export const SUSTAINED_WINDOWS = 3;
 
 /**
- * The lag histogram's sampling period, ms: a timer that fires this often and records how late it
+ * The lag histogram's sampling period, ms: the thread clock's tick, each recording how late it
  * ran. A lone stall can read up to this much short, but saturation, which the guard is for, is a
- * loop late at every sample and reads true. Each sample is an event-loop wake-up of its own when the
- * loop is idle, and on this project's 2-core VM a wake-up costs ~140 µs of CPU: at 50 ms (this
- * histogram and prom-client's) an idle server used 7.8 ms of CPU a second, at 1 s 2.5 ms, and
- * a 1→1 call's server CPU ~16 % more (3 alternated runs, medians). 250 ms: 4 samples in each 1 s window.
+ * loop late at every sample and reads true. A sampling timer of its own (monitorEventLoopDelay) is
+ * an event-loop wake-up per sample when the loop is idle, and on this project's 2-core VM a
+ * wake-up costs ~140 µs of CPU: at 50 ms (this histogram and prom-client's) an idle server used
+ * 7.8 ms of CPU a second, at 1 s 2.5 ms, and a 1→1 call's server CPU ~16 % more (3 alternated
+ * runs, medians). The clock's ticks wake the thread anyway: 4 samples in each 1 s window, free.
  */
-export const LAG_RESOLUTION_MS = 250;
+export const LAG_RESOLUTION_MS = MEDIA_CLOCK_TICK_MS;
 
-/** An event-loop delay histogram sampling every LAG_RESOLUTION_MS, enabled. */
-export function lagHistogram(): IntervalHistogram {
-  const histogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-  histogram.enable();
-  return histogram;
+/** An event-loop delay histogram fed by this thread's clock ticks (every LAG_RESOLUTION_MS), enabled. */
+export function lagHistogram(): ClockLagHistogram {
+  return clockLagHistogram();
 }
 
 /** A lag figure in ms from one of lagHistogram()'s values (ns): its sampling period, part of every sample, taken off. */
@@ -44,8 +44,8 @@ export interface LoadSample {
 
 export class LoadMonitor {
   readonly limits: OverloadConfig;
-  readonly #histogram: IntervalHistogram;
-  readonly #timer: NodeJS.Timeout;
+  readonly #histogram: ClockLagHistogram;
+  readonly #timer: ClockTask;
   #lastCpu = process.cpuUsage();
   #lastAt = performance.now();
   #sample: LoadSample = { eventLoopLagMs: 0, eventLoopLagMaxMs: 0, cpuPercent: 0 };
@@ -64,8 +64,7 @@ export class LoadMonitor {
   constructor(limits: OverloadConfig, windowMs = 1000) {
     this.limits = limits;
     this.#histogram = lagHistogram();
-    this.#timer = setInterval(() => this.#measure(), windowMs);
-    this.#timer.unref();
+    this.#timer = every(windowMs, () => this.#measure());
   }
 
   #measure(): void {
@@ -104,7 +103,7 @@ export class LoadMonitor {
   }
 
   close(): void {
-    clearInterval(this.#timer);
+    this.#timer.cancel();
     this.#histogram.disable();
   }
 }

@@ -14,6 +14,7 @@ import type { MediaWorkers } from '../media-workers/media-workers.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { SqlDatabase } from '../store/database.js';
 import type { LoadMonitor } from './load-monitor.js';
+import { every, type ClockTask } from './thread-clock.js';
 
 export interface MetricsSources {
   sessions: SessionManager;
@@ -54,7 +55,7 @@ class TotalsTracker {
 export class Metrics {
   readonly registry = new Registry();
   readonly #sources: MetricsSources;
-  readonly #timer: NodeJS.Timeout;
+  readonly #timer: ClockTask;
   readonly #trackers: { pick: (p: ProducerStats[], c: ConsumerStats[]) => Map<string, number>; tracker: TotalsTracker }[] = [];
   readonly #signalingReceived: Counter<'type'>;
   readonly #signalingSeen = new Map<string, number>();
@@ -158,8 +159,7 @@ export class Metrics {
     gauge('colloquy_overloaded', '1 while new publishes and subscribes are refused because the server is saturated (see /readyz)', [], (g) => g.set(sources.load.overloaded() ? 1 : 0));
     sources.load.onSample = (sample) => this.#lag.observe(sample.eventLoopLagMs / 1000);
 
-    this.#timer = setInterval(() => this.#sampleTracks(), SAMPLE_INTERVAL_MS);
-    this.#timer.unref();
+    this.#timer = every(SAMPLE_INTERVAL_MS, () => this.#sampleTracks());
   }
 
   #mediaStats(): { producers: ProducerStats[]; consumers: ConsumerStats[] } {
@@ -202,7 +202,7 @@ export class Metrics {
   }
 
   close(): void {
-    clearInterval(this.#timer);
+    this.#timer.cancel();
     this.#sources.load.onSample = null;
     this.registry.clear();
   }

@@ -37,6 +37,7 @@ import { JoinAdmission } from './join-admission.js';
 import { errorMessage, protocolError } from './errors.js';
 import type { ClientSocket, FrameSink } from './socket.js';
 import { sendFrameBatched, trackSocket } from './write-batching.js';
+import { every, type ClockTask } from '../ops/thread-clock.js';
 
 export interface SignalingOptions extends ChannelOptions {
   heartbeatMs: number;
@@ -123,7 +124,7 @@ export class SignalingServer {
   /** Protocol v2 broadcast logs of the sessions that have v2 clients. */
   readonly #broadcasts = new Map<Session, SessionBroadcast>();
   readonly #admission: JoinAdmission;
-  readonly #heartbeat: NodeJS.Timeout;
+  readonly #heartbeat: ClockTask;
   /** The peers by heartbeat slice (SWEEP_SLICES), filled in turn; the next slice to visit. */
   readonly #slices: Array<Set<Peer>> = Array.from({ length: SWEEP_SLICES }, () => new Set<Peer>());
   #nextSlice = 0;
@@ -143,8 +144,7 @@ export class SignalingServer {
     this.#log = logger.child({ module: 'signaling' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
     this.#admission = new JoinAdmission(options.joinsPerSecond);
-    this.#heartbeat = setInterval(() => this.#sweep(), Math.max(1, options.heartbeatMs / SWEEP_SLICES));
-    this.#heartbeat.unref?.();
+    this.#heartbeat = every(Math.max(1, options.heartbeatMs / SWEEP_SLICES), () => this.#sweep());
   }
 
   /** Number of open sockets and of connections (attached or waiting for a resume), for tests and metrics. */
@@ -241,7 +241,7 @@ export class SignalingServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#heartbeat);
+    this.#heartbeat.cancel();
     this.#admission.close();
     for (const channel of this.#channels.values()) channel.dispose();
     const peers = [...this.#peers.values()];

@@ -5,6 +5,7 @@
 
 import Database from 'better-sqlite3';
 import { checkMigrationIds, type Migration, type Sql, type SqlDatabase, type SqlStatement, type SqlValue } from './sql.js';
+import { every, type ClockTask } from '../ops/thread-clock.js';
 
 export type RawSqlite = Database.Database;
 
@@ -53,7 +54,7 @@ export class SqliteDatabase implements SqlDatabase {
   readonly #watchers = new Map<string, ((key: string) => void)[]>();
   /** SQLite's counter of commits by other connections (PRAGMA data_version). */
   #dataVersion = 0;
-  #pollTimer: NodeJS.Timeout | null = null;
+  #pollTimer: ClockTask | null = null;
 
   constructor(raw: RawSqlite) {
     this.#queries = new SqliteQueries(raw);
@@ -148,7 +149,7 @@ export class SqliteDatabase implements SqlDatabase {
     this.#watchers.set(topic, list);
     if (!this.#pollTimer) {
       this.#dataVersion = this.#readDataVersion();
-      this.#pollTimer = setInterval(() => this.#pollChanges(), 1000).unref();
+      this.#pollTimer = every(1000, () => this.#pollChanges());
     }
   }
 
@@ -169,7 +170,7 @@ export class SqliteDatabase implements SqlDatabase {
   }
 
   async close(): Promise<void> {
-    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#pollTimer?.cancel();
     this.#pollTimer = null;
     if (this.raw.open) this.raw.close();
   }
