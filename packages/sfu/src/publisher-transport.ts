@@ -8,15 +8,12 @@
 
 import { randomUUID } from 'node:crypto';
 import {
-  ReceiverEstimatedMaxBitrate,
-  RtcpPayloadSpecificFeedback,
   RtcpSrPacket,
   type GenericNack,
   RTCRtpCodecParameters,
   type RTCDtlsTransport,
   type RTCRtpReceiver,
   type RTCRtpTransceiver,
-  type RtcpPacket,
   type RtpPacket,
 } from 'werift';
 import { MediaError, conflict, invalid } from './errors.js';
@@ -31,7 +28,8 @@ import type { MediaKind, TransportState } from './types.js';
 import { BitrateController, REMB_INTERVAL_MS, type UplinkEstimation } from './bitrate-controller.js';
 import { EXT } from './peer-config.js';
 import { FEEDBACK_INTERVAL_MS, TransportFeedbackWriter } from './transport-feedback-writer.js';
-import { attachOurSrtp, type SrtpImplementation, type SrtpSendPath } from './srtp-path.js';
+import { attachOurSrtp, sendRtcp, type SrtpImplementation, type SrtpSendPath } from './srtp-path.js';
+import { writeRemb } from './rtcp-writer.js';
 import { ReceivePath, readArrivalSignals, type ArrivalSignals } from './receive-path.js';
 import { ReceiveRouter, type ReceiveTrack } from './receive-router.js';
 import { RtpView } from './rtp-view.js';
@@ -363,9 +361,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       const messages = writer.takeFeedback();
       if (messages.length === 0) return;
       this.#feedbackSent += messages.length;
-      // werift's sendRtcp serializes what it is given and protects the compound: ours are bytes already.
-      const packets = messages.map((bytes) => ({ serialize: () => bytes }) as unknown as RtcpPacket);
-      dtls.sendRtcp(packets).catch((err: unknown) => this.logger.debug({ err }, 'transport feedback send failed'));
+      sendRtcp(dtls, messages, (err) => this.logger.debug({ err }, 'transport feedback send failed'));
     }, FEEDBACK_INTERVAL_MS);
   }
 
@@ -391,8 +387,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   #sendRemb(estimate: number, videoSsrcs = this.#videoSsrcs()): void {
     const dtls = this.pc.dtlsTransports[0];
     if (videoSsrcs.length === 0 || !dtls || dtls.state !== 'connected') return;
-    const remb = new RtcpPayloadSpecificFeedback({ feedback: rembFeedback(this.#rtcpSsrc, estimate, videoSsrcs) });
-    dtls.sendRtcp([remb]).catch((err: unknown) => this.logger.debug({ err }, 'REMB send failed'));
+    sendRtcp(dtls, [writeRemb(this.#rtcpSsrc, estimate, videoSsrcs)], (err) => this.logger.debug({ err }, 'REMB send failed'));
   }
 
   #videoSsrcs(): number[] {
@@ -498,25 +493,4 @@ function chooseCodec(codecs: RTCRtpCodecParameters[], kind: MediaKind, video: Vi
   );
 }
 
-/**
- * A REMB message. werift's serializer writes the brExp/brMantissa/ssrcNum fields as given and
- * ignores `bitrate`, so an unfilled one tells the browser 0 bits/s (and Chromium then ignores it).
- */
-export function rembFeedback(senderSsrc: number, bitrate: number, ssrcs: number[]): ReceiverEstimatedMaxBitrate {
-  let mantissa = Math.max(0, Math.floor(bitrate));
-  let exp = 0;
-  while (mantissa >= 1 << 18) {
-    mantissa = Math.floor(mantissa / 2);
-    exp++;
-  }
-  return new ReceiverEstimatedMaxBitrate({
-    senderSsrc,
-    mediaSsrc: 0,
-    brExp: exp,
-    brMantissa: mantissa,
-    bitrate: BigInt(mantissa) << BigInt(exp),
-    ssrcNum: ssrcs.length,
-    ssrcFeedbacks: ssrcs,
-  });
-}
 

@@ -9,7 +9,7 @@
 // holes are open (that timer runs only then), and receiver reports every RR_INTERVAL_MS, as bytes
 // (rtcp-writer.ts) through the DTLS transport's RTCP send (protected by our SRTCP).
 
-import type { RTCDtlsTransport, RtcpPacket } from 'werift';
+import type { RTCDtlsTransport } from 'werift';
 import type { Logger } from 'pino';
 import { NACK_INTERVAL_MS } from './nack-generator.js';
 import { everyPeriod, type ClockTask } from './media-clock.js';
@@ -20,6 +20,7 @@ import { Socket as DgramSocket } from 'node:dgram';
 import { compactNtpOf, type ReportBlock } from './receive-stats.js';
 import type { ReceiveBinding, ReceiveRouter } from './receive-router.js';
 import { MAX_REPORT_BLOCKS, writeGenericNack, writeReceiverReport } from './rtcp-writer.js';
+import { sendRtcp } from './srtp-path.js';
 import { RtpView } from './rtp-view.js';
 import type { SrtpContext } from './srtp/srtp-context.js';
 
@@ -266,7 +267,7 @@ export class ReceivePath {
     }
     if (packets.length === 0) return;
     this.nacksSent += packets.length;
-    this.#send(packets, 'NACK');
+    this.sendRtcp(packets, 'NACK');
   }
 
   #sendReport(): void {
@@ -280,13 +281,12 @@ export class ReceivePath {
     const packets: Buffer[] = [];
     for (let i = 0; i < blocks.length; i += MAX_REPORT_BLOCKS) packets.push(writeReceiverReport(this.#rtcpSsrc, blocks.slice(i, i + MAX_REPORT_BLOCKS)));
     this.reportsSent++;
-    this.#send(packets, 'receiver report');
+    this.sendRtcp(packets, 'receiver report');
   }
 
-  /** werift's sendRtcp serializes what it is given and protects the compound: ours are bytes already. */
-  #send(packets: Buffer[], what: string): void {
-    const rtcp = packets.map((bytes) => ({ serialize: () => bytes }) as unknown as RtcpPacket);
-    this.#dtls.sendRtcp(rtcp).catch((err: unknown) => this.#logger.debug({ err }, `${what} send failed`));
+  /** Sends RTCP bytes towards the publisher (srtp-path.ts sendRtcp: ours at once, else werift's). */
+  sendRtcp(packets: Buffer[], what: string): void {
+    sendRtcp(this.#dtls, packets, (err) => this.#logger.debug({ err }, `${what} send failed`));
   }
 
   dump(): Record<string, unknown> {

@@ -1,12 +1,16 @@
 // RTCP we build as bytes for the publisher side of the receive path: receiver reports (RFC 3550
-// 6.4.2) from ReceiveStats, generic NACKs (RFC 4585 6.2.1) from NackGenerator. They go out through
-// the DTLS transport's RTCP send, protected by our SRTCP (srtp-path.ts).
+// 6.4.2) from ReceiveStats, generic NACKs (RFC 4585 6.2.1) from NackGenerator, REMB
+// (draft-alvestrand-rmcat-remb) from the uplink estimate. They go out through sendRtcp
+// (srtp-path.ts), protected by our SRTCP.
 
 import type { ReportBlock } from './receive-stats.js';
 
 /** RTCP packet types. */
 const PT_RR = 201;
 const PT_RTPFB = 205;
+const PT_PSFB = 206;
+/** Application layer feedback (PSFB FMT 15), of which REMB is one. */
+const FMT_AFB = 15;
 /** Generic NACK's feedback message type (RTPFB FMT 1). */
 const FMT_GENERIC_NACK = 1;
 /** Report blocks one RR can hold (the 5-bit RC field). */
@@ -73,5 +77,32 @@ export function writeGenericNack(senderSsrc: number, mediaSsrc: number, lost: re
   buf.writeUInt32BE(senderSsrc >>> 0, 4);
   buf.writeUInt32BE(mediaSsrc >>> 0, 8);
   for (let i = 0; i < fci.length; i++) buf.writeUInt16BE(fci[i]!, 12 + 2 * i);
+  return buf;
+}
+
+/**
+ * REMB (PSFB FMT 15, "REMB"): at most `bitrate` bits/s for the streams of `ssrcs` (up to 255),
+ * from `senderSsrc`. The bitrate is an 18-bit mantissa with a 6-bit exponent, rounded down.
+ */
+export function writeRemb(senderSsrc: number, bitrate: number, ssrcs: readonly number[]): Buffer {
+  const count = Math.min(ssrcs.length, 255);
+  let mantissa = Math.max(0, Math.floor(bitrate));
+  let exp = 0;
+  while (mantissa >= 1 << 18) {
+    mantissa = Math.floor(mantissa / 2);
+    exp++;
+  }
+  const length = 20 + 4 * count;
+  const buf = Buffer.alloc(length);
+  buf[0] = 0x80 | FMT_AFB;
+  buf[1] = PT_PSFB;
+  buf.writeUInt16BE(length / 4 - 1, 2);
+  buf.writeUInt32BE(senderSsrc >>> 0, 4);
+  // media source SSRC 0 (bytes 8..11), then the unique identifier
+  buf.write('REMB', 12, 'latin1');
+  buf[16] = count;
+  buf[17] = (exp << 2) | (mantissa >>> 16);
+  buf.writeUInt16BE(mantissa & 0xffff, 18);
+  for (let i = 0; i < count; i++) buf.writeUInt32BE(ssrcs[i]! >>> 0, 20 + 4 * i);
   return buf;
 }

@@ -21,7 +21,7 @@ import type { ForwardingTable, ProducerSource } from './forwarding-table.js';
 import type { Producer } from './producer.js';
 import { PeerTransport } from './peer-transport.js';
 import { checkSdp } from './sdp-checks.js';
-import { attachOurSrtp, type SrtpImplementation } from './srtp-path.js';
+import { attachOurSrtp, sendRtcp, type SrtpImplementation } from './srtp-path.js';
 import type { ConsumerStats, TransportState } from './types.js';
 import { everyPeriod, type ClockTask } from './media-clock.js';
 
@@ -255,7 +255,11 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     }
     const dtls = this.pc.dtlsTransports[0];
     if (reports.length === 0 || !dtls || dtls.state !== 'connected') return;
-    dtls.sendRtcp(reports).catch((err: unknown) => this.logger.debug({ err }, 'SR send failed'));
+    sendRtcp(
+      dtls,
+      reports.map((sr) => sr.serialize()),
+      (err) => this.logger.debug({ err }, 'SR send failed'),
+    );
   }
 
   /**

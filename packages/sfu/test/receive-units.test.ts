@@ -7,14 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { waitUntil } from '@colloquy/testing/media';
 import { pino } from 'pino';
-import { GenericNack, RtcpPacketConverter, RtcpRrPacket, RtcpTransportLayerFeedback, type RTCDtlsTransport } from 'werift';
+import { GenericNack, ReceiverEstimatedMaxBitrate, RtcpPacketConverter, RtcpPayloadSpecificFeedback, RtcpRrPacket, RtcpTransportLayerFeedback, type RTCDtlsTransport } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { ReceivePath } from '../src/receive-path.js';
 import { SrtpProfile, SrtpSession } from '../src/srtp/index.js';
 import { MAX_AGE_MS, MAX_RETRIES, NackGenerator, RETRY_INTERVAL_MS } from '../src/nack-generator.js';
 import { ReceiveRouter, type ReceiveTrack } from '../src/receive-router.js';
 import { compactNtpOf, ReceiveStats, type ReportBlock } from '../src/receive-stats.js';
-import { writeGenericNack, writeReceiverReport } from '../src/rtcp-writer.js';
+import { writeGenericNack, writeReceiverReport, writeRemb } from '../src/rtcp-writer.js';
 import { RtpView } from '../src/rtp-view.js';
 
 const block = (): ReportBlock => ({ ssrc: 0, fractionLost: 0, packetsLost: 0, highestSequence: 0, jitter: 0, lsr: 0, dlsr: 0 });
@@ -124,6 +124,25 @@ describe('RTCP bytes (werift parses them back)', () => {
     // 65530 covers up to 65530+16 = 10 (wrapping); 40 covers 41 and 56, not 57.
     expect(bytes.length).toBe(12 + 4 * 3);
     expect(writeGenericNack(1, 2, [])).toBeNull();
+  });
+});
+
+describe('REMB bytes (werift parses them back)', () => {
+  it('a REMB with its bitrate (18-bit mantissa, exponent, rounded down) and SSRCs', () => {
+    for (const bitrate of [0, 150_000, 1_500_000, 2_500_000, 123_456_789]) {
+      const bytes = writeRemb(0xabcdef01, bitrate, [0x1111, 0x2222]);
+      expect(bytes.length).toBe(20 + 8);
+      const [packet] = RtcpPacketConverter.deSerialize(bytes);
+      expect(packet).toBeInstanceOf(RtcpPayloadSpecificFeedback);
+      const remb = (packet as RtcpPayloadSpecificFeedback).feedback as ReceiverEstimatedMaxBitrate;
+      expect(remb).toBeInstanceOf(ReceiverEstimatedMaxBitrate);
+      expect(remb.senderSsrc).toBe(0xabcdef01);
+      expect(remb.ssrcFeedbacks).toEqual([0x1111, 0x2222]);
+      const read = Number(remb.bitrate);
+      expect(read).toBeLessThanOrEqual(bitrate);
+      // The mantissa keeps 18 bits: within 1/2^17 of the value.
+      expect(bitrate - read).toBeLessThanOrEqual(Math.ceil(bitrate / 2 ** 17));
+    }
   });
 });
 

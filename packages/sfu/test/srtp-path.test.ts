@@ -160,6 +160,49 @@ describe.each([
   });
 });
 
+describe.each([
+  ['native send', nativePacket],
+  ['dgram send', null],
+])('sendRtcp, %s', (name, native) => {
+  it('sends RTCP bytes protected by ours at once on the pair (one compound), counted, which the far end decrypts', async () => {
+    const profile = SrtpProfile.AEAD_AES_128_GCM;
+    const k = { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(12), remoteMasterKey: randomBytes(16), remoteMasterSalt: randomBytes(12) };
+    const sender = await bound();
+    const receiver = await bound();
+    const pair = { protocol: { type: 'stun', transport: { socket: sender, closed: false } }, remoteAddr: ['127.0.0.1', receiver.address().port], packetsSent: 0, bytesSent: 0 };
+    const weriftConfig = { profile: profile as 1, keys: k };
+    const dtls = Object.create(RTCDtlsTransport.prototype) as RTCDtlsTransport;
+    Object.assign(dtls, {
+      iceTransport: { connection: { state: 'connected', nominated: pair, send: async () => {} } },
+      packetsSent: 0,
+      bytesSent: 0,
+      srtp: new WeriftSrtpSession(weriftConfig),
+      srtcp: new WeriftSrtcpSession(weriftConfig),
+    });
+    const path = new SrtpSendPath(dtls, { profile, ...k }, native);
+    path.counters = useOurSrtp(dtls, path.session);
+    const far = new SrtpSession({ profile, localMasterKey: k.remoteMasterKey, localMasterSalt: k.remoteMasterSalt, remoteMasterKey: k.localMasterKey, remoteMasterSalt: k.localMasterSalt });
+    const got: Buffer[] = [];
+    receiver.on('message', (m: Buffer) => {
+      const n = far.inboundRtcp.unprotect(m);
+      if (n > 0) got.push(Buffer.from(m.subarray(0, n)));
+    });
+    const rr = Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 7]);
+    const remb = Buffer.from([0x8f, 206, 0, 5, 0, 0, 0, 7, 0, 0, 0, 0, 0x52, 0x45, 0x4d, 0x42, 1, 0x0c, 0x35, 0x00, 0, 0, 0x12, 0x34]);
+    expect(path.sendRtcp([rr, remb])).toBe(true);
+    await waitUntil(() => got.length === 1, 5000, 'the compound');
+    expect(got[0]!.equals(Buffer.concat([rr, remb]))).toBe(true);
+    expect(path.counters.rtcpSent).toBe(1);
+    expect(dtls.packetsSent).toBe(1);
+    expect(pair.packetsSent).toBe(1);
+    // No pair that is plain UDP (TURN, ICE-TCP): the caller falls back to werift's send.
+    pair.protocol.type = 'turn';
+    const other = { ...pair };
+    (dtls.iceTransport as unknown as { connection: { nominated: unknown } }).connection.nominated = other;
+    expect(path.sendRtcp([rr])).toBe(false);
+  });
+});
+
 describe('SrtpSendPath, native send with a full socket buffer', () => {
   it("hands EAGAIN's packet to Node's queue, and the ones after it until that queue is done: nothing lost, order kept", async () => {
     if (nativePacket === null) throw new Error('native module not built');
