@@ -1,28 +1,12 @@
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { loopbackSockets, until } from './udp-sockets.js';
 import { dgramState, nativePacket } from '../src/native.js';
 import { BatchedReceiver, ipv6, RECEIVE_SLOT_BYTES } from '../src/udp-receiver.js';
 
-const sockets: Socket[] = [];
-async function bound(type: 'udp4' | 'udp6' = 'udp4'): Promise<Socket> {
-  const socket = createSocket(type);
-  sockets.push(socket);
-  await new Promise<void>((resolve) => socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', resolve));
-  return socket;
-}
-afterEach(async () => {
-  await Promise.all(sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())).catch(() => {})));
-});
-
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const { bound } = loopbackSockets();
 
 describe('ipv6 text', () => {
   const text = (hex: string): string => ipv6(Buffer.from(hex.replace(/:/g, ''), 'hex'), 0);

@@ -1,29 +1,13 @@
 // The send batch: datagrams queued while a received batch is handled leave with one sendmmsg() per
 // socket, each socket's in its queued order; one that cannot leave goes back to its sender.
 
-import { createSocket, type Socket } from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { Socket } from 'node:dgram';
+import { describe, expect, it } from 'vitest';
+import { loopbackSockets, until } from './udp-sockets.js';
 import { dgramState, nativePacket } from '../src/native.js';
 import { SEND_BATCH_SLOTS, SEND_SLOT_BYTES, UdpSendBatch, type BatchedSender } from '../src/udp-send-batch.js';
 
-const sockets: Socket[] = [];
-async function bound(): Promise<Socket> {
-  const socket = createSocket('udp4');
-  sockets.push(socket);
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  return socket;
-}
-afterEach(async () => {
-  await Promise.all(sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())).catch(() => {})));
-});
-
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const { bound, forget } = loopbackSockets();
 
 const fdOf = (socket: Socket): number => dgramState(socket)!.handle!.fd!;
 
@@ -93,7 +77,7 @@ describe.skipIf(nativePacket === null)('UdpSendBatch', () => {
     const address = native.udpAddress('127.0.0.1', to.address().port, false)!;
     const badFd = fdOf(closing);
     await new Promise<void>((resolve) => closing.close(() => resolve()));
-    sockets.splice(sockets.indexOf(closing), 1);
+    forget(closing);
     const batch = new UdpSendBatch(native);
     const failed: Array<{ text: string; errno: number }> = [];
     const sender: BatchedSender = { sendFailed: (d, errno) => failed.push({ text: d.toString(), errno }) };
