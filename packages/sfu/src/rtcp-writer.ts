@@ -17,17 +17,26 @@ const FMT_GENERIC_NACK = 1;
 export const MAX_REPORT_BLOCKS = 31;
 
 /**
+ * A zeroed RTCP packet of `length` bytes (a multiple of 4) with its common header written: version
+ * 2, `countOrFormat` (RC, or FMT for feedback), the packet type, the length in words minus one,
+ * and the sender's SSRC.
+ */
+function rtcpPacket(length: number, countOrFormat: number, packetType: number, senderSsrc: number): Buffer {
+  const buf = Buffer.alloc(length);
+  buf[0] = 0x80 | countOrFormat;
+  buf[1] = packetType;
+  buf.writeUInt16BE(length / 4 - 1, 2);
+  buf.writeUInt32BE(senderSsrc >>> 0, 4);
+  return buf;
+}
+
+/**
  * A receiver report (RR) from `senderSsrc` with up to 31 blocks (the first 31 of `blocks`).
  * 8 bytes + 24 per block.
  */
 export function writeReceiverReport(senderSsrc: number, blocks: readonly ReportBlock[]): Buffer {
   const count = Math.min(blocks.length, MAX_REPORT_BLOCKS);
-  const length = 8 + 24 * count;
-  const buf = Buffer.alloc(length);
-  buf[0] = 0x80 | count;
-  buf[1] = PT_RR;
-  buf.writeUInt16BE(length / 4 - 1, 2);
-  buf.writeUInt32BE(senderSsrc >>> 0, 4);
+  const buf = rtcpPacket(8 + 24 * count, count, PT_RR, senderSsrc);
   for (let i = 0; i < count; i++) {
     const b = blocks[i]!;
     const o = 8 + 24 * i;
@@ -69,12 +78,7 @@ export function writeGenericNack(senderSsrc: number, mediaSsrc: number, lost: re
     blp = 0;
   }
   fci.push(pid, blp);
-  const length = 12 + 2 * fci.length;
-  const buf = Buffer.alloc(length);
-  buf[0] = 0x80 | FMT_GENERIC_NACK;
-  buf[1] = PT_RTPFB;
-  buf.writeUInt16BE(length / 4 - 1, 2);
-  buf.writeUInt32BE(senderSsrc >>> 0, 4);
+  const buf = rtcpPacket(12 + 2 * fci.length, FMT_GENERIC_NACK, PT_RTPFB, senderSsrc);
   buf.writeUInt32BE(mediaSsrc >>> 0, 8);
   for (let i = 0; i < fci.length; i++) buf.writeUInt16BE(fci[i]!, 12 + 2 * i);
   return buf;
@@ -92,12 +96,7 @@ export function writeRemb(senderSsrc: number, bitrate: number, ssrcs: readonly n
     mantissa = Math.floor(mantissa / 2);
     exp++;
   }
-  const length = 20 + 4 * count;
-  const buf = Buffer.alloc(length);
-  buf[0] = 0x80 | FMT_AFB;
-  buf[1] = PT_PSFB;
-  buf.writeUInt16BE(length / 4 - 1, 2);
-  buf.writeUInt32BE(senderSsrc >>> 0, 4);
+  const buf = rtcpPacket(20 + 4 * count, FMT_AFB, PT_PSFB, senderSsrc);
   // media source SSRC 0 (bytes 8..11), then the unique identifier
   buf.write('REMB', 12, 'latin1');
   buf[16] = count;

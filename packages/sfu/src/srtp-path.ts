@@ -151,20 +151,9 @@ export class SrtpSendPath implements RtpSink, BatchedSender {
         this.#counted(pair, n);
         return;
       }
-      // After a full socket buffer, Node's sends go first until they are done, so packets keep their order.
-      const sent = this.#nodeSendsPending > 0 ? EAGAIN : this.#native!.udpSend(fd, this.#nativeAddress, out, n);
-      if (sent < 0) {
-        if (sent !== EAGAIN && sent !== ENOBUFS) return;
-        // The socket's buffer is full: Node's send queues a copy until it drains.
-        try {
-          this.#socket!.send(Buffer.from(out.subarray(0, n)), this.#port, this.#host, this.#nodeSendDone);
-        } catch {
-          return;
-        }
-        this.#nodeSendsPending++;
-      } else {
-        this.#nativeSent++;
-      }
+      const result = this.#sendOnSocket(fd, out, n, true);
+      if (result === 'lost') return;
+      if (result === 'native') this.#nativeSent++;
       this.#counted(pair, n);
       return;
     }
@@ -190,12 +179,7 @@ export class SrtpSendPath implements RtpSink, BatchedSender {
     this.#nativeSent--;
     if (errno !== EAGAIN && errno !== ENOBUFS) return; // lost, as a failed sendto() loses it
     if (this.#socket === undefined || (this.#udp !== undefined && this.#udp.closed)) return;
-    try {
-      this.#socket.send(Buffer.from(datagram), this.#port, this.#host, this.#nodeSendDone);
-    } catch {
-      return;
-    }
-    this.#nodeSendsPending++;
+    this.#queueOnNode(Buffer.from(datagram));
   }
 
   /**
@@ -216,16 +200,36 @@ export class SrtpSendPath implements RtpSink, BatchedSender {
     pair.packetsSent++;
     pair.bytesSent += srtcp.length;
     const fd = this.#nativeState?.handle?.fd;
-    if (this.#nativeAddress !== null && fd !== undefined && fd >= 0 && this.#nodeSendsPending === 0) {
-      const sent = this.#native!.udpSend(fd, this.#nativeAddress, srtcp, srtcp.length);
-      if (sent >= 0 || (sent !== EAGAIN && sent !== ENOBUFS)) return true;
+    // A send lost here (an error other than a full buffer, or the socket closing under us) is lost
+    // as werift's own send would lose it.
+    if (this.#nativeAddress !== null && fd !== undefined && fd >= 0) this.#sendOnSocket(fd, srtcp, srtcp.length, false);
+    else this.#queueOnNode(srtcp);
+    return true;
+  }
+
+  /**
+   * Sends `n` bytes of `packet` on the pair's socket now with the native sendto(). After a full
+   * socket buffer, Node's sends go first until they are done, so packets keep their order: then,
+   * and when this one finds the buffer full, Node's send queues it (a copy, when `packet` is a
+   * reused buffer) until the buffer drains.
+   */
+  #sendOnSocket(fd: number, packet: Buffer, n: number, reused: boolean): 'native' | 'queued' | 'lost' {
+    if (this.#nodeSendsPending === 0) {
+      const sent = this.#native!.udpSend(fd, this.#nativeAddress!, packet, n);
+      if (sent >= 0) return 'native';
+      if (sent !== EAGAIN && sent !== ENOBUFS) return 'lost';
     }
+    return this.#queueOnNode(reused ? Buffer.from(packet.subarray(0, n)) : packet) ? 'queued' : 'lost';
+  }
+
+  /** Node's queued send of `packet` (which must stay untouched until sent); false if the socket is closing under us. */
+  #queueOnNode(packet: Buffer): boolean {
     try {
-      socket.send(srtcp, this.#port, this.#host, this.#nodeSendDone);
-      this.#nodeSendsPending++;
+      this.#socket!.send(packet, this.#port, this.#host, this.#nodeSendDone);
     } catch {
-      // closing under us: lost, as werift's send would lose it
+      return false;
     }
+    this.#nodeSendsPending++;
     return true;
   }
 
