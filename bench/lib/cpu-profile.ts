@@ -96,9 +96,10 @@ export function areaOf(url: string, name: string, line = 0): string {
  * so the label says nothing and the caller says which call it was.
  */
 function nativeModuleCall(callerUrl: string, callerName: string): { name: string; area: string } | null {
-  const m = /packages\/sfu\/(?:dist|src)\/(srtp\/[a-z-]+|srtp-path)\.[jt]s/.exec(callerUrl);
+  const m = /packages\/sfu\/(?:dist|src)\/(srtp\/[a-z-]+|srtp-path|udp-send-batch)\.[jt]s/.exec(callerUrl);
   if (!m) return null;
   if (m[1] === 'srtp-path') return { name: `native sendto (from ${callerName || '(anonymous)'})`, area: 'native module: UDP send' };
+  if (m[1] === 'udp-send-batch') return { name: `native sendmmsg (from ${callerName || '(anonymous)'})`, area: 'native module: UDP send' };
   return { name: `native ${m[1]!.slice(5)} (from ${callerName || '(anonymous)'})`, area: 'native module: crypto' };
 }
 

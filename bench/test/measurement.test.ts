@@ -101,21 +101,25 @@ describe('CPU profile summary', () => {
     const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber, columnNumber: 0 });
     const profile: CpuProfile = {
       nodes: [
-        { id: 1, callFrame: frame('(root)'), children: [2, 4] },
+        { id: 1, callFrame: frame('(root)'), children: [2, 4, 6] },
         { id: 2, callFrame: frame('sendRtp', 'file:///x/packages/sfu/dist/srtp-path.js', 120), children: [3] },
         // V8 gives every N-API function of a module one of their names: here the wrong one.
         { id: 3, callFrame: frame('gcmNew') },
         { id: 4, callFrame: frame('seal', 'file:///x/packages/sfu/dist/srtp/aead.js', 50), children: [5] },
         { id: 5, callFrame: frame('gcmNew') },
+        // The send batch's sendmmsg() (udp-send-batch.ts), labelled with another of the module's names.
+        { id: 6, callFrame: frame('flush', 'file:///x/packages/sfu/dist/udp-send-batch.js', 68), children: [7] },
+        { id: 7, callFrame: frame('gcmNew') },
       ],
       startTime: 0,
-      endTime: 4_000,
-      samples: [3, 3, 3, 5, 3],
-      timeDeltas: [0, 1000, 1000, 1000, 1000],
+      endTime: 6_000,
+      samples: [3, 3, 3, 5, 3, 7, 5],
+      timeDeltas: [0, 1000, 1000, 1000, 1000, 1000, 1000],
     };
     const s = summarizeProfile(profile);
     expect(s.functions[0]).toMatchObject({ name: 'native sendto (from sendRtp)', area: 'native module: UDP send' });
     expect(s.functions[1]).toMatchObject({ name: 'native aead (from seal)', area: 'native module: crypto' });
+    expect(s.functions[2]).toMatchObject({ name: 'native sendmmsg (from flush)', area: 'native module: UDP send' });
     expect(s.areas.map((a) => a.area)).toEqual(['native module: UDP send', 'native module: crypto']);
   });
 });
