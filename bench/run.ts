@@ -57,7 +57,7 @@ function plans(quick: boolean): {
 } {
   if (quick) {
     return {
-      sfu: { bitrates: [{ name: '500k', clip: SD }], fanout: [1, 10], mesh: [4], warmupSeconds: 1, serverWarmupSeconds: 15, windowSeconds: 3, windows: 1, firstFrameJoins: 5, workers: 2 },
+      sfu: { bitrates: [{ name: '500k', clip: SD }], fanout: [1, 10], mesh: [4], warmupSeconds: 1, serverWarmupSeconds: 15, windowSeconds: 3, windows: 1, minWindowPackets: 0, maxWindowSeconds: 3, pairedFanout: [], firstFrameJoins: 5, workers: 2 },
       // BENCH_PROFILE_SUBSCRIBERS=100 profiles the quick run at 1→100 as the full run does;
       // BENCH_PROFILE_SECONDS lengthens the profile (a small fan-out needs more seconds for samples).
       profile: { bitrate: '500k', subscribers: envInt('BENCH_PROFILE_SUBSCRIBERS', 10), seconds: envInt('BENCH_PROFILE_SECONDS', 3) },
@@ -80,6 +80,13 @@ function plans(quick: boolean): {
       // Windows of one point differ by up to ±30 % on this machine (VM scheduling): the median of 5.
       windowSeconds: 4,
       windows: 5,
+      // Below 1,000 pkt/s (1→1, a publisher alone) a 4 s window is a few hundred packets, and one
+      // GC or timer burst of either server decides it: such points get windows of 4,000 packets.
+      minWindowPackets: 4000,
+      maxWindowSeconds: 20,
+      // 1→1 on Colloquy and Janus at the same moments (a server at 3 % of a core measured minutes
+      // apart reads the machine's minutes as much as the server).
+      pairedFanout: [1],
       firstFrameJoins: 20,
       workers: 2,
     },
@@ -132,11 +139,13 @@ async function inside(args: {
   threads: boolean;
   fanout?: number[] | undefined;
   mesh?: number[] | undefined;
+  paired?: number[] | undefined;
   bitrates?: string[] | undefined;
 }): Promise<void> {
   const plan = plans(args.quick);
   if (args.fanout) plan.sfu.fanout = args.fanout;
   if (args.mesh) plan.sfu.mesh = args.mesh;
+  if (args.paired) plan.sfu.pairedFanout = args.paired;
   if (args.bitrates) plan.sfu.bitrates = args.bitrates.map((name) => ({ name, clip: CLIPS[name]! }));
   // The profile runs on a clip the load generator has (the first chosen when 500k is not).
   if (!plan.sfu.bitrates.some((b) => b.name === plan.profile.bitrate)) plan.profile.bitrate = plan.sfu.bitrates[0]!.name;
@@ -253,6 +262,8 @@ async function main(): Promise<void> {
       fanout: { type: 'string' },
       mesh: { type: 'string' },
       bitrates: { type: 'string' },
+      /** Fan-out sizes measured on every target at the same moments (the plan's: 1 in the full run; '' = none). */
+      paired: { type: 'string' },
     },
   });
   const sizes = (v: string | undefined): number[] | undefined => (v === undefined ? undefined : v.split(',').filter(Boolean).map(Number));
@@ -284,6 +295,7 @@ async function main(): Promise<void> {
       threads: values.threads === true,
       fanout: sizes(values.fanout),
       mesh: sizes(values.mesh),
+      paired: sizes(values.paired),
       bitrates: values.bitrates?.split(',').filter(Boolean),
     });
     return;

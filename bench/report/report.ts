@@ -87,7 +87,7 @@ export function markdown(results: BenchResults, plotFile: string | null): string
     L.push('## SFU cost per forwarded packet', '');
     L.push(
       'Server CPU time (the run time of all the process\'s threads, from /proc/<pid>/task/*/schedstat) over the packets the subscribers received ' +
-        '(video + Opus audio), median of the windows. "pkt/s per core" is 1e6 / µs. One publisher sends VP8 (an ffmpeg clip at the ' +
+        '(video + Opus audio), median of the windows (a point with too few packets in a window gets longer ones: each window\'s length is in the detail table). "pkt/s per core" is 1e6 / µs. One publisher sends VP8 (an ffmpeg clip at the ' +
         'bitrate, 30 fps) + Opus 32 kbps. 1→N: one publisher, N subscribers; N↔N: N participants each subscribing to the N−1 others. ' +
         'Ratio < 1 means Colloquy spends less CPU per packet than Janus.',
       '',
@@ -104,7 +104,7 @@ export function markdown(results: BenchResults, plotFile: string | null): string
       const c = sfu.points.find((p) => p.target === 'colloquy' && `${p.scenario}|${p.n}|${p.bitrate}` === key);
       const j = sfu.points.find((p) => p.target === 'janus' && `${p.scenario}|${p.n}|${p.bitrate}` === key);
       const name = scenario === 'fanout' ? `1→${n}` : `${n}↔${n}`;
-      const notes = [c && flags(c) ? `C: ${flags(c)}` : '', j && flags(j) ? `J: ${flags(j)}` : ''].filter(Boolean).join('; ');
+      const notes = [c?.paired && j?.paired ? 'both measured at the same moments' : '', c && flags(c) ? `C: ${flags(c)}` : '', j && flags(j) ? `J: ${flags(j)}` : ''].filter(Boolean).join('; ');
       L.push(
         `| ${name} | ${bitrate} | ${fmt(c?.forwardedPacketsPerSecond)} / ${fmt(j?.forwardedPacketsPerSecond)} | ${fmt(c?.cpuUsPerPacket, 1)} | ${fmt(j?.cpuUsPerPacket, 1)} | **${ratio(c?.cpuUsPerPacket, j?.cpuUsPerPacket)}** | ` +
           `${fmt(c?.packetsPerSecondPerCore)} | ${fmt(j?.packetsPerSecondPerCore)} | ${fmt((c?.serverCores ?? NaN) * 100)} % / ${fmt((j?.serverCores ?? NaN) * 100)} % | ` +
@@ -185,7 +185,7 @@ export function markdown(results: BenchResults, plotFile: string | null): string
     const gen = sfu.points.map(
       (p) =>
         `| ${NAMES[p.target]} | ${p.scenario === 'fanout' ? `1→${p.n}` : `${p.n}↔${p.n}`} | ${p.bitrate} | ${fmt(p.generatorCores * 100)} % | ${fmt(p.generatorEventLoopP99Ms)} | ` +
-        `${fmt(p.machineOtherCores * 100)} % | ${p.windowsCpuUsPerPacket.map((x) => fmt(x, 1)).join(', ')} | ${fmt(p.fps, 1)} | ${fmt(p.latencyMs.p95, 1)} / ${fmt(p.latencyMs.p99, 1)} |`,
+        `${fmt(p.machineOtherCores * 100)} % | ${p.windowsCpuUsPerPacket.map((x) => fmt(x, 1)).join(', ')}${p.windowSeconds ? ` (${fmt(p.windowSeconds)} s each)` : ''} | ${fmt(p.fps, 1)} | ${fmt(p.latencyMs.p95, 1)} / ${fmt(p.latencyMs.p99, 1)} |`,
     );
     L.push(
       '<details><summary>Per point: generator CPU, its event-loop p99, other load, every window, frame rate, latency tail</summary>\n',

@@ -24,6 +24,25 @@ export interface SfuPlan {
   serverWarmupSeconds: number;
   windowSeconds: number;
   windows: number;
+  /**
+   * Packets a window must hold (forwarded ones, or received ones for a publisher alone). A point
+   * slower than that gets longer windows, up to maxWindowSeconds, sized by a first window that is
+   * then left out. At 1→1 a 4 s window holds 470–920 packets, and one GC or timer burst of either
+   * server (20–40 ms) moves it by 20–80 µs per packet: windows of one point read 88–428 µs here.
+   * 0 = every window windowSeconds long.
+   */
+  minWindowPackets: number;
+  maxWindowSeconds: number;
+  /**
+   * 1→N sizes (of `fanout`) measured on every target at once, their windows taken at the same
+   * moments, instead of one target after the other. At 1→1 a server uses 2–4 % of a core, and
+   * what the machine does beside it (this is a shared VM) moves that by ±30 % from one minute to
+   * the next: windows 18 s long read 104–140 µs for Colloquy and 66–146 for Janus in one run, so
+   * two targets measured 7 minutes apart compared the minutes as much as the servers. Measured
+   * together, both see the same minutes. Each server then has the other (~3 % of a core) and its
+   * generator beside it. Needs two targets or more; [] = none.
+   */
+  pairedFanout: number[];
   firstFrameJoins: number;
   workers: number;
 }
@@ -45,6 +64,10 @@ export interface SfuPoint {
   packetsPerSecondPerCore: number;
   /** µs per packet of every window (the point is the median one). */
   windowsCpuUsPerPacket: number[];
+  /** Length of each window, s (longer where the point forwards few packets: SfuPlan.minWindowPackets). */
+  windowSeconds: number;
+  /** Measured at the same moments as the other targets' same point (SfuPlan.pairedFanout). */
+  paired?: boolean;
   lossPercent: number;
   latencyMs: { p50: number; p95: number; p99: number };
   fps: number;
@@ -129,6 +152,7 @@ function toPoint(target: TargetName, scenario: 'fanout' | 'mesh', n: number, bit
     cpuUsPerPacket: mid,
     packetsPerSecondPerCore: 1e6 / mid,
     windowsCpuUsPerPacket: perPacket,
+    windowSeconds: w.seconds,
     lossPercent: w.lossPercent,
     latencyMs: { p50: w.latencyMs.p50, p95: w.latencyMs.p95, p99: w.latencyMs.p99 },
     fps: w.fps.p50,
@@ -176,17 +200,50 @@ function noteFailures(point: SfuPoint, failed: PromiseRejectedResult[]): void {
   log(`  ... ${failed.length} subscriptions failed: ${point.failure}`);
 }
 
-async function windows(run: LoadRun, plan: SfuPlan): Promise<WindowResult[]> {
-  await new Promise((r) => setTimeout(r, plan.warmupSeconds * 1000));
-  const quiet: WindowResult[] = [];
-  const all: WindowResult[] = [];
-  for (let i = 0; i < plan.windows + 1 && quiet.length < plan.windows; i++) {
-    const w = await run.measure(plan.windowSeconds);
-    all.push(w);
-    if (w.machine.otherCores <= OTHER_LOAD_LIMIT) quiet.push(w);
-  }
-  return quiet.length ? quiet : all;
+async function windows(run: LoadRun, plan: SfuPlan, counted: (w: WindowResult) => number): Promise<WindowResult[]> {
+  return (await windowsTogether([run], plan, counted))[0]!;
 }
+
+/**
+ * The windows of one point on each run, each window taken on every run at the same moments (see
+ * SfuPlan.pairedFanout); all runs' windows are as long as the slowest run needs.
+ */
+export async function windowsTogether(
+  runs: Pick<LoadRun, 'measure'>[],
+  plan: Pick<SfuPlan, 'warmupSeconds' | 'windowSeconds' | 'windows' | 'minWindowPackets' | 'maxWindowSeconds'>,
+  counted: (w: WindowResult) => number,
+): Promise<WindowResult[][]> {
+  await new Promise((r) => setTimeout(r, plan.warmupSeconds * 1000));
+  const measure = (seconds: number): Promise<WindowResult[]> => Promise.all(runs.map((run) => run.measure(seconds)));
+  let seconds = plan.windowSeconds;
+  let first: WindowResult[] | null = await measure(seconds);
+  if (plan.minWindowPackets > 0) {
+    const longer = longerWindow(plan, Math.min(...first.map(counted)));
+    // Too few packets for one of the point's windows: the first one only sized the others.
+    if (longer > seconds) [seconds, first] = [longer, null];
+  }
+  const quiet: WindowResult[][] = runs.map(() => []);
+  const all: WindowResult[][] = runs.map(() => []);
+  for (let i = 0; i < plan.windows + 1 && quiet.some((q) => q.length < plan.windows); i++) {
+    const taken = first ?? (await measure(seconds));
+    first = null;
+    taken.forEach((w, r) => {
+      all[r]!.push(w);
+      if (w.machine.otherCores <= OTHER_LOAD_LIMIT && quiet[r]!.length < plan.windows) quiet[r]!.push(w);
+    });
+  }
+  return runs.map((_, r) => (quiet[r]!.length ? quiet[r]! : all[r]!));
+}
+
+/** Seconds a window needs at `rate` packets per second for plan.minWindowPackets (at most plan.maxWindowSeconds). */
+function longerWindow(plan: Pick<SfuPlan, 'windowSeconds' | 'minWindowPackets' | 'maxWindowSeconds'>, rate: number): number {
+  if (!(rate > 0) || rate * plan.windowSeconds >= plan.minWindowPackets) return plan.windowSeconds;
+  const seconds = Math.ceil(Math.min(plan.maxWindowSeconds, plan.minWindowPackets / rate));
+  log(`  ${fmt(rate)} pkt/s: windows of ${seconds} s (${plan.minWindowPackets} packets, at most ${plan.maxWindowSeconds} s)`);
+  return seconds;
+}
+
+const forwarded = (w: WindowResult): number => w.received.packetsPerSecond;
 
 /** An unmeasured 1→4 call (see SfuPlan.serverWarmupSeconds). */
 async function warmUp(run: LoadRun, bitrate: string, seconds: number): Promise<void> {
@@ -207,14 +264,16 @@ async function warmUp(run: LoadRun, bitrate: string, seconds: number): Promise<v
   }
 }
 
-async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: SfuPlan, result: SfuSuiteResult): Promise<void> {
+/** 1→N, N = each of plan.fanout but those measured paired (`paired`), subscribers added step by step. */
+async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: SfuPlan, result: SfuSuiteResult, paired: ReadonlySet<number>): Promise<void> {
   const [session] = await run.createSessions(1, 2);
   const publisher = await run.join(session!, 10);
   const streamId = await run.publish(publisher, bitrate);
   const subscribers: ParticipantRef[] = [];
   try {
-    result.publisherAlone!.push(publisherAlone(target, bitrate, await windows(run, plan)));
+    result.publisherAlone!.push(publisherAlone(target, bitrate, await windows(run, plan, (w) => w.sent.packetsPerSecond)));
     for (const n of plan.fanout) {
+      if (paired.has(n)) continue;
       const joining: Promise<void>[] = [];
       while (subscribers.length + joining.length < n) {
         joining.push(
@@ -226,7 +285,7 @@ async function fanout(run: LoadRun, target: TargetName, bitrate: string, plan: S
       }
       const retried = run.subscribeRetries.length;
       const failed = (await Promise.allSettled(joining)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-      const point = toPoint(target, 'fanout', n, bitrate, n, await windows(run, plan));
+      const point = toPoint(target, 'fanout', n, bitrate, n, await windows(run, plan, forwarded));
       point.retriedSubscriptions = run.subscribeRetries.length - retried;
       noteFailures(point, failed);
       result.points.push(point);
@@ -261,7 +320,7 @@ async function mesh(run: LoadRun, target: TargetName, bitrate: string, plan: Sfu
       const work: Promise<unknown>[] = [];
       for (const a of participants) for (const b of participants) if (a !== b) work.push(run.subscribe(a.p, b.streamId, 1));
       const failed = (await Promise.allSettled(work)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-      const point = toPoint(target, 'mesh', n, bitrate, n - 1, await windows(run, plan));
+      const point = toPoint(target, 'mesh', n, bitrate, n - 1, await windows(run, plan, forwarded));
       point.retriedSubscriptions = run.subscribeRetries.length - retried;
       noteFailures(point, failed);
       result.points.push(point);
@@ -298,6 +357,73 @@ async function firstFrames(run: LoadRun, target: TargetName, bitrate: string, pl
   return r;
 }
 
+/** The 1→N points of plan.pairedFanout, on every target at once (see there). */
+async function pairedFanout(plan: SfuPlan, network: { address: string; interfaceName: string }, names: TargetName[], sizes: number[], result: SfuSuiteResult): Promise<void> {
+  log(`SFU cost, 1→${sizes.join(', 1→')} on ${names.join(' and ')} at the same moments`);
+  const started: { target: RunningTarget; run: LoadRun }[] = [];
+  try {
+    for (const name of names) {
+      const target = await startTarget(name, network);
+      started.push({ target, run: await startRun(plan, network, target) });
+    }
+    if (plan.serverWarmupSeconds > 0) {
+      const warm = await Promise.allSettled(started.map(({ run }) => warmUp(run, plan.bitrates[0]!.name, plan.serverWarmupSeconds)));
+      warm.forEach((w, i) => w.status === 'rejected' && result.errors.push(`${started[i]!.target.name} paired warm-up: ${(w.reason as Error).message}`));
+    }
+    for (const b of plan.bitrates) {
+      for (const n of sizes) {
+        const calls = await Promise.all(started.map(({ run }) => startFanoutCall(run, b.name, n)));
+        try {
+          const measured = await windowsTogether(started.map(({ run }) => run), plan, forwarded);
+          started.forEach(({ target }, i) => {
+            const point = toPoint(target.name, 'fanout', n, b.name, n, measured[i]!);
+            point.paired = true;
+            noteFailures(point, calls[i]!.failed);
+            result.points.push(point);
+            log(`  ${describe(point)}`);
+          });
+        } finally {
+          await Promise.all(started.map(({ run }, i) => Promise.all(calls[i]!.participants.map((p) => run.leave(p).catch(() => {})))));
+        }
+      }
+    }
+  } catch (err) {
+    result.errors.push(`paired 1→${sizes.join(', 1→')}: ${(err as Error).message}`);
+    log(`  paired points failed: ${(err as Error).message}`);
+  } finally {
+    for (const { target, run } of started) {
+      await run.close();
+      await target.stop();
+    }
+  }
+}
+
+/** A publisher and n subscribers in a new session; subscriptions that fail are counted, not thrown. */
+async function startFanoutCall(run: LoadRun, bitrate: string, n: number): Promise<{ participants: ParticipantRef[]; failed: PromiseRejectedResult[] }> {
+  const [session] = await run.createSessions(1, 2);
+  const publisher = await run.join(session!, n + 3);
+  const participants = [publisher];
+  const streamId = await run.publish(publisher, bitrate);
+  const settled = await Promise.allSettled(
+    Array.from({ length: n }, async () => {
+      const p = await run.join(session!);
+      participants.push(p);
+      await run.subscribe(p, streamId, 1);
+    }),
+  );
+  return { participants, failed: settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected') };
+}
+
+function startRun(plan: SfuPlan, network: { address: string }, target: RunningTarget): Promise<LoadRun> {
+  return LoadRun.start({
+    target: target.spec,
+    workers: plan.workers,
+    bindIp: network.address,
+    clips: Object.fromEntries(plan.bitrates.map((b) => [b.name, b.clip])),
+    serverPid: target.pid,
+  });
+}
+
 export async function runSfuSuite(
   plan: SfuPlan,
   network: { address: string; interfaceName: string },
@@ -305,17 +431,13 @@ export async function runSfuSuite(
   hooks: { afterTarget?: (target: RunningTarget, run: LoadRun) => Promise<void> } = {},
 ): Promise<SfuSuiteResult> {
   const result: SfuSuiteResult = { targets: {}, points: [], publisherAlone: [], firstFrame: [], errors: [] };
+  const paired = new Set(targets.length > 1 ? plan.pairedFanout.filter((n) => plan.fanout.includes(n)) : []);
+  if (paired.size) await pairedFanout(plan, network, targets, [...paired], result);
   for (const name of targets) {
     log(`SFU cost: ${name}`);
     const target = await startTarget(name, network);
     result.targets[name] = target.description;
-    const run = await LoadRun.start({
-      target: target.spec,
-      workers: plan.workers,
-      bindIp: network.address,
-      clips: Object.fromEntries(plan.bitrates.map((b) => [b.name, b.clip])),
-      serverPid: target.pid,
-    });
+    const run = await startRun(plan, network, target);
     try {
       if (plan.serverWarmupSeconds > 0) {
         try {
@@ -327,7 +449,7 @@ export async function runSfuSuite(
       for (const b of plan.bitrates) {
         for (const step of [fanout, mesh] as const) {
           try {
-            await step(run, name, b.name, plan, result);
+            await step(run, name, b.name, plan, result, paired);
           } catch (err) {
             result.errors.push(`${name} ${step.name} ${b.name}: ${(err as Error).message}`);
             log(`  ${name} ${step.name} ${b.name} failed: ${(err as Error).message}`);
