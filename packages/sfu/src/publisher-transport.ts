@@ -492,5 +492,3 @@ function chooseCodec(codecs: RTCRtpCodecParameters[], kind: MediaKind, video: Vi
     candidates[0]
   );
 }
-
-

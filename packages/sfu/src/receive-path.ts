@@ -267,7 +267,7 @@ export class ReceivePath {
     }
     if (packets.length === 0) return;
     this.nacksSent += packets.length;
-    this.sendRtcp(packets, 'NACK');
+    this.#sendRtcp(packets, 'NACK');
   }
 
   #sendReport(): void {
@@ -281,11 +281,11 @@ export class ReceivePath {
     const packets: Buffer[] = [];
     for (let i = 0; i < blocks.length; i += MAX_REPORT_BLOCKS) packets.push(writeReceiverReport(this.#rtcpSsrc, blocks.slice(i, i + MAX_REPORT_BLOCKS)));
     this.reportsSent++;
-    this.sendRtcp(packets, 'receiver report');
+    this.#sendRtcp(packets, 'receiver report');
   }
 
   /** Sends RTCP bytes towards the publisher (srtp-path.ts sendRtcp: ours at once, else werift's). */
-  sendRtcp(packets: Buffer[], what: string): void {
+  #sendRtcp(packets: Buffer[], what: string): void {
     sendRtcp(this.#dtls, packets, (err) => this.#logger.debug({ err }, `${what} send failed`));
   }
 
