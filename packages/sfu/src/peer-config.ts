@@ -108,6 +108,23 @@ export function rtxCodec(params: { payloadType: number; apt: number } | null = n
   });
 }
 
+/**
+ * Our SDP as the browser must read it: werift writes `a=ice-lite` in each media section, but it is a
+ * session-level attribute (RFC 8839 §5.3) and Chromium reads it only there. Not seeing it, a
+ * Chromium that answers our offer (a subscriber) takes the controlled role as towards a full
+ * agent, checks with ICE-CONTROLLED, gets 487 Role Conflict from our controlled lite agent and
+ * checks again as controlling one ping round later (~110 ms on loopback).
+ */
+export function iceLiteAtSessionLevel(sdp: string): string {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const lines = sdp.split(eol);
+  if (!lines.includes('a=ice-lite')) return sdp;
+  const kept = lines.filter((line) => line !== 'a=ice-lite');
+  const firstMedia = kept.findIndex((line) => line.startsWith('m='));
+  kept.splice(firstMedia === -1 ? kept.length : firstMedia, 0, 'a=ice-lite');
+  return kept.join(eol);
+}
+
 function iceConfig(ice: IceSettings): RTCPeerConnectionConfig {
   return {
     // werift's default is a public STUN server; a server has nothing to learn from one.

@@ -9,7 +9,7 @@
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from 'pino';
 import { TypedEmitter, type EventMap } from './typed-emitter.js';
-import { followRenomination, onRenomination } from './ice-renomination.js';
+import { followRenomination, onRenomination, roleConflicts } from './ice-renomination.js';
 import { srtpDump, type SrtpImplementation } from './srtp-path.js';
 import { addRemoteCandidate, LocalNegotiation, subscribeState, type Subscription } from './transport-common.js';
 import type { IceCandidateInit, TransportState } from './types.js';
@@ -91,6 +91,11 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
     return this.#renominations;
   }
 
+  #roleConflicts(): number {
+    const agent = this.#iceAgent();
+    return agent ? roleConflicts(agent) : 0;
+  }
+
   #iceAgent(): IceAgentView | undefined {
     const dtls = this.pc.dtlsTransports[0] as unknown as { iceTransport?: { connection?: IceAgentView } } | undefined;
     return dtls?.iceTransport?.connection;
@@ -110,7 +115,7 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
       state: this.#state,
       closed: this.closed,
       ...own,
-      ice: { remoteAddress: this.remoteAddress, renominations: this.#renominations },
+      ice: { remoteAddress: this.remoteAddress, renominations: this.#renominations, roleConflicts: this.#roleConflicts() },
       srtp: srtpDump(this.pc.dtlsTransports[0]),
       localCandidates: candidateLines(this.pc.localDescription?.sdp),
     };

@@ -86,6 +86,10 @@ describe('routed media in Chromium', () => {
     await waitUntil(() => rtcpSent(harness.subscribers.get(sub.transportId)!) >= 2, 15_000, 'sender reports through our SRTCP');
     expect(rtcpSent(harness.publishers.get(pub.transportId)!)).toBeGreaterThan(0);
     await expectDecoding(b, sub.transportId, { audio: true });
+    // Both Chromiums read our SDP as ICE-lite (a=ice-lite at session level): the subscriber, which
+    // answers our offer, checks as controlling from the first check, with no 487 Role Conflict.
+    expect(harness.publishers.get(pub.transportId)!.dump()['ice']).toMatchObject({ roleConflicts: 0 });
+    expect(harness.subscribers.get(sub.transportId)!.dump()['ice']).toMatchObject({ roleConflicts: 0 });
     expect(a.errors).toEqual([]);
     expect(b.errors).toEqual([]);
     await a.page.close();

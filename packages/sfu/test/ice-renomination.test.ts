@@ -1,5 +1,5 @@
-// ICE-lite renomination (media/ice-renomination.ts): the selected pair moves to the one the browser
-// nominates last, and only on an authenticated check. The browser test that proves media follows a
+// ICE-lite pair selection (ice-renomination.ts): the first authenticated check selects its pair, and
+// the selected pair moves to the one the browser nominates last, only on an authenticated check. The browser test that proves media follows a
 // vanished interface is packages/client/test/network-change.test.ts.
 
 import { classes, Message, methods } from 'werift';
@@ -13,7 +13,9 @@ const protocol = {};
 function agent(options: { controlling?: boolean; lite?: boolean } = {}) {
   const old = { protocol, remoteAddr: ['10.213.0.1', 50000] as Address, nominated: true };
   const next = { protocol, remoteAddr: ['127.0.0.1', 50002] as Address, nominated: true };
+  const completed: unknown[] = [];
   return {
+    completed,
     old,
     next,
     options: { iceLite: options.lite ?? true },
@@ -25,7 +27,18 @@ function agent(options: { controlling?: boolean; lite?: boolean } = {}) {
     userHistory: { abcd: PASSWORD } as Record<string, string>,
     nominated: old as typeof old | undefined,
     checkList: [old, next],
+    // werift's: selects a SUCCEEDED pair marked nominated when none is.
+    checkComplete(pair: typeof old) {
+      completed.push(pair);
+      if (this.nominated === undefined && pair.nominated) this.nominated = pair;
+    },
   };
+}
+
+/** A pair as werift has it when a check arrives before any selection: not nominated, waiting. */
+function waitingPair(remoteAddr: Address) {
+  const states: number[] = [];
+  return { protocol, remoteAddr, nominated: false, states, updateState: (s: number) => states.push(s) };
 }
 
 function check(options: { password?: string; useCandidate?: boolean; username?: string } = {}): { message: Message; data: Buffer } {
@@ -53,7 +66,7 @@ describe('ICE-lite renomination', () => {
     }
   });
 
-  it('a pair werift has not marked nominated, an unknown address, a controlling or full agent, or no selection yet: nothing moves', () => {
+  it('a pair werift has not marked nominated, an unknown address, a controlling or full agent: nothing moves', () => {
     const unmarked = agent();
     unmarked.next.nominated = false;
     const { message, data } = check();
@@ -68,10 +81,38 @@ describe('ICE-lite renomination', () => {
       followCheck(a, protocol, message, a.next.remoteAddr, data);
       expect(a.nominated).toBe(a.old);
     }
+  });
 
-    const first = agent();
-    first.nominated = undefined;
-    followCheck(first, protocol, message, first.next.remoteAddr, data);
-    expect(first.nominated).toBeUndefined(); // the first nomination is werift's own
+  it('with no pair selected yet, the first authenticated check selects its pair (no USE-CANDIDATE needed)', () => {
+    const a = agent();
+    const pair = waitingPair(['127.0.0.1', 50004]);
+    a.nominated = undefined;
+    a.checkList = [pair as never];
+    const { message, data } = check({ useCandidate: false });
+    followCheck(a, protocol, message, pair.remoteAddr, data);
+    expect(a.nominated).toBe(pair);
+    expect(pair.nominated).toBe(true);
+    expect(pair.states).toEqual([3]); // CandidatePairState.SUCCEEDED, as werift sets it on USE-CANDIDATE
+    expect(a.completed).toEqual([pair]);
+  });
+
+  it('with no pair selected yet, a check with a wrong password or another ufrag, or one werift kept for later (no pair), selects nothing', () => {
+    for (const options of [{ password: 'q'.repeat(22) }, { username: 'zzzz:wxyz' }]) {
+      const a = agent();
+      const pair = waitingPair(['127.0.0.1', 50004]);
+      a.nominated = undefined;
+      a.checkList = [pair as never];
+      const { message, data } = check({ ...options, useCandidate: false });
+      followCheck(a, protocol, message, pair.remoteAddr, data);
+      expect(a.nominated, JSON.stringify(options)).toBeUndefined();
+      expect(pair.nominated).toBe(false);
+      expect(a.completed).toEqual([]);
+    }
+    const early = agent();
+    early.nominated = undefined;
+    early.checkList = [];
+    const { message, data } = check({ useCandidate: false });
+    followCheck(early, protocol, message, ['127.0.0.1', 50004], data);
+    expect(early.nominated).toBeUndefined();
   });
 });
