@@ -254,7 +254,7 @@ async function main(): Promise<void> {
       'signaling-v1': { type: 'boolean' },
       /** Profile the server (V8 CPU profiler) during every signaling point's join and fan-out; print the top functions. */
       'signaling-profile': { type: 'boolean' },
-      /** Also run Colloquy with one UDP port for every peer connection, to compare with the default range mode. */
+      /** Also run Colloquy with one UDP port for every peer connection (the server's default), to compare with the range mode the bench's `colloquy` runs. */
       'rtc-one-port': { type: 'boolean' },
       /** Also run Colloquy with one media thread (COLLOQUY_WORKERS=1), to compare with a thread per core. */
       threads: { type: 'boolean' },

@@ -114,7 +114,7 @@ export function markdown(results: BenchResults, plotFile: string | null): string
     L.push('');
     const onePort = sfu.points.filter((p) => p.target === 'colloquy-one-port');
     if (onePort.length) {
-      L.push('Colloquy with one UDP port for every peer connection (`--rtc-one-port`) vs a port per peer connection (the default), same run:', '');
+      L.push('Colloquy with one UDP port for every peer connection (`--rtc-one-port`; the server\'s default) vs a port per peer connection (the bench\'s `colloquy`), same run:', '');
       L.push('| scenario | bitrate | one port µs/pkt | range µs/pkt | **one/range** | loss % one / range |');
       L.push('|---|---|---|---|---|---|');
       for (const o of onePort) {

@@ -24,7 +24,10 @@ export interface ColloquyProcess {
 export interface ColloquyProcessOptions {
   /** The address media flows on (COLLOQUY_ANNOUNCED_IP and the UDP sockets' bind address). */
   mediaIp?: string;
-  /** A UDP port per peer connection (the server's default) or one port for all media. Default range. */
+  /**
+   * A UDP port per peer connection (range mode) or one port for all media (the server's default since
+   * 2026-12-05). Default range: the published bench figures were measured so; `--rtc-one-port` compares.
+   */
   rtc?: 'one-port' | 'range';
   /** Extra node options (e.g. --expose-gc, --cpu-prof). */
   execArgv?: string[];
@@ -48,8 +51,8 @@ export async function startColloquy(options: ColloquyProcessOptions = {}): Promi
       COLLOQUY_ADMIN_PASSWORD: 'bench-admin-password',
       COLLOQUY_ANNOUNCED_IP: mediaIp,
       COLLOQUY_RTC_LISTEN_IP: mediaIp,
-      // A port per peer connection (the default), or one UDP port for every peer connection (the system picks it).
-      ...(options.rtc === 'one-port' ? { COLLOQUY_RTC_PORT: '0' } : {}),
+      // A port per peer connection, or one UDP port for every peer connection (the system picks it).
+      ...(options.rtc === 'one-port' ? { COLLOQUY_RTC_PORT: '0' } : { COLLOQUY_RTC_MIN_PORT: '40000', COLLOQUY_RTC_MAX_PORT: '49999' }),
       // Load clients send no signals; the defaults would only matter for the signaling benchmark's senders.
       COLLOQUY_SIGNAL_RATE: '1000',
       COLLOQUY_SIGNAL_BURST: '1000',

@@ -8,7 +8,8 @@ import { startColloquy } from '../servers/colloquy-process.js';
 import { startJanus } from '../servers/janus-process.js';
 
 /**
- * `colloquy`: a UDP port per peer connection and a media thread per core (the defaults);
+ * `colloquy`: a UDP port per peer connection (as every published figure was measured; the server's
+ * default is one port since 2026-12-05) and a media thread per core (the default);
  * `colloquy-one-port`: one UDP port for every peer connection; `colloquy-1-thread`: every
  * subscriber on the main thread (COLLOQUY_WORKERS=1), to measure what the worker threads add.
  */

@@ -34,9 +34,11 @@ beforeAll(async () => {
 }
 `);
   wrapper = chromiumInNamespace(ns);
-  withTcp = await serverOnVeth(true);
+  // A port per peer connection (the range mode), UDP and TCP alike.
+  const range = { COLLOQUY_RTC_MIN_PORT: '40000', COLLOQUY_RTC_MAX_PORT: '49999' };
+  withTcp = await serverOnVeth(true, range);
   withoutTcp = await serverOnVeth(false);
-  onePort = await serverOnVeth(true, { COLLOQUY_RTC_TCP_PORT: '0' });
+  onePort = await serverOnVeth(true, { ...range, COLLOQUY_RTC_TCP_PORT: '0' });
   bothMuxed = await serverOnVeth(true, { COLLOQUY_RTC_TCP_PORT: '0', COLLOQUY_RTC_PORT: '0' });
   // The pages are on a private address, not loopback: Chromium gives camera access to secure
   // contexts only, so these origins are declared secure.

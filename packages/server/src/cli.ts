@@ -12,6 +12,7 @@ import { CallbackValidationError } from './callbacks/callback-store.js';
 import { ConfigError, loadConfig } from './config.js';
 import { AdminAuth, generatePassword } from './dashboard/admin-auth.js';
 import { createLogger } from './logger.js';
+import type { RunningServer } from './server.js';
 import type { BootstrapResult } from './bootstrap.js';
 import { domainError } from './errors.js';
 import { installProcessGuard } from './process-guard.js';
@@ -71,7 +72,7 @@ async function serve(args: string[]): Promise<void> {
   // Loaded here, not at the top: the other commands then start without the server's modules.
   const { startServer } = await import('./server.js');
   const server = await startServer(config, { logger });
-  printBanner(server.url, server.bootstrap, server.generatedAdminPassword, config.videoChat);
+  printBanner(server.url, server.bootstrap, server.generatedAdminPassword, config.videoChat, mediaPorts(server.media));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -103,10 +104,16 @@ async function serve(args: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-function printBanner(url: string, bootstrap: BootstrapResult, adminPassword: string | null, videoChat: boolean): void {
+/** Where browsers send media, for the banner: the ports a firewall must open (docs/deploy.md). */
+function mediaPorts(media: RunningServer['media']): string {
+  const udp = media.udpMux ? `UDP ${media.udpMux.port} (every peer connection)` : `UDP ${media.ice.portRange[0]}-${media.ice.portRange[1]} (a port per peer connection)`;
+  return media.tcpMux ? `${udp}, ICE-TCP ${media.tcpMux.port}` : udp;
+}
+
+function printBanner(url: string, bootstrap: BootstrapResult, adminPassword: string | null, videoChat: boolean, media: string): void {
   const lines = ['', `Colloquy is running at ${url}`, `  dashboard:  ${url}/`];
   if (videoChat) lines.push(`  video chat: ${url}${VIDEO_CHAT_PATH}  (the tutorial app; docs/tutorial-video-chat.md)`);
-  lines.push(`  health:     ${url}/healthz`, `  browser SDK: ${url}/v2/js/opentok.js`);
+  lines.push(`  health:     ${url}/healthz`, `  browser SDK: ${url}/v2/js/opentok.js`, `  media:      ${media}`);
   const dev = bootstrap.createdDevProject;
   if (dev) {
     lines.push('', 'A development project was created (shown once; `colloquy project list` shows it again):');

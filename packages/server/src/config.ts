@@ -66,12 +66,12 @@ export interface Config {
   /** Address the SFU's UDP sockets bind (`COLLOQUY_RTC_LISTEN_IP`); null: 127.0.0.1 if only loopback is announced, else all. */
   rtcListenIp: string | null;
   /**
-   * ONE UDP port for every peer connection (`COLLOQUY_RTC_PORT`; 0: the system picks), or null
-   * (the default) for range mode: a port per peer connection from rtcPortRange. Range mode stays the
-   * default until the one-port receive path survives event-loop stalls as well (packages/sfu/README.md).
+   * ONE UDP port for every peer connection (`COLLOQUY_RTC_PORT`, default 7882; 0: the system picks),
+   * or null for range mode, chosen by setting `COLLOQUY_RTC_MIN_PORT`/`COLLOQUY_RTC_MAX_PORT`: a port
+   * per peer connection from rtcPortRange.
    */
   rtcPort: number | null;
-  /** UDP ports for media in range mode, one per peer connection (`COLLOQUY_RTC_MIN_PORT`..`COLLOQUY_RTC_MAX_PORT`, default 40000-49999). */
+  /** UDP ports for media in range mode, one per peer connection (`COLLOQUY_RTC_MIN_PORT`..`COLLOQUY_RTC_MAX_PORT`; one set, the other defaults to 40000 or 49999). */
   rtcPortRange: [number, number];
   /** Default most bits per second one publisher may send (`COLLOQUY_MAX_BITRATE`, default 2500000); told to browsers by REMB. */
   maxBitrate: number;
@@ -83,13 +83,13 @@ export interface Config {
   videoChat: boolean;
   /**
    * Passive ICE-TCP candidates on the SFU (`COLLOQUY_RTC_TCP=on`), for clients whose UDP is blocked
-   * and no TURN is deployed: each peer connection also listens on a TCP port of the RTC range.
+   * and no TURN is deployed: on one TCP port (rtcTcpPort) with one UDP port, else a TCP port of the RTC range per peer connection.
    */
   rtcTcp: boolean;
   /**
    * ONE TCP port for every peer connection's passive ICE-TCP candidate (`COLLOQUY_RTC_TCP_PORT`;
    * 0: the system picks), or null: a TCP port of the RTC range per peer connection. Setting it turns
-   * ICE-TCP on. With one UDP port (`COLLOQUY_RTC_PORT`), `COLLOQUY_RTC_TCP=on` means this, at 7881.
+   * ICE-TCP on. With one UDP port (the default), `COLLOQUY_RTC_TCP=on` means this, at 7881.
    */
   rtcTcpPort: number | null;
   /**
@@ -325,11 +325,12 @@ export function loadConfig(env: Env = process.env): Config {
   const rangeAsked = strVar(env, 'COLLOQUY_RTC_MIN_PORT') !== null || strVar(env, 'COLLOQUY_RTC_MAX_PORT') !== null;
   const rtcPortSet = strVar(env, 'COLLOQUY_RTC_PORT') !== null;
   if (rtcPortSet && rangeAsked) throw new ConfigError('Set either COLLOQUY_RTC_PORT (one UDP port for all) or COLLOQUY_RTC_MIN_PORT/COLLOQUY_RTC_MAX_PORT (a port per peer connection), not both');
-  const rtcPort = rtcPortSet ? intVar(env, 'COLLOQUY_RTC_PORT', 7882, 0, 65535) : null;
+  // One UDP port unless a range is asked for (firewalls and container platforms open one port).
+  const rtcPort = rangeAsked ? null : intVar(env, 'COLLOQUY_RTC_PORT', 7882, 0, 65535);
   const rtcTcpPortSet = strVar(env, 'COLLOQUY_RTC_TCP_PORT') !== null;
   if (rtcTcpPortSet && rtcTcp === 'off') throw new ConfigError('COLLOQUY_RTC_TCP_PORT turns ICE-TCP on: unset it or COLLOQUY_RTC_TCP=off');
   // One TCP port when asked for, or when UDP is on one port too (a port per peer connection would need the range).
-  const rtcTcpPort = rtcTcpPortSet || (rtcPortSet && rtcTcp === 'on') ? intVar(env, 'COLLOQUY_RTC_TCP_PORT', 7881, 0, 65535) : null;
+  const rtcTcpPort = rtcTcpPortSet || (rtcPort !== null && rtcTcp === 'on') ? intVar(env, 'COLLOQUY_RTC_TCP_PORT', 7881, 0, 65535) : null;
   return {
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host,

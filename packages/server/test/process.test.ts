@@ -30,7 +30,8 @@ function cli(args: string[], env: Record<string, string>) {
 
 /** Starts `colloquy serve` and resolves once it prints its URL. */
 function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // COLLOQUY_RTC_PORT 0: the SFU's one UDP port where the system picks (7882 is the default; other test files run beside this one).
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', COLLOQUY_RTC_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   return new Promise((resolve, reject) => {
@@ -121,7 +122,7 @@ describe('colloquy serve', () => {
     const { port } = blocker.address() as AddressInfo;
     try {
       const dataDir = tempDir();
-      const err = await cli(['serve'], { COLLOQUY_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' }).catch((e) => e);
+      const err = await cli(['serve'], { COLLOQUY_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', COLLOQUY_RTC_PORT: '0' }).catch((e) => e);
       expect(err.code).toBe(1);
       expect(err.stderr).toBe(`colloquy: port ${port} is in use; set PORT=… to another port (or stop what is using it)\n`);
       expect(err.stdout).toBe('');
@@ -133,7 +134,7 @@ describe('colloquy serve', () => {
       } finally {
         await store.close();
       }
-      const host = await cli(['serve'], { COLLOQUY_DATA_DIR: dataDir, PORT: '0', HOST: 'no-such-host.invalid' }).catch((e) => e);
+      const host = await cli(['serve'], { COLLOQUY_DATA_DIR: dataDir, PORT: '0', HOST: 'no-such-host.invalid', COLLOQUY_RTC_PORT: '0' }).catch((e) => e);
       expect(host.code).toBe(1);
       expect(host.stderr).toMatch(/^colloquy: HOST no-such-host\.invalid does not resolve to an address; set HOST=127\.0\.0\.1 or HOST=0\.0\.0\.0\n$/);
     } finally {

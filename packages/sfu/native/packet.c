@@ -496,7 +496,16 @@ static napi_value udp_send_many(napi_env env, napi_callback_info info) {
  */
 #define RECV_META 7
 #define RECV_MAX_SLOTS 64
-#define RECV_ROUNDS 4
+/*
+ * Batches read per wake-up while they come back full. The event loop wakes the receiver once per
+ * iteration, so this caps what one socket takes in per iteration: with one UDP port for every peer
+ * connection, that socket carries all the media. At 4 (128 datagrams of 32 slots), a loaded 2-core
+ * machine (load average 15-20, iterations of hundreds of ms) read less than arrived: the socket's
+ * queue grew to 1.4-3.4 MB (seconds of media) and subscribers fell back to audio, where a socket per
+ * peer connection (32 each per iteration, Node's dgram) stayed under 62 KB. Reading what is queued
+ * costs the same now or later; later only adds delay.
+ */
+#define RECV_ROUNDS 64
 
 typedef struct {
   uv_poll_t poll;

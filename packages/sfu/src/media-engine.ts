@@ -84,7 +84,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     const listenIp = listenIpOf(announcedIpsOf(rest), rest.listenIp);
     const log = rest.logger.child({ module: 'media' });
     const tcpMux = tcpPort === null ? undefined : await TcpMux.open({ port: tcpPort, listenIp });
-    if (tcpMux) log.info({ port: tcpMux.port }, 'ICE-TCP on one TCP port');
+    if (tcpMux) log.debug({ port: tcpMux.port }, 'ICE-TCP on one TCP port');
     if (port === null) return new MediaEngine({ ...rest, ...(tcpMux ? { tcpMux } : {}) });
     let udpMux: UdpMux;
     try {
@@ -99,7 +99,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (recvBufferBytes < MUX_RECV_BUFFER_BYTES) {
       log.warn({ port: udpMux.port, recvBufferBytes }, 'the one media UDP port got a small receive buffer (net.core.rmem_max): packets of every peer connection drop together while the server is busy; raise it (sysctl -w net.core.rmem_max=16777216) or use a port range');
     } else {
-      log.info({ port: udpMux.port, recvBufferBytes }, 'media on one UDP port');
+      // Debug: the server's banner says where media goes; a start that fails later prints only its error.
+      log.debug({ port: udpMux.port, recvBufferBytes }, 'media on one UDP port');
     }
     return new MediaEngine({ ...rest, udpMux, ...(tcpMux ? { tcpMux } : {}) });
   }

@@ -72,12 +72,11 @@ export async function startTestServerWith(
     // CPU say nothing about the SFU, so overload refusal is off unless a test turns it on.
     COLLOQUY_OVERLOAD_LAG_MS: '0',
     COLLOQUY_OVERLOAD_CPU: '0',
-    // COLLOQUY_TEST_RTC=one-port in the environment runs every test server with one UDP port for the
-    // SFU (on a port the system picks), to compare with the default range mode; tests that ask for a
-    // range (or ICE-TCP) keep it.
-    ...(process.env['COLLOQUY_TEST_RTC'] === 'one-port' && !env['COLLOQUY_RTC_MIN_PORT'] && !env['COLLOQUY_RTC_MAX_PORT'] && env['COLLOQUY_RTC_TCP'] !== 'on'
-      ? { COLLOQUY_RTC_PORT: '0' }
-      : {}),
+    // The SFU's one UDP port (the server's default, 7882) on a port the system picks, so test servers
+    // running side by side do not share one; ICE-TCP's one TCP port likewise. A test that asks for a
+    // port range, or a port, keeps it. COLLOQUY_TEST_RTC=range in the environment runs every other
+    // test server with a port per peer connection instead (the range mode), to compare the two.
+    ...rtcPorts(env),
     // COLLOQUY_TEST_WORKERS=spread in the environment runs every test server with a media worker
     // thread that serves subscribers from the first one on (alternately with the main thread), to
     // run the media tests through the workers' path (media-workers/).
@@ -102,4 +101,11 @@ export async function startTestServerWith(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The media ports a test server gets unless its test chose them (see startTestServerWith). */
+function rtcPorts(env: Record<string, string>): Record<string, string> {
+  if (env['COLLOQUY_RTC_MIN_PORT'] !== undefined || env['COLLOQUY_RTC_MAX_PORT'] !== undefined || env['COLLOQUY_RTC_PORT'] !== undefined) return {};
+  if (process.env['COLLOQUY_TEST_RTC'] === 'range') return { COLLOQUY_RTC_MIN_PORT: '40000', COLLOQUY_RTC_MAX_PORT: '49999' };
+  return { COLLOQUY_RTC_PORT: '0', ...(env['COLLOQUY_RTC_TCP'] === 'on' && env['COLLOQUY_RTC_TCP_PORT'] === undefined ? { COLLOQUY_RTC_TCP_PORT: '0' } : {}) };
 }

@@ -7,18 +7,19 @@ import { opusCodec } from '@colloquy/sfu';
 import { startTestServer } from '../helpers.js';
 
 describe('media configuration', () => {
-  it('defaults to loopback, ports 40000-49999 (a port per peer connection) and a 2.5 Mbps cap', () => {
+  it('defaults to loopback, one UDP port (7882) for every peer connection and a 2.5 Mbps cap', () => {
     const c = loadConfig({});
     expect(c.announcedIps).toEqual(['127.0.0.1']);
     expect(c.rtcListenIp).toBeNull();
-    expect(c.rtcPort).toBeNull();
-    expect(c.rtcPortRange).toEqual([40000, 49999]);
+    expect(c.rtcPort).toBe(7882);
     expect(c.maxBitrate).toBe(2_500_000);
   });
 
-  it('COLLOQUY_RTC_PORT selects one UDP port for every peer connection', () => {
-    expect(loadConfig({ COLLOQUY_RTC_PORT: '7882' }).rtcPort).toBe(7882);
+  it('COLLOQUY_RTC_PORT moves the one UDP port; COLLOQUY_RTC_MIN_PORT/MAX_PORT (either) choose a port per peer connection', () => {
+    expect(loadConfig({ COLLOQUY_RTC_PORT: '9000' }).rtcPort).toBe(9000);
     expect(loadConfig({ COLLOQUY_RTC_PORT: '0' }).rtcPort).toBe(0);
+    expect(loadConfig({ COLLOQUY_RTC_MIN_PORT: '40000' })).toMatchObject({ rtcPort: null, rtcPortRange: [40000, 49999] });
+    expect(loadConfig({ COLLOQUY_RTC_MAX_PORT: '45000' })).toMatchObject({ rtcPort: null, rtcPortRange: [40000, 45000] });
   });
 
   it('COLLOQUY_WORKERS: media threads, the cores by default; COLLOQUY_WORKERS_FROM: peer connections on the main thread before subscribers spread, 64 by default', () => {
@@ -39,7 +40,9 @@ describe('media configuration', () => {
 
   it('COLLOQUY_RTC_TCP_PORT selects one TCP port for ICE-TCP (and turns it on); with one UDP port, COLLOQUY_RTC_TCP=on means one TCP port too', () => {
     expect(loadConfig({})).toMatchObject({ rtcTcp: false, rtcTcpPort: null });
-    expect(loadConfig({ COLLOQUY_RTC_TCP: 'on' })).toMatchObject({ rtcTcp: true, rtcTcpPort: null }); // a port of the range per peer connection
+    expect(loadConfig({ COLLOQUY_RTC_TCP: 'on' })).toMatchObject({ rtcPort: 7882, rtcTcp: true, rtcTcpPort: 7881 });
+    const range = { COLLOQUY_RTC_MIN_PORT: '40000', COLLOQUY_RTC_MAX_PORT: '49999' };
+    expect(loadConfig({ ...range, COLLOQUY_RTC_TCP: 'on' })).toMatchObject({ rtcPort: null, rtcTcp: true, rtcTcpPort: null }); // a port of the range per peer connection
     expect(loadConfig({ COLLOQUY_RTC_TCP_PORT: '7881' })).toMatchObject({ rtcTcp: true, rtcTcpPort: 7881 });
     expect(loadConfig({ COLLOQUY_RTC_PORT: '7882', COLLOQUY_RTC_TCP: 'on' })).toMatchObject({ rtcPort: 7882, rtcTcp: true, rtcTcpPort: 7881 });
     expect(loadConfig({ COLLOQUY_RTC_PORT: '7882', COLLOQUY_RTC_TCP_PORT: '443' })).toMatchObject({ rtcTcpPort: 443 });
