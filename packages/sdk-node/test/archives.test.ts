@@ -24,7 +24,8 @@ const connected = new Set<string>();
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'colloquy-sdk-arch-'));
-  const config = loadConfig({ PORT: '0', COLLOQUY_DATA_DIR: dataDir, COLLOQUY_API_KEY: KEY, COLLOQUY_API_SECRET: SECRET });
+  // COLLOQUY_RTC_PORT 0: the SFU's one UDP port where the system picks (7882 is the default; other test files run beside this one).
+  const config = loadConfig({ PORT: '0', COLLOQUY_RTC_PORT: '0', COLLOQUY_DATA_DIR: dataDir, COLLOQUY_API_KEY: KEY, COLLOQUY_API_SECRET: SECRET });
   server = await startServer(config, {
     logger: pino({ level: 'silent' }),
     archiving: {

@@ -8,6 +8,8 @@ export function startInProcessServer(dataDir: string, apiKey: string, apiSecret:
   return startServer(
     loadConfig({
       PORT: '0',
+      // The SFU's one UDP port where the system picks (7882 is the default; other test files run beside this one).
+      COLLOQUY_RTC_PORT: '0',
       COLLOQUY_DATA_DIR: dataDir,
       COLLOQUY_API_KEY: apiKey,
       COLLOQUY_API_SECRET: apiSecret,

@@ -26,6 +26,8 @@ beforeAll(async () => {
   writeFileSync(join(dataDir, 'pub.pem'), keys.publicKey);
   const config = loadConfig({
     PORT: '0',
+    // The SFU's one UDP port where the system picks (7882 is the default; other test files run beside this one).
+    COLLOQUY_RTC_PORT: '0',
     COLLOQUY_DATA_DIR: dataDir,
     COLLOQUY_API_KEY: KEY,
     COLLOQUY_API_SECRET: SECRET,

@@ -193,7 +193,7 @@ describe('archive status callbacks', { timeout: 120_000 }, () => {
     media = new TestRtpSource('none');
     sessions = new TestSessions();
     rx = await receiver();
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', COLLOQUY_DATA_DIR: tempDir(), COLLOQUY_API_KEY: TEST_API_KEY, COLLOQUY_API_SECRET: TEST_API_SECRET });
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', COLLOQUY_RTC_PORT: '0', COLLOQUY_DATA_DIR: tempDir(), COLLOQUY_API_KEY: TEST_API_KEY, COLLOQUY_API_SECRET: TEST_API_SECRET });
     server = await startServer(config, { logger: quiet, archiving: { media, sessions } });
   });
   afterAll(async () => {

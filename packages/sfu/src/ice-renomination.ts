@@ -124,7 +124,8 @@ export function followCheck(agentObject: object, protocol: unknown, message: Stu
 /** The first authenticated check: its pair becomes the selected one, as werift does on USE-CANDIDATE. */
 function selectFirst(agent: RenominatingAgent, protocol: unknown, message: StunRequestView, addr: Address, data: Buffer): void {
   // werift keeps a check that arrives before our description is set for later (earlyChecks): no
-  // pair exists for it yet, and the next check selects.
+  // pair exists for it yet, and the next check selects. A check as controlled was refused (487).
+  if (message.attributesKeys.includes('ICE-CONTROLLED')) return;
   const pair = findPair(agent, protocol, addr);
   if (pair === undefined || agent.checkComplete === undefined || !authenticated(agent, message, data)) return;
   pair.nominated = true;

@@ -41,9 +41,9 @@ function waitingPair(remoteAddr: Address) {
   return { protocol, remoteAddr, nominated: false, states, updateState: (s: number) => states.push(s) };
 }
 
-function check(options: { password?: string; useCandidate?: boolean; username?: string } = {}): { message: Message; data: Buffer } {
+function check(options: { password?: string; useCandidate?: boolean; username?: string; controlled?: boolean } = {}): { message: Message; data: Buffer } {
   const message = new Message(methods.BINDING, classes.REQUEST);
-  message.setAttribute('USERNAME', options.username ?? 'abcd:wxyz').setAttribute('PRIORITY', 1853824767).setAttribute('ICE-CONTROLLING', BigInt(1));
+  message.setAttribute('USERNAME', options.username ?? 'abcd:wxyz').setAttribute('PRIORITY', 1853824767).setAttribute(options.controlled ? 'ICE-CONTROLLED' : 'ICE-CONTROLLING', BigInt(1));
   if (options.useCandidate ?? true) message.setAttribute('USE-CANDIDATE', null);
   message.addMessageIntegrity(Buffer.from(options.password ?? PASSWORD, 'utf8')).addFingerprint();
   return { message, data: message.bytes };
@@ -96,8 +96,8 @@ describe('ICE-lite renomination', () => {
     expect(a.completed).toEqual([pair]);
   });
 
-  it('with no pair selected yet, a check with a wrong password or another ufrag, or one werift kept for later (no pair), selects nothing', () => {
-    for (const options of [{ password: 'q'.repeat(22) }, { username: 'zzzz:wxyz' }]) {
+  it('with no pair selected yet, a check with a wrong password, another ufrag or the controlled role (werift answers 487), or one werift kept for later (no pair), selects nothing', () => {
+    for (const options of [{ password: 'q'.repeat(22) }, { username: 'zzzz:wxyz' }, { controlled: true }]) {
       const a = agent();
       const pair = waitingPair(['127.0.0.1', 50004]);
       a.nominated = undefined;
