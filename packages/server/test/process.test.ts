@@ -83,6 +83,16 @@ describe('colloquy serve', () => {
     expect(await exitOf(second.child)).toBe(0);
   });
 
+  it('stops on SIGTERM after whatever read its output went away (stdout a broken pipe)', async () => {
+    const s = await serve({ COLLOQUY_DATA_DIR: tempDir() });
+    // Our end of its stdout closes: every line it writes from now on fails with EPIPE.
+    s.child.stdout!.destroy();
+    const exited = exitOf(s.child);
+    s.child.kill('SIGTERM');
+    // Before: the exit-time flush retried EPIPE forever and the process never ended.
+    expect(await exited).toBe(0);
+  });
+
   it('ensures exactly the project and application given in the environment', async () => {
     const dataDir = tempDir();
     const pem = join(dataDir, 'pub.pem');
