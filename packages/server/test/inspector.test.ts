@@ -77,7 +77,10 @@ describe('recording', () => {
   it('writes the batch on its timer without being asked', async () => {
     const i = makeInspector({ flushIntervalMs: 20 });
     i.recordEvent(sessionId, project.id, { type: 'connectionCreated', connectionId: 'c1' });
-    await new Promise((r) => setTimeout(r, 80));
+    // Nothing asks for a flush: only the 20 ms timer can write it. Waited for, not slept on (a
+    // loaded machine's timer and database run late: a fixed 80 ms failed on postgres under load).
+    const deadline = Date.now() + 10_000;
+    while ((await count('inspector_events')) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(await count('inspector_events')).toBe(1);
   });
 
