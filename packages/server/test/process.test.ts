@@ -85,6 +85,8 @@ describe('colloquy serve', () => {
 
   it('stops on SIGTERM after whatever read its output went away (stdout a broken pipe)', async () => {
     const s = await serve({ COLLOQUY_DATA_DIR: tempDir() });
+    // An answered request: the banner's synchronous run, which installs the signal handlers, is over.
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
     // Our end of its stdout closes: every line it writes from now on fails with EPIPE.
     s.child.stdout!.destroy();
     const exited = exitOf(s.child);
