@@ -74,8 +74,8 @@ export async function startTestServerWith(
     COLLOQUY_OVERLOAD_CPU: '0',
     // The SFU's one UDP port (the server's default, 7882) on a port the system picks, so test servers
     // running side by side do not share one; ICE-TCP's one TCP port likewise. A test that asks for a
-    // port range, or a port, keeps it. COLLOQUY_TEST_RTC=range in the environment runs every other
-    // test server with a port per peer connection instead (the range mode), to compare the two.
+    // port range, or a port, keeps it. COLLOQUY_TEST_RTC=range in the environment gives the test
+    // servers that did not choose a port per peer connection instead (range mode), to compare the two.
     ...rtcPorts(env),
     // COLLOQUY_TEST_WORKERS=spread in the environment runs every test server with a media worker
     // thread that serves subscribers from the first one on (alternately with the main thread), to
