@@ -10,6 +10,7 @@ import type { RTCPeerConnection } from 'werift';
 import type { Logger } from 'pino';
 import { TypedEmitter, type EventMap } from './typed-emitter.js';
 import { followRenomination, onRenomination, roleConflicts } from './ice-renomination.js';
+import { iceLiteAtSessionLevel } from './peer-config.js';
 import { srtpDump, type SrtpImplementation } from './srtp-path.js';
 import { addRemoteCandidate, LocalNegotiation, subscribeState, type Subscription } from './transport-common.js';
 import type { IceCandidateInit, TransportState } from './types.js';
@@ -99,6 +100,11 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
   #iceAgent(): IceAgentView | undefined {
     const dtls = this.pc.dtlsTransports[0] as unknown as { iceTransport?: { connection?: IceAgentView } } | undefined;
     return dtls?.iceTransport?.connection;
+  }
+
+  /** Our local description as the browser gets it (offer or answer): a=ice-lite at session level. */
+  protected localSdp(): string {
+    return iceLiteAtSessionLevel(this.pc.localDescription!.sdp);
   }
 
   /** The kind's reaction to a new connection state, before `stateChange` is emitted. */

@@ -19,7 +19,7 @@ import {
 import { MediaError, conflict, invalid } from './errors.js';
 import type { Logger } from 'pino';
 import type { VideoCodecName } from './codecs.js';
-import { createPublisherPeer, iceLiteAtSessionLevel, waitForGathering, type IceSettings } from './peer-config.js';
+import { createPublisherPeer, waitForGathering, type IceSettings } from './peer-config.js';
 import { Producer, type ProducerLink } from './producer.js';
 import { checkPublisherOffer, checkSdp } from './sdp-checks.js';
 import { PeerTransport } from './peer-transport.js';
@@ -155,7 +155,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     this.#producers = producers;
     for (const producer of producers) this.emit('producer', producer);
     this.logger.debug({ transportId: this.id, producers: producers.map((p) => p.dump()) }, 'publisher offer accepted');
-    return { answer: iceLiteAtSessionLevel(this.pc.localDescription!.sdp), producers };
+    return { answer: this.localSdp(), producers };
   }
 
   #createProducer(transceiver: RTCRtpTransceiver): Producer | null {

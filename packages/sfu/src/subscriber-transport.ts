@@ -16,7 +16,7 @@ import { MediaError, conflict, invalid } from './errors.js';
 import type { Logger } from 'pino';
 import { Consumer, PADDING_PACKET_BYTES, type RtpSink } from './consumer.js';
 import { probeRate, ProbePacer, ProbeScheduler } from './probe-pacer.js';
-import { createSubscriberPeer, iceLiteAtSessionLevel, opusCodec, rtxCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
+import { createSubscriberPeer, opusCodec, rtxCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
 import type { ForwardingTable, ProducerSource } from './forwarding-table.js';
 import type { Producer } from './producer.js';
 import { PeerTransport } from './peer-transport.js';
@@ -198,7 +198,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     await this.negotiation.setLocalDescription(offer);
     await waitForGathering(this.pc);
     if (this.closed) throw new MediaError('not-allowed', 'transport closed while offering');
-    return iceLiteAtSessionLevel(this.pc.localDescription!.sdp);
+    return this.localSdp();
   }
 
   /** The browser's answer: settles each consumer's payload type, mid and header-extension ids. */
