@@ -10,7 +10,7 @@ import { lineChartSvg, type Series } from './plot.js';
 import { svgToPng } from './png.js';
 
 const COLORS: Record<string, string> = { colloquy: '#1f5fbf', janus: '#d9731a' };
-const NAMES: Record<string, string> = { colloquy: 'Colloquy', janus: 'Janus' };
+const NAMES: Record<string, string> = { colloquy: 'Colloquy', 'colloquy-one-port': 'Colloquy, one UDP port', 'colloquy-1-thread': 'Colloquy, one media thread', janus: 'Janus' };
 
 function ratio(a: number | undefined, b: number | undefined): string {
   return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '-';
