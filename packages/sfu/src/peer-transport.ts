@@ -9,6 +9,7 @@
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from 'pino';
 import { TypedEmitter, type EventMap } from './typed-emitter.js';
+import { guardDtlsHandshakes, handshakeCopiesDropped } from './dtls-handshake-guard.js';
 import { followRenomination, onRenomination, roleConflicts } from './ice-renomination.js';
 import { iceLiteAtSessionLevel } from './peer-config.js';
 import { srtpDump, type SrtpImplementation } from './srtp-path.js';
@@ -16,6 +17,7 @@ import { addRemoteCandidate, LocalNegotiation, subscribeState, type Subscription
 import type { IceCandidateInit, TransportState } from './types.js';
 
 followRenomination();
+guardDtlsHandshakes();
 
 /** The part of werift's ICE agent read here: the pair media is sent on. */
 interface IceAgentView {
@@ -97,6 +99,13 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
     return agent ? roleConflicts(agent) : 0;
   }
 
+  /** DTLS: our role, and the client's repeated handshake messages dropped (dtls-handshake-guard.ts). */
+  #dtlsDump(): { role: string; handshakeCopiesDropped: number } | null {
+    const dtls = this.pc.dtlsTransports[0] as unknown as { role?: string; dtls?: object } | undefined;
+    if (!dtls) return null;
+    return { role: dtls.role ?? 'auto', handshakeCopiesDropped: dtls.dtls ? handshakeCopiesDropped(dtls.dtls) : 0 };
+  }
+
   #iceAgent(): IceAgentView | undefined {
     const dtls = this.pc.dtlsTransports[0] as unknown as { iceTransport?: { connection?: IceAgentView } } | undefined;
     return dtls?.iceTransport?.connection;
@@ -122,6 +131,7 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
       closed: this.closed,
       ...own,
       ice: { remoteAddress: this.remoteAddress, renominations: this.#renominations, roleConflicts: this.#roleConflicts() },
+      dtls: this.#dtlsDump(),
       srtp: srtpDump(this.pc.dtlsTransports[0]),
       localCandidates: candidateLines(this.pc.localDescription?.sdp),
     };

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import OpenTok from 'opentok';
+import type { Logger } from 'pino';
 import { startTestServer, type TestServer } from '../helpers.js';
 import { freePort } from './baresip.js';
 
@@ -47,14 +48,14 @@ export function sipTlsFiles(dir: string): { cert: string; key: string; baresip: 
 }
 
 /** A test server whose SIP user agent listens on free ports, TLS with `tls`'s certificate. */
-export async function startSipTestServer(tls: { cert: string; key: string }): Promise<TestServer> {
+export async function startSipTestServer(tls: { cert: string; key: string }, options: { logger?: Logger } = {}): Promise<TestServer> {
   return startTestServer({
     COLLOQUY_SIP_PORT: String(await freePort()),
     COLLOQUY_SIP_TLS_PORT: String(await freePort()),
     COLLOQUY_SIP_TLS_CERT: tls.cert,
     COLLOQUY_SIP_TLS_KEY: tls.key,
     COLLOQUY_SIP_TLS_CA: tls.cert,
-  });
+  }, options.logger ? { logger: options.logger } : {});
 }
 
 export interface JoinedPage {

@@ -2,8 +2,9 @@
 // of one known colour; the `opentok` SDK dials Debian's baresip with `video: true` (baresip does VP8,
 // its camera is the fakevideo module). Proven both ways:
 // - the page subscribes to the SIP participant's stream, which says hasVideo, and Chromium decodes the
-//   phone's video at baresip's camera size (getStats framesDecoded rising, frameWidth 320); the
-//   subscriber's keyframe request reached baresip as a PLI;
+//   phone's video at baresip's camera size (getStats framesDecoded rising, frameWidth 320); a
+//   second subscriber joining the running stream asks for a keyframe, which reaches baresip as a
+//   PLI, and decodes its answer;
 // - baresip decodes the session's grid: its snapshot module writes a frame it decoded as a PNG,
 //   which is the grid's size (640×480) and whose middle is the page's colour (the only stream in the
 //   grid fills it).
@@ -19,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenTok from 'opentok';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir, type TestServer } from '../helpers.js';
+import { capturingLogger, tempDir, type TestServer } from '../helpers.js';
 import { Baresip } from './baresip.js';
 import { joinedPage, p, sipTlsFiles, startSipTestServer, until, type JoinedPage } from './helpers.js';
 
@@ -33,12 +34,17 @@ const page = (server: string) => `<!doctype html><html><head><meta charset="utf-
 <script>
 window.log = [];
 window.subs = {};
+window.streams = {};
 window.join = (apiKey, sessionId, token) => new Promise((resolve) => {
   const session = OT.initSession(apiKey, sessionId);
   window.session = session;
   session.on('streamCreated', (e) => {
     log.push({ type: 'streamCreated', streamId: e.stream.streamId, hasVideo: e.stream.hasVideo, videoType: e.stream.videoType, connectionId: e.stream.connection.connectionId });
-    subs[e.stream.streamId] = session.subscribe(e.stream, document.body, { insertMode: 'append', width: 320, height: 240 });
+    streams[e.stream.streamId] = e.stream;
+    subs[e.stream.streamId] = session.subscribe(e.stream, document.body, { insertMode: 'append', width: 320, height: 240 }, (err) => {
+      if (err) log.push({ type: 'subscribeError', streamId: e.stream.streamId, code: err.code, message: err.message });
+    });
+    subs[e.stream.streamId].on('destroyed', (d) => log.push({ type: 'subscriberDestroyed', streamId: e.stream.streamId, reason: d.reason }));
   });
   session.on('streamPropertyChanged', (e) => log.push({ type: 'streamPropertyChanged', streamId: e.stream.streamId, property: e.changedProperty, value: e.newValue }));
   session.on('connectionDestroyed', (e) => log.push({ type: 'connectionDestroyed', connectionId: e.connection.connectionId, reason: e.reason }));
@@ -63,6 +69,9 @@ window.publishColour = (r, g, b) => new Promise((resolve) => {
   session.publish(publisher, (err) => { if (err) resolve('error: ' + err.message); });
 });
 window.unpublishLast = () => session.unpublish(window.publishers.pop());
+// A second subscriber of a stream already running (its key in subs: streamId + ':again').
+window.subscribeAgain = (streamId) => { subs[streamId + ':again'] = session.subscribe(streams[streamId], document.body, { insertMode: 'append', width: 320, height: 240 }); };
+window.unsubscribeAgain = (streamId) => { session.unsubscribe(subs[streamId + ':again']); delete subs[streamId + ':again']; };
 window.videoStats = async (streamId) => {
   const sub = subs[streamId];
   if (!sub) return null;
@@ -98,6 +107,8 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
   let tab: TestPage;
   let ot: OpenTok;
   let sessionId: string;
+  // The server's log lines, printed when a call fails.
+  const serverLog = capturingLogger('debug');
   const log = () => tab.page.evaluate(() => (window as any).log as Array<Record<string, any>>);
   const projectJwt = () => {
     const now = Math.floor(Date.now() / 1000);
@@ -114,7 +125,7 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
       Baresip.start({ dir: join(dir, 'secure'), wav, video: PHONE_CAMERA, tls: tls.baresip, srtp: true }),
       Baresip.start({ dir: join(dir, 'audio-only'), wav }),
     ]);
-    t = await startSipTestServer(tls);
+    t = await startSipTestServer(tls, { logger: serverLog.logger });
     joined = await joinedPage(t, page(t.url));
     ({ tab, ot, sessionId } = joined);
     const published = await tab.page.evaluate(([r, g, b]) => (window as any).publishColour(r, g, b), PAGE_COLOUR);
@@ -135,14 +146,22 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
     await phone.waitFor(/Call established/, 20_000);
     const stats = () => t.server.sip.mediaStats(call.id)!;
     const diagnose = async (err: unknown) => {
-      console.log(JSON.stringify(stats()), JSON.stringify(await log()), phone.output.slice(-15).join('\n'));
+      const inbound = await tab.page.evaluate(async (id) => {
+        const sub = (window as any).subs[id];
+        if (!sub) return 'no subscriber';
+        const out: unknown[] = [];
+        (await sub.getRtcStatsReport()).forEach((s: any) => { if (s.type === 'inbound-rtp' || s.type === 'transport' || s.type === 'candidate-pair') out.push(s); });
+        return out;
+      }, call.streamId).catch((e: unknown) => String(e));
+      console.log(JSON.stringify(stats()), JSON.stringify(await log()), JSON.stringify(inbound), JSON.stringify(t.server.sessions.live(sessionId)?.dump()), phone.output.slice(-15).join('\n'));
+      for (const line of serverLog.lines.filter((l) => (l['time'] as number) >= started)) console.log(JSON.stringify(line));
       throw err;
     };
 
     // The SIP participant's stream is a camera stream, and Chromium decodes the phone's picture.
     const created = await until(async () => (await log()).find((e) => e.type === 'streamCreated' && e.streamId === call.streamId), 'the SIP stream at the page', 30_000);
     expect(created).toMatchObject({ hasVideo: true, videoType: 'camera', connectionId: call.connectionId });
-    const videoStats = () => tab.page.evaluate((id) => (window as any).videoStats(id), call.streamId) as Promise<{ framesDecoded: number; width: number; height: number } | null>;
+    const videoStats = (key: string = call.streamId) => tab.page.evaluate((id) => (window as any).videoStats(id), key) as Promise<{ framesDecoded: number; width: number; height: number } | null>;
     const first = await until(async () => {
       const s = await videoStats();
       return s && s.framesDecoded > 0 && s.width > 0 ? s : false;
@@ -153,9 +172,19 @@ describe('SIP video: the phone is the stream\'s video, the phone gets the sessio
     }, 'the phone\'s video still decoding', 20_000).catch(diagnose);
     console.log(`${secure ? 'secure' : 'plain'}: page decodes the phone: ${later.framesDecoded} frames at ${later.width}x${later.height}`);
     expect(later).toMatchObject(PHONE_CAMERA);
-    // The subscriber's keyframe request went through the SFU and our RTCP to the phone.
-    expect(stats().video!.keyframeRequestsFromSession).toBeGreaterThan(0);
-    expect(stats().video!.keyframeRequestsToPhone).toBeGreaterThan(0);
+    // A subscriber joining the running stream needs a keyframe: its request goes through the SFU
+    // and our RTCP to the phone, and the phone's answer is decoded. (The first subscriber may have
+    // started on the phone's first keyframe, asking nothing.)
+    const requested = { fromSession: stats().video!.keyframeRequestsFromSession, toPhone: stats().video!.keyframeRequestsToPhone };
+    await tab.page.evaluate((id) => (window as any).subscribeAgain(id), call.streamId);
+    const again = await until(async () => {
+      const s = await videoStats(`${call.streamId}:again`);
+      return s && s.framesDecoded > 0 && s.width > 0 ? s : false;
+    }, 'the phone\'s video decoded by a second subscriber', 30_000).catch(diagnose);
+    expect(again).toMatchObject(PHONE_CAMERA);
+    expect(stats().video!.keyframeRequestsFromSession).toBeGreaterThan(requested.fromSession);
+    expect(stats().video!.keyframeRequestsToPhone).toBeGreaterThan(requested.toPhone);
+    await tab.page.evaluate((id) => (window as any).unsubscribeAgain(id), call.streamId);
     // The stream's videoDimensions come from the phone's keyframes (the page hears the change).
     const dims = await until(async () => (await log()).find((e) => e.type === 'streamPropertyChanged' && e.streamId === call.streamId && e.property === 'videoDimensions'), 'videoDimensions of the SIP stream');
     expect(dims.value).toEqual(PHONE_CAMERA);

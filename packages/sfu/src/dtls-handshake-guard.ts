@@ -1,0 +1,99 @@
+// DTLS server handshake: repeated client flights are answered, never handled twice.
+//
+// The SFU is the DTLS server of werift's transports towards a browser that answers our offer (a
+// subscriber) and towards our own werift clients. A DTLS client retransmits a flight when our
+// answer is late (RFC 6347 §4.2.4), and Chromium's first timeout follows the ICE round trip: 50 ms
+// on loopback. On a loaded machine werift takes longer than that to answer, so a flight often
+// arrives twice. werift's DtlsServer handles each copy as if it were new:
+//   - client flight 5 (Certificate, ClientKeyExchange, CertificateVerify, Finished) again: the
+//     second ClientKeyExchange recomputes the master secret from a handshake hash that now holds
+//     the first CertificateVerify too (extended master secret, RFC 7627). Our Finished and the
+//     exported SRTP keys then come from a wrong secret: the browser retransmits its flight 5 until
+//     it gives up ("Received non-DTLS packet before DTLS complete" in its log), while our side is
+//     "connected" and sends SRTP it cannot read. Seen in the tests as a subscriber that "did not
+//     connect in time" on a loaded machine (werift's log: "setup cipher" twice, then "decrypt
+//     failed" on each of the browser's retransmitted Finished).
+//   - a ClientHello without a cookie after our flight 4: werift's flight 2 draws a new server random
+//     and key pair, so the client's flight 5 (made from the flight 4 it has) no longer matches.
+//   - any ClientHello once connected: werift starts over (its renegotiation()), dropping the keys.
+//     WebRTC never renegotiates DTLS; such a ClientHello is a late copy.
+// This filter sits in front of werift's handshake handler: a flight 5 message already taken is a
+// copy (werift's own Finished handling then resends our flight 6, as the RFC asks), and the stale
+// ClientHellos above are dropped. A copy of ClientHello with the cookie while our flight 4 is out
+// still reaches werift, which resends flight 4.
+//
+// Installed once per process by wrapping RTCDtlsTransport.start, which builds the DtlsServer.
+
+import { DtlsServer, RTCDtlsTransport } from 'werift';
+
+const CLIENT_HELLO = 1;
+/** The messages of client flight 5 that change werift's state when handled (Finished is answered by a resend). */
+const FLIGHT_5 = new Set([11 /* certificate */, 15 /* certificate_verify */, 16 /* client_key_exchange */]);
+
+/** The part of werift's assembled handshake message read here. */
+interface HandshakeView {
+  msg_type: number;
+  fragment: Buffer;
+}
+
+/** The part of werift's DtlsServer read and changed here. */
+interface DtlsServerView {
+  connected: boolean;
+  dtls: { flight?: number; handshakeCache: Record<number, { data: Array<{ msg_type: number }> } | undefined> };
+  onHandleHandshakes: (assembled: HandshakeView[]) => Promise<void>;
+}
+
+const dropped = new WeakMap<object, number>();
+let installed = false;
+
+/** Guards every DTLS server werift starts in this process (idempotent). */
+export function guardDtlsHandshakes(): void {
+  if (installed) return;
+  installed = true;
+  const proto = RTCDtlsTransport.prototype as unknown as { start(this: { dtls?: unknown }): Promise<void> };
+  const start = proto.start;
+  proto.start = function (this: { dtls?: unknown }): Promise<void> {
+    // start() builds its DtlsServer (or DtlsClient) synchronously, before its first await.
+    const started = start.call(this);
+    if (this.dtls instanceof DtlsServer) guardDtlsServer(this.dtls);
+    return started;
+  };
+}
+
+/** Puts the filter in front of one DtlsServer's handshake handler. */
+export function guardDtlsServer(server: DtlsServer): void {
+  const view = server as unknown as DtlsServerView;
+  const handle = view.onHandleHandshakes;
+  view.onHandleHandshakes = async (assembled) => {
+    const fresh = assembled.filter((message) => {
+      if (!isCopy(view, message)) return true;
+      dropped.set(server, handshakeCopiesDropped(server) + 1);
+      return false;
+    });
+    if (fresh.length > 0) await handle(fresh);
+  };
+}
+
+/** Client handshake messages this server dropped as copies of what it had already taken. */
+export function handshakeCopiesDropped(server: object): number {
+  return dropped.get(server) ?? 0;
+}
+
+function isCopy(server: DtlsServerView, message: HandshakeView): boolean {
+  const flight = server.dtls.flight ?? 0;
+  if (message.msg_type === CLIENT_HELLO) {
+    if (server.connected || flight >= 6) return true;
+    return flight === 4 && !hasCookie(message.fragment);
+  }
+  if (FLIGHT_5.has(message.msg_type)) {
+    return server.connected || (server.dtls.handshakeCache[5]?.data.some((m) => m.msg_type === message.msg_type) ?? false);
+  }
+  return false;
+}
+
+/** Whether a ClientHello carries a cookie: version (2), random (32), session id (1 + n), cookie (1 + n). */
+function hasCookie(clientHello: Buffer): boolean {
+  const sessionIdLength = clientHello[34];
+  if (sessionIdLength === undefined) return false;
+  return (clientHello[35 + sessionIdLength] ?? 0) > 0;
+}
