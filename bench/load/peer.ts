@@ -11,6 +11,11 @@ import {
   useREMB,
 } from 'werift';
 import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
+import { guardDtlsHandshakes } from '@colloquy/sfu/dtls-handshake-guard';
+
+// The load tool's publishers are the DTLS server towards the SFU: the SFU's guard (a client flight
+// read twice is taken once), or a starved machine leaves some unconnected.
+guardDtlsHandshakes();
 
 const EXT_URI = RTP_HEADER_EXTENSIONS;
 

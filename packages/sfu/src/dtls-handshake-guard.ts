@@ -22,7 +22,9 @@
 // ClientHellos above are dropped. A copy of ClientHello with the cookie while our flight 4 is out
 // still reaches werift, which resends flight 4.
 //
-// Installed once per process by wrapping RTCDtlsTransport.start, which builds the DtlsServer.
+// Installed once per process by wrapping RTCDtlsTransport.start, which builds the DtlsServer: by the
+// SFU (peer-transport.ts), and by the test kit's and the load tool's werift publishers, which are
+// the DTLS server towards the SFU (it answers their offers as the client, as it does a browser's).
 
 import { DtlsServer, RTCDtlsTransport } from 'werift';
 
@@ -43,14 +45,22 @@ interface DtlsServerView {
   onHandleHandshakes: (assembled: HandshakeView[]) => Promise<void>;
 }
 
-const dropped = new WeakMap<object, number>();
-let installed = false;
+/**
+ * The guard's mark, on werift's prototype (installed) and on each server it guards (its count).
+ * A registered symbol: a process that loads this module twice (built and from source, as tests
+ * do) still guards each server once.
+ */
+const MARK = Symbol.for('colloquy.dtls-handshake-guard');
+
+interface GuardState {
+  dropped: number;
+}
 
 /** Guards every DTLS server werift starts in this process (idempotent). */
 export function guardDtlsHandshakes(): void {
-  if (installed) return;
-  installed = true;
-  const proto = RTCDtlsTransport.prototype as unknown as { start(this: { dtls?: unknown }): Promise<void> };
+  const proto = RTCDtlsTransport.prototype as unknown as { start(this: { dtls?: unknown }): Promise<void>; [MARK]?: true };
+  if (proto[MARK]) return;
+  proto[MARK] = true;
   const start = proto.start;
   proto.start = function (this: { dtls?: unknown }): Promise<void> {
     // start() builds its DtlsServer (or DtlsClient) synchronously, before its first await.
@@ -60,23 +70,36 @@ export function guardDtlsHandshakes(): void {
   };
 }
 
-/** Puts the filter in front of one DtlsServer's handshake handler. */
+/** Puts the filter in front of one DtlsServer's handshake handler (once). */
 export function guardDtlsServer(server: DtlsServer): void {
-  const view = server as unknown as DtlsServerView;
+  const view = server as unknown as DtlsServerView & { [MARK]?: GuardState };
   const handle = view.onHandleHandshakes;
+  // werift's internals as read here; a release that changed them shows as guarded: false in dump().
+  if (view[MARK] || typeof handle !== 'function' || typeof view.dtls?.handshakeCache !== 'object') return;
+  const state: GuardState = { dropped: 0 };
+  view[MARK] = state;
   view.onHandleHandshakes = async (assembled) => {
     const fresh = assembled.filter((message) => {
       if (!isCopy(view, message)) return true;
-      dropped.set(server, handshakeCopiesDropped(server) + 1);
+      state.dropped++;
       return false;
     });
     if (fresh.length > 0) await handle(fresh);
   };
 }
 
+/** Whether the filter sits in front of this DTLS server's handshake handler. */
+export function isGuarded(server: object): boolean {
+  return stateOf(server) !== undefined;
+}
+
 /** Client handshake messages this server dropped as copies of what it had already taken. */
 export function handshakeCopiesDropped(server: object): number {
-  return dropped.get(server) ?? 0;
+  return stateOf(server)?.dropped ?? 0;
+}
+
+function stateOf(server: object): GuardState | undefined {
+  return (server as { [MARK]?: GuardState })[MARK];
 }
 
 function isCopy(server: DtlsServerView, message: HandshakeView): boolean {

@@ -9,7 +9,7 @@
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from 'pino';
 import { TypedEmitter, type EventMap } from './typed-emitter.js';
-import { guardDtlsHandshakes, handshakeCopiesDropped } from './dtls-handshake-guard.js';
+import { guardDtlsHandshakes, handshakeCopiesDropped, isGuarded } from './dtls-handshake-guard.js';
 import { followRenomination, onRenomination, roleConflicts } from './ice-renomination.js';
 import { iceLiteAtSessionLevel } from './peer-config.js';
 import { srtpDump, type SrtpImplementation } from './srtp-path.js';
@@ -41,9 +41,9 @@ export function transportsClosing(): number {
   return closingTransports;
 }
 
-/** The candidate lines of a local description (dump). */
+/** The candidate lines of a local description (dump), once each: bundled media sections repeat them. */
 export function candidateLines(sdp: string | undefined): string[] {
-  return sdp ? sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')) : [];
+  return sdp ? [...new Set(sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')))] : [];
 }
 
 export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> extends TypedEmitter<E> {
@@ -99,11 +99,16 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
     return agent ? roleConflicts(agent) : 0;
   }
 
-  /** DTLS: our role, and the client's repeated handshake messages dropped (dtls-handshake-guard.ts). */
-  #dtlsDump(): { role: string; handshakeCopiesDropped: number } | null {
-    const dtls = this.pc.dtlsTransports[0] as unknown as { role?: string; dtls?: object } | undefined;
-    if (!dtls) return null;
-    return { role: dtls.role ?? 'auto', handshakeCopiesDropped: dtls.dtls ? handshakeCopiesDropped(dtls.dtls) : 0 };
+  /**
+   * DTLS: our role, and as the server whether the handshake guard is on and the client's repeated
+   * handshake messages it dropped (dtls-handshake-guard.ts).
+   */
+  #dtlsDump(): { role: string; guarded?: boolean; handshakeCopiesDropped?: number } | null {
+    const transport = this.pc.dtlsTransports[0] as unknown as { role?: string; dtls?: object } | undefined;
+    if (!transport) return null;
+    const role = transport.role ?? 'auto';
+    if (role !== 'server' || !transport.dtls) return { role };
+    return { role, guarded: isGuarded(transport.dtls), handshakeCopiesDropped: handshakeCopiesDropped(transport.dtls) };
   }
 
   #iceAgent(): IceAgentView | undefined {

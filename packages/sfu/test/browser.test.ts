@@ -90,6 +90,10 @@ describe('routed media in Chromium', () => {
     // answers our offer, checks as controlling from the first check, with no 487 Role Conflict.
     expect(harness.publishers.get(pub.transportId)!.dump()['ice']).toMatchObject({ roleConflicts: 0 });
     expect(harness.subscribers.get(sub.transportId)!.dump()['ice']).toMatchObject({ roleConflicts: 0 });
+    // Towards the subscriber's Chromium we are the DTLS server, with werift's handshake handler
+    // behind our guard (repeated client flights taken once); towards the publisher, the client.
+    expect(harness.subscribers.get(sub.transportId)!.dump()['dtls']).toMatchObject({ role: 'server', guarded: true });
+    expect(harness.publishers.get(pub.transportId)!.dump()['dtls']).toEqual({ role: 'client' });
     expect(a.errors).toEqual([]);
     expect(b.errors).toEqual([]);
     await a.page.close();

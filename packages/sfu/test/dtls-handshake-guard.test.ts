@@ -6,7 +6,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsClient, DtlsServer, RTCDtlsTransport } from 'werift';
-import { guardDtlsServer, handshakeCopiesDropped } from '../src/dtls-handshake-guard.js';
+import { guardDtlsServer, handshakeCopiesDropped, isGuarded } from '../src/dtls-handshake-guard.js';
 
 /** The transport werift's DTLS sockets take: they set onData and call send. */
 interface LinkEnd {
@@ -88,8 +88,12 @@ describe('DTLS server handshake guard', () => {
     expect(handshakeCopiesDropped(server)).toBeGreaterThanOrEqual(3);
   });
 
-  it('drops nothing when each flight arrives once', async () => {
+  it('drops nothing when each flight arrives once; guarding twice wraps once', async () => {
     const { server, client } = await handshake(1);
+    expect(isGuarded(server)).toBe(true);
+    const handler = (server as unknown as { onHandleHandshakes: unknown }).onHandleHandshakes;
+    guardDtlsServer(server);
+    expect((server as unknown as { onHandleHandshakes: unknown }).onHandleHandshakes).toBe(handler);
     const keys = srtpKeys(server, client);
     expect(keys.server.remoteKey.equals(keys.client.localKey)).toBe(true);
     expect(handshakeCopiesDropped(server)).toBe(0);

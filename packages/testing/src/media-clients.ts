@@ -15,7 +15,12 @@ import {
   type RTCRtpTransceiver,
 } from 'werift';
 import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
+import { guardDtlsHandshakes } from '@colloquy/sfu/dtls-handshake-guard';
 import { packetizeVp8, type TestMedia } from './media-sources.js';
+
+// Our werift publishers are the DTLS server towards the SFU: the same guard as the SFU's own (a
+// client flight read twice is taken once), or a loaded machine now and then leaves one unconnected.
+guardDtlsHandshakes();
 
 /** The header-extension URIs: the one table the SFU uses too (@colloquy/protocol). */
 export { RTP_HEADER_EXTENSIONS as EXT_URI } from '@colloquy/protocol';
