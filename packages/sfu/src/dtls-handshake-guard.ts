@@ -1,7 +1,7 @@
 // DTLS server handshake: repeated client flights are answered, never handled twice.
 //
-// The SFU is the DTLS server of werift's transports towards a browser that answers our offer (a
-// subscriber) and towards our own werift clients. A DTLS client retransmits a flight when our
+// The SFU is the DTLS server of werift's transports towards a peer that answers our offer (a
+// subscriber's browser or werift client). A DTLS client retransmits a flight when our
 // answer is late (RFC 6347 §4.2.4), and Chromium's first timeout follows the ICE round trip: 50 ms
 // on loopback. On a loaded machine werift takes longer than that to answer, so a flight often
 // arrives twice. werift's DtlsServer handles each copy as if it were new:
