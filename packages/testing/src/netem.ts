@@ -1,9 +1,9 @@
 // The impaired-network harness for tests and benchmarks: a network namespace joined to this machine
 // by a veth pair on a private /30 (10.213.0.0/16, never the machine's real interfaces), with `tc`
 // impairments on either direction — a tbf rate limit, random loss (an nftables `numgen` rule inside
-// the namespace, the same on every kernel), and delay/jitter (tc netem, where the kernel has
-// sch_netem: some VM kernels do not, and then a delay is refused with a clear error) — that a test
-// changes while media flows. A Chromium (chromiumInNamespace, for launchChromium's executablePath)
+// the namespace, the same on every kernel), and delay/jitter (tc netem where the kernel has
+// sch_netem; where it has not, as on some VM kernels, a userspace delay line: delay-line.ts) —
+// that a test changes while media flows. A Chromium (chromiumInNamespace, for launchChromium's executablePath)
 // or any process (`ip netns exec`) inside reaches servers that listen on hostAddress.
 //
 // Names are unique per process and per namespace, so parallel runs never collide; every namespace
@@ -15,12 +15,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { assertDelayLineAvailable, DelayLine } from './delay-line.js';
 
 /** Impairment of one direction; each field absent = none. */
 export interface Impairment {
-  /** One-way delay added (tc netem: throws where the kernel has no sch_netem, see netemAvailable). */
+  /** One-way delay added (tc netem, or the delay line where the kernel has no netem: see delayMechanism). */
   delayMs?: number;
-  /** Random variation of that delay, ± (netem; needs delayMs). */
+  /** Random variation of that delay, ± (normal; needs delayMs). netem may reorder packets, the delay line keeps their order. */
   jitterMs?: number;
   /** Random loss, percent of packets (nftables numgen, in steps of 0.01 %). */
   lossPercent?: number;
@@ -199,7 +200,7 @@ export function lossRule(lossPercent: number | undefined): string | null {
 
 let netem: boolean | undefined;
 
-/** Whether this kernel has tc netem (sch_netem): delay and jitter need it. Probed once, in a scratch namespace. */
+/** Whether this kernel has tc netem (sch_netem); without it delays go through the delay line. Probed once, in a scratch namespace. */
 export function netemAvailable(): boolean {
   if (netem !== undefined) return netem;
   assertNetnsAvailable();
@@ -217,15 +218,30 @@ export function netemAvailable(): boolean {
 }
 
 /**
+ * How a delay is added: `netem` (tc netem in the qdisc chain, before the rate limit), or
+ * `delay-line` (nfqueue-delay in userspace, after the rate limit on the way in and before it on the
+ * way out; adds ~0.1 ms of its own and keeps packet order).
+ */
+export type DelayMechanism = 'netem' | 'delay-line';
+
+/** The delay this machine can add: netem where the kernel has it, else the delay line (throws if neither can run). */
+export function delayMechanism(): DelayMechanism {
+  if (netemAvailable()) return 'netem';
+  assertDelayLineAvailable();
+  return 'delay-line';
+}
+
+/**
  * A network namespace joined to this machine by a veth pair on a free /30 of 10.213.0.0/16, both
  * ends up, the namespace's default route through the host end: a process started inside (`ip
  * netns exec NAME …`) reaches servers on hostAddress (and on the host end of any other such pair).
  * `tag` only makes the name readable (letters and digits). This machine's own processes cannot
  * reach loopback from the host end (an nftables drop, removed with the namespace), so no other
  * test's call to a server on 127.0.0.1 runs over an interface that will vanish;
- * `loopbackReachable: true` leaves that path open.
+ * `loopbackReachable: true` leaves that path open. `delayVia` picks how delays are added (default:
+ * delayMechanism()).
  */
-export function createVethNamespace(tag: string, options: { loopbackReachable?: boolean } = {}): VethNamespace {
+export function createVethNamespace(tag: string, options: { loopbackReachable?: boolean; delayVia?: DelayMechanism } = {}): VethNamespace {
   assertNetnsAvailable();
   removeStale();
   installExitHook();
@@ -237,6 +253,11 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
   const hostInterface = `cqh${unique}`.slice(0, 15);
   const nsInterface = `cqn${unique}`.slice(0, 15);
   const [hostAddress, nsAddress] = freeSubnet();
+  // The delay line is checked (and compiled) when a delay is first asked for, not here.
+  const delayVia = options.delayVia ?? (netemAvailable() ? 'netem' : 'delay-line');
+  if (delayVia === 'netem' && !netemAvailable()) throw new Error('this kernel has no tc netem (sch_netem): use the delay line (delayVia: "delay-line")');
+  // The delay lines of the two directions (queue numbers are per namespace), made on first use.
+  const delayLines: Record<Direction, DelayLine> = { down: new DelayLine(name, 'INPUT', 1), up: new DelayLine(name, 'OUTPUT', 2) };
   let removed = false;
   const remove = (): void => {
     if (removed) return;
@@ -313,10 +334,10 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
     exec: (command, input) => run('ip', ['netns', 'exec', name, ...command], input),
     impair(direction, impairment) {
       if (removed) throw new Error(`namespace ${name} was removed`);
-      const stages = qdiscArgs(impairment);
-      if ((impairment.delayMs ?? 0) > 0 && !netemAvailable()) {
-        throw new Error('this kernel has no tc netem (sch_netem): a delay or jitter cannot be applied here (rate limits and loss can)');
-      }
+      checkImpairment(impairment);
+      const { delayMs = 0, jitterMs = 0 } = impairment;
+      const stages = qdiscArgs(delayVia === 'netem' ? impairment : { ...impairment, delayMs: 0, jitterMs: 0 });
+      if (delayVia === 'delay-line') delayLines[direction].set(delayMs, delayMs > 0 ? jitterMs : 0);
       if (!changeRate(direction, stages)) {
         clear(direction);
         if (stages !== null) {
