@@ -24,6 +24,9 @@ export class RetransmissionHistory {
   readonly #payloadLengths: Uint16Array;
   /** 1 where the payload is in this history's own ring, not the shared one. */
   readonly #inOwnRing: Uint8Array;
+  /** When each slot's packet was sent, and last resent (performance.now() ms; -Infinity: never). */
+  readonly #sentAt: Float64Array;
+  readonly #resentAt: Float64Array;
   readonly #shared: PayloadRing | null;
   #own: PayloadRing | null = null;
 
@@ -40,6 +43,8 @@ export class RetransmissionHistory {
     this.#payloadAt = new Float64Array(size).fill(-1);
     this.#payloadLengths = new Uint16Array(size);
     this.#inOwnRing = new Uint8Array(size);
+    this.#sentAt = new Float64Array(size);
+    this.#resentAt = new Float64Array(size);
     this.#shared = shared;
   }
 
@@ -58,13 +63,16 @@ export class RetransmissionHistory {
   }
 
   /**
-   * Records the packet whose header was just written at slotOffset(seq): `payload` is copied into
-   * the shared ring (once for all the producer's consumers), or is the copy rewritable() made.
+   * Records the packet whose header was just written at slotOffset(seq), sent at `sentAt`
+   * (performance.now() ms): `payload` is copied into the shared ring (once for all the producer's
+   * consumers), or is the copy rewritable() made.
    */
-  store(seq: number, headerLength: number, payload: Uint8Array): void {
+  store(seq: number, headerLength: number, payload: Uint8Array, sentAt: number): void {
     const slot = seq % this.size;
     this.#headerLengths[slot] = headerLength;
     this.#seqs[slot] = seq;
+    this.#sentAt[slot] = sentAt;
+    this.#resentAt[slot] = -Infinity;
     const own = this.#own;
     let at = -1;
     if (own !== null && own.owns(payload)) {
@@ -91,6 +99,19 @@ export class RetransmissionHistory {
     const slot = seq % this.size;
     if (this.#seqs[slot] !== seq) return undefined;
     return this.#ringOf(slot)?.view(this.#payloadAt[slot]!, this.#payloadLengths[slot]!);
+  }
+
+  /**
+   * Whether the packet `seq` is worth resending at `now`: it was sent at most `maxAgeMs` ago and
+   * not resent in the last `minIntervalMs` (a browser asks again for a packet every round trip it
+   * estimates, while our answer may still sit in the bottleneck's queue). If so it is marked resent
+   * now. Says nothing of whether its bytes are still held (header() and payload() do).
+   */
+  claimResend(seq: number, now: number, maxAgeMs: number, minIntervalMs: number): boolean {
+    const slot = seq % this.size;
+    if (this.#seqs[slot] !== seq || now - this.#sentAt[slot]! > maxAgeMs || now - this.#resentAt[slot]! < minIntervalMs) return false;
+    this.#resentAt[slot] = now;
+    return true;
   }
 
   /** Forgets every packet (the consumer closed). */

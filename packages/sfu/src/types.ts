@@ -77,6 +77,8 @@ export interface ConsumerStats {
   /** What the subscriber asked for, and what we resent. */
   nackCount: number;
   retransmittedPackets: number;
+  /** NACKed packets not resent: resent already within a round trip, or sent too long ago to help. */
+  resendsSkipped: number;
   pliCount: number;
   firCount: number;
   /** The subscriber's REMB estimate in bits per second (null until it sends one). */

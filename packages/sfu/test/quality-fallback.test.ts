@@ -63,6 +63,26 @@ describe('video off for quality', () => {
     expect(sent.length).toBe(before + 1);
   });
 
+  it('a packet asked for again within a round trip is resent once, again after it, and not once older than 1 s', () => {
+    withFakePerformance(() => {
+      const { c, sent, frame, nack } = setup();
+      frame(true);
+      frame();
+      const lost = sent[1]!;
+      nack([lost]);
+      nack([lost]); // the browser asks again before our answer can have arrived (no RTT measured: 40 ms)
+      expect(sent).toHaveLength(3);
+      vi.advanceTimersByTime(50);
+      nack([lost]);
+      expect(sent).toHaveLength(4);
+      expect(c.getStats()).toMatchObject({ nackCount: 3, retransmittedPackets: 2, resendsSkipped: 1 });
+      vi.advanceTimersByTime(1000);
+      nack([lost]);
+      expect(sent).toHaveLength(4);
+      expect(c.getStats().resendsSkipped).toBe(2);
+    });
+  });
+
   it('retransmissions held while the link is saturated (audio first), answered after', () => {
     withFakePerformance(() => {
       const { c, sent, frame, nack } = setup();

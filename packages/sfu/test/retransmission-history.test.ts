@@ -1,16 +1,17 @@
 // RetransmissionHistory and PayloadRing on crafted packets: stored headers and payloads come back
 // by sequence number; a slot overwritten by a later packet (ring wrap) no longer answers for the old
 // one; payloads are copies that the producer's consumers share (one copy per packet), and a payload
-// the ring has moved past is gone, never answered with other bytes.
+// the ring has moved past is gone, never answered with other bytes; a packet is resent at most once
+// per round trip, and not once it is too old.
 
 import { describe, expect, it } from 'vitest';
 import { PayloadRing } from '../src/payload-ring.js';
 import { OWN_RING_BYTES, RetransmissionHistory } from '../src/retransmission-history.js';
 
-function put(h: RetransmissionHistory, seq: number, headerLength = 12, payload = Buffer.from([seq >> 8, seq & 0xff])): Buffer {
+function put(h: RetransmissionHistory, seq: number, headerLength = 12, payload = Buffer.from([seq >> 8, seq & 0xff]), sentAt = 0): Buffer {
   const base = h.slotOffset(seq);
   h.headers.fill(seq & 0xff, base, base + headerLength);
-  h.store(seq, headerLength, payload);
+  h.store(seq, headerLength, payload, sentAt);
   return payload;
 }
 
@@ -122,6 +123,19 @@ describe('RetransmissionHistory', () => {
     h.clear();
     expect(h.header(1)).toBeUndefined();
     expect(h.payload(1)).toBeUndefined();
+  });
+
+  it('claims a resend at most once per interval, never for a packet sent too long ago or not held', () => {
+    const h = new RetransmissionHistory(8, new PayloadRing(4096));
+    put(h, 1, 12, undefined, 1000);
+    expect(h.claimResend(1, 1100, 1000, 100)).toBe(true);
+    expect(h.claimResend(1, 1150, 1000, 100)).toBe(false); // asked again within the interval: our answer is on its way
+    expect(h.claimResend(1, 1200, 1000, 100)).toBe(true);
+    expect(h.claimResend(1, 2001, 1000, 100)).toBe(false); // sent more than 1000 ms ago
+    expect(h.claimResend(2, 1100, 1000, 100)).toBe(false); // never sent
+    put(h, 9, 12, undefined, 1300); // takes 1's slot: a new packet, never resent
+    expect(h.claimResend(1, 1400, 1000, 100)).toBe(false);
+    expect(h.claimResend(9, 1310, 1000, 100)).toBe(true);
   });
 
   it('refuses a size outside 1..65536', () => {

@@ -306,7 +306,7 @@ export class CallVideo extends TypedEmitter<CallVideoEvents> {
     if (headerLength > 0 && headerLength <= MAX_HEADER_LENGTH) {
       const seq = msg.readUInt16BE(2);
       msg.copy(this.#gridHistory.headers, this.#gridHistory.slotOffset(seq), 0, headerLength);
-      this.#gridHistory.store(seq, headerLength, msg.subarray(headerLength));
+      this.#gridHistory.store(seq, headerLength, msg.subarray(headerLength), performance.now());
     }
     const to = this.#latched ?? remote;
     this.#rtp.send(this.#srtp ? this.#srtp.protect(msg) : msg, to.port, to.address);
