@@ -369,6 +369,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     const now = performance.now();
     let incoming = 0;
     let worstLoss = 0;
+    let layerWaiting = false;
     const videoSsrcs: number[] = [];
     for (const producer of this.#producers) {
       producer.sample(now);
@@ -376,11 +377,13 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       if (producer.kind === 'video') {
         for (const layer of producer.layers) if (layer.ssrc !== 0) videoSsrcs.push(layer.ssrc);
         worstLoss = Math.max(worstLoss, producer.fractionLost);
+        // A simulcast layer someone needs (not paused by us) that is not arriving.
+        for (let i = 0; i < producer.layerCount && producer.layerCount > 1; i++) if (producer.layerActive(i) && !producer.layerFlowing(i)) layerWaiting = true;
       }
     }
     if (videoSsrcs.length === 0) return;
     // With transport feedback, Chromium's estimator handles delay and loss; REMB is only the cap.
-    const estimate = this.#feedback ? this.#bitrate.max : this.#bitrate.update(incoming, worstLoss, now);
+    const estimate = this.#feedback ? this.#bitrate.max : this.#bitrate.update(incoming, worstLoss, now, layerWaiting);
     this.#sendRemb(estimate, videoSsrcs);
   }
 

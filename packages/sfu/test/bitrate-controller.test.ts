@@ -62,7 +62,10 @@ const abs = (ms: number): number => Math.round((ms / 1000) * (1 << 18)) % (1 << 
  * `link` bits/s and holds `queueMs` at most (more is lost), arrivals come `baseMs` after leaving
  * the queue. REMB intervals every 500 ms as the transport runs them. Returns per-second figures.
  */
-function simulate(c: BitrateController, o: { link: number; seconds: number; ratio?: number; queueMs?: number; baseMs?: number; startMs?: number }) {
+function simulate(
+  c: BitrateController,
+  o: { link: number; seconds: number; ratio?: number; queueMs?: number; baseMs?: number; startMs?: number; contentLimit?: number; layerWaiting?: boolean },
+) {
   const ratio = o.ratio ?? 0.8;
   const maxQueueBits = (o.link * (o.queueMs ?? 300)) / 1000;
   const start = o.startMs ?? 0;
@@ -77,7 +80,8 @@ function simulate(c: BitrateController, o: { link: number; seconds: number; rati
   for (let t = 0; t < o.seconds * 1000; t += 5) {
     const now = start + t;
     queueBits = Math.max(0, queueBits - (o.link * 5) / 1000);
-    credit += (ratio * c.estimate * 5) / 1000;
+    // The encoder sends its share of the REMB, or less when the picture needs less (contentLimit).
+    credit += (Math.min(ratio * c.estimate, o.contentLimit ?? Infinity) * 5) / 1000;
     while (credit >= 9600) {
       credit -= 9600;
       sentBits += 9600;
@@ -91,7 +95,7 @@ function simulate(c: BitrateController, o: { link: number; seconds: number; rati
       arrivedBits += 9600;
       if (c.onPacket(abs(now), now + (o.baseMs ?? 20) + queueMs, 1200)) cuts++;
     }
-    if (t % 500 === 495) c.update((arrivedBits * 1000) / 500, sentBits > 0 ? lostBits / sentBits : 0, now);
+    if (t % 500 === 495) c.update((arrivedBits * 1000) / 500, sentBits > 0 ? lostBits / sentBits : 0, now, o.layerWaiting);
     if (t % 500 === 495) arrivedBits = 0;
     if (t % 1000 === 995) {
       perSecond.push({ sent: sentBits, lost: lostBits, queueMs: (queueBits / o.link) * 1000, estimate: c.estimate });
@@ -140,6 +144,22 @@ describe('BitrateController (delay-based REMB, abs-send-time)', () => {
     simulate(c, { link: 20_000_000, seconds: 20 });
     expect(c.estimate).toBe(CAP);
     expect(c.delayCuts).toBe(0);
+  });
+
+  it('an encoder that sends less than it may (a still picture) holds the estimate under 1.5 x what arrives, unless a simulcast layer waits to turn on', () => {
+    // 10 s of a picture that needs 400 kbps, on a fast link: no queue ever stands.
+    const held = new BitrateController(CAP);
+    simulate(held, { link: 20_000_000, seconds: 10, contentLimit: 400_000 });
+    // It started at 1 Mbps (above 1.5 x 400 kbps) and did not grow: the next busy picture starts
+    // from there, not from the cap.
+    expect(held.estimate).toBe(DELAY_START_BITRATE);
+    // A layer waiting to turn on: growth goes on (the browser sends the layer only once the estimate covers it).
+    const waiting = new BitrateController(CAP);
+    simulate(waiting, { link: 20_000_000, seconds: 10, contentLimit: 400_000, layerWaiting: true });
+    expect(waiting.estimate).toBe(CAP);
+    // The picture gets busy: the estimate grows with what arrives, up to the cap on a fast link.
+    simulate(held, { link: 20_000_000, seconds: 20, startMs: 10_000 });
+    expect(held.estimate).toBe(CAP);
   });
 
   it('across the 64 s wrap of abs-send-time no queue is seen', () => {
