@@ -94,6 +94,8 @@ interface Probe {
   rate: number;
   /** What the step it tests needs (bits/s). */
   wanted: number;
+  /** Tests less than the step needs (after one that fell short: ProbeScheduler.rate). */
+  capped: boolean;
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
   pacer: ProbePacer;
@@ -333,10 +335,10 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     const padder = videos.find((c) => c.canPad);
     if (padder === undefined) return;
     const off = videos.some((c) => c.qualityDisabled);
-    const rate = probeRate(wanted!);
+    const rate = this.#probes.rate(wanted!, e.estimate, off);
     // Padding tops up what the cluster (media included) has sent to the probe rate, slice by slice.
     const pacer = new ProbePacer(rate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS, now, PADDING_PACKET_BYTES);
-    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0 };
+    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, capped: rate < probeRate(wanted!), startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0 };
     this.#probe = probe;
     // The media sent during the probe counts in it too (the measured rate is compared with `rate`).
     const sequencer = this.#sequencer;
@@ -386,8 +388,9 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     if (succeeded) {
       this.#probesSucceeded++;
       // The step it tested fits: the estimate covers it, and it is taken now (no hold); the next
-      // step's probe follows soon.
-      this.#estimator.raiseTo(probe.wanted, now);
+      // step's probe follows soon. A capped probe showed only what it measured: the estimate
+      // rises to that, and the step's own probe follows.
+      this.#estimator.raiseTo(probe.capped ? Math.min(probe.wanted, measured) : probe.wanted, now);
       this.#allocate(now, true);
     }
   }
