@@ -143,6 +143,8 @@ export class BandwidthEstimator {
   #firstFeedbackAt: number | null = null;
   readonly #windowLost = new Map<number, PacketResult>();
   #saturationCount = 0;
+  #lastHeldSaturation = -Infinity;
+  #heldSaturationCount = 0;
   #lastSaturationCut = -Infinity;
   // Probe clusters: per id, sent and received bytes and their first/last times.
   /** Per probe cluster, the packets reported lost. */
@@ -200,11 +202,24 @@ export class BandwidthEstimator {
     return this.#lastDecrease;
   }
 
+  /** Saturations seen and not cut for: another connection of the client was probing (onFeedback's `mateProbing`). */
+  get heldSaturationCount(): number {
+    return this.#heldSaturationCount;
+  }
+
+  /** When a saturation was last seen and not cut for (onFeedback's `mateProbing`), or -Infinity. */
+  get lastHeldSaturationAt(): number {
+    return this.#lastHeldSaturation;
+  }
+
   /**
    * One transport feedback message: its packets in transport-wide sequence order. `now` is our
    * clock (ms). Updates the delay trend, the acked rate, loss, probes, and the estimate.
+   * `mateProbing`: another connection of the same client is probing the link this one shares
+   * (downlink-group.ts): a saturation or high loss seen now is its probe's, and cuts nothing here
+   * (a saturation is noted in lastHeldSaturationAt).
    */
-  onFeedback(packets: readonly PacketResult[], now: number): void {
+  onFeedback(packets: readonly PacketResult[], now: number, mateProbing = false): void {
     this.#firstFeedbackAt ??= now;
     let lost = 0;
     for (const p of packets) {
@@ -237,8 +252,8 @@ export class BandwidthEstimator {
       const old = this.#window.shift()!;
       if (old.receivedAt === null && old.seq !== undefined) this.#windowLost.delete(old.seq);
     }
-    this.#updateLoss(packets.length, lost, now);
-    this.#checkSaturation(now);
+    this.#updateLoss(packets.length, lost, now, mateProbing);
+    this.#checkSaturation(now, mateProbing);
     this.#updateRate(now);
   }
 
@@ -312,7 +327,7 @@ export class BandwidthEstimator {
   }
 
   /** The saturation cut: at once to 0.85 × the arrival rate when it is well below the send rate. */
-  #checkSaturation(now: number): void {
+  #checkSaturation(now: number, held: boolean): void {
     const rates = now - (this.#firstFeedbackAt ?? now) < LOSS_WARMUP_MS ? null : this.recentRates();
     // The latest arrivals must be slow too: a bottleneck never delivers faster than its rate,
     // while a receiver starved of CPU (its network thread held up for a few hundred ms, then
@@ -324,6 +339,11 @@ export class BandwidthEstimator {
     if (rates === null || drain === null || rates.received >= SATURATION_RATIO * rates.sent || drain >= SATURATION_RATIO * rates.sent || rates.recvSpan < rates.sendSpan * NO_QUEUE_SPAN_RATIO) return;
     // Its own interval: a trendline decrease just before (at most halving) must not hold it off.
     if (now - this.#lastSaturationCut < DECREASE_INTERVAL_MS) return;
+    if (held) {
+      this.#lastHeldSaturation = now;
+      this.#heldSaturationCount++;
+      return;
+    }
     // Cut to what the bottleneck drains now: the arrival rate of the latest arrivals (a standing
     // queue delivers at the link's rate), when lower than the window's, which still counts
     // packets from before the queue built up.
@@ -520,7 +540,7 @@ export class BandwidthEstimator {
     this.#overuseCount++;
   }
 
-  #updateLoss(total: number, lost: number, now: number): void {
+  #updateLoss(total: number, lost: number, now: number, held: boolean): void {
     this.#lossPackets += total;
     this.#lossLost += lost;
     if (this.#lossPackets < LOSS_WINDOW_PACKETS) return;
@@ -532,6 +552,7 @@ export class BandwidthEstimator {
     this.#lastLossUpdate = now;
     if (now - (this.#firstFeedbackAt ?? now) < LOSS_WARMUP_MS) return;
     if (loss > HIGH_LOSS && this.shortfall(LOSS_SHORTFALL_RATIO)) {
+      if (held) return; // another connection's probe overflowed the shared queue
       const current = Math.min(this.#lossBased, this.#delayBased);
       // Never below what demonstrably got through: a drained queue's burst of loss is not a link of zero.
       this.#lossBased = Math.max(this.min, current * (1 - 0.5 * loss), BETA * (this.ackedBitrate ?? 0));

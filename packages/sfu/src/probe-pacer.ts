@@ -72,15 +72,6 @@ export const PROBE_OFF_INTERVAL_MS = 2500;
 export const PROBE_STEP_INTERVAL_MS = 1000;
 /** No probe this soon after a decrease (overuse or saturation): the queue it found is still draining. */
 export const PROBE_AFTER_DECREASE_MS = 1500;
-/**
- * After a probe that fell short with the video on, the next tests at most this multiple of the
- * estimate (and a success raises the estimate to what it measured; the full step's probe follows).
- * Measured in the impairment bench (two streams to one 500 kbps subscriber, so two connections on
- * one link, each estimating ~200 kbps): each kept probing at the 640 px layer's 688 kbps, which
- * with the other's media overflowed the shared 300 ms queue (37–42 % loss in that second), and the
- * saturation cut after it switched both videos off, again and again.
- */
-export const PROBE_AFTER_FAILURE_FACTOR = 2;
 
 /**
  * When the next probe may start. A probe that succeeded: the next step soon after; one that fell
@@ -90,21 +81,9 @@ export const PROBE_AFTER_FAILURE_FACTOR = 2;
 export class ProbeScheduler {
   #nextAt = 0;
   #interval = PROBE_MIN_INTERVAL_MS;
-  #lastFellShort = false;
 
   get nextAt(): number {
     return this.#nextAt;
-  }
-
-  /**
-   * The rate the next probe tests for a step needing `wanted` in all: probeRate(wanted), or after
-   * a probe with the video on fell short (and none with the video on has succeeded since), at most
-   * PROBE_AFTER_FAILURE_FACTOR × the `estimate`; not while a video is `off` (those probes are short
-   * and test only the lowest layer's need).
-   */
-  rate(wanted: number, estimate: number, off: boolean): number {
-    const full = probeRate(wanted);
-    return this.#lastFellShort && !off ? Math.min(full, PROBE_AFTER_FAILURE_FACTOR * estimate) : full;
   }
 
   /**
@@ -118,10 +97,6 @@ export class ProbeScheduler {
 
   /** A probe started at `startedAt` was read at `now`: `succeeded`, and whether a video was off for quality. */
   finished(now: number, startedAt: number, succeeded: boolean, off: boolean): void {
-    // Only a probe with the video on says whether the next step fits: one while it is off tests
-    // the lowest layer alone (measured: its success let the next step's full probe overflow the
-    // link again, and the video went off again).
-    if (!off) this.#lastFellShort = !succeeded;
     if (succeeded) {
       this.#interval = PROBE_MIN_INTERVAL_MS;
       this.#nextAt = now + PROBE_STEP_INTERVAL_MS;

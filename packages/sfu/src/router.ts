@@ -11,6 +11,7 @@ import type { IceSettings } from './peer-config.js';
 import { ForwardingTable } from './forwarding-table.js';
 import type { Producer } from './producer.js';
 import { PipeTransport } from './pipe-transport.js';
+import { DownlinkGroup } from './downlink-group.js';
 import type { SrtpImplementation } from './srtp-path.js';
 import type { UplinkEstimation } from './bitrate-controller.js';
 import { PublisherTransport } from './publisher-transport.js';
@@ -43,6 +44,8 @@ export class Router extends TypedEmitter<RouterEvents> {
   readonly #srtp: SrtpImplementation;
   readonly #publishers = new Map<string, PublisherTransport>();
   readonly #subscribers = new Map<string, SubscriberTransport>();
+  /** Subscriber transports of one client, by its key (createSubscriberTransport's downlinkGroup). */
+  readonly #downlinkGroups = new Map<string, DownlinkGroup>();
   readonly #producers = new Map<string, Producer>();
   readonly #pipes = new Map<string, PipeTransport>();
   /** The producer → consumers map: each producer's fan-out to its consumers (forwarding-table.ts). */
@@ -105,20 +108,35 @@ export class Router extends TypedEmitter<RouterEvents> {
     return transport;
   }
 
-  /** A transport for one subscriber (one OpenTok Subscriber). */
-  createSubscriberTransport(options: { id?: string } = {}): SubscriberTransport {
+  /**
+   * A transport for one subscriber (one OpenTok Subscriber). `downlinkGroup` names the client it
+   * serves (e.g. its OpenTok connection id): transports of one client share its downlink, so they
+   * probe one at a time and do not cut for each other's probes (downlink-group.ts).
+   */
+  createSubscriberTransport(options: { id?: string; downlinkGroup?: string } = {}): SubscriberTransport {
     this.#assertOpen();
     const id = options.id ?? randomUUID();
     if (this.#publishers.has(id) || this.#subscribers.has(id)) throw new MediaError('conflict', `transport ${id} exists`);
+    const key = options.downlinkGroup;
+    if (key !== undefined && (typeof key !== 'string' || key.length === 0)) throw new MediaError('invalid', 'downlinkGroup must be a non-empty string');
+    let group: DownlinkGroup | undefined;
+    if (key !== undefined) {
+      group = this.#downlinkGroups.get(key) ?? new DownlinkGroup(key);
+      this.#downlinkGroups.set(key, group);
+    }
     const transport = new SubscriberTransport({
       id,
       ice: this.#ice,
       srtp: this.#srtp,
       logger: this.#logger,
       forwarding: this.#forwarding,
+      ...(group ? { downlinkGroup: group } : {}),
     });
     this.#subscribers.set(id, transport);
-    transport.on('close', () => this.#subscribers.delete(id));
+    transport.on('close', () => {
+      this.#subscribers.delete(id);
+      if (group?.leave(transport) && this.#downlinkGroups.get(group.key) === group) this.#downlinkGroups.delete(group.key);
+    });
     return transport;
   }
 

@@ -16,6 +16,7 @@ import { MediaError, conflict, invalid } from './errors.js';
 import type { Logger } from 'pino';
 import { Consumer, PADDING_PACKET_BYTES, type RtpSink } from './consumer.js';
 import { probeRate, ProbePacer, ProbeScheduler } from './probe-pacer.js';
+import type { DownlinkGroup } from './downlink-group.js';
 import { createSubscriberPeer, opusCodec, rtxCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
 import type { ForwardingTable, ProducerSource } from './forwarding-table.js';
 import type { Producer } from './producer.js';
@@ -40,6 +41,8 @@ export interface SubscriberTransportOptions {
    * never cross sessions); each consumer made here joins its producer's fan-out in it.
    */
   forwarding: ForwardingTable;
+  /** The other connections of the same client (their downlink is this one's): downlink-group.ts. */
+  downlinkGroup?: DownlinkGroup;
 }
 
 /** RTCP sender reports per consumer about once a second (RFC 3550 allows 5 %; this is far below). */
@@ -82,6 +85,10 @@ export interface DownlinkStats {
   overuses: number;
   /** Saturation cuts (the bottleneck's queue seen filling). */
   saturations: number;
+  /** Saturations not cut for: another connection of the same client was probing the shared link. */
+  saturationsHeld: number;
+  /** Other connections of the same client sharing this downlink (downlink-group.ts). */
+  sharedWith: number;
   probes: number;
   probesSucceeded: number;
   lastProbeRate: number | null;
@@ -94,8 +101,6 @@ interface Probe {
   rate: number;
   /** What the step it tests needs (bits/s). */
   wanted: number;
-  /** Tests less than the step needs (after one that fell short: ProbeScheduler.rate). */
-  capped: boolean;
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
   pacer: ProbePacer;
@@ -133,9 +138,13 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
   readonly #probes = new ProbeScheduler();
   #lastSaturationSeen = -Infinity;
 
+  readonly #group: DownlinkGroup | null;
+
   constructor(options: SubscriberTransportOptions) {
     super({ id: options.id, pc: createSubscriberPeer(options.ice), srtp: options.srtp, logger: options.logger });
     this.#forwarding = options.forwarding;
+    this.#group = options.downlinkGroup ?? null;
+    this.#group?.join(this);
   }
 
   get consumers(): Consumer[] {
@@ -286,7 +295,11 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     const results = this.#sequencer.results(feedback);
     if (results.length === 0) return;
     const now = performance.now();
-    this.#estimator.onFeedback(results, now);
+    // A saturation seen while another connection of this client probes is its probe's: held, and that probe stops.
+    const group = this.#group;
+    const heldBefore = this.#estimator.lastHeldSaturationAt;
+    this.#estimator.onFeedback(results, now, group?.mateProbing(this, now) ?? false);
+    if (this.#estimator.lastHeldSaturationAt !== heldBefore) group?.mateSaturated();
     const saturatedAt = this.#estimator.lastSaturationAt;
     if (saturatedAt !== this.#lastSaturationSeen) {
       // The link is saturated: no video retransmissions for a while, and the allocator steps
@@ -332,22 +345,26 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
   #maybeProbe(now: number, wanted: number | null, videos: Consumer[]): void {
     const e = this.#estimator;
     if (this.#probe !== null || !this.#probes.due(now, wanted, e.estimate, e.usage === 'overusing', e.lastDecreaseAt)) return;
+    // One probe at a time on a client's link (downlink-group.ts).
+    if (this.#group !== null && !this.#group.mayProbe(this, now)) return;
     const padder = videos.find((c) => c.canPad);
     if (padder === undefined) return;
     const off = videos.some((c) => c.qualityDisabled);
-    const rate = this.#probes.rate(wanted!, e.estimate, off);
+    const rate = probeRate(wanted!);
     // Padding tops up what the cluster (media included) has sent to the probe rate, slice by slice.
     const pacer = new ProbePacer(rate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS, now, PADDING_PACKET_BYTES);
-    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, capped: rate < probeRate(wanted!), startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0 };
+    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0 };
     this.#probe = probe;
+    this.#group?.probeStarted(this);
     // The media sent during the probe counts in it too (the measured rate is compared with `rate`).
     const sequencer = this.#sequencer;
     sequencer.beginProbe(probe.id);
     // Paced by the clock, not by the timer's count: a late timer (a busy event loop) catches up.
     const pace = (): void => {
       const t = performance.now();
-      // The link already shows saturated during the probe: no more padding ahead of the audio.
-      const saturated = this.#estimator.lastSaturationAt > probe.startedAt;
+      // The link already shows saturated during the probe (here, or at another connection of this
+      // client): no more padding ahead of the audio.
+      const saturated = this.#estimator.lastSaturationAt > probe.startedAt || (this.#group?.stopRequested(this) ?? false);
       probe.saturated ||= saturated;
       const due = saturated ? 0 : pacer.packetsDue(t, sequencer.probeBytes);
       if (due > 0 && !padder.closed) pacer.sent(padder.sendPadding(due, probe.id, t));
@@ -385,12 +402,13 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     const succeeded = measured !== null && (measured >= probe.rate * 0.85 || measured >= probe.wanted);
     const off = probe.off || this.#entries.some(({ consumer }) => consumer.qualityDisabled);
     this.#probes.finished(now, probe.startedAt, succeeded, off);
+    // Read: the link is the other connections' again (after a failure once its queue has drained).
+    this.#group?.probeEnded(this, now, succeeded);
     if (succeeded) {
       this.#probesSucceeded++;
       // The step it tested fits: the estimate covers it, and it is taken now (no hold); the next
-      // step's probe follows soon. A capped probe showed only what it measured: the estimate
-      // rises to that, and the step's own probe follows.
-      this.#estimator.raiseTo(probe.capped ? Math.min(probe.wanted, measured) : probe.wanted, now);
+      // step's probe follows soon.
+      this.#estimator.raiseTo(probe.wanted, now);
       this.#allocate(now, true);
     }
   }
@@ -405,6 +423,8 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
       lossFraction: e.lossFraction,
       overuses: e.overuseCount,
       saturations: e.saturationCount,
+      saturationsHeld: e.heldSaturationCount,
+      sharedWith: this.#group === null ? 0 : Math.max(0, this.#group.size - 1),
       probes: this.#probeIds,
       probesSucceeded: this.#probesSucceeded,
       lastProbeRate: this.#lastProbeRate === null ? null : Math.round(this.#lastProbeRate),
@@ -428,6 +448,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     this.#allocateTimer = undefined;
     if (this.#probe) clearInterval(this.#probe.timer);
     this.#probe = null;
+    this.#group?.leave(this);
     this.#sink = null;
     for (const { consumer } of [...this.#entries]) consumer.close();
     this.#entries = [];

@@ -58,6 +58,7 @@ function simulate(
   sendRate: (t: number, estimate: number) => number,
   probe?: { at: number; rate: number; ms: number; id: number },
   start = 0,
+  mateProbing: (t: number) => boolean = () => false,
 ): number[] {
   const pending: PacketResult[] = [];
   const trace: number[] = [];
@@ -83,7 +84,7 @@ function simulate(
     if (t >= nextFeedback) {
       // Report packets whose fate is known by now (arrived, or lost); keep the rest for later.
       const ready = pending.filter((p) => p.receivedAt === null || p.receivedAt <= t);
-      est.onFeedback(ready, t);
+      est.onFeedback(ready, t, mateProbing(t));
       pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
       nextFeedback += 100;
     }
@@ -182,6 +183,24 @@ describe('BandwidthEstimator', () => {
     expect(est.lastSaturationAt - 5000).toBeLessThan(1000);
     expect(trace[1]!).toBeLessThanOrEqual(100_000);
     expect(trace[1]!).toBeGreaterThan(60_000);
+  });
+
+  it("saturation while another connection of the same client probes the shared link is that probe's: noted, not cut for; after it, the estimate follows the link", () => {
+    const est = new BandwidthEstimator({ initial: 3_000_000 });
+    const link = new Link(1_000_000);
+    simulate(est, link, 5, () => 300_000);
+    link.rate = 100_000;
+    simulate(est, link, 1, () => 300_000, undefined, 5001, () => true);
+    expect(est.saturationCount).toBe(0);
+    expect(est.heldSaturationCount).toBeGreaterThan(0);
+    expect(est.lastHeldSaturationAt).toBeGreaterThan(5001);
+    // Nor did the loss of the overflowing queue cut: what is left is the trendline's decrease at most.
+    expect(est.estimate).toBeGreaterThan(300_000);
+    // Once no mate probes, the link is this connection's own finding: its loss and delay bring the
+    // estimate down to the link (the saturation cut itself needs the queue's first moments).
+    const trace = simulate(est, link, 3, () => 300_000, undefined, 6002);
+    console.log(`held saturation: then every 0.5 s ${trace.map((e) => Math.round(e / 1000)).join(' ')} kbps`);
+    expect(trace.at(-1)!).toBeLessThanOrEqual(100_000);
   });
 
   it('saturation: a 900 kbps sender whose link drops to 500 kbps (a 300 ms queue) is cut before the queue overflows, with feedback every 100 ms', () => {

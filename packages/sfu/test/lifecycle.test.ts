@@ -148,6 +148,24 @@ describe('input at the boundary', () => {
     await sub2.close();
   });
 
+  it("groups a client's subscriber transports by downlinkGroup (they share its link), refuses an empty key, and forgets a group once its last transport closes", async () => {
+    const router = fx.router();
+    expect(await kindOf(() => router.createSubscriberTransport({ downlinkGroup: '' }))).toBe('invalid');
+    const a = router.createSubscriberTransport({ downlinkGroup: 'connection-1' });
+    const b = router.createSubscriberTransport({ downlinkGroup: 'connection-1' });
+    const c = router.createSubscriberTransport({ downlinkGroup: 'connection-2' });
+    const alone = router.createSubscriberTransport();
+    expect([a, b, c, alone].map((t) => t.downlink.sharedWith)).toEqual([1, 1, 0, 0]);
+    await a.close();
+    expect(b.downlink.sharedWith).toBe(0);
+    await b.close();
+    // A new transport of that client starts a new group.
+    const d = router.createSubscriberTransport({ downlinkGroup: 'connection-1' });
+    const e = router.createSubscriberTransport({ downlinkGroup: 'connection-1' });
+    expect([d.downlink.sharedWith, e.downlink.sharedWith]).toEqual([1, 1]);
+    for (const t of [c, alone, d, e]) await t.close();
+  });
+
   it('connects when the answer carries no candidates (ICE-lite) and accepts trickled ones', async () => {
     const router = fx.router();
     const { publisher, producers } = await fx.publish(router);

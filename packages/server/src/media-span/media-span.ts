@@ -359,7 +359,8 @@ export class MediaSpan {
     const router = this.#edgeRouters.get(sessionId);
     if (!pipe || pipe.home !== home || !router) throw new ColloquyError('not-found', 'no pipe for this stream here');
     if (this.#edgeSubscribers.has(id)) throw new ColloquyError('conflict', 'subscription exists');
-    const transport = router.createSubscriberTransport({ id });
+    const group = b['downlinkGroup'];
+    const transport = router.createSubscriberTransport({ id, ...(typeof group === 'string' && group.length > 0 ? { downlinkGroup: group } : {}) });
     const consumers = transport.consume(pipe.transport.producers);
     for (const consumer of consumers) {
       if (consumer.kind !== 'video') continue;
@@ -531,6 +532,8 @@ class RemoteSubscription implements RemoteSubscriberMedia {
       state: this.#state,
       audioFallback: this.subscription.audioFallbackEnabled && stream.subscriberAudioFallback,
       screenShare: stream.videoType === 'screen',
+      // The subscribing connection: its subscribers served on that node share its downlink.
+      downlinkGroup: this.subscription.connection.id,
     })) as { sdp?: unknown };
     if (typeof answer.sdp !== 'string') throw new ColloquyError('unavailable', `node ${this.nodeId} gave no offer`, 1501);
     this.#created = true;

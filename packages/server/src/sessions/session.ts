@@ -333,7 +333,8 @@ export class Session extends TypedEmitter<SessionEvents> {
         subscription.attachRemote(remote);
         sdp = await remote.createOffer();
       } else {
-        const transport = this.#routerFor().createSubscriberTransport({ id: subscription.id });
+        // The subscribing connection's subscribers share its downlink (one probe at a time; sfu downlink-group.ts).
+        const transport = this.#routerFor().createSubscriberTransport({ id: subscription.id, downlinkGroup: connection.id });
         subscription.attachTransport(transport);
         sdp = await transport.createOffer();
       }
