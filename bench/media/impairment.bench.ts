@@ -15,8 +15,9 @@
 // resolution; and a lower bound from the browser's lastPacketReceivedTimestamp); what each
 // publisher sent per layer; the SFU's estimate and forwarded layers for the limited subscriber once
 // a second; and the limited subscriber's layer timeline as an ASCII plot.
-// No delay: this kernel has no sch_netem (tc netem), so the 50 ms of the acceptance cannot be added
-// (the bench says so when it starts; where netem exists, DELAY_MS adds it).
+// The DELAY_MS (50) one-way delay goes by tc netem where the kernel has it, else by the harness's
+// userspace delay line (an NFQUEUE program: this machine's kernel has no sch_netem); the bench says
+// which when it starts. The delay sits after the rate limit on the way to the limited subscriber.
 //
 // Case B — a publisher behind an 800 kbps uplink (tbf): uplink-run.ts (as media:uplink) for REMB and
 // transport-cc, at each tbf queue depth of QUEUES_MS (50, 300, 1000 ms).
@@ -34,7 +35,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CACHE_DIR } from '../load/clip.js';
-import { chromiumInNamespace, createVethNamespace, netemAvailable, type VethNamespace } from '@colloquy/testing/netem';
+import { chromiumInNamespace, createVethNamespace, delayMechanism, type VethNamespace } from '@colloquy/testing/netem';
 import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
 import { envInt, kbps, median, table } from '../lib/stats.js';
 import { impairmentPage } from './impairment-page.js';
@@ -62,6 +63,8 @@ const SAMPLE_MS = envInt('SAMPLE_MS', 50);
 const LIMIT_KBPS = envInt('LIMIT_KBPS', 500);
 const LOSS = envNumber('LOSS', 2);
 const DELAY_MS = envNumber('DELAY_MS', 50);
+/** How the delay is added: tc netem, or the harness's userspace delay line where the kernel has no netem. */
+const DELAY_BY = delayMechanism() === 'netem' ? 'tc netem' : 'userspace delay line: this kernel has no tc netem';
 const FREEZE_MS = 500;
 /**
  * The publishers' camera: Chromium's fake one (a mostly flat picture: its 1280 px layer carries
@@ -262,8 +265,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     subs.push({ name: 'limited', limited: true, page: limitedPage, rows: new Map() });
     // Once a second: the SFU's downlink estimate for the limited subscriber and the layer it forwards per stream (-1: none, 'off': video off for quality).
     const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | 'off')[]; probe: string; repair: string }[] = [];
-    /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, PLIs; saturation cuts). */
-    let repairBefore = [0, 0, 0, 0, 0];
+    /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, not resent, PLIs; saturation cuts, held). */
+    let repairBefore = [0, 0, 0, 0, 0, 0, 0];
     let probeSeen: unknown = null;
     onPull = () => {
       const live = app!.t.server.sessions.live(sessionId);
@@ -284,16 +287,19 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         probe = ` probe ${kbps(last.target)}→${kbps(last.measured)} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms, ${d.packets} pk, ${d.lost} lost` : ''})`;
       }
       // Repair in that second, summed over the limited subscriber's videos: n NACKs received, h of them
-      // held (not answered), r packets resent, k PLIs it sent; s saturation cuts of its estimate.
-      const repairNow = [0, 0, 0, 0, downlink.saturations];
+      // held (not answered), r packets resent, d not resent (resent within a round trip, or too old),
+      // k PLIs it sent; s saturation cuts of its estimate, g saturations not cut for (another
+      // connection of this subscriber was probing their shared link).
+      const repairNow = [0, 0, 0, 0, 0, downlink.saturations, downlink.saturationsHeld];
       for (const c of mine.flatMap((x) => x.consumers.filter((v) => v.kind === 'video'))) {
         const stats = c.getStats();
         repairNow[0]! += stats.nackCount;
         repairNow[1]! += c.nacksHeld;
         repairNow[2]! += stats.retransmittedPackets;
-        repairNow[3]! += stats.pliCount;
+        repairNow[3]! += stats.resendsSkipped;
+        repairNow[4]! += stats.pliCount;
       }
-      const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrks'[i]}${v - repairBefore[i]!}` : '')).join('');
+      const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrdksg'[i]}${v - repairBefore[i]!}` : '')).join('');
       repairBefore = repairNow;
       sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers, probe, repair });
     };
@@ -317,13 +323,13 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const from = Date.now();
     await waitPulling(subs, BASELINE_SECONDS * 1000);
 
-    const delay = netemAvailable() ? { delayMs: DELAY_MS } : {};
+    const delay = DELAY_MS > 0 ? { delayMs: DELAY_MS } : {};
     type Enc = Record<string, { bytes: number; width: number; frames: number; limit?: string; active?: boolean }>;
     const pubRead = (): Promise<{ at: number; encodings: Enc }[]> => Promise.all(pubPages.map(async (p) => ({ at: Date.now(), encodings: (await p.page.evaluate(() => (window as any).pubStats())) as Enc })));
     const pubBefore = await pubRead();
     ns.impair('down', { rateKbps: LIMIT_KBPS, lossPercent: LOSS, ...delay });
     const limitAt = Date.now();
-    console.log(`A ${size} run ${run}: limited: ${ns.qdiscs('down')}; loss ${LOSS} % (nftables)`);
+    console.log(`A ${size} run ${run}: limited: ${ns.qdiscs('down')}; loss ${LOSS} % (nftables); delay ${DELAY_MS} ms (${DELAY_BY})`);
     await waitPulling(subs, SECONDS * 1000);
     ns.impair('down', {});
     const liftAt = Date.now();
@@ -408,13 +414,13 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       }
     }
     result.sampleIntervalMs = Math.round(median(intervals));
-    console.log(`\nA ${size} run ${run}: ${LIMIT_KBPS} kbps + ${LOSS} % loss${netemAvailable() ? ` + ${DELAY_MS} ms` : ' (no delay: no sch_netem in this kernel)'} towards the limited subscriber for ${SECONDS} s; stats read every ${result.sampleIntervalMs} ms (median; asked ${SAMPLE_MS}); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(`\nA ${size} run ${run}: ${LIMIT_KBPS} kbps + ${LOSS} % loss${DELAY_MS > 0 ? ` + ${DELAY_MS} ms (${DELAY_BY})` : ''} towards the limited subscriber for ${SECONDS} s; stats read every ${result.sampleIntervalMs} ms (median; asked ${SAMPLE_MS}); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     console.log(table(tableRows));
     console.log(`sent while limited: ${pubLines.join('; ')}`);
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
-    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality; repair in that second: n NACKs, h held, r resent, k PLIs, s saturation cuts; a probe read in that second: target → measured kbps):`);
+    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, s saturation cuts, g saturations held for the other connection's probe; a probe read in that second: target → measured kbps):`);
     console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join('')}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
     // The browser's side of the repair, per stream and second: n NACKs and k PLIs it sent, K keyframes decoded, l packets lost.
     for (const id of streams) {
@@ -452,11 +458,7 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130)); // exit hooks remove the namespaces
 
-if (CASES.includes('A')) console.log(
-  netemAvailable()
-    ? `tc netem present: ${DELAY_MS} ms delay is added towards the limited subscriber`
-    : `NOTE: this kernel has no sch_netem (tc netem): the acceptance's 50 ms delay is NOT applied; only the ${LIMIT_KBPS} kbps tbf limit and ${LOSS} % nftables loss`,
-);
+if (CASES.includes('A')) console.log(`towards the limited subscriber: ${LIMIT_KBPS} kbps (tbf), ${LOSS} % loss (nftables), ${DELAY_MS} ms delay (${DELAY_BY})`);
 const fmtMs = (values: (number | null)[]): string => {
   const v = values.filter((x): x is number => x !== null);
   const never = values.length - v.length;
@@ -499,11 +501,12 @@ if (CASES.includes('B')) {
     } catch (err) {
       console.log(`B queue ${queueMs} ms FAILED: ${(err as Error).stack ?? err}`);
     }
-    for (const mode of ['remb', 'transport-cc'] as const) {
+    for (const mode of ['remb', 'remb-delay', 'transport-cc'] as const) {
       const r = runs.filter((x) => x.mode === mode);
       if (r.length === 0) continue;
+      const at = (x: number | null): string => (x === null ? 'never' : `${x} s`);
       summaries.push(
-        `B ${rate} kbps uplink, queue ${queueMs} ms, noise ${process.env['SOURCE'] ?? '480x270'}, ${mode}: settled ${r.map((x) => (x.settledAt === null ? 'never' : `${x.settledAt} s`)).join('/')}; ` +
+        `B ${rate} kbps uplink, queue ${queueMs} ms, noise ${process.env['SOURCE'] ?? '480x270'}, ${mode}: settled ${r.map((x) => at(x.settledAt)).join('/')} (per second), ${r.map((x) => at(x.settledAt3s)).join('/')} (3 s mean); ` +
           `mean ${r.map((x) => x.meanKbps).join('/')} kbps (median ${median(r.map((x) => x.meanKbps))}); loss ${r.map((x) => x.lossPercent).join('/')} % (median ${Math.round(median(r.map((x) => x.lossPercent)) * 10) / 10})` +
           (mode === 'transport-cc' ? `; feedback loss ${r.map((x) => x.feedbackLossPercent).join('/')} %` : ''),
       );

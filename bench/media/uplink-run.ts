@@ -41,6 +41,8 @@ export interface UplinkRun {
   mode: UplinkEstimation;
   /** First second from which the RTP rate stayed in [settleLow, rateKbps]; null: never. */
   settledAt: number | null;
+  /** The same for the mean of the last 3 seconds (from second 3). */
+  settledAt3s: number | null;
   /** Seconds 6 to the end: mean RTP rate sent, kbps. */
   meanKbps: number;
   /** Seconds 6 to the end: seconds whose RTP rate was above the link. */
@@ -102,6 +104,7 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
       console.log(`\n${mode}: ${o.rateKbps} kbps uplink, tbf queue ${o.queueMs} ms, ${o.source ?? 'noise'} ${o.width ?? 480}x${o.height ?? 270}, medians of ${o.runs} runs\n${table(rows)}`);
       for (const [i, r] of runs.entries()) {
         const at = settledAt(r, o.settleLow, o.rateKbps);
+        const at3 = settledAt(r, o.settleLow, o.rateKbps, 3);
         const late = r.filter((s) => s.second > 5);
         const mean = (f: (x: UplinkSample) => number | null): number => {
           const v = late.map(f).filter((x): x is number => x !== null);
@@ -111,6 +114,7 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
         const result: UplinkRun = {
           mode,
           settledAt: at,
+          settledAt3s: at3,
           meanKbps: mean((x) => x.sentKbps),
           secondsOver: overLink,
           lossPercent: deliveredLoss(late),
@@ -118,7 +122,8 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
         };
         out.push(result);
         console.log(
-          `${mode} run ${i + 1}: RTP rate in [${o.settleLow}, ${o.rateKbps}] kbps for good from ${at === null ? 'never' : `${at} s`}; ` +
+          `${mode} run ${i + 1}: RTP rate in [${o.settleLow}, ${o.rateKbps}] kbps for good from ${at === null ? 'never' : `${at} s`} per second, ` +
+            `${at3 === null ? 'never' : `${at3} s`} as a 3 s mean; ` +
             `seconds 6–${o.seconds}: mean RTP ${result.meanKbps} kbps (${overLink} s above the link), estimate ${mean((x) => x.availableKbps)} kbps, ` +
             `encoder target ${mean((x) => x.targetKbps)} kbps, retransmissions ${mean((x) => x.rtxKbps)} kbps, payload sent but not received ${result.lossPercent} %` +
             (mode === 'transport-cc' ? `, lost by our feedback ${result.feedbackLossPercent} % (max ${Math.max(...late.map((x) => x.feedbackLossPercent ?? 0))} %)` : ''),

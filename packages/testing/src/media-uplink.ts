@@ -165,12 +165,20 @@ export function deliveredLoss(samples: UplinkSample[]): number {
   return sent > 0 ? round1(Math.max(0, ((sent - received) * 100) / sent)) : 0;
 }
 
-/** The first second from which every sample's sent bitrate stays within [low, high] kbps; null if it never does. */
-export function settledAt(samples: UplinkSample[], low: number, high: number): number | null {
+/**
+ * The first second from which the sent bitrate stays within [low, high] kbps; null if it never
+ * does. Per second (windowSeconds 1), or as the mean of the last `windowSeconds` seconds (from the
+ * window's first full second): a video encoder's output swings from second to second with the
+ * picture and its keyframes, which a rolling mean shows apart from where the rate sits.
+ */
+export function settledAt(samples: UplinkSample[], low: number, high: number, windowSeconds = 1): number | null {
   let at: number | null = null;
-  for (const s of samples) {
-    if (s.sentKbps < low || s.sentKbps > high) at = null;
-    else at ??= s.second;
+  for (let i = windowSeconds - 1; i < samples.length; i++) {
+    let sum = 0;
+    for (let j = i - windowSeconds + 1; j <= i; j++) sum += samples[j]!.sentKbps;
+    const rate = sum / windowSeconds;
+    if (rate < low || rate > high) at = null;
+    else at ??= samples[i]!.second;
   }
   return at;
 }
