@@ -134,6 +134,12 @@ describe('media threads: a server with a worker thread', () => {
     const session = t.server.sessions.live(sessionId)!;
     const servedBy = subs.map((s) => session.subscriptions.get(s.subscriberId)!.remote?.nodeId ?? 'main');
     expect(servedBy).toEqual(['worker-1', 'worker-1', 'main']);
+    // A client's next subscriber goes where its others are (their downlink is one: sfu
+    // downlink-group.ts), not to the least loaded thread (the worker, by load, here).
+    const second = await viewers[2]!.subscribe(streamId);
+    expect(session.subscriptions.get(second.subscriberId)!.remote?.nodeId ?? 'main').toBe('main');
+    await viewers[2]!.request({ type: 'unsubscribe', subscriberId: second.subscriberId });
+    await until(() => !session.subscriptions.has(second.subscriberId) || undefined, 'the second subscription gone', 15_000);
     for (const { peer } of subs) {
       await until(() => (peer.of('video').some((p) => p.keyFrameStart) && peer.of('video').length > 100 && peer.of('audio').length > 50) || undefined, 'VP8 and Opus at every subscriber', 30_000);
     }

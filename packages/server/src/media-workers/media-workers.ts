@@ -125,6 +125,12 @@ export class MediaWorkers {
   readonly #span: MediaSpan;
   readonly #ports: ReturnType<typeof splitPorts>;
   readonly #threads: WorkerThread[] = [];
+  /**
+   * Per subscribing connection, the thread serving its subscribers (0: main) and how many: a
+   * client's subscribers share its downlink, which the SFU coordinates within one thread only
+   * (sfu downlink-group.ts), so its next subscriber goes where the others are while that thread is up.
+   */
+  readonly #clientThreads = new Map<string, { thread: number; count: number }>();
   #closed = false;
 
   constructor(options: MediaWorkersOptions) {
@@ -179,13 +185,26 @@ export class MediaWorkers {
     const mainLoad = this.#mainLoad();
     if (mainLoad * 2 >= this.#o.spreadFrom) for (const t of this.#threads) if (t.worker === null && Date.now() >= t.startAfter) this.#start(t);
     const saturated = (t: WorkerThread): boolean => this.#o.saturatedLagMs > 0 && t.lagMs > this.#o.saturatedLagMs;
+    // Where this client's other subscribers are, while that thread serves.
+    const home = this.#clientThreads.get(subscription.connection.id);
+    if (home !== undefined) {
+      if (home.thread === 0) return this.#serveHere(subscription);
+      const thread = this.#threads[home.thread - 1];
+      if (thread && thread.up && !saturated(thread)) return this.#serveOn(thread, subscription) ?? this.#serveHere(subscription);
+    }
     const choice = chooseThread(mainLoad, this.#threads.map((t) => (t.up && !saturated(t) ? t.subscribers : null)), this.#o.spreadFrom);
     // Spreading from the first subscriber (COLLOQUY_WORKERS_FROM=0) waits for a worker that is starting.
     if (choice === 0 && this.#o.spreadFrom === 0 && mainLoad > 0) {
       const starting = this.#threads.find((t) => !t.up && t.worker !== null);
-      if (starting && (await starting.ready) && !subscription.closed) return this.#serveOn(starting, subscription);
+      if (starting && (await starting.ready) && !subscription.closed) return this.#serveOn(starting, subscription) ?? this.#serveHere(subscription);
     }
-    return choice === 0 ? null : this.#serveOn(this.#threads[choice - 1]!, subscription);
+    return (choice === 0 ? null : this.#serveOn(this.#threads[choice - 1]!, subscription)) ?? this.#serveHere(subscription);
+  }
+
+  /** The main thread serves it (place() answers null). */
+  #serveHere(subscription: Subscription): null {
+    this.#rememberClient(subscription, 0);
+    return null;
   }
 
   #serveOn(thread: WorkerThread, subscription: Subscription): RemoteSubscriberMedia | null {
@@ -193,7 +212,21 @@ export class MediaWorkers {
     if (!remote) return null;
     thread.subscribers++;
     subscription.once('close', () => thread.subscribers--);
+    this.#rememberClient(subscription, thread.index);
     return remote;
+  }
+
+  #rememberClient(subscription: Subscription, thread: number): void {
+    const key = subscription.connection.id;
+    const entry = this.#clientThreads.get(key);
+    // A client moved (its thread went down): the new thread is its home from now on.
+    if (entry === undefined || entry.thread !== thread) this.#clientThreads.set(key, { thread, count: 1 });
+    else entry.count++;
+    subscription.once('close', () => {
+      const now = this.#clientThreads.get(key);
+      if (now === undefined || now.thread !== thread) return;
+      if (--now.count <= 0) this.#clientThreads.delete(key);
+    });
   }
 
   #start(thread: WorkerThread): void {
