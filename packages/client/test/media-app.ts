@@ -116,12 +116,13 @@ export async function publish720p(m: MediaApp): Promise<{ sessionId: string; a: 
 export const log = (p: TestPage): Promise<Logged[]> => p.page.evaluate(() => (window as any).log);
 export const subStats = (p: TestPage): Promise<Record<string, SubStats>> => p.page.evaluate(() => (window as any).subStats());
 
-/** Waits until `test` holds on the page's subscribers' stats (read every 250 ms), or fails with the last read. */
-export async function waitForStats(p: TestPage, test: (s: Record<string, SubStats>) => boolean, what: string, timeoutMs = 30_000): Promise<Record<string, SubStats>> {
+/** Waits until `test` holds on the page's subscribers' stats (several pages': merged; read every 250 ms), or fails with the last read. */
+export async function waitForStats(p: TestPage | TestPage[], test: (s: Record<string, SubStats>) => boolean, what: string, timeoutMs = 30_000): Promise<Record<string, SubStats>> {
   const deadline = Date.now() + timeoutMs;
   let last: Record<string, SubStats> = {};
   while (Date.now() < deadline) {
-    last = await subStats(p);
+    last = {};
+    for (const page of Array.isArray(p) ? p : [p]) Object.assign(last, await subStats(page));
     if (test(last)) return last;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -4,6 +4,8 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,12 +172,42 @@ export async function startNginx(config: string, port: number, scheme: 'http' | 
   };
   try {
     await waitForPort(port, 15_000, child);
+    await waitForNginxAnswer(port, scheme, child, 15_000);
   } catch (err) {
     const said = output + errorLog();
     await close();
     throw new Error(`${(err as Error).message}\nnginx said:\n${said}`);
   }
   return { port, url: `${scheme}://127.0.0.1:${port}`, log: () => output + errorLog(), close };
+}
+
+/**
+ * Waits until nginx itself answers on `port` (its Server header), not merely something: a port
+ * freePort() gave out can be taken by another process before nginx binds it (two suites at once),
+ * and nginx then exits while waitForPort connects to that other listener.
+ */
+async function waitForNginxAnswer(port: number, scheme: 'http' | 'https', child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode} (is 127.0.0.1:${port} taken by another process?)`);
+    const server = await new Promise<string | null>((resolve) => {
+      const req = (scheme === 'https' ? httpsRequest : httpRequest)({ host: '127.0.0.1', port, path: '/', method: 'HEAD', rejectUnauthorized: false, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(String(res.headers['server'] ?? ''));
+      });
+      req.once('timeout', () => req.destroy());
+      req.once('error', (err) => {
+        last = err.message;
+        resolve(null);
+      });
+      req.end();
+    });
+    if (server !== null && /^nginx/i.test(server)) return;
+    if (server !== null) last = `answered with Server: ${JSON.stringify(server)}`;
+    if (Date.now() > deadline) throw new Error(`nginx did not answer on 127.0.0.1:${port} within ${timeoutMs} ms (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 // Network namespaces joined by a veth pair live in netem.ts (the impaired-network harness).
