@@ -6,13 +6,19 @@
 import { describe, expect, it } from 'vitest';
 import { DownlinkGroup, PROBE_GRACE_MS } from '../src/downlink-group.js';
 
+/** A group of two connections of one client. */
+function twoMembers(): { g: DownlinkGroup; a: object; b: object } {
+  const g = new DownlinkGroup('conn-1');
+  const a = {};
+  const b = {};
+  g.join(a);
+  g.join(b);
+  return { g, a, b };
+}
+
 describe('DownlinkGroup', () => {
   it('one probe at a time: none while another member probes or its probe is read, nor within the grace after one fell short', () => {
-    const g = new DownlinkGroup('conn-1');
-    const a = {};
-    const b = {};
-    g.join(a);
-    g.join(b);
+    const { g, a, b } = twoMembers();
     expect(g.size).toBe(2);
     expect(g.mayProbe(a, 0)).toBe(true);
     g.probeStarted(a);
@@ -28,11 +34,7 @@ describe('DownlinkGroup', () => {
   });
 
   it("what a member sees while another's probe runs, is read, or drains after falling short is that probe's; a member's own probe is its own", () => {
-    const g = new DownlinkGroup('conn-1');
-    const a = {};
-    const b = {};
-    g.join(a);
-    g.join(b);
+    const { g, a, b } = twoMembers();
     expect(g.mateProbing(b, 0)).toBe(false);
     g.probeStarted(a);
     expect(g.mateProbing(b, 100)).toBe(true);
@@ -54,11 +56,7 @@ describe('DownlinkGroup', () => {
   });
 
   it('a member that leaves mid-probe frees the link at once; the group says when it is empty', () => {
-    const g = new DownlinkGroup('conn-1');
-    const a = {};
-    const b = {};
-    g.join(a);
-    g.join(b);
+    const { g, a, b } = twoMembers();
     g.probeStarted(a);
     expect(g.leave(a)).toBe(false);
     expect(g.mateProbing(b, 0)).toBe(false);
