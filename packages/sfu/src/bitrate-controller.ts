@@ -16,7 +16,8 @@
 //   before the next). Past QUEUE_HIGH_MS the estimate is cut at once (REMB sent then, not at the
 //   next interval) to the lower of 0.9 × itself and 1.05 × what arrives, and again only if the
 //   queue grows further or has not drained for 1.5 s; under QUEUE_LOW_MS it grows 8 % per
-//   interval back towards where the link was last found full, 2 % past it; between, it holds.
+//   interval back towards where the link was last found full, 2 % past it, never past 1.5 × what
+//   arrives unless a simulcast layer waits to turn on; between, it holds.
 //   It starts at 1 Mbps (or the cap if lower), not at the cap. The cut stays above what arrives
 //   because Chromium encodes below a REMB (its encoder target is 0.73–0.92 of it depending on the
 //   picture, measured), so the rate sent after a cut is ~0.8 × the link and the queue drains. Loss above 10 % still backs it off to what arrives less half the
@@ -250,11 +251,12 @@ export class BitrateController {
       this.#estimate = Math.max(MIN_BITRATE, Math.min(this.#estimate, Math.round(Math.max(floor, incoming * (1 - 0.5 * loss)))));
     } else if (this.#lastAbs !== null) {
       // Delay signal: grow only while no queue stands, and while under 1.5 × what arrives. An
-      // encoder that undershoots for a few seconds (a still picture; measured, 350 kbps under an
-      // 800 kbps REMB) shows no queue, and an estimate grown meanwhile to 1 Mbps let its next
-      // overshoot fill the bottleneck's queue before a cut could act. The bound is lifted while a
-      // simulcast layer waits to turn on: the browser sends it only once the estimate covers it
-      // (measured: with the bound always on, a 720p publisher stayed on two layers).
+      // encoder that sends far under the REMB (a still picture, or a panning one's dips: 350 kbps
+      // under an 842 kbps REMB, measured) shows no queue; without the bound the estimate climbed
+      // to the cap meanwhile, and the next busy picture would start from there
+      // (bitrate-controller.test.ts). The bound is lifted while a simulcast layer waits to turn
+      // on: the browser sends it only once the estimate covers it (measured: with the bound always
+      // on, a 720p publisher stayed on two layers).
       const bounded = !layerWaiting && this.#estimate >= GROWTH_ARRIVED_FACTOR * this.#arrivalRate();
       if (loss < LOW_LOSS && this.#queue !== null && this.#queue < QUEUE_LOW_MS && !bounded) {
         // Back to where the link was last found full quickly, then slowly past it (AIMD's

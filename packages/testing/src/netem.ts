@@ -220,7 +220,7 @@ export function netemAvailable(): boolean {
 /**
  * How a delay is added: `netem` (tc netem in the qdisc chain, before the rate limit), or
  * `delay-line` (nfqueue-delay in userspace, after the rate limit on the way in and before it on the
- * way out; adds ~0.1 ms of its own and keeps packet order).
+ * way out; adds under 1 ms of its own, measured 0.5 ms on a ping, and keeps packet order).
  */
 export type DelayMechanism = 'netem' | 'delay-line';
 
