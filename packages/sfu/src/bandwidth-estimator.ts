@@ -143,7 +143,6 @@ export class BandwidthEstimator {
   #firstFeedbackAt: number | null = null;
   readonly #windowLost = new Map<number, PacketResult>();
   #saturationCount = 0;
-  #lastHeldSaturation = -Infinity;
   #heldSaturationCount = 0;
   #lastSaturationCut = -Infinity;
   // Probe clusters: per id, sent and received bytes and their first/last times.
@@ -207,17 +206,12 @@ export class BandwidthEstimator {
     return this.#heldSaturationCount;
   }
 
-  /** When a saturation was last seen and not cut for (onFeedback's `mateProbing`), or -Infinity. */
-  get lastHeldSaturationAt(): number {
-    return this.#lastHeldSaturation;
-  }
-
   /**
    * One transport feedback message: its packets in transport-wide sequence order. `now` is our
    * clock (ms). Updates the delay trend, the acked rate, loss, probes, and the estimate.
    * `mateProbing`: another connection of the same client is probing the link this one shares
    * (downlink-group.ts): a saturation or high loss seen now is its probe's, and cuts nothing here
-   * (a saturation is noted in lastHeldSaturationAt).
+   * (a saturation is counted in heldSaturationCount).
    */
   onFeedback(packets: readonly PacketResult[], now: number, mateProbing = false): void {
     this.#firstFeedbackAt ??= now;
@@ -340,7 +334,6 @@ export class BandwidthEstimator {
     // Its own interval: a trendline decrease just before (at most halving) must not hold it off.
     if (now - this.#lastSaturationCut < DECREASE_INTERVAL_MS) return;
     if (held) {
-      this.#lastHeldSaturation = now;
       this.#heldSaturationCount++;
       return;
     }

@@ -26,8 +26,6 @@ export class DownlinkGroup {
   #failedProber: object | null = null;
   #failedAt = -Infinity;
   #stopRequested = false;
-  /** Saturation cuts members did not make because another member's probe caused them. */
-  #heldCuts = 0;
 
   constructor(key: string) {
     this.key = key;
@@ -35,10 +33,6 @@ export class DownlinkGroup {
 
   get size(): number {
     return this.#members.size;
-  }
-
-  get heldCuts(): number {
-    return this.#heldCuts;
   }
 
   join(member: object): void {
@@ -89,9 +83,11 @@ export class DownlinkGroup {
     return this.#failedProber !== null && this.#failedProber !== member && now - this.#failedAt < PROBE_GRACE_MS;
   }
 
-  /** A member saw the link saturated while a mate probed and held its cut: the probe stops. */
+  /**
+   * A member saw the link saturated while a mate probed and held its cut (each member counts its
+   * own: its downlink stats' saturationsHeld): the probe stops.
+   */
   mateSaturated(): void {
-    this.#heldCuts++;
     if (this.#prober !== null) this.#stopRequested = true;
   }
 

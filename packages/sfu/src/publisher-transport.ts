@@ -375,10 +375,12 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       producer.sample(now);
       incoming += producer.bitrate;
       if (producer.kind === 'video') {
-        for (const layer of producer.layers) if (layer.ssrc !== 0) videoSsrcs.push(layer.ssrc);
+        for (const layer of producer.layers) {
+          if (layer.ssrc !== 0) videoSsrcs.push(layer.ssrc);
+          // A simulcast layer someone needs (not paused by us) that is not arriving.
+          if (producer.layerCount > 1 && layer.active && !producer.layerFlowing(layer.index)) layerWaiting = true;
+        }
         worstLoss = Math.max(worstLoss, producer.fractionLost);
-        // A simulcast layer someone needs (not paused by us) that is not arriving.
-        for (let i = 0; i < producer.layerCount && producer.layerCount > 1; i++) if (producer.layerActive(i) && !producer.layerFlowing(i)) layerWaiting = true;
       }
     }
     if (videoSsrcs.length === 0) return;

@@ -297,9 +297,9 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     const now = performance.now();
     // A saturation seen while another connection of this client probes is its probe's: held, and that probe stops.
     const group = this.#group;
-    const heldBefore = this.#estimator.lastHeldSaturationAt;
+    const heldBefore = this.#estimator.heldSaturationCount;
     this.#estimator.onFeedback(results, now, group?.mateProbing(this, now) ?? false);
-    if (this.#estimator.lastHeldSaturationAt !== heldBefore) group?.mateSaturated();
+    if (this.#estimator.heldSaturationCount !== heldBefore) group?.mateSaturated();
     const saturatedAt = this.#estimator.lastSaturationAt;
     if (saturatedAt !== this.#lastSaturationSeen) {
       // The link is saturated: no video retransmissions for a while, and the allocator steps

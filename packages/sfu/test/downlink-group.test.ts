@@ -43,7 +43,6 @@ describe('DownlinkGroup', () => {
     g.mateSaturated();
     expect(g.stopRequested(a)).toBe(true);
     expect(g.stopRequested(b)).toBe(false);
-    expect(g.heldCuts).toBe(1);
     g.probeEnded(a, 900, false);
     expect(g.stopRequested(a)).toBe(false);
     expect(g.mateProbing(b, 900 + PROBE_GRACE_MS - 1)).toBe(true);
