@@ -82,13 +82,30 @@ export class Baresip {
     const collect = (chunk: Buffer) => this.output.push(...chunk.toString().split('\n').filter(Boolean));
     proc.stdout?.on('data', collect);
     proc.stderr?.on('data', collect);
-    proc.once('exit', () => (this.#exited = true));
+    // 'close' comes after the last of its output, so an exit's reason is in `output` when seen.
+    proc.once('close', () => (this.#exited = true));
   }
 
+  /**
+   * Starts baresip on ports free a moment ago. Another process (a parallel test file, or a sibling
+   * started in the same Promise.all) can take one before baresip binds it; baresip then exits with
+   * "Address already in use", and it is started again on fresh ports (a few times at most).
+   */
   static async start(options: BaresipOptions): Promise<Baresip> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Baresip.#startOnce(options);
+      } catch (err) {
+        if (attempt >= 5 || !(err instanceof Error) || !/Address already in use/.test(err.message)) throw err;
+      }
+    }
+  }
+
+  static async #startOnce(options: BaresipOptions): Promise<Baresip> {
     // baresip also listens for TLS on the next port, with or without a certificate.
     const sipPort = await freePortPair();
-    const ctrlPort = await freePort();
+    let ctrlPort = await freePort();
+    while (ctrlPort === sipPort + 1) ctrlPort = await freePort();
     mkdirSync(options.dir, { recursive: true });
     writeFileSync(
       join(options.dir, 'config'),
@@ -125,7 +142,12 @@ export class Baresip {
     // Its folder is its working directory: the snapshot module writes there.
     const proc = spawn('baresip', ['-f', options.dir], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.dir });
     const b = new Baresip(proc, options.dir, sipPort, ctrlPort, options.tls !== undefined);
-    await b.waitFor(/baresip is ready/, 15_000);
+    try {
+      await b.waitFor(/baresip is ready/, 15_000);
+    } catch (err) {
+      await b.stop();
+      throw err;
+    }
     return b;
   }
 
@@ -198,7 +220,7 @@ export class Baresip {
   }
 
   async stop(): Promise<void> {
-    if (this.#exited) return;
+    if (this.#exited || this.#proc.exitCode !== null || this.#proc.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.#proc.once('exit', () => resolve()));
     this.#proc.kill('SIGTERM');
     const timer = setTimeout(() => this.#proc.kill('SIGKILL'), 3000);
