@@ -264,9 +264,9 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const limitedConnection = (await limitedPage.page.evaluate(() => (window as any).session.connection.connectionId)) as string;
     subs.push({ name: 'limited', limited: true, page: limitedPage, rows: new Map() });
     // Once a second: the SFU's downlink estimate for the limited subscriber and the layer it forwards per stream (-1: none, 'off': video off for quality).
-    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | 'off')[]; probe: string; repair: string }[] = [];
-    /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, not resent, PLIs; saturation cuts, held). */
-    let repairBefore = [0, 0, 0, 0, 0, 0, 0];
+    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | string)[]; probe: string; repair: string }[] = [];
+    /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, not resent, PLIs; saturation cuts). */
+    let repairBefore = [0, 0, 0, 0, 0, 0];
     let probeSeen: unknown = null;
     onPull = () => {
       const live = app!.t.server.sessions.live(sessionId);
@@ -276,7 +276,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       if (!downlink) return;
       const layers = streams.map((id) => {
         const video = mine.find((x) => x.stream.id === id)?.consumers.find((c) => c.kind === 'video');
-        return !video ? -1 : video.qualityDisabled ? ('off' as const) : video.currentLayer;
+        // The spatial layer, and "tN" when the allocator forwards it up to TID N only (a lower frame rate).
+        return !video ? -1 : video.qualityDisabled ? ('off' as const) : `${video.currentLayer}${video.bandwidthTemporalLayer < 3 ? `t${video.currentTemporalLayer}` : ''}`;
       });
       // A probe read since the last pull: its target → measured kbps (send / receive rate, packets, lost).
       let probe = '';
@@ -288,9 +289,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       }
       // Repair in that second, summed over the limited subscriber's videos: n NACKs received, h of them
       // held (not answered), r packets resent, d not resent (resent within a round trip, or too old),
-      // k PLIs it sent; s saturation cuts of its estimate, g saturations not cut for (another
-      // connection of this subscriber was probing their shared link).
-      const repairNow = [0, 0, 0, 0, 0, downlink.saturations, downlink.saturationsHeld];
+      // k PLIs it sent; s saturation cuts of its estimate (one for all its connections: they share it).
+      const repairNow = [0, 0, 0, 0, 0, downlink.saturations];
       for (const c of mine.flatMap((x) => x.consumers.filter((v) => v.kind === 'video'))) {
         const stats = c.getStats();
         repairNow[0]! += stats.nackCount;
@@ -299,7 +299,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         repairNow[3]! += stats.resendsSkipped;
         repairNow[4]! += stats.pliCount;
       }
-      const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrdksg'[i]}${v - repairBefore[i]!}` : '')).join('');
+      const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrdks'[i]}${v - repairBefore[i]!}` : '')).join('');
       repairBefore = repairNow;
       sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers, probe, repair });
     };
@@ -420,8 +420,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
-    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, s saturation cuts, g saturations held for the other connection's probe; a probe read in that second: target → measured kbps):`);
-    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join('')}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
+    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, s saturation cuts; a probe read in that second: target → measured kbps):`);
+    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join(',')}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
     // The browser's side of the repair, per stream and second: n NACKs and k PLIs it sent, K keyframes decoded, l packets lost.
     for (const id of streams) {
       const rows = subs[0]!.rows.get(id) ?? [];

@@ -1,7 +1,9 @@
-// The downlink allocator of one subscriber connection: shares its bandwidth estimate across the
-// streams it carries (audio first, then screen share video, then cameras) and picks each video's
-// spatial layer: the best one that fits what is left, never above the subscriber's preferred
-// layer. Down at once (a layer taken is kept while its rate without headroom fits); up once the
+// The downlink allocator of one client: shares its downlink's bandwidth estimate across the
+// streams it receives, over all its subscriber connections (downlink.ts): audio first, then screen
+// share video, then cameras. Each video gets a step (its spatial layers, and below the lowest at
+// its full frame rate, that layer at fewer temporal layers): the best one that fits what is left
+// after the lowest steps of the videos served after it, never above the subscriber's preferred
+// layer. Down at once (a step taken is kept while its rate without headroom fits); up once the
 // estimate has held for UP_HOLD_MS, or at once when a probe has just shown that the step fits.
 // When even the lowest layer does not fit, a warning first, then, held for OFF_HOLD_MS, video
 // off (OpenTok's audio fallback, where the stream allows it); when
@@ -24,6 +26,11 @@ export interface VideoSlot {
   screen: boolean;
   /** May this stream's video be switched off for lack of bandwidth (audio fallback allowed)? */
   fallback: boolean;
+  /**
+   * What the allocator keeps this video's state by from round to round (its consumer); without
+   * it, its place in the list (which must then stay the same).
+   */
+  key?: unknown;
 }
 
 export interface VideoDecision {
@@ -68,31 +75,51 @@ interface SlotState {
 }
 
 export class DownlinkAllocator {
-  #states: SlotState[] = [];
+  #states = new Map<unknown, SlotState>();
 
   /**
-   * One allocation round. `estimate` and `audio` in bits/s; `videos` in the connection's order
-   * (the same each round). `probed`: a probe has just shown the estimate (it tested the next
+   * One allocation round. `estimate` and `audio` in bits/s; `videos` in serving order among
+   * equals (a video's state follows its `key`; one not in a round is forgotten). `probed`: a probe has just shown the estimate (it tested the next
    * step), so a step up or back on needs no hold. `saturated`: the estimate has just been cut
    * because the link was seen full, so a video whose lowest layer no longer fits goes off now.
    * Returns a decision per video, in that order.
    */
   update(now: number, estimate: number, audio: number, videos: readonly VideoSlot[], probed = false, saturated = false): VideoDecision[] {
-    while (this.#states.length < videos.length) this.#states.push({ allowed: Infinity, wasOff: false, recovered: false, warning: false, upSince: null, lowSince: null });
-    this.#states.length = videos.length;
+    const states = videos.map((video, i) => {
+      const key = video.key ?? i;
+      const state = this.#states.get(key) ?? { allowed: Infinity, wasOff: false, recovered: false, warning: false, upSince: null, lowSince: null };
+      return [key, state] as const;
+    });
+    this.#states = new Map(states);
     let budget = estimate - audio;
     const order = videos.map((_, i) => i).sort((a, b) => Number(videos[b]!.screen) - Number(videos[a]!.screen));
     const decisions: VideoDecision[] = new Array(videos.length);
-    for (const i of order) {
+    // Every video's lowest step before any video's better one: a video may use what is left after
+    // the lowest steps of those served after it (as many of them as fit in all). Greedy in serving
+    // order, two streams to a 500 kbps subscriber had the first on its 320 px layer at full frame
+    // rate and the second off, where both fitted at a lower frame rate.
+    const reserve = new Array<number>(order.length).fill(0);
+    let fitting = 0;
+    for (let total = 0; fitting < order.length; fitting++) {
+      total += (videos[order[fitting]!]!.rates[0] ?? Infinity) * HEADROOM;
+      if (total > budget) break;
+    }
+    for (let pos = order.length - 1, after = 0; pos >= 0; pos--) {
+      reserve[pos] = after;
+      if (pos < fitting) after += (videos[order[pos]!]!.rates[0] ?? Infinity) * HEADROOM;
+    }
+    for (const [pos, i] of order.entries()) {
       const video = videos[i]!;
-      const state = this.#states[i]!;
+      const state = states[i]![1];
+      // What this video may take.
+      const room = budget - reserve[pos]!;
       const need = (layer: number): number => (video.rates[layer] ?? Infinity) * HEADROOM;
       const top = Math.min(video.preferred, video.rates.length - 1);
       // What the bandwidth alone allows (the preference aside), so that a preference raised
       // later is met at once when the estimate already carried it.
       let fit = -1;
       for (let layer = video.rates.length - 1; layer >= 0; layer--) {
-        if (need(layer) <= budget) {
+        if (need(layer) <= room) {
           fit = layer;
           break;
         }
@@ -103,14 +130,14 @@ export class DownlinkAllocator {
         state.lowSince ??= now;
         state.upSince = null;
         if (state.allowed > 0) state.allowed = 0;
-        if (video.fallback && state.allowed === 0 && (now - state.lowSince >= OFF_HOLD_MS || saturated || budget < need(0) * OFF_NOW_FACTOR)) state.allowed = -1;
+        if (video.fallback && state.allowed === 0 && (now - state.lowSince >= OFF_HOLD_MS || saturated || room < need(0) * OFF_NOW_FACTOR)) state.allowed = -1;
       } else {
         state.lowSince = null;
         if (fit < state.allowed) {
           // Down at once, but not below a layer (above the lowest) whose own rate still fits.
           let keep = fit;
           for (let layer = Math.min(state.allowed, video.rates.length - 1); layer > Math.max(fit, 0); layer--) {
-            if ((video.rates[layer] ?? Infinity) * KEEP_HEADROOM <= budget) {
+            if ((video.rates[layer] ?? Infinity) * KEEP_HEADROOM <= room) {
               keep = layer;
               break;
             }
@@ -136,10 +163,10 @@ export class DownlinkAllocator {
         // Just back on: no new warning unless the lowest layer stops fitting again (no flapping);
         // the warning is lifted with the video (it fitted for ON_HOLD_MS).
         if (backOn) state.recovered = true;
-        if (budget >= need(0) * LIFT_FACTOR) state.recovered = false;
+        if (room >= need(0) * LIFT_FACTOR) state.recovered = false;
         if (backOn) state.warning = false;
-        else if (budget < need(0) * (state.recovered ? 1 : WARN_FACTOR)) state.warning = true;
-        else if (layer >= 0 && budget >= need(0) * LIFT_FACTOR) state.warning = false;
+        else if (room < need(0) * (state.recovered ? 1 : WARN_FACTOR)) state.warning = true;
+        else if (layer >= 0 && room >= need(0) * LIFT_FACTOR) state.warning = false;
       } else {
         state.warning = false;
       }

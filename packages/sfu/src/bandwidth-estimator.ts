@@ -25,6 +25,13 @@
 //   with padding to a target rate) report the rate at which they arrived; without overuse, the
 //   estimate may jump to that rate at once (the way an SFU finds out that a better layer fits
 //   before switching to it).
+// - One client's several connections (OpenTok's peer connection per Subscriber) feed one
+//   estimator (downlink.ts): their feedback reports their packets in one clock (the browser's;
+//   measured in Chromium: the lowest one-way delays of one client's connections agree within
+//   0.1 ms), but each message only its own connection's, so the packets of one connection
+//   arrive here after newer ones of another. The window and the arrivals are kept in time order
+//   (insertion near the end); the trendline takes what comes in order (a packet older than its
+//   current group is left out of it, as reordering always was).
 
 /** One sent packet as the feedback reports it (times in ms; arrival in the receiver's own clock). */
 export interface PacketResult {
@@ -143,7 +150,6 @@ export class BandwidthEstimator {
   #firstFeedbackAt: number | null = null;
   readonly #windowLost = new Map<number, PacketResult>();
   #saturationCount = 0;
-  #heldSaturationCount = 0;
   #lastSaturationCut = -Infinity;
   // Probe clusters: per id, sent and received bytes and their first/last times.
   /** Per probe cluster, the packets reported lost. */
@@ -201,19 +207,12 @@ export class BandwidthEstimator {
     return this.#lastDecrease;
   }
 
-  /** Saturations seen and not cut for: another connection of the client was probing (onFeedback's `mateProbing`). */
-  get heldSaturationCount(): number {
-    return this.#heldSaturationCount;
-  }
-
   /**
    * One transport feedback message: its packets in transport-wide sequence order. `now` is our
-   * clock (ms). Updates the delay trend, the acked rate, loss, probes, and the estimate.
-   * `mateProbing`: another connection of the same client is probing the link this one shares
-   * (downlink-group.ts): a saturation or high loss seen now is its probe's, and cuts nothing here
-   * (a saturation is counted in heldSaturationCount).
+   * clock (ms). Updates the delay trend, the acked rate, loss, probes, and the estimate. Messages
+   * of several connections of one client may interleave (`seq` must then be unique across them).
    */
-  onFeedback(packets: readonly PacketResult[], now: number, mateProbing = false): void {
+  onFeedback(packets: readonly PacketResult[], now: number): void {
     this.#firstFeedbackAt ??= now;
     let lost = 0;
     for (const p of packets) {
@@ -226,7 +225,7 @@ export class BandwidthEstimator {
           this.#probeLost.set(p.probe, l);
         }
         const copy = { ...p };
-        this.#window.push(copy);
+        this.#addToWindow(copy);
         if (p.seq !== undefined) this.#windowLost.set(p.seq, copy);
         continue;
       }
@@ -236,7 +235,7 @@ export class BandwidthEstimator {
         late.size = 0;
         this.#windowLost.delete(p.seq!);
       }
-      this.#window.push(p);
+      this.#addToWindow(p);
       this.#addAcked(p.receivedAt, p.size);
       if (p.probe > 0) this.#addProbe(p);
       this.#addToGroup(p.sentAt, p.receivedAt, now);
@@ -246,8 +245,8 @@ export class BandwidthEstimator {
       const old = this.#window.shift()!;
       if (old.receivedAt === null && old.seq !== undefined) this.#windowLost.delete(old.seq);
     }
-    this.#updateLoss(packets.length, lost, now, mateProbing);
-    this.#checkSaturation(now, mateProbing);
+    this.#updateLoss(packets.length, lost, now);
+    this.#checkSaturation(now);
     this.#updateRate(now);
   }
 
@@ -321,7 +320,7 @@ export class BandwidthEstimator {
   }
 
   /** The saturation cut: at once to 0.85 × the arrival rate when it is well below the send rate. */
-  #checkSaturation(now: number, held: boolean): void {
+  #checkSaturation(now: number): void {
     const rates = now - (this.#firstFeedbackAt ?? now) < LOSS_WARMUP_MS ? null : this.recentRates();
     // The latest arrivals must be slow too: a bottleneck never delivers faster than its rate,
     // while a receiver starved of CPU (its network thread held up for a few hundred ms, then
@@ -333,10 +332,6 @@ export class BandwidthEstimator {
     if (rates === null || drain === null || rates.received >= SATURATION_RATIO * rates.sent || drain >= SATURATION_RATIO * rates.sent || rates.recvSpan < rates.sendSpan * NO_QUEUE_SPAN_RATIO) return;
     // Its own interval: a trendline decrease just before (at most halving) must not hold it off.
     if (now - this.#lastSaturationCut < DECREASE_INTERVAL_MS) return;
-    if (held) {
-      this.#heldSaturationCount++;
-      return;
-    }
     // Cut to what the bottleneck drains now: the arrival rate of the latest arrivals (a standing
     // queue delivers at the link's rate), when lower than the window's, which still counts
     // packets from before the queue built up.
@@ -349,10 +344,25 @@ export class BandwidthEstimator {
     this.#saturationCount++;
   }
 
+  /** Keeps the window in send order: another connection's packets can be reported after newer ones. */
+  #addToWindow(p: PacketResult): void {
+    const w = this.#window;
+    let i = w.length;
+    while (i > 0 && w[i - 1]!.sentAt > p.sentAt) i--;
+    if (i === w.length) w.push(p);
+    else w.splice(i, 0, p);
+  }
+
+  /** An arrival, kept in arrival order; the last ACKED_WINDOW_MS of them. */
   #addAcked(at: number, size: number): void {
+    const a = this.#acked;
+    let i = a.length;
+    while (i > 0 && a[i - 1]!.at > at) i--;
+    if (i === a.length) a.push({ at, bytes: size });
+    else a.splice(i, 0, { at, bytes: size });
     this.#ackedBytes += size;
-    this.#acked.push({ at, bytes: this.#ackedBytes });
-    while (this.#acked.length > 2 && at - this.#acked[0]!.at > ACKED_WINDOW_MS) this.#acked.shift();
+    const newest = a[a.length - 1]!.at;
+    while (a.length > 2 && newest - a[0]!.at > ACKED_WINDOW_MS) this.#ackedBytes -= a.shift()!.bytes;
   }
 
   #addProbe(p: PacketResult): void {
@@ -533,7 +543,7 @@ export class BandwidthEstimator {
     this.#overuseCount++;
   }
 
-  #updateLoss(total: number, lost: number, now: number, held: boolean): void {
+  #updateLoss(total: number, lost: number, now: number): void {
     this.#lossPackets += total;
     this.#lossLost += lost;
     if (this.#lossPackets < LOSS_WINDOW_PACKETS) return;
@@ -545,7 +555,6 @@ export class BandwidthEstimator {
     this.#lastLossUpdate = now;
     if (now - (this.#firstFeedbackAt ?? now) < LOSS_WARMUP_MS) return;
     if (loss > HIGH_LOSS && this.shortfall(LOSS_SHORTFALL_RATIO)) {
-      if (held) return; // another connection's probe overflowed the shared queue
       const current = Math.min(this.#lossBased, this.#delayBased);
       // Never below what demonstrably got through: a drained queue's burst of loss is not a link of zero.
       this.#lossBased = Math.max(this.min, current * (1 - 0.5 * loss), BETA * (this.ackedBitrate ?? 0));

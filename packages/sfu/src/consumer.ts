@@ -171,6 +171,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   #layerSwitches = 0;
   /** The highest layer the subscriber's downlink carries (the allocator's choice); -1: none, video off. */
   #bandwidthLayer: number;
+  /** The allocator's temporal cap on the lowest spatial layer (MAX_TEMPORAL_LAYER: none). */
+  #bandwidthTemporalLayer = MAX_TEMPORAL_LAYER;
   #qualityDisabled = false;
   #qualityWarning = false;
   /** May the allocator switch this video off for lack of bandwidth (OpenTok's audio fallback)? Set by sessions/. */
@@ -298,7 +300,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     const temporal = this.#temporal;
     if (temporal !== null) {
       const rates = producer.temporalFrameRates(this.#currentLayer >= 0 ? this.#currentLayer : this.#targetLayer);
-      temporal.setTarget(temporalLayerForFrameRate(this.#preferredFrameRate, rates, temporal.target));
+      temporal.setTarget(Math.min(this.#bandwidthTemporalLayer, temporalLayerForFrameRate(this.#preferredFrameRate, rates, temporal.target)));
     }
     if (this.kind !== 'video' || producer.layerCount === 1) return;
     const target = Math.min(this.preferredLayer, Math.max(0, this.#bandwidthLayer));
@@ -319,6 +321,30 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   /** The allocator's layer cap (-1: video off for lack of bandwidth). */
   get bandwidthLayer(): number {
     return this.#bandwidthLayer;
+  }
+
+  /** VP8 temporal layers are filtered here (a simulcast producer's consumer, or one with a preferred frame rate). */
+  get temporalFiltering(): boolean {
+    return this.#temporalActive;
+  }
+
+  /** The allocator's temporal cap (MAX_TEMPORAL_LAYER: none). */
+  get bandwidthTemporalLayer(): number {
+    return this.#bandwidthTemporalLayer;
+  }
+
+  /**
+   * @internal The allocator's temporal choice: forward up to this TID (MAX_TEMPORAL_LAYER: all),
+   * the lower of it and what the preferred frame rate asks for. Only while temporal layers are
+   * filtered (temporalFiltering): the allocator lowers the frame rate of the lowest spatial layer
+   * before it switches the video off.
+   */
+  setBandwidthTemporalLayer(layer: number): void {
+    if (this.#closed || this.#temporal === null || !this.#temporalActive) return;
+    const capped = Math.max(0, Math.min(layer, MAX_TEMPORAL_LAYER));
+    if (capped === this.#bandwidthTemporalLayer) return;
+    this.#bandwidthTemporalLayer = capped;
+    this.#chooseLayer();
   }
 
   /** Video is off because the subscriber's downlink cannot carry the lowest layer (OpenTok's audio fallback). */

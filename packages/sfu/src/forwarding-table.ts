@@ -40,6 +40,11 @@ export interface ProducerLayer {
    * empty when the layer's frames carry no TID.
    */
   frameRates: number[];
+  /**
+   * VP8 temporal layers: the share of the layer's bytes (keyframes aside) up to each TID (the last
+   * is 1), measured; empty when its frames carry no TID.
+   */
+  byteShares: number[];
 }
 
 /** The last RTCP sender report of the publisher, to map RTP time to wall time for consumers' SRs. */

@@ -144,6 +144,15 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
   readonly #tidFrames: Float64Array;
   readonly #sampleTidFrames: Float64Array;
   readonly #tidRates: Float64Array;
+  /**
+   * VP8 bytes per layer and TID of frames other than keyframes (a keyframe is T0 and would read as
+   * T0's steady share), the bytes of the frame being received per layer, and the smoothed bytes
+   * per second per layer and TID (-1: not seen).
+   */
+  readonly #tidBytes: Float64Array;
+  readonly #sampleTidBytes: Float64Array;
+  readonly #tidByteRates: Float64Array;
+  readonly #frameBytes: number[];
   readonly #layerWidth: number[];
   readonly #layerHeight: number[];
   readonly #lastKeyFrameRequest: number[];
@@ -206,6 +215,10 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     this.#tidFrames = new Float64Array(n * TEMPORAL_IDS);
     this.#sampleTidFrames = new Float64Array(n * TEMPORAL_IDS);
     this.#tidRates = new Float64Array(n * TEMPORAL_IDS).fill(-1);
+    this.#tidBytes = new Float64Array(n * TEMPORAL_IDS);
+    this.#sampleTidBytes = new Float64Array(n * TEMPORAL_IDS);
+    this.#tidByteRates = new Float64Array(n * TEMPORAL_IDS).fill(-1);
+    this.#frameBytes = new Array<number>(n).fill(0);
     this.#layerWidth = new Array<number>(n).fill(0);
     this.#layerHeight = new Array<number>(n).fill(0);
     this.#lastKeyFrameRequest = new Array<number>(n).fill(-Infinity);
@@ -268,17 +281,23 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     this.#trackSequence(layer, header.sequenceNumber);
     let keyFrame = false;
     if (this.#isKeyFrameStart !== null && payload.length > 0) {
-      if (header.marker) {
-        this.#layerFrames[layer]!++;
-        // One descriptor read per frame (its last packet carries the frame's TID too).
-        if (this.codec.name === 'VP8' && parseVp8Descriptor(payload, descriptor) && descriptor.temporalId >= 0) this.#tidFrames[layer * TEMPORAL_IDS + descriptor.temporalId]!++;
-      }
       keyFrame = this.#isKeyFrameStart(payload);
       if (keyFrame) {
         this.#onKeyFrame(layer, payload);
         this.#layerKeyTimestamp[layer] = header.timestamp;
       }
       if (header.timestamp === this.#layerKeyTimestamp[layer]) this.#layerKeyBytes[layer]! += payload.length;
+      this.#frameBytes[layer]! += payload.length;
+      if (header.marker) {
+        this.#layerFrames[layer]!++;
+        // One descriptor read per frame (its last packet carries the frame's TID too).
+        if (this.codec.name === 'VP8' && parseVp8Descriptor(payload, descriptor) && descriptor.temporalId >= 0) {
+          const i = layer * TEMPORAL_IDS + descriptor.temporalId;
+          this.#tidFrames[i]!++;
+          if (header.timestamp !== this.#layerKeyTimestamp[layer]) this.#tidBytes[i]! += this.#frameBytes[layer]!;
+        }
+        this.#frameBytes[layer] = 0;
+      }
     }
     if (this.#paused) return;
     const output = this.#output;
@@ -386,6 +405,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
         steadyBitrate: Math.round(this.#layerSteadyBitrate[i]!),
         active: this.#layerActive[i]!,
         frameRates: this.temporalFrameRates(i),
+        byteShares: this.temporalByteShares(i),
       });
     }
     return layers;
@@ -429,6 +449,31 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
       rates.push(Math.round(sum * 10) / 10);
     }
     return rates;
+  }
+
+  /**
+   * VP8 temporal layers of a spatial layer: the share of its bytes (keyframes aside) up to each
+   * TID (index t: frames with TID ≤ t; the last is 1), measured like the frame rates; empty when
+   * its frames carry no TID or nothing was measured yet. What forwarding up to TID t costs is
+   * about this share of the layer's rate.
+   */
+  temporalByteShares(layer: number): number[] {
+    let total = 0;
+    let highest = -1;
+    for (let t = 0; t < TEMPORAL_IDS; t++) {
+      const rate = this.#tidByteRates[layer * TEMPORAL_IDS + t]!;
+      if (rate < 0) continue;
+      highest = t;
+      total += rate;
+    }
+    if (highest < 0 || total <= 0) return [];
+    const shares: number[] = [];
+    let sum = 0;
+    for (let t = 0; t <= highest; t++) {
+      sum += Math.max(0, this.#tidByteRates[layer * TEMPORAL_IDS + t]!);
+      shares.push(t === highest ? 1 : Math.round((sum / total) * 1000) / 1000);
+    }
+    return shares;
   }
 
   /** Did this layer bring media in the last sample interval? */
@@ -584,6 +629,12 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
       if (known >= 0) this.#tidRates[i] = known + TEMPORAL_RATE_SMOOTHING * (rate - known);
       else if (known === -2) this.#tidRates[i] = rate;
       else if (rate > 0) this.#tidRates[i] = -2;
+      const bytes = (this.#tidBytes[i]! - this.#sampleTidBytes[i]!) / elapsed;
+      this.#sampleTidBytes[i] = this.#tidBytes[i]!;
+      const knownBytes = this.#tidByteRates[i]!;
+      if (knownBytes >= 0) this.#tidByteRates[i] = knownBytes + TEMPORAL_RATE_SMOOTHING * (bytes - knownBytes);
+      else if (knownBytes === -2) this.#tidByteRates[i] = bytes;
+      else if (bytes > 0) this.#tidByteRates[i] = -2;
     }
     const expected = this.#expected();
     const expectedDelta = expected - this.#sampleExpected;

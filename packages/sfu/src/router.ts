@@ -11,7 +11,7 @@ import type { IceSettings } from './peer-config.js';
 import { ForwardingTable } from './forwarding-table.js';
 import type { Producer } from './producer.js';
 import { PipeTransport } from './pipe-transport.js';
-import { DownlinkGroup } from './downlink-group.js';
+import { Downlink } from './downlink.js';
 import type { SrtpImplementation } from './srtp-path.js';
 import type { UplinkEstimation } from './bitrate-controller.js';
 import { PublisherTransport } from './publisher-transport.js';
@@ -45,7 +45,7 @@ export class Router extends TypedEmitter<RouterEvents> {
   readonly #publishers = new Map<string, PublisherTransport>();
   readonly #subscribers = new Map<string, SubscriberTransport>();
   /** Subscriber transports of one client, by its key (createSubscriberTransport's downlinkGroup). */
-  readonly #downlinkGroups = new Map<string, DownlinkGroup>();
+  readonly #downlinks = new Map<string, Downlink>();
   readonly #producers = new Map<string, Producer>();
   readonly #pipes = new Map<string, PipeTransport>();
   /** The producer → consumers map: each producer's fan-out to its consumers (forwarding-table.ts). */
@@ -110,8 +110,8 @@ export class Router extends TypedEmitter<RouterEvents> {
 
   /**
    * A transport for one subscriber (one OpenTok Subscriber). `downlinkGroup` names the client it
-   * serves (e.g. its OpenTok connection id): transports of one client share its downlink, so they
-   * probe one at a time and do not cut for each other's probes (downlink-group.ts).
+   * serves (e.g. its OpenTok connection id): transports of one client share its downlink (one
+   * estimate, one allocator, one probe at a time: downlink.ts).
    */
   createSubscriberTransport(options: { id?: string; downlinkGroup?: string } = {}): SubscriberTransport {
     this.#assertOpen();
@@ -119,10 +119,10 @@ export class Router extends TypedEmitter<RouterEvents> {
     if (this.#publishers.has(id) || this.#subscribers.has(id)) throw new MediaError('conflict', `transport ${id} exists`);
     const key = options.downlinkGroup;
     if (key !== undefined && (typeof key !== 'string' || key.length === 0)) throw new MediaError('invalid', 'downlinkGroup must be a non-empty string');
-    let group: DownlinkGroup | undefined;
+    let downlink: Downlink | undefined;
     if (key !== undefined) {
-      group = this.#downlinkGroups.get(key) ?? new DownlinkGroup(key);
-      this.#downlinkGroups.set(key, group);
+      downlink = this.#downlinks.get(key) ?? new Downlink(key);
+      this.#downlinks.set(key, downlink);
     }
     const transport = new SubscriberTransport({
       id,
@@ -130,12 +130,13 @@ export class Router extends TypedEmitter<RouterEvents> {
       srtp: this.#srtp,
       logger: this.#logger,
       forwarding: this.#forwarding,
-      ...(group ? { downlinkGroup: group } : {}),
+      ...(downlink ? { downlink } : {}),
     });
     this.#subscribers.set(id, transport);
     transport.on('close', () => {
       this.#subscribers.delete(id);
-      if (group?.leave(transport) && this.#downlinkGroups.get(group.key) === group) this.#downlinkGroups.delete(group.key);
+      // The transport has left its downlink as it closed: forgotten once none is left in it.
+      if (downlink !== undefined && downlink.size === 0 && this.#downlinks.get(key!) === downlink) this.#downlinks.delete(key!);
     });
     return transport;
   }

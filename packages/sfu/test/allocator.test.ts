@@ -139,4 +139,22 @@ describe('DownlinkAllocator', () => {
     expect(step).toBeCloseTo(AUDIO + 600_000 * HEADROOM + 500_000 * HEADROOM, 0);
     expect(DownlinkAllocator.nextStep(AUDIO, [{ ...camera, preferred: 0 }], [{ layer: 0, warning: false }])).toBeNull();
   });
+
+  it("every video's lowest step before any video's better one: the first does not take what the next one's lowest needs", () => {
+    // A camera with frame-rate steps below its lowest layer (T0, T1, then 150 kbps at full rate).
+    const stepped: VideoSlot = { rates: [60_000, 90_000, 150_000, 500_000, 1_700_000], preferred: 4, screen: false, fallback: true };
+    // 200 kbps after audio. Greedy, the first would take its 150 kbps layer at full rate (172.5
+    // with headroom) and leave the second 27.5: off. With the second's lowest step (69) kept
+    // aside, the first may use 131: its T1 step (103.5); the second its T0 step. Both on.
+    const a = new DownlinkAllocator();
+    expect(a.update(0, AUDIO + 200_000, AUDIO, [stepped, { ...stepped }], false, true).map((d) => d.layer)).toEqual([1, 0]);
+    // More room: each climbs once the estimate has held, the first as far as the second's lowest step allows.
+    a.update(100, AUDIO + 800_000, AUDIO, [stepped, { ...stepped }]);
+    const later = a.update(100 + UP_HOLD_MS, AUDIO + 800_000, AUDIO, [stepped, { ...stepped }]);
+    // 800 − 69 = 731: the first's 500 kbps layer (575); the second what is left (225): its 150 kbps layer at full rate (172.5).
+    expect(later.map((d) => d.layer)).toEqual([3, 2]);
+    // Too little for every lowest step: the last in order goes, the first keeps its best fit.
+    const b = new DownlinkAllocator();
+    expect(b.update(0, AUDIO + 100_000, AUDIO, [stepped, { ...stepped }], false, true).map((d) => d.layer)).toEqual([0, -1]);
+  });
 });

@@ -58,7 +58,6 @@ function simulate(
   sendRate: (t: number, estimate: number) => number,
   probe?: { at: number; rate: number; ms: number; id: number },
   start = 0,
-  mateProbing: (t: number) => boolean = () => false,
 ): number[] {
   const pending: PacketResult[] = [];
   const trace: number[] = [];
@@ -84,7 +83,7 @@ function simulate(
     if (t >= nextFeedback) {
       // Report packets whose fate is known by now (arrived, or lost); keep the rest for later.
       const ready = pending.filter((p) => p.receivedAt === null || p.receivedAt <= t);
-      est.onFeedback(ready, t, mateProbing(t));
+      est.onFeedback(ready, t);
       pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
       nextFeedback += 100;
     }
@@ -185,22 +184,51 @@ describe('BandwidthEstimator', () => {
     expect(trace[1]!).toBeGreaterThan(60_000);
   });
 
-  it("saturation while another connection of the same client probes the shared link is that probe's: noted, not cut for; after it, the estimate follows the link", () => {
+  it("one client's two connections feed one estimate: interleaved feedback, the link's whole rate acked, a limit cut to the link (not to one connection's share)", () => {
     const est = new BandwidthEstimator({ initial: 3_000_000 });
-    const link = new Link(1_000_000);
-    simulate(est, link, 5, () => 300_000);
-    expect(est.heldSaturationCount).toBe(0); // nothing held before the limit: the holds below are the limit's
-    link.rate = 100_000;
-    simulate(est, link, 1, () => 300_000, undefined, 5001, () => true);
+    const link = new Link(2_000_000);
+    // Two connections, 300 kbps each, on one link; each reports its own packets every 100 ms, 50 ms
+    // apart, with sequence numbers of its own (made unique as the downlink does).
+    const pending: (PacketResult & { conn: number })[] = [];
+    const seqs = [0, 0];
+    const trace: number[] = [];
+    const acked: number[] = [];
+    const run = (from: number, to: number): void => {
+      for (let t = from; t < to; t++) {
+        for (const conn of [0, 1]) {
+          // Frames every 33 ms, the second connection's 11 ms later.
+          if ((t - conn * 11) % 33 === 0) {
+            for (let left = (300_000 / 8) * 0.033; left > 0; left -= 1200) {
+              const size = Math.min(1200, Math.max(100, left));
+              pending.push({ conn, sentAt: t, size, receivedAt: link.send(t, size), probe: 0, seq: conn * 65_536 + seqs[conn]!++ });
+            }
+          }
+          if ((t - conn * 50) % 100 === 0 && t > 0) {
+            const ready = pending.filter((p) => p.conn === conn && (p.receivedAt === null || p.receivedAt <= t));
+            if (ready.length > 0) est.onFeedback(ready, t);
+            pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
+          }
+        }
+        if (t % 500 === 0) {
+          trace.push(est.estimate);
+          acked.push(est.ackedBitrate ?? 0);
+        }
+      }
+    };
+    run(0, 5000);
+    // What arrived is both connections' 600 kbps (each alone would read ~300).
+    expect(acked.at(-1)!).toBeGreaterThan(540_000);
+    expect(acked.at(-1)!).toBeLessThan(660_000);
     expect(est.saturationCount).toBe(0);
-    expect(est.heldSaturationCount).toBeGreaterThan(0);
-    // Nor did the loss of the overflowing queue cut: what is left is the trendline's decrease at most.
-    expect(est.estimate).toBeGreaterThan(300_000);
-    // Once no mate probes, the link is this connection's own finding: its loss and delay bring the
-    // estimate down to the link (the saturation cut itself needs the queue's first moments).
-    const trace = simulate(est, link, 3, () => 300_000, undefined, 6002);
-    console.log(`held saturation: then every 0.5 s ${trace.map((e) => Math.round(e / 1000)).join(' ')} kbps`);
-    expect(trace.at(-1)!).toBeLessThanOrEqual(100_000);
+    expect(est.overuseCount).toBe(0);
+    link.rate = 400_000;
+    run(5000, 8000);
+    console.log(`two connections, one estimate: acked ${Math.round(acked[9]! / 1000)} kbps at 5 s, then every 0.5 s after a 400 kbps limit: ${trace.slice(10).map((e) => Math.round(e / 1000)).join(' ')} kbps`);
+    expect(est.saturationCount).toBeGreaterThan(0);
+    expect(est.lastSaturationAt - 5000).toBeLessThan(1000);
+    // The link's rate, not one connection's share of it.
+    expect(trace[11]!).toBeLessThanOrEqual(400_000);
+    expect(trace[11]!).toBeGreaterThan(250_000);
   });
 
   it('saturation: a 900 kbps sender whose link drops to 500 kbps (a 300 ms queue) is cut before the queue overflows, with feedback every 100 ms', () => {

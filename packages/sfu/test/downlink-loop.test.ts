@@ -12,7 +12,7 @@ import { DownlinkAllocator, type VideoSlot } from '../src/allocator.js';
 import { BandwidthEstimator, type PacketResult } from '../src/bandwidth-estimator.js';
 import { PADDING_PACKET_BYTES } from '../src/consumer.js';
 import { PROBE_OFF_INTERVAL_MS, probeRate, ProbePacer, ProbeScheduler } from '../src/probe-pacer.js';
-import { PROBE_DURATION_MS, PROBE_OFF_DURATION_MS } from '../src/subscriber-transport.js';
+import { PROBE_DURATION_MS, PROBE_OFF_DURATION_MS } from '../src/downlink.js';
 
 class Link {
   #free = 0;

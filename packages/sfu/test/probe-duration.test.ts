@@ -13,7 +13,7 @@ import {
   ProbePacer,
   ProbeScheduler,
 } from '../src/probe-pacer.js';
-import { PROBE_DURATION_MS, PROBE_OFF_DURATION_MS } from '../src/subscriber-transport.js';
+import { PROBE_DURATION_MS, PROBE_EXCESS_MS, PROBE_MIN_DURATION_MS, PROBE_OFF_DURATION_MS, probeDuration } from '../src/downlink.js';
 import { TransportWideSequencer } from '../src/transport-feedback.js';
 
 /** Drives a pacer with timer ticks at `ticks` (ms after its start); returns the bytes sent and when the last went. */
@@ -132,5 +132,19 @@ describe('probe cadence', () => {
     expect(s.due(40_000, 1_000_000, 500_000, true, 0)).toBe(false);
     expect(s.due(40_000, 1_000_000, 500_000, false, 40_000 - PROBE_AFTER_DECREASE_MS + 1)).toBe(false);
     expect(s.due(40_000, 1_000_000, 500_000, false, 40_000 - PROBE_AFTER_DECREASE_MS)).toBe(true);
+  });
+});
+
+describe('probe duration', () => {
+  it('is shortened far above the estimate so that what it sends over the estimate is PROBE_EXCESS_MS of the estimate, never under PROBE_MIN_DURATION_MS', () => {
+    // Two 320 px streams under a 500 kbps link (estimate 350), probing for the next layer at 890 kbps.
+    expect(probeDuration(890_000, 350_000, PROBE_DURATION_MS)).toBe(PROBE_MIN_DURATION_MS);
+    // A video off for quality, probed at 743 kbps on an estimate of 400: 175 ms, its excess 60 kbit (150 ms of 400 kbps).
+    const off = probeDuration(743_000, 400_000, PROBE_OFF_DURATION_MS);
+    expect(off).toBe(175);
+    expect(((743_000 - 400_000) * off) / 1000).toBeCloseTo((400_000 * PROBE_EXCESS_MS) / 1000, -3);
+    // Close to the estimate (the climb back on a free link) or under it: full length.
+    expect(probeDuration(1_650_000, 1_500_000, PROBE_DURATION_MS)).toBe(PROBE_DURATION_MS);
+    expect(probeDuration(300_000, 400_000, PROBE_OFF_DURATION_MS)).toBe(PROBE_OFF_DURATION_MS);
   });
 });

@@ -7,7 +7,7 @@
 import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RtpPacket } from 'werift';
 import { describe, expect, it, vi } from 'vitest';
 import type { OutgoingHeader } from '../src/consumer.js';
-import { RETRANSMIT_HOLD_MS, RETRANSMIT_ROOM, retransmitHoldMs } from '../src/subscriber-transport.js';
+import { RETRANSMIT_HOLD_MS, RETRANSMIT_ROOM, retransmitHoldMs } from '../src/downlink.js';
 import { testConsumer, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
 /** Runs `test` with performance.now() under vitest's fake clock (vi.advanceTimersByTime moves it). */

@@ -173,6 +173,27 @@ describe('temporal layer for a preferred frame rate', () => {
     expect(rates).toHaveLength(3);
     [8, 16, 32].forEach((r, t) => expect(rates[t]).toBeCloseTo(r, 0));
   });
+
+  it('the producer measures the share of bytes up to each TID, its keyframes aside (what forwarding up to a TID costs)', () => {
+    const { producer } = setup();
+    const enc = new Encoder(0x1000, { seq: 100, ts: 0, pid: 500, tl0: 10 });
+    // T0 frames of 4 packets, T1 and T2 of 2 (all packets the same size): over 32 frames T0 is
+    // 8 × 4 = 32 packets, T1 8 × 2 = 16, T2 16 × 2 = 32: shares 0.4, 0.6, 1. The keyframe, a T0
+    // of 20 packets, would make T0 over half.
+    const frame = () => enc.next({ packets: PATTERN[enc.frame % PATTERN.length] === 0 ? 4 : 2 }).packets;
+    for (const p of enc.next({ keyFrame: true, packets: 20 }).packets) producer.receive(p, 0);
+    for (let i = 0; i < 3; i++) for (const p of frame()) producer.receive(p, 0);
+    sampleAfter(producer, 100);
+    // The window a TID's bytes first show in is not counted (T0's: this one, its keyframe aside).
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 32; i++) for (const p of frame()) producer.receive(p, 0);
+      sampleAfter(producer, 1000);
+    }
+    const shares = producer.temporalByteShares(0);
+    expect(shares).toHaveLength(3);
+    [0.4, 0.6, 1].forEach((share, t) => expect(shares[t]).toBeCloseTo(share, 2));
+    expect(producer.layers[0]!.byteShares).toEqual(shares);
+  });
 });
 
 describe('VP8 temporal layers in a consumer', () => {

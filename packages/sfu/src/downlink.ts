@@ -1,0 +1,383 @@
+// Downlink: one client's downlink, across all its subscriber connections. OpenTok's model is a
+// peer connection per Subscriber, so a participant watching three streams is three connections
+// (subscriber-transport.ts) behind one home link. They get one estimate, one allocator and one
+// probe at a time, here:
+// - One estimate (bandwidth-estimator.ts) fed by every member's transport feedback. Each message
+//   reports its own connection's packets, but in the browser's one clock (measured in Chromium:
+//   the lowest one-way delays of one client's connections agree within 0.1 ms), so together they
+//   show the link: what arrives in all, the queue all of them wait in. Each member's transport-wide
+//   sequence numbers are offset by a base of its own, so they stay unique in the estimator.
+// - One allocator (allocator.ts) shares the estimate across the client's streams: audio first,
+//   then screen shares, then cameras (in the order they were subscribed), each video's step or off.
+//   A video's steps are its spatial layers, and below the lowest one at its full frame rate, that
+//   layer at fewer VP8 temporal layers (T0 alone: a quarter of the frames, for ~40 % of the bytes
+//   in Chromium's L1T3): a link too weak for every stream's lowest layer lowers their frame rate
+//   before it switches one off.
+// - One probe at a time: padding on one video's RTX tops up everything the members send meanwhile
+//   (each member's sequencer numbers its packets into the probe's cluster) to the probe rate.
+//
+// Before (downlink-group.ts, session 21), each connection estimated its own flow: each saw about
+// half of a 500 kbps link, each probed for the 640 px layer, and one's probe read as the other's
+// saturation. In the impairment bench, two streams to a 500 kbps subscriber froze a median ~37 %
+// of the time per stream. Without a group key a transport has a Downlink of its own.
+
+import type { Consumer } from './consumer.js';
+import { PADDING_PACKET_BYTES } from './consumer.js';
+import { DownlinkAllocator, nominalLayerRate, type VideoSlot } from './allocator.js';
+import { BandwidthEstimator, type BandwidthUsage, type PacketResult } from './bandwidth-estimator.js';
+import type { ProducerSource } from './forwarding-table.js';
+import { everyPeriod, type ClockTask } from './media-clock.js';
+import { MAX_TEMPORAL_LAYER } from './vp8-temporal.js';
+import { probeRate, ProbePacer, ProbeScheduler } from './probe-pacer.js';
+import type { TransportWideSequencer } from './transport-feedback.js';
+
+/** The downlink estimate before any feedback: high enough for a 720p top layer, so a good link starts at its best; a weak one is found out within a second or two. */
+export const INITIAL_DOWNLINK_ESTIMATE = 3_000_000;
+/** How often the allocator runs. */
+const ALLOCATE_INTERVAL_MS = 250;
+/** Probe padding is paced in slices of this length. */
+const PROBE_SLICE_MS = 20;
+export const PROBE_DURATION_MS = 400;
+/**
+ * A probe while a video is off for quality is shorter: on a link that still cannot carry the
+ * video, the probe's excess over the link queues at the bottleneck ahead of the audio, and a
+ * queue that overflows drops audio packets. At 100 kbps with a 300 ms queue (3.75 kB), 200 ms of
+ * 1.1 × the lowest layer and audio (245 kbps) leaves 3.6 kB queued: no drop (250 ms dropped
+ * audio in the simulation, downlink-loop.test.ts). Still 16+ packets for the rate to be read, and
+ * long enough that a tbf bucket's burst (3.2 kB at 100 kbps) does not pass for the link's rate.
+ */
+export const PROBE_OFF_DURATION_MS = 200;
+/**
+ * A probe far above the estimate is shortened so that what it sends over the estimate is at most
+ * this many ms of the estimate: on a link the estimate is right about, that much queues at the
+ * bottleneck and no more (a home router's queue holds a few hundred ms). Without it, two 720p
+ * streams to a 500 kbps subscriber (estimate ~350 kbps, both on the 320 px layer) were probed at
+ * 890 kbps for 400 ms for the next layer: ~20 kB over the link, more than its 300 ms queue holds;
+ * the media dropped with it froze the pictures, and the audio waited behind it (gaps of up to 1 s).
+ */
+export const PROBE_EXCESS_MS = 150;
+/** No probe shorter than this: fewer packets than that read no rate on a loaded receiver. */
+export const PROBE_MIN_DURATION_MS = 100;
+/** Feedback for a probe's last packets comes within this; then its rate is read. */
+const PROBE_SETTLE_MS = 500;
+/** Video retransmissions are held this long after the estimate fell because the link was saturated (audio first). */
+export const RETRANSMIT_HOLD_MS = 1000;
+/** A probe's saturation cut holds no retransmissions when the estimate after it is this multiple of the media's rate. */
+export const RETRANSMIT_ROOM = 1.5;
+/** What an audio stream is counted at before it is measured (Opus at OpenTok's default 40 kbps, plus headers). */
+const AUDIO_RATE = 50_000;
+/** Each member's transport-wide sequence numbers (16 bits) are offset by a multiple of this in the estimator. */
+const SEQ_SPACE = 65_536;
+
+/** The downlink as a transport sees it (getStats().downlink): its client's, shared by its connections. */
+export interface DownlinkStats {
+  estimate: number;
+  ackedBitrate: number | null;
+  usage: BandwidthUsage;
+  lossFraction: number;
+  overuses: number;
+  /** Saturation cuts (the bottleneck's queue seen filling). */
+  saturations: number;
+  /** Other connections of the same client sharing this downlink. */
+  sharedWith: number;
+  probes: number;
+  probesSucceeded: number;
+  lastProbeRate: number | null;
+  /** The last probe read: the rate it tested, its padding (bytes), and the rate it measured (bits/s). */
+  lastProbe: { target: number; paddingBytes: number; numbered: number; measured: number | null; detail: BandwidthEstimator['lastProbeDetail'] } | null;
+}
+
+/** What a subscriber connection shows its downlink. */
+export interface DownlinkMember {
+  /** Its consumers, in the order they were made. */
+  readonly consumers: readonly Consumer[];
+  /** Its connection is up: its consumers send. */
+  readonly connected: boolean;
+  /** Numbers its packets for transport feedback (and into a probe's cluster). */
+  readonly sequencer: TransportWideSequencer;
+}
+
+interface Probe {
+  id: number;
+  rate: number;
+  /** What the step it tests needs (bits/s). */
+  wanted: number;
+  startedAt: number;
+  timer: NodeJS.Timeout | undefined;
+  pacer: ProbePacer;
+  /** Tested whether a video that is off for quality fits again. */
+  off: boolean;
+  /** Packets numbered in its cluster (media and padding, all members), as it ended. */
+  numbered: number;
+  /** A saturation cut showed while it was sent. */
+  saturated: boolean;
+  /** The sequencers numbering into its cluster. */
+  sequencers: TransportWideSequencer[];
+}
+
+export class Downlink {
+  /** The client's key (the router's group), or null: one connection's own. */
+  readonly key: string | null;
+  /** Each member, with the base its sequence numbers are offset by. */
+  readonly #members = new Map<DownlinkMember, number>();
+  #nextSeqBase = 0;
+  readonly #estimator = new BandwidthEstimator({ initial: INITIAL_DOWNLINK_ESTIMATE });
+  readonly #allocator = new DownlinkAllocator();
+  readonly #probes = new ProbeScheduler();
+  #timer: ClockTask | undefined;
+  #probe: Probe | null = null;
+  #probeIds = 0;
+  #probesSucceeded = 0;
+  #lastProbeRate: number | null = null;
+  #lastProbe: DownlinkStats['lastProbe'] = null;
+  #lastSaturationSeen = -Infinity;
+
+  constructor(key: string | null = null) {
+    this.key = key;
+  }
+
+  get size(): number {
+    return this.#members.size;
+  }
+
+  join(member: DownlinkMember): void {
+    if (this.#members.has(member)) return;
+    this.#members.set(member, this.#nextSeqBase);
+    this.#nextSeqBase += SEQ_SPACE;
+  }
+
+  /** Returns whether the downlink is empty now (its owner drops it); then its timers stop. */
+  leave(member: DownlinkMember): boolean {
+    this.#members.delete(member);
+    if (this.#members.size > 0) return false;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (this.#probe) clearInterval(this.#probe.timer);
+    this.#probe = null;
+    return true;
+  }
+
+  /** A member's connection came up: allocation rounds run from now on. */
+  connected(): void {
+    this.#timer ??= everyPeriod(ALLOCATE_INTERVAL_MS, () => this.allocate(performance.now()));
+  }
+
+  /** One member's transport feedback, as its sequencer read it. */
+  onFeedback(member: DownlinkMember, results: PacketResult[], now: number): void {
+    const base = this.#members.get(member);
+    if (base === undefined || results.length === 0) return;
+    if (base !== 0) for (const r of results) if (r.seq !== undefined) r.seq += base;
+    this.#estimator.onFeedback(results, now);
+    const saturatedAt = this.#estimator.lastSaturationAt;
+    if (saturatedAt === this.#lastSaturationSeen) return;
+    // The link is saturated: no video retransmissions for a while, and the allocator steps down
+    // (or switches off) now rather than at its next round, so the queue drains sooner.
+    this.#lastSaturationSeen = saturatedAt;
+    let media = 0;
+    for (const consumer of this.#consumers()) if (!consumer.paused) media += consumer.getStats().bitrate;
+    const hold = retransmitHoldMs(saturatedAt, this.#probe?.startedAt ?? null, this.#estimator.estimate, media);
+    if (hold > 0) for (const consumer of this.#consumers()) if (consumer.kind === 'video') consumer.holdRetransmissions(now + hold);
+    this.allocate(now, false, true);
+  }
+
+  /** The consumers of the connected members, in the members' order. */
+  *#consumers(): Generator<Consumer> {
+    for (const member of this.#members.keys()) if (member.connected) yield* member.consumers;
+  }
+
+  /** Shares the estimate: audio first, then each video's layer (or off); then maybe a probe. */
+  allocate(now: number, probed = false, saturated = false): void {
+    let audio = 0;
+    const videos: Consumer[] = [];
+    for (const consumer of this.#consumers()) {
+      if (consumer.paused || consumer.closed) continue;
+      if (consumer.kind === 'audio') audio += consumer.producerPaused ? 0 : Math.max(consumer.getStats().bitrate, AUDIO_RATE);
+      else if (!consumer.producerPaused) videos.push(consumer);
+    }
+    if (videos.length === 0) return;
+    const steps = videos.map(videoSteps);
+    const slots: VideoSlot[] = videos.map((c, i) => ({ rates: steps[i]!.rates, preferred: steps[i]!.preferred, screen: c.screenShare, fallback: c.audioFallback, key: c }));
+    const decisions = this.#allocator.update(now, this.#estimator.estimate, audio, slots, probed, saturated);
+    videos.forEach((consumer, i) => {
+      const { layer: step, warning } = decisions[i]!;
+      const layer = step < 0 ? null : steps[i]!.layers[step]!;
+      // A warning before the video goes off; the video back on before the warning is lifted.
+      if (warning) consumer.setQualityWarning(true);
+      if (layer !== null) consumer.setBandwidthTemporalLayer(layer.temporal);
+      consumer.setBandwidthLayer(layer === null ? -1 : layer.spatial);
+      if (!warning) consumer.setQualityWarning(false);
+    });
+    this.#maybeProbe(now, DownlinkAllocator.nextStep(audio, slots, decisions), videos);
+  }
+
+  /**
+   * A probe when more is wanted than the estimate holds: padding on a video's RTX at 1.1 × the
+   * rate the next step needs, for PROBE_DURATION_MS (PROBE_OFF_DURATION_MS while a video is off),
+   * then its measured rate may raise the estimate. When is the ProbeScheduler's (probe-pacer.ts).
+   */
+  #maybeProbe(now: number, wanted: number | null, videos: Consumer[]): void {
+    const e = this.#estimator;
+    if (this.#probe !== null || !this.#probes.due(now, wanted, e.estimate, e.usage === 'overusing', e.lastDecreaseAt)) return;
+    const padder = videos.find((c) => c.canPad);
+    if (padder === undefined) return;
+    const off = videos.some((c) => c.qualityDisabled);
+    const rate = probeRate(wanted!);
+    // Padding tops up what the cluster (every member's media included) has sent to the probe rate, slice by slice.
+    const pacer = new ProbePacer(rate, probeDuration(rate, e.estimate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS), now, PADDING_PACKET_BYTES);
+    const sequencers = [...this.#members.keys()].filter((m) => m.connected).map((m) => m.sequencer);
+    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers };
+    this.#probe = probe;
+    for (const sequencer of sequencers) sequencer.beginProbe(probe.id);
+    const clusterBytes = (): number => {
+      let bytes = 0;
+      for (const sequencer of sequencers) if (sequencer.activeProbe === probe.id) bytes += sequencer.probeBytes;
+      return bytes;
+    };
+    // Paced by the clock, not by the timer's count: a late timer (a busy event loop) catches up.
+    const pace = (): void => {
+      const t = performance.now();
+      // The link already shows saturated during the probe: no more padding ahead of the audio.
+      const saturated = this.#estimator.lastSaturationAt > probe.startedAt;
+      probe.saturated ||= saturated;
+      const cluster = clusterBytes();
+      const due = saturated ? 0 : pacer.packetsDue(t, cluster);
+      if (due > 0 && !padder.closed) pacer.sent(padder.sendPadding(due, probe.id, t));
+      if (this.#probe !== probe || padder.closed || saturated || pacer.done(t, clusterBytes())) {
+        clearInterval(probe.timer);
+        for (const sequencer of sequencers) {
+          if (sequencer.activeProbe !== probe.id) continue;
+          sequencer.activeProbe = 0;
+          probe.numbered += sequencer.probePackets;
+        }
+        if (this.#probe === probe) setTimeout(() => this.#finishProbe(probe), PROBE_SETTLE_MS).unref();
+      }
+    };
+    probe.timer = setInterval(pace, PROBE_SLICE_MS);
+    pace();
+  }
+
+  #finishProbe(probe: Probe): void {
+    if (this.#probe !== probe) return;
+    this.#probe = null;
+    if (this.#members.size === 0) return;
+    const now = performance.now();
+    // Stopped by a saturation cut: a failure, whatever its first packets showed. Otherwise 50 % of
+    // its padding must have been reported (arrived or lost), sent over at least 30 % of its time
+    // (0.6 failed most 200 ms probes after a lift: on a loaded event loop the pacing timer's first
+    // slice came late, and the video stayed off 25 s on a free link).
+    const paddingPackets = Math.round(probe.pacer.sentBytes / PADDING_PACKET_BYTES);
+    probe.saturated ||= this.#estimator.lastSaturationAt > probe.startedAt;
+    const measured = probe.saturated
+      ? null
+      : this.#estimator.finishProbe(probe.id, now, { minPackets: Math.round(paddingPackets * 0.5), minSendSpanMs: probe.pacer.durationMs * 0.3 });
+    if (probe.saturated) this.#estimator.finishProbe(probe.id, now, { minPackets: Infinity }); // forgets the cluster
+    this.#lastProbeRate = measured;
+    this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, numbered: probe.numbered, measured: measured === null ? null : Math.round(measured), detail: this.#estimator.lastProbeDetail };
+    // A success: it showed 85 % of its rate, or at least what the step needs.
+    const succeeded = measured !== null && (measured >= probe.rate * 0.85 || measured >= probe.wanted);
+    let off = probe.off;
+    for (const consumer of this.#consumers()) off ||= consumer.qualityDisabled;
+    this.#probes.finished(now, probe.startedAt, succeeded, off);
+    if (succeeded) {
+      this.#probesSucceeded++;
+      // The step it tested fits: the estimate covers it, and it is taken now (no hold); the next
+      // step's probe follows soon.
+      this.#estimator.raiseTo(probe.wanted, now);
+      this.allocate(now, true);
+    }
+  }
+
+  get stats(): DownlinkStats {
+    const e = this.#estimator;
+    return {
+      estimate: e.estimate,
+      ackedBitrate: e.ackedBitrate === null ? null : Math.round(e.ackedBitrate),
+      usage: e.usage,
+      lossFraction: e.lossFraction,
+      overuses: e.overuseCount,
+      saturations: e.saturationCount,
+      sharedWith: Math.max(0, this.#members.size - 1),
+      probes: this.#probeIds,
+      probesSucceeded: this.#probesSucceeded,
+      lastProbeRate: this.#lastProbeRate === null ? null : Math.round(this.#lastProbeRate),
+      lastProbe: this.#lastProbe,
+    };
+  }
+}
+
+/**
+ * How long a probe at `rate` lasts (ms), given the estimate (bits/s) and its full length
+ * `durationMs`: shortened, down to PROBE_MIN_DURATION_MS, so that what it sends over the estimate
+ * is PROBE_EXCESS_MS of the estimate at most.
+ */
+export function probeDuration(rate: number, estimate: number, durationMs: number): number {
+  const excess = rate - estimate;
+  if (excess <= 0) return durationMs;
+  return Math.round(Math.min(durationMs, Math.max(PROBE_MIN_DURATION_MS, (PROBE_EXCESS_MS * estimate) / excess)));
+}
+
+/**
+ * How long video retransmissions are held after a saturation cut at `saturatedAt` (ms), given when
+ * the probe in flight began (null: none), the estimate after the cut and the media's bitrate (what
+ * the consumers sent over their last second, bits/s). A link found full by the media itself gets
+ * no retransmissions for RETRANSMIT_HOLD_MS, so the queue drains and the audio gets through. A
+ * link a probe filled, where the media alone fits with room to spare (the estimate ≥
+ * RETRANSMIT_ROOM × the media), gets its repairs at once: the probe's padding stops at the cut,
+ * while the packets of the watched layer that the overflowing queue dropped, unrepaired for a
+ * second, froze the picture until the next keyframe (the impairment bench at 500 kbps: the first
+ * probe, 688 kbps, 3 s into the limit, froze 2.7–4 % of two runs in four). Without that room (a
+ * limit fell under the media while a probe was in flight) the hold stays.
+ */
+export function retransmitHoldMs(saturatedAt: number, probeStartedAt: number | null, estimate: number, mediaBitrate: number): number {
+  const probeFilled = probeStartedAt !== null && probeStartedAt <= saturatedAt;
+  return probeFilled && estimate >= RETRANSMIT_ROOM * mediaBitrate ? 0 : RETRANSMIT_HOLD_MS;
+}
+
+/** A temporal step is counted at no less than this share of its spatial layer's rate. */
+const MIN_TEMPORAL_SHARE = 0.2;
+
+/** A video's steps for the allocator, lowest first: what each needs (bits/s), and its layers. */
+export interface VideoSteps {
+  rates: number[];
+  layers: { spatial: number; temporal: number }[];
+  /** The step of the preferred spatial layer at its full frame rate. */
+  preferred: number;
+}
+
+/**
+ * The steps of a video: with VP8 temporal layers filtered, its lowest spatial layer up to each TID
+ * below the top (its rate × the share of bytes up to that TID), then every spatial layer at its
+ * full frame rate. The shares are the lowest layer's, or another's while it is not measured (a
+ * publisher's layers share one temporal structure).
+ */
+export function videoSteps(consumer: Pick<Consumer, 'producer' | 'temporalFiltering' | 'preferredLayer'>): VideoSteps {
+  const spatial = layerRates(consumer.producer);
+  let shares: readonly number[] = [];
+  if (consumer.temporalFiltering) {
+    // The lowest layer measured (layers come lowest first).
+    shares = consumer.producer.layers.find((layer) => layer.byteShares.length >= 2)?.byteShares ?? [];
+  }
+  const rates: number[] = [];
+  const layers: VideoSteps['layers'] = [];
+  for (let t = 0; t < shares.length - 1; t++) {
+    // Never under a fifth of the layer (a share measured near 0 would make the step free).
+    rates.push(spatial[0]! * Math.max(MIN_TEMPORAL_SHARE, shares[t]!));
+    layers.push({ spatial: 0, temporal: t });
+  }
+  spatial.forEach((rate, i) => {
+    rates.push(rate);
+    layers.push({ spatial: i, temporal: MAX_TEMPORAL_LAYER });
+  });
+  return { rates, layers, preferred: Math.max(0, shares.length - 1) + Math.min(consumer.preferredLayer, spatial.length - 1) };
+}
+
+/** Bits per second each layer of a producer needs: measured while it flows, else from its picture height. */
+function layerRates(producer: ProducerSource): number[] {
+  const layers = producer.layers;
+  const top = layers[layers.length - 1];
+  return layers.map((layer, i) => {
+    if (producer.layerFlowing(layer.index) && layer.steadyBitrate > 0) return layer.steadyBitrate;
+    const height = layer.height || Math.round((top?.height || 720) / 2 ** (layers.length - 1 - i));
+    return nominalLayerRate(height);
+  });
+}

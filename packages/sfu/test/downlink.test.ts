@@ -1,0 +1,112 @@
+// Downlink on numbers: one client's subscriber connections share one estimate (fed by each
+// connection's feedback) and one allocator (one budget for all their videos); a connection that
+// leaves hands its share to the others; a downlink of one connection is what a lone transport has.
+
+import { describe, expect, it } from 'vitest';
+import type { PacketResult } from '../src/bandwidth-estimator.js';
+import { Downlink, videoSteps, type DownlinkMember } from '../src/downlink.js';
+import { MAX_TEMPORAL_LAYER } from '../src/vp8-temporal.js';
+import { TransportWideSequencer } from '../src/transport-feedback.js';
+import { testConsumer, testVideoProducer } from './helpers.js';
+
+/** A connection carrying one 3-layer camera (180/360/720 lines: 150 / 500 / 1,700 kbps by the nominal table). */
+function cameraConnection(name: string): DownlinkMember & { layer: () => number } {
+  const producer = testVideoProducer({ id: `p-${name}`, rids: ['q', 'h', 'f'], streamId: `s-${name}` });
+  const consumer = testConsumer({ id: `c-${name}`, producer, ssrc: 1000 + name.charCodeAt(0) });
+  return { consumers: [consumer], connected: true, sequencer: new TransportWideSequencer(), layer: () => consumer.bandwidthLayer };
+}
+
+/** `seconds` of two flows on one link of `linkKbps`: each connection's packets reported in its own feedback, 50 ms apart. */
+function feed(downlink: Downlink, members: DownlinkMember[], kbpsEach: number, linkKbps: number, from: number, seconds: number): void {
+  let free = from;
+  const pending = members.map(() => [] as PacketResult[]);
+  const seqs = members.map(() => 0);
+  for (let t = from; t < from + seconds * 1000; t++) {
+    members.forEach((member, i) => {
+      if ((t + i * 11) % 20 === 0) {
+        const size = Math.round((kbpsEach * 1000 * 0.02) / 8);
+        const start = Math.max(t, free);
+        free = start + (size * 8) / linkKbps;
+        pending[i]!.push({ sentAt: t, size, receivedAt: free + 20, probe: 0, seq: seqs[i]++ });
+      }
+      if ((t - i * 50) % 100 === 0) {
+        const ready = pending[i]!.filter((p) => p.receivedAt! <= t);
+        pending[i] = pending[i]!.filter((p) => p.receivedAt! > t);
+        if (ready.length > 0) downlink.onFeedback(member, ready, t);
+      }
+    });
+  }
+}
+
+describe('Downlink', () => {
+  it("feeds one estimate from every connection's feedback: what arrives is the client's whole downlink", () => {
+    const downlink = new Downlink('connection-1');
+    const a = cameraConnection('a');
+    const b = cameraConnection('b');
+    downlink.join(a);
+    downlink.join(b);
+    expect(downlink.stats.sharedWith).toBe(1);
+    feed(downlink, [a, b], 400, 5000, 0, 3);
+    // Both connections' 400 kbps: one estimate sees 800 (each alone saw ~400).
+    expect(downlink.stats.ackedBitrate!).toBeGreaterThan(720_000);
+    expect(downlink.stats.ackedBitrate!).toBeLessThan(880_000);
+    expect(downlink.stats.saturations).toBe(0);
+  });
+
+  it('shares one budget across the connections: the second camera gets what the first leaves; alone again, it gets the top layer', () => {
+    const shared = new Downlink('connection-1');
+    const a = cameraConnection('a');
+    const b = cameraConnection('b');
+    shared.join(a);
+    shared.join(b);
+    // Before any feedback the estimate is 3 Mbps: the first camera's top layer (1.7 Mbps with
+    // headroom: 1.96) fits, what is left (1.04) carries the second's 360-line layer (0.58).
+    shared.allocate(0);
+    expect([a.layer(), b.layer()]).toEqual([2, 1]);
+    // Each on a downlink of its own would take the top layer, twice over the link.
+    const alone = [cameraConnection('c'), cameraConnection('d')];
+    for (const member of alone) {
+      const own = new Downlink();
+      own.join(member);
+      own.allocate(0);
+    }
+    expect(alone.map((m) => m.layer())).toEqual([2, 2]);
+    // The first connection closes: the second has the budget, and steps up once it has held.
+    expect(shared.leave(a)).toBe(false);
+    expect(shared.stats.sharedWith).toBe(0);
+    shared.allocate(250);
+    shared.allocate(2500);
+    expect(b.layer()).toBe(2);
+    expect(shared.leave(b)).toBe(true);
+  });
+});
+
+describe('videoSteps', () => {
+  const layer = (index: number, height: number, steadyBitrate: number, byteShares: number[]) => ({ index, rid: '', ssrc: index + 1, width: (height * 16) / 9, height, bitrate: steadyBitrate, steadyBitrate, active: true, frameRates: [], byteShares });
+  const producer = (byteShares: number[][]) => ({
+    layers: [layer(0, 180, 250_000, byteShares[0]!), layer(1, 360, 600_000, byteShares[1]!), layer(2, 720, 1_800_000, byteShares[2]!)],
+    layerFlowing: () => true,
+  });
+
+  it('puts the lowest layer at fewer temporal layers below it at its full frame rate, and the preferred layer above them', () => {
+    const steps = videoSteps({ producer: producer([[0.4, 0.6, 1], [0.4, 0.6, 1], [0.4, 0.6, 1]]) as never, temporalFiltering: true, preferredLayer: 1 });
+    expect(steps.rates.map((r) => Math.round(r / 1000))).toEqual([100, 150, 250, 600, 1800]);
+    expect(steps.layers).toEqual([
+      { spatial: 0, temporal: 0 },
+      { spatial: 0, temporal: 1 },
+      { spatial: 0, temporal: MAX_TEMPORAL_LAYER },
+      { spatial: 1, temporal: MAX_TEMPORAL_LAYER },
+      { spatial: 2, temporal: MAX_TEMPORAL_LAYER },
+    ]);
+    expect(steps.preferred).toBe(3);
+  });
+
+  it("takes another layer's shares while the lowest is not measured, floors a share near 0, and has spatial steps only without temporal filtering", () => {
+    const borrowed = videoSteps({ producer: producer([[], [0.01, 0.5, 1], [0.4, 0.6, 1]]) as never, temporalFiltering: true, preferredLayer: 2 });
+    expect(borrowed.rates.map((r) => Math.round(r / 1000))).toEqual([50, 125, 250, 600, 1800]);
+    expect(borrowed.preferred).toBe(4);
+    const spatialOnly = videoSteps({ producer: producer([[0.4, 0.6, 1], [0.4, 0.6, 1], [0.4, 0.6, 1]]) as never, temporalFiltering: false, preferredLayer: 2 });
+    expect(spatialOnly.layers.map((l) => l.spatial)).toEqual([0, 1, 2]);
+    expect(spatialOnly.preferred).toBe(2);
+  });
+});
