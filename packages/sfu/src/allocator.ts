@@ -199,6 +199,13 @@ export class DownlinkAllocator {
   }
 }
 
+/** What every video at its preferred step needs with the audio (bits/s, with headroom). */
+export function preferredRate(audio: number, videos: readonly VideoSlot[]): number {
+  let total = audio;
+  for (const video of videos) total += (video.rates[Math.min(video.preferred, video.rates.length - 1)] ?? 0) * HEADROOM;
+  return total;
+}
+
 /**
  * What a layer needs when it is not flowing (paused at the publisher, so unmeasured), from its
  * picture height: about what Chromium's own simulcast table gives those sizes.

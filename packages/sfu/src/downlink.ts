@@ -23,7 +23,7 @@
 
 import type { Consumer } from './consumer.js';
 import { PADDING_PACKET_BYTES } from './consumer.js';
-import { DownlinkAllocator, nominalLayerRate, type VideoSlot } from './allocator.js';
+import { DownlinkAllocator, nominalLayerRate, preferredRate, type VideoSlot } from './allocator.js';
 import { BandwidthEstimator, type BandwidthUsage, type PacketResult } from './bandwidth-estimator.js';
 import type { ProducerSource } from './forwarding-table.js';
 import { everyPeriod, type ClockTask } from './media-clock.js';
@@ -58,6 +58,12 @@ export const PROBE_OFF_DURATION_MS = 200;
 export const PROBE_EXCESS_MS = 150;
 /** No probe shorter than this: fewer packets than that read no rate on a loaded receiver. */
 export const PROBE_MIN_DURATION_MS = 100;
+/**
+ * A probe that succeeded at this multiple of the estimate or more shows a link with room (a limit
+ * lifted): the next probe tests twice the estimate, not just the next step (a climb back from
+ * the 320 px layer's T0 to two 720p streams is ten steps).
+ */
+const CLIMB_RATIO = 1.5;
 /** Feedback for a probe's last packets comes within this; then its rate is read. */
 const PROBE_SETTLE_MS = 500;
 /** Video retransmissions are held this long after the estimate fell because the link was saturated (audio first). */
@@ -113,6 +119,8 @@ interface Probe {
   saturated: boolean;
   /** The sequencers numbering into its cluster. */
   sequencers: TransportWideSequencer[];
+  /** The estimate when it began. */
+  estimate: number;
 }
 
 export class Downlink {
@@ -131,6 +139,9 @@ export class Downlink {
   #lastProbeRate: number | null = null;
   #lastProbe: DownlinkStats['lastProbe'] = null;
   #lastSaturationSeen = -Infinity;
+  /** The last probe showed CLIMB_RATIO × the estimate or more (at #climbingSince): the next one tests twice the estimate. */
+  #climbing = false;
+  #climbingSince = -Infinity;
 
   constructor(key: string | null = null) {
     this.key = key;
@@ -207,7 +218,14 @@ export class Downlink {
       consumer.setBandwidthLayer(layer === null ? -1 : layer.spatial);
       if (!warning) consumer.setQualityWarning(false);
     });
-    this.#maybeProbe(now, DownlinkAllocator.nextStep(audio, slots, decisions), videos);
+    // Climbing (the last probe succeeded, no decrease since): the next probe tests twice the
+    // estimate, up to what every video at its preferred step needs, and the allocator takes as
+    // many steps as it shows fit. Otherwise the next step alone.
+    let wanted = DownlinkAllocator.nextStep(audio, slots, decisions);
+    if (wanted !== null && this.#climbing && this.#estimator.lastDecreaseAt < this.#climbingSince) {
+      wanted = Math.max(wanted, Math.min(2 * this.#estimator.estimate, preferredRate(audio, slots)));
+    }
+    this.#maybeProbe(now, wanted, videos);
   }
 
   /**
@@ -225,7 +243,7 @@ export class Downlink {
     // Padding tops up what the cluster (every member's media included) has sent to the probe rate, slice by slice.
     const pacer = new ProbePacer(rate, probeDuration(rate, e.estimate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS), now, PADDING_PACKET_BYTES);
     const sequencers = [...this.#members.keys()].filter((m) => m.connected).map((m) => m.sequencer);
-    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers };
+    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers, estimate: e.estimate };
     this.#probe = probe;
     for (const sequencer of sequencers) sequencer.beginProbe(probe.id);
     const clusterBytes = (): number => {
@@ -278,6 +296,9 @@ export class Downlink {
     let off = probe.off;
     for (const consumer of this.#consumers()) off ||= consumer.qualityDisabled;
     this.#probes.finished(now, probe.startedAt, succeeded, off);
+    // Climbing when it showed far more than the estimate (a limit lifted), not a step just over it.
+    this.#climbing = succeeded && measured >= CLIMB_RATIO * probe.estimate;
+    if (this.#climbing) this.#climbingSince = probe.startedAt;
     if (succeeded) {
       this.#probesSucceeded++;
       // The step it tested fits: the estimate covers it, and it is taken now (no hold); the next
