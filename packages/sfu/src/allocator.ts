@@ -27,6 +27,13 @@ export interface VideoSlot {
   /** May this stream's video be switched off for lack of bandwidth (audio fallback allowed)? */
   fallback: boolean;
   /**
+   * The lowest step a video that is off comes back on at (default 0): the lowest spatial layer at
+   * its full frame rate, when there are frame-rate steps below it. They keep a video on through a
+   * drop; back on at the lowest of them, it would flap on a link that carries it only just (the
+   * adaptive Chromium test at 100 kbps: off, on at T0 two seconds later, off again).
+   */
+  onStep?: number;
+  /**
    * What the allocator keeps this video's state by from round to round (its consumer); without
    * it, its place in the list (which must then stay the same).
    */
@@ -125,6 +132,8 @@ export class DownlinkAllocator {
         }
       }
       if (state.allowed === Infinity) state.allowed = Math.max(fit, 0); // first round: take what fits (the lowest at worst)
+      // Off, and the step it comes back on at does not fit: as if nothing fitted.
+      if (state.allowed < 0 && fit < (video.onStep ?? 0)) fit = -1;
       // Not even the lowest layer fits: keep it until that has held, then off (if allowed).
       if (fit < 0) {
         state.lowSince ??= now;
@@ -190,7 +199,7 @@ export class DownlinkAllocator {
       const layer = decisions[i]!.layer;
       const top = Math.min(video.preferred, video.rates.length - 1);
       if (step === null && layer < top) {
-        step = (video.rates[layer + 1] ?? 0) * HEADROOM;
+        step = (video.rates[layer < 0 ? (video.onStep ?? 0) : layer + 1] ?? 0) * HEADROOM;
         if (layer >= 0) step -= (video.rates[layer] ?? 0) * HEADROOM;
       }
       if (layer >= 0) total += (video.rates[layer] ?? 0) * HEADROOM;

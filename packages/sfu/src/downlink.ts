@@ -207,7 +207,7 @@ export class Downlink {
     }
     if (videos.length === 0) return;
     const steps = videos.map(videoSteps);
-    const slots: VideoSlot[] = videos.map((c, i) => ({ rates: steps[i]!.rates, preferred: steps[i]!.preferred, screen: c.screenShare, fallback: c.audioFallback, key: c }));
+    const slots: VideoSlot[] = videos.map((c, i) => ({ rates: steps[i]!.rates, preferred: steps[i]!.preferred, onStep: steps[i]!.onStep, screen: c.screenShare, fallback: c.audioFallback, key: c }));
     const decisions = this.#allocator.update(now, this.#estimator.estimate, audio, slots, probed, saturated);
     videos.forEach((consumer, i) => {
       const { layer: step, warning } = decisions[i]!;
@@ -363,6 +363,8 @@ export interface VideoSteps {
   layers: { spatial: number; temporal: number }[];
   /** The step of the preferred spatial layer at its full frame rate. */
   preferred: number;
+  /** The step of the lowest spatial layer at its full frame rate (where a video that is off comes back on). */
+  onStep: number;
 }
 
 /**
@@ -389,7 +391,8 @@ export function videoSteps(consumer: Pick<Consumer, 'producer' | 'temporalFilter
     rates.push(rate);
     layers.push({ spatial: i, temporal: MAX_TEMPORAL_LAYER });
   });
-  return { rates, layers, preferred: Math.max(0, shares.length - 1) + Math.min(consumer.preferredLayer, spatial.length - 1) };
+  const onStep = Math.max(0, shares.length - 1);
+  return { rates, layers, preferred: onStep + Math.min(consumer.preferredLayer, spatial.length - 1), onStep };
 }
 
 /** Bits per second each layer of a producer needs: measured while it flows, else from its picture height. */

@@ -157,4 +157,22 @@ describe('DownlinkAllocator', () => {
     const b = new DownlinkAllocator();
     expect(b.update(0, AUDIO + 100_000, AUDIO, [stepped, { ...stepped }], false, true).map((d) => d.layer)).toEqual([0, -1]);
   });
+
+  it('a video that is off comes back on at its onStep (its lowest layer at full frame rate), not at a frame-rate step below it', () => {
+    const stepped: VideoSlot = { rates: [60_000, 90_000, 150_000, 500_000], preferred: 3, onStep: 2, screen: false, fallback: true };
+    const a = new DownlinkAllocator();
+    // The link is gone: off at once after a saturation cut.
+    expect(a.update(0, AUDIO + 30_000, AUDIO, [stepped], false, true)[0]!.layer).toBe(-1);
+    // Its T0 and T1 steps fit, held far past ON_HOLD_MS: it stays off (on at T0, it flapped).
+    a.update(100, AUDIO + 120_000, AUDIO, [stepped]);
+    expect(a.update(100 + 3 * ON_HOLD_MS, AUDIO + 120_000, AUDIO, [stepped])[0]!.layer).toBe(-1);
+    // What a probe should test: turning it on at its onStep.
+    expect(DownlinkAllocator.nextStep(AUDIO, [stepped], [{ layer: -1, warning: true }])).toBeCloseTo(AUDIO + 150_000 * HEADROOM, 0);
+    // Its full frame rate fits: back on once that has held.
+    a.update(10_000, AUDIO + 200_000, AUDIO, [stepped]);
+    expect(a.update(10_000 + ON_HOLD_MS, AUDIO + 200_000, AUDIO, [stepped])[0]!.layer).toBe(2);
+    // A drop now keeps it on at a lower frame rate.
+    expect(a.update(10_000 + ON_HOLD_MS + 250, AUDIO + 120_000, AUDIO, [stepped])[0]!.layer).toBe(1);
+  });
 });
+

@@ -99,6 +99,7 @@ describe('videoSteps', () => {
       { spatial: 2, temporal: MAX_TEMPORAL_LAYER },
     ]);
     expect(steps.preferred).toBe(3);
+    expect(steps.onStep).toBe(2);
   });
 
   it("takes another layer's shares while the lowest is not measured, floors a share near 0, and has spatial steps only without temporal filtering", () => {
@@ -108,5 +109,6 @@ describe('videoSteps', () => {
     const spatialOnly = videoSteps({ producer: producer([[0.4, 0.6, 1], [0.4, 0.6, 1], [0.4, 0.6, 1]]) as never, temporalFiltering: false, preferredLayer: 2 });
     expect(spatialOnly.layers.map((l) => l.spatial)).toEqual([0, 1, 2]);
     expect(spatialOnly.preferred).toBe(2);
+    expect(spatialOnly.onStep).toBe(0);
   });
 });
