@@ -135,7 +135,7 @@ describe('media threads: a server with a worker thread', () => {
     const servedBy = subs.map((s) => session.subscriptions.get(s.subscriberId)!.remote?.nodeId ?? 'main');
     expect(servedBy).toEqual(['worker-1', 'worker-1', 'main']);
     // A client's next subscriber goes where its others are (their downlink is one: sfu
-    // downlink-group.ts), not to the least loaded thread (the worker, by load, here).
+    // downlink.ts), not to the least loaded thread (the worker, by load, here).
     const second = await viewers[2]!.subscribe(streamId);
     expect(session.subscriptions.get(second.subscriberId)!.remote?.nodeId ?? 'main').toBe('main');
     await viewers[2]!.request({ type: 'unsubscribe', subscriberId: second.subscriberId });

@@ -375,11 +375,8 @@ export interface VideoSteps {
  */
 export function videoSteps(consumer: Pick<Consumer, 'producer' | 'temporalFiltering' | 'preferredLayer'>): VideoSteps {
   const spatial = layerRates(consumer.producer);
-  let shares: readonly number[] = [];
-  if (consumer.temporalFiltering) {
-    // The lowest layer measured (layers come lowest first).
-    shares = consumer.producer.layers.find((layer) => layer.byteShares.length >= 2)?.byteShares ?? [];
-  }
+  // The lowest layer measured (layers come lowest first).
+  const shares = consumer.temporalFiltering ? (consumer.producer.layers.find((layer) => layer.byteShares.length >= 2)?.byteShares ?? []) : [];
   const rates: number[] = [];
   const layers: VideoSteps['layers'] = [];
   for (let t = 0; t < shares.length - 1; t++) {

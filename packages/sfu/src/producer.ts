@@ -621,20 +621,10 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     }
     this.#frameRate = Math.round((frames / elapsed) * 10) / 10;
     for (let i = 0; i < this.#tidFrames.length; i++) {
-      const rate = (this.#tidFrames[i]! - this.#sampleTidFrames[i]!) / elapsed;
+      smoothTidRate(this.#tidRates, i, (this.#tidFrames[i]! - this.#sampleTidFrames[i]!) / elapsed);
       this.#sampleTidFrames[i] = this.#tidFrames[i]!;
-      // A TID never seen stays unknown (-1); the window it first shows in (-2) started before the
-      // stream did, so its rate starts from the next one; then smoothed (down to 0 when it stops).
-      const known = this.#tidRates[i]!;
-      if (known >= 0) this.#tidRates[i] = known + TEMPORAL_RATE_SMOOTHING * (rate - known);
-      else if (known === -2) this.#tidRates[i] = rate;
-      else if (rate > 0) this.#tidRates[i] = -2;
-      const bytes = (this.#tidBytes[i]! - this.#sampleTidBytes[i]!) / elapsed;
+      smoothTidRate(this.#tidByteRates, i, (this.#tidBytes[i]! - this.#sampleTidBytes[i]!) / elapsed);
       this.#sampleTidBytes[i] = this.#tidBytes[i]!;
-      const knownBytes = this.#tidByteRates[i]!;
-      if (knownBytes >= 0) this.#tidByteRates[i] = knownBytes + TEMPORAL_RATE_SMOOTHING * (bytes - knownBytes);
-      else if (knownBytes === -2) this.#tidByteRates[i] = bytes;
-      else if (bytes > 0) this.#tidByteRates[i] = -2;
     }
     const expected = this.#expected();
     const expectedDelta = expected - this.#sampleExpected;
@@ -734,4 +724,16 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     this.emit('close');
     this.removeAllListeners();
   }
+}
+
+/**
+ * One sample of a per-TID rate (frames or bytes per second) into its smoothed value. A TID never
+ * seen stays unknown (-1); the window it first shows in (-2) started before the stream did, so its
+ * rate starts from the next one; then smoothed (down to 0 when it stops).
+ */
+function smoothTidRate(rates: Float64Array, i: number, rate: number): void {
+  const known = rates[i]!;
+  if (known >= 0) rates[i] = known + TEMPORAL_RATE_SMOOTHING * (rate - known);
+  else if (known === -2) rates[i] = rate;
+  else if (rate > 0) rates[i] = -2;
 }

@@ -16,6 +16,16 @@ function cameraConnection(name: string): DownlinkMember & { layer: () => number 
   return { consumers: [consumer], connected: true, sequencer: new TransportWideSequencer(), layer: () => consumer.bandwidthLayer };
 }
 
+/** One client's downlink with two camera connections. */
+function twoCameras() {
+  const downlink = new Downlink('connection-1');
+  const a = cameraConnection('a');
+  const b = cameraConnection('b');
+  downlink.join(a);
+  downlink.join(b);
+  return { downlink, a, b };
+}
+
 /** `seconds` of two flows on one link of `linkKbps`: each connection's packets reported in its own feedback, 50 ms apart. */
 function feed(downlink: Downlink, members: DownlinkMember[], kbpsEach: number, linkKbps: number, from: number, seconds: number): void {
   let free = from;
@@ -40,11 +50,7 @@ function feed(downlink: Downlink, members: DownlinkMember[], kbpsEach: number, l
 
 describe('Downlink', () => {
   it("feeds one estimate from every connection's feedback: what arrives is the client's whole downlink", () => {
-    const downlink = new Downlink('connection-1');
-    const a = cameraConnection('a');
-    const b = cameraConnection('b');
-    downlink.join(a);
-    downlink.join(b);
+    const { downlink, a, b } = twoCameras();
     expect(downlink.stats.sharedWith).toBe(1);
     feed(downlink, [a, b], 400, 5000, 0, 3);
     // Both connections' 400 kbps: one estimate sees 800 (each alone saw ~400).
@@ -54,11 +60,7 @@ describe('Downlink', () => {
   });
 
   it('shares one budget across the connections: the second camera gets what the first leaves; alone again, it gets the top layer', () => {
-    const shared = new Downlink('connection-1');
-    const a = cameraConnection('a');
-    const b = cameraConnection('b');
-    shared.join(a);
-    shared.join(b);
+    const { downlink: shared, a, b } = twoCameras();
     // Before any feedback the estimate is 3 Mbps: the first camera's top layer (1.7 Mbps with
     // headroom: 1.96) fits, what is left (1.04) carries the second's 360-line layer (0.58).
     shared.allocate(0);

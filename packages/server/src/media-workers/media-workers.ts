@@ -128,7 +128,7 @@ export class MediaWorkers {
   /**
    * Per subscribing connection, the thread serving its subscribers (0: main) and how many: a
    * client's subscribers share its downlink, which the SFU coordinates within one thread only
-   * (sfu downlink-group.ts), so its next subscriber goes where the others are while that thread is up.
+   * (sfu downlink.ts), so its next subscriber goes where the others are while that thread is up.
    */
   readonly #clientThreads = new Map<string, { thread: number; count: number }>();
   #closed = false;

@@ -333,7 +333,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         subscription.attachRemote(remote);
         sdp = await remote.createOffer();
       } else {
-        // The subscribing connection's subscribers share its downlink (one probe at a time; sfu downlink-group.ts).
+        // The subscribing connection's subscribers share its downlink (one estimate, allocator and probe: sfu downlink.ts).
         const transport = this.#routerFor().createSubscriberTransport({ id: subscription.id, downlinkGroup: connection.id });
         subscription.attachTransport(transport);
         sdp = await transport.createOffer();
