@@ -85,6 +85,18 @@ export class DownlinkAllocator {
   #states = new Map<unknown, SlotState>();
 
   /**
+   * A video's steps gained (or lost) `by` steps below the ones it had (its frame-rate steps came
+   * with the producer's first measure of them): its state moves with them, so that the layer it
+   * has is still the layer it has (read as the same index, it fell from the top layer to the
+   * lowest for a hold; the routed media test decoded 320 px where 640 was sent).
+   */
+  shift(key: unknown, by: number): void {
+    const state = this.#states.get(key);
+    if (state === undefined || by === 0) return;
+    if (state.allowed >= 0 && Number.isFinite(state.allowed)) state.allowed = Math.max(0, state.allowed + by);
+  }
+
+  /**
    * One allocation round. `estimate` and `audio` in bits/s; `videos` in serving order among
    * equals (a video's state follows its `key`; one not in a round is forgotten). `probed`: a probe has just shown the estimate (it tested the next
    * step), so a step up or back on needs no hold. `saturated`: the estimate has just been cut

@@ -139,6 +139,8 @@ export class Downlink {
   #lastProbeRate: number | null = null;
   #lastProbe: DownlinkStats['lastProbe'] = null;
   #lastSaturationSeen = -Infinity;
+  /** Each video's frame-rate steps below its lowest layer, as of the last round. */
+  readonly #onSteps = new WeakMap<Consumer, number>();
   /** The last probe showed CLIMB_RATIO × the estimate or more (at #climbingSince): the next one tests twice the estimate. */
   #climbing = false;
   #climbingSince = -Infinity;
@@ -207,6 +209,13 @@ export class Downlink {
     }
     if (videos.length === 0) return;
     const steps = videos.map(videoSteps);
+    // Frame-rate steps appear below a video's layers once the producer has measured them: its
+    // allocator state moves up with them.
+    videos.forEach((consumer, i) => {
+      const before = this.#onSteps.get(consumer);
+      if (before !== undefined && before !== steps[i]!.onStep) this.#allocator.shift(consumer, steps[i]!.onStep - before);
+      this.#onSteps.set(consumer, steps[i]!.onStep);
+    });
     const slots: VideoSlot[] = videos.map((c, i) => ({ rates: steps[i]!.rates, preferred: steps[i]!.preferred, onStep: steps[i]!.onStep, screen: c.screenShare, fallback: c.audioFallback, key: c }));
     const decisions = this.#allocator.update(now, this.#estimator.estimate, audio, slots, probed, saturated);
     videos.forEach((consumer, i) => {
