@@ -47,8 +47,6 @@ const SR_INTERVAL_MS = 1000;
 /** Fixed payload types for what we offer, the ones Chromium itself uses for these codecs (RTX: one above). */
 const PAYLOAD_TYPE = { opus: 111, VP8: 96, H264: 102 } as const;
 
-
-
 interface Entry {
   consumer: Consumer;
   transceiver: RTCRtpTransceiver;
@@ -259,7 +257,6 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
   }
 }
 
-
 /** The RTX payload type the answer's m-section `mid` accepted for `apt`, or null. */
 export function rtxPayloadTypeIn(sdp: string, mid: string, apt: number): number | null {
   const sections = sdp.split(/\r?\n(?=m=)/).map((section) => section.split(/\r?\n/));
@@ -272,7 +269,6 @@ export function rtxPayloadTypeIn(sdp: string, mid: string, apt: number): number 
   }
   return null;
 }
-
 
 /** werift's DTLS transport as the consumers' sink; the header is our duck-typed OutgoingHeader. */
 function sinkOf(dtls: RTCDtlsTransport): RtpSink {
