@@ -117,15 +117,23 @@ export class DownlinkAllocator {
     // the lowest steps of those served after it (as many of them as fit in all). Greedy in serving
     // order, two streams to a 500 kbps subscriber had the first on its 320 px layer at full frame
     // rate and the second off, where both fitted at a lower frame rate.
+    // A video that is off is not kept room for: it comes back when its onStep fits in what is
+    // left (or a probe shows it does), as nextStep asks. Kept room for, it held the others down
+    // while the next step's probe, reckoned without it, was never due (after a lift: the first
+    // stream at T0 and the second off for 30 s on a free link).
+    const lowest = (pos: number): number => {
+      const i = order[pos]!;
+      return states[i]![1].allowed < 0 ? 0 : (videos[i]!.rates[0] ?? Infinity) * HEADROOM;
+    };
     const reserve = new Array<number>(order.length).fill(0);
     let fitting = 0;
     for (let total = 0; fitting < order.length; fitting++) {
-      total += (videos[order[fitting]!]!.rates[0] ?? Infinity) * HEADROOM;
+      total += lowest(fitting);
       if (total > budget) break;
     }
     for (let pos = order.length - 1, after = 0; pos >= 0; pos--) {
       reserve[pos] = after;
-      if (pos < fitting) after += (videos[order[pos]!]!.rates[0] ?? Infinity) * HEADROOM;
+      if (pos < fitting) after += lowest(pos);
     }
     for (const [pos, i] of order.entries()) {
       const video = videos[i]!;

@@ -95,6 +95,14 @@ const SATURATION_MIN_PACKETS = 10;
  * 174 ms over 4 with 250 ms.
  */
 const SATURATION_DRAIN_MS = 250;
+/**
+ * The drain rate is a bottleneck's only when at least this share of the span's arrivals queued.
+ * Measured in the 2x3 impairment bench (load 10): saturation cuts at the limit had 72–100 % of
+ * the latest arrivals queued; the false ones on free links (a healthy subscriber cut from 3.4
+ * Mbps to 312 kbps, from 8.2 Mbps to 1 Mbps) had 7–28 %. At 0.5 the adaptive Chromium test's
+ * 100 kbps limit was cut later (videoDisabled after 1.5–1.9 s, not ~1 s, an audio gap of 262 ms).
+ */
+const QUEUED_SHARE = 0.35;
 /** A packet whose one-way delay is this much over the window's lowest waited in a queue (ms). */
 const QUEUED_MS = 10;
 /** A probe's arrivals spread over no more than this multiple of its send span: no queue built. */
@@ -301,9 +309,11 @@ export class BandwidthEstimator {
     }
     let bytes = 0;
     let count = 0;
+    let arrivals = 0;
     let first = Infinity;
     let firstSize = 0;
     for (const p of w) {
+      if (p.receivedAt !== null && last - p.receivedAt <= spanMs) arrivals++;
       // Only packets that queued: right after a limit, those that came in before the queue
       // built up arrived at the old rate, and read with it the first cut lands above the link.
       if (p.receivedAt === null || last - p.receivedAt > spanMs || p.receivedAt - p.sentAt - base < QUEUED_MS) continue;
@@ -315,6 +325,9 @@ export class BandwidthEstimator {
       count++;
     }
     if (count < 3 || last - first < spanMs / 2) return null;
+    // A bottleneck's standing queue delays every packet; a receiver held up (its network thread
+    // starved of CPU) a few: their arrivals spread over the span read as a drain of tens of kbps.
+    if (count < QUEUED_SHARE * arrivals) return null;
     // The first packet's bytes came in before the span began.
     return ((bytes - firstSize) * 8000) / (last - first);
   }

@@ -184,5 +184,20 @@ describe('DownlinkAllocator', () => {
     a.shift('v', 2);
     expect(a.update(250, 3_000_000, AUDIO, [stepped])[0]!.layer).toBe(4);
   });
+
+  it('no room is kept for a video that is off: the one on climbs, and the probe nextStep asks for is above the estimate', () => {
+    const stepped: VideoSlot = { rates: [60_000, 90_000, 150_000, 500_000], preferred: 3, onStep: 2, screen: false, fallback: true };
+    const a = new DownlinkAllocator();
+    // Both off after the link was seen gone; then 242 kbps (192 after audio): the first back on
+    // at its full frame rate (172.5) once that held, the second stays off (19.5 left).
+    a.update(0, AUDIO + 20_000, AUDIO, [stepped, { ...stepped }], false, true);
+    a.update(100, AUDIO + 192_000, AUDIO, [stepped, { ...stepped }]);
+    const on = a.update(100 + ON_HOLD_MS, AUDIO + 192_000, AUDIO, [stepped, { ...stepped }]);
+    expect(on.map((d) => d.layer)).toEqual([2, -1]);
+    // Its T1 step (103.5) would have fitted anyway; what matters: no room for the second's T0
+    // (69) held back the first, and the next step asked is over the estimate, so a probe is due.
+    const next = DownlinkAllocator.nextStep(AUDIO, [stepped, { ...stepped }], on)!;
+    expect(next).toBeGreaterThan(AUDIO + 192_000);
+  });
 });
 
