@@ -141,7 +141,8 @@ describe('impaired-network harness', () => {
         return JSON.parse(stdout) as number[];
       };
       const median = (xs: number[]): number => xs[Math.floor(xs.length / 2)]!;
-      const base = median(await ping(10, 20));
+      const basePings = await ping(10, 20);
+      const base = median(basePings);
       line.impair('down', { delayMs: 60 });
       const down = await ping(10, 20);
       line.impair('up', { delayMs: 40 });
@@ -159,14 +160,16 @@ describe('impaired-network harness', () => {
           `down changed to 20 ms ${median(changed).toFixed(1)}; 50 ± 10 ms down + 40 up, 400 pings: ${burst.length} back, ` +
           `${burst[0]!.toFixed(1)}–${burst[burst.length - 1]!.toFixed(1)} ms; lifted ${median(lifted).toFixed(1)}`,
       );
+      // At least what was asked (load only adds); the upper bounds on the fastest ping of each
+      // series (a loaded machine delayed the median of 10 by 75 ms once, never the fastest).
       expect(median(down)).toBeGreaterThanOrEqual(60);
-      expect(median(down)).toBeLessThan(base + 60 + 30);
+      expect(down[0]).toBeLessThan(basePings[0]! + 60 + 30);
       expect(median(both)).toBeGreaterThanOrEqual(100);
       expect(median(changed)).toBeGreaterThanOrEqual(60);
-      expect(median(changed)).toBeLessThan(median(both));
+      expect(changed[0]).toBeLessThan(both[0]!);
       expect(burst).toHaveLength(400);
       expect(burst[0]).toBeGreaterThanOrEqual(40 + 50 - 10 * 4);
-      expect(median(lifted)).toBeLessThan(40);
+      expect(lifted[0]).toBeLessThan(40);
       expect(line.qdiscs('down')).not.toMatch(/netem/);
     } finally {
       host.close();
