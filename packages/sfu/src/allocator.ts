@@ -98,8 +98,9 @@ export class DownlinkAllocator {
 
   /**
    * One allocation round. `estimate` and `audio` in bits/s; `videos` in serving order among
-   * equals (a video's state follows its `key`; one not in a round is forgotten). `probed`: a probe has just shown the estimate (it tested the next
-   * step), so a step up or back on needs no hold. `saturated`: the estimate has just been cut
+   * equals (a video's state follows its `key`; one not in a round is forgotten). `probed`: a
+   * probe has just shown the estimate (it tested the next step), so a step up or back on needs
+   * no hold. `saturated`: the estimate has just been cut
    * because the link was seen full, so a video whose lowest layer no longer fits goes off now.
    * Returns a decision per video, in that order.
    */

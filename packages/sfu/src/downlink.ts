@@ -227,9 +227,9 @@ export class Downlink {
       consumer.setBandwidthLayer(layer === null ? -1 : layer.spatial);
       if (!warning) consumer.setQualityWarning(false);
     });
-    // Climbing (the last probe succeeded, no decrease since): the next probe tests twice the
-    // estimate, up to what every video at its preferred step needs, and the allocator takes as
-    // many steps as it shows fit. Otherwise the next step alone.
+    // Climbing (the last probe showed CLIMB_RATIO × the estimate, no decrease since): the next
+    // probe tests twice the estimate, up to what every video at its preferred step needs, and the
+    // allocator takes as many steps as it shows fit. Otherwise the next step alone.
     let wanted = DownlinkAllocator.nextStep(audio, slots, decisions);
     if (wanted !== null && this.#climbing && this.#estimator.lastDecreaseAt < this.#climbingSince) {
       wanted = Math.max(wanted, Math.min(2 * this.#estimator.estimate, preferredRate(audio, slots)));
