@@ -79,22 +79,12 @@ interface SlotState {
   recovered: boolean;
   /** Since when not even the lowest layer has fitted, or null. */
   lowSince: number | null;
+  /** The video's onStep when `allowed` was set: its steps are indexed from there. */
+  onStep: number;
 }
 
 export class DownlinkAllocator {
   #states = new Map<unknown, SlotState>();
-
-  /**
-   * A video's steps gained (or lost) `by` steps below the ones it had (its frame-rate steps came
-   * with the producer's first measure of them): its state moves with them, so that the layer it
-   * has is still the layer it has (read as the same index, it fell from the top layer to the
-   * lowest for a hold; the routed media test decoded 320 px where 640 was sent).
-   */
-  shift(key: unknown, by: number): void {
-    const state = this.#states.get(key);
-    if (state === undefined || by === 0) return;
-    if (state.allowed >= 0 && Number.isFinite(state.allowed)) state.allowed = Math.max(0, state.allowed + by);
-  }
 
   /**
    * One allocation round. `estimate` and `audio` in bits/s; `videos` in serving order among
@@ -107,7 +97,15 @@ export class DownlinkAllocator {
   update(now: number, estimate: number, audio: number, videos: readonly VideoSlot[], probed = false, saturated = false): VideoDecision[] {
     const states = videos.map((video, i) => {
       const key = video.key ?? i;
-      const state = this.#states.get(key) ?? { allowed: Infinity, wasOff: false, recovered: false, warning: false, upSince: null, lowSince: null };
+      const onStep = video.onStep ?? 0;
+      const state = this.#states.get(key) ?? { allowed: Infinity, wasOff: false, recovered: false, warning: false, upSince: null, lowSince: null, onStep };
+      // Frame-rate steps appeared below its layers (the producer's first measure of them): the
+      // step it has moves with them. Read as the same index, it fell from the top layer to the
+      // lowest for a hold (the routed media test decoded 320 px where 640 was sent).
+      if (state.onStep !== onStep) {
+        if (state.allowed >= 0 && Number.isFinite(state.allowed)) state.allowed = Math.max(0, state.allowed + onStep - state.onStep);
+        state.onStep = onStep;
+      }
       return [key, state] as const;
     });
     this.#states = new Map(states);

@@ -359,20 +359,13 @@ export class BandwidthEstimator {
 
   /** Keeps the window in send order: another connection's packets can be reported after newer ones. */
   #addToWindow(p: PacketResult): void {
-    const w = this.#window;
-    let i = w.length;
-    while (i > 0 && w[i - 1]!.sentAt > p.sentAt) i--;
-    if (i === w.length) w.push(p);
-    else w.splice(i, 0, p);
+    insertInOrder(this.#window, p, (x) => x.sentAt);
   }
 
   /** An arrival, kept in arrival order; the last ACKED_WINDOW_MS of them. */
   #addAcked(at: number, size: number): void {
     const a = this.#acked;
-    let i = a.length;
-    while (i > 0 && a[i - 1]!.at > at) i--;
-    if (i === a.length) a.push({ at, bytes: size });
-    else a.splice(i, 0, { at, bytes: size });
+    insertInOrder(a, { at, bytes: size }, (x) => x.at);
     this.#ackedBytes += size;
     const newest = a[a.length - 1]!.at;
     while (a.length > 2 && newest - a[0]!.at > ACKED_WINDOW_MS) this.#ackedBytes -= a.shift()!.bytes;
@@ -588,6 +581,15 @@ export class BandwidthEstimator {
     const cap = acked === null ? this.max : 1.5 * acked + 10_000;
     if (grown > this.#delayBased && this.#delayBased < cap) this.#delayBased = clamp(Math.min(grown, cap), this.min, this.max);
   }
+}
+
+/** Inserts `item` into `list`, kept in ascending `time` order, after any equal: searched from the end (items come nearly in order). */
+function insertInOrder<T>(list: T[], item: T, time: (x: T) => number): void {
+  const t = time(item);
+  let i = list.length;
+  while (i > 0 && time(list[i - 1]!) > t) i--;
+  if (i === list.length) list.push(item);
+  else list.splice(i, 0, item);
 }
 
 function clamp(v: number, lo: number, hi: number): number {

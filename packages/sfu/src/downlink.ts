@@ -25,7 +25,7 @@ import type { Consumer } from './consumer.js';
 import { PADDING_PACKET_BYTES } from './consumer.js';
 import { DownlinkAllocator, nominalLayerRate, preferredRate, type VideoSlot } from './allocator.js';
 import { BandwidthEstimator, type BandwidthUsage, type PacketResult } from './bandwidth-estimator.js';
-import type { ProducerSource } from './forwarding-table.js';
+import type { ProducerLayer, ProducerSource } from './forwarding-table.js';
 import { everyPeriod, type ClockTask } from './media-clock.js';
 import { MAX_TEMPORAL_LAYER } from './vp8-temporal.js';
 import { probeRate, ProbePacer, ProbeScheduler } from './probe-pacer.js';
@@ -124,8 +124,6 @@ interface Probe {
 }
 
 export class Downlink {
-  /** The client's key (the router's group), or null: one connection's own. */
-  readonly key: string | null;
   /** Each member, with the base its sequence numbers are offset by. */
   readonly #members = new Map<DownlinkMember, number>();
   #nextSeqBase = 0;
@@ -139,15 +137,9 @@ export class Downlink {
   #lastProbeRate: number | null = null;
   #lastProbe: DownlinkStats['lastProbe'] = null;
   #lastSaturationSeen = -Infinity;
-  /** Each video's frame-rate steps below its lowest layer, as of the last round. */
-  readonly #onSteps = new WeakMap<Consumer, number>();
   /** The last probe showed CLIMB_RATIO × the estimate or more (at #climbingSince): the next one tests twice the estimate. */
   #climbing = false;
   #climbingSince = -Infinity;
-
-  constructor(key: string | null = null) {
-    this.key = key;
-  }
 
   get size(): number {
     return this.#members.size;
@@ -209,13 +201,6 @@ export class Downlink {
     }
     if (videos.length === 0) return;
     const steps = videos.map(videoSteps);
-    // Frame-rate steps appear below a video's layers once the producer has measured them: its
-    // allocator state moves up with them.
-    videos.forEach((consumer, i) => {
-      const before = this.#onSteps.get(consumer);
-      if (before !== undefined && before !== steps[i]!.onStep) this.#allocator.shift(consumer, steps[i]!.onStep - before);
-      this.#onSteps.set(consumer, steps[i]!.onStep);
-    });
     const slots: VideoSlot[] = videos.map((c, i) => ({ rates: steps[i]!.rates, preferred: steps[i]!.preferred, onStep: steps[i]!.onStep, screen: c.screenShare, fallback: c.audioFallback, key: c }));
     const decisions = this.#allocator.update(now, this.#estimator.estimate, audio, slots, probed, saturated);
     videos.forEach((consumer, i) => {
@@ -383,9 +368,10 @@ export interface VideoSteps {
  * publisher's layers share one temporal structure).
  */
 export function videoSteps(consumer: Pick<Consumer, 'producer' | 'temporalFiltering' | 'preferredLayer'>): VideoSteps {
-  const spatial = layerRates(consumer.producer);
+  const producerLayers = consumer.producer.layers;
+  const spatial = layerRates(consumer.producer, producerLayers);
   // The lowest layer measured (layers come lowest first).
-  const shares = consumer.temporalFiltering ? (consumer.producer.layers.find((layer) => layer.byteShares.length >= 2)?.byteShares ?? []) : [];
+  const shares = consumer.temporalFiltering ? (producerLayers.find((layer) => layer.byteShares.length >= 2)?.byteShares ?? []) : [];
   const rates: number[] = [];
   const layers: VideoSteps['layers'] = [];
   for (let t = 0; t < shares.length - 1; t++) {
@@ -401,9 +387,8 @@ export function videoSteps(consumer: Pick<Consumer, 'producer' | 'temporalFilter
   return { rates, layers, preferred: onStep + Math.min(consumer.preferredLayer, spatial.length - 1), onStep };
 }
 
-/** Bits per second each layer of a producer needs: measured while it flows, else from its picture height. */
-function layerRates(producer: ProducerSource): number[] {
-  const layers = producer.layers;
+/** Bits per second each layer of a producer needs (its `layers`): measured while it flows, else from its picture height. */
+function layerRates(producer: ProducerSource, layers: readonly ProducerLayer[]): number[] {
   const top = layers[layers.length - 1];
   return layers.map((layer, i) => {
     if (producer.layerFlowing(layer.index) && layer.steadyBitrate > 0) return layer.steadyBitrate;

@@ -146,13 +146,13 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
   readonly #tidRates: Float64Array;
   /**
    * VP8 bytes per layer and TID of frames other than keyframes (a keyframe is T0 and would read as
-   * T0's steady share), the bytes of the frame being received per layer, and the smoothed bytes
-   * per second per layer and TID (-1: not seen).
+   * T0's steady share), the layer's byte count when its last frame ended (a frame's bytes are the
+   * count since), and the smoothed bytes per second per layer and TID (-1: not seen).
    */
   readonly #tidBytes: Float64Array;
   readonly #sampleTidBytes: Float64Array;
   readonly #tidByteRates: Float64Array;
-  readonly #frameBytes: number[];
+  readonly #frameStartBytes: number[];
   readonly #layerWidth: number[];
   readonly #layerHeight: number[];
   readonly #lastKeyFrameRequest: number[];
@@ -218,7 +218,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     this.#tidBytes = new Float64Array(n * TEMPORAL_IDS);
     this.#sampleTidBytes = new Float64Array(n * TEMPORAL_IDS);
     this.#tidByteRates = new Float64Array(n * TEMPORAL_IDS).fill(-1);
-    this.#frameBytes = new Array<number>(n).fill(0);
+    this.#frameStartBytes = new Array<number>(n).fill(0);
     this.#layerWidth = new Array<number>(n).fill(0);
     this.#layerHeight = new Array<number>(n).fill(0);
     this.#lastKeyFrameRequest = new Array<number>(n).fill(-Infinity);
@@ -287,16 +287,15 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
         this.#layerKeyTimestamp[layer] = header.timestamp;
       }
       if (header.timestamp === this.#layerKeyTimestamp[layer]) this.#layerKeyBytes[layer]! += payload.length;
-      this.#frameBytes[layer]! += payload.length;
       if (header.marker) {
         this.#layerFrames[layer]!++;
         // One descriptor read per frame (its last packet carries the frame's TID too).
         if (this.codec.name === 'VP8' && parseVp8Descriptor(payload, descriptor) && descriptor.temporalId >= 0) {
           const i = layer * TEMPORAL_IDS + descriptor.temporalId;
           this.#tidFrames[i]!++;
-          if (header.timestamp !== this.#layerKeyTimestamp[layer]) this.#tidBytes[i]! += this.#frameBytes[layer]!;
+          if (header.timestamp !== this.#layerKeyTimestamp[layer]) this.#tidBytes[i]! += this.#layerBytes[layer]! - this.#frameStartBytes[layer]!;
         }
-        this.#frameBytes[layer] = 0;
+        this.#frameStartBytes[layer] = this.#layerBytes[layer]!;
       }
     }
     if (this.#paused) return;

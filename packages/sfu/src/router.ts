@@ -121,7 +121,7 @@ export class Router extends TypedEmitter<RouterEvents> {
     if (key !== undefined && (typeof key !== 'string' || key.length === 0)) throw new MediaError('invalid', 'downlinkGroup must be a non-empty string');
     let downlink: Downlink | undefined;
     if (key !== undefined) {
-      downlink = this.#downlinks.get(key) ?? new Downlink(key);
+      downlink = this.#downlinks.get(key) ?? new Downlink();
       this.#downlinks.set(key, downlink);
     }
     const transport = new SubscriberTransport({

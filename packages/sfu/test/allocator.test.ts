@@ -175,13 +175,12 @@ describe('DownlinkAllocator', () => {
     expect(a.update(10_000 + ON_HOLD_MS + 250, AUDIO + 120_000, AUDIO, [stepped])[0]!.layer).toBe(1);
   });
 
-  it('shift: a video whose frame-rate steps appear below its layers keeps the layer it has', () => {
+  it('a video whose frame-rate steps appear below its layers (onStep 0 → 2) keeps the layer it has', () => {
     const a = new DownlinkAllocator();
     const plain: VideoSlot = { rates: [150_000, 500_000, 1_700_000], preferred: 2, screen: false, fallback: true, key: 'v' };
     expect(a.update(0, 3_000_000, AUDIO, [plain])[0]!.layer).toBe(2);
     // Two steps below (T0, T1): the top layer is step 4 now, taken at once.
     const stepped: VideoSlot = { ...plain, rates: [60_000, 90_000, ...plain.rates], preferred: 4, onStep: 2 };
-    a.shift('v', 2);
     expect(a.update(250, 3_000_000, AUDIO, [stepped])[0]!.layer).toBe(4);
   });
 

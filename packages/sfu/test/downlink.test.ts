@@ -18,7 +18,7 @@ function cameraConnection(name: string): DownlinkMember & { layer: () => number 
 
 /** One client's downlink with two camera connections. */
 function twoCameras() {
-  const downlink = new Downlink('connection-1');
+  const downlink = new Downlink();
   const a = cameraConnection('a');
   const b = cameraConnection('b');
   downlink.join(a);
