@@ -49,6 +49,23 @@ export interface PacketResult {
 
 export type BandwidthUsage = 'normal' | 'overusing' | 'underusing';
 
+/** One decrease of the estimate, kept for stats and logs (the latest CUT_LOG of them). */
+export interface EstimateCut {
+  /** performance.now() ms. */
+  at: number;
+  /** saturation: the bottleneck's queue seen filling; overuse: the delay trend; loss: over 10 % lost. */
+  reason: 'saturation' | 'overuse' | 'loss';
+  /** The estimate before and after (bits/s). */
+  from: number;
+  to: number;
+  /** What it was cut from: sent and arrived rates (bits/s) and the queued share of arrivals where they apply, the loss otherwise. */
+  sent?: number;
+  received?: number;
+  drain?: number;
+  queuedShare?: number;
+  loss?: number;
+}
+
 export interface BandwidthEstimatorOptions {
   /** Estimate before any feedback (bits/s). */
   initial?: number;
@@ -103,6 +120,24 @@ const SATURATION_DRAIN_MS = 250;
  * 100 kbps limit was cut later (videoDisabled after 1.5–1.9 s, not ~1 s, an audio gap of 262 ms).
  */
 const QUEUED_SHARE = 0.35;
+/**
+ * The estimate grows to no more than this share of the link's capacity as last measured (the
+ * drain rate at a saturation cut, the arrival rate of a probe that built a queue), until a probe
+ * shows more. Without it the estimate grew 8 % a second past the link (two streams at a 500 kbps
+ * limit: 475 → 578 kbps in four seconds, the allocator took what it allowed, and the queue that
+ * built was cut again: a saw-tooth of cuts, each a freeze's risk).
+ */
+const CAPACITY_SHARE = 0.95;
+/** A capacity is forgotten when this multiple of it arrives over a second. */
+const CAPACITY_STALE_RATIO = 1.1;
+/** A probe whose arrival rate is under this share of its send rate (and that built a queue) read the link's capacity. */
+const PROBE_QUEUED_RATIO = 0.9;
+/** The path's delay without a queue is the lowest of this many seconds of arrivals. */
+const BASE_DELAY_SECONDS = 10;
+/** A source (connection) that has not reported for this long is not waited for (its media stopped). */
+const REPORT_STALE_MS = 300;
+/** The drain rate is read over this much of the bottleneck's busy time, the latest (ms). */
+const DRAIN_BUSY_MS = 100;
 /** A packet whose one-way delay is this much over the window's lowest waited in a queue (ms). */
 const QUEUED_MS = 10;
 /** A probe's arrivals spread over no more than this multiple of its send span: no queue built. */
@@ -114,6 +149,8 @@ const NO_QUEUE_SPAN_RATIO = 1.1;
 const LOSS_WARMUP_MS = 2000;
 /** Loss is judged over at least this many packets (a window of feedback). */
 const LOSS_WINDOW_PACKETS = 50;
+/** Cuts kept in `recentCuts`. */
+const CUT_LOG = 16;
 
 interface Group {
   firstSent: number;
@@ -146,7 +183,8 @@ export class BandwidthEstimator {
   #lastThresholdUpdate: number | null = null;
 
   // Acked bitrate: (arrival time, bytes) of recent received packets.
-  #acked: { at: number; bytes: number }[] = [];
+  /** Arrival time (receiver's clock), bytes and one-way delay (arrival - send, ms) of the last ACKED_WINDOW_MS of arrivals, in arrival order. */
+  #acked: { at: number; bytes: number; delay: number }[] = [];
   #ackedBytes = 0;
   // Loss window.
   #lossPackets = 0;
@@ -159,6 +197,15 @@ export class BandwidthEstimator {
   readonly #windowLost = new Map<number, PacketResult>();
   #saturationCount = 0;
   #lastSaturationCut = -Infinity;
+  readonly #cuts: EstimateCut[] = [];
+  /** The link's rate as last measured at a bottleneck (bits/s), or null: none seen since a probe showed more. */
+  #capacity: number | null = null;
+  /** The lowest one-way delay of each second of arrivals (receiver's clock), oldest first. */
+  readonly #delayFloors: { second: number; delay: number }[] = [];
+  /** Per feedback source (a connection): the newest arrival it reported, and when (our clock). */
+  readonly #reported = new Map<number, { arrival: number; at: number }>();
+  /** The latest #recentArrivalRate's queued share of arrivals. */
+  #queuedShare = 0;
   // Probe clusters: per id, sent and received bytes and their first/last times.
   /** Per probe cluster, the packets reported lost. */
   readonly #probeLost = new Map<number, { bytes: number; count: number }>();
@@ -205,9 +252,24 @@ export class BandwidthEstimator {
     return this.#saturationCount;
   }
 
+  /** The link's rate as last measured at a bottleneck (bits/s): the estimate grows to CAPACITY_SHARE of it at most; null when unknown. */
+  get capacity(): number | null {
+    return this.#capacity;
+  }
+
   /** When the estimate last dropped because the link was saturated (performance.now() ms), or -Infinity. */
   get lastSaturationAt(): number {
     return this.#lastSaturationCut;
+  }
+
+  /** The latest decreases of the estimate, oldest first (at most CUT_LOG). */
+  get recentCuts(): readonly EstimateCut[] {
+    return this.#cuts;
+  }
+
+  #logCut(cut: EstimateCut): void {
+    this.#cuts.push(cut);
+    if (this.#cuts.length > CUT_LOG) this.#cuts.shift();
   }
 
   /** When the estimate last dropped because of overuse or saturation (performance.now() ms), or -Infinity. */
@@ -218,10 +280,14 @@ export class BandwidthEstimator {
   /**
    * One transport feedback message: its packets in transport-wide sequence order. `now` is our
    * clock (ms). Updates the delay trend, the acked rate, loss, probes, and the estimate. Messages
-   * of several connections of one client may interleave (`seq` must then be unique across them).
+   * of several connections of one client may interleave (`seq` must then be unique across them,
+   * and `source` tells the connections apart).
    */
-  onFeedback(packets: readonly PacketResult[], now: number): void {
+  onFeedback(packets: readonly PacketResult[], now: number, source = 0): void {
     this.#firstFeedbackAt ??= now;
+    let newestArrival = -Infinity;
+    for (const p of packets) if (p.receivedAt !== null && p.receivedAt > newestArrival) newestArrival = p.receivedAt;
+    if (newestArrival > -Infinity) this.#reported.set(source, { arrival: Math.max(newestArrival, this.#reported.get(source)?.arrival ?? -Infinity), at: now });
     let lost = 0;
     for (const p of packets) {
       if (p.receivedAt === null) {
@@ -244,7 +310,7 @@ export class BandwidthEstimator {
         this.#windowLost.delete(p.seq!);
       }
       this.#addToWindow(p);
-      this.#addAcked(p.receivedAt, p.size);
+      this.#addAcked(p.receivedAt, p.size, p.receivedAt - p.sentAt);
       if (p.probe > 0) this.#addProbe(p);
       this.#addToGroup(p.sentAt, p.receivedAt, now);
     }
@@ -296,40 +362,75 @@ export class BandwidthEstimator {
     return { sent: (sent * 8000) / sendSpan, received: (received * 8000) / Math.max(sendSpan, recvSpan), sendSpan, recvSpan };
   }
 
-  /** Bits/s that arrived over the last `spanMs` of arrivals (by the receiver's clock), or null with too few. */
-  #recentArrivalRate(spanMs: number): number | null {
-    const w = this.#window;
-    let last = -Infinity;
-    // The lowest one-way delay of the window (sender and receiver clocks differ: only differences count).
-    let base = Infinity;
-    for (const p of w) {
-      if (p.receivedAt === null) continue;
-      if (p.receivedAt > last) last = p.receivedAt;
-      if (p.receivedAt - p.sentAt < base) base = p.receivedAt - p.sentAt;
-    }
+  /**
+   * The rate the bottleneck drains at (bits/s), read from the last `spanMs` of arrivals (by the
+   * receiver's clock), or null with too few of them queued. Only its busy time counts: a packet
+   * that waited in the queue (one-way delay QUEUED_MS or more over the lowest of the last second)
+   * left it right after the one that arrived before it, so the gap between their arrivals is its
+   * own time on the link; a packet that did not wait came after the link had been idle, and that
+   * gap is not the link's. Bytes of queued packets over the sum of their gaps is the link's rate.
+   * Before, the queued packets' bytes were taken over the whole span from the first of them: with
+   * video frames in bursts (each frame's first packets pass, its last ones queue) a 500 kbps link
+   * read as 222–437 kbps, and saturation cuts landed far below it (both videos off at 188 kbps).
+   */
+  #recentArrivalRate(spanMs: number, now: number): number | null {
+    const a = this.#acked;
+    if (a.length < 2) return null;
+    const base = this.#baseDelay();
+    // Up to the arrivals every connection has reported: one connection's latest arrivals without
+    // the other's packets between them read as a slower link (gaps that were the other's).
+    const horizon = this.#reportedUpTo(now);
+    let end = a.length - 1;
+    while (end > 0 && a[end]!.at > horizon) end--;
+    const last = a[end]!.at;
     let bytes = 0;
+    let busy = 0;
     let count = 0;
     let arrivals = 0;
-    let first = Infinity;
-    let firstSize = 0;
-    for (const p of w) {
-      if (p.receivedAt !== null && last - p.receivedAt <= spanMs) arrivals++;
+    // From the latest arrival back, until DRAIN_BUSY_MS of the link's busy time (and 3 queued
+    // packets) are seen: the link's rate now, not mixed with what it drained before a limit (a
+    // frame's burst at 5 Mbps queues 10 ms too, and read with it a 100 kbps limit was 183 kbps).
+    for (let i = end; i > 0 && last - a[i]!.at <= spanMs && (busy < DRAIN_BUSY_MS || count < 3); i--) {
+      arrivals++;
+      const p = a[i]!;
       // Only packets that queued: right after a limit, those that came in before the queue
-      // built up arrived at the old rate, and read with it the first cut lands above the link.
-      if (p.receivedAt === null || last - p.receivedAt > spanMs || p.receivedAt - p.sentAt - base < QUEUED_MS) continue;
-      if (p.receivedAt < first) {
-        first = p.receivedAt;
-        firstSize = p.size;
-      }
-      bytes += p.size;
+      // built up arrived at the old rate.
+      if (p.delay - base < QUEUED_MS) continue;
+      bytes += p.bytes;
+      // Its time on the link: the gap since the arrival before it, but no more than it was
+      // delayed (the first of a busy period came after idle time: what delayed it was its own
+      // transmission, 19 ms for 1200 bytes at 500 kbps, enough to count as queued).
+      busy += Math.min(p.at - a[i - 1]!.at, p.delay - base);
       count++;
     }
-    if (count < 3 || last - first < spanMs / 2) return null;
+    if (count < 3 || busy < DRAIN_BUSY_MS) return null;
+    this.#queuedShare = count / arrivals;
     // A bottleneck's standing queue delays every packet; a receiver held up (its network thread
-    // starved of CPU) a few: their arrivals spread over the span read as a drain of tens of kbps.
+    // starved of CPU) a few, which then arrive together: no bottleneck's drain.
     if (count < QUEUED_SHARE * arrivals) return null;
-    // The first packet's bytes came in before the span began.
-    return ((bytes - firstSize) * 8000) / (last - first);
+    return (bytes * 8000) / busy;
+  }
+
+  /**
+   * The path's one-way delay with no queue (ms, in the two clocks' difference): the lowest of the
+   * last BASE_DELAY_SECONDS. Not just of the last second: under a queue that stood longer (a
+   * sender held over the link), every packet of the second waited, none looked queued, and the
+   * drain was read from a few packets' gaps (300 kbps read as 337).
+   */
+  #baseDelay(): number {
+    let base = Infinity;
+    for (const f of this.#delayFloors) if (f.delay < base) base = f.delay;
+    return base;
+  }
+
+  /** The newest arrival (receiver's clock) up to which every source reporting lately has reported. */
+  #reportedUpTo(now: number): number {
+    let horizon = Infinity;
+    for (const [source, r] of this.#reported) {
+      if (now - r.at > REPORT_STALE_MS) this.#reported.delete(source);
+      else if (r.arrival < horizon) horizon = r.arrival;
+    }
+    return horizon;
   }
 
   /** The saturation cut: at once to 0.85 × the arrival rate when it is well below the send rate. */
@@ -338,7 +439,7 @@ export class BandwidthEstimator {
     // The latest arrivals must be slow too: a bottleneck never delivers faster than its rate,
     // while a receiver starved of CPU (its network thread held up for a few hundred ms, then
     // taking in the backlog at once) reports a long arrival span ending in a burst.
-    const drain = rates === null ? null : this.#recentArrivalRate(SATURATION_DRAIN_MS);
+    const drain = rates === null ? null : this.#recentArrivalRate(SATURATION_DRAIN_MS, now);
     // And a queue must be building (arrivals spread out over longer than the sending): losses
     // alone, with no queue, are no bottleneck's (a starved receiver dropping from its socket);
     // the loss-based bound deals with them.
@@ -349,12 +450,15 @@ export class BandwidthEstimator {
     // queue delivers at the link's rate), when lower than the window's, which still counts
     // packets from before the queue built up.
     const target = BETA * Math.min(rates.received, drain);
-    if (target >= this.estimate) return; // already below what gets through
+    const from = this.estimate;
+    if (target >= from) return; // already below what gets through
     this.#delayBased = clamp(target, this.min, this.max);
     if (this.#lossBased < Infinity) this.#lossBased = Math.max(this.min, Math.min(this.#lossBased, target));
     this.#lastDecrease = now;
     this.#lastSaturationCut = now;
     this.#saturationCount++;
+    this.#capacity = drain;
+    this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(this.#queuedShare * 100) / 100 });
   }
 
   /** Keeps the window in send order: another connection's packets can be reported after newer ones. */
@@ -363,9 +467,18 @@ export class BandwidthEstimator {
   }
 
   /** An arrival, kept in arrival order; the last ACKED_WINDOW_MS of them. */
-  #addAcked(at: number, size: number): void {
+  #addAcked(at: number, size: number, delay: number): void {
+    // The lowest one-way delay per second of arrivals, for the last BASE_DELAY_SECONDS.
+    const second = Math.floor(at / 1000);
+    const floors = this.#delayFloors;
+    const lastFloor = floors[floors.length - 1];
+    if (lastFloor !== undefined && lastFloor.second === second) lastFloor.delay = Math.min(lastFloor.delay, delay);
+    else if (lastFloor === undefined || second > lastFloor.second) {
+      floors.push({ second, delay });
+      while (floors.length > 0 && floors[0]!.second <= second - BASE_DELAY_SECONDS) floors.shift();
+    } else for (const f of floors) if (f.second === second) f.delay = Math.min(f.delay, delay); // a late report of an earlier second
     const a = this.#acked;
-    insertInOrder(a, { at, bytes: size }, (x) => x.at);
+    insertInOrder(a, { at, bytes: size, delay }, (x) => x.at);
     this.#ackedBytes += size;
     const newest = a[a.length - 1]!.at;
     while (a.length > 2 && newest - a[0]!.at > ACKED_WINDOW_MS) this.#ackedBytes -= a.shift()!.bytes;
@@ -418,6 +531,10 @@ export class BandwidthEstimator {
     // and the top layer never came back). A bottleneck shows its queue: arrivals spread out.
     if (lost.count > 0 && recvSpan <= sendSpan * NO_QUEUE_SPAN_RATIO) rate = Math.max(rate, ((c.sentBytes + lost.bytes - c.lastRecvSize) * 8 * 1000) / sendSpan);
     this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
+    // A probe that built a queue (arrivals spread out, slower than it was sent) read the link's
+    // rate; one that got through at more than the capacity known shows the link is wider now.
+    if (recvSpan > sendSpan * NO_QUEUE_SPAN_RATIO && recvRate < PROBE_QUEUED_RATIO * sendRate) this.#capacity = recvRate;
+    else if (this.#capacity !== null && rate > this.#capacity) this.#capacity = null;
     if (this.#usage !== 'overusing' && now - this.#lastDecrease > 1000) {
       this.#delayBased = clamp(Math.max(this.#delayBased, 0.95 * rate), this.min, this.max);
       if (this.#lossBased < this.#delayBased) this.#lossBased = Math.max(this.#lossBased, 0.95 * rate);
@@ -435,6 +552,7 @@ export class BandwidthEstimator {
    */
   raiseTo(rate: number, now: number): boolean {
     if (this.#usage === 'overusing' || now - this.#lastDecrease <= 1000) return false;
+    if (this.#capacity !== null && rate > this.#capacity) this.#capacity = null;
     this.#delayBased = clamp(Math.max(this.#delayBased, rate), this.min, this.max);
     if (this.#lossBased < this.#delayBased) this.#lossBased = Math.max(this.#lossBased, rate);
     return true;
@@ -544,9 +662,11 @@ export class BandwidthEstimator {
     // the link, and one noisy detection must not drop a good link to audio only. A real
     // overuse keeps being detected and halves again.
     const target = Math.max(BETA * (acked ?? this.#delayBased), 0.5 * this.#delayBased);
+    const from = this.estimate;
     this.#delayBased = clamp(Math.min(this.#delayBased, target), this.min, this.max);
     this.#lastDecrease = now;
     this.#overuseCount++;
+    this.#logCut({ at: now, reason: 'overuse', from, to: this.estimate, ...(acked === null ? {} : { received: Math.round(acked) }) });
   }
 
   #updateLoss(total: number, lost: number, now: number): void {
@@ -562,8 +682,10 @@ export class BandwidthEstimator {
     if (now - (this.#firstFeedbackAt ?? now) < LOSS_WARMUP_MS) return;
     if (loss > HIGH_LOSS && this.shortfall(LOSS_SHORTFALL_RATIO)) {
       const current = Math.min(this.#lossBased, this.#delayBased);
+      const from = this.estimate;
       // Never below what demonstrably got through: a drained queue's burst of loss is not a link of zero.
       this.#lossBased = Math.max(this.min, current * (1 - 0.5 * loss), BETA * (this.ackedBitrate ?? 0));
+      if (this.estimate < from) this.#logCut({ at: now, reason: 'loss', from, to: this.estimate, loss: Math.round(loss * 1000) / 1000 });
     } else if (loss < LOW_LOSS && Number.isFinite(this.#lossBased)) {
       this.#lossBased *= 1.08 ** elapsed;
       if (this.#lossBased > this.#delayBased * 1.5) this.#lossBased = Infinity; // no longer the bound
@@ -577,8 +699,11 @@ export class BandwidthEstimator {
     if (this.#usage !== 'normal' || now - this.#lastDecrease < 500) return;
     const acked = this.ackedBitrate;
     const grown = this.#delayBased * 1.08 ** elapsed;
-    // Never believe more than the link was shown to carry (probes show more when needed).
-    const cap = acked === null ? this.max : 1.5 * acked + 10_000;
+    // More arrived than the capacity measured: it no longer holds.
+    if (this.#capacity !== null && acked !== null && acked > CAPACITY_STALE_RATIO * this.#capacity) this.#capacity = null;
+    // Never believe more than the link was shown to carry, nor past its measured capacity (probes show more when needed).
+    let cap = acked === null ? this.max : 1.5 * acked + 10_000;
+    if (this.#capacity !== null) cap = Math.min(cap, CAPACITY_SHARE * this.#capacity);
     if (grown > this.#delayBased && this.#delayBased < cap) this.#delayBased = clamp(Math.min(grown, cap), this.min, this.max);
   }
 }

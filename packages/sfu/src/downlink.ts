@@ -22,9 +22,9 @@
 // of the time per stream. Without a group key a transport has a Downlink of its own.
 
 import type { Consumer } from './consumer.js';
-import { PADDING_PACKET_BYTES } from './consumer.js';
+import { PACKET_OVERHEAD, PADDING_PACKET_BYTES } from './consumer.js';
 import { DownlinkAllocator, nominalLayerRate, preferredRate, type VideoSlot } from './allocator.js';
-import { BandwidthEstimator, type BandwidthUsage, type PacketResult } from './bandwidth-estimator.js';
+import { BandwidthEstimator, type BandwidthUsage, type EstimateCut, type PacketResult } from './bandwidth-estimator.js';
 import type { ProducerLayer, ProducerSource } from './forwarding-table.js';
 import { everyPeriod, type ClockTask } from './media-clock.js';
 import { MAX_TEMPORAL_LAYER } from './vp8-temporal.js';
@@ -70,8 +70,10 @@ const PROBE_SETTLE_MS = 500;
 export const RETRANSMIT_HOLD_MS = 1000;
 /** A probe's saturation cut holds no retransmissions when the estimate after it is this multiple of the media's rate. */
 export const RETRANSMIT_ROOM = 1.5;
-/** What an audio stream is counted at before it is measured (Opus at OpenTok's default 40 kbps, plus headers). */
-const AUDIO_RATE = 50_000;
+/** What an audio stream's payload is counted at before it is measured (Opus at OpenTok's default 40 kbps). */
+const AUDIO_RATE = 40_000;
+/** Audio packets a second (Opus in 20 ms frames): each also carries PACKET_OVERHEAD on the wire, a third of a small packet. */
+const AUDIO_PACKETS_PER_SECOND = 50;
 /** Each member's transport-wide sequence numbers (16 bits) are offset by a multiple of this in the estimator. */
 const SEQ_SPACE = 65_536;
 
@@ -84,6 +86,10 @@ export interface DownlinkStats {
   overuses: number;
   /** Saturation cuts (the bottleneck's queue seen filling). */
   saturations: number;
+  /** The link's rate as last measured at a bottleneck (the estimate grows to 95 % of it at most), or null. */
+  capacity: number | null;
+  /** The latest decreases of the estimate, oldest first, with what each was cut from. */
+  cuts: EstimateCut[];
   /** Other connections of the same client sharing this downlink. */
   sharedWith: number;
   probes: number;
@@ -172,7 +178,7 @@ export class Downlink {
     const base = this.#members.get(member);
     if (base === undefined || results.length === 0) return;
     if (base !== 0) for (const r of results) if (r.seq !== undefined) r.seq += base;
-    this.#estimator.onFeedback(results, now);
+    this.#estimator.onFeedback(results, now, base);
     const saturatedAt = this.#estimator.lastSaturationAt;
     if (saturatedAt === this.#lastSaturationSeen) return;
     // The link is saturated: no video retransmissions for a while, and the allocator steps down
@@ -196,7 +202,7 @@ export class Downlink {
     const videos: Consumer[] = [];
     for (const consumer of this.#consumers()) {
       if (consumer.paused || consumer.closed) continue;
-      if (consumer.kind === 'audio') audio += consumer.producerPaused ? 0 : Math.max(consumer.getStats().bitrate, AUDIO_RATE);
+      if (consumer.kind === 'audio') audio += consumer.producerPaused ? 0 : Math.max(consumer.getStats().bitrate, AUDIO_RATE) + AUDIO_PACKETS_PER_SECOND * PACKET_OVERHEAD * 8;
       else if (!consumer.producerPaused) videos.push(consumer);
     }
     if (videos.length === 0) return;
@@ -311,6 +317,8 @@ export class Downlink {
       lossFraction: e.lossFraction,
       overuses: e.overuseCount,
       saturations: e.saturationCount,
+      capacity: e.capacity === null ? null : Math.round(e.capacity),
+      cuts: [...e.recentCuts],
       sharedWith: Math.max(0, this.#members.size - 1),
       probes: this.#probeIds,
       probesSucceeded: this.#probesSucceeded,

@@ -12,7 +12,7 @@ import { DownlinkAllocator, type VideoSlot } from '../src/allocator.js';
 import { BandwidthEstimator, type PacketResult } from '../src/bandwidth-estimator.js';
 import { PADDING_PACKET_BYTES } from '../src/consumer.js';
 import { PROBE_OFF_INTERVAL_MS, probeRate, ProbePacer, ProbeScheduler } from '../src/probe-pacer.js';
-import { PROBE_DURATION_MS, PROBE_OFF_DURATION_MS } from '../src/downlink.js';
+import { PROBE_DURATION_MS, PROBE_OFF_DURATION_MS, probeDuration } from '../src/downlink.js';
 
 class Link {
   #free = 0;
@@ -103,7 +103,7 @@ function simulate(limit: number, lifted: number): Run {
       if (probe === null && sched.due(t, wanted, est.estimate, est.usage === 'overusing', est.lastDecreaseAt)) {
         const off = layer < 0;
         const rate = probeRate(wanted!);
-        const duration = off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS;
+        const duration = probeDuration(rate, est.estimate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS);
         clusterBytes = 0;
         probe = { id: ++probeIds, pacer: new ProbePacer(rate, duration, t, PADDING_PACKET_BYTES), rate, wanted: wanted!, readAt: t + duration + 500, off };
         probeStarts.push(t);
