@@ -297,13 +297,13 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       if (last && last !== probeSeen) {
         probeSeen = last;
         const d = last.detail;
-        probe = ` probe ${kbps(last.target)}→${kbps(last.measured)} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms, ${d.packets} pk, ${d.lost} lost` : ''})`;
+        probe = ` probe ${kbps(last.target)}→${kbps(last.measured)} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms${d.drainRate === null ? '' : `, drained ${kbps(d.drainRate)}`}, ${d.packets} pk, ${d.lost} lost` : ''})`;
       }
       // The estimate's decreases since the last pull: reason (s saturation, o overuse, l loss), from→to kbps, and what it was cut from.
       const cuts = downlink.cuts.filter((c) => c.at > cutSeen);
       if (cuts.length) cutSeen = cuts[cuts.length - 1]!.at;
       for (const c of cuts) {
-        const why = c.reason === 'saturation' ? `sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} q ${c.queuedShare}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
+        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
         probe += ` cut(${c.reason[0]}) ${kbps(c.from)}→${kbps(c.to)} [${why}]`;
       }
       // Repair in that second, summed over the limited subscriber's videos: n NACKs received, h of them

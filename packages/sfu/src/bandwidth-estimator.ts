@@ -63,6 +63,11 @@ export interface EstimateCut {
   received?: number;
   drain?: number;
   queuedShare?: number;
+  /** The queued packets the drain was read from, and their busy time (ms). */
+  drainPackets?: number;
+  drainBusyMs?: number;
+  /** A probe's packets were among those judged (its saturation: the probe stops). */
+  probe?: boolean;
   loss?: number;
 }
 
@@ -134,6 +139,10 @@ const CAPACITY_STALE_RATIO = 1.1;
 const PROBE_QUEUED_RATIO = 0.9;
 /** The path's delay without a queue is the lowest of this many seconds of arrivals. */
 const BASE_DELAY_SECONDS = 10;
+/** A probe's drain rate needs this much busy time (ms) to be read. */
+const PROBE_MIN_BUSY_MS = 20;
+/** Arrivals kept for the drain rate and for probes read PROBE_SETTLE_MS after they end. */
+const ARRIVALS_KEPT_MS = 2000;
 /** A source (connection) that has not reported for this long is not waited for (its media stopped). */
 const REPORT_STALE_MS = 300;
 /** The drain rate is read over this much of the bottleneck's busy time, the latest (ms). */
@@ -183,8 +192,9 @@ export class BandwidthEstimator {
   #lastThresholdUpdate: number | null = null;
 
   // Acked bitrate: (arrival time, bytes) of recent received packets.
-  /** Arrival time (receiver's clock), bytes and one-way delay (arrival - send, ms) of the last ACKED_WINDOW_MS of arrivals, in arrival order. */
-  #acked: { at: number; bytes: number; delay: number }[] = [];
+  #acked: { at: number; bytes: number }[] = [];
+  /** The last ARRIVALS_KEPT_MS of arrivals, in arrival order, with their one-way delays (for the drain rate and probes). */
+  #arrivals: Arrival[] = [];
   #ackedBytes = 0;
   // Loss window.
   #lossPackets = 0;
@@ -198,21 +208,24 @@ export class BandwidthEstimator {
   #saturationCount = 0;
   #lastSaturationCut = -Infinity;
   readonly #cuts: EstimateCut[] = [];
+  /** When the latest probe packet reported (arrived) was sent. */
+  #lastProbeSentAt = -Infinity;
   /** The link's rate as last measured at a bottleneck (bits/s), or null: none seen since a probe showed more. */
   #capacity: number | null = null;
   /** The lowest one-way delay of each second of arrivals (receiver's clock), oldest first. */
   readonly #delayFloors: { second: number; delay: number }[] = [];
   /** Per feedback source (a connection): the newest arrival it reported, and when (our clock). */
   readonly #reported = new Map<number, { arrival: number; at: number }>();
-  /** The latest #recentArrivalRate's queued share of arrivals. */
+  /** The latest #recentArrivalRate's queued share of arrivals, and what it read. */
   #queuedShare = 0;
+  #lastDrain: ReturnType<typeof busyRate> | null = null;
   // Probe clusters: per id, sent and received bytes and their first/last times.
   /** Per probe cluster, the packets reported lost. */
   readonly #probeLost = new Map<number, { bytes: number; count: number }>();
   readonly #probes = new Map<number, { sentFirst: number; sentLast: number; sentBytes: number; recvFirst: number; recvLast: number; recvBytes: number; lastRecvSize: number; count: number }>();
 
   /** What the last probe read showed (for stats and logs). */
-  lastProbeDetail: { sendRate: number; recvRate: number; packets: number; lost: number; sendSpan: number; recvSpan: number } | null = null;
+  lastProbeDetail: { sendRate: number; recvRate: number; drainRate: number | null; packets: number; lost: number; sendSpan: number; recvSpan: number } | null = null;
 
   constructor(options: BandwidthEstimatorOptions = {}) {
     this.min = options.min ?? 30_000;
@@ -310,6 +323,7 @@ export class BandwidthEstimator {
         this.#windowLost.delete(p.seq!);
       }
       this.#addToWindow(p);
+      if (p.probe > 0 && p.sentAt > this.#lastProbeSentAt) this.#lastProbeSentAt = p.sentAt;
       this.#addAcked(p.receivedAt, p.size, p.receivedAt - p.sentAt);
       if (p.probe > 0) this.#addProbe(p);
       this.#addToGroup(p.sentAt, p.receivedAt, now);
@@ -318,6 +332,13 @@ export class BandwidthEstimator {
     while (this.#window.length > 0 && newest - this.#window[0]!.sentAt > SHORTFALL_WINDOW_MS) {
       const old = this.#window.shift()!;
       if (old.receivedAt === null && old.seq !== undefined) this.#windowLost.delete(old.seq);
+    }
+    const arrivals = this.#arrivals;
+    if (arrivals.length > 0) {
+      const keepFrom = arrivals[arrivals.length - 1]!.at - ARRIVALS_KEPT_MS;
+      let old = 0;
+      while (old < arrivals.length - 1 && arrivals[old]!.at < keepFrom) old++;
+      if (old > 0) arrivals.splice(0, old);
     }
     this.#updateLoss(packets.length, lost, now);
     this.#checkSaturation(now);
@@ -329,7 +350,7 @@ export class BandwidthEstimator {
    * sending, or null with too few of them. Lost packets count as sent, not as arrived; the
    * arrival rate is taken over the longer of the two spans (a burst delivered late is no gain).
    */
-  recentRates(windowMs = SATURATION_WINDOW_MS): { sent: number; received: number; sendSpan: number; recvSpan: number } | null {
+  recentRates(windowMs = SATURATION_WINDOW_MS): { sent: number; received: number; sendSpan: number; recvSpan: number; newestSent: number } | null {
     const w = this.#window;
     // Up to the newest packet that arrived: a loss reported ahead of the arrivals before it (a
     // feedback sent while earlier packets still queue) would otherwise crowd them out.
@@ -359,56 +380,42 @@ export class BandwidthEstimator {
     const sendSpan = newest - firstSent;
     if (count < SATURATION_MIN_PACKETS || sendSpan < windowMs * 0.6) return null;
     const recvSpan = received === 0 ? sendSpan : lastArrival - firstArrival;
-    return { sent: (sent * 8000) / sendSpan, received: (received * 8000) / Math.max(sendSpan, recvSpan), sendSpan, recvSpan };
+    return { sent: (sent * 8000) / sendSpan, received: (received * 8000) / Math.max(sendSpan, recvSpan), sendSpan, recvSpan, newestSent: newest };
   }
 
   /**
-   * The rate the bottleneck drains at (bits/s), read from the last `spanMs` of arrivals (by the
-   * receiver's clock), or null with too few of them queued. Only its busy time counts: a packet
-   * that waited in the queue (one-way delay QUEUED_MS or more over the lowest of the last second)
-   * left it right after the one that arrived before it, so the gap between their arrivals is its
-   * own time on the link; a packet that did not wait came after the link had been idle, and that
-   * gap is not the link's. Bytes of queued packets over the sum of their gaps is the link's rate.
-   * Before, the queued packets' bytes were taken over the whole span from the first of them: with
-   * video frames in bursts (each frame's first packets pass, its last ones queue) a 500 kbps link
-   * read as 222–437 kbps, and saturation cuts landed far below it (both videos off at 188 kbps).
+   * The rate the bottleneck drains at now (bits/s): busyRate over the latest arrivals, or null with
+   * too few of them queued, or too small a share of them (QUEUED_SHARE).
    */
   #recentArrivalRate(spanMs: number, now: number): number | null {
-    const a = this.#acked;
+    const a = this.#arrivals;
     if (a.length < 2) return null;
-    const base = this.#baseDelay();
     // Up to the arrivals every connection has reported: one connection's latest arrivals without
     // the other's packets between them read as a slower link (gaps that were the other's).
     const horizon = this.#reportedUpTo(now);
     let end = a.length - 1;
     while (end > 0 && a[end]!.at > horizon) end--;
-    const last = a[end]!.at;
-    let bytes = 0;
-    let busy = 0;
-    let count = 0;
-    let arrivals = 0;
     // From the latest arrival back, until DRAIN_BUSY_MS of the link's busy time (and 3 queued
     // packets) are seen: the link's rate now, not mixed with what it drained before a limit (a
     // frame's burst at 5 Mbps queues 10 ms too, and read with it a 100 kbps limit was 183 kbps).
-    for (let i = end; i > 0 && last - a[i]!.at <= spanMs && (busy < DRAIN_BUSY_MS || count < 3); i--) {
-      arrivals++;
-      const p = a[i]!;
-      // Only packets that queued: right after a limit, those that came in before the queue
-      // built up arrived at the old rate.
-      if (p.delay - base < QUEUED_MS) continue;
-      bytes += p.bytes;
-      // Its time on the link: the gap since the arrival before it, but no more than it was
-      // delayed (the first of a busy period came after idle time: what delayed it was its own
-      // transmission, 19 ms for 1200 bytes at 500 kbps, enough to count as queued).
-      busy += Math.min(p.at - a[i - 1]!.at, p.delay - base);
-      count++;
-    }
-    if (count < 3 || busy < DRAIN_BUSY_MS) return null;
-    this.#queuedShare = count / arrivals;
+    const r = busyRate(a, end, a[end]!.at - spanMs, this.#baseDelay(), DRAIN_BUSY_MS);
+    this.#lastDrain = r;
+    if (r.count < 3 || r.busy < DRAIN_BUSY_MS) return null;
+    this.#queuedShare = r.count / r.arrivals;
     // A bottleneck's standing queue delays every packet; a receiver held up (its network thread
     // starved of CPU) a few, which then arrive together: no bottleneck's drain.
-    if (count < QUEUED_SHARE * arrivals) return null;
-    return (bytes * 8000) / busy;
+    if (r.count < QUEUED_SHARE * r.arrivals) return null;
+    return r.rate;
+  }
+
+  /** What the bottleneck drained between two arrival times (busyRate over every packet between), or null: too few queued, or no longer kept. */
+  #drainedBetween(from: number, to: number): number | null {
+    const a = this.#arrivals;
+    if (a.length < 2 || a[0]!.at > from) return null;
+    let end = a.length - 1;
+    while (end > 0 && a[end]!.at > to) end--;
+    const r = busyRate(a, end, from, this.#baseDelay());
+    return r.count < 3 || r.busy < PROBE_MIN_BUSY_MS ? null : r.rate;
   }
 
   /**
@@ -448,17 +455,23 @@ export class BandwidthEstimator {
     if (now - this.#lastSaturationCut < DECREASE_INTERVAL_MS) return;
     // Cut to what the bottleneck drains now: the arrival rate of the latest arrivals (a standing
     // queue delivers at the link's rate), when lower than the window's, which still counts
-    // packets from before the queue built up.
-    const target = BETA * Math.min(rates.received, drain);
+    // packets from before the queue built up. A probe's saturation (probe packets among those
+    // judged) is the probe's excess, which stops at this cut: the media alone only has to be
+    // under the link it showed (CAPACITY_SHARE × the drain). Cut to 0.85 × the drain, each probe
+    // that fell short at a 500 kbps limit (every 5 s) dropped two streams to a lower frame rate
+    // for the seconds the estimate took to grow back.
+    const probed = this.#lastProbeSentAt >= rates.newestSent - SATURATION_WINDOW_MS;
+    const target = probed ? Math.min(this.estimate, CAPACITY_SHARE * drain) : BETA * Math.min(rates.received, drain);
     const from = this.estimate;
-    if (target >= from) return; // already below what gets through
-    this.#delayBased = clamp(target, this.min, this.max);
+    // Already below what gets through (a probe's saturation is still one: the probe stops).
+    if (target >= from && !probed) return;
+    this.#delayBased = clamp(Math.min(this.#delayBased, target), this.min, this.max);
     if (this.#lossBased < Infinity) this.#lossBased = Math.max(this.min, Math.min(this.#lossBased, target));
     this.#lastDecrease = now;
     this.#lastSaturationCut = now;
     this.#saturationCount++;
     this.#capacity = drain;
-    this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(this.#queuedShare * 100) / 100 });
+    this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(this.#queuedShare * 100) / 100, drainPackets: this.#lastDrain?.count ?? 0, drainBusyMs: Math.round(this.#lastDrain?.busy ?? 0), probe: probed });
   }
 
   /** Keeps the window in send order: another connection's packets can be reported after newer ones. */
@@ -466,7 +479,7 @@ export class BandwidthEstimator {
     insertInOrder(this.#window, p, (x) => x.sentAt);
   }
 
-  /** An arrival, kept in arrival order; the last ACKED_WINDOW_MS of them. */
+  /** An arrival, kept in arrival order (in #arrivals, and the last ACKED_WINDOW_MS in #acked). */
   #addAcked(at: number, size: number, delay: number): void {
     // The lowest one-way delay per second of arrivals, for the last BASE_DELAY_SECONDS.
     const second = Math.floor(at / 1000);
@@ -477,8 +490,9 @@ export class BandwidthEstimator {
       floors.push({ second, delay });
       while (floors.length > 0 && floors[0]!.second <= second - BASE_DELAY_SECONDS) floors.shift();
     } else for (const f of floors) if (f.second === second) f.delay = Math.min(f.delay, delay); // a late report of an earlier second
+    insertInOrder(this.#arrivals, { at, bytes: size, delay }, (x) => x.at);
     const a = this.#acked;
-    insertInOrder(a, { at, bytes: size, delay }, (x) => x.at);
+    insertInOrder(a, { at, bytes: size }, (x) => x.at);
     this.#ackedBytes += size;
     const newest = a[a.length - 1]!.at;
     while (a.length > 2 && newest - a[0]!.at > ACKED_WINDOW_MS) this.#ackedBytes -= a.shift()!.bytes;
@@ -524,16 +538,23 @@ export class BandwidthEstimator {
     // The last packet's bytes arrive after recvLast's clock started: leave them out of the rate.
     const sendRate = ((c.sentBytes - c.lastRecvSize) * 8 * 1000) / sendSpan;
     const recvRate = ((c.recvBytes - c.lastRecvSize) * 8 * 1000) / recvSpan;
-    let rate = Math.min(sendRate, recvRate);
+    // Built a queue (arrivals spread out over longer than the sending): the link is slower than
+    // the probe, and its rate is what it drained over the probe's busy time. Its arrival rate
+    // would count a rate limiter's token burst, which passes at line rate (tbf's 3.2 kB at 500
+    // kbps): a 100 ms probe at 780 kbps read 735 kbps there, passed, and the step it took was cut
+    // again a second later.
+    const queued = recvSpan > sendSpan * NO_QUEUE_SPAN_RATIO;
+    const drained = queued ? this.#drainedBetween(c.recvFirst, c.recvLast) : null;
+    let rate = Math.min(sendRate, drained ?? recvRate);
     // Lost, yet no queue built (what arrived came in over no longer than it was sent): the path
     // had the rate, the losses were not for want of it (a receiver starved of CPU dropped from
     // its socket a third to a half of 700–2200 kbps probes, measured in Chromium at load 10–20,
     // and the top layer never came back). A bottleneck shows its queue: arrivals spread out.
     if (lost.count > 0 && recvSpan <= sendSpan * NO_QUEUE_SPAN_RATIO) rate = Math.max(rate, ((c.sentBytes + lost.bytes - c.lastRecvSize) * 8 * 1000) / sendSpan);
-    this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
+    this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), drainRate: drained === null ? null : Math.round(drained), packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
     // A probe that built a queue (arrivals spread out, slower than it was sent) read the link's
     // rate; one that got through at more than the capacity known shows the link is wider now.
-    if (recvSpan > sendSpan * NO_QUEUE_SPAN_RATIO && recvRate < PROBE_QUEUED_RATIO * sendRate) this.#capacity = recvRate;
+    if (queued && (drained ?? recvRate) < PROBE_QUEUED_RATIO * sendRate) this.#capacity = drained ?? recvRate;
     else if (this.#capacity !== null && rate > this.#capacity) this.#capacity = null;
     if (this.#usage !== 'overusing' && now - this.#lastDecrease > 1000) {
       this.#delayBased = clamp(Math.max(this.#delayBased, 0.95 * rate), this.min, this.max);
@@ -706,6 +727,46 @@ export class BandwidthEstimator {
     if (this.#capacity !== null) cap = Math.min(cap, CAPACITY_SHARE * this.#capacity);
     if (grown > this.#delayBased && this.#delayBased < cap) this.#delayBased = clamp(Math.min(grown, cap), this.min, this.max);
   }
+}
+
+interface Arrival {
+  /** Receiver's clock, ms. */
+  at: number;
+  bytes: number;
+  /** One-way delay (arrival - send, ms, in the two clocks' difference). */
+  delay: number;
+}
+
+/**
+ * The rate a bottleneck drained at (bits/s), from `arrivals` (in arrival order) walking back from
+ * index `end` to those at `from` or later, or until `untilBusyMs` of busy time (and 3 queued
+ * packets) are seen. Only the link's busy time counts: a packet that waited in its queue (one-way
+ * delay QUEUED_MS or more over `base`, the path's delay without a queue) left it right after the
+ * one that arrived before it, so the gap between their arrivals is its own time on the link; a
+ * packet that did not wait came after the link had been idle, or in a rate limiter's token burst
+ * (at line rate), and neither gap is the link's. Bytes of queued packets over the sum of their
+ * gaps is the link's rate. Before, the queued packets' bytes were taken over the whole span from
+ * the first of them: with video frames in bursts (each frame's first packets pass, its last ones
+ * queue) and two connections, a 500 kbps link read as 222–437 kbps, and saturation cuts landed far
+ * below it (both videos off at 188 kbps).
+ */
+function busyRate(arrivals: readonly Arrival[], end: number, from: number, base: number, untilBusyMs = Infinity): { rate: number; bytes: number; busy: number; count: number; arrivals: number } {
+  let bytes = 0;
+  let busy = 0;
+  let count = 0;
+  let seen = 0;
+  for (let i = end; i > 0 && arrivals[i]!.at >= from && (busy < untilBusyMs || count < 3); i--) {
+    seen++;
+    const p = arrivals[i]!;
+    if (p.delay - base < QUEUED_MS) continue;
+    bytes += p.bytes;
+    // Its time on the link: the gap since the arrival before it, but no more than it was delayed
+    // (the first of a busy period came after idle time: what delayed it was its own transmission,
+    // 19 ms for 1200 bytes at 500 kbps, enough to count as queued).
+    busy += Math.min(p.at - arrivals[i - 1]!.at, p.delay - base);
+    count++;
+  }
+  return { rate: busy > 0 ? (bytes * 8000) / busy : 0, bytes, busy, count, arrivals: seen };
 }
 
 /** Inserts `item` into `list`, kept in ascending `time` order, after any equal: searched from the end (items come nearly in order). */

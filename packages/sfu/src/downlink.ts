@@ -69,7 +69,7 @@ const PROBE_SETTLE_MS = 500;
 /** Video retransmissions are held this long after the estimate fell because the link was saturated (audio first). */
 export const RETRANSMIT_HOLD_MS = 1000;
 /** A probe's saturation cut holds no retransmissions when the estimate after it is this multiple of the media's rate. */
-export const RETRANSMIT_ROOM = 1.5;
+export const RETRANSMIT_ROOM = 1.1;
 /** What an audio stream's payload is counted at before it is measured (Opus at OpenTok's default 40 kbps). */
 const AUDIO_RATE = 40_000;
 /** Audio packets a second (Opus in 20 ms frames): each also carries PACKET_OVERHEAD on the wire, a third of a small packet. */
@@ -349,7 +349,9 @@ export function probeDuration(rate: number, estimate: number, durationMs: number
  * while the packets of the watched layer that the overflowing queue dropped, unrepaired for a
  * second, froze the picture until the next keyframe (the impairment bench at 500 kbps: the first
  * probe, 688 kbps, 3 s into the limit, froze 2.7–4 % of two runs in four). Without that room (a
- * limit fell under the media while a probe was in flight) the hold stays.
+ * limit fell under the media while a probe was in flight) the hold stays. The room was 1.5 × when
+ * a probe's saturation cut to 0.85 × the drain; it now leaves the media 95 % of the link the
+ * probe showed, and the media (payload) is counted without its packets' headers, so 1.1 ×.
  */
 export function retransmitHoldMs(saturatedAt: number, probeStartedAt: number | null, estimate: number, mediaBitrate: number): number {
   const probeFilled = probeStartedAt !== null && probeStartedAt <= saturatedAt;

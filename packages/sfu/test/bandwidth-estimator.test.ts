@@ -35,6 +35,33 @@ class Link {
   }
 }
 
+/**
+ * A rate limiter with a token bucket (as tbf): `burst` bytes of tokens fill at `rate` bits/s; a
+ * packet leaves once the tokens cover it (at once, at line rate, while they last), FIFO, dropped
+ * when it would wait over `queueMs`.
+ */
+class BucketLink {
+  #tokens: number;
+  #at = 0;
+  constructor(
+    readonly rate: number,
+    readonly burst = 3200,
+    readonly delay = 20,
+    readonly queueMs = 300,
+  ) {
+    this.#tokens = burst;
+  }
+  send(t: number, size: number): number | null {
+    const start = Math.max(t, this.#at);
+    const tokens = Math.min(this.burst, this.#tokens + ((start - this.#at) * this.rate) / 8000);
+    const leave = tokens >= size ? start : start + ((size - tokens) * 8000) / this.rate;
+    if (leave - t > this.queueMs) return null;
+    this.#tokens = Math.max(0, tokens - size + ((leave - start) * this.rate) / 8000);
+    this.#at = leave;
+    return leave + this.delay;
+  }
+}
+
 /** Deterministic randomness for reproducible runs. */
 function mulberry32(seed: number): () => number {
   return () => {
@@ -313,6 +340,31 @@ describe('BandwidthEstimator', () => {
     }
     expect(est.saturationCount).toBe(0);
     expect(est.estimate).toBeGreaterThan(400_000);
+  });
+
+  it("a short probe through a rate limiter's token bucket reads the link, not the bucket's burst at line rate", () => {
+    const est = new BandwidthEstimator({ initial: 400_000 });
+    const link = new BucketLink(500_000);
+    const sent: PacketResult[] = [];
+    let seq = 0;
+    // 300 kbps of video frames for 3 s (the bucket refills between them), then 100 ms of padding
+    // over them at 500 kbps (800 kbps in all), read 500 ms after it as the downlink does.
+    for (let t = 0; t < 4000; t++) {
+      // Media sent while the probe runs belongs to its cluster (as the sequencer numbers it).
+      const cluster = t >= 3000 && t < 3100 ? 1 : 0;
+      if (t % 33 === 0) for (let left = 300_000 / 8 / 30; left > 0; left -= 1200) sent.push({ sentAt: t, size: Math.min(1200, left), receivedAt: 0, probe: cluster, seq: seq++ });
+      if (t >= 3000 && t < 3100 && t % 5 === 0) sent.push({ sentAt: t, size: 312, receivedAt: 0, probe: 1, seq: seq++ });
+    }
+    for (const p of sent) p.receivedAt = link.send(p.sentAt, p.size);
+    for (let t = 100; t <= 3600; t += 100) est.onFeedback(sent.filter((p) => p.sentAt < t - 100 + 1 && p.sentAt >= t - 200 && (p.receivedAt === null || p.receivedAt <= t + 60)), t + 60);
+    const rate = est.finishProbe(1, 3700)!;
+    const d = est.lastProbeDetail!;
+    console.log(`100 ms probe at ~800 kbps through a 500 kbps token bucket (3.2 kB): arrival rate ${Math.round(d.recvRate / 1000)} kbps, drained ${Math.round(d.drainRate! / 1000)} kbps; read ${Math.round(rate / 1000)} kbps`);
+    // The bucket's 3.2 kB at line rate adds ~250 kbps to a 100 ms arrival span.
+    expect(d.recvRate).toBeGreaterThan(600_000);
+    expect(rate).toBeLessThan(560_000);
+    expect(rate).toBeGreaterThan(440_000);
+    expect(est.capacity).toBeLessThan(560_000);
   });
 
   it('20 % random loss (no queue) backs the estimate off; 0 % lets it recover', () => {
