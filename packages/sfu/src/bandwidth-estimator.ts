@@ -133,6 +133,9 @@ const QUEUED_SHARE = 0.35;
  * built was cut again: a saw-tooth of cuts, each a freeze's risk).
  */
 const CAPACITY_SHARE = 0.95;
+/** A capacity reading within this share of the capacity is averaged in (CAPACITY_SMOOTHING of it); one further off replaces it. */
+const CAPACITY_SPREAD = 0.25;
+const CAPACITY_SMOOTHING = 0.3;
 /** A capacity is forgotten when this multiple of it arrives over a second. */
 const CAPACITY_STALE_RATIO = 1.1;
 /** A probe whose arrival rate is under this share of its send rate (and that built a queue) read the link's capacity. */
@@ -408,6 +411,20 @@ export class BandwidthEstimator {
     return r.rate;
   }
 
+  /**
+   * A reading of the link's rate at a bottleneck (a saturation's drain, a probe's): the capacity
+   * follows it smoothed (CAPACITY_SMOOTHING of each reading) while it is within CAPACITY_SPREAD
+   * of the capacity, and jumps to it otherwise (the link changed). One reading is ~100 ms of the
+   * link's busy time, noisy: at a 500 kbps limit (and 2 % loss) readings ran 412–555 kbps, and a
+   * capacity set to each held two streams at a lower frame rate for 10 s after a low one.
+   * Returns the capacity.
+   */
+  #measuredCapacity(reading: number): number {
+    const c = this.#capacity;
+    this.#capacity = c === null || Math.abs(reading - c) > CAPACITY_SPREAD * c ? reading : c + CAPACITY_SMOOTHING * (reading - c);
+    return this.#capacity;
+  }
+
   /** What the bottleneck drained between two arrival times (busyRate over every packet between), or null: too few queued, or no longer kept. */
   #drainedBetween(from: number, to: number): number | null {
     const a = this.#arrivals;
@@ -461,7 +478,8 @@ export class BandwidthEstimator {
     // that fell short at a 500 kbps limit (every 5 s) dropped two streams to a lower frame rate
     // for the seconds the estimate took to grow back.
     const probed = this.#lastProbeSentAt >= rates.newestSent - SATURATION_WINDOW_MS;
-    const target = probed ? Math.min(this.estimate, CAPACITY_SHARE * drain) : BETA * Math.min(rates.received, drain);
+    const capacity = this.#measuredCapacity(drain);
+    const target = probed ? Math.min(this.estimate, CAPACITY_SHARE * capacity) : BETA * Math.min(rates.received, drain);
     const from = this.estimate;
     // Already below what gets through (a probe's saturation is still one: the probe stops).
     if (target >= from && !probed) return;
@@ -470,7 +488,6 @@ export class BandwidthEstimator {
     this.#lastDecrease = now;
     this.#lastSaturationCut = now;
     this.#saturationCount++;
-    this.#capacity = drain;
     this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(this.#queuedShare * 100) / 100, drainPackets: this.#lastDrain?.count ?? 0, drainBusyMs: Math.round(this.#lastDrain?.busy ?? 0), probe: probed });
   }
 
@@ -554,7 +571,7 @@ export class BandwidthEstimator {
     this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), drainRate: drained === null ? null : Math.round(drained), packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
     // A probe that built a queue (arrivals spread out, slower than it was sent) read the link's
     // rate; one that got through at more than the capacity known shows the link is wider now.
-    if (queued && (drained ?? recvRate) < PROBE_QUEUED_RATIO * sendRate) this.#capacity = drained ?? recvRate;
+    if (queued && (drained ?? recvRate) < PROBE_QUEUED_RATIO * sendRate) this.#measuredCapacity(drained ?? recvRate);
     else if (this.#capacity !== null && rate > this.#capacity) this.#capacity = null;
     if (this.#usage !== 'overusing' && now - this.#lastDecrease > 1000) {
       this.#delayBased = clamp(Math.max(this.#delayBased, 0.95 * rate), this.min, this.max);

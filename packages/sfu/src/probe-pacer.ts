@@ -62,10 +62,12 @@ export const PROBE_MIN_INTERVAL_MS = 2000;
  * The longest wait after probes that fell short, with video on. A subscriber held on a low layer by
  * a limit only learns that the limit lifted from a probe, so this bounds how long the better layer
  * takes to come back: at 16 s the top layer came back a median 23.9 s after a lift in the
- * impairment bench (10 s wanted). libwebrtc's periodic probing in an application-limited state is
- * every 5 s too.
+ * impairment bench (10 s wanted); at 5 s (libwebrtc's periodic probing in an application-limited
+ * state) 6.9–11 s, of which up to 5 s waiting for the first probe. 3 s since a probe that falls
+ * short costs the media nothing (bandwidth-estimator.ts: its saturation leaves the media 95 % of
+ * the link it showed): ~10 kB of padding every 3 s.
  */
-export const PROBE_MAX_INTERVAL_MS = 5000;
+export const PROBE_MAX_INTERVAL_MS = 3000;
 /** While a video is off for quality: a probe this often (no backing off), so it is back within seconds of the link. */
 export const PROBE_OFF_INTERVAL_MS = 2500;
 /** After a probe that succeeded, the next step's probe this soon (climbing back to the top layer a layer at a time). */
@@ -75,7 +77,7 @@ export const PROBE_AFTER_DECREASE_MS = 1500;
 
 /**
  * When the next probe may start. A probe that succeeded: the next step soon after; one that fell
- * short: the wait doubles (2 s, 4 s, then 5 s), except while a video is off for quality, where probes
+ * short: the wait doubles (2 s, then 3 s: PROBE_MAX_INTERVAL_MS), except while a video is off for quality, where probes
  * keep coming every PROBE_OFF_INTERVAL_MS from the start of the last one.
  */
 export class ProbeScheduler {

@@ -367,6 +367,41 @@ describe('BandwidthEstimator', () => {
     expect(est.capacity).toBeLessThan(560_000);
   });
 
+  it('the capacity follows noisy readings of one link smoothed, and jumps to a link that changed', () => {
+    const est = new BandwidthEstimator({ initial: 400_000 });
+    let seq = 0;
+    // One second of 200 kbps frames with a 100 ms probe at 1 Mbps in all at 500 ms, through `link`, read as the downlink does.
+    const second = (start: number, link: BucketLink, id: number): void => {
+      const sent: PacketResult[] = [];
+      for (let t = start; t < start + 1000; t++) {
+        const cluster = t >= start + 500 && t < start + 600 ? id : 0;
+        if (t % 33 === 0) for (let left = 200_000 / 8 / 30; left > 0; left -= 1200) sent.push({ sentAt: t, size: Math.min(1200, left), receivedAt: 0, probe: cluster, seq: seq++ });
+        if (cluster && t % 3 === 0) sent.push({ sentAt: t, size: 300, receivedAt: 0, probe: cluster, seq: seq++ });
+      }
+      for (const p of sent) p.receivedAt = link.send(p.sentAt, p.size);
+      for (let t = start + 100; t <= start + 1000; t += 100) est.onFeedback(sent.filter((p) => p.sentAt >= t - 100 && p.sentAt < t && (p.receivedAt === null || p.receivedAt <= t + 400)), t + 400);
+      est.finishProbe(id, start + 1100);
+    };
+    const capacities: number[] = [];
+    let link = new BucketLink(500_000);
+    second(0, link, 1);
+    capacities.push(est.capacity!);
+    link = new BucketLink(420_000);
+    second(2000, link, 2);
+    capacities.push(est.capacity!);
+    link = new BucketLink(250_000);
+    second(4000, link, 3);
+    capacities.push(est.capacity!);
+    console.log(`capacity after probes through 500, 420, 250 kbps: ${capacities.map((c) => Math.round(c / 1000)).join(', ')} kbps`);
+    expect(capacities[0]!).toBeGreaterThan(470_000);
+    expect(capacities[0]!).toBeLessThan(530_000);
+    // 420 is within a quarter of 500: averaged in, not taken whole.
+    expect(capacities[1]!).toBeGreaterThan(440_000);
+    expect(capacities[1]!).toBeLessThan(capacities[0]!);
+    // 250 is not: the link changed.
+    expect(capacities[2]!).toBeLessThan(280_000);
+  });
+
   it('20 % random loss (no queue) backs the estimate off; 0 % lets it recover', () => {
     const est = new BandwidthEstimator({ initial: 1_000_000 });
     const link = new Link(10_000_000, 20, 300, 0.2);
