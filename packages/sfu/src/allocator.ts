@@ -198,7 +198,12 @@ export class DownlinkAllocator {
       } else {
         state.warning = false;
       }
-      if (layer >= 0) budget -= need(layer);
+      // What it takes from the budget: its need with headroom, but a layer kept on its own rate
+      // (KEEP_HEADROOM) takes no more than its room, so the reserve for the lowest steps of those
+      // after it holds. Charged the headroom's 15 % beyond its room, a kept 320 px layer at full
+      // frame rate left the second stream 6 kbps short of its T0 step, and a saturation round
+      // turned that stream off (the impairment bench, after a probe at a 500 kbps limit).
+      if (layer >= 0) budget -= Math.min(need(layer), Math.max(room, (video.rates[layer] ?? Infinity) * KEEP_HEADROOM));
       decisions[i] = { layer, warning: state.warning };
     }
     return decisions;

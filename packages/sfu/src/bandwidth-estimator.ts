@@ -17,10 +17,15 @@
 //   its 20 groups and crossed its adaptive threshold (measured: 5 to 30 s at a 100 kbps limit
 //   on a loaded machine). When, over the last SATURATION_WINDOW_MS of sending, the arrival rate
 //   is under SATURATION_RATIO of the send rate (and the latest arrivals too, and a queue shows),
-//   the estimate drops at once to 0.85 × that arrival rate (what the bottleneck demonstrably
-//   drains). One feedback message decides: a 300 ms queue that 900 kbps overdrives at 500 kbps
-//   is full 400 ms after the limit, and the cut must come before it is (frames broken by its tail
-//   drops freeze the picture until the lower layer's keyframe, and audio is dropped with them).
+//   the estimate drops at once to 0.85 × what the bottleneck demonstrably drains (busyRate: bytes
+//   over the link's busy time, read from the gaps between queued arrivals). One feedback message
+//   decides: a 300 ms queue that 900 kbps overdrives at 500 kbps is full 400 ms after the limit,
+//   and the cut must come before it is (frames broken by its tail drops freeze the picture until
+//   the lower layer's keyframe, and audio is dropped with them).
+// - Capacity: those drain rates, and the rates of probes that built a queue, are readings of the
+//   link's rate; the estimate grows to 95 % of their smoothed value at most, until a probe shows
+//   more. A saturation a probe caused (its packets among those judged) stops the probe and holds
+//   the estimate to that 95 %: the media alone fitted.
 // - Probes: packets sent as a probe cluster (everything sent during a probe: the media, topped up
 //   with padding to a target rate) report the rate at which they arrived; without overuse, the
 //   estimate may jump to that rate at once (the way an SFU finds out that a better layer fits
@@ -150,7 +155,7 @@ const ARRIVALS_KEPT_MS = 2000;
 const REPORT_STALE_MS = 300;
 /** The drain rate is read over this much of the bottleneck's busy time, the latest (ms). */
 const DRAIN_BUSY_MS = 100;
-/** A packet whose one-way delay is this much over the window's lowest waited in a queue (ms). */
+/** A packet whose one-way delay is this much over the path's lowest (of BASE_DELAY_SECONDS) waited in a queue (ms). */
 const QUEUED_MS = 10;
 /** A probe's arrivals spread over no more than this multiple of its send span: no queue built. */
 const NO_QUEUE_SPAN_RATIO = 1.1;
@@ -417,11 +422,17 @@ export class BandwidthEstimator {
    * of the capacity, and jumps to it otherwise (the link changed). One reading is ~100 ms of the
    * link's busy time, noisy: at a 500 kbps limit (and 2 % loss) readings ran 412–555 kbps, and a
    * capacity set to each held two streams at a lower frame rate for 10 s after a low one.
-   * Returns the capacity.
+   * A reading a probe's saturation gave (the probe's excess is the cause, not a change of the
+   * link, and the media alone will show one) is averaged in within the spread, never a jump
+   * (readings of 374 and 384 kbps at a 500 kbps limit turned a stream off). One the media's own
+   * saturation gave is taken whole when lower (the media alone overfilled the link). Returns the
+   * capacity.
    */
-  #measuredCapacity(reading: number): number {
+  #measuredCapacity(reading: number, source: 'probe' | 'probe-saturation' | 'saturation'): number {
     const c = this.#capacity;
-    this.#capacity = c === null || Math.abs(reading - c) > CAPACITY_SPREAD * c ? reading : c + CAPACITY_SMOOTHING * (reading - c);
+    if (c === null || (source === 'saturation' && reading < c)) this.#capacity = reading;
+    else if (source === 'probe-saturation') this.#capacity = c + CAPACITY_SMOOTHING * (clamp(reading, c * (1 - CAPACITY_SPREAD), c * (1 + CAPACITY_SPREAD)) - c);
+    else this.#capacity = Math.abs(reading - c) > CAPACITY_SPREAD * c ? reading : c + CAPACITY_SMOOTHING * (reading - c);
     return this.#capacity;
   }
 
@@ -478,7 +489,7 @@ export class BandwidthEstimator {
     // that fell short at a 500 kbps limit (every 5 s) dropped two streams to a lower frame rate
     // for the seconds the estimate took to grow back.
     const probed = this.#lastProbeSentAt >= rates.newestSent - SATURATION_WINDOW_MS;
-    const capacity = this.#measuredCapacity(drain);
+    const capacity = this.#measuredCapacity(drain, probed ? 'probe-saturation' : 'saturation');
     const target = probed ? Math.min(this.estimate, CAPACITY_SHARE * capacity) : BETA * Math.min(rates.received, drain);
     const from = this.estimate;
     // Already below what gets through (a probe's saturation is still one: the probe stops).
@@ -571,7 +582,7 @@ export class BandwidthEstimator {
     this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), drainRate: drained === null ? null : Math.round(drained), packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
     // A probe that built a queue (arrivals spread out, slower than it was sent) read the link's
     // rate; one that got through at more than the capacity known shows the link is wider now.
-    if (queued && (drained ?? recvRate) < PROBE_QUEUED_RATIO * sendRate) this.#measuredCapacity(drained ?? recvRate);
+    if (queued && (drained ?? recvRate) < PROBE_QUEUED_RATIO * sendRate) this.#measuredCapacity(drained ?? recvRate, 'probe');
     else if (this.#capacity !== null && rate > this.#capacity) this.#capacity = null;
     if (this.#usage !== 'overusing' && now - this.#lastDecrease > 1000) {
       this.#delayBased = clamp(Math.max(this.#delayBased, 0.95 * rate), this.min, this.max);

@@ -158,6 +158,17 @@ describe('DownlinkAllocator', () => {
     expect(b.update(0, AUDIO + 100_000, AUDIO, [stepped, { ...stepped }], false, true).map((d) => d.layer)).toEqual([0, -1]);
   });
 
+  it("a layer kept on its own rate (inside the headroom) leaves the next video its reserved lowest step", () => {
+    const stepped: VideoSlot = { rates: [60_000, 90_000, 150_000, 500_000, 1_700_000], preferred: 4, screen: false, fallback: true };
+    const a = new DownlinkAllocator();
+    // Both at their 150 kbps layer at full frame rate (2 × 172.5 with headroom).
+    expect(a.update(0, AUDIO + 400_000, AUDIO, [stepped, { ...stepped }]).map((d) => d.layer)).toEqual([2, 2]);
+    // A cut to 225 after audio (a saturation round): the second's lowest step (69) is kept aside, so
+    // the first has 156: its 150 kbps layer is kept on its own rate. It takes those 156, not 172.5,
+    // and the second has its 69 for T0: on, not off.
+    expect(a.update(100, AUDIO + 225_000, AUDIO, [stepped, { ...stepped }], false, true).map((d) => d.layer)).toEqual([2, 0]);
+  });
+
   it('a video that is off comes back on at its onStep (its lowest layer at full frame rate), not at a frame-rate step below it', () => {
     const stepped: VideoSlot = { rates: [60_000, 90_000, 150_000, 500_000], preferred: 3, onStep: 2, screen: false, fallback: true };
     const a = new DownlinkAllocator();

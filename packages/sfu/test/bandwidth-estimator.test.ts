@@ -402,6 +402,32 @@ describe('BandwidthEstimator', () => {
     expect(capacities[2]!).toBeLessThan(280_000);
   });
 
+  it("a probe's saturation stops the probe but averages its drain into the capacity (no jump); the media's own saturation jumps to a link that changed", () => {
+    const est = new BandwidthEstimator({ initial: 450_000 });
+    const link = new Link(500_000);
+    // 300 kbps of media, a probe's padding at 600 kbps over it for 300 ms: its saturation reads the link.
+    simulate(est, link, 3, () => 300_000, { at: 2000, rate: 600_000, ms: 300, id: 1 });
+    const first = est.recentCuts.at(-1)!;
+    expect(first.probe).toBe(true);
+    expect(est.capacity!).toBeGreaterThan(470_000);
+    const before = est.capacity!;
+    // The link narrows to 350 kbps; the next probe's saturation reads it, but a probe's reading is averaged in.
+    link.rate = 350_000;
+    simulate(est, link, 2, () => 300_000, { at: 4000, rate: 600_000, ms: 300, id: 2 }, 3001);
+    // (Its tail drops take the loss bound down too, and the trendline after; neither reads the capacity.)
+    const probeCut = est.recentCuts.find((c) => c.at > 4000 && c.reason === 'saturation')!;
+    expect(probeCut.probe).toBe(true);
+    expect(probeCut.drain!).toBeLessThan(380_000);
+    const averaged = est.capacity!;
+    // Then the media itself overdrives it (600 kbps): that saturation takes the link's new rate.
+    simulate(est, link, 2, () => 600_000, undefined, 5001);
+    console.log(`capacity: ${Math.round(before / 1000)} kbps; after a probe's saturation at a 350 kbps link ${Math.round(averaged / 1000)}; after the media's ${Math.round(est.capacity! / 1000)}`);
+    expect(averaged).toBeLessThan(before);
+    expect(averaged).toBeGreaterThan(0.8 * before);
+    expect(est.capacity!).toBeLessThan(380_000);
+    expect(est.estimate).toBeLessThan(350_000);
+  });
+
   it('20 % random loss (no queue) backs the estimate off; 0 % lets it recover', () => {
     const est = new BandwidthEstimator({ initial: 1_000_000 });
     const link = new Link(10_000_000, 20, 300, 0.2);
