@@ -133,6 +133,12 @@ describe('adaptive quality on an impaired downlink', () => {
     const audioAfter = (await subStats(weak))[weakKey]!.audioPackets;
     console.log(`adaptive: audio at 100 kbps (from the limit on): ${JSON.stringify(audio)}; ${audioAfter - audioBefore} packets in the last 8 s`);
     expect(audioAfter - audioBefore).toBeGreaterThan(200); // 50 packets a second of Opus
+    // Off while the limit holds: the probes every 2.5 s must not bring it back on (a probe that
+    // fitted in the limiter's token bucket once read as 243 kbps, and the video flapped on and off).
+    const limitedLog = (await log(weak)).slice(logged100);
+    const offIndex = limitedLog.findIndex((e) => e.type === 'videoDisabled');
+    expect(offAlready || offIndex >= 0).toBe(true);
+    expect(limitedLog.slice(offIndex + 1).filter((e) => e.type === 'videoEnabled')).toEqual([]);
     // The publisher's uplink is untouched: its top layer kept flowing for the strong subscriber.
     expect(await topLayerBytes(pub)).toBeGreaterThan(topBefore + 200_000);
     await explain(decodesAt(strongPage, strong, (w) => w === 1280, 'strong subscriber at 1280 during the weak one’s fallback'));

@@ -436,14 +436,17 @@ export class BandwidthEstimator {
     return this.#capacity;
   }
 
-  /** What the bottleneck drained between two arrival times (busyRate over every packet between), or null: too few queued, or no longer kept. */
-  #drainedBetween(from: number, to: number): number | null {
+  /**
+   * What the bottleneck drained between two arrival times (busyRate over every packet between)
+   * and the share of those packets that queued, or null: too few queued, or no longer kept.
+   */
+  #drainedBetween(from: number, to: number): { rate: number; queuedShare: number } | null {
     const a = this.#arrivals;
     if (a.length < 2 || a[0]!.at > from) return null;
     let end = a.length - 1;
     while (end > 0 && a[end]!.at > to) end--;
     const r = busyRate(a, end, from, this.#baseDelay());
-    return r.count < 3 || r.busy < PROBE_MIN_BUSY_MS ? null : r.rate;
+    return r.count < 3 || r.busy < PROBE_MIN_BUSY_MS ? null : { rate: r.rate, queuedShare: r.count / r.arrivals };
   }
 
   /**
@@ -566,19 +569,21 @@ export class BandwidthEstimator {
     // The last packet's bytes arrive after recvLast's clock started: leave them out of the rate.
     const sendRate = ((c.sentBytes - c.lastRecvSize) * 8 * 1000) / sendSpan;
     const recvRate = ((c.recvBytes - c.lastRecvSize) * 8 * 1000) / recvSpan;
-    // Built a queue (arrivals spread out over longer than the sending): the link is slower than
-    // the probe, and its rate is what it drained over the probe's busy time. Its arrival rate
-    // would count a rate limiter's token burst, which passes at line rate (tbf's 3.2 kB at 500
-    // kbps): a 100 ms probe at 780 kbps read 735 kbps there, passed, and the step it took was cut
-    // again a second later.
-    const queued = recvSpan > sendSpan * NO_QUEUE_SPAN_RATIO;
-    const drained = queued ? this.#drainedBetween(c.recvFirst, c.recvLast) : null;
+    // Built a queue (arrivals spread out over longer than the sending, or a share of them
+    // delayed: a token bucket lets a probe's first kilobytes through at line rate and queues the
+    // rest): the link is slower than the probe, and its rate is what it drained over the probe's
+    // busy time. Its arrival rate would count the bucket's burst (tbf's 3.2 kB): a 100 ms probe
+    // at 780 kbps read 735 kbps through a 500 kbps limit, passed, and the step it took was cut
+    // again a second later; at a 100 kbps limit a 253 kbps probe read 243 with no spread at all.
+    const drain = this.#drainedBetween(c.recvFirst, c.recvLast);
+    const queued = recvSpan > sendSpan * NO_QUEUE_SPAN_RATIO || (drain !== null && drain.queuedShare >= QUEUED_SHARE);
+    const drained = queued ? (drain?.rate ?? null) : null;
     let rate = Math.min(sendRate, drained ?? recvRate);
     // Lost, yet no queue built (what arrived came in over no longer than it was sent): the path
     // had the rate, the losses were not for want of it (a receiver starved of CPU dropped from
     // its socket a third to a half of 700–2200 kbps probes, measured in Chromium at load 10–20,
     // and the top layer never came back). A bottleneck shows its queue: arrivals spread out.
-    if (lost.count > 0 && recvSpan <= sendSpan * NO_QUEUE_SPAN_RATIO) rate = Math.max(rate, ((c.sentBytes + lost.bytes - c.lastRecvSize) * 8 * 1000) / sendSpan);
+    if (lost.count > 0 && !queued) rate = Math.max(rate, ((c.sentBytes + lost.bytes - c.lastRecvSize) * 8 * 1000) / sendSpan);
     this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), drainRate: drained === null ? null : Math.round(drained), packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
     // A probe that built a queue (arrivals spread out, slower than it was sent) read the link's
     // rate; one that got through at more than the capacity known shows the link is wider now.

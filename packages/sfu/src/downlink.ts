@@ -59,6 +59,13 @@ export const PROBE_EXCESS_MS = 150;
 /** No probe shorter than this: fewer packets than that read no rate on a loaded receiver. */
 export const PROBE_MIN_DURATION_MS = 100;
 /**
+ * Nor sending fewer bytes than this (within its full length): a probe that fits in a rate
+ * limiter's token bucket passes at line rate with no queue, and reads as a link it is not. At a
+ * 100 kbps tbf limit (3.2 kB bucket) a video off for quality was probed at 253 kbps for 100 ms
+ * (3.2 kB), read 243 kbps, came back on and went off again two seconds later.
+ */
+export const PROBE_MIN_BYTES = 6000;
+/**
  * A probe that succeeded at this multiple of the estimate or more shows a link with room (a limit
  * lifted): the next probe tests twice the estimate, not just the next step (a climb back from
  * the 320 px layer's T0 to two 720p streams is ten steps).
@@ -330,13 +337,14 @@ export class Downlink {
 
 /**
  * How long a probe at `rate` lasts (ms), given the estimate (bits/s) and its full length
- * `durationMs`: shortened, down to PROBE_MIN_DURATION_MS, so that what it sends over the estimate
- * is PROBE_EXCESS_MS of the estimate at most.
+ * `durationMs`: shortened, down to PROBE_MIN_DURATION_MS and PROBE_MIN_BYTES, so that what it
+ * sends over the estimate is PROBE_EXCESS_MS of the estimate at most.
  */
 export function probeDuration(rate: number, estimate: number, durationMs: number): number {
   const excess = rate - estimate;
   if (excess <= 0) return durationMs;
-  return Math.round(Math.min(durationMs, Math.max(PROBE_MIN_DURATION_MS, (PROBE_EXCESS_MS * estimate) / excess)));
+  const floor = Math.max(PROBE_MIN_DURATION_MS, (PROBE_MIN_BYTES * 8000) / rate);
+  return Math.round(Math.min(durationMs, Math.max(floor, (PROBE_EXCESS_MS * estimate) / excess)));
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   ProbePacer,
   ProbeScheduler,
 } from '../src/probe-pacer.js';
-import { PROBE_DURATION_MS, PROBE_EXCESS_MS, PROBE_MIN_DURATION_MS, PROBE_OFF_DURATION_MS, probeDuration } from '../src/downlink.js';
+import { PROBE_DURATION_MS, PROBE_EXCESS_MS, PROBE_MIN_BYTES, PROBE_MIN_DURATION_MS, PROBE_OFF_DURATION_MS, probeDuration } from '../src/downlink.js';
 import { TransportWideSequencer } from '../src/transport-feedback.js';
 
 /** Drives a pacer with timer ticks at `ticks` (ms after its start); returns the bytes sent and when the last went. */
@@ -146,5 +146,10 @@ describe('probe duration', () => {
     // Close to the estimate (the climb back on a free link) or under it: full length.
     expect(probeDuration(1_650_000, 1_500_000, PROBE_DURATION_MS)).toBe(PROBE_DURATION_MS);
     expect(probeDuration(300_000, 400_000, PROBE_OFF_DURATION_MS)).toBe(PROBE_OFF_DURATION_MS);
+    // A video off at a 100 kbps limit (estimate 78), probed at 253 kbps: not 100 ms (3.2 kB, a tbf
+    // bucket's worth, passed at line rate), but PROBE_MIN_BYTES' worth (190 ms), within its 200.
+    const small = probeDuration(253_000, 78_000, PROBE_OFF_DURATION_MS);
+    expect(small).toBe(Math.round((PROBE_MIN_BYTES * 8000) / 253_000));
+    expect((253_000 * small) / 8000).toBeGreaterThanOrEqual(PROBE_MIN_BYTES - 10);
   });
 });
