@@ -138,7 +138,9 @@ describe('adaptive quality on an impaired downlink', () => {
     const limitedLog = (await log(weak)).slice(logged100);
     const offIndex = limitedLog.findIndex((e) => e.type === 'videoDisabled');
     expect(offAlready || offIndex >= 0).toBe(true);
-    expect(limitedLog.slice(offIndex + 1).filter((e) => e.type === 'videoEnabled')).toEqual([]);
+    const backOnWhileLimited = limitedLog.slice(offIndex + 1).filter((e) => e.type === 'videoEnabled');
+    if (backOnWhileLimited.length > 0) console.log(`adaptive: back on while limited: ${JSON.stringify(limitedLog)}; ${JSON.stringify(downlinks())}`);
+    expect(backOnWhileLimited).toEqual([]);
     // The publisher's uplink is untouched: its top layer kept flowing for the strong subscriber.
     expect(await topLayerBytes(pub)).toBeGreaterThan(topBefore + 200_000);
     await explain(decodesAt(strongPage, strong, (w) => w === 1280, 'strong subscriber at 1280 during the weak one’s fallback'));
@@ -157,7 +159,10 @@ describe('adaptive quality on an impaired downlink', () => {
     // videoEnabled, then no frames for 30 s); what must hold is that it comes back and stays.
     const back = await explain(decodesAt(weak, weakKey, (w) => w > 0, 'weak subscriber decoding again', 90_000));
     console.log(`adaptive: lifted: videoEnabled ${Date.now() - liftedAt} ms after; decoding ${back.width} px; events ${JSON.stringify(l2.filter((e) => /video/.test(e.type)).map((e) => e.type))}; ${JSON.stringify(downlinks())}`);
-    expect(l2.some((e) => e.type === 'videoDisableWarningLifted')).toBe(true);
+    // The warning is lifted with the video (the SFU sends both in one round; they reach the page
+    // as two events, which a poll of the log can fall between).
+    const lifted = await explain(waitForLog(weak, (l) => l.slice(loggedLift).some((e) => e.type === 'videoDisableWarningLifted'), 'videoDisableWarningLifted after the lift', 30_000));
+    expect(lifted.slice(loggedLift).some((e) => e.type === 'videoDisableWarningLifted')).toBe(true);
     // And back to the top layer (the strong subscriber keeps it flowing at the publisher).
     const top = await explain(decodesAt(weak, weakKey, (w) => w === 1280, 'weak subscriber back at 1280', 90_000));
     const topMs = top.reachedAt - liftedAt;

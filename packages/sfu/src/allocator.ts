@@ -12,9 +12,10 @@
 // the warning and video off in the same round; the same when the round follows a saturation cut
 // (the link was seen full: video held on for OFF_HOLD_MS queues ahead of the audio at the
 // bottleneck, and at a 300 → 100 kbps limit runs that turned it off after ~1.9 s had audio gaps
-// of ~500 ms). Back on (the warning lifted) once the lowest layer has fitted for ON_HOLD_MS, or
-// at once after a probe showed it fits. Pure logic on numbers: the subscriber transport feeds it
-// and applies the result.
+// of ~500 ms). Back on (the warning lifted) once there has been room for ON_HOLD_MS to come back
+// with (its onStep, or twice its lowest step: backOnNeed), or at once after a probe showed it; a
+// video that is off is kept that room before the others take better steps. Pure logic on
+// numbers: the subscriber transport feeds it and applies the result.
 
 /** One video stream the connection carries, as the allocator sees it. */
 export interface VideoSlot {
@@ -27,10 +28,12 @@ export interface VideoSlot {
   /** May this stream's video be switched off for lack of bandwidth (audio fallback allowed)? */
   fallback: boolean;
   /**
-   * The lowest step a video that is off comes back on at (default 0): the lowest spatial layer at
-   * its full frame rate, when there are frame-rate steps below it. They keep a video on through a
-   * drop; back on at the lowest of them, it would flap on a link that carries it only just (the
-   * adaptive Chromium test at 100 kbps: off, on at T0 two seconds later, off again).
+   * The step a video that is off comes back on at when it fits (default 0): the lowest spatial
+   * layer at its full frame rate, when there are frame-rate steps below it. They keep a video on
+   * through a drop; back on as soon as the lowest of them fits, it would flap on a link that
+   * carries it only just (the adaptive Chromium test at 100 kbps: off, on at T0 two seconds
+   * later, off again), so below its onStep it comes back only with room for BACK_ON_FACTOR × its
+   * lowest step.
    */
   onStep?: number;
   /**
@@ -64,6 +67,14 @@ export const KEEP_HEADROOM = 1;
 /** Warn below this multiple of what the lowest layer needs; lift the warning above LIFT. */
 const WARN_FACTOR = 1.5;
 const LIFT_FACTOR = 2;
+/**
+ * A video that is off comes back on (at what fits) once there is room for its onStep, or for this
+ * multiple of its lowest step and at least BACK_ON_MARGIN over it: room to spare, against the
+ * estimate's own noise (tens of kbps). Twice a tiny step is no margin: a flat picture's T0 at
+ * 320 px (~10 kbps) came back on at a 100 kbps limit with 18 kbps of room.
+ */
+export const BACK_ON_FACTOR = 2;
+export const BACK_ON_MARGIN = 50_000;
 /** Video off at once (no hold) when what is left for it is below this share of the lowest layer's need. */
 export const OFF_NOW_FACTOR = 0.3;
 
@@ -116,13 +127,16 @@ export class DownlinkAllocator {
     // the lowest steps of those served after it (as many of them as fit in all). Greedy in serving
     // order, two streams to a 500 kbps subscriber had the first on its 320 px layer at full frame
     // rate and the second off, where both fitted at a lower frame rate.
-    // A video that is off is not kept room for: it comes back when its onStep fits in what is
-    // left (or a probe shows it does), as nextStep asks. Kept room for, it held the others down
-    // while the next step's probe, reckoned without it, was never due (after a lift: the first
+    // A video that is off is kept the room it comes back on with (backOnNeed: BACK_ON_FACTOR ×
+    // its lowest step, or its onStep if less), when that fits after those before it: three
+    // streams at a 500 kbps limit had the first at full frame rate and the other two off for the
+    // whole limit, where all three fitted at a lower frame rate. Room kept for its lowest step
+    // alone (less than it comes back on with) held the others down while it never came back and
+    // the next step's probe, reckoned without that room, was never due (after a lift: the first
     // stream at T0 and the second off for 30 s on a free link).
     const lowest = (pos: number): number => {
       const i = order[pos]!;
-      return states[i]![1].allowed < 0 ? 0 : (videos[i]!.rates[0] ?? Infinity) * HEADROOM;
+      return states[i]![1].allowed < 0 ? backOnNeed(videos[i]!) : (videos[i]!.rates[0] ?? Infinity) * HEADROOM;
     };
     const reserve = new Array<number>(order.length).fill(0);
     let fitting = 0;
@@ -151,8 +165,10 @@ export class DownlinkAllocator {
         }
       }
       if (state.allowed === Infinity) state.allowed = Math.max(fit, 0); // first round: take what fits (the lowest at worst)
-      // Off, and the step it comes back on at does not fit: as if nothing fitted.
-      if (state.allowed < 0 && fit < (video.onStep ?? 0)) fit = -1;
+      // Off: back on at what fits once its onStep fits, or its lowest step with room to spare
+      // (backOnNeed: on a link that carries the lowest step only just, it flapped on and off);
+      // otherwise as if nothing fitted.
+      if (state.allowed < 0 && fit < (video.onStep ?? 0) && room < backOnNeed(video)) fit = -1;
       // Not even the lowest layer fits: keep it until that has held, then off (if allowed).
       if (fit < 0) {
         state.lowSince ??= now;
@@ -211,7 +227,7 @@ export class DownlinkAllocator {
 
   /**
    * What the connection would need for one more step (the first video below its preferred layer,
-   * in serving order, one layer up, or on at its lowest), or null when every video has what it
+   * in serving order, one layer up, or back on at its onStep), or null when every video has what it
    * prefers: the rate a probe should test.
    */
   static nextStep(audio: number, videos: readonly VideoSlot[], decisions: readonly VideoDecision[]): number | null {
@@ -222,14 +238,20 @@ export class DownlinkAllocator {
       const video = videos[i]!;
       const layer = decisions[i]!.layer;
       const top = Math.min(video.preferred, video.rates.length - 1);
-      if (step === null && layer < top) {
-        step = (video.rates[layer < 0 ? (video.onStep ?? 0) : layer + 1] ?? 0) * HEADROOM;
-        if (layer >= 0) step -= (video.rates[layer] ?? 0) * HEADROOM;
-      }
+      // Back on: its onStep, more than the room it may come back with (backOnNeed), so that the
+      // probe is no smaller: a smaller one (172 kbps for 192 ms at a 100 kbps tbf limit) passed
+      // inside the limiter's token bucket as a success, and the video flapped on and off.
+      if (step === null && layer < top) step = ((video.rates[layer < 0 ? (video.onStep ?? 0) : layer + 1] ?? 0) - (layer < 0 ? 0 : (video.rates[layer] ?? 0))) * HEADROOM;
       if (layer >= 0) total += (video.rates[layer] ?? 0) * HEADROOM;
     }
     return step === null ? null : total + step;
   }
+}
+
+/** The room a video that is off comes back on with (bits/s, with headroom): its onStep's need, or less, its lowest step's with room to spare (BACK_ON_FACTOR, BACK_ON_MARGIN). */
+function backOnNeed(video: VideoSlot): number {
+  const need = (step: number): number => (video.rates[step] ?? Infinity) * HEADROOM;
+  return Math.min(need(video.onStep ?? 0), Math.max(BACK_ON_FACTOR * need(0), need(0) + BACK_ON_MARGIN));
 }
 
 /** What every video at its preferred step needs with the audio (bits/s, with headroom). */

@@ -552,9 +552,10 @@ export class BandwidthEstimator {
    * The rate a probe cluster got through at (bits/s): the lower of its send and receive rates
    * (libwebrtc's ProbeBitrateEstimator), or null with too few packets reported (fewer than
    * `minPackets`) or spread over less than `minSendSpanMs` of sending. Then, without overuse, the
-   * delay-based estimate rises to it. The cluster is forgotten.
+   * delay-based estimate rises to it (not with `apply: false`, when it showed no queue: a reading
+   * to be confirmed). The cluster is forgotten.
    */
-  finishProbe(id: number, now: number, expect: { minPackets?: number; minSendSpanMs?: number } = {}): number | null {
+  finishProbe(id: number, now: number, expect: { minPackets?: number; minSendSpanMs?: number; apply?: boolean } = {}): number | null {
     const c = this.#probes.get(id);
     const lost = this.#probeLost.get(id) ?? { bytes: 0, count: 0 };
     this.lastProbeDetail = null; // until this one gives a rate
@@ -587,7 +588,9 @@ export class BandwidthEstimator {
     this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), drainRate: drained === null ? null : Math.round(drained), packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
     // A probe that built a queue (arrivals spread out, slower than it was sent) read the link's
     // rate; one that got through at more than the capacity known shows the link is wider now.
+    // (`apply: false`: read, not believed yet; the downlink confirms it with a longer probe.)
     if (queued && (drained ?? recvRate) < PROBE_QUEUED_RATIO * sendRate) this.#measuredCapacity(drained ?? recvRate, 'probe');
+    else if (expect.apply === false) return rate;
     else if (this.#capacity !== null && rate > this.#capacity) this.#capacity = null;
     if (this.#usage !== 'overusing' && now - this.#lastDecrease > 1000) {
       this.#delayBased = clamp(Math.max(this.#delayBased, 0.95 * rate), this.min, this.max);

@@ -62,7 +62,13 @@ export const PROBE_MIN_DURATION_MS = 100;
  * Nor sending fewer bytes than this (within its full length): a probe that fits in a rate
  * limiter's token bucket passes at line rate with no queue, and reads as a link it is not. At a
  * 100 kbps tbf limit (3.2 kB bucket) a video off for quality was probed at 253 kbps for 100 ms
- * (3.2 kB), read 243 kbps, came back on and went off again two seconds later.
+ * (3.2 kB), read 243 kbps, came back on and went off again two seconds later. Not lengthened past
+ * its full length: to show a queue, a probe at R over a link C with a bucket B must send more than
+ * B × R / (R − C) (at 201 kbps over that link, 6.4 kB in 318 ms), and on the same link without a
+ * bucket that overflows its 300 ms queue (3.75 kB) before the saturation shows and stops it
+ * (downlink-loop.test.ts: audio lost). A probe at a rate close to the link may still pass inside
+ * a bucket the size of the link's queue (the adaptive Chromium test: 201 kbps for 189 ms read as
+ * a success at 100 kbps, now and then).
  */
 export const PROBE_MIN_BYTES = 6000;
 /**
@@ -81,6 +87,21 @@ export const RETRANSMIT_ROOM = 1.1;
 const AUDIO_RATE = 40_000;
 /** Audio packets a second (Opus in 20 ms frames): each also carries PACKET_OVERHEAD on the wire, a third of a small packet. */
 const AUDIO_PACKETS_PER_SECOND = 50;
+/**
+ * A probe to bring a video back on that succeeds with no queue shown, for a step over this
+ * multiple of the link's measured capacity, is believed only once a second one, CONFIRM_AFTER_MS
+ * later and CONFIRM_DURATION_MS long, succeeds too. A short probe that fits in a rate limiter's
+ * token bucket passes at line rate: at a 100 kbps tbf limit (3.2 kB bucket, capacity read at ~95
+ * kbps) probes of 172–201 kbps for ~190 ms read as successes, and the video came back on and went
+ * off again (in 2 runs of 3 of the adaptive Chromium test). The long one empties the bucket
+ * (172 kbps for 800 ms: 17 kB, where the bucket and the link pass 13 kB) and its queue stops it
+ * as a saturation, slowly enough for the audio (the queue grows at the probe's excess over the
+ * link, ~9 kB/s there); after a lift it succeeds again. The first probe is no such risk on a link
+ * without a bucket: there it shows its queue and fails.
+ */
+const CONFIRM_RATIO = 1.25;
+const CONFIRM_AFTER_MS = 300;
+const CONFIRM_DURATION_MS = 800;
 /** Each member's transport-wide sequence numbers (16 bits) are offset by a multiple of this in the estimator. */
 const SEQ_SPACE = 65_536;
 
@@ -134,6 +155,8 @@ interface Probe {
   sequencers: TransportWideSequencer[];
   /** The estimate when it began. */
   estimate: number;
+  /** It confirms an earlier probe's success (see CONFIRM_RATIO). */
+  confirm: boolean;
 }
 
 export class Downlink {
@@ -153,6 +176,8 @@ export class Downlink {
   /** The last probe showed CLIMB_RATIO × the estimate or more (at #climbingSince): the next one tests twice the estimate. */
   #climbing = false;
   #climbingSince = -Infinity;
+  /** The next probe confirms a success that contradicted the measured capacity. */
+  #confirmNext = false;
 
   get size(): number {
     return this.#members.size;
@@ -247,10 +272,12 @@ export class Downlink {
     if (padder === undefined) return;
     const off = videos.some((c) => c.qualityDisabled);
     const rate = probeRate(wanted!);
+    const confirm = this.#confirmNext;
+    this.#confirmNext = false;
     // Padding tops up what the cluster (every member's media included) has sent to the probe rate, slice by slice.
-    const pacer = new ProbePacer(rate, probeDuration(rate, e.estimate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS), now, PADDING_PACKET_BYTES);
+    const pacer = new ProbePacer(rate, confirm ? CONFIRM_DURATION_MS : probeDuration(rate, e.estimate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS), now, PADDING_PACKET_BYTES);
     const sequencers = [...this.#members.keys()].filter((m) => m.connected).map((m) => m.sequencer);
-    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers, estimate: e.estimate };
+    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers, estimate: e.estimate, confirm };
     this.#probe = probe;
     for (const sequencer of sequencers) sequencer.beginProbe(probe.id);
     const clusterBytes = (): number => {
@@ -292,14 +319,24 @@ export class Downlink {
     // slice came late, and the video stayed off 25 s on a free link).
     const paddingPackets = Math.round(probe.pacer.sentBytes / PADDING_PACKET_BYTES);
     probe.saturated ||= this.#estimator.lastSaturationAt > probe.startedAt;
+    // To bring a video back on, for far more than the link was measured to carry: read, not
+    // believed until a full-length probe confirms it (CONFIRM_RATIO).
+    const capacity = this.#estimator.capacity;
+    const suspect = probe.off && !probe.confirm && capacity !== null && probe.wanted > CONFIRM_RATIO * capacity;
     const measured = probe.saturated
       ? null
-      : this.#estimator.finishProbe(probe.id, now, { minPackets: Math.round(paddingPackets * 0.5), minSendSpanMs: probe.pacer.durationMs * 0.3 });
+      : this.#estimator.finishProbe(probe.id, now, { minPackets: Math.round(paddingPackets * 0.5), minSendSpanMs: probe.pacer.durationMs * 0.3, apply: !suspect });
     if (probe.saturated) this.#estimator.finishProbe(probe.id, now, { minPackets: Infinity }); // forgets the cluster
     this.#lastProbeRate = measured;
     this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, numbered: probe.numbered, measured: measured === null ? null : Math.round(measured), detail: this.#estimator.lastProbeDetail };
     // A success: it showed 85 % of its rate, or at least what the step needs.
     const succeeded = measured !== null && (measured >= probe.rate * 0.85 || measured >= probe.wanted);
+    if (succeeded && suspect && this.#estimator.capacity === capacity) {
+      // Read with no queue shown (it built one: the capacity took its reading): confirm it first.
+      this.#confirmNext = true;
+      this.#probes.confirmAt(now + CONFIRM_AFTER_MS);
+      return;
+    }
     let off = probe.off;
     for (const consumer of this.#consumers()) off ||= consumer.qualityDisabled;
     this.#probes.finished(now, probe.startedAt, succeeded, off);
@@ -337,8 +374,9 @@ export class Downlink {
 
 /**
  * How long a probe at `rate` lasts (ms), given the estimate (bits/s) and its full length
- * `durationMs`: shortened, down to PROBE_MIN_DURATION_MS and PROBE_MIN_BYTES, so that what it
- * sends over the estimate is PROBE_EXCESS_MS of the estimate at most.
+ * `durationMs`: shortened so that what it sends over the estimate is PROBE_EXCESS_MS of the
+ * estimate at most, but never under PROBE_MIN_DURATION_MS nor PROBE_MIN_BYTES' worth (within
+ * `durationMs`).
  */
 export function probeDuration(rate: number, estimate: number, durationMs: number): number {
   const excess = rate - estimate;

@@ -97,6 +97,11 @@ export class ProbeScheduler {
     return !overusing && now - lastDecreaseAt >= PROBE_AFTER_DECREASE_MS;
   }
 
+  /** The next probe (a confirmation of one that just succeeded) may start at `at`. */
+  confirmAt(at: number): void {
+    this.#nextAt = at;
+  }
+
   /** A probe started at `startedAt` was read at `now`: `succeeded`, and whether a video was off for quality. */
   finished(now: number, startedAt: number, succeeded: boolean, off: boolean): void {
     if (succeeded) {

@@ -169,15 +169,16 @@ describe('DownlinkAllocator', () => {
     expect(a.update(100, AUDIO + 225_000, AUDIO, [stepped, { ...stepped }], false, true).map((d) => d.layer)).toEqual([2, 0]);
   });
 
-  it('a video that is off comes back on at its onStep (its lowest layer at full frame rate), not at a frame-rate step below it', () => {
+  it('a video that is off comes back on with room to spare (its onStep, or twice its lowest step), not as soon as a frame-rate step fits', () => {
     const stepped: VideoSlot = { rates: [60_000, 90_000, 150_000, 500_000], preferred: 3, onStep: 2, screen: false, fallback: true };
     const a = new DownlinkAllocator();
     // The link is gone: off at once after a saturation cut.
     expect(a.update(0, AUDIO + 30_000, AUDIO, [stepped], false, true)[0]!.layer).toBe(-1);
-    // Its T0 and T1 steps fit, held far past ON_HOLD_MS: it stays off (on at T0, it flapped).
+    // Its T0 and T1 steps fit (not twice T0), held far past ON_HOLD_MS: it stays off (on at T0, it flapped).
     a.update(100, AUDIO + 120_000, AUDIO, [stepped]);
     expect(a.update(100 + 3 * ON_HOLD_MS, AUDIO + 120_000, AUDIO, [stepped])[0]!.layer).toBe(-1);
-    // What a probe should test: turning it on at its onStep.
+    // What a probe should test: turning it on at its onStep (not the smaller room it may come back
+    // with: a smaller probe passed inside a limiter's token bucket).
     expect(DownlinkAllocator.nextStep(AUDIO, [stepped], [{ layer: -1, warning: true }])).toBeCloseTo(AUDIO + 150_000 * HEADROOM, 0);
     // Its full frame rate fits: back on once that has held.
     a.update(10_000, AUDIO + 200_000, AUDIO, [stepped]);
@@ -195,7 +196,32 @@ describe('DownlinkAllocator', () => {
     expect(a.update(250, 3_000_000, AUDIO, [stepped])[0]!.layer).toBe(4);
   });
 
-  it('no room is kept for a video that is off: the one on climbs, and the probe nextStep asks for is above the estimate', () => {
+  it('a video with a tiny lowest step (a flat picture) is not back on with twice that: room to spare is BACK_ON_MARGIN at least', () => {
+    const flat: VideoSlot = { rates: [9_000, 14_000, 40_000, 300_000], preferred: 3, onStep: 2, screen: false, fallback: true };
+    const a = new DownlinkAllocator();
+    expect(a.update(0, 70_000, 67_000, [flat], false, true)[0]!.layer).toBe(-1);
+    // A 100 kbps link: 18–33 kbps after the audio. Twice T0 (20.7) fits, its full frame rate (46) does not: off.
+    for (let t = 250; t <= 10_000; t += 250) expect(a.update(t, 67_000 + 33_000, 67_000, [flat])[0]!.layer).toBe(-1);
+  });
+
+  it('videos that are off come back at a lower frame rate when the others step down for them (three streams at a 500 kbps limit)', () => {
+    const stepped: VideoSlot = { rates: [54_000, 81_000, 135_000, 500_000], preferred: 3, onStep: 2, screen: false, fallback: true };
+    const three = [stepped, { ...stepped }, { ...stepped }];
+    const a = new DownlinkAllocator();
+    const audio = 200_000;
+    // The limit's onset: a cut to 300 kbps, the first at T1, the others off at once.
+    expect(a.update(0, 300_000, audio, three, false, true).map((d) => d.layer)).toEqual([1, -1, -1]);
+    // The estimate settles at 454 (254 after audio): the first may climb, but room is kept for the
+    // second to come back (2 × its T0 step); once that held, it is back on; then the third.
+    let layers: number[] = [];
+    for (let t = 250; t <= 10_000; t += 250) layers = a.update(t, 454_000, audio, three).map((d) => d.layer);
+    console.log(`three streams, 254 kbps after audio: steps ${layers.join(', ')}`);
+    expect(layers.every((l) => l >= 0)).toBe(true);
+    // What they take fits.
+    expect(layers.reduce((sum, l) => sum + stepped.rates[l]! * HEADROOM, 0)).toBeLessThanOrEqual(254_000);
+  });
+
+  it('room is kept for a video that is off only to come back on with: the one on climbs, and the probe nextStep asks for is above the estimate', () => {
     const stepped: VideoSlot = { rates: [60_000, 90_000, 150_000, 500_000], preferred: 3, onStep: 2, screen: false, fallback: true };
     const a = new DownlinkAllocator();
     // Both off after the link was seen gone; then 242 kbps (192 after audio): the first back on

@@ -69,7 +69,8 @@ function simulate(limit: number, lifted: number): Run {
       for (let left = camera.rates[layer]! / 8 / 30; left > 0; left -= 1200) send(t, Math.min(1200, Math.max(100, left)), active);
     }
     if (probe !== null) {
-      const due = t < probe.pacer.startedAt + probe.pacer.durationMs ? probe.pacer.packetsDue(t, clusterBytes) : 0;
+      // Padding stops once a saturation shows during the probe (as the downlink's pacing does).
+      const due = t < probe.pacer.startedAt + probe.pacer.durationMs && est.lastSaturationAt <= probe.pacer.startedAt ? probe.pacer.packetsDue(t, clusterBytes) : 0;
       for (let i = 0; i < due; i++) send(t, PADDING_PACKET_BYTES, probe.id);
       probe.pacer.sent(due * PADDING_PACKET_BYTES);
       if (t >= probe.readAt) {

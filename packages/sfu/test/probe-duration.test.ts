@@ -147,9 +147,11 @@ describe('probe duration', () => {
     expect(probeDuration(1_650_000, 1_500_000, PROBE_DURATION_MS)).toBe(PROBE_DURATION_MS);
     expect(probeDuration(300_000, 400_000, PROBE_OFF_DURATION_MS)).toBe(PROBE_OFF_DURATION_MS);
     // A video off at a 100 kbps limit (estimate 78), probed at 253 kbps: not 100 ms (3.2 kB, a tbf
-    // bucket's worth, passed at line rate), but PROBE_MIN_BYTES' worth (190 ms), within its 200.
+    // bucket's worth, passed at line rate), but PROBE_MIN_BYTES' worth (190 ms), within its 200;
+    // never past its full length.
     const small = probeDuration(253_000, 78_000, PROBE_OFF_DURATION_MS);
     expect(small).toBe(Math.round((PROBE_MIN_BYTES * 8000) / 253_000));
     expect((253_000 * small) / 8000).toBeGreaterThanOrEqual(PROBE_MIN_BYTES - 10);
+    expect(probeDuration(201_000, 78_000, PROBE_OFF_DURATION_MS)).toBe(PROBE_OFF_DURATION_MS);
   });
 });
