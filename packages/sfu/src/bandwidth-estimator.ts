@@ -155,6 +155,12 @@ const ARRIVALS_KEPT_MS = 2000;
 const REPORT_STALE_MS = 300;
 /** The drain rate is read over this much of the bottleneck's busy time, the latest (ms). */
 const DRAIN_BUSY_MS = 100;
+/**
+ * And over this many bytes at least: a rate read from a few small packets is a few jittered audio
+ * packets (three held up and let through 60 ms apart read as a 15 kbps link: at the 3x4 bench's
+ * 500 kbps limit, with the videos off and the machine at load 8, a cut to the 30 kbps floor).
+ */
+const DRAIN_MIN_BYTES = 2400;
 /** A packet whose one-way delay is this much over the path's lowest (of BASE_DELAY_SECONDS) waited in a queue (ms). */
 const QUEUED_MS = 10;
 /** A probe's arrivals spread over no more than this multiple of its send span: no queue built. */
@@ -406,13 +412,23 @@ export class BandwidthEstimator {
     // From the latest arrival back, until DRAIN_BUSY_MS of the link's busy time (and 3 queued
     // packets) are seen: the link's rate now, not mixed with what it drained before a limit (a
     // frame's burst at 5 Mbps queues 10 ms too, and read with it a 100 kbps limit was 183 kbps).
-    const r = busyRate(a, end, a[end]!.at - spanMs, this.#baseDelay(), DRAIN_BUSY_MS);
+    const base = this.#baseDelay();
+    const from = a[end]!.at - spanMs;
+    const r = busyRate(a, end, from, base, DRAIN_BUSY_MS, DRAIN_MIN_BYTES);
     this.#lastDrain = r;
-    if (r.count < 3 || r.busy < DRAIN_BUSY_MS) return null;
-    this.#queuedShare = r.count / r.arrivals;
+    if (r.count < 3 || r.busy < DRAIN_BUSY_MS || r.bytes < DRAIN_MIN_BYTES) return null;
     // A bottleneck's standing queue delays every packet; a receiver held up (its network thread
-    // starved of CPU) a few, which then arrive together: no bottleneck's drain.
-    if (r.count < QUEUED_SHARE * r.arrivals) return null;
+    // starved of CPU) or a jittery path a few, whose gaps read as a drain of tens of kbps. Judged
+    // over the whole span, not the busy time read: three jittered audio packets (videos off,
+    // load 8) read as a 19 kbps drain and cut the estimate to its floor.
+    let arrivals = 0;
+    let queued = 0;
+    for (let i = end; i >= 0 && a[i]!.at >= from; i--) {
+      arrivals++;
+      if (a[i]!.delay - base >= QUEUED_MS) queued++;
+    }
+    this.#queuedShare = queued / arrivals;
+    if (queued < QUEUED_SHARE * arrivals) return null;
     return r.rate;
   }
 
@@ -776,7 +792,7 @@ interface Arrival {
 /**
  * The rate a bottleneck drained at (bits/s), from `arrivals` (in arrival order) walking back from
  * index `end` to those at `from` or later, or until `untilBusyMs` of busy time (and 3 queued
- * packets) are seen. Only the link's busy time counts: a packet that waited in its queue (one-way
+ * packets, and `untilBytes` of them) are seen. Only the link's busy time counts: a packet that waited in its queue (one-way
  * delay QUEUED_MS or more over `base`, the path's delay without a queue) left it right after the
  * one that arrived before it, so the gap between their arrivals is its own time on the link; a
  * packet that did not wait came after the link had been idle, or in a rate limiter's token burst
@@ -786,12 +802,12 @@ interface Arrival {
  * queue) and two connections, a 500 kbps link read as 222–437 kbps, and saturation cuts landed far
  * below it (both videos off at 188 kbps).
  */
-function busyRate(arrivals: readonly Arrival[], end: number, from: number, base: number, untilBusyMs = Infinity): { rate: number; bytes: number; busy: number; count: number; arrivals: number } {
+function busyRate(arrivals: readonly Arrival[], end: number, from: number, base: number, untilBusyMs = Infinity, untilBytes = 0): { rate: number; bytes: number; busy: number; count: number; arrivals: number } {
   let bytes = 0;
   let busy = 0;
   let count = 0;
   let seen = 0;
-  for (let i = end; i > 0 && arrivals[i]!.at >= from && (busy < untilBusyMs || count < 3); i--) {
+  for (let i = end; i > 0 && arrivals[i]!.at >= from && (busy < untilBusyMs || count < 3 || bytes < untilBytes); i--) {
     seen++;
     const p = arrivals[i]!;
     if (p.delay - base < QUEUED_MS) continue;
