@@ -222,6 +222,8 @@ export class BandwidthEstimator {
   #saturationCount = 0;
   #lastSaturationCut = -Infinity;
   readonly #cuts: EstimateCut[] = [];
+  /** The last saturation was a probe's (its packets among those judged). */
+  #lastSaturationByProbe = false;
   /** When the latest probe packet reported (arrived) was sent. */
   #lastProbeSentAt = -Infinity;
   /** The link's rate as last measured at a bottleneck (bits/s), or null: none seen since a probe showed more. */
@@ -297,6 +299,11 @@ export class BandwidthEstimator {
   #logCut(cut: EstimateCut): void {
     this.#cuts.push(cut);
     if (this.#cuts.length > CUT_LOG) this.#cuts.shift();
+  }
+
+  /** Whether the last saturation was a probe's: the probe's excess filled the link, not the media. */
+  get lastSaturationByProbe(): boolean {
+    return this.#lastSaturationByProbe;
   }
 
   /** When the estimate last dropped because of overuse or saturation (performance.now() ms), or -Infinity. */
@@ -517,6 +524,7 @@ export class BandwidthEstimator {
     if (this.#lossBased < Infinity) this.#lossBased = Math.max(this.min, Math.min(this.#lossBased, target));
     this.#lastDecrease = now;
     this.#lastSaturationCut = now;
+    this.#lastSaturationByProbe = probed;
     this.#saturationCount++;
     this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(this.#queuedShare * 100) / 100, drainPackets: this.#lastDrain?.count ?? 0, drainBusyMs: Math.round(this.#lastDrain?.busy ?? 0), probe: probed });
   }

@@ -459,6 +459,8 @@ describe('BandwidthEstimator', () => {
     simulate(est, link, 3, () => 300_000, { at: 2000, rate: 600_000, ms: 300, id: 1 });
     const first = est.recentCuts.at(-1)!;
     expect(first.probe).toBe(true);
+    // (The downlink's allocator then keeps videos on as usual: the media did not fill the link.)
+    expect(est.lastSaturationByProbe).toBe(true);
     expect(est.capacity!).toBeGreaterThan(470_000);
     const before = est.capacity!;
     // The link narrows to 350 kbps; the next probe's saturation reads it, but a probe's reading is averaged in.
@@ -476,6 +478,7 @@ describe('BandwidthEstimator', () => {
     expect(averaged).toBeGreaterThan(0.8 * before);
     expect(est.capacity!).toBeLessThan(380_000);
     expect(est.estimate).toBeLessThan(350_000);
+    expect(est.lastSaturationByProbe).toBe(false);
   });
 
   it('20 % random loss (no queue) backs the estimate off; 0 % lets it recover', () => {
