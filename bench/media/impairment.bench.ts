@@ -143,18 +143,19 @@ function frozenMs(rows: Row[], from: number, to: number): number {
 }
 
 /** The longest span between two rows where audio packets rose (whole window), and the longest lastPacketReceivedTimestamp age seen. */
-function audioGap(rows: Row[], from: number, to: number): { pollMs: number; ageMs: number } {
+function audioGap(rows: Row[], from: number, to: number): { pollMs: number; ageMs: number; at: number } {
   const w = within(rows, from, to);
   let longest = 0;
+  let at = from;
   let since = w[0]?.[0] ?? from;
   for (let i = 1; i < w.length; i++) {
     if (w[i]![4] > w[i - 1]![4]) {
-      longest = Math.max(longest, w[i]![0] - since);
+      if (w[i]![0] - since > longest) [longest, at] = [w[i]![0] - since, since];
       since = w[i]![0];
     }
   }
-  longest = Math.max(longest, (w[w.length - 1]?.[0] ?? to) - since);
-  return { pollMs: longest, ageMs: Math.max(0, ...w.map((r) => r[5])) };
+  if ((w[w.length - 1]?.[0] ?? to) - since > longest) [longest, at] = [(w[w.length - 1]?.[0] ?? to) - since, since];
+  return { pollMs: longest, ageMs: Math.max(0, ...w.map((r) => r[5])), at };
 }
 
 /** How long the top layer must hold after the lift to count as back (a brief switch up and down again does not). */
@@ -280,6 +281,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     let repairBefore = [0, 0, 0, 0, 0, 0];
     let probeSeen: unknown = null;
     let cutSeen = -Infinity;
+    /** When the limit went on, in the server's performance.now() (cuts in its first seconds print their ms from it). */
+    let limitClock = Infinity;
     onPull = () => {
       const live = app!.t.server.sessions.live(sessionId);
       if (!live) return;
@@ -304,7 +307,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       if (cuts.length) cutSeen = cuts[cuts.length - 1]!.at;
       for (const c of cuts) {
         const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
-        probe += ` cut(${c.reason[0]}) ${kbps(c.from)}→${kbps(c.to)} [${why}]`;
+        const early = c.at >= limitClock && c.at - limitClock < 3000 ? ` +${Math.round(c.at - limitClock)} ms` : '';
+        probe += ` cut(${c.reason[0]})${early} ${kbps(c.from)}→${kbps(c.to)} [${why}]`;
       }
       // Repair in that second, summed over the limited subscriber's videos: n NACKs received, h of them
       // held (not answered), r packets resent, d not resent (resent within a round trip, or too old),
@@ -348,6 +352,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const pubBefore = await pubRead();
     ns.impair('down', { rateKbps: LIMIT_KBPS, lossPercent: LOSS, ...delay });
     const limitAt = Date.now();
+    limitClock = performance.now();
     console.log(`A ${size} run ${run}: limited: ${ns.qdiscs('down')}; loss ${LOSS} % (nftables); delay ${DELAY_MS} ms (${DELAY_BY})`);
     await waitPulling(subs, SECONDS * 1000);
     ns.impair('down', {});
@@ -432,7 +437,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
           freeze,
           s.limited ? (back === null ? `never (${RECOVER_SECONDS} s)` : (back / 1000).toFixed(1)) : '',
           s.limited ? (result.backToPeerMs[i] === null ? 'never' : (result.backToPeerMs[i]! / 1000).toFixed(1)) : '',
-          gap.pollMs,
+          // The limited subscriber's: when it began, in ms from the limit.
+          s.limited ? `${gap.pollMs} (${gap.at >= limitAt ? '+' : ''}${gap.at - limitAt} ms)` : gap.pollMs,
           gap.ageMs,
         ]);
       }
