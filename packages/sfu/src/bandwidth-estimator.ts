@@ -21,7 +21,10 @@
 //   over the link's busy time, read from the gaps between queued arrivals). One feedback message
 //   decides: a 300 ms queue that 900 kbps overdrives at 500 kbps is full 400 ms after the limit,
 //   and the cut must come before it is (frames broken by its tail drops freeze the picture until
-//   the lower layer's keyframe, and audio is dropped with them).
+//   the lower layer's keyframe, and audio is dropped with them). A link overdriven severalfold
+//   (its drain under 35 % of the send rate, its queue growing by most of the busy time read) is
+//   cut on 50 ms of busy time, without waiting for the window's ratio: its queue is full within
+//   tens of ms, and what is sent until the cut is dropped.
 // - Capacity: those drain rates, and the rates of probes that built a queue, are readings of the
 //   link's rate; the estimate grows to 95 % of their smoothed value at most, until a probe shows
 //   more. A saturation a probe caused (its packets among those judged) stops the probe and holds
@@ -73,6 +76,8 @@ export interface EstimateCut {
   drainBusyMs?: number;
   /** A probe's packets were among those judged (its saturation: the probe stops). */
   probe?: boolean;
+  /** Cut on a drain far under the send rate, read over less busy time (OVERDRIVE_RATIO). */
+  overdriven?: boolean;
   loss?: number;
 }
 
@@ -151,16 +156,44 @@ const BASE_DELAY_SECONDS = 10;
 const PROBE_MIN_BUSY_MS = 20;
 /** Arrivals kept for the drain rate and for probes read PROBE_SETTLE_MS after they end. */
 const ARRIVALS_KEPT_MS = 2000;
-/** A source (connection) that has not reported for this long is not waited for (its media stopped). */
-const REPORT_STALE_MS = 300;
+/**
+ * A source (connection) that has not reported for this long is not waited for. Chromium sends
+ * transport feedback every ~60 ms while packets reach it (measured in the impairment bench), so
+ * one that falls silent for longer has had none arrive: its media stopped, or the bottleneck
+ * tail-dropped it (FIFO: later packets of the other connections did arrive), and either way no
+ * packet of it hides in the other connections' gaps. At 300 ms, a 3x4 run's onset cut waited
+ * 400 ms for a connection whose 23 packets had 20 dropped.
+ */
+const REPORT_STALE_MS = 150;
 /** The drain rate is read over this much of the bottleneck's busy time, the latest (ms). */
 const DRAIN_BUSY_MS = 100;
+/**
+ * A drain under this share of the send rate is a link overdriven severalfold: read over
+ * OVERDRIVE_BUSY_MS of busy time, it cuts without waiting for the window's arrival rate (which
+ * still counts what arrived before the queue built). Two 720p streams (2.9 Mbps) into a 500 kbps
+ * limit fill its 300 ms queue in ~60 ms; the cut came 250 ms after the limit, and the audio in
+ * between was tail-dropped with the video.
+ */
+const OVERDRIVE_RATIO = 0.35;
+const OVERDRIVE_BUSY_MS = 50;
+/** And the queue grew by this share of the busy time read at least (a link at C overdriven at S grows it by 1 − C/S of it: 0.65 at S = 2.9 C). */
+const OVERDRIVE_GROWTH = 0.5;
 /**
  * And over this many bytes at least: a rate read from a few small packets is a few jittered audio
  * packets (three held up and let through 60 ms apart read as a 15 kbps link: at the 3x4 bench's
  * 500 kbps limit, with the videos off and the machine at load 8, a cut to the 30 kbps floor).
  */
 const DRAIN_MIN_BYTES = 2400;
+/**
+ * A queued packet that came in over BURST_FACTOR times faster than the drain read came in a
+ * burst; when over BURST_SHARE of the bytes read did, the reading is a held-up receiver or path
+ * letting its backlog through at once (its stall read as the link's busy time), no bottleneck's.
+ * Measured in the 3x4 impairment bench at load 10: Chromium's arrivals came in clumps of 9–19
+ * packets at one instant after 100–180 ms stalls, read as drains of 112–261 kbps on a free link,
+ * and the estimate was cut from 10 Mbps to 800 kbps before the limit.
+ */
+const BURST_FACTOR = 4;
+const BURST_SHARE = 0.5;
 /** A packet whose one-way delay is this much over the path's lowest (of BASE_DELAY_SECONDS) waited in a queue (ms). */
 const QUEUED_MS = 10;
 /** A probe's arrivals spread over no more than this multiple of its send span: no queue built. */
@@ -232,9 +265,6 @@ export class BandwidthEstimator {
   readonly #delayFloors: { second: number; delay: number }[] = [];
   /** Per feedback source (a connection): the newest arrival it reported, and when (our clock). */
   readonly #reported = new Map<number, { arrival: number; at: number }>();
-  /** The latest #recentArrivalRate's queued share of arrivals, and what it read. */
-  #queuedShare = 0;
-  #lastDrain: ReturnType<typeof busyRate> | null = null;
   // Probe clusters: per id, sent and received bytes and their first/last times.
   /** Per probe cluster, the packets reported lost. */
   readonly #probeLost = new Map<number, { bytes: number; count: number }>();
@@ -405,10 +435,12 @@ export class BandwidthEstimator {
   }
 
   /**
-   * The rate the bottleneck drains at now (bits/s): busyRate over the latest arrivals, or null with
-   * too few of them queued, or too small a share of them (QUEUED_SHARE).
+   * What the bottleneck drained lately: busyRate over the latest arrivals (up to DRAIN_BUSY_MS of
+   * busy time), with the share of the span's arrivals that queued (`queuedShare`) and of those it
+   * read (`readShare`), and how much the queue grew over them; null with too few bytes or packets
+   * queued. The caller judges whether its busy time and shares suffice.
    */
-  #recentArrivalRate(spanMs: number, now: number): number | null {
+  #recentDrain(spanMs: number, now: number): { rate: number; busy: number; count: number; queuedShare: number; growth: number; readShare: number; burstShare: number } | null {
     const a = this.#arrivals;
     if (a.length < 2) return null;
     // Up to the arrivals every connection has reported: one connection's latest arrivals without
@@ -422,21 +454,16 @@ export class BandwidthEstimator {
     const base = this.#baseDelay();
     const from = a[end]!.at - spanMs;
     const r = busyRate(a, end, from, base, DRAIN_BUSY_MS, DRAIN_MIN_BYTES);
-    this.#lastDrain = r;
-    if (r.count < 3 || r.busy < DRAIN_BUSY_MS || r.bytes < DRAIN_MIN_BYTES) return null;
-    // A bottleneck's standing queue delays every packet; a receiver held up (its network thread
-    // starved of CPU) or a jittery path a few, whose gaps read as a drain of tens of kbps. Judged
-    // over the whole span, not the busy time read: three jittered audio packets (videos off,
-    // load 8) read as a 19 kbps drain and cut the estimate to its floor.
+    // A backlog let through at once is no drain (BURST_SHARE).
+    if (r.count < 3 || r.bytes < DRAIN_MIN_BYTES || r.burstShare > BURST_SHARE) return null;
+    // The share of the span's arrivals that queued (see #checkSaturation).
     let arrivals = 0;
     let queued = 0;
     for (let i = end; i >= 0 && a[i]!.at >= from; i--) {
       arrivals++;
       if (a[i]!.delay - base >= QUEUED_MS) queued++;
     }
-    this.#queuedShare = queued / arrivals;
-    if (queued < QUEUED_SHARE * arrivals) return null;
-    return r.rate;
+    return { rate: r.rate, busy: r.busy, count: r.count, queuedShare: queued / arrivals, growth: r.growth, readShare: r.count / r.spanned, burstShare: r.burstShare };
   }
 
   /**
@@ -500,11 +527,26 @@ export class BandwidthEstimator {
     // The latest arrivals must be slow too: a bottleneck never delivers faster than its rate,
     // while a receiver starved of CPU (its network thread held up for a few hundred ms, then
     // taking in the backlog at once) reports a long arrival span ending in a burst.
-    const drain = rates === null ? null : this.#recentArrivalRate(SATURATION_DRAIN_MS, now);
+    const d = rates === null ? null : this.#recentDrain(SATURATION_DRAIN_MS, now);
     // And a queue must be building (arrivals spread out over longer than the sending): losses
     // alone, with no queue, are no bottleneck's (a starved receiver dropping from its socket);
     // the loss-based bound deals with them.
-    if (rates === null || drain === null || rates.received >= SATURATION_RATIO * rates.sent || drain >= SATURATION_RATIO * rates.sent || rates.recvSpan < rates.sendSpan * NO_QUEUE_SPAN_RATIO) return;
+    if (rates === null || d === null || rates.recvSpan < rates.sendSpan * NO_QUEUE_SPAN_RATIO) return;
+    const drain = d.rate;
+    // Overdriven severalfold (a limit far under what is sent): a queue that grows by most of the
+    // busy time read (each packet waits longer than the one before by what the link is slower
+    // than the sending) and a drain far under the send rate decide alone, over less busy time.
+    // The window's arrival rate still counts the arrivals from before the queue built, and so
+    // does the span's queued share (the sending's many packets before it, the link's few after):
+    // both cross their bars only later, while the queue fills within tens of ms and drops what
+    // comes next, audio too.
+    const overdriven = drain < OVERDRIVE_RATIO * rates.sent && d.busy >= OVERDRIVE_BUSY_MS && d.growth >= OVERDRIVE_GROWTH * d.busy && d.readShare >= QUEUED_SHARE;
+    // Otherwise: a bottleneck's standing queue delays every packet; a receiver held up (its
+    // network thread starved of CPU) or a jittery path a few, whose gaps read as a drain of tens
+    // of kbps. The queued share is judged over the whole span, not the busy time read: three
+    // jittered audio packets (videos off, load 8) read as a 19 kbps drain and cut the estimate to
+    // its floor.
+    if (!overdriven && (d.busy < DRAIN_BUSY_MS || d.queuedShare < QUEUED_SHARE || rates.received >= SATURATION_RATIO * rates.sent || drain >= SATURATION_RATIO * rates.sent)) return;
     // Its own interval: a trendline decrease just before (at most halving) must not hold it off.
     if (now - this.#lastSaturationCut < DECREASE_INTERVAL_MS) return;
     // Cut to what the bottleneck drains now: the arrival rate of the latest arrivals (a standing
@@ -526,7 +568,7 @@ export class BandwidthEstimator {
     this.#lastSaturationCut = now;
     this.#lastSaturationByProbe = probed;
     this.#saturationCount++;
-    this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(this.#queuedShare * 100) / 100, drainPackets: this.#lastDrain?.count ?? 0, drainBusyMs: Math.round(this.#lastDrain?.busy ?? 0), probe: probed });
+    this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(d.queuedShare * 100) / 100, drainPackets: d.count, drainBusyMs: Math.round(d.busy), probe: probed, ...(overdriven ? { overdriven } : {}) });
   }
 
   /** Keeps the window in send order: another connection's packets can be reported after newer ones. */
@@ -805,20 +847,28 @@ interface Arrival {
  * one that arrived before it, so the gap between their arrivals is its own time on the link; a
  * packet that did not wait came after the link had been idle, or in a rate limiter's token burst
  * (at line rate), and neither gap is the link's. Bytes of queued packets over the sum of their
- * gaps is the link's rate. Before, the queued packets' bytes were taken over the whole span from
+ * gaps is the link's rate (and `growth`, how much the queue grew over them). Before, the queued packets' bytes were taken over the whole span from
  * the first of them: with video frames in bursts (each frame's first packets pass, its last ones
  * queue) and two connections, a 500 kbps link read as 222–437 kbps, and saturation cuts landed far
  * below it (both videos off at 188 kbps).
  */
-function busyRate(arrivals: readonly Arrival[], end: number, from: number, base: number, untilBusyMs = Infinity, untilBytes = 0): { rate: number; bytes: number; busy: number; count: number; arrivals: number } {
+function busyRate(arrivals: readonly Arrival[], end: number, from: number, base: number, untilBusyMs = Infinity, untilBytes = 0): { rate: number; bytes: number; busy: number; count: number; arrivals: number; spanned: number; growth: number; burstShare: number } {
   let bytes = 0;
   let busy = 0;
   let count = 0;
   let seen = 0;
-  for (let i = end; i > 0 && arrivals[i]!.at >= from && (busy < untilBusyMs || count < 3 || bytes < untilBytes); i--) {
+  let newestDelay = 0;
+  let oldestDelay = 0;
+  /** Arrivals from the newest to the oldest queued one read. */
+  let spanned = 0;
+  let i = end;
+  for (; i > 0 && arrivals[i]!.at >= from && (busy < untilBusyMs || count < 3 || bytes < untilBytes); i--) {
     seen++;
     const p = arrivals[i]!;
     if (p.delay - base < QUEUED_MS) continue;
+    if (count === 0) newestDelay = p.delay;
+    oldestDelay = p.delay;
+    spanned = seen;
     bytes += p.bytes;
     // Its time on the link: the gap since the arrival before it, but no more than it was delayed
     // (the first of a busy period came after idle time: what delayed it was its own transmission,
@@ -826,7 +876,19 @@ function busyRate(arrivals: readonly Arrival[], end: number, from: number, base:
     busy += Math.min(p.at - arrivals[i - 1]!.at, p.delay - base);
     count++;
   }
-  return { rate: busy > 0 ? (bytes * 8000) / busy : 0, bytes, busy, count, arrivals: seen };
+  const rate = busy > 0 ? (bytes * 8000) / busy : 0;
+  // The bytes of queued packets that came in far faster than that rate (BURST_FACTOR): a link
+  // that drains at `rate` spaces them by their own transmission time; a receiver or a path held
+  // up lets a backlog through at once.
+  let burst = 0;
+  if (rate > 0) {
+    for (let k = end; k > i; k--) {
+      const p = arrivals[k]!;
+      if (p.delay - base >= QUEUED_MS && (p.at - arrivals[k - 1]!.at) * BURST_FACTOR * rate < p.bytes * 8000) burst += p.bytes;
+    }
+  }
+  // growth: how much longer the newest queued packet waited than the oldest read (ms).
+  return { rate, bytes, busy, count, arrivals: seen, spanned, growth: newestDelay - oldestDelay, burstShare: bytes > 0 ? burst / bytes : 0 };
 }
 
 /** Inserts `item` into `list`, kept in ascending `time` order, after any equal: searched from the end (items come nearly in order). */

@@ -85,11 +85,12 @@ function simulate(
   sendRate: (t: number, estimate: number) => number,
   probe?: { at: number; rate: number; ms: number; id: number },
   start = 0,
+  feedbackMs = 100,
 ): number[] {
   const pending: PacketResult[] = [];
   const trace: number[] = [];
   let nextFrame = start;
-  let nextFeedback = start + 100;
+  let nextFeedback = start + feedbackMs;
   let nextTrace = start + 500;
   const end = start + seconds * 1000;
   let probeNext = probe?.at ?? Infinity;
@@ -112,7 +113,7 @@ function simulate(
       const ready = pending.filter((p) => p.receivedAt === null || p.receivedAt <= t);
       est.onFeedback(ready, t);
       pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
-      nextFeedback += 100;
+      nextFeedback += feedbackMs;
     }
     if (t >= nextTrace) {
       trace.push(est.estimate);
@@ -313,6 +314,49 @@ describe('BandwidthEstimator', () => {
     expect(trace[11]!).toBeGreaterThan(320_000);
   });
 
+  it('three connections, one of them starved by the bottleneck (its packets tail-dropped): the cut does not wait for its silence to end', () => {
+    const est = new BandwidthEstimator({ initial: 5_000_000 });
+    const link = new Link(20_000_000);
+    // Three connections of 1 Mbps each on one link; each reports every 60 ms while packets reach
+    // it (as Chromium does), with sequence numbers of its own.
+    const pending: (PacketResult & { conn: number })[] = [];
+    const seqs = [0, 0, 0];
+    let starved = false;
+    const run = (from: number, to: number): void => {
+      for (let t = from; t < to; t++) {
+        for (const conn of [0, 1, 2]) {
+          if ((t - conn * 11) % 33 === 0) {
+            for (let left = (1_000_000 / 8) * 0.033; left > 0; left -= 1200) {
+              const size = Math.min(1200, Math.max(100, left));
+              // After the limit the third connection's packets meet a full queue: dropped there.
+              const receivedAt = starved && conn === 2 ? null : link.send(t, size);
+              pending.push({ conn, sentAt: t, size, receivedAt, probe: 0, seq: conn * 65_536 + seqs[conn]!++ });
+            }
+          }
+          if ((t - conn * 20) % 60 === 0 && t > 0) {
+            const mine = pending.filter((p) => p.conn === conn);
+            // A browser reports only once a packet of the connection has arrived (losses with it).
+            const newest = Math.max(-Infinity, ...mine.filter((p) => p.receivedAt !== null && p.receivedAt <= t).map((p) => p.sentAt));
+            const ready = mine.filter((p) => p.sentAt <= newest && (p.receivedAt === null || p.receivedAt <= t));
+            if (ready.length > 0) est.onFeedback(ready, t, conn);
+            pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
+          }
+        }
+      }
+    };
+    run(0, 5000);
+    expect(est.saturationCount).toBe(0);
+    link.rate = 500_000;
+    starved = true;
+    run(5000, 5600);
+    const cut = est.recentCuts.find((c) => c.reason === 'saturation')!;
+    console.log(`three connections, one starved: cut ${Math.round(cut.at - 5000)} ms after the limit to ${Math.round(cut.to / 1000)} kbps (drain ${Math.round(cut.drain! / 1000)} kbps)`);
+    // Waiting for the silent connection (300 ms), the cut came ~320 ms after the limit.
+    expect(cut.at - 5000).toBeLessThan(250);
+    expect(cut.to).toBeLessThanOrEqual(500_000);
+    expect(cut.to).toBeGreaterThan(350_000);
+  });
+
   it('saturation: a 900 kbps sender whose link drops to 500 kbps (a 300 ms queue) is cut before the queue overflows, with feedback every 100 ms', () => {
     const est = new BandwidthEstimator({ initial: 3_000_000 });
     const link = new Link(10_000_000);
@@ -328,6 +372,27 @@ describe('BandwidthEstimator', () => {
     expect(cutAfter).toBeLessThan(overflowAfter);
     expect(est.estimate).toBeLessThanOrEqual(500_000);
     expect(est.estimate).toBeGreaterThan(400_000);
+  });
+
+  it('saturation: 2.9 Mbps into a 500 kbps limit (overdriven sixfold, its 300 ms queue full in ~60 ms) is cut on the drain alone, about 100 ms after the limit', () => {
+    const cutAfter: number[] = [];
+    for (const feedbackMs of [50, 100]) {
+      const est = new BandwidthEstimator({ initial: 5_000_000 });
+      const link = new Link(20_000_000, 50);
+      simulate(est, link, 5, () => 2_900_000, undefined, 0, feedbackMs);
+      expect(est.saturationCount).toBe(0);
+      link.rate = 500_000;
+      simulate(est, link, 1, () => 2_900_000, undefined, 5001, feedbackMs);
+      const cut = est.recentCuts.find((c) => c.reason === 'saturation')!;
+      cutAfter.push(cut.at - 5001);
+      console.log(`2.9 Mbps into 500 kbps, feedback every ${feedbackMs} ms: cut ${Math.round(cut.at - 5001)} ms after the limit (drain ${Math.round(cut.drain! / 1000)} kbps over ${cut.drainBusyMs} ms busy${cut.overdriven ? ', overdriven' : ''}), to ${Math.round(est.estimate / 1000)} kbps; the queue overflowed after ${Math.round(link.firstTailDropAt! - 5001)} ms`);
+      expect(cut.overdriven).toBe(true);
+      expect(est.estimate).toBeLessThanOrEqual(500_000);
+      expect(est.estimate).toBeGreaterThan(350_000);
+    }
+    // 50 ms of propagation, ~50 ms of the link's busy time, and the next feedback.
+    expect(cutAfter[0]!).toBeLessThanOrEqual(160);
+    expect(cutAfter[1]!).toBeLessThanOrEqual(200);
   });
 
   it("saturation by a burst over a link the media nearly fills (frames in bursts, 2 % loss): the cut reads the link's rate, not the idle time between frames", () => {
@@ -367,6 +432,42 @@ describe('BandwidthEstimator', () => {
     }
     expect(est.saturationCount).toBe(0);
     expect(est.estimate).toBeGreaterThan(400_000);
+  });
+
+  it('a receiver starved of CPU on a free link, reading its socket in clumps and falling behind, is no saturation (a backlog, not a drain)', () => {
+    const est = new BandwidthEstimator({ initial: 8_000_000 });
+    const link = new Link(20_000_000);
+    const pending: PacketResult[] = [];
+    let seq = 0;
+    // 6 Mbps in frames every 33 ms. From 5 s to 5.4 s the receiver's network thread wakes every
+    // 30 ms and reads 6 packets each time (all at one instant); its backlog grows (as a queue
+    // would), and it catches up at once when the load passes. Nothing is lost.
+    const backlog: PacketResult[] = [];
+    for (let t = 0; t < 8000; t++) {
+      if (t % 33 === 0) {
+        for (let left = (6_000_000 / 8) * 0.033; left > 0; left -= 1200) {
+          const size = Math.min(1200, Math.max(100, left));
+          const p: PacketResult = { sentAt: t, size, receivedAt: link.send(t, size), probe: 0, seq: seq++ };
+          if (p.receivedAt! >= 5000 && p.receivedAt! < 5400 + 1000) backlog.push(p);
+          pending.push(p);
+        }
+      }
+      // The reader: every 30 ms while starved, the 6 oldest packets that have come; after, all.
+      if (t >= 5000 && t % 30 === 0) {
+        const come = backlog.filter((p) => p.receivedAt! <= t);
+        const read = t < 5400 ? come.slice(0, 6) : come;
+        for (const [k, p] of read.entries()) p.receivedAt = t + k * 0.01;
+        for (const p of read) backlog.splice(backlog.indexOf(p), 1);
+      }
+      if (t % 50 === 0 && t > 0) {
+        const ready = pending.filter((p) => !backlog.includes(p) && p.receivedAt! <= t);
+        if (ready.length) est.onFeedback(ready, t);
+        pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
+      }
+    }
+    const cuts = est.recentCuts.filter((c) => c.reason === 'saturation');
+    console.log(`starved receiver on a free link: ${cuts.length ? cuts.map((c) => `cut to ${Math.round(c.to / 1000)} kbps (drain ${Math.round(c.drain! / 1000)})`).join(', ') : 'no saturation cut'}; estimate ${Math.round(est.estimate / 1000)} kbps`);
+    expect(cuts).toHaveLength(0);
   });
 
   it("a short probe through a rate limiter's token bucket reads the link, not the bucket's burst at line rate", () => {
