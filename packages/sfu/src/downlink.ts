@@ -342,10 +342,10 @@ export class Downlink {
     }
     let off = probe.off;
     for (const consumer of this.#consumers()) off ||= consumer.qualityDisabled;
-    this.#probes.finished(now, probe.startedAt, succeeded, off);
     // Climbing when it showed far more than the estimate (a limit lifted), not a step just over it.
     this.#climbing = succeeded && measured >= CLIMB_RATIO * probe.estimate;
     if (this.#climbing) this.#climbingSince = probe.startedAt;
+    this.#probes.finished(now, probe.startedAt, succeeded, off, this.#climbing);
     if (succeeded) {
       this.#probesSucceeded++;
       // The step it tested fits: the estimate covers it, and it is taken now (no hold); the next

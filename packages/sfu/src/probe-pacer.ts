@@ -72,6 +72,14 @@ export const PROBE_MAX_INTERVAL_MS = 3000;
 export const PROBE_OFF_INTERVAL_MS = 2500;
 /** After a probe that succeeded, the next step's probe this soon (climbing back to the top layer a layer at a time). */
 export const PROBE_STEP_INTERVAL_MS = 1000;
+/**
+ * After one that showed far more than the estimate (a limit lifted: the downlink climbs, each
+ * probe testing twice the estimate), the next this soon: its read already waited for the
+ * feedback (PROBE_SETTLE_MS), and a second's pause per doubling was most of the climb back from
+ * three 320 px streams to three 720p ones (~0.5 to 6.5 Mbps, four doublings): the third stream's
+ * top layer came back 12–14 s after a lift in the 3x4 impairment bench (10 s wanted).
+ */
+export const PROBE_CLIMB_INTERVAL_MS = 250;
 /** No probe this soon after a decrease (overuse or saturation): the queue it found is still draining. */
 export const PROBE_AFTER_DECREASE_MS = 1500;
 
@@ -102,11 +110,11 @@ export class ProbeScheduler {
     this.#nextAt = at;
   }
 
-  /** A probe started at `startedAt` was read at `now`: `succeeded`, and whether a video was off for quality. */
-  finished(now: number, startedAt: number, succeeded: boolean, off: boolean): void {
+  /** A probe started at `startedAt` was read at `now`: `succeeded` (and `climbing`: showing far more than the estimate), and whether a video was off for quality. */
+  finished(now: number, startedAt: number, succeeded: boolean, off: boolean, climbing = false): void {
     if (succeeded) {
       this.#interval = PROBE_MIN_INTERVAL_MS;
-      this.#nextAt = now + PROBE_STEP_INTERVAL_MS;
+      this.#nextAt = now + (climbing ? PROBE_CLIMB_INTERVAL_MS : PROBE_STEP_INTERVAL_MS);
       return;
     }
     this.#interval = Math.min(this.#interval * 2, PROBE_MAX_INTERVAL_MS);

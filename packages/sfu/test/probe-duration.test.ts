@@ -10,6 +10,7 @@ import {
   PROBE_MIN_INTERVAL_MS,
   PROBE_OFF_INTERVAL_MS,
   PROBE_STEP_INTERVAL_MS,
+  PROBE_CLIMB_INTERVAL_MS,
   ProbePacer,
   ProbeScheduler,
 } from '../src/probe-pacer.js';
@@ -126,6 +127,10 @@ describe('probe cadence', () => {
     expect(s.nextAt).toBe(20_000 + PROBE_MAX_INTERVAL_MS);
     s.finished(30_000, 29_000, true, false);
     expect(s.nextAt).toBe(30_000 + PROBE_STEP_INTERVAL_MS);
+    // One that showed far more than the estimate (a limit lifted): the climb's next one at once.
+    s.finished(31_000, 30_500, true, false, true);
+    expect(s.nextAt).toBe(31_000 + PROBE_CLIMB_INTERVAL_MS);
+    expect(PROBE_CLIMB_INTERVAL_MS).toBeLessThan(PROBE_STEP_INTERVAL_MS);
     // Nothing wanted beyond the estimate, an overuse, or a recent decrease: no probe.
     expect(s.due(40_000, null, 500_000, false, 0)).toBe(false);
     expect(s.due(40_000, 400_000, 500_000, false, 0)).toBe(false);
