@@ -238,10 +238,10 @@ export class BandwidthEstimator {
   #overuseCounter = 0;
   #lastThresholdUpdate: number | null = null;
 
-  // Acked bitrate: (arrival time, bytes) of recent received packets.
-  #acked: { at: number; bytes: number }[] = [];
-  /** The last ARRIVALS_KEPT_MS of arrivals, in arrival order, with their one-way delays (for the drain rate and probes). */
+  /** The last ARRIVALS_KEPT_MS of arrivals, in arrival order, with their one-way delays (for the drain rate, probes and the acked rate). */
   #arrivals: Arrival[] = [];
+  /** The acked rate's window: #arrivals from this index on (the last ACKED_WINDOW_MS, 2 at least), and their bytes. */
+  #ackedFrom = 0;
   #ackedBytes = 0;
   // Loss window.
   #lossPackets = 0;
@@ -290,10 +290,12 @@ export class BandwidthEstimator {
 
   /** What arrived over the last second (bits/s), or null before enough feedback. */
   get ackedBitrate(): number | null {
-    if (this.#acked.length < 2) return null;
-    const span = this.#acked[this.#acked.length - 1]!.at - this.#acked[0]!.at;
+    const a = this.#arrivals;
+    if (a.length - this.#ackedFrom < 2) return null;
+    const first = a[this.#ackedFrom]!;
+    const span = a[a.length - 1]!.at - first.at;
     if (span < 200) return null;
-    return ((this.#ackedBytes - this.#acked[0]!.bytes) * 8 * 1000) / span;
+    return ((this.#ackedBytes - first.bytes) * 8 * 1000) / span;
   }
 
   /** Loss over the last completed window (0..1). */
@@ -388,8 +390,12 @@ export class BandwidthEstimator {
     if (arrivals.length > 0) {
       const keepFrom = arrivals[arrivals.length - 1]!.at - ARRIVALS_KEPT_MS;
       let old = 0;
-      while (old < arrivals.length - 1 && arrivals[old]!.at < keepFrom) old++;
-      if (old > 0) arrivals.splice(0, old);
+      // Two kept at least, and none of the acked rate's window (it is within the last second, or the last two).
+      while (old < arrivals.length - 2 && old < this.#ackedFrom && arrivals[old]!.at < keepFrom) old++;
+      if (old > 0) {
+        arrivals.splice(0, old);
+        this.#ackedFrom -= old;
+      }
     }
     this.#updateLoss(packets.length, lost, now);
     this.#checkSaturation(now);
@@ -576,7 +582,7 @@ export class BandwidthEstimator {
     insertInOrder(this.#window, p, (x) => x.sentAt);
   }
 
-  /** An arrival, kept in arrival order (in #arrivals, and the last ACKED_WINDOW_MS in #acked). */
+  /** An arrival, kept in arrival order in #arrivals (the acked rate's window: its last ACKED_WINDOW_MS). */
   #addAcked(at: number, size: number, delay: number): void {
     // The lowest one-way delay per second of arrivals, for the last BASE_DELAY_SECONDS.
     const second = Math.floor(at / 1000);
@@ -587,12 +593,12 @@ export class BandwidthEstimator {
       floors.push({ second, delay });
       while (floors.length > 0 && floors[0]!.second <= second - BASE_DELAY_SECONDS) floors.shift();
     } else for (const f of floors) if (f.second === second) f.delay = Math.min(f.delay, delay); // a late report of an earlier second
-    insertInOrder(this.#arrivals, { at, bytes: size, delay }, (x) => x.at);
-    const a = this.#acked;
-    insertInOrder(a, { at, bytes: size }, (x) => x.at);
-    this.#ackedBytes += size;
+    const a = this.#arrivals;
+    // Placed before the window's first arrival: older than the window (that one's predecessor already was).
+    if (insertInOrder(a, { at, bytes: size, delay }, (x) => x.at) < this.#ackedFrom) this.#ackedFrom++;
+    else this.#ackedBytes += size;
     const newest = a[a.length - 1]!.at;
-    while (a.length > 2 && newest - a[0]!.at > ACKED_WINDOW_MS) this.#ackedBytes -= a.shift()!.bytes;
+    while (this.#ackedFrom < a.length - 2 && newest - a[this.#ackedFrom]!.at > ACKED_WINDOW_MS) this.#ackedBytes -= a[this.#ackedFrom++]!.bytes;
   }
 
   #addProbe(p: PacketResult): void {
@@ -891,13 +897,14 @@ function busyRate(arrivals: readonly Arrival[], end: number, from: number, base:
   return { rate, bytes, busy, count, arrivals: seen, spanned, growth: newestDelay - oldestDelay, burstShare: bytes > 0 ? burst / bytes : 0 };
 }
 
-/** Inserts `item` into `list`, kept in ascending `time` order, after any equal: searched from the end (items come nearly in order). */
-function insertInOrder<T>(list: T[], item: T, time: (x: T) => number): void {
+/** Inserts `item` into `list`, kept in ascending `time` order, after any equal: searched from the end (items come nearly in order). Returns its index. */
+function insertInOrder<T>(list: T[], item: T, time: (x: T) => number): number {
   const t = time(item);
   let i = list.length;
   while (i > 0 && time(list[i - 1]!) > t) i--;
   if (i === list.length) list.push(item);
   else list.splice(i, 0, item);
+  return i;
 }
 
 function clamp(v: number, lo: number, hi: number): number {

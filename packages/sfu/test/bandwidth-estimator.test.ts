@@ -581,6 +581,36 @@ describe('BandwidthEstimator', () => {
     expect(est.estimate).toBeLessThan(350_000);
   });
 
+  it('the acked rate is what arrived over the last second (two arrivals at least), in whatever order feedback reports the arrivals', () => {
+    const random = mulberry32(11);
+    const est = new BandwidthEstimator();
+    const all: { at: number; bytes: number }[] = [];
+    let seq = 0;
+    for (let t = 0; t < 20_000; t += 40) {
+      // Two connections' messages, each reporting arrivals up to 60 ms old; now and then a gap of
+      // 1.5 s with nothing arriving (media stopped).
+      if (t % 5000 > 3500) continue;
+      const batch: PacketResult[] = [];
+      for (let k = 0; k < 1 + Math.floor(random() * 6); k++) {
+        const at = t - random() * 60;
+        const bytes = 100 + Math.floor(random() * 1100);
+        batch.push({ sentAt: at - 20, size: bytes, receivedAt: at, probe: 0, seq: seq++ });
+        all.push({ at, bytes });
+      }
+      est.onFeedback(batch, t, seq % 2);
+      // The reference: every arrival so far in time order, less the oldest while over a second older than the newest (two kept).
+      const sorted = [...all].sort((x, y) => x.at - y.at);
+      const newest = sorted[sorted.length - 1]!.at;
+      let from = 0;
+      while (from < sorted.length - 2 && newest - sorted[from]!.at > 1000) from++;
+      const window = sorted.slice(from);
+      const span = window[window.length - 1]!.at - window[0]!.at;
+      const expected = window.length < 2 || span < 200 ? null : ((window.reduce((n, x) => n + x.bytes, 0) - window[0]!.bytes) * 8000) / span;
+      if (expected === null) expect(est.ackedBitrate).toBeNull();
+      else expect(est.ackedBitrate!).toBeCloseTo(expected, 6);
+    }
+  });
+
   it('20 % random loss (no queue) backs the estimate off; 0 % lets it recover', () => {
     const est = new BandwidthEstimator({ initial: 1_000_000 });
     const link = new Link(10_000_000, 20, 300, 0.2);
