@@ -291,8 +291,15 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       if (!downlink) return;
       const layers = streams.map((id) => {
         const video = mine.find((x) => x.stream.id === id)?.consumers.find((c) => c.kind === 'video');
-        // The spatial layer, and "tN" when the allocator forwards it up to TID N only (a lower frame rate).
-        return !video ? -1 : video.qualityDisabled ? ('off' as const) : `${video.currentLayer}${video.bandwidthTemporalLayer < 3 ? `t${video.currentTemporalLayer}` : ''}`;
+        // The spatial layer, and "tN" when the allocator forwards it up to TID N only (a lower frame
+        // rate); ">N" the layer it waits to switch to; "p" paused (subscribeToVideo false), "P" its
+        // producer paused; "@N" what the consumer sent over its last second (kbps), under 1 Mbps.
+        if (!video) return -1;
+        if (video.qualityDisabled) return 'off' as const;
+        const st = video.getStats();
+        const sent = Math.round(st.bitrate / 1000);
+        const target = st.targetLayer !== undefined && st.targetLayer !== video.currentLayer ? `>${st.targetLayer}` : '';
+        return `${video.currentLayer}${video.bandwidthTemporalLayer < 3 ? `t${video.currentTemporalLayer}` : ''}${target}${st.paused ? 'p' : ''}${st.producerPaused ? 'P' : ''}${sent < 1000 ? `@${sent}` : ''}`;
       });
       // A probe read since the last pull: its target → measured kbps (send / receive rate, packets, lost).
       let probe = '';
@@ -450,7 +457,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
-    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream; off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, s saturation cuts; a probe read in that second: target → measured kbps):`);
+    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, s saturation cuts; a probe read in that second: target → measured kbps):`);
     console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join(',')}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
     // The browser's side of the repair, per stream and second: n NACKs and k PLIs it sent, K keyframes decoded, l packets lost.
     for (const id of streams) {
