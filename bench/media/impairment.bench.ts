@@ -276,11 +276,12 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const limitedConnection = (await limitedPage.page.evaluate(() => (window as any).session.connection.connectionId)) as string;
     subs.push({ name: 'limited', limited: true, page: limitedPage, rows: new Map() });
     // Once a second: the SFU's downlink estimate for the limited subscriber and the layer it forwards per stream (-1: none, 'off': video off for quality).
-    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | string)[]; probe: string; repair: string }[] = [];
+    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | string)[]; audio: string; probe: string; repair: string }[] = [];
     /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, not resent, PLIs; saturation cuts). */
     let repairBefore = [0, 0, 0, 0, 0, 0];
     let probeSeen: unknown = null;
     let cutSeen = -Infinity;
+    let audioPacketsBefore: { packets: number; at: number } | null = null;
     /** When the limit went on, in the server's performance.now() (cuts in its first seconds print their ms from it). */
     let limitClock = Infinity;
     onPull = () => {
@@ -331,7 +332,18 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       }
       const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrdks'[i]}${v - repairBefore[i]!}` : '')).join('');
       repairBefore = repairNow;
-      sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers, probe, repair });
+      // The audio its consumers sent over their last second, all streams (kbps, and packets a second: Opus DTX sends few in silence).
+      let audioBits = 0;
+      let audioPackets = 0;
+      for (const c of mine.flatMap((x) => x.consumers.filter((a) => a.kind === 'audio'))) {
+        const st = c.getStats();
+        audioBits += st.bitrate;
+        audioPackets += st.packetsSent;
+      }
+      const audioPps = audioPacketsBefore === null ? 0 : Math.round((audioPackets - audioPacketsBefore.packets) / ((Date.now() - audioPacketsBefore.at) / 1000));
+      audioPacketsBefore = { packets: audioPackets, at: Date.now() };
+      const audio = `a${Math.round(audioBits / 1000)}k${audioPps}p`;
+      sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers, audio, probe, repair });
     };
     for (let i = 1; i < subscribers; i++) subs.push({ name: `sub ${i + 1}`, limited: false, page: await open(hostBrowser), rows: new Map() });
     for (const s of subs) {
@@ -457,8 +469,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
-    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, s saturation cuts; a probe read in that second: target → measured kbps):`);
-    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join(',')}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
+    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); aNkMp: the audio sent, all streams (kbps, packets a second); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, s saturation cuts; a probe read in that second: target → measured kbps):`);
+    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join(',')}/${x.audio}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
     // The browser's side of the repair, per stream and second: n NACKs and k PLIs it sent, K keyframes decoded, l packets lost.
     for (const id of streams) {
       const rows = subs[0]!.rows.get(id) ?? [];
