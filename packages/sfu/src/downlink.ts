@@ -85,6 +85,14 @@ export const RETRANSMIT_HOLD_MS = 1000;
 export const RETRANSMIT_ROOM = 1.1;
 /** What an audio stream's payload is counted at before it is measured (Opus at OpenTok's default 40 kbps). */
 const AUDIO_RATE = 40_000;
+/**
+ * Once measured, an audio stream is counted at the highest rate it sent over about this long
+ * (a pause in speech, or Opus DTX in silence, does not hand its room to the video for a moment).
+ * It was counted at 40 kbps at least: Chromium's Opus sent 25 kbps in the impairment bench, and
+ * three streams' 45 kbps of room unused at a 500 kbps limit switched the third camera off whenever
+ * the estimate fell under ~390 kbps.
+ */
+const AUDIO_PEAK_HOLD_MS = 10_000;
 /** Audio packets a second (Opus in 20 ms frames): each also carries PACKET_OVERHEAD on the wire, a third of a small packet. */
 const AUDIO_PACKETS_PER_SECOND = 50;
 /**
@@ -178,6 +186,8 @@ export class Downlink {
   #climbingSince = -Infinity;
   /** The next probe confirms a success that contradicted the measured capacity. */
   #confirmNext = false;
+  /** Per audio consumer, what it is counted at (AudioRateHold). */
+  readonly #audioRates = new WeakMap<Consumer, AudioRateHold>();
 
   get size(): number {
     return this.#members.size;
@@ -226,6 +236,14 @@ export class Downlink {
     this.allocate(now, false, !this.#estimator.lastSaturationByProbe);
   }
 
+  /** What an audio consumer's payload is counted at (bits/s): AudioRateHold. */
+  #audioRate(consumer: Consumer, now: number): number {
+    let hold = this.#audioRates.get(consumer);
+    if (hold === undefined) this.#audioRates.set(consumer, (hold = new AudioRateHold()));
+    const stats = consumer.getStats();
+    return hold.rate(stats.bitrate, now);
+  }
+
   /** The consumers of the connected members, in the members' order. */
   *#consumers(): Generator<Consumer> {
     for (const member of this.#members.keys()) if (member.connected) yield* member.consumers;
@@ -237,7 +255,7 @@ export class Downlink {
     const videos: Consumer[] = [];
     for (const consumer of this.#consumers()) {
       if (consumer.paused || consumer.closed) continue;
-      if (consumer.kind === 'audio') audio += consumer.producerPaused ? 0 : Math.max(consumer.getStats().bitrate, AUDIO_RATE) + AUDIO_PACKETS_PER_SECOND * PACKET_OVERHEAD * 8;
+      if (consumer.kind === 'audio') audio += consumer.producerPaused ? 0 : this.#audioRate(consumer, now) + AUDIO_PACKETS_PER_SECOND * PACKET_OVERHEAD * 8;
       else if (!consumer.producerPaused) videos.push(consumer);
     }
     if (videos.length === 0) return;
@@ -454,4 +472,29 @@ function layerRates(producer: ProducerSource, layers: readonly ProducerLayer[]):
     const height = layer.height || Math.round((top?.height || 720) / 2 ** (layers.length - 1 - i));
     return nominalLayerRate(height);
   });
+}
+
+/**
+ * What one audio stream's payload is counted at in the allocator (bits/s): AUDIO_RATE until its
+ * rate has been measured (its transport measures each second; the first second reads 0), then the
+ * highest rate measured over the last AUDIO_PEAK_HOLD_MS or so: held that long, then following what
+ * it sends, and up again at once when it sends more.
+ */
+export class AudioRateHold {
+  #peak = 0;
+  #at = -Infinity;
+  #measured = false;
+
+  /** `bitrate`: what the stream sent over its last measured second (bits/s); `now`: ms. */
+  rate(bitrate: number, now: number): number {
+    if (!this.#measured) {
+      if (bitrate <= 0) return AUDIO_RATE;
+      this.#measured = true;
+    }
+    if (bitrate >= this.#peak || now - this.#at > AUDIO_PEAK_HOLD_MS) {
+      this.#peak = bitrate;
+      this.#at = now;
+    }
+    return this.#peak;
+  }
 }

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { PacketResult } from '../src/bandwidth-estimator.js';
-import { Downlink, videoSteps, type DownlinkMember } from '../src/downlink.js';
+import { AudioRateHold, Downlink, videoSteps, type DownlinkMember } from '../src/downlink.js';
 import { MAX_TEMPORAL_LAYER } from '../src/vp8-temporal.js';
 import { TransportWideSequencer } from '../src/transport-feedback.js';
 import { testConsumer, testVideoProducer } from './helpers.js';
@@ -112,5 +112,18 @@ describe('videoSteps', () => {
     expect(spatialOnly.layers.map((l) => l.spatial)).toEqual([0, 1, 2]);
     expect(spatialOnly.preferred).toBe(2);
     expect(spatialOnly.onStep).toBe(0);
+  });
+});
+
+describe('AudioRateHold', () => {
+  it('counts an audio stream at 40 kbps until measured, then at the most it sent over ~10 s: a pause does not free its room at once, more is counted at once', () => {
+    const hold = new AudioRateHold();
+    expect(hold.rate(0, 0)).toBe(40_000); // the first second: not measured yet
+    expect(hold.rate(25_000, 1000)).toBe(25_000); // Chromium's Opus in the impairment bench (was counted at 40 kbps)
+    expect(hold.rate(2_000, 2000)).toBe(25_000); // a pause (DTX): held
+    expect(hold.rate(2_000, 11_000)).toBe(25_000);
+    expect(hold.rate(2_000, 11_500)).toBe(2_000); // held 10 s, then what it sends
+    expect(hold.rate(38_000, 12_000)).toBe(38_000); // speech again: at once
+    expect(hold.rate(30_000, 13_000)).toBe(38_000);
   });
 });
