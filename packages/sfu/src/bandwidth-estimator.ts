@@ -530,14 +530,16 @@ export class BandwidthEstimator {
   /** The saturation cut: at once to 0.85 × the arrival rate when it is well below the send rate. */
   #checkSaturation(now: number): void {
     const rates = now - (this.#firstFeedbackAt ?? now) < LOSS_WARMUP_MS ? null : this.recentRates();
+    // A queue must be building (arrivals spread out over longer than the sending): losses alone,
+    // with no queue, are no bottleneck's (a starved receiver dropping from its socket); the
+    // loss-based bound deals with them. Judged first: on a free link it ends the check without
+    // reading the drain.
+    if (rates === null || rates.recvSpan < rates.sendSpan * NO_QUEUE_SPAN_RATIO) return;
     // The latest arrivals must be slow too: a bottleneck never delivers faster than its rate,
     // while a receiver starved of CPU (its network thread held up for a few hundred ms, then
     // taking in the backlog at once) reports a long arrival span ending in a burst.
-    const d = rates === null ? null : this.#recentDrain(SATURATION_DRAIN_MS, now);
-    // And a queue must be building (arrivals spread out over longer than the sending): losses
-    // alone, with no queue, are no bottleneck's (a starved receiver dropping from its socket);
-    // the loss-based bound deals with them.
-    if (rates === null || d === null || rates.recvSpan < rates.sendSpan * NO_QUEUE_SPAN_RATIO) return;
+    const d = this.#recentDrain(SATURATION_DRAIN_MS, now);
+    if (d === null) return;
     const drain = d.rate;
     // Overdriven severalfold (a limit far under what is sent): a queue that grows by most of the
     // busy time read (each packet waits longer than the one before by what the link is slower
