@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -492,9 +493,17 @@ static napi_value udp_send_many(napi_env env, napi_callback_info info) {
  *
  * meta, per slot, RECV_META int32s: [0] length (-1: truncated, dropped), [1] port, [2] family
  * (4 or 6), [3..6] the address (IPv4 in [3], network byte order as read by a little-endian host;
- * IPv6 in [3..6]).
+ * IPv6 in [3..6]), [7] the datagram's age in microseconds when the batch was read (-1: unknown).
+ *
+ * The age comes from the kernel's receive timestamp (SO_TIMESTAMPNS, taken when the datagram
+ * reached the host, before the socket's queue): a datagram read late because the event loop was
+ * busy keeps the time it arrived. Transport-wide feedback and the delay-based REMB are built from
+ * arrival times; stamped at the read, a 100 ms stall of the loop reads as 100 ms of queue at the
+ * publisher's bottleneck, and Chromium's estimator cuts for a queue that is not there.
  */
-#define RECV_META 7
+#define RECV_META 8
+/* Room for one SCM_TIMESTAMPNS control message per slot. */
+#define RECV_CONTROL CMSG_SPACE(sizeof(struct timespec))
 #define RECV_MAX_SLOTS 64
 /*
  * Batches read per wake-up while they come back full. The event loop wakes the receiver once per
@@ -527,6 +536,8 @@ typedef struct {
   struct mmsghdr msgs[RECV_MAX_SLOTS];
   struct iovec iov[RECV_MAX_SLOTS];
   struct sockaddr_storage from[RECV_MAX_SLOTS];
+  /* Control buffers (the receive timestamp), 8-byte aligned for struct cmsghdr. */
+  uint64_t control[RECV_MAX_SLOTS][(RECV_CONTROL + 7) / 8];
 } receiver_t;
 
 static void receiver_closed(uv_handle_t *h) {
@@ -588,12 +599,30 @@ static void receiver_deliver(receiver_t *r, int n) {
   napi_close_handle_scope(env, scope);
 }
 
+/*
+ * Microseconds from the kernel's receive timestamp to `now` (both CLOCK_REALTIME), or -1 without
+ * one. A clock step between the two (NTP) could make it negative or huge: clamped to [0, 10 s].
+ */
+static int32_t datagram_age_us(const struct msghdr *hdr, const struct timespec *now) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(hdr); c != NULL; c = CMSG_NXTHDR((struct msghdr *)hdr, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS || c->cmsg_len < CMSG_LEN(sizeof(struct timespec))) continue;
+    struct timespec ts;
+    memcpy(&ts, CMSG_DATA(c), sizeof ts);
+    int64_t us = ((int64_t)now->tv_sec - ts.tv_sec) * 1000000 + ((int64_t)now->tv_nsec - ts.tv_nsec) / 1000;
+    if (us < 0) return 0;
+    return us > 10000000 ? 10000000 : (int32_t)us;
+  }
+  return -1;
+}
+
 static void receiver_readable(uv_poll_t *h, int status, int events) {
   receiver_t *r = (receiver_t *)h->data;
   if (status < 0 || !(events & UV_READABLE)) return;
   for (int round = 0; round < RECV_ROUNDS && !r->stopped; round++) {
     for (uint32_t i = 0; i < r->slots; i++) {
       r->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+      r->msgs[i].msg_hdr.msg_control = r->control[i];
+      r->msgs[i].msg_hdr.msg_controllen = sizeof r->control[i];
       r->msgs[i].msg_hdr.msg_flags = 0;
     }
     int n;
@@ -601,6 +630,8 @@ static void receiver_readable(uv_poll_t *h, int status, int events) {
       n = recvmmsg(r->fd, r->msgs, r->slots, MSG_DONTWAIT, NULL);
     } while (n < 0 && errno == EINTR);
     if (n <= 0) return; /* EAGAIN, or an error the next datagram will show again */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     for (int i = 0; i < n; i++) {
       int32_t *m = r->meta + (size_t)i * RECV_META;
       const struct msghdr *hdr = &r->msgs[i].msg_hdr;
@@ -617,6 +648,7 @@ static void receiver_readable(uv_poll_t *h, int status, int events) {
         m[2] = 4;
         memcpy(&m[3], &a->sin_addr, 4);
       }
+      m[7] = datagram_age_us(hdr, &now);
     }
     receiver_deliver(r, n);
     if ((uint32_t)n < r->slots) return;
@@ -655,6 +687,10 @@ static napi_value udp_recv_start(napi_env env, napi_callback_info info) {
     free(r);
     return throw_error(env, "udpRecvStart: dup failed");
   }
+  /* Receive timestamps (see RECV_META). A socket option, so Node's own reads of the socket get the
+   * control message too and ignore it. Without it, the ages are -1 and the caller stamps the read. */
+  int one = 1;
+  (void)setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   r->env = env;
   r->ring = ring;
   r->meta = (int32_t *)meta;
@@ -727,5 +763,8 @@ NAPI_MODULE_INIT() {
         napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
       return NULL;
   }
+  /* The JavaScript side checks the receiver's meta layout against its own before using it. */
+  napi_value recv_meta;
+  if (napi_create_uint32(env, RECV_META, &recv_meta) != napi_ok || napi_set_named_property(env, exports, "recvMeta", recv_meta) != napi_ok) return NULL;
   return exports;
 }

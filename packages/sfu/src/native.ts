@@ -31,12 +31,15 @@ export interface NativePacket {
   udpSendMany(ring: Uint8Array, meta: Int32Array, count: number, addresses: NativeHandle[], slotSize: number): number;
   /**
    * Polls a dup() of `fd` and reads datagrams with recvmmsg() into `ring`'s slots of `slotSize`
-   * bytes, calling `onBatch(count)` once per batch; `meta` gets 7 int32s per slot (length or -1 if
-   * truncated, port, family 4|6, address bytes). See udp-receiver.ts.
+   * bytes, calling `onBatch(count)` once per batch; `meta` gets `recvMeta` (8) int32s per slot (length or
+   * -1 if truncated, port, family 4|6, address bytes, the datagram's age in µs by the kernel's
+   * receive timestamp or -1). See udp-receiver.ts.
    */
   udpRecvStart(fd: number, ring: Uint8Array, meta: Int32Array, slotSize: number, onBatch: (count: number) => void): NativeHandle;
   /** Stops a receiver and closes its descriptor. Idempotent. */
   udpRecvStop(receiver: NativeHandle): void;
+  /** int32s per slot of udpRecvStart's meta array (absent in modules built before it was exported). */
+  readonly recvMeta?: number;
 }
 
 function load(): { module: NativePacket | null; why: string } {

@@ -13,7 +13,7 @@ import type { RTCDtlsTransport } from 'werift';
 import type { Logger } from 'pino';
 import { NACK_INTERVAL_MS } from './nack-generator.js';
 import { everyPeriod, type ClockTask } from './media-clock.js';
-import { BatchedReceiver } from './udp-receiver.js';
+import { BatchedReceiver, datagramArrival } from './udp-receiver.js';
 import { isRtp } from './srtp/rtp-header.js';
 import { MuxedUdpTransport } from './udp-mux.js';
 import { Socket as DgramSocket } from 'node:dgram';
@@ -55,7 +55,7 @@ interface ProtocolView {
 export interface ArrivalSignals {
   /** Header extension ids the publisher's transport-wide sequence numbers come under (none: off). */
   transportCcIds: readonly number[];
-  /** A transport-wide sequence number arrived (seq, performance.now() at the socket read, SSRC). */
+  /** A transport-wide sequence number arrived (seq, its arrival in performance.now() ms: the kernel's receive timestamp where the batched receiver read it, else the read; SSRC). */
   onTransportSequence: (seq: number, arrival: number, ssrc: number) => void;
   /** 'remb-delay': the header extension ids of the publisher's abs-send-time (none: off). */
   absSendTimeIds?: readonly number[];
@@ -153,7 +153,7 @@ export class ReceivePath {
             pair.packetsReceived++;
             pair.bytesReceived += data.length;
           }
-          this.receive(data, performance.now());
+          this.receive(data, datagramArrival());
         } else {
           original(data, addr);
         }

@@ -9,6 +9,11 @@
 // decrypts and forwards synchronously, and copies what it keeps, see payload-ring.ts); anything
 // that may keep bytes (werift's STUN, DTLS and RTCP paths) is given a copy. The source address
 // object is reused too, and its address string built only when read.
+//
+// Each datagram comes with the time it reached the host (the kernel's receive timestamp), which
+// `datagramArrival()` gives the handler: transport-wide feedback and the delay-based REMB are
+// built from arrival times, and a time taken when the event loop got round to the read would show
+// every stall of the loop as a queue at the publisher's bottleneck.
 
 import type { Socket } from 'node:dgram';
 import { dgramState, nativePacket, type NativeHandle } from './native.js';
@@ -18,8 +23,20 @@ import { sendBatch } from './udp-send-batch.js';
 export const RECEIVE_SLOTS = 32;
 /** Bytes per slot: a larger datagram is dropped and counted (WebRTC's are MTU-sized, ~1,200 bytes). */
 export const RECEIVE_SLOT_BYTES = 2048;
-/** int32s per slot in the meta array (native/packet.c's RECV_META). */
-const META = 7;
+/** int32s per slot in the meta array (native/packet.c's RECV_META; the module says its own as `recvMeta`). */
+const META = 8;
+
+/** The arrival (performance.now() ms) of the datagram being handed out, while one is; NaN between. */
+let currentArrival = Number.NaN;
+
+/**
+ * When the datagram now being handled reached the host, in performance.now() milliseconds: the
+ * kernel's receive timestamp for a datagram a BatchedReceiver hands out (read during the handler's
+ * call), else now (Node's dgram events, werift's TCP, a kernel without timestamps).
+ */
+export function datagramArrival(): number {
+  return Number.isNaN(currentArrival) ? performance.now() : currentArrival;
+}
 
 /** Where a datagram came from: reused for the next datagram, read it during the handler's call. */
 export interface DatagramSource {
@@ -138,6 +155,8 @@ export class BatchedReceiver {
   /** Hands a batch's datagrams to the handler; the first handler error is thrown after the batch. */
   #deliver(count: number, ring: Uint8Array, meta: Int32Array, source: Source, onDatagram: DatagramHandler): void {
     let failure: unknown = null;
+    // The native side read the batch and the ages against one clock reading just before this call.
+    const readAt = performance.now();
     for (let i = 0; i < count; i++) {
       const m = i * META;
       const length = meta[m]!;
@@ -147,12 +166,16 @@ export class BatchedReceiver {
       }
       this.datagrams++;
       source.at(i, meta[m + 1]!, meta[m + 2]!);
+      const ageUs = meta[m + 7]!;
+      currentArrival = ageUs >= 0 ? readAt - ageUs / 1000 : readAt;
       try {
         onDatagram(Buffer.from(ring.buffer, i * RECEIVE_SLOT_BYTES, length), source);
       } catch (err) {
         // One datagram's failure does not lose the rest of the batch; the first surfaces after it,
         // as a throwing 'message' listener's would.
         failure ??= err;
+      } finally {
+        currentArrival = Number.NaN;
       }
       // A handler may have stopped the receiver (the transport closed): the rest of the batch is not its.
       if (this.#receiver === null) break;
@@ -166,7 +189,8 @@ export class BatchedReceiver {
    * native start that failed (out of descriptors): the socket then keeps its 'message' events.
    */
   static start(socket: Socket, onDatagram: DatagramHandler): BatchedReceiver | null {
-    if (nativePacket === null || typeof nativePacket.udpRecvStart !== 'function') return null;
+    // A module built from other sources than this file's (a stale build): its meta layout may differ.
+    if (nativePacket === null || typeof nativePacket.udpRecvStart !== 'function' || nativePacket.recvMeta !== META) return null;
     const handle = dgramState(socket)?.handle as DgramHandle | null | undefined;
     if (!handle || typeof handle.fd !== 'number' || handle.fd < 0 || typeof handle.recvStop !== 'function' || typeof handle.recvStart !== 'function') return null;
     try {

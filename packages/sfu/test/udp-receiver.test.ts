@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { loopbackSockets, until } from './udp-sockets.js';
 import { dgramState, nativePacket } from '../src/native.js';
-import { BatchedReceiver, ipv6, RECEIVE_SLOT_BYTES } from '../src/udp-receiver.js';
+import { BatchedReceiver, datagramArrival, ipv6, RECEIVE_SLOT_BYTES } from '../src/udp-receiver.js';
 
 const { bound } = loopbackSockets();
 
@@ -47,6 +47,65 @@ describe.skipIf(nativePacket === null)('BatchedReceiver', () => {
     await until('the message event', () => events.length === 1);
     expect(events).toEqual(['after stop']);
     expect(got).toHaveLength(100);
+  });
+
+  it('gives each datagram the time it reached the host, not the time a busy event loop read it', async () => {
+    const receiver = await bound();
+    // Read during the handler's call: when the datagram arrived, and when it was read.
+    const got: { sentAt: number; arrival: number; readAt: number }[] = [];
+    const batched = BatchedReceiver.start(receiver, (data) => {
+      got.push({ sentAt: Number(data.toString()), arrival: performance.timeOrigin + datagramArrival(), readAt: performance.timeOrigin + performance.now() });
+    });
+    expect(batched).not.toBeNull();
+    // A sender on a thread of its own, so that it keeps sending while this thread is blocked: ten
+    // datagrams 20 ms apart, each carrying its send time (epoch ms).
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       const socket = require('node:dgram').createSocket('udp4');
+       parentPort.once('message', () => {
+         let sent = 0;
+         const next = () => socket.send(String(performance.timeOrigin + performance.now()), workerData, '127.0.0.1', () => {
+           if (++sent < 10) setTimeout(next, 20);
+           else parentPort.postMessage('sent');
+         });
+         next();
+       });`,
+      { eval: true, workerData: receiver.address().port },
+    );
+    let blockedUntil = 0;
+    try {
+      await once(worker, 'online');
+      const sent = once(worker, 'message');
+      worker.postMessage('go');
+      // This thread's event loop is busy (blocked) while the datagrams arrive: none is read before
+      // the block ends, whatever the machine's load.
+      blockedUntil = performance.timeOrigin + performance.now() + 400;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
+      await sent;
+      await until('ten datagrams', () => got.length === 10);
+    } finally {
+      await worker.terminate();
+    }
+    expect(got.filter((g) => g.readAt < blockedUntil)).toEqual([]);
+    // Datagrams sent during the block were read after it, yet keep their own arrival times:
+    // each within a few ms of its send time, and spread as they were sent, not clumped at the read.
+    const late = got.filter((g) => g.sentAt < blockedUntil - 50);
+    expect(late.length).toBeGreaterThanOrEqual(3);
+    for (const g of got) {
+      expect(g.arrival).toBeGreaterThanOrEqual(g.sentAt - 2); // two threads' epoch origins agree within ~1 ms
+      expect(g.arrival - g.sentAt).toBeLessThan(50); // loopback: the kernel has it at once (50: a loaded machine's preemption)
+      expect(g.arrival).toBeLessThanOrEqual(g.readAt + 0.01);
+    }
+    const lateArrivals = late.map((g) => g.arrival);
+    const lateSends = late.map((g) => g.sentAt);
+    expect(Math.max(...lateArrivals) - Math.min(...lateArrivals)).toBeGreaterThan(0.5 * (Math.max(...lateSends) - Math.min(...lateSends)));
+    expect(Math.min(...late.map((g) => g.readAt - g.arrival))).toBeGreaterThan(10); // they were read late
+    batched!.stop();
+    // Outside a batched delivery: now.
+    const before = performance.now();
+    const arrival = datagramArrival();
+    expect(arrival).toBeGreaterThanOrEqual(before);
+    expect(arrival).toBeLessThanOrEqual(performance.now());
   });
 
   it('reads IPv6 sources, drops and counts datagrams larger than a slot', async () => {
@@ -92,7 +151,7 @@ describe.skipIf(nativePacket === null)('BatchedReceiver', () => {
        socket.bind(0, '127.0.0.1', () => {
          const state = socket[Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol')];
          state.handle.recvStop();
-         native.udpRecvStart(state.handle.fd, new Uint8Array(4 * 2048), new Int32Array(4 * 7), 2048, () => {});
+         native.udpRecvStart(state.handle.fd, new Uint8Array(4 * 2048), new Int32Array(4 * native.recvMeta), 2048, () => {});
          parentPort.postMessage('receiving');
        });`,
       { eval: true },
