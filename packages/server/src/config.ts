@@ -101,9 +101,10 @@ export interface Config {
   /** Peer connections the main thread carries before subscribers spread to worker threads (`COLLOQUY_WORKERS_FROM`, default 64). */
   mediaWorkersFrom: number;
   /**
-   * How publishers find their uplink (`COLLOQUY_UPLINK_ESTIMATION`): `remb` (the default: the cap,
-   * backed off on loss), `remb-delay` (a delay-based REMB from abs-send-time, under the cap) or `transport-cc` (Chromium's own estimator, fed by our transport-wide
-   * feedback; REMB carries the session cap). packages/sfu/README.md has what each measured.
+   * How publishers find their uplink (`COLLOQUY_UPLINK_ESTIMATION`): `transport-cc` (the default:
+   * Chromium's own estimator, fed by our transport-wide feedback; REMB carries the session cap),
+   * `remb-delay` (a delay-based REMB from abs-send-time, under the cap) or `remb` (the cap, backed
+   * off on loss). packages/sfu/README.md has what each measured.
    */
   uplinkEstimation: 'transport-cc' | 'remb' | 'remb-delay';
   /**
@@ -415,7 +416,7 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 function uplinkEstimationVar(raw: string | null): 'transport-cc' | 'remb' | 'remb-delay' {
-  if (raw === null) return 'remb';
+  if (raw === null) return 'transport-cc';
   if (raw === 'transport-cc' || raw === 'remb' || raw === 'remb-delay') return raw;
   throw new ConfigError(`COLLOQUY_UPLINK_ESTIMATION must be remb, remb-delay or transport-cc; got ${JSON.stringify(raw)}`);
 }

@@ -27,6 +27,7 @@ export { SrtpSendPath, type SrtpImplementation } from './srtp-path.js';
 export { RtpView } from './rtp-view.js';
 export type { VideoCodecName } from './codecs.js';
 export type { UplinkEstimation } from './bitrate-controller.js';
+export { DEFAULT_UPLINK_ESTIMATION } from './bitrate-controller.js';
 export type { CodecInfo, ConsumerStats, IceCandidateInit, MediaKind, ProducerStats, TransportState } from './types.js';
 export { MediaError, type MediaErrorKind } from './errors.js';
 /** The one typed event emitter (the server's domain objects emit through it too). */

@@ -13,7 +13,7 @@ import { TypedEmitter } from './typed-emitter.js';
 import type { IceSettings } from './peer-config.js';
 import { Router, type RouterOptions } from './router.js';
 import type { SrtpImplementation } from './srtp-path.js';
-import { UPLINK_ESTIMATIONS, type UplinkEstimation } from './bitrate-controller.js';
+import { DEFAULT_UPLINK_ESTIMATION, UPLINK_ESTIMATIONS, type UplinkEstimation } from './bitrate-controller.js';
 import { TcpMux } from './tcp-mux.js';
 import { MUX_RECV_BUFFER_BYTES, UdpMux } from './udp-mux.js';
 
@@ -26,7 +26,7 @@ export interface MediaEngineOptions {
   portRange?: [number, number];
   /** Default most bits per second a publisher may send, for routers that do not set their own. Default 2.5 Mbps. */
   maxIncomingBitrate?: number;
-  /** How publishers learn their uplink: 'remb' (default: the cap, backed off on loss), 'remb-delay' (our delay-based REMB) or 'transport-cc' (Chromium's estimator on our feedback); bitrate-controller.ts. */
+  /** How publishers learn their uplink: 'transport-cc' (default: Chromium's estimator on our feedback), 'remb-delay' (our delay-based REMB) or 'remb' (the cap, backed off on loss); bitrate-controller.ts. */
   uplinkEstimation?: UplinkEstimation;
   /** Also offer passive ICE-TCP candidates (RFC 6544), a TCP port of the range per peer connection. Default false. */
   tcp?: boolean;
@@ -125,7 +125,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? DEFAULT_MAX_INCOMING_BITRATE;
     this.srtp = options.srtp ?? 'colloquy';
     if (this.srtp !== 'colloquy' && this.srtp !== 'werift') throw invalid(`srtp must be 'colloquy' or 'werift', got ${String(this.srtp)}`);
-    this.uplinkEstimation = checkUplinkEstimation(options.uplinkEstimation ?? 'remb');
+    this.uplinkEstimation = checkUplinkEstimation(options.uplinkEstimation ?? DEFAULT_UPLINK_ESTIMATION);
     this.#logger = options.logger.child({ module: 'media' });
     if (!nativeStatusLogged && this.srtp === 'colloquy') {
       nativeStatusLogged = true;

@@ -25,7 +25,7 @@ import { checkPublisherOffer, checkSdp } from './sdp-checks.js';
 import { PeerTransport } from './peer-transport.js';
 import { codecInfo } from './transport-common.js';
 import type { MediaKind, TransportState } from './types.js';
-import { BitrateController, REMB_INTERVAL_MS, type UplinkEstimation } from './bitrate-controller.js';
+import { BitrateController, DEFAULT_UPLINK_ESTIMATION, REMB_INTERVAL_MS, type UplinkEstimation } from './bitrate-controller.js';
 import { EXT } from './peer-config.js';
 import { FEEDBACK_INTERVAL_MS, TransportFeedbackWriter } from './transport-feedback-writer.js';
 import { attachOurSrtp, sendRtcp, type SrtpImplementation, type SrtpSendPath } from './srtp-path.js';
@@ -49,7 +49,7 @@ export interface PublisherTransportOptions {
   videoCodec: VideoCodecName;
   /** Most bits per second this publisher may send (REMB cap). */
   maxIncomingBitrate: number;
-  /** How the publisher learns its uplink (bitrate-controller.ts). Default 'remb'. */
+  /** How the publisher learns its uplink (bitrate-controller.ts). Default 'transport-cc'. */
   uplinkEstimation?: UplinkEstimation;
   logger: Logger;
 }
@@ -101,7 +101,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
   readonly #weriftView = new RtpView();
 
   constructor(options: PublisherTransportOptions) {
-    const uplinkEstimation = options.uplinkEstimation ?? 'remb';
+    const uplinkEstimation = options.uplinkEstimation ?? DEFAULT_UPLINK_ESTIMATION;
     super({ id: options.id, pc: createPublisherPeer(options.ice, options.videoCodec, uplinkEstimation === 'transport-cc'), srtp: options.srtp, logger: options.logger });
     this.videoCodec = options.videoCodec;
     this.uplinkEstimation = uplinkEstimation;

@@ -43,9 +43,9 @@ beforeAll(() => {
 afterAll(() => engine.close());
 
 describe('uplink estimation in the publisher answer', () => {
-  it("'transport-cc': the extension under the offer's id on both m-lines, rtcp-fb transport-cc, a start bitrate", async () => {
-    expect(engine.uplinkEstimation).toBe('remb');
-    const router = engine.createRouter({ id: 'uplink-twcc', maxIncomingBitrate: 800_000, uplinkEstimation: 'transport-cc' });
+  it("'transport-cc' (the default): the extension under the offer's id on both m-lines, rtcp-fb transport-cc, a start bitrate", async () => {
+    expect(engine.uplinkEstimation).toBe('transport-cc');
+    const router = engine.createRouter({ id: 'uplink-twcc', maxIncomingBitrate: 800_000 });
     const transport = router.createPublisherTransport();
     const { answer } = await transport.acceptOffer(OFFER);
     const [audio, video] = [section(answer, 0), section(answer, 1)];

@@ -30,8 +30,8 @@ describe('media configuration', () => {
     expect(() => loadConfig({ COLLOQUY_WORKERS_FROM: '-1' })).toThrow(/COLLOQUY_WORKERS_FROM/);
   });
 
-  it('COLLOQUY_UPLINK_ESTIMATION: remb by default, transport-cc on request, anything else refused', () => {
-    expect(loadConfig({}).uplinkEstimation).toBe('remb');
+  it('COLLOQUY_UPLINK_ESTIMATION: transport-cc by default, remb or remb-delay on request, anything else refused', () => {
+    expect(loadConfig({}).uplinkEstimation).toBe('transport-cc');
     expect(loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'transport-cc' }).uplinkEstimation).toBe('transport-cc');
     expect(loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'remb' }).uplinkEstimation).toBe('remb');
     expect(loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'remb-delay' }).uplinkEstimation).toBe('remb-delay');
