@@ -86,7 +86,11 @@ describe('broadcast HLS player', { timeout: 240_000 }, () => {
 
     // The list shows it live with a Play link; the player page plays it.
     await page.click('a[href="#/broadcasts"]');
-    await page.waitForSelector(`tr[data-broadcast-id="${id}"][data-status="started"]`);
+    await page.waitForSelector(`tr[data-broadcast-id="${id}"][data-status="started"]`).catch(async (err: unknown) => {
+      // Seen once in a loaded full run (two suites on 2 cores): say what the broadcast had become.
+      const r = await rest('GET', `/broadcast/${id}`);
+      throw new Error(`the list never showed the broadcast live; REST has status ${String(r.body['status'])}, reason ${JSON.stringify(r.body['reason'] ?? null)}, urls ${JSON.stringify(r.body['broadcastUrls'])}; the list: ${await page.locator('#broadcasts').innerText().catch(() => '?')}`, { cause: err });
+    });
     await page.click(`tr[data-broadcast-id="${id}"] a[data-action="play"]`);
     await page.waitForSelector('#broadcast-video');
     expect(page.url()).toContain(`#/broadcasts/${t.apiKey}/${id}`);
