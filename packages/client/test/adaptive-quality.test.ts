@@ -23,7 +23,9 @@ let weakBrowser: TestBrowser;
 beforeAll(async () => {
   ns = createVethNamespace('adaptq');
   wrapper = chromiumInNamespace(ns);
-  m = await MediaApp.start({ HOST: ns.hostAddress, COLLOQUY_ANNOUNCED_IP: ns.hostAddress, COLLOQUY_RTC_LISTEN_IP: ns.hostAddress }, {}, ns.hostAddress);
+  // COLLOQUY_UPLINK_ESTIMATION in the environment: the publisher's uplink mode, to compare (default: the server's).
+  const uplink = process.env['COLLOQUY_UPLINK_ESTIMATION'];
+  m = await MediaApp.start({ HOST: ns.hostAddress, COLLOQUY_ANNOUNCED_IP: ns.hostAddress, COLLOQUY_RTC_LISTEN_IP: ns.hostAddress, ...(uplink ? { COLLOQUY_UPLINK_ESTIMATION: uplink } : {}) }, {}, ns.hostAddress);
   const origins = `${new URL(m.appUrl).origin},${m.t.url}`;
   weakBrowser = await launchChromium({ executablePath: wrapper.path, args: [`--unsafely-treat-insecure-origin-as-secure=${origins}`] });
 });
@@ -51,6 +53,18 @@ const topLayerBytes = (p: TestPage): Promise<number> =>
       if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid === 'f') bytes = s.bytesSent ?? 0;
     });
     return bytes;
+  });
+
+/** The publisher's own view: its estimate (availableOutgoingBitrate) and, per rid, frame rate, encoder target and what limits it. */
+const publisherView = (p: TestPage): Promise<Record<string, unknown>> =>
+  p.page.evaluate(async () => {
+    const reports = await (window as any).publisher.getRtcStatsReport();
+    const view: Record<string, unknown> = {};
+    reports[0].rtcStatsReport.forEach((s: any) => {
+      if (s.type === 'candidate-pair' && s.nominated && typeof s.availableOutgoingBitrate === 'number') view['estimate'] = s.availableOutgoingBitrate;
+      if (s.type === 'outbound-rtp' && s.kind === 'video') view[s.rid ?? '-'] = { fps: s.framesPerSecond ?? 0, target: s.targetBitrate ?? 0, limited: s.qualityLimitationReason ?? '', width: s.frameWidth ?? 0 };
+    });
+    return view;
   });
 
 describe('adaptive quality on an impaired downlink', () => {
@@ -88,16 +102,16 @@ describe('adaptive quality on an impaired downlink', () => {
     const figures: Record<string, number> = {};
     // What the SFU saw, should a wait time out.
     const explain = <T>(p: Promise<T>): Promise<T> =>
-      p.catch((err: unknown) => {
+      p.catch(async (err: unknown) => {
         console.log(`adaptive: figures (incomplete) ${JSON.stringify(figures)}`);
         const video = [...subscriber.subscriptions.values()][0]?.consumers.find((c) => c.kind === 'video');
-        console.log(`adaptive: failed: ${JSON.stringify(downlinks())}; publisher layers ${JSON.stringify(video?.producer.getStats().layers ?? null)}`);
+        console.log(`adaptive: failed: ${JSON.stringify(downlinks())}; publisher layers ${JSON.stringify(video?.producer.getStats().layers ?? null)}; publisher ${JSON.stringify(await publisherView(pub).catch(() => null))}`);
         throw err;
       });
     await explain(decodesAt(strongPage, strong, (w) => w === 1280, 'strong subscriber at 1280', 60_000));
     // Unlimited, the weak one gets the top layer too (after a probe, if a false alarm lowered it).
     await explain(decodesAt(weak, weakKey, (w) => w === 1280, 'weak subscriber at 1280 before the limit', 60_000));
-    console.log(`adaptive: before the limit ${JSON.stringify(downlinks())}`);
+    console.log(`adaptive: before the limit ${JSON.stringify(downlinks())}; publisher ${JSON.stringify(await publisherView(pub))}`);
 
     // 300 kbps towards the weak subscriber: it settles on the lowest layer (320 px); the other keeps 1280.
     ns.impair('down', { rateKbps: 300 });
@@ -118,6 +132,12 @@ describe('adaptive quality on an impaired downlink', () => {
     const offAlready = downlinks().weak['off'] === true;
     ns.impair('down', { rateKbps: 100 });
     const offAt = Date.now();
+    // The weak downlink every 250 ms from here to the lift, printed if the video comes back on while limited.
+    const trace: string[] = [];
+    const tracer = setInterval(() => {
+      const w = downlinks().weak as { estimate: number; ackedBitrate: number | null; capacity: number | null; usage: string; off: boolean; probes: number; probesSucceeded: number };
+      trace.push(`${((Date.now() - offAt) / 1000).toFixed(2)}s ${Math.round(w.estimate / 1000)}k a${Math.round((w.ackedBitrate ?? 0) / 1000)} c${w.capacity === null ? '-' : Math.round(w.capacity / 1000)} ${w.usage[0]}${w.off ? ' off' : ''} p${w.probes}/${w.probesSucceeded}`);
+    }, 250);
     const l1 = await explain(waitForLog(weak, (l) => offAlready || l.slice(logged100).some((e) => e.type === 'videoDisabled' && e['reason'] === 'quality'), 'videoDisabled (quality)', 45_000));
     const disabledMs = offAlready ? 0 : Date.now() - offAt;
     figures['videoDisabledMs'] = disabledMs;
@@ -139,7 +159,7 @@ describe('adaptive quality on an impaired downlink', () => {
     const offIndex = limitedLog.findIndex((e) => e.type === 'videoDisabled');
     expect(offAlready || offIndex >= 0).toBe(true);
     const backOnWhileLimited = limitedLog.slice(offIndex + 1).filter((e) => e.type === 'videoEnabled');
-    if (backOnWhileLimited.length > 0) console.log(`adaptive: back on while limited: ${JSON.stringify(limitedLog)}; ${JSON.stringify(downlinks())}`);
+    if (backOnWhileLimited.length > 0) console.log(`adaptive: back on while limited: ${JSON.stringify(limitedLog)}; ${JSON.stringify(downlinks())}; every 250 ms: ${trace.join(', ')}`);
     expect(backOnWhileLimited).toEqual([]);
     // The publisher's uplink is untouched: its top layer kept flowing for the strong subscriber.
     expect(await topLayerBytes(pub)).toBeGreaterThan(topBefore + 200_000);
@@ -150,6 +170,7 @@ describe('adaptive quality on an impaired downlink', () => {
     // then climbs a layer at a time, each step after a probe.
     await weak.page.evaluate((key) => (window as any).watchAudio(key), weakKey);
     const loggedLift = (await log(weak)).length;
+    clearInterval(tracer);
     ns.impair('down', {});
     const liftedAt = Date.now();
     const l2 = await explain(waitForLog(weak, (l) => l.slice(loggedLift).some((e) => e.type === 'videoEnabled' && e['reason'] === 'quality'), 'videoEnabled (quality) after the lift', 120_000));

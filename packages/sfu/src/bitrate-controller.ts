@@ -1,13 +1,10 @@
 // How much a publisher may send, told to its browser by REMB. Chromium obeys REMB as an upper
 // bound and, in its first two seconds without loss, jumps to it.
-// - 'remb' (the default): no transport feedback; REMB carries the cap and backs off on loss (the
-//   loss-only rule at the end of this list).
-// - 'remb-delay' (COLLOQUY_UPLINK_ESTIMATION=remb-delay): a delay-based REMB from our own arrival times.
-//   Not the default yet: with it as the default, the client's video-filter test failed once in
-//   four loaded full runs (two suites at once on 2 cores, load 9): after the filter was cleared the
-//   subscriber's picture stayed too soft. The cause is not found (that test's picture also drops
-//   to the 320 px layer under load with the loss-only REMB), so it stays opt-in until measured on
-//   more than this machine.
+// - 'remb' (COLLOQUY_UPLINK_ESTIMATION=remb): no transport feedback; REMB carries the cap and backs
+//   off on loss (the loss-only rule at the end of this list).
+// - 'remb-delay' (COLLOQUY_UPLINK_ESTIMATION=remb-delay): a delay-based REMB from our own arrival
+//   times (the kernel's receive timestamps, udp-receiver.ts). Behind a shallow (50 ms) queue it
+//   sees no standing queue and loses 4–17 %: not the default.
 //   Every packet carries the publisher's abs-send-time; its one-way delay (our arrival time less
 //   its send time, in no common clock) is taken per 100 ms of arrivals at its minimum (a Node
 //   event-loop stall delays some packets of a bucket, not the last ones read after it), less the
@@ -26,7 +23,7 @@
 //   the wire's (sequence numbers skipped per SSRC). Without abs-send-time: the old loss-only rule,
 //   the cap, backing off on loss, climbing 8 % per interval below 2 % loss, which overshot an
 //   800 kbps link in a sawtooth losing 13–19 % of what was sent; it is also what 'remb' does.
-// - 'transport-cc' (COLLOQUY_UPLINK_ESTIMATION=transport-cc): we send transport-wide feedback
+// - 'transport-cc' (the default, DEFAULT_UPLINK_ESTIMATION): we send transport-wide feedback
 //   (transport-feedback-writer.ts) and Chromium's own send-side estimator finds the real uplink;
 //   REMB only carries the session cap. Behind a limited link it loses almost nothing, but its
 //   delay-based decreases go to 0.85 × what arrived and Chromium encodes at ~0.75 of its estimate,
