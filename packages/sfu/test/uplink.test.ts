@@ -74,8 +74,11 @@ describe('publisher uplink with our transport feedback', () => {
     expect(feedback.reported).toBeGreaterThan(feedback.packets * 0.95);
     // Chromium read it: its estimate left its 300 kbps start (werift's own feedback kept it there)…
     expect(Math.max(...samples.map((s) => s.availableKbps ?? 0))).toBeGreaterThan(450);
-    // …and after settling it sits near the link, never at the 1.5 Mbps cap REMB alone allows.
-    for (const s of after) expect(s.availableKbps ?? 0).toBeLessThanOrEqual(LINK_KBPS * 1.4);
+    // …and after settling it sits near the link, never at the 1.5 Mbps cap REMB alone allows. GCC
+    // lets its estimate grow to 1.5 × what was acknowledged + 10 kbps while the encoder sends under
+    // it, so one second may read up to that over a full link (1,132 kbps was seen, under a 1.4 ×
+    // bound that failed a loaded full run); the cap is 1,500.
+    for (const s of after) expect(s.availableKbps ?? 0).toBeLessThanOrEqual(LINK_KBPS * 1.5 + 10);
     // What got through is what was sent: the loss on the wire (our feedback) stays under 2 %.
     expect(lossAfter).toBeLessThan(2);
     // The browser never sends far over the link for long (the REMB-only way overshoots to 1–2 Mbps).
