@@ -14,14 +14,34 @@ import { PADDING_PACKET_BYTES } from '../src/consumer.js';
 import { PROBE_OFF_INTERVAL_MS, probeRate, ProbePacer, ProbeScheduler } from '../src/probe-pacer.js';
 import { PROBE_DURATION_MS, PROBE_OFF_DURATION_MS, probeDuration } from '../src/downlink.js';
 
+/**
+ * A bottleneck: `rate`, a 300 ms drop-tail queue, 20 ms one way; with a `bucket` (bytes), a token
+ * bucket as tbf's: a packet leaves at once while the tokens (gathered at `rate` while nothing
+ * waits, up to the bucket) cover it, else when they do.
+ */
 class Link {
   #free = 0;
-  constructor(public rate: number) {}
+  #tokens: number;
+  #tokensAt = 0;
+  constructor(
+    public rate: number,
+    public bucket = 0,
+  ) {
+    this.#tokens = bucket;
+  }
   send(t: number, size: number): number | null {
     const start = Math.max(t, this.#free);
     if (start - t > 300) return null; // tail drop
-    this.#free = start + (size * 8 * 1000) / this.rate;
-    return this.#free + 20;
+    if (this.bucket === 0) {
+      this.#free = start + (size * 8 * 1000) / this.rate;
+      return this.#free + 20;
+    }
+    const tokens = Math.min(this.bucket, this.#tokens + ((start - this.#tokensAt) * this.rate) / 8000);
+    const leaves = tokens >= size ? start : start + ((size - tokens) * 8000) / this.rate;
+    this.#tokens = tokens >= size ? tokens - size : 0;
+    this.#tokensAt = leaves;
+    this.#free = leaves;
+    return leaves + 20;
   }
 }
 
@@ -38,11 +58,11 @@ interface Run {
  * 40 s of the loop as the subscriber transport wires it: the link at 5 Mbps, `limit` from 10 s,
  * `lifted` from 20 s. A probe that succeeds raises the estimate to what its step needs.
  */
-function simulate(limit: number, lifted: number): Run {
+function simulate(limit: number, lifted: number, bucket = 0): Run {
   const est = new BandwidthEstimator({ initial: 3_000_000 });
   const alloc = new DownlinkAllocator();
   const sched = new ProbeScheduler();
-  const link = new Link(5_000_000);
+  const link = new Link(5_000_000, bucket);
   const sent: (PacketResult & { audio: boolean })[] = [];
   let seq = 0;
   // What the active probe's cluster has sent (media and padding), as the sequencer counts it.
@@ -136,6 +156,17 @@ describe('downlink loop', () => {
     expect(onAfter).toBeLessThanOrEqual(PROBE_OFF_INTERVAL_MS + 1500);
     expect(topAfter).toBeLessThanOrEqual(10_000);
     expect(timeline.filter((e) => e.t > 20_000 + topAfter).every((e) => e.layer === 2)).toBe(true);
+  });
+
+  it("100 kbps through a token bucket (tbf, 3.2 kB): the bucket's bursts neither clear the measured capacity nor bring the video back on while limited", () => {
+    const { timeline, probeStarts } = simulate(100_000, 5_000_000, 3200);
+    const offAfter = at(timeline, 10_000, (e) => e.layer < 0);
+    const limited = timeline.filter((e) => e.t > 10_000 + offAfter && e.t < 20_000);
+    const backOn = limited.filter((e) => e.layer >= 0).map((e) => e.t - 10_000);
+    console.log(`downlink loop, 3.2 kB bucket: off ${offAfter} ms after the 100 kbps limit; probes while off at ${probeStarts.filter((t) => t > 10_000 + offAfter && t < 20_000).map((t) => t - 10_000).join(', ')} ms; on while limited at ${backOn.join(', ') || 'never'} ms; back on ${at(timeline, 20_000, (e) => e.layer >= 0)} ms after the lift`);
+    expect(offAfter).toBeLessThanOrEqual(1000);
+    expect(backOn).toEqual([]);
+    expect(at(timeline, 20_000, (e) => e.layer >= 0)).toBeLessThanOrEqual(PROBE_OFF_INTERVAL_MS + 1500);
   });
 
   it('500 kbps, then a link with little room over the top layer: a probe that shows 85 % of its rate takes the step, and the top layer is back within 10 s', () => {
