@@ -636,8 +636,9 @@ export class BandwidthEstimator {
    * The rate a probe cluster got through at (bits/s): the lower of its send and receive rates
    * (libwebrtc's ProbeBitrateEstimator), or null with too few packets reported (fewer than
    * `minPackets`) or spread over less than `minSendSpanMs` of sending. Then, without overuse, the
-   * delay-based estimate rises to it (not with `apply: false`, when it showed no queue: a reading
-   * to be confirmed). The cluster is forgotten.
+   * delay-based estimate rises to it, and a probe that built a queue gives the link's capacity its
+   * reading. With `apply: false` (a reading to be confirmed) neither happens: the rate is returned
+   * only. The cluster is forgotten.
    */
   finishProbe(id: number, now: number, expect: { minPackets?: number; minSendSpanMs?: number; apply?: boolean } = {}): number | null {
     const c = this.#probes.get(id);
@@ -670,11 +671,14 @@ export class BandwidthEstimator {
     // and the top layer never came back). A bottleneck shows its queue: arrivals spread out.
     if (lost.count > 0 && !queued) rate = Math.max(rate, ((c.sentBytes + lost.bytes - c.lastRecvSize) * 8 * 1000) / sendSpan);
     this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), drainRate: drained === null ? null : Math.round(drained), packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
+    // `apply: false`: read, not believed yet; the downlink confirms it with a longer probe. Nor is
+    // its queue's reading the capacity: a short probe through a token bucket read 118 and ~190
+    // kbps at a 100 kbps limit (the adaptive Chromium test), replaced a capacity of 86–89, and the
+    // downlink, seeing the capacity changed, believed it: video on at 100 kbps, off again.
+    if (expect.apply === false) return rate;
     // A probe that built a queue (arrivals spread out, slower than it was sent) read the link's
     // rate; one that got through at more than the capacity known shows the link is wider now.
-    // (`apply: false`: read, not believed yet; the downlink confirms it with a longer probe.)
     if (queued && (drained ?? recvRate) < PROBE_QUEUED_RATIO * sendRate) this.#measuredCapacity(drained ?? recvRate, 'probe');
-    else if (expect.apply === false) return rate;
     else if (this.#capacity !== null && rate > this.#capacity) this.#capacity = null;
     if (this.#usage !== 'overusing' && now - this.#lastDecrease > 1000) {
       this.#delayBased = clamp(Math.max(this.#delayBased, 0.95 * rate), this.min, this.max);

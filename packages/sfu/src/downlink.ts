@@ -96,9 +96,11 @@ const AUDIO_PEAK_HOLD_MS = 10_000;
 /** Audio packets a second (Opus in 20 ms frames): each also carries PACKET_OVERHEAD on the wire, a third of a small packet. */
 const AUDIO_PACKETS_PER_SECOND = 50;
 /**
- * A probe to bring a video back on that succeeds with no queue shown, for a step over this
- * multiple of the link's measured capacity, is believed only once a second one, CONFIRM_AFTER_MS
- * later and CONFIRM_DURATION_MS long, succeeds too. A short probe that fits in a rate limiter's
+ * A probe to bring a video back on that succeeds, for a step over this multiple of the link's
+ * measured capacity, is believed only once a second one, CONFIRM_AFTER_MS later and
+ * CONFIRM_DURATION_MS long, succeeds too (whether or not the first showed a queue: its queue's
+ * reading, through a token bucket, was as wrong as its rate, see bandwidth-estimator.ts
+ * finishProbe). A short probe that fits in a rate limiter's
  * token bucket passes at line rate: at a 100 kbps tbf limit (3.2 kB bucket, capacity read at ~95
  * kbps) probes of 172–201 kbps for ~190 ms read as successes, and the video came back on and went
  * off again (in 2 runs of 3 of the adaptive Chromium test). The long one empties the bucket
@@ -352,8 +354,8 @@ export class Downlink {
     this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, numbered: probe.numbered, measured: measured === null ? null : Math.round(measured), detail: this.#estimator.lastProbeDetail };
     // A success: it showed 85 % of its rate, or at least what the step needs.
     const succeeded = measured !== null && (measured >= probe.rate * 0.85 || measured >= probe.wanted);
-    if (succeeded && suspect && this.#estimator.capacity === capacity) {
-      // Read with no queue shown (it built one: the capacity took its reading): confirm it first.
+    if (succeeded && suspect) {
+      // Read, not taken (neither the estimate nor the capacity): confirm it first.
       this.#confirmNext = true;
       this.#probes.confirmAt(now + CONFIRM_AFTER_MS);
       return;

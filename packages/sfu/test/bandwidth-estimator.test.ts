@@ -625,6 +625,45 @@ describe('BandwidthEstimator', () => {
     expect(est.capacity).toBeNull();
   });
 
+  it("a probe read with apply: false changes neither the estimate nor the capacity, even one that built a queue", () => {
+    const readings: (number | null)[] = [];
+    for (const apply of [false, true]) {
+      const est = new BandwidthEstimator({ initial: 400_000 });
+      let seq = 0;
+      const run = (from: number, to: number, bytesAt: (t: number) => [number, number][], link: BucketLink): void => {
+        for (let t0 = from; t0 < to; t0 += 50) {
+          const batch: PacketResult[] = [];
+          for (let t = t0; t < t0 + 50; t++) for (const [size, probe] of bytesAt(t)) batch.push({ sentAt: t, size, receivedAt: link.send(t, size), probe, seq: seq++ });
+          est.onFeedback(batch, t0 + 300);
+        }
+      };
+      const audio = (t: number): [number, number][] => (t % 20 === 0 ? [[200, 0]] : []);
+      const video = (t: number): [number, number][] => [...audio(t), ...(t % 33 === 0 ? [[1200, 0] as [number, number]] : [])];
+      run(0, 3000, video, new BucketLink(5_000_000));
+      const limited = new BucketLink(100_000);
+      run(3000, 5000, video, limited);
+      run(5000, 7000, audio, limited);
+      // The link is 200 kbps now; a probe at 300 kbps for 300 ms builds a queue there and reads it.
+      const wider = new BucketLink(200_000);
+      run(7000, 8000, (t) => [...audio(t), ...(t >= 7000 && t < 7300 && t % 8 === 0 ? [[300, 9] as [number, number]] : [])], wider);
+      const capacity = est.capacity!;
+      const estimate = est.estimate;
+      expect(capacity).toBeLessThan(150_000);
+      const measured = est.finishProbe(9, 8400, { apply });
+      expect(measured).not.toBeNull();
+      expect(measured!).toBeGreaterThan(170_000);
+      expect(est.lastProbeDetail!.drainRate).not.toBeNull(); // it built a queue
+      if (!apply) {
+        expect(est.capacity).toBe(capacity);
+        expect(est.estimate).toBe(estimate);
+      } else {
+        expect(est.capacity!).toBeGreaterThan(170_000);
+      }
+      readings.push(est.capacity);
+    }
+    console.log(`capacity after a probe through a 200 kbps link read with apply false / true: ${readings.map((c) => (c === null ? '-' : Math.round(c / 1000))).join(' / ')} kbps`);
+  });
+
   it('the acked rate is what arrived over the last second (two arrivals at least), in whatever order feedback reports the arrivals', () => {
     const random = mulberry32(11);
     const est = new BandwidthEstimator();
