@@ -147,17 +147,19 @@ const CAPACITY_SHARE = 0.95;
 const CAPACITY_SPREAD = 0.25;
 const CAPACITY_SMOOTHING = 0.3;
 /**
- * A capacity is forgotten when this multiple of it, and CAPACITY_STALE_MARGIN more, arrives over a
- * second. The margin is a rate limiter's token bucket: after a quiet spell its burst (tbf's 3.2
- * kB) passes at once, and over the acked rate's one-second window reads up to ~26 kbps over the
- * link. At a 100 kbps limit, a probe's padding over the audio read 106 kbps against a capacity
- * of 92 and cleared it; the next probe to bring the video back, no longer suspect (downlink.ts,
- * CONFIRM_RATIO), was believed through the bucket, and the video came on at 100 kbps and went
- * off again (the adaptive Chromium test, 3 runs of 10). A link that really widened shows it
- * by far more, and a probe that gets through at more than the capacity forgets it at once.
+ * A capacity is forgotten when more arrives over a second than this multiple of it, and than it
+ * and CAPACITY_STALE_MARGIN. The margin is a rate limiter's token bucket: after a quiet spell its
+ * burst (tbf's 3.2 kB) passes at once, and over the acked rate's one-second window reads up to
+ * ~26 kbps over the link, which at low rates is more than the ratio allows. At a 100 kbps limit, a
+ * probe's padding over the audio read 106 kbps against a capacity of 92 and cleared it; the next
+ * probe to bring the video back, no longer suspect (downlink.ts, CONFIRM_RATIO), was believed
+ * through the bucket, and the video came on at 100 kbps and went off again (the adaptive Chromium
+ * test, 3 runs of 10). From 400 kbps up the ratio decides alone: a capacity read low there (a loss
+ * after the bottleneck lengthens a gap of the drain) must still give way to what arrives, or the
+ * estimate stays held under it. A probe that gets through at more than the capacity forgets it at once.
  */
 const CAPACITY_STALE_RATIO = 1.1;
-const CAPACITY_STALE_MARGIN = 32_000;
+const CAPACITY_STALE_MARGIN = 40_000;
 /** A probe whose arrival rate is under this share of its send rate (and that built a queue) read the link's capacity. */
 const PROBE_QUEUED_RATIO = 0.9;
 /** The path's delay without a queue is the lowest of this many seconds of arrivals. */
@@ -845,7 +847,7 @@ export class BandwidthEstimator {
     const acked = this.ackedBitrate;
     const grown = this.#delayBased * 1.08 ** elapsed;
     // More arrived than the capacity measured: it no longer holds.
-    if (this.#capacity !== null && acked !== null && acked > CAPACITY_STALE_RATIO * this.#capacity + CAPACITY_STALE_MARGIN) this.#capacity = null;
+    if (this.#capacity !== null && acked !== null && acked > Math.max(CAPACITY_STALE_RATIO * this.#capacity, this.#capacity + CAPACITY_STALE_MARGIN)) this.#capacity = null;
     // Never believe more than the link was shown to carry, nor past its measured capacity (probes show more when needed).
     let cap = acked === null ? this.max : 1.5 * acked + 10_000;
     if (this.#capacity !== null) cap = Math.min(cap, CAPACITY_SHARE * this.#capacity);
