@@ -9,6 +9,7 @@ import { RecvDelta, RunLengthChunk, StatusVectorChunk, TransportWideCC } from 'w
 import { describe, expect, it } from 'vitest';
 import { BandwidthEstimator, linearFitSlope, type PacketResult } from '../src/bandwidth-estimator.js';
 import { expandStatuses, TransportWideSequencer } from '../src/transport-feedback.js';
+import { BucketLink } from './bottleneck.js';
 
 /** A bottleneck: `rate` bits/s, `delay` ms one way, a queue of at most `queueMs`, random loss. */
 class Link {
@@ -35,31 +36,27 @@ class Link {
   }
 }
 
+/** A packet sent in a given ms: its size, and the probe cluster it belongs to (0: none). */
+type Send = [size: number, probe: number];
+/** Audio of 200 bytes every 20 ms (80 kbps with headers, as acked in the adaptive Chromium test). */
+const audioAt = (t: number): Send[] => (t % 20 === 0 ? [[200, 0]] : []);
+/** That audio and 30 video packets of 1.2 kB a second (~290 kbps). */
+const videoAt = (t: number): Send[] => [...audioAt(t), ...(t % 33 === 0 ? [[1200, 0] as Send] : [])];
+
 /**
- * A rate limiter with a token bucket (as tbf): `burst` bytes of tokens fill at `rate` bits/s; a
- * packet leaves once the tokens cover it (at once, at line rate, while they last), FIFO, dropped
- * when it would wait over `queueMs`.
+ * Sends through `link` what `sendsAt(t)` gives for each ms of [from, to), and reports it to `est`
+ * every `everyMs` of sending, `lagMs` after that slice began (what had not arrived by then
+ * reported lost). `seq` numbers the packets across calls. Returns the highest acked rate seen.
  */
-class BucketLink {
-  #tokens: number;
-  #at = 0;
-  constructor(
-    readonly rate: number,
-    readonly burst = 3200,
-    readonly delay = 20,
-    readonly queueMs = 300,
-  ) {
-    this.#tokens = burst;
+function drive(est: BandwidthEstimator, link: BucketLink, from: number, to: number, sendsAt: (t: number) => Send[], seq: { next: number }, everyMs: number, lagMs: number): number {
+  let maxAcked = 0;
+  for (let t0 = from; t0 < to; t0 += everyMs) {
+    const batch: PacketResult[] = [];
+    for (let t = t0; t < t0 + everyMs; t++) for (const [size, probe] of sendsAt(t)) batch.push({ sentAt: t, size, receivedAt: link.send(t, size), probe, seq: seq.next++ });
+    est.onFeedback(batch, t0 + lagMs);
+    maxAcked = Math.max(maxAcked, est.ackedBitrate ?? 0);
   }
-  send(t: number, size: number): number | null {
-    const start = Math.max(t, this.#at);
-    const tokens = Math.min(this.burst, this.#tokens + ((start - this.#at) * this.rate) / 8000);
-    const leave = tokens >= size ? start : start + ((size - tokens) * 8000) / this.rate;
-    if (leave - t > this.queueMs) return null;
-    this.#tokens = Math.max(0, tokens - size + ((leave - start) * this.rate) / 8000);
-    this.#at = leave;
-    return leave + this.delay;
-  }
+  return maxAcked;
 }
 
 /** Deterministic randomness for reproducible runs. */
@@ -590,29 +587,18 @@ describe('BandwidthEstimator', () => {
     // no longer suspect, was believed through the bucket: video on at 100 kbps, off again.
     const est = new BandwidthEstimator({ initial: 400_000 });
     const link = new BucketLink(100_000);
-    let seq = 0;
-    const run = (from: number, to: number, bytesAt: (t: number) => number[], bucket = link): number => {
-      let maxAcked = 0;
-      for (let t0 = from; t0 < to; t0 += 100) {
-        const batch: PacketResult[] = [];
-        for (let t = t0; t < t0 + 100; t++) for (const size of bytesAt(t)) batch.push({ sentAt: t, size, receivedAt: bucket.send(t, size), probe: 0, seq: seq++ });
-        est.onFeedback(batch, t0 + 400);
-        maxAcked = Math.max(maxAcked, est.ackedBitrate ?? 0);
-      }
-      return maxAcked;
-    };
-    const audio = (t: number): number[] => (t % 20 === 0 ? [200] : []); // 80 kbps with headers, as acked in that test
-    const video = (t: number): number[] => [...audio(t), ...(t % 33 === 0 ? [1200] : [])];
-    run(0, 3000, video, new BucketLink(5_000_000)); // free: the path's delay is learnt
+    const seq = { next: 0 };
+    const run = (from: number, to: number, sendsAt: (t: number) => Send[], through = link): number => drive(est, through, from, to, sendsAt, seq, 100, 400);
+    run(0, 3000, videoAt, new BucketLink(5_000_000)); // free: the path's delay is learnt
     // The capacity as that test read it: a little under the link (92 kbps; a loss after the
     // bottleneck leaves its gap in the drain).
-    run(3000, 5000, video, new BucketLink(92_000));
+    run(3000, 5000, videoAt, new BucketLink(92_000));
     const capacity = est.capacity;
     expect(capacity).not.toBeNull();
     expect(capacity!).toBeGreaterThan(80_000);
     expect(capacity!).toBeLessThan(100_000);
     // Audio, and every 2.5 s 200 ms of padding at 240 kbps (a probe's: its first 3.2 kB pass at once).
-    const acked = run(5000, 15_000, (t) => [...audio(t), ...(t % 2500 >= 1000 && t % 2500 < 1200 && t % 10 === 0 ? [300] : [])]);
+    const acked = run(5000, 15_000, (t) => [...audioAt(t), ...(t % 2500 >= 1000 && t % 2500 < 1200 && t % 10 === 0 ? [[300, 0] as Send] : [])]);
     console.log(`100 kbps bucket link: capacity ${Math.round(capacity! / 1000)} kbps; audio and probe padding read up to ${Math.round(acked / 1000)} kbps acked; capacity after ${est.capacity === null ? 'forgotten' : Math.round(est.capacity / 1000)}`);
     expect(acked).toBeGreaterThan(1.1 * capacity!); // what cleared it before
     // Kept (its readings of the link since averaged in), not forgotten.
@@ -621,7 +607,7 @@ describe('BandwidthEstimator', () => {
     expect(est.estimate).toBeLessThan(100_000);
     // The link widens (1 Mbps) and 300 kbps arrives: the old capacity is forgotten.
     const wide = new BucketLink(1_000_000);
-    run(15_000, 18_000, video, wide);
+    run(15_000, 18_000, videoAt, wide);
     expect(est.capacity).toBeNull();
   });
 
@@ -629,23 +615,15 @@ describe('BandwidthEstimator', () => {
     const readings: (number | null)[] = [];
     for (const apply of [false, true]) {
       const est = new BandwidthEstimator({ initial: 400_000 });
-      let seq = 0;
-      const run = (from: number, to: number, bytesAt: (t: number) => [number, number][], link: BucketLink): void => {
-        for (let t0 = from; t0 < to; t0 += 50) {
-          const batch: PacketResult[] = [];
-          for (let t = t0; t < t0 + 50; t++) for (const [size, probe] of bytesAt(t)) batch.push({ sentAt: t, size, receivedAt: link.send(t, size), probe, seq: seq++ });
-          est.onFeedback(batch, t0 + 300);
-        }
-      };
-      const audio = (t: number): [number, number][] => (t % 20 === 0 ? [[200, 0]] : []);
-      const video = (t: number): [number, number][] => [...audio(t), ...(t % 33 === 0 ? [[1200, 0] as [number, number]] : [])];
-      run(0, 3000, video, new BucketLink(5_000_000));
+      const seq = { next: 0 };
+      const run = (from: number, to: number, sendsAt: (t: number) => Send[], link: BucketLink): number => drive(est, link, from, to, sendsAt, seq, 50, 300);
+      run(0, 3000, videoAt, new BucketLink(5_000_000));
       const limited = new BucketLink(100_000);
-      run(3000, 5000, video, limited);
-      run(5000, 7000, audio, limited);
+      run(3000, 5000, videoAt, limited);
+      run(5000, 7000, audioAt, limited);
       // The link is 200 kbps now; a probe at 300 kbps for 300 ms builds a queue there and reads it.
       const wider = new BucketLink(200_000);
-      run(7000, 8000, (t) => [...audio(t), ...(t >= 7000 && t < 7300 && t % 8 === 0 ? [[300, 9] as [number, number]] : [])], wider);
+      run(7000, 8000, (t) => [...audioAt(t), ...(t >= 7000 && t < 7300 && t % 8 === 0 ? [[300, 9] as Send] : [])], wider);
       const capacity = est.capacity!;
       const estimate = est.estimate;
       expect(capacity).toBeLessThan(150_000);

@@ -13,35 +13,16 @@ import { BandwidthEstimator, type PacketResult } from '../src/bandwidth-estimato
 import { PADDING_PACKET_BYTES } from '../src/consumer.js';
 import { PROBE_OFF_INTERVAL_MS, probeRate, ProbePacer, ProbeScheduler } from '../src/probe-pacer.js';
 import { PROBE_DURATION_MS, PROBE_OFF_DURATION_MS, probeDuration } from '../src/downlink.js';
+import { BucketLink } from './bottleneck.js';
 
-/**
- * A bottleneck: `rate`, a 300 ms drop-tail queue, 20 ms one way; with a `bucket` (bytes), a token
- * bucket as tbf's: a packet leaves at once while the tokens (gathered at `rate` while nothing
- * waits, up to the bucket) cover it, else when they do.
- */
 class Link {
   #free = 0;
-  #tokens: number;
-  #tokensAt = 0;
-  constructor(
-    public rate: number,
-    public bucket = 0,
-  ) {
-    this.#tokens = bucket;
-  }
+  constructor(public rate: number) {}
   send(t: number, size: number): number | null {
     const start = Math.max(t, this.#free);
     if (start - t > 300) return null; // tail drop
-    if (this.bucket === 0) {
-      this.#free = start + (size * 8 * 1000) / this.rate;
-      return this.#free + 20;
-    }
-    const tokens = Math.min(this.bucket, this.#tokens + ((start - this.#tokensAt) * this.rate) / 8000);
-    const leaves = tokens >= size ? start : start + ((size - tokens) * 8000) / this.rate;
-    this.#tokens = tokens >= size ? tokens - size : 0;
-    this.#tokensAt = leaves;
-    this.#free = leaves;
-    return leaves + 20;
+    this.#free = start + (size * 8 * 1000) / this.rate;
+    return this.#free + 20;
   }
 }
 
@@ -58,11 +39,10 @@ interface Run {
  * 40 s of the loop as the subscriber transport wires it: the link at 5 Mbps, `limit` from 10 s,
  * `lifted` from 20 s. A probe that succeeds raises the estimate to what its step needs.
  */
-function simulate(limit: number, lifted: number, bucket = 0): Run {
+function simulate(limit: number, lifted: number, link: Link | BucketLink = new Link(5_000_000)): Run {
   const est = new BandwidthEstimator({ initial: 3_000_000 });
   const alloc = new DownlinkAllocator();
   const sched = new ProbeScheduler();
-  const link = new Link(5_000_000, bucket);
   const sent: (PacketResult & { audio: boolean })[] = [];
   let seq = 0;
   // What the active probe's cluster has sent (media and padding), as the sequencer counts it.
@@ -159,7 +139,7 @@ describe('downlink loop', () => {
   });
 
   it("100 kbps through a token bucket (tbf, 3.2 kB): the bucket's bursts neither clear the measured capacity nor bring the video back on while limited", () => {
-    const { timeline, probeStarts } = simulate(100_000, 5_000_000, 3200);
+    const { timeline, probeStarts } = simulate(100_000, 5_000_000, new BucketLink(5_000_000));
     const offAfter = at(timeline, 10_000, (e) => e.layer < 0);
     const limited = timeline.filter((e) => e.t > 10_000 + offAfter && e.t < 20_000);
     const backOn = limited.filter((e) => e.layer >= 0).map((e) => e.t - 10_000);
