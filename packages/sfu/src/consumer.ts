@@ -353,6 +353,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     this.#chooseLayer();
   }
 
+  /** What it sent over its last measured second (bits/s; getStats().bitrate, without building the stats). */
+  get bitrate(): number {
+    return this.#bitrate;
+  }
+
   /** Video is off because the subscriber's downlink cannot carry the lowest layer (OpenTok's audio fallback). */
   get qualityDisabled(): boolean {
     return this.#qualityDisabled;

@@ -229,7 +229,7 @@ export class Downlink {
     // (or switches off) now rather than at its next round, so the queue drains sooner.
     this.#lastSaturationSeen = saturatedAt;
     let media = 0;
-    for (const consumer of this.#consumers()) if (!consumer.paused) media += consumer.getStats().bitrate;
+    for (const consumer of this.#consumers()) if (!consumer.paused) media += consumer.bitrate;
     const hold = retransmitHoldMs(saturatedAt, this.#probe?.startedAt ?? null, this.#estimator.estimate, media);
     if (hold > 0) for (const consumer of this.#consumers()) if (consumer.kind === 'video') consumer.holdRetransmissions(now + hold);
     // A video whose lowest step no longer fits goes off in this round, without the hold, when the
@@ -242,8 +242,7 @@ export class Downlink {
   #audioRate(consumer: Consumer, now: number): number {
     let hold = this.#audioRates.get(consumer);
     if (hold === undefined) this.#audioRates.set(consumer, (hold = new AudioRateHold()));
-    const stats = consumer.getStats();
-    return hold.rate(stats.bitrate, now);
+    return hold.rate(consumer.bitrate, now);
   }
 
   /** The consumers of the connected members, in the members' order. */
