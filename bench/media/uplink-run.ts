@@ -97,9 +97,9 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
         const values = runs.map((r) => f(r[s]!)).filter((v): v is number => v !== null);
         return values.length ? String(Math.round(median(values) * 10) / 10) : '-';
       };
-      const rows: (string | number)[][] = [['second', 'RTP sent kbps', 'wire kbps', 'estimate kbps', 'encoder target kbps', 'SFU received kbps', 'lost % (our feedback)', 'rtx kbps', 'NACKs', 'REMB kbps', 'limited by']];
+      const rows: (string | number)[][] = [['second', 'RTP sent kbps', 'wire kbps', 'estimate kbps', 'encoder target kbps', 'SFU received kbps', 'lost % (our feedback)', 'rtx kbps', 'NACKs', 'REMB kbps', 'RTCP RTT ms', 'limited by']];
       for (let s = 0; s < o.seconds; s++) {
-        rows.push([s + 1, med(s, (x) => x.sentKbps), med(s, (x) => x.wireKbps), med(s, (x) => x.availableKbps), med(s, (x) => x.targetKbps), med(s, (x) => x.receivedKbps), med(s, (x) => x.feedbackLossPercent), med(s, (x) => x.rtxKbps), med(s, (x) => x.nacks), med(s, (x) => x.rembKbps), mostCommon(runs.map((r) => r[s]!.limitation))]);
+        rows.push([s + 1, med(s, (x) => x.sentKbps), med(s, (x) => x.wireKbps), med(s, (x) => x.availableKbps), med(s, (x) => x.targetKbps), med(s, (x) => x.receivedKbps), med(s, (x) => x.feedbackLossPercent), med(s, (x) => x.rtxKbps), med(s, (x) => x.nacks), med(s, (x) => x.rembKbps), med(s, (x) => x.rttMs), mostCommon(runs.map((r) => r[s]!.limitation))]);
       }
       console.log(`\n${mode}: ${o.rateKbps} kbps uplink, tbf queue ${o.queueMs} ms, ${o.source ?? 'noise'} ${o.width ?? 480}x${o.height ?? 270}, medians of ${o.runs} runs\n${table(rows)}`);
       for (const [i, r] of runs.entries()) {

@@ -240,7 +240,7 @@ window.media = {
   async stats(transportId) {
     const pc = pcs.get(transportId);
     const report = await pc.getStats();
-    const out = { inbound: {}, outbound: {}, availableOutgoingBitrate: null, pairBytesSent: 0, connectionState: pc.connectionState };
+    const out = { inbound: {}, outbound: {}, remoteInbound: {}, availableOutgoingBitrate: null, pairBytesSent: 0, connectionState: pc.connectionState };
     let selectedPair = null;
     for (const s of report.values()) if (s.type === 'transport' && s.selectedCandidatePairId) selectedPair = s.selectedCandidatePairId;
     for (const s of report.values()) {
@@ -253,6 +253,9 @@ window.media = {
           headerBytesSent: s.headerBytesSent, framesPerSecond: s.framesPerSecond, encoderImplementation: s.encoderImplementation, qualityLimitationReason: s.qualityLimitationReason,
           retransmittedPacketsSent: s.retransmittedPacketsSent, retransmittedBytesSent: s.retransmittedBytesSent, targetBitrate: s.targetBitrate,
           qualityLimitationDurations: s.qualityLimitationDurations };
+      } else if (s.type === 'remote-inbound-rtp') {
+        // What our receiver reports told the browser (RTCP RTT from LSR/DLSR, loss).
+        out.remoteInbound[s.kind] = { roundTripTime: s.roundTripTime, fractionLost: s.fractionLost };
       } else if (s.type === 'candidate-pair' && s.id === selectedPair) {
         out.availableOutgoingBitrate = s.availableOutgoingBitrate ?? null;
         out.pairBytesSent = s.bytesSent ?? 0;

@@ -36,6 +36,8 @@ export interface UplinkSample {
   rembKbps: number;
   /** NACKs (and PLIs) the SFU sent the publisher in the interval. */
   nacks: number;
+  /** The round-trip time the browser took from our receiver reports for its video (remote-inbound-rtp roundTripTime), ms; null before one. */
+  rttMs: number | null;
   /** Why the video encoder was held back for most of the interval (outbound-rtp qualityLimitationDurations): none, bandwidth, cpu, other. */
   limitation: string;
 }
@@ -43,6 +45,7 @@ export interface UplinkSample {
 interface PageStats {
   availableOutgoingBitrate: number | null;
   pairBytesSent: number;
+  remoteInbound?: Record<string, { roundTripTime?: number } | undefined>;
   outbound: Record<
     string,
     | {
@@ -143,6 +146,7 @@ export async function sampleUplink(
       rtxKbps: kbps(rtxSent(now.page) - rtxSent(previous.page), elapsed),
       nacks: now.nacks - previous.nacks,
       rembKbps: Math.round(now.remb / 1000),
+      rttMs: now.page.remoteInbound?.['video']?.roundTripTime === undefined ? null : Math.round(now.page.remoteInbound['video'].roundTripTime * 1000),
       limitation: limitation(now.page, previous.page),
     };
     samples.push(sample);
