@@ -4,6 +4,7 @@
 // (code 1500, names such as OT_USER_MEDIA_ACCESS_DENIED). Also OT.getDevices.
 
 import { OTError, publishError } from './errors.js';
+import { log } from './logger.js';
 
 export type VideoSourceOption = string | MediaStreamTrack | null | false | undefined;
 export type AudioSourceOption = string | MediaStreamTrack | null | false | undefined;
@@ -18,6 +19,12 @@ export interface CaptureOptions {
   resolution?: string;
   /** 30, 15, 7 or 1 (default 30). */
   frameRate?: number;
+  /**
+   * Screen sharing: the largest picture sent, each side 10 to 1920 pixels; a bigger capture is
+   * scaled down to fit, keeping its shape (OpenTok.js). Without it, `resolution` (or 1920x1080) is
+   * that bound.
+   */
+  maxResolution?: { width: number; height: number };
   facingMode?: 'user' | 'environment' | 'left' | 'right';
   echoCancellation?: boolean;
   noiseSuppression?: boolean;
@@ -48,6 +55,21 @@ export function isTrack(value: unknown): value is MediaStreamTrack {
 function parseResolution(resolution: string | undefined): { width: number; height: number } {
   const m = /^(\d{2,5})x(\d{2,5})$/.exec(resolution ?? '');
   return m ? { width: Number(m[1]), height: Number(m[2]) } : { width: 640, height: 480 };
+}
+
+/** OpenTok.js's maxResolution range, per side. */
+const MAX_RESOLUTION_MIN = 10;
+const MAX_RESOLUTION_MAX = 1920;
+
+/** The largest screen capture to send: maxResolution when valid (a warning otherwise), else resolution or 1920x1080. */
+function screenBound(o: CaptureOptions): { width: number; height: number } {
+  const max = o.maxResolution;
+  if (max !== undefined) {
+    const ok = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= MAX_RESOLUTION_MIN && n <= MAX_RESOLUTION_MAX;
+    if (max !== null && typeof max === 'object' && ok(max.width) && ok(max.height)) return { width: Math.round(max.width), height: Math.round(max.height) };
+    log.warn(`initPublisher: maxResolution must be {width, height}, each ${MAX_RESOLUTION_MIN} to ${MAX_RESOLUTION_MAX}; ignoring ${JSON.stringify(max)}`);
+  }
+  return parseResolution(o.resolution ?? '1920x1080');
 }
 
 export function audioConstraints(source: AudioSourceOption, o: CaptureOptions): MediaTrackConstraints | false {
@@ -87,7 +109,7 @@ export async function capture(o: CaptureOptions): Promise<Captured> {
   try {
     if (isScreenSource(o.videoSource)) {
       if (!media?.getDisplayMedia) throw publishError('OT_SCREEN_SHARING_NOT_SUPPORTED', 'Screen sharing is not supported in this browser');
-      const { width, height } = parseResolution(o.resolution ?? '1920x1080');
+      const { width, height } = screenBound(o);
       const screen = await media.getDisplayMedia({ video: { width: { max: width }, height: { max: height }, frameRate: { max: o.frameRate ?? 15 } }, audio: false });
       videoTrack = screen.getVideoTracks()[0] ?? null;
       if (videoTrack) owned.push(videoTrack);

@@ -105,6 +105,21 @@ export class StreamEvent<Target = unknown> extends OTEvent<Target> {
   }
 }
 
+/**
+ * videoDimensionsChanged (Publisher, Subscriber): the video's size changed — a shared screen or
+ * window resized, or a capture that settled on its real size after publishing.
+ */
+export class VideoDimensionsChangedEvent<Target = unknown> extends OTEvent<Target> {
+  readonly oldValue: VideoDimensions;
+  readonly newValue: VideoDimensions;
+
+  constructor(target: Target, oldValue: VideoDimensions, newValue: VideoDimensions) {
+    super('videoDimensionsChanged', target);
+    this.oldValue = oldValue;
+    this.newValue = newValue;
+  }
+}
+
 /** streamPropertyChanged: a stream's hasAudio, hasVideo, hasCaptions or videoDimensions changed. */
 export class StreamPropertyChangedEvent<Target = unknown> extends OTEvent<Target> {
   readonly stream: Stream;

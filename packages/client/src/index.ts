@@ -29,6 +29,7 @@ export {
   VideoElementCreatedEvent,
   AudioLevelUpdatedEvent,
   VideoEnabledChangedEvent,
+  VideoDimensionsChangedEvent,
   MediaStoppedEvent,
   EncryptionSecretEvent,
   CaptionReceivedEvent,

@@ -19,7 +19,7 @@ import { AudioLevelMeter } from './audio-level.js';
 import type { AudioSourceOption, CaptureOptions, Captured, VideoSourceOption } from './devices.js';
 import { ExceptionCodes, OTError, asOTError, invalidParameter, notConnected, publishError, settle } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
-import { AudioLevelUpdatedEvent, MediaStoppedEvent, MuteForcedEvent, OTEvent, StreamEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent } from './events.js';
+import { AudioLevelUpdatedEvent, MediaStoppedEvent, MuteForcedEvent, OTEvent, StreamEvent, VideoDimensionsChangedEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent } from './events.js';
 import { log } from './logger.js';
 import { createMediaElement, DEFAULT_STYLE, imageData, mergeStyle, type ElementOptions, type ElementStyle, type MediaElement } from './media-element.js';
 import { publisherStats, TrackSummarizer, type PublisherStatsShape } from './stats.js';
@@ -47,7 +47,7 @@ export interface PublisherEventMap {
   streamCreated: StreamEvent<Publisher>;
   streamDestroyed: StreamEvent<Publisher>;
   videoElementCreated: VideoElementCreatedEvent<Publisher>;
-  videoDimensionsChanged: OTEvent<Publisher>;
+  videoDimensionsChanged: VideoDimensionsChangedEvent<Publisher>;
   /** Publisher audio fallback: the uplink may soon be unable to carry video. */
   videoDisableWarning: OTEvent<Publisher>;
   /** Publisher audio fallback: the uplink recovered before the video went off. */
@@ -81,6 +81,16 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
    * 'custom'); e.g. 'screen' for a canvas or tab capture the app made itself.
    */
   videoType?: VideoType;
+  /**
+   * OpenTok.js: routed camera video as simulcast (default true): the SFU gives each subscriber the
+   * layer its downlink and preference allow. false: one encoding (with temporal layers).
+   */
+  scalableVideo?: boolean;
+  /**
+   * OpenTok.js: a routed screen share as simulcast too (default false: one encoding, with temporal
+   * layers, so a weak downlink still lowers its frame rate before its sharpness).
+   */
+  scalableScreenshare?: boolean;
   /** The video track's contentHint: '' , 'motion', 'detail' or 'text' (default 'detail' for screens: sharp text over frame rate). */
   videoContentHint?: '' | 'motion' | 'detail' | 'text';
   /**
@@ -118,6 +128,8 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
 /** OpenTok.js's audioBitrate range (bits per second). */
 const AUDIO_BITRATE_MIN = 6_000;
 const AUDIO_BITRATE_MAX = 510_000;
+/** How often a published video's captured size is checked against its stream's videoDimensions. */
+const DIMENSIONS_CHECK_MS = 1000;
 
 export type PublisherCompletionHandler = (error?: OTError | null) => void;
 
@@ -167,6 +179,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** Publisher audio fallback (routed, audioFallback.publisher): its state machine and the stats timer feeding it. */
   #fallback: AudioFallbackMachine | null = null;
   #fallbackTimer: ReturnType<typeof setInterval> | null = null;
+  /** While published: the stream's videoDimensions as we last told them, and the timer that checks the capture against them. */
+  #dimensions: { width: number; height: number } | null = null;
+  #dimensionsTimer: ReturnType<typeof setInterval> | null = null;
   #fallbackCounters: UplinkCounters = { videoBytesSent: 0 };
   #fallbackSample: UplinkSample | null = null;
   #fallbackBusy = false;
@@ -268,7 +283,7 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
         const link = new RoutedLink(ctx, (state) => this.#onRoutedState(link, state));
         const pc = link.pc;
         this.#link = link;
-        this.#send.addTracks(pc, captured, true);
+        this.#send.addTracks(pc, captured, true, this.#simulcast(captured, body.videoType));
         if (e2ee) {
           // e2ee: frames are encrypted before they are packetized; the SFU only forwards them.
           for (const transceiver of pc.getTransceivers()) {
@@ -298,6 +313,12 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
       this.#finishPublish(asOTError(err, ExceptionCodes.UNABLE_TO_PUBLISH, 'OT_UNABLE_TO_PUBLISH'));
       this.#teardown();
     }
+  }
+
+  /** Routed: whether the video goes as simulcast (OpenTok's scalable video): a camera unless scalableVideo is false, a screen share only with scalableScreenshare. */
+  #simulcast(captured: Captured, videoType: VideoType | null): boolean {
+    if (captured.videoKind === 'camera') return this.#props.scalableVideo !== false;
+    return videoType === 'screen' && this.#props.scalableScreenshare === true;
   }
 
   #publishBody(captured: Captured) {
@@ -360,8 +381,28 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** @internal The server announced our stream: we are published. */
   _streamCreated(stream: Stream): void {
     this.stream = stream;
+    this.#dimensions = stream.videoDimensions ?? null;
+    this.#dimensionsTimer ??= setInterval(() => this.#checkDimensions(), DIMENSIONS_CHECK_MS);
     this.dispatchEvent(new StreamEvent('streamCreated', this, stream));
     this.#finishPublish(null);
+  }
+
+  /**
+   * The video's size as captured now, against what the stream says: a screen capture reports its
+   * constraints until its first frame (measured: 960x960 for a 960x540 capture bounded by
+   * maxResolution 960x960), and a shared window can be resized. A change updates the stream
+   * (streamPropertyChanged videoDimensions for everyone) and fires videoDimensionsChanged.
+   */
+  #checkDimensions(): void {
+    const s = this.#media.cameraTrack()?.getSettings();
+    if (!s?.width || !s.height || !this.#streamId) return;
+    const next = { width: Math.round(s.width), height: Math.round(s.height) };
+    const old = this.#dimensions;
+    if (old && old.width === next.width && old.height === next.height) return;
+    this.#dimensions = next;
+    this.#updateStream({ videoDimensions: next });
+    if (this.stream) this.stream.videoDimensions = { ...next };
+    if (old) this.dispatchEvent(new VideoDimensionsChangedEvent(this, old, next));
   }
 
   /**
@@ -456,6 +497,9 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
   /** Drops the session side: peer connections, the stream. Media and DOM stay (reuse is allowed). */
   #teardown(): void {
     this.#stopAudioFallback();
+    if (this.#dimensionsTimer) clearInterval(this.#dimensionsTimer);
+    this.#dimensionsTimer = null;
+    this.#dimensions = null;
     this.#ctx?.unregisterPublisher(this);
     this.#link?.close();
     this.#link = null;
@@ -581,9 +625,8 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
 
   /** Switches the camera: a device id or a MediaStreamTrack (camera publishers only, as in OpenTok.js). */
   async setVideoSource(source: string | MediaStreamTrack): Promise<void> {
-    const track = await this.#media.setVideoSource(source);
-    const s = track.getSettings();
-    if (s.width && s.height) this.#updateStream({ videoDimensions: { width: Math.round(s.width), height: Math.round(s.height) } });
+    await this.#media.setVideoSource(source);
+    this.#checkDimensions();
     await this.#send.apply(this.#peerConnections());
   }
 

@@ -1,7 +1,9 @@
 // How a Publisher's tracks are sent on each of its links (peer-link.ts): one sendonly transceiver
-// per track, routed camera video as simulcast (rids q/h/f, with temporal layers where Chromium
-// takes scalabilityMode), and the app's wishes — setMaxVideoBitrate, setPreferredFrameRate,
-// setPreferredResolution, audioBitrate — and the SFU's videoLayers applied to every sender
+// per track, routed camera video as simulcast (rids q/h/f; scalableVideo: false makes it one
+// encoding, scalableScreenshare: true makes a screen share simulcast too), other routed video as
+// one encoding, all routed video with temporal layers where Chromium takes scalabilityMode;
+// and the app's wishes — setMaxVideoBitrate, setPreferredFrameRate, setPreferredResolution,
+// audioBitrate — and the SFU's videoLayers applied to every sender
 // (RTCRtpSender.setParameters), and the publisher audio fallback's word (audio-fallback.ts): no
 // video at all, or the lowest encoding alone while it probes the uplink. Capture and the DOM stay
 // in publisher.ts.
@@ -70,22 +72,30 @@ export class SendEncodings {
     this.#cameraTrack = cameraTrack;
   }
 
-  /** Adds our tracks to a new link's connection: one sendonly transceiver each; routed camera video as simulcast, the rest one encoding. */
-  addTracks(pc: RTCPeerConnection, captured: Captured, routed = false): void {
+  /**
+   * Adds our tracks to a new link's connection: one sendonly transceiver each. Routed, the video
+   * has temporal layers (L1T3), and with `simulcast` (the publisher's scalableVideo for a camera,
+   * scalableScreenshare for a screen share) it is sent as simulcast (one encoding for a small
+   * picture); relayed, one plain encoding.
+   */
+  addTracks(pc: RTCPeerConnection, captured: Captured, routed = false, simulcast = false): void {
     const tracks = [captured.audio, captured.video].filter((t): t is MediaStreamTrack => t !== null);
     const stream = new MediaStream(tracks);
     for (const track of tracks) {
-      const settings = track.kind === 'video' && routed && captured.videoKind === 'camera' ? (this.#cameraTrack() ?? track).getSettings() : {};
-      const encodings = simulcastEncodings(settings.width ?? 0, settings.height ?? 0);
-      if (encodings.length === 0) {
+      if (track.kind !== 'video' || !routed) {
         pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
         continue;
       }
+      const settings = simulcast ? (this.#cameraTrack() ?? track).getSettings() : {};
+      const encodings = simulcast ? simulcastEncodings(settings.width ?? 0, settings.height ?? 0) : [];
       try {
-        // Temporal layers (L1T3) let the SFU lower a subscriber's frame rate without a keyframe.
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings.map((e) => ({ ...e, scalabilityMode: 'L1T3' })) });
+        // Temporal layers let the SFU lower a subscriber's frame rate without a keyframe: a weak
+        // link keeps a screen share's picture sharp at fewer frames a second.
+        const layered = encodings.length === 0 ? [{}] : encodings;
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: layered.map((e) => ({ ...e, scalabilityMode: 'L1T3' })) });
       } catch {
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings });
+        if (encodings.length === 0) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+        else pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: encodings });
       }
     }
   }

@@ -676,6 +676,8 @@ export class Session extends OTEventEmitter<SessionEventMap> {
         this.dispatchEvent(new StreamPropertyChangedEvent(this, stream, event.changedProperty, event.oldValue, event.newValue));
         if (event.changedProperty === 'hasVideo') {
           for (const subscriber of this.getSubscribersForStream(stream)) subscriber._streamHasVideo(event.newValue as boolean);
+        } else if (event.changedProperty === 'videoDimensions' && event.oldValue && event.newValue && typeof event.oldValue === 'object' && typeof event.newValue === 'object') {
+          for (const subscriber of this.getSubscribersForStream(stream)) subscriber._videoDimensionsChanged(event.oldValue, event.newValue);
         }
         return;
       }

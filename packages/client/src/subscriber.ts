@@ -6,16 +6,19 @@
 // preferredResolution (routed) picks, at the SFU and for this subscriber alone, the publisher's
 // simulcast layer that covers it; a stream sent as one encoding has nothing to choose from.
 // preferredFrameRate (routed) picks, at the SFU and for this subscriber alone, the VP8 temporal
-// layers whose frame rate covers it (the SDK's camera simulcast asks for L1T3: a quarter, half or
-// all of the frames). restrictFrameRate is kept and reported but changes nothing yet.
+// layers whose frame rate covers it (the SDK sends routed video with L1T3: a quarter, half or
+// all of the frames). restrictFrameRate(true) (routed) asks for the lowest of them whatever the
+// preference: the base layer, a quarter of the publisher's frames (OpenTok's Media Router goes
+// down to about one a second; below the base layer a VP8 decoder would need a keyframe a second,
+// which every subscriber of the layer would pay for).
 
-import type { StreamDestroyedReason } from '@colloquy/protocol';
+import type { StreamDestroyedReason, VideoDimensions } from '@colloquy/protocol';
 import { AudioLevelMeter } from './audio-level.js';
 import { applyAudioOutput } from './audio-output.js';
 import { ExceptionCodes, OTError, asOTError, settle, subscribeError } from './errors.js';
 import { OTEventEmitter } from './event-emitter.js';
 import { SecretMatchTracker } from './e2ee/frame-crypto.js';
-import { AudioLevelUpdatedEvent, CaptionReceivedEvent, EncryptionSecretEvent, OTEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
+import { AudioLevelUpdatedEvent, CaptionReceivedEvent, EncryptionSecretEvent, OTEvent, VideoDimensionsChangedEvent, VideoElementCreatedEvent, VideoEnabledChangedEvent, type VideoChangeReason } from './events.js';
 import { log } from './logger.js';
 import type { MediaContext } from './media-context.js';
 import { RelayedLink, RoutedLink } from './peer-link.js';
@@ -36,7 +39,7 @@ export interface SubscriberEventMap {
   videoDisableWarning: OTEvent<Subscriber>;
   videoDisableWarningLifted: OTEvent<Subscriber>;
   videoElementCreated: VideoElementCreatedEvent<Subscriber>;
-  videoDimensionsChanged: OTEvent<Subscriber>;
+  videoDimensionsChanged: VideoDimensionsChangedEvent<Subscriber>;
   /** e2ee sessions: this stream's frames do not decrypt with your secret (another secret, or none). */
   encryptionSecretMismatch: EncryptionSecretEvent<Subscriber>;
   /** e2ee sessions: the frames decrypt again after a mismatch. */
@@ -163,7 +166,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     this.#timer = setTimeout(() => this.#fail(this.#connectError('did not connect in time')), CONNECT_TIMEOUT_MS);
     try {
       const asked = this.#preferredResolution;
-      const askedFrameRate = this.#preferredFrameRate;
+      const askedFrameRate = this.#askedFrameRate();
       const askedCaptions = this.#subscribeToCaptions;
       const result = await ctx.request('subscribe', {
         streamId: this.stream.streamId,
@@ -194,7 +197,7 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
       // setPreferredResolution while the subscribe was on its way: tell the server now.
       const wanted = this.#preferredResolution;
       if (wanted !== asked) this.#updateSubscriber({ preferredResolution: wanted === 'auto' ? null : wanted });
-      if (this.#preferredFrameRate !== askedFrameRate) this.#updateSubscriber({ preferredFrameRate: this.#preferredFrameRate });
+      if (this.#askedFrameRate() !== askedFrameRate) this.#updateSubscriber({ preferredFrameRate: this.#askedFrameRate() });
       if (ctx.mediaMode === 'routed') {
         const link = this.#open((onState) => new RoutedLink(ctx, onState));
         await link.accept({ type: 'offer', sdp: result.sdp! });
@@ -425,21 +428,39 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
    * layers (one encoding, H.264) is unaffected.
    */
   setPreferredFrameRate(frameRate: number | null): this {
+    const before = this.#askedFrameRate();
     this.#preferredFrameRate = wantedFrameRate(frameRate);
-    this.#updateSubscriber({ preferredFrameRate: this.#preferredFrameRate });
+    if (this.#askedFrameRate() !== before) this.#updateSubscriber({ preferredFrameRate: this.#askedFrameRate() });
     return this;
   }
 
-  /** OpenTok.js: about one frame a second from the SFU; without temporal layers the frames keep coming. */
+  /**
+   * OpenTok.js: true (routed) has the SFU send this subscriber the lowest frame rate the stream
+   * has, its base temporal layer (a quarter of the frames of the SDK's L1T3), whatever
+   * preferredFrameRate says; false restores the preference. A stream without temporal layers
+   * keeps every frame; relayed sessions are unaffected (as in OpenTok).
+   */
   restrictFrameRate(value: boolean): this {
+    const before = this.#askedFrameRate();
     this.#frameRateRestricted = value === true;
-    log.debug('restrictFrameRate has no effect: this server forwards a single encoding per stream');
+    if (this.#askedFrameRate() !== before) this.#updateSubscriber({ preferredFrameRate: this.#askedFrameRate() });
     return this;
   }
 
-  /** Whether restrictFrameRate(true) was called (reported only; see above). */
+  /** @internal The stream's videoDimensions changed (its publisher's capture was resized): OpenTok's videoDimensionsChanged. */
+  _videoDimensionsChanged(oldValue: VideoDimensions, newValue: VideoDimensions): void {
+    if (this.#destroyed) return;
+    this.dispatchEvent(new VideoDimensionsChangedEvent(this, { ...oldValue }, { ...newValue }));
+  }
+
+  /** Whether restrictFrameRate(true) is in force. */
   get frameRateRestricted(): boolean {
     return this.#frameRateRestricted;
+  }
+
+  /** The frame rate the server is asked for: the preference, or (restricted) one below every temporal layer's. */
+  #askedFrameRate(): number | null {
+    return this.#frameRateRestricted ? RESTRICTED_FRAME_RATE : this.#preferredFrameRate;
   }
 
   /** The current frame as a base64 PNG (no data: prefix); null before the first frame. */
@@ -549,6 +570,12 @@ export class Subscriber extends OTEventEmitter<SubscriberEventMap> {
     return this;
   }
 }
+
+/**
+ * What restrictFrameRate(true) asks the server for: one frame a second (OpenTok's restricted rate),
+ * below every temporal layer's rate, so the SFU sends the lowest layer (T0).
+ */
+const RESTRICTED_FRAME_RATE = 1;
 
 /** A preferredFrameRate as the server takes it: a positive number up to 1000; anything else is null (every frame). */
 function wantedFrameRate(frameRate: unknown): number | null {

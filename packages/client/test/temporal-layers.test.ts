@@ -3,6 +3,8 @@
 // decoding a clearly lower frame rate than the other at the same picture size, then 2 fps (T0
 // only, a quarter), and setPreferredFrameRate(null) bringing it back to the full rate. Also prints what Chromium really
 // sends per temporal layer (the SFU's measured rates, and how often the layer-sync bit is set).
+// Then a screen share (a canvas published with videoType 'screen'): one encoding, with temporal
+// layers too, and restrictFrameRate(true) giving one of its two subscribers the base layer alone.
 // Rates are compared with each other, never with fixed figures: the loaded machine decides how
 // many frames Chromium encodes. Every wait is for a condition with a generous timeout.
 
@@ -122,5 +124,60 @@ describe('VP8 temporal layers', { timeout: 300_000 }, () => {
     console.log(`temporal layers: after setPreferredFrameRate(null) ${restored[low]!.fps} fps vs ${restored[full]!.fps} fps`);
     expect(consumers.map((c) => c.getStats().currentTemporalLayer)).toEqual([3, 3]);
     stopTap();
+  });
+
+  it('a screen share is one encoding with temporal layers; restrictFrameRate(true) sends a subscriber its base layer, false every frame again', async () => {
+    const sessionId = await m.createSession('routed');
+    const [a, b] = [await m.openPage(), await m.openPage()];
+    await m.join(a, sessionId, 'publisher', 'name=Ada');
+    await m.join(b, sessionId, 'subscriber', 'name=Bob');
+    const { streamId } = (await a.page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const w = window as any;
+          const publisher = w.OT.initPublisher(document.getElementById('box'), { insertMode: 'append', videoSource: w.canvasTrack(), videoType: 'screen', audioSource: null, name: 'slides' });
+          w.session.publish(publisher, (e: { name: string } | null) => resolve(e ? { error: e.name } : { streamId: publisher.stream.streamId }));
+        }),
+    )) as { streamId: string };
+    expect(streamId).toBeTruthy();
+    const video = m.t.server.sessions.live(sessionId)!.streams.get(streamId)!.producer('video')!;
+    expect(video.layerCount).toBe(1);
+
+    await b.page.waitForFunction((id) => (window as any).streams.has(id), streamId);
+    await b.page.evaluate((id) => {
+      const w = window as any;
+      w.subscribeTo(id, { key: 'restricted' });
+      w.subscribeTo(id, { key: 'full' });
+    }, streamId);
+    const restricted = `${streamId}:restricted`;
+    const full = `${streamId}:full`;
+    const keys = [restricted, full];
+    const started = await waitForStats(b, (s) => keys.every((k) => (s[k]?.width ?? 0) === 960 && s[k]!.framesDecoded > 0), 'both decoding the 960 px screen', 60_000);
+    await waitForStats(b, (s) => keys.every((k) => s[k]!.framesDecoded >= started[k]!.framesDecoded + 10), 'frames rising on both', 60_000);
+
+    // The SFU measured three temporal layers on the screen's one encoding.
+    const deadline = Date.now() + 30_000;
+    while (video.temporalFrameRates(0).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    console.log(`temporal layers: the screen share's frames/s up to T0/T1/T2 ${JSON.stringify(video.temporalFrameRates(0))}`);
+    expect(video.temporalFrameRates(0).length).toBe(3);
+
+    // restrictFrameRate(true): T0 alone, a quarter of the frames, at the same picture size.
+    const flags = await b.page.evaluate((key) => {
+      const sub = (window as any).subs.get(key);
+      sub.restrictFrameRate(true);
+      return { restricted: sub.frameRateRestricted, preferred: sub.preferredFrameRate };
+    }, restricted);
+    expect(flags).toEqual({ restricted: true, preferred: null });
+    const consumers = [...m.t.server.sessions.live(sessionId)!.subscriptions.values()].flatMap((s) => s.consumers).filter((c) => c.kind === 'video');
+    expect(consumers).toHaveLength(2);
+    const quarter = await waitForRates(b, keys, (r) => r[restricted]!.fps > 0 && r[full]!.fps >= 2.5 * r[restricted]!.fps && r[restricted]!.width === 960, 'the restricted subscriber at T0');
+    console.log(`temporal layers: restrictFrameRate(true) decodes ${quarter[restricted]!.fps} fps of the screen, unrestricted ${quarter[full]!.fps} fps`);
+    expect(consumers.map((c) => c.currentTemporalLayer).sort()).toEqual([0, 3]);
+
+    // false: every frame again.
+    await b.page.evaluate((key) => (window as any).subs.get(key).restrictFrameRate(false), restricted);
+    const restored = await waitForRates(b, keys, (r) => r[restricted]!.fps >= 0.75 * r[full]!.fps && r[full]!.fps > 0, 'the screen subscriber back at the full rate');
+    console.log(`temporal layers: after restrictFrameRate(false) ${restored[restricted]!.fps} fps vs ${restored[full]!.fps} fps`);
+    expect(consumers.map((c) => c.currentTemporalLayer)).toEqual([3, 3]);
   });
 });
