@@ -99,6 +99,11 @@ export interface PublisherProperties extends ElementOptions, CaptureOptions {
    * cancellation mixes down to mono), or pass a stereo MediaStreamTrack as audioSource.
    */
   enableStereo?: boolean;
+  /**
+   * OpenTok.js: Opus discontinuous transmission (default false): in silence the encoder sends a
+   * few packets a second instead of 50 (Opus `usedtx=1`; measured 4.7–5.3), routed and relayed.
+   */
+  enableDtx?: boolean;
   /** The audio's target bitrate, 6,000 to 510,000 bps (Opus `maxaveragebitrate` and the sender's maxBitrate). Default: the browser's (about 32 kbps mono). */
   audioBitrate?: number;
   /**
@@ -364,11 +369,12 @@ export class Publisher extends OTEventEmitter<PublisherEventMap> {
 
   /**
    * The receiver's answer as our encoder must read it: Chromium's Opus encoder takes its channel
-   * count and target bitrate from the remote description, so enableStereo and audioBitrate are
-   * written there (and a subscriber's stereo=1 is dropped when we publish mono).
+   * count, target bitrate and DTX from the remote description, so enableStereo, audioBitrate and
+   * enableDtx are written there (and a subscriber's stereo=1 or usedtx=1 is dropped when we did not
+   * ask for it).
    */
   #answerWithOpusOptions(sdp: string): string {
-    return withOpusOptions(sdp, { stereo: this.#props.enableStereo === true, maxAverageBitrate: this.#send.audioBitrate ?? null });
+    return withOpusOptions(sdp, { stereo: this.#props.enableStereo === true, maxAverageBitrate: this.#send.audioBitrate ?? null, dtx: this.#props.enableDtx === true });
   }
 
   #finishPublish(error: OTError | null): void {

@@ -1,13 +1,16 @@
 // Opus options in SDP: the only SDP this SDK edits. Browsers expose stereo and the average bitrate
 // only through Opus's fmtp line: a sender encodes stereo when the *remote* description says
 // `stereo=1` and targets its `maxaveragebitrate`; a receiver decodes two channels when its *local*
-// description says `stereo=1`. OT.initPublisher's enableStereo and audioBitrate go through here.
+// description says `stereo=1`; it uses discontinuous transmission when the remote says `usedtx=1`.
+// OT.initPublisher's enableStereo, audioBitrate and enableDtx go through here.
 
 export interface OpusOptions {
   /** `stereo` (and `sprop-stereo`): true sets them to 1, false removes them, undefined leaves them. */
   stereo?: boolean;
   /** `maxaveragebitrate` in bits per second; null removes it, undefined leaves it. */
   maxAverageBitrate?: number | null;
+  /** `usedtx`: true sets it to 1, false removes it, undefined leaves it. */
+  dtx?: boolean;
 }
 
 /** The SDP with every Opus payload type's fmtp changed as `options` says (a line is added if there is none). */
@@ -37,6 +40,8 @@ export function withOpusOptions(sdp: string, options: OpusOptions): string {
       map.delete('stereo');
       map.delete('sprop-stereo');
     }
+    if (options.dtx === true) map.set('usedtx', '1');
+    else if (options.dtx === false) map.delete('usedtx');
     if (options.maxAverageBitrate === null) map.delete('maxaveragebitrate');
     else if (options.maxAverageBitrate !== undefined) map.set('maxaveragebitrate', String(Math.round(options.maxAverageBitrate)));
     return [...map].map(([k, v]) => (v === '' ? k : `${k}=${v}`)).join(';');

@@ -1,5 +1,5 @@
 // OpenTok.js behaviours real apps rely on, in Chromium against a real server: connect() called
-// twice, publishVideo(false) then (true), stereo and audioBitrate end to end (routed through the
+// twice, publishVideo(false) then (true), stereo, audioBitrate and enableDtx end to end (routed through the
 // SFU and relayed), OT.publishers / OT.subscribers, the logging URL, and
 // media processor connectors whose processed frames reach the subscriber. Media assertions read
 // what the subscriber decodes: framesDecoded rising, the picture's colour, each audio channel.
@@ -274,7 +274,7 @@ describe('publishVideo', () => {
   });
 });
 
-describe('enableStereo and audioBitrate', () => {
+describe('enableStereo, audioBitrate and enableDtx', () => {
   for (const mediaMode of ['routed', 'relayed'] as const) {
     it(`${mediaMode}: a panned stereo tone arrives with its left and right channels apart; Opus stereo=1 and maxaveragebitrate, the sender's maxBitrate`, async () => {
       const { a, b, streamId } = await pair(mediaMode, async (p) => {
@@ -321,6 +321,62 @@ describe('enableStereo and audioBitrate', () => {
           .poll(async () => (await b.page.evaluate((id) => (window as any).channelLevels(id), mono.streamId)) as { left: { rms: number }; right: { rms: number } }, { timeout: 20_000, interval: 500 })
           .toSatisfy((l: { left: { rms: number }; right: { rms: number } }) => l.left.rms > 0.02 && Math.abs(l.left.rms - l.right.rms) < 0.2 * l.left.rms);
       }
+    });
+  }
+
+  for (const mediaMode of ['routed', 'relayed'] as const) {
+    it(`${mediaMode}: enableDtx sends silence as a few packets a second (Opus usedtx=1), where without it the same silence goes as 50`, async () => {
+      const { a, b, streamId } = await pair(mediaMode, async (p) => {
+        await p.page.evaluate(() => {
+          // Silence that flows: an oscillator through a zero gain (a destination with no input sends no audio at all).
+          const ctx = new AudioContext();
+          const osc = ctx.createOscillator();
+          const gain = ctx.createGain();
+          gain.gain.value = 0;
+          const dest = ctx.createMediaStreamDestination();
+          osc.connect(gain).connect(dest);
+          osc.start();
+          (window as any).silentTrack = dest.stream.getAudioTracks()[0];
+        });
+        return {};
+      });
+      /** Audio packets a second this page's publisher sends (every link), over 3 s after 1 s to settle; and its Opus fmtp lines. */
+      const sending = async (): Promise<{ rate: number; fmtp: string[] }> =>
+        a.page.evaluate(async () => {
+          const w = window as any;
+          const read = async () => {
+            let packets = 0;
+            const fmtp: string[] = [];
+            for (const { rtcStatsReport } of await w.publisher.getRtcStatsReport()) {
+              rtcStatsReport.forEach((s: { type: string; kind?: string; packetsSent?: number; mimeType?: string; sdpFmtpLine?: string }) => {
+                if (s.type === 'outbound-rtp' && s.kind === 'audio') packets += s.packetsSent ?? 0;
+                if (s.type === 'codec' && s.mimeType === 'audio/opus' && s.sdpFmtpLine) fmtp.push(s.sdpFmtpLine);
+              });
+            }
+            return { packets, fmtp, at: performance.now() };
+          };
+          await new Promise((r) => setTimeout(r, 1000));
+          const first = await read();
+          await new Promise((r) => setTimeout(r, 3000));
+          const last = await read();
+          return { rate: ((last.packets - first.packets) * 1000) / (last.at - first.at), fmtp: last.fmtp };
+        });
+      let previous = streamId;
+      const results: Record<string, { rate: number; fmtp: string[] }> = {};
+      for (const enableDtx of [false, true]) {
+        await a.page.evaluate(() => (window as any).session.unpublish((window as any).publisher));
+        await waitForLog(b, (l) => l.some((e) => e.type === 'streamDestroyed' && e.streamId === previous), 'the last stream gone');
+        const published = await a.page.evaluate((dtx) => (window as any).publish({ audioSource: (window as any).silentTrack, videoSource: null, ...(dtx ? { enableDtx: true } : {}) }), enableDtx);
+        expect(published.streamId, JSON.stringify(published)).toBeTruthy();
+        await waitForLog(b, (l) => l.some((e) => e.type === 'subscribed' && e.streamId === published.streamId && e['error'] === null), 'subscribed to the silent stream');
+        previous = published.streamId;
+        results[enableDtx ? 'dtx' : 'plain'] = await sending();
+      }
+      console.log(`${mediaMode} silence: ${results['plain']!.rate.toFixed(1)} audio packets/s without enableDtx, ${results['dtx']!.rate.toFixed(1)} with it`);
+      expect(results['plain']!.rate).toBeGreaterThan(30);
+      expect(results['dtx']!.rate).toBeLessThan(0.4 * results['plain']!.rate);
+      expect(results['dtx']!.fmtp.some((line) => /usedtx=1/.test(line))).toBe(true);
+      expect(results['plain']!.fmtp.some((line) => /usedtx=1/.test(line))).toBe(false);
     });
   }
 
