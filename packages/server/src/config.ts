@@ -108,6 +108,12 @@ export interface Config {
    */
   uplinkEstimation: 'transport-cc' | 'remb' | 'remb-delay';
   /**
+   * The video codec of routed sessions (`COLLOQUY_VIDEO_CODEC`): `VP8` (the default) or `H264`
+   * (OpenTok's H.264 projects; camera simulcast works with either). Every publisher and
+   * subscriber of a routed session uses it; relayed sessions negotiate their own.
+   */
+  videoCodec: 'VP8' | 'H264';
+  /**
    * SIP interconnect (sip/): the port the SIP user agent listens on for UDP and TCP
    * (`COLLOQUY_SIP_PORT`, default 5060; its sockets open on the first dial), and how long a dial may
    * ring before it is cancelled (`COLLOQUY_SIP_RING_TIMEOUT`, seconds, default 60). SIP over TLS
@@ -392,6 +398,7 @@ export function loadConfig(env: Env = process.env): Config {
     mediaThreads: intVar(env, 'COLLOQUY_WORKERS', availableParallelism(), 1, 64),
     mediaWorkersFrom: intVar(env, 'COLLOQUY_WORKERS_FROM', 64, 0, 100_000),
     uplinkEstimation: uplinkEstimationVar(strVar(env, 'COLLOQUY_UPLINK_ESTIMATION')),
+    videoCodec: videoCodecVar(strVar(env, 'COLLOQUY_VIDEO_CODEC')),
     sip: {
       port: intVar(env, 'COLLOQUY_SIP_PORT', 5060, 1, 65535),
       ringTimeoutSeconds: intVar(env, 'COLLOQUY_SIP_RING_TIMEOUT', 60, 1, 600),
@@ -413,6 +420,13 @@ export function loadConfig(env: Env = process.env): Config {
       maxCpuPercent: intVar(env, 'COLLOQUY_OVERLOAD_CPU', 95, 0, 100),
     },
   };
+}
+
+function videoCodecVar(raw: string | null): 'VP8' | 'H264' {
+  if (raw === null) return 'VP8';
+  const upper = raw.toUpperCase();
+  if (upper === 'VP8' || upper === 'H264') return upper;
+  throw new ConfigError(`COLLOQUY_VIDEO_CODEC must be VP8 or H264; got ${JSON.stringify(raw)}`);
 }
 
 function uplinkEstimationVar(raw: string | null): 'transport-cc' | 'remb' | 'remb-delay' {

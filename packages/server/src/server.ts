@@ -99,6 +99,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     tcp: config.rtcTcp,
     maxIncomingBitrate: config.maxBitrate,
     uplinkEstimation: config.uplinkEstimation,
+    videoCodec: config.videoCodec,
   };
   let media: MediaEngine;
   try {

@@ -28,6 +28,8 @@ export interface MediaEngineOptions {
   maxIncomingBitrate?: number;
   /** How publishers learn their uplink: 'transport-cc' (default: Chromium's estimator on our feedback), 'remb-delay' (our delay-based REMB) or 'remb' (the cap, backed off on loss); bitrate-controller.ts. */
   uplinkEstimation?: UplinkEstimation;
+  /** The video codec of routers that do not name their own: 'VP8' (default) or 'H264'. */
+  videoCodec?: VideoCodecName;
   /** Also offer passive ICE-TCP candidates (RFC 6544), a TCP port of the range per peer connection. Default false. */
   tcp?: boolean;
   logger: Logger;
@@ -63,6 +65,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   readonly maxIncomingBitrate: number;
   readonly srtp: SrtpImplementation;
   readonly uplinkEstimation: UplinkEstimation;
+  /** The video codec of routers that do not name their own. */
+  readonly videoCodec: VideoCodecName;
   readonly #logger: Logger;
   readonly #routers = new Map<string, Router>();
   /** The shared UDP port, in one-port mode. */
@@ -126,6 +130,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.srtp = options.srtp ?? 'colloquy';
     if (this.srtp !== 'colloquy' && this.srtp !== 'werift') throw invalid(`srtp must be 'colloquy' or 'werift', got ${String(this.srtp)}`);
     this.uplinkEstimation = checkUplinkEstimation(options.uplinkEstimation ?? DEFAULT_UPLINK_ESTIMATION);
+    this.videoCodec = checkVideoCodec(options.videoCodec ?? 'VP8');
     this.#logger = options.logger.child({ module: 'media' });
     if (!nativeStatusLogged && this.srtp === 'colloquy') {
       nativeStatusLogged = true;
@@ -152,8 +157,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (this.closed) throw new MediaError('not-allowed', 'media engine is closed');
     if (typeof options.id !== 'string' || options.id === '') throw invalid('router id must be a non-empty string');
     if (this.#routers.has(options.id)) throw new MediaError('conflict', `router ${options.id} exists`);
-    const videoCodec: VideoCodecName = options.videoCodec ?? 'VP8';
-    if (videoCodec !== 'VP8' && videoCodec !== 'H264') throw invalid(`video codec must be VP8 or H264, got ${String(videoCodec)}`);
+    const videoCodec = checkVideoCodec(options.videoCodec ?? this.videoCodec);
     const max = options.maxIncomingBitrate ?? this.maxIncomingBitrate;
     if (!Number.isFinite(max) || max < 100_000) throw invalid('maxIncomingBitrate must be at least 100000 bits/s');
     const uplinkEstimation = checkUplinkEstimation(options.uplinkEstimation ?? this.uplinkEstimation);
@@ -172,6 +176,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       maxIncomingBitrate: this.maxIncomingBitrate,
       srtp: this.srtp,
       uplinkEstimation: this.uplinkEstimation,
+      videoCodec: this.videoCodec,
       routers: this.routers.map((r) => r.dump()),
     };
   }
@@ -188,6 +193,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     })();
     return this.#closing;
   }
+}
+
+function checkVideoCodec(value: unknown): VideoCodecName {
+  if (value !== 'VP8' && value !== 'H264') throw invalid(`video codec must be VP8 or H264, got ${String(value)}`);
+  return value;
 }
 
 function checkUplinkEstimation(value: unknown): UplinkEstimation {

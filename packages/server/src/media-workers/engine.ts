@@ -2,7 +2,7 @@
 // from the same network settings with that thread's share of the ports (media-workers.ts splits
 // them), and what its routers carry.
 
-import { MediaEngine, type ConsumerStats, type ProducerStats, type Router, type UplinkEstimation } from '@colloquy/sfu';
+import { MediaEngine, type ConsumerStats, type ProducerStats, type Router, type UplinkEstimation, type VideoCodecName } from '@colloquy/sfu';
 import type { Logger } from '../logger.js';
 
 /** A media thread's network settings (plain data: a worker thread gets them as workerData). */
@@ -18,6 +18,8 @@ export interface MediaThreadNetwork {
   tcp: boolean;
   maxIncomingBitrate: number;
   uplinkEstimation: UplinkEstimation;
+  /** The video codec of routed sessions' routers (pipes to this thread name their own). */
+  videoCodec: VideoCodecName;
 }
 
 /** The thread's engine; with one UDP or TCP port, opened (bound) before this resolves. */

@@ -3,7 +3,8 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { opusCodec } from '@colloquy/sfu';
+import { MediaEngine, opusCodec } from '@colloquy/sfu';
+import { pino } from 'pino';
 import { startTestServer } from '../helpers.js';
 
 describe('media configuration', () => {
@@ -36,6 +37,22 @@ describe('media configuration', () => {
     expect(loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'remb' }).uplinkEstimation).toBe('remb');
     expect(loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'remb-delay' }).uplinkEstimation).toBe('remb-delay');
     expect(() => loadConfig({ COLLOQUY_UPLINK_ESTIMATION: 'gcc' })).toThrow(/COLLOQUY_UPLINK_ESTIMATION must be remb, remb-delay or transport-cc/);
+  });
+
+  it('COLLOQUY_VIDEO_CODEC: VP8 by default, H264 on request (any case), anything else refused; the engine makes its routers with it', async () => {
+    expect(loadConfig({}).videoCodec).toBe('VP8');
+    expect(loadConfig({ COLLOQUY_VIDEO_CODEC: 'H264' }).videoCodec).toBe('H264');
+    expect(loadConfig({ COLLOQUY_VIDEO_CODEC: 'h264' }).videoCodec).toBe('H264');
+    expect(loadConfig({ COLLOQUY_VIDEO_CODEC: 'vp8' }).videoCodec).toBe('VP8');
+    expect(() => loadConfig({ COLLOQUY_VIDEO_CODEC: 'VP9' })).toThrow(/COLLOQUY_VIDEO_CODEC must be VP8 or H264/);
+    const engine = new MediaEngine({ videoCodec: 'H264', logger: pino({ level: 'silent' }) });
+    try {
+      expect(engine.createRouter({ id: 'h264-session' }).videoCodec).toBe('H264');
+      expect(engine.createRouter({ id: 'vp8-pipe', videoCodec: 'VP8' }).videoCodec).toBe('VP8');
+      expect(() => new MediaEngine({ videoCodec: 'VP9' as 'VP8', logger: pino({ level: 'silent' }) })).toThrow(/video codec must be VP8 or H264/);
+    } finally {
+      engine.close();
+    }
   });
 
   it('COLLOQUY_RTC_TCP_PORT selects one TCP port for ICE-TCP (and turns it on); with one UDP port, COLLOQUY_RTC_TCP=on means one TCP port too', () => {
