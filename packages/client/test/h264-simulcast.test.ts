@@ -6,7 +6,7 @@
 
 import type { TestPage } from '@colloquy/testing/browser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaApp, publish720p, waitForStats, type SubStats } from './media-app.js';
+import { expectLayers, MediaApp, publish720p } from './media-app.js';
 
 let m: MediaApp;
 
@@ -16,11 +16,6 @@ beforeAll(async () => {
 afterEach(async () => m.closePages());
 afterAll(async () => m?.close());
 
-/** framesDecoded rose by 10+ at `width` on each subscriber key between two reads (decoding that layer). */
-async function expectLayers(p: TestPage, widths: Record<string, number>, what: string): Promise<Record<string, SubStats>> {
-  const first = await waitForStats(p, (s) => Object.entries(widths).every(([k, w]) => s[k]?.width === w), what, 60_000);
-  return waitForStats(p, (s) => Object.entries(widths).every(([k, w]) => s[k]?.width === w && s[k]!.framesDecoded >= first[k]!.framesDecoded + 10), `${what} (frames rising)`, 60_000);
-}
 
 /** The video codec each subscriber key decodes (inbound-rtp's codec mimeType). */
 const decodedCodecs = (p: TestPage, keys: string[]): Promise<Record<string, string | null>> =>
@@ -53,13 +48,13 @@ describe('H.264 simulcast', { timeout: 180_000 }, () => {
     const small = `${streamId}:small`;
     const large = `${streamId}:large`;
 
-    const both = await expectLayers(b, { [small]: 320, [large]: 1280 }, 'q and f at once');
+    const both = await expectLayers(b, { [small]: 320, [large]: 1280 }, 'q and f at once', 60_000);
     const codecs = await decodedCodecs(b, [small, large]);
     console.log(`h264 simulcast: small ${both[small]!.width}px, large ${both[large]!.width}px, decoding ${JSON.stringify(codecs)}`);
     expect(Object.values(codecs).map((c) => c?.toLowerCase())).toEqual(['video/h264', 'video/h264']);
 
     await b.page.evaluate((key) => (window as any).subs.get(key).setPreferredResolution({ width: 640, height: 360 }), small);
-    const switched = await expectLayers(b, { [small]: 640, [large]: 1280 }, 'small switched to h');
+    const switched = await expectLayers(b, { [small]: 640, [large]: 1280 }, 'small switched to h', 60_000);
     console.log(`h264 simulcast: after setPreferredResolution(640x360) small decodes ${switched[small]!.width}px`);
     const consumers = [...router.subscriptions.values()].flatMap((s) => s.consumers).filter((c) => c.kind === 'video');
     expect(consumers.map((c) => c.getStats().currentLayer).sort()).toEqual([1, 2]);

@@ -129,6 +129,12 @@ export async function waitForStats(p: TestPage | TestPage[], test: (s: Record<st
   throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
 }
 
+/** framesDecoded rose by 10+ at `width` on each subscriber key between two reads (decoding that layer); each read waits up to `timeoutMs`. */
+export async function expectLayers(p: TestPage, widths: Record<string, number>, what: string, timeoutMs = 30_000): Promise<Record<string, SubStats>> {
+  const first = await waitForStats(p, (s) => Object.entries(widths).every(([k, w]) => s[k]?.width === w), what, timeoutMs);
+  return waitForStats(p, (s) => Object.entries(widths).every(([k, w]) => s[k]?.width === w && s[k]!.framesDecoded >= first[k]!.framesDecoded + 10), `${what} (frames rising)`, timeoutMs);
+}
+
 export async function waitForLog(p: TestPage, test: (l: Logged[]) => boolean, what: string, timeoutMs = 10_000): Promise<Logged[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

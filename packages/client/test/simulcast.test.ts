@@ -5,7 +5,7 @@
 
 import type { TestPage } from '@colloquy/testing/browser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaApp, publish720p, waitForStats, type SubStats } from './media-app.js';
+import { expectLayers, MediaApp, publish720p } from './media-app.js';
 
 let m: MediaApp;
 
@@ -33,11 +33,6 @@ const outbound = (p: TestPage): Promise<LayerStats[]> =>
     return out.sort((a, b) => a.rid.localeCompare(b.rid));
   });
 
-/** framesDecoded rose by 10+ at `width` on each subscriber key between two reads (decoding that layer). */
-async function expectLayers(p: TestPage, widths: Record<string, number>, what: string): Promise<Record<string, SubStats>> {
-  const first = await waitForStats(p, (s) => Object.entries(widths).every(([k, w]) => s[k]?.width === w), what);
-  return waitForStats(p, (s) => Object.entries(widths).every(([k, w]) => s[k]?.width === w && s[k]!.framesDecoded >= first[k]!.framesDecoded + 10), `${what} (frames rising)`);
-}
 
 // Its waits are conditions of up to 30 s each; the file's default 30 s ceiling for the whole test
 // failed on the loaded shared machine (load 28) before and after the send-encodings split alike.

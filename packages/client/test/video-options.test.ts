@@ -11,6 +11,7 @@
 //   streamPropertyChanged on the other page, and the subscriber decodes the new size.
 // Every wait is for a condition (frames decoded rising, a width reached) with a generous timeout.
 
+import type { TestPage } from '@colloquy/testing/browser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectDecoding, MediaApp, publish, waitForLog, waitForStats } from './media-app.js';
 
@@ -22,8 +23,17 @@ beforeAll(async () => {
 afterEach(async () => m.closePages());
 afterAll(async () => m?.close());
 
+/** A routed session with a publishing page `a` (Ada) and a subscribing page `b` (Bob), both joined. */
+async function twoPages(): Promise<{ sessionId: string; a: TestPage; b: TestPage }> {
+  const sessionId = await m.createSession('routed');
+  const [a, b] = [await m.openPage(), await m.openPage()];
+  await m.join(a, sessionId, 'publisher', 'name=Ada');
+  await m.join(b, sessionId, 'subscriber', 'name=Bob');
+  return { sessionId, a, b };
+}
+
 /** Publishes the page's canvas (960x540) as a screen share with these extra properties; its stream id. */
-async function publishCanvasScreen(p: Awaited<ReturnType<MediaApp['openPage']>>, props: Record<string, unknown>): Promise<string> {
+async function publishCanvasScreen(p: TestPage, props: Record<string, unknown>): Promise<string> {
   const result = (await p.page.evaluate(
     (extra) =>
       new Promise((resolve) => {
@@ -39,10 +49,7 @@ async function publishCanvasScreen(p: Awaited<ReturnType<MediaApp['openPage']>>,
 
 describe('publisher video options', { timeout: 180_000 }, () => {
   it('scalableVideo: false sends a 1280x720 camera as one encoding that subscribers decode', async () => {
-    const sessionId = await m.createSession('routed');
-    const [a, b] = [await m.openPage(), await m.openPage()];
-    await m.join(a, sessionId, 'publisher', 'name=Ada');
-    await m.join(b, sessionId, 'subscriber', 'name=Bob');
+    const { sessionId, a, b } = await twoPages();
     const { streamId, error } = await publish(a, { name: 'Ada', resolution: '1280x720', frameRate: 30, scalableVideo: false });
     expect(streamId, JSON.stringify(error)).toBeTruthy();
     const video = m.t.server.sessions.live(sessionId)!.streams.get(streamId!)!.producer('video')!;
@@ -58,10 +65,7 @@ describe('publisher video options', { timeout: 180_000 }, () => {
   });
 
   it('scalableScreenshare: true sends a screen share as simulcast; a subscriber preferring a small picture decodes a smaller layer', async () => {
-    const sessionId = await m.createSession('routed');
-    const [a, b] = [await m.openPage(), await m.openPage()];
-    await m.join(a, sessionId, 'publisher', 'name=Ada');
-    await m.join(b, sessionId, 'subscriber', 'name=Bob');
+    const { sessionId, a, b } = await twoPages();
     const streamId = await publishCanvasScreen(a, { scalableScreenshare: true });
     const video = m.t.server.sessions.live(sessionId)!.streams.get(streamId)!.producer('video')!;
     expect(video.layerCount).toBeGreaterThanOrEqual(2);
@@ -85,10 +89,7 @@ describe('publisher video options', { timeout: 180_000 }, () => {
   });
 
   it('maxResolution bounds a screen capture: the stream and what subscribers decode fit inside it', async () => {
-    const sessionId = await m.createSession('routed');
-    const [a, b] = [await m.openPage(), await m.openPage()];
-    await m.join(a, sessionId, 'publisher', 'name=Ada');
-    await m.join(b, sessionId, 'subscriber', 'name=Bob');
+    const { a, b } = await twoPages();
     await b.page.evaluate(() => ((window as any).autoSubscribe = true));
     // The same (virtual) screen without a bound, to know its size.
     const whole = await publish(a, { videoSource: 'screen', audioSource: null, name: 'whole' });
@@ -122,10 +123,7 @@ describe('publisher video options', { timeout: 180_000 }, () => {
   });
 
   it('a published picture that changes size updates the stream: videoDimensionsChanged on the Publisher and Subscriber, streamPropertyChanged elsewhere', async () => {
-    const sessionId = await m.createSession('routed');
-    const [a, b] = [await m.openPage(), await m.openPage()];
-    await m.join(a, sessionId, 'publisher', 'name=Ada');
-    await m.join(b, sessionId, 'subscriber', 'name=Bob');
+    const { a, b } = await twoPages();
     await b.page.evaluate(() => ((window as any).autoSubscribe = true));
     // A canvas the test can resize, shared as a screen.
     const streamId = (await a.page.evaluate(
