@@ -6,7 +6,7 @@
 
 import type { TestPage } from '@colloquy/testing/browser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectLayers, MediaApp, publish720p } from './media-app.js';
+import { expectLayers, MediaApp, publish720p, subscribeSmallAndLarge } from './media-app.js';
 
 let m: MediaApp;
 
@@ -39,14 +39,7 @@ describe('H.264 simulcast', { timeout: 180_000 }, () => {
     const video = router.streams.get(streamId)!.producer('video')!;
     expect(video.rids).toEqual(['q', 'h', 'f']);
 
-    await b.page.waitForFunction((id) => (window as any).streams.has(id), streamId);
-    await b.page.evaluate((id) => {
-      const w = window as any;
-      w.subscribeTo(id, { key: 'small', preferredResolution: { width: 320, height: 180 } });
-      w.subscribeTo(id, { key: 'large' });
-    }, streamId);
-    const small = `${streamId}:small`;
-    const large = `${streamId}:large`;
+    const { small, large } = await subscribeSmallAndLarge(b, streamId);
 
     const both = await expectLayers(b, { [small]: 320, [large]: 1280 }, 'q and f at once', 60_000);
     const codecs = await decodedCodecs(b, [small, large]);

@@ -129,6 +129,20 @@ export async function waitForStats(p: TestPage | TestPage[], test: (s: Record<st
   throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
 }
 
+/**
+ * Page `b` subscribes twice to `streamId` once it knows the stream: `small` preferring 320x180 and
+ * `large` without a preference; returns their subscriber keys.
+ */
+export async function subscribeSmallAndLarge(b: TestPage, streamId: string): Promise<{ small: string; large: string }> {
+  await b.page.waitForFunction((id) => (window as any).streams.has(id), streamId);
+  await b.page.evaluate((id) => {
+    const w = window as any;
+    w.subscribeTo(id, { key: 'small', preferredResolution: { width: 320, height: 180 } });
+    w.subscribeTo(id, { key: 'large' });
+  }, streamId);
+  return { small: `${streamId}:small`, large: `${streamId}:large` };
+}
+
 /** framesDecoded rose by 10+ at `width` on each subscriber key between two reads (decoding that layer); each read waits up to `timeoutMs`. */
 export async function expectLayers(p: TestPage, widths: Record<string, number>, what: string, timeoutMs = 30_000): Promise<Record<string, SubStats>> {
   const first = await waitForStats(p, (s) => Object.entries(widths).every(([k, w]) => s[k]?.width === w), what, timeoutMs);

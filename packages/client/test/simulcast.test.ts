@@ -5,7 +5,7 @@
 
 import type { TestPage } from '@colloquy/testing/browser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectLayers, MediaApp, publish720p } from './media-app.js';
+import { expectLayers, MediaApp, publish720p, subscribeSmallAndLarge } from './media-app.js';
 
 let m: MediaApp;
 
@@ -45,14 +45,7 @@ describe('simulcast', { timeout: 180_000 }, () => {
     const video = stream.producer('video')!;
     expect(video.rids).toEqual(['q', 'h', 'f']);
 
-    await b.page.waitForFunction((id) => (window as any).streams.has(id), streamId);
-    await b.page.evaluate((id) => {
-      const w = window as any;
-      w.subscribeTo(id, { key: 'small', preferredResolution: { width: 320, height: 180 } });
-      w.subscribeTo(id, { key: 'large' });
-    }, streamId);
-    const small = `${streamId}:small`;
-    const large = `${streamId}:large`;
+    const { small, large } = await subscribeSmallAndLarge(b, streamId);
 
     // At the same time: the small one decodes 320x180 (layer q), the large one 1280x720 (layer f).
     const both = await expectLayers(b, { [small]: 320, [large]: 1280 }, 'q and f at once');

@@ -13,7 +13,7 @@
 
 import type { TestPage } from '@colloquy/testing/browser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectDecoding, MediaApp, publish, waitForLog, waitForStats } from './media-app.js';
+import { expectDecoding, MediaApp, publish, subscribeSmallAndLarge, waitForLog, waitForStats } from './media-app.js';
 
 let m: MediaApp;
 
@@ -70,14 +70,7 @@ describe('publisher video options', { timeout: 180_000 }, () => {
     const video = m.t.server.sessions.live(sessionId)!.streams.get(streamId)!.producer('video')!;
     expect(video.layerCount).toBeGreaterThanOrEqual(2);
 
-    await b.page.waitForFunction((id) => (window as any).streams.has(id), streamId);
-    await b.page.evaluate((id) => {
-      const w = window as any;
-      w.subscribeTo(id, { key: 'small', preferredResolution: { width: 320, height: 180 } });
-      w.subscribeTo(id, { key: 'big' });
-    }, streamId);
-    const small = `${streamId}:small`;
-    const big = `${streamId}:big`;
+    const { small, large: big } = await subscribeSmallAndLarge(b, streamId);
     const sizes = await waitForStats(
       b,
       (s) => (s[big]?.width ?? 0) === 960 && (s[small]?.width ?? 0) > 0 && s[small]!.width < 960 && s[small]!.framesDecoded > 0,
