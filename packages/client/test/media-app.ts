@@ -130,17 +130,26 @@ export async function waitForStats(p: TestPage | TestPage[], test: (s: Record<st
 }
 
 /**
- * Page `b` subscribes twice to `streamId` once it knows the stream: `small` preferring 320x180 and
- * `large` without a preference; returns their subscriber keys.
+ * Page `b` subscribes to `streamId` once it knows the stream, once per entry of `subscribers` (its
+ * name is the subscriber's key, its value the subscribe properties, in that order); returns each
+ * name's subscriber key (`streamId:name`).
  */
-export async function subscribeSmallAndLarge(b: TestPage, streamId: string): Promise<{ small: string; large: string }> {
+export async function subscribeEach<K extends string>(b: TestPage, streamId: string, subscribers: Record<K, Record<string, unknown>>): Promise<Record<K, string>> {
   await b.page.waitForFunction((id) => (window as any).streams.has(id), streamId);
-  await b.page.evaluate((id) => {
-    const w = window as any;
-    w.subscribeTo(id, { key: 'small', preferredResolution: { width: 320, height: 180 } });
-    w.subscribeTo(id, { key: 'large' });
-  }, streamId);
-  return { small: `${streamId}:small`, large: `${streamId}:large` };
+  await b.page.evaluate(
+    ([id, subs]) => {
+      for (const [key, props] of Object.entries(subs)) (window as any).subscribeTo(id, { ...props, key });
+    },
+    [streamId, subscribers] as const,
+  );
+  const keys = {} as Record<K, string>;
+  for (const name of Object.keys(subscribers) as K[]) keys[name] = `${streamId}:${name}`;
+  return keys;
+}
+
+/** subscribeEach with `small` preferring 320x180 and `large` without a preference. */
+export function subscribeSmallAndLarge(b: TestPage, streamId: string): Promise<{ small: string; large: string }> {
+  return subscribeEach(b, streamId, { small: { preferredResolution: { width: 320, height: 180 } }, large: {} });
 }
 
 /** framesDecoded rose by 10+ at `width` on each subscriber key between two reads (decoding that layer); each read waits up to `timeoutMs`. */

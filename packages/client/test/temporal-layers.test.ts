@@ -10,7 +10,7 @@
 
 import type { TestPage } from '@colloquy/testing/browser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaApp, publish720p, subStats, waitForStats } from './media-app.js';
+import { expectLayers, MediaApp, publish720p, subscribeEach, subStats } from './media-app.js';
 
 let m: MediaApp;
 
@@ -32,6 +32,13 @@ function temporalOf(p: Buffer): { tid: number; sync: boolean } | null {
   if (x & 0x80) i += p[i]! & 0x80 ? 2 : 1;
   if (x & 0x40) i += 1;
   return i < p.length ? { tid: p[i]! >> 6, sync: (p[i]! & 0x20) !== 0 } : null;
+}
+
+/** The frame rates up to each temporal layer the SFU measured on `layer` of `video`, once it has three (or after 30 s, what it has). */
+async function temporalLayersOf(video: { temporalFrameRates(layer: number): number[] }, layer: number): Promise<number[]> {
+  const deadline = Date.now() + 30_000;
+  while (video.temporalFrameRates(layer).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  return video.temporalFrameRates(layer);
 }
 
 /** Frames each subscriber key decoded per second over a window of `ms` (getStats framesDecoded), and its picture width. */
@@ -78,25 +85,15 @@ describe('VP8 temporal layers', { timeout: 300_000 }, () => {
       if (t.sync) syncPerTid[t.tid]!++;
     });
 
-    await b.page.waitForFunction((id) => (window as any).streams.has(id), streamId);
-    await b.page.evaluate((id) => {
-      const w = window as any;
-      w.subscribeTo(id, { key: 'low', preferredFrameRate: 7.5 });
-      w.subscribeTo(id, { key: 'full' });
-    }, streamId);
-    const low = `${streamId}:low`;
-    const full = `${streamId}:full`;
+    const { low, full } = await subscribeEach(b, streamId, { low: { preferredFrameRate: 7.5 }, full: {} });
     const keys = [low, full];
 
     // Both decode the top layer (the same picture size), frames rising.
-    const started = await waitForStats(b, (s) => keys.every((k) => (s[k]?.width ?? 0) === 1280 && s[k]!.framesDecoded > 0), 'both decoding 1280 px', 60_000);
-    await waitForStats(b, (s) => keys.every((k) => s[k]!.framesDecoded >= started[k]!.framesDecoded + 10), 'frames rising on both', 60_000);
+    await expectLayers(b, { [low]: 1280, [full]: 1280 }, 'both decoding 1280 px', 60_000);
 
     // The SFU measured three temporal layers on the top layer.
     const top = video.layerCount - 1;
-    const deadline = Date.now() + 30_000;
-    while (video.temporalFrameRates(top).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-    const rates = video.temporalFrameRates(top);
+    const rates = await temporalLayersOf(video, top);
     console.log(`temporal layers: measured frames/s up to T0/T1/T2 on the top layer ${JSON.stringify(rates)}; frames per TID ${JSON.stringify(perTid)}, with Y ${JSON.stringify(syncPerTid)}`);
     expect(rates.length).toBe(3);
 
@@ -143,23 +140,14 @@ describe('VP8 temporal layers', { timeout: 300_000 }, () => {
     const video = m.t.server.sessions.live(sessionId)!.streams.get(streamId)!.producer('video')!;
     expect(video.layerCount).toBe(1);
 
-    await b.page.waitForFunction((id) => (window as any).streams.has(id), streamId);
-    await b.page.evaluate((id) => {
-      const w = window as any;
-      w.subscribeTo(id, { key: 'restricted' });
-      w.subscribeTo(id, { key: 'full' });
-    }, streamId);
-    const restricted = `${streamId}:restricted`;
-    const full = `${streamId}:full`;
+    const { restricted, full } = await subscribeEach(b, streamId, { restricted: {}, full: {} });
     const keys = [restricted, full];
-    const started = await waitForStats(b, (s) => keys.every((k) => (s[k]?.width ?? 0) === 960 && s[k]!.framesDecoded > 0), 'both decoding the 960 px screen', 60_000);
-    await waitForStats(b, (s) => keys.every((k) => s[k]!.framesDecoded >= started[k]!.framesDecoded + 10), 'frames rising on both', 60_000);
+    await expectLayers(b, { [restricted]: 960, [full]: 960 }, 'both decoding the 960 px screen', 60_000);
 
     // The SFU measured three temporal layers on the screen's one encoding.
-    const deadline = Date.now() + 30_000;
-    while (video.temporalFrameRates(0).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-    console.log(`temporal layers: the screen share's frames/s up to T0/T1/T2 ${JSON.stringify(video.temporalFrameRates(0))}`);
-    expect(video.temporalFrameRates(0).length).toBe(3);
+    const rates = await temporalLayersOf(video, 0);
+    console.log(`temporal layers: the screen share's frames/s up to T0/T1/T2 ${JSON.stringify(rates)}`);
+    expect(rates.length).toBe(3);
 
     // restrictFrameRate(true): T0 alone, a quarter of the frames, at the same picture size.
     const flags = await b.page.evaluate((key) => {

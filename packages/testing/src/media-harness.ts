@@ -254,8 +254,8 @@ window.media = {
           retransmittedPacketsSent: s.retransmittedPacketsSent, retransmittedBytesSent: s.retransmittedBytesSent, targetBitrate: s.targetBitrate,
           qualityLimitationDurations: s.qualityLimitationDurations };
       } else if (s.type === 'remote-inbound-rtp') {
-        // What our receiver reports told the browser (RTCP RTT from LSR/DLSR, loss).
-        out.remoteInbound[s.kind] = { roundTripTime: s.roundTripTime, fractionLost: s.fractionLost };
+        // The RTT the browser took from our receiver reports (LSR/DLSR).
+        out.remoteInbound[s.kind] = { roundTripTime: s.roundTripTime };
       } else if (s.type === 'candidate-pair' && s.id === selectedPair) {
         out.availableOutgoingBitrate = s.availableOutgoingBitrate ?? null;
         out.pairBytesSent = s.bytesSent ?? 0;
