@@ -142,6 +142,19 @@ function frozenMs(rows: Row[], from: number, to: number): number {
   return frozen;
 }
 
+/** Spans of more than 150 ms without a newly decoded frame between `from` and `to`, as "start+length" ms from `origin`. */
+function frameGaps(rows: Row[], from: number, to: number, origin: number): string[] {
+  const w = within(rows, from, to);
+  const gaps: string[] = [];
+  let last = w[0]?.[0] ?? from;
+  for (let i = 1; i < w.length; i++) {
+    if (w[i]![1] <= w[i - 1]![1]) continue;
+    if (w[i]![0] - last > 150) gaps.push(`${last - origin}+${w[i]![0] - last}`);
+    last = w[i]![0];
+  }
+  return gaps;
+}
+
 /** The longest span between two rows where audio packets rose (whole window), and the longest lastPacketReceivedTimestamp age seen. */
 function audioGap(rows: Row[], from: number, to: number): { pollMs: number; ageMs: number; at: number } {
   const w = within(rows, from, to);
@@ -277,8 +290,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     subs.push({ name: 'limited', limited: true, page: limitedPage, rows: new Map() });
     // Once a second: the SFU's downlink estimate for the limited subscriber and the layer it forwards per stream (-1: none, 'off': video off for quality).
     const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | string)[]; audio: string; probe: string; repair: string }[] = [];
-    /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, not resent, PLIs; saturation cuts). */
-    let repairBefore = [0, 0, 0, 0, 0, 0];
+    /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, not resent, PLIs, repair keyframes; saturation cuts). */
+    let repairBefore = [0, 0, 0, 0, 0, 0, 0];
     let probeSeen: unknown = null;
     let cutSeen = -Infinity;
     let audioPacketsBefore: { packets: number; at: number } | null = null;
@@ -314,14 +327,15 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       const cuts = downlink.cuts.filter((c) => c.at > cutSeen);
       if (cuts.length) cutSeen = cuts[cuts.length - 1]!.at;
       for (const c of cuts) {
-        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
+        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}${c.queueMs === undefined ? '' : ` queue ${c.queueMs} ms`}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
         const early = c.at >= limitClock && c.at - limitClock < 3000 ? ` +${Math.round(c.at - limitClock)} ms` : '';
         probe += ` cut(${c.reason[0]})${early} ${kbps(c.from)}→${kbps(c.to)} [${why}]`;
       }
       // Repair in that second, summed over the limited subscriber's videos: n NACKs received, h of them
       // held (not answered), r packets resent, d not resent (resent within a round trip, or too old),
-      // k PLIs it sent; s saturation cuts of its estimate (one for all its connections: they share it).
-      const repairNow = [0, 0, 0, 0, 0, downlink.saturations];
+      // k PLIs it sent; K keyframes the SFU asked for because packets went unrepaired; s saturation
+      // cuts of its estimate (one for all its connections: they share it).
+      const repairNow = [0, 0, 0, 0, 0, 0, downlink.saturations];
       for (const c of mine.flatMap((x) => x.consumers.filter((v) => v.kind === 'video'))) {
         const stats = c.getStats();
         repairNow[0]! += stats.nackCount;
@@ -329,8 +343,9 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         repairNow[2]! += stats.retransmittedPackets;
         repairNow[3]! += stats.resendsSkipped;
         repairNow[4]! += stats.pliCount;
+        repairNow[5]! += stats.repairKeyFrames;
       }
-      const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrdks'[i]}${v - repairBefore[i]!}` : '')).join('');
+      const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrdkKs'[i]}${v - repairBefore[i]!}` : '')).join('');
       repairBefore = repairNow;
       // The audio its consumers sent over their last second, all streams (kbps, and packets a second: Opus DTX sends few in silence).
       let audioBits = 0;
@@ -399,6 +414,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const result: ARun = { size, settleMs: [], settledWidth: [], freezePercent: [], settledFreezePercent: [], topBackMs: [], backToPeerMs: [], othersKbps: [], othersWidth: [], othersFreezePercent: [], audioGapMs: [], settledAudioGapMs: 0, sampleIntervalMs: 0, events };
     const tableRows: (string | number)[][] = [['subscriber', 'stream', 'settle s', 'width px (limited: last; others: median)', 'kbps (limited)', 'freeze % (limited)', '1280 back s (held 3 s)', 'back to peer s', 'audio gap ms (poll)', 'audio gap ms (≥, browser)']];
     const intervals: number[] = [];
+    /** The limited subscriber's frame gaps around the limit's onset, per stream. */
+    const onsetGaps: string[] = [];
     const videoOff: boolean[] = [];
     for (const s of subs) {
       for (const [i, id] of streams.entries()) {
@@ -408,6 +425,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         const kbps = limited.length >= 2 ? Math.round(((limited[limited.length - 1]![3] - limited[0]![3]) * 8) / (limited[limited.length - 1]![0] - limited[0]![0])) : NaN;
         const width = median(limited.filter((r) => r[2] > 0).map((r) => r[2]));
         const freeze = Math.round((frozenMs(rows, limitAt, liftAt) * 1000) / (liftAt - limitAt)) / 10;
+        if (s.limited) onsetGaps.push(`stream ${i + 1}: ${frameGaps(rows, limitAt - 1000, limitAt + 3000, limitAt).join(' ') || 'none'}`);
         const gap = audioGap(rows, from, to);
         if (s.limited) {
           const settled = Math.max(audioGap(rows, from, limitAt).pollMs, audioGap(rows, limitAt + SETTLE_MS, to).pollMs);
@@ -467,9 +485,10 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     console.log(table(tableRows));
     console.log(`sent while limited: ${pubLines.join('; ')}`);
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
+    console.log(`limited subscriber, spans over 150 ms without a decoded frame from 1 s before the limit to 3 s into it (start+length ms from the limit): ${onsetGaps.join('; ')}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
-    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); aNkMp: the audio sent, all streams (kbps, packets a second); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, s saturation cuts; a probe read in that second: target → measured kbps):`);
+    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); aNkMp: the audio sent, all streams (kbps, packets a second); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, K keyframes asked for unrepaired packets, s saturation cuts; a probe read in that second: target → measured kbps):`);
     console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join(',')}/${x.audio}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
     // The browser's side of the repair, per stream and second: n NACKs and k PLIs it sent, K keyframes decoded, l packets lost.
     for (const id of streams) {

@@ -204,6 +204,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   #resendsSkipped = 0;
   /** No NACK answers before this (performance.now() ms): the downlink is saturated, audio comes first. */
   #retransmitHoldUntil = 0;
+  /** A keyframe of the layer forwarded, asked for when this timer fires: packets of it went unrepaired. */
+  #repairKeyFrameTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Keyframes asked for because packets went unrepaired (held through a saturation, or too old). */
+  #repairKeyFrames = 0;
+  /** When the last keyframe packet was forwarded (performance.now() ms). */
+  #keyFrameSentAt = -Infinity;
   /** The output sequence number and time of the last resync (the keyframe a layer or restart began at); -1 and -Infinity before one. */
   #syncSeq = -1;
   #syncAt = -Infinity;
@@ -556,6 +562,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     }
     if (!rewriter.needsSync && layer === this.#targetLayer) this.#keyFrameWanted = false; // synced on the wanted layer
     if (outSeq === DROP) return;
+    if (keyFrame) this.#keyFrameSentAt = now;
     this.#lastInTimestamp = h.timestamp;
     const history = this.#history;
     const base = history.slotOffset(outSeq);
@@ -640,15 +647,22 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       const since = this.#syncSeq;
       const fresh = now - this.#syncAt <= RECENT_SYNC_MS && this.#currentLayer === this.#targetLayer;
       const wanted = fresh ? lost.filter((seq) => ((seq - since) & 0xffff) < 0x8000) : [];
-      if (wanted.length < lost.length) this.#nacksHeld++;
+      if (wanted.length < lost.length) {
+        this.#nacksHeld++;
+        // Held past the time a resend could still help (RESEND_MAX_AGE_MS = the hold): the picture
+        // stays broken until a keyframe, which the hold's end brings.
+        if (lost.some((seq) => this.#sinceSync(seq) && !wanted.includes(seq))) this.#keyFrameForUnrepaired(this.#retransmitHoldUntil);
+      }
       if (wanted.length === 0) return;
       lost = wanted;
     }
     // Once per round trip: the RTT from the subscriber's receiver reports (it grows with the bottleneck's queue).
     const interval = Math.max(RESEND_MIN_INTERVAL_MS, (this.#rtt ?? 0) * 1000);
     for (const seq of lost) {
-      if (!this.#history.claimResend(seq, now, RESEND_MAX_AGE_MS, interval)) {
+      const claim = this.#history.claimResend(seq, now, RESEND_MAX_AGE_MS, interval);
+      if (claim !== 'claimed') {
         this.#resendsSkipped++;
+        if (claim === 'gone' && this.#sinceSync(seq)) this.#keyFrameForUnrepaired(now);
         continue;
       }
       const header = this.#history.header(seq);
@@ -680,6 +694,43 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       }
       this.#retransmitted++;
     }
+  }
+
+  /** Whether output packet `seq` belongs to what is forwarded now: sent since the last resync (a layer's keyframe), or no resync yet. */
+  #sinceSync(seq: number): boolean {
+    return this.#syncSeq < 0 || ((seq - this.#syncSeq) & 0xffff) < 0x8000;
+  }
+
+  /**
+   * A packet of the layer being forwarded will not be repaired (its NACK held through a saturated
+   * downlink until it was too old, or asked for after it left the history): asks the publisher for
+   * a keyframe of that layer at `at` (performance.now() ms; now or the hold's end), unless a
+   * keyframe comes anyway by then (a layer switch or a restart pending, the video off or paused).
+   * Without it the browser waits for its own timeout: Chromium sent its PLI 3–4 s into such a
+   * freeze in the impairment bench (a 320 px stream at 500 kbps, NACKs held by a saturation cut
+   * that did not change its layer, then refused as too old; frozen 16 % of the settled limit).
+   */
+  #keyFrameForUnrepaired(at: number): void {
+    if (this.kind !== 'video' || this.#repairKeyFrameTimer !== undefined || this.#closed) return;
+    const since = performance.now();
+    const ask = (): void => {
+      this.#repairKeyFrameTimer = undefined;
+      if (this.#closed || this.#paused || this.#producerPaused || this.#qualityDisabled || this.#keyFrameWanted) return;
+      if (this.#currentLayer < 0 || this.#currentLayer !== this.#targetLayer) return;
+      // A keyframe of the layer went out since (another subscriber's, or the last one asked): the picture recovers from it.
+      if (this.#keyFrameSentAt > since) return;
+      // The hold was extended (the link saturated again): not into it either.
+      const now = performance.now();
+      if (now < this.#retransmitHoldUntil) {
+        this.#repairKeyFrameTimer = setTimeout(ask, this.#retransmitHoldUntil - now);
+        return;
+      }
+      this.#repairKeyFrames++;
+      this.producer.requestKeyFrame(this.#currentLayer);
+    };
+    const wait = at - since;
+    if (wait <= 0) ask();
+    else this.#repairKeyFrameTimer = setTimeout(ask, wait);
   }
 
   /**
@@ -814,6 +865,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       nackCount: this.#nackCount,
       retransmittedPackets: this.#retransmitted,
       resendsSkipped: this.#resendsSkipped,
+      repairKeyFrames: this.#repairKeyFrames,
       pliCount: this.#pliCount,
       firCount: this.#firCount,
       availableBitrate: this.#availableBitrate,
@@ -848,6 +900,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     if (this.#closed) return;
     this.#closed = true;
     this.#sink = null;
+    clearTimeout(this.#repairKeyFrameTimer);
     this.#history.clear();
     this.emit('close');
     this.removeAllListeners();

@@ -102,16 +102,19 @@ export class RetransmissionHistory {
   }
 
   /**
-   * Whether the packet `seq` is worth resending at `now`: it was sent at most `maxAgeMs` ago and
-   * not resent in the last `minIntervalMs` (a browser asks again for a packet every round trip it
-   * estimates, while our answer may still sit in the bottleneck's queue). If so it is marked resent
-   * now. Says nothing of whether its bytes are still held (header() and payload() do).
+   * Whether the packet `seq` is worth resending at `now`: `claimed` when it was sent at most
+   * `maxAgeMs` ago and not resent in the last `minIntervalMs` (then it is marked resent now);
+   * `answered` when it was resent within that interval (a browser asks again for a packet every
+   * round trip it estimates, while our answer may still sit in the bottleneck's queue); `gone`
+   * when it is older, or no longer (or never) in the history: it cannot be repaired. Says nothing
+   * of whether its bytes are still held (header() and payload() do).
    */
-  claimResend(seq: number, now: number, maxAgeMs: number, minIntervalMs: number): boolean {
+  claimResend(seq: number, now: number, maxAgeMs: number, minIntervalMs: number): 'claimed' | 'answered' | 'gone' {
     const slot = seq % this.size;
-    if (this.#seqs[slot] !== seq || now - this.#sentAt[slot]! > maxAgeMs || now - this.#resentAt[slot]! < minIntervalMs) return false;
+    if (this.#seqs[slot] !== seq || now - this.#sentAt[slot]! > maxAgeMs) return 'gone';
+    if (now - this.#resentAt[slot]! < minIntervalMs) return 'answered';
     this.#resentAt[slot] = now;
-    return true;
+    return 'claimed';
   }
 
   /** Forgets every packet (the consumer closed). */

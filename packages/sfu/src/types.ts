@@ -79,6 +79,8 @@ export interface ConsumerStats {
   retransmittedPackets: number;
   /** NACKed packets not resent: resent already within a round trip, or sent too long ago to help. */
   resendsSkipped: number;
+  /** Keyframes asked of the publisher because packets of the forwarded layer could not be repaired (held through a saturation, or too old). */
+  repairKeyFrames: number;
   pliCount: number;
   firCount: number;
   /** The subscriber's REMB estimate in bits per second (null until it sends one). */

@@ -22,16 +22,19 @@ class Link {
     readonly queueMs = 300,
     public loss = 0,
     readonly random: () => number = mulberry32(7),
+    /** Where `loss` drops: before the bottleneck (the packet takes no time on it), or after it (it does: a lossy hop behind it). */
+    readonly lossAfter = false,
   ) {}
   /** The arrival time of a packet sent at `t`, or null (dropped). */
   send(t: number, size: number): number | null {
-    if (this.random() < this.loss) return null;
+    if (!this.lossAfter && this.random() < this.loss) return null;
     const start = Math.max(t, this.#free);
     if (start - t > this.queueMs) {
       this.firstTailDropAt ??= t;
       return null; // tail drop
     }
     this.#free = start + (size * 8 * 1000) / this.rate;
+    if (this.lossAfter && this.random() < this.loss) return null;
     return this.#free + this.delay;
   }
 }
@@ -86,6 +89,8 @@ function simulate(
 ): number[] {
   const pending: PacketResult[] = [];
   const trace: number[] = [];
+  // Transport-wide numbers in send order, continuing across calls (from the start time: calls do not overlap).
+  let seq = start * 100;
   let nextFrame = start;
   let nextFeedback = start + feedbackMs;
   let nextTrace = start + 500;
@@ -96,13 +101,13 @@ function simulate(
       const bytes = (sendRate(t, est.estimate) / 8) * 0.033;
       for (let left = bytes; left > 0; left -= 1200) {
         const size = Math.min(1200, Math.max(100, left));
-        pending.push({ sentAt: t, size, receivedAt: link.send(t, size), probe: 0 });
+        pending.push({ sentAt: t, size, receivedAt: link.send(t, size), probe: 0, seq: seq++ });
       }
       nextFrame += 33;
     }
     if (probe && t >= probeNext && t < probe.at + probe.ms) {
       // Padding at the probe rate in 255-byte packets, spaced evenly.
-      pending.push({ sentAt: t, size: 255 + 12, receivedAt: link.send(t, 267), probe: probe.id });
+      pending.push({ sentAt: t, size: 255 + 12, receivedAt: link.send(t, 267), probe: probe.id, seq: seq++ });
       probeNext += (267 * 8 * 1000) / probe.rate;
     }
     if (t >= nextFeedback) {
@@ -384,6 +389,9 @@ describe('BandwidthEstimator', () => {
       cutAfter.push(cut.at - 5001);
       console.log(`2.9 Mbps into 500 kbps, feedback every ${feedbackMs} ms: cut ${Math.round(cut.at - 5001)} ms after the limit (drain ${Math.round(cut.drain! / 1000)} kbps over ${cut.drainBusyMs} ms busy${cut.overdriven ? ', overdriven' : ''}), to ${Math.round(est.estimate / 1000)} kbps; the queue overflowed after ${Math.round(link.firstTailDropAt! - 5001)} ms`);
       expect(cut.overdriven).toBe(true);
+      // What the newest packet judged waited in the queue: the queue had grown that far at least.
+      expect(cut.queueMs).toBeGreaterThan(20);
+      expect(cut.queueMs).toBeLessThanOrEqual(300);
       expect(est.estimate).toBeLessThanOrEqual(500_000);
       expect(est.estimate).toBeGreaterThan(350_000);
     }
@@ -406,6 +414,25 @@ describe('BandwidthEstimator', () => {
     // 0.85 × the link, give or take: not the bursts' average with the gaps between frames (~300 kbps).
     for (const c of cuts) expect(c.drain!).toBeGreaterThan(450_000);
     expect(est.estimate).toBeGreaterThan(380_000);
+  });
+
+  it('saturation behind a lossy hop (packets lost after the bottleneck took their time on it): the drain reads the link, not the gaps the losses leave', () => {
+    const drains: number[] = [];
+    for (let seed = 1; seed <= 12; seed++) {
+      const est = new BandwidthEstimator({ initial: 3_000_000 });
+      const link = new Link(20_000_000, 50, 300, 0.05, mulberry32(seed), true);
+      simulate(est, link, 5, () => 900_000, undefined, 0, 50);
+      link.rate = 500_000;
+      simulate(est, link, 1, () => 900_000, undefined, 5001, 50);
+      const cut = est.recentCuts.find((c) => c.reason === 'saturation');
+      if (cut) drains.push(cut.drain!);
+    }
+    console.log(`900 kbps into 500 kbps with 5 % lost after it: drains read ${drains.map((d) => Math.round(d / 1000)).join(', ')} kbps`);
+    expect(drains.length).toBeGreaterThanOrEqual(10);
+    // Each gap a loss leaves is two packets' time for one packet's bytes: read with them, one in ~6
+    // packets made the link read ~15 % slow.
+    for (const d of drains) expect(d).toBeGreaterThan(470_000);
+    for (const d of drains) expect(d).toBeLessThan(530_000);
   });
 
   it('saturation: no cut for a receiver that delivers in bursts (a starved browser), nor for a loss reported and then received late', () => {

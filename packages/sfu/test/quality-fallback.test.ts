@@ -20,8 +20,8 @@ function withFakePerformance(test: () => void): void {
   }
 }
 
-function setup() {
-  const producer = testVideoProducer({ id: 'p', ssrc: 0x5555 });
+function setup(plis?: number[]) {
+  const producer = testVideoProducer({ id: 'p', ssrc: 0x5555, ...(plis ? { plis } : {}) });
   const sent: number[] = [];
   const events: string[] = [];
   const c = testConsumer({ id: 'c', producer, ssrc: 9 });
@@ -130,6 +130,72 @@ describe('video off for quality', () => {
       expect(sent).toHaveLength(6);
       expect(c.nacksHeld).toBe(3);
     });
+  });
+
+  it('a packet of the forwarded layer that cannot be repaired asks the publisher for a keyframe: at the hold\'s end when held, at once when too old', () => {
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout'] });
+    try {
+      const plis: number[] = [];
+      const { c, sent, frame, nack } = setup(plis);
+      frame(true);
+      frame();
+      frame();
+      vi.advanceTimersByTime(2500); // past the 2 s a new layer is repaired for through a hold
+      const start = plis.length;
+      c.holdRetransmissions(performance.now() + 1000);
+      nack([sent[1]!]);
+      expect(c.nacksHeld).toBe(1);
+      expect(plis).toHaveLength(start); // not into the saturated link
+      vi.advanceTimersByTime(999);
+      expect(plis).toHaveLength(start);
+      vi.advanceTimersByTime(1);
+      expect(plis).toEqual([...plis.slice(0, start), 0x5555]); // the hold's end: the layer's keyframe
+      expect(c.getStats().repairKeyFrames).toBe(1);
+      // Asked for again once gone (sent over 1 s ago): at once (after the publisher's 500 ms throttle).
+      vi.advanceTimersByTime(600);
+      nack([sent[2]!]);
+      expect(plis).toHaveLength(start + 2);
+      expect(c.getStats()).toMatchObject({ repairKeyFrames: 2, resendsSkipped: 1 });
+      // A packet that can still be resent asks for nothing.
+      frame();
+      nack([sent[sent.length - 1]!]);
+      expect(plis).toHaveLength(start + 2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('no keyframe for unrepaired packets when one comes anyway (the video off) or the packet was of the layer before', () => {
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout'] });
+    try {
+      const plis: number[] = [];
+      const { c, sent, frame, nack } = setup(plis);
+      frame(true);
+      frame();
+      const before = sent[1]!;
+      vi.advanceTimersByTime(2500);
+      // The output restarts at a keyframe (as a step to another layer does): the old packets are not of it.
+      c.setBandwidthLayer(-1);
+      c.setBandwidthLayer(0);
+      frame(true);
+      vi.advanceTimersByTime(1500);
+      const start = plis.length;
+      nack([before]);
+      vi.advanceTimersByTime(600);
+      expect(plis).toHaveLength(start);
+      // Held, and the video goes off before the hold ends: it restarts from a keyframe anyway.
+      frame();
+      c.holdRetransmissions(performance.now() + 1000);
+      vi.advanceTimersByTime(1100); // past the 2 s a new layer is repaired for
+      c.holdRetransmissions(performance.now() + 1000);
+      nack([sent[sent.length - 1]!]);
+      c.setBandwidthLayer(-1);
+      vi.advanceTimersByTime(1000);
+      expect(plis).toHaveLength(start);
+      expect(c.getStats().repairKeyFrames).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('videoDisableWarning always before videoDisabled, even when the allocator switches off at once', () => {

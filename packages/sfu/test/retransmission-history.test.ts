@@ -128,14 +128,14 @@ describe('RetransmissionHistory', () => {
   it('claims a resend at most once per interval, never for a packet sent too long ago or not held', () => {
     const h = new RetransmissionHistory(8, new PayloadRing(4096));
     put(h, 1, 12, undefined, 1000);
-    expect(h.claimResend(1, 1100, 1000, 100)).toBe(true);
-    expect(h.claimResend(1, 1150, 1000, 100)).toBe(false); // asked again within the interval: our answer is on its way
-    expect(h.claimResend(1, 1200, 1000, 100)).toBe(true);
-    expect(h.claimResend(1, 2001, 1000, 100)).toBe(false); // sent more than 1000 ms ago
-    expect(h.claimResend(2, 1100, 1000, 100)).toBe(false); // never sent
+    expect(h.claimResend(1, 1100, 1000, 100)).toBe('claimed');
+    expect(h.claimResend(1, 1150, 1000, 100)).toBe('answered'); // asked again within the interval: our answer is on its way
+    expect(h.claimResend(1, 1200, 1000, 100)).toBe('claimed');
+    expect(h.claimResend(1, 2001, 1000, 100)).toBe('gone'); // sent more than 1000 ms ago
+    expect(h.claimResend(2, 1100, 1000, 100)).toBe('gone'); // never sent
     put(h, 9, 12, undefined, 1300); // takes 1's slot: a new packet, never resent
-    expect(h.claimResend(1, 1400, 1000, 100)).toBe(false);
-    expect(h.claimResend(9, 1310, 1000, 100)).toBe(true);
+    expect(h.claimResend(1, 1400, 1000, 100)).toBe('gone');
+    expect(h.claimResend(9, 1310, 1000, 100)).toBe('claimed');
   });
 
   it('refuses a size outside 1..65536', () => {
