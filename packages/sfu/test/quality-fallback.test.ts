@@ -132,6 +132,32 @@ describe('video off for quality', () => {
     });
   });
 
+  it('while held, a packet of the layer just stepped to is resent once in all (its resend may be lost in the full queue too), again after the hold', () => {
+    withFakePerformance(() => {
+      const { c, sent, frame, nack } = setup();
+      frame(true);
+      frame();
+      vi.advanceTimersByTime(5000);
+      c.setBandwidthLayer(-1);
+      c.setBandwidthLayer(0);
+      frame(true); // the layer just stepped to begins
+      frame();
+      const next = sent[sent.length - 1]!;
+      c.holdRetransmissions(performance.now() + 600);
+      nack([next]);
+      expect(sent.slice(-2)).toEqual([next, next]); // resent
+      vi.advanceTimersByTime(250); // several round trips later, still within the hold
+      nack([next]);
+      vi.advanceTimersByTime(250);
+      nack([next]);
+      expect(sent.filter((s) => s === next)).toHaveLength(2);
+      vi.advanceTimersByTime(150); // the hold is over: once per round trip again
+      nack([next]);
+      expect(sent.filter((s) => s === next)).toHaveLength(3);
+      expect(c.getStats()).toMatchObject({ retransmittedPackets: 2, resendsSkipped: 2 });
+    });
+  });
+
   it('a packet of the forwarded layer that cannot be repaired asks the publisher for a keyframe: at the hold\'s end when held, at once when too old', () => {
     vi.useFakeTimers({ toFake: ['performance', 'setTimeout'] });
     try {
