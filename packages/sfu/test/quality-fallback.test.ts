@@ -10,9 +10,9 @@ import type { OutgoingHeader } from '../src/consumer.js';
 import { RETRANSMIT_HOLD_MS, RETRANSMIT_ROOM, retransmitHoldMs } from '../src/downlink.js';
 import { testConsumer, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
-/** Runs `test` with performance.now() under vitest's fake clock (vi.advanceTimersByTime moves it). */
-function withFakePerformance(test: () => void): void {
-  vi.useFakeTimers({ toFake: ['performance'] });
+/** Runs `test` with performance.now() (and, with `timers`, setTimeout) under vitest's fake clock (vi.advanceTimersByTime moves it). */
+function withFakePerformance(test: () => void, timers = false): void {
+  vi.useFakeTimers({ toFake: timers ? ['performance', 'setTimeout'] : ['performance'] });
   try {
     test();
   } finally {
@@ -33,7 +33,13 @@ function setup(plis?: number[]) {
   let seq = 1;
   const frame = (keyFrame = false) => producer.receive(viewOf(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: seq++, timestamp: seq * 3000, ssrc: 0x5555, marker: true }), vp8Payload(keyFrame))));
   const nack = (lost: number[]) => c.handleRtcp(new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 9, lost }) }));
-  return { c, sent, events, frame, nack };
+  /** The output restarts at a keyframe, as a step down to another layer does. */
+  const restart = () => {
+    c.setBandwidthLayer(-1);
+    c.setBandwidthLayer(0);
+    frame(true);
+  };
+  return { c, sent, events, frame, nack, restart };
 }
 
 describe('video off for quality', () => {
@@ -103,15 +109,12 @@ describe('video off for quality', () => {
 
   it('while held, the layer begun at a keyframe in the last 2 s is still repaired (the stepped-down layer must not freeze), older packets are not', () => {
     withFakePerformance(() => {
-      const { c, sent, frame, nack } = setup();
+      const { c, sent, frame, nack, restart } = setup();
       frame(true);
       frame();
       const old = sent[1]!;
       vi.advanceTimersByTime(5000);
-      // The output restarts at a keyframe (as a step down to another layer does), then the hold begins.
-      c.setBandwidthLayer(-1);
-      c.setBandwidthLayer(0);
-      frame(true);
+      restart(); // then the hold begins
       frame();
       const [key, next] = sent.slice(-2);
       vi.advanceTimersByTime(300);
@@ -134,13 +137,11 @@ describe('video off for quality', () => {
 
   it('while held, a packet of the layer just stepped to is resent once in all (its resend may be lost in the full queue too), again after the hold', () => {
     withFakePerformance(() => {
-      const { c, sent, frame, nack } = setup();
+      const { c, sent, frame, nack, restart } = setup();
       frame(true);
       frame();
       vi.advanceTimersByTime(5000);
-      c.setBandwidthLayer(-1);
-      c.setBandwidthLayer(0);
-      frame(true); // the layer just stepped to begins
+      restart(); // the layer just stepped to begins
       frame();
       const next = sent[sent.length - 1]!;
       c.holdRetransmissions(performance.now() + 600);
@@ -159,8 +160,7 @@ describe('video off for quality', () => {
   });
 
   it('a packet of the forwarded layer that cannot be repaired asks the publisher for a keyframe: at the hold\'s end when held, at once when too old', () => {
-    vi.useFakeTimers({ toFake: ['performance', 'setTimeout'] });
-    try {
+    withFakePerformance(() => {
       const plis: number[] = [];
       const { c, sent, frame, nack } = setup(plis);
       frame(true);
@@ -186,24 +186,19 @@ describe('video off for quality', () => {
       frame();
       nack([sent[sent.length - 1]!]);
       expect(plis).toHaveLength(start + 2);
-    } finally {
-      vi.useRealTimers();
-    }
+    }, true);
   });
 
   it('no keyframe for unrepaired packets when one comes anyway (the video off) or the packet was of the layer before', () => {
-    vi.useFakeTimers({ toFake: ['performance', 'setTimeout'] });
-    try {
+    withFakePerformance(() => {
       const plis: number[] = [];
-      const { c, sent, frame, nack } = setup(plis);
+      const { c, sent, frame, nack, restart } = setup(plis);
       frame(true);
       frame();
       const before = sent[1]!;
       vi.advanceTimersByTime(2500);
-      // The output restarts at a keyframe (as a step to another layer does): the old packets are not of it.
-      c.setBandwidthLayer(-1);
-      c.setBandwidthLayer(0);
-      frame(true);
+      restart(); // the old packets are not of the output now
+
       vi.advanceTimersByTime(1500);
       const start = plis.length;
       nack([before]);
@@ -219,9 +214,7 @@ describe('video off for quality', () => {
       vi.advanceTimersByTime(1000);
       expect(plis).toHaveLength(start);
       expect(c.getStats().repairKeyFrames).toBe(0);
-    } finally {
-      vi.useRealTimers();
-    }
+    }, true);
   });
 
   it('videoDisableWarning always before videoDisabled, even when the allocator switches off at once', () => {
