@@ -139,7 +139,7 @@ export class Metrics {
     }
     track(counter('colloquy_nacks_received_total', 'NACKs subscribers sent the SFU (packets they asked for again)'), {}, (_p, c) => byId(c, (x) => x.nackCount));
     track(counter('colloquy_retransmitted_packets_total', 'Packets the SFU resent to subscribers answering NACKs'), {}, (_p, c) => byId(c, (x) => x.retransmittedPackets));
-    track(counter('colloquy_resends_skipped_total', 'NACKed packets the SFU did not resend: resent within the last round trip, or sent over 1 s ago'), {}, (_p, c) => byId(c, (x) => x.resendsSkipped));
+    track(counter('colloquy_resends_skipped_total', 'NACKed packets the SFU did not resend: resent within the last round trip (once in all while a saturated downlink holds retransmissions), or sent over 1 s ago'), {}, (_p, c) => byId(c, (x) => x.resendsSkipped));
     track(counter('colloquy_repair_keyframes_total', 'Keyframes the SFU asked publishers for because packets of a forwarded layer could not be repaired (their NACKs held through a saturated downlink, or too old)'), {}, (_p, c) => byId(c, (x) => x.repairKeyFrames));
     track(counter('colloquy_nacks_sent_total', 'NACKs the SFU sent publishers'), {}, (p) => byId(p, (x) => x.nackCount));
     track(counter('colloquy_plis_received_total', 'Keyframe requests (PLI and FIR) subscribers sent the SFU'), {}, (_p, c) => byId(c, (x) => x.pliCount + x.firCount));
