@@ -958,10 +958,11 @@ function busyRate(arrivals: readonly Arrival[], end: number, from: number, base:
     let leftBytes = bytes;
     let leftBusy = busy;
     for (let k = 0; k < afterLoss.length; k += 2) {
-      const [b, g] = [afterLoss[k]!, afterLoss[k + 1]!];
-      if (b * 8000 < (rate / LOST_GAP_RATIO) * g) {
-        leftBytes -= b;
-        leftBusy -= g;
+      const packetBytes = afterLoss[k]!;
+      const gap = afterLoss[k + 1]!;
+      if (packetBytes * 8000 < (rate / LOST_GAP_RATIO) * gap) {
+        leftBytes -= packetBytes;
+        leftBusy -= gap;
       }
     }
     if (leftBusy > 0 && leftBytes > 0) rate = (leftBytes * 8000) / leftBusy;

@@ -648,15 +648,13 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       // down on the first loss or delay, the hold began at the saturation cut 0.1–0.5 s later),
       // every NACK was held, and the limited subscriber froze 1.5–4.5 s after the limit, 22–36 %
       // of the limited time.
-      const since = this.#syncSeq;
       const fresh = now - this.#syncAt <= RECENT_SYNC_MS && this.#currentLayer === this.#targetLayer;
-      const wanted = fresh ? lost.filter((seq) => ((seq - since) & 0xffff) < 0x8000) : [];
-      if (wanted.length < lost.length) {
-        this.#nacksHeld++;
-        // Held past the time a resend could still help (RESEND_MAX_AGE_MS = the hold): the picture
-        // stays broken until a keyframe, which the hold's end brings.
-        if (lost.some((seq) => this.#sinceSync(seq) && !wanted.includes(seq))) this.#keyFrameForUnrepaired(this.#retransmitHoldUntil);
-      }
+      const wanted = fresh ? lost.filter((seq) => this.#sinceSync(seq)) : [];
+      if (wanted.length < lost.length) this.#nacksHeld++;
+      // A held packet of what is forwarded now (the layer is not fresh: none of its packets are
+      // resent) stays unanswered past the time a resend could help (RESEND_MAX_AGE_MS = the hold):
+      // the picture stays broken until a keyframe, which the hold's end brings.
+      if (!fresh && lost.some((seq) => this.#sinceSync(seq))) this.#keyFrameForUnrepaired(this.#retransmitHoldUntil);
       if (wanted.length === 0) return;
       lost = wanted;
     }
