@@ -582,6 +582,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   }
 
   /** @internal RTCP from the subscriber about this consumer's SSRC (werift routes it by SSRC). */
+  /** The last REMB its subscriber sent (bits/s: the browser's receive-side estimate of its connection), or null. */
+  get receiverEstimate(): number | null {
+    return this.#availableBitrate;
+  }
+
   handleRtcp(packet: RtcpPacket): void {
     if (this.#closed) return;
     if (packet instanceof RtcpTransportLayerFeedback) {

@@ -128,6 +128,12 @@ export interface DownlinkStats {
   capacity: number | null;
   /** The latest decreases of the estimate, oldest first, with what each was cut from. */
   cuts: EstimateCut[];
+  /**
+   * What the allocator shares: our estimate from the browser's transport feedback
+   * (`transport-cc`), its REMBs (`remb`: it sends no transport feedback), or nothing to go by
+   * (`none`: no limit, every video at its preferred step).
+   */
+  feedback: 'transport-cc' | 'remb' | 'none';
   /** Other connections of the same client sharing this downlink. */
   sharedWith: number;
   probes: number;
@@ -137,6 +143,13 @@ export interface DownlinkStats {
   lastProbe: { target: number; paddingBytes: number; numbered: number; measured: number | null; detail: BandwidthEstimator['lastProbeDetail'] } | null;
 }
 
+/**
+ * How a member's browser reports what it receives, as its SDP answer settled: transport feedback
+ * (the transport-wide sequence number extension taken), else at most a REMB (its own receive-side
+ * estimate, when `goog-remb` was taken; Chromium sends one only without transport-cc).
+ */
+export type DownlinkFeedback = 'transport-cc' | 'remb-only';
+
 /** What a subscriber connection shows its downlink. */
 export interface DownlinkMember {
   /** Its consumers, in the order they were made. */
@@ -145,6 +158,8 @@ export interface DownlinkMember {
   readonly connected: boolean;
   /** Numbers its packets for transport feedback (and into a probe's cluster). */
   readonly sequencer: TransportWideSequencer;
+  /** What its browser reports (settled by the answer; transport-cc, as offered, before it). */
+  readonly feedback: DownlinkFeedback;
 }
 
 interface Probe {
@@ -262,7 +277,8 @@ export class Downlink {
     if (videos.length === 0) return;
     const steps = videos.map(videoSteps);
     const slots: VideoSlot[] = videos.map((c, i) => ({ rates: steps[i]!.rates, preferred: steps[i]!.preferred, onStep: steps[i]!.onStep, screen: c.screenShare, fallback: c.audioFallback, key: c }));
-    const decisions = this.#allocator.update(now, this.#estimator.estimate, audio, slots, probed, saturated);
+    const budget = this.#budget();
+    const decisions = this.#allocator.update(now, budget.rate, audio, slots, probed, saturated);
     videos.forEach((consumer, i) => {
       const { layer: step, warning } = decisions[i]!;
       const layer = step < 0 ? null : steps[i]!.layers[step]!;
@@ -275,11 +291,39 @@ export class Downlink {
     // Climbing (the last probe showed CLIMB_RATIO × the estimate, no decrease since): the next
     // probe tests twice the estimate, up to what every video at its preferred step needs, and the
     // allocator takes as many steps as it shows fit. Otherwise the next step alone.
+    // Without transport feedback nothing could read a probe.
+    if (!budget.estimated) return;
     let wanted = DownlinkAllocator.nextStep(audio, slots, decisions);
     if (wanted !== null && this.#climbing && this.#estimator.lastDecreaseAt < this.#climbingSince) {
       wanted = Math.max(wanted, Math.min(2 * this.#estimator.estimate, preferredRate(audio, slots)));
     }
     this.#maybeProbe(now, wanted, videos);
+  }
+
+  /**
+   * What the allocator shares (bits/s), and whether it is our estimate. A client whose browser
+   * sends transport feedback on any connected member: the estimate (INITIAL_DOWNLINK_ESTIMATE
+   * until the first feedback). One that sends none cannot be estimated from here: the sum of its
+   * members' latest REMBs (each its connection's receive-side estimate) if any came, else no
+   * limit: every video at its preferred step, as before downlink estimation. Held at the initial
+   * estimate instead, such a client never left it: the load tool's subscribers (REMB offered,
+   * never sent) in a 16-way mesh at 1.5 Mbps per stream got 27 % of their media.
+   */
+  #budget(): { rate: number; estimated: boolean } {
+    let remb: number | null = null;
+    for (const member of this.#members.keys()) {
+      if (!member.connected) continue;
+      if (member.feedback === 'transport-cc') return { rate: this.#estimator.estimate, estimated: true };
+      let latest: number | null = null;
+      for (const consumer of member.consumers) if (consumer.receiverEstimate !== null) latest = Math.max(latest ?? 0, consumer.receiverEstimate);
+      if (latest !== null) remb = (remb ?? 0) + latest;
+    }
+    return { rate: remb ?? Infinity, estimated: false };
+  }
+
+  #feedbackKind(): DownlinkStats['feedback'] {
+    const budget = this.#budget();
+    return budget.estimated ? 'transport-cc' : Number.isFinite(budget.rate) ? 'remb' : 'none';
   }
 
   /**
@@ -385,6 +429,7 @@ export class Downlink {
       saturations: e.saturationCount,
       capacity: e.capacity === null ? null : Math.round(e.capacity),
       cuts: [...e.recentCuts],
+      feedback: this.#feedbackKind(),
       sharedWith: Math.max(0, this.#members.size - 1),
       probes: this.#probeIds,
       probesSucceeded: this.#probesSucceeded,

@@ -4,16 +4,19 @@
 
 import { describe, expect, it } from 'vitest';
 import type { PacketResult } from '../src/bandwidth-estimator.js';
-import { AudioRateHold, Downlink, videoSteps, type DownlinkMember } from '../src/downlink.js';
+import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback } from 'werift';
+import { AudioRateHold, Downlink, videoSteps, type DownlinkFeedback, type DownlinkMember } from '../src/downlink.js';
 import { MAX_TEMPORAL_LAYER } from '../src/vp8-temporal.js';
 import { TransportWideSequencer } from '../src/transport-feedback.js';
 import { testConsumer, testVideoProducer } from './helpers.js';
 
 /** A connection carrying one 3-layer camera (180/360/720 lines: 150 / 500 / 1,700 kbps by the nominal table). */
-function cameraConnection(name: string): DownlinkMember & { layer: () => number } {
+function cameraConnection(name: string, feedback: DownlinkFeedback = 'transport-cc'): DownlinkMember & { layer: () => number; remb: (bitrate: number) => void } {
   const producer = testVideoProducer({ id: `p-${name}`, rids: ['q', 'h', 'f'], streamId: `s-${name}` });
   const consumer = testConsumer({ id: `c-${name}`, producer, ssrc: 1000 + name.charCodeAt(0) });
-  return { consumers: [consumer], connected: true, sequencer: new TransportWideSequencer(), layer: () => consumer.bandwidthLayer };
+  const remb = (bitrate: number): void =>
+    consumer.handleRtcp(new RtcpPayloadSpecificFeedback({ feedback: new ReceiverEstimatedMaxBitrate({ bitrate: BigInt(bitrate), ssrcFeedbacks: [consumer.ssrc] }) }));
+  return { consumers: [consumer], connected: true, sequencer: new TransportWideSequencer(), feedback, layer: () => consumer.bandwidthLayer, remb };
 }
 
 /** One client's downlink with two camera connections. */
@@ -80,6 +83,31 @@ describe('Downlink', () => {
     shared.allocate(2500);
     expect(b.layer()).toBe(2);
     expect(shared.leave(b)).toBe(true);
+  });
+
+  it("does not hold a client that sends no transport feedback at the initial estimate: its REMBs if it sends them, else no limit, and never a probe", () => {
+    const downlink = new Downlink();
+    const members = ['a', 'b', 'c'].map((name) => cameraConnection(name, 'remb-only'));
+    for (const member of members) downlink.join(member);
+    // Three top layers (~5.9 Mbps with headroom) where the initial 3 Mbps would carry one.
+    downlink.allocate(0);
+    expect(members.map((m) => m.layer())).toEqual([2, 2, 2]);
+    expect(downlink.stats.feedback).toBe('none');
+    // Its browser's REMBs, one per connection, add up to the client's link: 600 kbps in all
+    // carries the three 180-line layers (0.17 each with headroom), not a 360-line one besides.
+    for (const member of members) member.remb(200_000);
+    downlink.allocate(250);
+    expect(downlink.stats.feedback).toBe('remb');
+    expect(members.map((m) => m.layer())).toEqual([0, 0, 0]);
+    for (const member of members) member.remb(2_500_000);
+    for (let t = 500; t <= 10_000; t += 250) downlink.allocate(t);
+    expect(members.map((m) => m.layer())).toEqual([2, 2, 2]);
+    expect(downlink.stats.probes).toBe(0);
+    // A connection that takes transport-cc: the client's downlink is our estimate again.
+    const estimated = cameraConnection('d');
+    downlink.join(estimated);
+    expect(downlink.stats.feedback).toBe('transport-cc');
+    expect(downlink.stats.estimate).toBe(3_000_000);
   });
 });
 

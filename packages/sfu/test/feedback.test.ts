@@ -76,6 +76,9 @@ describe('feedback', () => {
     // The first 20 transport-wide sequence numbers (every packet sent to this subscriber takes one).
     await waitUntil(() => subscriber.of('video').length > 20, 10_000, 'video');
     expect(transport.getStats().downlink.ackedBitrate).toBeNull();
+    // This subscriber's answer did not take transport-cc: its videos are not held to an estimate
+    // its feedback would never move (downlink.ts, #budget).
+    expect(transport.getStats().downlink.feedback).toBe('none');
     const rtxSsrc = Number(/a=ssrc-group:FID \d+ (\d+)/.exec(subscriber.pc.remoteDescription?.sdp ?? '')?.[1]);
     expect(rtxSsrc).toBeGreaterThan(0);
     // All 20 arrived, 20 ms apart (400 ms of arrivals: enough for an acked rate).
