@@ -63,6 +63,12 @@ const SAMPLE_MS = envInt('SAMPLE_MS', 50);
 const LIMIT_KBPS = envInt('LIMIT_KBPS', 500);
 const LOSS = envNumber('LOSS', 2);
 const DELAY_MS = envNumber('DELAY_MS', 50);
+/**
+ * The limited link's queue (tbf latency, ms): 300 by default, a home router's. The onset's gaps
+ * grow with it: an overdriven limit fills it within ~40 ms, so the audio's one-way delay jumps by
+ * that much (and packets that meet it full are dropped) until a cut's effect reaches it.
+ */
+const LIMIT_QUEUE_MS = envInt('LIMIT_QUEUE_MS', 300);
 /** How the delay is added: tc netem, or the harness's userspace delay line where the kernel has no netem. */
 const DELAY_BY = delayMechanism() === 'netem' ? 'tc netem' : 'userspace delay line: this kernel has no tc netem';
 const FREEZE_MS = 500;
@@ -384,7 +390,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     type Enc = Record<string, { bytes: number; width: number; frames: number; limit?: string; active?: boolean }>;
     const pubRead = (): Promise<{ at: number; encodings: Enc }[]> => Promise.all(pubPages.map(async (p) => ({ at: Date.now(), encodings: (await p.page.evaluate(() => (window as any).pubStats())) as Enc })));
     const pubBefore = await pubRead();
-    ns.impair('down', { rateKbps: LIMIT_KBPS, lossPercent: LOSS, ...delay });
+    ns.impair('down', { rateKbps: LIMIT_KBPS, lossPercent: LOSS, queueMs: LIMIT_QUEUE_MS, ...delay });
     const limitAt = Date.now();
     limitClock = performance.now();
     console.log(`A ${size} run ${run}: limited: ${ns.qdiscs('down')}; loss ${LOSS} % (nftables); delay ${DELAY_MS} ms (${DELAY_BY})`);
@@ -481,7 +487,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       }
     }
     result.sampleIntervalMs = Math.round(median(intervals));
-    console.log(`\nA ${size} run ${run}: ${LIMIT_KBPS} kbps + ${LOSS} % loss${DELAY_MS > 0 ? ` + ${DELAY_MS} ms (${DELAY_BY})` : ''} towards the limited subscriber for ${SECONDS} s; stats read every ${result.sampleIntervalMs} ms (median; asked ${SAMPLE_MS}); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(`\nA ${size} run ${run}: ${LIMIT_KBPS} kbps (queue ${LIMIT_QUEUE_MS} ms) + ${LOSS} % loss${DELAY_MS > 0 ? ` + ${DELAY_MS} ms (${DELAY_BY})` : ''} towards the limited subscriber for ${SECONDS} s; stats read every ${result.sampleIntervalMs} ms (median; asked ${SAMPLE_MS}); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     console.log(table(tableRows));
     console.log(`sent while limited: ${pubLines.join('; ')}`);
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
@@ -526,7 +532,7 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130)); // exit hooks remove the namespaces
 
-if (CASES.includes('A')) console.log(`towards the limited subscriber: ${LIMIT_KBPS} kbps (tbf), ${LOSS} % loss (nftables), ${DELAY_MS} ms delay (${DELAY_BY})`);
+if (CASES.includes('A')) console.log(`towards the limited subscriber: ${LIMIT_KBPS} kbps (tbf, queue ${LIMIT_QUEUE_MS} ms), ${LOSS} % loss (nftables), ${DELAY_MS} ms delay (${DELAY_BY})`);
 const fmtMs = (values: (number | null)[]): string => {
   const v = values.filter((x): x is number => x !== null);
   const never = values.length - v.length;

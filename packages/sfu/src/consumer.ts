@@ -581,12 +581,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     this.#bytesSent += payload.length;
   }
 
-  /** @internal RTCP from the subscriber about this consumer's SSRC (werift routes it by SSRC). */
   /** The last REMB its subscriber sent (bits/s: the browser's receive-side estimate of its connection), or null. */
   get receiverEstimate(): number | null {
     return this.#availableBitrate;
   }
 
+  /** @internal RTCP from the subscriber about this consumer's SSRC (werift routes it by SSRC). */
   handleRtcp(packet: RtcpPacket): void {
     if (this.#closed) return;
     if (packet instanceof RtcpTransportLayerFeedback) {
