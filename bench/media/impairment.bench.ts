@@ -20,26 +20,24 @@
 // which when it starts. The delay sits after the rate limit on the way to the limited subscriber.
 //
 // Case B — a publisher behind an 800 kbps uplink (tbf): uplink-run.ts (as media:uplink) for REMB and
-// transport-cc, at each tbf queue depth of QUEUES_MS (50, 300, 1000 ms).
+// transport-cc, at each tbf queue depth of QUEUES_MS (50, 300, 1000 ms); the publisher's picture is
+// the detailed camera at 640x360 (UPLINK_VIDEO=pan|noise|camera for the others).
 //
 //   RUNS=2 SECONDS=20 RECOVER_SECONDS=30 SIZES=3x4,1x2 CASES=A,B npm run media:impairment -w @colloquy/bench   (root: namespaces)
 //   VIDEO=detailed: the publishers' camera is a detailed 1280x720 clip (see VIDEO below) instead of Chromium's flat fake camera.
-//   PUBLISHERS=1 SUBSCRIBERS=2 (instead of SIZES) measures one size; B: UPLINK_RUNS, UPLINK_SECONDS, RATE_KBPS, QUEUES_MS, MODES, SOURCE (noise size, 480x270).
+//   PUBLISHERS=1 SUBSCRIBERS=2 (instead of SIZES) measures one size; B: UPLINK_RUNS, UPLINK_SECONDS, RATE_KBPS, QUEUES_MS, MODES, UPLINK_VIDEO, SOURCE (its size).
 //
 // Namespaces, the page server, the server and both Chromiums are removed when a run ends, fails or
 // the process is interrupted (SIGINT/SIGTERM exit through netem.ts's exit hook).
 
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
-import { DEFAULT_CACHE_DIR } from '../load/clip.js';
 import { chromiumInNamespace, createVethNamespace, delayMechanism, type VethNamespace } from '@colloquy/testing/netem';
 import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
 import { envInt, kbps, median, table } from '../lib/stats.js';
+import { detailedCameraArg } from './detailed-clip.js';
 import { impairmentPage } from './impairment-page.js';
-import { parseModes, runUplink, sourceSize, type UplinkRun } from './uplink-run.js';
+import { parseModes, parseSource, runUplink, sourceSize, type UplinkRun } from './uplink-run.js';
 
 const envNumber = (name: string, fallback: number): number => {
   const n = Number(process.env[name]);
@@ -249,17 +247,6 @@ interface ARun {
   events: string[];
 }
 
-/** The detailed camera clip (6 s, 250 MB of Y4M), made once by ffmpeg under bench/.cache. */
-function detailedClip(): string {
-  const file = join(DEFAULT_CACHE_DIR, 'mandelbrot-1280x720-30fps-6s.y4m');
-  if (existsSync(file)) return file;
-  mkdirSync(DEFAULT_CACHE_DIR, { recursive: true });
-  const partial = `${file}.partial`;
-  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'mandelbrot=size=1280x720:rate=30:start_scale=0.5:end_scale=0.0005', '-t', '6', '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', partial]);
-  renameSync(partial, file);
-  return file;
-}
-
 async function runA(publishers: number, subscribers: number, run: number): Promise<ARun> {
   const size = `${publishers}x${subscribers}`;
   let ns: VethNamespace | undefined;
@@ -274,7 +261,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const host = ns.hostAddress;
     app = await startSdkApp(impairmentPage, { HOST: host, COLLOQUY_ANNOUNCED_IP: host, COLLOQUY_RTC_LISTEN_IP: host }, host);
     const secure = [`--unsafely-treat-insecure-origin-as-secure=${new URL(app.url).origin},${new URL(app.t.url).origin}`];
-    hostBrowser = await launchChromium({ args: VIDEO === 'detailed' ? [...secure, `--use-file-for-fake-video-capture=${detailedClip()}`] : secure });
+    hostBrowser = await launchChromium({ args: VIDEO === 'detailed' ? [...secure, detailedCameraArg()] : secure });
     limitedBrowser = await launchChromium({ executablePath: wrapper.path, args: secure });
     const { sessionId } = await app.sdk.createSession({ mediaMode: 'routed' });
     const open = async (browser: TestBrowser): Promise<TestPage> => {
@@ -568,10 +555,14 @@ if (CASES.includes('A')) {
 if (CASES.includes('B')) {
   const queues = (process.env['QUEUES_MS'] ?? '50,300,1000').split(',').map(Number).filter((q) => Number.isInteger(q) && q > 0);
   const rate = envInt('RATE_KBPS', 800);
+  // The publisher's picture: the detailed camera at 640x360 as in media:uplink (UPLINK_VIDEO=noise SOURCE=480x270: the first one).
+  const source = parseSource(process.env['UPLINK_VIDEO'] ?? 'detailed');
+  const size = process.env['SOURCE'] ? sourceSize(process.env['SOURCE']) : source === 'detailed' || source === 'pan' ? { width: 640, height: 360 } : {};
+  const picture = `${source} ${size.width ?? 480}x${size.height ?? 270}`;
   for (const queueMs of queues) {
     let runs: UplinkRun[] = [];
     try {
-      runs = await runUplink({ modes: parseModes(process.env['MODES'] ?? 'remb,transport-cc'), runs: envInt('UPLINK_RUNS', 2), seconds: envInt('UPLINK_SECONDS', 20), rateKbps: rate, queueMs, settleLow: envInt('SETTLE_LOW', 600), verbose: false, ...sourceSize(process.env['SOURCE']) });
+      runs = await runUplink({ modes: parseModes(process.env['MODES'] ?? 'remb,transport-cc'), runs: envInt('UPLINK_RUNS', 2), seconds: envInt('UPLINK_SECONDS', 20), rateKbps: rate, queueMs, settleLow: envInt('SETTLE_LOW', 600), verbose: false, source, ...size });
     } catch (err) {
       console.log(`B queue ${queueMs} ms FAILED: ${(err as Error).stack ?? err}`);
     }
@@ -580,7 +571,7 @@ if (CASES.includes('B')) {
       if (r.length === 0) continue;
       const at = (x: number | null): string => (x === null ? 'never' : `${x} s`);
       summaries.push(
-        `B ${rate} kbps uplink, queue ${queueMs} ms, noise ${process.env['SOURCE'] ?? '480x270'}, ${mode}: settled ${r.map((x) => at(x.settledAt)).join('/')} (per second), ${r.map((x) => at(x.settledAt3s)).join('/')} (3 s mean); ` +
+        `B ${rate} kbps uplink, queue ${queueMs} ms, ${picture}, ${mode}: settled ${r.map((x) => at(x.settledAt)).join('/')} (per second), ${r.map((x) => at(x.settledAt3s)).join('/')} (3 s mean); ` +
           `mean ${r.map((x) => x.meanKbps).join('/')} kbps (median ${median(r.map((x) => x.meanKbps))}); loss ${r.map((x) => x.lossPercent).join('/')} % (median ${Math.round(median(r.map((x) => x.lossPercent)) * 10) / 10})` +
           (mode === 'transport-cc' ? `; feedback loss ${r.map((x) => x.feedbackLossPercent).join('/')} %` : ''),
       );

@@ -12,6 +12,10 @@ import { deliveredLoss, sampleUplink, settledAt, startMediaHarness, type UplinkS
 import { chromiumInNamespace, createVethNamespace } from '@colloquy/testing/netem';
 import type { UplinkEstimation } from '@colloquy/sfu';
 import { median, table } from '../lib/stats.js';
+import { detailedCameraArg } from './detailed-clip.js';
+
+/** What the publisher sends: sampleUplink's sources, or the detailed camera clip as its camera. */
+export type UplinkBenchSource = UplinkSource | 'detailed';
 
 export interface UplinkOptions {
   modes: UplinkEstimation[];
@@ -27,8 +31,8 @@ export interface UplinkOptions {
   height?: number;
   /** The session's per-publisher cap (REMB), kbps; default the harness's 2.5 Mbps. */
   capKbps?: number;
-  /** The video source (default noise; see sampleUplink). */
-  source?: UplinkSource;
+  /** The video source (default noise; see sampleUplink), or `detailed`: the detailed camera clip (detailed-clip.ts) as Chromium's camera. */
+  source?: UplinkBenchSource;
   /** Publish audio besides the video (default true). */
   audio?: boolean;
   /** Extra Chromium switches, for diagnosis (e.g. --force-fieldtrials=...): a real publisher's browser has none. */
@@ -70,7 +74,8 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
       host: ns.hostAddress,
       rooms: Object.fromEntries(o.modes.map((m) => [m, { uplinkEstimation: m, ...(o.capKbps ? { maxIncomingBitrate: o.capKbps * 1000 } : {}) }])),
     });
-    browser = await launchChromium({ executablePath: wrapper.path, args: [`--unsafely-treat-insecure-origin-as-secure=${new URL(harness.url).origin}`, ...(o.chromiumArgs ?? [])] });
+    const camera = o.source === 'detailed' ? [detailedCameraArg()] : [];
+    browser = await launchChromium({ executablePath: wrapper.path, args: [`--unsafely-treat-insecure-origin-as-secure=${new URL(harness.url).origin}`, ...camera, ...(o.chromiumArgs ?? [])] });
     ns.impair('up', { rateKbps: o.rateKbps, queueMs: o.queueMs });
     console.log(`uplink: ${ns.qdiscs('up')}`);
     const results = new Map<UplinkEstimation, UplinkSample[][]>();
@@ -83,7 +88,7 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
           seconds: o.seconds,
           ...(o.width && o.height ? { width: o.width, height: o.height } : {}),
           ...(o.audio === false ? { audio: false } : {}),
-          ...(o.source ? { source: o.source } : {}),
+          ...(o.source ? { source: o.source === 'detailed' ? 'camera' : o.source } : {}),
           ...(o.verbose === false ? {} : { onSample: (s: UplinkSample) => console.log(`${mode} run ${run + 1} ${JSON.stringify(s)}`) }),
         });
         await page.close();
@@ -145,10 +150,10 @@ function mostCommon(values: string[]): string {
   return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '-';
 }
 
-/** VIDEO=noise|pan|camera: the video source. */
-export function parseSource(text: string): UplinkSource {
-  if (text === 'noise' || text === 'pan' || text === 'camera') return text;
-  throw new Error(`VIDEO: noise, pan or camera; got ${text}`);
+/** VIDEO=noise|pan|camera|detailed: the video source. */
+export function parseSource(text: string): UplinkBenchSource {
+  if (text === 'noise' || text === 'pan' || text === 'camera' || text === 'detailed') return text;
+  throw new Error(`VIDEO: noise, pan, camera or detailed; got ${text}`);
 }
 
 /** SOURCE=WxH: the noise source's size, or nothing (the default). */
