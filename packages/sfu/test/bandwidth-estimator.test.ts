@@ -699,6 +699,26 @@ describe('BandwidthEstimator', () => {
     }
   });
 
+  it("a probe that overflows a shallow queue loses its padding and the media sent with it: the probe's failure, not the link's loss (no loss cut)", () => {
+    const est = new BandwidthEstimator({ initial: 450_000 });
+    // A 500 kbps tbf with a 60 ms queue; ~370 kbps of audio and video. From 3 s a probe's padding
+    // adds ~700 kbps for 300 ms: the queue overflows within ~30 ms. Every packet sent
+    // meanwhile is numbered into the probe's cluster (as the downlink's sequencers do).
+    const link = new BucketLink(500_000, 3200, 20, 60);
+    const seq = { next: 0 };
+    const inProbe = (t: number): boolean => t >= 3000 && t < 3300;
+    const sends = (t: number): Send[] => [
+      ...videoAt(t).map(([size]): Send => [size, inProbe(t) ? 1 : 0]),
+      ...(inProbe(t) && t % 3 === 0 ? [[267, 1] as Send] : []),
+    ];
+    drive(est, link, 0, 6000, sends, seq, 50, 300);
+    const cuts = est.recentCuts.filter((c) => c.at > 3000);
+    console.log(`probe over a 60 ms queue: cuts ${cuts.map((c) => `${c.reason}${c.probe ? ' (probe)' : ''} ${Math.round(c.from / 1000)}→${Math.round(c.to / 1000)}`).join(', ') || 'none'}; estimate ${Math.round(est.estimate / 1000)} kbps`);
+    expect(cuts.length).toBeGreaterThan(0); // the probe did overflow the link
+    expect(cuts.filter((c) => c.reason === 'loss')).toEqual([]);
+    expect(est.estimate).toBeGreaterThan(400_000);
+  });
+
   it('20 % random loss (no queue) backs the estimate off; 0 % lets it recover', () => {
     const est = new BandwidthEstimator({ initial: 1_000_000 });
     const link = new Link(10_000_000, 20, 300, 0.2);
