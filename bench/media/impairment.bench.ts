@@ -573,7 +573,8 @@ if (CASES.includes('B')) {
       summaries.push(
         `B ${rate} kbps uplink, queue ${queueMs} ms, ${picture}, ${mode}: settled ${r.map((x) => at(x.settledAt)).join('/')} (per second), ${r.map((x) => at(x.settledAt3s)).join('/')} (3 s mean); ` +
           `mean ${r.map((x) => x.meanKbps).join('/')} kbps (median ${median(r.map((x) => x.meanKbps))}); loss ${r.map((x) => x.lossPercent).join('/')} % (median ${Math.round(median(r.map((x) => x.lossPercent)) * 10) / 10})` +
-          (mode === 'transport-cc' ? `; feedback loss ${r.map((x) => x.feedbackLossPercent).join('/')} %` : ''),
+          (mode === 'transport-cc' ? `; feedback loss ${r.map((x) => x.feedbackLossPercent).join('/')} %` : '') +
+          (r.some((x) => x.audioGapMs !== null) ? `; longest audio gap at the SFU ${r.map((x) => x.audioGapMs ?? '-').join('/')} ms` : ''),
       );
     }
   }

@@ -55,6 +55,8 @@ export interface UplinkRun {
   lossPercent: number;
   /** Seconds 6 to the end: mean loss in our transport feedback, % (transport-cc only). */
   feedbackLossPercent: number | null;
+  /** From second 2 (the first is the connection's start): the longest span without audio reaching the SFU, ms; null without audio. */
+  audioGapMs: number | null;
 }
 
 /** Parses MODES-style text: remb, remb-delay, transport-cc (comma-separated). */
@@ -102,9 +104,9 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
         const values = runs.map((r) => f(r[s]!)).filter((v): v is number => v !== null);
         return values.length ? String(Math.round(median(values) * 10) / 10) : '-';
       };
-      const rows: (string | number)[][] = [['second', 'RTP sent kbps', 'wire kbps', 'estimate kbps', 'encoder target kbps', 'SFU received kbps', 'lost % (our feedback)', 'rtx kbps', 'NACKs', 'REMB kbps', 'RTCP RTT ms', 'limited by']];
+      const rows: (string | number)[][] = [['second', 'RTP sent kbps', 'wire kbps', 'estimate kbps', 'encoder target kbps', 'SFU received kbps', 'lost % (our feedback)', 'rtx kbps', 'NACKs', 'REMB kbps', 'RTCP RTT ms', 'limited by', 'audio gap ms (SFU)']];
       for (let s = 0; s < o.seconds; s++) {
-        rows.push([s + 1, med(s, (x) => x.sentKbps), med(s, (x) => x.wireKbps), med(s, (x) => x.availableKbps), med(s, (x) => x.targetKbps), med(s, (x) => x.receivedKbps), med(s, (x) => x.feedbackLossPercent), med(s, (x) => x.rtxKbps), med(s, (x) => x.nacks), med(s, (x) => x.rembKbps), med(s, (x) => x.rttMs), mostCommon(runs.map((r) => r[s]!.limitation))]);
+        rows.push([s + 1, med(s, (x) => x.sentKbps), med(s, (x) => x.wireKbps), med(s, (x) => x.availableKbps), med(s, (x) => x.targetKbps), med(s, (x) => x.receivedKbps), med(s, (x) => x.feedbackLossPercent), med(s, (x) => x.rtxKbps), med(s, (x) => x.nacks), med(s, (x) => x.rembKbps), med(s, (x) => x.rttMs), mostCommon(runs.map((r) => r[s]!.limitation)), med(s, (x) => x.audioGapMs)]);
       }
       console.log(`\n${mode}: ${o.rateKbps} kbps uplink, tbf queue ${o.queueMs} ms, ${o.source ?? 'noise'} ${o.width ?? 480}x${o.height ?? 270}, medians of ${o.runs} runs\n${table(rows)}`);
       for (const [i, r] of runs.entries()) {
@@ -124,6 +126,7 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
           secondsOver: overLink,
           lossPercent: deliveredLoss(late),
           feedbackLossPercent: mode === 'transport-cc' ? mean((x) => x.feedbackLossPercent) : null,
+          audioGapMs: longestAudioGap(r),
         };
         out.push(result);
         console.log(
@@ -131,7 +134,8 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
             `${at3 === null ? 'never' : `${at3} s`} as a 3 s mean; ` +
             `seconds 6–${o.seconds}: mean RTP ${result.meanKbps} kbps (${overLink} s above the link), estimate ${mean((x) => x.availableKbps)} kbps, ` +
             `encoder target ${mean((x) => x.targetKbps)} kbps, retransmissions ${mean((x) => x.rtxKbps)} kbps, payload sent but not received ${result.lossPercent} %` +
-            (mode === 'transport-cc' ? `, lost by our feedback ${result.feedbackLossPercent} % (max ${Math.max(...late.map((x) => x.feedbackLossPercent ?? 0))} %)` : ''),
+            (mode === 'transport-cc' ? `, lost by our feedback ${result.feedbackLossPercent} % (max ${Math.max(...late.map((x) => x.feedbackLossPercent ?? 0))} %)` : '') +
+            (result.audioGapMs === null ? '' : `; longest audio gap at the SFU from 1 s: ${result.audioGapMs} ms`),
         );
       }
     }
@@ -142,6 +146,12 @@ export async function runUplink(o: UplinkOptions): Promise<UplinkRun[]> {
     wrapper.remove();
     ns.remove();
   }
+}
+
+/** The longest audio gap at the SFU from second 2 on (ms), or null without audio. */
+function longestAudioGap(samples: UplinkSample[]): number | null {
+  const gaps = samples.filter((s) => s.second > 1 && s.audioGapMs !== null).map((s) => s.audioGapMs!);
+  return gaps.length ? Math.max(...gaps) : null;
 }
 
 function mostCommon(values: string[]): string {

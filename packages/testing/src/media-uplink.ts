@@ -40,6 +40,12 @@ export interface UplinkSample {
   rttMs: number | null;
   /** Why the video encoder was held back for most of the interval (outbound-rtp qualityLimitationDurations): none, bandwidth, cpu, other. */
   limitation: string;
+  /**
+   * The longest span without an audio packet reaching the SFU that ended in the interval (or is
+   * still open at its end), ms; null without audio. Timed by the SFU's event loop as its producer
+   * hands packets on (an upper bound by that loop's stalls): what every subscriber gets at best.
+   */
+  audioGapMs: number | null;
 }
 
 interface PageStats {
@@ -94,6 +100,23 @@ export async function sampleUplink(
   )) as { transportId: string };
   const transport = publishers.get(transportId);
   if (!transport) throw new Error(`no publisher transport ${transportId}`);
+  // Audio's arrival gaps at the SFU (audioGapMs).
+  let lastAudio: number | null = null;
+  let audioGap = 0;
+  const audioProducers = transport.producers.filter((p) => p.kind === 'audio');
+  const stopListening = audioProducers.map((p) =>
+    p.addRtpListener(() => {
+      const t = performance.now();
+      if (lastAudio !== null) audioGap = Math.max(audioGap, t - lastAudio);
+      lastAudio = t;
+    }),
+  );
+  const takeAudioGap = (now: number): number | null => {
+    if (audioProducers.length === 0) return null;
+    const gap = Math.round(Math.max(audioGap, lastAudio === null ? 0 : now - lastAudio));
+    audioGap = 0;
+    return gap;
+  };
   const read = async (): Promise<{ at: number; page: PageStats; received: number; nacks: number; remb: number; reported: number; lost: number; feedback: boolean }> => {
     const stats = (await page.evaluate((id) => (window as any).media.stats(id), transportId)) as PageStats;
     const server = transport.getStats();
@@ -148,11 +171,13 @@ export async function sampleUplink(
       rembKbps: Math.round(now.remb / 1000),
       rttMs: now.page.remoteInbound?.['video']?.roundTripTime === undefined ? null : Math.round(now.page.remoteInbound['video'].roundTripTime * 1000),
       limitation: limitation(now.page, previous.page),
+      audioGapMs: takeAudioGap(now.at),
     };
     samples.push(sample);
     options.onSample?.(sample);
     previous = now;
   }
+  for (const stop of stopListening) stop();
   await page.evaluate((id) => (window as any).media.close(id), transportId);
   return samples;
 }
