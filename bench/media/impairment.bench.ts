@@ -147,13 +147,13 @@ function frozenMs(rows: Row[], from: number, to: number): number {
 }
 
 /** Spans of more than 150 ms without a newly decoded frame between `from` and `to`, as "start+length" ms from `origin`. */
-function frameGaps(rows: Row[], from: number, to: number, origin: number): string[] {
+function frameGaps(rows: Row[], from: number, to: number, origin: number, minMs = 150): string[] {
   const w = within(rows, from, to);
   const gaps: string[] = [];
   let last = w[0]?.[0] ?? from;
   for (let i = 1; i < w.length; i++) {
     if (w[i]![1] <= w[i - 1]![1]) continue;
-    if (w[i]![0] - last > 150) gaps.push(`${last - origin}+${w[i]![0] - last}`);
+    if (w[i]![0] - last > minMs) gaps.push(`${last - origin}+${w[i]![0] - last}`);
     last = w[i]![0];
   }
   return gaps;
@@ -409,6 +409,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const intervals: number[] = [];
     /** The limited subscriber's frame gaps around the limit's onset, per stream. */
     const onsetGaps: string[] = [];
+    /** The healthy subscribers' freezes while the other one is limited (their own links are free). */
+    const othersFrozen: string[] = [];
     const videoOff: boolean[] = [];
     for (const s of subs) {
       for (const [i, id] of streams.entries()) {
@@ -419,6 +421,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         const width = median(limited.filter((r) => r[2] > 0).map((r) => r[2]));
         const freeze = Math.round((frozenMs(rows, limitAt, liftAt) * 1000) / (liftAt - limitAt)) / 10;
         if (s.limited) onsetGaps.push(`stream ${i + 1}: ${frameGaps(rows, limitAt - 1000, limitAt + 3000, limitAt).join(' ') || 'none'}`);
+        else if (freeze > 0) othersFrozen.push(`${s.name} stream ${i + 1}: ${frameGaps(rows, limitAt, liftAt, limitAt, FREEZE_MS).join(' ')}`);
         const gap = audioGap(rows, from, to);
         if (s.limited) {
           const settled = Math.max(audioGap(rows, from, limitAt).pollMs, audioGap(rows, limitAt + SETTLE_MS, to).pollMs);
@@ -479,6 +482,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     console.log(`sent while limited: ${pubLines.join('; ')}`);
     console.log(`\nlayer timeline of the limited subscriber (decoded width; ${size} run ${run}):\n${plot(subs[0]!, streams, from, limitAt, liftAt, to)}`);
     console.log(`limited subscriber, spans over 150 ms without a decoded frame from 1 s before the limit to 3 s into it (start+length ms from the limit): ${onsetGaps.join('; ')}`);
+    if (othersFrozen.length > 0) console.log(`healthy subscribers' freezes while the other is limited (start+length ms from the limit): ${othersFrozen.join('; ')}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
     console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); aNkMp: the audio sent, all streams (kbps, packets a second); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, K keyframes asked for unrepaired packets, s saturation cuts; a probe read in that second: target → measured kbps):`);
