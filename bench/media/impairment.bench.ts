@@ -147,6 +147,15 @@ function frozenMs(rows: Row[], from: number, to: number): number {
 }
 
 /** Spans of more than 150 ms without a newly decoded frame between `from` and `to`, as "start+length" ms from `origin`. */
+/** A probe's pacing when it went unusually (ended other than by its length or bytes, ticks stalled, padding refused), else nothing. */
+function pacingNote(p: { durationMs: number; endedBy: string; longestTickGapMs: number; refusedPackets: number }): string {
+  const notes: string[] = [];
+  if (p.endedBy !== 'duration' && p.endedBy !== 'bytes') notes.push(`ended by ${p.endedBy}`);
+  if (p.longestTickGapMs > 60) notes.push(`pacing stalled ${p.longestTickGapMs} ms of ${p.durationMs}`);
+  if (p.refusedPackets > 0) notes.push(`${p.refusedPackets} padding packets refused`);
+  return notes.length ? `; ${notes.join(', ')}` : '';
+}
+
 function frameGaps(rows: Row[], from: number, to: number, origin: number, minMs = 150): string[] {
   const w = within(rows, from, to);
   const gaps: string[] = [];
@@ -314,7 +323,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       if (last && last !== probeSeen) {
         probeSeen = last;
         const d = last.detail;
-        probe = ` probe ${kbps(last.target)}→${kbps(last.measured)} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms${d.drainRate === null ? '' : `, drained ${kbps(d.drainRate)}`}, ${d.packets} pk, ${d.lost} lost` : ''})`;
+        probe = ` probe ${kbps(last.target)}→${kbps(last.measured)} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms${d.drainRate === null ? '' : `, drained ${kbps(d.drainRate)}`}, ${d.packets} pk, ${d.lost} lost` : ''}${pacingNote(last.pacing)})`;
       }
       // The estimate's decreases since the last pull: reason (s saturation, o overuse, l loss), from→to kbps, and what it was cut from.
       const cuts = downlink.cuts.filter((c) => c.at > cutSeen);

@@ -140,7 +140,7 @@ export interface DownlinkStats {
   probesSucceeded: number;
   lastProbeRate: number | null;
   /** The last probe read: the rate it tested, its padding (bytes), and the rate it measured (bits/s). */
-  lastProbe: { target: number; paddingBytes: number; numbered: number; measured: number | null; detail: BandwidthEstimator['lastProbeDetail'] } | null;
+  lastProbe: { target: number; paddingBytes: number; numbered: number; measured: number | null; detail: BandwidthEstimator['lastProbeDetail']; pacing: ProbePacing } | null;
 }
 
 /**
@@ -162,8 +162,24 @@ export interface DownlinkMember {
   readonly feedback: DownlinkFeedback;
 }
 
+/**
+ * How a probe's padding went (diagnostics, in `lastProbe`): its planned length, why it ended, the
+ * longest gap between its pacing ticks (a busy event loop: nothing is padded meanwhile), and the
+ * padding owed that its padder did not send (it could no longer pad).
+ */
+export interface ProbePacing {
+  durationMs: number;
+  endedBy: 'duration' | 'bytes' | 'saturation' | 'padder-closed' | 'replaced';
+  longestTickGapMs: number;
+  refusedPackets: number;
+}
+
 interface Probe {
   id: number;
+  /** How its padding went (ProbePacing). */
+  pacing: ProbePacing;
+  /** When its pacing last ran. */
+  lastTick: number;
   rate: number;
   /** What the step it tests needs (bits/s). */
   wanted: number;
@@ -343,7 +359,8 @@ export class Downlink {
     // Padding tops up what the cluster (every member's media included) has sent to the probe rate, slice by slice.
     const pacer = new ProbePacer(rate, confirm ? CONFIRM_DURATION_MS : probeDuration(rate, e.estimate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS), now, PADDING_PACKET_BYTES);
     const sequencers = [...this.#members.keys()].filter((m) => m.connected).map((m) => m.sequencer);
-    const probe: Probe = { id: ++this.#probeIds, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers, estimate: e.estimate, confirm };
+    const pacing: ProbePacing = { durationMs: Math.round(pacer.durationMs), endedBy: 'duration', longestTickGapMs: 0, refusedPackets: 0 };
+    const probe: Probe = { id: ++this.#probeIds, pacing, lastTick: now, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers, estimate: e.estimate, confirm };
     this.#probe = probe;
     for (const sequencer of sequencers) sequencer.beginProbe(probe.id);
     const clusterBytes = (): number => {
@@ -359,8 +376,15 @@ export class Downlink {
       probe.saturated ||= saturated;
       const cluster = clusterBytes();
       const due = saturated ? 0 : pacer.packetsDue(t, cluster);
-      if (due > 0 && !padder.closed) pacer.sent(padder.sendPadding(due, probe.id, t));
+      pacing.longestTickGapMs = Math.max(pacing.longestTickGapMs, Math.round(t - probe.lastTick));
+      probe.lastTick = t;
+      if (due > 0 && !padder.closed) {
+        const bytes = padder.sendPadding(due, probe.id, t);
+        if (bytes === 0) pacing.refusedPackets += due;
+        pacer.sent(bytes);
+      }
       if (this.#probe !== probe || padder.closed || saturated || pacer.done(t, clusterBytes())) {
+        pacing.endedBy = this.#probe !== probe ? 'replaced' : padder.closed ? 'padder-closed' : saturated ? 'saturation' : t - probe.startedAt >= pacer.durationMs ? 'duration' : 'bytes';
         clearInterval(probe.timer);
         for (const sequencer of sequencers) {
           if (sequencer.activeProbe !== probe.id) continue;
@@ -394,7 +418,7 @@ export class Downlink {
       : this.#estimator.finishProbe(probe.id, now, { minPackets: Math.round(paddingPackets * 0.5), minSendSpanMs: probe.pacer.durationMs * 0.3, apply: !suspect });
     if (probe.saturated) this.#estimator.finishProbe(probe.id, now, { minPackets: Infinity }); // forgets the cluster
     this.#lastProbeRate = measured;
-    this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, numbered: probe.numbered, measured: measured === null ? null : Math.round(measured), detail: this.#estimator.lastProbeDetail };
+    this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, numbered: probe.numbered, measured: measured === null ? null : Math.round(measured), detail: this.#estimator.lastProbeDetail, pacing: probe.pacing };
     // A success: it showed 85 % of its rate, or at least what the step needs.
     const succeeded = measured !== null && (measured >= probe.rate * 0.85 || measured >= probe.wanted);
     if (succeeded && suspect) {
