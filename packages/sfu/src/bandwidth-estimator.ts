@@ -80,6 +80,12 @@ export interface EstimateCut {
   lost?: number;
   /** A probe's packets were among those judged (its saturation: the probe stops). */
   probe?: boolean;
+  /**
+   * Packets of a probe cluster among those judged that arrived and that were reported lost, and how
+   * long before the newest one judged the latest probe packet that arrived was sent (ms; null:
+   * none yet). Diagnostics: a cut is the probe's when that is within the window.
+   */
+  probePackets?: { arrived: number; lost: number; lastArrivedAgoMs: number | null };
   /** Cut on a drain far under the send rate, read over less busy time (OVERDRIVE_RATIO). */
   overdriven?: boolean;
   loss?: number;
@@ -432,7 +438,7 @@ export class BandwidthEstimator {
    * sending, or null with too few of them. Lost packets count as sent, not as arrived; the
    * arrival rate is taken over the longer of the two spans (a burst delivered late is no gain).
    */
-  recentRates(windowMs = SATURATION_WINDOW_MS): { sent: number; received: number; sendSpan: number; recvSpan: number; newestSent: number; lost: number } | null {
+  recentRates(windowMs = SATURATION_WINDOW_MS): { sent: number; received: number; sendSpan: number; recvSpan: number; newestSent: number; lost: number; probeArrived: number; probeLost: number } | null {
     const w = this.#window;
     // Up to the newest packet that arrived: a loss reported ahead of the arrivals before it (a
     // feedback sent while earlier packets still queue) would otherwise crowd them out.
@@ -444,6 +450,8 @@ export class BandwidthEstimator {
     let received = 0;
     let count = 0;
     let lost = 0;
+    let probeArrived = 0;
+    let probeLost = 0;
     let firstSent = Infinity;
     let firstArrival = Infinity;
     let lastArrival = -Infinity;
@@ -456,9 +464,13 @@ export class BandwidthEstimator {
       sent += p.size;
       firstSent = p.sentAt;
       if (p.receivedAt === null) {
-        if (p.size > 0) lost++; // (size 0: reported lost, then received late)
+        if (p.size > 0) {
+          lost++; // (size 0: reported lost, then received late)
+          if (p.probe > 0) probeLost++;
+        }
         continue;
       }
+      if (p.probe > 0) probeArrived++;
       received += p.size;
       firstArrival = Math.min(firstArrival, p.receivedAt);
       lastArrival = Math.max(lastArrival, p.receivedAt);
@@ -466,7 +478,7 @@ export class BandwidthEstimator {
     const sendSpan = newest - firstSent;
     if (count < SATURATION_MIN_PACKETS || sendSpan < windowMs * 0.6) return null;
     const recvSpan = received === 0 ? sendSpan : lastArrival - firstArrival;
-    return { sent: (sent * 8000) / sendSpan, received: (received * 8000) / Math.max(sendSpan, recvSpan), sendSpan, recvSpan, newestSent: newest, lost };
+    return { sent: (sent * 8000) / sendSpan, received: (received * 8000) / Math.max(sendSpan, recvSpan), sendSpan, recvSpan, newestSent: newest, lost, probeArrived, probeLost };
   }
 
   /**
@@ -605,7 +617,8 @@ export class BandwidthEstimator {
     this.#lastSaturationCut = now;
     this.#lastSaturationByProbe = probed;
     this.#saturationCount++;
-    this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(d.queuedShare * 100) / 100, drainPackets: d.count, drainBusyMs: Math.round(d.busy), queueMs: Math.round(d.queueMs), lost: rates.lost, probe: probed, ...(overdriven ? { overdriven } : {}) });
+    this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(d.queuedShare * 100) / 100, drainPackets: d.count, drainBusyMs: Math.round(d.busy), queueMs: Math.round(d.queueMs), lost: rates.lost, probe: probed, ...(overdriven ? { overdriven } : {}),
+      ...(rates.probeArrived + rates.probeLost > 0 ? { probePackets: { arrived: rates.probeArrived, lost: rates.probeLost, lastArrivedAgoMs: Number.isFinite(this.#lastProbeSentAt) ? Math.round(rates.newestSent - this.#lastProbeSentAt) : null } } : {}) });
   }
 
   /**

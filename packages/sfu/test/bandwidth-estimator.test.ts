@@ -584,6 +584,9 @@ describe('BandwidthEstimator', () => {
     simulate(est, link, 3, () => 300_000, { at: 2000, rate: 600_000, ms: 300, id: 1 });
     const first = est.recentCuts.at(-1)!;
     expect(first.probe).toBe(true);
+    // Which of the packets judged were the probe's (diagnostics): its padding, arrived, sent within the window.
+    expect(first.probePackets!.arrived).toBeGreaterThan(0);
+    expect(first.probePackets!.lastArrivedAgoMs!).toBeLessThanOrEqual(250);
     // (The downlink's allocator then keeps videos on as usual: the media did not fill the link.)
     expect(est.lastSaturationByProbe).toBe(true);
     expect(est.capacity!).toBeGreaterThan(470_000);
@@ -598,6 +601,7 @@ describe('BandwidthEstimator', () => {
     const averaged = est.capacity!;
     // Then the media itself overdrives it (600 kbps): that saturation takes the link's new rate.
     simulate(est, link, 2, () => 600_000, undefined, 5001);
+    expect(est.recentCuts.filter((c) => c.at > 5001 && c.reason === 'saturation').every((c) => !c.probe && c.probePackets === undefined)).toBe(true);
     console.log(`capacity: ${Math.round(before / 1000)} kbps; after a probe's saturation at a 350 kbps link ${Math.round(averaged / 1000)}; after the media's ${Math.round(est.capacity! / 1000)}`);
     expect(averaged).toBeLessThan(before);
     expect(averaged).toBeGreaterThan(0.8 * before);
