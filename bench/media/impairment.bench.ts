@@ -37,7 +37,7 @@ import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
 import { envInt, kbps, median, table } from '../lib/stats.js';
 import { detailedCameraArg } from './detailed-clip.js';
 import { impairmentPage } from './impairment-page.js';
-import { parseModes, parseSource, runUplink, sourceSize, type UplinkRun } from './uplink-run.js';
+import { parseModes, parseSource, pictureSize, runUplink, type UplinkRun } from './uplink-run.js';
 
 const envNumber = (name: string, fallback: number): number => {
   const n = Number(process.env[name]);
@@ -570,7 +570,7 @@ if (CASES.includes('B')) {
   const rate = envInt('RATE_KBPS', 800);
   // The publisher's picture: the detailed camera at 640x360 as in media:uplink (UPLINK_VIDEO=noise SOURCE=480x270: the first one).
   const source = parseSource(process.env['UPLINK_VIDEO'] ?? 'detailed');
-  const size = process.env['SOURCE'] ? sourceSize(process.env['SOURCE']) : source === 'detailed' || source === 'pan' ? { width: 640, height: 360 } : {};
+  const size = pictureSize(source, process.env['SOURCE']);
   const picture = `${source} ${size.width ?? 480}x${size.height ?? 270}`;
   for (const queueMs of queues) {
     let runs: UplinkRun[] = [];

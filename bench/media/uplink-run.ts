@@ -166,6 +166,12 @@ export function parseSource(text: string): UplinkBenchSource {
   throw new Error(`VIDEO: noise, pan, camera or detailed; got ${text}`);
 }
 
+/** The picture's size: SOURCE=WxH when given, else 640x360 for the detailed camera and the pan texture, else sampleUplink's default (480x270). */
+export function pictureSize(source: UplinkBenchSource, text: string | undefined): { width?: number; height?: number } {
+  if (text) return sourceSize(text);
+  return source === 'detailed' || source === 'pan' ? { width: 640, height: 360 } : {};
+}
+
 /** SOURCE=WxH: the noise source's size, or nothing (the default). */
 export function sourceSize(text: string | undefined): { width?: number; height?: number } {
   if (!text) return {};

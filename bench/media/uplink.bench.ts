@@ -20,7 +20,7 @@
 //   RUNS=3 SECONDS=20 RATE_KBPS=800 QUEUE_MS=300 [MODES=remb-delay,transport-cc] [VIDEO=detailed|pan|noise|camera] [SOURCE=640x360] npm run media:uplink -w @colloquy/bench   (needs root: namespaces)
 
 import { envInt } from '../lib/stats.js';
-import { parseModes, parseSource, runUplink, sourceSize } from './uplink-run.js';
+import { parseModes, parseSource, pictureSize, runUplink } from './uplink-run.js';
 
 const VIDEO = parseSource(process.env['VIDEO'] ?? 'detailed');
 
@@ -32,7 +32,7 @@ await runUplink({
   queueMs: envInt('QUEUE_MS', 300),
   settleLow: envInt('SETTLE_LOW', 600),
   // The detailed camera or the panning texture at 640x360 unless told (VIDEO=noise SOURCE=480x270: the first source).
-  ...(process.env['SOURCE'] ? sourceSize(process.env['SOURCE']) : VIDEO === 'detailed' || VIDEO === 'pan' ? { width: 640, height: 360 } : {}),
+  ...pictureSize(VIDEO, process.env['SOURCE']),
   ...(process.env['AUDIO'] === '0' ? { audio: false } : {}),
   source: VIDEO,
   ...(process.env['CAP_KBPS'] ? { capKbps: envInt('CAP_KBPS', 2500) } : {}),

@@ -389,7 +389,7 @@ export class BandwidthEstimator {
       if (p.probe === 0) counted++;
       if (p.receivedAt === null) {
         if (p.probe === 0) lost++;
-        if (p.probe > 0) {
+        else {
           const l = this.#probeLost.get(p.probe) ?? { bytes: 0, count: 0 };
           l.bytes += p.size;
           l.count++;

@@ -417,7 +417,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
 
   /** Whether this consumer can send probe padding (video with RTX negotiated, connected, sending). */
   get canPad(): boolean {
-    return this.#rtxPayloadType >= 0 && this.#sink !== null && this.#rewriter.everSent && this.#sequencer !== null && this.#rewriter.transportCcId !== 0;
+    return this.#rtxPayloadType >= 0 && this.#sink !== null && this.#rewriter.everSent && this.#sequencer !== null && this.transportWide;
   }
 
   /**
@@ -579,6 +579,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     sink.sendRtp(payload, out);
     this.#packetsSent++;
     this.#bytesSent += payload.length;
+  }
+
+  /** Its packets carry transport-wide sequence numbers (the subscriber's answer took the extension): its browser sends transport feedback for them. */
+  get transportWide(): boolean {
+    return this.#rewriter.transportCcId !== 0;
   }
 
   /** The last REMB its subscriber sent (bits/s: the browser's receive-side estimate of its connection), or null. */

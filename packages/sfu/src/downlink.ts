@@ -158,7 +158,7 @@ export interface DownlinkMember {
   readonly connected: boolean;
   /** Numbers its packets for transport feedback (and into a probe's cluster). */
   readonly sequencer: TransportWideSequencer;
-  /** What its browser reports (settled by the answer; transport-cc, as offered, before it). */
+  /** What its browser reports: transport-cc once the answer took the transport-wide extension on any of its consumers. */
   readonly feedback: DownlinkFeedback;
 }
 
@@ -178,8 +178,6 @@ interface Probe {
   id: number;
   /** How its padding went (ProbePacing). */
   pacing: ProbePacing;
-  /** When its pacing last ran. */
-  lastTick: number;
   rate: number;
   /** What the step it tests needs (bits/s). */
   wanted: number;
@@ -360,7 +358,7 @@ export class Downlink {
     const pacer = new ProbePacer(rate, confirm ? CONFIRM_DURATION_MS : probeDuration(rate, e.estimate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS), now, PADDING_PACKET_BYTES);
     const sequencers = [...this.#members.keys()].filter((m) => m.connected).map((m) => m.sequencer);
     const pacing: ProbePacing = { durationMs: Math.round(pacer.durationMs), endedBy: 'duration', longestTickGapMs: 0, refusedPackets: 0 };
-    const probe: Probe = { id: ++this.#probeIds, pacing, lastTick: now, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers, estimate: e.estimate, confirm };
+    const probe: Probe = { id: ++this.#probeIds, pacing, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers, estimate: e.estimate, confirm };
     this.#probe = probe;
     for (const sequencer of sequencers) sequencer.beginProbe(probe.id);
     const clusterBytes = (): number => {
@@ -369,6 +367,7 @@ export class Downlink {
       return bytes;
     };
     // Paced by the clock, not by the timer's count: a late timer (a busy event loop) catches up.
+    let lastTick = now;
     const pace = (): void => {
       const t = performance.now();
       // The link already shows saturated during the probe: no more padding ahead of the audio.
@@ -376,8 +375,8 @@ export class Downlink {
       probe.saturated ||= saturated;
       const cluster = clusterBytes();
       const due = saturated ? 0 : pacer.packetsDue(t, cluster);
-      pacing.longestTickGapMs = Math.max(pacing.longestTickGapMs, Math.round(t - probe.lastTick));
-      probe.lastTick = t;
+      pacing.longestTickGapMs = Math.max(pacing.longestTickGapMs, Math.round(t - lastTick));
+      lastTick = t;
       if (due > 0 && !padder.closed) {
         const bytes = padder.sendPadding(due, probe.id, t);
         if (bytes === 0) pacing.refusedPackets += due;

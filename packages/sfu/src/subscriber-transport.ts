@@ -14,7 +14,6 @@ import { MediaError, conflict, invalid } from './errors.js';
 import type { Logger } from 'pino';
 import { Consumer, type RtpSink } from './consumer.js';
 import { createSubscriberPeer, opusCodec, rtxCodec, videoCodec, waitForGathering, type IceSettings } from './peer-config.js';
-import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
 import type { ForwardingTable } from './forwarding-table.js';
 import type { Producer } from './producer.js';
 import { PeerTransport } from './peer-transport.js';
@@ -63,8 +62,6 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
   #sink: RtpSink | null = null;
   readonly #sequencer = new TransportWideSequencer();
   #feedbackTapped = false;
-  /** Whether the browser's answer took transport-cc (transport-cc until then: we offer it). */
-  #feedback: DownlinkFeedback = 'transport-cc';
   readonly #downlink: Downlink;
   /** What the downlink sees of this connection. */
   readonly #member: DownlinkMember;
@@ -75,7 +72,6 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     const entries = (): Entry[] => this.#entries;
     const sink = (): RtpSink | null => this.#sink;
     const closed = (): boolean => this.closed;
-    const feedback = (): DownlinkFeedback => this.#feedback;
     this.#member = {
       get consumers() {
         return entries().map((e) => e.consumer);
@@ -84,8 +80,8 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
         return !closed() && sink() !== null;
       },
       sequencer: this.#sequencer,
-      get feedback() {
-        return feedback();
+      get feedback(): DownlinkFeedback {
+        return entries().some((e) => e.consumer.transportWide) ? 'transport-cc' : 'remb-only';
       },
     };
     this.#downlink = options.downlink ?? new Downlink();
@@ -169,8 +165,6 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
     } catch (err) {
       throw invalid(`unusable SDP answer: ${(err as Error).message}`);
     }
-    // The transport-wide numbers on any m-line: the browser sends transport feedback (for all of them).
-    this.#feedback = this.#entries.some(({ transceiver }) => transceiver.headerExtensions.some((e) => e.uri === RTP_HEADER_EXTENSIONS.transportCc)) ? 'transport-cc' : 'remb-only';
     for (const { consumer, transceiver } of this.#entries) {
       const codec = transceiver.codecs[0];
       if (!codec || !transceiver.mid) {
