@@ -329,7 +329,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       const cuts = downlink.cuts.filter((c) => c.at > cutSeen);
       if (cuts.length) cutSeen = cuts[cuts.length - 1]!.at;
       for (const c of cuts) {
-        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}${c.queueMs === undefined ? '' : ` queue ${c.queueMs} ms`}${c.probePackets ? `, probe pk ${c.probePackets.arrived} arrived / ${c.probePackets.lost} lost, last arrived sent ${c.probePackets.lastArrivedAgoMs ?? '-'} ms before the newest` : ''}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
+        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}${c.overdriven ? 'overdriven, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}${c.queueMs === undefined ? '' : ` queue ${c.queueMs} ms`}${c.probePackets ? `, probe pk ${c.probePackets.arrived} arrived / ${c.probePackets.lost} lost, last arrived sent ${c.probePackets.lastArrivedAgoMs ?? '-'} ms before the newest` : ''}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
         const early = c.at >= limitClock && c.at - limitClock < 3000 ? ` +${Math.round(c.at - limitClock)} ms` : '';
         probe += ` cut(${c.reason[0]})${early} ${kbps(c.from)}→${kbps(c.to)} [${why}]`;
       }

@@ -400,6 +400,39 @@ describe('BandwidthEstimator', () => {
     expect(cutAfter[1]!).toBeLessThanOrEqual(200);
   });
 
+  it('saturation after the sender was held up (the link idle, then a backlog at once): the cut reads the drain, not the arrival rate diluted by the idle link', () => {
+    // 300 kbps under a 500 kbps limit (300 ms queue); at 5 s nothing for 200 ms (an SFU or its
+    // publishers held up by load), then what was held (40 kB at once) and 4.8 Mbps (three top
+    // layers). The packets judged arrived over a span the link spent partly idle: their arrival
+    // rate read 345 kbps, and 0.85 × that cut the estimate to 293 kbps, under what the lowest
+    // layers of three streams and their audio need (a video off at the onset, as in the 3x4
+    // impairment bench at load 15–20).
+    const est = new BandwidthEstimator({ initial: 450_000 });
+    const link = new BucketLink(500_000, 3200, 50, 300);
+    const sent: { sentAt: number; size: number; arrival: number | null; seq: number }[] = [];
+    let reported = 0;
+    for (let t = 0; t < 6000; t++) {
+      const held = t >= 5010 && t < 5210;
+      const sizes: number[] = [];
+      if (t % 20 === 0 && !held) sizes.push(330);
+      if (t === 5210) for (let bytes = 40_000; bytes > 0; bytes -= 1200) sizes.push(Math.min(1200, bytes));
+      if (!held && t % 33 === 0) for (let bytes = ((t < 5000 ? 300_000 : 4_800_000) / 8) * 0.033; bytes > 0; bytes -= 1200) sizes.push(Math.min(1200, bytes));
+      for (const size of sizes) sent.push({ sentAt: t, size, arrival: link.send(t, size), seq: sent.length });
+      if (t % 50 !== 0) continue;
+      // Transport feedback every 50 ms, up to the newest packet that arrived (those before it not arrived: lost).
+      let newest = -1;
+      for (let i = reported; i < sent.length; i++) if (sent[i]!.arrival !== null && sent[i]!.arrival! <= t) newest = i;
+      if (newest < reported) continue;
+      est.onFeedback(sent.slice(reported, newest + 1).map((p) => ({ sentAt: p.sentAt, size: p.size, receivedAt: p.arrival !== null && p.arrival <= t ? p.arrival : null, probe: 0, seq: p.seq })), t + 10);
+      reported = newest + 1;
+    }
+    const cut = est.recentCuts.find((c) => c.at > 5000 && c.reason === 'saturation')!;
+    console.log(`held 200 ms, then a backlog over a 500 kbps limit: cut ${Math.round(cut.at - 5000)} ms after, ${Math.round(cut.from / 1000)}→${Math.round(cut.to / 1000)} kbps (window's arrival rate ${Math.round(cut.received! / 1000)}, drain ${Math.round(cut.drain! / 1000)} kbps)`);
+    expect(cut.received!).toBeLessThan(cut.drain! * 0.8); // the case: the window's arrival rate under the drain
+    expect(cut.to).toBeGreaterThan(400_000);
+    expect(cut.to).toBeLessThan(500_000);
+  });
+
   it("saturation by a burst over a link the media nearly fills (frames in bursts, 2 % loss): the cut reads the link's rate, not the idle time between frames", () => {
     const est = new BandwidthEstimator({ initial: 600_000 });
     const link = new Link(500_000, 20, 300, 0.02);
