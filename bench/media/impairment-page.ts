@@ -7,8 +7,9 @@
 // them up with the moments it changed the network and with other pages and browsers.
 //
 // A row: [time ms, framesDecoded, frameWidth, video bytesReceived, audio packetsReceived,
-// ms since the last audio packet by the browser's own lastPacketReceivedTimestamp (or -1), and the
-// video's nackCount, pliCount, keyFramesDecoded and packetsLost].
+// ms since the last audio packet by the browser's own lastPacketReceivedTimestamp (or -1), the
+// video's nackCount, pliCount, keyFramesDecoded and packetsLost, and the audio's concealedSamples
+// (48 kHz samples the jitter buffer played as concealment: no audio had arrived for them)].
 
 export const impairmentPage = (server: string): string => `<!doctype html><html><head><meta charset="utf-8"><script src="${server}/v2/js/opentok.js"></script><script>
 window.subs = new Map();
@@ -59,7 +60,7 @@ window.sample = (ms) => {
         let report;
         try { report = await entry.sub.getRtcStatsReport(); } catch { return; }
         const at = Date.now();
-        let frames = 0, width = 0, bytes = 0, audio = 0, age = -1, nacks = 0, plis = 0, keys = 0, lost = 0;
+        let frames = 0, width = 0, bytes = 0, audio = 0, age = -1, nacks = 0, plis = 0, keys = 0, lost = 0, concealed = 0;
         report.forEach((s) => {
           if (s.type !== 'inbound-rtp') return;
           if (s.kind === 'video') {
@@ -68,10 +69,11 @@ window.sample = (ms) => {
           }
           if (s.kind === 'audio') {
             audio = s.packetsReceived || 0;
+            concealed = s.concealedSamples || 0;
             if (typeof s.lastPacketReceivedTimestamp === 'number') age = Math.max(0, Math.round(s.timestamp - s.lastPacketReceivedTimestamp));
           }
         });
-        entry.rows.push([at, frames, width, bytes, audio, age, nacks, plis, keys, lost]);
+        entry.rows.push([at, frames, width, bytes, audio, age, nacks, plis, keys, lost, concealed]);
       }));
       await new Promise((r) => setTimeout(r, Math.max(0, ms - (Date.now() - started))));
     }

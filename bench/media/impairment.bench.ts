@@ -88,7 +88,7 @@ const VIDEO = process.env['VIDEO'] ?? 'camera';
 if (VIDEO !== 'camera' && VIDEO !== 'detailed') throw new Error(`VIDEO: camera or detailed; got ${VIDEO}`);
 const TOP_WIDTH = 1280;
 
-type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number, nacks: number, plis: number, keyFrames: number, lost: number];
+type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number, nacks: number, plis: number, keyFrames: number, lost: number, concealed: number];
 interface Sub {
   name: string;
   limited: boolean;
@@ -184,6 +184,33 @@ function audioGap(rows: Row[], from: number, to: number): { pollMs: number; ageM
   return { pollMs: longest, ageMs: Math.max(0, ...w.map((r) => r[5])), at };
 }
 
+/**
+ * The longest audible gap: concealment the browser's jitter buffer played (concealedSamples, at
+ * 48 kHz) with no audio between, in ms. Counted from sample counts, not poll times, so a poll
+ * that came late does not lengthen it (as it does the packet gap by polling): poll intervals
+ * concealed over AUDIBLE_FULL of their time continue a run; one concealed in part ends the run
+ * it continues and starts the next (its concealment counted in both: an upper bound, which two
+ * single losses' concealments in neighbouring polls also reach, ~40 ms).
+ */
+function audibleGap(rows: Row[], from: number, to: number): number {
+  const w = within(rows, from, to);
+  let longest = 0;
+  let run = 0;
+  for (let i = 1; i < w.length; i++) {
+    const concealedMs = (w[i]![10] - w[i - 1]![10]) / 48;
+    if (concealedMs <= 0) run = 0;
+    else if (concealedMs >= AUDIBLE_FULL * (w[i]![0] - w[i - 1]![0])) run += concealedMs;
+    else {
+      longest = Math.max(longest, run + concealedMs);
+      run = concealedMs;
+    }
+    longest = Math.max(longest, run);
+  }
+  return Math.round(longest);
+}
+/** A poll interval this much concealed continues a run of concealment (the playout's 10 ms frames and the stats' own timing leave the rest). */
+const AUDIBLE_FULL = 0.8;
+
 /** How long the top layer must hold after the lift to count as back (a brief switch up and down again does not). */
 const TOP_HOLD_MS = 3000;
 
@@ -250,6 +277,10 @@ interface ARun {
   othersFreezePercent: number[];
   /** Per subscriber (limited first): max audio gap, poll, ms. */
   audioGapMs: number[];
+  /** The longest audible gap (concealment) per subscriber, limited first (audibleGap). */
+  audibleGapMs: number[];
+  /** The limited subscriber's outside the limit's first SETTLE_MS. */
+  settledAudibleGapMs: number;
   /** The limited subscriber's longest audio gap outside the limit's first SETTLE_MS (the queue it fills at once delays and drops what is in flight). */
   settledAudioGapMs: number;
   sampleIntervalMs: number;
@@ -413,8 +444,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       (e) => `${((e.at - limitAt) / 1000).toFixed(1)} s ${e.type}${e.reason ? ` (${e.reason})` : ''} stream ${streams.indexOf(e.streamId) + 1}`,
     );
 
-    const result: ARun = { size, settleMs: [], settledWidth: [], freezePercent: [], settledFreezePercent: [], topBackMs: [], backToPeerMs: [], othersKbps: [], othersWidth: [], othersFreezePercent: [], audioGapMs: [], settledAudioGapMs: 0, sampleIntervalMs: 0, events };
-    const tableRows: (string | number)[][] = [['subscriber', 'stream', 'settle s', 'width px (limited: last; others: median)', 'kbps (limited)', 'freeze % (limited)', '1280 back s (held 3 s)', 'back to peer s', 'audio gap ms (poll)', 'audio gap ms (≥, browser)']];
+    const result: ARun = { size, settleMs: [], settledWidth: [], freezePercent: [], settledFreezePercent: [], topBackMs: [], backToPeerMs: [], othersKbps: [], othersWidth: [], othersFreezePercent: [], audioGapMs: [], settledAudioGapMs: 0, audibleGapMs: [], settledAudibleGapMs: 0, sampleIntervalMs: 0, events };
+    const tableRows: (string | number)[][] = [['subscriber', 'stream', 'settle s', 'width px (limited: last; others: median)', 'kbps (limited)', 'freeze % (limited)', '1280 back s (held 3 s)', 'back to peer s', 'audio gap ms (poll)', 'audio gap ms (≥, browser)', 'audible gap ms (concealed)']];
     const intervals: number[] = [];
     /** The limited subscriber's frame gaps around the limit's onset, per stream. */
     const onsetGaps: string[] = [];
@@ -435,7 +466,9 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         if (s.limited) {
           const settled = Math.max(audioGap(rows, from, limitAt).pollMs, audioGap(rows, limitAt + SETTLE_MS, to).pollMs);
           result.settledAudioGapMs = Math.max(result.settledAudioGapMs, settled);
+          result.settledAudibleGapMs = Math.max(result.settledAudibleGapMs, audibleGap(rows, from, limitAt), audibleGap(rows, limitAt + SETTLE_MS, to));
         }
+        const audible = audibleGap(rows, from, to);
         let settle: number | null = null;
         let back: number | null = null;
         if (s.limited) {
@@ -470,6 +503,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         }
         if (i === 0) result.audioGapMs.push(0);
         result.audioGapMs[result.audioGapMs.length - 1] = Math.max(result.audioGapMs[result.audioGapMs.length - 1]!, gap.pollMs);
+        if (i === 0) result.audibleGapMs.push(0);
+        result.audibleGapMs[result.audibleGapMs.length - 1] = Math.max(result.audibleGapMs[result.audibleGapMs.length - 1]!, audible);
         tableRows.push([
           s.name,
           i + 1,
@@ -482,6 +517,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
           // The limited subscriber's: when it began, in ms from the limit.
           s.limited ? `${gap.pollMs} (${gap.at >= limitAt ? '+' : ''}${gap.at - limitAt} ms)` : gap.pollMs,
           gap.ageMs,
+          audible,
         ]);
       }
     }
@@ -553,14 +589,14 @@ if (CASES.includes('A')) {
       summaries.push(
         `A ${r.size}: limited settles ${fmtMs([Math.max(...r.settleMs.map((x) => x ?? 0))])} (slowest stream) on ${r.settledWidth.join('/')} px; freeze ${r.freezePercent.join('/')} % (from ${SETTLE_MS / 1000} s: ${r.settledFreezePercent.join('/')} %); ` +
           `1280 back ${r.topBackMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}, back to a healthy peer's width ${r.backToPeerMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}; others ${Math.round(median(r.othersKbps))} kbps median per stream ` +
-          `(min ${Math.min(...r.othersKbps)}) at ${median(r.othersWidth)} px, freeze ${Math.round(median(r.othersFreezePercent) * 10) / 10} %; audio gap max per subscriber ${r.audioGapMs.map((x) => Math.round(x)).join('/')} ms (limited first; limited outside the limit's first ${SETTLE_MS / 1000} s: ${r.settledAudioGapMs} ms); stats every ${r.sampleIntervalMs} ms`,
+          `(min ${Math.min(...r.othersKbps)}) at ${median(r.othersWidth)} px, freeze ${Math.round(median(r.othersFreezePercent) * 10) / 10} %; audio gap max per subscriber ${r.audioGapMs.map((x) => Math.round(x)).join('/')} ms (limited first; limited outside the limit's first ${SETTLE_MS / 1000} s: ${r.settledAudioGapMs} ms), audible (concealed) ${r.audibleGapMs.join('/')} ms (limited outside the first ${SETTLE_MS / 1000} s: ${r.settledAudibleGapMs} ms); stats every ${r.sampleIntervalMs} ms`,
       );
     }
     if (runs.length > 0) {
       summaries.push(
         `A ${p}x${s} medians of ${runs.length} runs: limited settle ${fmtMs(runs.map((r) => Math.max(...r.settleMs.map((x) => x ?? 0))))}, freeze ${Math.round(median(runs.map((r) => median(r.freezePercent))) * 10) / 10} % (from ${SETTLE_MS / 1000} s: ${Math.round(median(runs.map((r) => median(r.settledFreezePercent))) * 10) / 10} %), ` +
           `1280 back ${fmtMs(runs.flatMap((r) => r.topBackMs))}, to a healthy peer's width ${fmtMs(runs.flatMap((r) => r.backToPeerMs))}; others ${Math.round(median(runs.flatMap((r) => r.othersKbps)))} kbps at ${median(runs.flatMap((r) => r.othersWidth))} px; ` +
-          `max audio gap ${Math.round(median(runs.map((r) => Math.max(...r.audioGapMs))))} ms (limited ${Math.round(median(runs.map((r) => r.audioGapMs[0]!)))} ms, outside the limit's first ${SETTLE_MS / 1000} s ${Math.round(median(runs.map((r) => r.settledAudioGapMs)))} ms)`,
+          `max audio gap ${Math.round(median(runs.map((r) => Math.max(...r.audioGapMs))))} ms (limited ${Math.round(median(runs.map((r) => r.audioGapMs[0]!)))} ms, outside the limit's first ${SETTLE_MS / 1000} s ${Math.round(median(runs.map((r) => r.settledAudioGapMs)))} ms); max audible gap ${Math.round(median(runs.map((r) => Math.max(...r.audibleGapMs))))} ms (limited ${Math.round(median(runs.map((r) => r.audibleGapMs[0]!)))} ms)`,
       );
     } else summaries.push(`A ${p}x${s}: no run completed`);
   }
