@@ -6,7 +6,7 @@
 // audio goes on (packet gaps measured in the page); lifted, the video returns (videoEnabled) and
 // climbs back to 1280 px. The publisher's top layer keeps flowing throughout. It prints the
 // figures of each run on one line ("adaptive: figures"): videoDisabled after the 100 kbps limit,
-// the longest audio packet gap from the limit on (with the video off) and while the video comes
+// the longest audio packet gap and audible gap (concealment) from the limit on (with the video off) and while the video comes
 // back, videoEnabled and 1280 px after the lift. Needs root for the namespace (CI runs as root):
 // without it the test fails, it does not skip.
 
@@ -148,8 +148,9 @@ describe('adaptive quality on an impaired downlink', () => {
     // Audio for 8 s more with the video off: packets keep arriving.
     const audioBefore = (await subStats(weak))[weakKey]!.audioPackets;
     await new Promise((r) => setTimeout(r, 8000));
-    const audio: { longestPacketGapMs: number } = await weak.page.evaluate(() => (window as any).stopAudioWatch());
+    const audio: { longestPacketGapMs: number; longestAudibleGapMs: number } = await weak.page.evaluate(() => (window as any).stopAudioWatch());
     figures['audioGapLimitedMs'] = audio.longestPacketGapMs;
+    figures['audibleGapLimitedMs'] = audio.longestAudibleGapMs;
     const audioAfter = (await subStats(weak))[weakKey]!.audioPackets;
     console.log(`adaptive: audio at 100 kbps (from the limit on): ${JSON.stringify(audio)}; ${audioAfter - audioBefore} packets in the last 8 s`);
     expect(audioAfter - audioBefore).toBeGreaterThan(200); // 50 packets a second of Opus
@@ -187,9 +188,9 @@ describe('adaptive quality on an impaired downlink', () => {
     // And back to the top layer (the strong subscriber keeps it flowing at the publisher).
     const top = await explain(decodesAt(weak, weakKey, (w) => w === 1280, 'weak subscriber back at 1280', 90_000));
     const topMs = top.reachedAt - liftedAt;
-    const recovery: { longestPacketGapMs: number } = await weak.page.evaluate(() => (window as any).stopAudioWatch());
+    const recovery: { longestPacketGapMs: number; longestAudibleGapMs: number } = await weak.page.evaluate(() => (window as any).stopAudioWatch());
     console.log(
-      `adaptive: figures videoDisabled ${disabledMs} ms; audio gap (limit on) ${audio.longestPacketGapMs} ms; videoEnabled ${enabledMs} ms; 1280 px ${topMs} ms; audio gap (recovery) ${recovery.longestPacketGapMs} ms; ${JSON.stringify(downlinks())}`,
+      `adaptive: figures videoDisabled ${disabledMs} ms; audio gap (limit on) ${audio.longestPacketGapMs} ms, audible ${audio.longestAudibleGapMs} ms; videoEnabled ${enabledMs} ms; 1280 px ${topMs} ms; audio gap (recovery) ${recovery.longestPacketGapMs} ms, audible ${recovery.longestAudibleGapMs} ms; ${JSON.stringify(downlinks())}`,
     );
     expect((await log(weak)).filter((e) => e.type === 'videoDisabled').every((e) => e['reason'] === 'quality')).toBe(true);
     await weak.page.close();

@@ -124,6 +124,15 @@ const RECENT_SYNC_MS = 2000;
  */
 const RESEND_MAX_AGE_MS = 1000;
 /**
+ * A keyframe asked for unrepaired packets and not forwarded yet: no other is asked for until this
+ * long after (the publisher's answer, its 500 ms throttle, and the keyframe's time through a
+ * saturated link). Each unrepaired packet asked for its own before, and the producer's throttle
+ * let one through every 500 ms: in the 3x4 impairment bench 43 asks in one second over three
+ * streams at a 500 kbps limit, keyframes of ~8 kB every half second per stream (~380 kbps), whose
+ * own losses asked for more, and the picture froze on and off for seconds.
+ */
+const REPAIR_KEYFRAME_PENDING_MS = 1500;
+/**
  * ...and at most once per round trip (this floor while none is measured, and below it). Chromium
  * asks again for a missing packet every round trip it estimates, up to 10 times; when our answer
  * waits in a full bottleneck queue each ask was answered again: measured in the impairment bench
@@ -212,6 +221,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   #repairKeyFrames = 0;
   /** When the last keyframe packet was forwarded (performance.now() ms). */
   #keyFrameSentAt = -Infinity;
+  /** The output sequence number of the last keyframe's first packet (-1: none yet): what was sent before it is no longer needed. */
+  #keyFrameSeq = -1;
+  /** When a keyframe was last asked for unrepaired packets (performance.now() ms). */
+  #repairAskedAt = -Infinity;
   /** The output sequence number and time of the last resync (the keyframe a layer or restart began at); -1 and -Infinity before one. */
   #syncSeq = -1;
   #syncAt = -Infinity;
@@ -564,7 +577,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     }
     if (!rewriter.needsSync && layer === this.#targetLayer) this.#keyFrameWanted = false; // synced on the wanted layer
     if (outSeq === DROP) return;
-    if (keyFrame) this.#keyFrameSentAt = now;
+    if (keyFrame) {
+      this.#keyFrameSentAt = now;
+      this.#keyFrameSeq = outSeq;
+    }
     this.#lastInTimestamp = h.timestamp;
     const history = this.#history;
     const base = history.slotOffset(outSeq);
@@ -664,7 +680,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       // A held packet of what is forwarded now (the layer is not fresh: none of its packets are
       // resent) stays unanswered past the time a resend could help (RESEND_MAX_AGE_MS = the hold):
       // the picture stays broken until a keyframe, which the hold's end brings.
-      if (!fresh && lost.some((seq) => this.#sinceSync(seq))) this.#keyFrameForUnrepaired(this.#retransmitHoldUntil);
+      if (!fresh && lost.some((seq) => this.#stillNeeded(seq))) this.#keyFrameForUnrepaired(this.#retransmitHoldUntil);
       if (wanted.length === 0) return;
       lost = wanted;
     }
@@ -679,7 +695,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       const claim = this.#history.claimResend(seq, now, RESEND_MAX_AGE_MS, interval);
       if (claim !== 'claimed') {
         this.#resendsSkipped++;
-        if (claim === 'gone' && this.#sinceSync(seq)) this.#keyFrameForUnrepaired(now);
+        if (claim === 'gone' && this.#stillNeeded(seq)) this.#keyFrameForUnrepaired(now);
         continue;
       }
       const header = this.#history.header(seq);
@@ -718,6 +734,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     return this.#syncSeq < 0 || ((seq - this.#syncSeq) & 0xffff) < 0x8000;
   }
 
+  /** Whether output packet `seq` is of what the browser still decodes from: since the last resync and not before the last keyframe forwarded. */
+  #stillNeeded(seq: number): boolean {
+    return this.#sinceSync(seq) && (this.#keyFrameSeq < 0 || ((seq - this.#keyFrameSeq) & 0xffff) < 0x8000);
+  }
+
   /**
    * A packet of the layer being forwarded will not be repaired (its NACK held through a saturated
    * downlink until it was too old, or asked for after it left the history): asks the publisher for
@@ -726,6 +747,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
    * Without it the browser waits for its own timeout: Chromium sent its PLI 3–4 s into such a
    * freeze in the impairment bench (a 320 px stream at 500 kbps, NACKs held by a saturation cut
    * that did not change its layer, then refused as too old; frozen 16 % of the settled limit).
+   * One at a time: while one asked for has not been forwarded (REPAIR_KEYFRAME_PENDING_MS), the
+   * picture recovers from it; a packet of a frame before the last keyframe asks for nothing.
    */
   #keyFrameForUnrepaired(at: number): void {
     if (this.kind !== 'video' || this.#repairKeyFrameTimer !== undefined || this.#closed) return;
@@ -736,6 +759,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       if (this.#currentLayer < 0 || this.#currentLayer !== this.#targetLayer) return;
       // A keyframe of the layer went out since (another subscriber's, or the last one asked): the picture recovers from it.
       if (this.#keyFrameSentAt > since) return;
+      // One asked for already, not forwarded yet: the picture recovers from that one.
+      if (this.#repairAskedAt > this.#keyFrameSentAt && performance.now() - this.#repairAskedAt < REPAIR_KEYFRAME_PENDING_MS) return;
       // The hold was extended (the link saturated again): not into it either.
       const now = performance.now();
       if (now < this.#retransmitHoldUntil) {
@@ -743,6 +768,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
         return;
       }
       this.#repairKeyFrames++;
+      this.#repairAskedAt = now;
       this.producer.requestKeyFrame(this.#currentLayer);
     };
     const wait = at - since;

@@ -159,7 +159,7 @@ describe('video off for quality', () => {
     });
   });
 
-  it('a packet of the forwarded layer that cannot be repaired asks the publisher for a keyframe: at the hold\'s end when held, at once when too old', () => {
+  it('a packet of the forwarded layer that cannot be repaired asks the publisher for a keyframe: at the hold\'s end when held, at once when too old; one at a time, and none for what came before the last keyframe', () => {
     withFakePerformance(() => {
       const plis: number[] = [];
       const { c, sent, frame, nack } = setup(plis);
@@ -177,15 +177,36 @@ describe('video off for quality', () => {
       vi.advanceTimersByTime(1);
       expect(plis).toEqual([...plis.slice(0, start), 0x5555]); // the hold's end: the layer's keyframe
       expect(c.getStats().repairKeyFrames).toBe(1);
-      // Asked for again once gone (sent over 1 s ago): at once (after the publisher's 500 ms throttle).
+      // Another one gone (sent over 1 s ago) while that keyframe has not come: nothing more asked.
       vi.advanceTimersByTime(600);
       nack([sent[2]!]);
-      expect(plis).toHaveLength(start + 2);
-      expect(c.getStats()).toMatchObject({ repairKeyFrames: 2, resendsSkipped: 1 });
-      // A packet that can still be resent asks for nothing.
+      vi.advanceTimersByTime(600);
+      expect(plis).toHaveLength(start + 1);
+      expect(c.getStats()).toMatchObject({ repairKeyFrames: 1, resendsSkipped: 1 });
+      // The keyframe comes; a packet from before it, gone, asks for nothing (the picture restarted from it).
+      frame(true);
+      const afterKey = sent[sent.length - 1]!;
       frame();
-      nack([sent[sent.length - 1]!]);
+      const later = sent[sent.length - 1]!;
+      nack([sent[2]!]);
+      vi.advanceTimersByTime(600);
+      expect(plis).toHaveLength(start + 1);
+      // A packet that can still be resent asks for nothing.
+      nack([later]);
+      expect(plis).toHaveLength(start + 1);
+      // One after it, gone: at once (after the publisher's 500 ms throttle).
+      vi.advanceTimersByTime(1100);
+      nack([later]);
       expect(plis).toHaveLength(start + 2);
+      expect(c.getStats()).toMatchObject({ repairKeyFrames: 2 });
+      // And none again until that one comes, or for REPAIR_KEYFRAME_PENDING_MS (1.5 s): then once more.
+      nack([afterKey]);
+      vi.advanceTimersByTime(600);
+      expect(plis).toHaveLength(start + 2);
+      vi.advanceTimersByTime(1000);
+      nack([afterKey]);
+      vi.advanceTimersByTime(600);
+      expect(plis).toHaveLength(start + 3);
     }, true);
   });
 
