@@ -881,8 +881,14 @@ export class BandwidthEstimator {
     // To 0.85 × what arrived; but at most halved per detection: when far less was sent than the
     // estimate allowed (a video not started yet, a low layer), what arrived says little about
     // the link, and one noisy detection must not drop a good link to audio only. A real
-    // overuse keeps being detected and halves again.
-    const target = Math.max(BETA * (acked ?? this.#delayBased), 0.5 * this.#delayBased);
+    // overuse keeps being detected and halves again. What the queue drains, when read (the
+    // overuse is a queue building), counts when higher than the acked rate: that one counts the
+    // time the sender sent nothing, and after a sender held up for 600 ms (an event loop under
+    // load) sent its backlog at once, 213 kbps had arrived over the last second of a 500 kbps
+    // link, and the overuse the backlog's queue showed halved the estimate.
+    const drain = this.#recentDrain(SATURATION_DRAIN_MS, now);
+    const arrived = Math.max(acked ?? this.#delayBased, drain !== null && drain.busy >= DRAIN_BUSY_MS ? drain.rate : 0);
+    const target = Math.max(BETA * arrived, 0.5 * this.#delayBased);
     const from = this.estimate;
     this.#delayBased = clamp(Math.min(this.#delayBased, target), this.min, this.max);
     this.#lastDecrease = now;

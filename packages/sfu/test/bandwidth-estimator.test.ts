@@ -439,6 +439,45 @@ describe('BandwidthEstimator', () => {
     expect(est.estimate).toBeGreaterThan(400_000);
   });
 
+  it('an overuse after the sender was held up 600 ms (then its backlog at once) cuts to 0.85 × what the queue drains, not to the arrival rate of the held-up second', () => {
+    // 300 kbps under a 500 kbps limit, then 1.5 Mbps for 500 ms (a saturation cut reads the
+    // link's drain). Then what the estimate allows (less ~130 kbps of audio), until at 6 s the
+    // sender is held up for 600 ms and sends what it held at once: a queue builds, the trendline
+    // reads overuse, and over the last second 213 kbps arrived (cut to 0.85 × that, at most
+    // halved, the estimate went to 230 kbps).
+    const est = new BandwidthEstimator({ initial: 450_000 });
+    const link = new BucketLink(500_000, 3200, 50, 300);
+    const sent: { sentAt: number; size: number; arrival: number | null; seq: number }[] = [];
+    let reported = 0;
+    let held: number[] = [];
+    for (let t = 0; t < 9000; t++) {
+      const sizes: number[] = [];
+      if (t % 20 === 0) sizes.push(160);
+      const video = t < 3000 ? 300_000 : t < 3500 ? 1_500_000 : 0.9 * est.estimate - 130_000;
+      if (t % 33 === 0) for (let bytes = (Math.max(0, video) / 8) * 0.033; bytes > 0; bytes -= 1200) sizes.push(Math.min(1200, bytes));
+      if (t >= 6000 && t < 6600) {
+        held.push(...sizes);
+        continue;
+      }
+      sizes.unshift(...held);
+      held = [];
+      for (const size of sizes) sent.push({ sentAt: t, size: size + 40, arrival: link.send(t, size + 40), seq: sent.length });
+      if (t % 50 !== 0) continue;
+      let newest = -1;
+      for (let i = reported; i < sent.length; i++) if (sent[i]!.arrival !== null && sent[i]!.arrival! <= t) newest = i;
+      if (newest < reported) continue;
+      est.onFeedback(sent.slice(reported, newest + 1).map((p) => ({ sentAt: p.sentAt, size: p.size, receivedAt: p.arrival !== null && p.arrival <= t ? p.arrival : null, probe: 0, seq: p.seq })), t + 10);
+      reported = newest + 1;
+    }
+    const measured = est.recentCuts.find((c) => c.reason === 'saturation')!;
+    const after = est.recentCuts.filter((c) => c.at > 6000);
+    console.log(`held 600 ms after the link was measured (drain ${Math.round(measured.drain! / 1000)} kbps): ${after.map((c) => `${c.reason} ${Math.round(c.from / 1000)}→${Math.round(c.to / 1000)}${c.received === undefined ? '' : ` (acked ${Math.round(c.received / 1000)})`}`).join(', ')}; estimate ${Math.round(est.estimate / 1000)} kbps`);
+    expect(measured.drain!).toBeGreaterThan(450_000);
+    expect(after.filter((c) => c.reason === 'overuse').length).toBeGreaterThan(0); // the case: the backlog's queue read as overuse
+    expect(Math.min(...after.map((c) => c.to))).toBeGreaterThanOrEqual(0.85 * 0.9 * measured.drain!);
+    expect(est.estimate).toBeGreaterThan(400_000);
+  });
+
   it("saturation by a burst over a link the media nearly fills (frames in bursts, 2 % loss): the cut reads the link's rate, not the idle time between frames", () => {
     const est = new BandwidthEstimator({ initial: 600_000 });
     const link = new Link(500_000, 20, 300, 0.02);
