@@ -128,7 +128,7 @@ const RESEND_MAX_AGE_MS = 1000;
  * long after (the publisher's answer, its 500 ms throttle, and the keyframe's time through a
  * saturated link). Each unrepaired packet asked for its own before, and the producer's throttle
  * let one through every 500 ms: in the 3x4 impairment bench 43 asks in one second over three
- * streams at a 500 kbps limit, keyframes of ~8 kB every half second per stream (~380 kbps), whose
+ * streams at a 500 kbps limit, a keyframe every half second per stream on a saturated link, whose
  * own losses asked for more, and the picture froze on and off for seconds.
  */
 const REPAIR_KEYFRAME_PENDING_MS = 1500;
