@@ -62,6 +62,27 @@ function drive(est: BandwidthEstimator, link: BucketLink, from: number, to: numb
   return maxAcked;
 }
 
+/** A packet sent through a simulated link: when, its size, when it arrived (null: dropped), its transport-wide number. */
+interface SentPacket {
+  sentAt: number;
+  size: number;
+  arrival: number | null;
+  seq: number;
+}
+
+/**
+ * Transport feedback at `t` (ms) as a browser sends it, every 50 ms: the packets of `sent` from
+ * `from` up to the newest that had arrived by `t` (those before it not arrived: lost), read 10 ms
+ * later. Returns where the next message starts.
+ */
+function feedbackUpToNewest(est: BandwidthEstimator, sent: readonly SentPacket[], from: number, t: number): number {
+  let newest = -1;
+  for (let i = from; i < sent.length; i++) if (sent[i]!.arrival !== null && sent[i]!.arrival! <= t) newest = i;
+  if (newest < from) return from;
+  est.onFeedback(sent.slice(from, newest + 1).map((p) => ({ sentAt: p.sentAt, size: p.size, receivedAt: p.arrival !== null && p.arrival <= t ? p.arrival : null, probe: 0, seq: p.seq })), t + 10);
+  return newest + 1;
+}
+
 /** Deterministic randomness for reproducible runs. */
 function mulberry32(seed: number): () => number {
   return () => {
@@ -403,13 +424,14 @@ describe('BandwidthEstimator', () => {
   it('saturation after the sender was held up (the link idle, then a backlog at once): the cut reads the drain, not the arrival rate diluted by the idle link, and the overflow is not cut for again as loss', () => {
     // 300 kbps under a 500 kbps limit (300 ms queue); at 5 s nothing for 200 ms (an SFU or its
     // publishers held up by load), then what was held (40 kB at once) and 4.8 Mbps (three top
-    // layers) until the estimate is cut, then what it leaves. The packets judged arrived over a span the link spent partly idle: their arrival
-    // rate read 345 kbps, and 0.85 × that cut the estimate to 293 kbps, under what the lowest
+    // layers) until the estimate is cut, then what it leaves. The packets judged arrived over a
+    // span the link spent partly idle: their arrival rate read 345 kbps, and 0.85 × that cut the
+    // estimate to 293 kbps (before the change), under what the lowest
     // layers of three streams and their audio need (a video off at the onset, as in the 3x4
     // impairment bench at load 15–20).
     const est = new BandwidthEstimator({ initial: 450_000 });
     const link = new BucketLink(500_000, 3200, 50, 300);
-    const sent: { sentAt: number; size: number; arrival: number | null; seq: number }[] = [];
+    const sent: SentPacket[] = [];
     let reported = 0;
     for (let t = 0; t < 6000; t++) {
       const held = t >= 5010 && t < 5210;
@@ -420,13 +442,7 @@ describe('BandwidthEstimator', () => {
       const video = t < 5000 ? 300_000 : est.recentCuts.some((c) => c.at > 5000) ? 0.9 * est.estimate - 130_000 : 4_800_000;
       if (!held && t % 33 === 0) for (let bytes = (video / 8) * 0.033; bytes > 0; bytes -= 1200) sizes.push(Math.min(1200, bytes));
       for (const size of sizes) sent.push({ sentAt: t, size, arrival: link.send(t, size), seq: sent.length });
-      if (t % 50 !== 0) continue;
-      // Transport feedback every 50 ms, up to the newest packet that arrived (those before it not arrived: lost).
-      let newest = -1;
-      for (let i = reported; i < sent.length; i++) if (sent[i]!.arrival !== null && sent[i]!.arrival! <= t) newest = i;
-      if (newest < reported) continue;
-      est.onFeedback(sent.slice(reported, newest + 1).map((p) => ({ sentAt: p.sentAt, size: p.size, receivedAt: p.arrival !== null && p.arrival <= t ? p.arrival : null, probe: 0, seq: p.seq })), t + 10);
-      reported = newest + 1;
+      if (t % 50 === 0) reported = feedbackUpToNewest(est, sent, reported, t);
     }
     const cut = est.recentCuts.find((c) => c.at > 5000 && c.reason === 'saturation')!;
     const after = est.recentCuts.filter((c) => c.at > cut.at);
@@ -447,7 +463,7 @@ describe('BandwidthEstimator', () => {
     // halved, the estimate went to 230 kbps).
     const est = new BandwidthEstimator({ initial: 450_000 });
     const link = new BucketLink(500_000, 3200, 50, 300);
-    const sent: { sentAt: number; size: number; arrival: number | null; seq: number }[] = [];
+    const sent: SentPacket[] = [];
     let reported = 0;
     let held: number[] = [];
     for (let t = 0; t < 9000; t++) {
@@ -462,12 +478,7 @@ describe('BandwidthEstimator', () => {
       sizes.unshift(...held);
       held = [];
       for (const size of sizes) sent.push({ sentAt: t, size: size + 40, arrival: link.send(t, size + 40), seq: sent.length });
-      if (t % 50 !== 0) continue;
-      let newest = -1;
-      for (let i = reported; i < sent.length; i++) if (sent[i]!.arrival !== null && sent[i]!.arrival! <= t) newest = i;
-      if (newest < reported) continue;
-      est.onFeedback(sent.slice(reported, newest + 1).map((p) => ({ sentAt: p.sentAt, size: p.size, receivedAt: p.arrival !== null && p.arrival <= t ? p.arrival : null, probe: 0, seq: p.seq })), t + 10);
-      reported = newest + 1;
+      if (t % 50 === 0) reported = feedbackUpToNewest(est, sent, reported, t);
     }
     const measured = est.recentCuts.find((c) => c.reason === 'saturation')!;
     const after = est.recentCuts.filter((c) => c.at > 6000);
