@@ -604,16 +604,16 @@ export class BandwidthEstimator {
     // Its own interval: a trendline decrease just before (at most halving) must not hold it off.
     if (now - this.#lastSaturationCut < DECREASE_INTERVAL_MS) return;
     // Cut to what the bottleneck drains now: the arrival rate of the latest arrivals (a standing
-    // queue delivers at the link's rate). Not the window's arrival rate: it counts only what was
-    // sent within the window, while the link also carries the backlog sent before it, and reads
-    // low when the sending just slowed (an SFU or publisher held up by load): at 500 kbps limits
-    // whose drain read 486 and 493 kbps, the window's 377 and 304 kbps cut the estimate to 320
-    // and 258 kbps at the onset and switched a video off for 9 s (the 3x4 impairment bench, 2 of
-    // ~30 onsets); higher, it still counts packets from before the queue built up. A probe's saturation (probe packets among those
-    // judged) is the probe's excess, which stops at this cut: the media alone only has to be
-    // under the link it showed (CAPACITY_SHARE × the drain). Cut to 0.85 × the drain, each probe
-    // that fell short at a 500 kbps limit (every 5 s) dropped two streams to a lower frame rate
-    // for the seconds the estimate took to grow back.
+    // queue delivers at the link's rate). Not the window's arrival rate: higher, it still counts
+    // packets from before the queue built up; lower, it counts only what was sent within the
+    // window while the link also carried the backlog sent before it or idled (an SFU or publisher
+    // held up by load, then its backlog at once): at 500 kbps limits whose drain read 486 and 493
+    // kbps, the window's 377 and 304 kbps cut the estimate to 320 and 258 kbps at the onset and
+    // switched a video off for 9 s (the 3x4 impairment bench, 2 of ~30 onsets). A probe's
+    // saturation (probe packets among those judged) is the probe's excess, which stops at this
+    // cut: the media alone only has to be under the link it showed (CAPACITY_SHARE × the drain).
+    // Cut to 0.85 × the drain, each probe that fell short at a 500 kbps limit (every 5 s) dropped
+    // two streams to a lower frame rate for the seconds the estimate took to grow back.
     const probed = this.#lastProbeSentAt >= rates.newestSent - SATURATION_WINDOW_MS;
     const capacity = this.#measuredCapacity(drain, probed ? 'probe-saturation' : 'saturation');
     const target = probed ? Math.min(this.estimate, CAPACITY_SHARE * capacity) : BETA * drain;

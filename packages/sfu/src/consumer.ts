@@ -759,10 +759,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       if (this.#currentLayer < 0 || this.#currentLayer !== this.#targetLayer) return;
       // A keyframe of the layer went out since (another subscriber's, or the last one asked): the picture recovers from it.
       if (this.#keyFrameSentAt > since) return;
-      // One asked for already, not forwarded yet: the picture recovers from that one.
-      if (this.#repairAskedAt > this.#keyFrameSentAt && performance.now() - this.#repairAskedAt < REPAIR_KEYFRAME_PENDING_MS) return;
-      // The hold was extended (the link saturated again): not into it either.
       const now = performance.now();
+      // One asked for already, not forwarded yet: the picture recovers from that one.
+      if (this.#repairAskedAt > this.#keyFrameSentAt && now - this.#repairAskedAt < REPAIR_KEYFRAME_PENDING_MS) return;
+      // The hold was extended (the link saturated again): not into it either.
       if (now < this.#retransmitHoldUntil) {
         this.#repairKeyFrameTimer = setTimeout(ask, this.#retransmitHoldUntil - now);
         return;
