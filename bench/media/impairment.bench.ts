@@ -30,6 +30,7 @@
 // Namespaces, the page server, the server and both Chromiums are removed when a run ends, fails or
 // the process is interrupted (SIGINT/SIGTERM exit through netem.ts's exit hook).
 
+import { longestAudibleGapMs } from '@colloquy/testing/audio-gaps';
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { loadavg } from 'node:os';
 import { chromiumInNamespace, createVethNamespace, delayMechanism, type VethNamespace } from '@colloquy/testing/netem';
@@ -146,7 +147,6 @@ function frozenMs(rows: Row[], from: number, to: number): number {
   return frozen;
 }
 
-/** Spans of more than 150 ms without a newly decoded frame between `from` and `to`, as "start+length" ms from `origin`. */
 /** A probe's pacing when it went unusually (ended other than by its length or bytes, ticks stalled, padding refused), else nothing. */
 function pacingNote(p: { durationMs: number; endedBy: string; longestTickGapMs: number; refusedPackets: number }): string {
   const notes: string[] = [];
@@ -156,6 +156,7 @@ function pacingNote(p: { durationMs: number; endedBy: string; longestTickGapMs: 
   return notes.length ? `; ${notes.join(', ')}` : '';
 }
 
+/** Spans of more than `minMs` without a newly decoded frame between `from` and `to`, as "start+length" ms from `origin`. */
 function frameGaps(rows: Row[], from: number, to: number, origin: number, minMs = 150): string[] {
   const w = within(rows, from, to);
   const gaps: string[] = [];
@@ -184,32 +185,10 @@ function audioGap(rows: Row[], from: number, to: number): { pollMs: number; ageM
   return { pollMs: longest, ageMs: Math.max(0, ...w.map((r) => r[5])), at };
 }
 
-/**
- * The longest audible gap: concealment the browser's jitter buffer played (concealedSamples, at
- * 48 kHz) with no audio between, in ms. Counted from sample counts, not poll times, so a poll
- * that came late does not lengthen it (as it does the packet gap by polling): poll intervals
- * concealed over AUDIBLE_FULL of their time continue a run; one concealed in part ends the run
- * it continues and starts the next (its concealment counted in both: an upper bound, which two
- * single losses' concealments in neighbouring polls also reach, ~40 ms).
- */
+/** The longest audible gap between `from` and `to` (ms): see longestAudibleGapMs. */
 function audibleGap(rows: Row[], from: number, to: number): number {
-  const w = within(rows, from, to);
-  let longest = 0;
-  let run = 0;
-  for (let i = 1; i < w.length; i++) {
-    const concealedMs = (w[i]![10] - w[i - 1]![10]) / 48;
-    if (concealedMs <= 0) run = 0;
-    else if (concealedMs >= AUDIBLE_FULL * (w[i]![0] - w[i - 1]![0])) run += concealedMs;
-    else {
-      longest = Math.max(longest, run + concealedMs);
-      run = concealedMs;
-    }
-    longest = Math.max(longest, run);
-  }
-  return Math.round(longest);
+  return longestAudibleGapMs(within(rows, from, to).map((r) => ({ at: r[0], concealedSamples: r[10] })));
 }
-/** A poll interval this much concealed continues a run of concealment (the playout's 10 ms frames and the stats' own timing leave the rest). */
-const AUDIBLE_FULL = 0.8;
 
 /** How long the top layer must hold after the lift to count as back (a brief switch up and down again does not). */
 const TOP_HOLD_MS = 3000;

@@ -10,6 +10,7 @@
 // back, videoEnabled and 1280 px after the lift. Needs root for the namespace (CI runs as root):
 // without it the test fails, it does not skip.
 
+import { longestAudibleGapMs, type ConcealmentReading } from '@colloquy/testing/audio-gaps';
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { chromiumInNamespace, createVethNamespace, type VethNamespace } from '@colloquy/testing/netem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +67,12 @@ const publisherView = (p: TestPage): Promise<Record<string, unknown>> =>
     });
     return view;
   });
+
+/** Ends the page's audio watch (watchAudio): its packet gap and concealed audio, and the longest audible gap from its concealment readings. */
+async function stopAudioWatch(p: TestPage): Promise<{ longestPacketGapMs: number; concealedMs: number; longestAudibleGapMs: number }> {
+  const { concealment, ...watched } = (await p.page.evaluate(() => (window as any).stopAudioWatch())) as { longestPacketGapMs: number; concealedMs: number; concealment: ConcealmentReading[] };
+  return { ...watched, longestAudibleGapMs: longestAudibleGapMs(concealment) };
+}
 
 describe('adaptive quality on an impaired downlink', () => {
   it('300 kbps: a low layer for the weak subscriber while the other keeps 720p; 100 kbps: video off with audio going on; lifted: video back', async () => {
@@ -148,7 +155,7 @@ describe('adaptive quality on an impaired downlink', () => {
     // Audio for 8 s more with the video off: packets keep arriving.
     const audioBefore = (await subStats(weak))[weakKey]!.audioPackets;
     await new Promise((r) => setTimeout(r, 8000));
-    const audio: { longestPacketGapMs: number; longestAudibleGapMs: number } = await weak.page.evaluate(() => (window as any).stopAudioWatch());
+    const audio = await stopAudioWatch(weak);
     figures['audioGapLimitedMs'] = audio.longestPacketGapMs;
     figures['audibleGapLimitedMs'] = audio.longestAudibleGapMs;
     const audioAfter = (await subStats(weak))[weakKey]!.audioPackets;
@@ -188,7 +195,7 @@ describe('adaptive quality on an impaired downlink', () => {
     // And back to the top layer (the strong subscriber keeps it flowing at the publisher).
     const top = await explain(decodesAt(weak, weakKey, (w) => w === 1280, 'weak subscriber back at 1280', 90_000));
     const topMs = top.reachedAt - liftedAt;
-    const recovery: { longestPacketGapMs: number; longestAudibleGapMs: number } = await weak.page.evaluate(() => (window as any).stopAudioWatch());
+    const recovery = await stopAudioWatch(weak);
     console.log(
       `adaptive: figures videoDisabled ${disabledMs} ms; audio gap (limit on) ${audio.longestPacketGapMs} ms, audible ${audio.longestAudibleGapMs} ms; videoEnabled ${enabledMs} ms; 1280 px ${topMs} ms; audio gap (recovery) ${recovery.longestPacketGapMs} ms, audible ${recovery.longestAudibleGapMs} ms; ${JSON.stringify(downlinks())}`,
     );

@@ -93,8 +93,9 @@ window.subStats = async () => {
 
 /**
  * Audio continuity of one subscriber: samples its inbound audio every 50 ms (packets received,
- * concealed samples) until stopAudioWatch(); returns the longest span without a new packet, the
- * concealed audio, and the longest run of concealment (an audible gap), in ms.
+ * concealed samples) until stopAudioWatch(); returns the longest span without a new packet and the
+ * concealed audio, in ms, and the concealment readings (for longestAudibleGapMs of
+ * @colloquy/testing/audio-gaps).
  */
 window.watchAudio = (key) => {
   const sub = window.subs.get(key);
@@ -120,17 +121,8 @@ window.stopAudioWatch = () => {
     else if (!last) since = s.t;
     last = s;
   }
-  // The longest audible gap: a run of concealment with no audio between (as bench/media/impairment.bench.ts's audibleGap).
-  let audible = 0, run = 0;
-  for (let i = 1; i < w.samples.length; i++) {
-    const concealedMs = (w.samples[i].concealed - w.samples[i - 1].concealed) / 48;
-    if (concealedMs <= 0) run = 0;
-    else if (concealedMs >= 0.8 * (w.samples[i].t - w.samples[i - 1].t)) run += concealedMs;
-    else { audible = Math.max(audible, run + concealedMs); run = concealedMs; }
-    audible = Math.max(audible, run);
-  }
   const first = w.samples[0], end = w.samples[w.samples.length - 1];
-  return { samples: w.samples.length, spanMs: end.t - first.t, packets: end.packets - first.packets, longestPacketGapMs: Math.round(longest), concealedMs: Math.round(((end.concealed - first.concealed) / 48000) * 1000), longestAudibleGapMs: Math.round(audible) };
+  return { samples: w.samples.length, spanMs: end.t - first.t, packets: end.packets - first.packets, longestPacketGapMs: Math.round(longest), concealedMs: Math.round(((end.concealed - first.concealed) / 48000) * 1000), concealment: w.samples.map((s) => ({ at: s.t, concealedSamples: s.concealed })) };
 };
 
 /** The selected ICE candidate pair of an RTCStatsReport: local and remote candidate types and the relay protocol. */
