@@ -295,7 +295,7 @@ export class BandwidthEstimator {
   readonly #probes = new Map<number, { sentFirst: number; sentLast: number; sentBytes: number; recvFirst: number; recvLast: number; recvBytes: number; lastRecvSize: number; count: number }>();
 
   /** What the last probe read showed (for stats and logs). */
-  lastProbeDetail: { sendRate: number; recvRate: number; drainRate: number | null; packets: number; lost: number; sendSpan: number; recvSpan: number } | null = null;
+  lastProbeDetail: { sendRate: number; recvRate: number; drainRate: number | null; queued: boolean; packets: number; lost: number; sendSpan: number; recvSpan: number } | null = null;
 
   constructor(options: BandwidthEstimatorOptions = {}) {
     this.min = options.min ?? 30_000;
@@ -742,7 +742,7 @@ export class BandwidthEstimator {
     // its socket a third to a half of 700–2200 kbps probes, measured in Chromium at load 10–20,
     // and the top layer never came back). A bottleneck shows its queue: arrivals spread out.
     if (lost.count > 0 && !queued) rate = Math.max(rate, ((c.sentBytes + lost.bytes - c.lastRecvSize) * 8 * 1000) / sendSpan);
-    this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), drainRate: drained === null ? null : Math.round(drained), packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
+    this.lastProbeDetail = { sendRate: Math.round(sendRate), recvRate: Math.round(recvRate), drainRate: drained === null ? null : Math.round(drained), queued, packets: c.count, lost: lost.count, sendSpan: Math.round(sendSpan), recvSpan: Math.round(recvSpan) };
     // `apply: false`: read, not believed yet; the downlink confirms it with a longer probe. Nor is
     // its queue's reading the capacity: a short probe through a token bucket read 118 and ~190
     // kbps at a 100 kbps limit (the adaptive Chromium test), replaced a capacity of 86–89, and the

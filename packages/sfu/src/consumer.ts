@@ -67,6 +67,17 @@ export interface RtpSink {
   sendRtp(payload: Buffer, header: OutgoingHeader): unknown;
 }
 
+/**
+ * The keyframes of one client's downlink (Downlink implements it): each forwarded keyframe keeps
+ * the link busy for a while, and repair keyframes are asked one after another.
+ */
+export interface KeyFrameGate {
+  /** The first packet of a keyframe of about `bytes` (its layer's last one) went out. */
+  keyFrameForwarded(bytes: number, now: number): void;
+  /** 0: ask for a repair keyframe of about `bytes` now; else the ms to wait first. */
+  reserveRepairKeyFrame(bytes: number, now: number): number;
+}
+
 /** Packets kept for NACK answers: about 1 s of 1 Mbps video; audio is not NACKed (no history). */
 const VIDEO_HISTORY = 1024;
 
@@ -196,6 +207,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   screenShare = false;
   /** Transport-wide sequence numbers of the subscriber's connection (shared by its consumers). */
   #sequencer: TransportWideSequencer | null = null;
+  /** Its client's downlink: repair keyframes wait for the link (video). */
+  #keyFrameGate: KeyFrameGate | null = null;
   /** RTX towards the subscriber (video): payload type and SSRC, for probe padding and retransmissions. -1: none. */
   #rtxPayloadType = -1;
   #rtxSsrc = 0;
@@ -428,6 +441,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     }
   }
 
+  /** @internal Its client's downlink, which spaces the repair keyframes of all its streams. */
+  setKeyFrameGate(gate: KeyFrameGate): void {
+    this.#keyFrameGate = gate;
+  }
+
   /** Whether this consumer can send probe padding (video with RTX negotiated, connected, sending). */
   get canPad(): boolean {
     return this.#rtxPayloadType >= 0 && this.#sink !== null && this.#rewriter.everSent && this.#sequencer !== null && this.transportWide;
@@ -580,6 +598,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     if (keyFrame) {
       this.#keyFrameSentAt = now;
       this.#keyFrameSeq = outSeq;
+      this.#keyFrameGate?.keyFrameForwarded(this.producer.keyFrameBytes(layer), now);
     }
     this.#lastInTimestamp = h.timestamp;
     const history = this.#history;
@@ -748,7 +767,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
    * freeze in the impairment bench (a 320 px stream at 500 kbps, NACKs held by a saturation cut
    * that did not change its layer, then refused as too old; frozen 16 % of the settled limit).
    * One at a time: while one asked for has not been forwarded (REPAIR_KEYFRAME_PENDING_MS), the
-   * picture recovers from it; a packet of a frame before the last keyframe asks for nothing.
+   * picture recovers from it; a packet of a frame before the last keyframe asks for nothing. And
+   * one at a time per client: the downlink's KeyFrameGate spaces the asks of all its streams by
+   * the time each keyframe takes through the link.
    */
   #keyFrameForUnrepaired(at: number): void {
     if (this.kind !== 'video' || this.#repairKeyFrameTimer !== undefined || this.#closed) return;
@@ -765,6 +786,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       // The hold was extended (the link saturated again): not into it either.
       if (now < this.#retransmitHoldUntil) {
         this.#repairKeyFrameTimer = setTimeout(ask, this.#retransmitHoldUntil - now);
+        return;
+      }
+      // Nor on top of the keyframes the link carries now (another stream's repair or switch).
+      const busy = this.#keyFrameGate?.reserveRepairKeyFrame(this.producer.keyFrameBytes(this.#currentLayer), now) ?? 0;
+      if (busy > 0) {
+        this.#repairKeyFrameTimer = setTimeout(ask, busy);
         return;
       }
       this.#repairKeyFrames++;

@@ -112,6 +112,13 @@ const AUDIO_PACKETS_PER_SECOND = 50;
 const CONFIRM_RATIO = 1.25;
 const CONFIRM_AFTER_MS = 300;
 const CONFIRM_DURATION_MS = 800;
+/** The time (ms) a keyframe of `bytes` payload takes through a link of `rate` bits/s, its packets' overhead counted (~1,100-byte packets). */
+export function keyFrameDrainMs(bytes: number, rate: number): number {
+  if (bytes <= 0 || rate <= 0) return 0;
+  const wire = bytes + Math.ceil(bytes / 1100) * PACKET_OVERHEAD;
+  return (wire * 8 * 1000) / rate;
+}
+
 /** Each member's transport-wide sequence numbers (16 bits) are offset by a multiple of this in the estimator. */
 const SEQ_SPACE = 65_536;
 
@@ -140,7 +147,9 @@ export interface DownlinkStats {
   probesSucceeded: number;
   lastProbeRate: number | null;
   /** The last probe read: the rate it tested, its padding (bytes), and the rate it measured (bits/s). */
-  lastProbe: { target: number; paddingBytes: number; numbered: number; measured: number | null; detail: BandwidthEstimator['lastProbeDetail']; pacing: ProbePacing } | null;
+  lastProbe: { target: number; paddingBytes: number; numbered: number; measured: number | null; outcome: ProbeOutcome; detail: BandwidthEstimator['lastProbeDetail']; pacing: ProbePacing } | null;
+  /** Keyframes asked for to repair pictures (packets gone unrepaired), and the asks that first waited for the keyframes before them to pass. */
+  repairKeyFrames: { asked: number; deferred: number };
 }
 
 /**
@@ -219,6 +228,11 @@ export class Downlink {
   #confirmNext = false;
   /** Per audio consumer, what it is counted at (AudioRateHold). */
   readonly #audioRates = new WeakMap<Consumer, AudioRateHold>();
+  /** Until when (performance.now() ms) the keyframes forwarded or asked for repairs keep the link busy at the budget's rate. */
+  #keyFramesBusyUntil = -Infinity;
+  /** Repair keyframes asked for through the gate, and how many had to wait for the link first. */
+  #repairKeyFramesAsked = 0;
+  #repairKeyFramesDeferred = 0;
 
   get size(): number {
     return this.#members.size;
@@ -265,6 +279,36 @@ export class Downlink {
     // media filled the link; not when a probe's excess did (the media fitted, the estimate is held
     // at 95 % of the link: a 3x4 run's probe saturation turned a stream off for 2 s).
     this.allocate(now, false, !this.#estimator.lastSaturationByProbe);
+  }
+
+  /**
+   * @internal A member's consumer forwarded the first packet of a keyframe of about `bytes`
+   * (its layer's last one): the link carries it for `bytes` at the budget's rate, after the
+   * keyframes before it.
+   */
+  keyFrameForwarded(bytes: number, now: number): void {
+    if (bytes <= 0) return;
+    this.#keyFramesBusyUntil = Math.max(this.#keyFramesBusyUntil, now) + keyFrameDrainMs(bytes, this.#budget().rate);
+  }
+
+  /**
+   * @internal A consumer wants a keyframe of about `bytes` to repair its picture (packets went
+   * unrepaired): 0 when it may ask now (the link is counted busy with it from now), else how many
+   * ms to wait first. A client's repair keyframes go one after another, each once the link has
+   * carried the keyframes before it: the three streams of the 3x4 impairment bench's limited
+   * subscriber asked theirs at once when the retransmission hold ended (each consumer counts only
+   * its own), three 320 px keyframes together overflowed the 500 kbps link's 300 ms queue, and
+   * the loss asked for more (a saturation cut a second, two videos off, frozen 35-86 % of the
+   * settled limit in one run).
+   */
+  reserveRepairKeyFrame(bytes: number, now: number): number {
+    if (now < this.#keyFramesBusyUntil) {
+      this.#repairKeyFramesDeferred++;
+      return Math.ceil(this.#keyFramesBusyUntil - now); // whole ms: a timer's fraction is cut, it would wake a moment early
+    }
+    this.#repairKeyFramesAsked++;
+    this.#keyFramesBusyUntil = now + keyFrameDrainMs(bytes, this.#budget().rate);
+    return 0;
   }
 
   /** What an audio consumer's payload is counted at (bits/s): AudioRateHold. */
@@ -417,9 +461,9 @@ export class Downlink {
       : this.#estimator.finishProbe(probe.id, now, { minPackets: Math.round(paddingPackets * 0.5), minSendSpanMs: probe.pacer.durationMs * 0.3, apply: !suspect });
     if (probe.saturated) this.#estimator.finishProbe(probe.id, now, { minPackets: Infinity }); // forgets the cluster
     this.#lastProbeRate = measured;
-    this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, numbered: probe.numbered, measured: measured === null ? null : Math.round(measured), detail: this.#estimator.lastProbeDetail, pacing: probe.pacing };
-    // A success: it showed 85 % of its rate, or at least what the step needs.
-    const succeeded = measured !== null && (measured >= probe.rate * 0.85 || measured >= probe.wanted);
+    const outcome = probeOutcome(probe.rate, probe.wanted, measured, this.#estimator.lastProbeDetail);
+    this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, numbered: probe.numbered, measured: measured === null ? null : Math.round(measured), outcome, detail: this.#estimator.lastProbeDetail, pacing: probe.pacing };
+    const succeeded = outcome === 'succeeded';
     if (succeeded && suspect) {
       // Read, not taken (neither the estimate nor the capacity): confirm it first.
       this.#confirmNext = true;
@@ -429,9 +473,11 @@ export class Downlink {
     let off = probe.off;
     for (const consumer of this.#consumers()) off ||= consumer.qualityDisabled;
     // Climbing when it showed far more than the estimate (a limit lifted), not a step just over it.
-    this.#climbing = succeeded && measured >= CLIMB_RATIO * probe.estimate;
+    // A probe that could not send its rate but got all it sent through is no failure: the next
+    // comes as soon as after a success (the estimator took what it showed).
+    this.#climbing = outcome !== 'failed' && measured! >= CLIMB_RATIO * probe.estimate;
     if (this.#climbing) this.#climbingSince = probe.startedAt;
-    this.#probes.finished(now, probe.startedAt, succeeded, off, this.#climbing);
+    this.#probes.finished(now, probe.startedAt, outcome !== 'failed', off, this.#climbing);
     if (succeeded) {
       this.#probesSucceeded++;
       // The step it tested fits: the estimate covers it, and it is taken now (no hold); the next
@@ -458,8 +504,31 @@ export class Downlink {
       probesSucceeded: this.#probesSucceeded,
       lastProbeRate: this.#lastProbeRate === null ? null : Math.round(this.#lastProbeRate),
       lastProbe: this.#lastProbe,
+      repairKeyFrames: { asked: this.#repairKeyFramesAsked, deferred: this.#repairKeyFramesDeferred },
     };
   }
+}
+
+/** What a probe showed (probeOutcome). */
+export type ProbeOutcome = 'succeeded' | 'unsent' | 'failed';
+
+/**
+ * What a probe at `rate` for a step needing `wanted` (bits/s) showed, having `measured` (null:
+ * no reading, or stopped by a saturation) with `detail` (the estimator's reading):
+ * - `succeeded`: 85 % of its rate, or at least what the step needs;
+ * - `unsent`: less than 85 % of its rate went out (its padding's pacing timer stalled on a busy
+ *   event loop, or the media it counted on paused), and all that went out came through without a
+ *   queue: the link was not tested at the rate, and did not fall short of what was;
+ * - `failed`: otherwise (it showed a queue, or losses, short of the rate).
+ * An unsent probe counted as failed: after a lift, a 1,858 kbps probe whose pacing stalled 76 ms
+ * of 125 sent 1,303 kbps, all of it received; it failed, the next probe waited 2 s and the
+ * third stream's top layer came back 9.1 s after the lift (the 3x4 impairment bench).
+ */
+export function probeOutcome(rate: number, wanted: number, measured: number | null, detail: { sendRate: number; recvRate: number; queued: boolean } | null): ProbeOutcome {
+  if (measured === null) return 'failed';
+  if (measured >= rate * 0.85 || measured >= wanted) return 'succeeded';
+  if (detail !== null && detail.sendRate < rate * 0.85 && !detail.queued && detail.recvRate >= detail.sendRate * 0.95) return 'unsent';
+  return 'failed';
 }
 
 /**

@@ -76,6 +76,8 @@ export interface ProducerSource {
   layerStopped(layer: number): boolean;
   layerForResolution(preferred: { width: number; height: number } | null): number;
   temporalFrameRates(layer: number): number[];
+  /** The payload bytes of the layer's last whole keyframe (0 before one came). */
+  keyFrameBytes(layer: number): number;
   senderReport(layer?: number): SenderReportSample | undefined;
 }
 

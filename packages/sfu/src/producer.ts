@@ -168,6 +168,9 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
   readonly #layerKeyTimestamp: number[];
   readonly #layerKeyBytes: number[];
   readonly #sampleLayerKeyBytes: number[];
+  /** Per layer: #layerKeyBytes when its last keyframe began, and that keyframe's payload bytes once its last packet came (0 before). */
+  readonly #keyFrameStartBytes: number[];
+  readonly #lastKeyFrameBytes: number[];
   /** Layers that carried media in some sample window (a layer that never did has not "stopped"). */
   readonly #layerFlowed: boolean[];
   /** The highest layer whose keyframe gave the stream's picture size. */
@@ -232,6 +235,8 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     this.#layerKeyTimestamp = new Array<number>(n).fill(-1);
     this.#layerKeyBytes = new Array<number>(n).fill(0);
     this.#sampleLayerKeyBytes = new Array<number>(n).fill(0);
+    this.#keyFrameStartBytes = new Array<number>(n).fill(0);
+    this.#lastKeyFrameBytes = new Array<number>(n).fill(0);
     this.#layerFlowed = new Array<boolean>(n).fill(false);
     this.streamId = params.streamId;
     this.extensionUris = params.extensionUris;
@@ -285,9 +290,12 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
       if (keyFrame) {
         this.#onKeyFrame(layer, payload);
         this.#layerKeyTimestamp[layer] = header.timestamp;
+        this.#keyFrameStartBytes[layer] = this.#layerKeyBytes[layer]!;
       }
-      if (header.timestamp === this.#layerKeyTimestamp[layer]) this.#layerKeyBytes[layer]! += payload.length;
+      const ofKeyFrame = header.timestamp === this.#layerKeyTimestamp[layer];
+      if (ofKeyFrame) this.#layerKeyBytes[layer]! += payload.length;
       if (header.marker) {
+        if (ofKeyFrame) this.#lastKeyFrameBytes[layer] = this.#layerKeyBytes[layer]! - this.#keyFrameStartBytes[layer]!;
         this.#layerFrames[layer]!++;
         // One descriptor read per frame (its last packet carries the frame's TID too).
         if (this.codec.name === 'VP8' && parseVp8Descriptor(payload, descriptor) && descriptor.temporalId >= 0) {
@@ -432,6 +440,11 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
       if (width >= preferred.width && height >= preferred.height) return i;
     }
     return top;
+  }
+
+  /** The payload bytes of the layer's last whole keyframe (0 before one came). */
+  keyFrameBytes(layer: number): number {
+    return this.#lastKeyFrameBytes[layer] ?? 0;
   }
 
   /**

@@ -177,6 +177,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
       // werift keeps only the media codec on the transceiver: whether the browser took our RTX is in its answer.
       const rtx = consumer.kind === 'video' ? rtxPayloadTypeIn(answer, transceiver.mid, codec.payloadType) : null;
       consumer.setTransportFeedback(this.#sequencer, rtx === null ? null : { payloadType: rtx, ssrc: transceiver.sender.rtxSsrc });
+      consumer.setKeyFrameGate(this.#downlink);
       if (this.#sink) consumer.connect(this.#sink);
     }
   }

@@ -14,7 +14,7 @@ import {
   ProbePacer,
   ProbeScheduler,
 } from '../src/probe-pacer.js';
-import { PROBE_DURATION_MS, PROBE_EXCESS_MS, PROBE_MIN_BYTES, PROBE_MIN_DURATION_MS, PROBE_OFF_DURATION_MS, probeDuration } from '../src/downlink.js';
+import { PROBE_DURATION_MS, PROBE_EXCESS_MS, PROBE_MIN_BYTES, PROBE_MIN_DURATION_MS, PROBE_OFF_DURATION_MS, probeDuration, probeOutcome } from '../src/downlink.js';
 import { TransportWideSequencer } from '../src/transport-feedback.js';
 
 /** Drives a pacer with timer ticks at `ticks` (ms after its start); returns the bytes sent and when the last went. */
@@ -137,6 +137,22 @@ describe('probe cadence', () => {
     expect(s.due(40_000, 1_000_000, 500_000, true, 0)).toBe(false);
     expect(s.due(40_000, 1_000_000, 500_000, false, 40_000 - PROBE_AFTER_DECREASE_MS + 1)).toBe(false);
     expect(s.due(40_000, 1_000_000, 500_000, false, 40_000 - PROBE_AFTER_DECREASE_MS)).toBe(true);
+  });
+});
+
+describe('probe outcome', () => {
+  it('succeeds at 85 % of its rate or the step it tested; one that could not send its rate but got all it sent through is unsent, not failed', () => {
+    // After a lift: a 1,858 kbps probe for a step needing 1,690 whose pacing stalled sent 1,303, all received, no queue.
+    const sent = { sendRate: 1_303_000, recvRate: 1_301_000, queued: false };
+    expect(probeOutcome(1_858_000, 1_690_000, 1_301_000, sent)).toBe('unsent');
+    // The same sending through a link that queued it, or lost a share of it: the link fell short.
+    expect(probeOutcome(1_858_000, 1_690_000, 1_100_000, { ...sent, recvRate: 1_100_000, queued: true })).toBe('failed');
+    expect(probeOutcome(1_858_000, 1_690_000, 1_150_000, { ...sent, recvRate: 1_150_000 })).toBe('failed');
+    // It sent its rate and the link carried 70 % of it: failed, whatever the pacing.
+    expect(probeOutcome(1_858_000, 1_690_000, 1_300_000, { sendRate: 1_850_000, recvRate: 1_300_000, queued: true })).toBe('failed');
+    expect(probeOutcome(1_858_000, 1_690_000, 1_600_000, { sendRate: 1_850_000, recvRate: 1_600_000, queued: true })).toBe('succeeded');
+    expect(probeOutcome(1_858_000, 1_690_000, 1_700_000, null)).toBe('succeeded'); // the step's need
+    expect(probeOutcome(1_858_000, 1_690_000, null, null)).toBe('failed');
   });
 });
 

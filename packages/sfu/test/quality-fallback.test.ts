@@ -4,10 +4,11 @@
 // would take the little the link carries from the audio); retransmissions held while the link is
 // saturated (but not after a probe filled a link the media fits); answered again once it is back on.
 
-import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RtpPacket } from 'werift';
+import { GenericNack, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpTransportLayerFeedback, RtpHeader, RtpPacket } from 'werift';
 import { describe, expect, it, vi } from 'vitest';
 import type { OutgoingHeader } from '../src/consumer.js';
-import { RETRANSMIT_HOLD_MS, RETRANSMIT_ROOM, retransmitHoldMs } from '../src/downlink.js';
+import { Downlink, keyFrameDrainMs, RETRANSMIT_HOLD_MS, RETRANSMIT_ROOM, retransmitHoldMs } from '../src/downlink.js';
+import { TransportWideSequencer } from '../src/transport-feedback.js';
 import { testConsumer, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
 /** Runs `test` with performance.now() (and, with `timers`, setTimeout) under vitest's fake clock (vi.advanceTimersByTime moves it). */
@@ -207,6 +208,55 @@ describe('video off for quality', () => {
       nack([afterKey]);
       vi.advanceTimersByTime(600);
       expect(plis).toHaveLength(start + 3);
+    }, true);
+  });
+
+  it("a client's streams ask for their repair keyframes one after another, each once the keyframes before it went through its link", () => {
+    withFakePerformance(() => {
+      const plis: number[] = [];
+      const downlink = new Downlink();
+      // Two streams on one subscriber connection whose browser reports a 400 kbps downlink (REMB).
+      const streams = [0x1111, 0x2222].map((ssrc, i) => {
+        const producer = testVideoProducer({ id: `p${i}`, ssrc, plis });
+        const c = testConsumer({ id: `c${i}`, producer, ssrc: 10 + i });
+        c.setNegotiated({ payloadType: 96, mid: String(i), extensionIds: new Map() });
+        c.setKeyFrameGate(downlink);
+        const sent: number[] = [];
+        c.connect({ sendRtp: (_p: Buffer, h: OutgoingHeader) => sent.push(h.sequenceNumber) });
+        let seq = 1;
+        const frame = (keyFrame = false) =>
+          producer.receive(viewOf(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: seq++, timestamp: seq * 3000, ssrc, marker: true }), keyFrame ? Buffer.concat([vp8Payload(true), Buffer.alloc(10_000)]) : vp8Payload(false))));
+        const nack = (lost: number[]) => c.handleRtcp(new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 10 + i, lost }) }));
+        return { producer, c, sent, frame, nack };
+      });
+      downlink.join({ consumers: streams.map((s) => s.c), connected: true, sequencer: new TransportWideSequencer(), feedback: 'remb-only' });
+      streams[0]!.c.handleRtcp(new RtcpPayloadSpecificFeedback({ feedback: new ReceiverEstimatedMaxBitrate({ bitrate: 400_000n, ssrcFeedbacks: [10] }) }));
+      for (const s of streams) {
+        s.frame(true);
+        s.frame();
+        s.frame();
+      }
+      expect(streams[0]!.producer.keyFrameBytes(0)).toBe(10_012);
+      const drain = keyFrameDrainMs(10_012, 400_000);
+      expect(drain).toBeGreaterThan(200); // 10 kB and its packets' overhead at 400 kbps
+      vi.advanceTimersByTime(2500);
+      const start = plis.length;
+      // The link saturated: both streams' repairs held; both lose a packet that goes unrepaired.
+      for (const s of streams) s.c.holdRetransmissions(performance.now() + 1000);
+      for (const s of streams) s.nack([s.sent[1]!]);
+      vi.advanceTimersByTime(1000);
+      // The hold's end: the first asks for its keyframe; the second waits for that one to pass.
+      expect(plis.slice(start)).toEqual([0x1111]);
+      vi.advanceTimersByTime(Math.ceil(drain) - 1);
+      expect(plis.slice(start)).toEqual([0x1111]);
+      vi.advanceTimersByTime(1);
+      expect(plis.slice(start)).toEqual([0x1111, 0x2222]);
+      expect(downlink.stats.repairKeyFrames).toEqual({ asked: 2, deferred: 1 });
+      // Keyframes forwarded (both answers, at once) keep the link busy for their time, one after the other.
+      vi.advanceTimersByTime(1000);
+      for (const s of streams) s.frame(true);
+      expect(downlink.reserveRepairKeyFrame(10_012, performance.now())).toBe(Math.ceil(2 * drain));
+      expect(downlink.stats.repairKeyFrames).toEqual({ asked: 2, deferred: 2 });
     }, true);
   });
 
