@@ -89,7 +89,7 @@ const VIDEO = process.env['VIDEO'] ?? 'camera';
 if (VIDEO !== 'camera' && VIDEO !== 'detailed') throw new Error(`VIDEO: camera or detailed; got ${VIDEO}`);
 const TOP_WIDTH = 1280;
 
-type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number, nacks: number, plis: number, keyFrames: number, lost: number, concealed: number];
+type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number, nacks: number, plis: number, keyFrames: number, lost: number, concealed: number, jitterBufferMs: number, jitterBufferFrames: number];
 interface Sub {
   name: string;
   limited: boolean;
@@ -333,7 +333,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       if (last && last !== probeSeen) {
         probeSeen = last;
         const d = last.detail;
-        probe = ` probe ${kbps(last.target)}→${kbps(last.measured)} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms${d.drainRate === null ? '' : `, drained ${kbps(d.drainRate)}`}, ${d.packets} pk, ${d.lost} lost` : ''}${pacingNote(last.pacing)})`;
+        probe = ` probe ${kbps(last.target)}→${kbps(last.measured)}${last.outcome === 'succeeded' ? '' : ` ${last.outcome}`} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms${d.drainRate === null ? '' : `, drained ${kbps(d.drainRate)}`}, ${d.packets} pk, ${d.lost} lost` : ''}${pacingNote(last.pacing)})`;
       }
       // The estimate's decreases since the last pull: reason (s saturation, o overuse, l loss), from→to kbps, and what it was cut from.
       const cuts = downlink.cuts.filter((c) => c.at > cutSeen);
@@ -346,8 +346,9 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       // Repair in that second, summed over the limited subscriber's videos: n NACKs received, h of them
       // held (not answered), r packets resent, d not resent (resent within a round trip, or too old),
       // k PLIs it sent; K keyframes the SFU asked for because packets went unrepaired; s saturation
-      // cuts of its estimate (one for all its connections: they share it).
-      const repairNow = [0, 0, 0, 0, 0, 0, downlink.saturations];
+      // cuts of its estimate (one for all its connections: they share it); w asks for such a keyframe
+      // that waited for the keyframes on the link before them (the downlink spaces them).
+      const repairNow = [0, 0, 0, 0, 0, 0, downlink.saturations, downlink.repairKeyFrames.deferred];
       for (const c of mine.flatMap((x) => x.consumers.filter((v) => v.kind === 'video'))) {
         const stats = c.getStats();
         repairNow[0]! += stats.nackCount;
@@ -357,7 +358,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         repairNow[4]! += stats.pliCount;
         repairNow[5]! += stats.repairKeyFrames;
       }
-      const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrdkKs'[i]}${v - repairBefore[i]!}` : '')).join('');
+      const repair = repairNow.map((v, i) => (v - repairBefore[i]! ? `${'nhrdkKsw'[i]}${v - repairBefore[i]!}` : '')).join('');
       repairBefore = repairNow;
       // The audio its consumers sent over their last second, all streams (kbps, and packets a second: Opus DTX sends few in silence).
       let audioBits = 0;
@@ -509,7 +510,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     if (othersFrozen.length > 0) console.log(`healthy subscribers' freezes while the other is limited (start+length ms from the limit): ${othersFrozen.join('; ')}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
-    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); aNkMp: the audio sent, all streams (kbps, packets a second); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, K keyframes asked for unrepaired packets, s saturation cuts; a probe read in that second: target → measured kbps):`);
+    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); aNkMp: the audio sent, all streams (kbps, packets a second); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, K keyframes asked for unrepaired packets, s saturation cuts, w such asks that waited for the keyframes on the link; a probe read in that second: target → measured kbps):`);
     console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join(',')}/${x.audio}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
     // The browser's side of the repair, per stream and second: n NACKs and k PLIs it sent, K keyframes decoded, l packets lost.
     for (const id of streams) {
@@ -520,10 +521,13 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         const b = rows.filter((r) => r[0] < t + 1000).at(-1);
         if (!a || !b) continue;
         const d = [6, 7, 8, 9].map((i) => (b[i] as number) - (a[i] as number));
-        const text = d.map((v, i) => (v ? `${'nkKl'[i]}${v}` : '')).join('');
+        // The frames' mean time in the jitter buffer over that second, when 100 ms or more (it holds frames for A/V sync too).
+        const emitted = b[12] - a[12];
+        const held = emitted > 0 ? Math.round((b[11] - a[11]) / emitted) : 0;
+        const text = d.map((v, i) => (v ? `${'nkKl'[i]}${v}` : '')).join('') + (held >= 100 ? `j${held}` : '');
         if (text) seconds.push(`${fromLimit(t + 1000)}:${text}`);
       }
-      console.log(`browser, limited subscriber, stream ${streams.indexOf(id) + 1} (s from the limit: n NACKs sent, k PLIs sent, K keyframes decoded, l packets lost): ${seconds.join(' ') || 'nothing'}`);
+      console.log(`browser, limited subscriber, stream ${streams.indexOf(id) + 1} (s from the limit: n NACKs sent, k PLIs sent, K keyframes decoded, l packets lost, j mean ms a frame spent in the jitter buffer when ≥ 100): ${seconds.join(' ') || 'nothing'}`);
     }
     console.log(`subscriber events (s from the limit): ${events.length ? events.join('; ') : 'none'}\n`);
     return result;
