@@ -10,7 +10,8 @@
 // ms since the last audio packet by the browser's own lastPacketReceivedTimestamp (or -1), the
 // video's nackCount, pliCount, keyFramesDecoded and packetsLost, and the audio's concealedSamples
 // (48 kHz samples the jitter buffer played as concealment: no audio had arrived for them), the
-// video's jitterBufferDelay (ms, summed over frames) and jitterBufferEmittedCount (frames)].
+// video's jitterBufferDelay (ms, summed over frames) and jitterBufferEmittedCount (frames),
+// framesReceived and framesDropped].
 
 export const impairmentPage = (server: string): string => `<!doctype html><html><head><meta charset="utf-8"><script src="${server}/v2/js/opentok.js"></script><script>
 window.subs = new Map();
@@ -61,13 +62,14 @@ window.sample = (ms) => {
         let report;
         try { report = await entry.sub.getRtcStatsReport(); } catch { return; }
         const at = Date.now();
-        let frames = 0, width = 0, bytes = 0, audio = 0, age = -1, nacks = 0, plis = 0, keys = 0, lost = 0, concealed = 0, jbDelay = 0, jbFrames = 0;
+        let frames = 0, width = 0, bytes = 0, audio = 0, age = -1, nacks = 0, plis = 0, keys = 0, lost = 0, concealed = 0, jbDelay = 0, jbFrames = 0, received = 0, dropped = 0;
         report.forEach((s) => {
           if (s.type !== 'inbound-rtp') return;
           if (s.kind === 'video') {
             frames = s.framesDecoded || 0; width = s.frameWidth || 0; bytes = s.bytesReceived || 0;
             nacks = s.nackCount || 0; plis = s.pliCount || 0; keys = s.keyFramesDecoded || 0; lost = s.packetsLost || 0;
             jbDelay = Math.round((s.jitterBufferDelay || 0) * 1000); jbFrames = s.jitterBufferEmittedCount || 0;
+            received = s.framesReceived || 0; dropped = s.framesDropped || 0;
           }
           if (s.kind === 'audio') {
             audio = s.packetsReceived || 0;
@@ -75,7 +77,7 @@ window.sample = (ms) => {
             if (typeof s.lastPacketReceivedTimestamp === 'number') age = Math.max(0, Math.round(s.timestamp - s.lastPacketReceivedTimestamp));
           }
         });
-        entry.rows.push([at, frames, width, bytes, audio, age, nacks, plis, keys, lost, concealed, jbDelay, jbFrames]);
+        entry.rows.push([at, frames, width, bytes, audio, age, nacks, plis, keys, lost, concealed, jbDelay, jbFrames, received, dropped]);
       }));
       await new Promise((r) => setTimeout(r, Math.max(0, ms - (Date.now() - started))));
     }

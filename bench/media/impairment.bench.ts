@@ -89,7 +89,7 @@ const VIDEO = process.env['VIDEO'] ?? 'camera';
 if (VIDEO !== 'camera' && VIDEO !== 'detailed') throw new Error(`VIDEO: camera or detailed; got ${VIDEO}`);
 const TOP_WIDTH = 1280;
 
-type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number, nacks: number, plis: number, keyFrames: number, lost: number, concealed: number, jitterBufferMs: number, jitterBufferFrames: number];
+type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number, nacks: number, plis: number, keyFrames: number, lost: number, concealed: number, jitterBufferMs: number, jitterBufferFrames: number, framesReceived: number, framesDropped: number];
 interface Sub {
   name: string;
   limited: boolean;
@@ -524,10 +524,15 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         // The frames' mean time in the jitter buffer over that second, when 100 ms or more (it holds frames for A/V sync too).
         const emitted = b[12] - a[12];
         const held = emitted > 0 ? Math.round((b[11] - a[11]) / emitted) : 0;
-        const text = d.map((v, i) => (v ? `${'nkKl'[i]}${v}` : '')).join('') + (held >= 100 ? `j${held}` : '');
+        // Frames received but not decoded (waiting for a reference, or dropped) when more than 2.
+        const received = b[13] - a[13];
+        const decoded = b[1] - a[1];
+        const dropped = b[14] - a[14];
+        const undecoded = received - decoded > 2 || dropped > 0 ? `f${decoded}/${received}${dropped ? `x${dropped}` : ''}` : '';
+        const text = d.map((v, i) => (v ? `${'nkKl'[i]}${v}` : '')).join('') + (held >= 100 ? `j${held}` : '') + undecoded;
         if (text) seconds.push(`${fromLimit(t + 1000)}:${text}`);
       }
-      console.log(`browser, limited subscriber, stream ${streams.indexOf(id) + 1} (s from the limit: n NACKs sent, k PLIs sent, K keyframes decoded, l packets lost, j mean ms a frame spent in the jitter buffer when ≥ 100): ${seconds.join(' ') || 'nothing'}`);
+      console.log(`browser, limited subscriber, stream ${streams.indexOf(id) + 1} (s from the limit: n NACKs sent, k PLIs sent, K keyframes decoded, l packets lost, j mean ms a frame spent in the jitter buffer when ≥ 100, fD/R frames decoded of those received and xN dropped when they differ): ${seconds.join(' ') || 'nothing'}`);
     }
     console.log(`subscriber events (s from the limit): ${events.length ? events.join('; ') : 'none'}\n`);
     return result;
