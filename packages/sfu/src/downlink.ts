@@ -472,12 +472,14 @@ export class Downlink {
     }
     let off = probe.off;
     for (const consumer of this.#consumers()) off ||= consumer.qualityDisabled;
+    // A probe that could not send its rate but got all it sent through is no failure with video
+    // on: the next comes as soon as after a success (the estimator took what it showed). While a
+    // video is off the probes keep their own cadence (each may overfill a weak link's queue).
+    const advanced = succeeded || (outcome === 'unsent' && !off);
     // Climbing when it showed far more than the estimate (a limit lifted), not a step just over it.
-    // A probe that could not send its rate but got all it sent through is no failure: the next
-    // comes as soon as after a success (the estimator took what it showed).
-    this.#climbing = outcome !== 'failed' && measured! >= CLIMB_RATIO * probe.estimate;
+    this.#climbing = advanced && measured! >= CLIMB_RATIO * probe.estimate;
     if (this.#climbing) this.#climbingSince = probe.startedAt;
-    this.#probes.finished(now, probe.startedAt, outcome !== 'failed', off, this.#climbing);
+    this.#probes.finished(now, probe.startedAt, advanced, off, this.#climbing);
     if (succeeded) {
       this.#probesSucceeded++;
       // The step it tested fits: the estimate covers it, and it is taken now (no hold); the next
