@@ -397,13 +397,21 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     type Enc = Record<string, { bytes: number; width: number; frames: number; limit?: string; active?: boolean }>;
     const pubRead = (): Promise<{ at: number; encodings: Enc }[]> => Promise.all(pubPages.map(async (p) => ({ at: Date.now(), encodings: (await p.page.evaluate(() => (window as any).pubStats())) as Enc })));
     const pubBefore = await pubRead();
-    ns.impair('down', { rateKbps: LIMIT_KBPS, lossPercent: LOSS, queueMs: LIMIT_QUEUE_MS, ...delay });
+    // The server (and its SFU) runs in this process: the limit goes in place, and is lifted,
+    // without holding its event loop (impairAsync). The synchronous impair() held it 74–109 ms at
+    // a load of 10: the SFU forwarded nothing meanwhile, every subscriber's picture and audio
+    // stalled at the onset, and the lift read as a saturation. The limit's time is when the
+    // change began (its commands take tens of ms: the settle and freeze clocks start early, not late).
     const limitAt = Date.now();
     limitClock = performance.now();
-    console.log(`A ${size} run ${run}: limited: ${ns.qdiscs('down')}; loss ${LOSS} % (nftables); delay ${DELAY_MS} ms (${DELAY_BY})`);
-    await waitPulling(subs, SECONDS * 1000);
-    ns.impair('down', {});
+    await ns.impairAsync('down', { rateKbps: LIMIT_KBPS, lossPercent: LOSS, queueMs: LIMIT_QUEUE_MS, ...delay });
+    const onsetMs = Math.round(performance.now() - limitClock);
+    await waitPulling(subs, SECONDS * 1000 - onsetMs);
+    console.log(`A ${size} run ${run}: limited: ${ns.qdiscs('down')}; loss ${LOSS} % (nftables); delay ${DELAY_MS} ms (${DELAY_BY}); in place ${onsetMs} ms after it began`);
     const liftAt = Date.now();
+    const liftStarted = performance.now();
+    await ns.impairAsync('down', {});
+    console.log(`A ${size} run ${run}: lifted ${Math.round(performance.now() - liftStarted)} ms after it began`);
     const pubAfter = await pubRead();
     // What each publisher sent per layer while the limit was on (the healthy subscribers can get no more).
     const pubLines = pubAfter.map((a, i) => {

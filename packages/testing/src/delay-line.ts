@@ -3,7 +3,7 @@
 // that but not nftables' own `queue` expression) hands the direction's packets to a queue, and a
 // small C program (native/nfqueue-delay.c, compiled here on first use) run inside the namespace
 // holds each for the delay before letting it go. netem.ts drives it; tests and benchmarks use
-// VethNamespace.impair({ delayMs }) and never this module directly.
+// VethNamespace.impair({ delayMs }) (or impairAsync) and never this module directly.
 //
 // The rule says `--queue-bypass`: while no program is bound (before the first delay, or after the
 // namespace's delayer died) packets pass undelayed instead of being dropped. A delayer, once
@@ -16,6 +16,7 @@ import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CommandStep, HarnessSteps } from './harness-steps.js';
 
 const SOURCE = fileURLToPath(new URL('../native/nfqueue-delay.c', import.meta.url));
 const IPTABLES = 'iptables-nft';
@@ -53,8 +54,6 @@ export function assertDelayLineAvailable(): void {
   delayLineBinary();
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
 /** One direction's delay line inside a namespace. */
 export class DelayLine {
   private delayer: ChildProcess | undefined;
@@ -71,36 +70,39 @@ export class DelayLine {
     private readonly queue: number,
   ) {}
 
-  private iptables(args: string[]): void {
-    execFileSync('ip', ['netns', 'exec', this.namespace, IPTABLES, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  private iptables(args: string[]): CommandStep {
+    return { run: 'ip', args: ['netns', 'exec', this.namespace, IPTABLES, ...args] };
   }
 
   private ruleArgs(): string[] {
     return [this.chain, '-j', 'NFQUEUE', '--queue-num', String(this.queue), '--queue-bypass'];
   }
 
-  /** Sets the delay (and jitter), starting the delayer and its rule on first use; 0 lifts it. */
-  set(delayMs: number, jitterMs: number): void {
+  /**
+   * Sets the delay (and jitter), starting the delayer and its rule on first use; 0 lifts it. As
+   * harness steps: netem.ts runs them with the rest of an impairment, blocking or not.
+   */
+  *steps(delayMs: number, jitterMs: number): HarnessSteps {
     if (delayMs === 0 && jitterMs === 0) {
-      if (this.ruleInstalled) this.iptables(['-D', ...this.ruleArgs()]);
+      if (this.ruleInstalled) yield this.iptables(['-D', ...this.ruleArgs()]);
       this.ruleInstalled = false;
       return;
     }
-    if (this.delayer === undefined || this.delayer.exitCode !== null) this.start(delayMs, jitterMs);
+    if (this.delayer === undefined || this.delayer.exitCode !== null) yield* this.start(delayMs, jitterMs);
     else this.delayer.stdin!.write(`${delayMs} ${jitterMs}\n`);
-    if (!this.ruleInstalled) this.iptables(['-A', ...this.ruleArgs()]);
+    if (!this.ruleInstalled) yield this.iptables(['-A', ...this.ruleArgs()]);
     this.ruleInstalled = true;
   }
 
   /** Starts the delayer inside the namespace and waits (at most 5 s) until it is bound to its queue. */
-  private start(delayMs: number, jitterMs: number): void {
+  private *start(delayMs: number, jitterMs: number): HarnessSteps {
     assertDelayLineAvailable();
     const base = join(tmpdir(), `colloquy-delay-${process.pid}-${this.namespace}-${this.queue}`);
     const ready = `${base}.ready`;
     const errors = `${base}.stderr`;
     rmSync(ready, { force: true });
-    // Its stderr goes to a file, which this synchronous wait can read (a pipe's data would only
-    // arrive through the event loop).
+    // Its stderr goes to a file, which the wait can read when it is synchronous too (a pipe's data
+    // would only arrive through the event loop).
     const stderrFd = openSync(errors, 'w');
     const child = spawn('ip', ['netns', 'exec', this.namespace, delayLineBinary(), String(this.queue), String(delayMs), String(jitterMs), ready], {
       stdio: ['pipe', 'ignore', stderrFd],
@@ -114,7 +116,7 @@ export class DelayLine {
     });
     const failure = (): string => readFileSync(errors, 'utf8').trim();
     const deadline = Date.now() + 5000;
-    // Synchronous like the rest of impair(): the delayer binds within milliseconds.
+    // The delayer binds within milliseconds.
     while (!existsSync(ready)) {
       const error = failure();
       if (error || Date.now() > deadline) {
@@ -122,7 +124,7 @@ export class DelayLine {
         rmSync(errors, { force: true });
         throw new Error(`the delay line for ${this.namespace} (queue ${this.queue}) did not start${error ? `: ${error}` : ' within 5 s'}`);
       }
-      Atomics.wait(sleeper, 0, 0, 5);
+      yield { sleepMs: 5 };
     }
     rmSync(ready, { force: true });
     rmSync(errors, { force: true });

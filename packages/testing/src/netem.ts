@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertDelayLineAvailable, DelayLine } from './delay-line.js';
+import { runSteps, runStepsAsync, type CommandStep, type HarnessSteps } from './harness-steps.js';
 
 /** Impairment of one direction; each field absent = none. */
 export interface Impairment {
@@ -51,6 +52,11 @@ export interface VethNamespace {
    * once for packets queued after it, so a test can tighten or lift a limit while media flows.
    */
   impair(direction: Direction, impairment: Impairment): void;
+  /**
+   * The same, without holding this process's event loop while the commands run (a server in the
+   * same process goes on forwarding): resolves once the impairment is in place.
+   */
+  impairAsync(direction: Direction, impairment: Impairment): Promise<void>;
   /** The `tc qdisc show` lines of one direction (for logs and to check what is in place). */
   qdiscs(direction: Direction): string;
   /** Deletes the namespace (killing what still runs in it) and the veth pair. Idempotent. */
@@ -292,16 +298,15 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
     remove();
     throw err;
   }
-  /** `tc [-n NS] qdisc VERB dev IF …` on the egress interface of that direction. */
-  const tc = (direction: Direction, verb: string, rest: string[] = [], options: string[] = []): string =>
-    run('tc', [...options, ...(direction === 'up' ? ['-n', name] : []), 'qdisc', verb, 'dev', direction === 'up' ? nsInterface : hostInterface, ...rest]);
-  const clear = (direction: Direction): void => {
-    try {
-      tc(direction, 'del', ['root']);
-    } catch {
-      // nothing was in place
-    }
-  };
+  /** `tc [-n NS] qdisc VERB dev IF …` on the egress interface of that direction, as a harness step. */
+  const tc = (direction: Direction, verb: string, rest: string[] = [], options: string[] = []): CommandStep => ({
+    run: 'tc',
+    args: [...options, ...(direction === 'up' ? ['-n', name] : []), 'qdisc', verb, 'dev', direction === 'up' ? nsInterface : hostInterface, ...rest],
+  });
+  /** Removes the direction's qdisc (nothing in place is no error). */
+  function* clear(direction: Direction): HarnessSteps {
+    yield { ...tc(direction, 'del', ['root']), optional: true };
+  }
   /**
    * A rate limit alone (tbf) that changes rate, or is lifted, changes in place: what it has queued
    * stays queued and goes out at the new rate, as on a real link whose capacity changes. Deleting
@@ -311,20 +316,37 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
    * back. A lift first opens the bucket (10 Gbit/s), waits for the queue to be empty (bounded), then
    * removes it. Returns false when the change is not of that kind (netem involved, or nothing in place).
    */
-  const changeRate = (direction: Direction, stages: string[][] | null): boolean => {
-    const current = tc(direction, 'show');
+  function* changeRate(direction: Direction, stages: string[][] | null): HarnessSteps<boolean> {
+    const current = yield tc(direction, 'show');
     if (!/^qdisc tbf 1: root/m.test(current) || /qdisc netem/.test(current)) return false;
     if (stages !== null && (stages.length !== 1 || stages[0]![0] !== 'tbf')) return false;
     if (stages !== null) {
-      tc(direction, 'change', ['root', 'handle', '1:', ...stages[0]!]);
+      yield tc(direction, 'change', ['root', 'handle', '1:', ...stages[0]!]);
       return true;
     }
-    tc(direction, 'change', ['root', 'handle', '1:', 'tbf', 'rate', '10gbit', 'burst', '1mb', 'latency', '300ms']);
+    yield tc(direction, 'change', ['root', 'handle', '1:', 'tbf', 'rate', '10gbit', 'burst', '1mb', 'latency', '300ms']);
     // `tc -s` shows the queue's backlog; each read takes a few ms.
-    for (let i = 0; i < 50 && !/backlog 0b 0p/.test(tc(direction, 'show', [], ['-s'])); i++);
-    clear(direction);
+    for (let i = 0; i < 50 && !/backlog 0b 0p/.test(yield tc(direction, 'show', [], ['-s'])); i++);
+    yield* clear(direction);
     return true;
-  };
+  }
+  /** What impair() and impairAsync() do, as steps. */
+  function* impairSteps(direction: Direction, impairment: Impairment): HarnessSteps {
+    if (removed) throw new Error(`namespace ${name} was removed`);
+    checkImpairment(impairment);
+    const { delayMs = 0, jitterMs = 0 } = impairment;
+    const stages = qdiscArgs(delayVia === 'netem' ? impairment : { ...impairment, delayMs: 0, jitterMs: 0 });
+    if (delayVia === 'delay-line') yield* delayLines[direction].steps(delayMs, delayMs > 0 ? jitterMs : 0);
+    if (!(yield* changeRate(direction, stages))) {
+      yield* clear(direction);
+      if (stages !== null) {
+        yield tc(direction, 'add', ['root', 'handle', '1:', ...stages[0]!]);
+        if (stages[1]) yield tc(direction, 'add', ['parent', '1:1', 'handle', '10:', ...stages[1]]);
+      }
+    }
+    const loss = lossRule(impairment.lossPercent);
+    yield { run: 'ip', args: ['netns', 'exec', name, 'nft', '-f', '-'], input: `flush chain inet colloquy_impair ${direction}\n${loss ? `add rule inet colloquy_impair ${direction} ${loss}\n` : ''}` };
+  }
   return {
     name,
     hostAddress,
@@ -332,23 +354,12 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
     hostInterface,
     nsInterface,
     exec: (command, input) => run('ip', ['netns', 'exec', name, ...command], input),
-    impair(direction, impairment) {
-      if (removed) throw new Error(`namespace ${name} was removed`);
-      checkImpairment(impairment);
-      const { delayMs = 0, jitterMs = 0 } = impairment;
-      const stages = qdiscArgs(delayVia === 'netem' ? impairment : { ...impairment, delayMs: 0, jitterMs: 0 });
-      if (delayVia === 'delay-line') delayLines[direction].set(delayMs, delayMs > 0 ? jitterMs : 0);
-      if (!changeRate(direction, stages)) {
-        clear(direction);
-        if (stages !== null) {
-          tc(direction, 'add', ['root', 'handle', '1:', ...stages[0]!]);
-          if (stages[1]) tc(direction, 'add', ['parent', '1:1', 'handle', '10:', ...stages[1]]);
-        }
-      }
-      const loss = lossRule(impairment.lossPercent);
-      run('ip', ['netns', 'exec', name, 'nft', '-f', '-'], `flush chain inet colloquy_impair ${direction}\n${loss ? `add rule inet colloquy_impair ${direction} ${loss}\n` : ''}`);
+    impair: (direction, impairment) => runSteps(impairSteps(direction, impairment)),
+    impairAsync: (direction, impairment) => runStepsAsync(impairSteps(direction, impairment)),
+    qdiscs: (direction) => {
+      const show = tc(direction, 'show');
+      return run(show.run, show.args).trim();
     },
-    qdiscs: (direction) => tc(direction, 'show').trim(),
     remove,
   };
 }

@@ -177,6 +177,45 @@ describe('impaired-network harness', () => {
     }
   });
 
+  it("impairAsync puts a limit, loss and the delay line in place and lifts them as impair does, while this process's event loop runs on", async () => {
+    const line = createVethNamespace('netemasync', { delayVia: 'delay-line' });
+    try {
+      /** Runs `change`, counting the ticks of a 1 ms interval meanwhile (a synchronous change lets none run). */
+      const ticking = async (change: () => Promise<void>): Promise<{ ticks: number; ms: number }> => {
+        let ticks = 0;
+        const timer = setInterval(() => ticks++, 1);
+        const started = performance.now();
+        try {
+          await change();
+        } finally {
+          clearInterval(timer);
+        }
+        return { ticks, ms: Math.round(performance.now() - started) };
+      };
+      const inPlace = (): { qdisc: string; loss: string; delay: string } => ({
+        qdisc: line.qdiscs('down'),
+        loss: line.exec(['nft', 'list', 'chain', 'inet', 'colloquy_impair', 'down']),
+        delay: line.exec(['iptables-nft', '-S', 'INPUT']),
+      });
+      // The first delay starts the delayer (a process inside) and waits until it is bound.
+      const on = await ticking(() => line.impairAsync('down', { rateKbps: 500, lossPercent: 2, queueMs: 300, delayMs: 50 }));
+      const limited = inPlace();
+      const off = await ticking(() => line.impairAsync('down', {}));
+      const lifted = inPlace();
+      console.log(`impairAsync: in place in ${on.ms} ms (${on.ticks} ticks of a 1 ms timer meanwhile), lifted in ${off.ms} ms (${off.ticks} ticks)`);
+      expect(on.ticks).toBeGreaterThanOrEqual(2);
+      expect(off.ticks).toBeGreaterThanOrEqual(2);
+      expect(limited.qdisc).toMatch(/tbf .*rate 500Kbit/);
+      expect(limited.loss).toMatch(/numgen random mod 10000 < 200 drop/);
+      expect(limited.delay).toMatch(/NFQUEUE --queue-num 1/);
+      expect(lifted.qdisc).not.toMatch(/tbf/);
+      expect(lifted.loss).not.toMatch(/numgen/);
+      expect(lifted.delay).not.toMatch(/NFQUEUE/);
+    } finally {
+      line.remove();
+    }
+  });
+
   it('a rate limit lifted mid-queue keeps its queue: what was queued arrives, as on a link whose capacity comes back', async () => {
     const host = createSocket('udp4');
     await new Promise<void>((r) => host.bind(0, ns.hostAddress, r));
