@@ -121,8 +121,10 @@ describe('adaptive quality on an impaired downlink', () => {
     console.log(`adaptive: before the limit ${JSON.stringify(downlinks())}; publisher ${JSON.stringify(await publisherView(pub))}`);
 
     // 300 kbps towards the weak subscriber: it settles on the lowest layer (320 px); the other keeps 1280.
-    ns.impair('down', { rateKbps: 300 });
+    // The server runs in this process: each limit goes in place without holding its event loop
+    // (impairAsync), timed from when the change began.
     const limitedAt = Date.now();
+    await ns.impairAsync('down', { rateKbps: 300 });
     const low = await explain(decodesAt(weak, weakKey, (w) => w > 0 && w <= 640, 'weak subscriber on a low layer at 300 kbps', 45_000));
     expect(downlinks().weak['cap']).toBeLessThan(2);
     const settleMs = Date.now() - limitedAt;
@@ -137,8 +139,8 @@ describe('adaptive quality on an impaired downlink', () => {
     // if it is off at this moment, the figure is 0.
     const logged100 = (await log(weak)).length;
     const offAlready = downlinks().weak['off'] === true;
-    ns.impair('down', { rateKbps: 100 });
     const offAt = Date.now();
+    await ns.impairAsync('down', { rateKbps: 100 });
     // The weak downlink every 250 ms from here to the lift, printed if the video comes back on while limited.
     const trace: string[] = [];
     const tracer = setInterval(() => {
@@ -179,8 +181,8 @@ describe('adaptive quality on an impaired downlink', () => {
     await weak.page.evaluate((key) => (window as any).watchAudio(key), weakKey);
     const loggedLift = (await log(weak)).length;
     clearInterval(tracer);
-    ns.impair('down', {});
     const liftedAt = Date.now();
+    await ns.impairAsync('down', {});
     const l2 = await explain(waitForLog(weak, (l) => l.slice(loggedLift).some((e) => e.type === 'videoEnabled' && e['reason'] === 'quality'), 'videoEnabled (quality) after the lift', 120_000));
     const enabledMs = Date.now() - liftedAt;
     figures['videoEnabledMs'] = enabledMs;
