@@ -23,45 +23,37 @@ export type HarnessSteps<T = void> = Generator<HarnessStep, T, string>;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
+/** A failed command's outcome: '' for an optional step, else the error again. */
+function failed(step: CommandStep, err: unknown): string {
+  if (!step.optional) throw err;
+  return '';
+}
+
 /** Performs the steps now, blocking: the caller's event loop waits for every command. */
 export function runSteps<T>(steps: HarnessSteps<T>): T {
-  let output = '';
-  for (;;) {
-    const next = steps.next(output);
+  for (let next = steps.next(''); ; ) {
     if (next.done) return next.value;
     const step = next.value;
-    if ('sleepMs' in step) {
-      Atomics.wait(sleeper, 0, 0, step.sleepMs);
-      output = '';
-      continue;
+    let output = '';
+    if ('sleepMs' in step) Atomics.wait(sleeper, 0, 0, step.sleepMs);
+    else {
+      try {
+        output = execFileSync(step.run, step.args, { encoding: 'utf8', input: step.input ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
+      } catch (err) {
+        output = failed(step, err);
+      }
     }
-    try {
-      output = execFileSync(step.run, step.args, { encoding: 'utf8', input: step.input ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
-    } catch (err) {
-      if (!step.optional) throw err;
-      output = '';
-    }
+    next = steps.next(output);
   }
 }
 
 /** Performs the steps one after another without blocking: the event loop runs while each command does. */
 export async function runStepsAsync<T>(steps: HarnessSteps<T>): Promise<T> {
-  let output = '';
-  for (;;) {
-    const next = steps.next(output);
+  for (let next = steps.next(''); ; ) {
     if (next.done) return next.value;
     const step = next.value;
-    if ('sleepMs' in step) {
-      await new Promise((resolve) => setTimeout(resolve, step.sleepMs));
-      output = '';
-      continue;
-    }
-    try {
-      output = await runCommand(step.run, step.args, step.input);
-    } catch (err) {
-      if (!step.optional) throw err;
-      output = '';
-    }
+    const output = 'sleepMs' in step ? await new Promise<string>((resolve) => setTimeout(() => resolve(''), step.sleepMs)) : await runCommand(step.run, step.args, step.input).catch((err: unknown) => failed(step, err));
+    next = steps.next(output);
   }
 }
 
