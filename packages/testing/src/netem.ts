@@ -54,7 +54,8 @@ export interface VethNamespace {
   impair(direction: Direction, impairment: Impairment): void;
   /**
    * The same, without holding this process's event loop while the commands run (a server in the
-   * same process goes on forwarding): resolves once the impairment is in place.
+   * same process goes on forwarding): resolves once the impairment is in place. One change at a
+   * time per namespace: await it before the next (two at once would interleave their commands).
    */
   impairAsync(direction: Direction, impairment: Impairment): Promise<void>;
   /** The `tc qdisc show` lines of one direction (for logs and to check what is in place). */
