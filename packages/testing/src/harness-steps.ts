@@ -29,6 +29,11 @@ function failed(step: CommandStep, err: unknown): string {
   return '';
 }
 
+/** Runs a command now, blocking, with `input` on its stdin; returns its stdout (throws on failure, stderr in the error). */
+export function runCommandSync(command: string, args: string[], input = ''): string {
+  return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
 /** Performs the steps now, blocking: the caller's event loop waits for every command. */
 export function runSteps<T>(steps: HarnessSteps<T>): T {
   for (let next = steps.next(''); ; ) {
@@ -38,7 +43,7 @@ export function runSteps<T>(steps: HarnessSteps<T>): T {
     if ('sleepMs' in step) Atomics.wait(sleeper, 0, 0, step.sleepMs);
     else {
       try {
-        output = execFileSync(step.run, step.args, { encoding: 'utf8', input: step.input ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
+        output = runCommandSync(step.run, step.args, step.input);
       } catch (err) {
         output = failed(step, err);
       }

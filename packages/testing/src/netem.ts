@@ -11,12 +11,11 @@
 // and namespaces left by a process that died (SIGKILL) are removed by the next run. Needs root and
 // iproute2: without them createVethNamespace throws (a test must fail, never skip: CI runs as root).
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertDelayLineAvailable, DelayLine } from './delay-line.js';
-import { runSteps, runStepsAsync, type CommandStep, type HarnessSteps } from './harness-steps.js';
+import { runCommandSync, runSteps, runStepsAsync, type CommandStep, type HarnessSteps } from './harness-steps.js';
 
 /** Impairment of one direction; each field absent = none. */
 export interface Impairment {
@@ -69,9 +68,7 @@ const live = new Map<string, () => void>();
 let exitHookInstalled = false;
 let counter = 0;
 
-function run(command: string, args: string[], input?: string): string {
-  return execFileSync(command, args, { encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
-}
+const run = runCommandSync;
 
 function tryRun(command: string, args: string[]): void {
   try {
