@@ -39,6 +39,9 @@ Generator
   --workers N            client processes (default: CPU count, at least 2)
   --bind-ip IP           address the clients use for ICE (default 127.0.0.1)
   --receive light|full   light: decrypt only frame ends (default; ~10x cheaper); full: werift's whole path
+  --transport-cc         subscribers send transport feedback as a browser does (light only): the SFU
+                         estimates each one's downlink and may send it lower layers; without it, it
+                         has nothing to go by and sends every stream whole
   --concurrency N        joins in flight at once (default 8)
 
 Output
@@ -106,6 +109,7 @@ export function parseCli(argv: string[]): { options: LoadTestOptions; json: stri
       workers: { type: 'string' },
       'bind-ip': { type: 'string' },
       receive: { type: 'string' },
+      'transport-cc': { type: 'boolean' },
       concurrency: { type: 'string' },
       json: { type: 'string' },
       'json-stdout': { type: 'boolean' },
@@ -139,6 +143,7 @@ export function parseCli(argv: string[]): { options: LoadTestOptions; json: stri
   if (bitrate === null) fail(`--bitrate must be 50k to 20M (e.g. 500k, 1.5M), got ${JSON.stringify(values.bitrate)}`);
   const receive = values.receive ?? 'light';
   if (receive !== 'light' && receive !== 'full') fail('--receive must be light or full');
+  if (values['transport-cc'] && receive !== 'light') fail('--transport-cc needs --receive light');
   const bindIp = values['bind-ip'] ?? '127.0.0.1';
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(bindIp)) fail('--bind-ip must be an IPv4 address');
   const publishers = int(values.publishers, 'publishers', 1, 0, 1000);
@@ -156,6 +161,7 @@ export function parseCli(argv: string[]): { options: LoadTestOptions; json: stri
     workers: int(values.workers, 'workers', Math.max(2, availableParallelism()), 1, 64),
     bindIp,
     receiveMode: receive,
+    transportCc: values['transport-cc'] ?? false,
     concurrency: int(values.concurrency, 'concurrency', 8, 1, 256),
     progress: !values.quiet,
     ...(values['server-pid'] ? { serverPid: int(values['server-pid'], 'server-pid', 0, 1, 2 ** 22) } : {}),

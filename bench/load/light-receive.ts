@@ -108,3 +108,44 @@ export function decryptPayload(srtp: SrtpSession, packet: Buffer, rolloverCounte
   if (rtp[0]! & 0x20) end -= rtp[end - 1]!;
   return end > offset ? rtp.subarray(offset, end) : null;
 }
+
+/**
+ * The 16-bit value of header extension `id` in an RTP (or SRTP: header extensions are sent in
+ * clear) packet, one-byte or two-byte form (RFC 8285); -1 when absent. The transport-wide sequence
+ * number is such a value.
+ */
+export function readHeaderExtensionUint16(packet: Buffer, id: number): number {
+  if (packet.length < 12 || (packet[0]! & 0x10) === 0) return -1;
+  const start = 12 + (packet[0]! & 0x0f) * 4;
+  if (packet.length < start + 4) return -1;
+  const profile = packet.readUInt16BE(start);
+  const end = start + 4 + packet.readUInt16BE(start + 2) * 4;
+  if (end > packet.length) return -1;
+  let p = start + 4;
+  if (profile === 0xbede) {
+    while (p < end) {
+      const b = packet[p]!;
+      if (b === 0) {
+        p++; // padding
+        continue;
+      }
+      const element = b >> 4;
+      const length = (b & 0x0f) + 1;
+      if (element === 15) return -1;
+      if (element === id) return length >= 2 && p + 3 <= end ? packet.readUInt16BE(p + 1) : -1;
+      p += 1 + length;
+    }
+  } else if ((profile & 0xfff0) === 0x1000) {
+    while (p + 1 < end) {
+      const element = packet[p]!;
+      if (element === 0) {
+        p++;
+        continue;
+      }
+      const length = packet[p + 1]!;
+      if (element === id) return length >= 2 && p + 4 <= end ? packet.readUInt16BE(p + 2) : -1;
+      p += 2 + length;
+    }
+  }
+  return -1;
+}

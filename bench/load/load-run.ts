@@ -3,8 +3,6 @@
 // the server's CPU from /proc when it runs on this machine. `colloquy-load` (cli.ts) and the
 // benchmarks (bench/sfu) both drive load through this class.
 
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { percentile } from '../lib/stats.js';
 import { availableParallelism, loadavg } from 'node:os';
 import { sampleMachine, sampleProcess, type MachineSample, type ProcSample } from '../lib/proc.js';
@@ -13,7 +11,8 @@ import type { ReceiveMode } from './subscriber.js';
 import { ColloquyTarget } from './targets/colloquy.js';
 import { JanusTarget } from './targets/janus.js';
 import { describeTarget, type TargetSpec } from './targets/target.js';
-import type { WorkerFirstFrame, WorkerProgress, WorkerReply, WorkerRequest, WorkerWindow } from './worker-protocol.js';
+import { WorkerClient, type WorkerEvent } from './worker-client.js';
+import type { WorkerProgress, WorkerRequest, WorkerWindow } from './worker-protocol.js';
 
 export interface LoadRunOptions {
   target: TargetSpec;
@@ -22,6 +21,8 @@ export interface LoadRunOptions {
   /** Address the clients bind for ICE. Default 127.0.0.1. */
   bindIp?: string;
   receiveMode?: ReceiveMode;
+  /** Subscribers send transport feedback as a browser does (light receive path; subscriber.ts). */
+  transportCc?: boolean;
   /** Clips publishers may send, by name. */
   clips: Record<string, ClipSpec>;
   /** The server's process id when it runs on this machine: its CPU and memory are then measured. */
@@ -101,10 +102,9 @@ export interface WindowResult {
 
 interface Worker {
   index: number;
-  child: ChildProcess;
+  client: WorkerClient;
   load: number;
   progress: WorkerProgress | null;
-  exited: boolean;
 }
 
 export interface ParticipantRef {
@@ -112,8 +112,6 @@ export interface ParticipantRef {
   session: string;
   worker: number;
 }
-
-const WORKER_PATH = fileURLToPath(new URL('./worker.js', import.meta.url));
 
 function summarize(values: number[]): Percentiles {
   return { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99), max: values.length ? Math.max(...values) : NaN, count: values.length };
@@ -127,9 +125,7 @@ export class LoadRun {
   /** Why publish and subscribe attempts failed and were retried. */
   readonly subscribeRetries: string[] = [];
   readonly #workers: Worker[] = [];
-  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   readonly #firstFrameWaiters = new Map<string, (ms: number) => void>();
-  #nextRe = 1;
   #nextId = 1;
   #inFlight = 0;
   readonly #queue: (() => void)[] = [];
@@ -355,70 +351,41 @@ export class LoadRun {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(
-      this.#workers.map(async (w) => {
-        if (w.exited) return;
-        const exited = new Promise<void>((resolve) => w.child.once('exit', () => resolve()));
-        // A worker leaves its participants, then exits; one that hangs is killed.
-        const shutdown = setTimeout(() => w.child.kill('SIGKILL'), 15_000);
-        await this.#request(w, { op: 'shutdown' }).catch(() => {});
-        clearTimeout(shutdown);
-        const timer = setTimeout(() => w.child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    // A worker leaves its participants, then exits; one that hangs is killed.
+    await Promise.all(this.#workers.map((w) => w.client.shutdown()));
   }
 
   async #spawn(): Promise<void> {
     const count = this.options.workers ?? 2;
     for (let i = 0; i < count; i++) {
-      const child = fork(WORKER_PATH, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: this.options.workerExecArgv ?? [] });
-      const worker: Worker = { index: i, child, load: 0, progress: null, exited: false };
-      child.on('message', (m) => this.#onMessage(worker, m as WorkerReply | WorkerProgress | WorkerFirstFrame));
-      child.on('exit', (code) => {
-        worker.exited = true;
-        if (!this.#closed) {
-          for (const p of this.#pending.values()) p.reject(new Error(`load worker ${i} exited (${code})`));
-          this.#pending.clear();
-        }
-      });
+      // Events come once the worker runs, after `worker` exists.
+      const client = new WorkerClient(`load worker ${i}`, (event) => this.#onEvent(worker, event), this.options.workerExecArgv ?? []);
+      const worker: Worker = { index: i, client, load: 0, progress: null };
       this.#workers.push(worker);
     }
     const init = {
       target: this.options.target,
       bindIp: this.options.bindIp ?? '127.0.0.1',
       receiveMode: this.options.receiveMode ?? 'light',
+      transportCc: this.options.transportCc === true,
       clips: this.clips,
       keyFrameMinIntervalMs: this.options.keyFrameMinIntervalMs ?? 200,
     };
     await Promise.all(this.#workers.map((w) => this.#request(w, { op: 'init', init })));
   }
 
-  #onMessage(worker: Worker, m: WorkerReply | WorkerProgress | WorkerFirstFrame): void {
-    if ('event' in m) {
-      if (m.event === 'progress') worker.progress = m;
-      else {
-        this.firstFrames.set(m.subscription, m.ms);
-        this.#firstFrameWaiters.get(m.subscription)?.(m.ms);
-        this.#firstFrameWaiters.delete(m.subscription);
-      }
+  #onEvent(worker: Worker, m: WorkerEvent): void {
+    if (m.event === 'progress') {
+      worker.progress = m;
       return;
     }
-    const p = this.#pending.get(m.re);
-    if (!p) return;
-    this.#pending.delete(m.re);
-    if (m.ok) p.resolve(m.result);
-    else p.reject(new Error(m.error));
+    this.firstFrames.set(m.subscription, m.ms);
+    this.#firstFrameWaiters.get(m.subscription)?.(m.ms);
+    this.#firstFrameWaiters.delete(m.subscription);
   }
 
   #request(worker: Worker, request: WorkerRequest): Promise<unknown> {
-    if (worker.exited) return Promise.reject(new Error(`load worker ${worker.index} has exited`));
-    const re = this.#nextRe++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(re, { resolve, reject });
-      worker.child.send({ ...request, re });
-    });
+    return worker.client.request(request);
   }
 
   /** Runs `fn` when fewer than `concurrency` such calls are in flight. */

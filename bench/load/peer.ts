@@ -1,6 +1,8 @@
 // werift peer connections as the load tool's clients: VP8 + Opus with NACK/PLI/REMB feedback, the
 // header extensions a browser offers, and ICE on exactly one address (127.0.0.1 on this machine, or
-// the test address of the benchmark's network namespace; never a public STUN server).
+// the test address of the benchmark's network namespace; never a public STUN server). A subscriber
+// that sends transport feedback as a browser does (`transportCc`) also takes the transport-wide
+// sequence number and RTX (the SFU probes its downlink with padding on RTX).
 
 import {
   RTCPeerConnection,
@@ -9,6 +11,7 @@ import {
   useNACK,
   usePLI,
   useREMB,
+  useTWCC,
 } from 'werift';
 import { RTP_HEADER_EXTENSIONS } from '@colloquy/protocol';
 import { guardDtlsHandshakes } from '@colloquy/sfu/dtls-handshake-guard';
@@ -19,7 +22,9 @@ guardDtlsHandshakes();
 
 const EXT_URI = RTP_HEADER_EXTENSIONS;
 
-export function createPeer(bindIp: string): RTCPeerConnection {
+export function createPeer(bindIp: string, options: { transportCc?: boolean } = {}): RTCPeerConnection {
+  const twcc = options.transportCc === true;
+  const transportCc = twcc ? [new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.transportCc })] : [];
   return new RTCPeerConnection({
     iceServers: [],
     // No interface scan: exactly one host candidate, on bindIp.
@@ -29,12 +34,15 @@ export function createPeer(bindIp: string): RTCPeerConnection {
     iceInterfaceAddresses: { udp4: bindIp },
     bundlePolicy: 'max-bundle',
     codecs: {
-      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
-      video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI(), useREMB()] })],
+      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, ...(twcc ? { rtcpFeedback: [useTWCC()] } : {}) })],
+      video: [
+        new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI(), useREMB(), ...(twcc ? [useTWCC()] : [])] }),
+        ...(twcc ? [new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000 })] : []),
+      ],
     },
     headerExtensions: {
-      audio: [new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.mid }), new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.audioLevel })],
-      video: [new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.mid }), new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.absSendTime })],
+      audio: [new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.mid }), new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.audioLevel }), ...transportCc],
+      video: [new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.mid }), new RTCRtpHeaderExtensionParameters({ uri: EXT_URI.absSendTime }), ...transportCc],
     },
   });
 }
@@ -68,4 +76,11 @@ export function payloadTypes(sdp: string): Map<number, { kind: 'audio' | 'video'
     }
   }
   return map;
+}
+
+/** The id an SDP maps the transport-wide sequence number to (its first such extmap), or 0 when none. */
+export function transportCcId(sdp: string): number {
+  const uri = EXT_URI.transportCc.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`^a=extmap:(\\d+)(?:/\\w+)? ${uri}\\s*$`, 'm').exec(sdp);
+  return m ? Number(m[1]) : 0;
 }

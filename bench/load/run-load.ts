@@ -23,6 +23,8 @@ export interface LoadTestOptions {
   workers: number;
   bindIp: string;
   receiveMode: ReceiveMode;
+  /** Subscribers send transport feedback (light receive path only; subscriber.ts). */
+  transportCc?: boolean;
   serverPid?: number;
   concurrency: number;
   progress: boolean;
@@ -55,6 +57,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
     workers: options.workers,
     bindIp: options.bindIp,
     receiveMode: options.receiveMode,
+    transportCc: options.transportCc === true,
     clips: { main: options.clip },
     concurrency: options.concurrency,
     ...(options.serverPid ? { serverPid: options.serverPid } : {}),

@@ -2,12 +2,20 @@
 // every stream it receives (stream-stats.ts). Two receive paths: 'light' (default; clear headers,
 // only frame ends decrypted: light-receive.ts) and 'full' (werift decrypts and parses everything
 // and sends receiver reports and NACKs as a browser would, at several times the CPU).
+// Options for a browser-like downlink: `transportCc` (light path) answers with the transport-wide
+// sequence number and sends transport feedback every FEEDBACK_INTERVAL_MS, as Chromium does, so the
+// SFU estimates this subscriber's downlink and shares it across its streams (without it the SFU has
+// nothing to go by and sends every stream at its top layer); `readFrameStarts` reads each video
+// frame's first packet too (keyframes and picture width of a browser publisher's stream, which
+// carries no trailer of ours: vp8-frame-start.ts).
 
-import type { RTCPeerConnection } from 'werift';
+import { FEEDBACK_INTERVAL_MS, TransportFeedbackWriter } from '@colloquy/sfu/transport-feedback-writer';
+import type { RTCDtlsTransport, RTCPeerConnection } from 'werift';
 import { readMarker } from './frame-marker.js';
-import { decryptPayload, readClearHeader, useLightReceive, type ClearHeader } from './light-receive.js';
-import { connected, createPeer, gathered, payloadTypes } from './peer.js';
+import { decryptPayload, readClearHeader, readHeaderExtensionUint16, useLightReceive, type ClearHeader } from './light-receive.js';
+import { connected, createPeer, gathered, payloadTypes, transportCcId } from './peer.js';
 import { StreamStats } from './stream-stats.js';
+import { readVp8FrameStart } from './vp8-frame-start.js';
 
 export type ReceiveMode = 'light' | 'full';
 
@@ -22,16 +30,28 @@ export class LoadSubscriber {
   readonly #mode: ReceiveMode;
   #types = new Map<number, { kind: 'audio' | 'video'; clockRate: number }>();
   readonly #header: ClearHeader = { payloadType: 0, marker: false, sequenceNumber: 0, timestamp: 0, ssrc: 0 };
+  readonly #readFrameStarts: boolean;
+  /** Transport feedback (transportCc): the writer, the extension id it reads, the timer that sends. */
+  readonly #feedback: TransportFeedbackWriter | null;
+  #transportCcId = 0;
+  #feedbackTimer: ReturnType<typeof setInterval> | undefined;
+  /** Transport feedback messages sent. */
+  feedbackSent = 0;
 
-  constructor(options: { bindIp: string; mode?: ReceiveMode }) {
+  constructor(options: { bindIp: string; mode?: ReceiveMode; transportCc?: boolean; readFrameStarts?: boolean }) {
     this.#mode = options.mode ?? 'light';
-    this.pc = createPeer(options.bindIp);
+    if (options.transportCc && this.#mode !== 'light') throw new Error('transportCc needs the light receive path (werift would send transport feedback of its own)');
+    this.#readFrameStarts = options.readFrameStarts === true;
+    this.#feedback = options.transportCc ? new TransportFeedbackWriter((Math.random() * 0xffffffff) >>> 0) : null;
+    this.pc = createPeer(options.bindIp, { transportCc: options.transportCc === true });
     if (this.#mode === 'full') {
       this.pc.onTrack.subscribe((track) => {
         track.onReceiveRtp.subscribe((rtp) => {
           const at = performance.now();
           const stats = this.#count(rtp.header, rtp.payload.length + 12, at);
-          if (stats?.kind === 'video' && rtp.header.marker) stats.onFrameEnd(readMarker(rtp.payload), at);
+          if (stats?.kind !== 'video') return;
+          if (stats.frameStarted && this.#readFrameStarts) stats.onFrameStart(readVp8FrameStart(rtp.payload));
+          if (rtp.header.marker) stats.onFrameEnd(readMarker(rtp.payload), at);
         });
       });
     }
@@ -47,7 +67,25 @@ export class LoadSubscriber {
     }
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await gathered(this.pc);
-    return this.pc.localDescription!.sdp;
+    const answer = this.pc.localDescription!.sdp;
+    if (this.#feedback) this.#startFeedback(answer);
+    return answer;
+  }
+
+  /** Transport feedback for what the answer numbered (werift answers with the offer's id), every FEEDBACK_INTERVAL_MS. */
+  #startFeedback(answer: string): void {
+    this.#transportCcId = transportCcId(answer);
+    const dtls = this.pc.getTransceivers()[0]?.receiver.dtlsTransport as RTCDtlsTransport | undefined;
+    if (this.#transportCcId === 0 || !dtls) throw new Error('transportCc: the answer did not take the transport-wide sequence number');
+    const writer = this.#feedback!;
+    this.#feedbackTimer = setInterval(() => {
+      if (dtls.state !== 'connected') return;
+      const messages = writer.takeFeedback();
+      if (messages.length === 0) return;
+      this.feedbackSent += messages.length;
+      // werift serializes what it is given: our bytes, as the SFU sends its own feedback (srtp-path.ts).
+      dtls.sendRtcp(messages.map((bytes) => ({ serialize: () => bytes }) as unknown as Parameters<RTCDtlsTransport['sendRtcp']>[0][number])).catch(() => {});
+    }, FEEDBACK_INTERVAL_MS);
   }
 
   connected(timeoutMs?: number): Promise<void> {
@@ -61,6 +99,7 @@ export class LoadSubscriber {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#feedbackTimer);
     await this.pc.close();
   }
 
@@ -84,10 +123,22 @@ export class LoadSubscriber {
     const h = this.#header;
     if (!readClearHeader(packet, h)) return;
     const at = performance.now();
+    // Every packet numbered transport-wide counts for the feedback, retransmissions and padding too.
+    if (this.#transportCcId !== 0) {
+      const seq = readHeaderExtensionUint16(packet, this.#transportCcId);
+      if (seq >= 0) this.#feedback!.onPacket(seq, at, h.ssrc);
+    }
     const stats = this.#count(h, packet.length, at);
-    if (stats?.kind === 'video' && h.marker) {
-      const payload = decryptPayload(srtp, packet, stats.rolloverCount);
-      stats.onFrameEnd(payload ? readMarker(payload) : null, at);
+    if (stats?.kind !== 'video') return;
+    let payload: Buffer | null | undefined; // decrypted once, when needed (a one-packet frame both begins and ends)
+    const read = (): Buffer | null => (payload === undefined ? (payload = decryptPayload(srtp, packet, stats.rolloverCount)) : payload);
+    if (stats.frameStarted && this.#readFrameStarts) {
+      const p = read();
+      stats.onFrameStart(p ? readVp8FrameStart(p) : null);
+    }
+    if (h.marker) {
+      const p = read();
+      stats.onFrameEnd(p ? readMarker(p) : null, at);
     }
   }
 }

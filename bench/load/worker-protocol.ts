@@ -13,6 +13,24 @@ export interface WorkerInit {
   receiveMode: ReceiveMode;
   clips: Record<string, ClipFiles>;
   keyFrameMinIntervalMs: number;
+  /** Subscribers send transport feedback as a browser does (light receive path; subscriber.ts). */
+  transportCc?: boolean;
+  /** Subscribers read each video frame's first packet (keyframes and width of a browser's stream). */
+  readFrameStarts?: boolean;
+}
+
+/** One subscription's counters since it began, at one moment (the `samples` op), over its streams of each kind. */
+export interface SubscriptionSample {
+  /** Date.now() when taken. */
+  at: number;
+  /** Whole video frames, their bytes (with RTP headers), keyframes among them, and video packets missing. */
+  videoFrames: number;
+  videoBytes: number;
+  keyFrames: number;
+  videoLost: number;
+  /** The width of the last keyframe read (readFrameStarts), 0 before. */
+  width: number;
+  audioPackets: number;
 }
 
 export type WorkerRequest =
@@ -23,6 +41,10 @@ export type WorkerRequest =
   | { op: 'unsubscribe'; subscription: string }
   | { op: 'leave'; participant: string }
   | { op: 'window' }
+  /** Samples every subscription each `intervalMs` from now on (a `samples` request takes them). */
+  | { op: 'sample'; intervalMs: number }
+  /** The samples taken since the last such request, by subscription id (only these subscriptions' when given). */
+  | { op: 'samples'; subscriptions?: string[] }
   | { op: 'shutdown' };
 
 export type WorkerRequestMessage = WorkerRequest & { re: number };

@@ -10,7 +10,7 @@ import { LoadSubscriber } from './subscriber.js';
 import { ColloquyTarget } from './targets/colloquy.js';
 import { JanusTarget } from './targets/janus.js';
 import type { Participant, Subscription, Target } from './targets/target.js';
-import type { ReceiveCounters, SendCounters, WorkerFirstFrame, WorkerInit, WorkerProgress, WorkerReply, WorkerRequestMessage, WorkerWindow } from './worker-protocol.js';
+import type { ReceiveCounters, SendCounters, SubscriptionSample, WorkerFirstFrame, WorkerInit, WorkerProgress, WorkerReply, WorkerRequestMessage, WorkerWindow } from './worker-protocol.js';
 
 interface SubscriptionState {
   id: string;
@@ -41,6 +41,9 @@ let sentByGone: SendCounters = emptySent();
 let windowLatencies: number[] = [];
 let serverEnded: Record<string, number> = {};
 let windowStart = { wall: performance.now(), cpu: cpuUs() };
+/** Samples of each subscription not yet taken (the `sample` / `samples` ops), and the timer that takes them. */
+const samples = new Map<string, SubscriptionSample[]>();
+let sampler: ReturnType<typeof setInterval> | undefined;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 
@@ -125,7 +128,7 @@ async function handle(message: WorkerRequestMessage): Promise<unknown> {
     case 'subscribe': {
       const p = requireParticipant(message.participant);
       if (!init) throw new Error('not initialised');
-      const subscriber = new LoadSubscriber({ bindIp: init.bindIp, mode: init.receiveMode });
+      const subscriber = new LoadSubscriber({ bindIp: init.bindIp, mode: init.receiveMode, transportCc: init.transportCc === true, readFrameStarts: init.readFrameStarts === true });
       const state: SubscriptionState = { id: message.subscription, subscriber, server: null, firstFrameReported: false, windowBase: new Map() };
       subscriptions.set(message.subscription, state);
       p.subscriptions.add(message.subscription);
@@ -166,12 +169,48 @@ async function handle(message: WorkerRequestMessage): Promise<unknown> {
     }
     case 'window':
       return takeWindow();
+    case 'sample': {
+      if (!Number.isInteger(message.intervalMs) || message.intervalMs < 10) throw new Error(`sample: intervalMs must be an integer ≥ 10, got ${message.intervalMs}`);
+      clearInterval(sampler);
+      sampler = setInterval(sampleSubscriptions, message.intervalMs);
+      sampler.unref();
+      return {};
+    }
+    case 'samples': {
+      const taken: Record<string, SubscriptionSample[]> = {};
+      for (const id of message.subscriptions ?? [...samples.keys()]) {
+        taken[id] = samples.get(id) ?? [];
+        samples.delete(id);
+      }
+      return taken;
+    }
     case 'shutdown': {
       for (const id of [...participants.keys()]) await handle({ op: 'leave', participant: id, re: 0 }).catch(() => {});
       await target?.close();
       setTimeout(() => process.exit(0), 50);
       return {};
     }
+  }
+}
+
+function sampleSubscriptions(): void {
+  const at = Date.now();
+  for (const s of subscriptions.values()) {
+    const sample: SubscriptionSample = { at, videoFrames: 0, videoBytes: 0, keyFrames: 0, videoLost: 0, width: 0, audioPackets: 0 };
+    for (const stream of s.subscriber.streams.values()) {
+      if (stream.kind === 'audio') {
+        sample.audioPackets += stream.packets;
+        continue;
+      }
+      sample.videoFrames += stream.frames;
+      sample.videoBytes += stream.bytes;
+      sample.keyFrames += stream.keyFrames;
+      sample.videoLost += Math.max(0, stream.expected - stream.packets);
+      sample.width = Math.max(sample.width, stream.width);
+    }
+    let list = samples.get(s.id);
+    if (!list) samples.set(s.id, (list = []));
+    list.push(sample);
   }
 }
 

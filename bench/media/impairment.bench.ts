@@ -26,6 +26,10 @@
 //   RUNS=2 SECONDS=20 RECOVER_SECONDS=30 SIZES=3x4,1x2 CASES=A,B npm run media:impairment -w @colloquy/bench   (root: namespaces)
 //   VIDEO=detailed: the publishers' camera is a detailed 1280x720 clip (see VIDEO below) instead of Chromium's flat fake camera.
 //   PUBLISHERS=1 SUBSCRIBERS=2 (instead of SIZES) measures one size; B: UPLINK_RUNS, UPLINK_SECONDS, RATE_KBPS, QUEUES_MS, MODES, UPLINK_VIDEO, SOURCE (its size).
+//   HEALTHY=load: the S-1 healthy subscribers are load-tool clients (impairment-load-subscribers.ts:
+//   werift, transport feedback as Chromium sends it; they count whole frames received and read the
+//   width from keyframes, and have no audio playout, so no audible gap) instead of Chromium pages,
+//   which on a 2-core machine take about a third of it at the 3x4 size.
 //
 // Namespaces, the page server, the server and both Chromiums are removed when a run ends, fails or
 // the process is interrupted (SIGINT/SIGTERM exit through netem.ts's exit hook).
@@ -33,10 +37,12 @@
 import { longestAudibleGapMs } from '@colloquy/testing/audio-gaps';
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { chromiumInNamespace, createVethNamespace, delayMechanism, type VethNamespace } from '@colloquy/testing/netem';
 import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
 import { envInt, kbps, median, table } from '../lib/stats.js';
 import { detailedCameraArg } from './detailed-clip.js';
+import { LoadSubscribers } from './impairment-load-subscribers.js';
 import { impairmentPage } from './impairment-page.js';
 import { parseModes, parseSource, pictureSize, runUplink, type UplinkRun } from './uplink-run.js';
 
@@ -88,14 +94,34 @@ const SETTLE_MS = 5000;
 const VIDEO = process.env['VIDEO'] ?? 'camera';
 if (VIDEO !== 'camera' && VIDEO !== 'detailed') throw new Error(`VIDEO: camera or detailed; got ${VIDEO}`);
 const TOP_WIDTH = 1280;
+/** The healthy subscribers: Chromium pages (default) or load-tool clients (LoadSubscribers). */
+const HEALTHY = process.env['HEALTHY'] ?? 'chromium';
+if (HEALTHY !== 'chromium' && HEALTHY !== 'load') throw new Error(`HEALTHY: chromium or load; got ${HEALTHY}`);
 
 type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number, nacks: number, plis: number, keyFrames: number, lost: number, concealed: number, jitterBufferMs: number, jitterBufferFrames: number, framesReceived: number, framesDropped: number];
 interface Sub {
   name: string;
   limited: boolean;
-  page: TestPage;
+  /** Its page when it is a Chromium one. */
+  page: TestPage | null;
+  /** The rows gathered since the last call, per stream id (`stop`: and stop gathering). */
+  take(stop: boolean): Promise<Record<string, Row[]>>;
   /** Rows per stream id. */
   rows: Map<string, Row[]>;
+}
+
+/** A Chromium subscriber: its page's rows (impairment-page.ts). */
+function pageSub(name: string, limited: boolean, page: TestPage): Sub {
+  return { name, limited, page, rows: new Map(), take: async (stop) => (await page.page.evaluate((st) => (window as any).rows(st), stop)) as Record<string, Row[]> };
+}
+
+/** A load-tool subscriber (HEALTHY=load): its samples as rows; what only a browser reports (NACKs, concealment, the jitter buffer) is 0. */
+function loadSub(name: string, group: LoadSubscribers): Sub {
+  const take = async (): Promise<Record<string, Row[]>> => {
+    const got = await group.take(name);
+    return Object.fromEntries(Object.entries(got).map(([id, samples]) => [id, samples.map((x): Row => [x.at, x.videoFrames, x.width, x.videoBytes, x.audioPackets, 0, 0, 0, x.keyFrames, x.videoLost, 0, 0, 0, x.videoFrames, 0])]));
+  };
+  return { name, limited: false, page: null, rows: new Map(), take };
 }
 
 /** Called at every pull (once a second): the SFU's view of the limited subscriber. */
@@ -106,7 +132,7 @@ async function pull(subs: Sub[], stop = false): Promise<void> {
   onPull();
   await Promise.all(
     subs.map(async (s) => {
-      const got = (await s.page.page.evaluate((st) => (window as any).rows(st), stop)) as Record<string, Row[]>;
+      const got = await s.take(stop);
       for (const [id, rows] of Object.entries(got)) s.rows.set(id, [...(s.rows.get(id) ?? []), ...rows]);
     }),
   );
@@ -256,8 +282,8 @@ interface ARun {
   othersFreezePercent: number[];
   /** Per subscriber (limited first): max audio gap, poll, ms. */
   audioGapMs: number[];
-  /** The longest audible gap (concealment) per subscriber, limited first (audibleGap). */
-  audibleGapMs: number[];
+  /** The longest audible gap (concealment) per subscriber, limited first (audibleGap); null for a load-tool one (no playout). */
+  audibleGapMs: (number | null)[];
   /** The limited subscriber's outside the limit's first SETTLE_MS. */
   settledAudibleGapMs: number;
   /** The limited subscriber's longest audio gap outside the limit's first SETTLE_MS (the queue it fills at once delays and drops what is in flight). */
@@ -273,6 +299,11 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
   let app: SdkApp | undefined;
   let hostBrowser: TestBrowser | undefined;
   let limitedBrowser: TestBrowser | undefined;
+  let loadSubscribers: LoadSubscribers | undefined;
+  // The server's event loop (this process's): the longest it was held in each second. Held, the
+  // SFU forwards nothing to anyone, and every subscriber's video and audio stall together.
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   try {
     ns = createVethNamespace('impair');
     wrapper = chromiumInNamespace(ns);
@@ -299,9 +330,10 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const subs: Sub[] = [];
     const limitedPage = await open(limitedBrowser);
     const limitedConnection = (await limitedPage.page.evaluate(() => (window as any).session.connection.connectionId)) as string;
-    subs.push({ name: 'limited', limited: true, page: limitedPage, rows: new Map() });
+    subs.push(pageSub('limited', true, limitedPage));
     // Once a second: the SFU's downlink estimate for the limited subscriber and the layer it forwards per stream (-1: none, 'off': video off for quality).
-    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | string)[]; audio: string; probe: string; repair: string }[] = [];
+    const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | string)[]; audio: string; probe: string; repair: string; heldMs: number }[] = [];
+
     /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, not resent, PLIs, repair keyframes; saturation cuts). */
     let repairBefore = [0, 0, 0, 0, 0, 0, 0];
     let probeSeen: unknown = null;
@@ -371,13 +403,21 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       const audioPps = audioPacketsBefore === null ? 0 : Math.round((audioPackets - audioPacketsBefore.packets) / ((Date.now() - audioPacketsBefore.at) / 1000));
       audioPacketsBefore = { packets: audioPackets, at: Date.now() };
       const audio = `a${Math.round(audioBits / 1000)}k${audioPps}p`;
-      sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers, audio, probe, repair });
+      const heldMs = Math.round(loop.max / 1e6);
+      loop.reset();
+      sfu.push({ at: Date.now(), estimateKbps: Math.round(downlink.estimate / 1000), loss: Math.round(downlink.lossFraction * 1000) / 10, layers, audio, probe, repair, heldMs });
     };
-    for (let i = 1; i < subscribers; i++) subs.push({ name: `sub ${i + 1}`, limited: false, page: await open(hostBrowser), rows: new Map() });
+    if (HEALTHY === 'load') loadSubscribers = await LoadSubscribers.start({ kind: 'colloquy', url: app.t.url, apiKey: app.t.apiKey, apiSecret: app.t.apiSecret }, host);
+    for (let i = 1; i < subscribers; i++) subs.push(loadSubscribers ? loadSub(`sub ${i + 1}`, loadSubscribers) : pageSub(`sub ${i + 1}`, false, await open(hostBrowser)));
     for (const s of subs) {
+      if (!s.page) continue;
       const ids = (await s.page.page.evaluate(([n, ms]) => (window as any).subscribeAll(n, ms), [publishers, 60_000] as const)) as string[];
       if (ids.length !== publishers) throw new Error(`${s.name} sees ${ids.length} streams`);
       await s.page.page.evaluate((ms) => (window as any).sample(ms), SAMPLE_MS);
+    }
+    if (loadSubscribers) {
+      for (const s of subs) if (!s.page) await loadSubscribers.join(sessionId, s.name, streams);
+      await loadSubscribers.sample(SAMPLE_MS);
     }
     // Warm-up: every subscriber decodes every stream; then (bounded) the limited one reaches the top layer.
     const allDecoding = (): boolean => subs.every((s) => streams.every((id) => decodingAt(s.rows.get(id) ?? [], Date.now()) !== null));
@@ -427,7 +467,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     await waitPulling(subs, 2000); // a little after, for the plot
     await pull(subs, true);
     const to = Date.now() - 200;
-    const rawEvents = (await subs[0]!.page.page.evaluate(() => (window as any).events)) as { type: string; streamId: string; reason?: string; at: number }[];
+    const rawEvents = (await limitedPage.page.evaluate(() => (window as any).events)) as { type: string; streamId: string; reason?: string; at: number }[];
     const events = rawEvents.map(
       (e) => `${((e.at - limitAt) / 1000).toFixed(1)} s ${e.type}${e.reason ? ` (${e.reason})` : ''} stream ${streams.indexOf(e.streamId) + 1}`,
     );
@@ -456,7 +496,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
           result.settledAudioGapMs = Math.max(result.settledAudioGapMs, settled);
           result.settledAudibleGapMs = Math.max(result.settledAudibleGapMs, audibleGap(rows, from, limitAt), audibleGap(rows, limitAt + SETTLE_MS, to));
         }
-        const audible = audibleGap(rows, from, to);
+        const audible = s.page ? audibleGap(rows, from, to) : null;
         let settle: number | null = null;
         let back: number | null = null;
         if (s.limited) {
@@ -491,8 +531,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         }
         if (i === 0) result.audioGapMs.push(0);
         result.audioGapMs[result.audioGapMs.length - 1] = Math.max(result.audioGapMs[result.audioGapMs.length - 1]!, gap.pollMs);
-        if (i === 0) result.audibleGapMs.push(0);
-        result.audibleGapMs[result.audibleGapMs.length - 1] = Math.max(result.audibleGapMs[result.audibleGapMs.length - 1]!, audible);
+        if (i === 0) result.audibleGapMs.push(audible);
+        else if (audible !== null) result.audibleGapMs[result.audibleGapMs.length - 1] = Math.max(result.audibleGapMs[result.audibleGapMs.length - 1]!, audible);
         tableRows.push([
           s.name,
           i + 1,
@@ -504,8 +544,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
           s.limited ? (result.backToPeerMs[i] === null ? 'never' : (result.backToPeerMs[i]! / 1000).toFixed(1)) : '',
           // The limited subscriber's: when it began, in ms from the limit.
           s.limited ? `${gap.pollMs} (${gap.at >= limitAt ? '+' : ''}${gap.at - limitAt} ms)` : gap.pollMs,
-          gap.ageMs,
-          audible,
+          s.page ? gap.ageMs : '-',
+          audible ?? '-',
         ]);
       }
     }
@@ -518,8 +558,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     if (othersFrozen.length > 0) console.log(`healthy subscribers' freezes while the other is limited (start+length ms from the limit): ${othersFrozen.join('; ')}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
     const sfuLines = sfu.filter((x) => x.at >= from);
-    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); aNkMp: the audio sent, all streams (kbps, packets a second); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, K keyframes asked for unrepaired packets, s saturation cuts, w such asks that waited for the keyframes on the link; a probe read in that second: target → measured kbps):`);
-    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join(',')}/${x.audio}${x.repair ? `/${x.repair}` : ''}${x.probe}`).join(' '));
+    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); aNkMp: the audio sent, all streams (kbps, packets a second); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, K keyframes asked for unrepaired packets, s saturation cuts, w such asks that waited for the keyframes on the link; a probe read in that second: target → measured kbps; HN: the server's event loop was held N ms at most in that second, when ≥ 100):`);
+    console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join(',')}/${x.audio}${x.repair ? `/${x.repair}` : ''}${x.heldMs >= 100 ? `/H${x.heldMs}` : ''}${x.probe}`).join(' '));
     // The browser's side of the repair, per stream and second: n NACKs and k PLIs it sent, K keyframes decoded, l packets lost.
     for (const id of streams) {
       const rows = subs[0]!.rows.get(id) ?? [];
@@ -546,6 +586,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     return result;
   } finally {
     onPull = () => {};
+    loop.disable();
+    await loadSubscribers?.close();
     await limitedBrowser?.close();
     await hostBrowser?.close();
     await app?.close();
@@ -585,14 +627,14 @@ if (CASES.includes('A')) {
       summaries.push(
         `A ${r.size}: limited settles ${fmtMs([Math.max(...r.settleMs.map((x) => x ?? 0))])} (slowest stream) on ${r.settledWidth.join('/')} px; freeze ${r.freezePercent.join('/')} % (from ${SETTLE_MS / 1000} s: ${r.settledFreezePercent.join('/')} %); ` +
           `1280 back ${r.topBackMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}, back to a healthy peer's width ${r.backToPeerMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}; others ${Math.round(median(r.othersKbps))} kbps median per stream ` +
-          `(min ${Math.min(...r.othersKbps)}) at ${median(r.othersWidth)} px, freeze ${Math.round(median(r.othersFreezePercent) * 10) / 10} %; audio gap max per subscriber ${r.audioGapMs.map((x) => Math.round(x)).join('/')} ms (limited first; limited outside the limit's first ${SETTLE_MS / 1000} s: ${r.settledAudioGapMs} ms), audible (concealed) ${r.audibleGapMs.join('/')} ms (limited outside the first ${SETTLE_MS / 1000} s: ${r.settledAudibleGapMs} ms); stats every ${r.sampleIntervalMs} ms`,
+          `(min ${Math.min(...r.othersKbps)}) at ${median(r.othersWidth)} px, freeze ${Math.round(median(r.othersFreezePercent) * 10) / 10} %; audio gap max per subscriber ${r.audioGapMs.map((x) => Math.round(x)).join('/')} ms (limited first; limited outside the limit's first ${SETTLE_MS / 1000} s: ${r.settledAudioGapMs} ms), audible (concealed) ${r.audibleGapMs.map((x) => x ?? '-').join('/')} ms (limited outside the first ${SETTLE_MS / 1000} s: ${r.settledAudibleGapMs} ms); stats every ${r.sampleIntervalMs} ms`,
       );
     }
     if (runs.length > 0) {
       summaries.push(
         `A ${p}x${s} medians of ${runs.length} runs: limited settle ${fmtMs(runs.map((r) => Math.max(...r.settleMs.map((x) => x ?? 0))))}, freeze ${Math.round(median(runs.map((r) => median(r.freezePercent))) * 10) / 10} % (from ${SETTLE_MS / 1000} s: ${Math.round(median(runs.map((r) => median(r.settledFreezePercent))) * 10) / 10} %), ` +
           `1280 back ${fmtMs(runs.flatMap((r) => r.topBackMs))}, to a healthy peer's width ${fmtMs(runs.flatMap((r) => r.backToPeerMs))}; others ${Math.round(median(runs.flatMap((r) => r.othersKbps)))} kbps at ${median(runs.flatMap((r) => r.othersWidth))} px; ` +
-          `max audio gap ${Math.round(median(runs.map((r) => Math.max(...r.audioGapMs))))} ms (limited ${Math.round(median(runs.map((r) => r.audioGapMs[0]!)))} ms, outside the limit's first ${SETTLE_MS / 1000} s ${Math.round(median(runs.map((r) => r.settledAudioGapMs)))} ms); max audible gap ${Math.round(median(runs.map((r) => Math.max(...r.audibleGapMs))))} ms (limited ${Math.round(median(runs.map((r) => r.audibleGapMs[0]!)))} ms)`,
+          `max audio gap ${Math.round(median(runs.map((r) => Math.max(...r.audioGapMs))))} ms (limited ${Math.round(median(runs.map((r) => r.audioGapMs[0]!)))} ms, outside the limit's first ${SETTLE_MS / 1000} s ${Math.round(median(runs.map((r) => r.settledAudioGapMs)))} ms); max audible gap ${Math.round(median(runs.map((r) => Math.max(...r.audibleGapMs.filter((x) => x !== null)))))} ms (limited ${Math.round(median(runs.map((r) => r.audibleGapMs[0]!)))} ms)`,
       );
     } else summaries.push(`A ${p}x${s}: no run completed`);
   }

@@ -89,14 +89,19 @@ describe('colloquy-load smoke run', () => {
     const { stdout } = await run(process.execPath, [
       CLI, '--url', server.url, '--api-key', server.apiKey, '--api-secret', server.apiSecret,
       '--publishers', '1', '--subscribers', '1', '--duration', '1', '--warmup', '0.5', '--workers', '1',
-      '--resolution', '320x180', '--bitrate', '300k', '--json', '--quiet',
+      '--resolution', '320x180', '--bitrate', '300k', '--transport-cc', '--json', '--quiet',
     ]);
-    const result = JSON.parse(stdout) as { window: { subscriptions: number; received: { packetsPerSecond: number } } };
+    const result = JSON.parse(stdout) as { options: { transportCc: boolean }; window: { subscriptions: number; received: { packetsPerSecond: number } } };
+    expect(result.options.transportCc).toBe(true);
     expect(result.window.subscriptions).toBe(1);
     expect(result.window.received.packetsPerSecond).toBeGreaterThan(50);
     await expect(run(process.execPath, [CLI, '--url', server.url, '--api-key', 'k', '--api-secret', 's', '--bitrate', 'fast'])).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('--bitrate must be'),
+    });
+    await expect(run(process.execPath, [CLI, '--url', server.url, '--api-key', 'k', '--api-secret', 's', '--transport-cc', '--receive', 'full'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--transport-cc needs --receive light'),
     });
   });
 });

@@ -1,11 +1,15 @@
 // The load tool's measuring pieces on their own: the frame trailer, per-stream accounting (loss,
-// wraps, jitter, whole frames, first frame), CPU profile summaries, a process's CPU from /proc,
-// the plot and CLI validation.
+// wraps, jitter, whole frames, first frame; a browser's stream without trailer: VP8 frame starts),
+// the transport-wide sequence number read from a clear header, CPU profile summaries, a process's
+// CPU from /proc, the plot and CLI validation.
 
 import { describe, expect, it } from 'vitest';
 import { sampleProcess } from '../dist/lib/proc.js';
 import { appendMarker, machineMs, MARKER_BYTES, readMarker } from '../dist/load/frame-marker.js';
 import { StreamStats } from '../dist/load/stream-stats.js';
+import { readVp8FrameStart } from '../dist/load/vp8-frame-start.js';
+import { readHeaderExtensionUint16 } from '../dist/load/light-receive.js';
+import { transportCcId } from '../dist/load/peer.js';
 import { summarizeProfile, type CpuProfile } from '../dist/lib/cpu-profile.js';
 import { lineChartSvg } from '../dist/report/plot.js';
 import { parseBitrate, parseCli } from '../dist/load/cli.js';
@@ -71,6 +75,79 @@ describe('StreamStats', () => {
     }
     expect(even.jitterMs).toBeCloseTo(0, 6);
     expect(uneven.jitterMs).toBeGreaterThan(5);
+  });
+});
+
+/** A VP8 frame's first payload (X with a 15-bit picture id, S, partition 0): a keyframe of `width`x`height`, or a delta frame. */
+function vp8Start(keyFrame: boolean, width = 0, height = 0): Buffer {
+  const descriptor = [0x90, 0x80, 0x80, 0x01];
+  if (!keyFrame) return Buffer.from([...descriptor, 0x01, 0x00, 0x00, 0xaa]);
+  return Buffer.from([...descriptor, 0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, width & 0xff, width >> 8, height & 0xff, height >> 8, 0xaa]);
+}
+
+describe("a browser's stream (no trailer)", () => {
+  it('reads keyframes and their width from a VP8 frame start, nothing from other packets', () => {
+    expect(readVp8FrameStart(vp8Start(true, 1280, 720))).toEqual({ keyFrame: true, width: 1280 });
+    expect(readVp8FrameStart(vp8Start(false))).toEqual({ keyFrame: false, width: 0 });
+    // Without X: the frame tag follows the first byte.
+    expect(readVp8FrameStart(Buffer.from([0x10, 0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xb4, 0x00]))).toEqual({ keyFrame: true, width: 320 });
+    const middle = vp8Start(true, 640, 360);
+    middle[0] = 0x80; // S clear: a later packet of the frame
+    expect(readVp8FrameStart(middle)).toBeNull();
+    expect(readVp8FrameStart(vp8Start(true, 640, 360).subarray(0, 8))).toBeNull();
+  });
+
+  it('counts a frame whole when its packets from the one after the last frame to its marker all came', () => {
+    const s = new StreamStats('video', 90000);
+    const packet = (seq: number, ts: number, start?: Buffer, end = false) => {
+      s.onPacket(seq, ts, 1000, seq);
+      if (s.frameStarted && start) s.onFrameStart(readVp8FrameStart(start));
+      if (end) s.onFrameEnd(null, seq);
+    };
+    packet(10, 0, vp8Start(false), true); // the first we see: what came before is unknown
+    packet(11, 3000, vp8Start(true, 1280, 720));
+    packet(12, 3000);
+    packet(13, 3000, undefined, true); // whole keyframe
+    packet(14, 6000, vp8Start(false));
+    packet(16, 6000, undefined, true); // 15 lost: not whole
+    packet(18, 9000, undefined, true); // its first packet (17) lost: 18 is taken as its start, not following 16
+    packet(19, 12000, vp8Start(false), true); // whole
+    packet(20, 15000, vp8Start(true, 320, 180));
+    packet(20, 15000); // repeated
+    packet(21, 15000, undefined, true); // whole keyframe
+    expect(s.frames).toBe(3);
+    expect(s.keyFrames).toBe(2);
+    expect(s.unmarkedFrames).toBe(6);
+    expect(s.width).toBe(320);
+    expect(s.firstFrameAt).toBe(13);
+  });
+
+  it('finds the transport-wide sequence number in one-byte and two-byte header extensions, and its id in SDP', () => {
+    const rtp = (profile: number, ext: number[]) => {
+      const words = Math.ceil(ext.length / 4);
+      const b = Buffer.alloc(12 + 4 + words * 4 + 10);
+      b[0] = 0x90;
+      b.writeUInt16BE(profile, 12);
+      b.writeUInt16BE(words, 14);
+      Buffer.from(ext).copy(b, 16);
+      return b;
+    };
+    // One-byte: id 1 (1 byte), padding, id 3 (2 bytes: 0x1234).
+    const oneByte = rtp(0xbede, [0x10, 0x07, 0x00, 0x31, 0x12, 0x34]);
+    expect(readHeaderExtensionUint16(oneByte, 3)).toBe(0x1234);
+    expect(readHeaderExtensionUint16(oneByte, 1)).toBe(-1); // one byte long: not a 16-bit value
+    expect(readHeaderExtensionUint16(oneByte, 5)).toBe(-1);
+    // Two-byte: id 5, length 2.
+    expect(readHeaderExtensionUint16(rtp(0x1000, [0x05, 0x02, 0xab, 0xcd]), 5)).toBe(0xabcd);
+    const plain = Buffer.alloc(20);
+    plain[0] = 0x80;
+    expect(readHeaderExtensionUint16(plain, 3)).toBe(-1);
+    // An extension block longer than the packet is not read.
+    const cut = rtp(0xbede, [0x31, 0x12, 0x34]).subarray(0, 18);
+    expect(readHeaderExtensionUint16(cut, 3)).toBe(-1);
+    const sdp = 'v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\na=extmap:4 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n';
+    expect(transportCcId(sdp)).toBe(4);
+    expect(transportCcId('v=0\r\n')).toBe(0);
   });
 });
 

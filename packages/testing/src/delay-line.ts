@@ -44,14 +44,23 @@ export function delayLineBinary(): string {
   return path;
 }
 
-/** Throws a clear error when this machine cannot run a delay line (no iptables-nft or no compiler). */
+let available = false;
+
+/**
+ * Throws a clear error when this machine cannot run a delay line (no iptables-nft or no compiler).
+ * Checked once per process (netem.ts's delayMechanism() does it first): a delay line's start runs
+ * inside impairAsync, whose point is not to hold the event loop (the check's synchronous
+ * `iptables -V` held it 260 ms at the onset of a profiled 3x4 impairment bench run).
+ */
 export function assertDelayLineAvailable(): void {
+  if (available) return;
   try {
     execFileSync(IPTABLES, ['-V'], { stdio: 'ignore' });
   } catch {
     throw new Error(`a delay without tc netem needs \`${IPTABLES}\` (Debian package iptables: scripts/setup-system.sh installs it)`);
   }
   delayLineBinary();
+  available = true;
 }
 
 /** One direction's delay line inside a namespace. */

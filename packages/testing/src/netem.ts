@@ -260,6 +260,8 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
   // The delay line is checked (and compiled) when a delay is first asked for, not here.
   const delayVia = options.delayVia ?? (netemAvailable() ? 'netem' : 'delay-line');
   if (delayVia === 'netem' && !netemAvailable()) throw new Error('this kernel has no tc netem (sch_netem): use the delay line (delayVia: "delay-line")');
+  // Checked (and the delayer compiled) now, at setup, not at the first delay: that may come while media is measured.
+  if (delayVia === 'delay-line') assertDelayLineAvailable();
   // The delay lines of the two directions (queue numbers are per namespace), made on first use.
   const delayLines: Record<Direction, DelayLine> = { down: new DelayLine(name, 'INPUT', 1), up: new DelayLine(name, 'OUTPUT', 2) };
   let removed = false;
@@ -328,13 +330,18 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
     yield* clear(direction);
     return true;
   }
-  /** What impair() and impairAsync() do, as steps. */
+  /**
+   * What impair() and impairAsync() do, as steps: the qdiscs (the rate limit) first, then the
+   * loss, then the userspace delay line. On a loaded machine each command takes a while (the
+   * impairment bench's limit took 1.7 s to put in place at a load of 7, six commands and the delay
+   * line's start before its rate limit when that came last); the rate limit, the impairment that
+   * matters most, comes in force after the first three.
+   */
   function* impairSteps(direction: Direction, impairment: Impairment): HarnessSteps {
     if (removed) throw new Error(`namespace ${name} was removed`);
     checkImpairment(impairment);
     const { delayMs = 0, jitterMs = 0 } = impairment;
     const stages = qdiscArgs(delayVia === 'netem' ? impairment : { ...impairment, delayMs: 0, jitterMs: 0 });
-    if (delayVia === 'delay-line') yield* delayLines[direction].steps(delayMs, delayMs > 0 ? jitterMs : 0);
     if (!(yield* changeRate(direction, stages))) {
       yield* clear(direction);
       if (stages !== null) {
@@ -344,6 +351,7 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
     }
     const loss = lossRule(impairment.lossPercent);
     yield { run: 'ip', args: ['netns', 'exec', name, 'nft', '-f', '-'], input: `flush chain inet colloquy_impair ${direction}\n${loss ? `add rule inet colloquy_impair ${direction} ${loss}\n` : ''}` };
+    if (delayVia === 'delay-line') yield* delayLines[direction].steps(delayMs, delayMs > 0 ? jitterMs : 0);
   }
   return {
     name,
