@@ -2,11 +2,12 @@
 //
 // Case A — a weak subscriber among healthy ones: P publishers (pages of one Chromium on this machine)
 // publish the fake camera at 1280x720 30 fps, simulcast (three layers: 320, 640, 1280 px) in a
-// routed session; S subscribers subscribe to every stream, S-1 of them in that same Chromium and one
-// in a second Chromium inside a network namespace (packages/testing netem.ts: veth + tbf + nftables
-// loss). After a baseline, the namespace's downlink is limited to LIMIT_KBPS (500) with LOSS (2) %
-// random loss for SECONDS, then lifted for up to RECOVER_SECONDS. Every subscriber page reads its
-// inbound-rtp every SAMPLE_MS (50) ms (framesDecoded, frameWidth, bytes, audio packets), and from
+// routed session; S subscribers subscribe to every stream, S-1 of them healthy (load-tool clients,
+// or with HEALTHY=chromium pages of that same Chromium) and one in a second Chromium inside a
+// network namespace (packages/testing netem.ts: veth + tbf + nftables loss). After a baseline, the
+// namespace's downlink is limited to LIMIT_KBPS (500) with LOSS (2) % random loss for SECONDS,
+// then lifted for up to RECOVER_SECONDS. Every subscriber reads what it receives every SAMPLE_MS
+// (50) ms (a page its inbound-rtp: framesDecoded, frameWidth, bytes, audio packets), and from
 // that we print per subscriber and stream: the limited one's settle time (the last change of decoded
 // width, or of videoDisabled/videoEnabled, while limited), freeze share (no decoded frame for
 // > 500 ms, the whole gap counted; over the whole limit and from 5 s into it), layer, and after the lift the time until 1280 px is decoded
@@ -26,17 +27,19 @@
 //   RUNS=2 SECONDS=20 RECOVER_SECONDS=30 SIZES=3x4,1x2 CASES=A,B npm run media:impairment -w @colloquy/bench   (root: namespaces)
 //   VIDEO=detailed: the publishers' camera is a detailed 1280x720 clip (see VIDEO below) instead of Chromium's flat fake camera.
 //   PUBLISHERS=1 SUBSCRIBERS=2 (instead of SIZES) measures one size; B: UPLINK_RUNS, UPLINK_SECONDS, RATE_KBPS, QUEUES_MS, MODES, UPLINK_VIDEO, SOURCE (its size).
-//   HEALTHY=load: the S-1 healthy subscribers are load-tool clients (impairment-load-subscribers.ts:
+//   HEALTHY=load (the default): the S-1 healthy subscribers are load-tool clients (impairment-load-subscribers.ts:
 //   werift, transport feedback as Chromium sends it; they count whole frames received and read the
-//   width from keyframes, and have no audio playout, so no audible gap) instead of Chromium pages,
-//   which on a 2-core machine take about a third of it at the 3x4 size.
+//   width from keyframes, and have no audio playout, so no audible gap); HEALTHY=chromium: pages of
+//   the publishers' Chromium, which at the 3x4 size take this 2-core machine past what it carries
+//   (load 16–20 on 7 December 2026: the healthy subscribers themselves got 557–661 kbps at 640 px).
+//   SERVER_NICE=-10: the server's main thread at that nice value while measuring.
 //
 // Namespaces, the page server, the server and both Chromiums are removed when a run ends, fails or
 // the process is interrupted (SIGINT/SIGTERM exit through netem.ts's exit hook).
 
 import { longestAudibleGapMs } from '@colloquy/testing/audio-gaps';
 import { launchChromium, type TestBrowser, type TestPage } from '@colloquy/testing/browser';
-import { loadavg } from 'node:os';
+import { getPriority, loadavg, setPriority } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { chromiumInNamespace, createVethNamespace, delayMechanism, type VethNamespace } from '@colloquy/testing/netem';
 import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
@@ -94,8 +97,17 @@ const SETTLE_MS = 5000;
 const VIDEO = process.env['VIDEO'] ?? 'camera';
 if (VIDEO !== 'camera' && VIDEO !== 'detailed') throw new Error(`VIDEO: camera or detailed; got ${VIDEO}`);
 const TOP_WIDTH = 1280;
-/** The healthy subscribers: Chromium pages (default) or load-tool clients (LoadSubscribers). */
-const HEALTHY = process.env['HEALTHY'] ?? 'chromium';
+/**
+ * SERVER_NICE=-10: the server's main thread (this process's: the SFU forwards on it) runs at this
+ * nice value while a run measures (from the baseline to the end; restored before the next run
+ * launches anything, which would inherit it). On this 2-core machine the publishers' and the
+ * subscribers' Chromium hold it off the CPU for 100–700 ms at a time (the SFU line's HN), and
+ * every subscriber's media stalls with it: the field's server has cores of its own. Needs root.
+ */
+const SERVER_NICE = process.env['SERVER_NICE'] === undefined ? null : Number(process.env['SERVER_NICE']);
+if (SERVER_NICE !== null && (!Number.isInteger(SERVER_NICE) || SERVER_NICE < -20 || SERVER_NICE > 19)) throw new Error(`SERVER_NICE: an integer from -20 to 19; got ${process.env['SERVER_NICE']}`);
+/** The healthy subscribers: load-tool clients (LoadSubscribers; default) or Chromium pages. */
+const HEALTHY = process.env['HEALTHY'] ?? 'load';
 if (HEALTHY !== 'chromium' && HEALTHY !== 'load') throw new Error(`HEALTHY: chromium or load; got ${HEALTHY}`);
 
 type Row = [at: number, frames: number, width: number, bytes: number, audio: number, audioAge: number, nacks: number, plis: number, keyFrames: number, lost: number, concealed: number, jitterBufferMs: number, jitterBufferFrames: number, framesReceived: number, framesDropped: number];
@@ -304,6 +316,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
   // SFU forwards nothing to anyone, and every subscriber's video and audio stall together.
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  const niceBefore = getPriority();
   try {
     ns = createVethNamespace('impair');
     wrapper = chromiumInNamespace(ns);
@@ -430,6 +443,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     const topBefore = await waitPulling(subs, 20_000, limitedTop);
     const widthsBefore = streams.map((id) => decodingAt(subs[0]!.rows.get(id) ?? [], Date.now())?.width ?? 0);
     console.log(`A ${size} run ${run}: warmed up; limited subscriber ${topBefore ? 'at 1280 px on every stream' : `not at 1280 everywhere after 20 s: ${widthsBefore.join('/')} px`}`);
+    if (SERVER_NICE !== null) setPriority(SERVER_NICE); // this thread only (Linux): the main one, where the SFU forwards
     const from = Date.now();
     await waitPulling(subs, BASELINE_SECONDS * 1000);
 
@@ -587,6 +601,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
   } finally {
     onPull = () => {};
     loop.disable();
+    if (SERVER_NICE !== null) setPriority(niceBefore);
     await loadSubscribers?.close();
     await limitedBrowser?.close();
     await hostBrowser?.close();
@@ -606,7 +621,7 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130)); // exit hooks remove the namespaces
 
-if (CASES.includes('A')) console.log(`towards the limited subscriber: ${LIMIT_KBPS} kbps (tbf, queue ${LIMIT_QUEUE_MS} ms), ${LOSS} % loss (nftables), ${DELAY_MS} ms delay (${DELAY_BY})`);
+if (CASES.includes('A')) console.log(`towards the limited subscriber: ${LIMIT_KBPS} kbps (tbf, queue ${LIMIT_QUEUE_MS} ms), ${LOSS} % loss (nftables), ${DELAY_MS} ms delay (${DELAY_BY}); healthy subscribers: ${HEALTHY === 'load' ? 'load-tool clients' : 'Chromium pages'}; the server's main thread at nice ${SERVER_NICE ?? 'unchanged'} while measuring`);
 const fmtMs = (values: (number | null)[]): string => {
   const v = values.filter((x): x is number => x !== null);
   const never = values.length - v.length;
