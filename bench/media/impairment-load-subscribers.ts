@@ -4,9 +4,10 @@
 // feedback as Chromium does (so the SFU estimates its downlink and shares it across its streams,
 // probing included). It measures what arrives (whole frames, bytes, the picture width read from
 // each keyframe, audio packets), not what a decoder makes of it. On this 2-core machine the three
-// Chromium subscribers of the 3x4 size decode nine 720p streams and play nine audio streams, about
-// a third of what the machine does in a run: their load starves the publishers' encoders, the
-// limited subscriber's Chromium and the SFU, which in the field each have machines of their own.
+// Chromium subscribers of the 3x4 size decode nine 720p streams and play nine audio streams: with
+// them the limit's onsets read loads of 16–20, without them 6–10 (7 December 2026), and at 16–20
+// the publishers' encoders, the limited subscriber's Chromium and the SFU all starve, where in the
+// field each has a machine of its own.
 
 import type { TargetSpec } from '../load/targets/target.js';
 import { WorkerClient } from '../load/worker-client.js';
@@ -19,7 +20,12 @@ export class LoadSubscribers {
 
   static async start(target: Extract<TargetSpec, { kind: 'colloquy' }>, bindIp: string): Promise<LoadSubscribers> {
     const s = new LoadSubscribers();
-    await s.#worker.request({ op: 'init', init: { target, bindIp, receiveMode: 'light', clips: {}, keyFrameMinIntervalMs: 200, transportCc: true, readFrameStarts: true } });
+    try {
+      await s.#worker.request({ op: 'init', init: { target, bindIp, receiveMode: 'light', clips: {}, keyFrameMinIntervalMs: 200, transportCc: true, readFrameStarts: true } });
+    } catch (err) {
+      await s.close();
+      throw err;
+    }
     return s;
   }
 

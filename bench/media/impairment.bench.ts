@@ -346,7 +346,6 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     subs.push(pageSub('limited', true, limitedPage));
     // Once a second: the SFU's downlink estimate for the limited subscriber and the layer it forwards per stream (-1: none, 'off': video off for quality).
     const sfu: { at: number; estimateKbps: number; loss: number; layers: (number | string)[]; audio: string; probe: string; repair: string; heldMs: number }[] = [];
-
     /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, not resent, PLIs, repair keyframes; saturation cuts). */
     let repairBefore = [0, 0, 0, 0, 0, 0, 0];
     let probeSeen: unknown = null;
