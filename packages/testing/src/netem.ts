@@ -333,9 +333,9 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
   /**
    * What impair() and impairAsync() do, as steps: the qdiscs (the rate limit) first, then the
    * loss, then the userspace delay line. On a loaded machine each command takes a while (the
-   * impairment bench's limit took 1.7 s to put in place at a load of 7, six commands and the delay
-   * line's start before its rate limit when that came last); the rate limit, the impairment that
-   * matters most, comes in force after the first three.
+   * impairment bench's limit took 1.7 s to put in place at a load of 7 when the delay line's start
+   * and rule came first, its rate limit with the fifth command); the rate limit, the impairment
+   * that matters most, now comes in force with the third.
    */
   function* impairSteps(direction: Direction, impairment: Impairment): HarnessSteps {
     if (removed) throw new Error(`namespace ${name} was removed`);
