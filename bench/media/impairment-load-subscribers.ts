@@ -5,7 +5,7 @@
 // probing included). It measures what arrives (whole frames, bytes, the picture width read from
 // each keyframe, audio packets), not what a decoder makes of it. On this 2-core machine the three
 // Chromium subscribers of the 3x4 size decode nine 720p streams and play nine audio streams: with
-// them the limit's onsets read loads of 16–20, without them 6–10 (7 December 2026), and at 16–20
+// them the limit's onsets read loads of 16–20, without them 4–10 (7 December 2026), and at 16–20
 // the publishers' encoders, the limited subscriber's Chromium and the SFU all starve, where in the
 // field each has a machine of its own.
 
