@@ -38,11 +38,11 @@ afterAll(async () => {
 });
 
 /** Waits until the subscriber decodes at `width` with frames rising by 10+; `reachedAt`: when that width was first seen decoding. */
-async function decodesAt(p: TestPage, key: string, accept: (width: number) => boolean, what: string, timeoutMs = 30_000): Promise<SubStats & { reachedAt: number }> {
-  const first = await waitForStats(p, (s) => accept(s[key]?.width ?? 0) && (s[key]?.framesDecoded ?? 0) > 0, what, timeoutMs);
+async function decodesAt(p: TestPage, key: string, accept: (width: number) => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<SubStats & { reachedAt: number }> {
+  const first = await waitForStats(p, async (s) => (s[key]?.framesDecoded ?? 0) > 0 && (await accept(s[key]?.width ?? 0)), what, timeoutMs);
   const reachedAt = Date.now();
   const n = first[key]!.framesDecoded;
-  return { ...(await waitForStats(p, (s) => accept(s[key]?.width ?? 0) && s[key]!.framesDecoded >= n + 10, `${what} (frames rising)`, timeoutMs))[key]!, reachedAt };
+  return { ...(await waitForStats(p, async (s) => s[key]!.framesDecoded >= n + 10 && (await accept(s[key]?.width ?? 0)), `${what} (frames rising)`, timeoutMs))[key]!, reachedAt };
 }
 
 /** Bytes the publisher's top layer (rid f) has sent. */
@@ -76,30 +76,6 @@ async function publisherTopWidth(p: TestPage): Promise<number> {
     if (typeof layer === 'object' && (layer.fps ?? 0) > 0) top = Math.max(top, layer.width ?? 0);
   }
   return top;
-}
-
-/**
- * Waits until the subscriber decodes the widest layer the publisher sends (1280 px while its uplink
- * carries it), frames rising by 10+ with it still so; `reachedAt`: when first seen. Judged against
- * what the publisher sends, read at each poll: on a starved machine (two test suites at once) the
- * publisher's own estimate (Chromium's, its uplink on loopback) once sat at 84 kbps after the lift,
- * its 320 px layer the only one it sent, until the test timed out waiting for 1280 px.
- */
-async function decodesPublisherTop(weak: TestPage, key: string, pub: TestPage, what: string, timeoutMs: number): Promise<SubStats & { reachedAt: number; publisherTop: number }> {
-  const deadline = Date.now() + timeoutMs;
-  let reached: { at: number; frames: number } | null = null;
-  let last: { stats: SubStats | undefined; top: number } = { stats: undefined, top: 0 };
-  while (Date.now() < deadline) {
-    const stats = (await subStats(weak))[key];
-    const top = await publisherTopWidth(pub);
-    last = { stats, top };
-    if (stats !== undefined && top > 0 && stats.width >= top && stats.framesDecoded > 0) {
-      reached ??= { at: Date.now(), frames: stats.framesDecoded };
-      if (stats.framesDecoded >= reached.frames + 10) return { ...stats, reachedAt: reached.at, publisherTop: top };
-    } else reached = null;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}; publisher ${JSON.stringify(await publisherView(pub))}`);
 }
 
 /** Ends the page's audio watch (watchAudio): its packet gap and concealed audio, and the longest audible gap from its concealment readings. */
@@ -228,11 +204,16 @@ describe('adaptive quality on an impaired downlink', () => {
     // as two events, which a poll of the log can fall between).
     const lifted = await explain(waitForLog(weak, (l) => l.slice(loggedLift).some((e) => e.type === 'videoDisableWarningLifted'), 'videoDisableWarningLifted after the lift', 30_000));
     expect(lifted.slice(loggedLift).some((e) => e.type === 'videoDisableWarningLifted')).toBe(true);
-    // And back to the top layer (the strong subscriber keeps it flowing at the publisher): 1280 px,
-    // or, where the publisher's own uplink estimate has dropped its top layer, what it sends.
-    const top = await explain(decodesPublisherTop(weak, weakKey, pub, 'weak subscriber back at the publisher’s top layer', 90_000));
+    // And back to the top layer (the strong subscriber keeps it flowing at the publisher): the
+    // widest layer the publisher sends, read at each poll, which is 1280 px while its uplink carries
+    // it. On a starved machine (two test suites at once) the publisher's own estimate (Chromium's,
+    // its uplink on loopback) once sat at 84 kbps after the lift, its 320 px layer the only one it
+    // sent, until the test timed out waiting for 1280 px.
+    let publisherTop = 0;
+    const atPublisherTop = async (w: number): Promise<boolean> => (publisherTop = await publisherTopWidth(pub)) > 0 && w >= publisherTop;
+    const top = await explain(decodesAt(weak, weakKey, atPublisherTop, 'weak subscriber back at the publisher’s top layer', 90_000));
     const topMs = top.reachedAt - liftedAt;
-    if (top.publisherTop !== 1280) console.log(`adaptive: the publisher sent ${top.publisherTop} px at most when the weak subscriber got back to it: ${JSON.stringify(await publisherView(pub))}`);
+    if (publisherTop !== 1280) console.log(`adaptive: the publisher sent ${publisherTop} px at most when the weak subscriber got back to it: ${JSON.stringify(await publisherView(pub))}`);
     const recovery = await stopAudioWatch(weak);
     console.log(
       `adaptive: figures videoDisabled ${disabledMs} ms; audio gap (limit on) ${audio.longestPacketGapMs} ms, audible ${audio.longestAudibleGapMs} ms; videoEnabled ${enabledMs} ms; ${top.width} px ${topMs} ms; audio gap (recovery) ${recovery.longestPacketGapMs} ms, audible ${recovery.longestAudibleGapMs} ms; ${JSON.stringify(downlinks())}`,

@@ -117,13 +117,13 @@ export const log = (p: TestPage): Promise<Logged[]> => p.page.evaluate(() => (wi
 export const subStats = (p: TestPage): Promise<Record<string, SubStats>> => p.page.evaluate(() => (window as any).subStats());
 
 /** Waits until `test` holds on the page's subscribers' stats (several pages': merged; read every 250 ms), or fails with the last read. */
-export async function waitForStats(p: TestPage | TestPage[], test: (s: Record<string, SubStats>) => boolean, what: string, timeoutMs = 30_000): Promise<Record<string, SubStats>> {
+export async function waitForStats(p: TestPage | TestPage[], test: (s: Record<string, SubStats>) => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<Record<string, SubStats>> {
   const deadline = Date.now() + timeoutMs;
   let last: Record<string, SubStats> = {};
   while (Date.now() < deadline) {
     last = {};
     for (const page of Array.isArray(p) ? p : [p]) Object.assign(last, await subStats(page));
-    if (test(last)) return last;
+    if (await test(last)) return last;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);

@@ -257,7 +257,6 @@ export function createVethNamespace(tag: string, options: { loopbackReachable?: 
   const hostInterface = `cqh${unique}`.slice(0, 15);
   const nsInterface = `cqn${unique}`.slice(0, 15);
   const [hostAddress, nsAddress] = freeSubnet();
-  // The delay line is checked (and compiled) when a delay is first asked for, not here.
   const delayVia = options.delayVia ?? (netemAvailable() ? 'netem' : 'delay-line');
   if (delayVia === 'netem' && !netemAvailable()) throw new Error('this kernel has no tc netem (sch_netem): use the delay line (delayVia: "delay-line")');
   // Checked (and the delayer compiled) now, at setup, not at the first delay: that may come while media is measured.
