@@ -33,6 +33,7 @@
 //   the publishers' Chromium, which at the 3x4 size take this 2-core machine past what it carries
 //   (load 16–20 on 7 December 2026: the healthy subscribers themselves got 557–661 kbps at 640 px).
 //   SERVER_NICE=-10: the server's main thread at that nice value while measuring.
+//   ONSET=join: the limit is in place before the limited subscriber subscribes (default drop: on mid-call).
 //
 // Namespaces, the page server, the server and both Chromiums are removed when a run ends, fails or
 // the process is interrupted (SIGINT/SIGTERM exit through netem.ts's exit hook).
@@ -77,6 +78,17 @@ const DELAY_MS = envNumber('DELAY_MS', 50);
  * that much (and packets that meet it full are dropped) until a cut's effect reaches it.
  */
 const LIMIT_QUEUE_MS = envInt('LIMIT_QUEUE_MS', 300);
+/**
+ * When the limit comes: `drop` (the default) mid-call, once the limited subscriber decodes the top
+ * layer of every stream (its link falls to LIMIT_KBPS under ~4.5 Mbps of video: a 9× overdrive
+ * that fills the link's queue within ~40 ms, before any feedback can tell the SFU); `join`, before
+ * it subscribes (a participant on a weak link joins the call: the acceptance's "one subscriber
+ * limited to 500 kbps"), its clocks (settle, freeze, audio) from its subscribe and, for freezes and
+ * audio gaps, from each stream's first decoded frame and the first audio packet (the time to them
+ * printed apart).
+ */
+const ONSET = process.env['ONSET'] ?? 'drop';
+if (ONSET !== 'drop' && ONSET !== 'join') throw new Error(`ONSET: drop or join; got ${ONSET}`);
 /** How the delay is added: tc netem, or the harness's userspace delay line where the kernel has no netem. */
 const DELAY_BY = delayMechanism() === 'netem' ? 'tc netem' : 'userspace delay line: this kernel has no tc netem';
 const FREEZE_MS = 500;
@@ -285,6 +297,9 @@ interface ARun {
   freezePercent: number[];
   /** The same from SETTLE_MS after the limit (the settled state the acceptance asks about) to the lift. */
   settledFreezePercent: number[];
+  /** ONSET=join: from its subscribe to each stream's first decoded frame, and to its first audio packet (ms; drop: 0). */
+  firstFrameMs: number[];
+  firstAudioMs: number;
   topBackMs: (number | null)[];
   /** After the lift, until the limited one decodes (at least) the width a healthy subscriber decodes then. */
   backToPeerMs: (number | null)[];
@@ -379,11 +394,11 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         const d = last.detail;
         probe = ` probe ${kbps(last.target)}→${kbps(last.measured)}${last.outcome === 'succeeded' ? '' : ` ${last.outcome}`} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms${d.drainRate === null ? '' : `, drained ${kbps(d.drainRate)}`}, ${d.packets} pk, ${d.lost} lost` : ''}${pacingNote(last.pacing)})`;
       }
-      // The estimate's decreases since the last pull: reason (s saturation, o overuse, l loss), from→to kbps, and what it was cut from.
+      // The estimate's decreases since the last pull: reason (s saturation, o overuse, l loss, c a probe's drain under it), from→to kbps, and what it was cut from.
       const cuts = downlink.cuts.filter((c) => c.at > cutSeen);
       if (cuts.length) cutSeen = cuts[cuts.length - 1]!.at;
       for (const c of cuts) {
-        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}${c.overdriven ? 'overdriven, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}${c.queueMs === undefined ? '' : ` queue ${c.queueMs} ms`}${c.probePackets ? `, probe pk ${c.probePackets.arrived} arrived / ${c.probePackets.lost} lost, last arrived sent ${c.probePackets.lastArrivedAgoMs ?? '-'} ms before the newest` : ''}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
+        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}${c.overdriven ? 'overdriven, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}${c.queueMs === undefined ? '' : ` queue ${c.queueMs} ms`}${c.probePackets ? `, probe pk ${c.probePackets.arrived} arrived / ${c.probePackets.lost} lost, last arrived sent ${c.probePackets.lastArrivedAgoMs ?? '-'} ms before the newest` : ''}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : c.reason === 'capacity' ? `probe drained ${kbps(c.drain!)}` : `loss ${c.loss}`;
         const early = c.at >= limitClock && c.at - limitClock < 3000 ? ` +${Math.round(c.at - limitClock)} ms` : '';
         probe += ` cut(${c.reason[0]})${early} ${kbps(c.from)}→${kbps(c.to)} [${why}]`;
       }
@@ -421,27 +436,34 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     };
     if (HEALTHY === 'load') loadSubscribers = await LoadSubscribers.start({ kind: 'colloquy', url: app.t.url, apiKey: app.t.apiKey, apiSecret: app.t.apiSecret }, host);
     for (let i = 1; i < subscribers; i++) subs.push(loadSubscribers ? loadSub(`sub ${i + 1}`, loadSubscribers) : pageSub(`sub ${i + 1}`, false, await open(hostBrowser)));
-    for (const s of subs) {
-      if (!s.page) continue;
-      const ids = (await s.page.page.evaluate(([n, ms]) => (window as any).subscribeAll(n, ms), [publishers, 60_000] as const)) as string[];
+    const subscribePage = async (s: Sub): Promise<void> => {
+      const ids = (await s.page!.page.evaluate(([n, ms]) => (window as any).subscribeAll(n, ms), [publishers, 60_000] as const)) as string[];
       if (ids.length !== publishers) throw new Error(`${s.name} sees ${ids.length} streams`);
-      await s.page.page.evaluate((ms) => (window as any).sample(ms), SAMPLE_MS);
-    }
+      await s.page!.page.evaluate((ms) => (window as any).sample(ms), SAMPLE_MS);
+    };
+    // ONSET=join: the limited one subscribes once its link is limited (below).
+    const subscribedAt = Date.now();
+    for (const s of subs) if (s.page && !(ONSET === 'join' && s.limited)) await subscribePage(s);
     if (loadSubscribers) {
       for (const s of subs) if (!s.page) await loadSubscribers.join(sessionId, s.name, streams);
       await loadSubscribers.sample(SAMPLE_MS);
     }
     // Warm-up: every subscriber decodes every stream; then (bounded) the limited one reaches the top layer.
-    const allDecoding = (): boolean => subs.every((s) => streams.every((id) => decodingAt(s.rows.get(id) ?? [], Date.now()) !== null));
+    const warming = subs.filter((s) => !(ONSET === 'join' && s.limited));
+    const allDecoding = (): boolean => warming.every((s) => streams.every((id) => decodingAt(s.rows.get(id) ?? [], Date.now()) !== null));
     if (!(await waitPulling(subs, WARMUP_SECONDS * 1000, allDecoding))) {
       // An overloaded machine: say what does not decode, and measure anyway (what did run is the figure).
-      const missing = subs.flatMap((s) => streams.map((id, i) => (decodingAt(s.rows.get(id) ?? [], Date.now()) === null ? `${s.name} stream ${i + 1}` : null)).filter((x) => x !== null));
+      const missing = warming.flatMap((s) => streams.map((id, i) => (decodingAt(s.rows.get(id) ?? [], Date.now()) === null ? `${s.name} stream ${i + 1}` : null)).filter((x) => x !== null));
       console.log(`A ${size} run ${run}: after ${WARMUP_SECONDS} s NOT decoding: ${missing.join(', ')}; measuring anyway`);
     }
-    const limitedTop = (): boolean => streams.every((id) => decodingAt(subs[0]!.rows.get(id) ?? [], Date.now())?.width === TOP_WIDTH);
-    const topBefore = await waitPulling(subs, 20_000, limitedTop);
-    const widthsBefore = streams.map((id) => decodingAt(subs[0]!.rows.get(id) ?? [], Date.now())?.width ?? 0);
-    console.log(`A ${size} run ${run}: warmed up; limited subscriber ${topBefore ? 'at 1280 px on every stream' : `not at 1280 everywhere after 20 s: ${widthsBefore.join('/')} px`}`);
+    if (ONSET === 'drop') {
+      const limitedTop = (): boolean => streams.every((id) => decodingAt(subs[0]!.rows.get(id) ?? [], Date.now())?.width === TOP_WIDTH);
+      const topBefore = await waitPulling(subs, 20_000, limitedTop);
+      const widthsBefore = streams.map((id) => decodingAt(subs[0]!.rows.get(id) ?? [], Date.now())?.width ?? 0);
+      // On its free link, how soon after it subscribed every stream was at 1280 px (the start-up climb; read once a second).
+      const topAt = Math.max(...streams.map((id) => (subs[0]!.rows.get(id) ?? []).find((r) => r[2] === TOP_WIDTH)?.[0] ?? Infinity));
+      console.log(`A ${size} run ${run}: warmed up; limited subscriber ${topBefore ? `at 1280 px on every stream (every one decoding it ${((topAt - subscribedAt) / 1000).toFixed(1)} s after it subscribed)` : `not at 1280 everywhere after 20 s: ${widthsBefore.join('/')} px`}`);
+    } else console.log(`A ${size} run ${run}: warmed up; the limited subscriber subscribes once its link is limited`);
     if (SERVER_NICE !== null) setPriority(SERVER_NICE); // this thread only (Linux): the main one, where the SFU forwards
     const from = Date.now();
     await waitPulling(subs, BASELINE_SECONDS * 1000);
@@ -455,12 +477,20 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     // a load of 10: the SFU forwarded nothing meanwhile, every subscriber's picture and audio
     // stalled at the onset, and the lift read as a saturation. The limit's time is when the
     // change began (its commands take tens of ms: the settle and freeze clocks start early, not late).
-    const limitAt = Date.now();
+    let limitAt = Date.now();
     limitClock = performance.now();
     await ns.impairAsync('down', { rateKbps: LIMIT_KBPS, lossPercent: LOSS, queueMs: LIMIT_QUEUE_MS, ...delay });
-    const onsetMs = Math.round(performance.now() - limitClock);
+    const impairMs = Math.round(performance.now() - limitClock);
+    let onsetMs = impairMs;
+    if (ONSET === 'join') {
+      // The limit is in place: the limited subscriber subscribes now, and its clocks start.
+      limitAt = Date.now();
+      limitClock = performance.now();
+      await subscribePage(subs[0]!);
+      onsetMs = Math.round(performance.now() - limitClock);
+    }
     await waitPulling(subs, SECONDS * 1000 - onsetMs);
-    console.log(`A ${size} run ${run}: limited: ${ns.qdiscs('down')}; loss ${LOSS} % (nftables); delay ${DELAY_MS} ms (${DELAY_BY}); in place ${onsetMs} ms after it began`);
+    console.log(`A ${size} run ${run}: limited: ${ns.qdiscs('down')}; loss ${LOSS} % (nftables); delay ${DELAY_MS} ms (${DELAY_BY}); in place ${impairMs} ms after it began${ONSET === 'join' ? `; then the limited subscriber subscribed (${onsetMs} ms)` : ''}`);
     const liftAt = Date.now();
     const liftStarted = performance.now();
     await ns.impairAsync('down', {});
@@ -485,7 +515,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       (e) => `${((e.at - limitAt) / 1000).toFixed(1)} s ${e.type}${e.reason ? ` (${e.reason})` : ''} stream ${streams.indexOf(e.streamId) + 1}`,
     );
 
-    const result: ARun = { size, settleMs: [], settledWidth: [], freezePercent: [], settledFreezePercent: [], topBackMs: [], backToPeerMs: [], othersKbps: [], othersWidth: [], othersFreezePercent: [], audioGapMs: [], settledAudioGapMs: 0, audibleGapMs: [], settledAudibleGapMs: 0, sampleIntervalMs: 0, events };
+    const result: ARun = { size, settleMs: [], settledWidth: [], freezePercent: [], settledFreezePercent: [], firstFrameMs: [], firstAudioMs: 0, topBackMs: [], backToPeerMs: [], othersKbps: [], othersWidth: [], othersFreezePercent: [], audioGapMs: [], settledAudioGapMs: 0, audibleGapMs: [], settledAudibleGapMs: 0, sampleIntervalMs: 0, events };
     const tableRows: (string | number)[][] = [['subscriber', 'stream', 'settle s', 'width px (limited: last; others: median)', 'kbps (limited)', 'freeze % (limited)', '1280 back s (held 3 s)', 'back to peer s', 'audio gap ms (poll)', 'audio gap ms (≥, browser)', 'audible gap ms (concealed)']];
     const intervals: number[] = [];
     /** The limited subscriber's frame gaps around the limit's onset, per stream. */
@@ -498,18 +528,23 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         const rows = s.rows.get(id) ?? [];
         for (let k = 1; k < rows.length; k++) intervals.push(rows[k]![0] - rows[k - 1]![0]);
         const limited = within(rows, limitAt, liftAt);
+        // ONSET=join: the limited subscriber's freezes from the stream's first decoded frame, its audio from the first packet.
+        const firstFrameAt = s.limited && ONSET === 'join' ? (limited.find((r) => r[1] > 0)?.[0] ?? liftAt) : limitAt;
+        const audioFrom = s.limited && ONSET === 'join' ? (rows.find((r) => r[4] > 0)?.[0] ?? to) : from;
         const kbps = limited.length >= 2 ? Math.round(((limited[limited.length - 1]![3] - limited[0]![3]) * 8) / (limited[limited.length - 1]![0] - limited[0]![0])) : NaN;
         const width = median(limited.filter((r) => r[2] > 0).map((r) => r[2]));
-        const freeze = Math.round((frozenMs(rows, limitAt, liftAt) * 1000) / (liftAt - limitAt)) / 10;
+        const freeze = firstFrameAt >= liftAt ? 100 : Math.round((frozenMs(rows, firstFrameAt, liftAt) * 1000) / (liftAt - firstFrameAt)) / 10;
         if (s.limited) onsetGaps.push(`stream ${i + 1}: ${frameGaps(rows, limitAt - 1000, limitAt + 3000, limitAt).join(' ') || 'none'}`);
         else if (freeze > 0) othersFrozen.push(`${s.name} stream ${i + 1}: ${frameGaps(rows, limitAt, liftAt, limitAt, FREEZE_MS).join(' ')}`);
-        const gap = audioGap(rows, from, to);
+        const gap = audioGap(rows, audioFrom, to);
         if (s.limited) {
-          const settled = Math.max(audioGap(rows, from, limitAt).pollMs, audioGap(rows, limitAt + SETTLE_MS, to).pollMs);
+          const settled = Math.max(audioGap(rows, audioFrom, limitAt).pollMs, audioGap(rows, limitAt + SETTLE_MS, to).pollMs);
           result.settledAudioGapMs = Math.max(result.settledAudioGapMs, settled);
-          result.settledAudibleGapMs = Math.max(result.settledAudibleGapMs, audibleGap(rows, from, limitAt), audibleGap(rows, limitAt + SETTLE_MS, to));
+          result.settledAudibleGapMs = Math.max(result.settledAudibleGapMs, audibleGap(rows, audioFrom, limitAt), audibleGap(rows, limitAt + SETTLE_MS, to));
+          result.firstFrameMs.push(firstFrameAt - limitAt);
+          if (i === 0) result.firstAudioMs = audioFrom - limitAt;
         }
-        const audible = s.page ? audibleGap(rows, from, to) : null;
+        const audible = s.page ? audibleGap(rows, audioFrom, to) : null;
         let settle: number | null = null;
         let back: number | null = null;
         if (s.limited) {
@@ -570,8 +605,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     console.log(`limited subscriber, spans over 150 ms without a decoded frame from 1 s before the limit to 3 s into it (start+length ms from the limit): ${onsetGaps.join('; ')}`);
     if (othersFrozen.length > 0) console.log(`healthy subscribers' freezes while the other is limited (start+length ms from the limit): ${othersFrozen.join('; ')}`);
     const fromLimit = (at: number): string => ((at - limitAt) / 1000).toFixed(0);
-    const sfuLines = sfu.filter((x) => x.at >= from);
-    console.log(`SFU, limited subscriber, once a second from the baseline (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); aNkMp: the audio sent, all streams (kbps, packets a second); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, K keyframes asked for unrepaired packets, s saturation cuts, w such asks that waited for the keyframes on the link; a probe read in that second: target → measured kbps; HN: the server's event loop was held N ms at most in that second, when ≥ 100):`);
+    const sfuLines = sfu.filter((x) => x.at >= subscribedAt);
+    console.log(`SFU, limited subscriber, once a second from its subscribe (s from the limit: estimate kbps, loss %, layer per stream (>N waiting to switch to N, p/P paused by the subscriber/publisher, @ kbps sent under 1 Mbps); aNkMp: the audio sent, all streams (kbps, packets a second); off = video off for quality; repair in that second: n NACKs, h held, r resent, d not resent (within a round trip of the last, or too old), k PLIs, K keyframes asked for unrepaired packets, s saturation cuts, w such asks that waited for the keyframes on the link; a probe read in that second: target → measured kbps; HN: the server's event loop was held N ms at most in that second, when ≥ 100):`);
     console.log(sfuLines.map((x) => `${fromLimit(x.at)}:${x.estimateKbps}/${x.loss}%/${x.layers.join(',')}/${x.audio}${x.repair ? `/${x.repair}` : ''}${x.heldMs >= 100 ? `/H${x.heldMs}` : ''}${x.probe}`).join(' '));
     // The browser's side of the repair, per stream and second: n NACKs and k PLIs it sent, K keyframes decoded, l packets lost.
     for (const id of streams) {
@@ -620,7 +655,7 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130)); // exit hooks remove the namespaces
 
-if (CASES.includes('A')) console.log(`towards the limited subscriber: ${LIMIT_KBPS} kbps (tbf, queue ${LIMIT_QUEUE_MS} ms), ${LOSS} % loss (nftables), ${DELAY_MS} ms delay (${DELAY_BY}); healthy subscribers: ${HEALTHY === 'load' ? 'load-tool clients' : 'Chromium pages'}; the server's main thread at nice ${SERVER_NICE ?? 'unchanged'} while measuring`);
+if (CASES.includes('A')) console.log(`towards the limited subscriber: ${LIMIT_KBPS} kbps (tbf, queue ${LIMIT_QUEUE_MS} ms), ${LOSS} % loss (nftables), ${DELAY_MS} ms delay (${DELAY_BY}); healthy subscribers: ${HEALTHY === 'load' ? 'load-tool clients' : 'Chromium pages'}; the limit ${ONSET === 'join' ? 'in place before the limited subscriber subscribes (its freezes counted from each stream\'s first frame, its audio from the first packet)' : 'on mid-call, the limited subscriber at the top layer'}; the server's main thread at nice ${SERVER_NICE ?? 'unchanged'} while measuring`);
 const fmtMs = (values: (number | null)[]): string => {
   const v = values.filter((x): x is number => x !== null);
   const never = values.length - v.length;
@@ -639,7 +674,7 @@ if (CASES.includes('A')) {
     }
     for (const r of runs) {
       summaries.push(
-        `A ${r.size}: limited settles ${fmtMs([Math.max(...r.settleMs.map((x) => x ?? 0))])} (slowest stream) on ${r.settledWidth.join('/')} px; freeze ${r.freezePercent.join('/')} % (from ${SETTLE_MS / 1000} s: ${r.settledFreezePercent.join('/')} %); ` +
+        `A ${r.size}${ONSET === 'join' ? ' (joined limited)' : ''}: ${ONSET === 'join' ? `first frame ${r.firstFrameMs.map((x) => (x / 1000).toFixed(1)).join('/')} s, first audio ${(r.firstAudioMs / 1000).toFixed(1)} s after subscribing; ` : ''}limited settles ${fmtMs([Math.max(...r.settleMs.map((x) => x ?? 0))])} (slowest stream) on ${r.settledWidth.join('/')} px; freeze ${r.freezePercent.join('/')} % (from ${SETTLE_MS / 1000} s: ${r.settledFreezePercent.join('/')} %); ` +
           `1280 back ${r.topBackMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}, back to a healthy peer's width ${r.backToPeerMs.map((x) => (x === null ? 'never' : `${(x / 1000).toFixed(1)} s`)).join('/')}; others ${Math.round(median(r.othersKbps))} kbps median per stream ` +
           `(min ${Math.min(...r.othersKbps)}) at ${median(r.othersWidth)} px, freeze ${Math.round(median(r.othersFreezePercent) * 10) / 10} %; audio gap max per subscriber ${r.audioGapMs.map((x) => Math.round(x)).join('/')} ms (limited first; limited outside the limit's first ${SETTLE_MS / 1000} s: ${r.settledAudioGapMs} ms), audible (concealed) ${r.audibleGapMs.map((x) => x ?? '-').join('/')} ms (limited outside the first ${SETTLE_MS / 1000} s: ${r.settledAudibleGapMs} ms); stats every ${r.sampleIntervalMs} ms`,
       );

@@ -31,8 +31,28 @@ import { MAX_TEMPORAL_LAYER } from './vp8-temporal.js';
 import { probeRate, ProbePacer, ProbeScheduler } from './probe-pacer.js';
 import type { TransportWideSequencer } from './transport-feedback.js';
 
-/** The downlink estimate before any feedback: high enough for a 720p top layer, so a good link starts at its best; a weak one is found out within a second or two. */
-export const INITIAL_DOWNLINK_ESTIMATE = 3_000_000;
+/**
+ * The downlink estimate before any feedback. A subscriber starts on what this carries and climbs
+ * from there (the start-up climb: STARTUP_PROBE_DELAY_MS). It was 3 Mbps ("a good link starts at
+ * its best; a weak one is found out within a second or two"): a participant joining behind a 500
+ * kbps link (the 3x4 impairment bench with ONSET=join) got three 720p streams at once, ~6 × its
+ * link, and a probe for the rest at 4.4 Mbps (128 kB of padding, 419 of its 496 packets lost); its
+ * first pictures came 1.8–3.4 s after it subscribed, its streams froze 14–25 % of the limit and one
+ * went off for quality for 3.6 s. At 700 kbps the allocator gives three cameras their 320 px
+ * layers (one camera its 640 px layer) and their audio; at 1 Mbps (tried) the first of three
+ * cameras got its 640 px layer too, twice such a link. A good link reaches three 720p streams in
+ * three or four climbing probes (each doubling the estimate).
+ */
+export const INITIAL_DOWNLINK_ESTIMATE = 700_000;
+/**
+ * The start-up climb: the first probe this long after the client's first connection came up, and
+ * testing twice the estimate (as after a lift: climbing) until a decrease shows the link's limit.
+ * By then the media sent at the initial estimate has shown a weak link's queue (an overuse or a
+ * saturation cut, which ends the climb and holds probes off for PROBE_AFTER_DECREASE_MS). At 600
+ * ms, behind a 500 kbps link the media's overuse showed ~0.8 s after the connection came up, with
+ * the first probe (1.55 Mbps) already on the link: losses of 14–31 % in the next second.
+ */
+export const STARTUP_PROBE_DELAY_MS = 1000;
 /** How often the allocator runs. */
 const ALLOCATE_INTERVAL_MS = 250;
 /** Probe padding is paced in slices of this length. */
@@ -255,9 +275,22 @@ export class Downlink {
     return true;
   }
 
-  /** A member's connection came up: allocation rounds run from now on. */
+  /**
+   * A member's connection came up: allocation rounds run from now on (the first: the start-up
+   * climb begins), and its consumers get their layers now, before their first packet. A consumer
+   * starts aiming at its preferred layer; left so until the next round (up to ALLOCATE_INTERVAL_MS),
+   * the third stream of a subscriber joining behind a 500 kbps link took the 1280 px layer's
+   * keyframe and forwarded that layer until the lowest one's keyframe came.
+   */
   connected(): void {
-    this.#timer ??= everyPeriod(ALLOCATE_INTERVAL_MS, () => this.allocate(performance.now()));
+    const now = performance.now();
+    if (this.#timer === undefined) {
+      this.#climbing = true;
+      this.#climbingSince = now;
+      this.#probes.confirmAt(now + STARTUP_PROBE_DELAY_MS);
+      this.#timer = everyPeriod(ALLOCATE_INTERVAL_MS, () => this.allocate(performance.now()));
+    }
+    this.allocate(now);
   }
 
   /** One member's transport feedback, as its sequencer read it. */

@@ -631,6 +631,71 @@ describe('BandwidthEstimator', () => {
     if (read !== null) expect(read).toBeLessThan(150_000);
   });
 
+  it('a probe that built a queue under an estimate the link never showed (the initial guess) cuts it to 0.95 × what drained; under an estimate the link carries, or one it has shown, it cuts nothing', () => {
+    // A subscriber joining behind a 500 kbps link at the initial 700 kbps: 300 kbps of media (the
+    // estimate hardly moves: it grows to no more than 1.5 × that), then its first probe, 1.4 Mbps for 140 ms.
+    const guess = new BandwidthEstimator({ initial: 700_000 });
+    simulate(guess, new Link(500_000), 3, () => 300_000, { at: 1000, rate: 1_400_000, ms: 140, id: 1 });
+    expect(guess.estimate).toBeGreaterThanOrEqual(700_000);
+    const read = guess.finishProbe(1, 3000)!;
+    const cut = guess.recentCuts.at(-1)!;
+    console.log(`probe at 1.4 Mbps over a 500 kbps link at a 700 kbps estimate: read ${Math.round(read / 1000)} kbps, drained ${Math.round(guess.lastProbeDetail!.drainRate! / 1000)}; estimate → ${Math.round(guess.estimate / 1000)} kbps (${cut.reason})`);
+    expect(read).toBeLessThan(560_000);
+    expect(cut).toMatchObject({ reason: 'capacity', at: 3000 });
+    expect(cut.from).toBeGreaterThanOrEqual(700_000);
+    expect(guess.estimate).toBeGreaterThan(400_000);
+    expect(guess.estimate).toBeLessThanOrEqual(0.95 * guess.capacity! + 1);
+    expect(guess.lastDecreaseAt).toBe(3000);
+
+    // The same probe at a 400 kbps estimate (what the link carries): no cut; the estimate rises to 0.95 × the reading.
+    const shown = new BandwidthEstimator({ initial: 400_000 });
+    simulate(shown, new Link(500_000), 3, () => 300_000, { at: 1000, rate: 1_400_000, ms: 140, id: 1 });
+    shown.finishProbe(1, 3000);
+    expect(shown.recentCuts.filter((c) => c.reason === 'capacity')).toEqual([]);
+    expect(shown.estimate).toBeGreaterThanOrEqual(400_000);
+
+    // An estimate the link has shown (here a probe's success raised it) is not cut on a probe's
+    // queue: later such a queue is as likely a misread (a stalled pacer's clump on a loaded receiver).
+    const raised = new BandwidthEstimator({ initial: 700_000 });
+    expect(raised.raiseTo(800_000, 0)).toBe(true);
+    simulate(raised, new Link(500_000), 3, () => 300_000, { at: 1000, rate: 1_400_000, ms: 140, id: 1 });
+    raised.finishProbe(1, 3000);
+    expect(raised.recentCuts.filter((c) => c.reason === 'capacity')).toEqual([]);
+    expect(raised.estimate).toBeGreaterThanOrEqual(800_000);
+  });
+
+  it('a probe through at a little more than the capacity averages it up (by what arrived, not what a lossy hop lost); one through at more than 1.1 × forgets it (a limit lifted)', () => {
+    const est = new BandwidthEstimator({ initial: 400_000 });
+    const link = new Link(500_000);
+    // A probe that builds a queue reads the capacity: ~500 kbps.
+    simulate(est, link, 3, () => 300_000, { at: 1000, rate: 1_400_000, ms: 140, id: 1 });
+    est.finishProbe(1, 3000);
+    const first = est.capacity!;
+    expect(first).toBeGreaterThan(450_000);
+    expect(first).toBeLessThan(550_000);
+    // The link now carries a little more: a probe 5 % over the capacity gets through without a queue.
+    link.rate = 2_000_000;
+    simulate(est, link, 3, () => 300_000, { at: 4000, rate: first * 1.05, ms: 400, id: 2 }, 3001);
+    const read = est.finishProbe(2, 6000)!;
+    expect(read).toBeGreaterThan(first);
+    expect(read).toBeLessThan(1.1 * first);
+    expect(est.capacity).not.toBeNull();
+    expect(est.capacity!).toBeGreaterThan(first);
+    expect(est.capacity!).toBeLessThan(read);
+    // A probe 15 % over it through a lossy hop (10 % lost, no queue): read at the rate it was sent
+    // (its losses not for want of rate), but what arrived is within the margin: averaged, not forgotten.
+    const averaged = est.capacity!;
+    const lossy = new Link(2_000_000, 20, 300, 0.1);
+    simulate(est, lossy, 3, () => 300_000, { at: 7000, rate: averaged * 1.15, ms: 400, id: 3 }, 6001);
+    expect(est.finishProbe(3, 9000)!).toBeGreaterThan(1.1 * averaged);
+    expect(est.lastProbeDetail!.recvRate).toBeLessThan(1.1 * averaged);
+    expect(est.capacity).not.toBeNull();
+    // Twice the capacity through: the limit is gone.
+    simulate(est, link, 3, () => 300_000, { at: 10_000, rate: 1_000_000, ms: 400, id: 4 }, 9001);
+    expect(est.finishProbe(4, 12_000)!).toBeGreaterThan(900_000);
+    expect(est.capacity).toBeNull();
+  });
+
   it('the capacity follows noisy readings of one link smoothed, and jumps to a link that changed', () => {
     const est = new BandwidthEstimator({ initial: 400_000 });
     let seq = 0;
