@@ -394,11 +394,11 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         const d = last.detail;
         probe = ` probe ${kbps(last.target)}→${kbps(last.measured)}${last.outcome === 'succeeded' ? '' : ` ${last.outcome}`} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms${d.drainRate === null ? '' : `, drained ${kbps(d.drainRate)}`}, ${d.packets} pk, ${d.lost} lost` : ''}${pacingNote(last.pacing)})`;
       }
-      // The estimate's decreases since the last pull: reason (s saturation, o overuse, l loss, c a probe's drain under it), from→to kbps, and what it was cut from.
+      // The estimate's decreases since the last pull: reason (s saturation, o overuse, l loss), from→to kbps, and what it was cut from.
       const cuts = downlink.cuts.filter((c) => c.at > cutSeen);
       if (cuts.length) cutSeen = cuts[cuts.length - 1]!.at;
       for (const c of cuts) {
-        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}${c.overdriven ? 'overdriven, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}${c.queueMs === undefined ? '' : ` queue ${c.queueMs} ms`}${c.probePackets ? `, probe pk ${c.probePackets.arrived} arrived / ${c.probePackets.lost} lost, last arrived sent ${c.probePackets.lastArrivedAgoMs ?? '-'} ms before the newest` : ''}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : c.reason === 'capacity' ? `probe drained ${kbps(c.drain!)}` : `loss ${c.loss}`;
+        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}${c.overdriven ? 'overdriven, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}${c.queueMs === undefined ? '' : ` queue ${c.queueMs} ms`}${c.probePackets ? `, probe pk ${c.probePackets.arrived} arrived / ${c.probePackets.lost} lost, last arrived sent ${c.probePackets.lastArrivedAgoMs ?? '-'} ms before the newest` : ''}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
         const early = c.at >= limitClock && c.at - limitClock < 3000 ? ` +${Math.round(c.at - limitClock)} ms` : '';
         probe += ` cut(${c.reason[0]})${early} ${kbps(c.from)}→${kbps(c.to)} [${why}]`;
       }

@@ -90,9 +90,9 @@ describe('VP8 temporal layers', { timeout: 300_000 }, () => {
 
     // Both decode the top layer (the same picture size), frames rising.
     await expectLayers(b, { [low]: 1280, [full]: 1280 }, 'both decoding 1280 px', 60_000);
-    // Frames each consumer dropped for their TID so far: in the downlink's start-up climb (from
-    // 700 kbps) an estimate cut on a loaded machine may have put one on a lower frame rate for a
-    // moment (and up again at a layer-sync frame). From here on only a preference may lower a rate.
+    // Frames each consumer dropped for their TID so far: an estimate cut on a loaded machine may
+    // have put one on a lower frame rate for a moment (up again at a layer-sync frame; seen with a
+    // 700 kbps start, session 32). From here on only a preference may lower a rate.
     const consumers = [...m.t.server.sessions.live(sessionId)!.subscriptions.values()].flatMap((s) => s.consumers).filter((c) => c.kind === 'video');
     const droppedBefore = new Map(consumers.map((c) => [c, c.getStats().temporalFramesDropped ?? 0]));
 

@@ -61,11 +61,8 @@ export type BandwidthUsage = 'normal' | 'overusing' | 'underusing';
 export interface EstimateCut {
   /** performance.now() ms. */
   at: number;
-  /**
-   * saturation: the bottleneck's queue seen filling; overuse: the delay trend; loss: over 10 %
-   * lost; capacity: a probe that built a queue drained under the estimate (`drain`).
-   */
-  reason: 'saturation' | 'overuse' | 'loss' | 'capacity';
+  /** saturation: the bottleneck's queue seen filling; overuse: the delay trend; loss: over 10 % lost. */
+  reason: 'saturation' | 'overuse' | 'loss';
   /** The estimate before and after (bits/s). */
   from: number;
   to: number;
@@ -250,8 +247,6 @@ export class BandwidthEstimator {
   #usage: BandwidthUsage = 'normal';
   #lastUpdate: number | null = null;
   #lastDecrease = -Infinity;
-  /** The estimate is still the initial one's guess: no cut yet, and no probe raised it. */
-  #unshown = true;
   #overuseCount = 0;
 
   // Trendline state.
@@ -359,7 +354,6 @@ export class BandwidthEstimator {
   }
 
   #logCut(cut: EstimateCut): void {
-    this.#unshown = false;
     this.#cuts.push(cut);
     if (this.#cuts.length > CUT_LOG) this.#cuts.shift();
   }
@@ -757,30 +751,9 @@ export class BandwidthEstimator {
     if (expect.apply === false) return rate;
     // A probe that built a queue (arrivals spread out, slower than it was sent) read the link's
     // rate; one that got through at more than the capacity known shows the link is wider now.
-    if (queued && (drained ?? recvRate) < PROBE_QUEUED_RATIO * sendRate) {
-      const capacity = this.#measuredCapacity(drained ?? recvRate, 'probe');
-      // The link drained less than the estimate: the estimate was never shown (the initial one, a
-      // guess) or the link fell. Down to what it drained, as a probe's saturation cuts, before the
-      // media finds it: a subscriber joining behind a 500 kbps link at a 710 kbps estimate had its
-      // first probe read 477 kbps and kept the estimate; two seconds later its three streams'
-      // media filled the link's queue (338 ms), and the saturation cut came with losses, held
-      // retransmissions and three repair keyframes (12 % frozen).
-      // Only while the estimate is still the initial guess: later the link has shown where it
-      // stands (a cut, a probe's success), and a probe's queue under the estimate is as likely a
-      // misread on a loaded receiver (its padding sent in a clump after its pacing stalled read
-      // as a 1 Mbps drain on a free link after a lift, and the climb back stopped there).
-      const target = CAPACITY_SHARE * capacity;
-      if (this.#unshown && target < this.estimate) {
-        const from = this.estimate;
-        this.#delayBased = clamp(Math.min(this.#delayBased, target), this.min, this.max);
-        if (this.#lossBased < Infinity) this.#lossBased = Math.max(this.min, Math.min(this.#lossBased, target));
-        this.#lastDecrease = now;
-        this.#logCut({ at: now, reason: 'capacity', from, to: this.estimate, sent: Math.round(sendRate), received: Math.round(recvRate), drain: Math.round(capacity), probe: true });
-        return rate;
-      }
-    } else this.#shownOverCapacity(Math.min(sendRate, recvRate)); // by what arrived: packets lost on a lossy link must not pass for a wider one
+    if (queued && (drained ?? recvRate) < PROBE_QUEUED_RATIO * sendRate) this.#measuredCapacity(drained ?? recvRate, 'probe');
+    else this.#shownOverCapacity(Math.min(sendRate, recvRate)); // by what arrived: packets lost on a lossy link must not pass for a wider one
     if (this.#usage !== 'overusing' && now - this.#lastDecrease > 1000) {
-      if (0.95 * rate > this.#delayBased) this.#unshown = false;
       this.#delayBased = clamp(Math.max(this.#delayBased, 0.95 * rate), this.min, this.max);
       if (this.#lossBased < this.#delayBased) this.#lossBased = Math.max(this.#lossBased, 0.95 * rate);
     }
@@ -797,7 +770,6 @@ export class BandwidthEstimator {
    */
   raiseTo(rate: number, now: number): boolean {
     if (this.#usage === 'overusing' || now - this.#lastDecrease <= 1000) return false;
-    this.#unshown = false;
     this.#shownOverCapacity(rate);
     this.#delayBased = clamp(Math.max(this.#delayBased, rate), this.min, this.max);
     if (this.#lossBased < this.#delayBased) this.#lossBased = Math.max(this.#lossBased, rate);

@@ -32,27 +32,17 @@ import { probeRate, ProbePacer, ProbeScheduler } from './probe-pacer.js';
 import type { TransportWideSequencer } from './transport-feedback.js';
 
 /**
- * The downlink estimate before any feedback. A subscriber starts on what this carries and climbs
- * from there (the start-up climb: STARTUP_PROBE_DELAY_MS). It was 3 Mbps ("a good link starts at
- * its best; a weak one is found out within a second or two"): a participant joining behind a 500
- * kbps link (the 3x4 impairment bench with ONSET=join) got three 720p streams at once, ~6 × its
- * link, and a probe for the rest at 4.4 Mbps (128 kB of padding, 419 of its 496 packets lost); its
- * first pictures came 1.8–3.4 s after it subscribed, its streams froze 14–25 % of the limit and one
- * went off for quality for 3.6 s. At 700 kbps the allocator gives three cameras their 320 px
- * layers (one camera its 640 px layer) and their audio; at 1 Mbps (tried) the first of three
- * cameras got its 640 px layer too, twice such a link. A good link reaches three 720p streams in
- * three or four climbing probes (each doubling the estimate).
+ * The downlink estimate before any feedback: high enough for a 720p top layer, so a good link
+ * starts at its best; a weak one is found out within a second or two. Tried and reverted (session
+ * 32): 700 kbps with a climb by probes from 1 s after the connection came up. A subscriber joining
+ * behind a 500 kbps link (the 3x4 impairment bench with ONSET=join) then settled in 1.4–1.6 s
+ * instead of 4.3–8.1 and froze nothing from 5 s in, where at 3 Mbps it gets three 720p streams at
+ * once and a probe for the rest; but every subscriber on a good link had to climb, and on this
+ * 2-core machine under a second test suite the climb's probes misread and held 1:1 calls at
+ * 320 px for tens of seconds (three Chromium tests failed in one paired run). See
+ * packages/sfu/README.md, the start.
  */
-export const INITIAL_DOWNLINK_ESTIMATE = 700_000;
-/**
- * The start-up climb: the first probe this long after the client's first connection came up, and
- * testing twice the estimate (as after a lift: climbing) until a decrease shows the link's limit.
- * By then the media sent at the initial estimate has shown a weak link's queue (an overuse or a
- * saturation cut, which ends the climb and holds probes off for PROBE_AFTER_DECREASE_MS). At 600
- * ms, behind a 500 kbps link the media's overuse showed ~0.8 s after the connection came up, with
- * the first probe (1.55 Mbps) already on the link: losses of 14–31 % in the next second.
- */
-export const STARTUP_PROBE_DELAY_MS = 1000;
+export const INITIAL_DOWNLINK_ESTIMATE = 3_000_000;
 /** How often the allocator runs. */
 const ALLOCATE_INTERVAL_MS = 250;
 /** Probe padding is paced in slices of this length. */
@@ -276,21 +266,15 @@ export class Downlink {
   }
 
   /**
-   * A member's connection came up: allocation rounds run from now on (the first: the start-up
-   * climb begins), and its consumers get their layers now, before their first packet. A consumer
-   * starts aiming at its preferred layer; left so until the next round (up to ALLOCATE_INTERVAL_MS),
-   * the third stream of a subscriber joining behind a 500 kbps link took the 1280 px layer's
-   * keyframe and forwarded that layer until the lowest one's keyframe came.
+   * A member's connection came up: allocation rounds run from now on, and its consumers get their
+   * layers now, before their first packet. A consumer starts aiming at its preferred layer; left
+   * so until the next round (up to ALLOCATE_INTERVAL_MS), the third stream of a subscriber joining
+   * behind a 500 kbps link took the 1280 px layer's keyframe and forwarded that layer until the
+   * lowest one's keyframe came.
    */
   connected(): void {
-    const now = performance.now();
-    if (this.#timer === undefined) {
-      this.#climbing = true;
-      this.#climbingSince = now;
-      this.#probes.confirmAt(now + STARTUP_PROBE_DELAY_MS);
-      this.#timer = everyPeriod(ALLOCATE_INTERVAL_MS, () => this.allocate(performance.now()));
-    }
-    this.allocate(now);
+    this.#timer ??= everyPeriod(ALLOCATE_INTERVAL_MS, () => this.allocate(performance.now()));
+    this.allocate(performance.now());
   }
 
   /** One member's transport feedback, as its sequencer read it. */

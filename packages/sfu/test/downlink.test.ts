@@ -64,26 +64,25 @@ describe('Downlink', () => {
 
   it('shares one budget across the connections: the second camera gets what the first leaves; alone again, it gets the top layer', () => {
     const { downlink: shared, a, b } = twoCameras();
-    // Before any feedback the estimate is 0.7 Mbps (INITIAL_DOWNLINK_ESTIMATE): both cameras'
-    // lowest layers (0.15 Mbps with headroom: 0.17 each) fit, and the first one's 360-line layer
-    // (0.58) does not fit beside the second's lowest.
-    expect(INITIAL_DOWNLINK_ESTIMATE).toBe(700_000);
+    // Before any feedback the estimate is 3 Mbps: the first camera's top layer (1.7 Mbps with
+    // headroom: 1.96) fits, what is left (1.04) carries the second's 360-line layer (0.58).
+    expect(INITIAL_DOWNLINK_ESTIMATE).toBe(3_000_000);
     shared.allocate(0);
-    expect([a.layer(), b.layer()]).toEqual([0, 0]);
-    // Each on a downlink of its own would take the 360-line layer: 1.16 Mbps together, over the budget.
+    expect([a.layer(), b.layer()]).toEqual([2, 1]);
+    // Each on a downlink of its own would take the top layer, twice over the link.
     const alone = [cameraConnection('c'), cameraConnection('d')];
     for (const member of alone) {
       const own = new Downlink();
       own.join(member);
       own.allocate(0);
     }
-    expect(alone.map((m) => m.layer())).toEqual([1, 1]);
+    expect(alone.map((m) => m.layer())).toEqual([2, 2]);
     // The first connection closes: the second has the budget, and steps up once it has held.
     expect(shared.leave(a)).toBe(false);
     expect(shared.stats.sharedWith).toBe(0);
     shared.allocate(250);
     shared.allocate(2500);
-    expect(b.layer()).toBe(1);
+    expect(b.layer()).toBe(2);
     expect(shared.leave(b)).toBe(true);
   });
 
