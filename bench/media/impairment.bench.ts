@@ -442,14 +442,15 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       await s.page!.page.evaluate((ms) => (window as any).sample(ms), SAMPLE_MS);
     };
     // ONSET=join: the limited one subscribes once its link is limited (below).
+    const joinsLimited = (s: Sub): boolean => ONSET === 'join' && s.limited;
     const subscribedAt = Date.now();
-    for (const s of subs) if (s.page && !(ONSET === 'join' && s.limited)) await subscribePage(s);
+    for (const s of subs) if (s.page && !joinsLimited(s)) await subscribePage(s);
     if (loadSubscribers) {
       for (const s of subs) if (!s.page) await loadSubscribers.join(sessionId, s.name, streams);
       await loadSubscribers.sample(SAMPLE_MS);
     }
     // Warm-up: every subscriber decodes every stream; then (bounded) the limited one reaches the top layer.
-    const warming = subs.filter((s) => !(ONSET === 'join' && s.limited));
+    const warming = subs.filter((s) => !joinsLimited(s));
     const allDecoding = (): boolean => warming.every((s) => streams.every((id) => decodingAt(s.rows.get(id) ?? [], Date.now()) !== null));
     if (!(await waitPulling(subs, WARMUP_SECONDS * 1000, allDecoding))) {
       // An overloaded machine: say what does not decode, and measure anyway (what did run is the figure).

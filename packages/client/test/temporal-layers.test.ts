@@ -105,7 +105,7 @@ describe('VP8 temporal layers', { timeout: 300_000 }, () => {
     // The 7.5 fps subscriber gets T0 (or T1 when the loaded machine's Chromium sends T0 below
     // 7.5 fps): a clearly lower decode rate than the other (a quarter or half), at the same size.
     const lowered = await waitForRates(b, keys, (r) => r[low]!.fps > 0 && r[full]!.fps >= 1.5 * r[low]!.fps && r[low]!.width === 1280 && r[full]!.width === 1280, 'the 7.5 fps subscriber at a lower rate');
-    const byRate = consumers.map((c) => ({ ...c.getStats(), droppedSince: (c.getStats().temporalFramesDropped ?? 0) - droppedBefore.get(c)! })).sort((x, y) => (x.targetTemporalLayer ?? 0) - (y.targetTemporalLayer ?? 0));
+    const byRate = consumers.map((c) => c.getStats()).map((st, i) => ({ ...st, droppedSince: (st.temporalFramesDropped ?? 0) - droppedBefore.get(consumers[i]!)! })).sort((x, y) => (x.targetTemporalLayer ?? 0) - (y.targetTemporalLayer ?? 0));
     console.log(`temporal layers: preferredFrameRate 7.5 decodes ${lowered[low]!.fps} fps at T${byRate[0]!.currentTemporalLayer}, no preference ${lowered[full]!.fps} fps (both ${lowered[full]!.width} px); top layer measured ${JSON.stringify(video.temporalFrameRates(top))}`);
     expect(byRate[0]!.currentTemporalLayer).toBeLessThan(2);
     expect(byRate[1]!.currentTemporalLayer).toBe(3);
