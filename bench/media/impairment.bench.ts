@@ -364,6 +364,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     /** The limited subscriber's repair counters at the last pull (NACKs, held, resent, not resent, PLIs, repair keyframes; saturation cuts). */
     let repairBefore = [0, 0, 0, 0, 0, 0, 0];
     let probeSeen: unknown = null;
+    let startupSeen = false;
     let cutSeen = -Infinity;
     let audioPacketsBefore: { packets: number; at: number } | null = null;
     /** When the limit went on, in the server's performance.now() (cuts in its first seconds print their ms from it). */
@@ -383,7 +384,11 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         if (video.qualityDisabled) return 'off' as const;
         const st = video.getStats();
         const sent = Math.round(st.bitrate / 1000);
-        const target = st.targetLayer !== undefined && st.targetLayer !== video.currentLayer ? `>${st.targetLayer}` : '';
+        // Waiting to switch: ">N", and each of the producer's layers' state in brackets (F flowing and
+        // active, f flowing but asked to pause, A active and not flowing, - neither), and the
+        // producer's keyframe requests sent so far (k).
+        const flows = video.producer.layers.map((l) => (l.bitrate > 0 ? (l.active ? 'F' : 'f') : l.active ? 'A' : '-')).join('');
+        const target = st.targetLayer !== undefined && st.targetLayer !== video.currentLayer ? `>${st.targetLayer}[${flows} k${(video.producer as { getStats?: () => { pliCount?: number } }).getStats?.().pliCount ?? '?'}]` : '';
         return `${video.currentLayer}${video.bandwidthTemporalLayer < 3 ? `t${video.currentTemporalLayer}` : ''}${target}${st.paused ? 'p' : ''}${st.producerPaused ? 'P' : ''}${sent < 1000 ? `@${sent}` : ''}`;
       });
       // A probe read since the last pull: its target → measured kbps (send / receive rate, packets, lost).
@@ -395,6 +400,11 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         probe = ` probe ${kbps(last.target)}→${kbps(last.measured)}${last.outcome === 'succeeded' ? '' : ` ${last.outcome}`} (padding ${Math.round(last.paddingBytes / 1000)} kB, ${last.numbered} pk numbered${d ? `, s ${kbps(d.sendRate)} over ${d.sendSpan} ms/r ${kbps(d.recvRate)} over ${d.recvSpan} ms${d.drainRate === null ? '' : `, drained ${kbps(d.drainRate)}`}, ${d.packets} pk, ${d.lost} lost` : ''}${pacingNote(last.pacing)})`;
       }
       // The estimate's decreases since the last pull: reason (s saturation, o overuse, l loss), from→to kbps, and what it was cut from.
+      // The start-up hold lifted since the last pull (how long it held from the first connection).
+      if (downlink.startupHeldMs !== null && !startupSeen) {
+        startupSeen = true;
+        probe += ` lifted(${downlink.startupHeldMs} ms)`;
+      }
       const cuts = downlink.cuts.filter((c) => c.at > cutSeen);
       if (cuts.length) cutSeen = cuts[cuts.length - 1]!.at;
       for (const c of cuts) {

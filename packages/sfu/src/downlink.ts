@@ -43,6 +43,46 @@ import type { TransportWideSequencer } from './transport-feedback.js';
  * packages/sfu/README.md, the start.
  */
 export const INITIAL_DOWNLINK_ESTIMATE = 3_000_000;
+/**
+ * The start-up hold: from a client's first connection coming up, its allocation is capped at
+ * STARTUP_CAP (the estimate itself stays the initial one) until the link has been shown, so that
+ * a weak link is found before the top layers and a probe for the rest are sent into it. Once
+ * - STARTUP_HOLD_MS have passed,
+ * - the media has flowed: the consumers sent STARTUP_MEDIA_SHARE × what the allocation under the
+ *   cap gives them over their last measured second (or STARTUP_HOLD_MAX_MS have passed: a still
+ *   picture may send little),
+ * - and the link shows no queue (not overusing, no decrease for STARTUP_QUIET_MS),
+ * a start-up probe (STARTUP_PROBE_MAX) tests the link over the media, sized as if the media's
+ * rate were the estimate (a weak link's queue holds what it sends over the link). Its success
+ * lifts the hold, and the layers step up at once to the estimate (as after any probe's success);
+ * its saturation cuts the estimate to the link (the estimator's probe saturation), and the hold
+ * lifts on that; one that read nothing is sent again, and after STARTUP_PROBES the hold lifts
+ * anyway (the allocator then steps up only once the estimate has held). When nothing more is
+ * wanted than the cap gives, it lifts without a probe.
+ * The media under the cap cannot show a link it does not fill: three cameras' 320 px layers and
+ * audio (~450 kbps) fit a 500 kbps link, and a hold lifted on the media alone gave such a link
+ * the top layers and a 3.8 Mbps probe as before; held by time alone (1.2 s from the connection),
+ * it lifted before the media flowed (under load a subscriber's first video packets came 1–2 s
+ * after its subscribe). Without the hold, a subscriber joining behind a 500 kbps link (the 3x4
+ * impairment bench, ONSET=join) got three 720p streams at once, ~6 × its link, and a probe for
+ * the rest at 4.4 Mbps: it settled 4.3–8.1 s after subscribing, with freezes in 4 of 9 streams
+ * from 5 s in. Tried instead and reverted (session 32): the initial estimate at 700 kbps and a
+ * climb by probes, which held good links on a loaded machine at 320 px (its probes misread and
+ * their queue cut the estimate); the start-up probe has no rule of its own to cut by.
+ */
+export const STARTUP_HOLD_MS = 1200;
+export const STARTUP_HOLD_MAX_MS = 4000;
+export const STARTUP_MEDIA_SHARE = 0.5;
+export const STARTUP_QUIET_MS = 1000;
+/**
+ * What the allocator shares during the start-up hold (bits/s): three cameras' 320 px layers (one
+ * camera's 640 px layer) and their audio; a 1:1 call's 640 px layer.
+ */
+export const STARTUP_CAP = 700_000;
+/** The start-up probe's rate at most (bits/s, media and padding): a link under ~85 % of it is found before the hold lifts. */
+export const STARTUP_PROBE_MAX = 1_400_000;
+/** Start-up probes that read nothing before the hold lifts anyway. */
+export const STARTUP_PROBES = 2;
 /** How often the allocator runs. */
 const ALLOCATE_INTERVAL_MS = 250;
 /** Probe padding is paced in slices of this length. */
@@ -160,6 +200,8 @@ export interface DownlinkStats {
   lastProbe: { target: number; paddingBytes: number; numbered: number; measured: number | null; outcome: ProbeOutcome; detail: BandwidthEstimator['lastProbeDetail']; pacing: ProbePacing } | null;
   /** Keyframes asked for to repair pictures (packets gone unrepaired), and the asks that first waited for the keyframes before them to pass. */
   repairKeyFrames: { asked: number; deferred: number };
+  /** How long the start-up hold capped the allocation (ms, STARTUP_HOLD_MS), or null while it holds (or before any connection came up). */
+  startupHeldMs: number | null;
 }
 
 /**
@@ -215,6 +257,8 @@ interface Probe {
   estimate: number;
   /** It confirms an earlier probe's success (see CONFIRM_RATIO). */
   confirm: boolean;
+  /** The start-up probe (STARTUP_HOLD_MS): its outcome lifts the hold. */
+  startup: boolean;
 }
 
 export class Downlink {
@@ -243,6 +287,11 @@ export class Downlink {
   /** Repair keyframes asked for through the gate, and how many had to wait for the link first. */
   #repairKeyFramesAsked = 0;
   #repairKeyFramesDeferred = 0;
+  /** When the first member's connection came up (the start-up hold began), or null. */
+  #startupAt: number | null = null;
+  #startupLifted = false;
+  #startupLiftedAt: number | null = null;
+  #startupProbes = 0;
 
   get size(): number {
     return this.#members.size;
@@ -273,8 +322,37 @@ export class Downlink {
    * lowest one's keyframe came.
    */
   connected(): void {
-    this.#timer ??= everyPeriod(ALLOCATE_INTERVAL_MS, () => this.allocate(performance.now()));
-    this.allocate(performance.now());
+    const now = performance.now();
+    if (this.#timer === undefined) {
+      this.#startupAt = now;
+      this.#timer = everyPeriod(ALLOCATE_INTERVAL_MS, () => this.allocate(performance.now()));
+    }
+    this.allocate(now);
+  }
+
+  /** Whether the start-up hold caps the allocation now (STARTUP_HOLD_MS). */
+  #startupHeld(): boolean {
+    return !this.#startupLifted && this.#startupAt !== null;
+  }
+
+  /**
+   * Whether the link may be probed to lift the start-up hold, given what the consumers sent over
+   * their last measured second (`media`) and what the allocation under the cap gives them
+   * (`given`), bits/s.
+   */
+  #startupReady(now: number, media: number, given: number): boolean {
+    const e = this.#estimator;
+    const held = now - this.#startupAt!;
+    const flowed = media >= STARTUP_MEDIA_SHARE * given || held >= STARTUP_HOLD_MAX_MS;
+    const quiet = e.usage !== 'overusing' && now - e.lastDecreaseAt >= STARTUP_QUIET_MS;
+    return held >= STARTUP_HOLD_MS && flowed && quiet;
+  }
+
+  /** The start-up hold lifts: the allocator shares the estimate, at once when `stepUp` (a probe, or nothing, showed it holds), else after its up-hold. */
+  #liftStartup(now: number, stepUp: boolean): void {
+    this.#startupLifted = true;
+    this.#startupLiftedAt = now;
+    this.allocate(now, stepUp && this.#estimator.lastDecreaseAt < (this.#startupAt ?? -Infinity));
   }
 
   /** One member's transport feedback, as its sequencer read it. */
@@ -343,9 +421,11 @@ export class Downlink {
   /** Shares the estimate: audio first, then each video's layer (or off); then maybe a probe. */
   allocate(now: number, probed = false, saturated = false): void {
     let audio = 0;
+    let media = 0;
     const videos: Consumer[] = [];
     for (const consumer of this.#consumers()) {
       if (consumer.paused || consumer.closed) continue;
+      media += consumer.bitrate;
       if (consumer.kind === 'audio') audio += consumer.producerPaused ? 0 : this.#audioRate(consumer, now) + AUDIO_PACKETS_PER_SECOND * PACKET_OVERHEAD * 8;
       else if (!consumer.producerPaused) videos.push(consumer);
     }
@@ -353,7 +433,10 @@ export class Downlink {
     const steps = videos.map(videoSteps);
     const slots: VideoSlot[] = videos.map((c, i) => ({ rates: steps[i]!.rates, preferred: steps[i]!.preferred, onStep: steps[i]!.onStep, screen: c.screenShare, fallback: c.audioFallback, key: c }));
     const budget = this.#budget();
-    const decisions = this.#allocator.update(now, budget.rate, audio, slots, probed, saturated);
+    // The start-up hold caps what is shared, not the estimate (nor a client without transport
+    // feedback: nothing would show its link).
+    const held = budget.estimated && this.#startupHeld();
+    const decisions = this.#allocator.update(now, held ? Math.min(budget.rate, STARTUP_CAP) : budget.rate, audio, slots, probed, saturated);
     videos.forEach((consumer, i) => {
       const { layer: step, warning } = decisions[i]!;
       const layer = step < 0 ? null : steps[i]!.layers[step]!;
@@ -368,6 +451,12 @@ export class Downlink {
     // allocator takes as many steps as it shows fit. Otherwise the next step alone.
     // Without transport feedback nothing could read a probe.
     if (!budget.estimated) return;
+    if (held) {
+      let given = audio;
+      decisions.forEach((d, i) => (given += d.layer < 0 ? 0 : steps[i]!.rates[d.layer]!));
+      if (this.#probe === null && this.#startupReady(now, media, given)) this.#startupProbe(now, Math.min(budget.rate, preferredRate(audio, slots)), media, videos);
+      return;
+    }
     let wanted = DownlinkAllocator.nextStep(audio, slots, decisions);
     if (wanted !== null && this.#climbing && this.#estimator.lastDecreaseAt < this.#climbingSince) {
       wanted = Math.max(wanted, Math.min(2 * this.#estimator.estimate, preferredRate(audio, slots)));
@@ -409,17 +498,39 @@ export class Downlink {
   #maybeProbe(now: number, wanted: number | null, videos: Consumer[]): void {
     const e = this.#estimator;
     if (this.#probe !== null || !this.#probes.due(now, wanted, e.estimate, e.usage === 'overusing', e.lastDecreaseAt)) return;
-    const padder = videos.find((c) => c.canPad);
-    if (padder === undefined) return;
     const off = videos.some((c) => c.qualityDisabled);
     const rate = probeRate(wanted!);
     const confirm = this.#confirmNext;
-    this.#confirmNext = false;
+    const durationMs = confirm ? CONFIRM_DURATION_MS : probeDuration(rate, e.estimate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS);
+    if (this.#startProbe(now, { rate, wanted: wanted!, durationMs, off, confirm, startup: false }, videos)) this.#confirmNext = false;
+  }
+
+  /**
+   * The start-up probe (STARTUP_HOLD_MS): `lift` is what the allocator would share once the hold
+   * lifts (the estimate, or what every video's preferred step needs if less), `media` what flows.
+   */
+  #startupProbe(now: number, lift: number, media: number, videos: Consumer[]): void {
+    const rate = Math.min(probeRate(lift), STARTUP_PROBE_MAX);
+    if (this.#startupProbes >= STARTUP_PROBES || rate <= STARTUP_CAP) {
+      this.#liftStartup(now, rate <= STARTUP_CAP);
+      return;
+    }
+    const durationMs = probeDuration(rate, Math.max(media, this.#estimator.ackedBitrate ?? 0), PROBE_DURATION_MS);
+    if (this.#startProbe(now, { rate, wanted: rate / 1.1, durationMs, off: false, confirm: false, startup: true }, videos)) this.#startupProbes++;
+    else this.#liftStartup(now, true); // nothing to pad with: lifted as if shown (the 3 Mbps start as it was)
+  }
+
+  /** Starts a probe (padding on a video's RTX); false when no video can pad. */
+  #startProbe(now: number, plan: { rate: number; wanted: number; durationMs: number; off: boolean; confirm: boolean; startup: boolean }, videos: Consumer[]): boolean {
+    const e = this.#estimator;
+    const padder = videos.find((c) => c.canPad);
+    if (padder === undefined) return false;
+    const { rate, off, confirm } = plan;
     // Padding tops up what the cluster (every member's media included) has sent to the probe rate, slice by slice.
-    const pacer = new ProbePacer(rate, confirm ? CONFIRM_DURATION_MS : probeDuration(rate, e.estimate, off ? PROBE_OFF_DURATION_MS : PROBE_DURATION_MS), now, PADDING_PACKET_BYTES);
+    const pacer = new ProbePacer(rate, plan.durationMs, now, PADDING_PACKET_BYTES);
     const sequencers = [...this.#members.keys()].filter((m) => m.connected).map((m) => m.sequencer);
     const pacing: ProbePacing = { durationMs: Math.round(pacer.durationMs), endedBy: 'duration', longestTickGapMs: 0, refusedPackets: 0 };
-    const probe: Probe = { id: ++this.#probeIds, pacing, rate, wanted: wanted!, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers, estimate: e.estimate, confirm };
+    const probe: Probe = { id: ++this.#probeIds, pacing, rate, wanted: plan.wanted, startedAt: now, timer: undefined, pacer, off, saturated: false, numbered: 0, sequencers, estimate: e.estimate, confirm, startup: plan.startup };
     this.#probe = probe;
     for (const sequencer of sequencers) sequencer.beginProbe(probe.id);
     const clusterBytes = (): number => {
@@ -456,6 +567,7 @@ export class Downlink {
     };
     probe.timer = setInterval(pace, PROBE_SLICE_MS);
     pace();
+    return true;
   }
 
   #finishProbe(probe: Probe): void {
@@ -481,6 +593,15 @@ export class Downlink {
     const outcome = probeOutcome(probe.rate, probe.wanted, measured, this.#estimator.lastProbeDetail);
     this.#lastProbe = { target: Math.round(probe.rate), paddingBytes: probe.pacer.sentBytes, numbered: probe.numbered, measured: measured === null ? null : Math.round(measured), outcome, detail: this.#estimator.lastProbeDetail, pacing: probe.pacing };
     const succeeded = outcome === 'succeeded';
+    if (probe.startup) {
+      // The hold lifts on a success (stepping up at once) or a saturation (the estimator cut the
+      // estimate to the link's drain: the allocation follows it); a probe that read nothing is
+      // sent again, up to STARTUP_PROBES, then the hold lifts anyway.
+      if (succeeded) this.#probesSucceeded++;
+      this.#probes.finished(now, probe.startedAt, succeeded, false);
+      if (succeeded || probe.saturated || this.#startupProbes >= STARTUP_PROBES) this.#liftStartup(now, succeeded);
+      return;
+    }
     if (succeeded && suspect) {
       // Read, not taken (neither the estimate nor the capacity): confirm it first.
       this.#confirmNext = true;
@@ -524,6 +645,7 @@ export class Downlink {
       lastProbeRate: this.#lastProbeRate === null ? null : Math.round(this.#lastProbeRate),
       lastProbe: this.#lastProbe,
       repairKeyFrames: { asked: this.#repairKeyFramesAsked, deferred: this.#repairKeyFramesDeferred },
+      startupHeldMs: this.#startupLiftedAt === null || this.#startupAt === null ? null : Math.round(this.#startupLiftedAt - this.#startupAt),
     };
   }
 }

@@ -2,10 +2,11 @@
 // connection's feedback) and one allocator (one budget for all their videos); a connection that
 // leaves hands its share to the others; a downlink of one connection is what a lone transport has.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { UP_HOLD_MS } from '../src/allocator.js';
 import type { PacketResult } from '../src/bandwidth-estimator.js';
 import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback } from 'werift';
-import { AudioRateHold, Downlink, INITIAL_DOWNLINK_ESTIMATE, videoSteps, type DownlinkFeedback, type DownlinkMember } from '../src/downlink.js';
+import { AudioRateHold, Downlink, INITIAL_DOWNLINK_ESTIMATE, STARTUP_HOLD_MAX_MS, STARTUP_HOLD_MS, STARTUP_PROBE_MAX, videoSteps, type DownlinkFeedback, type DownlinkMember } from '../src/downlink.js';
 import { MAX_TEMPORAL_LAYER } from '../src/vp8-temporal.js';
 import { TransportWideSequencer } from '../src/transport-feedback.js';
 import { testConsumer, testVideoProducer } from './helpers.js';
@@ -84,6 +85,104 @@ describe('Downlink', () => {
     shared.allocate(2500);
     expect(b.layer()).toBe(2);
     expect(shared.leave(b)).toBe(true);
+  });
+
+  it('holds a new client at the start-up cap until its media has shown the link: a weak one is cut meanwhile, a good one steps up at once when the hold lifts', () => {
+    // The hold's clock is performance.now() (allocation rounds are given their time).
+    const t0 = performance.now();
+    // Three cameras behind a good link: capped at first (the 180-line layers at their nominal
+    // 150 kbps, and audio), no probe while held.
+    const good = new Downlink();
+    const cams = ['a', 'b', 'c'].map((name) => cameraConnection(name));
+    for (const member of cams) good.join(member);
+    good.connected();
+    expect(cams.map((m) => m.layer())).toEqual([0, 0, 0]);
+    expect(good.stats.estimate).toBe(INITIAL_DOWNLINK_ESTIMATE);
+    good.allocate(t0 + STARTUP_HOLD_MS - 1);
+    expect(good.stats.startupHeldMs).toBeNull();
+    // Past the hold's length, but the media has not flowed yet (its first video packets may come
+    // a second or two after the subscribe): still held.
+    good.allocate(t0 + STARTUP_HOLD_MS + 250);
+    expect(good.stats.startupHeldMs).toBeNull();
+    expect(cams.map((m) => m.layer())).toEqual([0, 0, 0]);
+    // The media flows (130 kbps a stream: over half what the capped allocation gives) and no cut came: 3 Mbps shared at
+    // once (no up-hold), the first camera's top layer and what is left, as without the hold.
+    for (const member of cams) Object.defineProperty(member.consumers[0]!, 'bitrate', { value: 130_000 });
+    good.allocate(t0 + STARTUP_HOLD_MS + 500);
+    expect(good.stats.startupHeldMs).toBeGreaterThanOrEqual(STARTUP_HOLD_MS);
+    expect(cams.map((m) => m.layer())).toEqual([2, 1, 0]);
+    expect(good.stats.probes).toBe(0);
+    // A picture that sends little lifts it by the hold's longest.
+    const still = new Downlink();
+    const still1 = cameraConnection('s');
+    still.join(still1);
+    still.connected();
+    still.allocate(t0 + STARTUP_HOLD_MAX_MS - 1);
+    expect(still.stats.startupHeldMs).toBeNull();
+    still.allocate(t0 + STARTUP_HOLD_MAX_MS + 10);
+    expect(still.stats.startupHeldMs).not.toBeNull();
+    expect(still1.layer()).toBe(2);
+    expect(still.leave(still1)).toBe(true);
+    // Two cameras behind 300 kbps: the media under the cap overfills it, and the overuse cuts the
+    // estimate during the hold (halved at most per detection: little was sent). Lifted, the
+    // allocation follows the estimate and steps up only once it has held (UP_HOLD_MS), by when the
+    // overuse has cut it to the link.
+    const { downlink: weak, a, b } = twoCameras();
+    const t1 = Math.ceil(performance.now() / 100) * 100; // whole ms: feed's packets and reports fall on them
+    weak.connected();
+    feed(weak, [a, b], 300, 300, t1, 1.2);
+    expect(weak.stats.cuts.length).toBeGreaterThan(0);
+    expect(weak.stats.estimate).toBeLessThan(INITIAL_DOWNLINK_ESTIMATE);
+    weak.allocate(t1 + STARTUP_HOLD_MS + 250);
+    expect([a.layer(), b.layer()]).toEqual([0, 0]);
+    feed(weak, [a, b], 300, 300, t1 + 1300, 2);
+    weak.allocate(t1 + 3500);
+    expect(weak.stats.estimate).toBeLessThan(400_000);
+    expect(Math.max(a.layer(), b.layer())).toBe(0); // the second may be off: two 180-line layers and audio overfill 300 kbps
+    // The hold's allocation rounds run on a timer: gone with the last member.
+    for (const member of cams) good.leave(member);
+    weak.leave(a);
+    expect(weak.leave(b)).toBe(true);
+  });
+
+  it('probes the link before lifting the start-up hold: a probe that reads nothing is sent again, then the hold lifts without stepping up at once', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'setTimeout', 'clearInterval', 'clearTimeout', 'performance'] });
+    try {
+      const downlink = new Downlink();
+      const cams = ['a', 'b', 'c'].map((name) => cameraConnection(name));
+      const padded: number[] = [];
+      for (const member of cams) {
+        downlink.join(member);
+        const consumer = member.consumers[0]!;
+        Object.defineProperty(consumer, 'bitrate', { value: 130_000 });
+        Object.defineProperty(consumer, 'canPad', { value: true });
+        Object.defineProperty(consumer, 'sendPadding', { value: (count: number) => (padded.push(count), count * 255) });
+      }
+      downlink.connected();
+      // The hold's length (its allocation rounds run on the media clock's timer meanwhile).
+      await vi.advanceTimersByTimeAsync(STARTUP_HOLD_MS - 100);
+      expect(downlink.stats.probes).toBe(0);
+      await vi.advanceTimersByTimeAsync(260);
+      // A probe at 1.4 Mbps at most (media and padding), not the 3.3 Mbps the estimate would share: held meanwhile.
+      expect(downlink.stats.probes).toBe(1);
+      expect(padded.length).toBeGreaterThan(0);
+      expect(cams.map((m) => m.layer())).toEqual([0, 0, 0]);
+      // No feedback came (a receiver that reports nothing): read as nothing, sent again.
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(downlink.stats.lastProbe).toMatchObject({ target: STARTUP_PROBE_MAX, measured: null });
+      expect(downlink.stats.startupHeldMs).toBeNull();
+      downlink.allocate(performance.now());
+      expect(downlink.stats.probes).toBe(2);
+      await vi.advanceTimersByTimeAsync(1000);
+      // Two read nothing: lifted, the allocator steps up only once the estimate has held.
+      expect(downlink.stats.startupHeldMs).not.toBeNull();
+      expect(cams.map((m) => m.layer())).toEqual([0, 0, 0]);
+      downlink.allocate(performance.now() + UP_HOLD_MS + 250);
+      expect(cams.map((m) => m.layer())[0]).toBe(2);
+      for (const member of cams) downlink.leave(member);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("does not hold a client that sends no transport feedback at the initial estimate: its REMBs if it sends them, else no limit, and never a probe", () => {
