@@ -46,24 +46,23 @@ export const INITIAL_DOWNLINK_ESTIMATE = 3_000_000;
 /**
  * The start-up hold: from a client's first connection coming up, its allocation is capped at
  * STARTUP_CAP (the estimate itself stays the initial one) until the link has been shown, so that
- * a weak link is found before the top layers and a probe for the rest are sent into it. Once
- * - STARTUP_HOLD_MS have passed,
- * - the media has flowed: the consumers sent STARTUP_MEDIA_SHARE × what the allocation under the
- *   cap gives them over their last measured second (or STARTUP_HOLD_MAX_MS have passed: a still
- *   picture may send little),
- * - and the link shows no queue (not overusing, no decrease for STARTUP_QUIET_MS),
- * a start-up probe (STARTUP_PROBE_MAX) tests the link over the media, sized as if the media's
- * rate were the estimate (a weak link's queue holds what it sends over the link). Its success
- * lifts the hold, and the layers step up at once to the estimate (as after any probe's success);
- * its saturation cuts the estimate to the link (the estimator's probe saturation), and the hold
- * lifts on that; one that read nothing is sent again, and after STARTUP_PROBES the hold lifts
- * anyway (the allocator then steps up only once the estimate has held). When nothing more is
- * wanted than the cap gives, it lifts without a probe.
+ * a weak link is found before the top layers and a probe for the rest are sent into it. Once it
+ * has lasted STARTUP_HOLD_MS and the link shows no queue (not overusing, no decrease for
+ * STARTUP_QUIET_MS), a start-up probe (STARTUP_PROBE_MAX) tests the link over the media, sized
+ * as if the media's rate were the estimate (a weak link's queue holds what it sends over the
+ * link). Its success lifts the hold, and the layers step up at once to the estimate (as after any
+ * probe's success); its saturation cuts the estimate to the link (the estimator's probe
+ * saturation), and the hold lifts on that; one that read nothing is sent again, and after
+ * STARTUP_PROBES the hold lifts anyway (the allocator then steps up only once the estimate has
+ * held). When nothing more is wanted than the cap gives, it lifts without a probe; when no video
+ * can pad (no RTX, or nothing sent yet) by STARTUP_HOLD_MAX_MS, without one too.
  * The media under the cap cannot show a link it does not fill: three cameras' 320 px layers and
  * audio (~450 kbps) fit a 500 kbps link, and a hold lifted on the media alone gave such a link
  * the top layers and a 3.8 Mbps probe as before; held by time alone (1.2 s from the connection),
  * it lifted before the media flowed (under load a subscriber's first video packets came 1–2 s
- * after its subscribe). Without the hold, a subscriber joining behind a 500 kbps link (the 3x4
+ * after its subscribe); waiting for the media to flow before the probe (half of what the capped
+ * allocation gives, over a measured second) lifted a free link's hold 3.2–3.3 s after the
+ * connection, 2.0–3.3 s without. Without the hold, a subscriber joining behind a 500 kbps link (the 3x4
  * impairment bench, ONSET=join) got three 720p streams at once, ~6 × its link, and a probe for
  * the rest at 4.4 Mbps: it settled 4.3–8.1 s after subscribing, with freezes in 4 of 9 streams
  * from 5 s in. Tried instead and reverted (session 32): the initial estimate at 700 kbps and a
@@ -72,7 +71,6 @@ export const INITIAL_DOWNLINK_ESTIMATE = 3_000_000;
  */
 export const STARTUP_HOLD_MS = 1200;
 export const STARTUP_HOLD_MAX_MS = 4000;
-export const STARTUP_MEDIA_SHARE = 0.5;
 export const STARTUP_QUIET_MS = 1000;
 /**
  * What the allocator shares during the start-up hold (bits/s): three cameras' 320 px layers (one
@@ -336,16 +334,16 @@ export class Downlink {
   }
 
   /**
-   * Whether the link may be probed to lift the start-up hold, given what the consumers sent over
-   * their last measured second (`media`) and what the allocation under the cap gives them
-   * (`given`), bits/s.
+   * Whether the start-up hold may end now: `probe` once it has lasted STARTUP_HOLD_MS with the link
+   * showing no queue and a video able to pad; `lift` (no probe) once it has lasted
+   * STARTUP_HOLD_MAX_MS with none able to (no RTX, or nothing sent yet).
    */
-  #startupReady(now: number, media: number, given: number): boolean {
+  #startupNext(now: number, videos: readonly Consumer[]): 'probe' | 'lift' | null {
     const e = this.#estimator;
     const held = now - this.#startupAt!;
-    const flowed = media >= STARTUP_MEDIA_SHARE * given || held >= STARTUP_HOLD_MAX_MS;
-    const quiet = e.usage !== 'overusing' && now - e.lastDecreaseAt >= STARTUP_QUIET_MS;
-    return held >= STARTUP_HOLD_MS && flowed && quiet;
+    if (held < STARTUP_HOLD_MS || e.usage === 'overusing' || now - e.lastDecreaseAt < STARTUP_QUIET_MS) return null;
+    if (videos.some((c) => c.canPad)) return 'probe';
+    return held >= STARTUP_HOLD_MAX_MS ? 'lift' : null;
   }
 
   /** The start-up hold lifts: the allocator shares the estimate, at once when `stepUp` (a probe, or nothing, showed it holds), else after its up-hold. */
@@ -452,9 +450,9 @@ export class Downlink {
     // Without transport feedback nothing could read a probe.
     if (!budget.estimated) return;
     if (held) {
-      let given = audio;
-      decisions.forEach((d, i) => (given += d.layer < 0 ? 0 : steps[i]!.rates[d.layer]!));
-      if (this.#probe === null && this.#startupReady(now, media, given)) this.#startupProbe(now, Math.min(budget.rate, preferredRate(audio, slots)), media, videos);
+      const next = this.#probe === null ? this.#startupNext(now, videos) : null;
+      if (next === 'lift') this.#liftStartup(now, true); // nothing to probe with: as without the hold
+      else if (next === 'probe') this.#startupProbe(now, Math.min(budget.rate, preferredRate(audio, slots)), media, videos);
       return;
     }
     let wanted = DownlinkAllocator.nextStep(audio, slots, decisions);
@@ -517,7 +515,6 @@ export class Downlink {
     }
     const durationMs = probeDuration(rate, Math.max(media, this.#estimator.ackedBitrate ?? 0), PROBE_DURATION_MS);
     if (this.#startProbe(now, { rate, wanted: rate / 1.1, durationMs, off: false, confirm: false, startup: true }, videos)) this.#startupProbes++;
-    else this.#liftStartup(now, true); // nothing to pad with: lifted as if shown (the 3 Mbps start as it was)
   }
 
   /** Starts a probe (padding on a video's RTX); false when no video can pad. */
@@ -597,8 +594,10 @@ export class Downlink {
       // The hold lifts on a success (stepping up at once) or a saturation (the estimator cut the
       // estimate to the link's drain: the allocation follows it); a probe that read nothing is
       // sent again, up to STARTUP_PROBES, then the hold lifts anyway.
+      // After a success the next probe (for more than the estimate shares) may follow soon, as a
+      // climbing one does: the initial estimate's first probe came at the connection before.
       if (succeeded) this.#probesSucceeded++;
-      this.#probes.finished(now, probe.startedAt, succeeded, false);
+      this.#probes.finished(now, probe.startedAt, succeeded, false, succeeded);
       if (succeeded || probe.saturated || this.#startupProbes >= STARTUP_PROBES) this.#liftStartup(now, succeeded);
       return;
     }
