@@ -408,7 +408,7 @@ describe('dashboard', () => {
     // Bob's subscription, live: over 100 kbps once the SFU has shown his downlink (its start-up
     // hold gives a new subscriber the layers 700 kbps carries, here the 320x240 one at ~95 kbps,
     // until a probe shows the link: ~2 s, longer on a loaded machine).
-    const subscribedAt = Date.now();
+    const shownAt = Date.now();
     if (parseBitrate(await page.textContent('#live-subscriptions tbody td:last-child')) <= 100_000) {
       // What the SFU gives Bob now (the hold, the estimate), should a reading come in low.
       const sub = [...(t.server.sessions.live(sessionId)?.subscriptions.values() ?? [])][0];
@@ -419,7 +419,7 @@ describe('dashboard', () => {
     await expect
       .poll(async () => parseBitrate((await page.textContent('#live-subscriptions tbody td:last-child')) ?? ''), { timeout: 30_000, interval: 500 })
       .toBeGreaterThan(100_000);
-    console.log(`dashboard: Bob's subscription over 100 kbps ${Date.now() - subscribedAt} ms after the live page showed it`);
+    console.log(`dashboard: Bob's subscription over 100 kbps ${Date.now() - shownAt} ms after the live page showed it`);
     expect(parseBitrate(await page.textContent('#live-bitrate-out'))).toBeGreaterThan(100_000);
     const tracks = await page.locator('#live-tracks tbody tr').allTextContents();
     expect(tracks.some((r) => r.startsWith('server, received') && r.includes('video') && r.includes('640×480'))).toBe(true);

@@ -287,7 +287,7 @@ export class Downlink {
   #repairKeyFramesDeferred = 0;
   /** When the first member's connection came up (the start-up hold began), or null. */
   #startupAt: number | null = null;
-  #startupLifted = false;
+  /** When the hold lifted, or null while it holds. */
   #startupLiftedAt: number | null = null;
   #startupProbes = 0;
 
@@ -330,7 +330,7 @@ export class Downlink {
 
   /** Whether the start-up hold caps the allocation now (STARTUP_HOLD_MS). */
   #startupHeld(): boolean {
-    return !this.#startupLifted && this.#startupAt !== null;
+    return this.#startupLiftedAt === null && this.#startupAt !== null;
   }
 
   /**
@@ -348,7 +348,6 @@ export class Downlink {
 
   /** The start-up hold lifts: the allocator shares the estimate, at once when `stepUp` (a probe, or nothing, showed it holds), else after its up-hold. */
   #liftStartup(now: number, stepUp: boolean): void {
-    this.#startupLifted = true;
     this.#startupLiftedAt = now;
     this.allocate(now, stepUp && this.#estimator.lastDecreaseAt < (this.#startupAt ?? -Infinity));
   }
@@ -419,11 +418,9 @@ export class Downlink {
   /** Shares the estimate: audio first, then each video's layer (or off); then maybe a probe. */
   allocate(now: number, probed = false, saturated = false): void {
     let audio = 0;
-    let media = 0;
     const videos: Consumer[] = [];
     for (const consumer of this.#consumers()) {
       if (consumer.paused || consumer.closed) continue;
-      media += consumer.bitrate;
       if (consumer.kind === 'audio') audio += consumer.producerPaused ? 0 : this.#audioRate(consumer, now) + AUDIO_PACKETS_PER_SECOND * PACKET_OVERHEAD * 8;
       else if (!consumer.producerPaused) videos.push(consumer);
     }
@@ -452,7 +449,7 @@ export class Downlink {
     if (held) {
       const next = this.#probe === null ? this.#startupNext(now, videos) : null;
       if (next === 'lift') this.#liftStartup(now, true); // nothing to probe with: as without the hold
-      else if (next === 'probe') this.#startupProbe(now, Math.min(budget.rate, preferredRate(audio, slots)), media, videos);
+      else if (next === 'probe') this.#startupProbe(now, Math.min(budget.rate, preferredRate(audio, slots)), videos);
       return;
     }
     let wanted = DownlinkAllocator.nextStep(audio, slots, decisions);
@@ -505,14 +502,18 @@ export class Downlink {
 
   /**
    * The start-up probe (STARTUP_HOLD_MS): `lift` is what the allocator would share once the hold
-   * lifts (the estimate, or what every video's preferred step needs if less), `media` what flows.
+   * lifts (the estimate, or what every video's preferred step needs if less). After STARTUP_PROBES
+   * that read nothing, #finishProbe has lifted the hold already.
    */
-  #startupProbe(now: number, lift: number, media: number, videos: Consumer[]): void {
+  #startupProbe(now: number, lift: number, videos: Consumer[]): void {
     const rate = Math.min(probeRate(lift), STARTUP_PROBE_MAX);
-    if (this.#startupProbes >= STARTUP_PROBES || rate <= STARTUP_CAP) {
-      this.#liftStartup(now, rate <= STARTUP_CAP);
+    if (rate <= STARTUP_CAP) {
+      this.#liftStartup(now, true);
       return;
     }
+    // What the consumers sent over their last measured second: the probe is sized as if it were the estimate.
+    let media = 0;
+    for (const consumer of this.#consumers()) if (!consumer.paused && !consumer.closed) media += consumer.bitrate;
     const durationMs = probeDuration(rate, Math.max(media, this.#estimator.ackedBitrate ?? 0), PROBE_DURATION_MS);
     if (this.#startProbe(now, { rate, wanted: rate / 1.1, durationMs, off: false, confirm: false, startup: true }, videos)) this.#startupProbes++;
   }
@@ -644,7 +645,7 @@ export class Downlink {
       lastProbeRate: this.#lastProbeRate === null ? null : Math.round(this.#lastProbeRate),
       lastProbe: this.#lastProbe,
       repairKeyFrames: { asked: this.#repairKeyFramesAsked, deferred: this.#repairKeyFramesDeferred },
-      startupHeldMs: this.#startupLiftedAt === null || this.#startupAt === null ? null : Math.round(this.#startupLiftedAt - this.#startupAt),
+      startupHeldMs: this.#startupLiftedAt === null ? null : Math.round(this.#startupLiftedAt - this.#startupAt!),
     };
   }
 }
