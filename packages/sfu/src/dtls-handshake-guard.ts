@@ -1,4 +1,4 @@
-// DTLS server handshake: repeated client flights are answered, never handled twice.
+// DTLS handshakes: repeated flights of the peer are answered, never handled twice (werift's server and client).
 //
 // The SFU is the DTLS server of werift's transports towards a peer that answers our offer (a
 // subscriber's browser or werift client). A DTLS client retransmits a flight when our
@@ -22,13 +22,31 @@
 // ClientHellos above are dropped. A copy of ClientHello with the cookie while our flight 4 is out
 // still reaches werift, which resends flight 4.
 //
+// The SFU is the DTLS client towards a publisher (it answers the browser's offer; the browser is
+// the DTLS server). werift's DtlsClient has the same weakness the other way round: a server's
+// flight 4 that arrives again after our flight 5 went out (the browser retransmits it when our
+// flight 5 is late) makes it build flight 5 anew, even once connected: a new key exchange for the
+// record layer and a flight marked "waiting for flight 6" that never comes; werift retransmits it
+// for ~33 s and then fails the DTLS transport. The SRTP keys were exported before and media flows
+// on, but werift's transport reads "failed", and every RTCP we send the publisher (transport
+// feedback, receiver reports, REMB) stops: Chromium reads the silence as a round trip over 3 s and
+// cuts its estimate by a fifth each second to its floor (~84 kbps), sending only its lowest layer
+// for good (seen in the impairment bench on a loaded machine: one publisher in three runs, ~50 s
+// after it connected). A HelloVerifyRequest copy is worse: werift clears its handshake cache and
+// starts flight 3 over (or throws at once while in flight 3). So the client's filter drops every
+// handshake message once connected, a HelloVerifyRequest once flight 3 is out, and the server's
+// flight 4 messages once flight 5 is out, except ServerHelloDone, on which werift resends flight 5.
+//
 // Installed once per process by wrapping RTCDtlsTransport.start, which builds the DtlsServer: by the
 // SFU (peer-transport.ts), and by the test kit's and the load tool's werift publishers, which are
 // the DTLS server towards the SFU (it answers their offers as the client, as it does a browser's).
 
-import { DtlsServer, RTCDtlsTransport } from 'werift';
+import { DtlsClient, DtlsServer, RTCDtlsTransport } from 'werift';
 
 const CLIENT_HELLO = 1;
+const HELLO_VERIFY_REQUEST = 3;
+/** The messages of server flight 4 that werift's client takes again when they come again (ServerHelloDone makes it resend flight 5, as the RFC asks). */
+const FLIGHT_4 = new Set([2 /* server_hello */, 11 /* certificate */, 12 /* server_key_exchange */, 13 /* certificate_request */]);
 /** The messages of client flight 5 that change werift's state when handled (Finished is answered by a resend). */
 const FLIGHT_5 = new Set([11 /* certificate */, 15 /* certificate_verify */, 16 /* client_key_exchange */]);
 
@@ -38,7 +56,7 @@ interface HandshakeView {
   fragment: Buffer;
 }
 
-/** The part of werift's DtlsServer read and changed here. */
+/** The part of werift's DtlsServer (and DtlsClient) read and changed here. */
 interface DtlsServerView {
   connected: boolean;
   dtls: { flight?: number; handshakeCache: Record<number, { data: Array<{ msg_type: number }> } | undefined> };
@@ -66,13 +84,23 @@ export function guardDtlsHandshakes(): void {
     // start() builds its DtlsServer (or DtlsClient) synchronously, before its first await.
     const started = start.call(this);
     if (this.dtls instanceof DtlsServer) guardDtlsServer(this.dtls);
+    else if (this.dtls instanceof DtlsClient) guardDtlsClient(this.dtls);
     return started;
   };
 }
 
+/** Puts the filter in front of one DtlsClient's handshake handler (once): the server's late copies are dropped. */
+export function guardDtlsClient(client: DtlsClient): void {
+  guard(client, isServerCopy);
+}
+
 /** Puts the filter in front of one DtlsServer's handshake handler (once). */
 export function guardDtlsServer(server: DtlsServer): void {
-  const view = server as unknown as DtlsServerView & { [MARK]?: GuardState };
+  guard(server, isCopy);
+}
+
+function guard(socket: DtlsServer | DtlsClient, copy: (view: DtlsServerView, message: HandshakeView) => boolean): void {
+  const view = socket as unknown as DtlsServerView & { [MARK]?: GuardState };
   const handle = view.onHandleHandshakes;
   // werift's internals as read here; a release that changed them shows as guarded: false in dump().
   if (view[MARK] || typeof handle !== 'function' || typeof view.dtls?.handshakeCache !== 'object') return;
@@ -80,7 +108,7 @@ export function guardDtlsServer(server: DtlsServer): void {
   view[MARK] = state;
   view.onHandleHandshakes = async (assembled) => {
     const fresh = assembled.filter((message) => {
-      if (!isCopy(view, message)) return true;
+      if (!copy(view, message)) return true;
       state.dropped++;
       return false;
     });
@@ -88,12 +116,12 @@ export function guardDtlsServer(server: DtlsServer): void {
   };
 }
 
-/** Whether the filter sits in front of this DTLS server's handshake handler. */
+/** Whether the filter sits in front of this DTLS server's (or client's) handshake handler. */
 export function isGuarded(server: object): boolean {
   return stateOf(server) !== undefined;
 }
 
-/** Client handshake messages this server dropped as copies of what it had already taken. */
+/** Handshake messages this server (or client) dropped as copies of what it had already taken. */
 export function handshakeCopiesDropped(server: object): number {
   return stateOf(server)?.dropped ?? 0;
 }
@@ -112,6 +140,14 @@ function isCopy(server: DtlsServerView, message: HandshakeView): boolean {
     return server.connected || (server.dtls.handshakeCache[5]?.data.some((m) => m.msg_type === message.msg_type) ?? false);
   }
   return false;
+}
+
+/** A server handshake message werift's client must not take again (see the top of this file). */
+function isServerCopy(client: DtlsServerView, message: HandshakeView): boolean {
+  const flight = client.dtls.flight ?? 0;
+  if (client.connected || flight >= 7) return true;
+  if (message.msg_type === HELLO_VERIFY_REQUEST) return flight >= 3;
+  return FLIGHT_4.has(message.msg_type) && flight >= 5;
 }
 
 /** Whether a ClientHello carries a cookie: version (2), random (32), session id (1 + n), cookie (1 + n). */

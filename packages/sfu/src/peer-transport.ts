@@ -100,15 +100,17 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
   }
 
   /**
-   * DTLS: our role, and as the server whether the handshake guard is on and the client's repeated
-   * handshake messages it dropped (dtls-handshake-guard.ts).
+   * DTLS: our role, whether the handshake guard is on and the peer's repeated handshake messages
+   * it dropped (dtls-handshake-guard.ts), and werift's DTLS state (our RTCP goes out only while it
+   * reads connected).
    */
-  #dtlsDump(): { role: string; guarded?: boolean; handshakeCopiesDropped?: number } | null {
-    const transport = this.pc.dtlsTransports[0] as unknown as { role?: string; dtls?: object } | undefined;
+  #dtlsDump(): { role: string; state?: string; guarded?: boolean; handshakeCopiesDropped?: number } | null {
+    const transport = this.pc.dtlsTransports[0] as unknown as { role?: string; state?: string; dtls?: object } | undefined;
     if (!transport) return null;
     const role = transport.role ?? 'auto';
-    if (role !== 'server' || !transport.dtls) return { role };
-    return { role, guarded: isGuarded(transport.dtls), handshakeCopiesDropped: handshakeCopiesDropped(transport.dtls) };
+    const state = transport.state;
+    if (!transport.dtls) return { role, ...(state ? { state } : {}) };
+    return { role, ...(state ? { state } : {}), guarded: isGuarded(transport.dtls), handshakeCopiesDropped: handshakeCopiesDropped(transport.dtls) };
   }
 
   #iceAgent(): IceAgentView | undefined {

@@ -2,11 +2,12 @@
 // (its retransmissions when we are slow to answer) still completes the handshake with us, with the
 // same SRTP keys on both sides; a late ClientHello after the handshake changes nothing. werift's own
 // DtlsServer and DtlsClient talk over an in-memory link that delivers each client datagram twice in
-// one go, as a loaded server reads a flight and its retransmission from one socket read.
+// one go, as a loaded server reads a flight and its retransmission from one socket read. The client's
+// guard (the SFU is the DTLS client towards a publisher): late copies of the server's flights.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsClient, DtlsServer, RTCDtlsTransport } from 'werift';
-import { guardDtlsServer, handshakeCopiesDropped, isGuarded } from '../src/dtls-handshake-guard.js';
+import { guardDtlsClient, guardDtlsServer, handshakeCopiesDropped, isGuarded } from '../src/dtls-handshake-guard.js';
 
 /** The transport werift's DTLS sockets take: they set onData and call send. */
 interface LinkEnd {
@@ -20,8 +21,9 @@ interface LinkEnd {
  * datagram of its own, Chromium puts them in one) reaches the server as that flight `copies` times
  * over, in one macrotask: the retransmission read right behind the original.
  */
-function link(copies: number): { client: LinkEnd; server: LinkEnd; fromClient: Buffer[] } {
+function link(copies: number, serverCopies = 1): { client: LinkEnd; server: LinkEnd; fromClient: Buffer[]; fromServer: Buffer[] } {
   const fromClient: Buffer[] = [];
+  const fromServer: Buffer[] = [];
   let flight: Buffer[] = [];
   let open = true;
   const client: LinkEnd = {
@@ -40,11 +42,14 @@ function link(copies: number): { client: LinkEnd; server: LinkEnd; fromClient: B
   };
   const server: LinkEnd = {
     send: async (data) => {
-      setImmediate(() => open && client.onData?.(Buffer.from(data)));
+      fromServer.push(Buffer.from(data));
+      setImmediate(() => {
+        for (let i = 0; i < serverCopies && open; i++) client.onData?.(Buffer.from(data));
+      });
     },
     close: () => void (open = false),
   };
-  return { client, server, fromClient };
+  return { client, server, fromClient, fromServer };
 }
 
 /** The SRTP profile AES_CM_128_HMAC_SHA1_80 (RFC 5764 §4.1.2): 16-byte keys, 14-byte salts. */
@@ -55,13 +60,14 @@ afterEach(() => {
   for (const socket of opened.splice(0)) socket.close();
 });
 
-async function handshake(copies: number): Promise<{ server: DtlsServer; client: DtlsClient; fromClient: Buffer[] }> {
+async function handshake(copies: number, options: { guardClient?: boolean; serverCopies?: number } = {}): Promise<{ server: DtlsServer; client: DtlsClient; fromClient: Buffer[]; fromServer: Buffer[] }> {
   const certificate = await RTCDtlsTransport.SetupCertificate();
   const keys = { cert: certificate.certPem, key: certificate.privateKey, signatureHash: certificate.signatureHash, srtpProfiles: [SRTP_AES128_CM_SHA1_80], extendedMasterSecret: true };
-  const ends = link(copies);
+  const ends = link(copies, options.serverCopies);
   const server = new DtlsServer({ ...keys, transport: ends.server as never, certificateRequest: true });
   guardDtlsServer(server);
   const client = new DtlsClient({ ...keys, transport: ends.client as never });
+  if (options.guardClient !== false) guardDtlsClient(client);
   opened.push(server, client);
   const connected = Promise.all([new Promise<void>((r) => server.onConnect.once(() => r())), new Promise<void>((r) => client.onConnect.once(() => r()))]);
   await client.connect();
@@ -69,7 +75,7 @@ async function handshake(copies: number): Promise<{ server: DtlsServer; client: 
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the DTLS handshake did not complete within 10 s')), 10_000)));
   await Promise.race([connected, deadline]).finally(() => clearTimeout(timer));
-  return { server, client, fromClient: ends.fromClient };
+  return { server, client, fromClient: ends.fromClient, fromServer: ends.fromServer };
 }
 
 /** Both ends' exported SRTP keys, as each side's local and remote. */
@@ -113,5 +119,67 @@ describe('DTLS server handshake guard', () => {
     const after = server.extractSessionKeys(16, 14);
     expect(after.localKey.equals(before.localKey)).toBe(true);
     expect(after.remoteKey.equals(before.remoteKey)).toBe(true);
+  });
+});
+
+/** The server's handshake datagrams of these message types (a record of its own each, as werift sends them). */
+function serverMessages(fromServer: Buffer[], types: number[]): Buffer[] {
+  return fromServer.filter((d) => d[0] === 22 /* handshake record */ && types.includes(d[13]!));
+}
+
+/** Replays datagrams to the client as late copies; resolves once werift has handled them (and sent whatever it sends). */
+async function replay(client: DtlsClient, datagrams: Buffer[]): Promise<void> {
+  for (const d of datagrams) (client as unknown as { udpOnMessage(d: Buffer): void }).udpOnMessage(Buffer.from(d));
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+describe('DTLS client handshake guard (the SFU towards a publisher)', () => {
+  /** What werift's client does with a late copy of the server's flight 4 once connected: its flight state and what it sent. */
+  async function lateFlight4(guardClient: boolean) {
+    const { client, fromClient, fromServer } = await handshake(1, { guardClient });
+    const errors: Error[] = [];
+    client.onError.subscribe((e) => errors.push(e));
+    const sentBefore = fromClient.length;
+    const flight4 = serverMessages(fromServer, [2, 11, 12, 13, 14]);
+    expect(flight4.length).toBeGreaterThanOrEqual(4);
+    await replay(client, flight4);
+    const flight = (client as unknown as { dtls: { flight: number } }).dtls.flight;
+    return { client, flight, sent: fromClient.length - sentBefore, errors, copies: flight4.length };
+  }
+
+  it('a copy of the server\'s flight 4 after the handshake is dropped: the client stays connected in its last flight and sends nothing', async () => {
+    const { client, flight, sent, errors, copies } = await lateFlight4(true);
+    expect(isGuarded(client)).toBe(true);
+    expect(flight).toBe(7);
+    expect(sent).toBe(0);
+    expect(errors).toEqual([]);
+    expect(client.connected).toBe(true);
+    expect(handshakeCopiesDropped(client)).toBe(copies);
+  });
+
+  it('unguarded, werift builds flight 5 anew on that copy (what failed publishers\' DTLS ~33 s later)', async () => {
+    const { flight, sent } = await lateFlight4(false);
+    expect(flight).toBe(5); // back to waiting for a flight 6 the server will never send again
+    expect(sent).toBeGreaterThan(0);
+  });
+
+  it('a copy of the HelloVerifyRequest after the handshake is dropped too (werift would clear its handshake cache and start flight 3 over)', async () => {
+    const { client, fromClient, fromServer } = await handshake(1);
+    const hvr = serverMessages(fromServer, [3]);
+    expect(hvr.length).toBe(1);
+    const sentBefore = fromClient.length;
+    await replay(client, hvr);
+    expect((client as unknown as { dtls: { flight: number } }).dtls.flight).toBe(7);
+    expect(fromClient.length).toBe(sentBefore);
+    expect(handshakeCopiesDropped(client)).toBe(1);
+  });
+
+  it('completes a handshake whose every server datagram reaches the client twice, with matching SRTP keys', async () => {
+    const { server, client } = await handshake(1, { serverCopies: 2 });
+    // At least the HelloVerifyRequest's copy (werift would throw on it while in flight 3); flight 4's copies as they meet flight 5.
+    expect(handshakeCopiesDropped(client)).toBeGreaterThanOrEqual(1);
+    const keys = srtpKeys(server, client);
+    expect(keys.server.remoteKey.equals(keys.client.localKey)).toBe(true);
+    expect(keys.server.localKey.equals(keys.client.remoteKey)).toBe(true);
   });
 });
