@@ -844,20 +844,29 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     this.#chooseLayer();
     // A keyframe asked for but not seen (lost PLI, slow encoder): ask again (throttled by the producer).
     if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled) this.#askStartKeyFrame();
-    // The layer being forwarded stopped (the publisher's browser dropped it: its CPU or bandwidth
-    // adaptation turns the top encodings off) and the target is not flowing either: fall back to
-    // the best lower layer that flows, from its next keyframe, rather than freeze.
-    const fallback = this.#fallbackLayer();
-    if (fallback >= 0 && this.#sink && !this.#paused && !this.#producerPaused) this.producer.requestKeyFrame(fallback);
+    // The publisher's browser does not send a layer we want (its CPU or bandwidth adaptation turns
+    // the top encodings off): rather than freeze on a layer that stopped, or wait on a low one for
+    // a target that does not come, take the best lower layer that flows, from its next keyframe.
+    const fallback = this.#fallbackLayer(now);
+    if (fallback >= 0 && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled) this.producer.requestKeyFrame(fallback);
   }
 
-  /** The best flowing layer below the target once the current layer has stopped and the target does not flow; -1 otherwise. */
-  #fallbackLayer(): number {
+  /**
+   * The layer to fall back to while the target does not flow: the best flowing layer below the
+   * target, when the current layer has stopped, or when the target is unavailable (asked for a
+   * while and not sent: Producer.layerUnavailable) and that layer is better than the current one.
+   * -1 otherwise.
+   */
+  #fallbackLayer(now = performance.now()): number {
     const producer = this.producer;
     if (this.kind !== 'video' || producer.layerCount === 1 || this.#currentLayer < 0) return -1;
-    if (!producer.layerStopped(this.#currentLayer) || producer.layerFlowing(this.#targetLayer)) return -1;
+    if (producer.layerFlowing(this.#targetLayer)) return -1;
+    const stopped = producer.layerStopped(this.#currentLayer);
+    if (!stopped && !producer.layerUnavailable(this.#targetLayer, now)) return -1;
     for (let layer = Math.min(this.#targetLayer, producer.layerCount) - 1; layer >= 0; layer--) {
-      if (layer !== this.#currentLayer && producer.layerFlowing(layer)) return layer;
+      if (!producer.layerFlowing(layer)) continue;
+      if (layer === this.#currentLayer || (!stopped && layer < this.#currentLayer)) return -1;
+      return layer;
     }
     return -1;
   }

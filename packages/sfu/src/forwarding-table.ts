@@ -74,6 +74,8 @@ export interface ProducerSource {
   updateLayerDemand(): void;
   layerFlowing(layer: number): boolean;
   layerStopped(layer: number): boolean;
+  /** Asked for a while and bringing nothing: the publisher does not send it (see Producer.layerUnavailable). */
+  layerUnavailable(layer: number, now?: number): boolean;
   layerForResolution(preferred: { width: number; height: number } | null): number;
   temporalFrameRates(layer: number): number[];
   /** The payload bytes of the layer's last whole keyframe (0 before one came). */

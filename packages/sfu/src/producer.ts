@@ -57,6 +57,14 @@ export const KEYFRAME_REQUEST_INTERVAL_MS = 500;
 /** A simulcast layer no one needs is paused at the publisher after this long (avoids flapping). */
 export const LAYER_PAUSE_DELAY_MS = 2000;
 
+/**
+ * A layer asked for (active) this long that brings nothing is unavailable: the publisher's browser
+ * does not send it (its own bandwidth or CPU adaptation turned that encoding off). Its next layer
+ * down is then kept on in its place, and consumers that want it take the best layer that flows.
+ * Chromium resumes a paused encoding within a few hundred ms; a loaded machine takes longer.
+ */
+export const LAYER_START_GRACE_MS = 2000;
+
 /** VP8 temporal layers a TID can name (2 bits). */
 export const TEMPORAL_IDS = 4;
 
@@ -160,6 +168,8 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
   readonly #layerSenderReport: (SenderReportSample | undefined)[];
   // Layer demand (simulcast): what is asked of the publisher, and since when each layer is unneeded.
   readonly #layerActive: boolean[];
+  /** When each layer was last turned on (performance.now() ms). */
+  readonly #activeSince: number[];
   readonly #unneededSince: number[];
   readonly #sampleLayerBytes: number[];
   readonly #layerBitrate: number[];
@@ -228,6 +238,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     this.#pendingKeyFrameTimer = new Array<NodeJS.Timeout | undefined>(n).fill(undefined);
     this.#layerSenderReport = new Array<SenderReportSample | undefined>(n).fill(undefined);
     this.#layerActive = new Array<boolean>(n).fill(true);
+    this.#activeSince = new Array<number>(n).fill(performance.now());
     this.#unneededSince = new Array<number>(n).fill(-1);
     this.#sampleLayerBytes = new Array<number>(n).fill(0);
     this.#layerBitrate = new Array<number>(n).fill(0);
@@ -501,6 +512,15 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     return (this.#layerFlowed[layer] ?? false) && !this.layerFlowing(layer) && this.#layerBytes[layer] === this.#sampleLayerBytes[layer];
   }
 
+  /**
+   * Asked for (active) for LAYER_START_GRACE_MS or more and bringing nothing: the publisher's
+   * browser does not send it (turned off by its own adaptation). Single encoding: never.
+   */
+  layerUnavailable(layer: number, now = performance.now()): boolean {
+    if (this.layerCount === 1 || !(this.#layerActive[layer] ?? false) || this.layerFlowing(layer)) return false;
+    return now - this.#activeSince[layer]! >= LAYER_START_GRACE_MS;
+  }
+
   /** Is this layer being sent and not asked to pause? (Single encoding: always.) */
   layerActive(layer: number): boolean {
     return this.#layerActive[layer] ?? false;
@@ -514,7 +534,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
     if (!this.#closed) this.#applyLayerDemand(null);
   }
 
-  #neededLayers(): boolean[] {
+  #neededLayers(now: number): boolean[] {
     const needed = new Array<boolean>(this.layerCount).fill(false);
     // The lowest layer always runs: a new subscriber starts on it at once, and the stream's
     // stats stay alive when no one watches.
@@ -529,6 +549,11 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
       for (let i = 0; i < needed.length; i++) if (wanted[i]) needed[i] = true;
     }
     this.#output?.addNeededLayers(needed);
+    // A layer needed that the publisher does not send: the next one down stands in for it (its
+    // consumers fall back to the best layer that flows). Pausing that one because no consumer
+    // forwards it would leave them the lowest layer, and leave the publisher's estimator sending
+    // too little to climb back to the top layer (it grows from what is acknowledged).
+    for (let i = this.layerCount - 1; i > 0; i--) if (needed[i] && this.layerUnavailable(i, now)) needed[i - 1] = true;
     return needed;
   }
 
@@ -538,13 +563,14 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ForwardedP
    */
   #applyLayerDemand(now: number | null): void {
     if (this.layerCount === 1) return;
-    const needed = this.#neededLayers();
+    const needed = this.#neededLayers(now ?? performance.now());
     let changed = false;
     for (let i = 0; i < this.layerCount; i++) {
       if (needed[i]) {
         this.#unneededSince[i] = -1;
         if (!this.#layerActive[i]) {
           this.#layerActive[i] = true;
+          this.#activeSince[i] = now ?? performance.now();
           changed = true;
         }
       } else if (now !== null && this.#layerActive[i]) {

@@ -6,9 +6,9 @@
 
 import { RtpHeader, RtpPacket } from 'werift';
 import type { RtpView } from '../src/rtp-view.js';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { OutgoingHeader } from '../src/consumer.js';
-import { LAYER_PAUSE_DELAY_MS } from '../src/producer.js';
+import { LAYER_PAUSE_DELAY_MS, LAYER_START_GRACE_MS } from '../src/producer.js';
 import { testConsumer, testVideoProducer, vp8Payload, viewOf } from './helpers.js';
 
 const SSRC = [0x1000, 0x2000, 0x3000];
@@ -58,6 +58,10 @@ function setup() {
 }
 
 describe('simulcast layers', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('each consumer forwards the layer its preferred resolution covers, switching only at that layer’s keyframe', () => {
     const { producer, consumer, frame, plis } = setup();
     const small = consumer('small');
@@ -217,6 +221,87 @@ describe('simulcast layers', () => {
     producer.receive(packet(2, true), 2);
     expect(a.c.currentLayer).toBe(2);
     expect(a.c.targetLayer).toBe(2);
+  });
+
+  it('a top layer the publisher does not send: the middle layer is asked for in its place and the consumer climbs to it from the lowest; back to the top when it returns, and the middle layer paused again', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const { producer, consumer, plis } = setup();
+    const events: boolean[][] = [];
+    producer.on('layers', (active) => events.push([...active]));
+    const a = consumer('a'); // no preference: the top layer
+    const small = consumer('small');
+    /** A second passes with three frames on `layers` (a keyframe first where asked); then the timers' samples. */
+    const second = (layers: number[], keyFrames: number[] = []) => {
+      for (let i = 0; i < 3; i++) for (const layer of layers) producer.receive(packet(layer, i === 0 && keyFrames.includes(layer)), layer);
+      vi.advanceTimersByTime(1000);
+      const now = performance.now();
+      producer.sample(now);
+      a.c.sample(now);
+      small.c.sample(now);
+    };
+    second([0, 1, 2], [0, 1, 2]);
+    small.c.setPreferredResolution({ width: 320, height: 180 }); // the layers' sizes are known now
+    second([0, 1, 2], [0]);
+    expect([a.c.currentLayer, small.c.currentLayer]).toEqual([2, 0]);
+    // Nobody forwards the middle layer: paused at the publisher after LAYER_PAUSE_DELAY_MS.
+    for (let t = 0; t <= LAYER_PAUSE_DELAY_MS; t += 1000) second([0, 2]);
+    expect(producer.layerActive(1)).toBe(false);
+    expect(events.at(-1)).toEqual([true, false, true]);
+    // The publisher's own estimate falls: it stops sending the top layer, and the consumer falls
+    // back to the lowest (the only layer that flows), as before.
+    second([0]);
+    expect(producer.layerUnavailable(2)).toBe(true); // asked for since the start, and nothing came
+    // The middle layer is asked for in the top's place at once.
+    expect(producer.layerActive(1)).toBe(true);
+    expect(events.at(-1)).toEqual([true, true, true]);
+    producer.receive(packet(0, true), 0);
+    expect(a.c.currentLayer).toBe(0);
+    expect(a.c.targetLayer).toBe(2);
+    // Still waiting for the top layer, the consumer climbs to the middle one once it flows.
+    plis.length = 0;
+    second([0, 1], [1]);
+    expect(plis).toContain(SSRC[1]);
+    producer.receive(packet(0, true), 0);
+    expect(a.c.currentLayer).toBe(0); // the lowest layer's keyframe changes nothing
+    producer.receive(packet(1, true), 1);
+    expect(a.c.currentLayer).toBe(1);
+    const sent = a.sent.slice(-3);
+    expect(new Set(a.sent.map((p) => p.ssrc)).size).toBe(1);
+    for (let i = 1; i < sent.length; i++) expect(sent[i]!.seq).toBe((sent[i - 1]!.seq + 1) & 0xffff);
+    // No ask for another layer while the one forwarded is the best that flows.
+    plis.length = 0;
+    second([0, 1]);
+    expect(plis).not.toContain(SSRC[0]);
+    // The top layer comes back (with a keyframe): the target again; the middle one is let go.
+    producer.receive(packet(2, true), 2);
+    expect(a.c.currentLayer).toBe(2);
+    for (let t = 0; t <= LAYER_PAUSE_DELAY_MS; t += 1000) second([0, 1, 2]);
+    expect(producer.layerActive(1)).toBe(false);
+    expect(small.c.currentLayer).toBe(0);
+  });
+
+  it('a layer just asked for is not unavailable before LAYER_START_GRACE_MS: the consumer waits for it on the layer it has', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const { producer, consumer } = setup();
+    const a = consumer('a');
+    a.c.setPreferredResolution({ width: 320, height: 180 });
+    const second = (layers: number[], keyFrames: number[] = []) => {
+      for (let i = 0; i < 3; i++) for (const layer of layers) producer.receive(packet(layer, i === 0 && keyFrames.includes(layer)), layer);
+      vi.advanceTimersByTime(1000);
+      producer.sample(performance.now());
+      a.c.sample(performance.now());
+    };
+    second([0, 1, 2], [0]);
+    for (let t = 0; t <= LAYER_PAUSE_DELAY_MS + 1000; t += 1000) second([0]);
+    expect([producer.layerActive(1), producer.layerActive(2)]).toEqual([false, false]);
+    a.c.setPreferredResolution(null); // the top layer: asked for again
+    expect(producer.layerActive(2)).toBe(true);
+    vi.advanceTimersByTime(LAYER_START_GRACE_MS - 500);
+    expect(producer.layerUnavailable(2)).toBe(false);
+    expect(producer.layerActive(1)).toBe(false);
+    vi.advanceTimersByTime(1000);
+    expect(producer.layerUnavailable(2)).toBe(true);
+    expect(a.c.currentLayer).toBe(0);
   });
 
   it('a single-encoding producer behaves as before: one layer, no layer events', () => {
