@@ -28,7 +28,7 @@ import type { MediaKind, TransportState } from './types.js';
 import { BitrateController, DEFAULT_UPLINK_ESTIMATION, REMB_INTERVAL_MS, type UplinkEstimation } from './bitrate-controller.js';
 import { EXT } from './peer-config.js';
 import { FEEDBACK_INTERVAL_MS, TransportFeedbackWriter } from './transport-feedback-writer.js';
-import { attachOurSrtp, sendRtcp, type SrtpImplementation, type SrtpSendPath } from './srtp-path.js';
+import { attachOurSrtp, rtcpWritable, sendRtcp, type SrtpImplementation, type SrtpSendPath } from './srtp-path.js';
 import { writeRemb } from './rtcp-writer.js';
 import { ReceivePath, readArrivalSignals, type ArrivalSignals } from './receive-path.js';
 import { ReceiveRouter, type ReceiveTrack } from './receive-router.js';
@@ -357,7 +357,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     const writer = new TransportFeedbackWriter(this.#rtcpSsrc);
     this.#feedback = writer;
     this.#feedbackTimer = setInterval(() => {
-      if (dtls.state !== 'connected') return;
+      if (!rtcpWritable(dtls)) return;
       const messages = writer.takeFeedback();
       if (messages.length === 0) return;
       this.#feedbackSent += messages.length;
@@ -391,7 +391,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
 
   #sendRemb(estimate: number, videoSsrcs = this.#videoSsrcs()): void {
     const dtls = this.pc.dtlsTransports[0];
-    if (videoSsrcs.length === 0 || !dtls || dtls.state !== 'connected') return;
+    if (videoSsrcs.length === 0 || !dtls || !rtcpWritable(dtls)) return;
     sendRtcp(dtls, [writeRemb(this.#rtcpSsrc, estimate, videoSsrcs)], (err) => this.logger.debug({ err }, 'REMB send failed'));
   }
 
@@ -409,8 +409,8 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
     uplinkEstimation: UplinkEstimation;
     rembBitrate: number;
     maxIncomingBitrate: number;
-    /** transport-cc mode: packets numbered transport-wide seen, of those reported how many lost, feedback messages sent. */
-    transportFeedback: { packets: number; reported: number; lost: number; messages: number } | null;
+    /** transport-cc mode: packets numbered transport-wide seen, of those reported how many lost, how many came after their number was reported, feedback messages sent. */
+    transportFeedback: { packets: number; reported: number; lost: number; late: number; messages: number } | null;
     producers: ReturnType<Producer['getStats']>[];
   } {
     return {
@@ -420,7 +420,7 @@ export class PublisherTransport extends PeerTransport<PublisherTransportEvents> 
       rembBitrate: this.#feedback ? this.#bitrate.max : this.#bitrate.estimate,
       maxIncomingBitrate: this.#bitrate.max,
       transportFeedback: this.#feedback
-        ? { packets: this.#feedback.packetsSeen, reported: this.#feedback.packetsReported, lost: this.#feedback.packetsLost, messages: this.#feedbackSent }
+        ? { packets: this.#feedback.packetsSeen, reported: this.#feedback.packetsReported, lost: this.#feedback.packetsLost, late: this.#feedback.packetsLate, messages: this.#feedbackSent }
         : null,
       producers: this.#producers.map((p) => p.getStats()),
     };

@@ -20,7 +20,7 @@ import { Socket as DgramSocket } from 'node:dgram';
 import { compactNtpOf, type ReportBlock } from './receive-stats.js';
 import type { ReceiveBinding, ReceiveRouter } from './receive-router.js';
 import { MAX_REPORT_BLOCKS, writeGenericNack, writeReceiverReport } from './rtcp-writer.js';
-import { sendRtcp } from './srtp-path.js';
+import { rtcpWritable, sendRtcp } from './srtp-path.js';
 import { RtpView } from './rtp-view.js';
 import type { SrtpContext } from './srtp/srtp-context.js';
 
@@ -244,7 +244,7 @@ export class ReceivePath {
     const now = performance.now();
     const packets: Buffer[] = [];
     const bindings = this.router.bindings;
-    const connected = this.#dtls.state === 'connected';
+    const connected = rtcpWritable(this.#dtls);
     let waiting = 0;
     for (let i = 0; i < bindings.length; i++) {
       const binding = bindings[i]!;
@@ -271,7 +271,7 @@ export class ReceivePath {
   }
 
   #sendReport(): void {
-    if (this.#dtls.state !== 'connected') return;
+    if (!rtcpWritable(this.#dtls)) return;
     const now = performance.now();
     const blocks: ReportBlock[] = [];
     for (const binding of this.router.bindings) {

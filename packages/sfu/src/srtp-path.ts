@@ -341,6 +341,18 @@ export function attachOurSrtp(dtls: RTCDtlsTransport): SrtpSendPath | null {
  * but each through werift's path cost ~250 µs of cold code on this VM (REMB alone was 2 % of a
  * 1→1 call's server CPU).
  */
+/**
+ * Whether RTCP may go out on this DTLS transport: werift reads it connected, or it reads "failed"
+ * after the handshake while ours protects its SRTP (attached at the handshake, with the keys it
+ * exported). werift's DTLS state machine has turned "failed" after the handshake (its handshake
+ * handler failing on a late copy of a flight: dtls-handshake-guard.ts) while the keys and the ICE
+ * path were fine and media went on; without RTCP then (transport feedback, receiver reports, REMB,
+ * NACK, PLI) a publisher's Chromium cut its estimate to its floor and sent its lowest layer for good.
+ */
+export function rtcpWritable(dtls: RTCDtlsTransport): boolean {
+  return dtls.state === 'connected' || (dtls.state === 'failed' && attached.has(dtls));
+}
+
 export function sendRtcp(dtls: RTCDtlsTransport, packets: readonly Buffer[], onError: (err: unknown) => void): void {
   if (packets.length === 0) return;
   if (attached.get(dtls)?.sendRtcp(packets)) return;

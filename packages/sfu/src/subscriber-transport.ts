@@ -18,7 +18,7 @@ import type { ForwardingTable } from './forwarding-table.js';
 import type { Producer } from './producer.js';
 import { PeerTransport } from './peer-transport.js';
 import { checkSdp } from './sdp-checks.js';
-import { attachOurSrtp, sendRtcp, type SrtpImplementation } from './srtp-path.js';
+import { attachOurSrtp, rtcpWritable, sendRtcp, type SrtpImplementation } from './srtp-path.js';
 import type { ConsumerStats, TransportState } from './types.js';
 import { everyPeriod, type ClockTask } from './media-clock.js';
 
@@ -207,7 +207,7 @@ export class SubscriberTransport extends PeerTransport<SubscriberTransportEvents
       if (sr) reports.push(sr);
     }
     const dtls = this.pc.dtlsTransports[0];
-    if (reports.length === 0 || !dtls || dtls.state !== 'connected') return;
+    if (reports.length === 0 || !dtls || !rtcpWritable(dtls)) return;
     sendRtcp(
       dtls,
       reports.map((sr) => sr.serialize()),

@@ -49,6 +49,8 @@ export class TransportFeedbackWriter {
   /** Sequence numbers reported, and of them reported lost: the uplink's loss on the wire. */
   packetsReported = 0;
   packetsLost = 0;
+  /** Packets that arrived after their number had been reported (as lost): reordered beyond a feedback interval. */
+  packetsLate = 0;
 
   constructor(senderSsrc: number) {
     this.#senderSsrc = senderSsrc >>> 0;
@@ -62,7 +64,10 @@ export class TransportFeedbackWriter {
     this.packetsSeen++;
     if (this.#nextToReport < 0) this.#nextToReport = unwrapped;
     // Already reported (received, or lost and now late): the sender has settled it; drop.
-    if (unwrapped < this.#nextToReport) return;
+    if (unwrapped < this.#nextToReport) {
+      this.packetsLate++;
+      return;
+    }
     if (this.#arrivals.has(unwrapped)) return; // a duplicate
     this.#arrivals.set(unwrapped, Math.round((arrivalMs * 1000) / TICK_US));
     if (this.#arrivals.size > MAX_PENDING) this.#skipTo(Math.min(...this.#arrivals.keys()) + 1);

@@ -95,6 +95,16 @@ describe('routed media in Chromium', () => {
     // behind the client's guard (late copies of the browser's flights dropped).
     expect(harness.subscribers.get(sub.transportId)!.dump()['dtls']).toMatchObject({ role: 'server', state: 'connected', guarded: true });
     expect(harness.publishers.get(pub.transportId)!.dump()['dtls']).toMatchObject({ role: 'client', state: 'connected', guarded: true });
+    // werift's DTLS state machine can read "failed" after the handshake (its handshake handler
+    // failing on a late copy of a flight) while the exported keys and the ICE path are fine: our
+    // RTCP towards the publisher goes on (transport feedback, receiver reports), or its Chromium
+    // cuts its estimate to the floor for good.
+    const publisher = harness.publishers.get(pub.transportId)!;
+    const feedbackSent = () => publisher.getStats().transportFeedback?.messages ?? 0;
+    const reportsSent = () => (publisher.dump()['receivePath'] as { reportsSent: number }).reportsSent;
+    (publisher as unknown as { pc: { dtlsTransports: { setState(state: string): void }[] } }).pc.dtlsTransports[0]!.setState('failed');
+    const [feedbackBefore, reportsBefore] = [feedbackSent(), reportsSent()];
+    await waitUntil(() => feedbackSent() >= feedbackBefore + 10 && reportsSent() >= reportsBefore + 2, 15_000, 'transport feedback and receiver reports with werift reading failed');
     expect(a.errors).toEqual([]);
     expect(b.errors).toEqual([]);
     await a.page.close();

@@ -126,6 +126,7 @@ describe('transport feedback we send', () => {
     writer.onPacket(105, 200, 1); // late: already reported lost
     writer.onPacket(109, 201, 1); // duplicate of a reported one
     expect(writer.takeFeedback()).toEqual([]);
+    expect(writer.packetsLate).toBe(2); // both came after their number was reported
     for (let seq = 110; seq < 115; seq++) writer.onPacket(seq, 300 + seq, 1);
     const second = parse(writer.takeFeedback()[0]!);
     expect([second.baseSequenceNumber, second.packetStatusCount, second.fbPktCount]).toEqual([110, 5, 1]);
