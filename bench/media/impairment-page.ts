@@ -36,6 +36,30 @@ window.pubStats = async () => {
   });
   return out;
 };
+/**
+ * Once a second from publish: the publisher's own bandwidth estimate (the candidate pair's
+ * availableOutgoingBitrate, kbps) and per rid its bytes sent, whether it is active and what limits
+ * it, as [time ms, estimate kbps, { rid: [bytes, active, limit] }] rows (pubRows() takes them).
+ */
+window.pubRowsKept = [];
+window.pubSample = () => {
+  (async () => {
+    while (window.publisher) {
+      const started = Date.now();
+      try {
+        let estimate = -1;
+        const enc = {};
+        for (const { rtcStatsReport } of await window.publisher.getRtcStatsReport()) rtcStatsReport.forEach((s) => {
+          if (s.type === 'candidate-pair' && s.nominated && typeof s.availableOutgoingBitrate === 'number') estimate = Math.round(s.availableOutgoingBitrate / 1000);
+          if (s.type === 'outbound-rtp' && s.kind === 'video') enc[s.rid || '-'] = [s.bytesSent || 0, s.active !== false, s.qualityLimitationReason || 'none'];
+        });
+        window.pubRowsKept.push([started, estimate, enc]);
+      } catch {}
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - started))));
+    }
+  })();
+};
+window.pubRows = () => window.pubRowsKept.splice(0);
 window.subscribeAll = (n, timeoutMs) => new Promise((resolve, reject) => {
   const deadline = Date.now() + timeoutMs;
   const tick = () => {

@@ -354,6 +354,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       const p = await open(hostBrowser);
       pubPages.push(p);
       streams.push((await p.page.evaluate(() => (window as any).publish())) as string);
+      await p.page.evaluate(() => (window as any).pubSample());
     }
     const subs: Sub[] = [];
     const limitedPage = await open(limitedBrowser);
@@ -369,9 +370,28 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     let audioPacketsBefore: { packets: number; at: number } | null = null;
     /** When the limit went on, in the server's performance.now() (cuts in its first seconds print their ms from it). */
     let limitClock = Infinity;
+    /** Once a pull, per publisher: the SFU's transport-cc counters for its uplink (packets numbered seen, feedback messages sent). */
+    /** Also the loss our receiver reports tell it: packets received and cumulative lost over its media SSRCs. */
+    const uplinkFeedback: { at: number; counts: [number, number, number, number, number][]; dtls: string[] }[] = [];
     onPull = () => {
       const live = app!.t.server.sessions.live(sessionId);
       if (!live) return;
+      if (Date.now() - (uplinkFeedback.at(-1)?.at ?? 0) >= 500) {
+        uplinkFeedback.push({
+          at: Date.now(),
+          counts: streams.map((id) => {
+            const transport = live.streams.get(id)?.transport;
+            const fb = transport?.getStats().transportFeedback;
+            const ssrcs = ((transport?.dump().receivePath as { ssrcs?: { rtx: boolean; packets: number; lost: number }[] } | null)?.ssrcs ?? []).filter((x) => !x.rtx);
+            return [fb?.packets ?? 0, fb?.messages ?? 0, ssrcs.reduce((a, x) => a + x.packets, 0), ssrcs.reduce((a, x) => a + x.lost, 0), fb?.late ?? 0];
+          }),
+          // Its DTLS transport's state as werift keeps it (our RTCP towards it goes out only while 'connected').
+          dtls: streams.map((id) => {
+            const transport = live.streams.get(id)?.transport as unknown as { state?: string; pc?: { dtlsTransports?: { state?: string }[] } } | undefined;
+            return `${transport?.state ?? '-'}/${transport?.pc?.dtlsTransports?.[0]?.state ?? '-'}`;
+          }),
+        });
+      }
       const mine = [...live.subscriptions.values()].filter((x) => x.connection.id === limitedConnection);
       const downlink = mine.find((x) => x.transport)?.transport?.getStats().downlink;
       if (!downlink) return;
@@ -640,6 +660,30 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         if (text) seconds.push(`${fromLimit(t + 1000)}:${text}`);
       }
       console.log(`browser, limited subscriber, stream ${streams.indexOf(id) + 1} (s from the limit: n NACKs sent, k PLIs sent, K keyframes decoded, l packets lost, j mean ms a frame spent in the jitter buffer when ≥ 100, fD/R frames decoded of those received and xN dropped when they differ): ${seconds.join(' ') || 'nothing'}`);
+    }
+    // Each publisher's own view once a second (its uplink is loopback: what it sends is its own choice).
+    for (const [i, p] of pubPages.entries()) {
+      type PubRow = [number, number, Record<string, [number, boolean, string]>];
+      const rows = ((await p.page.evaluate(() => (window as any).pubRows())) as PubRow[]).filter((r) => r[0] >= subscribedAt - 1000);
+      const seconds = rows.slice(1).map((r, k) => {
+        const prev = rows[k]!;
+        const secs = (r[0] - prev[0]) / 1000;
+        const layers = Object.keys(r[2]).sort().map((rid) => {
+          const [bytes, active, limit] = r[2][rid]!;
+          const kbps = Math.round(((bytes - (prev[2][rid]?.[0] ?? bytes)) * 8) / secs / 1000);
+          return `${active ? '' : 'p'}${kbps}${limit === 'bandwidth' ? 'b' : limit === 'cpu' ? 'c' : ''}`;
+        });
+        // The SFU's feedback to it over that second: packets numbered it saw / feedback messages it sent.
+        const a = uplinkFeedback.filter((u) => u.at <= prev[0]).at(-1);
+        const b = uplinkFeedback.filter((u) => u.at <= r[0]).at(-1);
+        let fb = '';
+        if (a && b && a !== b) {
+          const [pk, msgs, rr, lost, late] = b.counts[i]!.map((v, j) => v - a.counts[i]![j]!) as [number, number, number, number, number];
+          fb = ` ${pk}pk/${msgs}fb${late ? `/${late}late` : ''}${lost !== 0 ? `/RR${Math.round((lost * 100) / Math.max(1, rr + lost))}%` : ''}${b.dtls[i] !== 'connected/connected' ? `/${b.dtls[i]}` : ''}`;
+        }
+        return `${fromLimit(r[0])}:${r[1]}/${layers.join(',')}${fb}`;
+      });
+      console.log(`publisher ${i + 1}, its own view once a second (s from the limit: its estimate kbps (availableOutgoingBitrate) / kbps sent per layer f,h,q; p paused by the SFU, b limited by bandwidth, c by CPU; then the SFU's transport-cc for it: packets numbered seen / feedback messages sent / the loss our receiver reports count, when not 0): ${seconds.join(' ')}`);
     }
     console.log(`subscriber events (s from the limit): ${events.length ? events.join('; ') : 'none'}\n`);
     return result;

@@ -199,6 +199,8 @@ export function qdiscArgs(impairment: Impairment): string[][] | null {
 /** The nftables rule body dropping `lossPercent` % of packets at random, or null for none. */
 export function lossRule(lossPercent: number | undefined): string | null {
   if (!lossPercent) return null;
+  // Everything (an outage): numgen's "< 10000" does not parse (10000 is outside its 0–9999 range).
+  if (lossPercent >= 100) return 'drop';
   return `numgen random mod 10000 < ${Math.round(lossPercent * 100)} drop`;
 }
 
