@@ -77,6 +77,7 @@ describe('impaired-network harness', () => {
     expect(both[1]![0]).toBe('tbf');
     expect(lossRule(2)).toBe('numgen random mod 10000 < 200 drop');
     expect(lossRule(0)).toBeNull();
+    expect(lossRule(100)).toBe('drop'); // an outage: numgen's "< 10000" would not parse
     expect(() => qdiscArgs({ lossPercent: 120 })).toThrow(/at most 100/);
     expect(() => qdiscArgs({ rateKbps: 0 })).toThrow(/above 0/);
     expect(() => qdiscArgs({ delayMs: -1 })).toThrow(/≥ 0/);
