@@ -27,19 +27,21 @@
 // flight 4 that arrives again after our flight 5 went out (the browser retransmits it when our
 // flight 5 is late) makes it build flight 5 anew, even once connected: a new key exchange for the
 // record layer and a flight marked "waiting for flight 6" that never comes; werift retransmits it
-// for ~33 s and then fails the DTLS transport. The SRTP keys were exported before and media flows
-// on, but werift's transport reads "failed", and every RTCP we send the publisher (transport
-// feedback, receiver reports, REMB) stops: Chromium reads the silence as a round trip over 3 s and
-// cuts its estimate by a fifth each second to its floor (~84 kbps), sending only its lowest layer
-// for good (seen in the impairment bench on a loaded machine: one publisher in three runs, ~50 s
-// after it connected). A HelloVerifyRequest copy is worse: werift clears its handshake cache and
-// starts flight 3 over (or throws at once while in flight 3). So the client's filter drops every
-// handshake message once connected, a HelloVerifyRequest once flight 3 is out, and the server's
-// flight 4 messages once flight 5 is out, except ServerHelloDone, on which werift resends flight 5.
+// for ~33 s and then fails the DTLS transport (dtls-handshake-guard.test.ts shows it). The SRTP
+// keys were exported before and media flows on, but werift's transport reads "failed". In the
+// impairment bench, on a loaded machine, publishers' werift DTLS failed ~31 s after connecting,
+// about one run in three to six, and every RTCP we sent them stopped (their Chromium cut its
+// estimate to its floor); with this guard it still happened in 3 of 60 publishers, cause not found,
+// so our RTCP no longer stops on it (srtp-path.ts, rtcpWritable). A HelloVerifyRequest copy is
+// worse: werift clears its handshake cache and starts flight 3 over (or throws at once while in
+// flight 3). So the client's filter drops every handshake message once connected, a
+// HelloVerifyRequest once flight 3 is out, and the server's flight 4 messages once flight 5 is
+// out, except ServerHelloDone, on which werift resends flight 5.
 //
-// Installed once per process by wrapping RTCDtlsTransport.start, which builds the DtlsServer: by the
-// SFU (peer-transport.ts), and by the test kit's and the load tool's werift publishers, which are
-// the DTLS server towards the SFU (it answers their offers as the client, as it does a browser's).
+// Installed once per process by wrapping RTCDtlsTransport.start, which builds the DtlsServer (or
+// the DtlsClient): by the SFU (peer-transport.ts), and by the test kit's and the load tool's
+// werift publishers, which are the DTLS server towards the SFU (it answers their offers as the
+// client, as it does a browser's).
 
 import { DtlsClient, DtlsServer, RTCDtlsTransport } from 'werift';
 

@@ -101,8 +101,8 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
 
   /**
    * DTLS: our role, whether the handshake guard is on and the peer's repeated handshake messages
-   * it dropped (dtls-handshake-guard.ts), and werift's DTLS state (our RTCP goes out only while it
-   * reads connected).
+   * it dropped (dtls-handshake-guard.ts), and werift's DTLS state (our RTCP goes out while it
+   * reads connected, or failed after the handshake: srtp-path.ts rtcpWritable).
    */
   #dtlsDump(): { role: string; state?: string; guarded?: boolean; handshakeCopiesDropped?: number } | null {
     const transport = this.pc.dtlsTransports[0] as unknown as { role?: string; state?: string; dtls?: object } | undefined;

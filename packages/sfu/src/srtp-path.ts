@@ -335,13 +335,6 @@ export function attachOurSrtp(dtls: RTCDtlsTransport): SrtpSendPath | null {
 }
 
 /**
- * Sends RTCP `packets` (bytes) on `dtls`: by our send path at once where our SRTP runs on it and
- * the pair is plain UDP, else through werift's sendRtcp (which serializes, protects by the same
- * SRTCP context, and sends on its ICE connection asynchronously). RTCP is a few packets a second,
- * but each through werift's path cost ~250 µs of cold code on this VM (REMB alone was 2 % of a
- * 1→1 call's server CPU).
- */
-/**
  * Whether RTCP may go out on this DTLS transport: werift reads it connected, or it reads "failed"
  * after the handshake while ours protects its SRTP (attached at the handshake, with the keys it
  * exported). werift's DTLS state machine has turned "failed" after the handshake (its handshake
@@ -353,6 +346,13 @@ export function rtcpWritable(dtls: RTCDtlsTransport): boolean {
   return dtls.state === 'connected' || (dtls.state === 'failed' && attached.has(dtls));
 }
 
+/**
+ * Sends RTCP `packets` (bytes) on `dtls`: by our send path at once where our SRTP runs on it and
+ * the pair is plain UDP, else through werift's sendRtcp (which serializes, protects by the same
+ * SRTCP context, and sends on its ICE connection asynchronously). RTCP is a few packets a second,
+ * but each through werift's path cost ~250 µs of cold code on this VM (REMB alone was 2 % of a
+ * 1→1 call's server CPU).
+ */
 export function sendRtcp(dtls: RTCDtlsTransport, packets: readonly Buffer[], onError: (err: unknown) => void): void {
   if (packets.length === 0) return;
   if (attached.get(dtls)?.sendRtcp(packets)) return;
