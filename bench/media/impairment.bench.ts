@@ -386,9 +386,11 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
             return [fb?.packets ?? 0, fb?.messages ?? 0, ssrcs.reduce((a, x) => a + x.packets, 0), ssrcs.reduce((a, x) => a + x.lost, 0), fb?.late ?? 0];
           }),
           // Its DTLS transport's state as werift keeps it (our RTCP towards it goes out only while 'connected').
+          // And, once it failed, the error werift's handshake handler raised (dump().dtls.lastError).
           dtls: streams.map((id) => {
-            const transport = live.streams.get(id)?.transport as unknown as { state?: string; pc?: { dtlsTransports?: { state?: string }[] } } | undefined;
-            return `${transport?.state ?? '-'}/${transport?.pc?.dtlsTransports?.[0]?.state ?? '-'}`;
+            const transport = live.streams.get(id)?.transport;
+            const dtls = transport?.dump()['dtls'] as { state?: string; lastError?: string } | null | undefined;
+            return `${transport?.state ?? '-'}/${dtls?.state ?? '-'}${dtls?.lastError ? `[${dtls.lastError.replace(/\s+/g, '_')}]` : ''}`;
           }),
         });
       }

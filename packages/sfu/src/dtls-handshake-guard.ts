@@ -61,6 +61,7 @@ interface HandshakeView {
 /** The part of werift's DtlsServer (and DtlsClient) read and changed here. */
 interface DtlsServerView {
   connected: boolean;
+  onError?: { subscribe(listener: (err: unknown) => void): unknown };
   dtls: { flight?: number; handshakeCache: Record<number, { data: Array<{ msg_type: number }> } | undefined> };
   onHandleHandshakes: (assembled: HandshakeView[]) => Promise<void>;
 }
@@ -74,6 +75,8 @@ const MARK = Symbol.for('colloquy.dtls-handshake-guard');
 
 interface GuardState {
   dropped: number;
+  /** The last error werift's handshake handler raised (it fails the DTLS transport), with when (performance.now() ms). */
+  lastError?: { message: string; at: number };
 }
 
 /** Guards every DTLS server werift starts in this process (idempotent). */
@@ -108,6 +111,10 @@ function guard(socket: DtlsServer | DtlsClient, copy: (view: DtlsServerView, mes
   if (view[MARK] || typeof handle !== 'function' || typeof view.dtls?.handshakeCache !== 'object') return;
   const state: GuardState = { dropped: 0 };
   view[MARK] = state;
+  // What failed werift's DTLS transport, for dump(): its handshake handler's errors end there.
+  view.onError?.subscribe((err) => {
+    state.lastError = { message: err instanceof Error ? `${err.name}: ${err.message || '(no message)'}` : String(err), at: performance.now() };
+  });
   view.onHandleHandshakes = async (assembled) => {
     const fresh = assembled.filter((message) => {
       if (!copy(view, message)) return true;
@@ -126,6 +133,11 @@ export function isGuarded(server: object): boolean {
 /** Handshake messages this server (or client) dropped as copies of what it had already taken. */
 export function handshakeCopiesDropped(server: object): number {
   return stateOf(server)?.dropped ?? 0;
+}
+
+/** The last error werift's handshake handler raised on this server (or client), and when (performance.now() ms); undefined if none. */
+export function lastHandshakeError(server: object): { message: string; at: number } | undefined {
+  return stateOf(server)?.lastError;
 }
 
 function stateOf(server: object): GuardState | undefined {

@@ -9,7 +9,7 @@
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from 'pino';
 import { TypedEmitter, type EventMap } from './typed-emitter.js';
-import { guardDtlsHandshakes, handshakeCopiesDropped, isGuarded } from './dtls-handshake-guard.js';
+import { guardDtlsHandshakes, handshakeCopiesDropped, isGuarded, lastHandshakeError } from './dtls-handshake-guard.js';
 import { followRenomination, onRenomination, roleConflicts } from './ice-renomination.js';
 import { iceLiteAtSessionLevel } from './peer-config.js';
 import { srtpDump, type SrtpImplementation } from './srtp-path.js';
@@ -101,16 +101,24 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
 
   /**
    * DTLS: our role, whether the handshake guard is on and the peer's repeated handshake messages
-   * it dropped (dtls-handshake-guard.ts), and werift's DTLS state (our RTCP goes out while it
-   * reads connected, or failed after the handshake: srtp-path.ts rtcpWritable).
+   * it dropped (dtls-handshake-guard.ts), werift's DTLS state (our RTCP goes out while it reads
+   * connected, or failed after the handshake: srtp-path.ts rtcpWritable) and the last error that
+   * failed it, with how long ago.
    */
-  #dtlsDump(): { role: string; state?: string; guarded?: boolean; handshakeCopiesDropped?: number } | null {
+  #dtlsDump(): { role: string; state?: string; guarded?: boolean; handshakeCopiesDropped?: number; lastError?: string; lastErrorAgoMs?: number } | null {
     const transport = this.pc.dtlsTransports[0] as unknown as { role?: string; state?: string; dtls?: object } | undefined;
     if (!transport) return null;
     const role = transport.role ?? 'auto';
     const state = transport.state;
     if (!transport.dtls) return { role, ...(state ? { state } : {}) };
-    return { role, ...(state ? { state } : {}), guarded: isGuarded(transport.dtls), handshakeCopiesDropped: handshakeCopiesDropped(transport.dtls) };
+    const error = lastHandshakeError(transport.dtls);
+    return {
+      role,
+      ...(state ? { state } : {}),
+      guarded: isGuarded(transport.dtls),
+      handshakeCopiesDropped: handshakeCopiesDropped(transport.dtls),
+      ...(error ? { lastError: error.message, lastErrorAgoMs: Math.round(performance.now() - error.at) } : {}),
+    };
   }
 
   #iceAgent(): IceAgentView | undefined {

@@ -7,7 +7,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsClient, DtlsServer, RTCDtlsTransport } from 'werift';
-import { guardDtlsClient, guardDtlsServer, handshakeCopiesDropped, isGuarded } from '../src/dtls-handshake-guard.js';
+import { guardDtlsClient, guardDtlsServer, handshakeCopiesDropped, isGuarded, lastHandshakeError } from '../src/dtls-handshake-guard.js';
 
 /** The transport werift's DTLS sockets take: they set onData and call send. */
 interface LinkEnd {
@@ -161,6 +161,14 @@ describe('DTLS client handshake guard (the SFU towards a publisher)', () => {
     const { flight, sent } = await lateFlight4(false);
     expect(flight).toBe(5); // back to waiting for a flight 6 the server will never send again
     expect(sent).toBeGreaterThan(0);
+  });
+
+  it('keeps the last error werift raised (what fails its DTLS transport), for the transport\'s dump', async () => {
+    const { client } = await handshake(1);
+    expect(lastHandshakeError(client)).toBeUndefined();
+    client.onError.execute(new Error('over retransmitCount : 5 7'));
+    expect(lastHandshakeError(client)?.message).toBe('Error: over retransmitCount : 5 7');
+    expect(lastHandshakeError(client)!.at).toBeLessThanOrEqual(performance.now());
   });
 
   it('a copy of the HelloVerifyRequest after the handshake is dropped too (werift would clear its handshake cache and start flight 3 over)', async () => {
