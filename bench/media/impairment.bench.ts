@@ -15,7 +15,8 @@
 // the longest span without a new audio packet at every subscriber (by polling, so at best SAMPLE_MS
 // resolution; and a lower bound from the browser's lastPacketReceivedTimestamp); what each
 // publisher sent per layer; the SFU's estimate and forwarded layers for the limited subscriber once
-// a second; and the limited subscriber's layer timeline as an ASCII plot.
+// a second; the limited subscriber's layer timeline as an ASCII plot; and each publisher's own view
+// once a second (its estimate, per-layer rates, our feedback and reports to it, werift's DTLS state).
 // The DELAY_MS (50) one-way delay goes by tc netem where the kernel has it, else by the harness's
 // userspace delay line (an NFQUEUE program: this machine's kernel has no sch_netem); the bench says
 // which when it starts. The delay sits after the rate limit on the way to the limited subscriber.
@@ -370,8 +371,12 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     let audioPacketsBefore: { packets: number; at: number } | null = null;
     /** When the limit went on, in the server's performance.now() (cuts in its first seconds print their ms from it). */
     let limitClock = Infinity;
-    /** Once a pull, per publisher: the SFU's transport-cc counters for its uplink (packets numbered seen, feedback messages sent). */
-    /** Also the loss our receiver reports tell it: packets received and cumulative lost over its media SSRCs. */
+    /**
+     * Every 500 ms, per publisher: the SFU's transport-cc counters for its uplink (packets numbered
+     * seen, feedback messages sent, packets late), what our receiver reports count (packets received
+     * and cumulative lost over its media SSRCs), and werift's DTLS state for it, with the error that
+     * failed it if one did (dump().dtls).
+     */
     const uplinkFeedback: { at: number; counts: [number, number, number, number, number][]; dtls: string[] }[] = [];
     onPull = () => {
       const live = app!.t.server.sessions.live(sessionId);
@@ -379,20 +384,19 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       if (Date.now() - (uplinkFeedback.at(-1)?.at ?? 0) >= 500) {
         uplinkFeedback.push({
           at: Date.now(),
-          counts: streams.map((id) => {
-            const transport = live.streams.get(id)?.transport;
-            const fb = transport?.getStats().transportFeedback;
-            const ssrcs = ((transport?.dump().receivePath as { ssrcs?: { rtx: boolean; packets: number; lost: number }[] } | null)?.ssrcs ?? []).filter((x) => !x.rtx);
-            return [fb?.packets ?? 0, fb?.messages ?? 0, ssrcs.reduce((a, x) => a + x.packets, 0), ssrcs.reduce((a, x) => a + x.lost, 0), fb?.late ?? 0];
-          }),
-          // Its DTLS transport's state as werift keeps it (our RTCP towards it goes out only while 'connected').
-          // And, once it failed, the error werift's handshake handler raised (dump().dtls.lastError).
-          dtls: streams.map((id) => {
-            const transport = live.streams.get(id)?.transport;
-            const dtls = transport?.dump()['dtls'] as { state?: string; lastError?: string } | null | undefined;
-            return `${transport?.state ?? '-'}/${dtls?.state ?? '-'}${dtls?.lastError ? `[${dtls.lastError.replace(/\s+/g, '_')}]` : ''}`;
-          }),
+          counts: [],
+          dtls: [],
         });
+        const sample = uplinkFeedback.at(-1)!;
+        for (const id of streams) {
+          const transport = live.streams.get(id)?.transport;
+          const fb = transport?.getStats().transportFeedback;
+          const dump = transport?.dump();
+          const ssrcs = ((dump?.['receivePath'] as { ssrcs?: { rtx: boolean; packets: number; lost: number }[] } | null | undefined)?.ssrcs ?? []).filter((x) => !x.rtx);
+          sample.counts.push([fb?.packets ?? 0, fb?.messages ?? 0, ssrcs.reduce((a, x) => a + x.packets, 0), ssrcs.reduce((a, x) => a + x.lost, 0), fb?.late ?? 0]);
+          const dtls = dump?.['dtls'] as { state?: string; lastError?: string } | null | undefined;
+          sample.dtls.push(`${transport?.state ?? '-'}/${dtls?.state ?? '-'}${dtls?.lastError ? `[${dtls.lastError.replace(/\s+/g, '_')}]` : ''}`);
+        }
       }
       const mine = [...live.subscriptions.values()].filter((x) => x.connection.id === limitedConnection);
       const downlink = mine.find((x) => x.transport)?.transport?.getStats().downlink;
@@ -675,7 +679,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
           const kbps = Math.round(((bytes - (prev[2][rid]?.[0] ?? bytes)) * 8) / secs / 1000);
           return `${active ? '' : 'p'}${kbps}${limit === 'bandwidth' ? 'b' : limit === 'cpu' ? 'c' : ''}`;
         });
-        // The SFU's feedback to it over that second: packets numbered it saw / feedback messages it sent.
+        // The SFU's side over that second: packets numbered it saw / feedback messages it sent, late
+        // packets, the loss our receiver reports count, werift's DTLS state when not connected.
         const a = uplinkFeedback.filter((u) => u.at <= prev[0]).at(-1);
         const b = uplinkFeedback.filter((u) => u.at <= r[0]).at(-1);
         let fb = '';
@@ -685,7 +690,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
         }
         return `${fromLimit(r[0])}:${r[1]}/${layers.join(',')}${fb}`;
       });
-      console.log(`publisher ${i + 1}, its own view once a second (s from the limit: its estimate kbps (availableOutgoingBitrate) / kbps sent per layer f,h,q; p paused by the SFU, b limited by bandwidth, c by CPU; then the SFU's transport-cc for it: packets numbered seen / feedback messages sent / the loss our receiver reports count, when not 0): ${seconds.join(' ')}`);
+      console.log(`publisher ${i + 1}, its own view once a second (s from the limit: its estimate kbps (availableOutgoingBitrate) / kbps sent per layer f,h,q; p paused by the SFU, b limited by bandwidth, c by CPU; then the SFU's side: packets numbered seen / transport feedback messages sent, then when not 0 or not connected: packets late, the loss our receiver reports count, our transport's / werift's DTLS state [the error that failed it]): ${seconds.join(' ')}`);
     }
     console.log(`subscriber events (s from the limit): ${events.length ? events.join('; ') : 'none'}\n`);
     return result;
