@@ -363,9 +363,7 @@ export class Downlink {
     // The link is saturated: no video retransmissions for a while, and the allocator steps down
     // (or switches off) now rather than at its next round, so the queue drains sooner.
     this.#lastSaturationSeen = saturatedAt;
-    let media = 0;
-    for (const consumer of this.#consumers()) if (!consumer.paused) media += consumer.bitrate;
-    const hold = retransmitHoldMs(saturatedAt, this.#probe?.startedAt ?? null, this.#estimator.estimate, media);
+    const hold = retransmitHoldMs(saturatedAt, this.#probe?.startedAt ?? null, this.#estimator.estimate, this.#mediaBitrate());
     if (hold > 0) for (const consumer of this.#consumers()) if (consumer.kind === 'video') consumer.holdRetransmissions(now + hold);
     // A video whose lowest step no longer fits goes off in this round, without the hold, when the
     // media filled the link; not when a probe's excess did (the media fitted, the estimate is held
@@ -408,6 +406,13 @@ export class Downlink {
     let hold = this.#audioRates.get(consumer);
     if (hold === undefined) this.#audioRates.set(consumer, (hold = new AudioRateHold()));
     return hold.rate(consumer.bitrate, now);
+  }
+
+  /** What the unpaused consumers sent over their last measured second (bits/s). A consumer leaves its member's list as it closes. */
+  #mediaBitrate(): number {
+    let media = 0;
+    for (const consumer of this.#consumers()) if (!consumer.paused) media += consumer.bitrate;
+    return media;
   }
 
   /** The consumers of the connected members, in the members' order. */
@@ -511,10 +516,8 @@ export class Downlink {
       this.#liftStartup(now, true);
       return;
     }
-    // What the consumers sent over their last measured second: the probe is sized as if it were the estimate.
-    let media = 0;
-    for (const consumer of this.#consumers()) if (!consumer.paused && !consumer.closed) media += consumer.bitrate;
-    const durationMs = probeDuration(rate, Math.max(media, this.#estimator.ackedBitrate ?? 0), PROBE_DURATION_MS);
+    // The probe is sized as if what the consumers send were the estimate.
+    const durationMs = probeDuration(rate, Math.max(this.#mediaBitrate(), this.#estimator.ackedBitrate ?? 0), PROBE_DURATION_MS);
     if (this.#startProbe(now, { rate, wanted: rate / 1.1, durationMs, off: false, confirm: false, startup: true }, videos)) this.#startupProbes++;
   }
 

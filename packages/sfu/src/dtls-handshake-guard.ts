@@ -59,7 +59,7 @@ interface HandshakeView {
 }
 
 /** The part of werift's DtlsServer (and DtlsClient) read and changed here. */
-interface DtlsServerView {
+interface DtlsSocketView {
   connected: boolean;
   onError?: { subscribe(listener: (err: unknown) => void): unknown };
   dtls: { flight?: number; handshakeCache: Record<number, { data: Array<{ msg_type: number }> } | undefined> };
@@ -104,8 +104,8 @@ export function guardDtlsServer(server: DtlsServer): void {
   guard(server, isCopy);
 }
 
-function guard(socket: DtlsServer | DtlsClient, copy: (view: DtlsServerView, message: HandshakeView) => boolean): void {
-  const view = socket as unknown as DtlsServerView & { [MARK]?: GuardState };
+function guard(socket: DtlsServer | DtlsClient, copy: (view: DtlsSocketView, message: HandshakeView) => boolean): void {
+  const view = socket as unknown as DtlsSocketView & { [MARK]?: GuardState };
   const handle = view.onHandleHandshakes;
   // werift's internals as read here; a release that changed them shows as guarded: false in dump().
   if (view[MARK] || typeof handle !== 'function' || typeof view.dtls?.handshakeCache !== 'object') return;
@@ -144,7 +144,7 @@ function stateOf(server: object): GuardState | undefined {
   return (server as { [MARK]?: GuardState })[MARK];
 }
 
-function isCopy(server: DtlsServerView, message: HandshakeView): boolean {
+function isCopy(server: DtlsSocketView, message: HandshakeView): boolean {
   const flight = server.dtls.flight ?? 0;
   if (message.msg_type === CLIENT_HELLO) {
     if (server.connected || flight >= 6) return true;
@@ -157,7 +157,7 @@ function isCopy(server: DtlsServerView, message: HandshakeView): boolean {
 }
 
 /** A server handshake message werift's client must not take again (see the top of this file). */
-function isServerCopy(client: DtlsServerView, message: HandshakeView): boolean {
+function isServerCopy(client: DtlsSocketView, message: HandshakeView): boolean {
   const flight = client.dtls.flight ?? 0;
   if (client.connected || flight >= 7) return true;
   if (message.msg_type === HELLO_VERIFY_REQUEST) return flight >= 3;

@@ -244,7 +244,7 @@ export class ReceivePath {
     const now = performance.now();
     const packets: Buffer[] = [];
     const bindings = this.router.bindings;
-    const connected = rtcpWritable(this.#dtls);
+    const writable = rtcpWritable(this.#dtls);
     let waiting = 0;
     for (let i = 0; i < bindings.length; i++) {
       const binding = bindings[i]!;
@@ -252,7 +252,7 @@ export class ReceivePath {
       if (nack === null || nack.missingCount === 0) continue;
       const lost = this.#lost;
       lost.length = 0;
-      const due = connected ? nack.collect(now, lost) : 0;
+      const due = writable ? nack.collect(now, lost) : 0;
       waiting += nack.missingCount;
       if (due === 0) continue;
       const bytes = writeGenericNack(this.#rtcpSsrc, binding.ssrc, lost);
