@@ -28,32 +28,30 @@ window.publish = () => new Promise((resolve, reject) => {
   window.publisher = publisher;
   session.publish(publisher, (e) => (e ? reject(e.message) : resolve(publisher.stream.streamId)));
 });
-/** The publisher's simulcast encodings: per rid, bytes sent, width, frames encoded, what limits the quality. */
-window.pubStats = async () => {
-  const out = {};
-  for (const { rtcStatsReport } of await window.publisher.getRtcStatsReport()) rtcStatsReport.forEach((s) => {
-    if (s.type === 'outbound-rtp' && s.kind === 'video') out[s.rid || '-'] = { bytes: s.bytesSent || 0, width: s.frameWidth || 0, frames: s.framesEncoded || 0, limit: s.qualityLimitationReason, active: s.active };
-  });
-  return out;
-};
 /**
- * Once a second from publish: the publisher's own bandwidth estimate (the candidate pair's
- * availableOutgoingBitrate, kbps) and per rid its bytes sent, whether it is active and what limits
- * it, as [time ms, estimate kbps, { rid: [bytes, active, limit] }] rows (pubRows() takes them).
+ * The publisher's own view: its bandwidth estimate (the candidate pair's availableOutgoingBitrate,
+ * kbps; -1 without one) and per rid of its simulcast encodings the bytes sent, width, frames
+ * encoded, what limits the quality and whether it is active.
  */
+window.pubRead = async () => {
+  let estimate = -1;
+  const encodings = {};
+  for (const { rtcStatsReport } of await window.publisher.getRtcStatsReport()) rtcStatsReport.forEach((s) => {
+    if (s.type === 'candidate-pair' && s.nominated && typeof s.availableOutgoingBitrate === 'number') estimate = Math.round(s.availableOutgoingBitrate / 1000);
+    if (s.type === 'outbound-rtp' && s.kind === 'video') encodings[s.rid || '-'] = { bytes: s.bytesSent || 0, width: s.frameWidth || 0, frames: s.framesEncoded || 0, limit: s.qualityLimitationReason, active: s.active };
+  });
+  return { estimate, encodings };
+};
+window.pubStats = async () => (await window.pubRead()).encodings;
+/** Once a second from publish: pubRead() as [time ms, estimate kbps, encodings] rows (pubRows() takes them). */
 window.pubRowsKept = [];
 window.pubSample = () => {
   (async () => {
     while (window.publisher) {
       const started = Date.now();
       try {
-        let estimate = -1;
-        const enc = {};
-        for (const { rtcStatsReport } of await window.publisher.getRtcStatsReport()) rtcStatsReport.forEach((s) => {
-          if (s.type === 'candidate-pair' && s.nominated && typeof s.availableOutgoingBitrate === 'number') estimate = Math.round(s.availableOutgoingBitrate / 1000);
-          if (s.type === 'outbound-rtp' && s.kind === 'video') enc[s.rid || '-'] = [s.bytesSent || 0, s.active !== false, s.qualityLimitationReason || 'none'];
-        });
-        window.pubRowsKept.push([started, estimate, enc]);
+        const { estimate, encodings } = await window.pubRead();
+        window.pubRowsKept.push([started, estimate, encodings]);
       } catch {}
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - started))));
     }
@@ -116,3 +114,31 @@ window.rows = (stop) => {
   return out;
 };
 </script></head><body></body></html>`;
+
+/** One simulcast encoding as the page's pubRead() reports it. */
+export interface PubEncoding {
+  bytes: number;
+  width: number;
+  frames: number;
+  limit?: string;
+  active?: boolean;
+}
+
+/** A row of the page's pubRows(): [time ms, the publisher's estimate kbps, encodings by rid]. */
+export type PubRow = [number, number, Record<string, PubEncoding>];
+
+/**
+ * Each second of `rows` as `label:estimate/q,h,f` (kbps sent per layer, lowest first; p paused by
+ * the SFU, b limited by bandwidth, c by CPU), and whatever `extra` adds for that second.
+ */
+export function publisherSeconds(rows: PubRow[], label: (at: number) => string, extra: (from: number, to: number) => string = () => ''): string[] {
+  return rows.slice(1).map((r, k) => {
+    const prev = rows[k]!;
+    const secs = (r[0] - prev[0]) / 1000;
+    const layers = Object.keys(r[2]).sort().reverse().map((rid) => {
+      const { bytes, active, limit } = r[2][rid]!;
+      return `${active === false ? 'p' : ''}${Math.round(((bytes - (prev[2][rid]?.bytes ?? bytes)) * 8) / secs / 1000)}${limit === 'bandwidth' ? 'b' : limit === 'cpu' ? 'c' : ''}`;
+    });
+    return `${label(r[0])}:${r[1]}/${layers.join(',')}${extra(prev[0], r[0])}`;
+  });
+}

@@ -48,7 +48,7 @@ import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
 import { envInt, kbps, median, table } from '../lib/stats.js';
 import { detailedCameraArg } from './detailed-clip.js';
 import { LoadSubscribers } from './impairment-load-subscribers.js';
-import { impairmentPage } from './impairment-page.js';
+import { impairmentPage, publisherSeconds, type PubEncoding, type PubRow } from './impairment-page.js';
 import { parseModes, parseSource, pictureSize, runUplink, type UplinkRun } from './uplink-run.js';
 
 const envNumber = (name: string, fallback: number): number => {
@@ -506,7 +506,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     await waitPulling(subs, BASELINE_SECONDS * 1000);
 
     const delay = DELAY_MS > 0 ? { delayMs: DELAY_MS } : {};
-    type Enc = Record<string, { bytes: number; width: number; frames: number; limit?: string; active?: boolean }>;
+    type Enc = Record<string, PubEncoding>;
     const pubRead = (): Promise<{ at: number; encodings: Enc }[]> => Promise.all(pubPages.map(async (p) => ({ at: Date.now(), encodings: (await p.page.evaluate(() => (window as any).pubStats())) as Enc })));
     const pubBefore = await pubRead();
     // The server (and its SFU) runs in this process: the limit goes in place, and is lifted,
@@ -669,28 +669,17 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
     }
     // Each publisher's own view once a second (its uplink is loopback: what it sends is its own choice).
     for (const [i, p] of pubPages.entries()) {
-      type PubRow = [number, number, Record<string, [number, boolean, string]>];
       const rows = ((await p.page.evaluate(() => (window as any).pubRows())) as PubRow[]).filter((r) => r[0] >= subscribedAt - 1000);
-      const seconds = rows.slice(1).map((r, k) => {
-        const prev = rows[k]!;
-        const secs = (r[0] - prev[0]) / 1000;
-        const layers = Object.keys(r[2]).sort().map((rid) => {
-          const [bytes, active, limit] = r[2][rid]!;
-          const kbps = Math.round(((bytes - (prev[2][rid]?.[0] ?? bytes)) * 8) / secs / 1000);
-          return `${active ? '' : 'p'}${kbps}${limit === 'bandwidth' ? 'b' : limit === 'cpu' ? 'c' : ''}`;
-        });
-        // The SFU's side over that second: packets numbered it saw / feedback messages it sent, late
-        // packets, the loss our receiver reports count, werift's DTLS state when not connected.
-        const a = uplinkFeedback.filter((u) => u.at <= prev[0]).at(-1);
-        const b = uplinkFeedback.filter((u) => u.at <= r[0]).at(-1);
-        let fb = '';
-        if (a && b && a !== b) {
-          const [pk, msgs, rr, lost, late] = b.counts[i]!.map((v, j) => v - a.counts[i]![j]!) as [number, number, number, number, number];
-          fb = ` ${pk}pk/${msgs}fb${late ? `/${late}late` : ''}${lost !== 0 ? `/RR${Math.round((lost * 100) / Math.max(1, rr + lost))}%` : ''}${b.dtls[i] !== 'connected/connected' ? `/${b.dtls[i]}` : ''}`;
-        }
-        return `${fromLimit(r[0])}:${r[1]}/${layers.join(',')}${fb}`;
+      // The SFU's side over each second: packets numbered it saw / feedback messages it sent, late
+      // packets, the loss our receiver reports count, werift's DTLS state when not connected.
+      const seconds = publisherSeconds(rows, fromLimit, (from, to) => {
+        const a = uplinkFeedback.filter((u) => u.at <= from).at(-1);
+        const b = uplinkFeedback.filter((u) => u.at <= to).at(-1);
+        if (!a || !b || a === b) return '';
+        const [pk, msgs, rr, lost, late] = b.counts[i]!.map((v, j) => v - a.counts[i]![j]!) as [number, number, number, number, number];
+        return ` ${pk}pk/${msgs}fb${late ? `/${late}late` : ''}${lost !== 0 ? `/RR${Math.round((lost * 100) / Math.max(1, rr + lost))}%` : ''}${b.dtls[i] !== 'connected/connected' ? `/${b.dtls[i]}` : ''}`;
       });
-      console.log(`publisher ${i + 1}, its own view once a second (s from the limit: its estimate kbps (availableOutgoingBitrate) / kbps sent per layer f,h,q; p paused by the SFU, b limited by bandwidth, c by CPU; then the SFU's side: packets numbered seen / transport feedback messages sent, then when not 0 or not connected: packets late, the loss our receiver reports count, our transport's / werift's DTLS state [the error that failed it]): ${seconds.join(' ')}`);
+      console.log(`publisher ${i + 1}, its own view once a second (s from the limit: its estimate kbps (availableOutgoingBitrate) / kbps sent per layer q,h,f; p paused by the SFU, b limited by bandwidth, c by CPU; then the SFU's side: packets numbered seen / transport feedback messages sent, then when not 0 or not connected: packets late, the loss our receiver reports count, our transport's / werift's DTLS state [the error that failed it]): ${seconds.join(' ')}`);
     }
     console.log(`subscriber events (s from the limit): ${events.length ? events.join('; ') : 'none'}\n`);
     return result;

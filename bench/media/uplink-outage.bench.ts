@@ -18,7 +18,7 @@ import { chromiumInNamespace, createVethNamespace, type VethNamespace } from '@c
 import { startSdkApp, type SdkApp } from '../lib/sdk-app.js';
 import { envInt, median } from '../lib/stats.js';
 import { LoadSubscribers } from './impairment-load-subscribers.js';
-import { impairmentPage } from './impairment-page.js';
+import { impairmentPage, publisherSeconds, type PubRow } from './impairment-page.js';
 
 const RUNS = envInt('RUNS', 3);
 const OUTAGE_MS = envInt('OUTAGE_MS', 4000);
@@ -26,8 +26,6 @@ const RECOVER_SECONDS = envInt('RECOVER_SECONDS', 40);
 const WARMUP_SECONDS = envInt('WARMUP_SECONDS', 60);
 /** The top layer counts as back once the SFU has received it for this long without a break. */
 const HELD_MS = 3000;
-
-type PubRow = [number, number, Record<string, [number, boolean, string]>];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -85,15 +83,7 @@ async function runOnce(run: number): Promise<number | null> {
     }
     const rows = (await page.evaluate(() => (window as any).pubRows())) as PubRow[];
     const s = (at: number): string => ((at - outageAt) / 1000).toFixed(0);
-    const seconds = rows.slice(1).map((r, k) => {
-      const prev = rows[k]!;
-      const secs = (r[0] - prev[0]) / 1000;
-      const layers = Object.keys(r[2]).sort().reverse().map((rid) => {
-        const [bytes, active, limit] = r[2][rid]!;
-        return `${active ? '' : 'p'}${Math.round(((bytes - (prev[2][rid]?.[0] ?? bytes)) * 8) / secs / 1000)}${limit === 'bandwidth' ? 'b' : limit === 'cpu' ? 'c' : ''}`;
-      });
-      return `${s(r[0])}:${r[1]}/${layers.join(',')}`;
-    });
+    const seconds = publisherSeconds(rows, s);
     console.log(`run ${run}: publisher's own view once a second (s from the outage's start: its estimate kbps / kbps it sent per layer q,h,f; p paused, b limited by bandwidth, c by CPU): ${seconds.join(' ')}`);
     console.log(`run ${run}: the SFU once a second (received kbps per layer q,h,f; p not asked for): ${sfu.map((x) => `${s(x.at)}:${x.layers}`).join(' ')}`);
     console.log(`run ${run}: top layer back at the SFU ${back === null ? `never (${RECOVER_SECONDS} s)` : `${(back / 1000).toFixed(1)} s after the outage`}`);
