@@ -31,8 +31,13 @@
 // keys were exported before and media flows on, but werift's transport reads "failed". In the
 // impairment bench, on a loaded machine, publishers' werift DTLS failed ~31 s after connecting,
 // about one run in three to six, and every RTCP we sent them stopped (their Chromium cut its
-// estimate to its floor); with this guard it still happened in 3 of 60 publishers, cause not found,
-// so our RTCP no longer stops on it (srtp-path.ts, rtcpWritable). A HelloVerifyRequest copy is
+// estimate to its floor); with the filter alone it still happened in 3 of 60 publishers (the
+// error werift raised: "over retransmitCount : 5 7"), so our RTCP no longer stops on it
+// (srtp-path.ts, rtcpWritable). The other way to it (session 35): a ServerHelloDone whose flight 4
+// lost a datagram waits for the missing message on werift's timer polls, the server's
+// retransmitted flight 4 completes the handshake meanwhile, and the waiting handler then runs
+// flight 5 again after the connection; it passed the filter before the connection, so each flight
+// 5 werift builds is guarded to do nothing once connected (guardFlight5). A HelloVerifyRequest copy is
 // worse: werift clears its handshake cache and starts flight 3 over (or throws at once while in
 // flight 3). So the client's filter drops every handshake message once connected, a
 // HelloVerifyRequest once flight 3 is out, and the server's flight 4 messages once flight 5 is
@@ -75,6 +80,8 @@ const MARK = Symbol.for('colloquy.dtls-handshake-guard');
 
 interface GuardState {
   dropped: number;
+  /** Flights werift's client would have run again once connected (a handler that passed the filter before the connection, see guardDtlsClient). */
+  lateFlights: number;
   /** The last error werift's handshake handler raised (it fails the DTLS transport), with when (performance.now() ms). */
   lastError?: { message: string; at: number };
 }
@@ -96,7 +103,45 @@ export function guardDtlsHandshakes(): void {
 
 /** Puts the filter in front of one DtlsClient's handshake handler (once): the server's late copies are dropped. */
 export function guardDtlsClient(client: DtlsClient): void {
-  guard(client, isServerCopy);
+  const state = guard(client, isServerCopy);
+  if (state) guardFlight5(client as unknown as ClientView, state);
+}
+
+/** The part of werift's DtlsClient its flight 5 guard reads and changes. */
+interface ClientView extends DtlsSocketView {
+  flight5?: { exec(): Promise<void> };
+}
+
+/**
+ * werift's ServerHelloDone handler runs flight 5 once flight 4's messages are all in its cache,
+ * polling on timers while one is missing (a datagram of the server's flight 4 lost: werift sends
+ * each message in one of its own, and a loaded server's socket drops some). Meanwhile the server's
+ * retransmitted flight 4 can complete the handshake, and the waiting handler then runs flight 5
+ * again after the connection: a new key exchange and a wait for a flight 6 that never comes, the
+ * DTLS transport failed ~33 s later ("over retransmitCount : 5 7"). The message passed the filter
+ * before the connection, so the filter cannot stop it: every flight 5 werift builds does nothing
+ * once connected.
+ */
+function guardFlight5(client: ClientView, state: GuardState): void {
+  const guardExec = (flight: ClientView['flight5']): ClientView['flight5'] => {
+    if (!flight) return flight;
+    const exec = flight.exec;
+    flight.exec = function (this: unknown): Promise<void> {
+      if (client.connected || (client.dtls.flight ?? 0) >= 7) {
+        state.lateFlights++;
+        return Promise.resolve();
+      }
+      return exec.call(this);
+    };
+    return flight;
+  };
+  let current = guardExec(client.flight5);
+  Object.defineProperty(client, 'flight5', {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set: (flight: ClientView['flight5']) => void (current = guardExec(flight)),
+  });
 }
 
 /** Puts the filter in front of one DtlsServer's handshake handler (once). */
@@ -104,12 +149,13 @@ export function guardDtlsServer(server: DtlsServer): void {
   guard(server, isCopy);
 }
 
-function guard(socket: DtlsServer | DtlsClient, copy: (view: DtlsSocketView, message: HandshakeView) => boolean): void {
+/** Wraps the handshake handler once; the new guard's state, or undefined when already guarded (or werift's internals differ). */
+function guard(socket: DtlsServer | DtlsClient, copy: (view: DtlsSocketView, message: HandshakeView) => boolean): GuardState | undefined {
   const view = socket as unknown as DtlsSocketView & { [MARK]?: GuardState };
   const handle = view.onHandleHandshakes;
   // werift's internals as read here; a release that changed them shows as guarded: false in dump().
-  if (view[MARK] || typeof handle !== 'function' || typeof view.dtls?.handshakeCache !== 'object') return;
-  const state: GuardState = { dropped: 0 };
+  if (view[MARK] || typeof handle !== 'function' || typeof view.dtls?.handshakeCache !== 'object') return undefined;
+  const state: GuardState = { dropped: 0, lateFlights: 0 };
   view[MARK] = state;
   // What failed werift's DTLS transport, for dump(): its handshake handler's errors end there.
   view.onError?.subscribe((err) => {
@@ -123,6 +169,7 @@ function guard(socket: DtlsServer | DtlsClient, copy: (view: DtlsSocketView, mes
     });
     if (fresh.length > 0) await handle(fresh);
   };
+  return state;
 }
 
 /** Whether the filter sits in front of this DTLS server's (or client's) handshake handler. */
@@ -133,6 +180,11 @@ export function isGuarded(server: object): boolean {
 /** Handshake messages this server (or client) dropped as copies of what it had already taken. */
 export function handshakeCopiesDropped(server: object): number {
   return stateOf(server)?.dropped ?? 0;
+}
+
+/** Flight 5 runs werift's client would have made after the connection (see guardFlight5); 0 for a server. */
+export function lateFlightsSkipped(client: object): number {
+  return stateOf(client)?.lateFlights ?? 0;
 }
 
 /** The last error werift's handshake handler raised on this server (or client), and when (performance.now() ms); undefined if none. */

@@ -9,7 +9,7 @@
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from 'pino';
 import { TypedEmitter, type EventMap } from './typed-emitter.js';
-import { guardDtlsHandshakes, handshakeCopiesDropped, isGuarded, lastHandshakeError } from './dtls-handshake-guard.js';
+import { guardDtlsHandshakes, handshakeCopiesDropped, isGuarded, lastHandshakeError, lateFlightsSkipped } from './dtls-handshake-guard.js';
 import { followRenomination, onRenomination, roleConflicts } from './ice-renomination.js';
 import { iceLiteAtSessionLevel } from './peer-config.js';
 import { srtpDump, type SrtpImplementation } from './srtp-path.js';
@@ -101,11 +101,12 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
 
   /**
    * DTLS: our role, whether the handshake guard is on and the peer's repeated handshake messages
-   * it dropped (dtls-handshake-guard.ts), werift's DTLS state (our RTCP goes out while it reads
+   * it dropped (dtls-handshake-guard.ts), the flight 5 runs it skipped after the connection (as
+   * DTLS client, when a handler that waited for a lost message ran on), werift's DTLS state (our RTCP goes out while it reads
    * connected, or failed after the handshake: srtp-path.ts rtcpWritable) and the last error that
    * failed it, with how long ago.
    */
-  #dtlsDump(): { role: string; state?: string; guarded?: boolean; handshakeCopiesDropped?: number; lastError?: string; lastErrorAgoMs?: number } | null {
+  #dtlsDump(): { role: string; state?: string; guarded?: boolean; handshakeCopiesDropped?: number; lateFlightsSkipped?: number; lastError?: string; lastErrorAgoMs?: number } | null {
     const transport = this.pc.dtlsTransports[0] as unknown as { role?: string; state?: string; dtls?: object } | undefined;
     if (!transport) return null;
     const role = transport.role ?? 'auto';
@@ -117,6 +118,7 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
       ...(state ? { state } : {}),
       guarded: isGuarded(transport.dtls),
       handshakeCopiesDropped: handshakeCopiesDropped(transport.dtls),
+      ...(lateFlightsSkipped(transport.dtls) > 0 ? { lateFlightsSkipped: lateFlightsSkipped(transport.dtls) } : {}),
       ...(error ? { lastError: error.message, lastErrorAgoMs: Math.round(performance.now() - error.at) } : {}),
     };
   }

@@ -7,7 +7,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsClient, DtlsServer, RTCDtlsTransport } from 'werift';
-import { guardDtlsClient, guardDtlsServer, handshakeCopiesDropped, isGuarded, lastHandshakeError } from '../src/dtls-handshake-guard.js';
+import { guardDtlsClient, guardDtlsServer, handshakeCopiesDropped, isGuarded, lastHandshakeError, lateFlightsSkipped } from '../src/dtls-handshake-guard.js';
 
 /** The transport werift's DTLS sockets take: they set onData and call send. */
 interface LinkEnd {
@@ -21,7 +21,7 @@ interface LinkEnd {
  * datagram of its own, Chromium puts them in one) reaches the server as that flight `copies` times
  * over, in one macrotask: the retransmission read right behind the original.
  */
-function link(copies: number, serverCopies = 1): { client: LinkEnd; server: LinkEnd; fromClient: Buffer[]; fromServer: Buffer[] } {
+function link(copies: number, serverCopies = 1, dropFromServer?: (datagram: Buffer) => boolean): { client: LinkEnd; server: LinkEnd; fromClient: Buffer[]; fromServer: Buffer[] } {
   const fromClient: Buffer[] = [];
   const fromServer: Buffer[] = [];
   let flight: Buffer[] = [];
@@ -43,6 +43,7 @@ function link(copies: number, serverCopies = 1): { client: LinkEnd; server: Link
   const server: LinkEnd = {
     send: async (data) => {
       fromServer.push(Buffer.from(data));
+      if (dropFromServer?.(data)) return;
       setImmediate(() => {
         for (let i = 0; i < serverCopies && open; i++) client.onData?.(Buffer.from(data));
       });
@@ -60,10 +61,10 @@ afterEach(() => {
   for (const socket of opened.splice(0)) socket.close();
 });
 
-async function handshake(copies: number, options: { guardClient?: boolean; serverCopies?: number } = {}): Promise<{ server: DtlsServer; client: DtlsClient; fromClient: Buffer[]; fromServer: Buffer[] }> {
+async function handshake(copies: number, options: { guardClient?: boolean; serverCopies?: number; dropFromServer?: (datagram: Buffer) => boolean } = {}): Promise<{ server: DtlsServer; client: DtlsClient; fromClient: Buffer[]; fromServer: Buffer[] }> {
   const certificate = await RTCDtlsTransport.SetupCertificate();
   const keys = { cert: certificate.certPem, key: certificate.privateKey, signatureHash: certificate.signatureHash, srtpProfiles: [SRTP_AES128_CM_SHA1_80], extendedMasterSecret: true };
-  const ends = link(copies, options.serverCopies);
+  const ends = link(copies, options.serverCopies, options.dropFromServer);
   const server = new DtlsServer({ ...keys, transport: ends.server as never, certificateRequest: true });
   guardDtlsServer(server);
   const client = new DtlsClient({ ...keys, transport: ends.client as never });
@@ -180,6 +181,43 @@ describe('DTLS client handshake guard (the SFU towards a publisher)', () => {
     expect((client as unknown as { dtls: { flight: number } }).dtls.flight).toBe(7);
     expect(fromClient.length).toBe(sentBefore);
     expect(handshakeCopiesDropped(client)).toBe(1);
+  });
+
+  /**
+   * The server's first ServerKeyExchange datagram is lost: werift's client handles the rest of flight
+   * 4 and its ServerHelloDone waits for the missing message, polling on timers (werift's
+   * waitForReady: 0, 100, 200, 300 ms…). The server retransmits flight 4 ~500 ms on; that copy's
+   * ServerHelloDone finds everything, flight 5 goes out and the handshake completes. Then the first
+   * ServerHelloDone's poll finds the message too, and werift runs flight 5 again: once connected,
+   * that builds a new flight 5 and waits for a flight 6 that never comes (the transport fails ~33 s
+   * later, "over retransmitCount : 5 7"). The filter cannot see it (the message passed it before
+   * the connection); the guard's flight 5 does nothing once connected.
+   */
+  async function lostServerKeyExchange(guardClient: boolean) {
+    let dropped = 0;
+    const dropFirstKeyExchange = (d: Buffer) => d[0] === 22 && d[13] === 12 && dropped++ === 0;
+    const { client, fromClient } = await handshake(1, { guardClient, dropFromServer: dropFirstKeyExchange });
+    expect(dropped).toBeGreaterThanOrEqual(2); // the lost one and the retransmission's
+    const sentAtConnect = fromClient.length;
+    const dtls = (client as unknown as { dtls: { flight: number } }).dtls;
+    // The late ServerHelloDone polls again ~100 ms after the retransmission that connected (later on a loaded machine).
+    const until = performance.now() + 5000;
+    while (dtls.flight === 7 && lateFlightsSkipped(client) === 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+    return { client, flight: dtls.flight, sent: fromClient.length - sentAtConnect };
+  }
+
+  it('a ServerHelloDone that waited for a lost message and ran on after the handshake does not start flight 5 again', async () => {
+    const { client, flight, sent } = await lostServerKeyExchange(true);
+    expect(flight).toBe(7);
+    expect(sent).toBe(0);
+    expect(client.connected).toBe(true);
+    expect(lateFlightsSkipped(client)).toBe(1);
+  });
+
+  it('unguarded, that ServerHelloDone sends werift back to flight 5 after the handshake', async () => {
+    const { flight, sent } = await lostServerKeyExchange(false);
+    expect(flight).toBe(5);
+    expect(sent).toBeGreaterThan(0);
   });
 
   it('completes a handshake whose every server datagram reaches the client twice, with matching SRTP keys', async () => {
