@@ -394,8 +394,10 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
           const dump = transport?.dump();
           const ssrcs = ((dump?.['receivePath'] as { ssrcs?: { rtx: boolean; packets: number; lost: number }[] } | null | undefined)?.ssrcs ?? []).filter((x) => !x.rtx);
           sample.counts.push([fb?.packets ?? 0, fb?.messages ?? 0, ssrcs.reduce((a, x) => a + x.packets, 0), ssrcs.reduce((a, x) => a + x.lost, 0), fb?.late ?? 0]);
-          const dtls = dump?.['dtls'] as { state?: string; lastError?: string } | null | undefined;
-          sample.dtls.push(`${transport?.state ?? '-'}/${dtls?.state ?? '-'}${dtls?.lastError ? `[${dtls.lastError.replace(/\s+/g, '_')}]` : ''}`);
+          const dtls = dump?.['dtls'] as { state?: string; lastError?: string; lateFlightsSkipped?: number } | null | undefined;
+          // A late flight 5 the DTLS client guard skipped shows as connected/connected+late1 (it failed werift's DTLS before).
+          const late = dtls?.lateFlightsSkipped ? `+late${dtls.lateFlightsSkipped}` : '';
+          sample.dtls.push(`${transport?.state ?? '-'}/${dtls?.state ?? '-'}${late}${dtls?.lastError ? `[${dtls.lastError.replace(/\s+/g, '_')}]` : ''}`);
         }
       }
       const mine = [...live.subscriptions.values()].filter((x) => x.connection.id === limitedConnection);
@@ -434,7 +436,7 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       const cuts = downlink.cuts.filter((c) => c.at > cutSeen);
       if (cuts.length) cutSeen = cuts[cuts.length - 1]!.at;
       for (const c of cuts) {
-        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}${c.overdriven ? 'overdriven, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}${c.queueMs === undefined ? '' : ` queue ${c.queueMs} ms`}${c.probePackets ? `, probe pk ${c.probePackets.arrived} arrived / ${c.probePackets.lost} lost, last arrived sent ${c.probePackets.lastArrivedAgoMs ?? '-'} ms before the newest` : ''}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
+        const why = c.reason === 'saturation' ? `${c.probe ? 'probe, ' : ''}${c.overdriven ? 'overdriven, ' : ''}sent ${kbps(c.sent!)} recv ${kbps(c.received!)} drain ${kbps(c.drain!)} (${c.drainPackets} pk, ${c.drainBusyMs} ms busy) q ${c.queuedShare}${c.queueMs === undefined ? '' : ` queue ${c.queueMs} ms`}${c.probePackets ? `, probe pk ${c.probePackets.arrived} arrived / ${c.probePackets.lost} lost, last arrived sent ${c.probePackets.lastArrivedAgoMs ?? '-'} ms before the newest` : ''}${c.staleSources ? `, ${c.staleSources} connection(s) silent` : ''}${c.drainRead && c.drain! < 0.8 * LIMIT_KBPS * 1000 ? `, read seq:bytes+gap ms ${c.drainRead}` : ''}` : c.reason === 'overuse' ? `acked ${c.received === undefined ? '-' : kbps(c.received)}` : `loss ${c.loss}`;
         const early = c.at >= limitClock && c.at - limitClock < 3000 ? ` +${Math.round(c.at - limitClock)} ms` : '';
         probe += ` cut(${c.reason[0]})${early} ${kbps(c.from)}→${kbps(c.to)} [${why}]`;
       }

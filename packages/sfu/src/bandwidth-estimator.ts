@@ -88,6 +88,17 @@ export interface EstimateCut {
   probePackets?: { arrived: number; lost: number; lastArrivedAgoMs: number | null };
   /** Cut on a drain far under the send rate, read over less busy time (OVERDRIVE_RATIO). */
   overdriven?: boolean;
+  /**
+   * Connections of the client that reported arrivals within the last 2 s but were left out of the
+   * drain's horizon (silent for over REPORT_STALE_MS): their packets' gaps may hide in the read.
+   * Diagnostics for a drain read low.
+   */
+  staleSources?: number;
+  /**
+   * The queued packets the drain was read from, newest first: "seq:bytes+gap" (the gap since the
+   * arrival before it, ms, as counted) and "L" after one with a loss before it. Diagnostics.
+   */
+  drainRead?: string;
   loss?: number;
 }
 
@@ -290,6 +301,8 @@ export class BandwidthEstimator {
   readonly #delayFloors: { second: number; delay: number }[] = [];
   /** Per feedback source (a connection): the newest arrival it reported, and when (our clock). */
   readonly #reported = new Map<number, { arrival: number; at: number }>();
+  /** When each connection last reported an arrival (our clock), kept while it is stale too (diagnostics: EstimateCut.staleSources). */
+  readonly #lastReportAt = new Map<number, number>();
   // Probe clusters: per id, sent and received bytes and their first/last times.
   /** Per probe cluster, the packets reported lost. */
   readonly #probeLost = new Map<number, { bytes: number; count: number }>();
@@ -378,7 +391,10 @@ export class BandwidthEstimator {
     this.#firstFeedbackAt ??= now;
     let newestArrival = -Infinity;
     for (const p of packets) if (p.receivedAt !== null && p.receivedAt > newestArrival) newestArrival = p.receivedAt;
-    if (newestArrival > -Infinity) this.#reported.set(source, { arrival: Math.max(newestArrival, this.#reported.get(source)?.arrival ?? -Infinity), at: now });
+    if (newestArrival > -Infinity) {
+      this.#reported.set(source, { arrival: Math.max(newestArrival, this.#reported.get(source)?.arrival ?? -Infinity), at: now });
+      this.#lastReportAt.set(source, now);
+    }
     // The loss-based bound counts what was sent outside probe clusters: a probe that overflows the
     // bottleneck's queue loses its own padding and the media sent with it, which its failure (and
     // its saturation cut) answers. Counted, 29 % of a window lost to a probe at a 500 kbps limit
@@ -493,7 +509,7 @@ export class BandwidthEstimator {
    * read (`readShare`), and how much the queue grew over them; null with too few bytes or packets
    * queued. The caller judges whether its busy time and shares suffice.
    */
-  #recentDrain(spanMs: number, now: number): { rate: number; busy: number; count: number; queuedShare: number; growth: number; readShare: number; burstShare: number; queueMs: number } | null {
+  #recentDrain(spanMs: number, now: number): { rate: number; busy: number; count: number; queuedShare: number; growth: number; readShare: number; burstShare: number; queueMs: number; end: number } | null {
     const a = this.#arrivals;
     if (a.length < 2) return null;
     // Up to the arrivals every connection has reported: one connection's latest arrivals without
@@ -516,7 +532,7 @@ export class BandwidthEstimator {
       arrivals++;
       if (a[i]!.delay - base >= QUEUED_MS) queued++;
     }
-    return { rate: r.rate, busy: r.busy, count: r.count, queuedShare: queued / arrivals, growth: r.growth, readShare: r.count / r.spanned, burstShare: r.burstShare, queueMs: a[end]!.delay - base };
+    return { rate: r.rate, busy: r.busy, count: r.count, queuedShare: queued / arrivals, growth: r.growth, readShare: r.count / r.spanned, burstShare: r.burstShare, queueMs: a[end]!.delay - base, end };
   }
 
   /**
@@ -562,6 +578,30 @@ export class BandwidthEstimator {
     let base = Infinity;
     for (const f of this.#delayFloors) if (f.delay < base) base = f.delay;
     return base;
+  }
+
+  /** The `count` queued packets read back from arrival `end`, as EstimateCut.drainRead lists them. */
+  #drainRead(end: number, count: number): string {
+    const a = this.#arrivals;
+    const base = this.#baseDelay();
+    const read: string[] = [];
+    for (let i = end; i > 0 && read.length < count; i--) {
+      const p = a[i]!;
+      if (p.delay - base < QUEUED_MS) continue;
+      const gap = Math.min(p.at - a[i - 1]!.at, p.delay - base);
+      read.push(`${p.seq}:${p.bytes}+${gap.toFixed(1)}${this.#lostBetween(a[i - 1]!, p) ? 'L' : ''}`);
+    }
+    return read.join(' ');
+  }
+
+  /** Connections that reported arrivals within the last 2 s but are out of the horizon now (#reportedUpTo dropped them as silent). */
+  #staleSources(now: number): number {
+    let stale = 0;
+    for (const [source, at] of this.#lastReportAt) {
+      if (now - at > 2000) this.#lastReportAt.delete(source);
+      else if (!this.#reported.has(source)) stale++;
+    }
+    return stale;
   }
 
   /** The newest arrival (receiver's clock) up to which every source reporting lately has reported. */
@@ -630,7 +670,8 @@ export class BandwidthEstimator {
     this.#lossLost = 0;
     this.#lastSaturationByProbe = probed;
     this.#saturationCount++;
-    this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(d.queuedShare * 100) / 100, drainPackets: d.count, drainBusyMs: Math.round(d.busy), queueMs: Math.round(d.queueMs), lost: rates.lost, probe: probed, ...(overdriven ? { overdriven } : {}),
+    const stale = this.#staleSources(now);
+    this.#logCut({ at: now, reason: 'saturation', from, to: this.estimate, sent: Math.round(rates.sent), received: Math.round(rates.received), drain: Math.round(drain), queuedShare: Math.round(d.queuedShare * 100) / 100, drainPackets: d.count, drainBusyMs: Math.round(d.busy), queueMs: Math.round(d.queueMs), lost: rates.lost, probe: probed, ...(overdriven ? { overdriven } : {}), ...(stale > 0 ? { staleSources: stale } : {}), drainRead: this.#drainRead(d.end, d.count),
       ...(rates.probeArrived + rates.probeLost > 0 ? { probePackets: { arrived: rates.probeArrived, lost: rates.probeLost, lastArrivedAgoMs: Number.isFinite(this.#lastProbeSentAt) ? Math.round(rates.newestSent - this.#lastProbeSentAt) : null } } : {}) });
   }
 
