@@ -842,8 +842,13 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     this.#sampleBytes = this.#bytesSent;
     // Layer sizes become known from keyframes: the best layer for the preference may change.
     this.#chooseLayer();
-    // A keyframe asked for but not seen (lost PLI, slow encoder): ask again (throttled by the producer).
-    if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled) this.#askStartKeyFrame();
+    // A keyframe asked for but not seen (lost PLI, slow encoder): ask again (throttled by the
+    // producer). Not of a target the publisher does not send while a lower layer stands in
+    // (Producer.layerUnavailable): a PLI a second for an encoding that is off, and a re-enabled
+    // encoding starts with a keyframe anyway.
+    if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled) {
+      if (this.#currentLayer < 0 || !this.producer.layerUnavailable(this.#targetLayer, now)) this.#askStartKeyFrame();
+    }
     // The publisher's browser does not send a layer we want (its CPU or bandwidth adaptation turns
     // the top encodings off): rather than freeze on a layer that stopped, or wait on a low one for
     // a target that does not come, take the best lower layer that flows, from its next keyframe.

@@ -224,7 +224,8 @@ describe('simulcast layers', () => {
   });
 
   it('a top layer the publisher does not send: the middle layer is asked for in its place and the consumer climbs to it from the lowest; back to the top when it returns, and the middle layer paused again', () => {
-    vi.useFakeTimers({ toFake: ['performance'] });
+    // setTimeout too: the producer's keyframe-request throttle sends what it held on a timer.
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
     const { producer, consumer, plis } = setup();
     const events: boolean[][] = [];
     producer.on('layers', (active) => events.push([...active]));
@@ -272,12 +273,24 @@ describe('simulcast layers', () => {
     plis.length = 0;
     second([0, 1]);
     expect(plis).not.toContain(SSRC[0]);
+    // A consumer whose target becomes the top layer while the publisher does not send it asks for
+    // its keyframe once, then climbs to the middle layer in its place; no ask for the top layer
+    // each second after that (a PLI for an encoding that is off; it comes back with a keyframe).
+    small.c.setPreferredResolution(null);
+    expect(small.c.targetLayer).toBe(2);
+    expect(plis).toContain(SSRC[2]);
+    second([0, 1], [1]);
+    expect(small.c.currentLayer).toBe(1);
+    plis.length = 0;
+    second([0, 1]);
+    second([0, 1]);
+    expect(plis).not.toContain(SSRC[2]);
     // The top layer comes back (with a keyframe): the target again; the middle one is let go.
     producer.receive(packet(2, true), 2);
     expect(a.c.currentLayer).toBe(2);
     for (let t = 0; t <= LAYER_PAUSE_DELAY_MS; t += 1000) second([0, 1, 2]);
     expect(producer.layerActive(1)).toBe(false);
-    expect(small.c.currentLayer).toBe(0);
+    expect(small.c.currentLayer).toBe(2);
   });
 
   it('a layer just asked for is not unavailable before LAYER_START_GRACE_MS: the consumer waits for it on the layer it has', () => {
