@@ -380,6 +380,46 @@ describe('BandwidthEstimator', () => {
     expect(cut.to).toBeGreaterThan(350_000);
   });
 
+  it("connections that carry only audio report every 250 ms (Chromium's feedback interval at a low rate): their packets between reports are no idle link, and a saturated link's drain reads the link", () => {
+    const est = new BandwidthEstimator({ initial: 3_000_000 });
+    const link = new Link(20_000_000, 50);
+    // One connection of 600 kbps video and audio (reporting every 60 ms, as Chromium does at that
+    // rate), two with their video off: audio alone, 200 bytes every 20 ms, reported every 250 ms.
+    const pending: (PacketResult & { conn: number })[] = [];
+    const seqs = [0, 0, 0];
+    const run = (from: number, to: number): void => {
+      for (let t = from; t < to; t++) {
+        for (const conn of [0, 1, 2]) {
+          if ((t - conn * 7) % 20 === 0) pending.push({ conn, sentAt: t, size: 200, receivedAt: link.send(t, 200), probe: 0, seq: conn * 65_536 + seqs[conn]!++ });
+          if (conn === 0 && t % 33 === 0) {
+            for (let left = (600_000 / 8) * 0.033; left > 0; left -= 1200) {
+              const size = Math.min(1200, Math.max(100, left));
+              pending.push({ conn, sentAt: t, size, receivedAt: link.send(t, size), probe: 0, seq: conn * 65_536 + seqs[conn]!++ });
+            }
+          }
+          if ((t - conn * 20) % (conn === 0 ? 60 : 250) === 0 && t > 0) {
+            const mine = pending.filter((p) => p.conn === conn);
+            const newest = Math.max(-Infinity, ...mine.filter((p) => p.receivedAt !== null && p.receivedAt <= t).map((p) => p.sentAt));
+            const ready = mine.filter((p) => p.sentAt <= newest && (p.receivedAt === null || p.receivedAt <= t));
+            if (ready.length > 0) est.onFeedback(ready, t, conn);
+            pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
+          }
+        }
+      }
+    };
+    run(0, 5000);
+    expect(est.saturationCount).toBe(0);
+    // ~950 kbps with headers into 500 kbps: saturated for good (the sender does not adapt here).
+    link.rate = 500_000;
+    run(5000, 8000);
+    const cuts = est.recentCuts.filter((c) => c.reason === 'saturation');
+    console.log(`two audio-only connections reporting every 250 ms, 500 kbps link: saturation drains ${cuts.map((c) => `${Math.round(c.drain! / 1000)} (${c.drainPackets} pk${c.staleSources ? `, ${c.staleSources} silent` : ''})`).join(', ')} kbps`);
+    expect(cuts.length).toBeGreaterThan(0);
+    // Read without the audio connections' packets between their reports, the link read slow.
+    for (const c of cuts) expect(c.staleSources ?? 0).toBe(0);
+    for (const c of cuts) expect(c.drain!).toBeGreaterThan(470_000);
+  });
+
   it('saturation: a 900 kbps sender whose link drops to 500 kbps (a 300 ms queue) is cut before the queue overflows, with feedback every 100 ms', () => {
     const est = new BandwidthEstimator({ initial: 3_000_000 });
     const link = new Link(10_000_000);
