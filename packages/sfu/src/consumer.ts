@@ -76,6 +76,8 @@ export interface KeyFrameGate {
   keyFrameForwarded(bytes: number, now: number): void;
   /** 0: ask for a repair keyframe of about `bytes` now; else the ms to wait first. */
   reserveRepairKeyFrame(bytes: number, now: number): number;
+  /** The same for the keyframe of a layer switched to while forwarding. */
+  reserveSwitchKeyFrame(bytes: number, now: number): number;
 }
 
 /** Packets kept for NACK answers: about 1 s of 1 Mbps video; audio is not NACKed (no history). */
@@ -230,6 +232,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   #retransmitHoldSince = 0;
   /** A keyframe of the layer forwarded, asked for when this timer fires: packets of it went unrepaired. */
   #repairKeyFrameTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A keyframe of the target layer, asked for when this timer fires: the keyframes before it on the client's link go first. */
+  #switchKeyFrameTimer: ReturnType<typeof setTimeout> | undefined;
   /** Keyframes asked for because packets went unrepaired (held through a saturation, or too old). */
   #repairKeyFrames = 0;
   /** When the last keyframe packet was forwarded (performance.now() ms). */
@@ -349,8 +353,32 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     producer.updateLayerDemand();
     if (target !== this.#currentLayer && this.#sink !== null && !this.#paused && !this.#producerPaused) {
       this.#keyFrameWanted = true;
-      producer.requestKeyFrame(target);
+      this.#askSwitchKeyFrame();
     }
+  }
+
+  /**
+   * Asks for the target layer's keyframe; while forwarding, once the keyframes before it on the
+   * client's link have gone through (the downlink's KeyFrameGate: a limit's onset steps all of a
+   * client's streams down at once, and their keyframes together overflowed its queue). A start
+   * (nothing forwarded yet) asks at once.
+   */
+  #askSwitchKeyFrame(): void {
+    clearTimeout(this.#switchKeyFrameTimer);
+    this.#switchKeyFrameTimer = undefined;
+    const target = this.#targetLayer;
+    if (this.#currentLayer >= 0) {
+      const wait = this.#keyFrameGate?.reserveSwitchKeyFrame(this.producer.keyFrameBytes(target), performance.now()) ?? 0;
+      if (wait > 0) {
+        this.#switchKeyFrameTimer = setTimeout(() => {
+          this.#switchKeyFrameTimer = undefined;
+          if (this.#closed || !this.#keyFrameWanted || this.#sink === null || this.#paused || this.#producerPaused || this.#qualityDisabled) return;
+          if (this.#targetLayer !== this.#currentLayer) this.#askSwitchKeyFrame();
+        }, wait);
+        return;
+      }
+    }
+    this.producer.requestKeyFrame(target);
   }
 
   /** The layer the subscriber's preferredResolution asks for (the allocator's upper bound). */
@@ -846,7 +874,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     // producer). Not of a target the publisher does not send while a lower layer stands in
     // (Producer.layerUnavailable): a PLI a second for an encoding that is off, and a re-enabled
     // encoding starts with a keyframe anyway.
-    if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled) {
+    // Nor while a switch's ask waits its turn on the client's link (#askSwitchKeyFrame).
+    if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled && this.#switchKeyFrameTimer === undefined) {
       if (this.#currentLayer < 0 || !this.producer.layerUnavailable(this.#targetLayer, now)) this.#askStartKeyFrame();
     }
     // The publisher's browser does not send a layer we want (its CPU or bandwidth adaptation turns
@@ -985,6 +1014,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     this.#closed = true;
     this.#sink = null;
     clearTimeout(this.#repairKeyFrameTimer);
+    clearTimeout(this.#switchKeyFrameTimer);
     this.#history.clear();
     this.emit('close');
     this.removeAllListeners();

@@ -198,6 +198,8 @@ export interface DownlinkStats {
   lastProbe: { target: number; paddingBytes: number; numbered: number; measured: number | null; outcome: ProbeOutcome; detail: BandwidthEstimator['lastProbeDetail']; pacing: ProbePacing } | null;
   /** Keyframes asked for to repair pictures (packets gone unrepaired), and the asks that first waited for the keyframes before them to pass. */
   repairKeyFrames: { asked: number; deferred: number };
+  /** Keyframes a layer switch asked for while forwarding, and the asks that first waited for the keyframes before them to pass. */
+  switchKeyFrames: { asked: number; deferred: number };
   /** How long the start-up hold capped the allocation (ms, STARTUP_HOLD_MS), or null while it holds (or before any connection came up). */
   startupHeldMs: number | null;
 }
@@ -285,6 +287,8 @@ export class Downlink {
   /** Repair keyframes asked for through the gate, and how many had to wait for the link first. */
   #repairKeyFramesAsked = 0;
   #repairKeyFramesDeferred = 0;
+  #switchKeyFramesAsked = 0;
+  #switchKeyFramesDeferred = 0;
   /** When the first member's connection came up (the start-up hold began), or null. */
   #startupAt: number | null = null;
   /** When the hold lifted, or null while it holds. */
@@ -392,11 +396,28 @@ export class Downlink {
    * settled limit in one run).
    */
   reserveRepairKeyFrame(bytes: number, now: number): number {
-    if (now < this.#keyFramesBusyUntil) {
-      this.#repairKeyFramesDeferred++;
-      return Math.ceil(this.#keyFramesBusyUntil - now); // whole ms: a timer's fraction is cut, it would wake a moment early
-    }
-    this.#repairKeyFramesAsked++;
+    const wait = this.#reserveKeyFrame(bytes, now);
+    if (wait > 0) this.#repairKeyFramesDeferred++;
+    else this.#repairKeyFramesAsked++;
+    return wait;
+  }
+
+  /**
+   * @internal A consumer switching layers wants a keyframe of the new layer, of about `bytes`: 0
+   * when it may ask now, else how many ms to wait first (as reserveRepairKeyFrame). A limit's
+   * onset steps every stream of the client down at once: in the 3x4 impairment bench three 320 px
+   * keyframes asked together met the 500 kbps link's queue still full of the top layers' packets,
+   * and the last stream's was tail-dropped: it froze 1.4–2.2 s where the first froze ~0.8 s.
+   */
+  reserveSwitchKeyFrame(bytes: number, now: number): number {
+    const wait = this.#reserveKeyFrame(bytes, now);
+    if (wait > 0) this.#switchKeyFramesDeferred++;
+    else this.#switchKeyFramesAsked++;
+    return wait;
+  }
+
+  #reserveKeyFrame(bytes: number, now: number): number {
+    if (now < this.#keyFramesBusyUntil) return Math.ceil(this.#keyFramesBusyUntil - now); // whole ms: a timer's fraction is cut, it would wake a moment early
     this.#keyFramesBusyUntil = now + keyFrameDrainMs(bytes, this.#budget().rate);
     return 0;
   }
@@ -648,6 +669,7 @@ export class Downlink {
       lastProbeRate: this.#lastProbeRate === null ? null : Math.round(this.#lastProbeRate),
       lastProbe: this.#lastProbe,
       repairKeyFrames: { asked: this.#repairKeyFramesAsked, deferred: this.#repairKeyFramesDeferred },
+      switchKeyFrames: { asked: this.#switchKeyFramesAsked, deferred: this.#switchKeyFramesDeferred },
       startupHeldMs: this.#startupLiftedAt === null ? null : Math.round(this.#startupLiftedAt - this.#startupAt!),
     };
   }

@@ -260,6 +260,68 @@ describe('video off for quality', () => {
     }, true);
   });
 
+  it("a limit's onset steps a client's streams down at once: their switch keyframes are asked one after another, each once the keyframes before it went through its link", () => {
+    withFakePerformance(() => {
+      const plis: number[] = [];
+      const downlink = new Downlink();
+      // Three simulcast streams on one subscriber connection (q/h/f; SSRC 0x1000 × layer + stream).
+      const streams = [0, 1, 2].map((i) => {
+        const producer = testVideoProducer({ id: `p${i}`, rids: ['q', 'h', 'f'], plis });
+        const c = testConsumer({ id: `c${i}`, producer, ssrc: 10 + i });
+        c.setNegotiated({ payloadType: 96, mid: String(i), extensionIds: new Map() });
+        c.setKeyFrameGate(downlink);
+        c.connect({ sendRtp: () => undefined });
+        const seqs = [100, 20_000, 40_000];
+        let ts = 0;
+        /** A frame on every layer; keyframes where asked, the lowest layer's 10 kB. */
+        const frame = (keyFrames: boolean[] = [false, false, false]) => {
+          ts += 3000;
+          for (let layer = 0; layer < 3; layer++) {
+            const key = keyFrames[layer]!;
+            const payload = key && layer === 0 ? Buffer.concat([vp8Payload(true, 320, 180), Buffer.alloc(10_000)]) : vp8Payload(key, 320 << layer, 180 << layer);
+            producer.receive(viewOf(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: seqs[layer]!++, timestamp: ts, ssrc: 0x1000 * (layer + 1) + i, marker: true }), payload)), layer);
+          }
+        };
+        return { producer, c, frame };
+      });
+      downlink.join({ consumers: streams.map((s) => s.c), connected: true, sequencer: new TransportWideSequencer(), feedback: 'remb-only' });
+      streams[0]!.c.handleRtcp(new RtcpPayloadSpecificFeedback({ feedback: new ReceiverEstimatedMaxBitrate({ bitrate: 400_000n, ssrcFeedbacks: [10] }) }));
+      // Every stream forwards its top layer; the lowest layer's keyframe size is known.
+      for (const s of streams) {
+        s.c.setBandwidthLayer(2);
+        s.frame([true, true, true]);
+        s.frame();
+        expect(s.c.currentLayer).toBe(2);
+        expect(s.producer.keyFrameBytes(0)).toBeGreaterThan(10_000);
+      }
+      const drain = keyFrameDrainMs(streams[0]!.producer.keyFrameBytes(0), 400_000);
+      expect(drain).toBeGreaterThan(200);
+      vi.advanceTimersByTime(2000);
+      plis.length = 0;
+      // The allocator's round after a saturation cut: every stream down to its lowest layer.
+      for (const s of streams) s.c.setBandwidthLayer(0);
+      expect(plis).toEqual([0x1000]);
+      vi.advanceTimersByTime(Math.ceil(drain) - 1);
+      expect(plis).toEqual([0x1000]);
+      vi.advanceTimersByTime(1);
+      expect(plis).toEqual([0x1000, 0x1001]);
+      vi.advanceTimersByTime(Math.ceil(drain));
+      expect(plis).toEqual([0x1000, 0x1001, 0x1002]);
+      expect(downlink.stats.switchKeyFrames.asked).toBe(3);
+      expect(downlink.stats.switchKeyFrames.deferred).toBeGreaterThanOrEqual(2); // each wait counts (the third may wait twice)
+      // Each switches on its keyframe.
+      for (const s of streams) s.frame([true, false, false]);
+      for (const s of streams) expect(s.c.currentLayer).toBe(0);
+      // A start (nothing forwarded yet) asks at once, whatever the link carries.
+      const late = testConsumer({ id: 'late', producer: streams[2]!.producer, ssrc: 20 });
+      late.setNegotiated({ payloadType: 96, mid: '3', extensionIds: new Map() });
+      late.setKeyFrameGate(downlink);
+      plis.length = 0;
+      late.connect({ sendRtp: () => undefined });
+      expect(plis.length).toBeGreaterThan(0);
+    }, true);
+  });
+
   it('no keyframe for unrepaired packets when one comes anyway (the video off) or the packet was of the layer before', () => {
     withFakePerformance(() => {
       const plis: number[] = [];
