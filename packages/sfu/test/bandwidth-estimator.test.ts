@@ -7,7 +7,7 @@
 
 import { RecvDelta, RunLengthChunk, StatusVectorChunk, TransportWideCC } from 'werift';
 import { describe, expect, it } from 'vitest';
-import { BandwidthEstimator, linearFitSlope, type PacketResult } from '../src/bandwidth-estimator.js';
+import { type Arrival, BandwidthEstimator, busyRate, linearFitSlope, type PacketResult } from '../src/bandwidth-estimator.js';
 import { expandStatuses, TransportWideSequencer } from '../src/transport-feedback.js';
 import { BucketLink } from './bottleneck.js';
 
@@ -418,6 +418,60 @@ describe('BandwidthEstimator', () => {
     // Read without the audio connections' packets between their reports, the link read slow.
     for (const c of cuts) expect(c.staleSources ?? 0).toBe(0);
     for (const c of cuts) expect(c.drain!).toBeGreaterThan(470_000);
+  });
+
+  it('a link near its known rate that slows for a moment (a path or receiver held up) is not cut on one low reading; one that stays slow is, read again', () => {
+    /** A link measured at 500 kbps; then, sending 480 kbps, it drops to `lowKbps` for `lowMs` at 8 s. */
+    const run = (lowKbps: number, lowMs: number) => {
+      const est = new BandwidthEstimator({ initial: 3_000_000 });
+      const link = new Link(20_000_000, 50, 300);
+      simulate(est, link, 5, () => 900_000, undefined, 0, 50);
+      link.rate = 500_000;
+      simulate(est, link, 1, () => 900_000, undefined, 5001, 50);
+      simulate(est, link, 2, () => 420_000, undefined, 6002, 50);
+      expect(est.capacity).toBeGreaterThan(450_000);
+      const cutsBefore = est.recentCuts.length;
+      const sending = (t: number) => (t < 8000 ? 420_000 : 560_000);
+      simulate(est, link, 1, sending, undefined, 7003, 50);
+      link.rate = lowKbps * 1000;
+      simulate(est, link, lowMs / 1000, sending, undefined, 8004, 50);
+      link.rate = 500_000;
+      simulate(est, link, 1.5, sending, undefined, 8005 + lowMs, 50);
+      return { est, cuts: est.recentCuts.slice(cutsBefore).filter((c) => c.reason === 'saturation') };
+    };
+    const show = (r: ReturnType<typeof run>) => r.cuts.map((c) => `${Math.round(c.at)} ms → ${Math.round(c.to / 1000)} (drain ${Math.round(c.drain! / 1000)}: ${c.drainRead})`).join(', ') || 'none';
+    const moment = run(150, 150);
+    const stays = run(200, 2000);
+    console.log(`a 500 kbps link slowing to 150 kbps for 150 ms: ${show(moment)}; to 200 kbps for good: ${show(stays)}`);
+    expect(moment.cuts.filter((c) => c.to < 380_000)).toEqual([]);
+    const cut = stays.cuts.find((c) => c.to < 250_000);
+    expect(cut).toBeDefined();
+    expect(cut!.at - 8004).toBeLessThan(800);
+    // To the link it fell to: its first read had a 300 ms gap (the packets sent in between all
+    // tail-dropped) for one of three packets, and read 72 kbps (cut to 61) with it.
+    expect(cut!.drain!).toBeGreaterThan(180_000);
+    expect(cut!.to).toBeGreaterThan(150_000);
+  });
+
+  it("a drain read leaves out a gap far longer than its median packet's (the link idle or busy unseen, a path held up): the 3x4 bench's 230 kbps read of a 500 kbps link", () => {
+    // That read, oldest first (bytes, gap ms since the arrival before): a 75 ms gap for 742 bytes,
+    // then five packets at one instant (a path or receiver held up, letting them through at once).
+    const read: [number, number][] = [[146, 2.8], [131, 2.3], [181, 3.3], [895, 14.8], [149, 2.8], [742, 74.8], [127, 0], [147, 0], [147, 0], [149, 0], [71, 0]];
+    const base = 50;
+    const arrivals: Arrival[] = [{ at: 1000, sent: 900, seq: 0, bytes: 146, delay: base + 60 }];
+    for (const [bytes, gap] of read) {
+      const at = arrivals.at(-1)!.at + gap;
+      arrivals.push({ at, sent: at - base - 80, seq: arrivals.length, bytes, delay: base + 80 });
+    }
+    const r = busyRate(arrivals, arrivals.length - 1, 0, base, 100, 2400);
+    console.log(`the bench's read: ${Math.round(r.rate / 1000)} kbps over ${r.count} packets (${Math.round(r.busy)} ms busy)`);
+    expect(r.count).toBe(11);
+    // 2885 bytes over 101 ms: 230 kbps with the gap; without it ~660 (no cut: over 0.7 × the 679 kbps sent).
+    expect(r.rate).toBeGreaterThan(500_000);
+    // A clean read of a 500 kbps link (1.2 kB packets back to back) loses nothing to the rule.
+    const clean: Arrival[] = [];
+    for (let k = 0; k < 12; k++) clean.push({ at: 1000 + k * 19.2, sent: 900 + k * 5, seq: k, bytes: 1200, delay: base + 100 + k * 14 });
+    expect(busyRate(clean, clean.length - 1, 0, base, 100, 2400).rate).toBeCloseTo(500_000, -3);
   });
 
   it('saturation: a 900 kbps sender whose link drops to 500 kbps (a 300 ms queue) is cut before the queue overflows, with feedback every 100 ms', () => {
