@@ -515,6 +515,25 @@ describe('BandwidthEstimator', () => {
     expect(cutAfter[1]!).toBeLessThanOrEqual(200);
   });
 
+  it('6 Mbps into a 500 kbps limit reported late (its 300 ms queue full and standing, nine packets in ten tail-dropped): a saturation cut to the link, not the loss bound halving the estimate step by step', () => {
+    for (const feedbackMs of [300, 400]) {
+      const est = new BandwidthEstimator({ initial: 7_000_000 });
+      const link = new Link(20_000_000, 50);
+      simulate(est, link, 5, () => 6_000_000, undefined, 0, 100);
+      expect(est.saturationCount).toBe(0);
+      link.rate = 500_000;
+      simulate(est, link, 1.5, () => 6_000_000, undefined, 5001, feedbackMs);
+      const cuts = est.recentCuts.filter((c) => c.at > 5001);
+      console.log(`6 Mbps into 500 kbps, feedback every ${feedbackMs} ms: ${cuts.map((c) => `${c.reason} +${Math.round(c.at - 5001)} ms → ${Math.round(c.to / 1000)}`).join(', ')}`);
+      // (A loss cut may come first in the same message.)
+      const first = cuts.find((c) => c.reason === 'saturation')!;
+      expect(first).toBeDefined();
+      expect(first.at - 5001).toBeLessThanOrEqual(feedbackMs + 10);
+      expect(first.to).toBeLessThanOrEqual(500_000);
+      expect(first.to).toBeGreaterThan(380_000);
+    }
+  });
+
   it('saturation after the sender was held up (the link idle, then a backlog at once): the cut reads the drain, not the arrival rate diluted by the idle link, and the overflow is not cut for again as loss', () => {
     // 300 kbps under a 500 kbps limit (300 ms queue); at 5 s nothing for 200 ms (an SFU or its
     // publishers held up by load), then what was held (40 kB at once) and 4.8 Mbps (three top
