@@ -72,12 +72,17 @@ export interface RtpSink {
  * the link busy for a while, and repair keyframes are asked one after another.
  */
 export interface KeyFrameGate {
-  /** The first packet of a keyframe of about `bytes` (its layer's last one) went out. */
-  keyFrameForwarded(bytes: number, now: number): void;
-  /** 0: ask for a repair keyframe of about `bytes` now; else the ms to wait first. */
+  /**
+   * The first packet of a keyframe of about `bytes` (its layer's last one) went out; `reservedUntil`:
+   * where the reservation made when it was asked for ended (that time is not counted twice).
+   */
+  keyFrameForwarded(bytes: number, now: number, reservedUntil?: number): void;
+  /** 0: ask for a repair keyframe of about `bytes` now (reserved until `keyFramesBusyUntil`); else the ms to wait first. */
   reserveRepairKeyFrame(bytes: number, now: number): number;
   /** The same for the keyframe of a layer switched to while forwarding. */
   reserveSwitchKeyFrame(bytes: number, now: number): number;
+  /** Until when (performance.now() ms) the keyframes forwarded and reserved keep the link busy. */
+  readonly keyFramesBusyUntil: number;
 }
 
 /** Packets kept for NACK answers: about 1 s of 1 Mbps video; audio is not NACKed (no history). */
@@ -234,6 +239,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
   #repairKeyFrameTimer: ReturnType<typeof setTimeout> | undefined;
   /** A keyframe of the target layer, asked for when this timer fires: the keyframes before it on the client's link go first. */
   #switchKeyFrameTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Where the gate's reservation for the keyframe last asked for through it ends (KeyFrameGate.keyFrameForwarded), or -Infinity. */
+  #keyFrameReservedUntil = -Infinity;
   /** Keyframes asked for because packets went unrepaired (held through a saturation, or too old). */
   #repairKeyFrames = 0;
   /** When the last keyframe packet was forwarded (performance.now() ms). */
@@ -367,8 +374,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     clearTimeout(this.#switchKeyFrameTimer);
     this.#switchKeyFrameTimer = undefined;
     const target = this.#targetLayer;
-    if (this.#currentLayer >= 0) {
-      const wait = this.#keyFrameGate?.reserveSwitchKeyFrame(this.producer.keyFrameBytes(target), performance.now()) ?? 0;
+    const gate = this.#keyFrameGate;
+    if (this.#currentLayer >= 0 && gate) {
+      const wait = gate.reserveSwitchKeyFrame(this.producer.keyFrameBytes(target), performance.now());
       if (wait > 0) {
         this.#switchKeyFrameTimer = setTimeout(() => {
           this.#switchKeyFrameTimer = undefined;
@@ -377,6 +385,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
         }, wait);
         return;
       }
+      this.#keyFrameReservedUntil = gate.keyFramesBusyUntil;
     }
     this.producer.requestKeyFrame(target);
   }
@@ -626,7 +635,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     if (keyFrame) {
       this.#keyFrameSentAt = now;
       this.#keyFrameSeq = outSeq;
-      this.#keyFrameGate?.keyFrameForwarded(this.producer.keyFrameBytes(layer), now);
+      this.#keyFrameGate?.keyFrameForwarded(this.producer.keyFrameBytes(layer), now, this.#keyFrameReservedUntil);
+      this.#keyFrameReservedUntil = -Infinity;
     }
     this.#lastInTimestamp = h.timestamp;
     const history = this.#history;
@@ -817,11 +827,13 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
         return;
       }
       // Nor on top of the keyframes the link carries now (another stream's repair or switch).
-      const busy = this.#keyFrameGate?.reserveRepairKeyFrame(this.producer.keyFrameBytes(this.#currentLayer), now) ?? 0;
+      const gate = this.#keyFrameGate;
+      const busy = gate?.reserveRepairKeyFrame(this.producer.keyFrameBytes(this.#currentLayer), now) ?? 0;
       if (busy > 0) {
         this.#repairKeyFrameTimer = setTimeout(ask, busy);
         return;
       }
+      if (gate) this.#keyFrameReservedUntil = gate.keyFramesBusyUntil;
       this.#repairKeyFrames++;
       this.#repairAskedAt = now;
       this.producer.requestKeyFrame(this.#currentLayer);
@@ -871,10 +883,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     // Layer sizes become known from keyframes: the best layer for the preference may change.
     this.#chooseLayer();
     // A keyframe asked for but not seen (lost PLI, slow encoder): ask again (throttled by the
-    // producer). Not of a target the publisher does not send while a lower layer stands in
-    // (Producer.layerUnavailable): a PLI a second for an encoding that is off, and a re-enabled
-    // encoding starts with a keyframe anyway.
-    // Nor while a switch's ask waits its turn on the client's link (#askSwitchKeyFrame).
+    // producer). Not while a switch's ask waits its turn on the client's link
+    // (#askSwitchKeyFrame), nor of a target the publisher does not send while a lower layer
+    // stands in (Producer.layerUnavailable): a PLI a second for an encoding that is off, and a
+    // re-enabled encoding starts with a keyframe anyway.
     if (this.#keyFrameWanted && this.#sink && !this.#paused && !this.#producerPaused && !this.#qualityDisabled && this.#switchKeyFrameTimer === undefined) {
       if (this.#currentLayer < 0 || !this.producer.layerUnavailable(this.#targetLayer, now)) this.#askStartKeyFrame();
     }

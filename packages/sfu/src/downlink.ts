@@ -378,11 +378,20 @@ export class Downlink {
   /**
    * @internal A member's consumer forwarded the first packet of a keyframe of about `bytes`
    * (its layer's last one): the link carries it for `bytes` at the budget's rate, after the
-   * keyframes before it.
+   * keyframes before it. What is left of the reservation made when it was asked for (ending at
+   * `reservedUntil`) was that same keyframe: not counted twice (counted twice, the next stream's
+   * switch at a limit's onset waited two keyframes' time for one).
    */
-  keyFrameForwarded(bytes: number, now: number): void {
+  keyFrameForwarded(bytes: number, now: number, reservedUntil = -Infinity): void {
     if (bytes <= 0) return;
-    this.#keyFramesBusyUntil = Math.max(this.#keyFramesBusyUntil, now) + keyFrameDrainMs(bytes, this.#budget().rate);
+    const drain = keyFrameDrainMs(bytes, this.#budget().rate);
+    const reserved = Math.min(drain, Math.max(0, reservedUntil - now));
+    this.#keyFramesBusyUntil = Math.max(this.#keyFramesBusyUntil, now) + drain - reserved;
+  }
+
+  /** @internal Until when the keyframes forwarded and reserved keep the link busy (performance.now() ms). */
+  get keyFramesBusyUntil(): number {
+    return this.#keyFramesBusyUntil;
   }
 
   /**
