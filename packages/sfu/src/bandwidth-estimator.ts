@@ -562,13 +562,15 @@ export class BandwidthEstimator {
    * capacity set to each held two streams at a lower frame rate for 10 s after a low one.
    * A reading a probe's saturation gave (the probe's excess is the cause, not a change of the
    * link, and the media alone will show one) is averaged in within the spread, never a jump
-   * (readings of 374 and 384 kbps at a 500 kbps limit turned a stream off). One the media's own
-   * saturation gave is taken whole when lower (the media alone overfilled the link). Returns the
-   * capacity.
+   * (readings of 374 and 384 kbps at a 500 kbps limit turned a stream off); with no capacity yet,
+   * it is taken no lower than `carried` (0.85 × what arrived over the last second). One the
+   * media's own saturation gave is taken whole when lower (the media alone overfilled the link).
+   * Returns the capacity.
    */
-  #measuredCapacity(reading: number, source: 'probe' | 'probe-saturation' | 'saturation'): number {
+  #measuredCapacity(reading: number, source: 'probe' | 'probe-saturation' | 'saturation', carried = 0): number {
     const c = this.#capacity;
-    if (c === null || (source === 'saturation' && reading < c)) this.#capacity = reading;
+    if (c === null && source === 'probe-saturation') this.#capacity = Math.max(reading, carried);
+    else if (c === null || (source === 'saturation' && reading < c)) this.#capacity = reading;
     else if (source === 'probe-saturation') this.#capacity = c + CAPACITY_SMOOTHING * (clamp(reading, c * (1 - CAPACITY_SPREAD), c * (1 + CAPACITY_SPREAD)) - c);
     else this.#capacity = Math.abs(reading - c) > CAPACITY_SPREAD * c ? reading : c + CAPACITY_SMOOTHING * (reading - c);
     return this.#capacity;
@@ -678,8 +680,14 @@ export class BandwidthEstimator {
     // Cut to 0.85 × the drain, each probe that fell short at a 500 kbps limit (every 5 s) dropped
     // two streams to a lower frame rate for the seconds the estimate took to grow back.
     const probed = this.#lastProbeSentAt >= rates.newestSent - SATURATION_WINDOW_MS;
-    const capacity = this.#measuredCapacity(drain, probed ? 'probe-saturation' : 'saturation');
-    const target = probed ? Math.min(this.estimate, CAPACITY_SHARE * capacity) : BETA * drain;
+    // A probe's saturation: the media fitted before the probe, and what arrived over the last
+    // second got through the link; with no capacity known yet (a lift forgot it), a drain misread
+    // (a receiver held up 120 ms: four packets, two of them after its gaps) was taken whole, cut
+    // 2280 → 136 kbps after a lift in the 3x4 bench, and the climb started over (two streams
+    // never back to 1280 px within 30 s).
+    const carried = probed ? BETA * (this.ackedBitrate ?? 0) : 0;
+    const capacity = this.#measuredCapacity(drain, probed ? 'probe-saturation' : 'saturation', carried);
+    const target = probed ? Math.min(this.estimate, Math.max(CAPACITY_SHARE * capacity, carried)) : BETA * drain;
     const from = this.estimate;
     // Already below what gets through (a probe's saturation is still one: the probe stops).
     if (target >= from && !probed) return;

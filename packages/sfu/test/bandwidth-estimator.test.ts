@@ -843,6 +843,42 @@ describe('BandwidthEstimator', () => {
     expect(est.estimate).toBeLessThan(350_000);
   });
 
+  it("with no capacity known (a lift forgot it), a probe's saturation on a misread drain cuts no lower than 0.85 × what arrived over the last second (the media fitted before the probe)", () => {
+    const run = () => {
+      const est = new BandwidthEstimator({ initial: 5_000_000 });
+      const link = new Link(10_000_000, 20);
+      // 1.5 Mbps of media over a 10 Mbps link: its capacity never read.
+      simulate(est, link, 4, () => 1_500_000);
+      expect(est.capacity).toBeNull();
+      const acked = est.ackedBitrate!;
+      // A probe over the media (4.6 Mbps in all, 1158-byte packets every 2 ms, every other one
+      // padding) through a receiver whose thread lags 15 ms, then is held up: most of what comes
+      // meanwhile is dropped from its socket, the rest stamped after gaps of 123 and 77 ms and two
+      // at one instant (the 3x4 bench's read after a lift: 4 packets, a drain of 143 kbps).
+      const packets: PacketResult[] = [];
+      let seq = 1_000_000;
+      const late = [4_180, 4_303, 4_379.5, 4_379.8, 4_380.1];
+      for (let t = 4_001; t < 4_251; t += 2) {
+        const normal = t < 4_150 ? t + 20 + 0.9 + 15 : null;
+        packets.push({ sentAt: t, size: 1158, receivedAt: normal, probe: (t - 4_001) % 4 === 0 ? 1 : 0, seq: seq++ });
+      }
+      // The few that did come through the hold, in order, from the tail of what was sent.
+      const tail = packets.slice(-late.length);
+      tail.forEach((p, k) => (p.receivedAt = late[k]!));
+      est.onFeedback(packets, 4_390);
+      return { est, acked };
+    };
+    const { est, acked } = run();
+    const cut = est.recentCuts.find((c) => c.reason === 'saturation')!;
+    console.log(`probe saturation with no capacity known: acked ${Math.round(acked / 1000)} kbps, drain read ${cut ? Math.round(cut.drain! / 1000) : '-'} (${cut?.drainPackets} pk), cut to ${cut ? Math.round(cut.to / 1000) : '-'}; capacity ${Math.round((est.capacity ?? 0) / 1000)}`);
+    expect(cut).toBeDefined();
+    expect(cut.probe).toBe(true);
+    expect(cut.drain!).toBeLessThan(400_000);
+    // Taken whole, the misread cut the estimate to ~0.95 × it and capped its growth there.
+    expect(cut.to).toBeGreaterThan(0.85 * 0.9 * acked);
+    expect(est.capacity!).toBeGreaterThan(0.85 * 0.9 * acked);
+  });
+
   it("a token bucket's burst over a second of audio does not make the link's capacity stale; more arriving for real does", () => {
     // A 100 kbps tbf limit (3.2 kB bucket): video overdrives it and is cut (the capacity read),
     // then audio alone (the bucket refills) with a probe's padding now and then, whose first
