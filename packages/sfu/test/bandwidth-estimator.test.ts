@@ -468,6 +468,17 @@ describe('BandwidthEstimator', () => {
     expect(r.count).toBe(11);
     // 2885 bytes over 101 ms: 230 kbps with the gap; without it ~660 (no cut: over 0.7 × the 679 kbps sent).
     expect(r.rate).toBeGreaterThan(500_000);
+    // Another (the 3x4 bench at 16 s into the limit): 15 packets, 8 of them at one instant after
+    // a 42 ms gap for 132 bytes. Its median over every packet was 0 (nothing left out): 307 kbps.
+    const clumped: [number, number][] = [[728, 18.5], [149, 0], [892, 10.8], [139, 7.8], [149, 10.8], [161, 0.5], [71, 10.3], [133, 0], [128, 0], [132, 41.8], [142, 0], [71, 0], [71, 0], [147, 0], [146, 0]];
+    const held: Arrival[] = [{ at: 1000, sent: 900, seq: 0, bytes: 146, delay: base + 60 }];
+    for (const [bytes, gap] of clumped) {
+      const at = held.at(-1)!.at + gap;
+      held.push({ at, sent: at - base - 80, seq: held.length, bytes, delay: base + 80 });
+    }
+    const h = busyRate(held, held.length - 1, 0, base, 100, 2400);
+    console.log(`the bench's clumped read: ${Math.round(h.rate / 1000)} kbps over ${h.count} packets (${Math.round(h.busy)} ms busy)`);
+    expect(h.rate).toBeGreaterThan(400_000);
     // A clean read of a 500 kbps link (1.2 kB packets back to back) loses nothing to the rule.
     const clean: Arrival[] = [];
     for (let k = 0; k < 12; k++) clean.push({ at: 1000 + k * 19.2, sent: 900 + k * 5, seq: k, bytes: 1200, delay: base + 100 + k * 14 });
