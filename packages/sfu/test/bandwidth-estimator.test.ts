@@ -83,6 +83,19 @@ function feedbackUpToNewest(est: BandwidthEstimator, sent: readonly SentPacket[]
   return newest + 1;
 }
 
+/**
+ * Connection `conn`'s transport feedback at `t`, as a browser sends it: only once a packet of the
+ * connection has arrived, reporting up to the newest that has (losses before it with it); what
+ * it reports leaves `pending`.
+ */
+function reportConnection(est: BandwidthEstimator, pending: (PacketResult & { conn: number })[], conn: number, t: number): void {
+  const mine = pending.filter((p) => p.conn === conn);
+  const newest = Math.max(-Infinity, ...mine.filter((p) => p.receivedAt !== null && p.receivedAt <= t).map((p) => p.sentAt));
+  const ready = mine.filter((p) => p.sentAt <= newest && (p.receivedAt === null || p.receivedAt <= t));
+  if (ready.length > 0) est.onFeedback(ready, t, conn);
+  pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
+}
+
 /** Deterministic randomness for reproducible runs. */
 function mulberry32(seed: number): () => number {
   return () => {
@@ -356,14 +369,7 @@ describe('BandwidthEstimator', () => {
               pending.push({ conn, sentAt: t, size, receivedAt, probe: 0, seq: conn * 65_536 + seqs[conn]!++ });
             }
           }
-          if ((t - conn * 20) % 60 === 0 && t > 0) {
-            const mine = pending.filter((p) => p.conn === conn);
-            // A browser reports only once a packet of the connection has arrived (losses with it).
-            const newest = Math.max(-Infinity, ...mine.filter((p) => p.receivedAt !== null && p.receivedAt <= t).map((p) => p.sentAt));
-            const ready = mine.filter((p) => p.sentAt <= newest && (p.receivedAt === null || p.receivedAt <= t));
-            if (ready.length > 0) est.onFeedback(ready, t, conn);
-            pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
-          }
+          if ((t - conn * 20) % 60 === 0 && t > 0) reportConnection(est, pending, conn, t);
         }
       }
     };
@@ -397,13 +403,7 @@ describe('BandwidthEstimator', () => {
               pending.push({ conn, sentAt: t, size, receivedAt: link.send(t, size), probe: 0, seq: conn * 65_536 + seqs[conn]!++ });
             }
           }
-          if ((t - conn * 20) % (conn === 0 ? 60 : 250) === 0 && t > 0) {
-            const mine = pending.filter((p) => p.conn === conn);
-            const newest = Math.max(-Infinity, ...mine.filter((p) => p.receivedAt !== null && p.receivedAt <= t).map((p) => p.sentAt));
-            const ready = mine.filter((p) => p.sentAt <= newest && (p.receivedAt === null || p.receivedAt <= t));
-            if (ready.length > 0) est.onFeedback(ready, t, conn);
-            pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
-          }
+          if ((t - conn * 20) % (conn === 0 ? 60 : 250) === 0 && t > 0) reportConnection(est, pending, conn, t);
         }
       }
     };
