@@ -90,7 +90,8 @@ export interface EstimateCut {
   overdriven?: boolean;
   /**
    * Connections of the client that reported arrivals within the last 2 s but were left out of the
-   * drain's horizon (silent for over REPORT_STALE_MS): their packets' gaps may hide in the read.
+   * drain's horizon (silent for over REPORT_STALE_MS and 1.5 of their report intervals): their
+   * packets' gaps may hide in the read.
    * Diagnostics for a drain read low.
    */
   staleSources?: number;
@@ -622,8 +623,7 @@ export class BandwidthEstimator {
       if (now - at > 2000) {
         this.#lastReportAt.delete(source);
         this.#reportInterval.delete(source);
-      }
-      else if (!this.#reported.has(source)) stale++;
+      } else if (!this.#reported.has(source)) stale++;
     }
     return stale;
   }
