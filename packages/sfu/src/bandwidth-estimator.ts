@@ -619,17 +619,18 @@ export class BandwidthEstimator {
   /** Connections that reported arrivals within the last 2 s but are out of the horizon now (#reportedUpTo dropped them as silent). */
   #staleSources(now: number): number {
     let stale = 0;
-    for (const [source, at] of this.#lastReportAt) {
-      if (now - at > 2000) {
-        this.#lastReportAt.delete(source);
-        this.#reportInterval.delete(source);
-      } else if (!this.#reported.has(source)) stale++;
-    }
+    for (const [source, at] of this.#lastReportAt) if (now - at <= 2000 && !this.#reported.has(source)) stale++;
     return stale;
   }
 
   /** The newest arrival (receiver's clock) up to which every source reporting lately has reported. */
   #reportedUpTo(now: number): number {
+    // A connection silent for 2 s is forgotten (it may have left the client's downlink).
+    for (const [source, at] of this.#lastReportAt) {
+      if (now - at <= 2000) continue;
+      this.#lastReportAt.delete(source);
+      this.#reportInterval.delete(source);
+    }
     let horizon = Infinity;
     for (const [source, r] of this.#reported) {
       if (now - r.at > Math.max(REPORT_STALE_MS, REPORT_STALE_INTERVALS * (this.#reportInterval.get(source) ?? 0))) this.#reported.delete(source);
