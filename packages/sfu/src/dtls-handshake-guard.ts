@@ -114,8 +114,10 @@ interface ClientView extends DtlsSocketView {
 
 /**
  * werift's ServerHelloDone handler runs flight 5 once flight 4's messages are all in its cache,
- * polling on timers while one is missing (a datagram of the server's flight 4 lost: werift sends
- * each message in one of its own, and a loaded server's socket drops some). Meanwhile the server's
+ * polling on timers while one is missing (a flight 4 that came in part: werift's own server sends
+ * each message in a datagram of its own, and a loaded socket drops some; how often a browser's
+ * flight 4 comes in part, BoringSSL packing a flight into datagrams up to its MTU, is not
+ * measured). Meanwhile the server's
  * retransmitted flight 4 can complete the handshake, and the waiting handler then runs flight 5
  * again after the connection: a new key exchange and a wait for a flight 6 that never comes, the
  * DTLS transport failed ~33 s later ("over retransmitCount : 5 7"). The message passed the filter
