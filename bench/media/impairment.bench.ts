@@ -382,12 +382,8 @@ async function runA(publishers: number, subscribers: number, run: number): Promi
       const live = app!.t.server.sessions.live(sessionId);
       if (!live) return;
       if (Date.now() - (uplinkFeedback.at(-1)?.at ?? 0) >= 500) {
-        uplinkFeedback.push({
-          at: Date.now(),
-          counts: [],
-          dtls: [],
-        });
-        const sample = uplinkFeedback.at(-1)!;
+        const sample: (typeof uplinkFeedback)[number] = { at: Date.now(), counts: [], dtls: [] };
+        uplinkFeedback.push(sample);
         for (const id of streams) {
           const transport = live.streams.get(id)?.transport;
           const fb = transport?.getStats().transportFeedback;

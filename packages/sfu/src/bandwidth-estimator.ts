@@ -608,9 +608,9 @@ export class BandwidthEstimator {
     const base = this.#baseDelay();
     const read: string[] = [];
     for (let i = end; i > 0 && read.length < count; i--) {
+      const gap = linkTime(a, i, base);
+      if (gap === null) continue;
       const p = a[i]!;
-      if (p.delay - base < QUEUED_MS) continue;
-      const gap = Math.min(p.at - a[i - 1]!.at, p.delay - base);
       read.push(`${p.seq}:${p.bytes}+${gap.toFixed(1)}${this.#lostBetween(a[i - 1]!, p) ? 'L' : ''}`);
     }
     return read.join(' ');
@@ -1067,15 +1067,12 @@ export function busyRate(arrivals: readonly Arrival[], end: number, from: number
   for (; i > 0 && arrivals[i]!.at >= from && (busy < untilBusyMs || count < 3 || bytes < untilBytes); i--) {
     seen++;
     const p = arrivals[i]!;
-    if (p.delay - base < QUEUED_MS) continue;
+    const gap = linkTime(arrivals, i, base);
+    if (gap === null) continue;
     if (queued++ === 0) newestDelay = p.delay;
     oldestDelay = p.delay;
     spanned = seen;
     bytes += p.bytes;
-    // Its time on the link: the gap since the arrival before it, but no more than it was delayed
-    // (the first of a busy period came after idle time: what delayed it was its own transmission,
-    // 19 ms for 1200 bytes at 500 kbps, enough to count as queued).
-    const gap = Math.min(p.at - arrivals[i - 1]!.at, p.delay - base);
     busy += gap;
     count++;
     read.push(p.bytes, gap);
@@ -1125,6 +1122,19 @@ export function busyRate(arrivals: readonly Arrival[], end: number, from: number
   }
   // growth: how much longer the newest queued packet waited than the oldest read (ms).
   return { rate, bytes, busy, count, arrivals: seen, spanned, growth: newestDelay - oldestDelay, burstShare: bytes > 0 ? burst / bytes : 0 };
+}
+
+/**
+ * Arrival `i`'s time on the bottleneck as a drain read counts it (busyRate, and the cut log's
+ * drainRead), or null when it did not queue (one-way delay under QUEUED_MS over `base`): the gap
+ * since the arrival before it, but no more than it was delayed (the first of a busy period came
+ * after idle time: what delayed it was its own transmission, 19 ms for 1200 bytes at 500 kbps,
+ * enough to count as queued).
+ */
+function linkTime(arrivals: readonly Arrival[], i: number, base: number): number | null {
+  const p = arrivals[i]!;
+  if (p.delay - base < QUEUED_MS) return null;
+  return Math.min(p.at - arrivals[i - 1]!.at, p.delay - base);
 }
 
 /** A gap over this many times what the read's median packet took per byte (and OUTLIER_GAP_MIN_MS more) is no busy time of the link (busyRate). */

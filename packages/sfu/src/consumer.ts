@@ -77,10 +77,11 @@ export interface KeyFrameGate {
    * where the reservation made when it was asked for ended (that time is not counted twice).
    */
   keyFrameForwarded(bytes: number, now: number, reservedUntil?: number): void;
-  /** 0: ask for a repair keyframe of about `bytes` now (reserved until `keyFramesBusyUntil`); else the ms to wait first. */
-  reserveRepairKeyFrame(bytes: number, now: number): number;
-  /** The same for the keyframe of a layer switched to while forwarding. */
-  reserveSwitchKeyFrame(bytes: number, now: number): number;
+  /**
+   * 0: ask for a keyframe of about `bytes` now (reserved until `keyFramesBusyUntil`); else the ms
+   * to wait first. `why`: a repair, or the layer switched to while forwarding.
+   */
+  reserveKeyFrame(bytes: number, now: number, why: 'repair' | 'switch'): number;
   /** Until when (performance.now() ms) the keyframes forwarded and reserved keep the link busy. */
   readonly keyFramesBusyUntil: number;
 }
@@ -376,7 +377,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
     const target = this.#targetLayer;
     const gate = this.#keyFrameGate;
     if (this.#currentLayer >= 0 && gate) {
-      const wait = gate.reserveSwitchKeyFrame(this.producer.keyFrameBytes(target), performance.now());
+      const wait = gate.reserveKeyFrame(this.producer.keyFrameBytes(target), performance.now(), 'switch');
       if (wait > 0) {
         this.#switchKeyFrameTimer = setTimeout(() => {
           this.#switchKeyFrameTimer = undefined;
@@ -828,7 +829,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements ConsumerSi
       }
       // Nor on top of the keyframes the link carries now (another stream's repair or switch).
       const gate = this.#keyFrameGate;
-      const busy = gate?.reserveRepairKeyFrame(this.producer.keyFrameBytes(this.#currentLayer), now) ?? 0;
+      const busy = gate?.reserveKeyFrame(this.producer.keyFrameBytes(this.#currentLayer), now, 'repair') ?? 0;
       if (busy > 0) {
         this.#repairKeyFrameTimer = setTimeout(ask, busy);
         return;

@@ -284,11 +284,8 @@ export class Downlink {
   readonly #audioRates = new WeakMap<Consumer, AudioRateHold>();
   /** Until when (performance.now() ms) the keyframes forwarded or asked for repairs keep the link busy at the budget's rate. */
   #keyFramesBusyUntil = -Infinity;
-  /** Repair keyframes asked for through the gate, and how many had to wait for the link first. */
-  #repairKeyFramesAsked = 0;
-  #repairKeyFramesDeferred = 0;
-  #switchKeyFramesAsked = 0;
-  #switchKeyFramesDeferred = 0;
+  /** Keyframes asked for through the gate, by why, and how many had to wait for the link first. */
+  readonly #gatedKeyFrames = { repair: { asked: 0, deferred: 0 }, switch: { asked: 0, deferred: 0 } };
   /** When the first member's connection came up (the start-up hold began), or null. */
   #startupAt: number | null = null;
   /** When the hold lifted, or null while it holds. */
@@ -395,38 +392,25 @@ export class Downlink {
   }
 
   /**
-   * @internal A consumer wants a keyframe of about `bytes` to repair its picture (packets went
-   * unrepaired): 0 when it may ask now (the link is counted busy with it from now), else how many
-   * ms to wait first. A client's repair keyframes go one after another, each once the link has
-   * carried the keyframes before it: the three streams of the 3x4 impairment bench's limited
-   * subscriber asked theirs at once when the retransmission hold ended (each consumer counts only
-   * its own), three 320 px keyframes together overflowed the 500 kbps link's 300 ms queue, and
-   * the loss asked for more (a saturation cut a second, two videos off, frozen 35-86 % of the
-   * settled limit in one run).
+   * @internal A consumer wants a keyframe of about `bytes`, to repair its picture (packets went
+   * unrepaired) or for the layer it switches to while forwarding: 0 when it may ask now (the link
+   * is counted busy with it from now), else how many ms to wait first. A client's keyframes go
+   * one after another, each once the link has carried the keyframes before it. Repairs: the three
+   * streams of the 3x4 impairment bench's limited subscriber asked theirs at once when the
+   * retransmission hold ended (each consumer counts only its own), three 320 px keyframes
+   * together overflowed the 500 kbps link's 300 ms queue, and the loss asked for more (a
+   * saturation cut a second, two videos off, frozen 35-86 % of the settled limit in one run).
+   * Switches: a limit's onset steps every stream of the client down at once, their three 320 px
+   * keyframes asked together met the queue still full of the top layers' packets, and the last
+   * stream's was tail-dropped: it froze 1.4–2.2 s where the first froze ~0.8 s.
    */
-  reserveRepairKeyFrame(bytes: number, now: number): number {
-    const wait = this.#reserveKeyFrame(bytes, now);
-    if (wait > 0) this.#repairKeyFramesDeferred++;
-    else this.#repairKeyFramesAsked++;
-    return wait;
-  }
-
-  /**
-   * @internal A consumer switching layers wants a keyframe of the new layer, of about `bytes`: 0
-   * when it may ask now, else how many ms to wait first (as reserveRepairKeyFrame). A limit's
-   * onset steps every stream of the client down at once: in the 3x4 impairment bench three 320 px
-   * keyframes asked together met the 500 kbps link's queue still full of the top layers' packets,
-   * and the last stream's was tail-dropped: it froze 1.4–2.2 s where the first froze ~0.8 s.
-   */
-  reserveSwitchKeyFrame(bytes: number, now: number): number {
-    const wait = this.#reserveKeyFrame(bytes, now);
-    if (wait > 0) this.#switchKeyFramesDeferred++;
-    else this.#switchKeyFramesAsked++;
-    return wait;
-  }
-
-  #reserveKeyFrame(bytes: number, now: number): number {
-    if (now < this.#keyFramesBusyUntil) return Math.ceil(this.#keyFramesBusyUntil - now); // whole ms: a timer's fraction is cut, it would wake a moment early
+  reserveKeyFrame(bytes: number, now: number, why: 'repair' | 'switch'): number {
+    const count = this.#gatedKeyFrames[why];
+    if (now < this.#keyFramesBusyUntil) {
+      count.deferred++;
+      return Math.ceil(this.#keyFramesBusyUntil - now); // whole ms: a timer's fraction is cut, it would wake a moment early
+    }
+    count.asked++;
     this.#keyFramesBusyUntil = now + keyFrameDrainMs(bytes, this.#budget().rate);
     return 0;
   }
@@ -677,8 +661,8 @@ export class Downlink {
       probesSucceeded: this.#probesSucceeded,
       lastProbeRate: this.#lastProbeRate === null ? null : Math.round(this.#lastProbeRate),
       lastProbe: this.#lastProbe,
-      repairKeyFrames: { asked: this.#repairKeyFramesAsked, deferred: this.#repairKeyFramesDeferred },
-      switchKeyFrames: { asked: this.#switchKeyFramesAsked, deferred: this.#switchKeyFramesDeferred },
+      repairKeyFrames: { ...this.#gatedKeyFrames.repair },
+      switchKeyFrames: { ...this.#gatedKeyFrames.switch },
       startupHeldMs: this.#startupLiftedAt === null ? null : Math.round(this.#startupLiftedAt - this.#startupAt!),
     };
   }

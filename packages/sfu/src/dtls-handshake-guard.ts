@@ -117,12 +117,11 @@ interface ClientView extends DtlsSocketView {
  * polling on timers while one is missing (a flight 4 that came in part: werift's own server sends
  * each message in a datagram of its own, and a loaded socket drops some; how often a browser's
  * flight 4 comes in part, BoringSSL packing a flight into datagrams up to its MTU, is not
- * measured). Meanwhile the server's
- * retransmitted flight 4 can complete the handshake, and the waiting handler then runs flight 5
- * again after the connection: a new key exchange and a wait for a flight 6 that never comes, the
- * DTLS transport failed ~33 s later ("over retransmitCount : 5 7"). The message passed the filter
- * before the connection, so the filter cannot stop it: every flight 5 werift builds does nothing
- * once connected.
+ * measured). Meanwhile the server's retransmitted flight 4 can complete the handshake, and the
+ * waiting handler then runs flight 5 again after the connection: a new key exchange and a wait
+ * for a flight 6 that never comes, the DTLS transport failed ~33 s later ("over retransmitCount :
+ * 5 7"). The message passed the filter before the connection, so the filter cannot stop it: every
+ * flight 5 werift builds does nothing once connected.
  */
 function guardFlight5(client: ClientView, state: GuardState): void {
   const guardExec = (flight: ClientView['flight5']): ClientView['flight5'] => {

@@ -113,12 +113,13 @@ export abstract class PeerTransport<E extends EventMap & PeerTransportEvents> ex
     const state = transport.state;
     if (!transport.dtls) return { role, ...(state ? { state } : {}) };
     const error = lastHandshakeError(transport.dtls);
+    const lateFlights = lateFlightsSkipped(transport.dtls);
     return {
       role,
       ...(state ? { state } : {}),
       guarded: isGuarded(transport.dtls),
       handshakeCopiesDropped: handshakeCopiesDropped(transport.dtls),
-      ...(lateFlightsSkipped(transport.dtls) > 0 ? { lateFlightsSkipped: lateFlightsSkipped(transport.dtls) } : {}),
+      ...(lateFlights > 0 ? { lateFlightsSkipped: lateFlights } : {}),
       ...(error ? { lastError: error.message, lastErrorAgoMs: Math.round(performance.now() - error.at) } : {}),
     };
   }

@@ -255,7 +255,7 @@ describe('video off for quality', () => {
       // Keyframes forwarded (both answers, at once) keep the link busy for their time, one after the other.
       vi.advanceTimersByTime(1000);
       for (const s of streams) s.frame(true);
-      expect(downlink.reserveRepairKeyFrame(10_012, performance.now())).toBe(Math.ceil(2 * drain));
+      expect(downlink.reserveKeyFrame(10_012, performance.now(), 'repair')).toBe(Math.ceil(2 * drain));
       expect(downlink.stats.repairKeyFrames).toEqual({ asked: 2, deferred: 2 });
     }, true);
   });
